@@ -1,0 +1,20 @@
+include(GoogleTest)
+
+# vidmill_test(NAME name SOURCES a_test.cc … LIBS lib …)
+# Builds one GoogleTest binary and registers each of its tests with CTest, so
+# `ctest -j` runs them in parallel. Tests find the built tools through
+# VIDMILL_BINARY (the server binary) and VIDMILL_SOURCE_DIR.
+function(vidmill_test)
+  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
+  target_compile_definitions(${T_NAME} PRIVATE
+    VIDMILL_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    VIDMILL_BINARY="$<TARGET_FILE:vidmill>")
+  gtest_discover_tests(${T_NAME}
+    DISCOVERY_TIMEOUT 60
+    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
+endfunction()

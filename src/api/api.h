@@ -1,0 +1,32 @@
+#pragma once
+// The composition the route code needs, built once by the app (the only
+// place that knows every concrete type) and handed to each Register*Routes.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "http/router.h"
+#include "storage/database.h"
+
+namespace vidmill::api {
+
+// Settings from `vidmill serve` flags that the routes honour.
+struct ApiConfig {
+  int64_t token_ttl_seconds = 900;
+  int64_t jwt_leeway_seconds = 5;
+  int64_t max_upload_bytes = int64_t{50} << 30;
+  std::string data_dir;   // --data-dir
+  std::string media_dir;  // --media-dir (defaults to <data-dir>/media)
+};
+
+struct ApiContext {
+  storage::Database* db = nullptr;
+  const Clock* clock = nullptr;
+  ApiConfig config;
+};
+
+void RegisterHealthRoutes(http::Router& router, ApiContext& context);
+
+}  // namespace vidmill::api

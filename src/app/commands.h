@@ -1,0 +1,13 @@
+#pragma once
+// The subcommands of the `vidmill` binary. Each returns the process exit code
+// and prints a one-line message to stderr on error. argv[1] is the
+// subcommand name; flags start at argv[2] (argv[3] for `user add`-style pairs).
+
+namespace vidmill::app {
+
+int RunServe(int argc, char** argv);   // vidmill serve …
+int RunUser(int argc, char** argv);    // vidmill user add|ban|unban …
+int RunTeam(int argc, char** argv);    // vidmill team add|add-member …
+int RunWorker(int argc, char** argv);  // vidmill worker …
+
+}  // namespace vidmill::app

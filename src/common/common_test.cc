@@ -1,0 +1,75 @@
+#include <gtest/gtest.h>
+
+#include "common/clock.h"
+#include "common/flags.h"
+#include "common/ids.h"
+#include "common/status.h"
+
+namespace vidmill {
+namespace {
+
+TEST(IdsTest, NewIdIsValidAndUnique) {
+  std::string a = NewId();
+  std::string b = NewId();
+  EXPECT_TRUE(IsValidId(a)) << a;
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a[14], '4');
+}
+
+TEST(IdsTest, RejectsMalformedIds) {
+  for (const char* bad : {"", "abc", "../../etc/passwd", "3F2B0000-0000-4000-8000-000000000000",
+                          "3f2b0000x0000-4000-8000-000000000000"}) {
+    EXPECT_FALSE(IsValidId(bad)) << bad;
+  }
+}
+
+TEST(ClockTest, FormatsApiDateInUtc) {
+  EXPECT_EQ(FormatApiDate(0), "1970-01-01 00:00:00");
+  EXPECT_EQ(FormatApiDate(1625227200123), "2021-07-02 12:00:00");
+  EXPECT_EQ(FormatHttpDate(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");
+}
+
+Result<int> Half(int n) {
+  if (n % 2 != 0) return Status::InvalidArgument("odd");
+  return n / 2;
+}
+
+Status UseHalf(int n, int* out) {
+  ASSIGN_OR_RETURN(int h, Half(n));
+  *out = h;
+  return Status::Ok();
+}
+
+TEST(StatusTest, MacrosPropagate) {
+  int out = 0;
+  EXPECT_TRUE(UseHalf(4, &out).ok());
+  EXPECT_EQ(out, 2);
+  Status s = UseHalf(3, &out);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_EQ(s.message(), "odd");
+}
+
+TEST(FlagsTest, CommandLineBeatsEnvironmentBeatsDefault) {
+  std::vector<FlagSpec> specs = {{"listen", "127.0.0.1:8080", "address"},
+                                 {"token-ttl", "900", "ttl"},
+                                 {"workers", "1", "n"}};
+  setenv("VIDMILL_TOKEN_TTL", "60", 1);
+  setenv("VIDMILL_WORKERS", "4", 1);
+  const char* argv[] = {"vidmill", "serve", "--workers=2", "--listen", "0.0.0.0:1"};
+  auto flags = Flags::Parse(specs, 5, const_cast<char**>(argv), 2);
+  ASSERT_TRUE(flags.ok()) << flags.status().ToString();
+  EXPECT_EQ(flags->Get("listen"), "0.0.0.0:1");
+  EXPECT_EQ(flags->Get("token-ttl"), "60");
+  EXPECT_EQ(flags->Get("workers"), "2");
+  unsetenv("VIDMILL_TOKEN_TTL");
+  unsetenv("VIDMILL_WORKERS");
+}
+
+TEST(FlagsTest, UnknownFlagIsAnError) {
+  const char* argv[] = {"vidmill", "--nope", "1"};
+  auto flags = Flags::Parse({{"a", "", ""}}, 3, const_cast<char**>(argv), 1);
+  EXPECT_FALSE(flags.ok());
+}
+
+}  // namespace
+}  // namespace vidmill

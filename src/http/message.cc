@@ -1,0 +1,133 @@
+#include "http/message.h"
+
+#include <strings.h>
+
+namespace vidmill::http {
+namespace {
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace
+
+void Headers::Set(std::string name, std::string value) {
+  std::erase_if(fields_, [&](const auto& field) { return EqualsIgnoreCase(field.first, name); });
+  fields_.emplace_back(std::move(name), std::move(value));
+}
+
+std::optional<std::string> Headers::Get(std::string_view name) const {
+  for (const auto& [field_name, value] : fields_) {
+    if (EqualsIgnoreCase(field_name, name)) return value;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> Headers::GetAll(std::string_view name) const {
+  std::vector<std::string> values;
+  for (const auto& [field_name, value] : fields_) {
+    if (EqualsIgnoreCase(field_name, name)) values.push_back(value);
+  }
+  return values;
+}
+
+uint64_t Response::BodyLength() const {
+  if (pieces.empty()) return body.size();
+  uint64_t total = 0;
+  for (const BodyPiece& piece : pieces) {
+    total += piece.file ? piece.length : piece.literal.size();
+  }
+  return total;
+}
+
+Response Response::Json(int status, const boost::json::value& value) {
+  Response response;
+  response.status = status;
+  response.headers.Set("Content-Type", "application/json");
+  response.body = boost::json::serialize(value);
+  return response;
+}
+
+int HttpStatusFor(Code code) {
+  switch (code) {
+    case Code::kOk: return 200;
+    case Code::kInvalidArgument: return 400;
+    case Code::kUnauthenticated: return 401;
+    case Code::kPermissionDenied: return 403;
+    case Code::kNotFound: return 404;
+    case Code::kMethodNotAllowed: return 405;
+    case Code::kTimeout: return 408;
+    case Code::kConflict: return 409;
+    case Code::kPayloadTooLarge: return 413;
+    case Code::kUnsupportedMedia: return 415;
+    case Code::kRangeNotSatisfiable: return 416;
+    case Code::kTooManyRequests: return 429;
+    case Code::kNotImplemented: return 501;
+    case Code::kUnavailable: return 503;
+    case Code::kCorruptMedia: return 409;
+    case Code::kCancelled: return 409;
+    case Code::kInternal: return 500;
+  }
+  return 500;
+}
+
+std::string DefaultExceptionFor(Code code) {
+  switch (code) {
+    case Code::kInvalidArgument: return "BadRequestException";
+    case Code::kUnauthenticated: return "AuthException";
+    case Code::kPermissionDenied: return "ForbiddenException";
+    case Code::kNotFound: return "NotFoundException";
+    case Code::kMethodNotAllowed: return "MethodNotAllowedException";
+    case Code::kTimeout: return "RequestTimeoutException";
+    case Code::kConflict: return "ConflictException";
+    case Code::kPayloadTooLarge: return "PayloadTooLargeException";
+    case Code::kUnsupportedMedia: return "UnsupportedMediaTypeException";
+    case Code::kRangeNotSatisfiable: return "RangeNotSatisfiableException";
+    case Code::kTooManyRequests: return "TooManyRequestsException";
+    case Code::kNotImplemented: return "NotImplementedException";
+    case Code::kUnavailable: return "ServiceUnavailableException";
+    case Code::kCorruptMedia: return "UnprocessableMediaException";
+    case Code::kCancelled: return "CancelledException";
+    case Code::kOk:
+    case Code::kInternal: return "InternalServerErrorException";
+  }
+  return "InternalServerErrorException";
+}
+
+Response ErrorResponse(const Status& status) {
+  std::string exception =
+      status.exception().empty() ? DefaultExceptionFor(status.code()) : status.exception();
+  Response response = Response::Json(
+      HttpStatusFor(status.code()),
+      boost::json::object{{"exception", exception}, {"errorMessage", status.message()}});
+  if (status.retry_after_seconds() > 0) {
+    response.headers.Set("Retry-After", std::to_string(status.retry_after_seconds()));
+  }
+  if (status.code() == Code::kUnauthenticated) {
+    response.headers.Set("WWW-Authenticate", "Bearer realm=\"vidmill\"");
+  }
+  return response;
+}
+
+Result<boost::json::object> ParseJsonObject(const Request& request) {
+  if (auto type = request.headers.Get("Content-Type")) {
+    std::string_view media = *type;
+    media = media.substr(0, media.find(';'));
+    while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+    if (!EqualsIgnoreCase(media, "application/json")) {
+      return Status(Code::kUnsupportedMedia,
+                    "Content-Type must be application/json, got '" + *type + "'");
+    }
+  }
+  boost::system::error_code ec;
+  boost::json::value value = boost::json::parse(request.body, ec);
+  if (ec) {
+    return Status::InvalidArgument("request body is not valid JSON: " + ec.message());
+  }
+  if (!value.is_object()) {
+    return Status::InvalidArgument("request body must be a JSON object");
+  }
+  return std::move(value.as_object());
+}
+
+}  // namespace vidmill::http

@@ -1,0 +1,55 @@
+#pragma once
+// Routes: (method, path pattern) → handler. Patterns are literal segments and
+// `{name}` captures: "/videos/v1/video/{id}". A path that matches no pattern is
+// 404; one that matches with another method is 405 with an Allow header. GET
+// routes also answer HEAD (the handler sees method "HEAD" and the server
+// drops the body).
+//
+// Two kinds of handler:
+//  * Handler: gets the whole body (bounded by the server's body limit).
+//  * StreamHandler: called as soon as the header has arrived, before any body
+//    byte is read; it authorises the request and returns the BodySink that
+//    will receive the body, or an error that is answered at once.
+//
+// Handlers run on the server's handler thread pool and may block (database,
+// password hashing). Thread safety: routes are added before the server starts;
+// Match is then read-only.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "http/message.h"
+
+namespace vidmill::http {
+
+using Handler = std::function<Result<Response>(Request&)>;
+using StreamHandler = std::function<Result<std::unique_ptr<BodySink>>(Request&)>;
+
+class Router {
+ public:
+  void Add(std::string method, std::string pattern, Handler handler);
+  void AddStream(std::string method, std::string pattern, StreamHandler handler);
+
+  struct Match {
+    const Handler* handler = nullptr;
+    const StreamHandler* stream = nullptr;
+    Status error;  // NotFound / MethodNotAllowed when neither is set
+    std::string allow;  // for 405
+  };
+  // Fills request.params on success.
+  Match Find(Request& request) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;
+    Handler handler;
+    StreamHandler stream;
+  };
+  static std::vector<std::string> Split(std::string_view path);
+  std::vector<Route> routes_;
+};
+
+}  // namespace vidmill::http

@@ -1,0 +1,70 @@
+#pragma once
+// The HTTP/1.1 server: accepts connections, parses requests with Boost.Beast,
+// routes them, and writes responses. It owns every socket concern so that
+// route code stays a pure function from Request to Response:
+//
+//  * keep-alive, with an idle timeout between requests and a header timeout
+//    (a client that drips bytes cannot hold a connection forever);
+//  * limits on header size and on buffered bodies (413), and a per-chunk read
+//    timeout for streamed bodies (408);
+//  * handlers run on a separate thread pool, so a slow database call or a
+//    password hash never stalls the I/O threads;
+//  * every response carries X-Request-Id; one access-log line per request;
+//  * exceptions escaping a handler become a 500 with the request id;
+//  * Stop(): stop accepting, let in-flight requests finish, close idle
+//    connections, then return from Run().
+//
+// Thread safety: Start/Stop may be called from any thread (Stop from a signal
+// watcher); the Router must not change after Start.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "http/router.h"
+
+namespace vidmill::http {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free one
+  std::string public_url;                 // base of absolute URLs; empty = from Host
+  int io_threads = 2;
+  int handler_threads = 16;
+  size_t header_limit_bytes = 16 * 1024;
+  size_t buffered_body_limit_bytes = 1 << 20;
+  int header_timeout_seconds = 10;
+  int idle_timeout_seconds = 60;
+  int body_chunk_timeout_seconds = 30;   // max silence while a body streams in
+  int write_timeout_seconds = 60;        // max time for one write to drain
+  int shutdown_grace_seconds = 30;       // in-flight requests get this long on Stop
+  bool access_log = true;
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, const Router* router);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts listening; returns the bound port (useful with port 0).
+  Result<int> Start();
+  // Serves until Stop() has been called and in-flight requests finished.
+  void Run();
+  // Begins a graceful stop. Idempotent; safe from any thread.
+  void Stop();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Percent-decodes a URL path or query component ('+' is a space only in
+// queries). Returns InvalidArgument for malformed escapes or NUL bytes.
+Result<std::string> PercentDecode(std::string_view text, bool is_query);
+
+// Splits "a=1&b=x%20y" into decoded pairs (the first value of a repeated name wins).
+Result<std::map<std::string, std::string>> ParseQuery(std::string_view query);
+
+}  // namespace vidmill::http
