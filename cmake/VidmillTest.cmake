@@ -11,6 +11,7 @@ function(vidmill_test)
   endif()
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
+  target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/src)
   target_compile_definitions(${T_NAME} PRIVATE
     VIDMILL_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     VIDMILL_BINARY="$<TARGET_FILE:vidmill>")
