@@ -1,0 +1,97 @@
+#include "engine/av_error.h"
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <mutex>
+
+extern "C" {
+#include <libavutil/error.h>
+#include <libavutil/log.h>
+}
+
+namespace vidmill::engine {
+namespace {
+
+thread_local AvLogCapture* t_capture = nullptr;
+
+void LogCallback(void* avcl, int level, const char* fmt, va_list args) {
+  if (t_capture != nullptr && level <= AV_LOG_ERROR) {
+    va_list copy;
+    va_copy(copy, args);
+    char line[512];
+    std::vsnprintf(line, sizeof(line), fmt, copy);
+    va_end(copy);
+    t_capture->Record(level, line);
+  }
+  av_log_default_callback(avcl, level, fmt, args);
+}
+
+void InstallLogCallbackOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { av_log_set_callback(LogCallback); });
+}
+
+std::string_view Trim(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '.')) {
+    text.remove_suffix(1);
+  }
+  while (!text.empty() && text.front() == ' ') {
+    text.remove_prefix(1);
+  }
+  return text;
+}
+
+}  // namespace
+
+std::string AvErrorText(int averror) {
+  char text[AV_ERROR_MAX_STRING_SIZE] = {};
+  if (av_strerror(averror, text, sizeof(text)) < 0) {
+    return "libav error " + std::to_string(averror);
+  }
+  return text;
+}
+
+Status AvStatus(int averror, std::string_view context, std::string_view detail) {
+  std::string message(context);
+  message += ": ";
+  std::string_view trimmed = Trim(detail);
+  message += trimmed.empty() ? AvErrorText(averror) : std::string(trimmed);
+
+  switch (averror) {
+    case AVERROR_INVALIDDATA:
+    case AVERROR_EOF:
+    case AVERROR_DECODER_NOT_FOUND:
+    case AVERROR_DEMUXER_NOT_FOUND:
+    case AVERROR_STREAM_NOT_FOUND:
+    case AVERROR_PATCHWELCOME:
+    case AVERROR(ENOSYS):
+      return Status::CorruptMedia(std::move(message));
+    case AVERROR(EIO):
+    case AVERROR(ENOSPC):
+    case AVERROR(EAGAIN):
+      return Status::Unavailable(std::move(message));
+    case AVERROR_EXIT:
+      return Status::Cancelled(std::move(message));
+    case AVERROR(ENOENT):
+      return Status::NotFound(std::move(message));
+    default:
+      return Status::Internal(std::move(message));
+  }
+}
+
+AvLogCapture::AvLogCapture() : previous_(t_capture) {
+  InstallLogCallbackOnce();
+  t_capture = this;
+}
+
+AvLogCapture::~AvLogCapture() { t_capture = previous_; }
+
+void AvLogCapture::Record(int level, std::string_view line) {
+  std::string_view trimmed = Trim(line);
+  if (first_error_.empty() && !trimmed.empty()) {
+    first_error_ = std::string(trimmed);
+  }
+}
+
+}  // namespace vidmill::engine

@@ -1,0 +1,366 @@
+#include "engine/media_input.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "engine/av_error.h"
+
+extern "C" {
+#include <libavutil/avutil.h>
+#include <libavutil/mem.h>
+}
+
+namespace vidmill::engine {
+namespace {
+
+constexpr int kIoBufferSize = 64 * 1024;
+
+std::string JoinedAllowList() {
+  std::string joined;
+  for (std::string_view name : AllowedDemuxers()) {
+    if (!joined.empty()) {
+      joined += ',';
+    }
+    joined += name;
+  }
+  return joined;
+}
+
+}  // namespace
+
+const std::vector<std::string_view>& AllowedDemuxers() {
+  // Real audio/video containers and elementary video streams. Everything else is
+  // refused, notably demuxers that open other files or URLs named inside the
+  // input (hls, concat, dash, image2, ffmetadata, sdp, rtsp, tee, data) and still
+  // images (image2pipe, *_pipe, mjpeg).
+  static const std::vector<std::string_view> kAllowed = {
+      "mov,mp4,m4a,3gp,3g2,mj2",  // QuickTime / MP4
+      "matroska,webm",
+      "mxf",
+      "mpegts",
+      "mpeg",       // MPEG program stream (VOB)
+      "mpegvideo",  // MPEG-1/2 elementary video
+      "m4v",        // MPEG-4 part 2 elementary video
+      "h264",       // H.264 Annex B elementary video
+      "hevc",       // H.265 Annex B elementary video
+      "vc1",
+      "obu",  // AV1 low-overhead bitstream
+      "ivf",
+      "avi",
+      "flv",
+      "dv",
+      "asf",
+      "ogg",
+      "gxf",
+      "nut",
+      "yuv4mpegpipe",
+  };
+  return kAllowed;
+}
+
+bool IsAllowedDemuxer(std::string_view demuxer_name) {
+  for (std::string_view allowed : AllowedDemuxers()) {
+    if (allowed == demuxer_name) {
+      return true;
+    }
+  }
+  return false;
+}
+
+MediaInput::MediaInput(const MediaLimits& limits, CancelFn cancel)
+    : limits_(limits), cancel_(std::move(cancel)) {}
+
+MediaInput::~MediaInput() {
+  format_.reset();
+  avio_.reset();
+  if (fd_ >= 0) {
+    close(fd_);
+  }
+}
+
+bool MediaInput::Interrupted() const {
+  if (std::chrono::steady_clock::now() >= limits_.deadline) {
+    return true;
+  }
+  return cancel_ && cancel_();
+}
+
+Status MediaInput::CheckInterrupt() const {
+  if (std::chrono::steady_clock::now() >= limits_.deadline) {
+    return Status(Code::kTimeout, "deadline exceeded");
+  }
+  if (cancel_ && cancel_()) {
+    return Status::Cancelled("cancelled");
+  }
+  return Status::Ok();
+}
+
+Status MediaInput::ErrorStatus(int averror, std::string_view context,
+                               std::string_view detail) const {
+  if (Status interrupted = CheckInterrupt(); !interrupted.ok()) {
+    return interrupted.Annotate(context);
+  }
+  return AvStatus(averror, context, detail);
+}
+
+int MediaInput::ReadCallback(void* opaque, uint8_t* buf, int size) {
+  auto* self = static_cast<MediaInput*>(opaque);
+  if (self->Interrupted()) {
+    return AVERROR_EXIT;
+  }
+  ssize_t got;
+  do {
+    got = pread(self->fd_, buf, static_cast<size_t>(size), self->position_);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) {
+    return AVERROR(errno);
+  }
+  if (got == 0) {
+    return AVERROR_EOF;
+  }
+  self->position_ += got;
+  return static_cast<int>(got);
+}
+
+int64_t MediaInput::SeekCallback(void* opaque, int64_t offset, int whence) {
+  auto* self = static_cast<MediaInput*>(opaque);
+  whence &= ~AVSEEK_FORCE;
+  int64_t target;
+  switch (whence) {
+    case AVSEEK_SIZE:
+      return self->file_size_;
+    case SEEK_SET:
+      target = offset;
+      break;
+    case SEEK_CUR:
+      target = self->position_ + offset;
+      break;
+    case SEEK_END:
+      target = self->file_size_ + offset;
+      break;
+    default:
+      return AVERROR(EINVAL);
+  }
+  if (target < 0) {
+    return AVERROR(EINVAL);
+  }
+  self->position_ = target;
+  return target;
+}
+
+int MediaInput::InterruptCallback(void* opaque) {
+  return static_cast<const MediaInput*>(opaque)->Interrupted() ? 1 : 0;
+}
+
+int MediaInput::RefuseNestedOpen(AVFormatContext* s, AVIOContext** pb, const char* url,
+                                 int flags, AVDictionary** options) {
+  av_log(s, AV_LOG_ERROR, "refused to open '%s' referenced by the input\n",
+         url != nullptr ? url : "");
+  return AVERROR(EPERM);
+}
+
+Result<std::unique_ptr<MediaInput>> MediaInput::Open(const std::string& path,
+                                                     const MediaLimits& limits,
+                                                     CancelFn cancel) {
+  std::unique_ptr<MediaInput> input(new MediaInput(limits, std::move(cancel)));
+
+  input->fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (input->fd_ < 0) {
+    int error = errno;
+    if (error == ENOENT) {
+      return Status::NotFound("cannot open input: no file at " + path);
+    }
+    return Status::Unavailable("cannot open input: " + path + ": " + std::strerror(error));
+  }
+  struct stat info {};
+  if (fstat(input->fd_, &info) != 0) {
+    return Status::Unavailable(std::string("cannot open input: fstat: ") + std::strerror(errno));
+  }
+  if (!S_ISREG(info.st_mode)) {
+    return Status::CorruptMedia("cannot open input: not a regular file");
+  }
+  input->file_size_ = info.st_size;
+  if (input->file_size_ == 0) {
+    return Status::CorruptMedia("cannot open input: the file is empty");
+  }
+
+  auto* buffer = static_cast<uint8_t*>(av_malloc(kIoBufferSize));
+  if (buffer == nullptr) {
+    return Status::Internal("out of memory allocating the input buffer");
+  }
+  input->avio_.reset(avio_alloc_context(buffer, kIoBufferSize, /*write_flag=*/0, input.get(),
+                                        &MediaInput::ReadCallback, nullptr,
+                                        &MediaInput::SeekCallback));
+  if (!input->avio_) {
+    av_free(buffer);
+    return Status::Internal("out of memory allocating the input context");
+  }
+
+  FormatInputPtr format(avformat_alloc_context());
+  if (!format) {
+    return Status::Internal("out of memory allocating the demuxer");
+  }
+  format->pb = input->avio_.get();
+  format->flags |= AVFMT_FLAG_CUSTOM_IO;
+  format->io_open = &MediaInput::RefuseNestedOpen;
+  format->interrupt_callback.callback = &MediaInput::InterruptCallback;
+  format->interrupt_callback.opaque = input.get();
+  format->max_streams = limits.max_streams;
+  format->probesize = limits.probesize_bytes;
+  format->max_analyze_duration = limits.analyzeduration_us;
+
+  AvLogCapture capture;
+  // Probe the container ourselves so a refused demuxer never runs its read_header.
+  const AVInputFormat* detected = nullptr;
+  int ret = av_probe_input_buffer2(input->avio_.get(), &detected, path.c_str(), format.get(), 0,
+                                   static_cast<unsigned>(std::min<int64_t>(
+                                       limits.probesize_bytes, 1 << 24)));
+  // av_probe_input_buffer2 returns the score. It accepts any positive score once
+  // the whole probe buffer is read (mov claims plain text with a score of 1);
+  // real containers score far above AVPROBE_SCORE_RETRY.
+  if (ret < AVPROBE_SCORE_RETRY || detected == nullptr) {
+    if (ret >= 0 || ret == AVERROR_INVALIDDATA || detected == nullptr) {
+      return input->ErrorStatus(AVERROR_INVALIDDATA, "cannot open input",
+                                "not a recognised media file");
+    }
+    return input->ErrorStatus(ret, "cannot open input", capture.first_error());
+  }
+  if (!IsAllowedDemuxer(detected->name)) {
+    return Status::CorruptMedia(std::string("cannot open input: '") + detected->name + "' (" +
+                                (detected->long_name ? detected->long_name : "?") +
+                                ") is not an accepted video container");
+  }
+
+  AvDictionary options;
+  std::string allow_list = JoinedAllowList();
+  options.Set("format_whitelist", allow_list.c_str());
+  options.Set("protocol_whitelist", "none");
+  capture.Clear();
+  AVFormatContext* raw = format.release();  // avformat_open_input frees it on failure.
+  ret = avformat_open_input(&raw, path.c_str(), detected, options.address());
+  if (ret < 0) {
+    return input->ErrorStatus(ret, "cannot open input", capture.first_error());
+  }
+  input->format_.reset(raw);
+
+  capture.Clear();
+  ret = avformat_find_stream_info(input->format_.get(), nullptr);
+  if (ret < 0) {
+    return input->ErrorStatus(ret, "cannot read stream information", capture.first_error());
+  }
+
+  // The main video stream: the largest picture that is not cover art.
+  int64_t best_area = -1;
+  for (unsigned stream_idx = 0; stream_idx < input->format_->nb_streams; ++stream_idx) {
+    const AVStream* stream = input->format_->streams[stream_idx];
+    const AVCodecParameters* par = stream->codecpar;
+    if (par->codec_type != AVMEDIA_TYPE_VIDEO ||
+        (stream->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
+      continue;
+    }
+    int64_t area = int64_t{par->width} * par->height;
+    if (area > best_area) {
+      best_area = area;
+      input->video_stream_index_ = static_cast<int>(stream_idx);
+    }
+  }
+  if (input->video_stream_index_ < 0) {
+    return Status::CorruptMedia("the file has no video stream");
+  }
+  input->audio_stream_index_ =
+      av_find_best_stream(input->format_.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
+  if (input->audio_stream_index_ < 0) {
+    input->audio_stream_index_ = -1;
+  }
+
+  const AVCodecParameters* video = input->video_stream()->codecpar;
+  if (video->width <= 0 || video->height <= 0) {
+    return Status::CorruptMedia("cannot read stream information: the video frame size is unknown");
+  }
+  if (int64_t{video->width} * video->height > limits.max_frame_pixels) {
+    return Status::CorruptMedia("video frame " + std::to_string(video->width) + "x" +
+                                std::to_string(video->height) + " exceeds the limit of " +
+                                std::to_string(limits.max_frame_pixels) + " pixels");
+  }
+  double duration_seconds = -1;
+  if (input->format_->duration != AV_NOPTS_VALUE && input->format_->duration > 0) {
+    duration_seconds = static_cast<double>(input->format_->duration) / AV_TIME_BASE;
+  } else if (input->video_stream()->duration != AV_NOPTS_VALUE) {
+    duration_seconds = static_cast<double>(input->video_stream()->duration) *
+                       av_q2d(input->video_stream()->time_base);
+  }
+  if (duration_seconds > limits.max_duration_seconds) {
+    return Status::CorruptMedia("video duration " + std::to_string(duration_seconds) +
+                                " s exceeds the limit of " +
+                                std::to_string(limits.max_duration_seconds) + " s");
+  }
+  return input;
+}
+
+Status MediaInput::ReadPacket(AVPacket* packet, bool* eof) {
+  *eof = false;
+  av_packet_unref(packet);
+  AvLogCapture capture;
+  int ret = av_read_frame(format_.get(), packet);
+  if (ret == AVERROR_EOF) {
+    if (Status interrupted = CheckInterrupt(); !interrupted.ok()) {
+      return interrupted.Annotate("reading input");
+    }
+    *eof = true;
+    return Status::Ok();
+  }
+  if (ret < 0) {
+    return ErrorStatus(ret, "reading input", capture.first_error());
+  }
+  return Status::Ok();
+}
+
+Status MediaInput::SeekTo(int stream_index, int64_t timestamp) {
+  AvLogCapture capture;
+  int ret = av_seek_frame(format_.get(), stream_index, timestamp, AVSEEK_FLAG_BACKWARD);
+  if (ret < 0) {
+    return ErrorStatus(ret, "seeking input", capture.first_error());
+  }
+  return Status::Ok();
+}
+
+Result<CodecContextPtr> OpenDecoder(const AVStream* stream, const MediaLimits& limits,
+                                    int thread_count) {
+  const AVCodecParameters* par = stream->codecpar;
+  const AVCodec* codec = avcodec_find_decoder(par->codec_id);
+  if (codec == nullptr) {
+    return Status::CorruptMedia(std::string("no decoder for codec '") +
+                                avcodec_get_name(par->codec_id) + "'");
+  }
+  ASSIGN_OR_RETURN(CodecContextPtr decoder, NewCodecContext(codec));
+  AvLogCapture capture;
+  int ret = avcodec_parameters_to_context(decoder.get(), par);
+  if (ret < 0) {
+    return AvStatus(ret, "cannot configure the decoder", capture.first_error());
+  }
+  decoder->pkt_timebase = stream->time_base;
+  AvDictionary options;
+  options.Set("max_pixels", limits.max_frame_pixels);
+  if (thread_count > 0) {
+    options.Set("threads", thread_count);
+  } else {
+    options.Set("threads", "auto");
+  }
+  ret = avcodec_open2(decoder.get(), codec, options.address());
+  if (ret < 0) {
+    Status status = AvStatus(ret, std::string("cannot open the ") + codec->name + " decoder",
+                             capture.first_error());
+    if (status.code() == Code::kInternal) {
+      return Status::CorruptMedia(status.message());
+    }
+    return status;
+  }
+  return decoder;
+}
+
+}  // namespace vidmill::engine

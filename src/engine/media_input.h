@@ -1,0 +1,143 @@
+#pragma once
+// Opening an untrusted media file safely.
+//
+// Uploaded files are hostile until proven otherwise. MediaInput opens one with:
+//  * Vidmill's own AVIOContext: read/seek callbacks on a file descriptor of the
+//    stored regular file. No libavformat protocol is ever used — the URL given to
+//    libavformat is only a name — and the demuxer's io_open callback refuses every
+//    nested open, so a playlist or a reference inside the file can never reach
+//    `file:///etc/passwd` or the network.
+//  * A demuxer allow-list (kAllowedDemuxers): the container is probed from the
+//    bytes by Vidmill, and anything not a real video container (hls, concat,
+//    image2 and the image pipes, tee, data, ffmetadata, sdp, rtsp …) is refused
+//    before a demuxer runs. format_whitelist is set as well, as a second lock.
+//  * max_streams, probesize and analyzeduration from MediaLimits.
+//  * An interrupt callback — also checked on every read — that stops any call once
+//    the deadline passes or the cancel callback says so.
+//  * max_pixels on every decoder opened with OpenDecoder().
+//  * Limits checked after probing: a video stream must exist, its frame size and
+//    the duration must be within MediaLimits.
+//
+// Errors (see av_error.h for the classification):
+//  * kCorruptMedia: not a video, refused container, truncated, undecodable, no
+//    video stream, over a limit. Retrying will not help. Messages read like
+//    "cannot open input: moov atom not found".
+//  * kNotFound: the path does not exist. kUnavailable: an I/O fault.
+//  * kTimeout: the deadline passed. kCancelled: the cancel callback returned true.
+//
+// Thread safety: a MediaInput is used by one thread at a time. Distinct inputs
+// are independent.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/av_ptr.h"
+
+namespace vidmill::engine {
+
+// Returns true when the work should stop (job deleted, shutdown). Called often,
+// from the thread doing the work; must be cheap and must not throw.
+using CancelFn = std::function<bool()>;
+
+// Limits applied to one untrusted input (worker flags --max-frame-pixels and
+// --max-duration-seconds map onto the first two).
+struct MediaLimits {
+  // Largest accepted width × height of the video stream; also given to decoders
+  // as max_pixels. Default: 8K UHD.
+  int64_t max_frame_pixels = int64_t{7680} * 4320;
+  // Longest accepted duration. Default: 6 hours.
+  double max_duration_seconds = 6 * 3600.0;
+  // Every read and every interruptible call fails with kTimeout after this.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  // Demuxer limits.
+  int max_streams = 64;
+  int64_t probesize_bytes = 10'000'000;
+  int64_t analyzeduration_us = 10'000'000;
+};
+
+// Demuxer names (AVInputFormat::name) MediaInput accepts. A demuxer whose name
+// is a comma list (e.g. "mov,mp4,m4a,3gp,3g2,mj2") is listed as it is named.
+const std::vector<std::string_view>& AllowedDemuxers();
+
+// True when `demuxer_name` (an AVInputFormat::name) is on the allow-list.
+bool IsAllowedDemuxer(std::string_view demuxer_name);
+
+class MediaInput {
+ public:
+  // Opens `path`, probes it and finds its streams (avformat_find_stream_info).
+  // `cancel` may be empty. The returned object is pinned (callbacks point at it).
+  static Result<std::unique_ptr<MediaInput>> Open(const std::string& path,
+                                                  const MediaLimits& limits,
+                                                  CancelFn cancel = nullptr);
+
+  ~MediaInput();
+  MediaInput(const MediaInput&) = delete;
+  MediaInput& operator=(const MediaInput&) = delete;
+
+  // The demuxer. Owned by this object; valid for its lifetime.
+  AVFormatContext* format() const { return format_.get(); }
+  // The main video stream (never an attached picture / cover art).
+  int video_stream_index() const { return video_stream_index_; }
+  AVStream* video_stream() const { return format_->streams[video_stream_index_]; }
+  // The best audio stream, or -1.
+  int audio_stream_index() const { return audio_stream_index_; }
+  AVStream* audio_stream() const {
+    return audio_stream_index_ < 0 ? nullptr : format_->streams[audio_stream_index_];
+  }
+  // Size of the file in bytes.
+  int64_t file_size() const { return file_size_; }
+  const MediaLimits& limits() const { return limits_; }
+
+  // Reads the next packet into `packet` (unreferenced first). Returns OK, or
+  // AVERROR_EOF via `*eof = true` with an OK status at the end of the file, or an
+  // error Status (kTimeout/kCancelled when interrupted).
+  Status ReadPacket(AVPacket* packet, bool* eof);
+
+  // Seeks so that the next packets of `stream_index` start at the keyframe at or
+  // before `timestamp` (in that stream's time base). Errors as ReadPacket.
+  Status SeekTo(int stream_index, int64_t timestamp);
+
+  // Converts a libav error from a call on this input into a Status, reporting
+  // kTimeout/kCancelled when the interrupt callback caused it.
+  Status ErrorStatus(int averror, std::string_view context, std::string_view detail = {}) const;
+
+  // The Status the interrupt callback would report now (OK if none). Loops that
+  // do not call into libavformat (decoding, filtering) check this too.
+  Status CheckInterrupt() const;
+
+ private:
+  MediaInput(const MediaLimits& limits, CancelFn cancel);
+  static int ReadCallback(void* opaque, uint8_t* buf, int size);
+  static int64_t SeekCallback(void* opaque, int64_t offset, int whence);
+  static int InterruptCallback(void* opaque);
+  static int RefuseNestedOpen(AVFormatContext* s, AVIOContext** pb, const char* url, int flags,
+                              AVDictionary** options);
+  bool Interrupted() const;
+
+  MediaLimits limits_;
+  CancelFn cancel_;
+  int fd_ = -1;
+  int64_t file_size_ = 0;
+  int64_t position_ = 0;
+  // Declaration order is destruction order reversed: the demuxer goes first,
+  // then the AVIOContext it reads through; the fd is closed in ~MediaInput.
+  AvioContextPtr avio_;
+  FormatInputPtr format_;
+  int video_stream_index_ = -1;
+  int audio_stream_index_ = -1;
+};
+
+// Opens a decoder for `stream` with the limits applied (max_pixels, thread
+// count: 0 = libavcodec's choice). The decoder's packet time base is the
+// stream's. Errors: kCorruptMedia when no decoder exists or it refuses the
+// parameters.
+Result<CodecContextPtr> OpenDecoder(const AVStream* stream, const MediaLimits& limits,
+                                    int thread_count = 0);
+
+}  // namespace vidmill::engine
