@@ -1,4 +1,5 @@
 # Every dependency is a Debian package installed by scripts/install-deps.sh.
+set(Boost_NO_WARN_NEW_VERSIONS ON)
 find_package(Threads REQUIRED)
 find_package(Boost 1.81 EXACT REQUIRED COMPONENTS json url)
 find_package(OpenSSL 3 REQUIRED)

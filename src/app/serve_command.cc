@@ -1,4 +1,132 @@
+// `vidmill serve`: the API process. Opens the store, wires the routes, starts
+// the HTTP server, and (with --workers N) supervises local worker processes.
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "api/api.h"
 #include "app/commands.h"
+#include "app/server_flags.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "storage/database.h"
+
 namespace vidmill::app {
-int RunServe(int, char**) { return 2; }
+namespace {
+
+std::vector<FlagSpec> ServeFlags() {
+  std::vector<FlagSpec> specs = StoreFlags();
+  std::vector<FlagSpec> more = {
+      {"listen", "127.0.0.1:8080", "address to listen on, HOST:PORT (port 0 picks a free one)"},
+      {"workers", "1", "worker processes to spawn and supervise (0: API only)"},
+      {"token-ttl", "900", "lifetime of issued JWTs, seconds"},
+      {"jwt-leeway", "5", "clock skew tolerated when checking exp/nbf, seconds"},
+      {"public-url", "", "base of absolute URLs in responses (default: from the Host header)"},
+      {"max-upload-bytes", std::to_string(int64_t{50} << 30), "largest accepted upload"},
+      {"http-threads", "16", "threads that run request handlers"},
+      {"help", "", "print this help", true},
+  };
+  specs.insert(specs.end(), more.begin(), more.end());
+  return specs;
+}
+
+}  // namespace
+
+int RunServe(int argc, char** argv) {
+  std::vector<FlagSpec> specs = ServeFlags();
+  Result<Flags> flags = Flags::Parse(specs, argc, argv, 2);
+  if (!flags.ok()) {
+    std::fprintf(stderr, "vidmill serve: %s\n", flags.status().message().c_str());
+    return 2;
+  }
+  if (flags->Has("help")) {
+    std::printf("usage: vidmill serve [flags]\n%s", Flags::Usage(specs).c_str());
+    return 0;
+  }
+  Result<StoreConfig> store = ResolveStore(*flags);
+  if (!store.ok()) {
+    std::fprintf(stderr, "vidmill serve: %s\n", store.status().message().c_str());
+    return 2;
+  }
+
+  // Signals are taken by one watcher thread; every other thread (created
+  // below) inherits the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  api::ApiContext context;
+  context.clock = &SystemClock::Instance();
+  auto ttl = flags->GetInt("token-ttl", 1, 86400 * 30);
+  auto leeway = flags->GetInt("jwt-leeway", 0, 3600);
+  auto max_upload = flags->GetInt("max-upload-bytes", 1, int64_t{1} << 50);
+  auto workers = flags->GetInt("workers", 0, 256);
+  auto http_threads = flags->GetInt("http-threads", 1, 1024);
+  for (const Status& status : {ttl.status(), leeway.status(), max_upload.status(),
+                               workers.status(), http_threads.status()}) {
+    if (!status.ok()) {
+      std::fprintf(stderr, "vidmill serve: %s\n", status.message().c_str());
+      return 2;
+    }
+  }
+  context.config.token_ttl_seconds = *ttl;
+  context.config.jwt_leeway_seconds = *leeway;
+  context.config.max_upload_bytes = *max_upload;
+  context.config.data_dir = store->data_dir;
+  context.config.media_dir = store->media_dir;
+
+  Result<std::unique_ptr<storage::Database>> db = storage::OpenDatabase(store->database_url);
+  if (!db.ok()) {
+    std::fprintf(stderr, "vidmill serve: %s\n", db.status().message().c_str());
+    return 1;
+  }
+  context.db = db->get();
+
+  http::Router router;
+  api::RegisterHealthRoutes(router, context);
+
+  http::ServerOptions options;
+  options.listen = flags->Get("listen");
+  options.public_url = flags->Get("public-url");
+  while (!options.public_url.empty() && options.public_url.back() == '/') {
+    options.public_url.pop_back();
+  }
+  options.handler_threads = static_cast<int>(*http_threads);
+  http::Server server(options, &router);
+  Result<int> port = server.Start();
+  if (!port.ok()) {
+    std::fprintf(stderr, "vidmill serve: %s\n", port.status().message().c_str());
+    return 1;
+  }
+  std::string host = options.listen.substr(0, options.listen.rfind(':'));
+  std::printf("vidmill: listening on http://%s:%d\n", host.c_str(), *port);
+  std::fflush(stdout);
+  LogInfo("serving on " + host + ":" + std::to_string(*port) + " with data in " +
+          store->data_dir);
+
+  std::thread signal_watcher([&server, signals] {
+    int received = 0;
+    sigwait(&signals, &received);
+    LogInfo(std::string("received ") + (received == SIGTERM ? "SIGTERM" : "SIGINT") +
+            "; finishing in-flight requests");
+    server.Stop();
+  });
+  server.Run();
+  // Run() returns only after Stop(); wake the watcher if Stop came from elsewhere.
+  pthread_kill(signal_watcher.native_handle(), SIGTERM);
+  signal_watcher.join();
+  LogInfo("stopped");
+  return 0;
+}
+
 }  // namespace vidmill::app

@@ -1,14 +1,604 @@
+// The HTTP session. Each connection is one C++20 coroutine on a strand of the
+// I/O context; its life is a loop of
+//
+//   idle wait ─► read header ─► route ─► [read body | stream body into a sink]
+//     ─► run handler on the handler pool ─► write response ─► (keep-alive?) ─┐
+//   ▲────────────────────────────────────────────────────────────────────────┘
+//
+// Every wait has a deadline (idle, header, per body chunk, per write), so a
+// slow or silent client costs one coroutine frame until its timer fires, never
+// a thread. Handlers may block (database, password hashing); they run on a
+// separate thread pool and the coroutine resumes on its strand when they
+// return. A graceful stop closes the acceptor and cancels only connections
+// that sit idle between requests; requests in flight run to completion.
+
 #include "http/server.h"
-// Placeholder until the session code lands (next commit).
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "common/ids.h"
+#include "common/log.h"
+
 namespace vidmill::http {
-class Server::Impl {};
-Server::Server(ServerOptions, const Router*) {}
-Server::~Server() = default;
-Result<int> Server::Start() { return Status::NotImplemented("server"); }
-void Server::Run() {}
-void Server::Stop() {}
-Result<std::string> PercentDecode(std::string_view text, bool) { return std::string(text); }
-Result<std::map<std::string, std::string>> ParseQuery(std::string_view) {
-  return std::map<std::string, std::string>{};
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr size_t kBodyChunkBytes = 64 * 1024;
+constexpr size_t kFileChunkBytes = 256 * 1024;
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
 }
+
+// The Host header is echoed into absolute URLs: accept only what a host and
+// port may contain, so nothing can be injected into a response.
+bool IsSafeHost(std::string_view host) {
+  if (host.empty() || host.size() > 255) return false;
+  for (char c : host) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string NewRequestId() { return HexEncode(RandomBytes(8)); }
+
+}  // namespace
+
+Result<std::string> PercentDecode(std::string_view text, bool is_query) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '%') {
+      if (i + 2 >= text.size()) {
+        return Status::InvalidArgument("malformed percent-encoding in URL");
+      }
+      int hi = HexValue(text[i + 1]);
+      int lo = HexValue(text[i + 2]);
+      if (hi < 0 || lo < 0) {
+        return Status::InvalidArgument("malformed percent-encoding in URL");
+      }
+      char decoded = static_cast<char>(hi * 16 + lo);
+      if (decoded == '\0') {
+        return Status::InvalidArgument("NUL byte in URL");
+      }
+      out.push_back(decoded);
+      i += 2;
+    } else if (c == '+' && is_query) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+Result<std::map<std::string, std::string>> ParseQuery(std::string_view query) {
+  std::map<std::string, std::string> params;
+  size_t start = 0;
+  while (start <= query.size()) {
+    size_t amp = query.find('&', start);
+    if (amp == std::string_view::npos) amp = query.size();
+    std::string_view pair = query.substr(start, amp - start);
+    if (!pair.empty()) {
+      size_t eq = pair.find('=');
+      std::string_view raw_name = pair.substr(0, eq);
+      std::string_view raw_value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+      ASSIGN_OR_RETURN(std::string name, PercentDecode(raw_name, true));
+      ASSIGN_OR_RETURN(std::string value, PercentDecode(raw_value, true));
+      params.emplace(std::move(name), std::move(value));  // first value wins
+    }
+    start = amp + 1;
+  }
+  return params;
+}
+
+class Server::Impl {
+ public:
+  Impl(ServerOptions options, const Router* router)
+      : options_(std::move(options)),
+        router_(router),
+        ioc_(options_.io_threads),
+        pool_(options_.handler_threads),
+        acceptor_(ioc_),
+        shutdown_timer_(ioc_) {}
+
+  Result<int> Start() {
+    size_t colon = options_.listen.rfind(':');
+    if (colon == std::string::npos) {
+      return Status::InvalidArgument("--listen must be HOST:PORT, got '" + options_.listen + "'");
+    }
+    std::string host = options_.listen.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    int port = std::atoi(options_.listen.c_str() + colon + 1);
+    boost::system::error_code ec;
+    asio::ip::address address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
+    if (ec) {
+      return Status::InvalidArgument("--listen: '" + host + "' is not an IP address");
+    }
+    tcp::endpoint endpoint(address, static_cast<uint16_t>(port));
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Status::Unavailable("cannot listen on " + options_.listen + ": " + ec.message());
+    }
+    bound_port_ = acceptor_.local_endpoint().port();
+    fallback_base_url_ = "http://" + (address.is_v6() ? "[" + address.to_string() + "]"
+                                                       : address.to_string()) +
+                         ":" + std::to_string(bound_port_);
+    asio::co_spawn(ioc_, Accept(), asio::detached);
+    return bound_port_;
+  }
+
+  void Run() {
+    std::vector<std::thread> threads;
+    for (int i = 1; i < options_.io_threads; ++i) {
+      threads.emplace_back([this] { ioc_.run(); });
+    }
+    ioc_.run();
+    for (auto& thread : threads) thread.join();
+    pool_.join();
+  }
+
+  void Stop() {
+    asio::post(ioc_, [this] {
+      if (stopping_.exchange(true)) return;
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      std::lock_guard lock(idle_mu_);
+      for (const auto& weak : idle_) {
+        if (auto conn = weak.lock()) {
+          asio::post(conn->stream.get_executor(), [conn] { conn->stream.socket().cancel(); });
+        }
+      }
+      shutdown_timer_.expires_after(std::chrono::seconds(options_.shutdown_grace_seconds));
+      shutdown_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec) {
+          LogWarning("shutdown grace period over; closing remaining connections");
+          ioc_.stop();
+        }
+      });
+      CheckDrained();
+    });
+  }
+
+ private:
+  struct Connection {
+    explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+    beast::tcp_stream stream;
+  };
+
+  // When stopping and no session is alive, nothing is left but the grace
+  // timer: cancel it so Run() returns.
+  void CheckDrained() {
+    if (stopping_ && live_sessions_.load() == 0) {
+      shutdown_timer_.cancel();
+    }
+  }
+
+  asio::awaitable<void> Accept() {
+    while (!stopping_) {
+      auto [ec, socket] =
+          co_await acceptor_.async_accept(asio::make_strand(ioc_), asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        if (stopping_ || ec == asio::error::operation_aborted) break;
+        LogWarning("accept failed: " + ec.message());
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      auto executor = socket.get_executor();
+      auto conn = std::make_shared<Connection>(std::move(socket));
+      live_sessions_++;
+      asio::co_spawn(executor, Session(conn), [this](std::exception_ptr error) {
+        if (error) {
+          try {
+            std::rethrow_exception(error);
+          } catch (const std::exception& e) {
+            LogError(std::string("session ended by exception: ") + e.what());
+          }
+        }
+        live_sessions_--;
+        asio::post(ioc_, [this] { CheckDrained(); });
+      });
+    }
+  }
+
+  // Runs `fn` on the handler pool; resumes the calling coroutine on its own
+  // executor with the result. Exceptions become a 500.
+  template <typename T>
+  auto OnPool(std::function<Result<T>()> fn, std::string request_id) {
+    // Not a coroutine itself: it returns the awaitable of the initiation, so
+    // no extra frame holds the arguments across the thread hop.
+    return asio::async_initiate<decltype(asio::use_awaitable), void(Result<T>)>(
+        [this, fn = std::move(fn), request_id = std::move(request_id)](auto handler) mutable {
+          auto executor = asio::get_associated_executor(handler);
+          asio::post(pool_, [handler = std::move(handler), executor, fn = std::move(fn),
+                             request_id = std::move(request_id)]() mutable {
+            std::optional<Result<T>> result;
+            try {
+              result.emplace(fn());
+            } catch (const std::exception& e) {
+              LogError("request " + request_id + ": unhandled exception: " + e.what());
+              result.emplace(Status::Internal("internal error (request id " + request_id + ")"));
+            } catch (...) {
+              LogError("request " + request_id + ": unhandled non-standard exception");
+              result.emplace(Status::Internal("internal error (request id " + request_id + ")"));
+            }
+            asio::post(executor,
+                       [handler = std::move(handler), result = std::move(*result)]() mutable {
+                         std::move(handler)(std::move(result));
+                       });
+          });
+        },
+        asio::use_awaitable);
+  }
+
+  void RegisterIdle(const std::shared_ptr<Connection>& conn, bool idle) {
+    std::lock_guard lock(idle_mu_);
+    if (idle) {
+      idle_.insert(conn);
+    } else {
+      idle_.erase(conn);
+    }
+  }
+
+  std::string BaseUrl(const Headers& headers) const {
+    if (!options_.public_url.empty()) return options_.public_url;
+    std::optional<std::string> host = headers.Get("Host");
+    if (host && IsSafeHost(*host)) return "http://" + *host;
+    return fallback_base_url_;
+  }
+
+  asio::awaitable<void> Session(std::shared_ptr<Connection> conn) {
+    beast::tcp_stream& stream = conn->stream;
+    beast::flat_buffer buffer;
+    boost::system::error_code ec;
+    std::string remote = stream.socket().remote_endpoint(ec).address().to_string();
+    std::vector<char> chunk(kBodyChunkBytes);
+
+    while (!stopping_) {
+      if (buffer.size() == 0) {
+        // Idle between requests: the only state in which a stop may cancel us.
+        RegisterIdle(conn, true);
+        if (stopping_) {
+          RegisterIdle(conn, false);
+          break;
+        }
+        stream.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
+        co_await stream.socket().async_wait(tcp::socket::wait_read,
+                                            asio::redirect_error(asio::use_awaitable, ec));
+        RegisterIdle(conn, false);
+        if (ec || stopping_) break;
+      }
+
+      auto started = std::chrono::steady_clock::now();
+      Request request;
+      request.request_id = NewRequestId();
+      request.remote_address = remote;
+
+      bhttp::request_parser<bhttp::empty_body> header_parser;
+      header_parser.header_limit(static_cast<uint32_t>(options_.header_limit_bytes));
+      header_parser.body_limit(std::numeric_limits<uint64_t>::max());
+      stream.expires_after(std::chrono::seconds(options_.header_timeout_seconds));
+      co_await bhttp::async_read_header(stream, buffer, header_parser,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+          ec == asio::error::connection_reset) {
+        break;
+      }
+      if (ec) {
+        Status status = ec == beast::error::timeout
+                            ? Status(Code::kTimeout, "request header not received in time")
+                        : ec == bhttp::error::header_limit
+                            ? Status::PayloadTooLarge("request header larger than " +
+                                                      std::to_string(options_.header_limit_bytes) +
+                                                      " bytes")
+                            : Status::InvalidArgument("malformed HTTP request: " + ec.message());
+        Response response = ErrorResponse(status);
+        if (ec == bhttp::error::header_limit) response.status = 431;
+        co_await WriteResponse(stream, request, response, 11, false, started);
+        break;
+      }
+
+      const auto& header = header_parser.get();
+      request.method = std::string(header.method_string());
+      request.target = std::string(header.target());
+      for (const auto& field : header) {
+        request.headers.Add(std::string(field.name_string()), std::string(field.value()));
+      }
+      request.base_url = BaseUrl(request.headers);
+      bool keep_alive = header.keep_alive() && !stopping_;
+      unsigned version = header.version();
+      bool has_body = header_parser.content_length().value_or(0) > 0 || header_parser.chunked();
+
+      Response response;
+      Status early = ParseTarget(request);
+      Router::Match match;
+      if (early.ok()) {
+        match = router_->Find(request);
+        if (!match.handler && !match.stream) early = match.error;
+      }
+
+      if (!early.ok()) {
+        response = ErrorResponse(early);
+        if (!match.allow.empty()) response.headers.Set("Allow", match.allow);
+        if (has_body) keep_alive = false;  // the body is never read
+      } else if (match.handler) {
+        uint64_t declared = header_parser.content_length().value_or(0);
+        if (declared > options_.buffered_body_limit_bytes) {
+          response = ErrorResponse(Status::PayloadTooLarge(
+              "request body larger than " + std::to_string(options_.buffered_body_limit_bytes) +
+              " bytes"));
+          keep_alive = false;
+        } else {
+          bhttp::request_parser<bhttp::string_body> body_parser(std::move(header_parser));
+          body_parser.body_limit(options_.buffered_body_limit_bytes);
+          if (has_body) {
+            co_await MaybeContinue(stream, request, version);
+          }
+          stream.expires_after(std::chrono::seconds(options_.body_chunk_timeout_seconds));
+          co_await bhttp::async_read(stream, buffer, body_parser,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+          if (ec) {
+            keep_alive = false;
+            response = ErrorResponse(BodyReadError(ec));
+          } else {
+            request.body = std::move(body_parser.get().body());
+            const Handler* handler = match.handler;
+            Result<Response> result =
+                co_await OnPool<Response>([handler, &request]() { return (*handler)(request); },
+                                          request.request_id);
+            response = result.ok() ? std::move(result).value() : ErrorResponse(result.status());
+          }
+        }
+      } else {
+        const StreamHandler* opener = match.stream;
+        Result<std::unique_ptr<BodySink>> sink = co_await OnPool<std::unique_ptr<BodySink>>(
+            [opener, &request]() { return (*opener)(request); }, request.request_id);
+        if (!sink.ok()) {
+          response = ErrorResponse(sink.status());
+          if (has_body) keep_alive = false;
+        } else {
+          bhttp::request_parser<bhttp::buffer_body> body_parser(std::move(header_parser));
+          body_parser.body_limit(std::numeric_limits<uint64_t>::max());
+          if (has_body) {
+            co_await MaybeContinue(stream, request, version);
+          }
+          Status status;
+          while (!body_parser.is_done()) {
+            body_parser.get().body().data = chunk.data();
+            body_parser.get().body().size = chunk.size();
+            stream.expires_after(std::chrono::seconds(options_.body_chunk_timeout_seconds));
+            co_await bhttp::async_read_some(stream, buffer, body_parser,
+                                            asio::redirect_error(asio::use_awaitable, ec));
+            if (ec == bhttp::error::need_buffer) ec = {};
+            if (ec) {
+              status = BodyReadError(ec);
+              break;
+            }
+            size_t got = chunk.size() - body_parser.get().body().size;
+            if (got > 0) {
+              status = (*sink)->Write(std::string_view(chunk.data(), got));
+              if (!status.ok()) break;
+            }
+            if (stopping_ && !body_parser.is_done() &&
+                std::chrono::steady_clock::now() - started >
+                    std::chrono::seconds(options_.shutdown_grace_seconds)) {
+              status = Status::Unavailable("server is shutting down");
+              break;
+            }
+          }
+          if (status.ok()) {
+            std::unique_ptr<BodySink> owned = std::move(sink).value();
+            BodySink* raw = owned.get();
+            Result<Response> result = co_await OnPool<Response>(
+                [raw, &request]() { return raw->Finish(request); }, request.request_id);
+            response = result.ok() ? std::move(result).value() : ErrorResponse(result.status());
+          } else {
+            (*sink)->Abort();
+            keep_alive = false;
+            response = ErrorResponse(status);
+          }
+        }
+      }
+
+      if (request.method == "HEAD") response.omit_body = true;
+      if (stopping_) keep_alive = false;
+      bool written = co_await WriteResponse(stream, request, response, version, keep_alive, started);
+      if (!written || !keep_alive) break;
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream.socket().close(ec);
+  }
+
+  static Status BodyReadError(const boost::system::error_code& ec) {
+    if (ec == beast::error::timeout) {
+      return Status(Code::kTimeout, "request body not received in time");
+    }
+    if (ec == bhttp::error::body_limit) {
+      return Status::PayloadTooLarge("request body too large");
+    }
+    if (ec == bhttp::error::partial_message || ec == asio::error::eof ||
+        ec == bhttp::error::end_of_stream) {
+      return Status::InvalidArgument("request body ended before its declared length");
+    }
+    return Status::InvalidArgument("error reading request body: " + ec.message());
+  }
+
+  static Status ParseTarget(Request& request) {
+    std::string_view target = request.target;
+    if (target.empty() || target.front() != '/') {
+      return Status::InvalidArgument("request target must be an absolute path");
+    }
+    size_t question = target.find('?');
+    ASSIGN_OR_RETURN(request.path, PercentDecode(target.substr(0, question), false));
+    if (question != std::string_view::npos) {
+      ASSIGN_OR_RETURN(request.query, ParseQuery(target.substr(question + 1)));
+    }
+    return Status::Ok();
+  }
+
+  asio::awaitable<void> MaybeContinue(beast::tcp_stream& stream, const Request& request,
+                                      unsigned version) {
+    std::optional<std::string> expect = request.headers.Get("Expect");
+    if (!expect || version < 11) co_return;
+    if (!beast::iequals(*expect, "100-continue")) co_return;
+    bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
+    boost::system::error_code ec;
+    stream.expires_after(std::chrono::seconds(options_.write_timeout_seconds));
+    co_await bhttp::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
+  }
+
+  template <typename Message>
+  static void CopyHeaders(Message& message, const Response& response, const Request& request,
+                          bool keep_alive) {
+    for (const auto& [name, value] : response.headers.fields()) {
+      message.insert(name, value);
+    }
+    message.set(bhttp::field::server, "vidmill");
+    message.set("X-Request-Id", request.request_id.empty() ? NewRequestId() : request.request_id);
+    message.keep_alive(keep_alive);
+  }
+
+  // Writes the response; returns false when the connection failed.
+  asio::awaitable<bool> WriteResponse(beast::tcp_stream& stream, const Request& request,
+                                      Response& response, unsigned version, bool keep_alive,
+                                      std::chrono::steady_clock::time_point started) {
+    boost::system::error_code ec;
+    uint64_t length = response.BodyLength();
+    auto status = static_cast<bhttp::status>(response.status);
+    bool bodiless_status = response.status == 204 || response.status == 304;
+    if (response.omit_body || bodiless_status || response.pieces.empty()) {
+      if (response.omit_body || bodiless_status) {
+        bhttp::response<bhttp::empty_body> message{status, version};
+        CopyHeaders(message, response, request, keep_alive);
+        if (!bodiless_status) message.content_length(length);
+        stream.expires_after(std::chrono::seconds(options_.write_timeout_seconds));
+        co_await bhttp::async_write(stream, message, asio::redirect_error(asio::use_awaitable, ec));
+      } else {
+        bhttp::response<bhttp::string_body> message{status, version};
+        CopyHeaders(message, response, request, keep_alive);
+        message.body() = std::move(response.body);
+        message.prepare_payload();
+        stream.expires_after(std::chrono::seconds(options_.write_timeout_seconds));
+        co_await bhttp::async_write(stream, message, asio::redirect_error(asio::use_awaitable, ec));
+      }
+    } else {
+      bhttp::response<bhttp::buffer_body> message{status, version};
+      CopyHeaders(message, response, request, keep_alive);
+      message.content_length(length);
+      message.body().data = nullptr;
+      message.body().more = true;
+      bhttp::response_serializer<bhttp::buffer_body> serializer{message};
+      stream.expires_after(std::chrono::seconds(options_.write_timeout_seconds));
+      co_await bhttp::async_write_header(stream, serializer,
+                                         asio::redirect_error(asio::use_awaitable, ec));
+      std::vector<char> file_chunk;
+      for (BodyPiece& piece : response.pieces) {
+        if (ec) break;
+        if (!piece.file) {
+          ec = co_await WriteChunk(stream, serializer, message, piece.literal.data(),
+                                   piece.literal.size());
+          continue;
+        }
+        if (file_chunk.empty()) file_chunk.resize(kFileChunkBytes);
+        uint64_t offset = piece.offset;
+        uint64_t remaining = piece.length;
+        while (remaining > 0 && !ec) {
+          size_t want = static_cast<size_t>(std::min<uint64_t>(remaining, file_chunk.size()));
+          Result<size_t> got = piece.file->ReadAt(offset, file_chunk.data(), want);
+          if (!got.ok() || *got == 0) {
+            // The length was promised in the header: all we can do is cut the
+            // connection so the client sees a short body, never wrong bytes.
+            LogError("request " + request.request_id + ": file read failed mid-response: " +
+                     (got.ok() ? std::string("unexpected end of file") : got.status().ToString()));
+            ec = asio::error::broken_pipe;
+            break;
+          }
+          ec = co_await WriteChunk(stream, serializer, message, file_chunk.data(), *got);
+          offset += *got;
+          remaining -= *got;
+        }
+      }
+      if (!ec) {
+        message.body().data = nullptr;
+        message.body().size = 0;
+        message.body().more = false;
+        stream.expires_after(std::chrono::seconds(options_.write_timeout_seconds));
+        co_await bhttp::async_write(stream, serializer,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+      }
+    }
+    if (options_.access_log) {
+      auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
+      char duration[32];
+      std::snprintf(duration, sizeof(duration), "%.3fms", static_cast<double>(micros) / 1000.0);
+      LogInfo("http " + (request.method.empty() ? std::string("-") : request.method) + " " +
+              (request.path.empty() ? std::string("-") : request.path) + " " +
+              std::to_string(response.status) + " " +
+              std::to_string(response.omit_body ? 0 : length) + "B " + duration + " id=" +
+              request.request_id + (ec ? " write-error=" + ec.message() : std::string()));
+    }
+    co_return !ec;
+  }
+
+  asio::awaitable<boost::system::error_code> WriteChunk(
+      beast::tcp_stream& stream, bhttp::response_serializer<bhttp::buffer_body>& serializer,
+      bhttp::response<bhttp::buffer_body>& message, const char* data, size_t size) {
+    boost::system::error_code ec;
+    message.body().data = const_cast<char*>(data);
+    message.body().size = size;
+    message.body().more = true;
+    stream.expires_after(std::chrono::seconds(options_.write_timeout_seconds));
+    co_await bhttp::async_write(stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == bhttp::error::need_buffer) ec = {};
+    co_return ec;
+  }
+
+  ServerOptions options_;
+  const Router* router_;
+  asio::io_context ioc_;
+  asio::thread_pool pool_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer shutdown_timer_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> live_sessions_{0};
+  int bound_port_ = 0;
+  std::string fallback_base_url_;
+  std::mutex idle_mu_;
+  std::set<std::weak_ptr<Connection>, std::owner_less<std::weak_ptr<Connection>>> idle_;
+};
+
+Server::Server(ServerOptions options, const Router* router)
+    : impl_(std::make_unique<Impl>(std::move(options), router)) {}
+Server::~Server() = default;
+Result<int> Server::Start() { return impl_->Start(); }
+void Server::Run() { impl_->Run(); }
+void Server::Stop() { impl_->Stop(); }
+
 }  // namespace vidmill::http
