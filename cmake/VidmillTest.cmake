@@ -15,7 +15,13 @@ function(vidmill_test)
   target_compile_definitions(${T_NAME} PRIVATE
     VIDMILL_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     VIDMILL_BINARY="$<TARGET_FILE:vidmill>")
+  # Tests that talk to the store run a second time on PostgreSQL (label "postgres").
+  set(labels ${T_LABELS})
+  string(FIND "${CMAKE_CURRENT_SOURCE_DIR}" "/tests/integration" in_integration)
+  if(NOT in_integration EQUAL -1)
+    list(APPEND labels integration postgres)
+  endif()
   gtest_discover_tests(${T_NAME}
     DISCOVERY_TIMEOUT 60
-    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
+    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${labels}")
 endfunction()

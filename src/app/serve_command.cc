@@ -31,6 +31,9 @@ std::vector<FlagSpec> ServeFlags() {
       {"public-url", "", "base of absolute URLs in responses (default: from the Host header)"},
       {"max-upload-bytes", std::to_string(int64_t{50} << 30), "largest accepted upload"},
       {"http-threads", "16", "threads that run request handlers"},
+      {"header-timeout", "10", "seconds a client has to send a request header"},
+      {"idle-timeout", "60", "seconds an idle keep-alive connection is kept"},
+      {"body-timeout", "30", "seconds of silence allowed while a request body streams in"},
       {"help", "", "print this help", true},
   };
   specs.insert(specs.end(), more.begin(), more.end());
@@ -72,8 +75,13 @@ int RunServe(int argc, char** argv) {
   auto max_upload = flags->GetInt("max-upload-bytes", 1, int64_t{1} << 50);
   auto workers = flags->GetInt("workers", 0, 256);
   auto http_threads = flags->GetInt("http-threads", 1, 1024);
-  for (const Status& status : {ttl.status(), leeway.status(), max_upload.status(),
-                               workers.status(), http_threads.status()}) {
+  auto header_timeout = flags->GetInt("header-timeout", 1, 3600);
+  auto idle_timeout = flags->GetInt("idle-timeout", 1, 3600);
+  auto body_timeout = flags->GetInt("body-timeout", 1, 3600);
+  for (const Status& status :
+       {ttl.status(), leeway.status(), max_upload.status(), workers.status(),
+        http_threads.status(), header_timeout.status(), idle_timeout.status(),
+        body_timeout.status()}) {
     if (!status.ok()) {
       std::fprintf(stderr, "vidmill serve: %s\n", status.message().c_str());
       return 2;
@@ -102,6 +110,9 @@ int RunServe(int argc, char** argv) {
     options.public_url.pop_back();
   }
   options.handler_threads = static_cast<int>(*http_threads);
+  options.header_timeout_seconds = static_cast<int>(*header_timeout);
+  options.idle_timeout_seconds = static_cast<int>(*idle_timeout);
+  options.body_chunk_timeout_seconds = static_cast<int>(*body_timeout);
   http::Server server(options, &router);
   Result<int> port = server.Start();
   if (!port.ok()) {

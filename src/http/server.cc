@@ -112,6 +112,38 @@ Result<std::map<std::string, std::string>> ParseQuery(std::string_view query) {
   return params;
 }
 
+// Cancels the pending operations on `stream` when `after` elapses, leaving the
+// socket open (unlike tcp_stream's own timeout, which closes it), so that a
+// 408 can still be written. Lives on the session's strand.
+class Deadline {
+ public:
+  Deadline(beast::tcp_stream& stream, std::chrono::steady_clock::duration after)
+      : state_(std::make_shared<State>(stream.get_executor())) {
+    stream.expires_never();
+    state_->timer.expires_after(after);
+    state_->timer.async_wait([state = state_, &stream](boost::system::error_code ec) {
+      if (!ec && !state->done) {
+        state->fired = true;
+        stream.socket().cancel();
+      }
+    });
+  }
+  ~Deadline() {
+    state_->done = true;
+    state_->timer.cancel();
+  }
+  bool Fired() const { return state_->fired; }
+
+ private:
+  struct State {
+    explicit State(const asio::any_io_executor& executor) : timer(executor) {}
+    asio::steady_timer timer;
+    bool fired = false;
+    bool done = false;
+  };
+  std::shared_ptr<State> state_;
+};
+
 class Server::Impl {
  public:
   Impl(ServerOptions options, const Router* router)
@@ -302,9 +334,14 @@ class Server::Impl {
       bhttp::request_parser<bhttp::empty_body> header_parser;
       header_parser.header_limit(static_cast<uint32_t>(options_.header_limit_bytes));
       header_parser.body_limit(std::numeric_limits<uint64_t>::max());
-      stream.expires_after(std::chrono::seconds(options_.header_timeout_seconds));
-      co_await bhttp::async_read_header(stream, buffer, header_parser,
-                                        asio::redirect_error(asio::use_awaitable, ec));
+      {
+        // A deadline that cancels the read but keeps the socket open, so the
+        // client still gets its 408.
+        Deadline deadline(stream, std::chrono::seconds(options_.header_timeout_seconds));
+        co_await bhttp::async_read_header(stream, buffer, header_parser,
+                                          asio::redirect_error(asio::use_awaitable, ec));
+        if (deadline.Fired()) ec = beast::error::timeout;
+      }
       if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
           ec == asio::error::connection_reset) {
         break;
@@ -359,9 +396,12 @@ class Server::Impl {
           if (has_body) {
             co_await MaybeContinue(stream, request, version);
           }
-          stream.expires_after(std::chrono::seconds(options_.body_chunk_timeout_seconds));
-          co_await bhttp::async_read(stream, buffer, body_parser,
-                                     asio::redirect_error(asio::use_awaitable, ec));
+          {
+            Deadline deadline(stream, std::chrono::seconds(options_.body_chunk_timeout_seconds));
+            co_await bhttp::async_read(stream, buffer, body_parser,
+                                       asio::redirect_error(asio::use_awaitable, ec));
+            if (deadline.Fired()) ec = beast::error::timeout;
+          }
           if (ec) {
             keep_alive = false;
             response = ErrorResponse(BodyReadError(ec));
@@ -391,9 +431,12 @@ class Server::Impl {
           while (!body_parser.is_done()) {
             body_parser.get().body().data = chunk.data();
             body_parser.get().body().size = chunk.size();
-            stream.expires_after(std::chrono::seconds(options_.body_chunk_timeout_seconds));
-            co_await bhttp::async_read_some(stream, buffer, body_parser,
-                                            asio::redirect_error(asio::use_awaitable, ec));
+            {
+              Deadline deadline(stream, std::chrono::seconds(options_.body_chunk_timeout_seconds));
+              co_await bhttp::async_read_some(stream, buffer, body_parser,
+                                              asio::redirect_error(asio::use_awaitable, ec));
+              if (deadline.Fired()) ec = beast::error::timeout;
+            }
             if (ec == bhttp::error::need_buffer) ec = {};
             if (ec) {
               status = BodyReadError(ec);

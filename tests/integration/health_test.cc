@@ -1,2 +1,131 @@
+// The server's own behaviour, independent of any service: health, error
+// documents for unknown paths and methods, request ids, limits, timeouts,
+// keep-alive and graceful shutdown.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
-TEST(HealthTest, Placeholder) { SUCCEED(); }
+
+#include <chrono>
+#include <thread>
+
+#include "tests/support/server_harness.h"
+
+namespace vidmill::test {
+namespace {
+
+int ConnectRaw(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::string ReadUntilClose(int fd, int timeout_seconds) {
+  timeval tv{timeout_seconds, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
+void ExpectErrorShape(const HttpResponse& response, int status, const std::string& exception) {
+  EXPECT_EQ(response.status, status) << response.body;
+  boost::json::value doc = response.Json();
+  ASSERT_TRUE(doc.is_object()) << response.body;
+  EXPECT_EQ(doc.as_object()["exception"].as_string(), exception);
+  EXPECT_FALSE(doc.as_object()["errorMessage"].as_string().empty());
+  EXPECT_EQ(response.Header("Content-Type"), "application/json");
+}
+
+TEST(ServerTest, HealthAnswersWithoutAuthentication) {
+  ServerHarness server;
+  HttpClient client(server.port());
+  HttpResponse response = client.Get("/healthz");
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, R"({"status":"ok"})");
+  EXPECT_EQ(response.Header("X-Request-Id").size(), 16u);
+}
+
+TEST(ServerTest, UnknownPathsAndMethodsGetTheErrorDocument) {
+  ServerHarness server;
+  HttpClient client(server.port());
+  ExpectErrorShape(client.Get("/no/such/thing"), 404, "NotFoundException");
+  HttpResponse wrong_method = client.Send("DELETE", "/healthz");
+  ExpectErrorShape(wrong_method, 405, "MethodNotAllowedException");
+  EXPECT_EQ(wrong_method.Header("Allow"), "GET, HEAD");
+  ExpectErrorShape(client.Get("/bad%zzescape"), 400, "BadRequestException");
+  // Each response has its own request id, and the keep-alive connection survived.
+  EXPECT_NE(client.Get("/healthz").Header("X-Request-Id"),
+            client.Get("/healthz").Header("X-Request-Id"));
+}
+
+TEST(ServerTest, HeadSendsHeadersWithoutBody) {
+  ServerHarness server;
+  HttpClient client(server.port());
+  HttpResponse response = client.Send("HEAD", "/healthz");
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.Header("Content-Length"), "15");
+  EXPECT_TRUE(response.body.empty());
+}
+
+TEST(ServerTest, OversizedHeaderIsRefused) {
+  ServerHarness server;
+  HttpClient client(server.port());
+  HttpResponse response = client.Send("GET", "/healthz", {{"X-Big", std::string(20000, 'a')}});
+  EXPECT_EQ(response.status, 431);
+  // The server keeps serving.
+  HttpClient other(server.port());
+  EXPECT_EQ(other.Get("/healthz").status, 200);
+}
+
+TEST(ServerTest, SlowHeaderDripIsCutOffByTheHeaderTimeout) {
+  ServerHarness server({.extra_flags = {"--header-timeout", "1"}});
+  int fd = ConnectRaw(server.port());
+  ASSERT_GE(fd, 0);
+  std::string partial = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+  ASSERT_EQ(send(fd, partial.data(), partial.size(), 0), static_cast<ssize_t>(partial.size()));
+  auto started = std::chrono::steady_clock::now();
+  std::string answer = ReadUntilClose(fd, 10);
+  auto waited = std::chrono::steady_clock::now() - started;
+  close(fd);
+  EXPECT_NE(answer.find("408"), std::string::npos) << answer;
+  EXPECT_LT(waited, std::chrono::seconds(5));
+}
+
+TEST(ServerTest, MalformedRequestLineIsABadRequest) {
+  ServerHarness server;
+  int fd = ConnectRaw(server.port());
+  ASSERT_GE(fd, 0);
+  std::string garbage = "THIS IS NOT HTTP\r\n\r\n";
+  send(fd, garbage.data(), garbage.size(), 0);
+  std::string answer = ReadUntilClose(fd, 5);
+  close(fd);
+  EXPECT_NE(answer.find("400 Bad Request"), std::string::npos) << answer;
+}
+
+TEST(ServerTest, SigtermFinishesAndExitsZero) {
+  ServerHarness server;
+  HttpClient client(server.port());
+  ASSERT_EQ(client.Get("/healthz").status, 200);  // leaves an idle keep-alive connection
+  auto started = std::chrono::steady_clock::now();
+  int status = server.Stop();
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+}
+
+}  // namespace
+}  // namespace vidmill::test
