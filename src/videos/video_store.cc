@@ -97,6 +97,76 @@ Result<Video> GetVideoAnyTeam(storage::Session& session, const std::string& vide
   return RowToVideo(rows[0]);
 }
 
+Result<Video> GetVideoProgress(storage::Session& session, const std::string& team_id,
+                               const std::string& video_id) {
+  if (!IsValidId(video_id)) return Status::NotFound("video", video_id);
+  ASSIGN_OR_RETURN(
+      storage::Rows rows,
+      session.Query("SELECT id, team_id, project_id, parent_id, upload_status, upload_updated_at, "
+                    "upload_error, ingestion_status, ingestion_updated_at, ingestion_error, "
+                    "ingestion_progress, ingestion_eta, metadata_available, metadata_committed, "
+                    "processing_status, processing_updated_at, processing_error, "
+                    "processing_progress, processing_eta, thumbnail_count, web_video_available "
+                    "FROM videos WHERE id = ? AND team_id = ?",
+                    {video_id, team_id}));
+  if (rows.empty()) return Status::NotFound("video", video_id);
+  const storage::Row& row = rows[0];
+  Video video;
+  size_t c = 0;
+  video.id = row.Text(c++);
+  video.team_id = row.Text(c++);
+  video.project_id = row.Text(c++);
+  video.parent_id = row.OptText(c++);
+  video.upload_status = row.Text(c++);
+  video.upload_updated_at = row.Int(c++);
+  video.upload_error = row.OptText(c++);
+  video.ingestion_status = row.Text(c++);
+  video.ingestion_updated_at = row.Int(c++);
+  video.ingestion_error = row.OptText(c++);
+  video.ingestion_progress = row.Double(c++);
+  video.ingestion_eta = OptInt(row, c++);
+  video.metadata_available = row.Bool(c++);
+  video.metadata_committed = row.Bool(c++);
+  video.processing_status = row.Text(c++);
+  video.processing_updated_at = row.Int(c++);
+  video.processing_error = row.OptText(c++);
+  video.processing_progress = row.Double(c++);
+  video.processing_eta = OptInt(row, c++);
+  video.thumbnail_count = row.Int(c++);
+  video.web_video_available = row.Bool(c++);
+  return video;
+}
+
+Result<Page<Video>> ListVideos(storage::Session& session, const std::string& team_id,
+                               const VideoFilter& filter, const PageRequest& request) {
+  ListQuery query{"videos", std::string(kVideoColumns), "team_id = ?", {team_id}};
+  if (filter.project_id) {
+    if (!IsValidId(*filter.project_id)) return Status::NotFound("project", *filter.project_id);
+    ASSIGN_OR_RETURN(storage::Rows project,
+                     session.Query("SELECT id FROM projects WHERE id = ? AND team_id = ?",
+                                   {*filter.project_id, team_id}));
+    if (project.empty()) return Status::NotFound("project", *filter.project_id);
+    query.where += " AND project_id = ?";
+    query.params.emplace_back(*filter.project_id);
+  }
+  if (filter.parent_id) {
+    if (!IsValidId(*filter.parent_id)) return Status::NotFound("video", *filter.parent_id);
+    ASSIGN_OR_RETURN(storage::Rows parent,
+                     session.Query("SELECT id FROM videos WHERE id = ? AND team_id = ?",
+                                   {*filter.parent_id, team_id}));
+    if (parent.empty()) return Status::NotFound("video", *filter.parent_id);
+    query.where += " AND parent_id = ?";
+    query.params.emplace_back(*filter.parent_id);
+  }
+  ASSIGN_OR_RETURN(Page<storage::Row> rows, ListRows(session, query, request));
+  Page<Video> page;
+  page.total = rows.total;
+  page.anchor = std::move(rows.anchor);
+  page.items.reserve(rows.items.size());
+  for (const storage::Row& row : rows.items) page.items.push_back(RowToVideo(row));
+  return page;
+}
+
 Status LockTeam(storage::Session& session, const std::string& team_id) {
   ASSIGN_OR_RETURN(int64_t changed,
                    session.Execute("UPDATE teams SET updated_at = updated_at WHERE id = ?",

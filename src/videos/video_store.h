@@ -37,6 +37,7 @@
 
 #include "common/status.h"
 #include "storage/database.h"
+#include "videos/paging.h"
 
 namespace vidmill::videos {
 
@@ -110,6 +111,26 @@ Result<Video> GetVideo(storage::Session& session, const std::string& team_id,
 // The video `video_id`, whatever its team. For workers and internal callers
 // only; never for a request made on behalf of a user.
 Result<Video> GetVideoAnyTeam(storage::Session& session, const std::string& video_id);
+
+// The video's identity and its three state groups only (id, team_id,
+// project_id, parent_id, the upload_*/ingestion_*/processing_* status,
+// updated_at, error, progress and eta columns, metadata_available and
+// metadata_committed); other fields keep their defaults. One primary-key
+// lookup that skips the large JSON columns, for the progress endpoints that
+// clients poll. NotFound as GetVideo.
+Result<Video> GetVideoProgress(storage::Session& session, const std::string& team_id,
+                               const std::string& video_id);
+
+struct VideoFilter {
+  std::optional<std::string> project_id;  // only videos in this project
+  std::optional<std::string> parent_id;   // only processed videos of this original
+};
+
+// The team's videos matching `filter`, newest first (see paging.h). Originals
+// and processed videos alike unless filtered by parent. A filter naming a
+// project or video that is not the team's is NotFound.
+Result<Page<Video>> ListVideos(storage::Session& session, const std::string& team_id,
+                               const VideoFilter& filter, const PageRequest& request);
 
 // What a new row holds; every column not named here starts at its initial value.
 struct NewVideo {
