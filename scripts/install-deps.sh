@@ -13,7 +13,7 @@ build_packages=(
   libgtest-dev libgmock-dev
 )
 test_packages=(
-  ffmpeg curl postgresql
+  ffmpeg curl postgresql plasma-workspace-wallpapers
 )
 bench_packages=(
   wrk nginx-light libnginx-mod-http-dav-ext
