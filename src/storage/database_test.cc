@@ -6,14 +6,35 @@
 #include <thread>
 
 #include "storage/migrations.h"
-#include "tests/support/temp_dir.h"
+#include "storage/scratch_database.h"
 
 namespace vidmill::storage {
 namespace {
 
-TEST(SqliteDatabaseTest, MigratesAndRoundTripsValues) {
-  test::TempDir dir;
-  auto db = OpenDatabase(dir.path() + "/v.db");
+// Every test runs on both back ends: SQLite always, PostgreSQL when
+// VIDMILL_TEST_POSTGRES names a server (`make test` starts one).
+class DatabaseTest : public testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    auto scratch = ScratchDatabase::Create(GetParam());
+    if (!scratch.ok() && scratch.status().code() == Code::kNotFound) {
+      GTEST_SKIP() << scratch.status().message();
+    }
+    ASSERT_TRUE(scratch.ok()) << scratch.status().ToString();
+    scratch_ = std::move(*scratch);
+  }
+  const std::string& url() const { return scratch_->url(); }
+
+ private:
+  std::unique_ptr<ScratchDatabase> scratch_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, DatabaseTest,
+                         testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const auto& info) { return std::string(BackendName(info.param)); });
+
+TEST_P(DatabaseTest, MigratesAndRoundTripsValues) {
+  auto db = OpenDatabase(url());
   ASSERT_TRUE(db.ok()) << db.status().ToString();
   Status status = (*db)->Run([](Session& s) -> Status {
     RETURN_IF_ERROR(s.Execute("INSERT INTO teams(id, name, created_at, updated_at) VALUES (?,?,?,?)",
@@ -27,13 +48,12 @@ TEST(SqliteDatabaseTest, MigratesAndRoundTripsValues) {
   });
   EXPECT_TRUE(status.ok()) << status.ToString();
   // Reopening applies nothing twice.
-  auto again = OpenDatabase(dir.path() + "/v.db");
+  auto again = OpenDatabase(url());
   ASSERT_TRUE(again.ok()) << again.status().ToString();
 }
 
-TEST(SqliteDatabaseTest, FailedTransactionRollsBack) {
-  test::TempDir dir;
-  auto db = OpenDatabase(dir.path() + "/v.db");
+TEST_P(DatabaseTest, FailedTransactionRollsBack) {
+  auto db = OpenDatabase(url());
   ASSERT_TRUE(db.ok());
   Status status = (*db)->Transaction([](Session& s) -> Status {
     RETURN_IF_ERROR(s.Execute("INSERT INTO teams(id, name, created_at, updated_at) VALUES (?,?,?,?)",
@@ -51,9 +71,8 @@ TEST(SqliteDatabaseTest, FailedTransactionRollsBack) {
   EXPECT_EQ(count, 0);
 }
 
-TEST(SqliteDatabaseTest, UniqueViolationIsConflict) {
-  test::TempDir dir;
-  auto db = OpenDatabase(dir.path() + "/v.db");
+TEST_P(DatabaseTest, UniqueViolationIsConflict) {
+  auto db = OpenDatabase(url());
   ASSERT_TRUE(db.ok());
   auto insert = [&](const char* id) {
     return (*db)->Run([&](Session& s) {
@@ -66,9 +85,8 @@ TEST(SqliteDatabaseTest, UniqueViolationIsConflict) {
   EXPECT_EQ(insert("b").code(), Code::kConflict);
 }
 
-TEST(SqliteDatabaseTest, ConcurrentWritersAllSucceed) {
-  test::TempDir dir;
-  auto db = OpenDatabase(dir.path() + "/v.db");
+TEST_P(DatabaseTest, ConcurrentWritersAllSucceed) {
+  auto db = OpenDatabase(url());
   ASSERT_TRUE(db.ok());
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};

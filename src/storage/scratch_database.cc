@@ -1,0 +1,80 @@
+#include "storage/scratch_database.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+#include "storage/postgres_database.h"
+
+namespace vidmill::storage {
+namespace {
+
+Status RunAdmin(const std::string& admin_url, const std::string& sql) {
+  std::string separator = admin_url.find('?') == std::string::npos ? "?" : "&";
+  ASSIGN_OR_RETURN(std::unique_ptr<Database> admin,
+                   OpenPostgresDatabase(admin_url + separator + "pool_max_conns=1"));
+  return admin->Run([&](Session& session) { return session.Execute(sql, {}).status(); });
+}
+
+}  // namespace
+
+std::string_view BackendName(Backend backend) {
+  return backend == Backend::kSqlite ? "Sqlite" : "Postgres";
+}
+
+std::string TestPostgresAdminUrl() {
+  const char* url = std::getenv(kTestPostgresEnv);
+  return url == nullptr ? "" : url;
+}
+
+std::string WithDatabaseName(std::string_view url, std::string_view database) {
+  size_t scheme = url.find("://");
+  size_t authority = scheme == std::string_view::npos ? 0 : scheme + 3;
+  size_t query = url.find('?', authority);
+  size_t path = url.find('/', authority);
+  if (path == std::string_view::npos || path > query) path = std::min(query, url.size());
+  std::string out(url.substr(0, path));
+  out += '/';
+  out += database;
+  if (query != std::string_view::npos) out += url.substr(query);
+  return out;
+}
+
+Result<std::unique_ptr<ScratchDatabase>> ScratchDatabase::Create(Backend backend) {
+  if (backend == Backend::kSqlite) {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "vidmill-test-db-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) {
+      return Status::Unavailable("cannot create a temp dir for the test database");
+    }
+    return std::unique_ptr<ScratchDatabase>(
+        new ScratchDatabase(backend, pattern + "/vidmill.db", pattern));
+  }
+  std::string admin_url = TestPostgresAdminUrl();
+  if (admin_url.empty()) {
+    return Status::NotFound(std::string(kTestPostgresEnv) +
+                            " is not set: no PostgreSQL to test against (`make test` starts one)");
+  }
+  std::random_device seed;
+  std::mt19937_64 random(seed() ^ (static_cast<uint64_t>(getpid()) << 32));
+  char suffix[17];
+  std::snprintf(suffix, sizeof(suffix), "%016llx", static_cast<unsigned long long>(random()));
+  std::string name = std::string("vidmill_test_") + suffix;
+  RETURN_IF_ERROR(RunAdmin(admin_url, "CREATE DATABASE " + name));
+  return std::unique_ptr<ScratchDatabase>(
+      new ScratchDatabase(backend, WithDatabaseName(admin_url, name), name));
+}
+
+ScratchDatabase::~ScratchDatabase() {
+  if (std::getenv("VIDMILL_KEEP_TEMP") != nullptr) return;
+  if (backend_ == Backend::kSqlite) {
+    std::error_code ignored;
+    std::filesystem::remove_all(name_, ignored);
+    return;
+  }
+  (void)RunAdmin(TestPostgresAdminUrl(), "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+}
+
+}  // namespace vidmill::storage
