@@ -329,6 +329,18 @@ Status MediaInput::SeekTo(int stream_index, int64_t timestamp) {
   return Status::Ok();
 }
 
+Status MediaInput::Rewind() {
+  AvLogCapture capture;
+  int ret = avformat_seek_file(format_.get(), -1, INT64_MIN, 0, 0, 0);
+  if (ret < 0) {
+    ret = av_seek_frame(format_.get(), -1, 0, AVSEEK_FLAG_BYTE);
+  }
+  if (ret < 0) {
+    return ErrorStatus(ret, "rewinding input", capture.first_error());
+  }
+  return Status::Ok();
+}
+
 Result<CodecContextPtr> OpenDecoder(const AVStream* stream, const MediaLimits& limits,
                                     int thread_count) {
   const AVCodecParameters* par = stream->codecpar;

@@ -103,6 +103,10 @@ class MediaInput {
   // before `timestamp` (in that stream's time base). Errors as ReadPacket.
   Status SeekTo(int stream_index, int64_t timestamp);
 
+  // Goes back to the first packet: a timestamp seek to the start, or a byte seek
+  // to offset 0 for inputs without timestamps. Errors as ReadPacket.
+  Status Rewind();
+
   // Converts a libav error from a call on this input into a Status, reporting
   // kTimeout/kCancelled when the interrupt callback caused it.
   Status ErrorStatus(int averror, std::string_view context, std::string_view detail = {}) const;

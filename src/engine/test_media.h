@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,55 @@ inline bool Ffmpeg(const std::string& args) {
   int rc = std::system(command.c_str());
   EXPECT_EQ(rc, 0) << command;
   return rc == 0;
+}
+
+// Runs a shell command and returns its standard output (trailing newline removed).
+inline std::string Output(const std::string& command) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    ADD_FAILURE() << "cannot run " << command;
+    return out;
+  }
+  char buffer[4096];
+  size_t got;
+  while ((got = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+    out.append(buffer, got);
+  }
+  EXPECT_EQ(pclose(pipe), 0) << command;
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) {
+    out.pop_back();
+  }
+  return out;
+}
+
+// One ffprobe value of the first video stream, e.g. FfprobeVideo(path, "nb_read_packets",
+// "-count_packets").
+inline std::string FfprobeVideo(const std::string& path, const std::string& entry,
+                                const std::string& extra = "") {
+  return Output("ffprobe -v error -select_streams v:0 " + extra + " -show_entries stream=" +
+                entry + " -of default=nw=1:nk=1 '" + path + "'");
+}
+
+// A photograph from the plasma-workspace-wallpapers package (installed by
+// scripts/install-deps.sh). Synthetic patterns mislead media analysis (idet
+// calls a progressive testsrc2 clip interlaced); pans over photographs do not.
+inline std::string Photo(const std::string& name = "Path") {
+  return "/usr/share/wallpapers/" + name + "/contents/images/1920x1080.jpg";
+}
+
+// ffmpeg input options for a still photograph looped `seconds` long at `rate` frames/s.
+inline std::string PhotoSource(const std::string& photo, int rate, double seconds) {
+  return "-framerate " + std::to_string(rate) + " -loop 1 -t " + std::to_string(seconds) +
+         " -i '" + photo + "' ";
+}
+
+// A filter chain that turns that still into a smooth camera pan (sinusoidal, so
+// any length stays inside the picture), `width`x`height`, yuv420p.
+inline std::string PanFilter(int width, int height) {
+  return "scale=-2:" + std::to_string(height * 3) + ",crop=" + std::to_string(width) + ":" +
+         std::to_string(height) +
+         ":x='(iw-ow)/2*(1+sin(t*0.7))':y='(ih-oh)/2*(1+sin(t*0.5))',format=yuv420p";
 }
 
 inline void WriteFile(const std::string& path, const std::string& content) {

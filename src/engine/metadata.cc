@@ -1,0 +1,362 @@
+#include "engine/metadata.h"
+
+#include <cmath>
+#include <numeric>
+
+#include "engine/av_error.h"
+
+extern "C" {
+#include <libavutil/pixdesc.h>
+}
+
+namespace vidmill::engine {
+namespace {
+
+Rational Reduced(int64_t num, int64_t den) {
+  if (num <= 0 || den <= 0) {
+    return Rational{0, 1};
+  }
+  int reduced_num = 0;
+  int reduced_den = 0;
+  av_reduce(&reduced_num, &reduced_den, num, den, 1 << 20);
+  return Rational{reduced_num, reduced_den};
+}
+
+const char* FieldOrderName(FieldOrder order) {
+  switch (order) {
+    case FieldOrder::kTopFieldFirst:
+      return "top_field";
+    case FieldOrder::kBottomFieldFirst:
+      return "bottom_field";
+    case FieldOrder::kNone:
+      break;
+  }
+  return nullptr;
+}
+
+// Decodes the first video frame and reads its interlacing flags.
+Result<Scanning> ScanningFromFirstFrame(MediaInput& input) {
+  ASSIGN_OR_RETURN(CodecContextPtr decoder, OpenDecoder(input.video_stream(), input.limits(), 1));
+  ASSIGN_OR_RETURN(PacketPtr packet, NewPacket());
+  ASSIGN_OR_RETURN(FramePtr frame, NewFrame());
+  bool eof = false;
+  for (int packet_idx = 0; packet_idx < 1000; ++packet_idx) {
+    RETURN_IF_ERROR(input.ReadPacket(packet.get(), &eof));
+    if (eof) {
+      avcodec_send_packet(decoder.get(), nullptr);
+    } else if (packet->stream_index != input.video_stream_index()) {
+      continue;
+    } else {
+      int ret = avcodec_send_packet(decoder.get(), packet.get());
+      if (ret < 0 && ret != AVERROR(EAGAIN)) {
+        continue;  // A damaged first packet; the next may decode.
+      }
+    }
+    int ret = avcodec_receive_frame(decoder.get(), frame.get());
+    if (ret == 0) {
+      if (!frame->interlaced_frame) {
+        return Scanning{};
+      }
+      return Scanning{ScanningType::kInterlaced, frame->top_field_first
+                                                     ? FieldOrder::kTopFieldFirst
+                                                     : FieldOrder::kBottomFieldFirst};
+    }
+    if (eof || (ret < 0 && ret != AVERROR(EAGAIN))) {
+      break;
+    }
+  }
+  return Status::CorruptMedia("cannot decode the first video frame");
+}
+
+struct StreamCount {
+  int64_t frames = 0;
+  int64_t bytes = 0;
+  bool exact = false;
+};
+
+// The sample tables of MP4/MOV list every frame: libavformat loads them into the
+// stream index while parsing the moov atom.
+std::optional<StreamCount> CountFromIndex(MediaInput& input) {
+  AVStream* stream = input.video_stream();
+  std::string_view demuxer = input.format()->iformat->name;
+  int entries = avformat_index_get_entries_count(stream);
+  if (demuxer != "mov,mp4,m4a,3gp,3g2,mj2" || stream->nb_frames <= 0 ||
+      entries != stream->nb_frames) {
+    return std::nullopt;
+  }
+  StreamCount count;
+  count.exact = true;
+  count.frames = entries;
+  for (int entry_idx = 0; entry_idx < entries; ++entry_idx) {
+    const AVIndexEntry* entry = avformat_index_get_entry(stream, entry_idx);
+    count.bytes += entry->size;
+  }
+  return count;
+}
+
+// Returns an error when the index points past the end of the file.
+Status CheckIndexWithinFile(MediaInput& input) {
+  AVStream* stream = input.video_stream();
+  int entries = avformat_index_get_entries_count(stream);
+  int64_t end = 0;
+  for (int entry_idx = 0; entry_idx < entries; ++entry_idx) {
+    const AVIndexEntry* entry = avformat_index_get_entry(stream, entry_idx);
+    end = std::max<int64_t>(end, entry->pos + entry->size);
+  }
+  if (end > input.file_size()) {
+    return Status::CorruptMedia("the file is truncated: the video needs " + std::to_string(end) +
+                                " bytes, the file has " + std::to_string(input.file_size()));
+  }
+  return Status::Ok();
+}
+
+Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options) {
+  AVFormatContext* format = input.format();
+  RETURN_IF_ERROR(input.Rewind());
+  for (unsigned stream_idx = 0; stream_idx < format->nb_streams; ++stream_idx) {
+    if (static_cast<int>(stream_idx) != input.video_stream_index()) {
+      format->streams[stream_idx]->discard = AVDISCARD_ALL;
+    }
+  }
+  ASSIGN_OR_RETURN(PacketPtr packet, NewPacket());
+  StreamCount count;
+  auto start = std::chrono::steady_clock::now();
+  int64_t packet_idx = 0;
+  bool eof = false;
+  while (true) {
+    RETURN_IF_ERROR(input.ReadPacket(packet.get(), &eof));
+    if (eof) {
+      count.exact = true;
+      break;
+    }
+    if (packet->stream_index == input.video_stream_index()) {
+      ++count.frames;
+      count.bytes += packet->size;
+    }
+    if (++packet_idx % 256 == 0) {
+      double read_fraction = input.file_size() > 0
+                                 ? static_cast<double>(avio_tell(format->pb)) / input.file_size()
+                                 : 0;
+      if (options.on_count_progress) {
+        options.on_count_progress(std::clamp(read_fraction, 0.0, 1.0));
+      }
+      if (options.count_policy == CountPolicy::kBudgeted &&
+          std::chrono::steady_clock::now() - start >= options.count_budget) {
+        // Extrapolate the bytes; the frame estimate comes from duration × rate.
+        if (read_fraction > 0) {
+          count.bytes = static_cast<int64_t>(std::llround(count.bytes / read_fraction));
+        }
+        break;
+      }
+    }
+  }
+  for (unsigned stream_idx = 0; stream_idx < format->nb_streams; ++stream_idx) {
+    format->streams[stream_idx]->discard = AVDISCARD_DEFAULT;
+  }
+  return count;
+}
+
+}  // namespace
+
+std::optional<Scanning> ScanningFromFieldOrder(AVFieldOrder order) {
+  switch (order) {
+    case AV_FIELD_PROGRESSIVE:
+      return Scanning{};
+    case AV_FIELD_TT:
+    case AV_FIELD_TB:
+      return Scanning{ScanningType::kInterlaced, FieldOrder::kTopFieldFirst};
+    case AV_FIELD_BB:
+    case AV_FIELD_BT:
+      return Scanning{ScanningType::kInterlaced, FieldOrder::kBottomFieldFirst};
+    case AV_FIELD_UNKNOWN:
+      break;
+  }
+  return std::nullopt;
+}
+
+boost::json::object Scanning::ToJson() const {
+  boost::json::object out;
+  out["scanningType"] = interlaced() ? "interlaced" : "progressive";
+  const char* order = FieldOrderName(field_order);
+  if (order != nullptr) {
+    out["interlacedFieldOrder"] = order;
+  } else {
+    out["interlacedFieldOrder"] = nullptr;
+  }
+  return out;
+}
+
+std::string Scanning::ToString() const {
+  if (!interlaced()) {
+    return "progressive";
+  }
+  return std::string("interlaced ") + FieldOrderName(field_order);
+}
+
+std::string Rational::ToString() const {
+  if (num <= 0 || den <= 0) {
+    return "";
+  }
+  return std::to_string(num) + ":" + std::to_string(den);
+}
+
+PixelFormatInfo DescribePixelFormat(AVPixelFormat format) {
+  PixelFormatInfo info;
+  const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(format);
+  if (desc == nullptr) {
+    return info;
+  }
+  info.name = desc->name;
+  info.bits = desc->comp[0].depth;
+  if (desc->nb_components <= 2) {
+    info.chroma_subsampling = "4:0:0";  // grey (with or without alpha)
+  } else if (desc->flags & AV_PIX_FMT_FLAG_RGB) {
+    info.chroma_subsampling = "4:4:4";
+  } else {
+    int w = desc->log2_chroma_w;
+    int h = desc->log2_chroma_h;
+    if (w == 0 && h == 0) {
+      info.chroma_subsampling = "4:4:4";
+    } else if (w == 1 && h == 0) {
+      info.chroma_subsampling = "4:2:2";
+    } else if (w == 1 && h == 1) {
+      info.chroma_subsampling = "4:2:0";
+    } else if (w == 2 && h == 0) {
+      info.chroma_subsampling = "4:1:1";
+    } else if (w == 2 && h == 2) {
+      info.chroma_subsampling = "4:1:0";
+    } else if (w == 0 && h == 1) {
+      info.chroma_subsampling = "4:4:0";
+    } else {
+      info.chroma_subsampling = "4:" + std::to_string(4 >> w) + ":" +
+                                std::to_string(h == 0 ? 4 >> w : 0);
+    }
+  }
+  return info;
+}
+
+boost::json::object VideoMetadata::ToJson() const {
+  boost::json::object out;
+  out["containerName"] = container_name;
+  out["longContainerName"] = long_container_name;
+  out["codecName"] = codec_name;
+  out["longCodecName"] = long_codec_name;
+  out["pixelFormat"] = boost::json::object{
+      {"name", pixel_format.name},
+      {"chromaSubsampling",
+       boost::json::object{{"yuv", pixel_format.chroma_subsampling},
+                           {"bits", pixel_format.bits}}}};
+  out["frameWidth"] = frame_width;
+  out["frameHeight"] = frame_height;
+  boost::json::object scanning;
+  scanning["metadata"] = scanning_metadata.ToJson();
+  if (scanning_heuristics) {
+    scanning["heuristics"] = scanning_heuristics->ToJson();
+  }
+  out["scanning"] = std::move(scanning);
+  out["averageFramerate"] = average_framerate;
+  out["durationInMillis"] = duration_millis;
+  out["totalFrames"] = total_frames;
+  out["totalFramesExact"] = total_frames_exact;
+  out["size"] = size;
+  out["videoStreamSize"] = video_stream_size;
+  out["displayAspectRatio"] = display_aspect_ratio.ToString();
+  out["sampleAspectRatio"] = sample_aspect_ratio.ToString();
+  out["storageAspectRatio"] = storage_aspect_ratio.ToString();
+  out["bitRate"] = bit_rate;
+  if (has_audio) {
+    out["audio"] = boost::json::object{{"codecName", audio_codec_name},
+                                       {"channels", audio_channels},
+                                       {"sampleRate", audio_sample_rate}};
+  } else {
+    out["audio"] = nullptr;
+  }
+  return out;
+}
+
+Result<VideoMetadata> ProbeMetadata(MediaInput& input, const ProbeOptions& options) {
+  VideoMetadata meta;
+  const AVFormatContext* format = input.format();
+  const AVStream* stream = input.video_stream();
+  const AVCodecParameters* par = stream->codecpar;
+
+  meta.container_name = format->iformat->name;
+  meta.long_container_name = format->iformat->long_name ? format->iformat->long_name : "";
+  meta.codec_name = avcodec_get_name(par->codec_id);
+  const AVCodecDescriptor* codec_desc = avcodec_descriptor_get(par->codec_id);
+  meta.long_codec_name = codec_desc && codec_desc->long_name ? codec_desc->long_name : "";
+  meta.pixel_format = DescribePixelFormat(static_cast<AVPixelFormat>(par->format));
+  meta.frame_width = par->width;
+  meta.frame_height = par->height;
+
+  AVRational sar = stream->sample_aspect_ratio.num > 0 ? stream->sample_aspect_ratio
+                                                       : par->sample_aspect_ratio;
+  if (sar.num <= 0 || sar.den <= 0) {
+    sar = AVRational{1, 1};
+  }
+  meta.sample_aspect_ratio = Reduced(sar.num, sar.den);
+  meta.display_aspect_ratio = Reduced(int64_t{par->width} * sar.num, int64_t{par->height} * sar.den);
+  meta.storage_aspect_ratio = Reduced(par->width, par->height);
+
+  AVRational rate = stream->avg_frame_rate.num > 0 && stream->avg_frame_rate.den > 0
+                        ? stream->avg_frame_rate
+                        : stream->r_frame_rate;
+  meta.average_framerate = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0;
+
+  if (format->duration != AV_NOPTS_VALUE && format->duration > 0) {
+    meta.duration_millis = av_rescale(format->duration, 1000, AV_TIME_BASE);
+  } else if (stream->duration != AV_NOPTS_VALUE && stream->duration > 0) {
+    meta.duration_millis = av_rescale_q(stream->duration, stream->time_base, AVRational{1, 1000});
+  }
+  meta.size = input.file_size();
+  meta.bit_rate = format->bit_rate > 0 ? format->bit_rate : 0;
+
+  if (const AVStream* audio = input.audio_stream(); audio != nullptr) {
+    meta.has_audio = true;
+    meta.audio_codec_name = avcodec_get_name(audio->codecpar->codec_id);
+    meta.audio_channels = audio->codecpar->ch_layout.nb_channels;
+    meta.audio_sample_rate = audio->codecpar->sample_rate;
+  }
+
+  // Frame count and stream size.
+  std::optional<StreamCount> count = CountFromIndex(input);
+  if (count) {
+    RETURN_IF_ERROR(CheckIndexWithinFile(input));
+  } else {
+    ASSIGN_OR_RETURN(StreamCount counted, CountPackets(input, options));
+    count = counted;
+  }
+
+  // Scanning from metadata: the stream's field order, else the first frame.
+  std::optional<Scanning> scanning = ScanningFromFieldOrder(par->field_order);
+  if (!scanning) {
+    RETURN_IF_ERROR(input.Rewind());
+    ASSIGN_OR_RETURN(Scanning from_frame, ScanningFromFirstFrame(input));
+    scanning = from_frame;
+  }
+  meta.scanning_metadata = *scanning;
+
+  meta.video_stream_size = count->bytes;
+  meta.video_stream_size_exact = count->exact;
+  meta.total_frames_exact = count->exact;
+  if (count->exact) {
+    meta.total_frames = count->frames;
+  } else {
+    meta.total_frames = std::max<int64_t>(
+        count->frames, std::llround(meta.duration_millis / 1000.0 * meta.average_framerate));
+  }
+  if (count->frames == 0 && count->exact) {
+    return Status::CorruptMedia("the video stream has no frames");
+  }
+  if (meta.duration_millis == 0 && meta.average_framerate > 0) {
+    meta.duration_millis = std::llround(meta.total_frames * 1000.0 / meta.average_framerate);
+  }
+  if (meta.duration_millis > input.limits().max_duration_seconds * 1000) {
+    return Status::CorruptMedia("video duration " + std::to_string(meta.duration_millis / 1000) +
+                                " s exceeds the limit of " +
+                                std::to_string(input.limits().max_duration_seconds) + " s");
+  }
+  return meta;
+}
+
+}  // namespace vidmill::engine

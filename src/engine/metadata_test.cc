@@ -1,0 +1,226 @@
+#include "engine/metadata.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+
+#include "engine/test_media.h"
+#include "tests/support/temp_dir.h"
+
+namespace vidmill::engine {
+namespace {
+
+using testing::Ffmpeg;
+using testing::FfprobeVideo;
+
+constexpr char kTestsrc[] = "-f lavfi -i testsrc2=size=320x180:rate=25:duration=2 ";
+constexpr char kSine[] = "-f lavfi -i sine=frequency=440:duration=2 ";
+
+class MetadataTest : public ::testing::Test {
+ protected:
+  std::string Path(const std::string& name) const { return dir_.path() + "/" + name; }
+
+  Result<VideoMetadata> Probe(const std::string& path, ProbeOptions options = {}) {
+    auto input = MediaInput::Open(path, limits_);
+    if (!input.ok()) {
+      return input.status();
+    }
+    return ProbeMetadata(**input, options);
+  }
+
+  // ffprobe's exact packet count and the sum of the video packet sizes.
+  static int64_t FfprobePackets(const std::string& path) {
+    // MPEG-TS lists the stream twice (in its program too): take the first value.
+    return std::stoll(FfprobeVideo(path, "nb_read_packets", "-count_packets"));
+  }
+  static int64_t FfprobeStreamBytes(const std::string& path) {
+    std::istringstream sizes(testing::Output(
+        "ffprobe -v error -select_streams v:0 -show_entries packet=size "
+        "-of default=nw=1:nk=1 '" + path + "'"));
+    int64_t total = 0;
+    std::string line;
+    while (std::getline(sizes, line)) {
+      if (!line.empty()) {
+        total += std::stoll(line);
+      }
+    }
+    return total;
+  }
+
+  test::TempDir dir_;
+  MediaLimits limits_;
+};
+
+TEST_F(MetadataTest, Mp4MatchesFfprobe) {
+  std::string path = Path("clip.mp4");
+  Ffmpeg(std::string(kTestsrc) + kSine + "-c:v libx264 -preset ultrafast -c:a aac " + path);
+  auto meta = Probe(path);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->container_name, "mov,mp4,m4a,3gp,3g2,mj2");
+  EXPECT_EQ(meta->long_container_name, "QuickTime / MOV");
+  EXPECT_EQ(meta->codec_name, "h264");
+  EXPECT_EQ(meta->long_codec_name, FfprobeVideo(path, "codec_long_name"));
+  EXPECT_EQ(meta->pixel_format.name, "yuv420p");
+  EXPECT_EQ(meta->pixel_format.chroma_subsampling, "4:2:0");
+  EXPECT_EQ(meta->pixel_format.bits, 8);
+  EXPECT_EQ(meta->frame_width, 320);
+  EXPECT_EQ(meta->frame_height, 180);
+  EXPECT_EQ(meta->display_aspect_ratio.ToString(), "16:9");
+  EXPECT_DOUBLE_EQ(meta->average_framerate, 25.0);
+  EXPECT_NEAR(meta->duration_millis, 2000, 30);
+  EXPECT_EQ(meta->total_frames, FfprobePackets(path));
+  EXPECT_EQ(meta->total_frames, 50);
+  EXPECT_TRUE(meta->total_frames_exact);
+  EXPECT_EQ(meta->video_stream_size, FfprobeStreamBytes(path));
+  EXPECT_EQ(meta->size, static_cast<int64_t>(std::filesystem::file_size(path)));
+  EXPECT_TRUE(meta->has_audio);
+  EXPECT_EQ(meta->audio_codec_name, "aac");
+  EXPECT_EQ(meta->scanning_metadata.ToString(), "progressive");
+  EXPECT_GT(meta->bit_rate, 0);
+
+  boost::json::object json = meta->ToJson();
+  EXPECT_EQ(json.at("pixelFormat").at("chromaSubsampling").at("yuv"), "4:2:0");
+  EXPECT_EQ(json.at("scanning").at("metadata").at("scanningType"), "progressive");
+  EXPECT_TRUE(json.at("scanning").at("metadata").at("interlacedFieldOrder").is_null());
+  EXPECT_FALSE(json.at("scanning").as_object().contains("heuristics"));
+  EXPECT_EQ(json.at("totalFrames"), 50);
+  for (const char* key : {"containerName", "longContainerName", "codecName", "longCodecName",
+                          "frameWidth", "frameHeight", "averageFramerate", "durationInMillis",
+                          "size", "videoStreamSize"}) {
+    EXPECT_TRUE(json.contains(key)) << key;
+  }
+}
+
+// Matroska and MPEG-TS carry no frame index: the demux-only pass counts packets.
+TEST_F(MetadataTest, CountsPacketsWhenTheContainerHasNoIndex) {
+  for (const char* name : {"clip.mkv", "clip.ts", "clip.h264"}) {
+    SCOPED_TRACE(name);
+    std::string path = Path(name);
+    Ffmpeg(std::string(kTestsrc) + "-c:v libx264 -preset ultrafast -bf 2 " + path);
+    auto meta = Probe(path);
+    ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+    EXPECT_TRUE(meta->total_frames_exact);
+    EXPECT_EQ(meta->total_frames, FfprobePackets(path));
+    EXPECT_EQ(meta->video_stream_size, FfprobeStreamBytes(path));
+    EXPECT_FALSE(meta->has_audio);
+  }
+}
+
+TEST_F(MetadataTest, BudgetedCountEstimatesWhenTimeRunsOut) {
+  std::string path = Path("long.ts");
+  Ffmpeg("-f lavfi -i testsrc2=size=320x180:rate=25:duration=40 -c:v libx264 -preset ultrafast " +
+         path);
+  ProbeOptions light;
+  light.count_policy = CountPolicy::kBudgeted;
+  light.count_budget = std::chrono::milliseconds(0);
+  auto estimated = Probe(path, light);
+  ASSERT_TRUE(estimated.ok()) << estimated.status().ToString();
+  EXPECT_FALSE(estimated->total_frames_exact);
+  EXPECT_FALSE(estimated->video_stream_size_exact);
+  int64_t exact_frames = FfprobePackets(path);
+  EXPECT_NEAR(estimated->total_frames, exact_frames, exact_frames * 0.05);
+  int64_t exact_bytes = FfprobeStreamBytes(path);
+  EXPECT_NEAR(estimated->video_stream_size, exact_bytes, exact_bytes * 0.5);
+
+  light.count_budget = std::chrono::seconds(30);
+  auto counted = Probe(path, light);
+  ASSERT_TRUE(counted.ok());
+  EXPECT_TRUE(counted->total_frames_exact);
+  EXPECT_EQ(counted->total_frames, exact_frames);
+}
+
+TEST_F(MetadataTest, InterlacedMpeg2InMovReportsFieldOrder) {
+  struct Case {
+    const char* name;
+    const char* options;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"tff.mov", "-vf setfield=tff -c:v mpeg2video -flags +ilme+ildct -top 1",
+       "interlaced top_field"},
+      {"bff.mov", "-vf setfield=bff -c:v mpeg2video -flags +ilme+ildct -top 0",
+       "interlaced bottom_field"},
+      {"bff.mkv", "-vf setfield=bff -c:v libx264 -preset ultrafast -flags +ilme+ildct -x264opts bff=1",
+       "interlaced bottom_field"},
+      {"prog.mov", "-c:v mpeg2video", "progressive"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::string path = Path(c.name);
+    Ffmpeg("-f lavfi -i testsrc2=size=320x180:rate=25:duration=1 " + std::string(c.options) +
+           " " + path);
+    auto meta = Probe(path);
+    ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+    EXPECT_EQ(meta->scanning_metadata.ToString(), c.expected);
+    EXPECT_EQ(meta->total_frames, FfprobePackets(path));
+  }
+}
+
+TEST_F(MetadataTest, ProresIsFourTwoTwoTenBit) {
+  std::string path = Path("prores.mov");
+  Ffmpeg("-f lavfi -i testsrc2=size=320x180:rate=25:duration=1 -c:v prores_ks -profile:v 2 "
+         "-pix_fmt yuv422p10le " + path);
+  auto meta = Probe(path);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->codec_name, "prores");
+  EXPECT_EQ(meta->pixel_format.name, "yuv422p10le");
+  EXPECT_EQ(meta->pixel_format.chroma_subsampling, "4:2:2");
+  EXPECT_EQ(meta->pixel_format.bits, 10);
+  EXPECT_EQ(meta->total_frames, 25);
+}
+
+TEST_F(MetadataTest, AnamorphicPalHasFourByThreeDisplay) {
+  std::string path = Path("pal.mkv");
+  Ffmpeg("-f lavfi -i testsrc2=size=720x576:rate=25:duration=1 -vf setsar=16/15 "
+         "-c:v libx264 -preset ultrafast " + path);
+  auto meta = Probe(path);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->sample_aspect_ratio.ToString(), "16:15");
+  EXPECT_EQ(meta->display_aspect_ratio.ToString(), "4:3");
+  EXPECT_EQ(meta->storage_aspect_ratio.ToString(), "5:4");
+}
+
+TEST_F(MetadataTest, TruncatedFaststartMp4IsCorrupt) {
+  std::string full = Path("full.mp4");
+  Ffmpeg(std::string(kTestsrc) + "-c:v libx264 -preset ultrafast -movflags +faststart " + full);
+  std::string cut = Path("cut.mp4");
+  testing::Truncate(full, cut, std::filesystem::file_size(full) * 2 / 3);
+  auto meta = Probe(cut);
+  ASSERT_FALSE(meta.ok());
+  EXPECT_EQ(meta.status().code(), Code::kCorruptMedia);
+  EXPECT_NE(meta.status().message().find("the file is truncated"), std::string::npos)
+      << meta.status().message();
+}
+
+TEST(PixelFormatTest, DescribesCommonFormats) {
+  struct Case {
+    AVPixelFormat format;
+    const char* yuv;
+    int bits;
+  };
+  const Case cases[] = {
+      {AV_PIX_FMT_YUV420P, "4:2:0", 8},     {AV_PIX_FMT_YUV422P10LE, "4:2:2", 10},
+      {AV_PIX_FMT_YUV444P12LE, "4:4:4", 12}, {AV_PIX_FMT_YUV411P, "4:1:1", 8},
+      {AV_PIX_FMT_GRAY8, "4:0:0", 8},        {AV_PIX_FMT_RGB24, "4:4:4", 8},
+      {AV_PIX_FMT_NV12, "4:2:0", 8},         {AV_PIX_FMT_YUV410P, "4:1:0", 8},
+  };
+  for (const Case& c : cases) {
+    PixelFormatInfo info = DescribePixelFormat(c.format);
+    EXPECT_EQ(info.chroma_subsampling, c.yuv) << info.name;
+    EXPECT_EQ(info.bits, c.bits) << info.name;
+  }
+  EXPECT_EQ(DescribePixelFormat(AV_PIX_FMT_NONE).name, "");
+}
+
+TEST(ScanningTest, FieldOrderMapping) {
+  EXPECT_EQ(ScanningFromFieldOrder(AV_FIELD_PROGRESSIVE)->ToString(), "progressive");
+  EXPECT_EQ(ScanningFromFieldOrder(AV_FIELD_TT)->ToString(), "interlaced top_field");
+  EXPECT_EQ(ScanningFromFieldOrder(AV_FIELD_TB)->ToString(), "interlaced top_field");
+  EXPECT_EQ(ScanningFromFieldOrder(AV_FIELD_BB)->ToString(), "interlaced bottom_field");
+  EXPECT_EQ(ScanningFromFieldOrder(AV_FIELD_BT)->ToString(), "interlaced bottom_field");
+  EXPECT_FALSE(ScanningFromFieldOrder(AV_FIELD_UNKNOWN).has_value());
+}
+
+}  // namespace
+}  // namespace vidmill::engine
