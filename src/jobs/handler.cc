@@ -1,0 +1,133 @@
+#include "jobs/handler.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace vidmill::jobs {
+
+JobContext::JobContext(Queue& queue, JobHandler& handler, Job job, std::string temp_dir,
+                       TimeLimitPolicy limits)
+    : queue_(queue),
+      handler_(handler),
+      job_(std::move(job)),
+      lease_(LeaseOf(job_)),
+      temp_dir_(std::move(temp_dir)),
+      limits_(limits),
+      started_(std::chrono::steady_clock::now()),
+      deadline_(started_ + limits.initial) {}
+
+Status JobContext::ReportProgress(double percent, std::optional<int64_t> eta_seconds) {
+  if (std::isnan(percent)) percent = 0;
+  {
+    std::lock_guard lock(mu_);
+    progress_ = std::clamp(percent, 0.0, 100.0);
+    eta_seconds_ = eta_seconds;
+  }
+  if (std::chrono::steady_clock::now() > deadline()) {
+    auto limit = std::chrono::duration_cast<std::chrono::seconds>(deadline() - started_);
+    RequestStop(StopReason::kTimeLimit, "the job ran longer than its time limit of " +
+                                            std::to_string(limit.count()) + " s");
+  }
+  return CheckStop();
+}
+
+Status JobContext::CheckStop() const {
+  StopReason reason = stop_reason_.load();
+  if (reason == StopReason::kNone) {
+    return Status::Ok();
+  }
+  if (reason == StopReason::kTimeLimit) {
+    return Status(Code::kTimeout, stop_message());
+  }
+  return Status::Cancelled(stop_message());
+}
+
+void JobContext::SetMediaDuration(double seconds) {
+  if (!(seconds >= 0) || !std::isfinite(seconds)) {
+    return;
+  }
+  auto limit = limits_.base + std::chrono::seconds(static_cast<int64_t>(
+                                  std::ceil(limits_.per_media_second * seconds)));
+  SetTimeLimit(limit);
+}
+
+void JobContext::SetTimeLimit(std::chrono::seconds limit) {
+  std::lock_guard lock(mu_);
+  deadline_ = started_ + limit;
+}
+
+std::chrono::steady_clock::time_point JobContext::deadline() const {
+  std::lock_guard lock(mu_);
+  return deadline_;
+}
+
+Status JobContext::FencedWrite(const SessionFn& fn) { return queue_.FencedWrite(lease_, fn); }
+
+Status JobContext::Complete(const SessionFn& fn) {
+  Status status = queue_.Complete(lease_, fn);
+  if (status.ok()) {
+    completed_ = true;
+  }
+  return status;
+}
+
+void JobContext::RequestStop(StopReason reason, std::string message) {
+  std::lock_guard lock(mu_);
+  StopReason expected = StopReason::kNone;
+  // The first reason wins: it is what the handler is told.
+  if (stop_reason_.compare_exchange_strong(expected, reason)) {
+    stop_message_ = std::move(message);
+  }
+}
+
+std::string JobContext::stop_message() const {
+  std::lock_guard lock(mu_);
+  return stop_message_;
+}
+
+double JobContext::progress() const {
+  std::lock_guard lock(mu_);
+  return progress_;
+}
+
+std::optional<int64_t> JobContext::EtaSeconds() const {
+  std::lock_guard lock(mu_);
+  if (eta_seconds_) {
+    return std::max<int64_t>(0, *eta_seconds_);
+  }
+  if (progress_ < 1.0 || progress_ >= 100.0) {
+    return std::nullopt;
+  }
+  double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  return static_cast<int64_t>(std::ceil(elapsed * (100.0 - progress_) / progress_));
+}
+
+void HandlerRegistry::Register(std::string kind, std::unique_ptr<JobHandler> handler) {
+  handlers_[std::move(kind)] = std::move(handler);
+}
+
+JobHandler* HandlerRegistry::Find(const std::string& kind) const {
+  auto it = handlers_.find(kind);
+  return it == handlers_.end() ? nullptr : it->second.get();
+}
+
+std::vector<std::string> HandlerRegistry::kinds() const {
+  std::vector<std::string> kinds;
+  for (const auto& [kind, handler] : handlers_) {
+    kinds.push_back(kind);
+  }
+  return kinds;
+}
+
+FailureHook HandlerRegistry::MakeFailureHook() const {
+  return [this](storage::Session& session, const Job& job, const std::string& message) -> Status {
+    JobHandler* handler = Find(job.kind);
+    if (handler == nullptr) {
+      return Status::Ok();
+    }
+    return handler->OnFailed(session, job, message);
+  };
+}
+
+}  // namespace vidmill::jobs

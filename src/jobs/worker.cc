@@ -1,0 +1,285 @@
+#include "jobs/worker.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "common/ids.h"
+#include "common/log.h"
+
+namespace vidmill::jobs {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Describe(const Job& job) {
+  return "job " + job.id + " (" + job.kind + ", video " + job.video_id + ", attempt " +
+         std::to_string(job.attempts) + "/" + std::to_string(job.max_attempts) + ")";
+}
+
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) {
+    return "localhost";
+  }
+  return name;
+}
+
+// Runs the handler, turning an escaped exception into kInternal.
+Status RunHandler(JobHandler& handler, JobContext& context) {
+  try {
+    return handler.Run(context);
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("unexpected error: ") + e.what());
+  } catch (...) {
+    return Status::Internal("unexpected error (unknown exception)");
+  }
+}
+
+}  // namespace
+
+Worker::Worker(Queue& queue, const HandlerRegistry& handlers, WorkerOptions options)
+    : queue_(queue), handlers_(handlers), options_(std::move(options)) {
+  owner_prefix_ = options_.owner_prefix.empty()
+                      ? HostName() + ":" + std::to_string(getpid())
+                      : options_.owner_prefix;
+  if (options_.concurrency < 1) {
+    options_.concurrency = 1;
+  }
+  if (options_.temp_root.empty()) {
+    options_.temp_root = (fs::temp_directory_path() / "vidmill-jobs").string();
+  }
+}
+
+Worker::~Worker() { Stop(); }
+
+std::string Worker::OwnerName(int slot) const {
+  // A fresh suffix per claim would also do; per slot keeps logs readable, and
+  // the attempt number in the lease already tells two claims apart.
+  return owner_prefix_ + ":" + std::to_string(slot);
+}
+
+Status Worker::Run() {
+  std::error_code ec;
+  fs::create_directories(options_.temp_root, ec);
+  if (ec) {
+    return Status::Unavailable("cannot create the job temp directory " + options_.temp_root +
+                               ": " + ec.message());
+  }
+  LogInfo("worker " + owner_prefix_ + ": running " + std::to_string(options_.concurrency) +
+          " slot(s)");
+  std::vector<std::thread> slots;
+  for (int slot = 0; slot < options_.concurrency; ++slot) {
+    slots.emplace_back([this, slot] { SlotLoop(slot); });
+  }
+  for (std::thread& thread : slots) {
+    thread.join();
+  }
+  LogInfo("worker " + owner_prefix_ + ": stopped");
+  return Status::Ok();
+}
+
+void Worker::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  std::lock_guard lock(contexts_mu_);
+  for (JobContext* context : running_) {
+    context->RequestStop(StopReason::kShutdown, "the worker is shutting down");
+  }
+}
+
+void Worker::SlotLoop(int slot) {
+  auto idle_wait = options_.poll_interval;
+  while (!stopping_.load()) {
+    Result<bool> ran = RunOne(slot);
+    auto wait = std::chrono::milliseconds(0);
+    if (!ran.ok()) {
+      LogWarning("worker " + OwnerName(slot) + ": " + ran.status().ToString());
+      // A database outage: back off, up to 5 s, so the log stays readable.
+      idle_wait = std::min<std::chrono::milliseconds>(idle_wait * 2, std::chrono::seconds(5));
+      wait = idle_wait;
+    } else if (!*ran) {
+      idle_wait = options_.poll_interval;
+      wait = idle_wait;
+    }
+    if (wait.count() > 0) {
+      std::unique_lock lock(mu_);
+      stop_cv_.wait_for(lock, wait, [this] { return stopping_.load(); });
+    }
+  }
+}
+
+Result<bool> Worker::RunOne(int slot) {
+  ASSIGN_OR_RETURN(std::optional<Job> job, queue_.Claim(OwnerName(slot), handlers_.kinds()));
+  if (!job) {
+    return false;
+  }
+  RunClaimed(std::move(*job));
+  return true;
+}
+
+void Worker::RemoveStaleTempDirs(const Job& job) const {
+  // Earlier attempts of this job (a worker that crashed) left these behind.
+  std::error_code ec;
+  std::string prefix = "job-" + job.id + "-";
+  for (fs::directory_iterator it(options_.temp_root, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.rfind(prefix, 0) == 0) {
+      std::error_code ignored;
+      fs::remove_all(it->path(), ignored);
+    }
+  }
+}
+
+void Worker::RunClaimed(Job job) {
+  JobHandler* handler = handlers_.Find(job.kind);
+  Lease lease = LeaseOf(job);
+  if (handler == nullptr) {
+    // Only kinds with a handler are claimed; this is a bug.
+    (void)queue_.Fail(lease, Status::NotImplemented("no handler for job kind '" + job.kind + "'"));
+    return;
+  }
+  RemoveStaleTempDirs(job);
+  std::string temp_dir = (fs::path(options_.temp_root) /
+                          ("job-" + job.id + "-" + std::to_string(job.attempts) + "-" +
+                           NewId().substr(0, 8)))
+                             .string();
+  std::error_code ec;
+  fs::create_directories(temp_dir, ec);
+  LogInfo(Describe(job) + ": started by " + lease.owner);
+
+  JobContext context(queue_, *handler, job, temp_dir, options_.time_limits);
+  {
+    std::lock_guard lock(contexts_mu_);
+    running_.push_back(&context);
+    if (stopping_.load()) {
+      context.RequestStop(StopReason::kShutdown, "the worker is shutting down");
+    }
+  }
+
+  Status result;
+  if (ec) {
+    result = Status::Unavailable("cannot create the job temp directory " + temp_dir + ": " +
+                                 ec.message());
+  } else {
+    std::atomic<bool> done{false};
+    std::mutex heartbeat_mu;
+    std::condition_variable heartbeat_cv;
+    std::thread heartbeat(
+        [&] { HeartbeatLoop(context, done, heartbeat_mu, heartbeat_cv); });
+    result = RunHandler(*handler, context);
+    {
+      std::lock_guard lock(heartbeat_mu);
+      done = true;
+    }
+    heartbeat_cv.notify_all();
+    heartbeat.join();
+  }
+
+  {
+    std::lock_guard lock(contexts_mu_);
+    std::erase(running_, &context);
+  }
+  fs::remove_all(temp_dir, ec);
+  EndAttempt(context, result);
+  attempts_finished_.fetch_add(1);
+}
+
+void Worker::HeartbeatLoop(JobContext& context, std::atomic<bool>& done, std::mutex& mu,
+                           std::condition_variable& cv) {
+  const Job& job = context.job();
+  std::optional<std::chrono::steady_clock::time_point> stop_seen;
+  while (true) {
+    {
+      std::unique_lock lock(mu);
+      if (cv.wait_for(lock, options_.heartbeat_interval, [&] { return done.load(); })) {
+        return;
+      }
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now > context.deadline()) {
+      auto limit =
+          std::chrono::duration_cast<std::chrono::seconds>(context.deadline() - context.started());
+      context.RequestStop(StopReason::kTimeLimit, "the job ran longer than its time limit of " +
+                                                      std::to_string(limit.count()) + " s");
+    }
+    if (context.ShouldStop()) {
+      if (!stop_seen) {
+        stop_seen = now;
+      } else if (options_.exit_when_stuck && now - *stop_seen > options_.stuck_grace) {
+        LogError(Describe(job) + ": the handler ignored a stop request (" +
+                 context.stop_message() + ") for " +
+                 std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                    options_.stuck_grace)
+                                    .count()) +
+                 " s; exiting so that the worker is replaced");
+        std::_Exit(3);
+      }
+    }
+    if (context.stop_reason() == StopReason::kLeaseLost) {
+      continue;  // nothing left to renew
+    }
+    double progress = context.progress();
+    std::optional<int64_t> eta = context.EtaSeconds();
+    Status status = queue_.Heartbeat(context.lease(), progress, eta, [&](storage::Session& s) {
+      return context.handler().OnProgress(s, job, progress, eta);
+    });
+    if (status.code() == Code::kCancelled) {
+      LogInfo(Describe(job) + ": stopping: " + status.message());
+      context.RequestStop(StopReason::kLeaseLost, status.message());
+    } else if (!status.ok()) {
+      // A database blip: keep trying; if it lasts past the lease, the next
+      // heartbeat reports the lease lost.
+      LogWarning(Describe(job) + ": heartbeat failed: " + status.ToString());
+    }
+  }
+}
+
+void Worker::EndAttempt(JobContext& context, const Status& result) {
+  const Job& job = context.job();
+  const Lease& lease = context.lease();
+  StopReason reason = context.stop_reason();
+  Status status;
+  if (context.completed()) {
+    LogInfo(Describe(job) + ": done");
+    return;
+  }
+  if (result.ok()) {
+    status = queue_.Complete(lease);
+    if (status.ok()) {
+      LogInfo(Describe(job) + ": done");
+    }
+  } else if (reason == StopReason::kLeaseLost ||
+             (reason == StopReason::kNone && result.code() == Code::kCancelled)) {
+    LogInfo(Describe(job) + ": output discarded: " +
+            (reason == StopReason::kLeaseLost ? context.stop_message() : result.message()));
+    return;
+  } else if (reason == StopReason::kShutdown) {
+    status = queue_.Release(lease);
+    if (status.ok()) {
+      LogInfo(Describe(job) + ": released (shutting down)");
+    }
+  } else {
+    Status error = reason == StopReason::kTimeLimit ? context.CheckStop() : result;
+    Result<FailOutcome> outcome = queue_.Fail(lease, error);
+    status = outcome.status();
+    if (outcome.ok()) {
+      LogInfo(Describe(job) + (*outcome == FailOutcome::kFailed ? ": failed: " : ": will retry: ") +
+              error.ToString());
+    }
+  }
+  if (!status.ok()) {
+    // Lost lease or database outage: the lease expires and the queue retries.
+    LogWarning(Describe(job) + ": could not end the attempt: " + status.ToString());
+  }
+}
+
+}  // namespace vidmill::jobs

@@ -1,0 +1,98 @@
+#pragma once
+// The worker loop: claims jobs the registered handlers can run, runs each with
+// a heartbeat, and ends every attempt in the queue (complete, fail, retry or
+// release).
+//
+// Each of `concurrency` slots is a thread that polls the queue (every
+// poll_interval while idle) and runs one job at a time. While a handler runs,
+// a heartbeat thread renews the lease every heartbeat_interval, writes the
+// progress and ETA (and the handler's OnProgress), and asks the handler to stop
+// when the lease is lost or the job cancelled (the video was deleted), when
+// the job passes its wall-time limit, or when Stop() is called. After the
+// handler returns the attempt's temp directory is removed, and:
+//   * OK            → Complete (unless the handler did);
+//   * lease lost    → nothing: another worker owns the job, or it is cancelled;
+//   * shutdown      → Release: the job is runnable again at once, this
+//                     attempt not counted (unless it finished anyway);
+//   * time limit    → Fail with kTimeout (permanent);
+//   * other errors  → Fail: retried with backoff, or failed when permanent.
+// A handler that ignores a stop request for stuck_grace is stuck in a library
+// call; with exit_when_stuck the process then exits (code 3) so its
+// supervisor replaces it and the job is retried elsewhere.
+//
+// Thread safety: Run on one thread; Stop from any other (not from a signal
+// handler: use a signal-waiting thread).
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+
+#include "common/status.h"
+#include "jobs/handler.h"
+#include "jobs/queue.h"
+
+namespace vidmill::jobs {
+
+struct WorkerOptions {
+  int concurrency = 1;
+  std::chrono::milliseconds poll_interval{200};
+  std::chrono::milliseconds heartbeat_interval{1000};
+  // Job temp dirs are made under this directory (created if missing): put it on
+  // the media filesystem so outputs can be renamed into place.
+  std::string temp_root;
+  TimeLimitPolicy time_limits;
+  std::chrono::milliseconds stuck_grace{30'000};
+  bool exit_when_stuck = false;
+  // Prefix of this worker's lease owner names; "host:pid" when empty.
+  std::string owner_prefix;
+};
+
+class Worker {
+ public:
+  // `queue` and `handlers` must outlive the worker. The queue's failure hook
+  // should be handlers.MakeFailureHook().
+  Worker(Queue& queue, const HandlerRegistry& handlers, WorkerOptions options);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Runs the slots until Stop(). Returns OK after a clean stop (running jobs
+  // finished or released).
+  Status Run();
+
+  // Asks Run to return: idle slots stop polling, running handlers are asked to
+  // stop and their jobs released. Thread-safe, idempotent.
+  void Stop();
+
+  // Claims and runs at most one job on the calling thread. Returns whether a
+  // job was claimed. For tests and tools.
+  Result<bool> RunOne(int slot = 0);
+
+  // Jobs whose attempt this worker finished (any outcome), for tests.
+  int64_t attempts_finished() const { return attempts_finished_.load(); }
+
+ private:
+  void SlotLoop(int slot);
+  void RunClaimed(Job job);
+  void HeartbeatLoop(JobContext& context, std::atomic<bool>& done, std::mutex& mu,
+                     std::condition_variable& cv);
+  void EndAttempt(JobContext& context, const Status& result);
+  std::string OwnerName(int slot) const;
+  void RemoveStaleTempDirs(const Job& job) const;
+
+  Queue& queue_;
+  const HandlerRegistry& handlers_;
+  WorkerOptions options_;
+  std::string owner_prefix_;
+
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;
+  std::condition_variable stop_cv_;
+  std::mutex contexts_mu_;
+  std::vector<JobContext*> running_;  // guarded by contexts_mu_
+  std::atomic<int64_t> attempts_finished_{0};
+};
+
+}  // namespace vidmill::jobs
