@@ -6,7 +6,7 @@
 #include <set>
 #include <thread>
 
-#include "tests/support/temp_dir.h"
+#include "storage/scratch_database.h"
 
 namespace vidmill::jobs {
 namespace {
@@ -16,10 +16,18 @@ using std::chrono::seconds;
 
 constexpr int64_t kStart = 1'700'000'000'000;
 
-class QueueTest : public ::testing::Test {
+// Every test runs on SQLite, and on PostgreSQL when VIDMILL_TEST_POSTGRES names
+// a server (`make test` starts one).
+class QueueTest : public ::testing::TestWithParam<storage::Backend> {
  protected:
   void SetUp() override {
-    auto db = storage::OpenDatabase(dir_.path() + "/jobs.db");
+    auto scratch = storage::ScratchDatabase::Create(GetParam());
+    if (!scratch.ok() && scratch.status().code() == Code::kNotFound) {
+      GTEST_SKIP() << scratch.status().message();
+    }
+    ASSERT_TRUE(scratch.ok()) << scratch.status().ToString();
+    scratch_ = std::move(*scratch);
+    auto db = storage::OpenDatabase(scratch_->url());
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(*db);
     QueueOptions options;
@@ -63,7 +71,7 @@ class QueueTest : public ::testing::Test {
     return job.ok() ? *job : Job{};
   }
 
-  test::TempDir dir_;
+  std::unique_ptr<storage::ScratchDatabase> scratch_;
   FakeClock clock_{kStart};
   double random_ = 0.0;
   std::unique_ptr<storage::Database> db_;
@@ -71,7 +79,13 @@ class QueueTest : public ::testing::Test {
   std::vector<std::string> failures_;
 };
 
-TEST_F(QueueTest, EnqueueStoresAQueuedJobAndRejectsUnknownKinds) {
+INSTANTIATE_TEST_SUITE_P(Backends, QueueTest,
+                         ::testing::Values(storage::Backend::kSqlite, storage::Backend::kPostgres),
+                         [](const auto& info) {
+                           return std::string(storage::BackendName(info.param));
+                         });
+
+TEST_P(QueueTest, EnqueueStoresAQueuedJobAndRejectsUnknownKinds) {
   std::string id = Add(kKindIngestFull);
   Job job = MustGet(id);
   EXPECT_EQ(job.state, kStateQueued);
@@ -92,7 +106,7 @@ TEST_F(QueueTest, EnqueueStoresAQueuedJobAndRejectsUnknownKinds) {
   EXPECT_EQ(status.code(), Code::kInvalidArgument);
 }
 
-TEST_F(QueueTest, EnqueueRollsBackWithTheCallersTransaction) {
+TEST_P(QueueTest, EnqueueRollsBackWithTheCallersTransaction) {
   Status status = db_->Transaction([&](storage::Session& session) -> Status {
     RETURN_IF_ERROR(Enqueue(session, NewJob{"process", "v"}, clock_).status());
     return Status::Conflict("caller changed its mind");
@@ -101,7 +115,7 @@ TEST_F(QueueTest, EnqueueRollsBackWithTheCallersTransaction) {
   EXPECT_TRUE(NothingToClaim());
 }
 
-TEST_F(QueueTest, NewIngestionSupersedesTheVideosEarlierIngestion) {
+TEST_P(QueueTest, NewIngestionSupersedesTheVideosEarlierIngestion) {
   std::string first = Add(kKindIngestFull, "v");
   std::string other_video = Add(kKindIngestFull, "w");
   std::string processing = Add(kKindProcess, "v");
@@ -114,7 +128,7 @@ TEST_F(QueueTest, NewIngestionSupersedesTheVideosEarlierIngestion) {
   EXPECT_EQ(MustGet(second).state, kStateQueued);
 }
 
-TEST_F(QueueTest, ClaimTakesTheOldestRunnableJobOnceAndCountsTheAttempt) {
+TEST_P(QueueTest, ClaimTakesTheOldestRunnableJobOnceAndCountsTheAttempt) {
   std::string a = Add();
   clock_.Advance(milliseconds(5));
   std::string b = Add();
@@ -130,7 +144,7 @@ TEST_F(QueueTest, ClaimTakesTheOldestRunnableJobOnceAndCountsTheAttempt) {
   EXPECT_TRUE(NothingToClaim());
 }
 
-TEST_F(QueueTest, ClaimFiltersByKind) {
+TEST_P(QueueTest, ClaimFiltersByKind) {
   std::string process = Add(kKindProcess);
   auto none = queue_->Claim("w", {std::string(kKindIngestFull)});
   ASSERT_TRUE(none.ok());
@@ -140,7 +154,7 @@ TEST_F(QueueTest, ClaimFiltersByKind) {
   EXPECT_EQ((*job)->id, process);
 }
 
-TEST_F(QueueTest, HeartbeatRenewsTheLeaseAndRecordsProgress) {
+TEST_P(QueueTest, HeartbeatRenewsTheLeaseAndRecordsProgress) {
   Add();
   Job job = MustClaim("w1");
   clock_.Advance(seconds(20));
@@ -161,7 +175,7 @@ TEST_F(QueueTest, HeartbeatRenewsTheLeaseAndRecordsProgress) {
   EXPECT_TRUE(queue_->Heartbeat(LeaseOf(job), 50, std::nullopt).ok());
 }
 
-TEST_F(QueueTest, ExpiredLeaseIsRequeuedWithBackoffAndTheOldOwnerIsFencedOut) {
+TEST_P(QueueTest, ExpiredLeaseIsRequeuedWithBackoffAndTheOldOwnerIsFencedOut) {
   std::string id = Add();
   Job first = MustClaim("w1");
   clock_.Advance(seconds(31));  // w1 paused past its lease
@@ -206,7 +220,7 @@ TEST_F(QueueTest, ExpiredLeaseIsRequeuedWithBackoffAndTheOldOwnerIsFencedOut) {
   EXPECT_TRUE(failures_.empty());
 }
 
-TEST_F(QueueTest, SameOwnerWithAnOlderAttemptIsFencedOut) {
+TEST_P(QueueTest, SameOwnerWithAnOlderAttemptIsFencedOut) {
   std::string id = Add();
   Job first = MustClaim("w1");
   clock_.Advance(seconds(31));
@@ -220,14 +234,14 @@ TEST_F(QueueTest, SameOwnerWithAnOlderAttemptIsFencedOut) {
   EXPECT_EQ(MustGet(id).state, kStateDone);
 }
 
-TEST_F(QueueTest, ALeaseIsRefusedOnceExpiredEvenBeforeItIsReaped) {
+TEST_P(QueueTest, ALeaseIsRefusedOnceExpiredEvenBeforeItIsReaped) {
   Add();
   Job job = MustClaim("w1");
   clock_.Advance(seconds(30));
   EXPECT_EQ(queue_->Heartbeat(LeaseOf(job), 10, 1).code(), Code::kCancelled);
 }
 
-TEST_F(QueueTest, AfterTheLastAttemptTheJobFailsWithAMessageThatSaysSo) {
+TEST_P(QueueTest, AfterTheLastAttemptTheJobFailsWithAMessageThatSaysSo) {
   std::string id = Add();
   random_ = 0.999;
   for (int attempt = 1; attempt <= 3; ++attempt) {
@@ -247,7 +261,7 @@ TEST_F(QueueTest, AfterTheLastAttemptTheJobFailsWithAMessageThatSaysSo) {
   EXPECT_TRUE(NothingToClaim());
 }
 
-TEST_F(QueueTest, BackoffGrowsExponentiallyWithJitterUpToTheCap) {
+TEST_P(QueueTest, BackoffGrowsExponentiallyWithJitterUpToTheCap) {
   random_ = 0.0;
   EXPECT_EQ(queue_->Backoff(1), seconds(1));
   EXPECT_EQ(queue_->Backoff(2), seconds(2));
@@ -269,7 +283,7 @@ TEST_F(QueueTest, BackoffGrowsExponentiallyWithJitterUpToTheCap) {
   EXPECT_GT(seen.size(), 1u);
 }
 
-TEST_F(QueueTest, CorruptMediaFailsAtOnce) {
+TEST_P(QueueTest, CorruptMediaFailsAtOnce) {
   std::string id = Add();
   Job job = MustClaim("w1");
   auto outcome = queue_->Fail(LeaseOf(job), Status::CorruptMedia("cannot open input: not a video"));
@@ -282,7 +296,7 @@ TEST_F(QueueTest, CorruptMediaFailsAtOnce) {
   ASSERT_EQ(failures_.size(), 1u);
 }
 
-TEST_F(QueueTest, TransientErrorsAreRetriedWithBackoffThenFail) {
+TEST_P(QueueTest, TransientErrorsAreRetriedWithBackoffThenFail) {
   std::string id = Add();
   random_ = 0.0;
   Job job = MustClaim("w1");
@@ -310,7 +324,7 @@ TEST_F(QueueTest, TransientErrorsAreRetriedWithBackoffThenFail) {
   EXPECT_EQ(failures_.size(), 1u);
 }
 
-TEST_F(QueueTest, ReleaseMakesTheJobRunnableAtOnceWithoutCountingTheAttempt) {
+TEST_P(QueueTest, ReleaseMakesTheJobRunnableAtOnceWithoutCountingTheAttempt) {
   std::string id = Add();
   Job job = MustClaim("w1");
   ASSERT_TRUE(queue_->Release(LeaseOf(job)).ok());
@@ -320,7 +334,7 @@ TEST_F(QueueTest, ReleaseMakesTheJobRunnableAtOnceWithoutCountingTheAttempt) {
   EXPECT_EQ(MustClaim("w2").attempts, 1);
 }
 
-TEST_F(QueueTest, CancelledJobRefusesTheWorkersWrites) {
+TEST_P(QueueTest, CancelledJobRefusesTheWorkersWrites) {
   std::string id = Add(kKindIngestFull, "v");
   Job job = MustClaim("w1");
   // What videos::DeleteVideoCascade does.
@@ -338,7 +352,7 @@ TEST_F(QueueTest, CancelledJobRefusesTheWorkersWrites) {
   EXPECT_TRUE(NothingToClaim());
 }
 
-TEST_F(QueueTest, CompleteCommitsTheFinalWritesAtomically) {
+TEST_P(QueueTest, CompleteCommitsTheFinalWritesAtomically) {
   ASSERT_TRUE(db_->Run([](storage::Session& s) {
                    return s.Execute("CREATE TABLE outputs (job_id TEXT)", {}).status();
                  }).ok());
@@ -366,7 +380,7 @@ TEST_F(QueueTest, CompleteCommitsTheFinalWritesAtomically) {
 
 // Separate Database objects behave like separate processes: each claim goes
 // to exactly one of the racing claimers.
-TEST_F(QueueTest, ConcurrentClaimersNeverShareAJob) {
+TEST_P(QueueTest, ConcurrentClaimersNeverShareAJob) {
   constexpr int kJobs = 40;
   for (int job_idx = 0; job_idx < kJobs; ++job_idx) {
     Add();
@@ -376,7 +390,7 @@ TEST_F(QueueTest, ConcurrentClaimersNeverShareAJob) {
   std::vector<std::unique_ptr<storage::Database>> dbs;
   std::vector<std::unique_ptr<Queue>> queues;
   for (int claimer = 0; claimer < kClaimers; ++claimer) {
-    auto db = storage::OpenDatabase(dir_.path() + "/jobs.db");
+    auto db = storage::OpenDatabase(scratch_->url());
     ASSERT_TRUE(db.ok());
     dbs.push_back(std::move(*db));
     queues.push_back(std::make_unique<Queue>(*dbs.back(), clock_, QueueOptions{}));
