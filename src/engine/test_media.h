@@ -56,17 +56,20 @@ inline std::string Photo(const std::string& name = "Path") {
   return "/usr/share/wallpapers/" + name + "/contents/images/1920x1080.jpg";
 }
 
-// ffmpeg input options for a still photograph looped `seconds` long at `rate` frames/s.
-inline std::string PhotoSource(const std::string& photo, int rate, double seconds) {
-  return "-framerate " + std::to_string(rate) + " -loop 1 -t " + std::to_string(seconds) +
-         " -i '" + photo + "' ";
+// ffmpeg input options for a photograph at `rate` frames/s; use with PanFilter.
+inline std::string PhotoSource(const std::string& photo, int rate) {
+  return "-framerate " + std::to_string(rate) + " -i '" + photo + "' ";
 }
 
-// A filter chain that turns that still into a smooth camera pan (sinusoidal, so
-// any length stays inside the picture), `width`x`height`, yuv420p.
-inline std::string PanFilter(int width, int height) {
-  return "scale=-2:" + std::to_string(height * 3) + ",crop=" + std::to_string(width) + ":" +
-         std::to_string(height) +
+// A filter chain that turns the photograph into a smooth camera pan
+// (sinusoidal, so any length stays inside the picture): `seconds` at `rate`
+// frames/s, `width`x`height`, yuv420p. The photo is decoded and scaled once
+// (loop filter), so making a clip costs little more than encoding it.
+inline std::string PanFilter(int width, int height, int rate, double seconds) {
+  int frames = static_cast<int>(rate * seconds);
+  return "scale=-2:" + std::to_string(height * 3) + ",loop=loop=" + std::to_string(frames - 1) +
+         ":size=1:start=0,setpts=N/(" + std::to_string(rate) + "*TB),crop=" +
+         std::to_string(width) + ":" + std::to_string(height) +
          ":x='(iw-ow)/2*(1+sin(t*0.7))':y='(ih-oh)/2*(1+sin(t*0.5))',format=yuv420p";
 }
 

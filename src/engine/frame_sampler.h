@@ -1,0 +1,40 @@
+#pragma once
+// Decoding frames sampled across a whole video, cheaply.
+//
+// SampleFrames() decodes `windows` runs of `frames_per_window` consecutive
+// frames whose starts are spread evenly over the duration, and hands each frame
+// to a sink. Consecutive frames matter: interlace detection compares
+// neighbouring frames. To keep the cost near windows × frames_per_window
+// decoded frames whatever the GOP length, a window far ahead is reached by
+// seeking to the keyframe at or before its start and taking frames from there;
+// a window close ahead (or an input that cannot seek) is reached by decoding
+// forward. Frames already handed out are never handed out twice, so short
+// videos are simply decoded once, front to back. Damaged frames (decode errors,
+// AV_FRAME_FLAG_CORRUPT) are skipped.
+//
+// Errors: from the input (kTimeout, kCancelled, kCorruptMedia), from the sink
+// (returned as is), and kCorruptMedia when not a single frame decodes.
+
+#include <functional>
+
+#include "common/status.h"
+#include "engine/media_input.h"
+
+namespace vidmill::engine {
+
+struct SamplingPlan {
+  int windows = 12;
+  int frames_per_window = 24;
+};
+
+// `frame` is valid only during the call (av_frame_ref/clone it to keep it).
+using FrameSink = std::function<Status(const AVFrame* frame, int window_idx, int index_in_window)>;
+
+// Decodes the sampled frames of `input`'s video stream and passes them to
+// `sink`, in order. Reads `input` from wherever it is (call Rewind() first if
+// it was read before). `on_progress` (optional) gets the fraction done.
+// Returns the number of frames handed to the sink.
+Result<int64_t> SampleFrames(MediaInput& input, const SamplingPlan& plan, const FrameSink& sink,
+                             const std::function<void(double)>& on_progress = nullptr);
+
+}  // namespace vidmill::engine
