@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "api/auth.h"
 #include "common/clock.h"
 #include "http/router.h"
 #include "storage/database.h"
@@ -24,6 +25,7 @@ struct ApiConfig {
 struct ApiContext {
   storage::Database* db = nullptr;
   const Clock* clock = nullptr;
+  Authenticator* auth = nullptr;
   ApiConfig config;
 };
 

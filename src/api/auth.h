@@ -1,0 +1,27 @@
+#pragma once
+// Who is calling: every route outside /healthz and the Basic-auth accounts
+// endpoints starts by asking the Authenticator for the request's Principal.
+
+#include <string>
+
+#include "common/status.h"
+#include "http/message.h"
+
+namespace vidmill::api {
+
+// The authenticated caller: a user acting for one of its teams.
+struct Principal {
+  std::string user_id;
+  std::string team_id;
+};
+
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  // Accepts `Authorization: Bearer <JWT>` or an RFC 9421 signed request.
+  // Errors carry the reference's exception names with 401, or 403 for a
+  // banned user (UserBannedException). Thread-safe.
+  virtual Result<Principal> Authenticate(const http::Request& request) = 0;
+};
+
+}  // namespace vidmill::api
