@@ -1,0 +1,494 @@
+#include "storage/blob_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <new>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "common/ids.h"
+
+namespace vidmill::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kTempPrefix = ".tmp-";
+constexpr size_t kMaxSegment = 128;
+constexpr size_t kCopyBuffer = 1 << 20;
+
+// ENOENT is NotFound, a full disk or I/O fault is Unavailable (retryable), the
+// rest are Internal: the store's directory is not what it should be.
+Status ErrnoStatus(std::string_view what, const std::string& path, int err) {
+  std::string message = std::string(what) + " " + path + ": " + std::strerror(err);
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+      return Status::NotFound(std::move(message));
+    case ENOSPC:
+    case EDQUOT:
+    case EIO:
+    case EAGAIN:
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+      return Status::Unavailable(std::move(message));
+    default:
+      return Status::Internal(std::move(message));
+  }
+}
+
+// Owns a file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { Reset(); }
+  Fd(Fd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      fd_ = other.fd_;
+      other.fd_ = -1;
+    }
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  // Closes now, reporting the error close() gives (it can carry a deferred
+  // write error on some filesystems).
+  int Close() {
+    if (fd_ < 0) return 0;
+    int rc = ::close(fd_);
+    fd_ = -1;
+    return rc == 0 ? 0 : errno;
+  }
+  void Reset() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+int64_t MtimeMillis(const struct stat& st) {
+  return int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+}
+
+Status FsyncDir(const std::string& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus("cannot open directory", dir, errno);
+  if (::fsync(fd.get()) != 0) return ErrnoStatus("cannot sync directory", dir, errno);
+  return Status::Ok();
+}
+
+Status WriteAll(int fd, std::string_view bytes, const std::string& path) {
+  while (!bytes.empty()) {
+    ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("cannot write", path, errno);
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
+Status CheckSegments(std::string_view video_id, std::string_view name) {
+  if (!IsSafeBlobSegment(video_id)) {
+    return Status::InvalidArgument("invalid video id for the blob store: '" +
+                                   std::string(video_id.substr(0, 64)) + "'");
+  }
+  if (!IsSafeBlobSegment(name)) {
+    return Status::InvalidArgument("invalid blob name: '" + std::string(name.substr(0, 64)) + "'");
+  }
+  return Status::Ok();
+}
+
+class FileBlobWriter final : public BlobWriter {
+ public:
+  FileBlobWriter(std::string dir, std::string final_path, std::string temp_path, Fd fd)
+      : dir_(std::move(dir)),
+        final_path_(std::move(final_path)),
+        temp_path_(std::move(temp_path)),
+        fd_(std::move(fd)) {}
+
+  ~FileBlobWriter() override { Discard(); }
+
+  Status Append(std::string_view bytes) override {
+    if (done_) return Status::Internal("blob writer used after Commit/Discard");
+    Status status = WriteAll(fd_.get(), bytes, temp_path_);
+    if (!status.ok()) return status;
+    sha_.Update(bytes);
+    size_ += bytes.size();
+    return Status::Ok();
+  }
+
+  uint64_t size() const override { return size_; }
+  std::string Sha256Hex() const override { return sha_.HexDigest(); }
+
+  Result<BlobInfo> Commit() override {
+    if (done_) return Status::Internal("blob writer used after Commit/Discard");
+    // From here on the writer is finished whatever happens; on failure the
+    // destructor's Discard removes the temporary file.
+    if (::fsync(fd_.get()) != 0) {
+      Status status = ErrnoStatus("cannot sync", temp_path_, errno);
+      Discard();
+      return status;
+    }
+    struct stat st{};
+    if (::fstat(fd_.get(), &st) != 0) {
+      Status status = ErrnoStatus("cannot stat", temp_path_, errno);
+      Discard();
+      return status;
+    }
+    if (int err = fd_.Close(); err != 0) {
+      Status status = ErrnoStatus("cannot close", temp_path_, err);
+      Discard();
+      return status;
+    }
+    if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
+      // ENOENT here means the video's directory was deleted meanwhile.
+      Status status = ErrnoStatus("cannot publish", final_path_, errno);
+      Discard();
+      return status;
+    }
+    done_ = true;
+    RETURN_IF_ERROR(FsyncDir(dir_));
+    BlobInfo info;
+    info.size = size_;
+    info.sha256_hex = sha_.HexDigest();
+    info.modified_at_ms = MtimeMillis(st);
+    return info;
+  }
+
+  void Discard() override {
+    if (done_) return;
+    done_ = true;
+    fd_.Reset();
+    ::unlink(temp_path_.c_str());
+  }
+
+ private:
+  std::string dir_;
+  std::string final_path_;
+  std::string temp_path_;
+  Fd fd_;
+  Sha256 sha_;
+  uint64_t size_ = 0;
+  bool done_ = false;
+};
+
+class FileBlobReader final : public BlobReader {
+ public:
+  FileBlobReader(Fd fd, std::string path, const struct stat& st)
+      : fd_(std::move(fd)), path_(std::move(path)), st_(st) {}
+
+  uint64_t size() const override { return static_cast<uint64_t>(st_.st_size); }
+  int64_t modified_at_ms() const override { return MtimeMillis(st_); }
+
+  std::string VersionTag() const override {
+    char buffer[96];
+    std::snprintf(buffer, sizeof(buffer), "%llx-%llx-%llx",
+                  static_cast<unsigned long long>(st_.st_ino),
+                  static_cast<unsigned long long>(st_.st_mtim.tv_sec) * 1'000'000'000ULL +
+                      static_cast<unsigned long long>(st_.st_mtim.tv_nsec),
+                  static_cast<unsigned long long>(st_.st_size));
+    return buffer;
+  }
+
+  Result<size_t> ReadAt(uint64_t offset, char* out, size_t size) override {
+    while (true) {
+      ssize_t n = ::pread(fd_.get(), out, size, static_cast<off_t>(offset));
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno == EINTR) continue;
+      return ErrnoStatus("cannot read", path_, errno);
+    }
+  }
+
+ private:
+  Fd fd_;
+  std::string path_;
+  struct stat st_;
+};
+
+class FileBlobStore final : public BlobStore {
+ public:
+  explicit FileBlobStore(std::string root) : root_(std::move(root)) {}
+
+  Result<std::unique_ptr<BlobWriter>> Create(std::string_view video_id,
+                                             std::string_view name) override {
+    RETURN_IF_ERROR(CheckSegments(video_id, name));
+    ASSIGN_OR_RETURN(std::string dir, EnsureVideoDir(video_id));
+    std::string temp_path = dir + "/" + NewTempName(name);
+    Fd fd(::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!fd.valid()) return ErrnoStatus("cannot create", temp_path, errno);
+    std::string final_path = dir + "/" + std::string(name);
+    return std::unique_ptr<BlobWriter>(
+        new FileBlobWriter(dir, std::move(final_path), std::move(temp_path), std::move(fd)));
+  }
+
+  Result<std::string> TempPath(std::string_view video_id, std::string_view name) override {
+    RETURN_IF_ERROR(CheckSegments(video_id, name));
+    ASSIGN_OR_RETURN(std::string dir, EnsureVideoDir(video_id));
+    return dir + "/" + NewTempName(name);
+  }
+
+  Result<BlobInfo> PutFile(std::string_view video_id, std::string_view name,
+                           const std::string& source_path) override {
+    RETURN_IF_ERROR(CheckSegments(video_id, name));
+    ASSIGN_OR_RETURN(std::string dir, EnsureVideoDir(video_id));
+    Fd fd(::open(source_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) return ErrnoStatus("cannot open", source_path, errno);
+    struct stat st{};
+    if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("cannot stat", source_path, errno);
+    if (!S_ISREG(st.st_mode)) {
+      return Status::InvalidArgument("not a regular file: " + source_path);
+    }
+    Sha256 sha;
+    std::vector<char> buffer(kCopyBuffer);
+    uint64_t total = 0;
+    while (true) {
+      ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus("cannot read", source_path, errno);
+      }
+      if (n == 0) break;
+      sha.Update(std::string_view(buffer.data(), static_cast<size_t>(n)));
+      total += static_cast<uint64_t>(n);
+    }
+    std::string final_path = dir + "/" + std::string(name);
+    if (::fsync(fd.get()) != 0) return ErrnoStatus("cannot sync", source_path, errno);
+    if (::rename(source_path.c_str(), final_path.c_str()) != 0) {
+      if (errno != EXDEV) return ErrnoStatus("cannot publish", final_path, errno);
+      // Another filesystem: copy through a writer (which hashes and publishes
+      // atomically), then drop the source.
+      ASSIGN_OR_RETURN(std::unique_ptr<BlobWriter> writer, Create(video_id, name));
+      uint64_t offset = 0;
+      while (true) {
+        ssize_t n = ::pread(fd.get(), buffer.data(), buffer.size(), static_cast<off_t>(offset));
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          return ErrnoStatus("cannot read", source_path, errno);
+        }
+        if (n == 0) break;
+        RETURN_IF_ERROR(writer->Append(std::string_view(buffer.data(), static_cast<size_t>(n))));
+        offset += static_cast<uint64_t>(n);
+      }
+      ASSIGN_OR_RETURN(BlobInfo info, writer->Commit());
+      ::unlink(source_path.c_str());
+      return info;
+    }
+    RETURN_IF_ERROR(FsyncDir(dir));
+    BlobInfo info;
+    info.size = total;
+    info.sha256_hex = sha.HexDigest();
+    struct stat published{};
+    info.modified_at_ms = ::stat(final_path.c_str(), &published) == 0 ? MtimeMillis(published)
+                                                                       : MtimeMillis(st);
+    return info;
+  }
+
+  Result<std::unique_ptr<BlobReader>> Open(std::string_view video_id,
+                                           std::string_view name) override {
+    RETURN_IF_ERROR(CheckSegments(video_id, name));
+    std::string path = BlobPath(video_id, name);
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) {
+      if (errno == ENOENT || errno == ENOTDIR) {
+        return Status::NotFound("media '" + std::string(name) + "' of video '" +
+                                std::string(video_id) + "' not found");
+      }
+      return ErrnoStatus("cannot open", path, errno);
+    }
+    struct stat st{};
+    if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("cannot stat", path, errno);
+    if (!S_ISREG(st.st_mode)) return Status::Internal("not a regular file: " + path);
+    return std::unique_ptr<BlobReader>(new FileBlobReader(std::move(fd), std::move(path), st));
+  }
+
+  Result<bool> Exists(std::string_view video_id, std::string_view name) override {
+    Result<uint64_t> size = Size(video_id, name);
+    if (size.ok()) return true;
+    if (size.status().code() == Code::kNotFound) return false;
+    return size.status();
+  }
+
+  Result<uint64_t> Size(std::string_view video_id, std::string_view name) override {
+    RETURN_IF_ERROR(CheckSegments(video_id, name));
+    std::string path = BlobPath(video_id, name);
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("cannot stat", path, errno);
+    if (!S_ISREG(st.st_mode)) return Status::Internal("not a regular file: " + path);
+    return static_cast<uint64_t>(st.st_size);
+  }
+
+  Status DeleteBlob(std::string_view video_id, std::string_view name) override {
+    RETURN_IF_ERROR(CheckSegments(video_id, name));
+    std::string path = BlobPath(video_id, name);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
+      return ErrnoStatus("cannot delete", path, errno);
+    }
+    return Status::Ok();
+  }
+
+  Status Delete(std::string_view video_id) override {
+    if (!IsSafeBlobSegment(video_id)) {
+      return Status::InvalidArgument("invalid video id for the blob store");
+    }
+    std::string dir = root_ + "/" + std::string(video_id);
+    std::error_code error;
+    fs::remove_all(dir, error);
+    if (error) {
+      return Status::Unavailable("cannot delete " + dir + ": " + error.message());
+    }
+    return Status::Ok();
+  }
+
+  Result<std::string> LocalPath(std::string_view video_id, std::string_view name) override {
+    RETURN_IF_ERROR(Size(video_id, name).status());
+    return BlobPath(video_id, name);
+  }
+
+  Result<SweepStats> SweepOrphans(const std::set<std::string>& known_video_ids, TimePoint now,
+                                  std::chrono::seconds orphan_grace,
+                                  std::chrono::seconds temp_max_age) override {
+    SweepStats stats;
+    std::error_code error;
+    fs::directory_iterator it(root_, error);
+    if (error) return Status::Unavailable("cannot list " + root_ + ": " + error.message());
+    const int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    const int64_t grace_ms = std::chrono::milliseconds(orphan_grace).count();
+    const int64_t temp_age_ms = std::chrono::milliseconds(temp_max_age).count();
+    for (; it != fs::directory_iterator(); it.increment(error)) {
+      if (error) break;
+      const std::string video_id = it->path().filename().string();
+      // Only directories the store could have made; anything else is left alone.
+      if (!IsSafeBlobSegment(video_id)) continue;
+      const std::string dir = it->path().string();
+      struct stat st{};
+      if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+      if (known_video_ids.count(video_id) == 0 && now_ms - MtimeMillis(st) >= grace_ms) {
+        std::error_code remove_error;
+        fs::remove_all(dir, remove_error);
+        if (!remove_error) {
+          ++stats.orphan_directories_removed;
+          continue;
+        }
+      }
+      std::error_code inner_error;
+      for (fs::directory_iterator file(dir, inner_error); !inner_error && file != fs::directory_iterator();
+           file.increment(inner_error)) {
+        const std::string file_name = file->path().filename().string();
+        if (file_name.rfind(kTempPrefix, 0) != 0) continue;
+        struct stat file_st{};
+        if (::lstat(file->path().c_str(), &file_st) != 0) continue;
+        if (now_ms - MtimeMillis(file_st) < temp_age_ms) continue;
+        std::error_code remove_error;
+        fs::remove_all(file->path(), remove_error);
+        if (!remove_error) ++stats.temp_files_removed;
+      }
+    }
+    if (error) return Status::Unavailable("cannot list " + root_ + ": " + error.message());
+    return stats;
+  }
+
+  Status Init() {
+    std::error_code error;
+    fs::create_directories(root_, error);
+    if (error) return Status::Unavailable("cannot create " + root_ + ": " + error.message());
+    return Status::Ok();
+  }
+
+ private:
+  std::string BlobPath(std::string_view video_id, std::string_view name) const {
+    return root_ + "/" + std::string(video_id) + "/" + std::string(name);
+  }
+
+  Result<std::string> EnsureVideoDir(std::string_view video_id) {
+    std::string dir = root_ + "/" + std::string(video_id);
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      return ErrnoStatus("cannot create directory", dir, errno);
+    }
+    return dir;
+  }
+
+  static std::string NewTempName(std::string_view name) {
+    return std::string(kTempPrefix) + HexEncode(RandomBytes(8)) + "-" + std::string(name);
+  }
+
+  std::string root_;
+};
+
+}  // namespace
+
+std::string ThumbnailBlobName(int index) { return "thumbnail-" + std::to_string(index) + ".jpg"; }
+
+bool IsSafeBlobSegment(std::string_view segment) {
+  if (segment.empty() || segment.size() > kMaxSegment || segment.front() == '.') return false;
+  for (char c : segment) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+struct Sha256::Ctx {
+  struct Free {
+    void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+  };
+  std::unique_ptr<EVP_MD_CTX, Free> md;
+};
+
+Sha256::Sha256() : ctx_(std::make_unique<Ctx>()) {
+  ctx_->md.reset(EVP_MD_CTX_new());
+  if (!ctx_->md || EVP_DigestInit_ex(ctx_->md.get(), EVP_sha256(), nullptr) != 1) {
+    // Only fails when OpenSSL cannot allocate: a bug-level condition.
+    throw std::bad_alloc();
+  }
+}
+Sha256::~Sha256() = default;
+Sha256::Sha256(Sha256&& other) noexcept = default;
+Sha256& Sha256::operator=(Sha256&& other) noexcept = default;
+
+void Sha256::Update(std::string_view bytes) {
+  if (!bytes.empty()) EVP_DigestUpdate(ctx_->md.get(), bytes.data(), bytes.size());
+}
+
+std::string Sha256::HexDigest() const {
+  std::unique_ptr<EVP_MD_CTX, Ctx::Free> copy(EVP_MD_CTX_new());
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (!copy || EVP_MD_CTX_copy_ex(copy.get(), ctx_->md.get()) != 1 ||
+      EVP_DigestFinal_ex(copy.get(), digest, &length) != 1) {
+    throw std::bad_alloc();
+  }
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), length));
+}
+
+Result<std::unique_ptr<BlobStore>> OpenFileBlobStore(const std::string& root) {
+  if (root.empty()) return Status::InvalidArgument("the media directory is not set");
+  auto store = std::make_unique<FileBlobStore>(root);
+  RETURN_IF_ERROR(store->Init());
+  return std::unique_ptr<BlobStore>(std::move(store));
+}
+
+}  // namespace vidmill::storage

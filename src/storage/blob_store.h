@@ -1,0 +1,164 @@
+#pragma once
+// The blob store: where every media file lives (uploaded originals, processed
+// media, thumbnails, web previews), behind a small interface so an object store
+// can replace the filesystem later.
+//
+// Blobs are addressed by (video id, name). Both are restricted to a safe
+// alphabet — letters, digits, '-', '_' and '.' (a name may not start with '.',
+// at most 128 bytes) — so they are never paths chosen by a client; anything
+// else is InvalidArgument.
+//
+// Publishing is atomic: a blob is either absent or complete. Writers fill a
+// temporary file next to the final one and Commit() it (fsync the file, rename
+// over the final name, fsync the directory); an uncommitted writer removes its
+// temporary file when destroyed. Readers that opened a blob keep reading the
+// version they opened even if it is replaced or deleted meanwhile.
+//
+// Well-known names (use these, so routes and workers agree):
+//   kOriginalBlob            the uploaded media file
+//   kProcessedBlob           the processed media (stored under the processed
+//                            child video's id)
+//   ThumbnailBlobName(i)     "thumbnail-<i>.jpg", i from 0
+//   kWebPreviewBlob          the H.264/AAC MP4 preview for browsers
+//
+// Thread safety: a BlobStore is shared by all threads. A BlobWriter or a
+// BlobReader is used by one thread at a time.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace vidmill::storage {
+
+inline constexpr std::string_view kOriginalBlob = "original";
+inline constexpr std::string_view kProcessedBlob = "processed";
+inline constexpr std::string_view kWebPreviewBlob = "web.mp4";
+std::string ThumbnailBlobName(int index);
+
+// True for a video id or blob name the store accepts (see the file comment).
+bool IsSafeBlobSegment(std::string_view segment);
+
+// What a committed blob is.
+struct BlobInfo {
+  uint64_t size = 0;
+  std::string sha256_hex;     // lower-case hex of the SHA-256 of the content
+  int64_t modified_at_ms = 0;  // when it was published (file mtime)
+};
+
+// Incremental SHA-256 (OpenSSL EVP). Move-only.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(Sha256&& other) noexcept;
+  Sha256& operator=(Sha256&& other) noexcept;
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+
+  void Update(std::string_view bytes);
+  // The digest of everything passed so far, as lower-case hex. Does not end
+  // the computation: Update may be called again afterwards.
+  std::string HexDigest() const;
+
+ private:
+  struct Ctx;
+  std::unique_ptr<Ctx> ctx_;
+};
+
+// Writes one blob. Bytes are appended to a temporary file and hashed on the way;
+// nothing is visible under the blob's name until Commit() returns OK.
+class BlobWriter {
+ public:
+  virtual ~BlobWriter() = default;  // removes the temporary file unless committed
+  virtual Status Append(std::string_view bytes) = 0;
+  // Bytes appended so far.
+  virtual uint64_t size() const = 0;
+  // SHA-256 hex of the bytes appended so far.
+  virtual std::string Sha256Hex() const = 0;
+  // Makes the blob durable and visible (replacing any previous version).
+  // After Commit (successful or not) the writer accepts no more calls.
+  virtual Result<BlobInfo> Commit() = 0;
+  // Drops the temporary file now (also done by the destructor).
+  virtual void Discard() = 0;
+};
+
+// Reads one blob version, at any offset.
+class BlobReader {
+ public:
+  virtual ~BlobReader() = default;
+  virtual uint64_t size() const = 0;
+  virtual int64_t modified_at_ms() const = 0;
+  // A validator that changes whenever the blob is re-published: derived from
+  // the file's identity (inode, mtime, size). Suitable as a strong ETag value
+  // for blobs whose content hash is not recorded elsewhere.
+  virtual std::string VersionTag() const = 0;
+  // Reads up to `size` bytes at `offset` into `out`; returns bytes read (0 at end).
+  virtual Result<size_t> ReadAt(uint64_t offset, char* out, size_t size) = 0;
+};
+
+struct SweepStats {
+  int orphan_directories_removed = 0;
+  int temp_files_removed = 0;
+};
+
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+
+  // Starts writing blob `name` of `video_id`.
+  virtual Result<std::unique_ptr<BlobWriter>> Create(std::string_view video_id,
+                                                     std::string_view name) = 0;
+
+  // A fresh path for a temporary file that a tool (libav, a worker) writes
+  // itself, on the same filesystem as the blobs so PutFile can rename it. The
+  // file does not exist yet. Temporary files left behind are swept after a day.
+  virtual Result<std::string> TempPath(std::string_view video_id, std::string_view name) = 0;
+
+  // Publishes the complete file at `source_path` as blob `name` (the source is
+  // moved, not copied, when it is on the store's filesystem; copied then
+  // removed otherwise). Reads it once to compute the SHA-256, fsyncs it, renames
+  // it into place and fsyncs the directory.
+  virtual Result<BlobInfo> PutFile(std::string_view video_id, std::string_view name,
+                                   const std::string& source_path) = 0;
+
+  // Opens a blob for reading. NotFound when it does not exist.
+  virtual Result<std::unique_ptr<BlobReader>> Open(std::string_view video_id,
+                                                   std::string_view name) = 0;
+
+  virtual Result<bool> Exists(std::string_view video_id, std::string_view name) = 0;
+  // Size in bytes. NotFound when it does not exist.
+  virtual Result<uint64_t> Size(std::string_view video_id, std::string_view name) = 0;
+
+  // Removes one blob; OK if it did not exist.
+  virtual Status DeleteBlob(std::string_view video_id, std::string_view name) = 0;
+  // Removes every blob and temporary file of a video; OK if there were none.
+  // A writer still open for that video then fails at Commit.
+  virtual Status Delete(std::string_view video_id) = 0;
+
+  // The local path of a blob, for code that must hand a path to a library
+  // (e.g. the worker opening media). Filesystem stores only; the path must be
+  // treated as read-only. NotFound when the blob does not exist.
+  virtual Result<std::string> LocalPath(std::string_view video_id, std::string_view name) = 0;
+
+  // Start-up housekeeping: removes every video directory whose id is not in
+  // `known_video_ids` (the ids of all rows in the videos table) and was not
+  // modified within `orphan_grace` of `now` (so a video created while the
+  // sweep runs is not lost), and every temporary file older than
+  // `temp_max_age`.
+  virtual Result<SweepStats> SweepOrphans(
+      const std::set<std::string>& known_video_ids, TimePoint now,
+      std::chrono::seconds orphan_grace = std::chrono::hours(1),
+      std::chrono::seconds temp_max_age = std::chrono::hours(24)) = 0;
+};
+
+// The filesystem implementation: <root>/<video-id>/<name>, with temporary files
+// as <root>/<video-id>/.tmp-<random>-<name>. Creates `root` if needed.
+Result<std::unique_ptr<BlobStore>> OpenFileBlobStore(const std::string& root);
+
+}  // namespace vidmill::storage
