@@ -1,26 +1,34 @@
-// The videos domain against a real SQLite database in a temp dir: projects,
-// video rows, team isolation, the delete cascade, paging anchors and the
-// JSON document.
+// The videos domain against a real database (SQLite always, PostgreSQL when
+// VIDMILL_TEST_POSTGRES names a server): projects, video rows, team isolation,
+// the delete cascade, paging anchors and the JSON document.
 
 #include "videos/video_store.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "common/clock.h"
 #include "common/ids.h"
-#include "tests/support/temp_dir.h"
+#include "storage/scratch_database.h"
 #include "videos/project_store.h"
 #include "videos/video_document.h"
 
 namespace vidmill::videos {
 namespace {
 
-class VideoStoreTest : public ::testing::Test {
+class VideoStoreTest : public ::testing::TestWithParam<storage::Backend> {
  protected:
   void SetUp() override {
-    auto db = storage::OpenDatabase(dir_.path() + "/v.db");
+    auto scratch = storage::ScratchDatabase::Create(GetParam());
+    if (!scratch.ok() && scratch.status().code() == Code::kNotFound) {
+      GTEST_SKIP() << scratch.status().message();
+    }
+    ASSERT_TRUE(scratch.ok()) << scratch.status().ToString();
+    scratch_ = std::move(*scratch);
+    auto db = storage::OpenDatabase(scratch_->url());
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(*db);
     team_a_ = AddTeam("team-a");
@@ -105,7 +113,7 @@ class VideoStoreTest : public ::testing::Test {
     return std::move(*out);
   }
 
-  test::TempDir dir_;
+  std::unique_ptr<storage::ScratchDatabase> scratch_;
   std::unique_ptr<storage::Database> db_;
   std::string team_a_;
   std::string team_b_;
@@ -147,7 +155,7 @@ TEST(NormalizeNameTest, TrimsAndValidates) {
   EXPECT_FALSE(NormalizeName(wide + "é", "name").ok());
 }
 
-TEST_F(VideoStoreTest, InsertsAndReadsBackEveryDefault) {
+TEST_P(VideoStoreTest, InsertsAndReadsBackEveryDefault) {
   Project project = NewProject(team_a_, "P");
   Video video = NewVideoIn(team_a_, project.id, std::nullopt, 5000);
   ASSERT_TRUE(IsValidId(video.id));
@@ -176,7 +184,7 @@ TEST_F(VideoStoreTest, InsertsAndReadsBackEveryDefault) {
   EXPECT_EQ(any->id, video.id);
 }
 
-TEST_F(VideoStoreTest, AnotherTeamSeesNothing) {
+TEST_P(VideoStoreTest, AnotherTeamSeesNothing) {
   Project project = NewProject(team_a_, "P");
   Video video = NewVideoIn(team_a_, project.id);
   EXPECT_TRUE(Get(team_a_, video.id).ok());
@@ -212,7 +220,7 @@ TEST_F(VideoStoreTest, AnotherTeamSeesNothing) {
   EXPECT_TRUE(Get(team_a_, video.id).ok());
 }
 
-TEST_F(VideoStoreTest, CreationTimesStrictlyIncreaseWithinATeam) {
+TEST_P(VideoStoreTest, CreationTimesStrictlyIncreaseWithinATeam) {
   Project project = NewProject(team_a_, "P", 1000);
   // The clock stands still (and even goes back): times still increase.
   Video first = NewVideoIn(team_a_, project.id, std::nullopt, 2000);
@@ -226,7 +234,7 @@ TEST_F(VideoStoreTest, CreationTimesStrictlyIncreaseWithinATeam) {
   EXPECT_EQ(NewVideoIn(team_b_, project_b.id, std::nullopt, 1700).created_at, 1700);
 }
 
-TEST_F(VideoStoreTest, DeleteCascadesToProcessedVideosAndCancelsTheirJobs) {
+TEST_P(VideoStoreTest, DeleteCascadesToProcessedVideosAndCancelsTheirJobs) {
   Project project = NewProject(team_a_, "P");
   Video original = NewVideoIn(team_a_, project.id);
   Video processed_1 = NewVideoIn(team_a_, project.id, original.id);
@@ -253,7 +261,7 @@ TEST_F(VideoStoreTest, DeleteCascadesToProcessedVideosAndCancelsTheirJobs) {
   EXPECT_EQ(JobStates(unrelated.id), std::vector<std::string>{"running"});
 }
 
-TEST_F(VideoStoreTest, DeletingAProcessedVideoKeepsItsOriginal) {
+TEST_P(VideoStoreTest, DeletingAProcessedVideoKeepsItsOriginal) {
   Project project = NewProject(team_a_, "P");
   Video original = NewVideoIn(team_a_, project.id);
   Video processed = NewVideoIn(team_a_, project.id, original.id);
@@ -263,7 +271,7 @@ TEST_F(VideoStoreTest, DeletingAProcessedVideoKeepsItsOriginal) {
   EXPECT_TRUE(Get(team_a_, original.id).ok());
 }
 
-TEST_F(VideoStoreTest, ProjectsRefuseDeletionWhileTheyHoldVideos) {
+TEST_P(VideoStoreTest, ProjectsRefuseDeletionWhileTheyHoldVideos) {
   Project project = NewProject(team_a_, "P");
   Video video = NewVideoIn(team_a_, project.id);
   Status status = TransactionStatus(
@@ -282,7 +290,7 @@ TEST_F(VideoStoreTest, ProjectsRefuseDeletionWhileTheyHoldVideos) {
   EXPECT_TRUE(status.ok()) << status.ToString();
 }
 
-TEST_F(VideoStoreTest, DefaultProjectIsCreatedOncePerTeam) {
+TEST_P(VideoStoreTest, DefaultProjectIsCreatedOncePerTeam) {
   Project first = InTransaction<Project>(
       [&](storage::Session& s) { return GetOrCreateDefaultProject(s, team_a_, 10); });
   Project again = InTransaction<Project>(
@@ -296,7 +304,48 @@ TEST_F(VideoStoreTest, DefaultProjectIsCreatedOncePerTeam) {
   EXPECT_EQ(other.team_id, team_b_);
 }
 
-TEST_F(VideoStoreTest, PagingIsAnchoredAgainstLaterInsertions) {
+TEST_P(VideoStoreTest, ConcurrentCreatorsShareOneDefaultProjectAndDistinctTimes) {
+  constexpr int kThreads = 6;
+  constexpr int kVideosEach = 5;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kVideosEach; ++i) {
+        Status status = db_->Transaction([&](storage::Session& s) -> Status {
+          ASSIGN_OR_RETURN(Project project, GetOrCreateDefaultProject(s, team_a_, 1000));
+          NewVideo spec;
+          spec.team_id = team_a_;
+          spec.project_id = project.id;
+          spec.user_id = "u";
+          // A clock that stands still: only the team lock keeps times apart.
+          return InsertVideo(s, spec, 1000).status();
+        });
+        if (!status.ok()) {
+          ++failures;
+          ADD_FAILURE() << status.ToString();
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  Status status = db_->Run([&](storage::Session& s) -> Status {
+    ASSIGN_OR_RETURN(storage::Rows projects,
+                     s.Query("SELECT COUNT(*) FROM projects WHERE team_id = ?", {team_a_}));
+    EXPECT_EQ(projects[0].Int(0), 1);
+    ASSIGN_OR_RETURN(storage::Rows times,
+                     s.Query("SELECT COUNT(DISTINCT created_at), COUNT(*) FROM videos "
+                             "WHERE team_id = ?",
+                             {team_a_}));
+    EXPECT_EQ(times[0].Int(0), kThreads * kVideosEach);
+    EXPECT_EQ(times[0].Int(1), kThreads * kVideosEach);
+    return Status::Ok();
+  });
+  EXPECT_TRUE(status.ok()) << status.ToString();
+}
+
+TEST_P(VideoStoreTest, PagingIsAnchoredAgainstLaterInsertions) {
   Project project = NewProject(team_a_, "P");
   std::vector<std::string> ids;  // oldest first
   for (int i = 0; i < 7; ++i) ids.push_back(NewVideoIn(team_a_, project.id).id);
@@ -333,7 +382,7 @@ TEST_F(VideoStoreTest, PagingIsAnchoredAgainstLaterInsertions) {
   EXPECT_EQ(fresh.items[1].id, late_1);
 }
 
-TEST_F(VideoStoreTest, ListFiltersByProjectAndParent) {
+TEST_P(VideoStoreTest, ListFiltersByProjectAndParent) {
   Project p1 = NewProject(team_a_, "P1");
   Project p2 = NewProject(team_a_, "P2");
   Video original = NewVideoIn(team_a_, p1.id);
@@ -362,7 +411,7 @@ TEST_F(VideoStoreTest, ListFiltersByProjectAndParent) {
   EXPECT_EQ(status.code(), Code::kNotFound);
 }
 
-TEST_F(VideoStoreTest, RejectsBadPageRequests) {
+TEST_P(VideoStoreTest, RejectsBadPageRequests) {
   for (PageRequest bad : {PageRequest{0, 20, {}}, PageRequest{-1, 20, {}},
                           PageRequest{1, 0, {}}, PageRequest{1, 101, {}},
                           PageRequest{kMaxPage + 1, 20, {}}}) {
@@ -372,7 +421,7 @@ TEST_F(VideoStoreTest, RejectsBadPageRequests) {
   }
 }
 
-TEST_F(VideoStoreTest, DocumentHasEveryBlockAndReportsFailures) {
+TEST_P(VideoStoreTest, DocumentHasEveryBlockAndReportsFailures) {
   Project project = NewProject(team_a_, "P");
   Video video = NewVideoIn(team_a_, project.id);
   boost::json::object doc = VideoDocument(video);
@@ -418,6 +467,12 @@ TEST_F(VideoStoreTest, DocumentHasEveryBlockAndReportsFailures) {
   EXPECT_TRUE(doc["ingestion"].at("qualityAssessment").as_object().empty());
   EXPECT_EQ(doc["timeLastUpdated"].as_string(), FormatApiDate(99999000));
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, VideoStoreTest,
+                         testing::Values(storage::Backend::kSqlite, storage::Backend::kPostgres),
+                         [](const auto& info) {
+                           return std::string(storage::BackendName(info.param));
+                         });
 
 }  // namespace
 }  // namespace vidmill::videos
