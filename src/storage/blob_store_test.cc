@@ -1,0 +1,283 @@
+#include "storage/blob_store.h"
+
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/temp_dir.h"
+
+namespace vidmill::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kVideo[] = "0b8a6f0e-2f7d-4c1e-9a51-6f1f2d3c4b5a";
+
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> names;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(dir, error)) {
+    names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string ReadAll(BlobReader& reader) {
+  std::string out;
+  char buffer[7];  // odd size: exercises partial reads
+  uint64_t offset = 0;
+  while (true) {
+    Result<size_t> n = reader.ReadAt(offset, buffer, sizeof(buffer));
+    EXPECT_TRUE(n.ok()) << n.status().ToString();
+    if (!n.ok() || *n == 0) break;
+    out.append(buffer, *n);
+    offset += *n;
+  }
+  return out;
+}
+
+void SetMtime(const std::string& path, TimePoint when) {
+  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(when.time_since_epoch()).count();
+  struct timeval times[2] = {{seconds, 0}, {seconds, 0}};
+  ASSERT_EQ(::utimes(path.c_str(), times), 0) << path;
+}
+
+class BlobStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = OpenFileBlobStore(temp_.path() + "/media");
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(store).value();
+    root_ = temp_.path() + "/media";
+  }
+
+  test::TempDir temp_;
+  std::string root_;
+  std::unique_ptr<BlobStore> store_;
+};
+
+TEST(Sha256Test, KnownVectors) {
+  struct Case {
+    std::vector<std::string> pieces;
+    std::string hex;
+  };
+  const std::vector<Case> cases = {
+      {{}, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+      {{"abc"}, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+      {{"a", "b", "c"}, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+      {{"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"},
+       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+  };
+  for (const Case& c : cases) {
+    Sha256 sha;
+    for (const std::string& piece : c.pieces) sha.Update(piece);
+    EXPECT_EQ(sha.HexDigest(), c.hex);
+    EXPECT_EQ(sha.HexDigest(), c.hex) << "HexDigest must not end the computation";
+  }
+}
+
+TEST(BlobSegmentTest, Table) {
+  struct Case {
+    std::string segment;
+    bool safe;
+  };
+  const std::vector<Case> cases = {
+      {kVideo, true},        {"original", true},       {"thumbnail-3.jpg", true},
+      {"web.mp4", true},     {"", false},              {".", false},
+      {"..", false},         {".tmp-x", false},        {"a/b", false},
+      {"../etc", false},     {"a b", false},           {std::string("a\0b", 3), false},
+      {"é", false},          {std::string(128, 'a'), true}, {std::string(129, 'a'), false},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(IsSafeBlobSegment(c.segment), c.safe) << "'" << c.segment << "'";
+  }
+}
+
+TEST_F(BlobStoreTest, WriteCommitReadBack) {
+  auto writer = store_->Create(kVideo, "original");
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  ASSERT_TRUE((*writer)->Append("hello ").ok());
+  ASSERT_TRUE((*writer)->Append("world").ok());
+  EXPECT_EQ((*writer)->size(), 11u);
+
+  // Nothing visible before Commit.
+  EXPECT_FALSE(*store_->Exists(kVideo, "original"));
+  EXPECT_EQ(store_->Open(kVideo, "original").status().code(), Code::kNotFound);
+
+  auto info = (*writer)->Commit();
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->size, 11u);
+  EXPECT_EQ(info->sha256_hex, "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
+  EXPECT_GT(info->modified_at_ms, 0);
+  EXPECT_TRUE(*store_->Exists(kVideo, "original"));
+  EXPECT_EQ(*store_->Size(kVideo, "original"), 11u);
+  EXPECT_EQ(ListDir(root_ + "/" + kVideo), std::vector<std::string>{"original"});
+
+  auto reader = store_->Open(kVideo, "original");
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ((*reader)->size(), 11u);
+  EXPECT_EQ(ReadAll(**reader), "hello world");
+  char buffer[16];
+  auto n = (*reader)->ReadAt(6, buffer, sizeof(buffer));
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(std::string(buffer, *n), "world");
+  n = (*reader)->ReadAt(100, buffer, sizeof(buffer));
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 0u);
+
+  auto path = store_->LocalPath(kVideo, "original");
+  ASSERT_TRUE(path.ok());
+  EXPECT_EQ(*path, root_ + "/" + kVideo + "/original");
+}
+
+TEST_F(BlobStoreTest, UncommittedWriterLeavesNothing) {
+  {
+    auto writer = store_->Create(kVideo, "original");
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->Append(std::string(100000, 'x')).ok());
+    EXPECT_EQ(ListDir(root_ + "/" + kVideo).size(), 1u) << "the temporary file exists meanwhile";
+  }
+  EXPECT_TRUE(ListDir(root_ + "/" + kVideo).empty());
+  EXPECT_FALSE(*store_->Exists(kVideo, "original"));
+
+  auto writer = store_->Create(kVideo, "original");
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE((*writer)->Append("x").ok());
+  (*writer)->Discard();
+  EXPECT_TRUE(ListDir(root_ + "/" + kVideo).empty());
+  EXPECT_FALSE((*writer)->Append("y").ok());
+  EXPECT_FALSE((*writer)->Commit().ok());
+}
+
+TEST_F(BlobStoreTest, ReplaceKeepsOpenReadersOnTheirVersion) {
+  auto first = store_->Create(kVideo, "original");
+  ASSERT_TRUE((*first)->Append("first version").ok());
+  ASSERT_TRUE((*first)->Commit().ok());
+  auto old_reader = store_->Open(kVideo, "original");
+  ASSERT_TRUE(old_reader.ok());
+  std::string old_tag = (*old_reader)->VersionTag();
+
+  auto second = store_->Create(kVideo, "original");
+  ASSERT_TRUE((*second)->Append("second").ok());
+  ASSERT_TRUE((*second)->Commit().ok());
+
+  EXPECT_EQ(ReadAll(**old_reader), "first version");
+  auto new_reader = store_->Open(kVideo, "original");
+  ASSERT_TRUE(new_reader.ok());
+  EXPECT_EQ(ReadAll(**new_reader), "second");
+  EXPECT_NE((*new_reader)->VersionTag(), old_tag);
+  EXPECT_EQ(ListDir(root_ + "/" + kVideo), std::vector<std::string>{"original"});
+}
+
+TEST_F(BlobStoreTest, CommitAfterVideoDeletedFails) {
+  auto writer = store_->Create(kVideo, "processed");
+  ASSERT_TRUE((*writer)->Append("data").ok());
+  ASSERT_TRUE(store_->Delete(kVideo).ok());
+  EXPECT_FALSE((*writer)->Commit().ok());
+  EXPECT_FALSE(fs::exists(root_ + "/" + kVideo));
+}
+
+TEST_F(BlobStoreTest, TempPathAndPutFile) {
+  auto temp = store_->TempPath(kVideo, "web.mp4");
+  ASSERT_TRUE(temp.ok());
+  EXPECT_FALSE(fs::exists(*temp));
+  { std::ofstream(*temp) << "abc"; }
+  auto info = store_->PutFile(kVideo, "web.mp4", *temp);
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->size, 3u);
+  EXPECT_EQ(info->sha256_hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_FALSE(fs::exists(*temp));
+  auto reader = store_->Open(kVideo, "web.mp4");
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ(ReadAll(**reader), "abc");
+
+  // A source elsewhere (possibly another filesystem) is moved in as well.
+  std::string outside = temp_.path() + "/outside.jpg";
+  { std::ofstream(outside) << "jpeg"; }
+  ASSERT_TRUE(store_->PutFile(kVideo, ThumbnailBlobName(0), outside).ok());
+  EXPECT_FALSE(fs::exists(outside));
+  EXPECT_EQ(*store_->Size(kVideo, "thumbnail-0.jpg"), 4u);
+
+  EXPECT_EQ(store_->PutFile(kVideo, "x", temp_.path() + "/missing").status().code(),
+            Code::kNotFound);
+}
+
+TEST_F(BlobStoreTest, DeleteBlobAndVideo) {
+  for (const char* name : {"original", "web.mp4"}) {
+    auto writer = store_->Create(kVideo, name);
+    ASSERT_TRUE((*writer)->Append(name).ok());
+    ASSERT_TRUE((*writer)->Commit().ok());
+  }
+  ASSERT_TRUE(store_->DeleteBlob(kVideo, "web.mp4").ok());
+  EXPECT_FALSE(*store_->Exists(kVideo, "web.mp4"));
+  EXPECT_TRUE(*store_->Exists(kVideo, "original"));
+  EXPECT_TRUE(store_->DeleteBlob(kVideo, "web.mp4").ok()) << "deleting twice is fine";
+  ASSERT_TRUE(store_->Delete(kVideo).ok());
+  EXPECT_FALSE(*store_->Exists(kVideo, "original"));
+  EXPECT_TRUE(store_->Delete(kVideo).ok()) << "deleting twice is fine";
+  EXPECT_EQ(store_->Size(kVideo, "original").status().code(), Code::kNotFound);
+}
+
+TEST_F(BlobStoreTest, RefusesUnsafeNames) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"../x", "original"}, {kVideo, "../original"}, {"", "original"},
+      {kVideo, ""},         {kVideo, "a/b"},         {kVideo, ".tmp-1-original"},
+  };
+  for (const auto& [video, name] : cases) {
+    EXPECT_EQ(store_->Create(video, name).status().code(), Code::kInvalidArgument);
+    EXPECT_EQ(store_->Open(video, name).status().code(), Code::kInvalidArgument);
+    EXPECT_EQ(store_->TempPath(video, name).status().code(), Code::kInvalidArgument);
+  }
+  EXPECT_EQ(store_->Delete("..").code(), Code::kInvalidArgument);
+  EXPECT_TRUE(fs::exists(temp_.path())) << "Delete(\"..\") must not escape the root";
+}
+
+TEST_F(BlobStoreTest, SweepRemovesOrphansAndStaleTemps) {
+  const std::string known = kVideo;
+  const std::string orphan = "11111111-2222-4333-8444-555555555555";
+  const std::string fresh_orphan = "66666666-7777-4888-8999-aaaaaaaaaaaa";
+  for (const std::string& video : {known, orphan, fresh_orphan}) {
+    auto writer = store_->Create(video, "original");
+    ASSERT_TRUE((*writer)->Append("x").ok());
+    ASSERT_TRUE((*writer)->Commit().ok());
+  }
+  auto stale_temp = store_->TempPath(known, "web.mp4");
+  auto fresh_temp = store_->TempPath(known, "thumbnail-0.jpg");
+  { std::ofstream(*stale_temp) << "partial"; }
+  { std::ofstream(*fresh_temp) << "partial"; }
+  // A file that is not the store's: left alone.
+  { std::ofstream(root_ + "/README") << "not ours"; }
+
+  const TimePoint now = std::chrono::system_clock::now();
+  SetMtime(root_ + "/" + orphan, now - std::chrono::hours(2));
+  SetMtime(*stale_temp, now - std::chrono::hours(25));
+
+  auto stats = store_->SweepOrphans({known}, now);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->orphan_directories_removed, 1);
+  EXPECT_EQ(stats->temp_files_removed, 1);
+  EXPECT_FALSE(fs::exists(root_ + "/" + orphan));
+  EXPECT_TRUE(fs::exists(root_ + "/" + fresh_orphan)) << "within the grace period";
+  EXPECT_TRUE(*store_->Exists(known, "original"));
+  EXPECT_FALSE(fs::exists(*stale_temp));
+  EXPECT_TRUE(fs::exists(*fresh_temp));
+  EXPECT_TRUE(fs::exists(root_ + "/README"));
+
+  // Later, the fresh orphan goes too.
+  stats = store_->SweepOrphans({known}, now + std::chrono::hours(2));
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->orphan_directories_removed, 1);
+  EXPECT_FALSE(fs::exists(root_ + "/" + fresh_orphan));
+}
+
+}  // namespace
+}  // namespace vidmill::storage
