@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "api/api.h"
+#include "api/videos_routes.h"
 #include "app/commands.h"
 #include "app/server_flags.h"
 #include "common/clock.h"
@@ -102,6 +103,7 @@ int RunServe(int argc, char** argv) {
 
   http::Router router;
   api::RegisterHealthRoutes(router, context);
+  api::RegisterVideosRoutes(router, context);
 
   http::ServerOptions options;
   options.listen = flags->Get("listen");
