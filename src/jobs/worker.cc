@@ -117,7 +117,11 @@ void Worker::SlotLoop(int slot) {
 }
 
 Result<bool> Worker::RunOne(int slot) {
-  ASSIGN_OR_RETURN(std::optional<Job> job, queue_.Claim(OwnerName(slot), handlers_.kinds()));
+  std::vector<std::string> kinds = handlers_.kinds();
+  if (kinds.empty()) {
+    return false;  // an empty filter would claim every kind
+  }
+  ASSIGN_OR_RETURN(std::optional<Job> job, queue_.Claim(OwnerName(slot), kinds));
   if (!job) {
     return false;
   }
