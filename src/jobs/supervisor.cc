@@ -46,10 +46,14 @@ std::string DescribeExit(int wait_status) {
       close(fd);
     }
   }
-  // The server may block or ignore signals; the worker starts clean.
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
+  // The worker starts with SIGTERM and SIGINT blocked — it takes them with
+  // sigtimedwait — so a stop request that arrives while it is still starting
+  // is held for it instead of killing it; everything else is unblocked.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigprocmask(SIG_SETMASK, &mask, nullptr);
   struct sigaction default_action;
   std::memset(&default_action, 0, sizeof(default_action));
   default_action.sa_handler = SIG_DFL;

@@ -7,7 +7,10 @@
 // binary, even if the file was replaced since) as
 //     vidmill worker <worker_args…>
 // with the parent-death signal set to SIGTERM, so the workers stop if the
-// supervising process dies without calling Stop(). A worker that exits while
+// supervising process dies without calling Stop(), and with SIGTERM and SIGINT
+// blocked (the worker waits for them with sigtimedwait), so a stop request
+// during its start-up is held rather than lost or fatal. Descriptors other
+// than stdin/stdout/stderr are closed. A worker that exits while
 // the supervisor is running — a crash, a kill -9, an exit when stuck — is
 // restarted after a backoff that doubles while restarts come quickly (a worker
 // that lived at least a minute restarts at the initial delay); its job is
