@@ -467,6 +467,19 @@ TEST_F(PostgresTest, ReconnectsAfterItsConnectionsAreTerminated) {
   EXPECT_GT(after, 0);
   EXPECT_NE(after, before);
 
+  // Several idle connections, all killed at once (a server restart): the next
+  // call must not fail on one dead connection after another.
+  std::latch all_busy(4);
+  std::vector<std::thread> threads;
+  for (int thread_idx = 0; thread_idx < 4; ++thread_idx) {
+    threads.emplace_back([&] {
+      EXPECT_TRUE(db->Run([&](Session& s) {
+                      all_busy.arrive_and_wait();
+                      return s.Query("SELECT 1", {}).status();
+                    }).ok());
+    });
+  }
+  for (auto& thread : threads) thread.join();
   TerminateBackends();
   Status status = db->Transaction([](Session& s) { return InsertTeam(s, "t1", "A"); });
   EXPECT_TRUE(status.ok()) << status.ToString();
