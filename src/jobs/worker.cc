@@ -70,6 +70,7 @@ Status Worker::Run() {
     return Status::Unavailable("cannot create the job temp directory " + options_.temp_root +
                                ": " + ec.message());
   }
+  SweepAbandonedTempDirs();
   LogInfo("worker " + owner_prefix_ + ": running " + std::to_string(options_.concurrency) +
           " slot(s)");
   std::vector<std::thread> slots;
@@ -140,6 +141,21 @@ void Worker::RemoveStaleTempDirs(const Job& job) const {
       std::error_code ignored;
       fs::remove_all(it->path(), ignored);
     }
+  }
+}
+
+void Worker::SweepAbandonedTempDirs() const {
+  std::error_code ec;
+  auto now = fs::file_time_type::clock::now();
+  for (fs::directory_iterator it(options_.temp_root, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (it->path().filename().string().rfind("job-", 0) != 0) continue;
+    std::error_code time_error;
+    auto modified = fs::last_write_time(it->path(), time_error);
+    if (time_error || now - modified < options_.temp_max_age) continue;
+    std::error_code ignored;
+    fs::remove_all(it->path(), ignored);
+    LogInfo("worker " + owner_prefix_ + ": removed abandoned " + it->path().string());
   }
 }
 
@@ -239,7 +255,11 @@ void Worker::HeartbeatLoop(JobContext& context, std::atomic<bool>& done, std::mu
     if (status.code() == Code::kCancelled) {
       LogInfo(Describe(job) + ": stopping: " + status.message());
       context.RequestStop(StopReason::kLeaseLost, status.message());
-    } else if (!status.ok()) {
+    } else if (status.ok()) {
+      // Marks the temp dir as live for SweepAbandonedTempDirs on other workers.
+      std::error_code ignored;
+      fs::last_write_time(context.temp_dir(), fs::file_time_type::clock::now(), ignored);
+    } else {
       // A database blip: keep trying; if it lasts past the lease, the next
       // heartbeat reports the lease lost.
       LogWarning(Describe(job) + ": heartbeat failed: " + status.ToString());

@@ -42,6 +42,10 @@ struct WorkerOptions {
   // Job temp dirs are made under this directory (created if missing): put it on
   // the media filesystem so outputs can be renamed into place.
   std::string temp_root;
+  // At start, job temp dirs under temp_root untouched for this long are
+  // removed (a running job's dir is touched at every heartbeat; the rest were
+  // left by crashed workers, on this machine or another sharing the media dir).
+  std::chrono::seconds temp_max_age{3600};
   TimeLimitPolicy time_limits;
   std::chrono::milliseconds stuck_grace{30'000};
   bool exit_when_stuck = false;
@@ -81,6 +85,7 @@ class Worker {
   void EndAttempt(JobContext& context, const Status& result);
   std::string OwnerName(int slot) const;
   void RemoveStaleTempDirs(const Job& job) const;
+  void SweepAbandonedTempDirs() const;
 
   Queue& queue_;
   const HandlerRegistry& handlers_;

@@ -369,6 +369,23 @@ TEST_P(WorkerTest, AWorkerThatLostItsLeaseDiscardsItsOutput) {
   EXPECT_EQ(fast_runs.load(), 1);
 }
 
+TEST_P(WorkerTest, StartUpRemovesTempDirsAbandonedByCrashedWorkers) {
+  namespace fs = std::filesystem;
+  fs::create_directories(options_.temp_root + "/job-abandoned-1-abcd/sub");
+  fs::create_directories(options_.temp_root + "/job-live-1-abcd");
+  fs::create_directories(options_.temp_root + "/not-a-job");
+  auto old = fs::file_time_type::clock::now() - std::chrono::hours(2);
+  fs::last_write_time(options_.temp_root + "/job-abandoned-1-abcd", old);
+  fs::last_write_time(options_.temp_root + "/not-a-job", old);
+  script_.run = [](JobContext&) { return Status::Ok(); };
+  StartWorker();
+  std::string id = Add();
+  WaitForState(id, kStateDone, seconds(5));
+  EXPECT_FALSE(fs::exists(options_.temp_root + "/job-abandoned-1-abcd"));
+  EXPECT_TRUE(fs::exists(options_.temp_root + "/job-live-1-abcd"));
+  EXPECT_TRUE(fs::exists(options_.temp_root + "/not-a-job"));
+}
+
 TEST_P(WorkerTest, ConcurrencyRunsJobsInParallel) {
   options_.concurrency = 3;
   std::atomic<int> running{0};
