@@ -1,0 +1,242 @@
+#include "http/content_disposition.h"
+
+#include <cctype>
+#include <cstdint>
+#include <string>
+
+namespace vidmill::http {
+namespace {
+
+bool IsSpace(char c) { return c == ' ' || c == '\t'; }
+
+std::string ToLower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view Trim(std::string_view text) {
+  while (!text.empty() && IsSpace(text.front())) text.remove_prefix(1);
+  while (!text.empty() && IsSpace(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Length of the well-formed UTF-8 sequence at the start of `text`, or 0.
+size_t Utf8SequenceLength(std::string_view text) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  const auto cont = [&](size_t i) { return i < text.size() && (byte(i) & 0xC0) == 0x80; };
+  unsigned char b0 = byte(0);
+  if (b0 < 0x80) return 1;
+  if (b0 >= 0xC2 && b0 <= 0xDF) return cont(1) ? 2 : 0;
+  if (b0 >= 0xE0 && b0 <= 0xEF) {
+    if (!cont(1) || !cont(2)) return 0;
+    if (b0 == 0xE0 && byte(1) < 0xA0) return 0;  // overlong
+    if (b0 == 0xED && byte(1) > 0x9F) return 0;  // surrogate
+    return 3;
+  }
+  if (b0 >= 0xF0 && b0 <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if (b0 == 0xF0 && byte(1) < 0x90) return 0;  // overlong
+    if (b0 == 0xF4 && byte(1) > 0x8F) return 0;  // > U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+// RFC 5987 attr-char: ALPHA / DIGIT / "!#$&+-.^_`|~".
+bool IsAttrChar(unsigned char c) {
+  if (std::isalnum(c)) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '&': case '+': case '-': case '.':
+    case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> ParameterizedValue::Get(std::string_view name) const {
+  for (const auto& [key, value] : parameters) {
+    if (key == name) return value;
+  }
+  return std::nullopt;
+}
+
+Result<ParameterizedValue> ParseParameterizedValue(std::string_view value) {
+  for (char c : value) {
+    if (c == '\0' || c == '\r' || c == '\n') {
+      return Status::InvalidArgument("header value contains a control character");
+    }
+  }
+  ParameterizedValue out;
+  size_t semicolon = value.find(';');
+  out.token = ToLower(Trim(value.substr(0, semicolon)));
+  if (out.token.empty()) return Status::InvalidArgument("header value has no type");
+  size_t pos = semicolon == std::string_view::npos ? value.size() : semicolon + 1;
+  while (pos < value.size()) {
+    while (pos < value.size() && (IsSpace(value[pos]) || value[pos] == ';')) ++pos;
+    if (pos >= value.size()) break;
+    size_t equals = value.find('=', pos);
+    size_t next_semicolon = value.find(';', pos);
+    if (equals == std::string_view::npos || equals > next_semicolon) {
+      return Status::InvalidArgument("header parameter without a value: '" +
+                                     std::string(Trim(value.substr(pos, next_semicolon - pos))) +
+                                     "'");
+    }
+    std::string name = ToLower(Trim(value.substr(pos, equals - pos)));
+    if (name.empty()) return Status::InvalidArgument("header parameter without a name");
+    pos = equals + 1;
+    while (pos < value.size() && IsSpace(value[pos])) ++pos;
+    std::string parameter_value;
+    if (pos < value.size() && value[pos] == '"') {
+      ++pos;
+      bool closed = false;
+      while (pos < value.size()) {
+        char c = value[pos];
+        if (c == '\\' && pos + 1 < value.size() && (value[pos + 1] == '"' || value[pos + 1] == '\\')) {
+          parameter_value.push_back(value[pos + 1]);
+          pos += 2;
+          continue;
+        }
+        if (c == '"') {
+          closed = true;
+          ++pos;
+          break;
+        }
+        parameter_value.push_back(c);
+        ++pos;
+      }
+      if (!closed) return Status::InvalidArgument("unterminated quoted string in header");
+      while (pos < value.size() && IsSpace(value[pos])) ++pos;
+      if (pos < value.size() && value[pos] != ';') {
+        return Status::InvalidArgument("unexpected text after a quoted header parameter");
+      }
+    } else {
+      size_t end = value.find(';', pos);
+      parameter_value = std::string(Trim(value.substr(pos, end - pos)));
+      pos = end == std::string_view::npos ? value.size() : end;
+    }
+    out.parameters.emplace_back(std::move(name), std::move(parameter_value));
+  }
+  return out;
+}
+
+Result<std::string> DecodeExtValue(std::string_view ext_value) {
+  size_t first = ext_value.find('\'');
+  size_t second = first == std::string_view::npos ? first : ext_value.find('\'', first + 1);
+  if (second == std::string_view::npos) {
+    return Status::InvalidArgument("malformed extended header parameter");
+  }
+  std::string charset = ToLower(ext_value.substr(0, first));
+  bool latin1 = charset == "iso-8859-1";
+  if (charset != "utf-8" && !latin1) {
+    return Status::InvalidArgument("unsupported charset in extended header parameter: " + charset);
+  }
+  std::string_view encoded = ext_value.substr(second + 1);
+  std::string bytes;
+  for (size_t i = 0; i < encoded.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(encoded[i]);
+    if (c == '%') {
+      if (i + 2 >= encoded.size()) {
+        return Status::InvalidArgument("truncated percent escape in extended header parameter");
+      }
+      int high = HexValue(encoded[i + 1]);
+      int low = HexValue(encoded[i + 2]);
+      if (high < 0 || low < 0) {
+        return Status::InvalidArgument("bad percent escape in extended header parameter");
+      }
+      bytes.push_back(static_cast<char>(high * 16 + low));
+      i += 2;
+    } else if (IsAttrChar(c)) {
+      bytes.push_back(static_cast<char>(c));
+    } else {
+      return Status::InvalidArgument("invalid character in extended header parameter");
+    }
+  }
+  if (!latin1) {
+    if (!IsValidUtf8(bytes)) {
+      return Status::InvalidArgument("extended header parameter is not valid UTF-8");
+    }
+    return bytes;
+  }
+  std::string utf8;
+  for (unsigned char c : bytes) {
+    if (c < 0x80) {
+      utf8.push_back(static_cast<char>(c));
+    } else {
+      utf8.push_back(static_cast<char>(0xC0 | (c >> 6)));
+      utf8.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    }
+  }
+  return utf8;
+}
+
+bool IsValidUtf8(std::string_view text) {
+  while (!text.empty()) {
+    size_t length = Utf8SequenceLength(text);
+    if (length == 0) return false;
+    text.remove_prefix(length);
+  }
+  return true;
+}
+
+std::string AttachmentDisposition(std::string_view filename, std::string_view fallback_name) {
+  // Only the last path component: a client-supplied "C:\dir\x.mp4" or "a/../b".
+  size_t slash = filename.find_last_of("/\\");
+  if (slash != std::string_view::npos) filename.remove_prefix(slash + 1);
+
+  // Well-formed UTF-8 with control characters dropped to '_' and invalid
+  // sequences replaced by U+FFFD.
+  std::string utf8;
+  for (std::string_view rest = filename; !rest.empty();) {
+    size_t length = Utf8SequenceLength(rest);
+    if (length == 0) {
+      utf8 += "\xEF\xBF\xBD";
+      rest.remove_prefix(1);
+      continue;
+    }
+    unsigned char c = static_cast<unsigned char>(rest[0]);
+    if (length == 1 && (c < 0x20 || c == 0x7F)) {
+      utf8.push_back('_');
+    } else {
+      utf8.append(rest.substr(0, length));
+    }
+    rest.remove_prefix(length);
+  }
+  if (utf8.empty() || utf8 == "." || utf8 == "..") utf8 = std::string(fallback_name);
+
+  std::string ascii;
+  for (std::string_view rest = utf8; !rest.empty();) {
+    size_t length = Utf8SequenceLength(rest);
+    unsigned char c = static_cast<unsigned char>(rest[0]);
+    bool keep = length == 1 && c >= 0x20 && c < 0x7F && c != '"' && c != '\\' && c != '/' &&
+                c != '%' && c != ';';
+    ascii.push_back(keep ? static_cast<char>(c) : '_');
+    rest.remove_prefix(length == 0 ? 1 : length);
+  }
+  if (!ascii.empty() && ascii.front() == '.') ascii.front() = '_';
+
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string encoded;
+  for (unsigned char c : utf8) {
+    if (IsAttrChar(c)) {
+      encoded.push_back(static_cast<char>(c));
+    } else {
+      encoded.push_back('%');
+      encoded.push_back(kHex[c >> 4]);
+      encoded.push_back(kHex[c & 0xF]);
+    }
+  }
+  return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + encoded;
+}
+
+}  // namespace vidmill::http
