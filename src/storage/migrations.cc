@@ -117,6 +117,12 @@ const std::vector<Migration>& Migrations() {
            "CREATE INDEX jobs_by_state ON jobs(state, run_after, created_at)",
            "CREATE INDEX jobs_by_video ON jobs(video_id)",
        }},
+      // Accounts: a per-user generation that password changes and bans bump,
+      // so every token issued before either stops working at once.
+      {2,
+       {
+           "ALTER TABLE users ADD COLUMN token_generation BIGINT NOT NULL DEFAULT 0",
+       }},
   };
   return migrations;
 }
