@@ -1,0 +1,281 @@
+#include "engine/ingestion.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <string>
+
+#include "engine/test_media.h"
+#include "tests/support/temp_dir.h"
+
+namespace vidmill::engine {
+namespace {
+
+using testing::Ffmpeg;
+using testing::FfprobeVideo;
+using testing::Output;
+using testing::PanFilter;
+using testing::Photo;
+using testing::PhotoSource;
+
+class IngestionTest : public ::testing::Test {
+ protected:
+  std::string Path(const std::string& name) const { return dir_.path() + "/" + name; }
+
+  IngestionOutputs Outputs(int thumbnails) const {
+    IngestionOutputs outputs;
+    for (int thumb_idx = 0; thumb_idx < thumbnails; ++thumb_idx) {
+      outputs.thumbnail_paths.push_back(Path("thumb" + std::to_string(thumb_idx) + ".jpg.tmp"));
+    }
+    outputs.web_preview_path = Path("web.mp4.tmp");
+    return outputs;
+  }
+
+  // A 3 s 640x360 pan over a photograph, woven from 50p to 25i TFF, with sound.
+  std::string MakeInterlacedWithAudio() {
+    std::string path = Path("tff.mp4");
+    Ffmpeg(PhotoSource(Photo(), 50) + "-f lavfi -i sine=frequency=440:duration=3 -vf \"" +
+           PanFilter(640, 360, 50, 3) +
+           ",tinterlace=mode=interleave_top,setfield=tff\" -c:v libx264 -preset veryfast "
+           "-flags +ilme+ildct -x264opts tff=1 -c:a aac -shortest " + path);
+    return path;
+  }
+
+  static bool MoovBeforeMdat(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t moov = bytes.find("moov");
+    size_t mdat = bytes.find("mdat");
+    return moov != std::string::npos && mdat != std::string::npos && moov < mdat;
+  }
+
+  test::TempDir dir_;
+  MediaLimits limits_;
+};
+
+TEST_F(IngestionTest, FullIngestionOfAnInterlacedClipWithSound) {
+  std::string path = MakeInterlacedWithAudio();
+  IngestionOutputs outputs = Outputs(5);
+
+  std::vector<IngestionProgress> reports;
+  std::vector<std::string> steps;
+  int metadata_calls = 0;
+  double fraction_at_metadata = -1;
+  auto result = RunIngestion(
+      path, IngestionKind::kFull, outputs, limits_,
+      [&](const IngestionProgress& progress) {
+        reports.push_back(progress);
+        steps.emplace_back(progress.step);
+      },
+      nullptr,
+      [&](const VideoMetadata& metadata) {
+        ++metadata_calls;
+        fraction_at_metadata = reports.empty() ? 0 : reports.back().fraction;
+        EXPECT_EQ(metadata.total_frames, 75);
+        EXPECT_FALSE(metadata.scanning_heuristics.has_value());
+      });
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+
+  // Metadata came first, before the slow steps.
+  EXPECT_EQ(metadata_calls, 1);
+  EXPECT_LE(fraction_at_metadata, 0.1);
+  // Progress never goes back, ends at 1 with an ETA of 0, and covered each step.
+  ASSERT_FALSE(reports.empty());
+  for (size_t report_idx = 1; report_idx < reports.size(); ++report_idx) {
+    EXPECT_GE(reports[report_idx].fraction, reports[report_idx - 1].fraction);
+  }
+  EXPECT_DOUBLE_EQ(reports.back().fraction, 1.0);
+  EXPECT_EQ(reports.back().eta_seconds, 0.0);
+  for (const char* step : {"metadata", "analysis", "web_preview", "done"}) {
+    EXPECT_NE(std::find(steps.begin(), steps.end(), step), steps.end()) << step;
+  }
+
+  const IngestionReport& report = *result;
+  EXPECT_EQ(report.metadata.scanning_metadata.ToString(), "interlaced top_field");
+  ASSERT_TRUE(report.metadata.scanning_heuristics.has_value());
+  EXPECT_EQ(report.metadata.scanning_heuristics->ToString(), "interlaced top_field");
+  EXPECT_TRUE(report.metadata.has_audio);
+  ASSERT_TRUE(report.quality.has_value());
+  EXPECT_EQ(report.quality->metrics.size(), 3u);
+  EXPECT_GT(report.quality->overall_subjective_score, 0);
+
+  boost::json::object json = report.ToJson();
+  EXPECT_EQ(json.at("metadata").at("scanning").at("heuristics").at("interlacedFieldOrder"),
+            "top_field");
+  EXPECT_EQ(json.at("qualityAssessment").at("metrics").as_array().size(), 3u);
+
+  // Five distinct JPEG thumbnails within 640x360.
+  EXPECT_EQ(report.thumbnails_written, 5);
+  std::set<std::uintmax_t> sizes;
+  for (const std::string& thumb : outputs.thumbnail_paths) {
+    ASSERT_TRUE(std::filesystem::exists(thumb)) << thumb;
+    EXPECT_EQ(FfprobeVideo(thumb, "codec_name", "-f jpeg_pipe"), "mjpeg");
+    EXPECT_EQ(FfprobeVideo(thumb, "width", "-f jpeg_pipe"), "640");
+    EXPECT_EQ(FfprobeVideo(thumb, "height", "-f jpeg_pipe"), "360");
+    sizes.insert(std::filesystem::file_size(thumb));
+  }
+  EXPECT_GE(sizes.size(), 4u) << "thumbnails should come from different moments";
+
+  // The web preview: H.264 + AAC in MP4, moov first, progressive, same size.
+  ASSERT_TRUE(report.web_preview_written);
+  const std::string& web = outputs.web_preview_path;
+  EXPECT_EQ(FfprobeVideo(web, "codec_name", "-f mp4"), "h264");
+  EXPECT_EQ(FfprobeVideo(web, "height", "-f mp4"), "360");
+  EXPECT_EQ(FfprobeVideo(web, "field_order", "-f mp4"), "progressive");
+  EXPECT_EQ(FfprobeVideo(web, "nb_frames", "-f mp4"), "75");
+  EXPECT_EQ(Output("ffprobe -v error -f mp4 -select_streams a:0 -show_entries stream=codec_name "
+                   "-of default=nw=1:nk=1 '" + web + "'"),
+            "aac");
+  EXPECT_TRUE(MoovBeforeMdat(web));
+  // Deinterlaced: idet, frame by frame, finds (almost) no combing left.
+  std::string idet = Output("ffmpeg -nostdin -hide_banner -f mp4 -i '" + web +
+                            "' -vf idet -f null - 2>&1 | grep 'Single frame'");
+  int tff = -1, bff = -1, progressive = -1;
+  size_t at = idet.find("TFF:");
+  ASSERT_NE(at, std::string::npos) << idet;
+  ASSERT_EQ(std::sscanf(idet.c_str() + at, "TFF: %d BFF: %d Progressive: %d", &tff, &bff,
+                        &progressive),
+            3)
+      << idet;
+  EXPECT_LE(tff + bff, 3) << idet;
+  EXPECT_GE(progressive, 70) << idet;
+}
+
+TEST_F(IngestionTest, WebPreviewIsAtMost720LinesAtTheDisplayAspect) {
+  std::string path = Path("big.mkv");
+  // Anamorphic 1440x1080 with 4:3 pixels is 16:9 on screen.
+  Ffmpeg("-f lavfi -i testsrc2=size=1440x1080:rate=25:duration=1 -vf setsar=4/3 "
+         "-c:v libx264 -preset ultrafast " + path);
+  IngestionOutputs outputs = Outputs(1);
+  auto result = RunIngestion(path, IngestionKind::kFull, outputs, limits_, nullptr, nullptr);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(FfprobeVideo(outputs.web_preview_path, "width", "-f mp4"), "1280");
+  EXPECT_EQ(FfprobeVideo(outputs.web_preview_path, "height", "-f mp4"), "720");
+  EXPECT_EQ(FfprobeVideo(outputs.web_preview_path, "sample_aspect_ratio", "-f mp4"), "1:1");
+  EXPECT_EQ(Output("ffprobe -v error -f mp4 -show_entries stream=codec_type -of csv=p=0 '" +
+                   outputs.web_preview_path + "'"),
+            "video");
+  EXPECT_EQ(FfprobeVideo(outputs.thumbnail_paths[0], "width", "-f jpeg_pipe"), "640");
+  EXPECT_EQ(FfprobeVideo(outputs.thumbnail_paths[0], "height", "-f jpeg_pipe"), "360");
+}
+
+TEST_F(IngestionTest, LightIngestionIsMetadataOnlyAndFast) {
+  std::string path = Path("long.ts");
+  Ffmpeg("-f lavfi -i testsrc2=size=320x180:rate=25:duration=60 -c:v libx264 -preset ultrafast " +
+         path);
+  IngestionOutputs outputs = Outputs(3);
+  bool got_metadata = false;
+  auto start = std::chrono::steady_clock::now();
+  auto result = RunIngestion(path, IngestionKind::kLight, outputs, limits_, nullptr, nullptr,
+                             [&](const VideoMetadata&) { got_metadata = true; });
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_LT(seconds, 1.0);
+  EXPECT_TRUE(got_metadata);
+  EXPECT_NEAR(result->metadata.total_frames, 1500, 15);
+  EXPECT_FALSE(result->metadata.scanning_heuristics.has_value());
+  EXPECT_FALSE(result->quality.has_value());
+  EXPECT_FALSE(result->ToJson().contains("qualityAssessment"));
+  EXPECT_FALSE(std::filesystem::exists(outputs.web_preview_path));
+  EXPECT_FALSE(std::filesystem::exists(outputs.thumbnail_paths[0]));
+}
+
+TEST_F(IngestionTest, Mpeg2AndProresInMov) {
+  for (const char* codec : {"-c:v mpeg2video -q:v 4", "-c:v prores_ks -profile:v 1"}) {
+    SCOPED_TRACE(codec);
+    std::string path = Path("clip.mov");
+    Ffmpeg(PhotoSource(Photo("OneStandsOut"), 25) + "-vf \"" + PanFilter(320, 180, 25, 2) + "\" " +
+           codec + " " + path);
+    auto result = RunIngestion(path, IngestionKind::kFull, Outputs(2), limits_, nullptr, nullptr);
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    EXPECT_EQ(result->metadata.total_frames, 50);
+    EXPECT_EQ(result->metadata.scanning_heuristics->ToString(), "progressive");
+    EXPECT_TRUE(result->web_preview_written);
+  }
+}
+
+TEST_F(IngestionTest, BadMediaFailsWithClearErrors) {
+  std::string good = Path("good.mp4");
+  Ffmpeg("-f lavfi -i testsrc2=size=320x180:rate=25:duration=2 -c:v libx264 -preset ultrafast " +
+         good);
+  testing::Truncate(good, Path("truncated.mp4"), std::filesystem::file_size(good) / 2);
+  testing::WriteFile(Path("garbage.mov"), std::string(50000, '\x5a'));
+  testing::WriteFile(Path("playlist.m3u8"),
+                     "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nfile:///etc/passwd\n");
+  testing::WriteFile(Path("concat.txt"), "ffconcat version 1.0\nfile /etc/passwd\n");
+  Ffmpeg("-f lavfi -i sine=duration=1 -c:a aac " + Path("audio.m4a"));
+  struct Case {
+    std::string name;
+    MediaLimits limits;
+    Code code;
+    std::string message_part;
+  };
+  MediaLimits small;
+  small.max_frame_pixels = 100 * 100;
+  MediaLimits short_only;
+  short_only.max_duration_seconds = 1;
+  const Case cases[] = {
+      {"truncated.mp4", limits_, Code::kCorruptMedia, "moov atom not found"},
+      {"garbage.mov", limits_, Code::kCorruptMedia, "not a recognised media file"},
+      {"playlist.m3u8", limits_, Code::kCorruptMedia, "'hls'"},
+      {"concat.txt", limits_, Code::kCorruptMedia, "'concat'"},
+      {"audio.m4a", limits_, Code::kCorruptMedia, "no video stream"},
+      {"good.mp4", small, Code::kCorruptMedia, "exceeds the limit"},
+      {"good.mp4", short_only, Code::kCorruptMedia, "exceeds the limit"},
+      {"missing.mp4", limits_, Code::kNotFound, "no file"},
+  };
+  for (const Case& c : cases) {
+    for (IngestionKind kind : {IngestionKind::kFull, IngestionKind::kLight}) {
+      SCOPED_TRACE(c.name + (kind == IngestionKind::kFull ? " full" : " light"));
+      IngestionOutputs outputs = Outputs(2);
+      auto result = RunIngestion(Path(c.name), kind, outputs, c.limits, nullptr, nullptr);
+      ASSERT_FALSE(result.ok());
+      EXPECT_EQ(result.status().code(), c.code) << result.status().ToString();
+      EXPECT_NE(result.status().message().find(c.message_part), std::string::npos)
+          << result.status().message();
+      EXPECT_FALSE(std::filesystem::exists(outputs.web_preview_path));
+    }
+  }
+}
+
+TEST_F(IngestionTest, CancelStopsEveryStepAndRemovesThePartialPreview) {
+  std::string path = MakeInterlacedWithAudio();
+  for (const char* stop_in : {"metadata", "analysis", "web_preview"}) {
+    SCOPED_TRACE(stop_in);
+    IngestionOutputs outputs = Outputs(2);
+    bool cancel = false;
+    int polls_after_cancel = 0;
+    auto result = RunIngestion(
+        path, IngestionKind::kFull, outputs, limits_,
+        [&](const IngestionProgress& progress) {
+          if (progress.step == stop_in) {
+            cancel = true;
+          }
+        },
+        [&] {
+          polls_after_cancel += cancel;
+          return cancel;
+        });
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().code(), Code::kCancelled) << result.status().ToString();
+    EXPECT_GE(polls_after_cancel, 1);
+    EXPECT_FALSE(std::filesystem::exists(outputs.web_preview_path));
+  }
+}
+
+TEST_F(IngestionTest, DeadlineEndsWithTimeout) {
+  std::string path = MakeInterlacedWithAudio();
+  MediaLimits limits;
+  limits.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  auto result = RunIngestion(path, IngestionKind::kFull, Outputs(1), limits, nullptr, nullptr);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), Code::kTimeout) << result.status().ToString();
+}
+
+}  // namespace
+}  // namespace vidmill::engine
