@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <charconv>
 #include <chrono>
@@ -13,6 +14,8 @@
 #include <thread>
 #include <unordered_map>
 #include <vector>
+
+#include "common/log.h"
 
 namespace vidmill::storage {
 
@@ -150,6 +153,7 @@ constexpr int kMaxPreparedPerConnection = 512;
 constexpr int kMaxContentionAttempts = 10;
 constexpr int kMaxReconnectRetries = 2;
 constexpr auto kAcquireTimeout = std::chrono::seconds(30);
+constexpr auto kConnectLogInterval = std::chrono::seconds(5);
 
 // libpq messages end with a newline and may span lines; one line reads better
 // in a log and in an API error.
@@ -474,7 +478,18 @@ class PostgresDatabase final : public Database {
       return Status::Unavailable("database unavailable: out of memory connecting");
     }
     if (PQstatus(conn.get()) != CONNECTION_OK) {
-      return Status::Unavailable("database unavailable: " + OneLine(PQerrorMessage(conn.get())));
+      // libpq's reason names the host, port and user: for the operator's log,
+      // not for API clients (the Status message becomes the 503's body).
+      // Logged at most every few seconds, however many requests fail meanwhile.
+      auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+      auto last = last_connect_log_.load();
+      auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                          kConnectLogInterval)
+                          .count();
+      if (now - last >= interval && last_connect_log_.compare_exchange_strong(last, now)) {
+        LogWarning("cannot connect to PostgreSQL: " + OneLine(PQerrorMessage(conn.get())));
+      }
+      return Status::Unavailable("database unavailable: cannot connect to the database server");
     }
     // Notices ("relation already exists, skipping") are not errors; libpq
     // would print them on stderr.
@@ -601,6 +616,7 @@ class PostgresDatabase final : public Database {
   std::condition_variable available_;
   std::vector<std::unique_ptr<PgConnection>> idle_;
   int open_ = 0;  // idle plus checked out
+  std::atomic<std::chrono::steady_clock::rep> last_connect_log_{0};  // steady ticks
 };
 
 }  // namespace

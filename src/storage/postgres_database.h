@@ -28,7 +28,9 @@
 // * Errors: class 23 (unique, foreign key, not null, check) → Conflict;
 //   connection failures, 57P01–57P03 (shutdown, recovery) and class 53 (out of
 //   resources) → Unavailable("database unavailable: …"), the connection is
-//   discarded and the next call reconnects; class 22 (bad data) →
+//   discarded and the next call reconnects (a failed connect says only
+//   "cannot connect to the database server": libpq's reason, which names host,
+//   port and user, goes to the log, at most every 5 s); class 22 (bad data) →
 //   InvalidArgument; anything else → Internal.
 //
 // Statements are prepared once per connection and cached (per SQL text and
