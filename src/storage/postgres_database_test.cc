@@ -457,7 +457,9 @@ TEST_F(PostgresTest, DeadlockIsRetried) {
   thread_two.join();
   EXPECT_TRUE(one.ok()) << one.ToString();
   EXPECT_TRUE(two.ok()) << two.ToString();
-  EXPECT_EQ(attempts.load(), 3);  // the deadlock victim ran again
+  // The victim ran again (under load its retry can lose a second deadlock to
+  // the survivor: the survivor is not guaranteed the freed row first).
+  EXPECT_GE(attempts.load(), 3);
   EXPECT_EQ(Count(*db, "SELECT SUM(updated_at) FROM teams"), 2 + 2 + 4);
 }
 
