@@ -9,6 +9,7 @@
 #include "api/auth.h"
 #include "common/clock.h"
 #include "http/router.h"
+#include "storage/blob_store.h"
 #include "storage/database.h"
 
 namespace vidmill::api {
@@ -26,6 +27,7 @@ struct ApiContext {
   storage::Database* db = nullptr;
   const Clock* clock = nullptr;
   Authenticator* auth = nullptr;
+  storage::BlobStore* blobs = nullptr;  // media files (storage/blob_store.h)
   ApiConfig config;
 };
 

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "api/api.h"
+#include "api/media_routes.h"
 #include "api/videos_routes.h"
 #include "app/commands.h"
 #include "app/server_flags.h"
@@ -17,6 +18,7 @@
 #include "common/log.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "storage/blob_store.h"
 #include "storage/database.h"
 
 namespace vidmill::app {
@@ -100,10 +102,20 @@ int RunServe(int argc, char** argv) {
     return 1;
   }
   context.db = db->get();
+  Result<std::unique_ptr<storage::BlobStore>> blobs = storage::OpenFileBlobStore(store->media_dir);
+  if (!blobs.ok()) {
+    std::fprintf(stderr, "vidmill serve: %s\n", blobs.status().message().c_str());
+    return 1;
+  }
+  context.blobs = blobs->get();
+  if (Status swept = api::SweepMediaOrphans(context); !swept.ok()) {
+    LogWarning("media sweep skipped: " + swept.ToString());
+  }
 
   http::Router router;
   api::RegisterHealthRoutes(router, context);
   api::RegisterVideosRoutes(router, context);
+  api::RegisterMediaRoutes(router, context);
 
   http::ServerOptions options;
   options.listen = flags->Get("listen");

@@ -142,6 +142,12 @@ class FileBlobWriter final : public BlobWriter {
   uint64_t size() const override { return size_; }
   std::string Sha256Hex() const override { return sha_.HexDigest(); }
 
+  Status Sync() override {
+    if (done_) return Status::Internal("blob writer used after Commit/Discard");
+    if (::fsync(fd_.get()) != 0) return ErrnoStatus("cannot sync", temp_path_, errno);
+    return Status::Ok();
+  }
+
   Result<BlobInfo> Commit() override {
     if (done_) return Status::Internal("blob writer used after Commit/Discard");
     // From here on the writer is finished whatever happens; on failure the

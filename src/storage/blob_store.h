@@ -81,6 +81,11 @@ class BlobWriter {
   virtual uint64_t size() const = 0;
   // SHA-256 hex of the bytes appended so far.
   virtual std::string Sha256Hex() const = 0;
+  // Makes the bytes appended so far durable (fsync) without publishing them.
+  // Optional: Commit syncs anyway, but a caller that commits while holding a
+  // lock (a database transaction) calls Sync first so the slow part happens
+  // outside it.
+  virtual Status Sync() = 0;
   // Makes the blob durable and visible (replacing any previous version).
   // After Commit (successful or not) the writer accepts no more calls.
   virtual Result<BlobInfo> Commit() = 0;

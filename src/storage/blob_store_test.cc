@@ -108,6 +108,7 @@ TEST_F(BlobStoreTest, WriteCommitReadBack) {
   ASSERT_TRUE((*writer)->Append("hello ").ok());
   ASSERT_TRUE((*writer)->Append("world").ok());
   EXPECT_EQ((*writer)->size(), 11u);
+  ASSERT_TRUE((*writer)->Sync().ok());
 
   // Nothing visible before Commit.
   EXPECT_FALSE(*store_->Exists(kVideo, "original"));

@@ -1,0 +1,429 @@
+#include "api/media_routes.h"
+
+#include <charconv>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+
+#include <boost/json.hpp>
+
+#include "api/auth.h"
+#include "common/clock.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "http/content_disposition.h"
+#include "http/multipart.h"
+#include "http/range.h"
+#include "jobs/ingestion_state.h"
+#include "storage/blob_store.h"
+#include "videos/media_state.h"
+#include "videos/video_store.h"
+
+namespace vidmill::api {
+namespace {
+
+using http::Request;
+using http::Response;
+
+// Bytes of the file kept to recognise its container (videos::GuessContainer).
+constexpr size_t kSniffBytes = 64;
+
+Result<Principal> Authenticate(const ApiContext& context, const Request& request) {
+  if (context.auth == nullptr) return Status::Internal("no authenticator configured");
+  return context.auth->Authenticate(request);
+}
+
+// A malformed id cannot name anything: 404 like an id the team does not have.
+Result<std::string> PathId(const Request& request) {
+  std::string id = request.Param("id");
+  if (!IsValidId(id)) return Status::NotFound("video", id.substr(0, 64));
+  return id;
+}
+
+Result<videos::Video> ReadVideo(storage::Database& db, const std::string& team_id,
+                                const std::string& video_id) {
+  std::optional<videos::Video> out;
+  RETURN_IF_ERROR(db.Run([&](storage::Session& session) -> Status {
+    ASSIGN_OR_RETURN(videos::Video video, videos::GetVideo(session, team_id, video_id));
+    out = std::move(video);
+    return Status::Ok();
+  }));
+  return std::move(*out);
+}
+
+// A blob reader seen as the HTTP layer's OpenFile.
+class BlobFile final : public http::OpenFile {
+ public:
+  explicit BlobFile(std::unique_ptr<storage::BlobReader> reader) : reader_(std::move(reader)) {}
+  Result<size_t> ReadAt(uint64_t offset, char* out, size_t size) override {
+    return reader_->ReadAt(offset, out, size);
+  }
+
+ private:
+  std::unique_ptr<storage::BlobReader> reader_;
+};
+
+// --- Upload ------------------------------------------------------------------
+
+// Receives one upload's body: multipart parsing, the first file part into a
+// blob writer, everything else discarded. Write/Abort run on the server's I/O
+// thread, Finish on a handler thread; never two at once.
+class UploadSink final : public http::BodySink, private http::MultipartReceiver {
+ public:
+  UploadSink(ApiContext& context, Principal principal, videos::Video video, std::string boundary,
+             jobs::IngestionKind kind)
+      : context_(context),
+        principal_(std::move(principal)),
+        video_(std::move(video)),
+        kind_(kind),
+        parser_(std::move(boundary), this) {}
+
+  Status Write(std::string_view chunk) override {
+    received_ += chunk.size();
+    if (received_ > static_cast<uint64_t>(context_.config.max_upload_bytes)) {
+      writer_.reset();
+      return TooLarge();
+    }
+    return parser_.Feed(chunk);
+  }
+
+  void Abort() override {
+    if (writer_) {
+      LogInfo("upload to video " + video_.id + " aborted after " + std::to_string(received_) +
+              " bytes; nothing published");
+    }
+    writer_.reset();
+  }
+
+  Result<Response> Finish(Request& request) override {
+    RETURN_IF_ERROR(parser_.Finish());
+    if (!file_seen_) {
+      return Status::InvalidArgument(
+          "the upload has no file part (a multipart/form-data part named \"file\" or with a "
+          "filename)");
+    }
+    if (!writer_ || writer_->size() == 0) {
+      return Status::InvalidArgument("the uploaded file is empty");
+    }
+    // The slow part (fsync of the whole file) before taking the database lock.
+    RETURN_IF_ERROR(writer_->Sync());
+
+    videos::ContainerGuess guess = videos::GuessContainer(head_, file_name_, part_type_);
+    videos::MediaFile file;
+    file.file_name = file_name_.empty() ? video_.name : file_name_;
+    file.size = static_cast<int64_t>(writer_->size());
+    file.file_type = guess.mime_type;
+    file.container = guess.container;
+    file.sha256_hex = writer_->Sha256Hex();
+
+    // The transaction may run more than once (contention retries); the blob
+    // is published by the first run that gets that far.
+    std::optional<storage::BlobInfo> published;
+    Status status = context_.db->Transaction([&](storage::Session& session) -> Status {
+      // Serialises with other writers of the team's videos (deletion,
+      // processing requests, a concurrent upload), so the order in which
+      // uploads publish their blob is the order in which their rows commit.
+      RETURN_IF_ERROR(videos::LockTeam(session, principal_.team_id));
+      ASSIGN_OR_RETURN(videos::Video current,
+                       videos::CheckUploadAllowed(session, principal_.team_id, video_.id));
+      video_ = std::move(current);
+      if (!published) {
+        ASSIGN_OR_RETURN(storage::BlobInfo info, writer_->Commit());
+        published = info;
+      }
+      file.modified_at_ms = published->modified_at_ms;
+      file.sha256_hex = published->sha256_hex;
+      const int64_t now = context_.clock->NowMillis();
+      RETURN_IF_ERROR(videos::RecordUpload(session, video_.id, file, now));
+      return jobs::EnqueueIngestion(session, video_.id, kind_, *context_.clock).status();
+    });
+    writer_.reset();
+    if (!status.ok()) {
+      if (published) {
+        // The new file is in place but the row still describes the old one:
+        // downloads notice the size mismatch and answer 503 until the next
+        // successful upload.
+        LogError("upload to video " + video_.id + " published but not recorded: " +
+                 status.ToString());
+      }
+      return status;
+    }
+    LogInfo("upload to video " + video_.id + ": " + std::to_string(file.size) + " bytes, " +
+            file.container + ", sha256 " + file.sha256_hex);
+    const std::string& base = request.base_url;
+    return Response::Json(boost::json::object{
+        {"projectId", video_.project_id},
+        {"videoId", video_.id},
+        {"checkIngestProgressUrl", base + "/videos/v1/check-ingest-video-progress/" + video_.id},
+        {"processVideoUrl", base + "/videos/v1/process-video/" + video_.id},
+    });
+  }
+
+ private:
+  Status TooLarge() const {
+    return Status::PayloadTooLarge("upload larger than the limit of " +
+                                   std::to_string(context_.config.max_upload_bytes) + " bytes");
+  }
+
+  Status OnPartBegin(const http::MultipartPart& part) override {
+    in_file_ = false;
+    if (file_seen_) return Status::Ok();  // only the first file part is kept
+    if (!part.filename && part.name != "file") return Status::Ok();
+    file_seen_ = true;
+    in_file_ = true;
+    file_name_ = part.filename.value_or("");
+    part_type_ = part.content_type;
+    ASSIGN_OR_RETURN(writer_, context_.blobs->Create(video_.id, storage::kOriginalBlob));
+    return Status::Ok();
+  }
+
+  Status OnPartData(std::string_view data) override {
+    if (!in_file_) return Status::Ok();
+    if (head_.size() < kSniffBytes) {
+      head_.append(data.substr(0, kSniffBytes - head_.size()));
+    }
+    return writer_->Append(data);
+  }
+
+  Status OnPartEnd() override {
+    in_file_ = false;
+    return Status::Ok();
+  }
+
+  ApiContext& context_;
+  const Principal principal_;
+  videos::Video video_;
+  const jobs::IngestionKind kind_;
+  http::MultipartParser parser_;
+  std::unique_ptr<storage::BlobWriter> writer_;
+  uint64_t received_ = 0;
+  bool file_seen_ = false;
+  bool in_file_ = false;
+  std::string file_name_;
+  std::string part_type_;
+  std::string head_;
+};
+
+// The StreamHandler: everything that can be refused before the first body
+// byte is refused here (401, 404, 409, 415/400, 413).
+Result<std::unique_ptr<http::BodySink>> OpenUpload(ApiContext& context, Request& request,
+                                                   jobs::IngestionKind kind) {
+  ASSIGN_OR_RETURN(Principal principal, Authenticate(context, request));
+  ASSIGN_OR_RETURN(std::string id, PathId(request));
+  std::optional<videos::Video> video;
+  RETURN_IF_ERROR(context.db->Run([&](storage::Session& session) -> Status {
+    ASSIGN_OR_RETURN(videos::Video found,
+                     videos::CheckUploadAllowed(session, principal.team_id, id));
+    video = std::move(found);
+    return Status::Ok();
+  }));
+  ASSIGN_OR_RETURN(std::string boundary,
+                   http::FormDataBoundary(request.headers.Get("Content-Type")));
+  if (std::optional<std::string> length = request.headers.Get("Content-Length")) {
+    uint64_t declared = 0;
+    auto [end, error] = std::from_chars(length->data(), length->data() + length->size(), declared);
+    if (error == std::errc::result_out_of_range ||
+        (error == std::errc() && declared > static_cast<uint64_t>(context.config.max_upload_bytes))) {
+      return Status::PayloadTooLarge("upload of " + *length + " bytes is larger than the limit of " +
+                                     std::to_string(context.config.max_upload_bytes) + " bytes");
+    }
+  }
+  if (context.blobs == nullptr) return Status::Internal("no media storage configured");
+  return std::unique_ptr<http::BodySink>(
+      new UploadSink(context, std::move(principal), std::move(*video), std::move(boundary), kind));
+}
+
+// --- Download ----------------------------------------------------------------
+
+Result<std::unique_ptr<storage::BlobReader>> OpenBlob(ApiContext& context,
+                                                      const std::string& video_id,
+                                                      std::string_view name,
+                                                      std::string_view what) {
+  if (context.blobs == nullptr) return Status::Internal("no media storage configured");
+  Result<std::unique_ptr<storage::BlobReader>> reader = context.blobs->Open(video_id, name);
+  if (!reader.ok() && reader.status().code() == Code::kNotFound) {
+    return Status::NotFound("the " + std::string(what) + " of video '" + video_id +
+                            "' is missing from the media storage");
+  }
+  return reader;
+}
+
+std::string QuotedTag(std::string_view tag) { return "\"" + std::string(tag) + "\""; }
+
+void AddCommonHeaders(Response& response) {
+  response.headers.Set("Cache-Control", "private, no-cache");
+  response.headers.Set("X-Content-Type-Options", "nosniff");
+}
+
+// The original or processed file of `video`, as recorded in its file_* columns.
+Result<Response> ServeRecordedFile(ApiContext& context, const Request& request,
+                                   const videos::Video& video, std::string_view blob_name,
+                                   const std::string& download_name) {
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::BlobReader> reader,
+                   OpenBlob(context, video.id, blob_name, "media"));
+  if (!video.file_size || static_cast<uint64_t>(*video.file_size) != reader->size() ||
+      !video.file_sha256) {
+    return Status::Unavailable("the media of video '" + video.id +
+                               "' is being replaced; retry shortly")
+        .WithRetryAfter(5);
+  }
+  http::FileRepresentation rep;
+  rep.size = reader->size();
+  rep.content_type = video.file_type.value_or("application/octet-stream");
+  rep.etag = QuotedTag(*video.file_sha256);
+  rep.last_modified = FormatHttpDate(video.file_modified_at.value_or(reader->modified_at_ms()) / 1000);
+  rep.content_disposition = http::AttachmentDisposition(download_name);
+  rep.file = std::make_shared<BlobFile>(std::move(reader));
+  Response response = http::FileResponse(request, rep);
+  AddCommonHeaders(response);
+  return response;
+}
+
+// An ingestion artifact (thumbnail, web preview): validators from the file.
+Result<Response> ServeArtifact(ApiContext& context, const Request& request,
+                               const std::string& video_id, std::string_view blob_name,
+                               std::string_view what, std::string content_type) {
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::BlobReader> reader,
+                   OpenBlob(context, video_id, blob_name, what));
+  http::FileRepresentation rep;
+  rep.size = reader->size();
+  rep.content_type = std::move(content_type);
+  rep.etag = QuotedTag(reader->VersionTag());
+  rep.last_modified = FormatHttpDate(reader->modified_at_ms() / 1000);
+  rep.file = std::make_shared<BlobFile>(std::move(reader));
+  Response response = http::FileResponse(request, rep);
+  AddCommonHeaders(response);
+  return response;
+}
+
+class MediaRoutes {
+ public:
+  explicit MediaRoutes(ApiContext& context) : context_(context) {}
+
+  Result<Response> DownloadOriginal(Request& request) {
+    ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
+    ASSIGN_OR_RETURN(std::string id, PathId(request));
+    ASSIGN_OR_RETURN(videos::Video video, ReadVideo(*context_.db, principal.team_id, id));
+    if (video.is_processed()) {
+      return Status::NotFound("video '" + id +
+                              "' is a processed video; download its media from "
+                              "/media/v1/download/processed/" + id);
+    }
+    if (!video.has_finished_uploading()) {
+      return Status::NotFound("video '" + id + "' has no media: nothing has been uploaded yet");
+    }
+    return ServeRecordedFile(context_, request, video, storage::kOriginalBlob,
+                             video.file_name.value_or(video.name));
+  }
+
+  Result<Response> DownloadProcessed(Request& request) {
+    ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
+    ASSIGN_OR_RETURN(std::string id, PathId(request));
+    ASSIGN_OR_RETURN(videos::Video video, ReadVideo(*context_.db, principal.team_id, id));
+    if (!video.is_processed()) {
+      return Status::NotFound("video '" + id +
+                              "' is an original, not a processed video; use the "
+                              "processedVideoId of its process-video request");
+    }
+    if (video.processing_status == videos::kStatusFailed) {
+      return Status::Conflict("processing of video '" + id + "' failed: " +
+                              video.processing_error.value_or("no details"));
+    }
+    if (video.processing_status != videos::kStatusDone) {
+      char percent[16];
+      std::snprintf(percent, sizeof(percent), "%.1f", video.processing_progress);
+      return Status::Conflict("video '" + id + "' has not finished processing (" +
+                              video.processing_status + ", " + percent + "%)");
+    }
+    if (!video.has_finished_uploading()) {
+      return Status::NotFound("video '" + id + "' has no processed media");
+    }
+    std::string name = video.file_name.value_or("");
+    if (name.empty()) {
+      // Derived from the original's name, with the processed container's extension.
+      Result<videos::Video> parent = ReadVideo(*context_.db, principal.team_id, *video.parent_id);
+      std::string original = parent.ok() ? parent->file_name.value_or(parent->name) : video.name;
+      name = videos::ProcessedFileName(original,
+                                       videos::ExtensionForMimeType(video.file_type.value_or("")));
+    }
+    return ServeRecordedFile(context_, request, video, storage::kProcessedBlob, name);
+  }
+
+  Result<Response> DownloadThumbnail(Request& request) {
+    ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
+    ASSIGN_OR_RETURN(std::string id, PathId(request));
+    int64_t index = 0;
+    if (std::optional<std::string> text = request.Query("index")) {
+      auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), index);
+      if (error != std::errc() || end != text->data() + text->size() || index < 0) {
+        return Status::InvalidArgument("'index' must be a thumbnail number (0, 1, …)");
+      }
+    }
+    ASSIGN_OR_RETURN(videos::Video video, ReadVideo(*context_.db, principal.team_id, id));
+    if (index >= video.thumbnail_count) {
+      return Status::NotFound(
+          video.thumbnail_count == 0
+              ? "video '" + id + "' has no thumbnails (yet)"
+              : "video '" + id + "' has " + std::to_string(video.thumbnail_count) +
+                    " thumbnails; index " + std::to_string(index) + " does not exist");
+    }
+    return ServeArtifact(context_, request, id,
+                         storage::ThumbnailBlobName(static_cast<int>(index)), "thumbnail",
+                         "image/jpeg");
+  }
+
+  Result<Response> DownloadWeb(Request& request) {
+    ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
+    ASSIGN_OR_RETURN(std::string id, PathId(request));
+    ASSIGN_OR_RETURN(videos::Video video, ReadVideo(*context_.db, principal.team_id, id));
+    if (!video.web_video_available) {
+      return Status::NotFound("video '" + id + "' has no web preview (yet)");
+    }
+    return ServeArtifact(context_, request, id, storage::kWebPreviewBlob, "web preview",
+                         "video/mp4");
+  }
+
+ private:
+  ApiContext& context_;
+};
+
+}  // namespace
+
+Status SweepMediaOrphans(ApiContext& context) {
+  if (context.blobs == nullptr) return Status::Internal("no media storage configured");
+  std::set<std::string> known;
+  RETURN_IF_ERROR(context.db->Run([&](storage::Session& session) -> Status {
+    ASSIGN_OR_RETURN(storage::Rows rows, session.Query("SELECT id FROM videos", {}));
+    for (const storage::Row& row : rows) known.insert(row.Text(0));
+    return Status::Ok();
+  }));
+  ASSIGN_OR_RETURN(storage::SweepStats stats,
+                   context.blobs->SweepOrphans(known, context.clock->Now()));
+  if (stats.orphan_directories_removed > 0 || stats.temp_files_removed > 0) {
+    LogInfo("media sweep: removed " + std::to_string(stats.orphan_directories_removed) +
+            " orphan video directories and " + std::to_string(stats.temp_files_removed) +
+            " stale temporary files");
+  }
+  return Status::Ok();
+}
+
+void RegisterMediaRoutes(http::Router& router, ApiContext& context) {
+  router.AddStream("POST", "/media/v1/upload/{id}", [&context](Request& request) {
+    return OpenUpload(context, request, jobs::IngestionKind::kFull);
+  });
+  router.AddStream("POST", "/media/v1/upload/light/{id}", [&context](Request& request) {
+    return OpenUpload(context, request, jobs::IngestionKind::kLight);
+  });
+  auto routes = std::make_shared<MediaRoutes>(context);
+  auto bind = [routes](Result<Response> (MediaRoutes::*method)(Request&)) {
+    return [routes, method](Request& request) { return ((*routes).*method)(request); };
+  };
+  router.Add("GET", "/media/v1/download/original/{id}", bind(&MediaRoutes::DownloadOriginal));
+  router.Add("GET", "/media/v1/download/processed/{id}", bind(&MediaRoutes::DownloadProcessed));
+  router.Add("GET", "/media/v1/download/thumbnail/{id}", bind(&MediaRoutes::DownloadThumbnail));
+  router.Add("GET", "/media/v1/download/web/{id}", bind(&MediaRoutes::DownloadWeb));
+}
+
+}  // namespace vidmill::api
