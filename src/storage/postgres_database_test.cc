@@ -9,7 +9,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <latch>
 #include <mutex>
 #include <set>
@@ -572,45 +571,13 @@ TEST_F(PostgresTest, NodesStartingTogetherApplyEachMigrationOnce) {
   EXPECT_EQ(Count(*db, "SELECT MAX(version) FROM schema_migrations"), LatestSchemaVersion());
 }
 
-// A cluster of its own (scripts/pg-cluster.sh with a private state file), so
-// stopping it does not disturb the tests sharing VIDMILL_TEST_POSTGRES.
-class PrivateCluster {
- public:
-  PrivateCluster() {
-    char pattern[] = "/tmp/vidmill-pgstate-XXXXXX";
-    state_dir_ = mkdtemp(pattern) ? pattern : "";
-  }
-  ~PrivateCluster() {
-    (void)Script("stop");
-    std::filesystem::remove_all(state_dir_);
-  }
-  // Runs the script; returns its first line of output, or "" on failure.
-  std::string Script(const std::string& command) {
-    std::string line = "VIDMILL_PG_STATE=" + state_dir_ + "/state " VIDMILL_SOURCE_DIR
-                       "/scripts/pg-cluster.sh " +
-                       command;
-    FILE* pipe = popen(line.c_str(), "r");
-    if (pipe == nullptr) return "";
-    char buffer[512] = {0};
-    std::string out = fgets(buffer, sizeof(buffer), pipe) ? buffer : "";
-    int rc = pclose(pipe);
-    if (rc != 0) return "";
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return out.empty() ? "ok" : out;
-  }
-
- private:
-  std::string state_dir_;
-};
-
 TEST(PostgresRestartTest, UnavailableWhileDownThenRecovers) {
   if (TestPostgresAdminUrl().empty()) {
     GTEST_SKIP() << kTestPostgresEnv << " is not set: no PostgreSQL to test against";
   }
-  PrivateCluster cluster;
-  std::string admin_url = cluster.Script("start");
-  ASSERT_EQ(admin_url.rfind("postgresql://", 0), 0u) << admin_url;
-  auto opened = OpenDatabase(admin_url);
+  auto cluster = PrivatePostgresCluster::Start();
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  auto opened = OpenDatabase((*cluster)->admin_url());
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   Database& db = **opened;
   ASSERT_TRUE(db.Transaction([](Session& s) {
@@ -621,7 +588,8 @@ TEST(PostgresRestartTest, UnavailableWhileDownThenRecovers) {
                       .status();
                 }).ok());
 
-  ASSERT_EQ(cluster.Script("pause"), "ok");
+  Status paused = (*cluster)->Pause();
+  ASSERT_TRUE(paused.ok()) << paused.ToString();
   auto start = std::chrono::steady_clock::now();
   Status ping = db.Ping();
   EXPECT_EQ(ping.code(), Code::kUnavailable) << ping.ToString();
@@ -632,7 +600,8 @@ TEST(PostgresRestartTest, UnavailableWhileDownThenRecovers) {
   EXPECT_EQ(write.code(), Code::kUnavailable) << write.ToString();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));  // fails fast
 
-  ASSERT_EQ(cluster.Script("resume"), "ok");
+  Status resumed = (*cluster)->Resume();
+  ASSERT_TRUE(resumed.ok()) << resumed.ToString();
   EXPECT_TRUE(db.Ping().ok());
   Status again = db.Transaction([](Session& s) {
     return s.Execute("UPDATE teams SET updated_at = 3", {}).status();

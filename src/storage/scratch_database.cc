@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -75,6 +76,52 @@ ScratchDatabase::~ScratchDatabase() {
     return;
   }
   (void)RunAdmin(TestPostgresAdminUrl(), "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+}
+
+Result<std::unique_ptr<PrivatePostgresCluster>> PrivatePostgresCluster::Start() {
+  std::string pattern =
+      (std::filesystem::temp_directory_path() / "vidmill-pgstate-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return Status::Unavailable("cannot create a temp dir for the cluster state");
+  }
+  std::unique_ptr<PrivatePostgresCluster> cluster(new PrivatePostgresCluster(pattern));
+  ASSIGN_OR_RETURN(cluster->admin_url_, cluster->Script("start"));
+  if (cluster->admin_url_.rfind("postgresql://", 0) != 0) {
+    return Status::Internal("pg-cluster.sh start printed '" + cluster->admin_url_ +
+                            "' instead of a URL");
+  }
+  return cluster;
+}
+
+PrivatePostgresCluster::~PrivatePostgresCluster() {
+  (void)Script("stop");
+  std::error_code ignored;
+  std::filesystem::remove_all(state_dir_, ignored);
+}
+
+Status PrivatePostgresCluster::Pause() { return Script("pause").status(); }
+
+Status PrivatePostgresCluster::Resume() { return Script("resume").status(); }
+
+Result<std::string> PrivatePostgresCluster::Script(const std::string& command) {
+  std::string line = "VIDMILL_PG_STATE='" + state_dir_ + "/state' '" VIDMILL_SOURCE_DIR
+                     "/scripts/pg-cluster.sh' " +
+                     command + " 2>&1";
+  FILE* pipe = popen(line.c_str(), "r");
+  if (pipe == nullptr) {
+    return Status::Internal("cannot run scripts/pg-cluster.sh");
+  }
+  std::string output;
+  char buffer[512];
+  while (fgets(buffer, sizeof(buffer), pipe) != nullptr) {
+    output += buffer;
+  }
+  int rc = pclose(pipe);
+  if (rc != 0) {
+    return Status::Internal("scripts/pg-cluster.sh " + command + " failed: " + output);
+  }
+  std::string first_line = output.substr(0, output.find('\n'));
+  return first_line;
 }
 
 }  // namespace vidmill::storage
