@@ -20,6 +20,7 @@
 #include "jobs/handlers/register_handlers.h"
 #include "jobs/queue.h"
 #include "jobs/worker.h"
+#include "storage/blob_store.h"
 #include "storage/database.h"
 
 namespace vidmill::app {
@@ -102,13 +103,18 @@ int RunWorker(int argc, char** argv) {
   queue_options.lease_duration = std::chrono::seconds(*lease_seconds);
   jobs::Queue queue(**db, SystemClock::Instance(), queue_options);
 
+  Result<std::unique_ptr<storage::BlobStore>> blobs = storage::OpenFileBlobStore(store->media_dir);
+  if (!blobs.ok()) return Fail(blobs.status(), 1);
+
   jobs::HandlerRegistry handlers;
   jobs::RegisterJobHandlers(handlers, jobs::JobHandlerConfig{
-                                    .database = db->get(),
-                                    .media_dir = store->media_dir,
-                                    .max_frame_pixels = *max_pixels,
-                                    .max_duration_seconds = static_cast<double>(*max_duration),
-                                });
+                                          .database = db->get(),
+                                          .blobs = blobs->get(),
+                                          .clock = &SystemClock::Instance(),
+                                          .max_frame_pixels = *max_pixels,
+                                          .max_duration_seconds =
+                                              static_cast<double>(*max_duration),
+                                      });
   queue.SetFailureHook(handlers.MakeFailureHook());
 
   jobs::WorkerOptions options;

@@ -7,14 +7,20 @@
 #include <cstdint>
 #include <string>
 
+#include "common/clock.h"
 #include "jobs/handler.h"
+#include "storage/blob_store.h"
 #include "storage/database.h"
 
 namespace vidmill::jobs {
 
+// What handlers need. Pointers are not owned and must outlive the registry.
 struct JobHandlerConfig {
-  storage::Database* database = nullptr;  // not owned; outlives the handlers
-  std::string media_dir;                  // the media storage root
+  storage::Database* database = nullptr;
+  storage::BlobStore* blobs = nullptr;
+  const Clock* clock = &SystemClock::Instance();
+  // Full ingestion: thumbnails per video.
+  int thumbnail_count = 5;
   // Limits on untrusted inputs (engine::MediaLimits).
   int64_t max_frame_pixels = int64_t{7680} * 4320;
   double max_duration_seconds = 6 * 3600.0;

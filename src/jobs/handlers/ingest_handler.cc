@@ -1,0 +1,108 @@
+#include "jobs/handlers/ingest_handler.h"
+
+#include <boost/json.hpp>
+#include <cmath>
+#include <filesystem>
+
+#include "engine/ingestion.h"
+
+namespace vidmill::jobs {
+
+IngestHandler::IngestHandler(IngestionKind kind, storage::BlobStore& blobs, const Clock& clock,
+                             IngestHandlerOptions options)
+    : kind_(kind), blobs_(blobs), clock_(clock), options_(options) {}
+
+Status IngestHandler::Run(JobContext& context) {
+  const std::string& video_id = context.job().video_id;
+  RETURN_IF_ERROR(context.FencedWrite([&](storage::Session& session) {
+    return MarkIngestionStarted(session, video_id, kind_, clock_.NowMillis());
+  }));
+
+  Result<std::string> input = blobs_.LocalPath(video_id, storage::kOriginalBlob);
+  if (!input.ok()) {
+    if (input.status().code() == Code::kNotFound) {
+      return Status::NotFound("the uploaded media file of this video is missing");
+    }
+    return input.status();
+  }
+
+  bool full = kind_ == IngestionKind::kFull;
+  engine::IngestionOutputs outputs;
+  if (full) {
+    for (int thumbnail_idx = 0; thumbnail_idx < options_.thumbnail_count; ++thumbnail_idx) {
+      outputs.thumbnail_paths.push_back(context.temp_dir() + "/" +
+                                        storage::ThumbnailBlobName(thumbnail_idx));
+    }
+    outputs.web_preview_path = context.temp_dir() + "/" + std::string(storage::kWebPreviewBlob);
+  }
+  engine::MediaLimits limits;
+  limits.max_frame_pixels = options_.max_frame_pixels;
+  limits.max_duration_seconds = options_.max_duration_seconds;
+  // The deadline is the context's (it moves once the duration is known); the
+  // heartbeat turns it into a stop request that `cancel` reports.
+
+  Status metadata_status;
+  auto on_metadata = [&](const engine::VideoMetadata& metadata) {
+    context.SetMediaDuration(static_cast<double>(metadata.duration_millis) / 1000.0);
+    std::string json = boost::json::serialize(metadata.ToJson());
+    metadata_status = context.FencedWrite([&](storage::Session& session) {
+      return RecordIngestionMetadata(session, video_id, json, clock_.NowMillis());
+    });
+  };
+  auto on_progress = [&](const engine::IngestionProgress& progress) {
+    std::optional<int64_t> eta;
+    if (progress.eta_seconds && std::isfinite(*progress.eta_seconds)) {
+      eta = static_cast<int64_t>(std::ceil(*progress.eta_seconds));
+    }
+    (void)context.ReportProgress(progress.fraction * 100.0, eta);
+  };
+  auto cancel = [&context] { return context.ShouldStop(); };
+
+  Result<engine::IngestionReport> report = engine::RunIngestion(
+      *input, full ? engine::IngestionKind::kFull : engine::IngestionKind::kLight, outputs, limits,
+      on_progress, cancel, on_metadata);
+  // A stop request explains a kCancelled from the engine better than the
+  // engine can ("lost the lease …", "the job ran longer than …").
+  RETURN_IF_ERROR(context.CheckStop());
+  if (!report.ok()) {
+    return report.status();
+  }
+  RETURN_IF_ERROR(metadata_status);
+
+  IngestionResult result;
+  result.metadata_json = boost::json::serialize(report->metadata.ToJson());
+  if (report->quality) {
+    result.quality_json = boost::json::serialize(report->quality->ToJson());
+  }
+  if (full) {
+    for (int thumbnail_idx = 0; thumbnail_idx < report->thumbnails_written; ++thumbnail_idx) {
+      RETURN_IF_ERROR(context.CheckStop());
+      RETURN_IF_ERROR(blobs_
+                          .PutFile(video_id, storage::ThumbnailBlobName(thumbnail_idx),
+                                   outputs.thumbnail_paths[thumbnail_idx])
+                          .status());
+    }
+    result.thumbnail_count = report->thumbnails_written;
+    if (report->web_preview_written) {
+      RETURN_IF_ERROR(context.CheckStop());
+      RETURN_IF_ERROR(
+          blobs_.PutFile(video_id, storage::kWebPreviewBlob, outputs.web_preview_path).status());
+      result.web_video_available = true;
+    }
+  }
+  return context.Complete([&](storage::Session& session) {
+    return CommitIngestion(session, video_id, result, clock_.NowMillis());
+  });
+}
+
+Status IngestHandler::OnProgress(storage::Session& session, const Job& job, double percent,
+                                 std::optional<int64_t> eta_seconds) {
+  return RecordIngestionProgress(session, job.video_id, percent, eta_seconds, clock_.NowMillis());
+}
+
+Status IngestHandler::OnFailed(storage::Session& session, const Job& job,
+                               const std::string& message) {
+  return MarkIngestionFailed(session, job.video_id, message, clock_.NowMillis());
+}
+
+}  // namespace vidmill::jobs
