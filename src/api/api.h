@@ -12,6 +12,10 @@
 #include "storage/blob_store.h"
 #include "storage/database.h"
 
+namespace vidmill::accounts {
+class AccountService;
+}  // namespace vidmill::accounts
+
 namespace vidmill::api {
 
 // Settings from `vidmill serve` flags that the routes honour.
@@ -27,6 +31,7 @@ struct ApiContext {
   storage::Database* db = nullptr;
   const Clock* clock = nullptr;
   Authenticator* auth = nullptr;
+  accounts::AccountService* accounts = nullptr;
   storage::BlobStore* blobs = nullptr;  // media files (storage/blob_store.h)
   ApiConfig config;
 };

@@ -2,6 +2,7 @@
 // Who is calling: every route outside /healthz and the Basic-auth accounts
 // endpoints starts by asking the Authenticator for the request's Principal.
 
+#include <optional>
 #include <string>
 
 #include "common/status.h"
@@ -13,6 +14,11 @@ namespace vidmill::api {
 struct Principal {
   std::string user_id;
   std::string team_id;
+  // Set only for a signed request (RFC 9421) to a streaming route, whose body
+  // had not been read when it was authenticated: the SHA-256 (raw 32 bytes)
+  // its Content-Digest promises. The route must hash the body as it arrives
+  // and refuse the request (401) when the two differ.
+  std::optional<std::string> pending_body_sha256;
 };
 
 class Authenticator {

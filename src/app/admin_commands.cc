@@ -1,17 +1,132 @@
-#include <cstdio>
+// `vidmill user …` and `vidmill team …`: the operator's account administration.
+// Each works on the same store as `serve` (and while it runs), prints a JSON
+// line on success, and exits non-zero with a one-line message on error.
 
+#include <cstdio>
+#include <string>
+
+#include <boost/json.hpp>
+
+#include "accounts/account_service.h"
 #include "app/commands.h"
+#include "app/server_flags.h"
+#include "common/clock.h"
 
 namespace vidmill::app {
+namespace {
+
+int Fail(const std::string& command, const std::string& message, int code = 1) {
+  std::fprintf(stderr, "vidmill %s: %s\n", command.c_str(), message.c_str());
+  return code;
+}
+
+struct Admin {
+  std::unique_ptr<storage::Database> db;
+  std::unique_ptr<accounts::AccountService> accounts;
+};
+
+// Parses the flags after `vidmill <noun> <verb>` and opens the store.
+Result<std::pair<Flags, Admin>> Open(const std::vector<FlagSpec>& own, int argc, char** argv) {
+  std::vector<FlagSpec> specs = StoreFlags();
+  specs.insert(specs.end(), own.begin(), own.end());
+  ASSIGN_OR_RETURN(Flags flags, Flags::Parse(specs, argc, argv, 3));
+  ASSIGN_OR_RETURN(StoreConfig store, ResolveStore(flags));
+  Admin admin;
+  ASSIGN_OR_RETURN(admin.db, storage::OpenDatabase(store.database_url));
+  admin.accounts = std::make_unique<accounts::AccountService>(
+      admin.db.get(), &SystemClock::Instance(), accounts::AccountOptions{});
+  return std::make_pair(std::move(flags), std::move(admin));
+}
+
+Status Require(const Flags& flags, std::initializer_list<const char*> names) {
+  for (const char* name : names) {
+    if (flags.Get(name).empty()) return Status::InvalidArgument(std::string("--") + name + " is required");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 int RunUser(int argc, char** argv) {
-  std::fputs("vidmill user: not implemented yet\n", stderr);
-  return 2;
+  std::string verb = argc > 2 ? argv[2] : "";
+  std::string command = "user " + verb;
+  if (verb == "add") {
+    auto opened = Open({{"email", "", "e-mail address (the login)"},
+                        {"password", "", "password, 8 to 1024 bytes"},
+                        {"name", "", "display name"},
+                        {"team", "", "team to join; created when missing"}},
+                       argc, argv);
+    if (!opened.ok()) return Fail(command, opened.status().message(), 2);
+    auto& [flags, admin] = *opened;
+    if (Status s = Require(flags, {"email", "password"}); !s.ok()) return Fail(command, s.message(), 2);
+    auto made = admin.accounts->AddUser(flags.Get("email"), flags.Get("password"), flags.Get("name"),
+                                        flags.Get("team"));
+    if (!made.ok()) return Fail(command, made.status().message());
+    std::printf("%s\n", boost::json::serialize(boost::json::object{
+                                                   {"userId", made->first.id},
+                                                   {"teamId", made->second.id}})
+                            .c_str());
+    return 0;
+  }
+  if (verb == "ban") {
+    auto opened = Open({{"email", "", "the user's e-mail"}, {"reason", "", "shown to the user"}},
+                       argc, argv);
+    if (!opened.ok()) return Fail(command, opened.status().message(), 2);
+    auto& [flags, admin] = *opened;
+    if (Status s = Require(flags, {"email", "reason"}); !s.ok()) return Fail(command, s.message(), 2);
+    if (Status s = admin.accounts->BanUser(flags.Get("email"), flags.Get("reason")); !s.ok()) {
+      return Fail(command, s.message());
+    }
+    std::printf("%s\n", boost::json::serialize(boost::json::object{{"banned", flags.Get("email")}}).c_str());
+    return 0;
+  }
+  if (verb == "unban") {
+    auto opened = Open({{"email", "", "the user's e-mail"}}, argc, argv);
+    if (!opened.ok()) return Fail(command, opened.status().message(), 2);
+    auto& [flags, admin] = *opened;
+    if (Status s = Require(flags, {"email"}); !s.ok()) return Fail(command, s.message(), 2);
+    if (Status s = admin.accounts->UnbanUser(flags.Get("email")); !s.ok()) {
+      return Fail(command, s.message());
+    }
+    std::printf("%s\n", boost::json::serialize(boost::json::object{{"unbanned", flags.Get("email")}}).c_str());
+    return 0;
+  }
+  return Fail("user", "usage: vidmill user add|ban|unban --email E [--password P] [--name N] "
+                      "[--team NAME] [--reason R]",
+              2);
 }
 
 int RunTeam(int argc, char** argv) {
-  std::fputs("vidmill team: not implemented yet\n", stderr);
-  return 2;
+  std::string verb = argc > 2 ? argv[2] : "";
+  std::string command = "team " + verb;
+  if (verb == "add") {
+    // `vidmill team add NAME`: the name is positional.
+    auto opened = Open({}, argc, argv);
+    if (!opened.ok()) return Fail(command, opened.status().message(), 2);
+    auto& [flags, admin] = *opened;
+    if (flags.positional().size() != 1) return Fail(command, "usage: vidmill team add NAME", 2);
+    auto team = admin.accounts->AddTeam(flags.positional()[0]);
+    if (!team.ok()) return Fail(command, team.status().message());
+    std::printf("%s\n", boost::json::serialize(boost::json::object{{"teamId", team->id},
+                                                                   {"name", team->name}})
+                            .c_str());
+    return 0;
+  }
+  if (verb == "add-member") {
+    auto opened = Open({{"team", "", "team name"}, {"email", "", "the user's e-mail"}}, argc, argv);
+    if (!opened.ok()) return Fail(command, opened.status().message(), 2);
+    auto& [flags, admin] = *opened;
+    if (Status s = Require(flags, {"team", "email"}); !s.ok()) return Fail(command, s.message(), 2);
+    if (Status s = admin.accounts->AddMember(flags.Get("team"), flags.Get("email")); !s.ok()) {
+      return Fail(command, s.message());
+    }
+    std::printf("%s\n", boost::json::serialize(boost::json::object{{"team", flags.Get("team")},
+                                                                   {"added", flags.Get("email")}})
+                            .c_str());
+    return 0;
+  }
+  return Fail("team", "usage: vidmill team add NAME | vidmill team add-member --team NAME --email E",
+              2);
 }
 
 }  // namespace vidmill::app

@@ -9,6 +9,9 @@
 #include <iostream>
 #include <thread>
 
+#include "accounts/account_service.h"
+#include "api/account_authenticator.h"
+#include "api/accounts_routes.h"
 #include "api/api.h"
 #include "api/media_routes.h"
 #include "api/videos_routes.h"
@@ -102,6 +105,23 @@ int RunServe(int argc, char** argv) {
     return 1;
   }
   context.db = db->get();
+
+  accounts::AccountService account_service(
+      context.db, context.clock,
+      accounts::AccountOptions{*ttl, *leeway, /*max_concurrent_hashes=*/2});
+  api::AccountAuthenticator authenticator(&account_service);
+  context.accounts = &account_service;
+  context.auth = &authenticator;
+  Result<std::optional<accounts::DemoUser>> demo = account_service.CreateDemoUserIfEmpty();
+  if (!demo.ok()) {
+    std::fprintf(stderr, "vidmill serve: cannot create the demo user: %s\n",
+                 demo.status().message().c_str());
+    return 1;
+  }
+  if (demo->has_value()) {
+    std::printf("vidmill: created demo user %s with password %s\n", (*demo)->email.c_str(),
+                (*demo)->password.c_str());
+  }
   Result<std::unique_ptr<storage::BlobStore>> blobs = storage::OpenFileBlobStore(store->media_dir);
   if (!blobs.ok()) {
     std::fprintf(stderr, "vidmill serve: %s\n", blobs.status().message().c_str());
@@ -114,6 +134,7 @@ int RunServe(int argc, char** argv) {
 
   http::Router router;
   api::RegisterHealthRoutes(router, context);
+  api::RegisterAccountsRoutes(router, context);
   api::RegisterVideosRoutes(router, context);
   api::RegisterMediaRoutes(router, context);
 

@@ -1,0 +1,47 @@
+#include "api/account_authenticator.h"
+
+#include <strings.h>
+
+namespace vidmill::api {
+
+accounts::SignedRequest ToSignedRequest(const http::Request& request) {
+  accounts::SignedRequest signed_request;
+  signed_request.method = request.method;
+  signed_request.target_uri = request.base_url + request.target;
+  signed_request.headers = request.headers.fields();
+  std::optional<std::string> length = request.headers.Get("Content-Length");
+  bool chunked = request.headers.Has("Transfer-Encoding");
+  signed_request.has_body = chunked || (length && *length != "0" && !length->empty());
+  return signed_request;
+}
+
+Result<Principal> AccountAuthenticator::Authenticate(const http::Request& request) {
+  std::optional<std::string> authorization = request.headers.Get("Authorization");
+  if (authorization && authorization->size() >= 7 &&
+      strncasecmp(authorization->c_str(), "Bearer ", 7) == 0) {
+    std::string token = authorization->substr(7);
+    while (!token.empty() && token.front() == ' ') token.erase(token.begin());
+    while (!token.empty() && token.back() == ' ') token.pop_back();
+    if (token.empty()) {
+      return Status::Unauthenticated("the Authorization header has an empty Bearer token")
+          .WithException("NoJWTTokenFoundException");
+    }
+    ASSIGN_OR_RETURN(accounts::Identity identity, accounts_->VerifyBearer(token));
+    return Principal{identity.user_id, identity.team_id, std::nullopt};
+  }
+  if (request.headers.Has("Signature-Input") || request.headers.Has("Signature")) {
+    accounts::SignedRequest signed_request = ToSignedRequest(request);
+    // Buffered routes have the whole body; streaming routes have none yet.
+    std::optional<std::string> body;
+    if (!signed_request.has_body || !request.body.empty()) body = request.body;
+    ASSIGN_OR_RETURN(accounts::Identity identity,
+                     accounts_->VerifySignedRequest(signed_request, body));
+    return Principal{identity.user_id, identity.team_id, identity.pending_body_sha256};
+  }
+  return Status::Unauthenticated(authorization
+                                     ? "the Authorization header carries no Bearer token"
+                                     : "no JWT token was supplied in the Authorization header")
+      .WithException("NoJWTTokenFoundException");
+}
+
+}  // namespace vidmill::api

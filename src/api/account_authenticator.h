@@ -1,0 +1,22 @@
+#pragma once
+// The Authenticator every route uses, backed by the accounts service:
+// `Authorization: Bearer <JWT>`, or an RFC 9421 signed request.
+
+#include "accounts/account_service.h"
+#include "api/auth.h"
+
+namespace vidmill::api {
+
+class AccountAuthenticator final : public Authenticator {
+ public:
+  explicit AccountAuthenticator(accounts::AccountService* accounts) : accounts_(accounts) {}
+  Result<Principal> Authenticate(const http::Request& request) override;
+
+ private:
+  accounts::AccountService* accounts_;
+};
+
+// The request as the signature verifier sees it: target URI = base_url + target.
+accounts::SignedRequest ToSignedRequest(const http::Request& request);
+
+}  // namespace vidmill::api
