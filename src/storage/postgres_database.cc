@@ -507,20 +507,22 @@ class PostgresDatabase final : public Database {
       return status;
     }
     status = fn(conn);
+    const bool aborted = conn.lost() || conn.transaction_status() == PQTRANS_INERROR;
+    // When fn ignored the failed statement that aborted the transaction, report
+    // that statement's error: the caller must not believe it committed.
+    if (status.ok() && aborted) status = conn.first_failure();
     if (conn.lost()) {
       // The server rolls back a transaction whose connection dropped, so
       // running it again cannot apply it twice.
       *retry = Retry::kReconnect;
-      return conn.first_failure().ok() ? Status::Unavailable("database unavailable: connection lost")
-                                       : conn.first_failure();
+      return status.ok() ? Status::Unavailable("database unavailable: connection lost") : status;
     }
     if (conn.transaction_status() == PQTRANS_INERROR) {
-      // A statement failed, so the server refuses the rest of the transaction;
-      // COMMIT would silently roll back. Report the statement's error even if
-      // fn ignored it.
+      // A statement failed, so the server refuses the rest of the transaction
+      // (COMMIT would silently roll back).
       (void)conn.Command("ROLLBACK");
       if (conn.retryable_at() != 0) *retry = Retry::kContention;
-      return conn.first_failure();
+      return status;
     }
     if (!status.ok()) {
       (void)conn.Command("ROLLBACK");

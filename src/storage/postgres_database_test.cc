@@ -329,6 +329,13 @@ TEST_F(PostgresTest, AnIgnoredErrorStillAbortsTheTransaction) {
   EXPECT_EQ(status.code(), Code::kConflict) << status.ToString();
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(Count(*db, "SELECT COUNT(*) FROM teams"), 1);
+
+  // An error fn returns itself (here annotated) reaches the caller unchanged.
+  status = db->Transaction([&](Session& s) -> Status {
+    return InsertTeam(s, "t5", "A").Annotate("creating team t5");
+  });
+  EXPECT_EQ(status.code(), Code::kConflict) << status.ToString();
+  EXPECT_EQ(status.message().rfind("creating team t5: ", 0), 0u) << status.message();
 }
 
 TEST_F(PostgresTest, ConcurrentTransactionsDoNotLoseUpdates) {
