@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "jobs/supervisor.h"
 #include "storage/blob_store.h"
 #include "storage/database.h"
 
@@ -160,6 +161,17 @@ int RunServe(int argc, char** argv) {
   LogInfo("serving on " + host + ":" + std::to_string(*port) + " with data in " +
           store->data_dir);
 
+  // Media work happens in worker processes, never here.
+  jobs::SupervisorOptions supervisor_options;
+  supervisor_options.workers = static_cast<int>(*workers);
+  supervisor_options.worker_args = {"--database", store->database_url, "--media-dir",
+                                    store->media_dir, "--data-dir", store->data_dir};
+  jobs::Supervisor supervisor(supervisor_options);
+  if (Status started = supervisor.Start(); !started.ok()) {
+    std::fprintf(stderr, "vidmill serve: cannot start workers: %s\n", started.message().c_str());
+    return 1;
+  }
+
   std::thread signal_watcher([&server, signals] {
     int received = 0;
     sigwait(&signals, &received);
@@ -171,6 +183,7 @@ int RunServe(int argc, char** argv) {
   // Run() returns only after Stop(); wake the watcher if Stop came from elsewhere.
   pthread_kill(signal_watcher.native_handle(), SIGTERM);
   signal_watcher.join();
+  supervisor.Stop();
   LogInfo("stopped");
   return 0;
 }
