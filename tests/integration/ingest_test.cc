@@ -1,0 +1,186 @@
+// Ingestion end to end: clips made by ffmpeg are uploaded through the real
+// Media service of `vidmill serve`, ingested by real `vidmill worker`
+// processes, and read back through the Videos and Media services.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "tests/integration/ingest_test_util.h"
+
+namespace vidmill::test {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using std::chrono::steady_clock;
+
+class IngestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    client_ = std::make_unique<MediaClient>(server_, "ingest@example.com");
+    ASSERT_FALSE(client_->token().empty());
+    clips_ = server_.data_dir() + "/clips";
+    std::filesystem::create_directories(clips_);
+  }
+
+  void TearDown() override {
+    if (HasFailure()) {
+      std::cerr << "--- server log ---\n" << server_.ServerLog() << "\n";
+      for (auto& worker : workers_) std::cerr << "--- worker log ---\n" << worker->Log() << "\n";
+    }
+  }
+
+  WorkerProcess& StartWorker(std::vector<std::string> flags = {}) {
+    workers_.push_back(std::make_unique<WorkerProcess>(server_, std::move(flags)));
+    return *workers_.back();
+  }
+
+  // Uploads `path` to a new video and returns its id.
+  std::string UploadNew(const std::string& path, bool light = false) {
+    std::string id = client_->CreateVideo();
+    HttpResponse response = client_->Upload(id, ReadFile(path), light);
+    EXPECT_EQ(response.status, 200) << response.body;
+    return id;
+  }
+
+  ServerHarness server_{ServerHarness::Options{.workers = 0}};
+  std::unique_ptr<MediaClient> client_;
+  std::string clips_;
+  std::vector<std::unique_ptr<WorkerProcess>> workers_;
+};
+
+TEST_F(IngestTest, FullIngestionStoresMetadataQualityThumbnailsAndWebPreview) {
+  std::string clip = clips_ + "/progressive.mp4";
+  MakePanClip(clip, 320, 240, 2.0, /*audio=*/true);
+  StartWorker();
+  std::string id = UploadNew(clip);
+
+  boost::json::object state = client_->WaitForIngestion(id);
+  ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+  EXPECT_EQ(state["videoMetadataAvailable"], true);
+
+  boost::json::object video = client_->VideoDocument(id);
+  const boost::json::object& ingestion = video["ingestion"].as_object();
+  const boost::json::object& ingestion_state = ingestion.at("ingestionState").as_object();
+  EXPECT_EQ(Str(ingestion_state.at("ingestionStatus")), "DONE");
+  EXPECT_EQ(ingestion_state.at("videoMetadataCommitted"), true);
+  EXPECT_EQ(ingestion_state.at("thumbnailsAvailable"), true);
+  EXPECT_EQ(ingestion_state.at("webVideoAvailable"), true);
+  EXPECT_DOUBLE_EQ(ingestion_state.at("processingProgressPercent").to_number<double>(), 100.0);
+
+  const boost::json::object& metadata = ingestion.at("metadata").as_object();
+  EXPECT_EQ(Str(metadata.at("codecName")), "h264");
+  EXPECT_EQ(metadata.at("frameWidth").to_number<int64_t>(), 320);
+  EXPECT_EQ(metadata.at("frameHeight").to_number<int64_t>(), 240);
+  EXPECT_EQ(metadata.at("totalFrames").to_number<int64_t>(), 50);
+  EXPECT_NEAR(metadata.at("durationInMillis").to_number<double>(), 2000, 100);
+  EXPECT_NEAR(metadata.at("averageFramerate").to_number<double>(), 25.0, 0.01);
+  EXPECT_EQ(Str(metadata.at("pixelFormat").at("name")), "yuv420p");
+  EXPECT_EQ(Str(metadata.at("pixelFormat").at("chromaSubsampling").at("yuv")), "4:2:0");
+  EXPECT_EQ(Str(metadata.at("scanning").at("metadata").at("scanningType")), "progressive");
+  EXPECT_EQ(Str(metadata.at("scanning").at("heuristics").at("scanningType")), "progressive");
+
+  const boost::json::object& quality = ingestion.at("qualityAssessment").as_object();
+  ASSERT_TRUE(quality.contains("metrics")) << boost::json::serialize(quality);
+  EXPECT_EQ(quality.at("metrics").as_array().size(), 3u);
+  double overall = quality.at("overallSubjectiveScore").to_number<double>();
+  EXPECT_GE(overall, 0.0);
+  EXPECT_LE(overall, 5.0);
+
+  // The published artefacts are served by the Media service.
+  HttpResponse thumbnail =
+      client_->http().Get("/media/v1/download/thumbnail/" + id + "?index=0", client_->token());
+  ASSERT_EQ(thumbnail.status, 200) << thumbnail.body.substr(0, 200);
+  ASSERT_GE(thumbnail.body.size(), 3u);
+  EXPECT_EQ(static_cast<unsigned char>(thumbnail.body[0]), 0xFF);  // JPEG SOI
+  EXPECT_EQ(static_cast<unsigned char>(thumbnail.body[1]), 0xD8);
+  HttpResponse preview = client_->http().Get("/media/v1/download/web/" + id, client_->token());
+  ASSERT_EQ(preview.status, 200) << preview.body.substr(0, 200);
+  EXPECT_EQ(preview.body.substr(4, 4), "ftyp");
+
+  // The worker cleaned up after itself.
+  std::error_code ec;
+  std::string temp_root = server_.data_dir() + "/media/.tmp/jobs";
+  EXPECT_TRUE(std::filesystem::is_empty(temp_root, ec)) << temp_root;
+}
+
+TEST_F(IngestTest, LightIngestionIsMetadataOnlyAndFast) {
+  std::string clip = clips_ + "/light.mp4";
+  Ffmpeg("-f lavfi -i testsrc2=size=640x360:rate=25 -t 20 -c:v libx264 -preset ultrafast "
+         "-pix_fmt yuv420p " + clip);
+  StartWorker();
+  // Let the worker come up so the measurement is of ingestion, not start-up.
+  std::this_thread::sleep_for(milliseconds(500));
+  std::string id = client_->CreateVideo();
+  std::string bytes = ReadFile(clip);
+  auto started = steady_clock::now();
+  ASSERT_EQ(client_->Upload(id, bytes, /*light=*/true).status, 200);
+  boost::json::object state = client_->WaitForIngestion(id);
+  auto took = steady_clock::now() - started;
+  ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+  EXPECT_LT(took, seconds(2)) << "light ingestion (upload to DONE, polled) took "
+                              << std::chrono::duration_cast<milliseconds>(took).count() << " ms";
+
+  boost::json::object video = client_->VideoDocument(id);
+  const boost::json::object& ingestion = video["ingestion"].as_object();
+  const boost::json::object& ingestion_state = ingestion.at("ingestionState").as_object();
+  EXPECT_EQ(ingestion_state.at("videoMetadataCommitted"), true);
+  EXPECT_EQ(ingestion_state.at("thumbnailsAvailable"), false);
+  EXPECT_EQ(ingestion_state.at("webVideoAvailable"), false);
+  const boost::json::object& metadata = ingestion.at("metadata").as_object();
+  EXPECT_EQ(metadata.at("frameWidth").to_number<int64_t>(), 640);
+  EXPECT_EQ(metadata.at("totalFrames").to_number<int64_t>(), 500);
+  EXPECT_FALSE(metadata.at("scanning").as_object().contains("heuristics"));
+  EXPECT_TRUE(ingestion.at("qualityAssessment").as_object().empty());
+  EXPECT_EQ(client_->http()
+                .Get("/media/v1/download/thumbnail/" + id + "?index=0", client_->token())
+                .status,
+            404);
+}
+
+TEST_F(IngestTest, BadMediaFailsWithAMessageAndEverythingKeepsWorking) {
+  WorkerProcess& worker = StartWorker();
+  std::string good_clip = clips_ + "/good.mp4";
+  Ffmpeg("-f lavfi -i testsrc2=size=160x120:rate=25 -t 1 -c:v libx264 -preset ultrafast "
+         "-pix_fmt yuv420p " + good_clip);
+  std::string good = ReadFile(good_clip);
+
+  struct BadCase {
+    std::string name;
+    std::string bytes;
+  };
+  std::vector<BadCase> cases = {
+      {"garbage", std::string(20000, '\x5a')},
+      {"truncated mp4", good.substr(0, good.size() / 3)},
+      {"text", "this is not a video at all\n"},
+      {"hls playlist", "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nfile:///etc/passwd\n"},
+  };
+  for (const BadCase& bad : cases) {
+    SCOPED_TRACE(bad.name);
+    std::string id = client_->CreateVideo();
+    HttpResponse upload = client_->Upload(id, bad.bytes);
+    ASSERT_EQ(upload.status, 200) << upload.body;
+    boost::json::object state = client_->WaitForIngestion(id);
+    EXPECT_EQ(Str(state["ingestionStatus"]), "FAILED") << boost::json::serialize(state);
+    boost::json::object video = client_->VideoDocument(id);
+    const boost::json::object& ingestion_state =
+        video["ingestion"].at("ingestionState").as_object();
+    ASSERT_TRUE(ingestion_state.contains("errorMessage")) << boost::json::serialize(video);
+    std::string message = Str(ingestion_state.at("errorMessage"));
+    EXPECT_FALSE(message.empty());
+    EXPECT_EQ(message.find("unknown reason"), std::string::npos) << message;
+    EXPECT_EQ(message.find("gave up"), std::string::npos)
+        << "corrupt media must fail at once, not after retries: " << message;
+  }
+  // The server still serves and the same worker ingests the next good file.
+  EXPECT_EQ(client_->http().Get("/healthz").status, 200);
+  EXPECT_TRUE(worker.running());
+  std::string id = UploadNew(good_clip);
+  EXPECT_EQ(Str(client_->WaitForIngestion(id)["ingestionStatus"]), "DONE");
+  EXPECT_TRUE(worker.running());
+}
+
+}  // namespace
+}  // namespace vidmill::test
