@@ -6,12 +6,11 @@
 // Prints one JSON object per run: {"kind", "seconds", "steps": {...},
 // "totalFrames", "heuristics", "overallSubjectiveScore"}.
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-
-#include <boost/json.hpp>
 
 #include "engine/ingestion.h"
 

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 
 extern "C" {
@@ -15,7 +16,23 @@ namespace {
 
 thread_local AvLogCapture* t_capture = nullptr;
 
+// Filter instances whose closing statistics (logged at INFO) are ours to report,
+// not the log's: the idet graphs of the scanning analysis, one per window.
+bool IsQuietInstance(void* avcl) {
+  if (avcl == nullptr) {
+    return false;
+  }
+  const AVClass* cls = *static_cast<const AVClass* const*>(avcl);
+  if (cls == nullptr || cls->item_name == nullptr) {
+    return false;
+  }
+  return std::strcmp(cls->item_name(avcl), kQuietFilterName) == 0;
+}
+
 void LogCallback(void* avcl, int level, const char* fmt, va_list args) {
+  if (level > AV_LOG_WARNING && IsQuietInstance(avcl)) {
+    return;
+  }
   if (t_capture != nullptr && level <= AV_LOG_ERROR) {
     va_list copy;
     va_copy(copy, args);

@@ -28,6 +28,11 @@ namespace vidmill::engine {
 // libav's generic description of the code.
 Status AvStatus(int averror, std::string_view context, std::string_view detail = {});
 
+// Filter instances given this name log only warnings and errors (their
+// informational statistics are dropped once an AvLogCapture has installed the
+// callback).
+inline constexpr char kQuietFilterName[] = "vidmill_quiet";
+
 // av_strerror() as a std::string.
 std::string AvErrorText(int averror);
 

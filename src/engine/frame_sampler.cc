@@ -70,9 +70,9 @@ class Decoder {
   Status CountDamage() {
     ++damaged_;
     if (++consecutive_damage_ > 500) {
-      return Status::CorruptMedia("the video stream does not decode: " +
-                                  std::to_string(consecutive_damage_) +
-                                  " damaged packets or frames in a row");
+      return Status::CorruptMedia(
+          "the video stream does not decode: " + std::to_string(consecutive_damage_) +
+          " damaged packets or frames in a row");
     }
     return Status::Ok();
   }
@@ -94,7 +94,7 @@ Result<int64_t> SampleFrames(MediaInput& input, const SamplingPlan& plan, const 
   for (unsigned stream_idx = 0; stream_idx < format->nb_streams; ++stream_idx) {
     format->streams[stream_idx]->discard =
         static_cast<int>(stream_idx) == input.video_stream_index() ? AVDISCARD_DEFAULT
-                                                                    : AVDISCARD_ALL;
+                                                                   : AVDISCARD_ALL;
   }
   ASSIGN_OR_RETURN(CodecContextPtr codec, OpenDecoder(stream, input.limits()));
   ASSIGN_OR_RETURN(PacketPtr packet, NewPacket());
@@ -110,9 +110,9 @@ Result<int64_t> SampleFrames(MediaInput& input, const SamplingPlan& plan, const 
     duration = av_rescale_q(format->duration, AV_TIME_BASE_Q, time_base);
   }
   AVRational rate = stream->avg_frame_rate.num > 0 ? stream->avg_frame_rate : stream->r_frame_rate;
-  const int64_t frame_step =
-      rate.num > 0 && rate.den > 0 ? std::max<int64_t>(1, av_rescale_q(1, av_inv_q(rate), time_base))
-                                   : 1;
+  const int64_t frame_step = rate.num > 0 && rate.den > 0
+                                 ? std::max<int64_t>(1, av_rescale_q(1, av_inv_q(rate), time_base))
+                                 : 1;
   // Windows closer than this are reached by decoding forward instead of seeking.
   const int64_t seek_threshold = av_rescale_q(2, AVRational{1, 1}, time_base);
 

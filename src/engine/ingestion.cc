@@ -121,8 +121,7 @@ Status Analyse(MediaInput& input, const VideoMetadata& metadata, size_t thumbnai
     analysis.last_frame.reset(av_frame_clone(frame));
     return Status::Ok();
   };
-  ASSIGN_OR_RETURN(analysis.frames,
-                   SampleFrames(input, plan, sink, [&](double fraction) {
+  ASSIGN_OR_RETURN(analysis.frames, SampleFrames(input, plan, sink, [&](double fraction) {
                      tracker.Step("analysis", fraction);
                    }));
   RETURN_IF_ERROR(analysis.idet.Finish());
@@ -213,10 +212,9 @@ Result<IngestionReport> RunIngestion(const std::string& input_path, IngestionKin
     ASSIGN_OR_RETURN(auto input, MediaInput::Open(input_path, limits, cancel));
     WebPreviewOptions preview;
     preview.scanning = scanning;
-    RETURN_IF_ERROR(EncodeWebPreview(*input, outputs.web_preview_path, preview,
-                                     [&](double fraction) {
-                                       tracker.Step("web_preview", fraction);
-                                     }));
+    RETURN_IF_ERROR(
+        EncodeWebPreview(*input, outputs.web_preview_path, preview,
+                         [&](double fraction) { tracker.Step("web_preview", fraction); }));
     report.web_preview_written = true;
     report.step_seconds.emplace_back("web_preview", SecondsSince(step_start));
   }

@@ -43,13 +43,12 @@
 //
 // Thread safety: reentrant; callbacks run on the calling thread.
 
+#include <boost/json.hpp>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "common/status.h"
 #include "engine/media_input.h"
@@ -73,8 +72,8 @@ struct IngestionOutputs {
 };
 
 struct IngestionProgress {
-  std::string_view step;  // "metadata", "analysis", "web_preview", "done"
-  double fraction = 0;    // of the whole ingestion, 0..1, never decreasing
+  std::string_view step;              // "metadata", "analysis", "web_preview", "done"
+  double fraction = 0;                // of the whole ingestion, 0..1, never decreasing
   std::optional<double> eta_seconds;  // absent until it can be estimated
 };
 

@@ -10,6 +10,8 @@
 #include <string>
 
 #include "engine/test_media.h"
+#include "engine/thumbnail.h"
+#include "engine/web_preview.h"
 #include "tests/support/temp_dir.h"
 
 namespace vidmill::engine {
@@ -41,7 +43,8 @@ class IngestionTest : public ::testing::Test {
     Ffmpeg(PhotoSource(Photo(), 50) + "-f lavfi -i sine=frequency=440:duration=3 -vf \"" +
            PanFilter(640, 360, 50, 3) +
            ",tinterlace=mode=interleave_top,setfield=tff\" -c:v libx264 -preset veryfast "
-           "-flags +ilme+ildct -x264opts tff=1 -c:a aac -shortest " + path);
+           "-flags +ilme+ildct -x264opts tff=1 -c:a aac -shortest " +
+           path);
     return path;
   }
 
@@ -128,7 +131,8 @@ TEST_F(IngestionTest, FullIngestionOfAnInterlacedClipWithSound) {
   EXPECT_EQ(FfprobeVideo(web, "field_order", "-f mp4"), "progressive");
   EXPECT_EQ(FfprobeVideo(web, "nb_frames", "-f mp4"), "75");
   EXPECT_EQ(Output("ffprobe -v error -f mp4 -select_streams a:0 -show_entries stream=codec_name "
-                   "-of default=nw=1:nk=1 '" + web + "'"),
+                   "-of default=nw=1:nk=1 '" +
+                   web + "'"),
             "aac");
   EXPECT_TRUE(MoovBeforeMdat(web));
   // Deinterlaced: idet, frame by frame, finds (almost) no combing left.
@@ -137,9 +141,9 @@ TEST_F(IngestionTest, FullIngestionOfAnInterlacedClipWithSound) {
   int tff = -1, bff = -1, progressive = -1;
   size_t at = idet.find("TFF:");
   ASSERT_NE(at, std::string::npos) << idet;
-  ASSERT_EQ(std::sscanf(idet.c_str() + at, "TFF: %d BFF: %d Progressive: %d", &tff, &bff,
-                        &progressive),
-            3)
+  ASSERT_EQ(
+      std::sscanf(idet.c_str() + at, "TFF: %d BFF: %d Progressive: %d", &tff, &bff, &progressive),
+      3)
       << idet;
   EXPECT_LE(tff + bff, 3) << idet;
   EXPECT_GE(progressive, 70) << idet;
@@ -148,8 +152,10 @@ TEST_F(IngestionTest, FullIngestionOfAnInterlacedClipWithSound) {
 TEST_F(IngestionTest, WebPreviewIsAtMost720LinesAtTheDisplayAspect) {
   std::string path = Path("big.mkv");
   // Anamorphic 1440x1080 with 4:3 pixels is 16:9 on screen.
-  Ffmpeg("-f lavfi -i testsrc2=size=1440x1080:rate=25:duration=1 -vf setsar=4/3 "
-         "-c:v libx264 -preset ultrafast " + path);
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=1440x1080:rate=25:duration=1 -vf setsar=4/3 "
+      "-c:v libx264 -preset ultrafast " +
+      path);
   IngestionOutputs outputs = Outputs(1);
   auto result = RunIngestion(path, IngestionKind::kFull, outputs, limits_, nullptr, nullptr);
   ASSERT_TRUE(result.ok()) << result.status().ToString();
@@ -172,8 +178,7 @@ TEST_F(IngestionTest, LightIngestionIsMetadataOnlyAndFast) {
   auto start = std::chrono::steady_clock::now();
   auto result = RunIngestion(path, IngestionKind::kLight, outputs, limits_, nullptr, nullptr,
                              [&](const VideoMetadata&) { got_metadata = true; });
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   EXPECT_LT(seconds, 1.0);
   EXPECT_TRUE(got_metadata);
@@ -243,6 +248,36 @@ TEST_F(IngestionTest, BadMediaFailsWithClearErrors) {
   }
 }
 
+// Damage inside the video data (not the headers): ingestion either copes (a
+// decoder conceals the damage) or reports corrupt media — never crashes.
+TEST_F(IngestionTest, DamagedPayloadNeverCrashes) {
+  std::string good = Path("good.mkv");
+  Ffmpeg(PhotoSource(Photo(), 25) + "-vf \"" + PanFilter(320, 180, 25, 3) +
+         "\" -c:v libx264 -preset ultrafast " + good);
+  std::ifstream in(good, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (int seed = 1; seed <= 3; ++seed) {
+    SCOPED_TRACE(seed);
+    std::string damaged = bytes;
+    // Overwrite 40 runs of 64 bytes past the first 4 KiB with junk.
+    for (int run = 0; run < 40; ++run) {
+      size_t at = 4096 + (static_cast<size_t>(run) * 7919 * seed) % (damaged.size() - 4096 - 64);
+      for (size_t byte_idx = 0; byte_idx < 64; ++byte_idx) {
+        damaged[at + byte_idx] = static_cast<char>((byte_idx * 31 + run * seed) & 0xff);
+      }
+    }
+    std::string path = Path("damaged" + std::to_string(seed) + ".mkv");
+    testing::WriteFile(path, damaged);
+    auto result = RunIngestion(path, IngestionKind::kFull, Outputs(2), limits_, nullptr, nullptr);
+    if (!result.ok()) {
+      EXPECT_EQ(result.status().code(), Code::kCorruptMedia) << result.status().ToString();
+    } else {
+      EXPECT_GT(result->metadata.total_frames, 0);
+      EXPECT_TRUE(result->web_preview_written);
+    }
+  }
+}
+
 TEST_F(IngestionTest, CancelStopsEveryStepAndRemovesThePartialPreview) {
   std::string path = MakeInterlacedWithAudio();
   for (const char* stop_in : {"metadata", "analysis", "web_preview"}) {
@@ -275,6 +310,35 @@ TEST_F(IngestionTest, DeadlineEndsWithTimeout) {
   auto result = RunIngestion(path, IngestionKind::kFull, Outputs(1), limits, nullptr, nullptr);
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), Code::kTimeout) << result.status().ToString();
+}
+
+TEST(OutputSizeTest, PreviewAndThumbnailSizes) {
+  struct Case {
+    int width, height;
+    AVRational sar;
+    int preview_w, preview_h, thumb_w, thumb_h;
+  };
+  const Case cases[] = {
+      {1920, 1080, {1, 1}, 1280, 720, 640, 360},
+      {3840, 2160, {0, 1}, 1280, 720, 640, 360},  // unknown SAR: square
+      {1280, 720, {1, 1}, 1280, 720, 640, 360},
+      {640, 360, {1, 1}, 640, 360, 640, 360},  // never enlarged
+      {320, 180, {1, 1}, 320, 180, 320, 180},
+      {720, 576, {16, 15}, 768, 576, 480, 360},   // PAL 4:3
+      {720, 576, {64, 45}, 1024, 576, 640, 360},  // PAL 16:9
+      {1440, 1080, {4, 3}, 1280, 720, 640, 360},  // HDV
+      {1080, 1920, {1, 1}, 404, 720, 202, 360},   // portrait
+      {721, 481, {1, 1}, 720, 480, 540, 360},     // odd sizes become even
+  };
+  for (const Case& c : cases) {
+    int w = 0, h = 0;
+    WebPreviewSize(c.width, c.height, c.sar, 720, &w, &h);
+    EXPECT_EQ(w, c.preview_w) << c.width << "x" << c.height;
+    EXPECT_EQ(h, c.preview_h) << c.width << "x" << c.height;
+    ThumbnailSize(c.width, c.height, c.sar, ThumbnailOptions{}, &w, &h);
+    EXPECT_EQ(w, c.thumb_w) << c.width << "x" << c.height;
+    EXPECT_EQ(h, c.thumb_h) << c.width << "x" << c.height;
+  }
 }
 
 }  // namespace

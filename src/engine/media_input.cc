@@ -157,16 +157,15 @@ int MediaInput::InterruptCallback(void* opaque) {
   return static_cast<const MediaInput*>(opaque)->Interrupted() ? 1 : 0;
 }
 
-int MediaInput::RefuseNestedOpen(AVFormatContext* s, AVIOContext** pb, const char* url,
-                                 int flags, AVDictionary** options) {
+int MediaInput::RefuseNestedOpen(AVFormatContext* s, AVIOContext** pb, const char* url, int flags,
+                                 AVDictionary** options) {
   av_log(s, AV_LOG_ERROR, "refused to open '%s' referenced by the input\n",
          url != nullptr ? url : "");
   return AVERROR(EPERM);
 }
 
 Result<std::unique_ptr<MediaInput>> MediaInput::Open(const std::string& path,
-                                                     const MediaLimits& limits,
-                                                     CancelFn cancel) {
+                                                     const MediaLimits& limits, CancelFn cancel) {
   std::unique_ptr<MediaInput> input(new MediaInput(limits, std::move(cancel)));
 
   input->fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -217,9 +216,9 @@ Result<std::unique_ptr<MediaInput>> MediaInput::Open(const std::string& path,
   AvLogCapture capture;
   // Probe the container ourselves so a refused demuxer never runs its read_header.
   const AVInputFormat* detected = nullptr;
-  int ret = av_probe_input_buffer2(input->avio_.get(), &detected, path.c_str(), format.get(), 0,
-                                   static_cast<unsigned>(std::min<int64_t>(
-                                       limits.probesize_bytes, 1 << 24)));
+  int ret = av_probe_input_buffer2(
+      input->avio_.get(), &detected, path.c_str(), format.get(), 0,
+      static_cast<unsigned>(std::min<int64_t>(limits.probesize_bytes, 1 << 24)));
   // av_probe_input_buffer2 returns the score. It accepts any positive score once
   // the whole probe buffer is read (mov claims plain text with a score of 1);
   // real containers score far above AVPROBE_SCORE_RETRY.

@@ -20,10 +20,11 @@ class MediaInputTest : public ::testing::Test {
   // A 1 s 320x180 H.264 + AAC MP4; `faststart` puts the moov atom first.
   std::string MakeMp4(const std::string& name, bool faststart) {
     std::string path = Path(name);
-    Ffmpeg("-f lavfi -i testsrc2=size=320x180:rate=25:duration=1 "
-           "-f lavfi -i sine=frequency=440:duration=1 -c:v libx264 -preset ultrafast "
-           "-c:a aac -shortest " +
-           std::string(faststart ? "-movflags +faststart " : "") + path);
+    Ffmpeg(
+        "-f lavfi -i testsrc2=size=320x180:rate=25:duration=1 "
+        "-f lavfi -i sine=frequency=440:duration=1 -c:v libx264 -preset ultrafast "
+        "-c:a aac -shortest " +
+        std::string(faststart ? "-movflags +faststart " : "") + path);
     return path;
   }
 
@@ -142,8 +143,7 @@ TEST_F(MediaInputTest, RefusesStillImages) {
   auto input = MediaInput::Open(path, limits_);
   ASSERT_FALSE(input.ok());
   EXPECT_EQ(input.status().code(), Code::kCorruptMedia);
-  EXPECT_NE(input.status().message().find("is not an accepted video container"),
-            std::string::npos)
+  EXPECT_NE(input.status().message().find("is not an accepted video container"), std::string::npos)
       << input.status().message();
 }
 

@@ -228,8 +228,8 @@ PixelFormatInfo DescribePixelFormat(AVPixelFormat format) {
     } else if (w == 0 && h == 1) {
       info.chroma_subsampling = "4:4:0";
     } else {
-      info.chroma_subsampling = "4:" + std::to_string(4 >> w) + ":" +
-                                std::to_string(h == 0 ? 4 >> w : 0);
+      info.chroma_subsampling =
+          "4:" + std::to_string(4 >> w) + ":" + std::to_string(h == 0 ? 4 >> w : 0);
     }
   }
   return info;
@@ -244,8 +244,7 @@ boost::json::object VideoMetadata::ToJson() const {
   out["pixelFormat"] = boost::json::object{
       {"name", pixel_format.name},
       {"chromaSubsampling",
-       boost::json::object{{"yuv", pixel_format.chroma_subsampling},
-                           {"bits", pixel_format.bits}}}};
+       boost::json::object{{"yuv", pixel_format.chroma_subsampling}, {"bits", pixel_format.bits}}}};
   out["frameWidth"] = frame_width;
   out["frameHeight"] = frame_height;
   boost::json::object scanning;
@@ -289,13 +288,14 @@ Result<VideoMetadata> ProbeMetadata(MediaInput& input, const ProbeOptions& optio
   meta.frame_width = par->width;
   meta.frame_height = par->height;
 
-  AVRational sar = stream->sample_aspect_ratio.num > 0 ? stream->sample_aspect_ratio
-                                                       : par->sample_aspect_ratio;
+  AVRational sar =
+      stream->sample_aspect_ratio.num > 0 ? stream->sample_aspect_ratio : par->sample_aspect_ratio;
   if (sar.num <= 0 || sar.den <= 0) {
     sar = AVRational{1, 1};
   }
   meta.sample_aspect_ratio = Reduced(sar.num, sar.den);
-  meta.display_aspect_ratio = Reduced(int64_t{par->width} * sar.num, int64_t{par->height} * sar.den);
+  meta.display_aspect_ratio =
+      Reduced(int64_t{par->width} * sar.num, int64_t{par->height} * sar.den);
   meta.storage_aspect_ratio = Reduced(par->width, par->height);
 
   AVRational rate = stream->avg_frame_rate.num > 0 && stream->avg_frame_rate.den > 0

@@ -22,12 +22,11 @@
 //
 // Thread safety: functions are reentrant; a MediaInput is used by one thread.
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
-
-#include <boost/json.hpp>
 
 #include "common/status.h"
 #include "engine/media_input.h"
@@ -82,19 +81,19 @@ struct VideoMetadata {
   PixelFormatInfo pixel_format;
   int frame_width = 0;
   int frame_height = 0;
-  Rational sample_aspect_ratio{1, 1};   // pixel shape; 1:1 when unknown
-  Rational display_aspect_ratio;        // picture shape: width·SAR : height, reduced
-  Rational storage_aspect_ratio;        // width : height, reduced
-  double average_framerate = 0;         // frames per second
+  Rational sample_aspect_ratio{1, 1};  // pixel shape; 1:1 when unknown
+  Rational display_aspect_ratio;       // picture shape: width·SAR : height, reduced
+  Rational storage_aspect_ratio;       // width : height, reduced
+  double average_framerate = 0;        // frames per second
   int64_t duration_millis = 0;
   int64_t total_frames = 0;
   bool total_frames_exact = false;
   int64_t size = 0;               // bytes in the file
   int64_t video_stream_size = 0;  // bytes of video packets
   bool video_stream_size_exact = false;
-  int64_t bit_rate = 0;           // whole file, bits/s; 0 when unknown
+  int64_t bit_rate = 0;  // whole file, bits/s; 0 when unknown
   bool has_audio = false;
-  std::string audio_codec_name;   // "" without audio
+  std::string audio_codec_name;  // "" without audio
   int audio_channels = 0;
   int audio_sample_rate = 0;
   Scanning scanning_metadata;

@@ -35,9 +35,10 @@ class MetadataTest : public ::testing::Test {
     return std::stoll(FfprobeVideo(path, "nb_read_packets", "-count_packets"));
   }
   static int64_t FfprobeStreamBytes(const std::string& path) {
-    std::istringstream sizes(testing::Output(
-        "ffprobe -v error -select_streams v:0 -show_entries packet=size "
-        "-of default=nw=1:nk=1 '" + path + "'"));
+    std::istringstream sizes(
+        testing::Output("ffprobe -v error -select_streams v:0 -show_entries packet=size "
+                        "-of default=nw=1:nk=1 '" +
+                        path + "'"));
     int64_t total = 0;
     std::string line;
     while (std::getline(sizes, line)) {
@@ -85,9 +86,9 @@ TEST_F(MetadataTest, Mp4MatchesFfprobe) {
   EXPECT_TRUE(json.at("scanning").at("metadata").at("interlacedFieldOrder").is_null());
   EXPECT_FALSE(json.at("scanning").as_object().contains("heuristics"));
   EXPECT_EQ(json.at("totalFrames"), 50);
-  for (const char* key : {"containerName", "longContainerName", "codecName", "longCodecName",
-                          "frameWidth", "frameHeight", "averageFramerate", "durationInMillis",
-                          "size", "videoStreamSize"}) {
+  for (const char* key :
+       {"containerName", "longContainerName", "codecName", "longCodecName", "frameWidth",
+        "frameHeight", "averageFramerate", "durationInMillis", "size", "videoStreamSize"}) {
     EXPECT_TRUE(json.contains(key)) << key;
   }
 }
@@ -141,15 +142,16 @@ TEST_F(MetadataTest, InterlacedMpeg2InMovReportsFieldOrder) {
        "interlaced top_field"},
       {"bff.mov", "-vf setfield=bff -c:v mpeg2video -flags +ilme+ildct -top 0",
        "interlaced bottom_field"},
-      {"bff.mkv", "-vf setfield=bff -c:v libx264 -preset ultrafast -flags +ilme+ildct -x264opts bff=1",
+      {"bff.mkv",
+       "-vf setfield=bff -c:v libx264 -preset ultrafast -flags +ilme+ildct -x264opts bff=1",
        "interlaced bottom_field"},
       {"prog.mov", "-c:v mpeg2video", "progressive"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     std::string path = Path(c.name);
-    Ffmpeg("-f lavfi -i testsrc2=size=320x180:rate=25:duration=1 " + std::string(c.options) +
-           " " + path);
+    Ffmpeg("-f lavfi -i testsrc2=size=320x180:rate=25:duration=1 " + std::string(c.options) + " " +
+           path);
     auto meta = Probe(path);
     ASSERT_TRUE(meta.ok()) << meta.status().ToString();
     EXPECT_EQ(meta->scanning_metadata.ToString(), c.expected);
@@ -159,8 +161,10 @@ TEST_F(MetadataTest, InterlacedMpeg2InMovReportsFieldOrder) {
 
 TEST_F(MetadataTest, ProresIsFourTwoTwoTenBit) {
   std::string path = Path("prores.mov");
-  Ffmpeg("-f lavfi -i testsrc2=size=320x180:rate=25:duration=1 -c:v prores_ks -profile:v 2 "
-         "-pix_fmt yuv422p10le " + path);
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=320x180:rate=25:duration=1 -c:v prores_ks -profile:v 2 "
+      "-pix_fmt yuv422p10le " +
+      path);
   auto meta = Probe(path);
   ASSERT_TRUE(meta.ok()) << meta.status().ToString();
   EXPECT_EQ(meta->codec_name, "prores");
@@ -172,8 +176,10 @@ TEST_F(MetadataTest, ProresIsFourTwoTwoTenBit) {
 
 TEST_F(MetadataTest, AnamorphicPalHasFourByThreeDisplay) {
   std::string path = Path("pal.mkv");
-  Ffmpeg("-f lavfi -i testsrc2=size=720x576:rate=25:duration=1 -vf setsar=16/15 "
-         "-c:v libx264 -preset ultrafast " + path);
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=720x576:rate=25:duration=1 -vf setsar=16/15 "
+      "-c:v libx264 -preset ultrafast " +
+      path);
   auto meta = Probe(path);
   ASSERT_TRUE(meta.ok()) << meta.status().ToString();
   EXPECT_EQ(meta->sample_aspect_ratio.ToString(), "16:15");
@@ -200,7 +206,7 @@ TEST(PixelFormatTest, DescribesCommonFormats) {
     int bits;
   };
   const Case cases[] = {
-      {AV_PIX_FMT_YUV420P, "4:2:0", 8},     {AV_PIX_FMT_YUV422P10LE, "4:2:2", 10},
+      {AV_PIX_FMT_YUV420P, "4:2:0", 8},      {AV_PIX_FMT_YUV422P10LE, "4:2:2", 10},
       {AV_PIX_FMT_YUV444P12LE, "4:4:4", 12}, {AV_PIX_FMT_YUV411P, "4:1:1", 8},
       {AV_PIX_FMT_GRAY8, "4:0:0", 8},        {AV_PIX_FMT_RGB24, "4:4:4", 8},
       {AV_PIX_FMT_NV12, "4:2:0", 8},         {AV_PIX_FMT_YUV410P, "4:1:0", 8},

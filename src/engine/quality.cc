@@ -50,6 +50,43 @@ Status Convert(SwsContextPtr& ctx, const AVFrame* frame, bool top_field, AVPixel
   return Status::Ok();
 }
 
+// Planar YUV (or grey) with 8-bit luma in plane 0, limited or full range.
+bool HasEightBitLumaPlane(AVPixelFormat format) {
+  switch (format) {
+    case AV_PIX_FMT_YUV420P:
+    case AV_PIX_FMT_YUV422P:
+    case AV_PIX_FMT_YUV444P:
+    case AV_PIX_FMT_YUV411P:
+    case AV_PIX_FMT_YUV410P:
+    case AV_PIX_FMT_YUV440P:
+    case AV_PIX_FMT_YUVJ420P:
+    case AV_PIX_FMT_YUVJ422P:
+    case AV_PIX_FMT_YUVJ444P:
+    case AV_PIX_FMT_YUVJ440P:
+    case AV_PIX_FMT_YUVA420P:
+    case AV_PIX_FMT_NV12:
+    case AV_PIX_FMT_NV21:
+    case AV_PIX_FMT_NV16:
+    case AV_PIX_FMT_GRAY8:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsFullRange(const AVFrame* frame) {
+  switch (frame->format) {
+    case AV_PIX_FMT_YUVJ420P:
+    case AV_PIX_FMT_YUVJ422P:
+    case AV_PIX_FMT_YUVJ444P:
+    case AV_PIX_FMT_YUVJ440P:
+    case AV_PIX_FMT_GRAY8:
+      return true;
+    default:
+      return frame->color_range == AVCOL_RANGE_JPEG;
+  }
+}
+
 double Clamp05(double score) { return std::clamp(score, 0.0, 5.0); }
 
 }  // namespace
@@ -127,28 +164,51 @@ double EstimateNoiseSigma(const uint8_t* luma, int width, int height, int stride
 
 double BlurEffect(const uint8_t* luma, int width, int height, int stride) {
   constexpr int kReach = 4;  // a 9-tap box filter: 4 on each side
+  constexpr double kTaps = 2.0 * kReach + 1;
   if (width < 2 * kReach + 2 || height < 2 * kReach + 2) {
     return 0;
   }
   // Crete-Roffet et al. (2007): blur the picture strongly along one direction
   // and measure how much of the neighbour differences disappear. A sharp picture
   // loses much (its differences were high-frequency), a blurred one little.
+  // Box sums come from prefix sums along rows and columns: O(1) per pixel.
+  auto at = [&](int x, int y) {
+    return static_cast<int>(luma[static_cast<ptrdiff_t>(y) * stride + x]);
+  };
+  std::vector<int32_t> row_prefix(static_cast<size_t>(width + 1) * height);
+  std::vector<int32_t> col_prefix(static_cast<size_t>(height + 1) * width);
+  for (int y = 0; y < height; ++y) {
+    int32_t* prefix = row_prefix.data() + static_cast<size_t>(y) * (width + 1);
+    prefix[0] = 0;
+    for (int x = 0; x < width; ++x) {
+      prefix[x + 1] = prefix[x] + at(x, y);
+    }
+  }
+  for (int x = 0; x < width; ++x) {
+    col_prefix[x] = 0;
+  }
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) {
+      col_prefix[static_cast<size_t>(y + 1) * width + x] =
+          col_prefix[static_cast<size_t>(y) * width + x] + at(x, y);
+    }
+  }
+  // Sum of the 9 pixels centred on (x, y), vertically / horizontally.
+  auto box_v = [&](int x, int y) {
+    return col_prefix[static_cast<size_t>(y + kReach + 1) * width + x] -
+           col_prefix[static_cast<size_t>(y - kReach) * width + x];
+  };
+  auto box_h = [&](int x, int y) {
+    const int32_t* prefix = row_prefix.data() + static_cast<size_t>(y) * (width + 1);
+    return prefix[x + kReach + 1] - prefix[x - kReach];
+  };
   double sum_f_ver = 0, sum_v_ver = 0, sum_f_hor = 0, sum_v_hor = 0;
-  std::vector<int> column_sum(width, 0);
-  auto at = [&](int x, int y) { return static_cast<int>(luma[static_cast<ptrdiff_t>(y) * stride + x]); };
   for (int y = kReach + 1; y < height - kReach; ++y) {
     for (int x = kReach + 1; x < width - kReach; ++x) {
-      int box_v = 0, box_v_prev = 0, box_h = 0, box_h_prev = 0;
-      for (int k = -kReach; k <= kReach; ++k) {
-        box_v += at(x, y + k);
-        box_v_prev += at(x, y - 1 + k);
-        box_h += at(x + k, y);
-        box_h_prev += at(x - 1 + k, y);
-      }
       double d_f_ver = std::abs(at(x, y) - at(x, y - 1));
-      double d_b_ver = std::abs(box_v - box_v_prev) / (2.0 * kReach + 1);
+      double d_b_ver = std::abs(box_v(x, y) - box_v(x, y - 1)) / kTaps;
       double d_f_hor = std::abs(at(x, y) - at(x - 1, y));
-      double d_b_hor = std::abs(box_h - box_h_prev) / (2.0 * kReach + 1);
+      double d_b_hor = std::abs(box_h(x, y) - box_h(x - 1, y)) / kTaps;
       sum_f_ver += d_f_ver;
       sum_v_ver += std::max(0.0, d_f_ver - d_b_ver);
       sum_f_hor += d_f_hor;
@@ -234,19 +294,29 @@ boost::json::object QualityAssessment::ToJson() const {
 Result<FrameQuality> QualityAnalyzer::Measure(const AVFrame* frame, bool top_field) {
   FrameQuality quality;
   const int height = top_field ? frame->height / 2 : frame->height;
-  RETURN_IF_ERROR(Convert(to_gray_[top_field], frame, top_field, AV_PIX_FMT_GRAY8, frame->width, height, 1,
-                          gray_));
-  quality.noise_sigma = EstimateNoiseSigma(gray_.data(), frame->width, height, frame->width);
+  if (HasEightBitLumaPlane(static_cast<AVPixelFormat>(frame->format))) {
+    // The luma plane is already 8-bit grey: read it in place.
+    const int stride = top_field ? frame->linesize[0] * 2 : frame->linesize[0];
+    quality.noise_sigma = EstimateNoiseSigma(frame->data[0], frame->width, height, stride);
+    // libswscale's grey is full range: report limited-range luma in the same units.
+    if (!IsFullRange(frame)) {
+      quality.noise_sigma *= 255.0 / 219.0;
+    }
+  } else {
+    RETURN_IF_ERROR(Convert(to_gray_[top_field], frame, top_field, AV_PIX_FMT_GRAY8, frame->width,
+                            height, 1, gray_));
+    quality.noise_sigma = EstimateNoiseSigma(gray_.data(), frame->width, height, frame->width);
+  }
 
   const int detail_width = EvenWidthFor(frame->width, height, kDetailHeight);
-  RETURN_IF_ERROR(Convert(to_gray_small_[top_field], frame, top_field, AV_PIX_FMT_GRAY8, detail_width,
-                          kDetailHeight, 1, gray_small_));
+  RETURN_IF_ERROR(Convert(to_gray_small_[top_field], frame, top_field, AV_PIX_FMT_GRAY8,
+                          detail_width, kDetailHeight, 1, gray_small_));
   quality.sharpness =
       1.0 - BlurEffect(gray_small_.data(), detail_width, kDetailHeight, detail_width);
 
   const int colour_width = EvenWidthFor(frame->width, height, kColourHeight);
-  RETURN_IF_ERROR(Convert(to_rgb_small_[top_field], frame, top_field, AV_PIX_FMT_RGB24, colour_width,
-                          kColourHeight, 3, rgb_small_));
+  RETURN_IF_ERROR(Convert(to_rgb_small_[top_field], frame, top_field, AV_PIX_FMT_RGB24,
+                          colour_width, kColourHeight, 3, rgb_small_));
   quality.colourfulness =
       Colourfulness(rgb_small_.data(), colour_width, kColourHeight, colour_width * 3);
   return quality;

@@ -24,11 +24,10 @@
 //
 // Thread safety: one analyzer per thread; the free functions are pure.
 
+#include <boost/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "common/status.h"
 #include "engine/av_ptr.h"
@@ -44,7 +43,7 @@ struct FrameQuality {
 struct QualityMetric {
   std::string name;  // "noise", "details", "colors"
   double sample_mean = 0;
-  double subjective_score = 0;  // 0..5
+  double subjective_score = 0;   // 0..5
   std::string subjective_label;  // excellent|good|fair|poor|bad
 };
 

@@ -23,11 +23,11 @@ Result<QualityAssessment> Assess(const std::string& path, bool interlaced = fals
   MediaLimits limits;
   ASSIGN_OR_RETURN(auto input, MediaInput::Open(path, limits));
   QualityAnalyzer analyzer;
-  ASSIGN_OR_RETURN(int64_t frames, SampleFrames(*input, SamplingPlan{4, 12},
-                                                [&](const AVFrame* frame, int, int index) {
-                                                  return index % 4 == 2 ? analyzer.AddFrame(frame)
-                                                                        : Status::Ok();
-                                                }));
+  ASSIGN_OR_RETURN(
+      int64_t frames,
+      SampleFrames(*input, SamplingPlan{4, 12}, [&](const AVFrame* frame, int, int index) {
+        return index % 4 == 2 ? analyzer.AddFrame(frame) : Status::Ok();
+      }));
   (void)frames;
   return analyzer.Assess(interlaced);
 }
@@ -110,8 +110,8 @@ TEST_F(QualityTest, CleanPhotographsRateWell) {
     std::string name = std::string(photo) + ".mp4";
     std::string file = photo == std::string("ColorfulCups") ? "2560x1600" : "1920x1080";
     std::string path = dir_.path() + "/" + name;
-    Ffmpeg("-framerate 25 -i /usr/share/wallpapers/" + std::string(photo) +
-           "/contents/images/" + file + ".jpg -vf \"" + PanFilter(640, 360, 25, 2) +
+    Ffmpeg("-framerate 25 -i /usr/share/wallpapers/" + std::string(photo) + "/contents/images/" +
+           file + ".jpg -vf \"" + PanFilter(640, 360, 25, 2) +
            "\" -c:v libx264 -preset veryfast -crf 16 " + path);
     auto a = Assess(path);
     ASSERT_TRUE(a.ok()) << a.status().ToString();

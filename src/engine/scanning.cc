@@ -18,14 +18,13 @@ Status IdetAnalyzer::StartGraph(const AVFrame* frame, AVRational time_base) {
   graph_.reset();
   ASSIGN_OR_RETURN(graph_, NewFilterGraph());
   graph_->nb_threads = 1;
-  AVRational sar = frame->sample_aspect_ratio.num > 0 ? frame->sample_aspect_ratio
-                                                      : AVRational{1, 1};
-  std::string args = "video_size=" + std::to_string(frame->width) + "x" +
-                     std::to_string(frame->height) + ":pix_fmt=" +
-                     av_get_pix_fmt_name(static_cast<AVPixelFormat>(frame->format)) +
-                     ":time_base=" + std::to_string(time_base.num) + "/" +
-                     std::to_string(time_base.den) + ":pixel_aspect=" + std::to_string(sar.num) +
-                     "/" + std::to_string(sar.den);
+  AVRational sar =
+      frame->sample_aspect_ratio.num > 0 ? frame->sample_aspect_ratio : AVRational{1, 1};
+  std::string args =
+      "video_size=" + std::to_string(frame->width) + "x" + std::to_string(frame->height) +
+      ":pix_fmt=" + av_get_pix_fmt_name(static_cast<AVPixelFormat>(frame->format)) +
+      ":time_base=" + std::to_string(time_base.num) + "/" + std::to_string(time_base.den) +
+      ":pixel_aspect=" + std::to_string(sar.num) + "/" + std::to_string(sar.den);
   AvLogCapture capture;
   int ret = avfilter_graph_create_filter(&source_, avfilter_get_by_name("buffer"), "in",
                                          args.c_str(), nullptr, graph_.get());
@@ -33,8 +32,8 @@ Status IdetAnalyzer::StartGraph(const AVFrame* frame, AVRational time_base) {
     return AvStatus(ret, "idet: creating the source", capture.first_error());
   }
   AVFilterContext* idet = nullptr;
-  ret = avfilter_graph_create_filter(&idet, avfilter_get_by_name("idet"), "idet", nullptr, nullptr,
-                                     graph_.get());
+  ret = avfilter_graph_create_filter(&idet, avfilter_get_by_name("idet"), kQuietFilterName, nullptr,
+                                     nullptr, graph_.get());
   if (ret < 0) {
     return AvStatus(ret, "idet: creating the filter", capture.first_error());
   }

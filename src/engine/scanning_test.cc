@@ -127,17 +127,17 @@ TEST(ClassifyScanningTest, Thresholds) {
     Scanning expected;
   };
   const Case cases[] = {
-      {{0, 0, 100, 0}, tff, progressive},     // clear progressive beats the flags
-      {{90, 0, 10, 0}, progressive, tff},     // clear interlaced beats the flags
-      {{0, 90, 10, 0}, tff, bff},             // and so does the field order
-      {{3, 0, 4, 200}, bff, bff},             // static content: no evidence
+      {{0, 0, 100, 0}, tff, progressive},        // clear progressive beats the flags
+      {{90, 0, 10, 0}, progressive, tff},        // clear interlaced beats the flags
+      {{0, 90, 10, 0}, tff, bff},                // and so does the field order
+      {{3, 0, 4, 200}, bff, bff},                // static content: no evidence
       {{5, 0, 2, 0}, progressive, progressive},  // fewer than 10 determined
-      {{40, 0, 30, 0}, bff, bff},             // ambiguous: the metadata
+      {{40, 0, 30, 0}, bff, bff},                // ambiguous: the metadata
       {{40, 0, 30, 0}, progressive, progressive},
-      {{50, 45, 0, 0}, bff, bff},             // unclear order: the metadata's
+      {{50, 45, 0, 0}, bff, bff},  // unclear order: the metadata's
       {{50, 45, 0, 0}, progressive, tff},
-      {{30, 0, 0, 100}, progressive, tff},    // 30 of 130 determined is enough
-      {{25, 0, 0, 100}, progressive, tff},    // exactly 20% determined
+      {{30, 0, 0, 100}, progressive, tff},          // 30 of 130 determined is enough
+      {{25, 0, 0, 100}, progressive, tff},          // exactly 20% determined
       {{25, 0, 0, 101}, progressive, progressive},  // under 20% determined
   };
   for (const Case& c : cases) {

@@ -45,8 +45,8 @@ inline std::string Output(const std::string& command) {
 // "-count_packets").
 inline std::string FfprobeVideo(const std::string& path, const std::string& entry,
                                 const std::string& extra = "") {
-  return Output("ffprobe -v error -select_streams v:0 " + extra + " -show_entries stream=" +
-                entry + " -of default=nw=1:nk=1 '" + path + "'");
+  return Output("ffprobe -v error -select_streams v:0 " + extra + " -show_entries stream=" + entry +
+                " -of default=nw=1:nk=1 '" + path + "'");
 }
 
 // A photograph from the plasma-workspace-wallpapers package (installed by
@@ -68,8 +68,8 @@ inline std::string PhotoSource(const std::string& photo, int rate) {
 inline std::string PanFilter(int width, int height, int rate, double seconds) {
   int frames = static_cast<int>(rate * seconds);
   return "scale=-2:" + std::to_string(height * 3) + ",loop=loop=" + std::to_string(frames - 1) +
-         ":size=1:start=0,setpts=N/(" + std::to_string(rate) + "*TB),crop=" +
-         std::to_string(width) + ":" + std::to_string(height) +
+         ":size=1:start=0,setpts=N/(" + std::to_string(rate) +
+         "*TB),crop=" + std::to_string(width) + ":" + std::to_string(height) +
          ":x='(iw-ow)/2*(1+sin(t*0.7))':y='(ih-oh)/2*(1+sin(t*0.5))',format=yuv420p";
 }
 

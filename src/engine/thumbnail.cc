@@ -22,8 +22,8 @@ void ThumbnailSize(int width, int height, AVRational sar, const ThumbnailOptions
                    int* out_width, int* out_height) {
   double aspect = sar.num > 0 && sar.den > 0 ? av_q2d(sar) : 1.0;
   double display_width = width * aspect;
-  double scale = std::min({1.0, options.max_width / display_width,
-                           static_cast<double>(options.max_height) / height});
+  double scale = std::min(
+      {1.0, options.max_width / display_width, static_cast<double>(options.max_height) / height});
   *out_width = std::max(2, static_cast<int>(std::lround(display_width * scale)) & ~1);
   *out_height = std::max(2, static_cast<int>(std::lround(height * scale)) & ~1);
 }
@@ -38,8 +38,7 @@ Status WriteJpegThumbnail(const AVFrame* frame, bool top_field_only, const std::
 
   SwsContextPtr scaler(sws_getContext(frame->width, source_height,
                                       static_cast<AVPixelFormat>(frame->format), width, height,
-                                      AV_PIX_FMT_YUVJ420P, SWS_BICUBIC, nullptr, nullptr,
-                                      nullptr));
+                                      AV_PIX_FMT_YUVJ420P, SWS_BICUBIC, nullptr, nullptr, nullptr));
   if (!scaler) {
     return Status::Internal("thumbnail: cannot scale the frame");
   }
@@ -55,8 +54,7 @@ Status WriteJpegThumbnail(const AVFrame* frame, bool top_field_only, const std::
   for (int plane = 0; plane < 4; ++plane) {
     strides[plane] = top_field_only ? frame->linesize[plane] * 2 : frame->linesize[plane];
   }
-  sws_scale(scaler.get(), frame->data, strides, 0, source_height, picture->data,
-            picture->linesize);
+  sws_scale(scaler.get(), frame->data, strides, 0, source_height, picture->data, picture->linesize);
 
   const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
   if (codec == nullptr) {

@@ -134,8 +134,8 @@ Status PreviewWriter::OpenVideo() {
   video_.input_time_base = stream->time_base;
   ASSIGN_OR_RETURN(video_.decoder, OpenDecoder(stream, input_.limits()));
   const AVCodecParameters* par = stream->codecpar;
-  AVRational sar = stream->sample_aspect_ratio.num > 0 ? stream->sample_aspect_ratio
-                                                       : par->sample_aspect_ratio;
+  AVRational sar =
+      stream->sample_aspect_ratio.num > 0 ? stream->sample_aspect_ratio : par->sample_aspect_ratio;
   if (sar.num <= 0 || sar.den <= 0) {
     sar = AVRational{1, 1};
   }
@@ -157,15 +157,14 @@ Status PreviewWriter::OpenVideo() {
   if (pix_fmt_name == nullptr) {
     return Status::CorruptMedia("web preview: the video's pixel format is unknown");
   }
-  std::string source_args = "video_size=" + std::to_string(par->width) + "x" + std::to_string(par->height) +
-                            ":pix_fmt=" + pix_fmt_name + ":time_base=" +
-                 std::to_string(stream->time_base.num) + "/" +
-                 std::to_string(stream->time_base.den) + ":pixel_aspect=" +
-                 std::to_string(sar.num) + "/" + std::to_string(sar.den);
+  std::string source_args =
+      "video_size=" + std::to_string(par->width) + "x" + std::to_string(par->height) +
+      ":pix_fmt=" + pix_fmt_name + ":time_base=" + std::to_string(stream->time_base.num) + "/" +
+      std::to_string(stream->time_base.den) + ":pixel_aspect=" + std::to_string(sar.num) + "/" +
+      std::to_string(sar.den);
   std::string description = deinterlace + "scale=" + std::to_string(width) + ":" +
-                        std::to_string(height) + ":flags=bicubic,setsar=1,format=yuv420p";
-  ASSIGN_OR_RETURN(video_.filters,
-                   BuildChain("buffer", source_args, description, "buffersink"));
+                            std::to_string(height) + ":flags=bicubic,setsar=1,format=yuv420p";
+  ASSIGN_OR_RETURN(video_.filters, BuildChain("buffer", source_args, description, "buffersink"));
 
   const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
   if (codec == nullptr) {
@@ -227,11 +226,10 @@ Status PreviewWriter::OpenAudio() {
                      std::to_string(stream->time_base.den) +
                      ":sample_rate=" + std::to_string(audio_.decoder->sample_rate) +
                      ":sample_fmt=" + sample_fmt + ":channel_layout=" + layout_name;
-  ASSIGN_OR_RETURN(audio_.filters,
-                   BuildChain("abuffer", args,
-                              "aresample=48000:async=1000,aformat=sample_fmts=fltp:"
-                              "sample_rates=48000:channel_layouts=stereo",
-                              "abuffersink"));
+  ASSIGN_OR_RETURN(audio_.filters, BuildChain("abuffer", args,
+                                              "aresample=48000:async=1000,aformat=sample_fmts=fltp:"
+                                              "sample_rates=48000:channel_layouts=stereo",
+                                              "abuffersink"));
   const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_AAC);
   if (codec == nullptr) {
     return Status::Internal("web preview: this libavcodec has no AAC encoder");
