@@ -1,0 +1,258 @@
+// The job system with real processes: `vidmill serve` takes uploads and
+// enqueues ingestion, `vidmill worker` processes started by the test run it,
+// and the test kills (-9), pauses (SIGSTOP), or stops (SIGTERM) a worker in
+// the middle of a job, or deletes the video under it. The jobs table is read
+// through the same store the server uses.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "jobs/queue.h"
+#include "storage/database.h"
+#include "tests/integration/ingest_test_util.h"
+
+namespace vidmill::test {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using std::chrono::steady_clock;
+
+// Short leases so that a dead worker's job is retried within seconds.
+const std::vector<std::string> kFastLeases = {"--lease-seconds", "2", "--heartbeat-ms", "200"};
+
+class JobsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // One clip for the suite: long enough that full ingestion (mostly the web
+    // preview encode) runs for a few seconds, so a test can act mid-job.
+    clip_dir_ = new TempDir();
+    clip_ = clip_dir_->path() + "/long.mp4";
+    MakePanClip(clip_, 640, 360, 40.0);
+  }
+  static void TearDownTestSuite() {
+    delete clip_dir_;
+    clip_dir_ = nullptr;
+  }
+
+  void SetUp() override {
+    client_ = std::make_unique<MediaClient>(server_, "jobs@example.com");
+    ASSERT_FALSE(client_->token().empty());
+    auto db = storage::OpenDatabase(server_.database_url());
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(*db);
+    queue_ = std::make_unique<jobs::Queue>(*db_, SystemClock::Instance());
+  }
+
+  void TearDown() override {
+    if (HasFailure()) {
+      std::cerr << "--- server log ---\n" << server_.ServerLog() << "\n";
+      for (auto& worker : workers_) {
+        std::cerr << "--- worker " << worker->pid() << " log ---\n" << worker->Log() << "\n";
+      }
+    }
+  }
+
+  WorkerProcess& StartWorker(std::vector<std::string> flags = kFastLeases) {
+    workers_.push_back(std::make_unique<WorkerProcess>(server_, std::move(flags)));
+    return *workers_.back();
+  }
+
+  std::string UploadLongClip() {
+    std::string id = client_->CreateVideo();
+    HttpResponse response = client_->Upload(id, ReadFile(clip_));
+    EXPECT_EQ(response.status, 200) << response.body;
+    return id;
+  }
+
+  std::vector<jobs::Job> JobsOf(const std::string& video_id) {
+    auto jobs = queue_->ListForVideo(video_id);
+    EXPECT_TRUE(jobs.ok()) << jobs.status().ToString();
+    return jobs.ok() ? *jobs : std::vector<jobs::Job>{};
+  }
+
+  // Waits until the video's only job is running under `worker` with at least
+  // `percent` progress; returns false on timeout.
+  bool WaitUntilMidJob(const std::string& video_id, const WorkerProcess& worker,
+                       double percent = 10) {
+    std::string owner_part = ":" + std::to_string(worker.pid()) + ":";
+    auto deadline = steady_clock::now() + seconds(60);
+    while (steady_clock::now() < deadline) {
+      std::vector<jobs::Job> jobs = JobsOf(video_id);
+      if (jobs.size() == 1 && jobs[0].state == jobs::kStateRunning &&
+          jobs[0].lease_owner.value_or("").find(owner_part) != std::string::npos &&
+          jobs[0].progress >= percent) {
+        if (jobs[0].progress >= 95) {
+          ADD_FAILURE() << "the job is nearly done already; the clip is too short to act "
+                           "mid-job on this machine";
+          return false;
+        }
+        return true;
+      }
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    ADD_FAILURE() << "the job never ran mid-way under worker " << worker.pid();
+    return false;
+  }
+
+  // Polls the ingestion until DONE/FAILED and checks that once DONE it never
+  // changes again (observed for `settle` more).
+  boost::json::object WaitForStableIngestion(const std::string& video_id,
+                                             milliseconds settle = milliseconds(1500)) {
+    boost::json::object state = client_->WaitForIngestion(video_id);
+    auto until = steady_clock::now() + settle;
+    while (steady_clock::now() < until) {
+      boost::json::object again = client_->IngestionState(video_id);
+      EXPECT_EQ(Str(again["ingestionStatus"]), Str(state["ingestionStatus"]));
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    return state;
+  }
+
+  bool TempRootEmpty() {
+    std::error_code ec;
+    std::string root = server_.data_dir() + "/media/.tmp/jobs";
+    return !std::filesystem::exists(root, ec) || std::filesystem::is_empty(root, ec);
+  }
+
+  static TempDir* clip_dir_;
+  static std::string clip_;
+
+  ServerHarness server_{ServerHarness::Options{.workers = 0}};
+  std::unique_ptr<MediaClient> client_;
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<jobs::Queue> queue_;
+  std::vector<std::unique_ptr<WorkerProcess>> workers_;
+};
+
+TempDir* JobsTest::clip_dir_ = nullptr;
+std::string JobsTest::clip_;
+
+TEST_F(JobsTest, AWorkerKilledMidJobIsReplacedAndTheJobEndsDoneOnce) {
+  WorkerProcess& first = StartWorker();
+  std::string id = UploadLongClip();
+  ASSERT_TRUE(WaitUntilMidJob(id, first));
+  EXPECT_EQ(Str(client_->IngestionState(id)["ingestionStatus"]), "IN_PROGRESS");
+  first.Kill();  // kill -9: no release, no cleanup; its lease must expire
+
+  WorkerProcess& second = StartWorker();
+  boost::json::object state = WaitForStableIngestion(id);
+  ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+
+  std::vector<jobs::Job> jobs = JobsOf(id);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].state, jobs::kStateDone);
+  EXPECT_EQ(jobs[0].attempts, 2);  // the killed attempt counts
+  EXPECT_NE(jobs[0].lease_owner.value_or("").find(":" + std::to_string(second.pid()) + ":"),
+            std::string::npos);
+  boost::json::object video = client_->VideoDocument(id);
+  const auto& ingestion_state = video["ingestion"].at("ingestionState").as_object();
+  EXPECT_EQ(ingestion_state.at("videoMetadataCommitted"), true);
+  EXPECT_EQ(ingestion_state.at("thumbnailsAvailable"), true);
+  EXPECT_EQ(ingestion_state.at("webVideoAvailable"), true);
+  // The retry removed what the killed attempt left behind.
+  EXPECT_TRUE(TempRootEmpty());
+  EXPECT_TRUE(second.running());
+}
+
+TEST_F(JobsTest, SigtermReleasesTheJobAndExitsCleanly) {
+  WorkerProcess& first = StartWorker();
+  std::string id = UploadLongClip();
+  ASSERT_TRUE(WaitUntilMidJob(id, first));
+  auto stopping = steady_clock::now();
+  int status = first.Stop();
+  EXPECT_LT(steady_clock::now() - stopping, seconds(5));
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+
+  std::vector<jobs::Job> jobs = JobsOf(id);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].state, jobs::kStateQueued);
+  EXPECT_EQ(jobs[0].attempts, 0);  // a release does not use up an attempt
+  EXPECT_FALSE(jobs[0].lease_owner.has_value());
+  EXPECT_EQ(Str(client_->IngestionState(id)["ingestionStatus"]), "IN_PROGRESS");
+  EXPECT_TRUE(TempRootEmpty());
+
+  StartWorker();
+  boost::json::object state = client_->WaitForIngestion(id);
+  EXPECT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+  jobs = JobsOf(id);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].attempts, 1);
+}
+
+// A worker paused past its lease (SIGSTOP) loses the job to another; when it
+// resumes, its heartbeat is refused, it drops its work, and none of its writes
+// land — the video stays DONE as the new owner left it.
+TEST_F(JobsTest, AWorkerPausedPastItsLeaseIsFencedOut) {
+  WorkerProcess& paused = StartWorker();
+  std::string id = UploadLongClip();
+  ASSERT_TRUE(WaitUntilMidJob(id, paused));
+  paused.Signal(SIGSTOP);
+
+  WorkerProcess& other = StartWorker();
+  boost::json::object state = client_->WaitForIngestion(id);
+  ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+  std::vector<jobs::Job> done = JobsOf(id);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].attempts, 2);
+
+  paused.Signal(SIGCONT);
+  // Give the resumed worker time for several heartbeats and progress writes.
+  auto deadline = steady_clock::now() + seconds(10);
+  while (paused.Log().find("lost the lease") == std::string::npos &&
+         steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_NE(paused.Log().find("lost the lease"), std::string::npos);
+  std::this_thread::sleep_for(milliseconds(500));
+
+  std::vector<jobs::Job> after = JobsOf(id);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].state, jobs::kStateDone);
+  EXPECT_EQ(after[0].attempts, 2);
+  EXPECT_EQ(after[0].lease_owner, done[0].lease_owner);
+  EXPECT_EQ(after[0].updated_at, done[0].updated_at);
+  boost::json::object video = client_->VideoDocument(id);
+  const auto& ingestion_state = video["ingestion"].at("ingestionState").as_object();
+  EXPECT_EQ(Str(ingestion_state.at("ingestionStatus")), "DONE");
+  EXPECT_DOUBLE_EQ(ingestion_state.at("processingProgressPercent").to_number<double>(), 100.0);
+  EXPECT_TRUE(paused.running());
+  EXPECT_TRUE(other.running());
+}
+
+TEST_F(JobsTest, DeletingAVideoCancelsItsRunningJob) {
+  WorkerProcess& worker = StartWorker();
+  std::string id = UploadLongClip();
+  ASSERT_TRUE(WaitUntilMidJob(id, worker));
+  EXPECT_FALSE(TempRootEmpty());
+  auto deleted_at = steady_clock::now();
+  HttpResponse deleted = client_->http().Delete("/videos/v1/video/" + id, client_->token());
+  ASSERT_EQ(deleted.status, 200) << deleted.body;
+
+  // Noticed at the next heartbeat; the temp files go with the attempt.
+  while (!TempRootEmpty() && steady_clock::now() < deleted_at + seconds(5)) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_TRUE(TempRootEmpty());
+  EXPECT_LT(steady_clock::now() - deleted_at, seconds(3));
+  std::vector<jobs::Job> jobs = JobsOf(id);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].state, jobs::kStateCancelled);
+  EXPECT_EQ(client_->http().Get("/videos/v1/video/" + id, client_->token()).status, 404);
+  std::error_code ec;
+  EXPECT_FALSE(std::filesystem::exists(server_.data_dir() + "/media/" + id, ec));
+
+  // The worker carries on with the next job.
+  EXPECT_TRUE(worker.running());
+  std::string next = client_->CreateVideo();
+  std::string small = server_.data_dir() + "/small.mp4";
+  MakePanClip(small, 160, 90, 1.0);
+  ASSERT_EQ(client_->Upload(next, ReadFile(small)).status, 200);
+  EXPECT_EQ(Str(client_->WaitForIngestion(next)["ingestionStatus"]), "DONE");
+}
+
+}  // namespace
+}  // namespace vidmill::test
