@@ -1,0 +1,733 @@
+#include "videos/processing_request.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+namespace vidmill::videos {
+namespace {
+
+using boost::json::object;
+using boost::json::value;
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) {
+    if (!out.empty()) out += ", ";
+    out += item;
+  }
+  return out;
+}
+
+std::string Describe(const value& v) {
+  std::string text = boost::json::serialize(v);
+  return text.size() > 80 ? text.substr(0, 77) + "..." : text;
+}
+
+Status Refuse(const std::string& field, const value& given, const std::string& allowed) {
+  return Status::InvalidArgument(field + ": " + Describe(given) + " is not allowed; " + allowed);
+}
+
+Status CheckKeys(const object& obj, const std::string& path, const std::vector<std::string>& keys) {
+  for (const auto& item : obj) {
+    if (std::find(keys.begin(), keys.end(), std::string(item.key())) == keys.end()) {
+      std::string field = path.empty() ? std::string(item.key()) : path + "." + std::string(item.key());
+      return Status::InvalidArgument("unknown field '" + field + "'; " +
+                                     (path.empty() ? std::string("fields") : path + " takes") +
+                                     ": " + Join(keys));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<std::string>> OptString(const object& obj, const std::string& key,
+                                             const std::string& field) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->value().is_null()) return std::optional<std::string>();
+  if (!it->value().is_string()) return Refuse(field, it->value(), "a string is expected");
+  return std::optional<std::string>(std::string(it->value().as_string()));
+}
+
+Result<std::optional<double>> OptNumber(const object& obj, const std::string& key,
+                                        const std::string& field) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->value().is_null()) return std::optional<double>();
+  const value& v = it->value();
+  if (v.is_int64()) return std::optional<double>(static_cast<double>(v.as_int64()));
+  if (v.is_uint64()) return std::optional<double>(static_cast<double>(v.as_uint64()));
+  if (v.is_double() && std::isfinite(v.as_double())) return std::optional<double>(v.as_double());
+  return Refuse(field, v, "a number is expected");
+}
+
+Result<const object*> OptObject(const object& obj, const std::string& key) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->value().is_null()) return static_cast<const object*>(nullptr);
+  if (!it->value().is_object()) return Refuse(key, it->value(), "an object is expected");
+  return &it->value().as_object();
+}
+
+Result<std::string> OneOf(const std::string& field, const std::string& given,
+                          const std::vector<std::string>& allowed) {
+  if (std::find(allowed.begin(), allowed.end(), given) == allowed.end()) {
+    return Refuse(field, value(given), "allowed: " + Join(allowed));
+  }
+  return given;
+}
+
+const std::vector<std::string> kContainers = {"mov", "mxf", "mp4", "mts"};
+const std::vector<std::string> kCodecs = {"h264", "prores", "dnxhd", "xdcam", "hevc", "mpeg2", "ffv1"};
+const std::vector<std::string> kProresProfiles = {"proxy", "lt", "standard", "hq", "4444", "4444xq"};
+const std::vector<std::string> kDnxProfiles = {"dnxhd_lb",  "dnxhd_sq", "dnxhd_hq", "dnxhd_hqx",
+                                               "dnxhd_444", "dnxhr_lb", "dnxhr_sq", "dnxhr_hq",
+                                               "dnxhr_hqx", "dnxhr_444"};
+const std::vector<std::string> kChromas = {"4:1:0", "4:1:1", "4:2:0", "4:2:2", "4:4:0", "4:4:4"};
+const std::vector<int> kBits = {8, 10, 12, 14, 16};
+const std::vector<std::string> kClarity = {"none", "marginal", "very_low", "low",
+                                           "medium", "high", "very_high"};
+
+const std::map<std::string, double>& FrameRateTags() {
+  static const std::map<std::string, double> tags = {
+      {"film_ntsc", 24000.0 / 1001}, {"film", 24},          {"video_pal", 25},
+      {"video_ntsc", 30000.0 / 1001}, {"video_hd", 30},     {"video_pal_fast", 50},
+      {"video_ntsc_fast", 60000.0 / 1001}, {"video_hd_fast", 60}};
+  return tags;
+}
+
+// How much chroma a subsampling keeps, for "nearest supported" moves.
+int ChromaRank(const std::string& chroma) {
+  static const std::map<std::string, int> rank = {{"4:1:0", 1}, {"4:1:1", 2}, {"4:2:0", 2},
+                                                  {"4:4:0", 3}, {"4:2:2", 3}, {"4:4:4", 4}};
+  auto it = rank.find(chroma);
+  return it == rank.end() ? 2 : it->second;
+}
+
+std::pair<int, int> ChromaFactors(const std::string& chroma) {  // horizontal, vertical
+  if (chroma == "4:2:0") return {2, 2};
+  if (chroma == "4:2:2") return {2, 1};
+  if (chroma == "4:1:1") return {4, 1};
+  if (chroma == "4:1:0") return {4, 4};
+  if (chroma == "4:4:0") return {1, 2};
+  return {1, 1};
+}
+
+std::string PixelFormatName(const std::string& chroma, int bits) {
+  static const std::map<std::string, std::string> base = {
+      {"4:2:0", "yuv420p"}, {"4:2:2", "yuv422p"}, {"4:4:4", "yuv444p"},
+      {"4:1:1", "yuv411p"}, {"4:1:0", "yuv410p"}, {"4:4:0", "yuv440p"}};
+  std::string name = base.at(chroma);
+  if (bits > 8) name += std::to_string(bits) + "le";
+  return name;
+}
+
+bool SameRate(double a, double b) { return std::fabs(a - b) < 0.01; }
+
+int RoundTo(double size, int multiple) {
+  int rounded = static_cast<int>(std::lround(size / multiple)) * multiple;
+  return std::max(rounded, multiple);
+}
+
+// Bits/s per pixel/s relative to H.264, for deriving bitrates across codecs.
+double CodecCost(const std::string& codec) {
+  if (codec == "hevc") return 0.6;
+  if (codec == "mpeg2" || codec == "xdcam") return 2.0;
+  if (codec == "h264") return 1.0;
+  return 1.5;  // intra codecs as sources (prores, dnxhd, ffv1 …)
+}
+
+}  // namespace
+
+const std::vector<std::string>& CodecsFor(const std::string& container) {
+  static const std::map<std::string, std::vector<std::string>> pairs = {
+      {"mov", {"h264", "prores", "dnxhd", "hevc", "mpeg2", "ffv1"}},
+      {"mxf", {"h264", "xdcam", "mpeg2", "dnxhd"}},
+      {"mp4", {"h264", "hevc"}},
+      {"mts", {"h264", "hevc", "mpeg2"}}};
+  static const std::vector<std::string> none;
+  auto it = pairs.find(container);
+  return it == pairs.end() ? none : it->second;
+}
+
+std::vector<std::string> ChromaFor(const std::string& codec, const std::string& profile) {
+  if (codec == "h264" || codec == "hevc") return {"4:2:0", "4:2:2", "4:4:4"};
+  if (codec == "prores") {
+    return profile.rfind("4444", 0) == 0 ? std::vector<std::string>{"4:4:4"}
+                                         : std::vector<std::string>{"4:2:2"};
+  }
+  if (codec == "dnxhd") {
+    return profile.find("444") != std::string::npos ? std::vector<std::string>{"4:4:4"}
+                                                    : std::vector<std::string>{"4:2:2"};
+  }
+  if (codec == "xdcam") return {"4:2:2"};
+  if (codec == "mpeg2") return {"4:2:0", "4:2:2"};
+  if (codec == "ffv1") return kChromas;
+  return {};
+}
+
+std::vector<int> BitsFor(const std::string& codec, const std::string& profile) {
+  if (codec == "h264") return {8, 10};
+  if (codec == "hevc") return {8, 10, 12};
+  if (codec == "prores") return {10};
+  if (codec == "dnxhd") {
+    bool ten = profile == "dnxhd_hqx" || profile == "dnxhd_444" || profile == "dnxhr_hqx" ||
+               profile == "dnxhr_444";
+    return ten ? std::vector<int>{10} : std::vector<int>{8};
+  }
+  if (codec == "xdcam" || codec == "mpeg2") return {8};
+  if (codec == "ffv1") return {8, 10, 12, 16};
+  return {};
+}
+
+std::optional<int> DnxhdBitrate(const std::string& profile, int width, int height, double fps) {
+  // Avid's DNxHD table: (size, rate) → Mb/s. Rates: 23.976, 24, 25, 29.97, 50, 59.94.
+  static const std::vector<double> rates = {24000.0 / 1001, 24, 25, 30000.0 / 1001, 50,
+                                            60000.0 / 1001};
+  static const std::map<std::string, std::vector<int>> full_hd = {
+      {"dnxhd_lb", {36, 36, 36, 45, 75, 90}},     {"dnxhd_sq", {115, 115, 120, 145, 240, 290}},
+      {"dnxhd_hq", {175, 175, 185, 220, 365, 440}}, {"dnxhd_hqx", {175, 175, 185, 0, 365, 440}},
+      {"dnxhd_444", {350, 350, 390, 440, 730, 880}}};
+  static const std::map<std::string, std::vector<int>> hd_ready = {
+      {"dnxhd_sq", {60, 60, 60, 75, 120, 145}},
+      {"dnxhd_hq", {90, 90, 90, 110, 180, 220}},
+      {"dnxhd_hqx", {90, 90, 90, 0, 180, 220}}};
+  const std::map<std::string, std::vector<int>>* table = nullptr;
+  if (width == 1920 && height == 1080) table = &full_hd;
+  if (width == 1280 && height == 720) table = &hd_ready;
+  if (table == nullptr) return std::nullopt;
+  auto row = table->find(profile);
+  if (row == table->end()) return std::nullopt;
+  for (size_t i = 0; i < rates.size(); ++i) {
+    if (SameRate(rates[i], fps) && row->second[i] > 0) return row->second[i];
+  }
+  return std::nullopt;
+}
+
+Result<SourceInfo> SourceFromMetadata(const object& metadata, const std::string& file_name) {
+  SourceInfo source;
+  auto text = [&](const char* key) -> std::string {
+    auto it = metadata.find(key);
+    return it != metadata.end() && it->value().is_string() ? std::string(it->value().as_string())
+                                                          : std::string();
+  };
+  auto number = [&](const value* v) -> double {
+    if (v == nullptr) return 0;
+    if (v->is_int64()) return static_cast<double>(v->as_int64());
+    if (v->is_uint64()) return static_cast<double>(v->as_uint64());
+    if (v->is_double()) return v->as_double();
+    return 0;
+  };
+  std::string demuxer = text("containerName");
+  std::string extension = file_name.substr(file_name.rfind('.') == std::string::npos
+                                               ? file_name.size()
+                                               : file_name.rfind('.') + 1);
+  std::transform(extension.begin(), extension.end(), extension.begin(), ::tolower);
+  if (demuxer == "mxf") {
+    source.container = "mxf";
+  } else if (demuxer == "mpegts") {
+    source.container = "mts";
+  } else if (demuxer.rfind("mov,", 0) == 0) {
+    source.container = (extension == "mp4" || extension == "m4v") ? "mp4" : "mov";
+  }
+  std::string codec = text("codecName");
+  source.codec = codec == "mpeg2video" ? "mpeg2" : codec;
+  if (const value* pf = metadata.if_contains("pixelFormat"); pf && pf->is_object()) {
+    if (const value* cs = pf->as_object().if_contains("chromaSubsampling"); cs && cs->is_object()) {
+      if (const value* yuv = cs->as_object().if_contains("yuv"); yuv && yuv->is_string()) {
+        source.chroma = std::string(yuv->as_string());
+      }
+      source.bits = static_cast<int>(number(cs->as_object().if_contains("bits")));
+    }
+  }
+  if (std::find(kChromas.begin(), kChromas.end(), source.chroma) == kChromas.end()) {
+    source.chroma = "4:2:0";
+  }
+  if (source.bits < 8) source.bits = 8;
+  source.width = static_cast<int>(number(metadata.if_contains("frameWidth")));
+  source.height = static_cast<int>(number(metadata.if_contains("frameHeight")));
+  source.fps = number(metadata.if_contains("averageFramerate"));
+  source.duration_ms = static_cast<int64_t>(number(metadata.if_contains("durationInMillis")));
+  if (source.width <= 0 || source.height <= 0 || source.fps <= 0 || source.duration_ms <= 0) {
+    return Status::Conflict("the source video's metadata is incomplete (size, rate or duration "
+                            "unknown); it cannot be processed");
+  }
+  std::string sar = text("sampleAspectRatio");
+  if (size_t colon = sar.find(':'); colon != std::string::npos) {
+    double num = std::atof(sar.substr(0, colon).c_str());
+    double den = std::atof(sar.substr(colon + 1).c_str());
+    if (num > 0 && den > 0) source.sample_aspect = num / den;
+  }
+  double duration_s = static_cast<double>(source.duration_ms) / 1000.0;
+  double stream_size = number(metadata.if_contains("videoStreamSize"));
+  if (stream_size > 0) {
+    source.video_bit_rate = static_cast<int64_t>(stream_size * 8 / duration_s);
+  } else {
+    source.video_bit_rate = static_cast<int64_t>(number(metadata.if_contains("bitRate")));
+  }
+  // Scanning: the deep heuristics when ingestion ran them, else the flags.
+  const value* scanning = metadata.if_contains("scanning");
+  if (scanning && scanning->is_object()) {
+    const value* chosen = scanning->as_object().if_contains("heuristics");
+    if (!chosen || !chosen->is_object()) chosen = scanning->as_object().if_contains("metadata");
+    if (chosen && chosen->is_object()) {
+      const object& s = chosen->as_object();
+      source.interlaced = s.contains("scanningType") && s.at("scanningType") == "interlaced";
+      source.top_field_first =
+          !(s.contains("interlacedFieldOrder") && s.at("interlacedFieldOrder") == "bottom_field");
+    }
+  }
+  const value* audio = metadata.if_contains("audio");
+  source.has_audio = audio && audio->is_object();
+  return source;
+}
+
+Result<ProcessingPlan> ValidateProcessingRequest(const object& request, const SourceInfo& source) {
+  RETURN_IF_ERROR(CheckKeys(request, "",
+                            {"mediaContainerCodec", "appleProresProfile", "dnxhdHrProfile",
+                             "scanning", "chromaSubsampling", "bitrate", "deinterlacer",
+                             "denoiser", "stabilizer", "scaler", "resolution", "clarityBoost",
+                             "frameRateConverter", "frameRate", "postProcessor", "range"}));
+  ProcessingPlan plan;
+  plan.source_interlaced = source.interlaced;
+  plan.source_top_field_first = source.top_field_first;
+  plan.source_fps = source.fps;
+  plan.source_width = source.width;
+  plan.source_height = source.height;
+  plan.has_audio = source.has_audio;
+
+  // --- container and codec ---
+  std::optional<std::string> container;
+  std::optional<std::string> codec;
+  ASSIGN_OR_RETURN(const object* media, OptObject(request, "mediaContainerCodec"));
+  if (media) {
+    RETURN_IF_ERROR(CheckKeys(*media, "mediaContainerCodec", {"container", "codec"}));
+    ASSIGN_OR_RETURN(container, OptString(*media, "container", "mediaContainerCodec.container"));
+    ASSIGN_OR_RETURN(codec, OptString(*media, "codec", "mediaContainerCodec.codec"));
+    if (container) {
+      RETURN_IF_ERROR(OneOf("mediaContainerCodec.container", *container, kContainers).status());
+    }
+    if (codec) RETURN_IF_ERROR(OneOf("mediaContainerCodec.codec", *codec, kCodecs).status());
+  }
+  auto pair_allowed = [](const std::string& c, const std::string& k) {
+    const auto& codecs = CodecsFor(c);
+    return std::find(codecs.begin(), codecs.end(), k) != codecs.end();
+  };
+  if (container && codec) {
+    if (!pair_allowed(*container, *codec)) {
+      return Refuse("mediaContainerCodec", value(*container + "/" + *codec),
+                    "container " + *container + " takes codecs: " + Join(CodecsFor(*container)));
+    }
+  } else if (container) {
+    codec = pair_allowed(*container, source.codec) ? source.codec : CodecsFor(*container).front();
+  } else if (codec) {
+    if (pair_allowed(source.container, *codec)) {
+      container = source.container;
+    } else {
+      for (const std::string& c : kContainers) {
+        if (pair_allowed(c, *codec)) {
+          container = c;
+          break;
+        }
+      }
+    }
+  } else if (!source.container.empty() && pair_allowed(source.container, source.codec)) {
+    container = source.container;
+    codec = source.codec;
+  } else {
+    container = "mov";
+    codec = "h264";
+  }
+  plan.container = *container;
+  plan.codec = *codec;
+
+  // --- profiles ---
+  ASSIGN_OR_RETURN(std::optional<std::string> prores, OptString(request, "appleProresProfile", "appleProresProfile"));
+  ASSIGN_OR_RETURN(std::optional<std::string> dnx, OptString(request, "dnxhdHrProfile", "dnxhdHrProfile"));
+  if (prores) {
+    if (plan.codec != "prores") {
+      return Refuse("appleProresProfile", value(*prores), "it is allowed only with codec prores (codec is " + plan.codec + ")");
+    }
+    ASSIGN_OR_RETURN(plan.profile, OneOf("appleProresProfile", *prores, kProresProfiles));
+  } else if (plan.codec == "prores") {
+    plan.profile = "standard";
+  }
+  if (dnx) {
+    if (plan.codec != "dnxhd") {
+      return Refuse("dnxhdHrProfile", value(*dnx), "it is allowed only with codec dnxhd (codec is " + plan.codec + ")");
+    }
+    ASSIGN_OR_RETURN(plan.profile, OneOf("dnxhdHrProfile", *dnx, kDnxProfiles));
+  } else if (plan.codec == "dnxhd") {
+    plan.profile = "dnxhr_sq";
+  }
+
+  // --- filters (names) ---
+  struct Named {
+    const char* field;
+    std::vector<std::string> allowed;
+    std::string* target;
+  };
+  for (const Named& named : std::vector<Named>{
+           {"deinterlacer", {"deint", "yadif", "bwdif", "weston3f"}, &plan.deinterlacer},
+           {"denoiser", {"denoise", "hqdn3d"}, &plan.denoiser},
+           {"stabilizer", {"dejit"}, &plan.stabilizer},
+           {"scaler", {"pabsr1", "dvres", "scale"}, &plan.scaler},
+           {"frameRateConverter", {"fps", "fblend", "mcinterpolate"}, &plan.frame_rate_converter},
+           {"postProcessor", {"filmgrain"}, &plan.post_processor}}) {
+    ASSIGN_OR_RETURN(std::optional<std::string> given, OptString(request, named.field, named.field));
+    if (given) {
+      ASSIGN_OR_RETURN(*named.target, OneOf(named.field, *given, named.allowed));
+    }
+  }
+  ASSIGN_OR_RETURN(std::optional<std::string> clarity, OptString(request, "clarityBoost", "clarityBoost"));
+  if (clarity) {
+    ASSIGN_OR_RETURN(plan.clarity_boost, OneOf("clarityBoost", *clarity, kClarity));
+    if (plan.clarity_boost != "none" && plan.scaler != "pabsr1") {
+      return Refuse("clarityBoost", value(*clarity), "it applies only with scaler pabsr1");
+    }
+  }
+
+  // --- scanning ---
+  std::optional<std::string> scan_tag;
+  std::optional<std::string> scan_type;
+  std::optional<std::string> field_order;
+  ASSIGN_OR_RETURN(const object* scanning, OptObject(request, "scanning"));
+  if (scanning) {
+    RETURN_IF_ERROR(CheckKeys(*scanning, "scanning", {"tag", "scanningType", "interlacedFieldOrder"}));
+    ASSIGN_OR_RETURN(scan_tag, OptString(*scanning, "tag", "scanning.tag"));
+    ASSIGN_OR_RETURN(scan_type, OptString(*scanning, "scanningType", "scanning.scanningType"));
+    ASSIGN_OR_RETURN(field_order, OptString(*scanning, "interlacedFieldOrder", "scanning.interlacedFieldOrder"));
+    if (scan_tag) {
+      RETURN_IF_ERROR(OneOf("scanning.tag", *scan_tag, {"auto", "progressive", "interlaced_tff", "interlaced_bff"}).status());
+    }
+    if (scan_type) {
+      RETURN_IF_ERROR(OneOf("scanning.scanningType", *scan_type, {"progressive", "interlaced"}).status());
+      if (*scan_type == "interlaced" && !field_order) {
+        return Status::InvalidArgument("scanning.interlacedFieldOrder is required when scanningType is interlaced (top_field or bottom_field)");
+      }
+    }
+    if (field_order) {
+      RETURN_IF_ERROR(OneOf("scanning.interlacedFieldOrder", *field_order, {"top_field", "bottom_field"}).status());
+      if (scan_type != "interlaced") {
+        return Refuse("scanning.interlacedFieldOrder", value(*field_order), "it is given only with scanningType interlaced");
+      }
+    }
+    if (scan_tag && scan_type) {
+      std::string implied = *scan_type == "progressive" ? "progressive"
+                            : *field_order == "top_field" ? "interlaced_tff" : "interlaced_bff";
+      if (*scan_tag != implied) {
+        return Status::InvalidArgument("scanning.tag '" + *scan_tag + "' conflicts with scanningType/interlacedFieldOrder (" + implied + "); give one or the other");
+      }
+    }
+  }
+  std::string scan = "auto";
+  if (scan_tag) scan = *scan_tag;
+  if (scan_type) {
+    scan = *scan_type == "progressive" ? "progressive"
+           : *field_order == "top_field" ? "interlaced_tff" : "interlaced_bff";
+  }
+  if (scan == "auto") {
+    if (!plan.deinterlacer.empty() || !source.interlaced) {
+      scan = "progressive";
+    } else {
+      scan = source.top_field_first ? "interlaced_tff" : "interlaced_bff";
+    }
+  }
+  plan.interlaced_output = scan != "progressive";
+  plan.top_field_first = scan != "interlaced_bff";
+  if (scan == "progressive" && source.interlaced && plan.deinterlacer.empty()) {
+    plan.deinterlacer = "bwdif";  // progressive output of interlaced material needs one
+  }
+
+  // --- frame rate ---
+  ASSIGN_OR_RETURN(const object* rate, OptObject(request, "frameRate"));
+  if (rate) {
+    RETURN_IF_ERROR(CheckKeys(*rate, "frameRate", {"tag", "fps"}));
+    ASSIGN_OR_RETURN(std::optional<std::string> tag, OptString(*rate, "tag", "frameRate.tag"));
+    ASSIGN_OR_RETURN(std::optional<double> fps, OptNumber(*rate, "fps", "frameRate.fps"));
+    if (tag && fps) return Status::InvalidArgument("frameRate: give tag or fps, not both");
+    if (tag) {
+      auto it = FrameRateTags().find(*tag);
+      if (it == FrameRateTags().end()) {
+        std::vector<std::string> names;
+        for (const auto& [name, unused] : FrameRateTags()) names.push_back(name);
+        return Refuse("frameRate.tag", value(*tag), "allowed: " + Join(names));
+      }
+      plan.requested_fps = it->second;
+    } else if (fps) {
+      if (*fps < 0.001 || *fps > 999) return Refuse("frameRate.fps", value(*fps), "allowed: 0.001 to 999");
+      plan.requested_fps = *fps;
+    } else {
+      return Status::InvalidArgument("frameRate needs tag or fps");
+    }
+  }
+  if (!plan.frame_rate_converter.empty() && !plan.requested_fps) {
+    return Status::InvalidArgument("frameRateConverter '" + plan.frame_rate_converter + "' needs a target frameRate (tag or fps)");
+  }
+  plan.fps = plan.requested_fps.value_or(source.fps);
+  // The progressive rate the pipeline produces before any interlacing.
+  double progressive_rate = plan.interlaced_output && !plan.deinterlacer.empty() ? 2 * plan.fps : plan.fps;
+  if (!plan.deinterlacer.empty() && source.interlaced) {
+    plan.deinterlace_field_rate = progressive_rate > source.fps + 0.01;
+  }
+  double deinterlaced_rate = plan.deinterlace_field_rate ? 2 * source.fps : source.fps;
+  if (plan.requested_fps && plan.frame_rate_converter.empty() && !SameRate(progressive_rate, deinterlaced_rate)) {
+    plan.frame_rate_converter = "fps";
+  }
+  if (plan.interlaced_output && plan.deinterlacer.empty() && source.interlaced &&
+      !SameRate(plan.fps, source.fps)) {
+    return Status::InvalidArgument("changing the frame rate of interlaced material needs a deinterlacer");
+  }
+
+  // --- resolution ---
+  int width = source.width;
+  int height = source.height;
+  bool size_requested = false;
+  ASSIGN_OR_RETURN(const object* resolution, OptObject(request, "resolution"));
+  if (resolution) {
+    RETURN_IF_ERROR(CheckKeys(*resolution, "resolution", {"tag", "width", "height", "aspectRatioTag"}));
+    ASSIGN_OR_RETURN(std::optional<std::string> tag, OptString(*resolution, "tag", "resolution.tag"));
+    ASSIGN_OR_RETURN(std::optional<double> w, OptNumber(*resolution, "width", "resolution.width"));
+    ASSIGN_OR_RETURN(std::optional<double> h, OptNumber(*resolution, "height", "resolution.height"));
+    ASSIGN_OR_RETURN(std::optional<std::string> aspect, OptString(*resolution, "aspectRatioTag", "resolution.aspectRatioTag"));
+    size_requested = true;
+    if (tag) {
+      if (w || h || aspect) {
+        return Status::InvalidArgument("resolution: give a tag, or width/height (with aspectRatioTag), not both");
+      }
+      static const std::map<std::string, std::pair<int, int>> fixed = {
+          {"hd_1080p", {1920, 1080}}, {"uhd_4k", {3840, 2160}}, {"uhd_8k", {7680, 4320}}};
+      if (auto it = fixed.find(*tag); it != fixed.end()) {
+        width = it->second.first;
+        height = it->second.second;
+      } else if (*tag == "2x" || *tag == "3x" || *tag == "4x") {
+        int factor = (*tag)[0] - '0';
+        width = source.width * factor;
+        height = source.height * factor;
+      } else if (*tag == "no_scaling") {
+        size_requested = false;
+      } else {
+        return Refuse("resolution.tag", value(*tag), "allowed: hd_1080p, uhd_4k, uhd_8k, 2x, 3x, 4x, no_scaling");
+      }
+    } else {
+      if (!w && !h) return Status::InvalidArgument("resolution needs a tag, or width and/or height");
+      if (w && h && aspect) {
+        return Status::InvalidArgument("resolution: width, height and aspectRatioTag together are a bad request; give two of them");
+      }
+      if (w && (*w < 16 || *w > 7680 || *w != std::floor(*w))) return Refuse("resolution.width", value(*w), "allowed: integers 16 to 7680");
+      if (h && (*h < 16 || *h > 4320 || *h != std::floor(*h))) return Refuse("resolution.height", value(*h), "allowed: integers 16 to 4320");
+      double ratio = 0;
+      std::string aspect_tag = aspect.value_or("display");
+      if (aspect_tag == "display") {
+        ratio = source.width * source.sample_aspect / source.height;
+      } else if (aspect_tag == "storage") {
+        ratio = static_cast<double>(source.width) / source.height;
+      } else if (aspect_tag == "16:9") {
+        ratio = 16.0 / 9.0;
+      } else if (aspect_tag == "4:3") {
+        ratio = 4.0 / 3.0;
+      } else {
+        return Refuse("resolution.aspectRatioTag", value(aspect_tag), "allowed: display, storage, 16:9, 4:3");
+      }
+      if (w && h) {
+        width = static_cast<int>(*w);
+        height = static_cast<int>(*h);
+      } else if (w) {
+        width = static_cast<int>(*w);
+        height = static_cast<int>(std::lround(*w / ratio));
+      } else {
+        height = static_cast<int>(*h);
+        width = static_cast<int>(std::lround(*h * ratio));
+      }
+      if (width > 7680 || height > 4320 || width < 16 || height < 16) {
+        return Status::InvalidArgument("resolution: the derived size " + std::to_string(width) + "x" + std::to_string(height) + " is outside 16x16 to 7680x4320");
+      }
+    }
+  }
+
+  // --- chroma and bits ---
+  std::vector<std::string> chromas = ChromaFor(plan.codec, plan.profile);
+  std::vector<int> bit_depths = BitsFor(plan.codec, plan.profile);
+  std::string codec_label = plan.codec + (plan.profile.empty() ? "" : " " + plan.profile);
+  ASSIGN_OR_RETURN(const object* chroma, OptObject(request, "chromaSubsampling"));
+  std::optional<std::string> yuv;
+  std::optional<double> bits;
+  if (chroma) {
+    RETURN_IF_ERROR(CheckKeys(*chroma, "chromaSubsampling", {"yuv", "bits"}));
+    ASSIGN_OR_RETURN(yuv, OptString(*chroma, "yuv", "chromaSubsampling.yuv"));
+    ASSIGN_OR_RETURN(bits, OptNumber(*chroma, "bits", "chromaSubsampling.bits"));
+    if (yuv) RETURN_IF_ERROR(OneOf("chromaSubsampling.yuv", *yuv, kChromas).status());
+    if (bits && std::find(kBits.begin(), kBits.end(), static_cast<int>(*bits)) == kBits.end()) {
+      return Refuse("chromaSubsampling.bits", value(*bits), "allowed: 8, 10, 12, 14, 16");
+    }
+  }
+  if (yuv) {
+    if (std::find(chromas.begin(), chromas.end(), *yuv) == chromas.end()) {
+      return Refuse("chromaSubsampling.yuv", value(*yuv), codec_label + " supports: " + Join(chromas));
+    }
+    plan.chroma = *yuv;
+  } else {
+    plan.chroma = chromas.back();
+    for (const std::string& candidate : chromas) {  // nearest with at least the source's chroma
+      if (candidate == source.chroma) {
+        plan.chroma = candidate;
+        break;
+      }
+    }
+    if (plan.chroma != source.chroma) {
+      int best = 99;
+      for (const std::string& candidate : chromas) {
+        int rank = ChromaRank(candidate);
+        if (rank >= ChromaRank(source.chroma) && rank < best) {
+          best = rank;
+          plan.chroma = candidate;
+        }
+      }
+    }
+  }
+  if (plan.codec == "ffv1" && plan.chroma != "4:2:0" && plan.chroma != "4:2:2" && plan.chroma != "4:4:4") {
+    bit_depths = {8};
+  }
+  if (bits) {
+    int b = static_cast<int>(*bits);
+    if (std::find(bit_depths.begin(), bit_depths.end(), b) == bit_depths.end()) {
+      std::vector<std::string> names;
+      for (int d : bit_depths) names.push_back(std::to_string(d));
+      return Refuse("chromaSubsampling.bits", value(b), codec_label + " with " + plan.chroma + " supports: " + Join(names));
+    }
+    plan.bits = b;
+  } else {
+    plan.bits = bit_depths.back();
+    for (int d : bit_depths) {
+      if (d >= source.bits) {
+        plan.bits = d;
+        break;
+      }
+    }
+  }
+  plan.pixel_format = PixelFormatName(plan.chroma, plan.bits);
+
+  // --- size rounding: to the chroma grid, field-aware for interlaced output ---
+  auto [h_factor, v_factor] = ChromaFactors(plan.chroma);
+  int v_multiple = v_factor * (plan.interlaced_output ? 2 : 1);
+  plan.width = RoundTo(width, std::max(h_factor, 2));
+  plan.height = RoundTo(height, std::max(v_multiple, 2));
+  bool size_changed = plan.width != source.width || plan.height != source.height;
+  if (size_changed && plan.scaler.empty()) plan.scaler = "scale";
+  if (!size_requested && !plan.scaler.empty() && plan.scaler != "scale" && !size_changed) {
+    return Status::InvalidArgument("scaler '" + plan.scaler + "' needs a target resolution (e.g. {\"tag\": \"2x\"})");
+  }
+  if (plan.codec == "xdcam") {
+    bool allowed = (plan.width == 1920 && plan.height == 1080) || (plan.width == 1280 && plan.height == 720);
+    if (!allowed) {
+      return Status::InvalidArgument("codec xdcam (XDCAM HD422) needs a frame of 1920x1080 or 1280x720, got " + std::to_string(plan.width) + "x" + std::to_string(plan.height) + "; set resolution");
+    }
+  }
+  if (plan.codec == "dnxhd" && plan.profile.rfind("dnxhd_", 0) == 0) {
+    if (!DnxhdBitrate(plan.profile, plan.width, plan.height, plan.fps)) {
+      return Status::InvalidArgument(
+          "dnxhdHrProfile " + plan.profile + " is defined only at 1920x1080 (23.976, 24, 25, 29.97, 50, 59.94 fps; hqx not at 29.97; lb and 444 only at 1080) and 1280x720 (sq, hq, hqx), got " +
+          std::to_string(plan.width) + "x" + std::to_string(plan.height) + " at " + std::to_string(plan.fps) + " fps; use a dnxhr_ profile for other sizes");
+    }
+  }
+  if (plan.codec == "mpeg2" && (plan.width > 4095 || plan.height > 4095)) {
+    return Status::InvalidArgument("codec mpeg2 supports frames up to 4095x4095");
+  }
+
+  // --- bitrate ---
+  ASSIGN_OR_RETURN(const object* bitrate, OptObject(request, "bitrate"));
+  bool fixed_rate = plan.codec == "prores" || plan.codec == "dnxhd" || plan.codec == "xdcam" || plan.codec == "ffv1";
+  if (bitrate) {
+    RETURN_IF_ERROR(CheckKeys(*bitrate, "bitrate", {"mbps"}));
+    ASSIGN_OR_RETURN(std::optional<double> mbps, OptNumber(*bitrate, "mbps", "bitrate.mbps"));
+    if (!mbps) return Status::InvalidArgument("bitrate needs mbps");
+    if (fixed_rate) {
+      return Refuse("bitrate.mbps", value(*mbps), "codec " + plan.codec + " has its rate fixed by its profile or is lossless; leave bitrate out");
+    }
+    if (*mbps < 0.01 || *mbps > 4000) return Refuse("bitrate.mbps", value(*mbps), "allowed: 0.01 to 4000");
+    plan.bitrate_mbps = *mbps;
+  } else if (plan.codec == "xdcam") {
+    plan.bitrate_mbps = 50;
+  } else if (plan.codec == "dnxhd" && plan.profile.rfind("dnxhd_", 0) == 0) {
+    plan.bitrate_mbps = *DnxhdBitrate(plan.profile, plan.width, plan.height, plan.fps);
+  } else if (!fixed_rate) {
+    double source_bps = source.video_bit_rate > 0 ? source.video_bit_rate : 8e6;
+    double pixel_ratio = (static_cast<double>(plan.width) * plan.height * plan.fps) /
+                         (static_cast<double>(source.width) * source.height * source.fps);
+    double derived = source_bps * pixel_ratio * CodecCost(plan.codec) / CodecCost(source.codec);
+    plan.bitrate_mbps = std::clamp(derived / 1e6, 0.1, 400.0);
+    plan.bitrate_derived = true;
+  }
+
+  // --- range ---
+  plan.start_ms = 0;
+  plan.end_ms = source.duration_ms;
+  ASSIGN_OR_RETURN(const object* range, OptObject(request, "range"));
+  if (range) {
+    RETURN_IF_ERROR(CheckKeys(*range, "range", {"startPositionMilliseconds", "endPositionMilliseconds"}));
+    ASSIGN_OR_RETURN(std::optional<double> start, OptNumber(*range, "startPositionMilliseconds", "range.startPositionMilliseconds"));
+    ASSIGN_OR_RETURN(std::optional<double> end, OptNumber(*range, "endPositionMilliseconds", "range.endPositionMilliseconds"));
+    std::string limits = "allowed: 0 <= start < end <= " + std::to_string(source.duration_ms) + " (the source duration)";
+    if (start) {
+      if (*start < 0 || *start >= static_cast<double>(source.duration_ms)) return Refuse("range.startPositionMilliseconds", value(*start), limits);
+      plan.start_ms = static_cast<int64_t>(*start);
+    }
+    if (end) {
+      if (*end <= 0 || *end > static_cast<double>(source.duration_ms)) return Refuse("range.endPositionMilliseconds", value(*end), limits);
+      plan.end_ms = static_cast<int64_t>(*end);
+    }
+    if (plan.start_ms >= plan.end_ms) {
+      return Status::InvalidArgument("range: start " + std::to_string(plan.start_ms) + " must be before end " + std::to_string(plan.end_ms));
+    }
+    plan.has_range = true;
+  }
+  return plan;
+}
+
+std::vector<std::string> ProcessingPlan::OwnFilters() const {
+  std::vector<std::string> own;
+  for (const std::string* name : {&deinterlacer, &denoiser, &stabilizer, &scaler, &post_processor}) {
+    if (*name == "deint" || *name == "denoise" || *name == "dejit" || *name == "pabsr1" ||
+        *name == "dvres" || *name == "filmgrain") {
+      own.push_back(*name);
+    }
+  }
+  if (clarity_boost != "none") own.push_back("clarityBoost");
+  return own;
+}
+
+object ProcessingPlan::ToProcessingParameters() const {
+  object codec_properties;
+  if (!profile.empty()) codec_properties["profile"] = profile;
+  if (interlaced_output) codec_properties["fieldOrder"] = top_field_first ? "top_field" : "bottom_field";
+  boost::json::array filters;
+  auto add = [&filters](const std::string& name, object properties) {
+    if (!name.empty()) filters.push_back(object{{"name", name}, {"properties", std::move(properties)}});
+  };
+  add(deinterlacer, object{{"output", deinterlace_field_rate ? "field_rate" : "frame_rate"}});
+  add(denoiser, object{});
+  add(stabilizer, object{});
+  object scaler_properties{{"width", width}, {"height", height}};
+  if (scaler == "pabsr1") scaler_properties["clarityBoost"] = clarity_boost;
+  add(scaler, scaler_properties);
+  object rate_properties;
+  if (requested_fps) rate_properties["fps"] = *requested_fps;
+  add(frame_rate_converter, rate_properties);
+  add(post_processor, object{});
+  object target{
+      {"preset", object{{"name", "custom"}}},
+      {"container", object{{"name", container}, {"properties", object{}}}},
+      {"codec", object{{"name", codec}, {"properties", codec_properties}}},
+      {"pixelFormat", object{{"name", pixel_format},
+                             {"chromaSubsampling", object{{"yuv", chroma}, {"bits", bits}}}}},
+      {"bitrate", bitrate_mbps ? value(static_cast<int64_t>(std::llround(*bitrate_mbps * 1e6))) : value(nullptr)},
+      {"frameWidth", width},
+      {"frameHeight", height},
+      {"frameRate", fps},
+      {"scanning", object{{"scanningType", interlaced_output ? "interlaced" : "progressive"},
+                          {"interlacedFieldOrder", interlaced_output ? value(top_field_first ? "top_field" : "bottom_field") : value(nullptr)}}},
+      {"videoFilters", filters}};
+  return object{{"sourceVideo", object{{"startPositionMilliseconds", start_ms},
+                                       {"endPositionMilliseconds", end_ms}}},
+                {"targetVideo", target}};
+}
+
+}  // namespace vidmill::videos

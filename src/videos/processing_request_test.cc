@@ -1,0 +1,266 @@
+#include "videos/processing_request.h"
+
+#include <gtest/gtest.h>
+
+namespace vidmill::videos {
+namespace {
+
+SourceInfo Source() {
+  SourceInfo s;
+  s.container = "mov";
+  s.codec = "h264";
+  s.chroma = "4:2:0";
+  s.bits = 8;
+  s.width = 720;
+  s.height = 576;
+  s.fps = 25;
+  s.duration_ms = 10000;
+  s.video_bit_rate = 5'000'000;
+  s.has_audio = true;
+  return s;
+}
+
+SourceInfo Interlaced() {
+  SourceInfo s = Source();
+  s.interlaced = true;
+  s.top_field_first = true;
+  return s;
+}
+
+Result<ProcessingPlan> Validate(const std::string& json, const SourceInfo& source = Source()) {
+  return ValidateProcessingRequest(boost::json::parse(json).as_object(), source);
+}
+
+struct BadCase {
+  std::string json;
+  std::string mentions;  // the message names the field (and often the value)
+};
+
+TEST(ProcessingRequestTest, EveryRuleRefusesWithAMessageNamingTheField) {
+  const std::vector<BadCase> cases = {
+      {R"({"colour": "red"})", "colour"},
+      {R"({"mediaContainerCodec": {"container": "avi"}})", "mediaContainerCodec.container"},
+      {R"({"mediaContainerCodec": {"codec": "vp9"}})", "mediaContainerCodec.codec"},
+      {R"({"mediaContainerCodec": {"container": "mp4", "codec": "prores"}})", "mp4"},
+      {R"({"mediaContainerCodec": {"container": "mts", "codec": "ffv1"}})", "mts"},
+      {R"({"mediaContainerCodec": {"container": "mxf", "codec": "hevc"}})", "mxf"},
+      {R"({"mediaContainerCodec": {"contaner": "mov"}})", "mediaContainerCodec.contaner"},
+      {R"({"appleProresProfile": "hq"})", "appleProresProfile"},
+      {R"({"mediaContainerCodec": {"codec": "prores"}, "appleProresProfile": "ultra"})", "appleProresProfile"},
+      {R"({"dnxhdHrProfile": "dnxhr_sq"})", "dnxhdHrProfile"},
+      {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_xx"})", "dnxhdHrProfile"},
+      {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_sq"})", "1920x1080"},
+      {R"({"mediaContainerCodec": {"container": "mxf", "codec": "xdcam"}})", "1920x1080 or 1280x720"},
+      {R"({"scanning": {"tag": "sideways"}})", "scanning.tag"},
+      {R"({"scanning": {"scanningType": "interlaced"}})", "interlacedFieldOrder"},
+      {R"({"scanning": {"scanningType": "progressive", "interlacedFieldOrder": "top_field"}})", "interlacedFieldOrder"},
+      {R"({"scanning": {"tag": "progressive", "scanningType": "interlaced", "interlacedFieldOrder": "top_field"}})", "conflicts"},
+      {R"({"chromaSubsampling": {"yuv": "4:2:1"}})", "chromaSubsampling.yuv"},
+      {R"({"chromaSubsampling": {"bits": 9}})", "chromaSubsampling.bits"},
+      {R"({"chromaSubsampling": {"yuv": "4:1:1"}})", "supports: 4:2:0, 4:2:2, 4:4:4"},
+      {R"({"mediaContainerCodec": {"codec": "h264"}, "chromaSubsampling": {"bits": 12}})", "supports: 8, 10"},
+      {R"({"mediaContainerCodec": {"codec": "prores"}, "chromaSubsampling": {"yuv": "4:2:0"}})", "4:2:2"},
+      {R"({"mediaContainerCodec": {"codec": "ffv1"}, "chromaSubsampling": {"yuv": "4:1:1", "bits": 10}})", "supports: 8"},
+      {R"({"bitrate": {"mbps": 0}})", "bitrate.mbps"},
+      {R"({"bitrate": {"mbps": 4001}})", "bitrate.mbps"},
+      {R"({"mediaContainerCodec": {"codec": "prores"}, "bitrate": {"mbps": 50}})", "fixed"},
+      {R"({"mediaContainerCodec": {"codec": "ffv1"}, "bitrate": {"mbps": 50}})", "lossless"},
+      {R"({"bitrate": {"kbps": 5}})", "bitrate.kbps"},
+      {R"({"deinterlacer": "magic"})", "deinterlacer"},
+      {R"({"denoiser": "nlmeans"})", "denoiser"},
+      {R"({"stabilizer": "vidstab"})", "stabilizer"},
+      {R"({"scaler": "lanczos"})", "scaler"},
+      {R"({"postProcessor": "sharpen"})", "postProcessor"},
+      {R"({"clarityBoost": "low"})", "pabsr1"},
+      {R"({"scaler": "pabsr1", "resolution": {"tag": "2x"}, "clarityBoost": "extreme"})", "clarityBoost"},
+      {R"({"frameRateConverter": "fps"})", "frameRate"},
+      {R"({"frameRateConverter": "warp", "frameRate": {"fps": 30}})", "frameRateConverter"},
+      {R"({"frameRate": {"fps": 0}})", "frameRate.fps"},
+      {R"({"frameRate": {"fps": 1000}})", "frameRate.fps"},
+      {R"({"frameRate": {"tag": "cinema"}})", "frameRate.tag"},
+      {R"({"frameRate": {"tag": "film", "fps": 24}})", "not both"},
+      {R"({"resolution": {"tag": "5x"}})", "resolution.tag"},
+      {R"({"resolution": {"tag": "2x", "width": 100}})", "not both"},
+      {R"({"resolution": {"width": 1920, "height": 1080, "aspectRatioTag": "16:9"}})", "together"},
+      {R"({"resolution": {"width": 8}})", "resolution.width"},
+      {R"({"resolution": {"height": 5000}})", "resolution.height"},
+      {R"({"resolution": {"width": 100.5}})", "resolution.width"},
+      {R"({"resolution": {"width": 640, "aspectRatioTag": "21:9"}})", "aspectRatioTag"},
+      {R"({"resolution": {"width": 7680, "aspectRatioTag": "4:3"}})", "derived size"},
+      {R"({"resolution": {}})", "resolution"},
+      {R"({"scaler": "pabsr1"})", "target resolution"},
+      {R"({"range": {"startPositionMilliseconds": -1}})", "range.startPositionMilliseconds"},
+      {R"({"range": {"endPositionMilliseconds": 10001}})", "range.endPositionMilliseconds"},
+      {R"({"range": {"startPositionMilliseconds": 5000, "endPositionMilliseconds": 5000}})", "before end"},
+      {R"({"range": {"startPositionMilliseconds": "0"}})", "number"},
+      {R"({"deinterlacer": 3})", "deinterlacer"},
+  };
+  for (const BadCase& c : cases) {
+    auto plan = Validate(c.json);
+    ASSERT_FALSE(plan.ok()) << c.json;
+    EXPECT_EQ(plan.status().code(), Code::kInvalidArgument) << c.json;
+    EXPECT_NE(plan.status().message().find(c.mentions), std::string::npos)
+        << c.json << " → " << plan.status().message();
+  }
+  // Frame-rate change of interlaced material kept interlaced, without a deinterlacer.
+  auto interlaced = Validate(R"({"scanning": {"tag": "interlaced_tff"}, "frameRate": {"fps": 30}})", Interlaced());
+  EXPECT_EQ(interlaced.status().code(), Code::kInvalidArgument);
+}
+
+TEST(ProcessingRequestTest, DefaultsFollowTheSource) {
+  auto plan = Validate("{}");
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_EQ(plan->container, "mov");
+  EXPECT_EQ(plan->codec, "h264");
+  EXPECT_EQ(plan->pixel_format, "yuv420p");
+  EXPECT_EQ(plan->width, 720);
+  EXPECT_EQ(plan->height, 576);
+  EXPECT_FALSE(plan->interlaced_output);
+  EXPECT_TRUE(plan->scaler.empty());
+  ASSERT_TRUE(plan->bitrate_mbps.has_value());
+  EXPECT_NEAR(*plan->bitrate_mbps, 5.0, 0.01);
+  EXPECT_EQ(plan->end_ms, 10000);
+  // A source whose pair is not allowed (e.g. VP9 in WebM) → mov/h264.
+  SourceInfo webm = Source();
+  webm.container = "";
+  webm.codec = "vp9";
+  auto fallback = Validate("{}", webm);
+  ASSERT_TRUE(fallback.ok());
+  EXPECT_EQ(fallback->container, "mov");
+  EXPECT_EQ(fallback->codec, "h264");
+  // Only a codec: the source container when it takes it, else the first that does.
+  auto xdcam = Validate(R"({"mediaContainerCodec": {"codec": "xdcam"}, "resolution": {"tag": "hd_1080p"}})");
+  ASSERT_TRUE(xdcam.ok()) << xdcam.status().ToString();
+  EXPECT_EQ(xdcam->container, "mxf");
+  EXPECT_EQ(xdcam->pixel_format, "yuv422p");
+  EXPECT_EQ(*xdcam->bitrate_mbps, 50);
+}
+
+TEST(ProcessingRequestTest, ChromaIsInheritedAndMovedToTheNearestSupported) {
+  auto prores = Validate(R"({"mediaContainerCodec": {"codec": "prores"}, "appleProresProfile": "hq"})");
+  ASSERT_TRUE(prores.ok());
+  EXPECT_EQ(prores->pixel_format, "yuv422p10le");
+  EXPECT_FALSE(prores->bitrate_mbps.has_value());
+  auto p4444 = Validate(R"({"mediaContainerCodec": {"codec": "prores"}, "appleProresProfile": "4444"})");
+  EXPECT_EQ(p4444->pixel_format, "yuv444p10le");
+  SourceInfo s411 = Source();
+  s411.chroma = "4:1:1";
+  auto mpeg2 = Validate(R"({"mediaContainerCodec": {"codec": "mpeg2"}})", s411);
+  ASSERT_TRUE(mpeg2.ok());
+  EXPECT_EQ(mpeg2->chroma, "4:2:0");  // same chroma resolution, supported
+  SourceInfo s10 = Source();
+  s10.bits = 10;
+  s10.chroma = "4:2:2";
+  auto hevc = Validate(R"({"mediaContainerCodec": {"codec": "hevc"}})", s10);
+  EXPECT_EQ(hevc->pixel_format, "yuv422p10le");
+  auto ffv1 = Validate(R"({"mediaContainerCodec": {"codec": "ffv1"}, "chromaSubsampling": {"yuv": "4:4:4", "bits": 16}})");
+  ASSERT_TRUE(ffv1.ok());
+  EXPECT_EQ(ffv1->pixel_format, "yuv444p16le");
+}
+
+TEST(ProcessingRequestTest, ResolutionFormsAndRounding) {
+  auto tag = Validate(R"({"resolution": {"tag": "hd_1080p"}})");
+  EXPECT_EQ(tag->width, 1920);
+  EXPECT_EQ(tag->scaler, "scale");
+  auto twice = Validate(R"({"resolution": {"tag": "2x"}})");
+  EXPECT_EQ(twice->width, 1440);
+  EXPECT_EQ(twice->height, 1152);
+  auto wide = Validate(R"({"resolution": {"width": 1024, "aspectRatioTag": "16:9"}})");
+  EXPECT_EQ(wide->height, 576);
+  SourceInfo anamorphic = Source();
+  anamorphic.sample_aspect = 64.0 / 45.0;  // 720x576 shown at 16:9
+  auto display = Validate(R"({"resolution": {"height": 576, "aspectRatioTag": "display"}})", anamorphic);
+  EXPECT_EQ(display->width, 1024);
+  auto storage = Validate(R"({"resolution": {"height": 576, "aspectRatioTag": "storage"}})", anamorphic);
+  EXPECT_EQ(storage->width, 720);
+  auto odd = Validate(R"({"resolution": {"width": 641, "height": 361}})");
+  EXPECT_EQ(odd->width % 2, 0);
+  EXPECT_EQ(odd->height % 2, 0);
+  auto odd_interlaced = Validate(R"({"resolution": {"width": 640, "height": 362}, "scanning": {"tag": "interlaced_tff"}})");
+  EXPECT_EQ(odd_interlaced->height % 4, 0);
+  auto none = Validate(R"({"resolution": {"tag": "no_scaling"}})");
+  EXPECT_EQ(none->width, 720);
+  EXPECT_TRUE(none->scaler.empty());
+}
+
+TEST(ProcessingRequestTest, ScanningAndFrameRate) {
+  auto auto_interlaced = Validate("{}", Interlaced());
+  EXPECT_TRUE(auto_interlaced->interlaced_output);
+  EXPECT_TRUE(auto_interlaced->top_field_first);
+  auto deint = Validate(R"({"deinterlacer": "bwdif"})", Interlaced());
+  EXPECT_FALSE(deint->interlaced_output);
+  EXPECT_FALSE(deint->deinterlace_field_rate);
+  EXPECT_EQ(deint->fps, 25);
+  auto field_rate = Validate(R"({"deinterlacer": "yadif", "frameRate": {"tag": "video_pal_fast"}})", Interlaced());
+  EXPECT_TRUE(field_rate->deinterlace_field_rate);
+  EXPECT_TRUE(field_rate->frame_rate_converter.empty());
+  EXPECT_EQ(field_rate->fps, 50);
+  auto forced = Validate(R"({"scanning": {"tag": "progressive"}})", Interlaced());
+  EXPECT_EQ(forced->deinterlacer, "bwdif");
+  auto bff = Validate(R"({"scanning": {"scanningType": "interlaced", "interlacedFieldOrder": "bottom_field"}})");
+  EXPECT_TRUE(bff->interlaced_output);
+  EXPECT_FALSE(bff->top_field_first);
+  auto implied = Validate(R"({"frameRate": {"fps": 30}})");
+  EXPECT_EQ(implied->frame_rate_converter, "fps");
+  auto mc = Validate(R"({"frameRateConverter": "mcinterpolate", "frameRate": {"tag": "video_pal_fast"}})");
+  EXPECT_EQ(mc->frame_rate_converter, "mcinterpolate");
+}
+
+TEST(ProcessingRequestTest, DnxhdSizesRatesAndBitrates) {
+  auto sq = Validate(R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_sq", "resolution": {"tag": "hd_1080p"}})");
+  ASSERT_TRUE(sq.ok()) << sq.status().ToString();
+  EXPECT_EQ(*sq->bitrate_mbps, 120);  // 1080p25
+  EXPECT_EQ(sq->pixel_format, "yuv422p");
+  auto hqx = Validate(R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_hqx", "resolution": {"width": 1280, "height": 720}})");
+  ASSERT_TRUE(hqx.ok()) << hqx.status().ToString();
+  EXPECT_EQ(hqx->pixel_format, "yuv422p10le");
+  auto hr = Validate(R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhr_hq"})");
+  ASSERT_TRUE(hr.ok());
+  EXPECT_FALSE(hr->bitrate_mbps.has_value());
+}
+
+TEST(ProcessingRequestTest, RangeAndParametersDocument) {
+  auto plan = Validate(R"({"range": {"startPositionMilliseconds": 1000, "endPositionMilliseconds": 3000},
+                           "mediaContainerCodec": {"container": "mp4", "codec": "hevc"}, "bitrate": {"mbps": 2.5},
+                           "denoiser": "hqdn3d"})");
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_EQ(plan->DurationSeconds(), 2.0);
+  boost::json::object doc = plan->ToProcessingParameters();
+  EXPECT_EQ(doc.at("sourceVideo").at("startPositionMilliseconds"), 1000);
+  const auto& target = doc.at("targetVideo").as_object();
+  EXPECT_EQ(target.at("container").at("name"), "mp4");
+  EXPECT_EQ(target.at("codec").at("name"), "hevc");
+  EXPECT_EQ(target.at("bitrate"), 2500000);
+  EXPECT_EQ(target.at("pixelFormat").at("chromaSubsampling").at("yuv"), "4:2:0");
+  EXPECT_EQ(target.at("videoFilters").as_array().size(), 1u);
+  EXPECT_EQ(target.at("videoFilters").as_array()[0].at("name"), "hqdn3d");
+  EXPECT_TRUE(plan->OwnFilters().empty());
+  auto own = Validate(R"({"scaler": "pabsr1", "resolution": {"tag": "2x"}, "clarityBoost": "low", "postProcessor": "filmgrain"})");
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(own->OwnFilters(), (std::vector<std::string>{"pabsr1", "filmgrain", "clarityBoost"}));
+}
+
+TEST(ProcessingRequestTest, SourceFromIngestionMetadata) {
+  auto meta = boost::json::parse(R"({"containerName": "mov,mp4,m4a,3gp,3g2,mj2", "codecName": "mpeg2video",
+      "pixelFormat": {"name": "yuv422p", "chromaSubsampling": {"yuv": "4:2:2", "bits": 8}},
+      "frameWidth": 720, "frameHeight": 576, "averageFramerate": 25.0, "durationInMillis": 4000,
+      "videoStreamSize": 2000000, "sampleAspectRatio": "16:15",
+      "scanning": {"metadata": {"scanningType": "progressive"},
+                   "heuristics": {"scanningType": "interlaced", "interlacedFieldOrder": "bottom_field"}},
+      "audio": {"codecName": "pcm_s16le"}})").as_object();
+  auto source = SourceFromMetadata(meta, "tape 3.MOV");
+  ASSERT_TRUE(source.ok());
+  EXPECT_EQ(source->container, "mov");
+  EXPECT_EQ(source->codec, "mpeg2");
+  EXPECT_EQ(source->chroma, "4:2:2");
+  EXPECT_TRUE(source->interlaced);         // the heuristics win over the flags
+  EXPECT_FALSE(source->top_field_first);
+  EXPECT_TRUE(source->has_audio);
+  EXPECT_EQ(source->video_bit_rate, 4'000'000);
+  EXPECT_NEAR(source->sample_aspect, 16.0 / 15.0, 1e-9);
+  EXPECT_EQ(SourceFromMetadata(meta, "clip.mp4")->container, "mp4");
+  EXPECT_FALSE(SourceFromMetadata(boost::json::object{}, "x").ok());
+}
+
+}  // namespace
+}  // namespace vidmill::videos
