@@ -6,8 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <sstream>
 
 #include "jobs/queue.h"
 #include "storage/database.h"
@@ -37,10 +39,13 @@ class JobsTest : public ::testing::Test {
     clip_dir_ = nullptr;
   }
 
+  virtual ServerHarness::Options ServerOptions() { return {.workers = 0}; }
+
   void SetUp() override {
-    client_ = std::make_unique<MediaClient>(server_, "jobs@example.com");
+    server_ = std::make_unique<ServerHarness>(ServerOptions());
+    client_ = std::make_unique<MediaClient>(*server_, "jobs@example.com");
     ASSERT_FALSE(client_->token().empty());
-    auto db = storage::OpenDatabase(server_.database_url());
+    auto db = storage::OpenDatabase(server_->database_url());
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(*db);
     queue_ = std::make_unique<jobs::Queue>(*db_, SystemClock::Instance());
@@ -48,7 +53,7 @@ class JobsTest : public ::testing::Test {
 
   void TearDown() override {
     if (HasFailure()) {
-      std::cerr << "--- server log ---\n" << server_.ServerLog() << "\n";
+      std::cerr << "--- server log ---\n" << server_->ServerLog() << "\n";
       for (auto& worker : workers_) {
         std::cerr << "--- worker " << worker->pid() << " log ---\n" << worker->Log() << "\n";
       }
@@ -56,7 +61,7 @@ class JobsTest : public ::testing::Test {
   }
 
   WorkerProcess& StartWorker(std::vector<std::string> flags = kFastLeases) {
-    workers_.push_back(std::make_unique<WorkerProcess>(server_, std::move(flags)));
+    workers_.push_back(std::make_unique<WorkerProcess>(*server_, std::move(flags)));
     return *workers_.back();
   }
 
@@ -77,7 +82,10 @@ class JobsTest : public ::testing::Test {
   // `percent` progress; returns false on timeout.
   bool WaitUntilMidJob(const std::string& video_id, const WorkerProcess& worker,
                        double percent = 10) {
-    std::string owner_part = ":" + std::to_string(worker.pid()) + ":";
+    return WaitUntilMidJob(video_id, worker.pid(), percent);
+  }
+  bool WaitUntilMidJob(const std::string& video_id, pid_t worker_pid, double percent = 10) {
+    std::string owner_part = ":" + std::to_string(worker_pid) + ":";
     auto deadline = steady_clock::now() + seconds(60);
     while (steady_clock::now() < deadline) {
       std::vector<jobs::Job> jobs = JobsOf(video_id);
@@ -93,7 +101,7 @@ class JobsTest : public ::testing::Test {
       }
       std::this_thread::sleep_for(milliseconds(20));
     }
-    ADD_FAILURE() << "the job never ran mid-way under worker " << worker.pid();
+    ADD_FAILURE() << "the job never ran mid-way under worker " << worker_pid;
     return false;
   }
 
@@ -113,14 +121,14 @@ class JobsTest : public ::testing::Test {
 
   bool TempRootEmpty() {
     std::error_code ec;
-    std::string root = server_.data_dir() + "/media/.tmp/jobs";
+    std::string root = server_->data_dir() + "/media/.tmp/jobs";
     return !std::filesystem::exists(root, ec) || std::filesystem::is_empty(root, ec);
   }
 
   static TempDir* clip_dir_;
   static std::string clip_;
 
-  ServerHarness server_{ServerHarness::Options{.workers = 0}};
+  std::unique_ptr<ServerHarness> server_;
   std::unique_ptr<MediaClient> client_;
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<jobs::Queue> queue_;
@@ -243,15 +251,123 @@ TEST_F(JobsTest, DeletingAVideoCancelsItsRunningJob) {
   EXPECT_EQ(jobs[0].state, jobs::kStateCancelled);
   EXPECT_EQ(client_->http().Get("/videos/v1/video/" + id, client_->token()).status, 404);
   std::error_code ec;
-  EXPECT_FALSE(std::filesystem::exists(server_.data_dir() + "/media/" + id, ec));
+  EXPECT_FALSE(std::filesystem::exists(server_->data_dir() + "/media/" + id, ec));
 
   // The worker carries on with the next job.
   EXPECT_TRUE(worker.running());
   std::string next = client_->CreateVideo();
-  std::string small = server_.data_dir() + "/small.mp4";
+  std::string small = server_->data_dir() + "/small.mp4";
   MakePanClip(small, 160, 90, 1.0);
   ASSERT_EQ(client_->Upload(next, ReadFile(small)).status, 200);
   EXPECT_EQ(Str(client_->WaitForIngestion(next)["ingestionStatus"]), "DONE");
+}
+
+// The processes whose parent is `parent` and whose command line contains
+// "vidmill worker" (from /proc).
+std::vector<pid_t> WorkerChildren(pid_t parent) {
+  std::vector<pid_t> children;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string stat = ReadFile(entry.path().string() + "/stat");
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    fields >> state >> ppid;
+    if (ppid != parent || state == 'Z') continue;
+    std::string cmdline = ReadFile(entry.path().string() + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find("vidmill worker") != std::string::npos) {
+      children.push_back(std::stoi(name));
+    }
+  }
+  return children;
+}
+
+// `vidmill serve --workers 2`: the server's own supervised workers, with the
+// lease settings passed through the environment (VIDMILL_LEASE_SECONDS …),
+// which the workers inherit.
+class SupervisedJobsTest : public JobsTest {
+ protected:
+  ServerHarness::Options ServerOptions() override {
+    return {.workers = 2,
+            .env = {{"VIDMILL_LEASE_SECONDS", "2"}, {"VIDMILL_HEARTBEAT_MS", "200"}}};
+  }
+
+  std::vector<pid_t> WaitForWorkers(size_t count, const std::vector<pid_t>& not_these = {}) {
+    auto deadline = steady_clock::now() + seconds(10);
+    std::vector<pid_t> children;
+    while (steady_clock::now() < deadline) {
+      children = WorkerChildren(server_->pid());
+      bool fresh = std::none_of(children.begin(), children.end(), [&](pid_t pid) {
+        return std::find(not_these.begin(), not_these.end(), pid) != not_these.end();
+      });
+      if (children.size() == count && fresh) return children;
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    ADD_FAILURE() << "expected " << count << " worker children of the server, found "
+                  << children.size();
+    return children;
+  }
+};
+
+TEST_F(SupervisedJobsTest, ServeReplacesAWorkerKilledMidJobAndTheJobEndsDone) {
+  std::vector<pid_t> workers = WaitForWorkers(2);
+  ASSERT_EQ(workers.size(), 2u);
+  std::string id = UploadLongClip();
+  // Whichever of the two took the job.
+  pid_t owner = 0;
+  auto deadline = steady_clock::now() + seconds(30);
+  while (owner == 0 && steady_clock::now() < deadline) {
+    std::vector<jobs::Job> jobs = JobsOf(id);
+    for (pid_t pid : workers) {
+      if (jobs.size() == 1 && jobs[0].lease_owner.value_or("").find(
+                                  ":" + std::to_string(pid) + ":") != std::string::npos) {
+        owner = pid;
+      }
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  ASSERT_NE(owner, 0);
+  ASSERT_TRUE(WaitUntilMidJob(id, owner));
+  ASSERT_EQ(kill(owner, SIGKILL), 0);
+
+  boost::json::object state = WaitForStableIngestion(id);
+  ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+  std::vector<jobs::Job> jobs = JobsOf(id);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].state, jobs::kStateDone);
+  EXPECT_EQ(jobs[0].attempts, 2);
+  // The killed worker was replaced: two workers again, the dead one not among them.
+  std::vector<pid_t> now = WaitForWorkers(2, {owner});
+  EXPECT_EQ(now.size(), 2u);
+  EXPECT_EQ(client_->http().Get("/healthz").status, 200);
+}
+
+TEST_F(SupervisedJobsTest, WorkersStopWithTheServerEvenWhenItIsKilled) {
+  std::vector<pid_t> workers = WaitForWorkers(2);
+  ASSERT_EQ(workers.size(), 2u);
+  server_->Kill();  // SIGKILL: no chance to stop its workers itself
+  auto deadline = steady_clock::now() + seconds(10);
+  auto alive = [&] {
+    return std::count_if(workers.begin(), workers.end(), [](pid_t pid) {
+      std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+      size_t close = stat.rfind(')');
+      return close != std::string::npos && stat[close + 2] != 'Z';
+    });
+  };
+  while (alive() > 0 && steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_EQ(alive(), 0) << "worker processes outlived their server";
+  // No leak when the test fails: kill what is still one of this test's workers.
+  for (pid_t pid : workers) {
+    std::string cmdline = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
+    if (cmdline.find(server_->data_dir()) != std::string::npos) kill(pid, SIGKILL);
+  }
 }
 
 }  // namespace
