@@ -55,7 +55,10 @@ Result<std::string> FormDataBoundary(std::optional<std::string_view> content_typ
 
 MultipartParser::MultipartParser(std::string boundary, MultipartReceiver* receiver,
                                  const MultipartLimits& limits)
-    : delimiter_("\r\n--" + boundary), receiver_(receiver), limits_(limits) {
+    : delimiter_("\r\n--" + boundary),
+      searcher_(delimiter_.data(), delimiter_.data() + delimiter_.size()),
+      receiver_(receiver),
+      limits_(limits) {
   // The first delimiter may open the body without a preceding CRLF: pretend
   // one was there, so every delimiter looks the same.
   buffer_ = "\r\n";
@@ -102,7 +105,10 @@ Status MultipartParser::Run() {
     switch (state_) {
       case State::kPreamble:
       case State::kContent: {
-        size_t found = rest.find(delimiter_);
+        const char* match = searcher_(rest.data(), rest.data() + rest.size()).first;
+        size_t found = match == rest.data() + rest.size()
+                           ? std::string_view::npos
+                           : static_cast<size_t>(match - rest.data());
         if (found == std::string_view::npos) {
           // Everything except a tail that could begin a delimiter is content.
           size_t keep = std::min(rest.size(), delimiter_.size() - 1);

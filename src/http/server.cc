@@ -423,6 +423,10 @@ class Server::Impl {
           if (has_body) keep_alive = false;
         } else {
           bhttp::request_parser<bhttp::buffer_body> body_parser(std::move(header_parser));
+          // Beast reads only into the buffer's spare capacity, which after a
+          // header is a few hundred bytes: without room, a large body would
+          // arrive in ~1 KiB reads (one syscall, timer and handoff each).
+          buffer.reserve(kBodyChunkBytes);
           body_parser.body_limit(std::numeric_limits<uint64_t>::max());
           if (has_body) {
             co_await MaybeContinue(stream, request, version);

@@ -6,13 +6,18 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <filesystem>
+#include <mutex>
 #include <new>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "common/ids.h"
@@ -25,6 +30,8 @@ namespace fs = std::filesystem;
 constexpr std::string_view kTempPrefix = ".tmp-";
 constexpr size_t kMaxSegment = 128;
 constexpr size_t kCopyBuffer = 1 << 20;
+// Dirty bytes a writer accumulates before it starts their writeback.
+constexpr uint64_t kWritebackBytes = 8 << 20;
 
 // ENOENT is NotFound, a full disk or I/O fault is Unavailable (retryable), the
 // rest are Internal: the store's directory is not what it should be.
@@ -120,6 +127,13 @@ Status CheckSegments(std::string_view video_id, std::string_view name) {
   return Status::Ok();
 }
 
+// Writes one blob through a staging buffer. Append only copies into it; full
+// buffers go to a background thread that hashes them, writes them and starts
+// their writeback. The caller's thread — for uploads, the server's I/O thread —
+// therefore never waits on the disk or the hash unless they fall behind by
+// kMaxQueuedBuffers buffers, which also bounds the memory of one writer to
+// (kMaxQueuedBuffers + 2) × kStageBytes. Blobs smaller than one buffer never
+// start the thread.
 class FileBlobWriter final : public BlobWriter {
  public:
   FileBlobWriter(std::string dir, std::string final_path, std::string temp_path, Fd fd)
@@ -132,18 +146,28 @@ class FileBlobWriter final : public BlobWriter {
 
   Status Append(std::string_view bytes) override {
     if (done_) return Status::Internal("blob writer used after Commit/Discard");
-    Status status = WriteAll(fd_.get(), bytes, temp_path_);
-    if (!status.ok()) return status;
-    sha_.Update(bytes);
-    size_ += bytes.size();
+    RETURN_IF_ERROR(BackgroundError());
+    appended_ += bytes.size();
+    while (!bytes.empty()) {
+      if (stage_.capacity() < kStageBytes) stage_.reserve(kStageBytes);
+      size_t take = std::min(bytes.size(), kStageBytes - stage_.size());
+      stage_.append(bytes.substr(0, take));
+      bytes.remove_prefix(take);
+      if (stage_.size() == kStageBytes) RETURN_IF_ERROR(Submit());
+    }
     return Status::Ok();
   }
 
-  uint64_t size() const override { return size_; }
-  std::string Sha256Hex() const override { return sha_.HexDigest(); }
+  uint64_t size() const override { return appended_; }
+
+  std::string Sha256Hex() override {
+    if (!done_ && !Drain().ok()) return "";
+    return sha_.HexDigest();
+  }
 
   Status Sync() override {
     if (done_) return Status::Internal("blob writer used after Commit/Discard");
+    RETURN_IF_ERROR(Drain());
     if (::fsync(fd_.get()) != 0) return ErrnoStatus("cannot sync", temp_path_, errno);
     return Status::Ok();
   }
@@ -151,7 +175,12 @@ class FileBlobWriter final : public BlobWriter {
   Result<BlobInfo> Commit() override {
     if (done_) return Status::Internal("blob writer used after Commit/Discard");
     // From here on the writer is finished whatever happens; on failure the
-    // destructor's Discard removes the temporary file.
+    // temporary file is removed.
+    if (Status drained = Drain(); !drained.ok()) {
+      Discard();
+      return drained;
+    }
+    StopThread();
     if (::fsync(fd_.get()) != 0) {
       Status status = ErrnoStatus("cannot sync", temp_path_, errno);
       Discard();
@@ -177,7 +206,7 @@ class FileBlobWriter final : public BlobWriter {
     done_ = true;
     RETURN_IF_ERROR(FsyncDir(dir_));
     BlobInfo info;
-    info.size = size_;
+    info.size = appended_;
     info.sha256_hex = sha_.HexDigest();
     info.modified_at_ms = MtimeMillis(st);
     return info;
@@ -186,18 +215,120 @@ class FileBlobWriter final : public BlobWriter {
   void Discard() override {
     if (done_) return;
     done_ = true;
+    StopThread();
     fd_.Reset();
     ::unlink(temp_path_.c_str());
   }
 
  private:
-  std::string dir_;
-  std::string final_path_;
-  std::string temp_path_;
+  static constexpr size_t kStageBytes = 1 << 20;
+  static constexpr size_t kMaxQueuedBuffers = 2;
+
+  // Writes and hashes one buffer (on the background thread, or inline before
+  // it exists), starting writeback of each finished window so the fsync at
+  // Commit has only the tail left. sync_file_range is advisory: an error there
+  // resurfaces at fsync.
+  Status Process(std::string_view buffer) {
+    RETURN_IF_ERROR(WriteAll(fd_.get(), buffer, temp_path_));
+    sha_.Update(buffer);
+    written_ += buffer.size();
+    if (written_ - writeback_start_ >= kWritebackBytes) {
+      ::sync_file_range(fd_.get(), static_cast<off_t>(writeback_start_),
+                        static_cast<off_t>(written_ - writeback_start_), SYNC_FILE_RANGE_WRITE);
+      writeback_start_ = written_;
+    }
+    return Status::Ok();
+  }
+
+  Status BackgroundError() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return error_;
+  }
+
+  // Hands the full staging buffer to the background thread.
+  Status Submit() {
+    if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+    std::unique_lock<std::mutex> lock(mu_);
+    space_cv_.wait(lock, [&] { return queue_.size() < kMaxQueuedBuffers || !error_.ok(); });
+    if (!error_.ok()) return error_;
+    queue_.push_back(std::move(stage_));
+    if (!spare_.empty()) {
+      stage_ = std::move(spare_.back());
+      spare_.pop_back();
+    } else {
+      stage_ = std::string();
+    }
+    stage_.clear();
+    work_cv_.notify_one();
+    return Status::Ok();
+  }
+
+  // Everything appended so far is written (or the first error is returned).
+  Status Drain() {
+    if (!thread_.joinable()) {
+      Status status = Process(stage_);
+      stage_.clear();
+      return status;
+    }
+    if (!stage_.empty()) RETURN_IF_ERROR(Submit());
+    std::unique_lock<std::mutex> lock(mu_);
+    space_cv_.wait(lock, [&] { return (queue_.empty() && !busy_) || !error_.ok(); });
+    return error_;
+  }
+
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      work_cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+      if (stopping_) return;
+      std::string buffer = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      bool failed = !error_.ok();
+      lock.unlock();
+      Status status = failed ? Status::Ok() : Process(buffer);
+      buffer.clear();
+      lock.lock();
+      busy_ = false;
+      if (!status.ok() && error_.ok()) error_ = status;
+      if (spare_.size() < kMaxQueuedBuffers) spare_.push_back(std::move(buffer));
+      space_cv_.notify_all();
+    }
+  }
+
+  void StopThread() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    work_cv_.notify_all();
+    thread_.join();
+  }
+
+  const std::string dir_;
+  const std::string final_path_;
+  const std::string temp_path_;
   Fd fd_;
-  Sha256 sha_;
-  uint64_t size_ = 0;
   bool done_ = false;
+  uint64_t appended_ = 0;  // caller's thread
+  std::string stage_;      // caller's thread
+
+  // Written by whichever thread runs Process (one at a time: the background
+  // thread, or the caller before it starts / after Drain).
+  Sha256 sha_;
+  uint64_t written_ = 0;
+  uint64_t writeback_start_ = 0;
+
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable work_cv_;   // queue_ non-empty or stopping_
+  std::condition_variable space_cv_;  // a buffer was processed
+  std::deque<std::string> queue_;     // guarded by mu_
+  std::vector<std::string> spare_;    // guarded by mu_
+  bool busy_ = false;                 // guarded by mu_
+  bool stopping_ = false;             // guarded by mu_
+  Status error_;                      // guarded by mu_
 };
 
 class FileBlobReader final : public BlobReader {

@@ -72,15 +72,19 @@ class Sha256 {
 };
 
 // Writes one blob. Bytes are appended to a temporary file and hashed on the way;
-// nothing is visible under the blob's name until Commit() returns OK.
+// nothing is visible under the blob's name until Commit() returns OK. Append
+// may return before the bytes reach the file (the filesystem writer stages
+// them and writes on a thread of its own, with a few MiB in flight at most);
+// a write error is returned by a later Append, Sync or Commit.
 class BlobWriter {
  public:
   virtual ~BlobWriter() = default;  // removes the temporary file unless committed
   virtual Status Append(std::string_view bytes) = 0;
   // Bytes appended so far.
   virtual uint64_t size() const = 0;
-  // SHA-256 hex of the bytes appended so far.
-  virtual std::string Sha256Hex() const = 0;
+  // SHA-256 hex of the bytes appended so far (waits for pending writes; ""
+  // after a write error, which Sync/Commit report).
+  virtual std::string Sha256Hex() = 0;
   // Makes the bytes appended so far durable (fsync) without publishing them.
   // Optional: Commit syncs anyway, but a caller that commits while holding a
   // lock (a database transaction) calls Sync first so the slow part happens

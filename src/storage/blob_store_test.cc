@@ -1,5 +1,7 @@
 #include "storage/blob_store.h"
 
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 
@@ -138,6 +140,65 @@ TEST_F(BlobStoreTest, WriteCommitReadBack) {
   auto path = store_->LocalPath(kVideo, "original");
   ASSERT_TRUE(path.ok());
   EXPECT_EQ(*path, root_ + "/" + kVideo + "/original");
+}
+
+TEST_F(BlobStoreTest, LargeBlobInOddChunks) {
+  // Several staging buffers (the background writer) fed in odd-sized pieces.
+  std::string content;
+  uint32_t x = 7;
+  while (content.size() < (5u << 20) + 12345) {
+    x = x * 1664525 + 1013904223;
+    content.push_back(static_cast<char>(x >> 24));
+  }
+  auto writer = store_->Create(kVideo, "original");
+  ASSERT_TRUE(writer.ok());
+  size_t pos = 0;
+  size_t piece = 1;
+  while (pos < content.size()) {
+    size_t n = std::min(piece, content.size() - pos);
+    ASSERT_TRUE((*writer)->Append(std::string_view(content).substr(pos, n)).ok());
+    pos += n;
+    piece = piece * 3 + 7;
+    if (piece > 3000000) piece = 1;
+  }
+  EXPECT_EQ((*writer)->size(), content.size());
+  Sha256 expected;
+  expected.Update(content);
+  EXPECT_EQ((*writer)->Sha256Hex(), expected.HexDigest());
+  auto info = (*writer)->Commit();
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->sha256_hex, expected.HexDigest());
+  auto reader = store_->Open(kVideo, "original");
+  ASSERT_TRUE(reader.ok());
+  std::string back(content.size(), '\0');
+  auto n = (*reader)->ReadAt(0, back.data(), back.size());
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, content.size());
+  EXPECT_TRUE(back == content);
+}
+
+TEST_F(BlobStoreTest, WriteErrorSurfacesAndLeavesNothing) {
+  // A file size limit stands in for a full disk: writes past 3 MiB fail (EFBIG).
+  struct rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit limited = saved;
+  limited.rlim_cur = 3 << 20;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limited), 0);
+  Status failure;
+  {
+    auto writer = store_->Create(kVideo, "original");
+    ASSERT_TRUE(writer.ok());
+    const std::string chunk(64 << 10, 'z');
+    for (int i = 0; i < 160 && failure.ok(); ++i) failure = (*writer)->Append(chunk);
+    if (failure.ok()) failure = (*writer)->Commit().status();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  ::signal(SIGXFSZ, old_handler);
+  EXPECT_FALSE(failure.ok());
+  EXPECT_NE(failure.message().find("cannot write"), std::string::npos) << failure.ToString();
+  EXPECT_TRUE(ListDir(root_ + "/" + kVideo).empty());
+  EXPECT_FALSE(*store_->Exists(kVideo, "original"));
 }
 
 TEST_F(BlobStoreTest, UncommittedWriterLeavesNothing) {
