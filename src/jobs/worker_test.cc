@@ -79,7 +79,7 @@ class WorkerTest : public ::testing::TestWithParam<storage::Backend> {
     handlers_.Register(std::string(kKindProcess), std::make_unique<ScriptedHandler>(script_));
     queue_->SetFailureHook(handlers_.MakeFailureHook());
     options_.concurrency = 1;
-    options_.poll_interval = milliseconds(50);
+    options_.poll_interval = milliseconds(200);  // the production default
     options_.heartbeat_interval = milliseconds(100);
     options_.temp_root = temp_.path() + "/tmp";
   }
