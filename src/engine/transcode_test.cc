@@ -1,0 +1,357 @@
+// The pipeline on tiny generated clips, checked by probing the outputs with
+// ffprobe: every container/codec pair, the ProRes and DNx profiles, chroma and
+// bit depths, scanning, deinterlacers, frame-rate converters, sizes, ranges,
+// bitrate and audio.
+
+#include "engine/transcode.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <mutex>
+
+#include "engine/test_media.h"
+#include "tests/support/temp_dir.h"
+
+namespace vidmill::engine {
+namespace {
+
+using testing::Ffmpeg;
+using testing::FfprobeVideo;
+using testing::Output;
+
+// Shared inputs, made once per test binary.
+class Inputs {
+ public:
+  static Inputs& Get() {
+    static Inputs inputs;
+    return inputs;
+  }
+  // 2 s of 320x240 progressive 25 fps H.264 with stereo audio.
+  std::string progressive;
+  // 2 s of 320x240 interlaced TFF 25i (woven from 50p) MPEG-2 4:2:2 with audio.
+  std::string interlaced;
+
+ private:
+  Inputs() {
+    progressive = dir_.path() + "/progressive.mp4";
+    interlaced = dir_.path() + "/interlaced.mov";
+    Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine=frequency=440:sample_rate=48000 "
+           "-t 2 -ac 2 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest '" +
+           progressive + "'");
+    Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=50 -f lavfi -i sine=frequency=440:sample_rate=48000 "
+           "-t 2 -vf tinterlace=mode=interleave_top,setfield=tff -c:v mpeg2video -flags +ildct+ilme "
+           "-pix_fmt yuv422p -b:v 4M -c:a pcm_s16le -shortest '" + interlaced + "'");
+  }
+  test::TempDir dir_;
+};
+
+TranscodeSpec Base() {
+  TranscodeSpec spec;
+  spec.container = "mov";
+  spec.codec = "h264";
+  spec.pixel_format = "yuv420p";
+  spec.bitrate_mbps = 1.0;
+  spec.width = 320;
+  spec.height = 240;
+  spec.fps = 25;
+  spec.source_fps = 25;
+  spec.source_width = 320;
+  spec.source_height = 240;
+  return spec;
+}
+
+struct Probe {
+  std::string codec, pix_fmt, field_order, rate, profile;
+  int width = 0, height = 0;
+  int64_t frames = 0;
+  double duration = 0;
+  bool audio = false;
+  std::string audio_codec;
+  double audio_duration = 0;
+};
+
+Probe ProbeFile(const std::string& path) {
+  Probe p;
+  std::string line = Output("ffprobe -v error -select_streams v:0 -count_packets -show_entries "
+                            "stream=codec_name,pix_fmt,field_order,r_frame_rate,width,height,nb_read_packets,profile "
+                            "-of csv=p=0:nk=0 '" + path + "'");
+  auto field = [&](const std::string& key) {
+    size_t at = line.find(key + "=");
+    if (at == std::string::npos) return std::string();
+    size_t end = line.find(',', at);
+    return line.substr(at + key.size() + 1, end == std::string::npos ? std::string::npos : end - at - key.size() - 1);
+  };
+  p.codec = field("codec_name");
+  p.pix_fmt = field("pix_fmt");
+  p.field_order = field("field_order");
+  p.rate = field("r_frame_rate");
+  p.profile = field("profile");
+  p.width = std::atoi(field("width").c_str());
+  p.height = std::atoi(field("height").c_str());
+  p.frames = std::atoll(field("nb_read_packets").c_str());
+  p.duration = std::atof(Output("ffprobe -v error -show_entries format=duration -of default=nw=1:nk=1 '" + path + "'").c_str());
+  p.audio_codec = Output("ffprobe -v error -select_streams a:0 -show_entries stream=codec_name -of default=nw=1:nk=1 '" + path + "'");
+  p.audio_codec = p.audio_codec.substr(0, p.audio_codec.find('\n'));  // MPEG-TS lists programs too
+  p.audio = !p.audio_codec.empty();
+  return p;
+}
+
+Result<Probe> RunSpec(const TranscodeSpec& spec, const std::string& input, const std::string& ext,
+                  test::TempDir& dir) {
+  std::string out = dir.path() + "/out." + ext;
+  Result<TranscodeResult> result = Transcode(input, out, spec, MediaLimits{}, nullptr, nullptr);
+  if (!result.ok()) return result.status();
+  return ProbeFile(out);
+}
+
+struct PairCase {
+  std::string container, codec, profile, pix_fmt, probe_codec;
+  int width, height;
+  std::optional<double> mbps;
+};
+
+TEST(TranscodeTest, EveryContainerCodecPairAndProfile) {
+  const std::vector<PairCase> cases = {
+      {"mov", "h264", "", "yuv420p", "h264", 320, 240, 1.0},
+      {"mov", "hevc", "", "yuv420p", "hevc", 320, 240, 1.0},
+      {"mov", "mpeg2", "", "yuv420p", "mpeg2video", 320, 240, 2.0},
+      {"mov", "ffv1", "", "yuv420p", "ffv1", 320, 240, std::nullopt},
+      {"mov", "prores", "proxy", "yuv422p10le", "prores", 320, 240, std::nullopt},
+      {"mov", "prores", "lt", "yuv422p10le", "prores", 320, 240, std::nullopt},
+      {"mov", "prores", "standard", "yuv422p10le", "prores", 320, 240, std::nullopt},
+      {"mov", "prores", "hq", "yuv422p10le", "prores", 320, 240, std::nullopt},
+      {"mov", "prores", "4444", "yuv444p10le", "prores", 320, 240, std::nullopt},
+      {"mov", "prores", "4444xq", "yuv444p10le", "prores", 320, 240, std::nullopt},
+      {"mov", "dnxhd", "dnxhr_lb", "yuv422p", "dnxhd", 320, 240, std::nullopt},
+      {"mov", "dnxhd", "dnxhr_sq", "yuv422p", "dnxhd", 320, 240, std::nullopt},
+      {"mov", "dnxhd", "dnxhr_hq", "yuv422p", "dnxhd", 320, 240, std::nullopt},
+      {"mov", "dnxhd", "dnxhr_hqx", "yuv422p10le", "dnxhd", 320, 240, std::nullopt},
+      {"mov", "dnxhd", "dnxhr_444", "yuv444p10le", "dnxhd", 320, 240, std::nullopt},
+      {"mov", "dnxhd", "dnxhd_sq", "yuv422p", "dnxhd", 1280, 720, 60},
+      {"mxf", "h264", "", "yuv420p", "h264", 320, 240, 1.0},
+      {"mxf", "mpeg2", "", "yuv422p", "mpeg2video", 320, 240, 4.0},
+      {"mxf", "dnxhd", "dnxhr_sq", "yuv422p", "dnxhd", 320, 240, std::nullopt},
+      {"mxf", "xdcam", "", "yuv422p", "mpeg2video", 1280, 720, 50},
+      {"mp4", "h264", "", "yuv420p", "h264", 320, 240, 1.0},
+      {"mp4", "hevc", "", "yuv420p", "hevc", 320, 240, 1.0},
+      {"mts", "h264", "", "yuv420p", "h264", 320, 240, 1.0},
+      {"mts", "hevc", "", "yuv420p", "hevc", 320, 240, 1.0},
+      {"mts", "mpeg2", "", "yuv420p", "mpeg2video", 320, 240, 2.0},
+  };
+  test::TempDir dir;
+  const std::string& input = Inputs::Get().progressive;
+  for (const PairCase& c : cases) {
+    TranscodeSpec spec = Base();
+    spec.container = c.container;
+    spec.codec = c.codec;
+    spec.profile = c.profile;
+    spec.pixel_format = c.pix_fmt;
+    spec.bitrate_mbps = c.mbps;
+    spec.width = c.width;
+    spec.height = c.height;
+    spec.has_range = true;  // keep the big-frame cases short
+    spec.start_ms = 0;
+    spec.end_ms = c.width > 320 ? 400 : 1000;
+    std::string label = c.container + "/" + c.codec + " " + c.profile;
+    auto probe = RunSpec(spec, input, c.container, dir);
+    ASSERT_TRUE(probe.ok()) << label << ": " << probe.status().ToString();
+    EXPECT_EQ(probe->codec, c.probe_codec) << label;
+    // FFmpeg's ProRes decoder reports 4444 as 12-bit whatever was encoded.
+    std::string decoded_format = c.pix_fmt == "yuv444p10le" && c.codec == "prores" ? "yuv444p12le" : c.pix_fmt;
+    EXPECT_EQ(probe->pix_fmt, decoded_format) << label;
+    EXPECT_EQ(probe->width, c.width) << label;
+    EXPECT_EQ(probe->height, c.height) << label;
+    EXPECT_EQ(probe->frames, c.width > 320 ? 10 : 25) << label;
+    EXPECT_TRUE(probe->audio) << label;
+    EXPECT_EQ(probe->audio_codec, c.container == "mov" || c.container == "mxf" ? "pcm_s24le" : "aac") << label;
+  }
+}
+
+TEST(TranscodeTest, ChromaAndBitDepthsPerCodec) {
+  struct Case { std::string codec, pix_fmt; };
+  const std::vector<Case> cases = {
+      {"h264", "yuv422p"}, {"h264", "yuv444p"}, {"h264", "yuv420p10le"}, {"h264", "yuv422p10le"},
+      {"hevc", "yuv420p12le"}, {"hevc", "yuv444p10le"}, {"mpeg2", "yuv422p"},
+      {"ffv1", "yuv411p"}, {"ffv1", "yuv410p"}, {"ffv1", "yuv440p"}, {"ffv1", "yuv444p16le"},
+      {"ffv1", "yuv422p12le"}, {"ffv1", "yuv420p10le"},
+  };
+  test::TempDir dir;
+  for (const Case& c : cases) {
+    TranscodeSpec spec = Base();
+    spec.codec = c.codec;
+    spec.pixel_format = c.pix_fmt;
+    if (c.codec == "ffv1") spec.bitrate_mbps.reset();
+    spec.has_range = true;
+    spec.end_ms = 400;
+    spec.keep_audio = false;
+    auto probe = RunSpec(spec, Inputs::Get().progressive, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << c.codec << " " << c.pix_fmt << ": " << probe.status().ToString();
+    EXPECT_EQ(probe->pix_fmt, c.pix_fmt) << c.codec;
+    EXPECT_FALSE(probe->audio);
+  }
+}
+
+TEST(TranscodeTest, ScanningFormsSetTheFieldOrder) {
+  test::TempDir dir;
+  // Progressive in, interlaced TFF / BFF out.
+  for (bool tff : {true, false}) {
+    for (const char* codec : {"h264", "mpeg2", "prores"}) {
+      TranscodeSpec spec = Base();
+      spec.codec = codec;
+      spec.pixel_format = std::string(codec) == "prores" ? "yuv422p10le" : "yuv420p";
+      if (std::string(codec) == "prores") spec.bitrate_mbps.reset();
+      spec.interlaced_output = true;
+      spec.top_field_first = tff;
+      spec.keep_audio = false;
+      auto probe = RunSpec(spec, Inputs::Get().progressive, "mov", dir);
+      ASSERT_TRUE(probe.ok()) << codec << ": " << probe.status().ToString();
+      EXPECT_EQ(probe->field_order, tff ? "tt" : "bb") << codec;
+      EXPECT_EQ(probe->frames, 50) << codec;  // segmented frames: one per input frame
+      EXPECT_EQ(probe->rate, "25/1") << codec;
+    }
+  }
+  // Interlaced in, kept interlaced (field-aware scale) with the order swapped.
+  TranscodeSpec keep = Base();
+  keep.codec = "mpeg2";
+  keep.pixel_format = "yuv422p";
+  keep.bitrate_mbps = 4;
+  keep.source_interlaced = true;
+  keep.interlaced_output = true;
+  keep.top_field_first = false;
+  keep.width = 640;
+  keep.height = 480;
+  auto kept = RunSpec(keep, Inputs::Get().interlaced, "mov", dir);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_EQ(kept->field_order, "bb");
+  EXPECT_EQ(kept->width, 640);
+}
+
+TEST(TranscodeTest, DeinterlacersAtFrameAndFieldRate) {
+  test::TempDir dir;
+  for (const char* deinterlacer : {"yadif", "bwdif", "weston3f"}) {
+    for (bool field_rate : {false, true}) {
+      TranscodeSpec spec = Base();
+      spec.source_interlaced = true;
+      spec.deinterlacer = deinterlacer;
+      spec.deinterlace_field_rate = field_rate;
+      spec.fps = field_rate ? 50 : 25;
+      spec.keep_audio = false;
+      auto probe = RunSpec(spec, Inputs::Get().interlaced, "mov", dir);
+      ASSERT_TRUE(probe.ok()) << deinterlacer << ": " << probe.status().ToString();
+      EXPECT_EQ(probe->rate, field_rate ? "50/1" : "25/1") << deinterlacer;
+      EXPECT_EQ(probe->frames, field_rate ? 100 : 50) << deinterlacer;
+      EXPECT_TRUE(probe->field_order == "progressive" || probe->field_order.empty()) << probe->field_order;
+    }
+  }
+}
+
+TEST(TranscodeTest, FrameRateConvertersReachTheTargetRate) {
+  test::TempDir dir;
+  struct Case { std::string converter; double fps; std::string rate; int frames; };
+  for (const Case& c : std::vector<Case>{{"fps", 30000.0 / 1001, "30000/1001", 60},
+                                          {"fblend", 50, "50/1", 100},
+                                          {"mcinterpolate", 50, "50/1", 100}}) {
+    TranscodeSpec spec = Base();
+    spec.frame_rate_converter = c.converter;
+    spec.fps = c.fps;
+    auto probe = RunSpec(spec, Inputs::Get().progressive, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << c.converter << ": " << probe.status().ToString();
+    EXPECT_EQ(probe->rate, c.rate) << c.converter;
+    // The rate is exact; the count may lose a few frames at the very end, where
+    // the converters stop at the last input frame's timestamp.
+    EXPECT_NEAR(probe->frames, c.frames, 4) << c.converter;
+    EXPECT_NEAR(probe->duration, 2.0, 0.1) << c.converter << ": audio keeps its speed";
+  }
+}
+
+TEST(TranscodeTest, RangeTrimsVideoAndAudioInSync) {
+  test::TempDir dir;
+  TranscodeSpec spec = Base();
+  spec.has_range = true;
+  spec.start_ms = 520;
+  spec.end_ms = 1480;
+  auto probe = RunSpec(spec, Inputs::Get().progressive, "mov", dir);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_NEAR(probe->frames * 0.04, 0.96, 0.04 + 1e-9);  // within one frame
+  std::string audio = Output("ffprobe -v error -select_streams a:0 -show_entries stream=duration "
+                             "-of default=nw=1:nk=1 '" + dir.path() + "/out.mov'");
+  EXPECT_NEAR(std::atof(audio.c_str()), 0.96, 0.03);
+}
+
+TEST(TranscodeTest, BitrateIsHonouredWithinAQuarter) {
+  test::TempDir dir;
+  std::string input = dir.path() + "/noisy.mp4";
+  // Noise keeps the encoder at its rate instead of under it.
+  Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -t 6 -vf noise=alls=40:allf=t "
+         "-c:v libx264 -preset ultrafast -qp 5 '" + input + "'");
+  for (double mbps : {0.5, 2.0}) {
+    TranscodeSpec spec = Base();
+    spec.bitrate_mbps = mbps;
+    spec.keep_audio = false;
+    auto probe = RunSpec(spec, input, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    std::string bytes = FfprobeVideo(dir.path() + "/out.mov", "bit_rate");
+    double measured = std::atof(bytes.c_str()) / 1e6;
+    EXPECT_NEAR(measured, mbps, mbps * 0.25) << "asked " << mbps;
+  }
+}
+
+TEST(TranscodeTest, ResizeAndErrors) {
+  test::TempDir dir;
+  TranscodeSpec spec = Base();
+  spec.width = 640;
+  spec.height = 360;
+  spec.keep_audio = false;
+  auto probe = RunSpec(spec, Inputs::Get().progressive, "mov", dir);
+  ASSERT_TRUE(probe.ok());
+  EXPECT_EQ(probe->width, 640);
+  EXPECT_EQ(probe->height, 360);
+  TranscodeSpec own = Base();
+  own.denoiser = "denoise";
+  auto refused = Transcode(Inputs::Get().progressive, dir.path() + "/x.mov", own, MediaLimits{}, nullptr, nullptr);
+  EXPECT_EQ(refused.status().code(), Code::kNotImplemented);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/x.mov"));
+  // A truncated input fails cleanly and leaves no output.
+  std::string truncated = dir.path() + "/truncated.mp4";
+  std::filesystem::copy_file(Inputs::Get().progressive, truncated);
+  std::filesystem::resize_file(truncated, 2000);
+  auto bad = Transcode(truncated, dir.path() + "/y.mov", Base(), MediaLimits{}, nullptr, nullptr);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/y.mov"));
+  // Cancellation.
+  int calls = 0;
+  auto cancelled = Transcode(Inputs::Get().progressive, dir.path() + "/z.mov", Base(), MediaLimits{},
+                             nullptr, [&calls] { return ++calls > 5; });
+  EXPECT_EQ(cancelled.status().code(), Code::kCancelled);
+}
+
+TEST(TranscodeTest, FilterChainIsExplicitAndOrdered) {
+  TranscodeSpec spec = Base();
+  spec.source_interlaced = true;
+  spec.deinterlacer = "bwdif";
+  spec.deinterlace_field_rate = true;
+  spec.denoiser = "hqdn3d";
+  spec.width = 640;
+  spec.height = 480;
+  spec.scaler = "scale";
+  spec.fps = 60;
+  spec.frame_rate_converter = "mcinterpolate";
+  spec.has_range = true;
+  spec.start_ms = 1000;
+  spec.end_ms = 2000;
+  auto chain = BuildVideoFilters(spec, 0.5);
+  ASSERT_TRUE(chain.ok());
+  EXPECT_EQ(*chain,
+            "trim=start=1.500000:end=2.500000,setpts=PTS-STARTPTS,"
+            "bwdif=mode=send_field:parity=tff:deint=all,"
+            "hqdn3d=luma_spatial=4:chroma_spatial=3:luma_tmp=6:chroma_tmp=4.5,"
+            "scale=w=640:h=480:flags=bicubic,setsar=1,"
+            "minterpolate=fps=60:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1,"
+            "setfield=prog,format=pix_fmts=yuv420p");
+  EXPECT_EQ(RateString(24000.0 / 1001), "24000/1001");
+  EXPECT_EQ(RateString(25), "25");
+}
+
+}  // namespace
+}  // namespace vidmill::engine
