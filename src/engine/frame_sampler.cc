@@ -118,6 +118,7 @@ Result<int64_t> SampleFrames(MediaInput& input, const SamplingPlan& plan, const 
 
   int64_t last_pts = std::numeric_limits<int64_t>::min();
   int64_t handed_out = 0;
+  int64_t decoded_index = 0;  // frames decoded so far (meaningful while not seeking)
   bool can_seek = duration != AV_NOPTS_VALUE;
   bool eof = false;
   for (int window_idx = 0; window_idx < plan.windows && !eof; ++window_idx) {
@@ -135,11 +136,19 @@ Result<int64_t> SampleFrames(MediaInput& input, const SamplingPlan& plan, const 
         can_seek = false;  // decode forward from here on
       }
     }
+    // Without a duration, windows start at frame indices instead.
+    const int64_t first_index = duration == AV_NOPTS_VALUE && plan.total_frames > 0
+                                    ? av_rescale(plan.total_frames, window_idx, plan.windows)
+                                    : 0;
     int taken = 0;
     while (taken < plan.frames_per_window) {
       RETURN_IF_ERROR(decoder.Next(frame.get(), &eof));
       if (eof) {
         break;
+      }
+      if (decoded_index++ < first_index) {
+        av_frame_unref(frame.get());
+        continue;
       }
       int64_t pts = frame->best_effort_timestamp;
       if (pts == AV_NOPTS_VALUE) {

@@ -25,6 +25,9 @@ namespace vidmill::engine {
 struct SamplingPlan {
   int windows = 12;
   int frames_per_window = 24;
+  // The video's frame count, when known (metadata): spreads the windows by frame
+  // index when the duration is unknown (raw elementary streams).
+  int64_t total_frames = 0;
 };
 
 // `frame` is valid only during the call (av_frame_ref/clone it to keep it).

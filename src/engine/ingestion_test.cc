@@ -204,6 +204,28 @@ TEST_F(IngestionTest, Mpeg2AndProresInMov) {
   }
 }
 
+// A raw H.264 stream has neither duration nor timestamps: windows are spread
+// by frame index, and the preview gets timestamps from the frame rate.
+TEST_F(IngestionTest, RawElementaryStreamWithoutTimestamps) {
+  std::string path = Path("raw.h264");
+  Ffmpeg(PhotoSource(Photo("Kite"), 25) + "-vf \"" + PanFilter(320, 180, 25, 16) +
+         "\" -c:v libx264 -preset ultrafast " + path);
+  IngestionOutputs outputs = Outputs(3);
+  auto result = RunIngestion(path, IngestionKind::kFull, outputs, limits_, nullptr, nullptr);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->metadata.total_frames, 400);
+  EXPECT_EQ(result->metadata.duration_millis, 16000);
+  EXPECT_EQ(result->frames_analysed, 12 * 24);
+  std::set<std::uintmax_t> sizes;
+  for (const std::string& thumb : outputs.thumbnail_paths) {
+    sizes.insert(std::filesystem::file_size(thumb));
+  }
+  EXPECT_EQ(sizes.size(), 3u) << "thumbnails should come from different moments";
+  EXPECT_EQ(FfprobeVideo(outputs.web_preview_path, "nb_frames", "-f mp4"), "400");
+  double seconds = std::stod(FfprobeVideo(outputs.web_preview_path, "duration", "-f mp4"));
+  EXPECT_NEAR(seconds, 16.0, 0.1);
+}
+
 TEST_F(IngestionTest, BadMediaFailsWithClearErrors) {
   std::string good = Path("good.mp4");
   Ffmpeg("-f lavfi -i testsrc2=size=320x180:rate=25:duration=2 -c:v libx264 -preset ultrafast " +

@@ -38,12 +38,18 @@ Status WriteJpegThumbnail(const AVFrame* frame, bool top_field_only, const std::
 
   SwsContextPtr scaler(sws_getContext(frame->width, source_height,
                                       static_cast<AVPixelFormat>(frame->format), width, height,
-                                      AV_PIX_FMT_YUVJ420P, SWS_BICUBIC, nullptr, nullptr, nullptr));
+                                      AV_PIX_FMT_YUV420P, SWS_BICUBIC, nullptr, nullptr, nullptr));
   if (!scaler) {
     return Status::Internal("thumbnail: cannot scale the frame");
   }
+  // JPEG is full range: expand limited-range sources while scaling.
+  const int* coefficients = sws_getCoefficients(SWS_CS_DEFAULT);
+  bool source_full = frame->color_range == AVCOL_RANGE_JPEG;
+  sws_setColorspaceDetails(scaler.get(), coefficients, source_full ? 1 : 0, coefficients, 1, 0,
+                           1 << 16, 1 << 16);
   ASSIGN_OR_RETURN(FramePtr picture, NewFrame());
-  picture->format = AV_PIX_FMT_YUVJ420P;
+  picture->format = AV_PIX_FMT_YUV420P;
+  picture->color_range = AVCOL_RANGE_JPEG;
   picture->width = width;
   picture->height = height;
   int ret = av_frame_get_buffer(picture.get(), 0);
@@ -63,7 +69,7 @@ Status WriteJpegThumbnail(const AVFrame* frame, bool top_field_only, const std::
   ASSIGN_OR_RETURN(CodecContextPtr encoder, NewCodecContext(codec));
   encoder->width = width;
   encoder->height = height;
-  encoder->pix_fmt = AV_PIX_FMT_YUVJ420P;
+  encoder->pix_fmt = AV_PIX_FMT_YUV420P;
   encoder->color_range = AVCOL_RANGE_JPEG;
   encoder->time_base = AVRational{1, 25};
   encoder->flags |= AV_CODEC_FLAG_QSCALE;

@@ -69,12 +69,29 @@ Result<FilterChain> BuildChain(const char* source_name, const std::string& sourc
 struct Lane {
   int input_index = -1;
   AVRational input_time_base{1, 1};
-  int64_t start_offset = 0;  // subtracted from input timestamps (input time base)
+  int64_t start_offset = 0;     // subtracted from input timestamps (input time base)
+  int64_t next_pts = 0;         // for frames without a timestamp (input time base)
+  AVRational frame_rate{0, 1};  // video only
   CodecContextPtr decoder;
   FilterChain filters;
   CodecContextPtr encoder;
   AVStream* output = nullptr;  // owned by the muxer
 };
+
+// How long `frame` lasts, in the lane's input time base (at least 1).
+int64_t FrameDuration(const Lane& lane, const AVFrame* frame) {
+  if (frame->pkt_duration > 0) {
+    return frame->pkt_duration;
+  }
+  if (frame->nb_samples > 0 && frame->sample_rate > 0) {
+    return std::max<int64_t>(1, av_rescale_q(frame->nb_samples, AVRational{1, frame->sample_rate},
+                                             lane.input_time_base));
+  }
+  if (lane.frame_rate.num > 0 && lane.frame_rate.den > 0) {
+    return std::max<int64_t>(1, av_rescale_q(1, av_inv_q(lane.frame_rate), lane.input_time_base));
+  }
+  return 1;
+}
 
 class PreviewWriter {
  public:
@@ -179,6 +196,7 @@ Status PreviewWriter::OpenVideo() {
   AVRational rate = stream->avg_frame_rate.num > 0 ? stream->avg_frame_rate : stream->r_frame_rate;
   if (rate.num > 0 && rate.den > 0) {
     video_.encoder->framerate = rate;
+    video_.frame_rate = rate;
   }
   video_.encoder->color_primaries = par->color_primaries;
   video_.encoder->color_trc = par->color_trc;
@@ -318,10 +336,12 @@ Status PreviewWriter::Decode(Lane& lane, const AVPacket* packet) {
     }
     int64_t pts = decoded_->best_effort_timestamp;
     if (pts == AV_NOPTS_VALUE) {
-      av_frame_unref(decoded_.get());
-      continue;
+      pts = lane.next_pts;  // No timestamp (raw streams): follow on from the last frame.
+    } else {
+      pts -= lane.start_offset;
     }
-    decoded_->pts = pts - lane.start_offset;
+    decoded_->pts = pts;
+    lane.next_pts = pts + FrameDuration(lane, decoded_.get());
     if (&lane == &video_ && video_duration_ > 0) {
       progress_ = std::clamp(static_cast<double>(decoded_->pts) / video_duration_, 0.0, 1.0);
     }
