@@ -87,8 +87,8 @@ int RunWorker(int argc, char** argv) {
   auto max_duration = flags->GetInt("max-duration-seconds", 1, 30 * 86400);
   for (const Status& status :
        {concurrency.status(), lease_seconds.status(), heartbeat_ms.status(), poll_ms.status(),
-        limit_base.status(), limit_factor.status(), limit_initial.status(),
-        stuck_grace.status(), max_pixels.status(), max_duration.status()}) {
+        limit_base.status(), limit_factor.status(), limit_initial.status(), stuck_grace.status(),
+        max_pixels.status(), max_duration.status()}) {
     if (!status.ok()) return Fail(status, 2);
   }
   if (*heartbeat_ms * 2 > *lease_seconds * 1000) {
@@ -107,14 +107,14 @@ int RunWorker(int argc, char** argv) {
   if (!blobs.ok()) return Fail(blobs.status(), 1);
 
   jobs::HandlerRegistry handlers;
-  jobs::RegisterJobHandlers(handlers, jobs::JobHandlerConfig{
-                                          .database = db->get(),
-                                          .blobs = blobs->get(),
-                                          .clock = &SystemClock::Instance(),
-                                          .max_frame_pixels = *max_pixels,
-                                          .max_duration_seconds =
-                                              static_cast<double>(*max_duration),
-                                      });
+  jobs::RegisterJobHandlers(handlers,
+                            jobs::JobHandlerConfig{
+                                .database = db->get(),
+                                .blobs = blobs->get(),
+                                .clock = &SystemClock::Instance(),
+                                .max_frame_pixels = *max_pixels,
+                                .max_duration_seconds = static_cast<double>(*max_duration),
+                            });
   queue.SetFailureHook(handlers.MakeFailureHook());
 
   jobs::WorkerOptions options;

@@ -46,8 +46,9 @@ void JobContext::SetMediaDuration(double seconds) {
   if (!(seconds >= 0) || !std::isfinite(seconds)) {
     return;
   }
-  auto limit = limits_.base + std::chrono::seconds(static_cast<int64_t>(
-                                  std::ceil(limits_.per_media_second * seconds)));
+  auto limit =
+      limits_.base +
+      std::chrono::seconds(static_cast<int64_t>(std::ceil(limits_.per_media_second * seconds)));
   SetTimeLimit(limit);
 }
 

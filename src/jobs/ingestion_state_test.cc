@@ -33,12 +33,13 @@ class IngestionStateTest : public ::testing::TestWithParam<storage::Backend> {
                                 "created_at, updated_at) VALUES (?, ?, 'default', 1, 1, 1)",
                                 {project, team})
                           .status());
-      ASSIGN_OR_RETURN(videos::Video video,
-                       videos::InsertVideo(s, videos::NewVideo{.team_id = team,
-                                                               .project_id = project,
-                                                               .user_id = NewId(),
-                                                               .name = "clip"},
-                                           clock_.NowMillis()));
+      ASSIGN_OR_RETURN(
+          videos::Video video,
+          videos::InsertVideo(
+              s,
+              videos::NewVideo{
+                  .team_id = team, .project_id = project, .user_id = NewId(), .name = "clip"},
+              clock_.NowMillis()));
       video_id_ = video.id;
       return Status::Ok();
     });
@@ -55,9 +56,7 @@ class IngestionStateTest : public ::testing::TestWithParam<storage::Backend> {
     return video;
   }
 
-  Status Write(const std::function<Status(storage::Session&)>& fn) {
-    return db_->Transaction(fn);
-  }
+  Status Write(const std::function<Status(storage::Session&)>& fn) { return db_->Transaction(fn); }
 
   std::unique_ptr<storage::ScratchDatabase> scratch_;
   std::unique_ptr<storage::Database> db_;
@@ -139,8 +138,7 @@ TEST_P(IngestionStateTest, LifeOfAFullIngestion) {
 
 TEST_P(IngestionStateTest, FailureKeepsTheMessageForTheUser) {
   ASSERT_TRUE(Write([&](storage::Session& s) {
-                return MarkIngestionStarted(s, video_id_, IngestionKind::kFull,
-                                            clock_.NowMillis());
+                return MarkIngestionStarted(s, video_id_, IngestionKind::kFull, clock_.NowMillis());
               }).ok());
   ASSERT_TRUE(Write([&](storage::Session& s) {
                 return MarkIngestionFailed(s, video_id_, "cannot open input: not a video",

@@ -48,9 +48,9 @@ bool IsIngestKind(std::string_view kind) {
 }
 
 Result<Job> LoadJob(Session& session, const std::string& job_id) {
-  ASSIGN_OR_RETURN(Row row, session.QueryOne(std::string("SELECT ") + kJobColumns +
-                                                 " FROM jobs WHERE id = ?",
-                                             {job_id}, "job '" + job_id + "'"));
+  ASSIGN_OR_RETURN(
+      Row row, session.QueryOne(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?",
+                                {job_id}, "job '" + job_id + "'"));
   return JobFromRow(row);
 }
 
@@ -150,8 +150,8 @@ Status Queue::Fence(Session& session, const Lease& lease, int64_t now) {
     return Status::Cancelled("job " + lease.job_id + " no longer exists");
   }
   if (job->state == kStateCancelled) {
-    return Status::Cancelled("job " + lease.job_id + " was cancelled: " +
-                             job->error.value_or("cancelled"));
+    return Status::Cancelled("job " + lease.job_id +
+                             " was cancelled: " + job->error.value_or("cancelled"));
   }
   return Status::Cancelled("lost the lease on job " + lease.job_id + " (attempt " +
                            std::to_string(lease.attempt) + "): it expired or another worker " +
@@ -223,13 +223,13 @@ Status Queue::Heartbeat(const Lease& lease, double progress, std::optional<int64
   return db_.Transaction([&](Session& session) -> Status {
     int64_t now = clock_.NowMillis();
     RETURN_IF_ERROR(Fence(session, lease, now));
-    RETURN_IF_ERROR(session
-                        .Execute("UPDATE jobs SET lease_expires_at = ?, progress = ?, "
-                                 "eta_seconds = ? WHERE id = ?",
-                                 {now + options_.lease_duration.count(),
-                                  std::clamp(progress, 0.0, 100.0),
-                                  eta_seconds ? Value(*eta_seconds) : Null(), lease.job_id})
-                        .status());
+    RETURN_IF_ERROR(
+        session
+            .Execute("UPDATE jobs SET lease_expires_at = ?, progress = ?, "
+                     "eta_seconds = ? WHERE id = ?",
+                     {now + options_.lease_duration.count(), std::clamp(progress, 0.0, 100.0),
+                      eta_seconds ? Value(*eta_seconds) : Null(), lease.job_id})
+            .status());
     if (also) {
       RETURN_IF_ERROR(also(session));
     }
@@ -261,8 +261,8 @@ Status Queue::Complete(const Lease& lease, const SessionFn& fn) {
   });
 }
 
-Result<FailOutcome> Queue::EndAttempt(Session& session, const Job& job,
-                                      const std::string& message, bool permanent, int64_t now) {
+Result<FailOutcome> Queue::EndAttempt(Session& session, const Job& job, const std::string& message,
+                                      bool permanent, int64_t now) {
   bool last = job.attempts >= job.max_attempts;
   if (permanent || last) {
     std::string final_message = message;
@@ -309,10 +309,11 @@ Status Queue::Release(const Lease& lease) {
     int64_t now = clock_.NowMillis();
     RETURN_IF_ERROR(Fence(session, lease, now));
     return session
-        .Execute("UPDATE jobs SET state = 'queued', attempts = attempts - 1, "
-                 "lease_owner = NULL, lease_expires_at = NULL, run_after = ?, "
-                 "eta_seconds = NULL WHERE id = ?",
-                 {now, lease.job_id})
+        .Execute(
+            "UPDATE jobs SET state = 'queued', attempts = attempts - 1, "
+            "lease_owner = NULL, lease_expires_at = NULL, run_after = ?, "
+            "eta_seconds = NULL WHERE id = ?",
+            {now, lease.job_id})
         .status();
   });
 }
@@ -333,8 +334,7 @@ Result<int> Queue::ReapExpired() {
       Job job = JobFromRow(row);
       ASSIGN_OR_RETURN(
           FailOutcome outcome,
-          EndAttempt(session, job,
-                     "the worker running it stopped responding (its lease expired)",
+          EndAttempt(session, job, "the worker running it stopped responding (its lease expired)",
                      /*permanent=*/false, now));
       (void)outcome;
       ++moved;

@@ -159,10 +159,13 @@ TEST_P(QueueTest, HeartbeatRenewsTheLeaseAndRecordsProgress) {
   Job job = MustClaim("w1");
   clock_.Advance(seconds(20));
   bool also_ran = false;
-  ASSERT_TRUE(queue_->Heartbeat(LeaseOf(job), 40, 12, [&](storage::Session&) {
-                      also_ran = true;
-                      return Status::Ok();
-                    }).ok());
+  ASSERT_TRUE(queue_
+                  ->Heartbeat(LeaseOf(job), 40, 12,
+                              [&](storage::Session&) {
+                                also_ran = true;
+                                return Status::Ok();
+                              })
+                  .ok());
   EXPECT_TRUE(also_ran);
   Job stored = MustGet(job.id);
   EXPECT_DOUBLE_EQ(stored.progress, 40);
@@ -343,7 +346,8 @@ TEST_P(QueueTest, CancelledJobRefusesTheWorkersWrites) {
                        .Execute("UPDATE jobs SET state = 'cancelled', error = ? WHERE video_id = ?",
                                 {std::string("the video was deleted"), std::string("v")})
                        .status();
-                 }).ok());
+                 })
+                  .ok());
   Status heartbeat = queue_->Heartbeat(LeaseOf(job), 10, 1);
   EXPECT_EQ(heartbeat.code(), Code::kCancelled);
   EXPECT_NE(heartbeat.message().find("the video was deleted"), std::string::npos);
@@ -355,7 +359,8 @@ TEST_P(QueueTest, CancelledJobRefusesTheWorkersWrites) {
 TEST_P(QueueTest, CompleteCommitsTheFinalWritesAtomically) {
   ASSERT_TRUE(db_->Run([](storage::Session& s) {
                    return s.Execute("CREATE TABLE outputs (job_id TEXT)", {}).status();
-                 }).ok());
+                 })
+                  .ok());
   std::string id = Add();
   Job job = MustClaim("w1");
   Status failed = queue_->Complete(LeaseOf(job), [&](storage::Session& session) -> Status {
@@ -364,9 +369,13 @@ TEST_P(QueueTest, CompleteCommitsTheFinalWritesAtomically) {
   });
   EXPECT_EQ(failed.code(), Code::kUnavailable);
   EXPECT_EQ(MustGet(id).state, kStateRunning);
-  ASSERT_TRUE(queue_->Complete(LeaseOf(job), [&](storage::Session& session) {
-                      return session.Execute("INSERT INTO outputs VALUES (?)", {id}).status();
-                    }).ok());
+  ASSERT_TRUE(
+      queue_
+          ->Complete(LeaseOf(job),
+                     [&](storage::Session& session) {
+                       return session.Execute("INSERT INTO outputs VALUES (?)", {id}).status();
+                     })
+          .ok());
   EXPECT_EQ(MustGet(id).state, kStateDone);
   int64_t rows = 0;
   ASSERT_TRUE(db_->Run([&](storage::Session& s) -> Status {
@@ -374,7 +383,8 @@ TEST_P(QueueTest, CompleteCommitsTheFinalWritesAtomically) {
                                     s.QueryOne("SELECT COUNT(*) FROM outputs", {}, "count"));
                    rows = row.Int(0);
                    return Status::Ok();
-                 }).ok());
+                 })
+                  .ok());
   EXPECT_EQ(rows, 1);
 }
 

@@ -66,8 +66,8 @@ TEST(SupervisorTest, StartsWorkerProcessesAndRestartsOneThatIsKilled) {
     EXPECT_TRUE(Alive(pid));
     // Once exec has happened:
     std::string expected = "vidmill worker --data-dir " + dir.path();
-    EXPECT_TRUE(WaitFor([&] { return CommandLine(pid).find(expected) != std::string::npos; },
-                        seconds(5)))
+    EXPECT_TRUE(
+        WaitFor([&] { return CommandLine(pid).find(expected) != std::string::npos; }, seconds(5)))
         << CommandLine(pid);
   }
   ASSERT_EQ(kill(pids[0], SIGKILL), 0);
@@ -108,8 +108,8 @@ TEST(SupervisorTest, KillsAWorkerThatIgnoresSigtermAfterTheGracePeriod) {
   Supervisor supervisor(options);
   ASSERT_TRUE(supervisor.Start().ok());
   pid_t pid = supervisor.pids()[0];
-  ASSERT_TRUE(WaitFor([&] { return CommandLine(pid).find("stubborn") != std::string::npos; },
-                      seconds(5)));
+  ASSERT_TRUE(
+      WaitFor([&] { return CommandLine(pid).find("stubborn") != std::string::npos; }, seconds(5)));
   auto stop_started = steady_clock::now();
   supervisor.Stop();
   auto took = steady_clock::now() - stop_started;

@@ -44,9 +44,8 @@ Status RunHandler(JobHandler& handler, JobContext& context) {
 
 Worker::Worker(Queue& queue, const HandlerRegistry& handlers, WorkerOptions options)
     : queue_(queue), handlers_(handlers), options_(std::move(options)) {
-  owner_prefix_ = options_.owner_prefix.empty()
-                      ? HostName() + ":" + std::to_string(getpid())
-                      : options_.owner_prefix;
+  owner_prefix_ = options_.owner_prefix.empty() ? HostName() + ":" + std::to_string(getpid())
+                                                : options_.owner_prefix;
   if (options_.concurrency < 1) {
     options_.concurrency = 1;
   }
@@ -67,8 +66,8 @@ Status Worker::Run() {
   std::error_code ec;
   fs::create_directories(options_.temp_root, ec);
   if (ec) {
-    return Status::Unavailable("cannot create the job temp directory " + options_.temp_root +
-                               ": " + ec.message());
+    return Status::Unavailable("cannot create the job temp directory " + options_.temp_root + ": " +
+                               ec.message());
   }
   SweepAbandonedTempDirs();
   LogInfo("worker " + owner_prefix_ + ": running " + std::to_string(options_.concurrency) +
@@ -134,8 +133,7 @@ void Worker::RemoveStaleTempDirs(const Job& job) const {
   // Earlier attempts of this job (a worker that crashed) left these behind.
   std::error_code ec;
   std::string prefix = "job-" + job.id + "-";
-  for (fs::directory_iterator it(options_.temp_root, ec), end; !ec && it != end;
-       it.increment(ec)) {
+  for (fs::directory_iterator it(options_.temp_root, ec), end; !ec && it != end; it.increment(ec)) {
     std::string name = it->path().filename().string();
     if (name.rfind(prefix, 0) == 0) {
       std::error_code ignored;
@@ -147,8 +145,7 @@ void Worker::RemoveStaleTempDirs(const Job& job) const {
 void Worker::SweepAbandonedTempDirs() const {
   std::error_code ec;
   auto now = fs::file_time_type::clock::now();
-  for (fs::directory_iterator it(options_.temp_root, ec), end; !ec && it != end;
-       it.increment(ec)) {
+  for (fs::directory_iterator it(options_.temp_root, ec), end; !ec && it != end; it.increment(ec)) {
     if (it->path().filename().string().rfind("job-", 0) != 0) continue;
     std::error_code time_error;
     auto modified = fs::last_write_time(it->path(), time_error);
@@ -168,10 +165,10 @@ void Worker::RunClaimed(Job job) {
     return;
   }
   RemoveStaleTempDirs(job);
-  std::string temp_dir = (fs::path(options_.temp_root) /
-                          ("job-" + job.id + "-" + std::to_string(job.attempts) + "-" +
-                           NewId().substr(0, 8)))
-                             .string();
+  std::string temp_dir =
+      (fs::path(options_.temp_root) /
+       ("job-" + job.id + "-" + std::to_string(job.attempts) + "-" + NewId().substr(0, 8)))
+          .string();
   std::error_code ec;
   fs::create_directories(temp_dir, ec);
   LogInfo(Describe(job) + ": started by " + lease.owner);
@@ -193,8 +190,7 @@ void Worker::RunClaimed(Job job) {
     std::atomic<bool> done{false};
     std::mutex heartbeat_mu;
     std::condition_variable heartbeat_cv;
-    std::thread heartbeat(
-        [&] { HeartbeatLoop(context, done, heartbeat_mu, heartbeat_cv); });
+    std::thread heartbeat([&] { HeartbeatLoop(context, done, heartbeat_mu, heartbeat_cv); });
     result = RunHandler(*handler, context);
     {
       std::lock_guard lock(heartbeat_mu);
@@ -235,12 +231,12 @@ void Worker::HeartbeatLoop(JobContext& context, std::atomic<bool>& done, std::mu
       if (!stop_seen) {
         stop_seen = now;
       } else if (options_.exit_when_stuck && now - *stop_seen > options_.stuck_grace) {
-        LogError(Describe(job) + ": the handler ignored a stop request (" +
-                 context.stop_message() + ") for " +
-                 std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                    options_.stuck_grace)
-                                    .count()) +
-                 " s; exiting so that the worker is replaced");
+        LogError(
+            Describe(job) + ": the handler ignored a stop request (" + context.stop_message() +
+            ") for " +
+            std::to_string(
+                std::chrono::duration_cast<std::chrono::seconds>(options_.stuck_grace).count()) +
+            " s; exiting so that the worker is replaced");
         std::_Exit(3);
       }
     }

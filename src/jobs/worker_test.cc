@@ -92,10 +92,11 @@ class WorkerTest : public ::testing::TestWithParam<storage::Backend> {
   std::string Add(std::string video = "video-1") {
     std::string id;
     EXPECT_TRUE(db_->Transaction([&](storage::Session& session) -> Status {
-                     ASSIGN_OR_RETURN(id, Enqueue(session, NewJob{"process", video},
-                                                  SystemClock::Instance()));
+                     ASSIGN_OR_RETURN(
+                         id, Enqueue(session, NewJob{"process", video}, SystemClock::Instance()));
                      return Status::Ok();
-                   }).ok());
+                   })
+                    .ok());
     return id;
   }
 
@@ -256,11 +257,13 @@ TEST_P(WorkerTest, DeletingTheVideoStopsTheHandlerAndRemovesItsTempFiles) {
   auto cancelled_at = steady_clock::now();
   ASSERT_TRUE(db_->Run([&](storage::Session& session) {
                    return session
-                       .Execute("UPDATE jobs SET state = 'cancelled', error = ? "
-                                "WHERE video_id = ? AND state IN ('queued', 'running')",
-                                {std::string("the video was deleted"), std::string("doomed")})
+                       .Execute(
+                           "UPDATE jobs SET state = 'cancelled', error = ? "
+                           "WHERE video_id = ? AND state IN ('queued', 'running')",
+                           {std::string("the video was deleted"), std::string("doomed")})
                        .status();
-                 }).ok());
+                 })
+                  .ok());
   while (stop_code.load() < 0 && steady_clock::now() < cancelled_at + seconds(5)) {
     std::this_thread::sleep_for(milliseconds(5));
   }
@@ -331,8 +334,9 @@ TEST_P(WorkerTest, AWorkerThatLostItsLeaseDiscardsItsOutput) {
     if (context.lease().owner.rfind("slow", 0) == 0) {
       while (!slow_may_finish.load()) std::this_thread::sleep_for(milliseconds(5));
       Status status = context.Complete([&](storage::Session& session) {
-        return session.Execute("UPDATE jobs SET params = '{\"by\":\"slow\"}' WHERE id = ?",
-                               {context.job().id})
+        return session
+            .Execute("UPDATE jobs SET params = '{\"by\":\"slow\"}' WHERE id = ?",
+                     {context.job().id})
             .status();
       });
       slow_result = static_cast<int>(status.code());
@@ -340,8 +344,8 @@ TEST_P(WorkerTest, AWorkerThatLostItsLeaseDiscardsItsOutput) {
     }
     ++fast_runs;
     return context.Complete([&](storage::Session& session) {
-      return session.Execute("UPDATE jobs SET params = '{\"by\":\"fast\"}' WHERE id = ?",
-                             {context.job().id})
+      return session
+          .Execute("UPDATE jobs SET params = '{\"by\":\"fast\"}' WHERE id = ?", {context.job().id})
           .status();
     });
   };

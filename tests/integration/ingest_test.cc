@@ -108,8 +108,10 @@ TEST_F(IngestTest, FullIngestionStoresMetadataQualityThumbnailsAndWebPreview) {
 
 TEST_F(IngestTest, LightIngestionIsMetadataOnlyAndFast) {
   std::string clip = clips_ + "/light.mp4";
-  Ffmpeg("-f lavfi -i testsrc2=size=640x360:rate=25 -t 20 -c:v libx264 -preset ultrafast "
-         "-pix_fmt yuv420p " + clip);
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=640x360:rate=25 -t 20 -c:v libx264 -preset ultrafast "
+      "-pix_fmt yuv420p " +
+      clip);
   StartWorker();
   // Let the worker come up so the measurement is of ingestion, not start-up.
   std::this_thread::sleep_for(milliseconds(500));
@@ -143,8 +145,10 @@ TEST_F(IngestTest, LightIngestionIsMetadataOnlyAndFast) {
 TEST_F(IngestTest, BadMediaFailsWithAMessageAndEverythingKeepsWorking) {
   WorkerProcess& worker = StartWorker();
   std::string good_clip = clips_ + "/good.mp4";
-  Ffmpeg("-f lavfi -i testsrc2=size=160x120:rate=25 -t 1 -c:v libx264 -preset ultrafast "
-         "-pix_fmt yuv420p " + good_clip);
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=160x120:rate=25 -t 1 -c:v libx264 -preset ultrafast "
+      "-pix_fmt yuv420p " +
+      good_clip);
   std::string good = ReadFile(good_clip);
 
   struct BadCase {

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <fstream>
 #include <iterator>
@@ -17,8 +18,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "engine/test_media.h"
 #include "tests/support/http_client.h"
@@ -62,10 +61,9 @@ class WorkerProcess {
   WorkerProcess(const ServerHarness& server, std::vector<std::string> extra_flags = {}) {
     static int counter = 0;
     log_path_ = server.data_dir() + "/worker-" + std::to_string(++counter) + ".log";
-    std::vector<std::string> args = {VIDMILL_BINARY,     "worker",
-                                     "--database",       server.database_url(),
-                                     "--data-dir",       server.data_dir(),
-                                     "--poll-ms",        "50"};
+    std::vector<std::string> args = {VIDMILL_BINARY,        "worker",     "--database",
+                                     server.database_url(), "--data-dir", server.data_dir(),
+                                     "--poll-ms",           "50"};
     args.insert(args.end(), extra_flags.begin(), extra_flags.end());
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
@@ -146,8 +144,8 @@ class MediaClient {
   HttpClient& http() { return client_; }
 
   std::string CreateVideo() {
-    HttpResponse response = client_.SendJson("PUT", "/videos/v1/video",
-                                             boost::json::object{{"name", "clip"}}, token_);
+    HttpResponse response =
+        client_.SendJson("PUT", "/videos/v1/video", boost::json::object{{"name", "clip"}}, token_);
     EXPECT_EQ(response.status, 200) << response.body;
     boost::json::value doc = response.Json();
     if (!doc.is_object() || !doc.as_object().contains("videoId")) return "";
@@ -163,10 +161,10 @@ class MediaClient {
                        file_name + "\"\r\nContent-Type: video/mp4\r\n\r\n" + bytes + "\r\n--" +
                        boundary + "--\r\n";
     return client_.Send("POST",
-                         std::string("/media/v1/upload/") + (light ? "light/" : "") + video_id,
-                         {{"Authorization", "Bearer " + token_},
-                          {"Content-Type", "multipart/form-data; boundary=" + boundary}},
-                         body);
+                        std::string("/media/v1/upload/") + (light ? "light/" : "") + video_id,
+                        {{"Authorization", "Bearer " + token_},
+                         {"Content-Type", "multipart/form-data; boundary=" + boundary}},
+                        body);
   }
 
   boost::json::object IngestionState(const std::string& video_id) {
@@ -190,8 +188,8 @@ class MediaClient {
       if (status == "DONE" || status == "FAILED") return state;
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
-    ADD_FAILURE() << "ingestion of " << video_id << " did not finish: "
-                  << boost::json::serialize(state);
+    ADD_FAILURE() << "ingestion of " << video_id
+                  << " did not finish: " << boost::json::serialize(state);
     return state;
   }
 

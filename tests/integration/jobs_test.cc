@@ -293,8 +293,7 @@ std::vector<pid_t> WorkerChildren(pid_t parent) {
 class SupervisedJobsTest : public JobsTest {
  protected:
   ServerHarness::Options ServerOptions() override {
-    return {.workers = 2,
-            .env = {{"VIDMILL_LEASE_SECONDS", "2"}, {"VIDMILL_HEARTBEAT_MS", "200"}}};
+    return {.workers = 2, .env = {{"VIDMILL_LEASE_SECONDS", "2"}, {"VIDMILL_HEARTBEAT_MS", "200"}}};
   }
 
   std::vector<pid_t> WaitForWorkers(size_t count, const std::vector<pid_t>& not_these = {}) {
@@ -324,8 +323,8 @@ TEST_F(SupervisedJobsTest, ServeReplacesAWorkerKilledMidJobAndTheJobEndsDone) {
   while (owner == 0 && steady_clock::now() < deadline) {
     std::vector<jobs::Job> jobs = JobsOf(id);
     for (pid_t pid : workers) {
-      if (jobs.size() == 1 && jobs[0].lease_owner.value_or("").find(
-                                  ":" + std::to_string(pid) + ":") != std::string::npos) {
+      if (jobs.size() == 1 && jobs[0].lease_owner.value_or("").find(":" + std::to_string(pid) +
+                                                                    ":") != std::string::npos) {
         owner = pid;
       }
     }

@@ -11,12 +11,12 @@ void RegisterJobHandlers(HandlerRegistry& registry, const JobHandlerConfig& conf
   ingest.thumbnail_count = config.thumbnail_count;
   ingest.max_frame_pixels = config.max_frame_pixels;
   ingest.max_duration_seconds = config.max_duration_seconds;
-  registry.Register(std::string(kKindIngestFull),
-                    std::make_unique<IngestHandler>(IngestionKind::kFull, *config.blobs,
-                                                    *config.clock, ingest));
-  registry.Register(std::string(kKindIngestLight),
-                    std::make_unique<IngestHandler>(IngestionKind::kLight, *config.blobs,
-                                                    *config.clock, ingest));
+  registry.Register(
+      std::string(kKindIngestFull),
+      std::make_unique<IngestHandler>(IngestionKind::kFull, *config.blobs, *config.clock, ingest));
+  registry.Register(
+      std::string(kKindIngestLight),
+      std::make_unique<IngestHandler>(IngestionKind::kLight, *config.blobs, *config.clock, ingest));
 }
 
 }  // namespace vidmill::jobs
