@@ -74,7 +74,7 @@ class Sha256 {
 // Writes one blob. Bytes are appended to a temporary file and hashed on the way;
 // nothing is visible under the blob's name until Commit() returns OK. Append
 // may return before the bytes reach the file (the filesystem writer stages
-// them and writes on a thread of its own, with a few MiB in flight at most);
+// them and writes on a thread of its own, with under 1 MiB in flight);
 // a write error is returned by a later Append, Sync or Commit.
 class BlobWriter {
  public:
