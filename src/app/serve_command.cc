@@ -13,6 +13,7 @@
 #include "api/account_authenticator.h"
 #include "api/accounts_routes.h"
 #include "api/api.h"
+#include "api/processing_routes.h"
 #include "api/media_routes.h"
 #include "api/videos_routes.h"
 #include "app/commands.h"
@@ -136,6 +137,7 @@ int RunServe(int argc, char** argv) {
   http::Router router;
   api::RegisterHealthRoutes(router, context);
   api::RegisterAccountsRoutes(router, context);
+  api::RegisterProcessingRoutes(router, context);
   api::RegisterVideosRoutes(router, context);
   api::RegisterMediaRoutes(router, context);
 

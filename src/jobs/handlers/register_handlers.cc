@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "jobs/handlers/ingest_handler.h"
+#include "jobs/handlers/process_handler.h"
 
 namespace vidmill::jobs {
 
@@ -17,6 +18,11 @@ void RegisterJobHandlers(HandlerRegistry& registry, const JobHandlerConfig& conf
   registry.Register(
       std::string(kKindIngestLight),
       std::make_unique<IngestHandler>(IngestionKind::kLight, *config.blobs, *config.clock, ingest));
+  ProcessHandlerOptions process;
+  process.max_frame_pixels = config.max_frame_pixels;
+  process.max_duration_seconds = config.max_duration_seconds;
+  registry.Register(std::string(kKindProcess),
+                    std::make_unique<ProcessHandler>(*config.blobs, *config.clock, process));
 }
 
 }  // namespace vidmill::jobs

@@ -1,0 +1,87 @@
+#include "api/processing_routes.h"
+
+#include "common/ids.h"
+#include "jobs/queue.h"
+#include "videos/processing_request.h"
+#include "videos/video_store.h"
+
+namespace vidmill::api {
+namespace {
+
+Result<http::Response> ProcessVideo(ApiContext& context, http::Request& request) {
+  ASSIGN_OR_RETURN(Principal principal, context.auth->Authenticate(request));
+  std::string source_id = request.Param("id");
+  if (!IsValidId(source_id)) return Status::NotFound("video", source_id);
+  boost::json::object body;
+  if (!request.body.empty()) {
+    ASSIGN_OR_RETURN(body, http::ParseJsonObject(request));
+  }
+  videos::Video source;
+  RETURN_IF_ERROR(context.db->Run([&](storage::Session& session) -> Status {
+    ASSIGN_OR_RETURN(source, videos::GetVideo(session, principal.team_id, source_id));
+    return Status::Ok();
+  }));
+  if (source.upload_status != videos::kStatusDone) {
+    return Status::Conflict("video '" + source_id + "' has no media yet; upload it first");
+  }
+  if (source.ingestion_status == videos::kStatusFailed) {
+    return Status::Conflict("video '" + source_id + "' cannot be processed: its ingestion failed (" +
+                            source.ingestion_error.value_or("unknown error") + ")");
+  }
+  if (source.ingestion_status != videos::kStatusDone || !source.metadata_committed ||
+      !source.metadata) {
+    return Status::Conflict("video '" + source_id +
+                            "' is still being ingested; retry when its ingestion is DONE");
+  }
+  boost::system::error_code ec;
+  boost::json::value metadata = boost::json::parse(*source.metadata, ec);
+  if (ec || !metadata.is_object()) {
+    return Status::Conflict("video '" + source_id + "' has unreadable metadata");
+  }
+  ASSIGN_OR_RETURN(videos::SourceInfo info,
+                   videos::SourceFromMetadata(metadata.as_object(), source.file_name.value_or("")));
+  ASSIGN_OR_RETURN(videos::ProcessingPlan plan, videos::ValidateProcessingRequest(body, info));
+  std::vector<std::string> own = plan.OwnFilters();
+  if (!own.empty()) {
+    std::string names;
+    for (const std::string& name : own) names += (names.empty() ? "" : ", ") + name;
+    return Status::NotImplemented("Vidmill's own filters (" + names +
+                                  ") are not built into this server yet; choose stock filters "
+                                  "(yadif, bwdif, weston3f, hqdn3d, scale)");
+  }
+
+  std::string parameters = boost::json::serialize(plan.ToProcessingParameters());
+  std::string job_params = boost::json::serialize(
+      boost::json::object{{"sourceVideoId", source.id}, {"request", body}});
+  videos::Video child;
+  RETURN_IF_ERROR(context.db->Transaction([&](storage::Session& session) -> Status {
+    videos::NewVideo fresh;
+    fresh.team_id = principal.team_id;
+    fresh.project_id = source.project_id;
+    fresh.user_id = principal.user_id;
+    fresh.parent_id = source.id;
+    fresh.name = source.name;
+    fresh.processing_parameters = parameters;
+    fresh.processing_status = std::string(videos::kStatusInitial);
+    ASSIGN_OR_RETURN(child, videos::InsertVideo(session, fresh, context.clock->NowMillis()));
+    return jobs::Enqueue(session,
+                         jobs::NewJob{std::string(jobs::kKindProcess), child.id, job_params},
+                         *context.clock)
+        .status();
+  }));
+  return http::Response::Json(boost::json::object{
+      {"sourceVideoId", source.id},
+      {"processedVideoId", child.id},
+      {"projectId", child.project_id},
+      {"checkProgressUrl", request.base_url + "/videos/v1/check-process-video-progress/" + child.id},
+      {"downloadMediaUrl", request.base_url + "/media/v1/download/processed/" + child.id}});
+}
+
+}  // namespace
+
+void RegisterProcessingRoutes(http::Router& router, ApiContext& context) {
+  router.Add("POST", "/videos/v1/process-video/{id}",
+             [&context](http::Request& request) { return ProcessVideo(context, request); });
+}
+
+}  // namespace vidmill::api

@@ -1,0 +1,27 @@
+#pragma once
+// The processing_* columns of a processed (child) video, written by the
+// process-video route (creation) and the process job (progress, outcome).
+// Each call is one statement; callers run them inside the job's fenced writes.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+#include "storage/database.h"
+
+namespace vidmill::videos {
+
+Status MarkProcessingStarted(storage::Session& session, const std::string& video_id,
+                             int64_t now_millis);
+Status RecordProcessingProgress(storage::Session& session, const std::string& video_id,
+                                double percent, std::optional<int64_t> eta_seconds,
+                                int64_t now_millis);
+// DONE at 100 %, with the output's metadata (a light ingestion of it) stored
+// as the child's ingestion metadata.
+Status CompleteProcessing(storage::Session& session, const std::string& video_id,
+                          const std::string& metadata_json, int64_t now_millis);
+Status MarkProcessingFailed(storage::Session& session, const std::string& video_id,
+                            const std::string& message, int64_t now_millis);
+
+}  // namespace vidmill::videos

@@ -1,0 +1,165 @@
+// The process-video request end to end: the real server with one worker
+// process, a generated clip uploaded and ingested, a processing request, the
+// child video's progress, document and download, checked with ffprobe.
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "tests/integration/ingest_test_util.h"
+#include "tests/support/server_harness.h"
+
+namespace vidmill::test {
+namespace {
+
+using boost::json::object;
+
+class ProcessingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<ServerHarness>(ServerHarness::Options{.workers = 1});
+    client_ = std::make_unique<MediaClient>(*server_, "proc@example.com");
+    std::string clip = server_->data_dir() + "/source.mp4";
+    // 2 s, 320x240, 25 fps, with sound: small enough to process in a moment.
+    RunShell("ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi "
+             "-i sine=frequency=440:sample_rate=48000 -t 2 -c:v libx264 -preset ultrafast "
+             "-pix_fmt yuv420p -c:a aac -shortest " + clip);
+    source_id_ = client_->CreateVideo();
+    HttpResponse uploaded = client_->Upload(source_id_, ReadFile(clip), /*light=*/true, "tape 3.mp4");
+    ASSERT_EQ(uploaded.status, 200) << uploaded.body;
+    object state = client_->WaitForIngestion(source_id_);
+    ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+  }
+
+  HttpResponse Process(const object& request, const std::string& id = "") {
+    return client_->http().SendJson("POST", "/videos/v1/process-video/" + (id.empty() ? source_id_ : id),
+                                    request, client_->token());
+  }
+
+  object WaitForProcessing(const std::string& id) {
+    object state;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (std::chrono::steady_clock::now() < deadline) {
+      HttpResponse progress =
+          client_->http().Get("/videos/v1/check-process-video-progress/" + id, client_->token());
+      EXPECT_EQ(progress.status, 200) << progress.body;
+      state = progress.Json().at("processingState").as_object();
+      std::string status = Str(state["processingStatus"]);
+      if (status == "DONE" || status == "FAILED") return state;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "processing did not finish: " << boost::json::serialize(state);
+    return state;
+  }
+
+  std::unique_ptr<ServerHarness> server_;
+  std::unique_ptr<MediaClient> client_;
+  std::string source_id_;
+};
+
+TEST_F(ProcessingTest, ProcessesIntoAChildVideoThatCanBeDownloaded) {
+  HttpResponse accepted = Process(object{
+      {"mediaContainerCodec", object{{"container", "mov"}, {"codec", "prores"}}},
+      {"appleProresProfile", "hq"},
+      {"resolution", object{{"width", 640}, {"height", 480}}},
+      {"range", object{{"startPositionMilliseconds", 0}, {"endPositionMilliseconds", 1000}}}});
+  ASSERT_EQ(accepted.status, 200) << accepted.body;
+  boost::json::value doc = accepted.Json();
+  std::string child = Str(doc.at("processedVideoId"));
+  EXPECT_EQ(Str(doc.at("sourceVideoId")), source_id_);
+  EXPECT_EQ(Str(doc.at("checkProgressUrl")),
+            server_->base_url() + "/videos/v1/check-process-video-progress/" + child);
+  EXPECT_EQ(Str(doc.at("downloadMediaUrl")),
+            server_->base_url() + "/media/v1/download/processed/" + child);
+
+  object state = WaitForProcessing(child);
+  ASSERT_EQ(Str(state["processingStatus"]), "DONE") << boost::json::serialize(state);
+  EXPECT_EQ(state["processingProgressPercent"].to_number<double>(), 100.0);
+
+  object video = client_->VideoDocument(child);
+  EXPECT_EQ(Str(video["parentId"]), source_id_);
+  object parameters = video["processing"].at("processingParameters").as_object();
+  EXPECT_EQ(Str(parameters.at("targetVideo").at("codec").at("name")), "prores");
+  EXPECT_EQ(parameters.at("targetVideo").at("frameWidth"), 640);
+  EXPECT_EQ(parameters.at("sourceVideo").at("endPositionMilliseconds"), 1000);
+  object metadata = video["ingestion"].at("metadata").as_object();
+  EXPECT_EQ(Str(metadata.at("codecName")), "prores");
+  EXPECT_EQ(metadata.at("frameWidth"), 640);
+
+  HttpResponse download = client_->http().Get(TargetOf(Str(doc.at("downloadMediaUrl"))), client_->token());
+  ASSERT_EQ(download.status, 200) << download.body.substr(0, 200);
+  EXPECT_NE(download.Header("Content-Disposition").find("tape 3_processed.mov"), std::string::npos)
+      << download.Header("Content-Disposition");
+  std::string path = server_->data_dir() + "/downloaded.mov";
+  WriteFile(path, download.body);
+  CommandResult probe = RunShell("ffprobe -v error -select_streams v:0 -count_packets -show_entries "
+                                 "stream=codec_name,width,height,nb_read_packets -of csv=p=0 " + path);
+  EXPECT_EQ(probe.out, "prores,640,480,25\n");
+  CommandResult audio = RunShell("ffprobe -v error -select_streams a:0 -show_entries stream=codec_name "
+                                 "-of csv=p=0 " + path);
+  EXPECT_EQ(audio.out, "pcm_s24le\n");
+
+  // Listing the original's processed videos.
+  HttpResponse children = client_->http().Get("/videos/v1/videos?parent-id=" + source_id_, client_->token());
+  ASSERT_EQ(children.status, 200);
+  EXPECT_EQ(children.Json().at("_embedded").at("videos").as_array().size(), 1u);
+}
+
+TEST_F(ProcessingTest, DefaultsAndStockFiltersRunThroughTheWorker) {
+  HttpResponse accepted = Process(object{{"denoiser", "hqdn3d"}, {"frameRate", object{{"fps", 50}}},
+                                         {"frameRateConverter", "fblend"}});
+  ASSERT_EQ(accepted.status, 200) << accepted.body;
+  std::string child = Str(accepted.Json().at("processedVideoId"));
+  object state = WaitForProcessing(child);
+  ASSERT_EQ(Str(state["processingStatus"]), "DONE") << boost::json::serialize(state);
+  object metadata = client_->VideoDocument(child)["ingestion"].at("metadata").as_object();
+  EXPECT_EQ(Str(metadata.at("codecName")), "h264");  // the source's pair mp4/h264 is kept
+  EXPECT_NEAR(metadata.at("averageFramerate").to_number<double>(), 50.0, 0.01);
+}
+
+TEST_F(ProcessingTest, BadRequestsAreRefusedWithTheFieldNamed) {
+  struct Case { object request; int status; std::string mentions; };
+  const std::vector<Case> cases = {
+      {object{{"mediaContainerCodec", object{{"container", "mp4"}, {"codec", "prores"}}}}, 400, "mp4"},
+      {object{{"bitrate", object{{"mbps", 9000}}}}, 400, "bitrate.mbps"},
+      {object{{"frameRateConverter", "fps"}}, 400, "frameRate"},
+      {object{{"resolution", object{{"width", 2}}}}, 400, "resolution.width"},
+      {object{{"range", object{{"startPositionMilliseconds", 5000}}}}, 400, "range.startPositionMilliseconds"},
+      {object{{"colour", "red"}}, 400, "colour"},
+      {object{{"denoiser", "denoise"}}, 501, "denoise"},
+      {object{{"postProcessor", "filmgrain"}}, 501, "filmgrain"},
+  };
+  for (const Case& c : cases) {
+    HttpResponse response = Process(c.request);
+    EXPECT_EQ(response.status, c.status) << boost::json::serialize(c.request) << " → " << response.body;
+    EXPECT_NE(response.body.find(c.mentions), std::string::npos) << response.body;
+    EXPECT_TRUE(response.Json().as_object().contains("exception")) << response.body;
+  }
+  HttpResponse malformed = client_->http().Send(
+      "POST", "/videos/v1/process-video/" + source_id_,
+      {{"Authorization", "Bearer " + client_->token()}, {"Content-Type", "application/json"}}, "{oops");
+  EXPECT_EQ(malformed.status, 400);
+}
+
+TEST_F(ProcessingTest, SourcesThatAreNotReadyOrNotYoursAreRefused) {
+  std::string empty = client_->CreateVideo();
+  HttpResponse not_uploaded = Process(object{}, empty);
+  EXPECT_EQ(not_uploaded.status, 409) << not_uploaded.body;
+
+  std::string garbage = client_->CreateVideo();
+  ASSERT_EQ(client_->Upload(garbage, std::string(50000, 'x'), true, "junk.mp4").status, 200);
+  object failed = client_->WaitForIngestion(garbage);
+  ASSERT_EQ(Str(failed["ingestionStatus"]), "FAILED");
+  HttpResponse corrupt = Process(object{}, garbage);
+  EXPECT_EQ(corrupt.status, 409) << corrupt.body;
+
+  MediaClient other(*server_, "other@example.com");
+  HttpResponse foreign = other.http().SendJson("POST", "/videos/v1/process-video/" + source_id_,
+                                               object{}, other.token());
+  EXPECT_EQ(foreign.status, 404) << foreign.body;
+  EXPECT_EQ(Process(object{}, "not-an-id").status, 404);
+  EXPECT_EQ(client_->http().SendJson("POST", "/videos/v1/process-video/" + source_id_, object{}).status, 401);
+}
+
+}  // namespace
+}  // namespace vidmill::test
