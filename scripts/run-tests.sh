@@ -11,6 +11,8 @@ ctest --test-dir "$build" -j"$parallel" --output-on-failure --timeout 600
 
 if [[ -x "$here/scripts/pg-cluster.sh" && -z "${VIDMILL_SKIP_POSTGRES:-}" ]]; then
   echo "== store and integration tests on PostgreSQL"
+  # One cluster per build directory, so parallel checkouts never share one.
+  export VIDMILL_PG_STATE="$(cd "$build" && pwd)/pg-cluster.state"
   admin_url=$("$here/scripts/pg-cluster.sh" start)
   trap '"$here/scripts/pg-cluster.sh" stop >/dev/null 2>&1 || true' EXIT
   VIDMILL_TEST_POSTGRES="$admin_url" ctest --test-dir "$build" -j"$parallel" \

@@ -3,8 +3,18 @@
 namespace vidmill::api {
 
 void RegisterHealthRoutes(http::Router& router, ApiContext& context) {
+  // Liveness: the process answers. No database, no authentication.
   router.Add("GET", "/healthz", [](http::Request&) -> Result<http::Response> {
     return http::Response::Json(boost::json::object{{"status", "ok"}});
+  });
+  // Readiness: the store answers too (503 while the database is down), so a
+  // load balancer can take an API node out during an outage.
+  router.Add("GET", "/readyz", [&context](http::Request&) -> Result<http::Response> {
+    Status ping = context.db->Ping();
+    if (!ping.ok()) {
+      return Status::Unavailable("not ready: " + ping.message());
+    }
+    return http::Response::Json(boost::json::object{{"status", "ready"}});
   });
 }
 

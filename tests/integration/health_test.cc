@@ -59,6 +59,14 @@ TEST(ServerTest, HealthAnswersWithoutAuthentication) {
   EXPECT_EQ(response.Header("X-Request-Id").size(), 16u);
 }
 
+TEST(ServerTest, ReadinessChecksTheStore) {
+  ServerHarness server;
+  HttpClient client(server.port());
+  HttpResponse response = client.Get("/readyz");
+  EXPECT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(response.body, R"({"status":"ready"})");
+}
+
 TEST(ServerTest, UnknownPathsAndMethodsGetTheErrorDocument) {
   ServerHarness server;
   HttpClient client(server.port());
