@@ -1,6 +1,7 @@
 #include "api/media_routes.h"
 
 #include <charconv>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <set>
@@ -108,7 +109,11 @@ class UploadSink final : public http::BodySink, private http::MultipartReceiver 
       return Status::InvalidArgument("the uploaded file is empty");
     }
     // The slow part (fsync of the whole file) before taking the database lock.
+    const auto sync_started = std::chrono::steady_clock::now();
     RETURN_IF_ERROR(writer_->Sync());
+    const auto sync_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now() - sync_started)
+                             .count();
 
     videos::ContainerGuess guess = videos::GuessContainer(head_, file_name_, part_type_);
     videos::MediaFile file;
@@ -151,7 +156,8 @@ class UploadSink final : public http::BodySink, private http::MultipartReceiver 
       return status;
     }
     LogInfo("upload to video " + video_.id + ": " + std::to_string(file.size) + " bytes, " +
-            file.container + ", sha256 " + file.sha256_hex);
+            file.container + ", sha256 " + file.sha256_hex + ", fsync " +
+            std::to_string(sync_ms) + " ms");
     const std::string& base = request.base_url;
     return Response::Json(boost::json::object{
         {"projectId", video_.project_id},
