@@ -75,9 +75,61 @@ Status MultipartParser::Fail(Status status) {
 Status MultipartParser::Feed(std::string_view chunk) {
   if (state_ == State::kFailed) return error_;
   if (state_ == State::kEpilogue) return Status::Ok();
-  buffer_.append(chunk);
-  Status status = Run();
+  Status status = FeedContentInPlace(chunk);
+  if (status.ok() && !chunk.empty()) {
+    buffer_.append(chunk);
+    status = Run();
+  }
   if (!status.ok()) return Fail(std::move(status));
+  return Status::Ok();
+}
+
+size_t MultipartParser::FindDelimiter(std::string_view data) const {
+  const char* end = data.data() + data.size();
+  const char* match = searcher_(data.data(), end).first;
+  return match == end ? std::string_view::npos : static_cast<size_t>(match - data.data());
+}
+
+Status MultipartParser::DelimiterFound() {
+  if (state_ == State::kContent) RETURN_IF_ERROR(receiver_->OnPartEnd());
+  state_ = State::kDelimiterLine;
+  delimiter_line_bytes_ = 0;
+  return Status::Ok();
+}
+
+// The common case — the middle of a large file part — without copying the
+// chunk into buffer_: only the junction between the held-back tail and the
+// chunk's start is assembled, the chunk itself is searched where it lies.
+// Leaves `chunk` holding whatever the general state machine (Run) must see.
+Status MultipartParser::FeedContentInPlace(std::string_view& chunk) {
+  const size_t keep = delimiter_.size() - 1;
+  if ((state_ != State::kContent && state_ != State::kPreamble) || buffer_.size() > keep ||
+      chunk.size() < keep) {
+    return Status::Ok();
+  }
+  if (!buffer_.empty()) {
+    // A delimiter starting in the held-back tail ends within `keep` more bytes.
+    std::string junction = buffer_;
+    junction.append(chunk.substr(0, keep));
+    size_t found = FindDelimiter(junction);
+    if (found != std::string_view::npos) {
+      RETURN_IF_ERROR(Emit(std::string_view(junction).substr(0, found)));
+      chunk.remove_prefix(found + delimiter_.size() - buffer_.size());
+      buffer_.clear();
+      return DelimiterFound();
+    }
+    RETURN_IF_ERROR(Emit(buffer_));
+    buffer_.clear();
+  }
+  size_t found = FindDelimiter(chunk);
+  if (found != std::string_view::npos) {
+    RETURN_IF_ERROR(Emit(chunk.substr(0, found)));
+    chunk.remove_prefix(found + delimiter_.size());
+    return DelimiterFound();
+  }
+  RETURN_IF_ERROR(Emit(chunk.substr(0, chunk.size() - keep)));
+  buffer_.assign(chunk.substr(chunk.size() - keep));
+  chunk = {};
   return Status::Ok();
 }
 
@@ -105,10 +157,7 @@ Status MultipartParser::Run() {
     switch (state_) {
       case State::kPreamble:
       case State::kContent: {
-        const char* match = searcher_(rest.data(), rest.data() + rest.size()).first;
-        size_t found = match == rest.data() + rest.size()
-                           ? std::string_view::npos
-                           : static_cast<size_t>(match - rest.data());
+        size_t found = FindDelimiter(rest);
         if (found == std::string_view::npos) {
           // Everything except a tail that could begin a delimiter is content.
           size_t keep = std::min(rest.size(), delimiter_.size() - 1);
@@ -118,10 +167,8 @@ Status MultipartParser::Run() {
           return Status::Ok();
         }
         RETURN_IF_ERROR(Emit(rest.substr(0, found)));
-        if (state_ == State::kContent) RETURN_IF_ERROR(receiver_->OnPartEnd());
         pos += found + delimiter_.size();
-        state_ = State::kDelimiterLine;
-        delimiter_line_bytes_ = 0;
+        RETURN_IF_ERROR(DelimiterFound());
         break;
       }
       case State::kDelimiterLine: {

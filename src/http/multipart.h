@@ -6,7 +6,9 @@
 // parts to a MultipartReceiver as they are found, forwarding part content as
 // soon as it cannot be the start of a delimiter. Memory stays bounded whatever
 // the body: the parser holds at most one part header (≤ max_part_header_bytes)
-// or one delimiter's length of content, beside the chunk being fed.
+// or one delimiter's length of content, beside the chunk being fed. Content in
+// the middle of a part is handed to the receiver straight from the fed chunk,
+// without a copy.
 //
 // Grammar handled:
 //   preamble (ignored) "--" boundary [padding] CRLF
@@ -85,8 +87,12 @@ class MultipartParser {
  private:
   enum class State { kPreamble, kDelimiterLine, kHeaders, kContent, kEpilogue, kFailed };
 
+  Status FeedContentInPlace(std::string_view& chunk);
   Status Run();
   Status Fail(Status status);
+  size_t FindDelimiter(std::string_view data) const;
+  // The content (or preamble) ended at a delimiter.
+  Status DelimiterFound();
   Status ParseHeaders(std::string_view block);
   // Emits content bytes (discarded in the preamble).
   Status Emit(std::string_view data);
