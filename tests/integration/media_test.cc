@@ -3,9 +3,9 @@
 // downloads with every Range form, If-None-Match / If-Range, HEAD; what an
 // interrupted upload leaves behind (nothing), a body shorter than its
 // Content-Length, a slow drip (408), the 413 before and during the body,
-// malformed multipart, processed-video downloads (409 before done, derived
-// name), thumbnails and web previews, the orphan sweep at start-up, and another
-// team's 404s.
+// malformed multipart, a server stopped mid-upload, processed-video downloads
+// (409 before done, derived name), thumbnails and web previews, the orphan
+// sweep at start-up, and another team's 404s.
 //
 // Rows and files the media routes do not write themselves (processed
 // children, thumbnails, the web preview) are put in place through the store and
@@ -769,6 +769,47 @@ TEST_F(MediaApiTest, ThumbnailsAndWebPreview) {
   HttpResponse republished = Download(target_web, {{"If-None-Match", etag}});
   EXPECT_EQ(republished.status, 200);
   EXPECT_EQ(republished.body, "new preview");
+}
+
+// Its own server: stops it in the middle of an upload.
+TEST(MediaShutdownTest, ServerStoppedMidUploadPublishesNothing) {
+  ServerHarness::Options options;
+  options.extra_flags = {"--body-timeout", "2"};
+  ServerHarness server(options);
+  std::string token = server.CreateUserAndLogin("stop@example.com", "correct horse battery", "s");
+  ASSERT_FALSE(token.empty());
+  HttpClient client(server.port());
+  HttpResponse created = client.SendJson("PUT", "/videos/v1/video", boost::json::object{}, token);
+  ASSERT_EQ(created.status, 200) << created.body;
+  std::string id(created.Json().as_object()["videoId"].as_string());
+  const fs::path dir = fs::path(server.data_dir()) / "media" / id;
+
+  std::string body = MultipartBody("stopped.mp4", std::string(1 << 20, 's'));
+  RawConnection connection(server.port());
+  ASSERT_TRUE(connection.connected());
+  ASSERT_TRUE(connection.Send("POST /media/v1/upload/" + id + " HTTP/1.1\r\nHost: x\r\n" +
+                              "Authorization: Bearer " + token + "\r\nContent-Type: " +
+                              MultipartType() + "\r\nContent-Length: " +
+                              std::to_string(body.size()) + "\r\n\r\n" +
+                              body.substr(0, body.size() / 2)));
+  for (int i = 0; i < 100 && !fs::exists(dir); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(fs::exists(dir)) << "the upload never started";
+  EXPECT_EQ(server.Stop(), 0) << server.ServerLog();
+  std::error_code error;
+  EXPECT_TRUE(fs::is_empty(dir, error)) << "a temporary or published file was left behind";
+
+  server.Restart();
+  HttpClient after(server.port());
+  HttpResponse doc = after.Get("/videos/v1/video/" + id, token);
+  ASSERT_EQ(doc.status, 200) << doc.body;
+  EXPECT_EQ(doc.Json().as_object()["video"].as_object()["upload"].as_object()["hasFinishedUploading"],
+            false);
+  HttpResponse again = after.Send(
+      "POST", "/media/v1/upload/" + id,
+      {{"Authorization", "Bearer " + token}, {"Content-Type", MultipartType()}}, body);
+  EXPECT_EQ(again.status, 200) << again.body;
 }
 
 // Its own server: restarts it.
