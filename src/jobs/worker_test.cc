@@ -198,7 +198,12 @@ TEST_P(WorkerTest, HeartbeatWritesProgressAndEtaWhileTheHandlerRuns) {
   EXPECT_GT(Get(id).lease_expires_at.value_or(0), first_expiry);
   release = true;
   WaitForState(id, kStateDone, seconds(5));
-  EXPECT_EQ(TempDirCount(), 0u);  // the attempt's temp dir is gone
+  // The attempt's temp dir goes right after the completing commit.
+  auto removal_deadline = steady_clock::now() + seconds(5);
+  while (TempDirCount() != 0u && steady_clock::now() < removal_deadline) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_EQ(TempDirCount(), 0u);
 }
 
 TEST_P(WorkerTest, CorruptMediaFailsAtOnceAndTheWorkerCarriesOn) {
