@@ -531,7 +531,8 @@ TEST_F(VideosApiTest, DeleteCascadesToProcessedVideosAndTheirFiles) {
   HttpResponse response = client_->Delete("/videos/v1/video/" + original, token_a_);
   ASSERT_EQ(response.status, 200) << response.body;
   std::vector<std::string> deleted;
-  for (const auto& entry : response.Json().at("deletedVideos").as_array()) {
+  boost::json::value deleted_doc = response.Json();  // keep the document alive for the loop
+  for (const auto& entry : deleted_doc.at("deletedVideos").as_array()) {
     deleted.push_back(Str(entry.at("videoId")));
   }
   ASSERT_EQ(deleted.size(), 3u);
