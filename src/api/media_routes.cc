@@ -1,5 +1,6 @@
 #include "api/media_routes.h"
 
+#include <boost/json.hpp>
 #include <charconv>
 #include <chrono>
 #include <memory>
@@ -7,8 +8,6 @@
 #include <set>
 #include <string>
 #include <utility>
-
-#include <boost/json.hpp>
 
 #include "api/auth.h"
 #include "common/clock.h"
@@ -150,14 +149,14 @@ class UploadSink final : public http::BodySink, private http::MultipartReceiver 
         // The new file is in place but the row still describes the old one:
         // downloads notice the size mismatch and answer 503 until the next
         // successful upload.
-        LogError("upload to video " + video_.id + " published but not recorded: " +
-                 status.ToString());
+        LogError("upload to video " + video_.id +
+                 " published but not recorded: " + status.ToString());
       }
       return status;
     }
     LogInfo("upload to video " + video_.id + ": " + std::to_string(file.size) + " bytes, " +
-            file.container + ", sha256 " + file.sha256_hex + ", fsync " +
-            std::to_string(sync_ms) + " ms");
+            file.container + ", sha256 " + file.sha256_hex + ", fsync " + std::to_string(sync_ms) +
+            " ms");
     const std::string& base = request.base_url;
     return Response::Json(boost::json::object{
         {"projectId", video_.project_id},
@@ -231,8 +230,10 @@ Result<std::unique_ptr<http::BodySink>> OpenUpload(ApiContext& context, Request&
     uint64_t declared = 0;
     auto [end, error] = std::from_chars(length->data(), length->data() + length->size(), declared);
     if (error == std::errc::result_out_of_range ||
-        (error == std::errc() && declared > static_cast<uint64_t>(context.config.max_upload_bytes))) {
-      return Status::PayloadTooLarge("upload of " + *length + " bytes is larger than the limit of " +
+        (error == std::errc() &&
+         declared > static_cast<uint64_t>(context.config.max_upload_bytes))) {
+      return Status::PayloadTooLarge("upload of " + *length +
+                                     " bytes is larger than the limit of " +
                                      std::to_string(context.config.max_upload_bytes) + " bytes");
     }
   }
@@ -279,7 +280,8 @@ Result<Response> ServeRecordedFile(ApiContext& context, const Request& request,
   rep.size = reader->size();
   rep.content_type = video.file_type.value_or("application/octet-stream");
   rep.etag = QuotedTag(*video.file_sha256);
-  rep.last_modified = FormatHttpDate(video.file_modified_at.value_or(reader->modified_at_ms()) / 1000);
+  rep.last_modified =
+      FormatHttpDate(video.file_modified_at.value_or(reader->modified_at_ms()) / 1000);
   rep.content_disposition = http::AttachmentDisposition(download_name);
   rep.file = std::make_shared<BlobFile>(std::move(reader));
   Response response = http::FileResponse(request, rep);
@@ -315,7 +317,8 @@ class MediaRoutes {
     if (video.is_processed()) {
       return Status::NotFound("video '" + id +
                               "' is a processed video; download its media from "
-                              "/media/v1/download/processed/" + id);
+                              "/media/v1/download/processed/" +
+                              id);
     }
     if (!video.has_finished_uploading()) {
       return Status::NotFound("video '" + id + "' has no media: nothing has been uploaded yet");
@@ -334,8 +337,8 @@ class MediaRoutes {
                               "processedVideoId of its process-video request");
     }
     if (video.processing_status == videos::kStatusFailed) {
-      return Status::Conflict("processing of video '" + id + "' failed: " +
-                              video.processing_error.value_or("no details"));
+      return Status::Conflict("processing of video '" + id +
+                              "' failed: " + video.processing_error.value_or("no details"));
     }
     if (video.processing_status != videos::kStatusDone) {
       char percent[16];
@@ -375,9 +378,8 @@ class MediaRoutes {
               : "video '" + id + "' has " + std::to_string(video.thumbnail_count) +
                     " thumbnails; index " + std::to_string(index) + " does not exist");
     }
-    return ServeArtifact(context_, request, id,
-                         storage::ThumbnailBlobName(static_cast<int>(index)), "thumbnail",
-                         "image/jpeg");
+    return ServeArtifact(context_, request, id, storage::ThumbnailBlobName(static_cast<int>(index)),
+                         "thumbnail", "image/jpeg");
   }
 
   Result<Response> DownloadWeb(Request& request) {

@@ -54,8 +54,18 @@ size_t Utf8SequenceLength(std::string_view text) {
 bool IsAttrChar(unsigned char c) {
   if (std::isalnum(c)) return true;
   switch (c) {
-    case '!': case '#': case '$': case '&': case '+': case '-': case '.':
-    case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '&':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
       return true;
     default:
       return false;
@@ -102,7 +112,8 @@ Result<ParameterizedValue> ParseParameterizedValue(std::string_view value) {
       bool closed = false;
       while (pos < value.size()) {
         char c = value[pos];
-        if (c == '\\' && pos + 1 < value.size() && (value[pos + 1] == '"' || value[pos + 1] == '\\')) {
+        if (c == '\\' && pos + 1 < value.size() &&
+            (value[pos + 1] == '"' || value[pos + 1] == '\\')) {
           parameter_value.push_back(value[pos + 1]);
           pos += 2;
           continue;

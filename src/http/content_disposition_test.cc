@@ -1,9 +1,9 @@
 #include "http/content_disposition.h"
 
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace vidmill::http {
 namespace {
@@ -21,8 +21,7 @@ TEST(AttachmentDispositionTest, Table) {
       {"\xC3\xA9t\xC3\xA9 \xE2\x82\xAC.mp4",
        "attachment; filename=\"_t_ _.mp4\"; filename*=UTF-8''%C3%A9t%C3%A9%20%E2%82%AC.mp4"},
       // Quotes, backslashes, percent and semicolons never reach the quoted form.
-      {"a\"b;c%d.mp4",
-       "attachment; filename=\"a_b_c_d.mp4\"; filename*=UTF-8''a%22b%3Bc%25d.mp4"},
+      {"a\"b;c%d.mp4", "attachment; filename=\"a_b_c_d.mp4\"; filename*=UTF-8''a%22b%3Bc%25d.mp4"},
       // Only the last path component; a leading dot is neutralised.
       {"../../etc/passwd", "attachment; filename=\"passwd\"; filename*=UTF-8''passwd"},
       {"C:\\Users\\me\\clip.mp4", "attachment; filename=\"clip.mp4\"; filename*=UTF-8''clip.mp4"},
@@ -57,9 +56,13 @@ TEST(ParameterizedValueTest, Table) {
     std::vector<std::pair<std::string, std::string>> parameters;
   };
   const std::vector<Case> cases = {
-      {"form-data; name=\"file\"; filename=\"a b.mp4\"", true, "form-data",
+      {"form-data; name=\"file\"; filename=\"a b.mp4\"",
+       true,
+       "form-data",
        {{"name", "file"}, {"filename", "a b.mp4"}}},
-      {"Form-Data;NAME=file ; filename=x.mp4", true, "form-data",
+      {"Form-Data;NAME=file ; filename=x.mp4",
+       true,
+       "form-data",
        {{"name", "file"}, {"filename", "x.mp4"}}},
       {"text/plain", true, "text/plain", {}},
       {"a; b=\"x;y\"; c=\"q\\\"\\\\\"", true, "a", {{"b", "x;y"}, {"c", "q\"\\"}}},
@@ -94,10 +97,10 @@ TEST(DecodeExtValueTest, Table) {
       {"UTF-8''%e2%82%ac%20rates", true, "\xE2\x82\xAC rates"},
       {"utf-8'en'a.mp4", true, "a.mp4"},
       {"iso-8859-1''%A3", true, "\xC2\xA3"},
-      {"UTF-8''%ff", false, ""},       // not UTF-8
-      {"UTF-8''%4", false, ""},        // truncated escape
+      {"UTF-8''%ff", false, ""},  // not UTF-8
+      {"UTF-8''%4", false, ""},   // truncated escape
       {"UTF-8''%zz", false, ""},
-      {"UTF-8''a b", false, ""},       // space is not an attr-char
+      {"UTF-8''a b", false, ""},  // space is not an attr-char
       {"koi8-r''abc", false, ""},
       {"no quotes", false, ""},
       {"UTF-8'only-one", false, ""},
@@ -116,12 +119,12 @@ TEST(Utf8Test, Table) {
       {"", true},
       {"plain", true},
       {"\xC3\xA9", true},
-      {"\xF0\x9F\x8E\xA5", true},      // U+1F3A5
-      {"\xC3", false},                 // truncated
-      {"\xC0\xAF", false},             // overlong
-      {"\xE0\x80\xAF", false},         // overlong
-      {"\xED\xA0\x80", false},         // surrogate
-      {"\xF4\x90\x80\x80", false},     // > U+10FFFF
+      {"\xF0\x9F\x8E\xA5", true},   // U+1F3A5
+      {"\xC3", false},              // truncated
+      {"\xC0\xAF", false},          // overlong
+      {"\xE0\x80\xAF", false},      // overlong
+      {"\xED\xA0\x80", false},      // surrogate
+      {"\xF4\x90\x80\x80", false},  // > U+10FFFF
       {"\xFF", false},
   };
   for (const auto& [text, valid] : cases) {

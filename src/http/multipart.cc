@@ -46,8 +46,7 @@ Result<std::string> FormDataBoundary(std::optional<std::string_view> content_typ
   if (boundary->size() > kMaxBoundary) {
     return Status::InvalidArgument("multipart boundary longer than 70 characters");
   }
-  if (!std::all_of(boundary->begin(), boundary->end(), IsBoundaryChar) ||
-      boundary->back() == ' ') {
+  if (!std::all_of(boundary->begin(), boundary->end(), IsBoundaryChar) || boundary->back() == ' ') {
     return Status::InvalidArgument("multipart boundary contains characters RFC 2046 forbids");
   }
   return *boundary;
@@ -136,9 +135,9 @@ Status MultipartParser::FeedContentInPlace(std::string_view& chunk) {
 Status MultipartParser::Finish() {
   if (state_ == State::kFailed) return error_;
   if (state_ != State::kEpilogue) {
-    return Fail(Status::InvalidArgument(
-        parts_ == 0 ? "multipart body has no parts (boundary not found)"
-                    : "multipart body ended before its closing boundary"));
+    return Fail(Status::InvalidArgument(parts_ == 0
+                                            ? "multipart body has no parts (boundary not found)"
+                                            : "multipart body ended before its closing boundary"));
   }
   return Status::Ok();
 }

@@ -1,9 +1,9 @@
 #include "http/multipart.h"
 
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace vidmill::http {
 namespace {
@@ -90,13 +90,18 @@ std::vector<Case> Cases() {
   // Content full of near-delimiters: CRLF, "--", a boundary prefix.
   const std::string tricky = std::string("a\r\n--XyZ-boundar\r\n-\r\r\n\n--XyZ") + '\0' + "end\r";
   std::vector<Case> cases = {
-      {"one file part", Part(file_headers, "hello") + Close(), Code::kOk,
+      {"one file part",
+       Part(file_headers, "hello") + Close(),
+       Code::kOk,
        {{"file", "tape 03.mov", "video/quicktime", "hello", true}}},
-      {"tricky content", Part(file_headers, tricky) + Close(), Code::kOk,
+      {"tricky content",
+       Part(file_headers, tricky) + Close(),
+       Code::kOk,
        {{"file", "tape 03.mov", "video/quicktime", tricky, true}}},
       {"preamble and epilogue ignored",
        "preamble --XyZ-boundar\r\n" + Part(file_headers, "x") + Close() + "epilogue\r\n--" + kB,
-       Code::kOk, {{"file", "tape 03.mov", "video/quicktime", "x", true}}},
+       Code::kOk,
+       {{"file", "tape 03.mov", "video/quicktime", "x", true}}},
       {"field then file, no trailing CRLF after close",
        Part("Content-Disposition: form-data; name=\"note\"\r\n", "hi") +
            Part(file_headers, "data") + "--" + kB + "--",
@@ -104,47 +109,64 @@ std::vector<Case> Cases() {
        {{"note", std::nullopt, "", "hi", true},
         {"file", "tape 03.mov", "video/quicktime", "data", true}}},
       {"padding after boundary, empty content, no headers",
-       std::string("--") + kB + " \t\r\n\r\n\r\n--" + kB + "--", Code::kOk,
+       std::string("--") + kB + " \t\r\n\r\n\r\n--" + kB + "--",
+       Code::kOk,
        {{"", std::nullopt, "", "", true}}},
       {"filename* wins, escapes and folding",
        Part("Content-Disposition: form-data; name=file;\r\n filename=\"a\\\"b\\\\c.mp4\";"
             " filename*=UTF-8''%E2%82%AC.mp4\r\n",
             "z") +
            Close(),
-       Code::kOk, {{"file", "\xE2\x82\xAC.mp4", "", "z", true}}},
+       Code::kOk,
+       {{"file", "\xE2\x82\xAC.mp4", "", "z", true}}},
       {"hostile filename kept as given",
        Part("Content-Disposition: form-data; name=\"f\"; filename=\"../../etc/passwd\xff\"\r\n",
             "q") +
            Close(),
-       Code::kOk, {{"f", "../../etc/passwd\xff", "", "q", true}}},
+       Code::kOk,
+       {{"f", "../../etc/passwd\xff", "", "q", true}}},
       {"windows path with unescaped backslashes",
        Part("Content-Disposition: form-data; name=\"f\"; filename=\"C:\\dir\\x.mp4\"\r\n", "q") +
            Close(),
-       Code::kOk, {{"f", "C:\\dir\\x.mp4", "", "q", true}}},
+       Code::kOk,
+       {{"f", "C:\\dir\\x.mp4", "", "q", true}}},
       // Unhappy paths.
       {"empty body", "", Code::kInvalidArgument, {}},
       {"no boundary anywhere", "just some bytes", Code::kInvalidArgument, {}},
-      {"missing close", Part(file_headers, "hello"), Code::kInvalidArgument,
+      {"missing close",
+       Part(file_headers, "hello"),
+       Code::kInvalidArgument,
        {{"file", "tape 03.mov", "video/quicktime", "", false}}},
-      {"truncated inside content", std::string("--") + kB + "\r\n" + file_headers + "\r\nhel",
+      {"truncated inside content",
+       std::string("--") + kB + "\r\n" + file_headers + "\r\nhel",
        // The last bytes could begin a delimiter: held back, never delivered.
-       Code::kInvalidArgument, {{"file", "tape 03.mov", "video/quicktime", "", false}}},
-      {"truncated inside headers", std::string("--") + kB + "\r\nContent-Disp",
-       Code::kInvalidArgument, {}},
-      {"text after boundary", std::string("--") + kB + "junk\r\n\r\nx\r\n" + Close(),
-       Code::kInvalidArgument, {}},
-      {"header line without colon", Part("no colon here\r\n", "x") + Close(),
-       Code::kInvalidArgument, {}},
+       Code::kInvalidArgument,
+       {{"file", "tape 03.mov", "video/quicktime", "", false}}},
+      {"truncated inside headers",
+       std::string("--") + kB + "\r\nContent-Disp",
+       Code::kInvalidArgument,
+       {}},
+      {"text after boundary",
+       std::string("--") + kB + "junk\r\n\r\nx\r\n" + Close(),
+       Code::kInvalidArgument,
+       {}},
+      {"header line without colon",
+       Part("no colon here\r\n", "x") + Close(),
+       Code::kInvalidArgument,
+       {}},
       {"header with NUL",
        Part(std::string("Content-Disposition: form-data; name=\"a") + '\0' + "\"\r\n", "x") +
            Close(),
-       Code::kInvalidArgument, {}},
+       Code::kInvalidArgument,
+       {}},
       {"unterminated quoted filename",
        Part("Content-Disposition: form-data; name=\"file\"; filename=\"abc\r\n", "x") + Close(),
-       Code::kInvalidArgument, {}},
+       Code::kInvalidArgument,
+       {}},
       {"part header over 16 KiB",
        Part("X-Big: " + std::string(17 * 1024, 'a') + "\r\n", "x") + Close(),
-       Code::kPayloadTooLarge, {}},
+       Code::kPayloadTooLarge,
+       {}},
   };
   std::string many;
   for (int i = 0; i < 65; ++i) many += Part("", "p");
@@ -188,9 +210,9 @@ TEST(MultipartParserTest, LargeContentStreamsWithBoundedBuffering) {
     x = x * 1103515245 + 12345;
     content.push_back(static_cast<char>(x >> 24));
   }
-  std::string body = Part("Content-Disposition: form-data; name=\"file\"; filename=\"r.bin\"\r\n",
-                          content) +
-                     Close();
+  std::string body =
+      Part("Content-Disposition: form-data; name=\"file\"; filename=\"r.bin\"\r\n", content) +
+      Close();
   Recorder recorder;
   MultipartParser parser(kB, &recorder);
   for (size_t pos = 0; pos < body.size(); pos += 65536) {
@@ -206,9 +228,7 @@ TEST(MultipartParserTest, ReceiverErrorStopsParsing) {
   class Refuser : public MultipartReceiver {
    public:
     Status OnPartBegin(const MultipartPart&) override { return Status::Ok(); }
-    Status OnPartData(std::string_view) override {
-      return Status::PayloadTooLarge("too big");
-    }
+    Status OnPartData(std::string_view) override { return Status::PayloadTooLarge("too big"); }
     Status OnPartEnd() override { return Status::Ok(); }
   } refuser;
   MultipartParser parser(kB, &refuser);

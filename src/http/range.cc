@@ -215,9 +215,9 @@ Response FileResponse(const Request& request, const FileRepresentation& rep,
   response.headers.Set("Content-Type", "multipart/byteranges; boundary=" + boundary);
   for (size_t i = 0; i < decision.ranges.size(); ++i) {
     const ByteRange& range = decision.ranges[i];
-    std::string head_text = (i == 0 ? "--" : "\r\n--") + boundary + "\r\nContent-Type: " +
-                            content_type + "\r\nContent-Range: " + ContentRange(range, rep.size) +
-                            "\r\n\r\n";
+    std::string head_text = (i == 0 ? "--" : "\r\n--") + boundary +
+                            "\r\nContent-Type: " + content_type +
+                            "\r\nContent-Range: " + ContentRange(range, rep.size) + "\r\n\r\n";
     response.pieces.push_back(BodyPiece{std::move(head_text), nullptr, 0, 0});
     response.pieces.push_back(BodyPiece{{}, rep.file, range.first, range.length()});
   }

@@ -1,10 +1,10 @@
 #include "http/range.h"
 
+#include <gtest/gtest.h>
+
 #include <cstring>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace vidmill::http {
 namespace {
@@ -21,7 +21,8 @@ TEST(EvaluateRangeTest, Table) {
   const auto kPartial = RangeOutcome::kPartial;
   const auto kUnsat = RangeOutcome::kUnsatisfiable;
   std::string seventeen = "bytes=0-0";
-  for (int i = 1; i < 17; ++i) seventeen += "," + std::to_string(i * 2) + "-" + std::to_string(i * 2);
+  for (int i = 1; i < 17; ++i)
+    seventeen += "," + std::to_string(i * 2) + "-" + std::to_string(i * 2);
   std::string sixteen = "bytes=0-0";
   std::vector<ByteRange> sixteen_ranges = {{0, 0}};
   for (int i = 1; i < 16; ++i) {
@@ -95,10 +96,17 @@ TEST(ConditionalTest, IfNoneMatch) {
     bool match;
   };
   const std::vector<Case> cases = {
-      {"\"abc\"", true},          {"*", true},           {" * ", true},
-      {"W/\"abc\"", true},        {"\"x\", \"abc\"", true}, {"\"x\",W/\"abc\"", true},
-      {"\"abcd\"", false},        {"abc", false},        {"", false},
-      {"\"ABC\"", false},         {"\"x\" , \"y\"", false},
+      {"\"abc\"", true},
+      {"*", true},
+      {" * ", true},
+      {"W/\"abc\"", true},
+      {"\"x\", \"abc\"", true},
+      {"\"x\",W/\"abc\"", true},
+      {"\"abcd\"", false},
+      {"abc", false},
+      {"", false},
+      {"\"ABC\"", false},
+      {"\"x\" , \"y\"", false},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(IfNoneMatchMatches(c.header, etag), c.match) << c.header;
@@ -113,13 +121,10 @@ TEST(ConditionalTest, IfRange) {
     bool allows;
   };
   const std::vector<Case> cases = {
-      {"\"abc\"", true},
-      {date, true},
+      {"\"abc\"", true},    {date, true},
       {"W/\"abc\"", false},  // weak tags never match If-Range
-      {"\"abd\"", false},
-      {"Sun, 06 Nov 1994 08:49:38 GMT", false},
-      {"", false},
-      {"garbage", false},
+      {"\"abd\"", false},   {"Sun, 06 Nov 1994 08:49:38 GMT", false},
+      {"", false},          {"garbage", false},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(IfRangeAllows(c.header, etag, date), c.allows) << c.header;
@@ -218,11 +223,11 @@ TEST_F(FileResponseTest, MultipleRanges) {
   std::string type = response.headers.Get("Content-Type").value_or("");
   ASSERT_EQ(type.rfind("multipart/byteranges; boundary=", 0), 0u) << type;
   std::string boundary = type.substr(std::strlen("multipart/byteranges; boundary="));
-  std::string expected = "--" + boundary +
-                         "\r\nContent-Type: video/mp4\r\nContent-Range: bytes 0-4/1000\r\n\r\n" +
-                         data_.substr(0, 5) + "\r\n--" + boundary +
-                         "\r\nContent-Type: video/mp4\r\nContent-Range: bytes 997-999/1000\r\n\r\n" +
-                         data_.substr(997) + "\r\n--" + boundary + "--\r\n";
+  std::string expected =
+      "--" + boundary + "\r\nContent-Type: video/mp4\r\nContent-Range: bytes 0-4/1000\r\n\r\n" +
+      data_.substr(0, 5) + "\r\n--" + boundary +
+      "\r\nContent-Type: video/mp4\r\nContent-Range: bytes 997-999/1000\r\n\r\n" +
+      data_.substr(997) + "\r\n--" + boundary + "--\r\n";
   EXPECT_EQ(Materialise(response), expected);
   EXPECT_EQ(response.BodyLength(), expected.size());
   EXPECT_FALSE(response.headers.Has("Content-Range"));

@@ -1,10 +1,9 @@
 #include "storage/blob_store.h"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -184,7 +183,7 @@ class FileBlobWriter final : public BlobWriter {
       Discard();
       return status;
     }
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd_.get(), &st) != 0) {
       Status status = ErrnoStatus("cannot stat", temp_path_, errno);
       Discard();
@@ -386,7 +385,7 @@ class FileBlobStore final : public BlobStore {
     ASSIGN_OR_RETURN(std::string dir, EnsureVideoDir(video_id));
     Fd fd(::open(source_path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid()) return ErrnoStatus("cannot open", source_path, errno);
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("cannot stat", source_path, errno);
     if (!S_ISREG(st.st_mode)) {
       return Status::InvalidArgument("not a regular file: " + source_path);
@@ -430,9 +429,9 @@ class FileBlobStore final : public BlobStore {
     BlobInfo info;
     info.size = total;
     info.sha256_hex = sha.HexDigest();
-    struct stat published{};
-    info.modified_at_ms = ::stat(final_path.c_str(), &published) == 0 ? MtimeMillis(published)
-                                                                       : MtimeMillis(st);
+    struct stat published {};
+    info.modified_at_ms =
+        ::stat(final_path.c_str(), &published) == 0 ? MtimeMillis(published) : MtimeMillis(st);
     return info;
   }
 
@@ -448,7 +447,7 @@ class FileBlobStore final : public BlobStore {
       }
       return ErrnoStatus("cannot open", path, errno);
     }
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("cannot stat", path, errno);
     if (!S_ISREG(st.st_mode)) return Status::Internal("not a regular file: " + path);
     return std::unique_ptr<BlobReader>(new FileBlobReader(std::move(fd), std::move(path), st));
@@ -464,7 +463,7 @@ class FileBlobStore final : public BlobStore {
   Result<uint64_t> Size(std::string_view video_id, std::string_view name) override {
     RETURN_IF_ERROR(CheckSegments(video_id, name));
     std::string path = BlobPath(video_id, name);
-    struct stat st{};
+    struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("cannot stat", path, errno);
     if (!S_ISREG(st.st_mode)) return Status::Internal("not a regular file: " + path);
     return static_cast<uint64_t>(st.st_size);
@@ -514,7 +513,7 @@ class FileBlobStore final : public BlobStore {
       // Only directories the store could have made; anything else is left alone.
       if (!IsSafeBlobSegment(video_id)) continue;
       const std::string dir = it->path().string();
-      struct stat st{};
+      struct stat st {};
       if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
       if (known_video_ids.count(video_id) == 0 && now_ms - MtimeMillis(st) >= grace_ms) {
         std::error_code remove_error;
@@ -525,11 +524,11 @@ class FileBlobStore final : public BlobStore {
         }
       }
       std::error_code inner_error;
-      for (fs::directory_iterator file(dir, inner_error); !inner_error && file != fs::directory_iterator();
-           file.increment(inner_error)) {
+      for (fs::directory_iterator file(dir, inner_error);
+           !inner_error && file != fs::directory_iterator(); file.increment(inner_error)) {
         const std::string file_name = file->path().filename().string();
         if (file_name.rfind(kTempPrefix, 0) != 0) continue;
-        struct stat file_st{};
+        struct stat file_st {};
         if (::lstat(file->path().c_str(), &file_st) != 0) continue;
         if (now_ms - MtimeMillis(file_st) < temp_age_ms) continue;
         std::error_code remove_error;

@@ -47,7 +47,7 @@ bool IsSafeBlobSegment(std::string_view segment);
 // What a committed blob is.
 struct BlobInfo {
   uint64_t size = 0;
-  std::string sha256_hex;     // lower-case hex of the SHA-256 of the content
+  std::string sha256_hex;      // lower-case hex of the SHA-256 of the content
   int64_t modified_at_ms = 0;  // when it was published (file mtime)
 };
 

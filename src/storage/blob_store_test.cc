@@ -1,5 +1,6 @@
 #include "storage/blob_store.h"
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -11,8 +12,6 @@
 #include <fstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tests/support/temp_dir.h"
 
@@ -93,11 +92,21 @@ TEST(BlobSegmentTest, Table) {
     bool safe;
   };
   const std::vector<Case> cases = {
-      {kVideo, true},        {"original", true},       {"thumbnail-3.jpg", true},
-      {"web.mp4", true},     {"", false},              {".", false},
-      {"..", false},         {".tmp-x", false},        {"a/b", false},
-      {"../etc", false},     {"a b", false},           {std::string("a\0b", 3), false},
-      {"é", false},          {std::string(128, 'a'), true}, {std::string(129, 'a'), false},
+      {kVideo, true},
+      {"original", true},
+      {"thumbnail-3.jpg", true},
+      {"web.mp4", true},
+      {"", false},
+      {".", false},
+      {"..", false},
+      {".tmp-x", false},
+      {"a/b", false},
+      {"../etc", false},
+      {"a b", false},
+      {std::string("a\0b", 3), false},
+      {"é", false},
+      {std::string(128, 'a'), true},
+      {std::string(129, 'a'), false},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(IsSafeBlobSegment(c.segment), c.safe) << "'" << c.segment << "'";
@@ -179,7 +188,7 @@ TEST_F(BlobStoreTest, LargeBlobInOddChunks) {
 
 TEST_F(BlobStoreTest, WriteErrorSurfacesAndLeavesNothing) {
   // A file size limit stands in for a full disk: writes past 3 MiB fail (EFBIG).
-  struct rlimit saved{};
+  struct rlimit saved {};
   ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
   auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
   struct rlimit limited = saved;

@@ -130,8 +130,8 @@ std::string CleanMimeType(std::string_view declared) {
   size_t slash = type.find('/');
   if (slash == std::string_view::npos || slash == 0 || slash + 1 == type.size()) return "";
   for (char c : type) {
-    bool token = std::isalnum(static_cast<unsigned char>(c)) ||
-                 std::strchr("!#$&-^_.+/", c) != nullptr;
+    bool token =
+        std::isalnum(static_cast<unsigned char>(c)) || std::strchr("!#$&-^_.+/", c) != nullptr;
     if (!token || c == '\0') return "";
   }
   if (type.find('/', slash + 1) != std::string_view::npos) return "";
@@ -150,12 +150,12 @@ Status WriteMediaColumns(storage::Session& session, const std::string& video_id,
                          const MediaFile& file, int64_t now_millis) {
   ASSIGN_OR_RETURN(
       int64_t changed,
-      session.Execute("UPDATE videos SET upload_status = ?, upload_updated_at = ?, "
-                      "upload_error = NULL, file_name = ?, file_size = ?, file_type = ?, "
-                      "file_container = ?, file_sha256 = ?, file_modified_at = ? WHERE id = ?",
-                      {std::string(kStatusDone), now_millis, SanitizeFileName(file.file_name),
-                       file.size, file.file_type, file.container, file.sha256_hex,
-                       file.modified_at_ms, video_id}));
+      session.Execute(
+          "UPDATE videos SET upload_status = ?, upload_updated_at = ?, "
+          "upload_error = NULL, file_name = ?, file_size = ?, file_type = ?, "
+          "file_container = ?, file_sha256 = ?, file_modified_at = ? WHERE id = ?",
+          {std::string(kStatusDone), now_millis, SanitizeFileName(file.file_name), file.size,
+           file.file_type, file.container, file.sha256_hex, file.modified_at_ms, video_id}));
   if (changed == 0) return Status::NotFound("video", video_id);
   return Status::Ok();
 }
@@ -187,8 +187,8 @@ Result<Video> CheckUploadAllowed(storage::Session& session, const std::string& t
   return video;
 }
 
-Status RecordUpload(storage::Session& session, const std::string& video_id,
-                    const MediaFile& file, int64_t now_millis) {
+Status RecordUpload(storage::Session& session, const std::string& video_id, const MediaFile& file,
+                    int64_t now_millis) {
   return WriteMediaColumns(session, video_id, file, now_millis);
 }
 

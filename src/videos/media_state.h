@@ -29,7 +29,7 @@ namespace vidmill::videos {
 
 // A published media file as the row records it.
 struct MediaFile {
-  std::string file_name;   // shown to users; see SanitizeFileName
+  std::string file_name;  // shown to users; see SanitizeFileName
   int64_t size = 0;
   std::string file_type;   // MIME type, e.g. "video/mp4"
   std::string container;   // e.g. "QuickTime / MOV"
@@ -50,8 +50,8 @@ Result<Video> CheckUploadAllowed(storage::Session& session, const std::string& t
 // Records a complete upload of the original: upload_status DONE, upload_error
 // cleared, the file_* columns set, upload_updated_at = now. NotFound when the
 // row is gone.
-Status RecordUpload(storage::Session& session, const std::string& video_id,
-                    const MediaFile& file, int64_t now_millis);
+Status RecordUpload(storage::Session& session, const std::string& video_id, const MediaFile& file,
+                    int64_t now_millis);
 
 // Records the processed media of a processed (child) video, the same columns
 // as RecordUpload (so the child reads hasFinishedUploading with its own file

@@ -34,17 +34,20 @@ class MediaStateTest : public ::testing::TestWithParam<storage::Backend> {
     for (const std::string& team : {team_, other_team_}) {
       ASSERT_TRUE(db_->Run([&](storage::Session& s) {
                        return s
-                           .Execute("INSERT INTO teams(id, name, created_at, updated_at) "
-                                    "VALUES (?, ?, 0, 0)",
-                                    {team, team})
+                           .Execute(
+                               "INSERT INTO teams(id, name, created_at, updated_at) "
+                               "VALUES (?, ?, 0, 0)",
+                               {team, team})
                            .status();
-                     }).ok());
+                     })
+                      .ok());
     }
     ASSERT_TRUE(db_->Transaction([&](storage::Session& s) -> Status {
                      ASSIGN_OR_RETURN(Project project, CreateProject(s, team_, "p", 1000));
                      project_ = project.id;
                      return Status::Ok();
-                   }).ok());
+                   })
+                    .ok());
   }
 
   Video Insert(std::optional<std::string> parent = std::nullopt,
@@ -80,7 +83,8 @@ class MediaStateTest : public ::testing::TestWithParam<storage::Backend> {
     EXPECT_TRUE(db_->Run([&](storage::Session& s) -> Status {
                      ASSIGN_OR_RETURN(out, GetVideoAnyTeam(s, id));
                      return Status::Ok();
-                   }).ok());
+                   })
+                    .ok());
     return out;
   }
 
@@ -116,10 +120,10 @@ TEST_P(MediaStateTest, RecordUploadSetsTheUploadBlock) {
   Video video = Insert();
   EXPECT_EQ(video.upload_status, kStatusInitial);
   MediaFile file{"../tape \x01 03\xff.mov", 1234, "video/quicktime", "QuickTime / MOV",
-                 std::string(64, 'a'), 5555};
-  ASSERT_TRUE(db_->Transaction([&](storage::Session& s) {
-                   return RecordUpload(s, video.id, file, 7777);
-                 }).ok());
+                 std::string(64, 'a'),      5555};
+  ASSERT_TRUE(
+      db_->Transaction([&](storage::Session& s) { return RecordUpload(s, video.id, file, 7777); })
+          .ok());
   Video stored = Read(video.id);
   EXPECT_EQ(stored.upload_status, kStatusDone);
   EXPECT_TRUE(stored.has_finished_uploading());
@@ -135,9 +139,9 @@ TEST_P(MediaStateTest, RecordUploadSetsTheUploadBlock) {
   // A second upload replaces every column.
   file.file_name = "second.mp4";
   file.size = 99;
-  ASSERT_TRUE(db_->Transaction([&](storage::Session& s) {
-                   return RecordUpload(s, video.id, file, 8888);
-                 }).ok());
+  ASSERT_TRUE(
+      db_->Transaction([&](storage::Session& s) { return RecordUpload(s, video.id, file, 8888); })
+          .ok());
   stored = Read(video.id);
   EXPECT_EQ(stored.file_name, "second.mp4");
   EXPECT_EQ(stored.file_size, 99);
@@ -159,7 +163,9 @@ TEST(SanitizeFileNameTest, Table) {
       {"tape 03.mov", "tape 03.mov"},
       {"../../etc/passwd", "../../etc/passwd"},
       {"a\tb\r\nc", "a\tb\r\nc"},
-      {std::string("nul\0byte", 8), "nul\xEF\xBF\xBD" "byte"},
+      {std::string("nul\0byte", 8),
+       "nul\xEF\xBF\xBD"
+       "byte"},
       {"bad\xff", "bad\xEF\xBF\xBD"},
       {"\xC3\xA9t\xC3\xA9", "\xC3\xA9t\xC3\xA9"},
       {"\xC0\xAF", "\xEF\xBF\xBD\xEF\xBF\xBD"},
@@ -180,8 +186,12 @@ TEST(GuessContainerTest, Table) {
   };
   // Literal bytes, NULs included.
   auto bytes = []<size_t N>(const char(&text)[N]) { return std::string(text, N - 1); };
-  const std::string ftyp_isom = bytes("\0\0\0\x20" "ftypisom");
-  const std::string ftyp_qt = bytes("\0\0\0\x14" "ftypqt  ");
+  const std::string ftyp_isom = bytes(
+      "\0\0\0\x20"
+      "ftypisom");
+  const std::string ftyp_qt = bytes(
+      "\0\0\0\x14"
+      "ftypqt  ");
   const std::vector<Case> cases = {
       {ftyp_isom, "x.mov", "text/html", "video/mp4", "QuickTime / MOV"},
       {ftyp_qt, "x.mp4", "", "video/quicktime", "QuickTime / MOV"},
@@ -190,10 +200,10 @@ TEST(GuessContainerTest, Table) {
        "Matroska / WebM"},
       {bytes("\x1A\x45\xDF\xA3\x01\x00\x00\x00\x42\x82\x88matroska"), "", "", "video/x-matroska",
        "Matroska / WebM"},
-      {bytes("RIFF\x10\x00\x00\x00" "AVI LIST"), "", "", "video/x-msvideo",
-       "AVI (Audio Video Interleaved)"},
-      {bytes("\x00\x00\x01\xBA\x44"), "", "", "video/mpeg",
-       "MPEG-PS (MPEG-2 Program Stream)"},
+      {bytes("RIFF\x10\x00\x00\x00"
+             "AVI LIST"),
+       "", "", "video/x-msvideo", "AVI (Audio Video Interleaved)"},
+      {bytes("\x00\x00\x01\xBA\x44"), "", "", "video/mpeg", "MPEG-PS (MPEG-2 Program Stream)"},
       {bytes("\x47\x40\x00\x10"), "", "", "video/mp2t", "MPEG-TS (MPEG-2 Transport Stream)"},
       {"FLV\x01\x05", "", "", "video/x-flv", "FLV (Flash Video)"},
       // Unrecognised bytes: the extension, then a declared video/* type.

@@ -12,13 +12,13 @@
 // the blob store the server uses, the way the processing and ingestion jobs do.
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
+#include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -26,8 +26,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "common/ids.h"
 #include "storage/blob_store.h"
@@ -63,8 +61,7 @@ std::string ReadFile(const std::string& path) {
 
 // A multipart/form-data body with an optional text field before the file.
 std::string MultipartBody(const std::string& file_name, const std::string& content,
-                          const std::string& content_type = "video/mp4",
-                          bool with_field = false) {
+                          const std::string& content_type = "video/mp4", bool with_field = false) {
   std::string body;
   if (with_field) {
     body += std::string("--") + kBoundary +
@@ -135,8 +132,7 @@ class MediaApiTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     ServerHarness::Options options;
-    options.extra_flags = {"--max-upload-bytes", std::to_string(kMaxUpload), "--body-timeout",
-                           "2"};
+    options.extra_flags = {"--max-upload-bytes", std::to_string(kMaxUpload), "--body-timeout", "2"};
     server_ = new ServerHarness(options);
     token_a_ = new std::string(
         server_->CreateUserAndLogin("media-a@example.com", "correct horse battery", "media-a"));
@@ -145,7 +141,8 @@ class MediaApiTest : public ::testing::Test {
     std::string path = server_->data_dir() + "/clip.mp4";
     test::CommandResult made = test::RunShell(
         "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=160x120:rate=25 -t 2 "
-        "-c:v libx264 -pix_fmt yuv420p '" + path + "'");
+        "-c:v libx264 -pix_fmt yuv420p '" +
+        path + "'");
     clip_ = new std::string(made.exit_code == 0 ? ReadFile(path) : "");
   }
 
@@ -168,8 +165,8 @@ class MediaApiTest : public ::testing::Test {
   }
 
   std::string NewVideo(const std::string& token, const std::string& name = "clip") {
-    HttpResponse response = client_->SendJson("PUT", "/videos/v1/video",
-                                              boost::json::object{{"name", name}}, token);
+    HttpResponse response =
+        client_->SendJson("PUT", "/videos/v1/video", boost::json::object{{"name", name}}, token);
     EXPECT_EQ(response.status, 200) << response.body;
     boost::json::value doc = response.Json();
     if (!doc.is_object() || !doc.as_object().contains("videoId")) return "";
@@ -347,8 +344,8 @@ TEST_F(MediaApiTest, LightUploadQueuesLightIngestionAndReuploadReplaces) {
 
   // A second complete upload replaces the file, the row and the queued job.
   std::string second_content = clip_->substr(0, clip_->size() / 2) + "tail";
-  HttpResponse second = Upload(id, MultipartBody("second.mov", second_content, "video/quicktime"),
-                               *token_a_);
+  HttpResponse second =
+      Upload(id, MultipartBody("second.mov", second_content, "video/quicktime"), *token_a_);
   ASSERT_EQ(second.status, 200) << second.body;
   EXPECT_EQ(JobKinds(id, "queued"), std::vector<std::string>{"ingest_full"});
   HttpResponse download = Download("/media/v1/download/original/" + id);
@@ -376,15 +373,15 @@ TEST_F(MediaApiTest, RangeForms) {
   const std::vector<Case> cases = {
       {"bytes=0-99", 206, "bytes 0-99" + total, clip.substr(0, 100)},
       {"bytes=100-", 206, "bytes 100-" + std::to_string(size - 1) + total, clip.substr(100)},
-      {"bytes=-50", 206, "bytes " + std::to_string(size - 50) + "-" + std::to_string(size - 1) +
-                             total,
+      {"bytes=-50", 206,
+       "bytes " + std::to_string(size - 50) + "-" + std::to_string(size - 1) + total,
        clip.substr(size - 50)},
       {"bytes=0-99999999999", 206, "bytes 0-" + std::to_string(size - 1) + total, clip},
       {"bytes=" + std::to_string(size) + "-", 416, "bytes */" + std::to_string(size), ""},
       {"bytes=-0", 416, "bytes */" + std::to_string(size), ""},
-      {"bytes=9-1", 200, "", clip},                         // invalid: ignored
-      {"bytes=99999999999999999999-", 200, "", clip},       // overflow: invalid
-      {"lines=1-2", 200, "", clip},                         // unknown unit
+      {"bytes=9-1", 200, "", clip},                                      // invalid: ignored
+      {"bytes=99999999999999999999-", 200, "", clip},                    // overflow: invalid
+      {"lines=1-2", 200, "", clip},                                      // unknown unit
       {"bytes=0-" + std::to_string(size - 1) + ",0-10", 200, "", clip},  // overlap > size
   };
   for (const Case& c : cases) {
@@ -473,9 +470,9 @@ TEST_F(MediaApiTest, DisconnectHalfwayPublishesNothing) {
     RawConnection connection(server_->port());
     ASSERT_TRUE(connection.connected());
     std::string head = "POST /media/v1/upload/" + id + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
-                       "Authorization: Bearer " + *token_a_ + "\r\nContent-Type: " +
-                       MultipartType() + "\r\nContent-Length: " + std::to_string(body.size()) +
-                       "\r\n\r\n";
+                       "Authorization: Bearer " + *token_a_ +
+                       "\r\nContent-Type: " + MultipartType() +
+                       "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
     ASSERT_TRUE(connection.Send(head));
     ASSERT_TRUE(connection.Send(std::string_view(body).substr(0, body.size() / 2)));
     // The temporary file is there while the body streams in...
@@ -506,9 +503,8 @@ TEST_F(MediaApiTest, BodyShorterThanContentLength) {
   RawConnection connection(server_->port());
   ASSERT_TRUE(connection.connected());
   std::string head = "POST /media/v1/upload/" + id + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
-                     "Authorization: Bearer " + *token_a_ + "\r\nContent-Type: " +
-                     MultipartType() + "\r\nContent-Length: " + std::to_string(body.size() + 1000) +
-                     "\r\n\r\n";
+                     "Authorization: Bearer " + *token_a_ + "\r\nContent-Type: " + MultipartType() +
+                     "\r\nContent-Length: " + std::to_string(body.size() + 1000) + "\r\n\r\n";
   ASSERT_TRUE(connection.Send(head + body));
   connection.ShutdownWrite();  // the body ends 1000 bytes early
   std::string reply = connection.ReadAll();
@@ -523,10 +519,10 @@ TEST_F(MediaApiTest, SlowDripPastTheBodyTimeoutIs408) {
   std::string body = MultipartBody("drip.mp4", *clip_);
   RawConnection connection(server_->port());
   ASSERT_TRUE(connection.connected());
-  ASSERT_TRUE(connection.Send("POST /media/v1/upload/" + id + " HTTP/1.1\r\nHost: x\r\n" +
-                              "Authorization: Bearer " + *token_a_ + "\r\nContent-Type: " +
-                              MultipartType() + "\r\nContent-Length: " +
-                              std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, 500)));
+  ASSERT_TRUE(connection.Send(
+      "POST /media/v1/upload/" + id + " HTTP/1.1\r\nHost: x\r\n" + "Authorization: Bearer " +
+      *token_a_ + "\r\nContent-Type: " + MultipartType() +
+      "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, 500)));
   // Then silence, longer than --body-timeout (2 s).
   auto started = std::chrono::steady_clock::now();
   std::string reply = connection.ReadAll();
@@ -542,10 +538,10 @@ TEST_F(MediaApiTest, TooLargeBeforeAndDuringTheBody) {
     // Declared too large: answered at once, before any body byte is sent.
     RawConnection connection(server_->port());
     ASSERT_TRUE(connection.connected());
-    ASSERT_TRUE(connection.Send("POST /media/v1/upload/" + id + " HTTP/1.1\r\nHost: x\r\n" +
-                                "Authorization: Bearer " + *token_a_ + "\r\nContent-Type: " +
-                                MultipartType() + "\r\nContent-Length: " +
-                                std::to_string(kMaxUpload + 1) + "\r\n\r\n"));
+    ASSERT_TRUE(connection.Send(
+        "POST /media/v1/upload/" + id + " HTTP/1.1\r\nHost: x\r\n" + "Authorization: Bearer " +
+        *token_a_ + "\r\nContent-Type: " + MultipartType() +
+        "\r\nContent-Length: " + std::to_string(kMaxUpload + 1) + "\r\n\r\n"));
     auto started = std::chrono::steady_clock::now();
     std::string reply = connection.ReadAll();
     EXPECT_EQ(RawConnection::StatusOf(reply), 413) << reply.substr(0, 200);
@@ -613,7 +609,8 @@ TEST_F(MediaApiTest, BadUploadsAreRefusedAndPublishNothing) {
   // Thousands of parts: refused fast, with bounded memory.
   std::string many;
   for (int i = 0; i < 5000; ++i) {
-    many += b + "\r\nContent-Disposition: form-data; name=\"f" + std::to_string(i) + "\"\r\n\r\nx\r\n";
+    many +=
+        b + "\r\nContent-Disposition: form-data; name=\"f" + std::to_string(i) + "\"\r\n\r\nx\r\n";
   }
   many += b + "--\r\n";
   EXPECT_EQ(Upload(id, many, *token_a_).status, 400);
@@ -688,11 +685,16 @@ TEST_F(MediaApiTest, ProcessedVideos) {
   ASSERT_TRUE((*writer)->Append(processed).ok());
   auto info = (*writer)->Commit();
   ASSERT_TRUE(info.ok());
-  videos::MediaFile file{"", static_cast<int64_t>(processed.size()), "video/quicktime",
-                         "QuickTime / MOV", info->sha256_hex, info->modified_at_ms};
+  videos::MediaFile file{"",
+                         static_cast<int64_t>(processed.size()),
+                         "video/quicktime",
+                         "QuickTime / MOV",
+                         info->sha256_hex,
+                         info->modified_at_ms};
   ASSERT_TRUE(Db().Transaction([&](storage::Session& s) {
                     return videos::RecordProcessedMedia(s, child, file, 1'700'000'000'000);
-                  }).ok());
+                  })
+                  .ok());
   Sql("UPDATE videos SET processing_status = 'DONE' WHERE id = ?", {child});
 
   HttpResponse done = Download("/media/v1/download/processed/" + child);
@@ -787,11 +789,10 @@ TEST(MediaShutdownTest, ServerStoppedMidUploadPublishesNothing) {
   std::string body = MultipartBody("stopped.mp4", std::string(1 << 20, 's'));
   RawConnection connection(server.port());
   ASSERT_TRUE(connection.connected());
-  ASSERT_TRUE(connection.Send("POST /media/v1/upload/" + id + " HTTP/1.1\r\nHost: x\r\n" +
-                              "Authorization: Bearer " + token + "\r\nContent-Type: " +
-                              MultipartType() + "\r\nContent-Length: " +
-                              std::to_string(body.size()) + "\r\n\r\n" +
-                              body.substr(0, body.size() / 2)));
+  ASSERT_TRUE(connection.Send(
+      "POST /media/v1/upload/" + id + " HTTP/1.1\r\nHost: x\r\n" + "Authorization: Bearer " +
+      token + "\r\nContent-Type: " + MultipartType() + "\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, body.size() / 2)));
   for (int i = 0; i < 100 && !fs::exists(dir); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -804,11 +805,12 @@ TEST(MediaShutdownTest, ServerStoppedMidUploadPublishesNothing) {
   HttpClient after(server.port());
   HttpResponse doc = after.Get("/videos/v1/video/" + id, token);
   ASSERT_EQ(doc.status, 200) << doc.body;
-  EXPECT_EQ(doc.Json().as_object()["video"].as_object()["upload"].as_object()["hasFinishedUploading"],
-            false);
-  HttpResponse again = after.Send(
-      "POST", "/media/v1/upload/" + id,
-      {{"Authorization", "Bearer " + token}, {"Content-Type", MultipartType()}}, body);
+  EXPECT_EQ(
+      doc.Json().as_object()["video"].as_object()["upload"].as_object()["hasFinishedUploading"],
+      false);
+  HttpResponse again =
+      after.Send("POST", "/media/v1/upload/" + id,
+                 {{"Authorization", "Bearer " + token}, {"Content-Type", MultipartType()}}, body);
   EXPECT_EQ(again.status, 200) << again.body;
 }
 
