@@ -78,10 +78,15 @@ class UploadSink final : public http::BodySink, private http::MultipartReceiver 
         principal_(std::move(principal)),
         video_(std::move(video)),
         kind_(kind),
-        parser_(std::move(boundary), this) {}
+        parser_(std::move(boundary), this) {
+    // A signed upload: its Content-Digest covers the raw body, which only
+    // exists as it streams through here.
+    if (principal_.pending_body_sha256) body_digest_.emplace();
+  }
 
   Status Write(std::string_view chunk) override {
     received_ += chunk.size();
+    if (body_digest_) body_digest_->Update(chunk);
     if (received_ > static_cast<uint64_t>(context_.config.max_upload_bytes)) {
       writer_.reset();
       return TooLarge();
@@ -98,6 +103,11 @@ class UploadSink final : public http::BodySink, private http::MultipartReceiver 
   }
 
   Result<Response> Finish(Request& request) override {
+    if (body_digest_ && body_digest_->HexDigest() != HexEncode(*principal_.pending_body_sha256)) {
+      writer_.reset();  // nothing is published
+      return Status::Unauthenticated("Content-Digest does not match the uploaded body")
+          .WithException("InvalidRequestSignatureException");
+    }
     RETURN_IF_ERROR(parser_.Finish());
     if (!file_seen_) {
       return Status::InvalidArgument(
@@ -199,6 +209,7 @@ class UploadSink final : public http::BodySink, private http::MultipartReceiver 
 
   ApiContext& context_;
   const Principal principal_;
+  std::optional<storage::Sha256> body_digest_;  // signed uploads only
   videos::Video video_;
   const jobs::IngestionKind kind_;
   http::MultipartParser parser_;

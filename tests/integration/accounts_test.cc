@@ -225,6 +225,47 @@ TEST_F(AccountsTest, SignedRequestsWorkOnceAndOnlyWhenIntact) {
   ExpectError(tampered, 401, "InvalidRequestSignatureException");
 }
 
+TEST_F(AccountsTest, SignedUploadsMustMatchTheirContentDigest) {
+  std::string token = Token();
+  HttpResponse secret = client_->Get("/accounts/v1/generate-signature-secret", token);
+  value secret_doc = secret.Json();
+  std::string shared(secret_doc.at("user").at("apiRequestSignatureSecret").as_string());
+  HttpResponse video = client_->SendJson("PUT", "/videos/v1/video", object{{"name", "signed"}}, token);
+  ASSERT_EQ(video.status, 200) << video.body;
+  std::string id(video.Json().at("videoId").as_string());
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch()).count();
+  auto multipart = [](const std::string& content) {
+    return "--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n"
+           "Content-Type: application/octet-stream\r\n\r\n" + content + "\r\n--b0undary--\r\n";
+  };
+  auto signed_headers = [&](const std::string& body, int64_t created) {
+    accounts::SignedRequest request;
+    request.method = "POST";
+    request.target_uri = server_->base_url() + "/media/v1/upload/light/" + id;
+    request.has_body = true;
+    std::string digest = "sha-256=:" + accounts::Base64Encode(accounts::Sha256(body)) + ":";
+    request.headers = {{"Content-Digest", digest}};
+    auto [input, signature] = accounts::SignRequest(
+        request, {"@method", "@target-uri", "content-digest"}, user_id_, shared, created);
+    return HeaderList{{"Content-Type", "multipart/form-data; boundary=b0undary"},
+                      {"Content-Digest", digest}, {"Signature-Input", input}, {"Signature", signature}};
+  };
+  // The signature covers the digest of one body; another body is sent.
+  HttpResponse altered = client_->Send("POST", "/media/v1/upload/light/" + id,
+                                       signed_headers(multipart("original bytes"), now),
+                                       multipart("altered  bytes"));
+  ExpectError(altered, 401, "InvalidRequestSignatureException");
+  HttpResponse original = client_->Get("/media/v1/download/original/" + id, token);
+  EXPECT_EQ(original.status, 404) << "nothing may be published: " << original.body;
+  // The intact upload goes through.
+  std::string body = multipart("original bytes");
+  HttpResponse intact = client_->Send("POST", "/media/v1/upload/light/" + id,
+                                      signed_headers(body, now + 1), body);
+  EXPECT_EQ(intact.status, 200) << intact.body;
+  EXPECT_EQ(client_->Get("/media/v1/download/original/" + id, token).body, "original bytes");
+}
+
 TEST_F(AccountsTest, AdminCommandsReportErrorsOnOneLine) {
   CommandResult duplicate = server_->RunCli(
       {"user", "add", "--email", "ann@example.com", "--password", kPassword});
