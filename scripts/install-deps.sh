@@ -16,7 +16,7 @@ test_packages=(
   ffmpeg curl postgresql plasma-workspace-wallpapers
 )
 bench_packages=(
-  wrk nginx-light libnginx-mod-http-dav-ext
+  wrk nginx-light libnginx-mod-http-dav-ext time
 )
 
 wanted=("${build_packages[@]}" "${test_packages[@]}")

@@ -1,0 +1,152 @@
+// processing_bench: runs one process-video request through Vidmill's own code
+// path, minus the HTTP server and the job queue, for bench/processing/run.sh.
+//
+//   processing_bench plan <input> <request.json>
+//   processing_bench run  <input> <request.json> <output>
+//
+// Both read the source the way the worker does (light ingestion's metadata →
+// SourceFromMetadata), validate the request into a ProcessingPlan and map it
+// onto the TranscodeSpec exactly as the process job does (SpecFromPlan below
+// mirrors jobs/handlers/process_handler.cc field for field).
+//
+// `plan` prints the spec as shell-readable `key=value` lines, including the
+// filter graph BuildVideoFilters makes, so the script can give the ffmpeg
+// command line the same graph and encoder settings. The graph is printed with
+// a source start time of 0: ffmpeg re-bases input timestamps to zero.
+//
+// `run` transcodes and prints one JSON line: the seconds spent in ingestion +
+// validation and in engine::Transcode, and the frames written.
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+
+#include "engine/ingestion.h"
+#include "engine/transcode.h"
+#include "videos/processing_request.h"
+
+extern "C" {
+#include <libavutil/log.h>
+}
+
+namespace {
+
+using vidmill::Result;
+using vidmill::engine::TranscodeSpec;
+
+TranscodeSpec SpecFromPlan(const vidmill::videos::ProcessingPlan& plan) {
+  TranscodeSpec spec;
+  spec.container = plan.container;
+  spec.codec = plan.codec;
+  spec.profile = plan.profile;
+  spec.pixel_format = plan.pixel_format;
+  spec.bitrate_mbps = plan.bitrate_mbps;
+  spec.width = plan.width;
+  spec.height = plan.height;
+  spec.fps = plan.fps;
+  spec.interlaced_output = plan.interlaced_output;
+  spec.top_field_first = plan.top_field_first;
+  spec.source_interlaced = plan.source_interlaced;
+  spec.source_top_field_first = plan.source_top_field_first;
+  spec.source_fps = plan.source_fps;
+  spec.source_width = plan.source_width;
+  spec.source_height = plan.source_height;
+  spec.deinterlacer = plan.deinterlacer;
+  spec.deinterlace_field_rate = plan.deinterlace_field_rate;
+  spec.denoiser = plan.denoiser;
+  spec.scaler = plan.scaler;
+  spec.frame_rate_converter = plan.frame_rate_converter;
+  spec.has_range = plan.has_range;
+  spec.start_ms = plan.start_ms;
+  spec.end_ms = plan.end_ms;
+  spec.keep_audio = plan.has_audio;
+  return spec;
+}
+
+Result<TranscodeSpec> SpecFor(const std::string& input, const std::string& request_path) {
+  std::ifstream file(request_path);
+  std::stringstream text;
+  text << file.rdbuf();
+  boost::system::error_code ec;
+  boost::json::value request = boost::json::parse(text.str(), ec);
+  if (ec || !request.is_object()) {
+    return vidmill::Status::InvalidArgument("cannot read the request " + request_path);
+  }
+  auto report = vidmill::engine::RunIngestion(input, vidmill::engine::IngestionKind::kLight, {},
+                                              {}, nullptr, nullptr);
+  if (!report.ok()) return report.status();
+  std::string name = input.substr(input.rfind('/') + 1);
+  auto source = vidmill::videos::SourceFromMetadata(report->metadata.ToJson(), name);
+  if (!source.ok()) return source.status();
+  auto plan = vidmill::videos::ValidateProcessingRequest(request.as_object(), *source);
+  if (!plan.ok()) return plan.status();
+  return SpecFromPlan(*plan);
+}
+
+int PrintPlan(const TranscodeSpec& spec) {
+  auto chain = vidmill::engine::BuildVideoFilters(spec, 0.0);
+  if (!chain.ok()) {
+    std::fprintf(stderr, "filter graph: %s\n", chain.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("container=%s\n", spec.container.c_str());
+  std::printf("codec=%s\n", spec.codec.c_str());
+  std::printf("profile=%s\n", spec.profile.c_str());
+  std::printf("pixel_format=%s\n", spec.pixel_format.c_str());
+  std::printf("bitrate_bps=%lld\n",
+              spec.bitrate_mbps ? static_cast<long long>(std::llround(*spec.bitrate_mbps * 1e6))
+                                : 0LL);
+  std::printf("size=%dx%d\n", spec.width, spec.height);
+  std::printf("rate=%s\n", vidmill::engine::RateString(spec.fps).c_str());
+  std::printf("interlaced_output=%d\n", spec.interlaced_output ? 1 : 0);
+  std::printf("top_field_first=%d\n", spec.top_field_first ? 1 : 0);
+  std::printf("source_interlaced=%d\n", spec.source_interlaced ? 1 : 0);
+  std::printf("keep_audio=%d\n", spec.keep_audio ? 1 : 0);
+  std::printf("has_range=%d\n", spec.has_range ? 1 : 0);
+  std::printf("range_ms=%lld-%lld\n", static_cast<long long>(spec.start_ms),
+              static_cast<long long>(spec.end_ms));
+  std::printf("filters=%s\n", chain->c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4 || (std::string(argv[1]) == "run" && argc < 5)) {
+    std::fprintf(stderr,
+                 "usage: %s plan <input> <request.json>\n"
+                 "       %s run <input> <request.json> <output>\n",
+                 argv[0], argv[0]);
+    return 2;
+  }
+  av_log_set_level(AV_LOG_ERROR);  // encoder statistics are not results
+  const std::string mode = argv[1];
+  const std::string input = argv[2];
+  auto start = std::chrono::steady_clock::now();
+  Result<TranscodeSpec> spec = SpecFor(input, argv[3]);
+  if (!spec.ok()) {
+    std::fprintf(stderr, "request: %s\n", spec.status().ToString().c_str());
+    return 1;
+  }
+  if (mode == "plan") return PrintPlan(*spec);
+
+  auto planned = std::chrono::steady_clock::now();
+  auto result = vidmill::engine::Transcode(input, argv[4], *spec, {}, nullptr, nullptr);
+  auto done = std::chrono::steady_clock::now();
+  if (!result.ok()) {
+    std::fprintf(stderr, "transcode: %s\n", result.status().ToString().c_str());
+    return 1;
+  }
+  boost::json::object line{
+      {"planSeconds", std::chrono::duration<double>(planned - start).count()},
+      {"transcodeSeconds", std::chrono::duration<double>(done - planned).count()},
+      {"videoFrames", result->video_frames},
+      {"durationSeconds", result->duration_seconds},
+      {"audio", result->has_audio}};
+  std::cout << boost::json::serialize(line) << "\n";
+  return 0;
+}
