@@ -33,8 +33,11 @@ engine::TranscodeSpec SpecFromPlan(const videos::ProcessingPlan& plan) {
   spec.deinterlacer = plan.deinterlacer;
   spec.deinterlace_field_rate = plan.deinterlace_field_rate;
   spec.denoiser = plan.denoiser;
+  spec.stabilizer = plan.stabilizer;
   spec.scaler = plan.scaler;
+  spec.clarity_boost = plan.clarity_boost;
   spec.frame_rate_converter = plan.frame_rate_converter;
+  spec.post_processor = plan.post_processor;
   spec.has_range = plan.has_range;
   spec.start_ms = plan.start_ms;
   spec.end_ms = plan.end_ms;

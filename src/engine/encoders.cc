@@ -1,0 +1,147 @@
+#include "engine/encoders.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+
+extern "C" {
+#include <libavutil/channel_layout.h>
+#include <libavutil/pixdesc.h>
+}
+
+#include "engine/av_error.h"
+
+namespace vidmill::engine {
+namespace {
+
+int ProresProfileIndex(const std::string& profile) {
+  if (profile == "proxy") return 0;
+  if (profile == "lt") return 1;
+  if (profile == "hq") return 3;
+  if (profile == "4444") return 4;
+  if (profile == "4444xq") return 5;
+  return 2;  // standard
+}
+
+}  // namespace
+
+Result<ContainerFormat> ContainerFormatFor(const std::string& container) {
+  if (container == "mov") return ContainerFormat{"mov", "pcm_s24le", AV_SAMPLE_FMT_S32};
+  if (container == "mxf") return ContainerFormat{"mxf", "pcm_s24le", AV_SAMPLE_FMT_S32};
+  if (container == "mp4") return ContainerFormat{"mp4", "aac", AV_SAMPLE_FMT_FLTP};
+  if (container == "mts") return ContainerFormat{"mpegts", "aac", AV_SAMPLE_FMT_FLTP};
+  return Status::InvalidArgument("unknown container '" + container + "'");
+}
+
+std::string VideoEncoderName(const std::string& codec) {
+  if (codec == "h264") return "libx264";
+  if (codec == "hevc") return "libx265";
+  if (codec == "prores") return "prores_ks";
+  if (codec == "dnxhd") return "dnxhd";
+  if (codec == "ffv1") return "ffv1";
+  return "mpeg2video";  // mpeg2, xdcam
+}
+
+Result<CodecContextPtr> OpenVideoEncoder(const TranscodeSpec& spec, AVRational frame_rate,
+                                         bool global_header) {
+  const std::string encoder_name = VideoEncoderName(spec.codec);
+  const AVCodec* codec = avcodec_find_encoder_by_name(encoder_name.c_str());
+  if (codec == nullptr) return Status::Internal("encoder " + encoder_name + " is not available");
+  ASSIGN_OR_RETURN(CodecContextPtr ctx, NewCodecContext(codec));
+  ctx->width = spec.width;
+  ctx->height = spec.height;
+  ctx->pix_fmt = av_get_pix_fmt(spec.pixel_format.c_str());
+  if (ctx->pix_fmt == AV_PIX_FMT_NONE) {
+    return Status::InvalidArgument("unknown pixel format " + spec.pixel_format);
+  }
+  ctx->time_base = av_inv_q(frame_rate);
+  ctx->framerate = frame_rate;
+  ctx->sample_aspect_ratio = AVRational{1, 1};
+  ctx->thread_count = spec.threads;
+  if (global_header) ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+  if (spec.interlaced_output) {
+    ctx->flags |= AV_CODEC_FLAG_INTERLACED_DCT;
+    ctx->field_order = spec.top_field_first ? AV_FIELD_TT : AV_FIELD_BB;
+  } else {
+    ctx->field_order = AV_FIELD_PROGRESSIVE;
+  }
+  AvDictionary options;
+  const int64_t bitrate =
+      spec.bitrate_mbps ? static_cast<int64_t>(std::llround(*spec.bitrate_mbps * 1e6)) : 0;
+  if (spec.codec == "h264" || spec.codec == "hevc") {
+    ctx->bit_rate = bitrate;
+    ctx->rc_max_rate = bitrate * 3 / 2;
+    ctx->rc_buffer_size = static_cast<int>(std::min<int64_t>(bitrate * 2, INT32_MAX));
+    ctx->gop_size = static_cast<int>(std::lround(av_q2d(frame_rate) * 2));
+    options.Set("preset", "medium");
+    if (spec.codec == "h264" && spec.interlaced_output) {
+      options.Set("x264-params",
+                  spec.top_field_first ? "interlaced=1:tff=1" : "interlaced=1:bff=1");
+    }
+    if (spec.codec == "hevc") options.Set("x265-params", "log-level=error");
+  } else if (spec.codec == "prores") {
+    options.Set("profile", std::to_string(ProresProfileIndex(spec.profile)).c_str());
+    options.Set("vendor", "apl0");
+    // Quantiser mode: several times faster than prores_ks's bitrate search.
+    const int quantiser = spec.profile == "proxy" || spec.profile == "lt" ? 11 : 6;
+    ctx->flags |= AV_CODEC_FLAG_QSCALE;
+    ctx->global_quality = FF_QP2LAMBDA * quantiser;
+  } else if (spec.codec == "dnxhd") {
+    const bool hr = spec.profile.rfind("dnxhr_", 0) == 0;
+    options.Set("profile", hr ? spec.profile.c_str() : "dnxhd");
+    if (!hr) ctx->bit_rate = bitrate;
+  } else if (spec.codec == "ffv1") {
+    options.Set("level", "3");
+    options.Set("slicecrc", "1");
+    options.Set("slices", "4");
+    options.Set("coder", "range_def");
+    options.Set("context", "1");
+    ctx->gop_size = 1;
+  } else {  // mpeg2, xdcam
+    ctx->bit_rate = bitrate;
+    ctx->rc_max_rate = spec.codec == "xdcam" ? bitrate : bitrate * 3 / 2;
+    ctx->rc_min_rate = spec.codec == "xdcam" ? bitrate : 0;
+    ctx->rc_buffer_size = spec.codec == "xdcam" ? 17'825'792 : static_cast<int>(bitrate);
+    ctx->rc_initial_buffer_occupancy = ctx->rc_buffer_size * 3 / 4;
+    ctx->gop_size = 12;
+    ctx->max_b_frames = 2;
+    if (spec.interlaced_output) ctx->flags |= AV_CODEC_FLAG_INTERLACED_ME;
+    if (spec.codec == "xdcam") {
+      ctx->profile = 0;             // 4:2:2 profile
+      ctx->level = 2;               // high level
+      ctx->intra_dc_precision = 2;  // 10 bits
+      options.Set("non_linear_quant", "1");
+      ctx->qmin = 1;
+      ctx->qmax = 12;
+      options.Set("intra_vlc", "1");
+    } else if (ctx->pix_fmt == AV_PIX_FMT_YUV422P) {
+      ctx->profile = 0;
+    }
+  }
+  int ret = avcodec_open2(ctx.get(), codec, options.address());
+  if (ret < 0) {
+    return AvStatus(ret, "opening the " + encoder_name + " encoder (" + std::to_string(spec.width) +
+                             "x" + std::to_string(spec.height) + ", " + spec.pixel_format + ")");
+  }
+  return ctx;
+}
+
+Result<CodecContextPtr> NewAudioEncoder(const std::string& container, int channels) {
+  ASSIGN_OR_RETURN(ContainerFormat format, ContainerFormatFor(container));
+  const AVCodec* codec = avcodec_find_encoder_by_name(format.audio_encoder);
+  if (codec == nullptr)
+    return Status::Internal(std::string("no ") + format.audio_encoder + " encoder");
+  ASSIGN_OR_RETURN(CodecContextPtr ctx, NewCodecContext(codec));
+  channels = std::clamp(channels, 1, 8);
+  av_channel_layout_default(&ctx->ch_layout, channels);
+  ctx->sample_rate = 48000;
+  ctx->sample_fmt = format.audio_sample_format;
+  ctx->time_base = AVRational{1, 48000};
+  if (std::string(format.audio_encoder) == "aac") {
+    ctx->bit_rate = 96'000 * std::min(channels, 2) + 64'000 * std::max(0, channels - 2);
+  }
+  ctx->bits_per_raw_sample = 24;
+  return ctx;
+}
+
+}  // namespace vidmill::engine

@@ -1,0 +1,336 @@
+#include "engine/filter_graph.h"
+
+#include <cmath>
+#include <cstdio>
+
+extern "C" {
+#include <libavfilter/buffersink.h>
+#include <libavfilter/buffersrc.h>
+#include <libavutil/mem.h>
+}
+
+#include "engine/av_error.h"
+
+namespace vidmill::engine {
+namespace {
+
+bool SameRate(double a, double b) { return std::fabs(a - b) < 0.01; }
+
+std::string Seconds(double seconds) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.6f", seconds);
+  return buf;
+}
+
+FilterStep Graph(std::string filter) { return FilterStep{std::move(filter), std::nullopt}; }
+
+FilterStep Stage(FilterStageOptions options) { return FilterStep{"", std::move(options)}; }
+
+std::string BufferArgs(const VideoFormat& format) {
+  char args[512];
+  std::snprintf(args, sizeof(args),
+                "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d:frame_rate=%d/%d",
+                format.width, format.height, static_cast<int>(format.pixel_format),
+                format.time_base.num, format.time_base.den, format.sample_aspect_ratio.num,
+                format.sample_aspect_ratio.den, format.frame_rate.num, format.frame_rate.den);
+  return args;
+}
+
+VideoFormat SinkFormat(AVFilterContext* sink) {
+  VideoFormat format;
+  format.width = av_buffersink_get_w(sink);
+  format.height = av_buffersink_get_h(sink);
+  format.pixel_format = static_cast<AVPixelFormat>(av_buffersink_get_format(sink));
+  format.time_base = av_buffersink_get_time_base(sink);
+  format.frame_rate = av_buffersink_get_frame_rate(sink);
+  format.sample_aspect_ratio = av_buffersink_get_sample_aspect_ratio(sink);
+  if (format.sample_aspect_ratio.num <= 0) format.sample_aspect_ratio = AVRational{1, 1};
+  if (format.frame_rate.num <= 0) format.frame_rate = AVRational{0, 1};
+  return format;
+}
+
+}  // namespace
+
+AVRational RateRational(double fps) {
+  double ntsc = fps * 1001.0 / 1000.0;
+  if (std::fabs(ntsc - std::round(ntsc)) < 1e-3 && std::fabs(fps - std::round(fps)) > 1e-3) {
+    return AVRational{static_cast<int>(std::lround(ntsc)) * 1000, 1001};
+  }
+  return av_d2q(fps, 1'000'000);
+}
+
+std::string RateString(double fps) {
+  AVRational rate = RateRational(fps);
+  return rate.den == 1 ? std::to_string(rate.num)
+                       : std::to_string(rate.num) + "/" + std::to_string(rate.den);
+}
+
+Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, double start_seconds) {
+  std::vector<FilterStep> steps;
+  // 1. Range: cut at absolute timestamps, then start the clip at zero.
+  if (spec.has_range) {
+    steps.push_back(Graph("trim=start=" + Seconds(start_seconds + spec.start_ms / 1000.0) +
+                          ":end=" + Seconds(start_seconds + spec.end_ms / 1000.0)));
+  }
+  steps.push_back(Graph("setpts=PTS-STARTPTS"));
+  // Interlaced in, interlaced out, no deinterlacer: the fields are kept as they
+  // are, every later step treats them field-aware, and the rate cannot change.
+  const bool keep_fields =
+      spec.interlaced_output && spec.deinterlacer.empty() && spec.source_interlaced;
+  double rate = spec.source_fps;
+  const std::string parity = spec.source_top_field_first ? "tff" : "bff";
+
+  // 2. Deinterlace: one frame per field (send_field) when the output rate
+  // needs it, else one per frame; the parity is the source's as ingested.
+  if (!spec.deinterlacer.empty()) {
+    const std::string mode = spec.deinterlace_field_rate ? "send_field" : "send_frame";
+    if (spec.deinterlacer == "deint") {
+      FilterStageOptions options;
+      options.name = "deint";
+      options.field_rate = spec.deinterlace_field_rate;
+      options.top_field_first = spec.source_top_field_first;
+      steps.push_back(Stage(options));
+    } else if (spec.deinterlacer == "yadif") {
+      steps.push_back(Graph("yadif=mode=" + mode + ":parity=" + parity + ":deint=all"));
+    } else if (spec.deinterlacer == "bwdif") {
+      steps.push_back(Graph("bwdif=mode=" + mode + ":parity=" + parity + ":deint=all"));
+    } else if (spec.deinterlacer == "weston3f") {
+      steps.push_back(Graph(std::string("w3fdif=filter=complex:mode=") +
+                            (spec.deinterlace_field_rate ? "field" : "frame") +
+                            ":parity=" + parity + ":deint=all"));
+    } else {
+      return Status::InvalidArgument("unknown deinterlacer '" + spec.deinterlacer + "'");
+    }
+    if (spec.deinterlace_field_rate) rate *= 2;
+  }
+
+  // 3. Denoise.
+  if (spec.denoiser == "denoise") {
+    steps.push_back(Stage(FilterStageOptions{.name = "denoise", .field_aware = keep_fields}));
+  } else if (spec.denoiser == "hqdn3d") {
+    steps.push_back(Graph("hqdn3d=luma_spatial=4:chroma_spatial=3:luma_tmp=6:chroma_tmp=4.5"));
+  } else if (!spec.denoiser.empty()) {
+    return Status::InvalidArgument("unknown denoiser '" + spec.denoiser + "'");
+  }
+
+  // 4. Stabilise.
+  if (spec.stabilizer == "dejit") {
+    steps.push_back(Stage(FilterStageOptions{.name = "dejit", .field_aware = keep_fields}));
+  } else if (!spec.stabilizer.empty()) {
+    return Status::InvalidArgument("unknown stabilizer '" + spec.stabilizer + "'");
+  }
+
+  // 5. Scale (super-resolve, with clarity for pabsr1). A size change without a
+  // scaler uses scale.
+  if (spec.clarity_boost != "none" && !spec.clarity_boost.empty() && spec.scaler != "pabsr1") {
+    return Status::InvalidArgument("clarityBoost applies only with the pabsr1 scaler");
+  }
+  const bool resize = spec.width != spec.source_width || spec.height != spec.source_height;
+  if (!spec.scaler.empty() || resize) {
+    const std::string scaler = spec.scaler.empty() ? "scale" : spec.scaler;
+    if (scaler == "pabsr1" || scaler == "dvres") {
+      FilterStageOptions options;
+      options.name = scaler;
+      options.width = spec.width;
+      options.height = spec.height;
+      options.clarity_boost = scaler == "pabsr1" ? spec.clarity_boost : "none";
+      options.field_aware = keep_fields;
+      steps.push_back(Stage(options));
+    } else if (scaler == "scale") {
+      steps.push_back(Graph("scale=w=" + std::to_string(spec.width) +
+                            ":h=" + std::to_string(spec.height) + ":flags=bicubic" +
+                            (keep_fields ? ":interl=1" : "")));
+    } else {
+      return Status::InvalidArgument("unknown scaler '" + scaler + "'");
+    }
+  }
+  steps.push_back(Graph("setsar=1"));
+
+  // 6. Frame-rate conversion. A deinterlaced source going back to interlaced
+  // output is made progressive at twice the frame rate (field rate) and woven
+  // back below, one field from each frame; progressive material becomes
+  // interlaced as segmented frames (both fields from one instant).
+  const bool reinterlace = !keep_fields && spec.interlaced_output && !spec.deinterlacer.empty();
+  if (!keep_fields) {
+    const double target = reinterlace ? 2 * spec.fps : spec.fps;
+    if (!SameRate(rate, target) || !spec.frame_rate_converter.empty()) {
+      const std::string converter =
+          spec.frame_rate_converter.empty() ? "fps" : spec.frame_rate_converter;
+      const std::string r = RateString(target);
+      if (converter == "fps") {
+        steps.push_back(Graph("fps=fps=" + r));
+      } else if (converter == "fblend") {
+        steps.push_back(Graph("framerate=fps=" + r + ":interp_start=15:interp_end=240:scene=8.2"));
+      } else if (converter == "mcinterpolate") {
+        steps.push_back(
+            Graph("minterpolate=fps=" + r + ":mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"));
+      } else {
+        return Status::InvalidArgument("unknown frame-rate converter '" + converter + "'");
+      }
+    }
+  }
+
+  // 7. Film grain, on the frames as they will be shown (before weaving).
+  if (spec.post_processor == "filmgrain") {
+    steps.push_back(Stage(FilterStageOptions{.name = "filmgrain", .field_aware = keep_fields}));
+  } else if (!spec.post_processor.empty()) {
+    return Status::InvalidArgument("unknown post-processor '" + spec.post_processor + "'");
+  }
+
+  // 8. Interlace for output: weave, or swap the field order of kept fields.
+  if (reinterlace) {
+    steps.push_back(Graph(std::string("tinterlace=mode=") +
+                          (spec.top_field_first ? "interleave_top" : "interleave_bottom")));
+  } else if (keep_fields && spec.source_top_field_first != spec.top_field_first) {
+    steps.push_back(Graph(std::string("fieldorder=") + (spec.top_field_first ? "tff" : "bff")));
+  }
+
+  // 9. Field flags and pixel format for the encoder.
+  steps.push_back(Graph(spec.interlaced_output
+                            ? std::string("setfield=") + (spec.top_field_first ? "tff" : "bff")
+                            : std::string("setfield=prog")));
+  steps.push_back(Graph("format=pix_fmts=" + spec.pixel_format));
+  return steps;
+}
+
+Result<std::string> BuildVideoFilters(const TranscodeSpec& spec, double start_seconds) {
+  ASSIGN_OR_RETURN(std::vector<FilterStep> steps, BuildVideoSteps(spec, start_seconds));
+  std::string joined;
+  for (const FilterStep& step : steps) {
+    if (step.stage) {
+      return Status::NotImplemented("the '" + step.stage->name +
+                                    "' filter is one of Vidmill's own filters, not a libavfilter "
+                                    "filter; the chain has no single libavfilter description");
+    }
+    if (!joined.empty()) joined += ",";
+    joined += step.filter;
+  }
+  return joined;
+}
+
+Result<FilterGraph> MakeFilterGraph(const std::string& source_filter,
+                                    const std::string& source_args, const std::string& sink_filter,
+                                    const std::string& chain, int threads) {
+  FilterGraph g;
+  ASSIGN_OR_RETURN(g.graph, NewFilterGraph());
+  g.graph->nb_threads = threads;
+  int ret = avfilter_graph_create_filter(&g.source, avfilter_get_by_name(source_filter.c_str()),
+                                         "in", source_args.c_str(), nullptr, g.graph.get());
+  if (ret < 0) return AvStatus(ret, "creating the " + source_filter + " source", source_args);
+  ret = avfilter_graph_create_filter(&g.sink, avfilter_get_by_name(sink_filter.c_str()), "out",
+                                     nullptr, nullptr, g.graph.get());
+  if (ret < 0) return AvStatus(ret, "creating the " + sink_filter + " sink");
+  FilterInOutPtr outputs(avfilter_inout_alloc());
+  FilterInOutPtr inputs(avfilter_inout_alloc());
+  if (!outputs || !inputs) return Status::Internal("out of memory building a filter graph");
+  outputs->name = av_strdup("in");
+  outputs->filter_ctx = g.source;
+  outputs->pad_idx = 0;
+  outputs->next = nullptr;
+  inputs->name = av_strdup("out");
+  inputs->filter_ctx = g.sink;
+  inputs->pad_idx = 0;
+  inputs->next = nullptr;
+  AVFilterInOut* in_raw = inputs.release();
+  AVFilterInOut* out_raw = outputs.release();
+  ret = avfilter_graph_parse_ptr(g.graph.get(), chain.c_str(), &in_raw, &out_raw, nullptr);
+  FilterInOutPtr in_rest(in_raw);
+  FilterInOutPtr out_rest(out_raw);
+  if (ret < 0) return AvStatus(ret, "building the filter graph", chain);
+  ret = avfilter_graph_config(g.graph.get(), nullptr);
+  if (ret < 0) return AvStatus(ret, "configuring the filter graph", chain);
+  return g;
+}
+
+Result<std::unique_ptr<VideoFilterChain>> VideoFilterChain::Create(
+    const std::vector<FilterStep>& steps, const VideoFormat& input, int threads) {
+  std::unique_ptr<VideoFilterChain> chain(new VideoFilterChain());
+  VideoFormat format = input;
+  std::string pending;  // consecutive libavfilter steps, joined
+  auto flush_graph = [&]() -> Status {
+    if (pending.empty()) return Status::Ok();
+    Segment segment;
+    ASSIGN_OR_RETURN(segment.graph,
+                     MakeFilterGraph("buffer", BufferArgs(format), "buffersink", pending, threads));
+    format = SinkFormat(segment.graph.sink);
+    chain->segments_.push_back(std::move(segment));
+    pending.clear();
+    return Status::Ok();
+  };
+  for (const FilterStep& step : steps) {
+    if (!step.stage) {
+      if (!pending.empty()) pending += ",";
+      pending += step.filter;
+      continue;
+    }
+    RETURN_IF_ERROR(flush_graph());
+    Segment segment;
+    ASSIGN_OR_RETURN(segment.stage, MakeFilterStage(*step.stage));
+    Result<VideoFormat> configured = segment.stage->Configure(format);
+    if (!configured.ok()) {
+      return configured.status().Annotate("configuring the '" + step.stage->name + "' filter");
+    }
+    format = *configured;
+    chain->segments_.push_back(std::move(segment));
+  }
+  RETURN_IF_ERROR(flush_graph());
+  chain->output_ = format;
+  return chain;
+}
+
+int VideoFilterChain::graph_count() const {
+  int count = 0;
+  for (const Segment& segment : segments_) count += segment.stage ? 0 : 1;
+  return count;
+}
+
+int VideoFilterChain::stage_count() const {
+  return static_cast<int>(segments_.size()) - graph_count();
+}
+
+Status VideoFilterChain::Push(AVFrame* frame, const SinkFn& sink) {
+  if (finished_) return Status::Ok();
+  return PushAt(0, frame, sink);
+}
+
+Status VideoFilterChain::PushAt(size_t index, AVFrame* frame, const SinkFn& sink) {
+  if (index == segments_.size()) {
+    if (frame == nullptr) {
+      finished_ = true;
+      return Status::Ok();
+    }
+    return sink(frame);
+  }
+  Segment& segment = segments_[index];
+  if (segment.ended) return Status::Ok();  // e.g. frames after a trim's end
+  if (segment.stage) {
+    FramePtr owned;
+    if (frame != nullptr) {
+      owned.reset(av_frame_clone(frame));
+      if (!owned) return Status::Internal("out of memory passing a frame to a filter");
+    } else {
+      segment.ended = true;
+    }
+    RETURN_IF_ERROR(segment.stage->Filter(std::move(owned), [&](FramePtr out) -> Status {
+      return out ? PushAt(index + 1, out.get(), sink) : Status::Ok();
+    }));
+    return frame == nullptr ? PushAt(index + 1, nullptr, sink) : Status::Ok();
+  }
+  int ret = av_buffersrc_add_frame_flags(segment.graph.source, frame, AV_BUFFERSRC_FLAG_KEEP_REF);
+  if (ret < 0 && ret != AVERROR_EOF) return AvStatus(ret, "filtering video");
+  ASSIGN_OR_RETURN(FramePtr filtered, NewFrame());
+  while (true) {
+    ret = av_buffersink_get_frame(segment.graph.sink, filtered.get());
+    if (ret == AVERROR(EAGAIN)) return Status::Ok();
+    if (ret == AVERROR_EOF) {
+      segment.ended = true;
+      return PushAt(index + 1, nullptr, sink);
+    }
+    if (ret < 0) return AvStatus(ret, "filtering video");
+    Status status = PushAt(index + 1, filtered.get(), sink);
+    av_frame_unref(filtered.get());
+    RETURN_IF_ERROR(status);
+  }
+}
+
+}  // namespace vidmill::engine

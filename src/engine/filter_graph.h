@@ -1,0 +1,107 @@
+#pragma once
+// The processing job's video filter chain, built from a TranscodeSpec in a
+// fixed order with every option written out:
+//
+//   trim → deinterlace → denoise → stabilise → scale (+ clarity) →
+//   frame-rate conversion → film grain → re-interlace / field order →
+//   field flags → pixel format
+//
+// Stock steps are libavfilter filters; Vidmill's own filters are FilterStages
+// (engine/filter_stage.h). Consecutive libavfilter steps form one graph, so a
+// chain of stock filters is exactly one libavfilter graph; each own stage splits
+// the chain there: graph → stage → graph. docs/processing.md lists the filters
+// and options step by step.
+//
+// Thread safety: BuildVideoSteps / BuildVideoFilters are pure. A
+// VideoFilterChain or FilterGraph belongs to one thread.
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/av_ptr.h"
+#include "engine/filter_stage.h"
+#include "engine/transcode_spec.h"
+
+namespace vidmill::engine {
+
+// One step of the chain: a libavfilter description ("bwdif=mode=send_field:…")
+// or one of Vidmill's own filters.
+struct FilterStep {
+  std::string filter;                       // libavfilter; empty for a stage
+  std::optional<FilterStageOptions> stage;  // set for an own filter
+};
+
+// The chain for `spec`. `start_seconds` is the source's start time, so a range is
+// cut at absolute timestamps. Errors: kInvalidArgument for names it does not
+// know. Own filters appear as stage steps whether or not they are registered
+// (VideoFilterChain::Create refuses unregistered ones).
+Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, double start_seconds);
+
+// The chain as one libavfilter description (what `ffmpeg -vf` would take).
+// kNotImplemented when the spec uses one of Vidmill's own filters: those are not
+// libavfilter filters.
+Result<std::string> BuildVideoFilters(const TranscodeSpec& spec, double start_seconds);
+
+// "25", "30000/1001": the exact rational for a frame rate given as a double
+// (NTSC rates are recognised as n×1000/1001).
+AVRational RateRational(double fps);
+std::string RateString(double fps);
+
+// A configured libavfilter graph with one buffer source and one buffer sink.
+struct FilterGraph {
+  FilterGraphPtr graph;
+  AVFilterContext* source = nullptr;
+  AVFilterContext* sink = nullptr;
+};
+
+// Builds and configures `source_filter` (buffer | abuffer) with `source_args`
+// → `chain` → `sink_filter` (buffersink | abuffersink). `threads`: 0 = every core.
+Result<FilterGraph> MakeFilterGraph(const std::string& source_filter,
+                                    const std::string& source_args, const std::string& sink_filter,
+                                    const std::string& chain, int threads);
+
+// The video chain at run time: libavfilter graphs and own stages in order.
+class VideoFilterChain {
+ public:
+  // Receives each frame leaving the chain (borrowed: valid during the call).
+  using SinkFn = std::function<Status(AVFrame* frame)>;
+
+  // Builds every segment for frames of `input` format. Errors: kNotImplemented
+  // for an own filter nobody registered; libav errors as Status.
+  static Result<std::unique_ptr<VideoFilterChain>> Create(const std::vector<FilterStep>& steps,
+                                                          const VideoFormat& input, int threads);
+
+  // Pushes one decoded frame (borrowed; null = end of stream) through the chain;
+  // frames that come out go to `sink`.
+  Status Push(AVFrame* frame, const SinkFn& sink);
+
+  // True once the end of the stream has left the last segment (a trim can end
+  // the chain before the input does).
+  bool finished() const { return finished_; }
+
+  // The format of the frames that leave the chain.
+  const VideoFormat& output_format() const { return output_; }
+  // Number of libavfilter graphs / own stages (one graph when all stock).
+  int graph_count() const;
+  int stage_count() const;
+
+ private:
+  struct Segment {
+    FilterGraph graph;                   // when `stage` is null
+    std::unique_ptr<FilterStage> stage;  // an own filter
+    bool ended = false;
+  };
+
+  VideoFilterChain() = default;
+  Status PushAt(size_t index, AVFrame* frame, const SinkFn& sink);
+
+  std::vector<Segment> segments_;
+  VideoFormat output_;
+  bool finished_ = false;
+};
+
+}  // namespace vidmill::engine

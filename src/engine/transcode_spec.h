@@ -1,0 +1,50 @@
+#pragma once
+// What one processing job does, decided beforehand: the engine-level mirror of
+// videos::ProcessingPlan (jobs/handlers/process_handler.cc maps one onto the
+// other field for field; the engine does not depend on the videos domain).
+// Plain data, no libav types.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace vidmill::engine {
+
+struct TranscodeSpec {
+  std::string container;               // mov | mxf | mp4 | mts
+  std::string codec;                   // h264 | hevc | prores | dnxhd | xdcam | mpeg2 | ffv1
+  std::string profile;                 // prores: proxy…4444xq; dnxhd: dnxhd_* / dnxhr_*
+  std::string pixel_format;            // "yuv422p10le"
+  std::optional<double> bitrate_mbps;  // rate-controlled codecs; DNxHD's profile rate
+  int width = 0;
+  int height = 0;
+  double fps = 25;
+  bool interlaced_output = false;
+  bool top_field_first = true;
+  // Source facts (from ingestion).
+  bool source_interlaced = false;
+  bool source_top_field_first = true;
+  double source_fps = 25;
+  int source_width = 0;
+  int source_height = 0;
+  // Filters; empty when unused. Names as in the API. Stock names run as
+  // libavfilter filters; Vidmill's own names (deint, denoise, dejit, pabsr1,
+  // dvres, filmgrain) run as registered FilterStages (engine/filter_stage.h)
+  // and are kNotImplemented while none is registered.
+  std::string deinterlacer;  // yadif | bwdif | weston3f | deint
+  bool deinterlace_field_rate = false;
+  std::string denoiser;                // hqdn3d | denoise
+  std::string stabilizer;              // dejit
+  std::string scaler;                  // scale | pabsr1 | dvres
+  std::string clarity_boost = "none";  // with pabsr1: none … very_high
+  std::string frame_rate_converter;    // fps | fblend | mcinterpolate
+  std::string post_processor;          // filmgrain
+  // Clip, in milliseconds from the start of the source.
+  bool has_range = false;
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  bool keep_audio = true;
+  int threads = 0;  // 0: the libraries' choice (every core)
+};
+
+}  // namespace vidmill::engine
