@@ -3,6 +3,7 @@
 // place that knows every concrete type) and handed to each Register*Routes.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -33,6 +34,9 @@ struct ApiContext {
   Authenticator* auth = nullptr;
   accounts::AccountService* accounts = nullptr;
   storage::BlobStore* blobs = nullptr;  // media files (storage/blob_store.h)
+  // Whether one of Vidmill's own filters (deint, denoise, dejit, pabsr1,
+  // dvres, filmgrain) is built into this server; unset means none is.
+  std::function<bool(const std::string&)> own_filter_available;
   ApiConfig config;
 };
 

@@ -17,6 +17,8 @@
 #include "api/media_routes.h"
 #include "api/videos_routes.h"
 #include "app/commands.h"
+#include "engine/filter_stage.h"
+#include "filters/register_filters.h"
 #include "app/server_flags.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -133,6 +135,12 @@ int RunServe(int argc, char** argv) {
   if (Status swept = api::SweepMediaOrphans(context); !swept.ok()) {
     LogWarning("media sweep skipped: " + swept.ToString());
   }
+
+  // The process-video route answers 501 for an own filter this build lacks.
+  filters::RegisterBuiltInFilters();
+  context.own_filter_available = [](const std::string& name) {
+    return engine::HasFilterStage(name);
+  };
 
   http::Router router;
   api::RegisterHealthRoutes(router, context);

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "app/commands.h"
+#include "filters/register_filters.h"
 #include "app/server_flags.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -107,6 +108,7 @@ int RunWorker(int argc, char** argv) {
   if (!blobs.ok()) return Fail(blobs.status(), 1);
 
   jobs::HandlerRegistry handlers;
+  filters::RegisterBuiltInFilters();  // Vidmill's own filters, for the process job
   jobs::RegisterJobHandlers(handlers,
                             jobs::JobHandlerConfig{
                                 .database = db->get(),

@@ -117,6 +117,19 @@ TEST_F(ProcessingTest, DefaultsAndStockFiltersRunThroughTheWorker) {
   EXPECT_NEAR(metadata.at("averageFramerate").to_number<double>(), 50.0, 0.01);
 }
 
+TEST_F(ProcessingTest, VidmillsOwnFilmGrainRunsInTheChain) {
+  HttpResponse accepted = Process(object{{"postProcessor", "filmgrain"}});
+  ASSERT_EQ(accepted.status, 200) << accepted.body;
+  std::string child = Str(accepted.Json().at("processedVideoId"));
+  object state = WaitForProcessing(child);
+  ASSERT_EQ(Str(state["processingStatus"]), "DONE") << boost::json::serialize(state);
+  object video = client_->VideoDocument(child);
+  boost::json::array filters =
+      video["processing"].at("processingParameters").at("targetVideo").at("videoFilters").as_array();
+  ASSERT_EQ(filters.size(), 1u);
+  EXPECT_EQ(Str(filters[0].at("name")), "filmgrain");
+}
+
 TEST_F(ProcessingTest, BadRequestsAreRefusedWithTheFieldNamed) {
   struct Case { object request; int status; std::string mentions; };
   const std::vector<Case> cases = {
@@ -127,7 +140,7 @@ TEST_F(ProcessingTest, BadRequestsAreRefusedWithTheFieldNamed) {
       {object{{"range", object{{"startPositionMilliseconds", 5000}}}}, 400, "range.startPositionMilliseconds"},
       {object{{"colour", "red"}}, 400, "colour"},
       {object{{"denoiser", "denoise"}}, 501, "denoise"},
-      {object{{"postProcessor", "filmgrain"}}, 501, "filmgrain"},
+      {object{{"stabilizer", "dejit"}}, 501, "dejit"},
   };
   for (const Case& c : cases) {
     HttpResponse response = Process(c.request);
