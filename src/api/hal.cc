@@ -22,8 +22,8 @@ std::optional<int64_t> ParseWholeNumber(std::string_view text) {
   return value;
 }
 
-Result<int64_t> ParseIntParam(const http::Request& request, std::string_view name,
-                              int64_t fallback, int64_t max) {
+Result<int64_t> ParseIntParam(const http::Request& request, std::string_view name, int64_t fallback,
+                              int64_t max) {
   std::optional<std::string> text = request.Query(std::string(name));
   if (!text) return fallback;
   std::optional<int64_t> value = ParseWholeNumber(*text);
@@ -57,9 +57,9 @@ Result<videos::ListAnchor> DecodeAnchor(std::string_view text) {
 Result<videos::PageRequest> ParsePageRequest(const http::Request& request) {
   videos::PageRequest page_request;
   ASSIGN_OR_RETURN(page_request.page, ParseIntParam(request, kPageParam, 1, videos::kMaxPage));
-  ASSIGN_OR_RETURN(page_request.page_size,
-                   ParseIntParam(request, kPageSizeParam, videos::kDefaultPageSize,
-                                 videos::kMaxPageSize));
+  ASSIGN_OR_RETURN(
+      page_request.page_size,
+      ParseIntParam(request, kPageSizeParam, videos::kDefaultPageSize, videos::kMaxPageSize));
   if (std::optional<std::string> anchor = request.Query(std::string(kAnchorParam))) {
     ASSIGN_OR_RETURN(page_request.anchor, DecodeAnchor(*anchor));
   }
@@ -71,8 +71,8 @@ std::string EncodeQueryComponent(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (unsigned char c : text) {
-    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                      (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '.' || c == '_' || c == '~';
     if (unreserved) {
       out += static_cast<char>(c);
     } else {
@@ -84,7 +84,9 @@ std::string EncodeQueryComponent(std::string_view text) {
   return out;
 }
 
-boost::json::object Link(std::string href) { return boost::json::object{{"href", std::move(href)}}; }
+boost::json::object Link(std::string href) {
+  return boost::json::object{{"href", std::move(href)}};
+}
 
 boost::json::object HalPage(const http::Request& request, std::string_view path,
                             const videos::PageRequest& page_request, int64_t page_count,

@@ -19,11 +19,10 @@
 //
 // Pure functions; thread-safe.
 
+#include <boost/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <boost/json.hpp>
 
 #include "common/status.h"
 #include "http/message.h"

@@ -1,13 +1,11 @@
 #include "api/videos_routes.h"
 
-#include <filesystem>
+#include <boost/json.hpp>
 #include <initializer_list>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "api/auth.h"
 #include "api/hal.h"
@@ -68,7 +66,8 @@ Result<boost::json::object> BodyObject(const Request& request, bool allow_empty)
 
 // InvalidArgument naming the first field of `body` that is not in `allowed`,
 // so a misspelt field ("projectID") is reported instead of silently ignored.
-Status OnlyFields(const boost::json::object& body, std::initializer_list<std::string_view> allowed) {
+Status OnlyFields(const boost::json::object& body,
+                  std::initializer_list<std::string_view> allowed) {
   for (const auto& field : body) {
     bool known = false;
     for (std::string_view name : allowed) known = known || field.key() == name;
@@ -133,15 +132,17 @@ Result<std::optional<std::string>> QueryId(const Request& request, const std::st
   return id;
 }
 
-// Removes what the media store keeps for `video_id` (its directory under the
-// media dir). Runs after the rows are gone; a failure leaves an orphan to be
-// swept later, so it is logged rather than reported.
+// Removes every media file of `video_id` from the blob store. Runs after the
+// rows are gone; a failure leaves an orphan for the start-up sweep
+// (BlobStore::SweepOrphans), so it is logged rather than reported.
 void RemoveMedia(const ApiContext& context, const std::string& video_id) {
-  if (context.config.media_dir.empty() || !IsValidId(video_id)) return;
-  std::error_code error;
-  std::filesystem::remove_all(std::filesystem::path(context.config.media_dir) / video_id, error);
-  if (error) {
-    LogWarning("deleting media of video " + video_id + ": " + error.message() +
+  if (context.blobs == nullptr) {
+    LogWarning("no blob store configured; media of video " + video_id + " left for the sweep");
+    return;
+  }
+  Status status = context.blobs->Delete(video_id);
+  if (!status.ok()) {
+    LogWarning("deleting media of video " + video_id + ": " + status.message() +
                " (left for the orphan sweep)");
   }
 }
@@ -207,8 +208,8 @@ class VideosRoutes {
     boost::json::array items;
     for (const videos::Project& project : page.items) {
       boost::json::object item{
-          {"_links", boost::json::object{
-                         {"self", Link(request.base_url + std::string(kProjectPath) + project.id)}}}};
+          {"_links", boost::json::object{{"self", Link(request.base_url +
+                                                       std::string(kProjectPath) + project.id)}}}};
       for (auto& field : ProjectJson(project)) item[field.key()] = field.value();
       items.push_back(std::move(item));
     }
@@ -228,15 +229,14 @@ class VideosRoutes {
     if (raw_name && raw_name->find_first_not_of(" \t\r\n\f\v") != std::string::npos) {
       ASSIGN_OR_RETURN(name, videos::NormalizeName(*raw_name, "name"));
     }
-    ASSIGN_OR_RETURN(std::optional<std::string> project_id,
-                     OptionalStringField(body, "projectId"));
+    ASSIGN_OR_RETURN(std::optional<std::string> project_id, OptionalStringField(body, "projectId"));
     if (project_id && !IsValidId(*project_id)) {
       return Status::InvalidArgument("projectId '" + *project_id + "' is not a valid id");
     }
 
     ASSIGN_OR_RETURN(
-        videos::Video video, InTransaction<videos::Video>(db(), [&](storage::Session& session)
-                                                              -> Result<videos::Video> {
+        videos::Video video,
+        InTransaction<videos::Video>(db(), [&](storage::Session& session) -> Result<videos::Video> {
           int64_t now = Now();
           videos::NewVideo spec;
           spec.team_id = principal.team_id;
@@ -278,13 +278,12 @@ class VideosRoutes {
     ASSIGN_OR_RETURN(boost::json::object body, BodyObject(request, false));
     RETURN_IF_ERROR(OnlyFields(body, {"name"}));
     ASSIGN_OR_RETURN(std::string name, RequiredName(body));
-    ASSIGN_OR_RETURN(videos::Video video,
-                     InTransaction<videos::Video>(db(), [&](storage::Session& session)
-                                                            -> Result<videos::Video> {
-                       RETURN_IF_ERROR(
-                           videos::RenameVideo(session, principal.team_id, id, name, Now()));
-                       return videos::GetVideo(session, principal.team_id, id);
-                     }));
+    ASSIGN_OR_RETURN(
+        videos::Video video,
+        InTransaction<videos::Video>(db(), [&](storage::Session& session) -> Result<videos::Video> {
+          RETURN_IF_ERROR(videos::RenameVideo(session, principal.team_id, id, name, Now()));
+          return videos::GetVideo(session, principal.team_id, id);
+        }));
     return Response::Json(boost::json::object{{"video", videos::VideoDocument(video)}});
   }
 
@@ -301,8 +300,8 @@ class VideosRoutes {
     boost::json::array items;
     for (const videos::Video& video : page.items) {
       items.push_back(boost::json::object{
-          {"_links", boost::json::object{
-                         {"self", Link(request.base_url + std::string(kVideoPath) + video.id)}}},
+          {"_links", boost::json::object{{"self", Link(request.base_url + std::string(kVideoPath) +
+                                                       video.id)}}},
           {"id", video.id},
           {"parentId", video.parent_id ? boost::json::value(*video.parent_id) : nullptr},
           {"projectId", video.project_id},

@@ -37,9 +37,9 @@ Result<Page<storage::Row>> ListRows(storage::Session& session, const ListQuery& 
   params.emplace_back(page.anchor->created_at);
   params.emplace_back(page.anchor->id);
 
-  ASSIGN_OR_RETURN(storage::Rows count,
-                   session.Query("SELECT COUNT(*) FROM " + query.table + " WHERE " + where,
-                                 params));
+  ASSIGN_OR_RETURN(
+      storage::Rows count,
+      session.Query("SELECT COUNT(*) FROM " + query.table + " WHERE " + where, params));
   page.total = count.empty() ? 0 : count[0].Int(0);
 
   int64_t offset = (request.page - 1) * request.page_size;

@@ -57,9 +57,9 @@ Status ValidatePageRequest(const PageRequest& request);
 
 // The SQL side of a listing, for the stores in this folder.
 struct ListQuery {
-  std::string table;                  // "videos" or "projects"; has id and created_at
-  std::string columns;                // the select list handed back in the rows
-  std::string where;                  // a condition with `?` placeholders
+  std::string table;                   // "videos" or "projects"; has id and created_at
+  std::string columns;                 // the select list handed back in the rows
+  std::string where;                   // a condition with `?` placeholders
   std::vector<storage::Value> params;  // for `where`
 };
 

@@ -9,7 +9,8 @@
 namespace vidmill::videos {
 namespace {
 
-constexpr std::string_view kProjectColumns = "id, team_id, name, is_default, created_at, updated_at";
+constexpr std::string_view kProjectColumns =
+    "id, team_id, name, is_default, created_at, updated_at";
 
 Project RowToProject(const storage::Row& row) {
   Project project;
@@ -44,8 +45,8 @@ Result<std::string> NormalizeName(std::string_view name, std::string_view what) 
   }
   if (characters > kMaxNameLength) {
     return Status::InvalidArgument(std::string(what) + " is " + std::to_string(characters) +
-                                   " characters long; at most " +
-                                   std::to_string(kMaxNameLength) + " are allowed");
+                                   " characters long; at most " + std::to_string(kMaxNameLength) +
+                                   " are allowed");
   }
   return std::string(name);
 }
@@ -53,8 +54,7 @@ Result<std::string> NormalizeName(std::string_view name, std::string_view what) 
 Result<Project> CreateProject(storage::Session& session, const std::string& team_id,
                               const std::string& name, int64_t now_millis) {
   RETURN_IF_ERROR(LockTeam(session, team_id));
-  ASSIGN_OR_RETURN(int64_t created_at,
-                   NextCreationTime(session, "projects", team_id, now_millis));
+  ASSIGN_OR_RETURN(int64_t created_at, NextCreationTime(session, "projects", team_id, now_millis));
   std::string id = NewId();
   RETURN_IF_ERROR(session
                       .Execute("INSERT INTO projects (id, team_id, name, is_default, created_at, "
@@ -79,10 +79,9 @@ Result<Project> RenameProject(storage::Session& session, const std::string& team
                               const std::string& project_id, const std::string& name,
                               int64_t now_millis) {
   if (!IsValidId(project_id)) return Status::NotFound("project", project_id);
-  ASSIGN_OR_RETURN(int64_t changed,
-                   session.Execute("UPDATE projects SET name = ?, updated_at = ? "
-                                   "WHERE id = ? AND team_id = ?",
-                                   {name, now_millis, project_id, team_id}));
+  ASSIGN_OR_RETURN(int64_t changed, session.Execute("UPDATE projects SET name = ?, updated_at = ? "
+                                                    "WHERE id = ? AND team_id = ?",
+                                                    {name, now_millis, project_id, team_id}));
   if (changed == 0) return Status::NotFound("project", project_id);
   return GetProject(session, team_id, project_id);
 }
@@ -116,15 +115,14 @@ Result<Project> GetOrCreateDefaultProject(storage::Session& session, const std::
                                      "ORDER BY created_at, id LIMIT 1",
                                  {team_id}));
   if (!rows.empty()) return RowToProject(rows[0]);
-  ASSIGN_OR_RETURN(int64_t created_at,
-                   NextCreationTime(session, "projects", team_id, now_millis));
+  ASSIGN_OR_RETURN(int64_t created_at, NextCreationTime(session, "projects", team_id, now_millis));
   std::string id = NewId();
-  RETURN_IF_ERROR(session
-                      .Execute("INSERT INTO projects (id, team_id, name, is_default, created_at, "
-                               "updated_at) VALUES (?, ?, ?, 1, ?, ?)",
-                               {id, team_id, std::string(kDefaultProjectName), created_at,
-                                created_at})
-                      .status());
+  RETURN_IF_ERROR(
+      session
+          .Execute("INSERT INTO projects (id, team_id, name, is_default, created_at, "
+                   "updated_at) VALUES (?, ?, ?, 1, ?, ?)",
+                   {id, team_id, std::string(kDefaultProjectName), created_at, created_at})
+          .status());
   return GetProject(session, team_id, id);
 }
 

@@ -36,8 +36,8 @@ void AddError(boost::json::object& state, const std::string& status,
 
 }  // namespace
 
-boost::json::object ParseJsonColumn(const std::optional<std::string>& text,
-                                    std::string_view column, const std::string& video_id) {
+boost::json::object ParseJsonColumn(const std::optional<std::string>& text, std::string_view column,
+                                    const std::string& video_id) {
   if (!text || text->empty()) return {};
   boost::system::error_code error;
   boost::json::value value = boost::json::parse(*text, error);

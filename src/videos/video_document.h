@@ -37,7 +37,7 @@ boost::json::object VideoDocument(const Video& video);
 
 // Parses a JSON column: the object it holds, or {} (logged) when it is NULL
 // or not a JSON object.
-boost::json::object ParseJsonColumn(const std::optional<std::string>& text,
-                                    std::string_view column, const std::string& video_id);
+boost::json::object ParseJsonColumn(const std::optional<std::string>& text, std::string_view column,
+                                    const std::string& video_id);
 
 }  // namespace vidmill::videos

@@ -82,8 +82,8 @@ int64_t Video::LastUpdated() const {
 Result<Video> GetVideo(storage::Session& session, const std::string& team_id,
                        const std::string& video_id) {
   if (!IsValidId(video_id)) return Status::NotFound("video", video_id);
-  std::string sql = "SELECT " + std::string(kVideoColumns) +
-                    " FROM videos WHERE id = ? AND team_id = ?";
+  std::string sql =
+      "SELECT " + std::string(kVideoColumns) + " FROM videos WHERE id = ? AND team_id = ?";
   ASSIGN_OR_RETURN(storage::Rows rows, session.Query(sql, {video_id, team_id}));
   if (rows.empty()) return Status::NotFound("video", video_id);
   return RowToVideo(rows[0]);
@@ -168,9 +168,9 @@ Result<Page<Video>> ListVideos(storage::Session& session, const std::string& tea
 }
 
 Status LockTeam(storage::Session& session, const std::string& team_id) {
-  ASSIGN_OR_RETURN(int64_t changed,
-                   session.Execute("UPDATE teams SET updated_at = updated_at WHERE id = ?",
-                                   {team_id}));
+  ASSIGN_OR_RETURN(
+      int64_t changed,
+      session.Execute("UPDATE teams SET updated_at = updated_at WHERE id = ?", {team_id}));
   if (changed == 0) return Status::NotFound("team", team_id);
   return Status::Ok();
 }
@@ -198,8 +198,8 @@ Result<Video> InsertVideo(storage::Session& session, const NewVideo& video, int6
     RETURN_IF_ERROR(GetVideo(session, video.team_id, *video.parent_id).status());
   }
   if (!IsKnownStatus(video.processing_status)) {
-    return Status::Internal("InsertVideo: unknown processing status '" +
-                            video.processing_status + "'");
+    return Status::Internal("InsertVideo: unknown processing status '" + video.processing_status +
+                            "'");
   }
   ASSIGN_OR_RETURN(int64_t created_at,
                    NextCreationTime(session, "videos", video.team_id, now_millis));
@@ -221,10 +221,9 @@ Result<Video> InsertVideo(storage::Session& session, const NewVideo& video, int6
 Status RenameVideo(storage::Session& session, const std::string& team_id,
                    const std::string& video_id, const std::string& name, int64_t now_millis) {
   if (!IsValidId(video_id)) return Status::NotFound("video", video_id);
-  ASSIGN_OR_RETURN(int64_t changed,
-                   session.Execute("UPDATE videos SET name = ?, updated_at = ? "
-                                   "WHERE id = ? AND team_id = ?",
-                                   {name, now_millis, video_id, team_id}));
+  ASSIGN_OR_RETURN(int64_t changed, session.Execute("UPDATE videos SET name = ?, updated_at = ? "
+                                                    "WHERE id = ? AND team_id = ?",
+                                                    {name, now_millis, video_id, team_id}));
   if (changed == 0) return Status::NotFound("video", video_id);
   return Status::Ok();
 }

@@ -82,9 +82,10 @@ class VideoStoreTest : public ::testing::TestWithParam<storage::Backend> {
   void AddJob(const std::string& video_id, const std::string& state) {
     Status status = db_->Run([&](storage::Session& s) {
       return s
-          .Execute("INSERT INTO jobs(id, kind, video_id, state, run_after, created_at, updated_at)"
-                   " VALUES (?, 'ingest', ?, ?, 0, 0, 0)",
-                   {NewId(), video_id, state})
+          .Execute(
+              "INSERT INTO jobs(id, kind, video_id, state, run_after, created_at, updated_at)"
+              " VALUES (?, 'ingest', ?, ?, 0, 0, 0)",
+              {NewId(), video_id, state})
           .status();
     });
     ASSERT_TRUE(status.ok()) << status.ToString();
@@ -93,9 +94,9 @@ class VideoStoreTest : public ::testing::TestWithParam<storage::Backend> {
   std::vector<std::string> JobStates(const std::string& video_id) {
     std::vector<std::string> states;
     Status status = db_->Run([&](storage::Session& s) -> Status {
-      ASSIGN_OR_RETURN(storage::Rows rows,
-                       s.Query("SELECT state FROM jobs WHERE video_id = ? ORDER BY state",
-                               {video_id}));
+      ASSIGN_OR_RETURN(
+          storage::Rows rows,
+          s.Query("SELECT state FROM jobs WHERE video_id = ? ORDER BY state", {video_id}));
       for (const auto& row : rows) states.push_back(row.Text(0));
       return Status::Ok();
     });
@@ -177,7 +178,8 @@ TEST_P(VideoStoreTest, InsertsAndReadsBackEveryDefault) {
     EXPECT_TRUE(db_->Run([&](storage::Session& s) {
                      out = GetVideoAnyTeam(s, video.id);
                      return Status::Ok();
-                   }).ok());
+                   })
+                    .ok());
     return std::move(*out);
   }();
   ASSERT_TRUE(any.ok());
@@ -201,21 +203,20 @@ TEST_P(VideoStoreTest, AnotherTeamSeesNothing) {
   spec.team_id = team_b_;
   spec.project_id = project.id;
   spec.user_id = "u";
-  Status status = TransactionStatus(
-      [&](storage::Session& s) { return InsertVideo(s, spec, 1).status(); });
+  Status status =
+      TransactionStatus([&](storage::Session& s) { return InsertVideo(s, spec, 1).status(); });
   EXPECT_EQ(status.code(), Code::kNotFound);
   Project project_b = NewProject(team_b_, "B");
   NewVideo child = spec;
   child.project_id = project_b.id;
   child.parent_id = video.id;
-  status = TransactionStatus(
-      [&](storage::Session& s) { return InsertVideo(s, child, 1).status(); });
+  status =
+      TransactionStatus([&](storage::Session& s) { return InsertVideo(s, child, 1).status(); });
   EXPECT_EQ(status.code(), Code::kNotFound);
 
   // Nor delete it.
-  status = TransactionStatus([&](storage::Session& s) {
-    return DeleteVideoCascade(s, team_b_, video.id, 1).status();
-  });
+  status = TransactionStatus(
+      [&](storage::Session& s) { return DeleteVideoCascade(s, team_b_, video.id, 1).status(); });
   EXPECT_EQ(status.code(), Code::kNotFound);
   EXPECT_TRUE(Get(team_a_, video.id).ok());
 }
@@ -412,9 +413,8 @@ TEST_P(VideoStoreTest, ListFiltersByProjectAndParent) {
 }
 
 TEST_P(VideoStoreTest, RejectsBadPageRequests) {
-  for (PageRequest bad : {PageRequest{0, 20, {}}, PageRequest{-1, 20, {}},
-                          PageRequest{1, 0, {}}, PageRequest{1, 101, {}},
-                          PageRequest{kMaxPage + 1, 20, {}}}) {
+  for (PageRequest bad : {PageRequest{0, 20, {}}, PageRequest{-1, 20, {}}, PageRequest{1, 0, {}},
+                          PageRequest{1, 101, {}}, PageRequest{kMaxPage + 1, 20, {}}}) {
     Status status = TransactionStatus(
         [&](storage::Session& s) { return ListProjects(s, team_a_, bad).status(); });
     EXPECT_EQ(status.code(), Code::kInvalidArgument) << bad.page << "/" << bad.page_size;
@@ -425,9 +425,9 @@ TEST_P(VideoStoreTest, DocumentHasEveryBlockAndReportsFailures) {
   Project project = NewProject(team_a_, "P");
   Video video = NewVideoIn(team_a_, project.id);
   boost::json::object doc = VideoDocument(video);
-  for (const char* key : {"id", "name", "description", "projectId", "userId", "teamId",
-                          "parentId", "upload", "ingestion", "processing", "attributes",
-                          "dateCreated", "timeLastUpdated"}) {
+  for (const char* key :
+       {"id", "name", "description", "projectId", "userId", "teamId", "parentId", "upload",
+        "ingestion", "processing", "attributes", "dateCreated", "timeLastUpdated"}) {
     EXPECT_TRUE(doc.contains(key)) << key;
   }
   EXPECT_TRUE(doc["parentId"].is_null());
@@ -440,16 +440,18 @@ TEST_P(VideoStoreTest, DocumentHasEveryBlockAndReportsFailures) {
   // Written the way the other services write their columns.
   ASSERT_TRUE(db_->Run([&](storage::Session& s) {
                    return s
-                       .Execute("UPDATE videos SET upload_status = 'DONE', file_name = 'a.mp4', "
-                                "file_size = 1234, ingestion_status = 'FAILED', "
-                                "ingestion_error = 'cannot open input: moov atom not found', "
-                                "ingestion_progress = 42.5, ingestion_eta = 7, "
-                                "thumbnail_count = 3, metadata = '{\"frameWidth\": 64}', "
-                                "quality = 'not json', processing_updated_at = 99999000 "
-                                "WHERE id = ?",
-                                {video.id})
+                       .Execute(
+                           "UPDATE videos SET upload_status = 'DONE', file_name = 'a.mp4', "
+                           "file_size = 1234, ingestion_status = 'FAILED', "
+                           "ingestion_error = 'cannot open input: moov atom not found', "
+                           "ingestion_progress = 42.5, ingestion_eta = 7, "
+                           "thumbnail_count = 3, metadata = '{\"frameWidth\": 64}', "
+                           "quality = 'not json', processing_updated_at = 99999000 "
+                           "WHERE id = ?",
+                           {video.id})
                        .status();
-                 }).ok());
+                 })
+                  .ok());
   Result<Video> reread = Get(team_a_, video.id);
   ASSERT_TRUE(reread.ok());
   doc = VideoDocument(*reread);

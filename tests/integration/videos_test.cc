@@ -9,13 +9,12 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "common/ids.h"
 #include "storage/database.h"
@@ -31,7 +30,8 @@ using test::HttpResponse;
 using test::ServerHarness;
 
 std::string Str(const boost::json::value& value) {
-  return value.is_string() ? std::string(value.as_string()) : "<" + boost::json::serialize(value) + ">";
+  return value.is_string() ? std::string(value.as_string())
+                           : "<" + boost::json::serialize(value) + ">";
 }
 
 class VideosApiTest : public ::testing::Test {
@@ -214,10 +214,9 @@ TEST_F(VideosApiTest, ProjectNamesAreValidated) {
       {R"({"name": )", 400, "not valid JSON"},
   };
   for (const Case& c : cases) {
-    HttpResponse response =
-        client_->Send("PUT", "/videos/v1/project",
-                      {{"Authorization", "Bearer " + token_a_}, {"Content-Type", "application/json"}},
-                      c.body);
+    HttpResponse response = client_->Send(
+        "PUT", "/videos/v1/project",
+        {{"Authorization", "Bearer " + token_a_}, {"Content-Type", "application/json"}}, c.body);
     EXPECT_EQ(response.status, c.status) << c.body << " → " << response.body;
     EXPECT_EQ(response.Json().at("exception"), "BadRequestException") << c.body;
     EXPECT_NE(Str(response.Json().at("errorMessage")).find(c.message_part), std::string::npos)
@@ -242,7 +241,8 @@ TEST_F(VideosApiTest, ProjectNamesAreValidated) {
 
 TEST_F(VideosApiTest, ProjectListingIsHalWithLinksOnlyWhereTheyExist) {
   std::vector<std::string> ids;  // oldest first
-  for (int i = 0; i < 5; ++i) ids.push_back(Str(CreateProject("P" + std::to_string(i), token_a_)["id"]));
+  for (int i = 0; i < 5; ++i)
+    ids.push_back(Str(CreateProject("P" + std::to_string(i), token_a_)["id"]));
 
   HttpResponse response = client_->Get("/videos/v1/projects?page-size=2", token_a_);
   ASSERT_EQ(response.status, 200) << response.body;
@@ -310,7 +310,8 @@ TEST_F(VideosApiTest, BadPagingParametersAre400) {
 
 TEST_F(VideosApiTest, PagingWalkSeesEachProjectOnceWhileProjectsAreAdded) {
   std::set<std::string> existing;
-  for (int i = 0; i < 23; ++i) existing.insert(Str(CreateProject("P" + std::to_string(i), token_a_)["id"]));
+  for (int i = 0; i < 23; ++i)
+    existing.insert(Str(CreateProject("P" + std::to_string(i), token_a_)["id"]));
   std::set<std::string> added;
   std::vector<std::string> seen = Walk("/videos/v1/projects?page-size=5", "projects", [&] {
     for (int i = 0; i < 2; ++i) added.insert(Str(CreateProject("late", token_a_)["id"]));
@@ -362,7 +363,8 @@ TEST_F(VideosApiTest, CreateVideoUsesTheDefaultProjectAndHandsOutUrls) {
   EXPECT_EQ(project.Json().at("project").at("name"), "Default");
 
   // A body-less request and a second video land in the same default project.
-  HttpResponse bare = client_->Send("PUT", "/videos/v1/video", {{"Authorization", "Bearer " + token_a_}});
+  HttpResponse bare =
+      client_->Send("PUT", "/videos/v1/video", {{"Authorization", "Bearer " + token_a_}});
   ASSERT_EQ(bare.status, 200) << bare.body;
   EXPECT_EQ(Str(bare.Json().at("projectId")), project_id);
   // Team B gets a default project of its own.
@@ -389,7 +391,8 @@ TEST_F(VideosApiTest, CreateVideoUsesTheDefaultProjectAndHandsOutUrls) {
   };
   for (const Case& c : cases) {
     HttpResponse response = client_->SendJson("PUT", "/videos/v1/video", c.body, token_a_);
-    EXPECT_EQ(response.status, c.status) << boost::json::serialize(c.body) << " → " << response.body;
+    EXPECT_EQ(response.status, c.status)
+        << boost::json::serialize(c.body) << " → " << response.body;
   }
 }
 
@@ -414,9 +417,9 @@ TEST_F(VideosApiTest, VideoDocumentHasEveryBlock) {
   const auto& ingestion = video["ingestion"].as_object();
   const auto& state = ingestion.at("ingestionState").as_object();
   EXPECT_EQ(state.at("ingestionStatus"), "INITIAL");
-  for (const char* key : {"updatedAt", "videoMetadataAvailable", "videoMetadataCommitted",
-                          "thumbnailsAvailable", "webVideoAvailable", "processingProgressPercent",
-                          "etaSeconds"}) {
+  for (const char* key :
+       {"updatedAt", "videoMetadataAvailable", "videoMetadataCommitted", "thumbnailsAvailable",
+        "webVideoAvailable", "processingProgressPercent", "etaSeconds"}) {
     EXPECT_TRUE(state.contains(key)) << key;
   }
   EXPECT_TRUE(ingestion.at("metadata").is_object());
@@ -485,7 +488,8 @@ TEST_F(VideosApiTest, ProcessedVideoShowsParentParametersAndProgress) {
   EXPECT_EQ(video["processing"].at("processingParameters").at("targetVideo").at("frameWidth"), 128);
   EXPECT_EQ(video["processing"].at("processingState").at("processingStatus"), "IN_PROGRESS");
 
-  HttpResponse progress = client_->Get("/videos/v1/check-process-video-progress/" + processed, token_a_);
+  HttpResponse progress =
+      client_->Get("/videos/v1/check-process-video-progress/" + processed, token_a_);
   ASSERT_EQ(progress.status, 200) << progress.body;
   boost::json::object doc = progress.Json().as_object();
   EXPECT_EQ(Str(doc["videoId"]), processed);
@@ -497,7 +501,9 @@ TEST_F(VideosApiTest, ProcessedVideoShowsParentParametersAndProgress) {
 
   Sql("UPDATE videos SET processing_status = 'FAILED', processing_error = ? WHERE id = ?",
       {std::string("encoder failed: out of disk space"), processed});
-  doc = client_->Get("/videos/v1/check-process-video-progress/" + processed, token_a_).Json().as_object();
+  doc = client_->Get("/videos/v1/check-process-video-progress/" + processed, token_a_)
+            .Json()
+            .as_object();
   EXPECT_EQ(doc["processingState"].at("processingStatus"), "FAILED");
   EXPECT_EQ(doc["processingState"].at("errorMessage"), "encoder failed: out of disk space");
 
@@ -508,7 +514,8 @@ TEST_F(VideosApiTest, ProcessedVideoShowsParentParametersAndProgress) {
   ASSERT_EQ(items.size(), 1u);
   EXPECT_EQ(Str(items[0].at("id")), processed);
   EXPECT_EQ(Str(items[0].at("parentId")), original);
-  for (const char* key : {"projectId", "name", "filename", "dateCreated", "timeLastUpdated", "_links"}) {
+  for (const char* key :
+       {"projectId", "name", "filename", "dateCreated", "timeLastUpdated", "_links"}) {
     EXPECT_TRUE(items[0].as_object().contains(key)) << key;
   }
   boost::json::object all = client_->Get("/videos/v1/videos", token_a_).Json().as_object();
@@ -574,7 +581,8 @@ TEST_F(VideosApiTest, NonEmptyProjectCannotBeDeleted) {
 
 TEST_F(VideosApiTest, AnotherTeamGets404ForEveryId) {
   std::string project = Str(CreateProject("Secret", token_a_)["id"]);
-  std::string video = Str(CreateVideo({{"projectId", project}, {"name", "secret"}}, token_a_)["videoId"]);
+  std::string video =
+      Str(CreateVideo({{"projectId", project}, {"name", "secret"}}, token_a_)["videoId"]);
   std::string processed = InsertProcessedVideo(video);
   PutMediaFile(video);
 
@@ -607,28 +615,46 @@ TEST_F(VideosApiTest, AnotherTeamGets404ForEveryId) {
     EXPECT_EQ(response.Json().at("exception"), "NotFoundException");
   }
   // Team B's listings do not show team A's items.
-  EXPECT_TRUE(client_->Get("/videos/v1/projects", token_b_).Json().at("_embedded").at("projects")
-                  .as_array().empty());
-  EXPECT_TRUE(client_->Get("/videos/v1/videos", token_b_).Json().at("_embedded").at("videos")
-                  .as_array().empty());
+  EXPECT_TRUE(client_->Get("/videos/v1/projects", token_b_)
+                  .Json()
+                  .at("_embedded")
+                  .at("projects")
+                  .as_array()
+                  .empty());
+  EXPECT_TRUE(client_->Get("/videos/v1/videos", token_b_)
+                  .Json()
+                  .at("_embedded")
+                  .at("videos")
+                  .as_array()
+                  .empty());
   // And everything of team A is untouched.
   EXPECT_EQ(client_->Get("/videos/v1/project/" + project, token_a_).Json().at("project").at("name"),
             "Secret");
   EXPECT_EQ(GetVideoDocument(video)["name"], "secret");
   EXPECT_EQ(client_->Get("/videos/v1/video/" + processed, token_a_).status, 200);
   EXPECT_TRUE(std::filesystem::exists(MediaDir(video) / "original"));
-  EXPECT_EQ(client_->Get("/videos/v1/videos", token_a_).Json().at("_embedded").at("videos")
-                .as_array().size(), 2u);
+  EXPECT_EQ(client_->Get("/videos/v1/videos", token_a_)
+                .Json()
+                .at("_embedded")
+                .at("videos")
+                .as_array()
+                .size(),
+            2u);
 }
 
 TEST_F(VideosApiTest, EveryRouteNeedsAToken) {
   std::string id = NewId();
   const std::vector<std::pair<std::string, std::string>> calls = {
-      {"PUT", "/videos/v1/project"},         {"GET", "/videos/v1/project/" + id},
-      {"POST", "/videos/v1/project/" + id},  {"DELETE", "/videos/v1/project/" + id},
-      {"GET", "/videos/v1/projects"},        {"PUT", "/videos/v1/video"},
-      {"GET", "/videos/v1/video/" + id},     {"POST", "/videos/v1/video/" + id},
-      {"DELETE", "/videos/v1/video/" + id},  {"GET", "/videos/v1/videos"},
+      {"PUT", "/videos/v1/project"},
+      {"GET", "/videos/v1/project/" + id},
+      {"POST", "/videos/v1/project/" + id},
+      {"DELETE", "/videos/v1/project/" + id},
+      {"GET", "/videos/v1/projects"},
+      {"PUT", "/videos/v1/video"},
+      {"GET", "/videos/v1/video/" + id},
+      {"POST", "/videos/v1/video/" + id},
+      {"DELETE", "/videos/v1/video/" + id},
+      {"GET", "/videos/v1/videos"},
       {"GET", "/videos/v1/check-ingest-video-progress/" + id},
       {"GET", "/videos/v1/check-process-video-progress/" + id},
   };
@@ -656,8 +682,10 @@ TEST_F(VideosApiTest, RenameVideo) {
   ASSERT_EQ(response.status, 200) << response.body;
   EXPECT_EQ(response.Json().at("video").at("name"), "Better name");
   EXPECT_EQ(GetVideoDocument(id)["name"], "Better name");
-  EXPECT_EQ(client_->SendJson("POST", "/videos/v1/video/" + id,
-                              boost::json::object{{"name", "  "}}, token_a_).status,
+  EXPECT_EQ(client_
+                ->SendJson("POST", "/videos/v1/video/" + id, boost::json::object{{"name", "  "}},
+                           token_a_)
+                .status,
             400);
 }
 
