@@ -2,6 +2,9 @@
 
 #include <strings.h>
 
+#include <charconv>
+#include <cmath>
+
 namespace vidmill::http {
 namespace {
 
@@ -9,7 +12,57 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
+void AppendJson(const boost::json::value& value, std::string& out) {
+  switch (value.kind()) {
+    case boost::json::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& item : value.get_object()) {
+        if (!first) out += ',';
+        first = false;
+        out += boost::json::serialize(boost::json::string_view(item.key()));
+        out += ':';
+        AppendJson(item.value(), out);
+      }
+      out += '}';
+      return;
+    }
+    case boost::json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& element : value.get_array()) {
+        if (!first) out += ',';
+        first = false;
+        AppendJson(element, out);
+      }
+      out += ']';
+      return;
+    }
+    case boost::json::kind::double_: {
+      // Shortest round-trip decimal ("29.97", "100", "0.001") rather than
+      // Boost.JSON's exponent form ("2.997E1", "1E2").
+      double number = value.get_double();
+      if (!std::isfinite(number)) {
+        out += "null";
+        return;
+      }
+      char buffer[64];
+      auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), number);
+      out.append(buffer, ec == std::errc() ? end : buffer);
+      return;
+    }
+    default:
+      out += boost::json::serialize(value);
+  }
+}
+
 }  // namespace
+
+std::string SerializeJson(const boost::json::value& value) {
+  std::string out;
+  AppendJson(value, out);
+  return out;
+}
 
 void Headers::Set(std::string name, std::string value) {
   std::erase_if(fields_, [&](const auto& field) { return EqualsIgnoreCase(field.first, name); });
@@ -44,7 +97,7 @@ Response Response::Json(int status, const boost::json::value& value) {
   Response response;
   response.status = status;
   response.headers.Set("Content-Type", "application/json");
-  response.body = boost::json::serialize(value);
+  response.body = SerializeJson(value);
   return response;
 }
 

@@ -112,6 +112,10 @@ class BodySink {
   virtual void Abort() = 0;
 };
 
+// JSON text with numbers as people write them: doubles in their shortest
+// round-trip decimal form (29.97, 100, 0.001), not Boost.JSON's exponent form.
+std::string SerializeJson(const boost::json::value& value);
+
 // The error document of the API: {"exception": …, "errorMessage": …} with the
 // status that fits the Status code (the one place that mapping lives).
 Response ErrorResponse(const Status& status);

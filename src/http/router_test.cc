@@ -67,5 +67,17 @@ TEST(ErrorResponseTest, HasTheApiShape) {
   EXPECT_EQ(ErrorResponse(Status::Conflict("x")).status, 409);
 }
 
+TEST(SerializeJsonTest, NumbersReadAsWritten) {
+  boost::json::value doc = boost::json::object{
+      {"fps", 25.0}, {"ntsc", 29.97}, {"zero", 0.0}, {"small", 0.001}, {"int", 42},
+      {"nested", boost::json::array{1.5, "x\"y", nullptr, true}}};
+  std::string text = SerializeJson(doc);
+  EXPECT_EQ(text,
+            R"({"fps":25,"ntsc":29.97,"zero":0,"small":0.001,"int":42,"nested":[1.5,"x\"y",null,true]})");
+  boost::json::value back = boost::json::parse(text);  // same numbers when parsed back
+  EXPECT_EQ(back.at("ntsc").to_number<double>(), 29.97);
+  EXPECT_EQ(back.at("small").to_number<double>(), 0.001);
+}
+
 }  // namespace
 }  // namespace vidmill::http
