@@ -181,7 +181,7 @@ TEST(TranscodeTest, EveryChromaAndBitDepthEachCodecSupports) {
   // The validator's tables (videos::ChromaFor / BitsFor) are the contract;
   // every combination they allow must encode and probe back as itself.
   test::TempDir dir;
-  for (const std::string& codec : {"h264", "hevc", "mpeg2", "ffv1"}) {
+  for (const std::string codec : {"h264", "hevc", "mpeg2", "ffv1"}) {
     for (const std::string& chroma : videos::ChromaFor(codec, "")) {
       std::vector<int> depths = videos::BitsFor(codec, "");
       if (codec == "ffv1" && chroma != "4:2:0" && chroma != "4:2:2" && chroma != "4:4:4") {
@@ -237,6 +237,54 @@ TEST(TranscodeTest, ScanningFormsSetTheFieldOrder) {
   ASSERT_TRUE(kept.ok()) << kept.status().ToString();
   EXPECT_EQ(kept->field_order, "bb");
   EXPECT_EQ(kept->width, 640);
+}
+
+TEST(TranscodeTest, InterlacedDnxhdAndXdcamAt1080i) {
+  // 1080i25 bottom field first in; DNxHD and XDCAM 1080i are top field first,
+  // so the fields are swapped (fieldorder) and kept interlaced.
+  test::TempDir dir;
+  std::string input = dir.path() + "/bff.mov";
+  Ffmpeg("-f lavfi -i testsrc2=size=1920x1080:rate=50 -t 0.4 "
+         "-vf tinterlace=mode=interleave_bottom,setfield=bff -c:v mpeg2video -flags +ildct+ilme "
+         "-top 0 -pix_fmt yuv422p -b:v 20M '" + input + "'");
+  struct Case {
+    std::string container, codec, profile, pix_fmt;
+    double mbps;
+    bool top_field_first;
+    std::string stream_field_order;  // what ffprobe shows for the stream
+  };
+  const std::vector<Case> cases = {
+      // FFmpeg's mov muxer writes no 'fiel' atom for DNxHD: the order is in the frames.
+      {"mov", "dnxhd", "dnxhd_sq", "yuv422p", 120, true, "unknown"},
+      {"mxf", "dnxhd", "dnxhd_hqx", "yuv422p10le", 185, true, "tt"},
+      {"mxf", "xdcam", "", "yuv422p", 50, true, "tt"},
+  };
+  for (const Case& c : cases) {
+    TranscodeSpec spec = Base();
+    spec.container = c.container;
+    spec.codec = c.codec;
+    spec.profile = c.profile;
+    spec.pixel_format = c.pix_fmt;
+    spec.bitrate_mbps = c.mbps;
+    spec.width = spec.source_width = 1920;
+    spec.height = spec.source_height = 1080;
+    spec.source_interlaced = true;
+    spec.source_top_field_first = false;
+    spec.interlaced_output = true;
+    spec.top_field_first = c.top_field_first;
+    spec.keep_audio = false;
+    std::string label = c.container + "/" + c.codec + " " + c.profile;
+    auto probe = RunSpec(spec, input, c.container, dir);
+    ASSERT_TRUE(probe.ok()) << label << ": " << probe.status().ToString();
+    EXPECT_EQ(probe->frames, 10) << label;
+    EXPECT_EQ(probe->pix_fmt, c.pix_fmt) << label;
+    EXPECT_EQ(probe->field_order.substr(0, c.stream_field_order.size()), c.stream_field_order)
+        << label;
+    std::string first = Output("ffprobe -v error -select_streams v:0 -read_intervals %+#1 "
+                               "-show_entries frame=interlaced_frame,top_field_first -of csv=p=0 '" +
+                               dir.path() + "/out." + c.container + "'");
+    EXPECT_EQ(first.substr(0, 3), c.top_field_first ? "1,1" : "1,0") << label;
+  }
 }
 
 TEST(TranscodeTest, DeinterlacersAtFrameAndFieldRate) {

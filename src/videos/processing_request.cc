@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -280,7 +281,64 @@ Result<SourceInfo> SourceFromMetadata(const object& metadata, const std::string&
   return source;
 }
 
-Result<ProcessingPlan> ValidateProcessingRequest(const object& request, const SourceInfo& source) {
+namespace {
+
+bool IsDnxhr(const ProcessingPlan& plan) {
+  return plan.codec == "dnxhd" && plan.profile.rfind("dnxhr_", 0) == 0;
+}
+
+// DNxHD (not HR) and XDCAM HD422 are interlaced only as 1080i, top field
+// first (FFmpeg's MXF muxer labels a bottom-first XDCAM stream "tb").
+bool TopFieldFirstOnly(const ProcessingPlan& plan) {
+  return (plan.codec == "dnxhd" && !IsDnxhr(plan)) || plan.codec == "xdcam";
+}
+
+// Why the plan's interlaced output cannot be made in its format, or "" when it
+// can. (FFmpeg's encoders and muxers: DNxHR has no interlaced mode; DNxHD's
+// interlaced formats are 1080i only; HEVC carries no field flags in MPEG-TS.)
+std::string InterlacedOutputRefusal(const ProcessingPlan& plan) {
+  if (IsDnxhr(plan)) {
+    return "DNxHR (" + plan.profile +
+           ") codes progressive frames only; use scanning progressive, or dnxhd_sq, dnxhd_hq or "
+           "dnxhd_hqx at 1920x1080 for 1080i";
+  }
+  if (plan.codec == "dnxhd") {
+    bool profile_ok =
+        plan.profile == "dnxhd_sq" || plan.profile == "dnxhd_hq" || plan.profile == "dnxhd_hqx";
+    bool size_ok = plan.width == 1920 && plan.height == 1080;
+    bool rate_ok = SameRate(plan.fps, 25) || SameRate(plan.fps, 30000.0 / 1001);
+    if (!profile_ok || !size_ok || !rate_ok) {
+      char got[128];
+      std::snprintf(got, sizeof(got), "%s at %dx%d, %.3f frames/s", plan.profile.c_str(),
+                    plan.width, plan.height, plan.fps);
+      return std::string("interlaced DNxHD exists only as 1080i: dnxhd_sq, dnxhd_hq or dnxhd_hqx "
+                         "at 1920x1080 and 25 or 29.97 frames/s (got ") +
+             got + ")";
+    }
+    if (!plan.top_field_first) return "DNxHD 1080i is top field first (interlaced_tff)";
+  }
+  if (plan.codec == "xdcam") {
+    if (plan.height == 720) {
+      return "XDCAM HD422 at 1280x720 is 720p, progressive only; interlaced XDCAM HD422 is "
+             "1920x1080";
+    }
+    if (!SameRate(plan.fps, 25) && !SameRate(plan.fps, 30000.0 / 1001)) {
+      return "interlaced XDCAM HD422 is 1080i at 25 or 29.97 frames/s";
+    }
+    if (!plan.top_field_first) return "XDCAM HD422 1080i is top field first (interlaced_tff)";
+  }
+  if (plan.codec == "hevc" && plan.container == "mts") {
+    return "HEVC in MPEG-TS cannot be marked interlaced; use container mov or mp4, or codec h264 "
+           "or mpeg2";
+  }
+  return "";
+}
+
+// The whole validation. `auto_progressive`: scanning auto resolves to
+// progressive (the source's interlacing cannot be kept in the output format).
+// `*scanning_auto` tells whether scanning was auto.
+Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& source,
+                                   bool auto_progressive, bool* scanning_auto) {
   RETURN_IF_ERROR(CheckKeys(request, "",
                             {"mediaContainerCodec", "appleProresProfile", "dnxhdHrProfile",
                              "scanning", "chromaSubsampling", "bitrate", "deinterlacer",
@@ -424,9 +482,12 @@ Result<ProcessingPlan> ValidateProcessingRequest(const object& request, const So
     scan = *scan_type == "progressive" ? "progressive"
            : *field_order == "top_field" ? "interlaced_tff" : "interlaced_bff";
   }
+  *scanning_auto = scan == "auto";
   if (scan == "auto") {
-    if (!plan.deinterlacer.empty() || !source.interlaced) {
+    if (auto_progressive || !plan.deinterlacer.empty() || !source.interlaced) {
       scan = "progressive";
+    } else if (TopFieldFirstOnly(plan)) {
+      scan = "interlaced_tff";
     } else {
       scan = source.top_field_first ? "interlaced_tff" : "interlaced_bff";
     }
@@ -680,6 +741,22 @@ Result<ProcessingPlan> ValidateProcessingRequest(const object& request, const So
     plan.has_range = true;
   }
   return plan;
+}
+
+}  // namespace
+
+Result<ProcessingPlan> ValidateProcessingRequest(const object& request, const SourceInfo& source) {
+  bool scanning_auto = false;
+  ASSIGN_OR_RETURN(ProcessingPlan plan, ResolvePlan(request, source, false, &scanning_auto));
+  if (!plan.interlaced_output) return plan;
+  std::string refusal = InterlacedOutputRefusal(plan);
+  if (refusal.empty()) return plan;
+  if (scanning_auto) {
+    // Auto keeps the source's interlacing only where the format can carry it;
+    // here it cannot, so the output is progressive (with a deinterlacer).
+    return ResolvePlan(request, source, true, &scanning_auto);
+  }
+  return Refuse("scanning", request.at("scanning"), refusal);
 }
 
 std::vector<std::string> ProcessingPlan::OwnFilters() const {

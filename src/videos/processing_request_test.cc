@@ -206,6 +206,84 @@ TEST(ProcessingRequestTest, ScanningAndFrameRate) {
   EXPECT_EQ(mc->frame_rate_converter, "mcinterpolate");
 }
 
+TEST(ProcessingRequestTest, InterlacedOutputOnlyWhereTheFormatCarriesIt) {
+  SourceInfo hd = Interlaced();  // 1080i25, top field first
+  hd.width = 1920;
+  hd.height = 1080;
+  SourceInfo hd_bff = hd;
+  hd_bff.top_field_first = false;
+  // Asked for explicitly: a 400 that says why.
+  const std::vector<BadCase> refused = {
+      {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhr_sq",
+           "scanning": {"tag": "interlaced_tff"}})", "DNxHR (dnxhr_sq) codes progressive frames only"},
+      {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_lb",
+           "scanning": {"tag": "interlaced_tff"}})", "only as 1080i"},
+      {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_sq",
+           "resolution": {"width": 1280, "height": 720}, "deinterlacer": "bwdif",
+           "scanning": {"tag": "interlaced_tff"}})", "only as 1080i"},
+      {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_sq",
+           "scanning": {"scanningType": "interlaced", "interlacedFieldOrder": "bottom_field"}})",
+       "top field first"},
+      {R"({"mediaContainerCodec": {"codec": "xdcam"}, "resolution": {"width": 1280, "height": 720},
+           "deinterlacer": "bwdif", "scanning": {"tag": "interlaced_tff"}})", "720p"},
+      {R"({"mediaContainerCodec": {"codec": "xdcam"}, "scanning": {"tag": "interlaced_bff"}})",
+       "top field first"},
+      {R"({"mediaContainerCodec": {"container": "mts", "codec": "hevc"},
+           "scanning": {"tag": "interlaced_tff"}})", "MPEG-TS"},
+  };
+  for (const BadCase& c : refused) {
+    auto plan = Validate(c.json, hd);
+    ASSERT_FALSE(plan.ok()) << c.json;
+    EXPECT_EQ(plan.status().code(), Code::kInvalidArgument) << c.json;
+    EXPECT_NE(plan.status().message().find("scanning"), std::string::npos)
+        << plan.status().message();
+    EXPECT_NE(plan.status().message().find(c.mentions), std::string::npos)
+        << c.json << " → " << plan.status().message();
+  }
+  // Scanning auto: kept where the format carries it, else deinterlaced.
+  struct AutoCase {
+    std::string json;
+    SourceInfo source;
+    bool interlaced;
+    bool top_field_first;
+    std::string deinterlacer;
+  };
+  const std::vector<AutoCase> autos = {
+      {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhr_sq"})", hd, false,
+       true, "bwdif"},
+      {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_sq"})", hd, true,
+       true, ""},
+      {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_hq"})", hd_bff, true,
+       true, ""},  // fields swapped to top first
+      {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_444"})", hd, false,
+       true, "bwdif"},
+      {R"({"mediaContainerCodec": {"container": "mts", "codec": "hevc"}})", hd, false, true,
+       "bwdif"},
+      {R"({"mediaContainerCodec": {"container": "mp4", "codec": "hevc"}})", hd_bff, true, false, ""},
+      {R"({"mediaContainerCodec": {"codec": "xdcam"}})", hd, true, true, ""},
+      {R"({"mediaContainerCodec": {"codec": "xdcam"}})", hd_bff, true, true, ""},
+      {R"({"mediaContainerCodec": {"codec": "xdcam"}, "resolution": {"width": 1280, "height": 720}})",
+       hd, false, true, "bwdif"},
+  };
+  for (const AutoCase& c : autos) {
+    auto plan = Validate(c.json, c.source);
+    ASSERT_TRUE(plan.ok()) << c.json << ": " << plan.status().ToString();
+    EXPECT_EQ(plan->interlaced_output, c.interlaced) << c.json;
+    if (c.interlaced) {
+      EXPECT_EQ(plan->top_field_first, c.top_field_first) << c.json;
+    }
+    EXPECT_EQ(plan->deinterlacer, c.deinterlacer) << c.json;
+  }
+  // 1080i29.97 DNxHD takes the 29.97 rate of the table.
+  SourceInfo ntsc = hd;
+  ntsc.fps = 30000.0 / 1001;
+  auto sq = Validate(R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_sq"})",
+                     ntsc);
+  ASSERT_TRUE(sq.ok()) << sq.status().ToString();
+  EXPECT_TRUE(sq->interlaced_output);
+  EXPECT_EQ(*sq->bitrate_mbps, 145);
+}
+
 TEST(ProcessingRequestTest, DnxhdSizesRatesAndBitrates) {
   auto sq = Validate(R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_sq", "resolution": {"tag": "hd_1080p"}})");
   ASSERT_TRUE(sq.ok()) << sq.status().ToString();
