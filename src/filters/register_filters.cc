@@ -1,16 +1,148 @@
 #include "filters/register_filters.h"
 
+#include <cstring>
 #include <memory>
 
+extern "C" {
+#include <libavutil/frame.h>
+#include <libavutil/pixdesc.h>
+}
+
 #include "filters/film_grain.h"
+#include "filters/filter.h"
 
 namespace vidmill::filters {
+namespace {
+
+// The plain-plane format of an AVPixelFormat, or an error for what our filters
+// do not take (packed, RGB, float, big-endian, exotic subsampling).
+Result<PixelFormat> ToPixelFormat(AVPixelFormat av_format, int width, int height) {
+  const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(av_format);
+  const char* name = av_get_pix_fmt_name(av_format);
+  if (desc == nullptr || !(desc->flags & AV_PIX_FMT_FLAG_PLANAR) ||
+      (desc->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_FLOAT | AV_PIX_FMT_FLAG_BE)) ||
+      desc->nb_components < 3 || desc->comp[0].depth < 8 || desc->comp[0].depth > 16 ||
+      desc->log2_chroma_w > 1 || desc->log2_chroma_h > desc->log2_chroma_w) {
+    return Status::InvalidArgument(std::string("Vidmill's filters need planar Y'CbCr 4:2:0, "
+                                               "4:2:2 or 4:4:4 at 8-16 bits, got ") +
+                                   (name ? name : "unknown"));
+  }
+  PixelFormat format;
+  format.width = width;
+  format.height = height;
+  format.bit_depth = desc->comp[0].depth;
+  format.chroma = desc->log2_chroma_w == 0   ? Chroma::k444
+                  : desc->log2_chroma_h == 0 ? Chroma::k422
+                                             : Chroma::k420;
+  return format;
+}
+
+FrameView WrapFrame(const AVFrame* frame, const PixelFormat& format) {
+  FrameView view;
+  view.format = format;
+  for (int plane = 0; plane < 3; ++plane) {
+    view.planes[plane] = PlaneView{frame->data[plane], format.PlaneWidth(plane),
+                                   format.PlaneHeight(plane), frame->linesize[plane],
+                                   format.bit_depth};
+  }
+  return view;
+}
+
+// Runs a VideoFilter as an engine FilterStage: wraps each AVFrame as a
+// FrameView, and copies each output into a fresh AVFrame.
+class VideoFilterStage final : public engine::FilterStage {
+ public:
+  explicit VideoFilterStage(engine::FilterStageOptions options) : options_(std::move(options)) {}
+
+  Result<engine::VideoFormat> Configure(const engine::VideoFormat& input) override {
+    input_ = input;
+    ASSIGN_OR_RETURN(PixelFormat format,
+                     ToPixelFormat(input.pixel_format, input.width, input.height));
+    in_format_ = format;
+    FilterConfig config;
+    config.input = format;
+    config.top_field_first = options_.top_field_first;
+    config.field_rate = options_.field_rate;
+    if (options_.name == "pabsr1" || options_.name == "dvres") {
+      config.output_width = options_.width;
+      config.output_height = options_.height;
+      ASSIGN_OR_RETURN(config.clarity_boost, ParseClarityBoost(options_.clarity_boost));
+    }
+    ASSIGN_OR_RETURN(filter_, MakeFilter(options_.name, config));
+    engine::VideoFormat output = input;
+    output.width = filter_->output_format().width;
+    output.height = filter_->output_format().height;
+    if (filter_->pts_scale() == 2) {
+      output.time_base.den *= 2;
+      output.frame_rate.num *= 2;
+    }
+    output_ = output;
+    return output;
+  }
+
+  Status Filter(engine::FramePtr frame, const EmitFn& emit) override {
+    if (!filter_) return Status::Internal(options_.name + ": Filter before Configure");
+    if (frame) {
+      if (frame->width != input_.width || frame->height != input_.height ||
+          frame->format != input_.pixel_format) {
+        return Status::InvalidArgument(options_.name + ": frame format changed mid-stream");
+      }
+      if (!template_) {
+        template_.reset(av_frame_alloc());
+        if (!template_ || av_frame_copy_props(template_.get(), frame.get()) < 0) {
+          return Status::Internal(options_.name + ": cannot allocate a frame");
+        }
+      }
+      RETURN_IF_ERROR(filter_->Push(WrapFrame(frame.get(), in_format_), frame->pts));
+    } else {
+      RETURN_IF_ERROR(filter_->Flush());
+    }
+    std::vector<OwnedFrame> outputs;
+    RETURN_IF_ERROR(filter_->Pull(&outputs));
+    for (const OwnedFrame& result : outputs) {
+      engine::FramePtr out(av_frame_alloc());
+      if (!out) return Status::Internal(options_.name + ": cannot allocate a frame");
+      if (template_) av_frame_copy_props(out.get(), template_.get());
+      out->format = output_.pixel_format;
+      out->width = output_.width;
+      out->height = output_.height;
+      if (av_frame_get_buffer(out.get(), 0) < 0) {
+        return Status::Internal(options_.name + ": cannot allocate a frame");
+      }
+      if (options_.name == "deint") {
+        out->interlaced_frame = 0;
+        out->top_field_first = 0;
+      }
+      RETURN_IF_ERROR(CopyFrame(result.view(), WrapFrame(out.get(), result.format())));
+      out->pts = result.pts;
+      out->pkt_duration = 0;
+      RETURN_IF_ERROR(emit(std::move(out)));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  engine::FilterStageOptions options_;
+  engine::VideoFormat input_;
+  PixelFormat in_format_;
+  engine::VideoFormat output_;
+  std::unique_ptr<VideoFilter> filter_;
+  engine::FramePtr template_;
+};
+
+}  // namespace
 
 void RegisterBuiltInFilters() {
   (void)engine::RegisterFilterStage(
       "filmgrain",
       [](const engine::FilterStageOptions&) -> Result<std::unique_ptr<engine::FilterStage>> {
         return std::unique_ptr<engine::FilterStage>(std::make_unique<FilmGrain>(FilmGrainOptions{}));
+      });
+  (void)engine::RegisterFilterStage(
+      "deint",
+      [](const engine::FilterStageOptions& options)
+          -> Result<std::unique_ptr<engine::FilterStage>> {
+        return std::unique_ptr<engine::FilterStage>(std::make_unique<VideoFilterStage>(options));
       });
 }
 

@@ -1,0 +1,98 @@
+#include "filters/frame.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace vidmill::filters {
+
+int ChromaShiftX(Chroma chroma) { return chroma == Chroma::k444 ? 0 : 1; }
+int ChromaShiftY(Chroma chroma) { return chroma == Chroma::k420 ? 1 : 0; }
+
+std::string_view ChromaName(Chroma chroma) {
+  switch (chroma) {
+    case Chroma::k420:
+      return "4:2:0";
+    case Chroma::k422:
+      return "4:2:2";
+    case Chroma::k444:
+      return "4:4:4";
+  }
+  return "?";
+}
+
+int PixelFormat::PlaneWidth(int plane) const {
+  int shift = plane == 0 ? 0 : ChromaShiftX(chroma);
+  return (width + (1 << shift) - 1) >> shift;
+}
+
+int PixelFormat::PlaneHeight(int plane) const {
+  int shift = plane == 0 ? 0 : ChromaShiftY(chroma);
+  return (height + (1 << shift) - 1) >> shift;
+}
+
+Status PixelFormat::Validate() const {
+  if (width < 1 || height < 1 || width > 16384 || height > 16384) {
+    return Status::InvalidArgument("frame size " + std::to_string(width) + "x" +
+                                   std::to_string(height) + " is outside 1x1..16384x16384");
+  }
+  if (bit_depth < 8 || bit_depth > 16) {
+    return Status::InvalidArgument("bit depth " + std::to_string(bit_depth) +
+                                   " is outside 8..16");
+  }
+  return Status::Ok();
+}
+
+OwnedFrame::OwnedFrame(const PixelFormat& format) : format_(format) {
+  const int bytes = format.wide() ? 2 : 1;
+  for (int plane = 0; plane < 3; ++plane) {
+    ptrdiff_t row = static_cast<ptrdiff_t>(format.PlaneWidth(plane)) * bytes;
+    strides_[plane] = (row + 63) / 64 * 64;
+    storage_[plane].assign(static_cast<size_t>(strides_[plane]) * format.PlaneHeight(plane), 0);
+  }
+}
+
+FrameView OwnedFrame::view() const {
+  FrameView view;
+  view.format = format_;
+  for (int plane = 0; plane < 3; ++plane) {
+    view.planes[plane] = PlaneView{const_cast<uint8_t*>(storage_[plane].data()),
+                                   format_.PlaneWidth(plane), format_.PlaneHeight(plane),
+                                   strides_[plane], format_.bit_depth};
+  }
+  return view;
+}
+
+OwnedFrame OwnedFrame::CopyOf(const FrameView& view) {
+  OwnedFrame frame(view.format);
+  (void)CopyFrame(view, frame.view());
+  return frame;
+}
+
+void OwnedFrame::Fill(int luma, int chroma) {
+  FrameView v = view();
+  for (int plane = 0; plane < 3; ++plane) {
+    const PlaneView& p = v.planes[plane];
+    for (int y = 0; y < p.height; ++y) {
+      for (int x = 0; x < p.width; ++x) {
+        p.Set(x, y, plane == 0 ? luma : chroma);
+      }
+    }
+  }
+}
+
+Status CopyFrame(const FrameView& from, const FrameView& to) {
+  if (!(from.format == to.format)) {
+    return Status::InvalidArgument("CopyFrame: formats differ");
+  }
+  const int bytes = from.format.wide() ? 2 : 1;
+  for (int plane = 0; plane < 3; ++plane) {
+    const PlaneView& src = from.planes[plane];
+    const PlaneView& dst = to.planes[plane];
+    for (int y = 0; y < src.height; ++y) {
+      std::memcpy(dst.Row8(y), src.Row8(y), static_cast<size_t>(src.width) * bytes);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace vidmill::filters

@@ -1,0 +1,106 @@
+#pragma once
+// Plain picture types for Vidmill's own filters, independent of libav.
+//
+// A PlaneView is a borrowed 2-D array of 8-bit (uint8_t) or 9–16-bit
+// (uint16_t, native endian, value in the low `bit_depth` bits) samples; a
+// FrameView is three planes of planar Y'CbCr with a chroma subsampling. The
+// processing pipeline wraps its AVFrames into views without copying; filters
+// read views and write OwnedFrames (or views of them).
+//
+// Ownership: views never own memory and must not outlive what they point to.
+// OwnedFrame owns its planes (rows padded to 64 bytes for SIMD).
+// Thread safety: plain values; a view may be read from many threads, written
+// from one.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace vidmill::filters {
+
+// Chroma subsampling of a planar Y'CbCr frame.
+enum class Chroma { k420, k422, k444 };
+
+// log2 of the horizontal / vertical chroma subsampling factor.
+int ChromaShiftX(Chroma chroma);
+int ChromaShiftY(Chroma chroma);
+std::string_view ChromaName(Chroma chroma);
+
+// The format of a frame: size of the luma plane, bit depth (8–16) and chroma.
+struct PixelFormat {
+  int width = 0;
+  int height = 0;
+  int bit_depth = 8;
+  Chroma chroma = Chroma::k420;
+
+  bool wide() const { return bit_depth > 8; }
+  int max_value() const { return (1 << bit_depth) - 1; }
+  int PlaneWidth(int plane) const;
+  int PlaneHeight(int plane) const;
+  // kInvalidArgument for sizes < 1 or > 16384, odd sizes the chroma cannot
+  // represent are allowed (chroma planes round up), depths outside 8–16.
+  Status Validate() const;
+  bool operator==(const PixelFormat&) const = default;
+};
+
+// One plane. `stride` is in bytes. For bit_depth > 8 the samples are uint16_t.
+struct PlaneView {
+  uint8_t* data = nullptr;
+  int width = 0;
+  int height = 0;
+  ptrdiff_t stride = 0;
+  int bit_depth = 8;
+
+  uint8_t* Row8(int y) const { return data + stride * y; }
+  uint16_t* Row16(int y) const { return reinterpret_cast<uint16_t*>(data + stride * y); }
+  // Sample at (x, y), as int, no bounds check.
+  int At(int x, int y) const { return bit_depth > 8 ? Row16(y)[x] : Row8(y)[x]; }
+  void Set(int x, int y, int value) const {
+    if (bit_depth > 8) {
+      Row16(y)[x] = static_cast<uint16_t>(value);
+    } else {
+      Row8(y)[x] = static_cast<uint8_t>(value);
+    }
+  }
+};
+
+// Three planes (Y, Cb, Cr) of one picture.
+struct FrameView {
+  PixelFormat format;
+  PlaneView planes[3];
+};
+
+// A frame that owns its samples, with its presentation timestamp (in the
+// caller's time base; filters that emit at field rate halve the duration and
+// say so in their header).
+class OwnedFrame {
+ public:
+  OwnedFrame() = default;
+  // Allocates a frame of `format`, samples zero (chroma too: call Fill for grey).
+  explicit OwnedFrame(const PixelFormat& format);
+
+  const PixelFormat& format() const { return format_; }
+  FrameView view() const;
+  PlaneView plane(int index) const { return view().planes[index]; }
+
+  // A deep copy of `view` (which must be valid for its format).
+  static OwnedFrame CopyOf(const FrameView& view);
+  // Sets every sample of each plane to the given value.
+  void Fill(int luma, int chroma);
+
+  int64_t pts = 0;
+
+ private:
+  PixelFormat format_;
+  ptrdiff_t strides_[3] = {0, 0, 0};
+  std::vector<uint8_t> storage_[3];
+};
+
+// Copies the samples of `from` into `to` (same format required, else
+// kInvalidArgument).
+Status CopyFrame(const FrameView& from, const FrameView& to);
+
+}  // namespace vidmill::filters
