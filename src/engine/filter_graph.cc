@@ -157,6 +157,16 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
       const std::string converter =
           spec.frame_rate_converter.empty() ? "fps" : spec.frame_rate_converter;
       const std::string r = RateString(target);
+      // Converters stop at the last frame's timestamp, one source frame short
+      // of the clip's end (25 → 60 fps would lose 2.4 frames): the last frame
+      // is held for two source frames (minterpolate looks one frame further
+      // ahead), and the result is cut at the clip's end.
+      const double clip = spec.clip_seconds > 0 ? spec.clip_seconds
+                          : spec.has_range      ? (spec.end_ms - spec.start_ms) / 1000.0
+                                                : 0.0;
+      if (clip > 0) {
+        steps.push_back(Graph("tpad=stop_mode=clone:stop_duration=" + Seconds(2.0 / rate)));
+      }
       if (converter == "fps") {
         steps.push_back(Graph("fps=fps=" + r));
       } else if (converter == "fblend") {
@@ -167,6 +177,7 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
       } else {
         return Status::InvalidArgument("unknown frame-rate converter '" + converter + "'");
       }
+      if (clip > 0) steps.push_back(Graph("trim=end=" + Seconds(clip)));
     }
   }
 
@@ -250,6 +261,7 @@ Result<std::unique_ptr<VideoFilterChain>> VideoFilterChain::Create(
   auto flush_graph = [&]() -> Status {
     if (pending.empty()) return Status::Ok();
     Segment segment;
+    segment.input = format;
     ASSIGN_OR_RETURN(segment.graph,
                      MakeFilterGraph("buffer", BufferArgs(format), "buffersink", pending, threads));
     format = SinkFormat(segment.graph.sink);
@@ -265,6 +277,7 @@ Result<std::unique_ptr<VideoFilterChain>> VideoFilterChain::Create(
     }
     RETURN_IF_ERROR(flush_graph());
     Segment segment;
+    segment.input = format;
     ASSIGN_OR_RETURN(segment.stage, MakeFilterStage(*step.stage));
     Result<VideoFormat> configured = segment.stage->Configure(format);
     if (!configured.ok()) {
@@ -316,7 +329,19 @@ Status VideoFilterChain::PushAt(size_t index, AVFrame* frame, const SinkFn& sink
     }));
     return frame == nullptr ? PushAt(index + 1, nullptr, sink) : Status::Ok();
   }
-  int ret = av_buffersrc_add_frame_flags(segment.graph.source, frame, AV_BUFFERSRC_FLAG_KEEP_REF);
+  int ret;
+  if (frame != nullptr) {
+    if (frame->pts != AV_NOPTS_VALUE) segment.last_pts = frame->pts;
+    ret = av_buffersrc_add_frame_flags(segment.graph.source, frame, AV_BUFFERSRC_FLAG_KEEP_REF);
+  } else if (segment.last_pts != AV_NOPTS_VALUE && segment.input.frame_rate.num > 0) {
+    // The stream ends where its last frame ends, not where it starts: rate
+    // converters and tpad time their last frames from this (as ffmpeg does).
+    int64_t end = segment.last_pts +
+                  av_rescale_q(1, av_inv_q(segment.input.frame_rate), segment.input.time_base);
+    ret = av_buffersrc_close(segment.graph.source, end, AV_BUFFERSRC_FLAG_PUSH);
+  } else {
+    ret = av_buffersrc_add_frame_flags(segment.graph.source, nullptr, 0);
+  }
   if (ret < 0 && ret != AVERROR_EOF) return AvStatus(ret, "filtering video");
   ASSIGN_OR_RETURN(FramePtr filtered, NewFrame());
   while (true) {

@@ -93,6 +93,8 @@ class VideoFilterChain {
   struct Segment {
     FilterGraph graph;                   // when `stage` is null
     std::unique_ptr<FilterStage> stage;  // an own filter
+    VideoFormat input;                   // of the frames it receives
+    int64_t last_pts = AV_NOPTS_VALUE;   // of the last frame it received
     bool ended = false;
   };
 

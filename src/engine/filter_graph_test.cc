@@ -89,8 +89,8 @@ TEST(FilterGraphTest, OwnFiltersSitAtTheirPlaceInTheFixedOrder) {
     spec.frame_rate_converter = "mcinterpolate";
     spec.post_processor = "filmgrain";
     cases.push_back({"everything", spec,
-                     "trim | setpts | bwdif | [denoise] | [dejit] | [pabsr1] | setsar | "
-                     "minterpolate | [filmgrain] | setfield | format"});
+                     "trim | setpts | bwdif | [denoise] | [dejit] | [pabsr1] | setsar | tpad | "
+                     "minterpolate | trim | [filmgrain] | setfield | format"});
   }
   {
     TranscodeSpec spec = Base();
@@ -380,6 +380,57 @@ TEST(FilterGraphTest, RegisteredStagesRunInOrderOnRealFrames) {
   double sum = 0;
   for (unsigned char v : luma) sum += v;
   EXPECT_NEAR(sum / luma.size(), 200.0, 2.0);
+}
+
+}  // namespace
+}  // namespace vidmill::engine
+
+namespace vidmill::engine {
+namespace {
+
+// Pushes `count` grey 25 fps frames (time base 1/12800) through `filters` and
+// returns the output timestamps in seconds.
+std::vector<double> RunSyntheticChain(const std::string& filters, int count) {
+  std::vector<double> out;
+  VideoFormat input = InputFormat();
+  auto chain = VideoFilterChain::Create({FilterStep{filters, std::nullopt}}, input, 1);
+  EXPECT_TRUE(chain.ok()) << chain.status().ToString();
+  if (!chain.ok()) return out;
+  AVRational out_tb = (*chain)->output_format().time_base;
+  auto sink = [&](AVFrame* frame) {
+    out.push_back(frame->pts * av_q2d(out_tb));
+    return Status::Ok();
+  };
+  for (int frame_idx = 0; frame_idx < count; ++frame_idx) {
+    FramePtr frame(av_frame_alloc());
+    frame->format = AV_PIX_FMT_YUV420P;
+    frame->width = input.width;
+    frame->height = input.height;
+    EXPECT_GE(av_frame_get_buffer(frame.get(), 0), 0);
+    for (int plane = 0; plane < 3; ++plane) {
+      int rows = plane == 0 ? frame->height : frame->height / 2;
+      std::fill_n(frame->data[plane], frame->linesize[plane] * rows, uint8_t{128});
+    }
+    frame->pts = frame_idx * 512;
+    EXPECT_TRUE((*chain)->Push(frame.get(), sink).ok());
+  }
+  EXPECT_TRUE((*chain)->Push(nullptr, sink).ok());
+  EXPECT_TRUE((*chain)->finished());
+  return out;
+}
+
+TEST(FilterGraphTest, TheStreamEndsWhereItsLastFrameEnds) {
+  // 2 s of 25 fps → 50 fps: the converters fill the clip to its end.
+  for (const char* converter :
+       {"fps=fps=50", "framerate=fps=50:interp_start=15:interp_end=240:scene=8.2",
+        "minterpolate=fps=50:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"}) {
+    std::vector<double> times = RunSyntheticChain(
+        std::string("setpts=PTS-STARTPTS,tpad=stop_mode=clone:stop_duration=0.08,") + converter +
+            ",trim=end=2.000000",
+        50);
+    ASSERT_EQ(times.size(), 100u) << converter;
+    EXPECT_NEAR(times.back(), 1.98, 1e-6) << converter;
+  }
 }
 
 }  // namespace

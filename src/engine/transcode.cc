@@ -47,31 +47,47 @@ std::string Seconds(double seconds) {
 class Pipeline {
  public:
   Pipeline(const TranscodeSpec& spec, const TranscodeProgressFn& progress, const CancelFn& cancel)
-      : spec_(spec), progress_(progress), cancel_(cancel) {}
+      : spec_(spec), progress_(progress), cancel_(cancel) {}  // spec_ is a copy: Run completes it
 
   Result<TranscodeResult> Run(const std::string& input_path, const std::string& output_path,
                               const MediaLimits& limits) {
     ASSIGN_OR_RETURN(input_, MediaInput::Open(input_path, limits, cancel_));
     AVStream* video_in = input_->video_stream();
     ASSIGN_OR_RETURN(video_decoder_, OpenDecoder(video_in, limits, spec_.threads));
-    double start_time = video_in->start_time != AV_NOPTS_VALUE
-                            ? video_in->start_time * av_q2d(video_in->time_base)
+    // Timestamps of the file's start (the range is measured from it) and of the
+    // video's first frame (output time zero for both streams).
+    double start_time = input_->format()->start_time != AV_NOPTS_VALUE
+                            ? static_cast<double>(input_->format()->start_time) / AV_TIME_BASE
                             : 0.0;
-    if (input_->format()->start_time != AV_NOPTS_VALUE) {
-      start_time = static_cast<double>(input_->format()->start_time) / AV_TIME_BASE;
+    const double video_start = video_in->start_time != AV_NOPTS_VALUE
+                                   ? video_in->start_time * av_q2d(video_in->time_base)
+                                   : start_time;
+    const double format_seconds =
+        input_->format()->duration > 0
+            ? static_cast<double>(input_->format()->duration) / AV_TIME_BASE
+            : 0.0;
+    if (spec_.has_range) {
+      spec_.clip_seconds = (spec_.end_ms - spec_.start_ms) / 1000.0;
+    } else if (spec_.clip_seconds <= 0) {
+      spec_.clip_seconds = video_in->duration > 0
+                               ? video_in->duration * av_q2d(video_in->time_base)
+                               : std::max(0.0, format_seconds - (video_start - start_time));
     }
     ASSIGN_OR_RETURN(std::vector<FilterStep> steps, BuildVideoSteps(spec_, start_time));
     RETURN_IF_ERROR(SetUpVideoChain(steps));
     bool audio = spec_.keep_audio && input_->audio_stream() != nullptr;
     if (audio) {
-      Status audio_ok = SetUpAudio(start_time, limits);
+      // A range starts both streams at its start; a whole file starts them at
+      // the video's first frame (audio before it is dropped, a gap before the
+      // audio's start is filled with silence), so sources whose streams start
+      // apart (MPEG-TS) stay in sync.
+      double origin = spec_.has_range ? start_time + spec_.start_ms / 1000.0 : video_start;
+      Status audio_ok = SetUpAudio(start_time, origin, limits);
       if (!audio_ok.ok()) return audio_ok;
     }
     RETURN_IF_ERROR(SetUpOutput(output_path, audio));
     expected_seconds_ =
-        spec_.has_range
-            ? (spec_.end_ms - spec_.start_ms) / 1000.0
-            : std::max(0.001, static_cast<double>(input_->format()->duration) / AV_TIME_BASE);
+        std::max(0.001, spec_.clip_seconds > 0 ? spec_.clip_seconds : format_seconds);
     if (spec_.has_range && spec_.start_ms > 2000) {
       // Land on a keyframe a little before the clip; trim drops the rest.
       double seek_to = start_time + spec_.start_ms / 1000.0 - 1.0;
@@ -107,7 +123,7 @@ class Pipeline {
     return Status::Ok();
   }
 
-  Status SetUpAudio(double start_time, const MediaLimits& limits) {
+  Status SetUpAudio(double start_time, double origin, const MediaLimits& limits) {
     AVStream* in = input_->audio_stream();
     ASSIGN_OR_RETURN(audio_decoder_, OpenDecoder(in, limits, 1));
     if (audio_decoder_->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
@@ -130,7 +146,9 @@ class Pipeline {
     }
     char out_layout[128];
     av_channel_layout_describe(&audio_encoder_->ch_layout, out_layout, sizeof(out_layout));
-    chain += "asetpts=PTS-STARTPTS,aresample=48000,aformat=sample_fmts=" +
+    // Stamped from the origin; aresample's first_pts=0 pads or trims the start.
+    chain += "asetpts=PTS-" + Seconds(origin) +
+             "/TB,aresample=48000:first_pts=0,aformat=sample_fmts=" +
              std::string(av_get_sample_fmt_name(audio_encoder_->sample_fmt)) +
              ":channel_layouts=" + out_layout;
     // The buffer source's time base is 1/sample_rate; frames are stamped in it.
@@ -292,7 +310,7 @@ class Pipeline {
     progress_(report);
   }
 
-  const TranscodeSpec& spec_;
+  TranscodeSpec spec_;
   const TranscodeProgressFn& progress_;
   const CancelFn& cancel_;
   std::unique_ptr<MediaInput> input_;

@@ -43,6 +43,11 @@ struct TranscodeSpec {
   bool has_range = false;
   int64_t start_ms = 0;
   int64_t end_ms = 0;
+  // Duration of the clip in seconds, used to end a frame-rate conversion at
+  // the clip's end rather than at its last frame's timestamp. 0: the range's
+  // duration when there is one; Transcode() fills it in from the input's video
+  // stream otherwise.
+  double clip_seconds = 0;
   bool keep_audio = true;
   int threads = 0;  // 0: the libraries' choice (every core)
 };

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <mutex>
 
@@ -318,9 +319,9 @@ TEST(TranscodeTest, FrameRateConvertersReachTheTargetRate) {
     auto probe = RunSpec(spec, Inputs::Get().progressive, "mov", dir);
     ASSERT_TRUE(probe.ok()) << c.converter << ": " << probe.status().ToString();
     EXPECT_EQ(probe->rate, c.rate) << c.converter;
-    // The rate is exact; the count may lose a few frames at the very end, where
-    // the converters stop at the last input frame's timestamp.
-    EXPECT_NEAR(probe->frames, c.frames, 4) << c.converter;
+    // The rate and the count are exact: the converters run to the clip's end,
+    // not to its last frame's timestamp.
+    EXPECT_EQ(probe->frames, c.frames) << c.converter;
     EXPECT_NEAR(probe->duration, 2.0, 0.1) << c.converter << ": audio keeps its speed";
   }
 }
@@ -337,6 +338,78 @@ TEST(TranscodeTest, RangeTrimsVideoAndAudioInSync) {
   std::string audio = Output("ffprobe -v error -select_streams a:0 -show_entries stream=duration "
                              "-of default=nw=1:nk=1 '" + dir.path() + "/out.mov'");
   EXPECT_NEAR(std::atof(audio.c_str()), 0.96, 0.03);
+}
+
+// Seconds from the start of `path` to its first white video frame and to the
+// onset of its first beep.
+std::pair<double, double> FlashAndBeep(const std::string& path) {
+  std::string luma = Output("ffmpeg -nostdin -v error -i '" + path +
+                            "' -map 0:v:0 -vf extractplanes=y,scale=1:1 -f rawvideo -");
+  double flash = -1;
+  for (size_t frame_idx = 0; frame_idx < luma.size(); ++frame_idx) {
+    if (static_cast<unsigned char>(luma[frame_idx]) > 128) {
+      flash = frame_idx / 25.0;
+      break;
+    }
+  }
+  std::string pcm = Output("ffmpeg -nostdin -v error -i '" + path +
+                           "' -map 0:a:0 -ac 1 -ar 48000 -f s16le -");
+  double beep = -1;
+  for (size_t sample_idx = 0; sample_idx + 1 < pcm.size() / 2; ++sample_idx) {
+    int16_t v;
+    std::memcpy(&v, pcm.data() + 2 * sample_idx, 2);
+    if (std::abs(v) > 3000) {
+      beep = sample_idx / 48000.0;
+      break;
+    }
+  }
+  return {flash, beep};
+}
+
+TEST(TranscodeTest, AudioStaysInSyncWhenTheStreamsStartApart) {
+  // MPEG-TS sources whose audio starts 0.4 s after / before the video, with a
+  // white frame and a beep at the same instant of the timeline.
+  test::TempDir dir;
+  auto make = [&](const std::string& name, double video_offset, double audio_offset) {
+    std::string out = dir.path() + "/" + name + ".ts";
+    char args[1024];
+    std::snprintf(args, sizeof(args),
+                  "-itsoffset %.1f -f lavfi -i color=c=black:s=160x120:r=25:d=3,"
+                  "drawbox=c=white:t=fill:enable='between(t\\,%.2f\\,%.2f)' "
+                  "-itsoffset %.1f -f lavfi -i aevalsrc='0.5*sin(2*PI*1000*t)*between(t\\,%.2f\\,%.2f)'"
+                  ":s=48000:d=3 -c:v mpeg2video -q:v 2 -c:a mp2 -b:a 192k '%s'",
+                  video_offset, 1.0 - video_offset - 0.01, 1.0 - video_offset + 0.01,
+                  audio_offset, 1.0 - audio_offset, 1.0 - audio_offset + 0.1, out.c_str());
+    Ffmpeg(args);
+    return out;
+  };
+  std::string audio_late = make("audio-late", 0, 0.4);
+  std::string audio_early = make("audio-early", 0.4, 0);
+  struct Case {
+    std::string label, input, container;
+    bool range;
+    double flash;  // where the white frame lands in the output
+  };
+  const std::vector<Case> cases = {
+      {"audio starts late (silence fills the gap)", audio_late, "mov", false, 1.0},
+      {"audio starts early (cut at the first frame)", audio_early, "mov", false, 0.6},
+      {"audio starts late, AAC", audio_late, "mp4", false, 1.0},
+      {"range", audio_late, "mov", true, 0.5},
+  };
+  for (const Case& c : cases) {
+    TranscodeSpec spec = Base();
+    spec.container = c.container;
+    spec.width = spec.source_width = 160;
+    spec.height = spec.source_height = 120;
+    spec.has_range = c.range;
+    spec.start_ms = 500;
+    spec.end_ms = 2500;
+    auto probe = RunSpec(spec, c.input, c.container, dir);
+    ASSERT_TRUE(probe.ok()) << c.label << ": " << probe.status().ToString();
+    auto [flash, beep] = FlashAndBeep(dir.path() + "/out." + c.container);
+    EXPECT_NEAR(flash, c.flash, 0.041) << c.label;
+    EXPECT_NEAR(beep, flash, 0.041) << c.label;  // within one frame
+  }
 }
 
 TEST(TranscodeTest, BitrateIsHonouredWithinAQuarter) {
@@ -407,8 +480,9 @@ TEST(TranscodeTest, FilterChainIsExplicitAndOrdered) {
             "bwdif=mode=send_field:parity=tff:deint=all,"
             "hqdn3d=luma_spatial=4:chroma_spatial=3:luma_tmp=6:chroma_tmp=4.5,"
             "scale=w=640:h=480:flags=bicubic,setsar=1,"
+            "tpad=stop_mode=clone:stop_duration=0.040000,"
             "minterpolate=fps=60:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1,"
-            "setfield=prog,format=pix_fmts=yuv420p");
+            "trim=end=1.000000,setfield=prog,format=pix_fmts=yuv420p");
   EXPECT_EQ(RateString(24000.0 / 1001), "24000/1001");
   EXPECT_EQ(RateString(25), "25");
 }
