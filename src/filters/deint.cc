@@ -38,6 +38,10 @@ void DeinterlaceRows(const PlaneView& before, const PlaneView& cur, const PlaneV
     const T* down = row(cur, ClampRow(y + 1, kept_parity, height));
     const T* up3 = row(cur, ClampRow(y - 3, kept_parity, height));
     const T* down3 = row(cur, ClampRow(y + 3, kept_parity, height));
+    const T* prev2_up = row(before, ClampRow(y - 2, 1 - kept_parity, height));
+    const T* prev2_down = row(before, ClampRow(y + 2, 1 - kept_parity, height));
+    const T* next2_up = row(after, ClampRow(y - 2, 1 - kept_parity, height));
+    const T* next2_down = row(after, ClampRow(y + 2, 1 - kept_parity, height));
     const T* prev_line = row(before, y);
     const T* next_line = row(after, y);
     const T* sb_up = row(same_before, ClampRow(y - 1, kept_parity, height));
@@ -82,8 +86,13 @@ void DeinterlaceRows(const PlaneView& before, const PlaneView& cur, const PlaneV
         continue;
       }
       // yadif's extra check: the temporal neighbourhood may widen the band.
-      const int max_v = std::max({temporal - e, temporal - c, std::min(c - temporal, e - temporal)});
-      const int min_v = std::min({temporal - e, temporal - c, std::max(c - temporal, e - temporal)});
+      // The temporal predictions of the kept lines above and below (b, f): where
+      // the kept lines disagree with them the picture moves, however still the
+      // missing line looked.
+      const int b2 = (prev2_up[x] + next2_up[x] + 1) >> 1;
+      const int f2 = (prev2_down[x] + next2_down[x] + 1) >> 1;
+      const int max_v = std::max({temporal - e, temporal - c, std::min(b2 - c, f2 - e)});
+      const int min_v = std::min({temporal - e, temporal - c, std::max(b2 - c, f2 - e)});
       diff = std::max({diff, min_v, -max_v});
       int value = std::clamp(spatial, temporal - diff, temporal + diff);
       dst[x] = static_cast<T>(std::clamp(value, 0, max_value));

@@ -1,0 +1,286 @@
+// quality_bench: the C++ half of the quality benchmark (bench/quality/run.sh).
+//
+// Subcommands, all on raw planar 8-bit 4:2:0 files (ffmpeg's rawvideo yuv420p):
+//   render SRC.yuv SW SH OUT.yuv W H FRAMES SEED
+//       Ground truth: a virtual camera moving over a photograph (SRC, 4:4:4
+//       planar, SW×SH) — a seeded random pan, a slow zoom and a small rotation —
+//       rendered at W×H with a 2×2-supersampled bicubic warp, FRAMES pictures.
+//   weave IN.yuv W H OUT.yuv
+//       Progressive pictures 2n and 2n+1 → one top-field-first woven frame n.
+//   deint IN.yuv W H OUT.yuv
+//       Vidmill's deint at field rate; prints "fps <output frames per second>"
+//       measured around the filter calls only (no file I/O).
+//   metrics REF.yuv TEST.yuv W H
+//       Mean Y-PSNR (dB, per frame then averaged) and Y-SSIM (8×8 windows,
+//       stride 4, the usual constants) over the frames both files have.
+//
+// Every number the benchmark prints comes from these functions or from ffmpeg
+// run by run.sh on the same files; nothing is precomputed.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "filters/filter.h"
+#include "filters/frame.h"
+
+namespace vidmill::filters {
+namespace {
+
+std::vector<uint8_t> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::cerr << "cannot open " << path << "\n";
+    std::exit(2);
+  }
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+size_t FrameBytes(int width, int height) {
+  return static_cast<size_t>(width) * height + 2 * static_cast<size_t>((width + 1) / 2) *
+                                                   ((height + 1) / 2);
+}
+
+// Views one 4:2:0 frame of a raw buffer.
+FrameView ViewAt(std::vector<uint8_t>& data, int width, int height, size_t index) {
+  FrameView view;
+  view.format = PixelFormat{width, height, 8, Chroma::k420};
+  uint8_t* base = data.data() + index * FrameBytes(width, height);
+  for (int plane = 0; plane < 3; ++plane) {
+    view.planes[plane] = PlaneView{base, view.format.PlaneWidth(plane),
+                                   view.format.PlaneHeight(plane), view.format.PlaneWidth(plane), 8};
+    base += static_cast<size_t>(view.format.PlaneWidth(plane)) * view.format.PlaneHeight(plane);
+  }
+  return view;
+}
+
+void Append(const FrameView& view, std::vector<uint8_t>* out) {
+  for (int plane = 0; plane < 3; ++plane) {
+    const PlaneView& p = view.planes[plane];
+    for (int y = 0; y < p.height; ++y) out->insert(out->end(), p.Row8(y), p.Row8(y) + p.width);
+  }
+}
+
+void WriteFile(const std::string& path, const std::vector<uint8_t>& data) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+}
+
+float Cubic(float t, float a, float b, float c, float d) {
+  // Catmull-Rom through b (t=0) and c (t=1).
+  return b + 0.5f * t * (c - a + t * (2 * a - 5 * b + 4 * c - d + t * (3 * (b - c) + d - a)));
+}
+
+float SampleBicubic(const uint8_t* plane, int width, int height, float x, float y) {
+  int ix = static_cast<int>(std::floor(x));
+  int iy = static_cast<int>(std::floor(y));
+  float fx = x - ix;
+  float fy = y - iy;
+  float rows[4];
+  for (int j = 0; j < 4; ++j) {
+    int yy = std::clamp(iy - 1 + j, 0, height - 1);
+    const uint8_t* row = plane + static_cast<size_t>(yy) * width;
+    auto at = [&](int xx) { return static_cast<float>(row[std::clamp(xx, 0, width - 1)]); };
+    rows[j] = Cubic(fx, at(ix - 1), at(ix), at(ix + 1), at(ix + 2));
+  }
+  return Cubic(fy, rows[0], rows[1], rows[2], rows[3]);
+}
+
+int Render(int argc, char** argv) {
+  if (argc != 10) return 1;
+  std::vector<uint8_t> src = ReadFile(argv[2]);
+  const int sw = std::atoi(argv[3]), sh = std::atoi(argv[4]);
+  const int width = std::atoi(argv[6]), height = std::atoi(argv[7]);
+  const int frames = std::atoi(argv[8]);
+  std::mt19937 rng(static_cast<uint32_t>(std::atoi(argv[9])));
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  // Source pixels per output pixel at the start, so the view fits with room to move.
+  const float scale0 = 0.75f * std::min(static_cast<float>(sw) / width,
+                                        static_cast<float>(sh) / height);
+  const float zoom_end = 1.0f + 0.12f * uniform(rng);          // ±12 % over the clip
+  const float rotation_end = 0.035f * uniform(rng);            // ±2°
+  const float speed = scale0 * (1.5f + 1.5f * (uniform(rng) + 1));  // 1.5–4.5 px/picture
+  const float angle = 3.14159265f * uniform(rng);
+  float vx = speed * std::cos(angle), vy = speed * std::sin(angle);
+  float cx = sw / 2.0f - vx * frames / 2, cy = sh / 2.0f - vy * frames / 2;
+  std::vector<uint8_t> out;
+  const uint8_t* planes[3] = {src.data(), src.data() + static_cast<size_t>(sw) * sh,
+                              src.data() + 2 * static_cast<size_t>(sw) * sh};
+  std::vector<float> full[3];
+  for (int frame = 0; frame < frames; ++frame) {
+    const float t = frames > 1 ? static_cast<float>(frame) / (frames - 1) : 0;
+    const float scale = scale0 / (1 + (zoom_end - 1) * t);
+    const float theta = rotation_end * t;
+    const float cs = std::cos(theta) * scale, sn = std::sin(theta) * scale;
+    // The pan wanders: the velocity turns slowly (a hand-held camera, not a dolly).
+    vx += 0.05f * speed * uniform(rng);
+    vy += 0.05f * speed * uniform(rng);
+    cx += vx;
+    cy += vy;
+    for (int plane = 0; plane < 3; ++plane) {
+      full[plane].assign(static_cast<size_t>(width) * height, 0);
+      for (int y = 0; y < height; ++y) {
+        for (int x = 0; x < width; ++x) {
+          float sum = 0;
+          for (int s = 0; s < 4; ++s) {
+            float ox = x + 0.25f + 0.5f * (s & 1) - width / 2.0f;
+            float oy = y + 0.25f + 0.5f * (s >> 1) - height / 2.0f;
+            float sx = cx + cs * ox - sn * oy;
+            float sy = cy + sn * ox + cs * oy;
+            sum += SampleBicubic(planes[plane], sw, sh, sx, sy);
+          }
+          full[plane][static_cast<size_t>(y) * width + x] = sum / 4;
+        }
+      }
+    }
+    for (int y = 0; y < height; ++y) {
+      for (int x = 0; x < width; ++x) {
+        out.push_back(static_cast<uint8_t>(
+            std::clamp(std::lround(full[0][static_cast<size_t>(y) * width + x]), 0L, 255L)));
+      }
+    }
+    for (int plane = 1; plane < 3; ++plane) {
+      for (int y = 0; y < (height + 1) / 2; ++y) {
+        for (int x = 0; x < (width + 1) / 2; ++x) {
+          float sum = 0;
+          for (int j = 0; j < 2; ++j) {
+            for (int i = 0; i < 2; ++i) {
+              int xx = std::min(2 * x + i, width - 1), yy = std::min(2 * y + j, height - 1);
+              sum += full[plane][static_cast<size_t>(yy) * width + xx];
+            }
+          }
+          out.push_back(static_cast<uint8_t>(std::clamp(std::lround(sum / 4), 0L, 255L)));
+        }
+      }
+    }
+  }
+  WriteFile(argv[5], out);
+  return 0;
+}
+
+int Weave(int argc, char** argv) {
+  if (argc != 6) return 1;
+  std::vector<uint8_t> in = ReadFile(argv[2]);
+  const int width = std::atoi(argv[3]), height = std::atoi(argv[4]);
+  const size_t frames = in.size() / FrameBytes(width, height);
+  std::vector<uint8_t> out;
+  OwnedFrame woven(PixelFormat{width, height, 8, Chroma::k420});
+  for (size_t n = 0; n + 1 < frames; n += 2) {
+    FrameView top = ViewAt(in, width, height, n);
+    FrameView bottom = ViewAt(in, width, height, n + 1);
+    const FrameView dst = woven.view();
+    for (int plane = 0; plane < 3; ++plane) {
+      for (int y = 0; y < dst.planes[plane].height; ++y) {
+        const PlaneView& from = (y & 1) ? bottom.planes[plane] : top.planes[plane];
+        std::copy(from.Row8(y), from.Row8(y) + from.width, dst.planes[plane].Row8(y));
+      }
+    }
+    Append(dst, &out);
+  }
+  WriteFile(argv[5], out);
+  return 0;
+}
+
+int Deint(int argc, char** argv) {
+  if (argc != 6) return 1;
+  std::vector<uint8_t> in = ReadFile(argv[2]);
+  const int width = std::atoi(argv[3]), height = std::atoi(argv[4]);
+  const size_t frames = in.size() / FrameBytes(width, height);
+  FilterConfig config;
+  config.input = PixelFormat{width, height, 8, Chroma::k420};
+  config.field_rate = true;
+  auto filter = MakeFilter("deint", config);
+  if (!filter.ok()) {
+    std::cerr << filter.status().ToString() << "\n";
+    return 2;
+  }
+  std::vector<OwnedFrame> results;
+  auto start = std::chrono::steady_clock::now();
+  for (size_t n = 0; n < frames; ++n) {
+    if (!(*filter)->Push(ViewAt(in, width, height, n), static_cast<int64_t>(n)).ok()) return 2;
+    if (!(*filter)->Pull(&results).ok()) return 2;
+  }
+  if (!(*filter)->Flush().ok() || !(*filter)->Pull(&results).ok()) return 2;
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::vector<uint8_t> out;
+  for (const OwnedFrame& frame : results) Append(frame.view(), &out);
+  WriteFile(argv[5], out);
+  std::printf("fps %.1f\n", results.size() / seconds);
+  return 0;
+}
+
+double Ssim(const PlaneView& a, const PlaneView& b) {
+  const double c1 = 6.5025, c2 = 58.5225;  // (0.01·255)², (0.03·255)²
+  double total = 0;
+  int count = 0;
+  for (int y = 0; y + 8 <= a.height; y += 4) {
+    for (int x = 0; x + 8 <= a.width; x += 4) {
+      double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+      for (int j = 0; j < 8; ++j) {
+        for (int i = 0; i < 8; ++i) {
+          double va = a.At(x + i, y + j), vb = b.At(x + i, y + j);
+          sa += va;
+          sb += vb;
+          saa += va * va;
+          sbb += vb * vb;
+          sab += va * vb;
+        }
+      }
+      double ma = sa / 64, mb = sb / 64;
+      double va = saa / 64 - ma * ma, vb = sbb / 64 - mb * mb, cov = sab / 64 - ma * mb;
+      total += ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2));
+      ++count;
+    }
+  }
+  return count ? total / count : 1.0;
+}
+
+int Metrics(int argc, char** argv) {
+  if (argc != 6) return 1;
+  std::vector<uint8_t> ref = ReadFile(argv[2]);
+  std::vector<uint8_t> test = ReadFile(argv[3]);
+  const int width = std::atoi(argv[4]), height = std::atoi(argv[5]);
+  const size_t frames = std::min(ref.size(), test.size()) / FrameBytes(width, height);
+  double psnr_sum = 0, ssim_sum = 0;
+  for (size_t n = 0; n < frames; ++n) {
+    PlaneView a = ViewAt(ref, width, height, n).planes[0];
+    PlaneView b = ViewAt(test, width, height, n).planes[0];
+    double sse = 0;
+    for (int y = 0; y < height; ++y) {
+      for (int x = 0; x < width; ++x) {
+        double d = a.At(x, y) - b.At(x, y);
+        sse += d * d;
+      }
+    }
+    double mse = std::max(sse / (static_cast<double>(width) * height), 1e-10);
+    psnr_sum += 10 * std::log10(255.0 * 255.0 / mse);
+    if (std::getenv("QUALITY_PER_FRAME")) {
+      std::fprintf(stderr, "%.1f ", 10 * std::log10(255.0 * 255.0 / mse));
+    }
+    ssim_sum += Ssim(a, b);
+  }
+  std::printf("frames %zu psnr %.3f ssim %.4f\n", frames, psnr_sum / frames, ssim_sum / frames);
+  return 0;
+}
+
+}  // namespace
+}  // namespace vidmill::filters
+
+int main(int argc, char** argv) {
+  using namespace vidmill::filters;
+  std::string command = argc > 1 ? argv[1] : "";
+  int rc = 1;
+  if (command == "render") rc = Render(argc, argv);
+  if (command == "weave") rc = Weave(argc, argv);
+  if (command == "deint") rc = Deint(argc, argv);
+  if (command == "metrics") rc = Metrics(argc, argv);
+  if (rc == 1) std::cerr << "usage: see the comment at the top of bench/quality/quality_bench.cc\n";
+  return rc;
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The quality benchmark of Vidmill's own filters against the stock FFmpeg ones.
+#
+#   bash bench/quality/run.sh [BUILD_DIR] [--full]
+#
+# Ground truth: camera moves (seeded random pan, zoom, small rotation) over
+# held-out photographs of plasma-workspace-wallpapers, rendered by
+# quality_bench (2×2 supersampled bicubic warp). Degradations are applied to
+# it, every method restores the same degraded file in the same run, and Y-PSNR
+# and SSIM against the ground truth come from quality_bench's `metrics` (one
+# implementation for all methods). fps: ours is timed around the filter calls;
+# ffmpeg's is frames / ffmpeg's own `-benchmark` rtime (includes reading and
+# writing rawvideo, which is small next to the filters).
+#
+# Default: 2 held-out photos, 576i (20 fields each) + one short 1080i clip for
+# speed. --full: all 7 held-out photos, 40 fields.
+set -euo pipefail
+build=${1:-build}
+full=0
+for arg in "$@"; do [[ "$arg" == "--full" ]] && full=1; done
+tool="$build/bench/quality/quality_bench"
+[[ -x "$tool" ]] || { echo "build quality_bench first ($tool missing)" >&2; exit 1; }
+command -v ffmpeg >/dev/null || { echo "ffmpeg is needed" >&2; exit 1; }
+walls=/usr/share/wallpapers
+[[ -d "$walls" ]] || { echo "install plasma-workspace-wallpapers (scripts/install-deps.sh --bench)" >&2; exit 1; }
+
+# The split: photographs only (the abstract renders are left out). Training
+# photos are never rendered here; they are for the learned filters.
+train=(Autumn ColorfulCups FallenLeaf IceCold MilkyWay OneStandsOut Grey)
+test=(BytheWater Path Altai ColdRipple DarkestHour EveningGlow summer_1am)
+fields=20
+if (( full )); then fields=40; else test=("${test[@]:0:2}"); fi
+
+work=$(mktemp -d /tmp/vidmill-quality.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# Picks the image of a wallpaper closest to 1920 wide.
+pick() {
+  local dir="$walls/$1/contents/images"
+  ls "$dir" | awk -F'[x.]' '{d=$1-1920; if (d<0) d=-d; print d, $0}' | sort -n | head -1 |
+    cut -d' ' -f2 | sed "s|^|$dir/|"
+}
+
+# prepare NAME SW SH: the photo as planar 4:4:4 at SW×SH.
+prepare() {
+  ffmpeg -nostdin -loglevel error -y -i "$(pick "$1")" \
+    -vf "scale=$2:$3:force_original_aspect_ratio=increase,crop=$2:$3,format=yuv444p" \
+    -f rawvideo "$work/$1.src"
+}
+
+# ffmpeg_filter IN W H FILTER OUT: runs a stock filter on 25 fps rawvideo and
+# prints its output frame count and real time.
+ffmpeg_filter() {
+  local log
+  log=$(ffmpeg -nostdin -benchmark -hide_banner -nostats -loglevel info -y -f rawvideo -pix_fmt yuv420p -s "$2x$3" \
+    -r 25 -i "$1" -filter_threads 2 -vf "$4" -f rawvideo "$5" 2>&1)
+  local rtime
+  rtime=$(sed -n 's/.*rtime=\([0-9.]*\)s.*/\1/p' <<<"$log")
+  local frames=$(( $(stat -c %s "$5") / ($2 * $3 * 3 / 2) ))
+  awk -v f="$frames" -v t="$rtime" 'BEGIN { printf "fps %.1f\n", f / t }'
+}
+
+declare -A psnr ssim fps count
+add() {  # add METHOD "frames N psnr P ssim S" FPS
+  local p s
+  p=$(awk '{print $4}' <<<"$2")
+  s=$(awk '{print $6}' <<<"$2")
+  psnr[$1]=$(awk -v a="${psnr[$1]:-0}" -v b="$p" 'BEGIN{print a+b}')
+  ssim[$1]=$(awk -v a="${ssim[$1]:-0}" -v b="$s" 'BEGIN{print a+b}')
+  count[$1]=$(( ${count[$1]:-0} + 1 ))
+  [[ -n "$3" ]] && fps[$1]="${fps[$1]:-}${fps[$1]:+ }$3"
+  printf '  %-10s %s %s\n' "$1" "$2" "${3:+fps $3}" >&2
+}
+
+deint_methods=(weave yadif bwdif w3fdif deint)
+stock_graph() {
+  case $1 in
+    yadif) echo "setfield=tff,yadif=mode=send_field:parity=tff" ;;
+    bwdif) echo "setfield=tff,bwdif=mode=send_field:parity=tff" ;;
+    w3fdif) echo "setfield=tff,w3fdif=filter=complex:deint=all" ;;
+  esac
+}
+
+run_deint() {  # run_deint NAME W H FIELDS SEED → adds quality rows
+  local name=$1 w=$2 h=$3 n=$4 seed=$5
+  "$tool" render "$work/$name.src" "$SW" "$SH" "$work/gt.yuv" "$w" "$h" "$n" "$seed"
+  "$tool" weave "$work/gt.yuv" "$w" "$h" "$work/woven.yuv"
+  echo "deint: $name ${w}x${h}, $n fields" >&2
+  for method in "${deint_methods[@]}"; do
+    local out="$work/out.yuv" speed=""
+    case $method in
+      weave)  # the woven frames shown twice: what no deinterlacer gives
+        ffmpeg -nostdin -loglevel error -y -f rawvideo -pix_fmt yuv420p -s "${w}x$h" -r 25 \
+          -i "$work/woven.yuv" -vf fps=50 -f rawvideo "$out" ;;
+      deint) speed=$(nice -n 10 "$tool" deint "$work/woven.yuv" "$w" "$h" "$out" | awk '{print $2}') ;;
+      *) speed=$(nice -n 10 bash -c "$(declare -f ffmpeg_filter); ffmpeg_filter '$work/woven.yuv' $w $h '$(stock_graph "$method")' '$out'" | awk '{print $2}') ;;
+    esac
+    add "$method@${h}" "$("$tool" metrics "$work/gt.yuv" "$out" "$w" "$h")" "$speed"
+  done
+}
+
+seed=1
+for name in "${test[@]}"; do
+  SW=1920 SH=1080
+  prepare "$name" "$SW" "$SH"
+  run_deint "$name" 720 576 "$fields" "$seed"
+  seed=$((seed + 1))
+done
+# Speed (and quality) at 1080i on the first held-out photo, from a larger source.
+SW=2880 SH=1620
+prepare "${test[0]}" "$SW" "$SH"
+run_deint "${test[0]}" 1920 1080 8 99
+
+echo
+echo "Held-out photos: ${test[*]}; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '| %-14s | %8s | %7s | %-24s |\n' "method" "Y-PSNR" "SSIM" "fps (per clip)"
+printf '|%s|%s|%s|%s|\n' "----------------" "----------" "---------" "--------------------------"
+for key in $(printf '%s\n' "${!count[@]}" | sort -t@ -k2,2n -k1,1); do
+  awk -v m="$key" -v p="${psnr[$key]}" -v s="${ssim[$key]}" -v c="${count[$key]}" -v f="${fps[$key]:--}" \
+    'BEGIN { printf "| %-14s | %8.3f | %7.4f | %-24s |\n", m, p / c, s / c, f }'
+done
