@@ -689,6 +689,28 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
           std::to_string(plan.width) + "x" + std::to_string(plan.height) + " at " + std::to_string(plan.fps) + " fps; use a dnxhr_ profile for other sizes");
     }
   }
+  if (plan.container == "mxf") {
+    // The MXF muxer writes only the SMPTE content-package rates.
+    static const std::vector<std::pair<double, const char*>> mxf_rates = {
+        {24000.0 / 1001, "23.976"}, {24, "24"}, {25, "25"}, {30000.0 / 1001, "29.97"},
+        {30, "30"}, {48000.0 / 1001, "47.952"}, {48, "48"}, {50, "50"},
+        {60000.0 / 1001, "59.94"}, {60, "60"}, {72000.0 / 1001, "71.928"}, {72, "72"},
+        {75, "75"}, {90000.0 / 1001, "89.91"}, {90, "90"}, {96000.0 / 1001, "95.904"},
+        {96, "96"}, {100, "100"}, {120000.0 / 1001, "119.88"}, {120, "120"}};
+    bool rate_ok = false;
+    std::vector<std::string> names;
+    for (const auto& [rate, name] : mxf_rates) {
+      rate_ok = rate_ok || std::fabs(rate - plan.fps) < 0.001;
+      names.push_back(name);
+    }
+    if (!rate_ok) {
+      std::string field = plan.requested_fps ? "frameRate" : "mediaContainerCodec.container";
+      value given = plan.requested_fps ? value(plan.fps) : value("mxf");
+      return Refuse(field, given,
+                    "container mxf takes frame rates " + Join(names) + " (the output would be " +
+                        std::to_string(plan.fps) + " frames/s); set frameRate or another container");
+    }
+  }
   if (plan.codec == "mpeg2" && (plan.width > 4095 || plan.height > 4095)) {
     return Status::InvalidArgument("codec mpeg2 supports frames up to 4095x4095");
   }

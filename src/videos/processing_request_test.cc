@@ -94,6 +94,8 @@ TEST(ProcessingRequestTest, EveryRuleRefusesWithAMessageNamingTheField) {
       {R"({"range": {"startPositionMilliseconds": 5000, "endPositionMilliseconds": 5000}})", "before end"},
       {R"({"range": {"startPositionMilliseconds": "0"}})", "number"},
       {R"({"deinterlacer": 3})", "deinterlacer"},
+      {R"({"mediaContainerCodec": {"container": "mxf"}, "frameRate": {"fps": 15}})",
+       "container mxf takes frame rates 23.976, 24, 25"},
   };
   for (const BadCase& c : cases) {
     auto plan = Validate(c.json);
@@ -102,6 +104,13 @@ TEST(ProcessingRequestTest, EveryRuleRefusesWithAMessageNamingTheField) {
     EXPECT_NE(plan.status().message().find(c.mentions), std::string::npos)
         << c.json << " → " << plan.status().message();
   }
+  // A source at a rate MXF cannot carry, no frameRate given.
+  SourceInfo slow = Source();
+  slow.fps = 15;
+  auto mxf = Validate(R"({"mediaContainerCodec": {"container": "mxf"}})", slow);
+  EXPECT_EQ(mxf.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(mxf.status().message().find("mediaContainerCodec.container"), std::string::npos);
+  EXPECT_TRUE(Validate(R"({"mediaContainerCodec": {"container": "mxf"}, "frameRate": {"tag": "film_ntsc"}})", slow).ok());
   // Frame-rate change of interlaced material kept interlaced, without a deinterlacer.
   auto interlaced = Validate(R"({"scanning": {"tag": "interlaced_tff"}, "frameRate": {"fps": 30}})", Interlaced());
   EXPECT_EQ(interlaced.status().code(), Code::kInvalidArgument);
