@@ -6,8 +6,8 @@
 //
 // Both read the source the way the worker does (light ingestion's metadata →
 // SourceFromMetadata), validate the request into a ProcessingPlan and map it
-// onto the TranscodeSpec exactly as the process job does (SpecFromPlan below
-// mirrors jobs/handlers/process_handler.cc field for field).
+// onto the TranscodeSpec with the process job's own TranscodeSpecFromPlan
+// (jobs/handlers/process_handler.h).
 //
 // `plan` prints the spec as shell-readable `key=value` lines, including the
 // filter graph BuildVideoFilters makes, so the script can give the ffmpeg
@@ -27,6 +27,7 @@
 
 #include "engine/ingestion.h"
 #include "engine/transcode.h"
+#include "jobs/handlers/process_handler.h"
 #include "videos/processing_request.h"
 
 extern "C" {
@@ -37,35 +38,6 @@ namespace {
 
 using vidmill::Result;
 using vidmill::engine::TranscodeSpec;
-
-TranscodeSpec SpecFromPlan(const vidmill::videos::ProcessingPlan& plan) {
-  TranscodeSpec spec;
-  spec.container = plan.container;
-  spec.codec = plan.codec;
-  spec.profile = plan.profile;
-  spec.pixel_format = plan.pixel_format;
-  spec.bitrate_mbps = plan.bitrate_mbps;
-  spec.width = plan.width;
-  spec.height = plan.height;
-  spec.fps = plan.fps;
-  spec.interlaced_output = plan.interlaced_output;
-  spec.top_field_first = plan.top_field_first;
-  spec.source_interlaced = plan.source_interlaced;
-  spec.source_top_field_first = plan.source_top_field_first;
-  spec.source_fps = plan.source_fps;
-  spec.source_width = plan.source_width;
-  spec.source_height = plan.source_height;
-  spec.deinterlacer = plan.deinterlacer;
-  spec.deinterlace_field_rate = plan.deinterlace_field_rate;
-  spec.denoiser = plan.denoiser;
-  spec.scaler = plan.scaler;
-  spec.frame_rate_converter = plan.frame_rate_converter;
-  spec.has_range = plan.has_range;
-  spec.start_ms = plan.start_ms;
-  spec.end_ms = plan.end_ms;
-  spec.keep_audio = plan.has_audio;
-  return spec;
-}
 
 Result<TranscodeSpec> SpecFor(const std::string& input, const std::string& request_path) {
   std::ifstream file(request_path);
@@ -84,7 +56,7 @@ Result<TranscodeSpec> SpecFor(const std::string& input, const std::string& reque
   if (!source.ok()) return source.status();
   auto plan = vidmill::videos::ValidateProcessingRequest(request.as_object(), *source);
   if (!plan.ok()) return plan.status();
-  return SpecFromPlan(*plan);
+  return vidmill::jobs::TranscodeSpecFromPlan(*plan);
 }
 
 int PrintPlan(const TranscodeSpec& spec) {

@@ -13,7 +13,9 @@
 namespace vidmill::jobs {
 namespace {
 
-engine::TranscodeSpec SpecFromPlan(const videos::ProcessingPlan& plan) {
+}  // namespace
+
+engine::TranscodeSpec TranscodeSpecFromPlan(const videos::ProcessingPlan& plan) {
   engine::TranscodeSpec spec;
   spec.container = plan.container;
   spec.codec = plan.codec;
@@ -44,6 +46,8 @@ engine::TranscodeSpec SpecFromPlan(const videos::ProcessingPlan& plan) {
   spec.keep_audio = plan.has_audio;
   return spec;
 }
+
+namespace {
 
 std::string MimeTypeFor(const std::string& container) {
   if (container == "mov") return "video/quicktime";
@@ -107,7 +111,7 @@ Status ProcessHandler::Run(JobContext& context) {
   };
   auto cancel = [&context] { return context.ShouldStop(); };
   Result<engine::TranscodeResult> transcoded =
-      engine::Transcode(*input, output, SpecFromPlan(plan), limits, on_progress, cancel);
+      engine::Transcode(*input, output, TranscodeSpecFromPlan(plan), limits, on_progress, cancel);
   RETURN_IF_ERROR(context.CheckStop());
   if (!transcoded.ok()) return transcoded.status();
 

@@ -8,10 +8,19 @@
 // recorded — with its own metadata from a light probe — in the job's
 // completing transaction; DONE is never set before the file is in place.
 
+#include "engine/transcode_spec.h"
 #include "jobs/handler.h"
 #include "storage/blob_store.h"
 
+namespace vidmill::videos {
+struct ProcessingPlan;
+}  // namespace vidmill::videos
+
 namespace vidmill::jobs {
+
+// The engine's spec for a validated plan, field for field: what the process
+// job runs (and what bench/processing measures).
+engine::TranscodeSpec TranscodeSpecFromPlan(const videos::ProcessingPlan& plan);
 
 struct ProcessHandlerOptions {
   int64_t max_frame_pixels = int64_t{7680} * 4320;
