@@ -154,6 +154,88 @@ TEST_F(ProcessingTest, BadRequestsAreRefusedWithTheFieldNamed) {
   EXPECT_EQ(malformed.status, 400);
 }
 
+TEST_F(ProcessingTest, EveryValidationRuleIsA400OverHttpAndCreatesNothing) {
+  // One row per rule of the request table (the source: 320x240, 25 fps, 2 s,
+  // progressive H.264 in mp4 with sound). The unit tests cover the variants.
+  struct Row { std::string json; std::string mentions; };
+  const std::vector<Row> rows = {
+      {R"({"colour": "red"})", "unknown field 'colour'"},
+      {R"({"mediaContainerCodec": {"container": "avi"}})", "mediaContainerCodec.container"},
+      {R"({"mediaContainerCodec": {"codec": "vp9"}})", "mediaContainerCodec.codec"},
+      {R"({"mediaContainerCodec": {"contaner": "mov"}})", "mediaContainerCodec.contaner"},
+      {R"({"mediaContainerCodec": {"container": "mts", "codec": "ffv1"}})", "container mts takes codecs"},
+      {R"({"mediaContainerCodec": {"container": "mxf", "codec": "hevc"}})", "container mxf takes codecs"},
+      {R"({"appleProresProfile": "hq"})", "appleProresProfile"},
+      {R"({"mediaContainerCodec": {"codec": "prores"}, "appleProresProfile": "ultra"})", "appleProresProfile"},
+      {R"({"dnxhdHrProfile": "dnxhr_sq"})", "dnxhdHrProfile"},
+      {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_sq"})", "1920x1080"},
+      {R"({"mediaContainerCodec": {"codec": "xdcam"}})", "1920x1080 or 1280x720"},
+      {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "scanning": {"tag": "interlaced_tff"}})", "DNxHR"},
+      {R"({"mediaContainerCodec": {"container": "mts", "codec": "hevc"}, "scanning": {"tag": "interlaced_tff"}})", "MPEG-TS"},
+      {R"({"scanning": {"tag": "sideways"}})", "scanning.tag"},
+      {R"({"scanning": {"scanningType": "interlaced"}})", "interlacedFieldOrder"},
+      {R"({"scanning": {"scanningType": "progressive", "interlacedFieldOrder": "top_field"}})", "interlacedFieldOrder"},
+      {R"({"scanning": {"tag": "progressive", "scanningType": "interlaced", "interlacedFieldOrder": "top_field"}})", "conflicts"},
+      {R"({"chromaSubsampling": {"yuv": "4:2:1"}})", "chromaSubsampling.yuv"},
+      {R"({"chromaSubsampling": {"bits": 9}})", "chromaSubsampling.bits"},
+      {R"({"chromaSubsampling": {"yuv": "4:1:1"}})", "supports: 4:2:0, 4:2:2, 4:4:4"},
+      {R"({"chromaSubsampling": {"bits": 14}})", "supports: 8, 10"},
+      {R"({"mediaContainerCodec": {"codec": "prores"}, "chromaSubsampling": {"yuv": "4:2:0"}})", "supports: 4:2:2"},
+      {R"({"bitrate": {"mbps": 0.001}})", "bitrate.mbps"},
+      {R"({"bitrate": {"mbps": 4000.5}})", "bitrate.mbps"},
+      {R"({"mediaContainerCodec": {"codec": "prores"}, "bitrate": {"mbps": 50}})", "fixed"},
+      {R"({"mediaContainerCodec": {"codec": "ffv1"}, "bitrate": {"mbps": 50}})", "lossless"},
+      {R"({"bitrate": {"kbps": 5}})", "bitrate.kbps"},
+      {R"({"deinterlacer": "magic"})", "deinterlacer"},
+      {R"({"deinterlacer": 3})", "deinterlacer"},
+      {R"({"denoiser": "nlmeans"})", "denoiser"},
+      {R"({"stabilizer": "vidstab"})", "stabilizer"},
+      {R"({"scaler": "lanczos"})", "scaler"},
+      {R"({"postProcessor": "sharpen"})", "postProcessor"},
+      {R"({"clarityBoost": "low"})", "pabsr1"},
+      {R"({"scaler": "pabsr1"})", "target resolution"},
+      {R"({"frameRateConverter": "mcinterpolate"})", "frameRate"},
+      {R"({"frameRateConverter": "warp", "frameRate": {"fps": 30}})", "frameRateConverter"},
+      {R"({"frameRate": {"fps": 0}})", "frameRate.fps"},
+      {R"({"frameRate": {"fps": 999.5}})", "frameRate.fps"},
+      {R"({"frameRate": {"tag": "cinema"}})", "frameRate.tag"},
+      {R"({"frameRate": {"tag": "film", "fps": 24}})", "not both"},
+      {R"({"mediaContainerCodec": {"container": "mxf"}, "frameRate": {"fps": 15}})", "container mxf takes frame rates"},
+      {R"({"resolution": {"tag": "5x"}})", "resolution.tag"},
+      {R"({"resolution": {"tag": "2x", "width": 100}})", "not both"},
+      {R"({"resolution": {"width": 1920, "height": 1080, "aspectRatioTag": "16:9"}})", "together"},
+      {R"({"resolution": {"width": 7681}})", "resolution.width"},
+      {R"({"resolution": {"height": 4321}})", "resolution.height"},
+      {R"({"resolution": {"width": 100.5}})", "resolution.width"},
+      {R"({"resolution": {"width": 640, "aspectRatioTag": "21:9"}})", "aspectRatioTag"},
+      {R"({"resolution": {"width": 7680, "aspectRatioTag": "4:3"}})", "derived size"},
+      {R"({"resolution": {}})", "resolution"},
+      {R"({"range": {"startPositionMilliseconds": -1}})", "range.startPositionMilliseconds"},
+      {R"({"range": {"endPositionMilliseconds": 2001}})", "range.endPositionMilliseconds"},
+      {R"({"range": {"startPositionMilliseconds": 1000, "endPositionMilliseconds": 1000}})", "before end"},
+      {R"({"range": {"startPositionMilliseconds": "0"}})", "number"},
+  };
+  for (const Row& row : rows) {
+    HttpResponse response = Process(boost::json::parse(row.json).as_object());
+    EXPECT_EQ(response.status, 400) << row.json << " → " << response.body;
+    EXPECT_NE(response.body.find(row.mentions), std::string::npos) << row.json << " → " << response.body;
+    EXPECT_EQ(Str(response.Json().at("exception")), "BadRequestException") << response.body;
+  }
+  // A body that is not an object.
+  HttpResponse array = client_->http().Send(
+      "POST", "/videos/v1/process-video/" + source_id_,
+      {{"Authorization", "Bearer " + client_->token()}, {"Content-Type", "application/json"}}, "[1]");
+  EXPECT_EQ(array.status, 400) << array.body;
+  // No refused request created a processed video.
+  HttpResponse children =
+      client_->http().Get("/videos/v1/videos?parent-id=" + source_id_, client_->token());
+  ASSERT_EQ(children.status, 200) << children.body;
+  const boost::json::value& listed = children.Json();
+  EXPECT_TRUE(!listed.as_object().contains("_embedded") ||
+              listed.at("_embedded").at("videos").as_array().empty())
+      << children.body;
+}
+
 TEST_F(ProcessingTest, SourcesThatAreNotReadyOrNotYoursAreRefused) {
   std::string empty = client_->CreateVideo();
   HttpResponse not_uploaded = Process(object{}, empty);
