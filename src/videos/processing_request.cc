@@ -526,7 +526,12 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   plan.fps = plan.requested_fps.value_or(source.fps);
   // The progressive rate the pipeline produces before any interlacing.
   double progressive_rate = plan.interlaced_output && !plan.deinterlacer.empty() ? 2 * plan.fps : plan.fps;
-  if (!plan.deinterlacer.empty() && source.interlaced) {
+  // One frame per field when the output needs more frames than the source has
+  // frames — unless an interpolating converter was asked to make them (it
+  // would otherwise run at, say, 50 → 50 and add nothing).
+  bool interpolating =
+      plan.frame_rate_converter == "fblend" || plan.frame_rate_converter == "mcinterpolate";
+  if (!plan.deinterlacer.empty() && source.interlaced && !interpolating) {
     plan.deinterlace_field_rate = progressive_rate > source.fps + 0.01;
   }
   double deinterlaced_rate = plan.deinterlace_field_rate ? 2 * source.fps : source.fps;

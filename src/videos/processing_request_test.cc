@@ -213,6 +213,20 @@ TEST(ProcessingRequestTest, ScanningAndFrameRate) {
   EXPECT_EQ(implied->frame_rate_converter, "fps");
   auto mc = Validate(R"({"frameRateConverter": "mcinterpolate", "frameRate": {"tag": "video_pal_fast"}})");
   EXPECT_EQ(mc->frame_rate_converter, "mcinterpolate");
+  // 25i → 50p: field-rate deinterlacing makes the frames, unless an
+  // interpolating converter was asked to make them from the 25 frames.
+  for (const char* converter : {"mcinterpolate", "fblend"}) {
+    auto interpolated = Validate(std::string(R"({"deinterlacer": "bwdif", "frameRate": {"fps": 50}, "frameRateConverter": ")") +
+                                     converter + "\"}",
+                                 Interlaced());
+    ASSERT_TRUE(interpolated.ok()) << interpolated.status().ToString();
+    EXPECT_FALSE(interpolated->deinterlace_field_rate) << converter;
+    EXPECT_EQ(interpolated->frame_rate_converter, converter);
+    EXPECT_EQ(interpolated->fps, 50);
+  }
+  auto by_fields = Validate(R"({"deinterlacer": "bwdif", "frameRate": {"fps": 50}, "frameRateConverter": "fps"})",
+                            Interlaced());
+  EXPECT_TRUE(by_fields->deinterlace_field_rate);
 }
 
 TEST(ProcessingRequestTest, InterlacedOutputOnlyWhereTheFormatCarriesIt) {
