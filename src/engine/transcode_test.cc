@@ -13,8 +13,8 @@
 #include <mutex>
 
 #include "engine/test_media.h"
-#include "videos/processing_request.h"
 #include "tests/support/temp_dir.h"
+#include "videos/processing_request.h"
 
 namespace vidmill::engine {
 namespace {
@@ -39,12 +39,17 @@ class Inputs {
   Inputs() {
     progressive = dir_.path() + "/progressive.mp4";
     interlaced = dir_.path() + "/interlaced.mov";
-    Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine=frequency=440:sample_rate=48000 "
-           "-t 2 -ac 2 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest '" +
-           progressive + "'");
-    Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=50 -f lavfi -i sine=frequency=440:sample_rate=48000 "
-           "-t 2 -vf tinterlace=mode=interleave_top,setfield=tff -c:v mpeg2video -flags +ildct+ilme "
-           "-pix_fmt yuv422p -b:v 4M -c:a pcm_s16le -shortest '" + interlaced + "'");
+    Ffmpeg(
+        "-f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i "
+        "sine=frequency=440:sample_rate=48000 "
+        "-t 2 -ac 2 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest '" +
+        progressive + "'");
+    Ffmpeg(
+        "-f lavfi -i testsrc2=size=320x240:rate=50 -f lavfi -i "
+        "sine=frequency=440:sample_rate=48000 "
+        "-t 2 -vf tinterlace=mode=interleave_top,setfield=tff -c:v mpeg2video -flags +ildct+ilme "
+        "-pix_fmt yuv422p -b:v 4M -c:a pcm_s16le -shortest '" +
+        interlaced + "'");
   }
   test::TempDir dir_;
 };
@@ -83,14 +88,17 @@ struct Probe {
 
 Probe ProbeFile(const std::string& path) {
   Probe p;
-  std::string line = Output("ffprobe -v error -select_streams v:0 -count_packets -show_entries "
-                            "stream=codec_name,pix_fmt,field_order,r_frame_rate,width,height,nb_read_packets,profile "
-                            "-of csv=p=0:nk=0 '" + path + "'");
+  std::string line = Output(
+      "ffprobe -v error -select_streams v:0 -count_packets -show_entries "
+      "stream=codec_name,pix_fmt,field_order,r_frame_rate,width,height,nb_read_packets,profile "
+      "-of csv=p=0:nk=0 '" +
+      path + "'");
   auto field = [&](const std::string& key) {
     size_t at = line.find(key + "=");
     if (at == std::string::npos) return std::string();
     size_t end = line.find(',', at);
-    return line.substr(at + key.size() + 1, end == std::string::npos ? std::string::npos : end - at - key.size() - 1);
+    return line.substr(at + key.size() + 1,
+                       end == std::string::npos ? std::string::npos : end - at - key.size() - 1);
   };
   p.codec = field("codec_name");
   p.pix_fmt = field("pix_fmt");
@@ -100,15 +108,20 @@ Probe ProbeFile(const std::string& path) {
   p.width = std::atoi(field("width").c_str());
   p.height = std::atoi(field("height").c_str());
   p.frames = std::atoll(field("nb_read_packets").c_str());
-  p.duration = std::atof(Output("ffprobe -v error -show_entries format=duration -of default=nw=1:nk=1 '" + path + "'").c_str());
-  p.audio_codec = Output("ffprobe -v error -select_streams a:0 -show_entries stream=codec_name -of default=nw=1:nk=1 '" + path + "'");
+  p.duration = std::atof(
+      Output("ffprobe -v error -show_entries format=duration -of default=nw=1:nk=1 '" + path + "'")
+          .c_str());
+  p.audio_codec = Output(
+      "ffprobe -v error -select_streams a:0 -show_entries stream=codec_name -of default=nw=1:nk=1 "
+      "'" +
+      path + "'");
   p.audio_codec = p.audio_codec.substr(0, p.audio_codec.find('\n'));  // MPEG-TS lists programs too
   p.audio = !p.audio_codec.empty();
   return p;
 }
 
 Result<Probe> RunSpec(const TranscodeSpec& spec, const std::string& input, const std::string& ext,
-                  test::TempDir& dir) {
+                      test::TempDir& dir) {
   std::string out = dir.path() + "/out." + ext;
   Result<TranscodeResult> result = Transcode(input, out, spec, MediaLimits{}, nullptr, nullptr);
   if (!result.ok()) return result.status();
@@ -168,13 +181,16 @@ TEST(TranscodeTest, EveryContainerCodecPairAndProfile) {
     ASSERT_TRUE(probe.ok()) << label << ": " << probe.status().ToString();
     EXPECT_EQ(probe->codec, c.probe_codec) << label;
     // FFmpeg's ProRes decoder reports 4444 as 12-bit whatever was encoded.
-    std::string decoded_format = c.pix_fmt == "yuv444p10le" && c.codec == "prores" ? "yuv444p12le" : c.pix_fmt;
+    std::string decoded_format =
+        c.pix_fmt == "yuv444p10le" && c.codec == "prores" ? "yuv444p12le" : c.pix_fmt;
     EXPECT_EQ(probe->pix_fmt, decoded_format) << label;
     EXPECT_EQ(probe->width, c.width) << label;
     EXPECT_EQ(probe->height, c.height) << label;
     EXPECT_EQ(probe->frames, c.width > 320 ? 10 : 25) << label;
     EXPECT_TRUE(probe->audio) << label;
-    EXPECT_EQ(probe->audio_codec, c.container == "mov" || c.container == "mxf" ? "pcm_s24le" : "aac") << label;
+    EXPECT_EQ(probe->audio_codec,
+              c.container == "mov" || c.container == "mxf" ? "pcm_s24le" : "aac")
+        << label;
   }
 }
 
@@ -197,7 +213,8 @@ TEST(TranscodeTest, EveryChromaAndBitDepthEachCodecSupports) {
         spec.end_ms = 200;
         spec.keep_audio = false;
         auto probe = RunSpec(spec, Inputs::Get().progressive, "mov", dir);
-        ASSERT_TRUE(probe.ok()) << codec << " " << spec.pixel_format << ": " << probe.status().ToString();
+        ASSERT_TRUE(probe.ok()) << codec << " " << spec.pixel_format << ": "
+                                << probe.status().ToString();
         EXPECT_EQ(probe->pix_fmt, spec.pixel_format) << codec;
         EXPECT_EQ(probe->frames, 5) << codec << " " << spec.pixel_format;
       }
@@ -245,9 +262,11 @@ TEST(TranscodeTest, InterlacedDnxhdAndXdcamAt1080i) {
   // so the fields are swapped (fieldorder) and kept interlaced.
   test::TempDir dir;
   std::string input = dir.path() + "/bff.mov";
-  Ffmpeg("-f lavfi -i testsrc2=size=1920x1080:rate=50 -t 0.4 "
-         "-vf tinterlace=mode=interleave_bottom,setfield=bff -c:v mpeg2video -flags +ildct+ilme "
-         "-top 0 -pix_fmt yuv422p -b:v 20M '" + input + "'");
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=1920x1080:rate=50 -t 0.4 "
+      "-vf tinterlace=mode=interleave_bottom,setfield=bff -c:v mpeg2video -flags +ildct+ilme "
+      "-top 0 -pix_fmt yuv422p -b:v 20M '" +
+      input + "'");
   struct Case {
     std::string container, codec, profile, pix_fmt;
     double mbps;
@@ -281,9 +300,10 @@ TEST(TranscodeTest, InterlacedDnxhdAndXdcamAt1080i) {
     EXPECT_EQ(probe->pix_fmt, c.pix_fmt) << label;
     EXPECT_EQ(probe->field_order.substr(0, c.stream_field_order.size()), c.stream_field_order)
         << label;
-    std::string first = Output("ffprobe -v error -select_streams v:0 -read_intervals %+#1 "
-                               "-show_entries frame=interlaced_frame,top_field_first -of csv=p=0 '" +
-                               dir.path() + "/out." + c.container + "'");
+    std::string first = Output(
+        "ffprobe -v error -select_streams v:0 -read_intervals %+#1 "
+        "-show_entries frame=interlaced_frame,top_field_first -of csv=p=0 '" +
+        dir.path() + "/out." + c.container + "'");
     EXPECT_EQ(first.substr(0, 3), c.top_field_first ? "1,1" : "1,0") << label;
   }
 }
@@ -302,17 +322,23 @@ TEST(TranscodeTest, DeinterlacersAtFrameAndFieldRate) {
       ASSERT_TRUE(probe.ok()) << deinterlacer << ": " << probe.status().ToString();
       EXPECT_EQ(probe->rate, field_rate ? "50/1" : "25/1") << deinterlacer;
       EXPECT_EQ(probe->frames, field_rate ? 100 : 50) << deinterlacer;
-      EXPECT_TRUE(probe->field_order == "progressive" || probe->field_order.empty()) << probe->field_order;
+      EXPECT_TRUE(probe->field_order == "progressive" || probe->field_order.empty())
+          << probe->field_order;
     }
   }
 }
 
 TEST(TranscodeTest, FrameRateConvertersReachTheTargetRate) {
   test::TempDir dir;
-  struct Case { std::string converter; double fps; std::string rate; int frames; };
+  struct Case {
+    std::string converter;
+    double fps;
+    std::string rate;
+    int frames;
+  };
   for (const Case& c : std::vector<Case>{{"fps", 30000.0 / 1001, "30000/1001", 60},
-                                          {"fblend", 50, "50/1", 100},
-                                          {"mcinterpolate", 50, "50/1", 100}}) {
+                                         {"fblend", 50, "50/1", 100},
+                                         {"mcinterpolate", 50, "50/1", 100}}) {
     TranscodeSpec spec = Base();
     spec.frame_rate_converter = c.converter;
     spec.fps = c.fps;
@@ -335,8 +361,10 @@ TEST(TranscodeTest, RangeTrimsVideoAndAudioInSync) {
   auto probe = RunSpec(spec, Inputs::Get().progressive, "mov", dir);
   ASSERT_TRUE(probe.ok()) << probe.status().ToString();
   EXPECT_NEAR(probe->frames * 0.04, 0.96, 0.04 + 1e-9);  // within one frame
-  std::string audio = Output("ffprobe -v error -select_streams a:0 -show_entries stream=duration "
-                             "-of default=nw=1:nk=1 '" + dir.path() + "/out.mov'");
+  std::string audio = Output(
+      "ffprobe -v error -select_streams a:0 -show_entries stream=duration "
+      "-of default=nw=1:nk=1 '" +
+      dir.path() + "/out.mov'");
   EXPECT_NEAR(std::atof(audio.c_str()), 0.96, 0.03);
 }
 
@@ -352,8 +380,8 @@ std::pair<double, double> FlashAndBeep(const std::string& path) {
       break;
     }
   }
-  std::string pcm = Output("ffmpeg -nostdin -v error -i '" + path +
-                           "' -map 0:a:0 -ac 1 -ar 48000 -f s16le -");
+  std::string pcm =
+      Output("ffmpeg -nostdin -v error -i '" + path + "' -map 0:a:0 -ac 1 -ar 48000 -f s16le -");
   double beep = -1;
   for (size_t sample_idx = 0; sample_idx + 1 < pcm.size() / 2; ++sample_idx) {
     int16_t v;
@@ -373,13 +401,14 @@ TEST(TranscodeTest, AudioStaysInSyncWhenTheStreamsStartApart) {
   auto make = [&](const std::string& name, double video_offset, double audio_offset) {
     std::string out = dir.path() + "/" + name + ".ts";
     char args[1024];
-    std::snprintf(args, sizeof(args),
-                  "-itsoffset %.1f -f lavfi -i color=c=black:s=160x120:r=25:d=3,"
-                  "drawbox=c=white:t=fill:enable='between(t\\,%.2f\\,%.2f)' "
-                  "-itsoffset %.1f -f lavfi -i aevalsrc='0.5*sin(2*PI*1000*t)*between(t\\,%.2f\\,%.2f)'"
-                  ":s=48000:d=3 -c:v mpeg2video -q:v 2 -c:a mp2 -b:a 192k '%s'",
-                  video_offset, 1.0 - video_offset - 0.01, 1.0 - video_offset + 0.01,
-                  audio_offset, 1.0 - audio_offset, 1.0 - audio_offset + 0.1, out.c_str());
+    std::snprintf(
+        args, sizeof(args),
+        "-itsoffset %.1f -f lavfi -i color=c=black:s=160x120:r=25:d=3,"
+        "drawbox=c=white:t=fill:enable='between(t\\,%.2f\\,%.2f)' "
+        "-itsoffset %.1f -f lavfi -i aevalsrc='0.5*sin(2*PI*1000*t)*between(t\\,%.2f\\,%.2f)'"
+        ":s=48000:d=3 -c:v mpeg2video -q:v 2 -c:a mp2 -b:a 192k '%s'",
+        video_offset, 1.0 - video_offset - 0.01, 1.0 - video_offset + 0.01, audio_offset,
+        1.0 - audio_offset, 1.0 - audio_offset + 0.1, out.c_str());
     Ffmpeg(args);
     return out;
   };
@@ -416,8 +445,10 @@ TEST(TranscodeTest, BitrateIsHonouredWithinAQuarter) {
   test::TempDir dir;
   std::string input = dir.path() + "/noisy.mp4";
   // Noise keeps the encoder at its rate instead of under it.
-  Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -t 6 -vf noise=alls=40:allf=t "
-         "-c:v libx264 -preset ultrafast -qp 5 '" + input + "'");
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=320x240:rate=25 -t 6 -vf noise=alls=40:allf=t "
+      "-c:v libx264 -preset ultrafast -qp 5 '" +
+      input + "'");
   for (double mbps : {0.5, 2.0}) {
     TranscodeSpec spec = Base();
     spec.bitrate_mbps = mbps;
@@ -442,7 +473,8 @@ TEST(TranscodeTest, ResizeAndErrors) {
   EXPECT_EQ(probe->height, 360);
   TranscodeSpec own = Base();
   own.denoiser = "denoise";
-  auto refused = Transcode(Inputs::Get().progressive, dir.path() + "/x.mov", own, MediaLimits{}, nullptr, nullptr);
+  auto refused = Transcode(Inputs::Get().progressive, dir.path() + "/x.mov", own, MediaLimits{},
+                           nullptr, nullptr);
   EXPECT_EQ(refused.status().code(), Code::kNotImplemented);
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/x.mov"));
   // A truncated input fails cleanly and leaves no output.
@@ -454,8 +486,8 @@ TEST(TranscodeTest, ResizeAndErrors) {
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/y.mov"));
   // Cancellation.
   int calls = 0;
-  auto cancelled = Transcode(Inputs::Get().progressive, dir.path() + "/z.mov", Base(), MediaLimits{},
-                             nullptr, [&calls] { return ++calls > 5; });
+  auto cancelled = Transcode(Inputs::Get().progressive, dir.path() + "/z.mov", Base(),
+                             MediaLimits{}, nullptr, [&calls] { return ++calls > 5; });
   EXPECT_EQ(cancelled.status().code(), Code::kCancelled);
 }
 

@@ -33,7 +33,8 @@ Status Refuse(const std::string& field, const value& given, const std::string& a
 Status CheckKeys(const object& obj, const std::string& path, const std::vector<std::string>& keys) {
   for (const auto& item : obj) {
     if (std::find(keys.begin(), keys.end(), std::string(item.key())) == keys.end()) {
-      std::string field = path.empty() ? std::string(item.key()) : path + "." + std::string(item.key());
+      std::string field =
+          path.empty() ? std::string(item.key()) : path + "." + std::string(item.key());
       return Status::InvalidArgument("unknown field '" + field + "'; " +
                                      (path.empty() ? std::string("fields") : path + " takes") +
                                      ": " + Join(keys));
@@ -77,20 +78,22 @@ Result<std::string> OneOf(const std::string& field, const std::string& given,
 }
 
 const std::vector<std::string> kContainers = {"mov", "mxf", "mp4", "mts"};
-const std::vector<std::string> kCodecs = {"h264", "prores", "dnxhd", "xdcam", "hevc", "mpeg2", "ffv1"};
-const std::vector<std::string> kProresProfiles = {"proxy", "lt", "standard", "hq", "4444", "4444xq"};
+const std::vector<std::string> kCodecs = {"h264", "prores", "dnxhd", "xdcam",
+                                          "hevc", "mpeg2",  "ffv1"};
+const std::vector<std::string> kProresProfiles = {"proxy", "lt",   "standard",
+                                                  "hq",    "4444", "4444xq"};
 const std::vector<std::string> kDnxProfiles = {"dnxhd_lb",  "dnxhd_sq", "dnxhd_hq", "dnxhd_hqx",
                                                "dnxhd_444", "dnxhr_lb", "dnxhr_sq", "dnxhr_hq",
                                                "dnxhr_hqx", "dnxhr_444"};
 const std::vector<std::string> kChromas = {"4:1:0", "4:1:1", "4:2:0", "4:2:2", "4:4:0", "4:4:4"};
 const std::vector<int> kBits = {8, 10, 12, 14, 16};
-const std::vector<std::string> kClarity = {"none", "marginal", "very_low", "low",
-                                           "medium", "high", "very_high"};
+const std::vector<std::string> kClarity = {"none",   "marginal", "very_low", "low",
+                                           "medium", "high",     "very_high"};
 
 const std::map<std::string, double>& FrameRateTags() {
   static const std::map<std::string, double> tags = {
-      {"film_ntsc", 24000.0 / 1001}, {"film", 24},          {"video_pal", 25},
-      {"video_ntsc", 30000.0 / 1001}, {"video_hd", 30},     {"video_pal_fast", 50},
+      {"film_ntsc", 24000.0 / 1001},       {"film", 24},         {"video_pal", 25},
+      {"video_ntsc", 30000.0 / 1001},      {"video_hd", 30},     {"video_pal_fast", 50},
       {"video_ntsc_fast", 60000.0 / 1001}, {"video_hd_fast", 60}};
   return tags;
 }
@@ -181,11 +184,13 @@ std::vector<int> BitsFor(const std::string& codec, const std::string& profile) {
 
 std::optional<int> DnxhdBitrate(const std::string& profile, int width, int height, double fps) {
   // Avid's DNxHD table: (size, rate) → Mb/s. Rates: 23.976, 24, 25, 29.97, 50, 59.94.
-  static const std::vector<double> rates = {24000.0 / 1001, 24, 25, 30000.0 / 1001, 50,
-                                            60000.0 / 1001};
+  static const std::vector<double> rates = {24000.0 / 1001, 24, 25,
+                                            30000.0 / 1001, 50, 60000.0 / 1001};
   static const std::map<std::string, std::vector<int>> full_hd = {
-      {"dnxhd_lb", {36, 36, 36, 45, 75, 90}},     {"dnxhd_sq", {115, 115, 120, 145, 240, 290}},
-      {"dnxhd_hq", {175, 175, 185, 220, 365, 440}}, {"dnxhd_hqx", {175, 175, 185, 0, 365, 440}},
+      {"dnxhd_lb", {36, 36, 36, 45, 75, 90}},
+      {"dnxhd_sq", {115, 115, 120, 145, 240, 290}},
+      {"dnxhd_hq", {175, 175, 185, 220, 365, 440}},
+      {"dnxhd_hqx", {175, 175, 185, 0, 365, 440}},
       {"dnxhd_444", {350, 350, 390, 440, 730, 880}}};
   static const std::map<std::string, std::vector<int>> hd_ready = {
       {"dnxhd_sq", {60, 60, 60, 75, 120, 145}},
@@ -208,7 +213,7 @@ Result<SourceInfo> SourceFromMetadata(const object& metadata, const std::string&
   auto text = [&](const char* key) -> std::string {
     auto it = metadata.find(key);
     return it != metadata.end() && it->value().is_string() ? std::string(it->value().as_string())
-                                                          : std::string();
+                                                           : std::string();
   };
   auto number = [&](const value* v) -> double {
     if (v == nullptr) return 0;
@@ -218,9 +223,8 @@ Result<SourceInfo> SourceFromMetadata(const object& metadata, const std::string&
     return 0;
   };
   std::string demuxer = text("containerName");
-  std::string extension = file_name.substr(file_name.rfind('.') == std::string::npos
-                                               ? file_name.size()
-                                               : file_name.rfind('.') + 1);
+  std::string extension = file_name.substr(
+      file_name.rfind('.') == std::string::npos ? file_name.size() : file_name.rfind('.') + 1);
   std::transform(extension.begin(), extension.end(), extension.begin(), ::tolower);
   if (demuxer == "mxf") {
     source.container = "mxf";
@@ -248,8 +252,9 @@ Result<SourceInfo> SourceFromMetadata(const object& metadata, const std::string&
   source.fps = number(metadata.if_contains("averageFramerate"));
   source.duration_ms = static_cast<int64_t>(number(metadata.if_contains("durationInMillis")));
   if (source.width <= 0 || source.height <= 0 || source.fps <= 0 || source.duration_ms <= 0) {
-    return Status::Conflict("the source video's metadata is incomplete (size, rate or duration "
-                            "unknown); it cannot be processed");
+    return Status::Conflict(
+        "the source video's metadata is incomplete (size, rate or duration "
+        "unknown); it cannot be processed");
   }
   std::string sar = text("sampleAspectRatio");
   if (size_t colon = sar.find(':'); colon != std::string::npos) {
@@ -311,8 +316,9 @@ std::string InterlacedOutputRefusal(const ProcessingPlan& plan) {
       char got[128];
       std::snprintf(got, sizeof(got), "%s at %dx%d, %.3f frames/s", plan.profile.c_str(),
                     plan.width, plan.height, plan.fps);
-      return std::string("interlaced DNxHD exists only as 1080i: dnxhd_sq, dnxhd_hq or dnxhd_hqx "
-                         "at 1920x1080 and 25 or 29.97 frames/s (got ") +
+      return std::string(
+                 "interlaced DNxHD exists only as 1080i: dnxhd_sq, dnxhd_hq or dnxhd_hqx "
+                 "at 1920x1080 and 25 or 29.97 frames/s (got ") +
              got + ")";
     }
     if (!plan.top_field_first) return "DNxHD 1080i is top field first (interlaced_tff)";
@@ -339,11 +345,11 @@ std::string InterlacedOutputRefusal(const ProcessingPlan& plan) {
 // `*scanning_auto` tells whether scanning was auto.
 Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& source,
                                    bool auto_progressive, bool* scanning_auto) {
-  RETURN_IF_ERROR(CheckKeys(request, "",
-                            {"mediaContainerCodec", "appleProresProfile", "dnxhdHrProfile",
-                             "scanning", "chromaSubsampling", "bitrate", "deinterlacer",
-                             "denoiser", "stabilizer", "scaler", "resolution", "clarityBoost",
-                             "frameRateConverter", "frameRate", "postProcessor", "range"}));
+  RETURN_IF_ERROR(CheckKeys(
+      request, "",
+      {"mediaContainerCodec", "appleProresProfile", "dnxhdHrProfile", "scanning",
+       "chromaSubsampling", "bitrate", "deinterlacer", "denoiser", "stabilizer", "scaler",
+       "resolution", "clarityBoost", "frameRateConverter", "frameRate", "postProcessor", "range"}));
   ProcessingPlan plan;
   plan.source_interlaced = source.interlaced;
   plan.source_top_field_first = source.top_field_first;
@@ -398,11 +404,14 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   plan.codec = *codec;
 
   // --- profiles ---
-  ASSIGN_OR_RETURN(std::optional<std::string> prores, OptString(request, "appleProresProfile", "appleProresProfile"));
-  ASSIGN_OR_RETURN(std::optional<std::string> dnx, OptString(request, "dnxhdHrProfile", "dnxhdHrProfile"));
+  ASSIGN_OR_RETURN(std::optional<std::string> prores,
+                   OptString(request, "appleProresProfile", "appleProresProfile"));
+  ASSIGN_OR_RETURN(std::optional<std::string> dnx,
+                   OptString(request, "dnxhdHrProfile", "dnxhdHrProfile"));
   if (prores) {
     if (plan.codec != "prores") {
-      return Refuse("appleProresProfile", value(*prores), "it is allowed only with codec prores (codec is " + plan.codec + ")");
+      return Refuse("appleProresProfile", value(*prores),
+                    "it is allowed only with codec prores (codec is " + plan.codec + ")");
     }
     ASSIGN_OR_RETURN(plan.profile, OneOf("appleProresProfile", *prores, kProresProfiles));
   } else if (plan.codec == "prores") {
@@ -410,7 +419,8 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   }
   if (dnx) {
     if (plan.codec != "dnxhd") {
-      return Refuse("dnxhdHrProfile", value(*dnx), "it is allowed only with codec dnxhd (codec is " + plan.codec + ")");
+      return Refuse("dnxhdHrProfile", value(*dnx),
+                    "it is allowed only with codec dnxhd (codec is " + plan.codec + ")");
     }
     ASSIGN_OR_RETURN(plan.profile, OneOf("dnxhdHrProfile", *dnx, kDnxProfiles));
   } else if (plan.codec == "dnxhd") {
@@ -430,12 +440,14 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
            {"scaler", {"pabsr1", "dvres", "scale"}, &plan.scaler},
            {"frameRateConverter", {"fps", "fblend", "mcinterpolate"}, &plan.frame_rate_converter},
            {"postProcessor", {"filmgrain"}, &plan.post_processor}}) {
-    ASSIGN_OR_RETURN(std::optional<std::string> given, OptString(request, named.field, named.field));
+    ASSIGN_OR_RETURN(std::optional<std::string> given,
+                     OptString(request, named.field, named.field));
     if (given) {
       ASSIGN_OR_RETURN(*named.target, OneOf(named.field, *given, named.allowed));
     }
   }
-  ASSIGN_OR_RETURN(std::optional<std::string> clarity, OptString(request, "clarityBoost", "clarityBoost"));
+  ASSIGN_OR_RETURN(std::optional<std::string> clarity,
+                   OptString(request, "clarityBoost", "clarityBoost"));
   if (clarity) {
     ASSIGN_OR_RETURN(plan.clarity_boost, OneOf("clarityBoost", *clarity, kClarity));
     if (plan.clarity_boost != "none" && plan.scaler != "pabsr1") {
@@ -449,38 +461,52 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   std::optional<std::string> field_order;
   ASSIGN_OR_RETURN(const object* scanning, OptObject(request, "scanning"));
   if (scanning) {
-    RETURN_IF_ERROR(CheckKeys(*scanning, "scanning", {"tag", "scanningType", "interlacedFieldOrder"}));
+    RETURN_IF_ERROR(
+        CheckKeys(*scanning, "scanning", {"tag", "scanningType", "interlacedFieldOrder"}));
     ASSIGN_OR_RETURN(scan_tag, OptString(*scanning, "tag", "scanning.tag"));
     ASSIGN_OR_RETURN(scan_type, OptString(*scanning, "scanningType", "scanning.scanningType"));
-    ASSIGN_OR_RETURN(field_order, OptString(*scanning, "interlacedFieldOrder", "scanning.interlacedFieldOrder"));
+    ASSIGN_OR_RETURN(field_order,
+                     OptString(*scanning, "interlacedFieldOrder", "scanning.interlacedFieldOrder"));
     if (scan_tag) {
-      RETURN_IF_ERROR(OneOf("scanning.tag", *scan_tag, {"auto", "progressive", "interlaced_tff", "interlaced_bff"}).status());
+      RETURN_IF_ERROR(OneOf("scanning.tag", *scan_tag,
+                            {"auto", "progressive", "interlaced_tff", "interlaced_bff"})
+                          .status());
     }
     if (scan_type) {
-      RETURN_IF_ERROR(OneOf("scanning.scanningType", *scan_type, {"progressive", "interlaced"}).status());
+      RETURN_IF_ERROR(
+          OneOf("scanning.scanningType", *scan_type, {"progressive", "interlaced"}).status());
       if (*scan_type == "interlaced" && !field_order) {
-        return Status::InvalidArgument("scanning.interlacedFieldOrder is required when scanningType is interlaced (top_field or bottom_field)");
+        return Status::InvalidArgument(
+            "scanning.interlacedFieldOrder is required when scanningType is interlaced (top_field "
+            "or bottom_field)");
       }
     }
     if (field_order) {
-      RETURN_IF_ERROR(OneOf("scanning.interlacedFieldOrder", *field_order, {"top_field", "bottom_field"}).status());
+      RETURN_IF_ERROR(
+          OneOf("scanning.interlacedFieldOrder", *field_order, {"top_field", "bottom_field"})
+              .status());
       if (scan_type != "interlaced") {
-        return Refuse("scanning.interlacedFieldOrder", value(*field_order), "it is given only with scanningType interlaced");
+        return Refuse("scanning.interlacedFieldOrder", value(*field_order),
+                      "it is given only with scanningType interlaced");
       }
     }
     if (scan_tag && scan_type) {
-      std::string implied = *scan_type == "progressive" ? "progressive"
-                            : *field_order == "top_field" ? "interlaced_tff" : "interlaced_bff";
+      std::string implied = *scan_type == "progressive"   ? "progressive"
+                            : *field_order == "top_field" ? "interlaced_tff"
+                                                          : "interlaced_bff";
       if (*scan_tag != implied) {
-        return Status::InvalidArgument("scanning.tag '" + *scan_tag + "' conflicts with scanningType/interlacedFieldOrder (" + implied + "); give one or the other");
+        return Status::InvalidArgument("scanning.tag '" + *scan_tag +
+                                       "' conflicts with scanningType/interlacedFieldOrder (" +
+                                       implied + "); give one or the other");
       }
     }
   }
   std::string scan = "auto";
   if (scan_tag) scan = *scan_tag;
   if (scan_type) {
-    scan = *scan_type == "progressive" ? "progressive"
-           : *field_order == "top_field" ? "interlaced_tff" : "interlaced_bff";
+    scan = *scan_type == "progressive"   ? "progressive"
+           : *field_order == "top_field" ? "interlaced_tff"
+                                         : "interlaced_bff";
   }
   *scanning_auto = scan == "auto";
   if (scan == "auto") {
@@ -514,18 +540,21 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
       }
       plan.requested_fps = it->second;
     } else if (fps) {
-      if (*fps < 0.001 || *fps > 999) return Refuse("frameRate.fps", value(*fps), "allowed: 0.001 to 999");
+      if (*fps < 0.001 || *fps > 999)
+        return Refuse("frameRate.fps", value(*fps), "allowed: 0.001 to 999");
       plan.requested_fps = *fps;
     } else {
       return Status::InvalidArgument("frameRate needs tag or fps");
     }
   }
   if (!plan.frame_rate_converter.empty() && !plan.requested_fps) {
-    return Status::InvalidArgument("frameRateConverter '" + plan.frame_rate_converter + "' needs a target frameRate (tag or fps)");
+    return Status::InvalidArgument("frameRateConverter '" + plan.frame_rate_converter +
+                                   "' needs a target frameRate (tag or fps)");
   }
   plan.fps = plan.requested_fps.value_or(source.fps);
   // The progressive rate the pipeline produces before any interlacing.
-  double progressive_rate = plan.interlaced_output && !plan.deinterlacer.empty() ? 2 * plan.fps : plan.fps;
+  double progressive_rate =
+      plan.interlaced_output && !plan.deinterlacer.empty() ? 2 * plan.fps : plan.fps;
   // One frame per field when the output needs more frames than the source has
   // frames — unless an interpolating converter was asked to make them (it
   // would otherwise run at, say, 50 → 50 and add nothing).
@@ -535,12 +564,14 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
     plan.deinterlace_field_rate = progressive_rate > source.fps + 0.01;
   }
   double deinterlaced_rate = plan.deinterlace_field_rate ? 2 * source.fps : source.fps;
-  if (plan.requested_fps && plan.frame_rate_converter.empty() && !SameRate(progressive_rate, deinterlaced_rate)) {
+  if (plan.requested_fps && plan.frame_rate_converter.empty() &&
+      !SameRate(progressive_rate, deinterlaced_rate)) {
     plan.frame_rate_converter = "fps";
   }
   if (plan.interlaced_output && plan.deinterlacer.empty() && source.interlaced &&
       !SameRate(plan.fps, source.fps)) {
-    return Status::InvalidArgument("changing the frame rate of interlaced material needs a deinterlacer");
+    return Status::InvalidArgument(
+        "changing the frame rate of interlaced material needs a deinterlacer");
   }
 
   // --- resolution ---
@@ -549,15 +580,20 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   bool size_requested = false;
   ASSIGN_OR_RETURN(const object* resolution, OptObject(request, "resolution"));
   if (resolution) {
-    RETURN_IF_ERROR(CheckKeys(*resolution, "resolution", {"tag", "width", "height", "aspectRatioTag"}));
-    ASSIGN_OR_RETURN(std::optional<std::string> tag, OptString(*resolution, "tag", "resolution.tag"));
+    RETURN_IF_ERROR(
+        CheckKeys(*resolution, "resolution", {"tag", "width", "height", "aspectRatioTag"}));
+    ASSIGN_OR_RETURN(std::optional<std::string> tag,
+                     OptString(*resolution, "tag", "resolution.tag"));
     ASSIGN_OR_RETURN(std::optional<double> w, OptNumber(*resolution, "width", "resolution.width"));
-    ASSIGN_OR_RETURN(std::optional<double> h, OptNumber(*resolution, "height", "resolution.height"));
-    ASSIGN_OR_RETURN(std::optional<std::string> aspect, OptString(*resolution, "aspectRatioTag", "resolution.aspectRatioTag"));
+    ASSIGN_OR_RETURN(std::optional<double> h,
+                     OptNumber(*resolution, "height", "resolution.height"));
+    ASSIGN_OR_RETURN(std::optional<std::string> aspect,
+                     OptString(*resolution, "aspectRatioTag", "resolution.aspectRatioTag"));
     size_requested = true;
     if (tag) {
       if (w || h || aspect) {
-        return Status::InvalidArgument("resolution: give a tag, or width/height (with aspectRatioTag), not both");
+        return Status::InvalidArgument(
+            "resolution: give a tag, or width/height (with aspectRatioTag), not both");
       }
       static const std::map<std::string, std::pair<int, int>> fixed = {
           {"hd_1080p", {1920, 1080}}, {"uhd_4k", {3840, 2160}}, {"uhd_8k", {7680, 4320}}};
@@ -571,15 +607,21 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
       } else if (*tag == "no_scaling") {
         size_requested = false;
       } else {
-        return Refuse("resolution.tag", value(*tag), "allowed: hd_1080p, uhd_4k, uhd_8k, 2x, 3x, 4x, no_scaling");
+        return Refuse("resolution.tag", value(*tag),
+                      "allowed: hd_1080p, uhd_4k, uhd_8k, 2x, 3x, 4x, no_scaling");
       }
     } else {
-      if (!w && !h) return Status::InvalidArgument("resolution needs a tag, or width and/or height");
+      if (!w && !h)
+        return Status::InvalidArgument("resolution needs a tag, or width and/or height");
       if (w && h && aspect) {
-        return Status::InvalidArgument("resolution: width, height and aspectRatioTag together are a bad request; give two of them");
+        return Status::InvalidArgument(
+            "resolution: width, height and aspectRatioTag together are a bad request; give two of "
+            "them");
       }
-      if (w && (*w < 16 || *w > 7680 || *w != std::floor(*w))) return Refuse("resolution.width", value(*w), "allowed: integers 16 to 7680");
-      if (h && (*h < 16 || *h > 4320 || *h != std::floor(*h))) return Refuse("resolution.height", value(*h), "allowed: integers 16 to 4320");
+      if (w && (*w < 16 || *w > 7680 || *w != std::floor(*w)))
+        return Refuse("resolution.width", value(*w), "allowed: integers 16 to 7680");
+      if (h && (*h < 16 || *h > 4320 || *h != std::floor(*h)))
+        return Refuse("resolution.height", value(*h), "allowed: integers 16 to 4320");
       double ratio = 0;
       std::string aspect_tag = aspect.value_or("display");
       if (aspect_tag == "display") {
@@ -591,7 +633,8 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
       } else if (aspect_tag == "4:3") {
         ratio = 4.0 / 3.0;
       } else {
-        return Refuse("resolution.aspectRatioTag", value(aspect_tag), "allowed: display, storage, 16:9, 4:3");
+        return Refuse("resolution.aspectRatioTag", value(aspect_tag),
+                      "allowed: display, storage, 16:9, 4:3");
       }
       if (w && h) {
         width = static_cast<int>(*w);
@@ -604,7 +647,9 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
         width = static_cast<int>(std::lround(*h * ratio));
       }
       if (width > 7680 || height > 4320 || width < 16 || height < 16) {
-        return Status::InvalidArgument("resolution: the derived size " + std::to_string(width) + "x" + std::to_string(height) + " is outside 16x16 to 7680x4320");
+        return Status::InvalidArgument("resolution: the derived size " + std::to_string(width) +
+                                       "x" + std::to_string(height) +
+                                       " is outside 16x16 to 7680x4320");
       }
     }
   }
@@ -627,7 +672,8 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   }
   if (yuv) {
     if (std::find(chromas.begin(), chromas.end(), *yuv) == chromas.end()) {
-      return Refuse("chromaSubsampling.yuv", value(*yuv), codec_label + " supports: " + Join(chromas));
+      return Refuse("chromaSubsampling.yuv", value(*yuv),
+                    codec_label + " supports: " + Join(chromas));
     }
     plan.chroma = *yuv;
   } else {
@@ -649,7 +695,8 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
       }
     }
   }
-  if (plan.codec == "ffv1" && plan.chroma != "4:2:0" && plan.chroma != "4:2:2" && plan.chroma != "4:4:4") {
+  if (plan.codec == "ffv1" && plan.chroma != "4:2:0" && plan.chroma != "4:2:2" &&
+      plan.chroma != "4:4:4") {
     bit_depths = {8};
   }
   if (bits) {
@@ -657,7 +704,8 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
     if (std::find(bit_depths.begin(), bit_depths.end(), b) == bit_depths.end()) {
       std::vector<std::string> names;
       for (int d : bit_depths) names.push_back(std::to_string(d));
-      return Refuse("chromaSubsampling.bits", value(b), codec_label + " with " + plan.chroma + " supports: " + Join(names));
+      return Refuse("chromaSubsampling.bits", value(b),
+                    codec_label + " with " + plan.chroma + " supports: " + Join(names));
     }
     plan.bits = b;
   } else {
@@ -679,29 +727,51 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   bool size_changed = plan.width != source.width || plan.height != source.height;
   if (size_changed && plan.scaler.empty()) plan.scaler = "scale";
   if (!size_requested && !plan.scaler.empty() && plan.scaler != "scale" && !size_changed) {
-    return Status::InvalidArgument("scaler '" + plan.scaler + "' needs a target resolution (e.g. {\"tag\": \"2x\"})");
+    return Status::InvalidArgument("scaler '" + plan.scaler +
+                                   "' needs a target resolution (e.g. {\"tag\": \"2x\"})");
   }
   if (plan.codec == "xdcam") {
-    bool allowed = (plan.width == 1920 && plan.height == 1080) || (plan.width == 1280 && plan.height == 720);
+    bool allowed =
+        (plan.width == 1920 && plan.height == 1080) || (plan.width == 1280 && plan.height == 720);
     if (!allowed) {
-      return Status::InvalidArgument("codec xdcam (XDCAM HD422) needs a frame of 1920x1080 or 1280x720, got " + std::to_string(plan.width) + "x" + std::to_string(plan.height) + "; set resolution");
+      return Status::InvalidArgument(
+          "codec xdcam (XDCAM HD422) needs a frame of 1920x1080 or 1280x720, got " +
+          std::to_string(plan.width) + "x" + std::to_string(plan.height) + "; set resolution");
     }
   }
   if (plan.codec == "dnxhd" && plan.profile.rfind("dnxhd_", 0) == 0) {
     if (!DnxhdBitrate(plan.profile, plan.width, plan.height, plan.fps)) {
       return Status::InvalidArgument(
-          "dnxhdHrProfile " + plan.profile + " is defined only at 1920x1080 (23.976, 24, 25, 29.97, 50, 59.94 fps; hqx not at 29.97; lb and 444 only at 1080) and 1280x720 (sq, hq, hqx), got " +
-          std::to_string(plan.width) + "x" + std::to_string(plan.height) + " at " + std::to_string(plan.fps) + " fps; use a dnxhr_ profile for other sizes");
+          "dnxhdHrProfile " + plan.profile +
+          " is defined only at 1920x1080 (23.976, 24, 25, 29.97, 50, 59.94 fps; hqx not at 29.97; "
+          "lb and 444 only at 1080) and 1280x720 (sq, hq, hqx), got " +
+          std::to_string(plan.width) + "x" + std::to_string(plan.height) + " at " +
+          std::to_string(plan.fps) + " fps; use a dnxhr_ profile for other sizes");
     }
   }
   if (plan.container == "mxf") {
     // The MXF muxer writes only the SMPTE content-package rates.
     static const std::vector<std::pair<double, const char*>> mxf_rates = {
-        {24000.0 / 1001, "23.976"}, {24, "24"}, {25, "25"}, {30000.0 / 1001, "29.97"},
-        {30, "30"}, {48000.0 / 1001, "47.952"}, {48, "48"}, {50, "50"},
-        {60000.0 / 1001, "59.94"}, {60, "60"}, {72000.0 / 1001, "71.928"}, {72, "72"},
-        {75, "75"}, {90000.0 / 1001, "89.91"}, {90, "90"}, {96000.0 / 1001, "95.904"},
-        {96, "96"}, {100, "100"}, {120000.0 / 1001, "119.88"}, {120, "120"}};
+        {24000.0 / 1001, "23.976"},
+        {24, "24"},
+        {25, "25"},
+        {30000.0 / 1001, "29.97"},
+        {30, "30"},
+        {48000.0 / 1001, "47.952"},
+        {48, "48"},
+        {50, "50"},
+        {60000.0 / 1001, "59.94"},
+        {60, "60"},
+        {72000.0 / 1001, "71.928"},
+        {72, "72"},
+        {75, "75"},
+        {90000.0 / 1001, "89.91"},
+        {90, "90"},
+        {96000.0 / 1001, "95.904"},
+        {96, "96"},
+        {100, "100"},
+        {120000.0 / 1001, "119.88"},
+        {120, "120"}};
     bool rate_ok = false;
     std::vector<std::string> names;
     for (const auto& [rate, name] : mxf_rates) {
@@ -713,7 +783,8 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
       value given = plan.requested_fps ? value(plan.fps) : value("mxf");
       return Refuse(field, given,
                     "container mxf takes frame rates " + Join(names) + " (the output would be " +
-                        std::to_string(plan.fps) + " frames/s); set frameRate or another container");
+                        std::to_string(plan.fps) +
+                        " frames/s); set frameRate or another container");
     }
   }
   if (plan.codec == "mpeg2" && (plan.width > 4095 || plan.height > 4095)) {
@@ -722,15 +793,19 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
 
   // --- bitrate ---
   ASSIGN_OR_RETURN(const object* bitrate, OptObject(request, "bitrate"));
-  bool fixed_rate = plan.codec == "prores" || plan.codec == "dnxhd" || plan.codec == "xdcam" || plan.codec == "ffv1";
+  bool fixed_rate = plan.codec == "prores" || plan.codec == "dnxhd" || plan.codec == "xdcam" ||
+                    plan.codec == "ffv1";
   if (bitrate) {
     RETURN_IF_ERROR(CheckKeys(*bitrate, "bitrate", {"mbps"}));
     ASSIGN_OR_RETURN(std::optional<double> mbps, OptNumber(*bitrate, "mbps", "bitrate.mbps"));
     if (!mbps) return Status::InvalidArgument("bitrate needs mbps");
     if (fixed_rate) {
-      return Refuse("bitrate.mbps", value(*mbps), "codec " + plan.codec + " has its rate fixed by its profile or is lossless; leave bitrate out");
+      return Refuse("bitrate.mbps", value(*mbps),
+                    "codec " + plan.codec +
+                        " has its rate fixed by its profile or is lossless; leave bitrate out");
     }
-    if (*mbps < 0.01 || *mbps > 4000) return Refuse("bitrate.mbps", value(*mbps), "allowed: 0.01 to 4000");
+    if (*mbps < 0.01 || *mbps > 4000)
+      return Refuse("bitrate.mbps", value(*mbps), "allowed: 0.01 to 4000");
     plan.bitrate_mbps = *mbps;
   } else if (plan.codec == "xdcam") {
     plan.bitrate_mbps = 50;
@@ -750,20 +825,27 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   plan.end_ms = source.duration_ms;
   ASSIGN_OR_RETURN(const object* range, OptObject(request, "range"));
   if (range) {
-    RETURN_IF_ERROR(CheckKeys(*range, "range", {"startPositionMilliseconds", "endPositionMilliseconds"}));
-    ASSIGN_OR_RETURN(std::optional<double> start, OptNumber(*range, "startPositionMilliseconds", "range.startPositionMilliseconds"));
-    ASSIGN_OR_RETURN(std::optional<double> end, OptNumber(*range, "endPositionMilliseconds", "range.endPositionMilliseconds"));
-    std::string limits = "allowed: 0 <= start < end <= " + std::to_string(source.duration_ms) + " (the source duration)";
+    RETURN_IF_ERROR(
+        CheckKeys(*range, "range", {"startPositionMilliseconds", "endPositionMilliseconds"}));
+    ASSIGN_OR_RETURN(std::optional<double> start, OptNumber(*range, "startPositionMilliseconds",
+                                                            "range.startPositionMilliseconds"));
+    ASSIGN_OR_RETURN(std::optional<double> end,
+                     OptNumber(*range, "endPositionMilliseconds", "range.endPositionMilliseconds"));
+    std::string limits = "allowed: 0 <= start < end <= " + std::to_string(source.duration_ms) +
+                         " (the source duration)";
     if (start) {
-      if (*start < 0 || *start >= static_cast<double>(source.duration_ms)) return Refuse("range.startPositionMilliseconds", value(*start), limits);
+      if (*start < 0 || *start >= static_cast<double>(source.duration_ms))
+        return Refuse("range.startPositionMilliseconds", value(*start), limits);
       plan.start_ms = static_cast<int64_t>(*start);
     }
     if (end) {
-      if (*end <= 0 || *end > static_cast<double>(source.duration_ms)) return Refuse("range.endPositionMilliseconds", value(*end), limits);
+      if (*end <= 0 || *end > static_cast<double>(source.duration_ms))
+        return Refuse("range.endPositionMilliseconds", value(*end), limits);
       plan.end_ms = static_cast<int64_t>(*end);
     }
     if (plan.start_ms >= plan.end_ms) {
-      return Status::InvalidArgument("range: start " + std::to_string(plan.start_ms) + " must be before end " + std::to_string(plan.end_ms));
+      return Status::InvalidArgument("range: start " + std::to_string(plan.start_ms) +
+                                     " must be before end " + std::to_string(plan.end_ms));
     }
     plan.has_range = true;
   }
@@ -788,7 +870,8 @@ Result<ProcessingPlan> ValidateProcessingRequest(const object& request, const So
 
 std::vector<std::string> ProcessingPlan::OwnFilters() const {
   std::vector<std::string> own;
-  for (const std::string* name : {&deinterlacer, &denoiser, &stabilizer, &scaler, &post_processor}) {
+  for (const std::string* name :
+       {&deinterlacer, &denoiser, &stabilizer, &scaler, &post_processor}) {
     if (*name == "deint" || *name == "denoise" || *name == "dejit" || *name == "pabsr1" ||
         *name == "dvres" || *name == "filmgrain") {
       own.push_back(*name);
@@ -801,10 +884,12 @@ std::vector<std::string> ProcessingPlan::OwnFilters() const {
 object ProcessingPlan::ToProcessingParameters() const {
   object codec_properties;
   if (!profile.empty()) codec_properties["profile"] = profile;
-  if (interlaced_output) codec_properties["fieldOrder"] = top_field_first ? "top_field" : "bottom_field";
+  if (interlaced_output)
+    codec_properties["fieldOrder"] = top_field_first ? "top_field" : "bottom_field";
   boost::json::array filters;
   auto add = [&filters](const std::string& name, object properties) {
-    if (!name.empty()) filters.push_back(object{{"name", name}, {"properties", std::move(properties)}});
+    if (!name.empty())
+      filters.push_back(object{{"name", name}, {"properties", std::move(properties)}});
   };
   add(deinterlacer, object{{"output", deinterlace_field_rate ? "field_rate" : "frame_rate"}});
   add(denoiser, object{});
@@ -822,12 +907,15 @@ object ProcessingPlan::ToProcessingParameters() const {
       {"codec", object{{"name", codec}, {"properties", codec_properties}}},
       {"pixelFormat", object{{"name", pixel_format},
                              {"chromaSubsampling", object{{"yuv", chroma}, {"bits", bits}}}}},
-      {"bitrate", bitrate_mbps ? value(static_cast<int64_t>(std::llround(*bitrate_mbps * 1e6))) : value(nullptr)},
+      {"bitrate", bitrate_mbps ? value(static_cast<int64_t>(std::llround(*bitrate_mbps * 1e6)))
+                               : value(nullptr)},
       {"frameWidth", width},
       {"frameHeight", height},
       {"frameRate", fps},
       {"scanning", object{{"scanningType", interlaced_output ? "interlaced" : "progressive"},
-                          {"interlacedFieldOrder", interlaced_output ? value(top_field_first ? "top_field" : "bottom_field") : value(nullptr)}}},
+                          {"interlacedFieldOrder",
+                           interlaced_output ? value(top_field_first ? "top_field" : "bottom_field")
+                                             : value(nullptr)}}},
       {"videoFilters", filters}};
   return object{{"sourceVideo", object{{"startPositionMilliseconds", start_ms},
                                        {"endPositionMilliseconds", end_ms}}},

@@ -12,12 +12,11 @@
 //
 // Thread safety: free functions.
 
+#include <boost/json.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "common/status.h"
 
@@ -53,12 +52,12 @@ struct FilterChoice {
 
 struct ProcessingPlan {
   // Output format.
-  std::string container;       // mov | mxf | mp4 | mts
-  std::string codec;           // h264 | prores | dnxhd | xdcam | hevc | mpeg2 | ffv1
-  std::string profile;         // ProRes or DNx profile; "" otherwise
-  std::string chroma;          // "4:2:2"
+  std::string container;  // mov | mxf | mp4 | mts
+  std::string codec;      // h264 | prores | dnxhd | xdcam | hevc | mpeg2 | ffv1
+  std::string profile;    // ProRes or DNx profile; "" otherwise
+  std::string chroma;     // "4:2:2"
   int bits = 8;
-  std::string pixel_format;    // FFmpeg name: "yuv422p10le"
+  std::string pixel_format;            // FFmpeg name: "yuv422p10le"
   std::optional<double> bitrate_mbps;  // nullopt: fixed by profile or lossless
   bool bitrate_derived = false;        // computed, not requested
   int width = 0;
@@ -77,11 +76,11 @@ struct ProcessingPlan {
   int source_height = 0;
   bool has_audio = false;
   // Filters in pipeline order; each empty when not used.
-  std::string deinterlacer;         // deint | yadif | bwdif | weston3f
+  std::string deinterlacer;             // deint | yadif | bwdif | weston3f
   bool deinterlace_field_rate = false;  // one frame per field (25i → 50p)
-  std::string denoiser;             // denoise | hqdn3d
-  std::string stabilizer;           // dejit
-  std::string scaler;               // pabsr1 | dvres | scale ("" = no size change)
+  std::string denoiser;                 // denoise | hqdn3d
+  std::string stabilizer;               // dejit
+  std::string scaler;                   // pabsr1 | dvres | scale ("" = no size change)
   std::string clarity_boost = "none";
   std::string frame_rate_converter;  // fps | fblend | mcinterpolate
   std::string post_processor;        // filmgrain

@@ -46,21 +46,29 @@ TEST(ProcessingRequestTest, EveryRuleRefusesWithAMessageNamingTheField) {
       {R"({"mediaContainerCodec": {"container": "mxf", "codec": "hevc"}})", "mxf"},
       {R"({"mediaContainerCodec": {"contaner": "mov"}})", "mediaContainerCodec.contaner"},
       {R"({"appleProresProfile": "hq"})", "appleProresProfile"},
-      {R"({"mediaContainerCodec": {"codec": "prores"}, "appleProresProfile": "ultra"})", "appleProresProfile"},
+      {R"({"mediaContainerCodec": {"codec": "prores"}, "appleProresProfile": "ultra"})",
+       "appleProresProfile"},
       {R"({"dnxhdHrProfile": "dnxhr_sq"})", "dnxhdHrProfile"},
-      {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_xx"})", "dnxhdHrProfile"},
+      {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_xx"})",
+       "dnxhdHrProfile"},
       {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_sq"})", "1920x1080"},
-      {R"({"mediaContainerCodec": {"container": "mxf", "codec": "xdcam"}})", "1920x1080 or 1280x720"},
+      {R"({"mediaContainerCodec": {"container": "mxf", "codec": "xdcam"}})",
+       "1920x1080 or 1280x720"},
       {R"({"scanning": {"tag": "sideways"}})", "scanning.tag"},
       {R"({"scanning": {"scanningType": "interlaced"}})", "interlacedFieldOrder"},
-      {R"({"scanning": {"scanningType": "progressive", "interlacedFieldOrder": "top_field"}})", "interlacedFieldOrder"},
-      {R"({"scanning": {"tag": "progressive", "scanningType": "interlaced", "interlacedFieldOrder": "top_field"}})", "conflicts"},
+      {R"({"scanning": {"scanningType": "progressive", "interlacedFieldOrder": "top_field"}})",
+       "interlacedFieldOrder"},
+      {R"({"scanning": {"tag": "progressive", "scanningType": "interlaced", "interlacedFieldOrder": "top_field"}})",
+       "conflicts"},
       {R"({"chromaSubsampling": {"yuv": "4:2:1"}})", "chromaSubsampling.yuv"},
       {R"({"chromaSubsampling": {"bits": 9}})", "chromaSubsampling.bits"},
       {R"({"chromaSubsampling": {"yuv": "4:1:1"}})", "supports: 4:2:0, 4:2:2, 4:4:4"},
-      {R"({"mediaContainerCodec": {"codec": "h264"}, "chromaSubsampling": {"bits": 12}})", "supports: 8, 10"},
-      {R"({"mediaContainerCodec": {"codec": "prores"}, "chromaSubsampling": {"yuv": "4:2:0"}})", "4:2:2"},
-      {R"({"mediaContainerCodec": {"codec": "ffv1"}, "chromaSubsampling": {"yuv": "4:1:1", "bits": 10}})", "supports: 8"},
+      {R"({"mediaContainerCodec": {"codec": "h264"}, "chromaSubsampling": {"bits": 12}})",
+       "supports: 8, 10"},
+      {R"({"mediaContainerCodec": {"codec": "prores"}, "chromaSubsampling": {"yuv": "4:2:0"}})",
+       "4:2:2"},
+      {R"({"mediaContainerCodec": {"codec": "ffv1"}, "chromaSubsampling": {"yuv": "4:1:1", "bits": 10}})",
+       "supports: 8"},
       {R"({"bitrate": {"mbps": 0}})", "bitrate.mbps"},
       {R"({"bitrate": {"mbps": 4001}})", "bitrate.mbps"},
       {R"({"mediaContainerCodec": {"codec": "prores"}, "bitrate": {"mbps": 50}})", "fixed"},
@@ -72,7 +80,8 @@ TEST(ProcessingRequestTest, EveryRuleRefusesWithAMessageNamingTheField) {
       {R"({"scaler": "lanczos"})", "scaler"},
       {R"({"postProcessor": "sharpen"})", "postProcessor"},
       {R"({"clarityBoost": "low"})", "pabsr1"},
-      {R"({"scaler": "pabsr1", "resolution": {"tag": "2x"}, "clarityBoost": "extreme"})", "clarityBoost"},
+      {R"({"scaler": "pabsr1", "resolution": {"tag": "2x"}, "clarityBoost": "extreme"})",
+       "clarityBoost"},
       {R"({"frameRateConverter": "fps"})", "frameRate"},
       {R"({"frameRateConverter": "warp", "frameRate": {"fps": 30}})", "frameRateConverter"},
       {R"({"frameRate": {"fps": 0}})", "frameRate.fps"},
@@ -91,7 +100,8 @@ TEST(ProcessingRequestTest, EveryRuleRefusesWithAMessageNamingTheField) {
       {R"({"scaler": "pabsr1"})", "target resolution"},
       {R"({"range": {"startPositionMilliseconds": -1}})", "range.startPositionMilliseconds"},
       {R"({"range": {"endPositionMilliseconds": 10001}})", "range.endPositionMilliseconds"},
-      {R"({"range": {"startPositionMilliseconds": 5000, "endPositionMilliseconds": 5000}})", "before end"},
+      {R"({"range": {"startPositionMilliseconds": 5000, "endPositionMilliseconds": 5000}})",
+       "before end"},
       {R"({"range": {"startPositionMilliseconds": "0"}})", "number"},
       {R"({"deinterlacer": 3})", "deinterlacer"},
       {R"({"mediaContainerCodec": {"container": "mxf"}, "frameRate": {"fps": 15}})",
@@ -110,9 +120,14 @@ TEST(ProcessingRequestTest, EveryRuleRefusesWithAMessageNamingTheField) {
   auto mxf = Validate(R"({"mediaContainerCodec": {"container": "mxf"}})", slow);
   EXPECT_EQ(mxf.status().code(), Code::kInvalidArgument);
   EXPECT_NE(mxf.status().message().find("mediaContainerCodec.container"), std::string::npos);
-  EXPECT_TRUE(Validate(R"({"mediaContainerCodec": {"container": "mxf"}, "frameRate": {"tag": "film_ntsc"}})", slow).ok());
+  EXPECT_TRUE(
+      Validate(
+          R"({"mediaContainerCodec": {"container": "mxf"}, "frameRate": {"tag": "film_ntsc"}})",
+          slow)
+          .ok());
   // Frame-rate change of interlaced material kept interlaced, without a deinterlacer.
-  auto interlaced = Validate(R"({"scanning": {"tag": "interlaced_tff"}, "frameRate": {"fps": 30}})", Interlaced());
+  auto interlaced = Validate(R"({"scanning": {"tag": "interlaced_tff"}, "frameRate": {"fps": 30}})",
+                             Interlaced());
   EXPECT_EQ(interlaced.status().code(), Code::kInvalidArgument);
 }
 
@@ -138,7 +153,8 @@ TEST(ProcessingRequestTest, DefaultsFollowTheSource) {
   EXPECT_EQ(fallback->container, "mov");
   EXPECT_EQ(fallback->codec, "h264");
   // Only a codec: the source container when it takes it, else the first that does.
-  auto xdcam = Validate(R"({"mediaContainerCodec": {"codec": "xdcam"}, "resolution": {"tag": "hd_1080p"}})");
+  auto xdcam =
+      Validate(R"({"mediaContainerCodec": {"codec": "xdcam"}, "resolution": {"tag": "hd_1080p"}})");
   ASSERT_TRUE(xdcam.ok()) << xdcam.status().ToString();
   EXPECT_EQ(xdcam->container, "mxf");
   EXPECT_EQ(xdcam->pixel_format, "yuv422p");
@@ -146,11 +162,13 @@ TEST(ProcessingRequestTest, DefaultsFollowTheSource) {
 }
 
 TEST(ProcessingRequestTest, ChromaIsInheritedAndMovedToTheNearestSupported) {
-  auto prores = Validate(R"({"mediaContainerCodec": {"codec": "prores"}, "appleProresProfile": "hq"})");
+  auto prores =
+      Validate(R"({"mediaContainerCodec": {"codec": "prores"}, "appleProresProfile": "hq"})");
   ASSERT_TRUE(prores.ok());
   EXPECT_EQ(prores->pixel_format, "yuv422p10le");
   EXPECT_FALSE(prores->bitrate_mbps.has_value());
-  auto p4444 = Validate(R"({"mediaContainerCodec": {"codec": "prores"}, "appleProresProfile": "4444"})");
+  auto p4444 =
+      Validate(R"({"mediaContainerCodec": {"codec": "prores"}, "appleProresProfile": "4444"})");
   EXPECT_EQ(p4444->pixel_format, "yuv444p10le");
   SourceInfo s411 = Source();
   s411.chroma = "4:1:1";
@@ -162,7 +180,8 @@ TEST(ProcessingRequestTest, ChromaIsInheritedAndMovedToTheNearestSupported) {
   s10.chroma = "4:2:2";
   auto hevc = Validate(R"({"mediaContainerCodec": {"codec": "hevc"}})", s10);
   EXPECT_EQ(hevc->pixel_format, "yuv422p10le");
-  auto ffv1 = Validate(R"({"mediaContainerCodec": {"codec": "ffv1"}, "chromaSubsampling": {"yuv": "4:4:4", "bits": 16}})");
+  auto ffv1 = Validate(
+      R"({"mediaContainerCodec": {"codec": "ffv1"}, "chromaSubsampling": {"yuv": "4:4:4", "bits": 16}})");
   ASSERT_TRUE(ffv1.ok());
   EXPECT_EQ(ffv1->pixel_format, "yuv444p16le");
 }
@@ -178,14 +197,17 @@ TEST(ProcessingRequestTest, ResolutionFormsAndRounding) {
   EXPECT_EQ(wide->height, 576);
   SourceInfo anamorphic = Source();
   anamorphic.sample_aspect = 64.0 / 45.0;  // 720x576 shown at 16:9
-  auto display = Validate(R"({"resolution": {"height": 576, "aspectRatioTag": "display"}})", anamorphic);
+  auto display =
+      Validate(R"({"resolution": {"height": 576, "aspectRatioTag": "display"}})", anamorphic);
   EXPECT_EQ(display->width, 1024);
-  auto storage = Validate(R"({"resolution": {"height": 576, "aspectRatioTag": "storage"}})", anamorphic);
+  auto storage =
+      Validate(R"({"resolution": {"height": 576, "aspectRatioTag": "storage"}})", anamorphic);
   EXPECT_EQ(storage->width, 720);
   auto odd = Validate(R"({"resolution": {"width": 641, "height": 361}})");
   EXPECT_EQ(odd->width % 2, 0);
   EXPECT_EQ(odd->height % 2, 0);
-  auto odd_interlaced = Validate(R"({"resolution": {"width": 640, "height": 362}, "scanning": {"tag": "interlaced_tff"}})");
+  auto odd_interlaced = Validate(
+      R"({"resolution": {"width": 640, "height": 362}, "scanning": {"tag": "interlaced_tff"}})");
   EXPECT_EQ(odd_interlaced->height % 4, 0);
   auto none = Validate(R"({"resolution": {"tag": "no_scaling"}})");
   EXPECT_EQ(none->width, 720);
@@ -200,32 +222,38 @@ TEST(ProcessingRequestTest, ScanningAndFrameRate) {
   EXPECT_FALSE(deint->interlaced_output);
   EXPECT_FALSE(deint->deinterlace_field_rate);
   EXPECT_EQ(deint->fps, 25);
-  auto field_rate = Validate(R"({"deinterlacer": "yadif", "frameRate": {"tag": "video_pal_fast"}})", Interlaced());
+  auto field_rate = Validate(R"({"deinterlacer": "yadif", "frameRate": {"tag": "video_pal_fast"}})",
+                             Interlaced());
   EXPECT_TRUE(field_rate->deinterlace_field_rate);
   EXPECT_TRUE(field_rate->frame_rate_converter.empty());
   EXPECT_EQ(field_rate->fps, 50);
   auto forced = Validate(R"({"scanning": {"tag": "progressive"}})", Interlaced());
   EXPECT_EQ(forced->deinterlacer, "bwdif");
-  auto bff = Validate(R"({"scanning": {"scanningType": "interlaced", "interlacedFieldOrder": "bottom_field"}})");
+  auto bff = Validate(
+      R"({"scanning": {"scanningType": "interlaced", "interlacedFieldOrder": "bottom_field"}})");
   EXPECT_TRUE(bff->interlaced_output);
   EXPECT_FALSE(bff->top_field_first);
   auto implied = Validate(R"({"frameRate": {"fps": 30}})");
   EXPECT_EQ(implied->frame_rate_converter, "fps");
-  auto mc = Validate(R"({"frameRateConverter": "mcinterpolate", "frameRate": {"tag": "video_pal_fast"}})");
+  auto mc = Validate(
+      R"({"frameRateConverter": "mcinterpolate", "frameRate": {"tag": "video_pal_fast"}})");
   EXPECT_EQ(mc->frame_rate_converter, "mcinterpolate");
   // 25i → 50p: field-rate deinterlacing makes the frames, unless an
   // interpolating converter was asked to make them from the 25 frames.
   for (const char* converter : {"mcinterpolate", "fblend"}) {
-    auto interpolated = Validate(std::string(R"({"deinterlacer": "bwdif", "frameRate": {"fps": 50}, "frameRateConverter": ")") +
-                                     converter + "\"}",
-                                 Interlaced());
+    auto interpolated = Validate(
+        std::string(
+            R"({"deinterlacer": "bwdif", "frameRate": {"fps": 50}, "frameRateConverter": ")") +
+            converter + "\"}",
+        Interlaced());
     ASSERT_TRUE(interpolated.ok()) << interpolated.status().ToString();
     EXPECT_FALSE(interpolated->deinterlace_field_rate) << converter;
     EXPECT_EQ(interpolated->frame_rate_converter, converter);
     EXPECT_EQ(interpolated->fps, 50);
   }
-  auto by_fields = Validate(R"({"deinterlacer": "bwdif", "frameRate": {"fps": 50}, "frameRateConverter": "fps"})",
-                            Interlaced());
+  auto by_fields = Validate(
+      R"({"deinterlacer": "bwdif", "frameRate": {"fps": 50}, "frameRateConverter": "fps"})",
+      Interlaced());
   EXPECT_TRUE(by_fields->deinterlace_field_rate);
 }
 
@@ -238,21 +266,26 @@ TEST(ProcessingRequestTest, InterlacedOutputOnlyWhereTheFormatCarriesIt) {
   // Asked for explicitly: a 400 that says why.
   const std::vector<BadCase> refused = {
       {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhr_sq",
-           "scanning": {"tag": "interlaced_tff"}})", "DNxHR (dnxhr_sq) codes progressive frames only"},
+           "scanning": {"tag": "interlaced_tff"}})",
+       "DNxHR (dnxhr_sq) codes progressive frames only"},
       {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_lb",
-           "scanning": {"tag": "interlaced_tff"}})", "only as 1080i"},
+           "scanning": {"tag": "interlaced_tff"}})",
+       "only as 1080i"},
       {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_sq",
            "resolution": {"width": 1280, "height": 720}, "deinterlacer": "bwdif",
-           "scanning": {"tag": "interlaced_tff"}})", "only as 1080i"},
+           "scanning": {"tag": "interlaced_tff"}})",
+       "only as 1080i"},
       {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_sq",
            "scanning": {"scanningType": "interlaced", "interlacedFieldOrder": "bottom_field"}})",
        "top field first"},
       {R"({"mediaContainerCodec": {"codec": "xdcam"}, "resolution": {"width": 1280, "height": 720},
-           "deinterlacer": "bwdif", "scanning": {"tag": "interlaced_tff"}})", "720p"},
+           "deinterlacer": "bwdif", "scanning": {"tag": "interlaced_tff"}})",
+       "720p"},
       {R"({"mediaContainerCodec": {"codec": "xdcam"}, "scanning": {"tag": "interlaced_bff"}})",
        "top field first"},
       {R"({"mediaContainerCodec": {"container": "mts", "codec": "hevc"},
-           "scanning": {"tag": "interlaced_tff"}})", "MPEG-TS"},
+           "scanning": {"tag": "interlaced_tff"}})",
+       "MPEG-TS"},
   };
   for (const BadCase& c : refused) {
     auto plan = Validate(c.json, hd);
@@ -282,7 +315,8 @@ TEST(ProcessingRequestTest, InterlacedOutputOnlyWhereTheFormatCarriesIt) {
        true, "bwdif"},
       {R"({"mediaContainerCodec": {"container": "mts", "codec": "hevc"}})", hd, false, true,
        "bwdif"},
-      {R"({"mediaContainerCodec": {"container": "mp4", "codec": "hevc"}})", hd_bff, true, false, ""},
+      {R"({"mediaContainerCodec": {"container": "mp4", "codec": "hevc"}})", hd_bff, true, false,
+       ""},
       {R"({"mediaContainerCodec": {"codec": "xdcam"}})", hd, true, true, ""},
       {R"({"mediaContainerCodec": {"codec": "xdcam"}})", hd_bff, true, true, ""},
       {R"({"mediaContainerCodec": {"codec": "xdcam"}, "resolution": {"width": 1280, "height": 720}})",
@@ -308,20 +342,24 @@ TEST(ProcessingRequestTest, InterlacedOutputOnlyWhereTheFormatCarriesIt) {
 }
 
 TEST(ProcessingRequestTest, DnxhdSizesRatesAndBitrates) {
-  auto sq = Validate(R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_sq", "resolution": {"tag": "hd_1080p"}})");
+  auto sq = Validate(
+      R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_sq", "resolution": {"tag": "hd_1080p"}})");
   ASSERT_TRUE(sq.ok()) << sq.status().ToString();
   EXPECT_EQ(*sq->bitrate_mbps, 120);  // 1080p25
   EXPECT_EQ(sq->pixel_format, "yuv422p");
-  auto hqx = Validate(R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_hqx", "resolution": {"width": 1280, "height": 720}})");
+  auto hqx = Validate(
+      R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_hqx", "resolution": {"width": 1280, "height": 720}})");
   ASSERT_TRUE(hqx.ok()) << hqx.status().ToString();
   EXPECT_EQ(hqx->pixel_format, "yuv422p10le");
-  auto hr = Validate(R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhr_hq"})");
+  auto hr =
+      Validate(R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhr_hq"})");
   ASSERT_TRUE(hr.ok());
   EXPECT_FALSE(hr->bitrate_mbps.has_value());
 }
 
 TEST(ProcessingRequestTest, RangeAndParametersDocument) {
-  auto plan = Validate(R"({"range": {"startPositionMilliseconds": 1000, "endPositionMilliseconds": 3000},
+  auto plan =
+      Validate(R"({"range": {"startPositionMilliseconds": 1000, "endPositionMilliseconds": 3000},
                            "mediaContainerCodec": {"container": "mp4", "codec": "hevc"}, "bitrate": {"mbps": 2.5},
                            "denoiser": "hqdn3d"})");
   ASSERT_TRUE(plan.ok()) << plan.status().ToString();
@@ -336,25 +374,28 @@ TEST(ProcessingRequestTest, RangeAndParametersDocument) {
   EXPECT_EQ(target.at("videoFilters").as_array().size(), 1u);
   EXPECT_EQ(target.at("videoFilters").as_array()[0].at("name"), "hqdn3d");
   EXPECT_TRUE(plan->OwnFilters().empty());
-  auto own = Validate(R"({"scaler": "pabsr1", "resolution": {"tag": "2x"}, "clarityBoost": "low", "postProcessor": "filmgrain"})");
+  auto own = Validate(
+      R"({"scaler": "pabsr1", "resolution": {"tag": "2x"}, "clarityBoost": "low", "postProcessor": "filmgrain"})");
   ASSERT_TRUE(own.ok());
   EXPECT_EQ(own->OwnFilters(), (std::vector<std::string>{"pabsr1", "filmgrain", "clarityBoost"}));
 }
 
 TEST(ProcessingRequestTest, SourceFromIngestionMetadata) {
-  auto meta = boost::json::parse(R"({"containerName": "mov,mp4,m4a,3gp,3g2,mj2", "codecName": "mpeg2video",
+  auto meta =
+      boost::json::parse(R"({"containerName": "mov,mp4,m4a,3gp,3g2,mj2", "codecName": "mpeg2video",
       "pixelFormat": {"name": "yuv422p", "chromaSubsampling": {"yuv": "4:2:2", "bits": 8}},
       "frameWidth": 720, "frameHeight": 576, "averageFramerate": 25.0, "durationInMillis": 4000,
       "videoStreamSize": 2000000, "sampleAspectRatio": "16:15",
       "scanning": {"metadata": {"scanningType": "progressive"},
                    "heuristics": {"scanningType": "interlaced", "interlacedFieldOrder": "bottom_field"}},
-      "audio": {"codecName": "pcm_s16le"}})").as_object();
+      "audio": {"codecName": "pcm_s16le"}})")
+          .as_object();
   auto source = SourceFromMetadata(meta, "tape 3.MOV");
   ASSERT_TRUE(source.ok());
   EXPECT_EQ(source->container, "mov");
   EXPECT_EQ(source->codec, "mpeg2");
   EXPECT_EQ(source->chroma, "4:2:2");
-  EXPECT_TRUE(source->interlaced);         // the heuristics win over the flags
+  EXPECT_TRUE(source->interlaced);  // the heuristics win over the flags
   EXPECT_FALSE(source->top_field_first);
   EXPECT_TRUE(source->has_audio);
   EXPECT_EQ(source->video_bit_rate, 4'000'000);
