@@ -25,8 +25,9 @@
 // integer steps and half/quarter-pixel refinement, Catmull-Rom sub-pixel), its
 // error measured on the block's *kept* lines only — real samples, so a vector
 // that explains them is trusted. Where the mean error is under 16 (8-bit code
-// values), the block's missing lines are taken from the previous output moved
-// along the vector; elsewhere (occlusions, new content, scene cuts) the
+// values), the block's missing lines become 0.7 × the previous output moved
+// along the vector + 0.3 × the motion-adaptive estimate (the mix damps the
+// feedback of reconstruction errors; tuned on the training photos); elsewhere (occlusions, new content, scene cuts) the
 // motion-adaptive estimate stays. Moving detail thus keeps full vertical
 // resolution, which no intra-field interpolation can recover.
 // Input: woven frames (both fields in one frame); 8–16 bits, any chroma (chroma
