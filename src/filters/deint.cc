@@ -145,6 +145,12 @@ void MotionCompensateLuma(const std::vector<float>& previous, const PlaneView& o
   vectors->resize(static_cast<size_t>(blocks_x) * blocks_y);
   const int max_value = (1 << out.bit_depth) - 1;
   const float scale = 255.0f / max_value;
+  const float max_float = static_cast<float>(max_value);
+  // The current field as floats, read many times by the search.
+  std::vector<float> current(static_cast<size_t>(width) * height);
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) current[static_cast<size_t>(y) * width + x] = out.At(x, y);
+  }
   auto prev_at = [&](int x, int y) {
     return previous[static_cast<size_t>(std::clamp(y, 0, height - 1)) * width +
                     std::clamp(x, 0, width - 1)];
@@ -188,7 +194,7 @@ void MotionCompensateLuma(const std::vector<float>& previous, const PlaneView& o
                   mc += wy[j] * line;
                 }
               }
-              sum += std::abs(static_cast<float>(out.At(x, y)) - mc);
+              sum += std::abs(current[static_cast<size_t>(y) * width + x] - mc);
               ++count;
             }
           }
@@ -253,7 +259,7 @@ void MotionCompensateLuma(const std::vector<float>& previous, const PlaneView& o
               mc += wy[j] * line;
             }
             mc = kCompensatedWeight * mc + (1 - kCompensatedWeight) * out.At(x, y);
-            out.Set(x, y, std::clamp(static_cast<int>(std::lround(mc)), 0, max_value));
+            out.Set(x, y, static_cast<int>(std::clamp(mc, 0.0f, max_float) + 0.5f));
           }
         }
       }
