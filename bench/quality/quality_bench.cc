@@ -46,8 +46,8 @@ std::vector<uint8_t> ReadFile(const std::string& path) {
 }
 
 size_t FrameBytes(int width, int height) {
-  return static_cast<size_t>(width) * height + 2 * static_cast<size_t>((width + 1) / 2) *
-                                                   ((height + 1) / 2);
+  return static_cast<size_t>(width) * height +
+         2 * static_cast<size_t>((width + 1) / 2) * ((height + 1) / 2);
 }
 
 // Views one 4:2:0 frame of a raw buffer.
@@ -56,8 +56,9 @@ FrameView ViewAt(std::vector<uint8_t>& data, int width, int height, size_t index
   view.format = PixelFormat{width, height, 8, Chroma::k420};
   uint8_t* base = data.data() + index * FrameBytes(width, height);
   for (int plane = 0; plane < 3; ++plane) {
-    view.planes[plane] = PlaneView{base, view.format.PlaneWidth(plane),
-                                   view.format.PlaneHeight(plane), view.format.PlaneWidth(plane), 8};
+    view.planes[plane] =
+        PlaneView{base, view.format.PlaneWidth(plane), view.format.PlaneHeight(plane),
+                  view.format.PlaneWidth(plane), 8};
     base += static_cast<size_t>(view.format.PlaneWidth(plane)) * view.format.PlaneHeight(plane);
   }
   return view;
@@ -104,10 +105,10 @@ int Render(int argc, char** argv) {
   std::mt19937 rng(static_cast<uint32_t>(std::atoi(argv[9])));
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   // Source pixels per output pixel at the start, so the view fits with room to move.
-  const float scale0 = 0.75f * std::min(static_cast<float>(sw) / width,
-                                        static_cast<float>(sh) / height);
-  const float zoom_end = 1.0f + 0.12f * uniform(rng);          // ±12 % over the clip
-  const float rotation_end = 0.035f * uniform(rng);            // ±2°
+  const float scale0 =
+      0.75f * std::min(static_cast<float>(sw) / width, static_cast<float>(sh) / height);
+  const float zoom_end = 1.0f + 0.12f * uniform(rng);               // ±12 % over the clip
+  const float rotation_end = 0.035f * uniform(rng);                 // ±2°
   const float speed = scale0 * (1.5f + 1.5f * (uniform(rng) + 1));  // 1.5–4.5 px/picture
   const float angle = 3.14159265f * uniform(rng);
   float vx = speed * std::cos(angle), vy = speed * std::sin(angle);

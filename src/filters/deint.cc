@@ -124,7 +124,6 @@ void DeinterlaceRows(const PlaneView& before, const PlaneView& cur, const PlaneV
   }
 }
 
-
 // Catmull-Rom weights for the four taps around a fractional position t ∈ [0, 1).
 void CubicWeights(float t, float* w) {
   w[0] = 0.5f * (-t + 2 * t * t - t * t * t);
@@ -135,8 +134,8 @@ void CubicWeights(float t, float* w) {
 
 }  // namespace
 
-void MotionCompensateLuma(const std::vector<float>& previous, const PlaneView& out,
-                          int kept_parity, std::vector<MotionVector>* vectors) {
+void MotionCompensateLuma(const std::vector<float>& previous, const PlaneView& out, int kept_parity,
+                          std::vector<MotionVector>* vectors) {
   const int width = out.width;
   const int height = out.height;
   constexpr int kBlock = 16;
@@ -170,8 +169,8 @@ void MotionCompensateLuma(const std::vector<float>& previous, const PlaneView& o
           CubicWeights(dx - ix, wx);
           CubicWeights(dy - iy, wy);
           const bool integer = dx == ix && dy == iy;
-          const bool interior = x0 + ix - 1 >= 0 && x1 + ix + 2 < width && y0 + iy - 1 >= 0 &&
-                                y1 + iy + 2 < height;
+          const bool interior =
+              x0 + ix - 1 >= 0 && x1 + ix + 2 < width && y0 + iy - 1 >= 0 && y1 + iy + 2 < height;
           float sum = 0;
           int count = 0;
           for (int y = first_kept; y < y1; y += kCostStepY) {
@@ -190,7 +189,8 @@ void MotionCompensateLuma(const std::vector<float>& previous, const PlaneView& o
                 mc = 0;
                 for (int j = 0; j < 4; ++j) {
                   float line = 0;
-                  for (int i = 0; i < 4; ++i) line += wx[i] * prev_at(x + ix - 1 + i, y + iy - 1 + j);
+                  for (int i = 0; i < 4; ++i)
+                    line += wx[i] * prev_at(x + ix - 1 + i, y + iy - 1 + j);
                   mc += wy[j] * line;
                 }
               }
@@ -242,8 +242,8 @@ void MotionCompensateLuma(const std::vector<float>& previous, const PlaneView& o
         float wx[4], wy[4];
         CubicWeights(best.dx - ix, wx);
         CubicWeights(best.dy - iy, wy);
-        const bool interior = x0 + ix - 1 >= 0 && x1 + ix + 2 < width && y0 + iy - 1 >= 0 &&
-                              y1 + iy + 2 < height;
+        const bool interior =
+            x0 + ix - 1 >= 0 && x1 + ix + 2 < width && y0 + iy - 1 >= 0 && y1 + iy + 2 < height;
         for (int y = y0 + ((y0 & 1) == kept_parity); y < y1; y += 2) {
           for (int x = x0; x < x1; ++x) {
             float mc = 0;
@@ -274,8 +274,7 @@ void MotionCompensateLuma(const std::vector<float>& previous, const PlaneView& o
   helper.join();
 }
 
-namespace {
-}  // namespace
+namespace {}  // namespace
 
 void DeinterlacePlane(const PlaneView& before, const PlaneView& cur, const PlaneView& after,
                       const PlaneView& same_before, const PlaneView& same_after, int kept_parity,
@@ -303,8 +302,7 @@ void DeinterlacePlane(const PlaneView& before, const PlaneView& cur, const Plane
 Result<std::unique_ptr<VideoFilter>> Deinterlacer::Create(const FilterConfig& config) {
   RETURN_IF_ERROR(config.input.Validate());
   RETURN_IF_ERROR(CheckProperties(config, "deint", {"edge_directed"}));
-  ASSIGN_OR_RETURN(double edge_directed,
-                   DoubleProperty(config, "deint", "edge_directed", 0, 0, 1));
+  ASSIGN_OR_RETURN(double edge_directed, DoubleProperty(config, "deint", "edge_directed", 0, 0, 1));
   if (edge_directed != 0 && edge_directed != 1) {
     return Status::InvalidArgument("deint: edge_directed must be 0 or 1");
   }

@@ -27,8 +27,8 @@
 // that explains them is trusted. Where the mean error is under 16 (8-bit code
 // values), the block's missing lines become 0.7 × the previous output moved
 // along the vector + 0.3 × the motion-adaptive estimate (the mix damps the
-// feedback of reconstruction errors; tuned on the training photos); elsewhere (occlusions, new content, scene cuts) the
-// motion-adaptive estimate stays. Moving detail thus keeps full vertical
+// feedback of reconstruction errors; tuned on the training photos); elsewhere (occlusions, new
+// content, scene cuts) the motion-adaptive estimate stays. Moving detail thus keeps full vertical
 // resolution, which no intra-field interpolation can recover.
 // Input: woven frames (both fields in one frame); 8–16 bits, any chroma (chroma
 // lines follow luma's field parity, as in yadif/bwdif). Output: the same format,
@@ -81,8 +81,8 @@ class Deinterlacer final : public VideoFilter {
 // output picture `previous` moved along a block motion vector, where that
 // motion explains the kept lines well. `vectors` carries the vectors from one
 // call to the next (the search starts from them).
-void MotionCompensateLuma(const std::vector<float>& previous, const PlaneView& out,
-                          int kept_parity, std::vector<MotionVector>* vectors);
+void MotionCompensateLuma(const std::vector<float>& previous, const PlaneView& out, int kept_parity,
+                          std::vector<MotionVector>* vectors);
 
 // Builds one output picture: keeps the lines of parity `kept_parity` of `cur`
 // and interpolates the others. `before`/`after` hold the missing lines at the
@@ -90,7 +90,7 @@ void MotionCompensateLuma(const std::vector<float>& previous, const PlaneView& o
 // `same_before`/`same_after` the kept parity two field periods away. Exposed
 // for tests and the benchmark.
 void DeinterlacePlane(const PlaneView& before, const PlaneView& cur, const PlaneView& after,
-                      const PlaneView& same_before, const PlaneView& same_after,
-                      int kept_parity, const PlaneView& out, bool edge_directed);
+                      const PlaneView& same_before, const PlaneView& same_after, int kept_parity,
+                      const PlaneView& out, bool edge_directed);
 
 }  // namespace vidmill::filters

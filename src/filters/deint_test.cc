@@ -64,7 +64,9 @@ TEST(DeintTest, StaticWovenImageIsReproducedAtFieldRate) {
 }
 
 // A bright vertical bar moving right by 3 pixels per field period.
-int Bar(int x, int field_time) { return (x >= 6 + 3 * field_time && x < 14 + 3 * field_time) ? 220 : 20; }
+int Bar(int x, int field_time) {
+  return (x >= 6 + 3 * field_time && x < 14 + 3 * field_time) ? 220 : 20;
+}
 
 TEST(DeintTest, MovingContentIsInterpolatedNotCombed) {
   FilterConfig config;
@@ -92,7 +94,8 @@ TEST(DeintTest, MovingContentIsInterpolatedNotCombed) {
     const PlaneView result = out[field_time].plane(0);
     double error = 0;
     for (int y = 2; y < result.height - 2; ++y) {
-      for (int x = 0; x < result.width; ++x) error += std::abs(result.At(x, y) - Bar(x, field_time));
+      for (int x = 0; x < result.width; ++x)
+        error += std::abs(result.At(x, y) - Bar(x, field_time));
     }
     error /= (result.height - 4) * result.width;
     EXPECT_LT(error, 3.0) << "field " << field_time;

@@ -27,8 +27,8 @@ class FilmGrainFilter final : public VideoFilter {
     }
     OwnedFrame frame = OwnedFrame::CopyOf(in);
     frame.pts = pts;
-    RETURN_IF_ERROR(AddFilmGrain(frame.view(), strength_, seed_, frame_index_++, &noise_,
-                                 &blurred_));
+    RETURN_IF_ERROR(
+        AddFilmGrain(frame.view(), strength_, seed_, frame_index_++, &noise_, &blurred_));
     ready_.push_back(std::move(frame));
     return Status::Ok();
   }
@@ -95,8 +95,7 @@ bool IsKnownFilterName(std::string_view name) {
   return std::find(kFilterNames.begin(), kFilterNames.end(), name) != kFilterNames.end();
 }
 
-Result<std::unique_ptr<VideoFilter>> MakeFilter(std::string_view name,
-                                                const FilterConfig& config) {
+Result<std::unique_ptr<VideoFilter>> MakeFilter(std::string_view name, const FilterConfig& config) {
   if (name == "deint") return Deinterlacer::Create(config);
   if (name == "filmgrain") return MakeFilmGrain(config);
   if (IsKnownFilterName(name)) {
@@ -128,9 +127,9 @@ Status CheckProperties(const FilterConfig& config, std::string_view filter,
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
       std::string list;
       for (const std::string& name : allowed) list += (list.empty() ? "" : ", ") + name;
-      return Status::InvalidArgument(std::string(filter) + " has no property '" + key + "'" +
-                                     (list.empty() ? " (it takes none)" : " (it takes " + list +
-                                                                              ")"));
+      return Status::InvalidArgument(
+          std::string(filter) + " has no property '" + key + "'" +
+          (list.empty() ? " (it takes none)" : " (it takes " + list + ")"));
     }
   }
   return Status::Ok();

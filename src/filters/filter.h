@@ -75,8 +75,7 @@ bool IsKnownFilterName(std::string_view name);
 // Builds the named filter. kNotImplemented for a known name this build does
 // not have yet ("the 'dvres' filter is not built yet"), kInvalidArgument for an
 // unknown name, an unsupported input format or a bad property.
-Result<std::unique_ptr<VideoFilter>> MakeFilter(std::string_view name,
-                                                const FilterConfig& config);
+Result<std::unique_ptr<VideoFilter>> MakeFilter(std::string_view name, const FilterConfig& config);
 
 // Helpers for property parsing: the value of `key` as a number in [lo, hi], or
 // `fallback` when absent; kInvalidArgument naming the filter, key and value.

@@ -36,8 +36,7 @@ Status PixelFormat::Validate() const {
                                    std::to_string(height) + " is outside 1x1..16384x16384");
   }
   if (bit_depth < 8 || bit_depth > 16) {
-    return Status::InvalidArgument("bit depth " + std::to_string(bit_depth) +
-                                   " is outside 8..16");
+    return Status::InvalidArgument("bit depth " + std::to_string(bit_depth) + " is outside 8..16");
   }
   return Status::Ok();
 }
@@ -55,9 +54,9 @@ FrameView OwnedFrame::view() const {
   FrameView view;
   view.format = format_;
   for (int plane = 0; plane < 3; ++plane) {
-    view.planes[plane] = PlaneView{const_cast<uint8_t*>(storage_[plane].data()),
-                                   format_.PlaneWidth(plane), format_.PlaneHeight(plane),
-                                   strides_[plane], format_.bit_depth};
+    view.planes[plane] =
+        PlaneView{const_cast<uint8_t*>(storage_[plane].data()), format_.PlaneWidth(plane),
+                  format_.PlaneHeight(plane), strides_[plane], format_.bit_depth};
   }
   return view;
 }

@@ -41,9 +41,9 @@ FrameView WrapFrame(const AVFrame* frame, const PixelFormat& format) {
   FrameView view;
   view.format = format;
   for (int plane = 0; plane < 3; ++plane) {
-    view.planes[plane] = PlaneView{frame->data[plane], format.PlaneWidth(plane),
-                                   format.PlaneHeight(plane), frame->linesize[plane],
-                                   format.bit_depth};
+    view.planes[plane] =
+        PlaneView{frame->data[plane], format.PlaneWidth(plane), format.PlaneHeight(plane),
+                  frame->linesize[plane], format.bit_depth};
   }
   return view;
 }
@@ -136,7 +136,8 @@ void RegisterBuiltInFilters() {
   (void)engine::RegisterFilterStage(
       "filmgrain",
       [](const engine::FilterStageOptions&) -> Result<std::unique_ptr<engine::FilterStage>> {
-        return std::unique_ptr<engine::FilterStage>(std::make_unique<FilmGrain>(FilmGrainOptions{}));
+        return std::unique_ptr<engine::FilterStage>(
+            std::make_unique<FilmGrain>(FilmGrainOptions{}));
       });
   (void)engine::RegisterFilterStage(
       "deint",

@@ -23,7 +23,8 @@ engine::FramePtr MakeFrame(int width, int height, int64_t pts) {
     int w = plane ? width / 2 : width;
     for (int y = 0; y < h; ++y) {
       auto* row = reinterpret_cast<uint16_t*>(frame->data[plane] + y * frame->linesize[plane]);
-      for (int x = 0; x < w; ++x) row[x] = static_cast<uint16_t>(plane ? 512 : (x * 13 + y * 7) % 1024);
+      for (int x = 0; x < w; ++x)
+        row[x] = static_cast<uint16_t>(plane ? 512 : (x * 13 + y * 7) % 1024);
     }
   }
   return frame;
