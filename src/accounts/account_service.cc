@@ -41,9 +41,7 @@ User UserFromRow(const Row& row) {
   return user;
 }
 
-Team TeamFromRow(const Row& row) {
-  return Team{row.Text(0), row.Text(1), row.Int(2), row.Int(3)};
-}
+Team TeamFromRow(const Row& row) { return Team{row.Text(0), row.Text(1), row.Int(2), row.Int(3)}; }
 
 std::string NormalizeEmail(std::string email) {
   std::transform(email.begin(), email.end(), email.begin(),
@@ -97,7 +95,12 @@ Status BannedStatus(const std::string& reason) {
 }  // namespace
 
 AccountService::AccountService(storage::Database* db, const Clock* clock, AccountOptions options)
-    : db_(db), clock_(clock), options_(options), hasher_(options.max_concurrent_hashes) {}
+    : db_(db),
+      clock_(clock),
+      options_(options),
+      hasher_(options.max_concurrent_hashes, options.max_waiting_hashes),
+      account_limiter_(options.account_free_failures),
+      address_limiter_(options.address_free_failures) {}
 
 Result<std::pair<User, Team>> AccountService::AddUser(const std::string& raw_email,
                                                       const std::string& password,
@@ -116,8 +119,7 @@ Result<std::pair<User, Team>> AccountService::AddUser(const std::string& raw_ema
   User user;
   Team chosen;
   Status status = db_->Transaction([&](Session& session) -> Status {
-    ASSIGN_OR_RETURN(Rows existing,
-                     session.Query("SELECT id FROM users WHERE email = ?", {email}));
+    ASSIGN_OR_RETURN(Rows existing, session.Query("SELECT id FROM users WHERE email = ?", {email}));
     if (!existing.empty()) return Status::Conflict("a user with e-mail " + email + " exists");
     Result<Team> found = LoadTeamByName(session, team);
     if (found.ok()) {
@@ -156,11 +158,12 @@ Result<std::pair<User, Team>> AccountService::AddUser(const std::string& raw_ema
 Status AccountService::BanUser(const std::string& email, const std::string& reason) {
   int64_t now = clock_->NowMillis();
   return db_->Run([&](Session& session) -> Status {
-    ASSIGN_OR_RETURN(int64_t changed,
-                     session.Execute("UPDATE users SET banned = 1, banned_reason = ?, banned_at = ?, "
-                                     "token_generation = token_generation + 1, updated_at = ? "
-                                     "WHERE email = ?",
-                                     {reason, now, now, NormalizeEmail(email)}));
+    ASSIGN_OR_RETURN(
+        int64_t changed,
+        session.Execute("UPDATE users SET banned = 1, banned_reason = ?, banned_at = ?, "
+                        "token_generation = token_generation + 1, updated_at = ? "
+                        "WHERE email = ?",
+                        {reason, now, now, NormalizeEmail(email)}));
     if (changed == 0) return Status::NotFound("no user with e-mail " + email);
     return Status::Ok();
   });
@@ -232,13 +235,11 @@ Result<User> AccountService::CheckPassword(const std::string& raw_email,
                                            const std::string& client_address) {
   std::string email = NormalizeEmail(raw_email);
   int64_t now = clock_->NowMillis();
-  std::string account_key = "account:" + email;
-  std::string address_key = "address:" + client_address;
-  int64_t wait = std::max(limiter_.RetryAfterSeconds(account_key, now),
-                          limiter_.RetryAfterSeconds(address_key, now));
+  int64_t wait = std::max(account_limiter_.RetryAfterSeconds(email, now),
+                          address_limiter_.RetryAfterSeconds(client_address, now));
   if (wait > 0) {
-    return Status(Code::kTooManyRequests, "too many failed logins; retry in " +
-                                              std::to_string(wait) + " s")
+    return Status(Code::kTooManyRequests,
+                  "too many failed logins; retry in " + std::to_string(wait) + " s")
         .WithException("TooManyLoginAttemptsException")
         .WithRetryAfter(static_cast<int>(wait));
   }
@@ -252,13 +253,16 @@ Result<User> AccountService::CheckPassword(const std::string& raw_email,
     }
     return Status::Ok();
   }));
-  bool matches = hasher_.Verify(password, user ? user->password_hash : std::string());
+  ASSIGN_OR_RETURN(bool matches,
+                   hasher_.Verify(password, user ? user->password_hash : std::string()));
   if (!matches || !user) {
-    limiter_.RecordFailure(account_key, now);
-    limiter_.RecordFailure(address_key, now);
+    account_limiter_.RecordFailure(email, now);
+    address_limiter_.RecordFailure(client_address, now);
     return Status::Unauthenticated("wrong e-mail or password").WithException("AuthException");
   }
-  limiter_.RecordSuccess(account_key);
+  // Only the account's count is cleared: one valid login of their own must
+  // not let an address reset its guessing budget against other accounts.
+  account_limiter_.RecordSuccess(email);
   if (user->banned) return BannedStatus(user->banned_reason.value_or(""));
   return std::move(*user);
 }
@@ -334,7 +338,12 @@ Result<Identity> AccountService::VerifyBearer(std::string_view token) {
     ASSIGN_OR_RETURN(TokenClaims verified, VerifyToken(token, verify, lookup));
     claims = verified;
     std::lock_guard lock(cache_mu_);
-    if (token_cache_.size() >= 100000) token_cache_.clear();
+    if (token_cache_.size() >= kMaxCachedTokens) {
+      std::erase_if(token_cache_, [&](const auto& item) {
+        return item.second.expires_at + options_.leeway_seconds < now;
+      });
+      if (token_cache_.size() >= kMaxCachedTokens) token_cache_.clear();  // stay bounded
+    }
     token_cache_.emplace(cache_key, verified);
   }
   if (claims->not_before > now + options_.leeway_seconds) {
@@ -348,11 +357,10 @@ Result<Identity> AccountService::CheckUserState(const TokenClaims& claims) {
   Identity identity;
   Status status = db_->Run([&](Session& session) -> Status {
     ASSIGN_OR_RETURN(
-        Rows rows,
-        session.Query("SELECT u.banned, u.banned_reason, u.token_generation, "
-                      "(SELECT COUNT(*) FROM team_members m WHERE m.user_id = u.id AND "
-                      "m.team_id = ?), u.jwt_key_id FROM users u WHERE u.id = ?",
-                      {claims.team_id, claims.subject}));
+        Rows rows, session.Query("SELECT u.banned, u.banned_reason, u.token_generation, "
+                                 "(SELECT COUNT(*) FROM team_members m WHERE m.user_id = u.id AND "
+                                 "m.team_id = ?), u.jwt_key_id FROM users u WHERE u.id = ?",
+                                 {claims.team_id, claims.subject}));
     if (rows.empty()) {
       return Status::Unauthenticated("token names an unknown user")
           .WithException("InconsistentJWTClaimsException");
@@ -413,23 +421,35 @@ Result<Identity> AccountService::VerifySignedRequest(const SignedRequest& reques
     }
   }
   if (user->banned) return BannedStatus(user->banned_reason.value_or(""));
-  // One use per signature: remember it until it could no longer be accepted.
-  std::string key = ReplayKey(parsed);
+  RETURN_IF_ERROR(RecordSignatureUse(parsed));
+  return identity;
+}
+
+Status AccountService::RecordSignatureUse(const ParsedSignature& parsed) {
   int64_t now_ms = clock_->NowMillis();
+  // Expired rows are deleted about once a minute per process, not on every
+  // request: the DELETE scans the table.
+  int64_t due = next_replay_purge_ms_.load();
+  bool purge = now_ms >= due &&
+               next_replay_purge_ms_.compare_exchange_strong(due, now_ms + kReplayPurgeIntervalMs);
+  // A signature is accepted while its `created` is within 5 minutes of now;
+  // it is remembered twice that long, a margin for clock steps.
+  int64_t expires_at_ms = (parsed.created + 2 * kSignatureMaxAgeSeconds) * 1000;
   Status recorded = db_->Run([&](Session& session) -> Status {
-    RETURN_IF_ERROR(
-        session.Execute("DELETE FROM signature_replays WHERE expires_at < ?", {now_ms}).status());
+    if (purge) {
+      RETURN_IF_ERROR(
+          session.Execute("DELETE FROM signature_replays WHERE expires_at < ?", {now_ms}).status());
+    }
     return session
         .Execute("INSERT INTO signature_replays(digest, expires_at) VALUES (?, ?)",
-                 {key, (parsed.created + 2 * kSignatureMaxAgeSeconds) * 1000})
+                 {ReplayKey(parsed), expires_at_ms})
         .status();
   });
   if (recorded.code() == Code::kConflict) {
     return Status::Unauthenticated("this signed request was already used (replay)")
         .WithException("InvalidRequestSignatureException");
   }
-  RETURN_IF_ERROR(recorded);
-  return identity;
+  return recorded;
 }
 
 Result<User> AccountService::GetUser(const std::string& user_id) {
@@ -473,9 +493,10 @@ Result<User> AccountService::RotateKeyPair(const std::string& user_id) {
   int64_t now = clock_->NowMillis();
   RETURN_IF_ERROR(db_->Run([&](Session& session) {
     return session
-        .Execute("UPDATE users SET jwt_key_id = ?, jwt_private_key = ?, jwt_public_key = ?, "
-                 "updated_at = ? WHERE id = ?",
-                 {keys.key_id, keys.private_pem, keys.public_pem, now, user_id})
+        .Execute(
+            "UPDATE users SET jwt_key_id = ?, jwt_private_key = ?, jwt_public_key = ?, "
+            "updated_at = ? WHERE id = ?",
+            {keys.key_id, keys.private_pem, keys.public_pem, now, user_id})
         .status();
   }));
   {
@@ -492,9 +513,10 @@ Result<User> AccountService::NewSignatureSecret(const std::string& user_id) {
   int64_t now = clock_->NowMillis();
   RETURN_IF_ERROR(db_->Run([&](Session& session) {
     return session
-        .Execute("UPDATE users SET signature_method = ?, signature_secret = ?, updated_at = ? "
-                 "WHERE id = ?",
-                 {std::string(kSignatureMethod), secret, now, user_id})
+        .Execute(
+            "UPDATE users SET signature_method = ?, signature_secret = ?, updated_at = ? "
+            "WHERE id = ?",
+            {std::string(kSignatureMethod), secret, now, user_id})
         .status();
   }));
   return GetUser(user_id);
@@ -507,9 +529,10 @@ Result<User> AccountService::UpdatePassword(const std::string& user_id,
   int64_t now = clock_->NowMillis();
   RETURN_IF_ERROR(db_->Run([&](Session& session) {
     return session
-        .Execute("UPDATE users SET password_hash = ?, token_generation = token_generation + 1, "
-                 "updated_at = ? WHERE id = ?",
-                 {hash, now, user_id})
+        .Execute(
+            "UPDATE users SET password_hash = ?, token_generation = token_generation + 1, "
+            "updated_at = ? WHERE id = ?",
+            {hash, now, user_id})
         .status();
   }));
   return GetUser(user_id);

@@ -12,6 +12,8 @@
 //
 // Thread safety: all methods are safe to call concurrently.
 
+#include <atomic>
+#include <boost/json.hpp>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -19,8 +21,6 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "accounts/jwt.h"
 #include "accounts/message_signature.h"
@@ -83,7 +83,13 @@ struct DemoUser {
 struct AccountOptions {
   int64_t token_ttl_seconds = 900;
   int64_t leeway_seconds = 5;
+  // Argon2id hashes running at once, and waiting beyond those (then 503).
   int max_concurrent_hashes = 2;
+  int max_waiting_hashes = 8;
+  // Failed logins allowed before delays start, per account and per client
+  // address (an address may try several accounts, e.g. a shared NAT).
+  int account_free_failures = 5;
+  int address_free_failures = 20;
 };
 
 class AccountService {
@@ -103,8 +109,11 @@ class AccountService {
   Result<std::optional<DemoUser>> CreateDemoUserIfEmpty();
 
   // --- credentials ---
-  // HTTP Basic: rate-limited per account and per client address (429 with
-  // Retry-After); an unknown e-mail answers like a wrong password.
+  // HTTP Basic: rate-limited per account and per client address (429
+  // TooManyLoginAttemptsException with Retry-After); an unknown e-mail
+  // answers like a wrong password (401 AuthException, same message, same
+  // Argon2id cost); a banned user with the right password gets 403
+  // UserBannedException; 503 when too many hashes are already queued.
   Result<User> CheckPassword(const std::string& email, const std::string& password,
                              const std::string& client_address);
   // Issues a token for the user's default team, or `team_id` when given (a
@@ -130,12 +139,19 @@ class AccountService {
 
  private:
   Result<Identity> CheckUserState(const TokenClaims& claims);
+  // Records a verified signature as used; Unauthenticated when it already was.
+  Status RecordSignatureUse(const ParsedSignature& parsed);
+  static constexpr size_t kMaxCachedTokens = 100000;
+  static constexpr int64_t kReplayPurgeIntervalMs = 60 * 1000;
 
   storage::Database* db_;
   const Clock* clock_;
   AccountOptions options_;
   PasswordHasher hasher_;
-  LoginRateLimiter limiter_;
+  LoginRateLimiter account_limiter_;
+  LoginRateLimiter address_limiter_;
+  // When this process next deletes expired signature_replays rows.
+  std::atomic<int64_t> next_replay_purge_ms_{0};
 
   std::mutex cache_mu_;
   std::unordered_map<std::string, TokenClaims> token_cache_;  // by SHA-256 of the token

@@ -128,7 +128,7 @@ TEST_P(AccountServiceTest, UnknownEmailAnswersLikeAWrongPassword) {
 
 TEST_P(AccountServiceTest, RepeatedFailuresAreRateLimited) {
   Add("ann@example.com");
-  for (int i = 0; i < LoginRateLimiter::kFreeFailures + 1; ++i) {
+  for (int i = 0; i < LoginRateLimiter::kDefaultFreeFailures + 1; ++i) {
     (void)service_->CheckPassword("ann@example.com", "wrong-password", "10.0.0.1");
   }
   auto limited = service_->CheckPassword("ann@example.com", "password-123", "10.0.0.1");
@@ -138,13 +138,43 @@ TEST_P(AccountServiceTest, RepeatedFailuresAreRateLimited) {
   EXPECT_TRUE(service_->CheckPassword("ann@example.com", "password-123", "10.0.0.1").ok());
 }
 
+TEST_P(AccountServiceTest, AnAddressGuessingAcrossAccountsIsRateLimitedToo) {
+  AccountOptions options;
+  options.account_free_failures = 5;
+  options.address_free_failures = 3;
+  AccountService service(db_.get(), &clock_, options);
+  Add("ann@example.com");
+  for (int i = 0; i < 4; ++i) {  // four accounts, one failure each
+    auto failed = service.CheckPassword("user" + std::to_string(i) + "@example.com",
+                                        "wrong-password", "10.0.0.9");
+    EXPECT_EQ(failed.status().code(), Code::kUnauthenticated);
+  }
+  auto limited = service.CheckPassword("ann@example.com", "password-123", "10.0.0.9");
+  EXPECT_EQ(limited.status().code(), Code::kTooManyRequests);
+  EXPECT_EQ(limited.status().exception(), "TooManyLoginAttemptsException");
+  // Another address is not affected, and the account itself has no failures.
+  EXPECT_TRUE(service.CheckPassword("ann@example.com", "password-123", "10.0.0.10").ok());
+}
+
+TEST_P(AccountServiceTest, BannedUserWithTheRightPasswordIsForbidden) {
+  Add("ann@example.com");
+  ASSERT_TRUE(service_->BanUser("ann@example.com", "chargeback").ok());
+  auto banned = service_->CheckPassword("ann@example.com", "password-123", "10.0.0.1");
+  EXPECT_EQ(banned.status().code(), Code::kPermissionDenied);
+  EXPECT_EQ(banned.status().exception(), "UserBannedException");
+  EXPECT_NE(banned.status().message().find("chargeback"), std::string::npos);
+  // A wrong password still answers 401: a ban is not revealed to guessers.
+  auto wrong = service_->CheckPassword("ann@example.com", "wrong-password", "10.0.0.1");
+  EXPECT_EQ(wrong.status().code(), Code::kUnauthenticated);
+}
+
 TEST_P(AccountServiceTest, SignedRequestsVerifyOnceAndNeedTheSecret) {
   auto [user, team] = Add("ann@example.com");
   SignedRequest request;
   request.method = "GET";
   request.target_uri = "http://127.0.0.1:1/accounts/v1/account";
-  auto [input, signature] =
-      SignRequest(request, {"@method", "@target-uri"}, user.id, "no-secret-yet", clock_.NowSeconds());
+  auto [input, signature] = SignRequest(request, {"@method", "@target-uri"}, user.id,
+                                        "no-secret-yet", clock_.NowSeconds());
   request.headers = {{"Signature-Input", input}, {"Signature", signature}};
   EXPECT_EQ(service_->VerifySignedRequest(request, "").status().code(), Code::kUnauthenticated);
 
@@ -175,7 +205,9 @@ TEST_P(AccountServiceTest, DemoUserOnlyOnAnEmptyStore) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, AccountServiceTest,
                          ::testing::Values(Backend::kSqlite, Backend::kPostgres),
-                         [](const auto& info) { return std::string(storage::BackendName(info.param)); });
+                         [](const auto& info) {
+                           return std::string(storage::BackendName(info.param));
+                         });
 
 }  // namespace
 }  // namespace vidmill::accounts

@@ -77,7 +77,8 @@ Result<boost::json::object> DecodeJsonSegment(std::string_view segment, const ch
   if (!raw) return Invalid(std::string("token ") + what + " is not base64url");
   boost::system::error_code ec;
   boost::json::value value = boost::json::parse(*raw, ec);
-  if (ec || !value.is_object()) return Invalid(std::string("token ") + what + " is not a JSON object");
+  if (ec || !value.is_object())
+    return Invalid(std::string("token ") + what + " is not a JSON object");
   return std::move(value.as_object());
 }
 
@@ -155,9 +156,9 @@ Result<KeyPair> GenerateKeyPair() {
 Result<std::string> SignToken(const TokenClaims& claims, const std::string& key_id,
                               const std::string& private_pem) {
   boost::json::object header{{"alg", kJwtMethod}, {"typ", "JWT"}, {"kid", key_id}};
-  boost::json::object payload{{"sub", claims.subject},      {"team", claims.team_id},
-                              {"iat", claims.issued_at},    {"nbf", claims.not_before},
-                              {"exp", claims.expires_at},   {"jti", claims.token_id},
+  boost::json::object payload{{"sub", claims.subject},    {"team", claims.team_id},
+                              {"iat", claims.issued_at},  {"nbf", claims.not_before},
+                              {"exp", claims.expires_at}, {"jti", claims.token_id},
                               {"gen", claims.generation}};
   return SignJws(boost::json::serialize(header), boost::json::serialize(payload), private_pem);
 }
@@ -199,8 +200,10 @@ Result<TokenClaims> VerifyToken(std::string_view token, const VerifyOptions& opt
                                 const KeyLookup& lookup) {
   if (token.size() > kMaxTokenBytes) return Invalid("token is larger than 8 KiB");
   size_t first_dot = token.find('.');
-  size_t second_dot = first_dot == std::string_view::npos ? first_dot : token.find('.', first_dot + 1);
-  if (second_dot == std::string_view::npos || token.find('.', second_dot + 1) != std::string_view::npos) {
+  size_t second_dot =
+      first_dot == std::string_view::npos ? first_dot : token.find('.', first_dot + 1);
+  if (second_dot == std::string_view::npos ||
+      token.find('.', second_dot + 1) != std::string_view::npos) {
     return Invalid("token must have exactly three segments");
   }
   std::string_view header_segment = token.substr(0, first_dot);
@@ -231,7 +234,8 @@ Result<TokenClaims> VerifyToken(std::string_view token, const VerifyOptions& opt
   if (signature->size() != 64) return Invalid("token signature has the wrong size");
   SigPtr sig(ECDSA_SIG_new());
   BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(signature->data()), 32, nullptr);
-  BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(signature->data()) + 32, 32, nullptr);
+  BIGNUM* s =
+      BN_bin2bn(reinterpret_cast<const unsigned char*>(signature->data()) + 32, 32, nullptr);
   if (!sig || !r || !s || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
     BN_free(r);
     BN_free(s);

@@ -40,8 +40,8 @@ struct KeyPair {
 Result<KeyPair> GenerateKeyPair();
 
 struct TokenClaims {
-  std::string subject;  // user id (`sub`)
-  std::string team_id;  // `team`
+  std::string subject;     // user id (`sub`)
+  std::string team_id;     // `team`
   int64_t issued_at = 0;   // `iat`, seconds
   int64_t not_before = 0;  // `nbf`
   int64_t expires_at = 0;  // `exp`
@@ -65,8 +65,7 @@ struct PublicKeyRecord {
 };
 
 // Finds the key with that id; nullopt when there is none.
-using KeyLookup =
-    std::function<Result<std::optional<PublicKeyRecord>>(const std::string& key_id)>;
+using KeyLookup = std::function<Result<std::optional<PublicKeyRecord>>(const std::string& key_id)>;
 
 struct VerifyOptions {
   int64_t now_seconds = 0;

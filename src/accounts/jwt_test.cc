@@ -1,9 +1,9 @@
 #include "accounts/jwt.h"
 
 #include <gtest/gtest.h>
+#include <openssl/hmac.h>
 
 #include <boost/json.hpp>
-#include <openssl/hmac.h>
 
 #include "accounts/message_signature.h"
 
@@ -42,7 +42,8 @@ class JwtTest : public ::testing::Test {
 
   KeyLookup Lookup() const {
     return [this](const std::string& kid) -> Result<std::optional<PublicKeyRecord>> {
-      if (kid == keys_.key_id) return std::optional(PublicKeyRecord{"user-1", "ES256", keys_.public_pem});
+      if (kid == keys_.key_id)
+        return std::optional(PublicKeyRecord{"user-1", "ES256", keys_.public_pem});
       if (kid == other_keys_.key_id) {
         return std::optional(PublicKeyRecord{"user-2", "ES256", other_keys_.public_pem});
       }
@@ -61,9 +62,13 @@ class JwtTest : public ::testing::Test {
   }
 
   std::string Payload(const TokenClaims& c) const {
-    return boost::json::serialize(boost::json::object{
-        {"sub", c.subject}, {"team", c.team_id}, {"iat", c.issued_at}, {"nbf", c.not_before},
-        {"exp", c.expires_at}, {"jti", c.token_id}, {"gen", 0}});
+    return boost::json::serialize(boost::json::object{{"sub", c.subject},
+                                                      {"team", c.team_id},
+                                                      {"iat", c.issued_at},
+                                                      {"nbf", c.not_before},
+                                                      {"exp", c.expires_at},
+                                                      {"jti", c.token_id},
+                                                      {"gen", 0}});
   }
 
   KeyPair keys_;
@@ -108,8 +113,8 @@ TEST_F(JwtTest, TimeRules) {
 TEST_F(JwtTest, TokenWithoutExpiryIsEternal) {
   boost::json::object header{{"alg", "ES256"}, {"typ", "JWT"}, {"kid", keys_.key_id}};
   boost::json::object payload{{"sub", "user-1"}, {"team", "team-1"}, {"iat", kNow}};
-  auto token = SignJws(boost::json::serialize(header), boost::json::serialize(payload),
-                       keys_.private_pem);
+  auto token =
+      SignJws(boost::json::serialize(header), boost::json::serialize(payload), keys_.private_pem);
   ASSERT_TRUE(token.ok());
   ExpectException(Verify(*token), "EternalJWTTokenException");
 }
@@ -117,8 +122,8 @@ TEST_F(JwtTest, TokenWithoutExpiryIsEternal) {
 TEST_F(JwtTest, ClaimsThatDoNotFitAreInconsistent) {
   boost::json::object header{{"alg", "ES256"}, {"kid", keys_.key_id}};
   boost::json::object no_team{{"sub", "user-1"}, {"iat", kNow}, {"exp", kNow + 60}};
-  auto token = SignJws(boost::json::serialize(header), boost::json::serialize(no_team),
-                       keys_.private_pem);
+  auto token =
+      SignJws(boost::json::serialize(header), boost::json::serialize(no_team), keys_.private_pem);
   ASSERT_TRUE(token.ok());
   ExpectException(Verify(*token), "InconsistentJWTClaimsException");
 }
@@ -170,11 +175,11 @@ TEST_F(JwtTest, MalformedTokensAreInvalid) {
       "abc",
       "a.b",
       "a.b.c.d",
-      good + "=",                                  // padding
-      good.substr(0, good.size() - 1) + "+",        // not base64url
-      "e30.e30.",                                  // {} {} no signature
+      good + "=",                                                      // padding
+      good.substr(0, good.size() - 1) + "+",                           // not base64url
+      "e30.e30.",                                                      // {} {} no signature
       Base64UrlEncode("[1]") + "." + Base64UrlEncode("{}") + ".AAAA",  // header not an object
-      std::string(9000, 'a'),                      // over 8 KiB
+      std::string(9000, 'a'),                                          // over 8 KiB
   };
   for (const std::string& token : bad) {
     ExpectException(Verify(token), "InvalidJWTTokenFoundException");

@@ -5,6 +5,8 @@
 #include <openssl/hmac.h>
 #include <strings.h>
 
+#include <algorithm>
+
 #include "common/ids.h"
 
 namespace vidmill::accounts {
@@ -20,7 +22,8 @@ std::optional<std::string> HeaderValue(const SignedRequest& request, std::string
   for (const auto& [field, value] : request.headers) {
     if (field.size() == name.size() && strncasecmp(field.data(), name.data(), name.size()) == 0) {
       std::string trimmed = value;
-      while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\t')) trimmed.pop_back();
+      while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\t'))
+        trimmed.pop_back();
       size_t start = trimmed.find_first_not_of(" \t");
       trimmed = start == std::string::npos ? "" : trimmed.substr(start);
       joined = joined ? *joined + ", " + trimmed : trimmed;
@@ -33,43 +36,54 @@ void SkipSpaces(std::string_view text, size_t& pos) {
   while (pos < text.size() && text[pos] == ' ') ++pos;
 }
 
-// The first dictionary member of a structured field: "label=value…".
-bool SplitFirstMember(std::string_view field, std::string& label, std::string& value) {
-  size_t eq = field.find('=');
-  if (eq == std::string_view::npos || eq == 0) return false;
-  label = std::string(field.substr(0, eq));
-  size_t start = label.find_first_not_of(' ');
-  label = label.substr(start == std::string::npos ? 0 : start);
-  for (char c : label) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' ||
-          c == '*')) {
-      return false;
+bool IsKeyChar(char c, bool first) {
+  if ((c >= 'a' && c <= 'z') || c == '*') return true;
+  if (first) return false;
+  return (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+}
+
+// The members of a structured-field dictionary (RFC 8941 §3.2) as raw
+// "label" → "value text" pairs, split at top-level commas (outside strings
+// and inner lists). nullopt when a label is not a valid key.
+std::optional<std::vector<std::pair<std::string, std::string>>> SplitDictionary(
+    std::string_view field) {
+  std::vector<std::pair<std::string, std::string>> members;
+  size_t pos = 0;
+  while (pos < field.size()) {
+    while (pos < field.size() && (field[pos] == ' ' || field[pos] == '\t')) ++pos;
+    size_t eq = field.find('=', pos);
+    if (eq == std::string_view::npos || eq == pos) return std::nullopt;
+    std::string label(field.substr(pos, eq - pos));
+    for (size_t i = 0; i < label.size(); ++i) {
+      if (!IsKeyChar(label[i], i == 0)) return std::nullopt;
     }
-  }
-  // The member runs to the first top-level comma (outside quotes and parentheses).
-  std::string_view rest = field.substr(eq + 1);
-  bool quoted = false;
-  int depth = 0;
-  size_t end = rest.size();
-  for (size_t i = 0; i < rest.size(); ++i) {
-    char c = rest[i];
-    if (quoted) {
-      if (c == '\\') ++i;
-      else if (c == '"') quoted = false;
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == '(') {
-      ++depth;
-    } else if (c == ')') {
-      --depth;
-    } else if (c == ',' && depth == 0) {
-      end = i;
-      break;
+    bool quoted = false;
+    int depth = 0;
+    size_t end = eq + 1;
+    for (; end < field.size(); ++end) {
+      char c = field[end];
+      if (quoted) {
+        if (c == '\\') {
+          ++end;
+        } else if (c == '"') {
+          quoted = false;
+        }
+      } else if (c == '"') {
+        quoted = true;
+      } else if (c == '(') {
+        ++depth;
+      } else if (c == ')') {
+        --depth;
+      } else if (c == ',' && depth == 0) {
+        break;
+      }
     }
+    std::string value(field.substr(eq + 1, end - eq - 1));
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
+    members.emplace_back(std::move(label), std::move(value));
+    pos = end + 1;
   }
-  value = std::string(rest.substr(0, end));
-  while (!value.empty() && value.back() == ' ') value.pop_back();
-  return true;
+  return members;
 }
 
 std::optional<std::string> ParseQuoted(std::string_view text, size_t& pos) {
@@ -145,19 +159,28 @@ Result<ParsedSignature> ParseSignature(const SignedRequest& request) {
         .WithException("NoJWTTokenFoundException");
   }
   ParsedSignature parsed;
-  std::string input_value;
-  if (!SplitFirstMember(*input, parsed.label, input_value)) {
+  auto input_members = SplitDictionary(*input);
+  if (!input_members || input_members->empty()) {
     return BadSignature("Signature-Input is malformed");
   }
-  std::string sig_label;
-  std::string sig_value;
-  if (!SplitFirstMember(*signature, sig_label, sig_value) || sig_label != parsed.label) {
-    return BadSignature("Signature has no member labelled '" + parsed.label + "'");
+  // The first signature is the one verified; others (e.g. added by a proxy)
+  // are ignored.
+  parsed.label = input_members->front().first;
+  std::string input_value = input_members->front().second;
+  auto signature_members = SplitDictionary(*signature);
+  if (!signature_members) return BadSignature("Signature is malformed");
+  std::optional<std::string> sig_value;
+  for (const auto& [label, value] : *signature_members) {
+    if (label == parsed.label) {
+      if (sig_value) return BadSignature("Signature repeats the label '" + label + "'");
+      sig_value = value;
+    }
   }
-  if (sig_value.size() < 2 || sig_value.front() != ':' || sig_value.back() != ':') {
+  if (!sig_value) return BadSignature("Signature has no member labelled '" + parsed.label + "'");
+  if (sig_value->size() < 2 || sig_value->front() != ':' || sig_value->back() != ':') {
     return BadSignature("Signature value must be a byte sequence (:base64:)");
   }
-  std::optional<std::string> raw = Base64Decode(sig_value.substr(1, sig_value.size() - 2));
+  std::optional<std::string> raw = Base64Decode(sig_value->substr(1, sig_value->size() - 2));
   if (!raw) return BadSignature("Signature value is not base64");
   parsed.signature = *raw;
 
@@ -176,16 +199,34 @@ Result<ParsedSignature> ParseSignature(const SignedRequest& request) {
     if (pos < text.size() && text[pos] == ';') {
       return BadSignature("component parameters are not supported");
     }
+    if (pos >= text.size() || (text[pos] != ' ' && text[pos] != ')')) {
+      return BadSignature("Signature-Input component list is malformed");
+    }
+    if (component->empty()) return BadSignature("a covered component name is empty");
+    for (const std::string& seen : parsed.components) {
+      if (seen == *component) return BadSignature("component \"" + seen + "\" is covered twice");
+    }
     parsed.components.push_back(*component);
     if (parsed.components.size() > 32) return BadSignature("too many covered components");
   }
   parsed.params = input_value;
+  std::vector<std::string> seen_params;
   while (pos < text.size()) {
     if (text[pos] != ';') return BadSignature("Signature-Input parameters are malformed");
     ++pos;
     size_t eq = text.find('=', pos);
     if (eq == std::string_view::npos) return BadSignature("Signature-Input parameter has no value");
     std::string name(text.substr(pos, eq - pos));
+    for (size_t i = 0; i < name.size(); ++i) {
+      if (!IsKeyChar(name[i], i == 0)) {
+        return BadSignature("Signature-Input parameter name is malformed");
+      }
+    }
+    if (name.empty() ||
+        std::find(seen_params.begin(), seen_params.end(), name) != seen_params.end()) {
+      return BadSignature("Signature-Input parameter '" + name + "' is empty or repeated");
+    }
+    seen_params.push_back(name);
     pos = eq + 1;
     if (pos < text.size() && text[pos] == '"') {
       std::optional<std::string> value = ParseQuoted(text, pos);
@@ -193,11 +234,12 @@ Result<ParsedSignature> ParseSignature(const SignedRequest& request) {
       if (name == "keyid") parsed.key_id = *value;
       if (name == "alg") parsed.algorithm = *value;
     } else {
-      size_t end = pos;
-      while (end < text.size() && ((text[end] >= '0' && text[end] <= '9') || text[end] == '-')) {
-        ++end;
-      }
-      if (end == pos || end - pos > 15) {
+      // An sf-integer: optional minus, 1 to 15 digits.
+      size_t digits_start = pos < text.size() && text[pos] == '-' ? pos + 1 : pos;
+      size_t end = digits_start;
+      while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+      if (end == digits_start || end - digits_start > 15 ||
+          (end < text.size() && text[end] != ';')) {
         return BadSignature("Signature-Input parameter '" + name + "' is malformed");
       }
       int64_t number = std::stoll(std::string(text.substr(pos, end - pos)));
@@ -233,8 +275,8 @@ Result<std::string> SignatureBase(const SignedRequest& request, const ParsedSign
       } else if (component == "@path") {
         value = std::string(path_and_query.substr(0, question));
       } else {
-        value = question == std::string_view::npos ? "?"
-                                                   : std::string(path_and_query.substr(question));
+        value =
+            question == std::string_view::npos ? "?" : std::string(path_and_query.substr(question));
       }
     } else if (!component.empty() && component[0] == '@') {
       return BadSignature("derived component " + component + " is not supported");
@@ -286,16 +328,20 @@ Status VerifySignature(const SignedRequest& request, const ParsedSignature& pars
 Result<std::string> ExpectedContentSha256(const SignedRequest& request) {
   std::optional<std::string> digest = HeaderValue(request, "Content-Digest");
   if (!digest) return BadSignature("Content-Digest header is missing");
-  // Accept a list; use the sha-256 member.
-  std::string_view text = *digest;
-  size_t at = text.find("sha-256=:");
-  if (at == std::string_view::npos) return BadSignature("Content-Digest has no sha-256 member");
-  size_t start = at + 9;
-  size_t end = text.find(':', start);
-  if (end == std::string_view::npos) return BadSignature("Content-Digest is malformed");
-  std::optional<std::string> raw = Base64Decode(text.substr(start, end - start));
-  if (!raw || raw->size() != 32) return BadSignature("Content-Digest sha-256 is malformed");
-  return *raw;
+  // A dictionary of algorithm → digest (RFC 9530); the sha-256 member counts.
+  auto members = SplitDictionary(*digest);
+  if (!members) return BadSignature("Content-Digest is malformed");
+  for (const auto& [algorithm, value] : *members) {
+    if (algorithm != "sha-256") continue;
+    if (value.size() < 2 || value.front() != ':' || value.back() != ':') {
+      return BadSignature("Content-Digest sha-256 must be a byte sequence (:base64:)");
+    }
+    std::optional<std::string> raw =
+        Base64Decode(std::string_view(value).substr(1, value.size() - 2));
+    if (!raw || raw->size() != 32) return BadSignature("Content-Digest sha-256 is malformed");
+    return *raw;
+  }
+  return BadSignature("Content-Digest has no sha-256 member");
 }
 
 Status VerifyContentDigest(const SignedRequest& request, std::string_view body_sha256) {

@@ -4,9 +4,10 @@
 // (apiRequestSignatureSecret from GET /accounts/v1/generate-signature-secret).
 //
 // A signed request carries
-//   Signature-Input: sig1=("@method" "@target-uri" "content-digest");created=1700000000;keyid="<user id>";alg="hmac-sha256"
-//   Signature: sig1=:<base64 HMAC-SHA256 of the signature base>:
-//   Content-Digest: sha-256=:<base64 SHA-256 of the body>:       (RFC 9530, when there is a body)
+//   Signature-Input: sig1=("@method" "@target-uri"
+//   "content-digest");created=1700000000;keyid="<user id>";alg="hmac-sha256" Signature:
+//   sig1=:<base64 HMAC-SHA256 of the signature base>: Content-Digest: sha-256=:<base64 SHA-256 of
+//   the body>:       (RFC 9530, when there is a body)
 // The HMAC key is the bytes of the secret string as the API returned it.
 // Rules: the covered components must include "@method" and "@target-uri", and
 // "content-digest" when the request has a body; `created` must be within 5
@@ -39,14 +40,14 @@ struct SignedRequest {
 };
 
 struct ParsedSignature {
-  std::string label;             // "sig1"
+  std::string label;  // "sig1"
   std::vector<std::string> components;
-  std::string params;            // the serialised inner list with its parameters
+  std::string params;  // the serialised inner list with its parameters
   std::string key_id;
   std::string algorithm;
   int64_t created = 0;
   std::optional<int64_t> expires;
-  std::string signature;         // raw HMAC bytes
+  std::string signature;  // raw HMAC bytes
 };
 
 // Parses Signature-Input and Signature (their first member). 401 when absent

@@ -44,7 +44,8 @@ TEST(MessageSignatureTest, ValidSignatureVerifies) {
 }
 
 TEST(MessageSignatureTest, SignatureBaseFollowsRfc9421) {
-  SignedRequest request = Sign(Request(""), {"@method", "@target-uri", "@authority", "@path", "@query"});
+  SignedRequest request =
+      Sign(Request(""), {"@method", "@target-uri", "@authority", "@path", "@query"});
   auto parsed = ParseSignature(request);
   ASSERT_TRUE(parsed.ok());
   auto base = SignatureBase(request, *parsed);
@@ -56,7 +57,8 @@ TEST(MessageSignatureTest, SignatureBaseFollowsRfc9421) {
             "\"@path\": /videos/v1/project/abc\n"
             "\"@query\": ?x=1\n"
             "\"@signature-params\": (\"@method\" \"@target-uri\" \"@authority\" \"@path\" "
-            "\"@query\");created=1800000000;keyid=\"" + kKey + "\";alg=\"hmac-sha256\"");
+            "\"@query\");created=1800000000;keyid=\"" +
+                kKey + "\";alg=\"hmac-sha256\"");
 }
 
 TEST(MessageSignatureTest, AlteredRequestsAreRefused) {
@@ -95,9 +97,17 @@ TEST(MessageSignatureTest, MalformedHeadersAreRefused) {
       {"sig1=(\"@method\";created=1", "sig1=:AAAA:"},
       {"sig1=\"@method\"", "sig1=:AAAA:"},
       {"sig1=(\"@method\");created=1;alg=\"hmac-sha256\"", "sig1=:AAAA:"},  // no keyid
-      {"sig1=(\"@method\");keyid=\"k\"", "sig2=:AAAA:"},                      // label mismatch
-      {"sig1=(\"@method\");keyid=\"k\"", "sig1=AAAA"},                        // not a byte seq
-      {"sig1=(\"@method\";sf);keyid=\"k\"", "sig1=:AAAA:"},                   // component params
+      {"sig1=(\"@method\");keyid=\"k\"", "sig2=:AAAA:"},                    // label mismatch
+      {"sig1=(\"@method\");keyid=\"k\"", "sig1=AAAA"},                      // not a byte seq
+      {"sig1=(\"@method\";sf);keyid=\"k\"", "sig1=:AAAA:"},                 // component params
+      {"sig1=(\"@method\" \"@method\");keyid=\"k\"", "sig1=:AAAA:"},        // covered twice
+      {"sig1=(\"@method\"\"@path\");keyid=\"k\"", "sig1=:AAAA:"},           // no separator
+      {"sig1=(\"@method\");created=12x;keyid=\"k\"", "sig1=:AAAA:"},        // not an integer
+      {"sig1=(\"@method\");created=1-2;keyid=\"k\"", "sig1=:AAAA:"},        // not an integer
+      {"sig1=(\"@method\");Keyid=\"k\"", "sig1=:AAAA:"},                    // not a key
+      {"sig1=(\"@method\");keyid=\"k\";keyid=\"j\"", "sig1=:AAAA:"},        // repeated
+      {"Sig1=(\"@method\");keyid=\"k\"", "Sig1=:AAAA:"},                    // bad label
+      {"sig1=(\"@method\");keyid=\"k\"", "sig1=:AAAA:, sig1=:BBBB:"},       // label twice
   };
   for (const auto& [input, signature] : cases) {
     SignedRequest request = Request("");
@@ -110,6 +120,32 @@ TEST(MessageSignatureTest, MalformedHeadersAreRefused) {
   auto none = ParseSignature(Request(""));
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.status().exception(), "NoJWTTokenFoundException");
+}
+
+TEST(MessageSignatureTest, TheFirstSignatureIsFoundAmongSeveral) {
+  SignedRequest request = Sign(Request(), kFull);
+  // A second signature (say, a proxy's) listed before ours in Signature.
+  for (auto& [name, value] : request.headers) {
+    if (name == "Signature") value = "proxy=:AAAA:, " + value;
+    if (name == "Signature-Input") value += ", proxy=(\"@method\");keyid=\"p\"";
+  }
+  EXPECT_TRUE(Check(request).ok()) << Check(request).ToString();
+}
+
+TEST(MessageSignatureTest, ContentDigestNeedsAnExactSha256Member) {
+  const std::string digest = Base64Encode(Sha256("body"));
+  auto expected = [&](const std::string& header) {
+    SignedRequest request;
+    request.headers = {{"Content-Digest", header}};
+    return ExpectedContentSha256(request);
+  };
+  ASSERT_TRUE(expected("sha-256=:" + digest + ":").ok());
+  EXPECT_EQ(*expected("sha-512=:AAAA:, sha-256=:" + digest + ":"), Sha256("body"));
+  EXPECT_FALSE(expected("xsha-256=:" + digest + ":").ok());
+  EXPECT_FALSE(expected("sha-256=" + digest).ok());
+  EXPECT_FALSE(expected("sha-256=:AAAA:").ok());  // not 32 bytes
+  EXPECT_FALSE(expected("sha-512=:" + digest + ":").ok());
+  EXPECT_FALSE(ExpectedContentSha256(SignedRequest{}).ok());
 }
 
 TEST(MessageSignatureTest, ReplayKeyIsStablePerSignature) {

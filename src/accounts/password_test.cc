@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <latch>
+#include <thread>
+#include <vector>
+
 #include "accounts/rate_limiter.h"
 
 namespace vidmill::accounts {
@@ -22,18 +28,95 @@ TEST(PasswordTest, HashesWithArgon2idAndVerifies) {
   EXPECT_EQ(hash->rfind("$argon2id$", 0), 0u) << *hash;
   EXPECT_NE(hash->find("m=19456"), std::string::npos) << *hash;  // 19 MiB
   EXPECT_NE(hash->find("t=2"), std::string::npos) << *hash;
-  EXPECT_TRUE(hasher.Verify("correct horse battery", *hash));
-  EXPECT_FALSE(hasher.Verify("correct horse battery!", *hash));
+  EXPECT_TRUE(*hasher.Verify("correct horse battery", *hash));
+  EXPECT_FALSE(*hasher.Verify("correct horse battery!", *hash));
   // Same password, different salt.
   EXPECT_NE(*hash, *hasher.Hash("correct horse battery"));
   // Unknown user: never matches, even the dummy's own password.
-  EXPECT_FALSE(hasher.Verify("vidmill-dummy-password-for-timing", ""));
+  auto dummy = hasher.Verify("vidmill-dummy-password-for-timing", "");
+  ASSERT_TRUE(dummy.ok());
+  EXPECT_FALSE(*dummy);
+}
+
+TEST(PasswordTest, UnknownUserCostsAsMuchAsAWrongPassword) {
+  PasswordHasher hasher(1);
+  auto hash = hasher.Hash("the real password");
+  ASSERT_TRUE(hash.ok());
+  auto median_ms = [&](const std::string& stored) {
+    std::vector<double> samples;
+    for (int i = 0; i < 5; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      EXPECT_TRUE(hasher.Verify("a wrong password", stored).ok());
+      samples.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count());
+    }
+    std::sort(samples.begin(), samples.end());
+    return samples[samples.size() / 2];
+  };
+  double wrong = median_ms(*hash);
+  double unknown = median_ms("");
+  // Both run one Argon2id verification with the same parameters; a shortcut
+  // for unknown users would make `unknown` a tiny fraction of `wrong`. The
+  // bounds are loose because the machine may be busy.
+  EXPECT_GT(unknown, wrong * 0.5) << "unknown " << unknown << " ms, wrong " << wrong << " ms";
+  EXPECT_LT(unknown, wrong * 2.0) << "unknown " << unknown << " ms, wrong " << wrong << " ms";
+}
+
+TEST(PasswordTest, TheHashingGateRefusesBeyondItsQueue) {
+  // One hash at a time, one waiting: of eight simultaneous hashes, at most
+  // two can be admitted while the first runs; the rest are refused at once
+  // with 503 and Retry-After instead of queueing without bound.
+  PasswordHasher hasher(/*max_concurrent=*/1, /*max_waiting=*/1);
+  constexpr int kThreads = 8;
+  std::latch start(kThreads);
+  std::vector<Status> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int thread_idx = 0; thread_idx < kThreads; ++thread_idx) {
+    threads.emplace_back([&, thread_idx] {
+      start.arrive_and_wait();
+      results[thread_idx] = hasher.Hash("password-" + std::to_string(thread_idx)).status();
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  int admitted = 0;
+  int refused = 0;
+  for (const Status& status : results) {
+    if (status.ok()) {
+      ++admitted;
+    } else {
+      EXPECT_EQ(status.code(), Code::kUnavailable) << status.ToString();
+      EXPECT_EQ(status.retry_after_seconds(), 1);
+      ++refused;
+    }
+  }
+  EXPECT_GE(admitted, 2);  // at least the running one and the waiting one
+  EXPECT_GE(refused, 1);
+  // The gate reopens: nothing was leaked.
+  EXPECT_TRUE(hasher.Hash("after the flood").ok());
+}
+
+TEST(RateLimiterTest, FreeFailuresAreConfigurable) {
+  LoginRateLimiter limiter(20);
+  for (int i = 0; i < 20; ++i) limiter.RecordFailure("10.0.0.1", 0);
+  EXPECT_EQ(limiter.RetryAfterSeconds("10.0.0.1", 0), 0);
+  limiter.RecordFailure("10.0.0.1", 0);
+  EXPECT_EQ(limiter.RetryAfterSeconds("10.0.0.1", 0), 1);
+}
+
+TEST(RateLimiterTest, FailuresAreForgottenAfterAQuietHour) {
+  LoginRateLimiter limiter;
+  for (int i = 0; i < 10; ++i) limiter.RecordFailure("k", 0);
+  int64_t later = (LoginRateLimiter::kForgetAfterSeconds + 1) * 1000;
+  EXPECT_EQ(limiter.RetryAfterSeconds("k", later), 0);
+  limiter.RecordFailure("k", later);  // counts from one again: no delay
+  EXPECT_EQ(limiter.RetryAfterSeconds("k", later), 0);
 }
 
 TEST(RateLimiterTest, GrowingDelaysAfterFreeFailuresAndNoPermanentLock) {
   LoginRateLimiter limiter;
   int64_t now = 1'000'000;
-  for (int i = 0; i < LoginRateLimiter::kFreeFailures; ++i) {
+  for (int i = 0; i < LoginRateLimiter::kDefaultFreeFailures; ++i) {
     EXPECT_EQ(limiter.RetryAfterSeconds("k", now), 0);
     limiter.RecordFailure("k", now);
   }

@@ -18,8 +18,8 @@ void LoginRateLimiter::RecordFailure(const std::string& key, int64_t now_ms) {
   if (now_ms - entry.last_failure_ms > kForgetAfterSeconds * 1000) entry.failures = 0;
   entry.failures++;
   entry.last_failure_ms = now_ms;
-  if (entry.failures > kFreeFailures) {
-    int excess = std::min(entry.failures - kFreeFailures - 1, 20);
+  if (entry.failures > free_failures_) {
+    int excess = std::min(entry.failures - free_failures_ - 1, 20);
     int64_t delay = std::min<int64_t>(int64_t{1} << excess, kMaxDelaySeconds);
     entry.locked_until_ms = now_ms + delay * 1000;
   }

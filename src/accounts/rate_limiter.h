@@ -1,10 +1,11 @@
 #pragma once
 // Slows down password guessing: failed logins are counted per key (an account
-// e-mail, a client address). The first kFreeFailures cost nothing; each one
-// after locks the key for a delay that doubles, up to kMaxDelaySeconds — never
-// a permanent lock-out. A key with no failure for kForgetAfterSeconds is
-// forgotten, and a success clears it. State is per process (each API node
-// limits on its own). Thread-safe; memory bounded by kMaxKeys.
+// e-mail, a client address). The first `free_failures` cost nothing; each one
+// after locks the key for a delay that doubles (1, 2, 4 … s), up to
+// kMaxDelaySeconds — never a permanent lock-out. A key with no failure for
+// kForgetAfterSeconds is forgotten, and RecordSuccess clears it. State is per
+// process (each API node limits on its own). Thread-safe; memory bounded by
+// kMaxKeys.
 
 #include <cstdint>
 #include <mutex>
@@ -15,10 +16,15 @@ namespace vidmill::accounts {
 
 class LoginRateLimiter {
  public:
-  static constexpr int kFreeFailures = 5;
+  static constexpr int kDefaultFreeFailures = 5;
   static constexpr int64_t kMaxDelaySeconds = 900;
   static constexpr int64_t kForgetAfterSeconds = 3600;
   static constexpr size_t kMaxKeys = 100000;
+
+  explicit LoginRateLimiter(int free_failures = kDefaultFreeFailures)
+      : free_failures_(free_failures) {}
+
+  int free_failures() const { return free_failures_; }
 
   // Seconds the caller must still wait, or 0 when the key may try now.
   int64_t RetryAfterSeconds(const std::string& key, int64_t now_ms);
@@ -33,6 +39,7 @@ class LoginRateLimiter {
   };
   void PruneLocked(int64_t now_ms);
 
+  const int free_failures_;
   std::mutex mu_;
   std::unordered_map<std::string, Entry> entries_;
 };

@@ -2,10 +2,9 @@
 // Each works on the same store as `serve` (and while it runs), prints a JSON
 // line on success, and exits non-zero with a one-line message on error.
 
+#include <boost/json.hpp>
 #include <cstdio>
 #include <string>
-
-#include <boost/json.hpp>
 
 #include "accounts/account_service.h"
 #include "app/commands.h"
@@ -40,7 +39,8 @@ Result<std::pair<Flags, Admin>> Open(const std::vector<FlagSpec>& own, int argc,
 
 Status Require(const Flags& flags, std::initializer_list<const char*> names) {
   for (const char* name : names) {
-    if (flags.Get(name).empty()) return Status::InvalidArgument(std::string("--") + name + " is required");
+    if (flags.Get(name).empty())
+      return Status::InvalidArgument(std::string("--") + name + " is required");
   }
   return Status::Ok();
 }
@@ -58,26 +58,29 @@ int RunUser(int argc, char** argv) {
                        argc, argv);
     if (!opened.ok()) return Fail(command, opened.status().message(), 2);
     auto& [flags, admin] = *opened;
-    if (Status s = Require(flags, {"email", "password"}); !s.ok()) return Fail(command, s.message(), 2);
-    auto made = admin.accounts->AddUser(flags.Get("email"), flags.Get("password"), flags.Get("name"),
-                                        flags.Get("team"));
+    if (Status s = Require(flags, {"email", "password"}); !s.ok())
+      return Fail(command, s.message(), 2);
+    auto made = admin.accounts->AddUser(flags.Get("email"), flags.Get("password"),
+                                        flags.Get("name"), flags.Get("team"));
     if (!made.ok()) return Fail(command, made.status().message());
-    std::printf("%s\n", boost::json::serialize(boost::json::object{
-                                                   {"userId", made->first.id},
-                                                   {"teamId", made->second.id}})
+    std::printf("%s\n", boost::json::serialize(boost::json::object{{"userId", made->first.id},
+                                                                   {"teamId", made->second.id}})
                             .c_str());
     return 0;
   }
   if (verb == "ban") {
-    auto opened = Open({{"email", "", "the user's e-mail"}, {"reason", "", "shown to the user"}},
-                       argc, argv);
+    auto opened =
+        Open({{"email", "", "the user's e-mail"}, {"reason", "", "shown to the user"}}, argc, argv);
     if (!opened.ok()) return Fail(command, opened.status().message(), 2);
     auto& [flags, admin] = *opened;
-    if (Status s = Require(flags, {"email", "reason"}); !s.ok()) return Fail(command, s.message(), 2);
+    if (Status s = Require(flags, {"email", "reason"}); !s.ok())
+      return Fail(command, s.message(), 2);
     if (Status s = admin.accounts->BanUser(flags.Get("email"), flags.Get("reason")); !s.ok()) {
       return Fail(command, s.message());
     }
-    std::printf("%s\n", boost::json::serialize(boost::json::object{{"banned", flags.Get("email")}}).c_str());
+    std::printf(
+        "%s\n",
+        boost::json::serialize(boost::json::object{{"banned", flags.Get("email")}}).c_str());
     return 0;
   }
   if (verb == "unban") {
@@ -88,11 +91,14 @@ int RunUser(int argc, char** argv) {
     if (Status s = admin.accounts->UnbanUser(flags.Get("email")); !s.ok()) {
       return Fail(command, s.message());
     }
-    std::printf("%s\n", boost::json::serialize(boost::json::object{{"unbanned", flags.Get("email")}}).c_str());
+    std::printf(
+        "%s\n",
+        boost::json::serialize(boost::json::object{{"unbanned", flags.Get("email")}}).c_str());
     return 0;
   }
-  return Fail("user", "usage: vidmill user add|ban|unban --email E [--password P] [--name N] "
-                      "[--team NAME] [--reason R]",
+  return Fail("user",
+              "usage: vidmill user add|ban|unban --email E [--password P] [--name N] "
+              "[--team NAME] [--reason R]",
               2);
 }
 
@@ -107,8 +113,8 @@ int RunTeam(int argc, char** argv) {
     if (flags.positional().size() != 1) return Fail(command, "usage: vidmill team add NAME", 2);
     auto team = admin.accounts->AddTeam(flags.positional()[0]);
     if (!team.ok()) return Fail(command, team.status().message());
-    std::printf("%s\n", boost::json::serialize(boost::json::object{{"teamId", team->id},
-                                                                   {"name", team->name}})
+    std::printf("%s\n", boost::json::serialize(
+                            boost::json::object{{"teamId", team->id}, {"name", team->name}})
                             .c_str());
     return 0;
   }
@@ -125,8 +131,8 @@ int RunTeam(int argc, char** argv) {
                             .c_str());
     return 0;
   }
-  return Fail("team", "usage: vidmill team add NAME | vidmill team add-member --team NAME --email E",
-              2);
+  return Fail("team",
+              "usage: vidmill team add NAME | vidmill team add-member --team NAME --email E", 2);
 }
 
 }  // namespace vidmill::app
