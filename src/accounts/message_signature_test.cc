@@ -148,6 +148,40 @@ TEST(MessageSignatureTest, ContentDigestNeedsAnExactSha256Member) {
   EXPECT_FALSE(ExpectedContentSha256(SignedRequest{}).ok());
 }
 
+// The worked example of docs/signed-requests.md, value for value.
+TEST(MessageSignatureTest, DocumentedWorkedExample) {
+  const std::string user_id = "3f2b9c1e-7d4a-4f6b-9a8e-2c5d1b0e4f7a";
+  const std::string secret = "9rSQHEKuq4_hdOmkEL0KhKzKf7QHBAZHzsoAsVLIzbo";
+  const std::string body = R"({"name": "Tape 3"})";
+  const std::string digest = "sha-256=:" + Base64Encode(Sha256(body)) + ":";
+  EXPECT_EQ(digest, "sha-256=:2+lmqkcMO8VwxYVcxyUkv2DIpvb6/vBH20Gg7AidJXA=:");
+  SignedRequest request;
+  request.method = "PUT";
+  request.target_uri = "http://127.0.0.1:8080/videos/v1/project";
+  request.has_body = true;
+  request.headers = {{"Content-Digest", digest}};
+  auto [input, signature] = SignRequest(request, kFull, user_id, secret, /*created=*/1764345600);
+  const std::string params =
+      "(\"@method\" \"@target-uri\" \"content-digest\");created=1764345600;"
+      "keyid=\"3f2b9c1e-7d4a-4f6b-9a8e-2c5d1b0e4f7a\";alg=\"hmac-sha256\"";
+  EXPECT_EQ(input, "sig1=" + params);
+  EXPECT_EQ(signature, "sig1=:9iBOJPVQ2vdJ4Lam38EtINe8zVmLZS36Z0iANhGyEZY=:");
+  request.headers.emplace_back("Signature-Input", input);
+  request.headers.emplace_back("Signature", signature);
+  auto parsed = ParseSignature(request);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  auto base = SignatureBase(request, *parsed);
+  ASSERT_TRUE(base.ok());
+  EXPECT_EQ(*base,
+            "\"@method\": PUT\n"
+            "\"@target-uri\": http://127.0.0.1:8080/videos/v1/project\n"
+            "\"content-digest\": sha-256=:2+lmqkcMO8VwxYVcxyUkv2DIpvb6/vBH20Gg7AidJXA=:\n"
+            "\"@signature-params\": " +
+                params);
+  EXPECT_TRUE(VerifySignature(request, *parsed, secret, 1764345600 + 10).ok());
+  EXPECT_FALSE(VerifySignature(request, *parsed, secret, 1764345600 + 301).ok());  // stale
+}
+
 TEST(MessageSignatureTest, ReplayKeyIsStablePerSignature) {
   auto a = ParseSignature(Sign(Request(), kFull));
   auto b = ParseSignature(Sign(Request(), kFull));
