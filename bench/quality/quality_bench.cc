@@ -11,6 +11,8 @@
 //       Vidmill's deint at field rate; prints "fps <output frames per second>
 //       cpu_ms_per_frame <CPU time of all threads per output frame>", both
 //       measured around the filter calls only (no file I/O).
+//   noise IN.yuv OUT.yuv W H SIGMA SEED
+//       White Gaussian noise of SIGMA code values on every sample, seeded.
 //   metrics REF.yuv TEST.yuv W H
 //       Mean Y-PSNR (dB, per frame then averaged) and Y-SSIM (8×8 windows,
 //       stride 4, the usual constants) over the frames both files have.
@@ -224,6 +226,23 @@ int Deint(int argc, char** argv) {
   return 0;
 }
 
+// Adds white Gaussian noise of standard deviation SIGMA (8-bit code values) to
+// every plane, from a seeded generator.
+int Noise(int argc, char** argv) {
+  if (argc != 8) return 1;
+  std::vector<uint8_t> data = ReadFile(argv[2]);
+  const double sigma = std::atof(argv[6]);
+  std::mt19937_64 rng(static_cast<uint64_t>(std::atoll(argv[7])));
+  std::normal_distribution<double> normal(0.0, sigma);
+  for (uint8_t& sample : data) {
+    sample = static_cast<uint8_t>(std::clamp(std::lround(sample + normal(rng)), 0L, 255L));
+  }
+  (void)argv[4];
+  (void)argv[5];
+  WriteFile(argv[3], data);
+  return 0;
+}
+
 double Ssim(const PlaneView& a, const PlaneView& b) {
   const double c1 = 6.5025, c2 = 58.5225;  // (0.01·255)², (0.03·255)²
   double total = 0;
@@ -289,6 +308,7 @@ int main(int argc, char** argv) {
   if (command == "weave") rc = Weave(argc, argv);
   if (command == "deint") rc = Deint(argc, argv);
   if (command == "metrics") rc = Metrics(argc, argv);
+  if (command == "noise") rc = Noise(argc, argv);
   if (rc == 1) std::cerr << "usage: see the comment at the top of bench/quality/quality_bench.cc\n";
   return rc;
 }

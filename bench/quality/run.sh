@@ -12,8 +12,10 @@
 # ffmpeg's is frames / ffmpeg's own `-benchmark` rtime (includes reading and
 # writing rawvideo, which is small next to the filters).
 #
+# Sections: deinterlacing (yadif, bwdif, w3fdif, Vidmill's deint) and
+# denoising baselines (hqdn3d default + grid, nlmeans) at σ = 5, 10, 20.
 # Default: 2 held-out photos, 576i (20 fields each) + one short 1080i clip for
-# speed. --full: all 7 held-out photos, 40 fields.
+# speed; about 3 minutes. --full: all 7 held-out photos, 40 fields.
 set -euo pipefail
 build=${1:-build}
 full=0
@@ -99,11 +101,40 @@ run_deint() {  # run_deint NAME W H FIELDS SEED → adds quality rows
   done
 }
 
+# Denoising baselines (Vidmill's denoise is not built yet): the stock filters
+# on the same ground truth with Gaussian noise σ = 5, 10, 20.
+denoise_graphs=(
+  "hqdn3d"                          # defaults 4:3:6:4.5
+  "hqdn3d=2:1.5:3:2.25"
+  "hqdn3d=6:4.5:9:6.75"
+  "hqdn3d=8:6:12:9"
+  "hqdn3d=12:9:18:13.5"
+  "hqdn3d=18:13.5:27:20.25"
+  "hqdn3d=27:20.25:40:30"
+  "nlmeans=s=SIGMA"                 # strength set to the noise's σ
+)
+run_denoise() {  # run_denoise NAME W H FRAMES SEED
+  local name=$1 w=$2 h=$3 n=$4 seed=$5
+  "$tool" render "$work/$name.src" "$SW" "$SH" "$work/gt.yuv" "$w" "$h" "$n" "$seed"
+  for sigma in 5 10 20; do
+    "$tool" noise "$work/gt.yuv" "$work/noisy.yuv" "$w" "$h" "$sigma" "$seed"
+    echo "denoise: $name ${w}x${h}, $n frames, sigma $sigma" >&2
+    add "noisy@s$sigma" "$("$tool" metrics "$work/gt.yuv" "$work/noisy.yuv" "$w" "$h")" ""
+    for graph in "${denoise_graphs[@]}"; do
+      graph=${graph//SIGMA/$sigma}
+      local speed
+      speed=$(nice -n 10 bash -c "$(declare -f ffmpeg_filter); ffmpeg_filter '$work/noisy.yuv' $w $h '$graph' '$work/out.yuv'" | awk '{print $2}')
+      add "${graph/s=$sigma/s=σ}@s$sigma" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" "$w" "$h")" "$speed"
+    done
+  done
+}
+
 seed=1
 for name in "${test[@]}"; do
   SW=1920 SH=1080
   prepare "$name" "$SW" "$SH"
   run_deint "$name" 720 576 "$fields" "$seed"
+  run_denoise "$name" 720 576 $((fields / 2)) "$seed"
   seed=$((seed + 1))
 done
 # Speed (and quality) at 1080i on the first held-out photo, from a larger source.
@@ -115,7 +146,7 @@ echo
 echo "Held-out photos: ${test[*]}; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '| %-14s | %8s | %7s | %-24s |\n' "method" "Y-PSNR" "SSIM" "fps (per clip)"
 printf '|%s|%s|%s|%s|\n' "----------------" "----------" "---------" "--------------------------"
-for key in $(printf '%s\n' "${!count[@]}" | sort -t@ -k2,2n -k1,1); do
+for key in $(printf '%s\n' "${!count[@]}" | sort -t@ -k2,2V -k1,1); do
   awk -v m="$key" -v p="${psnr[$key]}" -v s="${ssim[$key]}" -v c="${count[$key]}" -v f="${fps[$key]:--}" \
     'BEGIN { printf "| %-14s | %8.3f | %7.4f | %-24s |\n", m, p / c, s / c, f }'
 done
