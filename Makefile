@@ -30,5 +30,11 @@ bench: build
 	@bash scripts/install-deps.sh --bench
 	@bash bench/run-all.sh $(BUILD)
 
+# Vidmill's own filters against the stock ones on held-out photographs
+# (bench/quality/README.md); add --full via QUALITY_ARGS for every photo.
+bench-quality: build
+	@bash scripts/install-deps.sh --bench
+	@bash bench/quality/run.sh $(BUILD) $(QUALITY_ARGS)
+
 clean:
 	rm -rf $(BUILD) $(BUILD).cmake.log
