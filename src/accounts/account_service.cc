@@ -19,6 +19,13 @@ constexpr const char* kUserColumns =
     "default_team_id, jwt_method, jwt_key_id, jwt_public_key, signature_method, "
     "signature_secret, token_generation, created_at, updated_at";
 
+// The same columns, qualified, for queries that join users with teams.
+constexpr const char* kQualifiedUserColumns =
+    "u.id, u.email, u.name, u.password_hash, u.email_confirmed, u.banned, u.banned_reason, "
+    "u.banned_at, u.default_team_id, u.jwt_method, u.jwt_key_id, u.jwt_public_key, "
+    "u.signature_method, u.signature_secret, u.token_generation, u.created_at, u.updated_at";
+constexpr size_t kUserColumnCount = 17;
+
 User UserFromRow(const Row& row) {
   User user;
   user.id = row.Text(0);
@@ -356,31 +363,40 @@ Result<Identity> AccountService::VerifyBearer(std::string_view token) {
 Result<Identity> AccountService::CheckUserState(const TokenClaims& claims) {
   Identity identity;
   Status status = db_->Run([&](Session& session) -> Status {
-    ASSIGN_OR_RETURN(
-        Rows rows, session.Query("SELECT u.banned, u.banned_reason, u.token_generation, "
-                                 "(SELECT COUNT(*) FROM team_members m WHERE m.user_id = u.id AND "
-                                 "m.team_id = ?), u.jwt_key_id FROM users u WHERE u.id = ?",
-                                 {claims.team_id, claims.subject}));
+    // One statement — one read snapshot — checks the user's current state and
+    // reads the user and team rows for the route.
+    ASSIGN_OR_RETURN(Rows rows,
+                     session.Query(std::string("SELECT ") + kQualifiedUserColumns +
+                                       ", t.id, t.name, t.created_at, t.updated_at FROM users u "
+                                       "LEFT JOIN team_members m ON m.user_id = u.id AND "
+                                       "m.team_id = ? LEFT JOIN teams t ON t.id = m.team_id "
+                                       "WHERE u.id = ?",
+                                   {claims.team_id, claims.subject}));
     if (rows.empty()) {
       return Status::Unauthenticated("token names an unknown user")
           .WithException("InconsistentJWTClaimsException");
     }
     const Row& row = rows[0];
-    if (row.Bool(0)) return BannedStatus(row.Text(1));
-    if (row.Text(4) != claims.key_id) {
+    User user = UserFromRow(row);
+    if (user.banned) return BannedStatus(user.banned_reason.value_or(""));
+    if (user.jwt_key_id != claims.key_id) {
       return Status::Unauthenticated("token was signed with a key that has been replaced")
           .WithException("InvalidJWTTokenFoundException");
     }
-    if (row.Int(2) != claims.generation) {
+    if (user.token_generation != claims.generation) {
       return Status::Unauthenticated("token was revoked by a password change or a ban")
           .WithException("ExpiredJWTTokenException");
     }
-    if (row.Int(3) == 0) {
+    constexpr size_t kTeamColumn = kUserColumnCount;
+    if (row.IsNull(kTeamColumn)) {
       return Status::Unauthenticated("token names a team the user is not in")
           .WithException("InconsistentJWTClaimsException");
     }
     identity.user_id = claims.subject;
     identity.team_id = claims.team_id;
+    identity.team = Team{row.Text(kTeamColumn), row.Text(kTeamColumn + 1), row.Int(kTeamColumn + 2),
+                         row.Int(kTeamColumn + 3)};
+    identity.user = std::move(user);
     return Status::Ok();
   });
   if (!status.ok()) {
@@ -412,7 +428,9 @@ Result<Identity> AccountService::VerifySignedRequest(const SignedRequest& reques
   }
   int64_t now = clock_->NowSeconds();
   RETURN_IF_ERROR(VerifySignature(request, parsed, *user->signature_secret, now));
-  Identity identity{user->id, user->default_team_id, std::nullopt};
+  Identity identity;
+  identity.user_id = user->id;
+  identity.team_id = user->default_team_id;
   if (request.has_body) {
     if (body) {
       RETURN_IF_ERROR(VerifyContentDigest(request, Sha256(*body)));
@@ -422,6 +440,7 @@ Result<Identity> AccountService::VerifySignedRequest(const SignedRequest& reques
   }
   if (user->banned) return BannedStatus(user->banned_reason.value_or(""));
   RETURN_IF_ERROR(RecordSignatureUse(parsed));
+  identity.user = std::move(*user);
   return identity;
 }
 
@@ -472,6 +491,26 @@ Result<Team> AccountService::GetTeam(const std::string& team_id) {
     return Status::Ok();
   }));
   return std::move(*team);
+}
+
+Result<std::pair<User, Team>> AccountService::GetUserAndTeam(const std::string& user_id,
+                                                             const std::string& team_id) {
+  std::optional<std::pair<User, Team>> found;
+  RETURN_IF_ERROR(db_->Run([&](Session& session) -> Status {
+    // One statement, so SQLite takes one read snapshot instead of two.
+    ASSIGN_OR_RETURN(Rows rows, session.Query(std::string("SELECT ") + kQualifiedUserColumns +
+                                                  ", t.id, t.name, t.created_at, t.updated_at "
+                                                  "FROM users u, teams t WHERE u.id = ? AND "
+                                                  "t.id = ?",
+                                              {user_id, team_id}));
+    if (rows.empty()) return Status::NotFound("user or team not found");
+    const Row& row = rows[0];
+    constexpr size_t kTeamColumn = kUserColumnCount;
+    found.emplace(UserFromRow(row), Team{row.Text(kTeamColumn), row.Text(kTeamColumn + 1),
+                                         row.Int(kTeamColumn + 2), row.Int(kTeamColumn + 3)});
+    return Status::Ok();
+  }));
+  return std::move(*found);
 }
 
 Result<std::vector<Team>> AccountService::TeamsOf(const std::string& user_id) {

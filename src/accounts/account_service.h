@@ -67,6 +67,11 @@ struct Identity {
   // uploads): the SHA-256 its Content-Digest promises; the route must compare
   // it with the body's and refuse on mismatch.
   std::optional<std::string> pending_body_sha256;
+  // The rows read while verifying, so that routes need not read them again:
+  // for a Bearer token the user and the token's team (one query does both
+  // the checks and the read); for a signed request the user only.
+  std::optional<User> user;
+  std::optional<Team> team;
 };
 
 struct IssuedToken {
@@ -128,6 +133,10 @@ class AccountService {
   // --- account operations ---
   Result<User> GetUser(const std::string& user_id);
   Result<Team> GetTeam(const std::string& team_id);
+  // The user and one team in a single query (GET /accounts/v1/account, a hot
+  // path). NotFound when either is missing.
+  Result<std::pair<User, Team>> GetUserAndTeam(const std::string& user_id,
+                                               const std::string& team_id);
   Result<std::vector<Team>> TeamsOf(const std::string& user_id);
   Result<User> RotateKeyPair(const std::string& user_id);
   Result<User> NewSignatureSecret(const std::string& user_id);

@@ -16,6 +16,12 @@ accounts::SignedRequest ToSignedRequest(const http::Request& request) {
 }
 
 Result<Principal> AccountAuthenticator::Authenticate(const http::Request& request) {
+  ASSIGN_OR_RETURN(accounts::Identity identity, Identify(request));
+  return Principal{std::move(identity.user_id), std::move(identity.team_id),
+                   std::move(identity.pending_body_sha256)};
+}
+
+Result<accounts::Identity> AccountAuthenticator::Identify(const http::Request& request) {
   std::optional<std::string> authorization = request.headers.Get("Authorization");
   if (authorization && authorization->size() >= 7 &&
       strncasecmp(authorization->c_str(), "Bearer ", 7) == 0) {
@@ -26,17 +32,14 @@ Result<Principal> AccountAuthenticator::Authenticate(const http::Request& reques
       return Status::Unauthenticated("the Authorization header has an empty Bearer token")
           .WithException("NoJWTTokenFoundException");
     }
-    ASSIGN_OR_RETURN(accounts::Identity identity, accounts_->VerifyBearer(token));
-    return Principal{identity.user_id, identity.team_id, std::nullopt};
+    return accounts_->VerifyBearer(token);
   }
   if (request.headers.Has("Signature-Input") || request.headers.Has("Signature")) {
     accounts::SignedRequest signed_request = ToSignedRequest(request);
     // Buffered routes have the whole body; streaming routes have none yet.
     std::optional<std::string> body;
     if (!signed_request.has_body || !request.body.empty()) body = request.body;
-    ASSIGN_OR_RETURN(accounts::Identity identity,
-                     accounts_->VerifySignedRequest(signed_request, body));
-    return Principal{identity.user_id, identity.team_id, identity.pending_body_sha256};
+    return accounts_->VerifySignedRequest(signed_request, body);
   }
   return Status::Unauthenticated(authorization
                                      ? "the Authorization header carries no Bearer token"

@@ -11,6 +11,10 @@ class AccountAuthenticator final : public Authenticator {
  public:
   explicit AccountAuthenticator(accounts::AccountService* accounts) : accounts_(accounts) {}
   Result<Principal> Authenticate(const http::Request& request) override;
+  // The same checks, returning the accounts view: the principal plus the
+  // user (and, for a Bearer token, team) rows read while checking. Used by the
+  // accounts routes so their hot path reads the store once.
+  Result<accounts::Identity> Identify(const http::Request& request);
 
  private:
   accounts::AccountService* accounts_;

@@ -2,13 +2,17 @@
 
 #include <strings.h>
 
+#include <memory>
+
 #include "accounts/jwt.h"
 #include "accounts/message_signature.h"
+#include "api/account_authenticator.h"
 
 namespace vidmill::api {
 namespace {
 
 using accounts::AccountService;
+using accounts::Identity;
 
 struct BasicCredentials {
   std::string email;
@@ -33,25 +37,58 @@ Result<std::optional<BasicCredentials>> ParseBasic(const http::Request& request)
       BasicCredentials{decoded->substr(0, colon), decoded->substr(colon + 1)});
 }
 
-// Bearer / signed request, or — where the reference allows it — HTTP Basic.
-Result<Principal> AuthenticateAllowingBasic(ApiContext& context, AccountService& accounts,
-                                            const http::Request& request) {
-  ASSIGN_OR_RETURN(std::optional<BasicCredentials> basic, ParseBasic(request));
-  if (basic) {
-    ASSIGN_OR_RETURN(accounts::User user,
-                     accounts.CheckPassword(basic->email, basic->password, request.remote_address));
-    return Principal{user.id, user.default_team_id, std::nullopt};
+// The route code's view of the caller, wherever the credentials came from.
+class Caller {
+ public:
+  explicit Caller(AccountService* accounts) : accounts_(accounts), authenticator_(accounts) {}
+
+  // Bearer token or signed request.
+  Result<Identity> Identify(const http::Request& request) {
+    return authenticator_.Identify(request);
   }
-  return context.auth->Authenticate(request);
+
+  // Bearer / signed request, or — where the reference allows it — HTTP Basic
+  // (the principal's team is then the user's default team).
+  Result<Identity> IdentifyAllowingBasic(const http::Request& request) {
+    ASSIGN_OR_RETURN(std::optional<BasicCredentials> basic, ParseBasic(request));
+    if (!basic) return Identify(request);
+    ASSIGN_OR_RETURN(accounts::User user, accounts_->CheckPassword(basic->email, basic->password,
+                                                                   request.remote_address));
+    Identity identity;
+    identity.user_id = user.id;
+    identity.team_id = user.default_team_id;
+    identity.user = std::move(user);
+    return identity;
+  }
+
+  // The caller's user row as read while authenticating, or from the store.
+  Result<accounts::User> User(Identity& identity) {
+    if (identity.user) return std::move(*identity.user);
+    return accounts_->GetUser(identity.user_id);
+  }
+
+  Result<accounts::Team> Team(Identity& identity) {
+    if (identity.team) return std::move(*identity.team);
+    return accounts_->GetTeam(identity.team_id);
+  }
+
+ private:
+  AccountService* accounts_;
+  AccountAuthenticator authenticator_;
+};
+
+http::Response UserDocument(const accounts::User& user) {
+  return http::Response::Json(boost::json::object{{"user", AccountService::UserJson(user)}});
 }
 
 }  // namespace
 
 void RegisterAccountsRoutes(http::Router& router, ApiContext& context) {
-  AccountService& accounts = *context.accounts;
+  AccountService* accounts = context.accounts;
+  auto caller = std::make_shared<Caller>(accounts);
 
   router.Add(
-      "GET", "/accounts/v1/token", [&accounts](http::Request& request) -> Result<http::Response> {
+      "GET", "/accounts/v1/token", [accounts](http::Request& request) -> Result<http::Response> {
         ASSIGN_OR_RETURN(std::optional<BasicCredentials> basic, ParseBasic(request));
         if (!basic) {
           return Status::Unauthenticated(
@@ -59,23 +96,23 @@ void RegisterAccountsRoutes(http::Router& router, ApiContext& context) {
                      "(e-mail and password)")
               .WithException("AuthException");
         }
-        ASSIGN_OR_RETURN(accounts::User user, accounts.CheckPassword(basic->email, basic->password,
-                                                                     request.remote_address));
+        ASSIGN_OR_RETURN(accounts::User user, accounts->CheckPassword(basic->email, basic->password,
+                                                                      request.remote_address));
         ASSIGN_OR_RETURN(accounts::IssuedToken issued,
-                         accounts.IssueToken(user, request.Query("team-id")));
+                         accounts->IssueToken(user, request.Query("team-id")));
         return http::Response::Json(boost::json::object{
             {"userId", issued.user.id}, {"teamId", issued.team.id}, {"jwtToken", issued.token}});
       });
 
   router.Add("POST", "/accounts/v1/token",
-             [&context, &accounts](http::Request& request) -> Result<http::Response> {
-               ASSIGN_OR_RETURN(Principal principal, context.auth->Authenticate(request));
-               ASSIGN_OR_RETURN(accounts::User user, accounts.GetUser(principal.user_id));
-               ASSIGN_OR_RETURN(std::vector<accounts::Team> teams, accounts.TeamsOf(user.id));
+             [accounts, caller](http::Request& request) -> Result<http::Response> {
+               ASSIGN_OR_RETURN(Identity identity, caller->Identify(request));
+               ASSIGN_OR_RETURN(accounts::User user, caller->User(identity));
+               ASSIGN_OR_RETURN(std::vector<accounts::Team> teams, accounts->TeamsOf(user.id));
                boost::json::object team_json;
                boost::json::array others;
                for (const accounts::Team& team : teams) {
-                 if (team.id == principal.team_id) {
+                 if (team.id == identity.team_id) {
                    team_json = AccountService::TeamJson(team);
                  } else {
                    others.push_back(AccountService::TeamJson(team));
@@ -87,55 +124,50 @@ void RegisterAccountsRoutes(http::Router& router, ApiContext& context) {
                    {"otherTeams", others}});
              });
 
+  // The hot path: with a Bearer token the store is read once, by the check.
   router.Add(
-      "GET", "/accounts/v1/account",
-      [&context, &accounts](http::Request& request) -> Result<http::Response> {
-        ASSIGN_OR_RETURN(Principal principal, context.auth->Authenticate(request));
-        ASSIGN_OR_RETURN(accounts::User user, accounts.GetUser(principal.user_id));
-        ASSIGN_OR_RETURN(accounts::Team team, accounts.GetTeam(principal.team_id));
+      "GET", "/accounts/v1/account", [caller](http::Request& request) -> Result<http::Response> {
+        ASSIGN_OR_RETURN(Identity identity, caller->Identify(request));
+        ASSIGN_OR_RETURN(accounts::User user, caller->User(identity));
+        ASSIGN_OR_RETURN(accounts::Team team, caller->Team(identity));
         return http::Response::Json(boost::json::object{{"user", AccountService::UserJson(user)},
                                                         {"team", AccountService::TeamJson(team)}});
       });
 
-  router.Add(
-      "GET", "/accounts/v1/generate-auth-secret",
-      [&context, &accounts](http::Request& request) -> Result<http::Response> {
-        ASSIGN_OR_RETURN(Principal principal,
-                         AuthenticateAllowingBasic(context, accounts, request));
-        ASSIGN_OR_RETURN(accounts::User user, accounts.RotateKeyPair(principal.user_id));
-        return http::Response::Json(boost::json::object{{"user", AccountService::UserJson(user)}});
-      });
+  router.Add("GET", "/accounts/v1/generate-auth-secret",
+             [accounts, caller](http::Request& request) -> Result<http::Response> {
+               ASSIGN_OR_RETURN(Identity identity, caller->IdentifyAllowingBasic(request));
+               ASSIGN_OR_RETURN(accounts::User user, accounts->RotateKeyPair(identity.user_id));
+               return UserDocument(user);
+             });
 
-  router.Add(
-      "GET", "/accounts/v1/generate-signature-secret",
-      [&context, &accounts](http::Request& request) -> Result<http::Response> {
-        ASSIGN_OR_RETURN(Principal principal,
-                         AuthenticateAllowingBasic(context, accounts, request));
-        ASSIGN_OR_RETURN(accounts::User user, accounts.NewSignatureSecret(principal.user_id));
-        return http::Response::Json(boost::json::object{{"user", AccountService::UserJson(user)}});
-      });
+  router.Add("GET", "/accounts/v1/generate-signature-secret",
+             [accounts, caller](http::Request& request) -> Result<http::Response> {
+               ASSIGN_OR_RETURN(Identity identity, caller->IdentifyAllowingBasic(request));
+               ASSIGN_OR_RETURN(accounts::User user,
+                                accounts->NewSignatureSecret(identity.user_id));
+               return UserDocument(user);
+             });
 
-  router.Add(
-      "POST", "/accounts/v1/update-password",
-      [&context, &accounts](http::Request& request) -> Result<http::Response> {
-        ASSIGN_OR_RETURN(Principal principal,
-                         AuthenticateAllowingBasic(context, accounts, request));
-        ASSIGN_OR_RETURN(boost::json::object body, http::ParseJsonObject(request));
-        for (const auto& field : body) {
-          if (field.key() != "newPassword") {
-            return Status::InvalidArgument("unknown field '" + std::string(field.key()) +
-                                           "'; the body takes only newPassword");
-          }
-        }
-        auto it = body.find("newPassword");
-        if (it == body.end() || !it->value().is_string()) {
-          return Status::InvalidArgument("newPassword (a string) is required");
-        }
-        ASSIGN_OR_RETURN(
-            accounts::User user,
-            accounts.UpdatePassword(principal.user_id, std::string(it->value().as_string())));
-        return http::Response::Json(boost::json::object{{"user", AccountService::UserJson(user)}});
-      });
+  router.Add("POST", "/accounts/v1/update-password",
+             [accounts, caller](http::Request& request) -> Result<http::Response> {
+               ASSIGN_OR_RETURN(Identity identity, caller->IdentifyAllowingBasic(request));
+               ASSIGN_OR_RETURN(boost::json::object body, http::ParseJsonObject(request));
+               for (const auto& field : body) {
+                 if (field.key() != "newPassword") {
+                   return Status::InvalidArgument("unknown field '" + std::string(field.key()) +
+                                                  "'; the body takes only newPassword");
+                 }
+               }
+               auto it = body.find("newPassword");
+               if (it == body.end() || !it->value().is_string()) {
+                 return Status::InvalidArgument("newPassword (a string) is required");
+               }
+               ASSIGN_OR_RETURN(accounts::User user,
+                                accounts->UpdatePassword(identity.user_id,
+                                                         std::string(it->value().as_string())));
+               return UserDocument(user);
+             });
 }
 
 }  // namespace vidmill::api
