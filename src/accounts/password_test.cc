@@ -42,25 +42,24 @@ TEST(PasswordTest, UnknownUserCostsAsMuchAsAWrongPassword) {
   PasswordHasher hasher(1);
   auto hash = hasher.Hash("the real password");
   ASSERT_TRUE(hash.ok());
-  auto median_ms = [&](const std::string& stored) {
-    std::vector<double> samples;
-    for (int i = 0; i < 5; ++i) {
-      auto start = std::chrono::steady_clock::now();
-      EXPECT_TRUE(hasher.Verify("a wrong password", stored).ok());
-      samples.push_back(
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-              .count());
-    }
-    std::sort(samples.begin(), samples.end());
-    return samples[samples.size() / 2];
+  auto time_ms = [&](const std::string& stored) {
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(hasher.Verify("a wrong password", stored).ok());
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+        .count();
   };
-  double wrong = median_ms(*hash);
-  double unknown = median_ms("");
+  // Interleaved, so both see the same load; the minimum is each one's cost
+  // with the least interference from other processes.
+  double wrong = 1e9;
+  double unknown = 1e9;
+  for (int i = 0; i < 7; ++i) {
+    wrong = std::min(wrong, time_ms(*hash));
+    unknown = std::min(unknown, time_ms(""));
+  }
   // Both run one Argon2id verification with the same parameters; a shortcut
-  // for unknown users would make `unknown` a tiny fraction of `wrong`. The
-  // bounds are loose because the machine may be busy.
+  // for unknown users would make `unknown` a tiny fraction of `wrong`.
   EXPECT_GT(unknown, wrong * 0.5) << "unknown " << unknown << " ms, wrong " << wrong << " ms";
-  EXPECT_LT(unknown, wrong * 2.0) << "unknown " << unknown << " ms, wrong " << wrong << " ms";
+  EXPECT_LT(unknown, wrong * 3.0) << "unknown " << unknown << " ms, wrong " << wrong << " ms";
 }
 
 TEST(PasswordTest, TheHashingGateRefusesBeyondItsQueue) {
