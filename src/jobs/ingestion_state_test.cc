@@ -4,24 +4,18 @@
 
 #include "common/ids.h"
 #include "jobs/queue.h"
+#include "storage/backend_test.h"
 #include "storage/scratch_database.h"
 #include "videos/video_store.h"
 
 namespace vidmill::jobs {
 namespace {
 
-class IngestionStateTest : public ::testing::TestWithParam<storage::Backend> {
+class IngestionStateTest : public storage::BackendTest {
  protected:
   void SetUp() override {
-    auto scratch = storage::ScratchDatabase::Create(GetParam());
-    if (!scratch.ok() && scratch.status().code() == Code::kNotFound) {
-      GTEST_SKIP() << scratch.status().message();
-    }
-    ASSERT_TRUE(scratch.ok()) << scratch.status().ToString();
-    scratch_ = std::move(*scratch);
-    auto db = storage::OpenDatabase(scratch_->url());
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(*db);
+    OpenScratchDatabase();
+    if (IsSkipped() || HasFatalFailure()) return;
     std::string team = NewId();
     std::string project = NewId();
     Status status = db_->Transaction([&](storage::Session& s) -> Status {
@@ -58,8 +52,6 @@ class IngestionStateTest : public ::testing::TestWithParam<storage::Backend> {
 
   Status Write(const std::function<Status(storage::Session&)>& fn) { return db_->Transaction(fn); }
 
-  std::unique_ptr<storage::ScratchDatabase> scratch_;
-  std::unique_ptr<storage::Database> db_;
   FakeClock clock_{1'700'000'000'000};
   std::string video_id_;
 };

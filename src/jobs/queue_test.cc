@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "storage/backend_test.h"
 #include "storage/scratch_database.h"
 
 namespace vidmill::jobs {
@@ -18,18 +19,11 @@ constexpr int64_t kStart = 1'700'000'000'000;
 
 // Every test runs on SQLite, and on PostgreSQL when VIDMILL_TEST_POSTGRES names
 // a server (`make test` starts one).
-class QueueTest : public ::testing::TestWithParam<storage::Backend> {
+class QueueTest : public storage::BackendTest {
  protected:
   void SetUp() override {
-    auto scratch = storage::ScratchDatabase::Create(GetParam());
-    if (!scratch.ok() && scratch.status().code() == Code::kNotFound) {
-      GTEST_SKIP() << scratch.status().message();
-    }
-    ASSERT_TRUE(scratch.ok()) << scratch.status().ToString();
-    scratch_ = std::move(*scratch);
-    auto db = storage::OpenDatabase(scratch_->url());
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(*db);
+    OpenScratchDatabase();
+    if (IsSkipped() || HasFatalFailure()) return;
     QueueOptions options;
     options.lease_duration = seconds(30);
     options.backoff_base = seconds(2);
@@ -71,10 +65,8 @@ class QueueTest : public ::testing::TestWithParam<storage::Backend> {
     return job.ok() ? *job : Job{};
   }
 
-  std::unique_ptr<storage::ScratchDatabase> scratch_;
   FakeClock clock_{kStart};
   double random_ = 0.0;
-  std::unique_ptr<storage::Database> db_;
   std::unique_ptr<Queue> queue_;
   std::vector<std::string> failures_;
 };

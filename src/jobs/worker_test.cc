@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "storage/backend_test.h"
 #include "storage/scratch_database.h"
 #include "tests/support/temp_dir.h"
 
@@ -60,18 +61,11 @@ Status RunUntilStopped(JobContext& context) {
   }
 }
 
-class WorkerTest : public ::testing::TestWithParam<storage::Backend> {
+class WorkerTest : public storage::BackendTest {
  protected:
   void SetUp() override {
-    auto scratch = storage::ScratchDatabase::Create(GetParam());
-    if (!scratch.ok() && scratch.status().code() == Code::kNotFound) {
-      GTEST_SKIP() << scratch.status().message();
-    }
-    ASSERT_TRUE(scratch.ok()) << scratch.status().ToString();
-    scratch_ = std::move(*scratch);
-    auto db = storage::OpenDatabase(scratch_->url());
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(*db);
+    OpenScratchDatabase();
+    if (IsSkipped() || HasFatalFailure()) return;
     QueueOptions queue_options;
     queue_options.lease_duration = seconds(5);
     queue_options.backoff_base = milliseconds(100);
@@ -133,9 +127,7 @@ class WorkerTest : public ::testing::TestWithParam<storage::Backend> {
     return count;
   }
 
-  std::unique_ptr<storage::ScratchDatabase> scratch_;
   test::TempDir temp_;
-  std::unique_ptr<storage::Database> db_;
   std::unique_ptr<Queue> queue_;
   Script script_;
   HandlerRegistry handlers_;

@@ -11,24 +11,18 @@
 #include <vector>
 
 #include "common/ids.h"
+#include "storage/backend_test.h"
 #include "storage/scratch_database.h"
 #include "videos/project_store.h"
 
 namespace vidmill::videos {
 namespace {
 
-class MediaStateTest : public ::testing::TestWithParam<storage::Backend> {
+class MediaStateTest : public storage::BackendTest {
  protected:
   void SetUp() override {
-    auto scratch = storage::ScratchDatabase::Create(GetParam());
-    if (!scratch.ok() && scratch.status().code() == Code::kNotFound) {
-      GTEST_SKIP() << scratch.status().message();
-    }
-    ASSERT_TRUE(scratch.ok()) << scratch.status().ToString();
-    scratch_ = std::move(*scratch);
-    auto db = storage::OpenDatabase(scratch_->url());
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(*db);
+    OpenScratchDatabase();
+    if (IsSkipped() || HasFatalFailure()) return;
     team_ = NewId();
     other_team_ = NewId();
     for (const std::string& team : {team_, other_team_}) {
@@ -88,8 +82,6 @@ class MediaStateTest : public ::testing::TestWithParam<storage::Backend> {
     return out;
   }
 
-  std::unique_ptr<storage::ScratchDatabase> scratch_;
-  std::unique_ptr<storage::Database> db_;
   std::string team_;
   std::string other_team_;
   std::string project_;

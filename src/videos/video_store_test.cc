@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "common/ids.h"
+#include "storage/backend_test.h"
 #include "storage/scratch_database.h"
 #include "videos/project_store.h"
 #include "videos/video_document.h"
@@ -19,18 +20,11 @@
 namespace vidmill::videos {
 namespace {
 
-class VideoStoreTest : public ::testing::TestWithParam<storage::Backend> {
+class VideoStoreTest : public storage::BackendTest {
  protected:
   void SetUp() override {
-    auto scratch = storage::ScratchDatabase::Create(GetParam());
-    if (!scratch.ok() && scratch.status().code() == Code::kNotFound) {
-      GTEST_SKIP() << scratch.status().message();
-    }
-    ASSERT_TRUE(scratch.ok()) << scratch.status().ToString();
-    scratch_ = std::move(*scratch);
-    auto db = storage::OpenDatabase(scratch_->url());
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(*db);
+    OpenScratchDatabase();
+    if (IsSkipped() || HasFatalFailure()) return;
     team_a_ = AddTeam("team-a");
     team_b_ = AddTeam("team-b");
   }
@@ -114,8 +108,6 @@ class VideoStoreTest : public ::testing::TestWithParam<storage::Backend> {
     return std::move(*out);
   }
 
-  std::unique_ptr<storage::ScratchDatabase> scratch_;
-  std::unique_ptr<storage::Database> db_;
   std::string team_a_;
   std::string team_b_;
 };
