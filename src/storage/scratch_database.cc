@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <random>
+#include <sstream>
 
 #include "storage/postgres_database.h"
 
@@ -85,10 +86,15 @@ Result<std::unique_ptr<PrivatePostgresCluster>> PrivatePostgresCluster::Start() 
     return Status::Unavailable("cannot create a temp dir for the cluster state");
   }
   std::unique_ptr<PrivatePostgresCluster> cluster(new PrivatePostgresCluster(pattern));
-  ASSIGN_OR_RETURN(cluster->admin_url_, cluster->Script("start"));
-  if (cluster->admin_url_.rfind("postgresql://", 0) != 0) {
-    return Status::Internal("pg-cluster.sh start printed '" + cluster->admin_url_ +
-                            "' instead of a URL");
+  ASSIGN_OR_RETURN(std::string output, cluster->Script("start"));
+  // The script may retry (a port lost to a race) and say so on stderr before
+  // it prints the URL of the cluster it did start: the URL is its own line.
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("postgresql://", 0) == 0) cluster->admin_url_ = line;
+  }
+  if (cluster->admin_url_.empty()) {
+    return Status::Internal("pg-cluster.sh start printed no URL: " + output);
   }
   return cluster;
 }
@@ -120,8 +126,7 @@ Result<std::string> PrivatePostgresCluster::Script(const std::string& command) {
   if (rc != 0) {
     return Status::Internal("scripts/pg-cluster.sh " + command + " failed: " + output);
   }
-  std::string first_line = output.substr(0, output.find('\n'));
-  return first_line;
+  return output;
 }
 
 }  // namespace vidmill::storage

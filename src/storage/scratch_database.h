@@ -74,7 +74,7 @@ class PrivatePostgresCluster {
 
  private:
   explicit PrivatePostgresCluster(std::string state_dir) : state_dir_(std::move(state_dir)) {}
-  // Runs scripts/pg-cluster.sh `command`; its first line of output.
+  // Runs scripts/pg-cluster.sh `command`; its output (stdout and stderr).
   Result<std::string> Script(const std::string& command);
 
   std::string state_dir_;
