@@ -42,19 +42,21 @@
 #include <memory>
 #include <vector>
 
+#include "filters/deint_kernels.h"
 #include "filters/filter.h"
 
 namespace vidmill::filters {
 
-// A block displacement, in pixels of the full frame (quarter-pixel steps).
+// A block displacement in quarter pixels of the full frame.
 struct MotionVector {
-  float dx = 0;
-  float dy = 0;
+  int dxq = 0;
+  int dyq = 0;
 };
 
 class Deinterlacer final : public VideoFilter {
  public:
   static Result<std::unique_ptr<VideoFilter>> Create(const FilterConfig& config);
+  ~Deinterlacer() override;
 
   Status Push(const FrameView& in, int64_t pts) override;
   Status Pull(std::vector<OwnedFrame>* out) override;
@@ -63,34 +65,30 @@ class Deinterlacer final : public VideoFilter {
   int pts_scale() const override { return config_.field_rate ? 2 : 1; }
 
  private:
-  explicit Deinterlacer(const FilterConfig& config) : config_(config) {}
+  struct LumaHistory;
+
+  explicit Deinterlacer(const FilterConfig& config);
   // Emits the outputs of window_[1] (prev = window_[0], next = window_[2]).
   void EmitCurrent(std::vector<OwnedFrame>* out);
+  // Field rate, luma, block rows [block_row_begin, block_row_end): the
+  // per-block motion search, choice and compensation of `out`'s missing lines
+  // (which hold the cubic estimate on entry); fills next_history_'s rows.
+  void CompensateLuma(const PlaneView& out, int kept_parity, int block_row_begin,
+                      int block_row_end);
 
   FilterConfig config_;
+  const deint_internal::Kernels* kernels_;
   std::deque<OwnedFrame> window_;  // [prev, cur, next]
   std::vector<OwnedFrame> ready_;
   bool flushed_ = false;
   bool started_ = false;
-  bool edge_directed_ = false;
-  std::vector<float> previous_luma_;
+  // Field rate only: the previous output's variants (history_), this field's
+  // (next_history_), this field's kept lines, the last field's block vectors.
+  std::unique_ptr<LumaHistory> history_;
+  std::unique_ptr<LumaHistory> next_history_;
+  bool have_history_ = false;
+  deint_internal::PaddedPlane current_;
   std::vector<MotionVector> vectors_;
 };
-
-// Replaces the missing lines of `out` (luma) block by block with the previous
-// output picture `previous` moved along a block motion vector, where that
-// motion explains the kept lines well. `vectors` carries the vectors from one
-// call to the next (the search starts from them).
-void MotionCompensateLuma(const std::vector<float>& previous, const PlaneView& out, int kept_parity,
-                          std::vector<MotionVector>* vectors);
-
-// Builds one output picture: keeps the lines of parity `kept_parity` of `cur`
-// and interpolates the others. `before`/`after` hold the missing lines at the
-// field times just before/after (their lines of parity 1 − kept_parity);
-// `same_before`/`same_after` the kept parity two field periods away. Exposed
-// for tests and the benchmark.
-void DeinterlacePlane(const PlaneView& before, const PlaneView& cur, const PlaneView& after,
-                      const PlaneView& same_before, const PlaneView& same_after, int kept_parity,
-                      const PlaneView& out, bool edge_directed);
 
 }  // namespace vidmill::filters

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
+#include <type_traits>
 
 namespace vidmill::filters {
 namespace {
@@ -122,3 +125,105 @@ TEST(DeintTest, FrameRateOutputIsDeterministic) {
 
 }  // namespace
 }  // namespace vidmill::filters
+
+namespace vidmill::filters::deint_internal {
+namespace {
+
+// The AVX2 kernels must give exactly what the portable ones give, on random
+// samples (rows of several widths, both spatial modes, every quarter-pixel
+// phase and vectors of both signs).
+TEST(DeintKernelsTest, Avx2MatchesPortableBitForBit) {
+  const Kernels* avx2 = Avx2Kernels();
+  if (avx2 == nullptr) GTEST_SKIP() << "no AVX2 on this CPU";
+  const Kernels& portable = PortableKernels();
+  std::mt19937 rng(7);
+  for (int depth : {8, 10, 12}) {
+    const int max_value = (1 << depth) - 1;
+    std::uniform_int_distribution<int> sample(0, max_value);
+    for (int width : {5, 16, 37, 100}) {
+      std::vector<std::vector<uint16_t>> rows16(14, std::vector<uint16_t>(width));
+      std::vector<std::vector<uint8_t>> rows8(14, std::vector<uint8_t>(width));
+      for (int trial = 0; trial < 20; ++trial) {
+        for (int r = 0; r < 14; ++r) {
+          // Half the trials smooth (mostly still, so the clamps matter), half noise.
+          const int base = sample(rng);
+          for (int x = 0; x < width; ++x) {
+            int v = trial % 2 ? sample(rng) : std::clamp(base + (sample(rng) & 7) - 3, 0, max_value);
+            rows16[r][x] = static_cast<uint16_t>(v);
+            rows8[r][x] = static_cast<uint8_t>(v & 255);
+          }
+        }
+        auto make = [](auto& rows) {
+          using T = std::remove_cv_t<std::remove_reference_t<decltype(rows[0][0])>>;
+          return MaRows<T>{rows[0].data(), rows[1].data(),  rows[2].data(),  rows[3].data(),
+                           rows[4].data(), rows[5].data(),  rows[6].data(),  rows[7].data(),
+                           rows[8].data(), rows[9].data(),  rows[10].data(), rows[11].data(),
+                           rows[12].data(), rows[13].data()};
+        };
+        for (Spatial spatial : {Spatial::kCubic, Spatial::kEdge}) {
+          std::vector<uint16_t> a16(width), b16(width);
+          portable.ma_row16(make(rows16), spatial, width, max_value, a16.data());
+          avx2->ma_row16(make(rows16), spatial, width, max_value, b16.data());
+          ASSERT_EQ(a16, b16) << "depth " << depth << " width " << width;
+          if (depth == 8) {
+            std::vector<uint8_t> a8(width), b8(width);
+            portable.ma_row8(make(rows8), spatial, width, 255, a8.data());
+            avx2->ma_row8(make(rows8), spatial, width, 255, b8.data());
+            ASSERT_EQ(a8, b8) << "width " << width;
+          }
+        }
+      }
+    }
+    PaddedPlane previous, current;
+    previous.Resize(45, 40);
+    current.Resize(45, 40);
+    for (int y = 0; y < 40; ++y) {
+      for (int x = 0; x < 45; ++x) {
+        previous.Row(y)[x] = static_cast<int16_t>(sample(rng));
+        current.Row(y)[x] = static_cast<int16_t>(sample(rng));
+      }
+    }
+    previous.ExtendRows(0, 40);
+    previous.ExtendTopBottom();
+    current.ExtendRows(0, 40);
+    for (int dyq = -130; dyq <= 130; dyq += 13) {
+      for (int dxq = -128; dxq <= 128; dxq += 7) {
+        for (int x0 : {0, 16, 32}) {
+          const int x1 = std::min(x0 + 16, 45);
+          ASSERT_EQ(portable.sparse_error(previous, current, x0, x1, 1, 17, dxq, dyq),
+                    avx2->sparse_error(previous, current, x0, x1, 1, 17, dxq, dyq))
+              << dxq << "," << dyq;
+          int32_t a[16], b[16];
+          portable.warp16(previous, x0, 5, dxq, dyq, a);
+          avx2->warp16(previous, x0, 5, dxq, dyq, b);
+          ASSERT_TRUE(std::equal(a, a + 16, b)) << dxq << "," << dyq;
+        }
+      }
+    }
+  }
+}
+
+// The fixed-point warp is the Catmull-Rom interpolation it stands for: a
+// linear ramp is reproduced exactly at every quarter-pixel phase.
+TEST(DeintKernelsTest, WarpReproducesARampAtQuarterPixels) {
+  PaddedPlane plane;
+  plane.Resize(64, 32);
+  for (int y = 0; y < 32; ++y) {
+    for (int x = 0; x < 64; ++x) plane.Row(y)[x] = static_cast<int16_t>(3 * x + 5 * y);
+  }
+  plane.ExtendRows(0, 32);
+  plane.ExtendTopBottom();
+  for (int dyq = -6; dyq <= 6; ++dyq) {
+    for (int dxq = -6; dxq <= 6; ++dxq) {
+      int32_t out[16];
+      PortableKernels().warp16(plane, 20, 12, dxq, dyq, out);
+      for (int i = 0; i < 16; ++i) {
+        // 128 × (3 (x + dx) + 5 (y + dy)) with dx = dxq / 4.
+        EXPECT_EQ(out[i], 384 * (20 + i) + 96 * dxq + 640 * 12 + 160 * dyq) << dxq << "," << dyq;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace vidmill::filters::deint_internal
