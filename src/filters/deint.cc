@@ -40,9 +40,6 @@ constexpr int kCostStepY = 4;
 // Vectors are searched within ±32 pixels (PaddedPlane's border covers them).
 constexpr int kMaxVectorQuarters = 4 * 32;
 
-// Per-block choice of the variant by its look-back error (see LumaHistory).
-constexpr bool kLookBack = false;
-
 // Frames smaller than this are processed on the calling thread only.
 constexpr int64_t kThreadedPixels = 200000;
 
@@ -96,8 +93,8 @@ MaRows<T> RowsFor(const FieldSources& s, int y, int kept_parity) {
 // per-block choice and the next field's look-back.
 template <typename T>
 void DeinterlaceRows(const Kernels& kernels, const FieldSources& s, int kept_parity,
-                     const PlaneView& out, int row_begin, int row_end, PaddedPlane* cubic,
-                     PaddedPlane* edge) {
+                     Spatial spatial, const PlaneView& out, int row_begin, int row_end,
+                     PaddedPlane* cubic, PaddedPlane* edge) {
   const int width = s.cur.width;
   const int height = s.cur.height;
   const int max_value = (1 << s.cur.bit_depth) - 1;
@@ -111,10 +108,10 @@ void DeinterlaceRows(const Kernels& kernels, const FieldSources& s, int kept_par
     } else {
       const MaRows<T> rows = RowsFor<T>(s, y, kept_parity);
       if constexpr (sizeof(T) == 1) {
-        kernels.ma_row8(rows, Spatial::kCubic, width, max_value, dst);
+        kernels.ma_row8(rows, spatial, width, max_value, dst);
         if (edge) kernels.ma_row8(rows, Spatial::kEdge, width, max_value, edge_row.data());
       } else {
-        kernels.ma_row16(rows, Spatial::kCubic, width, max_value, dst);
+        kernels.ma_row16(rows, spatial, width, max_value, dst);
         if (edge) kernels.ma_row16(rows, Spatial::kEdge, width, max_value, edge_row.data());
       }
     }
@@ -245,12 +242,11 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
     for (int plane = 0; plane < 3; ++plane) {
       // Missing lines: field 0 takes the second field of prev (before) and of
       // cur (after); field 1 the first field of cur (before) and of next (after).
-      sources[plane] = field == 0 ? FieldSources{prev.planes[plane], cur.planes[plane],
-                                                 cur.planes[plane], prev.planes[plane],
-                                                 next.planes[plane]}
-                                  : FieldSources{cur.planes[plane], cur.planes[plane],
-                                                 next.planes[plane], prev.planes[plane],
-                                                 next.planes[plane]};
+      sources[plane] = field == 0
+                           ? FieldSources{prev.planes[plane], cur.planes[plane], cur.planes[plane],
+                                          prev.planes[plane], next.planes[plane]}
+                           : FieldSources{cur.planes[plane], cur.planes[plane], next.planes[plane],
+                                          prev.planes[plane], next.planes[plane]};
     }
     auto half = [&](int index) {
       for (int plane = 0; plane < 3; ++plane) {
@@ -261,12 +257,17 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
         const bool luma_history = plane == 0 && config_.field_rate;
         PaddedPlane* cubic = luma_history ? &next_history_->cubic : nullptr;
         PaddedPlane* edge = luma_history ? &next_history_->edge : nullptr;
+        // Without field-rate history (frame-rate output) luma takes the
+        // edge-directed estimate, the better one on the training photos;
+        // chroma keeps the cubic.
+        const Spatial spatial =
+            plane == 0 && !config_.field_rate ? Spatial::kEdge : Spatial::kCubic;
         if (config_.input.wide()) {
-          DeinterlaceRows<uint16_t>(*kernels_, sources[plane], kept, dst.planes[plane], begin, end,
-                                    cubic, edge);
+          DeinterlaceRows<uint16_t>(*kernels_, sources[plane], kept, spatial, dst.planes[plane],
+                                    begin, end, cubic, edge);
         } else {
-          DeinterlaceRows<uint8_t>(*kernels_, sources[plane], kept, dst.planes[plane], begin, end,
-                                   cubic, edge);
+          DeinterlaceRows<uint8_t>(*kernels_, sources[plane], kept, spatial, dst.planes[plane],
+                                   begin, end, cubic, edge);
         }
       }
       if (config_.field_rate) {
@@ -301,12 +302,15 @@ void Deinterlacer::CompensateLuma(const PlaneView& out, int kept_parity, int blo
   for (int y = row_begin; y < row_end; ++y) {
     if ((y & 1) != kept_parity) continue;
     int16_t* row = current_.Row(y);
-    for (int x = 0; x < width; ++x) row[x] = static_cast<int16_t>(out.At(x, y));
+    if (out.bit_depth > 8) {
+      std::copy(out.Row16(y), out.Row16(y) + width, row);
+    } else {
+      std::copy(out.Row8(y), out.Row8(y) + width, row);
+    }
     std::copy(row, row + width, next.compensated.Row(y));
     std::copy(row, row + width, next.output.Row(y));
   }
   const LumaHistory& previous = *history_;
-  alignas(32) int32_t warped[kBlock];
 
   for (int by = block_row_begin; by < block_row_end; ++by) {
     for (int bx = 0; bx < blocks_x; ++bx) {
@@ -316,19 +320,17 @@ void Deinterlacer::CompensateLuma(const PlaneView& out, int kept_parity, int blo
       const int first_missing = y0 + ((y0 & 1) == kept_parity);
       MotionVector& vector = vectors_[static_cast<size_t>(by) * blocks_x + bx];
       if (!have_history_) {
-        // First field: the motion-adaptive (cubic) estimate in every variant.
-        for (int y = first_missing; y < y1; y += 2) {
-          for (PaddedPlane* plane : {&next.compensated, &next.output}) {
-            std::copy(next.cubic.Row(y) + x0, next.cubic.Row(y) + x1, plane->Row(y) + x0);
-          }
-        }
+        // First field: nothing to compensate from or to judge by; the
+        // edge-directed estimate (see the choice below).
+        WriteMissing(out, next, next.edge, x0, x1, first_missing, y1, nullptr, false);
         continue;
       }
       // Predictive search on the previous output: last field's vector here, the
       // neighbours' vectors found this field, zero; then integer steps, then
       // half and quarter pixels. Scored on the block's kept (real) lines.
       auto cost = [&](const PaddedPlane& from, MotionVector v) {
-        return kernels.sparse_error(from, current_, x0, x1, first_kept, y1, v.dxq, v.dyq);
+        return kernels.sparse_error(from, current_, x0, x1, first_kept, y1, kCostStepY, v.dxq,
+                                    v.dyq);
       };
       MotionVector best{0, 0};
       int64_t best_cost = cost(previous.output, best);
@@ -349,7 +351,8 @@ void Deinterlacer::CompensateLuma(const PlaneView& out, int kept_parity, int blo
       };
       consider(whole(vector));
       if (bx > 0) consider(whole(vectors_[static_cast<size_t>(by) * blocks_x + bx - 1]));
-      if (by > block_row_begin) consider(whole(vectors_[static_cast<size_t>(by - 1) * blocks_x + bx]));
+      if (by > block_row_begin)
+        consider(whole(vectors_[static_cast<size_t>(by - 1) * blocks_x + bx]));
       for (int step : {4, 2, 1}) {
         for (int iteration = 0; iteration < (step == 4 ? 8 : 1); ++iteration) {
           const MotionVector center = best;
@@ -365,39 +368,52 @@ void Deinterlacer::CompensateLuma(const PlaneView& out, int kept_parity, int blo
       const int64_t samples = static_cast<int64_t>((x1 - x0 + kCostStepX - 1) / kCostStepX) *
                               ((y1 - first_kept + kCostStepY - 1) / kCostStepY);
       // Mean error in 8-bit code values: best_cost / (samples · 128) · 255 / max.
-      const bool matched = samples == 0 || best_cost * 255 <= static_cast<int64_t>(kMotionTolerance) *
-                                                                   samples * 128 * max_value;
+      const bool matched =
+          samples == 0 ||
+          best_cost * 255 <= static_cast<int64_t>(kMotionTolerance) * samples * 128 * max_value;
       // Look-back: each variant of the previous field, moved along this block's
-      // vector, against this field's real kept lines.
-      bool use_edge = false;
-      bool use_compensated = matched;
-      if (kLookBack) {
-        const int64_t cubic_error = cost(previous.cubic, best);
-        const int64_t edge_error = cost(previous.edge, best);
-        const int64_t compensated_error = cost(previous.compensated, best);
-        use_edge = edge_error < cubic_error;
-        use_compensated = matched && compensated_error <= std::min(cubic_error, edge_error);
+      // vector, against this field's real kept lines (same samples, same
+      // vector, so only the variants' missing lines make the difference). The
+      // edge-directed estimate wins ties; compensation must be strictly better.
+      auto look_back = [&](const PaddedPlane& from) { return cost(from, best); };
+      const int64_t cubic_error = look_back(previous.cubic);
+      const int64_t edge_error = look_back(previous.edge);
+      const bool use_edge = edge_error <= cubic_error;
+      const bool use_compensated =
+          matched && look_back(previous.compensated) < std::min(cubic_error, edge_error);
+      WriteMissing(out, next, use_edge ? next.edge : next.cubic, x0, x1, first_missing, y1,
+                   matched ? &previous.output : nullptr, use_compensated, best);
+    }
+  }
+}
+
+void Deinterlacer::WriteMissing(const PlaneView& out, LumaHistory& next,
+                                const PaddedPlane& adaptive, int x0, int x1, int first_missing,
+                                int y1, const PaddedPlane* previous, bool use_compensated,
+                                MotionVector vector) const {
+  const int max_value = (1 << out.bit_depth) - 1;
+  alignas(32) int32_t warped[kBlock];
+  for (int y = first_missing; y < y1; y += 2) {
+    const int16_t* ma = adaptive.Row(y);
+    int16_t* compensated = next.compensated.Row(y);
+    int16_t* output = next.output.Row(y);
+    if (previous != nullptr) {
+      kernels_->warp16(*previous, x0, y, vector.dxq, vector.dyq, warped);
+      for (int x = x0; x < x1; ++x) {
+        const int value = (kCompensatedWeight * warped[x - x0] +
+                           (256 - kCompensatedWeight) * 128 * ma[x] + (1 << 14)) >>
+                          15;
+        compensated[x] = static_cast<int16_t>(std::clamp(value, 0, max_value));
       }
-      const PaddedPlane& adaptive = use_edge ? next.edge : next.cubic;
-      for (int y = first_missing; y < y1; y += 2) {
-        const int16_t* ma = adaptive.Row(y);
-        int16_t* compensated = next.compensated.Row(y);
-        int16_t* output = next.output.Row(y);
-        if (matched) {
-          kernels.warp16(previous.output, x0, y, best.dxq, best.dyq, warped);
-        }
-        for (int x = x0; x < x1; ++x) {
-          int mix = ma[x];
-          if (matched) {
-            const int value = (kCompensatedWeight * warped[x - x0] +
-                               (256 - kCompensatedWeight) * 128 * ma[x] + (1 << 14)) >> 15;
-            mix = std::clamp(value, 0, max_value);
-          }
-          compensated[x] = static_cast<int16_t>(mix);
-          output[x] = static_cast<int16_t>(use_compensated ? mix : ma[x]);
-          out.Set(x, y, output[x]);
-        }
-      }
+    } else {
+      std::copy(ma + x0, ma + x1, compensated + x0);
+    }
+    const int16_t* chosen = use_compensated ? compensated : ma;
+    std::copy(chosen + x0, chosen + x1, output + x0);
+    if (out.bit_depth > 8) {
+      std::copy(chosen + x0, chosen + x1, out.Row16(y) + x0);
+    } else {
+      std::copy(chosen + x0, chosen + x1, out.Row8(y) + x0);
     }
   }
 }

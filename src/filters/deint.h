@@ -6,30 +6,43 @@
 // motion-adaptive estimate from three predictions:
 //  * temporal: the mean of the missing line in the opposite-parity fields just
 //    before and just after (exact where nothing moves);
-//  * spatial: a 4-tap cubic between the kept lines (y±1, y±3). An optional
-//    edge-directed search (property "edge_directed" = 1: directions −3…+3
-//    pixels scored by the SAD of 5-pixel windows, taken only when under half
-//    the vertical score, walking outward while the score improves) is off by
-//    default: on the benchmark's natural camera pans it lowered Y-PSNR (by
-//    0.6 dB with yadif-style 3-pixel windows, 0.07 dB with this strict rule)
-//    and halved the speed; it helps on sharp synthetic diagonals only;
+//  * spatial, in two variants: a 4-tap vertical cubic between the kept lines
+//    (y±1, y±3), or edge-directed: the best of five directions (−2…+2 pixels,
+//    yadif's rule: 3-pixel window SAD, the second step only if the first one
+//    improved), linear along it;
 //  * motion: a per-pixel motion measure (the larger of the temporal change of
 //    the missing line and the change of the kept lines against the same-parity
 //    field two field periods away). The output is the spatial prediction
 //    clamped to temporal ± motion: static areas take the temporal value
 //    (full vertical resolution), moving areas the spatial one.
-// Second (field-rate output, luma): motion compensation. The previous output
-// picture holds, on its kept lines, the real samples of exactly the lines this
-// field lacks, one field period earlier. Per 16×16 block a vector is searched
-// (predictive: last field's vector, the left and upper neighbours', zero; then
-// integer steps and half/quarter-pixel refinement, Catmull-Rom sub-pixel), its
-// error measured on the block's *kept* lines only — real samples, so a vector
-// that explains them is trusted. Where the mean error is under 16 (8-bit code
-// values), the block's missing lines become 0.7 × the previous output moved
-// along the vector + 0.3 × the motion-adaptive estimate (the mix damps the
-// feedback of reconstruction errors; tuned on the training photos); elsewhere (occlusions, new
-// content, scene cuts) the motion-adaptive estimate stays. Moving detail thus keeps full vertical
-// resolution, which no intra-field interpolation can recover.
+// Second (field-rate output, luma): motion compensation and a per-block choice.
+// The previous output picture holds, on its kept lines, the real samples of
+// exactly the lines this field lacks, one field period earlier. Per 16×16 block
+// a vector is searched (predictive: last field's vector, the left and upper
+// neighbours', zero; then integer steps and half/quarter-pixel refinement,
+// Catmull-Rom sub-pixel), its error measured on the block's *kept* lines only.
+// The compensated candidate is 0.7 × the previous output moved along the
+// vector + 0.3 × the motion-adaptive estimate (the mix damps the feedback of
+// reconstruction errors), offered only where the vector explains the kept
+// lines (mean error under 16 8-bit code values).
+// Which of cubic, edge-directed and compensated a block gets is decided by a
+// look-back: the previous field was reconstructed all three ways (kept in a
+// per-field history), and this field's kept lines are real samples of exactly
+// the lines it had to invent. Each variant, moved along the block's vector, is
+// compared with them; only its missing lines differ, so the errors rank the
+// three methods on real data at this place, one field ago. The edge-directed
+// estimate wins ties against the cubic (jagged shallow edges cost up to 9 dB,
+// the edge search loses about 1 dB on texture), and compensation is used only
+// where it was strictly better: when the vertical motion is an odd number of
+// lines the kept lines meet only the previous kept lines, the test cannot tell,
+// and compensation (which would then copy reconstructed lines) is not trusted.
+// Before this choice the smooth and graphic training photos (IceCold, Grey,
+// ColorfulCups) lost 4–9 dB to yadif; the per-block choice turned every
+// training photo into a win over the best stock filter (bench/quality).
+// Chroma takes the cubic motion-adaptive estimate; frame-rate output (one
+// picture per frame, no history) the edge-directed one for luma.
+// The inner loops are integer fixed point with AVX2 versions chosen at run
+// time (filters/deint_kernels.h), bit-identical to the portable ones.
 // Input: woven frames (both fields in one frame); 8–16 bits, any chroma (chroma
 // lines follow luma's field parity, as in yadif/bwdif). Output: the same format,
 // one frame per input frame (first field kept) or, with field_rate, two
@@ -75,6 +88,14 @@ class Deinterlacer final : public VideoFilter {
   // (which hold the cubic estimate on entry); fills next_history_'s rows.
   void CompensateLuma(const PlaneView& out, int kept_parity, int block_row_begin,
                       int block_row_end);
+  // The missing lines of one block: `adaptive` (a motion-adaptive variant),
+  // or, with `previous`, its mix with `previous` moved along `vector`, which
+  // is the output where `use_compensated`; fills next's compensated and
+  // output variants and `out`.
+  void WriteMissing(const PlaneView& out, LumaHistory& next,
+                    const deint_internal::PaddedPlane& adaptive, int x0, int x1, int first_missing,
+                    int y1, const deint_internal::PaddedPlane* previous, bool use_compensated,
+                    MotionVector vector = {}) const;
 
   FilterConfig config_;
   const deint_internal::Kernels* kernels_;

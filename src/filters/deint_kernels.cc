@@ -113,9 +113,9 @@ inline int Warp128(const PaddedPlane& prev, int x, int y, int dxq, int dyq) {
 }
 
 int64_t SparseErrorPortable(const PaddedPlane& prev, const PaddedPlane& cur, int x0, int x1,
-                            int y_first, int y1, int dxq, int dyq) {
+                            int y_first, int y1, int row_step, int dxq, int dyq) {
   int64_t sum = 0;
-  for (int y = y_first; y < y1; y += 4) {
+  for (int y = y_first; y < y1; y += row_step) {
     const int16_t* row = cur.Row(y);
     for (int x = x0; x < x1; x += 2) {
       sum += std::abs(128 * row[x] - Warp128(prev, x, y, dxq, dyq));
@@ -164,12 +164,12 @@ VIDMILL_AVX2 inline __m256i EdgeWindow(const T* up, const T* down, int k) {
 }
 
 template <typename T>
-VIDMILL_AVX2 void MaRowAvx2(const MaRows<T>& r, Spatial spatial, int width, int max_value,
-                            T* dst) {
+VIDMILL_AVX2 void MaRowAvx2(const MaRows<T>& r, Spatial spatial, int width, int max_value, T* dst) {
   // The edge-directed search reads 3 samples either side.
   const int begin = spatial == Spatial::kEdge ? 3 : 0;
   const int end = spatial == Spatial::kEdge ? width - 3 : width;
-  for (int x = 0; x < std::min(begin, width); ++x) dst[x] = MaPixel(r, spatial, x, width, max_value);
+  for (int x = 0; x < std::min(begin, width); ++x)
+    dst[x] = MaPixel(r, spatial, x, width, max_value);
   const __m256i cubic_weights = _mm256_set1_epi32((-981 << 16) | 5077);
   const __m256i round = _mm256_set1_epi32(4096);
   const __m256i one = _mm256_set1_epi16(1);
@@ -233,8 +233,8 @@ VIDMILL_AVX2 void MaRowAvx2(const MaRows<T>& r, Spatial spatial, int width, int 
   for (; x < width; ++x) dst[x] = MaPixel(r, spatial, x, width, max_value);
 }
 
-VIDMILL_AVX2 void MaRow8Avx2(const MaRows<uint8_t>& rows, Spatial spatial, int width,
-                             int max_value, uint8_t* dst) {
+VIDMILL_AVX2 void MaRow8Avx2(const MaRows<uint8_t>& rows, Spatial spatial, int width, int max_value,
+                             uint8_t* dst) {
   MaRowAvx2(rows, spatial, width, max_value, dst);
 }
 VIDMILL_AVX2 void MaRow16Avx2(const MaRows<uint16_t>& rows, Spatial spatial, int width,
@@ -270,16 +270,17 @@ VIDMILL_AVX2 inline __m256i WarpEven8(const PaddedPlane& prev, int x, int y, int
 }
 
 VIDMILL_AVX2 int64_t SparseErrorAvx2(const PaddedPlane& prev, const PaddedPlane& cur, int x0,
-                                     int x1, int y_first, int y1, int dxq, int dyq) {
+                                     int x1, int y_first, int y1, int row_step, int dxq, int dyq) {
   // Lane k holds x0 + 2k; lanes at or beyond x1 are masked out.
   const __m256i lane = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
   const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(x1 - x0), lane);
   const __m256i scale = TapPair(128, 0);
   __m256i total = _mm256_setzero_si256();
-  for (int y = y_first; y < y1; y += 4) {
+  for (int y = y_first; y < y1; y += row_step) {
     const __m256i current = _mm256_madd_epi16(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cur.Row(y) + x0)), scale);
-    const __m256i error = _mm256_abs_epi32(_mm256_sub_epi32(current, WarpEven8(prev, x0, y, dxq, dyq)));
+    const __m256i error =
+        _mm256_abs_epi32(_mm256_sub_epi32(current, WarpEven8(prev, x0, y, dxq, dyq)));
     total = _mm256_add_epi32(total, _mm256_and_si256(error, valid));
   }
   alignas(32) int32_t lanes[8];
@@ -296,8 +297,7 @@ VIDMILL_AVX2 void Warp16Avx2(const PaddedPlane& prev, int x, int y, int dxq, int
   const __m256i lo = _mm256_unpacklo_epi32(even, odd);  // 0 1 2 3 | 8 9 10 11
   const __m256i hi = _mm256_unpackhi_epi32(even, odd);  // 4 5 6 7 | 12 13 14 15
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_permute2x128_si256(lo, hi, 0x20));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8),
-                      _mm256_permute2x128_si256(lo, hi, 0x31));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
 }
 
 }  // namespace

@@ -83,10 +83,11 @@ struct Kernels {
   void (*ma_row16)(const MaRows<uint16_t>& rows, Spatial spatial, int width, int max_value,
                    uint16_t* dst);
   // Σ |128·cur(x, y) − mc128(x, y)| over x = x0, x0 + 2, … < x1 (x1 − x0 ≤ 16)
-  // and y = y_first, y_first + 4, … < y1, where mc128 is `prev` displaced by
-  // (dxq, dyq) quarter pixels. `cur` rows must be readable 16 samples from x0.
+  // and y = y_first, y_first + row_step, … < y1, where mc128 is `prev`
+  // displaced by (dxq, dyq) quarter pixels. `cur` rows must be readable 16
+  // samples from x0.
   int64_t (*sparse_error)(const PaddedPlane& prev, const PaddedPlane& cur, int x0, int x1,
-                          int y_first, int y1, int dxq, int dyq);
+                          int y_first, int y1, int row_step, int dxq, int dyq);
   // mc128 of the 16 samples x … x + 15 of row y.
   void (*warp16)(const PaddedPlane& prev, int x, int y, int dxq, int dyq, int32_t* out);
 };
