@@ -122,6 +122,52 @@ void DeinterlaceRows(const Kernels& kernels, const FieldSources& s, int kept_par
   }
 }
 
+// Which spatial prediction suits a block, judged on the kept field alone: each
+// sampled kept line (every 4th line, every 2nd pixel) is predicted from the
+// kept lines 2 and 6 away, by the cubic and by the edge-directed rule (its
+// directions doubled with the doubled spacing). True where the edge-directed
+// prediction errs no more. Used only where the look-back cannot tell them apart.
+template <typename T>
+bool EdgeWinsOnKeptLines(const PlaneView& kept, int kept_parity, int x0, int x1, int first_kept,
+                         int y1) {
+  const int width = kept.width;
+  const int height = kept.height;
+  auto row = [&](int y) {
+    return reinterpret_cast<const T*>(kept.data + kept.stride * ClampRow(y, kept_parity, height));
+  };
+  int64_t cubic_error = 0;
+  int64_t edge_error = 0;
+  for (int y = first_kept; y < y1; y += kCostStepY) {
+    const T* line = row(y);
+    const T* up = row(y - 2);
+    const T* down = row(y + 2);
+    const T* up3 = row(y - 6);
+    const T* down3 = row(y + 6);
+    auto at = [width](const T* r, int x) -> int { return r[std::clamp(x, 0, width - 1)]; };
+    for (int x = x0; x < x1; x += kCostStepX) {
+      const int cubic = (5077 * (up[x] + down[x]) - 981 * (up3[x] + down3[x]) + 4096) >> 13;
+      int score = std::abs(at(up, x - 1) - at(down, x - 1)) + std::abs(up[x] - down[x]) +
+                  std::abs(at(up, x + 1) - at(down, x + 1)) - 1;
+      int edge = (up[x] + down[x]) >> 1;
+      auto check = [&](int k) {
+        const int shift = 2 * k;
+        const int candidate = std::abs(at(up, x - 1 + shift) - at(down, x - 1 - shift)) +
+                              std::abs(at(up, x + shift) - at(down, x - shift)) +
+                              std::abs(at(up, x + 1 + shift) - at(down, x + 1 - shift));
+        if (candidate >= score) return false;
+        score = candidate;
+        edge = (at(up, x + shift) + at(down, x - shift)) >> 1;
+        return true;
+      };
+      if (check(-1)) check(-2);
+      if (check(1)) check(2);
+      cubic_error += std::abs(line[x] - cubic);
+      edge_error += std::abs(line[x] - edge);
+    }
+  }
+  return edge_error <= cubic_error;
+}
+
 void RunHalves(bool threaded, const std::function<void(int)>& half) {
   if (!threaded) {
     half(0);
@@ -273,7 +319,8 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
       if (config_.field_rate) {
         const int begin_row = index == 0 ? 0 : luma_split;
         const int end_row = index == 0 ? luma_split : height;
-        CompensateLuma(dst.planes[0], kept, begin_row / kBlock, (end_row + kBlock - 1) / kBlock);
+        CompensateLuma(sources[0].cur, dst.planes[0], kept, begin_row / kBlock,
+                       (end_row + kBlock - 1) / kBlock);
         next_history_->ExtendRows(begin_row, end_row);
       }
     };
@@ -288,8 +335,8 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
   }
 }
 
-void Deinterlacer::CompensateLuma(const PlaneView& out, int kept_parity, int block_row_begin,
-                                  int block_row_end) {
+void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, int kept_parity,
+                                  int block_row_begin, int block_row_end) {
   const Kernels& kernels = *kernels_;
   const int width = out.width;
   const int height = out.height;
@@ -378,7 +425,12 @@ void Deinterlacer::CompensateLuma(const PlaneView& out, int kept_parity, int blo
       auto look_back = [&](const PaddedPlane& from) { return cost(from, best); };
       const int64_t cubic_error = look_back(previous.cubic);
       const int64_t edge_error = look_back(previous.edge);
-      const bool use_edge = edge_error <= cubic_error;
+      bool use_edge = edge_error < cubic_error;
+      if (edge_error == cubic_error) {
+        use_edge = kept.bit_depth > 8
+                       ? EdgeWinsOnKeptLines<uint16_t>(kept, kept_parity, x0, x1, first_kept, y1)
+                       : EdgeWinsOnKeptLines<uint8_t>(kept, kept_parity, x0, x1, first_kept, y1);
+      }
       const bool use_compensated =
           matched && look_back(previous.compensated) < std::min(cubic_error, edge_error);
       WriteMissing(out, next, use_edge ? next.edge : next.cubic, x0, x1, first_missing, y1,

@@ -86,8 +86,9 @@ class Deinterlacer final : public VideoFilter {
   // Field rate, luma, block rows [block_row_begin, block_row_end): the
   // per-block motion search, choice and compensation of `out`'s missing lines
   // (which hold the cubic estimate on entry); fills next_history_'s rows.
-  void CompensateLuma(const PlaneView& out, int kept_parity, int block_row_begin,
-                      int block_row_end);
+  // `kept` is the input plane whose kept lines `out` has.
+  void CompensateLuma(const PlaneView& kept, const PlaneView& out, int kept_parity,
+                      int block_row_begin, int block_row_end);
   // The missing lines of one block: `adaptive` (a motion-adaptive variant),
   // or, with `previous`, its mix with `previous` moved along `vector`, which
   // is the output where `use_compensated`; fills next's compensated and
