@@ -30,15 +30,16 @@
 // per-field history), and this field's kept lines are real samples of exactly
 // the lines it had to invent. Each variant, moved along the block's vector, is
 // compared with them; only its missing lines differ, so the errors rank the
-// three methods on real data at this place, one field ago. The edge-directed
-// estimate wins ties against the cubic (jagged shallow edges cost up to 9 dB,
-// the edge search loses about 1 dB on texture), and compensation is used only
-// where it was strictly better: when the vertical motion is an odd number of
-// lines the kept lines meet only the previous kept lines, the test cannot tell,
-// and compensation (which would then copy reconstructed lines) is not trusted.
+// three methods on real data at this place, one field ago. Compensation is used
+// only where it was strictly better. When the vertical motion is an odd number
+// of lines the kept lines meet only the previous kept lines and the errors tie:
+// compensation (which would then copy reconstructed lines) is not trusted, and
+// cubic against edge-directed is judged on the kept field alone (each sampled
+// kept line predicted from the kept lines 2 and 6 away by both rules).
 // Before this choice the smooth and graphic training photos (IceCold, Grey,
-// ColorfulCups) lost 4–9 dB to yadif; the per-block choice turned every
-// training photo into a win over the best stock filter (bench/quality).
+// ColorfulCups) lost 4–9 dB to yadif (cubic jaggies on shallow edges,
+// compensated lines copying reconstructions); with it every training photo
+// beats the best stock filter (bench/quality).
 // Chroma takes the cubic motion-adaptive estimate; frame-rate output (one
 // picture per frame, no history) the edge-directed one for luma.
 // The inner loops are integer fixed point with AVX2 versions chosen at run
@@ -49,7 +50,8 @@
 // (pts × 2 and pts × 2 + 1). One frame of look-ahead.
 //
 // Thread safety: one instance per pipeline; the rows are split across two
-// threads inside Pull().
+// threads inside Push() and Flush(), always at the same rows, so the output
+// does not depend on whether the second thread runs.
 
 #include <deque>
 #include <memory>

@@ -105,6 +105,56 @@ TEST(DeintTest, MovingContentIsInterpolatedNotCombed) {
   }
 }
 
+// A bright shape with a shallow diagonal edge (1 line down per 4 pixels),
+// anti-aliased, moving right by `speed` pixels per field period. Progressive
+// picture at field time t.
+int ShallowEdge(int x, int y, double t, double speed) {
+  const double boundary = 8 + (x - speed * t) / 4.0;  // edge row at this column
+  return static_cast<int>(std::lround(40 + 180 * std::clamp(boundary - y + 0.5, 0.0, 1.0)));
+}
+
+// Cubic interpolation between the kept lines leaves stair steps on such an
+// edge; the per-block choice must find the edge-directed estimate (or
+// compensation) better there.
+TEST(DeintTest, ShallowMovingEdgeIsRebuiltWithoutStairs) {
+  FilterConfig config;
+  config.input = PixelFormat{96, 48, 8, Chroma::k420};
+  config.field_rate = true;
+  auto filter = MakeFilter("deint", config);
+  ASSERT_TRUE(filter.ok());
+  const int frames = 8;
+  for (int frame_index = 0; frame_index < frames; ++frame_index) {
+    OwnedFrame woven(config.input);
+    woven.Fill(0, 128);
+    const PlaneView luma = woven.plane(0);
+    for (int y = 0; y < luma.height; ++y) {
+      for (int x = 0; x < luma.width; ++x) {
+        luma.Set(x, y, ShallowEdge(x, y, 2 * frame_index + (y & 1), 1.0));
+      }
+    }
+    ASSERT_TRUE((*filter)->Push(woven.view(), frame_index).ok());
+  }
+  std::vector<OwnedFrame> out;
+  ASSERT_TRUE((*filter)->Flush().ok());
+  ASSERT_TRUE((*filter)->Pull(&out).ok());
+  ASSERT_EQ(out.size(), 2u * frames);
+  // Mean absolute error over the later fields (the look-back needs one field
+  // of history), away from the picture's borders.
+  double error = 0;
+  int count = 0;
+  for (int field_time = 4; field_time < 2 * frames - 2; ++field_time) {
+    const PlaneView result = out[field_time].plane(0);
+    for (int y = 4; y < result.height - 4; ++y) {
+      for (int x = 8; x < result.width - 8; ++x) {
+        error += std::abs(result.At(x, y) - ShallowEdge(x, y, field_time, 1.0));
+        ++count;
+      }
+    }
+  }
+  // Measured: 0.50; the cubic estimate alone gives 1.51, edge-directed alone 0.56.
+  EXPECT_LT(error / count, 1.0);
+}
+
 TEST(DeintTest, FrameRateOutputIsDeterministic) {
   FilterConfig config;
   config.input = PixelFormat{40, 24, 8, Chroma::k420};
