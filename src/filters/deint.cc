@@ -348,7 +348,7 @@ void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, i
   // This field's kept lines, read by the search; kept lines of every variant.
   for (int y = row_begin; y < row_end; ++y) {
     if ((y & 1) != kept_parity) continue;
-    int16_t* row = current_.Row(y);
+    uint16_t* row = current_.Row(y);
     if (out.bit_depth > 8) {
       std::copy(out.Row16(y), out.Row16(y) + width, row);
     } else {
@@ -446,21 +446,22 @@ void Deinterlacer::WriteMissing(const PlaneView& out, LumaHistory& next,
   const int max_value = (1 << out.bit_depth) - 1;
   alignas(32) int32_t warped[kBlock];
   for (int y = first_missing; y < y1; y += 2) {
-    const int16_t* ma = adaptive.Row(y);
-    int16_t* compensated = next.compensated.Row(y);
-    int16_t* output = next.output.Row(y);
+    const uint16_t* ma = adaptive.Row(y);
+    uint16_t* compensated = next.compensated.Row(y);
+    uint16_t* output = next.output.Row(y);
     if (previous != nullptr) {
       kernels_->warp16(*previous, x0, y, vector.dxq, vector.dyq, warped);
       for (int x = x0; x < x1; ++x) {
-        const int value = (kCompensatedWeight * warped[x - x0] +
-                           (256 - kCompensatedWeight) * 128 * ma[x] + (1 << 14)) >>
-                          15;
-        compensated[x] = static_cast<int16_t>(std::clamp(value, 0, max_value));
+        // int64: at 16 bits Catmull-Rom overshoot can take the sum past 2^31.
+        const int64_t value = (int64_t{kCompensatedWeight} * warped[x - x0] +
+                               int64_t{256 - kCompensatedWeight} * 128 * ma[x] + (1 << 14)) >>
+                              15;
+        compensated[x] = static_cast<uint16_t>(std::clamp<int64_t>(value, 0, max_value));
       }
     } else {
       std::copy(ma + x0, ma + x1, compensated + x0);
     }
-    const int16_t* chosen = use_compensated ? compensated : ma;
+    const uint16_t* chosen = use_compensated ? compensated : ma;
     std::copy(chosen + x0, chosen + x1, output + x0);
     if (out.bit_depth > 8) {
       std::copy(chosen + x0, chosen + x1, out.Row16(y) + x0);

@@ -18,14 +18,14 @@ void PaddedPlane::Resize(int width, int height) {
 
 void PaddedPlane::ExtendRows(int row_begin, int row_end) {
   for (int y = row_begin; y < row_end; ++y) {
-    int16_t* row = Row(y);
+    uint16_t* row = Row(y);
     std::fill(row - kPadX, row, row[0]);
     std::fill(row + width_, row - kPadX + stride_, row[width_ - 1]);
   }
 }
 
 void PaddedPlane::ExtendTopBottom() {
-  const size_t bytes = static_cast<size_t>(stride_) * sizeof(int16_t);
+  const size_t bytes = static_cast<size_t>(stride_) * sizeof(uint16_t);
   for (int y = 1; y <= kPadY; ++y) {
     std::memcpy(Row(-y) - kPadX, Row(0) - kPadX, bytes);
     std::memcpy(Row(height_ - 1 + y) - kPadX, Row(height_ - 1) - kPadX, bytes);
@@ -105,7 +105,7 @@ inline int Warp128(const PaddedPlane& prev, int x, int y, int dxq, int dyq) {
   const int sy = y + (dyq >> 2) - 1;
   int sum = 0;
   for (int j = 0; j < 4; ++j) {
-    const int16_t* row = prev.Row(sy + j) + sx;
+    const uint16_t* row = prev.Row(sy + j) + sx;
     const int line = wx[0] * row[0] + wx[1] * row[1] + wx[2] * row[2] + wx[3] * row[3];
     sum += wy[j] * line;
   }
@@ -116,7 +116,7 @@ int64_t SparseErrorPortable(const PaddedPlane& prev, const PaddedPlane& cur, int
                             int y_first, int y1, int row_step, int dxq, int dyq) {
   int64_t sum = 0;
   for (int y = y_first; y < y1; y += row_step) {
-    const int16_t* row = cur.Row(y);
+    const uint16_t* row = cur.Row(y);
     for (int x = x0; x < x1; x += 2) {
       sum += std::abs(128 * row[x] - Warp128(prev, x, y, dxq, dyq));
     }
@@ -260,7 +260,7 @@ VIDMILL_AVX2 inline __m256i WarpEven8(const PaddedPlane& prev, int x, int y, int
   __m256i sum = _mm256_setzero_si256();
   for (int j = 0; j < 4; ++j) {
     if (wy[j] == 0) continue;
-    const int16_t* row = prev.Row(sy + j) + sx;
+    const uint16_t* row = prev.Row(sy + j) + sx;
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row));
     const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2));
     const __m256i line = _mm256_add_epi32(_mm256_madd_epi16(a, w01), _mm256_madd_epi16(b, w23));

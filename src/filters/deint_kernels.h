@@ -36,8 +36,8 @@ class PaddedPlane {
   int height() const { return height_; }
   ptrdiff_t stride() const { return stride_; }
   // Row y ∈ [−kPadY, height + kPadY), column 0 at the returned pointer.
-  int16_t* Row(int y) { return data_.data() + (y + kPadY) * stride_ + kPadX; }
-  const int16_t* Row(int y) const { return data_.data() + (y + kPadY) * stride_ + kPadX; }
+  uint16_t* Row(int y) { return data_.data() + (y + kPadY) * stride_ + kPadX; }
+  const uint16_t* Row(int y) const { return data_.data() + (y + kPadY) * stride_ + kPadX; }
   // Replicates the edge samples of rows [row_begin, row_end) left and right.
   void ExtendRows(int row_begin, int row_end);
   // Replicates the first and last rows (already extended) up and down.
@@ -47,7 +47,7 @@ class PaddedPlane {
   int width_ = 0;
   int height_ = 0;
   ptrdiff_t stride_ = 0;
-  std::vector<int16_t> data_;
+  std::vector<uint16_t> data_;
 };
 
 // The rows one missing output line of the motion-adaptive estimate reads (see

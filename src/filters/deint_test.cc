@@ -44,7 +44,7 @@ std::vector<OwnedFrame> RunDeint(const FilterConfig& config, const OwnedFrame& i
 
 TEST(DeintTest, StaticWovenImageIsReproducedAtFieldRate) {
   for (Chroma chroma : {Chroma::k420, Chroma::k422, Chroma::k444}) {
-    for (int depth : {8, 10}) {
+    for (int depth : {8, 10, 12, 16}) {
       FilterConfig config;
       config.input = PixelFormat{48, 32, depth, chroma};
       config.field_rate = true;
@@ -72,36 +72,42 @@ int Bar(int x, int field_time) {
 }
 
 TEST(DeintTest, MovingContentIsInterpolatedNotCombed) {
-  FilterConfig config;
-  config.input = PixelFormat{48, 32, 8, Chroma::k420};
-  config.field_rate = true;
-  auto filter = MakeFilter("deint", config);
-  ASSERT_TRUE(filter.ok());
-  std::vector<OwnedFrame> out;
-  for (int frame_index = 0; frame_index < 4; ++frame_index) {
-    OwnedFrame woven(config.input);
-    woven.Fill(0, 128);
-    const PlaneView luma = woven.plane(0);
-    for (int y = 0; y < luma.height; ++y) {
-      for (int x = 0; x < luma.width; ++x) luma.Set(x, y, Bar(x, 2 * frame_index + (y & 1)));
+  for (int depth : {8, 16}) {
+    // Code values scale with the depth; the error bound is in 8-bit units.
+    const int scale = depth == 8 ? 1 : 257;
+    FilterConfig config;
+    config.input = PixelFormat{48, 32, depth, Chroma::k420};
+    config.field_rate = true;
+    auto filter = MakeFilter("deint", config);
+    ASSERT_TRUE(filter.ok());
+    std::vector<OwnedFrame> out;
+    for (int frame_index = 0; frame_index < 4; ++frame_index) {
+      OwnedFrame woven(config.input);
+      woven.Fill(0, 128 * scale);
+      const PlaneView luma = woven.plane(0);
+      for (int y = 0; y < luma.height; ++y) {
+        for (int x = 0; x < luma.width; ++x) {
+          luma.Set(x, y, scale * Bar(x, 2 * frame_index + (y & 1)));
+        }
+      }
+      ASSERT_TRUE((*filter)->Push(woven.view(), frame_index).ok());
     }
-    ASSERT_TRUE((*filter)->Push(woven.view(), frame_index).ok());
-  }
-  ASSERT_TRUE((*filter)->Flush().ok());
-  ASSERT_TRUE((*filter)->Pull(&out).ok());
-  ASSERT_EQ(out.size(), 8u);
-  // Each output is compared with the progressive picture at its field time;
-  // weaving would be wrong by 200 on 3 columns of every other line (≈ 19 on
-  // average over the picture), a correct deinterlacer only on the bar's edges.
-  for (int field_time = 1; field_time < 7; ++field_time) {
-    const PlaneView result = out[field_time].plane(0);
-    double error = 0;
-    for (int y = 2; y < result.height - 2; ++y) {
-      for (int x = 0; x < result.width; ++x)
-        error += std::abs(result.At(x, y) - Bar(x, field_time));
+    ASSERT_TRUE((*filter)->Flush().ok());
+    ASSERT_TRUE((*filter)->Pull(&out).ok());
+    ASSERT_EQ(out.size(), 8u);
+    // Each output is compared with the progressive picture at its field time;
+    // weaving would be wrong by 200 on 3 columns of every other line (≈ 19 on
+    // average over the picture), a correct deinterlacer only on the bar's edges.
+    for (int field_time = 1; field_time < 7; ++field_time) {
+      const PlaneView result = out[field_time].plane(0);
+      double error = 0;
+      for (int y = 2; y < result.height - 2; ++y) {
+        for (int x = 0; x < result.width; ++x)
+          error += std::abs(result.At(x, y) - scale * Bar(x, field_time));
+      }
+      error /= (result.height - 4) * result.width * scale;
+      EXPECT_LT(error, 3.0) << "depth " << depth << " field " << field_time;
     }
-    error /= (result.height - 4) * result.width;
-    EXPECT_LT(error, 3.0) << "field " << field_time;
   }
 }
 
@@ -230,8 +236,8 @@ TEST(DeintKernelsTest, Avx2MatchesPortableBitForBit) {
     current.Resize(45, 40);
     for (int y = 0; y < 40; ++y) {
       for (int x = 0; x < 45; ++x) {
-        previous.Row(y)[x] = static_cast<int16_t>(sample(rng));
-        current.Row(y)[x] = static_cast<int16_t>(sample(rng));
+        previous.Row(y)[x] = static_cast<uint16_t>(sample(rng));
+        current.Row(y)[x] = static_cast<uint16_t>(sample(rng));
       }
     }
     previous.ExtendRows(0, 40);
@@ -261,7 +267,7 @@ TEST(DeintKernelsTest, WarpReproducesARampAtQuarterPixels) {
   PaddedPlane plane;
   plane.Resize(64, 32);
   for (int y = 0; y < 32; ++y) {
-    for (int x = 0; x < 64; ++x) plane.Row(y)[x] = static_cast<int16_t>(3 * x + 5 * y);
+    for (int x = 0; x < 64; ++x) plane.Row(y)[x] = static_cast<uint16_t>(3 * x + 5 * y);
   }
   plane.ExtendRows(0, 32);
   plane.ExtendTopBottom();
