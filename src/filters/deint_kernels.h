@@ -93,7 +93,8 @@ struct Kernels {
 };
 
 // The portable kernels; the AVX2 ones (nullptr where the CPU lacks AVX2); the
-// fastest available, for samples of `bit_depth` bits.
+// fastest available, for samples of `bit_depth` bits (the portable ones when
+// the environment sets VIDMILL_NO_SIMD, to measure or compare them).
 const Kernels& PortableKernels();
 const Kernels* Avx2Kernels();
 const Kernels& BestKernels(int bit_depth);
