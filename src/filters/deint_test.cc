@@ -4,8 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <random>
 #include <type_traits>
+
+#include "filters/deint_kernels.h"
+
+#include "filters/deint_kernels.h"
 
 namespace vidmill::filters {
 namespace {
@@ -159,6 +164,54 @@ TEST(DeintTest, ShallowMovingEdgeIsRebuiltWithoutStairs) {
   }
   // Measured: 0.50; the cubic estimate alone gives 1.51, edge-directed alone 0.56.
   EXPECT_LT(error / count, 1.0);
+}
+
+// The whole filter gives the same pictures with the AVX2 and the portable
+// kernels (VIDMILL_NO_SIMD selects the portable ones), on moving content that
+// exercises the search, the warp, both spatial rules and the choice.
+TEST(DeintTest, PortableAndAvx2KernelsGiveTheSamePictures) {
+  if (deint_internal::Avx2Kernels() == nullptr) GTEST_SKIP() << "no AVX2 on this CPU";
+  FilterConfig config;
+  config.input = PixelFormat{96, 48, 10, Chroma::k422};
+  config.field_rate = true;
+  auto run = [&](bool portable) {
+    if (portable) setenv("VIDMILL_NO_SIMD", "1", 1);
+    auto filter = MakeFilter("deint", config);
+    unsetenv("VIDMILL_NO_SIMD");
+    EXPECT_TRUE(filter.ok());
+    std::vector<OwnedFrame> out;
+    for (int frame_index = 0; frame_index < 5; ++frame_index) {
+      OwnedFrame woven(config.input);
+      for (int plane = 0; plane < 3; ++plane) {
+        const PlaneView p = woven.plane(plane);
+        for (int y = 0; y < p.height; ++y) {
+          const double t = 2 * frame_index + (y & 1);
+          for (int x = 0; x < p.width; ++x) {
+            p.Set(x, y, 4 * ShallowEdge(x, y, t, 1.5) + Pattern(x + 2 * frame_index, y, 100));
+          }
+        }
+      }
+      EXPECT_TRUE((*filter)->Push(woven.view(), frame_index).ok());
+    }
+    EXPECT_TRUE((*filter)->Flush().ok());
+    EXPECT_TRUE((*filter)->Pull(&out).ok());
+    return out;
+  };
+  std::vector<OwnedFrame> fast = run(false);
+  std::vector<OwnedFrame> portable = run(true);
+  ASSERT_EQ(fast.size(), 10u);
+  ASSERT_EQ(portable.size(), 10u);
+  for (size_t index = 0; index < fast.size(); ++index) {
+    for (int plane = 0; plane < 3; ++plane) {
+      const PlaneView a = fast[index].plane(plane);
+      const PlaneView b = portable[index].plane(plane);
+      for (int y = 0; y < a.height; ++y) {
+        for (int x = 0; x < a.width; ++x) {
+          ASSERT_EQ(a.At(x, y), b.At(x, y)) << index << " " << plane << " " << x << "," << y;
+        }
+      }
+    }
+  }
 }
 
 TEST(DeintTest, FrameRateOutputIsDeterministic) {
