@@ -10,8 +10,6 @@
 
 #include "filters/deint_kernels.h"
 
-#include "filters/deint_kernels.h"
-
 namespace vidmill::filters {
 namespace {
 
