@@ -7,8 +7,8 @@
 //       rendered at W×H with a 2×2-supersampled bicubic warp, FRAMES pictures.
 //   weave IN.yuv W H OUT.yuv
 //       Progressive pictures 2n and 2n+1 → one top-field-first woven frame n.
-//   deint IN.yuv W H OUT.yuv
-//       Vidmill's deint at field rate; prints "fps <output frames per second>
+//   deint IN.yuv W H OUT.yuv [KEY=VALUE...]
+//       Vidmill's deint at field rate (optional filter properties); prints "fps <output frames per second>
 //       cpu_ms_per_frame <CPU time of all threads per output frame>", both
 //       measured around the filter calls only (no file I/O).
 //   noise IN.yuv OUT.yuv W H SIGMA SEED
@@ -194,13 +194,19 @@ int Weave(int argc, char** argv) {
 }
 
 int Deint(int argc, char** argv) {
-  if (argc != 6) return 1;
+  if (argc < 6) return 1;
   std::vector<uint8_t> in = ReadFile(argv[2]);
   const int width = std::atoi(argv[3]), height = std::atoi(argv[4]);
   const size_t frames = in.size() / FrameBytes(width, height);
   FilterConfig config;
   config.input = PixelFormat{width, height, 8, Chroma::k420};
   config.field_rate = true;
+  for (int arg = 6; arg < argc; ++arg) {
+    std::string property = argv[arg];
+    const size_t equals = property.find('=');
+    if (equals == std::string::npos) return 1;
+    config.properties[property.substr(0, equals)] = property.substr(equals + 1);
+  }
   auto filter = MakeFilter("deint", config);
   if (!filter.ok()) {
     std::cerr << filter.status().ToString() << "\n";

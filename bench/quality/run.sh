@@ -20,6 +20,8 @@ set -euo pipefail
 build=${1:-build}
 full=0
 for arg in "$@"; do [[ "$arg" == "--full" ]] && full=1; done
+only=""  # --only=deint: just the deinterlacing section
+for arg in "$@"; do [[ "$arg" == --only=* ]] && only=${arg#--only=}; done
 tool="$build/bench/quality/quality_bench"
 [[ -x "$tool" ]] || { echo "build quality_bench first ($tool missing)" >&2; exit 1; }
 command -v ffmpeg >/dev/null || { echo "ffmpeg is needed" >&2; exit 1; }
@@ -94,7 +96,8 @@ run_deint() {  # run_deint NAME W H FIELDS SEED → adds quality rows
       weave)  # the woven frames shown twice: what no deinterlacer gives
         ffmpeg -nostdin -loglevel error -y -f rawvideo -pix_fmt yuv420p -s "${w}x$h" -r 25 \
           -i "$work/woven.yuv" -vf fps=50 -f rawvideo "$out" ;;
-      deint) speed=$(nice -n 10 "$tool" deint "$work/woven.yuv" "$w" "$h" "$out" | awk '{print $2}') ;;
+      deint)  # fps/CPU-ms per output frame (all threads)
+        speed=$(nice -n 10 "$tool" deint "$work/woven.yuv" "$w" "$h" "$out" | awk '{print $2 "/" $4 "ms"}') ;;
       *) speed=$(nice -n 10 bash -c "$(declare -f ffmpeg_filter); ffmpeg_filter '$work/woven.yuv' $w $h '$(stock_graph "$method")' '$out'" | awk '{print $2}') ;;
     esac
     add "$method@${h}" "$("$tool" metrics "$work/gt.yuv" "$out" "$w" "$h")" "$speed"
@@ -129,6 +132,7 @@ run_denoise() {  # run_denoise NAME W H FRAMES SEED
   done
 }
 
+[[ "$only" == deint ]] && run_denoise() { :; }
 seed=1
 for name in "${test[@]}"; do
   SW=1920 SH=1080

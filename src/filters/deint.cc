@@ -3,30 +3,45 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <thread>
+
+#include "filters/deint_kernels.h"
 
 namespace vidmill::filters {
 namespace {
+
+using deint_internal::Kernels;
+using deint_internal::MaRows;
+using deint_internal::PaddedPlane;
+using deint_internal::Spatial;
+
+constexpr int kBlock = 16;
 
 // Mean absolute error (8-bit units) on a block's real lines above which its
 // motion-compensated lines are not used.
 // 16 keeps all but badly matched blocks (occlusions, new content): on the
 // benchmark's pans, 3 → +0.0 dB, 8 → +1.3 dB, 16 and above → +2.1 dB over the
 // motion-adaptive result.
-constexpr float kMotionTolerance = 16.0f;
+constexpr int kMotionTolerance = 16;
 
-// The missing lines are this mix of the compensated and the motion-adaptive
-// values. The previous output is itself partly reconstructed, so taking the
-// compensated value alone (1.0) feeds errors back field after field: on the
-// training photos (Autumn, FallenLeaf; bench/quality/run.sh split) 1.0 was
-// 1.1 dB and 7.9 dB *below* 0.7, 0.6 and 0.8 within 0.4 dB of it.
-constexpr float kCompensatedWeight = 0.7f;
+// The compensated missing lines are this mix (×256) of the compensated and the
+// motion-adaptive values. The previous output is itself partly reconstructed,
+// so taking the compensated value alone feeds errors back field after field:
+// on the training photos (Autumn, FallenLeaf; bench/quality/run.sh split) 1.0
+// was 1.1 dB and 7.9 dB *below* 0.7, 0.6 and 0.8 within 0.4 dB of it.
+constexpr int kCompensatedWeight = 179;  // 0.7
 
-// The block-matching error is taken on every kCostStepX-th pixel of every
-// kCostStepY-th line (kept lines only): 2 and 4 cost nothing measurable in
-// quality and make the search 8× cheaper than every pixel.
+// The block-matching error is taken on every 2nd pixel of every 4th line (kept
+// lines only): no measurable loss of quality, 8× cheaper than every pixel.
 constexpr int kCostStepX = 2;
 constexpr int kCostStepY = 4;
+
+// Vectors are searched within ±32 pixels (PaddedPlane's border covers them).
+constexpr int kMaxVectorQuarters = 4 * 32;
+
+// Frames smaller than this are processed on the calling thread only.
+constexpr int64_t kThreadedPixels = 200000;
 
 // The nearest row of parity `parity` to `y` inside [0, height).
 int ClampRow(int y, int parity, int height) {
@@ -39,279 +54,169 @@ int ClampRow(int y, int parity, int height) {
   return y;
 }
 
+// The planes one motion-adaptive pass reads (see DeinterlaceRows).
+struct FieldSources {
+  PlaneView before;       // missing lines, one field period earlier
+  PlaneView cur;          // the kept lines
+  PlaneView after;        // missing lines, one field period later
+  PlaneView same_before;  // kept lines, two field periods earlier
+  PlaneView same_after;   // kept lines, two field periods later
+};
+
 template <typename T>
-void DeinterlaceRows(const PlaneView& before, const PlaneView& cur, const PlaneView& after,
-                     const PlaneView& same_before, const PlaneView& same_after, int kept_parity,
-                     const PlaneView& out, bool edge_directed, int row_begin, int row_end) {
-  const int width = cur.width;
-  const int height = cur.height;
-  const int max_value = (1 << cur.bit_depth) - 1;
-  auto row = [](const PlaneView& p, int y) {
-    return reinterpret_cast<const T*>(p.data + p.stride * y);
+MaRows<T> RowsFor(const FieldSources& s, int y, int kept_parity) {
+  const int height = s.cur.height;
+  auto row = [](const PlaneView& p, int r) {
+    return reinterpret_cast<const T*>(p.data + p.stride * r);
   };
+  MaRows<T> rows;
+  rows.up = row(s.cur, ClampRow(y - 1, kept_parity, height));
+  rows.down = row(s.cur, ClampRow(y + 1, kept_parity, height));
+  rows.up3 = row(s.cur, ClampRow(y - 3, kept_parity, height));
+  rows.down3 = row(s.cur, ClampRow(y + 3, kept_parity, height));
+  rows.prev_line = row(s.before, y);
+  rows.next_line = row(s.after, y);
+  rows.prev2_up = row(s.before, ClampRow(y - 2, 1 - kept_parity, height));
+  rows.prev2_down = row(s.before, ClampRow(y + 2, 1 - kept_parity, height));
+  rows.next2_up = row(s.after, ClampRow(y - 2, 1 - kept_parity, height));
+  rows.next2_down = row(s.after, ClampRow(y + 2, 1 - kept_parity, height));
+  rows.sb_up = row(s.same_before, ClampRow(y - 1, kept_parity, height));
+  rows.sb_down = row(s.same_before, ClampRow(y + 1, kept_parity, height));
+  rows.sa_up = row(s.same_after, ClampRow(y - 1, kept_parity, height));
+  rows.sa_down = row(s.same_after, ClampRow(y + 1, kept_parity, height));
+  return rows;
+}
+
+// The motion-adaptive estimate of rows [row_begin, row_end) of `out` (kept
+// lines copied). With `edge` (luma at field rate), the edge-directed variant of
+// each missing line goes to `edge` and every line to `cubic`, for the
+// per-block choice and the next field's look-back.
+template <typename T>
+void DeinterlaceRows(const Kernels& kernels, const FieldSources& s, int kept_parity,
+                     Spatial spatial, const PlaneView& out, int row_begin, int row_end,
+                     PaddedPlane* cubic, PaddedPlane* edge) {
+  const int width = s.cur.width;
+  const int height = s.cur.height;
+  const int max_value = (1 << s.cur.bit_depth) - 1;
+  std::vector<T> edge_row(edge ? width : 0);
   for (int y = row_begin; y < row_end; ++y) {
     T* dst = reinterpret_cast<T*>(out.data + out.stride * y);
-    if ((y & 1) == kept_parity || height < 2) {
-      std::copy(row(cur, y), row(cur, y) + width, dst);
-      continue;
+    const bool kept = (y & 1) == kept_parity || height < 2;
+    if (kept) {
+      const T* src = reinterpret_cast<const T*>(s.cur.data + s.cur.stride * y);
+      std::copy(src, src + width, dst);
+    } else {
+      const MaRows<T> rows = RowsFor<T>(s, y, kept_parity);
+      if constexpr (sizeof(T) == 1) {
+        kernels.ma_row8(rows, spatial, width, max_value, dst);
+        if (edge) kernels.ma_row8(rows, Spatial::kEdge, width, max_value, edge_row.data());
+      } else {
+        kernels.ma_row16(rows, spatial, width, max_value, dst);
+        if (edge) kernels.ma_row16(rows, Spatial::kEdge, width, max_value, edge_row.data());
+      }
     }
-    const T* up = row(cur, ClampRow(y - 1, kept_parity, height));
-    const T* down = row(cur, ClampRow(y + 1, kept_parity, height));
-    const T* up3 = row(cur, ClampRow(y - 3, kept_parity, height));
-    const T* down3 = row(cur, ClampRow(y + 3, kept_parity, height));
-    const T* prev2_up = row(before, ClampRow(y - 2, 1 - kept_parity, height));
-    const T* prev2_down = row(before, ClampRow(y + 2, 1 - kept_parity, height));
-    const T* next2_up = row(after, ClampRow(y - 2, 1 - kept_parity, height));
-    const T* next2_down = row(after, ClampRow(y + 2, 1 - kept_parity, height));
-    const T* prev_line = row(before, y);
-    const T* next_line = row(after, y);
-    const T* sb_up = row(same_before, ClampRow(y - 1, kept_parity, height));
-    const T* sb_down = row(same_before, ClampRow(y + 1, kept_parity, height));
-    const T* sa_up = row(same_after, ClampRow(y - 1, kept_parity, height));
-    const T* sa_down = row(same_after, ClampRow(y + 1, kept_parity, height));
-    for (int x = 0; x < width; ++x) {
-      const int c = up[x];
-      const int e = down[x];
-      const int a = prev_line[x];
-      const int b = next_line[x];
-      const int temporal = (a + b + 1) >> 1;
-      const int diff0 = std::abs(a - b) >> 1;
-      const int diff1 = (std::abs(sb_up[x] - c) + std::abs(sb_down[x] - e)) >> 1;
-      const int diff2 = (std::abs(sa_up[x] - c) + std::abs(sa_down[x] - e)) >> 1;
-      int diff = std::max({diff0, diff1, diff2});
-
-      // Vertical: 4-tap cubic on the kept lines.
-      int spatial = (5077 * (c + e) - 981 * (up3[x] + down3[x]) + 4096) >> 13;
-      if (edge_directed && x >= 6 && x < width - 6) {
-        auto cost = [&](int k) {
-          return std::abs(up[x + k - 2] - down[x - k - 2]) +
-                 std::abs(up[x + k - 1] - down[x - k - 1]) + std::abs(up[x + k] - down[x - k]) +
-                 std::abs(up[x + k + 1] - down[x - k + 1]) +
-                 std::abs(up[x + k + 2] - down[x - k + 2]);
-        };
-        const int vertical_cost = cost(0);
-        int best_cost = vertical_cost / 2;
-        // Walk each side outward while the slope keeps improving.
-        for (int sign = -1; sign <= 1; sign += 2) {
-          int prev_cost = best_cost;
-          for (int k = 1; k <= 3; ++k) {
-            int score = cost(sign * k);
-            if (score >= prev_cost) break;
-            prev_cost = score;
-            if (score < best_cost) {
-              best_cost = score;
-              spatial = (up[x + sign * k] + down[x - sign * k] + 1) >> 1;
-            }
-          }
-        }
-      }
-      if (diff == 0) {
-        dst[x] = static_cast<T>(temporal);
-        continue;
-      }
-      // yadif's extra check: the temporal neighbourhood may widen the band.
-      // The temporal predictions of the kept lines above and below (b, f): where
-      // the kept lines disagree with them the picture moves, however still the
-      // missing line looked.
-      const int b2 = (prev2_up[x] + next2_up[x] + 1) >> 1;
-      const int f2 = (prev2_down[x] + next2_down[x] + 1) >> 1;
-      const int max_v = std::max({temporal - e, temporal - c, std::min(b2 - c, f2 - e)});
-      const int min_v = std::min({temporal - e, temporal - c, std::max(b2 - c, f2 - e)});
-      diff = std::max({diff, min_v, -max_v});
-      int value = std::clamp(spatial, temporal - diff, temporal + diff);
-      dst[x] = static_cast<T>(std::clamp(value, 0, max_value));
+    if (cubic) std::copy(dst, dst + width, cubic->Row(y));
+    if (edge) {
+      std::copy(kept ? dst : edge_row.data(), (kept ? dst : edge_row.data()) + width, edge->Row(y));
     }
   }
 }
 
-// Catmull-Rom weights for the four taps around a fractional position t ∈ [0, 1).
-void CubicWeights(float t, float* w) {
-  w[0] = 0.5f * (-t + 2 * t * t - t * t * t);
-  w[1] = 0.5f * (2 - 5 * t * t + 3 * t * t * t);
-  w[2] = 0.5f * (t + 4 * t * t - 3 * t * t * t);
-  w[3] = 0.5f * (-t * t + t * t * t);
+// Which spatial prediction suits a block, judged on the kept field alone: each
+// sampled kept line (every 4th line, every 2nd pixel) is predicted from the
+// kept lines 2 and 6 away, by the cubic and by the edge-directed rule (its
+// directions doubled with the doubled spacing). True where the edge-directed
+// prediction errs no more. Used only where the look-back cannot tell them apart.
+template <typename T>
+bool EdgeWinsOnKeptLines(const PlaneView& kept, int kept_parity, int x0, int x1, int first_kept,
+                         int y1) {
+  const int width = kept.width;
+  const int height = kept.height;
+  auto row = [&](int y) {
+    return reinterpret_cast<const T*>(kept.data + kept.stride * ClampRow(y, kept_parity, height));
+  };
+  int64_t cubic_error = 0;
+  int64_t edge_error = 0;
+  for (int y = first_kept; y < y1; y += kCostStepY) {
+    const T* line = row(y);
+    const T* up = row(y - 2);
+    const T* down = row(y + 2);
+    const T* up3 = row(y - 6);
+    const T* down3 = row(y + 6);
+    auto at = [width](const T* r, int x) -> int { return r[std::clamp(x, 0, width - 1)]; };
+    for (int x = x0; x < x1; x += kCostStepX) {
+      const int cubic = (5077 * (up[x] + down[x]) - 981 * (up3[x] + down3[x]) + 4096) >> 13;
+      int score = std::abs(at(up, x - 1) - at(down, x - 1)) + std::abs(up[x] - down[x]) +
+                  std::abs(at(up, x + 1) - at(down, x + 1)) - 1;
+      int edge = (up[x] + down[x]) >> 1;
+      auto check = [&](int k) {
+        const int shift = 2 * k;
+        const int candidate = std::abs(at(up, x - 1 + shift) - at(down, x - 1 - shift)) +
+                              std::abs(at(up, x + shift) - at(down, x - shift)) +
+                              std::abs(at(up, x + 1 + shift) - at(down, x + 1 - shift));
+        if (candidate >= score) return false;
+        score = candidate;
+        edge = (at(up, x + shift) + at(down, x - shift)) >> 1;
+        return true;
+      };
+      if (check(-1)) check(-2);
+      if (check(1)) check(2);
+      cubic_error += std::abs(line[x] - cubic);
+      edge_error += std::abs(line[x] - edge);
+    }
+  }
+  return edge_error <= cubic_error;
+}
+
+void RunHalves(bool threaded, const std::function<void(int)>& half) {
+  if (!threaded) {
+    half(0);
+    half(1);
+    return;
+  }
+  std::thread helper(half, 1);
+  half(0);
+  helper.join();
 }
 
 }  // namespace
 
-void MotionCompensateLuma(const std::vector<float>& previous, const PlaneView& out, int kept_parity,
-                          std::vector<MotionVector>* vectors) {
-  const int width = out.width;
-  const int height = out.height;
-  constexpr int kBlock = 16;
-  const int blocks_x = (width + kBlock - 1) / kBlock;
-  const int blocks_y = (height + kBlock - 1) / kBlock;
-  vectors->resize(static_cast<size_t>(blocks_x) * blocks_y);
-  const int max_value = (1 << out.bit_depth) - 1;
-  const float scale = 255.0f / max_value;
-  const float max_float = static_cast<float>(max_value);
-  // The current field as floats, read many times by the search.
-  std::vector<float> current(static_cast<size_t>(width) * height);
-  for (int y = 0; y < height; ++y) {
-    for (int x = 0; x < width; ++x) current[static_cast<size_t>(y) * width + x] = out.At(x, y);
+// One field's luma history: the same picture reconstructed four ways. Their
+// kept lines are identical; the missing lines are the cubic and the
+// edge-directed motion-adaptive estimates, the compensated mix and the chosen
+// output. The next field's kept lines are real samples of exactly these
+// missing lines, so each variant's error on them, along the block's motion, says
+// which one to trust there.
+struct Deinterlacer::LumaHistory {
+  PaddedPlane cubic;
+  PaddedPlane edge;
+  PaddedPlane compensated;
+  PaddedPlane output;
+  void Resize(int width, int height) {
+    for (PaddedPlane* plane : {&cubic, &edge, &compensated, &output}) plane->Resize(width, height);
   }
-  auto prev_at = [&](int x, int y) {
-    return previous[static_cast<size_t>(std::clamp(y, 0, height - 1)) * width +
-                    std::clamp(x, 0, width - 1)];
-  };
-
-  auto run_rows = [&](int block_row_begin, int block_row_end) {
-    for (int by = block_row_begin; by < block_row_end; ++by) {
-      for (int bx = 0; bx < blocks_x; ++bx) {
-        const int x0 = bx * kBlock, y0 = by * kBlock;
-        const int x1 = std::min(x0 + kBlock, width), y1 = std::min(y0 + kBlock, height);
-        const int first_kept = y0 + ((y0 & 1) != kept_parity);
-        // Matching error of a vector on a sparse grid of the block's kept (real)
-        // lines (every other kept line, every other pixel), cubic sub-pixel.
-        auto cost = [&](float dx, float dy) {
-          const int ix = static_cast<int>(std::floor(dx)), iy = static_cast<int>(std::floor(dy));
-          float wx[4], wy[4];
-          CubicWeights(dx - ix, wx);
-          CubicWeights(dy - iy, wy);
-          const bool integer = dx == ix && dy == iy;
-          const bool interior =
-              x0 + ix - 1 >= 0 && x1 + ix + 2 < width && y0 + iy - 1 >= 0 && y1 + iy + 2 < height;
-          float sum = 0;
-          int count = 0;
-          for (int y = first_kept; y < y1; y += kCostStepY) {
-            for (int x = x0; x < x1; x += kCostStepX) {
-              float mc;
-              if (integer) {
-                mc = prev_at(x + ix, y + iy);
-              } else if (interior) {
-                const float* base = &previous[static_cast<size_t>(y + iy - 1) * width + x + ix - 1];
-                mc = 0;
-                for (int j = 0; j < 4; ++j) {
-                  const float* row = base + static_cast<size_t>(j) * width;
-                  mc += wy[j] * (wx[0] * row[0] + wx[1] * row[1] + wx[2] * row[2] + wx[3] * row[3]);
-                }
-              } else {
-                mc = 0;
-                for (int j = 0; j < 4; ++j) {
-                  float line = 0;
-                  for (int i = 0; i < 4; ++i)
-                    line += wx[i] * prev_at(x + ix - 1 + i, y + iy - 1 + j);
-                  mc += wy[j] * line;
-                }
-              }
-              sum += std::abs(current[static_cast<size_t>(y) * width + x] - mc);
-              ++count;
-            }
-          }
-          return count ? sum / count : 0.0f;
-        };
-        MotionVector& vector = (*vectors)[static_cast<size_t>(by) * blocks_x + bx];
-        // Predictive search: last field's vector here, the neighbours' vectors
-        // found this field, zero; then integer steps, then half and quarter pixels.
-        MotionVector best{0, 0};
-        float best_cost = cost(0, 0);
-        auto consider = [&](MotionVector candidate) {
-          if (std::abs(candidate.dx) > 32 || std::abs(candidate.dy) > 32) return;
-          float c = cost(candidate.dx, candidate.dy);
-          if (c < best_cost) {
-            best_cost = c;
-            best = candidate;
-          }
-        };
-        consider({std::round(vector.dx), std::round(vector.dy)});
-        if (bx > 0) {
-          const MotionVector& left = (*vectors)[static_cast<size_t>(by) * blocks_x + bx - 1];
-          consider({std::round(left.dx), std::round(left.dy)});
-        }
-        if (by > block_row_begin) {
-          const MotionVector& up = (*vectors)[static_cast<size_t>(by - 1) * blocks_x + bx];
-          consider({std::round(up.dx), std::round(up.dy)});
-        }
-        for (float step : {1.0f, 0.5f, 0.25f}) {
-          for (int iteration = 0; iteration < (step == 1.0f ? 8 : 1); ++iteration) {
-            MotionVector center = best;
-            for (int dy = -1; dy <= 1; ++dy) {
-              for (int dx = -1; dx <= 1; ++dx) {
-                if (dx || dy) consider({center.dx + dx * step, center.dy + dy * step});
-              }
-            }
-            if (best.dx == center.dx && best.dy == center.dy) break;
-          }
-        }
-        vector = best;
-        // Trust the compensated field only where it matches the real lines.
-        if (best_cost * scale > kMotionTolerance) continue;
-        // The vector is constant over the block: its cubic weights too.
-        const int ix = static_cast<int>(std::floor(best.dx));
-        const int iy = static_cast<int>(std::floor(best.dy));
-        float wx[4], wy[4];
-        CubicWeights(best.dx - ix, wx);
-        CubicWeights(best.dy - iy, wy);
-        const bool interior =
-            x0 + ix - 1 >= 0 && x1 + ix + 2 < width && y0 + iy - 1 >= 0 && y1 + iy + 2 < height;
-        for (int y = y0 + ((y0 & 1) == kept_parity); y < y1; y += 2) {
-          for (int x = x0; x < x1; ++x) {
-            float mc = 0;
-            for (int j = 0; j < 4; ++j) {
-              const int sy = y + iy - 1 + j;
-              float line = 0;
-              if (interior) {
-                const float* row = &previous[static_cast<size_t>(sy) * width + x + ix - 1];
-                line = wx[0] * row[0] + wx[1] * row[1] + wx[2] * row[2] + wx[3] * row[3];
-              } else {
-                for (int i = 0; i < 4; ++i) line += wx[i] * prev_at(x + ix - 1 + i, sy);
-              }
-              mc += wy[j] * line;
-            }
-            mc = kCompensatedWeight * mc + (1 - kCompensatedWeight) * out.At(x, y);
-            out.Set(x, y, static_cast<int>(std::clamp(mc, 0.0f, max_float) + 0.5f));
-          }
-        }
-      }
+  void ExtendRows(int row_begin, int row_end) {
+    for (PaddedPlane* plane : {&cubic, &edge, &compensated, &output}) {
+      plane->ExtendRows(row_begin, row_end);
     }
-  };
-  if (static_cast<int64_t>(width) * height < 200000) {
-    run_rows(0, blocks_y);
-    return;
   }
-  std::thread helper(run_rows, blocks_y / 2, blocks_y);
-  run_rows(0, blocks_y / 2);
-  helper.join();
-}
-
-namespace {}  // namespace
-
-void DeinterlacePlane(const PlaneView& before, const PlaneView& cur, const PlaneView& after,
-                      const PlaneView& same_before, const PlaneView& same_after, int kept_parity,
-                      const PlaneView& out, bool edge_directed) {
-  const int height = cur.height;
-  auto run = [&](int begin, int end) {
-    if (cur.bit_depth > 8) {
-      DeinterlaceRows<uint16_t>(before, cur, after, same_before, same_after, kept_parity, out,
-                                edge_directed, begin, end);
-    } else {
-      DeinterlaceRows<uint8_t>(before, cur, after, same_before, same_after, kept_parity, out,
-                               edge_directed, begin, end);
-    }
-  };
-  if (static_cast<int64_t>(cur.width) * height < 200000) {
-    run(0, height);
-    return;
+  void ExtendTopBottom() {
+    for (PaddedPlane* plane : {&cubic, &edge, &compensated, &output}) plane->ExtendTopBottom();
   }
-  const int split = height / 2;
-  std::thread helper(run, split, height);
-  run(0, split);
-  helper.join();
-}
+};
+
+Deinterlacer::Deinterlacer(const FilterConfig& config)
+    : config_(config), kernels_(&deint_internal::BestKernels(config.input.bit_depth)) {}
+
+Deinterlacer::~Deinterlacer() = default;
 
 Result<std::unique_ptr<VideoFilter>> Deinterlacer::Create(const FilterConfig& config) {
   RETURN_IF_ERROR(config.input.Validate());
-  RETURN_IF_ERROR(CheckProperties(config, "deint", {"edge_directed"}));
-  ASSIGN_OR_RETURN(double edge_directed, DoubleProperty(config, "deint", "edge_directed", 0, 0, 1));
-  if (edge_directed != 0 && edge_directed != 1) {
-    return Status::InvalidArgument("deint: edge_directed must be 0 or 1");
-  }
+  RETURN_IF_ERROR(CheckProperties(config, "deint", {}));
   if (config.output_width != 0 || config.output_height != 0) {
     return Status::InvalidArgument("deint does not scale: output size must be unset");
   }
-  auto filter = std::unique_ptr<Deinterlacer>(new Deinterlacer(config));
-  filter->edge_directed_ = edge_directed == 1;
-  return std::unique_ptr<VideoFilter>(std::move(filter));
+  return std::unique_ptr<VideoFilter>(new Deinterlacer(config));
 }
 
 Status Deinterlacer::Push(const FrameView& in, int64_t pts) {
@@ -361,39 +266,208 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
   const FrameView next = window_[2].view();
   const int first_parity = config_.top_field_first ? 0 : 1;
   const int fields = config_.field_rate ? 2 : 1;
+  const int width = config_.input.width;
+  const int height = config_.input.height;
+  const int blocks_y = (height + kBlock - 1) / kBlock;
+  // The two halves (threads) split the luma at a block row, chroma in the middle.
+  const int luma_split = blocks_y / 2 * kBlock;
+  const bool threaded = static_cast<int64_t>(width) * height >= kThreadedPixels;
+  if (config_.field_rate && !history_) {
+    history_ = std::make_unique<LumaHistory>();
+    history_->Resize(width, height);
+    next_history_ = std::make_unique<LumaHistory>();
+    next_history_->Resize(width, height);
+    current_.Resize(width, height);
+    vectors_.resize(static_cast<size_t>((width + kBlock - 1) / kBlock) * blocks_y);
+  }
   for (int field = 0; field < fields; ++field) {
     OwnedFrame result(config_.input);
     const FrameView dst = result.view();
+    const int kept = field == 0 ? first_parity : 1 - first_parity;
+    FieldSources sources[3];
     for (int plane = 0; plane < 3; ++plane) {
-      if (field == 0) {
-        // Missing lines: the second field of prev (before) and of cur (after).
-        DeinterlacePlane(prev.planes[plane], cur.planes[plane], cur.planes[plane],
-                         prev.planes[plane], next.planes[plane], first_parity, dst.planes[plane],
-                         edge_directed_);
-      } else {
-        // Missing lines: the first field of cur (before) and of next (after).
-        DeinterlacePlane(cur.planes[plane], cur.planes[plane], next.planes[plane],
-                         prev.planes[plane], next.planes[plane], 1 - first_parity,
-                         dst.planes[plane], edge_directed_);
-      }
+      // Missing lines: field 0 takes the second field of prev (before) and of
+      // cur (after); field 1 the first field of cur (before) and of next (after).
+      sources[plane] = field == 0
+                           ? FieldSources{prev.planes[plane], cur.planes[plane], cur.planes[plane],
+                                          prev.planes[plane], next.planes[plane]}
+                           : FieldSources{cur.planes[plane], cur.planes[plane], next.planes[plane],
+                                          prev.planes[plane], next.planes[plane]};
     }
-    if (config_.field_rate) {
-      // The previous output's kept lines are the real lines this field lacks:
-      // bring them over along the motion.
-      const PlaneView luma = dst.planes[0];
-      const int kept = field == 0 ? first_parity : 1 - first_parity;
-      if (!previous_luma_.empty()) {
-        MotionCompensateLuma(previous_luma_, luma, kept, &vectors_);
-      }
-      previous_luma_.resize(static_cast<size_t>(luma.width) * luma.height);
-      for (int y = 0; y < luma.height; ++y) {
-        for (int x = 0; x < luma.width; ++x) {
-          previous_luma_[static_cast<size_t>(y) * luma.width + x] = luma.At(x, y);
+    auto half = [&](int index) {
+      for (int plane = 0; plane < 3; ++plane) {
+        const int plane_height = dst.planes[plane].height;
+        const int split = plane == 0 ? luma_split : plane_height / 2;
+        const int begin = index == 0 ? 0 : split;
+        const int end = index == 0 ? split : plane_height;
+        const bool luma_history = plane == 0 && config_.field_rate;
+        PaddedPlane* cubic = luma_history ? &next_history_->cubic : nullptr;
+        PaddedPlane* edge = luma_history ? &next_history_->edge : nullptr;
+        // Without field-rate history (frame-rate output) luma takes the
+        // edge-directed estimate, the better one on the training photos;
+        // chroma keeps the cubic.
+        const Spatial spatial =
+            plane == 0 && !config_.field_rate ? Spatial::kEdge : Spatial::kCubic;
+        if (config_.input.wide()) {
+          DeinterlaceRows<uint16_t>(*kernels_, sources[plane], kept, spatial, dst.planes[plane],
+                                    begin, end, cubic, edge);
+        } else {
+          DeinterlaceRows<uint8_t>(*kernels_, sources[plane], kept, spatial, dst.planes[plane],
+                                   begin, end, cubic, edge);
         }
       }
+      if (config_.field_rate) {
+        const int begin_row = index == 0 ? 0 : luma_split;
+        const int end_row = index == 0 ? luma_split : height;
+        CompensateLuma(sources[0].cur, dst.planes[0], kept, begin_row / kBlock,
+                       (end_row + kBlock - 1) / kBlock);
+        next_history_->ExtendRows(begin_row, end_row);
+      }
+    };
+    RunHalves(threaded, half);
+    if (config_.field_rate) {
+      next_history_->ExtendTopBottom();
+      std::swap(history_, next_history_);
+      have_history_ = true;
     }
     result.pts = window_[1].pts * fields + field;
     out->push_back(std::move(result));
+  }
+}
+
+void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, int kept_parity,
+                                  int block_row_begin, int block_row_end) {
+  const Kernels& kernels = *kernels_;
+  const int width = out.width;
+  const int height = out.height;
+  const int blocks_x = (width + kBlock - 1) / kBlock;
+  const int max_value = (1 << out.bit_depth) - 1;
+  LumaHistory& next = *next_history_;
+  const int row_begin = block_row_begin * kBlock;
+  const int row_end = std::min(block_row_end * kBlock, height);
+  // This field's kept lines, read by the search; kept lines of every variant.
+  for (int y = row_begin; y < row_end; ++y) {
+    if ((y & 1) != kept_parity) continue;
+    uint16_t* row = current_.Row(y);
+    if (out.bit_depth > 8) {
+      std::copy(out.Row16(y), out.Row16(y) + width, row);
+    } else {
+      std::copy(out.Row8(y), out.Row8(y) + width, row);
+    }
+    std::copy(row, row + width, next.compensated.Row(y));
+    std::copy(row, row + width, next.output.Row(y));
+  }
+  const LumaHistory& previous = *history_;
+
+  for (int by = block_row_begin; by < block_row_end; ++by) {
+    for (int bx = 0; bx < blocks_x; ++bx) {
+      const int x0 = bx * kBlock, y0 = by * kBlock;
+      const int x1 = std::min(x0 + kBlock, width), y1 = std::min(y0 + kBlock, height);
+      const int first_kept = y0 + ((y0 & 1) != kept_parity);
+      const int first_missing = y0 + ((y0 & 1) == kept_parity);
+      MotionVector& vector = vectors_[static_cast<size_t>(by) * blocks_x + bx];
+      if (!have_history_) {
+        // First field: nothing to compensate from or to judge by; the
+        // edge-directed estimate (see the choice below).
+        WriteMissing(out, next, next.edge, x0, x1, first_missing, y1, nullptr, false);
+        continue;
+      }
+      // Predictive search on the previous output: last field's vector here, the
+      // neighbours' vectors found this field, zero; then integer steps, then
+      // half and quarter pixels. Scored on the block's kept (real) lines.
+      auto cost = [&](const PaddedPlane& from, MotionVector v) {
+        return kernels.sparse_error(from, current_, x0, x1, first_kept, y1, kCostStepY, v.dxq,
+                                    v.dyq);
+      };
+      MotionVector best{0, 0};
+      int64_t best_cost = cost(previous.output, best);
+      auto consider = [&](MotionVector candidate) {
+        if (std::abs(candidate.dxq) > kMaxVectorQuarters ||
+            std::abs(candidate.dyq) > kMaxVectorQuarters) {
+          return;
+        }
+        const int64_t c = cost(previous.output, candidate);
+        if (c < best_cost) {
+          best_cost = c;
+          best = candidate;
+        }
+      };
+      auto whole = [](MotionVector v) {
+        auto round = [](int q) { return q >= 0 ? (q + 2) / 4 * 4 : -((-q + 2) / 4 * 4); };
+        return MotionVector{round(v.dxq), round(v.dyq)};
+      };
+      consider(whole(vector));
+      if (bx > 0) consider(whole(vectors_[static_cast<size_t>(by) * blocks_x + bx - 1]));
+      if (by > block_row_begin)
+        consider(whole(vectors_[static_cast<size_t>(by - 1) * blocks_x + bx]));
+      for (int step : {4, 2, 1}) {
+        for (int iteration = 0; iteration < (step == 4 ? 8 : 1); ++iteration) {
+          const MotionVector center = best;
+          for (int dy = -1; dy <= 1; ++dy) {
+            for (int dx = -1; dx <= 1; ++dx) {
+              if (dx || dy) consider({center.dxq + dx * step, center.dyq + dy * step});
+            }
+          }
+          if (best.dxq == center.dxq && best.dyq == center.dyq) break;
+        }
+      }
+      vector = best;
+      const int64_t samples = static_cast<int64_t>((x1 - x0 + kCostStepX - 1) / kCostStepX) *
+                              ((y1 - first_kept + kCostStepY - 1) / kCostStepY);
+      // Mean error in 8-bit code values: best_cost / (samples · 128) · 255 / max.
+      const bool matched =
+          samples == 0 ||
+          best_cost * 255 <= static_cast<int64_t>(kMotionTolerance) * samples * 128 * max_value;
+      // Look-back: each variant of the previous field, moved along this block's
+      // vector, against this field's real kept lines (same samples, same
+      // vector, so only the variants' missing lines make the difference). The
+      // edge-directed estimate wins ties; compensation must be strictly better.
+      auto look_back = [&](const PaddedPlane& from) { return cost(from, best); };
+      const int64_t cubic_error = look_back(previous.cubic);
+      const int64_t edge_error = look_back(previous.edge);
+      bool use_edge = edge_error < cubic_error;
+      if (edge_error == cubic_error) {
+        use_edge = kept.bit_depth > 8
+                       ? EdgeWinsOnKeptLines<uint16_t>(kept, kept_parity, x0, x1, first_kept, y1)
+                       : EdgeWinsOnKeptLines<uint8_t>(kept, kept_parity, x0, x1, first_kept, y1);
+      }
+      const bool use_compensated =
+          matched && look_back(previous.compensated) < std::min(cubic_error, edge_error);
+      WriteMissing(out, next, use_edge ? next.edge : next.cubic, x0, x1, first_missing, y1,
+                   matched ? &previous.output : nullptr, use_compensated, best);
+    }
+  }
+}
+
+void Deinterlacer::WriteMissing(const PlaneView& out, LumaHistory& next,
+                                const PaddedPlane& adaptive, int x0, int x1, int first_missing,
+                                int y1, const PaddedPlane* previous, bool use_compensated,
+                                MotionVector vector) const {
+  const int max_value = (1 << out.bit_depth) - 1;
+  alignas(32) int32_t warped[kBlock];
+  for (int y = first_missing; y < y1; y += 2) {
+    const uint16_t* ma = adaptive.Row(y);
+    uint16_t* compensated = next.compensated.Row(y);
+    uint16_t* output = next.output.Row(y);
+    if (previous != nullptr) {
+      kernels_->warp16(*previous, x0, y, vector.dxq, vector.dyq, warped);
+      for (int x = x0; x < x1; ++x) {
+        // int64: at 16 bits Catmull-Rom overshoot can take the sum past 2^31.
+        const int64_t value = (int64_t{kCompensatedWeight} * warped[x - x0] +
+                               int64_t{256 - kCompensatedWeight} * 128 * ma[x] + (1 << 14)) >>
+                              15;
+        compensated[x] = static_cast<uint16_t>(std::clamp<int64_t>(value, 0, max_value));
+      }
+    } else {
+      std::copy(ma + x0, ma + x1, compensated + x0);
+    }
+    const uint16_t* chosen = use_compensated ? compensated : ma;
+    std::copy(chosen + x0, chosen + x1, output + x0);
+    if (out.bit_depth > 8) {
+      std::copy(chosen + x0, chosen + x1, out.Row16(y) + x0);
+    } else {
+      std::copy(chosen + x0, chosen + x1, out.Row8(y) + x0);
+    }
   }
 }
 

@@ -1,0 +1,325 @@
+#include "filters/deint_kernels.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace vidmill::filters::deint_internal {
+
+void PaddedPlane::Resize(int width, int height) {
+  width_ = width;
+  height_ = height;
+  // Rows padded to a multiple of 16 samples so 16-wide reads stay inside.
+  stride_ = ((width + 2 * kPadX + 15) / 16) * 16;
+  data_.assign(static_cast<size_t>(stride_) * (height + 2 * kPadY), 0);
+}
+
+void PaddedPlane::ExtendRows(int row_begin, int row_end) {
+  for (int y = row_begin; y < row_end; ++y) {
+    uint16_t* row = Row(y);
+    std::fill(row - kPadX, row, row[0]);
+    std::fill(row + width_, row - kPadX + stride_, row[width_ - 1]);
+  }
+}
+
+void PaddedPlane::ExtendTopBottom() {
+  const size_t bytes = static_cast<size_t>(stride_) * sizeof(uint16_t);
+  for (int y = 1; y <= kPadY; ++y) {
+    std::memcpy(Row(-y) - kPadX, Row(0) - kPadX, bytes);
+    std::memcpy(Row(height_ - 1 + y) - kPadX, Row(height_ - 1) - kPadX, bytes);
+  }
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------
+// Portable kernels.
+
+template <typename T>
+int SpatialEdge(const MaRows<T>& r, int x) {
+  const T* up = r.up;
+  const T* down = r.down;
+  int score = std::abs(up[x - 1] - down[x - 1]) + std::abs(up[x] - down[x]) +
+              std::abs(up[x + 1] - down[x + 1]) - 1;
+  int prediction = (up[x] + down[x]) >> 1;
+  auto check = [&](int k) {
+    const int candidate = std::abs(up[x - 1 + k] - down[x - 1 - k]) +
+                          std::abs(up[x + k] - down[x - k]) +
+                          std::abs(up[x + 1 + k] - down[x + 1 - k]);
+    if (candidate >= score) return false;
+    score = candidate;
+    prediction = (up[x + k] + down[x - k]) >> 1;
+    return true;
+  };
+  if (check(-1)) check(-2);
+  if (check(1)) check(2);
+  return prediction;
+}
+
+// One sample of the motion-adaptive estimate (the contract of ma_row*).
+template <typename T>
+T MaPixel(const MaRows<T>& r, Spatial spatial, int x, int width, int max_value) {
+  const int c = r.up[x];
+  const int e = r.down[x];
+  const int a = r.prev_line[x];
+  const int b = r.next_line[x];
+  const int temporal = (a + b + 1) >> 1;
+  const int diff0 = std::abs(a - b) >> 1;
+  const int diff1 = (std::abs(r.sb_up[x] - c) + std::abs(r.sb_down[x] - e)) >> 1;
+  const int diff2 = (std::abs(r.sa_up[x] - c) + std::abs(r.sa_down[x] - e)) >> 1;
+  int diff = std::max({diff0, diff1, diff2});
+  if (diff == 0) return static_cast<T>(temporal);
+  int value;
+  if (spatial == Spatial::kCubic) {
+    value = (5077 * (c + e) - 981 * (r.up3[x] + r.down3[x]) + 4096) >> 13;
+  } else if (x >= 3 && x < width - 3) {
+    value = SpatialEdge(r, x);
+  } else {
+    value = (c + e) >> 1;
+  }
+  // The temporal predictions of the kept lines above and below (b2, f2): where
+  // the kept lines disagree with them the picture moves, however still the
+  // missing line looked, and the band around the temporal value widens.
+  const int b2 = (r.prev2_up[x] + r.next2_up[x] + 1) >> 1;
+  const int f2 = (r.prev2_down[x] + r.next2_down[x] + 1) >> 1;
+  const int max_v = std::max({temporal - e, temporal - c, std::min(b2 - c, f2 - e)});
+  const int min_v = std::min({temporal - e, temporal - c, std::max(b2 - c, f2 - e)});
+  diff = std::max({diff, min_v, -max_v});
+  value = std::clamp(value, temporal - diff, temporal + diff);
+  return static_cast<T>(std::clamp(value, 0, max_value));
+}
+
+template <typename T>
+void MaRowPortable(const MaRows<T>& rows, Spatial spatial, int width, int max_value, T* dst) {
+  for (int x = 0; x < width; ++x) dst[x] = MaPixel(rows, spatial, x, width, max_value);
+}
+
+// mc128 at one position: the horizontal pass (scale 128) on four rows, the
+// vertical pass (scale 16384), rounded back to scale 128.
+inline int Warp128(const PaddedPlane& prev, int x, int y, int dxq, int dyq) {
+  const int* wx = kQuarterTaps[dxq & 3];
+  const int* wy = kQuarterTaps[dyq & 3];
+  const int sx = x + (dxq >> 2) - 1;
+  const int sy = y + (dyq >> 2) - 1;
+  int sum = 0;
+  for (int j = 0; j < 4; ++j) {
+    const uint16_t* row = prev.Row(sy + j) + sx;
+    const int line = wx[0] * row[0] + wx[1] * row[1] + wx[2] * row[2] + wx[3] * row[3];
+    sum += wy[j] * line;
+  }
+  return (sum + 64) >> 7;
+}
+
+int64_t SparseErrorPortable(const PaddedPlane& prev, const PaddedPlane& cur, int x0, int x1,
+                            int y_first, int y1, int row_step, int dxq, int dyq) {
+  int64_t sum = 0;
+  for (int y = y_first; y < y1; y += row_step) {
+    const uint16_t* row = cur.Row(y);
+    for (int x = x0; x < x1; x += 2) {
+      sum += std::abs(128 * row[x] - Warp128(prev, x, y, dxq, dyq));
+    }
+  }
+  return sum;
+}
+
+void Warp16Portable(const PaddedPlane& prev, int x, int y, int dxq, int dyq, int32_t* out) {
+  for (int i = 0; i < 16; ++i) out[i] = Warp128(prev, x + i, y, dxq, dyq);
+}
+
+// ---------------------------------------------------------------------------
+// AVX2 kernels: the same arithmetic, 16 samples (int16 lanes) or 8 (int32) at
+// a time.
+
+#define VIDMILL_AVX2 __attribute__((target("avx2")))
+
+VIDMILL_AVX2 inline __m256i Load16(const uint8_t* p) {
+  return _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+VIDMILL_AVX2 inline __m256i Load16(const uint16_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+VIDMILL_AVX2 inline void Store16(uint8_t* p, __m256i v) {
+  const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi16(v, v), 0x08);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(packed));
+}
+VIDMILL_AVX2 inline void Store16(uint16_t* p, __m256i v) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
+}
+VIDMILL_AVX2 inline __m256i AbsDiff(__m256i a, __m256i b) {
+  return _mm256_abs_epi16(_mm256_sub_epi16(a, b));
+}
+// (a + b) >> 1 of non-negative int16 lanes, rounded down.
+VIDMILL_AVX2 inline __m256i HalfSum(__m256i a, __m256i b) {
+  return _mm256_srli_epi16(_mm256_add_epi16(a, b), 1);
+}
+
+// The SAD of the 3-sample windows of `up` shifted by k and `down` by −k.
+template <typename T>
+VIDMILL_AVX2 inline __m256i EdgeWindow(const T* up, const T* down, int k) {
+  return _mm256_add_epi16(_mm256_add_epi16(AbsDiff(Load16(up - 1 + k), Load16(down - 1 - k)),
+                                           AbsDiff(Load16(up + k), Load16(down - k))),
+                          AbsDiff(Load16(up + 1 + k), Load16(down + 1 - k)));
+}
+
+template <typename T>
+VIDMILL_AVX2 void MaRowAvx2(const MaRows<T>& r, Spatial spatial, int width, int max_value, T* dst) {
+  // The edge-directed search reads 3 samples either side.
+  const int begin = spatial == Spatial::kEdge ? 3 : 0;
+  const int end = spatial == Spatial::kEdge ? width - 3 : width;
+  for (int x = 0; x < std::min(begin, width); ++x)
+    dst[x] = MaPixel(r, spatial, x, width, max_value);
+  const __m256i cubic_weights = _mm256_set1_epi32((-981 << 16) | 5077);
+  const __m256i round = _mm256_set1_epi32(4096);
+  const __m256i one = _mm256_set1_epi16(1);
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i max = _mm256_set1_epi16(static_cast<int16_t>(max_value));
+  int x = begin;
+  for (; x + 16 <= end; x += 16) {
+    const __m256i c = Load16(r.up + x);
+    const __m256i e = Load16(r.down + x);
+    const __m256i a = Load16(r.prev_line + x);
+    const __m256i b = Load16(r.next_line + x);
+    const __m256i temporal = _mm256_avg_epu16(a, b);
+    const __m256i diff0 = _mm256_srli_epi16(AbsDiff(a, b), 1);
+    const __m256i diff1 = _mm256_srli_epi16(
+        _mm256_add_epi16(AbsDiff(Load16(r.sb_up + x), c), AbsDiff(Load16(r.sb_down + x), e)), 1);
+    const __m256i diff2 = _mm256_srli_epi16(
+        _mm256_add_epi16(AbsDiff(Load16(r.sa_up + x), c), AbsDiff(Load16(r.sa_down + x), e)), 1);
+    __m256i diff = _mm256_max_epi16(diff0, _mm256_max_epi16(diff1, diff2));
+    const __m256i still = _mm256_cmpeq_epi16(diff, zero);
+
+    __m256i spatial_value;
+    if (spatial == Spatial::kCubic) {
+      const __m256i near = _mm256_add_epi16(c, e);
+      const __m256i far = _mm256_add_epi16(Load16(r.up3 + x), Load16(r.down3 + x));
+      const __m256i lo = _mm256_madd_epi16(_mm256_unpacklo_epi16(near, far), cubic_weights);
+      const __m256i hi = _mm256_madd_epi16(_mm256_unpackhi_epi16(near, far), cubic_weights);
+      spatial_value = _mm256_packs_epi32(_mm256_srai_epi32(_mm256_add_epi32(lo, round), 13),
+                                         _mm256_srai_epi32(_mm256_add_epi32(hi, round), 13));
+    } else {
+      __m256i score = _mm256_sub_epi16(EdgeWindow(r.up + x, r.down + x, 0), one);
+      spatial_value = HalfSum(c, e);
+      // Each side: the second step only where the first one improved.
+      for (int sign = -1; sign <= 1; sign += 2) {
+        __m256i improved = _mm256_set1_epi16(-1);
+        for (int k = sign; std::abs(k) <= 2; k += sign) {
+          const __m256i candidate = EdgeWindow(r.up + x, r.down + x, k);
+          improved = _mm256_and_si256(improved, _mm256_cmpgt_epi16(score, candidate));
+          score = _mm256_blendv_epi8(score, candidate, improved);
+          spatial_value = _mm256_blendv_epi8(
+              spatial_value, HalfSum(Load16(r.up + x + k), Load16(r.down + x - k)), improved);
+        }
+      }
+    }
+
+    const __m256i b2 = _mm256_avg_epu16(Load16(r.prev2_up + x), Load16(r.next2_up + x));
+    const __m256i f2 = _mm256_avg_epu16(Load16(r.prev2_down + x), Load16(r.next2_down + x));
+    const __m256i t_minus_e = _mm256_sub_epi16(temporal, e);
+    const __m256i t_minus_c = _mm256_sub_epi16(temporal, c);
+    const __m256i b2_minus_c = _mm256_sub_epi16(b2, c);
+    const __m256i f2_minus_e = _mm256_sub_epi16(f2, e);
+    const __m256i max_v = _mm256_max_epi16(_mm256_max_epi16(t_minus_e, t_minus_c),
+                                           _mm256_min_epi16(b2_minus_c, f2_minus_e));
+    const __m256i min_v = _mm256_min_epi16(_mm256_min_epi16(t_minus_e, t_minus_c),
+                                           _mm256_max_epi16(b2_minus_c, f2_minus_e));
+    diff = _mm256_max_epi16(_mm256_max_epi16(diff, min_v), _mm256_sub_epi16(zero, max_v));
+    __m256i value = _mm256_max_epi16(spatial_value, _mm256_sub_epi16(temporal, diff));
+    value = _mm256_min_epi16(value, _mm256_add_epi16(temporal, diff));
+    value = _mm256_min_epi16(_mm256_max_epi16(value, zero), max);
+    Store16(dst + x, _mm256_blendv_epi8(value, temporal, still));
+  }
+  for (; x < width; ++x) dst[x] = MaPixel(r, spatial, x, width, max_value);
+}
+
+VIDMILL_AVX2 void MaRow8Avx2(const MaRows<uint8_t>& rows, Spatial spatial, int width, int max_value,
+                             uint8_t* dst) {
+  MaRowAvx2(rows, spatial, width, max_value, dst);
+}
+VIDMILL_AVX2 void MaRow16Avx2(const MaRows<uint16_t>& rows, Spatial spatial, int width,
+                              int max_value, uint16_t* dst) {
+  MaRowAvx2(rows, spatial, width, max_value, dst);
+}
+
+// An int32 lane pair (w0, w1) for _mm256_madd_epi16.
+VIDMILL_AVX2 inline __m256i TapPair(int w0, int w1) {
+  return _mm256_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(w1) << 16) |
+                                                (static_cast<uint32_t>(w0) & 0xffff)));
+}
+
+// mc128 at x, x + 2, …, x + 14 of row y (8 int32 lanes): each horizontal pass
+// takes the sample pairs (x − 1, x) and (x + 1, x + 2) with one madd each.
+VIDMILL_AVX2 inline __m256i WarpEven8(const PaddedPlane& prev, int x, int y, int dxq, int dyq) {
+  const int* wx = kQuarterTaps[dxq & 3];
+  const int* wy = kQuarterTaps[dyq & 3];
+  const __m256i w01 = TapPair(wx[0], wx[1]);
+  const __m256i w23 = TapPair(wx[2], wx[3]);
+  const int sx = x + (dxq >> 2) - 1;
+  const int sy = y + (dyq >> 2) - 1;
+  __m256i sum = _mm256_setzero_si256();
+  for (int j = 0; j < 4; ++j) {
+    if (wy[j] == 0) continue;
+    const uint16_t* row = prev.Row(sy + j) + sx;
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2));
+    const __m256i line = _mm256_add_epi32(_mm256_madd_epi16(a, w01), _mm256_madd_epi16(b, w23));
+    sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(line, _mm256_set1_epi32(wy[j])));
+  }
+  return _mm256_srai_epi32(_mm256_add_epi32(sum, _mm256_set1_epi32(64)), 7);
+}
+
+VIDMILL_AVX2 int64_t SparseErrorAvx2(const PaddedPlane& prev, const PaddedPlane& cur, int x0,
+                                     int x1, int y_first, int y1, int row_step, int dxq, int dyq) {
+  // Lane k holds x0 + 2k; lanes at or beyond x1 are masked out.
+  const __m256i lane = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+  const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(x1 - x0), lane);
+  const __m256i scale = TapPair(128, 0);
+  __m256i total = _mm256_setzero_si256();
+  for (int y = y_first; y < y1; y += row_step) {
+    const __m256i current = _mm256_madd_epi16(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cur.Row(y) + x0)), scale);
+    const __m256i error =
+        _mm256_abs_epi32(_mm256_sub_epi32(current, WarpEven8(prev, x0, y, dxq, dyq)));
+    total = _mm256_add_epi32(total, _mm256_and_si256(error, valid));
+  }
+  alignas(32) int32_t lanes[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), total);
+  int64_t sum = 0;
+  for (int32_t value : lanes) sum += value;
+  return sum;
+}
+
+VIDMILL_AVX2 void Warp16Avx2(const PaddedPlane& prev, int x, int y, int dxq, int dyq,
+                             int32_t* out) {
+  const __m256i even = WarpEven8(prev, x, y, dxq, dyq);
+  const __m256i odd = WarpEven8(prev, x + 1, y, dxq, dyq);
+  const __m256i lo = _mm256_unpacklo_epi32(even, odd);  // 0 1 2 3 | 8 9 10 11
+  const __m256i hi = _mm256_unpackhi_epi32(even, odd);  // 4 5 6 7 | 12 13 14 15
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_permute2x128_si256(lo, hi, 0x20));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
+}
+
+}  // namespace
+
+const Kernels& PortableKernels() {
+  static const Kernels kernels{&MaRowPortable<uint8_t>, &MaRowPortable<uint16_t>,
+                               &SparseErrorPortable, &Warp16Portable};
+  return kernels;
+}
+
+const Kernels* Avx2Kernels() {
+  static const Kernels kernels{&MaRow8Avx2, &MaRow16Avx2, &SparseErrorAvx2, &Warp16Avx2};
+  static const bool supported = __builtin_cpu_supports("avx2");
+  return supported ? &kernels : nullptr;
+}
+
+const Kernels& BestKernels(int bit_depth) {
+  // Beyond 12 bits the int16 lanes and int32 sums could overflow.
+  if (bit_depth <= 12 && Avx2Kernels() != nullptr && std::getenv("VIDMILL_NO_SIMD") == nullptr) {
+    return *Avx2Kernels();
+  }
+  return PortableKernels();
+}
+
+}  // namespace vidmill::filters::deint_internal
