@@ -139,12 +139,14 @@ void RegisterBuiltInFilters() {
         return std::unique_ptr<engine::FilterStage>(
             std::make_unique<FilmGrain>(FilmGrainOptions{}));
       });
-  (void)engine::RegisterFilterStage(
-      "deint",
-      [](const engine::FilterStageOptions& options)
-          -> Result<std::unique_ptr<engine::FilterStage>> {
-        return std::unique_ptr<engine::FilterStage>(std::make_unique<VideoFilterStage>(options));
-      });
+  for (const char* name : {"deint", "pabsr1", "dvres"}) {
+    (void)engine::RegisterFilterStage(
+        name,
+        [](const engine::FilterStageOptions& options)
+            -> Result<std::unique_ptr<engine::FilterStage>> {
+          return std::unique_ptr<engine::FilterStage>(std::make_unique<VideoFilterStage>(options));
+        });
+  }
 }
 
 }  // namespace vidmill::filters

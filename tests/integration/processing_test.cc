@@ -130,6 +130,27 @@ TEST_F(ProcessingTest, VidmillsOwnFilmGrainRunsInTheChain) {
   EXPECT_EQ(Str(filters[0].at("name")), "filmgrain");
 }
 
+TEST_F(ProcessingTest, VidmillsOwnSuperResolutionScalesWithClarity) {
+  HttpResponse accepted = Process(object{{"scaler", "pabsr1"},
+                                         {"resolution", object{{"tag", "2x"}}},
+                                         {"clarityBoost", "low"},
+                                         {"range", object{{"startPositionMilliseconds", 0},
+                                                          {"endPositionMilliseconds", 400}}}});
+  ASSERT_EQ(accepted.status, 200) << accepted.body;
+  std::string child = Str(accepted.Json().at("processedVideoId"));
+  object state = WaitForProcessing(child);
+  ASSERT_EQ(Str(state["processingStatus"]), "DONE") << boost::json::serialize(state);
+  object video = client_->VideoDocument(child);
+  object metadata = video["ingestion"].at("metadata").as_object();
+  EXPECT_EQ(metadata.at("frameWidth"), 640);
+  EXPECT_EQ(metadata.at("frameHeight"), 480);
+  boost::json::array filters =
+      video["processing"].at("processingParameters").at("targetVideo").at("videoFilters").as_array();
+  ASSERT_FALSE(filters.empty());
+  EXPECT_NE(boost::json::serialize(filters).find("pabsr1"), std::string::npos)
+      << boost::json::serialize(filters);
+}
+
 TEST_F(ProcessingTest, BadRequestsAreRefusedWithTheFieldNamed) {
   struct Case { object request; int status; std::string mentions; };
   const std::vector<Case> cases = {
