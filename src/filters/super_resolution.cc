@@ -62,21 +62,19 @@ class SuperResolution final : public VideoFilter {
     }
     OwnedFrame result(output_);
     result.pts = pts;
-    const FrameView dst = result.view();
-    ScaleLuma(in.planes[0], dst.planes[0]);
-    for (int plane = 1; plane < 3; ++plane) {
-      const PlaneView& src = in.planes[plane];
-      chroma_in_.resize(static_cast<size_t>(src.width) * src.height);
-      ToFloat(src, chroma_in_.data(), src.width);
-      const PlaneView& out = dst.planes[plane];
-      chroma_out_.resize(static_cast<size_t>(out.width) * out.height);
-      ResamplePlane(chroma_in_.data(), src.width, src.height, src.width, chroma_out_.data(),
-                    out.width, out.height, out.width, kThreads);
-      FromFloat(chroma_out_.data(), out.width, out);
+    if (fields_) {
+      // Each field on its own: views of every other row, in and out.
+      for (int parity = 0; parity < 2; ++parity) {
+        Scale(FieldOf(in, parity), FieldOf(result.view(), parity));
+      }
+    } else {
+      Scale(in, result.view());
     }
     ready_.push_back(std::move(result));
     return Status::Ok();
   }
+
+  void set_fields(bool fields) { fields_ = fields; }
 
   Status Pull(std::vector<OwnedFrame>* out) override {
     for (OwnedFrame& frame : ready_) out->push_back(std::move(frame));
@@ -90,6 +88,32 @@ class SuperResolution final : public VideoFilter {
   PixelFormat output_format() const override { return output_; }
 
  private:
+  static FrameView FieldOf(const FrameView& frame, int parity) {
+    FrameView field = frame;
+    field.format.height = frame.format.height / 2;
+    for (int plane = 0; plane < 3; ++plane) {
+      PlaneView& view = field.planes[plane];
+      view.data += view.stride * parity;
+      view.height /= 2;
+      view.stride *= 2;
+    }
+    return field;
+  }
+
+  void Scale(const FrameView& in, const FrameView& dst) {
+    ScaleLuma(in.planes[0], dst.planes[0]);
+    for (int plane = 1; plane < 3; ++plane) {
+      const PlaneView& src = in.planes[plane];
+      chroma_in_.resize(static_cast<size_t>(src.width) * src.height);
+      ToFloat(src, chroma_in_.data(), src.width);
+      const PlaneView& out = dst.planes[plane];
+      chroma_out_.resize(static_cast<size_t>(out.width) * out.height);
+      ResamplePlane(chroma_in_.data(), src.width, src.height, src.width, chroma_out_.data(),
+                    out.width, out.height, out.width, kThreads);
+      FromFloat(chroma_out_.data(), out.width, out);
+    }
+  }
+
   void ScaleLuma(const PlaneView& src, const PlaneView& dst) {
     const int out_w = dst.width, out_h = dst.height;
     final_.resize(static_cast<size_t>(out_w) * out_h);
@@ -122,6 +146,7 @@ class SuperResolution final : public VideoFilter {
   PixelFormat output_;
   const RaisrModel* model_;
   bool flushed_ = false;
+  bool fields_ = false;
   std::vector<OwnedFrame> ready_;
   PaddedPlane padded_;
   std::vector<float> luma_, final_, chroma_in_, chroma_out_;
@@ -133,7 +158,8 @@ int LearnedScaleFor(std::string_view family, int in_width, int in_height, int ou
                     int out_height) {
   const double ratio = std::max(static_cast<double>(out_width) / in_width,
                                 static_cast<double>(out_height) / in_height);
-  if (ratio <= 1.0) return family == "dvres" ? 1 : 0;
+  if (family == "dvres") return ratio <= 1.0 ? 1 : 2;
+  if (ratio <= 1.0) return 0;
   return ratio <= 2.0 ? 2 : 4;
 }
 
@@ -141,7 +167,9 @@ Result<std::unique_ptr<VideoFilter>> MakeSuperResolution(std::string_view family
                                                          const FilterConfig& config) {
   const std::string name(family);
   RETURN_IF_ERROR(config.input.Validate());
-  RETURN_IF_ERROR(CheckProperties(config, name, {}));
+  RETURN_IF_ERROR(CheckProperties(config, name, {"fields"}));
+  ASSIGN_OR_RETURN(double fields, DoubleProperty(config, name, "fields", 0, 0, 1));
+  if (fields != 0 && fields != 1) return Status::InvalidArgument(name + ": fields must be 0 or 1");
   PixelFormat output = config.input;
   if (config.output_width != 0 || config.output_height != 0) {
     output.width = config.output_width;
@@ -151,8 +179,16 @@ Result<std::unique_ptr<VideoFilter>> MakeSuperResolution(std::string_view family
   if (family == "dvres" && config.clarity_boost != ClarityBoost::kNone) {
     return Status::InvalidArgument("clarityBoost applies only with the pabsr1 scaler");
   }
-  const int scale =
-      LearnedScaleFor(family, config.input.width, config.input.height, output.width, output.height);
+  if (fields == 1) {
+    // Every plane must split into two fields of equal height, in and out.
+    const int rows = config.input.chroma == Chroma::k420 ? 4 : 2;
+    if (config.input.height % rows != 0 || output.height % rows != 0) {
+      return Status::InvalidArgument(name + ": scaling fields needs heights that are multiples of " +
+                                     std::to_string(rows));
+    }
+  }
+  const int scale = LearnedScaleFor(family, config.input.width, config.input.height / (1 + fields),
+                                    output.width, output.height / (1 + fields));
   const RaisrModel* model = nullptr;
   if (scale != 0) {
     model = FindRaisrModel(family, scale);
@@ -161,7 +197,9 @@ Result<std::unique_ptr<VideoFilter>> MakeSuperResolution(std::string_view family
                                     std::to_string(scale) + "x model in this build");
     }
   }
-  return std::unique_ptr<VideoFilter>(new SuperResolution(name, config, output, model));
+  auto filter = std::make_unique<SuperResolution>(name, config, output, model);
+  filter->set_fields(fields == 1);
+  return std::unique_ptr<VideoFilter>(std::move(filter));
 }
 
 }  // namespace vidmill::filters

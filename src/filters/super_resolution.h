@@ -9,12 +9,17 @@
 //    clean high resolution, so it removes coding artefacts while it scales;
 //    at the same size it runs its 1× model (restoration only).
 //
-// Any output size: the learned scale s is the smallest of 2 and 4 (dvres: 1,
-// 2, 4) whose s × input covers the output in both directions (4 beyond that);
-// the s× picture is then resampled to the exact size with Catmull-Rom
+// Any output size: pabsr1's learned scale s is the smallest of 2 and 4 whose
+// s × input covers the output in both directions (4 beyond that); dvres has a
+// 1× model (output no larger than the input) and a 2× one (anything larger).
+// The s× picture is then resampled to the exact size with Catmull-Rom
 // (resample.h), widened when shrinking. pabsr1 at the input size or smaller
 // only resamples (and boosts clarity). Chroma is resampled with Catmull-Rom
 // straight from the input.
+//
+// Property "fields" = 1 (the engine sets it for interlaced material that stays
+// interlaced): each field is scaled on its own and woven back (heights must
+// then split evenly: multiples of 4 in 4:2:0, of 2 otherwise).
 //
 // Input: planar Y'CbCr 8–16 bits, any chroma; output: the same depth and
 // chroma at config.output_width × output_height (0 = input size). One output

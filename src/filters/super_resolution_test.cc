@@ -67,7 +67,7 @@ TEST(SuperResolutionTest, AnyOutputSizeDepthAndChromaIsProducedDeterministically
       {40, 30, 21, 15, 0, 1},     // smaller
       {9, 5, 90, 50, 4, 2},       // tiny, 10x
   };
-  for (const char* name : {"pabsr1"}) {
+  for (const char* name : {"pabsr1", "dvres"}) {
     for (const Size& size : sizes) {
       EXPECT_EQ(LearnedScaleFor(name, size.in_w, size.in_h, size.out_w, size.out_h),
                 std::string(name) == "pabsr1" ? size.learned_pabsr1 : size.learned_dvres);
@@ -114,6 +114,34 @@ TEST(SuperResolutionTest, PortableCodeMatchesTheSimdCode) {
     // Rounding differs (FMA), and a pixel on a bucket edge may take the neighbour's filter.
     EXPECT_LE(worst, 3) << factor << "x";
   }
+}
+
+TEST(SuperResolutionTest, FieldsAreScaledApart) {
+  // Field 0 a pattern, field 1 flat: woven scaling would smear one into the other.
+  FilterConfig config;
+  config.input = PixelFormat{32, 24, 8, Chroma::k420};
+  config.output_width = 64;
+  config.output_height = 48;
+  config.properties["fields"] = "1";
+  OwnedFrame input = MakePattern(config.input);
+  for (int plane = 0; plane < 3; ++plane) {
+    const PlaneView p = input.plane(plane);
+    for (int y = 1; y < p.height; y += 2) {
+      for (int x = 0; x < p.width; ++x) p.Set(x, y, 77);
+    }
+  }
+  for (const char* name : {"pabsr1", "dvres"}) {
+    std::vector<OwnedFrame> out = RunFilter(name, config, input);
+    ASSERT_EQ(out.size(), 1u);
+    for (int plane = 0; plane < 3; ++plane) {
+      const PlaneView p = out[0].plane(plane);
+      for (int y = 1; y < p.height; y += 2) {
+        for (int x = 0; x < p.width; ++x) ASSERT_NEAR(p.At(x, y), 77, 1) << name << " " << plane;
+      }
+    }
+  }
+  config.input.height = 26;  // 4:2:0 fields of 13 rows cannot be split evenly
+  EXPECT_EQ(MakeFilter("pabsr1", config).status().code(), Code::kInvalidArgument);
 }
 
 TEST(SuperResolutionTest, BadConfigurationsAreRefused) {
