@@ -87,7 +87,8 @@ Picture Orient(const Picture& in, int t) {
       int sx = (t & 2) ? out.width - 1 - x : x;
       int sy = (t & 4) ? out.height - 1 - y : y;
       if (transpose) std::swap(sx, sy);
-      out.luma[static_cast<size_t>(y) * out.width + x] = in.luma[static_cast<size_t>(sy) * in.width + sx];
+      out.luma[static_cast<size_t>(y) * out.width + x] =
+          in.luma[static_cast<size_t>(sy) * in.width + sx];
     }
   }
   return out;
@@ -175,9 +176,10 @@ void Accumulate(const std::vector<Pair>& pairs, const RaisrModel& model, int ori
             for (int j = i; j < taps; ++j) row[j] += pi * patch[j];
           }
           for (int phase = 0; phase < scale * scale; ++phase) {
-            const double target = root_weight * high.luma[static_cast<size_t>(y * scale + phase / scale) *
-                                                high.width +
-                                            x * scale + phase % scale];
+            const double target =
+                root_weight *
+                high.luma[static_cast<size_t>(y * scale + phase / scale) * high.width + x * scale +
+                          phase % scale];
             double* atb = &normal.atb[static_cast<size_t>(phase) * taps];
             for (int i = 0; i < taps; ++i) atb[i] += patch[i] * target;
           }
@@ -360,7 +362,8 @@ int Train(int argc, char** argv) {
                 model.weights.begin() + (static_cast<size_t>(b) * phases + phase) * taps);
     }
   }
-  std::fprintf(stderr, "%s %dx: %lld samples, %d buckets, %d (bucket, phase) pairs on the common filter\n",
+  std::fprintf(stderr,
+               "%s %dx: %lld samples, %d buckets, %d (bucket, phase) pairs on the common filter\n",
                family.c_str(), model.scale, static_cast<long long>(all.count), buckets, sparse);
   WriteModel(argv[7], family, model);
   return 0;
@@ -422,9 +425,9 @@ int Emit(int argc, char** argv) {
                   h.coherence_edges[1], h.coherence_edges[2]);
     char step_text[32];
     std::snprintf(step_text, sizeof step_text, "%.9g", step);
-    table << "    {\"" << family << "\", " << model.scale << ", " << h.angles << ", "
-          << h.strengths << ", " << h.coherences << ", " << edges << ", " << step_text << ", "
-          << name << ", " << model.weights.size() << "},\n";
+    table << "    {\"" << family << "\", " << model.scale << ", " << h.angles << ", " << h.strengths
+          << ", " << h.coherences << ", " << edges << ", " << step_text << ", " << name << ", "
+          << model.weights.size() << "},\n";
   }
   out << "}  // namespace\n\nconst RaisrWeightBlob kRaisrWeightBlobs[] = {\n"
       << table.str() << "    {nullptr, 0, 0, 0, 0, {}, {}, 0, nullptr, 0},\n};\n\n"

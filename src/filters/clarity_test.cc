@@ -11,10 +11,9 @@
 namespace vidmill::filters {
 namespace {
 
-constexpr ClarityBoost kLevels[] = {ClarityBoost::kNone,   ClarityBoost::kMarginal,
-                                    ClarityBoost::kVeryLow, ClarityBoost::kLow,
-                                    ClarityBoost::kMedium, ClarityBoost::kHigh,
-                                    ClarityBoost::kVeryHigh};
+constexpr ClarityBoost kLevels[] = {
+    ClarityBoost::kNone,   ClarityBoost::kMarginal, ClarityBoost::kVeryLow, ClarityBoost::kLow,
+    ClarityBoost::kMedium, ClarityBoost::kHigh,     ClarityBoost::kVeryHigh};
 
 // Contrast measures of docs/filters.md.
 double MeanAbsLaplacian(const std::vector<float>& p, int w, int h) {

@@ -85,8 +85,7 @@ void SplitRows(int rows, int threads, int64_t work, const Fn& fn) {
   std::vector<float> gxx(plane.width + 4), gxy(plane.width + 4), gyy(plane.width + 4);
   for (int y = begin; y < end; ++y) {
     const size_t offset = static_cast<size_t>(y) * plane.width;
-    TensorRow(plane, y, xx + offset, xy + offset, yy + offset, gxx.data(), gxy.data(),
-              gyy.data());
+    TensorRow(plane, y, xx + offset, xy + offset, yy + offset, gxx.data(), gxy.data(), gyy.data());
   }
 }
 
@@ -124,7 +123,8 @@ void SplitRows(int rows, int threads, int64_t work, const Fn& fn) {
       int angle_bin = static_cast<int>((angle[x] + 3.14159265f) * angle_scale);
       if (angle_bin >= hash.angles || angle_bin < 0) angle_bin = 0;
       int strength_bin = 0;
-      for (int k = 0; k + 1 < hash.strengths; ++k) strength_bin += strength[x] > hash.strength_edges[k];
+      for (int k = 0; k + 1 < hash.strengths; ++k)
+        strength_bin += strength[x] > hash.strength_edges[k];
       int coherence_bin = 0;
       for (int k = 0; k + 1 < hash.coherences; ++k) {
         coherence_bin += coherence[x] > hash.coherence_edges[k];
@@ -162,8 +162,8 @@ bool HasAvx2() {
   return has && avx2_allowed.load(std::memory_order_relaxed);
 }
 
-void HashPlane(const PaddedPlane& plane, const RaisrHash& hash, uint16_t* buckets,
-               float* strength, float* coherence, int threads) {
+void HashPlane(const PaddedPlane& plane, const RaisrHash& hash, uint16_t* buckets, float* strength,
+               float* coherence, int threads) {
   const int width = plane.width, height = plane.height;
   const size_t size = static_cast<size_t>(width) * height;
   std::vector<float> xx(size), xy(size), yy(size);
@@ -218,8 +218,7 @@ __attribute__((target("avx2,fma"))) inline __m256 Dot7(const __m256* p, const fl
 }
 
 // Four horizontal sums at once: lane k of the result is the sum of a[k].
-__attribute__((target("avx2,fma"))) inline __m128 Sum4(__m256 a0, __m256 a1, __m256 a2,
-                                                      __m256 a3) {
+__attribute__((target("avx2,fma"))) inline __m128 Sum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
   const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
   return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
 }
@@ -242,8 +241,8 @@ __attribute__((target("avx2,fma"))) void UpscaleRowsAvx2(const PaddedPlane& in,
       }
       const float* w = model.Filter(bucket, 0);
       if (scale == 1) {
-        const __m128 s = Sum4(Dot7(p, w), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                              _mm256_setzero_ps());
+        const __m128 s =
+            Sum4(Dot7(p, w), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
         out_row[x] = _mm_cvtss_f32(s);
       } else if (scale == 2) {
         const __m128 s = Sum4(Dot7(p, w), Dot7(p, w + kRaisrTaps), Dot7(p, w + 2 * kRaisrTaps),

@@ -33,8 +33,8 @@
 
 namespace vidmill::filters {
 
-inline constexpr int kRaisrRows = 7;   // patch rows, y−3…y+3
-inline constexpr int kRaisrCols = 8;   // patch columns, x−3…x+4
+inline constexpr int kRaisrRows = 7;  // patch rows, y−3…y+3
+inline constexpr int kRaisrCols = 8;  // patch columns, x−3…x+4
 inline constexpr int kRaisrTaps = kRaisrRows * kRaisrCols;
 inline constexpr int kRaisrBorder = 4;  // padding around a PaddedPlane
 inline constexpr int kRaisrMaxStrengths = 6;
@@ -73,7 +73,9 @@ struct PaddedPlane {
   std::vector<float> data;
 
   void Resize(int new_width, int new_height);
-  float* Row(int y) { return data.data() + static_cast<size_t>(y + kRaisrBorder) * stride + kRaisrBorder; }
+  float* Row(int y) {
+    return data.data() + static_cast<size_t>(y + kRaisrBorder) * stride + kRaisrBorder;
+  }
   const float* Row(int y) const {
     return data.data() + static_cast<size_t>(y + kRaisrBorder) * stride + kRaisrBorder;
   }

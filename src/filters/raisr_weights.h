@@ -16,8 +16,8 @@ struct RaisrWeightBlob {
   int coherences;
   float strength_edges[5];
   float coherence_edges[3];
-  float step;               // weight = value × step
-  const int16_t* values;    // buckets × scale² × kRaisrTaps
+  float step;             // weight = value × step
+  const int16_t* values;  // buckets × scale² × kRaisrTaps
   size_t count;
 };
 

@@ -133,8 +133,7 @@ class SuperResolution final : public VideoFilter {
       } else {
         luma_.resize(static_cast<size_t>(up_w) * up_h);
         RaisrUpscale(padded_, *model_, luma_.data(), up_w, kThreads);
-        ResamplePlane(luma_.data(), up_w, up_h, up_w, final_.data(), out_w, out_h, out_w,
-                      kThreads);
+        ResamplePlane(luma_.data(), up_w, up_h, up_w, final_.data(), out_w, out_h, out_w, kThreads);
       }
     }
     ApplyClarity(final_.data(), out_w, out_h, out_w, config_.clarity_boost, kThreads);
@@ -183,8 +182,8 @@ Result<std::unique_ptr<VideoFilter>> MakeSuperResolution(std::string_view family
     // Every plane must split into two fields of equal height, in and out.
     const int rows = config.input.chroma == Chroma::k420 ? 4 : 2;
     if (config.input.height % rows != 0 || output.height % rows != 0) {
-      return Status::InvalidArgument(name + ": scaling fields needs heights that are multiples of " +
-                                     std::to_string(rows));
+      return Status::InvalidArgument(
+          name + ": scaling fields needs heights that are multiples of " + std::to_string(rows));
     }
   }
   const int scale = LearnedScaleFor(family, config.input.width, config.input.height / (1 + fields),

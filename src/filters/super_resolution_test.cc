@@ -30,7 +30,7 @@ OwnedFrame MakePattern(const PixelFormat& format) {
 }
 
 std::vector<OwnedFrame> RunFilter(std::string_view name, const FilterConfig& config,
-                            const OwnedFrame& input) {
+                                  const OwnedFrame& input) {
   auto filter = MakeFilter(name, config);
   EXPECT_TRUE(filter.ok()) << filter.status().ToString();
   if (!filter.ok()) return {};
@@ -57,15 +57,17 @@ bool SameSamples(const OwnedFrame& a, const OwnedFrame& b) {
 }
 
 TEST(SuperResolutionTest, AnyOutputSizeDepthAndChromaIsProducedDeterministically) {
-  struct Size { int in_w, in_h, out_w, out_h, learned_pabsr1, learned_dvres; };
+  struct Size {
+    int in_w, in_h, out_w, out_h, learned_pabsr1, learned_dvres;
+  };
   const Size sizes[] = {
-      {24, 16, 48, 32, 2, 2},     // exactly 2x
-      {24, 16, 96, 64, 4, 2},     // exactly 4x (dvres: 2x, then resampled)
-      {37, 23, 100, 61, 4, 2},    // arbitrary, odd
-      {40, 30, 52, 39, 2, 2},     // 1.3x
-      {40, 30, 40, 30, 0, 1},     // same size
-      {40, 30, 21, 15, 0, 1},     // smaller
-      {9, 5, 90, 50, 4, 2},       // tiny, 10x
+      {24, 16, 48, 32, 2, 2},   // exactly 2x
+      {24, 16, 96, 64, 4, 2},   // exactly 4x (dvres: 2x, then resampled)
+      {37, 23, 100, 61, 4, 2},  // arbitrary, odd
+      {40, 30, 52, 39, 2, 2},   // 1.3x
+      {40, 30, 40, 30, 0, 1},   // same size
+      {40, 30, 21, 15, 0, 1},   // smaller
+      {9, 5, 90, 50, 4, 2},     // tiny, 10x
   };
   for (const char* name : {"pabsr1", "dvres"}) {
     for (const Size& size : sizes) {
@@ -192,11 +194,13 @@ TEST(SuperResolutionTest, BeatsBicubicOnARealPhotoCrop) {
       for (int y = 0; y < size; ++y) {
         for (int x = 0; x < size; ++x) ours[y * size + x] = out[0].plane(0).At(x, y) / to_depth;
       }
-      for (int k = 0; k < low * low; ++k) quantised[k] = std::lround(small[k] * to_depth) / to_depth;
+      for (int k = 0; k < low * low; ++k)
+        quantised[k] = std::lround(small[k] * to_depth) / to_depth;
       ResamplePlane(quantised.data(), low, low, low, cubic.data(), size, size, size, 1);
       const double ours_db = PsnrOf(photo, ours), cubic_db = PsnrOf(photo, cubic);
-      EXPECT_GT(ours_db, cubic_db + (factor == 2 ? 2.0 : 1.5)) << ours_db - cubic_db
-          << factor << "x, " << depth << " bits: pabsr1 " << ours_db << " dB, bicubic " << cubic_db;
+      EXPECT_GT(ours_db, cubic_db + (factor == 2 ? 2.0 : 1.5))
+          << ours_db - cubic_db << factor << "x, " << depth << " bits: pabsr1 " << ours_db
+          << " dB, bicubic " << cubic_db;
     }
   }
 }
