@@ -15,8 +15,8 @@
 #    and dvres.
 #  * speed: 1280×720 → 2560×1440 (pabsr1 2×) and the stock lanczos, on the
 #    first held-out photo's ground truth.
-# Default: 2 held-out photos, 4 pictures per clip (12 for the coded clips);
-# --full: all 7, 8 (24).
+# Default: 2 held-out photos, 4 pictures per clip (12 for the coded clips), ~4 min;
+# --full: all 7, 8 (24), ~8 min.
 set -euo pipefail
 build=${1:-build}
 full=0

@@ -3,7 +3,7 @@
 # bench/quality/run.sh; the held-out photos are never read here) and writes
 # src/filters/sr_weights.cc.
 #
-#   bash bench/quality/train_sr.sh [BUILD_DIR]      # ~5 minutes on 2 cores
+#   bash bench/quality/train_sr.sh [BUILD_DIR]      # ~7 minutes on 2 loaded cores
 #
 # Data: the benchmark's own ground truth (quality_bench render: a camera
 # moving over the photo, 1280×720), seeded, so the run is reproducible:

@@ -68,6 +68,8 @@ TEST(SuperResolutionTest, AnyOutputSizeDepthAndChromaIsProducedDeterministically
       {40, 30, 40, 30, 0, 1},   // same size
       {40, 30, 21, 15, 0, 1},   // smaller
       {9, 5, 90, 50, 4, 2},     // tiny, 10x
+      {1, 1, 3, 5, 4, 2},       // one pixel
+      {2, 2, 4, 4, 2, 2},       // 2x2
   };
   for (const char* name : {"pabsr1", "dvres"}) {
     for (const Size& size : sizes) {
