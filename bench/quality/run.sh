@@ -13,7 +13,8 @@
 # writing rawvideo, which is small next to the filters).
 #
 # Sections: deinterlacing (yadif, bwdif, w3fdif, Vidmill's deint) and
-# denoising baselines (hqdn3d default + grid, nlmeans) at σ = 5, 10, 20.
+# denoising baselines (hqdn3d default + grid, nlmeans) at σ = 5, 10, 20;
+# scaling (pabsr1, dvres) in run_sr.sh, called at the end.
 # Default: 2 held-out photos, 576i (20 fields each) + one short 1080i clip for
 # speed; about 3 minutes. --full: all 7 held-out photos, 40 fields.
 set -euo pipefail
@@ -154,3 +155,7 @@ for key in $(printf '%s\n' "${!count[@]}" | sort -t@ -k2,2V -k1,1); do
   awk -v m="$key" -v p="${psnr[$key]}" -v s="${ssim[$key]}" -v c="${count[$key]}" -v f="${fps[$key]:--}" \
     'BEGIN { printf "| %-14s | %8.3f | %7.4f | %-24s |\n", m, p / c, s / c, f }'
 done
+
+# Scaling (pabsr1, dvres against ffmpeg's scalers): its own script and table.
+echo
+bash "$(dirname "$0")/run_sr.sh" "$build" $( ((full)) && echo --full )

@@ -7,6 +7,7 @@
 
 #include "filters/deint.h"
 #include "filters/film_grain_core.h"
+#include "filters/super_resolution.h"
 
 namespace vidmill::filters {
 namespace {
@@ -98,6 +99,7 @@ bool IsKnownFilterName(std::string_view name) {
 Result<std::unique_ptr<VideoFilter>> MakeFilter(std::string_view name, const FilterConfig& config) {
   if (name == "deint") return Deinterlacer::Create(config);
   if (name == "filmgrain") return MakeFilmGrain(config);
+  if (name == "pabsr1" || name == "dvres") return MakeSuperResolution(name, config);
   if (IsKnownFilterName(name)) {
     return Status::NotImplemented("the '" + std::string(name) +
                                   "' filter is not built yet in this version of Vidmill");

@@ -67,6 +67,7 @@ class VideoFilterStage final : public engine::FilterStage {
       config.output_width = options_.width;
       config.output_height = options_.height;
       ASSIGN_OR_RETURN(config.clarity_boost, ParseClarityBoost(options_.clarity_boost));
+      if (options_.field_aware) config.properties["fields"] = "1";
     }
     ASSIGN_OR_RETURN(filter_, MakeFilter(options_.name, config));
     engine::VideoFormat output = input;
@@ -139,12 +140,14 @@ void RegisterBuiltInFilters() {
         return std::unique_ptr<engine::FilterStage>(
             std::make_unique<FilmGrain>(FilmGrainOptions{}));
       });
-  (void)engine::RegisterFilterStage(
-      "deint",
-      [](const engine::FilterStageOptions& options)
-          -> Result<std::unique_ptr<engine::FilterStage>> {
-        return std::unique_ptr<engine::FilterStage>(std::make_unique<VideoFilterStage>(options));
-      });
+  for (const char* name : {"deint", "pabsr1", "dvres"}) {
+    (void)engine::RegisterFilterStage(
+        name,
+        [](const engine::FilterStageOptions& options)
+            -> Result<std::unique_ptr<engine::FilterStage>> {
+          return std::unique_ptr<engine::FilterStage>(std::make_unique<VideoFilterStage>(options));
+        });
+  }
 }
 
 }  // namespace vidmill::filters

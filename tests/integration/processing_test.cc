@@ -192,6 +192,46 @@ TEST_F(ProcessingTest, VidmillsOwnDeinterlacerRebuildsFieldRateFromAnInterlacedS
   EXPECT_GT(deinterlaced_psnr, 36) << "weave " << weave_psnr;
 }
 
+TEST_F(ProcessingTest, VidmillsOwnSuperResolutionScalesWithClarity) {
+  HttpResponse accepted = Process(object{{"scaler", "pabsr1"},
+                                         {"resolution", object{{"tag", "2x"}}},
+                                         {"clarityBoost", "low"},
+                                         {"range", object{{"startPositionMilliseconds", 0},
+                                                          {"endPositionMilliseconds", 400}}}});
+  ASSERT_EQ(accepted.status, 200) << accepted.body;
+  std::string child = Str(accepted.Json().at("processedVideoId"));
+  object state = WaitForProcessing(child);
+  ASSERT_EQ(Str(state["processingStatus"]), "DONE") << boost::json::serialize(state);
+  object video = client_->VideoDocument(child);
+  object metadata = video["ingestion"].at("metadata").as_object();
+  EXPECT_EQ(metadata.at("frameWidth"), 640);
+  EXPECT_EQ(metadata.at("frameHeight"), 480);
+  boost::json::array filters =
+      video["processing"].at("processingParameters").at("targetVideo").at("videoFilters").as_array();
+  ASSERT_FALSE(filters.empty());
+  EXPECT_NE(boost::json::serialize(filters).find("pabsr1"), std::string::npos)
+      << boost::json::serialize(filters);
+}
+
+TEST_F(ProcessingTest, VidmillsOwnDeepRestorationScalesToAnArbitrarySize) {
+  HttpResponse accepted = Process(object{{"scaler", "dvres"},
+                                         {"resolution", object{{"width", 480}, {"height", 360}}},
+                                         {"range", object{{"startPositionMilliseconds", 0},
+                                                          {"endPositionMilliseconds", 400}}}});
+  ASSERT_EQ(accepted.status, 200) << accepted.body;
+  std::string child = Str(accepted.Json().at("processedVideoId"));
+  object state = WaitForProcessing(child);
+  ASSERT_EQ(Str(state["processingStatus"]), "DONE") << boost::json::serialize(state);
+  object video = client_->VideoDocument(child);
+  object metadata = video["ingestion"].at("metadata").as_object();
+  EXPECT_EQ(metadata.at("frameWidth"), 480);
+  EXPECT_EQ(metadata.at("frameHeight"), 360);
+  boost::json::array filters =
+      video["processing"].at("processingParameters").at("targetVideo").at("videoFilters").as_array();
+  EXPECT_NE(boost::json::serialize(filters).find("dvres"), std::string::npos)
+      << boost::json::serialize(filters);
+}
+
 TEST_F(ProcessingTest, BadRequestsAreRefusedWithTheFieldNamed) {
   struct Case { object request; int status; std::string mentions; };
   const std::vector<Case> cases = {

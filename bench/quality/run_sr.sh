@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The scaling section of the quality benchmark: pabsr1 and dvres against
+# ffmpeg's scalers. Called by run.sh; runs alone too:
+#
+#   bash bench/quality/run_sr.sh [BUILD_DIR] [--full]
+#
+# Same ground truth, split and metrics as run.sh (held-out photos only; the
+# training photos are read by train_sr.sh alone):
+#  * sr2, sr4: 1280×720 ground truth, ffmpeg AREA downscale by 2 (640×360)
+#    and by 4 (320×180), back to 1280×720 with ffmpeg's `scale` bicubic and
+#    lanczos, and with pabsr1 (clarityBoost none).
+#  * dv-mpeg2, dv-h264: the 640×360 AREA downscale encoded at a low bitrate
+#    (MPEG-2 600 kb/s; H.264 x264 veryfast 150 kb/s), decoded, then back to
+#    1280×720 with lanczos, hqdn3d (default and 8:6:12:9) + lanczos, pabsr1
+#    and dvres.
+#  * speed: 1280×720 → 2560×1440 (pabsr1 2×) and the stock lanczos, on the
+#    first held-out photo's ground truth.
+# Default: 2 held-out photos, 4 pictures per clip (12 for the coded clips), ~4 min;
+# --full: all 7, 8 (24), ~8 min.
+set -euo pipefail
+build=${1:-build}
+full=0
+for arg in "$@"; do [[ "$arg" == "--full" ]] && full=1; done
+here=$(cd "$(dirname "$0")" && pwd)
+tool="$build/bench/quality/quality_bench"
+[[ -x "$tool" ]] || { echo "build quality_bench first ($tool missing)" >&2; exit 1; }
+walls=/usr/share/wallpapers
+eval "$(grep -m1 '^test=' "$here/run.sh")"   # the held-out photos, from the one split
+frames=4 coded=12
+if (( full )); then frames=8 coded=24; else test=("${test[@]:0:2}"); fi
+
+work=$(mktemp -d /tmp/vidmill-quality-sr.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+pick() {
+  local dir="$walls/$1/contents/images"
+  ls "$dir" | awk -F'[x.]' '{d=$1-1920; if (d<0) d=-d; print d, $0}' | sort -n | head -1 |
+    cut -d' ' -f2 | sed "s|^|$dir/|"
+}
+raw() { ffmpeg -nostdin -loglevel error -y "$@"; }
+
+# stock IN W H OW OH GRAPH OUT: ffmpeg's graph on rawvideo, prints its fps
+# (frames / -benchmark rtime, 2 filter threads) and CPU ms per frame (utime).
+stock() {
+  local log
+  log=$(nice -n 10 ffmpeg -nostdin -benchmark -hide_banner -nostats -loglevel info -y -f rawvideo \
+    -pix_fmt yuv420p -s "$2x$3" -r 25 -i "$1" -filter_threads 2 -vf "$6" -f rawvideo "$7" 2>&1)
+  local n=$(( $(stat -c %s "$7") / ($4 * $5 * 3 / 2) ))
+  awk -v n="$n" -v r="$(sed -n 's/.*rtime=\([0-9.]*\)s.*/\1/p' <<<"$log")" \
+    -v u="$(sed -n 's/.*utime=\([0-9.]*\)s.*/\1/p' <<<"$log")" \
+    'BEGIN { printf "fps %.1f cpu_ms_per_frame %.2f\n", n / r, 1000 * u / n }'
+}
+ours() {  # ours FILTER IN W H OW OH OUT
+  nice -n 10 "$tool" scale "$1" "$2" "$3" "$4" "$5" "$6" "$7"
+}
+
+declare -A psnr ssim count speed
+add() {  # add KEY "frames N psnr P ssim S" "fps F cpu_ms_per_frame C"
+  psnr[$1]=$(awk -v a="${psnr[$1]:-0}" -v b="$(awk '{print $4}' <<<"$2")" 'BEGIN{print a+b}')
+  ssim[$1]=$(awk -v a="${ssim[$1]:-0}" -v b="$(awk '{print $6}' <<<"$2")" 'BEGIN{print a+b}')
+  count[$1]=$(( ${count[$1]:-0} + 1 ))
+  [[ -n "$3" ]] && speed[$1]="${speed[$1]:-}${speed[$1]:+; }$(awk '{printf "%s fps, %s ms", $2, $4}' <<<"$3")"
+  printf '  %-22s %s %s\n' "$1" "$2" "$3" >&2
+}
+
+W=1280 H=720
+seed=11
+for name in "${test[@]}"; do
+  raw -i "$(pick "$name")" -vf "scale=1920:1080:force_original_aspect_ratio=increase,crop=1920:1080,format=yuv444p" \
+    -f rawvideo "$work/src"
+  "$tool" render "$work/src" 1920 1080 "$work/gt.yuv" $W $H $frames $seed
+  for s in 2 4; do
+    w=$((W / s)) h=$((H / s))
+    echo "sr${s}: $name ${w}x$h → ${W}x$H, $frames pictures" >&2
+    raw -f rawvideo -pix_fmt yuv420p -s ${W}x$H -i "$work/gt.yuv" -vf scale=$w:$h:flags=area -f rawvideo "$work/low.yuv"
+    for flags in bicubic lanczos; do
+      t=$(stock "$work/low.yuv" $w $h $W $H "scale=$W:$H:flags=$flags" "$work/out.yuv")
+      add "$flags@sr$s" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" $W $H)" "$t"
+    done
+    t=$(ours pabsr1 "$work/low.yuv" $w $h $W $H "$work/out.yuv")
+    add "pabsr1@sr$s" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" $W $H)" "$t"
+  done
+
+  # Compressed low resolution: dvres against denoise + scale.
+  "$tool" render "$work/src" 1920 1080 "$work/gt.yuv" $W $H $coded $((seed + 50))
+  w=$((W / 2)) h=$((H / 2))
+  raw -f rawvideo -pix_fmt yuv420p -s ${W}x$H -r 25 -i "$work/gt.yuv" -vf scale=$w:$h:flags=area \
+    -f rawvideo "$work/low.yuv"
+  for codec in mpeg2 h264; do
+    if [[ $codec == mpeg2 ]]; then
+      raw -f rawvideo -pix_fmt yuv420p -s ${w}x$h -r 25 -i "$work/low.yuv" -c:v mpeg2video -b:v 600k "$work/coded.m2v"
+      raw -i "$work/coded.m2v" -pix_fmt yuv420p -f rawvideo "$work/decoded.yuv"
+    else
+      raw -f rawvideo -pix_fmt yuv420p -s ${w}x$h -r 25 -i "$work/low.yuv" -c:v libx264 -preset veryfast \
+        -b:v 150k "$work/coded.mkv"
+      raw -i "$work/coded.mkv" -pix_fmt yuv420p -f rawvideo "$work/decoded.yuv"
+    fi
+    echo "dv-$codec: $name ${w}x$h coded → ${W}x$H, $coded pictures" >&2
+    for graph in "scale=$W:$H:flags=lanczos" "hqdn3d,scale=$W:$H:flags=lanczos" \
+                 "hqdn3d=8:6:12:9,scale=$W:$H:flags=lanczos"; do
+      t=$(stock "$work/decoded.yuv" $w $h $W $H "$graph" "$work/out.yuv")
+      label=${graph%%,scale*}
+      [[ $label == scale* ]] && label=lanczos || label="$label+lanczos"
+      add "$label@dv-$codec" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" $W $H)" "$t"
+    done
+    for filter in pabsr1 dvres; do
+      t=$(ours $filter "$work/decoded.yuv" $w $h $W $H "$work/out.yuv")
+      add "$filter@dv-$codec" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" $W $H)" "$t"
+    done
+  done
+  seed=$((seed + 1))
+done
+
+# Speed at 720p → 1440p.
+raw -i "$(pick "${test[0]}")" -vf "scale=1920:1080:force_original_aspect_ratio=increase,crop=1920:1080,format=yuv444p" \
+  -f rawvideo "$work/src"
+"$tool" render "$work/src" 1920 1080 "$work/gt.yuv" $W $H 10 99
+echo "speed: ${W}x$H → $((2 * W))x$((2 * H)), 10 pictures" >&2
+speed_stock=$(stock "$work/gt.yuv" $W $H $((2 * W)) $((2 * H)) "scale=$((2 * W)):$((2 * H)):flags=lanczos" "$work/out.yuv")
+speed_ours=$(ours pabsr1 "$work/gt.yuv" $W $H $((2 * W)) $((2 * H)) "$work/out.yuv")
+speed_dvres=$(ours dvres "$work/gt.yuv" $W $H $((2 * W)) $((2 * H)) "$work/out.yuv")
+
+echo
+echo "Scaling — held-out photos: ${test[*]}; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '| %-28s | %8s | %7s | %-40s |\n' "method@case" "Y-PSNR" "SSIM" "fps (wall), CPU ms/frame, per clip"
+printf '|%s|%s|%s|%s|\n' "------------------------------" "----------" "---------" "------------------------------------------"
+for key in $(printf '%s\n' "${!count[@]}" | sort -t@ -k2,2 -k1,1); do
+  awk -v m="$key" -v p="${psnr[$key]}" -v s="${ssim[$key]}" -v c="${count[$key]}" -v f="${speed[$key]:--}" \
+    'BEGIN { printf "| %-28s | %8.3f | %7.4f | %-40s |\n", m, p / c, s / c, f }'
+done
+echo
+echo "720p → 1440p: lanczos (ffmpeg) $speed_stock; pabsr1 $speed_ours; dvres $speed_dvres"

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Trains pabsr1's and dvres's filters on the TRAINING photos (the split is in
+# bench/quality/run.sh; the held-out photos are never read here) and writes
+# src/filters/sr_weights.cc.
+#
+#   bash bench/quality/train_sr.sh [BUILD_DIR]      # ~7 minutes on 2 loaded cores
+#
+# Data: the benchmark's own ground truth (quality_bench render: a camera
+# moving over the photo, 1280×720), seeded, so the run is reproducible:
+#  * pabsr1: 4 pictures per photo (2 clips, seeds 101… and 201…, frames 0
+#    and 5); low resolution = ffmpeg's AREA downscale by 2 and by 4, the
+#    benchmark's degradation.
+#  * dvres: 12-picture clips (seed 301…) AREA-downscaled by 2 to 640×360,
+#    then encoded at low bitrates — MPEG-2 at 400 and 800 kb/s, H.264 (x264
+#    veryfast) at 100 and 250 kb/s — and decoded; every 3rd picture is used.
+#    2× model: decoded 640×360 → clean 1280×720; 1× model: decoded → clean
+#    640×360 (restoration at the same size).
+set -euo pipefail
+build=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+tool="$build/bench/quality/quality_bench"
+trainer="$build/bench/quality/sr_train"
+[[ -x "$tool" && -x "$trainer" ]] || { echo "build quality_bench and sr_train first" >&2; exit 1; }
+walls=/usr/share/wallpapers
+eval "$(grep -m1 '^train=' "$here/run.sh")"   # the training photos, from the one split
+
+# SR_TRAIN_WORK=DIR keeps the prepared data there (for experiments).
+if [[ -n "${SR_TRAIN_WORK:-}" ]]; then
+  work=$SR_TRAIN_WORK
+  mkdir -p "$work"
+else
+  work=$(mktemp -d /tmp/vidmill-srtrain.XXXXXX)
+  trap 'rm -rf "$work"' EXIT
+fi
+
+pick() {
+  local dir="$walls/$1/contents/images"
+  ls "$dir" | awk -F'[x.]' '{d=$1-1920; if (d<0) d=-d; print d, $0}' | sort -n | head -1 |
+    cut -d' ' -f2 | sed "s|^|$dir/|"
+}
+raw() { ffmpeg -nostdin -loglevel error -y "$@"; }
+yuv_in() { echo -f rawvideo -pix_fmt yuv420p -s "$1" -r 25 -i "$2"; }
+
+W=1280 H=720
+: >"$work/sr2.list"; : >"$work/sr4.list"; : >"$work/dv2.list"; : >"$work/dv1.list"
+index=0
+for name in "${train[@]}"; do
+  raw -i "$(pick "$name")" -vf "scale=1920:1080:force_original_aspect_ratio=increase,crop=1920:1080,format=yuv444p" \
+    -f rawvideo "$work/$name.src"
+  # pabsr1: two short clips, pictures 0 and 5 of each.
+  for clip in 1 2; do
+    gt="$work/$name.$clip.gt.yuv"
+    "$tool" render "$work/$name.src" 1920 1080 "$gt.all" $W $H 6 $((clip * 100 + 1 + index))
+    raw $(yuv_in ${W}x$H "$gt.all") -vf "select='not(mod(n\,5))'" -fps_mode passthrough -f rawvideo "$gt"
+    rm "$gt.all"
+    raw $(yuv_in ${W}x$H "$gt") -vf scale=$((W / 2)):$((H / 2)):flags=area -f rawvideo "$gt.2"
+    raw $(yuv_in ${W}x$H "$gt") -vf scale=$((W / 4)):$((H / 4)):flags=area -f rawvideo "$gt.4"
+    echo "$gt.2 $gt $W $H" >>"$work/sr2.list"
+    echo "$gt.4 $gt $W $H" >>"$work/sr4.list"
+  done
+  # dvres: a 12-picture clip, compressed at four settings.
+  clip="$work/$name.dv.yuv"
+  "$tool" render "$work/$name.src" 1920 1080 "$clip" $W $H 12 $((301 + index))
+  raw $(yuv_in ${W}x$H "$clip") -vf scale=$((W / 2)):$((H / 2)):flags=area -f rawvideo "$clip.low"
+  raw $(yuv_in ${W}x$H "$clip") -vf "select='not(mod(n\,3))'" -fps_mode passthrough -f rawvideo "$clip.gt"
+  raw $(yuv_in $((W / 2))x$((H / 2)) "$clip.low") -vf "select='not(mod(n\,3))'" -fps_mode passthrough \
+    -f rawvideo "$clip.lowgt"
+  for codec in "mpeg2video -b:v 400k" "mpeg2video -b:v 800k" \
+               "libx264 -preset veryfast -b:v 100k" "libx264 -preset veryfast -b:v 250k"; do
+    tag=$(tr -c 'a-z0-9' _ <<<"$codec")
+    ext=$([[ $codec == mpeg2* ]] && echo m2v || echo mkv)
+    raw $(yuv_in $((W / 2))x$((H / 2)) "$clip.low") -c:v $codec "$work/enc.$ext"
+    raw -i "$work/enc.$ext" -vf "select='not(mod(n\,3))'" -fps_mode passthrough -pix_fmt yuv420p \
+      -f rawvideo "$clip.$tag"
+    echo "$clip.$tag $clip.gt $W $H" >>"$work/dv2.list"
+    echo "$clip.$tag $clip.lowgt $((W / 2)) $((H / 2))" >>"$work/dv1.list"
+  done
+  rm "$work/$name.src" "$clip" "$clip.low"
+  index=$((index + 1))
+done
+
+# Hash: 24 angles × 3 strengths × 3 coherences (RAISR's); dvres adds a 4th
+# strength bin (coding artefacts are mostly weak gradients).
+"$trainer" train pabsr1 2 24 3 3 "$work/pabsr1_2.model" "$work/sr2.list"
+"$trainer" train pabsr1 4 24 3 3 "$work/pabsr1_4.model" "$work/sr4.list"
+"$trainer" train dvres 2 24 4 3 "$work/dvres_2.model" "$work/dv2.list" 4
+"$trainer" train dvres 1 24 4 3 "$work/dvres_1.model" "$work/dv1.list" 4
+for model in pabsr1_2 pabsr1_4; do "$trainer" eval "$work/$model.model" "$work/sr${model#pabsr1_}.list"; done
+"$trainer" eval "$work/dvres_2.model" "$work/dv2.list"
+"$trainer" emit "$repo/src/filters/sr_weights.cc" "$work"/{pabsr1_2,pabsr1_4,dvres_1,dvres_2}.model
+echo "wrote $repo/src/filters/sr_weights.cc" >&2

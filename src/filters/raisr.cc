@@ -1,0 +1,356 @@
+#include "filters/raisr.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <string>
+#include <thread>
+
+#include "filters/raisr_weights.h"
+
+namespace vidmill::filters {
+namespace {
+
+// Runs fn(begin, end) over [0, rows), on two threads when asked and worth it.
+template <typename Fn>
+void SplitRows(int rows, int threads, int64_t work, const Fn& fn) {
+  if (threads < 2 || rows < 2 || work < 100000) {
+    fn(0, rows);
+    return;
+  }
+  const int split = rows / 2;
+  std::thread helper([&] { fn(split, rows); });
+  fn(0, split);
+  helper.join();
+}
+
+// atan2 to within 0.002 rad: plenty for bins of 7.5° or more, and a few
+// arithmetic operations the compiler can vectorise, unlike std::atan2.
+[[gnu::always_inline]] inline float FastAtan2(float y, float x) {
+  const float ax = std::fabs(x), ay = std::fabs(y);
+  const float lo = std::min(ax, ay), hi = std::max(ax, ay);
+  const float a = lo / (hi + 1e-20f);
+  const float s = a * a;
+  float r = ((-0.0464964749f * s + 0.15931422f) * s - 0.327622764f) * s * a + a;
+  r = ay > ax ? 1.57079637f - r : r;
+  r = x < 0 ? 3.14159274f - r : r;
+  return y < 0 ? -r : r;
+}
+
+// The structure tensor's horizontal pass for one row: binomial [1 4 6 4 1]
+// sums of gx², gx·gy, gy² (central differences) at every column.
+[[gnu::always_inline]] inline void TensorRow(const PaddedPlane& plane, int y, float* xx, float* xy,
+                                             float* yy, float* gxx, float* gxy, float* gyy) {
+  const int width = plane.width;
+  const float* up = plane.Row(y - 1);
+  const float* mid = plane.Row(y);
+  const float* down = plane.Row(y + 1);
+  // Gradient products at columns −2 … width+1 (index shifted by 2).
+  for (int x = -2; x < width + 2; ++x) {
+    const float gx = 0.5f * (mid[x + 1] - mid[x - 1]);
+    const float gy = 0.5f * (down[x] - up[x]);
+    gxx[x + 2] = gx * gx;
+    gxy[x + 2] = gx * gy;
+    gyy[x + 2] = gy * gy;
+  }
+  for (int x = 0; x < width; ++x) {
+    xx[x] = gxx[x] + 4 * gxx[x + 1] + 6 * gxx[x + 2] + 4 * gxx[x + 3] + gxx[x + 4];
+    xy[x] = gxy[x] + 4 * gxy[x + 1] + 6 * gxy[x + 2] + 4 * gxy[x + 3] + gxy[x + 4];
+    yy[x] = gyy[x] + 4 * gyy[x + 1] + 6 * gyy[x + 2] + 4 * gyy[x + 3] + gyy[x + 4];
+  }
+}
+
+// The features of the tensor (a b; b c) at one pixel (sums weighted by 256).
+[[gnu::always_inline]] inline void Features(float a, float b, float c, float* angle,
+                                            float* strength, float* coherence) {
+  a *= 1.0f / 256;
+  b *= 1.0f / 256;
+  c *= 1.0f / 256;
+  const float trace = a + c, diff = a - c;
+  const float disc = std::sqrt(diff * diff + 4 * b * b);
+  const float l1 = 0.5f * (trace + disc);
+  const float l2 = std::max(0.5f * (trace - disc), 0.0f);
+  const float s1 = std::sqrt(l1), s2 = std::sqrt(l2);
+  *strength = s1;
+  *coherence = (s1 - s2) / (s1 + s2 + 1e-6f);
+  // Doubled angle of the dominant gradient direction, in (−π, π].
+  *angle = FastAtan2(2 * b, diff);
+}
+
+// Stage 1 of the hash: horizontal tensor sums of every row into three planes.
+[[gnu::always_inline]] inline void TensorRowsImpl(const PaddedPlane& plane, float* xx, float* xy,
+                                                  float* yy, int begin, int end) {
+  std::vector<float> gxx(plane.width + 4), gxy(plane.width + 4), gyy(plane.width + 4);
+  for (int y = begin; y < end; ++y) {
+    const size_t offset = static_cast<size_t>(y) * plane.width;
+    TensorRow(plane, y, xx + offset, xy + offset, yy + offset, gxx.data(), gxy.data(), gyy.data());
+  }
+}
+
+// Stage 2: vertical sums, features, bucket.
+[[gnu::always_inline]] inline void BucketRowsImpl(int width, int height, const float* xx,
+                                                  const float* xy, const float* yy,
+                                                  const RaisrHash& hash, uint16_t* buckets,
+                                                  float* strength_out, float* coherence_out,
+                                                  int begin, int end) {
+  std::vector<float> angle(width), strength(width), coherence(width);
+  const float angle_scale = hash.angles / 6.28318531f;
+  for (int y = begin; y < end; ++y) {
+    const float* rx[5];
+    const float* rxy[5];
+    const float* ry[5];
+    for (int k = 0; k < 5; ++k) {
+      const size_t row = static_cast<size_t>(std::clamp(y - 2 + k, 0, height - 1)) * width;
+      rx[k] = xx + row;
+      rxy[k] = xy + row;
+      ry[k] = yy + row;
+    }
+    for (int x = 0; x < width; ++x) {
+      const float a = rx[0][x] + 4 * rx[1][x] + 6 * rx[2][x] + 4 * rx[3][x] + rx[4][x];
+      const float b = rxy[0][x] + 4 * rxy[1][x] + 6 * rxy[2][x] + 4 * rxy[3][x] + rxy[4][x];
+      const float c = ry[0][x] + 4 * ry[1][x] + 6 * ry[2][x] + 4 * ry[3][x] + ry[4][x];
+      Features(a, b, c, &angle[x], &strength[x], &coherence[x]);
+    }
+    const size_t offset = static_cast<size_t>(y) * width;
+    if (strength_out != nullptr) {
+      std::copy(strength.begin(), strength.end(), strength_out + offset);
+      std::copy(coherence.begin(), coherence.end(), coherence_out + offset);
+      continue;
+    }
+    for (int x = 0; x < width; ++x) {
+      int angle_bin = static_cast<int>((angle[x] + 3.14159265f) * angle_scale);
+      if (angle_bin >= hash.angles || angle_bin < 0) angle_bin = 0;
+      int strength_bin = 0;
+      for (int k = 0; k + 1 < hash.strengths; ++k)
+        strength_bin += strength[x] > hash.strength_edges[k];
+      int coherence_bin = 0;
+      for (int k = 0; k + 1 < hash.coherences; ++k) {
+        coherence_bin += coherence[x] > hash.coherence_edges[k];
+      }
+      buckets[offset + x] = static_cast<uint16_t>(
+          (angle_bin * hash.strengths + strength_bin) * hash.coherences + coherence_bin);
+    }
+  }
+}
+
+void TensorRowsPlain(const PaddedPlane& plane, float* xx, float* xy, float* yy, int begin,
+                     int end) {
+  TensorRowsImpl(plane, xx, xy, yy, begin, end);
+}
+__attribute__((target("avx2,fma"))) void TensorRowsAvx2(const PaddedPlane& plane, float* xx,
+                                                        float* xy, float* yy, int begin, int end) {
+  TensorRowsImpl(plane, xx, xy, yy, begin, end);
+}
+void BucketRowsPlain(int width, int height, const float* xx, const float* xy, const float* yy,
+                     const RaisrHash& hash, uint16_t* buckets, float* s, float* c, int begin,
+                     int end) {
+  BucketRowsImpl(width, height, xx, xy, yy, hash, buckets, s, c, begin, end);
+}
+__attribute__((target("avx2,fma"))) void BucketRowsAvx2(int width, int height, const float* xx,
+                                                        const float* xy, const float* yy,
+                                                        const RaisrHash& hash, uint16_t* buckets,
+                                                        float* s, float* c, int begin, int end) {
+  BucketRowsImpl(width, height, xx, xy, yy, hash, buckets, s, c, begin, end);
+}
+
+std::atomic<bool> avx2_allowed{true};
+
+bool HasAvx2() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has && avx2_allowed.load(std::memory_order_relaxed);
+}
+
+void HashPlane(const PaddedPlane& plane, const RaisrHash& hash, uint16_t* buckets, float* strength,
+               float* coherence, int threads) {
+  const int width = plane.width, height = plane.height;
+  const size_t size = static_cast<size_t>(width) * height;
+  std::vector<float> xx(size), xy(size), yy(size);
+  const bool avx2 = HasAvx2();
+  const int64_t work = static_cast<int64_t>(size);
+  SplitRows(height, threads, work, [&](int begin, int end) {
+    if (avx2) {
+      TensorRowsAvx2(plane, xx.data(), xy.data(), yy.data(), begin, end);
+    } else {
+      TensorRowsPlain(plane, xx.data(), xy.data(), yy.data(), begin, end);
+    }
+  });
+  SplitRows(height, threads, work, [&](int begin, int end) {
+    if (avx2) {
+      BucketRowsAvx2(width, height, xx.data(), xy.data(), yy.data(), hash, buckets, strength,
+                     coherence, begin, end);
+    } else {
+      BucketRowsPlain(width, height, xx.data(), xy.data(), yy.data(), hash, buckets, strength,
+                      coherence, begin, end);
+    }
+  });
+}
+
+// The filters, portable version: one dot product per output pixel.
+void UpscaleRowsPlain(const PaddedPlane& in, const RaisrModel& model, const uint16_t* buckets,
+                      float* out, ptrdiff_t out_stride, int begin, int end) {
+  const int scale = model.scale;
+  for (int y = begin; y < end; ++y) {
+    for (int x = 0; x < in.width; ++x) {
+      const int bucket = buckets[static_cast<size_t>(y) * in.width + x];
+      const float* patch = in.Row(y - 3) + x - 3;
+      for (int phase = 0; phase < scale * scale; ++phase) {
+        const float* w = model.Filter(bucket, phase);
+        float sum = 0;
+        for (int row = 0; row < kRaisrRows; ++row) {
+          const float* p = patch + static_cast<ptrdiff_t>(row) * in.stride;
+          for (int col = 0; col < kRaisrCols; ++col) sum += p[col] * w[row * kRaisrCols + col];
+        }
+        out[(static_cast<ptrdiff_t>(y) * scale + phase / scale) * out_stride + x * scale +
+            phase % scale] = sum;
+      }
+    }
+  }
+}
+
+__attribute__((target("avx2,fma"))) inline __m256 Dot7(const __m256* p, const float* w) {
+  __m256 acc = _mm256_mul_ps(p[0], _mm256_loadu_ps(w));
+  for (int row = 1; row < kRaisrRows; ++row) {
+    acc = _mm256_fmadd_ps(p[row], _mm256_loadu_ps(w + row * kRaisrCols), acc);
+  }
+  return acc;
+}
+
+// Four horizontal sums at once: lane k of the result is the sum of a[k].
+__attribute__((target("avx2,fma"))) inline __m128 Sum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+  const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+  return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+}
+
+// The filters with AVX2: a patch row is one register, 7 FMAs per phase.
+__attribute__((target("avx2,fma"))) void UpscaleRowsAvx2(const PaddedPlane& in,
+                                                         const RaisrModel& model,
+                                                         const uint16_t* buckets, float* out,
+                                                         ptrdiff_t out_stride, int begin, int end) {
+  const int scale = model.scale;
+  const int phases = scale * scale;
+  for (int y = begin; y < end; ++y) {
+    float* out_row = out + static_cast<ptrdiff_t>(y) * scale * out_stride;
+    for (int x = 0; x < in.width; ++x) {
+      const int bucket = buckets[static_cast<size_t>(y) * in.width + x];
+      const float* patch = in.Row(y - 3) + x - 3;
+      __m256 p[kRaisrRows];
+      for (int row = 0; row < kRaisrRows; ++row) {
+        p[row] = _mm256_loadu_ps(patch + static_cast<ptrdiff_t>(row) * in.stride);
+      }
+      const float* w = model.Filter(bucket, 0);
+      if (scale == 1) {
+        const __m128 s =
+            Sum4(Dot7(p, w), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
+        out_row[x] = _mm_cvtss_f32(s);
+      } else if (scale == 2) {
+        const __m128 s = Sum4(Dot7(p, w), Dot7(p, w + kRaisrTaps), Dot7(p, w + 2 * kRaisrTaps),
+                              Dot7(p, w + 3 * kRaisrTaps));
+        _mm_storel_pi(reinterpret_cast<__m64*>(out_row + 2 * x), s);
+        _mm_storeh_pi(reinterpret_cast<__m64*>(out_row + out_stride + 2 * x), s);
+      } else {
+        for (int group = 0; group < phases / 4; ++group) {
+          const float* g = w + group * 4 * kRaisrTaps;
+          const __m128 s = Sum4(Dot7(p, g), Dot7(p, g + kRaisrTaps), Dot7(p, g + 2 * kRaisrTaps),
+                                Dot7(p, g + 3 * kRaisrTaps));
+          if (scale == 4) {
+            _mm_storeu_ps(out_row + group * out_stride + 4 * x, s);
+          } else {
+            float lanes[4];
+            _mm_storeu_ps(lanes, s);
+            for (int k = 0; k < 4; ++k) {
+              const int phase = group * 4 + k;
+              out_row[(phase / scale) * out_stride + x * scale + phase % scale] = lanes[k];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void AllowRaisrAvx2(bool allowed) { avx2_allowed.store(allowed); }
+
+void PaddedPlane::Resize(int new_width, int new_height) {
+  width = new_width;
+  height = new_height;
+  stride = (new_width + 2 * kRaisrBorder + 7) / 8 * 8;
+  data.assign(static_cast<size_t>(stride) * (new_height + 2 * kRaisrBorder), 0.0f);
+}
+
+void PaddedPlane::FillBorder() {
+  for (int y = 0; y < height; ++y) {
+    float* row = Row(y);
+    for (int k = 1; k <= kRaisrBorder; ++k) {
+      row[-k] = row[0];
+      row[width - 1 + k] = row[width - 1];
+    }
+    // The alignment padding on the right stays as it is (never read by filters).
+  }
+  const size_t row_floats = static_cast<size_t>(stride);
+  float* first = data.data() + static_cast<size_t>(kRaisrBorder) * stride;
+  float* last = data.data() + static_cast<size_t>(kRaisrBorder + height - 1) * stride;
+  for (int k = 1; k <= kRaisrBorder; ++k) {
+    std::copy(first, first + row_floats, first - k * row_floats);
+    std::copy(last, last + row_floats, last + k * row_floats);
+  }
+}
+
+void ComputeBuckets(const PaddedPlane& plane, const RaisrHash& hash, std::vector<uint16_t>* buckets,
+                    int threads) {
+  buckets->resize(static_cast<size_t>(plane.width) * plane.height);
+  HashPlane(plane, hash, buckets->data(), nullptr, nullptr, threads);
+}
+
+void ComputeFeatures(const PaddedPlane& plane, std::vector<float>* strength,
+                     std::vector<float>* coherence) {
+  const size_t size = static_cast<size_t>(plane.width) * plane.height;
+  strength->resize(size);
+  coherence->resize(size);
+  RaisrHash unused;
+  HashPlane(plane, unused, nullptr, strength->data(), coherence->data(), 1);
+}
+
+void RaisrUpscale(const PaddedPlane& in, const RaisrModel& model, float* out, ptrdiff_t out_stride,
+                  int threads) {
+  std::vector<uint16_t> buckets;
+  ComputeBuckets(in, model.hash, &buckets, threads);
+  const bool avx2 = HasAvx2();
+  const int64_t work = static_cast<int64_t>(in.width) * in.height * model.phases() * 8;
+  SplitRows(in.height, threads, work, [&](int begin, int end) {
+    if (avx2) {
+      UpscaleRowsAvx2(in, model, buckets.data(), out, out_stride, begin, end);
+    } else {
+      UpscaleRowsPlain(in, model, buckets.data(), out, out_stride, begin, end);
+    }
+  });
+}
+
+const RaisrModel* FindRaisrModel(std::string_view family, int scale) {
+  static const std::vector<RaisrModel>* models = [] {
+    auto* list = new std::vector<RaisrModel>;
+    for (const RaisrWeightBlob* blob = kRaisrWeightBlobs; blob->family != nullptr; ++blob) {
+      RaisrModel model;
+      model.scale = blob->scale;
+      model.hash.angles = blob->angles;
+      model.hash.strengths = blob->strengths;
+      model.hash.coherences = blob->coherences;
+      std::copy(blob->strength_edges, blob->strength_edges + 5, model.hash.strength_edges);
+      std::copy(blob->coherence_edges, blob->coherence_edges + 3, model.hash.coherence_edges);
+      model.weights.resize(blob->count);
+      for (size_t k = 0; k < blob->count; ++k) model.weights[k] = blob->values[k] * blob->step;
+      list->push_back(std::move(model));
+    }
+    return list;
+  }();
+  size_t index = 0;
+  for (const RaisrWeightBlob* blob = kRaisrWeightBlobs; blob->family != nullptr; ++blob, ++index) {
+    if (family == blob->family && scale == blob->scale) return &(*models)[index];
+  }
+  return nullptr;
+}
+
+}  // namespace vidmill::filters

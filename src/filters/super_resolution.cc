@@ -1,0 +1,204 @@
+#include "filters/super_resolution.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "filters/clarity.h"
+#include "filters/raisr.h"
+#include "filters/resample.h"
+
+namespace vidmill::filters {
+namespace {
+
+constexpr int kThreads = 2;
+
+// Reads a plane into floats in 8-bit code units.
+void ToFloat(const PlaneView& plane, float* out, ptrdiff_t out_stride) {
+  const float scale = 255.0f / ((1 << plane.bit_depth) - 1);
+  for (int y = 0; y < plane.height; ++y) {
+    float* dst = out + y * out_stride;
+    if (plane.bit_depth > 8) {
+      const uint16_t* row = plane.Row16(y);
+      for (int x = 0; x < plane.width; ++x) dst[x] = row[x] * scale;
+    } else {
+      const uint8_t* row = plane.Row8(y);
+      for (int x = 0; x < plane.width; ++x) dst[x] = row[x];
+    }
+  }
+}
+
+// Writes floats in 8-bit code units into a plane: rounded, clamped.
+void FromFloat(const float* in, ptrdiff_t in_stride, const PlaneView& plane) {
+  const int max_value = (1 << plane.bit_depth) - 1;
+  const float scale = max_value / 255.0f;
+  for (int y = 0; y < plane.height; ++y) {
+    const float* src = in + y * in_stride;
+    if (plane.bit_depth > 8) {
+      uint16_t* row = plane.Row16(y);
+      for (int x = 0; x < plane.width; ++x) {
+        row[x] = static_cast<uint16_t>(std::clamp(src[x] * scale + 0.5f, 0.0f, float(max_value)));
+      }
+    } else {
+      uint8_t* row = plane.Row8(y);
+      for (int x = 0; x < plane.width; ++x) {
+        row[x] = static_cast<uint8_t>(std::clamp(src[x] + 0.5f, 0.0f, 255.0f));
+      }
+    }
+  }
+}
+
+class SuperResolution final : public VideoFilter {
+ public:
+  SuperResolution(std::string family, const FilterConfig& config, PixelFormat output,
+                  const RaisrModel* model)
+      : family_(std::move(family)), config_(config), output_(output), model_(model) {}
+
+  Status Push(const FrameView& in, int64_t pts) override {
+    if (flushed_) return Status::InvalidArgument(family_ + ": Push after Flush");
+    if (!(in.format == config_.input)) {
+      return Status::InvalidArgument(family_ + ": frame format differs from the configured input");
+    }
+    OwnedFrame result(output_);
+    result.pts = pts;
+    if (fields_) {
+      // Each field on its own: views of every other row, in and out.
+      for (int parity = 0; parity < 2; ++parity) {
+        Scale(FieldOf(in, parity), FieldOf(result.view(), parity));
+      }
+    } else {
+      Scale(in, result.view());
+    }
+    ready_.push_back(std::move(result));
+    return Status::Ok();
+  }
+
+  void set_fields(bool fields) { fields_ = fields; }
+
+  Status Pull(std::vector<OwnedFrame>* out) override {
+    for (OwnedFrame& frame : ready_) out->push_back(std::move(frame));
+    ready_.clear();
+    return Status::Ok();
+  }
+  Status Flush() override {
+    flushed_ = true;
+    return Status::Ok();
+  }
+  PixelFormat output_format() const override { return output_; }
+
+ private:
+  static FrameView FieldOf(const FrameView& frame, int parity) {
+    FrameView field = frame;
+    field.format.height = frame.format.height / 2;
+    for (int plane = 0; plane < 3; ++plane) {
+      PlaneView& view = field.planes[plane];
+      view.data += view.stride * parity;
+      view.height /= 2;
+      view.stride *= 2;
+    }
+    return field;
+  }
+
+  void Scale(const FrameView& in, const FrameView& dst) {
+    ScaleLuma(in.planes[0], dst.planes[0]);
+    for (int plane = 1; plane < 3; ++plane) {
+      const PlaneView& src = in.planes[plane];
+      chroma_in_.resize(static_cast<size_t>(src.width) * src.height);
+      ToFloat(src, chroma_in_.data(), src.width);
+      const PlaneView& out = dst.planes[plane];
+      chroma_out_.resize(static_cast<size_t>(out.width) * out.height);
+      ResamplePlane(chroma_in_.data(), src.width, src.height, src.width, chroma_out_.data(),
+                    out.width, out.height, out.width, kThreads);
+      FromFloat(chroma_out_.data(), out.width, out);
+    }
+  }
+
+  void ScaleLuma(const PlaneView& src, const PlaneView& dst) {
+    const int out_w = dst.width, out_h = dst.height;
+    final_.resize(static_cast<size_t>(out_w) * out_h);
+    if (model_ == nullptr) {
+      luma_.resize(static_cast<size_t>(src.width) * src.height);
+      ToFloat(src, luma_.data(), src.width);
+      ResamplePlane(luma_.data(), src.width, src.height, src.width, final_.data(), out_w, out_h,
+                    out_w, kThreads);
+    } else {
+      padded_.Resize(src.width, src.height);
+      ToFloat(src, padded_.Row(0), padded_.stride);
+      padded_.FillBorder();
+      const int scale = model_->scale;
+      const int up_w = src.width * scale, up_h = src.height * scale;
+      if (up_w == out_w && up_h == out_h) {
+        RaisrUpscale(padded_, *model_, final_.data(), out_w, kThreads);
+      } else {
+        luma_.resize(static_cast<size_t>(up_w) * up_h);
+        RaisrUpscale(padded_, *model_, luma_.data(), up_w, kThreads);
+        ResamplePlane(luma_.data(), up_w, up_h, up_w, final_.data(), out_w, out_h, out_w, kThreads);
+      }
+    }
+    ApplyClarity(final_.data(), out_w, out_h, out_w, config_.clarity_boost, kThreads);
+    FromFloat(final_.data(), out_w, dst);
+  }
+
+  std::string family_;
+  FilterConfig config_;
+  PixelFormat output_;
+  const RaisrModel* model_;
+  bool flushed_ = false;
+  bool fields_ = false;
+  std::vector<OwnedFrame> ready_;
+  PaddedPlane padded_;
+  std::vector<float> luma_, final_, chroma_in_, chroma_out_;
+};
+
+}  // namespace
+
+int LearnedScaleFor(std::string_view family, int in_width, int in_height, int out_width,
+                    int out_height) {
+  const double ratio = std::max(static_cast<double>(out_width) / in_width,
+                                static_cast<double>(out_height) / in_height);
+  if (family == "dvres") return ratio <= 1.0 ? 1 : 2;
+  if (ratio <= 1.0) return 0;
+  return ratio <= 2.0 ? 2 : 4;
+}
+
+Result<std::unique_ptr<VideoFilter>> MakeSuperResolution(std::string_view family,
+                                                         const FilterConfig& config) {
+  const std::string name(family);
+  RETURN_IF_ERROR(config.input.Validate());
+  RETURN_IF_ERROR(CheckProperties(config, name, {"fields"}));
+  ASSIGN_OR_RETURN(double fields, DoubleProperty(config, name, "fields", 0, 0, 1));
+  if (fields != 0 && fields != 1) return Status::InvalidArgument(name + ": fields must be 0 or 1");
+  PixelFormat output = config.input;
+  if (config.output_width != 0 || config.output_height != 0) {
+    output.width = config.output_width;
+    output.height = config.output_height;
+  }
+  RETURN_IF_ERROR(output.Validate());
+  if (family == "dvres" && config.clarity_boost != ClarityBoost::kNone) {
+    return Status::InvalidArgument("clarityBoost applies only with the pabsr1 scaler");
+  }
+  if (fields == 1) {
+    // Every plane must split into two fields of equal height, in and out.
+    const int rows = config.input.chroma == Chroma::k420 ? 4 : 2;
+    if (config.input.height % rows != 0 || output.height % rows != 0) {
+      return Status::InvalidArgument(
+          name + ": scaling fields needs heights that are multiples of " + std::to_string(rows));
+    }
+  }
+  const int scale = LearnedScaleFor(family, config.input.width, config.input.height / (1 + fields),
+                                    output.width, output.height / (1 + fields));
+  const RaisrModel* model = nullptr;
+  if (scale != 0) {
+    model = FindRaisrModel(family, scale);
+    if (model == nullptr) {
+      return Status::NotImplemented("the '" + name + "' filter has no trained " +
+                                    std::to_string(scale) + "x model in this build");
+    }
+  }
+  auto filter = std::make_unique<SuperResolution>(name, config, output, model);
+  filter->set_fields(fields == 1);
+  return std::unique_ptr<VideoFilter>(std::move(filter));
+}
+
+}  // namespace vidmill::filters
