@@ -145,6 +145,12 @@ void RegisterBuiltInFilters() {
           -> Result<std::unique_ptr<engine::FilterStage>> {
         return std::unique_ptr<engine::FilterStage>(std::make_unique<VideoFilterStage>(options));
       });
+  (void)engine::RegisterFilterStage(
+      "dejit",
+      [](const engine::FilterStageOptions& options)
+          -> Result<std::unique_ptr<engine::FilterStage>> {
+        return std::unique_ptr<engine::FilterStage>(std::make_unique<VideoFilterStage>(options));
+      });
 }
 
 }  // namespace vidmill::filters

@@ -140,7 +140,6 @@ TEST_F(ProcessingTest, BadRequestsAreRefusedWithTheFieldNamed) {
       {object{{"range", object{{"startPositionMilliseconds", 5000}}}}, 400, "range.startPositionMilliseconds"},
       {object{{"colour", "red"}}, 400, "colour"},
       {object{{"denoiser", "denoise"}}, 501, "denoise"},
-      {object{{"stabilizer", "dejit"}}, 501, "dejit"},
   };
   for (const Case& c : cases) {
     HttpResponse response = Process(c.request);
