@@ -313,7 +313,7 @@ Result<std::unique_ptr<VideoFilter>> Dejitter::Create(const FilterConfig& config
   }
   // At most 5 % of the picture area is cropped: zoom ≤ 1/√0.95.
   ASSIGN_OR_RETURN(double zoom, DoubleProperty(config, "dejit", "zoom", 1.025, 1.0, 1.0259));
-  ASSIGN_OR_RETURN(double smoothing, DoubleProperty(config, "dejit", "smoothing", 8.0, 0.5,
+  ASSIGN_OR_RETURN(double smoothing, DoubleProperty(config, "dejit", "smoothing", 5.0, 0.5,
                                                     kRadius / 2.0));
   auto filter = std::unique_ptr<Dejitter>(new Dejitter(config));
   filter->zoom_ = zoom;

@@ -93,7 +93,7 @@ class Dejitter final : public VideoFilter {
 
   FilterConfig config_;
   double zoom_ = 1.025;
-  double sigma_ = 8.0;
+  double sigma_ = 5.0;
   std::deque<OwnedFrame> pending_;  // frames first_pending_ … first_pending_ + size − 1
   int64_t first_pending_ = 0;
   std::deque<PathPoint> path_;  // frames path_base_ …
