@@ -104,19 +104,29 @@ void CoarseSearch(const MotionPyramid& previous, const MotionPyramid& next, int*
   *best_dx = 0;
   *best_dy = 0;
   if (range < 1) return;
+  const int side = 2 * range + 1;
+  std::vector<double> costs(static_cast<size_t>(side) * side);
+  SplitRows(side, static_cast<int64_t>(width) * height * 4 >= kThreadedPixels, [&](int begin, int end) {
+    for (int dy = begin - range; dy < end - range; ++dy) {
+      for (int dx = -range; dx <= range; ++dx) {
+        double cost = 0;
+        for (int y = range; y < height - range; y += 2) {
+          const float* a = &next.level1[static_cast<size_t>(y) * width];
+          const float* b = &previous.level1[static_cast<size_t>(y + dy) * width + dx];
+          float row = 0;
+          for (int x = range; x < width - range; ++x) row += std::abs(a[x] - b[x]);
+          cost += row;
+        }
+        costs[static_cast<size_t>(dy + range) * side + dx + range] = cost;
+      }
+    }
+  });
   double best_cost = 1e300;
   for (int dy = -range; dy <= range; ++dy) {
     for (int dx = -range; dx <= range; ++dx) {
-      double cost = 0;
-      for (int y = range; y < height - range; y += 2) {
-        const float* a = &next.level1[static_cast<size_t>(y) * width];
-        const float* b = &previous.level1[static_cast<size_t>(y + dy) * width + dx];
-        float row = 0;
-        for (int x = range; x < width - range; ++x) row += std::abs(a[x] - b[x]);
-        cost += row;
-      }
       // Prefer the smaller motion among equal costs (flat pictures).
-      cost += 1e-6 * (std::abs(dx) + std::abs(dy));
+      const double cost = costs[static_cast<size_t>(dy + range) * side + dx + range] +
+                          1e-6 * (std::abs(dx) + std::abs(dy));
       if (cost < best_cost) {
         best_cost = cost;
         *best_dx = dx;
