@@ -235,5 +235,32 @@ TEST(DejitTest, NeverABlackBorderEvenWhenTheShakeExceedsTheMargin) {
   }
 }
 
+TEST(DejitTest, ACutStartsANewPathInsteadOfSmearingAFalseMotion) {
+  FilterConfig config;
+  config.input = PixelFormat{128, 96, 8, Chroma::k420};
+  // Two still shots; the second is the first's negative, matched by no shift.
+  const OwnedFrame first = Render(config.input, 0, 0);
+  OwnedFrame second = OwnedFrame::CopyOf(first.view());
+  for (int plane = 0; plane < 3; ++plane) {
+    const PlaneView p = second.plane(plane);
+    for (int y = 0; y < p.height; ++y) {
+      for (int x = 0; x < p.width; ++x) p.Set(x, y, 255 - p.At(x, y));
+    }
+  }
+  std::vector<OwnedFrame> input;
+  for (int n = 0; n < 40; ++n) input.push_back(OwnedFrame::CopyOf((n < 20 ? first : second).view()));
+  std::vector<OwnedFrame> out = RunDejit(config, input);
+  ASSERT_EQ(out.size(), input.size());
+  // Still shots need no correction: every frame of a shot is the same picture,
+  // right up to the cut.
+  for (int n : {1, 18, 19, 20, 21, 39}) {
+    const OwnedFrame& reference = out[n < 20 ? 0 : 39];
+    const PlaneView a = out[n].plane(0), b = reference.plane(0);
+    for (int y = 0; y < a.height; ++y) {
+      for (int x = 0; x < a.width; ++x) ASSERT_EQ(a.At(x, y), b.At(x, y)) << n;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace vidmill::filters
