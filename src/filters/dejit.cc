@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <thread>
 
 namespace vidmill::filters {
@@ -311,10 +309,6 @@ GlobalMotion EstimateGlobalMotion(const MotionPyramid& previous, const MotionPyr
   deviation /= static_cast<double>(next.level0.size());
   motion.matched = residual <= kCutResidual &&
                    residual <= std::max(kCutFloor, kCutContrast * deviation) && overlap >= 0.25;
-  if (std::getenv("DEJIT_TRACE")) {
-    std::fprintf(stderr, "%.3f %.3f residual %.2f deviation %.2f\n", motion.ux, motion.uy, residual,
-                 deviation);
-  }
   return motion;
 }
 
