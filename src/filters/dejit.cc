@@ -328,7 +328,7 @@ void WarpPlane(const PlaneView& in, const PlaneView& out, double zoom, double of
 
 Result<std::unique_ptr<VideoFilter>> Dejitter::Create(const FilterConfig& config) {
   RETURN_IF_ERROR(config.input.Validate());
-  RETURN_IF_ERROR(CheckProperties(config, "dejit", {"zoom", "smoothing"}));
+  RETURN_IF_ERROR(CheckProperties(config, "dejit", {"zoom", "smoothing", "fields"}));
   if (config.output_width != 0 || config.output_height != 0) {
     return Status::InvalidArgument("dejit does not scale: output size must be unset");
   }
@@ -336,7 +336,10 @@ Result<std::unique_ptr<VideoFilter>> Dejitter::Create(const FilterConfig& config
   ASSIGN_OR_RETURN(double zoom, DoubleProperty(config, "dejit", "zoom", 1.025, 1.0, 1.0259));
   ASSIGN_OR_RETURN(double smoothing, DoubleProperty(config, "dejit", "smoothing", 5.0, 0.5,
                                                     kRadius / 2.0));
+  ASSIGN_OR_RETURN(double fields, DoubleProperty(config, "dejit", "fields", 0, 0, 1));
+  if (fields != 0 && fields != 1) return Status::InvalidArgument("dejit: fields must be 0 or 1");
   auto filter = std::unique_ptr<Dejitter>(new Dejitter(config));
+  filter->fields_ = fields == 1;
   filter->zoom_ = zoom;
   filter->sigma_ = smoothing;
   return std::unique_ptr<VideoFilter>(std::move(filter));
@@ -421,8 +424,28 @@ void Dejitter::EmitOldest() {
   for (int plane = 0; plane < 3; ++plane) {
     const int shift_x = plane == 0 ? 0 : ChromaShiftX(format.chroma);
     const int shift_y = plane == 0 ? 0 : ChromaShiftY(format.chroma);
-    WarpPlane(input.plane(plane), result.plane(plane), zoom_, offset_x / (1 << shift_x),
-              offset_y / (1 << shift_y));
+    const PlaneView from = input.plane(plane), to = result.plane(plane);
+    const double plane_x = offset_x / (1 << shift_x), plane_y = offset_y / (1 << shift_y);
+    if (!fields_ || from.height < 2) {
+      WarpPlane(from, to, zoom_, plane_x, plane_y);
+      continue;
+    }
+    // Field p holds rows 2k + p. Its row k must come from frame position
+    // c + (2k + p − c)/zoom + offset of the same field; in the field's own
+    // coordinates that is the same zoom about its centre c_f, shifted by
+    // offset/2 − e/2·(1 − 1/zoom) with e = 2 c_f + p − c.
+    const double centre = (from.height - 1) / 2.0;
+    for (int parity = 0; parity < 2; ++parity) {
+      PlaneView field_in = from, field_out = to;
+      field_in.data += from.stride * parity;
+      field_out.data += to.stride * parity;
+      field_in.stride *= 2;
+      field_out.stride *= 2;
+      field_in.height = field_out.height = (from.height - parity + 1) / 2;
+      const double field_centre = (field_in.height - 1) / 2.0;
+      const double e = 2 * field_centre + parity - centre;
+      WarpPlane(field_in, field_out, zoom_, plane_x, plane_y / 2 - e / 2 * (1 - 1 / zoom_));
+    }
   }
   result.pts = input.pts;
   ready_.push_back(std::move(result));

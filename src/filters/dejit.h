@@ -24,6 +24,9 @@
 //    margin the zoom gives, so every output sample comes from inside the
 //    picture: never a black border. Chroma follows luma (offsets scaled by
 //    the subsampling).
+// Interlaced frames that stay interlaced (property "fields" = 1, set by the
+// engine stage when the output keeps its fields): each field is warped from
+// the same field of the input, so the fields never mix.
 // Input/output: any planar format of filter.h (8–16 bits, 4:2:0/4:2:2/4:4:4),
 // same size; one output per input, delayed by kRadius frames (Pull returns
 // nothing while the look-ahead fills; Flush releases the rest).
@@ -94,6 +97,7 @@ class Dejitter final : public VideoFilter {
   FilterConfig config_;
   double zoom_ = 1.025;
   double sigma_ = 5.0;
+  bool fields_ = false;
   std::deque<OwnedFrame> pending_;  // frames first_pending_ … first_pending_ + size − 1
   int64_t first_pending_ = 0;
   std::deque<PathPoint> path_;  // frames path_base_ …
