@@ -240,8 +240,8 @@ Similarity FitSimilarity(const Luma& ref, const Luma& test) {
   std::array<double, 4> p = fit(keep);
   std::vector<double> errors;
   for (const Sample& s : samples) {
-    errors.push_back(std::hypot(p[0] + p[2] * s.x - p[3] * s.y - s.vx,
-                                p[1] + p[3] * s.x + p[2] * s.y - s.vy));
+    errors.push_back(
+        std::hypot(p[0] + p[2] * s.x - p[3] * s.y - s.vx, p[1] + p[3] * s.x + p[2] * s.y - s.vy));
   }
   std::vector<double> sorted = errors;
   std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
@@ -340,9 +340,9 @@ int JitterCommand(int argc, char** argv) {
     for (int y = height / 20; y < height - height / 20; ++y) {
       for (int x = width / 20; x < width - width / 20; ++x) {
         const double px = x - cx, py = y - cy;
-        const double value = std::clamp(
-            ref_luma.Cubic(cx + fit.tx + fit.s * px - fit.r * py, cy + fit.ty + fit.r * px + fit.s * py),
-            0.0f, 255.0f);
+        const double value = std::clamp(ref_luma.Cubic(cx + fit.tx + fit.s * px - fit.r * py,
+                                                       cy + fit.ty + fit.r * px + fit.s * py),
+                                        0.0f, 255.0f);
         const double d = test_luma.At(x, y) - value;
         sse += d * d;
         ++count;

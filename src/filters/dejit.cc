@@ -111,21 +111,22 @@ void CoarseSearch(const MotionPyramid& previous, const MotionPyramid& next, int*
   if (range < 1) return;
   const int side = 2 * range + 1;
   std::vector<double> costs(static_cast<size_t>(side) * side);
-  SplitRows(side, static_cast<int64_t>(width) * height * 4 >= kThreadedPixels, [&](int begin, int end) {
-    for (int dy = begin - range; dy < end - range; ++dy) {
-      for (int dx = -range; dx <= range; ++dx) {
-        double cost = 0;
-        for (int y = range; y < height - range; y += 2) {
-          const float* a = &next.level1[static_cast<size_t>(y) * width];
-          const float* b = &previous.level1[static_cast<size_t>(y + dy) * width + dx];
-          float row = 0;
-          for (int x = range; x < width - range; ++x) row += std::abs(a[x] - b[x]);
-          cost += row;
-        }
-        costs[static_cast<size_t>(dy + range) * side + dx + range] = cost;
-      }
-    }
-  });
+  SplitRows(side, static_cast<int64_t>(width) * height * 4 >= kThreadedPixels,
+            [&](int begin, int end) {
+              for (int dy = begin - range; dy < end - range; ++dy) {
+                for (int dx = -range; dx <= range; ++dx) {
+                  double cost = 0;
+                  for (int y = range; y < height - range; y += 2) {
+                    const float* a = &next.level1[static_cast<size_t>(y) * width];
+                    const float* b = &previous.level1[static_cast<size_t>(y + dy) * width + dx];
+                    float row = 0;
+                    for (int x = range; x < width - range; ++x) row += std::abs(a[x] - b[x]);
+                    cost += row;
+                  }
+                  costs[static_cast<size_t>(dy + range) * side + dx + range] = cost;
+                }
+              }
+            });
   double best_cost = 1e300;
   for (int dy = -range; dy <= range; ++dy) {
     for (int dx = -range; dx <= range; ++dx) {
@@ -152,8 +153,7 @@ struct NormalEquations {
 // next(q) ≈ previous(q + u + M (q − centre)). Returns the last mean absolute
 // residual and the fraction of the picture that overlapped.
 void GaussNewton(const std::vector<float>& previous, const std::vector<float>& next, int width,
-                 int height, int iterations, double* p, double* mean_residual,
-                 double* overlap) {
+                 int height, int iterations, double* p, double* mean_residual, double* overlap) {
   *mean_residual = 0;
   *overlap = 0;
   if (width < 8 || height < 8) return;
@@ -334,8 +334,8 @@ Result<std::unique_ptr<VideoFilter>> Dejitter::Create(const FilterConfig& config
   }
   // At most 5 % of the picture area is cropped: zoom ≤ 1/√0.95.
   ASSIGN_OR_RETURN(double zoom, DoubleProperty(config, "dejit", "zoom", 1.025, 1.0, 1.0259));
-  ASSIGN_OR_RETURN(double smoothing, DoubleProperty(config, "dejit", "smoothing", 5.0, 0.5,
-                                                    kRadius / 2.0));
+  ASSIGN_OR_RETURN(double smoothing,
+                   DoubleProperty(config, "dejit", "smoothing", 5.0, 0.5, kRadius / 2.0));
   ASSIGN_OR_RETURN(double fields, DoubleProperty(config, "dejit", "fields", 0, 0, 1));
   if (fields != 0 && fields != 1) return Status::InvalidArgument("dejit: fields must be 0 or 1");
   auto filter = std::unique_ptr<Dejitter>(new Dejitter(config));

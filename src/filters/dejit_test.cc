@@ -13,10 +13,12 @@ namespace {
 // position of a (zoomed, shifted) view can be read back from its column and
 // row means. Values stay in [0.25, 0.75] of the range: no black anywhere.
 double ProfileX(double x) {
-  return 0.1 * std::sin(x * 0.37) + 0.07 * std::sin(x * 0.113 + 1) + 0.05 * std::tanh(std::sin(x * 0.071) * 4);
+  return 0.1 * std::sin(x * 0.37) + 0.07 * std::sin(x * 0.113 + 1) +
+         0.05 * std::tanh(std::sin(x * 0.071) * 4);
 }
 double ProfileY(double y) {
-  return 0.1 * std::sin(y * 0.29 + 2) + 0.07 * std::cos(y * 0.131) + 0.05 * std::tanh(std::sin(y * 0.083) * 4);
+  return 0.1 * std::sin(y * 0.29 + 2) + 0.07 * std::cos(y * 0.131) +
+         0.05 * std::tanh(std::sin(y * 0.083) * 4);
 }
 
 // The view of the texture whose pixel (0, 0) sits at (px, py).
@@ -229,7 +231,8 @@ TEST(DejitTest, NeverABlackBorderEvenWhenTheShakeExceedsTheMargin) {
     for (int plane = 0; plane < 3; ++plane) {
       const PlaneView p = frame.plane(plane);
       for (int y = 0; y < p.height; ++y) {
-        for (int x = 0; x < p.width; ++x) ASSERT_GT(p.At(x, y), 60) << plane << " " << x << "," << y;
+        for (int x = 0; x < p.width; ++x)
+          ASSERT_GT(p.At(x, y), 60) << plane << " " << x << "," << y;
       }
     }
   }
@@ -248,7 +251,8 @@ TEST(DejitTest, ACutStartsANewPathInsteadOfSmearingAFalseMotion) {
     }
   }
   std::vector<OwnedFrame> input;
-  for (int n = 0; n < 40; ++n) input.push_back(OwnedFrame::CopyOf((n < 20 ? first : second).view()));
+  for (int n = 0; n < 40; ++n)
+    input.push_back(OwnedFrame::CopyOf((n < 20 ? first : second).view()));
   std::vector<OwnedFrame> out = RunDejit(config, input);
   ASSERT_EQ(out.size(), input.size());
   // Still shots need no correction: every frame of a shot is the same picture,
