@@ -5,6 +5,10 @@
 //       Ground truth: a virtual camera moving over a photograph (SRC, 4:4:4
 //       planar, SW×SH) — a seeded random pan, a slow zoom and a small rotation —
 //       rendered at W×H with a 2×2-supersampled bicubic warp, FRAMES pictures.
+//   render SRC.yuv SW SH OUT.yuv W H FRAMES SEED SHAKE SHAKE_SEED
+//       The same camera move (same SEED, same path) plus frame jitter: each
+//       picture's view is shifted by an independent Gaussian offset of SHAKE
+//       output pixels RMS per axis (clamped to ±3 SHAKE), drawn from SHAKE_SEED.
 //   weave IN.yuv W H OUT.yuv
 //       Progressive pictures 2n and 2n+1 → one top-field-first woven frame n.
 //   deint IN.yuv W H OUT.yuv [KEY=VALUE...]
@@ -16,6 +20,7 @@
 //       pabsr1, default none); prints fps and cpu_ms_per_frame like deint.
 //   noise IN.yuv OUT.yuv W H SIGMA SEED
 //       White Gaussian noise of SIGMA code values on every sample, seeded.
+//   dejit, jitter: the stabilisation benchmark, see dejit_bench.h.
 //   metrics REF.yuv TEST.yuv W H
 //       Mean Y-PSNR (dB, per frame then averaged) and Y-SSIM (8×8 windows,
 //       stride 4, the usual constants) over the frames both files have.
@@ -35,6 +40,7 @@
 #include <string>
 #include <vector>
 
+#include "dejit_bench.h"
 #include "filters/filter.h"
 #include "filters/frame.h"
 
@@ -102,8 +108,12 @@ float SampleBicubic(const uint8_t* plane, int width, int height, float x, float 
 }
 
 int Render(int argc, char** argv) {
-  if (argc != 10) return 1;
+  if (argc != 10 && argc != 12) return 1;
   std::vector<uint8_t> src = ReadFile(argv[2]);
+  // The shake has its own generator, so the smooth path is the same with or without it.
+  const float shake = argc == 12 ? static_cast<float>(std::atof(argv[10])) : 0.0f;
+  std::mt19937 shake_rng(static_cast<uint32_t>(argc == 12 ? std::atoi(argv[11]) : 0));
+  std::normal_distribution<float> shake_normal(0.0f, 1.0f);
   const int sw = std::atoi(argv[3]), sh = std::atoi(argv[4]);
   const int width = std::atoi(argv[6]), height = std::atoi(argv[7]);
   const int frames = std::atoi(argv[8]);
@@ -132,14 +142,19 @@ int Render(int argc, char** argv) {
     vy += 0.05f * speed * uniform(rng);
     cx += vx;
     cy += vy;
+    float ex = 0, ey = 0;  // this picture's shake, output pixels
+    if (shake > 0) {
+      ex = shake * std::clamp(shake_normal(shake_rng), -3.0f, 3.0f);
+      ey = shake * std::clamp(shake_normal(shake_rng), -3.0f, 3.0f);
+    }
     for (int plane = 0; plane < 3; ++plane) {
       full[plane].assign(static_cast<size_t>(width) * height, 0);
       for (int y = 0; y < height; ++y) {
         for (int x = 0; x < width; ++x) {
           float sum = 0;
           for (int s = 0; s < 4; ++s) {
-            float ox = x + 0.25f + 0.5f * (s & 1) - width / 2.0f;
-            float oy = y + 0.25f + 0.5f * (s >> 1) - height / 2.0f;
+            float ox = x + 0.25f + 0.5f * (s & 1) - width / 2.0f + ex;
+            float oy = y + 0.25f + 0.5f * (s >> 1) - height / 2.0f + ey;
             float sx = cx + cs * ox - sn * oy;
             float sy = cy + sn * ox + cs * oy;
             sum += SampleBicubic(planes[plane], sw, sh, sx, sy);
@@ -356,6 +371,8 @@ int main(int argc, char** argv) {
   if (command == "metrics") rc = Metrics(argc, argv);
   if (command == "noise") rc = Noise(argc, argv);
   if (command == "scale") rc = Scale(argc, argv);
+  if (command == "dejit") rc = DejitCommand(argc, argv);
+  if (command == "jitter") rc = JitterCommand(argc, argv);
   if (rc == 1) std::cerr << "usage: see the comment at the top of bench/quality/quality_bench.cc\n";
   return rc;
 }

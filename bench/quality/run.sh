@@ -21,8 +21,11 @@ set -euo pipefail
 build=${1:-build}
 full=0
 for arg in "$@"; do [[ "$arg" == "--full" ]] && full=1; done
-only=""  # --only=deint: just the deinterlacing section
-for arg in "$@"; do [[ "$arg" == --only=* ]] && only=${arg#--only=}; done
+only=""  # --only=deint / --only=dejit (or --dejit): just that section
+for arg in "$@"; do
+  [[ "$arg" == --only=* ]] && only=${arg#--only=}
+  [[ "$arg" == --dejit ]] && only=dejit
+done
 tool="$build/bench/quality/quality_bench"
 [[ -x "$tool" ]] || { echo "build quality_bench first ($tool missing)" >&2; exit 1; }
 command -v ffmpeg >/dev/null || { echo "ffmpeg is needed" >&2; exit 1; }
@@ -132,6 +135,88 @@ run_denoise() {  # run_denoise NAME W H FRAMES SEED
     done
   done
 }
+
+# Stabilisation: the smooth camera move (ground truth) and the same move with
+# a seeded frame jitter (Gaussian, 2 px RMS per axis, independent per frame),
+# 60 frames at 960×540 per held-out photo plus 30 at 1080p for speed. Methods:
+# the shaken input itself, deshake (defaults), vidstab (vidstabdetect then
+# vidstabtransform, defaults) and Vidmill's dejit. `quality_bench jitter`
+# measures every output against the ground truth (dejit_bench.h): residual
+# jitter (px RMS), cropped area, frames with black edges, aligned Y-PSNR.
+# `--dejit` runs this section alone.
+declare -A dj_jitter dj_crop dj_black dj_psnr dj_fps dj_count
+dejit_methods=(shaken deshake vidstab dejit)
+run_dejit() {  # run_dejit NAME W H FRAMES SEED
+  local name=$1 w=$2 h=$3 n=$4 seed=$5
+  "$tool" render "$work/$name.src" "$SW" "$SH" "$work/gt.yuv" "$w" "$h" "$n" "$seed"
+  "$tool" render "$work/$name.src" "$SW" "$SH" "$work/shaken.yuv" "$w" "$h" "$n" "$seed" 2 $((seed + 1000))
+  echo "dejit: $name ${w}x${h}, $n frames, shake 2 px RMS per axis" >&2
+  local raw="-f rawvideo -pix_fmt yuv420p -s ${w}x$h -r 25"
+  for method in "${dejit_methods[@]}"; do
+    local out="$work/out.yuv" speed="" log t1 t2
+    case $method in
+      shaken) out="$work/shaken.yuv" ;;
+      dejit) speed=$(nice -n 10 "$tool" dejit "$work/shaken.yuv" "$w" "$h" "$out") ;;
+      deshake)
+        log=$(nice -n 10 ffmpeg -nostdin -benchmark -hide_banner -nostats -y $raw -i "$work/shaken.yuv" \
+          -filter_threads 2 -vf deshake -f rawvideo "$out" 2>&1)
+        t1=$(sed -n 's/.*rtime=\([0-9.]*\)s.*/\1/p' <<<"$log")
+        speed=$(awk -v n="$n" -v t="$t1" 'BEGIN { printf "fps %.1f", n / t }') ;;
+      vidstab)
+        log=$(nice -n 10 ffmpeg -nostdin -benchmark -hide_banner -nostats -y $raw -i "$work/shaken.yuv" \
+          -filter_threads 2 -vf "vidstabdetect=result=$work/transforms.trf" -f null - 2>&1)
+        t1=$(sed -n 's/.*rtime=\([0-9.]*\)s.*/\1/p' <<<"$log")
+        log=$(nice -n 10 ffmpeg -nostdin -benchmark -hide_banner -nostats -y $raw -i "$work/shaken.yuv" \
+          -filter_threads 2 -vf "vidstabtransform=input=$work/transforms.trf" -f rawvideo "$out" 2>&1)
+        t2=$(sed -n 's/.*rtime=\([0-9.]*\)s.*/\1/p' <<<"$log")
+        speed=$(awk -v n="$n" -v a="$t1" -v b="$t2" 'BEGIN { printf "fps %.1f", n / (a + b) }') ;;
+    esac
+    local row key="$method@$h"
+    row=$("$tool" jitter "$work/gt.yuv" "$out" "$w" "$h")
+    printf '  %-10s %s %s\n' "$method" "$row" "$speed" >&2
+    dj_jitter[$key]="${dj_jitter[$key]:-}${dj_jitter[$key]:+ }$(awk '{print $4}' <<<"$row")"
+    dj_crop[$key]="${dj_crop[$key]:-}${dj_crop[$key]:+ }$(awk '{print $6}' <<<"$row")"
+    dj_black[$key]=$(( ${dj_black[$key]:-0} + $(awk '{print $8}' <<<"$row") ))
+    dj_psnr[$key]="${dj_psnr[$key]:-}${dj_psnr[$key]:+ }$(awk '{print $10}' <<<"$row")"
+    if [[ -n "$speed" ]]; then
+      dj_fps[$key]="${dj_fps[$key]:-}${dj_fps[$key]:+ }$(awk '{print $2}' <<<"$speed")"
+    fi
+  done
+}
+dejit_table() {
+  echo
+  echo "Stabilisation, held-out photos: ${test[*]}; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  printf '| %-14s | %-22s | %-9s | %-22s | %5s | %-16s | %-12s |\n' method "jitter px (per clip)" \
+    "reduction" "crop % (per clip)" black "aligned Y-PSNR" "fps"
+  printf '|%s|%s|%s|%s|%s|%s|%s|\n' ---------------- ------------------------ ----------- \
+    ------------------------ ------- ------------------ --------------
+  for key in $(printf '%s\n' "${!dj_jitter[@]}" | sort -t@ -k2,2V -k1,1); do
+    local size=${key#*@}
+    awk -v m="$key" -v j="${dj_jitter[$key]}" -v s="${dj_jitter[shaken@$size]}" -v c="${dj_crop[$key]}" \
+      -v b="${dj_black[$key]}" -v p="${dj_psnr[$key]}" -v f="${dj_fps[$key]:--}" 'BEGIN {
+        nj = split(j, J, " "); split(s, S, " "); nc = split(c, C, " "); np = split(p, P, " ")
+        js = ""; sj = 0; ss = 0; cs = ""; ps = 0
+        for (i = 1; i <= nj; i++) { js = js sprintf("%s%.3f", i > 1 ? " " : "", J[i]); sj += J[i]; ss += S[i] }
+        for (i = 1; i <= nc; i++) cs = cs sprintf("%s%.1f", i > 1 ? " " : "", 100 * C[i])
+        for (i = 1; i <= np; i++) ps += P[i]
+        printf "| %-14s | %-22s | %8.1f%% | %-22s | %5d | %16.2f | %-12s |\n", m, js, 100 * (1 - sj / ss), cs, b, ps / np, f
+      }'
+  done
+}
+if [[ -z "$only" || "$only" == dejit ]]; then
+dejit_seed=1
+for name in "${test[@]}"; do
+  SW=1920 SH=1080
+  prepare "$name" "$SW" "$SH"
+  run_dejit "$name" 960 540 60 "$dejit_seed"
+  dejit_seed=$((dejit_seed + 1))
+done
+SW=2880 SH=1620
+prepare "${test[0]}" "$SW" "$SH"
+run_dejit "${test[0]}" 1920 1080 30 99
+dejit_table
+fi
+[[ "$only" == dejit ]] && exit 0
 
 [[ "$only" == deint ]] && run_denoise() { :; }
 seed=1

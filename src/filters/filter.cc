@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "filters/deint.h"
+#include "filters/dejit.h"
 #include "filters/film_grain_core.h"
 #include "filters/super_resolution.h"
 
@@ -98,6 +99,7 @@ bool IsKnownFilterName(std::string_view name) {
 
 Result<std::unique_ptr<VideoFilter>> MakeFilter(std::string_view name, const FilterConfig& config) {
   if (name == "deint") return Deinterlacer::Create(config);
+  if (name == "dejit") return Dejitter::Create(config);
   if (name == "filmgrain") return MakeFilmGrain(config);
   if (name == "pabsr1" || name == "dvres") return MakeSuperResolution(name, config);
   if (IsKnownFilterName(name)) {

@@ -69,6 +69,7 @@ class VideoFilterStage final : public engine::FilterStage {
       ASSIGN_OR_RETURN(config.clarity_boost, ParseClarityBoost(options_.clarity_boost));
       if (options_.field_aware) config.properties["fields"] = "1";
     }
+    if (options_.name == "dejit" && options_.field_aware) config.properties["fields"] = "1";
     ASSIGN_OR_RETURN(filter_, MakeFilter(options_.name, config));
     engine::VideoFormat output = input;
     output.width = filter_->output_format().width;
@@ -140,7 +141,7 @@ void RegisterBuiltInFilters() {
         return std::unique_ptr<engine::FilterStage>(
             std::make_unique<FilmGrain>(FilmGrainOptions{}));
       });
-  for (const char* name : {"deint", "pabsr1", "dvres"}) {
+  for (const char* name : {"deint", "dejit", "pabsr1", "dvres"}) {
     (void)engine::RegisterFilterStage(
         name,
         [](const engine::FilterStageOptions& options)

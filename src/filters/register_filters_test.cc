@@ -67,6 +67,41 @@ TEST(RegisterFiltersTest, DeintRunsAsAnEngineStageAtFieldRate) {
   EXPECT_EQ(row[4], (4 * 13 + 5 * 7) % 1024);
 }
 
+TEST(RegisterFiltersTest, DejitStageHoldsItsLookAheadUntilFlushOnInterlacedOutput) {
+  RegisterBuiltInFilters();
+  engine::FilterStageOptions options;
+  options.name = "dejit";
+  options.field_aware = true;  // the stage asks the filter to keep the fields apart
+  auto stage = engine::MakeFilterStage(options);
+  ASSERT_TRUE(stage.ok()) << stage.status().ToString();
+  engine::VideoFormat input;
+  input.width = 32;
+  input.height = 16;
+  input.pixel_format = AV_PIX_FMT_YUV420P10LE;
+  input.time_base = {1, 25};
+  input.frame_rate = {25, 1};
+  auto output = (*stage)->Configure(input);
+  ASSERT_TRUE(output.ok()) << output.status().ToString();
+  EXPECT_EQ(output->width, 32);
+  EXPECT_EQ(output->time_base.den, 25);
+  std::vector<engine::FramePtr> frames;
+  auto emit = [&](engine::FramePtr frame) {
+    frames.push_back(std::move(frame));
+    return Status::Ok();
+  };
+  for (int64_t pts = 0; pts < 3; ++pts) {
+    ASSERT_TRUE((*stage)->Filter(MakeFrame(32, 16, pts), emit).ok());
+  }
+  EXPECT_TRUE(frames.empty());
+  ASSERT_TRUE((*stage)->Filter(nullptr, emit).ok());
+  ASSERT_EQ(frames.size(), 3u);
+  for (size_t index = 0; index < frames.size(); ++index) {
+    EXPECT_EQ(frames[index]->pts, static_cast<int64_t>(index));
+    EXPECT_EQ(frames[index]->format, AV_PIX_FMT_YUV420P10LE);
+    EXPECT_EQ(frames[index]->height, 16);
+  }
+}
+
 TEST(RegisterFiltersTest, UnsupportedPixelFormatIsRefused) {
   RegisterBuiltInFilters();
   engine::FilterStageOptions options;

@@ -232,6 +232,28 @@ TEST_F(ProcessingTest, VidmillsOwnDeepRestorationScalesToAnArbitrarySize) {
       << boost::json::serialize(filters);
 }
 
+TEST_F(ProcessingTest, VidmillsOwnStabiliserRunsInTheChain) {
+  HttpResponse accepted = Process(object{{"stabilizer", "dejit"}});
+  ASSERT_EQ(accepted.status, 200) << accepted.body;
+  std::string child = Str(accepted.Json().at("processedVideoId"));
+  object state = WaitForProcessing(child);
+  ASSERT_EQ(Str(state["processingStatus"]), "DONE") << boost::json::serialize(state);
+  object video = client_->VideoDocument(child);
+  boost::json::array filters =
+      video["processing"].at("processingParameters").at("targetVideo").at("videoFilters").as_array();
+  ASSERT_EQ(filters.size(), 1u);
+  EXPECT_EQ(Str(filters[0].at("name")), "dejit");
+  // The look-ahead is released at the end: every source frame comes out, at its size.
+  HttpResponse download = client_->http().Get(
+      TargetOf(Str(accepted.Json().at("downloadMediaUrl"))), client_->token());
+  ASSERT_EQ(download.status, 200) << download.body.substr(0, 200);
+  std::string path = server_->data_dir() + "/stabilised";
+  WriteFile(path, download.body);
+  CommandResult probe = RunShell("ffprobe -v error -select_streams v:0 -count_packets -show_entries "
+                                 "stream=width,height,nb_read_packets -of csv=p=0 " + path);
+  EXPECT_EQ(probe.out, "320,240,50\n");
+}
+
 TEST_F(ProcessingTest, BadRequestsAreRefusedWithTheFieldNamed) {
   struct Case { object request; int status; std::string mentions; };
   const std::vector<Case> cases = {

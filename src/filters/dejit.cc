@@ -1,0 +1,461 @@
+#include "filters/dejit.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <thread>
+
+namespace vidmill::filters {
+namespace {
+
+// Level 0 of the motion pyramid is about this wide (an integer downscale).
+constexpr int kMotionWidth = 480;
+
+// Residuals (8-bit units) above this count with a capped (Huber) weight, so
+// moving objects and occlusions pull the fit little.
+constexpr double kHuber = 10.0;
+
+// A frame pair is a cut when, after the fit, the mean absolute residual (8-bit
+// units) stays above kCutResidual, or above kCutContrast × the next picture's
+// own mean absolute deviation (and kCutFloor: flat, noisy pictures), or when
+// the overlap is under a quarter of the picture. On the training clips' shaken
+// pans the residual stays under 0.1 of the deviation.
+constexpr double kCutResidual = 25.0;
+constexpr double kCutContrast = 0.4;
+constexpr double kCutFloor = 3.0;
+
+// Planes at least this large are split across two threads.
+constexpr int64_t kThreadedPixels = 60000;
+
+// Runs fn(begin, end) on [0, count) in two halves, the second on a helper
+// thread when `threaded`. The split is the same either way.
+template <typename Fn>
+void SplitRows(int count, bool threaded, Fn fn) {
+  const int split = count / 2;
+  if (!threaded) {
+    fn(0, split);
+    fn(split, count);
+    return;
+  }
+  std::thread helper(fn, split, count);
+  fn(0, split);
+  helper.join();
+}
+
+// Catmull-Rom weights for the four taps around a fractional position t ∈ [0, 1).
+void CubicWeights(double t, float* w) {
+  w[0] = static_cast<float>(0.5 * (-t + 2 * t * t - t * t * t));
+  w[1] = static_cast<float>(0.5 * (2 - 5 * t * t + 3 * t * t * t));
+  w[2] = static_cast<float>(0.5 * (t + 4 * t * t - 3 * t * t * t));
+  w[3] = static_cast<float>(0.5 * (-t * t + t * t * t));
+}
+
+// The four source indices (edge-replicated) and weights of each output
+// position of one axis.
+struct Taps {
+  std::vector<std::array<int, 4>> index;
+  std::vector<std::array<float, 4>> weight;
+};
+
+Taps MakeTaps(int size, double zoom, double offset) {
+  Taps taps;
+  taps.index.resize(size);
+  taps.weight.resize(size);
+  const double centre = (size - 1) / 2.0;
+  for (int pos = 0; pos < size; ++pos) {
+    const double source = centre + (pos - centre) / zoom + offset;
+    const int base = static_cast<int>(std::floor(source));
+    CubicWeights(source - base, taps.weight[pos].data());
+    for (int tap = 0; tap < 4; ++tap) {
+      taps.index[pos][tap] = std::clamp(base - 1 + tap, 0, size - 1);
+    }
+  }
+  return taps;
+}
+
+template <typename T>
+void WarpRows(const PlaneView& in, const PlaneView& out, const Taps& columns, const Taps& rows,
+              int row_begin, int row_end) {
+  const int width = in.width;
+  const float max_value = static_cast<float>((1 << in.bit_depth) - 1);
+  std::vector<float> line(width);
+  for (int y = row_begin; y < row_end; ++y) {
+    const T* src[4];
+    for (int tap = 0; tap < 4; ++tap) {
+      src[tap] = reinterpret_cast<const T*>(in.data + in.stride * rows.index[y][tap]);
+    }
+    const float w0 = rows.weight[y][0], w1 = rows.weight[y][1];
+    const float w2 = rows.weight[y][2], w3 = rows.weight[y][3];
+    for (int x = 0; x < width; ++x) {
+      line[x] = w0 * src[0][x] + w1 * src[1][x] + w2 * src[2][x] + w3 * src[3][x];
+    }
+    T* dst = reinterpret_cast<T*>(out.data + out.stride * y);
+    for (int x = 0; x < width; ++x) {
+      const std::array<int, 4>& index = columns.index[x];
+      const std::array<float, 4>& weight = columns.weight[x];
+      const float value = weight[0] * line[index[0]] + weight[1] * line[index[1]] +
+                          weight[2] * line[index[2]] + weight[3] * line[index[3]];
+      dst[x] = static_cast<T>(std::clamp(value, 0.0f, max_value) + 0.5f);
+    }
+  }
+}
+
+// Exhaustive integer translation search on level 1: the (dx, dy) minimising the
+// mean absolute difference of next(p) and previous(p + d), every other row.
+void CoarseSearch(const MotionPyramid& previous, const MotionPyramid& next, int* best_dx,
+                  int* best_dy) {
+  const int width = next.width1, height = next.height1;
+  const int range = std::min({12, width / 4, height / 4});
+  *best_dx = 0;
+  *best_dy = 0;
+  if (range < 1) return;
+  const int side = 2 * range + 1;
+  std::vector<double> costs(static_cast<size_t>(side) * side);
+  SplitRows(side, static_cast<int64_t>(width) * height * 4 >= kThreadedPixels,
+            [&](int begin, int end) {
+              for (int dy = begin - range; dy < end - range; ++dy) {
+                for (int dx = -range; dx <= range; ++dx) {
+                  double cost = 0;
+                  for (int y = range; y < height - range; y += 2) {
+                    const float* a = &next.level1[static_cast<size_t>(y) * width];
+                    const float* b = &previous.level1[static_cast<size_t>(y + dy) * width + dx];
+                    float row = 0;
+                    for (int x = range; x < width - range; ++x) row += std::abs(a[x] - b[x]);
+                    cost += row;
+                  }
+                  costs[static_cast<size_t>(dy + range) * side + dx + range] = cost;
+                }
+              }
+            });
+  double best_cost = 1e300;
+  for (int dy = -range; dy <= range; ++dy) {
+    for (int dx = -range; dx <= range; ++dx) {
+      // Prefer the smaller motion among equal costs (flat pictures).
+      const double cost = costs[static_cast<size_t>(dy + range) * side + dx + range] +
+                          1e-6 * (std::abs(dx) + std::abs(dy));
+      if (cost < best_cost) {
+        best_cost = cost;
+        *best_dx = dx;
+        *best_dy = dy;
+      }
+    }
+  }
+}
+
+struct NormalEquations {
+  double h[4][4] = {};
+  double g[4] = {};
+  double abs_residual = 0;
+  int64_t count = 0;
+};
+
+// Gauss-Newton on one level: refines p = (ux, uy, zoom, rotation) so that
+// next(q) ≈ previous(q + u + M (q − centre)). Returns the last mean absolute
+// residual and the fraction of the picture that overlapped.
+void GaussNewton(const std::vector<float>& previous, const std::vector<float>& next, int width,
+                 int height, int iterations, double* p, double* mean_residual, double* overlap) {
+  *mean_residual = 0;
+  *overlap = 0;
+  if (width < 8 || height < 8) return;
+  // Central-difference gradients of the previous picture.
+  std::vector<float> grad_x(previous.size(), 0.0f), grad_y(previous.size(), 0.0f);
+  for (int y = 1; y < height - 1; ++y) {
+    for (int x = 1; x < width - 1; ++x) {
+      const size_t i = static_cast<size_t>(y) * width + x;
+      grad_x[i] = 0.5f * (previous[i + 1] - previous[i - 1]);
+      grad_y[i] = 0.5f * (previous[i + width] - previous[i - width]);
+    }
+  }
+  const double cx = (width - 1) / 2.0, cy = (height - 1) / 2.0;
+  const bool threaded = static_cast<int64_t>(width) * height >= kThreadedPixels;
+  for (int iteration = 0; iteration < iterations; ++iteration) {
+    NormalEquations halves[2];
+    auto accumulate = [&](int row_begin, int row_end) {
+      NormalEquations& eq = halves[row_begin == 0 ? 0 : 1];
+      for (int y = row_begin; y < row_end; ++y) {
+        const double ry = y - cy;
+        for (int x = 0; x < width; ++x) {
+          const double rx = x - cx;
+          const double sx = x + p[0] + p[2] * rx - p[3] * ry;
+          const double sy = y + p[1] + p[3] * rx + p[2] * ry;
+          if (!(sx >= 1 && sy >= 1 && sx < width - 2 && sy < height - 2)) continue;
+          const int ix = static_cast<int>(sx), iy = static_cast<int>(sy);
+          const float fx = static_cast<float>(sx - ix), fy = static_cast<float>(sy - iy);
+          const size_t i = static_cast<size_t>(iy) * width + ix;
+          auto bilinear = [&](const std::vector<float>& plane) {
+            const float top = plane[i] + fx * (plane[i + 1] - plane[i]);
+            const float bottom = plane[i + width] + fx * (plane[i + width + 1] - plane[i + width]);
+            return top + fy * (bottom - top);
+          };
+          const double residual = bilinear(previous) - next[static_cast<size_t>(y) * width + x];
+          const double gx = bilinear(grad_x), gy = bilinear(grad_y);
+          const double jacobian[4] = {gx, gy, gx * rx + gy * ry, -gx * ry + gy * rx};
+          const double magnitude = std::abs(residual);
+          const double weight = magnitude <= kHuber ? 1.0 : kHuber / magnitude;
+          for (int r = 0; r < 4; ++r) {
+            eq.g[r] += weight * jacobian[r] * residual;
+            for (int c = 0; c <= r; ++c) eq.h[r][c] += weight * jacobian[r] * jacobian[c];
+          }
+          eq.abs_residual += magnitude;
+          ++eq.count;
+        }
+      }
+    };
+    SplitRows(height, threaded, accumulate);
+    NormalEquations eq;
+    for (const NormalEquations& half : halves) {
+      for (int r = 0; r < 4; ++r) {
+        eq.g[r] += half.g[r];
+        for (int c = 0; c <= r; ++c) eq.h[r][c] += half.h[r][c];
+      }
+      eq.abs_residual += half.abs_residual;
+      eq.count += half.count;
+    }
+    *overlap = static_cast<double>(eq.count) / (static_cast<double>(width) * height);
+    if (eq.count < 16) return;
+    *mean_residual = eq.abs_residual / eq.count;
+    // Solve H δ = −g (H symmetric; a small ridge keeps flat pictures stable).
+    double a[4][5];
+    for (int r = 0; r < 4; ++r) {
+      for (int c = 0; c < 4; ++c) a[r][c] = r >= c ? eq.h[r][c] : eq.h[c][r];
+      a[r][r] = a[r][r] * (1 + 1e-6) + 1e-9;
+      a[r][4] = -eq.g[r];
+    }
+    for (int col = 0; col < 4; ++col) {
+      int pivot = col;
+      for (int r = col + 1; r < 4; ++r) {
+        if (std::abs(a[r][col]) > std::abs(a[pivot][col])) pivot = r;
+      }
+      if (std::abs(a[pivot][col]) < 1e-12) return;
+      std::swap(a[col], a[pivot]);
+      for (int r = 0; r < 4; ++r) {
+        if (r == col) continue;
+        const double factor = a[r][col] / a[col][col];
+        for (int c = col; c < 5; ++c) a[r][c] -= factor * a[col][c];
+      }
+    }
+    double step = 0;
+    for (int r = 0; r < 4; ++r) {
+      const double delta = std::clamp(a[r][4] / a[r][r], r < 2 ? -4.0 : -0.05, r < 2 ? 4.0 : 0.05);
+      p[r] += delta;
+      step = std::max(step, std::abs(r < 2 ? delta : delta * width));
+    }
+    if (step < 0.002) return;
+  }
+}
+
+}  // namespace
+
+MotionPyramid BuildMotionPyramid(const PlaneView& luma) {
+  MotionPyramid pyramid;
+  pyramid.factor = std::max(1, luma.width / kMotionWidth);
+  const int f = pyramid.factor;
+  pyramid.width0 = luma.width / f;
+  pyramid.height0 = luma.height / f;
+  const float scale = 1.0f / (static_cast<float>(f * f) * (1 << (luma.bit_depth - 8)));
+  pyramid.level0.assign(static_cast<size_t>(pyramid.width0) * pyramid.height0, 0.0f);
+  std::vector<float> sums(pyramid.width0);
+  for (int y = 0; y < pyramid.height0; ++y) {
+    std::fill(sums.begin(), sums.end(), 0.0f);
+    for (int j = 0; j < f; ++j) {
+      const int row = y * f + j;
+      for (int x = 0; x < pyramid.width0; ++x) {
+        float sum = 0;
+        for (int i = 0; i < f; ++i) sum += static_cast<float>(luma.At(x * f + i, row));
+        sums[x] += sum;
+      }
+    }
+    for (int x = 0; x < pyramid.width0; ++x) {
+      pyramid.level0[static_cast<size_t>(y) * pyramid.width0 + x] = sums[x] * scale;
+    }
+  }
+  pyramid.width1 = pyramid.width0 / 2;
+  pyramid.height1 = pyramid.height0 / 2;
+  pyramid.level1.assign(static_cast<size_t>(pyramid.width1) * pyramid.height1, 0.0f);
+  for (int y = 0; y < pyramid.height1; ++y) {
+    for (int x = 0; x < pyramid.width1; ++x) {
+      const float* top = &pyramid.level0[static_cast<size_t>(2 * y) * pyramid.width0 + 2 * x];
+      const float* bottom = top + pyramid.width0;
+      pyramid.level1[static_cast<size_t>(y) * pyramid.width1 + x] =
+          0.25f * (top[0] + top[1] + bottom[0] + bottom[1]);
+    }
+  }
+  return pyramid;
+}
+
+GlobalMotion EstimateGlobalMotion(const MotionPyramid& previous, const MotionPyramid& next) {
+  GlobalMotion motion;
+  if (previous.width0 != next.width0 || previous.height0 != next.height0 || next.width1 < 8 ||
+      next.height1 < 8) {
+    return motion;
+  }
+  int dx = 0, dy = 0;
+  CoarseSearch(previous, next, &dx, &dy);
+  double p[4] = {static_cast<double>(dx), static_cast<double>(dy), 0, 0};
+  double residual = 0, overlap = 0;
+  GaussNewton(previous.level1, next.level1, next.width1, next.height1, 4, p, &residual, &overlap);
+  p[0] *= 2;
+  p[1] *= 2;
+  GaussNewton(previous.level0, next.level0, next.width0, next.height0, 4, p, &residual, &overlap);
+  motion.ux = p[0] * next.factor;
+  motion.uy = p[1] * next.factor;
+  motion.zoom = p[2];
+  motion.rotation = p[3];
+  motion.mean_residual = residual;
+  double mean = 0, deviation = 0;
+  for (float value : next.level0) mean += value;
+  mean /= static_cast<double>(next.level0.size());
+  for (float value : next.level0) deviation += std::abs(value - mean);
+  deviation /= static_cast<double>(next.level0.size());
+  motion.matched = residual <= kCutResidual &&
+                   residual <= std::max(kCutFloor, kCutContrast * deviation) && overlap >= 0.25;
+  return motion;
+}
+
+void WarpPlane(const PlaneView& in, const PlaneView& out, double zoom, double offset_x,
+               double offset_y) {
+  const Taps columns = MakeTaps(in.width, zoom, offset_x);
+  const Taps rows = MakeTaps(in.height, zoom, offset_y);
+  const bool threaded = static_cast<int64_t>(in.width) * in.height >= kThreadedPixels;
+  SplitRows(in.height, threaded, [&](int begin, int end) {
+    if (in.bit_depth > 8) {
+      WarpRows<uint16_t>(in, out, columns, rows, begin, end);
+    } else {
+      WarpRows<uint8_t>(in, out, columns, rows, begin, end);
+    }
+  });
+}
+
+Result<std::unique_ptr<VideoFilter>> Dejitter::Create(const FilterConfig& config) {
+  RETURN_IF_ERROR(config.input.Validate());
+  RETURN_IF_ERROR(CheckProperties(config, "dejit", {"zoom", "smoothing", "fields"}));
+  if (config.output_width != 0 || config.output_height != 0) {
+    return Status::InvalidArgument("dejit does not scale: output size must be unset");
+  }
+  // At most 5 % of the picture area is cropped: zoom ≤ 1/√0.95.
+  ASSIGN_OR_RETURN(double zoom, DoubleProperty(config, "dejit", "zoom", 1.025, 1.0, 1.0259));
+  ASSIGN_OR_RETURN(double smoothing,
+                   DoubleProperty(config, "dejit", "smoothing", 5.0, 0.5, kRadius / 2.0));
+  ASSIGN_OR_RETURN(double fields, DoubleProperty(config, "dejit", "fields", 0, 0, 1));
+  if (fields != 0 && fields != 1) return Status::InvalidArgument("dejit: fields must be 0 or 1");
+  auto filter = std::unique_ptr<Dejitter>(new Dejitter(config));
+  filter->fields_ = fields == 1;
+  filter->zoom_ = zoom;
+  filter->sigma_ = smoothing;
+  return std::unique_ptr<VideoFilter>(std::move(filter));
+}
+
+Status Dejitter::Push(const FrameView& in, int64_t pts) {
+  if (flushed_) return Status::InvalidArgument("dejit: Push after Flush");
+  if (!(in.format == config_.input)) {
+    return Status::InvalidArgument("dejit: frame format differs from the configured input");
+  }
+  OwnedFrame frame = OwnedFrame::CopyOf(in);
+  frame.pts = pts;
+  MotionPyramid pyramid = BuildMotionPyramid(frame.plane(0));
+  PathPoint point;
+  if (!path_.empty()) {
+    const PathPoint& last = path_.back();
+    const GlobalMotion motion = EstimateGlobalMotion(previous_pyramid_, pyramid);
+    point = last;
+    if (motion.matched) {
+      point.x += motion.ux;
+      point.y += motion.uy;
+    } else {
+      ++point.segment;
+    }
+  }
+  path_.push_back(point);
+  previous_pyramid_ = std::move(pyramid);
+  pending_.push_back(std::move(frame));
+  const int64_t newest = path_base_ + static_cast<int64_t>(path_.size()) - 1;
+  while (!pending_.empty() && newest - first_pending_ >= kRadius) EmitOldest();
+  return Status::Ok();
+}
+
+Status Dejitter::Flush() {
+  if (flushed_) return Status::Ok();
+  flushed_ = true;
+  while (!pending_.empty()) EmitOldest();
+  return Status::Ok();
+}
+
+Status Dejitter::Pull(std::vector<OwnedFrame>* out) {
+  for (OwnedFrame& frame : ready_) out->push_back(std::move(frame));
+  ready_.clear();
+  return Status::Ok();
+}
+
+void Dejitter::EmitOldest() {
+  const int64_t frame_index = first_pending_;
+  const PathPoint& here = path_[static_cast<size_t>(frame_index - path_base_)];
+  // Gaussian-weighted local linear fit of the path around this frame.
+  double s0 = 0, s1 = 0, s2 = 0, tx0 = 0, tx1 = 0, ty0 = 0, ty1 = 0;
+  const int64_t last = path_base_ + static_cast<int64_t>(path_.size()) - 1;
+  for (int64_t k = std::max(path_base_, frame_index - kRadius);
+       k <= std::min(last, frame_index + kRadius); ++k) {
+    const PathPoint& point = path_[static_cast<size_t>(k - path_base_)];
+    if (point.segment != here.segment) continue;
+    const double t = static_cast<double>(k - frame_index);
+    const double w = std::exp(-t * t / (2 * sigma_ * sigma_));
+    s0 += w;
+    s1 += w * t;
+    s2 += w * t * t;
+    tx0 += w * point.x;
+    tx1 += w * t * point.x;
+    ty0 += w * point.y;
+    ty1 += w * t * point.y;
+  }
+  const double det = s0 * s2 - s1 * s1;
+  double smooth_x = tx0 / s0, smooth_y = ty0 / s0;
+  if (det > 1e-9 * s0 * s0) {
+    smooth_x = (s2 * tx0 - s1 * tx1) / det;
+    smooth_y = (s2 * ty0 - s1 * ty1) / det;
+  }
+  // The correction, clamped to the margin of the zoom: no sample from outside.
+  const PixelFormat& format = config_.input;
+  const double margin_x = (format.width - 1) / 2.0 * (1 - 1 / zoom_);
+  const double margin_y = (format.height - 1) / 2.0 * (1 - 1 / zoom_);
+  const double offset_x = std::clamp(smooth_x - here.x, -margin_x, margin_x);
+  const double offset_y = std::clamp(smooth_y - here.y, -margin_y, margin_y);
+
+  OwnedFrame& input = pending_.front();
+  OwnedFrame result(format);
+  for (int plane = 0; plane < 3; ++plane) {
+    const int shift_x = plane == 0 ? 0 : ChromaShiftX(format.chroma);
+    const int shift_y = plane == 0 ? 0 : ChromaShiftY(format.chroma);
+    const PlaneView from = input.plane(plane), to = result.plane(plane);
+    const double plane_x = offset_x / (1 << shift_x), plane_y = offset_y / (1 << shift_y);
+    if (!fields_ || from.height < 2) {
+      WarpPlane(from, to, zoom_, plane_x, plane_y);
+      continue;
+    }
+    // Field p holds rows 2k + p. Its row k must come from frame position
+    // c + (2k + p − c)/zoom + offset of the same field; in the field's own
+    // coordinates that is the same zoom about its centre c_f, shifted by
+    // offset/2 − e/2·(1 − 1/zoom) with e = 2 c_f + p − c.
+    const double centre = (from.height - 1) / 2.0;
+    for (int parity = 0; parity < 2; ++parity) {
+      PlaneView field_in = from, field_out = to;
+      field_in.data += from.stride * parity;
+      field_out.data += to.stride * parity;
+      field_in.stride *= 2;
+      field_out.stride *= 2;
+      field_in.height = field_out.height = (from.height - parity + 1) / 2;
+      const double field_centre = (field_in.height - 1) / 2.0;
+      const double e = 2 * field_centre + parity - centre;
+      WarpPlane(field_in, field_out, zoom_, plane_x, plane_y / 2 - e / 2 * (1 - 1 / zoom_));
+    }
+  }
+  result.pts = input.pts;
+  ready_.push_back(std::move(result));
+  pending_.pop_front();
+  ++first_pending_;
+  // The path before the next frame's window is no longer needed.
+  while (path_base_ < first_pending_ - kRadius) {
+    path_.pop_front();
+    ++path_base_;
+  }
+}
+
+}  // namespace vidmill::filters
