@@ -13,6 +13,8 @@
 //       measured around the filter calls only (no file I/O).
 //   noise IN.yuv OUT.yuv W H SIGMA SEED
 //       White Gaussian noise of SIGMA code values on every sample, seeded.
+//   denoise IN.yuv W H OUT.yuv [SIGMA], grain IN.yuv OUT.yuv W H STRENGTH SEED
+//       Vidmill's denoise, and film-like noise (bench/quality/denoise_bench.cc).
 //   metrics REF.yuv TEST.yuv W H
 //       Mean Y-PSNR (dB, per frame then averaged) and Y-SSIM (8×8 windows,
 //       stride 4, the usual constants) over the frames both files have.
@@ -34,6 +36,7 @@
 
 #include "filters/filter.h"
 #include "filters/frame.h"
+#include "denoise_bench.h"
 
 namespace vidmill::filters {
 namespace {
@@ -309,6 +312,8 @@ int main(int argc, char** argv) {
   if (command == "deint") rc = Deint(argc, argv);
   if (command == "metrics") rc = Metrics(argc, argv);
   if (command == "noise") rc = Noise(argc, argv);
+  if (command == "denoise") rc = DenoiseCommand(argc, argv);
+  if (command == "grain") rc = GrainCommand(argc, argv);
   if (rc == 1) std::cerr << "usage: see the comment at the top of bench/quality/quality_bench.cc\n";
   return rc;
 }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "filters/deint.h"
+#include "filters/denoise.h"
 #include "filters/film_grain_core.h"
 
 namespace vidmill::filters {
@@ -97,6 +98,7 @@ bool IsKnownFilterName(std::string_view name) {
 
 Result<std::unique_ptr<VideoFilter>> MakeFilter(std::string_view name, const FilterConfig& config) {
   if (name == "deint") return Deinterlacer::Create(config);
+  if (name == "denoise") return Denoiser::Create(config);
   if (name == "filmgrain") return MakeFilmGrain(config);
   if (IsKnownFilterName(name)) {
     return Status::NotImplemented("the '" + std::string(name) +

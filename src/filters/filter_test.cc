@@ -14,7 +14,7 @@ FilterConfig Config(int width, int height, int depth, Chroma chroma) {
 }
 
 TEST(MakeFilterTest, UnbuiltNamesAreNotImplemented) {
-  for (const char* name : {"denoise", "dejit", "pabsr1", "dvres"}) {
+  for (const char* name : {"dejit", "pabsr1", "dvres"}) {
     auto filter = MakeFilter(name, Config(16, 16, 8, Chroma::k420));
     ASSERT_FALSE(filter.ok()) << name;
     EXPECT_EQ(filter.status().code(), Code::kNotImplemented) << name;

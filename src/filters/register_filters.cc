@@ -140,6 +140,12 @@ void RegisterBuiltInFilters() {
             std::make_unique<FilmGrain>(FilmGrainOptions{}));
       });
   (void)engine::RegisterFilterStage(
+      "denoise",
+      [](const engine::FilterStageOptions& options)
+          -> Result<std::unique_ptr<engine::FilterStage>> {
+        return std::unique_ptr<engine::FilterStage>(std::make_unique<VideoFilterStage>(options));
+      });
+  (void)engine::RegisterFilterStage(
       "deint",
       [](const engine::FilterStageOptions& options)
           -> Result<std::unique_ptr<engine::FilterStage>> {
