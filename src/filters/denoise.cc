@@ -4,6 +4,10 @@
 #include <cmath>
 #include <thread>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 namespace vidmill::filters {
 namespace {
 
@@ -15,11 +19,14 @@ constexpr int kMaxVector = 64;
 // Temporal weight of an aligned sample against z = (3×3 mean squared
 // difference) / (2σ²): 1 up to kFullWeightZ, 0 from kZeroWeightZ, linear
 // between. Chosen on the training photos.
-constexpr float kFullWeightZ = 1.0f;
-constexpr float kZeroWeightZ = 3.0f;
+#include <cstdlib>
+static float Tune(const char* name, float value) { const char* v = std::getenv(name); return v ? std::atof(v) : value; }
+static const float kFullWeightZ = Tune("DN_ZLO", 1.5f);
+static const float kZeroWeightZ = Tune("DN_ZHI", 5.0f);
+static const float kVarianceFactor = Tune("DN_VF", 0.5f);
 // Spatial stage: DCT coefficients below kThreshold × the residual σ are
 // dropped; kStride is the step between overlapping 8×8 blocks.
-constexpr float kThreshold = 2.7f;
+static const float kThreshold = Tune("DN_TH", 2.7f);
 constexpr int kStride = 4;
 
 // A plane of float samples.
@@ -28,10 +35,11 @@ struct Image {
   int height = 0;
   std::vector<float> data;
 
+  // The samples are left as they were: every user overwrites all of them.
   void Resize(int w, int h) {
     width = w;
     height = h;
-    data.assign(static_cast<size_t>(w) * h, 0.0f);
+    data.resize(static_cast<size_t>(w) * h);
   }
   float* Row(int y) { return data.data() + static_cast<size_t>(y) * width; }
   const float* Row(int y) const { return data.data() + static_cast<size_t>(y) * width; }
@@ -144,37 +152,134 @@ Range VectorRange(const Rect& rect, int width, int height, int limit) {
                std::max(-rect.y0, -limit), std::min(height - 1 - (rect.y0 + rect.height), limit)};
 }
 
+// The hot loops are written once as always-inline bodies with eight
+// independent lanes (so the compiler vectorises them without reordering any
+// sum) and compiled twice: for AVX2, chosen at run time when the CPU has it,
+// and for baseline x86-64. Both give the same result up to the rounding of the
+// float operations, which neither reorders.
+#define VIDMILL_INLINE [[gnu::always_inline]] inline
+#if defined(__x86_64__) || defined(__i386__)
+#define VIDMILL_AVX2 __attribute__((target("avx2")))
+const bool kHasAvx2 = __builtin_cpu_supports("avx2");
+#else
+#define VIDMILL_AVX2
+const bool kHasAvx2 = false;
+#endif
+
 // Sum of absolute differences between `rect` of `cur` and of `ref` moved by an
 // integer vector (inside the plane).
-float IntegerCost(const Image& cur, const Image& ref, const Rect& rect, int vx, int vy) {
-  float sum = 0;
+VIDMILL_INLINE float IntegerCostBody(const Image& cur, const Image& ref, const Rect& rect, int vx,
+                                     int vy) {
+  float lanes[8] = {};
   for (int y = 0; y < rect.height; ++y) {
     const float* a = cur.Row(rect.y0 + y) + rect.x0;
     const float* b = ref.Row(rect.y0 + y + vy) + rect.x0 + vx;
-    float row = 0;
-    for (int x = 0; x < rect.width; ++x) row += std::abs(a[x] - b[x]);
-    sum += row;
+    int x = 0;
+    for (; x + 8 <= rect.width; x += 8) {
+      for (int i = 0; i < 8; ++i) lanes[i] += std::abs(a[x + i] - b[x + i]);
+    }
+    for (; x < rect.width; ++x) lanes[0] += std::abs(a[x] - b[x]);
   }
-  return sum;
+  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+         ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
 }
 
 // The same with a fractional vector, bilinear.
-float FractionalCost(const Image& cur, const Image& ref, const Rect& rect, Vector v) {
+VIDMILL_INLINE float FractionalCostBody(const Image& cur, const Image& ref, const Rect& rect,
+                                        Vector v) {
   const int ix = static_cast<int>(std::floor(v.dx)), iy = static_cast<int>(std::floor(v.dy));
   const float fx = v.dx - ix, fy = v.dy - iy;
   const float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
-  float sum = 0;
+  float lanes[8] = {};
   for (int y = 0; y < rect.height; ++y) {
     const float* a = cur.Row(rect.y0 + y) + rect.x0;
     const float* b0 = ref.Row(rect.y0 + y + iy) + rect.x0 + ix;
     const float* b1 = b0 + ref.width;
-    float row = 0;
-    for (int x = 0; x < rect.width; ++x) {
-      row += std::abs(a[x] - (w00 * b0[x] + w01 * b0[x + 1] + w10 * b1[x] + w11 * b1[x + 1]));
+    int x = 0;
+    for (; x + 8 <= rect.width; x += 8) {
+      for (int i = 0; i < 8; ++i) {
+        const int k = x + i;
+        lanes[i] +=
+            std::abs(a[k] - ((w00 * b0[k] + w01 * b0[k + 1]) + (w10 * b1[k] + w11 * b1[k + 1])));
+      }
     }
-    sum += row;
+    for (; x < rect.width; ++x) {
+      lanes[0] +=
+          std::abs(a[x] - ((w00 * b0[x] + w01 * b0[x + 1]) + (w10 * b1[x] + w11 * b1[x + 1])));
+    }
   }
-  return sum;
+  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+         ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+VIDMILL_AVX2 float HorizontalSum(__m256 v) {
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, v);
+  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+         ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
+VIDMILL_AVX2 float IntegerCostAvx2(const Image& cur, const Image& ref, const Rect& rect, int vx,
+                                   int vy) {
+  if (rect.width % 8) return IntegerCostBody(cur, ref, rect, vx, vy);
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 acc = _mm256_setzero_ps();
+  for (int y = 0; y < rect.height; ++y) {
+    const float* a = cur.Row(rect.y0 + y) + rect.x0;
+    const float* b = ref.Row(rect.y0 + y + vy) + rect.x0 + vx;
+    for (int x = 0; x < rect.width; x += 8) {
+      const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + x), _mm256_loadu_ps(b + x));
+      acc = _mm256_add_ps(acc, _mm256_andnot_ps(sign, d));
+    }
+  }
+  return HorizontalSum(acc);
+}
+
+VIDMILL_AVX2 float FractionalCostAvx2(const Image& cur, const Image& ref, const Rect& rect,
+                                      Vector v) {
+  if (rect.width % 8) return FractionalCostBody(cur, ref, rect, v);
+  const int ix = static_cast<int>(std::floor(v.dx)), iy = static_cast<int>(std::floor(v.dy));
+  const float fx = v.dx - ix, fy = v.dy - iy;
+  const __m256 w00 = _mm256_set1_ps((1 - fx) * (1 - fy)), w01 = _mm256_set1_ps(fx * (1 - fy));
+  const __m256 w10 = _mm256_set1_ps((1 - fx) * fy), w11 = _mm256_set1_ps(fx * fy);
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 acc = _mm256_setzero_ps();
+  for (int y = 0; y < rect.height; ++y) {
+    const float* a = cur.Row(rect.y0 + y) + rect.x0;
+    const float* b0 = ref.Row(rect.y0 + y + iy) + rect.x0 + ix;
+    const float* b1 = b0 + ref.width;
+    for (int x = 0; x < rect.width; x += 8) {
+      const __m256 top = _mm256_add_ps(_mm256_mul_ps(w00, _mm256_loadu_ps(b0 + x)),
+                                       _mm256_mul_ps(w01, _mm256_loadu_ps(b0 + x + 1)));
+      const __m256 bottom = _mm256_add_ps(_mm256_mul_ps(w10, _mm256_loadu_ps(b1 + x)),
+                                          _mm256_mul_ps(w11, _mm256_loadu_ps(b1 + x + 1)));
+      const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + x), _mm256_add_ps(top, bottom));
+      acc = _mm256_add_ps(acc, _mm256_andnot_ps(sign, d));
+    }
+  }
+  return HorizontalSum(acc);
+}
+#else
+float IntegerCostAvx2(const Image& cur, const Image& ref, const Rect& rect, int vx, int vy) {
+  return IntegerCostBody(cur, ref, rect, vx, vy);
+}
+float FractionalCostAvx2(const Image& cur, const Image& ref, const Rect& rect, Vector v) {
+  return FractionalCostBody(cur, ref, rect, v);
+}
+#endif
+float IntegerCostGeneric(const Image& cur, const Image& ref, const Rect& rect, int vx, int vy) {
+  return IntegerCostBody(cur, ref, rect, vx, vy);
+}
+float IntegerCost(const Image& cur, const Image& ref, const Rect& rect, int vx, int vy) {
+  return kHasAvx2 ? IntegerCostAvx2(cur, ref, rect, vx, vy)
+                  : IntegerCostGeneric(cur, ref, rect, vx, vy);
+}
+float FractionalCostGeneric(const Image& cur, const Image& ref, const Rect& rect, Vector v) {
+  return FractionalCostBody(cur, ref, rect, v);
+}
+float FractionalCost(const Image& cur, const Image& ref, const Rect& rect, Vector v) {
+  return kHasAvx2 ? FractionalCostAvx2(cur, ref, rect, v) : FractionalCostGeneric(cur, ref, rect, v);
 }
 
 }  // namespace
@@ -184,7 +289,11 @@ struct Denoiser::Picture {
   std::array<Image, 3> planes;
   Image smooth;  // luma, [1 2 1]²
   Image half;    // smooth at half resolution
-  std::array<double, 3> sigma{};
+};
+
+struct Denoiser::Workspace {
+  std::vector<Image> aligned, squares, distance;
+  Image temporal, residual, result;
 };
 
 namespace {
@@ -338,10 +447,35 @@ struct DctBasis {
   }
 };
 
-// Hard-thresholds one 8×8 block in place; returns the number of kept
-// coefficients.
-int ShrinkBlock(float block[8][8], float threshold) {
+const DctBasis& Basis() {
   static const DctBasis basis;
+  return basis;
+}
+
+// The 2-D DCT of an 8×8 block.
+void ForwardDct(const float block[8][8], float coef[8][8]) {
+  const DctBasis& basis = Basis();
+  float tmp[8][8];
+  for (int y = 0; y < 8; ++y) {
+    for (int u = 0; u < 8; ++u) {
+      float sum = 0;
+      for (int x = 0; x < 8; ++x) sum += basis.m[u][x] * block[y][x];
+      tmp[y][u] = sum;
+    }
+  }
+  for (int v = 0; v < 8; ++v) {
+    for (int u = 0; u < 8; ++u) {
+      float sum = 0;
+      for (int y = 0; y < 8; ++y) sum += basis.m[v][y] * tmp[y][u];
+      coef[v][u] = sum;
+    }
+  }
+}
+
+// Hard-thresholds one 8×8 block in place: coefficient (v, u) is kept when
+// |c| ≥ scale × threshold[v][u]. Returns the number of kept coefficients.
+int ShrinkBlock(float block[8][8], const float threshold[8][8], float scale) {
+  const DctBasis& basis = Basis();
   float tmp[8][8], coef[8][8];
   // Rows, then columns.
   for (int y = 0; y < 8; ++y) {
@@ -356,7 +490,7 @@ int ShrinkBlock(float block[8][8], float threshold) {
     for (int u = 0; u < 8; ++u) {
       float sum = 0;
       for (int y = 0; y < 8; ++y) sum += basis.m[v][y] * tmp[y][u];
-      const bool keep = (u == 0 && v == 0) || std::abs(sum) >= threshold;
+      const bool keep = (u == 0 && v == 0) || std::abs(sum) >= scale * threshold[v][u];
       coef[v][u] = keep ? sum : 0.0f;
       kept += keep;
     }
@@ -378,6 +512,65 @@ int ShrinkBlock(float block[8][8], float threshold) {
   return kept;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+// ShrinkBlock with 8-wide rows: each 1-D transform is eight broadcast
+// multiply-adds per row.
+VIDMILL_AVX2 int ShrinkBlockAvx2(float block[8][8], const float threshold[8][8], float scale) {
+  const DctBasis& basis = Basis();
+  __m256 rows[8], transposed_basis[8], tmp[8], coef[8];
+  for (int x = 0; x < 8; ++x) {
+    alignas(32) float column[8];
+    for (int u = 0; u < 8; ++u) column[u] = basis.m[u][x];
+    transposed_basis[x] = _mm256_load_ps(column);
+  }
+  // Forward: along rows (tmp[y][u] = Σx block[y][x] m[u][x]), then columns.
+  for (int y = 0; y < 8; ++y) {
+    __m256 sum = _mm256_mul_ps(_mm256_broadcast_ss(&block[y][0]), transposed_basis[0]);
+    for (int x = 1; x < 8; ++x) {
+      sum = _mm256_add_ps(sum, _mm256_mul_ps(_mm256_broadcast_ss(&block[y][x]), transposed_basis[x]));
+    }
+    tmp[y] = sum;
+  }
+  int kept = 0;
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256 scale_v = _mm256_set1_ps(scale);
+  for (int v = 0; v < 8; ++v) {
+    __m256 sum = _mm256_mul_ps(_mm256_broadcast_ss(&basis.m[v][0]), tmp[0]);
+    for (int y = 1; y < 8; ++y) {
+      sum = _mm256_add_ps(sum, _mm256_mul_ps(_mm256_broadcast_ss(&basis.m[v][y]), tmp[y]));
+    }
+    __m256 limit = _mm256_mul_ps(scale_v, _mm256_loadu_ps(threshold[v]));
+    if (v == 0) limit = _mm256_blend_ps(limit, _mm256_setzero_ps(), 1);  // DC always kept
+    const __m256 keep = _mm256_cmp_ps(_mm256_andnot_ps(sign, sum), limit, _CMP_GE_OQ);
+    kept += __builtin_popcount(static_cast<unsigned>(_mm256_movemask_ps(keep)));
+    coef[v] = _mm256_and_ps(sum, keep);
+  }
+  // Inverse: rows (tmp[v][x] = Σu coef[v][u] m[u][x]), then columns.
+  alignas(32) float coef_mem[8][8];
+  for (int v = 0; v < 8; ++v) _mm256_store_ps(coef_mem[v], coef[v]);
+  for (int x = 0; x < 8; ++x) rows[x] = _mm256_loadu_ps(basis.m[x]);
+  for (int v = 0; v < 8; ++v) {
+    __m256 sum = _mm256_mul_ps(_mm256_broadcast_ss(&coef_mem[v][0]), rows[0]);
+    for (int u = 1; u < 8; ++u) {
+      sum = _mm256_add_ps(sum, _mm256_mul_ps(_mm256_broadcast_ss(&coef_mem[v][u]), rows[u]));
+    }
+    tmp[v] = sum;
+  }
+  for (int y = 0; y < 8; ++y) {
+    __m256 sum = _mm256_mul_ps(_mm256_broadcast_ss(&basis.m[0][y]), tmp[0]);
+    for (int v = 1; v < 8; ++v) {
+      sum = _mm256_add_ps(sum, _mm256_mul_ps(_mm256_broadcast_ss(&basis.m[v][y]), tmp[v]));
+    }
+    _mm256_storeu_ps(block[y], sum);
+  }
+  return kept;
+}
+#else
+int ShrinkBlockAvx2(float block[8][8], const float threshold[8][8], float scale) {
+  return ShrinkBlock(block, threshold, scale);
+}
+#endif
+
 // Block positions 0, kStride, … and the last one flush with the edge.
 std::vector<int> BlockStarts(int size) {
   std::vector<int> starts;
@@ -387,11 +580,12 @@ std::vector<int> BlockStarts(int size) {
 }
 
 // Spatial stage on rows [row_begin, row_end): `in` denoised by overlapping DCT
-// shrinkage with per-block thresholds from `residual` (the noise variance left
-// per sample, in units of σ²) into `out`.
-void SpatialRows(const Image& in, const Image& residual, double sigma, int row_begin, int row_end,
-                 Image* out) {
-  if (in.width < 8 || in.height < 8 || sigma <= 0) {
+// shrinkage into `out`. A block's coefficient (v, u) is dropped below
+// threshold[v][u] × the RMS over the block of `residual` (the noise variance
+// left per sample).
+void SpatialRows(const Image& in, const Image& residual, const float threshold[8][8],
+                 int row_begin, int row_end, Image* out) {
+  if (in.width < 8 || in.height < 8) {
     for (int y = row_begin; y < row_end; ++y) std::copy(in.Row(y), in.Row(y) + in.width, out->Row(y));
     return;
   }
@@ -412,8 +606,10 @@ void SpatialRows(const Image& in, const Image& residual, double sigma, int row_b
           variance += res[i];
         }
       }
-      const float threshold = kThreshold * static_cast<float>(sigma) * std::sqrt(variance / 64);
-      const float w = 1.0f / (1 + ShrinkBlock(block, threshold));
+      const float scale = std::sqrt(variance / 64);
+      const int kept = kHasAvx2 ? ShrinkBlockAvx2(block, threshold, scale)
+                                : ShrinkBlock(block, threshold, scale);
+      const float w = 1.0f / (1 + kept);
       for (int j = 0; j < 8; ++j) {
         const int y = y0 + j;
         if (y < row_begin || y >= row_end) continue;
@@ -432,6 +628,145 @@ void SpatialRows(const Image& in, const Image& residual, double sigma, int row_b
     float* dst = out->Row(y);
     for (int x = 0; x < in.width; ++x) dst[x] = a[x] / s[x];
   }
+}
+
+constexpr int kBins = 8;
+
+// The noise of one plane: its variance as a function of the (luma) intensity,
+// and the shape of its spectrum over the 8×8 DCT coefficients (mean 1; all 1
+// for white noise).
+struct NoiseModel {
+  float variance[kBins];
+  float shape[8][8];
+  float bin_width = 32;
+
+  void SetWhite(float sigma) {
+    std::fill(std::begin(variance), std::end(variance), sigma * sigma);
+    for (auto& row : shape) std::fill(std::begin(row), std::end(row), 1.0f);
+  }
+  float Variance(float intensity) const {
+    const float position = intensity / bin_width - 0.5f;
+    const int bin = std::clamp(static_cast<int>(std::floor(position)), 0, kBins - 2);
+    const float t = std::clamp(position - bin, 0.0f, 1.0f);
+    return variance[bin] + t * (variance[bin + 1] - variance[bin]);
+  }
+};
+
+// Estimates the noise of `center` from its difference to `aligned` (the
+// nearest neighbour moved onto it): per 8×8 block the mean squared difference
+// and the mean luma (`luma`, at full resolution); per intensity bin the median
+// over the blocks is taken as twice the noise variance (blocks that motion did
+// not explain are the minority and do not move the median much); the spectrum
+// shape is the mean DCT power of the difference over the blocks at or below
+// their bin's median. Bins with few blocks take the median of all. Works for
+// spatially correlated and intensity-dependent noise (film grain), which a
+// single-picture estimate misjudges. False when the plane has too few blocks
+// (the caller then assumes white noise).
+bool EstimateNoiseModel(const Image& center, const Image& aligned, const Image& luma, int shift_x,
+                        int shift_y, NoiseModel* out) {
+  NoiseModel& model = *out;
+  struct Block {
+    int x0, y0, bin;
+    float msd;
+  };
+  std::vector<Block> blocks;
+  for (int y0 = 0; y0 + 8 <= center.height; y0 += 8) {
+    for (int x0 = 0; x0 + 8 <= center.width; x0 += 8) {
+      float msd = 0;
+      for (int j = 0; j < 8; ++j) {
+        const float* c = center.Row(y0 + j) + x0;
+        const float* a = aligned.Row(y0 + j) + x0;
+        for (int i = 0; i < 8; ++i) msd += (c[i] - a[i]) * (c[i] - a[i]);
+      }
+      const float intensity =
+          luma.Clamped(((x0 + 4) << shift_x), ((y0 + 4) << shift_y));
+      const int bin = std::clamp(static_cast<int>(intensity / model.bin_width), 0, kBins - 1);
+      blocks.push_back(Block{x0, y0, bin, msd / 64});
+    }
+  }
+  constexpr size_t kMinBlocks = 16;
+  if (blocks.size() < kMinBlocks) return false;
+  auto median = [](std::vector<float> values) {
+    auto middle = values.begin() + static_cast<ptrdiff_t>(values.size() / 2);
+    std::nth_element(values.begin(), middle, values.end());
+    return *middle;
+  };
+  std::vector<float> all, per_bin[kBins];
+  for (const Block& block : blocks) {
+    all.push_back(block.msd);
+    per_bin[block.bin].push_back(block.msd);
+  }
+  const float overall = median(all);
+  float bin_median[kBins];
+  for (int bin = 0; bin < kBins; ++bin) {
+    bin_median[bin] = per_bin[bin].size() >= kMinBlocks ? median(per_bin[bin]) : overall;
+    model.variance[bin] = kVarianceFactor * bin_median[bin];
+  }
+  double power[8][8] = {};
+  size_t used = 0;
+  for (const Block& block : blocks) {
+    if (block.msd > bin_median[block.bin]) continue;
+    float diff[8][8], coef[8][8];
+    for (int j = 0; j < 8; ++j) {
+      const float* c = center.Row(block.y0 + j) + block.x0;
+      const float* a = aligned.Row(block.y0 + j) + block.x0;
+      for (int i = 0; i < 8; ++i) diff[j][i] = c[i] - a[i];
+    }
+    ForwardDct(diff, coef);
+    for (int v = 0; v < 8; ++v) {
+      for (int u = 0; u < 8; ++u) power[v][u] += coef[v][u] * coef[v][u];
+    }
+    ++used;
+  }
+  double total = 0;
+  for (auto& row : power) {
+    for (double p : row) total += p;
+  }
+  if (used < kMinBlocks || total <= 0) return false;
+  for (int v = 0; v < 8; ++v) {
+    for (int u = 0; u < 8; ++u) model.shape[v][u] = static_cast<float>(64 * power[v][u] / total);
+  }
+  return true;
+}
+
+// One row of the temporal fusion: out = (c + Σ w_k a_k) / (1 + Σ w_k) with w_k
+// from z = distance_k × inv_noise (1 below kFullWeightZ, 0 above
+// kZeroWeightZ); residual = variance × (1 + Σ w_k²) / (1 + Σ w_k)², the noise
+// variance left if the aligned samples' noise were independent.
+VIDMILL_INLINE void FuseRowBody(int width, size_t count, const float* center,
+                                const float* const* aligned, const float* const* distance,
+                                const float* variance, float* out, float* residual) {
+  const float slope = 1.0f / (kZeroWeightZ - kFullWeightZ);
+  for (int x = 0; x < width; ++x) {
+    out[x] = center[x];
+    residual[x] = 1;  // Σ w², then the residual
+  }
+  std::vector<float> total(static_cast<size_t>(width), 1.0f);
+  for (size_t k = 0; k < count; ++k) {
+    const float* a = aligned[k];
+    const float* d = distance[k];
+    for (int x = 0; x < width; ++x) {
+      const float inv_noise = 0.5f / std::max(variance[x], 1e-6f);
+      const float w = std::min(std::max((kZeroWeightZ - d[x] * inv_noise) * slope, 0.0f), 1.0f);
+      out[x] += w * a[x];
+      total[x] += w;
+      residual[x] += w * w;
+    }
+  }
+  for (int x = 0; x < width; ++x) {
+    out[x] /= total[x];
+    residual[x] = variance[x] * residual[x] / (total[x] * total[x]);
+  }
+}
+VIDMILL_AVX2 void FuseRowAvx2(int width, size_t count, const float* center,
+                              const float* const* aligned, const float* const* distance,
+                              const float* variance, float* out, float* residual) {
+  FuseRowBody(width, count, center, aligned, distance, variance, out, residual);
+}
+void FuseRowGeneric(int width, size_t count, const float* center, const float* const* aligned,
+                    const float* const* distance, const float* variance, float* out,
+                    float* residual) {
+  FuseRowBody(width, count, center, aligned, distance, variance, out, residual);
 }
 
 // 3×3 mean of a plane, rows [row_begin, row_end), edges clamped.
@@ -468,7 +803,10 @@ Result<std::unique_ptr<VideoFilter>> Denoiser::Create(const FilterConfig& config
 }
 
 Denoiser::Denoiser(const FilterConfig& config, double sigma, double strength)
-    : config_(config), fixed_sigma_(sigma), strength_(strength) {}
+    : config_(config),
+      fixed_sigma_(sigma),
+      strength_(strength),
+      workspace_(std::make_unique<Workspace>()) {}
 
 Denoiser::~Denoiser() = default;
 
@@ -477,20 +815,29 @@ Status Denoiser::Push(const FrameView& in, int64_t pts) {
   if (!(in.format == config_.input)) {
     return Status::InvalidArgument("denoise: frame format differs from the configured input");
   }
-  auto picture = std::make_unique<Picture>();
-  picture->pts = pts;
-  for (int plane = 0; plane < 3; ++plane) {
-    ToImage(in.planes[plane], &picture->planes[plane]);
-    picture->sigma[plane] =
-        strength_ * (fixed_sigma_ > 0 ? fixed_sigma_ : EstimateSigma(picture->planes[plane]));
+  std::unique_ptr<Picture> picture;
+  if (!spare_.empty()) {
+    picture = std::move(spare_.back());
+    spare_.pop_back();
+  } else {
+    picture = std::make_unique<Picture>();
   }
-  Smooth(picture->planes[0], &picture->smooth);
-  HalveSize(picture->smooth, &picture->half);
+  picture->pts = pts;
+  Picture* p = picture.get();
+  std::thread chroma([&in, p] {
+    ToImage(in.planes[1], &p->planes[1]);
+    ToImage(in.planes[2], &p->planes[2]);
+  });
+  ToImage(in.planes[0], &p->planes[0]);
+  Smooth(p->planes[0], &p->smooth);
+  HalveSize(p->smooth, &p->half);
+  chroma.join();
   window_.push_back(std::move(picture));
   while (current_ + kRadius < window_.size()) {
     EmitCurrent();
     ++current_;
     while (current_ > static_cast<size_t>(kRadius)) {
+      spare_.push_back(std::move(window_.front()));
       window_.pop_front();
       --current_;
     }
@@ -555,20 +902,26 @@ void Denoiser::EmitCurrent() {
     const int width = center.width, height = center.height;
     const int shift_x = plane ? ChromaShiftX(format.chroma) : 0;
     const int shift_y = plane ? ChromaShiftY(format.chroma) : 0;
-    const double sigma = cur.sigma[plane];
-    const float inv_noise = sigma > 0 ? static_cast<float>(1.0 / (2 * sigma * sigma)) : 0.0f;
+    const float max_value = static_cast<float>(format.max_value());
     const size_t count = neighbours.size();
-    std::vector<Image> aligned(count), distance(count);
-    Image temporal, residual, result;
+    Workspace& ws = *workspace_;
+    ws.aligned.resize(count);
+    ws.squares.resize(count);
+    ws.distance.resize(count);
     for (size_t k = 0; k < count; ++k) {
-      aligned[k].Resize(width, height);
-      distance[k].Resize(width, height);
+      ws.aligned[k].Resize(width, height);
+      ws.squares[k].Resize(width, height);
+      ws.distance[k].Resize(width, height);
     }
+    std::vector<Image>& aligned = ws.aligned;
+    std::vector<Image>& squares = ws.squares;
+    std::vector<Image>& distance = ws.distance;
+    Image& temporal = ws.temporal;
+    Image& residual = ws.residual;
+    Image& result = ws.result;
     temporal.Resize(width, height);
     residual.Resize(width, height);
     result.Resize(width, height);
-    std::vector<Image> squares(count);
-    for (size_t k = 0; k < count; ++k) squares[k].Resize(width, height);
 
     // Each half compensates its own rows; the box filter, which reads one row
     // beyond, runs once both are done.
@@ -585,40 +938,63 @@ void Denoiser::EmitCurrent() {
       }
     };
     SplitInTwo(height, compensate_rows);
+    // The noise model: from the nearest neighbour when there is one (the
+    // first in `neighbours`), else white noise of the single-picture estimate.
+    NoiseModel model;
+    model.bin_width = (max_value + 1) / kBins;
+    if (fixed_sigma_ > 0 || count == 0 ||
+        !EstimateNoiseModel(center, aligned[0], cur.smooth, shift_x, shift_y, &model)) {
+      model.SetWhite(static_cast<float>(
+          strength_ * (fixed_sigma_ > 0 ? fixed_sigma_ : EstimateSigma(center))));
+    } else {
+      const float scale = static_cast<float>(strength_ * strength_);
+      for (float& variance : model.variance) variance *= scale;
+    }
+    float threshold[8][8];
+    for (int v = 0; v < 8; ++v) {
+      for (int u = 0; u < 8; ++u) threshold[v][u] = kThreshold * std::sqrt(model.shape[v][u]);
+    }
     auto fuse_rows = [&](int row_begin, int row_end) {
       for (size_t k = 0; k < count; ++k) BoxRows(squares[k], row_begin, row_end, &distance[k]);
+      std::vector<float> variance(static_cast<size_t>(width));
+      std::vector<const float*> aligned_rows(count), distance_rows(count);
       for (int y = row_begin; y < row_end; ++y) {
-        const float* c = center.Row(y);
-        float* t = temporal.Row(y);
-        float* r = residual.Row(y);
+        const float* intensity = cur.smooth.Row(std::min(y << shift_y, cur.smooth.height - 1));
         for (int x = 0; x < width; ++x) {
-          float sum = c[x], total = 1, total_squared = 1;
-          for (size_t k = 0; k < count; ++k) {
-            const float z = distance[k].Row(y)[x] * inv_noise;
-            const float w = std::clamp((kZeroWeightZ - z) * (1.0f / (kZeroWeightZ - kFullWeightZ)),
-                                       0.0f, 1.0f);
-            sum += w * aligned[k].Row(y)[x];
-            total += w;
-            total_squared += w * w;
-          }
-          t[x] = sum / total;
-          r[x] = total_squared / (total * total);
+          variance[x] = model.Variance(intensity[std::min(x << shift_x, cur.smooth.width - 1)]);
         }
+        for (size_t k = 0; k < count; ++k) {
+          aligned_rows[k] = aligned[k].Row(y);
+          distance_rows[k] = distance[k].Row(y);
+        }
+        (kHasAvx2 ? FuseRowAvx2 : FuseRowGeneric)(width, count, center.Row(y),
+                                                  aligned_rows.data(), distance_rows.data(),
+                                                  variance.data(), temporal.Row(y),
+                                                  residual.Row(y));
       }
     };
     SplitInTwo(height, fuse_rows);
     SplitInTwo(height, [&](int row_begin, int row_end) {
-      SpatialRows(temporal, residual, sigma, row_begin, row_end, &result);
+      SpatialRows(temporal, residual, threshold, row_begin, row_end, &result);
     });
 
     const PlaneView dst = output.plane(plane);
-    const float max_value = static_cast<float>(format.max_value());
-    for (int y = 0; y < height; ++y) {
-      const float* src = result.Row(y);
-      for (int x = 0; x < width; ++x) {
-        dst.Set(x, y, static_cast<int>(std::lround(std::clamp(src[x], 0.0f, max_value))));
+    SplitInTwo(height, [&](int row_begin, int row_end) {
+      for (int y = row_begin; y < row_end; ++y) {
+        const float* src = result.Row(y);
+        if (dst.bit_depth > 8) {
+          uint16_t* row = dst.Row16(y);
+          for (int x = 0; x < width; ++x) {
+            row[x] = static_cast<uint16_t>(std::clamp(src[x], 0.0f, max_value) + 0.5f);
+          }
+        } else {
+          uint8_t* row = dst.Row8(y);
+          for (int x = 0; x < width; ++x) {
+            row[x] = static_cast<uint8_t>(std::clamp(src[x], 0.0f, max_value) + 0.5f);
+          }
+        }
       }
-    }
+    });
   }
   ready_.push_back(std::move(output));
 }

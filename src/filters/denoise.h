@@ -62,6 +62,7 @@ class Denoiser final : public VideoFilter {
   PixelFormat output_format() const override { return config_.input; }
 
   struct Picture;
+  struct Workspace;
   struct Vector {
     float dx = 0;
     float dy = 0;
@@ -76,6 +77,8 @@ class Denoiser final : public VideoFilter {
   double fixed_sigma_;  // in the input's code values; 0 = estimate
   double strength_;
   std::deque<std::unique_ptr<Picture>> window_;
+  std::vector<std::unique_ptr<Picture>> spare_;  // recycled, to spare allocations
+  std::unique_ptr<Workspace> workspace_;
   size_t current_ = 0;
   bool flushed_ = false;
   std::vector<OwnedFrame> ready_;
