@@ -3,34 +3,41 @@
 //
 // Design. Each output picture is made from a window of five input pictures
 // (two before, the picture itself, two after) in three steps.
-//  1. Noise level. Per plane, σ is estimated from the picture itself: the
-//     median absolute value of the diagonal Haar detail of 2×2 cells (which
-//     has the noise's variance for white noise and is near zero on most
-//     picture content) over 0.6745, the median of |N(0, 1)|. The property
-//     "sigma" fixes it instead (8-bit code values); "strength" scales it.
-//  2. Temporal. Per 16×16 luma block and per neighbour picture, a motion
-//     vector is searched on a pre-smoothed luma ([1 2 1]², which takes most of
-//     the noise out of the matching error): predictive integer search at half
+//  1. Motion. Per 16×16 luma block and per neighbour picture, a vector is
+//     searched on a pre-smoothed luma ([1 2 1]², which takes most of the noise
+//     out of the matching error): predictive integer search at half
 //     resolution (candidates: zero, this block's vector for the same
 //     neighbour one picture earlier, the left and upper blocks' vectors, and
 //     for the pictures two away twice the vector to the one in between), then
 //     integer, half- and quarter-pixel refinement at full resolution. The
-//     neighbours are moved along their vectors (Catmull-Rom), and each aligned
-//     sample gets a weight from the local (3×3) mean squared difference to the
-//     current picture relative to the 2σ² that noise alone would give: full
-//     weight where the difference is noise, none where it is structure
-//     (occlusions, new content, cuts, failed vectors), linear in between. The
-//     temporal estimate is the weighted mean of the current sample and the
-//     aligned ones. Chroma follows luma's vectors, with weights from its own
-//     differences.
-//  3. Spatial. What the temporal mean could not remove (few matches: the first
+//     neighbours are moved along their vectors (Catmull-Rom); chroma follows
+//     luma's vectors.
+//  2. Noise model, per plane and picture, from the difference between the
+//     picture and its nearest aligned neighbour: per 8×8 block the mean
+//     squared difference, and per intensity bin (eight, by the local luma) its
+//     median over the blocks is twice the noise variance (blocks that the
+//     motion did not explain are a minority); the mean DCT power of the
+//     difference over the blocks at or below the median gives the noise's
+//     spectrum. This handles white noise, spatially correlated grain and
+//     noise whose strength follows the intensity. Without a neighbour (a
+//     single picture), white noise of σ = median |diagonal Haar detail| /
+//     0.6745 is assumed. The property "sigma" fixes white noise of that σ
+//     (8-bit code values) instead; "strength" scales the noise level.
+//  3. Temporal. Each aligned sample gets a weight from its local (3×3) mean
+//     squared difference to the current picture relative to the 2σ² that
+//     noise alone would give: full weight where the difference is noise, none
+//     where it is structure (occlusions, new content, cuts, failed vectors),
+//     linear in between; the estimate is the weighted mean of the current
+//     sample and the aligned ones.
+//  4. Spatial. What the temporal mean could not remove (few matches: the first
 //     and last pictures, occlusions, fast motion) is shrunk by hard
-//     thresholding of 8×8 DCT blocks at a stride of 4, each block's threshold
-//     set from the noise left after step 2 (σ² × Σw²/(Σw)² over the block),
-//     and the overlapping blocks averaged with weights 1/(1 + kept
-//     coefficients).
+//     thresholding of 8×8 DCT blocks at a stride of 4, each coefficient's
+//     threshold set from the noise left after step 3 (σ² × Σw²/(Σw)² over the
+//     block) and the noise spectrum, and the overlapping blocks averaged with
+//     weights 1/(1 + kept coefficients).
 // The constants were chosen on the benchmark's training photos
-// (bench/quality/run.sh), never on the held-out ones.
+// (bench/quality/run.sh), never on the held-out ones. The hot loops have AVX2
+// versions chosen at run time, with portable fallbacks.
 //
 // Input: 8–16 bits, 4:2:0, 4:2:2 or 4:4:4, any size. Output: the same format,
 // one picture per input picture, same pts, delayed by two pictures (Pull
