@@ -395,6 +395,35 @@ void EstimateMotion(const Picture& cur, const Picture& ref, const std::vector<Ve
   SplitInTwo(blocks_y, search_rows);
 }
 
+// The interior of one block row of Compensate, eight samples at a time with
+// the scalar loop's order of operations; returns where it stopped.
+#if defined(__x86_64__) || defined(__i386__)
+VIDMILL_AVX2 int CubicSegmentAvx2(const float* r0, const float* r1, const float* r2,
+                                  const float* r3, int x0, int x1, const float* wx,
+                                  const float* wy, float* dst) {
+  const __m256 wy0 = _mm256_set1_ps(wy[0]), wy1 = _mm256_set1_ps(wy[1]);
+  const __m256 wy2 = _mm256_set1_ps(wy[2]), wy3 = _mm256_set1_ps(wy[3]);
+  int x = x0;
+  for (; x + 8 <= x1; x += 8) {
+    __m256 sum = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      __m256 column = _mm256_mul_ps(wy0, _mm256_loadu_ps(r0 + x + i));
+      column = _mm256_add_ps(column, _mm256_mul_ps(wy1, _mm256_loadu_ps(r1 + x + i)));
+      column = _mm256_add_ps(column, _mm256_mul_ps(wy2, _mm256_loadu_ps(r2 + x + i)));
+      column = _mm256_add_ps(column, _mm256_mul_ps(wy3, _mm256_loadu_ps(r3 + x + i)));
+      sum = _mm256_add_ps(sum, _mm256_mul_ps(_mm256_set1_ps(wx[i]), column));
+    }
+    _mm256_storeu_ps(dst + x, sum);
+  }
+  return x;
+}
+#else
+int CubicSegmentAvx2(const float*, const float*, const float*, const float*, int x0, int,
+                     const float*, const float*, float*) {
+  return x0;
+}
+#endif
+
 // `ref`'s plane moved along the field onto the current picture (Catmull-Rom),
 // rows [row_begin, row_end) of the plane.
 void Compensate(const Image& ref, const std::vector<Vector>& field, int blocks_x, int shift_x,
@@ -417,7 +446,9 @@ void Compensate(const Image& ref, const std::vector<Vector>& field, int blocks_x
         const float* r1 = ref.Row(sy) + ix - 1;
         const float* r2 = ref.Row(sy + 1) + ix - 1;
         const float* r3 = ref.Row(sy + 2) + ix - 1;
-        for (int x = x0; x < x1; ++x) {
+        int x = x0;
+        if (kHasAvx2) x = CubicSegmentAvx2(r0, r1, r2, r3, x0, x1, wx, wy, dst);
+        for (; x < x1; ++x) {
           float sum = 0;
           for (int i = 0; i < 4; ++i) {
             sum += wx[i] * (wy[0] * r0[x + i] + wy[1] * r1[x + i] + wy[2] * r2[x + i] +
@@ -735,44 +766,67 @@ bool EstimateNoiseModel(const Image& center, const Image& aligned, const Image& 
   return true;
 }
 
-// One row of the temporal fusion: out = (c + Σ w_k a_k) / (1 + Σ w_k) with w_k
-// from z = distance_k × inv_noise (1 below kFullWeightZ, 0 above
-// kZeroWeightZ); residual = variance × (1 + Σ w_k²) / (1 + Σ w_k)², the noise
-// variance left if the aligned samples' noise were independent.
-VIDMILL_INLINE void FuseRowBody(int width, size_t count, const float* center,
-                                const float* const* aligned, const float* const* distance,
-                                const float* variance, float* out, float* residual) {
+void FuseRowGeneric(int x_begin, int width, size_t count, const float* center,
+                    const float* const* aligned, const float* const* distance,
+                    const float* variance, float* out, float* residual) {
   const float slope = 1.0f / (kZeroWeightZ - kFullWeightZ);
-  for (int x = 0; x < width; ++x) {
-    out[x] = center[x];
-    residual[x] = 1;  // Σ w², then the residual
-  }
-  std::vector<float> total(static_cast<size_t>(width), 1.0f);
-  for (size_t k = 0; k < count; ++k) {
-    const float* a = aligned[k];
-    const float* d = distance[k];
-    for (int x = 0; x < width; ++x) {
-      const float inv_noise = 0.5f / std::max(variance[x], 1e-6f);
-      const float w = std::min(std::max((kZeroWeightZ - d[x] * inv_noise) * slope, 0.0f), 1.0f);
-      out[x] += w * a[x];
-      total[x] += w;
-      residual[x] += w * w;
+  for (int x = x_begin; x < width; ++x) {
+    const float inv_noise = 0.5f / std::max(variance[x], 1e-6f);
+    float sum = center[x], total = 1, total_squared = 1;
+    for (size_t k = 0; k < count; ++k) {
+      const float w =
+          std::min(std::max((kZeroWeightZ - distance[k][x] * inv_noise) * slope, 0.0f), 1.0f);
+      sum += w * aligned[k][x];
+      total += w;
+      total_squared += w * w;
     }
-  }
-  for (int x = 0; x < width; ++x) {
-    out[x] /= total[x];
-    residual[x] = variance[x] * residual[x] / (total[x] * total[x]);
+    out[x] = sum / total;
+    residual[x] = variance[x] * total_squared / (total * total);
   }
 }
+
+#if defined(__x86_64__) || defined(__i386__)
 VIDMILL_AVX2 void FuseRowAvx2(int width, size_t count, const float* center,
                               const float* const* aligned, const float* const* distance,
                               const float* variance, float* out, float* residual) {
-  FuseRowBody(width, count, center, aligned, distance, variance, out, residual);
+  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+  const __m256 half = _mm256_set1_ps(0.5f), tiny = _mm256_set1_ps(1e-6f);
+  const __m256 zero_z = _mm256_set1_ps(kZeroWeightZ);
+  const __m256 slope = _mm256_set1_ps(1.0f / (kZeroWeightZ - kFullWeightZ));
+  int x = 0;
+  for (; x + 8 <= width; x += 8) {
+    const __m256 var = _mm256_loadu_ps(variance + x);
+    const __m256 inv_noise = _mm256_div_ps(half, _mm256_max_ps(var, tiny));
+    __m256 sum = _mm256_loadu_ps(center + x), total = one, total_squared = one;
+    for (size_t k = 0; k < count; ++k) {
+      const __m256 z = _mm256_mul_ps(_mm256_loadu_ps(distance[k] + x), inv_noise);
+      const __m256 w =
+          _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_sub_ps(zero_z, z), slope), zero), one);
+      sum = _mm256_add_ps(sum, _mm256_mul_ps(w, _mm256_loadu_ps(aligned[k] + x)));
+      total = _mm256_add_ps(total, w);
+      total_squared = _mm256_add_ps(total_squared, _mm256_mul_ps(w, w));
+    }
+    _mm256_storeu_ps(out + x, _mm256_div_ps(sum, total));
+    _mm256_storeu_ps(residual + x, _mm256_div_ps(_mm256_mul_ps(var, total_squared),
+                                                 _mm256_mul_ps(total, total)));
+  }
+  FuseRowGeneric(x, width, count, center, aligned, distance, variance, out, residual);
 }
-void FuseRowGeneric(int width, size_t count, const float* center, const float* const* aligned,
-                    const float* const* distance, const float* variance, float* out,
-                    float* residual) {
-  FuseRowBody(width, count, center, aligned, distance, variance, out, residual);
+#endif
+
+// One row of the temporal fusion: out = (c + Σ w_k a_k) / (1 + Σ w_k) with w_k
+// from z = distance_k / (2 variance) (1 below kFullWeightZ, 0 above
+// kZeroWeightZ); residual = variance × (1 + Σ w_k²) / (1 + Σ w_k)², the noise
+// variance left if the aligned samples' noise were independent.
+void FuseRow(int width, size_t count, const float* center, const float* const* aligned,
+             const float* const* distance, const float* variance, float* out, float* residual) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (kHasAvx2) {
+    FuseRowAvx2(width, count, center, aligned, distance, variance, out, residual);
+    return;
+  }
+#endif
+  FuseRowGeneric(0, width, count, center, aligned, distance, variance, out, residual);
 }
 
 // 3×3 mean of a plane, rows [row_begin, row_end), edges clamped.
@@ -960,6 +1014,12 @@ void Denoiser::EmitCurrent() {
     for (int v = 0; v < 8; ++v) {
       for (int u = 0; u < 8; ++u) threshold[v][u] = kThreshold * std::sqrt(model.shape[v][u]);
     }
+    // The model's variance by intensity, in 256 steps.
+    float variance_lut[256];
+    const float lut_scale = 256.0f / (max_value + 1);
+    for (int level = 0; level < 256; ++level) {
+      variance_lut[level] = model.Variance((level + 0.5f) / lut_scale);
+    }
     auto fuse_rows = [&](int row_begin, int row_end) {
       for (size_t k = 0; k < count; ++k) BoxRows(squares[k], row_begin, row_end, &distance[k]);
       std::vector<float> variance(static_cast<size_t>(width));
@@ -967,16 +1027,15 @@ void Denoiser::EmitCurrent() {
       for (int y = row_begin; y < row_end; ++y) {
         const float* intensity = cur.smooth.Row(std::min(y << shift_y, cur.smooth.height - 1));
         for (int x = 0; x < width; ++x) {
-          variance[x] = model.Variance(intensity[std::min(x << shift_x, cur.smooth.width - 1)]);
+          const float level = intensity[std::min(x << shift_x, cur.smooth.width - 1)];
+          variance[x] = variance_lut[std::clamp(static_cast<int>(level * lut_scale), 0, 255)];
         }
         for (size_t k = 0; k < count; ++k) {
           aligned_rows[k] = aligned[k].Row(y);
           distance_rows[k] = distance[k].Row(y);
         }
-        (kHasAvx2 ? FuseRowAvx2 : FuseRowGeneric)(width, count, center.Row(y),
-                                                  aligned_rows.data(), distance_rows.data(),
-                                                  variance.data(), temporal.Row(y),
-                                                  residual.Row(y));
+        FuseRow(width, count, center.Row(y), aligned_rows.data(), distance_rows.data(),
+                variance.data(), temporal.Row(y), residual.Row(y));
       }
     };
     SplitInTwo(height, fuse_rows);

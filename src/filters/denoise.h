@@ -2,7 +2,7 @@
 // denoise: Vidmill's motion-compensated spatio-temporal denoiser.
 //
 // Design. Each output picture is made from a window of five input pictures
-// (two before, the picture itself, two after) in three steps.
+// (two before, the picture itself, two after) in four steps.
 //  1. Motion. Per 16×16 luma block and per neighbour picture, a vector is
 //     searched on a pre-smoothed luma ([1 2 1]², which takes most of the noise
 //     out of the matching error): predictive integer search at half
