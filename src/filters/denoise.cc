@@ -300,6 +300,8 @@ struct Denoiser::Picture {
 struct Denoiser::Workspace {
   std::vector<Image> aligned, squares, distance;
   Image temporal, residual, result;
+  // The spatial stage's sums, one pair per half of the rows.
+  std::vector<float> accumulators[2], weights[2];
 };
 
 namespace {
@@ -621,15 +623,18 @@ std::vector<int> BlockStarts(int size) {
 // threshold[v][u] × the RMS over the block of `residual` (the noise variance
 // left per sample).
 void SpatialRows(const Image& in, const Image& residual, const float threshold[8][8],
-                 int row_begin, int row_end, Image* out) {
+                 int row_begin, int row_end, std::vector<float>* acc_buffer,
+                 std::vector<float>* weight_buffer, Image* out) {
   if (in.width < 8 || in.height < 8) {
     for (int y = row_begin; y < row_end; ++y) std::copy(in.Row(y), in.Row(y) + in.width, out->Row(y));
     return;
   }
   const std::vector<int> xs = BlockStarts(in.width), ys = BlockStarts(in.height);
   const int rows = row_end - row_begin;
-  std::vector<float> acc(static_cast<size_t>(rows) * in.width, 0.0f);
-  std::vector<float> weight(acc.size(), 0.0f);
+  std::vector<float>& acc = *acc_buffer;
+  std::vector<float>& weight = *weight_buffer;
+  acc.assign(static_cast<size_t>(rows) * in.width, 0.0f);
+  weight.assign(acc.size(), 0.0f);
   float block[8][8];
   for (int y0 : ys) {
     if (y0 + 8 <= row_begin || y0 >= row_end) continue;
@@ -838,10 +843,10 @@ void BoxRows(const Image& in, int row_begin, int row_end, Image* out) {
     const float* down = in.Row(std::min(y + 1, in.height - 1));
     for (int x = 0; x < in.width; ++x) line[x] = up[x] + mid[x] + down[x];
     float* dst = out->Row(y);
-    for (int x = 0; x < in.width; ++x) {
-      const float left = line[std::max(x - 1, 0)], right = line[std::min(x + 1, in.width - 1)];
-      dst[x] = (left + line[x] + right) * (1.0f / 9);
-    }
+    const int last = in.width - 1;
+    dst[0] = (line[0] + line[0] + line[std::min(1, last)]) * (1.0f / 9);
+    for (int x = 1; x < last; ++x) dst[x] = (line[x - 1] + line[x] + line[x + 1]) * (1.0f / 9);
+    if (last > 0) dst[last] = (line[last - 1] + line[last] + line[last]) * (1.0f / 9);
   }
 }
 
@@ -1040,7 +1045,9 @@ void Denoiser::EmitCurrent() {
     };
     SplitInTwo(height, fuse_rows);
     SplitInTwo(height, [&](int row_begin, int row_end) {
-      SpatialRows(temporal, residual, threshold, row_begin, row_end, &result);
+      const int half = row_begin == 0 ? 0 : 1;
+      SpatialRows(temporal, residual, threshold, row_begin, row_end, &ws.accumulators[half],
+                  &ws.weights[half], &result);
     });
 
     const PlaneView dst = output.plane(plane);
