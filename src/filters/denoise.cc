@@ -190,14 +190,15 @@ VIDMILL_INLINE float IntegerCostBody(const Image& cur, const Image& ref, const R
          ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
 }
 
-// The same with a fractional vector, bilinear.
+// The same with a fractional vector, bilinear, on every other row: on the
+// training photos that cost 0.03–0.06 dB and saves a tenth of the time.
 VIDMILL_INLINE float FractionalCostBody(const Image& cur, const Image& ref, const Rect& rect,
                                         Vector v) {
   const int ix = static_cast<int>(std::floor(v.dx)), iy = static_cast<int>(std::floor(v.dy));
   const float fx = v.dx - ix, fy = v.dy - iy;
   const float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
   float lanes[8] = {};
-  for (int y = 0; y < rect.height; ++y) {
+  for (int y = 0; y < rect.height; y += 2) {
     const float* a = cur.Row(rect.y0 + y) + rect.x0;
     const float* b0 = ref.Row(rect.y0 + y + iy) + rect.x0 + ix;
     const float* b1 = b0 + ref.width;
@@ -251,7 +252,7 @@ VIDMILL_AVX2 float FractionalCostAvx2(const Image& cur, const Image& ref, const 
   const __m256 w10 = _mm256_set1_ps((1 - fx) * fy), w11 = _mm256_set1_ps(fx * fy);
   const __m256 sign = _mm256_set1_ps(-0.0f);
   __m256 acc = _mm256_setzero_ps();
-  for (int y = 0; y < rect.height; ++y) {
+  for (int y = 0; y < rect.height; y += 2) {
     const float* a = cur.Row(rect.y0 + y) + rect.x0;
     const float* b0 = ref.Row(rect.y0 + y + iy) + rect.x0 + ix;
     const float* b1 = b0 + ref.width;
