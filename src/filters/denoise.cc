@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <thread>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -148,14 +149,27 @@ struct Rect {
   int x0, y0, width, height;
 };
 
-// The vectors v for which `rect` moved by v (plus one pixel for bilinear
-// interpolation) stays inside a plane of width × height: [lo, hi] per axis.
+// The vectors searched for `rect` in a plane of width × height: at most
+// `limit`, and keeping about half the block or more inside the plane (so that
+// blocks at the edges can match content that moved in or out).
 struct Range {
   int x_lo, x_hi, y_lo, y_hi;
 };
 Range VectorRange(const Rect& rect, int width, int height, int limit) {
-  return Range{std::max(-rect.x0, -limit), std::min(width - 1 - (rect.x0 + rect.width), limit),
-               std::max(-rect.y0, -limit), std::min(height - 1 - (rect.y0 + rect.height), limit)};
+  return Range{std::max(-rect.x0 - rect.width / 2, -limit),
+               std::min(width - 1 - (rect.x0 + rect.width) + rect.width / 2, limit),
+               std::max(-rect.y0 - rect.height / 2, -limit),
+               std::min(height - 1 - (rect.y0 + rect.height) + rect.height / 2, limit)};
+}
+
+// The part of `rect` whose samples moved by (dx, dy), plus `extra` samples
+// right and down (for interpolation), stay inside a plane of width × height.
+Rect Clip(const Rect& rect, int dx, int dy, int extra, int width, int height) {
+  const int x_begin = std::max(rect.x0, -dx);
+  const int x_end = std::min(rect.x0 + rect.width, width - extra - dx);
+  const int y_begin = std::max(rect.y0, -dy);
+  const int y_end = std::min(rect.y0 + rect.height, height - extra - dy);
+  return Rect{x_begin, y_begin, std::max(x_end - x_begin, 0), std::max(y_end - y_begin, 0)};
 }
 
 // The hot loops are written once as always-inline bodies with eight
@@ -278,15 +292,26 @@ float FractionalCostAvx2(const Image& cur, const Image& ref, const Rect& rect, V
 float IntegerCostGeneric(const Image& cur, const Image& ref, const Rect& rect, int vx, int vy) {
   return IntegerCostBody(cur, ref, rect, vx, vy);
 }
+// Mean absolute difference over the part of `rect` that stays inside `ref`
+// when moved by (vx, vy); the largest float when none does.
 float IntegerCost(const Image& cur, const Image& ref, const Rect& rect, int vx, int vy) {
-  return kHasAvx2 ? IntegerCostAvx2(cur, ref, rect, vx, vy)
-                  : IntegerCostGeneric(cur, ref, rect, vx, vy);
+  const Rect inside = Clip(rect, vx, vy, 0, ref.width, ref.height);
+  if (inside.width == 0 || inside.height == 0) return std::numeric_limits<float>::max();
+  const float sum = kHasAvx2 ? IntegerCostAvx2(cur, ref, inside, vx, vy)
+                             : IntegerCostGeneric(cur, ref, inside, vx, vy);
+  return sum / static_cast<float>(inside.width * inside.height);
 }
 float FractionalCostGeneric(const Image& cur, const Image& ref, const Rect& rect, Vector v) {
   return FractionalCostBody(cur, ref, rect, v);
 }
+// The same for a fractional vector (bilinear, every other row).
 float FractionalCost(const Image& cur, const Image& ref, const Rect& rect, Vector v) {
-  return kHasAvx2 ? FractionalCostAvx2(cur, ref, rect, v) : FractionalCostGeneric(cur, ref, rect, v);
+  const Rect inside = Clip(rect, static_cast<int>(std::floor(v.dx)),
+                           static_cast<int>(std::floor(v.dy)), 1, ref.width, ref.height);
+  if (inside.width == 0 || inside.height == 0) return std::numeric_limits<float>::max();
+  const float sum = kHasAvx2 ? FractionalCostAvx2(cur, ref, inside, v)
+                             : FractionalCostGeneric(cur, ref, inside, v);
+  return sum / static_cast<float>(inside.width * ((inside.height + 1) / 2));
 }
 
 }  // namespace
@@ -859,11 +884,90 @@ double EstimateNoiseSigma(const PlaneView& plane) {
   return EstimateSigma(image);
 }
 
+namespace {
+
+// One field (parity 0 = top) of a frame view, as a picture of half the height.
+FrameView FieldOf(const FrameView& frame, const PixelFormat& field_format, int parity) {
+  FrameView field;
+  field.format = field_format;
+  for (int plane = 0; plane < 3; ++plane) {
+    const PlaneView& p = frame.planes[plane];
+    field.planes[plane] = PlaneView{p.data + p.stride * parity, p.width,
+                                    field_format.PlaneHeight(plane), p.stride * 2, p.bit_depth};
+  }
+  return field;
+}
+
+// Interlaced video kept interlaced: each field is a picture of its own, and
+// the two field streams are denoised separately (a field's temporal
+// neighbours are the same-parity fields), so moving areas never mix the two
+// field times.
+class FieldDenoiser final : public VideoFilter {
+ public:
+  FieldDenoiser(const FilterConfig& config, const PixelFormat& field_format,
+                std::unique_ptr<VideoFilter> top, std::unique_ptr<VideoFilter> bottom)
+      : config_(config), field_format_(field_format) {
+    fields_[0] = std::move(top);
+    fields_[1] = std::move(bottom);
+  }
+
+  Status Push(const FrameView& in, int64_t pts) override {
+    if (!(in.format == config_.input)) {
+      return Status::InvalidArgument("denoise: frame format differs from the configured input");
+    }
+    for (int parity = 0; parity < 2; ++parity) {
+      RETURN_IF_ERROR(fields_[parity]->Push(FieldOf(in, field_format_, parity), pts));
+    }
+    return Status::Ok();
+  }
+  Status Pull(std::vector<OwnedFrame>* out) override {
+    std::vector<OwnedFrame> fields[2];
+    for (int parity = 0; parity < 2; ++parity) RETURN_IF_ERROR(fields_[parity]->Pull(&fields[parity]));
+    if (fields[0].size() != fields[1].size()) {
+      return Status::Internal("denoise: the two field streams fell out of step");
+    }
+    for (size_t index = 0; index < fields[0].size(); ++index) {
+      OwnedFrame frame(config_.input);
+      frame.pts = fields[0][index].pts;
+      for (int parity = 0; parity < 2; ++parity) {
+        RETURN_IF_ERROR(CopyFrame(fields[parity][index].view(),
+                                  FieldOf(frame.view(), field_format_, parity)));
+      }
+      out->push_back(std::move(frame));
+    }
+    return Status::Ok();
+  }
+  Status Flush() override {
+    for (auto& field : fields_) RETURN_IF_ERROR(field->Flush());
+    return Status::Ok();
+  }
+  PixelFormat output_format() const override { return config_.input; }
+
+ private:
+  FilterConfig config_;
+  PixelFormat field_format_;
+  std::unique_ptr<VideoFilter> fields_[2];
+};
+
+}  // namespace
+
 Result<std::unique_ptr<VideoFilter>> Denoiser::Create(const FilterConfig& config) {
   RETURN_IF_ERROR(config.input.Validate());
-  RETURN_IF_ERROR(CheckProperties(config, "denoise", {"sigma", "strength"}));
+  RETURN_IF_ERROR(CheckProperties(config, "denoise", {"sigma", "strength", "interlaced"}));
   ASSIGN_OR_RETURN(double sigma, DoubleProperty(config, "denoise", "sigma", 0.0, 0.0, 100.0));
   ASSIGN_OR_RETURN(double strength, DoubleProperty(config, "denoise", "strength", 1.0, 0.0, 4.0));
+  ASSIGN_OR_RETURN(double interlaced, DoubleProperty(config, "denoise", "interlaced", 0, 0, 1));
+  // Field mode needs both fields of every plane to be the same height.
+  const int field_rows = ChromaShiftY(config.input.chroma) ? 4 : 2;
+  if (interlaced == 1 && config.input.height % field_rows == 0) {
+    FilterConfig field_config = config;
+    field_config.properties.erase("interlaced");
+    field_config.input.height /= 2;
+    ASSIGN_OR_RETURN(auto top, Create(field_config));
+    ASSIGN_OR_RETURN(auto bottom, Create(field_config));
+    return std::unique_ptr<VideoFilter>(
+        new FieldDenoiser(config, field_config.input, std::move(top), std::move(bottom)));
+  }
   sigma *= config.input.max_value() / 255.0;
   return std::unique_ptr<VideoFilter>(new Denoiser(config, sigma, strength));
 }

@@ -59,7 +59,10 @@ namespace vidmill::filters {
 class Denoiser final : public VideoFilter {
  public:
   // Properties: "sigma" (noise σ in 8-bit code values, 0–100; absent or 0 =
-  // estimate per picture) and "strength" (0–4, default 1: scales σ).
+  // estimate per picture), "strength" (0–4, default 1: scales σ) and
+  // "interlaced" (1: the frames are interlaced and stay so — each field
+  // stream is denoised on its own, with same-parity neighbours; needs a height
+  // that splits evenly into fields, else frames are denoised whole).
   static Result<std::unique_ptr<VideoFilter>> Create(const FilterConfig& config);
   ~Denoiser() override;
 

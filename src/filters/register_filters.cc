@@ -68,6 +68,7 @@ class VideoFilterStage final : public engine::FilterStage {
       config.output_height = options_.height;
       ASSIGN_OR_RETURN(config.clarity_boost, ParseClarityBoost(options_.clarity_boost));
     }
+    if (options_.name == "denoise" && options_.field_aware) config.properties["interlaced"] = "1";
     ASSIGN_OR_RETURN(filter_, MakeFilter(options_.name, config));
     engine::VideoFormat output = input;
     output.width = filter_->output_format().width;
