@@ -9,7 +9,9 @@
 //     resolution (candidates: zero, this block's vector for the same
 //     neighbour one picture earlier, the left and upper blocks' vectors, and
 //     for the pictures two away twice the vector to the one in between), then
-//     integer, half- and quarter-pixel refinement at full resolution. The
+//     integer, half- and quarter-pixel refinement at full resolution, scored
+//     by the mean absolute difference over the part of the block that stays
+//     inside the picture (edge blocks may match content half outside). The
 //     neighbours are moved along their vectors (Catmull-Rom); chroma follows
 //     luma's vectors.
 //  2. Noise model, per plane and picture, from the difference between the
