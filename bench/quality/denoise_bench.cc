@@ -138,20 +138,24 @@ int GrainCommand(int argc, char** argv) {
       for (int y = 0; y < p.height + 4; ++y) {
         for (int x = 0; x < p.width; ++x) {
           float sum = 0;
-          for (int i = 0; i < 5; ++i) sum += kernel[i] * white[static_cast<size_t>(y) * (p.width + 4) + x + i];
+          for (int i = 0; i < 5; ++i)
+            sum += kernel[i] * white[static_cast<size_t>(y) * (p.width + 4) + x + i];
           rows[static_cast<size_t>(y) * p.width + x] = sum;
         }
       }
       for (int y = 0; y < p.height; ++y) {
         for (int x = 0; x < p.width; ++x) {
           float grain = 0;
-          for (int j = 0; j < 5; ++j) grain += kernel[j] * rows[static_cast<size_t>(y + j) * p.width + x];
+          for (int j = 0; j < 5; ++j)
+            grain += kernel[j] * rows[static_cast<size_t>(y + j) * p.width + x];
           grain *= norm;
           const float intensity =
-              luma.At(std::min(x << sx, luma.width - 1), std::min(y << sy, luma.height - 1)) / 255.0f;
+              luma.At(std::min(x << sx, luma.width - 1), std::min(y << sy, luma.height - 1)) /
+              255.0f;
           const float sigma = static_cast<float>(strength) * (plane ? 0.5f : 1.0f) *
                               (0.35f + 2.6f * intensity * (1 - intensity));
-          p.Set(x, y, std::clamp(static_cast<int>(std::lround(p.At(x, y) + sigma * grain)), 0, 255));
+          p.Set(x, y,
+                std::clamp(static_cast<int>(std::lround(p.At(x, y) + sigma * grain)), 0, 255));
         }
       }
     }

@@ -369,7 +369,8 @@ void EstimateMotion(const Picture& cur, const Picture& ref, const std::vector<Ve
           }
         };
         auto consider_vector = [&](Vector v) {
-          consider(static_cast<int>(std::lround(v.dx / 2)), static_cast<int>(std::lround(v.dy / 2)));
+          consider(static_cast<int>(std::lround(v.dx / 2)),
+                   static_cast<int>(std::lround(v.dy / 2)));
         };
         if (!previous.empty()) consider_vector(previous[index]);
         if (!twice.empty()) consider_vector(Vector{2 * twice[index].dx, 2 * twice[index].dy});
@@ -427,8 +428,8 @@ void EstimateMotion(const Picture& cur, const Picture& ref, const std::vector<Ve
 // the scalar loop's order of operations; returns where it stopped.
 #if defined(__x86_64__) || defined(__i386__)
 VIDMILL_AVX2 int CubicSegmentAvx2(const float* r0, const float* r1, const float* r2,
-                                  const float* r3, int x0, int x1, const float* wx,
-                                  const float* wy, float* dst) {
+                                  const float* r3, int x0, int x1, const float* wx, const float* wy,
+                                  float* dst) {
   const __m256 wy0 = _mm256_set1_ps(wy[0]), wy1 = _mm256_set1_ps(wy[1]);
   const __m256 wy2 = _mm256_set1_ps(wy[2]), wy3 = _mm256_set1_ps(wy[3]);
   int x = x0;
@@ -479,8 +480,8 @@ void Compensate(const Image& ref, const std::vector<Vector>& field, int blocks_x
         for (; x < x1; ++x) {
           float sum = 0;
           for (int i = 0; i < 4; ++i) {
-            sum += wx[i] * (wy[0] * r0[x + i] + wy[1] * r1[x + i] + wy[2] * r2[x + i] +
-                            wy[3] * r3[x + i]);
+            sum += wx[i] *
+                   (wy[0] * r0[x + i] + wy[1] * r1[x + i] + wy[2] * r2[x + i] + wy[3] * r3[x + i]);
           }
           dst[x] = sum;
         }
@@ -592,7 +593,8 @@ VIDMILL_AVX2 int ShrinkBlockAvx2(float block[8][8], const float threshold[8][8],
   for (int y = 0; y < 8; ++y) {
     __m256 sum = _mm256_mul_ps(_mm256_broadcast_ss(&block[y][0]), transposed_basis[0]);
     for (int x = 1; x < 8; ++x) {
-      sum = _mm256_add_ps(sum, _mm256_mul_ps(_mm256_broadcast_ss(&block[y][x]), transposed_basis[x]));
+      sum =
+          _mm256_add_ps(sum, _mm256_mul_ps(_mm256_broadcast_ss(&block[y][x]), transposed_basis[x]));
     }
     tmp[y] = sum;
   }
@@ -648,11 +650,12 @@ std::vector<int> BlockStarts(int size) {
 // shrinkage into `out`. A block's coefficient (v, u) is dropped below
 // threshold[v][u] × the RMS over the block of `residual` (the noise variance
 // left per sample).
-void SpatialRows(const Image& in, const Image& residual, const float threshold[8][8],
-                 int row_begin, int row_end, std::vector<float>* acc_buffer,
-                 std::vector<float>* weight_buffer, Image* out) {
+void SpatialRows(const Image& in, const Image& residual, const float threshold[8][8], int row_begin,
+                 int row_end, std::vector<float>* acc_buffer, std::vector<float>* weight_buffer,
+                 Image* out) {
   if (in.width < 8 || in.height < 8) {
-    for (int y = row_begin; y < row_end; ++y) std::copy(in.Row(y), in.Row(y) + in.width, out->Row(y));
+    for (int y = row_begin; y < row_end; ++y)
+      std::copy(in.Row(y), in.Row(y) + in.width, out->Row(y));
     return;
   }
   const std::vector<int> xs = BlockStarts(in.width), ys = BlockStarts(in.height);
@@ -746,8 +749,7 @@ bool EstimateNoiseModel(const Image& center, const Image& aligned, const Image& 
         const float* a = aligned.Row(y0 + j) + x0;
         for (int i = 0; i < 8; ++i) msd += (c[i] - a[i]) * (c[i] - a[i]);
       }
-      const float intensity =
-          luma.Clamped(((x0 + 4) << shift_x), ((y0 + 4) << shift_y));
+      const float intensity = luma.Clamped(((x0 + 4) << shift_x), ((y0 + 4) << shift_y));
       const int bin = std::clamp(static_cast<int>(intensity / model.bin_width), 0, kBins - 1);
       blocks.push_back(Block{x0, y0, bin, msd / 64});
     }
@@ -838,8 +840,8 @@ VIDMILL_AVX2 void FuseRowAvx2(int width, size_t count, const float* center,
       total_squared = _mm256_add_ps(total_squared, _mm256_mul_ps(w, w));
     }
     _mm256_storeu_ps(out + x, _mm256_div_ps(sum, total));
-    _mm256_storeu_ps(residual + x, _mm256_div_ps(_mm256_mul_ps(var, total_squared),
-                                                 _mm256_mul_ps(total, total)));
+    _mm256_storeu_ps(residual + x,
+                     _mm256_div_ps(_mm256_mul_ps(var, total_squared), _mm256_mul_ps(total, total)));
   }
   FuseRowGeneric(x, width, count, center, aligned, distance, variance, out, residual);
 }
@@ -922,7 +924,8 @@ class FieldDenoiser final : public VideoFilter {
   }
   Status Pull(std::vector<OwnedFrame>* out) override {
     std::vector<OwnedFrame> fields[2];
-    for (int parity = 0; parity < 2; ++parity) RETURN_IF_ERROR(fields_[parity]->Pull(&fields[parity]));
+    for (int parity = 0; parity < 2; ++parity)
+      RETURN_IF_ERROR(fields_[parity]->Pull(&fields[parity]));
     if (fields[0].size() != fields[1].size()) {
       return Status::Internal("denoise: the two field streams fell out of step");
     }
@@ -930,8 +933,8 @@ class FieldDenoiser final : public VideoFilter {
       OwnedFrame frame(config_.input);
       frame.pts = fields[0][index].pts;
       for (int parity = 0; parity < 2; ++parity) {
-        RETURN_IF_ERROR(CopyFrame(fields[parity][index].view(),
-                                  FieldOf(frame.view(), field_format_, parity)));
+        RETURN_IF_ERROR(
+            CopyFrame(fields[parity][index].view(), FieldOf(frame.view(), field_format_, parity)));
       }
       out->push_back(std::move(frame));
     }
@@ -1114,8 +1117,8 @@ void Denoiser::EmitCurrent() {
     model.bin_width = (max_value + 1) / kBins;
     if (fixed_sigma_ > 0 || count == 0 ||
         !EstimateNoiseModel(center, aligned[0], cur.smooth, shift_x, shift_y, &model)) {
-      model.SetWhite(static_cast<float>(
-          strength_ * (fixed_sigma_ > 0 ? fixed_sigma_ : EstimateSigma(center))));
+      model.SetWhite(static_cast<float>(strength_ *
+                                        (fixed_sigma_ > 0 ? fixed_sigma_ : EstimateSigma(center))));
     } else {
       const float scale = static_cast<float>(strength_ * strength_);
       for (float& variance : model.variance) variance *= scale;

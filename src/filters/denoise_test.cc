@@ -36,16 +36,17 @@ OwnedFrame MakeFrame(const PixelFormat& format, double shift, double sigma, std:
                    : Pattern(x + shift, y + 0.5 * shift)) *
             format.max_value();
         c.Set(x, y, static_cast<int>(std::lround(value)));
-        p.Set(x, y,
-              std::clamp(static_cast<int>(std::lround(value + normal(*rng))), 0,
-                         format.max_value()));
+        p.Set(
+            x, y,
+            std::clamp(static_cast<int>(std::lround(value + normal(*rng))), 0, format.max_value()));
       }
     }
   }
   return frame;
 }
 
-std::vector<OwnedFrame> RunDenoise(const FilterConfig& config, const std::vector<OwnedFrame>& input) {
+std::vector<OwnedFrame> RunDenoise(const FilterConfig& config,
+                                   const std::vector<OwnedFrame>& input) {
   auto filter = MakeFilter("denoise", config);
   EXPECT_TRUE(filter.ok()) << filter.status().ToString();
   std::vector<OwnedFrame> out;
@@ -179,8 +180,8 @@ TEST(DenoiseTest, InterlacedModeDenoisesEachFieldOnItsOwn) {
   for (int index = 0; index < 6; ++index) {
     OwnedFrame fields[2], clean_fields[2];
     for (int parity = 0; parity < 2; ++parity) {
-      fields[parity] = MakeFrame(config.input, 2.0 * (2 * index + parity), 10, &rng,
-                                 &clean_fields[parity]);
+      fields[parity] =
+          MakeFrame(config.input, 2.0 * (2 * index + parity), 10, &rng, &clean_fields[parity]);
     }
     OwnedFrame woven(config.input), woven_clean(config.input);
     for (int plane = 0; plane < 3; ++plane) {
@@ -231,7 +232,6 @@ TEST(DenoiseTest, RefusesBadPropertiesAndFormats) {
   OwnedFrame wrong(PixelFormat{32, 32, 10, Chroma::k420});
   EXPECT_EQ((*filter)->Push(wrong.view(), 0).code(), Code::kInvalidArgument);
 }
-
 
 }  // namespace
 }  // namespace vidmill::filters
