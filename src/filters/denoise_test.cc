@@ -78,7 +78,8 @@ double LumaPsnr(const OwnedFrame& a, const OwnedFrame& b) {
 TEST(DenoiseTest, KeepsFormatsSizesAndTimestamps) {
   for (Chroma chroma : {Chroma::k420, Chroma::k422, Chroma::k444}) {
     for (int depth : {8, 10}) {
-      for (auto [width, height] : {std::pair{40, 24}, std::pair{37, 23}, std::pair{6, 4}}) {
+      for (auto [width, height] :
+           {std::pair{40, 24}, std::pair{37, 23}, std::pair{6, 4}, std::pair{1, 1}}) {
         FilterConfig config;
         config.input = PixelFormat{width, height, depth, chroma};
         std::mt19937 rng(1);
