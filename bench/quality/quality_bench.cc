@@ -21,6 +21,8 @@
 //   noise IN.yuv OUT.yuv W H SIGMA SEED
 //       White Gaussian noise of SIGMA code values on every sample, seeded.
 //   dejit, jitter: the stabilisation benchmark, see dejit_bench.h.
+//   denoise IN.yuv W H OUT.yuv [SIGMA], grain IN.yuv OUT.yuv W H STRENGTH SEED
+//       Vidmill's denoise, and film-like noise (bench/quality/denoise_bench.cc).
 //   metrics REF.yuv TEST.yuv W H
 //       Mean Y-PSNR (dB, per frame then averaged) and Y-SSIM (8×8 windows,
 //       stride 4, the usual constants) over the frames both files have.
@@ -43,6 +45,7 @@
 #include "dejit_bench.h"
 #include "filters/filter.h"
 #include "filters/frame.h"
+#include "denoise_bench.h"
 
 namespace vidmill::filters {
 namespace {
@@ -373,6 +376,8 @@ int main(int argc, char** argv) {
   if (command == "scale") rc = Scale(argc, argv);
   if (command == "dejit") rc = DejitCommand(argc, argv);
   if (command == "jitter") rc = JitterCommand(argc, argv);
+  if (command == "denoise") rc = DenoiseCommand(argc, argv);
+  if (command == "grain") rc = GrainCommand(argc, argv);
   if (rc == 1) std::cerr << "usage: see the comment at the top of bench/quality/quality_bench.cc\n";
   return rc;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The quality benchmark of Vidmill's own filters against the stock FFmpeg ones.
 #
-#   bash bench/quality/run.sh [BUILD_DIR] [--full]
+#   bash bench/quality/run.sh [BUILD_DIR] [--full] [--only=SECTION]
 #
 # Ground truth: camera moves (seeded random pan, zoom, small rotation) over
 # held-out photographs of plasma-workspace-wallpapers, rendered by
@@ -13,18 +13,22 @@
 # writing rawvideo, which is small next to the filters).
 #
 # Sections: deinterlacing (yadif, bwdif, w3fdif, Vidmill's deint) and
-# denoising baselines (hqdn3d default + grid, nlmeans) at σ = 5, 10, 20;
-# scaling (pabsr1, dvres) in run_sr.sh, called at the end.
+# denoising (Vidmill's denoise, hqdn3d default + grid, nlmeans) at σ = 5, 10,
+# 20 and film-like grain, plus denoise speed at 1080p; stabilisation (dejit,
+# deshake, vidstab); scaling (pabsr1, dvres) in run_sr.sh, called at the end.
+# One section alone: --only=dejit|deint|denoise|sr (also --dejit,
+# --denoise-only).
 # Default: 2 held-out photos, 576i (20 fields each) + one short 1080i clip for
 # speed; about 3 minutes. --full: all 7 held-out photos, 40 fields.
 set -euo pipefail
 build=${1:-build}
 full=0
-for arg in "$@"; do [[ "$arg" == "--full" ]] && full=1; done
-only=""  # --only=deint / --only=dejit (or --dejit): just that section
+sections="dejit deint denoise sr"
 for arg in "$@"; do
-  [[ "$arg" == --only=* ]] && only=${arg#--only=}
-  [[ "$arg" == --dejit ]] && only=dejit
+  [[ "$arg" == "--full" ]] && full=1
+  [[ "$arg" == --only=* ]] && sections=${arg#--only=}
+  [[ "$arg" == "--dejit" ]] && sections="dejit"
+  [[ "$arg" == "--denoise-only" ]] && sections="denoise"
 done
 tool="$build/bench/quality/quality_bench"
 [[ -x "$tool" ]] || { echo "build quality_bench first ($tool missing)" >&2; exit 1; }
@@ -108,8 +112,12 @@ run_deint() {  # run_deint NAME W H FIELDS SEED → adds quality rows
   done
 }
 
-# Denoising baselines (Vidmill's denoise is not built yet): the stock filters
-# on the same ground truth with Gaussian noise σ = 5, 10, 20.
+# Denoising: Vidmill's denoise against the stock filters on the same ground
+# truth with white Gaussian noise σ = 5, 10, 20 and film-like grain (spatially
+# correlated, strongest in the mid-tones: quality_bench grain, strength 10).
+# hqdn3d: its defaults and a grid of scaled strengths, wide enough that the best
+# at every degradation lies inside it, plus temporal-heavy variants; nlmeans
+# with its strength set to the noise's σ (for the grain: 6 and 10).
 denoise_graphs=(
   "hqdn3d"                          # defaults 4:3:6:4.5
   "hqdn3d=2:1.5:3:2.25"
@@ -118,21 +126,54 @@ denoise_graphs=(
   "hqdn3d=12:9:18:13.5"
   "hqdn3d=18:13.5:27:20.25"
   "hqdn3d=27:20.25:40:30"
-  "nlmeans=s=SIGMA"                 # strength set to the noise's σ
+  "hqdn3d=40:30:60:45"
+  "hqdn3d=60:45:90:67.5"
+  "hqdn3d=90:67.5:135:101"
+  "hqdn3d=6:4.5:18:13.5"            # temporal-heavy
+  "hqdn3d=12:9:36:27"
+  "hqdn3d=20:15:80:60"
+  "nlmeans=s=SIGMA"
 )
+# degrade GT OUT W H KIND SEED: KIND is a Gaussian σ (5, 10, 20) or film.
+degrade() {
+  case $5 in
+    film) "$tool" grain "$1" "$2" "$3" "$4" 10 "$6" ;;
+    *) "$tool" noise "$1" "$2" "$3" "$4" "$5" "$6" ;;
+  esac
+}
 run_denoise() {  # run_denoise NAME W H FRAMES SEED
   local name=$1 w=$2 h=$3 n=$4 seed=$5
   "$tool" render "$work/$name.src" "$SW" "$SH" "$work/gt.yuv" "$w" "$h" "$n" "$seed"
-  for sigma in 5 10 20; do
-    "$tool" noise "$work/gt.yuv" "$work/noisy.yuv" "$w" "$h" "$sigma" "$seed"
-    echo "denoise: $name ${w}x${h}, $n frames, sigma $sigma" >&2
-    add "noisy@s$sigma" "$("$tool" metrics "$work/gt.yuv" "$work/noisy.yuv" "$w" "$h")" ""
-    for graph in "${denoise_graphs[@]}"; do
-      graph=${graph//SIGMA/$sigma}
-      local speed
+  for kind in 5 10 20 film; do
+    degrade "$work/gt.yuv" "$work/noisy.yuv" "$w" "$h" "$kind" "$seed"
+    local tag="s$kind"
+    [[ $kind == film ]] && tag=film
+    echo "denoise: $name ${w}x${h}, $n frames, $tag" >&2
+    add "noisy@$tag" "$("$tool" metrics "$work/gt.yuv" "$work/noisy.yuv" "$w" "$h")" ""
+    local speed
+    speed=$(nice -n 10 "$tool" denoise "$work/noisy.yuv" "$w" "$h" "$work/out.yuv" | awk '{printf "%s/%sms", $2, $4}')
+    add "denoise@$tag" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" "$w" "$h")" "$speed"
+    local graphs=("${denoise_graphs[@]}")
+    [[ $kind == film ]] && graphs=("${graphs[@]/nlmeans=s=SIGMA/nlmeans=s=6}" "nlmeans=s=10")
+    for graph in "${graphs[@]}"; do
+      graph=${graph//SIGMA/$kind}
       speed=$(nice -n 10 bash -c "$(declare -f ffmpeg_filter); ffmpeg_filter '$work/noisy.yuv' $w $h '$graph' '$work/out.yuv'" | awk '{print $2}')
-      add "${graph/s=$sigma/s=σ}@s$sigma" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" "$w" "$h")" "$speed"
+      add "${graph/s=$kind/s=σ}@$tag" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" "$w" "$h")" "$speed"
     done
+  done
+}
+# Speed of denoise, hqdn3d and nlmeans at 1080p (σ = 10, one clip).
+run_denoise_speed() {  # run_denoise_speed NAME W H FRAMES SEED
+  local name=$1 w=$2 h=$3 n=$4 seed=$5
+  "$tool" render "$work/$name.src" "$SW" "$SH" "$work/gt.yuv" "$w" "$h" "$n" "$seed"
+  "$tool" noise "$work/gt.yuv" "$work/noisy.yuv" "$w" "$h" 10 "$seed"
+  echo "denoise speed: $name ${w}x${h}, $n frames, s10" >&2
+  local speed
+  speed=$(nice -n 10 "$tool" denoise "$work/noisy.yuv" "$w" "$h" "$work/out.yuv" | awk '{printf "%s/%sms", $2, $4}')
+  add "denoise@${h}s10" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" "$w" "$h")" "$speed"
+  for graph in "hqdn3d=18:13.5:27:20.25" "nlmeans=s=10"; do
+    speed=$(nice -n 10 bash -c "$(declare -f ffmpeg_filter); ffmpeg_filter '$work/noisy.yuv' $w $h '$graph' '$work/out.yuv'" | awk '{print $2}')
+    add "$graph@${h}s10" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" "$w" "$h")" "$speed"
   done
 }
 
@@ -203,7 +244,7 @@ dejit_table() {
       }'
   done
 }
-if [[ -z "$only" || "$only" == dejit ]]; then
+if [[ $sections == *dejit* ]]; then
 dejit_seed=1
 for name in "${test[@]}"; do
   SW=1920 SH=1080
@@ -216,22 +257,21 @@ prepare "${test[0]}" "$SW" "$SH"
 run_dejit "${test[0]}" 1920 1080 30 99
 dejit_table
 fi
-[[ "$only" == dejit ]] && exit 0
-
-[[ "$only" == deint ]] && run_denoise() { :; }
 seed=1
 for name in "${test[@]}"; do
   SW=1920 SH=1080
   prepare "$name" "$SW" "$SH"
-  run_deint "$name" 720 576 "$fields" "$seed"
-  run_denoise "$name" 720 576 $((fields / 2)) "$seed"
+  if [[ $sections == *deint* ]]; then run_deint "$name" 720 576 "$fields" "$seed"; fi
+  if [[ $sections == *denoise* ]]; then run_denoise "$name" 720 576 $((fields / 2)) "$seed"; fi
   seed=$((seed + 1))
 done
 # Speed (and quality) at 1080i on the first held-out photo, from a larger source.
 SW=2880 SH=1620
 prepare "${test[0]}" "$SW" "$SH"
-run_deint "${test[0]}" 1920 1080 8 99
+if [[ $sections == *deint* ]]; then run_deint "${test[0]}" 1920 1080 8 99; fi
+if [[ $sections == *denoise* ]]; then run_denoise_speed "${test[0]}" 1920 1080 8 99; fi
 
+if [[ $sections == *deint* || $sections == *denoise* ]]; then
 echo
 echo "Held-out photos: ${test[*]}; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '| %-14s | %8s | %7s | %-24s |\n' "method" "Y-PSNR" "SSIM" "fps (per clip)"
@@ -240,7 +280,9 @@ for key in $(printf '%s\n' "${!count[@]}" | sort -t@ -k2,2V -k1,1); do
   awk -v m="$key" -v p="${psnr[$key]}" -v s="${ssim[$key]}" -v c="${count[$key]}" -v f="${fps[$key]:--}" \
     'BEGIN { printf "| %-14s | %8.3f | %7.4f | %-24s |\n", m, p / c, s / c, f }'
 done
+fi
 
 # Scaling (pabsr1, dvres against ffmpeg's scalers): its own script and table.
+[[ $sections == *sr* ]] || exit 0
 echo
 bash "$(dirname "$0")/run_sr.sh" "$build" $( ((full)) && echo --full )

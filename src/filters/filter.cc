@@ -7,6 +7,7 @@
 
 #include "filters/deint.h"
 #include "filters/dejit.h"
+#include "filters/denoise.h"
 #include "filters/film_grain_core.h"
 #include "filters/super_resolution.h"
 
@@ -100,12 +101,9 @@ bool IsKnownFilterName(std::string_view name) {
 Result<std::unique_ptr<VideoFilter>> MakeFilter(std::string_view name, const FilterConfig& config) {
   if (name == "deint") return Deinterlacer::Create(config);
   if (name == "dejit") return Dejitter::Create(config);
+  if (name == "denoise") return Denoiser::Create(config);
   if (name == "filmgrain") return MakeFilmGrain(config);
   if (name == "pabsr1" || name == "dvres") return MakeSuperResolution(name, config);
-  if (IsKnownFilterName(name)) {
-    return Status::NotImplemented("the '" + std::string(name) +
-                                  "' filter is not built yet in this version of Vidmill");
-  }
   return Status::InvalidArgument("unknown filter '" + std::string(name) +
                                  "' (known: deint, denoise, dejit, pabsr1, dvres, filmgrain)");
 }

@@ -70,6 +70,7 @@ class VideoFilterStage final : public engine::FilterStage {
       if (options_.field_aware) config.properties["fields"] = "1";
     }
     if (options_.name == "dejit" && options_.field_aware) config.properties["fields"] = "1";
+    if (options_.name == "denoise" && options_.field_aware) config.properties["interlaced"] = "1";
     ASSIGN_OR_RETURN(filter_, MakeFilter(options_.name, config));
     engine::VideoFormat output = input;
     output.width = filter_->output_format().width;
@@ -141,7 +142,7 @@ void RegisterBuiltInFilters() {
         return std::unique_ptr<engine::FilterStage>(
             std::make_unique<FilmGrain>(FilmGrainOptions{}));
       });
-  for (const char* name : {"deint", "dejit", "pabsr1", "dvres"}) {
+  for (const char* name : {"deint", "denoise", "dejit", "pabsr1", "dvres"}) {
     (void)engine::RegisterFilterStage(
         name,
         [](const engine::FilterStageOptions& options)
