@@ -7,9 +7,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -183,8 +183,7 @@ class StageBuffer {
 class FileBlobWriter final : public BlobWriter {
  public:
   // `direct`: `fd` was opened with O_DIRECT.
-  FileBlobWriter(std::string dir, std::string final_path, std::string temp_path, Fd fd,
-                 bool direct)
+  FileBlobWriter(std::string dir, std::string final_path, std::string temp_path, Fd fd, bool direct)
       : dir_(std::move(dir)),
         final_path_(std::move(final_path)),
         temp_path_(std::move(temp_path)),
@@ -320,8 +319,6 @@ class FileBlobWriter final : public BlobWriter {
     return Status::Ok();
   }
 
-
-
   Status BackgroundError() {
     std::lock_guard<std::mutex> lock(mu_);
     return error_;
@@ -395,8 +392,8 @@ class FileBlobWriter final : public BlobWriter {
   bool done_ = false;
   uint64_t appended_ = 0;  // caller's thread
   const size_t stage_bytes_;
-  StageBuffer stage_;      // caller's thread
-  Sha256 sha_;             // caller's thread
+  StageBuffer stage_;  // caller's thread
+  Sha256 sha_;         // caller's thread
   // fd_ still has O_DIRECT. Used by whichever thread runs WriteOut (one at a
   // time: the background thread, or the caller before it starts / after Drain).
   bool direct_;
