@@ -62,6 +62,7 @@ if [[ ! -s "$src" || $(stat -c %s "$src") -ne $bytes ]]; then
 fi
 src_sha=$(sha256sum "$src" | cut -d' ' -f1)
 cat "$src" >/dev/null  # both servers then read it from the page cache
+sync  # a freshly made file's writeback would otherwise overlap the first runs
 
 echo "file: $bytes bytes, sha256 $src_sha"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/ { print $2 }') GiB RAM, load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -137,15 +138,23 @@ for _ in $(seq 1 50); do
 done
 # --- the runs ---------------------------------------------------------------
 # Interleaved (vidmill, nginx, vidmill, …) and each upload deleted before the
-# next, so both servers see the same machine state: on this VM, writing into
-# page cache that was never used before costs several times more than reusing
-# freed pages, which otherwise favours whichever server runs first.
+# next, so both servers see the same machine state. On this VM, page cache
+# in guest memory the host has not backed (never used, or freed and handed
+# back by the balloon's free page reporting a few seconds later) costs several
+# times more to fill than recently freed memory; so right before every upload
+# a file the size of the upload is written and deleted, and whichever server
+# follows finds the same amount of freshly freed, backed memory.
+warm_page_cache() {
+  cat "$src" >"$work/warm.bin"
+  rm -f "$work/warm.bin"
+}
 rss_samples="$work/rss"
 : >"$rss_samples"
 vid_up=()
 ngx_up=()
 for run in $(seq 1 "$runs"); do
   video=$(new_video)
+  warm_page_cache
   if [[ $run -eq 1 ]]; then
     # VmRSS of the server while the first upload runs.
     ( while kill -0 "$server_pid" 2>/dev/null; do kib "$server_pid" VmRSS >>"$rss_samples"; sleep 0.05; done ) &
@@ -162,6 +171,7 @@ for run in $(seq 1 "$runs"); do
     curl -sf -o /dev/null -X DELETE -H "$auth" "$base/videos/v1/video/$video"
   fi
   last_video=$video
+  warm_page_cache
   ngx_up+=("$(curl -sf -o /dev/null -w '%{time_total}' -T "$src" "http://127.0.0.1:$nport/dav/up.bin")")
   rm -f "$nginx_root/www/dav/up.bin"
 done

@@ -186,6 +186,42 @@ TEST_F(BlobStoreTest, LargeBlobInOddChunks) {
   EXPECT_TRUE(back == content);
 }
 
+TEST_F(BlobStoreTest, AppendsAfterASyncOfAnUnalignedLength) {
+  // Sync writes out a partial buffer whose length is no multiple of the
+  // direct-I/O block: the writer continues through the page cache from that
+  // unaligned offset, and the blob must still be exact.
+  std::string content;
+  uint32_t x = 11;
+  while (content.size() < (4u << 20) + 777) {
+    x = x * 1664525 + 1013904223;
+    content.push_back(static_cast<char>(x >> 24));
+  }
+  const size_t first = (1u << 20) + (1u << 19) + 4099;
+  auto writer = store_->Create(kVideo, "original");
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE((*writer)->Append(std::string_view(content).substr(0, first)).ok());
+  ASSERT_TRUE((*writer)->Sync().ok());
+  Sha256 head;
+  head.Update(std::string_view(content).substr(0, first));
+  EXPECT_EQ((*writer)->Sha256Hex(), head.HexDigest());
+  for (size_t pos = first; pos < content.size(); pos += 300000) {
+    ASSERT_TRUE((*writer)->Append(std::string_view(content).substr(pos, 300000)).ok());
+  }
+  Sha256 expected;
+  expected.Update(content);
+  auto info = (*writer)->Commit();
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->size, content.size());
+  EXPECT_EQ(info->sha256_hex, expected.HexDigest());
+  auto reader = store_->Open(kVideo, "original");
+  ASSERT_TRUE(reader.ok());
+  std::string back(content.size(), '\0');
+  auto n = (*reader)->ReadAt(0, back.data(), back.size());
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, content.size());
+  EXPECT_TRUE(back == content);
+}
+
 TEST_F(BlobStoreTest, WriteErrorSurfacesAndLeavesNothing) {
   // A file size limit stands in for a full disk: writes past 3 MiB fail (EFBIG).
   struct rlimit saved {};
