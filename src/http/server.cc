@@ -15,15 +15,14 @@
 #include "http/server.h"
 
 #include <atomic>
-#include <chrono>
-#include <mutex>
-#include <set>
-#include <thread>
-
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "common/ids.h"
 #include "common/log.h"
@@ -144,6 +143,55 @@ class Deadline {
   std::shared_ptr<State> state_;
 };
 
+// The idle timeout of a streamed body: cancels the pending read on `stream`
+// once no bytes have arrived for `timeout`. One timer serves the whole body —
+// it wakes every quarter of the timeout and compares with the time of the last
+// read — because arming and cancelling a timer around every 64 KiB read (as
+// Deadline does) costs a posted completion and a thread wake-up per read,
+// which was a tenth of an upload's CPU. So a stalled body is refused between
+// 1 and 1.25 timeouts after its last byte. Lives on the session's strand.
+class IdleWatchdog {
+ public:
+  IdleWatchdog(beast::tcp_stream& stream, std::chrono::steady_clock::duration timeout)
+      : state_(std::make_shared<State>(stream.get_executor(), timeout)) {
+    stream.expires_never();
+    Arm(state_, stream);
+  }
+  ~IdleWatchdog() {
+    state_->done = true;
+    state_->timer.cancel();
+  }
+  // Bytes arrived: the idle time starts again.
+  void Touch() { state_->last = std::chrono::steady_clock::now(); }
+  bool Fired() const { return state_->fired; }
+
+ private:
+  struct State {
+    State(const asio::any_io_executor& executor, std::chrono::steady_clock::duration timeout)
+        : timer(executor), timeout(timeout), last(std::chrono::steady_clock::now()) {}
+    asio::steady_timer timer;
+    std::chrono::steady_clock::duration timeout;
+    std::chrono::steady_clock::time_point last;
+    bool fired = false;
+    bool done = false;
+  };
+
+  static void Arm(const std::shared_ptr<State>& state, beast::tcp_stream& stream) {
+    state->timer.expires_after(state->timeout / 4);
+    state->timer.async_wait([state, &stream](boost::system::error_code ec) {
+      if (ec || state->done) return;
+      if (std::chrono::steady_clock::now() - state->last >= state->timeout) {
+        state->fired = true;
+        stream.socket().cancel();
+        return;
+      }
+      Arm(state, stream);
+    });
+  }
+
+  std::shared_ptr<State> state_;
+};
+
 class Server::Impl {
  public:
   Impl(ServerOptions options, const Router* router)
@@ -178,8 +226,8 @@ class Server::Impl {
       return Status::Unavailable("cannot listen on " + options_.listen + ": " + ec.message());
     }
     bound_port_ = acceptor_.local_endpoint().port();
-    fallback_base_url_ = "http://" + (address.is_v6() ? "[" + address.to_string() + "]"
-                                                       : address.to_string()) +
+    fallback_base_url_ = "http://" +
+                         (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) +
                          ":" + std::to_string(bound_port_);
     asio::co_spawn(ioc_, Accept(), asio::detached);
     return bound_port_;
@@ -233,8 +281,8 @@ class Server::Impl {
 
   asio::awaitable<void> Accept() {
     while (!stopping_) {
-      auto [ec, socket] =
-          co_await acceptor_.async_accept(asio::make_strand(ioc_), asio::as_tuple(asio::use_awaitable));
+      auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(ioc_),
+                                                          asio::as_tuple(asio::use_awaitable));
       if (ec) {
         if (stopping_ || ec == asio::error::operation_aborted) break;
         LogWarning("accept failed: " + ec.message());
@@ -347,13 +395,13 @@ class Server::Impl {
         break;
       }
       if (ec) {
-        Status status = ec == beast::error::timeout
-                            ? Status(Code::kTimeout, "request header not received in time")
-                        : ec == bhttp::error::header_limit
-                            ? Status::PayloadTooLarge("request header larger than " +
-                                                      std::to_string(options_.header_limit_bytes) +
-                                                      " bytes")
-                            : Status::InvalidArgument("malformed HTTP request: " + ec.message());
+        Status status =
+            ec == beast::error::timeout
+                ? Status(Code::kTimeout, "request header not received in time")
+            : ec == bhttp::error::header_limit
+                ? Status::PayloadTooLarge("request header larger than " +
+                                          std::to_string(options_.header_limit_bytes) + " bytes")
+                : Status::InvalidArgument("malformed HTTP request: " + ec.message());
         Response response = ErrorResponse(status);
         if (ec == bhttp::error::header_limit) response.status = 431;
         co_await WriteResponse(stream, request, response, 11, false, started);
@@ -408,9 +456,8 @@ class Server::Impl {
           } else {
             request.body = std::move(body_parser.get().body());
             const Handler* handler = match.handler;
-            Result<Response> result =
-                co_await OnPool<Response>([handler, &request]() { return (*handler)(request); },
-                                          request.request_id);
+            Result<Response> result = co_await OnPool<Response>(
+                [handler, &request]() { return (*handler)(request); }, request.request_id);
             response = result.ok() ? std::move(result).value() : ErrorResponse(result.status());
           }
         }
@@ -432,15 +479,14 @@ class Server::Impl {
             co_await MaybeContinue(stream, request, version);
           }
           Status status;
+          IdleWatchdog watchdog(stream, std::chrono::seconds(options_.body_chunk_timeout_seconds));
           while (!body_parser.is_done()) {
             body_parser.get().body().data = chunk.data();
             body_parser.get().body().size = chunk.size();
-            {
-              Deadline deadline(stream, std::chrono::seconds(options_.body_chunk_timeout_seconds));
-              co_await bhttp::async_read_some(stream, buffer, body_parser,
-                                              asio::redirect_error(asio::use_awaitable, ec));
-              if (deadline.Fired()) ec = beast::error::timeout;
-            }
+            co_await bhttp::async_read_some(stream, buffer, body_parser,
+                                            asio::redirect_error(asio::use_awaitable, ec));
+            if (watchdog.Fired()) ec = beast::error::timeout;
+            watchdog.Touch();
             if (ec == bhttp::error::need_buffer) ec = {};
             if (ec) {
               status = BodyReadError(ec);
@@ -474,7 +520,8 @@ class Server::Impl {
 
       if (request.method == "HEAD") response.omit_body = true;
       if (stopping_) keep_alive = false;
-      bool written = co_await WriteResponse(stream, request, response, version, keep_alive, started);
+      bool written =
+          co_await WriteResponse(stream, request, response, version, keep_alive, started);
       if (!written || !keep_alive) break;
     }
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -608,8 +655,8 @@ class Server::Impl {
       LogInfo("http " + (request.method.empty() ? std::string("-") : request.method) + " " +
               (request.path.empty() ? std::string("-") : request.path) + " " +
               std::to_string(response.status) + " " +
-              std::to_string(response.omit_body ? 0 : length) + "B " + duration + " id=" +
-              request.request_id + (ec ? " write-error=" + ec.message() : std::string()));
+              std::to_string(response.omit_body ? 0 : length) + "B " + duration +
+              " id=" + request.request_id + (ec ? " write-error=" + ec.message() : std::string()));
     }
     co_return !ec;
   }

@@ -162,14 +162,14 @@ class StageBuffer {
   size_t size_ = 0;
 };
 
-// Writes one blob through staging buffers. Append hashes the bytes while they
-// are still in the CPU cache (for uploads they were just received and scanned
-// by the multipart parser) and copies them into a buffer; full buffers go to a
-// background thread that writes them. The caller's thread — for uploads, the
-// server's I/O thread — therefore never waits on the disk unless it falls
+// Writes one blob through staging buffers. Append only copies into one; full
+// buffers pass through two background threads in turn, one hashing and one
+// writing, so that the caller's thread (for uploads, the server's I/O thread,
+// which also receives and parses the body), the hash and the disk work at the
+// same time. The caller never waits on the hash or the disk unless they fall
 // behind by kMaxQueuedBuffers buffers, which also bounds the memory of one
-// writer to (kMaxQueuedBuffers + 2) buffers. Blobs smaller than one buffer
-// never start the thread.
+// writer to kMaxQueuedBuffers + 3 buffers (7 MiB). Blobs smaller than one
+// buffer never start the threads.
 //
 // The file is written with O_DIRECT where the filesystem accepts it: the
 // aligned buffers go from user memory to the device without the kernel's copy
@@ -197,7 +197,6 @@ class FileBlobWriter final : public BlobWriter {
     if (done_) return Status::Internal("blob writer used after Commit/Discard");
     RETURN_IF_ERROR(BackgroundError());
     appended_ += bytes.size();
-    sha_.Update(bytes);
     while (!bytes.empty()) {
       if (stage_.capacity() == 0) stage_ = StageBuffer(stage_bytes_);
       bytes.remove_prefix(stage_.Fill(bytes));
@@ -228,7 +227,7 @@ class FileBlobWriter final : public BlobWriter {
       Discard();
       return drained;
     }
-    StopThread();
+    StopThreads();
     if (::fsync(fd_.get()) != 0) {
       Status status = ErrnoStatus("cannot sync", temp_path_, errno);
       Discard();
@@ -263,7 +262,7 @@ class FileBlobWriter final : public BlobWriter {
   void Discard() override {
     if (done_) return;
     done_ = true;
-    StopThread();
+    StopThreads();
     fd_.Reset();
     ::unlink(temp_path_.c_str());
   }
@@ -277,6 +276,10 @@ class FileBlobWriter final : public BlobWriter {
   // triple the cost of the kernel's copy).
   static constexpr size_t kCachedStageBytes = 128 << 10;
   static constexpr size_t kMaxQueuedBuffers = 4;
+
+  // The background stages a full buffer passes through, in this order, each on
+  // a thread of its own.
+  enum Stage { kHash = 0, kWrite = 1, kStages = 2 };
 
   // Writes `bytes` at the end of the file (on the background thread, or
   // inline before it exists): with O_DIRECT while the lengths allow it, then —
@@ -324,13 +327,19 @@ class FileBlobWriter final : public BlobWriter {
     return error_;
   }
 
-  // Hands the full staging buffer to the background thread.
+  // Buffers queued for either stage (the one each stage is working on aside).
+  size_t Queued() const { return queues_[kHash].size() + queues_[kWrite].size(); }
+
+  // Hands the full staging buffer to the background stages.
   Status Submit() {
-    if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+    if (!threads_[kHash].joinable()) {
+      threads_[kHash] = std::thread([this] { RunStage(kHash); });
+      threads_[kWrite] = std::thread([this] { RunStage(kWrite); });
+    }
     std::unique_lock<std::mutex> lock(mu_);
-    space_cv_.wait(lock, [&] { return queue_.size() < kMaxQueuedBuffers || !error_.ok(); });
+    space_cv_.wait(lock, [&] { return Queued() < kMaxQueuedBuffers || !error_.ok(); });
     if (!error_.ok()) return error_;
-    queue_.push_back(std::move(stage_));
+    queues_[kHash].push_back(std::move(stage_));
     if (!spare_.empty()) {
       stage_ = std::move(spare_.back());
       spare_.pop_back();
@@ -338,51 +347,68 @@ class FileBlobWriter final : public BlobWriter {
       stage_ = StageBuffer(stage_bytes_);
     }
     stage_.clear();
-    work_cv_.notify_one();
+    stage_cv_[kHash].notify_one();
     return Status::Ok();
   }
 
-  // Everything appended so far is written (or the first error is returned).
+  // Everything appended so far is hashed and written (or the first error is
+  // returned).
   Status Drain() {
-    if (!thread_.joinable()) {
+    if (!threads_[kHash].joinable()) {
+      sha_.Update(stage_.view());
       Status status = WriteOut(stage_.view());
       stage_.clear();
       return status;
     }
     if (!stage_.empty()) RETURN_IF_ERROR(Submit());
     std::unique_lock<std::mutex> lock(mu_);
-    space_cv_.wait(lock, [&] { return (queue_.empty() && !busy_) || !error_.ok(); });
+    space_cv_.wait(
+        lock, [&] { return (Queued() == 0 && !busy_[kHash] && !busy_[kWrite]) || !error_.ok(); });
     return error_;
   }
 
-  void Run() {
+  // One background thread: hashes buffers and passes them on, or writes them
+  // and recycles them.
+  void RunStage(Stage stage) {
     std::unique_lock<std::mutex> lock(mu_);
     while (true) {
-      work_cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+      stage_cv_[stage].wait(lock, [&] { return !queues_[stage].empty() || stopping_; });
       if (stopping_) return;
-      StageBuffer buffer = std::move(queue_.front());
-      queue_.pop_front();
-      busy_ = true;
+      StageBuffer buffer = std::move(queues_[stage].front());
+      queues_[stage].pop_front();
+      busy_[stage] = true;
       bool failed = !error_.ok();
       lock.unlock();
-      Status status = failed ? Status::Ok() : WriteOut(buffer.view());
-      buffer.clear();
+      Status status;
+      if (!failed) {
+        if (stage == kHash) {
+          sha_.Update(buffer.view());
+        } else {
+          status = WriteOut(buffer.view());
+        }
+      }
       lock.lock();
-      busy_ = false;
+      busy_[stage] = false;
       if (!status.ok() && error_.ok()) error_ = status;
-      if (spare_.size() < kMaxQueuedBuffers) spare_.push_back(std::move(buffer));
+      if (stage == kHash) {
+        queues_[kWrite].push_back(std::move(buffer));
+        stage_cv_[kWrite].notify_one();
+      } else {
+        buffer.clear();
+        if (spare_.size() < kMaxQueuedBuffers) spare_.push_back(std::move(buffer));
+      }
       space_cv_.notify_all();
     }
   }
 
-  void StopThread() {
-    if (!thread_.joinable()) return;
+  void StopThreads() {
+    if (!threads_[kHash].joinable()) return;
     {
       std::lock_guard<std::mutex> lock(mu_);
       stopping_ = true;
     }
-    work_cv_.notify_all();
-    thread_.join();
+    for (std::condition_variable& cv : stage_cv_) cv.notify_all();
+    for (std::thread& thread : threads_) thread.join();
   }
 
   const std::string dir_;
@@ -393,20 +419,22 @@ class FileBlobWriter final : public BlobWriter {
   uint64_t appended_ = 0;  // caller's thread
   const size_t stage_bytes_;
   StageBuffer stage_;  // caller's thread
-  Sha256 sha_;         // caller's thread
-  // fd_ still has O_DIRECT. Used by whichever thread runs WriteOut (one at a
-  // time: the background thread, or the caller before it starts / after Drain).
+  // Updated by the hash stage, or by the caller before the threads start; read
+  // after Drain.
+  Sha256 sha_;
+  // fd_ still has O_DIRECT. Used by the write stage, or by the caller before
+  // the threads start.
   bool direct_;
 
-  std::thread thread_;
+  std::thread threads_[kStages];
   std::mutex mu_;
-  std::condition_variable work_cv_;   // queue_ non-empty or stopping_
-  std::condition_variable space_cv_;  // a buffer was processed
-  std::deque<StageBuffer> queue_;     // guarded by mu_
-  std::vector<StageBuffer> spare_;    // guarded by mu_
-  bool busy_ = false;                 // guarded by mu_
-  bool stopping_ = false;             // guarded by mu_
-  Status error_;                      // guarded by mu_
+  std::condition_variable stage_cv_[kStages];  // its queue non-empty, or stopping_
+  std::condition_variable space_cv_;           // a buffer moved on
+  std::deque<StageBuffer> queues_[kStages];    // guarded by mu_
+  std::vector<StageBuffer> spare_;             // guarded by mu_
+  bool busy_[kStages] = {false, false};        // guarded by mu_
+  bool stopping_ = false;                      // guarded by mu_
+  Status error_;                               // guarded by mu_
 };
 
 class FileBlobReader final : public BlobReader {

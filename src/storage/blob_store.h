@@ -73,10 +73,10 @@ class Sha256 {
 
 // Writes one blob. Bytes are appended to a temporary file and hashed on the way;
 // nothing is visible under the blob's name until Commit() returns OK. Append
-// hashes on the caller's thread but may return before the bytes reach the file
-// (the filesystem writer stages them and writes on a thread of its own, with
-// at most 6 MiB in flight, bypassing the page cache where it can); a write
-// error is returned by a later Append, Sync or Commit.
+// may return before the bytes are hashed or reach the file (the filesystem
+// writer stages them and hashes and writes them on threads of its own, with at
+// most 7 MiB in flight, bypassing the page cache where it can); a write error
+// is returned by a later Append, Sync or Commit.
 class BlobWriter {
  public:
   virtual ~BlobWriter() = default;  // removes the temporary file unless committed
