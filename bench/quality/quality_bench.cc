@@ -23,6 +23,8 @@
 //   dejit, jitter: the stabilisation benchmark, see dejit_bench.h.
 //   denoise IN.yuv W H OUT.yuv [SIGMA], grain IN.yuv OUT.yuv W H STRENGTH SEED
 //       Vidmill's denoise, and film-like noise (bench/quality/denoise_bench.cc).
+//   chain IN.yuv W H OUT_W OUT_H OUT.yuv STEP...
+//       Vidmill's filters chained (e.g. denoise then dvres), see chain_bench.cc.
 //   metrics REF.yuv TEST.yuv W H
 //       Mean Y-PSNR (dB, per frame then averaged) and Y-SSIM (8×8 windows,
 //       stride 4, the usual constants) over the frames both files have.
@@ -46,6 +48,7 @@
 #include "filters/filter.h"
 #include "filters/frame.h"
 #include "denoise_bench.h"
+#include "chain_bench.h"
 
 namespace vidmill::filters {
 namespace {
@@ -378,6 +381,7 @@ int main(int argc, char** argv) {
   if (command == "jitter") rc = JitterCommand(argc, argv);
   if (command == "denoise") rc = DenoiseCommand(argc, argv);
   if (command == "grain") rc = GrainCommand(argc, argv);
+  if (command == "chain") rc = ChainCommand(argc, argv);
   if (rc == 1) std::cerr << "usage: see the comment at the top of bench/quality/quality_bench.cc\n";
   return rc;
 }
