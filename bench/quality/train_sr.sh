@@ -24,6 +24,19 @@ trainer="$build/bench/quality/sr_train"
 [[ -x "$tool" && -x "$trainer" ]] || { echo "build quality_bench and sr_train first" >&2; exit 1; }
 walls=/usr/share/wallpapers
 eval "$(grep -m1 '^train=' "$here/run.sh")"   # the training photos, from the one split
+# dvres's temporal stage: the decoded clips go through these quality_bench
+# chain steps before pictures are picked, as in the filter.
+dvres_pre=(denoise:strength=1.5)
+# Experiments (choices on a split of the training photos): SR_TRAIN_PHOTOS
+# limits the photos, SR_DVRES_PRE replaces dvres_pre ("none": no stage),
+# SR_TRAIN_PREP_ONLY=1 stops after preparing the data, SR_TRAIN_DVRES_ONLY=1
+# trains dvres alone and writes no weights file.
+[[ -n "${SR_TRAIN_PHOTOS:-}" ]] && read -r -a train <<<"$SR_TRAIN_PHOTOS"
+if [[ -n "${SR_DVRES_PRE:-}" ]]; then
+  dvres_pre=()
+  [[ $SR_DVRES_PRE != none ]] && read -r -a dvres_pre <<<"$SR_DVRES_PRE"
+fi
+dvres_only=${SR_TRAIN_DVRES_ONLY:-0}
 
 # SR_TRAIN_WORK=DIR keeps the prepared data there (for experiments).
 if [[ -n "${SR_TRAIN_WORK:-}" ]]; then
@@ -50,6 +63,7 @@ for name in "${train[@]}"; do
     -f rawvideo "$work/$name.src"
   # pabsr1: two short clips, pictures 0 and 5 of each.
   for clip in 1 2; do
+    (( dvres_only || ${SR_TRAIN_PREP_ONLY:-0} )) && break
     gt="$work/$name.$clip.gt.yuv"
     "$tool" render "$work/$name.src" 1920 1080 "$gt.all" $W $H 6 $((clip * 100 + 1 + index))
     raw $(yuv_in ${W}x$H "$gt.all") -vf "select='not(mod(n\,5))'" -fps_mode passthrough -f rawvideo "$gt"
@@ -71,7 +85,13 @@ for name in "${train[@]}"; do
     tag=$(tr -c 'a-z0-9' _ <<<"$codec")
     ext=$([[ $codec == mpeg2* ]] && echo m2v || echo mkv)
     raw $(yuv_in $((W / 2))x$((H / 2)) "$clip.low") -c:v $codec "$work/enc.$ext"
-    raw -i "$work/enc.$ext" -vf "select='not(mod(n\,3))'" -fps_mode passthrough -pix_fmt yuv420p \
+    raw -i "$work/enc.$ext" -pix_fmt yuv420p -f rawvideo "$work/dec.yuv"
+    if (( ${#dvres_pre[@]} )); then
+      "$tool" chain "$work/dec.yuv" $((W / 2)) $((H / 2)) $((W / 2)) $((H / 2)) "$work/pre.yuv" \
+        "${dvres_pre[@]}" >/dev/null
+      mv "$work/pre.yuv" "$work/dec.yuv"
+    fi
+    raw $(yuv_in $((W / 2))x$((H / 2)) "$work/dec.yuv") -vf "select='not(mod(n\,3))'" -fps_mode passthrough \
       -f rawvideo "$clip.$tag"
     echo "$clip.$tag $clip.gt $W $H" >>"$work/dv2.list"
     echo "$clip.$tag $clip.lowgt $((W / 2)) $((H / 2))" >>"$work/dv1.list"
@@ -82,6 +102,12 @@ done
 
 # Hash: 24 angles × 3 strengths × 3 coherences (RAISR's); dvres adds a 4th
 # strength bin (coding artefacts are mostly weak gradients).
+[[ ${SR_TRAIN_PREP_ONLY:-0} == 1 ]] && exit 0
+if (( dvres_only )); then
+  "$trainer" train dvres 2 24 4 3 "$work/dvres_2.model" "$work/dv2.list" 4
+  "$trainer" train dvres 1 24 4 3 "$work/dvres_1.model" "$work/dv1.list" 4
+  exit 0
+fi
 "$trainer" train pabsr1 2 24 3 3 "$work/pabsr1_2.model" "$work/sr2.list"
 "$trainer" train pabsr1 4 24 3 3 "$work/pabsr1_4.model" "$work/sr4.list"
 "$trainer" train dvres 2 24 4 3 "$work/dvres_2.model" "$work/dv2.list" 4

@@ -4,10 +4,15 @@
 //  * pabsr1 (Super Resolution): luma through the RAISR filters learned on
 //    clean pictures (AREA-downscaled → original), then clarityBoost
 //    (clarity.h).
-//  * dvres (Deep Restoration): the same engine with filters learned on
-//    compressed low-resolution pictures (low-bitrate MPEG-2 and H.264) →
-//    clean high resolution, so it removes coding artefacts while it scales;
-//    at the same size it runs its 1× model (restoration only).
+//  * dvres (Deep Restoration): temporal, then spatial. First Vidmill's
+//    motion-compensated denoise (denoise.h; five pictures, its noise
+//    estimate × 1.5 for coding noise), which averages out coding artefacts
+//    that differ from picture to picture; then the same engine as pabsr1 with
+//    filters learned on denoised compressed low-resolution pictures
+//    (low-bitrate MPEG-2 and H.264) → clean high resolution, so it removes
+//    what is left of the artefacts while it scales; at the same size it runs
+//    its 1× model (restoration only). Property "temporal" = 0 skips the
+//    first stage (single-picture dvres, no delay).
 //
 // Any output size: pabsr1's learned scale s is the smallest of 2 and 4 whose
 // s × input covers the output in both directions (4 beyond that); dvres has a
@@ -19,11 +24,14 @@
 //
 // Property "fields" = 1 (the engine sets it for interlaced material that stays
 // interlaced): each field is scaled on its own and woven back (heights must
-// then split evenly: multiples of 4 in 4:2:0, of 2 otherwise).
+// then split evenly: multiples of 4 in 4:2:0, of 2 otherwise); dvres's
+// denoise then works on each field stream too (its "interlaced" mode).
 //
 // Input: planar Y'CbCr 8–16 bits, any chroma; output: the same depth and
 // chroma at config.output_width × output_height (0 = input size). One output
-// per input, no delay. Deterministic; two threads per frame.
+// per input with the input's pts; pabsr1 (and dvres with "temporal" = 0) with
+// no delay, dvres two pictures late (Pull returns nothing for the first two
+// Pushes; Flush releases the rest). Deterministic; two threads per frame.
 //
 // Thread safety: one instance per pipeline.
 
