@@ -24,9 +24,12 @@ trainer="$build/bench/quality/sr_train"
 [[ -x "$tool" && -x "$trainer" ]] || { echo "build quality_bench and sr_train first" >&2; exit 1; }
 walls=/usr/share/wallpapers
 eval "$(grep -m1 '^train=' "$here/run.sh")"   # the training photos, from the one split
-# dvres's temporal stage: the decoded clips go through these quality_bench
-# chain steps before pictures are picked, as in the filter.
-dvres_pre=(denoise:strength=1.5)
+# quality_bench chain steps run on dvres's decoded clips before pictures are
+# picked. Empty: the filters are trained on the decoded pictures themselves.
+# (Training on the output of dvres's temporal stage, denoise:strength=1.5,
+# was tried and not adopted: −0.03 dB on the training photos' benchmark, see
+# docs/filters.md.)
+dvres_pre=()
 # Experiments (choices on a split of the training photos): SR_TRAIN_PHOTOS
 # limits the photos, SR_DVRES_PRE replaces dvres_pre ("none": no stage),
 # SR_TRAIN_PREP_ONLY=1 stops after preparing the data, SR_TRAIN_DVRES_ONLY=1

@@ -157,7 +157,7 @@ class SuperResolution final : public VideoFilter {
 // noise is partly shared by neighbouring pictures (skipped and predicted
 // blocks copy it), so the temporal difference under-estimates it. Chosen on
 // the training photos (docs/filters.md: 1, 1.5, 2, 3 tried; 1.5 the best sum
-// of the MPEG-2 and H.264 gains); train_sr.sh uses the same stage.
+// of the MPEG-2 and H.264 gains).
 constexpr char kTemporalStrength[] = "1.5";
 
 // dvres: the temporal stage, then the single-picture learned filters on its

@@ -8,9 +8,9 @@
 //    motion-compensated denoise (denoise.h; five pictures, its noise
 //    estimate × 1.5 for coding noise), which averages out coding artefacts
 //    that differ from picture to picture; then the same engine as pabsr1 with
-//    filters learned on denoised compressed low-resolution pictures
-//    (low-bitrate MPEG-2 and H.264) → clean high resolution, so it removes
-//    what is left of the artefacts while it scales; at the same size it runs
+//    filters learned on compressed low-resolution pictures (low-bitrate
+//    MPEG-2 and H.264) → clean high resolution, so it removes what is left
+//    of the artefacts while it scales; at the same size it runs
 //    its 1× model (restoration only). Property "temporal" = 0 skips the
 //    first stage (single-picture dvres, no delay).
 //
