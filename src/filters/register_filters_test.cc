@@ -102,6 +102,46 @@ TEST(RegisterFiltersTest, DejitStageHoldsItsLookAheadUntilFlushOnInterlacedOutpu
   }
 }
 
+TEST(RegisterFiltersTest, DvresStageScalesAndReleasesItsLookAheadOnFlush) {
+  RegisterBuiltInFilters();
+  for (bool fields : {false, true}) {
+    engine::FilterStageOptions options;
+    options.name = "dvres";
+    options.width = 64;
+    options.height = 32;
+    options.field_aware = fields;  // fields: denoise and scale each field on its own
+    auto stage = engine::MakeFilterStage(options);
+    ASSERT_TRUE(stage.ok()) << stage.status().ToString();
+    engine::VideoFormat input;
+    input.width = 32;
+    input.height = 16;
+    input.pixel_format = AV_PIX_FMT_YUV420P10LE;
+    input.time_base = {1, 25};
+    input.frame_rate = {25, 1};
+    auto output = (*stage)->Configure(input);
+    ASSERT_TRUE(output.ok()) << output.status().ToString();
+    EXPECT_EQ(output->width, 64);
+    EXPECT_EQ(output->height, 32);
+    std::vector<engine::FramePtr> frames;
+    auto emit = [&](engine::FramePtr frame) {
+      frames.push_back(std::move(frame));
+      return Status::Ok();
+    };
+    for (int64_t pts = 0; pts < 4; ++pts) {
+      ASSERT_TRUE((*stage)->Filter(MakeFrame(32, 16, 10 * pts), emit).ok());
+    }
+    EXPECT_EQ(frames.size(), 2u) << "two pictures of look-ahead";
+    ASSERT_TRUE((*stage)->Filter(nullptr, emit).ok());
+    ASSERT_EQ(frames.size(), 4u);
+    for (size_t index = 0; index < frames.size(); ++index) {
+      EXPECT_EQ(frames[index]->pts, static_cast<int64_t>(10 * index));
+      EXPECT_EQ(frames[index]->format, AV_PIX_FMT_YUV420P10LE);
+      EXPECT_EQ(frames[index]->width, 64);
+      EXPECT_EQ(frames[index]->height, 32);
+    }
+  }
+}
+
 TEST(RegisterFiltersTest, UnsupportedPixelFormatIsRefused) {
   RegisterBuiltInFilters();
   engine::FilterStageOptions options;
