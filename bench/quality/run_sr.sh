@@ -11,8 +11,8 @@
 #    lanczos, and with pabsr1 (clarityBoost none).
 #  * dv-mpeg2, dv-h264: the 640×360 AREA downscale encoded at a low bitrate
 #    (MPEG-2 600 kb/s; H.264 x264 veryfast 150 kb/s), decoded, then back to
-#    1280×720 with lanczos, hqdn3d (default and 8:6:12:9) + lanczos, pabsr1
-#    and dvres.
+#    1280×720 with lanczos, hqdn3d (default and 8:6:12:9) + lanczos, pabsr1,
+#    dvres and dvres-single (dvres without its temporal stage).
 #  * speed: 1280×720 → 2560×1440 (pabsr1 2×) and the stock lanczos, on the
 #    first held-out photo's ground truth.
 # Default: 2 held-out photos, 4 pictures per clip (12 for the coded clips), ~4 min;
@@ -107,6 +107,9 @@ for name in "${test[@]}"; do
       t=$(ours $filter "$work/decoded.yuv" $w $h $W $H "$work/out.yuv")
       add "$filter@dv-$codec" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" $W $H)" "$t"
     done
+    # dvres without its temporal stage (the single-picture filter).
+    t=$(nice -n 10 "$tool" chain "$work/decoded.yuv" $w $h $W $H "$work/out.yuv" dvres:temporal=0)
+    add "dvres-single@dv-$codec" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" $W $H)" "$t"
   done
   seed=$((seed + 1))
 done
