@@ -15,6 +15,9 @@
 //       Vidmill's deint at field rate (optional filter properties); prints "fps <output frames per
 //       second> cpu_ms_per_frame <CPU time of all threads per output frame>", both measured around
 //       the filter calls only (no file I/O).
+//   filmgrain IN.yuv W H OUT.yuv [KEY=VALUE...]
+//       Vidmill's filmgrain (properties strength, seed); prints fps and
+//       cpu_ms_per_frame like deint.
 //   scale FILTER IN.yuv W H OUT_W OUT_H OUT.yuv [CLARITY]
 //       Vidmill's pabsr1 or dvres to OUT_W×OUT_H (clarityBoost level for
 //       pabsr1, default none); prints fps and cpu_ms_per_frame like deint.
@@ -175,20 +178,22 @@ int Weave(int argc, char** argv) {
   return 0;
 }
 
-int Deint(int argc, char** argv) {
+// FILTER IN.yuv W H OUT.yuv [KEY=VALUE...] (argv[1] is the subcommand): one
+// of Vidmill's size-keeping filters over a raw file, with optional properties.
+int RunNamedFilter(const char* filter, bool field_rate, int argc, char** argv) {
   if (argc < 6) return 1;
   std::vector<uint8_t> in = ReadFile(argv[2]);
   const int width = std::atoi(argv[3]), height = std::atoi(argv[4]);
   FilterConfig config;
   config.input = PixelFormat{width, height, 8, Chroma::k420};
-  config.field_rate = true;
+  config.field_rate = field_rate;
   for (int arg = 6; arg < argc; ++arg) {
     std::string property = argv[arg];
     const size_t equals = property.find('=');
     if (equals == std::string::npos) return 1;
     config.properties[property.substr(0, equals)] = property.substr(equals + 1);
   }
-  return RunFilterOverFile("deint", config, in, argv[5]);
+  return RunFilterOverFile(filter, config, in, argv[5]);
 }
 
 int Scale(int argc, char** argv) {
@@ -287,7 +292,8 @@ int main(int argc, char** argv) {
   int rc = 1;
   if (command == "render") rc = Render(argc, argv);
   if (command == "weave") rc = Weave(argc, argv);
-  if (command == "deint") rc = Deint(argc, argv);
+  if (command == "deint") rc = RunNamedFilter("deint", /*field_rate=*/true, argc, argv);
+  if (command == "filmgrain") rc = RunNamedFilter("filmgrain", /*field_rate=*/false, argc, argv);
   if (command == "metrics") rc = Metrics(argc, argv);
   if (command == "noise") rc = Noise(argc, argv);
   if (command == "scale") rc = Scale(argc, argv);
