@@ -13,7 +13,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -21,36 +20,10 @@
 
 #include "filters/filter.h"
 #include "filters/frame.h"
+#include "raw_video.h"
 
 namespace vidmill::filters {
 namespace {
-
-std::vector<uint8_t> Load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::cerr << "cannot open " << path << "\n";
-    std::exit(2);
-  }
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
-
-size_t FrameBytes(int width, int height) {
-  return static_cast<size_t>(width) * height +
-         2 * static_cast<size_t>((width + 1) / 2) * ((height + 1) / 2);
-}
-
-FrameView FrameAt(std::vector<uint8_t>& data, int width, int height, size_t index) {
-  FrameView view;
-  view.format = PixelFormat{width, height, 8, Chroma::k420};
-  uint8_t* base = data.data() + index * FrameBytes(width, height);
-  for (int plane = 0; plane < 3; ++plane) {
-    view.planes[plane] =
-        PlaneView{base, view.format.PlaneWidth(plane), view.format.PlaneHeight(plane),
-                  view.format.PlaneWidth(plane), 8};
-    base += static_cast<size_t>(view.format.PlaneWidth(plane)) * view.format.PlaneHeight(plane);
-  }
-  return view;
-}
 
 // "name:key=value,key=value" → name and properties.
 std::string ParseStep(const std::string& step, FilterConfig* config) {
@@ -104,7 +77,7 @@ Status FlushFrom(std::vector<std::unique_ptr<VideoFilter>>& steps, size_t index,
 
 int ChainCommand(int argc, char** argv) {
   if (argc < 9) return 1;
-  std::vector<uint8_t> in = Load(argv[2]);
+  std::vector<uint8_t> in = ReadFile(argv[2]);
   const int width = std::atoi(argv[3]), height = std::atoi(argv[4]);
   const int out_width = std::atoi(argv[5]), out_height = std::atoi(argv[6]);
   const size_t frames = in.size() / FrameBytes(width, height);
@@ -130,7 +103,7 @@ int ChainCommand(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   const std::clock_t cpu_start = std::clock();
   for (size_t n = 0; n < frames; ++n) {
-    Status status = Feed(steps, 0, FrameAt(in, width, height, n), static_cast<int64_t>(n), &results);
+    Status status = Feed(steps, 0, ViewAt(in, width, height, n), static_cast<int64_t>(n), &results);
     if (!status.ok()) {
       std::cerr << status.ToString() << "\n";
       return 2;
@@ -143,16 +116,9 @@ int ChainCommand(int argc, char** argv) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double cpu_seconds = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
-  std::ofstream out(argv[7], std::ios::binary);
-  for (const OwnedFrame& frame : results) {
-    const FrameView view = frame.view();
-    for (int plane = 0; plane < 3; ++plane) {
-      const PlaneView& p = view.planes[plane];
-      for (int y = 0; y < p.height; ++y) {
-        out.write(reinterpret_cast<const char*>(p.Row8(y)), p.width);
-      }
-    }
-  }
+  std::vector<uint8_t> out;
+  for (const OwnedFrame& frame : results) Append(frame.view(), &out);
+  WriteFile(argv[7], out);
   std::printf("fps %.1f cpu_ms_per_frame %.2f\n", results.size() / seconds,
               1000 * cpu_seconds / results.size());
   return 0;

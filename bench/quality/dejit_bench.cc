@@ -14,36 +14,10 @@
 
 #include "filters/filter.h"
 #include "filters/frame.h"
+#include "raw_video.h"
 
 namespace vidmill::filters {
 namespace {
-
-std::vector<uint8_t> Read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::cerr << "cannot open " << path << "\n";
-    std::exit(2);
-  }
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
-
-size_t Bytes420(int width, int height) {
-  return static_cast<size_t>(width) * height +
-         2 * static_cast<size_t>((width + 1) / 2) * ((height + 1) / 2);
-}
-
-FrameView View420(std::vector<uint8_t>& data, int width, int height, size_t index) {
-  FrameView view;
-  view.format = PixelFormat{width, height, 8, Chroma::k420};
-  uint8_t* base = data.data() + index * Bytes420(width, height);
-  for (int plane = 0; plane < 3; ++plane) {
-    view.planes[plane] =
-        PlaneView{base, view.format.PlaneWidth(plane), view.format.PlaneHeight(plane),
-                  view.format.PlaneWidth(plane), 8};
-    base += static_cast<size_t>(view.format.PlaneWidth(plane)) * view.format.PlaneHeight(plane);
-  }
-  return view;
-}
 
 // A luma plane as floats, with edge-clamped and Catmull-Rom access.
 struct Luma {
@@ -275,57 +249,29 @@ bool HasBlackEdge(const PlaneView& ref, const PlaneView& test) {
 
 int DejitCommand(int argc, char** argv) {
   if (argc != 6) return 1;
-  std::vector<uint8_t> in = Read(argv[2]);
+  std::vector<uint8_t> in = ReadFile(argv[2]);
   const int width = std::atoi(argv[3]), height = std::atoi(argv[4]);
-  const size_t frames = in.size() / Bytes420(width, height);
   FilterConfig config;
   config.input = PixelFormat{width, height, 8, Chroma::k420};
   if (const char* smoothing = std::getenv("DEJIT_SMOOTHING")) {
     config.properties["smoothing"] = smoothing;
   }
-  auto filter = MakeFilter("dejit", config);
-  if (!filter.ok()) {
-    std::cerr << filter.status().ToString() << "\n";
-    return 2;
-  }
-  std::vector<OwnedFrame> results;
-  const auto start = std::chrono::steady_clock::now();
-  const std::clock_t cpu_start = std::clock();
-  for (size_t n = 0; n < frames; ++n) {
-    if (!(*filter)->Push(View420(in, width, height, n), static_cast<int64_t>(n)).ok()) return 2;
-    if (!(*filter)->Pull(&results).ok()) return 2;
-  }
-  if (!(*filter)->Flush().ok() || !(*filter)->Pull(&results).ok()) return 2;
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const double cpu_seconds = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
-  std::ofstream out(argv[5], std::ios::binary);
-  for (const OwnedFrame& frame : results) {
-    for (int plane = 0; plane < 3; ++plane) {
-      const PlaneView p = frame.plane(plane);
-      for (int y = 0; y < p.height; ++y) {
-        out.write(reinterpret_cast<const char*>(p.Row8(y)), p.width);
-      }
-    }
-  }
-  std::printf("fps %.1f cpu_ms_per_frame %.2f\n", results.size() / seconds,
-              1000 * cpu_seconds / results.size());
-  return 0;
+  return RunFilterOverFile("dejit", config, in, argv[5]);
 }
 
 int JitterCommand(int argc, char** argv) {
   if (argc != 6) return 1;
-  std::vector<uint8_t> ref = Read(argv[2]);
-  std::vector<uint8_t> test = Read(argv[3]);
+  std::vector<uint8_t> ref = ReadFile(argv[2]);
+  std::vector<uint8_t> test = ReadFile(argv[3]);
   const int width = std::atoi(argv[4]), height = std::atoi(argv[5]);
-  const size_t frames = std::min(ref.size(), test.size()) / Bytes420(width, height);
+  const size_t frames = std::min(ref.size(), test.size()) / FrameBytes(width, height);
   std::vector<Similarity> fits;
   std::vector<double> crops;
   int black = 0;
   double psnr_sum = 0;
   for (size_t n = 0; n < frames; ++n) {
-    const PlaneView ref_plane = View420(ref, width, height, n).planes[0];
-    const PlaneView test_plane = View420(test, width, height, n).planes[0];
+    const PlaneView ref_plane = ViewAt(ref, width, height, n).planes[0];
+    const PlaneView test_plane = ViewAt(test, width, height, n).planes[0];
     const Luma ref_luma = LumaOf(ref_plane), test_luma = LumaOf(test_plane);
     const Similarity fit = FitSimilarity(ref_luma, test_luma);
     if (std::getenv("JITTER_PER_FRAME")) {

@@ -22,86 +22,19 @@
 
 #include "filters/filter.h"
 #include "filters/frame.h"
+#include "raw_video.h"
 
 namespace vidmill::filters {
-namespace {
-
-std::vector<uint8_t> Load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::cerr << "cannot open " << path << "\n";
-    std::exit(2);
-  }
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
-
-void Save(const std::string& path, const std::vector<uint8_t>& data) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-}
-
-// One 4:2:0 frame of a raw buffer as a view.
-FrameView FrameAt(std::vector<uint8_t>& data, int width, int height, size_t index) {
-  FrameView view;
-  view.format = PixelFormat{width, height, 8, Chroma::k420};
-  size_t bytes = 0;
-  for (int plane = 0; plane < 3; ++plane) {
-    bytes += static_cast<size_t>(view.format.PlaneWidth(plane)) * view.format.PlaneHeight(plane);
-  }
-  uint8_t* base = data.data() + index * bytes;
-  for (int plane = 0; plane < 3; ++plane) {
-    view.planes[plane] =
-        PlaneView{base, view.format.PlaneWidth(plane), view.format.PlaneHeight(plane),
-                  view.format.PlaneWidth(plane), 8};
-    base += static_cast<size_t>(view.format.PlaneWidth(plane)) * view.format.PlaneHeight(plane);
-  }
-  return view;
-}
-
-size_t FrameCount(const std::vector<uint8_t>& data, int width, int height) {
-  const size_t bytes = static_cast<size_t>(width) * height +
-                       2 * static_cast<size_t>((width + 1) / 2) * ((height + 1) / 2);
-  return data.size() / bytes;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 int DenoiseCommand(int argc, char** argv) {
   if (argc != 6 && argc != 7) return 1;
-  std::vector<uint8_t> in = Load(argv[2]);
+  std::vector<uint8_t> in = ReadFile(argv[2]);
   const int width = std::atoi(argv[3]), height = std::atoi(argv[4]);
-  const size_t frames = FrameCount(in, width, height);
   FilterConfig config;
   config.input = PixelFormat{width, height, 8, Chroma::k420};
   if (argc == 7) config.properties["sigma"] = argv[6];
-  auto filter = MakeFilter("denoise", config);
-  if (!filter.ok()) {
-    std::cerr << filter.status().ToString() << "\n";
-    return 2;
-  }
-  std::vector<OwnedFrame> results;
-  const auto start = std::chrono::steady_clock::now();
-  const std::clock_t cpu_start = std::clock();
-  for (size_t n = 0; n < frames; ++n) {
-    if (!(*filter)->Push(FrameAt(in, width, height, n), static_cast<int64_t>(n)).ok()) return 2;
-    if (!(*filter)->Pull(&results).ok()) return 2;
-  }
-  if (!(*filter)->Flush().ok() || !(*filter)->Pull(&results).ok()) return 2;
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const double cpu_seconds = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
-  std::vector<uint8_t> out;
-  for (const OwnedFrame& frame : results) {
-    const FrameView view = frame.view();
-    for (int plane = 0; plane < 3; ++plane) {
-      const PlaneView& p = view.planes[plane];
-      for (int y = 0; y < p.height; ++y) out.insert(out.end(), p.Row8(y), p.Row8(y) + p.width);
-    }
-  }
-  Save(argv[5], out);
-  std::printf("fps %.1f cpu_ms_per_frame %.2f\n", results.size() / seconds,
-              1000 * cpu_seconds / results.size());
-  return 0;
+  return RunFilterOverFile("denoise", config, in, argv[5]);
 }
 
 // Film-like grain. White Gaussian noise is low-passed by a 5-tap binomial
@@ -113,7 +46,7 @@ int DenoiseCommand(int argc, char** argv) {
 // intensity. Every frame draws new grain.
 int GrainCommand(int argc, char** argv) {
   if (argc != 8) return 1;
-  std::vector<uint8_t> data = Load(argv[2]);
+  std::vector<uint8_t> data = ReadFile(argv[2]);
   const int width = std::atoi(argv[4]), height = std::atoi(argv[5]);
   const double strength = std::atof(argv[6]);
   std::mt19937_64 rng(static_cast<uint64_t>(std::atoll(argv[7])));
@@ -124,9 +57,9 @@ int GrainCommand(int argc, char** argv) {
     for (float b : kernel) norm += (a * b) * (a * b);
   }
   norm = 1.0f / std::sqrt(norm);
-  const size_t frames = FrameCount(data, width, height);
+  const size_t frames = data.size() / FrameBytes(width, height);
   for (size_t n = 0; n < frames; ++n) {
-    const FrameView view = FrameAt(data, width, height, n);
+    const FrameView view = ViewAt(data, width, height, n);
     const PlaneView& luma = view.planes[0];
     // Chroma first: its amplitude reads the clean luma.
     for (int plane : {1, 2, 0}) {
@@ -160,7 +93,7 @@ int GrainCommand(int argc, char** argv) {
       }
     }
   }
-  Save(argv[3], data);
+  WriteFile(argv[3], data);
   return 0;
 }
 

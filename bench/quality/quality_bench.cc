@@ -12,9 +12,12 @@
 //   weave IN.yuv W H OUT.yuv
 //       Progressive pictures 2n and 2n+1 → one top-field-first woven frame n.
 //   deint IN.yuv W H OUT.yuv [KEY=VALUE...]
-//       Vidmill's deint at field rate (optional filter properties); prints "fps <output frames per second>
-//       cpu_ms_per_frame <CPU time of all threads per output frame>", both
-//       measured around the filter calls only (no file I/O).
+//       Vidmill's deint at field rate (optional filter properties); prints "fps <output frames per
+//       second> cpu_ms_per_frame <CPU time of all threads per output frame>", both measured around
+//       the filter calls only (no file I/O).
+//   filmgrain IN.yuv W H OUT.yuv [KEY=VALUE...]
+//       Vidmill's filmgrain (properties strength, seed); prints fps and
+//       cpu_ms_per_frame like deint.
 //   scale FILTER IN.yuv W H OUT_W OUT_H OUT.yuv [CLARITY]
 //       Vidmill's pabsr1 or dvres to OUT_W×OUT_H (clarityBoost level for
 //       pabsr1, default none); prints fps and cpu_ms_per_frame like deint.
@@ -44,54 +47,15 @@
 #include <string>
 #include <vector>
 
+#include "chain_bench.h"
 #include "dejit_bench.h"
+#include "denoise_bench.h"
 #include "filters/filter.h"
 #include "filters/frame.h"
-#include "denoise_bench.h"
-#include "chain_bench.h"
+#include "raw_video.h"
 
 namespace vidmill::filters {
 namespace {
-
-std::vector<uint8_t> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::cerr << "cannot open " << path << "\n";
-    std::exit(2);
-  }
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
-
-size_t FrameBytes(int width, int height) {
-  return static_cast<size_t>(width) * height +
-         2 * static_cast<size_t>((width + 1) / 2) * ((height + 1) / 2);
-}
-
-// Views one 4:2:0 frame of a raw buffer.
-FrameView ViewAt(std::vector<uint8_t>& data, int width, int height, size_t index) {
-  FrameView view;
-  view.format = PixelFormat{width, height, 8, Chroma::k420};
-  uint8_t* base = data.data() + index * FrameBytes(width, height);
-  for (int plane = 0; plane < 3; ++plane) {
-    view.planes[plane] =
-        PlaneView{base, view.format.PlaneWidth(plane), view.format.PlaneHeight(plane),
-                  view.format.PlaneWidth(plane), 8};
-    base += static_cast<size_t>(view.format.PlaneWidth(plane)) * view.format.PlaneHeight(plane);
-  }
-  return view;
-}
-
-void Append(const FrameView& view, std::vector<uint8_t>* out) {
-  for (int plane = 0; plane < 3; ++plane) {
-    const PlaneView& p = view.planes[plane];
-    for (int y = 0; y < p.height; ++y) out->insert(out->end(), p.Row8(y), p.Row8(y) + p.width);
-  }
-}
-
-void WriteFile(const std::string& path, const std::vector<uint8_t>& data) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-}
 
 float Cubic(float t, float a, float b, float c, float d) {
   // Catmull-Rom through b (t=0) and c (t=1).
@@ -217,50 +181,28 @@ int Weave(int argc, char** argv) {
   return 0;
 }
 
-int Deint(int argc, char** argv) {
+// FILTER IN.yuv W H OUT.yuv [KEY=VALUE...] (argv[1] is the subcommand): one
+// of Vidmill's size-keeping filters over a raw file, with optional properties.
+int RunNamedFilter(const char* filter, bool field_rate, int argc, char** argv) {
   if (argc < 6) return 1;
   std::vector<uint8_t> in = ReadFile(argv[2]);
   const int width = std::atoi(argv[3]), height = std::atoi(argv[4]);
-  const size_t frames = in.size() / FrameBytes(width, height);
   FilterConfig config;
   config.input = PixelFormat{width, height, 8, Chroma::k420};
-  config.field_rate = true;
+  config.field_rate = field_rate;
   for (int arg = 6; arg < argc; ++arg) {
     std::string property = argv[arg];
     const size_t equals = property.find('=');
     if (equals == std::string::npos) return 1;
     config.properties[property.substr(0, equals)] = property.substr(equals + 1);
   }
-  auto filter = MakeFilter("deint", config);
-  if (!filter.ok()) {
-    std::cerr << filter.status().ToString() << "\n";
-    return 2;
-  }
-  std::vector<OwnedFrame> results;
-  auto start = std::chrono::steady_clock::now();
-  const std::clock_t cpu_start = std::clock();
-  for (size_t n = 0; n < frames; ++n) {
-    if (!(*filter)->Push(ViewAt(in, width, height, n), static_cast<int64_t>(n)).ok()) return 2;
-    if (!(*filter)->Pull(&results).ok()) return 2;
-  }
-  if (!(*filter)->Flush().ok() || !(*filter)->Pull(&results).ok()) return 2;
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  double cpu_seconds = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
-  std::vector<uint8_t> out;
-  for (const OwnedFrame& frame : results) Append(frame.view(), &out);
-  WriteFile(argv[5], out);
-  // Wall-clock fps depends on the machine's load; CPU time per frame (all
-  // threads) does not, and is printed beside it.
-  std::printf("fps %.1f cpu_ms_per_frame %.2f\n", results.size() / seconds,
-              1000 * cpu_seconds / results.size());
-  return 0;
+  return RunFilterOverFile(filter, config, in, argv[5]);
 }
 
 int Scale(int argc, char** argv) {
   if (argc != 9 && argc != 10) return 1;
   std::vector<uint8_t> in = ReadFile(argv[3]);
   const int width = std::atoi(argv[4]), height = std::atoi(argv[5]);
-  const size_t frames = in.size() / FrameBytes(width, height);
   FilterConfig config;
   config.input = PixelFormat{width, height, 8, Chroma::k420};
   config.output_width = std::atoi(argv[6]);
@@ -270,27 +212,7 @@ int Scale(int argc, char** argv) {
     if (!level.ok()) return 1;
     config.clarity_boost = *level;
   }
-  auto filter = MakeFilter(argv[2], config);
-  if (!filter.ok()) {
-    std::cerr << filter.status().ToString() << "\n";
-    return 2;
-  }
-  std::vector<OwnedFrame> results;
-  auto start = std::chrono::steady_clock::now();
-  const std::clock_t cpu_start = std::clock();
-  for (size_t n = 0; n < frames; ++n) {
-    if (!(*filter)->Push(ViewAt(in, width, height, n), static_cast<int64_t>(n)).ok()) return 2;
-    if (!(*filter)->Pull(&results).ok()) return 2;
-  }
-  if (!(*filter)->Flush().ok() || !(*filter)->Pull(&results).ok()) return 2;
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  double cpu_seconds = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
-  std::vector<uint8_t> out;
-  for (const OwnedFrame& frame : results) Append(frame.view(), &out);
-  WriteFile(argv[8], out);
-  std::printf("fps %.1f cpu_ms_per_frame %.2f\n", results.size() / seconds,
-              1000 * cpu_seconds / results.size());
-  return 0;
+  return RunFilterOverFile(argv[2], config, in, argv[8]);
 }
 
 // Adds white Gaussian noise of standard deviation SIGMA (8-bit code values) to
@@ -373,7 +295,8 @@ int main(int argc, char** argv) {
   int rc = 1;
   if (command == "render") rc = Render(argc, argv);
   if (command == "weave") rc = Weave(argc, argv);
-  if (command == "deint") rc = Deint(argc, argv);
+  if (command == "deint") rc = RunNamedFilter("deint", /*field_rate=*/true, argc, argv);
+  if (command == "filmgrain") rc = RunNamedFilter("filmgrain", /*field_rate=*/false, argc, argv);
   if (command == "metrics") rc = Metrics(argc, argv);
   if (command == "noise") rc = Noise(argc, argv);
   if (command == "scale") rc = Scale(argc, argv);

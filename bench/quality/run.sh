@@ -45,6 +45,10 @@ if (( full )); then fields=40; else test=("${test[@]:0:2}"); fi
 
 work=$(mktemp -d /tmp/vidmill-quality.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+# Every section adds its rows of the final "against the targets" table here
+# (run_sr.sh too): "what | Vidmill | reference | target | verdict".
+export QUALITY_SUMMARY="$work/summary"
+: >"$QUALITY_SUMMARY"
 
 # Picks the image of a wallpaper closest to 1920 wide.
 pick() {
@@ -82,6 +86,37 @@ add() {  # add METHOD "frames N psnr P ssim S" FPS
   count[$1]=$(( ${count[$1]:-0} + 1 ))
   [[ -n "$3" ]] && fps[$1]="${fps[$1]:-}${fps[$1]:+ }$3"
   printf '  %-10s %s %s\n' "$1" "$2" "${3:+fps $3}" >&2
+}
+
+# --- the targets table ---------------------------------------------------------
+target_row() { printf '%s|%s|%s|%s|%s\n' "$@" >>"$QUALITY_SUMMARY"; }
+mean_psnr() { awk -v p="${psnr[$1]:-0}" -v c="${count[$1]:-0}" 'BEGIN { if (c) printf "%.3f", p / c }'; }
+# best_of KEY...: "KEY MEAN" of the key with the highest mean Y-PSNR.
+best_of() {
+  local key best="" value=-1 v
+  for key in "$@"; do
+    v=$(mean_psnr "$key"); [[ -z "$v" ]] && continue
+    if awk -v a="$v" -v b="$value" 'BEGIN { exit !(a > b) }'; then best=$key value=$v; fi
+  done
+  echo "$best $value"
+}
+# slowest FPS_LIST: the lowest fps of entries "F" or "F/Cms".
+slowest() { tr ' ' '\n' <<<"$1" | cut -d/ -f1 | sort -g | head -1; }
+# margin_row WHAT OURS_KEY TARGET_DB REFERENCE_KEY...: Y-PSNR margin over the best reference.
+margin_row() {
+  local what=$1 ours=$2 target=$3; shift 3
+  local ref; read -r ref ref_db <<<"$(best_of "$@")"
+  local our_db; our_db=$(mean_psnr "$ours")
+  [[ -z "$our_db" || -z "$ref" ]] && return
+  awk -v w="$what" -v o="$our_db" -v r="$ref_db" -v n="${ref%@*}" -v t="$target" 'BEGIN {
+    printf "%s|%.2f dB|%.2f dB (%s)|≥ +%.1f dB|%s (%+.2f dB)\n", w, o, r, n, t, (o - r >= t ? "met" : "missed"), o - r }' >>"$QUALITY_SUMMARY"
+}
+# speed_row WHAT FPS_LIST TARGET: the slowest clip against a wall-fps target.
+speed_row() {
+  local fps; fps=$(slowest "$2")
+  [[ -z "$fps" ]] && return
+  awk -v w="$1" -v f="$fps" -v all="$2" -v t="$3" -v l="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN {
+    printf "%s|%.1f fps (slowest of: %s)|load %s|≥ %g fps|%s\n", w, f, all, l, t, (f >= t ? "met" : "missed") }' >>"$QUALITY_SUMMARY"
 }
 
 deint_methods=(weave yadif bwdif w3fdif deint)
@@ -256,6 +291,18 @@ SW=2880 SH=1620
 prepare "${test[0]}" "$SW" "$SH"
 run_dejit "${test[0]}" 1920 1080 30 99
 dejit_table
+for h in 540 1080; do
+  sum() { tr ' ' '\n' <<<"${dj_jitter[$1@$h]}" | awk '{ s += $1 } END { printf "%.4f", s }'; }
+  awk -v h="$h" -v d="$(sum dejit)" -v s="$(sum shaken)" -v a="$(sum deshake)" -v v="$(sum vidstab)" 'BEGIN {
+    r = 1 - d / s; best = a < v ? a : v
+    printf "dejit residual jitter, %sp|%.3f px (−%.1f %%)|shaken %.3f, deshake %.3f, vidstab %.3f px|≥ 70 %% less, below both|%s\n",
+      h, d, 100 * r, s, a, v, (r >= 0.7 && d < best ? "met" : "missed") }' >>"$QUALITY_SUMMARY"
+done
+awk -v c="${dj_crop[dejit@540]} ${dj_crop[dejit@1080]}" -v b="$(( ${dj_black[dejit@540]:-0} + ${dj_black[dejit@1080]:-0} ))" 'BEGIN {
+  n = split(c, C, " "); m = 0; for (i = 1; i <= n; i++) if (C[i] > m) m = C[i]
+  printf "dejit crop and borders|at most %.1f %% cropped, %d frames with a black edge|—|≤ 5 %%, none|%s\n",
+    100 * m, b, (m <= 0.05 && b == 0 ? "met" : "missed") }' >>"$QUALITY_SUMMARY"
+speed_row "dejit speed 1080p" "${dj_fps[dejit@1080]:-}" 30
 fi
 seed=1
 for name in "${test[@]}"; do
@@ -281,8 +328,31 @@ for key in $(printf '%s\n' "${!count[@]}" | sort -t@ -k2,2V -k1,1); do
     'BEGIN { printf "| %-14s | %8.3f | %7.4f | %-24s |\n", m, p / c, s / c, f }'
 done
 fi
+if [[ $sections == *deint* ]]; then
+  for h in 576 1080; do
+    margin_row "deint vs yadif/bwdif/w3fdif, Y-PSNR ${h}i → ${h}p50" "deint@$h" 0.5 yadif@$h bwdif@$h w3fdif@$h
+  done
+  speed_row "deint speed 576i → 576p50" "${fps[deint@576]:-}" 100
+  speed_row "deint speed 1080i → 1080p50" "${fps[deint@1080]:-}" 25
+fi
+if [[ $sections == *denoise* ]]; then
+  for tag in s5 s10 s20; do
+    hqdn3d_keys=()
+    for key in "${!count[@]}"; do [[ $key == hqdn3d*@$tag ]] && hqdn3d_keys+=("$key"); done
+    margin_row "denoise vs the best hqdn3d, σ = ${tag#s}" "denoise@$tag" 1.0 "${hqdn3d_keys[@]}"
+  done
+  speed_row "denoise speed 576p" "${fps[denoise@s5]:-} ${fps[denoise@s10]:-} ${fps[denoise@s20]:-}" 25
+  speed_row "denoise speed 1080p" "${fps[denoise@1080s10]:-}" 6
+fi
 
 # Scaling (pabsr1, dvres against ffmpeg's scalers): its own script and table.
-[[ $sections == *sr* ]] || exit 0
+if [[ $sections == *sr* ]]; then
+  echo
+  bash "$(dirname "$0")/run_sr.sh" "$build" $( ((full)) && echo --full )
+fi
+
 echo
-bash "$(dirname "$0")/run_sr.sh" "$build" $( ((full)) && echo --full )
+echo "Against the targets (issue 7), held-out photos: ${test[*]}; wall fps on $(nproc) cores, load average now $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "| target | Vidmill | reference | goal | verdict |"
+echo "|---|---|---|---|---|"
+awk -F'|' '{ printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }' "$QUALITY_SUMMARY"

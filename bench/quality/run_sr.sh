@@ -133,3 +133,28 @@ for key in $(printf '%s\n' "${!count[@]}" | sort -t@ -k2,2 -k1,1); do
 done
 echo
 echo "720p → 1440p: lanczos (ffmpeg) $speed_stock; pabsr1 $speed_ours; dvres $speed_dvres"
+
+# Rows of run.sh's "against the targets" table (when run.sh called this).
+if [[ -n "${QUALITY_SUMMARY:-}" ]]; then
+  mean() { awk -v p="${psnr[$1]:-0}" -v c="${count[$1]:-0}" 'BEGIN { if (c) printf "%.3f", p / c }'; }
+  # margin WHAT OURS GOAL REFERENCE...: Y-PSNR margin over the best reference.
+  margin() {
+    local what=$1 ours=$2 goal=$3 key best="" best_db=-1 db; shift 3
+    for key in "$@"; do
+      db=$(mean "$key"); [[ -z "$db" ]] && continue
+      if awk -v a="$db" -v b="$best_db" 'BEGIN { exit !(a > b) }'; then best=$key best_db=$db; fi
+    done
+    awk -v w="$what" -v o="$(mean "$ours")" -v r="$best_db" -v n="${best%@*}" -v g="$goal" 'BEGIN {
+      printf "%s|%.2f dB|%.2f dB (%s)|≥ +%.1f dB|%s (%+.2f dB)\n", w, o, r, n, g, (o - r >= g ? "met" : "missed"), o - r }' \
+      >>"$QUALITY_SUMMARY"
+  }
+  margin "pabsr1 vs lanczos, AREA ÷2 → ×2" pabsr1@sr2 1.0 lanczos@sr2 bicubic@sr2
+  margin "pabsr1 vs lanczos, AREA ÷4 → ×4" pabsr1@sr4 0.7 lanczos@sr4 bicubic@sr4
+  for codec in mpeg2 h264; do
+    margin "dvres vs hqdn3d + lanczos, ÷2 $codec → ×2" dvres@dv-$codec 1.0 hqdn3d+lanczos@dv-$codec \
+      hqdn3d=8:6:12:9+lanczos@dv-$codec
+  done
+  awk -v s="$speed_ours" -v l="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN {
+    split(s, a, " "); printf "pabsr1 speed 720p → 1440p|%.1f fps (%s CPU-ms per frame)|load %s|≥ 10 fps|%s\n",
+      a[2], a[4], l, (a[2] >= 10 ? "met" : "missed") }' >>"$QUALITY_SUMMARY"
+fi

@@ -40,6 +40,7 @@
 
 #include "filters/raisr.h"
 #include "filters/resample.h"
+#include "raw_video.h"
 
 namespace vidmill::filters {
 namespace {
@@ -52,15 +53,6 @@ struct Picture {
   int height = 0;
   std::vector<float> luma;
 };
-
-std::vector<uint8_t> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::cerr << "cannot open " << path << "\n";
-    std::exit(2);
-  }
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
 
 std::vector<Picture> ReadLuma(const std::string& path, int width, int height) {
   std::vector<uint8_t> data = ReadFile(path);

@@ -2,25 +2,15 @@
 
 #include <algorithm>
 #include <cmath>
-#include <thread>
 #include <vector>
+
+#include "filters/halves.h"
 
 namespace vidmill::filters {
 namespace {
 
 constexpr int kBlurRadius = 4;   // Gaussian σ = 1.5, truncated at ±4
 constexpr int kLimitRadius = 2;  // 5 × 5 min/max window
-
-template <typename Fn>
-void Split(int rows, int threads, const Fn& fn) {
-  if (threads < 2 || rows < 64) {
-    fn(0, rows);
-    return;
-  }
-  std::thread helper([&] { fn(rows / 2, rows); });
-  fn(0, rows / 2);
-  helper.join();
-}
 
 }  // namespace
 
@@ -58,7 +48,7 @@ void ApplyClarity(float* plane, int width, int height, ptrdiff_t stride, Clarity
   const size_t size = static_cast<size_t>(width) * height;
   // Horizontal passes: blur, min and max of each row.
   std::vector<float> blur_h(size), min_h(size), max_h(size);
-  Split(height, threads, [&](int begin, int end) {
+  RunInHalves(height, threads >= 2 && height >= 64, [&](int begin, int end) {
     for (int y = begin; y < end; ++y) {
       const float* row = plane + y * stride;
       const size_t offset = static_cast<size_t>(y) * width;
@@ -81,7 +71,7 @@ void ApplyClarity(float* plane, int width, int height, ptrdiff_t stride, Clarity
   });
   // Vertical passes, and the limited boost; the rows written are not read again.
   std::vector<float> result(size);
-  Split(height, threads, [&](int begin, int end) {
+  RunInHalves(height, threads >= 2 && height >= 64, [&](int begin, int end) {
     for (int y = begin; y < end; ++y) {
       const float* row = plane + y * stride;
       float* dst = &result[static_cast<size_t>(y) * width];

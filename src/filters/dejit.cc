@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <thread>
+
+#include "filters/halves.h"
 
 namespace vidmill::filters {
 namespace {
@@ -26,21 +27,6 @@ constexpr double kCutFloor = 3.0;
 
 // Planes at least this large are split across two threads.
 constexpr int64_t kThreadedPixels = 60000;
-
-// Runs fn(begin, end) on [0, count) in two halves, the second on a helper
-// thread when `threaded`. The split is the same either way.
-template <typename Fn>
-void SplitRows(int count, bool threaded, Fn fn) {
-  const int split = count / 2;
-  if (!threaded) {
-    fn(0, split);
-    fn(split, count);
-    return;
-  }
-  std::thread helper(fn, split, count);
-  fn(0, split);
-  helper.join();
-}
 
 // Catmull-Rom weights for the four taps around a fractional position t ∈ [0, 1).
 void CubicWeights(double t, float* w) {
@@ -111,22 +97,22 @@ void CoarseSearch(const MotionPyramid& previous, const MotionPyramid& next, int*
   if (range < 1) return;
   const int side = 2 * range + 1;
   std::vector<double> costs(static_cast<size_t>(side) * side);
-  SplitRows(side, static_cast<int64_t>(width) * height * 4 >= kThreadedPixels,
-            [&](int begin, int end) {
-              for (int dy = begin - range; dy < end - range; ++dy) {
-                for (int dx = -range; dx <= range; ++dx) {
-                  double cost = 0;
-                  for (int y = range; y < height - range; y += 2) {
-                    const float* a = &next.level1[static_cast<size_t>(y) * width];
-                    const float* b = &previous.level1[static_cast<size_t>(y + dy) * width + dx];
-                    float row = 0;
-                    for (int x = range; x < width - range; ++x) row += std::abs(a[x] - b[x]);
-                    cost += row;
+  RunInHalves(side, static_cast<int64_t>(width) * height * 4 >= kThreadedPixels,
+              [&](int begin, int end) {
+                for (int dy = begin - range; dy < end - range; ++dy) {
+                  for (int dx = -range; dx <= range; ++dx) {
+                    double cost = 0;
+                    for (int y = range; y < height - range; y += 2) {
+                      const float* a = &next.level1[static_cast<size_t>(y) * width];
+                      const float* b = &previous.level1[static_cast<size_t>(y + dy) * width + dx];
+                      float row = 0;
+                      for (int x = range; x < width - range; ++x) row += std::abs(a[x] - b[x]);
+                      cost += row;
+                    }
+                    costs[static_cast<size_t>(dy + range) * side + dx + range] = cost;
                   }
-                  costs[static_cast<size_t>(dy + range) * side + dx + range] = cost;
                 }
-              }
-            });
+              });
   double best_cost = 1e300;
   for (int dy = -range; dy <= range; ++dy) {
     for (int dx = -range; dx <= range; ++dx) {
@@ -201,7 +187,7 @@ void GaussNewton(const std::vector<float>& previous, const std::vector<float>& n
         }
       }
     };
-    SplitRows(height, threaded, accumulate);
+    RunInHalves(height, threaded, accumulate);
     NormalEquations eq;
     for (const NormalEquations& half : halves) {
       for (int r = 0; r < 4; ++r) {
@@ -317,7 +303,7 @@ void WarpPlane(const PlaneView& in, const PlaneView& out, double zoom, double of
   const Taps columns = MakeTaps(in.width, zoom, offset_x);
   const Taps rows = MakeTaps(in.height, zoom, offset_y);
   const bool threaded = static_cast<int64_t>(in.width) * in.height >= kThreadedPixels;
-  SplitRows(in.height, threaded, [&](int begin, int end) {
+  RunInHalves(in.height, threaded, [&](int begin, int end) {
     if (in.bit_depth > 8) {
       WarpRows<uint16_t>(in, out, columns, rows, begin, end);
     } else {

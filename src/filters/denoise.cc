@@ -7,6 +7,8 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+
+#include "filters/halves.h"
 #endif
 
 namespace vidmill::filters {
@@ -54,20 +56,6 @@ struct Image {
     return Row(std::clamp(y, 0, height - 1))[std::clamp(x, 0, width - 1)];
   }
 };
-
-// Runs fn(begin, end) over [0, count) as two fixed halves on two threads: the
-// split never changes, so neither does the output.
-template <typename Fn>
-void SplitInTwo(int count, const Fn& fn) {
-  const int middle = count / 2;
-  if (middle == 0) {
-    fn(0, count);
-    return;
-  }
-  std::thread other([&] { fn(middle, count); });
-  fn(0, middle);
-  other.join();
-}
 
 void ToImage(const PlaneView& plane, Image* image) {
   image->Resize(plane.width, plane.height);
@@ -421,7 +409,7 @@ void EstimateMotion(const Picture& cur, const Picture& ref, const std::vector<Ve
       }
     }
   };
-  SplitInTwo(blocks_y, search_rows);
+  RunInHalves(blocks_y, true, search_rows);
 }
 
 // The interior of one block row of Compensate, eight samples at a time with
@@ -1110,7 +1098,7 @@ void Denoiser::EmitCurrent() {
         }
       }
     };
-    SplitInTwo(height, compensate_rows);
+    RunInHalves(height, true, compensate_rows);
     // The noise model: from the nearest neighbour when there is one (the
     // first in `neighbours`), else white noise of the single-picture estimate.
     NoiseModel model;
@@ -1151,15 +1139,15 @@ void Denoiser::EmitCurrent() {
                 variance.data(), temporal.Row(y), residual.Row(y));
       }
     };
-    SplitInTwo(height, fuse_rows);
-    SplitInTwo(height, [&](int row_begin, int row_end) {
+    RunInHalves(height, true, fuse_rows);
+    RunInHalves(height, true, [&](int row_begin, int row_end) {
       const int half = row_begin == 0 ? 0 : 1;
       SpatialRows(temporal, residual, threshold, row_begin, row_end, &ws.accumulators[half],
                   &ws.weights[half], &result);
     });
 
     const PlaneView dst = output.plane(plane);
-    SplitInTwo(height, [&](int row_begin, int row_end) {
+    RunInHalves(height, true, [&](int row_begin, int row_end) {
       for (int y = row_begin; y < row_end; ++y) {
         const float* src = result.Row(y);
         if (dst.bit_depth > 8) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string_view>
 
 namespace vidmill::filters {
 namespace {
@@ -17,8 +18,10 @@ TEST(MakeFilterTest, EveryKnownNameMakesAFilter) {
   for (const char* name : {"deint", "denoise", "dejit", "filmgrain", "pabsr1", "dvres"}) {
     ASSERT_TRUE(IsKnownFilterName(name)) << name;
     FilterConfig config = Config(16, 16, 8, Chroma::k420);
-    config.output_width = 32;
-    config.output_height = 32;
+    if (std::string_view(name) == "pabsr1" || std::string_view(name) == "dvres") {
+      config.output_width = 32;  // the scalers need an output size, the others refuse one
+      config.output_height = 32;
+    }
     auto filter = MakeFilter(name, config);
     EXPECT_TRUE(filter.ok()) << name << ": " << filter.status().message();
   }

@@ -30,6 +30,17 @@ engine::FramePtr MakeFrame(int width, int height, int64_t pts) {
   return frame;
 }
 
+// The input the stage tests configure: 32×16, 10-bit 4:2:0, 25 frames/s.
+engine::VideoFormat Input32x16() {
+  engine::VideoFormat input;
+  input.width = 32;
+  input.height = 16;
+  input.pixel_format = AV_PIX_FMT_YUV420P10LE;
+  input.time_base = {1, 25};
+  input.frame_rate = {25, 1};
+  return input;
+}
+
 TEST(RegisterFiltersTest, DeintRunsAsAnEngineStageAtFieldRate) {
   RegisterBuiltInFilters();
   engine::FilterStageOptions options;
@@ -37,13 +48,7 @@ TEST(RegisterFiltersTest, DeintRunsAsAnEngineStageAtFieldRate) {
   options.field_rate = true;
   auto stage = engine::MakeFilterStage(options);
   ASSERT_TRUE(stage.ok()) << stage.status().ToString();
-  engine::VideoFormat input;
-  input.width = 32;
-  input.height = 16;
-  input.pixel_format = AV_PIX_FMT_YUV420P10LE;
-  input.time_base = {1, 25};
-  input.frame_rate = {25, 1};
-  auto output = (*stage)->Configure(input);
+  auto output = (*stage)->Configure(Input32x16());
   ASSERT_TRUE(output.ok()) << output.status().ToString();
   EXPECT_EQ(output->time_base.den, 50);
   EXPECT_EQ(output->frame_rate.num, 50);
@@ -74,13 +79,7 @@ TEST(RegisterFiltersTest, DejitStageHoldsItsLookAheadUntilFlushOnInterlacedOutpu
   options.field_aware = true;  // the stage asks the filter to keep the fields apart
   auto stage = engine::MakeFilterStage(options);
   ASSERT_TRUE(stage.ok()) << stage.status().ToString();
-  engine::VideoFormat input;
-  input.width = 32;
-  input.height = 16;
-  input.pixel_format = AV_PIX_FMT_YUV420P10LE;
-  input.time_base = {1, 25};
-  input.frame_rate = {25, 1};
-  auto output = (*stage)->Configure(input);
+  auto output = (*stage)->Configure(Input32x16());
   ASSERT_TRUE(output.ok()) << output.status().ToString();
   EXPECT_EQ(output->width, 32);
   EXPECT_EQ(output->time_base.den, 25);

@@ -2,8 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <thread>
 #include <vector>
+
+#include "filters/halves.h"
 
 namespace vidmill::filters {
 namespace {
@@ -44,17 +45,6 @@ Taps MakeTaps(int in_size, int out_size) {
   return taps;
 }
 
-template <typename Fn>
-void Split(int rows, int threads, const Fn& fn) {
-  if (threads < 2 || rows < 64) {
-    fn(0, rows);
-    return;
-  }
-  std::thread helper([&] { fn(rows / 2, rows); });
-  fn(0, rows / 2);
-  helper.join();
-}
-
 }  // namespace
 
 void ResamplePlane(const float* in, int in_width, int in_height, ptrdiff_t in_stride, float* out,
@@ -63,7 +53,7 @@ void ResamplePlane(const float* in, int in_width, int in_height, ptrdiff_t in_st
   const Taps vertical = MakeTaps(in_height, out_height);
   // Horizontal pass into a temporary of out_width × in_height.
   std::vector<float> temp(static_cast<size_t>(out_width) * in_height);
-  Split(in_height, threads, [&](int begin, int end) {
+  RunInHalves(in_height, threads >= 2 && in_height >= 64, [&](int begin, int end) {
     for (int y = begin; y < end; ++y) {
       const float* row = in + y * in_stride;
       float* dst = &temp[static_cast<size_t>(y) * out_width];
@@ -82,7 +72,7 @@ void ResamplePlane(const float* in, int in_width, int in_height, ptrdiff_t in_st
       }
     }
   });
-  Split(out_height, threads, [&](int begin, int end) {
+  RunInHalves(out_height, threads >= 2 && out_height >= 64, [&](int begin, int end) {
     for (int y = begin; y < end; ++y) {
       const float* w = &vertical.weights[static_cast<size_t>(y) * vertical.count];
       float* dst = out + y * out_stride;

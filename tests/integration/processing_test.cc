@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdlib>
+#include <string>
 #include <thread>
 
 #include "tests/integration/ingest_test_util.h"
@@ -21,18 +24,22 @@ class ProcessingTest : public ::testing::Test {
     client_ = std::make_unique<MediaClient>(*server_, "proc@example.com");
     std::string clip = server_->data_dir() + "/source.mp4";
     // 2 s, 320x240, 25 fps, with sound: small enough to process in a moment.
-    RunShell("ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi "
-             "-i sine=frequency=440:sample_rate=48000 -t 2 -c:v libx264 -preset ultrafast "
-             "-pix_fmt yuv420p -c:a aac -shortest " + clip);
+    RunShell(
+        "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi "
+        "-i sine=frequency=440:sample_rate=48000 -t 2 -c:v libx264 -preset ultrafast "
+        "-pix_fmt yuv420p -c:a aac -shortest " +
+        clip);
     source_id_ = client_->CreateVideo();
-    HttpResponse uploaded = client_->Upload(source_id_, ReadFile(clip), /*light=*/true, "tape 3.mp4");
+    HttpResponse uploaded =
+        client_->Upload(source_id_, ReadFile(clip), /*light=*/true, "tape 3.mp4");
     ASSERT_EQ(uploaded.status, 200) << uploaded.body;
     object state = client_->WaitForIngestion(source_id_);
     ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
   }
 
   HttpResponse Process(const object& request, const std::string& id = "") {
-    return client_->http().SendJson("POST", "/videos/v1/process-video/" + (id.empty() ? source_id_ : id),
+    return client_->http().SendJson("POST",
+                                    "/videos/v1/process-video/" + (id.empty() ? source_id_ : id),
                                     request, client_->token());
   }
 
@@ -50,6 +57,60 @@ class ProcessingTest : public ::testing::Test {
     }
     ADD_FAILURE() << "processing did not finish: " << boost::json::serialize(state);
     return state;
+  }
+
+  // A finished processing job: the child's video document and where its
+  // media downloads from. `video` is empty when the request was refused or the
+  // job did not end DONE (the failure is recorded).
+  struct Processed {
+    object video;
+    std::string download_url;
+  };
+
+  // Processes `id` (default: the fixture's source) with `request` and waits.
+  Processed ProcessToDone(const object& request, const std::string& id = "") {
+    HttpResponse accepted = Process(request, id);
+    if (accepted.status != 200) {
+      ADD_FAILURE() << "process-video: " << accepted.status << " " << accepted.body;
+      return {};
+    }
+    const std::string child = Str(accepted.Json().at("processedVideoId"));
+    object state = WaitForProcessing(child);
+    if (Str(state["processingStatus"]) != "DONE") {
+      ADD_FAILURE() << boost::json::serialize(state);
+      return {};
+    }
+    return {client_->VideoDocument(child), Str(accepted.Json().at("downloadMediaUrl"))};
+  }
+
+  // The videoFilters a processed video's document records.
+  static boost::json::array VideoFilters(object& video) {
+    return video["processing"]
+        .at("processingParameters")
+        .at("targetVideo")
+        .at("videoFilters")
+        .as_array();
+  }
+
+  // Downloads a processed video's media into the data directory as `name`;
+  // its path, or "" after recording the failure.
+  std::string Download(const Processed& processed, const std::string& name) {
+    HttpResponse download = client_->http().Get(TargetOf(processed.download_url), client_->token());
+    if (download.status != 200) {
+      ADD_FAILURE() << "download: " << download.status << " " << download.body.substr(0, 200);
+      return "";
+    }
+    const std::string path = server_->data_dir() + "/" + name;
+    WriteFile(path, download.body);
+    return path;
+  }
+
+  // ffprobe's csv line for the first video stream's `entries` (decoding it to
+  // count frames).
+  static std::string ProbeVideo(const std::string& path, const std::string& entries) {
+    return RunShell("ffprobe -v error -select_streams v:0 -count_frames -show_entries stream=" +
+                    entries + " -of csv=p=0 '" + path + "'")
+        .out;
   }
 
   std::unique_ptr<ServerHarness> server_;
@@ -86,46 +147,45 @@ TEST_F(ProcessingTest, ProcessesIntoAChildVideoThatCanBeDownloaded) {
   EXPECT_EQ(Str(metadata.at("codecName")), "prores");
   EXPECT_EQ(metadata.at("frameWidth"), 640);
 
-  HttpResponse download = client_->http().Get(TargetOf(Str(doc.at("downloadMediaUrl"))), client_->token());
+  HttpResponse download =
+      client_->http().Get(TargetOf(Str(doc.at("downloadMediaUrl"))), client_->token());
   ASSERT_EQ(download.status, 200) << download.body.substr(0, 200);
   EXPECT_NE(download.Header("Content-Disposition").find("tape 3_processed.mov"), std::string::npos)
       << download.Header("Content-Disposition");
   std::string path = server_->data_dir() + "/downloaded.mov";
   WriteFile(path, download.body);
-  CommandResult probe = RunShell("ffprobe -v error -select_streams v:0 -count_packets -show_entries "
-                                 "stream=codec_name,width,height,nb_read_packets -of csv=p=0 " + path);
+  CommandResult probe = RunShell(
+      "ffprobe -v error -select_streams v:0 -count_packets -show_entries "
+      "stream=codec_name,width,height,nb_read_packets -of csv=p=0 " +
+      path);
   EXPECT_EQ(probe.out, "prores,640,480,25\n");
-  CommandResult audio = RunShell("ffprobe -v error -select_streams a:0 -show_entries stream=codec_name "
-                                 "-of csv=p=0 " + path);
+  CommandResult audio = RunShell(
+      "ffprobe -v error -select_streams a:0 -show_entries stream=codec_name "
+      "-of csv=p=0 " +
+      path);
   EXPECT_EQ(audio.out, "pcm_s24le\n");
 
   // Listing the original's processed videos.
-  HttpResponse children = client_->http().Get("/videos/v1/videos?parent-id=" + source_id_, client_->token());
+  HttpResponse children =
+      client_->http().Get("/videos/v1/videos?parent-id=" + source_id_, client_->token());
   ASSERT_EQ(children.status, 200);
   EXPECT_EQ(children.Json().at("_embedded").at("videos").as_array().size(), 1u);
 }
 
 TEST_F(ProcessingTest, DefaultsAndStockFiltersRunThroughTheWorker) {
-  HttpResponse accepted = Process(object{{"denoiser", "hqdn3d"}, {"frameRate", object{{"fps", 50}}},
-                                         {"frameRateConverter", "fblend"}});
-  ASSERT_EQ(accepted.status, 200) << accepted.body;
-  std::string child = Str(accepted.Json().at("processedVideoId"));
-  object state = WaitForProcessing(child);
-  ASSERT_EQ(Str(state["processingStatus"]), "DONE") << boost::json::serialize(state);
-  object metadata = client_->VideoDocument(child)["ingestion"].at("metadata").as_object();
+  Processed processed = ProcessToDone(object{{"denoiser", "hqdn3d"},
+                                             {"frameRate", object{{"fps", 50}}},
+                                             {"frameRateConverter", "fblend"}});
+  ASSERT_FALSE(processed.video.empty());
+  object metadata = processed.video["ingestion"].at("metadata").as_object();
   EXPECT_EQ(Str(metadata.at("codecName")), "h264");  // the source's pair mp4/h264 is kept
   EXPECT_NEAR(metadata.at("averageFramerate").to_number<double>(), 50.0, 0.01);
 }
 
 TEST_F(ProcessingTest, VidmillsOwnFilmGrainRunsInTheChain) {
-  HttpResponse accepted = Process(object{{"postProcessor", "filmgrain"}});
-  ASSERT_EQ(accepted.status, 200) << accepted.body;
-  std::string child = Str(accepted.Json().at("processedVideoId"));
-  object state = WaitForProcessing(child);
-  ASSERT_EQ(Str(state["processingStatus"]), "DONE") << boost::json::serialize(state);
-  object video = client_->VideoDocument(child);
-  boost::json::array filters =
-      video["processing"].at("processingParameters").at("targetVideo").at("videoFilters").as_array();
+  Processed processed = ProcessToDone(object{{"postProcessor", "filmgrain"}});
+  ASSERT_FALSE(processed.video.empty());
+  boost::json::array filters = VideoFilters(processed.video);
   ASSERT_EQ(filters.size(), 1u);
   EXPECT_EQ(Str(filters[0].at("name")), "filmgrain");
 }
@@ -140,6 +200,47 @@ double LumaPsnr(const std::string& test, const std::string& reference) {
   return std::atof(result.out.c_str() + at + 2);
 }
 
+// Mean absolute luma difference between consecutive frames (8-bit units, over
+// the picture's central half), decoded by ffmpeg: what shake adds to a steady
+// pan.
+double ConsecutiveDifference(const std::string& video, const std::string& scratch, int width,
+                             int height) {
+  RunShell("ffmpeg -nostdin -v error -y -i '" + video + "' -f rawvideo -pix_fmt gray '" + scratch +
+           "'");
+  const std::string luma = ReadFile(scratch);
+  const size_t frame = static_cast<size_t>(width) * height;
+  double sum = 0;
+  size_t count = 0;
+  for (size_t n = 1; (n + 1) * frame <= luma.size(); ++n) {
+    for (int y = height / 4; y < 3 * height / 4; ++y) {
+      for (int x = width / 4; x < 3 * width / 4; ++x) {
+        const size_t at = static_cast<size_t>(y) * width + x;
+        sum += std::abs(static_cast<int>(static_cast<uint8_t>(luma[n * frame + at])) -
+                        static_cast<int>(static_cast<uint8_t>(luma[(n - 1) * frame + at])));
+        ++count;
+      }
+    }
+  }
+  return count ? sum / count : 0;
+}
+
+// Uploads a local file as a new video and waits for its (light) ingestion; the
+// video's id, or "" after recording the failure.
+std::string UploadAndIngest(MediaClient& client, const std::string& path) {
+  const std::string id = client.CreateVideo();
+  HttpResponse uploaded = client.Upload(id, ReadFile(path), /*light=*/true);
+  if (uploaded.status != 200) {
+    ADD_FAILURE() << "upload: " << uploaded.status << " " << uploaded.body;
+    return "";
+  }
+  object ingested = client.WaitForIngestion(id);
+  if (Str(ingested["ingestionStatus"]) != "DONE") {
+    ADD_FAILURE() << boost::json::serialize(ingested);
+    return "";
+  }
+  return id;
+}
+
 TEST_F(ProcessingTest, VidmillsOwnDeinterlacerRebuildsFieldRateFromAnInterlacedSource) {
   // The ground truth: a 2 s pan over a photograph at 50 progressive pictures/s,
   // kept lossless; the source: the same pictures woven into 25i TFF, H.264.
@@ -148,38 +249,28 @@ TEST_F(ProcessingTest, VidmillsOwnDeinterlacerRebuildsFieldRateFromAnInterlacedS
   const std::string woven = server_->data_dir() + "/pan25i.mp4";
   Ffmpeg(media::PhotoSource(media::Photo("Autumn"), 50) + "-vf \"" +
          media::PanFilter(320, 240, 50, 2) + "\" -c:v ffv1 " + truth);
-  Ffmpeg("-i " + truth + " -vf tinterlace=mode=interleave_top,setfield=tff -c:v libx264 "
-         "-preset veryfast -crf 12 -flags +ilme+ildct -x264opts tff=1 " + woven);
-  const std::string source = client_->CreateVideo();
-  ASSERT_EQ(client_->Upload(source, ReadFile(woven), /*light=*/true).status, 200);
-  object ingested = client_->WaitForIngestion(source);
-  ASSERT_EQ(Str(ingested["ingestionStatus"]), "DONE") << boost::json::serialize(ingested);
+  Ffmpeg("-i " + truth +
+         " -vf tinterlace=mode=interleave_top,setfield=tff -c:v libx264 "
+         "-preset veryfast -crf 12 -flags +ilme+ildct -x264opts tff=1 " +
+         woven);
+  const std::string source = UploadAndIngest(*client_, woven);
+  ASSERT_FALSE(source.empty());
 
   // 50 fps progressive out of 25i: one picture per field.
-  HttpResponse accepted = Process(
-      object{{"deinterlacer", "deint"}, {"frameRate", object{{"fps", 50}}},
+  Processed processed = ProcessToDone(
+      object{{"deinterlacer", "deint"},
+             {"frameRate", object{{"fps", 50}}},
              {"mediaContainerCodec", object{{"container", "mov"}, {"codec", "ffv1"}}}},
       source);
-  ASSERT_EQ(accepted.status, 200) << accepted.body;
-  const std::string child = Str(accepted.Json().at("processedVideoId"));
-  object state = WaitForProcessing(child);
-  ASSERT_EQ(Str(state["processingStatus"]), "DONE") << boost::json::serialize(state);
-  object video = client_->VideoDocument(child);
-  boost::json::array filters =
-      video["processing"].at("processingParameters").at("targetVideo").at("videoFilters").as_array();
+  ASSERT_FALSE(processed.video.empty());
+  boost::json::array filters = VideoFilters(processed.video);
   ASSERT_FALSE(filters.empty());
   EXPECT_EQ(Str(filters[0].at("name")), "deint");
   EXPECT_EQ(Str(filters[0].at("properties").at("output")), "field_rate");
 
-  HttpResponse download = client_->http().Get(
-      TargetOf(Str(accepted.Json().at("downloadMediaUrl"))), client_->token());
-  ASSERT_EQ(download.status, 200) << download.body.substr(0, 200);
-  const std::string output = server_->data_dir() + "/deinterlaced.mov";
-  WriteFile(output, download.body);
-  CommandResult probe = RunShell("ffprobe -v error -select_streams v:0 -count_frames -show_entries "
-                                 "stream=width,height,r_frame_rate,nb_read_frames -of csv=p=0 " +
-                                 output);
-  EXPECT_EQ(probe.out, "320,240,50/1,100\n");
+  const std::string output = Download(processed, "deinterlaced.mov");
+  ASSERT_FALSE(output.empty());
+  EXPECT_EQ(ProbeVideo(output, "width,height,r_frame_rate,nb_read_frames"), "320,240,50/1,100\n");
   // Against the progressive truth, the rebuilt pictures must be far closer than
   // the woven frames shown at 50 fps (what no deinterlacing gives: combing on
   // every moving edge).
@@ -193,140 +284,145 @@ TEST_F(ProcessingTest, VidmillsOwnDeinterlacerRebuildsFieldRateFromAnInterlacedS
 }
 
 TEST_F(ProcessingTest, VidmillsOwnSuperResolutionScalesWithClarity) {
-  HttpResponse accepted = Process(object{{"scaler", "pabsr1"},
-                                         {"resolution", object{{"tag", "2x"}}},
-                                         {"clarityBoost", "low"},
-                                         {"range", object{{"startPositionMilliseconds", 0},
-                                                          {"endPositionMilliseconds", 400}}}});
-  ASSERT_EQ(accepted.status, 200) << accepted.body;
-  std::string child = Str(accepted.Json().at("processedVideoId"));
-  object state = WaitForProcessing(child);
-  ASSERT_EQ(Str(state["processingStatus"]), "DONE") << boost::json::serialize(state);
-  object video = client_->VideoDocument(child);
-  object metadata = video["ingestion"].at("metadata").as_object();
+  Processed processed = ProcessToDone(object{
+      {"scaler", "pabsr1"},
+      {"resolution", object{{"tag", "2x"}}},
+      {"clarityBoost", "low"},
+      {"range", object{{"startPositionMilliseconds", 0}, {"endPositionMilliseconds", 400}}}});
+  ASSERT_FALSE(processed.video.empty());
+  object metadata = processed.video["ingestion"].at("metadata").as_object();
   EXPECT_EQ(metadata.at("frameWidth"), 640);
   EXPECT_EQ(metadata.at("frameHeight"), 480);
-  boost::json::array filters =
-      video["processing"].at("processingParameters").at("targetVideo").at("videoFilters").as_array();
-  ASSERT_FALSE(filters.empty());
-  EXPECT_NE(boost::json::serialize(filters).find("pabsr1"), std::string::npos)
-      << boost::json::serialize(filters);
+  const std::string filters = boost::json::serialize(VideoFilters(processed.video));
+  EXPECT_NE(filters.find("pabsr1"), std::string::npos) << filters;
 }
 
 TEST_F(ProcessingTest, VidmillsOwnDeepRestorationScalesToAnArbitrarySize) {
-  HttpResponse accepted = Process(object{{"scaler", "dvres"},
-                                         {"resolution", object{{"width", 480}, {"height", 360}}},
-                                         {"range", object{{"startPositionMilliseconds", 0},
-                                                          {"endPositionMilliseconds", 400}}}});
-  ASSERT_EQ(accepted.status, 200) << accepted.body;
-  std::string child = Str(accepted.Json().at("processedVideoId"));
-  object state = WaitForProcessing(child);
-  ASSERT_EQ(Str(state["processingStatus"]), "DONE") << boost::json::serialize(state);
-  object video = client_->VideoDocument(child);
-  object metadata = video["ingestion"].at("metadata").as_object();
+  Processed processed = ProcessToDone(object{
+      {"scaler", "dvres"},
+      {"resolution", object{{"width", 480}, {"height", 360}}},
+      {"range", object{{"startPositionMilliseconds", 0}, {"endPositionMilliseconds", 400}}}});
+  ASSERT_FALSE(processed.video.empty());
+  object metadata = processed.video["ingestion"].at("metadata").as_object();
   EXPECT_EQ(metadata.at("frameWidth"), 480);
   EXPECT_EQ(metadata.at("frameHeight"), 360);
-  boost::json::array filters =
-      video["processing"].at("processingParameters").at("targetVideo").at("videoFilters").as_array();
-  EXPECT_NE(boost::json::serialize(filters).find("dvres"), std::string::npos)
-      << boost::json::serialize(filters);
+  const std::string filters = boost::json::serialize(VideoFilters(processed.video));
+  EXPECT_NE(filters.find("dvres"), std::string::npos) << filters;
 }
 
-TEST_F(ProcessingTest, VidmillsOwnStabiliserRunsInTheChain) {
-  HttpResponse accepted = Process(object{{"stabilizer", "dejit"}});
-  ASSERT_EQ(accepted.status, 200) << accepted.body;
-  std::string child = Str(accepted.Json().at("processedVideoId"));
-  object state = WaitForProcessing(child);
-  ASSERT_EQ(Str(state["processingStatus"]), "DONE") << boost::json::serialize(state);
-  object video = client_->VideoDocument(child);
-  boost::json::array filters =
-      video["processing"].at("processingParameters").at("targetVideo").at("videoFilters").as_array();
+TEST_F(ProcessingTest, VidmillsOwnStabiliserSteadiesAShakenPan) {
+  // A slow pan over a photograph with a known shake (3 pixels left and right
+  // on alternate frames, 2 up and down every other pair), kept lossless.
+  namespace media = vidmill::engine::testing;
+  const std::string shaken = server_->data_dir() + "/shaken.mkv";
+  Ffmpeg(media::PhotoSource(media::Photo("Autumn"), 25) +
+         "-vf \"scale=-2:480,loop=loop=49:size=1:start=0,setpts=N/(25*TB),"
+         "crop=320:240:x='100+n+3*mod(n\\,2)':y='80+2*mod(floor(n/2)\\,2)',format=yuv420p\" "
+         "-c:v ffv1 " +
+         shaken);
+  const std::string source = UploadAndIngest(*client_, shaken);
+  ASSERT_FALSE(source.empty());
+
+  Processed processed = ProcessToDone(
+      object{{"stabilizer", "dejit"},
+             {"mediaContainerCodec", object{{"container", "mov"}, {"codec", "ffv1"}}}},
+      source);
+  ASSERT_FALSE(processed.video.empty());
+  boost::json::array filters = VideoFilters(processed.video);
   ASSERT_EQ(filters.size(), 1u);
   EXPECT_EQ(Str(filters[0].at("name")), "dejit");
-  // The look-ahead is released at the end: every source frame comes out, at its size.
-  HttpResponse download = client_->http().Get(
-      TargetOf(Str(accepted.Json().at("downloadMediaUrl"))), client_->token());
-  ASSERT_EQ(download.status, 200) << download.body.substr(0, 200);
-  std::string path = server_->data_dir() + "/stabilised";
-  WriteFile(path, download.body);
-  CommandResult probe = RunShell("ffprobe -v error -select_streams v:0 -count_packets -show_entries "
-                                 "stream=width,height,nb_read_packets -of csv=p=0 " + path);
-  EXPECT_EQ(probe.out, "320,240,50\n");
+  // The look-ahead is released at the end: every source frame comes out, at
+  // its size, and the shake is mostly gone.
+  const std::string output = Download(processed, "steadied.mov");
+  ASSERT_FALSE(output.empty());
+  EXPECT_EQ(ProbeVideo(output, "width,height,nb_read_frames"), "320,240,50\n");
+  const std::string scratch = server_->data_dir() + "/luma.gray";
+  const double before = ConsecutiveDifference(shaken, scratch, 320, 240);
+  const double after = ConsecutiveDifference(output, scratch, 320, 240);
+  EXPECT_LT(after, 0.6 * before) << "shaken " << before;
 }
-
 
 // Vidmill's denoise holds two pictures of look-ahead: every frame must still
 // come out, with the source's size and rate.
 TEST_F(ProcessingTest, VidmillsOwnDenoiseRunsInTheChainAndKeepsEveryFrame) {
-  HttpResponse accepted = Process(object{{"denoiser", "denoise"}});
-  ASSERT_EQ(accepted.status, 200) << accepted.body;
-  boost::json::value doc = accepted.Json();
-  std::string child = Str(doc.at("processedVideoId"));
-  object state = WaitForProcessing(child);
-  ASSERT_EQ(Str(state["processingStatus"]), "DONE") << boost::json::serialize(state);
-  object video = client_->VideoDocument(child);
-  boost::json::array filters =
-      video["processing"].at("processingParameters").at("targetVideo").at("videoFilters").as_array();
+  Processed processed = ProcessToDone(object{{"denoiser", "denoise"}});
+  ASSERT_FALSE(processed.video.empty());
+  boost::json::array filters = VideoFilters(processed.video);
   ASSERT_EQ(filters.size(), 1u);
   EXPECT_EQ(Str(filters[0].at("name")), "denoise");
-  HttpResponse download = client_->http().Get(TargetOf(Str(doc.at("downloadMediaUrl"))), client_->token());
-  ASSERT_EQ(download.status, 200) << download.body.substr(0, 200);
-  std::string path = server_->data_dir() + "/denoised.mp4";
-  WriteFile(path, download.body);
-  CommandResult probe = RunShell("ffprobe -v error -select_streams v:0 -count_packets -show_entries "
-                                 "stream=width,height,nb_read_packets -of csv=p=0 " + path);
-  EXPECT_EQ(probe.out, "320,240,50\n");
+  const std::string output = Download(processed, "denoised.mp4");
+  ASSERT_FALSE(output.empty());
+  EXPECT_EQ(ProbeVideo(output, "width,height,nb_read_frames"), "320,240,50\n");
 }
 
 TEST_F(ProcessingTest, BadRequestsAreRefusedWithTheFieldNamed) {
-  struct Case { object request; int status; std::string mentions; };
+  struct Case {
+    object request;
+    int status;
+    std::string mentions;
+  };
   const std::vector<Case> cases = {
-      {object{{"mediaContainerCodec", object{{"container", "mp4"}, {"codec", "prores"}}}}, 400, "mp4"},
+      {object{{"mediaContainerCodec", object{{"container", "mp4"}, {"codec", "prores"}}}}, 400,
+       "mp4"},
       {object{{"bitrate", object{{"mbps", 9000}}}}, 400, "bitrate.mbps"},
       {object{{"frameRateConverter", "fps"}}, 400, "frameRate"},
       {object{{"resolution", object{{"width", 2}}}}, 400, "resolution.width"},
-      {object{{"range", object{{"startPositionMilliseconds", 5000}}}}, 400, "range.startPositionMilliseconds"},
+      {object{{"range", object{{"startPositionMilliseconds", 5000}}}}, 400,
+       "range.startPositionMilliseconds"},
       {object{{"colour", "red"}}, 400, "colour"},
   };
   for (const Case& c : cases) {
     HttpResponse response = Process(c.request);
-    EXPECT_EQ(response.status, c.status) << boost::json::serialize(c.request) << " → " << response.body;
+    EXPECT_EQ(response.status, c.status)
+        << boost::json::serialize(c.request) << " → " << response.body;
     EXPECT_NE(response.body.find(c.mentions), std::string::npos) << response.body;
     EXPECT_TRUE(response.Json().as_object().contains("exception")) << response.body;
   }
   HttpResponse malformed = client_->http().Send(
       "POST", "/videos/v1/process-video/" + source_id_,
-      {{"Authorization", "Bearer " + client_->token()}, {"Content-Type", "application/json"}}, "{oops");
+      {{"Authorization", "Bearer " + client_->token()}, {"Content-Type", "application/json"}},
+      "{oops");
   EXPECT_EQ(malformed.status, 400);
 }
 
 TEST_F(ProcessingTest, EveryValidationRuleIsA400OverHttpAndCreatesNothing) {
   // One row per rule of the request table (the source: 320x240, 25 fps, 2 s,
   // progressive H.264 in mp4 with sound). The unit tests cover the variants.
-  struct Row { std::string json; std::string mentions; };
+  struct Row {
+    std::string json;
+    std::string mentions;
+  };
   const std::vector<Row> rows = {
       {R"({"colour": "red"})", "unknown field 'colour'"},
       {R"({"mediaContainerCodec": {"container": "avi"}})", "mediaContainerCodec.container"},
       {R"({"mediaContainerCodec": {"codec": "vp9"}})", "mediaContainerCodec.codec"},
       {R"({"mediaContainerCodec": {"contaner": "mov"}})", "mediaContainerCodec.contaner"},
-      {R"({"mediaContainerCodec": {"container": "mts", "codec": "ffv1"}})", "container mts takes codecs"},
-      {R"({"mediaContainerCodec": {"container": "mxf", "codec": "hevc"}})", "container mxf takes codecs"},
+      {R"({"mediaContainerCodec": {"container": "mts", "codec": "ffv1"}})",
+       "container mts takes codecs"},
+      {R"({"mediaContainerCodec": {"container": "mxf", "codec": "hevc"}})",
+       "container mxf takes codecs"},
       {R"({"appleProresProfile": "hq"})", "appleProresProfile"},
-      {R"({"mediaContainerCodec": {"codec": "prores"}, "appleProresProfile": "ultra"})", "appleProresProfile"},
+      {R"({"mediaContainerCodec": {"codec": "prores"}, "appleProresProfile": "ultra"})",
+       "appleProresProfile"},
       {R"({"dnxhdHrProfile": "dnxhr_sq"})", "dnxhdHrProfile"},
       {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_sq"})", "1920x1080"},
       {R"({"mediaContainerCodec": {"codec": "xdcam"}})", "1920x1080 or 1280x720"},
-      {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "scanning": {"tag": "interlaced_tff"}})", "DNxHR"},
-      {R"({"mediaContainerCodec": {"container": "mts", "codec": "hevc"}, "scanning": {"tag": "interlaced_tff"}})", "MPEG-TS"},
+      {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "scanning": {"tag": "interlaced_tff"}})",
+       "DNxHR"},
+      {R"({"mediaContainerCodec": {"container": "mts", "codec": "hevc"}, "scanning": {"tag": "interlaced_tff"}})",
+       "MPEG-TS"},
       {R"({"scanning": {"tag": "sideways"}})", "scanning.tag"},
       {R"({"scanning": {"scanningType": "interlaced"}})", "interlacedFieldOrder"},
-      {R"({"scanning": {"scanningType": "progressive", "interlacedFieldOrder": "top_field"}})", "interlacedFieldOrder"},
-      {R"({"scanning": {"tag": "progressive", "scanningType": "interlaced", "interlacedFieldOrder": "top_field"}})", "conflicts"},
+      {R"({"scanning": {"scanningType": "progressive", "interlacedFieldOrder": "top_field"}})",
+       "interlacedFieldOrder"},
+      {R"({"scanning": {"tag": "progressive", "scanningType": "interlaced", "interlacedFieldOrder": "top_field"}})",
+       "conflicts"},
       {R"({"chromaSubsampling": {"yuv": "4:2:1"}})", "chromaSubsampling.yuv"},
       {R"({"chromaSubsampling": {"bits": 9}})", "chromaSubsampling.bits"},
       {R"({"chromaSubsampling": {"yuv": "4:1:1"}})", "supports: 4:2:0, 4:2:2, 4:4:4"},
       {R"({"chromaSubsampling": {"bits": 14}})", "supports: 8, 10"},
-      {R"({"mediaContainerCodec": {"codec": "prores"}, "chromaSubsampling": {"yuv": "4:2:0"}})", "supports: 4:2:2"},
+      {R"({"mediaContainerCodec": {"codec": "prores"}, "chromaSubsampling": {"yuv": "4:2:0"}})",
+       "supports: 4:2:2"},
       {R"({"bitrate": {"mbps": 0.001}})", "bitrate.mbps"},
       {R"({"bitrate": {"mbps": 4000.5}})", "bitrate.mbps"},
       {R"({"mediaContainerCodec": {"codec": "prores"}, "bitrate": {"mbps": 50}})", "fixed"},
@@ -346,7 +442,8 @@ TEST_F(ProcessingTest, EveryValidationRuleIsA400OverHttpAndCreatesNothing) {
       {R"({"frameRate": {"fps": 999.5}})", "frameRate.fps"},
       {R"({"frameRate": {"tag": "cinema"}})", "frameRate.tag"},
       {R"({"frameRate": {"tag": "film", "fps": 24}})", "not both"},
-      {R"({"mediaContainerCodec": {"container": "mxf"}, "frameRate": {"fps": 15}})", "container mxf takes frame rates"},
+      {R"({"mediaContainerCodec": {"container": "mxf"}, "frameRate": {"fps": 15}})",
+       "container mxf takes frame rates"},
       {R"({"resolution": {"tag": "5x"}})", "resolution.tag"},
       {R"({"resolution": {"tag": "2x", "width": 100}})", "not both"},
       {R"({"resolution": {"width": 1920, "height": 1080, "aspectRatioTag": "16:9"}})", "together"},
@@ -358,19 +455,22 @@ TEST_F(ProcessingTest, EveryValidationRuleIsA400OverHttpAndCreatesNothing) {
       {R"({"resolution": {}})", "resolution"},
       {R"({"range": {"startPositionMilliseconds": -1}})", "range.startPositionMilliseconds"},
       {R"({"range": {"endPositionMilliseconds": 2001}})", "range.endPositionMilliseconds"},
-      {R"({"range": {"startPositionMilliseconds": 1000, "endPositionMilliseconds": 1000}})", "before end"},
+      {R"({"range": {"startPositionMilliseconds": 1000, "endPositionMilliseconds": 1000}})",
+       "before end"},
       {R"({"range": {"startPositionMilliseconds": "0"}})", "number"},
   };
   for (const Row& row : rows) {
     HttpResponse response = Process(boost::json::parse(row.json).as_object());
     EXPECT_EQ(response.status, 400) << row.json << " → " << response.body;
-    EXPECT_NE(response.body.find(row.mentions), std::string::npos) << row.json << " → " << response.body;
+    EXPECT_NE(response.body.find(row.mentions), std::string::npos)
+        << row.json << " → " << response.body;
     EXPECT_EQ(Str(response.Json().at("exception")), "BadRequestException") << response.body;
   }
   // A body that is not an object.
   HttpResponse array = client_->http().Send(
       "POST", "/videos/v1/process-video/" + source_id_,
-      {{"Authorization", "Bearer " + client_->token()}, {"Content-Type", "application/json"}}, "[1]");
+      {{"Authorization", "Bearer " + client_->token()}, {"Content-Type", "application/json"}},
+      "[1]");
   EXPECT_EQ(array.status, 400) << array.body;
   // No refused request created a processed video.
   HttpResponse children =
@@ -399,7 +499,9 @@ TEST_F(ProcessingTest, SourcesThatAreNotReadyOrNotYoursAreRefused) {
                                                object{}, other.token());
   EXPECT_EQ(foreign.status, 404) << foreign.body;
   EXPECT_EQ(Process(object{}, "not-an-id").status, 404);
-  EXPECT_EQ(client_->http().SendJson("POST", "/videos/v1/process-video/" + source_id_, object{}).status, 401);
+  EXPECT_EQ(
+      client_->http().SendJson("POST", "/videos/v1/process-video/" + source_id_, object{}).status,
+      401);
 }
 
 }  // namespace
