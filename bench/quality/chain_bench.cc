@@ -80,7 +80,6 @@ int ChainCommand(int argc, char** argv) {
   std::vector<uint8_t> in = ReadFile(argv[2]);
   const int width = std::atoi(argv[3]), height = std::atoi(argv[4]);
   const int out_width = std::atoi(argv[5]), out_height = std::atoi(argv[6]);
-  const size_t frames = in.size() / FrameBytes(width, height);
   std::vector<std::unique_ptr<VideoFilter>> steps;
   PixelFormat format{width, height, 8, Chroma::k420};
   for (int arg = 8; arg < argc; ++arg) {
@@ -99,29 +98,12 @@ int ChainCommand(int argc, char** argv) {
     format = (*filter)->output_format();
     steps.push_back(std::move(*filter));
   }
-  std::vector<OwnedFrame> results;
-  const auto start = std::chrono::steady_clock::now();
-  const std::clock_t cpu_start = std::clock();
-  for (size_t n = 0; n < frames; ++n) {
-    Status status = Feed(steps, 0, ViewAt(in, width, height, n), static_cast<int64_t>(n), &results);
-    if (!status.ok()) {
-      std::cerr << status.ToString() << "\n";
-      return 2;
-    }
-  }
-  if (Status status = FlushFrom(steps, 0, &results); !status.ok()) {
-    std::cerr << status.ToString() << "\n";
-    return 2;
-  }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const double cpu_seconds = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
-  std::vector<uint8_t> out;
-  for (const OwnedFrame& frame : results) Append(frame.view(), &out);
-  WriteFile(argv[7], out);
-  std::printf("fps %.1f cpu_ms_per_frame %.2f\n", results.size() / seconds,
-              1000 * cpu_seconds / results.size());
-  return 0;
+  return TimeFramesThrough(
+      in, width, height,
+      [&steps](const FrameView& frame, int64_t pts, std::vector<OwnedFrame>* results) {
+        return Feed(steps, 0, frame, pts, results);
+      },
+      [&steps](std::vector<OwnedFrame>* results) { return FlushFrom(steps, 0, results); }, argv[7]);
 }
 
 }  // namespace vidmill::filters

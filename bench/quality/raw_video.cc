@@ -49,30 +49,21 @@ void Append(const FrameView& view, std::vector<uint8_t>* out) {
   }
 }
 
-int RunFilterOverFile(std::string_view name, const FilterConfig& config, std::vector<uint8_t>& in,
-                      const std::string& out_path) {
-  const int width = config.input.width, height = config.input.height;
+int TimeFramesThrough(
+    std::vector<uint8_t>& in, int width, int height,
+    const std::function<Status(const FrameView&, int64_t, std::vector<OwnedFrame>*)>& push,
+    const std::function<Status(std::vector<OwnedFrame>*)>& flush, const std::string& out_path) {
   const size_t frames = in.size() / FrameBytes(width, height);
-  auto filter = MakeFilter(name, config);
-  if (!filter.ok()) {
-    std::cerr << filter.status().ToString() << "\n";
-    return 2;
-  }
   std::vector<OwnedFrame> results;
   const auto start = std::chrono::steady_clock::now();
   const std::clock_t cpu_start = std::clock();
-  for (size_t n = 0; n < frames; ++n) {
-    Status pushed = (*filter)->Push(ViewAt(in, width, height, n), static_cast<int64_t>(n));
-    if (pushed.ok()) pushed = (*filter)->Pull(&results);
-    if (!pushed.ok()) {
-      std::cerr << pushed.ToString() << "\n";
-      return 2;
-    }
+  Status status;
+  for (size_t n = 0; n < frames && status.ok(); ++n) {
+    status = push(ViewAt(in, width, height, n), static_cast<int64_t>(n), &results);
   }
-  Status flushed = (*filter)->Flush();
-  if (flushed.ok()) flushed = (*filter)->Pull(&results);
-  if (!flushed.ok()) {
-    std::cerr << flushed.ToString() << "\n";
+  if (status.ok()) status = flush(&results);
+  if (!status.ok()) {
+    std::cerr << status.ToString() << "\n";
     return 2;
   }
   const double seconds =
@@ -84,6 +75,27 @@ int RunFilterOverFile(std::string_view name, const FilterConfig& config, std::ve
   std::printf("fps %.1f cpu_ms_per_frame %.2f\n", results.size() / seconds,
               1000 * cpu_seconds / results.size());
   return 0;
+}
+
+int RunFilterOverFile(std::string_view name, const FilterConfig& config, std::vector<uint8_t>& in,
+                      const std::string& out_path) {
+  auto filter = MakeFilter(name, config);
+  if (!filter.ok()) {
+    std::cerr << filter.status().ToString() << "\n";
+    return 2;
+  }
+  VideoFilter& f = **filter;
+  return TimeFramesThrough(
+      in, config.input.width, config.input.height,
+      [&f](const FrameView& frame, int64_t pts, std::vector<OwnedFrame>* results) {
+        RETURN_IF_ERROR(f.Push(frame, pts));
+        return f.Pull(results);
+      },
+      [&f](std::vector<OwnedFrame>* results) {
+        RETURN_IF_ERROR(f.Flush());
+        return f.Pull(results);
+      },
+      out_path);
 }
 
 }  // namespace vidmill::filters

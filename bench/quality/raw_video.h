@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,13 +27,20 @@ FrameView ViewAt(std::vector<uint8_t>& data, int width, int height, size_t index
 // Appends an 8-bit frame's planes to `out`.
 void Append(const FrameView& view, std::vector<uint8_t>* out);
 
+// Pushes every frame of `in` (8-bit 4:2:0 frames of width×height) through
+// `push` (frame, pts = its index, where to put finished frames), then calls
+// `flush`; writes the finished frames to `out_path` and prints "fps <output
+// frames per wall second> cpu_ms_per_frame <CPU time of all threads per output
+// frame>", both measured around push and flush only (no file I/O): wall fps
+// depends on the machine's load, CPU time does not. Returns 0, or 2 after
+// printing the error.
+int TimeFramesThrough(
+    std::vector<uint8_t>& in, int width, int height,
+    const std::function<Status(const FrameView&, int64_t, std::vector<OwnedFrame>*)>& push,
+    const std::function<Status(std::vector<OwnedFrame>*)>& flush, const std::string& out_path);
+
 // Runs the filter `name` made from `config` over every frame of `in` (8-bit
-// 4:2:0 frames of config.input's size), flushes it, writes what it returned
-// to `out_path` and prints "fps <output frames per wall second>
-// cpu_ms_per_frame <CPU time of all threads per output frame>", both
-// measured around the filter calls only (no file I/O): wall fps depends on
-// the machine's load, CPU time does not. Returns 0, or 2 after printing the
-// error.
+// 4:2:0 frames of config.input's size) and flushes it, as TimeFramesThrough.
 int RunFilterOverFile(std::string_view name, const FilterConfig& config, std::vector<uint8_t>& in,
                       const std::string& out_path);
 

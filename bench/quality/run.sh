@@ -21,6 +21,7 @@
 # Default: 2 held-out photos, 576i (20 fields each) + one short 1080i clip for
 # speed; about 3 minutes. --full: all 7 held-out photos, 40 fields.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 build=${1:-build}
 full=0
 sections="dejit deint denoise sr"
@@ -33,7 +34,6 @@ done
 tool="$build/bench/quality/quality_bench"
 [[ -x "$tool" ]] || { echo "build quality_bench first ($tool missing)" >&2; exit 1; }
 command -v ffmpeg >/dev/null || { echo "ffmpeg is needed" >&2; exit 1; }
-walls=/usr/share/wallpapers
 [[ -d "$walls" ]] || { echo "install plasma-workspace-wallpapers (scripts/install-deps.sh --bench)" >&2; exit 1; }
 
 # The split: photographs only (the abstract renders are left out). Training
@@ -50,12 +50,6 @@ trap 'rm -rf "$work"' EXIT
 export QUALITY_SUMMARY="$work/summary"
 : >"$QUALITY_SUMMARY"
 
-# Picks the image of a wallpaper closest to 1920 wide.
-pick() {
-  local dir="$walls/$1/contents/images"
-  ls "$dir" | awk -F'[x.]' '{d=$1-1920; if (d<0) d=-d; print d, $0}' | sort -n | head -1 |
-    cut -d' ' -f2 | sed "s|^|$dir/|"
-}
 
 # prepare NAME SW SH: the photo as planar 4:4:4 at SW×SH.
 prepare() {

@@ -18,13 +18,13 @@
 # Default: 2 held-out photos, 4 pictures per clip (12 for the coded clips), ~4 min;
 # --full: all 7, 8 (24), ~8 min.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 build=${1:-build}
 full=0
 for arg in "$@"; do [[ "$arg" == "--full" ]] && full=1; done
 here=$(cd "$(dirname "$0")" && pwd)
 tool="$build/bench/quality/quality_bench"
 [[ -x "$tool" ]] || { echo "build quality_bench first ($tool missing)" >&2; exit 1; }
-walls=/usr/share/wallpapers
 eval "$(grep -m1 '^test=' "$here/run.sh")"   # the held-out photos, from the one split
 frames=4 coded=12
 if (( full )); then frames=8 coded=24; else test=("${test[@]:0:2}"); fi
@@ -32,12 +32,6 @@ if (( full )); then frames=8 coded=24; else test=("${test[@]:0:2}"); fi
 work=$(mktemp -d /tmp/vidmill-quality-sr.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-pick() {
-  local dir="$walls/$1/contents/images"
-  ls "$dir" | awk -F'[x.]' '{d=$1-1920; if (d<0) d=-d; print d, $0}' | sort -n | head -1 |
-    cut -d' ' -f2 | sed "s|^|$dir/|"
-}
-raw() { ffmpeg -nostdin -loglevel error -y "$@"; }
 
 # stock IN W H OW OH GRAPH OUT: ffmpeg's graph on rawvideo, prints its fps
 # (frames / -benchmark rtime, 2 filter threads) and CPU ms per frame (utime).
@@ -87,14 +81,7 @@ for name in "${test[@]}"; do
   raw -f rawvideo -pix_fmt yuv420p -s ${W}x$H -r 25 -i "$work/gt.yuv" -vf scale=$w:$h:flags=area \
     -f rawvideo "$work/low.yuv"
   for codec in mpeg2 h264; do
-    if [[ $codec == mpeg2 ]]; then
-      raw -f rawvideo -pix_fmt yuv420p -s ${w}x$h -r 25 -i "$work/low.yuv" -c:v mpeg2video -b:v 600k "$work/coded.m2v"
-      raw -i "$work/coded.m2v" -pix_fmt yuv420p -f rawvideo "$work/decoded.yuv"
-    else
-      raw -f rawvideo -pix_fmt yuv420p -s ${w}x$h -r 25 -i "$work/low.yuv" -c:v libx264 -preset veryfast \
-        -b:v 150k "$work/coded.mkv"
-      raw -i "$work/coded.mkv" -pix_fmt yuv420p -f rawvideo "$work/decoded.yuv"
-    fi
+    code_clip "$codec" "$work/low.yuv" "$w" "$h" "$work/decoded.yuv"
     echo "dv-$codec: $name ${w}x$h coded → ${W}x$H, $coded pictures" >&2
     for graph in "scale=$W:$H:flags=lanczos" "hqdn3d,scale=$W:$H:flags=lanczos" \
                  "hqdn3d=8:6:12:9,scale=$W:$H:flags=lanczos"; do

@@ -12,21 +12,15 @@
 # seeds 701… (the training script's clips use 101…, 201…, 301…).
 # SR_SPLIT_PHOTOS="Autumn Grey" limits the photos.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 build=$1
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 tool="$build/bench/quality/quality_bench"
-walls=/usr/share/wallpapers
 eval "$(grep -m1 '^train=' "$here/run.sh")"
 [[ -n "${SR_SPLIT_PHOTOS:-}" ]] && read -r -a train <<<"$SR_SPLIT_PHOTOS"
 work=$(mktemp -d /tmp/vidmill-srsplit.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-pick() {
-  local dir="$walls/$1/contents/images"
-  ls "$dir" | awk -F'[x.]' '{d=$1-1920; if (d<0) d=-d; print d, $0}' | sort -n | head -1 |
-    cut -d' ' -f2 | sed "s|^|$dir/|"
-}
-raw() { ffmpeg -nostdin -loglevel error -y "$@"; }
 W=1280 H=720 w=640 h=360 coded=24
 declare -A psnr count
 add() {
@@ -42,14 +36,7 @@ for name in "${train[@]}"; do
   raw -f rawvideo -pix_fmt yuv420p -s ${W}x$H -r 25 -i "$work/gt.yuv" -vf scale=$w:$h:flags=area \
     -f rawvideo "$work/low.yuv"
   for codec in mpeg2 h264; do
-    if [[ $codec == mpeg2 ]]; then
-      raw -f rawvideo -pix_fmt yuv420p -s ${w}x$h -r 25 -i "$work/low.yuv" -c:v mpeg2video -b:v 600k "$work/coded.m2v"
-      raw -i "$work/coded.m2v" -pix_fmt yuv420p -f rawvideo "$work/decoded.yuv"
-    else
-      raw -f rawvideo -pix_fmt yuv420p -s ${w}x$h -r 25 -i "$work/low.yuv" -c:v libx264 -preset veryfast \
-        -b:v 150k "$work/coded.mkv"
-      raw -i "$work/coded.mkv" -pix_fmt yuv420p -f rawvideo "$work/decoded.yuv"
-    fi
+    code_clip "$codec" "$work/low.yuv" "$w" "$h" "$work/decoded.yuv"
     echo "$codec: $name" >&2
     for graph in "scale=$W:$H:flags=lanczos" "hqdn3d,scale=$W:$H:flags=lanczos"; do
       raw -f rawvideo -pix_fmt yuv420p -s ${w}x$h -i "$work/decoded.yuv" -vf "$graph" -f rawvideo "$work/out.yuv"

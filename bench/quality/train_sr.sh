@@ -16,13 +16,13 @@
 #    2× model: decoded 640×360 → clean 1280×720; 1× model: decoded → clean
 #    640×360 (restoration at the same size).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 tool="$build/bench/quality/quality_bench"
 trainer="$build/bench/quality/sr_train"
 [[ -x "$tool" && -x "$trainer" ]] || { echo "build quality_bench and sr_train first" >&2; exit 1; }
-walls=/usr/share/wallpapers
 eval "$(grep -m1 '^train=' "$here/run.sh")"   # the training photos, from the one split
 # quality_bench chain steps run on dvres's decoded clips before pictures are
 # picked. Empty: the filters are trained on the decoded pictures themselves.
@@ -50,12 +50,6 @@ else
   trap 'rm -rf "$work"' EXIT
 fi
 
-pick() {
-  local dir="$walls/$1/contents/images"
-  ls "$dir" | awk -F'[x.]' '{d=$1-1920; if (d<0) d=-d; print d, $0}' | sort -n | head -1 |
-    cut -d' ' -f2 | sed "s|^|$dir/|"
-}
-raw() { ffmpeg -nostdin -loglevel error -y "$@"; }
 yuv_in() { echo -f rawvideo -pix_fmt yuv420p -s "$1" -r 25 -i "$2"; }
 
 W=1280 H=720

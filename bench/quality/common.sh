@@ -1,0 +1,30 @@
+# Shell helpers shared by the quality benchmark's scripts (sourced, not run).
+
+walls=/usr/share/wallpapers
+
+# pick NAME: the image of wallpaper NAME closest to 1920 pixels wide.
+pick() {
+  local dir="$walls/$1/contents/images"
+  ls "$dir" | awk -F'[x.]' '{d=$1-1920; if (d<0) d=-d; print d, $0}' | sort -n | head -1 |
+    cut -d' ' -f2 | sed "s|^|$dir/|"
+}
+
+# raw ARGS...: ffmpeg, quiet, overwriting.
+raw() { ffmpeg -nostdin -loglevel error -y "$@"; }
+
+# code_clip CODEC IN.yuv W H OUT.yuv [SCRATCH_DIR]: the 25 fps rawvideo clip
+# coded the way the benchmark degrades archives — mpeg2: MPEG-2 at 600 kb/s;
+# h264: x264 veryfast at 150 kb/s — and decoded back to rawvideo.
+code_clip() {
+  local codec=$1 in=$2 w=$3 h=$4 out=$5 scratch=${6:-$(dirname "$5")}
+  local coded
+  case $codec in
+    mpeg2) coded="$scratch/coded.m2v"
+      raw -f rawvideo -pix_fmt yuv420p -s "${w}x$h" -r 25 -i "$in" -c:v mpeg2video -b:v 600k "$coded" ;;
+    h264) coded="$scratch/coded.mkv"
+      raw -f rawvideo -pix_fmt yuv420p -s "${w}x$h" -r 25 -i "$in" -c:v libx264 -preset veryfast \
+        -b:v 150k "$coded" ;;
+    *) echo "code_clip: unknown codec $codec" >&2; return 1 ;;
+  esac
+  raw -i "$coded" -pix_fmt yuv420p -f rawvideo "$out"
+}
