@@ -254,11 +254,7 @@ Status Deinterlacer::Flush() {
   return Status::Ok();
 }
 
-Status Deinterlacer::Pull(std::vector<OwnedFrame>* out) {
-  for (OwnedFrame& frame : ready_) out->push_back(std::move(frame));
-  ready_.clear();
-  return Status::Ok();
-}
+Status Deinterlacer::Pull(std::vector<OwnedFrame>* out) { return MoveReadyFrames(&ready_, out); }
 
 void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
   const FrameView prev = window_[0].view();

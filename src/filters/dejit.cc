@@ -366,11 +366,7 @@ Status Dejitter::Flush() {
   return Status::Ok();
 }
 
-Status Dejitter::Pull(std::vector<OwnedFrame>* out) {
-  for (OwnedFrame& frame : ready_) out->push_back(std::move(frame));
-  ready_.clear();
-  return Status::Ok();
-}
+Status Dejitter::Pull(std::vector<OwnedFrame>* out) { return MoveReadyFrames(&ready_, out); }
 
 void Dejitter::EmitOldest() {
   const int64_t frame_index = first_pending_;

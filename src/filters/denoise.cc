@@ -1006,11 +1006,7 @@ Status Denoiser::Push(const FrameView& in, int64_t pts) {
   return Status::Ok();
 }
 
-Status Denoiser::Pull(std::vector<OwnedFrame>* out) {
-  for (OwnedFrame& frame : ready_) out->push_back(std::move(frame));
-  ready_.clear();
-  return Status::Ok();
-}
+Status Denoiser::Pull(std::vector<OwnedFrame>* out) { return MoveReadyFrames(&ready_, out); }
 
 Status Denoiser::Flush() {
   if (flushed_) return Status::Ok();

@@ -35,11 +35,7 @@ class FilmGrainFilter final : public VideoFilter {
     ready_.push_back(std::move(frame));
     return Status::Ok();
   }
-  Status Pull(std::vector<OwnedFrame>* out) override {
-    for (OwnedFrame& frame : ready_) out->push_back(std::move(frame));
-    ready_.clear();
-    return Status::Ok();
-  }
+  Status Pull(std::vector<OwnedFrame>* out) override { return MoveReadyFrames(&ready_, out); }
   Status Flush() override {
     flushed_ = true;
     return Status::Ok();
@@ -92,6 +88,12 @@ Result<ClarityBoost> ParseClarityBoost(std::string_view name) {
   return Status::InvalidArgument("clarityBoost '" + std::string(name) +
                                  "' is not one of none, marginal, very_low, low, medium, high, "
                                  "very_high");
+}
+
+Status MoveReadyFrames(std::vector<OwnedFrame>* ready, std::vector<OwnedFrame>* out) {
+  for (OwnedFrame& frame : *ready) out->push_back(std::move(frame));
+  ready->clear();
+  return Status::Ok();
 }
 
 bool IsKnownFilterName(std::string_view name) {

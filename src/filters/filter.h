@@ -69,12 +69,15 @@ class VideoFilter {
   virtual int pts_scale() const { return 1; }
 };
 
-// The filter names Vidmill knows, whether built or not.
+// Moves the frames a filter has finished, in order, from `ready` to the end of
+// `out` (what every filter's Pull does with its queue). Always OK.
+Status MoveReadyFrames(std::vector<OwnedFrame>* ready, std::vector<OwnedFrame>* out);
+
+// The filter names Vidmill knows.
 bool IsKnownFilterName(std::string_view name);
 
-// Builds the named filter. kNotImplemented for a known name this build does
-// not have yet ("the 'dvres' filter is not built yet"), kInvalidArgument for an
-// unknown name, an unsupported input format or a bad property.
+// Builds the named filter. kInvalidArgument for an unknown name, an
+// unsupported input format or a bad property.
 Result<std::unique_ptr<VideoFilter>> MakeFilter(std::string_view name, const FilterConfig& config);
 
 // Helpers for property parsing: the value of `key` as a number in [lo, hi], or

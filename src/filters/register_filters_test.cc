@@ -111,13 +111,7 @@ TEST(RegisterFiltersTest, DvresStageScalesAndReleasesItsLookAheadOnFlush) {
     options.field_aware = fields;  // fields: denoise and scale each field on its own
     auto stage = engine::MakeFilterStage(options);
     ASSERT_TRUE(stage.ok()) << stage.status().ToString();
-    engine::VideoFormat input;
-    input.width = 32;
-    input.height = 16;
-    input.pixel_format = AV_PIX_FMT_YUV420P10LE;
-    input.time_base = {1, 25};
-    input.frame_rate = {25, 1};
-    auto output = (*stage)->Configure(input);
+    auto output = (*stage)->Configure(Input32x16());
     ASSERT_TRUE(output.ok()) << output.status().ToString();
     EXPECT_EQ(output->width, 64);
     EXPECT_EQ(output->height, 32);

@@ -77,11 +77,7 @@ class SuperResolution final : public VideoFilter {
 
   void set_fields(bool fields) { fields_ = fields; }
 
-  Status Pull(std::vector<OwnedFrame>* out) override {
-    for (OwnedFrame& frame : ready_) out->push_back(std::move(frame));
-    ready_.clear();
-    return Status::Ok();
-  }
+  Status Pull(std::vector<OwnedFrame>* out) override { return MoveReadyFrames(&ready_, out); }
   Status Flush() override {
     flushed_ = true;
     return Status::Ok();
@@ -191,7 +187,8 @@ class TemporalRestoration final : public VideoFilter {
   Status Forward() {
     restored_.clear();
     RETURN_IF_ERROR(temporal_->Pull(&restored_));
-    for (const OwnedFrame& frame : restored_) RETURN_IF_ERROR(spatial_->Push(frame.view(), frame.pts));
+    for (const OwnedFrame& frame : restored_)
+      RETURN_IF_ERROR(spatial_->Push(frame.view(), frame.pts));
     return Status::Ok();
   }
 
@@ -218,9 +215,9 @@ Result<std::unique_ptr<VideoFilter>> MakeSuperResolution(std::string_view family
   const std::string name(family);
   RETURN_IF_ERROR(config.input.Validate());
   const bool dvres = family == "dvres";
-  RETURN_IF_ERROR(CheckProperties(config, name,
-                                  dvres ? std::vector<std::string>{"fields", "temporal"}
-                                        : std::vector<std::string>{"fields"}));
+  RETURN_IF_ERROR(CheckProperties(
+      config, name,
+      dvres ? std::vector<std::string>{"fields", "temporal"} : std::vector<std::string>{"fields"}));
   ASSIGN_OR_RETURN(double fields, DoubleProperty(config, name, "fields", 0, 0, 1));
   if (fields != 0 && fields != 1) return Status::InvalidArgument(name + ": fields must be 0 or 1");
   ASSIGN_OR_RETURN(double temporal, DoubleProperty(config, name, "temporal", 1, 0, 1));
