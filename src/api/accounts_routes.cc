@@ -77,6 +77,27 @@ class Caller {
   AccountAuthenticator authenticator_;
 };
 
+// RFC 9110 §11.6.1: a 401 challenges with the schemes the endpoint takes.
+// ErrorResponse offers Bearer; where HTTP Basic is taken too (or only Basic),
+// offer it, so that clients which send credentials only after a challenge
+// (curl --anyauth, the .NET and Java credential handlers) can log in.
+enum class Schemes { kBasic, kBearerOrBasic };
+
+http::Handler Challenging(Schemes schemes, http::Handler handler) {
+  return [schemes, handler = std::move(handler)](http::Request& request) -> Result<http::Response> {
+    Result<http::Response> result = handler(request);
+    if (result.ok() || result.status().code() != Code::kUnauthenticated) return result;
+    http::Response response = http::ErrorResponse(result.status());
+    constexpr const char* kBasic = "Basic realm=\"vidmill\", charset=\"UTF-8\"";
+    if (schemes == Schemes::kBasic) {
+      response.headers.Set("WWW-Authenticate", kBasic);
+    } else {
+      response.headers.Add("WWW-Authenticate", kBasic);
+    }
+    return response;
+  };
+}
+
 http::Response UserDocument(const accounts::User& user) {
   return http::Response::Json(boost::json::object{{"user", AccountService::UserJson(user)}});
 }
@@ -88,7 +109,8 @@ void RegisterAccountsRoutes(http::Router& router, ApiContext& context) {
   auto caller = std::make_shared<Caller>(accounts);
 
   router.Add(
-      "GET", "/accounts/v1/token", [accounts](http::Request& request) -> Result<http::Response> {
+      "GET", "/accounts/v1/token",
+      Challenging(Schemes::kBasic, [accounts](http::Request& request) -> Result<http::Response> {
         ASSIGN_OR_RETURN(std::optional<BasicCredentials> basic, ParseBasic(request));
         if (!basic) {
           return Status::Unauthenticated(
@@ -102,7 +124,7 @@ void RegisterAccountsRoutes(http::Router& router, ApiContext& context) {
                          accounts->IssueToken(user, request.Query("team-id")));
         return http::Response::Json(boost::json::object{
             {"userId", issued.user.id}, {"teamId", issued.team.id}, {"jwtToken", issued.token}});
-      });
+      }));
 
   router.Add("POST", "/accounts/v1/token",
              [accounts, caller](http::Request& request) -> Result<http::Response> {
@@ -135,39 +157,45 @@ void RegisterAccountsRoutes(http::Router& router, ApiContext& context) {
       });
 
   router.Add("GET", "/accounts/v1/generate-auth-secret",
-             [accounts, caller](http::Request& request) -> Result<http::Response> {
-               ASSIGN_OR_RETURN(Identity identity, caller->IdentifyAllowingBasic(request));
-               ASSIGN_OR_RETURN(accounts::User user, accounts->RotateKeyPair(identity.user_id));
-               return UserDocument(user);
-             });
+             Challenging(
+                 Schemes::kBearerOrBasic,
+                 [accounts, caller](http::Request& request) -> Result<http::Response> {
+                   ASSIGN_OR_RETURN(Identity identity, caller->IdentifyAllowingBasic(request));
+                   ASSIGN_OR_RETURN(accounts::User user, accounts->RotateKeyPair(identity.user_id));
+                   return UserDocument(user);
+                 }));
 
   router.Add("GET", "/accounts/v1/generate-signature-secret",
-             [accounts, caller](http::Request& request) -> Result<http::Response> {
-               ASSIGN_OR_RETURN(Identity identity, caller->IdentifyAllowingBasic(request));
-               ASSIGN_OR_RETURN(accounts::User user,
-                                accounts->NewSignatureSecret(identity.user_id));
-               return UserDocument(user);
-             });
+             Challenging(Schemes::kBearerOrBasic,
+                         [accounts, caller](http::Request& request) -> Result<http::Response> {
+                           ASSIGN_OR_RETURN(Identity identity,
+                                            caller->IdentifyAllowingBasic(request));
+                           ASSIGN_OR_RETURN(accounts::User user,
+                                            accounts->NewSignatureSecret(identity.user_id));
+                           return UserDocument(user);
+                         }));
 
   router.Add("POST", "/accounts/v1/update-password",
-             [accounts, caller](http::Request& request) -> Result<http::Response> {
-               ASSIGN_OR_RETURN(Identity identity, caller->IdentifyAllowingBasic(request));
-               ASSIGN_OR_RETURN(boost::json::object body, http::ParseJsonObject(request));
-               for (const auto& field : body) {
-                 if (field.key() != "newPassword") {
-                   return Status::InvalidArgument("unknown field '" + std::string(field.key()) +
-                                                  "'; the body takes only newPassword");
-                 }
-               }
-               auto it = body.find("newPassword");
-               if (it == body.end() || !it->value().is_string()) {
-                 return Status::InvalidArgument("newPassword (a string) is required");
-               }
-               ASSIGN_OR_RETURN(accounts::User user,
-                                accounts->UpdatePassword(identity.user_id,
-                                                         std::string(it->value().as_string())));
-               return UserDocument(user);
-             });
+             Challenging(
+                 Schemes::kBearerOrBasic,
+                 [accounts, caller](http::Request& request) -> Result<http::Response> {
+                   ASSIGN_OR_RETURN(Identity identity, caller->IdentifyAllowingBasic(request));
+                   ASSIGN_OR_RETURN(boost::json::object body, http::ParseJsonObject(request));
+                   for (const auto& field : body) {
+                     if (field.key() != "newPassword") {
+                       return Status::InvalidArgument("unknown field '" + std::string(field.key()) +
+                                                      "'; the body takes only newPassword");
+                     }
+                   }
+                   auto it = body.find("newPassword");
+                   if (it == body.end() || !it->value().is_string()) {
+                     return Status::InvalidArgument("newPassword (a string) is required");
+                   }
+                   ASSIGN_OR_RETURN(accounts::User user,
+                                    accounts->UpdatePassword(identity.user_id,
+                                                             std::string(it->value().as_string())));
+                   return UserDocument(user);
+                 }));
 }
 
 }  // namespace vidmill::api

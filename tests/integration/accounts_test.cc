@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -176,6 +177,44 @@ TEST_F(AccountsTest, BadCredentialsAndMissingTokens) {
   ExpectError(client_->Send("GET", "/accounts/v1/account", {{"Authorization", "Bearer "}}), 401,
               "NoJWTTokenFoundException");
   ExpectError(client_->Get("/accounts/v1/token"), 401, "AuthException");
+}
+
+// RFC 9110 §11.6.1: a 401 must challenge with a scheme the resource takes.
+// Clients that send credentials only after a challenge (curl --anyauth, the
+// .NET and Java credential handlers) could not log in on a Bearer challenge.
+TEST_F(AccountsTest, UnauthorizedAnswersChallengeWithTheSchemesTheEndpointTakes) {
+  auto challenges = [](const HttpResponse& response) {
+    std::vector<std::string> schemes;
+    for (const auto& [name, value] : response.headers) {
+      if (strcasecmp(name.c_str(), "WWW-Authenticate") == 0) {
+        schemes.push_back(value.substr(0, value.find(' ')));
+      }
+    }
+    return schemes;
+  };
+  using Schemes = std::vector<std::string>;
+  // GET /token takes only Basic.
+  HttpResponse no_credentials = client_->Get("/accounts/v1/token");
+  ExpectError(no_credentials, 401, "AuthException");
+  EXPECT_EQ(challenges(no_credentials), Schemes{"Basic"});
+  HttpResponse wrong = Login("ann@example.com", "wrong-password");
+  ExpectError(wrong, 401, "AuthException");
+  EXPECT_EQ(challenges(wrong), Schemes{"Basic"});
+  // These take a Bearer token or Basic.
+  for (const std::string path :
+       {"/accounts/v1/generate-auth-secret", "/accounts/v1/generate-signature-secret"}) {
+    HttpResponse refused = client_->Get(path);
+    ExpectError(refused, 401, "NoJWTTokenFoundException");
+    EXPECT_EQ(challenges(refused), (Schemes{"Bearer", "Basic"})) << path;
+  }
+  HttpResponse update =
+      client_->Send("POST", "/accounts/v1/update-password", {{"Content-Type", "application/json"}},
+                    R"({"newPassword": "long-enough-1"})");
+  ExpectError(update, 401, "NoJWTTokenFoundException");
+  EXPECT_EQ(challenges(update), (Schemes{"Bearer", "Basic"}));
+  // Bearer-only endpoints keep the Bearer challenge.
+  EXPECT_EQ(challenges(client_->Get("/accounts/v1/account")), Schemes{"Bearer"});
+  EXPECT_EQ(challenges(client_->Send("POST", "/accounts/v1/token")), Schemes{"Bearer"});
 }
 
 TEST_F(AccountsTest, FailedLoginsAreRateLimitedWithRetryAfter) {
