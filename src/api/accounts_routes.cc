@@ -98,6 +98,27 @@ http::Handler Challenging(Schemes schemes, http::Handler handler) {
   };
 }
 
+// Registers routes whose successful responses no cache, shared or private,
+// may keep: every Accounts response names the caller and most carry a
+// credential (a JWT, a key pair, a signature secret), and RFC 6749 §5.1 asks
+// the same of token responses.
+class UncachedRoutes {
+ public:
+  explicit UncachedRoutes(http::Router& router) : router_(router) {}
+
+  void Add(std::string method, std::string pattern, http::Handler handler) {
+    router_.Add(std::move(method), std::move(pattern),
+                [handler = std::move(handler)](http::Request& request) -> Result<http::Response> {
+                  Result<http::Response> result = handler(request);
+                  if (result.ok()) result->headers.Set("Cache-Control", "no-store");
+                  return result;
+                });
+  }
+
+ private:
+  http::Router& router_;
+};
+
 http::Response UserDocument(const accounts::User& user) {
   return http::Response::Json(boost::json::object{{"user", AccountService::UserJson(user)}});
 }
@@ -107,8 +128,9 @@ http::Response UserDocument(const accounts::User& user) {
 void RegisterAccountsRoutes(http::Router& router, ApiContext& context) {
   AccountService* accounts = context.accounts;
   auto caller = std::make_shared<Caller>(accounts);
+  UncachedRoutes routes(router);
 
-  router.Add(
+  routes.Add(
       "GET", "/accounts/v1/token",
       Challenging(Schemes::kBasic, [accounts](http::Request& request) -> Result<http::Response> {
         ASSIGN_OR_RETURN(std::optional<BasicCredentials> basic, ParseBasic(request));
@@ -126,7 +148,7 @@ void RegisterAccountsRoutes(http::Router& router, ApiContext& context) {
             {"userId", issued.user.id}, {"teamId", issued.team.id}, {"jwtToken", issued.token}});
       }));
 
-  router.Add("POST", "/accounts/v1/token",
+  routes.Add("POST", "/accounts/v1/token",
              [accounts, caller](http::Request& request) -> Result<http::Response> {
                ASSIGN_OR_RETURN(Identity identity, caller->Identify(request));
                ASSIGN_OR_RETURN(accounts::User user, caller->User(identity));
@@ -147,7 +169,7 @@ void RegisterAccountsRoutes(http::Router& router, ApiContext& context) {
              });
 
   // The hot path: with a Bearer token the store is read once, by the check.
-  router.Add(
+  routes.Add(
       "GET", "/accounts/v1/account", [caller](http::Request& request) -> Result<http::Response> {
         ASSIGN_OR_RETURN(Identity identity, caller->Identify(request));
         ASSIGN_OR_RETURN(accounts::User user, caller->User(identity));
@@ -156,7 +178,7 @@ void RegisterAccountsRoutes(http::Router& router, ApiContext& context) {
                                                         {"team", AccountService::TeamJson(team)}});
       });
 
-  router.Add("GET", "/accounts/v1/generate-auth-secret",
+  routes.Add("GET", "/accounts/v1/generate-auth-secret",
              Challenging(
                  Schemes::kBearerOrBasic,
                  [accounts, caller](http::Request& request) -> Result<http::Response> {
@@ -165,7 +187,7 @@ void RegisterAccountsRoutes(http::Router& router, ApiContext& context) {
                    return UserDocument(user);
                  }));
 
-  router.Add("GET", "/accounts/v1/generate-signature-secret",
+  routes.Add("GET", "/accounts/v1/generate-signature-secret",
              Challenging(Schemes::kBearerOrBasic,
                          [accounts, caller](http::Request& request) -> Result<http::Response> {
                            ASSIGN_OR_RETURN(Identity identity,
@@ -175,7 +197,7 @@ void RegisterAccountsRoutes(http::Router& router, ApiContext& context) {
                            return UserDocument(user);
                          }));
 
-  router.Add("POST", "/accounts/v1/update-password",
+  routes.Add("POST", "/accounts/v1/update-password",
              Challenging(
                  Schemes::kBearerOrBasic,
                  [accounts, caller](http::Request& request) -> Result<http::Response> {

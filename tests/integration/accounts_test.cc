@@ -217,6 +217,26 @@ TEST_F(AccountsTest, UnauthorizedAnswersChallengeWithTheSchemesTheEndpointTakes)
   EXPECT_EQ(challenges(client_->Send("POST", "/accounts/v1/token")), Schemes{"Bearer"});
 }
 
+TEST_F(AccountsTest, ResponsesCarryingCredentialsAreNotCached) {
+  auto cache_control = [](const HttpResponse& response) {
+    for (const auto& [name, value] : response.headers) {
+      if (strcasecmp(name.c_str(), "Cache-Control") == 0) return value;
+    }
+    return std::string("(none)");
+  };
+  HttpResponse login = Login("ann@example.com", kPassword);
+  ASSERT_EQ(login.status, 200) << login.body;
+  EXPECT_EQ(cache_control(login), "no-store");
+  const std::string token(login.Json().at("jwtToken").as_string());
+  EXPECT_EQ(cache_control(client_->Get("/accounts/v1/account", token)), "no-store");
+  EXPECT_EQ(cache_control(client_->Send("POST", "/accounts/v1/token",
+                                        {{"Authorization", Bearer(token)}})),
+            "no-store");
+  HttpResponse secret = client_->Get("/accounts/v1/generate-signature-secret", token);
+  ASSERT_EQ(secret.status, 200) << secret.body;
+  EXPECT_EQ(cache_control(secret), "no-store");
+}
+
 TEST_F(AccountsTest, FailedLoginsAreRateLimitedWithRetryAfter) {
   HttpResponse last;
   for (int i = 0; i < 8; ++i) last = Login("ann@example.com", "wrong-password");
