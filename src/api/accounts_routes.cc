@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include <memory>
+#include <optional>
 
 #include "accounts/jwt.h"
 #include "accounts/message_signature.h"
@@ -119,6 +120,18 @@ class UncachedRoutes {
   http::Router& router_;
 };
 
+// The reference makes the two secret rotations GETs. The router answers HEAD
+// with a GET route's handler and drops the body, so a HEAD (a link checker, a
+// cautious integrator) would replace the secret and throw away the response
+// that carries the new one: these routes refuse HEAD instead.
+std::optional<http::Response> RefuseHead(const http::Request& request) {
+  if (request.method != "HEAD") return std::nullopt;
+  http::Response response = http::ErrorResponse(
+      Status(Code::kMethodNotAllowed, "HEAD would replace the secret without returning it; use GET"));
+  response.headers.Set("Allow", "GET");
+  return response;
+}
+
 http::Response UserDocument(const accounts::User& user) {
   return http::Response::Json(boost::json::object{{"user", AccountService::UserJson(user)}});
 }
@@ -182,6 +195,7 @@ void RegisterAccountsRoutes(http::Router& router, ApiContext& context) {
              Challenging(
                  Schemes::kBearerOrBasic,
                  [accounts, caller](http::Request& request) -> Result<http::Response> {
+                   if (auto refused = RefuseHead(request)) return *std::move(refused);
                    ASSIGN_OR_RETURN(Identity identity, caller->IdentifyAllowingBasic(request));
                    ASSIGN_OR_RETURN(accounts::User user, accounts->RotateKeyPair(identity.user_id));
                    return UserDocument(user);
@@ -190,6 +204,7 @@ void RegisterAccountsRoutes(http::Router& router, ApiContext& context) {
   routes.Add("GET", "/accounts/v1/generate-signature-secret",
              Challenging(Schemes::kBearerOrBasic,
                          [accounts, caller](http::Request& request) -> Result<http::Response> {
+                           if (auto refused = RefuseHead(request)) return *std::move(refused);
                            ASSIGN_OR_RETURN(Identity identity,
                                             caller->IdentifyAllowingBasic(request));
                            ASSIGN_OR_RETURN(accounts::User user,

@@ -237,6 +237,34 @@ TEST_F(AccountsTest, ResponsesCarryingCredentialsAreNotCached) {
   EXPECT_EQ(cache_control(secret), "no-store");
 }
 
+TEST_F(AccountsTest, HeadDoesNotRotateASecretItCannotReturn) {
+  HttpResponse login = Login("ann@example.com", kPassword);
+  ASSERT_EQ(login.status, 200) << login.body;
+  const std::string token(login.Json().at("jwtToken").as_string());
+  auto secret = [&] {
+    HttpResponse account = client_->Get("/accounts/v1/account", token);
+    // null until a secret has been generated
+    return boost::json::serialize(account.Json().at("user").at("apiRequestSignatureSecret"));
+  };
+  const std::string before = secret();
+  for (const char* path :
+       {"/accounts/v1/generate-signature-secret", "/accounts/v1/generate-auth-secret"}) {
+    HttpResponse head = client_->Send("HEAD", path, {{"Authorization", Bearer(token)}});
+    EXPECT_EQ(head.status, 405) << path;
+    bool allow_get = false;
+    for (const auto& [name, value] : head.headers) {
+      if (strcasecmp(name.c_str(), "Allow") == 0) allow_get = value == "GET";
+    }
+    EXPECT_TRUE(allow_get) << path;
+  }
+  // Neither secret changed: the token still works and the signature secret is the same.
+  EXPECT_EQ(secret(), before);
+  HttpResponse rotated = client_->Get("/accounts/v1/generate-signature-secret", token);
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  EXPECT_NE(boost::json::serialize(rotated.Json().at("user").at("apiRequestSignatureSecret")),
+            before);
+}
+
 TEST_F(AccountsTest, FailedLoginsAreRateLimitedWithRetryAfter) {
   HttpResponse last;
   for (int i = 0; i < 8; ++i) last = Login("ann@example.com", "wrong-password");
