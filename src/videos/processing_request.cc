@@ -22,6 +22,12 @@ std::string Join(const std::vector<std::string>& items) {
 }
 
 std::string Describe(const value& v) {
+  // Numbers as the client wrote them (4000.5, not Boost's 4.0005E3).
+  if (v.is_double()) {
+    char number[32];
+    std::snprintf(number, sizeof(number), "%.15g", v.as_double());
+    return number;
+  }
   std::string text = boost::json::serialize(v);
   return text.size() > 80 ? text.substr(0, 77) + "..." : text;
 }
@@ -604,6 +610,13 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
         int factor = (*tag)[0] - '0';
         width = source.width * factor;
         height = source.height * factor;
+        if (width > 7680 || height > 4320) {
+          return Refuse("resolution.tag", value(*tag),
+                        "the source's " + std::to_string(source.width) + "x" +
+                            std::to_string(source.height) + " times " + std::to_string(factor) +
+                            " is " + std::to_string(width) + "x" + std::to_string(height) +
+                            ", larger than 7680x4320");
+        }
       } else if (*tag == "no_scaling") {
         size_requested = false;
       } else {
@@ -666,7 +679,8 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
     ASSIGN_OR_RETURN(yuv, OptString(*chroma, "yuv", "chromaSubsampling.yuv"));
     ASSIGN_OR_RETURN(bits, OptNumber(*chroma, "bits", "chromaSubsampling.bits"));
     if (yuv) RETURN_IF_ERROR(OneOf("chromaSubsampling.yuv", *yuv, kChromas).status());
-    if (bits && std::find(kBits.begin(), kBits.end(), static_cast<int>(*bits)) == kBits.end()) {
+    if (bits && (*bits != std::floor(*bits) ||
+                 std::find(kBits.begin(), kBits.end(), static_cast<int>(*bits)) == kBits.end())) {
       return Refuse("chromaSubsampling.bits", value(*bits), "allowed: 8, 10, 12, 14, 16");
     }
   }
