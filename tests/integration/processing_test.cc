@@ -504,6 +504,19 @@ TEST_F(ProcessingTest, ResolutionTagsStayWithinTheLargestFrame) {
   EXPECT_EQ(fits.status, 200) << fits.body;
 }
 
+TEST_F(ProcessingTest, Mpeg2AtTheHighestBitrateEncodes) {
+  // bitrate.mbps goes to 4000; MPEG-2's one-second VBV buffer of 4e9 bits
+  // once overflowed an int and the encoder refused to open (job FAILED).
+  Processed processed = ProcessToDone(object{
+      {"mediaContainerCodec", object{{"container", "mts"}, {"codec", "mpeg2"}}},
+      {"bitrate", object{{"mbps", 4000}}},
+      {"range", object{{"startPositionMilliseconds", 0}, {"endPositionMilliseconds", 400}}}});
+  ASSERT_FALSE(processed.video.empty());
+  const std::string path = Download(processed, "fast.mts");
+  ASSERT_FALSE(path.empty());
+  EXPECT_NE(ProbeVideo(path, "codec_name").find("mpeg2video"), std::string::npos);
+}
+
 TEST_F(ProcessingTest, SourcesThatAreNotReadyOrNotYoursAreRefused) {
   std::string empty = client_->CreateVideo();
   HttpResponse not_uploaded = Process(object{}, empty);
