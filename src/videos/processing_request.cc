@@ -753,6 +753,13 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
           std::to_string(plan.width) + "x" + std::to_string(plan.height) + "; set resolution");
     }
   }
+  if (IsDnxhr(plan) && (plan.width < 256 || plan.height < 120)) {
+    // FFmpeg's DNxHR encoder refuses anything smaller.
+    return Status::InvalidArgument("dnxhdHrProfile " + plan.profile +
+                                   " needs a frame of at least 256x120, got " +
+                                   std::to_string(plan.width) + "x" + std::to_string(plan.height) +
+                                   "; set resolution");
+  }
   if (plan.codec == "dnxhd" && plan.profile.rfind("dnxhd_", 0) == 0) {
     if (!DnxhdBitrate(plan.profile, plan.width, plan.height, plan.fps)) {
       return Status::InvalidArgument(

@@ -517,6 +517,20 @@ TEST_F(ProcessingTest, Mpeg2AtTheHighestBitrateEncodes) {
   EXPECT_NE(ProbeVideo(path, "codec_name").find("mpeg2video"), std::string::npos);
 }
 
+TEST_F(ProcessingTest, DnxhrBelowItsSmallestFrameIsRefusedNotFailed) {
+  // FFmpeg's DNxHR encoder refuses frames under 256x120: such a request was
+  // accepted and its job FAILED after three attempts.
+  HttpResponse small = Process(object{{"mediaContainerCodec", object{{"codec", "dnxhd"}}},
+                                      {"resolution", object{{"width", 254}, {"height", 120}}}});
+  EXPECT_EQ(small.status, 400) << small.body;
+  EXPECT_NE(small.body.find("at least 256x120"), std::string::npos) << small.body;
+  Processed smallest = ProcessToDone(
+      object{{"mediaContainerCodec", object{{"codec", "dnxhd"}}},
+             {"resolution", object{{"width", 256}, {"height", 120}}},
+             {"range", object{{"startPositionMilliseconds", 0}, {"endPositionMilliseconds", 200}}}});
+  EXPECT_FALSE(smallest.video.empty());
+}
+
 TEST_F(ProcessingTest, SourcesThatAreNotReadyOrNotYoursAreRefused) {
   std::string empty = client_->CreateVideo();
   HttpResponse not_uploaded = Process(object{}, empty);
