@@ -576,8 +576,9 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   }
   if (plan.interlaced_output && plan.deinterlacer.empty() && source.interlaced &&
       !SameRate(plan.fps, source.fps)) {
-    return Status::InvalidArgument(
-        "changing the frame rate of interlaced material needs a deinterlacer");
+    return Refuse("frameRate", request.at("frameRate"),
+                  "the source is interlaced and stays interlaced (no deinterlacer), so its rate "
+                  "cannot change; choose a deinterlacer, or leave frameRate out");
   }
 
   // --- resolution ---

@@ -531,6 +531,27 @@ TEST_F(ProcessingTest, DnxhrBelowItsSmallestFrameIsRefusedNotFailed) {
   EXPECT_FALSE(smallest.video.empty());
 }
 
+TEST_F(ProcessingTest, RateChangeOfKeptInterlacingNamesTheField) {
+  // A 25i source (flagged interlaced; light ingestion reads the flags).
+  const std::string clip = server_->data_dir() + "/woven.mp4";
+  RunShell(
+      "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=320x240:rate=25 -t 1 "
+      "-vf setfield=tff -c:v libx264 -preset ultrafast -flags +ilme+ildct -x264opts tff=1 "
+      "-pix_fmt yuv420p " +
+      clip);
+  const std::string woven = client_->CreateVideo();
+  ASSERT_EQ(client_->Upload(woven, ReadFile(clip), /*light=*/true, "woven.mp4").status, 200);
+  object state = client_->WaitForIngestion(woven);
+  ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+
+  HttpResponse refused = Process(object{{"frameRate", object{{"fps", 50}}}}, woven);
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_NE(Str(refused.Json().at("errorMessage")).find("frameRate: {\"fps\":50} is not allowed"),
+            std::string::npos)
+      << refused.body;
+  EXPECT_NE(refused.body.find("deinterlacer"), std::string::npos) << refused.body;
+}
+
 TEST_F(ProcessingTest, SourcesThatAreNotReadyOrNotYoursAreRefused) {
   std::string empty = client_->CreateVideo();
   HttpResponse not_uploaded = Process(object{}, empty);
