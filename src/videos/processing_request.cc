@@ -22,6 +22,12 @@ std::string Join(const std::vector<std::string>& items) {
 }
 
 std::string Describe(const value& v) {
+  // Numbers as the client wrote them (4000.5, not Boost's 4.0005E3).
+  if (v.is_double()) {
+    char number[32];
+    std::snprintf(number, sizeof(number), "%.15g", v.as_double());
+    return number;
+  }
   std::string text = boost::json::serialize(v);
   return text.size() > 80 ? text.substr(0, 77) + "..." : text;
 }
@@ -570,8 +576,9 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   }
   if (plan.interlaced_output && plan.deinterlacer.empty() && source.interlaced &&
       !SameRate(plan.fps, source.fps)) {
-    return Status::InvalidArgument(
-        "changing the frame rate of interlaced material needs a deinterlacer");
+    return Refuse("frameRate", request.at("frameRate"),
+                  "the source is interlaced and stays interlaced (no deinterlacer), so its rate "
+                  "cannot change; choose a deinterlacer, or leave frameRate out");
   }
 
   // --- resolution ---
@@ -604,6 +611,13 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
         int factor = (*tag)[0] - '0';
         width = source.width * factor;
         height = source.height * factor;
+        if (width > 7680 || height > 4320) {
+          return Refuse("resolution.tag", value(*tag),
+                        "the source's " + std::to_string(source.width) + "x" +
+                            std::to_string(source.height) + " times " + std::to_string(factor) +
+                            " is " + std::to_string(width) + "x" + std::to_string(height) +
+                            ", larger than 7680x4320");
+        }
       } else if (*tag == "no_scaling") {
         size_requested = false;
       } else {
@@ -666,7 +680,8 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
     ASSIGN_OR_RETURN(yuv, OptString(*chroma, "yuv", "chromaSubsampling.yuv"));
     ASSIGN_OR_RETURN(bits, OptNumber(*chroma, "bits", "chromaSubsampling.bits"));
     if (yuv) RETURN_IF_ERROR(OneOf("chromaSubsampling.yuv", *yuv, kChromas).status());
-    if (bits && std::find(kBits.begin(), kBits.end(), static_cast<int>(*bits)) == kBits.end()) {
+    if (bits && (*bits != std::floor(*bits) ||
+                 std::find(kBits.begin(), kBits.end(), static_cast<int>(*bits)) == kBits.end())) {
       return Refuse("chromaSubsampling.bits", value(*bits), "allowed: 8, 10, 12, 14, 16");
     }
   }
@@ -738,6 +753,13 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
           "codec xdcam (XDCAM HD422) needs a frame of 1920x1080 or 1280x720, got " +
           std::to_string(plan.width) + "x" + std::to_string(plan.height) + "; set resolution");
     }
+  }
+  if (IsDnxhr(plan) && (plan.width < 256 || plan.height < 120)) {
+    // FFmpeg's DNxHR encoder refuses anything smaller.
+    return Status::InvalidArgument("dnxhdHrProfile " + plan.profile +
+                                   " needs a frame of at least 256x120, got " +
+                                   std::to_string(plan.width) + "x" + std::to_string(plan.height) +
+                                   "; set resolution");
   }
   if (plan.codec == "dnxhd" && plan.profile.rfind("dnxhd_", 0) == 0) {
     if (!DnxhdBitrate(plan.profile, plan.width, plan.height, plan.fps)) {

@@ -419,12 +419,13 @@ TEST_F(ProcessingTest, EveryValidationRuleIsA400OverHttpAndCreatesNothing) {
        "conflicts"},
       {R"({"chromaSubsampling": {"yuv": "4:2:1"}})", "chromaSubsampling.yuv"},
       {R"({"chromaSubsampling": {"bits": 9}})", "chromaSubsampling.bits"},
+      {R"({"chromaSubsampling": {"bits": 10.5}})", "chromaSubsampling.bits: 10.5 is not allowed"},
       {R"({"chromaSubsampling": {"yuv": "4:1:1"}})", "supports: 4:2:0, 4:2:2, 4:4:4"},
       {R"({"chromaSubsampling": {"bits": 14}})", "supports: 8, 10"},
       {R"({"mediaContainerCodec": {"codec": "prores"}, "chromaSubsampling": {"yuv": "4:2:0"}})",
        "supports: 4:2:2"},
       {R"({"bitrate": {"mbps": 0.001}})", "bitrate.mbps"},
-      {R"({"bitrate": {"mbps": 4000.5}})", "bitrate.mbps"},
+      {R"({"bitrate": {"mbps": 4000.5}})", "bitrate.mbps: 4000.5 is not allowed"},
       {R"({"mediaContainerCodec": {"codec": "prores"}, "bitrate": {"mbps": 50}})", "fixed"},
       {R"({"mediaContainerCodec": {"codec": "ffv1"}, "bitrate": {"mbps": 50}})", "lossless"},
       {R"({"bitrate": {"kbps": 5}})", "bitrate.kbps"},
@@ -480,6 +481,75 @@ TEST_F(ProcessingTest, EveryValidationRuleIsA400OverHttpAndCreatesNothing) {
   EXPECT_TRUE(!listed.as_object().contains("_embedded") ||
               listed.at("_embedded").at("videos").as_array().empty())
       << children.body;
+}
+
+TEST_F(ProcessingTest, ResolutionTagsStayWithinTheLargestFrame) {
+  // The reference allows output frames up to 7680x4320 (uhd_8k); 4x of a
+  // 2000-pixel-wide source would be 8000 wide.
+  const std::string clip = server_->data_dir() + "/wide.mp4";
+  RunShell(
+      "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=2000x16:rate=25 -t 1 -c:v libx264 "
+      "-preset ultrafast -pix_fmt yuv420p " +
+      clip);
+  const std::string wide = client_->CreateVideo();
+  ASSERT_EQ(client_->Upload(wide, ReadFile(clip), /*light=*/true, "wide.mp4").status, 200);
+  object state = client_->WaitForIngestion(wide);
+  ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+
+  HttpResponse too_wide = Process(object{{"resolution", object{{"tag", "4x"}}}}, wide);
+  EXPECT_EQ(too_wide.status, 400) << too_wide.body;
+  EXPECT_NE(too_wide.body.find("resolution.tag"), std::string::npos) << too_wide.body;
+  EXPECT_NE(too_wide.body.find("8000x64"), std::string::npos) << too_wide.body;
+  HttpResponse fits = Process(object{{"resolution", object{{"tag", "2x"}}}}, wide);
+  EXPECT_EQ(fits.status, 200) << fits.body;
+}
+
+TEST_F(ProcessingTest, Mpeg2AtTheHighestBitrateEncodes) {
+  // bitrate.mbps goes to 4000; MPEG-2's one-second VBV buffer of 4e9 bits
+  // once overflowed an int and the encoder refused to open (job FAILED).
+  Processed processed = ProcessToDone(object{
+      {"mediaContainerCodec", object{{"container", "mts"}, {"codec", "mpeg2"}}},
+      {"bitrate", object{{"mbps", 4000}}},
+      {"range", object{{"startPositionMilliseconds", 0}, {"endPositionMilliseconds", 400}}}});
+  ASSERT_FALSE(processed.video.empty());
+  const std::string path = Download(processed, "fast.mts");
+  ASSERT_FALSE(path.empty());
+  EXPECT_NE(ProbeVideo(path, "codec_name").find("mpeg2video"), std::string::npos);
+}
+
+TEST_F(ProcessingTest, DnxhrBelowItsSmallestFrameIsRefusedNotFailed) {
+  // FFmpeg's DNxHR encoder refuses frames under 256x120: such a request was
+  // accepted and its job FAILED after three attempts.
+  HttpResponse small = Process(object{{"mediaContainerCodec", object{{"codec", "dnxhd"}}},
+                                      {"resolution", object{{"width", 254}, {"height", 120}}}});
+  EXPECT_EQ(small.status, 400) << small.body;
+  EXPECT_NE(small.body.find("at least 256x120"), std::string::npos) << small.body;
+  Processed smallest = ProcessToDone(
+      object{{"mediaContainerCodec", object{{"codec", "dnxhd"}}},
+             {"resolution", object{{"width", 256}, {"height", 120}}},
+             {"range", object{{"startPositionMilliseconds", 0}, {"endPositionMilliseconds", 200}}}});
+  EXPECT_FALSE(smallest.video.empty());
+}
+
+TEST_F(ProcessingTest, RateChangeOfKeptInterlacingNamesTheField) {
+  // A 25i source (flagged interlaced; light ingestion reads the flags).
+  const std::string clip = server_->data_dir() + "/woven.mp4";
+  RunShell(
+      "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=320x240:rate=25 -t 1 "
+      "-vf setfield=tff -c:v libx264 -preset ultrafast -flags +ilme+ildct -x264opts tff=1 "
+      "-pix_fmt yuv420p " +
+      clip);
+  const std::string woven = client_->CreateVideo();
+  ASSERT_EQ(client_->Upload(woven, ReadFile(clip), /*light=*/true, "woven.mp4").status, 200);
+  object state = client_->WaitForIngestion(woven);
+  ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+
+  HttpResponse refused = Process(object{{"frameRate", object{{"fps", 50}}}}, woven);
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_NE(Str(refused.Json().at("errorMessage")).find("frameRate: {\"fps\":50} is not allowed"),
+            std::string::npos)
+      << refused.body;
+  EXPECT_NE(refused.body.find("deinterlacer"), std::string::npos) << refused.body;
 }
 
 TEST_F(ProcessingTest, SourcesThatAreNotReadyOrNotYoursAreRefused) {
