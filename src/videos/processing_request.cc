@@ -871,6 +871,25 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
     }
     plan.has_range = true;
   }
+  // The output must hold a picture: a span shorter than one source frame
+  // selects none, and one shorter than an output frame period makes none
+  // (the job would fail after its attempts instead of being refused here).
+  const double span_ms = static_cast<double>(plan.end_ms - plan.start_ms);
+  const auto period_ms = [](double fps) { return 1000.0 / fps; };
+  if (range && source.fps > 0 && span_ms < period_ms(source.fps)) {
+    return Refuse("range", request.at("range"),
+                  "the range is " + std::to_string(plan.end_ms - plan.start_ms) +
+                      " ms, shorter than one source frame (" + Describe(value(period_ms(source.fps))) +
+                      " ms); select at least one frame");
+  }
+  if (plan.fps > 0 && span_ms < period_ms(plan.fps)) {
+    const std::string frames = "at " + Describe(value(plan.fps)) + " fps an output frame lasts " +
+                               Describe(value(period_ms(plan.fps))) + " ms, longer than the " +
+                               std::to_string(plan.end_ms - plan.start_ms) + " ms processed";
+    if (plan.requested_fps) return Refuse("frameRate", request.at("frameRate"), frames);
+    if (range) return Refuse("range", request.at("range"), frames);
+    return Status::InvalidArgument("the source is too short for one output frame: " + frames);
+  }
   return plan;
 }
 

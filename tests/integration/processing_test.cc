@@ -459,6 +459,10 @@ TEST_F(ProcessingTest, EveryValidationRuleIsA400OverHttpAndCreatesNothing) {
       {R"({"range": {"startPositionMilliseconds": 1000, "endPositionMilliseconds": 1000}})",
        "before end"},
       {R"({"range": {"startPositionMilliseconds": "0"}})", "number"},
+      // Requests that would make no picture (the job would fail after its attempts).
+      {R"({"range": {"startPositionMilliseconds": 1999, "endPositionMilliseconds": 2000}})",
+       "shorter than one source frame"},
+      {R"({"frameRate": {"fps": 0.2}})", "longer than the 2000 ms processed"},
   };
   for (const Row& row : rows) {
     HttpResponse response = Process(boost::json::parse(row.json).as_object());
