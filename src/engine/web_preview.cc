@@ -69,10 +69,10 @@ Result<FilterChain> BuildChain(const char* source_name, const std::string& sourc
 struct Lane {
   int input_index = -1;
   AVRational input_time_base{1, 1};
-  int64_t start_offset = 0;     // subtracted from input timestamps (input time base)
-  int64_t next_pts = 0;         // for frames without a timestamp (input time base)
+  int64_t start_offset = 0;                 // subtracted from input timestamps (input time base)
+  int64_t next_pts = 0;                     // for frames without a timestamp (input time base)
   int64_t last_video_pts = AV_NOPTS_VALUE;  // the last video frame sent on (input time base)
-  AVRational frame_rate{0, 1};  // video only
+  AVRational frame_rate{0, 1};              // video only
   CodecContextPtr decoder;
   FilterChain filters;
   CodecContextPtr encoder;

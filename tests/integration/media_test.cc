@@ -885,8 +885,7 @@ TEST(MediaDiskFullTest, AFullDiskIsA503AndLosesNothing) {
   FillDisk(filler);
   HttpResponse refused = upload();
   EXPECT_EQ(refused.status, 503) << refused.body;
-  EXPECT_EQ(refused.Json().as_object()["exception"], "ServiceUnavailableException")
-      << refused.body;
+  EXPECT_EQ(refused.Json().as_object()["exception"], "ServiceUnavailableException") << refused.body;
   std::error_code error;
   EXPECT_TRUE(!fs::exists(dir, error) || fs::is_empty(dir, error))
       << "a temporary or published file was left behind";
