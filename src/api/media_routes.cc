@@ -153,17 +153,12 @@ class UploadSink final : public http::BodySink, private http::MultipartReceiver 
       RETURN_IF_ERROR(videos::RecordUpload(session, video_.id, file, now));
       return jobs::EnqueueIngestion(session, video_.id, kind_, *context_.clock).status();
     });
-    writer_.reset();
     if (!status.ok()) {
-      if (published) {
-        // The new file is in place but the row still describes the old one:
-        // downloads notice the size mismatch and answer 503 until the next
-        // successful upload.
-        LogError("upload to video " + video_.id +
-                 " published but not recorded: " + status.ToString());
-      }
+      if (published) RevertPublication(status);
+      writer_.reset();
       return status;
     }
+    writer_.reset();
     LogInfo("upload to video " + video_.id + ": " + std::to_string(file.size) + " bytes, " +
             file.container + ", sha256 " + file.sha256_hex + ", fsync " + std::to_string(sync_ms) +
             " ms");
@@ -177,6 +172,29 @@ class UploadSink final : public http::BodySink, private http::MultipartReceiver 
   }
 
  private:
+  // The new file is in place but its transaction failed (at COMMIT, say, on a
+  // full disk), so the row still describes the previous upload: put that one
+  // back, under the team's lock so that no other upload publishes meanwhile.
+  // The lock is what matters, not whether this transaction commits. When even
+  // the lock cannot be had, downloads notice the size mismatch and answer 503
+  // until the next successful upload.
+  void RevertPublication(const Status& failure) {
+    std::optional<Status> reverted;
+    Status locked = context_.db->Transaction([&](storage::Session& session) -> Status {
+      RETURN_IF_ERROR(videos::LockTeam(session, principal_.team_id));
+      if (!reverted) reverted = writer_->Revert();
+      return Status::Ok();
+    });
+    if (reverted && reverted->ok()) {
+      LogWarning("upload to video " + video_.id +
+                 " not recorded, its publication reverted: " + failure.ToString());
+      return;
+    }
+    LogError("upload to video " + video_.id + " published but not recorded: " + failure.ToString() +
+             "; cannot put the previous file back: " +
+             (reverted ? reverted->ToString() : locked.ToString()));
+  }
+
   Status TooLarge() const {
     return Status::PayloadTooLarge("upload larger than the limit of " +
                                    std::to_string(context_.config.max_upload_bytes) + " bytes");

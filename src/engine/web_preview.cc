@@ -69,9 +69,10 @@ Result<FilterChain> BuildChain(const char* source_name, const std::string& sourc
 struct Lane {
   int input_index = -1;
   AVRational input_time_base{1, 1};
-  int64_t start_offset = 0;     // subtracted from input timestamps (input time base)
-  int64_t next_pts = 0;         // for frames without a timestamp (input time base)
-  AVRational frame_rate{0, 1};  // video only
+  int64_t start_offset = 0;                 // subtracted from input timestamps (input time base)
+  int64_t next_pts = 0;                     // for frames without a timestamp (input time base)
+  int64_t last_video_pts = AV_NOPTS_VALUE;  // the last video frame sent on (input time base)
+  AVRational frame_rate{0, 1};              // video only
   CodecContextPtr decoder;
   FilterChain filters;
   CodecContextPtr encoder;
@@ -339,6 +340,15 @@ Status PreviewWriter::Decode(Lane& lane, const AVPacket* packet) {
       pts = lane.next_pts;  // No timestamp (raw streams): follow on from the last frame.
     } else {
       pts -= lane.start_offset;
+    }
+    if (&lane == &video_) {
+      // A decoder concealing a damaged stream can repeat a timestamp or step
+      // back; the encoder and muxer refuse that, so such a frame is dropped.
+      if (lane.last_video_pts != AV_NOPTS_VALUE && pts <= lane.last_video_pts) {
+        av_frame_unref(decoded_.get());
+        continue;
+      }
+      lane.last_video_pts = pts;
     }
     decoded_->pts = pts;
     lane.next_pts = pts + FrameDuration(lane, decoded_.get());

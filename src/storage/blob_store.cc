@@ -191,7 +191,10 @@ class FileBlobWriter final : public BlobWriter {
         stage_bytes_(direct ? kDirectStageBytes : kCachedStageBytes),
         direct_(direct) {}
 
-  ~FileBlobWriter() override { Discard(); }
+  ~FileBlobWriter() override {
+    Discard();
+    if (!previous_path_.empty()) ::unlink(previous_path_.c_str());
+  }
 
   Status Append(std::string_view bytes) override {
     if (done_) return Status::Internal("blob writer used after Commit/Discard");
@@ -244,6 +247,11 @@ class FileBlobWriter final : public BlobWriter {
       Discard();
       return status;
     }
+    // Keeps the version being replaced, under a temporary name, for Revert.
+    // Without the link (no previous version, or the link failed) Revert can
+    // only remove the new one.
+    previous_path_ = temp_path_ + ".previous";
+    if (::link(final_path_.c_str(), previous_path_.c_str()) != 0) previous_path_.clear();
     if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
       // ENOENT here means the video's directory was deleted meanwhile.
       Status status = ErrnoStatus("cannot publish", final_path_, errno);
@@ -251,12 +259,39 @@ class FileBlobWriter final : public BlobWriter {
       return status;
     }
     done_ = true;
+    published_ = true;
+    published_dev_ = st.st_dev;
+    published_ino_ = st.st_ino;
     RETURN_IF_ERROR(FsyncDir(dir_));
     BlobInfo info;
     info.size = appended_;
     info.sha256_hex = sha_.HexDigest();
     info.modified_at_ms = MtimeMillis(st);
     return info;
+  }
+
+  Status Revert() override {
+    if (!published_) return Status::Ok();
+    published_ = false;
+    std::string previous = std::move(previous_path_);
+    previous_path_.clear();
+    struct stat st {};
+    bool ours = ::stat(final_path_.c_str(), &st) == 0 && st.st_dev == published_dev_ &&
+                st.st_ino == published_ino_;
+    if (!ours) {
+      if (!previous.empty()) ::unlink(previous.c_str());
+      return Status::Ok();
+    }
+    if (!previous.empty()) {
+      if (::rename(previous.c_str(), final_path_.c_str()) != 0) {
+        Status status = ErrnoStatus("cannot restore", final_path_, errno);
+        ::unlink(previous.c_str());
+        return status;
+      }
+    } else if (::unlink(final_path_.c_str()) != 0) {
+      return ErrnoStatus("cannot remove", final_path_, errno);
+    }
+    return FsyncDir(dir_);
   }
 
   void Discard() override {
@@ -416,6 +451,12 @@ class FileBlobWriter final : public BlobWriter {
   const std::string temp_path_;
   Fd fd_;
   bool done_ = false;
+  // After a successful Commit: the published file's identity and where the
+  // version it replaced is kept (empty: none), for Revert.
+  bool published_ = false;
+  dev_t published_dev_ = 0;
+  ino_t published_ino_ = 0;
+  std::string previous_path_;
   uint64_t appended_ = 0;  // caller's thread
   const size_t stage_bytes_;
   StageBuffer stage_;  // caller's thread

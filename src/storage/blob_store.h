@@ -92,8 +92,16 @@ class BlobWriter {
   // outside it.
   virtual Status Sync() = 0;
   // Makes the blob durable and visible (replacing any previous version).
-  // After Commit (successful or not) the writer accepts no more calls.
+  // After Commit (successful or not) the writer accepts no more calls but
+  // Revert. The previous version is kept aside until the writer is destroyed.
   virtual Result<BlobInfo> Commit() = 0;
+  // Undoes a successful Commit whose publication the caller could not record
+  // (its database transaction failed): when the blob is still the version this
+  // writer published, the previous version is put back, or the blob removed
+  // when there was none; when another writer has published since, nothing
+  // changes. Call it under the lock that serialises publishers of the blob.
+  // OK and nothing done when Commit did not succeed.
+  virtual Status Revert() = 0;
   // Drops the temporary file now (also done by the destructor).
   virtual void Discard() = 0;
 };

@@ -282,7 +282,71 @@ TEST_F(BlobStoreTest, ReplaceKeepsOpenReadersOnTheirVersion) {
   ASSERT_TRUE(new_reader.ok());
   EXPECT_EQ(ReadAll(**new_reader), "second");
   EXPECT_NE((*new_reader)->VersionTag(), old_tag);
+  second->reset();  // drops the previous version it kept for Revert
   EXPECT_EQ(ListDir(root_ + "/" + kVideo), std::vector<std::string>{"original"});
+}
+
+TEST_F(BlobStoreTest, RevertPutsThePreviousVersionBack) {
+  auto first = store_->Create(kVideo, "original");
+  ASSERT_TRUE((*first)->Append("first version").ok());
+  ASSERT_TRUE((*first)->Commit().ok());
+  auto second = store_->Create(kVideo, "original");
+  ASSERT_TRUE((*second)->Append("second").ok());
+  ASSERT_TRUE((*second)->Commit().ok());
+
+  ASSERT_TRUE((*second)->Revert().ok());
+  auto reader = store_->Open(kVideo, "original");
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ(ReadAll(**reader), "first version");
+  EXPECT_TRUE((*second)->Revert().ok()) << "a second Revert does nothing";
+  second->reset();
+  first->reset();
+  EXPECT_EQ(ListDir(root_ + "/" + kVideo), std::vector<std::string>{"original"});
+}
+
+TEST_F(BlobStoreTest, RevertWithoutAPreviousVersionRemovesTheBlob) {
+  auto writer = store_->Create(kVideo, "processed");
+  ASSERT_TRUE((*writer)->Append("data").ok());
+  ASSERT_TRUE((*writer)->Commit().ok());
+  ASSERT_TRUE((*writer)->Revert().ok());
+  Result<bool> exists = store_->Exists(kVideo, "processed");
+  ASSERT_TRUE(exists.ok());
+  EXPECT_FALSE(*exists);
+  writer->reset();
+  EXPECT_TRUE(ListDir(root_ + "/" + kVideo).empty());
+}
+
+TEST_F(BlobStoreTest, RevertLeavesAVersionPublishedSinceInPlace) {
+  auto first = store_->Create(kVideo, "original");
+  ASSERT_TRUE((*first)->Append("first").ok());
+  ASSERT_TRUE((*first)->Commit().ok());
+  auto second = store_->Create(kVideo, "original");
+  ASSERT_TRUE((*second)->Append("second").ok());
+  ASSERT_TRUE((*second)->Commit().ok());
+  auto third = store_->Create(kVideo, "original");
+  ASSERT_TRUE((*third)->Append("third").ok());
+  ASSERT_TRUE((*third)->Commit().ok());
+
+  ASSERT_TRUE((*second)->Revert().ok());
+  auto reader = store_->Open(kVideo, "original");
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ(ReadAll(**reader), "third");
+  first->reset();
+  second->reset();
+  third->reset();
+  EXPECT_EQ(ListDir(root_ + "/" + kVideo), std::vector<std::string>{"original"});
+}
+
+TEST_F(BlobStoreTest, RevertBeforeCommitDoesNothing) {
+  auto first = store_->Create(kVideo, "original");
+  ASSERT_TRUE((*first)->Append("first").ok());
+  ASSERT_TRUE((*first)->Commit().ok());
+  auto uncommitted = store_->Create(kVideo, "original");
+  ASSERT_TRUE((*uncommitted)->Append("never published").ok());
+  EXPECT_TRUE((*uncommitted)->Revert().ok());
+  auto reader = store_->Open(kVideo, "original");
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ(ReadAll(**reader), "first");
 }
 
 TEST_F(BlobStoreTest, CommitAfterVideoDeletedFails) {

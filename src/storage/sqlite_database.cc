@@ -26,6 +26,12 @@ bool IsBusy(int rc) {
   return primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
 }
 
+// A full disk or an I/O fault: the store is down for now, not a bug (503).
+bool IsStorageFault(int rc) {
+  int primary = rc & 0xff;
+  return primary == SQLITE_FULL || primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN;
+}
+
 Status SqliteError(sqlite3* db, int rc, std::string_view what) {
   std::string message = std::string(what) + ": " + sqlite3_errmsg(db);
   if (IsBusy(rc)) {
@@ -35,7 +41,7 @@ Status SqliteError(sqlite3* db, int rc, std::string_view what) {
   if (primary == SQLITE_CONSTRAINT) {
     return Status::Conflict(message);
   }
-  if (primary == SQLITE_FULL || primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN) {
+  if (IsStorageFault(rc)) {
     return Status::Unavailable(message);
   }
   return Status::Internal(message);
@@ -66,6 +72,8 @@ class Connection final : public Session {
       std::string message = error ? error : "unknown error";
       sqlite3_free(error);
       if (IsBusy(rc)) return Status::Unavailable("database busy: " + message);
+      // COMMIT is where a WAL append meets a full disk.
+      if (IsStorageFault(rc)) return Status::Unavailable(std::string(sql) + ": " + message);
       return Status::Internal(std::string(sql) + ": " + message);
     }
     return Status::Ok();

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "tests/integration/ingest_test_util.h"
 
@@ -184,6 +185,60 @@ TEST_F(IngestTest, BadMediaFailsWithAMessageAndEverythingKeepsWorking) {
   std::string id = UploadNew(good_clip);
   EXPECT_EQ(Str(client_->WaitForIngestion(id)["ingestionStatus"]), "DONE");
   EXPECT_TRUE(worker.running());
+}
+
+// A file whose container is intact but whose video stream is damaged midway
+// (the middle third of `mdat` overwritten): players conceal the damage, and so
+// must ingestion and processing. The concealing decoder repeats and steps
+// back timestamps there; a web preview encoder fed those used to fail the job
+// three times over with a muxer error, which left the video unprocessable.
+TEST_F(IngestTest, AVideoDamagedMidwayIsIngestedAndProcessed) {
+  std::string clip = clips_ + "/damaged.mp4";
+  Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -t 2 -c:v libx264 -pix_fmt yuv420p " + clip);
+  std::string bytes = ReadFile(clip);
+  size_t mdat = bytes.find("mdat");
+  size_t moov = bytes.find("moov");
+  ASSERT_NE(mdat, std::string::npos);
+  ASSERT_NE(moov, std::string::npos);
+  ASSERT_LT(mdat, moov) << "ffmpeg without faststart writes the index after the media";
+  size_t payload = moov - 4 - (mdat + 4);
+  for (size_t byte_idx = mdat + 4 + payload / 3; byte_idx < mdat + 4 + 2 * payload / 3;
+       ++byte_idx) {
+    bytes[byte_idx] = static_cast<char>((byte_idx * 131 + 7) & 0xff);  // deterministic noise
+  }
+
+  StartWorker();
+  std::string id = client_->CreateVideo();
+  ASSERT_EQ(client_->Upload(id, bytes).status, 200);
+  boost::json::object state = client_->WaitForIngestion(id);
+  ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+  EXPECT_EQ(state["webVideoAvailable"], true);
+  HttpResponse preview = client_->http().Get("/media/v1/download/web/" + id, client_->token());
+  ASSERT_EQ(preview.status, 200) << preview.body.substr(0, 200);
+  EXPECT_EQ(preview.body.substr(4, 4), "ftyp");
+
+  HttpResponse accepted = client_->http().SendJson(
+      "POST", "/videos/v1/process-video/" + id,
+      boost::json::object{{"mediaContainerCodec", {{"container", "mov"}, {"codec", "prores"}}},
+                          {"appleProresProfile", "proxy"}},
+      client_->token());
+  ASSERT_EQ(accepted.status, 200) << accepted.body;
+  std::string child = Str(accepted.Json().at("processedVideoId"));
+  boost::json::object processing;
+  auto deadline = steady_clock::now() + seconds(90);
+  while (steady_clock::now() < deadline) {
+    HttpResponse progress =
+        client_->http().Get("/videos/v1/check-process-video-progress/" + child, client_->token());
+    ASSERT_EQ(progress.status, 200) << progress.body;
+    processing = progress.Json().at("processingState").as_object();
+    std::string status = Str(processing["processingStatus"]);
+    if (status == "DONE" || status == "FAILED") break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  ASSERT_EQ(Str(processing["processingStatus"]), "DONE") << boost::json::serialize(processing);
+  HttpResponse download =
+      client_->http().Get("/media/v1/download/processed/" + child, client_->token());
+  EXPECT_EQ(download.status, 200) << download.body.substr(0, 200);
 }
 
 }  // namespace

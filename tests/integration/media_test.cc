@@ -3,25 +3,32 @@
 // downloads with every Range form, If-None-Match / If-Range, HEAD; what an
 // interrupted upload leaves behind (nothing), a body shorter than its
 // Content-Length, a slow drip (408), the 413 before and during the body,
-// malformed multipart, a server stopped mid-upload, processed-video downloads
-// (409 before done, derived name), thumbnails and web previews, the orphan
-// sweep at start-up, and another team's 404s.
+// malformed multipart, a server stopped mid-upload, a full disk (503),
+// processed-video downloads (409 before done, derived name), thumbnails and web
+// previews, the orphan sweep at start-up, and another team's 404s.
 //
 // Rows and files the media routes do not write themselves (processed
 // children, thumbnails, the web preview) are put in place through the store and
 // the blob store the server uses, the way the processing and ingestion jobs do.
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -812,6 +819,172 @@ TEST(MediaShutdownTest, ServerStoppedMidUploadPublishesNothing) {
       after.Send("POST", "/media/v1/upload/" + id,
                  {{"Authorization", "Bearer " + token}, {"Content-Type", MultipartType()}}, body);
   EXPECT_EQ(again.status, 200) << again.body;
+}
+
+// A tmpfs mounted over a fresh directory for one test, detached on
+// destruction (after the server that writes to it has stopped).
+class TmpfsMount {
+ public:
+  explicit TmpfsMount(const std::string& size) {
+    if (mount("tmpfs", dir_.path().c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0) {
+      mounted_ = true;
+    } else {
+      error_ = std::strerror(errno);
+    }
+  }
+  ~TmpfsMount() {
+    if (mounted_) umount2(dir_.path().c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+  const std::string& error() const { return error_; }
+  const std::string& path() const { return dir_.path(); }
+
+ private:
+  test::TempDir dir_;
+  bool mounted_ = false;
+  std::string error_;
+};
+
+// Writes `path` until the filesystem under it is full.
+void FillDisk(const std::string& path) {
+  std::ofstream filler(path, std::ios::binary);
+  const std::string block(4096, 'f');
+  while (filler.write(block.data(), block.size()) && filler.flush()) {
+  }
+}
+
+// A server whose data directory (store, media, log) is on `disk`.
+std::unique_ptr<ServerHarness> ServerOn(const TmpfsMount& disk) {
+  std::string old_tmpdir = std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "";
+  setenv("TMPDIR", disk.path().c_str(), 1);  // the harness makes its data dir there
+  auto server = std::make_unique<ServerHarness>();
+  if (old_tmpdir.empty()) {
+    unsetenv("TMPDIR");
+  } else {
+    setenv("TMPDIR", old_tmpdir.c_str(), 1);
+  }
+  return server;
+}
+
+// Its own server, on a data directory that is a small tmpfs (needs root):
+// the disk fills up under the server. An upload is refused with a 503 and
+// leaves nothing behind; a database write that meets the full disk (on SQLite,
+// at COMMIT) is a 503 too, not a 500; once space is freed everything works.
+TEST(MediaDiskFullTest, AFullDiskIsA503AndLosesNothing) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs";
+  TmpfsMount disk("8m");
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs: " << disk.error();
+  std::unique_ptr<ServerHarness> server_on_disk = ServerOn(disk);
+  ServerHarness& server = *server_on_disk;
+  ASSERT_EQ(server.data_dir().rfind(disk.path(), 0), 0u) << server.data_dir();
+  std::string token = server.CreateUserAndLogin("full@example.com", "correct horse battery", "f");
+  ASSERT_FALSE(token.empty());
+  HttpClient client(server.port());
+  HttpResponse created = client.SendJson("PUT", "/videos/v1/video", boost::json::object{}, token);
+  ASSERT_EQ(created.status, 200) << created.body;
+  std::string id(created.Json().as_object()["videoId"].as_string());
+  const fs::path dir = fs::path(server.data_dir()) / "media" / id;
+  std::string body = MultipartBody("full.mp4", std::string(1 << 20, 'u'));
+  auto upload = [&] {
+    return client.Send("POST", "/media/v1/upload/" + id,
+                       {{"Authorization", "Bearer " + token}, {"Content-Type", MultipartType()}},
+                       body);
+  };
+
+  const std::string filler = disk.path() + "/filler";
+  FillDisk(filler);
+  HttpResponse refused = upload();
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_EQ(refused.Json().as_object()["exception"], "ServiceUnavailableException") << refused.body;
+  std::error_code error;
+  EXPECT_TRUE(!fs::exists(dir, error) || fs::is_empty(dir, error))
+      << "a temporary or published file was left behind";
+
+  if (!server.uses_postgres()) {
+    // The WAL may have room for a few transactions before it must grow.
+    int answered = 0;
+    HttpResponse write;
+    for (; answered < 200; ++answered) {
+      write = client.SendJson("PUT", "/videos/v1/video", boost::json::object{}, token);
+      if (write.status != 200) break;
+    }
+    ASSERT_LT(answered, 200) << "the database never ran out of space";
+    EXPECT_EQ(write.status, 503) << write.body;
+    EXPECT_EQ(write.Json().as_object()["exception"], "ServiceUnavailableException") << write.body;
+  }
+
+  fs::remove(filler);
+  EXPECT_EQ(client.Send("GET", "/healthz").status, 200);
+  HttpResponse accepted = upload();
+  EXPECT_EQ(accepted.status, 200) << accepted.body;
+  HttpResponse download = client.Get("/media/v1/download/original/" + id, token);
+  EXPECT_EQ(download.status, 200);
+  EXPECT_EQ(download.body, std::string(1 << 20, 'u'));
+  EXPECT_EQ(client.SendJson("PUT", "/videos/v1/video", boost::json::object{}, token).status, 200);
+}
+
+// Its own server on a small tmpfs (needs root; SQLite, whose file is on it):
+// a re-upload whose file fits on the disk but whose database transaction then
+// cannot commit (the WAL cannot grow) must not destroy the previous upload.
+// The new file was already renamed over it; it is put back.
+TEST(MediaDiskFullTest, AReuploadThatCannotBeRecordedKeepsThePreviousFile) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs";
+  TmpfsMount disk("8m");
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs: " << disk.error();
+  std::unique_ptr<ServerHarness> server = ServerOn(disk);
+  if (server->uses_postgres()) GTEST_SKIP() << "the store is not on the full disk";
+  std::string token = server->CreateUserAndLogin("keep@example.com", "correct horse battery", "k");
+  ASSERT_FALSE(token.empty());
+  HttpClient client(server->port());
+  HttpResponse created = client.SendJson("PUT", "/videos/v1/video", boost::json::object{}, token);
+  ASSERT_EQ(created.status, 200) << created.body;
+  std::string id(created.Json().as_object()["videoId"].as_string());
+  auto upload = [&](const std::string& content) {
+    return client.Send("POST", "/media/v1/upload/" + id,
+                       {{"Authorization", "Bearer " + token}, {"Content-Type", MultipartType()}},
+                       MultipartBody("keep.mp4", content));
+  };
+  const std::string first(3000, '1');
+  ASSERT_EQ(upload(first).status, 200);
+
+  // Leave room for the new file's 256 pages and little more, so that its
+  // temporary file fits and the transaction that records it does not.
+  const std::string second(1 << 20, '2');
+  const std::string filler = disk.path() + "/filler";
+  int refused_after_publishing = 0;
+  for (int spare_pages = 0; spare_pages < 16; ++spare_pages) {
+    SCOPED_TRACE("spare pages: " + std::to_string(spare_pages));
+    fs::remove(filler);
+    struct statvfs vfs {};
+    ASSERT_EQ(statvfs(disk.path().c_str(), &vfs), 0);
+    const off_t free_bytes = static_cast<off_t>(vfs.f_bavail) * vfs.f_frsize;
+    const off_t keep = static_cast<off_t>(second.size()) + spare_pages * 4096;
+    ASSERT_GT(free_bytes, keep);
+    {
+      int fd = ::open(filler.c_str(), O_CREAT | O_WRONLY, 0600);
+      ASSERT_GE(fd, 0);
+      EXPECT_EQ(posix_fallocate(fd, 0, free_bytes - keep), 0);
+      ::close(fd);
+    }
+    HttpResponse again = upload(second);
+    HttpResponse download = client.Get("/media/v1/download/original/" + id, token);
+    if (again.status == 200) {
+      EXPECT_EQ(download.status, 200) << download.body.substr(0, 200);
+      EXPECT_EQ(download.body == second, true);
+      break;
+    }
+    EXPECT_EQ(again.status, 503) << again.body;
+    ASSERT_EQ(download.status, 200) << download.body << "\n" << server->ServerLog();
+    EXPECT_EQ(download.body, first);
+    if (again.body.find("COMMIT") != std::string::npos) ++refused_after_publishing;
+  }
+  fs::remove(filler);
+  EXPECT_GT(refused_after_publishing, 0)
+      << "the disk never filled between publishing and recording";
+  EXPECT_EQ(upload(second).status, 200);
+  HttpResponse download = client.Get("/media/v1/download/original/" + id, token);
+  EXPECT_EQ(download.status, 200);
+  EXPECT_EQ(download.body == second, true);
 }
 
 // Its own server: restarts it.
