@@ -261,12 +261,17 @@ Status Queue::Complete(const Lease& lease, const SessionFn& fn) {
   });
 }
 
+Queue::Retry Queue::RetryFor(const Status& error) {
+  if (IsPermanentError(error)) return Retry::kNever;
+  return error.code() == Code::kUnavailable ? Retry::kUnlimited : Retry::kLimited;
+}
+
 Result<FailOutcome> Queue::EndAttempt(Session& session, const Job& job, const std::string& message,
-                                      bool permanent, int64_t now) {
-  bool last = job.attempts >= job.max_attempts;
-  if (permanent || last) {
+                                      Retry retry, int64_t now) {
+  const bool spent = job.attempts >= job.max_attempts;
+  if (retry == Retry::kNever || (retry == Retry::kLimited && spent)) {
     std::string final_message = message;
-    if (!permanent) {
+    if (retry != Retry::kNever) {
       final_message = "gave up after " + std::to_string(job.attempts) +
                       (job.attempts == 1 ? " attempt: " : " attempts: ") + message;
     }
@@ -281,12 +286,16 @@ Result<FailOutcome> Queue::EndAttempt(Session& session, const Job& job, const st
     }
     return FailOutcome::kFailed;
   }
+  const std::string queued_message =
+      spent ? "retrying until the fault clears (attempt " + std::to_string(job.attempts) +
+                  "): " + message
+            : message;
   int64_t run_after = now + Backoff(job.attempts).count();
   RETURN_IF_ERROR(session
                       .Execute("UPDATE jobs SET state = 'queued', error = ?, lease_owner = NULL, "
                                "lease_expires_at = NULL, run_after = ?, eta_seconds = NULL, "
                                "updated_at = ? WHERE id = ?",
-                               {message, run_after, now, job.id})
+                               {queued_message, run_after, now, job.id})
                       .status());
   return FailOutcome::kRetryScheduled;
 }
@@ -298,7 +307,7 @@ Result<FailOutcome> Queue::Fail(const Lease& lease, const Status& error) {
     RETURN_IF_ERROR(Fence(session, lease, now));
     ASSIGN_OR_RETURN(Job job, LoadJob(session, lease.job_id));
     ASSIGN_OR_RETURN(outcome,
-                     EndAttempt(session, job, error.message(), IsPermanentError(error), now));
+                     EndAttempt(session, job, error.message(), RetryFor(error), now));
     return Status::Ok();
   }));
   return outcome;
@@ -335,7 +344,7 @@ Result<int> Queue::ReapExpired() {
       ASSIGN_OR_RETURN(
           FailOutcome outcome,
           EndAttempt(session, job, "the worker running it stopped responding (its lease expired)",
-                     /*permanent=*/false, now));
+                     Retry::kLimited, now));
       (void)outcome;
       ++moved;
     }

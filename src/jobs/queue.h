@@ -30,9 +30,12 @@
 //   jitter, or to 'failed' after its last attempt ("gave up after 3 attempts:
 //   …"). The attempt it used was counted when it was claimed.
 // * Errors end an attempt through Fail: permanent ones (IsPermanentError:
-//   corrupt media, invalid input, time limit) fail the job at once; transient
-//   ones (unavailable, I/O, internal) are retried with backoff until
-//   max_attempts.
+//   corrupt media, invalid input, time limit) fail the job at once; internal
+//   ones are retried with backoff until max_attempts; kUnavailable (a full
+//   disk, an I/O fault, the database away) is the machine's fault, not the
+//   job's, so it is retried past max_attempts, the backoff growing to its cap,
+//   until the fault clears — a disk filled for a minute must not cost the
+//   user their upload's ingestion.
 // * At-least-once: a job may run more than once (its worker died after doing
 //   the work but before Complete), so every job step must be idempotent —
 //   outputs go to temporary names and are published by rename.
@@ -199,9 +202,16 @@ class Queue {
  private:
   // Runs the fence UPDATE in `session`; kCancelled explaining why when it fails.
   Status Fence(storage::Session& session, const Lease& lease, int64_t now);
+  // How an attempt's error decides the job's fate.
+  enum class Retry {
+    kNever,       // permanent: the job fails now
+    kLimited,     // retried until max_attempts
+    kUnlimited,   // the machine's fault (kUnavailable): retried past max_attempts
+  };
+  static Retry RetryFor(const Status& error);
   // Moves the running job to failed or back to queued; the caller holds the fence.
   Result<FailOutcome> EndAttempt(storage::Session& session, const Job& job,
-                                 const std::string& message, bool permanent, int64_t now);
+                                 const std::string& message, Retry retry, int64_t now);
   double Random() const;
 
   storage::Database& db_;

@@ -295,28 +295,66 @@ TEST_P(QueueTest, TransientErrorsAreRetriedWithBackoffThenFail) {
   std::string id = Add();
   random_ = 0.0;
   Job job = MustClaim("w1");
-  auto outcome = queue_->Fail(LeaseOf(job), Status::Unavailable("disk full"));
+  auto outcome = queue_->Fail(LeaseOf(job), Status::Internal("bug"));
   ASSERT_TRUE(outcome.ok());
   EXPECT_EQ(*outcome, FailOutcome::kRetryScheduled);
   Job stored = MustGet(id);
   EXPECT_EQ(stored.state, kStateQueued);
   EXPECT_EQ(stored.run_after, clock_.NowMillis() + 1000);
   EXPECT_FALSE(stored.lease_owner.has_value());
-  EXPECT_EQ(stored.error.value_or(""), "disk full");
+  EXPECT_EQ(stored.error.value_or(""), "bug");
 
   clock_.Advance(seconds(1));
   job = MustClaim("w1");
-  ASSERT_EQ(queue_->Fail(LeaseOf(job), Status::Internal("bug")).value(),
+  ASSERT_EQ(queue_->Fail(LeaseOf(job), Status::Unavailable("disk full")).value(),
             FailOutcome::kRetryScheduled);
   EXPECT_EQ(MustGet(id).run_after, clock_.NowMillis() + 2000);
   clock_.Advance(seconds(2));
   job = MustClaim("w1");
-  ASSERT_EQ(queue_->Fail(LeaseOf(job), Status::Unavailable("disk full")).value(),
-            FailOutcome::kFailed);
+  ASSERT_EQ(queue_->Fail(LeaseOf(job), Status::Internal("bug")).value(), FailOutcome::kFailed);
   stored = MustGet(id);
   EXPECT_EQ(stored.state, kStateFailed);
-  EXPECT_EQ(stored.error.value_or(""), "gave up after 3 attempts: disk full");
+  EXPECT_EQ(stored.error.value_or(""), "gave up after 3 attempts: bug");
   EXPECT_EQ(failures_.size(), 1u);
+}
+
+TEST_P(QueueTest, TheMachinesFaultsAreRetriedPastTheLimitUntilTheyClear) {
+  // A full disk or a database away is no fault of the job's: its attempts
+  // run out, it keeps waiting at a growing backoff, and it runs when the
+  // fault clears.
+  std::string id = Add();
+  random_ = 0.0;
+  for (int attempt = 1; attempt <= 5; ++attempt) {
+    Job job = MustClaim("w1");
+    ASSERT_EQ(job.attempts, attempt);
+    ASSERT_EQ(queue_->Fail(LeaseOf(job), Status::Unavailable("disk full")).value(),
+              FailOutcome::kRetryScheduled)
+        << attempt;
+    Job stored = MustGet(id);
+    EXPECT_EQ(stored.state, kStateQueued);
+    EXPECT_EQ(stored.run_after, clock_.NowMillis() + queue_->Backoff(attempt).count());
+    EXPECT_EQ(stored.error.value_or(""),
+              attempt < 3 ? std::string("disk full")
+                          : "retrying until the fault clears (attempt " + std::to_string(attempt) +
+                                "): disk full");
+    EXPECT_TRUE(NothingToClaim());  // not before its backoff
+    clock_.Advance(queue_->Backoff(attempt));
+  }
+  EXPECT_TRUE(failures_.empty());
+  Job job = MustClaim("w1");
+  ASSERT_TRUE(queue_->Complete(LeaseOf(job)).ok());
+  EXPECT_EQ(MustGet(id).state, kStateDone);
+  // An internal error past the limit still fails the job.
+  std::string other = Add();
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    Job claimed = MustClaim("w1");
+    ASSERT_EQ(queue_->Fail(LeaseOf(claimed), Status::Unavailable("disk full")).value(),
+              FailOutcome::kRetryScheduled);
+    clock_.Advance(queue_->Backoff(attempt));
+  }
+  Job claimed = MustClaim("w1");
+  ASSERT_EQ(queue_->Fail(LeaseOf(claimed), Status::Internal("bug")).value(), FailOutcome::kFailed);
+  EXPECT_EQ(MustGet(other).error.value_or(""), "gave up after 4 attempts: bug");
 }
 
 TEST_P(QueueTest, ReleaseMakesTheJobRunnableAtOnceWithoutCountingTheAttempt) {
