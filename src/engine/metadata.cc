@@ -328,11 +328,18 @@ Result<VideoMetadata> ProbeMetadata(MediaInput& input, const ProbeOptions& optio
   }
 
   // Scanning from metadata: the stream's field order, else the first frame.
+  // The mixed codes (tb, bt) are ambiguous: FFmpeg's own muxers write top field
+  // first as tb in MOV, while its MXF demuxer reports bottom-field-first
+  // content (field dominance "last") as tb. There the codec's own flag, on the
+  // first decoded frame, decides.
   std::optional<Scanning> scanning = ScanningFromFieldOrder(par->field_order);
-  if (!scanning) {
+  const bool mixed = par->field_order == AV_FIELD_TB || par->field_order == AV_FIELD_BT;
+  if (!scanning || mixed) {
     RETURN_IF_ERROR(input.Rewind());
     ASSIGN_OR_RETURN(Scanning from_frame, ScanningFromFirstFrame(input));
-    scanning = from_frame;
+    if (!scanning || from_frame.interlaced()) {
+      scanning = from_frame;
+    }
   }
   meta.scanning_metadata = *scanning;
 

@@ -241,5 +241,27 @@ TEST_F(IngestTest, AVideoDamagedMidwayIsIngestedAndProcessed) {
   EXPECT_EQ(download.status, 200) << download.body.substr(0, 200);
 }
 
+// FFmpeg's MXF demuxer reports bottom-field-first content (field dominance
+// "last") as "tb", the code FFmpeg's MOV muxer has used for top field first:
+// the codec's own flag must decide, not the code's first letter.
+TEST_F(IngestTest, MxfBottomFieldFirstIsReportedBottomFieldFirst) {
+  namespace media = vidmill::engine::testing;
+  std::string clip = clips_ + "/bff.mxf";
+  Ffmpeg(media::PhotoSource(media::Photo(), 50) + "-vf \"" + media::PanFilter(720, 576, 50, 1) +
+         ",tinterlace=mode=interleave_bottom,setfield=bff\" -flags +ildct+ilme -top 0 "
+         "-c:v mpeg2video -b:v 6M -an " +
+         clip);
+  ASSERT_EQ(media::FfprobeVideo(clip, "field_order"), "tb") << "the ambiguous code under test";
+  StartWorker();
+  std::string id = UploadNew(clip, /*light=*/true);
+  boost::json::object state = client_->WaitForIngestion(id);
+  ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+  boost::json::object video = client_->VideoDocument(id);
+  const boost::json::object& scanning =
+      video["ingestion"].at("metadata").at("scanning").at("metadata").as_object();
+  EXPECT_EQ(Str(scanning.at("scanningType")), "interlaced");
+  EXPECT_EQ(Str(scanning.at("interlacedFieldOrder")), "bottom_field");
+}
+
 }  // namespace
 }  // namespace vidmill::test
