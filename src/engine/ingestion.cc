@@ -125,6 +125,11 @@ Status Analyse(MediaInput& input, const VideoMetadata& metadata, size_t thumbnai
   ASSIGN_OR_RETURN(analysis.frames, SampleFrames(input, plan, sink, [&](double fraction) {
                      tracker.Step("analysis", fraction);
                    }));
+  // A clip too short to reach the first measured position (a single frame)
+  // is measured on the frame it has, rather than left unrated.
+  if (analysis.quality.frames_measured() == 0 && analysis.last_frame) {
+    RETURN_IF_ERROR(analysis.quality.AddFrame(analysis.last_frame.get()));
+  }
   RETURN_IF_ERROR(analysis.idet.Finish());
   return Status::Ok();
 }

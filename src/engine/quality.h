@@ -90,6 +90,9 @@ class QualityAnalyzer {
     return AssessQuality(interlaced ? field_ : progressive_);
   }
 
+  // How many frames have been measured so far.
+  size_t frames_measured() const { return progressive_.size(); }
+
  private:
   Result<FrameQuality> Measure(const AVFrame* frame, bool top_field);
 

@@ -263,5 +263,26 @@ TEST_F(IngestTest, MxfBottomFieldFirstIsReportedBottomFieldFirst) {
   EXPECT_EQ(Str(scanning.at("interlacedFieldOrder")), "bottom_field");
 }
 
+// A one-frame clip never reaches the analysis pass's first measured position;
+// it must still be rated, not answer empty metrics and an overall score of 0.
+TEST_F(IngestTest, ASingleFrameClipIsRatedForQuality) {
+  namespace media = vidmill::engine::testing;
+  std::string clip = clips_ + "/one.mp4";
+  Ffmpeg(media::PhotoSource(media::Photo(), 25) + "-vf \"" + media::PanFilter(320, 240, 25, 1) +
+         "\" -frames:v 1 -c:v libx264 -preset ultrafast " + clip);
+  StartWorker();
+  std::string id = UploadNew(clip);
+  boost::json::object state = client_->WaitForIngestion(id);
+  ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+  boost::json::object video = client_->VideoDocument(id);
+  EXPECT_EQ(video["ingestion"].at("metadata").at("totalFrames").to_number<int64_t>(), 1);
+  const boost::json::object& quality = video["ingestion"].at("qualityAssessment").as_object();
+  ASSERT_EQ(quality.at("metrics").as_array().size(), 3u) << boost::json::serialize(quality);
+  for (const boost::json::value& metric : quality.at("metrics").as_array()) {
+    EXPECT_FALSE(Str(metric.at("subjectiveLabel")).empty());
+  }
+  EXPECT_GT(quality.at("overallSubjectiveScore").to_number<double>(), 1.0);
+}
+
 }  // namespace
 }  // namespace vidmill::test
