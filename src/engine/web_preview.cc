@@ -276,6 +276,14 @@ Status PreviewWriter::Write(Lane& lane) {
       return AvStatus(ret, "web preview: encoding");
     }
     encoded_->stream_index = lane.output->index;
+    // libx264 (before FFmpeg 6) leaves packet durations at 0, and the MP4
+    // muxer then gives the last sample no duration: the preview ended one frame
+    // early, and a one-frame video's preview lasted 0 s.
+    if (encoded_->duration <= 0 && &lane == &video_ && lane.frame_rate.num > 0 &&
+        lane.frame_rate.den > 0) {
+      encoded_->duration =
+          std::max<int64_t>(1, av_rescale_q(1, av_inv_q(lane.frame_rate), lane.encoder->time_base));
+    }
     av_packet_rescale_ts(encoded_.get(), lane.encoder->time_base, lane.output->time_base);
     AvLogCapture capture;
     ret = av_interleaved_write_frame(muxer_.get(), encoded_.get());

@@ -284,5 +284,28 @@ TEST_F(IngestTest, ASingleFrameClipIsRatedForQuality) {
   EXPECT_GT(quality.at("overallSubjectiveScore").to_number<double>(), 1.0);
 }
 
+// The preview's video track lasts as long as the video: its last frame keeps
+// its duration (a one-frame video's preview used to last 0 s).
+TEST_F(IngestTest, TheWebPreviewLastsAsLongAsTheVideo) {
+  namespace media = vidmill::engine::testing;
+  StartWorker();
+  for (int frames : {1, 25}) {
+    std::string clip = clips_ + "/frames" + std::to_string(frames) + ".mp4";
+    Ffmpeg(media::PhotoSource(media::Photo(), 25) + "-vf \"" +
+           media::PanFilter(320, 240, 25, 1) + "\" -frames:v " + std::to_string(frames) +
+           " -c:v libx264 -preset ultrafast " + clip);
+    std::string id = UploadNew(clip);
+    boost::json::object state = client_->WaitForIngestion(id);
+    ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+    HttpResponse preview = client_->http().Get("/media/v1/download/web/" + id, client_->token());
+    ASSERT_EQ(preview.status, 200) << preview.body.substr(0, 200);
+    std::string preview_path = clips_ + "/preview" + std::to_string(frames) + ".mp4";
+    WriteFile(preview_path, preview.body);
+    EXPECT_EQ(media::FfprobeVideo(preview_path, "nb_frames"), std::to_string(frames));
+    EXPECT_NEAR(std::stod(media::FfprobeVideo(preview_path, "duration")), frames / 25.0, 0.002)
+        << frames << " frames at 25 fps";
+  }
+}
+
 }  // namespace
 }  // namespace vidmill::test
