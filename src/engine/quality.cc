@@ -308,13 +308,16 @@ Result<FrameQuality> QualityAnalyzer::Measure(const AVFrame* frame, bool top_fie
     quality.noise_sigma = EstimateNoiseSigma(gray_.data(), frame->width, height, frame->width);
   }
 
-  const int detail_width = EvenWidthFor(frame->width, height, kDetailHeight);
+  // Widths follow the frame's storage aspect, also for a field: a field of
+  // 720x576 is the 720x576 picture at half the lines, not a 2.5:1 picture
+  // (scaled to 900x360 it was enlarged both ways and read as blurred).
+  const int detail_width = EvenWidthFor(frame->width, frame->height, kDetailHeight);
   RETURN_IF_ERROR(Convert(to_gray_small_[top_field], frame, top_field, AV_PIX_FMT_GRAY8,
                           detail_width, kDetailHeight, 1, gray_small_));
   quality.sharpness =
       1.0 - BlurEffect(gray_small_.data(), detail_width, kDetailHeight, detail_width);
 
-  const int colour_width = EvenWidthFor(frame->width, height, kColourHeight);
+  const int colour_width = EvenWidthFor(frame->width, frame->height, kColourHeight);
   RETURN_IF_ERROR(Convert(to_rgb_small_[top_field], frame, top_field, AV_PIX_FMT_RGB24,
                           colour_width, kColourHeight, 3, rgb_small_));
   quality.colourfulness =

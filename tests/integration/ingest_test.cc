@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "tests/integration/ingest_test_util.h"
@@ -305,6 +306,42 @@ TEST_F(IngestTest, TheWebPreviewLastsAsLongAsTheVideo) {
     EXPECT_NEAR(std::stod(media::FfprobeVideo(preview_path, "duration")), frames / 25.0, 0.002)
         << frames << " frames at 25 fps";
   }
+}
+
+// Interlaced content is rated on its top field. The same pan, woven to 25i or
+// kept as 25p, must rate alike on details: the field is the same picture at
+// half the lines (it was measured as a 2.5:1 picture enlarged to 900x360 and
+// rated "poor" where the progressive clip was "good").
+TEST_F(IngestTest, InterlacedAndProgressiveClipsOfOnePanRateAlikeOnDetails) {
+  namespace media = vidmill::engine::testing;
+  const std::string pan = media::PhotoSource(media::Photo("OneStandsOut"), 50) + "-vf \"" +
+                          media::PanFilter(720, 576, 50, 2);
+  std::string woven = clips_ + "/woven.mp4";
+  Ffmpeg(pan + ",tinterlace=mode=interleave_top,setfield=tff\" -c:v libx264 -crf 16 " +
+         "-preset ultrafast -flags +ildct+ilme -x264-params interlaced=1:tff=1 " + woven);
+  std::string progressive = clips_ + "/progressive.mp4";
+  Ffmpeg(pan + ",select='not(mod(n\\,2))',setpts=N/(25*TB)\" -r 25 -c:v libx264 -crf 16 " +
+         "-preset ultrafast " + progressive);
+  StartWorker();
+  std::map<std::string, double> details;
+  for (const std::string& clip : {woven, progressive}) {
+    std::string id = UploadNew(clip);
+    boost::json::object state = client_->WaitForIngestion(id);
+    ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+    boost::json::object video = client_->VideoDocument(id);
+    const boost::json::object& metadata = video["ingestion"].at("metadata").as_object();
+    std::string expected = clip == woven ? "interlaced" : "progressive";
+    ASSERT_EQ(Str(metadata.at("scanning").at("heuristics").at("scanningType")), expected);
+    for (const boost::json::value& metric :
+         video["ingestion"].at("qualityAssessment").at("metrics").as_array()) {
+      if (Str(metric.at("name")) == "details") {
+        details[clip] = metric.at("subjectiveScore").to_number<double>();
+      }
+    }
+  }
+  ASSERT_EQ(details.size(), 2u);
+  EXPECT_NEAR(details[woven], details[progressive], 0.5)
+      << "details score, woven 25i vs progressive 25p of the same pan";
 }
 
 }  // namespace
