@@ -292,9 +292,8 @@ TEST_F(IngestTest, TheWebPreviewLastsAsLongAsTheVideo) {
   StartWorker();
   for (int frames : {1, 25}) {
     std::string clip = clips_ + "/frames" + std::to_string(frames) + ".mp4";
-    Ffmpeg(media::PhotoSource(media::Photo(), 25) + "-vf \"" +
-           media::PanFilter(320, 240, 25, 1) + "\" -frames:v " + std::to_string(frames) +
-           " -c:v libx264 -preset ultrafast " + clip);
+    Ffmpeg(media::PhotoSource(media::Photo(), 25) + "-vf \"" + media::PanFilter(320, 240, 25, 1) +
+           "\" -frames:v " + std::to_string(frames) + " -c:v libx264 -preset ultrafast " + clip);
     std::string id = UploadNew(clip);
     boost::json::object state = client_->WaitForIngestion(id);
     ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
