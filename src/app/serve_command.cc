@@ -132,6 +132,11 @@ int RunServe(int argc, char** argv) {
     return 1;
   }
   context.blobs = blobs->get();
+  if (Status checked = CheckMediaDirMatchesDatabase(*context.db, *context.blobs, store->media_dir);
+      !checked.ok()) {
+    std::fprintf(stderr, "vidmill serve: %s\n", checked.message().c_str());
+    return 2;
+  }
   if (Status swept = api::SweepMediaOrphans(context); !swept.ok()) {
     LogWarning("media sweep skipped: " + swept.ToString());
   }
