@@ -408,7 +408,6 @@ TEST_P(WorkerTest, ConcurrencyRunsJobsInParallel) {
   EXPECT_EQ(script_.runs.load(), 6);
 }
 
-
 // A job whose work is finished while PostgreSQL is briefly down records its
 // end once the server is back, in the same attempt, instead of waiting out its
 // lease and running again.
@@ -442,11 +441,12 @@ TEST(WorkerPostgresOutageTest, AJobThatEndsWhileTheDatabaseIsDownIsDoneInItsFirs
   options.heartbeat_interval = milliseconds(100);
   options.temp_root = temp.path() + "/tmp";
   std::string id;
-  ASSERT_TRUE((*db)->Transaction([&](storage::Session& session) -> Status {
-                     ASSIGN_OR_RETURN(id, Enqueue(session, NewJob{"process", "video-1"},
-                                                  SystemClock::Instance()));
-                     return Status::Ok();
-                   })
+  ASSERT_TRUE((*db)
+                  ->Transaction([&](storage::Session& session) -> Status {
+                    ASSIGN_OR_RETURN(id, Enqueue(session, NewJob{"process", "video-1"},
+                                                 SystemClock::Instance()));
+                    return Status::Ok();
+                  })
                   .ok());
   Worker worker(queue, handlers, options);
   std::thread worker_thread([&] { EXPECT_TRUE(worker.Run().ok()); });
