@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -68,6 +69,10 @@ int RunServe(int argc, char** argv) {
     std::fprintf(stderr, "vidmill serve: %s\n", store.status().message().c_str());
     return 2;
   }
+  // The supervised workers take the database URL from the environment they
+  // inherit, which keeps a password in it off their command lines (`ps`).
+  // Set while this process has one thread.
+  setenv("VIDMILL_DATABASE", store->database_url.c_str(), 1);
 
   // Signals are taken by one watcher thread; every other thread (created
   // below) inherits the blocked mask.
@@ -132,6 +137,11 @@ int RunServe(int argc, char** argv) {
     return 1;
   }
   context.blobs = blobs->get();
+  if (Status checked = CheckMediaDirMatchesDatabase(*context.db, *context.blobs, store->media_dir);
+      !checked.ok()) {
+    std::fprintf(stderr, "vidmill serve: %s\n", checked.message().c_str());
+    return 2;
+  }
   if (Status swept = api::SweepMediaOrphans(context); !swept.ok()) {
     LogWarning("media sweep skipped: " + swept.ToString());
   }
@@ -174,8 +184,8 @@ int RunServe(int argc, char** argv) {
   // Media work happens in worker processes, never here.
   jobs::SupervisorOptions supervisor_options;
   supervisor_options.workers = static_cast<int>(*workers);
-  supervisor_options.worker_args = {"--database", store->database_url, "--media-dir",
-                                    store->media_dir, "--data-dir", store->data_dir};
+  supervisor_options.worker_args = {"--media-dir", store->media_dir, "--data-dir",
+                                    store->data_dir};
   jobs::Supervisor supervisor(supervisor_options);
   if (Status started = supervisor.Start(); !started.ok()) {
     std::fprintf(stderr, "vidmill serve: cannot start workers: %s\n", started.message().c_str());

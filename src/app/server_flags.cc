@@ -37,4 +37,25 @@ Result<StoreConfig> ResolveStore(const Flags& flags) {
   return config;
 }
 
+Status CheckMediaDirMatchesDatabase(storage::Database& db, storage::BlobStore& blobs,
+                                    const std::string& media_dir) {
+  storage::Rows rows;
+  RETURN_IF_ERROR(db.Run([&](storage::Session& session) -> Status {
+    ASSIGN_OR_RETURN(rows, session.Query("SELECT id FROM videos WHERE parent_id IS NULL AND "
+                                         "upload_status = 'DONE' "
+                                         "ORDER BY upload_updated_at DESC LIMIT 5",
+                                         {}));
+    return Status::Ok();
+  }));
+  if (rows.empty()) return Status::Ok();
+  for (const storage::Row& row : rows) {
+    ASSIGN_OR_RETURN(bool found, blobs.Exists(row.Text(0), storage::kOriginalBlob));
+    if (found) return Status::Ok();
+  }
+  return Status::InvalidArgument(
+      "--media-dir " + media_dir + " does not hold this database's media: none of the " +
+      std::to_string(rows.size()) + " most recent uploads (video " + rows[0].Text(0) +
+      " …) is there. Every node must use the same shared media directory (is it mounted?)");
+}
+
 }  // namespace vidmill::app

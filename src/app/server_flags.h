@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "common/flags.h"
+#include "storage/blob_store.h"
+#include "storage/database.h"
 
 namespace vidmill::app {
 
@@ -20,5 +22,13 @@ std::vector<FlagSpec> StoreFlags();
 
 // Creates the data and media directories when missing.
 Result<StoreConfig> ResolveStore(const Flags& flags);
+
+// Checks that `media_dir` is the media directory of `db`: once the store
+// holds an uploaded original, at least one of the most recent few must be
+// found in `blobs`. A node pointed at another directory by mistake (a typo, the
+// shared mount missing) would otherwise accept uploads no other node sees.
+// InvalidArgument naming the directory when it is not; an empty store passes.
+Status CheckMediaDirMatchesDatabase(storage::Database& db, storage::BlobStore& blobs,
+                                    const std::string& media_dir);
 
 }  // namespace vidmill::app

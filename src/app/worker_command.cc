@@ -106,6 +106,8 @@ int RunWorker(int argc, char** argv) {
 
   Result<std::unique_ptr<storage::BlobStore>> blobs = storage::OpenFileBlobStore(store->media_dir);
   if (!blobs.ok()) return Fail(blobs.status(), 1);
+  Status checked = CheckMediaDirMatchesDatabase(**db, **blobs, store->media_dir);
+  if (!checked.ok()) return Fail(checked, 2);
 
   jobs::HandlerRegistry handlers;
   filters::RegisterBuiltInFilters();  // Vidmill's own filters, for the process job

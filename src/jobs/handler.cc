@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
 
 namespace vidmill::jobs {
 
@@ -65,7 +66,19 @@ std::chrono::steady_clock::time_point JobContext::deadline() const {
 Status JobContext::FencedWrite(const SessionFn& fn) { return queue_.FencedWrite(lease_, fn); }
 
 Status JobContext::Complete(const SessionFn& fn) {
+  // The work is finished: a database blip now must not throw it away (the job
+  // would sit until its lease expired, then run again). Retrying is safe, the
+  // write being fenced, and ends with the lease: past it the job may be
+  // another worker's.
+  auto give_up = std::chrono::steady_clock::now() + queue_.options().lease_duration;
+  auto pause = std::chrono::milliseconds(100);
   Status status = queue_.Complete(lease_, fn);
+  while (status.code() == Code::kUnavailable && CheckStop().ok() &&
+         std::chrono::steady_clock::now() + pause < give_up) {
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(2000));
+    status = queue_.Complete(lease_, fn);
+  }
   if (status.ok()) {
     completed_ = true;
   }

@@ -273,7 +273,7 @@ void Worker::EndAttempt(JobContext& context, const Status& result) {
     return;
   }
   if (result.ok()) {
-    status = queue_.Complete(lease);
+    status = context.Complete();
     if (status.ok()) {
       LogInfo(Describe(job) + ": done");
     }

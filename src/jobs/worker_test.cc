@@ -408,5 +408,74 @@ TEST_P(WorkerTest, ConcurrencyRunsJobsInParallel) {
   EXPECT_EQ(script_.runs.load(), 6);
 }
 
+// A job whose work is finished while PostgreSQL is briefly down records its
+// end once the server is back, in the same attempt, instead of waiting out its
+// lease and running again.
+TEST(WorkerPostgresOutageTest, AJobThatEndsWhileTheDatabaseIsDownIsDoneInItsFirstAttempt) {
+  if (storage::TestPostgresAdminUrl().empty()) {
+    GTEST_SKIP() << storage::kTestPostgresEnv << " is not set: no PostgreSQL to test against";
+  }
+  auto cluster = storage::PrivatePostgresCluster::Start();
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  auto db = storage::OpenDatabase((*cluster)->admin_url());
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  QueueOptions queue_options;
+  queue_options.lease_duration = seconds(10);
+  queue_options.backoff_base = milliseconds(100);
+  Queue queue(**db, SystemClock::Instance(), queue_options);
+  Script script;
+  std::atomic<bool> database_down{false};
+  script.run = [&](JobContext& context) -> Status {
+    while (!database_down.load()) {
+      RETURN_IF_ERROR(context.CheckStop());
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return context.Complete();
+  };
+  HandlerRegistry handlers;
+  handlers.Register(std::string(kKindProcess), std::make_unique<ScriptedHandler>(script));
+  queue.SetFailureHook(handlers.MakeFailureHook());
+  test::TempDir temp;
+  WorkerOptions options;
+  options.poll_interval = milliseconds(50);
+  options.heartbeat_interval = milliseconds(100);
+  options.temp_root = temp.path() + "/tmp";
+  std::string id;
+  ASSERT_TRUE((*db)
+                  ->Transaction([&](storage::Session& session) -> Status {
+                    ASSIGN_OR_RETURN(id, Enqueue(session, NewJob{"process", "video-1"},
+                                                 SystemClock::Instance()));
+                    return Status::Ok();
+                  })
+                  .ok());
+  Worker worker(queue, handlers, options);
+  std::thread worker_thread([&] { EXPECT_TRUE(worker.Run().ok()); });
+  auto state_of = [&]() -> Job {
+    auto job = queue.Get(id);
+    return job.ok() ? *job : Job{};
+  };
+  auto deadline = steady_clock::now() + seconds(10);
+  while (state_of().state != kStateRunning && steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  ASSERT_TRUE((*cluster)->Pause().ok());
+  database_down = true;  // the handler finishes now, with the server away
+  std::this_thread::sleep_for(milliseconds(1500));
+  ASSERT_TRUE((*cluster)->Resume().ok());
+
+  // Well within the 10 s lease: the end was recorded by the first attempt.
+  deadline = steady_clock::now() + seconds(7);
+  Job job = state_of();
+  while (job.state != kStateDone && steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(50));
+    job = state_of();
+  }
+  EXPECT_EQ(job.state, kStateDone) << job.error.value_or("");
+  EXPECT_EQ(job.attempts, 1);
+  EXPECT_EQ(script.runs.load(), 1);
+  worker.Stop();
+  worker_thread.join();
+}
+
 }  // namespace
 }  // namespace vidmill::jobs

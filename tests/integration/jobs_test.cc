@@ -346,6 +346,23 @@ TEST_F(SupervisedJobsTest, ServeReplacesAWorkerKilledMidJobAndTheJobEndsDone) {
   EXPECT_EQ(client_->http().Get("/healthz").status, 200);
 }
 
+// The database URL may carry a password: the operator keeps it out of `ps` by
+// setting VIDMILL_DATABASE, so the supervised workers inherit it from the
+// environment instead of getting it on their command lines.
+TEST_F(SupervisedJobsTest, TheDatabaseUrlStaysOffTheWorkersCommandLines) {
+  std::vector<pid_t> workers = WaitForWorkers(2);
+  ASSERT_EQ(workers.size(), 2u);
+  for (pid_t pid : workers) {
+    std::string cmdline = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    EXPECT_EQ(cmdline.find("--database"), std::string::npos) << cmdline;
+  }
+  // They still work on the server's store.
+  std::string id = UploadLongClip();
+  boost::json::object state = WaitForStableIngestion(id);
+  EXPECT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+}
+
 TEST_F(SupervisedJobsTest, WorkersStopWithTheServerEvenWhenItIsKilled) {
   std::vector<pid_t> workers = WaitForWorkers(2);
   ASSERT_EQ(workers.size(), 2u);

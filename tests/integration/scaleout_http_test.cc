@@ -389,6 +389,41 @@ TEST(ScaleOutHttpTest, AnUploadCutOffByItsNodeDyingPublishesNothingAndTheRetryWo
   EXPECT_EQ(jobs.done, 1);
 }
 
+// A node started with the wrong --media-dir (a typo, or the shared mount
+// missing) would accept uploads into its own directory that no other node
+// sees. Once the store holds an upload, such a node refuses to start and says
+// why.
+TEST(ScaleOutHttpTest, ANodeWhoseMediaDirLacksTheStoresUploadsRefusesToStart) {
+  Deployment deployment(1);
+  CreateUser(deployment.database_url(), deployment.a().data_dir(), "ops@example.com");
+  ApiClient a(deployment.a().port(), "ops@example.com");
+  std::string clip = MakeClip(deployment.a().data_dir(), "clip.mp4", 0.4, "96x64");
+  std::string id = a.CreateVideo();
+  ASSERT_EQ(a.Upload(id, clip).status, 200);
+  ASSERT_EQ(a.WaitForIngestion(id), "DONE");
+
+  const std::string wrong_media = deployment.a().data_dir() + "/wrong-media";
+  const std::string node_dir = deployment.a().data_dir() + "/node-c";
+  const std::vector<std::string> store = {"--database", deployment.database_url(), "--media-dir",
+                                          wrong_media, "--data-dir", node_dir};
+  for (std::string command : {"serve", "worker"}) {
+    // `timeout` ends a node that (wrongly) starts; 124 is its exit code then.
+    std::vector<std::string> argv = {"timeout", "5", VIDMILL_BINARY, command};
+    argv.insert(argv.end(), store.begin(), store.end());
+    if (command == "serve") argv.insert(argv.end(), {"--workers", "0", "--listen", "127.0.0.1:0"});
+    CommandResult started = RunProgram(argv);
+    EXPECT_NE(started.exit_code, 124) << command << " started with the wrong media dir";
+    EXPECT_NE(started.exit_code, 0) << command;
+    EXPECT_NE(started.err.find("--media-dir"), std::string::npos) << command << ": " << started.err;
+    EXPECT_NE(started.err.find(wrong_media), std::string::npos) << command << ": " << started.err;
+  }
+  // The right directory still starts.
+  CommandResult right = RunProgram({"timeout", "3", VIDMILL_BINARY, "worker", "--database",
+                                    deployment.database_url(), "--media-dir",
+                                    deployment.a().data_dir() + "/media", "--data-dir", node_dir});
+  EXPECT_EQ(right.exit_code, 124) << right.err;  // still running when timeout stopped it
+}
+
 TEST(ScaleOutHttpTest, ApiAnswers503WhilePostgresRestartsThenEverythingResumes) {
   if (storage::TestPostgresAdminUrl().empty()) {
     GTEST_SKIP() << storage::kTestPostgresEnv << " is not set: no PostgreSQL to test against";
