@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "common/log.h"
+
 namespace vidmill::app {
 
 std::vector<FlagSpec> StoreFlags() {
@@ -40,13 +42,20 @@ Result<StoreConfig> ResolveStore(const Flags& flags) {
 Status CheckMediaDirMatchesDatabase(storage::Database& db, storage::BlobStore& blobs,
                                     const std::string& media_dir) {
   storage::Rows rows;
-  RETURN_IF_ERROR(db.Run([&](storage::Session& session) -> Status {
+  Status queried = db.Run([&](storage::Session& session) -> Status {
     ASSIGN_OR_RETURN(rows, session.Query("SELECT id FROM videos WHERE parent_id IS NULL AND "
                                          "upload_status = 'DONE' "
                                          "ORDER BY upload_updated_at DESC LIMIT 5",
                                          {}));
     return Status::Ok();
-  }));
+  });
+  if (queried.code() == Code::kUnavailable) {
+    // The database is away for now: a node must still start (and wait for it
+    // as it does for everything else), so the check is skipped, not failed.
+    LogWarning("media-dir check skipped: " + queried.ToString());
+    return Status::Ok();
+  }
+  RETURN_IF_ERROR(queried);
   if (rows.empty()) return Status::Ok();
   for (const storage::Row& row : rows) {
     ASSIGN_OR_RETURN(bool found, blobs.Exists(row.Text(0), storage::kOriginalBlob));

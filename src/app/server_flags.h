@@ -27,7 +27,8 @@ Result<StoreConfig> ResolveStore(const Flags& flags);
 // holds an uploaded original, at least one of the most recent few must be
 // found in `blobs`. A node pointed at another directory by mistake (a typo, the
 // shared mount missing) would otherwise accept uploads no other node sees.
-// InvalidArgument naming the directory when it is not; an empty store passes.
+// InvalidArgument naming the directory when it is not; an empty store passes,
+// and so does a database that is unavailable for now (logged).
 Status CheckMediaDirMatchesDatabase(storage::Database& db, storage::BlobStore& blobs,
                                     const std::string& media_dir);
 
