@@ -367,9 +367,13 @@ class Server::Impl {
           RegisterIdle(conn, false);
           break;
         }
-        stream.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
-        co_await stream.socket().async_wait(tcp::socket::wait_read,
-                                            asio::redirect_error(asio::use_awaitable, ec));
+        {
+          // socket().async_wait bypasses the tcp_stream's own expiry, so the
+          // idle timeout needs a timer of its own.
+          Deadline deadline(stream, std::chrono::seconds(options_.idle_timeout_seconds));
+          co_await stream.socket().async_wait(tcp::socket::wait_read,
+                                              asio::redirect_error(asio::use_awaitable, ec));
+        }
         RegisterIdle(conn, false);
         if (ec || stopping_) break;
       }

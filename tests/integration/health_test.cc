@@ -113,6 +113,27 @@ TEST(ServerTest, SlowHeaderDripIsCutOffByTheHeaderTimeout) {
   EXPECT_LT(waited, std::chrono::seconds(5));
 }
 
+TEST(ServerTest, IdleConnectionsAreClosedByTheIdleTimeout) {
+  ServerHarness server({.extra_flags = {"--idle-timeout", "1"}});
+  // One connection that never sends anything, one that goes quiet after a
+  // request: both must be closed, or idle clients could pile up for ever.
+  int silent = ConnectRaw(server.port());
+  int quiet = ConnectRaw(server.port());
+  ASSERT_GE(silent, 0);
+  ASSERT_GE(quiet, 0);
+  std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  send(quiet, request.data(), request.size(), 0);
+  auto started = std::chrono::steady_clock::now();
+  std::string silent_answer = ReadUntilClose(silent, 8);
+  std::string quiet_answer = ReadUntilClose(quiet, 8);
+  auto waited = std::chrono::steady_clock::now() - started;
+  close(silent);
+  close(quiet);
+  EXPECT_TRUE(silent_answer.empty()) << silent_answer;
+  EXPECT_NE(quiet_answer.find("200 OK"), std::string::npos) << quiet_answer;
+  EXPECT_LT(waited, std::chrono::seconds(6));
+}
+
 TEST(ServerTest, MalformedRequestLineIsABadRequest) {
   ServerHarness server;
   int fd = ConnectRaw(server.port());
