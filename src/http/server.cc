@@ -60,6 +60,24 @@ bool IsSafeHost(std::string_view host) {
 
 std::string NewRequestId() { return HexEncode(RandomBytes(8)); }
 
+// The decoded path goes into the one-line access log: control characters
+// (a %0d%0a in the URL) would forge log lines, so they are written as \xNN.
+std::string EscapeForLog(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f || c == '\\') {
+      char escaped[5];
+      std::snprintf(escaped, sizeof(escaped), "\\x%02x", byte);
+      out += escaped;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<std::string> PercentDecode(std::string_view text, bool is_query) {
@@ -425,6 +443,16 @@ class Server::Impl {
 
       Response response;
       Status early = ParseTarget(request);
+      if (early.ok() && header.find(bhttp::field::transfer_encoding) != header.end() &&
+          !beast::iequals(header[bhttp::field::transfer_encoding], "chunked")) {
+        // Beast reads a body it cannot frame (say "gzip" alone) as empty, so
+        // its bytes would be taken for the next request (request smuggling
+        // behind a proxy); a coding other than chunked is not decoded either.
+        early = Status::InvalidArgument("unsupported Transfer-Encoding '" +
+                                        std::string(header[bhttp::field::transfer_encoding]) +
+                                        "'; only chunked is accepted");
+        has_body = true;  // refuse and close: the body's end is unknown
+      }
       Router::Match match;
       if (early.ok()) {
         match = router_->Find(request);
@@ -657,7 +685,7 @@ class Server::Impl {
       char duration[32];
       std::snprintf(duration, sizeof(duration), "%.3fms", static_cast<double>(micros) / 1000.0);
       LogInfo("http " + (request.method.empty() ? std::string("-") : request.method) + " " +
-              (request.path.empty() ? std::string("-") : request.path) + " " +
+              (request.path.empty() ? std::string("-") : EscapeForLog(request.path)) + " " +
               std::to_string(response.status) + " " +
               std::to_string(response.omit_body ? 0 : length) + "B " + duration +
               " id=" + request.request_id + (ec ? " write-error=" + ec.message() : std::string()));

@@ -145,6 +145,33 @@ TEST(ServerTest, MalformedRequestLineIsABadRequest) {
   EXPECT_NE(answer.find("400 Bad Request"), std::string::npos) << answer;
 }
 
+TEST(ServerTest, ATransferEncodingOtherThanChunkedIsRefusedAndNotSmuggled) {
+  ServerHarness server;
+  int fd = ConnectRaw(server.port());
+  ASSERT_GE(fd, 0);
+  // "gzip" alone leaves the body unframed: its bytes must not be answered as
+  // a second request on the same connection.
+  std::string smuggle =
+      "POST /accounts/v1/token HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  send(fd, smuggle.data(), smuggle.size(), 0);
+  std::string answer = ReadUntilClose(fd, 5);
+  close(fd);
+  EXPECT_EQ(answer.find("HTTP/1.1 400 Bad Request"), 0u) << answer;
+  EXPECT_NE(answer.find("Transfer-Encoding"), std::string::npos) << answer;
+  EXPECT_EQ(answer.find("200 OK"), std::string::npos) << answer;
+}
+
+TEST(ServerTest, ControlCharactersInThePathCannotForgeAccessLogLines) {
+  ServerHarness server;
+  HttpClient client(server.port());
+  EXPECT_EQ(client.Get("/no/such%0d%0aforged-line%0a").status, 404);
+  EXPECT_EQ(client.Get("/healthz").status, 200);  // its log line follows the 404's
+  std::string log = server.ServerLog();
+  EXPECT_EQ(log.find("\nforged-line"), std::string::npos) << log;
+  EXPECT_NE(log.find("/no/such\\x0d\\x0aforged-line\\x0a 404"), std::string::npos) << log;
+}
+
 TEST(ServerTest, SigtermFinishesAndExitsZero) {
   ServerHarness server;
   HttpClient client(server.port());
