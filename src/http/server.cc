@@ -375,7 +375,9 @@ class Server::Impl {
     beast::flat_buffer buffer;
     boost::system::error_code ec;
     std::string remote = stream.socket().remote_endpoint(ec).address().to_string();
-    std::vector<char> chunk(kBodyChunkBytes);
+    // Allocated by the first streamed body only: every open connection would
+    // otherwise hold 64 KiB, idle ones included.
+    std::vector<char> chunk;
 
     while (!stopping_) {
       if (buffer.size() == 0) {
@@ -510,6 +512,7 @@ class Server::Impl {
           if (has_body) {
             co_await MaybeContinue(stream, request, version);
           }
+          if (chunk.empty()) chunk.resize(kBodyChunkBytes);
           Status status;
           IdleWatchdog watchdog(stream, std::chrono::seconds(options_.body_chunk_timeout_seconds));
           while (!body_parser.is_done()) {
