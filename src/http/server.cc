@@ -372,7 +372,9 @@ class Server::Impl {
 
   asio::awaitable<void> Session(std::shared_ptr<Connection> conn) {
     beast::tcp_stream& stream = conn->stream;
-    beast::flat_buffer buffer;
+    // Bounded: the body limits count body bytes only, so without a cap a
+    // chunk header (its extensions) that never ends would be buffered whole.
+    beast::flat_buffer buffer(options_.header_limit_bytes + 2 * kBodyChunkBytes);
     boost::system::error_code ec;
     std::string remote = stream.socket().remote_endpoint(ec).address().to_string();
     // Allocated by the first streamed body only: every open connection would
@@ -569,6 +571,9 @@ class Server::Impl {
     }
     if (ec == bhttp::error::body_limit) {
       return Status::PayloadTooLarge("request body too large");
+    }
+    if (ec == bhttp::error::buffer_overflow) {
+      return Status::PayloadTooLarge("request body has a chunk header or trailer that is too long");
     }
     if (ec == bhttp::error::partial_message || ec == asio::error::eof ||
         ec == bhttp::error::end_of_stream) {

@@ -209,6 +209,29 @@ TEST(ServerTest, ControlCharactersInThePathCannotForgeAccessLogLines) {
   EXPECT_NE(log.find("/no/such\\x0d\\x0aforged-line\\x0a 404"), std::string::npos) << log;
 }
 
+TEST(ServerTest, AnEndlessChunkHeaderIsRefusedWithBoundedMemory) {
+  ServerHarness server;
+  long before = ResidentKib(server.pid());
+  int fd = ConnectRaw(server.port());
+  ASSERT_GE(fd, 0);
+  // A chunk-size line whose extension never ends: the body limit counts body
+  // bytes only, so this used to be buffered whole (hundreds of MiB).
+  std::string head =
+      "POST /accounts/v1/token HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;";
+  send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+  std::string filler(1 << 20, 'a');
+  for (int i = 0; i < 64; ++i) {
+    if (send(fd, filler.data(), filler.size(), MSG_NOSIGNAL) < 0) break;
+  }
+  std::string answer = ReadUntilClose(fd, 10);
+  close(fd);
+  long grown = ResidentKib(server.pid()) - before;
+  EXPECT_NE(answer.find("413"), std::string::npos) << answer;
+  EXPECT_LT(grown, 16 * 1024) << "resident set grew by " << grown << " KiB";
+  HttpClient other(server.port());
+  EXPECT_EQ(other.Get("/healthz").status, 200);
+}
+
 TEST(ServerTest, SigtermFinishesAndExitsZero) {
   ServerHarness server;
   HttpClient client(server.port());
