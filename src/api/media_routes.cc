@@ -3,7 +3,9 @@
 #include <boost/json.hpp>
 #include <charconv>
 #include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -67,14 +69,53 @@ class BlobFile final : public http::OpenFile {
 
 // --- Upload ------------------------------------------------------------------
 
+// Uploads one user may have streaming at once. Each costs a blob writer (two
+// threads, up to 7 MiB of buffers) for as long as its client keeps sending, so
+// without a cap one account could open thousands and exhaust the server's
+// threads and memory.
+constexpr int kMaxUploadsPerUser = 4;
+
+// A user's claim on one of its upload slots, held by the UploadSink for its
+// whole life.
+class UploadSlot {
+ public:
+  static Result<std::unique_ptr<UploadSlot>> Take(const std::string& user_id) {
+    std::lock_guard lock(mu_);
+    int& in_use = in_use_[user_id];
+    if (in_use >= kMaxUploadsPerUser) {
+      if (in_use == 0) in_use_.erase(user_id);
+      return Status(Code::kTooManyRequests,
+                    "this account already has " + std::to_string(kMaxUploadsPerUser) +
+                        " uploads in progress; retry when one has finished")
+          .WithRetryAfter(5);
+    }
+    ++in_use;
+    return std::unique_ptr<UploadSlot>(new UploadSlot(user_id));
+  }
+  ~UploadSlot() {
+    std::lock_guard lock(mu_);
+    auto it = in_use_.find(user_id_);
+    if (it != in_use_.end() && --it->second <= 0) in_use_.erase(it);
+  }
+  UploadSlot(const UploadSlot&) = delete;
+  UploadSlot& operator=(const UploadSlot&) = delete;
+
+ private:
+  explicit UploadSlot(std::string user_id) : user_id_(std::move(user_id)) {}
+  static inline std::mutex mu_;
+  static inline std::map<std::string, int> in_use_;
+  std::string user_id_;
+};
+
 // Receives one upload's body: multipart parsing, the first file part into a
 // blob writer, everything else discarded. Write/Abort run on the server's I/O
 // thread, Finish on a handler thread; never two at once.
 class UploadSink final : public http::BodySink, private http::MultipartReceiver {
  public:
   UploadSink(ApiContext& context, Principal principal, videos::Video video, std::string boundary,
-             jobs::IngestionKind kind)
-      : context_(context),
+             jobs::IngestionKind kind, std::unique_ptr<UploadSlot> slot)
+      : slot_(std::move(slot)),
+        context_(context),
         principal_(std::move(principal)),
         video_(std::move(video)),
         kind_(kind),
@@ -225,6 +266,7 @@ class UploadSink final : public http::BodySink, private http::MultipartReceiver 
     return Status::Ok();
   }
 
+  std::unique_ptr<UploadSlot> slot_;  // declared first: released after the writer is gone
   ApiContext& context_;
   const Principal principal_;
   std::optional<storage::Sha256> body_digest_;  // signed uploads only
@@ -267,8 +309,10 @@ Result<std::unique_ptr<http::BodySink>> OpenUpload(ApiContext& context, Request&
     }
   }
   if (context.blobs == nullptr) return Status::Internal("no media storage configured");
-  return std::unique_ptr<http::BodySink>(
-      new UploadSink(context, std::move(principal), std::move(*video), std::move(boundary), kind));
+  ASSIGN_OR_RETURN(std::unique_ptr<UploadSlot> slot, UploadSlot::Take(principal.user_id));
+  return std::unique_ptr<http::BodySink>(new UploadSink(context, std::move(principal),
+                                                        std::move(*video), std::move(boundary),
+                                                        kind, std::move(slot)));
 }
 
 // --- Download ----------------------------------------------------------------

@@ -539,6 +539,41 @@ TEST_F(MediaApiTest, SlowDripPastTheBodyTimeoutIs408) {
   EXPECT_EQ(VideoDocument(id)["upload"].as_object()["hasFinishedUploading"], false);
 }
 
+TEST_F(MediaApiTest, OneAccountCannotHoldMoreThanFourUploadsOpen) {
+  // Each open upload holds a blob writer (threads, buffers) while its client
+  // keeps the body coming: an account gets four at once, the next is a 429.
+  std::string body = MultipartBody("held.mp4", *clip_);
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int i = 0; i < 4; ++i) {
+    std::string id = NewVideo(*token_a_);
+    auto connection = std::make_unique<RawConnection>(server_->port());
+    ASSERT_TRUE(connection->connected());
+    ASSERT_TRUE(connection->Send(
+        "POST /media/v1/upload/" + id + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+        *token_a_ + "\r\nContent-Type: " + MultipartType() +
+        "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, 500)));
+    held.push_back(std::move(connection));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // all four are streaming
+  std::string fifth = NewVideo(*token_a_);
+  HttpResponse refused = Upload(fifth, body, *token_a_);
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_EQ(refused.Json().as_object()["exception"].as_string(), "TooManyRequestsException");
+  EXPECT_FALSE(refused.Header("Retry-After").empty());
+  // Another account is not affected.
+  HttpResponse other = Upload(NewVideo(*token_b_), body, *token_b_);
+  EXPECT_EQ(other.status, 200) << other.body;
+  // A slot comes back when its upload ends (here: the client goes away).
+  held.front()->Close();
+  int status = 0;
+  for (int attempt = 0; attempt < 50 && status != 200; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    client_ = std::make_unique<HttpClient>(server_->port());
+    status = Upload(fifth, body, *token_a_).status;
+  }
+  EXPECT_EQ(status, 200);
+}
+
 TEST_F(MediaApiTest, TooLargeBeforeAndDuringTheBody) {
   std::string id = NewVideo(*token_a_);
   {
