@@ -406,6 +406,8 @@ TEST_F(ProcessingTest, EveryValidationRuleIsA400OverHttpAndCreatesNothing) {
        "appleProresProfile"},
       {R"({"dnxhdHrProfile": "dnxhr_sq"})", "dnxhdHrProfile"},
       {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_sq"})", "1920x1080"},
+      {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_444"})",
+       "cannot write DNxHD 444; use dnxhr_444"},
       {R"({"mediaContainerCodec": {"codec": "xdcam"}})", "1920x1080 or 1280x720"},
       {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "scanning": {"tag": "interlaced_tff"}})",
        "DNxHR"},
