@@ -6,8 +6,10 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/integration/ingest_test_util.h"
 #include "tests/support/server_harness.h"
@@ -521,6 +523,37 @@ TEST_F(ProcessingTest, Mpeg2AtTheHighestBitrateEncodes) {
   const std::string path = Download(processed, "fast.mts");
   ASSERT_FALSE(path.empty());
   EXPECT_NE(ProbeVideo(path, "codec_name").find("mpeg2video"), std::string::npos);
+}
+
+TEST_F(ProcessingTest, H264InMxfDecodesEveryFrameInOrder) {
+  // FFmpeg's MXF muxer stores no reordering for H.264, so B-frames came back
+  // with decode-order timestamps: ffmpeg complained of non-monotonic DTS and
+  // the decoded clip lost a frame.
+  Processed processed = ProcessToDone(object{
+      {"mediaContainerCodec", object{{"container", "mxf"}, {"codec", "h264"}}},
+      {"bitrate", object{{"mbps", 1}}}});
+  ASSERT_FALSE(processed.video.empty());
+  const std::string path = Download(processed, "h264.mxf");
+  ASSERT_FALSE(path.empty());
+  // framemd5 lines: stream, dts, pts, duration, size, hash.
+  CommandResult decoded = RunShell("ffmpeg -nostdin -v error -i '" + path +
+                                   "' -map 0:v -vsync passthrough -f framemd5 -");
+  EXPECT_EQ(decoded.err, "");
+  std::vector<long> pts;
+  std::istringstream lines(decoded.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("0,", 0) != 0) continue;
+    std::istringstream fields(line);
+    std::string stream, dts, time;
+    std::getline(fields, stream, ',');
+    std::getline(fields, dts, ',');
+    std::getline(fields, time, ',');
+    pts.push_back(std::stol(time));
+  }
+  ASSERT_GE(pts.size(), 25u);
+  std::vector<long> in_order(pts.size());
+  for (size_t i = 0; i < in_order.size(); ++i) in_order[i] = static_cast<long>(i);
+  EXPECT_EQ(pts, in_order);  // one frame per tick, in presentation order
 }
 
 TEST_F(ProcessingTest, DnxhrBelowItsSmallestFrameIsRefusedNotFailed) {
