@@ -556,6 +556,22 @@ TEST_F(ProcessingTest, H264InMxfDecodesEveryFrameInOrder) {
   EXPECT_EQ(pts, in_order);  // one frame per tick, in presentation order
 }
 
+TEST_F(ProcessingTest, HevcInMovAndMp4IsTaggedHvc1) {
+  // Apple's players take HEVC in QuickTime/MP4 only as `hvc1`; FFmpeg's
+  // default tag is `hev1`.
+  for (const std::string container : {"mp4", "mov"}) {
+    Processed processed = ProcessToDone(object{
+        {"mediaContainerCodec", object{{"container", container}, {"codec", "hevc"}}},
+        {"bitrate", object{{"mbps", 1}}},
+        {"range", object{{"startPositionMilliseconds", 0}, {"endPositionMilliseconds", 400}}}});
+    ASSERT_FALSE(processed.video.empty()) << container;
+    const std::string path = Download(processed, "hevc." + container);
+    ASSERT_FALSE(path.empty());
+    EXPECT_EQ(ProbeVideo(path, "codec_tag_string"), "hvc1\n") << container;
+    EXPECT_EQ(RunShell("ffmpeg -nostdin -v error -i '" + path + "' -f null -").err, "") << container;
+  }
+}
+
 TEST_F(ProcessingTest, DnxhrBelowItsSmallestFrameIsRefusedNotFailed) {
   // FFmpeg's DNxHR encoder refuses frames under 256x120: such a request was
   // accepted and its job FAILED after three attempts.
