@@ -572,6 +572,23 @@ TEST_F(ProcessingTest, HevcInMovAndMp4IsTaggedHvc1) {
   }
 }
 
+TEST_F(ProcessingTest, Prores4444XqCarriesMoreThan4444) {
+  // At the same quantiser prores_ks wrote 4444 XQ as the very pictures of 4444
+  // under another fourcc.
+  std::vector<double> rates;
+  for (const std::string profile : {"4444", "4444xq"}) {
+    Processed processed = ProcessToDone(object{
+        {"mediaContainerCodec", object{{"container", "mov"}, {"codec", "prores"}}},
+        {"appleProresProfile", profile},
+        {"range", object{{"startPositionMilliseconds", 0}, {"endPositionMilliseconds", 400}}}});
+    ASSERT_FALSE(processed.video.empty()) << profile;
+    const std::string path = Download(processed, "prores" + profile + ".mov");
+    ASSERT_FALSE(path.empty());
+    rates.push_back(std::atof(ProbeVideo(path, "bit_rate").c_str()));
+  }
+  EXPECT_GT(rates[1], rates[0] * 1.1) << rates[0] << " vs " << rates[1];
+}
+
 TEST_F(ProcessingTest, DnxhrBelowItsSmallestFrameIsRefusedNotFailed) {
   // FFmpeg's DNxHR encoder refuses frames under 256x120: such a request was
   // accepted and its job FAILED after three attempts.
