@@ -74,6 +74,9 @@ Result<CodecContextPtr> OpenVideoEncoder(const TranscodeSpec& spec, AVRational f
     ctx->rc_buffer_size = static_cast<int>(std::min<int64_t>(bitrate * 2, INT32_MAX));
     ctx->gop_size = static_cast<int>(std::lround(av_q2d(frame_rate) * 2));
     options.Set("preset", "medium");
+    // FFmpeg's MXF muxer stores no reordering for H.264 (only for MPEG-2), so
+    // B-frames would come back with decode-order timestamps: none in mxf.
+    if (spec.codec == "h264" && spec.container == "mxf") ctx->max_b_frames = 0;
     if (spec.codec == "h264" && spec.interlaced_output) {
       options.Set("x264-params",
                   spec.top_field_first ? "interlaced=1:tff=1" : "interlaced=1:bff=1");
@@ -83,7 +86,10 @@ Result<CodecContextPtr> OpenVideoEncoder(const TranscodeSpec& spec, AVRational f
     options.Set("profile", std::to_string(ProresProfileIndex(spec.profile)).c_str());
     options.Set("vendor", "apl0");
     // Quantiser mode: several times faster than prores_ks's bitrate search.
-    const int quantiser = spec.profile == "proxy" || spec.profile == "lt" ? 11 : 6;
+    // 4444 XQ gets a finer one: at 4444's quantiser it coded the same pictures.
+    const int quantiser = spec.profile == "proxy" || spec.profile == "lt" ? 11
+                          : spec.profile == "4444xq"                      ? 4
+                                                                          : 6;
     ctx->flags |= AV_CODEC_FLAG_QSCALE;
     ctx->global_quality = FF_QP2LAMBDA * quantiser;
   } else if (spec.codec == "dnxhd") {

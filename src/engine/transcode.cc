@@ -169,6 +169,11 @@ class Pipeline {
     if (video_out == nullptr) return Status::Internal("cannot add the video stream");
     ret = avcodec_parameters_from_context(video_out->codecpar, video_encoder_.get());
     if (ret < 0) return AvStatus(ret, "describing the video stream");
+    if (spec_.codec == "hevc" && (spec_.container == "mov" || spec_.container == "mp4")) {
+      // Apple's players take only `hvc1` (parameter sets in the hvcC box, as
+      // x265 writes them with a global header), not FFmpeg's default `hev1`.
+      video_out->codecpar->codec_tag = MKTAG('h', 'v', 'c', '1');
+    }
     video_out->time_base = video_encoder_->time_base;
     video_out->avg_frame_rate = output_rate_;
     video_out->r_frame_rate = output_rate_;

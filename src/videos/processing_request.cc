@@ -429,6 +429,12 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
                     "it is allowed only with codec dnxhd (codec is " + plan.codec + ")");
     }
     ASSIGN_OR_RETURN(plan.profile, OneOf("dnxhdHrProfile", *dnx, kDnxProfiles));
+    if (plan.profile == "dnxhd_444") {
+      // FFmpeg's DNxHD encoder takes 4:4:4 only with its dnxhr_444 profile, so
+      // DNxHD 444 (CID 1256) cannot be made: refuse it rather than fail the job.
+      return Refuse("dnxhdHrProfile", value(*dnx),
+                    "FFmpeg's DNxHD encoder cannot write DNxHD 444; use dnxhr_444 (4:4:4 10-bit)");
+    }
   } else if (plan.codec == "dnxhd") {
     plan.profile = "dnxhr_sq";
   }

@@ -311,7 +311,7 @@ TEST(ProcessingRequestTest, InterlacedOutputOnlyWhereTheFormatCarriesIt) {
        true, ""},
       {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_hq"})", hd_bff, true,
        true, ""},  // fields swapped to top first
-      {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_444"})", hd, false,
+      {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_lb"})", hd, false,
        true, "bwdif"},
       {R"({"mediaContainerCodec": {"container": "mts", "codec": "hevc"}})", hd, false, true,
        "bwdif"},

@@ -6,8 +6,10 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/integration/ingest_test_util.h"
 #include "tests/support/server_harness.h"
@@ -406,6 +408,8 @@ TEST_F(ProcessingTest, EveryValidationRuleIsA400OverHttpAndCreatesNothing) {
        "appleProresProfile"},
       {R"({"dnxhdHrProfile": "dnxhr_sq"})", "dnxhdHrProfile"},
       {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_sq"})", "1920x1080"},
+      {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_444"})",
+       "cannot write DNxHD 444; use dnxhr_444"},
       {R"({"mediaContainerCodec": {"codec": "xdcam"}})", "1920x1080 or 1280x720"},
       {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "scanning": {"tag": "interlaced_tff"}})",
        "DNxHR"},
@@ -519,6 +523,70 @@ TEST_F(ProcessingTest, Mpeg2AtTheHighestBitrateEncodes) {
   const std::string path = Download(processed, "fast.mts");
   ASSERT_FALSE(path.empty());
   EXPECT_NE(ProbeVideo(path, "codec_name").find("mpeg2video"), std::string::npos);
+}
+
+TEST_F(ProcessingTest, H264InMxfDecodesEveryFrameInOrder) {
+  // FFmpeg's MXF muxer stores no reordering for H.264, so B-frames came back
+  // with decode-order timestamps: ffmpeg complained of non-monotonic DTS and
+  // the decoded clip lost a frame.
+  Processed processed = ProcessToDone(object{
+      {"mediaContainerCodec", object{{"container", "mxf"}, {"codec", "h264"}}},
+      {"bitrate", object{{"mbps", 1}}}});
+  ASSERT_FALSE(processed.video.empty());
+  const std::string path = Download(processed, "h264.mxf");
+  ASSERT_FALSE(path.empty());
+  // framemd5 lines: stream, dts, pts, duration, size, hash.
+  CommandResult decoded = RunShell("ffmpeg -nostdin -v error -i '" + path +
+                                   "' -map 0:v -vsync passthrough -f framemd5 -");
+  EXPECT_EQ(decoded.err, "");
+  std::vector<long> pts;
+  std::istringstream lines(decoded.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("0,", 0) != 0) continue;
+    std::istringstream fields(line);
+    std::string stream, dts, time;
+    std::getline(fields, stream, ',');
+    std::getline(fields, dts, ',');
+    std::getline(fields, time, ',');
+    pts.push_back(std::stol(time));
+  }
+  ASSERT_GE(pts.size(), 25u);
+  std::vector<long> in_order(pts.size());
+  for (size_t i = 0; i < in_order.size(); ++i) in_order[i] = static_cast<long>(i);
+  EXPECT_EQ(pts, in_order);  // one frame per tick, in presentation order
+}
+
+TEST_F(ProcessingTest, HevcInMovAndMp4IsTaggedHvc1) {
+  // Apple's players take HEVC in QuickTime/MP4 only as `hvc1`; FFmpeg's
+  // default tag is `hev1`.
+  for (const std::string container : {"mp4", "mov"}) {
+    Processed processed = ProcessToDone(object{
+        {"mediaContainerCodec", object{{"container", container}, {"codec", "hevc"}}},
+        {"bitrate", object{{"mbps", 1}}},
+        {"range", object{{"startPositionMilliseconds", 0}, {"endPositionMilliseconds", 400}}}});
+    ASSERT_FALSE(processed.video.empty()) << container;
+    const std::string path = Download(processed, "hevc." + container);
+    ASSERT_FALSE(path.empty());
+    EXPECT_EQ(ProbeVideo(path, "codec_tag_string"), "hvc1\n") << container;
+    EXPECT_EQ(RunShell("ffmpeg -nostdin -v error -i '" + path + "' -f null -").err, "") << container;
+  }
+}
+
+TEST_F(ProcessingTest, Prores4444XqCarriesMoreThan4444) {
+  // At the same quantiser prores_ks wrote 4444 XQ as the very pictures of 4444
+  // under another fourcc.
+  std::vector<double> rates;
+  for (const std::string profile : {"4444", "4444xq"}) {
+    Processed processed = ProcessToDone(object{
+        {"mediaContainerCodec", object{{"container", "mov"}, {"codec", "prores"}}},
+        {"appleProresProfile", profile},
+        {"range", object{{"startPositionMilliseconds", 0}, {"endPositionMilliseconds", 400}}}});
+    ASSERT_FALSE(processed.video.empty()) << profile;
+    const std::string path = Download(processed, "prores" + profile + ".mov");
+    ASSERT_FALSE(path.empty());
+    rates.push_back(std::atof(ProbeVideo(path, "bit_rate").c_str()));
+  }
+  EXPECT_GT(rates[1], rates[0] * 1.1) << rates[0] << " vs " << rates[1];
 }
 
 TEST_F(ProcessingTest, DnxhrBelowItsSmallestFrameIsRefusedNotFailed) {
