@@ -83,6 +83,15 @@ std::string MultipartBody(const std::string& file_name, const std::string& conte
 
 std::string MultipartType() { return std::string("multipart/form-data; boundary=") + kBoundary; }
 
+// Creates a video item for the tests that run a server of their own; its id,
+// or "" (with a failure recorded) when the API refused.
+std::string CreateVideo(HttpClient& client, const std::string& token) {
+  HttpResponse created = client.SendJson("PUT", "/videos/v1/video", boost::json::object{}, token);
+  EXPECT_EQ(created.status, 200) << created.body;
+  if (created.status != 200) return "";
+  return std::string(created.Json().as_object()["videoId"].as_string());
+}
+
 // A raw loopback connection, for what a well-behaved client never does.
 class RawConnection {
  public:
@@ -823,9 +832,8 @@ TEST(MediaShutdownTest, ServerStoppedMidUploadPublishesNothing) {
   std::string token = server.CreateUserAndLogin("stop@example.com", "correct horse battery", "s");
   ASSERT_FALSE(token.empty());
   HttpClient client(server.port());
-  HttpResponse created = client.SendJson("PUT", "/videos/v1/video", boost::json::object{}, token);
-  ASSERT_EQ(created.status, 200) << created.body;
-  std::string id(created.Json().as_object()["videoId"].as_string());
+  const std::string id = CreateVideo(client, token);
+  ASSERT_FALSE(id.empty());
   const fs::path dir = fs::path(server.data_dir()) / "media" / id;
 
   std::string body = MultipartBody("stopped.mp4", std::string(1 << 20, 's'));
@@ -915,9 +923,8 @@ TEST(MediaDiskFullTest, AFullDiskIsA503AndLosesNothing) {
   std::string token = server.CreateUserAndLogin("full@example.com", "correct horse battery", "f");
   ASSERT_FALSE(token.empty());
   HttpClient client(server.port());
-  HttpResponse created = client.SendJson("PUT", "/videos/v1/video", boost::json::object{}, token);
-  ASSERT_EQ(created.status, 200) << created.body;
-  std::string id(created.Json().as_object()["videoId"].as_string());
+  const std::string id = CreateVideo(client, token);
+  ASSERT_FALSE(id.empty());
   const fs::path dir = fs::path(server.data_dir()) / "media" / id;
   std::string body = MultipartBody("full.mp4", std::string(1 << 20, 'u'));
   auto upload = [&] {
@@ -971,9 +978,8 @@ TEST(MediaDiskFullTest, AReuploadThatCannotBeRecordedKeepsThePreviousFile) {
   std::string token = server->CreateUserAndLogin("keep@example.com", "correct horse battery", "k");
   ASSERT_FALSE(token.empty());
   HttpClient client(server->port());
-  HttpResponse created = client.SendJson("PUT", "/videos/v1/video", boost::json::object{}, token);
-  ASSERT_EQ(created.status, 200) << created.body;
-  std::string id(created.Json().as_object()["videoId"].as_string());
+  const std::string id = CreateVideo(client, token);
+  ASSERT_FALSE(id.empty());
   auto upload = [&](const std::string& content) {
     return client.Send("POST", "/media/v1/upload/" + id,
                        {{"Authorization", "Bearer " + token}, {"Content-Type", MultipartType()}},
