@@ -28,7 +28,7 @@ using RefineLayer = ConvLayer;
 
 // One trained network, as generated into refine_weights.cc.
 struct RefineNetTable {
-  const char* family;  // "pabsr1" or "dvres"
+  const char* family;  // the filter it serves: "pabsr1"
   int scale;           // the learned-filter scale it corrects: 2
   const RefineLayer* layers;
   int layer_count;
@@ -43,7 +43,7 @@ const ConvNet* FindRefineNet(std::string_view family, int scale);
 
 // Per-filter buffers, reused from picture to picture.
 struct RefineScratch {
-  std::vector<float> mean, in, out;
+  std::vector<float> in, out;
 };
 
 // Adds the network's correction to `base`, the 2·width × 2·height upscale

@@ -228,7 +228,7 @@ Result<std::unique_ptr<VideoFilter>> MakeSuperResolution(std::string_view family
   const bool dvres = family == "dvres";
   RETURN_IF_ERROR(CheckProperties(
       config, name,
-      dvres ? std::vector<std::string>{"fields", "temporal", "refine"}
+      dvres ? std::vector<std::string>{"fields", "temporal"}
             : std::vector<std::string>{"fields", "refine"}));
   ASSIGN_OR_RETURN(double fields, DoubleProperty(config, name, "fields", 0, 0, 1));
   if (fields != 0 && fields != 1) return Status::InvalidArgument(name + ": fields must be 0 or 1");

@@ -382,17 +382,17 @@ TEST(SuperResolutionTest, RefinementNetworkRunsTheSameOnOneThreadAndTwo) {
   EXPECT_NE(one, base);  // it did correct something
 }
 
-TEST(SuperResolutionTest, RefinePropertyIsZeroOrOne) {
+TEST(SuperResolutionTest, RefinePropertyIsZeroOrOneAndPabsr1s) {
   FilterConfig config;
   config.input = PixelFormat{32, 32, 8, Chroma::k420};
   config.output_width = 64;
   config.output_height = 64;
-  for (const char* name : {"pabsr1", "dvres"}) {
-    config.properties["refine"] = "0.5";
-    EXPECT_EQ(MakeFilter(name, config).status().code(), Code::kInvalidArgument) << name;
-    config.properties["refine"] = "0";
-    EXPECT_TRUE(MakeFilter(name, config).ok()) << name;
-  }
+  config.properties["refine"] = "0.5";
+  EXPECT_EQ(MakeFilter("pabsr1", config).status().code(), Code::kInvalidArgument);
+  config.properties["refine"] = "0";
+  EXPECT_TRUE(MakeFilter("pabsr1", config).ok());
+  // dvres has no network (docs/filters.md: it did not pay there).
+  EXPECT_EQ(MakeFilter("dvres", config).status().code(), Code::kInvalidArgument);
 }
 
 }  // namespace
