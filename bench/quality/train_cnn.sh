@@ -27,6 +27,9 @@ tool="$build/bench/quality/quality_bench"
 eval "$(grep -m1 '^train=' "$here/run.sh")"   # the training photos, from the one split
 eval "$(sed -n '/^train_more=(/,/)$/p' "$here/run.sh")"
 train+=("${train_more[@]}")
+for photo in "${train_more[@]}"; do
+  [[ -f "$(pick "$photo")" ]] || { echo "missing $(pick "$photo"): scripts/install-deps.sh --bench" >&2; exit 1; }
+done
 [[ -n "${CNN_TRAIN_PHOTOS:-}" ]] && read -r -a train <<<"$CNN_TRAIN_PHOTOS"
 
 if [[ -n "${CNN_TRAIN_WORK:-}" ]]; then
