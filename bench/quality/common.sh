@@ -2,8 +2,10 @@
 
 walls=/usr/share/wallpapers
 
-# pick NAME: the image of wallpaper NAME closest to 1920 pixels wide.
+# pick NAME: the image of wallpaper NAME closest to 1920 pixels wide; a NAME
+# ending in .jpg is a file under /usr/share/backgrounds (run.sh's train_more).
 pick() {
+  if [[ $1 == *.jpg ]]; then echo "/usr/share/backgrounds/$1"; return; fi
   local dir="$walls/$1/contents/images"
   ls "$dir" | awk -F'[x.]' '{d=$1-1920; if (d<0) d=-d; print d, $0}' | sort -n | head -1 |
     cut -d' ' -f2 | sed "s|^|$dir/|"

@@ -39,6 +39,17 @@ command -v ffmpeg >/dev/null || { echo "ffmpeg is needed" >&2; exit 1; }
 # The split: photographs only (the abstract renders are left out). Training
 # photos are never rendered here; they are for the learned filters.
 train=(Autumn ColorfulCups FallenLeaf IceCold MilkyWay OneStandsOut Grey)
+# More training photos for the refinement networks (train_cnn.sh only): the
+# photographs (no renders, none narrower than 1920) of two more Debian
+# wallpaper packages, lomiri-wallpapers-16.04 and mate-backgrounds.
+train_more=(Bridge_by_Sander_Klootwijk.jpg Dragonfly_by_Bolly.jpg Infinite-Sea_by_Aury88.jpg
+  Kleiber_by_Lukas_Baubkus.jpg Picture_0B_by_freespace.jpg Wine_by_Jakkub_Mede.jpg
+  aitzgorri_by_Aitzol_Berasategi.jpg analogpattern_by_Peter_Nerlich.jpg free_by_Peter_Nerlich.jpg
+  friends_by_Aitzol_Berasategi.jpg greentock_by_Peter_Nerlich.jpg life_by_Aitzol_Berasategi.jpg
+  picosdeeuropa_by_Aitzol_Berasategi.jpg seeding_by_Clements_Engelhardt.jpg
+  sunset_by_Aitzol_Berasategi.jpg mate/nature/Aqua.jpg mate/nature/Blinds.jpg
+  mate/nature/Garden.jpg mate/nature/LadyBird.jpg mate/nature/RainDrops.jpg mate/nature/Storm.jpg
+  mate/nature/TwoWings.jpg mate/nature/Wood.jpg mate/nature/YellowFlower.jpg)
 test=(BytheWater Path Altai ColdRipple DarkestHour EveningGlow summer_1am)
 fields=20
 if (( full )); then fields=40; else test=("${test[@]:0:2}"); fi

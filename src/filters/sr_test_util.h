@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 namespace vidmill::filters {
 
 // The luma of a size × size crop from the middle of wallpaper `name`, scaled to
@@ -22,8 +24,10 @@ inline bool LoadPhotoCrop(const std::string& name, int size, std::vector<float>*
   for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
     if (entry.path().filename() == "1920x1080.jpg" || image.empty()) image = entry.path();
   }
+  // Named by process: ctest runs tests that load the same crop at once.
   const std::string raw = std::filesystem::temp_directory_path() /
-                          ("vidmill_sr_crop_" + name + std::to_string(size) + ".gray");
+                          ("vidmill_sr_crop_" + name + std::to_string(size) + "_" +
+                           std::to_string(getpid()) + ".gray");
   const std::string command = "ffmpeg -nostdin -loglevel error -y -i '" + image +
                               "' -vf scale=1280:-2,crop=" + std::to_string(size) + ":" +
                               std::to_string(size) + ",format=gray -frames:v 1 -f rawvideo '" +

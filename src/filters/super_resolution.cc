@@ -8,6 +8,7 @@
 #include "filters/clarity.h"
 #include "filters/denoise.h"
 #include "filters/raisr.h"
+#include "filters/refine_net.h"
 #include "filters/resample.h"
 
 namespace vidmill::filters {
@@ -53,8 +54,12 @@ void FromFloat(const float* in, ptrdiff_t in_stride, const PlaneView& plane) {
 class SuperResolution final : public VideoFilter {
  public:
   SuperResolution(std::string family, const FilterConfig& config, PixelFormat output,
-                  const RaisrModel* model)
-      : family_(std::move(family)), config_(config), output_(output), model_(model) {}
+                  const RaisrModel* model, const ConvNet* refine)
+      : family_(std::move(family)),
+        config_(config),
+        output_(output),
+        model_(model),
+        refine_(refine) {}
 
   Status Push(const FrameView& in, int64_t pts) override {
     if (flushed_) return Status::InvalidArgument(family_ + ": Push after Flush");
@@ -125,11 +130,15 @@ class SuperResolution final : public VideoFilter {
       padded_.FillBorder();
       const int scale = model_->scale;
       const int up_w = src.width * scale, up_h = src.height * scale;
-      if (up_w == out_w && up_h == out_h) {
-        RaisrUpscale(padded_, *model_, final_.data(), out_w, kThreads);
-      } else {
-        luma_.resize(static_cast<size_t>(up_w) * up_h);
-        RaisrUpscale(padded_, *model_, luma_.data(), up_w, kThreads);
+      const bool exact = up_w == out_w && up_h == out_h;
+      if (!exact) luma_.resize(static_cast<size_t>(up_w) * up_h);
+      float* up = exact ? final_.data() : luma_.data();
+      RaisrUpscale(padded_, *model_, up, up_w, kThreads);
+      if (refine_ != nullptr) {
+        RefineUpscale(*refine_, padded_.Row(0), padded_.stride, src.width, src.height, up, up_w,
+                      kThreads > 1, &refine_scratch_);
+      }
+      if (!exact) {
         ResamplePlane(luma_.data(), up_w, up_h, up_w, final_.data(), out_w, out_h, out_w, kThreads);
       }
     }
@@ -141,6 +150,8 @@ class SuperResolution final : public VideoFilter {
   FilterConfig config_;
   PixelFormat output_;
   const RaisrModel* model_;
+  const ConvNet* refine_;  // null: the learned filters alone
+  RefineScratch refine_scratch_;
   bool flushed_ = false;
   bool fields_ = false;
   std::vector<OwnedFrame> ready_;
@@ -217,13 +228,16 @@ Result<std::unique_ptr<VideoFilter>> MakeSuperResolution(std::string_view family
   const bool dvres = family == "dvres";
   RETURN_IF_ERROR(CheckProperties(
       config, name,
-      dvres ? std::vector<std::string>{"fields", "temporal"} : std::vector<std::string>{"fields"}));
+      dvres ? std::vector<std::string>{"fields", "temporal"}
+            : std::vector<std::string>{"fields", "refine"}));
   ASSIGN_OR_RETURN(double fields, DoubleProperty(config, name, "fields", 0, 0, 1));
   if (fields != 0 && fields != 1) return Status::InvalidArgument(name + ": fields must be 0 or 1");
   ASSIGN_OR_RETURN(double temporal, DoubleProperty(config, name, "temporal", 1, 0, 1));
   if (temporal != 0 && temporal != 1) {
     return Status::InvalidArgument(name + ": temporal must be 0 or 1");
   }
+  ASSIGN_OR_RETURN(double refine_on, DoubleProperty(config, name, "refine", 1, 0, 1));
+  if (refine_on != 0 && refine_on != 1) return Status::InvalidArgument(name + ": refine must be 0 or 1");
   PixelFormat output = config.input;
   if (config.output_width != 0 || config.output_height != 0) {
     output.width = config.output_width;
@@ -251,7 +265,11 @@ Result<std::unique_ptr<VideoFilter>> MakeSuperResolution(std::string_view family
                                     std::to_string(scale) + "x model in this build");
     }
   }
-  auto filter = std::make_unique<SuperResolution>(name, config, output, model);
+  // The refinement network corrects the 2× learned filters where this build
+  // has one (property refine = 0 turns it off).
+  const ConvNet* refine = refine_on == 1 && model != nullptr ? FindRefineNet(family, model->scale)
+                                                          : nullptr;
+  auto filter = std::make_unique<SuperResolution>(name, config, output, model, refine);
   filter->set_fields(fields == 1);
   if (!dvres || temporal == 0) return std::unique_ptr<VideoFilter>(std::move(filter));
   FilterConfig denoise_config;

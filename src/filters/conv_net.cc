@@ -1,0 +1,372 @@
+// ConvNet design. A line-buffered pipeline: layer l keeps a ring of `kernel`
+// rows of its input, and a layer's output row is computed as soon as the input
+// rows under its kernel exist (pulled, recursively, from the layer before).
+// So there are no whole-frame intermediate planes, the working set is a few
+// rows per layer (it stays in L2), and no halo is computed twice except the
+// few rows above and below each half of the frame that the two halves share.
+//
+// Row buffers hold each channel's row as a run of floats with a margin on both
+// sides: the left and right margins repeat the edge pixel (torch's
+// padding_mode='replicate' horizontally), and rows above and below the frame
+// are the clamped edge rows (the same, vertically). The kernel computes whole
+// vector blocks, so it writes and reads a little past the right edge; those
+// pixels are never copied out. The last layer stores its whole blocks straight
+// into the output planes.
+//
+// The row kernel (conv_net_kernel.inc) is compiled three times: AVX-512,
+// AVX2+FMA and plain C++, picked once per ConvNet from what the CPU has.
+#include "filters/conv_net.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "filters/halves.h"
+
+namespace vidmill::filters {
+namespace {
+
+constexpr int kMaxKernel = 5;
+// Margin before x = 0 in a row buffer: a whole 64-byte line, so x = 0 stays
+// aligned; it must hold the largest kernel radius.
+constexpr int kLeftMargin = 16;
+// Room after the rounded-up width: the kernel's last block may reach 63
+// pixels past the width (4 blocks of 16), plus the radius it reads beyond.
+constexpr int kRightMargin = 80;
+// Pixels per tile of ConvRow (see there).
+constexpr int kTilePixels = 128;
+
+// What the row kernel needs for one output row of one layer.
+struct RowJob {
+  const float* in_rows[kMaxKernel];  // x = 0 of channel 0 of input rows y-r … y+r
+  std::ptrdiff_t in_channel_stride;
+  int in_channels;
+  int out_channels;
+  int kernel;
+  const float* weights;  // [in][ky][kx][out]
+  const float* bias;     // [out]
+  const float* prelu;    // [out] or nullptr
+  float* out;            // x = 0 of output channel 0 (a row buffer)
+  std::ptrdiff_t out_channel_stride;
+  int width;
+  // The last layer's row in the caller's output planes, or nullptr.
+  float* frame_out = nullptr;
+  std::ptrdiff_t frame_channel_stride = 0;
+};
+
+namespace portable {
+
+// No intrinsics: four floats a vector (the 16-byte vectors every x86-64 and
+// ARM64 CPU has), written with the GNU vector extension, which GCC and Clang
+// lower to SSE2 or NEON, or elsewhere as loops over an array.
+constexpr int kLanes = 4;
+constexpr int kMaxChunk = 4;
+constexpr int kTargetAccumulators = 12;  // of 16 xmm registers
+#if defined(__GNUC__)
+typedef float Vec __attribute__((vector_size(kLanes * sizeof(float))));
+inline Vec Load(const float* p) {
+  Vec r;
+  std::memcpy(&r, p, sizeof(r));
+  return r;
+}
+inline void Store(float* p, Vec a) { std::memcpy(p, &a, sizeof(a)); }
+inline Vec Set1(float x) { return Vec{} + x; }
+inline Vec Fma(Vec a, Vec b, Vec c) { return a * b + c; }
+inline Vec PRelu(Vec x, Vec slope) { return x >= 0.0f ? x : slope * x; }
+#else
+struct Vec {
+  float v[kLanes];
+};
+inline Vec Load(const float* p) {
+  Vec r;
+  for (int i = 0; i < kLanes; ++i) r.v[i] = p[i];
+  return r;
+}
+inline void Store(float* p, const Vec& a) {
+  for (int i = 0; i < kLanes; ++i) p[i] = a.v[i];
+}
+inline Vec Set1(float x) {
+  Vec r;
+  for (int i = 0; i < kLanes; ++i) r.v[i] = x;
+  return r;
+}
+inline Vec Fma(const Vec& a, const Vec& b, const Vec& c) {
+  Vec r;
+  for (int i = 0; i < kLanes; ++i) r.v[i] = a.v[i] * b.v[i] + c.v[i];
+  return r;
+}
+inline Vec PRelu(const Vec& x, const Vec& slope) {
+  Vec r;
+  for (int i = 0; i < kLanes; ++i) r.v[i] = x.v[i] >= 0.0f ? x.v[i] : slope.v[i] * x.v[i];
+  return r;
+}
+#endif
+
+#include "filters/conv_net_kernel.inc"
+
+}  // namespace portable
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace avx2 {
+
+constexpr int kLanes = 8;
+constexpr int kMaxChunk = 4;
+constexpr int kTargetAccumulators = 12;  // of 16 ymm registers
+using Vec = __m256;
+inline Vec Load(const float* p) { return _mm256_loadu_ps(p); }
+inline void Store(float* p, Vec a) { _mm256_storeu_ps(p, a); }
+inline Vec Set1(float x) { return _mm256_set1_ps(x); }
+inline Vec Fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+inline Vec PRelu(Vec x, Vec slope) {
+  return _mm256_blendv_ps(x, _mm256_mul_ps(x, slope), x);  // sign bit set: slope·x
+}
+
+#include "filters/conv_net_kernel.inc"
+
+}  // namespace avx2
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx2,fma")
+namespace avx512 {
+
+constexpr int kLanes = 16;
+constexpr int kMaxChunk = 8;
+constexpr int kTargetAccumulators = 24;  // of 32 zmm registers
+using Vec = __m512;
+inline Vec Load(const float* p) { return _mm512_loadu_ps(p); }
+inline void Store(float* p, Vec a) { _mm512_storeu_ps(p, a); }
+inline Vec Set1(float x) { return _mm512_set1_ps(x); }
+inline Vec Fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+inline Vec PRelu(Vec x, Vec slope) {
+  const __mmask16 negative = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+  return _mm512_mask_mul_ps(x, negative, x, slope);
+}
+
+#include "filters/conv_net_kernel.inc"
+
+}  // namespace avx512
+#pragma GCC pop_options
+
+using RowFn = void (*)(const RowJob&);
+
+RowFn RowFnFor(ConvNetIsa isa) {
+  switch (isa) {
+    case ConvNetIsa::kAvx512:
+      return &avx512::ConvRow;
+    case ConvNetIsa::kAvx2:
+      return &avx2::ConvRow;
+    case ConvNetIsa::kPortable:
+      break;
+  }
+  return &portable::ConvRow;
+}
+
+// A zeroed float buffer aligned to a cache line.
+class AlignedFloats {
+ public:
+  explicit AlignedFloats(size_t count) : data_(new (std::align_val_t(64)) float[count]()) {}
+  float* get() const { return data_.get(); }
+
+ private:
+  struct Deleter {
+    void operator()(float* p) const { ::operator delete[](p, std::align_val_t(64)); }
+  };
+  std::unique_ptr<float[], Deleter> data_;
+};
+
+// Repeats the edge pixels of each channel's row into its margins.
+void ReplicateEdges(float* row, std::ptrdiff_t channel_stride, int channels, int width) {
+  for (int c = 0; c < channels; ++c) {
+    float* p = row + c * channel_stride;
+    std::fill(p - kLeftMargin, p, p[0]);
+    std::fill(p + width, p + width + kLeftMargin, p[width - 1]);
+  }
+}
+
+}  // namespace
+
+ConvNet::ConvNet(std::vector<ConvLayer> layers) {
+  if (layers.empty()) {
+    throw std::invalid_argument("ConvNet: no layers");
+  }
+  for (size_t layer_idx = 0; layer_idx < layers.size(); ++layer_idx) {
+    const ConvLayer& layer = layers[layer_idx];
+    const std::string where = "ConvNet layer " + std::to_string(layer_idx) + ": ";
+    if (layer.in_channels <= 0 || layer.out_channels <= 0) {
+      throw std::invalid_argument(where + "channel counts must be positive");
+    }
+    if (layer.kernel != 1 && layer.kernel != 3 && layer.kernel != 5) {
+      throw std::invalid_argument(where + "kernel must be 1, 3 or 5");
+    }
+    if (layer.weights == nullptr) {
+      throw std::invalid_argument(where + "no weights");
+    }
+    if (layer_idx > 0 && layer.in_channels != layers[layer_idx - 1].out_channels) {
+      throw std::invalid_argument(where + "in_channels differs from the previous out_channels");
+    }
+    PackedLayer packed;
+    packed.in_channels = layer.in_channels;
+    packed.out_channels = layer.out_channels;
+    packed.kernel = layer.kernel;
+    const int taps = layer.kernel * layer.kernel;
+    packed.weights.resize(static_cast<size_t>(taps) * layer.in_channels * layer.out_channels);
+    for (int co = 0; co < layer.out_channels; ++co) {
+      for (int ci = 0; ci < layer.in_channels; ++ci) {
+        for (int tap = 0; tap < taps; ++tap) {
+          packed.weights[(static_cast<size_t>(ci) * taps + tap) * layer.out_channels + co] =
+              layer.weights[(static_cast<size_t>(co) * layer.in_channels + ci) * taps + tap];
+        }
+      }
+    }
+    packed.bias.assign(layer.out_channels, 0.0f);
+    if (layer.bias != nullptr) {
+      std::copy(layer.bias, layer.bias + layer.out_channels, packed.bias.begin());
+    }
+    if (layer.prelu != nullptr) {
+      packed.prelu.assign(layer.prelu, layer.prelu + layer.out_channels);
+    }
+    layers_.push_back(std::move(packed));
+  }
+  isa_ = IsaSupported(ConvNetIsa::kAvx512) ? ConvNetIsa::kAvx512
+         : IsaSupported(ConvNetIsa::kAvx2) ? ConvNetIsa::kAvx2
+                                           : ConvNetIsa::kPortable;
+}
+
+long long ConvNet::macs_per_pixel() const {
+  long long macs = 0;
+  for (const PackedLayer& layer : layers_) {
+    macs += static_cast<long long>(layer.in_channels) * layer.out_channels * layer.kernel *
+            layer.kernel;
+  }
+  return macs;
+}
+
+bool ConvNet::IsaSupported(ConvNetIsa isa) {
+  switch (isa) {
+    case ConvNetIsa::kAvx512:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+             __builtin_cpu_supports("avx512bw");
+    case ConvNetIsa::kAvx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case ConvNetIsa::kPortable:
+      return true;
+  }
+  return false;
+}
+
+void ConvNet::ForceIsaForTesting(ConvNetIsa isa) {
+  if (!IsaSupported(isa)) {
+    throw std::invalid_argument("ConvNet: this CPU cannot run the forced instruction set");
+  }
+  isa_ = isa;
+}
+
+void ConvNet::Run(const float* in, std::ptrdiff_t in_row_stride, std::ptrdiff_t in_plane_stride,
+                  int width, int height, float* out, std::ptrdiff_t out_row_stride,
+                  std::ptrdiff_t out_plane_stride, bool threaded) const {
+  if (width <= 0 || height <= 0) {
+    return;
+  }
+  RunInHalves(height, threaded, [&](int row_begin, int row_end) {
+    RunRows(in, in_row_stride, in_plane_stride, width, height, out, out_row_stride,
+            out_plane_stride, row_begin, row_end);
+  });
+}
+
+void ConvNet::RunRows(const float* in, std::ptrdiff_t in_row_stride, std::ptrdiff_t in_plane_stride,
+                      int width, int height, float* out, std::ptrdiff_t out_row_stride,
+                      std::ptrdiff_t out_plane_stride, int row_begin, int row_end) const {
+  const RowFn conv_row = RowFnFor(isa_);
+  const int layer_count = static_cast<int>(layers_.size());
+  // One channel's row in a row buffer: margin, width rounded up to 16, margin.
+  const std::ptrdiff_t channel_stride = kLeftMargin + (width + 15) / 16 * 16 + kRightMargin;
+
+  // rings[l]: the last `kernel` input rows of layer l (row y in slot y % kernel);
+  // the final layer writes to the output planes, its last partial block via
+  // `last_row`.
+  std::vector<AlignedFloats> rings;
+  rings.reserve(layer_count);
+  for (const PackedLayer& layer : layers_) {
+    rings.emplace_back(static_cast<size_t>(layer.kernel) * layer.in_channels * channel_stride);
+  }
+  AlignedFloats last_row(static_cast<size_t>(out_channels()) * channel_stride);
+  auto ring_row = [&](int layer_idx, int y) {
+    const PackedLayer& layer = layers_[layer_idx];
+    return rings[layer_idx].get() +
+           static_cast<std::ptrdiff_t>(y % layer.kernel) * layer.in_channels * channel_stride +
+           kLeftMargin;
+  };
+
+  // Output rows [row_begin, row_end) of the last layer need rows
+  // [row_begin - reach[l], row_end + reach[l]) of layer l's output, where
+  // reach[l] sums the radii of the layers after l; next_row[l] is the next
+  // output row of layer l to compute, next_input the next frame row to load.
+  std::vector<int> next_row(layer_count);
+  int reach = 0;
+  for (int layer_idx = layer_count - 1; layer_idx >= 0; --layer_idx) {
+    next_row[layer_idx] = std::max(0, row_begin - reach);
+    reach += layers_[layer_idx].kernel / 2;
+  }
+  int next_input = std::max(0, row_begin - reach);
+
+  auto load_input = [&](int y) {
+    float* row = ring_row(0, y);
+    for (int c = 0; c < in_channels(); ++c) {
+      std::memcpy(row + c * channel_stride, in + c * in_plane_stride + y * in_row_stride,
+                  sizeof(float) * width);
+    }
+    ReplicateEdges(row, channel_stride, in_channels(), width);
+  };
+
+  // Computes output row y of layer l, first pulling the input rows it needs.
+  auto compute = [&](auto& self, int layer_idx, int y) -> void {
+    const PackedLayer& layer = layers_[layer_idx];
+    const int radius = layer.kernel / 2;
+    const int last_needed = std::min(y + radius, height - 1);
+    if (layer_idx == 0) {
+      while (next_input <= last_needed) {
+        load_input(next_input++);
+      }
+    } else {
+      while (next_row[layer_idx - 1] <= last_needed) {
+        self(self, layer_idx - 1, next_row[layer_idx - 1]++);
+      }
+    }
+    RowJob job;
+    for (int ky = 0; ky < layer.kernel; ++ky) {
+      job.in_rows[ky] = ring_row(layer_idx, std::clamp(y + ky - radius, 0, height - 1));
+    }
+    job.in_channel_stride = channel_stride;
+    job.in_channels = layer.in_channels;
+    job.out_channels = layer.out_channels;
+    job.kernel = layer.kernel;
+    job.weights = layer.weights.data();
+    job.bias = layer.bias.data();
+    job.prelu = layer.prelu.empty() ? nullptr : layer.prelu.data();
+    const bool last = layer_idx == layer_count - 1;
+    job.out = last ? last_row.get() + kLeftMargin : ring_row(layer_idx + 1, y);
+    job.out_channel_stride = channel_stride;
+    job.width = width;
+    if (last) {
+      job.frame_out = out + y * out_row_stride;
+      job.frame_channel_stride = out_plane_stride;
+    }
+    conv_row(job);
+    if (!last) {
+      ReplicateEdges(job.out, channel_stride, layer.out_channels, width);
+    }
+  };
+
+  for (int y = row_begin; y < row_end; ++y) {
+    compute(compute, layer_count - 1, y);
+    ++next_row[layer_count - 1];
+  }
+}
+
+}  // namespace vidmill::filters

@@ -1,0 +1,86 @@
+#pragma once
+// ConvNet: inference of a small stack of same-size convolutions (the CNN that
+// refines the super-resolution filters' output), written for the worker's
+// CPUs: AVX-512, AVX2+FMA or plain C++, chosen at run time.
+//
+// The network is fixed when built (weights are copied and repacked), so one
+// ConvNet is shared by every frame and, being immutable, by every thread.
+
+#include <cstddef>
+#include <vector>
+
+namespace vidmill::filters {
+
+// One convolution layer, weights in PyTorch's Conv2d layout.
+struct ConvLayer {
+  int in_channels = 0;
+  int out_channels = 0;
+  int kernel = 3;                  // odd: 1, 3 or 5; stride 1, "same" size
+  const float* weights = nullptr;  // [out][in][ky][kx]  (torch weight.flatten())
+  const float* bias = nullptr;     // [out]; nullptr = no bias
+  const float* prelu = nullptr;    // [out] negative-side slopes applied after bias
+                                   // (PReLU; all 0 = ReLU); nullptr = no activation
+};
+
+// The instruction sets Run can use. Normally the best one the CPU has is
+// picked; tests and benchmarks force each in turn (ForceIsaForTesting).
+enum class ConvNetIsa { kPortable, kAvx2, kAvx512 };
+
+class ConvNet {
+ public:
+  // Copies and repacks the weights; `layers` need not outlive the ConvNet.
+  // Throws std::invalid_argument when the layers do not chain (a layer's
+  // in_channels differs from the previous one's out_channels), a kernel is not
+  // 1, 3 or 5, a channel count is not positive or weights are missing: these
+  // come from code, never from a request.
+  explicit ConvNet(std::vector<ConvLayer> layers);
+
+  int in_channels() const { return layers_.front().in_channels; }
+  int out_channels() const { return layers_.back().out_channels; }
+
+  // Multiply-accumulates per pixel (sum over layers of in·out·k²).
+  long long macs_per_pixel() const;
+
+  // in: planar [channel][y][x], in_channels() planes of width*height floats, each
+  // plane `in_plane_stride` floats apart, rows `in_row_stride` floats apart.
+  // out: same for out_channels() planes; it must not overlap `in` (the two
+  // halves read input rows the other half's output rows would overwrite).
+  // Borders: replicate padding (edge pixel repeated), exactly like torch
+  // padding_mode='replicate', at every layer.
+  // `threaded`: split rows in two halves with RunInHalves (filters/halves.h);
+  // the output is bit-identical threaded or not (each output row is computed
+  // by the same arithmetic whichever half it falls in).
+  // Thread-safe: Run may be called concurrently on one ConvNet.
+  void Run(const float* in, std::ptrdiff_t in_row_stride, std::ptrdiff_t in_plane_stride, int width,
+           int height, float* out, std::ptrdiff_t out_row_stride, std::ptrdiff_t out_plane_stride,
+           bool threaded) const;
+
+  // Whether this CPU can run `isa` (kPortable always).
+  static bool IsaSupported(ConvNetIsa isa);
+  // The path Run uses: the best supported one unless forced.
+  ConvNetIsa isa() const { return isa_; }
+  // Forces the path (tests and benchmarks compare them); `isa` must be
+  // supported. Not thread-safe against a concurrent Run.
+  void ForceIsaForTesting(ConvNetIsa isa);
+
+ private:
+  // A layer with weights repacked as [in][ky][kx][out], the order the kernel
+  // reads them: for one input channel and tap, consecutive output channels.
+  struct PackedLayer {
+    int in_channels = 0;
+    int out_channels = 0;
+    int kernel = 0;
+    std::vector<float> weights;
+    std::vector<float> bias;   // out_channels values (zeros when none given)
+    std::vector<float> prelu;  // out_channels slopes, empty = no activation
+  };
+
+  void RunRows(const float* in, std::ptrdiff_t in_row_stride, std::ptrdiff_t in_plane_stride,
+               int width, int height, float* out, std::ptrdiff_t out_row_stride,
+               std::ptrdiff_t out_plane_stride, int row_begin, int row_end) const;
+
+  std::vector<PackedLayer> layers_;
+  ConvNetIsa isa_ = ConvNetIsa::kPortable;
+};
+
+}  // namespace vidmill::filters

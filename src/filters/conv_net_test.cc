@@ -1,0 +1,310 @@
+#include "filters/conv_net.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace vidmill::filters {
+namespace {
+
+// A layer's parameters, owned (ConvLayer only points at them).
+struct LayerData {
+  int in_channels;
+  int out_channels;
+  int kernel;
+  std::vector<float> weights;
+  std::vector<float> bias;
+  std::vector<float> prelu;  // empty = no activation
+  bool has_bias = true;
+};
+
+std::vector<ConvLayer> Layers(const std::vector<LayerData>& data) {
+  std::vector<ConvLayer> layers;
+  for (const LayerData& d : data) {
+    layers.push_back({d.in_channels, d.out_channels, d.kernel, d.weights.data(),
+                      d.has_bias ? d.bias.data() : nullptr,
+                      d.prelu.empty() ? nullptr : d.prelu.data()});
+  }
+  return layers;
+}
+
+// Random layers chaining `channels` (channels[i] → channels[i + 1]), PReLU on
+// all but the last, weights scaled like a trained net's so values stay O(1).
+std::vector<LayerData> RandomNet(const std::vector<int>& channels, const std::vector<int>& kernels,
+                                 std::mt19937& rng) {
+  std::vector<LayerData> net;
+  for (size_t i = 0; i + 1 < channels.size(); ++i) {
+    LayerData d{channels[i], channels[i + 1], kernels[i], {}, {}, {}};
+    const int fan_in = d.in_channels * d.kernel * d.kernel;
+    std::normal_distribution<float> weight(0.0f, 1.5f / std::sqrt(static_cast<float>(fan_in)));
+    std::uniform_real_distribution<float> uniform(-0.3f, 0.3f);
+    d.weights.resize(static_cast<size_t>(fan_in) * d.out_channels);
+    for (float& w : d.weights) w = weight(rng);
+    d.bias.resize(d.out_channels);
+    for (float& b : d.bias) b = uniform(rng);
+    if (i + 2 < channels.size()) {
+      d.prelu.resize(d.out_channels);
+      for (float& s : d.prelu) s = uniform(rng);
+    }
+    net.push_back(std::move(d));
+  }
+  return net;
+}
+
+// Planar frame with its own strides, so the engine's stride handling is tested.
+struct Planes {
+  int channels, width, height;
+  std::ptrdiff_t row_stride, plane_stride;
+  std::vector<float> data;
+  Planes(int c, int w, int h, int row_pad, int plane_pad)
+      : channels(c),
+        width(w),
+        height(h),
+        row_stride(w + row_pad),
+        plane_stride(static_cast<std::ptrdiff_t>(w + row_pad) * h + plane_pad),
+        data(static_cast<size_t>(plane_stride) * c, -12345.0f) {}
+  float& at(int c, int y, int x) { return data[c * plane_stride + y * row_stride + x]; }
+  float at(int c, int y, int x) const { return data[c * plane_stride + y * row_stride + x]; }
+};
+
+Planes RandomInput(int channels, int width, int height, std::mt19937& rng) {
+  Planes in(channels, width, height, 3, 5);
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  for (int c = 0; c < channels; ++c) {
+    for (int y = 0; y < height; ++y) {
+      for (int x = 0; x < width; ++x) in.at(c, y, x) = value(rng);
+    }
+  }
+  return in;
+}
+
+// The reference: direct convolution per layer on whole planes, coordinates
+// clamped to the frame (replicate padding), double accumulation.
+std::vector<std::vector<double>> Reference(const std::vector<LayerData>& net, const Planes& in) {
+  const int w = in.width;
+  const int h = in.height;
+  std::vector<std::vector<double>> planes(in.channels, std::vector<double>(w * h));
+  for (int c = 0; c < in.channels; ++c) {
+    for (int y = 0; y < h; ++y) {
+      for (int x = 0; x < w; ++x) planes[c][y * w + x] = in.at(c, y, x);
+    }
+  }
+  for (const LayerData& layer : net) {
+    const int r = layer.kernel / 2;
+    std::vector<std::vector<double>> next(layer.out_channels, std::vector<double>(w * h));
+    for (int co = 0; co < layer.out_channels; ++co) {
+      for (int y = 0; y < h; ++y) {
+        for (int x = 0; x < w; ++x) {
+          double sum = layer.bias[co];
+          for (int ci = 0; ci < layer.in_channels; ++ci) {
+            for (int ky = 0; ky < layer.kernel; ++ky) {
+              for (int kx = 0; kx < layer.kernel; ++kx) {
+                const int sy = std::clamp(y + ky - r, 0, h - 1);
+                const int sx = std::clamp(x + kx - r, 0, w - 1);
+                sum += static_cast<double>(
+                           layer.weights[((co * layer.in_channels + ci) * layer.kernel + ky) *
+                                             layer.kernel +
+                                         kx]) *
+                       planes[ci][sy * w + sx];
+              }
+            }
+          }
+          if (!layer.prelu.empty() && sum < 0) sum *= layer.prelu[co];
+          next[co][y * w + x] = sum;
+        }
+      }
+    }
+    planes = std::move(next);
+  }
+  return planes;
+}
+
+Planes RunNet(const ConvNet& net, const Planes& in, bool threaded) {
+  Planes out(net.out_channels(), in.width, in.height, 2, 9);
+  net.Run(in.data.data(), in.row_stride, in.plane_stride, in.width, in.height, out.data.data(),
+          out.row_stride, out.plane_stride, threaded);
+  return out;
+}
+
+std::vector<ConvNetIsa> SupportedIsas() {
+  std::vector<ConvNetIsa> isas;
+  for (ConvNetIsa isa : {ConvNetIsa::kPortable, ConvNetIsa::kAvx2, ConvNetIsa::kAvx512}) {
+    if (ConvNet::IsaSupported(isa)) isas.push_back(isa);
+  }
+  return isas;
+}
+
+std::string IsaName(ConvNetIsa isa) {
+  switch (isa) {
+    case ConvNetIsa::kPortable:
+      return "portable";
+    case ConvNetIsa::kAvx2:
+      return "avx2";
+    case ConvNetIsa::kAvx512:
+      return "avx512";
+  }
+  return "?";
+}
+
+struct Shape {
+  std::vector<int> channels;
+  std::vector<int> kernels;
+  int width;
+  int height;
+};
+
+TEST(ConvNetTest, MatchesDirectConvolutionOnEveryPath) {
+  const std::vector<Shape> shapes = {
+      {{5, 7, 3}, {3, 3}, 17, 9},
+      {{5, 16, 16, 16, 4}, {3, 3, 3, 3}, 33, 40},
+      {{5, 24, 24, 24, 4}, {3, 3, 3, 3}, 17, 9},
+      {{3, 9, 2}, {5, 1}, 33, 9},
+      {{2, 11, 13, 1}, {1, 5, 3}, 40, 17},
+      {{1, 4}, {3}, 1, 1},
+      {{4, 6, 5}, {3, 5}, 1, 40},
+      {{5, 16, 4}, {3, 3}, 2, 2},
+      {{3, 33, 3}, {3, 3}, 70, 2},
+      {{6, 8, 8}, {5, 5}, 17, 1},
+      {{5, 16, 16, 4}, {3, 3, 3}, 301, 13},  // several pixel tiles per row
+      // Wide rows for 1×1 and 5×5 kernels; a one-layer net writes the frame
+      // directly from its whole blocks.
+      {{3, 9, 2}, {5, 1}, 333, 7},
+      {{2, 6, 3}, {1, 3}, 250, 5},
+      {{4, 5}, {3}, 411, 3},
+      {{4, 5}, {5}, 1000, 2},
+  };
+  std::mt19937 rng(7);
+  for (const Shape& shape : shapes) {
+    const std::vector<LayerData> data = RandomNet(shape.channels, shape.kernels, rng);
+    const Planes in = RandomInput(shape.channels.front(), shape.width, shape.height, rng);
+    const std::vector<std::vector<double>> want = Reference(data, in);
+    double scale = 0;
+    for (const auto& plane : want) {
+      for (double v : plane) scale = std::max(scale, std::abs(v));
+    }
+    ConvNet net(Layers(data));
+    for (ConvNetIsa isa : SupportedIsas()) {
+      net.ForceIsaForTesting(isa);
+      for (bool threaded : {false, true}) {
+        SCOPED_TRACE(IsaName(isa) + (threaded ? " threaded " : " ") + std::to_string(shape.width) +
+                     "x" + std::to_string(shape.height) + " layers " + std::to_string(data.size()));
+        const Planes got = RunNet(net, in, threaded);
+        double worst = 0;
+        for (int c = 0; c < got.channels; ++c) {
+          for (int y = 0; y < got.height; ++y) {
+            for (int x = 0; x < got.width; ++x) {
+              const double ref = want[c][y * shape.width + x];
+              const double err = std::abs(got.at(c, y, x) - ref) / (std::abs(ref) + 0.1 * scale);
+              worst = std::max(worst, err);
+            }
+          }
+        }
+        EXPECT_LT(worst, 1e-4);
+        // Padding between rows and planes is never written.
+        for (int c = 0; c < got.channels; ++c) {
+          EXPECT_EQ(got.at(c, 0, got.width), -12345.0f);
+        }
+      }
+    }
+  }
+}
+
+TEST(ConvNetTest, ThreadedIsBitIdenticalAndDeterministic) {
+  std::mt19937 rng(11);
+  const std::vector<LayerData> data = RandomNet({5, 16, 16, 16, 4}, {3, 3, 3, 3}, rng);
+  const Planes in = RandomInput(5, 37, 23, rng);
+  ConvNet net(Layers(data));
+  for (ConvNetIsa isa : SupportedIsas()) {
+    SCOPED_TRACE(IsaName(isa));
+    net.ForceIsaForTesting(isa);
+    const Planes single = RunNet(net, in, false);
+    const Planes threaded = RunNet(net, in, true);
+    const Planes again = RunNet(net, in, true);
+    EXPECT_EQ(0, std::memcmp(single.data.data(), threaded.data.data(),
+                             single.data.size() * sizeof(float)));
+    EXPECT_EQ(0, std::memcmp(threaded.data.data(), again.data.data(),
+                             single.data.size() * sizeof(float)));
+  }
+}
+
+// One 1×1 identity layer over two channels, so the output is the activation
+// applied to the input.
+Planes ActivationOf(const float* slopes, const Planes& in, ConvNetIsa isa) {
+  const std::vector<float> identity = {1, 0, 0, 1};
+  const std::vector<float> bias = {0, 0};
+  ConvNet net({ConvLayer{2, 2, 1, identity.data(), bias.data(), slopes}});
+  net.ForceIsaForTesting(isa);
+  return RunNet(net, in, false);
+}
+
+TEST(ConvNetTest, PReluScalesOnlyTheNegativeSide) {
+  Planes in(2, 19, 3, 0, 0);
+  for (int c = 0; c < 2; ++c) {
+    for (int y = 0; y < 3; ++y) {
+      for (int x = 0; x < 19; ++x) in.at(c, y, x) = (x - 9) * 0.5f + c;
+    }
+  }
+  const float slopes[] = {0.25f, -2.0f};
+  const float zeros[] = {0.0f, 0.0f};
+  for (ConvNetIsa isa : SupportedIsas()) {
+    SCOPED_TRACE(IsaName(isa));
+    const Planes prelu = ActivationOf(slopes, in, isa);
+    const Planes relu = ActivationOf(zeros, in, isa);
+    const Planes none = ActivationOf(nullptr, in, isa);
+    for (int c = 0; c < 2; ++c) {
+      for (int y = 0; y < 3; ++y) {
+        for (int x = 0; x < 19; ++x) {
+          const float v = in.at(c, y, x);
+          EXPECT_EQ(prelu.at(c, y, x), v >= 0 ? v : slopes[c] * v) << c << " " << x;
+          EXPECT_EQ(relu.at(c, y, x), std::max(v, 0.0f)) << c << " " << x;
+          EXPECT_EQ(none.at(c, y, x), v) << c << " " << x;
+        }
+      }
+    }
+  }
+}
+
+TEST(ConvNetTest, ReplicatesEdgesAtEveryLayer) {
+  // Two 3×3 box filters on a frame that is 1 in its top-left pixel only. With
+  // replicate padding the corner pixel is counted 4 times by the first layer,
+  // so its value is 4/9 (zero padding would give 1/9).
+  const std::vector<float> box(9, 1.0f / 9);
+  ConvNet net({ConvLayer{1, 1, 3, box.data(), nullptr, nullptr},
+               ConvLayer{1, 1, 3, box.data(), nullptr, nullptr}});
+  Planes in(1, 6, 5, 0, 0);
+  std::fill(in.data.begin(), in.data.end(), 0.0f);
+  in.at(0, 0, 0) = 1;
+  for (ConvNetIsa isa : SupportedIsas()) {
+    SCOPED_TRACE(IsaName(isa));
+    net.ForceIsaForTesting(isa);
+    const Planes out = RunNet(net, in, true);
+    // After layer 1: a = 4/9 at (0,0), 2/9 at (0,1) and (1,0), 1/9 at (1,1).
+    // Layer 2 at (0,0) sums a over the clamped 3×3: a(0,0)·4 + a(0,1)·2 +
+    // a(1,0)·2 + a(1,1) = (16 + 4 + 4 + 1) / 81.
+    EXPECT_NEAR(out.at(0, 0, 0), 25.0 / 81, 1e-6);
+    EXPECT_NEAR(out.at(0, 4, 5), 0.0, 1e-7);
+  }
+}
+
+TEST(ConvNetTest, RejectsLayersThatDoNotChain) {
+  const std::vector<float> w(5 * 5 * 16 * 16, 0.1f);
+  EXPECT_THROW(ConvNet({}), std::invalid_argument);
+  EXPECT_THROW(ConvNet({ConvLayer{3, 4, 3, w.data()}, ConvLayer{5, 2, 3, w.data()}}),
+               std::invalid_argument);
+  EXPECT_THROW(ConvNet({ConvLayer{3, 4, 2, w.data()}}), std::invalid_argument);
+  EXPECT_THROW(ConvNet({ConvLayer{3, 4, 3, nullptr}}), std::invalid_argument);
+  EXPECT_THROW(ConvNet({ConvLayer{0, 4, 3, w.data()}}), std::invalid_argument);
+  const ConvNet ok({ConvLayer{3, 4, 5, w.data()}, ConvLayer{4, 2, 1, w.data()}});
+  EXPECT_EQ(ok.in_channels(), 3);
+  EXPECT_EQ(ok.out_channels(), 2);
+  EXPECT_EQ(ok.macs_per_pixel(), 3 * 4 * 25 + 4 * 2);
+}
+
+}  // namespace
+}  // namespace vidmill::filters

@@ -1,0 +1,82 @@
+#include "filters/refine_net.h"
+
+#include <algorithm>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "filters/halves.h"
+
+namespace vidmill::filters {
+
+const ConvNet* FindRefineNet(std::string_view family, int scale) {
+  // Built once, on first use: repacking the weights is cheap but not free.
+  static std::once_flag once;
+  static std::vector<std::unique_ptr<ConvNet>>* nets;
+  std::call_once(once, [] {
+    nets = new std::vector<std::unique_ptr<ConvNet>>();
+    for (int i = 0; i < kRefineNetCount; ++i) {
+      const RefineNetTable& table = kRefineNets[i];
+      nets->push_back(std::make_unique<ConvNet>(
+          std::vector<ConvLayer>(table.layers, table.layers + table.layer_count)));
+    }
+  });
+  for (int i = 0; i < kRefineNetCount; ++i) {
+    if (kRefineNets[i].family == family && kRefineNets[i].scale == scale) return (*nets)[i].get();
+  }
+  return nullptr;
+}
+
+void RefineUpscale(const ConvNet& net, const float* low, std::ptrdiff_t low_stride, int width,
+                   int height, float* base, std::ptrdiff_t base_stride, bool threaded,
+                   RefineScratch* scratch) {
+  const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(width) * height;
+  scratch->in.resize(5 * plane);
+  scratch->out.resize(4 * plane);
+  float* in = scratch->in.data();
+  // Every channel is taken relative to the 3 × 3 mean of the input (edge
+  // replicated), as in training: channel 0 the input, channel 1 + 2·dy + dx
+  // output pixel (2x + dx, 2y + dy) — PyTorch's pixel_unshuffle order. The
+  // network's input is the relative channels; the mean is kept in row
+  // buffers of each half, since the corrections need no mean.
+  RunInHalves(height, threaded, [&](int begin, int end) {
+    std::vector<float> mean(width);
+    for (int y = begin; y < end; ++y) {
+      const float* rows[3] = {low + std::max(y - 1, 0) * low_stride, low + y * low_stride,
+                              low + std::min(y + 1, height - 1) * low_stride};
+      for (int x = 0; x < width; ++x) {
+        const int left = std::max(x - 1, 0), right = std::min(x + 1, width - 1);
+        float sum = 0;
+        for (const float* row : rows) sum += row[left] + row[x] + row[right];
+        mean[x] = sum * (1.0f / 9.0f);
+      }
+      float* in0 = in + y * width;
+      for (int x = 0; x < width; ++x) in0[x] = rows[1][x] - mean[x];
+      for (int dy = 0; dy < 2; ++dy) {
+        const float* up = base + (2 * y + dy) * base_stride;
+        float* even = in + (1 + 2 * dy) * plane + y * width;
+        float* odd = even + plane;
+        for (int x = 0; x < width; ++x) {
+          even[x] = up[2 * x] - mean[x];
+          odd[x] = up[2 * x + 1] - mean[x];
+        }
+      }
+    }
+  });
+  net.Run(in, width, plane, width, height, scratch->out.data(), width, plane, threaded);
+  RunInHalves(height, threaded, [&](int begin, int end) {
+    for (int y = begin; y < end; ++y) {
+      for (int dy = 0; dy < 2; ++dy) {
+        float* up = base + (2 * y + dy) * base_stride;
+        const float* even = scratch->out.data() + (2 * dy) * plane + y * width;
+        const float* odd = even + plane;
+        for (int x = 0; x < width; ++x) {
+          up[2 * x] += even[x];
+          up[2 * x + 1] += odd[x];
+        }
+      }
+    }
+  });
+}
+
+}  // namespace vidmill::filters

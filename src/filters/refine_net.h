@@ -1,0 +1,58 @@
+// The refinement network: a small convolutional network that corrects the
+// output of a 2× learned-filter (RAISR) upscale.
+//
+// The learned filters are linear per hash bucket, so what they cannot
+// express — edges that need different filters on either side, texture that
+// looks like noise, coding artefacts that look like texture — is left as a
+// structured error. The network sees, on the low-resolution grid, the input
+// pixel and the four output pixels the filters made for it (5 channels), all
+// relative to the input's 3 × 3 mean, and predicts a correction of those four
+// (4 channels): 3 × 3 convolutions with PReLU and no biases, so a flat area
+// gets no correction and the correction scales with contrast; small enough
+// to run at video rate on two cores (conv_net.h).
+// Trained by bench/quality/train_cnn.py on the training photos; the weights
+// are compiled in (refine_weights.cc), with the normalisation folded in, so
+// the network takes and returns 8-bit code units.
+#ifndef VIDMILL_FILTERS_REFINE_NET_H_
+#define VIDMILL_FILTERS_REFINE_NET_H_
+
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+#include "filters/conv_net.h"
+
+namespace vidmill::filters {
+
+using RefineLayer = ConvLayer;
+
+// One trained network, as generated into refine_weights.cc.
+struct RefineNetTable {
+  const char* family;  // the filter it serves: "pabsr1"
+  int scale;           // the learned-filter scale it corrects: 2
+  const RefineLayer* layers;
+  int layer_count;
+};
+
+extern const RefineNetTable kRefineNets[];
+extern const int kRefineNetCount;
+
+// The network for `family` at `scale`, built on first use; null when this
+// build has none. Thread-safe; the network is immutable.
+const ConvNet* FindRefineNet(std::string_view family, int scale);
+
+// Per-filter buffers, reused from picture to picture.
+struct RefineScratch {
+  std::vector<float> in, out;
+};
+
+// Adds the network's correction to `base`, the 2·width × 2·height upscale
+// (row stride base_stride floats) of `low` (width × height, row stride
+// low_stride). Samples in 8-bit code units.
+void RefineUpscale(const ConvNet& net, const float* low, std::ptrdiff_t low_stride, int width,
+                   int height, float* base, std::ptrdiff_t base_stride, bool threaded,
+                   RefineScratch* scratch);
+
+}  // namespace vidmill::filters
+
+#endif  // VIDMILL_FILTERS_REFINE_NET_H_
