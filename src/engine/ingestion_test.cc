@@ -254,7 +254,7 @@ TEST_F(IngestionTest, BadMediaFailsWithClearErrors) {
       {"audio.m4a", limits_, Code::kCorruptMedia, "no video stream"},
       {"good.mp4", small, Code::kCorruptMedia, "exceeds the limit"},
       {"good.mp4", short_only, Code::kCorruptMedia, "exceeds the limit"},
-      {"missing.mp4", limits_, Code::kNotFound, "no file"},
+      {"missing.mp4", limits_, Code::kNotFound, "the file is missing"},
   };
   for (const Case& c : cases) {
     for (IngestionKind kind : {IngestionKind::kFull, IngestionKind::kLight}) {

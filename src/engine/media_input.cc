@@ -172,9 +172,10 @@ Result<std::unique_ptr<MediaInput>> MediaInput::Open(const std::string& path,
   if (input->fd_ < 0) {
     int error = errno;
     if (error == ENOENT) {
-      return Status::NotFound("cannot open input: no file at " + path);
+      return Status::NotFound("cannot open input: the file is missing");
     }
-    return Status::Unavailable("cannot open input: " + path + ": " + std::strerror(error));
+    // Messages reach API clients (failed jobs), so they name no server path.
+    return Status::Unavailable(std::string("cannot open input: ") + std::strerror(error));
   }
   struct stat info {};
   if (fstat(input->fd_, &info) != 0) {

@@ -103,6 +103,8 @@ TEST_F(MediaInputTest, RefusesTextEmptyAndMissingFiles) {
 
   auto missing = MediaInput::Open(Path("missing.mp4"), limits_);
   EXPECT_EQ(missing.status().code(), Code::kNotFound);
+  // Messages reach API clients through failed jobs: no server path in them.
+  EXPECT_EQ(missing.status().message(), "cannot open input: the file is missing");
 
   auto directory = MediaInput::Open(dir_.path(), limits_);
   EXPECT_EQ(directory.status().code(), Code::kCorruptMedia);

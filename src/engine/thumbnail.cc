@@ -96,11 +96,13 @@ Status WriteJpegThumbnail(const AVFrame* frame, bool top_field_only, const std::
 
   std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "wb"));
   if (!file) {
-    return Status::Unavailable("thumbnail: cannot create " + path + ": " + std::strerror(errno));
+    return Status::Unavailable(std::string("thumbnail: cannot create the file: ") +
+                               std::strerror(errno));
   }
   if (std::fwrite(packet->data, 1, packet->size, file.get()) != static_cast<size_t>(packet->size) ||
       std::fflush(file.get()) != 0) {
-    return Status::Unavailable("thumbnail: cannot write " + path + ": " + std::strerror(errno));
+    return Status::Unavailable(std::string("thumbnail: cannot write the file: ") +
+                               std::strerror(errno));
   }
   return Status::Ok();
 }

@@ -195,7 +195,7 @@ class Pipeline {
       audio_stream_ = audio_out->index;
     }
     ret = avio_open(&output_->pb, path.c_str(), AVIO_FLAG_WRITE);
-    if (ret < 0) return AvStatus(ret, "creating " + path);
+    if (ret < 0) return AvStatus(ret, "creating the output file");
     AvDictionary options;
     if (spec_.container == "mp4" || spec_.container == "mov") options.Set("movflags", "+faststart");
     ret = avformat_write_header(output_.get(), options.address());

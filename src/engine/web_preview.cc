@@ -403,7 +403,7 @@ Status PreviewWriter::Run(const std::string& path, const std::function<void(doub
   AvLogCapture capture;
   ret = avio_open2(&muxer_->pb, path.c_str(), AVIO_FLAG_WRITE, nullptr, nullptr);
   if (ret < 0) {
-    return Status::Unavailable("web preview: cannot create " + path + ": " + AvErrorText(ret));
+    return Status::Unavailable("web preview: cannot create the file: " + AvErrorText(ret));
   }
   AvDictionary mux_options;
   mux_options.Set("movflags", "+faststart");
@@ -439,7 +439,7 @@ Status PreviewWriter::Run(const std::string& path, const std::function<void(doub
   }
   ret = avio_closep(&muxer_->pb);
   if (ret < 0) {
-    return Status::Unavailable("web preview: closing " + path + ": " + AvErrorText(ret));
+    return Status::Unavailable("web preview: closing the file: " + AvErrorText(ret));
   }
   if (on_progress) {
     on_progress(1.0);

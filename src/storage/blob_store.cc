@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/ids.h"
+#include "common/log.h"
 
 namespace vidmill::storage {
 namespace {
@@ -36,13 +37,20 @@ constexpr size_t kCopyBuffer = 1 << 20;
 constexpr size_t kDirectAlignment = 4096;
 
 // ENOENT is NotFound, a full disk or I/O fault is Unavailable (retryable), the
-// rest are Internal: the store's directory is not what it should be.
+// rest are Internal: the store's directory is not what it should be. The
+// message reaches API clients (error responses, failed jobs), so it names no
+// server path; the path goes to the log, except for a missing file.
 Status ErrnoStatus(std::string_view what, const std::string& path, int err) {
-  std::string message = std::string(what) + " " + path + ": " + std::strerror(err);
+  std::string message = "media storage: " + std::string(what) + ": " + std::strerror(err);
   switch (err) {
     case ENOENT:
     case ENOTDIR:
       return Status::NotFound(std::move(message));
+    default:
+      break;
+  }
+  LogWarning("media storage: " + std::string(what) + " " + path + ": " + std::strerror(err));
+  switch (err) {
     case ENOSPC:
     case EDQUOT:
     case EIO:
@@ -54,6 +62,12 @@ Status ErrnoStatus(std::string_view what, const std::string& path, int err) {
     default:
       return Status::Internal(std::move(message));
   }
+}
+
+// A path that should hold a regular file holds something else.
+Status NotARegularFile(const std::string& path) {
+  LogWarning("media storage: not a regular file: " + path);
+  return Status::Internal("media storage: not a regular file");
 }
 
 // Owns a file descriptor.
@@ -609,7 +623,7 @@ class FileBlobStore final : public BlobStore {
     }
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("cannot stat", path, errno);
-    if (!S_ISREG(st.st_mode)) return Status::Internal("not a regular file: " + path);
+    if (!S_ISREG(st.st_mode)) return NotARegularFile(path);
     return std::unique_ptr<BlobReader>(new FileBlobReader(std::move(fd), std::move(path), st));
   }
 
@@ -625,7 +639,7 @@ class FileBlobStore final : public BlobStore {
     std::string path = BlobPath(video_id, name);
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("cannot stat", path, errno);
-    if (!S_ISREG(st.st_mode)) return Status::Internal("not a regular file: " + path);
+    if (!S_ISREG(st.st_mode)) return NotARegularFile(path);
     return static_cast<uint64_t>(st.st_size);
   }
 

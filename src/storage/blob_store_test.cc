@@ -242,6 +242,8 @@ TEST_F(BlobStoreTest, WriteErrorSurfacesAndLeavesNothing) {
   ::signal(SIGXFSZ, old_handler);
   EXPECT_FALSE(failure.ok());
   EXPECT_NE(failure.message().find("cannot write"), std::string::npos) << failure.ToString();
+  // The message reaches API clients: it says what failed, not where.
+  EXPECT_EQ(failure.message().find(root_), std::string::npos) << failure.ToString();
   EXPECT_TRUE(ListDir(root_ + "/" + kVideo).empty());
   EXPECT_FALSE(*store_->Exists(kVideo, "original"));
 }

@@ -938,6 +938,9 @@ TEST(MediaDiskFullTest, AFullDiskIsA503AndLosesNothing) {
   HttpResponse refused = upload();
   EXPECT_EQ(refused.status, 503) << refused.body;
   EXPECT_EQ(refused.Json().as_object()["exception"], "ServiceUnavailableException") << refused.body;
+  // It says why, and names no server path.
+  EXPECT_NE(refused.body.find("No space left on device"), std::string::npos) << refused.body;
+  EXPECT_EQ(refused.body.find(disk.path()), std::string::npos) << refused.body;
   std::error_code error;
   EXPECT_TRUE(!fs::exists(dir, error) || fs::is_empty(dir, error))
       << "a temporary or published file was left behind";
