@@ -1,5 +1,6 @@
 #include "http/client_address.h"
 
+#include <algorithm>
 #include <boost/asio/ip/address.hpp>
 
 namespace vidmill::http {
