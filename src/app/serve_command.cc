@@ -45,6 +45,9 @@ std::vector<FlagSpec> ServeFlags() {
       {"header-timeout", "10", "seconds a client has to send a request header"},
       {"idle-timeout", "60", "seconds an idle keep-alive connection is kept"},
       {"body-timeout", "30", "seconds of silence allowed while a request body streams in"},
+      {"trusted-proxies", "",
+       "reverse proxies whose X-Forwarded-For names the client: comma-separated IP addresses "
+       "and CIDR ranges (default: none, the header is ignored)"},
       {"help", "", "print this help", true},
   };
   specs.insert(specs.end(), more.begin(), more.end());
@@ -101,6 +104,13 @@ int RunServe(int argc, char** argv) {
       std::fprintf(stderr, "vidmill serve: %s\n", status.message().c_str());
       return 2;
     }
+  }
+  Result<http::TrustedProxies> trusted_proxies =
+      http::TrustedProxies::Parse(flags->Get("trusted-proxies"));
+  if (!trusted_proxies.ok()) {
+    std::fprintf(stderr, "vidmill serve: --trusted-proxies: %s\n",
+                 trusted_proxies.status().message().c_str());
+    return 2;
   }
   context.config.token_ttl_seconds = *ttl;
   context.config.jwt_leeway_seconds = *leeway;
@@ -169,6 +179,7 @@ int RunServe(int argc, char** argv) {
   options.header_timeout_seconds = static_cast<int>(*header_timeout);
   options.idle_timeout_seconds = static_cast<int>(*idle_timeout);
   options.body_chunk_timeout_seconds = static_cast<int>(*body_timeout);
+  options.trusted_proxies = *trusted_proxies;
   http::Server server(options, &router);
   Result<int> port = server.Start();
   if (!port.ok()) {
@@ -180,6 +191,10 @@ int RunServe(int argc, char** argv) {
   std::fflush(stdout);
   LogInfo("serving on " + host + ":" + std::to_string(*port) + " with data in " +
           store->data_dir);
+  if (!options.trusted_proxies.empty()) {
+    LogInfo("client addresses from X-Forwarded-For when the peer is in " +
+            options.trusted_proxies.ToString());
+  }
 
   // Media work happens in worker processes, never here.
   jobs::SupervisorOptions supervisor_options;

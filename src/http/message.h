@@ -48,8 +48,12 @@ struct Request {
   // Path parameters captured by the route pattern ("/v1/video/{id}" → "id").
   std::map<std::string, std::string> params;
 
-  std::string request_id;      // also sent back as X-Request-Id
-  std::string remote_address;  // peer IP, for rate limiting and logs
+  std::string request_id;  // also sent back as X-Request-Id
+  // The client's IP address, for rate limiting and the access log: the TCP
+  // peer's, or, when the peer is one of --trusted-proxies, the one its
+  // X-Forwarded-For names (client_address.h). Canonical: one form per host.
+  std::string remote_address;
+  std::string peer_address;  // the TCP peer's IP address (canonical), a proxy or the client
   // The absolute base for URLs handed out in responses, without a trailing
   // slash: --public-url when set, else "http://" + the Host header.
   std::string base_url;

@@ -376,7 +376,10 @@ class Server::Impl {
     // chunk header (its extensions) that never ends would be buffered whole.
     beast::flat_buffer buffer(options_.header_limit_bytes + 2 * kBodyChunkBytes);
     boost::system::error_code ec;
-    std::string remote = stream.socket().remote_endpoint(ec).address().to_string();
+    // Canonical (an IPv4 client of a dual-stack listener as IPv4): no
+    // X-Forwarded-For is given, so this is the peer itself.
+    const std::string peer = ClientAddress(
+        stream.socket().remote_endpoint(ec).address().to_string(), {}, TrustedProxies());
     // Allocated by the first streamed body only: every open connection would
     // otherwise hold 64 KiB, idle ones included.
     std::vector<char> chunk;
@@ -403,7 +406,8 @@ class Server::Impl {
       auto started = std::chrono::steady_clock::now();
       Request request;
       request.request_id = NewRequestId();
-      request.remote_address = remote;
+      request.peer_address = peer;
+      request.remote_address = peer;
 
       bhttp::request_parser<bhttp::empty_body> header_parser;
       header_parser.header_limit(static_cast<uint32_t>(options_.header_limit_bytes));
@@ -441,6 +445,10 @@ class Server::Impl {
         request.headers.Add(std::string(field.name_string()), std::string(field.value()));
       }
       request.base_url = BaseUrl(request.headers);
+      if (!options_.trusted_proxies.empty()) {
+        request.remote_address = ClientAddress(peer, request.headers.GetAll("X-Forwarded-For"),
+                                               options_.trusted_proxies);
+      }
       bool keep_alive = header.keep_alive() && !stopping_;
       unsigned version = header.version();
       bool has_body = header_parser.content_length().value_or(0) > 0 || header_parser.chunked();
@@ -696,7 +704,10 @@ class Server::Impl {
               (request.path.empty() ? std::string("-") : EscapeForLog(request.path)) + " " +
               std::to_string(response.status) + " " +
               std::to_string(response.omit_body ? 0 : length) + "B " + duration +
-              " id=" + request.request_id + (ec ? " write-error=" + ec.message() : std::string()));
+              " id=" + request.request_id + " client=" + request.remote_address +
+              (request.remote_address != request.peer_address ? " peer=" + request.peer_address
+                                                              : std::string()) +
+              (ec ? " write-error=" + ec.message() : std::string()));
     }
     co_return !ec;
   }

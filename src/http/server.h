@@ -10,6 +10,8 @@
 //  * handlers run on a separate thread pool, so a slow database call or a
 //    password hash never stalls the I/O threads;
 //  * every response carries X-Request-Id; one access-log line per request;
+//  * the client address is the TCP peer's, or X-Forwarded-For's when the peer
+//    is a trusted proxy (ServerOptions::trusted_proxies);
 //  * exceptions escaping a handler become a 500 with the request id;
 //  * Stop(): stop accepting, let in-flight requests finish, close idle
 //    connections, then return from Run().
@@ -22,6 +24,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "http/client_address.h"
 #include "http/router.h"
 
 namespace vidmill::http {
@@ -39,6 +42,9 @@ struct ServerOptions {
   int write_timeout_seconds = 60;        // max time for one write to drain
   int shutdown_grace_seconds = 30;       // in-flight requests get this long on Stop
   bool access_log = true;
+  // Peers whose X-Forwarded-For names the client (Request::remote_address);
+  // empty: the header is ignored.
+  TrustedProxies trusted_proxies;
 };
 
 class Server {

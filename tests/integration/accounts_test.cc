@@ -28,6 +28,14 @@ const std::string kPassword = "correct-horse-42";
 
 std::string Bearer(const std::string& token) { return "Bearer " + token; }
 
+void ExpectError(const HttpResponse& response, int status, const std::string& exception) {
+  EXPECT_EQ(response.status, status) << response.body;
+  value doc = response.Json();
+  ASSERT_TRUE(doc.is_object()) << response.body;
+  EXPECT_EQ(doc.at("exception").as_string(), exception) << response.body;
+  EXPECT_TRUE(doc.as_object().contains("errorMessage"));
+}
+
 class AccountsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -52,14 +60,6 @@ class AccountsTest : public ::testing::Test {
     HttpResponse response = Login("ann@example.com", kPassword);
     EXPECT_EQ(response.status, 200) << response.body;
     return std::string(response.Json().at("jwtToken").as_string());
-  }
-
-  static void ExpectError(const HttpResponse& response, int status, const std::string& exception) {
-    EXPECT_EQ(response.status, status) << response.body;
-    value doc = response.Json();
-    ASSERT_TRUE(doc.is_object()) << response.body;
-    EXPECT_EQ(doc.at("exception").as_string(), exception) << response.body;
-    EXPECT_TRUE(doc.as_object().contains("errorMessage"));
   }
 
   std::unique_ptr<ServerHarness> server_;
@@ -272,6 +272,93 @@ TEST_F(AccountsTest, FailedLoginsAreRateLimitedWithRetryAfter) {
   EXPECT_FALSE(last.Header("Retry-After").empty());
   // Even the right password waits until the delay has passed.
   EXPECT_EQ(Login("ann@example.com", kPassword).status, 429);
+}
+
+// Behind a reverse proxy (--trusted-proxies): every request comes from the
+// proxy's address, X-Forwarded-For names the client.
+class AccountsProxyTest : public ::testing::Test {
+ protected:
+  void Start(std::vector<std::string> extra_flags) {
+    ServerHarness::Options options;
+    options.extra_flags = std::move(extra_flags);
+    server_ = std::make_unique<ServerHarness>(options);
+    client_ = std::make_unique<HttpClient>(server_->port());
+    CommandResult added = server_->RunCli({"user", "add", "--email", "ann@example.com",
+                                           "--password", kPassword, "--team", "Archive"});
+    ASSERT_EQ(added.exit_code, 0) << added.err;
+  }
+
+  HttpResponse Login(const std::string& email, const std::string& password,
+                     const std::string& forwarded_for) {
+    return client_->Send(
+        "GET", "/accounts/v1/token",
+        {{"Authorization", BasicAuth(email, password)}, {"X-Forwarded-For", forwarded_for}});
+  }
+
+  // Fails password logins until the client address is locked out, each for
+  // another unknown e-mail so that only the address's count grows (an address
+  // gets 20 free failures); returns the first 429, or the last answer.
+  HttpResponse FailLoginsUntilThrottled(const std::string& forwarded_for) {
+    HttpResponse last;
+    for (int attempt = 0; attempt < 30; ++attempt) {
+      last = Login("nobody" + std::to_string(attempt) + "@example.com", "wrong-password",
+                   forwarded_for);
+      if (last.status == 429) break;
+    }
+    return last;
+  }
+
+  std::unique_ptr<ServerHarness> server_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+TEST_F(AccountsProxyTest, BehindATrustedProxyEachForwardedClientIsThrottledOnItsOwn) {
+  Start({"--trusted-proxies", "127.0.0.1"});
+  HttpResponse throttled = FailLoginsUntilThrottled("203.0.113.5");
+  ExpectError(throttled, 429, "TooManyLoginAttemptsException");
+  EXPECT_FALSE(throttled.Header("Retry-After").empty());
+  // Another client through the same proxy logs in.
+  HttpResponse other = Login("ann@example.com", kPassword, "203.0.113.6");
+  EXPECT_EQ(other.status, 200) << other.body;
+  // Its access-log line names the client and the proxy (the next request's
+  // line follows it, so it has been written).
+  EXPECT_EQ(client_->Get("/healthz").status, 200);
+  std::string log = server_->ServerLog();
+  EXPECT_NE(log.find("/accounts/v1/token 200 "), std::string::npos) << log;
+  EXPECT_NE(log.find(" client=203.0.113.6 peer=127.0.0.1"), std::string::npos) << log;
+}
+
+TEST_F(AccountsProxyTest, WithoutTrustedProxiesXForwardedForIsIgnored) {
+  Start({});
+  // The header is ignored, so every login counts against 127.0.0.1 and the
+  // second client is locked out with the first. The lock-out lasts 1 s, then
+  // 2, 4 …: should a slow machine let it pass before the second login, the
+  // next round locks for longer.
+  HttpResponse other;
+  for (int round = 0; round < 3; ++round) {
+    HttpResponse throttled = FailLoginsUntilThrottled("203.0.113.5");
+    ExpectError(throttled, 429, "TooManyLoginAttemptsException");
+    other = Login("ann@example.com", kPassword, "203.0.113.6");
+    if (other.status != 200) break;
+  }
+  ExpectError(other, 429, "TooManyLoginAttemptsException");
+  EXPECT_EQ(client_->Get("/healthz").status, 200);
+  std::string log = server_->ServerLog();
+  EXPECT_NE(log.find("/accounts/v1/token 429 "), std::string::npos) << log;
+  EXPECT_EQ(log.find("203.0.113."), std::string::npos) << log;
+  EXPECT_EQ(log.find(" peer="), std::string::npos) << log;
+  EXPECT_NE(log.find(" client=127.0.0.1"), std::string::npos) << log;
+}
+
+TEST(AccountsProxyFlagTest, AnInvalidTrustedProxyStopsTheServerNamingTheEntry) {
+  TempDir dir;
+  // `timeout`: a server that wrongly starts must not hang the test.
+  CommandResult serve =
+      RunProgram({"timeout", "20", VIDMILL_BINARY, "serve", "--listen", "127.0.0.1:0", "--data-dir",
+                  dir.path(), "--workers", "0", "--trusted-proxies", "127.0.0.1, 10.0.0.1/8"});
+  EXPECT_EQ(serve.exit_code, 2) << serve.err;
+  EXPECT_NE(serve.err.find("--trusted-proxies: '10.0.0.1/8'"), std::string::npos) << serve.err;
+  EXPECT_EQ(serve.out.find("listening"), std::string::npos) << serve.out;
 }
 
 TEST_F(AccountsTest, BanAndUnbanFromTheCliWhileServing) {
