@@ -72,15 +72,21 @@ class BlobFile final : public http::OpenFile {
 // Uploads one user may have streaming at once. Each costs a blob writer (two
 // threads, up to 7 MiB of buffers) for as long as its client keeps sending, so
 // without a cap one account could open thousands and exhaust the server's
-// threads and memory.
+// threads and memory. Many accounts together are capped by
+// --max-concurrent-uploads (ApiConfig::max_concurrent_uploads).
 constexpr int kMaxUploadsPerUser = 4;
 
-// A user's claim on one of its upload slots, held by the UploadSink for its
-// whole life.
+// A user's claim on one of its upload slots and on one of the server's, held
+// by the UploadSink for its whole life.
 class UploadSlot {
  public:
-  static Result<std::unique_ptr<UploadSlot>> Take(const std::string& user_id) {
+  static Result<std::unique_ptr<UploadSlot>> Take(const std::string& user_id, int server_limit) {
     std::lock_guard lock(mu_);
+    if (total_ >= server_limit) {
+      return Status(Code::kUnavailable, "the server has " + std::to_string(server_limit) +
+                                            " uploads in progress; retry shortly")
+          .WithRetryAfter(5);
+    }
     int& in_use = in_use_[user_id];
     if (in_use >= kMaxUploadsPerUser) {
       if (in_use == 0) in_use_.erase(user_id);
@@ -90,10 +96,12 @@ class UploadSlot {
           .WithRetryAfter(5);
     }
     ++in_use;
+    ++total_;
     return std::unique_ptr<UploadSlot>(new UploadSlot(user_id));
   }
   ~UploadSlot() {
     std::lock_guard lock(mu_);
+    --total_;
     auto it = in_use_.find(user_id_);
     if (it != in_use_.end() && --it->second <= 0) in_use_.erase(it);
   }
@@ -104,6 +112,7 @@ class UploadSlot {
   explicit UploadSlot(std::string user_id) : user_id_(std::move(user_id)) {}
   static inline std::mutex mu_;
   static inline std::map<std::string, int> in_use_;
+  static inline int total_ = 0;
   std::string user_id_;
 };
 
@@ -309,7 +318,7 @@ Result<std::unique_ptr<http::BodySink>> OpenUpload(ApiContext& context, Request&
     }
   }
   if (context.blobs == nullptr) return Status::Internal("no media storage configured");
-  ASSIGN_OR_RETURN(std::unique_ptr<UploadSlot> slot, UploadSlot::Take(principal.user_id));
+  ASSIGN_OR_RETURN(std::unique_ptr<UploadSlot> slot, UploadSlot::Take(principal.user_id, context.config.max_concurrent_uploads));
   return std::unique_ptr<http::BodySink>(new UploadSink(context, std::move(principal),
                                                         std::move(*video), std::move(boundary),
                                                         kind, std::move(slot)));

@@ -41,6 +41,9 @@ std::vector<FlagSpec> ServeFlags() {
       {"jwt-leeway", "5", "clock skew tolerated when checking exp/nbf, seconds"},
       {"public-url", "", "base of absolute URLs in responses (default: from the Host header)"},
       {"max-upload-bytes", std::to_string(int64_t{50} << 30), "largest accepted upload"},
+      {"max-concurrent-uploads", "64",
+       "uploads this node streams at once, all accounts together (each holds two threads "
+       "and up to 7 MiB); more are answered 503 with Retry-After"},
       {"http-threads", "16", "threads that run request handlers"},
       {"header-timeout", "10", "seconds a client has to send a request header"},
       {"idle-timeout", "60", "seconds an idle keep-alive connection is kept"},
@@ -91,13 +94,14 @@ int RunServe(int argc, char** argv) {
   auto ttl = flags->GetInt("token-ttl", 1, 86400 * 30);
   auto leeway = flags->GetInt("jwt-leeway", 0, 3600);
   auto max_upload = flags->GetInt("max-upload-bytes", 1, int64_t{1} << 50);
+  auto max_uploads = flags->GetInt("max-concurrent-uploads", 1, 100000);
   auto workers = flags->GetInt("workers", 0, 256);
   auto http_threads = flags->GetInt("http-threads", 1, 1024);
   auto header_timeout = flags->GetInt("header-timeout", 1, 3600);
   auto idle_timeout = flags->GetInt("idle-timeout", 1, 3600);
   auto body_timeout = flags->GetInt("body-timeout", 1, 3600);
   for (const Status& status :
-       {ttl.status(), leeway.status(), max_upload.status(), workers.status(),
+       {ttl.status(), leeway.status(), max_upload.status(), max_uploads.status(), workers.status(),
         http_threads.status(), header_timeout.status(), idle_timeout.status(),
         body_timeout.status()}) {
     if (!status.ok()) {
@@ -115,6 +119,7 @@ int RunServe(int argc, char** argv) {
   context.config.token_ttl_seconds = *ttl;
   context.config.jwt_leeway_seconds = *leeway;
   context.config.max_upload_bytes = *max_upload;
+  context.config.max_concurrent_uploads = static_cast<int>(*max_uploads);
   context.config.data_dir = store->data_dir;
   context.config.media_dir = store->media_dir;
 

@@ -148,7 +148,8 @@ class MediaApiTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     ServerHarness::Options options;
-    options.extra_flags = {"--max-upload-bytes", std::to_string(kMaxUpload), "--body-timeout", "2"};
+    options.extra_flags = {"--max-upload-bytes", std::to_string(kMaxUpload), "--body-timeout", "2",
+                           "--max-concurrent-uploads", "6"};
     server_ = new ServerHarness(options);
     token_a_ = new std::string(
         server_->CreateUserAndLogin("media-a@example.com", "correct horse battery", "media-a"));
@@ -203,8 +204,8 @@ class MediaApiTest : public ::testing::Test {
     return client_->Send(method, target, headers);
   }
 
-  boost::json::object VideoDocument(const std::string& id) {
-    HttpResponse response = client_->Get("/videos/v1/video/" + id, *token_a_);
+  boost::json::object VideoDocument(const std::string& id, const std::string* token = nullptr) {
+    HttpResponse response = client_->Get("/videos/v1/video/" + id, token ? *token : *token_a_);
     EXPECT_EQ(response.status, 200) << response.body;
     boost::json::value doc = response.Json();
     if (!doc.is_object() || !doc.as_object().contains("video")) return {};
@@ -579,6 +580,41 @@ TEST_F(MediaApiTest, OneAccountCannotHoldMoreThanFourUploadsOpen) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     client_ = std::make_unique<HttpClient>(server_->port());
     status = Upload(fifth, body, *token_a_).status;
+  }
+  EXPECT_EQ(status, 200);
+}
+
+TEST_F(MediaApiTest, TheServerHoldsAtMostItsLimitOfUploadsOpenFromAllAccounts) {
+  // --max-concurrent-uploads 6 here: account A holds its 4, B two more; B's
+  // third is within B's own 4 but beyond the server's 6: a 503 with
+  // Retry-After, answered before its body is read.
+  std::string body = MultipartBody("held.mp4", *clip_);
+  std::vector<std::unique_ptr<RawConnection>> held;
+  auto hold = [&](const std::string& token) {
+    auto connection = std::make_unique<RawConnection>(server_->port());
+    ASSERT_TRUE(connection->connected());
+    ASSERT_TRUE(connection->Send(
+        "POST /media/v1/upload/" + NewVideo(token) + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+        token + "\r\nContent-Type: " + MultipartType() +
+        "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, 500)));
+    held.push_back(std::move(connection));
+  };
+  for (int i = 0; i < 4; ++i) hold(*token_a_);
+  for (int i = 0; i < 2; ++i) hold(*token_b_);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // all six are streaming
+  std::string seventh = NewVideo(*token_b_);
+  HttpResponse refused = Upload(seventh, body, *token_b_);
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_EQ(refused.Json().as_object()["exception"].as_string(), "ServiceUnavailableException");
+  EXPECT_FALSE(refused.Header("Retry-After").empty());
+  EXPECT_EQ(VideoDocument(seventh, token_b_)["upload"].as_object()["hasFinishedUploading"], false);
+  // A slot comes back when any upload ends (here: one of A's clients goes away).
+  held.front()->Close();
+  int status = 0;
+  for (int attempt = 0; attempt < 50 && status != 200; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    client_ = std::make_unique<HttpClient>(server_->port());
+    status = Upload(seventh, body, *token_b_).status;
   }
   EXPECT_EQ(status, 200);
 }
