@@ -139,18 +139,6 @@ Net MakeNet(int hidden, std::mt19937& rng) {
   return net;
 }
 
-const char* IsaName(ConvNetIsa isa) {
-  switch (isa) {
-    case ConvNetIsa::kAvx512:
-      return "avx512";
-    case ConvNetIsa::kAvx2:
-      return "avx2";
-    case ConvNetIsa::kPortable:
-      return "portable";
-  }
-  return "?";
-}
-
 int Main(int argc, char** argv) {
   const double seconds_per_case = argc > 1 ? std::atof(argv[1]) : 1.0;
   const std::string only = argc > 2 ? argv[2] : "";
@@ -172,10 +160,7 @@ int Main(int argc, char** argv) {
   nets.push_back(MakeNet(16, rng));
   nets.push_back(MakeNet(24, rng));
   const std::pair<int, int> sizes[] = {{640, 360}, {1280, 720}, {1920, 1080}};
-  std::vector<ConvNetIsa> isas;
-  for (ConvNetIsa isa : {ConvNetIsa::kAvx512, ConvNetIsa::kAvx2, ConvNetIsa::kPortable}) {
-    if (ConvNet::IsaSupported(isa)) isas.push_back(isa);
-  }
+  const std::vector<ConvNetIsa> isas = ConvNet::SupportedIsas();
   for (const Net& spec : nets) {
     ConvNet net(spec.layers);
     for (const auto& [width, height] : sizes) {
@@ -189,7 +174,7 @@ int Main(int argc, char** argv) {
         // The portable path is only a fallback; one size shows its speed.
         if (isa == ConvNetIsa::kPortable && width != 640) continue;
         const std::string label = spec.name + " " + std::to_string(width) + "x" +
-                                  std::to_string(height) + " " + IsaName(isa);
+                                  std::to_string(height) + " " + ConvNetIsaName(isa);
         if (label.find(only) == std::string::npos) continue;
         net.ForceIsaForTesting(isa);
         for (bool threaded : {false, true}) {
@@ -212,7 +197,7 @@ int Main(int argc, char** argv) {
           const double gmacs = macs / wall * 1e-9;
           const double gmacs_per_cpu = macs / cpu_ms * 1e-6;
           std::printf("%-10s %4dx%-4d %-10s %-7d %8.2f %8.2f %8.1f %10.1f %6.0f%%\n",
-                      spec.name.c_str(), width, height, IsaName(isa), threaded ? 2 : 1, wall * 1e3,
+                      spec.name.c_str(), width, height, ConvNetIsaName(isa), threaded ? 2 : 1, wall * 1e3,
                       cpu_ms, gmacs, gmacs_per_cpu,
                       peak > 0 ? 100 * gmacs_per_cpu * 1e9 / peak : 0.0);
           std::fflush(stdout);

@@ -260,6 +260,26 @@ bool ConvNet::IsaSupported(ConvNetIsa isa) {
   return false;
 }
 
+std::vector<ConvNetIsa> ConvNet::SupportedIsas() {
+  std::vector<ConvNetIsa> isas;
+  for (ConvNetIsa isa : {ConvNetIsa::kAvx512, ConvNetIsa::kAvx2, ConvNetIsa::kPortable}) {
+    if (IsaSupported(isa)) isas.push_back(isa);
+  }
+  return isas;
+}
+
+const char* ConvNetIsaName(ConvNetIsa isa) {
+  switch (isa) {
+    case ConvNetIsa::kAvx512:
+      return "avx512";
+    case ConvNetIsa::kAvx2:
+      return "avx2";
+    case ConvNetIsa::kPortable:
+      return "portable";
+  }
+  return "?";
+}
+
 void ConvNet::ForceIsaForTesting(ConvNetIsa isa) {
   if (!IsaSupported(isa)) {
     throw std::invalid_argument("ConvNet: this CPU cannot run the forced instruction set");

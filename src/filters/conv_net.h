@@ -26,6 +26,9 @@ struct ConvLayer {
 // picked; tests and benchmarks force each in turn (ForceIsaForTesting).
 enum class ConvNetIsa { kPortable, kAvx2, kAvx512 };
 
+// "portable", "avx2", "avx512": for test traces and benchmark tables.
+const char* ConvNetIsaName(ConvNetIsa isa);
+
 class ConvNet {
  public:
   // Copies and repacks the weights; `layers` need not outlive the ConvNet.
@@ -57,6 +60,8 @@ class ConvNet {
 
   // Whether this CPU can run `isa` (kPortable always).
   static bool IsaSupported(ConvNetIsa isa);
+  // Every path this CPU can run, the best first.
+  static std::vector<ConvNetIsa> SupportedIsas();
   // The path Run uses: the best supported one unless forced.
   ConvNetIsa isa() const { return isa_; }
   // Forces the path (tests and benchmarks compare them); `isa` must be

@@ -132,26 +132,6 @@ Planes RunNet(const ConvNet& net, const Planes& in, bool threaded) {
   return out;
 }
 
-std::vector<ConvNetIsa> SupportedIsas() {
-  std::vector<ConvNetIsa> isas;
-  for (ConvNetIsa isa : {ConvNetIsa::kPortable, ConvNetIsa::kAvx2, ConvNetIsa::kAvx512}) {
-    if (ConvNet::IsaSupported(isa)) isas.push_back(isa);
-  }
-  return isas;
-}
-
-std::string IsaName(ConvNetIsa isa) {
-  switch (isa) {
-    case ConvNetIsa::kPortable:
-      return "portable";
-    case ConvNetIsa::kAvx2:
-      return "avx2";
-    case ConvNetIsa::kAvx512:
-      return "avx512";
-  }
-  return "?";
-}
-
 struct Shape {
   std::vector<int> channels;
   std::vector<int> kernels;
@@ -189,11 +169,12 @@ TEST(ConvNetTest, MatchesDirectConvolutionOnEveryPath) {
       for (double v : plane) scale = std::max(scale, std::abs(v));
     }
     ConvNet net(Layers(data));
-    for (ConvNetIsa isa : SupportedIsas()) {
+    for (ConvNetIsa isa : ConvNet::SupportedIsas()) {
       net.ForceIsaForTesting(isa);
       for (bool threaded : {false, true}) {
-        SCOPED_TRACE(IsaName(isa) + (threaded ? " threaded " : " ") + std::to_string(shape.width) +
-                     "x" + std::to_string(shape.height) + " layers " + std::to_string(data.size()));
+        SCOPED_TRACE(std::string(ConvNetIsaName(isa)) + (threaded ? " threaded " : " ") +
+                     std::to_string(shape.width) + "x" + std::to_string(shape.height) +
+                     " layers " + std::to_string(data.size()));
         const Planes got = RunNet(net, in, threaded);
         double worst = 0;
         for (int c = 0; c < got.channels; ++c) {
@@ -220,8 +201,8 @@ TEST(ConvNetTest, ThreadedIsBitIdenticalAndDeterministic) {
   const std::vector<LayerData> data = RandomNet({5, 16, 16, 16, 4}, {3, 3, 3, 3}, rng);
   const Planes in = RandomInput(5, 37, 23, rng);
   ConvNet net(Layers(data));
-  for (ConvNetIsa isa : SupportedIsas()) {
-    SCOPED_TRACE(IsaName(isa));
+  for (ConvNetIsa isa : ConvNet::SupportedIsas()) {
+    SCOPED_TRACE(ConvNetIsaName(isa));
     net.ForceIsaForTesting(isa);
     const Planes single = RunNet(net, in, false);
     const Planes threaded = RunNet(net, in, true);
@@ -252,8 +233,8 @@ TEST(ConvNetTest, PReluScalesOnlyTheNegativeSide) {
   }
   const float slopes[] = {0.25f, -2.0f};
   const float zeros[] = {0.0f, 0.0f};
-  for (ConvNetIsa isa : SupportedIsas()) {
-    SCOPED_TRACE(IsaName(isa));
+  for (ConvNetIsa isa : ConvNet::SupportedIsas()) {
+    SCOPED_TRACE(ConvNetIsaName(isa));
     const Planes prelu = ActivationOf(slopes, in, isa);
     const Planes relu = ActivationOf(zeros, in, isa);
     const Planes none = ActivationOf(nullptr, in, isa);
@@ -280,8 +261,8 @@ TEST(ConvNetTest, ReplicatesEdgesAtEveryLayer) {
   Planes in(1, 6, 5, 0, 0);
   std::fill(in.data.begin(), in.data.end(), 0.0f);
   in.at(0, 0, 0) = 1;
-  for (ConvNetIsa isa : SupportedIsas()) {
-    SCOPED_TRACE(IsaName(isa));
+  for (ConvNetIsa isa : ConvNet::SupportedIsas()) {
+    SCOPED_TRACE(ConvNetIsaName(isa));
     net.ForceIsaForTesting(isa);
     const Planes out = RunNet(net, in, true);
     // After layer 1: a = 4/9 at (0,0), 2/9 at (0,1) and (1,0), 1/9 at (1,1).
