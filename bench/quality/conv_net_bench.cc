@@ -197,8 +197,8 @@ int Main(int argc, char** argv) {
           const double gmacs = macs / wall * 1e-9;
           const double gmacs_per_cpu = macs / cpu_ms * 1e-6;
           std::printf("%-10s %4dx%-4d %-10s %-7d %8.2f %8.2f %8.1f %10.1f %6.0f%%\n",
-                      spec.name.c_str(), width, height, ConvNetIsaName(isa), threaded ? 2 : 1, wall * 1e3,
-                      cpu_ms, gmacs, gmacs_per_cpu,
+                      spec.name.c_str(), width, height, ConvNetIsaName(isa), threaded ? 2 : 1,
+                      wall * 1e3, cpu_ms, gmacs, gmacs_per_cpu,
                       peak > 0 ? 100 * gmacs_per_cpu * 1e9 / peak : 0.0);
           std::fflush(stdout);
         }

@@ -173,8 +173,8 @@ TEST(ConvNetTest, MatchesDirectConvolutionOnEveryPath) {
       net.ForceIsaForTesting(isa);
       for (bool threaded : {false, true}) {
         SCOPED_TRACE(std::string(ConvNetIsaName(isa)) + (threaded ? " threaded " : " ") +
-                     std::to_string(shape.width) + "x" + std::to_string(shape.height) +
-                     " layers " + std::to_string(data.size()));
+                     std::to_string(shape.width) + "x" + std::to_string(shape.height) + " layers " +
+                     std::to_string(data.size()));
         const Planes got = RunNet(net, in, threaded);
         double worst = 0;
         for (int c = 0; c < got.channels; ++c) {
