@@ -14,6 +14,22 @@ pick() {
 # raw ARGS...: ffmpeg, quiet, overwriting.
 raw() { ffmpeg -nostdin -loglevel error -y "$@"; }
 
+# yuv_in SIZE FILE: ffmpeg's input options for a 25 fps yuv420p rawvideo clip.
+yuv_in() { echo -f rawvideo -pix_fmt yuv420p -s "$1" -r 25 -i "$2"; }
+
+# training_work_dir KEEP NAME: sets $work for the training scripts — KEEP
+# (created if missing, kept afterwards: for experiments) when given, else a
+# fresh /tmp/vidmill-NAME.* removed on exit.
+training_work_dir() {
+  if [[ -n "$1" ]]; then
+    work=$1
+    mkdir -p "$work"
+  else
+    work=$(mktemp -d "/tmp/vidmill-$2.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+  fi
+}
+
 # code_clip CODEC IN.yuv W H OUT.yuv [SCRATCH_DIR]: the 25 fps rawvideo clip
 # coded the way the benchmark degrades archives — mpeg2: MPEG-2 at 600 kb/s;
 # h264: x264 veryfast at 150 kb/s — and decoded back to rawvideo.

@@ -32,15 +32,7 @@ for photo in "${train_more[@]}"; do
 done
 [[ -n "${CNN_TRAIN_PHOTOS:-}" ]] && read -r -a train <<<"$CNN_TRAIN_PHOTOS"
 
-if [[ -n "${CNN_TRAIN_WORK:-}" ]]; then
-  work=$CNN_TRAIN_WORK
-  mkdir -p "$work"
-else
-  work=$(mktemp -d /tmp/vidmill-cnntrain.XXXXXX)
-  trap 'rm -rf "$work"' EXIT
-fi
-
-yuv_in() { echo -f rawvideo -pix_fmt yuv420p -s "$1" -r 25 -i "$2"; }
+training_work_dir "${CNN_TRAIN_WORK:-}" cnntrain
 every() {  # every N IN SIZE OUT: pictures 0, N, 2N… of a rawvideo clip
   raw $(yuv_in "$3" "$2") -vf "select='not(mod(n\,$1))'" -fps_mode passthrough -f rawvideo "$4"
 }

@@ -42,15 +42,7 @@ fi
 dvres_only=${SR_TRAIN_DVRES_ONLY:-0}
 
 # SR_TRAIN_WORK=DIR keeps the prepared data there (for experiments).
-if [[ -n "${SR_TRAIN_WORK:-}" ]]; then
-  work=$SR_TRAIN_WORK
-  mkdir -p "$work"
-else
-  work=$(mktemp -d /tmp/vidmill-srtrain.XXXXXX)
-  trap 'rm -rf "$work"' EXIT
-fi
-
-yuv_in() { echo -f rawvideo -pix_fmt yuv420p -s "$1" -r 25 -i "$2"; }
+training_work_dir "${SR_TRAIN_WORK:-}" srtrain
 
 W=1280 H=720
 : >"$work/sr2.list"; : >"$work/sr4.list"; : >"$work/dv2.list"; : >"$work/dv1.list"
