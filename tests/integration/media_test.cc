@@ -148,7 +148,8 @@ class MediaApiTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     ServerHarness::Options options;
-    options.extra_flags = {"--max-upload-bytes", std::to_string(kMaxUpload), "--body-timeout", "2",
+    options.extra_flags = {"--max-upload-bytes",       std::to_string(kMaxUpload),
+                           "--body-timeout",           "2",
                            "--max-concurrent-uploads", "6"};
     server_ = new ServerHarness(options);
     token_a_ = new std::string(
@@ -196,6 +197,32 @@ class MediaApiTest : public ::testing::Test {
     test::HeaderList headers = {{"Authorization", "Bearer " + token}};
     if (!content_type.empty()) headers.emplace_back("Content-Type", content_type);
     return client_->Send("POST", path + video_id, headers, body);
+  }
+
+  // An upload whose client sends the headers and the body's first 500 bytes,
+  // then nothing more: it stays open (streaming) until the body timeout.
+  std::unique_ptr<RawConnection> StartUpload(const std::string& video_id, const std::string& body,
+                                             const std::string& token) {
+    auto connection = std::make_unique<RawConnection>(server_->port());
+    EXPECT_TRUE(connection->connected());
+    EXPECT_TRUE(connection->Send(
+        "POST /media/v1/upload/" + video_id + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+        token + "\r\nContent-Type: " + MultipartType() +
+        "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, 500)));
+    return connection;
+  }
+
+  // The upload's status once it is accepted, retried for up to 5 s while an
+  // upload slot is busy (429 / 503) — after another upload ended.
+  int UploadWhenASlotIsFree(const std::string& video_id, const std::string& body,
+                            const std::string& token) {
+    int status = 0;
+    for (int attempt = 0; attempt < 50 && status != 200; ++attempt) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      client_ = std::make_unique<HttpClient>(server_->port());
+      status = Upload(video_id, body, token).status;
+    }
+    return status;
   }
 
   HttpResponse Download(const std::string& target, test::HeaderList headers = {},
@@ -534,15 +561,10 @@ TEST_F(MediaApiTest, BodyShorterThanContentLength) {
 TEST_F(MediaApiTest, SlowDripPastTheBodyTimeoutIs408) {
   std::string id = NewVideo(*token_a_);
   std::string body = MultipartBody("drip.mp4", *clip_);
-  RawConnection connection(server_->port());
-  ASSERT_TRUE(connection.connected());
-  ASSERT_TRUE(connection.Send(
-      "POST /media/v1/upload/" + id + " HTTP/1.1\r\nHost: x\r\n" + "Authorization: Bearer " +
-      *token_a_ + "\r\nContent-Type: " + MultipartType() +
-      "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, 500)));
+  std::unique_ptr<RawConnection> connection = StartUpload(id, body, *token_a_);
   // Then silence, longer than --body-timeout (2 s).
   auto started = std::chrono::steady_clock::now();
-  std::string reply = connection.ReadAll();
+  std::string reply = connection->ReadAll();
   EXPECT_EQ(RawConnection::StatusOf(reply), 408) << reply.substr(0, 200);
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(8));
   EXPECT_TRUE(WaitForMediaFiles(id, {}));
@@ -554,16 +576,7 @@ TEST_F(MediaApiTest, OneAccountCannotHoldMoreThanFourUploadsOpen) {
   // keeps the body coming: an account gets four at once, the next is a 429.
   std::string body = MultipartBody("held.mp4", *clip_);
   std::vector<std::unique_ptr<RawConnection>> held;
-  for (int i = 0; i < 4; ++i) {
-    std::string id = NewVideo(*token_a_);
-    auto connection = std::make_unique<RawConnection>(server_->port());
-    ASSERT_TRUE(connection->connected());
-    ASSERT_TRUE(connection->Send(
-        "POST /media/v1/upload/" + id + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-        *token_a_ + "\r\nContent-Type: " + MultipartType() +
-        "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, 500)));
-    held.push_back(std::move(connection));
-  }
+  for (int i = 0; i < 4; ++i) held.push_back(StartUpload(NewVideo(*token_a_), body, *token_a_));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // all four are streaming
   std::string fifth = NewVideo(*token_a_);
   HttpResponse refused = Upload(fifth, body, *token_a_);
@@ -575,13 +588,7 @@ TEST_F(MediaApiTest, OneAccountCannotHoldMoreThanFourUploadsOpen) {
   EXPECT_EQ(other.status, 200) << other.body;
   // A slot comes back when its upload ends (here: the client goes away).
   held.front()->Close();
-  int status = 0;
-  for (int attempt = 0; attempt < 50 && status != 200; ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    client_ = std::make_unique<HttpClient>(server_->port());
-    status = Upload(fifth, body, *token_a_).status;
-  }
-  EXPECT_EQ(status, 200);
+  EXPECT_EQ(UploadWhenASlotIsFree(fifth, body, *token_a_), 200);
 }
 
 TEST_F(MediaApiTest, TheServerHoldsAtMostItsLimitOfUploadsOpenFromAllAccounts) {
@@ -590,17 +597,8 @@ TEST_F(MediaApiTest, TheServerHoldsAtMostItsLimitOfUploadsOpenFromAllAccounts) {
   // Retry-After, answered before its body is read.
   std::string body = MultipartBody("held.mp4", *clip_);
   std::vector<std::unique_ptr<RawConnection>> held;
-  auto hold = [&](const std::string& token) {
-    auto connection = std::make_unique<RawConnection>(server_->port());
-    ASSERT_TRUE(connection->connected());
-    ASSERT_TRUE(connection->Send(
-        "POST /media/v1/upload/" + NewVideo(token) + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-        token + "\r\nContent-Type: " + MultipartType() +
-        "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, 500)));
-    held.push_back(std::move(connection));
-  };
-  for (int i = 0; i < 4; ++i) hold(*token_a_);
-  for (int i = 0; i < 2; ++i) hold(*token_b_);
+  for (int i = 0; i < 4; ++i) held.push_back(StartUpload(NewVideo(*token_a_), body, *token_a_));
+  for (int i = 0; i < 2; ++i) held.push_back(StartUpload(NewVideo(*token_b_), body, *token_b_));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // all six are streaming
   std::string seventh = NewVideo(*token_b_);
   HttpResponse refused = Upload(seventh, body, *token_b_);
@@ -610,13 +608,7 @@ TEST_F(MediaApiTest, TheServerHoldsAtMostItsLimitOfUploadsOpenFromAllAccounts) {
   EXPECT_EQ(VideoDocument(seventh, token_b_)["upload"].as_object()["hasFinishedUploading"], false);
   // A slot comes back when any upload ends (here: one of A's clients goes away).
   held.front()->Close();
-  int status = 0;
-  for (int attempt = 0; attempt < 50 && status != 200; ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    client_ = std::make_unique<HttpClient>(server_->port());
-    status = Upload(seventh, body, *token_b_).status;
-  }
-  EXPECT_EQ(status, 200);
+  EXPECT_EQ(UploadWhenASlotIsFree(seventh, body, *token_b_), 200);
 }
 
 TEST_F(MediaApiTest, TooLargeBeforeAndDuringTheBody) {
