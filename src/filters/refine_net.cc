@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "filters/halves.h"
@@ -11,18 +10,17 @@ namespace vidmill::filters {
 
 const ConvNet* FindRefineNet(std::string_view family, int scale) {
   // Built once, on first use: repacking the weights is cheap but not free.
-  static std::once_flag once;
-  static std::vector<std::unique_ptr<ConvNet>>* nets;
-  std::call_once(once, [] {
-    nets = new std::vector<std::unique_ptr<ConvNet>>();
+  static const std::vector<std::unique_ptr<ConvNet>> nets = [] {
+    std::vector<std::unique_ptr<ConvNet>> built;
     for (int i = 0; i < kRefineNetCount; ++i) {
       const RefineNetTable& table = kRefineNets[i];
-      nets->push_back(std::make_unique<ConvNet>(
+      built.push_back(std::make_unique<ConvNet>(
           std::vector<ConvLayer>(table.layers, table.layers + table.layer_count)));
     }
-  });
+    return built;
+  }();
   for (int i = 0; i < kRefineNetCount; ++i) {
-    if (kRefineNets[i].family == family && kRefineNets[i].scale == scale) return (*nets)[i].get();
+    if (kRefineNets[i].family == family && kRefineNets[i].scale == scale) return nets[i].get();
   }
   return nullptr;
 }
