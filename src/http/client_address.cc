@@ -3,18 +3,13 @@
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 
+#include "http/message.h"
+
 namespace vidmill::http {
 
 namespace ip = boost::asio::ip;
 
 namespace {
-
-std::string_view Trim(std::string_view text) {
-  size_t begin = text.find_first_not_of(" \t");
-  if (begin == std::string_view::npos) return {};
-  size_t end = text.find_last_not_of(" \t");
-  return text.substr(begin, end - begin + 1);
-}
 
 // The elements of a comma-separated list, trimmed; empty elements are skipped
 // (HTTP list syntax allows them).
@@ -24,7 +19,7 @@ std::vector<std::string_view> SplitList(std::string_view list) {
   while (start <= list.size()) {
     size_t comma = list.find(',', start);
     if (comma == std::string_view::npos) comma = list.size();
-    std::string_view element = Trim(list.substr(start, comma - start));
+    std::string_view element = TrimOws(list.substr(start, comma - start));
     if (!element.empty()) elements.push_back(element);
     start = comma + 1;
   }
@@ -73,16 +68,6 @@ bool PrefixEqual(const std::array<uint8_t, 16>& a, const std::array<uint8_t, 16>
   if (rest == 0) return true;
   auto mask = static_cast<uint8_t>(0xff << (8 - rest));
   return (a[whole] & mask) == (b[whole] & mask);
-}
-
-// The socket may report a zone id (link-local IPv6): it is kept, as it tells
-// hosts on different links apart. Text that is no address is kept as it is.
-std::string CanonicalPeer(std::string_view peer) {
-  size_t percent = peer.find('%');
-  std::optional<std::string> address = CanonicalAddress(peer.substr(0, percent));
-  if (!address) return std::string(peer);
-  if (percent != std::string_view::npos) address->append(peer.substr(percent));
-  return *address;
 }
 
 Status InvalidEntry(std::string_view entry, const std::string& why) {
@@ -173,6 +158,14 @@ std::optional<std::string> CanonicalAddress(std::string_view text) {
   std::optional<ip::address> address = ParseAddress(text);
   if (!address) return std::nullopt;
   return address->to_string();
+}
+
+std::string CanonicalPeer(std::string_view peer) {
+  size_t percent = peer.find('%');
+  std::optional<std::string> address = CanonicalAddress(peer.substr(0, percent));
+  if (!address) return std::string(peer);
+  if (percent != std::string_view::npos) address->append(peer.substr(percent));
+  return *address;
 }
 
 std::string ClientAddress(std::string_view peer, const std::vector<std::string>& forwarded_for,

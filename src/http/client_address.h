@@ -60,6 +60,12 @@ class TrustedProxies {
 // one (surrounding spaces, ports, brackets and zone ids like %eth0 are refused).
 std::optional<std::string> CanonicalAddress(std::string_view text);
 
+// The TCP peer's address as the socket reports it, in canonical form (an IPv4
+// client of a dual-stack listener as IPv4). A zone id (link-local IPv6) is
+// kept, as it tells hosts on different links apart; text that is no address
+// is kept as it is.
+std::string CanonicalPeer(std::string_view peer);
+
 // The client address of a request that came from the TCP peer `peer` (as
 // the socket reports it) with these X-Forwarded-For field values (every
 // header line, in order; they form one list). Returns the canonical peer

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "http/message.h"
+
 namespace vidmill::http {
 namespace {
 
@@ -13,12 +15,6 @@ std::string ToLower(std::string_view text) {
   std::string out(text);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && IsSpace(text.front())) text.remove_prefix(1);
-  while (!text.empty() && IsSpace(text.back())) text.remove_suffix(1);
-  return text;
 }
 
 int HexValue(char c) {
@@ -89,7 +85,7 @@ Result<ParameterizedValue> ParseParameterizedValue(std::string_view value) {
   }
   ParameterizedValue out;
   size_t semicolon = value.find(';');
-  out.token = ToLower(Trim(value.substr(0, semicolon)));
+  out.token = ToLower(TrimOws(value.substr(0, semicolon)));
   if (out.token.empty()) return Status::InvalidArgument("header value has no type");
   size_t pos = semicolon == std::string_view::npos ? value.size() : semicolon + 1;
   while (pos < value.size()) {
@@ -99,10 +95,10 @@ Result<ParameterizedValue> ParseParameterizedValue(std::string_view value) {
     size_t next_semicolon = value.find(';', pos);
     if (equals == std::string_view::npos || equals > next_semicolon) {
       return Status::InvalidArgument("header parameter without a value: '" +
-                                     std::string(Trim(value.substr(pos, next_semicolon - pos))) +
+                                     std::string(TrimOws(value.substr(pos, next_semicolon - pos))) +
                                      "'");
     }
-    std::string name = ToLower(Trim(value.substr(pos, equals - pos)));
+    std::string name = ToLower(TrimOws(value.substr(pos, equals - pos)));
     if (name.empty()) return Status::InvalidArgument("header parameter without a name");
     pos = equals + 1;
     while (pos < value.size() && IsSpace(value[pos])) ++pos;
@@ -133,7 +129,7 @@ Result<ParameterizedValue> ParseParameterizedValue(std::string_view value) {
       }
     } else {
       size_t end = value.find(';', pos);
-      parameter_value = std::string(Trim(value.substr(pos, end - pos)));
+      parameter_value = std::string(TrimOws(value.substr(pos, end - pos)));
       pos = end == std::string_view::npos ? value.size() : end;
     }
     out.parameters.emplace_back(std::move(name), std::move(parameter_value));

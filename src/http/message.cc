@@ -147,6 +147,12 @@ std::string DefaultExceptionFor(Code code) {
   return "InternalServerErrorException";
 }
 
+std::string_view TrimOws(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
 Response ErrorResponse(const Status& status) {
   std::string exception =
       status.exception().empty() ? DefaultExceptionFor(status.code()) : status.exception();

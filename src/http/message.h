@@ -120,6 +120,10 @@ class BodySink {
 // round-trip decimal form (29.97, 100, 0.001), not Boost.JSON's exponent form.
 std::string SerializeJson(const boost::json::value& value);
 
+// `text` without the optional whitespace (spaces and tabs, RFC 9110's OWS)
+// around it, as header values and their list items are read.
+std::string_view TrimOws(std::string_view text);
+
 // The error document of the API: {"exception": …, "errorMessage": …} with the
 // status that fits the Status code (the one place that mapping lives).
 Response ErrorResponse(const Status& status);

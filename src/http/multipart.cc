@@ -18,16 +18,10 @@ bool IsBoundaryChar(char c) {
   return std::string_view("'()+_,-./:=? ").find(c) != std::string_view::npos;
 }
 
-std::string_view TrimSpace(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
 }  // namespace
 
 Result<std::string> FormDataBoundary(std::optional<std::string_view> content_type) {
-  if (!content_type || TrimSpace(*content_type).empty()) {
+  if (!content_type || TrimOws(*content_type).empty()) {
     return Status(Code::kUnsupportedMedia,
                   "an upload must be sent as multipart/form-data (no Content-Type given)");
   }
@@ -253,7 +247,7 @@ Status MultipartParser::ParseHeaders(std::string_view block) {
   std::string value;
   auto flush = [&]() -> Status {
     if (name.empty()) return Status::Ok();
-    part.headers.Add(name, std::string(TrimSpace(value)));
+    part.headers.Add(name, std::string(TrimOws(value)));
     name.clear();
     value.clear();
     return Status::Ok();
@@ -269,13 +263,13 @@ Status MultipartParser::ParseHeaders(std::string_view block) {
     if (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
       if (name.empty()) return Status::InvalidArgument("malformed multipart part header");
       value.push_back(' ');
-      value.append(TrimSpace(line));
+      value.append(TrimOws(line));
       continue;
     }
     RETURN_IF_ERROR(flush());
     size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0 ||
-        TrimSpace(line.substr(0, colon)).size() != colon) {
+        TrimOws(line.substr(0, colon)).size() != colon) {
       return Status::InvalidArgument("malformed multipart part header: no field name");
     }
     name = std::string(line.substr(0, colon));

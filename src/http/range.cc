@@ -10,14 +10,6 @@
 namespace vidmill::http {
 namespace {
 
-bool IsSpace(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && IsSpace(text.front())) text.remove_prefix(1);
-  while (!text.empty() && IsSpace(text.back())) text.remove_suffix(1);
-  return text;
-}
-
 // Parses 1*DIGIT; nullopt for anything else or a value above 2^64 - 1.
 std::optional<uint64_t> ParseDigits(std::string_view text) {
   if (text.empty()) return std::nullopt;
@@ -64,7 +56,7 @@ std::vector<std::string_view> SplitList(std::string_view list) {
   std::vector<std::string_view> out;
   while (true) {
     size_t comma = list.find(',');
-    out.push_back(Trim(list.substr(0, comma)));
+    out.push_back(TrimOws(list.substr(0, comma)));
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
   }
@@ -90,10 +82,10 @@ RangeDecision EvaluateRange(std::optional<std::string_view> range_header, uint64
                             const RangeLimits& limits) {
   RangeDecision full;
   if (!range_header) return full;
-  std::string_view value = Trim(*range_header);
+  std::string_view value = TrimOws(*range_header);
   size_t equals = value.find('=');
   if (equals == std::string_view::npos) return full;
-  std::string_view unit = Trim(value.substr(0, equals));
+  std::string_view unit = TrimOws(value.substr(0, equals));
   if (unit.size() != 5 || strncasecmp(unit.data(), "bytes", 5) != 0) return full;
 
   std::vector<RangeSpec> specs;
@@ -132,7 +124,7 @@ RangeDecision EvaluateRange(std::optional<std::string_view> range_header, uint64
 }
 
 bool IfNoneMatchMatches(std::string_view if_none_match, std::string_view etag) {
-  std::string_view value = Trim(if_none_match);
+  std::string_view value = TrimOws(if_none_match);
   if (value == "*") return true;
   for (std::string_view tag : SplitList(value)) {
     if (!tag.empty() && Opaque(tag) == Opaque(etag)) return true;
@@ -142,7 +134,7 @@ bool IfNoneMatchMatches(std::string_view if_none_match, std::string_view etag) {
 
 bool IfRangeAllows(std::string_view if_range, std::string_view etag,
                    std::string_view last_modified) {
-  std::string_view value = Trim(if_range);
+  std::string_view value = TrimOws(if_range);
   if (value.empty()) return false;
   if (value.front() == '"' || IsWeak(value)) {
     return !IsWeak(value) && !IsWeak(etag) && value == etag;

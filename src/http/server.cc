@@ -376,10 +376,8 @@ class Server::Impl {
     // chunk header (its extensions) that never ends would be buffered whole.
     beast::flat_buffer buffer(options_.header_limit_bytes + 2 * kBodyChunkBytes);
     boost::system::error_code ec;
-    // Canonical (an IPv4 client of a dual-stack listener as IPv4): no
-    // X-Forwarded-For is given, so this is the peer itself.
-    const std::string peer = ClientAddress(
-        stream.socket().remote_endpoint(ec).address().to_string(), {}, TrustedProxies());
+    const std::string peer =
+        CanonicalPeer(stream.socket().remote_endpoint(ec).address().to_string());
     // Allocated by the first streamed body only: every open connection would
     // otherwise hold 64 KiB, idle ones included.
     std::vector<char> chunk;
