@@ -20,11 +20,14 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
+#include "filters/conv_net_amx.h"
+#include "filters/conv_net_rows.h"
 #include "filters/halves.h"
 
 namespace vidmill::filters {
@@ -161,24 +164,15 @@ RowFn RowFnFor(ConvNetIsa isa) {
       return &avx512::ConvRow;
     case ConvNetIsa::kAvx2:
       return &avx2::ConvRow;
+    case ConvNetIsa::kAmx:  // Run calls RunRowsAmx instead
     case ConvNetIsa::kPortable:
       break;
   }
   return &portable::ConvRow;
 }
 
-// A zeroed float buffer aligned to a cache line.
-class AlignedFloats {
- public:
-  explicit AlignedFloats(size_t count) : data_(new (std::align_val_t(64)) float[count]()) {}
-  float* get() const { return data_.get(); }
-
- private:
-  struct Deleter {
-    void operator()(float* p) const { ::operator delete[](p, std::align_val_t(64)); }
-  };
-  std::unique_ptr<float[], Deleter> data_;
-};
+using conv_net_internal::AlignedBuffer;
+using conv_net_internal::PullRows;
 
 // Repeats the edge pixels of each channel's row into its margins.
 void ReplicateEdges(float* row, std::ptrdiff_t channel_stride, int channels, int width) {
@@ -233,9 +227,17 @@ ConvNet::ConvNet(std::vector<ConvLayer> layers) {
     }
     layers_.push_back(std::move(packed));
   }
-  isa_ = IsaSupported(ConvNetIsa::kAvx512) ? ConvNetIsa::kAvx512
-         : IsaSupported(ConvNetIsa::kAvx2) ? ConvNetIsa::kAvx2
-                                           : ConvNetIsa::kPortable;
+  if (IsaSupported(ConvNetIsa::kAmx)) {
+    amx_ = conv_net_internal::PackForAmx(layers);
+  }
+  isa_ = SupportedIsas().front();
+  // VIDMILL_CONV_NET_ISA names a path to use instead (benchmarks compare
+  // them end to end); a name this CPU cannot run is ignored.
+  if (const char* forced = std::getenv("VIDMILL_CONV_NET_ISA")) {
+    for (ConvNetIsa isa : SupportedIsas()) {
+      if (std::string_view(forced) == ConvNetIsaName(isa)) isa_ = isa;
+    }
+  }
 }
 
 long long ConvNet::macs_per_pixel() const {
@@ -249,6 +251,8 @@ long long ConvNet::macs_per_pixel() const {
 
 bool ConvNet::IsaSupported(ConvNetIsa isa) {
   switch (isa) {
+    case ConvNetIsa::kAmx:
+      return conv_net_internal::AmxUsable();
     case ConvNetIsa::kAvx512:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
              __builtin_cpu_supports("avx512bw");
@@ -262,7 +266,8 @@ bool ConvNet::IsaSupported(ConvNetIsa isa) {
 
 std::vector<ConvNetIsa> ConvNet::SupportedIsas() {
   std::vector<ConvNetIsa> isas;
-  for (ConvNetIsa isa : {ConvNetIsa::kAvx512, ConvNetIsa::kAvx2, ConvNetIsa::kPortable}) {
+  for (ConvNetIsa isa :
+       {ConvNetIsa::kAmx, ConvNetIsa::kAvx512, ConvNetIsa::kAvx2, ConvNetIsa::kPortable}) {
     if (IsaSupported(isa)) isas.push_back(isa);
   }
   return isas;
@@ -270,6 +275,8 @@ std::vector<ConvNetIsa> ConvNet::SupportedIsas() {
 
 const char* ConvNetIsaName(ConvNetIsa isa) {
   switch (isa) {
+    case ConvNetIsa::kAmx:
+      return "amx";
     case ConvNetIsa::kAvx512:
       return "avx512";
     case ConvNetIsa::kAvx2:
@@ -294,6 +301,11 @@ void ConvNet::Run(const float* in, std::ptrdiff_t in_row_stride, std::ptrdiff_t 
     return;
   }
   RunInHalves(height, threaded, [&](int row_begin, int row_end) {
+    if (isa_ == ConvNetIsa::kAmx) {
+      conv_net_internal::RunRowsAmx(*amx_, in, in_row_stride, in_plane_stride, width, height, out,
+                                    out_row_stride, out_plane_stride, row_begin, row_end);
+      return;
+    }
     RunRows(in, in_row_stride, in_plane_stride, width, height, out, out_row_stride,
             out_plane_stride, row_begin, row_end);
   });
@@ -307,34 +319,23 @@ void ConvNet::RunRows(const float* in, std::ptrdiff_t in_row_stride, std::ptrdif
   // One channel's row in a row buffer: margin, width rounded up to 16, margin.
   const std::ptrdiff_t channel_stride = kLeftMargin + (width + 15) / 16 * 16 + kRightMargin;
 
-  // rings[l]: the last `kernel` input rows of layer l (row y in slot y % kernel);
-  // the final layer writes to the output planes, its last partial block via
-  // `last_row`.
-  std::vector<AlignedFloats> rings;
+  // rings[l]: the last `kernel` input rows of layer l (row y in slot y % kernel,
+  // conv_net_rows.h); the final layer writes to the output planes, its last
+  // partial block via `last_row`.
+  std::vector<AlignedBuffer<float>> rings;
+  std::vector<int> kernels;
   rings.reserve(layer_count);
   for (const PackedLayer& layer : layers_) {
     rings.emplace_back(static_cast<size_t>(layer.kernel) * layer.in_channels * channel_stride);
+    kernels.push_back(layer.kernel);
   }
-  AlignedFloats last_row(static_cast<size_t>(out_channels()) * channel_stride);
+  AlignedBuffer<float> last_row(static_cast<size_t>(out_channels()) * channel_stride);
   auto ring_row = [&](int layer_idx, int y) {
     const PackedLayer& layer = layers_[layer_idx];
     return rings[layer_idx].get() +
            static_cast<std::ptrdiff_t>(y % layer.kernel) * layer.in_channels * channel_stride +
            kLeftMargin;
   };
-
-  // Output rows [row_begin, row_end) of the last layer need rows
-  // [row_begin - reach[l], row_end + reach[l]) of layer l's output, where
-  // reach[l] sums the radii of the layers after l; next_row[l] is the next
-  // output row of layer l to compute, next_input the next frame row to load.
-  std::vector<int> next_row(layer_count);
-  int reach = 0;
-  for (int layer_idx = layer_count - 1; layer_idx >= 0; --layer_idx) {
-    next_row[layer_idx] = std::max(0, row_begin - reach);
-    reach += layers_[layer_idx].kernel / 2;
-  }
-  int next_input = std::max(0, row_begin - reach);
-
   auto load_input = [&](int y) {
     float* row = ring_row(0, y);
     for (int c = 0; c < in_channels(); ++c) {
@@ -343,24 +344,11 @@ void ConvNet::RunRows(const float* in, std::ptrdiff_t in_row_stride, std::ptrdif
     }
     ReplicateEdges(row, channel_stride, in_channels(), width);
   };
-
-  // Computes output row y of layer l, first pulling the input rows it needs.
-  auto compute = [&](auto& self, int layer_idx, int y) -> void {
+  auto compute_row = [&](int layer_idx, int y, const int* in_rows) {
     const PackedLayer& layer = layers_[layer_idx];
-    const int radius = layer.kernel / 2;
-    const int last_needed = std::min(y + radius, height - 1);
-    if (layer_idx == 0) {
-      while (next_input <= last_needed) {
-        load_input(next_input++);
-      }
-    } else {
-      while (next_row[layer_idx - 1] <= last_needed) {
-        self(self, layer_idx - 1, next_row[layer_idx - 1]++);
-      }
-    }
     RowJob job;
     for (int ky = 0; ky < layer.kernel; ++ky) {
-      job.in_rows[ky] = ring_row(layer_idx, std::clamp(y + ky - radius, 0, height - 1));
+      job.in_rows[ky] = ring_row(layer_idx, in_rows[ky]);
     }
     job.in_channel_stride = channel_stride;
     job.in_channels = layer.in_channels;
@@ -382,11 +370,7 @@ void ConvNet::RunRows(const float* in, std::ptrdiff_t in_row_stride, std::ptrdif
       ReplicateEdges(job.out, channel_stride, layer.out_channels, width);
     }
   };
-
-  for (int y = row_begin; y < row_end; ++y) {
-    compute(compute, layer_count - 1, y);
-    ++next_row[layer_count - 1];
-  }
+  PullRows(kernels, height, row_begin, row_end, load_input, compute_row);
 }
 
 }  // namespace vidmill::filters

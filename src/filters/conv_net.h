@@ -1,15 +1,20 @@
 #pragma once
 // ConvNet: inference of a small stack of same-size convolutions (the CNN that
 // refines the super-resolution filters' output), written for the worker's
-// CPUs: AVX-512, AVX2+FMA or plain C++, chosen at run time.
+// CPUs: AMX-BF16 tiles, AVX-512, AVX2+FMA or plain C++, chosen at run time.
 //
 // The network is fixed when built (weights are copied and repacked), so one
 // ConvNet is shared by every frame and, being immutable, by every thread.
 
 #include <cstddef>
+#include <memory>
 #include <vector>
 
 namespace vidmill::filters {
+
+namespace conv_net_internal {
+struct AmxNet;
+}
 
 // One convolution layer, weights in PyTorch's Conv2d layout.
 struct ConvLayer {
@@ -24,9 +29,13 @@ struct ConvLayer {
 
 // The instruction sets Run can use. Normally the best one the CPU has is
 // picked; tests and benchmarks force each in turn (ForceIsaForTesting).
-enum class ConvNetIsa { kPortable, kAvx2, kAvx512 };
+// kAmx (conv_net_amx.h) multiplies bfloat16 inputs and weights and sums in
+// float: its results differ from the float paths' by about 1 % of the
+// output's range, which the refinement network's corrections of a few code
+// values do not notice; the others compute in float.
+enum class ConvNetIsa { kPortable, kAvx2, kAvx512, kAmx };
 
-// "portable", "avx2", "avx512": for test traces and benchmark tables.
+// "portable", "avx2", "avx512", "amx": for test traces and benchmark tables.
 const char* ConvNetIsaName(ConvNetIsa isa);
 
 class ConvNet {
@@ -62,7 +71,8 @@ class ConvNet {
   static bool IsaSupported(ConvNetIsa isa);
   // Every path this CPU can run, the best first.
   static std::vector<ConvNetIsa> SupportedIsas();
-  // The path Run uses: the best supported one unless forced.
+  // The path Run uses: the best supported one unless forced, here or by the
+  // environment variable VIDMILL_CONV_NET_ISA (a ConvNetIsaName).
   ConvNetIsa isa() const { return isa_; }
   // Forces the path (tests and benchmarks compare them); `isa` must be
   // supported. Not thread-safe against a concurrent Run.
@@ -85,6 +95,7 @@ class ConvNet {
                std::ptrdiff_t out_plane_stride, int row_begin, int row_end) const;
 
   std::vector<PackedLayer> layers_;
+  std::shared_ptr<const conv_net_internal::AmxNet> amx_;  // when the CPU has AMX
   ConvNetIsa isa_ = ConvNetIsa::kPortable;
 };
 

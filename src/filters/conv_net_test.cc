@@ -84,9 +84,24 @@ Planes RandomInput(int channels, int width, int height, std::mt19937& rng) {
   return in;
 }
 
+// `value` rounded to bfloat16 (8-bit mantissa, round to nearest even), as
+// the AMX path rounds its inputs, weights and hidden activations.
+double RoundToBf16(double value) {
+  float f = static_cast<float>(value);
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof(bits));
+  bits = (bits + 0x7fff + ((bits >> 16) & 1)) & 0xffff0000u;
+  std::memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
 // The reference: direct convolution per layer on whole planes, coordinates
-// clamped to the frame (replicate padding), double accumulation.
-std::vector<std::vector<double>> Reference(const std::vector<LayerData>& net, const Planes& in) {
+// clamped to the frame (replicate padding), double accumulation. With
+// `bf16`, every layer's inputs and weights are first rounded to bfloat16
+// (the AMX path's arithmetic; its sums are float).
+std::vector<std::vector<double>> Reference(const std::vector<LayerData>& net, const Planes& in,
+                                           bool bf16 = false) {
+  const auto round = [bf16](double v) { return bf16 ? RoundToBf16(v) : v; };
   const int w = in.width;
   const int h = in.height;
   std::vector<std::vector<double>> planes(in.channels, std::vector<double>(w * h));
@@ -96,6 +111,9 @@ std::vector<std::vector<double>> Reference(const std::vector<LayerData>& net, co
     }
   }
   for (const LayerData& layer : net) {
+    for (auto& plane : planes) {
+      for (double& v : plane) v = round(v);
+    }
     const int r = layer.kernel / 2;
     std::vector<std::vector<double>> next(layer.out_channels, std::vector<double>(w * h));
     for (int co = 0; co < layer.out_channels; ++co) {
@@ -107,10 +125,9 @@ std::vector<std::vector<double>> Reference(const std::vector<LayerData>& net, co
               for (int kx = 0; kx < layer.kernel; ++kx) {
                 const int sy = std::clamp(y + ky - r, 0, h - 1);
                 const int sx = std::clamp(x + kx - r, 0, w - 1);
-                sum += static_cast<double>(
-                           layer.weights[((co * layer.in_channels + ci) * layer.kernel + ky) *
-                                             layer.kernel +
-                                         kx]) *
+                sum += round(layer.weights[((co * layer.in_channels + ci) * layer.kernel + ky) *
+                                               layer.kernel +
+                                           kx]) *
                        planes[ci][sy * w + sx];
               }
             }
@@ -152,6 +169,7 @@ TEST(ConvNetTest, MatchesDirectConvolutionOnEveryPath) {
       {{3, 33, 3}, {3, 3}, 70, 2},
       {{6, 8, 8}, {5, 5}, 17, 1},
       {{5, 16, 16, 4}, {3, 3, 3}, 301, 13},  // several pixel tiles per row
+      {{11, 20, 3}, {3, 5}, 37, 6},           // more than 8 input channels
       // Wide rows for 1×1 and 5×5 kernels; a one-layer net writes the frame
       // directly from its whole blocks.
       {{3, 9, 2}, {5, 1}, 333, 7},
@@ -163,30 +181,44 @@ TEST(ConvNetTest, MatchesDirectConvolutionOnEveryPath) {
   for (const Shape& shape : shapes) {
     const std::vector<LayerData> data = RandomNet(shape.channels, shape.kernels, rng);
     const Planes in = RandomInput(shape.channels.front(), shape.width, shape.height, rng);
-    const std::vector<std::vector<double>> want = Reference(data, in);
+    const std::vector<std::vector<double>> exact = Reference(data, in);
+    const std::vector<std::vector<double>> rounded = Reference(data, in, true);
     double scale = 0;
-    for (const auto& plane : want) {
+    for (const auto& plane : exact) {
       for (double v : plane) scale = std::max(scale, std::abs(v));
     }
     ConvNet net(Layers(data));
     for (ConvNetIsa isa : ConvNet::SupportedIsas()) {
       net.ForceIsaForTesting(isa);
+      // AMX against the reference with its roundings. Where a hidden
+      // activation's float and double sums round to neighbouring bfloat16
+      // values (0.4 % apart), the outputs that see it differ by up to about
+      // 0.5 %; everywhere else they agree to float precision.
+      const bool amx = isa == ConvNetIsa::kAmx;
+      const std::vector<std::vector<double>>& want = amx ? rounded : exact;
       for (bool threaded : {false, true}) {
         SCOPED_TRACE(std::string(ConvNetIsaName(isa)) + (threaded ? " threaded " : " ") +
                      std::to_string(shape.width) + "x" + std::to_string(shape.height) + " layers " +
                      std::to_string(data.size()));
         const Planes got = RunNet(net, in, threaded);
         double worst = 0;
+        int off = 0;  // outputs beyond float precision
         for (int c = 0; c < got.channels; ++c) {
           for (int y = 0; y < got.height; ++y) {
             for (int x = 0; x < got.width; ++x) {
               const double ref = want[c][y * shape.width + x];
               const double err = std::abs(got.at(c, y, x) - ref) / (std::abs(ref) + 0.1 * scale);
               worst = std::max(worst, err);
+              off += err > 1e-5;
             }
           }
         }
-        EXPECT_LT(worst, 1e-4);
+        if (amx) {
+          EXPECT_LT(worst, 1e-2);
+          EXPECT_LE(off, got.channels * got.width * got.height / 20);
+        } else {
+          EXPECT_LT(worst, 1e-4);
+        }
         // Padding between rows and planes is never written.
         for (int c = 0; c < got.channels; ++c) {
           EXPECT_EQ(got.at(c, 0, got.width), -12345.0f);
@@ -252,10 +284,11 @@ TEST(ConvNetTest, PReluScalesOnlyTheNegativeSide) {
 }
 
 TEST(ConvNetTest, ReplicatesEdgesAtEveryLayer) {
-  // Two 3×3 box filters on a frame that is 1 in its top-left pixel only. With
-  // replicate padding the corner pixel is counted 4 times by the first layer,
-  // so its value is 4/9 (zero padding would give 1/9).
-  const std::vector<float> box(9, 1.0f / 9);
+  // Two 3×3 filters of 1/8s (exact in bfloat16 too) on a frame that is 1 in
+  // its top-left pixel only. With replicate padding the corner pixel is
+  // counted 4 times by the first layer, so its value is 4/8 (zero padding
+  // would give 1/8).
+  const std::vector<float> box(9, 1.0f / 8);
   ConvNet net({ConvLayer{1, 1, 3, box.data(), nullptr, nullptr},
                ConvLayer{1, 1, 3, box.data(), nullptr, nullptr}});
   Planes in(1, 6, 5, 0, 0);
@@ -265,10 +298,10 @@ TEST(ConvNetTest, ReplicatesEdgesAtEveryLayer) {
     SCOPED_TRACE(ConvNetIsaName(isa));
     net.ForceIsaForTesting(isa);
     const Planes out = RunNet(net, in, true);
-    // After layer 1: a = 4/9 at (0,0), 2/9 at (0,1) and (1,0), 1/9 at (1,1).
-    // Layer 2 at (0,0) sums a over the clamped 3×3: a(0,0)·4 + a(0,1)·2 +
-    // a(1,0)·2 + a(1,1) = (16 + 4 + 4 + 1) / 81.
-    EXPECT_NEAR(out.at(0, 0, 0), 25.0 / 81, 1e-6);
+    // After layer 1: a = 4/8 at (0,0), 2/8 at (0,1) and (1,0), 1/8 at (1,1).
+    // Layer 2 at (0,0) sums a over the clamped 3×3, times 1/8: (a(0,0)·4 +
+    // a(0,1)·2 + a(1,0)·2 + a(1,1)) / 8 = (16 + 4 + 4 + 1) / 64.
+    EXPECT_NEAR(out.at(0, 0, 0), 25.0 / 64, 1e-6);
     EXPECT_NEAR(out.at(0, 4, 5), 0.0, 1e-7);
   }
 }
