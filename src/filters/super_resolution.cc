@@ -7,6 +7,7 @@
 
 #include "filters/clarity.h"
 #include "filters/denoise.h"
+#include "filters/halves.h"
 #include "filters/raisr.h"
 #include "filters/refine_net.h"
 #include "filters/resample.h"
@@ -31,24 +32,28 @@ void ToFloat(const PlaneView& plane, float* out, ptrdiff_t out_stride) {
   }
 }
 
-// Writes floats in 8-bit code units into a plane: rounded, clamped.
+// Writes floats in 8-bit code units into a plane: rounded, clamped; the two
+// halves of the rows on two threads (at 2560 × 1440 on one thread it was 8 %
+// of pabsr1 2×'s CPU time, all of it wall time).
 void FromFloat(const float* in, ptrdiff_t in_stride, const PlaneView& plane) {
   const int max_value = (1 << plane.bit_depth) - 1;
   const float scale = max_value / 255.0f;
-  for (int y = 0; y < plane.height; ++y) {
-    const float* src = in + y * in_stride;
-    if (plane.bit_depth > 8) {
-      uint16_t* row = plane.Row16(y);
-      for (int x = 0; x < plane.width; ++x) {
-        row[x] = static_cast<uint16_t>(std::clamp(src[x] * scale + 0.5f, 0.0f, float(max_value)));
-      }
-    } else {
-      uint8_t* row = plane.Row8(y);
-      for (int x = 0; x < plane.width; ++x) {
-        row[x] = static_cast<uint8_t>(std::clamp(src[x] + 0.5f, 0.0f, 255.0f));
+  RunInHalves(plane.height, kThreads > 1, [&](int begin, int end) {
+    for (int y = begin; y < end; ++y) {
+      const float* src = in + y * in_stride;
+      if (plane.bit_depth > 8) {
+        uint16_t* row = plane.Row16(y);
+        for (int x = 0; x < plane.width; ++x) {
+          row[x] = static_cast<uint16_t>(std::clamp(src[x] * scale + 0.5f, 0.0f, float(max_value)));
+        }
+      } else {
+        uint8_t* row = plane.Row8(y);
+        for (int x = 0; x < plane.width; ++x) {
+          row[x] = static_cast<uint8_t>(std::clamp(src[x] + 0.5f, 0.0f, 255.0f));
+        }
       }
     }
-  }
+  });
 }
 
 class SuperResolution final : public VideoFilter {
