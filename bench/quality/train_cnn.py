@@ -216,7 +216,7 @@ def main():
     parser.add_argument("--list")
     parser.add_argument("--out")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--channels", type=int, default=16)
+    parser.add_argument("--channels", type=int, default=24)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--batch", type=int, default=32)
