@@ -3,7 +3,7 @@
 # run.sh's train and train_more; the held-out photos are never read here —
 # and writes src/filters/refine_weights.cc.
 #
-#   bash bench/quality/train_cnn.sh [BUILD_DIR]    # ~15 minutes on 2 cores
+#   bash bench/quality/train_cnn.sh [BUILD_DIR]    # ~13 minutes on 2 cores
 #
 # The network sees the low-resolution picture and the learned filters'
 # (RAISR) output, and predicts a correction of that output (docs/filters.md,
