@@ -1,12 +1,12 @@
 // conv_net_bench [SECONDS_PER_CASE [ONLY]]
 //   Speed of ConvNet (src/filters/conv_net.h) on the refinement nets the
-//   super-resolution filters use: 5→16→16→16→4 and 5→24→24→24→4, all 3×3,
-//   PReLU on the hidden layers, random weights (speed does not depend on
-//   them), at 640×360, 1280×720 and 1920×1080, on every instruction set the
-//   CPU has, threaded (two halves) and not. Per case it prints the median wall
-//   ms per frame, CPU ms per frame (all threads), and GMAC/s (multiply-adds of
-//   the convolutions per wall second) and GMAC per CPU-second. For scale it
-//   first measures the FMA peak of one core (independent register-only
+//   super-resolution filters use or tried: 5→16→16→16→4, 5→24→24→24→4 and
+//   5→24→24→24→24→4, all 3×3, PReLU on the hidden layers, random weights
+//   (speed does not depend on them), at 640×360, 1280×720 and 1920×1080,
+//   on every instruction set the CPU has, threaded (two halves) and not. Per
+//   case it prints the median wall ms per frame, CPU ms per frame (all
+//   threads), and GMAC/s (multiply-adds of the convolutions per wall second)
+//   and GMAC per CPU-second. For scale it first measures the FMA peak of one core (independent register-only
 //   AVX-512, or AVX2, FMAs, per thread CPU second); of_peak is GMAC per
 //   CPU-second against it (amx, which does not use the FMA units, can exceed
 //   100 %). The load average is printed before and after; other work on the
@@ -119,12 +119,15 @@ struct Net {
   std::vector<ConvLayer> layers;
 };
 
-Net MakeNet(int hidden, std::mt19937& rng) {
+// 5 → hidden (× maps) → 4, named like "5-24x3-4".
+Net MakeNet(int hidden, int maps, std::mt19937& rng) {
   Net net;
-  net.name = "5-" + std::to_string(hidden) + "x3-4";
-  const int channels[] = {5, hidden, hidden, hidden, 4};
-  net.storage.reserve(12);
-  for (int i = 0; i < 4; ++i) {
+  net.name = "5-" + std::to_string(hidden) + "x" + std::to_string(maps) + "-4";
+  std::vector<int> channels(maps + 2, hidden);
+  channels.front() = 5;
+  channels.back() = 4;
+  net.storage.reserve(3 * (maps + 1));
+  for (int i = 0; i <= maps; ++i) {
     const int in = channels[i];
     const int out = channels[i + 1];
     std::normal_distribution<float> weight(0.0f, 1.0f / std::sqrt(in * 9.0f));
@@ -132,7 +135,7 @@ Net MakeNet(int hidden, std::mt19937& rng) {
     for (float& v : w) v = weight(rng);
     std::vector<float>& b = net.storage.emplace_back(out, 0.01f);
     ConvLayer layer{in, out, 3, w.data(), b.data(), nullptr};
-    if (i < 3) {
+    if (i < maps) {
       layer.prelu = net.storage.emplace_back(out, 0.1f).data();
     }
     net.layers.push_back(layer);
@@ -158,8 +161,9 @@ int Main(int argc, char** argv) {
               "wall_ms", "cpu_ms", "GMAC/s", "GMAC/cpu-s", "of_peak");
   std::mt19937 rng(1);
   std::vector<Net> nets;
-  nets.push_back(MakeNet(16, rng));
-  nets.push_back(MakeNet(24, rng));
+  nets.push_back(MakeNet(16, 3, rng));
+  nets.push_back(MakeNet(24, 3, rng));
+  nets.push_back(MakeNet(24, 4, rng));
   const std::pair<int, int> sizes[] = {{640, 360}, {1280, 720}, {1920, 1080}};
   const std::vector<ConvNetIsa> isas = ConvNet::SupportedIsas();
   for (const Net& spec : nets) {
