@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <stdexcept>
@@ -304,6 +305,27 @@ TEST(ConvNetTest, ReplicatesEdgesAtEveryLayer) {
     EXPECT_NEAR(out.at(0, 0, 0), 25.0 / 64, 1e-6);
     EXPECT_NEAR(out.at(0, 4, 5), 0.0, 1e-7);
   }
+}
+
+TEST(ConvNetTest, TheEnvironmentCanForceASupportedPath) {
+  const std::vector<float> w(3 * 3 * 2 * 2, 0.1f);
+  const std::vector<ConvLayer> layers = {ConvLayer{2, 2, 3, w.data()}};
+  const ConvNetIsa best = ConvNet::SupportedIsas().front();
+  for (ConvNetIsa isa : ConvNet::SupportedIsas()) {
+    ASSERT_EQ(0, setenv("VIDMILL_CONV_NET_ISA", ConvNetIsaName(isa), 1));
+    EXPECT_EQ(ConvNet(layers).isa(), isa) << ConvNetIsaName(isa);
+  }
+  // A name that is not a path, or a path this CPU lacks, leaves the best.
+  ASSERT_EQ(0, setenv("VIDMILL_CONV_NET_ISA", "sse9", 1));
+  EXPECT_EQ(ConvNet(layers).isa(), best);
+  for (ConvNetIsa isa :
+       {ConvNetIsa::kAmx, ConvNetIsa::kAvx512, ConvNetIsa::kAvx2, ConvNetIsa::kPortable}) {
+    if (ConvNet::IsaSupported(isa)) continue;
+    ASSERT_EQ(0, setenv("VIDMILL_CONV_NET_ISA", ConvNetIsaName(isa), 1));
+    EXPECT_EQ(ConvNet(layers).isa(), best) << ConvNetIsaName(isa);
+  }
+  ASSERT_EQ(0, unsetenv("VIDMILL_CONV_NET_ISA"));
+  EXPECT_EQ(ConvNet(layers).isa(), best);
 }
 
 TEST(ConvNetTest, RejectsLayersThatDoNotChain) {
