@@ -49,8 +49,8 @@ std::vector<FlagSpec> ServeFlags() {
       {"idle-timeout", "60", "seconds an idle keep-alive connection is kept"},
       {"body-timeout", "30", "seconds of silence allowed while a request body streams in"},
       {"trusted-proxies", "",
-       "reverse proxies whose X-Forwarded-For names the client: comma-separated IP addresses "
-       "and CIDR ranges (default: none, the header is ignored)"},
+       "reverse proxies whose Forwarded or X-Forwarded-For names the client: comma-separated IP "
+       "addresses and CIDR ranges (default: none, the headers are ignored)"},
       {"help", "", "print this help", true},
   };
   specs.insert(specs.end(), more.begin(), more.end());
@@ -197,7 +197,7 @@ int RunServe(int argc, char** argv) {
   LogInfo("serving on " + host + ":" + std::to_string(*port) + " with data in " +
           store->data_dir);
   if (!options.trusted_proxies.empty()) {
-    LogInfo("client addresses from X-Forwarded-For when the peer is in " +
+    LogInfo("client addresses from Forwarded / X-Forwarded-For when the peer is in " +
             options.trusted_proxies.ToString());
   }
 

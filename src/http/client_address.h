@@ -66,6 +66,14 @@ std::optional<std::string> CanonicalAddress(std::string_view text);
 // is kept as it is.
 std::string CanonicalPeer(std::string_view peer);
 
+// The `for=` nodes of RFC 7239 Forwarded field values (every header line, in
+// order), one entry per forwarded element, in X-Forwarded-For's form so that
+// ClientAddress can take them: quotes, the brackets of an IPv6 node and a
+// port are removed (for="[2001:db8::1]:4711" → 2001:db8::1, for=192.0.2.1:80
+// → 192.0.2.1). An element without a for= parameter, an obfuscated or
+// "unknown" node stays as text that is no address, so the walk stops there.
+std::vector<std::string> ForwardedForNodes(const std::vector<std::string>& forwarded);
+
 // The client address of a request that came from the TCP peer `peer` (as
 // the socket reports it) with these X-Forwarded-For field values (every
 // header line, in order; they form one list). Returns the canonical peer

@@ -253,5 +253,48 @@ TEST(ClientAddressTest, Table) {
   }
 }
 
+TEST(ForwardedForNodesTest, Table) {
+  struct Case {
+    std::string name;
+    std::vector<std::string> forwarded;  // header lines
+    std::vector<std::string> nodes;
+  };
+  const std::vector<Case> cases = {
+      {"IPv4", {"for=192.0.2.60"}, {"192.0.2.60"}},
+      {"RFC 7239 example", {"for=192.0.2.60;proto=http;by=203.0.113.43"}, {"192.0.2.60"}},
+      {"parameter names any case, spaces", {" For = 192.0.2.60 ; proto=https"}, {"192.0.2.60"}},
+      {"quoted IPv6 with a port", {"for=\"[2001:db8:cafe::17]:4711\""}, {"2001:db8:cafe::17"}},
+      {"quoted IPv6", {"for=\"[2001:db8::5]\""}, {"2001:db8::5"}},
+      {"IPv4 with a port", {"for=\"192.0.2.43:47011\""}, {"192.0.2.43"}},
+      {"several elements and lines",
+       {"for=192.0.2.43, for=198.51.100.17", "for=10.0.0.1"},
+       {"192.0.2.43", "198.51.100.17", "10.0.0.1"}},
+      {"empty elements skipped", {"for=192.0.2.43,,"}, {"192.0.2.43"}},
+      {"quoted separators stay inside", {"for=\"_a;b,c\";proto=http"}, {"unknown"}},
+      {"no for parameter", {"proto=https;by=10.0.0.1"}, {"unknown"}},
+      {"unknown node", {"for=unknown"}, {"unknown"}},
+      {"obfuscated node", {"for=_hidden"}, {"_hidden"}},
+      {"empty node", {"for=\"\""}, {"unknown"}},
+      {"bracket not closed", {"for=\"[2001:db8::5\""}, {"[2001:db8::5"}},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(ForwardedForNodes(c.forwarded), c.nodes) << c.name;
+  }
+
+  // Through ClientAddress: trusted hops are skipped right to left, and an
+  // unknown node behind a trusted hop stops the walk at the peer.
+  TrustedProxies trusted = MustParse("127.0.0.1,10.0.0.0/8");
+  EXPECT_EQ(ClientAddress("127.0.0.1",
+                          ForwardedForNodes({"for=1.1.1.1, for=\"203.0.113.5:4711\";proto=https",
+                                             "for=10.0.0.1;by=127.0.0.1"}),
+                          trusted),
+            "203.0.113.5");
+  EXPECT_EQ(
+      ClientAddress("127.0.0.1", ForwardedForNodes({"for=203.0.113.5, for=unknown"}), trusted),
+      "127.0.0.1");
+  EXPECT_EQ(ClientAddress("198.51.100.7", ForwardedForNodes({"for=203.0.113.5"}), trusted),
+            "198.51.100.7");
+}
+
 }  // namespace
 }  // namespace vidmill::http

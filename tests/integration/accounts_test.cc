@@ -275,7 +275,7 @@ TEST_F(AccountsTest, FailedLoginsAreRateLimitedWithRetryAfter) {
 }
 
 // Behind a reverse proxy (--trusted-proxies): every request comes from the
-// proxy's address, X-Forwarded-For names the client.
+// proxy's address, X-Forwarded-For (or RFC 7239 Forwarded) names the client.
 class AccountsProxyTest : public ::testing::Test {
  protected:
   void Start(std::vector<std::string> extra_flags) {
@@ -292,7 +292,7 @@ class AccountsProxyTest : public ::testing::Test {
                      const std::string& forwarded_for) {
     return client_->Send(
         "GET", "/accounts/v1/token",
-        {{"Authorization", BasicAuth(email, password)}, {"X-Forwarded-For", forwarded_for}});
+        {{"Authorization", BasicAuth(email, password)}, {forwarded_header_, forwarded_for}});
   }
 
   // Fails password logins until the client address is locked out, each for
@@ -310,6 +310,7 @@ class AccountsProxyTest : public ::testing::Test {
 
   std::unique_ptr<ServerHarness> server_;
   std::unique_ptr<HttpClient> client_;
+  std::string forwarded_header_ = "X-Forwarded-For";  // the header Login sends
 };
 
 TEST_F(AccountsProxyTest, BehindATrustedProxyEachForwardedClientIsThrottledOnItsOwn) {
@@ -326,6 +327,19 @@ TEST_F(AccountsProxyTest, BehindATrustedProxyEachForwardedClientIsThrottledOnIts
   std::string log = server_->ServerLog();
   EXPECT_NE(log.find("/accounts/v1/token 200 "), std::string::npos) << log;
   EXPECT_NE(log.find(" client=203.0.113.6 peer=127.0.0.1"), std::string::npos) << log;
+}
+
+TEST_F(AccountsProxyTest, TheStandardForwardedHeaderNamesTheClientToo) {
+  Start({"--trusted-proxies", "127.0.0.1"});
+  forwarded_header_ = "Forwarded";
+  HttpResponse throttled = FailLoginsUntilThrottled("for=203.0.113.7;proto=https");
+  ExpectError(throttled, 429, "TooManyLoginAttemptsException");
+  // Another client, written the way RFC 7239 writes a node with a port.
+  HttpResponse other = Login("ann@example.com", kPassword, "for=\"203.0.113.8:51000\"");
+  EXPECT_EQ(other.status, 200) << other.body;
+  EXPECT_EQ(client_->Get("/healthz").status, 200);
+  std::string log = server_->ServerLog();
+  EXPECT_NE(log.find(" client=203.0.113.8 peer=127.0.0.1"), std::string::npos) << log;
 }
 
 TEST_F(AccountsProxyTest, WithoutTrustedProxiesXForwardedForIsIgnored) {
