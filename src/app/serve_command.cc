@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <strings.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -49,8 +50,11 @@ std::vector<FlagSpec> ServeFlags() {
       {"idle-timeout", "60", "seconds an idle keep-alive connection is kept"},
       {"body-timeout", "30", "seconds of silence allowed while a request body streams in"},
       {"trusted-proxies", "",
-       "reverse proxies whose Forwarded or X-Forwarded-For names the client: comma-separated IP "
-       "addresses and CIDR ranges (default: none, the headers are ignored)"},
+       "reverse proxies whose forwarding header names the client: comma-separated IP "
+       "addresses and CIDR ranges (default: none, the header is ignored)"},
+      {"forwarded-header", "X-Forwarded-For",
+       "the header the trusted proxies write: X-Forwarded-For or Forwarded (RFC 7239); only "
+       "that one is read"},
       {"help", "", "print this help", true},
   };
   specs.insert(specs.end(), more.begin(), more.end());
@@ -114,6 +118,15 @@ int RunServe(int argc, char** argv) {
   if (!trusted_proxies.ok()) {
     std::fprintf(stderr, "vidmill serve: --trusted-proxies: %s\n",
                  trusted_proxies.status().message().c_str());
+    return 2;
+  }
+  const std::string forwarded_header = flags->Get("forwarded-header");
+  const bool rfc7239 = strcasecmp(forwarded_header.c_str(), "Forwarded") == 0;
+  if (!rfc7239 && strcasecmp(forwarded_header.c_str(), "X-Forwarded-For") != 0) {
+    std::fprintf(stderr,
+                 "vidmill serve: --forwarded-header: \"%s\" is neither X-Forwarded-For nor "
+                 "Forwarded\n",
+                 forwarded_header.c_str());
     return 2;
   }
   context.config.token_ttl_seconds = *ttl;
@@ -185,6 +198,7 @@ int RunServe(int argc, char** argv) {
   options.idle_timeout_seconds = static_cast<int>(*idle_timeout);
   options.body_chunk_timeout_seconds = static_cast<int>(*body_timeout);
   options.trusted_proxies = *trusted_proxies;
+  options.rfc7239_forwarded = rfc7239;
   http::Server server(options, &router);
   Result<int> port = server.Start();
   if (!port.ok()) {
@@ -197,7 +211,9 @@ int RunServe(int argc, char** argv) {
   LogInfo("serving on " + host + ":" + std::to_string(*port) + " with data in " +
           store->data_dir);
   if (!options.trusted_proxies.empty()) {
-    LogInfo("client addresses from Forwarded / X-Forwarded-For when the peer is in " +
+    LogInfo(std::string("client addresses from ") +
+            (options.rfc7239_forwarded ? "Forwarded" : "X-Forwarded-For") +
+            " when the peer is in " +
             options.trusted_proxies.ToString());
   }
 

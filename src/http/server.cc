@@ -444,12 +444,10 @@ class Server::Impl {
       }
       request.base_url = BaseUrl(request.headers);
       if (!options_.trusted_proxies.empty()) {
-        // RFC 7239 Forwarded when the request has it, else X-Forwarded-For.
-        std::vector<std::string> forwarded = request.headers.GetAll("Forwarded");
         request.remote_address = ClientAddress(
             peer,
-            forwarded.empty() ? request.headers.GetAll("X-Forwarded-For")
-                              : ForwardedForNodes(forwarded),
+            options_.rfc7239_forwarded ? ForwardedForNodes(request.headers.GetAll("Forwarded"))
+                                       : request.headers.GetAll("X-Forwarded-For"),
             options_.trusted_proxies);
       }
       bool keep_alive = header.keep_alive() && !stopping_;

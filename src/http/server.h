@@ -42,9 +42,13 @@ struct ServerOptions {
   int write_timeout_seconds = 60;        // max time for one write to drain
   int shutdown_grace_seconds = 30;       // in-flight requests get this long on Stop
   bool access_log = true;
-  // Peers whose X-Forwarded-For names the client (Request::remote_address);
+  // Peers whose forwarding header names the client (Request::remote_address);
   // empty: the header is ignored.
   TrustedProxies trusted_proxies;
+  // Which header the trusted proxies write: X-Forwarded-For, or RFC 7239
+  // Forwarded. Only that one is read — a proxy passes the other on as the
+  // client sent it, so reading both would let clients choose their address.
+  bool rfc7239_forwarded = false;
 };
 
 class Server {

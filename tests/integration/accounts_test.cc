@@ -329,8 +329,8 @@ TEST_F(AccountsProxyTest, BehindATrustedProxyEachForwardedClientIsThrottledOnIts
   EXPECT_NE(log.find(" client=203.0.113.6 peer=127.0.0.1"), std::string::npos) << log;
 }
 
-TEST_F(AccountsProxyTest, TheStandardForwardedHeaderNamesTheClientToo) {
-  Start({"--trusted-proxies", "127.0.0.1"});
+TEST_F(AccountsProxyTest, TheStandardForwardedHeaderNamesTheClientWhenConfigured) {
+  Start({"--trusted-proxies", "127.0.0.1", "--forwarded-header", "Forwarded"});
   forwarded_header_ = "Forwarded";
   HttpResponse throttled = FailLoginsUntilThrottled("for=203.0.113.7;proto=https");
   ExpectError(throttled, 429, "TooManyLoginAttemptsException");
@@ -341,6 +341,22 @@ TEST_F(AccountsProxyTest, TheStandardForwardedHeaderNamesTheClientToo) {
   std::string log = server_->ServerLog();
   EXPECT_NE(log.find(" client=203.0.113.8 peer=127.0.0.1"), std::string::npos) << log;
 }
+
+// Only the configured header is read: a proxy that writes X-Forwarded-For
+// passes a client's own Forwarded header on, and the other way round.
+TEST_F(AccountsProxyTest, TheHeaderTheProxiesDoNotWriteIsIgnored) {
+  Start({"--trusted-proxies", "127.0.0.1"});
+  forwarded_header_ = "Forwarded";
+  // Each attempt claims another address in Forwarded; all count as the peer.
+  HttpResponse last;
+  for (int attempt = 0; attempt < 30 && last.status != 429; ++attempt) {
+    last = Login("nobody" + std::to_string(attempt) + "@example.com", "wrong-password",
+                 "for=203.0.113." + std::to_string(attempt + 10));
+  }
+  ExpectError(last, 429, "TooManyLoginAttemptsException");
+  EXPECT_EQ(Login("ann@example.com", kPassword, "for=203.0.113.99").status, 429);
+}
+
 
 TEST_F(AccountsProxyTest, WithoutTrustedProxiesXForwardedForIsIgnored) {
   Start({});
@@ -372,6 +388,16 @@ TEST(AccountsProxyFlagTest, AnInvalidTrustedProxyStopsTheServerNamingTheEntry) {
                   dir.path(), "--workers", "0", "--trusted-proxies", "127.0.0.1, 10.0.0.1/8"});
   EXPECT_EQ(serve.exit_code, 2) << serve.err;
   EXPECT_NE(serve.err.find("--trusted-proxies: '10.0.0.1/8'"), std::string::npos) << serve.err;
+  EXPECT_EQ(serve.out.find("listening"), std::string::npos) << serve.out;
+}
+
+TEST(AccountsProxyFlagTest, AnUnknownForwardedHeaderStopsTheServerNamingIt) {
+  TempDir dir;
+  CommandResult serve = RunProgram({"timeout", "20", VIDMILL_BINARY, "serve", "--listen",
+                                    "127.0.0.1:0", "--data-dir", dir.path(), "--workers", "0",
+                                    "--forwarded-header", "X-Real-IP"});
+  EXPECT_EQ(serve.exit_code, 2) << serve.err;
+  EXPECT_NE(serve.err.find("--forwarded-header: \"X-Real-IP\""), std::string::npos) << serve.err;
   EXPECT_EQ(serve.out.find("listening"), std::string::npos) << serve.out;
 }
 
