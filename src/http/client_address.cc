@@ -77,6 +77,52 @@ Status InvalidEntry(std::string_view entry, const std::string& why) {
   return Status::InvalidArgument(std::move(message));
 }
 
+// Splits `text` on `separator` outside double-quoted strings (RFC 7239's
+// quoted values may hold either separator).
+std::vector<std::string_view> SplitOutsideQuotes(std::string_view text, char separator) {
+  std::vector<std::string_view> parts;
+  bool quoted = false;
+  size_t start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '"') {
+      quoted = !quoted;
+    } else if (text[i] == '\\' && quoted) {
+      ++i;
+    } else if (text[i] == separator && !quoted) {
+      parts.push_back(text.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  parts.push_back(text.substr(start));
+  return parts;
+}
+
+// A forwarded node as an address's text: unquoted, without the brackets of
+// an IPv6 node or a port. Anything else comes back as it is (no address).
+std::string NodeAddressText(std::string_view value) {
+  std::string node;
+  if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+    for (size_t i = 1; i + 1 < value.size(); ++i) {
+      if (value[i] == '\\' && i + 2 < value.size()) ++i;
+      node += value[i];
+    }
+  } else {
+    node = std::string(value);
+  }
+  if (!node.empty() && node.front() == '[') {
+    size_t close = node.find(']');
+    if (close == std::string::npos) return node;
+    std::string_view rest = std::string_view(node).substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return node;
+    return node.substr(1, close - 1);
+  }
+  size_t colon = node.find(':');
+  if (colon != std::string::npos && node.find(':', colon + 1) == std::string::npos) {
+    return node.substr(0, colon);  // IPv4 with a port
+  }
+  return node;
+}
+
 }  // namespace
 
 Result<TrustedProxies> TrustedProxies::Parse(std::string_view list) {
@@ -168,56 +214,6 @@ std::string CanonicalPeer(std::string_view peer) {
   if (percent != std::string_view::npos) address->append(peer.substr(percent));
   return *address;
 }
-
-namespace {
-
-// Splits `text` on `separator` outside double-quoted strings (RFC 7239's
-// quoted values may hold either separator).
-std::vector<std::string_view> SplitOutsideQuotes(std::string_view text, char separator) {
-  std::vector<std::string_view> parts;
-  bool quoted = false;
-  size_t start = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '"') {
-      quoted = !quoted;
-    } else if (text[i] == '\\' && quoted) {
-      ++i;
-    } else if (text[i] == separator && !quoted) {
-      parts.push_back(text.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  parts.push_back(text.substr(start));
-  return parts;
-}
-
-// A forwarded node as an address's text: unquoted, without the brackets of
-// an IPv6 node or a port. Anything else comes back as it is (no address).
-std::string NodeAddressText(std::string_view value) {
-  std::string node;
-  if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
-    for (size_t i = 1; i + 1 < value.size(); ++i) {
-      if (value[i] == '\\' && i + 2 < value.size()) ++i;
-      node += value[i];
-    }
-  } else {
-    node = std::string(value);
-  }
-  if (!node.empty() && node.front() == '[') {
-    size_t close = node.find(']');
-    if (close == std::string::npos) return node;
-    std::string_view rest = std::string_view(node).substr(close + 1);
-    if (!rest.empty() && rest.front() != ':') return node;
-    return node.substr(1, close - 1);
-  }
-  size_t colon = node.find(':');
-  if (colon != std::string::npos && node.find(':', colon + 1) == std::string::npos) {
-    return node.substr(0, colon);  // IPv4 with a port
-  }
-  return node;
-}
-
-}  // namespace
 
 std::vector<std::string> ForwardedForNodes(const std::vector<std::string>& forwarded) {
   std::vector<std::string> nodes;
