@@ -11,6 +11,13 @@ pick() {
     cut -d' ' -f2 | sed "s|^|$dir/|"
 }
 
+# quality_tool BUILD_DIR: sets $tool to the build's quality_bench; exits
+# with a message when it has not been built.
+quality_tool() {
+  tool="$1/bench/quality/quality_bench"
+  [[ -x "$tool" ]] || { echo "build quality_bench first ($tool missing)" >&2; exit 1; }
+}
+
 # raw ARGS...: ffmpeg, quiet, overwriting.
 raw() { ffmpeg -nostdin -loglevel error -y "$@"; }
 

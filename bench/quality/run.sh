@@ -31,8 +31,7 @@ for arg in "$@"; do
   [[ "$arg" == "--dejit" ]] && sections="dejit"
   [[ "$arg" == "--denoise-only" ]] && sections="denoise"
 done
-tool="$build/bench/quality/quality_bench"
-[[ -x "$tool" ]] || { echo "build quality_bench first ($tool missing)" >&2; exit 1; }
+quality_tool "$build"
 command -v ffmpeg >/dev/null || { echo "ffmpeg is needed" >&2; exit 1; }
 [[ -d "$walls" ]] || { echo "install plasma-workspace-wallpapers (scripts/install-deps.sh --bench)" >&2; exit 1; }
 

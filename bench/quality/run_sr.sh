@@ -23,8 +23,7 @@ build=${1:-build}
 full=0
 for arg in "$@"; do [[ "$arg" == "--full" ]] && full=1; done
 here=$(cd "$(dirname "$0")" && pwd)
-tool="$build/bench/quality/quality_bench"
-[[ -x "$tool" ]] || { echo "build quality_bench first ($tool missing)" >&2; exit 1; }
+quality_tool "$build"
 eval "$(grep -m1 '^test=' "$here/run.sh")"   # the held-out photos, from the one split
 frames=4 coded=12
 if (( full )); then frames=8 coded=24; else test=("${test[@]:0:2}"); fi

@@ -20,8 +20,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-tool="$build/bench/quality/quality_bench"
-[[ -x "$tool" ]] || { echo "build quality_bench first ($tool missing)" >&2; exit 1; }
+quality_tool "$build"
 /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null ||
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch python3-numpy >/dev/null
 eval "$(grep -m1 '^train=' "$here/run.sh")"   # the training photos, from the one split

@@ -20,9 +20,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-tool="$build/bench/quality/quality_bench"
+quality_tool "$build"
 trainer="$build/bench/quality/sr_train"
-[[ -x "$tool" && -x "$trainer" ]] || { echo "build quality_bench and sr_train first" >&2; exit 1; }
+[[ -x "$trainer" ]] || { echo "build sr_train first ($trainer missing)" >&2; exit 1; }
 eval "$(grep -m1 '^train=' "$here/run.sh")"   # the training photos, from the one split
 # quality_bench chain steps run on dvres's decoded clips before pictures are
 # picked. Empty: the filters are trained on the decoded pictures themselves.
