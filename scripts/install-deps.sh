@@ -17,7 +17,7 @@ test_packages=(
 )
 bench_packages=(
   wrk nginx-light libnginx-mod-http-dav-ext time
-  lomiri-wallpapers-16.04 mate-backgrounds  # more training photos (bench/quality/train_cnn.sh)
+  lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 mate-backgrounds  # more training photos (train_cnn.sh)
 )
 
 wanted=("${build_packages[@]}" "${test_packages[@]}")

@@ -39,8 +39,8 @@ command -v ffmpeg >/dev/null || { echo "ffmpeg is needed" >&2; exit 1; }
 # photos are never rendered here; they are for the learned filters.
 train=(Autumn ColorfulCups FallenLeaf IceCold MilkyWay OneStandsOut Grey)
 # More training photos for the refinement networks (train_cnn.sh only): the
-# photographs (no renders, none narrower than 1920) of two more Debian
-# wallpaper packages, lomiri-wallpapers-16.04 and mate-backgrounds.
+# photographs (no renders, none narrower than 1920) of more Debian
+# wallpaper packages, lomiri-wallpapers-16.04 and -20.04 and mate-backgrounds.
 train_more=(Bridge_by_Sander_Klootwijk.jpg Dragonfly_by_Bolly.jpg Infinite-Sea_by_Aury88.jpg
   Kleiber_by_Lukas_Baubkus.jpg Picture_0B_by_freespace.jpg Wine_by_Jakkub_Mede.jpg
   aitzgorri_by_Aitzol_Berasategi.jpg analogpattern_by_Peter_Nerlich.jpg free_by_Peter_Nerlich.jpg
