@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Trains the refinement network of pabsr1 2× on the TRAINING photos —
+# Trains the refinement networks of pabsr1 2× on the TRAINING photos —
 # run.sh's train and train_more; the held-out photos are never read here —
 # and writes src/filters/refine_weights.cc.
 #
-#   bash bench/quality/train_cnn.sh [BUILD_DIR]    # ~13 minutes on 2 cores
+#   bash bench/quality/train_cnn.sh [BUILD_DIR]    # ~35 minutes on 2 cores
 #
-# The network sees the low-resolution picture and the learned filters'
-# (RAISR) output, and predicts a correction of that output (docs/filters.md,
-# "The refinement network"). Data, all seeded: per photo 3 clips of 8
-# pictures (1280×720 camera moves, quality_bench render, seeds 1001…), every
-# 2nd picture; low resolution = ffmpeg AREA ÷2, the benchmark's degradation;
-# base = pabsr1 without its network (property refine=0). PyTorch on the CPU
-# (python3-torch, installed here if missing), seed 1.
+# Two networks are trained, 24 channels wide (used where the CPU has AMX) and
+# 16 (elsewhere; src/filters/refine_net.h). Each sees the low-resolution
+# picture and the learned filters' (RAISR) output, and predicts a correction
+# of that output (docs/filters.md, "The refinement network"). Data, all
+# seeded: per photo 3 clips of 8 pictures (1280×720 camera moves,
+# quality_bench render, seeds 1001…), every 2nd picture; low resolution =
+# ffmpeg AREA ÷2, the benchmark's degradation; base = pabsr1 without its
+# network (property refine=0). PyTorch on the CPU (python3-torch, installed
+# here if missing), seed 1.
 # Environment: CNN_TRAIN_PHOTOS limits the photos (validation experiments),
 # CNN_TRAIN_WORK=DIR keeps the prepared data, CNN_PREP_ONLY=1 stops after it,
 # CNN_ARGS passes options to train_cnn.py.
@@ -62,6 +64,10 @@ fi
 [[ ${CNN_PREP_ONLY:-0} == 1 ]] && exit 0
 
 read -r -a extra <<<"${CNN_ARGS:-}"
+# Two widths: 24 channels (where the CPU has AMX) and 16 (elsewhere).
 /usr/bin/python3 "$here/train_cnn.py" --list "$work/sr2.list" --out "$work/pabsr1_2.net" --seed 1 "${extra[@]}"
-/usr/bin/python3 "$here/train_cnn.py" --emit "$repo/src/filters/refine_weights.cc" "$work/pabsr1_2.net"
+/usr/bin/python3 "$here/train_cnn.py" --list "$work/sr2.list" --out "$work/pabsr1_2_c16.net" --seed 1 \
+  "${extra[@]}" --channels 16
+/usr/bin/python3 "$here/train_cnn.py" --emit "$repo/src/filters/refine_weights.cc" "$work/pabsr1_2.net" \
+  "$work/pabsr1_2_c16.net"
 echo "wrote $repo/src/filters/refine_weights.cc" >&2

@@ -19,10 +19,20 @@ const ConvNet* FindRefineNet(std::string_view family, int scale) {
     }
     return built;
   }();
+  // Of the networks for this family and scale, the widest where it runs on
+  // AMX and the narrowest elsewhere (refine_net.h).
+  const ConvNet* chosen = nullptr;
   for (int i = 0; i < kRefineNetCount; ++i) {
-    if (kRefineNets[i].family == family && kRefineNets[i].scale == scale) return nets[i].get();
+    if (kRefineNets[i].family != family || kRefineNets[i].scale != scale) continue;
+    const ConvNet* net = nets[i].get();
+    if (chosen == nullptr) {
+      chosen = net;
+    } else if (net->isa() == ConvNetIsa::kAmx ? net->macs_per_pixel() > chosen->macs_per_pixel()
+                                              : net->macs_per_pixel() < chosen->macs_per_pixel()) {
+      chosen = net;
+    }
   }
-  return nullptr;
+  return chosen;
 }
 
 void RefineUpscale(const ConvNet& net, const float* low, std::ptrdiff_t low_stride, int width,

@@ -38,7 +38,11 @@ extern const RefineNetTable kRefineNets[];
 extern const int kRefineNetCount;
 
 // The network for `family` at `scale`, built on first use; null when this
-// build has none. Thread-safe; the network is immutable.
+// build has none. Where the build has several (pabsr1 2×: 24 and 16
+// channels), the widest is used when the ConvNet runs on AMX and the
+// narrowest otherwise: the wide one gains about 0.05 dB but costs twice the
+// time, which only the AMX tile unit makes affordable at video rate
+// (docs/filters.md). Thread-safe; the network is immutable.
 const ConvNet* FindRefineNet(std::string_view family, int scale);
 
 // Per-filter buffers, reused from picture to picture.

@@ -382,6 +382,30 @@ TEST(SuperResolutionTest, RefinementNetworkRunsTheSameOnOneThreadAndTwo) {
   EXPECT_NE(one, base);  // it did correct something
 }
 
+// pabsr1 2x has a wide network for CPUs with AMX and a narrow one for the
+// rest (refine_net.h): the one in use must be the widest on AMX, the
+// narrowest elsewhere (on this machine, whichever it has; the other case runs
+// where the CPU differs).
+TEST(SuperResolutionTest, RefinementNetworkWidthFollowsTheCpu) {
+  const ConvNet* net = FindRefineNet("pabsr1", 2);
+  ASSERT_NE(net, nullptr);
+  long long widest = 0, narrowest = 0;
+  int count = 0;
+  for (int i = 0; i < kRefineNetCount; ++i) {
+    if (std::string(kRefineNets[i].family) != "pabsr1" || kRefineNets[i].scale != 2) continue;
+    const ConvNet candidate(std::vector<ConvLayer>(
+        kRefineNets[i].layers, kRefineNets[i].layers + kRefineNets[i].layer_count));
+    widest = std::max(widest, candidate.macs_per_pixel());
+    narrowest = count == 0 ? candidate.macs_per_pixel()
+                           : std::min(narrowest, candidate.macs_per_pixel());
+    ++count;
+  }
+  EXPECT_EQ(count, 2);
+  EXPECT_LT(narrowest, widest);
+  EXPECT_EQ(net->macs_per_pixel(), net->isa() == ConvNetIsa::kAmx ? widest : narrowest)
+      << ConvNetIsaName(net->isa());
+}
+
 TEST(SuperResolutionTest, RefinePropertyIsZeroOrOneAndPabsr1s) {
   FilterConfig config;
   config.input = PixelFormat{32, 32, 8, Chroma::k420};
