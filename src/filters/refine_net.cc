@@ -19,16 +19,22 @@ const ConvNet* FindRefineNet(std::string_view family, int scale) {
     }
     return built;
   }();
-  // Of the networks for this family and scale, the widest where it runs on
-  // AMX and the narrowest elsewhere (refine_net.h).
-  const ConvNet* chosen = nullptr;
+  std::vector<const ConvNet*> candidates;
   for (int i = 0; i < kRefineNetCount; ++i) {
-    if (kRefineNets[i].family != family || kRefineNets[i].scale != scale) continue;
-    const ConvNet* net = nets[i].get();
-    if (chosen == nullptr) {
-      chosen = net;
-    } else if (net->isa() == ConvNetIsa::kAmx ? net->macs_per_pixel() > chosen->macs_per_pixel()
-                                              : net->macs_per_pixel() < chosen->macs_per_pixel()) {
+    if (kRefineNets[i].family == family && kRefineNets[i].scale == scale) {
+      candidates.push_back(nets[i].get());
+    }
+  }
+  if (candidates.empty()) return nullptr;
+  // Every ConvNet of a process picks the same path.
+  return PickRefineNet(candidates, candidates.front()->isa() == ConvNetIsa::kAmx);
+}
+
+const ConvNet* PickRefineNet(const std::vector<const ConvNet*>& candidates, bool amx) {
+  const ConvNet* chosen = candidates.front();
+  for (const ConvNet* net : candidates) {
+    if (amx ? net->macs_per_pixel() > chosen->macs_per_pixel()
+            : net->macs_per_pixel() < chosen->macs_per_pixel()) {
       chosen = net;
     }
   }

@@ -45,6 +45,10 @@ extern const int kRefineNetCount;
 // (docs/filters.md). Thread-safe; the network is immutable.
 const ConvNet* FindRefineNet(std::string_view family, int scale);
 
+// Of `candidates` (not empty), the one FindRefineNet uses: the most
+// multiply-adds per pixel when the networks run on AMX, the fewest otherwise.
+const ConvNet* PickRefineNet(const std::vector<const ConvNet*>& candidates, bool amx);
+
 // Per-filter buffers, reused from picture to picture.
 struct RefineScratch {
   std::vector<float> in, out;

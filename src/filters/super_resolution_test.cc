@@ -8,8 +8,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "filters/raisr.h"
 #include "filters/refine_net.h"
@@ -383,27 +385,27 @@ TEST(SuperResolutionTest, RefinementNetworkRunsTheSameOnOneThreadAndTwo) {
 }
 
 // pabsr1 2x has a wide network for CPUs with AMX and a narrow one for the
-// rest (refine_net.h): the one in use must be the widest on AMX, the
-// narrowest elsewhere (on this machine, whichever it has; the other case runs
-// where the CPU differs).
+// rest (refine_net.h): the choice both ways, and the one in use on this
+// machine.
 TEST(SuperResolutionTest, RefinementNetworkWidthFollowsTheCpu) {
-  const ConvNet* net = FindRefineNet("pabsr1", 2);
-  ASSERT_NE(net, nullptr);
-  long long widest = 0, narrowest = 0;
-  int count = 0;
+  std::vector<std::unique_ptr<ConvNet>> built;
+  std::vector<const ConvNet*> candidates;
   for (int i = 0; i < kRefineNetCount; ++i) {
     if (std::string(kRefineNets[i].family) != "pabsr1" || kRefineNets[i].scale != 2) continue;
-    const ConvNet candidate(std::vector<ConvLayer>(
-        kRefineNets[i].layers, kRefineNets[i].layers + kRefineNets[i].layer_count));
-    widest = std::max(widest, candidate.macs_per_pixel());
-    narrowest = count == 0 ? candidate.macs_per_pixel()
-                           : std::min(narrowest, candidate.macs_per_pixel());
-    ++count;
+    built.push_back(std::make_unique<ConvNet>(std::vector<ConvLayer>(
+        kRefineNets[i].layers, kRefineNets[i].layers + kRefineNets[i].layer_count)));
+    candidates.push_back(built.back().get());
   }
-  EXPECT_EQ(count, 2);
-  EXPECT_LT(narrowest, widest);
-  EXPECT_EQ(net->macs_per_pixel(), net->isa() == ConvNetIsa::kAmx ? widest : narrowest)
-      << ConvNetIsaName(net->isa());
+  ASSERT_EQ(candidates.size(), 2u);
+  const long long wide = std::max(candidates[0]->macs_per_pixel(), candidates[1]->macs_per_pixel());
+  const long long narrow = std::min(candidates[0]->macs_per_pixel(), candidates[1]->macs_per_pixel());
+  EXPECT_LT(narrow, wide);
+  EXPECT_EQ(PickRefineNet(candidates, true)->macs_per_pixel(), wide);
+  EXPECT_EQ(PickRefineNet(candidates, false)->macs_per_pixel(), narrow);
+  const ConvNet* used = FindRefineNet("pabsr1", 2);
+  ASSERT_NE(used, nullptr);
+  EXPECT_EQ(used->macs_per_pixel(), used->isa() == ConvNetIsa::kAmx ? wide : narrow)
+      << ConvNetIsaName(used->isa());
 }
 
 TEST(SuperResolutionTest, RefinePropertyIsZeroOrOneAndPabsr1s) {
