@@ -15,8 +15,9 @@ W/2 x H/2 (the filter's input), BASE and TRUTH at W x H (the learned filters'
 output and the ground truth). Pictures whose path names a --validate photo are
 left out of training and scored at the end (the choices in docs/filters.md
 were made that way, on training photos only). --eval scores a trained NET on
-the --validate photos' pictures with 1, 2 (the picture and its transpose, as
-pabsr1 runs it), 4 and 8 orientations averaged.
+the --validate photos' pictures with 1 (as pabsr1 runs it), 2 (the picture
+and its transpose), 4 and 8 orientations averaged: a self-ensemble, tried
+and not adopted (docs/filters.md).
 """
 import argparse
 import math
@@ -115,7 +116,7 @@ def psnr(a, b):
 
 def run_full(net, low, base, orientations=(0,)):
     """The refined picture: the mean of the network's outputs on the given
-    orientations of the picture, each turned back (pabsr1 uses (0, 4))."""
+    orientations of the picture, each turned back (pabsr1: only 0)."""
     low_t = torch.from_numpy(low).float()[None, None]
     base_t = torch.from_numpy(base).float()[None, None]
     with torch.no_grad():
