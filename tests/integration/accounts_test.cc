@@ -357,7 +357,6 @@ TEST_F(AccountsProxyTest, TheHeaderTheProxiesDoNotWriteIsIgnored) {
   EXPECT_EQ(Login("ann@example.com", kPassword, "for=203.0.113.99").status, 429);
 }
 
-
 TEST_F(AccountsProxyTest, WithoutTrustedProxiesXForwardedForIsIgnored) {
   Start({});
   // The header is ignored, so every login counts against 127.0.0.1 and the
