@@ -7,10 +7,11 @@
 //   case it prints the median wall ms per frame, CPU ms per frame (all
 //   threads), and GMAC/s (multiply-adds of the convolutions per wall second)
 //   and GMAC per CPU-second. For scale it first measures the FMA peak of one
-//   core (independent register-only AVX-512, or AVX2, FMAs, per thread CPU
-//   second); of_peak is GMAC per CPU-second against it (amx, which does not
-//   use the FMA units, can exceed 100 %). The load average is printed before and after; other work on the
-//   machine lowers the wall numbers but hardly the CPU ones.
+//   core (independent register-only float AVX-512, or AVX2, FMAs, per thread
+//   CPU second); of_peak is GMAC per CPU-second against it (amx, which does
+//   not use the FMA units, and avx512fp16, whose vectors hold twice as many
+//   values, can exceed 100 %). The load average is printed before and after;
+//   other work on the machine lowers the wall numbers but hardly the CPU ones.
 //   ONLY, if given, keeps the cases whose "net size isa" label contains it
 //   (e.g. "16x3-4 1280x720 avx512", for profiling). Not part of ctest.
 

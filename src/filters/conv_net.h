@@ -1,7 +1,8 @@
 #pragma once
 // ConvNet: inference of a small stack of same-size convolutions (the CNN that
 // refines the super-resolution filters' output), written for the worker's
-// CPUs: AMX-BF16 tiles, AVX-512, AVX2+FMA or plain C++, chosen at run time.
+// CPUs: AMX-BF16 tiles, AVX-512 in half or single precision, AVX2+FMA or
+// plain C++, chosen at run time.
 //
 // The network is fixed when built (weights are copied and repacked), so one
 // ConvNet is shared by every frame and, being immutable, by every thread.
@@ -32,10 +33,21 @@ struct ConvLayer {
 // kAmx (conv_net_amx.h) multiplies bfloat16 inputs and weights and sums in
 // float: its results differ from the float paths' by about 1 % of the
 // output's range, which the refinement network's corrections of a few code
-// values do not notice; the others compute in float.
-enum class ConvNetIsa { kPortable, kAvx2, kAvx512, kAmx };
+// values do not notice. kAvx512Fp16 (AVX512-FP16: Intel Sapphire Rapids and
+// later, also where a hypervisor hides AMX) computes in IEEE half precision —
+// inputs, weights, products and sums — at twice the float path's rate; the
+// refinement network's corrections come out within a few hundredths of a
+// code value of the float path's (super_resolution_test). The others compute
+// in float.
+enum class ConvNetIsa { kPortable, kAvx2, kAvx512, kAvx512Fp16, kAmx };
 
-// "portable", "avx2", "avx512", "amx": for test traces and benchmark tables.
+// Every path, the best first.
+inline constexpr ConvNetIsa kConvNetIsas[] = {ConvNetIsa::kAmx, ConvNetIsa::kAvx512Fp16,
+                                              ConvNetIsa::kAvx512, ConvNetIsa::kAvx2,
+                                              ConvNetIsa::kPortable};
+
+// "portable", "avx2", "avx512", "avx512fp16", "amx": for test traces and
+// benchmark tables.
 const char* ConvNetIsaName(ConvNetIsa isa);
 
 class ConvNet {
@@ -79,17 +91,25 @@ class ConvNet {
   void ForceIsaForTesting(ConvNetIsa isa);
 
  private:
-  // A layer with weights repacked as [in][ky][kx][out], the order the kernel
-  // reads them: for one input channel and tap, consecutive output channels.
+  // A layer's parameters in one precision: weights repacked as
+  // [in][ky][kx][out], the order the kernel reads them (for one input channel
+  // and tap, consecutive output channels).
+  template <typename T>
+  struct Params {
+    std::vector<T> weights;
+    std::vector<T> bias;   // out_channels values (zeros when none given)
+    std::vector<T> prelu;  // out_channels slopes, empty = no activation
+  };
   struct PackedLayer {
     int in_channels = 0;
     int out_channels = 0;
     int kernel = 0;
-    std::vector<float> weights;
-    std::vector<float> bias;   // out_channels values (zeros when none given)
-    std::vector<float> prelu;  // out_channels slopes, empty = no activation
+    Params<float> single;
+    Params<_Float16> half;  // filled when the CPU can run kAvx512Fp16
   };
 
+  // The row pipeline of the vector paths, in float or _Float16 (conv_net.cc).
+  template <typename Elem>
   void RunRows(const float* in, std::ptrdiff_t in_row_stride, std::ptrdiff_t in_plane_stride,
                int width, int height, float* out, std::ptrdiff_t out_row_stride,
                std::ptrdiff_t out_plane_stride, int row_begin, int row_end) const;

@@ -96,13 +96,39 @@ double RoundToBf16(double value) {
   return f;
 }
 
+// `value` rounded to IEEE half precision (11-bit significand, round to
+// nearest even).
+double RoundToHalf(double value) { return static_cast<double>(static_cast<_Float16>(value)); }
+
+// The arithmetic a reference convolution imitates.
+enum class Arithmetic {
+  kExact,  // double sums: what the float paths approximate to float precision
+  kBf16,   // the AMX path: inputs and weights rounded to bfloat16, sums float
+  kHalf,   // the AVX512-FP16 path: every value and every multiply-add rounded
+           // to half, in the kernel's order (bias, then input channel, row,
+           // column), so its results are matched exactly
+};
+
 // The reference: direct convolution per layer on whole planes, coordinates
-// clamped to the frame (replicate padding), double accumulation. With
-// `bf16`, every layer's inputs and weights are first rounded to bfloat16
-// (the AMX path's arithmetic; its sums are float).
+// clamped to the frame (replicate padding), in `arithmetic`.
 std::vector<std::vector<double>> Reference(const std::vector<LayerData>& net, const Planes& in,
-                                           bool bf16 = false) {
-  const auto round = [bf16](double v) { return bf16 ? RoundToBf16(v) : v; };
+                                           Arithmetic arithmetic = Arithmetic::kExact) {
+  const auto round = [arithmetic](double v) {
+    switch (arithmetic) {
+      case Arithmetic::kBf16:
+        return RoundToBf16(v);
+      case Arithmetic::kHalf:
+        return RoundToHalf(v);
+      case Arithmetic::kExact:
+        break;
+    }
+    return v;
+  };
+  // A product of two halves is exact in double, so rounding w·x + sum once
+  // is the kernel's fused multiply-add.
+  const auto add = [arithmetic](double sum, double product) {
+    return arithmetic == Arithmetic::kHalf ? RoundToHalf(sum + product) : sum + product;
+  };
   const int w = in.width;
   const int h = in.height;
   std::vector<std::vector<double>> planes(in.channels, std::vector<double>(w * h));
@@ -120,20 +146,24 @@ std::vector<std::vector<double>> Reference(const std::vector<LayerData>& net, co
     for (int co = 0; co < layer.out_channels; ++co) {
       for (int y = 0; y < h; ++y) {
         for (int x = 0; x < w; ++x) {
-          double sum = layer.bias[co];
+          double sum = round(layer.bias[co]);
           for (int ci = 0; ci < layer.in_channels; ++ci) {
             for (int ky = 0; ky < layer.kernel; ++ky) {
               for (int kx = 0; kx < layer.kernel; ++kx) {
                 const int sy = std::clamp(y + ky - r, 0, h - 1);
                 const int sx = std::clamp(x + kx - r, 0, w - 1);
-                sum += round(layer.weights[((co * layer.in_channels + ci) * layer.kernel + ky) *
-                                               layer.kernel +
-                                           kx]) *
-                       planes[ci][sy * w + sx];
+                sum = add(sum, round(layer.weights[((co * layer.in_channels + ci) * layer.kernel +
+                                                     ky) *
+                                                        layer.kernel +
+                                                    kx]) *
+                                   planes[ci][sy * w + sx]);
               }
             }
           }
-          if (!layer.prelu.empty() && sum < 0) sum *= layer.prelu[co];
+          if (!layer.prelu.empty() && sum < 0) {
+            sum = arithmetic == Arithmetic::kHalf ? RoundToHalf(sum * round(layer.prelu[co]))
+                                                  : sum * layer.prelu[co];
+          }
           next[co][y * w + x] = sum;
         }
       }
@@ -183,7 +213,8 @@ TEST(ConvNetTest, MatchesDirectConvolutionOnEveryPath) {
     const std::vector<LayerData> data = RandomNet(shape.channels, shape.kernels, rng);
     const Planes in = RandomInput(shape.channels.front(), shape.width, shape.height, rng);
     const std::vector<std::vector<double>> exact = Reference(data, in);
-    const std::vector<std::vector<double>> rounded = Reference(data, in, true);
+    const std::vector<std::vector<double>> bf16 = Reference(data, in, Arithmetic::kBf16);
+    const std::vector<std::vector<double>> half = Reference(data, in, Arithmetic::kHalf);
     double scale = 0;
     for (const auto& plane : exact) {
       for (double v : plane) scale = std::max(scale, std::abs(v));
@@ -195,8 +226,10 @@ TEST(ConvNetTest, MatchesDirectConvolutionOnEveryPath) {
       // activation's float and double sums round to neighbouring bfloat16
       // values (0.4 % apart), the outputs that see it differ by up to about
       // 0.5 %; everywhere else they agree to float precision.
+      // AVX512-FP16 exactly as its emulation.
       const bool amx = isa == ConvNetIsa::kAmx;
-      const std::vector<std::vector<double>>& want = amx ? rounded : exact;
+      const bool fp16 = isa == ConvNetIsa::kAvx512Fp16;
+      const std::vector<std::vector<double>>& want = amx ? bf16 : fp16 ? half : exact;
       for (bool threaded : {false, true}) {
         SCOPED_TRACE(std::string(ConvNetIsaName(isa)) + (threaded ? " threaded " : " ") +
                      std::to_string(shape.width) + "x" + std::to_string(shape.height) + " layers " +
@@ -217,6 +250,8 @@ TEST(ConvNetTest, MatchesDirectConvolutionOnEveryPath) {
         if (amx) {
           EXPECT_LT(worst, 1e-2);
           EXPECT_LE(off, got.channels * got.width * got.height / 20);
+        } else if (fp16) {
+          EXPECT_EQ(worst, 0.0);
         } else {
           EXPECT_LT(worst, 1e-4);
         }
@@ -318,8 +353,7 @@ TEST(ConvNetTest, TheEnvironmentCanForceASupportedPath) {
   // A name that is not a path, or a path this CPU lacks, leaves the best.
   ASSERT_EQ(0, setenv("VIDMILL_CONV_NET_ISA", "sse9", 1));
   EXPECT_EQ(ConvNet(layers).isa(), best);
-  for (ConvNetIsa isa :
-       {ConvNetIsa::kAmx, ConvNetIsa::kAvx512, ConvNetIsa::kAvx2, ConvNetIsa::kPortable}) {
+  for (ConvNetIsa isa : kConvNetIsas) {
     if (ConvNet::IsaSupported(isa)) continue;
     ASSERT_EQ(0, setenv("VIDMILL_CONV_NET_ISA", ConvNetIsaName(isa), 1));
     EXPECT_EQ(ConvNet(layers).isa(), best) << ConvNetIsaName(isa);

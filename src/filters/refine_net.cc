@@ -27,13 +27,20 @@ const ConvNet* FindRefineNet(std::string_view family, int scale) {
   }
   if (candidates.empty()) return nullptr;
   // Every ConvNet of a process picks the same path.
-  return PickRefineNet(candidates, candidates.front()->isa() == ConvNetIsa::kAmx);
+  return PickRefineNet(candidates, RunsWideNetworks(candidates.front()->isa()));
 }
 
-const ConvNet* PickRefineNet(const std::vector<const ConvNet*>& candidates, bool amx) {
+bool RunsWideNetworks(ConvNetIsa isa) {
+  // Not kAvx512Fp16: it runs the wide network of pabsr1 2× in about the time
+  // the float path takes for the narrow one, 9.2–10.3 fps at 720p → 1440p on
+  // two cores, short of the 10 fps target; with the narrow one, 12.6.
+  return isa == ConvNetIsa::kAmx;
+}
+
+const ConvNet* PickRefineNet(const std::vector<const ConvNet*>& candidates, bool wide) {
   const ConvNet* chosen = candidates.front();
   for (const ConvNet* net : candidates) {
-    if (amx ? net->macs_per_pixel() > chosen->macs_per_pixel()
+    if (wide ? net->macs_per_pixel() > chosen->macs_per_pixel()
             : net->macs_per_pixel() < chosen->macs_per_pixel()) {
       chosen = net;
     }

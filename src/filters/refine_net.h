@@ -39,15 +39,20 @@ extern const int kRefineNetCount;
 
 // The network for `family` at `scale`, built on first use; null when this
 // build has none. Where the build has several (pabsr1 2×: 24 and 16
-// channels), the widest is used when the ConvNet runs on AMX and the
-// narrowest otherwise: the wide one gains about 0.05 dB but costs twice the
-// time, which only the AMX tile unit makes affordable at video rate
-// (docs/filters.md). Thread-safe; the network is immutable.
+// channels), the widest is used when the ConvNet runs on a path that makes
+// it affordable (RunsWideNetworks) and the narrowest otherwise: the wide one
+// gains about 0.05 dB but costs twice the time, which only the AMX tile unit
+// pays for at video rate (docs/filters.md). Thread-safe; the network is
+// immutable.
 const ConvNet* FindRefineNet(std::string_view family, int scale);
 
+// Whether networks running on `isa` are fast enough to use the widest: on
+// AMX only (AVX512-FP16 halves the float path's time, not enough).
+bool RunsWideNetworks(ConvNetIsa isa);
+
 // Of `candidates` (not empty), the one FindRefineNet uses: the most
-// multiply-adds per pixel when the networks run on AMX, the fewest otherwise.
-const ConvNet* PickRefineNet(const std::vector<const ConvNet*>& candidates, bool amx);
+// multiply-adds per pixel when `wide`, the fewest otherwise.
+const ConvNet* PickRefineNet(const std::vector<const ConvNet*>& candidates, bool wide);
 
 // Per-filter buffers, reused from picture to picture.
 struct RefineScratch {
