@@ -17,7 +17,8 @@ test_packages=(
 )
 bench_packages=(
   wrk nginx-light libnginx-mod-http-dav-ext time
-  lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 mate-backgrounds  # more training photos (train_cnn.sh)
+  # more training photos (train_cnn.sh); mate-backgrounds also holds a held-out one (Dune)
+  lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 mate-backgrounds
 )
 
 wanted=("${build_packages[@]}" "${test_packages[@]}")

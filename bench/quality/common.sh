@@ -2,14 +2,21 @@
 
 walls=/usr/share/wallpapers
 
-# pick NAME: the image of wallpaper NAME closest to 1920 pixels wide; a NAME
-# ending in .jpg is a file under /usr/share/backgrounds (run.sh's train_more).
+# pick NAME: the landscape image (named WIDTHxHEIGHT, WIDTH ≥ HEIGHT) of
+# wallpaper NAME closest to 1920 pixels wide — some wallpapers also ship a
+# 1080 × 1920 portrait image for phones, which is never the one wanted; a
+# NAME/FILE: that file of wallpaper NAME; a NAME ending in .jpg: a file under
+# /usr/share/backgrounds (run.sh's train_more).
 pick() {
   if [[ $1 == *.jpg ]]; then echo "/usr/share/backgrounds/$1"; return; fi
+  if [[ $1 == */* ]]; then echo "$walls/${1%%/*}/contents/images/${1#*/}"; return; fi
   local dir="$walls/$1/contents/images"
-  ls "$dir" | awk -F'[x.]' '{d=$1-1920; if (d<0) d=-d; print d, $0}' | sort -n | head -1 |
+  ls "$dir" | awk -F'[x.]' '$1 >= $2 {d=$1-1920; if (d<0) d=-d; print d, $0}' | sort -n | head -1 |
     cut -d' ' -f2 | sed "s|^|$dir/|"
 }
+
+# file_name NAME: NAME (a pick argument) as one file name: '/' → '_'.
+file_name() { echo "${1//\//_}"; }
 
 # quality_tool BUILD_DIR: sets $tool to the build's quality_bench; exits
 # with a message when it has not been built.

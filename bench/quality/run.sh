@@ -4,7 +4,8 @@
 #   bash bench/quality/run.sh [BUILD_DIR] [--full] [--only=SECTION]
 #
 # Ground truth: camera moves (seeded random pan, zoom, small rotation) over
-# held-out photographs of plasma-workspace-wallpapers, rendered by
+# held-out photographs of plasma-workspace-wallpapers and mate-backgrounds
+# (`test` below), rendered by
 # quality_bench (2×2 supersampled bicubic warp). Degradations are applied to
 # it, every method restores the same degraded file in the same run, and Y-PSNR
 # and SSIM against the ground truth come from quality_bench's `metrics` (one
@@ -33,11 +34,15 @@ for arg in "$@"; do
 done
 quality_tool "$build"
 command -v ffmpeg >/dev/null || { echo "ffmpeg is needed" >&2; exit 1; }
-[[ -d "$walls" ]] || { echo "install plasma-workspace-wallpapers (scripts/install-deps.sh --bench)" >&2; exit 1; }
+[[ -d "$walls" && -d /usr/share/backgrounds/mate ]] ||
+  { echo "install plasma-workspace-wallpapers and mate-backgrounds (scripts/install-deps.sh --bench)" >&2; exit 1; }
 
 # The split: photographs only (the abstract renders are left out). Training
 # photos are never rendered here; they are for the learned filters.
-train=(Autumn ColorfulCups FallenLeaf IceCold MilkyWay OneStandsOut Grey)
+# MilkyWay is pinned to its portrait image (1080 × 1920, cropped to
+# landscape): the committed filters and networks were trained on it, when
+# pick still chose it, and training must reproduce them.
+train=(Autumn ColorfulCups FallenLeaf IceCold MilkyWay/1080x1920.png OneStandsOut Grey)
 # More training photos for the refinement networks (train_cnn.sh only): the
 # photographs (no renders, none narrower than 1920) of more Debian
 # wallpaper packages, lomiri-wallpapers-16.04 and -20.04 and mate-backgrounds.
@@ -49,7 +54,12 @@ train_more=(Bridge_by_Sander_Klootwijk.jpg Dragonfly_by_Bolly.jpg Infinite-Sea_b
   sunset_by_Aitzol_Berasategi.jpg mate/nature/Aqua.jpg mate/nature/Blinds.jpg
   mate/nature/Garden.jpg mate/nature/LadyBird.jpg mate/nature/RainDrops.jpg mate/nature/Storm.jpg
   mate/nature/TwoWings.jpg mate/nature/Wood.jpg mate/nature/YellowFlower.jpg)
-test=(BytheWater Path Altai ColdRipple DarkestHour EveningGlow summer_1am)
+# The held-out photos. Until 2026-11-29 the third was Plasma's Altai, which
+# is a low-poly render, not a photograph (and pick took its 1080 × 1920
+# phone image); it was replaced by mate-backgrounds' Dune, the one
+# photograph of the installed packages that no split used (1680 × 1050, so
+# scaled up by 1.14 for the 1920 × 1080 source).
+test=(BytheWater Path mate/nature/Dune.jpg ColdRipple DarkestHour EveningGlow summer_1am)
 fields=20
 if (( full )); then fields=40; else test=("${test[@]:0:2}"); fi
 
@@ -65,7 +75,7 @@ export QUALITY_SUMMARY="$work/summary"
 prepare() {
   ffmpeg -nostdin -loglevel error -y -i "$(pick "$1")" \
     -vf "scale=$2:$3:force_original_aspect_ratio=increase,crop=$2:$3,format=yuv444p" \
-    -f rawvideo "$work/$1.src"
+    -f rawvideo "$work/$(file_name "$1").src"
 }
 
 # ffmpeg_filter IN W H FILTER OUT: runs a stock filter on 25 fps rawvideo and
@@ -134,7 +144,7 @@ stock_graph() {
 
 run_deint() {  # run_deint NAME W H FIELDS SEED → adds quality rows
   local name=$1 w=$2 h=$3 n=$4 seed=$5
-  "$tool" render "$work/$name.src" "$SW" "$SH" "$work/gt.yuv" "$w" "$h" "$n" "$seed"
+  "$tool" render "$work/$(file_name "$name").src" "$SW" "$SH" "$work/gt.yuv" "$w" "$h" "$n" "$seed"
   "$tool" weave "$work/gt.yuv" "$w" "$h" "$work/woven.yuv"
   echo "deint: $name ${w}x${h}, $n fields" >&2
   for method in "${deint_methods[@]}"; do
@@ -182,7 +192,7 @@ degrade() {
 }
 run_denoise() {  # run_denoise NAME W H FRAMES SEED
   local name=$1 w=$2 h=$3 n=$4 seed=$5
-  "$tool" render "$work/$name.src" "$SW" "$SH" "$work/gt.yuv" "$w" "$h" "$n" "$seed"
+  "$tool" render "$work/$(file_name "$name").src" "$SW" "$SH" "$work/gt.yuv" "$w" "$h" "$n" "$seed"
   for kind in 5 10 20 film; do
     degrade "$work/gt.yuv" "$work/noisy.yuv" "$w" "$h" "$kind" "$seed"
     local tag="s$kind"
@@ -204,7 +214,7 @@ run_denoise() {  # run_denoise NAME W H FRAMES SEED
 # Speed of denoise, hqdn3d and nlmeans at 1080p (σ = 10, one clip).
 run_denoise_speed() {  # run_denoise_speed NAME W H FRAMES SEED
   local name=$1 w=$2 h=$3 n=$4 seed=$5
-  "$tool" render "$work/$name.src" "$SW" "$SH" "$work/gt.yuv" "$w" "$h" "$n" "$seed"
+  "$tool" render "$work/$(file_name "$name").src" "$SW" "$SH" "$work/gt.yuv" "$w" "$h" "$n" "$seed"
   "$tool" noise "$work/gt.yuv" "$work/noisy.yuv" "$w" "$h" 10 "$seed"
   echo "denoise speed: $name ${w}x${h}, $n frames, s10" >&2
   local speed
@@ -228,8 +238,8 @@ declare -A dj_jitter dj_crop dj_black dj_psnr dj_fps dj_count
 dejit_methods=(shaken deshake vidstab dejit)
 run_dejit() {  # run_dejit NAME W H FRAMES SEED
   local name=$1 w=$2 h=$3 n=$4 seed=$5
-  "$tool" render "$work/$name.src" "$SW" "$SH" "$work/gt.yuv" "$w" "$h" "$n" "$seed"
-  "$tool" render "$work/$name.src" "$SW" "$SH" "$work/shaken.yuv" "$w" "$h" "$n" "$seed" 2 $((seed + 1000))
+  "$tool" render "$work/$(file_name "$name").src" "$SW" "$SH" "$work/gt.yuv" "$w" "$h" "$n" "$seed"
+  "$tool" render "$work/$(file_name "$name").src" "$SW" "$SH" "$work/shaken.yuv" "$w" "$h" "$n" "$seed" 2 $((seed + 1000))
   echo "dejit: $name ${w}x${h}, $n frames, shake 2 px RMS per axis" >&2
   local raw="-f rawvideo -pix_fmt yuv420p -s ${w}x$h -r 25"
   for method in "${dejit_methods[@]}"; do

@@ -47,8 +47,9 @@ training_work_dir "${SR_TRAIN_WORK:-}" srtrain
 W=1280 H=720
 : >"$work/sr2.list"; : >"$work/sr4.list"; : >"$work/dv2.list"; : >"$work/dv1.list"
 index=0
-for name in "${train[@]}"; do
-  raw -i "$(pick "$name")" -vf "scale=1920:1080:force_original_aspect_ratio=increase,crop=1920:1080,format=yuv444p" \
+for photo in "${train[@]}"; do
+  name=$(file_name "$photo")
+  raw -i "$(pick "$photo")" -vf "scale=1920:1080:force_original_aspect_ratio=increase,crop=1920:1080,format=yuv444p" \
     -f rawvideo "$work/$name.src"
   # pabsr1: two short clips, pictures 0 and 5 of each.
   for clip in 1 2; do
