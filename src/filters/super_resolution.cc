@@ -56,15 +56,20 @@ void FromFloat(const float* in, ptrdiff_t in_stride, const PlaneView& plane) {
   });
 }
 
+constexpr int kMaxPasses = 2;
+
 class SuperResolution final : public VideoFilter {
  public:
+  // `passes`: how many times the learned filters (and network) run, each
+  // pass scaling the previous one's output: 1, or 2 for pabsr1's 2× twice.
   SuperResolution(std::string family, const FilterConfig& config, PixelFormat output,
-                  const RaisrModel* model, const ConvNet* refine)
+                  const RaisrModel* model, const ConvNet* refine, int passes)
       : family_(std::move(family)),
         config_(config),
         output_(output),
         model_(model),
-        refine_(refine) {}
+        refine_(refine),
+        passes_(passes) {}
 
   Status Push(const FrameView& in, int64_t pts) override {
     if (flushed_) return Status::InvalidArgument(family_ + ": Push after Flush");
@@ -130,21 +135,39 @@ class SuperResolution final : public VideoFilter {
       ResamplePlane(luma_.data(), src.width, src.height, src.width, final_.data(), out_w, out_h,
                     out_w, kThreads);
     } else {
-      padded_.Resize(src.width, src.height);
-      ToFloat(src, padded_.Row(0), padded_.stride);
-      padded_.FillBorder();
-      const int scale = model_->scale;
-      const int up_w = src.width * scale, up_h = src.height * scale;
-      const bool exact = up_w == out_w && up_h == out_h;
-      if (!exact) luma_.resize(static_cast<size_t>(up_w) * up_h);
-      float* up = exact ? final_.data() : luma_.data();
-      RaisrUpscale(padded_, *model_, up, up_w, kThreads);
-      if (refine_ != nullptr) {
-        RefineUpscale(*refine_, padded_.Row(0), padded_.stride, src.width, src.height, up, up_w,
-                      kThreads > 1, &refine_scratch_);
-      }
-      if (!exact) {
-        ResamplePlane(luma_.data(), up_w, up_h, up_w, final_.data(), out_w, out_h, out_w, kThreads);
+      padded_[0].Resize(src.width, src.height);
+      ToFloat(src, padded_[0].Row(0), padded_[0].stride);
+      padded_[0].FillBorder();
+      // Each pass scales padded_[pass] into the next padded plane, or, the
+      // last, into final_ (or luma_, to be resampled to the output size).
+      for (int pass = 0; pass < passes_; ++pass) {
+        const PaddedPlane& in = padded_[pass];
+        const int up_w = in.width * model_->scale, up_h = in.height * model_->scale;
+        const bool last = pass + 1 == passes_;
+        const bool exact = last && up_w == out_w && up_h == out_h;
+        float* up;
+        std::ptrdiff_t up_stride = up_w;
+        if (!last) {
+          padded_[pass + 1].Resize(up_w, up_h);
+          up = padded_[pass + 1].Row(0);
+          up_stride = padded_[pass + 1].stride;
+        } else if (exact) {
+          up = final_.data();
+        } else {
+          luma_.resize(static_cast<size_t>(up_w) * up_h);
+          up = luma_.data();
+        }
+        RaisrUpscale(in, *model_, up, up_stride, kThreads);
+        if (refine_ != nullptr) {
+          RefineUpscale(*refine_, in.Row(0), in.stride, in.width, in.height, up, up_stride,
+                        kThreads > 1, &refine_scratch_);
+        }
+        if (!last) {
+          padded_[pass + 1].FillBorder();
+        } else if (!exact) {
+          ResamplePlane(luma_.data(), up_w, up_h, up_w, final_.data(), out_w, out_h, out_w,
+                        kThreads);
+        }
       }
     }
     ApplyClarity(final_.data(), out_w, out_h, out_w, config_.clarity_boost, kThreads);
@@ -156,11 +179,12 @@ class SuperResolution final : public VideoFilter {
   PixelFormat output_;
   const RaisrModel* model_;
   const ConvNet* refine_;  // null: the learned filters alone
+  int passes_;
   RefineScratch refine_scratch_;
   bool flushed_ = false;
   bool fields_ = false;
   std::vector<OwnedFrame> ready_;
-  PaddedPlane padded_;
+  PaddedPlane padded_[kMaxPasses];
   std::vector<float> luma_, final_, chroma_in_, chroma_out_;
 };
 
@@ -260,8 +284,15 @@ Result<std::unique_ptr<VideoFilter>> MakeSuperResolution(std::string_view family
           name + ": scaling fields needs heights that are multiples of " + std::to_string(rows));
     }
   }
-  const int scale = LearnedScaleFor(family, config.input.width, config.input.height / (1 + fields),
-                                    output.width, output.height / (1 + fields));
+  int scale = LearnedScaleFor(family, config.input.width, config.input.height / (1 + fields),
+                              output.width, output.height / (1 + fields));
+  // pabsr1 beyond 2× with its network: the 2× filters and network twice,
+  // which beat the 4× filters on every training photo (docs/filters.md).
+  int passes = 1;
+  if (scale == 4 && refine_on == 1 && FindRefineNet(family, 2) != nullptr) {
+    scale = 2;
+    passes = 2;
+  }
   const RaisrModel* model = nullptr;
   if (scale != 0) {
     model = FindRaisrModel(family, scale);
@@ -274,7 +305,7 @@ Result<std::unique_ptr<VideoFilter>> MakeSuperResolution(std::string_view family
   // has one (property refine = 0 turns it off).
   const ConvNet* refine = refine_on == 1 && model != nullptr ? FindRefineNet(family, model->scale)
                                                           : nullptr;
-  auto filter = std::make_unique<SuperResolution>(name, config, output, model, refine);
+  auto filter = std::make_unique<SuperResolution>(name, config, output, model, refine, passes);
   filter->set_fields(fields == 1);
   if (!dvres || temporal == 0) return std::unique_ptr<VideoFilter>(std::move(filter));
   FilterConfig denoise_config;
