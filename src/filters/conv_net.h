@@ -36,9 +36,9 @@ struct ConvLayer {
 // values do not notice. kAvx512Fp16 (AVX512-FP16: Intel Sapphire Rapids and
 // later, also where a hypervisor hides AMX) computes in IEEE half precision —
 // inputs, weights, products and sums — at twice the float path's rate; the
-// refinement network's corrections come out within a few hundredths of a
-// code value of the float path's (super_resolution_test). The others compute
-// in float.
+// refinement network's corrections come out within 0.13 code values (RMS
+// 0.008) of the float path's on a photo (super_resolution_test). The others
+// compute in float.
 enum class ConvNetIsa { kPortable, kAvx2, kAvx512, kAvx512Fp16, kAmx };
 
 // Every path, the best first.

@@ -8,22 +8,37 @@
 
 namespace vidmill::filters {
 
+namespace {
+
+bool Serves(const RefineNetTable& table, std::string_view family, int scale) {
+  return table.family == family && table.scale == scale;
+}
+
+std::unique_ptr<ConvNet> Build(const RefineNetTable& table) {
+  return std::make_unique<ConvNet>(
+      std::vector<ConvLayer>(table.layers, table.layers + table.layer_count));
+}
+
+}  // namespace
+
+std::vector<std::unique_ptr<ConvNet>> BuildRefineNets(std::string_view family, int scale) {
+  std::vector<std::unique_ptr<ConvNet>> built;
+  for (int i = 0; i < kRefineNetCount; ++i) {
+    if (Serves(kRefineNets[i], family, scale)) built.push_back(Build(kRefineNets[i]));
+  }
+  return built;
+}
+
 const ConvNet* FindRefineNet(std::string_view family, int scale) {
   // Built once, on first use: repacking the weights is cheap but not free.
   static const std::vector<std::unique_ptr<ConvNet>> nets = [] {
     std::vector<std::unique_ptr<ConvNet>> built;
-    for (int i = 0; i < kRefineNetCount; ++i) {
-      const RefineNetTable& table = kRefineNets[i];
-      built.push_back(std::make_unique<ConvNet>(
-          std::vector<ConvLayer>(table.layers, table.layers + table.layer_count)));
-    }
+    for (int i = 0; i < kRefineNetCount; ++i) built.push_back(Build(kRefineNets[i]));
     return built;
   }();
   std::vector<const ConvNet*> candidates;
   for (int i = 0; i < kRefineNetCount; ++i) {
-    if (kRefineNets[i].family == family && kRefineNets[i].scale == scale) {
-      candidates.push_back(nets[i].get());
-    }
+    if (Serves(kRefineNets[i], family, scale)) candidates.push_back(nets[i].get());
   }
   if (candidates.empty()) return nullptr;
   // Every ConvNet of a process picks the same path.

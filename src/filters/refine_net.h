@@ -17,6 +17,7 @@
 #define VIDMILL_FILTERS_REFINE_NET_H_
 
 #include <cstddef>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -36,6 +37,11 @@ struct RefineNetTable {
 
 extern const RefineNetTable kRefineNets[];
 extern const int kRefineNetCount;
+
+// Every network this build has for `family` at `scale`, freshly built (each
+// its own ConvNet, so a test or benchmark may force its path), in the order
+// of kRefineNets.
+std::vector<std::unique_ptr<ConvNet>> BuildRefineNets(std::string_view family, int scale);
 
 // The network for `family` at `scale`, built on first use; null when this
 // build has none. Where the build has several (pabsr1 2×: 24 and 16

@@ -397,14 +397,9 @@ TEST(SuperResolutionTest, RefinementNetworkRunsTheSameOnOneThreadAndTwo) {
 // rest (refine_net.h): the choice both ways, and the one in use on this
 // machine.
 TEST(SuperResolutionTest, RefinementNetworkWidthFollowsTheCpu) {
-  std::vector<std::unique_ptr<ConvNet>> built;
+  const std::vector<std::unique_ptr<ConvNet>> built = BuildRefineNets("pabsr1", 2);
   std::vector<const ConvNet*> candidates;
-  for (int i = 0; i < kRefineNetCount; ++i) {
-    if (std::string(kRefineNets[i].family) != "pabsr1" || kRefineNets[i].scale != 2) continue;
-    built.push_back(std::make_unique<ConvNet>(std::vector<ConvLayer>(
-        kRefineNets[i].layers, kRefineNets[i].layers + kRefineNets[i].layer_count)));
-    candidates.push_back(built.back().get());
-  }
+  for (const auto& net : built) candidates.push_back(net.get());
   ASSERT_EQ(candidates.size(), 2u);
   const long long wide = std::max(candidates[0]->macs_per_pixel(), candidates[1]->macs_per_pixel());
   const long long narrow = std::min(candidates[0]->macs_per_pixel(), candidates[1]->macs_per_pixel());
@@ -434,11 +429,10 @@ TEST(SuperResolutionTest, RefinementNetworksCorrectAlikeInHalfAndSinglePrecision
   const Downscaled input = BoxDownscaledInput(photo, size, 2, 8);
   std::vector<float> base(size * size);
   ResamplePlane(input.quantised.data(), low, low, low, base.data(), size, size, size, 1);
-  int nets = 0;
-  for (int i = 0; i < kRefineNetCount; ++i) {
-    if (std::string(kRefineNets[i].family) != "pabsr1" || kRefineNets[i].scale != 2) continue;
-    ConvNet net(std::vector<ConvLayer>(kRefineNets[i].layers,
-                                       kRefineNets[i].layers + kRefineNets[i].layer_count));
+  const std::vector<std::unique_ptr<ConvNet>> nets = BuildRefineNets("pabsr1", 2);
+  EXPECT_EQ(nets.size(), 2u);
+  for (const auto& built : nets) {
+    ConvNet& net = *built;
     std::vector<float> single = base, half = base;
     RefineScratch scratch;
     net.ForceIsaForTesting(ConvNetIsa::kAvx512);
@@ -459,9 +453,7 @@ TEST(SuperResolutionTest, RefinementNetworksCorrectAlikeInHalfAndSinglePrecision
     EXPECT_LT(worst, 0.25);
     EXPECT_LT(std::sqrt(squares / (size * size)), 0.02);
     EXPECT_NEAR(PsnrOf(photo, half), PsnrOf(photo, single), 0.002);
-    ++nets;
   }
-  EXPECT_EQ(nets, 2);
 }
 
 TEST(SuperResolutionTest, RefinePropertyIsZeroOrOneAndPabsr1s) {
