@@ -4,9 +4,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <functional>
-#include <thread>
 
 #include "filters/deint_kernels.h"
+#include "filters/halves.h"
 
 namespace vidmill::filters {
 namespace {
@@ -169,14 +169,7 @@ bool EdgeWinsOnKeptLines(const PlaneView& kept, int kept_parity, int x0, int x1,
 }
 
 void RunHalves(bool threaded, const std::function<void(int)>& half) {
-  if (!threaded) {
-    half(0);
-    half(1);
-    return;
-  }
-  std::thread helper(half, 1);
-  half(0);
-  helper.join();
+  RunInHalves(2, threaded, [&](int begin, int) { half(begin); });
 }
 
 }  // namespace

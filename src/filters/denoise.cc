@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <thread>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -87,23 +86,24 @@ double EstimateSigma(const Image& image) {
   return *middle / 0.6745;
 }
 
-// [1 2 1] / 4 in both directions, edges clamped.
-void Smooth(const Image& in, Image* out) {
-  Image tmp;
-  tmp.Resize(in.width, in.height);
+// [1 2 1] / 4 in both directions, edges clamped; `tmp` holds the rows
+// between the passes.
+void Smooth(const Image& in, Image* tmp, Image* out) {
+  tmp->Resize(in.width, in.height);
+  const int last = in.width - 1;
   for (int y = 0; y < in.height; ++y) {
     const float* src = in.Row(y);
-    float* dst = tmp.Row(y);
-    for (int x = 0; x < in.width; ++x) {
-      const float left = src[std::max(x - 1, 0)], right = src[std::min(x + 1, in.width - 1)];
-      dst[x] = 0.25f * (left + right) + 0.5f * src[x];
-    }
+    float* dst = tmp->Row(y);
+    auto at = [&](int x, float left, float right) { dst[x] = 0.25f * (left + right) + 0.5f * src[x]; };
+    at(0, src[0], src[std::min(1, last)]);
+    for (int x = 1; x < last; ++x) dst[x] = 0.25f * (src[x - 1] + src[x + 1]) + 0.5f * src[x];
+    if (last > 0) at(last, src[last - 1], src[last]);
   }
   out->Resize(in.width, in.height);
   for (int y = 0; y < in.height; ++y) {
-    const float* up = tmp.Row(std::max(y - 1, 0));
-    const float* mid = tmp.Row(y);
-    const float* down = tmp.Row(std::min(y + 1, in.height - 1));
+    const float* up = tmp->Row(std::max(y - 1, 0));
+    const float* mid = tmp->Row(y);
+    const float* down = tmp->Row(std::min(y + 1, in.height - 1));
     float* dst = out->Row(y);
     for (int x = 0; x < in.width; ++x) dst[x] = 0.25f * (up[x] + down[x]) + 0.5f * mid[x];
   }
@@ -175,11 +175,11 @@ const bool kHasAvx2 = false;
 #endif
 
 // Sum of absolute differences between `rect` of `cur` and of `ref` moved by an
-// integer vector (inside the plane).
+// integer vector (inside the plane), on every `row_step`-th row.
 VIDMILL_INLINE float IntegerCostBody(const Image& cur, const Image& ref, const Rect& rect, int vx,
-                                     int vy) {
+                                     int vy, int row_step) {
   float lanes[8] = {};
-  for (int y = 0; y < rect.height; ++y) {
+  for (int y = 0; y < rect.height; y += row_step) {
     const float* a = cur.Row(rect.y0 + y) + rect.x0;
     const float* b = ref.Row(rect.y0 + y + vy) + rect.x0 + vx;
     int x = 0;
@@ -230,11 +230,11 @@ VIDMILL_AVX2 float HorizontalSum(__m256 v) {
 }
 
 VIDMILL_AVX2 float IntegerCostAvx2(const Image& cur, const Image& ref, const Rect& rect, int vx,
-                                   int vy) {
-  if (rect.width % 8) return IntegerCostBody(cur, ref, rect, vx, vy);
+                                   int vy, int row_step) {
+  if (rect.width % 8) return IntegerCostBody(cur, ref, rect, vx, vy, row_step);
   const __m256 sign = _mm256_set1_ps(-0.0f);
   __m256 acc = _mm256_setzero_ps();
-  for (int y = 0; y < rect.height; ++y) {
+  for (int y = 0; y < rect.height; y += row_step) {
     const float* a = cur.Row(rect.y0 + y) + rect.x0;
     const float* b = ref.Row(rect.y0 + y + vy) + rect.x0 + vx;
     for (int x = 0; x < rect.width; x += 8) {
@@ -270,35 +270,44 @@ VIDMILL_AVX2 float FractionalCostAvx2(const Image& cur, const Image& ref, const 
   return HorizontalSum(acc);
 }
 #else
-float IntegerCostAvx2(const Image& cur, const Image& ref, const Rect& rect, int vx, int vy) {
-  return IntegerCostBody(cur, ref, rect, vx, vy);
+float IntegerCostAvx2(const Image& cur, const Image& ref, const Rect& rect, int vx, int vy,
+                      int row_step) {
+  return IntegerCostBody(cur, ref, rect, vx, vy, row_step);
 }
 float FractionalCostAvx2(const Image& cur, const Image& ref, const Rect& rect, Vector v) {
   return FractionalCostBody(cur, ref, rect, v);
 }
 #endif
-float IntegerCostGeneric(const Image& cur, const Image& ref, const Rect& rect, int vx, int vy) {
-  return IntegerCostBody(cur, ref, rect, vx, vy);
+float IntegerCostGeneric(const Image& cur, const Image& ref, const Rect& rect, int vx, int vy,
+                         int row_step) {
+  return IntegerCostBody(cur, ref, rect, vx, vy, row_step);
+}
+float IntegerCostSum(const Image& cur, const Image& ref, const Rect& rect, int vx, int vy,
+                     int row_step) {
+  return kHasAvx2 ? IntegerCostAvx2(cur, ref, rect, vx, vy, row_step)
+                  : IntegerCostGeneric(cur, ref, rect, vx, vy, row_step);
 }
 // Mean absolute difference over the part of `rect` that stays inside `ref`
 // when moved by (vx, vy); the largest float when none does.
 float IntegerCost(const Image& cur, const Image& ref, const Rect& rect, int vx, int vy) {
   const Rect inside = Clip(rect, vx, vy, 0, ref.width, ref.height);
   if (inside.width == 0 || inside.height == 0) return std::numeric_limits<float>::max();
-  const float sum = kHasAvx2 ? IntegerCostAvx2(cur, ref, inside, vx, vy)
-                             : IntegerCostGeneric(cur, ref, inside, vx, vy);
-  return sum / static_cast<float>(inside.width * inside.height);
+  return IntegerCostSum(cur, ref, inside, vx, vy, 1) /
+         static_cast<float>(inside.width * inside.height);
 }
 float FractionalCostGeneric(const Image& cur, const Image& ref, const Rect& rect, Vector v) {
   return FractionalCostBody(cur, ref, rect, v);
 }
-// The same for a fractional vector (bilinear, every other row).
+// The same for a fractional vector (bilinear, every other row). A whole
+// vector's bilinear weights are 1, 0, 0, 0, which add exactly nothing, so the
+// integer sum over the same rows is the same number at a quarter of the loads.
 float FractionalCost(const Image& cur, const Image& ref, const Rect& rect, Vector v) {
-  const Rect inside = Clip(rect, static_cast<int>(std::floor(v.dx)),
-                           static_cast<int>(std::floor(v.dy)), 1, ref.width, ref.height);
+  const int ix = static_cast<int>(std::floor(v.dx)), iy = static_cast<int>(std::floor(v.dy));
+  const Rect inside = Clip(rect, ix, iy, 1, ref.width, ref.height);
   if (inside.width == 0 || inside.height == 0) return std::numeric_limits<float>::max();
-  const float sum = kHasAvx2 ? FractionalCostAvx2(cur, ref, inside, v)
-                             : FractionalCostGeneric(cur, ref, inside, v);
+  const float sum = v.dx == ix && v.dy == iy ? IntegerCostSum(cur, ref, inside, ix, iy, 2)
+                    : kHasAvx2               ? FractionalCostAvx2(cur, ref, inside, v)
+                                             : FractionalCostGeneric(cur, ref, inside, v);
   return sum / static_cast<float>(inside.width * ((inside.height + 1) / 2));
 }
 
@@ -314,6 +323,7 @@ struct Denoiser::Picture {
 struct Denoiser::Workspace {
   std::vector<Image> aligned, squares, distance;
   Image temporal, residual, result;
+  Image smooth_rows;  // Smooth's rows between its passes (used by Push)
   // The spatial stage's sums, one pair per half of the rows.
   std::vector<float> accumulators[2], weights[2];
 };
@@ -364,14 +374,21 @@ void EstimateMotion(const Picture& cur, const Picture& ref, const std::vector<Ve
         if (!twice.empty()) consider_vector(Vector{2 * twice[index].dx, 2 * twice[index].dy});
         if (bx > 0) consider_vector((*field)[index - 1]);
         if (by > row_begin) consider_vector((*field)[index - blocks_x]);
+        // Steepest descent over the 8 neighbours. A point of the previous
+        // step's square was costed already and lost, so it is not costed again.
+        int last_x = best_x, last_y = best_y;
         for (int step = 0; step < 16; ++step) {
           const int center_x = best_x, center_y = best_y;
           for (int dy = -1; dy <= 1; ++dy) {
             for (int dx = -1; dx <= 1; ++dx) {
-              if (dx || dy) consider(center_x + dx, center_y + dy);
+              const int x = center_x + dx, y = center_y + dy;
+              if (step > 0 && std::abs(x - last_x) <= 1 && std::abs(y - last_y) <= 1) continue;
+              if (dx || dy) consider(x, y);
             }
           }
           if (best_x == center_x && best_y == center_y) break;
+          last_x = center_x;
+          last_y = center_y;
         }
         // Full resolution: integer, then half and quarter pixel.
         const Range range = VectorRange(rect, full.width, full.height, kMaxVector);
@@ -385,12 +402,17 @@ void EstimateMotion(const Picture& cur, const Picture& ref, const std::vector<Ve
                             static_cast<float>(range.y_hi))};
         float best_cost = FractionalCost(full, ref.smooth, rect, v);
         for (float step : {1.0f, 0.5f, 0.25f}) {
+          Vector last = v;
           for (int round = 0; round < (step == 1.0f ? 2 : 1); ++round) {
             const Vector center = v;
             for (int dy = -1; dy <= 1; ++dy) {
               for (int dx = -1; dx <= 1; ++dx) {
                 if (!dx && !dy) continue;
                 const Vector candidate{center.dx + dx * step, center.dy + dy * step};
+                if (round > 0 && std::abs(candidate.dx - last.dx) <= step &&
+                    std::abs(candidate.dy - last.dy) <= step) {
+                  continue;  // costed in the round before
+                }
                 if (candidate.dx < range.x_lo || candidate.dx > range.x_hi ||
                     candidate.dy < range.y_lo || candidate.dy > range.y_hi) {
                   continue;
@@ -403,6 +425,7 @@ void EstimateMotion(const Picture& cur, const Picture& ref, const std::vector<Ve
               }
             }
             if (v.dx == center.dx && v.dy == center.dy) break;
+            last = center;
           }
         }
         (*field)[index] = v;
@@ -446,16 +469,31 @@ int CubicSegmentAvx2(const float*, const float*, const float*, const float*, int
 void Compensate(const Image& ref, const std::vector<Vector>& field, int blocks_x, int shift_x,
                 int shift_y, int row_begin, int row_end, Image* out) {
   const int block_w = kBlock >> shift_x, block_h = kBlock >> shift_y;
+  if (row_begin >= row_end) return;
+  // Each block's whole offset and tap weights, once rather than per row.
+  struct Taps {
+    int ix, iy;
+    float wx[4], wy[4];
+  };
+  const int first_by = row_begin / block_h, plane_bx = (ref.width + block_w - 1) / block_w;
+  std::vector<Taps> taps(static_cast<size_t>((row_end - 1) / block_h - first_by + 1) * plane_bx);
+  for (size_t k = 0; k < taps.size(); ++k) {
+    const int by = first_by + static_cast<int>(k) / plane_bx, bx = static_cast<int>(k) % plane_bx;
+    const Vector& v = field[static_cast<size_t>(by) * blocks_x + bx];
+    const float dx = v.dx / (1 << shift_x), dy = v.dy / (1 << shift_y);
+    Taps& t = taps[k];
+    t.ix = static_cast<int>(std::floor(dx));
+    t.iy = static_cast<int>(std::floor(dy));
+    CubicWeights(dx - t.ix, t.wx);
+    CubicWeights(dy - t.iy, t.wy);
+  }
   for (int y = row_begin; y < row_end; ++y) {
-    const int by = y / block_h;
+    const Taps* row_taps = taps.data() + static_cast<size_t>(y / block_h - first_by) * plane_bx;
     float* dst = out->Row(y);
-    for (int bx = 0; bx * block_w < ref.width; ++bx) {
-      const Vector& v = field[static_cast<size_t>(by) * blocks_x + bx];
-      const float dx = v.dx / (1 << shift_x), dy = v.dy / (1 << shift_y);
-      const int ix = static_cast<int>(std::floor(dx)), iy = static_cast<int>(std::floor(dy));
-      float wx[4], wy[4];
-      CubicWeights(dx - ix, wx);
-      CubicWeights(dy - iy, wy);
+    for (int bx = 0; bx < plane_bx; ++bx) {
+      const int ix = row_taps[bx].ix, iy = row_taps[bx].iy;
+      const float* wx = row_taps[bx].wx;
+      const float* wy = row_taps[bx].wy;
       const int x0 = bx * block_w, x1 = std::min(x0 + block_w, ref.width);
       const int sy = y + iy;
       if (x0 + ix - 1 >= 0 && x1 + ix + 2 <= ref.width && sy - 1 >= 0 && sy + 2 < ref.height) {
@@ -474,11 +512,16 @@ void Compensate(const Image& ref, const std::vector<Vector>& field, int blocks_x
           dst[x] = sum;
         }
       } else {
+        // Near the plane's edges: the taps clamped to it, rows once per block.
+        const float* rows[4];
+        for (int j = 0; j < 4; ++j) rows[j] = ref.Row(std::clamp(sy - 1 + j, 0, ref.height - 1));
         for (int x = x0; x < x1; ++x) {
+          int columns[4];
+          for (int i = 0; i < 4; ++i) columns[i] = std::clamp(x + ix - 1 + i, 0, ref.width - 1);
           float sum = 0;
           for (int j = 0; j < 4; ++j) {
             float line = 0;
-            for (int i = 0; i < 4; ++i) line += wx[i] * ref.Clamped(x + ix - 1 + i, sy - 1 + j);
+            for (int i = 0; i < 4; ++i) line += wx[i] * rows[j][columns[i]];
             sum += wy[j] * line;
           }
           dst[x] = sum;
@@ -626,6 +669,54 @@ int ShrinkBlockAvx2(float block[8][8], const float threshold[8][8], float scale)
 }
 #endif
 
+// Copies the 8×8 block at (x0, y0) of `in` and returns the sum of `residual`
+// over it (eight lanes, one per column, so both builds add in one order).
+VIDMILL_INLINE float GatherBlockBody(const Image& in, const Image& residual, int x0, int y0,
+                                     float block[8][8]) {
+  float lanes[8] = {};
+  for (int j = 0; j < 8; ++j) {
+    const float* src = in.Row(y0 + j) + x0;
+    const float* res = residual.Row(y0 + j) + x0;
+    for (int i = 0; i < 8; ++i) {
+      block[j][i] = src[i];
+      lanes[i] += res[i];
+    }
+  }
+  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+         ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
+// Adds w × rows [j_begin, j_end) of the block into the sums and w into the
+// weights; `acc` and `weight` point at row j_begin's, rows `stride` apart.
+VIDMILL_INLINE void AccumulateBlockBody(const float block[8][8], float w, int j_begin, int j_end,
+                                        int stride, float* acc, float* weight) {
+  for (int j = j_begin; j < j_end; ++j) {
+    float* a = acc + static_cast<ptrdiff_t>(j - j_begin) * stride;
+    float* s = weight + static_cast<ptrdiff_t>(j - j_begin) * stride;
+    for (int i = 0; i < 8; ++i) {
+      a[i] += w * block[j][i];
+      s[i] += w;
+    }
+  }
+}
+
+VIDMILL_AVX2 float GatherBlockAvx2(const Image& in, const Image& residual, int x0, int y0,
+                                   float block[8][8]) {
+  return GatherBlockBody(in, residual, x0, y0, block);
+}
+float GatherBlockGeneric(const Image& in, const Image& residual, int x0, int y0,
+                         float block[8][8]) {
+  return GatherBlockBody(in, residual, x0, y0, block);
+}
+VIDMILL_AVX2 void AccumulateBlockAvx2(const float block[8][8], float w, int j_begin, int j_end,
+                                      int stride, float* acc, float* weight) {
+  AccumulateBlockBody(block, w, j_begin, j_end, stride, acc, weight);
+}
+void AccumulateBlockGeneric(const float block[8][8], float w, int j_begin, int j_end, int stride,
+                            float* acc, float* weight) {
+  AccumulateBlockBody(block, w, j_begin, j_end, stride, acc, weight);
+}
+
 // Block positions 0, kStride, … and the last one flush with the edge.
 std::vector<int> BlockStarts(int size) {
   std::vector<int> starts;
@@ -655,29 +746,22 @@ void SpatialRows(const Image& in, const Image& residual, const float threshold[8
   float block[8][8];
   for (int y0 : ys) {
     if (y0 + 8 <= row_begin || y0 >= row_end) continue;
+    const int j_begin = std::max(row_begin - y0, 0), j_end = std::min(row_end - y0, 8);
+    // The sums' row of the block's row j_begin.
+    const size_t first = static_cast<size_t>(y0 + j_begin - row_begin) * in.width;
+    float* acc_row = acc.data() + first;
+    float* weight_row = weight.data() + first;
     for (int x0 : xs) {
-      float variance = 0;
-      for (int j = 0; j < 8; ++j) {
-        const float* src = in.Row(y0 + j) + x0;
-        const float* res = residual.Row(y0 + j) + x0;
-        for (int i = 0; i < 8; ++i) {
-          block[j][i] = src[i];
-          variance += res[i];
-        }
-      }
+      const float variance = kHasAvx2 ? GatherBlockAvx2(in, residual, x0, y0, block)
+                                      : GatherBlockGeneric(in, residual, x0, y0, block);
       const float scale = std::sqrt(variance / 64);
       const int kept = kHasAvx2 ? ShrinkBlockAvx2(block, threshold, scale)
                                 : ShrinkBlock(block, threshold, scale);
       const float w = 1.0f / (1 + kept);
-      for (int j = 0; j < 8; ++j) {
-        const int y = y0 + j;
-        if (y < row_begin || y >= row_end) continue;
-        float* a = acc.data() + static_cast<size_t>(y - row_begin) * in.width + x0;
-        float* s = weight.data() + static_cast<size_t>(y - row_begin) * in.width + x0;
-        for (int i = 0; i < 8; ++i) {
-          a[i] += w * block[j][i];
-          s[i] += w;
-        }
+      if (kHasAvx2) {
+        AccumulateBlockAvx2(block, w, j_begin, j_end, in.width, acc_row + x0, weight_row + x0);
+      } else {
+        AccumulateBlockGeneric(block, w, j_begin, j_end, in.width, acc_row + x0, weight_row + x0);
       }
     }
   }
@@ -985,14 +1069,16 @@ Status Denoiser::Push(const FrameView& in, int64_t pts) {
   }
   picture->pts = pts;
   Picture* p = picture.get();
-  std::thread chroma([&in, p] {
-    ToImage(in.planes[1], &p->planes[1]);
-    ToImage(in.planes[2], &p->planes[2]);
+  RunInHalves(2, true, [&](int half, int) {
+    if (half == 0) {
+      ToImage(in.planes[0], &p->planes[0]);
+      Smooth(p->planes[0], &workspace_->smooth_rows, &p->smooth);
+      HalveSize(p->smooth, &p->half);
+    } else {
+      ToImage(in.planes[1], &p->planes[1]);
+      ToImage(in.planes[2], &p->planes[2]);
+    }
   });
-  ToImage(in.planes[0], &p->planes[0]);
-  Smooth(p->planes[0], &p->smooth);
-  HalveSize(p->smooth, &p->half);
-  chroma.join();
   window_.push_back(std::move(picture));
   while (current_ + kRadius < window_.size()) {
     EmitCurrent();

@@ -6,8 +6,8 @@
 #include <atomic>
 #include <cmath>
 #include <string>
-#include <thread>
 
+#include "filters/halves.h"
 #include "filters/raisr_weights.h"
 
 namespace vidmill::filters {
@@ -20,10 +20,7 @@ void SplitRows(int rows, int threads, int64_t work, const Fn& fn) {
     fn(0, rows);
     return;
   }
-  const int split = rows / 2;
-  std::thread helper([&] { fn(split, rows); });
-  fn(0, split);
-  helper.join();
+  RunInHalves(rows, true, fn);
 }
 
 // atan2 to within 0.002 rad: plenty for bins of 7.5° or more, and a few
