@@ -534,11 +534,13 @@ void Compensate(const Image& ref, const std::vector<Vector>& field, int blocks_x
 // The orthonormal 8-point DCT-II matrix, basis[u][x].
 struct DctBasis {
   float m[8][8];
+  alignas(32) float transposed[8][8];  // transposed[x][u] = m[u][x]
   DctBasis() {
     for (int u = 0; u < 8; ++u) {
       for (int x = 0; x < 8; ++x) {
         m[u][x] = static_cast<float>((u == 0 ? std::sqrt(0.125) : 0.5) *
                                      std::cos((2 * x + 1) * u * 3.14159265358979 / 16));
+        transposed[x][u] = m[u][x];
       }
     }
   }
@@ -615,11 +617,7 @@ int ShrinkBlock(float block[8][8], const float threshold[8][8], float scale) {
 VIDMILL_AVX2 int ShrinkBlockAvx2(float block[8][8], const float threshold[8][8], float scale) {
   const DctBasis& basis = Basis();
   __m256 rows[8], transposed_basis[8], tmp[8], coef[8];
-  for (int x = 0; x < 8; ++x) {
-    alignas(32) float column[8];
-    for (int u = 0; u < 8; ++u) column[u] = basis.m[u][x];
-    transposed_basis[x] = _mm256_load_ps(column);
-  }
+  for (int x = 0; x < 8; ++x) transposed_basis[x] = _mm256_load_ps(basis.transposed[x]);
   // Forward: along rows (tmp[y][u] = Σx block[y][x] m[u][x]), then columns.
   for (int y = 0; y < 8; ++y) {
     __m256 sum = _mm256_mul_ps(_mm256_broadcast_ss(&block[y][0]), transposed_basis[0]);
