@@ -44,10 +44,14 @@ struct Image {
   std::vector<float> data;
 
   // The samples are left as they were: every user overwrites all of them.
+  // The storage only grows: the workspace's images go from luma to chroma
+  // size and back every picture, and growing a vector again zeroes its new
+  // part (18 MB a 576p picture, a tenth of denoise's time, before this).
   void Resize(int w, int h) {
     width = w;
     height = h;
-    data.resize(static_cast<size_t>(w) * h);
+    const size_t size = static_cast<size_t>(w) * h;
+    if (data.size() < size) data.resize(size);
   }
   float* Row(int y) { return data.data() + static_cast<size_t>(y) * width; }
   const float* Row(int y) const { return data.data() + static_cast<size_t>(y) * width; }
