@@ -98,7 +98,9 @@ void Smooth(const Image& in, Image* tmp, Image* out) {
   for (int y = 0; y < in.height; ++y) {
     const float* src = in.Row(y);
     float* dst = tmp->Row(y);
-    auto at = [&](int x, float left, float right) { dst[x] = 0.25f * (left + right) + 0.5f * src[x]; };
+    auto at = [&](int x, float left, float right) {
+      dst[x] = 0.25f * (left + right) + 0.5f * src[x];
+    };
     at(0, src[0], src[std::min(1, last)]);
     for (int x = 1; x < last; ++x) dst[x] = 0.25f * (src[x - 1] + src[x + 1]) + 0.5f * src[x];
     if (last > 0) at(last, src[last - 1], src[last]);

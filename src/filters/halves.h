@@ -36,14 +36,17 @@ void RunInHalves(int count, bool threaded, const Fn& fn) {
     const Fn& fn;
     int middle, count;
   } halves{fn, middle, count};
-  RunBesideHelper([](const void* p) {
+  RunBesideHelper(
+      [](const void* p) {
         const auto& h = *static_cast<const Halves*>(p);
         h.fn(h.middle, h.count);
-      }, &halves,
+      },
+      &halves,
       [](const void* p) {
         const auto& h = *static_cast<const Halves*>(p);
         h.fn(0, h.middle);
-      }, &halves);
+      },
+      &halves);
 }
 
 }  // namespace vidmill::filters
