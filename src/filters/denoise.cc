@@ -1,7 +1,9 @@
 #include "filters/denoise.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -169,16 +171,26 @@ Rect Clip(const Rect& rect, int dx, int dy, int extra, int width, int height) {
 // The hot loops are written once as always-inline bodies with eight
 // independent lanes (so the compiler vectorises them without reordering any
 // sum) and compiled twice: for AVX2, chosen at run time when the CPU has it,
-// and for baseline x86-64. Both give the same result up to the rounding of the
-// float operations, which neither reorders.
+// and for baseline x86-64. Neither reorders a float operation, so both give
+// the same pictures bit for bit (denoise_test.cc compares them).
 #define VIDMILL_INLINE [[gnu::always_inline]] inline
 #if defined(__x86_64__) || defined(__i386__)
 #define VIDMILL_AVX2 __attribute__((target("avx2")))
-const bool kHasAvx2 = __builtin_cpu_supports("avx2");
 #else
 #define VIDMILL_AVX2
-const bool kHasAvx2 = false;
 #endif
+// Whether the AVX2 loops run: set when a denoiser is created, from the CPU
+// and VIDMILL_NO_SIMD (which selects the portable loops, for comparisons).
+// Both give the same pictures, so a change under a running filter is
+// harmless.
+std::atomic<bool> g_avx2{false};
+bool UseAvx2() { return g_avx2.load(std::memory_order_relaxed); }
+void ChooseLoops() {
+#if defined(__x86_64__) || defined(__i386__)
+  g_avx2.store(__builtin_cpu_supports("avx2") && std::getenv("VIDMILL_NO_SIMD") == nullptr,
+               std::memory_order_relaxed);
+#endif
+}
 
 // Sum of absolute differences between `rect` of `cur` and of `ref` moved by an
 // integer vector (inside the plane), on every `row_step`-th row.
@@ -290,8 +302,8 @@ float IntegerCostGeneric(const Image& cur, const Image& ref, const Rect& rect, i
 }
 float IntegerCostSum(const Image& cur, const Image& ref, const Rect& rect, int vx, int vy,
                      int row_step) {
-  return kHasAvx2 ? IntegerCostAvx2(cur, ref, rect, vx, vy, row_step)
-                  : IntegerCostGeneric(cur, ref, rect, vx, vy, row_step);
+  return UseAvx2() ? IntegerCostAvx2(cur, ref, rect, vx, vy, row_step)
+                   : IntegerCostGeneric(cur, ref, rect, vx, vy, row_step);
 }
 // Mean absolute difference over the part of `rect` that stays inside `ref`
 // when moved by (vx, vy); the largest float when none does.
@@ -312,7 +324,7 @@ float FractionalCost(const Image& cur, const Image& ref, const Rect& rect, Vecto
   const Rect inside = Clip(rect, ix, iy, 1, ref.width, ref.height);
   if (inside.width == 0 || inside.height == 0) return std::numeric_limits<float>::max();
   const float sum = v.dx == ix && v.dy == iy ? IntegerCostSum(cur, ref, inside, ix, iy, 2)
-                    : kHasAvx2               ? FractionalCostAvx2(cur, ref, inside, v)
+                    : UseAvx2()              ? FractionalCostAvx2(cur, ref, inside, v)
                                              : FractionalCostGeneric(cur, ref, inside, v);
   return sum / static_cast<float>(inside.width * ((inside.height + 1) / 2));
 }
@@ -508,7 +520,7 @@ void Compensate(const Image& ref, const std::vector<Vector>& field, int blocks_x
         const float* r2 = ref.Row(sy + 1) + ix - 1;
         const float* r3 = ref.Row(sy + 2) + ix - 1;
         int x = x0;
-        if (kHasAvx2) x = CubicSegmentAvx2(r0, r1, r2, r3, x0, x1, wx, wy, dst);
+        if (UseAvx2()) x = CubicSegmentAvx2(r0, r1, r2, r3, x0, x1, wx, wy, dst);
         for (; x < x1; ++x) {
           float sum = 0;
           for (int i = 0; i < 4; ++i) {
@@ -600,17 +612,19 @@ int ShrinkBlock(float block[8][8], const float threshold[8][8], float scale) {
       kept += keep;
     }
   }
-  for (int y = 0; y < 8; ++y) {
-    for (int u = 0; u < 8; ++u) {
+  // Inverse: rows (tmp[v][x] = Σu coef[v][u] m[u][x]), then columns, the
+  // order of ShrinkBlockAvx2, so both give the same pictures.
+  for (int v = 0; v < 8; ++v) {
+    for (int x = 0; x < 8; ++x) {
       float sum = 0;
-      for (int v = 0; v < 8; ++v) sum += basis.m[v][y] * coef[v][u];
-      tmp[y][u] = sum;
+      for (int u = 0; u < 8; ++u) sum += coef[v][u] * basis.m[u][x];
+      tmp[v][x] = sum;
     }
   }
   for (int y = 0; y < 8; ++y) {
     for (int x = 0; x < 8; ++x) {
       float sum = 0;
-      for (int u = 0; u < 8; ++u) sum += basis.m[u][x] * tmp[y][u];
+      for (int v = 0; v < 8; ++v) sum += basis.m[v][y] * tmp[v][x];
       block[y][x] = sum;
     }
   }
@@ -756,13 +770,13 @@ void SpatialRows(const Image& in, const Image& residual, const float threshold[8
     float* acc_row = acc.data() + first;
     float* weight_row = weight.data() + first;
     for (int x0 : xs) {
-      const float variance = kHasAvx2 ? GatherBlockAvx2(in, residual, x0, y0, block)
-                                      : GatherBlockGeneric(in, residual, x0, y0, block);
+      const float variance = UseAvx2() ? GatherBlockAvx2(in, residual, x0, y0, block)
+                                       : GatherBlockGeneric(in, residual, x0, y0, block);
       const float scale = std::sqrt(variance / 64);
-      const int kept = kHasAvx2 ? ShrinkBlockAvx2(block, threshold, scale)
-                                : ShrinkBlock(block, threshold, scale);
+      const int kept = UseAvx2() ? ShrinkBlockAvx2(block, threshold, scale)
+                                 : ShrinkBlock(block, threshold, scale);
       const float w = 1.0f / (1 + kept);
-      if (kHasAvx2) {
+      if (UseAvx2()) {
         AccumulateBlockAvx2(block, w, j_begin, j_end, in.width, acc_row + x0, weight_row + x0);
       } else {
         AccumulateBlockGeneric(block, w, j_begin, j_end, in.width, acc_row + x0, weight_row + x0);
@@ -930,7 +944,7 @@ VIDMILL_AVX2 void FuseRowAvx2(int width, size_t count, const float* center,
 void FuseRow(int width, size_t count, const float* center, const float* const* aligned,
              const float* const* distance, const float* variance, float* out, float* residual) {
 #if defined(__x86_64__) || defined(__i386__)
-  if (kHasAvx2) {
+  if (UseAvx2()) {
     FuseRowAvx2(width, count, center, aligned, distance, variance, out, residual);
     return;
   }
@@ -1032,6 +1046,7 @@ class FieldDenoiser final : public VideoFilter {
 
 Result<std::unique_ptr<VideoFilter>> Denoiser::Create(const FilterConfig& config) {
   RETURN_IF_ERROR(config.input.Validate());
+  ChooseLoops();
   RETURN_IF_ERROR(CheckProperties(config, "denoise", {"sigma", "strength", "interlaced"}));
   ASSIGN_OR_RETURN(double sigma, DoubleProperty(config, "denoise", "sigma", 0.0, 0.0, 100.0));
   ASSIGN_OR_RETURN(double strength, DoubleProperty(config, "denoise", "strength", 1.0, 0.0, 4.0));
