@@ -338,12 +338,45 @@ struct Denoiser::Picture {
   Image half;    // smooth at half resolution
 };
 
+namespace {
+constexpr int kBins = 8;
+
+// The noise of one plane: its variance as a function of the (luma) intensity,
+// and the shape of its spectrum over the 8×8 DCT coefficients (mean 1; all 1
+// for white noise).
+struct NoiseModel {
+  float variance[kBins];
+  float shape[8][8];
+  float bin_width = 32;
+  // The variance the median over all blocks gives: the lower, the better the
+  // neighbour it came from matched (a scene cut makes it huge).
+  float level = 0;
+
+  void SetWhite(float sigma) {
+    std::fill(std::begin(variance), std::end(variance), sigma * sigma);
+    for (auto& row : shape) std::fill(std::begin(row), std::end(row), 1.0f);
+  }
+  float Variance(float intensity) const {
+    const float position = intensity / bin_width - 0.5f;
+    const int bin = std::clamp(static_cast<int>(std::floor(position)), 0, kBins - 2);
+    const float t = std::clamp(position - bin, 0.0f, 1.0f);
+    return variance[bin] + t * (variance[bin + 1] - variance[bin]);
+  }
+};
+
+}  // namespace
+
 struct Denoiser::Workspace {
   std::vector<Image> aligned, squares, distance;
   Image temporal, residual, result;
   Image smooth_rows;  // Smooth's rows between its passes (used by Push)
   // The spatial stage's sums, one pair per half of the rows.
   std::vector<float> accumulators[2], weights[2];
+  // The previous picture's noise models (per plane) and its best neighbour's
+  // match level (luma), for telling a picture that matches no neighbour.
+  NoiseModel last_model[3];
+  bool have_last_model = false;
+  float last_level = 0;
 };
 
 namespace {
@@ -791,27 +824,28 @@ void SpatialRows(const Image& in, const Image& residual, const float threshold[8
   }
 }
 
-constexpr int kBins = 8;
-
-// The noise of one plane: its variance as a function of the (luma) intensity,
-// and the shape of its spectrum over the 8×8 DCT coefficients (mean 1; all 1
-// for white noise).
-struct NoiseModel {
-  float variance[kBins];
-  float shape[8][8];
-  float bin_width = 32;
-
-  void SetWhite(float sigma) {
-    std::fill(std::begin(variance), std::end(variance), sigma * sigma);
-    for (auto& row : shape) std::fill(std::begin(row), std::end(row), 1.0f);
+// How well `aligned` matches `center`: kVarianceFactor × the median over the
+// 8×8 blocks of their mean squared difference, the noise variance it would
+// imply (EstimateNoiseModel's overall level); −1 when the plane has fewer than
+// 16 blocks.
+float MatchLevel(const Image& center, const Image& aligned) {
+  std::vector<float> msd;
+  for (int y0 = 0; y0 + 8 <= center.height; y0 += 8) {
+    for (int x0 = 0; x0 + 8 <= center.width; x0 += 8) {
+      float sum = 0;
+      for (int j = 0; j < 8; ++j) {
+        const float* c = center.Row(y0 + j) + x0;
+        const float* a = aligned.Row(y0 + j) + x0;
+        for (int i = 0; i < 8; ++i) sum += (c[i] - a[i]) * (c[i] - a[i]);
+      }
+      msd.push_back(sum / 64);
+    }
   }
-  float Variance(float intensity) const {
-    const float position = intensity / bin_width - 0.5f;
-    const int bin = std::clamp(static_cast<int>(std::floor(position)), 0, kBins - 2);
-    const float t = std::clamp(position - bin, 0.0f, 1.0f);
-    return variance[bin] + t * (variance[bin + 1] - variance[bin]);
-  }
-};
+  if (msd.size() < 16) return -1;
+  auto middle = msd.begin() + static_cast<ptrdiff_t>(msd.size() / 2);
+  std::nth_element(msd.begin(), middle, msd.end());
+  return kVarianceFactor * *middle;
+}
 
 // Estimates the noise of `center` from its difference to `aligned` (the
 // nearest neighbour moved onto it): per 8×8 block the mean squared difference
@@ -857,6 +891,7 @@ bool EstimateNoiseModel(const Image& center, const Image& aligned, const Image& 
     per_bin[block.bin].push_back(block.msd);
   }
   const float overall = median(all);
+  model.level = kVarianceFactor * overall;
   float bin_median[kBins];
   for (int bin = 0; bin < kBins; ++bin) {
     bin_median[bin] = per_bin[bin].size() >= kMinBlocks ? median(per_bin[bin]) : overall;
@@ -1159,6 +1194,44 @@ void Denoiser::EmitCurrent() {
 
   OwnedFrame output(format);
   output.pts = cur.pts;
+  // The neighbours the planes use (all for the luma until ChooseNeighbours
+  // has seen it) and the one the noise model comes from.
+  std::vector<size_t> used(neighbours.size());
+  for (size_t k = 0; k < used.size(); ++k) used[k] = k;
+  size_t model_source = 0;
+  // Scene changes, decided on the luma. A neighbour from another shot matches
+  // far worse than the nearest one of the same shot: it is left out, and the
+  // noise model comes from the better of the two nearest. Taken for noise,
+  // the other shot's difference had made the fusion blend that shot in (the
+  // first picture after a cut, 25 dB against 28 for the noisy input). A
+  // picture that matches neither nearest neighbour (a flash, a one-picture
+  // shot) — its best match far worse than the previous picture's — uses no
+  // neighbour and keeps the previous picture's noise model.
+  constexpr float kSceneChange = 4;  // match level ratio (twice the σ)
+  const float depth_scale = static_cast<float>(format.max_value()) / 255;
+  const float level_floor = 0.25f * depth_scale * depth_scale;  // (½ code value)²
+  auto choose_neighbours = [&](const Image& center, const std::vector<Image>& aligned) {
+    Workspace& ws = *workspace_;
+    std::vector<float> level(neighbours.size());
+    size_t best = 0;  // neighbours[0] is a nearest one
+    for (size_t k = 0; k < neighbours.size(); ++k) {
+      level[k] = MatchLevel(center, aligned[k]);
+      if (level[k] < 0) return;  // too small a picture to tell: all neighbours
+      const bool nearest = neighbours[k].slot == 1 || neighbours[k].slot == 2;
+      if (nearest && level[k] < level[best]) best = k;
+    }
+    if (neighbours.empty()) return;
+    model_source = best;
+    const float reference = std::max(level[best], level_floor);
+    used.clear();
+    for (size_t k = 0; k < neighbours.size(); ++k) {
+      if (level[k] <= kSceneChange * reference) used.push_back(k);
+    }
+    if (ws.last_level > 0 && level[best] > kSceneChange * std::max(ws.last_level, level_floor)) {
+      used.clear();
+    }
+    ws.last_level = level[best];
+  };
   for (int plane = 0; plane < 3; ++plane) {
     const Image& center = cur.planes[plane];
     const int width = center.width, height = center.height;
@@ -1188,7 +1261,7 @@ void Denoiser::EmitCurrent() {
     // Each half compensates its own rows; the box filter, which reads one row
     // beyond, runs once both are done.
     auto compensate_rows = [&](int row_begin, int row_end) {
-      for (size_t k = 0; k < count; ++k) {
+      for (size_t k : used) {
         Compensate(neighbours[k].picture->planes[plane], neighbours[k].field, blocks_x, shift_x,
                    shift_y, row_begin, row_end, &aligned[k]);
         for (int y = row_begin; y < row_end; ++y) {
@@ -1200,17 +1273,27 @@ void Denoiser::EmitCurrent() {
       }
     };
     RunInHalves(height, true, compensate_rows);
-    // The noise model: from the nearest neighbour when there is one (the
-    // first in `neighbours`), else white noise of the single-picture estimate.
+    if (plane == 0) choose_neighbours(center, aligned);
+    // The noise model: from the neighbour ChooseNeighbours picked, else (no
+    // neighbour, or none that matches) white noise of the single-picture
+    // estimate or the previous picture's model.
     NoiseModel model;
     model.bin_width = (max_value + 1) / kBins;
-    if (fixed_sigma_ > 0 || count == 0 ||
-        !EstimateNoiseModel(center, aligned[0], cur.smooth, shift_x, shift_y, &model)) {
+    bool from_neighbour =
+        fixed_sigma_ == 0 && !used.empty() &&
+        EstimateNoiseModel(center, aligned[model_source], cur.smooth, shift_x, shift_y, &model);
+    if (!from_neighbour && fixed_sigma_ == 0 && count > 0 && used.empty() && ws.have_last_model) {
+      model = ws.last_model[plane];  // a picture unlike its neighbours: keep the noise it had
+    } else if (!from_neighbour) {
       model.SetWhite(static_cast<float>(strength_ *
                                         (fixed_sigma_ > 0 ? fixed_sigma_ : EstimateSigma(center))));
     } else {
       const float scale = static_cast<float>(strength_ * strength_);
       for (float& variance : model.variance) variance *= scale;
+    }
+    if (from_neighbour || fixed_sigma_ > 0) {
+      ws.last_model[plane] = model;
+      ws.have_last_model = plane == 2 || ws.have_last_model;
     }
     float threshold[8][8];
     for (int v = 0; v < 8; ++v) {
@@ -1223,20 +1306,20 @@ void Denoiser::EmitCurrent() {
       variance_lut[level] = model.Variance((level + 0.5f) / lut_scale);
     }
     auto fuse_rows = [&](int row_begin, int row_end) {
-      for (size_t k = 0; k < count; ++k) BoxRows(squares[k], row_begin, row_end, &distance[k]);
+      for (size_t k : used) BoxRows(squares[k], row_begin, row_end, &distance[k]);
       std::vector<float> variance(static_cast<size_t>(width));
-      std::vector<const float*> aligned_rows(count), distance_rows(count);
+      std::vector<const float*> aligned_rows(used.size()), distance_rows(used.size());
       for (int y = row_begin; y < row_end; ++y) {
         const float* intensity = cur.smooth.Row(std::min(y << shift_y, cur.smooth.height - 1));
         for (int x = 0; x < width; ++x) {
           const float level = intensity[std::min(x << shift_x, cur.smooth.width - 1)];
           variance[x] = variance_lut[std::clamp(static_cast<int>(level * lut_scale), 0, 255)];
         }
-        for (size_t k = 0; k < count; ++k) {
-          aligned_rows[k] = aligned[k].Row(y);
-          distance_rows[k] = distance[k].Row(y);
+        for (size_t u = 0; u < used.size(); ++u) {
+          aligned_rows[u] = aligned[used[u]].Row(y);
+          distance_rows[u] = distance[used[u]].Row(y);
         }
-        FuseRow(width, count, center.Row(y), aligned_rows.data(), distance_rows.data(),
+        FuseRow(width, used.size(), center.Row(y), aligned_rows.data(), distance_rows.data(),
                 variance.data(), temporal.Row(y), residual.Row(y));
       }
     };

@@ -21,7 +21,7 @@ double Pattern(double x, double y) {
 // `sigma` (8-bit code values, scaled to the depth) from `rng`; also returns
 // the clean frame.
 OwnedFrame MakeFrame(const PixelFormat& format, double shift, double sigma, std::mt19937* rng,
-                     OwnedFrame* clean) {
+                     OwnedFrame* clean, bool negative = false) {
   OwnedFrame frame(format);
   *clean = OwnedFrame(format);
   std::normal_distribution<double> normal(0.0, sigma * format.max_value() / 255.0);
@@ -36,10 +36,11 @@ OwnedFrame MakeFrame(const PixelFormat& format, double shift, double sigma, std:
             (plane ? 0.3 + 0.4 * Pattern((x << sx) + shift + 7 * plane, (y << sy) + 0.5 * shift)
                    : Pattern(x + shift, y + 0.5 * shift)) *
             format.max_value();
-        c.Set(x, y, static_cast<int>(std::lround(value)));
+        const double shown = negative ? format.max_value() - value : value;
+        c.Set(x, y, static_cast<int>(std::lround(shown)));
         p.Set(
             x, y,
-            std::clamp(static_cast<int>(std::lround(value + normal(*rng))), 0, format.max_value()));
+            std::clamp(static_cast<int>(std::lround(shown + normal(*rng))), 0, format.max_value()));
       }
     }
   }
@@ -162,6 +163,34 @@ TEST(DenoiseTest, PortableAndAvx2LoopsGiveTheSamePictures) {
         }
       }
       EXPECT_EQ(differing, 0u) << format.bit_depth << " bits, interlaced " << interlaced;
+    }
+  }
+}
+
+// Scene changes: a cut from one shot to another (the pattern's negative), and
+// a one-picture flash of the other shot. Every output picture, those next to
+// the change included, keeps well above the noisy input: a neighbour from the
+// other shot is left out, where taking its difference for noise blended the
+// other shot in (the first picture after the cut came out below the noisy
+// input).
+TEST(DenoiseTest, SceneChangesDoNotBlendShots) {
+  FilterConfig config;
+  config.input = PixelFormat{96, 64, 8, Chroma::k420};
+  for (const std::vector<bool>& negative :
+       {std::vector<bool>{false, false, false, false, false, true, true, true, true, true},
+        std::vector<bool>{false, false, false, false, true, false, false, false, false}}) {
+    std::mt19937 rng(5);
+    std::vector<OwnedFrame> input, clean(negative.size());
+    for (size_t index = 0; index < negative.size(); ++index) {
+      input.push_back(
+          MakeFrame(config.input, 1.5 * index, 12, &rng, &clean[index], negative[index]));
+    }
+    std::vector<OwnedFrame> out = RunDenoise(config, input);
+    ASSERT_EQ(out.size(), input.size());
+    for (size_t index = 0; index < out.size(); ++index) {
+      const double noisy = LumaPsnr(input[index], clean[index]);
+      EXPECT_GT(LumaPsnr(out[index], clean[index]), noisy + 2.0)
+          << "picture " << index << " of " << out.size() << ", noisy " << noisy;
     }
   }
 }
