@@ -1194,7 +1194,7 @@ void Denoiser::EmitCurrent() {
 
   OwnedFrame output(format);
   output.pts = cur.pts;
-  // The neighbours the planes use (all for the luma until ChooseNeighbours
+  // The neighbours the planes use (all for the luma until choose_neighbours
   // has seen it) and the one the noise model comes from.
   std::vector<size_t> used(neighbours.size());
   for (size_t k = 0; k < used.size(); ++k) used[k] = k;
@@ -1274,7 +1274,7 @@ void Denoiser::EmitCurrent() {
     };
     RunInHalves(height, true, compensate_rows);
     if (plane == 0) choose_neighbours(center, aligned);
-    // The noise model: from the neighbour ChooseNeighbours picked, else (no
+    // The noise model: from the neighbour choose_neighbours picked, else (no
     // neighbour, or none that matches) white noise of the single-picture
     // estimate or the previous picture's model.
     NoiseModel model;
