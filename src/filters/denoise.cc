@@ -824,6 +824,25 @@ void SpatialRows(const Image& in, const Image& residual, const float threshold[8
   }
 }
 
+// The mean squared difference of `center` and `aligned` over the 8×8 block at
+// (x0, y0).
+float BlockMsd(const Image& center, const Image& aligned, int x0, int y0) {
+  float msd = 0;
+  for (int j = 0; j < 8; ++j) {
+    const float* c = center.Row(y0 + j) + x0;
+    const float* a = aligned.Row(y0 + j) + x0;
+    for (int i = 0; i < 8; ++i) msd += (c[i] - a[i]) * (c[i] - a[i]);
+  }
+  return msd / 64;
+}
+
+// The upper median (element size / 2 in order) of non-empty `values`.
+float Median(std::vector<float> values) {
+  auto middle = values.begin() + static_cast<ptrdiff_t>(values.size() / 2);
+  std::nth_element(values.begin(), middle, values.end());
+  return *middle;
+}
+
 // How well `aligned` matches `center`: kVarianceFactor × the median over the
 // 8×8 blocks of their mean squared difference, the noise variance it would
 // imply (EstimateNoiseModel's overall level); −1 when the plane has fewer than
@@ -831,20 +850,11 @@ void SpatialRows(const Image& in, const Image& residual, const float threshold[8
 float MatchLevel(const Image& center, const Image& aligned) {
   std::vector<float> msd;
   for (int y0 = 0; y0 + 8 <= center.height; y0 += 8) {
-    for (int x0 = 0; x0 + 8 <= center.width; x0 += 8) {
-      float sum = 0;
-      for (int j = 0; j < 8; ++j) {
-        const float* c = center.Row(y0 + j) + x0;
-        const float* a = aligned.Row(y0 + j) + x0;
-        for (int i = 0; i < 8; ++i) sum += (c[i] - a[i]) * (c[i] - a[i]);
-      }
-      msd.push_back(sum / 64);
-    }
+    for (int x0 = 0; x0 + 8 <= center.width; x0 += 8)
+      msd.push_back(BlockMsd(center, aligned, x0, y0));
   }
   if (msd.size() < 16) return -1;
-  auto middle = msd.begin() + static_cast<ptrdiff_t>(msd.size() / 2);
-  std::nth_element(msd.begin(), middle, msd.end());
-  return kVarianceFactor * *middle;
+  return kVarianceFactor * Median(std::move(msd));
 }
 
 // Estimates the noise of `center` from its difference to `aligned` (the
@@ -867,34 +877,23 @@ bool EstimateNoiseModel(const Image& center, const Image& aligned, const Image& 
   std::vector<Block> blocks;
   for (int y0 = 0; y0 + 8 <= center.height; y0 += 8) {
     for (int x0 = 0; x0 + 8 <= center.width; x0 += 8) {
-      float msd = 0;
-      for (int j = 0; j < 8; ++j) {
-        const float* c = center.Row(y0 + j) + x0;
-        const float* a = aligned.Row(y0 + j) + x0;
-        for (int i = 0; i < 8; ++i) msd += (c[i] - a[i]) * (c[i] - a[i]);
-      }
       const float intensity = luma.Clamped(((x0 + 4) << shift_x), ((y0 + 4) << shift_y));
       const int bin = std::clamp(static_cast<int>(intensity / model.bin_width), 0, kBins - 1);
-      blocks.push_back(Block{x0, y0, bin, msd / 64});
+      blocks.push_back(Block{x0, y0, bin, BlockMsd(center, aligned, x0, y0)});
     }
   }
   constexpr size_t kMinBlocks = 16;
   if (blocks.size() < kMinBlocks) return false;
-  auto median = [](std::vector<float> values) {
-    auto middle = values.begin() + static_cast<ptrdiff_t>(values.size() / 2);
-    std::nth_element(values.begin(), middle, values.end());
-    return *middle;
-  };
   std::vector<float> all, per_bin[kBins];
   for (const Block& block : blocks) {
     all.push_back(block.msd);
     per_bin[block.bin].push_back(block.msd);
   }
-  const float overall = median(all);
+  const float overall = Median(all);
   model.level = kVarianceFactor * overall;
   float bin_median[kBins];
   for (int bin = 0; bin < kBins; ++bin) {
-    bin_median[bin] = per_bin[bin].size() >= kMinBlocks ? median(per_bin[bin]) : overall;
+    bin_median[bin] = per_bin[bin].size() >= kMinBlocks ? Median(per_bin[bin]) : overall;
     model.variance[bin] = kVarianceFactor * bin_median[bin];
   }
   double power[8][8] = {};

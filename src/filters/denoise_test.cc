@@ -47,6 +47,20 @@ OwnedFrame MakeFrame(const PixelFormat& format, double shift, double sigma, std:
   return frame;
 }
 
+// `frames` pictures of the pattern moving `speed` pixels per picture with
+// noise of `sigma` (MakeFrame), from a generator seeded with `seed`; the clean
+// pictures go to `clean` when given.
+std::vector<OwnedFrame> NoisyClip(const PixelFormat& format, int frames, double speed, double sigma,
+                                  unsigned seed, std::vector<OwnedFrame>* clean = nullptr) {
+  std::mt19937 rng(seed);
+  std::vector<OwnedFrame> input, clean_frames(static_cast<size_t>(frames));
+  for (int index = 0; index < frames; ++index) {
+    input.push_back(MakeFrame(format, speed * index, sigma, &rng, &clean_frames[index]));
+  }
+  if (clean != nullptr) *clean = std::move(clean_frames);
+  return input;
+}
+
 std::vector<OwnedFrame> RunDenoise(const FilterConfig& config,
                                    const std::vector<OwnedFrame>& input) {
   auto filter = MakeFilter("denoise", config);
@@ -84,12 +98,7 @@ TEST(DenoiseTest, KeepsFormatsSizesAndTimestamps) {
            {std::pair{40, 24}, std::pair{37, 23}, std::pair{6, 4}, std::pair{1, 1}}) {
         FilterConfig config;
         config.input = PixelFormat{width, height, depth, chroma};
-        std::mt19937 rng(1);
-        std::vector<OwnedFrame> input;
-        OwnedFrame clean;
-        for (int index = 0; index < 5; ++index) {
-          input.push_back(MakeFrame(config.input, index, 6, &rng, &clean));
-        }
+        const std::vector<OwnedFrame> input = NoisyClip(config.input, 5, 1, 6, 1);
         std::vector<OwnedFrame> out = RunDenoise(config, input);
         ASSERT_EQ(out.size(), input.size());
         for (size_t index = 0; index < out.size(); ++index) {
@@ -110,12 +119,7 @@ TEST(DenoiseTest, KeepsFormatsSizesAndTimestamps) {
 TEST(DenoiseTest, IsDeterministic) {
   FilterConfig config;
   config.input = PixelFormat{64, 48, 10, Chroma::k422};
-  std::mt19937 rng(3);
-  std::vector<OwnedFrame> input;
-  OwnedFrame clean;
-  for (int index = 0; index < 6; ++index) {
-    input.push_back(MakeFrame(config.input, 1.3 * index, 10, &rng, &clean));
-  }
+  const std::vector<OwnedFrame> input = NoisyClip(config.input, 6, 1.3, 10, 3);
   std::vector<OwnedFrame> first = RunDenoise(config, input);
   std::vector<OwnedFrame> second = RunDenoise(config, input);
   ASSERT_EQ(first.size(), second.size());
@@ -142,12 +146,7 @@ TEST(DenoiseTest, PortableAndAvx2LoopsGiveTheSamePictures) {
       FilterConfig config;
       config.input = format;
       config.properties["interlaced"] = interlaced;
-      std::mt19937 rng(11);
-      std::vector<OwnedFrame> input;
-      OwnedFrame clean;
-      for (int index = 0; index < 7; ++index) {
-        input.push_back(MakeFrame(config.input, 1.7 * index, 12, &rng, &clean));
-      }
+      const std::vector<OwnedFrame> input = NoisyClip(config.input, 7, 1.7, 12, 11);
       std::vector<OwnedFrame> fast = RunDenoise(config, input);
       setenv("VIDMILL_NO_SIMD", "1", 1);
       std::vector<OwnedFrame> portable = RunDenoise(config, input);
@@ -202,11 +201,8 @@ TEST(DenoiseTest, RemovesMostNoiseFromAMovingPattern) {
   for (int depth : {8, 10}) {
     FilterConfig config;
     config.input = PixelFormat{128, 96, depth, Chroma::k420};
-    std::mt19937 rng(5);
-    std::vector<OwnedFrame> input, clean(7);
-    for (int index = 0; index < 7; ++index) {
-      input.push_back(MakeFrame(config.input, 1.75 * index, 12, &rng, &clean[index]));
-    }
+    std::vector<OwnedFrame> clean;
+    const std::vector<OwnedFrame> input = NoisyClip(config.input, 7, 1.75, 12, 5, &clean);
     std::vector<OwnedFrame> out = RunDenoise(config, input);
     ASSERT_EQ(out.size(), input.size());
     for (size_t index = 0; index < out.size(); ++index) {
@@ -225,11 +221,8 @@ TEST(DenoiseTest, RemovesMostNoiseFromAMovingPattern) {
 TEST(DenoiseTest, StaticDetailSurvives) {
   FilterConfig config;
   config.input = PixelFormat{96, 64, 8, Chroma::k420};
-  std::mt19937 rng(9);
-  std::vector<OwnedFrame> input, clean(5);
-  for (int index = 0; index < 5; ++index) {
-    input.push_back(MakeFrame(config.input, 0, 4, &rng, &clean[index]));
-  }
+  std::vector<OwnedFrame> clean;
+  const std::vector<OwnedFrame> input = NoisyClip(config.input, 5, 0, 4, 9, &clean);
   std::vector<OwnedFrame> out = RunDenoise(config, input);
   const double before = LumaPsnr(input[2], clean[2]);
   const double after = LumaPsnr(out[2], clean[2]);
