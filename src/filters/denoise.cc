@@ -1,6 +1,7 @@
 #include "filters/denoise.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -340,6 +341,19 @@ struct Denoiser::Picture {
 
 namespace {
 constexpr int kBins = 8;
+// A neighbour whose brightness differs from the current picture's by more than
+// this (as a ratio) is treated as flicker: brightness-matched search and drift
+// correction. Steady video's ratios stay within a few tenths of a percent.
+constexpr float kFlicker = 0.01f;
+
+// A value given per intensity bin (bins `bin_width` wide), linearly
+// interpolated between the bins' centres at `intensity`.
+float BinValue(const float values[kBins], float bin_width, float intensity) {
+  const float position = intensity / bin_width - 0.5f;
+  const int bin = std::clamp(static_cast<int>(std::floor(position)), 0, kBins - 2);
+  const float t = std::clamp(position - bin, 0.0f, 1.0f);
+  return values[bin] + t * (values[bin + 1] - values[bin]);
+}
 
 // The noise of one plane: its variance as a function of the (luma) intensity,
 // and the shape of its spectrum over the 8×8 DCT coefficients (mean 1; all 1
@@ -356,12 +370,7 @@ struct NoiseModel {
     std::fill(std::begin(variance), std::end(variance), sigma * sigma);
     for (auto& row : shape) std::fill(std::begin(row), std::end(row), 1.0f);
   }
-  float Variance(float intensity) const {
-    const float position = intensity / bin_width - 0.5f;
-    const int bin = std::clamp(static_cast<int>(std::floor(position)), 0, kBins - 2);
-    const float t = std::clamp(position - bin, 0.0f, 1.0f);
-    return variance[bin] + t * (variance[bin + 1] - variance[bin]);
-  }
+  float Variance(float intensity) const { return BinValue(variance, bin_width, intensity); }
 };
 
 }  // namespace
@@ -382,6 +391,44 @@ struct Denoiser::Workspace {
 namespace {
 
 using Picture = Denoiser::Picture;
+
+// The upper median (element size / 2 in order) of non-empty `values`.
+float Median(std::vector<float> values) {
+  auto middle = values.begin() + static_cast<ptrdiff_t>(values.size() / 2);
+  std::nth_element(values.begin(), middle, values.end());
+  return *middle;
+}
+
+// The sums of `a` and of `b` over the 8×8 block at (x0, y0).
+void BlockSums(const Image& a, const Image& b, int x0, int y0, float* sum_a, float* sum_b) {
+  *sum_a = 0;
+  *sum_b = 0;
+  for (int j = 0; j < 8; ++j) {
+    const float* row_a = a.Row(y0 + j) + x0;
+    const float* row_b = b.Row(y0 + j) + x0;
+    for (int i = 0; i < 8; ++i) {
+      *sum_a += row_a[i];
+      *sum_b += row_b[i];
+    }
+  }
+}
+
+// The brightness ratio of `cur` to `ref` (flicker), on the half-resolution
+// smoothed luma: the median over 8×8 blocks (16×16 at full resolution) of the
+// ratio of their means, blocks at the same place (motion of a few pixels
+// moves a block's mean little, and the median ignores the blocks it does
+// move); 1 with fewer than 16 blocks that are not black.
+float BrightnessRatio(const Image& cur, const Image& ref) {
+  std::vector<float> ratios;
+  for (int y0 = 0; y0 + 8 <= cur.height; y0 += 8) {
+    for (int x0 = 0; x0 + 8 <= cur.width; x0 += 8) {
+      float sum_c, sum_r;
+      BlockSums(cur, ref, x0, y0, &sum_c, &sum_r);
+      if (sum_r > 8 * 8 * 8) ratios.push_back(sum_c / sum_r);  // mean above 8: not black
+    }
+  }
+  return ratios.size() < 16 ? 1.0f : Median(std::move(ratios));
+}
 
 // The vector field from `cur` to `ref` (one vector per kBlock² luma block).
 // `previous` is the same field for the picture before (may be empty), `twice`
@@ -836,11 +883,51 @@ float BlockMsd(const Image& center, const Image& aligned, int x0, int y0) {
   return msd / 64;
 }
 
-// The upper median (element size / 2 in order) of non-empty `values`.
-float Median(std::vector<float> values) {
-  auto middle = values.begin() + static_cast<ptrdiff_t>(values.size() / 2);
-  std::nth_element(values.begin(), middle, values.end());
-  return *middle;
+// The brightness drift from `aligned` to `center` — film flicker, exposure
+// changes — per intensity bin: the median over the 8×8 blocks of the
+// difference of their means (blocks that motion did not explain are the
+// minority). A block's bin is its intensity in `luma` (full resolution) for a
+// chroma plane, the mean of both blocks for the luma (`is_luma`). Bins with
+// fewer than 16 blocks take the median of all; no drift when the plane has
+// fewer than 16 blocks.
+void EstimateDrift(const Image& center, const Image& aligned, bool is_luma, const Image& luma,
+                   int shift_x, int shift_y, float bin_width, float offset[kBins]) {
+  std::vector<float> all, per_bin[kBins];
+  for (int y0 = 0; y0 + 8 <= center.height; y0 += 8) {
+    for (int x0 = 0; x0 + 8 <= center.width; x0 += 8) {
+      float sum_c, sum_a;
+      BlockSums(center, aligned, x0, y0, &sum_c, &sum_a);
+      const float difference = sum_c - sum_a;
+      // The luma's blocks are binned by the mean of both pictures: binned by
+      // the current picture alone, its own noise would decide the bin (dark
+      // bins collect the blocks whose noise is negative) and the medians
+      // would see a drift that is not there.
+      const float intensity = is_luma ? (sum_c + sum_a) / 128
+                                      : luma.Clamped(((x0 + 4) << shift_x), ((y0 + 4) << shift_y));
+      const int bin = std::clamp(static_cast<int>(intensity / bin_width), 0, kBins - 1);
+      all.push_back(difference / 64);
+      per_bin[bin].push_back(difference / 64);
+    }
+  }
+  // A median is kept only when it stands out of its own uncertainty (3 ×
+  // 1.4826 × the median absolute deviation / √n): without drift the estimate
+  // is noise, which heavy or grainy noise made large enough to cost 0.1–0.2
+  // dB on the training clips.
+  auto significant_median = [](std::vector<float> values) {
+    constexpr size_t kMinBlocks = 16;
+    if (values.size() < kMinBlocks) return std::numeric_limits<float>::quiet_NaN();
+    const float middle = Median(values);
+    for (float& value : values) value = std::abs(value - middle);
+    const float uncertainty =
+        3 * 1.4826f * Median(values) / std::sqrt(static_cast<float>(values.size()));
+    return std::abs(middle) > uncertainty ? middle : 0.0f;
+  };
+  float overall = significant_median(all);
+  if (std::isnan(overall)) overall = 0;
+  for (int bin = 0; bin < kBins; ++bin) {
+    offset[bin] = significant_median(per_bin[bin]);
+    if (std::isnan(offset[bin])) offset[bin] = overall;
+  }
 }
 
 // How well `aligned` matches `center`: kVarianceFactor × the median over the
@@ -1171,6 +1258,7 @@ void Denoiser::EmitCurrent() {
     int slot;  // index into previous_fields_: offsets −2, −1, +1, +2
     const Picture* picture;
     std::vector<Vector> field;
+    bool flickers = false;  // its brightness differs from this picture's by over 1 %
   };
   std::vector<Neighbour> neighbours;
   for (int offset : {-1, 1, -2, 2}) {
@@ -1184,8 +1272,23 @@ void Denoiser::EmitCurrent() {
     Neighbour neighbour{slot, window_[index].get(), {}};
     std::vector<Vector>& previous = previous_fields_[slot];
     if (previous.size() != static_cast<size_t>(blocks_x) * blocks_y) previous.clear();
-    EstimateMotion(cur, *neighbour.picture, previous, twice ? *twice : std::vector<Vector>{},
-                   blocks_x, blocks_y, &neighbour.field);
+    // Flicker: when the neighbour's brightness differs from this picture's
+    // by more than 1 %, the search compares a copy of its luma images scaled
+    // to this picture's brightness (and the fusion takes out the remaining
+    // drift, below). Below 1 % nothing changes.
+    const Picture* search_ref = neighbour.picture;
+    Picture scaled;
+    const float ratio = BrightnessRatio(cur.half, neighbour.picture->half);
+    neighbour.flickers = std::abs(ratio - 1) > kFlicker;
+    if (neighbour.flickers) {
+      scaled.smooth = neighbour.picture->smooth;
+      scaled.half = neighbour.picture->half;
+      for (float& value : scaled.smooth.data) value *= ratio;
+      for (float& value : scaled.half.data) value *= ratio;
+      search_ref = &scaled;
+    }
+    EstimateMotion(cur, *search_ref, previous, twice ? *twice : std::vector<Vector>{}, blocks_x,
+                   blocks_y, &neighbour.field);
     neighbours.push_back(std::move(neighbour));
   }
   for (int slot = 0; slot < 4; ++slot) previous_fields_[slot].clear();
@@ -1257,27 +1360,67 @@ void Denoiser::EmitCurrent() {
     residual.Resize(width, height);
     result.Resize(width, height);
 
-    // Each half compensates its own rows; the box filter, which reads one row
-    // beyond, runs once both are done.
-    auto compensate_rows = [&](int row_begin, int row_end) {
+    // Each half compensates its own rows; the drift needs the whole plane, and
+    // the box filter, which reads one row beyond, runs once both are done.
+    RunInHalves(height, true, [&](int row_begin, int row_end) {
       for (size_t k : used) {
         Compensate(neighbours[k].picture->planes[plane], neighbours[k].field, blocks_x, shift_x,
                    shift_y, row_begin, row_end, &aligned[k]);
-        for (int y = row_begin; y < row_end; ++y) {
-          const float* a = aligned[k].Row(y);
-          const float* c = center.Row(y);
+      }
+    });
+    // Scene changes are told on the neighbours as they are: taking out the
+    // drift first brings another shot to this one's brightness and shrinks
+    // the difference that tells them apart (the test's flash then passed).
+    if (plane == 0) choose_neighbours(center, aligned);
+    // Brightness drift: each aligned neighbour is brought to the current
+    // picture's brightness, per luma intensity, before it is compared and
+    // averaged. Film flicker of ±4 % otherwise made every neighbour differ by
+    // more than the noise, and the fusion dropped them.
+    const float bin_width = (max_value + 1) / kBins;
+    const float lut_scale = 256.0f / (max_value + 1);
+    std::vector<std::array<float, 256>> drift(count);
+    std::vector<bool> drifts(count, false);  // some offset not zero
+    for (size_t k : used) {
+      if (!neighbours[k].flickers) continue;
+      float offset[kBins];
+      EstimateDrift(center, aligned[k], plane == 0, cur.smooth, shift_x, shift_y, bin_width,
+                    offset);
+      for (float value : offset) drifts[k] = drifts[k] || value != 0;
+      for (int level = 0; level < 256 && drifts[k]; ++level) {
+        drift[k][level] = BinValue(offset, bin_width, (level + 0.5f) / lut_scale);
+      }
+    }
+    // The LUT index of the luma intensity at each sample of row y.
+    auto intensity_levels = [&](int y, std::vector<uint8_t>* levels) {
+      const float* intensity = cur.smooth.Row(std::min(y << shift_y, cur.smooth.height - 1));
+      levels->resize(static_cast<size_t>(width));
+      for (int x = 0; x < width; ++x) {
+        const float level = intensity[std::min(x << shift_x, cur.smooth.width - 1)];
+        (*levels)[x] =
+            static_cast<uint8_t>(std::clamp(static_cast<int>(level * lut_scale), 0, 255));
+      }
+    };
+    RunInHalves(height, true, [&](int row_begin, int row_end) {
+      std::vector<uint8_t> levels;
+      const bool any = std::find(drifts.begin(), drifts.end(), true) != drifts.end();
+      for (int y = row_begin; y < row_end; ++y) {
+        if (any) intensity_levels(y, &levels);
+        const float* c = center.Row(y);
+        for (size_t k : used) {
+          float* a = aligned[k].Row(y);
           float* d = squares[k].Row(y);
+          if (drifts[k]) {
+            for (int x = 0; x < width; ++x) a[x] += drift[k][levels[x]];
+          }
           for (int x = 0; x < width; ++x) d[x] = (a[x] - c[x]) * (a[x] - c[x]);
         }
       }
-    };
-    RunInHalves(height, true, compensate_rows);
-    if (plane == 0) choose_neighbours(center, aligned);
+    });
     // The noise model: from the neighbour choose_neighbours picked, else (no
     // neighbour, or none that matches) white noise of the single-picture
     // estimate or the previous picture's model.
     NoiseModel model;
-    model.bin_width = (max_value + 1) / kBins;
+    model.bin_width = bin_width;
     bool from_neighbour =
         fixed_sigma_ == 0 && !used.empty() &&
         EstimateNoiseModel(center, aligned[model_source], cur.smooth, shift_x, shift_y, &model);
@@ -1300,20 +1443,17 @@ void Denoiser::EmitCurrent() {
     }
     // The model's variance by intensity, in 256 steps.
     float variance_lut[256];
-    const float lut_scale = 256.0f / (max_value + 1);
     for (int level = 0; level < 256; ++level) {
       variance_lut[level] = model.Variance((level + 0.5f) / lut_scale);
     }
     auto fuse_rows = [&](int row_begin, int row_end) {
       for (size_t k : used) BoxRows(squares[k], row_begin, row_end, &distance[k]);
       std::vector<float> variance(static_cast<size_t>(width));
+      std::vector<uint8_t> levels;
       std::vector<const float*> aligned_rows(used.size()), distance_rows(used.size());
       for (int y = row_begin; y < row_end; ++y) {
-        const float* intensity = cur.smooth.Row(std::min(y << shift_y, cur.smooth.height - 1));
-        for (int x = 0; x < width; ++x) {
-          const float level = intensity[std::min(x << shift_x, cur.smooth.width - 1)];
-          variance[x] = variance_lut[std::clamp(static_cast<int>(level * lut_scale), 0, 255)];
-        }
+        intensity_levels(y, &levels);
+        for (int x = 0; x < width; ++x) variance[x] = variance_lut[levels[x]];
         for (size_t u = 0; u < used.size(); ++u) {
           aligned_rows[u] = aligned[used[u]].Row(y);
           distance_rows[u] = distance[used[u]].Row(y);
