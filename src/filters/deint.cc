@@ -40,6 +40,10 @@ constexpr int kCostStepY = 4;
 // Vectors are searched within ±32 pixels (PaddedPlane's border covers them).
 constexpr int kMaxVectorQuarters = 4 * 32;
 
+// A previous output whose brightness differs from the field's by more than
+// this ratio (flicker, fades) is scaled to it before it is used.
+constexpr float kFlicker = 0.01f;
+
 // Frames smaller than this are processed on the calling thread only.
 constexpr int64_t kThreadedPixels = 200000;
 
@@ -168,6 +172,37 @@ bool EdgeWinsOnKeptLines(const PlaneView& kept, int kept_parity, int x0, int x1,
   return edge_error <= cubic_error;
 }
 
+// The brightness ratio of the kept lines of `kept` (parity `kept_parity`) to
+// the same lines of `previous` (the last output): the median over 16×16 blocks
+// (their kept lines) of the ratio of their sums, blocks at the same place
+// (motion of a few pixels moves a block's mean little, the median ignores the
+// blocks it does move); 1 with fewer than 16 blocks that are not black.
+template <typename T>
+float BrightnessRatio(const PlaneView& kept, int kept_parity, const PaddedPlane& previous) {
+  std::vector<float> ratios;
+  const int black = 8 * (kept.bit_depth > 8 ? 1 << (kept.bit_depth - 8) : 1);
+  for (int y0 = 0; y0 + 16 <= kept.height; y0 += 16) {
+    for (int x0 = 0; x0 + 16 <= kept.width; x0 += 16) {
+      int64_t sum_kept = 0, sum_previous = 0;
+      for (int y = y0 + ((y0 & 1) != kept_parity); y < y0 + 16; y += 2) {
+        const T* row = reinterpret_cast<const T*>(kept.data + kept.stride * y);
+        const uint16_t* before = previous.Row(y);
+        for (int x = x0; x < x0 + 16; ++x) {
+          sum_kept += row[x];
+          sum_previous += before[x];
+        }
+      }
+      if (sum_previous > 128 * black) {
+        ratios.push_back(static_cast<float>(sum_kept) / static_cast<float>(sum_previous));
+      }
+    }
+  }
+  if (ratios.size() < 16) return 1;
+  auto middle = ratios.begin() + static_cast<ptrdiff_t>(ratios.size() / 2);
+  std::nth_element(ratios.begin(), middle, ratios.end());
+  return *middle;
+}
+
 void RunHalves(bool threaded, const std::function<void(int)>& half) {
   RunInHalves(2, threaded, [&](int begin, int) { half(begin); });
 }
@@ -195,6 +230,11 @@ struct Deinterlacer::LumaHistory {
   }
   void ExtendTopBottom() {
     for (PaddedPlane* plane : {&cubic, &edge, &compensated, &output}) plane->ExtendTopBottom();
+  }
+  void Scale(float ratio, int max_value) {
+    for (PaddedPlane* plane : {&cubic, &edge, &compensated, &output}) {
+      plane->Scale(ratio, max_value);
+    }
   }
 };
 
@@ -313,6 +353,16 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
         next_history_->ExtendRows(begin_row, end_row);
       }
     };
+    // Flicker and fades: a previous output whose brightness differs from this
+    // field's by more than 1 % is brought to it first (all four variants), so
+    // that the search, the look-back and the compensation compare and copy
+    // like with like. Below 1 % nothing changes.
+    if (config_.field_rate && have_history_) {
+      const float ratio = config_.input.wide()
+                              ? BrightnessRatio<uint16_t>(sources[0].cur, kept, history_->output)
+                              : BrightnessRatio<uint8_t>(sources[0].cur, kept, history_->output);
+      if (std::abs(ratio - 1) > kFlicker) history_->Scale(ratio, config_.input.max_value());
+    }
     RunHalves(threaded, half);
     if (config_.field_rate) {
       next_history_->ExtendTopBottom();

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -14,6 +15,13 @@ void PaddedPlane::Resize(int width, int height) {
   // Rows padded to a multiple of 16 samples so 16-wide reads stay inside.
   stride_ = ((width + 2 * kPadX + 15) / 16) * 16;
   data_.assign(static_cast<size_t>(stride_) * (height + 2 * kPadY), 0);
+}
+
+void PaddedPlane::Scale(float ratio, int max_value) {
+  for (uint16_t& sample : data_) {
+    sample =
+        static_cast<uint16_t>(std::min(std::lround(sample * ratio), static_cast<long>(max_value)));
+  }
 }
 
 void PaddedPlane::ExtendRows(int row_begin, int row_end) {

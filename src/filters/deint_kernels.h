@@ -40,6 +40,9 @@ class PaddedPlane {
   const uint16_t* Row(int y) const { return data_.data() + (y + kPadY) * stride_ + kPadX; }
   // Replicates the edge samples of rows [row_begin, row_end) left and right.
   void ExtendRows(int row_begin, int row_end);
+  // Multiplies every sample, border included, by `ratio` (rounded, at most
+  // `max_value`).
+  void Scale(float ratio, int max_value);
   // Replicates the first and last rows (already extended) up and down.
   void ExtendTopBottom();
 
