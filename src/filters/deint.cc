@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <functional>
 
 #include "filters/deint_kernels.h"
 #include "filters/halves.h"
+#include "filters/median.h"
 
 namespace vidmill::filters {
 namespace {
@@ -197,14 +197,7 @@ float BrightnessRatio(const PlaneView& kept, int kept_parity, const PaddedPlane&
       }
     }
   }
-  if (ratios.size() < 16) return 1;
-  auto middle = ratios.begin() + static_cast<ptrdiff_t>(ratios.size() / 2);
-  std::nth_element(ratios.begin(), middle, ratios.end());
-  return *middle;
-}
-
-void RunHalves(bool threaded, const std::function<void(int)>& half) {
-  RunInHalves(2, threaded, [&](int begin, int) { half(begin); });
+  return ratios.size() < 16 ? 1.0f : Median(std::move(ratios));
 }
 
 }  // namespace
@@ -363,7 +356,7 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
                               : BrightnessRatio<uint8_t>(sources[0].cur, kept, history_->output);
       if (std::abs(ratio - 1) > kFlicker) history_->Scale(ratio, config_.input.max_value());
     }
-    RunHalves(threaded, half);
+    RunInHalves(2, threaded, [&](int index, int) { half(index); });
     if (config_.field_rate) {
       next_history_->ExtendTopBottom();
       std::swap(history_, next_history_);

@@ -9,9 +9,10 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#endif
 
 #include "filters/halves.h"
-#endif
+#include "filters/median.h"
 
 namespace vidmill::filters {
 namespace {
@@ -88,9 +89,7 @@ double EstimateSigma(const Image& image) {
       details.push_back(std::abs(a[x] - a[x + 1] - b[x] + b[x + 1]) * 0.5f);
     }
   }
-  auto middle = details.begin() + static_cast<ptrdiff_t>(details.size() / 2);
-  std::nth_element(details.begin(), middle, details.end());
-  return *middle / 0.6745;
+  return Median(std::move(details)) / 0.6745;
 }
 
 // [1 2 1] / 4 in both directions, edges clamped; `tmp` holds the rows
@@ -391,13 +390,6 @@ struct Denoiser::Workspace {
 namespace {
 
 using Picture = Denoiser::Picture;
-
-// The upper median (element size / 2 in order) of non-empty `values`.
-float Median(std::vector<float> values) {
-  auto middle = values.begin() + static_cast<ptrdiff_t>(values.size() / 2);
-  std::nth_element(values.begin(), middle, values.end());
-  return *middle;
-}
 
 // The sums of `a` and of `b` over the 8×8 block at (x0, y0).
 void BlockSums(const Image& a, const Image& b, int x0, int y0, float* sum_a, float* sum_b) {
