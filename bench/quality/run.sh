@@ -117,11 +117,13 @@ best_of() {
   done
   echo "$best $value"
 }
-# slowest FPS_LIST: the lowest fps of entries "F" or "F/Cms".
-slowest() { tr ' ' '\n' <<<"$1" | cut -d/ -f1 | sort -g | head -1; }
+# sorted_fps FPS_LIST: the fps of entries "F" or "F/Cms", one a line, lowest first.
+sorted_fps() { tr ' ' '\n' <<<"$1" | grep . | cut -d/ -f1 | sort -g; }
+# slowest FPS_LIST: the lowest fps.
+slowest() { sorted_fps "$1" | head -1; }
 # median FPS_LIST: the middle clip's fps (the mean of the two middle ones).
 median() {
-  tr ' ' '\n' <<<"$1" | grep . | cut -d/ -f1 | sort -g |
+  sorted_fps "$1" |
     awk '{ v[NR] = $1 } END { if (NR) printf "%.1f", (v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2 }'
 }
 # margin_row WHAT OURS_KEY TARGET_DB REFERENCE_KEY...: Y-PSNR margin over the best reference.
