@@ -399,9 +399,15 @@ void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, i
       const int first_missing = y0 + ((y0 & 1) == kept_parity);
       MotionVector& vector = vectors_[static_cast<size_t>(by) * blocks_x + bx];
       if (!have_history_) {
-        // First field: nothing to compensate from or to judge by; the
-        // edge-directed estimate (see the choice below).
-        WriteMissing(out, next, next.edge, x0, x1, first_missing, y1, nullptr, false);
+        // First field: nothing to compensate from or to look back at; cubic
+        // or edge-directed as judged on the kept field alone (as for ties
+        // below).
+        const bool use_edge =
+            kept.bit_depth > 8
+                ? EdgeWinsOnKeptLines<uint16_t>(kept, kept_parity, x0, x1, first_kept, y1)
+                : EdgeWinsOnKeptLines<uint8_t>(kept, kept_parity, x0, x1, first_kept, y1);
+        WriteMissing(out, next, use_edge ? next.edge : next.cubic, x0, x1, first_missing, y1,
+                     nullptr, false);
         continue;
       }
       // Predictive search on the previous output: last field's vector here, the
