@@ -381,10 +381,11 @@ struct Denoiser::Workspace {
   // The spatial stage's sums, one pair per half of the rows.
   std::vector<float> accumulators[2], weights[2];
   // The previous picture's noise models (per plane) and its best neighbour's
-  // match level (luma), for telling a picture that matches no neighbour.
+  // match and detail levels (luma), for telling a picture that matches no
+  // neighbour.
   NoiseModel last_model[3];
   bool have_last_model = false;
-  float last_level = 0;
+  float last_level = 0, last_detail[2] = {};
 };
 
 namespace {
@@ -936,6 +937,34 @@ float MatchLevel(const Image& center, const Image& aligned) {
   return kVarianceFactor * Median(std::move(msd));
 }
 
+// The same for the difference's detail: per block the variance of
+// center − gain × aligned (its mean square less its squared mean); −1 when the
+// plane has fewer than 16 blocks. With the brightness ratio for `gain`,
+// flicker and fades change it only through the noise: not at all where they
+// scaled the noise with the picture (a fade made in editing), by
+// (1 + gain²) / 2 where the noise came after them.
+float DetailLevel(const Image& center, const Image& aligned, float gain) {
+  std::vector<float> variance;
+  for (int y0 = 0; y0 + 8 <= center.height; y0 += 8) {
+    for (int x0 = 0; x0 + 8 <= center.width; x0 += 8) {
+      float sum = 0, squares = 0;
+      for (int j = 0; j < 8; ++j) {
+        const float* c = center.Row(y0 + j) + x0;
+        const float* a = aligned.Row(y0 + j) + x0;
+        for (int i = 0; i < 8; ++i) {
+          const float d = c[i] - gain * a[i];
+          sum += d;
+          squares += d * d;
+        }
+      }
+      const float mean = sum / 64;
+      variance.push_back(squares / 64 - mean * mean);
+    }
+  }
+  if (variance.size() < 16) return -1;
+  return kVarianceFactor * Median(std::move(variance));
+}
+
 // Estimates the noise of `center` from its difference to `aligned` (the
 // nearest neighbour moved onto it): per 8×8 block the mean squared difference
 // and the mean luma (`luma`, at full resolution); per intensity bin the median
@@ -1251,6 +1280,7 @@ void Denoiser::EmitCurrent() {
     const Picture* picture;
     std::vector<Vector> field;
     bool flickers = false;  // its brightness differs from this picture's by over 1 %
+    float ratio = 1;        // this picture's brightness over the neighbour's
   };
   std::vector<Neighbour> neighbours;
   for (int offset : {-1, 1, -2, 2}) {
@@ -1272,6 +1302,7 @@ void Denoiser::EmitCurrent() {
     Picture scaled;
     const float ratio = BrightnessRatio(cur.half, neighbour.picture->half);
     neighbour.flickers = std::abs(ratio - 1) > kFlicker;
+    neighbour.ratio = ratio;
     if (neighbour.flickers) {
       scaled.smooth = neighbour.picture->smooth;
       scaled.half = neighbour.picture->half;
@@ -1299,9 +1330,16 @@ void Denoiser::EmitCurrent() {
   // the other shot's difference had made the fusion blend that shot in (the
   // first picture after a cut, 25 dB against 28 for the noisy input). A
   // picture that matches neither nearest neighbour (a flash, a one-picture
-  // shot) — its best match far worse than the previous picture's — uses no
-  // neighbour and keeps the previous picture's noise model.
-  constexpr float kSceneChange = 4;  // match level ratio (twice the σ)
+  // shot) — its best match far worse than the previous picture's, or its
+  // detail level (the match level without the block means) over 1.2 × the
+  // previous picture's — uses no neighbour and keeps the previous picture's
+  // noise model. The detail level tells a flash under heavy noise, where the
+  // other shot's difference adds little to the noise's (σ = 10: 3.3 × the
+  // previous level, σ = 20: 1.7 ×; detail 1.6 × and 1.3 ×; taken for noise,
+  // it had blended the shots to 6 dB below the noisy input), and flicker does
+  // not move it (steady pictures: within 2 %).
+  constexpr float kSceneChange = 4;     // match level ratio (twice the σ)
+  constexpr float kDetailChange = 1.2f;  // detail level ratio
   const float depth_scale = static_cast<float>(format.max_value()) / 255;
   const float level_floor = 0.25f * depth_scale * depth_scale;  // (½ code value)²
   auto choose_neighbours = [&](const Image& center, const std::vector<Image>& aligned) {
@@ -1321,10 +1359,22 @@ void Denoiser::EmitCurrent() {
     for (size_t k = 0; k < neighbours.size(); ++k) {
       if (level[k] <= kSceneChange * reference) used.push_back(k);
     }
-    if (ws.last_level > 0 && level[best] > kSceneChange * std::max(ws.last_level, level_floor)) {
+    // The detail level as it is and as it would be for noise added after a
+    // brightness change; a flash must stand out in both.
+    const float gain = neighbours[best].ratio;
+    const float as_is = DetailLevel(center, aligned[best], gain);
+    const float detail[2] = {as_is, as_is * 2 / (1 + gain * gain)};
+    auto stands_out = [&](int way) {
+      return detail[way] > kDetailChange * std::max(ws.last_detail[way], level_floor);
+    };
+    if (ws.last_level > 0 &&
+        (level[best] > kSceneChange * std::max(ws.last_level, level_floor) ||
+         (stands_out(0) && stands_out(1)))) {
       used.clear();
     }
     ws.last_level = level[best];
+    ws.last_detail[0] = detail[0];
+    ws.last_detail[1] = detail[1];
   };
   for (int plane = 0; plane < 3; ++plane) {
     const Image& center = cur.planes[plane];
