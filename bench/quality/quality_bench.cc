@@ -28,9 +28,16 @@
 //       Vidmill's denoise, and film-like noise (bench/quality/denoise_bench.cc).
 //   chain IN.yuv W H OUT_W OUT_H OUT.yuv STEP...
 //       Vidmill's filters chained (e.g. denoise then dvres), see chain_bench.cc.
+//   event KIND A.yuv B.yuv W H OUT.yuv SEED
+//       What steady camera moves never show, made from clip A (and B): cut —
+//       the first half of A, then the rest of B; flash — A with its middle
+//       picture from B; flicker — A's luma scaled by 1 ± up to 4 % per
+//       picture (seeded); fade — A fading out (luma towards black and chroma
+//       towards grey, linearly down to 30 % of its contrast). steady — A.
 //   metrics REF.yuv TEST.yuv W H
 //       Mean Y-PSNR (dB, per frame then averaged) and Y-SSIM (8×8 windows,
-//       stride 4, the usual constants) over the frames both files have.
+//       stride 4, the usual constants) over the frames both files have, and
+//       the worst picture's Y-PSNR.
 //
 // Every number the benchmark prints comes from these functions or from ffmpeg
 // run by run.sh on the same files; nothing is precomputed.
@@ -158,6 +165,48 @@ int Render(int argc, char** argv) {
   return 0;
 }
 
+int Event(int argc, char** argv) {
+  if (argc != 9) return 1;
+  const std::string kind = argv[2];
+  std::vector<uint8_t> a = ReadFile(argv[3]);
+  std::vector<uint8_t> b = ReadFile(argv[4]);
+  const int width = std::atoi(argv[5]), height = std::atoi(argv[6]);
+  std::mt19937 rng(static_cast<uint32_t>(std::atoi(argv[8])));
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  const size_t frames = std::min(a.size(), b.size()) / FrameBytes(width, height);
+  if (frames == 0) return 1;
+  std::vector<uint8_t> out;
+  for (size_t n = 0; n < frames; ++n) {
+    const bool from_b = (kind == "cut" && n >= frames / 2) || (kind == "flash" && n == frames / 2);
+    FrameView frame = ViewAt(from_b ? b : a, width, height, n);
+    // Luma and chroma gains about their black and grey levels.
+    float luma_gain = 1, chroma_gain = 1;
+    if (kind == "flicker") {
+      luma_gain = 1 + 0.04f * uniform(rng);
+    } else if (kind == "fade") {
+      luma_gain = chroma_gain = 1 - 0.7f * static_cast<float>(n) / std::max<size_t>(frames - 1, 1);
+    } else if (kind != "cut" && kind != "flash" && kind != "steady") {
+      return 1;
+    }
+    if (luma_gain != 1 || chroma_gain != 1) {
+      for (int plane = 0; plane < 3; ++plane) {
+        const PlaneView& p = frame.planes[plane];
+        const float gain = plane ? chroma_gain : luma_gain;
+        const float base = plane ? 128.0f : (kind == "fade" ? 16.0f : 0.0f);
+        for (int y = 0; y < p.height; ++y) {
+          uint8_t* row = p.Row8(y);
+          for (int x = 0; x < p.width; ++x) {
+            row[x] = static_cast<uint8_t>(std::clamp(std::lround(base + (row[x] - base) * gain), 0L, 255L));
+          }
+        }
+      }
+    }
+    Append(frame, &out);
+  }
+  WriteFile(argv[7], out);
+  return 0;
+}
+
 int Weave(int argc, char** argv) {
   if (argc != 6) return 1;
   std::vector<uint8_t> in = ReadFile(argv[2]);
@@ -264,7 +313,7 @@ int Metrics(int argc, char** argv) {
   std::vector<uint8_t> test = ReadFile(argv[3]);
   const int width = std::atoi(argv[4]), height = std::atoi(argv[5]);
   const size_t frames = std::min(ref.size(), test.size()) / FrameBytes(width, height);
-  double psnr_sum = 0, ssim_sum = 0;
+  double psnr_sum = 0, ssim_sum = 0, worst = 1e9;
   for (size_t n = 0; n < frames; ++n) {
     PlaneView a = ViewAt(ref, width, height, n).planes[0];
     PlaneView b = ViewAt(test, width, height, n).planes[0];
@@ -277,12 +326,14 @@ int Metrics(int argc, char** argv) {
     }
     double mse = std::max(sse / (static_cast<double>(width) * height), 1e-10);
     psnr_sum += 10 * std::log10(255.0 * 255.0 / mse);
+    worst = std::min(worst, 10 * std::log10(255.0 * 255.0 / mse));
     if (std::getenv("QUALITY_PER_FRAME")) {
       std::fprintf(stderr, "%.1f ", 10 * std::log10(255.0 * 255.0 / mse));
     }
     ssim_sum += Ssim(a, b);
   }
-  std::printf("frames %zu psnr %.3f ssim %.4f\n", frames, psnr_sum / frames, ssim_sum / frames);
+  std::printf("frames %zu psnr %.3f ssim %.4f worst_psnr %.3f\n", frames, psnr_sum / frames,
+              ssim_sum / frames, worst);
   return 0;
 }
 
@@ -295,6 +346,7 @@ int main(int argc, char** argv) {
   int rc = 1;
   if (command == "render") rc = Render(argc, argv);
   if (command == "weave") rc = Weave(argc, argv);
+  if (command == "event") rc = Event(argc, argv);
   if (command == "deint") rc = RunNamedFilter("deint", /*field_rate=*/true, argc, argv);
   if (command == "filmgrain") rc = RunNamedFilter("filmgrain", /*field_rate=*/false, argc, argv);
   if (command == "metrics") rc = Metrics(argc, argv);

@@ -17,15 +17,15 @@
 # denoising (Vidmill's denoise, hqdn3d default + grid, nlmeans) at σ = 5, 10,
 # 20 and film-like grain, plus denoise speed at 1080p; stabilisation (dejit,
 # deshake, vidstab); scaling (pabsr1, dvres) in run_sr.sh, called at the end.
-# One section alone: --only=dejit|deint|denoise|sr (also --dejit,
-# --denoise-only).
+# Events (a cut, a flash, flicker, a fade) for deint and denoise. One section
+# alone: --only=dejit|deint|denoise|events|sr (also --dejit, --denoise-only).
 # Default: 2 held-out photos, 576i (20 fields each) + one short 1080i clip for
 # speed; about 3 minutes. --full: all 7 held-out photos, 40 fields (1080i: 16).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 build=${1:-build}
 full=0
-sections="dejit deint denoise sr"
+sections="dejit deint denoise events sr"
 for arg in "$@"; do
   [[ "$arg" == "--full" ]] && full=1
   [[ "$arg" == --only=* ]] && sections=${arg#--only=}
@@ -350,6 +350,71 @@ done
 if [[ $sections == *denoise* ]]; then
   prepare "${test[0]}" "$SW" "$SH"
   run_denoise_speed "${test[0]}" 1920 1080 8 99
+fi
+
+# Events: what the steady camera moves above never show, made by
+# `quality_bench event` from the 576 field-rate clip of one held-out photo (A)
+# and of the next one (B): a cut from A to B halfway, a one-picture flash of
+# B, film flicker (A's luma × 1 ± up to 4 % per picture) and a fade-out. The
+# event is in the ground truth (a filter should keep it, not repair it).
+# deint restores the woven clip against yadif, bwdif and w3fdif; denoise the
+# field-rate pictures with σ = 10 noise against hqdn3d's defaults and the
+# grid's best setting at σ = 10 (18:13.5:27:20.25 in the recorded runs).
+# The table gives the mean Y-PSNR and the worst picture's, which is where a
+# cut or a flash shows.
+declare -A ev_psnr ev_worst ev_count
+ev_add() {  # ev_add KEY "frames N psnr P ssim S worst_psnr W"
+  ev_psnr[$1]=$(awk -v a="${ev_psnr[$1]:-0}" -v b="$(awk '{print $4}' <<<"$2")" 'BEGIN{print a+b}')
+  ev_worst[$1]="${ev_worst[$1]:-}${ev_worst[$1]:+ }$(awk '{print $8}' <<<"$2")"
+  ev_count[$1]=$(( ${ev_count[$1]:-0} + 1 ))
+  printf '  %-24s %s\n' "$1" "$2" >&2
+}
+run_events() {  # run_events A B W H PICTURES SEED
+  local a=$1 b=$2 w=$3 h=$4 n=$5 seed=$6 kind method
+  "$tool" render "$(src_file "$a")" "$SW" "$SH" "$work/ev_a.yuv" "$w" "$h" "$n" "$seed"
+  "$tool" render "$(src_file "$b")" "$SW" "$SH" "$work/ev_b.yuv" "$w" "$h" "$n" $((seed + 500))
+  for kind in steady cut flash flicker fade; do
+    echo "events: $kind, $a (then $b) ${w}x${h}, $n pictures" >&2
+    "$tool" event "$kind" "$work/ev_a.yuv" "$work/ev_b.yuv" "$w" "$h" "$work/gt.yuv" "$seed"
+    "$tool" weave "$work/gt.yuv" "$w" "$h" "$work/woven.yuv"  # deint against the stock ones
+    for method in yadif bwdif w3fdif deint; do
+      if [[ $method == deint ]]; then
+        "$tool" deint "$work/woven.yuv" "$w" "$h" "$work/out.yuv" >/dev/null
+      else
+        ffmpeg_filter "$work/woven.yuv" "$w" "$h" "$(stock_graph "$method")" "$work/out.yuv" >/dev/null
+      fi
+      ev_add "$method@$kind" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" "$w" "$h")"
+    done
+    "$tool" noise "$work/gt.yuv" "$work/noisy.yuv" "$w" "$h" 10 "$seed"  # denoise, σ = 10
+    ev_add "noisy@$kind" "$("$tool" metrics "$work/gt.yuv" "$work/noisy.yuv" "$w" "$h")"
+    "$tool" denoise "$work/noisy.yuv" "$w" "$h" "$work/out.yuv" >/dev/null
+    ev_add "denoise@$kind" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" "$w" "$h")"
+    for graph in hqdn3d hqdn3d=18:13.5:27:20.25; do
+      ffmpeg_filter "$work/noisy.yuv" "$w" "$h" "$graph" "$work/out.yuv" >/dev/null
+      ev_add "$graph@$kind" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" "$w" "$h")"
+    done
+  done
+}
+if [[ $sections == *events* ]]; then
+  SW=1920 SH=1080
+  seed=301
+  for index in "${!test[@]}"; do
+    a=${test[$index]} b=${test[$(( (index + 1) % ${#test[@]} ))]}
+    prepare "$a" "$SW" "$SH"
+    prepare "$b" "$SW" "$SH"
+    run_events "$a" "$b" 720 576 "$fields" "$seed"
+    seed=$((seed + 1))
+  done
+  echo
+  echo "Events (576, $fields pictures at field rate), held-out photos: ${test[*]}"
+  printf '| %-34s | %8s | %-30s |\n' "method@event" "Y-PSNR" "worst picture, per clip"
+  printf '|%s|%s|%s|\n' "------------------------------------" "----------" "--------------------------------"
+  for kind in steady cut flash flicker fade; do
+    for key in $(printf '%s\n' "${!ev_count[@]}" | grep "@$kind\$" | sort); do
+      awk -v m="$key" -v p="${ev_psnr[$key]}" -v c="${ev_count[$key]}" -v w="${ev_worst[$key]}" \
+        'BEGIN { printf "| %-34s | %8.3f | %-30s |\n", m, p / c, w }'
+    done
+  done
 fi
 
 if [[ $sections == *deint* || $sections == *denoise* ]]; then
