@@ -1267,21 +1267,20 @@ Status Denoiser::Flush() {
   return Status::Ok();
 }
 
-void Denoiser::EmitCurrent() {
-  const Picture& cur = *window_[current_];
-  const PixelFormat& format = config_.input;
-  const int blocks_x = (format.width + kBlock - 1) / kBlock;
-  const int blocks_y = (format.height + kBlock - 1) / kBlock;
+// A neighbour of the current picture: where it sits, and how it moved.
+struct Denoiser::Neighbour {
+  int slot;  // index into previous_fields_: offsets −2, −1, +1, +2
+  const Picture* picture;
+  std::vector<Vector> field;
+  bool flickers = false;  // its brightness differs from this picture's by over 1 %
+  float ratio = 1;        // this picture's brightness over the neighbour's
+};
 
-  // The neighbours present, nearest first so that the far ones can start
-  // from twice the near one's vectors.
-  struct Neighbour {
-    int slot;  // index into previous_fields_: offsets −2, −1, +1, +2
-    const Picture* picture;
-    std::vector<Vector> field;
-    bool flickers = false;  // its brightness differs from this picture's by over 1 %
-    float ratio = 1;        // this picture's brightness over the neighbour's
-  };
+std::vector<Denoiser::Neighbour> Denoiser::FindNeighbours(const Picture& cur) {
+  const int blocks_x = (config_.input.width + kBlock - 1) / kBlock;
+  const int blocks_y = (config_.input.height + kBlock - 1) / kBlock;
+  // Nearest first, so that the far ones can start from twice the near one's
+  // vectors.
   std::vector<Neighbour> neighbours;
   for (int offset : {-1, 1, -2, 2}) {
     const ptrdiff_t index = static_cast<ptrdiff_t>(current_) + offset;
@@ -1316,220 +1315,269 @@ void Denoiser::EmitCurrent() {
   }
   for (int slot = 0; slot < 4; ++slot) previous_fields_[slot].clear();
   for (const Neighbour& neighbour : neighbours) previous_fields_[neighbour.slot] = neighbour.field;
+  return neighbours;
+}
 
-  OwnedFrame output(format);
+// Scene changes, decided on the luma. A neighbour from another shot matches
+// far worse than the nearest one of the same shot: it is left out, and the
+// noise model comes from the better of the two nearest. Taken for noise, the
+// other shot's difference had made the fusion blend that shot in (the first
+// picture after a cut, 25 dB against 28 for the noisy input). A picture that
+// matches neither nearest neighbour (a flash, a one-picture shot) — its best
+// match far worse than the previous picture's, or its detail level (the
+// match level without the block means) over 1.2 × the previous picture's —
+// uses no neighbour and keeps the previous picture's noise model. The detail
+// level tells a flash under heavy noise, where the other shot's difference
+// adds little to the noise's (σ = 10: 3.3 × the previous level, σ = 20:
+// 1.7 ×; detail 1.6 × and 1.3 ×; taken for noise, it had blended the shots to
+// 6 dB below the noisy input), and flicker does not move it (steady
+// pictures: within 2 %).
+namespace {
+
+// The LUT index (256 steps over the code range, `lut_scale` per code value)
+// of the luma intensity `smooth` at each sample of row y of a plane `width`
+// wide, subsampled by (shift_x, shift_y).
+void IntensityLevels(const Image& smooth, int y, int width, int shift_x, int shift_y,
+                     float lut_scale, std::vector<uint8_t>* levels) {
+  const float* intensity = smooth.Row(std::min(y << shift_y, smooth.height - 1));
+  levels->resize(static_cast<size_t>(width));
+  for (int x = 0; x < width; ++x) {
+    const float level = intensity[std::min(x << shift_x, smooth.width - 1)];
+    (*levels)[x] = static_cast<uint8_t>(std::clamp(static_cast<int>(level * lut_scale), 0, 255));
+  }
+}
+
+// The noise model of plane `plane` (`center`): from `source`, the neighbour
+// ChooseNeighbours picked (nullptr when it left none), else — a picture
+// unlike its neighbours (`has_neighbours`) — the previous picture's model, or
+// white noise of the single-picture estimate (or of `fixed_sigma`), scaled
+// by `strength`. Keeps what it estimated for the next picture in `ws`.
+NoiseModel ChooseNoiseModel(int plane, const Image& center, const Image* source,
+                            bool has_neighbours, const Image& luma, int shift_x, int shift_y,
+                            float bin_width, double fixed_sigma, double strength,
+                            Denoiser::Workspace* ws) {
+  NoiseModel model;
+  model.bin_width = bin_width;
+  const bool from_neighbour = fixed_sigma == 0 && source != nullptr &&
+                              EstimateNoiseModel(center, *source, luma, shift_x, shift_y, &model);
+  if (!from_neighbour && fixed_sigma == 0 && has_neighbours && source == nullptr &&
+      ws->have_last_model) {
+    model = ws->last_model[plane];  // a picture unlike its neighbours: keep the noise it had
+  } else if (!from_neighbour) {
+    model.SetWhite(
+        static_cast<float>(strength * (fixed_sigma > 0 ? fixed_sigma : EstimateSigma(center))));
+  } else {
+    const float scale = static_cast<float>(strength * strength);
+    for (float& variance : model.variance) variance *= scale;
+  }
+  if (from_neighbour || fixed_sigma > 0) {
+    ws->last_model[plane] = model;
+    ws->have_last_model = plane == 2 || ws->have_last_model;
+  }
+  return model;
+}
+
+// `result`'s samples, rounded and clamped to [0, max_value], into `dst`.
+void WritePlane(const Image& result, float max_value, const PlaneView& dst) {
+  RunInHalves(dst.height, true, [&](int row_begin, int row_end) {
+    for (int y = row_begin; y < row_end; ++y) {
+      const float* src = result.Row(y);
+      if (dst.bit_depth > 8) {
+        uint16_t* row = dst.Row16(y);
+        for (int x = 0; x < dst.width; ++x) {
+          row[x] = static_cast<uint16_t>(std::clamp(src[x], 0.0f, max_value) + 0.5f);
+        }
+      } else {
+        uint8_t* row = dst.Row8(y);
+        for (int x = 0; x < dst.width; ++x) {
+          row[x] = static_cast<uint8_t>(std::clamp(src[x], 0.0f, max_value) + 0.5f);
+        }
+      }
+    }
+  });
+}
+
+// Narrows `used` to the neighbours that show this picture's shot (none for a
+// flash) and picks the one the noise model comes from, on the luma (`center`,
+// `aligned` neighbours) of a plane of `max_value`.
+void ChooseNeighbours(const Image& center, const std::vector<Image>& aligned,
+                      const std::vector<Denoiser::Neighbour>& neighbours, int max_value,
+                      Denoiser::Workspace* workspace, std::vector<size_t>* used,
+                      size_t* model_source) {
+  constexpr float kSceneChange = 4;      // match level ratio (twice the σ)
+  constexpr float kDetailChange = 1.2f;  // detail level ratio
+  const float depth_scale = static_cast<float>(max_value) / 255;
+  const float level_floor = 0.25f * depth_scale * depth_scale;  // (½ code value)²
+  Denoiser::Workspace& ws = *workspace;
+  std::vector<float> level(neighbours.size());
+  size_t best = 0;  // neighbours[0] is a nearest one
+  for (size_t k = 0; k < neighbours.size(); ++k) {
+    level[k] = MatchLevel(center, aligned[k]);
+    if (level[k] < 0) return;  // too small a picture to tell: all neighbours
+    const bool nearest = neighbours[k].slot == 1 || neighbours[k].slot == 2;
+    if (nearest && level[k] < level[best]) best = k;
+  }
+  if (neighbours.empty()) return;
+  *model_source = best;
+  const float reference = std::max(level[best], level_floor);
+  used->clear();
+  for (size_t k = 0; k < neighbours.size(); ++k) {
+    if (level[k] <= kSceneChange * reference) used->push_back(k);
+  }
+  // The detail level as it is and as it would be for noise added after a
+  // brightness change; a flash must stand out in both.
+  const float gain = neighbours[best].ratio;
+  const float as_is = DetailLevel(center, aligned[best], gain);
+  const float detail[2] = {as_is, as_is * 2 / (1 + gain * gain)};
+  auto stands_out = [&](int way) {
+    return detail[way] > kDetailChange * std::max(ws.last_detail[way], level_floor);
+  };
+  if (ws.last_level > 0 &&
+      (level[best] > kSceneChange * std::max(ws.last_level, level_floor) ||
+       (stands_out(0) && stands_out(1)))) {
+    used->clear();
+  }
+  ws.last_level = level[best];
+  ws.last_detail[0] = detail[0];
+  ws.last_detail[1] = detail[1];
+}
+
+}  // namespace
+
+void Denoiser::EmitCurrent() {
+  const Picture& cur = *window_[current_];
+  const std::vector<Neighbour> neighbours = FindNeighbours(cur);
+  OwnedFrame output(config_.input);
   output.pts = cur.pts;
-  // The neighbours the planes use (all for the luma until choose_neighbours
+  // The neighbours the planes use (all for the luma until ChooseNeighbours
   // has seen it) and the one the noise model comes from.
   std::vector<size_t> used(neighbours.size());
   for (size_t k = 0; k < used.size(); ++k) used[k] = k;
   size_t model_source = 0;
-  // Scene changes, decided on the luma. A neighbour from another shot matches
-  // far worse than the nearest one of the same shot: it is left out, and the
-  // noise model comes from the better of the two nearest. Taken for noise,
-  // the other shot's difference had made the fusion blend that shot in (the
-  // first picture after a cut, 25 dB against 28 for the noisy input). A
-  // picture that matches neither nearest neighbour (a flash, a one-picture
-  // shot) — its best match far worse than the previous picture's, or its
-  // detail level (the match level without the block means) over 1.2 × the
-  // previous picture's — uses no neighbour and keeps the previous picture's
-  // noise model. The detail level tells a flash under heavy noise, where the
-  // other shot's difference adds little to the noise's (σ = 10: 3.3 × the
-  // previous level, σ = 20: 1.7 ×; detail 1.6 × and 1.3 ×; taken for noise,
-  // it had blended the shots to 6 dB below the noisy input), and flicker does
-  // not move it (steady pictures: within 2 %).
-  constexpr float kSceneChange = 4;     // match level ratio (twice the σ)
-  constexpr float kDetailChange = 1.2f;  // detail level ratio
-  const float depth_scale = static_cast<float>(format.max_value()) / 255;
-  const float level_floor = 0.25f * depth_scale * depth_scale;  // (½ code value)²
-  auto choose_neighbours = [&](const Image& center, const std::vector<Image>& aligned) {
-    Workspace& ws = *workspace_;
-    std::vector<float> level(neighbours.size());
-    size_t best = 0;  // neighbours[0] is a nearest one
-    for (size_t k = 0; k < neighbours.size(); ++k) {
-      level[k] = MatchLevel(center, aligned[k]);
-      if (level[k] < 0) return;  // too small a picture to tell: all neighbours
-      const bool nearest = neighbours[k].slot == 1 || neighbours[k].slot == 2;
-      if (nearest && level[k] < level[best]) best = k;
-    }
-    if (neighbours.empty()) return;
-    model_source = best;
-    const float reference = std::max(level[best], level_floor);
-    used.clear();
-    for (size_t k = 0; k < neighbours.size(); ++k) {
-      if (level[k] <= kSceneChange * reference) used.push_back(k);
-    }
-    // The detail level as it is and as it would be for noise added after a
-    // brightness change; a flash must stand out in both.
-    const float gain = neighbours[best].ratio;
-    const float as_is = DetailLevel(center, aligned[best], gain);
-    const float detail[2] = {as_is, as_is * 2 / (1 + gain * gain)};
-    auto stands_out = [&](int way) {
-      return detail[way] > kDetailChange * std::max(ws.last_detail[way], level_floor);
-    };
-    if (ws.last_level > 0 &&
-        (level[best] > kSceneChange * std::max(ws.last_level, level_floor) ||
-         (stands_out(0) && stands_out(1)))) {
-      used.clear();
-    }
-    ws.last_level = level[best];
-    ws.last_detail[0] = detail[0];
-    ws.last_detail[1] = detail[1];
-  };
   for (int plane = 0; plane < 3; ++plane) {
-    const Image& center = cur.planes[plane];
-    const int width = center.width, height = center.height;
-    const int shift_x = plane ? ChromaShiftX(format.chroma) : 0;
-    const int shift_y = plane ? ChromaShiftY(format.chroma) : 0;
-    const float max_value = static_cast<float>(format.max_value());
-    const size_t count = neighbours.size();
-    Workspace& ws = *workspace_;
-    ws.aligned.resize(count);
-    ws.squares.resize(count);
-    ws.distance.resize(count);
-    for (size_t k = 0; k < count; ++k) {
-      ws.aligned[k].Resize(width, height);
-      ws.squares[k].Resize(width, height);
-      ws.distance[k].Resize(width, height);
-    }
-    std::vector<Image>& aligned = ws.aligned;
-    std::vector<Image>& squares = ws.squares;
-    std::vector<Image>& distance = ws.distance;
-    Image& temporal = ws.temporal;
-    Image& residual = ws.residual;
-    Image& result = ws.result;
-    temporal.Resize(width, height);
-    residual.Resize(width, height);
-    result.Resize(width, height);
-
-    // Each half compensates its own rows; the drift needs the whole plane, and
-    // the box filter, which reads one row beyond, runs once both are done.
-    RunInHalves(height, true, [&](int row_begin, int row_end) {
-      for (size_t k : used) {
-        Compensate(neighbours[k].picture->planes[plane], neighbours[k].field, blocks_x, shift_x,
-                   shift_y, row_begin, row_end, &aligned[k]);
-      }
-    });
-    // Scene changes are told on the neighbours as they are: taking out the
-    // drift first brings another shot to this one's brightness and shrinks
-    // the difference that tells them apart (the test's flash then passed).
-    if (plane == 0) choose_neighbours(center, aligned);
-    // Brightness drift: each aligned neighbour is brought to the current
-    // picture's brightness, per luma intensity, before it is compared and
-    // averaged. Film flicker of ±4 % otherwise made every neighbour differ by
-    // more than the noise, and the fusion dropped them.
-    const float bin_width = (max_value + 1) / kBins;
-    const float lut_scale = 256.0f / (max_value + 1);
-    std::vector<std::array<float, 256>> drift(count);
-    std::vector<bool> drifts(count, false);  // some offset not zero
-    for (size_t k : used) {
-      if (!neighbours[k].flickers) continue;
-      float offset[kBins];
-      EstimateDrift(center, aligned[k], plane == 0, cur.smooth, shift_x, shift_y, bin_width,
-                    offset);
-      for (float value : offset) drifts[k] = drifts[k] || value != 0;
-      for (int level = 0; level < 256 && drifts[k]; ++level) {
-        drift[k][level] = BinValue(offset, bin_width, (level + 0.5f) / lut_scale);
-      }
-    }
-    // The LUT index of the luma intensity at each sample of row y.
-    auto intensity_levels = [&](int y, std::vector<uint8_t>* levels) {
-      const float* intensity = cur.smooth.Row(std::min(y << shift_y, cur.smooth.height - 1));
-      levels->resize(static_cast<size_t>(width));
-      for (int x = 0; x < width; ++x) {
-        const float level = intensity[std::min(x << shift_x, cur.smooth.width - 1)];
-        (*levels)[x] =
-            static_cast<uint8_t>(std::clamp(static_cast<int>(level * lut_scale), 0, 255));
-      }
-    };
-    RunInHalves(height, true, [&](int row_begin, int row_end) {
-      std::vector<uint8_t> levels;
-      const bool any = std::find(drifts.begin(), drifts.end(), true) != drifts.end();
-      for (int y = row_begin; y < row_end; ++y) {
-        if (any) intensity_levels(y, &levels);
-        const float* c = center.Row(y);
-        for (size_t k : used) {
-          float* a = aligned[k].Row(y);
-          float* d = squares[k].Row(y);
-          if (drifts[k]) {
-            for (int x = 0; x < width; ++x) a[x] += drift[k][levels[x]];
-          }
-          for (int x = 0; x < width; ++x) d[x] = (a[x] - c[x]) * (a[x] - c[x]);
-        }
-      }
-    });
-    // The noise model: from the neighbour choose_neighbours picked, else (no
-    // neighbour, or none that matches) white noise of the single-picture
-    // estimate or the previous picture's model.
-    NoiseModel model;
-    model.bin_width = bin_width;
-    bool from_neighbour =
-        fixed_sigma_ == 0 && !used.empty() &&
-        EstimateNoiseModel(center, aligned[model_source], cur.smooth, shift_x, shift_y, &model);
-    if (!from_neighbour && fixed_sigma_ == 0 && count > 0 && used.empty() && ws.have_last_model) {
-      model = ws.last_model[plane];  // a picture unlike its neighbours: keep the noise it had
-    } else if (!from_neighbour) {
-      model.SetWhite(static_cast<float>(strength_ *
-                                        (fixed_sigma_ > 0 ? fixed_sigma_ : EstimateSigma(center))));
-    } else {
-      const float scale = static_cast<float>(strength_ * strength_);
-      for (float& variance : model.variance) variance *= scale;
-    }
-    if (from_neighbour || fixed_sigma_ > 0) {
-      ws.last_model[plane] = model;
-      ws.have_last_model = plane == 2 || ws.have_last_model;
-    }
-    float threshold[8][8];
-    for (int v = 0; v < 8; ++v) {
-      for (int u = 0; u < 8; ++u) threshold[v][u] = kThreshold * std::sqrt(model.shape[v][u]);
-    }
-    // The model's variance by intensity, in 256 steps.
-    float variance_lut[256];
-    for (int level = 0; level < 256; ++level) {
-      variance_lut[level] = model.Variance((level + 0.5f) / lut_scale);
-    }
-    auto fuse_rows = [&](int row_begin, int row_end) {
-      for (size_t k : used) BoxRows(squares[k], row_begin, row_end, &distance[k]);
-      std::vector<float> variance(static_cast<size_t>(width));
-      std::vector<uint8_t> levels;
-      std::vector<const float*> aligned_rows(used.size()), distance_rows(used.size());
-      for (int y = row_begin; y < row_end; ++y) {
-        intensity_levels(y, &levels);
-        for (int x = 0; x < width; ++x) variance[x] = variance_lut[levels[x]];
-        for (size_t u = 0; u < used.size(); ++u) {
-          aligned_rows[u] = aligned[used[u]].Row(y);
-          distance_rows[u] = distance[used[u]].Row(y);
-        }
-        FuseRow(width, used.size(), center.Row(y), aligned_rows.data(), distance_rows.data(),
-                variance.data(), temporal.Row(y), residual.Row(y));
-      }
-    };
-    RunInHalves(height, true, fuse_rows);
-    RunInHalves(height, true, [&](int row_begin, int row_end) {
-      const int half = row_begin == 0 ? 0 : 1;
-      SpatialRows(temporal, residual, threshold, row_begin, row_end, &ws.accumulators[half],
-                  &ws.weights[half], &result);
-    });
-
-    const PlaneView dst = output.plane(plane);
-    RunInHalves(height, true, [&](int row_begin, int row_end) {
-      for (int y = row_begin; y < row_end; ++y) {
-        const float* src = result.Row(y);
-        if (dst.bit_depth > 8) {
-          uint16_t* row = dst.Row16(y);
-          for (int x = 0; x < width; ++x) {
-            row[x] = static_cast<uint16_t>(std::clamp(src[x], 0.0f, max_value) + 0.5f);
-          }
-        } else {
-          uint8_t* row = dst.Row8(y);
-          for (int x = 0; x < width; ++x) {
-            row[x] = static_cast<uint8_t>(std::clamp(src[x], 0.0f, max_value) + 0.5f);
-          }
-        }
-      }
-    });
+    DenoisePlane(plane, cur, neighbours, &used, &model_source, output.plane(plane));
   }
   ready_.push_back(std::move(output));
+}
+
+void Denoiser::DenoisePlane(int plane, const Picture& cur, const std::vector<Neighbour>& neighbours,
+                            std::vector<size_t>* used_neighbours, size_t* model_source,
+                            const PlaneView& dst) {
+  const PixelFormat& format = config_.input;
+  const int blocks_x = (format.width + kBlock - 1) / kBlock;
+  const Image& center = cur.planes[plane];
+  const std::vector<size_t>& used = *used_neighbours;
+  const int width = center.width, height = center.height;
+  const int shift_x = plane ? ChromaShiftX(format.chroma) : 0;
+  const int shift_y = plane ? ChromaShiftY(format.chroma) : 0;
+  const float max_value = static_cast<float>(format.max_value());
+  const size_t count = neighbours.size();
+  Workspace& ws = *workspace_;
+  ws.aligned.resize(count);
+  ws.squares.resize(count);
+  ws.distance.resize(count);
+  for (size_t k = 0; k < count; ++k) {
+    ws.aligned[k].Resize(width, height);
+    ws.squares[k].Resize(width, height);
+    ws.distance[k].Resize(width, height);
+  }
+  std::vector<Image>& aligned = ws.aligned;
+  std::vector<Image>& squares = ws.squares;
+  std::vector<Image>& distance = ws.distance;
+  Image& temporal = ws.temporal;
+  Image& residual = ws.residual;
+  Image& result = ws.result;
+  temporal.Resize(width, height);
+  residual.Resize(width, height);
+  result.Resize(width, height);
+
+  // Each half compensates its own rows; the drift needs the whole plane, and
+  // the box filter, which reads one row beyond, runs once both are done.
+  RunInHalves(height, true, [&](int row_begin, int row_end) {
+    for (size_t k : used) {
+      Compensate(neighbours[k].picture->planes[plane], neighbours[k].field, blocks_x, shift_x,
+                 shift_y, row_begin, row_end, &aligned[k]);
+    }
+  });
+  // Scene changes are told on the neighbours as they are: taking out the
+  // drift first brings another shot to this one's brightness and shrinks
+  // the difference that tells them apart (the test's flash then passed).
+  if (plane == 0) {
+    ChooseNeighbours(center, aligned, neighbours, format.max_value(), workspace_.get(),
+                     used_neighbours, model_source);
+  }
+  // Brightness drift: each aligned neighbour is brought to the current
+  // picture's brightness, per luma intensity, before it is compared and
+  // averaged. Film flicker of ±4 % otherwise made every neighbour differ by
+  // more than the noise, and the fusion dropped them.
+  const float bin_width = (max_value + 1) / kBins;
+  const float lut_scale = 256.0f / (max_value + 1);
+  std::vector<std::array<float, 256>> drift(count);
+  std::vector<bool> drifts(count, false);  // some offset not zero
+  for (size_t k : used) {
+    if (!neighbours[k].flickers) continue;
+    float offset[kBins];
+    EstimateDrift(center, aligned[k], plane == 0, cur.smooth, shift_x, shift_y, bin_width,
+                  offset);
+    for (float value : offset) drifts[k] = drifts[k] || value != 0;
+    for (int level = 0; level < 256 && drifts[k]; ++level) {
+      drift[k][level] = BinValue(offset, bin_width, (level + 0.5f) / lut_scale);
+    }
+  }
+  auto intensity_levels = [&](int y, std::vector<uint8_t>* levels) {
+    IntensityLevels(cur.smooth, y, width, shift_x, shift_y, lut_scale, levels);
+  };
+  RunInHalves(height, true, [&](int row_begin, int row_end) {
+    std::vector<uint8_t> levels;
+    const bool any = std::find(drifts.begin(), drifts.end(), true) != drifts.end();
+    for (int y = row_begin; y < row_end; ++y) {
+      if (any) intensity_levels(y, &levels);
+      const float* c = center.Row(y);
+      for (size_t k : used) {
+        float* a = aligned[k].Row(y);
+        float* d = squares[k].Row(y);
+        if (drifts[k]) {
+          for (int x = 0; x < width; ++x) a[x] += drift[k][levels[x]];
+        }
+        for (int x = 0; x < width; ++x) d[x] = (a[x] - c[x]) * (a[x] - c[x]);
+      }
+    }
+  });
+  const NoiseModel model = ChooseNoiseModel(
+      plane, center, used.empty() ? nullptr : &aligned[*model_source], count > 0, cur.smooth,
+      shift_x, shift_y, bin_width, fixed_sigma_, strength_, &ws);
+  float threshold[8][8];
+  for (int v = 0; v < 8; ++v) {
+    for (int u = 0; u < 8; ++u) threshold[v][u] = kThreshold * std::sqrt(model.shape[v][u]);
+  }
+  // The model's variance by intensity, in 256 steps.
+  float variance_lut[256];
+  for (int level = 0; level < 256; ++level) {
+    variance_lut[level] = model.Variance((level + 0.5f) / lut_scale);
+  }
+  auto fuse_rows = [&](int row_begin, int row_end) {
+    for (size_t k : used) BoxRows(squares[k], row_begin, row_end, &distance[k]);
+    std::vector<float> variance(static_cast<size_t>(width));
+    std::vector<uint8_t> levels;
+    std::vector<const float*> aligned_rows(used.size()), distance_rows(used.size());
+    for (int y = row_begin; y < row_end; ++y) {
+      intensity_levels(y, &levels);
+      for (int x = 0; x < width; ++x) variance[x] = variance_lut[levels[x]];
+      for (size_t u = 0; u < used.size(); ++u) {
+        aligned_rows[u] = aligned[used[u]].Row(y);
+        distance_rows[u] = distance[used[u]].Row(y);
+      }
+      FuseRow(width, used.size(), center.Row(y), aligned_rows.data(), distance_rows.data(),
+              variance.data(), temporal.Row(y), residual.Row(y));
+    }
+  };
+  RunInHalves(height, true, fuse_rows);
+  RunInHalves(height, true, [&](int row_begin, int row_end) {
+    const int half = row_begin == 0 ? 0 : 1;
+    SpatialRows(temporal, residual, threshold, row_begin, row_end, &ws.accumulators[half],
+                &ws.weights[half], &result);
+  });
+  WritePlane(result, max_value, dst);
 }
 
 }  // namespace vidmill::filters

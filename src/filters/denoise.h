@@ -75,6 +75,7 @@ class Denoiser final : public VideoFilter {
 
   struct Picture;
   struct Workspace;
+  struct Neighbour;
   struct Vector {
     float dx = 0;
     float dy = 0;
@@ -84,6 +85,13 @@ class Denoiser final : public VideoFilter {
   Denoiser(const FilterConfig& config, double sigma, double strength);
   // Denoises window_[current_] with the pictures around it into ready_.
   void EmitCurrent();
+  // The pictures around window_[current_] (`cur`) and their vector fields;
+  // keeps the fields in previous_fields_.
+  std::vector<Neighbour> FindNeighbours(const Picture& cur);
+  // Steps 2–4 for one plane into `dst` (the luma first: it chooses the
+  // neighbours and the noise model's source for the chroma).
+  void DenoisePlane(int plane, const Picture& cur, const std::vector<Neighbour>& neighbours,
+                    std::vector<size_t>* used, size_t* model_source, const PlaneView& dst);
 
   FilterConfig config_;
   double fixed_sigma_;  // in the input's code values; 0 = estimate
