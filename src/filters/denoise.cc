@@ -1094,6 +1094,66 @@ void FuseRow(int width, size_t count, const float* center, const float* const* a
   FuseRowGeneric(0, width, count, center, aligned, distance, variance, out, residual);
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+// The interior of SquaredDifferences; returns where it stopped.
+VIDMILL_AVX2 int SquaredDifferencesAvx2(const float* c, const float* a, int width, float* d) {
+  int x = 0;
+  for (; x + 8 <= width; x += 8) {
+    const __m256 diff = _mm256_sub_ps(_mm256_loadu_ps(a + x), _mm256_loadu_ps(c + x));
+    _mm256_storeu_ps(d + x, _mm256_mul_ps(diff, diff));
+  }
+  return x;
+}
+#endif
+
+// d[x] = (a[x] − c[x])² for x in [0, width), eight at a time with AVX2.
+void SquaredDifferences(const float* c, const float* a, int width, float* d) {
+  int x = 0;
+#if defined(__x86_64__) || defined(__i386__)
+  if (UseAvx2()) x = SquaredDifferencesAvx2(c, a, width, d);
+#endif
+  for (; x < width; ++x) d[x] = (a[x] - c[x]) * (a[x] - c[x]);
+}
+
+// One row of the 3×3 mean from `x` on: the vertical sums of rows up, mid and
+// down into `line` (samples [sum_from, width)), then the horizontal means of
+// `line` into dst (samples [mean_from, width − 1)) and the right edge
+// (clamped). The scalar part of BoxRows, after the AVX2 interior.
+void BoxRowTail(const float* up, const float* mid, const float* down, int width, int sum_from,
+                int mean_from, float* line, float* dst) {
+  for (int x = sum_from; x < width; ++x) line[x] = up[x] + mid[x] + down[x];
+  const int last = width - 1;
+  dst[0] = (line[0] + line[0] + line[std::min(1, last)]) * (1.0f / 9);
+  for (int x = std::max(mean_from, 1); x < last; ++x) {
+    dst[x] = (line[x - 1] + line[x] + line[x + 1]) * (1.0f / 9);
+  }
+  if (last > 0) dst[last] = (line[last - 1] + line[last] + line[last]) * (1.0f / 9);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+// BoxRowTail's sums eight at a time, in its order (the same sums bit for bit);
+// the means of a row's interior after all of its sums.
+VIDMILL_AVX2 void BoxRowAvx2(const float* up, const float* mid, const float* down, int width,
+                             float* line, float* dst) {
+  int x = 0;
+  for (; x + 8 <= width; x += 8) {
+    const __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(up + x), _mm256_loadu_ps(mid + x)),
+                                     _mm256_loadu_ps(down + x));
+    _mm256_storeu_ps(line + x, sum);
+  }
+  for (int i = x; i < width; ++i) line[i] = up[i] + mid[i] + down[i];
+  const __m256 ninth = _mm256_set1_ps(1.0f / 9);
+  int m = 1;
+  for (; m + 8 <= width - 1; m += 8) {
+    const __m256 sum = _mm256_add_ps(
+        _mm256_add_ps(_mm256_loadu_ps(line + m - 1), _mm256_loadu_ps(line + m)),
+        _mm256_loadu_ps(line + m + 1));
+    _mm256_storeu_ps(dst + m, _mm256_mul_ps(sum, ninth));
+  }
+  BoxRowTail(up, mid, down, width, width, m, line, dst);
+}
+#endif
+
 // 3×3 mean of a plane, rows [row_begin, row_end), edges clamped.
 void BoxRows(const Image& in, int row_begin, int row_end, Image* out) {
   std::vector<float> line(static_cast<size_t>(in.width));
@@ -1101,12 +1161,13 @@ void BoxRows(const Image& in, int row_begin, int row_end, Image* out) {
     const float* up = in.Row(std::max(y - 1, 0));
     const float* mid = in.Row(y);
     const float* down = in.Row(std::min(y + 1, in.height - 1));
-    for (int x = 0; x < in.width; ++x) line[x] = up[x] + mid[x] + down[x];
-    float* dst = out->Row(y);
-    const int last = in.width - 1;
-    dst[0] = (line[0] + line[0] + line[std::min(1, last)]) * (1.0f / 9);
-    for (int x = 1; x < last; ++x) dst[x] = (line[x - 1] + line[x] + line[x + 1]) * (1.0f / 9);
-    if (last > 0) dst[last] = (line[last - 1] + line[last] + line[last]) * (1.0f / 9);
+#if defined(__x86_64__) || defined(__i386__)
+    if (UseAvx2()) {
+      BoxRowAvx2(up, mid, down, in.width, line.data(), out->Row(y));
+      continue;
+    }
+#endif
+    BoxRowTail(up, mid, down, in.width, 0, 1, line.data(), out->Row(y));
   }
 }
 
@@ -1377,21 +1438,46 @@ NoiseModel ChooseNoiseModel(int plane, const Image& center, const Image* source,
   return model;
 }
 
+// Samples [x, width) of a row, rounded and clamped to [0, max_value].
+template <typename Sample>
+void RoundRow(const float* src, int x, int width, float max_value, Sample* row) {
+  for (; x < width; ++x) row[x] = static_cast<Sample>(std::clamp(src[x], 0.0f, max_value) + 0.5f);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+// RoundRow eight at a time (the same truncation of the same sums); returns
+// where it stopped.
+template <typename Sample>
+VIDMILL_AVX2 int RoundRowAvx2(const float* src, int width, float max_value, Sample* row) {
+  const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps(max_value);
+  const __m256 half = _mm256_set1_ps(0.5f);
+  int x = 0;
+  for (; x + 8 <= width; x += 8) {
+    const __m256 v = _mm256_add_ps(_mm256_min_ps(_mm256_max_ps(_mm256_loadu_ps(src + x), zero), top), half);
+    alignas(32) int32_t values[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(values), _mm256_cvttps_epi32(v));
+    for (int i = 0; i < 8; ++i) row[x + i] = static_cast<Sample>(values[i]);
+  }
+  return x;
+}
+#endif
+
 // `result`'s samples, rounded and clamped to [0, max_value], into `dst`.
 void WritePlane(const Image& result, float max_value, const PlaneView& dst) {
   RunInHalves(dst.height, true, [&](int row_begin, int row_end) {
     for (int y = row_begin; y < row_end; ++y) {
       const float* src = result.Row(y);
+      auto write = [&](auto* row) {
+        int x = 0;
+#if defined(__x86_64__) || defined(__i386__)
+        if (UseAvx2()) x = RoundRowAvx2(src, dst.width, max_value, row);
+#endif
+        RoundRow(src, x, dst.width, max_value, row);
+      };
       if (dst.bit_depth > 8) {
-        uint16_t* row = dst.Row16(y);
-        for (int x = 0; x < dst.width; ++x) {
-          row[x] = static_cast<uint16_t>(std::clamp(src[x], 0.0f, max_value) + 0.5f);
-        }
+        write(dst.Row16(y));
       } else {
-        uint8_t* row = dst.Row8(y);
-        for (int x = 0; x < dst.width; ++x) {
-          row[x] = static_cast<uint8_t>(std::clamp(src[x], 0.0f, max_value) + 0.5f);
-        }
+        write(dst.Row8(y));
       }
     }
   });
@@ -1539,7 +1625,7 @@ void Denoiser::DenoisePlane(int plane, const Picture& cur, const std::vector<Nei
         if (drifts[k]) {
           for (int x = 0; x < width; ++x) a[x] += drift[k][levels[x]];
         }
-        for (int x = 0; x < width; ++x) d[x] = (a[x] - c[x]) * (a[x] - c[x]);
+        SquaredDifferences(c, a, width, d);
       }
     }
   });
