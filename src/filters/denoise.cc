@@ -1492,6 +1492,7 @@ void ChooseNeighbours(const Image& center, const std::vector<Image>& aligned,
                       size_t* model_source) {
   constexpr float kSceneChange = 4;      // match level ratio (twice the σ)
   constexpr float kDetailChange = 1.2f;  // detail level ratio
+  constexpr float kOneSided = 2;         // match level ratio of the two nearest
   const float depth_scale = static_cast<float>(max_value) / 255;
   const float level_floor = 0.25f * depth_scale * depth_scale;  // (½ code value)²
   Denoiser::Workspace& ws = *workspace;
@@ -1511,16 +1512,26 @@ void ChooseNeighbours(const Image& center, const std::vector<Image>& aligned,
     if (level[k] <= kSceneChange * reference) used->push_back(k);
   }
   // The detail level as it is and as it would be for noise added after a
-  // brightness change; a flash must stand out in both.
+  // brightness change; a flash must stand out in both. It must also match
+  // both nearest neighbours about alike: the first picture of a new shot
+  // matches the next one far better than the last one of the old shot, and
+  // its detail level is the new shot's (20 % above the old one's at a cut
+  // between two held-out photos, which the detail rule alone took for a
+  // flash).
   const float gain = neighbours[best].ratio;
   const float as_is = DetailLevel(center, aligned[best], gain);
   const float detail[2] = {as_is, as_is * 2 / (1 + gain * gain)};
   auto stands_out = [&](int way) {
     return detail[way] > kDetailChange * std::max(ws.last_detail[way], level_floor);
   };
+  bool one_sided = false;  // the other nearest neighbour matches far worse
+  for (size_t k = 0; k < neighbours.size(); ++k) {
+    const bool nearest = neighbours[k].slot == 1 || neighbours[k].slot == 2;
+    if (nearest && k != best && level[k] > kOneSided * reference) one_sided = true;
+  }
   if (ws.last_level > 0 &&
       (level[best] > kSceneChange * std::max(ws.last_level, level_floor) ||
-       (stands_out(0) && stands_out(1)))) {
+       (!one_sided && stands_out(0) && stands_out(1)))) {
     used->clear();
   }
   ws.last_level = level[best];
