@@ -160,7 +160,7 @@ Range VectorRange(const Rect& rect, int width, int height, int limit) {
 
 // The part of `rect` whose samples moved by (dx, dy), plus `extra` samples
 // right and down (for interpolation), stay inside a plane of width × height.
-Rect Clip(const Rect& rect, int dx, int dy, int extra, int width, int height) {
+inline Rect Clip(const Rect& rect, int dx, int dy, int extra, int width, int height) {
   const int x_begin = std::max(rect.x0, -dx);
   const int x_end = std::min(rect.x0 + rect.width, width - extra - dx);
   const int y_begin = std::max(rect.y0, -dy);
