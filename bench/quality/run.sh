@@ -20,7 +20,8 @@
 # Events (a cut, a flash, flicker, a fade) for deint and denoise. One section
 # alone: --only=dejit|deint|denoise|events|sr (also --dejit, --denoise-only).
 # Default: 2 held-out photos, 576i (20 fields each) + one short 1080i clip for
-# speed; about 3 minutes. --full: all 7 held-out photos, 40 fields (1080i: 16).
+# speed; about 3 minutes for deint and denoise, 1 for the events, 4 for
+# scaling (run_sr.sh). --full: all 7 held-out photos, 40 fields (1080i: 16).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 build=${1:-build}
