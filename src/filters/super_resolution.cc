@@ -286,10 +286,13 @@ Result<std::unique_ptr<VideoFilter>> MakeSuperResolution(std::string_view family
   }
   int scale = LearnedScaleFor(family, config.input.width, config.input.height / (1 + fields),
                               output.width, output.height / (1 + fields));
-  // pabsr1 beyond 2× with its network: the 2× filters and network twice,
-  // which beat the 4× filters on every training photo (docs/filters.md).
+  // The refinement network of the 2× filters, where this build has one
+  // (property refine = 0 turns it off). pabsr1 beyond 2× with it: the 2×
+  // filters and network twice, which beat the 4× filters on every training
+  // photo (docs/filters.md).
+  const ConvNet* refine_2x = refine_on == 1 ? FindRefineNet(family, 2) : nullptr;
   int passes = 1;
-  if (scale == 4 && refine_on == 1 && FindRefineNet(family, 2) != nullptr) {
+  if (scale == 4 && refine_2x != nullptr) {
     scale = 2;
     passes = 2;
   }
@@ -301,10 +304,11 @@ Result<std::unique_ptr<VideoFilter>> MakeSuperResolution(std::string_view family
                                     std::to_string(scale) + "x model in this build");
     }
   }
-  // The refinement network corrects the 2× learned filters where this build
-  // has one (property refine = 0 turns it off).
-  const ConvNet* refine = refine_on == 1 && model != nullptr ? FindRefineNet(family, model->scale)
-                                                          : nullptr;
+  // The network for the learned filters' scale, where there is one.
+  const ConvNet* refine = nullptr;
+  if (refine_on == 1 && model != nullptr) {
+    refine = model->scale == 2 ? refine_2x : FindRefineNet(family, model->scale);
+  }
   auto filter = std::make_unique<SuperResolution>(name, config, output, model, refine, passes);
   filter->set_fields(fields == 1);
   if (!dvres || temporal == 0) return std::unique_ptr<VideoFilter>(std::move(filter));
