@@ -381,11 +381,13 @@ struct Denoiser::Workspace {
   // The spatial stage's sums, one pair per half of the rows.
   std::vector<float> accumulators[2], weights[2];
   // The previous picture's noise models (per plane) and its best neighbour's
-  // match and detail levels (luma), for telling a picture that matches no
-  // neighbour.
+  // match level, and the detail levels (both forms, see ChooseNeighbours) of
+  // the last four pictures, newest first (luma): for telling a picture that
+  // matches no neighbour.
   NoiseModel last_model[3];
   bool have_last_model = false;
-  float last_level = 0, last_detail[2] = {};
+  float last_level = 0;
+  std::array<float, 4> recent_detail[2] = {};
 };
 
 namespace {
@@ -1379,20 +1381,6 @@ std::vector<Denoiser::Neighbour> Denoiser::FindNeighbours(const Picture& cur) {
   return neighbours;
 }
 
-// Scene changes, decided on the luma. A neighbour from another shot matches
-// far worse than the nearest one of the same shot: it is left out, and the
-// noise model comes from the better of the two nearest. Taken for noise, the
-// other shot's difference had made the fusion blend that shot in (the first
-// picture after a cut, 25 dB against 28 for the noisy input). A picture that
-// matches neither nearest neighbour (a flash, a one-picture shot) — its best
-// match far worse than the previous picture's, or its detail level (the
-// match level without the block means) over 1.2 × the previous picture's —
-// uses no neighbour and keeps the previous picture's noise model. The detail
-// level tells a flash under heavy noise, where the other shot's difference
-// adds little to the noise's (σ = 10: 3.3 × the previous level, σ = 20:
-// 1.7 ×; detail 1.6 × and 1.3 ×; taken for noise, it had blended the shots to
-// 6 dB below the noisy input), and flicker does not move it (steady
-// pictures: within 2 %).
 namespace {
 
 // The LUT index (256 steps over the code range, `lut_scale` per code value)
@@ -1483,9 +1471,22 @@ void WritePlane(const Image& result, float max_value, const PlaneView& dst) {
   });
 }
 
-// Narrows `used` to the neighbours that show this picture's shot (none for a
-// flash) and picks the one the noise model comes from, on the luma (`center`,
-// `aligned` neighbours) of a plane of `max_value`.
+// Scene changes, decided on the luma (`center` and its `aligned` neighbours;
+// narrows `used` and picks the neighbour the noise model comes from). A
+// neighbour from another shot matches far worse than the nearest one of the
+// same shot: it is left out, and the noise model comes from the better of
+// the two nearest. Taken for noise, the other shot's difference had made the
+// fusion blend that shot in (the first picture after a cut, 25 dB against 28
+// for the noisy input). A picture that matches neither nearest neighbour (a
+// flash, a one-picture shot) — its best match far worse than the previous
+// picture's, or its detail level (the match level without the block means)
+// over 1.2 × the highest of the last four pictures' — uses no neighbour and
+// keeps the previous picture's noise model. The detail level tells a flash
+// under heavy noise, where the other shot's difference adds little to the
+// noise's (σ = 10: 3.3 × the previous level, σ = 20: 1.7 ×; detail 1.6 × and
+// 1.3 ×; taken for noise, it had blended the shots to 6 dB below the noisy
+// input), and flicker does not move it (steady pictures: within 2 %). Four
+// pictures, because the levels of coded video swing with the picture type.
 void ChooseNeighbours(const Image& center, const std::vector<Image>& aligned,
                       const std::vector<Denoiser::Neighbour>& neighbours, int max_value,
                       Denoiser::Workspace* workspace, std::vector<size_t>* used,
@@ -1495,6 +1496,11 @@ void ChooseNeighbours(const Image& center, const std::vector<Image>& aligned,
   constexpr float kOneSided = 2;         // match level ratio of the two nearest
   const float depth_scale = static_cast<float>(max_value) / 255;
   const float level_floor = 0.25f * depth_scale * depth_scale;  // (½ code value)²
+  // A flash adds its own difference, which is not small: the detail level
+  // must also rise by (2 code values)². Coded video, whose pictures differ
+  // by little (levels of 1–2 code values²), swings by more than 1.2 × between
+  // picture types, and dvres's temporal stage took such pictures for flashes.
+  const float detail_excess = 4 * depth_scale * depth_scale;
   Denoiser::Workspace& ws = *workspace;
   std::vector<float> level(neighbours.size());
   size_t best = 0;  // neighbours[0] is a nearest one
@@ -1522,7 +1528,9 @@ void ChooseNeighbours(const Image& center, const std::vector<Image>& aligned,
   const float as_is = DetailLevel(center, aligned[best], gain);
   const float detail[2] = {as_is, as_is * 2 / (1 + gain * gain)};
   auto stands_out = [&](int way) {
-    return detail[way] > kDetailChange * std::max(ws.last_detail[way], level_floor);
+    const float recent = *std::max_element(ws.recent_detail[way].begin(), ws.recent_detail[way].end());
+    return detail[way] > kDetailChange * std::max(recent, level_floor) &&
+           detail[way] > recent + detail_excess;
   };
   bool one_sided = false;  // the other nearest neighbour matches far worse
   for (size_t k = 0; k < neighbours.size(); ++k) {
@@ -1535,8 +1543,11 @@ void ChooseNeighbours(const Image& center, const std::vector<Image>& aligned,
     used->clear();
   }
   ws.last_level = level[best];
-  ws.last_detail[0] = detail[0];
-  ws.last_detail[1] = detail[1];
+  for (int way = 0; way < 2; ++way) {
+    std::array<float, 4>& recent = ws.recent_detail[way];
+    std::copy_backward(recent.begin(), recent.end() - 1, recent.end());
+    recent[0] = detail[way];
+  }
 }
 
 }  // namespace
