@@ -103,9 +103,7 @@ TEST_F(IngestTest, FullIngestionStoresMetadataQualityThumbnailsAndWebPreview) {
   EXPECT_EQ(preview.body.substr(4, 4), "ftyp");
 
   // The worker cleaned up after itself.
-  std::error_code ec;
-  std::string temp_root = server_.data_dir() + "/media/.tmp/jobs";
-  EXPECT_TRUE(std::filesystem::is_empty(temp_root, ec)) << temp_root;
+  EXPECT_TRUE(JobTempRootEmptiesWithin(server_.data_dir(), std::chrono::seconds(10)));
 }
 
 TEST_F(IngestTest, LightIngestionIsMetadataOnlyAndFast) {

@@ -12,6 +12,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -33,6 +34,24 @@ inline std::string ReadFile(const std::string& path) {
 inline void WriteFile(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
   out << bytes;
+}
+
+// Whether the workers' job temp root under `data_dir` is gone or empty
+// within `limit`. A handler reports its work done from inside the attempt,
+// and the worker removes the attempt's temp dir right after that, so a test
+// that has just seen "done" may look a moment too early (on a loaded machine
+// it did).
+inline bool JobTempRootEmptiesWithin(const std::string& data_dir,
+                                     std::chrono::milliseconds limit) {
+  namespace fs = std::filesystem;
+  const std::string root = data_dir + "/media/.tmp/jobs";
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    std::error_code ec;
+    if (!fs::exists(root, ec) || fs::is_empty(root, ec)) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 // Runs ffmpeg with `args` (after "-v error -y"); fails the test on error.

@@ -160,8 +160,8 @@ TEST_F(JobsTest, AWorkerKilledMidJobIsReplacedAndTheJobEndsDoneOnce) {
   EXPECT_EQ(ingestion_state.at("videoMetadataCommitted"), true);
   EXPECT_EQ(ingestion_state.at("thumbnailsAvailable"), true);
   EXPECT_EQ(ingestion_state.at("webVideoAvailable"), true);
-  // The retry removed what the killed attempt left behind.
-  EXPECT_TRUE(TempRootEmpty());
+  // The retry removed what the killed attempt left behind (and its own).
+  EXPECT_TRUE(JobTempRootEmptiesWithin(server_->data_dir(), seconds(10)));
   EXPECT_TRUE(second.running());
 }
 
@@ -241,10 +241,7 @@ TEST_F(JobsTest, DeletingAVideoCancelsItsRunningJob) {
   ASSERT_EQ(deleted.status, 200) << deleted.body;
 
   // Noticed at the next heartbeat; the temp files go with the attempt.
-  while (!TempRootEmpty() && steady_clock::now() < deleted_at + seconds(5)) {
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  EXPECT_TRUE(TempRootEmpty());
+  EXPECT_TRUE(JobTempRootEmptiesWithin(server_->data_dir(), seconds(5)));
   EXPECT_LT(steady_clock::now() - deleted_at, seconds(3));
   std::vector<jobs::Job> jobs = JobsOf(id);
   ASSERT_EQ(jobs.size(), 1u);
