@@ -196,7 +196,8 @@ int Event(int argc, char** argv) {
         for (int y = 0; y < p.height; ++y) {
           uint8_t* row = p.Row8(y);
           for (int x = 0; x < p.width; ++x) {
-            row[x] = static_cast<uint8_t>(std::clamp(std::lround(base + (row[x] - base) * gain), 0L, 255L));
+            const long value = std::lround(base + (row[x] - base) * gain);
+            row[x] = static_cast<uint8_t>(std::clamp(value, 0L, 255L));
           }
         }
       }
@@ -325,11 +326,10 @@ int Metrics(int argc, char** argv) {
       }
     }
     double mse = std::max(sse / (static_cast<double>(width) * height), 1e-10);
-    psnr_sum += 10 * std::log10(255.0 * 255.0 / mse);
-    worst = std::min(worst, 10 * std::log10(255.0 * 255.0 / mse));
-    if (std::getenv("QUALITY_PER_FRAME")) {
-      std::fprintf(stderr, "%.1f ", 10 * std::log10(255.0 * 255.0 / mse));
-    }
+    const double psnr = 10 * std::log10(255.0 * 255.0 / mse);
+    psnr_sum += psnr;
+    worst = std::min(worst, psnr);
+    if (std::getenv("QUALITY_PER_FRAME")) std::fprintf(stderr, "%.1f ", psnr);
     ssim_sum += Ssim(a, b);
   }
   std::printf("frames %zu psnr %.3f ssim %.4f worst_psnr %.3f\n", frames, psnr_sum / frames,

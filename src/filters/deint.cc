@@ -398,16 +398,17 @@ void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, i
       const int first_kept = y0 + ((y0 & 1) != kept_parity);
       const int first_missing = y0 + ((y0 & 1) == kept_parity);
       MotionVector& vector = vectors_[static_cast<size_t>(by) * blocks_x + bx];
+      // Cubic against edge-directed judged on the kept field alone.
+      auto edge_wins_on_kept_lines = [&] {
+        return kept.bit_depth > 8
+                   ? EdgeWinsOnKeptLines<uint16_t>(kept, kept_parity, x0, x1, first_kept, y1)
+                   : EdgeWinsOnKeptLines<uint8_t>(kept, kept_parity, x0, x1, first_kept, y1);
+      };
       if (!have_history_) {
-        // First field: nothing to compensate from or to look back at; cubic
-        // or edge-directed as judged on the kept field alone (as for ties
-        // below).
-        const bool use_edge =
-            kept.bit_depth > 8
-                ? EdgeWinsOnKeptLines<uint16_t>(kept, kept_parity, x0, x1, first_kept, y1)
-                : EdgeWinsOnKeptLines<uint8_t>(kept, kept_parity, x0, x1, first_kept, y1);
-        WriteMissing(out, next, use_edge ? next.edge : next.cubic, x0, x1, first_missing, y1,
-                     nullptr, false);
+        // First field: nothing to compensate from or to look back at; the
+        // kept field decides (as for ties below).
+        WriteMissing(out, next, edge_wins_on_kept_lines() ? next.edge : next.cubic, x0, x1,
+                     first_missing, y1, nullptr, false);
         continue;
       }
       // Predictive search on the previous output: last field's vector here, the
@@ -464,11 +465,7 @@ void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, i
       const int64_t cubic_error = look_back(previous.cubic);
       const int64_t edge_error = look_back(previous.edge);
       bool use_edge = edge_error < cubic_error;
-      if (edge_error == cubic_error) {
-        use_edge = kept.bit_depth > 8
-                       ? EdgeWinsOnKeptLines<uint16_t>(kept, kept_parity, x0, x1, first_kept, y1)
-                       : EdgeWinsOnKeptLines<uint8_t>(kept, kept_parity, x0, x1, first_kept, y1);
-      }
+      if (edge_error == cubic_error) use_edge = edge_wins_on_kept_lines();
       const bool use_compensated =
           matched && look_back(previous.compensated) < std::min(cubic_error, edge_error);
       WriteMissing(out, next, use_edge ? next.edge : next.cubic, x0, x1, first_missing, y1,

@@ -340,6 +340,9 @@ struct Denoiser::Picture {
 
 namespace {
 constexpr int kBins = 8;
+// The fewest 8×8 blocks a median over blocks (noise, match and detail levels,
+// drift, brightness ratio) is taken from; with fewer the estimate falls back.
+constexpr size_t kMinBlocks = 16;
 // A neighbour whose brightness differs from the current picture's by more than
 // this (as a ratio) is treated as flicker: brightness-matched search and drift
 // correction. Steady video's ratios stay within a few tenths of a percent.
@@ -361,9 +364,6 @@ struct NoiseModel {
   float variance[kBins];
   float shape[8][8];
   float bin_width = 32;
-  // The variance the median over all blocks gives: the lower, the better the
-  // neighbour it came from matched (a scene cut makes it huge).
-  float level = 0;
 
   void SetWhite(float sigma) {
     std::fill(std::begin(variance), std::end(variance), sigma * sigma);
@@ -422,7 +422,7 @@ float BrightnessRatio(const Image& cur, const Image& ref) {
       if (sum_r > 8 * 8 * 8) ratios.push_back(sum_c / sum_r);  // mean above 8: not black
     }
   }
-  return ratios.size() < 16 ? 1.0f : Median(std::move(ratios));
+  return ratios.size() < kMinBlocks ? 1.0f : Median(std::move(ratios));
 }
 
 // The vector field from `cur` to `ref` (one vector per kBlock² luma block).
@@ -909,7 +909,6 @@ void EstimateDrift(const Image& center, const Image& aligned, bool is_luma, cons
   // is noise, which heavy or grainy noise made large enough to cost 0.1–0.2
   // dB on the training clips.
   auto significant_median = [](std::vector<float> values) {
-    constexpr size_t kMinBlocks = 16;
     if (values.size() < kMinBlocks) return std::numeric_limits<float>::quiet_NaN();
     const float middle = Median(values);
     for (float& value : values) value = std::abs(value - middle);
@@ -925,46 +924,46 @@ void EstimateDrift(const Image& center, const Image& aligned, bool is_luma, cons
   }
 }
 
-// How well `aligned` matches `center`: kVarianceFactor × the median over the
-// 8×8 blocks of their mean squared difference, the noise variance it would
-// imply (EstimateNoiseModel's overall level); −1 when the plane has fewer than
-// 16 blocks.
-float MatchLevel(const Image& center, const Image& aligned) {
-  std::vector<float> msd;
-  for (int y0 = 0; y0 + 8 <= center.height; y0 += 8) {
-    for (int x0 = 0; x0 + 8 <= center.width; x0 += 8)
-      msd.push_back(BlockMsd(center, aligned, x0, y0));
+// kVarianceFactor × the median of block_value(x0, y0) over the 8×8 blocks of
+// a plane of width × height; −1 when the plane has fewer than kMinBlocks.
+template <typename BlockValue>
+float LevelOverBlocks(int width, int height, const BlockValue& block_value) {
+  std::vector<float> values;
+  for (int y0 = 0; y0 + 8 <= height; y0 += 8) {
+    for (int x0 = 0; x0 + 8 <= width; x0 += 8) values.push_back(block_value(x0, y0));
   }
-  if (msd.size() < 16) return -1;
-  return kVarianceFactor * Median(std::move(msd));
+  if (values.size() < kMinBlocks) return -1;
+  return kVarianceFactor * Median(std::move(values));
+}
+
+// How well `aligned` matches `center`: over the blocks, their mean squared
+// difference (LevelOverBlocks), the noise variance it would imply
+// (EstimateNoiseModel's overall level).
+float MatchLevel(const Image& center, const Image& aligned) {
+  return LevelOverBlocks(center.width, center.height,
+                         [&](int x0, int y0) { return BlockMsd(center, aligned, x0, y0); });
 }
 
 // The same for the difference's detail: per block the variance of
-// center − gain × aligned (its mean square less its squared mean); −1 when the
-// plane has fewer than 16 blocks. With the brightness ratio for `gain`,
-// flicker and fades change it only through the noise: not at all where they
-// scaled the noise with the picture (a fade made in editing), by
-// (1 + gain²) / 2 where the noise came after them.
+// center − gain × aligned (its mean square less its squared mean). With the
+// brightness ratio for `gain`, flicker and fades change it only through the
+// noise: not at all where they scaled the noise with the picture (a fade made
+// in editing), by (1 + gain²) / 2 where the noise came after them.
 float DetailLevel(const Image& center, const Image& aligned, float gain) {
-  std::vector<float> variance;
-  for (int y0 = 0; y0 + 8 <= center.height; y0 += 8) {
-    for (int x0 = 0; x0 + 8 <= center.width; x0 += 8) {
-      float sum = 0, squares = 0;
-      for (int j = 0; j < 8; ++j) {
-        const float* c = center.Row(y0 + j) + x0;
-        const float* a = aligned.Row(y0 + j) + x0;
-        for (int i = 0; i < 8; ++i) {
-          const float d = c[i] - gain * a[i];
-          sum += d;
-          squares += d * d;
-        }
+  return LevelOverBlocks(center.width, center.height, [&](int x0, int y0) {
+    float sum = 0, squares = 0;
+    for (int j = 0; j < 8; ++j) {
+      const float* c = center.Row(y0 + j) + x0;
+      const float* a = aligned.Row(y0 + j) + x0;
+      for (int i = 0; i < 8; ++i) {
+        const float d = c[i] - gain * a[i];
+        sum += d;
+        squares += d * d;
       }
-      const float mean = sum / 64;
-      variance.push_back(squares / 64 - mean * mean);
     }
-  }
-  if (variance.size() < 16) return -1;
-  return kVarianceFactor * Median(std::move(variance));
+    const float mean = sum / 64;
+    return squares / 64 - mean * mean;
+  });
 }
 
 // Estimates the noise of `center` from its difference to `aligned` (the
@@ -992,7 +991,6 @@ bool EstimateNoiseModel(const Image& center, const Image& aligned, const Image& 
       blocks.push_back(Block{x0, y0, bin, BlockMsd(center, aligned, x0, y0)});
     }
   }
-  constexpr size_t kMinBlocks = 16;
   if (blocks.size() < kMinBlocks) return false;
   std::vector<float> all, per_bin[kBins];
   for (const Block& block : blocks) {
@@ -1000,7 +998,6 @@ bool EstimateNoiseModel(const Image& center, const Image& aligned, const Image& 
     per_bin[block.bin].push_back(block.msd);
   }
   const float overall = Median(all);
-  model.level = kVarianceFactor * overall;
   float bin_median[kBins];
   for (int bin = 0; bin < kBins; ++bin) {
     bin_median[bin] = per_bin[bin].size() >= kMinBlocks ? Median(per_bin[bin]) : overall;
