@@ -12,8 +12,12 @@
 //     integer, half- and quarter-pixel refinement at full resolution, scored
 //     by the mean absolute difference over the part of the block that stays
 //     inside the picture (edge blocks may match content half outside). The
-//     neighbours are moved along their vectors (Catmull-Rom); chroma follows
-//     luma's vectors.
+//     neighbours are moved along their vectors with six separable taps, a
+//     blend of Lanczos-3 and Catmull-Rom set by the noise level: Lanczos
+//     where the noise is weak (σ ≤ 6), since Catmull-Rom's blur of the
+//     neighbours was taken for noise and smoothed clean video; Catmull-Rom
+//     where it is strong (σ ≥ 14), since its blur also smooths the
+//     neighbours' noise. Chroma follows luma's vectors.
 //  2. Noise model, per plane and picture, from the difference between the
 //     picture and its nearest aligned neighbour: per 8×8 block the mean
 //     squared difference, and per intensity bin (eight, by the local luma) its
@@ -89,9 +93,10 @@ class Denoiser final : public VideoFilter {
   // keeps the fields in previous_fields_.
   std::vector<Neighbour> FindNeighbours(const Picture& cur);
   // Steps 2–4 for one plane into `dst` (the luma first: it chooses the
-  // neighbours and the noise model's source for the chroma).
+  // neighbours and the noise model's source for the chroma), the neighbours
+  // compensated at `sharpness` (see Compensate).
   void DenoisePlane(int plane, const Picture& cur, const std::vector<Neighbour>& neighbours,
-                    std::vector<size_t>* used, size_t* model_source, const PlaneView& dst);
+                    float sharpness, std::vector<size_t>* used, size_t* model_source, const PlaneView& dst);
 
   FilterConfig config_;
   double fixed_sigma_;  // in the input's code values; 0 = estimate
