@@ -487,7 +487,7 @@ void Deinterlacer::WriteMissing(const PlaneView& out, LumaHistory& next,
     if (previous != nullptr) {
       kernels_->warp16(*previous, x0, y, vector.dxq, vector.dyq, warped);
       for (int x = x0; x < x1; ++x) {
-        // int64: at 16 bits Catmull-Rom overshoot can take the sum past 2^31.
+        // int64: at 16 bits the interpolation's overshoot can take the sum past 2^31.
         const int64_t value = (int64_t{kCompensatedWeight} * warped[x - x0] +
                                int64_t{256 - kCompensatedWeight} * 128 * ma[x] + (1 << 14)) >>
                               15;

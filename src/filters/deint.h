@@ -20,7 +20,8 @@
 // exactly the lines this field lacks, one field period earlier. Per 16×16 block
 // a vector is searched (predictive: last field's vector, the left and upper
 // neighbours', zero; then integer steps and half/quarter-pixel refinement,
-// Catmull-Rom sub-pixel), its error measured on the block's *kept* lines only.
+// six-tap Lanczos-3 sub-pixel), its error measured on the block's *kept* lines
+// only.
 // The compensated candidate is 0.7 × the previous output moved along the
 // vector + 0.3 × the motion-adaptive estimate (the mix damps the feedback of
 // reconstruction errors), offered only where the vector explains the kept

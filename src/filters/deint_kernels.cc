@@ -109,12 +109,13 @@ void MaRowPortable(const MaRows<T>& rows, Spatial spatial, int width, int max_va
 inline int Warp128(const PaddedPlane& prev, int x, int y, int dxq, int dyq) {
   const int* wx = kQuarterTaps[dxq & 3];
   const int* wy = kQuarterTaps[dyq & 3];
-  const int sx = x + (dxq >> 2) - 1;
-  const int sy = y + (dyq >> 2) - 1;
+  const int sx = x + (dxq >> 2) - kTapsBefore;
+  const int sy = y + (dyq >> 2) - kTapsBefore;
   int sum = 0;
-  for (int j = 0; j < 4; ++j) {
+  for (int j = 0; j < kTaps; ++j) {
     const uint16_t* row = prev.Row(sy + j) + sx;
-    const int line = wx[0] * row[0] + wx[1] * row[1] + wx[2] * row[2] + wx[3] * row[3];
+    int line = 0;
+    for (int i = 0; i < kTaps; ++i) line += wx[i] * row[i];
     sum += wy[j] * line;
   }
   return (sum + 64) >> 7;
@@ -257,21 +258,27 @@ VIDMILL_AVX2 inline __m256i TapPair(int w0, int w1) {
 }
 
 // mc128 at x, x + 2, …, x + 14 of row y (8 int32 lanes): each horizontal pass
-// takes the sample pairs (x − 1, x) and (x + 1, x + 2) with one madd each.
+// takes the sample pairs (x − 2, x − 1), (x, x + 1) and (x + 2, x + 3) with
+// one madd each.
 VIDMILL_AVX2 inline __m256i WarpEven8(const PaddedPlane& prev, int x, int y, int dxq, int dyq) {
+  static_assert(kTaps == 6, "three tap pairs");
   const int* wx = kQuarterTaps[dxq & 3];
   const int* wy = kQuarterTaps[dyq & 3];
   const __m256i w01 = TapPair(wx[0], wx[1]);
   const __m256i w23 = TapPair(wx[2], wx[3]);
-  const int sx = x + (dxq >> 2) - 1;
-  const int sy = y + (dyq >> 2) - 1;
+  const __m256i w45 = TapPair(wx[4], wx[5]);
+  const int sx = x + (dxq >> 2) - kTapsBefore;
+  const int sy = y + (dyq >> 2) - kTapsBefore;
   __m256i sum = _mm256_setzero_si256();
-  for (int j = 0; j < 4; ++j) {
+  for (int j = 0; j < kTaps; ++j) {
     if (wy[j] == 0) continue;
     const uint16_t* row = prev.Row(sy + j) + sx;
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row));
     const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2));
-    const __m256i line = _mm256_add_epi32(_mm256_madd_epi16(a, w01), _mm256_madd_epi16(b, w23));
+    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 4));
+    const __m256i line = _mm256_add_epi32(
+        _mm256_add_epi32(_mm256_madd_epi16(a, w01), _mm256_madd_epi16(b, w23)),
+        _mm256_madd_epi16(c, w45));
     sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(line, _mm256_set1_epi32(wy[j])));
   }
   return _mm256_srai_epi32(_mm256_add_epi32(sum, _mm256_set1_epi32(64)), 7);

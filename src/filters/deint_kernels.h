@@ -4,10 +4,11 @@
 // give bit-identical results (deint_test.cc compares them on random planes), so
 // a picture does not depend on the machine it was processed on.
 //
-// Fixed point: Catmull-Rom taps at quarter-pixel phases are exact multiples of
-// 1/128 ({-9, 111, 29, -3}/128 at ¼, {-8, 72, 72, -8}/128 at ½), so a motion
-// compensated sample is an integer at scale 128 ("mc128", rounded after the
-// vertical pass). Samples up to 12 bits keep every sum inside int32; deeper
+// Fixed point: motion compensation interpolates with Lanczos-3 taps (six per
+// direction) rounded to multiples of 1/128 at the quarter-pixel phases, so a
+// motion compensated sample is an integer at scale 128 ("mc128", rounded
+// after the vertical pass). Samples up to 12 bits keep every sum inside int32
+// (4095 × 180 × 180, 180 being the sum of a phase's |taps|); deeper
 // formats use the portable kernels.
 //
 // Thread safety: pure functions of their arguments.
@@ -18,9 +19,19 @@
 
 namespace vidmill::filters::deint_internal {
 
-// Catmull-Rom weights (×128) of the four taps around phases 0, ¼, ½ and ¾.
-inline constexpr int kQuarterTaps[4][4] = {
-    {0, 128, 0, 0}, {-9, 111, 29, -3}, {-8, 72, 72, -8}, {-3, 29, 111, -9}};
+// Lanczos-3 weights (×128, rounded; each phase sums to 128) of the six taps
+// at offsets −2 … 3 around phases 0, ¼, ½ and ¾. On the training photos'
+// woven 576 clips they gave +0.30 dB over Catmull-Rom's four taps (mean of 5;
+// −0.02 to +0.55 per photo): the compensated lines keep more of the detail
+// that Catmull-Rom blurred. Lanczos does not reproduce a ramp exactly (the
+// ¼ phase's first moment is 29/128 rather than 32/128); taps adjusted to do
+// so scored 0.05 dB lower, and Keys' six-point cubic, which does, 0.17 lower.
+inline constexpr int kTaps = 6;
+inline constexpr int kTapsBefore = 2;
+inline constexpr int kQuarterTaps[4][kTaps] = {{0, 0, 128, 0, 0, 0},
+                                               {4, -17, 114, 35, -9, 1},
+                                               {3, -17, 78, 78, -17, 3},
+                                               {1, -9, 35, 114, -17, 4}};
 
 // A luma picture as int16 samples with its edges replicated kPadX / kPadY
 // samples outward, so a displaced read needs no bounds check (the border holds
