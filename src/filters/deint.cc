@@ -302,8 +302,13 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
     current_.Resize(width, height);
     vectors_.resize(static_cast<size_t>((width + kBlock - 1) / kBlock) * blocks_y);
   }
+  // The stream's first field is revisited once the second is done (below).
+  const bool revisit_first = config_.field_rate && !have_history_;
+  std::vector<OwnedFrame> results;
+  results.reserve(fields);
   for (int field = 0; field < fields; ++field) {
-    OwnedFrame result(config_.input);
+    results.emplace_back(config_.input);
+    OwnedFrame& result = results.back();
     const FrameView dst = result.view();
     const int kept = field == 0 ? first_parity : 1 - first_parity;
     FieldSources sources[3];
@@ -363,8 +368,39 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
       have_history_ = true;
     }
     result.pts = window_[1].pts * fields + field;
-    out->push_back(std::move(result));
   }
+  if (revisit_first && fields == 2) {
+    RevisitFirstField(cur.planes[0], results[0].view().planes[0], first_parity, luma_split,
+                      threaded);
+  }
+  for (OwnedFrame& result : results) out->push_back(std::move(result));
+}
+
+void Deinterlacer::RevisitFirstField(const PlaneView& kept, const PlaneView& out,
+                                     int kept_parity, int luma_split, bool threaded) {
+  // Flicker and fades as for any field, but on a copy: history_ stays what
+  // the next field will look back at.
+  const float ratio = config_.input.wide()
+                          ? BrightnessRatio<uint16_t>(kept, kept_parity, history_->output)
+                          : BrightnessRatio<uint8_t>(kept, kept_parity, history_->output);
+  std::unique_ptr<LumaHistory> unscaled;
+  if (std::abs(ratio - 1) > kFlicker) {
+    unscaled = std::make_unique<LumaHistory>(*history_);
+    history_->Scale(ratio, config_.input.max_value());
+  }
+  // The search starts from the second field's vectors reversed; they are put
+  // back for the next field.
+  const std::vector<MotionVector> forward = vectors_;
+  for (MotionVector& v : vectors_) v = MotionVector{-v.dxq, -v.dyq};
+  const int blocks_y = (out.height + kBlock - 1) / kBlock;
+  revisiting_ = true;
+  RunInHalves(2, threaded, [&](int index, int) {
+    CompensateLuma(kept, out, kept_parity, index == 0 ? 0 : luma_split / kBlock,
+                   index == 0 ? luma_split / kBlock : blocks_y);
+  });
+  revisiting_ = false;
+  vectors_ = forward;
+  if (unscaled) history_ = std::move(unscaled);
 }
 
 void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, int kept_parity,
@@ -468,6 +504,9 @@ void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, i
       if (edge_error == cubic_error) use_edge = edge_wins_on_kept_lines();
       const bool use_compensated =
           matched && look_back(previous.compensated) < std::min(cubic_error, edge_error);
+      // Revisiting the first field, only compensation is new: its spatial
+      // choice on the kept lines stays.
+      if (revisiting_ && !use_compensated) continue;
       WriteMissing(out, next, use_edge ? next.edge : next.cubic, x0, x1, first_missing, y1,
                    matched ? &previous.output : nullptr, use_compensated, best);
     }
