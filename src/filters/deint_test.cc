@@ -144,6 +144,30 @@ double MeanLumaError(const std::vector<OwnedFrame>& out, int first, int last, co
   return error / std::max(count, 1);
 }
 
+// `frames` woven 128×96 4:2:0 frames whose luma rows of parity p in frame f
+// show truth(x, y, 2f + p) (grey chroma), deinterlaced at field rate.
+template <typename Truth>
+std::vector<OwnedFrame> DeinterlaceWoven(int frames, const Truth& truth) {
+  FilterConfig config;
+  config.input = PixelFormat{128, 96, 8, Chroma::k420};
+  config.field_rate = true;
+  auto filter = MakeFilter("deint", config);
+  EXPECT_TRUE(filter.ok());
+  for (int frame_index = 0; frame_index < frames; ++frame_index) {
+    OwnedFrame woven(config.input);
+    woven.Fill(0, 128);
+    const PlaneView luma = woven.plane(0);
+    for (int y = 0; y < luma.height; ++y) {
+      for (int x = 0; x < luma.width; ++x) luma.Set(x, y, truth(x, y, 2 * frame_index + (y & 1)));
+    }
+    EXPECT_TRUE((*filter)->Push(woven.view(), frame_index).ok());
+  }
+  std::vector<OwnedFrame> out;
+  EXPECT_TRUE((*filter)->Flush().ok());
+  EXPECT_TRUE((*filter)->Pull(&out).ok());
+  return out;
+}
+
 TEST(DeintTest, ShallowMovingEdgeIsRebuiltWithoutStairs) {
   FilterConfig config;
   config.input = PixelFormat{96, 48, 8, Chroma::k420};
@@ -179,36 +203,18 @@ TEST(DeintTest, ShallowMovingEdgeIsRebuiltWithoutStairs) {
 // the look-back and the compensation use it, so flicker costs little against
 // the same moving picture without it.
 TEST(DeintTest, FlickerCostsLittle) {
-  FilterConfig config;
-  config.input = PixelFormat{128, 96, 8, Chroma::k420};
-  config.field_rate = true;
   const int frames = 8;
   const double gains[2 * frames] = {1.0,  1.04, 0.97, 1.03, 0.96, 1.02, 0.98, 1.04,
                                     0.97, 1.0,  1.03, 0.96, 1.04, 0.98, 1.02, 0.97};
-  // The moving picture at field time t, scaled by `gain`.
-  auto truth = [](int x, int y, int t, double gain) {
-    return std::clamp(static_cast<int>(std::lround(Pattern(x + t, y, 255) * gain)), 0, 255);
-  };
   auto mean_error = [&](bool flicker) {
-    auto filter = MakeFilter("deint", config);
-    EXPECT_TRUE(filter.ok());
-    for (int frame_index = 0; frame_index < frames; ++frame_index) {
-      OwnedFrame woven(config.input);
-      woven.Fill(0, 128);
-      const PlaneView luma = woven.plane(0);
-      for (int y = 0; y < luma.height; ++y) {
-        const int t = 2 * frame_index + (y & 1);
-        for (int x = 0; x < luma.width; ++x) luma.Set(x, y, truth(x, y, t, flicker ? gains[t] : 1));
-      }
-      EXPECT_TRUE((*filter)->Push(woven.view(), frame_index).ok());
-    }
-    std::vector<OwnedFrame> out;
-    EXPECT_TRUE((*filter)->Flush().ok());
-    EXPECT_TRUE((*filter)->Pull(&out).ok());
+    // The moving picture at field time t, scaled by its gain.
+    auto truth = [&](int x, int y, int t) {
+      const double gain = flicker ? gains[t] : 1;
+      return std::clamp(static_cast<int>(std::lround(Pattern(x + t, y, 255) * gain)), 0, 255);
+    };
+    const std::vector<OwnedFrame> out = DeinterlaceWoven(frames, truth);
     EXPECT_EQ(out.size(), 2u * frames);
-    return MeanLumaError(out, 4, 2 * frames - 2, [&](int x, int y, int t) {
-      return truth(x, y, t, flicker ? gains[t] : 1);
-    });
+    return MeanLumaError(out, 4, 2 * frames - 2, truth);
   };
   const double steady = mean_error(false);
   const double flicker = mean_error(true);
@@ -221,24 +227,8 @@ TEST(DeintTest, FlickerCostsLittle) {
 // edge-directed rule alone, which the first field used to take everywhere,
 // follows false directions).
 TEST(DeintTest, FirstFieldChoosesItsSpatialRuleOnTheKeptLines) {
-  FilterConfig config;
-  config.input = PixelFormat{128, 96, 8, Chroma::k420};
-  config.field_rate = true;
   auto truth = [](int x, int y, int t) { return Pattern(x + 2 * t, y + t, 255); };
-  auto filter = MakeFilter("deint", config);
-  ASSERT_TRUE(filter.ok());
-  for (int frame_index = 0; frame_index < 2; ++frame_index) {
-    OwnedFrame woven(config.input);
-    woven.Fill(0, 128);
-    const PlaneView luma = woven.plane(0);
-    for (int y = 0; y < luma.height; ++y) {
-      for (int x = 0; x < luma.width; ++x) luma.Set(x, y, truth(x, y, 2 * frame_index + (y & 1)));
-    }
-    ASSERT_TRUE((*filter)->Push(woven.view(), frame_index).ok());
-  }
-  std::vector<OwnedFrame> out;
-  ASSERT_TRUE((*filter)->Flush().ok());
-  ASSERT_TRUE((*filter)->Pull(&out).ok());
+  const std::vector<OwnedFrame> out = DeinterlaceWoven(2, truth);
   ASSERT_EQ(out.size(), 4u);
   // Measured on the first output: 0.59; the edge-directed rule alone 1.01.
   // Since the first field is revisited from the second (next test), 0.61:
@@ -257,26 +247,8 @@ TEST(DeintTest, FirstFieldIsRevisitedFromTheSecond) {
   };
   // Measured: 0.055 and 1.02; without the revisit 0.357 and 1.385.
   for (const Case& c : {Case{1, 0, 0.15}, Case{3, 2, 1.2}}) {
-    FilterConfig config;
-    config.input = PixelFormat{128, 96, 8, Chroma::k420};
-    config.field_rate = true;
     auto truth = [&](int x, int y, int t) { return Pattern(x + c.dx * t, y + c.dy * t, 255); };
-    auto filter = MakeFilter("deint", config);
-    ASSERT_TRUE(filter.ok());
-    for (int frame_index = 0; frame_index < 3; ++frame_index) {
-      OwnedFrame woven(config.input);
-      woven.Fill(0, 128);
-      const PlaneView luma = woven.plane(0);
-      for (int y = 0; y < luma.height; ++y) {
-        for (int x = 0; x < luma.width; ++x) {
-          luma.Set(x, y, truth(x, y, 2 * frame_index + (y & 1)));
-        }
-      }
-      ASSERT_TRUE((*filter)->Push(woven.view(), frame_index).ok());
-    }
-    std::vector<OwnedFrame> out;
-    ASSERT_TRUE((*filter)->Flush().ok());
-    ASSERT_TRUE((*filter)->Pull(&out).ok());
+    const std::vector<OwnedFrame> out = DeinterlaceWoven(3, truth);
     ASSERT_EQ(out.size(), 6u);
     EXPECT_LT(MeanLumaError(out, 0, 1, truth), c.bound) << c.dx << "," << c.dy;
   }
