@@ -369,7 +369,7 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
     }
     result.pts = window_[1].pts * fields + field;
   }
-  if (revisit_first && fields == 2) {
+  if (revisit_first) {
     RevisitFirstField(cur.planes[0], results[0].view().planes[0], first_parity, luma_split,
                       threaded);
   }

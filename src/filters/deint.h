@@ -100,9 +100,9 @@ class Deinterlacer final : public VideoFilter {
   // (mixed as usual); the others keep their spatial choice. `out` is the
   // first field's luma. The second field and all later ones stay as they
   // were: redoing the second field from the revisited first as well (back
-  // and forth, up to 8 times) raised the training mean by 0.07 dB more but
-  // cost a held-out photo (Path) 0.26, its compensation building up worse
-  // over the next pictures; letting the revisit also change the spatial
+  // and forth, 4 rounds) raised the training mean by 0.07 dB more but cost a
+  // held-out photo (Path) 0.26, its compensation building up worse over the
+  // next pictures; letting the revisit also change the spatial
   // choice cost the unit test's first picture 0.15 of error.
   void RevisitFirstField(const PlaneView& kept, const PlaneView& out, int kept_parity,
                          int luma_split, bool threaded);
