@@ -274,6 +274,7 @@ Status Deinterlacer::Flush() {
     OwnedFrame copy = OwnedFrame::CopyOf(window_.back().view());
     copy.pts = window_.back().pts;
     window_.push_back(std::move(copy));
+    last_frame_ = true;
     EmitCurrent(&ready_);
     window_.clear();
   }
@@ -311,6 +312,7 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
     OwnedFrame& result = results.back();
     const FrameView dst = result.view();
     const int kept = field == 0 ? first_parity : 1 - first_parity;
+    last_field_ = last_frame_ && field == fields - 1;
     FieldSources sources[3];
     for (int plane = 0; plane < 3; ++plane) {
       // Missing lines: field 0 takes the second field of prev (before) and of
@@ -369,6 +371,7 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
     }
     result.pts = window_[1].pts * fields + field;
   }
+  last_field_ = false;
   if (revisit_first) {
     RevisitFirstField(cur.planes[0], results[0].view().planes[0], first_parity, luma_split,
                       threaded);
@@ -502,8 +505,13 @@ void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, i
       const int64_t edge_error = look_back(previous.edge);
       bool use_edge = edge_error < cubic_error;
       if (edge_error == cubic_error) use_edge = edge_wins_on_kept_lines();
+      // The stream's last field takes the compensated lines wherever the
+      // vector matched: its successor is a copy of its own frame, so its
+      // motion-adaptive estimates see only half the motion (the look-back
+      // judged them one field earlier, with a real successor).
       const bool use_compensated =
-          matched && look_back(previous.compensated) < std::min(cubic_error, edge_error);
+          matched && (last_field_ ||
+                      look_back(previous.compensated) < std::min(cubic_error, edge_error));
       // Revisiting the first field, only compensation is new: its spatial
       // choice on the kept lines stays.
       if (revisiting_ && !use_compensated) continue;

@@ -41,6 +41,10 @@
 // ColorfulCups) lost 4–9 dB to yadif (cubic jaggies on shallow edges,
 // compensated lines copying reconstructions); with it every training photo
 // beats the best stock filter (bench/quality).
+// The stream's ends: the first field, with nothing before it, is revisited
+// from the second once that is done (RevisitFirstField); the last field,
+// whose successor is a copy of its own frame, takes the compensated lines
+// wherever the vector matched.
 // Chroma takes the cubic motion-adaptive estimate; frame-rate output (one
 // picture per frame, no history) the edge-directed one for luma.
 // The inner loops are integer fixed point with AVX2 versions chosen at run
@@ -127,6 +131,8 @@ class Deinterlacer final : public VideoFilter {
   std::unique_ptr<LumaHistory> next_history_;
   bool have_history_ = false;
   bool revisiting_ = false;  // RevisitFirstField is running
+  bool last_frame_ = false;  // Flush is emitting the last frame
+  bool last_field_ = false;  // the field being emitted is the stream's last
   deint_internal::PaddedPlane current_;
   std::vector<MotionVector> vectors_;
 };
