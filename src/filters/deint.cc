@@ -312,7 +312,8 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
     OwnedFrame& result = results.back();
     const FrameView dst = result.view();
     const int kept = field == 0 ? first_parity : 1 - first_parity;
-    last_field_ = last_frame_ && field == fields - 1;
+    const FieldRole role =
+        last_frame_ && field == fields - 1 ? FieldRole::kLast : FieldRole::kInner;
     FieldSources sources[3];
     for (int plane = 0; plane < 3; ++plane) {
       // Missing lines: field 0 takes the second field of prev (before) and of
@@ -348,7 +349,7 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
       if (config_.field_rate) {
         const int begin_row = index == 0 ? 0 : luma_split;
         const int end_row = index == 0 ? luma_split : height;
-        CompensateLuma(sources[0].cur, dst.planes[0], kept, begin_row / kBlock,
+        CompensateLuma(sources[0].cur, dst.planes[0], kept, role, begin_row / kBlock,
                        (end_row + kBlock - 1) / kBlock);
         next_history_->ExtendRows(begin_row, end_row);
       }
@@ -358,9 +359,7 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
     // that the search, the look-back and the compensation compare and copy
     // like with like. Below 1 % nothing changes.
     if (config_.field_rate && have_history_) {
-      const float ratio = config_.input.wide()
-                              ? BrightnessRatio<uint16_t>(sources[0].cur, kept, history_->output)
-                              : BrightnessRatio<uint8_t>(sources[0].cur, kept, history_->output);
+      const float ratio = HistoryBrightnessRatio(sources[0].cur, kept);
       if (std::abs(ratio - 1) > kFlicker) history_->Scale(ratio, config_.input.max_value());
     }
     RunInHalves(2, threaded, [&](int index, int) { half(index); });
@@ -371,7 +370,6 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
     }
     result.pts = window_[1].pts * fields + field;
   }
-  last_field_ = false;
   if (revisit_first) {
     RevisitFirstField(cur.planes[0], results[0].view().planes[0], first_parity, luma_split,
                       threaded);
@@ -383,9 +381,7 @@ void Deinterlacer::RevisitFirstField(const PlaneView& kept, const PlaneView& out
                                      int kept_parity, int luma_split, bool threaded) {
   // Flicker and fades as for any field, but on a copy: history_ stays what
   // the next field will look back at.
-  const float ratio = config_.input.wide()
-                          ? BrightnessRatio<uint16_t>(kept, kept_parity, history_->output)
-                          : BrightnessRatio<uint8_t>(kept, kept_parity, history_->output);
+  const float ratio = HistoryBrightnessRatio(kept, kept_parity);
   std::unique_ptr<LumaHistory> unscaled;
   if (std::abs(ratio - 1) > kFlicker) {
     unscaled = std::make_unique<LumaHistory>(*history_);
@@ -396,18 +392,22 @@ void Deinterlacer::RevisitFirstField(const PlaneView& kept, const PlaneView& out
   const std::vector<MotionVector> forward = vectors_;
   for (MotionVector& v : vectors_) v = MotionVector{-v.dxq, -v.dyq};
   const int blocks_y = (out.height + kBlock - 1) / kBlock;
-  revisiting_ = true;
   RunInHalves(2, threaded, [&](int index, int) {
-    CompensateLuma(kept, out, kept_parity, index == 0 ? 0 : luma_split / kBlock,
+    CompensateLuma(kept, out, kept_parity, FieldRole::kFirstRevisited,
+                   index == 0 ? 0 : luma_split / kBlock,
                    index == 0 ? luma_split / kBlock : blocks_y);
   });
-  revisiting_ = false;
   vectors_ = forward;
   if (unscaled) history_ = std::move(unscaled);
 }
 
+float Deinterlacer::HistoryBrightnessRatio(const PlaneView& kept, int kept_parity) const {
+  return config_.input.wide() ? BrightnessRatio<uint16_t>(kept, kept_parity, history_->output)
+                              : BrightnessRatio<uint8_t>(kept, kept_parity, history_->output);
+}
+
 void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, int kept_parity,
-                                  int block_row_begin, int block_row_end) {
+                                  FieldRole role, int block_row_begin, int block_row_end) {
   const Kernels& kernels = *kernels_;
   const int width = out.width;
   const int height = out.height;
@@ -510,11 +510,11 @@ void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, i
       // motion-adaptive estimates see only half the motion (the look-back
       // judged them one field earlier, with a real successor).
       const bool use_compensated =
-          matched && (last_field_ ||
+          matched && (role == FieldRole::kLast ||
                       look_back(previous.compensated) < std::min(cubic_error, edge_error));
       // Revisiting the first field, only compensation is new: its spatial
       // choice on the kept lines stays.
-      if (revisiting_ && !use_compensated) continue;
+      if (role == FieldRole::kFirstRevisited && !use_compensated) continue;
       WriteMissing(out, next, use_edge ? next.edge : next.cubic, x0, x1, first_missing, y1,
                    matched ? &previous.output : nullptr, use_compensated, best);
     }

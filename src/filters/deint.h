@@ -90,12 +90,20 @@ class Deinterlacer final : public VideoFilter {
   explicit Deinterlacer(const FilterConfig& config);
   // Emits the outputs of window_[1] (prev = window_[0], next = window_[2]).
   void EmitCurrent(std::vector<OwnedFrame>* out);
+  // Where a field stands in the stream, for CompensateLuma's choice.
+  enum class FieldRole {
+    kInner,           // the look-back chooses
+    kLast,            // the stream's last field: compensated wherever matched
+    kFirstRevisited,  // RevisitFirstField: only compensation may replace
+  };
   // Field rate, luma, block rows [block_row_begin, block_row_end): the
   // per-block motion search, choice and compensation of `out`'s missing lines
   // (which hold the cubic estimate on entry); fills next_history_'s rows.
   // `kept` is the input plane whose kept lines `out` has.
   void CompensateLuma(const PlaneView& kept, const PlaneView& out, int kept_parity,
-                      int block_row_begin, int block_row_end);
+                      FieldRole role, int block_row_begin, int block_row_end);
+  // The brightness of `kept`'s kept lines over history_'s output's.
+  float HistoryBrightnessRatio(const PlaneView& kept, int kept_parity) const;
   // The stream's first field, which had no previous output, compensated
   // once the second field is done, the other way round: the second field's
   // variants (history_) invented exactly the lines the first field kept, so
@@ -130,9 +138,7 @@ class Deinterlacer final : public VideoFilter {
   std::unique_ptr<LumaHistory> history_;
   std::unique_ptr<LumaHistory> next_history_;
   bool have_history_ = false;
-  bool revisiting_ = false;  // RevisitFirstField is running
   bool last_frame_ = false;  // Flush is emitting the last frame
-  bool last_field_ = false;  // the field being emitted is the stream's last
   deint_internal::PaddedPlane current_;
   std::vector<MotionVector> vectors_;
 };
