@@ -622,11 +622,37 @@ void FilterBlockAvx2(const float* const* src, int out_rows, int width, const flo
 }
 #endif
 
-// `ref`'s plane moved along the field onto the current picture (TapWeights at
-// `sharpness`, separable: rows first, then columns; positions outside the
-// plane take its edge), rows [row_begin, row_end) of the plane.
+}  // namespace
+
+// TapWeights at one sharpness, tabulated at sixteenths of a sample (the
+// vectors are in quarter luma samples, eighths of a subsampled chroma
+// sample) once per picture; other fractions are computed.
+struct Denoiser::CompensationTaps {
+  static constexpr int kSteps = 16;
+  float sharpness;
+  float table[kSteps][kTaps];
+
+  explicit CompensationTaps(float sharpness_value) : sharpness(sharpness_value) {
+    for (int k = 0; k < kSteps; ++k) TapWeights(static_cast<float>(k) / kSteps, sharpness, table[k]);
+  }
+  void At(float t, float* w) const {
+    const float step = t * kSteps;
+    if (step == std::floor(step)) {
+      std::copy_n(table[static_cast<int>(step)], kTaps, w);
+    } else {
+      TapWeights(t, sharpness, w);
+    }
+  }
+};
+
+namespace {
+
+// `ref`'s plane moved along the field onto the current picture (`taps`,
+// separable: rows first, then columns; positions outside the plane take its
+// edge), rows [row_begin, row_end) of the plane.
 void Compensate(const Image& ref, const std::vector<Vector>& field, int blocks_x, int shift_x,
-                int shift_y, float sharpness, int row_begin, int row_end, Image* out) {
+                int shift_y, const Denoiser::CompensationTaps& taps, int row_begin, int row_end,
+                Image* out) {
   const int block_w = kBlock >> shift_x, block_h = kBlock >> shift_y;
   if (row_begin >= row_end) return;
   const int plane_bx = (ref.width + block_w - 1) / block_w;
@@ -635,19 +661,6 @@ void Compensate(const Image& ref, const std::vector<Vector>& field, int blocks_x
   // left or right edge, their source rows with the edge repeated.
   std::vector<float> rows(static_cast<size_t>(kMaxRows) * kBlock);
   std::vector<float> padded(static_cast<size_t>(kMaxRows) * (kBlock + kTaps - 1));
-  // The weights at sixteenths, once: the vectors are in quarter luma samples,
-  // eighths of a subsampled chroma sample.
-  constexpr int kSteps = 16;
-  float table[kSteps][kTaps];
-  for (int k = 0; k < kSteps; ++k) TapWeights(static_cast<float>(k) / kSteps, sharpness, table[k]);
-  auto weights = [&](float t, float* w) {
-    const float step = t * kSteps;
-    if (step == std::floor(step)) {
-      std::copy_n(table[static_cast<int>(step)], kTaps, w);
-    } else {
-      TapWeights(t, sharpness, w);
-    }
-  };
   const auto filter_block = UseAvx2() ? FilterBlockAvx2 : FilterBlockGeneric;
   for (int by = row_begin / block_h; by * block_h < row_end; ++by) {
     const int y_begin = std::max(row_begin, by * block_h);
@@ -659,8 +672,8 @@ void Compensate(const Image& ref, const std::vector<Vector>& field, int blocks_x
       const float dx = v.dx / (1 << shift_x), dy = v.dy / (1 << shift_y);
       const int ix = static_cast<int>(std::floor(dx)), iy = static_cast<int>(std::floor(dy));
       float wx[kTaps], wy[kTaps];
-      weights(dx - ix, wx);
-      weights(dy - iy, wy);
+      taps.At(dx - ix, wx);
+      taps.At(dy - iy, wy);
       const int x0 = bx * block_w, width = std::min(block_w, ref.width - x0);
       const int left = x0 + ix - kTapsBefore, span = width + kTaps - 1;
       const int first = y_begin + iy - kTapsBefore;
@@ -1637,16 +1650,17 @@ void Denoiser::EmitCurrent() {
   std::vector<size_t> used(neighbours.size());
   for (size_t k = 0; k < used.size(); ++k) used[k] = k;
   size_t model_source = 0;
-  const float sharpness = CompensationSharpness(*workspace_, cur.planes[0], fixed_sigma_,
-                                                strength_, config_.input.max_value());
+  const CompensationTaps taps(CompensationSharpness(*workspace_, cur.planes[0], fixed_sigma_,
+                                                   strength_, config_.input.max_value()));
   for (int plane = 0; plane < 3; ++plane) {
-    DenoisePlane(plane, cur, neighbours, sharpness, &used, &model_source, output.plane(plane));
+    DenoisePlane(plane, cur, neighbours, taps, &used, &model_source, output.plane(plane));
   }
   ready_.push_back(std::move(output));
 }
 
 void Denoiser::DenoisePlane(int plane, const Picture& cur, const std::vector<Neighbour>& neighbours,
-                            float sharpness, std::vector<size_t>* used_neighbours, size_t* model_source,
+                            const CompensationTaps& taps, std::vector<size_t>* used_neighbours,
+                            size_t* model_source,
                             const PlaneView& dst) {
   const PixelFormat& format = config_.input;
   const int blocks_x = (format.width + kBlock - 1) / kBlock;
@@ -1681,7 +1695,7 @@ void Denoiser::DenoisePlane(int plane, const Picture& cur, const std::vector<Nei
   RunInHalves(height, true, [&](int row_begin, int row_end) {
     for (size_t k : used) {
       Compensate(neighbours[k].picture->planes[plane], neighbours[k].field, blocks_x, shift_x,
-                 shift_y, sharpness, row_begin, row_end, &aligned[k]);
+                 shift_y, taps, row_begin, row_end, &aligned[k]);
     }
   });
   // Scene changes are told on the neighbours as they are: taking out the

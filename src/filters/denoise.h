@@ -80,6 +80,7 @@ class Denoiser final : public VideoFilter {
   struct Picture;
   struct Workspace;
   struct Neighbour;
+  struct CompensationTaps;
   struct Vector {
     float dx = 0;
     float dy = 0;
@@ -94,9 +95,9 @@ class Denoiser final : public VideoFilter {
   std::vector<Neighbour> FindNeighbours(const Picture& cur);
   // Steps 2–4 for one plane into `dst` (the luma first: it chooses the
   // neighbours and the noise model's source for the chroma), the neighbours
-  // compensated at `sharpness` (see Compensate).
+  // compensated with `taps`.
   void DenoisePlane(int plane, const Picture& cur, const std::vector<Neighbour>& neighbours,
-                    float sharpness, std::vector<size_t>* used, size_t* model_source, const PlaneView& dst);
+                    const CompensationTaps& taps, std::vector<size_t>* used, size_t* model_source, const PlaneView& dst);
 
   FilterConfig config_;
   double fixed_sigma_;  // in the input's code values; 0 = estimate
