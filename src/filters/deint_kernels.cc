@@ -42,6 +42,37 @@ void PaddedPlane::ExtendTopBottom() {
 
 namespace {
 
+template <typename T>
+void EdgeErrorsPortable(const KeptRows<T>& rows, int x0, int x1, int width, int64_t* cubic_error,
+                        int64_t* edge_error) {
+  auto at = [width](const T* r, int x) -> int { return r[std::clamp(x, 0, width - 1)]; };
+  const T* up = rows.up;
+  const T* down = rows.down;
+  for (int x = x0; x < x1; x += 2) {
+    const int cubic =
+        (5077 * (at(up, x) + at(down, x)) - 981 * (at(rows.up3, x) + at(rows.down3, x)) + 4096) >>
+        13;
+    int score = std::abs(at(up, x - 1) - at(down, x - 1)) + std::abs(at(up, x) - at(down, x)) +
+                std::abs(at(up, x + 1) - at(down, x + 1)) - 1;
+    int edge = (at(up, x) + at(down, x)) >> 1;
+    auto check = [&](int k) {
+      const int shift = 2 * k;
+      const int candidate = std::abs(at(up, x - 1 + shift) - at(down, x - 1 - shift)) +
+                            std::abs(at(up, x + shift) - at(down, x - shift)) +
+                            std::abs(at(up, x + 1 + shift) - at(down, x + 1 - shift));
+      if (candidate >= score) return false;
+      score = candidate;
+      edge = (at(up, x + shift) + at(down, x - shift)) >> 1;
+      return true;
+    };
+    if (check(-1)) check(-2);
+    if (check(1)) check(2);
+    const int line = at(rows.line, x);
+    *cubic_error += std::abs(line - cubic);
+    *edge_error += std::abs(line - edge);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Portable kernels.
 
@@ -257,6 +288,16 @@ VIDMILL_AVX2 inline __m256i TapPair(int w0, int w1) {
                                                 (static_cast<uint32_t>(w0) & 0xffff)));
 }
 
+// The horizontal pass of WarpEven8 on one source row (scale 128).
+VIDMILL_AVX2 inline __m256i WarpRowEven8(const uint16_t* row, __m256i w01, __m256i w23,
+                                         __m256i w45) {
+  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row));
+  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2));
+  const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 4));
+  return _mm256_add_epi32(_mm256_add_epi32(_mm256_madd_epi16(a, w01), _mm256_madd_epi16(b, w23)),
+                          _mm256_madd_epi16(c, w45));
+}
+
 // mc128 at x, x + 2, …, x + 14 of row y (8 int32 lanes): each horizontal pass
 // takes the sample pairs (x − 2, x − 1), (x, x + 1) and (x + 2, x + 3) with
 // one madd each.
@@ -272,16 +313,20 @@ VIDMILL_AVX2 inline __m256i WarpEven8(const PaddedPlane& prev, int x, int y, int
   __m256i sum = _mm256_setzero_si256();
   for (int j = 0; j < kTaps; ++j) {
     if (wy[j] == 0) continue;
-    const uint16_t* row = prev.Row(sy + j) + sx;
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2));
-    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 4));
-    const __m256i line = _mm256_add_epi32(
-        _mm256_add_epi32(_mm256_madd_epi16(a, w01), _mm256_madd_epi16(b, w23)),
-        _mm256_madd_epi16(c, w45));
+    const __m256i line = WarpRowEven8(prev.Row(sy + j) + sx, w01, w23, w45);
     sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(line, _mm256_set1_epi32(wy[j])));
   }
   return _mm256_srai_epi32(_mm256_add_epi32(sum, _mm256_set1_epi32(64)), 7);
+}
+
+// total + |128 · current − warped| on the even samples of `current` (lanes
+// outside `valid` add nothing).
+VIDMILL_AVX2 inline __m256i AddError(const uint16_t* current, __m256i warped, __m256i valid,
+                                     __m256i total) {
+  const __m256i scaled = _mm256_madd_epi16(
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(current)), TapPair(128, 0));
+  const __m256i error = _mm256_abs_epi32(_mm256_sub_epi32(scaled, warped));
+  return _mm256_add_epi32(total, _mm256_and_si256(error, valid));
 }
 
 VIDMILL_AVX2 int64_t SparseErrorAvx2(const PaddedPlane& prev, const PaddedPlane& cur, int x0,
@@ -289,14 +334,38 @@ VIDMILL_AVX2 int64_t SparseErrorAvx2(const PaddedPlane& prev, const PaddedPlane&
   // Lane k holds x0 + 2k; lanes at or beyond x1 are masked out.
   const __m256i lane = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
   const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(x1 - x0), lane);
-  const __m256i scale = TapPair(128, 0);
+  const __m256i rounding = _mm256_set1_epi32(64);
   __m256i total = _mm256_setzero_si256();
-  for (int y = y_first; y < y1; y += row_step) {
-    const __m256i current = _mm256_madd_epi16(
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cur.Row(y) + x0)), scale);
-    const __m256i error =
-        _mm256_abs_epi32(_mm256_sub_epi32(current, WarpEven8(prev, x0, y, dxq, dyq)));
-    total = _mm256_add_epi32(total, _mm256_and_si256(error, valid));
+  // A fractional vertical vector takes six source rows per line, and lines
+  // row_step apart share 6 − row_step of them: each source row's horizontal
+  // pass is done once (integers, so the sums are WarpEven8's exactly).
+  constexpr int kMaxSourceRows = 40;
+  const int lines = y1 > y_first ? (y1 - y_first + row_step - 1) / row_step : 0;
+  const int source_rows = (lines - 1) * row_step + kTaps;
+  if ((dyq & 3) == 0 || lines < 2 || row_step >= kTaps || source_rows > kMaxSourceRows) {
+    for (int y = y_first; y < y1; y += row_step) {
+      total = AddError(cur.Row(y) + x0, WarpEven8(prev, x0, y, dxq, dyq), valid, total);
+    }
+  } else {
+    const int* wx = kQuarterTaps[dxq & 3];
+    const int* wy = kQuarterTaps[dyq & 3];
+    const __m256i w01 = TapPair(wx[0], wx[1]);
+    const __m256i w23 = TapPair(wx[2], wx[3]);
+    const __m256i w45 = TapPair(wx[4], wx[5]);
+    const int sx = x0 + (dxq >> 2) - kTapsBefore;
+    const int sy = y_first + (dyq >> 2) - kTapsBefore;
+    __m256i rows[kMaxSourceRows];
+    for (int r = 0; r < source_rows; ++r)
+      rows[r] = WarpRowEven8(prev.Row(sy + r) + sx, w01, w23, w45);
+    for (int k = 0; k < lines; ++k) {
+      const __m256i* first = rows + k * row_step;
+      __m256i sum = _mm256_setzero_si256();
+      for (int j = 0; j < kTaps; ++j) {
+        sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(first[j], _mm256_set1_epi32(wy[j])));
+      }
+      total = AddError(cur.Row(y_first + k * row_step) + x0,
+                       _mm256_srai_epi32(_mm256_add_epi32(sum, rounding), 7), valid, total);
+    }
   }
   alignas(32) int32_t lanes[8];
   _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), total);
@@ -315,16 +384,98 @@ VIDMILL_AVX2 void Warp16Avx2(const PaddedPlane& prev, int x, int y, int dxq, int
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
 }
 
+// Samples p[0], p[2], …, p[14] as eight int32 lanes.
+VIDMILL_AVX2 inline __m256i Even8(const uint8_t* p) {
+  const __m256i wide = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_and_si256(wide, _mm256_set1_epi32(0xffff));
+}
+VIDMILL_AVX2 inline __m256i Even8(const uint16_t* p) {
+  return _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)),
+                          _mm256_set1_epi32(0xffff));
+}
+
+// |up(x − 1 + a) − down(x − 1 + b)| + … + |up(x + 1 + a) − down(x + 1 + b)|,
+// with u[5 + o] = up(x + o) and d[5 + o] = down(x + o).
+VIDMILL_AVX2 inline __m256i Sad3(const __m256i* u, const __m256i* d, int a, int b) {
+  __m256i sum = _mm256_setzero_si256();
+  for (int i = -1; i <= 1; ++i) {
+    sum = _mm256_add_epi32(sum, _mm256_abs_epi32(_mm256_sub_epi32(u[5 + i + a], d[5 + i + b])));
+  }
+  return sum;
+}
+
+// EdgeErrorsPortable on eight even samples at once; blocks whose taps would
+// reach past the line's ends (or whose 16-sample loads would) take the
+// portable loop.
+template <typename T>
+VIDMILL_AVX2 inline void EdgeErrorsAvx2(const KeptRows<T>& rows, int x0, int x1, int width,
+                                        int64_t* cubic_error, int64_t* edge_error) {
+  if (x0 < 5 || x0 + 21 > width || x1 - x0 > 16) {
+    EdgeErrorsPortable(rows, x0, x1, width, cubic_error, edge_error);
+    return;
+  }
+  __m256i u[11], d[11];
+  for (int i = 0; i < 11; ++i) {
+    u[i] = Even8(rows.up + x0 + i - 5);
+    d[i] = Even8(rows.down + x0 + i - 5);
+  }
+  const __m256i cubic = _mm256_srai_epi32(
+      _mm256_add_epi32(
+          _mm256_sub_epi32(
+              _mm256_mullo_epi32(_mm256_set1_epi32(5077), _mm256_add_epi32(u[5], d[5])),
+              _mm256_mullo_epi32(_mm256_set1_epi32(981),
+                                 _mm256_add_epi32(Even8(rows.up3 + x0), Even8(rows.down3 + x0)))),
+          _mm256_set1_epi32(4096)),
+      13);
+  __m256i score = _mm256_sub_epi32(Sad3(u, d, 0, 0), _mm256_set1_epi32(1));
+  __m256i edge = _mm256_srai_epi32(_mm256_add_epi32(u[5], d[5]), 1);
+  // A direction is tried only where the one before it on its side won.
+  for (int side : {-1, 1}) {
+    __m256i won = _mm256_set1_epi32(-1);
+    for (int k = 1; k <= 2; ++k) {
+      const int shift = 2 * k * side;
+      const __m256i candidate = Sad3(u, d, shift, -shift);
+      won = _mm256_and_si256(won, _mm256_cmpgt_epi32(score, candidate));
+      score = _mm256_blendv_epi8(score, candidate, won);
+      edge = _mm256_blendv_epi8(
+          edge, _mm256_srai_epi32(_mm256_add_epi32(u[5 + shift], d[5 - shift]), 1), won);
+    }
+  }
+  const __m256i lane = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+  const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(x1 - x0), lane);
+  const __m256i line = Even8(rows.line + x0);
+  alignas(32) int32_t cubic_lanes[8], edge_lanes[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(cubic_lanes),
+                     _mm256_and_si256(_mm256_abs_epi32(_mm256_sub_epi32(line, cubic)), valid));
+  _mm256_store_si256(reinterpret_cast<__m256i*>(edge_lanes),
+                     _mm256_and_si256(_mm256_abs_epi32(_mm256_sub_epi32(line, edge)), valid));
+  for (int i = 0; i < 8; ++i) {
+    *cubic_error += cubic_lanes[i];
+    *edge_error += edge_lanes[i];
+  }
+}
+
+VIDMILL_AVX2 void EdgeErrors8Avx2(const KeptRows<uint8_t>& rows, int x0, int x1, int width,
+                                  int64_t* cubic_error, int64_t* edge_error) {
+  EdgeErrorsAvx2(rows, x0, x1, width, cubic_error, edge_error);
+}
+VIDMILL_AVX2 void EdgeErrors16Avx2(const KeptRows<uint16_t>& rows, int x0, int x1, int width,
+                                   int64_t* cubic_error, int64_t* edge_error) {
+  EdgeErrorsAvx2(rows, x0, x1, width, cubic_error, edge_error);
+}
+
 }  // namespace
 
 const Kernels& PortableKernels() {
-  static const Kernels kernels{&MaRowPortable<uint8_t>, &MaRowPortable<uint16_t>,
-                               &SparseErrorPortable, &Warp16Portable};
+  static const Kernels kernels{&MaRowPortable<uint8_t>,      &MaRowPortable<uint16_t>,
+                               &SparseErrorPortable,         &Warp16Portable,
+                               &EdgeErrorsPortable<uint8_t>, &EdgeErrorsPortable<uint16_t>};
   return kernels;
 }
 
 const Kernels* Avx2Kernels() {
-  static const Kernels kernels{&MaRow8Avx2, &MaRow16Avx2, &SparseErrorAvx2, &Warp16Avx2};
+  static const Kernels kernels{&MaRow8Avx2, &MaRow16Avx2,     &SparseErrorAvx2,
+                               &Warp16Avx2, &EdgeErrors8Avx2, &EdgeErrors16Avx2};
   static const bool supported = __builtin_cpu_supports("avx2");
   return supported ? &kernels : nullptr;
 }

@@ -84,6 +84,18 @@ struct MaRows {
   const T* sa_down;
 };
 
+// The kept lines one sampled kept line is predicted from when a block's
+// spatial rule is judged on the kept field alone (EdgeWinsOnKeptLines in
+// deint.cc): 6 and 2 lines above, the line itself, 2 and 6 below.
+template <typename T>
+struct KeptRows {
+  const T* up3;
+  const T* up;
+  const T* line;
+  const T* down;
+  const T* down3;
+};
+
 // How the motion-adaptive estimate interpolates within the field.
 enum class Spatial {
   kCubic,  // 4-tap vertical cubic on the kept lines
@@ -104,6 +116,14 @@ struct Kernels {
                           int y_first, int y1, int row_step, int dxq, int dyq);
   // mc128 of the 16 samples x … x + 15 of row y.
   void (*warp16)(const PaddedPlane& prev, int x, int y, int dxq, int dyq, int32_t* out);
+  // Adds Σ |line − cubic| and Σ |line − edge-directed| over x = x0, x0 + 2, …
+  // < x1 (x1 − x0 ≤ 16) of a line `width` samples wide, predicted from the
+  // kept lines 2 and 6 away (the edge-directed rule's directions doubled with
+  // the doubled spacing); samples beyond the line's ends are its end samples.
+  void (*edge_errors8)(const KeptRows<uint8_t>& rows, int x0, int x1, int width,
+                       int64_t* cubic_error, int64_t* edge_error);
+  void (*edge_errors16)(const KeptRows<uint16_t>& rows, int x0, int x1, int width,
+                        int64_t* cubic_error, int64_t* edge_error);
 };
 
 // The portable kernels; the AVX2 ones (nullptr where the CPU lacks AVX2); the
