@@ -25,12 +25,41 @@ constexpr int kBlock = 16;
 // motion-adaptive result.
 constexpr int kMotionTolerance = 16;
 
-// The compensated missing lines are this mix (×256) of the compensated and the
+// The compensated missing lines are a mix (×256) of the compensated and the
 // motion-adaptive values. The previous output is itself partly reconstructed,
 // so taking the compensated value alone feeds errors back field after field:
 // on the training photos (Autumn, FallenLeaf; bench/quality/run.sh split) 1.0
-// was 1.1 dB and 7.9 dB *below* 0.7, 0.6 and 0.8 within 0.4 dB of it.
-constexpr int kCompensatedWeight = 179;  // 0.7
+// was 1.1 dB and 7.9 dB *below* 0.7, 0.6 and 0.8 within 0.4 dB of it. The
+// weight follows how clearly compensation won the block's look-back: 0.7
+// where it won narrowly (its error above 0.95 × the better spatial
+// estimate's), rising linearly to 0.95 where its error is half that or less.
+// Since the search reads every kept line, a fixed 0.9 beat 0.7 by 0.12 dB on
+// the 5 training photos' 576 clips and 0.54 on the 24 train_more ones, but
+// lost up to 0.5 dB on photos whose spatial estimates were already good
+// (Autumn −0.33); the sliding weight gains 0.25 and 0.65 (41.73 → 41.97,
+// 44.58 → 45.23; two of the 29 lose, by 0.57 and 0.10), and over 120-field
+// clips its later pictures gain as much as its first (no error build-up).
+// Bounds chosen on those 29 photos (0.6–0.8 low, 0.9–1.0 high, ratio bounds
+// 0.3–0.6 / 0.8–1.0: within 0.06 dB of each other).
+constexpr int kCompensatedWeightLow = 179;   // 0.7
+constexpr int kCompensatedWeightHigh = 243;  // 0.95
+// The compensated error's ratio to the spatial one, in percent, at and below
+// which the weight is the high one, and at and above which it is the low one.
+constexpr int kClearWinPercent = 50;
+constexpr int kNarrowWinPercent = 95;
+
+// The weight of the compensated value (×256) for a block whose compensated
+// variant erred `compensated` and whose better spatial one `spatial` in the
+// look-back.
+int CompensatedWeight(int64_t compensated, int64_t spatial) {
+  if (spatial <= 0) return kCompensatedWeightLow;
+  const int64_t span = (kNarrowWinPercent - kClearWinPercent) * spatial;
+  const int64_t above =
+      std::clamp<int64_t>(kNarrowWinPercent * spatial - 100 * compensated, 0, span);
+  return kCompensatedWeightLow +
+         static_cast<int>(((kCompensatedWeightHigh - kCompensatedWeightLow) * above + span / 2) /
+                          span);
+}
 
 // The block-matching error (and the look-back, and the spatial rule's verdict
 // on the kept lines) is taken on every 2nd pixel of every kept line. Against
@@ -497,14 +526,16 @@ void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, i
       // vector matched: its successor is a copy of its own frame, so its
       // motion-adaptive estimates see only half the motion (the look-back
       // judged them one field earlier, with a real successor).
+      const int64_t compensated_error = look_back(previous.compensated);
+      const int64_t spatial_error = std::min(cubic_error, edge_error);
       const bool use_compensated =
-          matched && (role == FieldRole::kLast ||
-                      look_back(previous.compensated) < std::min(cubic_error, edge_error));
+          matched && (role == FieldRole::kLast || compensated_error < spatial_error);
       // Revisiting the first field, only compensation is new: its spatial
       // choice on the kept lines stays.
       if (role == FieldRole::kFirstRevisited && !use_compensated) continue;
       WriteMissing(out, next, use_edge ? next.edge : next.cubic, x0, x1, first_missing, y1,
-                   matched ? &previous.output : nullptr, use_compensated, best);
+                   matched ? &previous.output : nullptr, use_compensated, best,
+                   CompensatedWeight(compensated_error, spatial_error));
     }
   }
 }
@@ -512,7 +543,7 @@ void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, i
 void Deinterlacer::WriteMissing(const PlaneView& out, LumaHistory& next,
                                 const PaddedPlane& adaptive, int x0, int x1, int first_missing,
                                 int y1, const PaddedPlane* previous, bool use_compensated,
-                                MotionVector vector) const {
+                                MotionVector vector, int weight) const {
   const int max_value = (1 << out.bit_depth) - 1;
   alignas(32) int32_t warped[kBlock];
   for (int y = first_missing; y < y1; y += 2) {
@@ -523,9 +554,9 @@ void Deinterlacer::WriteMissing(const PlaneView& out, LumaHistory& next,
       kernels_->warp16(*previous, x0, y, vector.dxq, vector.dyq, warped);
       for (int x = x0; x < x1; ++x) {
         // int64: at 16 bits the interpolation's overshoot can take the sum past 2^31.
-        const int64_t value = (int64_t{kCompensatedWeight} * warped[x - x0] +
-                               int64_t{256 - kCompensatedWeight} * 128 * ma[x] + (1 << 14)) >>
-                              15;
+        const int64_t value =
+            (int64_t{weight} * warped[x - x0] + int64_t{256 - weight} * 128 * ma[x] + (1 << 14)) >>
+            15;
         compensated[x] = static_cast<uint16_t>(std::clamp<int64_t>(value, 0, max_value));
       }
     } else {

@@ -100,8 +100,8 @@ class Deinterlacer final : public VideoFilter {
   // per-block motion search, choice and compensation of `out`'s missing lines
   // (which hold the cubic estimate on entry); fills next_history_'s rows.
   // `kept` is the input plane whose kept lines `out` has.
-  void CompensateLuma(const PlaneView& kept, const PlaneView& out, int kept_parity,
-                      FieldRole role, int block_row_begin, int block_row_end);
+  void CompensateLuma(const PlaneView& kept, const PlaneView& out, int kept_parity, FieldRole role,
+                      int block_row_begin, int block_row_end);
   // The brightness of `kept`'s kept lines over history_'s output's.
   float HistoryBrightnessRatio(const PlaneView& kept, int kept_parity) const;
   // The stream's first field, which had no previous output, compensated
@@ -119,13 +119,13 @@ class Deinterlacer final : public VideoFilter {
   void RevisitFirstField(const PlaneView& kept, const PlaneView& out, int kept_parity,
                          int luma_split, bool threaded);
   // The missing lines of one block: `adaptive` (a motion-adaptive variant),
-  // or, with `previous`, its mix with `previous` moved along `vector`, which
-  // is the output where `use_compensated`; fills next's compensated and
-  // output variants and `out`.
+  // or, with `previous`, its mix with `previous` moved along `vector` (that
+  // one weighted `weight` / 256), which is the output where `use_compensated`; fills next's
+  // compensated and output variants and `out`.
   void WriteMissing(const PlaneView& out, LumaHistory& next,
                     const deint_internal::PaddedPlane& adaptive, int x0, int x1, int first_missing,
                     int y1, const deint_internal::PaddedPlane* previous, bool use_compensated,
-                    MotionVector vector = {}) const;
+                    MotionVector vector = {}, int weight = 0) const;
 
   FilterConfig config_;
   const deint_internal::Kernels* kernels_;
