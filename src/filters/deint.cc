@@ -330,15 +330,30 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
     const int kept = field == 0 ? first_parity : 1 - first_parity;
     const FieldRole role =
         last_frame_ && field == fields - 1 ? FieldRole::kLast : FieldRole::kInner;
+    // At the stream's ends the missing frame is a copy of `cur`, and its
+    // missing lines would be the same as the other side's: the temporal
+    // difference then says "still" wherever the picture moves. The stream's
+    // first field takes its missing lines from cur and next instead (one and
+    // three field periods later), and the last from prev and cur (three and
+    // one earlier): on 38 training clips (576 and 1080) the first picture
+    // gains 0.88 dB and the last 0.12 on the mean (first: −1.42 to +2.79 per
+    // clip, 6 of 38 lose; clip means +0.09).
+    const bool first_field = revisit_first && field == 0;
+    const bool last_field = config_.field_rate && last_frame_ && field == 1;
     FieldSources sources[3];
     for (int plane = 0; plane < 3; ++plane) {
+      const PlaneView& p = prev.planes[plane];
+      const PlaneView& c = cur.planes[plane];
+      const PlaneView& n = next.planes[plane];
       // Missing lines: field 0 takes the second field of prev (before) and of
       // cur (after); field 1 the first field of cur (before) and of next (after).
-      sources[plane] = field == 0
-                           ? FieldSources{prev.planes[plane], cur.planes[plane], cur.planes[plane],
-                                          prev.planes[plane], next.planes[plane]}
-                           : FieldSources{cur.planes[plane], cur.planes[plane], next.planes[plane],
-                                          prev.planes[plane], next.planes[plane]};
+      if (first_field) {
+        sources[plane] = FieldSources{c, c, n, p, n};
+      } else if (last_field) {
+        sources[plane] = FieldSources{p, c, c, p, n};
+      } else {
+        sources[plane] = field == 0 ? FieldSources{p, c, c, p, n} : FieldSources{c, c, n, p, n};
+      }
     }
     auto half = [&](int index) {
       for (int plane = 0; plane < 3; ++plane) {
