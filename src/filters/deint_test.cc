@@ -255,7 +255,7 @@ TEST(DeintTest, FirstFieldIsRevisitedFromTheSecond) {
   // Measured: 0.0003; without the revisit 0.477. (A diagonal pan, 3 and 2
   // pixels per field, gains no more on this pattern since the stream's ends
   // take their missing lines from two frames: 0.51 against 0.36 without the
-  // revisit; on the 38 training clips the revisit still gains 1.16 dB on the
+  // revisit; on the 37 training clips the revisit still gains 1.17 dB on the
   // first picture.)
   EXPECT_LT(PanError(1, 0, 3, 0), 0.15);
 }
