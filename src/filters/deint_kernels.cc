@@ -298,25 +298,45 @@ VIDMILL_AVX2 inline __m256i WarpRowEven8(const uint16_t* row, __m256i w01, __m25
                           _mm256_madd_epi16(c, w45));
 }
 
-// mc128 at x, x + 2, …, x + 14 of row y (8 int32 lanes): each horizontal pass
-// takes the sample pairs (x − 2, x − 1), (x, x + 1) and (x + 2, x + 3) with
-// one madd each.
+// The taps of a warp by (dxq, dyq) quarter pixels, for the 8 even samples
+// from x on row y: the horizontal pass takes the sample pairs (x − 2, x − 1),
+// (x, x + 1) and (x + 2, x + 3) with one madd each, from column `sx`; the
+// vertical pass the six rows from `sy`.
+struct WarpTaps {
+  __m256i w01, w23, w45;
+  const int* wy;
+  int sx, sy;
+
+  VIDMILL_AVX2 WarpTaps(int x, int y, int dxq, int dyq) {
+    static_assert(kTaps == 6, "three tap pairs");
+    const int* wx = kQuarterTaps[dxq & 3];
+    w01 = TapPair(wx[0], wx[1]);
+    w23 = TapPair(wx[2], wx[3]);
+    w45 = TapPair(wx[4], wx[5]);
+    wy = kQuarterTaps[dyq & 3];
+    sx = x + (dxq >> 2) - kTapsBefore;
+    sy = y + (dyq >> 2) - kTapsBefore;
+  }
+  // The horizontal pass on source row `r` (scale 128).
+  VIDMILL_AVX2 __m256i Row(const PaddedPlane& prev, int r) const {
+    return WarpRowEven8(prev.Row(r) + sx, w01, w23, w45);
+  }
+  // A vertical pass's sum (scale 16384) rounded back to scale 128.
+  VIDMILL_AVX2 static __m256i Round(__m256i sum) {
+    return _mm256_srai_epi32(_mm256_add_epi32(sum, _mm256_set1_epi32(64)), 7);
+  }
+};
+
+// mc128 at x, x + 2, …, x + 14 of row y (8 int32 lanes).
 VIDMILL_AVX2 inline __m256i WarpEven8(const PaddedPlane& prev, int x, int y, int dxq, int dyq) {
-  static_assert(kTaps == 6, "three tap pairs");
-  const int* wx = kQuarterTaps[dxq & 3];
-  const int* wy = kQuarterTaps[dyq & 3];
-  const __m256i w01 = TapPair(wx[0], wx[1]);
-  const __m256i w23 = TapPair(wx[2], wx[3]);
-  const __m256i w45 = TapPair(wx[4], wx[5]);
-  const int sx = x + (dxq >> 2) - kTapsBefore;
-  const int sy = y + (dyq >> 2) - kTapsBefore;
+  const WarpTaps taps(x, y, dxq, dyq);
   __m256i sum = _mm256_setzero_si256();
   for (int j = 0; j < kTaps; ++j) {
-    if (wy[j] == 0) continue;
-    const __m256i line = WarpRowEven8(prev.Row(sy + j) + sx, w01, w23, w45);
-    sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(line, _mm256_set1_epi32(wy[j])));
+    if (taps.wy[j] == 0) continue;
+    sum = _mm256_add_epi32(
+        sum, _mm256_mullo_epi32(taps.Row(prev, taps.sy + j), _mm256_set1_epi32(taps.wy[j])));
   }
-  return _mm256_srai_epi32(_mm256_add_epi32(sum, _mm256_set1_epi32(64)), 7);
+  return WarpTaps::Round(sum);
 }
 
 // total + |128 · current − warped| on the even samples of `current` (lanes
@@ -334,7 +354,6 @@ VIDMILL_AVX2 int64_t SparseErrorAvx2(const PaddedPlane& prev, const PaddedPlane&
   // Lane k holds x0 + 2k; lanes at or beyond x1 are masked out.
   const __m256i lane = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
   const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(x1 - x0), lane);
-  const __m256i rounding = _mm256_set1_epi32(64);
   __m256i total = _mm256_setzero_si256();
   // A fractional vertical vector takes six source rows per line, and lines
   // row_step apart share 6 − row_step of them: each source row's horizontal
@@ -347,24 +366,16 @@ VIDMILL_AVX2 int64_t SparseErrorAvx2(const PaddedPlane& prev, const PaddedPlane&
       total = AddError(cur.Row(y) + x0, WarpEven8(prev, x0, y, dxq, dyq), valid, total);
     }
   } else {
-    const int* wx = kQuarterTaps[dxq & 3];
-    const int* wy = kQuarterTaps[dyq & 3];
-    const __m256i w01 = TapPair(wx[0], wx[1]);
-    const __m256i w23 = TapPair(wx[2], wx[3]);
-    const __m256i w45 = TapPair(wx[4], wx[5]);
-    const int sx = x0 + (dxq >> 2) - kTapsBefore;
-    const int sy = y_first + (dyq >> 2) - kTapsBefore;
+    const WarpTaps taps(x0, y_first, dxq, dyq);
     __m256i rows[kMaxSourceRows];
-    for (int r = 0; r < source_rows; ++r)
-      rows[r] = WarpRowEven8(prev.Row(sy + r) + sx, w01, w23, w45);
+    for (int r = 0; r < source_rows; ++r) rows[r] = taps.Row(prev, taps.sy + r);
     for (int k = 0; k < lines; ++k) {
       const __m256i* first = rows + k * row_step;
       __m256i sum = _mm256_setzero_si256();
       for (int j = 0; j < kTaps; ++j) {
-        sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(first[j], _mm256_set1_epi32(wy[j])));
+        sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(first[j], _mm256_set1_epi32(taps.wy[j])));
       }
-      total = AddError(cur.Row(y_first + k * row_step) + x0,
-                       _mm256_srai_epi32(_mm256_add_epi32(sum, rounding), 7), valid, total);
+      total = AddError(cur.Row(y_first + k * row_step) + x0, WarpTaps::Round(sum), valid, total);
     }
   }
   alignas(32) int32_t lanes[8];
