@@ -21,11 +21,13 @@
 // a vector is searched (predictive: last field's vector, the left and upper
 // neighbours', zero; then integer steps and half/quarter-pixel refinement,
 // six-tap Lanczos-3 sub-pixel), its error measured on the block's *kept* lines
-// only.
-// The compensated candidate is 0.7 × the previous output moved along the
-// vector + 0.3 × the motion-adaptive estimate (the mix damps the feedback of
-// reconstruction errors), offered only where the vector explains the kept
-// lines (mean error under 16 8-bit code values).
+// only (every one of them, every second sample).
+// The compensated candidate is w × the previous output moved along the
+// vector + (1 − w) × the motion-adaptive estimate (the mix damps the feedback
+// of reconstruction errors), offered only where the vector explains the kept
+// lines (mean error under 16 8-bit code values). w is 0.7 where compensation
+// won the look-back (below) narrowly, up to 0.95 where it won clearly and the
+// vector matched closely.
 // Which of cubic, edge-directed and compensated a block gets is decided by a
 // look-back: the previous field was reconstructed all three ways (kept in a
 // per-field history), and this field's kept lines are real samples of exactly
@@ -41,10 +43,12 @@
 // ColorfulCups) lost 4–9 dB to yadif (cubic jaggies on shallow edges,
 // compensated lines copying reconstructions); with it every training photo
 // beats the best stock filter (bench/quality).
-// The stream's ends: the first field, with nothing before it, is revisited
-// from the second once that is done (RevisitFirstField); the last field,
-// whose successor is a copy of its own frame, takes the compensated lines
-// wherever the vector matched.
+// The stream's ends: the missing frame beyond them is a copy of the current
+// one, so the first field takes its motion-adaptive estimate's missing lines
+// from the current and the next frame, the last from the previous and the
+// current; the first field, with nothing before it, is revisited from the
+// second once that is done (RevisitFirstField); the last field takes the
+// compensated lines wherever the vector matched.
 // Chroma takes the cubic motion-adaptive estimate; frame-rate output (one
 // picture per frame, no history) the edge-directed one for luma.
 // The inner loops are integer fixed point with AVX2 versions chosen at run
