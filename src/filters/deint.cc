@@ -347,7 +347,7 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
     // gains 0.90 dB and the last 0.12 on the mean (first: −1.42 to +2.79 per
     // clip, 6 of 37 lose; clip means +0.09).
     const bool first_field = revisit_first && field == 0;
-    const bool last_field = config_.field_rate && last_frame_ && field == 1;
+    const bool last_field = config_.field_rate && role == FieldRole::kLast;
     FieldSources sources[3];
     for (int plane = 0; plane < 3; ++plane) {
       const PlaneView& p = prev.planes[plane];
@@ -548,9 +548,9 @@ void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, i
       bool use_edge = edge_error < cubic_error;
       if (edge_error == cubic_error) use_edge = edge_wins_on_kept_lines();
       // The stream's last field takes the compensated lines wherever the
-      // vector matched: its successor is a copy of its own frame, so its
-      // motion-adaptive estimates see only half the motion (the look-back
-      // judged them one field earlier, with a real successor).
+      // vector matched: it has no successor, so its motion-adaptive
+      // estimates rest on the previous and the current frame only (the
+      // look-back judged them one field earlier, with a real successor).
       const int64_t compensated_error = look_back(previous.compensated);
       const int64_t spatial_error = std::min(cubic_error, edge_error);
       const bool use_compensated =

@@ -124,8 +124,9 @@ class Deinterlacer final : public VideoFilter {
                          int luma_split, bool threaded);
   // The missing lines of one block: `adaptive` (a motion-adaptive variant),
   // or, with `previous`, its mix with `previous` moved along `vector` (that
-  // one weighted `weight` / 256), which is the output where `use_compensated`; fills next's
-  // compensated and output variants and `out`.
+  // one weighted `weight` / 256; both unused without `previous`), which is
+  // the output where `use_compensated`; fills next's compensated and output
+  // variants and `out`.
   void WriteMissing(const PlaneView& out, LumaHistory& next,
                     const deint_internal::PaddedPlane& adaptive, int x0, int x1, int first_missing,
                     int y1, const deint_internal::PaddedPlane* previous, bool use_compensated,
