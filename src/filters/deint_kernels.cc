@@ -42,6 +42,15 @@ void PaddedPlane::ExtendTopBottom() {
 
 namespace {
 
+// bwdif's 4-tap vertical cubic (×8192): the near taps' weight and the far
+// taps' (negative) one.
+constexpr int kCubicNear = 5077;
+constexpr int kCubicFar = 981;
+// The cubic from the sums of the near and of the far samples, rounded.
+inline int Cubic(int near_sum, int far_sum) {
+  return (kCubicNear * near_sum - kCubicFar * far_sum + 4096) >> 13;
+}
+
 template <typename T>
 void EdgeErrorsPortable(const KeptRows<T>& rows, int x0, int x1, int width, int64_t* cubic_error,
                         int64_t* edge_error) {
@@ -49,9 +58,7 @@ void EdgeErrorsPortable(const KeptRows<T>& rows, int x0, int x1, int width, int6
   const T* up = rows.up;
   const T* down = rows.down;
   for (int x = x0; x < x1; x += 2) {
-    const int cubic =
-        (5077 * (at(up, x) + at(down, x)) - 981 * (at(rows.up3, x) + at(rows.down3, x)) + 4096) >>
-        13;
+    const int cubic = Cubic(at(up, x) + at(down, x), at(rows.up3, x) + at(rows.down3, x));
     int score = std::abs(at(up, x - 1) - at(down, x - 1)) + std::abs(at(up, x) - at(down, x)) +
                 std::abs(at(up, x + 1) - at(down, x + 1)) - 1;
     int edge = (at(up, x) + at(down, x)) >> 1;
@@ -112,7 +119,7 @@ T MaPixel(const MaRows<T>& r, Spatial spatial, int x, int width, int max_value) 
   if (diff == 0) return static_cast<T>(temporal);
   int value;
   if (spatial == Spatial::kCubic) {
-    value = (5077 * (c + e) - 981 * (r.up3[x] + r.down3[x]) + 4096) >> 13;
+    value = Cubic(c + e, r.up3[x] + r.down3[x]);
   } else if (x >= 3 && x < width - 3) {
     value = SpatialEdge(r, x);
   } else {
@@ -210,7 +217,7 @@ VIDMILL_AVX2 void MaRowAvx2(const MaRows<T>& r, Spatial spatial, int width, int 
   const int end = spatial == Spatial::kEdge ? width - 3 : width;
   for (int x = 0; x < std::min(begin, width); ++x)
     dst[x] = MaPixel(r, spatial, x, width, max_value);
-  const __m256i cubic_weights = _mm256_set1_epi32((-981 << 16) | 5077);
+  const __m256i cubic_weights = _mm256_set1_epi32((-kCubicFar << 16) | kCubicNear);
   const __m256i round = _mm256_set1_epi32(4096);
   const __m256i one = _mm256_set1_epi16(1);
   const __m256i zero = _mm256_setzero_si256();
@@ -339,6 +346,21 @@ VIDMILL_AVX2 inline __m256i WarpEven8(const PaddedPlane& prev, int x, int y, int
   return WarpTaps::Round(sum);
 }
 
+// The lanes of samples x0, x0 + 2, …, x0 + 14 that lie before x1 (all ones).
+VIDMILL_AVX2 inline __m256i EvenLanesBefore(int x0, int x1) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(x1 - x0),
+                            _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14));
+}
+
+// The sum of eight int32 lanes.
+VIDMILL_AVX2 inline int64_t SumLanes(__m256i v) {
+  alignas(32) int32_t lanes[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), v);
+  int64_t sum = 0;
+  for (int32_t value : lanes) sum += value;
+  return sum;
+}
+
 // total + |128 · current − warped| on the even samples of `current` (lanes
 // outside `valid` add nothing).
 VIDMILL_AVX2 inline __m256i AddError(const uint16_t* current, __m256i warped, __m256i valid,
@@ -352,8 +374,7 @@ VIDMILL_AVX2 inline __m256i AddError(const uint16_t* current, __m256i warped, __
 VIDMILL_AVX2 int64_t SparseErrorAvx2(const PaddedPlane& prev, const PaddedPlane& cur, int x0,
                                      int x1, int y_first, int y1, int row_step, int dxq, int dyq) {
   // Lane k holds x0 + 2k; lanes at or beyond x1 are masked out.
-  const __m256i lane = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
-  const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(x1 - x0), lane);
+  const __m256i valid = EvenLanesBefore(x0, x1);
   __m256i total = _mm256_setzero_si256();
   // A fractional vertical vector takes six source rows per line, and lines
   // row_step apart share 6 − row_step of them: each source row's horizontal
@@ -378,11 +399,7 @@ VIDMILL_AVX2 int64_t SparseErrorAvx2(const PaddedPlane& prev, const PaddedPlane&
       total = AddError(cur.Row(y_first + k * row_step) + x0, WarpTaps::Round(sum), valid, total);
     }
   }
-  alignas(32) int32_t lanes[8];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), total);
-  int64_t sum = 0;
-  for (int32_t value : lanes) sum += value;
-  return sum;
+  return SumLanes(total);
 }
 
 VIDMILL_AVX2 void Warp16Avx2(const PaddedPlane& prev, int x, int y, int dxq, int dyq,
@@ -433,8 +450,8 @@ VIDMILL_AVX2 inline void EdgeErrorsAvx2(const KeptRows<T>& rows, int x0, int x1,
   const __m256i cubic = _mm256_srai_epi32(
       _mm256_add_epi32(
           _mm256_sub_epi32(
-              _mm256_mullo_epi32(_mm256_set1_epi32(5077), _mm256_add_epi32(u[5], d[5])),
-              _mm256_mullo_epi32(_mm256_set1_epi32(981),
+              _mm256_mullo_epi32(_mm256_set1_epi32(kCubicNear), _mm256_add_epi32(u[5], d[5])),
+              _mm256_mullo_epi32(_mm256_set1_epi32(kCubicFar),
                                  _mm256_add_epi32(Even8(rows.up3 + x0), Even8(rows.down3 + x0)))),
           _mm256_set1_epi32(4096)),
       13);
@@ -452,18 +469,11 @@ VIDMILL_AVX2 inline void EdgeErrorsAvx2(const KeptRows<T>& rows, int x0, int x1,
           edge, _mm256_srai_epi32(_mm256_add_epi32(u[5 + shift], d[5 - shift]), 1), won);
     }
   }
-  const __m256i lane = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
-  const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(x1 - x0), lane);
+  const __m256i valid = EvenLanesBefore(x0, x1);
   const __m256i line = Even8(rows.line + x0);
-  alignas(32) int32_t cubic_lanes[8], edge_lanes[8];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(cubic_lanes),
-                     _mm256_and_si256(_mm256_abs_epi32(_mm256_sub_epi32(line, cubic)), valid));
-  _mm256_store_si256(reinterpret_cast<__m256i*>(edge_lanes),
-                     _mm256_and_si256(_mm256_abs_epi32(_mm256_sub_epi32(line, edge)), valid));
-  for (int i = 0; i < 8; ++i) {
-    *cubic_error += cubic_lanes[i];
-    *edge_error += edge_lanes[i];
-  }
+  *cubic_error +=
+      SumLanes(_mm256_and_si256(_mm256_abs_epi32(_mm256_sub_epi32(line, cubic)), valid));
+  *edge_error += SumLanes(_mm256_and_si256(_mm256_abs_epi32(_mm256_sub_epi32(line, edge)), valid));
 }
 
 VIDMILL_AVX2 void EdgeErrors8Avx2(const KeptRows<uint8_t>& rows, int x0, int x1, int width,
