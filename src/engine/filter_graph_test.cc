@@ -162,11 +162,12 @@ TEST(FilterGraphTest, UnknownNamesAndMisplacedClarityAreRefused) {
   EXPECT_FALSE(HasFilterStage("hqdn3d"));
 }
 
-// Shared input: 1 s of 320x240 25 fps H.264 (no audio).
+// Shared input: 1 s of 320x240 25 fps H.264 (no audio), in a directory removed
+// at the process's exit.
 const std::string& Input() {
-  static test::TempDir* dir = new test::TempDir();
+  static const test::TempDir dir;
   static const std::string path = [] {
-    std::string out = dir->path() + "/in.mp4";
+    std::string out = dir.path() + "/in.mp4";
     Ffmpeg(
         "-f lavfi -i testsrc2=size=320x240:rate=25 -t 1 -c:v libx264 -preset ultrafast "
         "-pix_fmt yuv420p '" +
