@@ -15,6 +15,9 @@
 //       Vidmill's deint at field rate (optional filter properties); prints "fps <output frames per
 //       second> cpu_ms_per_frame <CPU time of all threads per output frame>", both measured around
 //       the filter calls only (no file I/O).
+//   deint-frames IN.yuv W H OUT.yuv [KEY=VALUE...]
+//       The same at frame rate (one frame per woven frame, the first field's
+//       time: compare with the progressive pictures 0, 2, 4…).
 //   filmgrain IN.yuv W H OUT.yuv [KEY=VALUE...]
 //       Vidmill's filmgrain (properties strength, seed); prints fps and
 //       cpu_ms_per_frame like deint.
@@ -348,6 +351,7 @@ int main(int argc, char** argv) {
   if (command == "weave") rc = Weave(argc, argv);
   if (command == "event") rc = Event(argc, argv);
   if (command == "deint") rc = RunNamedFilter("deint", /*field_rate=*/true, argc, argv);
+  if (command == "deint-frames") rc = RunNamedFilter("deint", /*field_rate=*/false, argc, argv);
   if (command == "filmgrain") rc = RunNamedFilter("filmgrain", /*field_rate=*/false, argc, argv);
   if (command == "metrics") rc = Metrics(argc, argv);
   if (command == "noise") rc = Noise(argc, argv);

@@ -138,6 +138,7 @@ class Deinterlacer final : public VideoFilter {
   std::vector<OwnedFrame> ready_;
   bool flushed_ = false;
   bool started_ = false;
+  bool first_frame_ = true;  // EmitCurrent has not emitted yet
   // Field rate only: the previous output's variants (history_), this field's
   // (next_history_), this field's kept lines, the last field's block vectors.
   std::unique_ptr<LumaHistory> history_;

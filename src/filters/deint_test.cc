@@ -145,12 +145,13 @@ double MeanLumaError(const std::vector<OwnedFrame>& out, int first, int last, co
 }
 
 // `frames` woven 128×96 4:2:0 frames whose luma rows of parity p in frame f
-// show truth(x, y, 2f + p) (grey chroma), deinterlaced at field rate.
+// show truth(x, y, 2f + p) (grey chroma), deinterlaced at field rate (or at
+// frame rate: output n is at field time 2n).
 template <typename Truth>
-std::vector<OwnedFrame> DeinterlaceWoven(int frames, const Truth& truth) {
+std::vector<OwnedFrame> DeinterlaceWoven(int frames, const Truth& truth, bool field_rate = true) {
   FilterConfig config;
   config.input = PixelFormat{128, 96, 8, Chroma::k420};
-  config.field_rate = true;
+  config.field_rate = field_rate;
   auto filter = MakeFilter("deint", config);
   EXPECT_TRUE(filter.ok());
   for (int frame_index = 0; frame_index < frames; ++frame_index) {
@@ -280,6 +281,16 @@ TEST(DeintTest, StreamEndsTakeTheirMissingLinesFromTwoFrames) {
   EXPECT_LT(PanError(3, 2, 3, 0), 0.8);
   EXPECT_LT(PanError(3, 2, 4, 7), 0.06);
   EXPECT_LT(PanError(2, 2, 4, 7), 0.06);
+}
+
+// The same at frame rate: the first frame's missing lines come from the
+// current and the next frame, not from the copy of the current one.
+TEST(DeintTest, FrameRateFirstFrameTakesItsMissingLinesFromTwoFrames) {
+  auto truth = [](int x, int y, int t) { return Pattern(x + 3 * t, y + 2 * t, 255); };
+  const std::vector<OwnedFrame> out = DeinterlaceWoven(3, truth, /*field_rate=*/false);
+  ASSERT_EQ(out.size(), 3u);
+  // Measured: 0.844; with the copy on either side 1.807.
+  EXPECT_LT(MeanLumaError(out, 0, 1, truth), 1.2);
 }
 
 // Where compensation wins the look-back clearly, the compensated lines lean
