@@ -722,143 +722,130 @@ void Compensate(const Image& ref, const std::vector<Vector>& field, int blocks_x
   }
 }
 
-// The orthonormal 8-point DCT-II matrix, basis[u][x].
-struct DctBasis {
-  float m[8][8];
-  alignas(32) float transposed[8][8];  // transposed[x][u] = m[u][x]
-  DctBasis() {
+// The 2-D DCT of the spatial stage and of the noise model: the orthonormal
+// 8-point DCT-II by its even and odd halves (Chen's factorisation: 48
+// operations instead of the matrix's 120), applied along the block's columns
+// and then, after a transpose, along its rows. Eight lanes travel together —
+// columns in the first pass, rows in the second — in a GCC vector of eight
+// floats: AVX registers where the caller is compiled for AVX2, pairs of SSE
+// registers in the portable build. Both run the same operations in the same
+// order (no FMA contraction: neither build enables FMA), so they give the
+// same pictures bit for bit.
+typedef float Lanes8 __attribute__((vector_size(32)));
+typedef int LaneMask8 __attribute__((vector_size(32)));
+
+// sqrt(1/8); ½cos(π/8), ½cos(3π/8); kDctOdd[k][n] = ½cos((2n+1)(2k+1)π/16).
+constexpr float kDctQ = 0.35355339059327378f;
+constexpr float kDctE1 = 0.46193976625564337f, kDctE2 = 0.19134171618254492f;
+constexpr float kDctOdd[4][4] = {
+    {0.49039264020161522f, 0.41573480615127262f, 0.27778511650980114f, 0.09754516100806417f},
+    {0.41573480615127262f, -0.09754516100806417f, -0.49039264020161522f, -0.27778511650980114f},
+    {0.27778511650980114f, -0.49039264020161522f, 0.09754516100806417f, 0.41573480615127262f},
+    {0.09754516100806417f, -0.27778511650980114f, 0.41573480615127262f, -0.49039264020161522f}};
+
+// v[n] (sample n of eight signals, one per lane) → v[k] (their coefficient k).
+VIDMILL_INLINE void Dct8(Lanes8 v[8]) {
+  const Lanes8 s0 = v[0] + v[7], s1 = v[1] + v[6], s2 = v[2] + v[5], s3 = v[3] + v[4];
+  const Lanes8 d[4] = {v[0] - v[7], v[1] - v[6], v[2] - v[5], v[3] - v[4]};
+  const Lanes8 a0 = s0 + s3, a1 = s1 + s2, b0 = s0 - s3, b1 = s1 - s2;
+  v[0] = (a0 + a1) * kDctQ;
+  v[4] = (a0 - a1) * kDctQ;
+  v[2] = b0 * kDctE1 + b1 * kDctE2;
+  v[6] = b0 * kDctE2 - b1 * kDctE1;
+  for (int k = 0; k < 4; ++k) {
+    v[2 * k + 1] = (d[0] * kDctOdd[k][0] + d[1] * kDctOdd[k][1]) +
+                   (d[2] * kDctOdd[k][2] + d[3] * kDctOdd[k][3]);
+  }
+}
+
+// The inverse of Dct8.
+VIDMILL_INLINE void Idct8(Lanes8 v[8]) {
+  const Lanes8 t0 = (v[0] + v[4]) * kDctQ, t1 = (v[0] - v[4]) * kDctQ;
+  const Lanes8 r0 = v[2] * kDctE1 + v[6] * kDctE2, r1 = v[2] * kDctE2 - v[6] * kDctE1;
+  const Lanes8 even[4] = {t0 + r0, t1 + r1, t1 - r1, t0 - r0};
+  Lanes8 odd[4];
+  for (int n = 0; n < 4; ++n) {
+    odd[n] = (v[1] * kDctOdd[0][n] + v[3] * kDctOdd[1][n]) +
+             (v[5] * kDctOdd[2][n] + v[7] * kDctOdd[3][n]);
+  }
+  for (int n = 0; n < 4; ++n) {
+    v[n] = even[n] + odd[n];
+    v[7 - n] = even[n] - odd[n];
+  }
+}
+
+// r[i][j] ↔ r[j][i] (the unpack / shuffle / lane-swap ladder of AVX).
+VIDMILL_INLINE void Transpose8(Lanes8 r[8]) {
+  Lanes8 t[8], u[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = __builtin_shufflevector(r[2 * i], r[2 * i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+    t[2 * i + 1] = __builtin_shufflevector(r[2 * i], r[2 * i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = __builtin_shufflevector(t[i], t[i + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+    u[i + 1] = __builtin_shufflevector(t[i], t[i + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+    u[i + 2] = __builtin_shufflevector(t[i + 1], t[i + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+    u[i + 3] = __builtin_shufflevector(t[i + 1], t[i + 3], 2, 3, 10, 11, 6, 7, 14, 15);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = __builtin_shufflevector(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+    r[i + 4] = __builtin_shufflevector(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+  }
+}
+
+// The 2-D DCT of an 8×8 block (the noise model's).
+void ForwardDct(const float block[8][8], float coef[8][8]) {
+  Lanes8 rows[8];
+  __builtin_memcpy(rows, block, sizeof rows);
+  Dct8(rows);
+  Transpose8(rows);
+  Dct8(rows);  // rows[u][v]: coefficient (v, u)
+  Transpose8(rows);
+  __builtin_memcpy(coef, rows, sizeof rows);
+}
+
+// The spatial stage's thresholds, transposed for the shrinkage: by_u[u][v] is
+// threshold (v, u) in units of the block's noise RMS; the DC's is 0 (always
+// kept).
+struct ShrinkThresholds {
+  Lanes8 by_u[8];
+  explicit ShrinkThresholds(const float threshold[8][8]) {
     for (int u = 0; u < 8; ++u) {
-      for (int x = 0; x < 8; ++x) {
-        m[u][x] = static_cast<float>((u == 0 ? std::sqrt(0.125) : 0.5) *
-                                     std::cos((2 * x + 1) * u * 3.14159265358979 / 16));
-        transposed[x][u] = m[u][x];
-      }
+      for (int v = 0; v < 8; ++v) by_u[u][v] = u == 0 && v == 0 ? 0.0f : threshold[v][u];
     }
   }
 };
 
-const DctBasis& Basis() {
-  static const DctBasis basis;
-  return basis;
-}
-
-// The 2-D DCT of an 8×8 block.
-void ForwardDct(const float block[8][8], float coef[8][8]) {
-  const DctBasis& basis = Basis();
-  float tmp[8][8];
-  for (int y = 0; y < 8; ++y) {
-    for (int u = 0; u < 8; ++u) {
-      float sum = 0;
-      for (int x = 0; x < 8; ++x) sum += basis.m[u][x] * block[y][x];
-      tmp[y][u] = sum;
-    }
-  }
-  for (int v = 0; v < 8; ++v) {
-    for (int u = 0; u < 8; ++u) {
-      float sum = 0;
-      for (int y = 0; y < 8; ++y) sum += basis.m[v][y] * tmp[y][u];
-      coef[v][u] = sum;
-    }
-  }
-}
-
 // Hard-thresholds one 8×8 block in place: coefficient (v, u) is kept when
-// |c| ≥ scale × threshold[v][u]. Returns the number of kept coefficients.
-int ShrinkBlock(float block[8][8], const float threshold[8][8], float scale) {
-  const DctBasis& basis = Basis();
-  float tmp[8][8], coef[8][8];
-  // Rows, then columns.
-  for (int y = 0; y < 8; ++y) {
-    for (int u = 0; u < 8; ++u) {
-      float sum = 0;
-      for (int x = 0; x < 8; ++x) sum += basis.m[u][x] * block[y][x];
-      tmp[y][u] = sum;
-    }
+// |c| ≥ scale × threshold (v, u). Returns the number of kept coefficients.
+VIDMILL_INLINE int ShrinkBlockBody(float block[8][8], const ShrinkThresholds& thresholds,
+                                   float scale) {
+  Lanes8 rows[8];
+  __builtin_memcpy(rows, block, sizeof rows);
+  Dct8(rows);
+  Transpose8(rows);
+  Dct8(rows);  // rows[u][v]: coefficient (v, u)
+  LaneMask8 kept = {};
+  for (int u = 0; u < 8; ++u) {
+    const Lanes8 magnitude = rows[u] < 0 ? -rows[u] : rows[u];
+    const LaneMask8 keep = magnitude >= thresholds.by_u[u] * scale;
+    rows[u] = reinterpret_cast<Lanes8>(reinterpret_cast<LaneMask8>(rows[u]) & keep);
+    kept -= keep;  // a kept lane is −1
   }
-  int kept = 0;
-  for (int v = 0; v < 8; ++v) {
-    for (int u = 0; u < 8; ++u) {
-      float sum = 0;
-      for (int y = 0; y < 8; ++y) sum += basis.m[v][y] * tmp[y][u];
-      const bool keep = (u == 0 && v == 0) || std::abs(sum) >= scale * threshold[v][u];
-      coef[v][u] = keep ? sum : 0.0f;
-      kept += keep;
-    }
-  }
-  // Inverse: rows (tmp[v][x] = Σu coef[v][u] m[u][x]), then columns, the
-  // order of ShrinkBlockAvx2, so both give the same pictures.
-  for (int v = 0; v < 8; ++v) {
-    for (int x = 0; x < 8; ++x) {
-      float sum = 0;
-      for (int u = 0; u < 8; ++u) sum += coef[v][u] * basis.m[u][x];
-      tmp[v][x] = sum;
-    }
-  }
-  for (int y = 0; y < 8; ++y) {
-    for (int x = 0; x < 8; ++x) {
-      float sum = 0;
-      for (int v = 0; v < 8; ++v) sum += basis.m[v][y] * tmp[v][x];
-      block[y][x] = sum;
-    }
-  }
-  return kept;
+  Idct8(rows);
+  Transpose8(rows);
+  Idct8(rows);
+  __builtin_memcpy(block, rows, sizeof rows);
+  return ((kept[0] + kept[1]) + (kept[2] + kept[3])) + ((kept[4] + kept[5]) + (kept[6] + kept[7]));
 }
 
-#if defined(__x86_64__) || defined(__i386__)
-// ShrinkBlock with 8-wide rows: each 1-D transform is eight broadcast
-// multiply-adds per row.
-VIDMILL_AVX2 int ShrinkBlockAvx2(float block[8][8], const float threshold[8][8], float scale) {
-  const DctBasis& basis = Basis();
-  __m256 rows[8], transposed_basis[8], tmp[8], coef[8];
-  for (int x = 0; x < 8; ++x) transposed_basis[x] = _mm256_load_ps(basis.transposed[x]);
-  // Forward: along rows (tmp[y][u] = Σx block[y][x] m[u][x]), then columns.
-  for (int y = 0; y < 8; ++y) {
-    __m256 sum = _mm256_mul_ps(_mm256_broadcast_ss(&block[y][0]), transposed_basis[0]);
-    for (int x = 1; x < 8; ++x) {
-      sum =
-          _mm256_add_ps(sum, _mm256_mul_ps(_mm256_broadcast_ss(&block[y][x]), transposed_basis[x]));
-    }
-    tmp[y] = sum;
-  }
-  int kept = 0;
-  const __m256 sign = _mm256_set1_ps(-0.0f);
-  const __m256 scale_v = _mm256_set1_ps(scale);
-  for (int v = 0; v < 8; ++v) {
-    __m256 sum = _mm256_mul_ps(_mm256_broadcast_ss(&basis.m[v][0]), tmp[0]);
-    for (int y = 1; y < 8; ++y) {
-      sum = _mm256_add_ps(sum, _mm256_mul_ps(_mm256_broadcast_ss(&basis.m[v][y]), tmp[y]));
-    }
-    __m256 limit = _mm256_mul_ps(scale_v, _mm256_loadu_ps(threshold[v]));
-    if (v == 0) limit = _mm256_blend_ps(limit, _mm256_setzero_ps(), 1);  // DC always kept
-    const __m256 keep = _mm256_cmp_ps(_mm256_andnot_ps(sign, sum), limit, _CMP_GE_OQ);
-    kept += __builtin_popcount(static_cast<unsigned>(_mm256_movemask_ps(keep)));
-    coef[v] = _mm256_and_ps(sum, keep);
-  }
-  // Inverse: rows (tmp[v][x] = Σu coef[v][u] m[u][x]), then columns.
-  alignas(32) float coef_mem[8][8];
-  for (int v = 0; v < 8; ++v) _mm256_store_ps(coef_mem[v], coef[v]);
-  for (int x = 0; x < 8; ++x) rows[x] = _mm256_loadu_ps(basis.m[x]);
-  for (int v = 0; v < 8; ++v) {
-    __m256 sum = _mm256_mul_ps(_mm256_broadcast_ss(&coef_mem[v][0]), rows[0]);
-    for (int u = 1; u < 8; ++u) {
-      sum = _mm256_add_ps(sum, _mm256_mul_ps(_mm256_broadcast_ss(&coef_mem[v][u]), rows[u]));
-    }
-    tmp[v] = sum;
-  }
-  for (int y = 0; y < 8; ++y) {
-    __m256 sum = _mm256_mul_ps(_mm256_broadcast_ss(&basis.m[0][y]), tmp[0]);
-    for (int v = 1; v < 8; ++v) {
-      sum = _mm256_add_ps(sum, _mm256_mul_ps(_mm256_broadcast_ss(&basis.m[v][y]), tmp[v]));
-    }
-    _mm256_storeu_ps(block[y], sum);
-  }
-  return kept;
+VIDMILL_AVX2 int ShrinkBlockAvx2(float block[8][8], const ShrinkThresholds& thresholds,
+                                 float scale) {
+  return ShrinkBlockBody(block, thresholds, scale);
 }
-#else
-int ShrinkBlockAvx2(float block[8][8], const float threshold[8][8], float scale) {
-  return ShrinkBlock(block, threshold, scale);
+int ShrinkBlock(float block[8][8], const ShrinkThresholds& thresholds, float scale) {
+  return ShrinkBlockBody(block, thresholds, scale);
 }
-#endif
 
 // Copies the 8×8 block at (x0, y0) of `in` and returns the sum of `residual`
 // over it (eight lanes, one per column, so both builds add in one order).
@@ -918,11 +905,11 @@ std::vector<int> BlockStarts(int size) {
 
 // Spatial stage on rows [row_begin, row_end): `in` denoised by overlapping DCT
 // shrinkage into `out`. A block's coefficient (v, u) is dropped below
-// threshold[v][u] × the RMS over the block of `residual` (the noise variance
+// its threshold × the RMS over the block of `residual` (the noise variance
 // left per sample).
-void SpatialRows(const Image& in, const Image& residual, const float threshold[8][8], int row_begin,
-                 int row_end, std::vector<float>* acc_buffer, std::vector<float>* weight_buffer,
-                 Image* out) {
+void SpatialRows(const Image& in, const Image& residual, const ShrinkThresholds& thresholds,
+                 int row_begin, int row_end, std::vector<float>* acc_buffer,
+                 std::vector<float>* weight_buffer, Image* out) {
   if (in.width < 8 || in.height < 8) {
     for (int y = row_begin; y < row_end; ++y)
       std::copy(in.Row(y), in.Row(y) + in.width, out->Row(y));
@@ -946,8 +933,8 @@ void SpatialRows(const Image& in, const Image& residual, const float threshold[8
       const float variance = UseAvx2() ? GatherBlockAvx2(in, residual, x0, y0, block)
                                        : GatherBlockGeneric(in, residual, x0, y0, block);
       const float scale = std::sqrt(variance / 64);
-      const int kept = UseAvx2() ? ShrinkBlockAvx2(block, threshold, scale)
-                                 : ShrinkBlock(block, threshold, scale);
+      const int kept = UseAvx2() ? ShrinkBlockAvx2(block, thresholds, scale)
+                                 : ShrinkBlock(block, thresholds, scale);
       const float w = 1.0f / (1 + kept);
       if (UseAvx2()) {
         AccumulateBlockAvx2(block, w, j_begin, j_end, in.width, acc_row + x0, weight_row + x0);
@@ -1821,6 +1808,7 @@ void Denoiser::DenoisePlane(int plane, const Picture& cur, const std::vector<Nei
   for (int v = 0; v < 8; ++v) {
     for (int u = 0; u < 8; ++u) threshold[v][u] = kThreshold * std::sqrt(model.shape[v][u]);
   }
+  const ShrinkThresholds thresholds(threshold);
   // The model's variance by intensity, in 256 steps.
   float variance_lut[256];
   for (int level = 0; level < 256; ++level) {
@@ -1845,7 +1833,7 @@ void Denoiser::DenoisePlane(int plane, const Picture& cur, const std::vector<Nei
   RunInHalves(height, true, fuse_rows);
   RunInHalves(height, true, [&](int row_begin, int row_end) {
     const int half = row_begin == 0 ? 0 : 1;
-    SpatialRows(temporal, residual, threshold, row_begin, row_end, &ws.accumulators[half],
+    SpatialRows(temporal, residual, thresholds, row_begin, row_end, &ws.accumulators[half],
                 &ws.weights[half], &result);
   });
   WritePlane(result, max_value, dst);
