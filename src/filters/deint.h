@@ -132,6 +132,14 @@ class Deinterlacer final : public VideoFilter {
                     int y1, const deint_internal::PaddedPlane* previous, bool use_compensated,
                     MotionVector vector = {}, int weight = 0) const;
 
+  // Field rate, chroma, the luma's block rows [block_row_begin,
+  // block_row_end): where CompensateLuma took the compensated lines, the
+  // chroma's missing lines (which hold the cubic motion-adaptive estimate on
+  // entry) take the previous output's chroma moved along the luma's vector,
+  // mixed with that estimate; fills the next chroma history's rows.
+  void CompensateChroma(const FrameView& out, int kept_parity, int block_row_begin,
+                        int block_row_end);
+
   FilterConfig config_;
   const deint_internal::Kernels* kernels_;
   std::deque<OwnedFrame> window_;  // [prev, cur, next]
@@ -147,6 +155,15 @@ class Deinterlacer final : public VideoFilter {
   bool last_frame_ = false;  // Flush is emitting the last frame
   deint_internal::PaddedPlane current_;
   std::vector<MotionVector> vectors_;
+  // Per luma block, what CompensateLuma chose for this field's output.
+  struct BlockChoice {
+    MotionVector vector;
+    bool compensated = false;
+  };
+  std::vector<BlockChoice> choices_;
+  // The previous output's chroma planes (U, V), and this field's.
+  deint_internal::PaddedPlane chroma_history_[2];
+  deint_internal::PaddedPlane next_chroma_history_[2];
 };
 
 }  // namespace vidmill::filters
