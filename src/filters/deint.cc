@@ -41,14 +41,7 @@ constexpr int kMotionTolerance = 16;
 // clips its later pictures gain as much as its first (no error build-up).
 // Bounds chosen on those 29 photos (0.6–0.8 low, 0.9–1.0 high, ratio bounds
 // 0.3–0.6 / 0.8–1.0: within 0.06 dB of each other).
-constexpr int kCompensatedWeightLow = 179;  // 0.7
-// The chroma's compensated lines, where the luma took its own, weigh 0.6
-// against the chroma's cubic estimate, whatever the luma's weight: on the 37
-// training clips (the 5 photos and 24 train_more at 576, 8 upscaled at
-// 1080) chroma MSE fell by 0.90 dB (U) and 0.79 (V) on the mean, no clip
-// lost; 0.5 gained 0.69 / 0.60, 0.7 0.98 / 0.85 but one clip lost 1.1, the
-// luma's own weight (0.7–0.95) 0.76 / 0.64 with five clips losing up to 2.4.
-constexpr int kChromaCompensatedWeight = 154;
+constexpr int kCompensatedWeightLow = 179;   // 0.7
 constexpr int kCompensatedWeightHigh = 243;  // 0.95
 // The compensated error's ratio to the spatial one, in percent, at and below
 // which the weight is the high one, and at and above which it is the low one.
@@ -62,6 +55,13 @@ constexpr int kNarrowWinPercent = 95;
 // fixed 0.7 on three of them without this bound, 0.2–0.6 with it (the fourth
 // gains 0.7 either way); clip means move by −0.02 dB.
 constexpr int kCloseMatch = 8;
+// The chroma's compensated lines, where the luma took its own, weigh 0.6
+// against the chroma's cubic estimate, whatever the luma's weight: on the 37
+// training clips (the 5 photos and 24 train_more at 576, 8 upscaled at
+// 1080) chroma MSE fell by 0.90 dB (U) and 0.79 (V) on the mean, no clip
+// lost; 0.5 gained 0.69 / 0.60, 0.7 0.98 / 0.85 but one clip lost 1.1, the
+// luma's own weight (0.7–0.95) 0.76 / 0.64 with five clips losing up to 2.4.
+constexpr int kChromaCompensatedWeight = 154;
 
 // The weight of the compensated value (×256) for a block whose compensated
 // variant erred `compensated` and whose better spatial one `spatial` in the
