@@ -49,8 +49,10 @@
 // current; the first field, with nothing before it, is revisited from the
 // second once that is done (RevisitFirstField); the last field takes the
 // compensated lines wherever the vector matched.
-// Chroma takes the cubic motion-adaptive estimate; frame-rate output (one
-// picture per frame, no history) the edge-directed one for luma.
+// Chroma takes the cubic motion-adaptive estimate, and where the luma took the
+// compensated lines the previous output's chroma moved along the same vector.
+// Frame-rate output is the same process with the second field's picture left
+// out (it is still made: the next frame's first field is compensated from it).
 // The inner loops are integer fixed point with AVX2 versions chosen at run
 // time (filters/deint_kernels.h), bit-identical to the portable ones.
 // Input: woven frames (both fields in one frame); 8–16 bits, any chroma (chroma
@@ -100,7 +102,7 @@ class Deinterlacer final : public VideoFilter {
     kLast,            // the stream's last field: compensated wherever matched
     kFirstRevisited,  // RevisitFirstField: only compensation may replace
   };
-  // Field rate, luma, block rows [block_row_begin, block_row_end): the
+  // Luma, block rows [block_row_begin, block_row_end): the
   // per-block motion search, choice and compensation of `out`'s missing lines
   // (which hold the cubic estimate on entry); fills next_history_'s rows.
   // `kept` is the input plane whose kept lines `out` has.
@@ -132,7 +134,7 @@ class Deinterlacer final : public VideoFilter {
                     int y1, const deint_internal::PaddedPlane* previous, bool use_compensated,
                     MotionVector vector = {}, int weight = 0) const;
 
-  // Field rate, chroma, the luma's block rows [block_row_begin,
+  // Chroma, the luma's block rows [block_row_begin,
   // block_row_end): where CompensateLuma took the compensated lines, the
   // chroma's missing lines (which hold the cubic motion-adaptive estimate on
   // entry) take the previous output's chroma moved along the luma's vector,
@@ -146,8 +148,7 @@ class Deinterlacer final : public VideoFilter {
   std::vector<OwnedFrame> ready_;
   bool flushed_ = false;
   bool started_ = false;
-  bool first_frame_ = true;  // EmitCurrent has not emitted yet
-  // Field rate only: the previous output's variants (history_), this field's
+  // The previous field's output variants (history_), this field's
   // (next_history_), this field's kept lines, the last field's block vectors.
   std::unique_ptr<LumaHistory> history_;
   std::unique_ptr<LumaHistory> next_history_;
