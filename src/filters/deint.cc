@@ -601,6 +601,7 @@ void Deinterlacer::CompensateChroma(const FrameView& out, int kept_parity, int b
     return quarters >= 0 ? (quarters + 1) >> 1 : -((-quarters + 1) >> 1);
   };
   alignas(32) int32_t warped[kBlock];
+  uint16_t spatial[kBlock];
   for (int plane = 1; plane < 3; ++plane) {
     const PlaneView& dst = out.planes[plane];
     const int max_value = (1 << dst.bit_depth) - 1;
@@ -617,18 +618,14 @@ void Deinterlacer::CompensateChroma(const FrameView& out, int kept_parity, int b
         const int dyq = scaled(choice.vector.dyq, shift_y);
         for (int y = y0 + ((y0 & 1) == kept_parity); y < y1; y += 2) {
           kernels_->warp16(previous, x0, y, dxq, dyq, warped);
-          for (int x = x0; x < x1; ++x) {
-            const int64_t spatial = dst.bit_depth > 8 ? dst.Row16(y)[x] : dst.Row8(y)[x];
-            const int64_t value =
-                (int64_t{kChromaCompensatedWeight} * warped[x - x0] +
-                 int64_t{256 - kChromaCompensatedWeight} * 128 * spatial + (1 << 14)) >>
-                15;
-            const int clamped = static_cast<int>(std::clamp<int64_t>(value, 0, max_value));
-            if (dst.bit_depth > 8) {
-              dst.Row16(y)[x] = static_cast<uint16_t>(clamped);
-            } else {
-              dst.Row8(y)[x] = static_cast<uint8_t>(clamped);
-            }
+          if (dst.bit_depth > 8) {
+            uint16_t* row = dst.Row16(y) + x0;
+            kernels_->mix(warped, row, x1 - x0, kChromaCompensatedWeight, max_value, row);
+          } else {
+            uint8_t* row = dst.Row8(y) + x0;
+            std::copy(row, row + (x1 - x0), spatial);
+            kernels_->mix(warped, spatial, x1 - x0, kChromaCompensatedWeight, max_value, spatial);
+            std::copy(spatial, spatial + (x1 - x0), row);
           }
         }
       }
@@ -660,13 +657,7 @@ void Deinterlacer::WriteMissing(const PlaneView& out, LumaHistory& next,
     uint16_t* output = next.output.Row(y);
     if (previous != nullptr) {
       kernels_->warp16(*previous, x0, y, vector.dxq, vector.dyq, warped);
-      for (int x = x0; x < x1; ++x) {
-        // int64: at 16 bits the interpolation's overshoot can take the sum past 2^31.
-        const int64_t value =
-            (int64_t{weight} * warped[x - x0] + int64_t{256 - weight} * 128 * ma[x] + (1 << 14)) >>
-            15;
-        compensated[x] = static_cast<uint16_t>(std::clamp<int64_t>(value, 0, max_value));
-      }
+      kernels_->mix(warped, ma + x0, x1 - x0, weight, max_value, compensated + x0);
     } else {
       std::copy(ma + x0, ma + x1, compensated + x0);
     }

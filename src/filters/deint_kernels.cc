@@ -171,6 +171,16 @@ int64_t SparseErrorPortable(const PaddedPlane& prev, const PaddedPlane& cur, int
   return sum;
 }
 
+void MixPortable(const int32_t* warped, const uint16_t* spatial, int count, int weight,
+                 int max_value, uint16_t* out) {
+  for (int i = 0; i < count; ++i) {
+    // int64: at 16 bits the interpolation's overshoot can take the sum past 2^31.
+    const int64_t value =
+        (int64_t{weight} * warped[i] + int64_t{256 - weight} * 128 * spatial[i] + (1 << 14)) >> 15;
+    out[i] = static_cast<uint16_t>(std::clamp<int64_t>(value, 0, max_value));
+  }
+}
+
 void Warp16Portable(const PaddedPlane& prev, int x, int y, int dxq, int dyq, int32_t* out) {
   for (int i = 0; i < 16; ++i) out[i] = Warp128(prev, x + i, y, dxq, dyq);
 }
@@ -412,6 +422,38 @@ VIDMILL_AVX2 void Warp16Avx2(const PaddedPlane& prev, int x, int y, int dxq, int
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
 }
 
+// MixPortable in int32 lanes, which hold the sums up to 12 bits (the only
+// depths the AVX2 kernels serve): 243 · 4095 · 128 · 1.5 + 256 · 128 · 4095
+// < 2^31. Blocks of 8 or 16 (luma, 4:2:0 chroma); others take the portable loop.
+VIDMILL_AVX2 void MixAvx2(const int32_t* warped, const uint16_t* spatial, int count, int weight,
+                          int max_value, uint16_t* out) {
+  if (count != 8 && count != 16) {
+    MixPortable(warped, spatial, count, weight, max_value, out);
+    return;
+  }
+  const __m256i w = _mm256_set1_epi32(weight);
+  const __m256i w_spatial = _mm256_set1_epi32((256 - weight) * 128);
+  const __m256i round = _mm256_set1_epi32(1 << 14);
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i top = _mm256_set1_epi32(max_value);
+  __m256i half[2] = {zero, zero};
+  for (int h = 0; h < count / 8; ++h) {
+    const __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(warped + 8 * h));
+    const __m256i s =
+        _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(spatial + 8 * h)));
+    __m256i v = _mm256_add_epi32(_mm256_mullo_epi32(w, m), _mm256_mullo_epi32(w_spatial, s));
+    v = _mm256_srai_epi32(_mm256_add_epi32(v, round), 15);
+    half[h] = _mm256_min_epi32(_mm256_max_epi32(v, zero), top);
+  }
+  // Two lanes of eight int32 → sixteen uint16 in order.
+  const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(half[0], half[1]), 0xd8);
+  if (count == 16) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), packed);
+  } else {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm256_castsi256_si128(packed));
+  }
+}
+
 // Samples p[0], p[2], …, p[14] as eight int32 lanes.
 VIDMILL_AVX2 inline __m256i Even8(const uint8_t* p) {
   const __m256i wide = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
@@ -488,15 +530,19 @@ VIDMILL_AVX2 void EdgeErrors16Avx2(const KeptRows<uint16_t>& rows, int x0, int x
 }  // namespace
 
 const Kernels& PortableKernels() {
-  static const Kernels kernels{&MaRowPortable<uint8_t>,      &MaRowPortable<uint16_t>,
-                               &SparseErrorPortable,         &Warp16Portable,
-                               &EdgeErrorsPortable<uint8_t>, &EdgeErrorsPortable<uint16_t>};
+  static const Kernels kernels{&MaRowPortable<uint8_t>,
+                               &MaRowPortable<uint16_t>,
+                               &SparseErrorPortable,
+                               &Warp16Portable,
+                               &MixPortable,
+                               &EdgeErrorsPortable<uint8_t>,
+                               &EdgeErrorsPortable<uint16_t>};
   return kernels;
 }
 
 const Kernels* Avx2Kernels() {
-  static const Kernels kernels{&MaRow8Avx2, &MaRow16Avx2,     &SparseErrorAvx2,
-                               &Warp16Avx2, &EdgeErrors8Avx2, &EdgeErrors16Avx2};
+  static const Kernels kernels{&MaRow8Avx2, &MaRow16Avx2,     &SparseErrorAvx2, &Warp16Avx2,
+                               &MixAvx2,    &EdgeErrors8Avx2, &EdgeErrors16Avx2};
   static const bool supported = __builtin_cpu_supports("avx2");
   return supported ? &kernels : nullptr;
 }

@@ -116,6 +116,11 @@ struct Kernels {
                           int y_first, int y1, int row_step, int dxq, int dyq);
   // mc128 of the 16 samples x … x + 15 of row y.
   void (*warp16)(const PaddedPlane& prev, int x, int y, int dxq, int dyq, int32_t* out);
+  // out[i] = clamp((weight · warped[i] + (256 − weight) · 128 · spatial[i] +
+  // 2^14) >> 15, 0, max_value) for i < count (≤ 16): warp16's output mixed
+  // with a spatial estimate, weight / 256 of it the warped one.
+  void (*mix)(const int32_t* warped, const uint16_t* spatial, int count, int weight, int max_value,
+              uint16_t* out);
   // Adds Σ |line − cubic| and Σ |line − edge-directed| over x = x0, x0 + 2, …
   // < x1 (x1 − x0 ≤ 16) of a line `width` samples wide, predicted from the
   // kept lines 2 and 6 away (the edge-directed rule's directions doubled with

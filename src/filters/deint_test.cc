@@ -485,7 +485,7 @@ namespace {
 // The AVX2 kernels must give exactly what the portable ones give, on random
 // samples (rows of several widths, both spatial modes, the kept-line verdict
 // at and away from the rows' ends, every quarter-pixel phase and vectors of
-// both signs).
+// both signs, the warp's mix with a spatial estimate).
 TEST(DeintKernelsTest, Avx2MatchesPortableBitForBit) {
   const Kernels* avx2 = Avx2Kernels();
   if (avx2 == nullptr) GTEST_SKIP() << "no AVX2 on this CPU";
@@ -578,6 +578,18 @@ TEST(DeintKernelsTest, Avx2MatchesPortableBitForBit) {
           portable.warp16(previous, x0, 5, dxq, dyq, a);
           avx2->warp16(previous, x0, 5, dxq, dyq, b);
           ASSERT_TRUE(std::equal(a, a + 16, b)) << dxq << "," << dyq;
+          // The mix of the warp with a spatial estimate, whole and partial
+          // blocks, at the weights the filter uses.
+          uint16_t spatial[16], mixed_a[16], mixed_b[16];
+          for (uint16_t& v : spatial) v = static_cast<uint16_t>(sample(rng));
+          for (int count : {16, 8, 5}) {
+            for (int weight : {154, 179, 211, 243}) {
+              portable.mix(a, spatial, count, weight, max_value, mixed_a);
+              avx2->mix(a, spatial, count, weight, max_value, mixed_b);
+              ASSERT_TRUE(std::equal(mixed_a, mixed_a + count, mixed_b))
+                  << dxq << "," << dyq << " count " << count << " weight " << weight;
+            }
+          }
         }
       }
     }
