@@ -386,6 +386,22 @@ VIDMILL_AVX2 int64_t SparseErrorAvx2(const PaddedPlane& prev, const PaddedPlane&
   // Lane k holds x0 + 2k; lanes at or beyond x1 are masked out.
   const __m256i valid = EvenLanesBefore(x0, x1);
   __m256i total = _mm256_setzero_si256();
+  if (((dxq | dyq) & 3) == 0) {
+    // A whole-pixel vector (most of the search's integer steps): the phase-0
+    // taps are 0, 0, 128, 0, 0, 0, so the warp is exactly 128 × the displaced
+    // samples, and the error 128 × their absolute difference (int16 up to 12
+    // bits), taken on the even samples by the multiply-add.
+    const int dx = dxq >> 2, dy = dyq >> 2;
+    for (int y = y_first; y < y1; y += row_step) {
+      const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cur.Row(y) + x0));
+      const __m256i p =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(prev.Row(y + dy) + x0 + dx));
+      const __m256i error =
+          _mm256_madd_epi16(_mm256_abs_epi16(_mm256_sub_epi16(c, p)), TapPair(128, 0));
+      total = _mm256_add_epi32(total, _mm256_and_si256(error, valid));
+    }
+    return SumLanes(total);
+  }
   // A fractional vertical vector takes six source rows per line, and lines
   // row_step apart share 6 − row_step of them: each source row's horizontal
   // pass is done once (integers, so the sums are WarpEven8's exactly).
