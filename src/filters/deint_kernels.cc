@@ -430,6 +430,15 @@ VIDMILL_AVX2 int64_t SparseErrorAvx2(const PaddedPlane& prev, const PaddedPlane&
 
 VIDMILL_AVX2 void Warp16Avx2(const PaddedPlane& prev, int x, int y, int dxq, int dyq,
                              int32_t* out) {
+  if (((dxq | dyq) & 3) == 0) {  // a whole-pixel vector: 128 × the displaced samples
+    const uint16_t* p = prev.Row(y + (dyq >> 2)) + x + (dxq >> 2);
+    for (int h = 0; h < 2; ++h) {
+      const __m256i v =
+          _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 8 * h)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * h), _mm256_slli_epi32(v, 7));
+    }
+    return;
+  }
   const __m256i even = WarpEven8(prev, x, y, dxq, dyq);
   const __m256i odd = WarpEven8(prev, x + 1, y, dxq, dyq);
   const __m256i lo = _mm256_unpacklo_epi32(even, odd);  // 0 1 2 3 | 8 9 10 11
