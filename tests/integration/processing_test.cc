@@ -261,33 +261,46 @@ WovenPan MakeWovenPan(const std::string& dir) {
   return pan;
 }
 
-TEST_F(ProcessingTest, VidmillsOwnDeinterlacerRebuildsFieldRateFromAnInterlacedSource) {
-  const WovenPan pan = MakeWovenPan(server_->data_dir());
-  const std::string source = UploadAndIngest(*client_, pan.woven);
-  ASSERT_FALSE(source.empty());
+// Vidmill's own deinterlacer on the woven pan, through the API.
+class DeintProcessingTest : public ProcessingTest {
+ protected:
+  // Uploads the woven pan, deinterlaces it with deint into lossless FFV1 (with
+  // `request`'s other fields), checks that the filter ran in `output` mode, and
+  // downloads the result as `name`: its path, or "" after recording a failure.
+  std::string DeinterlacePan(object request, const std::string& output, const std::string& name) {
+    pan_ = MakeWovenPan(server_->data_dir());
+    const std::string source = UploadAndIngest(*client_, pan_.woven);
+    if (source.empty()) return "";
+    request["deinterlacer"] = "deint";
+    request["mediaContainerCodec"] = object{{"container", "mov"}, {"codec", "ffv1"}};
+    Processed processed = ProcessToDone(request, source);
+    if (processed.video.empty()) return "";
+    boost::json::array filters = VideoFilters(processed.video);
+    if (filters.empty()) {
+      ADD_FAILURE() << "no filters";
+      return "";
+    }
+    EXPECT_EQ(Str(filters[0].at("name")), "deint");
+    EXPECT_EQ(Str(filters[0].at("properties").at("output")), output);
+    return Download(processed, name);
+  }
 
+  WovenPan pan_;
+};
+
+TEST_F(DeintProcessingTest, VidmillsOwnDeinterlacerRebuildsFieldRateFromAnInterlacedSource) {
   // 50 fps progressive out of 25i: one picture per field.
-  Processed processed = ProcessToDone(
-      object{{"deinterlacer", "deint"},
-             {"frameRate", object{{"fps", 50}}},
-             {"mediaContainerCodec", object{{"container", "mov"}, {"codec", "ffv1"}}}},
-      source);
-  ASSERT_FALSE(processed.video.empty());
-  boost::json::array filters = VideoFilters(processed.video);
-  ASSERT_FALSE(filters.empty());
-  EXPECT_EQ(Str(filters[0].at("name")), "deint");
-  EXPECT_EQ(Str(filters[0].at("properties").at("output")), "field_rate");
-
-  const std::string output = Download(processed, "deinterlaced.mov");
+  const std::string output =
+      DeinterlacePan(object{{"frameRate", object{{"fps", 50}}}}, "field_rate", "deint50.mov");
   ASSERT_FALSE(output.empty());
   EXPECT_EQ(ProbeVideo(output, "width,height,r_frame_rate,nb_read_frames"), "320,240,50/1,100\n");
   // Against the progressive truth, the rebuilt pictures must be far closer than
   // the woven frames shown at 50 fps (what no deinterlacing gives: combing on
   // every moving edge).
   const std::string weave = server_->data_dir() + "/weave50.mkv";
-  Ffmpeg("-i " + pan.woven + " -vf fps=50 -c:v ffv1 " + weave);
-  const double deinterlaced_psnr = LumaPsnr(output, pan.truth);
-  const double weave_psnr = LumaPsnr(weave, pan.truth);
+  Ffmpeg("-i " + pan_.woven + " -vf fps=50 -c:v ffv1 " + weave);
+  const double deinterlaced_psnr = LumaPsnr(output, pan_.truth);
+  const double weave_psnr = LumaPsnr(weave, pan_.truth);
   EXPECT_GT(deinterlaced_psnr, weave_psnr + 6) << "weave " << weave_psnr;
   // Measured: 41.8 dB against 29.1 for the weave.
   EXPECT_GT(deinterlaced_psnr, 36) << "weave " << weave_psnr;
@@ -296,27 +309,14 @@ TEST_F(ProcessingTest, VidmillsOwnDeinterlacerRebuildsFieldRateFromAnInterlacedS
 // At the source's frame rate (25i → 25p) deint emits the first field of each
 // frame, compensated like at field rate; against the truth at those instants
 // it must beat bwdif's send_frame on the same source.
-TEST_F(ProcessingTest, VidmillsOwnDeinterlacerAtFrameRateBeatsBwdif) {
-  const WovenPan pan = MakeWovenPan(server_->data_dir());
-  const std::string source = UploadAndIngest(*client_, pan.woven);
-  ASSERT_FALSE(source.empty());
-  Processed processed = ProcessToDone(
-      object{{"deinterlacer", "deint"},
-             {"mediaContainerCodec", object{{"container", "mov"}, {"codec", "ffv1"}}}},
-      source);
-  ASSERT_FALSE(processed.video.empty());
-  boost::json::array filters = VideoFilters(processed.video);
-  ASSERT_FALSE(filters.empty());
-  EXPECT_EQ(Str(filters[0].at("name")), "deint");
-  EXPECT_NE(Str(filters[0].at("properties").at("output")), "field_rate");
-
-  const std::string output = Download(processed, "deinterlaced25.mov");
+TEST_F(DeintProcessingTest, VidmillsOwnDeinterlacerAtFrameRateBeatsBwdif) {
+  const std::string output = DeinterlacePan(object{}, "frame_rate", "deint25.mov");
   ASSERT_FALSE(output.empty());
   EXPECT_EQ(ProbeVideo(output, "width,height,r_frame_rate,nb_read_frames"), "320,240,25/1,50\n");
   const std::string dir = server_->data_dir();
-  Ffmpeg("-i " + pan.truth + " -vf \"select='not(mod(n,2))',setpts=N/25/TB\" -r 25 -c:v ffv1 " +
+  Ffmpeg("-i " + pan_.truth + " -vf \"select='not(mod(n,2))',setpts=N/25/TB\" -r 25 -c:v ffv1 " +
          dir + "/truth25.mkv");
-  Ffmpeg("-i " + pan.woven + " -vf bwdif=mode=send_frame:parity=tff -c:v ffv1 " + dir +
+  Ffmpeg("-i " + pan_.woven + " -vf bwdif=mode=send_frame:parity=tff -c:v ffv1 " + dir +
          "/bwdif25.mkv");
   const double deint_psnr = LumaPsnr(output, dir + "/truth25.mkv");
   const double bwdif_psnr = LumaPsnr(dir + "/bwdif25.mkv", dir + "/truth25.mkv");
