@@ -522,11 +522,11 @@ void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, i
       };
       MotionVector best{0, 0};
       int64_t best_cost = cost(previous.output, best);
+      auto inside = [](MotionVector v) {
+        return std::abs(v.dxq) <= kMaxVectorQuarters && std::abs(v.dyq) <= kMaxVectorQuarters;
+      };
       auto consider = [&](MotionVector candidate) {
-        if (std::abs(candidate.dxq) > kMaxVectorQuarters ||
-            std::abs(candidate.dyq) > kMaxVectorQuarters) {
-          return;
-        }
+        if (!inside(candidate)) return;
         const int64_t c = cost(previous.output, candidate);
         if (c < best_cost) {
           best_cost = c;
@@ -544,9 +544,39 @@ void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, i
       for (int step : {4, 2, 1}) {
         for (int iteration = 0; iteration < (step == 4 ? 8 : 1); ++iteration) {
           const MotionVector center = best;
-          for (int dy = -1; dy <= 1; ++dy) {
+          if (step == 4) {
+            for (int dy = -1; dy <= 1; ++dy) {
+              for (int dx = -1; dx <= 1; ++dx) {
+                if (dx || dy) consider({center.dxq + dx * step, center.dyq + dy * step});
+              }
+            }
+          } else {
+            // Half and quarter pixels: the neighbours of one column (one dxq)
+            // share their horizontal passes; then all eight are compared in
+            // the same order as above.
+            int64_t errors[3][3];
             for (int dx = -1; dx <= 1; ++dx) {
-              if (dx || dy) consider({center.dxq + dx * step, center.dyq + dy * step});
+              int dyqs[3], rows[3], count = 0;
+              for (int dy = -1; dy <= 1; ++dy) {
+                const MotionVector candidate{center.dxq + dx * step, center.dyq + dy * step};
+                if ((dx || dy) && inside(candidate)) {
+                  dyqs[count] = candidate.dyq;
+                  rows[count++] = dy + 1;
+                }
+              }
+              int64_t column[3];
+              kernels.sparse_errors(previous.output, current_, x0, x1, first_kept, y1, kCostStepY,
+                                    center.dxq + dx * step, dyqs, count, column);
+              for (int i = 0; i < count; ++i) errors[rows[i]][dx + 1] = column[i];
+            }
+            for (int dy = -1; dy <= 1; ++dy) {
+              for (int dx = -1; dx <= 1; ++dx) {
+                const MotionVector candidate{center.dxq + dx * step, center.dyq + dy * step};
+                if ((dx || dy) && inside(candidate) && errors[dy + 1][dx + 1] < best_cost) {
+                  best_cost = errors[dy + 1][dx + 1];
+                  best = candidate;
+                }
+              }
             }
           }
           if (best.dxq == center.dxq && best.dyq == center.dyq) break;

@@ -171,6 +171,14 @@ int64_t SparseErrorPortable(const PaddedPlane& prev, const PaddedPlane& cur, int
   return sum;
 }
 
+void SparseErrorsPortable(const PaddedPlane& prev, const PaddedPlane& cur, int x0, int x1,
+                          int y_first, int y1, int row_step, int dxq, const int* dyqs, int count,
+                          int64_t* errors) {
+  for (int i = 0; i < count; ++i) {
+    errors[i] = SparseErrorPortable(prev, cur, x0, x1, y_first, y1, row_step, dxq, dyqs[i]);
+  }
+}
+
 void MixPortable(const int32_t* warped, const uint16_t* spatial, int count, int weight,
                  int max_value, uint16_t* out) {
   for (int i = 0; i < count; ++i) {
@@ -428,6 +436,46 @@ VIDMILL_AVX2 int64_t SparseErrorAvx2(const PaddedPlane& prev, const PaddedPlane&
   return SumLanes(total);
 }
 
+// SparseErrorAvx2 for vectors that share dxq: the source rows of all of them
+// get their horizontal pass once (the integer sums SparseErrorAvx2 computes,
+// whose whole-pixel and per-row shortcuts give the same values too).
+VIDMILL_AVX2 void SparseErrorsAvx2(const PaddedPlane& prev, const PaddedPlane& cur, int x0, int x1,
+                                   int y_first, int y1, int row_step, int dxq, const int* dyqs,
+                                   int count, int64_t* errors) {
+  constexpr int kMaxSourceRows = 48;
+  const int lines = y1 > y_first ? (y1 - y_first + row_step - 1) / row_step : 0;
+  int lowest = 0, highest = 0;
+  for (int i = 0; i < count; ++i) {
+    lowest = i == 0 ? dyqs[i] >> 2 : std::min(lowest, dyqs[i] >> 2);
+    highest = i == 0 ? dyqs[i] >> 2 : std::max(highest, dyqs[i] >> 2);
+  }
+  const int source_rows = (lines - 1) * row_step + kTaps + (highest - lowest);
+  if (count < 2 || lines < 1 || source_rows > kMaxSourceRows) {
+    for (int i = 0; i < count; ++i) {
+      errors[i] = SparseErrorAvx2(prev, cur, x0, x1, y_first, y1, row_step, dxq, dyqs[i]);
+    }
+    return;
+  }
+  const __m256i valid = EvenLanesBefore(x0, x1);
+  const WarpTaps taps(x0, y_first, dxq, 4 * lowest);  // rows from the lowest vector's
+  __m256i rows[kMaxSourceRows];
+  for (int r = 0; r < source_rows; ++r) rows[r] = taps.Row(prev, taps.sy + r);
+  for (int i = 0; i < count; ++i) {
+    const int* wy = kQuarterTaps[dyqs[i] & 3];
+    const __m256i* start = rows + ((dyqs[i] >> 2) - lowest);
+    __m256i total = _mm256_setzero_si256();
+    for (int k = 0; k < lines; ++k) {
+      const __m256i* first = start + k * row_step;
+      __m256i sum = _mm256_setzero_si256();
+      for (int j = 0; j < kTaps; ++j) {
+        sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(first[j], _mm256_set1_epi32(wy[j])));
+      }
+      total = AddError(cur.Row(y_first + k * row_step) + x0, WarpTaps::Round(sum), valid, total);
+    }
+    errors[i] = SumLanes(total);
+  }
+}
+
 VIDMILL_AVX2 void Warp16Avx2(const PaddedPlane& prev, int x, int y, int dxq, int dyq,
                              int32_t* out) {
   if (((dxq | dyq) & 3) == 0) {  // a whole-pixel vector: 128 × the displaced samples
@@ -558,6 +606,7 @@ const Kernels& PortableKernels() {
   static const Kernels kernels{&MaRowPortable<uint8_t>,
                                &MaRowPortable<uint16_t>,
                                &SparseErrorPortable,
+                               &SparseErrorsPortable,
                                &Warp16Portable,
                                &MixPortable,
                                &EdgeErrorsPortable<uint8_t>,
@@ -566,8 +615,8 @@ const Kernels& PortableKernels() {
 }
 
 const Kernels* Avx2Kernels() {
-  static const Kernels kernels{&MaRow8Avx2, &MaRow16Avx2,     &SparseErrorAvx2, &Warp16Avx2,
-                               &MixAvx2,    &EdgeErrors8Avx2, &EdgeErrors16Avx2};
+  static const Kernels kernels{&MaRow8Avx2, &MaRow16Avx2, &SparseErrorAvx2, &SparseErrorsAvx2,
+                               &Warp16Avx2, &MixAvx2,     &EdgeErrors8Avx2, &EdgeErrors16Avx2};
   static const bool supported = __builtin_cpu_supports("avx2");
   return supported ? &kernels : nullptr;
 }

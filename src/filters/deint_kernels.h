@@ -114,6 +114,12 @@ struct Kernels {
   // samples from x0.
   int64_t (*sparse_error)(const PaddedPlane& prev, const PaddedPlane& cur, int x0, int x1,
                           int y_first, int y1, int row_step, int dxq, int dyq);
+  // sparse_error for `count` (≤ 3) vectors (dxq, dyqs[i]) whose vertical
+  // parts differ by at most a pixel, into errors[i]: the same sums, with
+  // each source row's horizontal pass done once for all of them.
+  void (*sparse_errors)(const PaddedPlane& prev, const PaddedPlane& cur, int x0, int x1,
+                        int y_first, int y1, int row_step, int dxq, const int* dyqs, int count,
+                        int64_t* errors);
   // mc128 of the 16 samples x … x + 15 of row y.
   void (*warp16)(const PaddedPlane& prev, int x, int y, int dxq, int dyq, int32_t* out);
   // out[i] = clamp((weight · warped[i] + (256 − weight) · 128 · spatial[i] +

@@ -485,7 +485,8 @@ namespace {
 // The AVX2 kernels must give exactly what the portable ones give, on random
 // samples (rows of several widths, both spatial modes, the kept-line verdict
 // at and away from the rows' ends, every quarter-pixel phase and vectors of
-// both signs, the warp's mix with a spatial estimate).
+// both signs, several vectors of one column at once, the warp's mix with a
+// spatial estimate).
 TEST(DeintKernelsTest, Avx2MatchesPortableBitForBit) {
   const Kernels* avx2 = Avx2Kernels();
   if (avx2 == nullptr) GTEST_SKIP() << "no AVX2 on this CPU";
@@ -574,6 +575,20 @@ TEST(DeintKernelsTest, Avx2MatchesPortableBitForBit) {
               portable.sparse_error(previous, current, x0, x1, 1, 17, 2 + (dxq & 2), dxq, dyq),
               avx2->sparse_error(previous, current, x0, x1, 1, 17, 2 + (dxq & 2), dxq, dyq))
               << dxq << "," << dyq;
+          // Three vectors of one column at once (the search's half and
+          // quarter steps), against each alone.
+          for (int step : {1, 2}) {
+            const int dyqs[3] = {dyq - step, dyq, dyq + step};
+            int64_t batch[3];
+            for (int count : {1, 2, 3}) {
+              avx2->sparse_errors(previous, current, x0, x1, 1, 17, 2, dxq, dyqs, count, batch);
+              for (int i = 0; i < count; ++i) {
+                ASSERT_EQ(batch[i],
+                          portable.sparse_error(previous, current, x0, x1, 1, 17, 2, dxq, dyqs[i]))
+                    << dxq << "," << dyqs[i] << " of " << count;
+              }
+            }
+          }
           int32_t a[16], b[16];
           portable.warp16(previous, x0, 5, dxq, dyq, a);
           avx2->warp16(previous, x0, 5, dxq, dyq, b);
