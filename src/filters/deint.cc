@@ -436,6 +436,13 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
   if (revisit_first) {
     RevisitFirstField(cur.planes[0], results[0].view().planes[0], first_parity, luma_split,
                       threaded);
+    // Its chroma follows the revisit's choices, from the second field's
+    // chroma (the chroma history now; what CompensateChroma writes into the
+    // next one is overwritten by the next field).
+    RunInHalves(2, threaded, [&](int index, int) {
+      CompensateChroma(results[0].view(), first_parity, index == 0 ? 0 : luma_split / kBlock,
+                       index == 0 ? luma_split / kBlock : blocks_y);
+    });
   }
   if (!config_.field_rate) results.pop_back();  // the first field's picture only
   for (OwnedFrame& result : results) out->push_back(std::move(result));
@@ -509,7 +516,7 @@ void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, i
                                                                  first_kept, y1);
       };
       BlockChoice& choice = choices_[static_cast<size_t>(by) * blocks_x + bx];
-      if (role != FieldRole::kFirstRevisited) choice = BlockChoice{};
+      choice = BlockChoice{};
       if (!have_history_) {
         // First field: nothing to compensate from or to look back at; the
         // kept field decides (as for ties below).
@@ -617,7 +624,7 @@ void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, i
       if (role == FieldRole::kFirstRevisited && !use_compensated) continue;
       const int weight = within(kCloseMatch) ? CompensatedWeight(compensated_error, spatial_error)
                                              : kCompensatedWeightLow;
-      if (role != FieldRole::kFirstRevisited) choice = BlockChoice{best, use_compensated};
+      choice = BlockChoice{best, use_compensated};
       WriteMissing(out, next, use_edge ? next.edge : next.cubic, x0, x1, first_missing, y1,
                    matched ? &previous.output : nullptr, use_compensated, best, weight);
     }
