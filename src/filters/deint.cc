@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 
 #include "filters/deint_kernels.h"
 #include "filters/halves.h"
@@ -565,7 +566,9 @@ void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, i
             // Half and quarter pixels: the neighbours of one column (one dxq)
             // share their horizontal passes; then all eight are compared in
             // the same order as above.
+            // The centre and the neighbours outside the range stay unbeatable.
             int64_t errors[3][3];
+            std::fill(&errors[0][0], &errors[0][0] + 9, std::numeric_limits<int64_t>::max());
             for (int dx = -1; dx <= 1; ++dx) {
               int dyqs[3], rows[3], count = 0;
               for (int dy = -1; dy <= 1; ++dy) {
@@ -582,10 +585,9 @@ void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, i
             }
             for (int dy = -1; dy <= 1; ++dy) {
               for (int dx = -1; dx <= 1; ++dx) {
-                const MotionVector candidate{center.dxq + dx * step, center.dyq + dy * step};
-                if ((dx || dy) && inside(candidate) && errors[dy + 1][dx + 1] < best_cost) {
+                if (errors[dy + 1][dx + 1] < best_cost) {
                   best_cost = errors[dy + 1][dx + 1];
-                  best = candidate;
+                  best = MotionVector{center.dxq + dx * step, center.dyq + dy * step};
                 }
               }
             }
