@@ -148,14 +148,14 @@ MaRows<T> RowsFor(const FieldSources& s, int y, int kept_parity) {
   return rows;
 }
 
-// The motion-adaptive estimate of rows [row_begin, row_end) of `out` (kept
-// lines copied). With `edge` (luma at field rate), the edge-directed variant of
-// each missing line goes to `edge` and every line to `cubic`, for the
-// per-block choice and the next field's look-back.
+// The cubic motion-adaptive estimate of rows [row_begin, row_end) of `out`
+// (kept lines copied). With `edge` (luma), the edge-directed variant of each
+// missing line goes to `edge` and every line to `cubic`, for the per-block
+// choice and the next field's look-back.
 template <typename T>
 void DeinterlaceRows(const Kernels& kernels, const FieldSources& s, int kept_parity,
-                     Spatial spatial, const PlaneView& out, int row_begin, int row_end,
-                     PaddedPlane* cubic, PaddedPlane* edge) {
+                     const PlaneView& out, int row_begin, int row_end, PaddedPlane* cubic,
+                     PaddedPlane* edge) {
   const int width = s.cur.width;
   const int height = s.cur.height;
   const int max_value = (1 << s.cur.bit_depth) - 1;
@@ -169,10 +169,10 @@ void DeinterlaceRows(const Kernels& kernels, const FieldSources& s, int kept_par
     } else {
       const MaRows<T> rows = RowsFor<T>(s, y, kept_parity);
       if constexpr (sizeof(T) == 1) {
-        kernels.ma_row8(rows, spatial, width, max_value, dst);
+        kernels.ma_row8(rows, Spatial::kCubic, width, max_value, dst);
         if (edge) kernels.ma_row8(rows, Spatial::kEdge, width, max_value, edge_row.data());
       } else {
-        kernels.ma_row16(rows, spatial, width, max_value, dst);
+        kernels.ma_row16(rows, Spatial::kCubic, width, max_value, dst);
         if (edge) kernels.ma_row16(rows, Spatial::kEdge, width, max_value, edge_row.data());
       }
     }
@@ -398,11 +398,11 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
         PaddedPlane* cubic = plane == 0 ? &next_history_->cubic : nullptr;
         PaddedPlane* edge = plane == 0 ? &next_history_->edge : nullptr;
         if (config_.input.wide()) {
-          DeinterlaceRows<uint16_t>(*kernels_, sources[plane], kept, Spatial::kCubic,
-                                    dst.planes[plane], begin, end, cubic, edge);
+          DeinterlaceRows<uint16_t>(*kernels_, sources[plane], kept, dst.planes[plane], begin, end,
+                                    cubic, edge);
         } else {
-          DeinterlaceRows<uint8_t>(*kernels_, sources[plane], kept, Spatial::kCubic,
-                                   dst.planes[plane], begin, end, cubic, edge);
+          DeinterlaceRows<uint8_t>(*kernels_, sources[plane], kept, dst.planes[plane], begin, end,
+                                   cubic, edge);
         }
       }
       const int begin_row = index == 0 ? 0 : luma_split;
