@@ -389,6 +389,24 @@ VIDMILL_AVX2 inline __m256i AddError(const uint16_t* current, __m256i warped, __
   return _mm256_add_epi32(total, _mm256_and_si256(error, valid));
 }
 
+// The error of `lines` lines row_step apart from y_first, each line's warp
+// the vertical pass (taps wy) over six of the horizontally filtered source
+// rows, the first line's from rows[0].
+VIDMILL_AVX2 inline int64_t ErrorOverRows(const __m256i* rows, const int* wy,
+                                          const PaddedPlane& cur, int x0, int y_first, int lines,
+                                          int row_step, __m256i valid) {
+  __m256i total = _mm256_setzero_si256();
+  for (int k = 0; k < lines; ++k) {
+    const __m256i* first = rows + k * row_step;
+    __m256i sum = _mm256_setzero_si256();
+    for (int j = 0; j < kTaps; ++j) {
+      sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(first[j], _mm256_set1_epi32(wy[j])));
+    }
+    total = AddError(cur.Row(y_first + k * row_step) + x0, WarpTaps::Round(sum), valid, total);
+  }
+  return SumLanes(total);
+}
+
 VIDMILL_AVX2 int64_t SparseErrorAvx2(const PaddedPlane& prev, const PaddedPlane& cur, int x0,
                                      int x1, int y_first, int y1, int row_step, int dxq, int dyq) {
   // Lane k holds x0 + 2k; lanes at or beyond x1 are masked out.
@@ -420,20 +438,12 @@ VIDMILL_AVX2 int64_t SparseErrorAvx2(const PaddedPlane& prev, const PaddedPlane&
     for (int y = y_first; y < y1; y += row_step) {
       total = AddError(cur.Row(y) + x0, WarpEven8(prev, x0, y, dxq, dyq), valid, total);
     }
-  } else {
-    const WarpTaps taps(x0, y_first, dxq, dyq);
-    __m256i rows[kMaxSourceRows];
-    for (int r = 0; r < source_rows; ++r) rows[r] = taps.Row(prev, taps.sy + r);
-    for (int k = 0; k < lines; ++k) {
-      const __m256i* first = rows + k * row_step;
-      __m256i sum = _mm256_setzero_si256();
-      for (int j = 0; j < kTaps; ++j) {
-        sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(first[j], _mm256_set1_epi32(taps.wy[j])));
-      }
-      total = AddError(cur.Row(y_first + k * row_step) + x0, WarpTaps::Round(sum), valid, total);
-    }
+    return SumLanes(total);
   }
-  return SumLanes(total);
+  const WarpTaps taps(x0, y_first, dxq, dyq);
+  __m256i rows[kMaxSourceRows];
+  for (int r = 0; r < source_rows; ++r) rows[r] = taps.Row(prev, taps.sy + r);
+  return ErrorOverRows(rows, taps.wy, cur, x0, y_first, lines, row_step, valid);
 }
 
 // SparseErrorAvx2 for vectors that share dxq: the source rows of all of them
@@ -461,18 +471,8 @@ VIDMILL_AVX2 void SparseErrorsAvx2(const PaddedPlane& prev, const PaddedPlane& c
   __m256i rows[kMaxSourceRows];
   for (int r = 0; r < source_rows; ++r) rows[r] = taps.Row(prev, taps.sy + r);
   for (int i = 0; i < count; ++i) {
-    const int* wy = kQuarterTaps[dyqs[i] & 3];
-    const __m256i* start = rows + ((dyqs[i] >> 2) - lowest);
-    __m256i total = _mm256_setzero_si256();
-    for (int k = 0; k < lines; ++k) {
-      const __m256i* first = start + k * row_step;
-      __m256i sum = _mm256_setzero_si256();
-      for (int j = 0; j < kTaps; ++j) {
-        sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(first[j], _mm256_set1_epi32(wy[j])));
-      }
-      total = AddError(cur.Row(y_first + k * row_step) + x0, WarpTaps::Round(sum), valid, total);
-    }
-    errors[i] = SumLanes(total);
+    errors[i] = ErrorOverRows(rows + ((dyqs[i] >> 2) - lowest), kQuarterTaps[dyqs[i] & 3], cur, x0,
+                              y_first, lines, row_step, valid);
   }
 }
 
