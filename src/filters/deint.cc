@@ -1,6 +1,7 @@
 #include "filters/deint.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -12,10 +13,12 @@
 namespace vidmill::filters {
 namespace {
 
+using deint_internal::Blend;
 using deint_internal::Kernels;
 using deint_internal::MaRows;
 using deint_internal::PaddedPlane;
 using deint_internal::Spatial;
+using deint_internal::Variant;
 
 constexpr int kBlock = 16;
 
@@ -115,6 +118,8 @@ int ClampRow(int y, int parity, int height) {
   return y;
 }
 
+}  // namespace
+
 // The planes one motion-adaptive pass reads (see DeinterlaceRows).
 struct FieldSources {
   PlaneView before;       // missing lines, one field period earlier
@@ -123,6 +128,28 @@ struct FieldSources {
   PlaneView same_before;  // kept lines, two field periods earlier
   PlaneView same_after;   // kept lines, two field periods later
 };
+
+namespace {
+
+// Plane `plane`'s sources for field 0 or 1 of `cur`. Missing lines: field 0
+// takes the second field of prev (before) and of cur (after); field 1 the
+// first field of cur (before) and of next (after). At the stream's ends the
+// missing frame is a copy of `cur`, and its missing lines would be the same
+// as the other side's: the temporal difference then says "still" wherever
+// the picture moves. The stream's first field takes its missing lines from
+// cur and next instead (one and three field periods later), and the last
+// from prev and cur (three and one earlier): on 37 training clips (576 and
+// 1080) the first picture gains 0.90 dB and the last 0.12 on the mean
+// (first: −1.42 to +2.79 per clip, 6 of 37 lose; clip means +0.09).
+FieldSources SourcesFor(const FrameView& prev, const FrameView& cur, const FrameView& next,
+                        int plane, int field, bool first_field, bool last_field) {
+  const PlaneView& p = prev.planes[plane];
+  const PlaneView& c = cur.planes[plane];
+  const PlaneView& n = next.planes[plane];
+  if (first_field) return FieldSources{c, c, n, p, n};
+  if (last_field) return FieldSources{p, c, c, p, n};
+  return field == 0 ? FieldSources{p, c, c, p, n} : FieldSources{c, c, n, p, n};
+}
 
 template <typename T>
 MaRows<T> RowsFor(const FieldSources& s, int y, int kept_parity) {
@@ -148,64 +175,118 @@ MaRows<T> RowsFor(const FieldSources& s, int y, int kept_parity) {
   return rows;
 }
 
+// The variant whose error is least: the blend only where strictly least, the
+// edge-directed rule on a tie with the cubic.
+Variant Best(int64_t cubic, int64_t edge, int64_t blend) {
+  if (blend < std::min(cubic, edge)) return Variant::kBlend;
+  return edge <= cubic ? Variant::kEdge : Variant::kCubic;
+}
+
+// blend[i] = Blend(cubic[i], edge[i]) for i < count (no overlaps).
+void BlendRow(const uint16_t* __restrict cubic, const uint16_t* __restrict edge, int count,
+              uint16_t* __restrict blend) {
+  for (int i = 0; i < count; ++i) blend[i] = static_cast<uint16_t>(Blend(cubic[i], edge[i]));
+}
+
+// A field's luma spatial variants (see LumaHistory) and the blocks (16 × 16,
+// `blocks_x` per row) known to move, which take the free predictions.
+struct SpatialPlanes {
+  PaddedPlane* cubic;
+  PaddedPlane* edge;
+  PaddedPlane* blend;
+  const BlockChoice* choices;
+  int blocks_x;
+};
+
 // The cubic motion-adaptive estimate of rows [row_begin, row_end) of `out`
-// (kept lines copied). With `edge` (luma), the edge-directed variant of each
-// missing line goes to `edge` and every line to `cubic`, for the per-block
-// choice and the next field's look-back.
+// (kept lines copied). With `planes` (luma), instead every line of the
+// cubic, the edge-directed and the blend variant: the motion-adaptive
+// estimates, or in blocks whose choice is `free` the predictions before the
+// motion-adaptive limits; `out` gets only the kept lines (the choice
+// writes the missing ones).
 template <typename T>
 void DeinterlaceRows(const Kernels& kernels, const FieldSources& s, int kept_parity,
-                     const PlaneView& out, int row_begin, int row_end, PaddedPlane* cubic,
-                     PaddedPlane* edge) {
+                     const PlaneView& out, int row_begin, int row_end,
+                     const SpatialPlanes* planes) {
   const int width = s.cur.width;
   const int height = s.cur.height;
   const int max_value = (1 << s.cur.bit_depth) - 1;
-  std::vector<T> edge_row(edge ? width : 0);
+  // Luma's missing lines: the estimates (at T) and the free predictions.
+  std::vector<T> cubic_row(planes ? width : 0), edge_row(planes ? width : 0);
+  std::vector<uint16_t> free_cubic(planes ? width : 0), free_edge(planes ? width : 0);
   for (int y = row_begin; y < row_end; ++y) {
     T* dst = reinterpret_cast<T*>(out.data + out.stride * y);
     const bool kept = (y & 1) == kept_parity || height < 2;
     if (kept) {
       const T* src = reinterpret_cast<const T*>(s.cur.data + s.cur.stride * y);
       std::copy(src, src + width, dst);
-    } else {
-      const MaRows<T> rows = RowsFor<T>(s, y, kept_parity);
+      if (planes != nullptr) {
+        for (PaddedPlane* plane : {planes->cubic, planes->edge, planes->blend}) {
+          std::copy(src, src + width, plane->Row(y));
+        }
+      }
+      continue;
+    }
+    const MaRows<T> rows = RowsFor<T>(s, y, kept_parity);
+    if (planes == nullptr) {
       if constexpr (sizeof(T) == 1) {
-        kernels.ma_row8(rows, Spatial::kCubic, width, max_value, dst);
-        if (edge) kernels.ma_row8(rows, Spatial::kEdge, width, max_value, edge_row.data());
+        kernels.ma_row8(rows, Spatial::kCubic, width, max_value, dst, nullptr);
       } else {
-        kernels.ma_row16(rows, Spatial::kCubic, width, max_value, dst);
-        if (edge) kernels.ma_row16(rows, Spatial::kEdge, width, max_value, edge_row.data());
+        kernels.ma_row16(rows, Spatial::kCubic, width, max_value, dst, nullptr);
+      }
+      continue;
+    }
+    if constexpr (sizeof(T) == 1) {
+      kernels.ma_row8(rows, Spatial::kCubic, width, max_value, cubic_row.data(), free_cubic.data());
+      kernels.ma_row8(rows, Spatial::kEdge, width, max_value, edge_row.data(), free_edge.data());
+    } else {
+      kernels.ma_row16(rows, Spatial::kCubic, width, max_value, cubic_row.data(),
+                       free_cubic.data());
+      kernels.ma_row16(rows, Spatial::kEdge, width, max_value, edge_row.data(), free_edge.data());
+    }
+    uint16_t* cubic = planes->cubic->Row(y);
+    uint16_t* edge = planes->edge->Row(y);
+    const BlockChoice* choices =
+        planes->choices + static_cast<size_t>(y / kBlock) * planes->blocks_x;
+    for (int bx = 0; bx < planes->blocks_x; ++bx) {
+      const int x0 = bx * kBlock, x1 = std::min(x0 + kBlock, width);
+      if (choices[bx].free) {
+        std::copy(free_cubic.begin() + x0, free_cubic.begin() + x1, cubic + x0);
+        std::copy(free_edge.begin() + x0, free_edge.begin() + x1, edge + x0);
+      } else {
+        std::copy(cubic_row.begin() + x0, cubic_row.begin() + x1, cubic + x0);
+        std::copy(edge_row.begin() + x0, edge_row.begin() + x1, edge + x0);
       }
     }
-    if (cubic) std::copy(dst, dst + width, cubic->Row(y));
-    if (edge) {
-      std::copy(kept ? dst : edge_row.data(), (kept ? dst : edge_row.data()) + width, edge->Row(y));
-    }
+    BlendRow(cubic, edge, width, planes->blend->Row(y));
   }
 }
 
-// Which spatial prediction suits a block, judged on the kept field alone: each
+// Which spatial variant suits a block, judged on the kept field alone: each
 // sampled kept line (every kept line, every 2nd pixel) is predicted from the
-// kept lines 2 and 6 away, by the cubic and by the edge-directed rule (its
-// directions doubled with the doubled spacing). True where the edge-directed
-// prediction errs no more. Used only where the look-back cannot tell them apart.
+// kept lines 2 and 6 away, by the cubic, the edge-directed rule (its
+// directions doubled with the doubled spacing) and their blend. The blend
+// where it errs strictly least, else the edge-directed rule where it errs no
+// more than the cubic. Used where the look-back cannot tell them apart.
 template <typename T>
-bool EdgeWinsOnKeptLines(const Kernels& kernels, const PlaneView& kept, int kept_parity, int x0,
-                         int x1, int first_kept, int y1) {
+Variant ChooseOnKeptLines(const Kernels& kernels, const PlaneView& kept, int kept_parity, int x0,
+                          int x1, int first_kept, int y1) {
   auto row = [&](int y) {
     return reinterpret_cast<const T*>(kept.data +
                                       kept.stride * ClampRow(y, kept_parity, kept.height));
   };
   int64_t cubic_error = 0;
   int64_t edge_error = 0;
+  int64_t blend_error = 0;
   for (int y = first_kept; y < y1; y += kCostStepY) {
     const deint_internal::KeptRows<T> rows{row(y - 6), row(y - 2), row(y), row(y + 2), row(y + 6)};
     if constexpr (sizeof(T) == 1) {
-      kernels.edge_errors8(rows, x0, x1, kept.width, &cubic_error, &edge_error);
+      kernels.edge_errors8(rows, x0, x1, kept.width, &cubic_error, &edge_error, &blend_error);
     } else {
-      kernels.edge_errors16(rows, x0, x1, kept.width, &cubic_error, &edge_error);
+      kernels.edge_errors16(rows, x0, x1, kept.width, &cubic_error, &edge_error, &blend_error);
     }
   }
-  return edge_error <= cubic_error;
+  return Best(cubic_error, edge_error, blend_error);
 }
 
 // The brightness ratio of the kept lines of `kept` (parity `kept_parity`) to
@@ -238,32 +319,34 @@ float BrightnessRatio(const PlaneView& kept, int kept_parity, const PaddedPlane&
 
 }  // namespace
 
-// One field's luma history: the same picture reconstructed four ways. Their
-// kept lines are identical; the missing lines are the cubic and the
-// edge-directed motion-adaptive estimates, the compensated mix and the chosen
-// output. The next field's kept lines are real samples of exactly these
+// One field's luma history: the same picture reconstructed five ways. Their
+// kept lines are identical; the missing lines are the three spatial variants
+// (cubic, edge-directed, their blend: the motion-adaptive estimates, or in
+// blocks known to move the free predictions, see DecideLuma), the
+// compensated mix and the chosen output. The next field's kept lines are real samples of exactly these
 // missing lines, so each variant's error on them, along the block's motion, says
 // which one to trust there.
 struct Deinterlacer::LumaHistory {
   PaddedPlane cubic;
   PaddedPlane edge;
+  PaddedPlane blend;
   PaddedPlane compensated;
   PaddedPlane output;
+  const PaddedPlane& Of(Variant variant) const {
+    return variant == Variant::kCubic ? cubic : variant == Variant::kEdge ? edge : blend;
+  }
+  std::array<PaddedPlane*, 5> Planes() { return {&cubic, &edge, &blend, &compensated, &output}; }
   void Resize(int width, int height) {
-    for (PaddedPlane* plane : {&cubic, &edge, &compensated, &output}) plane->Resize(width, height);
+    for (PaddedPlane* plane : Planes()) plane->Resize(width, height);
   }
   void ExtendRows(int row_begin, int row_end) {
-    for (PaddedPlane* plane : {&cubic, &edge, &compensated, &output}) {
-      plane->ExtendRows(row_begin, row_end);
-    }
+    for (PaddedPlane* plane : Planes()) plane->ExtendRows(row_begin, row_end);
   }
   void ExtendTopBottom() {
-    for (PaddedPlane* plane : {&cubic, &edge, &compensated, &output}) plane->ExtendTopBottom();
+    for (PaddedPlane* plane : Planes()) plane->ExtendTopBottom();
   }
   void Scale(float ratio, int max_value) {
-    for (PaddedPlane* plane : {&cubic, &edge, &compensated, &output}) {
-      plane->Scale(ratio, max_value);
-    }
+    for (PaddedPlane* plane : Planes()) plane->Scale(ratio, max_value);
   }
 };
 
@@ -364,52 +447,28 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
     const int kept = field == 0 ? first_parity : 1 - first_parity;
     const FieldRole role =
         last_frame_ && field == fields - 1 ? FieldRole::kLast : FieldRole::kInner;
-    // At the stream's ends the missing frame is a copy of `cur`, and its
-    // missing lines would be the same as the other side's: the temporal
-    // difference then says "still" wherever the picture moves. The stream's
-    // first field takes its missing lines from cur and next instead (one and
-    // three field periods later), and the last from prev and cur (three and
-    // one earlier): on 37 training clips (576 and 1080) the first picture
-    // gains 0.90 dB and the last 0.12 on the mean (first: −1.42 to +2.79 per
-    // clip, 6 of 37 lose; clip means +0.09).
     const bool first_field = revisit_first && field == 0;
-    const bool last_field = role == FieldRole::kLast;
     FieldSources sources[3];
     for (int plane = 0; plane < 3; ++plane) {
-      const PlaneView& p = prev.planes[plane];
-      const PlaneView& c = cur.planes[plane];
-      const PlaneView& n = next.planes[plane];
-      // Missing lines: field 0 takes the second field of prev (before) and of
-      // cur (after); field 1 the first field of cur (before) and of next (after).
-      if (first_field) {
-        sources[plane] = FieldSources{c, c, n, p, n};
-      } else if (last_field) {
-        sources[plane] = FieldSources{p, c, c, p, n};
-      } else {
-        sources[plane] = field == 0 ? FieldSources{p, c, c, p, n} : FieldSources{c, c, n, p, n};
-      }
+      sources[plane] =
+          SourcesFor(prev, cur, next, plane, field, first_field, role == FieldRole::kLast);
     }
     auto half = [&](int index) {
-      for (int plane = 0; plane < 3; ++plane) {
-        const int plane_height = dst.planes[plane].height;
-        const int split = plane == 0 ? luma_split : plane_height / 2;
+      for (int plane = 1; plane < 3; ++plane) {
+        const int split = dst.planes[plane].height / 2;
         const int begin = index == 0 ? 0 : split;
-        const int end = index == 0 ? split : plane_height;
-        PaddedPlane* cubic = plane == 0 ? &next_history_->cubic : nullptr;
-        PaddedPlane* edge = plane == 0 ? &next_history_->edge : nullptr;
+        const int end = index == 0 ? split : dst.planes[plane].height;
         if (config_.input.wide()) {
           DeinterlaceRows<uint16_t>(*kernels_, sources[plane], kept, dst.planes[plane], begin, end,
-                                    cubic, edge);
+                                    nullptr);
         } else {
           DeinterlaceRows<uint8_t>(*kernels_, sources[plane], kept, dst.planes[plane], begin, end,
-                                   cubic, edge);
+                                   nullptr);
         }
       }
-      const int begin_row = index == 0 ? 0 : luma_split;
-      const int end_row = index == 0 ? luma_split : height;
-      CompensateLuma(sources[0].cur, dst.planes[0], kept, role, begin_row / kBlock,
-                     (end_row + kBlock - 1) / kBlock);
-      next_history_->ExtendRows(begin_row, end_row);
+      Luma(sources[0], dst.planes[0], kept, role, index == 0 ? 0 : luma_split / kBlock,
+           index == 0 ? luma_split / kBlock : blocks_y);
+      next_history_->ExtendRows(index == 0 ? 0 : luma_split, index == 0 ? luma_split : height);
     };
     // Flicker and fades: a previous output whose brightness differs from this
     // field's by more than 1 % is brought to it first (all four variants), so
@@ -435,8 +494,8 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
     result.pts = config_.field_rate ? window_[1].pts * 2 + field : window_[1].pts;
   }
   if (revisit_first) {
-    RevisitFirstField(cur.planes[0], results[0].view().planes[0], first_parity, luma_split,
-                      threaded);
+    RevisitFirstField(SourcesFor(prev, cur, next, 0, 0, true, false),
+                      results[0].view().planes[0], first_parity, luma_split, threaded);
     // Its chroma follows the revisit's choices, from the second field's
     // chroma (the chroma history now; what CompensateChroma writes into the
     // next one is overwritten by the next field).
@@ -449,8 +508,9 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
   for (OwnedFrame& result : results) out->push_back(std::move(result));
 }
 
-void Deinterlacer::RevisitFirstField(const PlaneView& kept, const PlaneView& out, int kept_parity,
-                                     int luma_split, bool threaded) {
+void Deinterlacer::RevisitFirstField(const FieldSources& sources, const PlaneView& out,
+                                     int kept_parity, int luma_split, bool threaded) {
+  const PlaneView& kept = sources.cur;
   // Flicker and fades as for any field, but on a copy: history_ stays what
   // the next field will look back at.
   const float ratio = HistoryBrightnessRatio(kept, kept_parity);
@@ -465,9 +525,8 @@ void Deinterlacer::RevisitFirstField(const PlaneView& kept, const PlaneView& out
   for (MotionVector& v : vectors_) v = MotionVector{-v.dxq, -v.dyq};
   const int blocks_y = (out.height + kBlock - 1) / kBlock;
   RunInHalves(2, threaded, [&](int index, int) {
-    CompensateLuma(kept, out, kept_parity, FieldRole::kFirstRevisited,
-                   index == 0 ? 0 : luma_split / kBlock,
-                   index == 0 ? luma_split / kBlock : blocks_y);
+    Luma(sources, out, kept_parity, FieldRole::kFirstRevisited,
+         index == 0 ? 0 : luma_split / kBlock, index == 0 ? luma_split / kBlock : blocks_y);
   });
   vectors_ = forward;
   if (unscaled) history_ = std::move(unscaled);
@@ -478,24 +537,40 @@ float Deinterlacer::HistoryBrightnessRatio(const PlaneView& kept, int kept_parit
                               : BrightnessRatio<uint8_t>(kept, kept_parity, history_->output);
 }
 
-void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, int kept_parity,
-                                  FieldRole role, int block_row_begin, int block_row_end) {
+void Deinterlacer::Luma(const FieldSources& sources, const PlaneView& out, int kept_parity,
+                        FieldRole role, int block_row_begin, int block_row_end) {
+  DecideLuma(sources.cur, kept_parity, role, block_row_begin, block_row_end);
+  const SpatialPlanes planes{&next_history_->cubic, &next_history_->edge, &next_history_->blend,
+                             choices_.data(), (out.width + kBlock - 1) / kBlock};
+  const int row_begin = block_row_begin * kBlock;
+  const int row_end = std::min(block_row_end * kBlock, out.height);
+  if (config_.input.wide()) {
+    DeinterlaceRows<uint16_t>(*kernels_, sources, kept_parity, out, row_begin, row_end, &planes);
+  } else {
+    DeinterlaceRows<uint8_t>(*kernels_, sources, kept_parity, out, row_begin, row_end, &planes);
+  }
+  WriteLuma(out, kept_parity, role, block_row_begin, block_row_end);
+}
+
+void Deinterlacer::DecideLuma(const PlaneView& kept, int kept_parity, FieldRole role,
+                              int block_row_begin, int block_row_end) {
   const Kernels& kernels = *kernels_;
-  const int width = out.width;
-  const int height = out.height;
+  const int width = kept.width;
+  const int height = kept.height;
   const int blocks_x = (width + kBlock - 1) / kBlock;
-  const int max_value = (1 << out.bit_depth) - 1;
+  const int max_value = (1 << kept.bit_depth) - 1;
   LumaHistory& next = *next_history_;
   const int row_begin = block_row_begin * kBlock;
   const int row_end = std::min(block_row_end * kBlock, height);
-  // This field's kept lines, read by the search; kept lines of every variant.
+  // This field's kept lines, read by the search; kept lines of the
+  // compensated variant and the output.
   for (int y = row_begin; y < row_end; ++y) {
     if ((y & 1) != kept_parity) continue;
     uint16_t* row = current_.Row(y);
-    if (out.bit_depth > 8) {
-      std::copy(out.Row16(y), out.Row16(y) + width, row);
+    if (kept.bit_depth > 8) {
+      std::copy(kept.Row16(y), kept.Row16(y) + width, row);
     } else {
-      std::copy(out.Row8(y), out.Row8(y) + width, row);
+      std::copy(kept.Row8(y), kept.Row8(y) + width, row);
     }
     std::copy(row, row + width, next.compensated.Row(y));
     std::copy(row, row + width, next.output.Row(y));
@@ -507,22 +582,20 @@ void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, i
       const int x0 = bx * kBlock, y0 = by * kBlock;
       const int x1 = std::min(x0 + kBlock, width), y1 = std::min(y0 + kBlock, height);
       const int first_kept = y0 + ((y0 & 1) != kept_parity);
-      const int first_missing = y0 + ((y0 & 1) == kept_parity);
       MotionVector& vector = vectors_[static_cast<size_t>(by) * blocks_x + bx];
-      // Cubic against edge-directed judged on the kept field alone.
-      auto edge_wins_on_kept_lines = [&] {
-        return kept.bit_depth > 8 ? EdgeWinsOnKeptLines<uint16_t>(kernels, kept, kept_parity, x0,
-                                                                  x1, first_kept, y1)
-                                  : EdgeWinsOnKeptLines<uint8_t>(kernels, kept, kept_parity, x0, x1,
-                                                                 first_kept, y1);
+      // The spatial variant judged on the kept field alone.
+      auto choose_on_kept_lines = [&] {
+        return kept.bit_depth > 8 ? ChooseOnKeptLines<uint16_t>(kernels, kept, kept_parity, x0, x1,
+                                                                first_kept, y1)
+                                  : ChooseOnKeptLines<uint8_t>(kernels, kept, kept_parity, x0, x1,
+                                                               first_kept, y1);
       };
       BlockChoice& choice = choices_[static_cast<size_t>(by) * blocks_x + bx];
       choice = BlockChoice{};
       if (!have_history_) {
         // First field: nothing to compensate from or to look back at; the
         // kept field decides (as for ties below).
-        WriteMissing(out, next, edge_wins_on_kept_lines() ? next.edge : next.cubic, x0, x1,
-                     first_missing, y1, nullptr, false);
+        choice.variant = choose_on_kept_lines();
         continue;
       }
       // Predictive search on the previous output: last field's vector here, the
@@ -606,29 +679,55 @@ void Deinterlacer::CompensateLuma(const PlaneView& kept, const PlaneView& out, i
       const bool matched = within(kMotionTolerance);
       // Look-back: each variant of the previous field, moved along this block's
       // vector, against this field's real kept lines (same samples, same
-      // vector, so only the variants' missing lines make the difference). The
-      // edge-directed estimate wins ties; compensation must be strictly better.
+      // vector, so only the variants' missing lines make the difference).
+      // Where the three spatial variants tie (odd vertical motion) the kept
+      // field judges them; compensation must be strictly better.
       auto look_back = [&](const PaddedPlane& from) { return cost(from, best); };
       const int64_t cubic_error = look_back(previous.cubic);
       const int64_t edge_error = look_back(previous.edge);
-      bool use_edge = edge_error < cubic_error;
-      if (edge_error == cubic_error) use_edge = edge_wins_on_kept_lines();
+      const int64_t blend_error = look_back(previous.blend);
+      const Variant variant = cubic_error == edge_error && edge_error == blend_error
+                                  ? choose_on_kept_lines()
+                                  : Best(cubic_error, edge_error, blend_error);
       // The stream's last field takes the compensated lines wherever the
       // vector matched: it has no successor, so its motion-adaptive
       // estimates rest on the previous and the current frame only (the
       // look-back judged them one field earlier, with a real successor).
       const int64_t compensated_error = look_back(previous.compensated);
-      const int64_t spatial_error = std::min(cubic_error, edge_error);
+      const int64_t spatial_error = std::min({cubic_error, edge_error, blend_error});
       const bool use_compensated =
           matched && (role == FieldRole::kLast || compensated_error < spatial_error);
       // Revisiting the first field, only compensation is new: its spatial
-      // choice on the kept lines stays.
+      // choice on the kept lines stays (WriteLuma leaves the block).
       if (role == FieldRole::kFirstRevisited && !use_compensated) continue;
-      const int weight = within(kCloseMatch) ? CompensatedWeight(compensated_error, spatial_error)
-                                             : kCompensatedWeightLow;
-      choice = BlockChoice{best, use_compensated};
-      WriteMissing(out, next, use_edge ? next.edge : next.cubic, x0, x1, first_missing, y1,
-                   matched ? &previous.output : nullptr, use_compensated, best, weight);
+      choice.vector = best;
+      choice.compensated = use_compensated;
+      choice.variant = variant;
+      choice.matched = matched;
+      choice.weight = within(kCloseMatch) ? CompensatedWeight(compensated_error, spatial_error)
+                                          : kCompensatedWeightLow;
+      // A block whose vector matched and is not zero moves: the missing line
+      // one field before and after holds other picture content, so the
+      // motion-adaptive limits around their mean (meant for still areas) are
+      // dropped and the spatial variants are the free predictions.
+      choice.free = matched && (best.dxq != 0 || best.dyq != 0);
+    }
+  }
+}
+
+void Deinterlacer::WriteLuma(const PlaneView& out, int kept_parity, FieldRole role,
+                             int block_row_begin, int block_row_end) {
+  const int blocks_x = (out.width + kBlock - 1) / kBlock;
+  for (int by = block_row_begin; by < block_row_end; ++by) {
+    for (int bx = 0; bx < blocks_x; ++bx) {
+      const BlockChoice& choice = choices_[static_cast<size_t>(by) * blocks_x + bx];
+      if (role == FieldRole::kFirstRevisited && !choice.compensated) continue;
+      const int x0 = bx * kBlock, y0 = by * kBlock;
+      const int x1 = std::min(x0 + kBlock, out.width), y1 = std::min(y0 + kBlock, out.height);
+      const int first_missing = y0 + ((y0 & 1) == kept_parity);
+      WriteMissing(out, *next_history_, next_history_->Of(choice.variant), x0, x1, first_missing,
+                   y1, choice.matched ? &history_->output : nullptr, choice.compensated,
+                   choice.vector, choice.weight);
     }
   }
 }

@@ -28,17 +28,27 @@
 // lines (mean error under 16 8-bit code values). w is 0.7 where compensation
 // won the look-back (below) narrowly, up to 0.95 where it won clearly and the
 // vector matched closely.
-// Which of cubic, edge-directed and compensated a block gets is decided by a
-// look-back: the previous field was reconstructed all three ways (kept in a
-// per-field history), and this field's kept lines are real samples of exactly
-// the lines it had to invent. Each variant, moved along the block's vector, is
-// compared with them; only its missing lines differ, so the errors rank the
-// three methods on real data at this place, one field ago. Compensation is used
-// only where it was strictly better. When the vertical motion is an odd number
-// of lines the kept lines meet only the previous kept lines and the errors tie:
-// compensation (which would then copy reconstructed lines) is not trusted, and
-// cubic against edge-directed is judged on the kept field alone (each sampled
-// kept line predicted from the kept lines 2 and 6 away by both rules).
+// Which of cubic, edge-directed, their blend (the mean of the two) and
+// compensated a block gets is decided by a look-back: the previous field was
+// reconstructed all four ways (kept in a per-field history), and this field's
+// kept lines are real samples of exactly the lines it had to invent. Each
+// variant, moved along the block's vector, is compared with them; only its
+// missing lines differ, so the errors rank the four methods on real data at
+// this place, one field ago. Compensation is used only where it was strictly
+// better. When the vertical motion is an odd number of lines the kept lines
+// meet only the previous kept lines and the errors tie: compensation (which
+// would then copy reconstructed lines) is not trusted, and the three spatial
+// variants are judged on the kept field alone (each sampled kept line
+// predicted from the kept lines 2 and 6 away by each rule).
+// In a block whose vector matched and is not zero (it moves), the missing
+// line in the fields before and after holds other picture content, so the
+// motion-adaptive limits around their mean are dropped: its spatial variants
+// are the cubic and edge-directed predictions themselves ("free") and their
+// blend. At one line per field, where every field samples the same picture
+// lines and no field holds the missing ones, the limits had flattened the
+// cubic to nearly a linear interpolation. The blend and the free predictions
+// gained 0.41 dB on the mean of the 37 training clips, none lost
+// (docs/filters.md, deint step 9).
 // Before this choice the smooth and graphic training photos (IceCold, Grey,
 // ColorfulCups) lost 4–9 dB to yadif (cubic jaggies on shallow edges,
 // compensated lines copying reconstructions); with it every training photo
@@ -79,6 +89,19 @@ struct MotionVector {
   int dyq = 0;
 };
 
+// What deint chose for one 16×16 luma block of a field.
+struct BlockChoice {
+  MotionVector vector;
+  bool compensated = false;  // the compensated mix, not a spatial variant
+  deint_internal::Variant variant = deint_internal::Variant::kCubic;
+  bool matched = false;  // the vector explains the kept lines
+  bool free = false;     // the block moves: its variants are the free predictions
+  int weight = 0;        // the compensated value's weight in the mix (×256)
+};
+
+// The planes one motion-adaptive pass reads (deint.cc).
+struct FieldSources;
+
 class Deinterlacer final : public VideoFilter {
  public:
   static Result<std::unique_ptr<VideoFilter>> Create(const FilterConfig& config);
@@ -96,18 +119,25 @@ class Deinterlacer final : public VideoFilter {
   explicit Deinterlacer(const FilterConfig& config);
   // Emits the outputs of window_[1] (prev = window_[0], next = window_[2]).
   void EmitCurrent(std::vector<OwnedFrame>* out);
-  // Where a field stands in the stream, for CompensateLuma's choice.
+  // Where a field stands in the stream, for DecideLuma's choice.
   enum class FieldRole {
     kInner,           // the look-back chooses
     kLast,            // the stream's last field: compensated wherever matched
     kFirstRevisited,  // RevisitFirstField: only compensation may replace
   };
-  // Luma, block rows [block_row_begin, block_row_end): the
-  // per-block motion search, choice and compensation of `out`'s missing lines
-  // (which hold the cubic estimate on entry); fills next_history_'s rows.
-  // `kept` is the input plane whose kept lines `out` has.
-  void CompensateLuma(const PlaneView& kept, const PlaneView& out, int kept_parity, FieldRole role,
-                      int block_row_begin, int block_row_end);
+  // Luma, block rows [block_row_begin, block_row_end): DecideLuma, the
+  // spatial variants (DeinterlaceRows), WriteLuma.
+  void Luma(const FieldSources& sources, const PlaneView& out, int kept_parity, FieldRole role,
+            int block_row_begin, int block_row_end);
+  // The per-block motion search and choice (choices_, vectors_) from `kept`
+  // (the input plane whose lines this field keeps), before the field's
+  // spatial variants exist: they depend on it (BlockChoice::free).
+  void DecideLuma(const PlaneView& kept, int kept_parity, FieldRole role, int block_row_begin,
+                  int block_row_end);
+  // The chosen missing lines of `out` (WriteMissing per block); revisiting the
+  // first field, only the blocks that take compensation.
+  void WriteLuma(const PlaneView& out, int kept_parity, FieldRole role, int block_row_begin,
+                 int block_row_end);
   // The brightness of `kept`'s kept lines over history_'s output's.
   float HistoryBrightnessRatio(const PlaneView& kept, int kept_parity) const;
   // The stream's first field, which had no previous output, compensated
@@ -122,7 +152,7 @@ class Deinterlacer final : public VideoFilter {
   // held-out photo (Path) 0.26, its compensation building up worse over the
   // next pictures; letting the revisit also change the spatial
   // choice cost the unit test's first picture 0.15 of error.
-  void RevisitFirstField(const PlaneView& kept, const PlaneView& out, int kept_parity,
+  void RevisitFirstField(const FieldSources& sources, const PlaneView& out, int kept_parity,
                          int luma_split, bool threaded);
   // The missing lines of one block: `adaptive` (a motion-adaptive variant),
   // or, with `previous`, its mix with `previous` moved along `vector` (that
@@ -135,7 +165,7 @@ class Deinterlacer final : public VideoFilter {
                     MotionVector vector = {}, int weight = 0) const;
 
   // Chroma, the luma's block rows [block_row_begin,
-  // block_row_end): where CompensateLuma took the compensated lines, the
+  // block_row_end): where the luma took the compensated lines, the
   // chroma's missing lines (which hold the cubic motion-adaptive estimate on
   // entry) take the previous output's chroma moved along the luma's vector,
   // mixed with that estimate; fills the next chroma history's rows.
@@ -156,11 +186,7 @@ class Deinterlacer final : public VideoFilter {
   bool last_frame_ = false;  // Flush is emitting the last frame
   deint_internal::PaddedPlane current_;
   std::vector<MotionVector> vectors_;
-  // Per luma block, what CompensateLuma chose for this field's output.
-  struct BlockChoice {
-    MotionVector vector;
-    bool compensated = false;
-  };
+  // Per luma block, what DecideLuma chose for this field's output.
   std::vector<BlockChoice> choices_;
   // The previous output's chroma planes (U, V), and this field's.
   deint_internal::PaddedPlane chroma_history_[2];

@@ -51,9 +51,10 @@ inline int Cubic(int near_sum, int far_sum) {
   return (kCubicNear * near_sum - kCubicFar * far_sum + 4096) >> 13;
 }
 
+
 template <typename T>
 void EdgeErrorsPortable(const KeptRows<T>& rows, int x0, int x1, int width, int64_t* cubic_error,
-                        int64_t* edge_error) {
+                        int64_t* edge_error, int64_t* blend_error) {
   auto at = [width](const T* r, int x) -> int { return r[std::clamp(x, 0, width - 1)]; };
   const T* up = rows.up;
   const T* down = rows.down;
@@ -77,6 +78,7 @@ void EdgeErrorsPortable(const KeptRows<T>& rows, int x0, int x1, int width, int6
     const int line = at(rows.line, x);
     *cubic_error += std::abs(line - cubic);
     *edge_error += std::abs(line - edge);
+    *blend_error += std::abs(line - Blend(cubic, edge));
   }
 }
 
@@ -104,19 +106,12 @@ int SpatialEdge(const MaRows<T>& r, int x) {
   return prediction;
 }
 
-// One sample of the motion-adaptive estimate (the contract of ma_row*).
+// One sample of the motion-adaptive estimate (the contract of ma_row*);
+// `free`, when not null, gets the spatial prediction before the limits.
 template <typename T>
-T MaPixel(const MaRows<T>& r, Spatial spatial, int x, int width, int max_value) {
+T MaPixel(const MaRows<T>& r, Spatial spatial, int x, int width, int max_value, uint16_t* free) {
   const int c = r.up[x];
   const int e = r.down[x];
-  const int a = r.prev_line[x];
-  const int b = r.next_line[x];
-  const int temporal = (a + b + 1) >> 1;
-  const int diff0 = std::abs(a - b) >> 1;
-  const int diff1 = (std::abs(r.sb_up[x] - c) + std::abs(r.sb_down[x] - e)) >> 1;
-  const int diff2 = (std::abs(r.sa_up[x] - c) + std::abs(r.sa_down[x] - e)) >> 1;
-  int diff = std::max({diff0, diff1, diff2});
-  if (diff == 0) return static_cast<T>(temporal);
   int value;
   if (spatial == Spatial::kCubic) {
     value = Cubic(c + e, r.up3[x] + r.down3[x]);
@@ -125,6 +120,15 @@ T MaPixel(const MaRows<T>& r, Spatial spatial, int x, int width, int max_value) 
   } else {
     value = (c + e) >> 1;
   }
+  if (free != nullptr) *free = static_cast<uint16_t>(std::clamp(value, 0, max_value));
+  const int a = r.prev_line[x];
+  const int b = r.next_line[x];
+  const int temporal = (a + b + 1) >> 1;
+  const int diff0 = std::abs(a - b) >> 1;
+  const int diff1 = (std::abs(r.sb_up[x] - c) + std::abs(r.sb_down[x] - e)) >> 1;
+  const int diff2 = (std::abs(r.sa_up[x] - c) + std::abs(r.sa_down[x] - e)) >> 1;
+  int diff = std::max({diff0, diff1, diff2});
+  if (diff == 0) return static_cast<T>(temporal);
   // The temporal predictions of the kept lines above and below (b2, f2): where
   // the kept lines disagree with them the picture moves, however still the
   // missing line looked, and the band around the temporal value widens.
@@ -138,8 +142,11 @@ T MaPixel(const MaRows<T>& r, Spatial spatial, int x, int width, int max_value) 
 }
 
 template <typename T>
-void MaRowPortable(const MaRows<T>& rows, Spatial spatial, int width, int max_value, T* dst) {
-  for (int x = 0; x < width; ++x) dst[x] = MaPixel(rows, spatial, x, width, max_value);
+void MaRowPortable(const MaRows<T>& rows, Spatial spatial, int width, int max_value, T* dst,
+                   uint16_t* free) {
+  for (int x = 0; x < width; ++x) {
+    dst[x] = MaPixel(rows, spatial, x, width, max_value, free ? free + x : nullptr);
+  }
 }
 
 // mc128 at one position: the horizontal pass (scale 128) on four rows, the
@@ -229,12 +236,13 @@ VIDMILL_AVX2 inline __m256i EdgeWindow(const T* up, const T* down, int k) {
 }
 
 template <typename T>
-VIDMILL_AVX2 void MaRowAvx2(const MaRows<T>& r, Spatial spatial, int width, int max_value, T* dst) {
+VIDMILL_AVX2 void MaRowAvx2(const MaRows<T>& r, Spatial spatial, int width, int max_value, T* dst,
+                            uint16_t* free) {
   // The edge-directed search reads 3 samples either side.
   const int begin = spatial == Spatial::kEdge ? 3 : 0;
   const int end = spatial == Spatial::kEdge ? width - 3 : width;
   for (int x = 0; x < std::min(begin, width); ++x)
-    dst[x] = MaPixel(r, spatial, x, width, max_value);
+    dst[x] = MaPixel(r, spatial, x, width, max_value, free ? free + x : nullptr);
   const __m256i cubic_weights = _mm256_set1_epi32((-kCubicFar << 16) | kCubicNear);
   const __m256i round = _mm256_set1_epi32(4096);
   const __m256i one = _mm256_set1_epi16(1);
@@ -279,6 +287,9 @@ VIDMILL_AVX2 void MaRowAvx2(const MaRows<T>& r, Spatial spatial, int width, int 
       }
     }
 
+    if (free != nullptr) {
+      Store16(free + x, _mm256_min_epi16(_mm256_max_epi16(spatial_value, zero), max));
+    }
     const __m256i b2 = _mm256_avg_epu16(Load16(r.prev2_up + x), Load16(r.next2_up + x));
     const __m256i f2 = _mm256_avg_epu16(Load16(r.prev2_down + x), Load16(r.next2_down + x));
     const __m256i t_minus_e = _mm256_sub_epi16(temporal, e);
@@ -295,16 +306,16 @@ VIDMILL_AVX2 void MaRowAvx2(const MaRows<T>& r, Spatial spatial, int width, int 
     value = _mm256_min_epi16(_mm256_max_epi16(value, zero), max);
     Store16(dst + x, _mm256_blendv_epi8(value, temporal, still));
   }
-  for (; x < width; ++x) dst[x] = MaPixel(r, spatial, x, width, max_value);
+  for (; x < width; ++x) dst[x] = MaPixel(r, spatial, x, width, max_value, free ? free + x : nullptr);
 }
 
 VIDMILL_AVX2 void MaRow8Avx2(const MaRows<uint8_t>& rows, Spatial spatial, int width, int max_value,
-                             uint8_t* dst) {
-  MaRowAvx2(rows, spatial, width, max_value, dst);
+                             uint8_t* dst, uint16_t* free) {
+  MaRowAvx2(rows, spatial, width, max_value, dst, free);
 }
 VIDMILL_AVX2 void MaRow16Avx2(const MaRows<uint16_t>& rows, Spatial spatial, int width,
-                              int max_value, uint16_t* dst) {
-  MaRowAvx2(rows, spatial, width, max_value, dst);
+                              int max_value, uint16_t* dst, uint16_t* free) {
+  MaRowAvx2(rows, spatial, width, max_value, dst, free);
 }
 
 // An int32 lane pair (w0, w1) for _mm256_madd_epi16.
@@ -552,9 +563,10 @@ VIDMILL_AVX2 inline __m256i Sad3(const __m256i* u, const __m256i* d, int a, int 
 // portable loop.
 template <typename T>
 VIDMILL_AVX2 inline void EdgeErrorsAvx2(const KeptRows<T>& rows, int x0, int x1, int width,
-                                        int64_t* cubic_error, int64_t* edge_error) {
+                                        int64_t* cubic_error, int64_t* edge_error,
+                                        int64_t* blend_error) {
   if (x0 < 5 || x0 + 21 > width || x1 - x0 > 16) {
-    EdgeErrorsPortable(rows, x0, x1, width, cubic_error, edge_error);
+    EdgeErrorsPortable(rows, x0, x1, width, cubic_error, edge_error, blend_error);
     return;
   }
   __m256i u[11], d[11];
@@ -589,15 +601,20 @@ VIDMILL_AVX2 inline void EdgeErrorsAvx2(const KeptRows<T>& rows, int x0, int x1,
   *cubic_error +=
       SumLanes(_mm256_and_si256(_mm256_abs_epi32(_mm256_sub_epi32(line, cubic)), valid));
   *edge_error += SumLanes(_mm256_and_si256(_mm256_abs_epi32(_mm256_sub_epi32(line, edge)), valid));
+  const __m256i blend =
+      _mm256_srai_epi32(_mm256_add_epi32(_mm256_add_epi32(cubic, edge), _mm256_set1_epi32(1)), 1);
+  *blend_error +=
+      SumLanes(_mm256_and_si256(_mm256_abs_epi32(_mm256_sub_epi32(line, blend)), valid));
 }
 
 VIDMILL_AVX2 void EdgeErrors8Avx2(const KeptRows<uint8_t>& rows, int x0, int x1, int width,
-                                  int64_t* cubic_error, int64_t* edge_error) {
-  EdgeErrorsAvx2(rows, x0, x1, width, cubic_error, edge_error);
+                                  int64_t* cubic_error, int64_t* edge_error, int64_t* blend_error) {
+  EdgeErrorsAvx2(rows, x0, x1, width, cubic_error, edge_error, blend_error);
 }
 VIDMILL_AVX2 void EdgeErrors16Avx2(const KeptRows<uint16_t>& rows, int x0, int x1, int width,
-                                   int64_t* cubic_error, int64_t* edge_error) {
-  EdgeErrorsAvx2(rows, x0, x1, width, cubic_error, edge_error);
+                                   int64_t* cubic_error, int64_t* edge_error,
+                                   int64_t* blend_error) {
+  EdgeErrorsAvx2(rows, x0, x1, width, cubic_error, edge_error, blend_error);
 }
 
 }  // namespace

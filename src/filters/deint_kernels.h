@@ -102,12 +102,19 @@ enum class Spatial {
   kEdge,   // the best of 5 directions (−2…+2) by 3-pixel window SAD, linear
 };
 
+// deint's spatial variants of a block's missing lines: the cubic, the
+// edge-directed rule, or their blend: the mean of the two, rounded.
+enum class Variant { kCubic, kEdge, kBlend };
+inline int Blend(int cubic, int edge) { return (cubic + edge + 1) >> 1; }
+
 struct Kernels {
-  // The motion-adaptive estimate of one missing line, `width` samples.
+  // The motion-adaptive estimate of one missing line, `width` samples; and,
+  // where `free` is not null, the spatial prediction before the
+  // motion-adaptive limits (clamped to 0…max_value).
   void (*ma_row8)(const MaRows<uint8_t>& rows, Spatial spatial, int width, int max_value,
-                  uint8_t* dst);
+                  uint8_t* dst, uint16_t* free);
   void (*ma_row16)(const MaRows<uint16_t>& rows, Spatial spatial, int width, int max_value,
-                   uint16_t* dst);
+                   uint16_t* dst, uint16_t* free);
   // Σ |128·cur(x, y) − mc128(x, y)| over x = x0, x0 + 2, … < x1 (x1 − x0 ≤ 16)
   // and y = y_first, y_first + row_step, … < y1, where mc128 is `prev`
   // displaced by (dxq, dyq) quarter pixels. `cur` rows must be readable 16
@@ -127,14 +134,15 @@ struct Kernels {
   // with a spatial estimate, weight / 256 of it the warped one.
   void (*mix)(const int32_t* warped, const uint16_t* spatial, int count, int weight, int max_value,
               uint16_t* out);
-  // Adds Σ |line − cubic| and Σ |line − edge-directed| over x = x0, x0 + 2, …
-  // < x1 (x1 − x0 ≤ 16) of a line `width` samples wide, predicted from the
-  // kept lines 2 and 6 away (the edge-directed rule's directions doubled with
-  // the doubled spacing); samples beyond the line's ends are its end samples.
+  // Adds Σ |line − cubic|, Σ |line − edge-directed| and Σ |line − Blend of
+  // the two| over x = x0, x0 + 2, … < x1 (x1 − x0 ≤ 16) of a line `width`
+  // samples wide, predicted from the kept lines 2 and 6 away (the
+  // edge-directed rule's directions doubled with the doubled spacing); samples
+  // beyond the line's ends are its end samples.
   void (*edge_errors8)(const KeptRows<uint8_t>& rows, int x0, int x1, int width,
-                       int64_t* cubic_error, int64_t* edge_error);
+                       int64_t* cubic_error, int64_t* edge_error, int64_t* blend_error);
   void (*edge_errors16)(const KeptRows<uint16_t>& rows, int x0, int x1, int width,
-                        int64_t* cubic_error, int64_t* edge_error);
+                        int64_t* cubic_error, int64_t* edge_error, int64_t* blend_error);
 };
 
 // The portable kernels; the AVX2 ones (nullptr where the CPU lacks AVX2); the
