@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "filters/halves.h"
+#include "filters/resample.h"
 
 namespace vidmill::filters {
 namespace {
@@ -28,14 +29,6 @@ constexpr double kCutFloor = 3.0;
 // Planes at least this large are split across two threads.
 constexpr int64_t kThreadedPixels = 60000;
 
-// Catmull-Rom weights for the four taps around a fractional position t ∈ [0, 1).
-void CubicWeights(double t, float* w) {
-  w[0] = static_cast<float>(0.5 * (-t + 2 * t * t - t * t * t));
-  w[1] = static_cast<float>(0.5 * (2 - 5 * t * t + 3 * t * t * t));
-  w[2] = static_cast<float>(0.5 * (t + 4 * t * t - 3 * t * t * t));
-  w[3] = static_cast<float>(0.5 * (-t * t + t * t * t));
-}
-
 // The four source indices (edge-replicated) and weights of each output
 // position of one axis.
 struct Taps {
@@ -51,7 +44,7 @@ Taps MakeTaps(int size, double zoom, double offset) {
   for (int pos = 0; pos < size; ++pos) {
     const double source = centre + (pos - centre) / zoom + offset;
     const int base = static_cast<int>(std::floor(source));
-    CubicWeights(source - base, taps.weight[pos].data());
+    CatmullRomWeights(source - base, taps.weight[pos].data());
     for (int tap = 0; tap < 4; ++tap) {
       taps.index[pos][tap] = std::clamp(base - 1 + tap, 0, size - 1);
     }

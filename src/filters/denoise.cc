@@ -14,6 +14,7 @@
 
 #include "filters/halves.h"
 #include "filters/median.h"
+#include "filters/resample.h"
 
 namespace vidmill::filters {
 namespace {
@@ -131,14 +132,6 @@ void HalveSize(const Image& in, Image* out) {
   }
 }
 
-// Catmull-Rom weights of the four taps around a fraction t ∈ [0, 1).
-void CubicWeights(float t, float* w) {
-  w[0] = 0.5f * (-t + 2 * t * t - t * t * t);
-  w[1] = 0.5f * (2 - 5 * t * t + 3 * t * t * t);
-  w[2] = 0.5f * (t + 4 * t * t - 3 * t * t * t);
-  w[3] = 0.5f * (-t * t + t * t * t);
-}
-
 // The compensation's interpolation: six taps, at offsets −2 … 3 from the
 // sample left of (or above) the position.
 constexpr int kTaps = 6;
@@ -157,7 +150,7 @@ void TapWeights(float t, float sharpness, float* w) {
     sum += lanczos[i];
   }
   float cubic[4];
-  CubicWeights(t, cubic);
+  CatmullRomWeights(t, cubic);
   for (int i = 0; i < kTaps; ++i) {
     const float inner = i >= 1 && i <= 4 ? cubic[i - 1] : 0.0f;
     w[i] = static_cast<float>(sharpness * lanczos[i] / sum) + (1 - sharpness) * inner;

@@ -16,4 +16,15 @@ namespace vidmill::filters {
 void ResamplePlane(const float* in, int in_width, int in_height, ptrdiff_t in_stride, float* out,
                    int out_width, int out_height, ptrdiff_t out_stride, int threads);
 
+// The Catmull-Rom weights of the four samples around a fractional position
+// t ∈ [0, 1) (at offsets −1, 0, 1, 2), computed in T's precision (dejit's
+// warp in double, denoise's sub-pixel search in float).
+template <typename T>
+void CatmullRomWeights(T t, float* w) {
+  w[0] = static_cast<float>(T(0.5) * (-t + 2 * t * t - t * t * t));
+  w[1] = static_cast<float>(T(0.5) * (2 - 5 * t * t + 3 * t * t * t));
+  w[2] = static_cast<float>(T(0.5) * (t + 4 * t * t - 3 * t * t * t));
+  w[3] = static_cast<float>(T(0.5) * (-t * t + t * t * t));
+}
+
 }  // namespace vidmill::filters
