@@ -323,9 +323,9 @@ float BrightnessRatio(const PlaneView& kept, int kept_parity, const PaddedPlane&
 // kept lines are identical; the missing lines are the three spatial variants
 // (cubic, edge-directed, their blend: the motion-adaptive estimates, or in
 // blocks known to move the free predictions, see DecideLuma), the
-// compensated mix and the chosen output. The next field's kept lines are real samples of exactly these
-// missing lines, so each variant's error on them, along the block's motion, says
-// which one to trust there.
+// compensated mix and the chosen output. The next field's kept lines are real
+// samples of exactly these missing lines, so each variant's error on them,
+// along the block's motion, says which one to trust there.
 struct Deinterlacer::LumaHistory {
   PaddedPlane cubic;
   PaddedPlane edge;
@@ -494,8 +494,8 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
     result.pts = config_.field_rate ? window_[1].pts * 2 + field : window_[1].pts;
   }
   if (revisit_first) {
-    RevisitFirstField(SourcesFor(prev, cur, next, 0, 0, true, false),
-                      results[0].view().planes[0], first_parity, luma_split, threaded);
+    RevisitFirstField(SourcesFor(prev, cur, next, 0, 0, true, false), results[0].view().planes[0],
+                      first_parity, luma_split, threaded);
     // Its chroma follows the revisit's choices, from the second field's
     // chroma (the chroma history now; what CompensateChroma writes into the
     // next one is overwritten by the next field).
@@ -585,10 +585,9 @@ void Deinterlacer::DecideLuma(const PlaneView& kept, int kept_parity, FieldRole 
       MotionVector& vector = vectors_[static_cast<size_t>(by) * blocks_x + bx];
       // The spatial variant judged on the kept field alone.
       auto choose_on_kept_lines = [&] {
-        return kept.bit_depth > 8 ? ChooseOnKeptLines<uint16_t>(kernels, kept, kept_parity, x0, x1,
-                                                                first_kept, y1)
-                                  : ChooseOnKeptLines<uint8_t>(kernels, kept, kept_parity, x0, x1,
-                                                               first_kept, y1);
+        return kept.bit_depth > 8
+                   ? ChooseOnKeptLines<uint16_t>(kernels, kept, kept_parity, x0, x1, first_kept, y1)
+                   : ChooseOnKeptLines<uint8_t>(kernels, kept, kept_parity, x0, x1, first_kept, y1);
       };
       BlockChoice& choice = choices_[static_cast<size_t>(by) * blocks_x + bx];
       choice = BlockChoice{};

@@ -51,7 +51,6 @@ inline int Cubic(int near_sum, int far_sum) {
   return (kCubicNear * near_sum - kCubicFar * far_sum + 4096) >> 13;
 }
 
-
 template <typename T>
 void EdgeErrorsPortable(const KeptRows<T>& rows, int x0, int x1, int width, int64_t* cubic_error,
                         int64_t* edge_error, int64_t* blend_error) {
@@ -306,7 +305,8 @@ VIDMILL_AVX2 void MaRowAvx2(const MaRows<T>& r, Spatial spatial, int width, int 
     value = _mm256_min_epi16(_mm256_max_epi16(value, zero), max);
     Store16(dst + x, _mm256_blendv_epi8(value, temporal, still));
   }
-  for (; x < width; ++x) dst[x] = MaPixel(r, spatial, x, width, max_value, free ? free + x : nullptr);
+  for (; x < width; ++x)
+    dst[x] = MaPixel(r, spatial, x, width, max_value, free ? free + x : nullptr);
 }
 
 VIDMILL_AVX2 void MaRow8Avx2(const MaRows<uint8_t>& rows, Spatial spatial, int width, int max_value,
