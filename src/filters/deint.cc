@@ -175,11 +175,18 @@ MaRows<T> RowsFor(const FieldSources& s, int y, int kept_parity) {
   return rows;
 }
 
+// The three spatial variants' errors at something.
+struct VariantErrors {
+  int64_t cubic = 0;
+  int64_t edge = 0;
+  int64_t blend = 0;
+};
+
 // The variant whose error is least: the blend only where strictly least, the
 // edge-directed rule on a tie with the cubic.
-Variant Best(int64_t cubic, int64_t edge, int64_t blend) {
-  if (blend < std::min(cubic, edge)) return Variant::kBlend;
-  return edge <= cubic ? Variant::kEdge : Variant::kCubic;
+Variant Best(const VariantErrors& e) {
+  if (e.blend < std::min(e.cubic, e.edge)) return Variant::kBlend;
+  return e.edge <= e.cubic ? Variant::kEdge : Variant::kCubic;
 }
 
 // blend[i] = Blend(cubic[i], edge[i]) for i < count (no overlaps).
@@ -262,31 +269,66 @@ void DeinterlaceRows(const Kernels& kernels, const FieldSources& s, int kept_par
   }
 }
 
-// Which spatial variant suits a block, judged on the kept field alone: each
-// sampled kept line (every kept line, every 2nd pixel) is predicted from the
-// kept lines 2 and 6 away, by the cubic, the edge-directed rule (its
-// directions doubled with the doubled spacing) and their blend. The blend
-// where it errs strictly least, else the edge-directed rule where it errs no
-// more than the cubic. Used where the look-back cannot tell them apart.
+// How well each spatial variant suits a block, judged on the kept field alone:
+// each sampled kept line (every kept line, every 2nd pixel) is predicted from
+// the kept lines 2 and 6 away, by the cubic, the edge-directed rule (its
+// directions doubled with the doubled spacing) and their blend. Used where
+// the look-back cannot tell them apart.
 template <typename T>
-Variant ChooseOnKeptLines(const Kernels& kernels, const PlaneView& kept, int kept_parity, int x0,
-                          int x1, int first_kept, int y1) {
+VariantErrors KeptFieldErrors(const Kernels& kernels, const PlaneView& kept, int kept_parity,
+                              int x0, int x1, int first_kept, int y1) {
   auto row = [&](int y) {
     return reinterpret_cast<const T*>(kept.data +
                                       kept.stride * ClampRow(y, kept_parity, kept.height));
   };
-  int64_t cubic_error = 0;
-  int64_t edge_error = 0;
-  int64_t blend_error = 0;
+  VariantErrors errors;
   for (int y = first_kept; y < y1; y += kCostStepY) {
     const deint_internal::KeptRows<T> rows{row(y - 6), row(y - 2), row(y), row(y + 2), row(y + 6)};
     if constexpr (sizeof(T) == 1) {
-      kernels.edge_errors8(rows, x0, x1, kept.width, &cubic_error, &edge_error, &blend_error);
+      kernels.edge_errors8(rows, x0, x1, kept.width, 2, &errors.cubic, &errors.edge, &errors.blend);
     } else {
-      kernels.edge_errors16(rows, x0, x1, kept.width, &cubic_error, &edge_error, &blend_error);
+      kernels.edge_errors16(rows, x0, x1, kept.width, 2, &errors.cubic, &errors.edge,
+                            &errors.blend);
     }
   }
-  return Best(cubic_error, edge_error, blend_error);
+  return errors;
+}
+
+VariantErrors KeptFieldErrorsOf(const Kernels& kernels, const PlaneView& kept, int kept_parity,
+                                int x0, int x1, int first_kept, int y1) {
+  return kept.bit_depth > 8
+             ? KeptFieldErrors<uint16_t>(kernels, kept, kept_parity, x0, x1, first_kept, y1)
+             : KeptFieldErrors<uint8_t>(kernels, kept, kept_parity, x0, x1, first_kept, y1);
+}
+
+// The same judgement at the real spacing, on the variants themselves (a
+// back-projection): each sampled kept line (the rows of `kept_lines`) is
+// predicted from the variant's own missing lines 1 and 3 away, by the rule
+// that made them (the blend: the blend of both rules on the blend's lines).
+// Rows outside [row_begin, row_end), which another thread may be writing,
+// are clamped into it. Adds to `errors` (nothing when the rows hold no
+// missing line).
+void AddBackProjectionErrors(const Kernels& kernels, const PaddedPlane& cubic,
+                             const PaddedPlane& edge, const PaddedPlane& blend,
+                             const PaddedPlane& kept_lines, int kept_parity, int x0, int x1,
+                             int first_kept, int y1, int row_begin, int row_end,
+                             VariantErrors* errors) {
+  const int width = kept_lines.width();
+  const int first_missing = row_begin + ((row_begin & 1) == kept_parity);
+  const int last_missing = row_end - 1 - (((row_end - 1) & 1) == kept_parity ? 1 : 0);
+  if (first_missing > last_missing) return;
+  auto missing = [&](int y) { return std::clamp(y, first_missing, last_missing); };
+  for (int y = first_kept; y < y1; y += kCostStepY) {
+    const int up3 = missing(y - 3), up = missing(y - 1), down = missing(y + 1);
+    const int down3 = missing(y + 3);
+    auto rows = [&](const PaddedPlane& p) {
+      return deint_internal::KeptRows<uint16_t>{p.Row(up3), p.Row(up), kept_lines.Row(y),
+                                                p.Row(down), p.Row(down3)};
+    };
+    kernels.edge_errors16(rows(cubic), x0, x1, width, 1, &errors->cubic, nullptr, nullptr);
+    kernels.edge_errors16(rows(edge), x0, x1, width, 1, nullptr, &errors->edge, nullptr);
+    kernels.edge_errors16(rows(blend), x0, x1, width, 1, nullptr, nullptr, &errors->blend);
+  }
 }
 
 // The brightness ratio of the kept lines of `kept` (parity `kept_parity`) to
@@ -549,6 +591,7 @@ void Deinterlacer::Luma(const FieldSources& sources, const PlaneView& out, int k
   } else {
     DeinterlaceRows<uint8_t>(*kernels_, sources, kept_parity, out, row_begin, row_end, &planes);
   }
+  RankTiedVariants(sources.cur, kept_parity, block_row_begin, block_row_end);
   WriteLuma(out, kept_parity, role, block_row_begin, block_row_end);
 }
 
@@ -585,9 +628,7 @@ void Deinterlacer::DecideLuma(const PlaneView& kept, int kept_parity, FieldRole 
       MotionVector& vector = vectors_[static_cast<size_t>(by) * blocks_x + bx];
       // The spatial variant judged on the kept field alone.
       auto choose_on_kept_lines = [&] {
-        return kept.bit_depth > 8
-                   ? ChooseOnKeptLines<uint16_t>(kernels, kept, kept_parity, x0, x1, first_kept, y1)
-                   : ChooseOnKeptLines<uint8_t>(kernels, kept, kept_parity, x0, x1, first_kept, y1);
+        return Best(KeptFieldErrorsOf(kernels, kept, kept_parity, x0, x1, first_kept, y1));
       };
       BlockChoice& choice = choices_[static_cast<size_t>(by) * blocks_x + bx];
       choice = BlockChoice{};
@@ -685,9 +726,17 @@ void Deinterlacer::DecideLuma(const PlaneView& kept, int kept_parity, FieldRole 
       const int64_t cubic_error = look_back(previous.cubic);
       const int64_t edge_error = look_back(previous.edge);
       const int64_t blend_error = look_back(previous.blend);
-      const Variant variant = cubic_error == edge_error && edge_error == blend_error
-                                  ? choose_on_kept_lines()
-                                  : Best(cubic_error, edge_error, blend_error);
+      // A block whose vector matched and is not zero moves: the missing line
+      // one field before and after holds other picture content, so the
+      // motion-adaptive limits around their mean (meant for still areas) are
+      // dropped and the spatial variants are the free predictions.
+      const bool free = matched && (best.dxq != 0 || best.dyq != 0);
+      // Moving blocks where the look-back cannot rank the spatial variants are
+      // ranked once the variants exist (RankTiedVariants), others here.
+      const bool tied = cubic_error == edge_error && edge_error == blend_error;
+      const Variant variant = !tied  ? Best({cubic_error, edge_error, blend_error})
+                              : free ? Variant::kCubic
+                                     : choose_on_kept_lines();
       // The stream's last field takes the compensated lines wherever the
       // vector matched: it has no successor, so its motion-adaptive
       // estimates rest on the previous and the current frame only (the
@@ -705,11 +754,30 @@ void Deinterlacer::DecideLuma(const PlaneView& kept, int kept_parity, FieldRole 
       choice.matched = matched;
       choice.weight = within(kCloseMatch) ? CompensatedWeight(compensated_error, spatial_error)
                                           : kCompensatedWeightLow;
-      // A block whose vector matched and is not zero moves: the missing line
-      // one field before and after holds other picture content, so the
-      // motion-adaptive limits around their mean (meant for still areas) are
-      // dropped and the spatial variants are the free predictions.
-      choice.free = matched && (best.dxq != 0 || best.dyq != 0);
+      choice.free = free;
+      choice.tied = tied && free;
+    }
+  }
+}
+
+void Deinterlacer::RankTiedVariants(const PlaneView& kept, int kept_parity, int block_row_begin,
+                                    int block_row_end) {
+  const int blocks_x = (kept.width + kBlock - 1) / kBlock;
+  const int row_begin = block_row_begin * kBlock;
+  const int row_end = std::min(block_row_end * kBlock, kept.height);
+  const LumaHistory& next = *next_history_;
+  for (int by = block_row_begin; by < block_row_end; ++by) {
+    for (int bx = 0; bx < blocks_x; ++bx) {
+      BlockChoice& choice = choices_[static_cast<size_t>(by) * blocks_x + bx];
+      if (!choice.tied) continue;
+      const int x0 = bx * kBlock, y0 = by * kBlock;
+      const int x1 = std::min(x0 + kBlock, kept.width), y1 = std::min(y0 + kBlock, kept.height);
+      const int first_kept = y0 + ((y0 & 1) != kept_parity);
+      VariantErrors errors =
+          KeptFieldErrorsOf(*kernels_, kept, kept_parity, x0, x1, first_kept, y1);
+      AddBackProjectionErrors(*kernels_, next.cubic, next.edge, next.blend, current_, kept_parity,
+                              x0, x1, first_kept, y1, row_begin, row_end, &errors);
+      choice.variant = Best(errors);
     }
   }
 }

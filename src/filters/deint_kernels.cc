@@ -52,8 +52,8 @@ inline int Cubic(int near_sum, int far_sum) {
 }
 
 template <typename T>
-void EdgeErrorsPortable(const KeptRows<T>& rows, int x0, int x1, int width, int64_t* cubic_error,
-                        int64_t* edge_error, int64_t* blend_error) {
+void EdgeErrorsPortable(const KeptRows<T>& rows, int x0, int x1, int width, int step,
+                        int64_t* cubic_error, int64_t* edge_error, int64_t* blend_error) {
   auto at = [width](const T* r, int x) -> int { return r[std::clamp(x, 0, width - 1)]; };
   const T* up = rows.up;
   const T* down = rows.down;
@@ -63,7 +63,7 @@ void EdgeErrorsPortable(const KeptRows<T>& rows, int x0, int x1, int width, int6
                 std::abs(at(up, x + 1) - at(down, x + 1)) - 1;
     int edge = (at(up, x) + at(down, x)) >> 1;
     auto check = [&](int k) {
-      const int shift = 2 * k;
+      const int shift = step * k;
       const int candidate = std::abs(at(up, x - 1 + shift) - at(down, x - 1 - shift)) +
                             std::abs(at(up, x + shift) - at(down, x - shift)) +
                             std::abs(at(up, x + 1 + shift) - at(down, x + 1 - shift));
@@ -75,9 +75,9 @@ void EdgeErrorsPortable(const KeptRows<T>& rows, int x0, int x1, int width, int6
     if (check(-1)) check(-2);
     if (check(1)) check(2);
     const int line = at(rows.line, x);
-    *cubic_error += std::abs(line - cubic);
-    *edge_error += std::abs(line - edge);
-    *blend_error += std::abs(line - Blend(cubic, edge));
+    if (cubic_error != nullptr) *cubic_error += std::abs(line - cubic);
+    if (edge_error != nullptr) *edge_error += std::abs(line - edge);
+    if (blend_error != nullptr) *blend_error += std::abs(line - Blend(cubic, edge));
   }
 }
 
@@ -561,12 +561,12 @@ VIDMILL_AVX2 inline __m256i Sad3(const __m256i* u, const __m256i* d, int a, int 
 // EdgeErrorsPortable on eight even samples at once; blocks whose taps would
 // reach past the line's ends (or whose 16-sample loads would) take the
 // portable loop.
-template <typename T>
+template <typename T, int kStep>
 VIDMILL_AVX2 inline void EdgeErrorsAvx2(const KeptRows<T>& rows, int x0, int x1, int width,
                                         int64_t* cubic_error, int64_t* edge_error,
                                         int64_t* blend_error) {
   if (x0 < 5 || x0 + 21 > width || x1 - x0 > 16) {
-    EdgeErrorsPortable(rows, x0, x1, width, cubic_error, edge_error, blend_error);
+    EdgeErrorsPortable(rows, x0, x1, width, kStep, cubic_error, edge_error, blend_error);
     return;
   }
   __m256i u[11], d[11];
@@ -582,13 +582,20 @@ VIDMILL_AVX2 inline void EdgeErrorsAvx2(const KeptRows<T>& rows, int x0, int x1,
                                  _mm256_add_epi32(Even8(rows.up3 + x0), Even8(rows.down3 + x0)))),
           _mm256_set1_epi32(4096)),
       13);
+  const __m256i valid = EvenLanesBefore(x0, x1);
+  const __m256i line = Even8(rows.line + x0);
+  if (cubic_error != nullptr) {
+    *cubic_error +=
+        SumLanes(_mm256_and_si256(_mm256_abs_epi32(_mm256_sub_epi32(line, cubic)), valid));
+  }
+  if (edge_error == nullptr && blend_error == nullptr) return;
   __m256i score = _mm256_sub_epi32(Sad3(u, d, 0, 0), _mm256_set1_epi32(1));
   __m256i edge = _mm256_srai_epi32(_mm256_add_epi32(u[5], d[5]), 1);
   // A direction is tried only where the one before it on its side won.
   for (int side : {-1, 1}) {
     __m256i won = _mm256_set1_epi32(-1);
     for (int k = 1; k <= 2; ++k) {
-      const int shift = 2 * k * side;
+      const int shift = kStep * k * side;
       const __m256i candidate = Sad3(u, d, shift, -shift);
       won = _mm256_and_si256(won, _mm256_cmpgt_epi32(score, candidate));
       score = _mm256_blendv_epi8(score, candidate, won);
@@ -596,25 +603,41 @@ VIDMILL_AVX2 inline void EdgeErrorsAvx2(const KeptRows<T>& rows, int x0, int x1,
           edge, _mm256_srai_epi32(_mm256_add_epi32(u[5 + shift], d[5 - shift]), 1), won);
     }
   }
-  const __m256i valid = EvenLanesBefore(x0, x1);
-  const __m256i line = Even8(rows.line + x0);
-  *cubic_error +=
-      SumLanes(_mm256_and_si256(_mm256_abs_epi32(_mm256_sub_epi32(line, cubic)), valid));
-  *edge_error += SumLanes(_mm256_and_si256(_mm256_abs_epi32(_mm256_sub_epi32(line, edge)), valid));
-  const __m256i blend =
-      _mm256_srai_epi32(_mm256_add_epi32(_mm256_add_epi32(cubic, edge), _mm256_set1_epi32(1)), 1);
-  *blend_error +=
-      SumLanes(_mm256_and_si256(_mm256_abs_epi32(_mm256_sub_epi32(line, blend)), valid));
+  if (edge_error != nullptr) {
+    *edge_error +=
+        SumLanes(_mm256_and_si256(_mm256_abs_epi32(_mm256_sub_epi32(line, edge)), valid));
+  }
+  if (blend_error != nullptr) {
+    const __m256i blend =
+        _mm256_srai_epi32(_mm256_add_epi32(_mm256_add_epi32(cubic, edge), _mm256_set1_epi32(1)), 1);
+    *blend_error +=
+        SumLanes(_mm256_and_si256(_mm256_abs_epi32(_mm256_sub_epi32(line, blend)), valid));
+  }
+}
+
+// The direction step as a template argument (its shifts index registers).
+template <typename T>
+VIDMILL_AVX2 inline void EdgeErrorsAvx2(const KeptRows<T>& rows, int x0, int x1, int width,
+                                        int step, int64_t* cubic_error, int64_t* edge_error,
+                                        int64_t* blend_error) {
+  if (step == 1) {
+    EdgeErrorsAvx2<T, 1>(rows, x0, x1, width, cubic_error, edge_error, blend_error);
+  } else if (step == 2) {
+    EdgeErrorsAvx2<T, 2>(rows, x0, x1, width, cubic_error, edge_error, blend_error);
+  } else {
+    EdgeErrorsPortable(rows, x0, x1, width, step, cubic_error, edge_error, blend_error);
+  }
 }
 
 VIDMILL_AVX2 void EdgeErrors8Avx2(const KeptRows<uint8_t>& rows, int x0, int x1, int width,
-                                  int64_t* cubic_error, int64_t* edge_error, int64_t* blend_error) {
-  EdgeErrorsAvx2(rows, x0, x1, width, cubic_error, edge_error, blend_error);
+                                  int step, int64_t* cubic_error, int64_t* edge_error,
+                                  int64_t* blend_error) {
+  EdgeErrorsAvx2(rows, x0, x1, width, step, cubic_error, edge_error, blend_error);
 }
 VIDMILL_AVX2 void EdgeErrors16Avx2(const KeptRows<uint16_t>& rows, int x0, int x1, int width,
-                                   int64_t* cubic_error, int64_t* edge_error,
+                                   int step, int64_t* cubic_error, int64_t* edge_error,
                                    int64_t* blend_error) {
-  EdgeErrorsAvx2(rows, x0, x1, width, cubic_error, edge_error, blend_error);
+  EdgeErrorsAvx2(rows, x0, x1, width, step, cubic_error, edge_error, blend_error);
 }
 
 }  // namespace

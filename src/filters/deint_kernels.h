@@ -84,9 +84,10 @@ struct MaRows {
   const T* sa_down;
 };
 
-// The kept lines one sampled kept line is predicted from when a block's
-// spatial rule is judged on the kept field alone (EdgeWinsOnKeptLines in
-// deint.cc): 6 and 2 lines above, the line itself, 2 and 6 below.
+// The lines one sampled kept line is predicted from when a block's spatial
+// rule is judged (ChooseOnKeptLines in deint.cc): on the kept field alone 6
+// and 2 lines above, the line itself, 2 and 6 below; on a spatial variant's
+// output 3 and 1 above, the line, 1 and 3 below.
 template <typename T>
 struct KeptRows {
   const T* up3;
@@ -136,12 +137,13 @@ struct Kernels {
               uint16_t* out);
   // Adds Σ |line − cubic|, Σ |line − edge-directed| and Σ |line − Blend of
   // the two| over x = x0, x0 + 2, … < x1 (x1 − x0 ≤ 16) of a line `width`
-  // samples wide, predicted from the kept lines 2 and 6 away (the
-  // edge-directed rule's directions doubled with the doubled spacing); samples
-  // beyond the line's ends are its end samples.
-  void (*edge_errors8)(const KeptRows<uint8_t>& rows, int x0, int x1, int width,
+  // samples wide, predicted from `rows` (the cubic from all four, the
+  // edge-directed rule from up and down, its directions −2…2 times `step`,
+  // 1 or 2); samples beyond the line's ends are its end samples. A null
+  // error pointer: that error is not wanted.
+  void (*edge_errors8)(const KeptRows<uint8_t>& rows, int x0, int x1, int width, int step,
                        int64_t* cubic_error, int64_t* edge_error, int64_t* blend_error);
-  void (*edge_errors16)(const KeptRows<uint16_t>& rows, int x0, int x1, int width,
+  void (*edge_errors16)(const KeptRows<uint16_t>& rows, int x0, int x1, int width, int step,
                         int64_t* cubic_error, int64_t* edge_error, int64_t* blend_error);
 };
 
