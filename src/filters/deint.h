@@ -39,7 +39,10 @@
 // meet only the previous kept lines and the errors tie: compensation (which
 // would then copy reconstructed lines) is not trusted, and the three spatial
 // variants are judged on the kept field alone (each sampled kept line
-// predicted from the kept lines 2 and 6 away by each rule).
+// predicted from the kept lines 2 and 6 away by each rule) and, in blocks
+// that move, also by a back-projection once the variants exist (each
+// variant's own missing lines 1 and 3 away predicting the kept lines, at the
+// real spacing; errors summed).
 // In a block whose vector matched and is not zero (it moves), the missing
 // line in the fields before and after holds other picture content, so the
 // motion-adaptive limits around their mean are dropped: its spatial variants
