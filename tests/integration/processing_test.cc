@@ -302,7 +302,7 @@ TEST_F(DeintProcessingTest, VidmillsOwnDeinterlacerRebuildsFieldRateFromAnInterl
   const double deinterlaced_psnr = LumaPsnr(output, pan_.truth);
   const double weave_psnr = LumaPsnr(weave, pan_.truth);
   EXPECT_GT(deinterlaced_psnr, weave_psnr + 6) << "weave " << weave_psnr;
-  // Measured: 41.8 dB against 29.1 for the weave.
+  // Measured: 44.8 dB against 29.1 for the weave (41.8 in an earlier deint).
   EXPECT_GT(deinterlaced_psnr, 36) << "weave " << weave_psnr;
 }
 
