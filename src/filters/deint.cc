@@ -634,8 +634,8 @@ void Deinterlacer::DecideLuma(const PlaneView& kept, int kept_parity, FieldRole 
       choice = BlockChoice{};
       if (!have_history_) {
         // First field: nothing to compensate from or to look back at; the
-        // kept field decides (as for ties below).
-        choice.variant = choose_on_kept_lines();
+        // kept field and the back-projection decide (as for ties below).
+        choice.tied = true;
         continue;
       }
       // Predictive search on the previous output: last field's vector here, the

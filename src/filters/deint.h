@@ -99,7 +99,9 @@ struct BlockChoice {
   deint_internal::Variant variant = deint_internal::Variant::kCubic;
   bool matched = false;  // the vector explains the kept lines
   bool free = false;     // the block moves: its variants are the free predictions
-  bool tied = false;     // free, and the look-back could not rank the spatial variants
+  // The look-back could not rank the spatial variants: the stream's first
+  // field, or a free block at odd vertical motion.
+  bool tied = false;
   int weight = 0;        // the compensated value's weight in the mix (×256)
 };
 
@@ -138,9 +140,9 @@ class Deinterlacer final : public VideoFilter {
   // spatial variants exist: they depend on it (BlockChoice::free).
   void DecideLuma(const PlaneView& kept, int kept_parity, FieldRole role, int block_row_begin,
                   int block_row_end);
-  // For blocks whose choice is `tied` (odd vertical motion): the spatial
-  // variant by the kept field and by a back-projection on the variants
-  // (filters/deint.cc, AddBackProjectionErrors).
+  // For blocks whose choice is `tied` (the first field, odd vertical
+  // motion): the spatial variant by the kept field and by a back-projection
+  // on the variants (filters/deint.cc, AddBackProjectionErrors).
   void RankTiedVariants(const PlaneView& kept, int kept_parity, int block_row_begin,
                         int block_row_end);
   // The chosen missing lines of `out` (WriteMissing per block); revisiting the

@@ -270,6 +270,21 @@ TEST(DeintTest, TiedBlocksAreRankedOnTheirVariantsToo) {
   EXPECT_LT(MeanLumaError(out, 2, 15, truth), 0.5);
 }
 
+// The first field has no look-back either: its blocks are ranked like tied
+// ones, by the kept field and the back-projection on their variants.
+TEST(DeintTest, FirstFieldIsRankedOnItsVariantsToo) {
+  auto truth = [](int x, int y, int t) {
+    const double u = x + 2 * t, v = y + 2 * t;
+    return static_cast<int>(std::lround(128 + 70 * std::sin(0.3 * v + 0.3 * u) +
+                                        25 * std::cos(0.07 * u - 0.21 * v) +
+                                        15 * std::sin(0.5 * u + 0.1 * v)));
+  };
+  const std::vector<OwnedFrame> out = DeinterlaceWoven(2, truth);
+  ASSERT_EQ(out.size(), 4u);
+  // Measured on the first output: 0.159; by the kept field alone 0.182.
+  EXPECT_LT(MeanLumaError(out, 0, 1, truth), 0.17);
+}
+
 // The first field has no previous output to look back at: cubic,
 // edge-directed or their blend is chosen per block on its kept lines alone, as
 // the look-back does on ties. On a smooth moving texture the cubic wins there (the
