@@ -257,13 +257,16 @@ TEST(DeintTest, MovingBlocksTakeTheFreeSpatialPredictions) {
 // kept lines meet only kept lines); blocks that move are ranked by the kept
 // field at doubled spacing and by a back-projection: each variant's missing
 // lines predicting the kept lines at the real spacing.
+// Three waves panning diagonally by `speed` pixels and lines per field.
+int WavyPan(int x, int y, int t, int speed) {
+  const double u = x + speed * t, v = y + speed * t;
+  return static_cast<int>(std::lround(128 + 70 * std::sin(0.3 * v + 0.3 * u) +
+                                      25 * std::cos(0.07 * u - 0.21 * v) +
+                                      15 * std::sin(0.5 * u + 0.1 * v)));
+}
+
 TEST(DeintTest, TiedBlocksAreRankedOnTheirVariantsToo) {
-  auto truth = [](int x, int y, int t) {
-    const double u = x + t, v = y + t;
-    return static_cast<int>(std::lround(128 + 70 * std::sin(0.3 * v + 0.3 * u) +
-                                        25 * std::cos(0.07 * u - 0.21 * v) +
-                                        15 * std::sin(0.5 * u + 0.1 * v)));
-  };
+  auto truth = [](int x, int y, int t) { return WavyPan(x, y, t, 1); };
   const std::vector<OwnedFrame> out = DeinterlaceWoven(8, truth);
   ASSERT_EQ(out.size(), 16u);
   // Measured: 0.468; by the kept field alone 0.539.
@@ -273,12 +276,7 @@ TEST(DeintTest, TiedBlocksAreRankedOnTheirVariantsToo) {
 // The first field has no look-back either: its blocks are ranked like tied
 // ones, by the kept field and the back-projection on their variants.
 TEST(DeintTest, FirstFieldIsRankedOnItsVariantsToo) {
-  auto truth = [](int x, int y, int t) {
-    const double u = x + 2 * t, v = y + 2 * t;
-    return static_cast<int>(std::lround(128 + 70 * std::sin(0.3 * v + 0.3 * u) +
-                                        25 * std::cos(0.07 * u - 0.21 * v) +
-                                        15 * std::sin(0.5 * u + 0.1 * v)));
-  };
+  auto truth = [](int x, int y, int t) { return WavyPan(x, y, t, 2); };
   const std::vector<OwnedFrame> out = DeinterlaceWoven(2, truth);
   ASSERT_EQ(out.size(), 4u);
   // Measured on the first output: 0.159; by the kept field alone 0.182.
@@ -602,41 +600,29 @@ TEST(DeintKernelsTest, Avx2MatchesPortableBitForBit) {
               return KeptRows<T>{rows[0].data(), rows[1].data(), rows[2].data(), rows[3].data(),
                                  rows[4].data()};
             };
-            // Cubic, edge-directed and blend errors: portable [0..2], AVX2 [3..5].
-            int64_t errors[6] = {};
-            portable.edge_errors16(kept(rows16), x0, x1, width, step, &errors[0], &errors[1],
-                                   &errors[2]);
-            avx2->edge_errors16(kept(rows16), x0, x1, width, step, &errors[3], &errors[4],
-                                &errors[5]);
-            for (int i = 0; i < 3; ++i) {
-              ASSERT_EQ(errors[i], errors[i + 3])
-                  << "depth " << depth << " width " << width << " x0 " << x0 << " step " << step
-                  << " error " << i;
-            }
-            // One error at a time (the others not wanted): the same sums.
-            for (int i = 0; i < 3; ++i) {
-              int64_t alone[2] = {};
-              int64_t* wanted[2][3] = {};
-              wanted[0][i] = &alone[0];
-              wanted[1][i] = &alone[1];
-              portable.edge_errors16(kept(rows16), x0, x1, width, step, wanted[0][0], wanted[0][1],
-                                     wanted[0][2]);
-              avx2->edge_errors16(kept(rows16), x0, x1, width, step, wanted[1][0], wanted[1][1],
-                                  wanted[1][2]);
-              ASSERT_EQ(alone[0], errors[i]) << "x0 " << x0 << " step " << step << " error " << i;
-              ASSERT_EQ(alone[1], errors[i]) << "x0 " << x0 << " step " << step << " error " << i;
-            }
-            if (depth == 8) {
-              std::fill(std::begin(errors), std::end(errors), 0);
-              portable.edge_errors8(kept(rows8), x0, x1, width, step, &errors[0], &errors[1],
-                                    &errors[2]);
-              avx2->edge_errors8(kept(rows8), x0, x1, width, step, &errors[3], &errors[4],
-                                 &errors[5]);
+            // Cubic, edge-directed and blend errors: portable [0..2], AVX2
+            // [3..5]; then one error at a time (the others not wanted).
+            auto same_errors = [&](auto portable_errors, auto avx2_errors, const auto& rows) {
+              int64_t errors[6] = {};
+              portable_errors(rows, x0, x1, width, step, &errors[0], &errors[1], &errors[2]);
+              avx2_errors(rows, x0, x1, width, step, &errors[3], &errors[4], &errors[5]);
               for (int i = 0; i < 3; ++i) {
                 ASSERT_EQ(errors[i], errors[i + 3])
-                    << "width " << width << " x0 " << x0 << " step " << step << " error " << i;
+                    << "depth " << depth << " width " << width << " x0 " << x0 << " step " << step
+                    << " error " << i;
+                int64_t alone[2] = {};
+                int64_t* wanted[2][3] = {};
+                wanted[0][i] = &alone[0];
+                wanted[1][i] = &alone[1];
+                portable_errors(rows, x0, x1, width, step, wanted[0][0], wanted[0][1],
+                                wanted[0][2]);
+                avx2_errors(rows, x0, x1, width, step, wanted[1][0], wanted[1][1], wanted[1][2]);
+                ASSERT_EQ(alone[0], errors[i]) << "x0 " << x0 << " step " << step << " alone " << i;
+                ASSERT_EQ(alone[1], errors[i]) << "x0 " << x0 << " step " << step << " alone " << i;
               }
-            }
+            };
+            same_errors(portable.edge_errors16, avx2->edge_errors16, kept(rows16));
+            if (depth == 8) same_errors(portable.edge_errors8, avx2->edge_errors8, kept(rows8));
           }
         // The estimate and the spatial prediction before its limits.
         for (Spatial spatial : {Spatial::kCubic, Spatial::kEdge}) {
