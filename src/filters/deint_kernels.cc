@@ -51,30 +51,42 @@ inline int Cubic(int near_sum, int far_sum) {
   return (kCubicNear * near_sum - kCubicFar * far_sum + 4096) >> 13;
 }
 
+// The edge-directed prediction at x between the lines `up` and `down`
+// (sample accessors): yadif's rule, the best of the directions −2…2 (times
+// `step`) by 3-sample window SAD, the second step on a side only if the first
+// one improved, linear along it.
+template <typename Up, typename Down>
+int EdgeDirected(const Up& up, const Down& down, int x, int step) {
+  int score = std::abs(up(x - 1) - down(x - 1)) + std::abs(up(x) - down(x)) +
+              std::abs(up(x + 1) - down(x + 1)) - 1;
+  int prediction = (up(x) + down(x)) >> 1;
+  auto check = [&](int k) {
+    const int shift = step * k;
+    const int candidate = std::abs(up(x - 1 + shift) - down(x - 1 - shift)) +
+                          std::abs(up(x + shift) - down(x - shift)) +
+                          std::abs(up(x + 1 + shift) - down(x + 1 - shift));
+    if (candidate >= score) return false;
+    score = candidate;
+    prediction = (up(x + shift) + down(x - shift)) >> 1;
+    return true;
+  };
+  if (check(-1)) check(-2);
+  if (check(1)) check(2);
+  return prediction;
+}
+
 template <typename T>
 void EdgeErrorsPortable(const KeptRows<T>& rows, int x0, int x1, int width, int step,
                         int64_t* cubic_error, int64_t* edge_error, int64_t* blend_error) {
-  auto at = [width](const T* r, int x) -> int { return r[std::clamp(x, 0, width - 1)]; };
-  const T* up = rows.up;
-  const T* down = rows.down;
+  auto clamped = [width](const T* r) {
+    return [r, width](int x) -> int { return r[std::clamp(x, 0, width - 1)]; };
+  };
+  const auto up = clamped(rows.up);
+  const auto down = clamped(rows.down);
   for (int x = x0; x < x1; x += 2) {
-    const int cubic = Cubic(at(up, x) + at(down, x), at(rows.up3, x) + at(rows.down3, x));
-    int score = std::abs(at(up, x - 1) - at(down, x - 1)) + std::abs(at(up, x) - at(down, x)) +
-                std::abs(at(up, x + 1) - at(down, x + 1)) - 1;
-    int edge = (at(up, x) + at(down, x)) >> 1;
-    auto check = [&](int k) {
-      const int shift = step * k;
-      const int candidate = std::abs(at(up, x - 1 + shift) - at(down, x - 1 - shift)) +
-                            std::abs(at(up, x + shift) - at(down, x - shift)) +
-                            std::abs(at(up, x + 1 + shift) - at(down, x + 1 - shift));
-      if (candidate >= score) return false;
-      score = candidate;
-      edge = (at(up, x + shift) + at(down, x - shift)) >> 1;
-      return true;
-    };
-    if (check(-1)) check(-2);
-    if (check(1)) check(2);
-    const int line = at(rows.line, x);
+    const int cubic = Cubic(up(x) + down(x), clamped(rows.up3)(x) + clamped(rows.down3)(x));
+    const int edge = EdgeDirected(up, down, x, step);
+    const int line = clamped(rows.line)(x);
     if (cubic_error != nullptr) *cubic_error += std::abs(line - cubic);
     if (edge_error != nullptr) *edge_error += std::abs(line - edge);
     if (blend_error != nullptr) *blend_error += std::abs(line - Blend(cubic, edge));
@@ -86,23 +98,8 @@ void EdgeErrorsPortable(const KeptRows<T>& rows, int x0, int x1, int width, int 
 
 template <typename T>
 int SpatialEdge(const MaRows<T>& r, int x) {
-  const T* up = r.up;
-  const T* down = r.down;
-  int score = std::abs(up[x - 1] - down[x - 1]) + std::abs(up[x] - down[x]) +
-              std::abs(up[x + 1] - down[x + 1]) - 1;
-  int prediction = (up[x] + down[x]) >> 1;
-  auto check = [&](int k) {
-    const int candidate = std::abs(up[x - 1 + k] - down[x - 1 - k]) +
-                          std::abs(up[x + k] - down[x - k]) +
-                          std::abs(up[x + 1 + k] - down[x + 1 - k]);
-    if (candidate >= score) return false;
-    score = candidate;
-    prediction = (up[x + k] + down[x - k]) >> 1;
-    return true;
-  };
-  if (check(-1)) check(-2);
-  if (check(1)) check(2);
-  return prediction;
+  return EdgeDirected([&r](int i) -> int { return r.up[i]; },
+                      [&r](int i) -> int { return r.down[i]; }, x, 1);
 }
 
 // One sample of the motion-adaptive estimate (the contract of ma_row*);
