@@ -175,7 +175,8 @@ MaRows<T> RowsFor(const FieldSources& s, int y, int kept_parity) {
   return rows;
 }
 
-// The three spatial variants' errors at something.
+// An error sum per spatial variant (a block's look-back, verdict or
+// back-projection).
 struct VariantErrors {
   int64_t cubic = 0;
   int64_t edge = 0;
@@ -206,7 +207,7 @@ struct SpatialPlanes {
 };
 
 // The cubic motion-adaptive estimate of rows [row_begin, row_end) of `out`
-// (kept lines copied). With `planes` (luma), instead every line of the
+// (kept lines copied). With `planes` (luma), instead the missing lines of the
 // cubic, the edge-directed and the blend variant: the motion-adaptive
 // estimates, or in blocks whose choice is `free` the predictions before the
 // motion-adaptive limits; `out` gets only the kept lines (the choice
@@ -226,12 +227,7 @@ void DeinterlaceRows(const Kernels& kernels, const FieldSources& s, int kept_par
     const bool kept = (y & 1) == kept_parity || height < 2;
     if (kept) {
       const T* src = reinterpret_cast<const T*>(s.cur.data + s.cur.stride * y);
-      std::copy(src, src + width, dst);
-      if (planes != nullptr) {
-        for (PaddedPlane* plane : {planes->cubic, planes->edge, planes->blend}) {
-          std::copy(src, src + width, plane->Row(y));
-        }
-      }
+      std::copy(src, src + width, dst);  // (DecideLuma put it in the history)
       continue;
     }
     const MaRows<T> rows = RowsFor<T>(s, y, kept_parity);
@@ -605,18 +601,16 @@ void Deinterlacer::DecideLuma(const PlaneView& kept, int kept_parity, FieldRole 
   LumaHistory& next = *next_history_;
   const int row_begin = block_row_begin * kBlock;
   const int row_end = std::min(block_row_end * kBlock, height);
-  // This field's kept lines, read by the search; kept lines of the
-  // compensated variant and the output.
+  // This field's kept lines, read by the search; kept lines of every variant.
   for (int y = row_begin; y < row_end; ++y) {
-    if ((y & 1) != kept_parity) continue;
+    if ((y & 1) != kept_parity && height >= 2) continue;
     uint16_t* row = current_.Row(y);
     if (kept.bit_depth > 8) {
       std::copy(kept.Row16(y), kept.Row16(y) + width, row);
     } else {
       std::copy(kept.Row8(y), kept.Row8(y) + width, row);
     }
-    std::copy(row, row + width, next.compensated.Row(y));
-    std::copy(row, row + width, next.output.Row(y));
+    for (PaddedPlane* plane : next.Planes()) std::copy(row, row + width, plane->Row(y));
   }
   const LumaHistory& previous = *history_;
 
