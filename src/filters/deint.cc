@@ -479,7 +479,7 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
   std::vector<OwnedFrame> results;
   results.reserve(fields);
   for (int field = 0; field < fields; ++field) {
-    results.emplace_back(config_.input);
+    results.push_back(OwnedFrame::ForOverwrite(config_.input));  // every sample is written
     OwnedFrame& result = results.back();
     const FrameView dst = result.view();
     const int kept = field == 0 ? first_parity : 1 - first_parity;

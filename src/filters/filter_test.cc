@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <string_view>
+#include <vector>
 
 namespace vidmill::filters {
 namespace {
@@ -12,6 +14,50 @@ FilterConfig Config(int width, int height, int depth, Chroma chroma) {
   FilterConfig config;
   config.input = PixelFormat{width, height, depth, chroma};
   return config;
+}
+
+// The rows' padding (the stride beyond the samples) of plane `index`.
+std::vector<uint8_t> Padding(const OwnedFrame& frame, int index) {
+  const PlaneView plane = frame.plane(index);
+  const ptrdiff_t row = static_cast<ptrdiff_t>(plane.width) * (plane.bit_depth > 8 ? 2 : 1);
+  std::vector<uint8_t> padding;
+  for (int y = 0; y < plane.height; ++y) {
+    padding.insert(padding.end(), plane.Row8(y) + row, plane.Row8(y) + plane.stride);
+  }
+  return padding;
+}
+
+TEST(OwnedFrameTest, CopiesAndFramesForOverwriteHaveTheLayoutAndZeroPadding) {
+  for (const PixelFormat format :
+       {PixelFormat{45, 7, 8, Chroma::k420}, PixelFormat{33, 6, 10, Chroma::k422},
+        PixelFormat{100, 4, 8, Chroma::k444}}) {
+    OwnedFrame source(format);
+    source.Fill(0, 0);
+    for (int index = 0; index < 3; ++index) {
+      const PlaneView p = source.plane(index);
+      for (int y = 0; y < p.height; ++y) {
+        for (int x = 0; x < p.width; ++x) p.Set(x, y, (x * 7 + y * 13 + index * 5) % 251 + 1);
+      }
+    }
+    const OwnedFrame copy = OwnedFrame::CopyOf(source.view());
+    const OwnedFrame blank = OwnedFrame::ForOverwrite(format);
+    for (int index = 0; index < 3; ++index) {
+      const PlaneView a = source.plane(index), b = copy.plane(index), c = blank.plane(index);
+      ASSERT_EQ(b.width, a.width);
+      ASSERT_EQ(b.height, a.height);
+      ASSERT_EQ(b.stride, a.stride);
+      ASSERT_EQ(c.width, a.width);
+      ASSERT_EQ(c.height, a.height);
+      ASSERT_EQ(c.stride, a.stride);
+      for (int y = 0; y < a.height; ++y) {
+        for (int x = 0; x < a.width; ++x) ASSERT_EQ(b.At(x, y), a.At(x, y)) << x << "," << y;
+      }
+      const std::vector<uint8_t> padding = Padding(copy, index);
+      EXPECT_EQ(padding, std::vector<uint8_t>(padding.size(), 0)) << index;
+      EXPECT_EQ(Padding(blank, index), padding) << index;
+    }
+    EXPECT_GT(Padding(copy, 0).size(), 0u);  // the layouts above have padding
+  }
 }
 
 TEST(MakeFilterTest, EveryKnownNameMakesAFilter) {

@@ -41,12 +41,29 @@ Status PixelFormat::Validate() const {
   return Status::Ok();
 }
 
-OwnedFrame::OwnedFrame(const PixelFormat& format) : format_(format) {
+OwnedFrame::OwnedFrame(const PixelFormat& format) : OwnedFrame(format, uint8_t{0}) {}
+
+OwnedFrame OwnedFrame::ForOverwrite(const PixelFormat& format) {
+  return OwnedFrame(format, std::nullopt);
+}
+
+OwnedFrame::OwnedFrame(const PixelFormat& format, std::optional<uint8_t> fill) : format_(format) {
   const int bytes = format.wide() ? 2 : 1;
   for (int plane = 0; plane < 3; ++plane) {
-    ptrdiff_t row = static_cast<ptrdiff_t>(format.PlaneWidth(plane)) * bytes;
+    const ptrdiff_t row = static_cast<ptrdiff_t>(format.PlaneWidth(plane)) * bytes;
     strides_[plane] = (row + 63) / 64 * 64;
-    storage_[plane].assign(static_cast<size_t>(strides_[plane]) * format.PlaneHeight(plane), 0);
+    const int height = format.PlaneHeight(plane);
+    const size_t size = static_cast<size_t>(strides_[plane]) * height;
+    if (fill) {
+      storage_[plane].assign(size, *fill);
+      continue;
+    }
+    storage_[plane].resize(size);
+    if (row == strides_[plane]) continue;
+    for (int y = 0; y < height; ++y) {
+      std::memset(storage_[plane].data() + strides_[plane] * y + row, 0,
+                  static_cast<size_t>(strides_[plane] - row));
+    }
   }
 }
 
@@ -62,7 +79,7 @@ FrameView OwnedFrame::view() const {
 }
 
 OwnedFrame OwnedFrame::CopyOf(const FrameView& view) {
-  OwnedFrame frame(view.format);
+  OwnedFrame frame = ForOverwrite(view.format);
   (void)CopyFrame(view, frame.view());
   return frame;
 }

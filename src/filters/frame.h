@@ -14,7 +14,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -81,6 +84,10 @@ class OwnedFrame {
   OwnedFrame() = default;
   // Allocates a frame of `format`, samples zero (chroma too: call Fill for grey).
   explicit OwnedFrame(const PixelFormat& format);
+  // Allocates a frame of `format` whose samples the caller writes, every one:
+  // they are not set (a 1080p picture's zeroing cost a deinterlacer 6 % of its
+  // time, on its one serial path); the rows' padding is zero.
+  static OwnedFrame ForOverwrite(const PixelFormat& format);
 
   const PixelFormat& format() const { return format_; }
   FrameView view() const;
@@ -94,9 +101,33 @@ class OwnedFrame {
   int64_t pts = 0;
 
  private:
+  // Allocates with each byte set to `fill`, or not set when none.
+  OwnedFrame(const PixelFormat& format, std::optional<uint8_t> fill);
+
+  // std::allocator whose resize leaves bytes unset (construct with no
+  // arguments default-initialises).
+  template <typename T>
+  struct UnsetAllocator : std::allocator<T> {
+    template <typename U>
+    struct rebind {
+      using other = UnsetAllocator<U>;
+    };
+    UnsetAllocator() = default;
+    template <typename U>
+    UnsetAllocator(const UnsetAllocator<U>&) noexcept {}
+    template <typename U>
+    void construct(U* p) noexcept {
+      ::new (static_cast<void*>(p)) U;
+    }
+    template <typename U, typename... Args>
+    void construct(U* p, Args&&... args) {
+      ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+  };
+
   PixelFormat format_;
   ptrdiff_t strides_[3] = {0, 0, 0};
-  std::vector<uint8_t> storage_[3];
+  std::vector<uint8_t, UnsetAllocator<uint8_t>> storage_[3];
 };
 
 // Copies the samples of `from` into `to` (same format required, else
