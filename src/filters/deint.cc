@@ -457,7 +457,7 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
   const int width = config_.input.width;
   const int height = config_.input.height;
   const int blocks_y = (height + kBlock - 1) / kBlock;
-  // The two halves (threads) split the luma at a block row, chroma in the middle.
+  // The two halves (threads) split the picture at a block row.
   const int luma_split = blocks_y / 2 * kBlock;
   const bool threaded = static_cast<int64_t>(width) * height >= kThreadedPixels;
   if (!history_) {
@@ -491,9 +491,12 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
       sources[plane] =
           SourcesFor(prev, cur, next, plane, field, first_field, role == FieldRole::kLast);
     }
+    // Each half: its luma, then its chroma, which follows its luma's choices.
     auto half = [&](int index) {
+      const int block_row_begin = index == 0 ? 0 : luma_split / kBlock;
+      const int block_row_end = index == 0 ? luma_split / kBlock : blocks_y;
       for (int plane = 1; plane < 3; ++plane) {
-        const int split = dst.planes[plane].height / 2;
+        const int split = luma_split >> ChromaShiftY(config_.input.chroma);
         const int begin = index == 0 ? 0 : split;
         const int end = index == 0 ? split : dst.planes[plane].height;
         if (config_.input.wide()) {
@@ -504,9 +507,9 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
                                    nullptr);
         }
       }
-      Luma(sources[0], dst.planes[0], kept, role, index == 0 ? 0 : luma_split / kBlock,
-           index == 0 ? luma_split / kBlock : blocks_y);
+      Luma(sources[0], dst.planes[0], kept, role, block_row_begin, block_row_end);
       next_history_->ExtendRows(index == 0 ? 0 : luma_split, index == 0 ? luma_split : height);
+      CompensateChroma(dst, kept, block_row_begin, block_row_end);
     };
     // Flicker and fades: a previous output whose brightness differs from this
     // field's by more than 1 % is brought to it first (all four variants), so
@@ -517,11 +520,6 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
       if (std::abs(ratio - 1) > kFlicker) history_->Scale(ratio, config_.input.max_value());
     }
     RunInHalves(2, threaded, [&](int index, int) { half(index); });
-    // The chroma follows the luma's choices, all of which are made now.
-    RunInHalves(2, threaded, [&](int index, int) {
-      CompensateChroma(dst, kept, index == 0 ? 0 : luma_split / kBlock,
-                       index == 0 ? luma_split / kBlock : blocks_y);
-    });
     for (int plane = 0; plane < 2; ++plane) {
       next_chroma_history_[plane].ExtendTopBottom();
       std::swap(chroma_history_[plane], next_chroma_history_[plane]);
