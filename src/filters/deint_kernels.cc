@@ -337,7 +337,6 @@ VIDMILL_AVX2 inline __m256i WarpRowEven8(const uint16_t* row, __m256i w01, __m25
 // vertical pass the six rows from `sy`.
 struct WarpTaps {
   __m256i w01, w23, w45;
-  const int* wy;
   int sx, sy;
 
   VIDMILL_AVX2 WarpTaps(int x, int y, int dxq, int dyq) {
@@ -346,7 +345,6 @@ struct WarpTaps {
     w01 = TapPair(wx[0], wx[1]);
     w23 = TapPair(wx[2], wx[3]);
     w45 = TapPair(wx[4], wx[5]);
-    wy = kQuarterTaps[dyq & 3];
     sx = x + (dxq >> 2) - kTapsBefore;
     sy = y + (dyq >> 2) - kTapsBefore;
   }
@@ -360,16 +358,57 @@ struct WarpTaps {
   }
 };
 
+VIDMILL_AVX2 inline __m256i Times(__m256i v, int weight) {
+  return _mm256_mullo_epi32(v, _mm256_set1_epi32(weight));
+}
+
+// Σ kQuarterTaps[kPhase][j] · rows[j] over the six rows (int32 lanes), with
+// as few multiplies as the taps' shape allows: phase 0 is one tap of 128,
+// phase 2 is symmetric (three products of pair sums), phases 1 and 3 are
+// mirrors whose outer taps are 4 and 1. The same integers as the plain sum.
+template <int kPhase>
+VIDMILL_AVX2 inline __m256i VerticalSum(const __m256i* rows) {
+  constexpr const int* w = kQuarterTaps[kPhase];
+  if constexpr (kPhase == 0) {
+    static_assert(w[0] == 0 && w[1] == 0 && w[2] == 128 && w[3] == 0 && w[4] == 0 && w[5] == 0);
+    return _mm256_slli_epi32(rows[2], 7);
+  } else if constexpr (kPhase == 2) {
+    static_assert(w[0] == w[5] && w[1] == w[4] && w[2] == w[3]);
+    return _mm256_add_epi32(
+        _mm256_add_epi32(Times(_mm256_add_epi32(rows[0], rows[5]), w[0]),
+                         Times(_mm256_add_epi32(rows[1], rows[4]), w[1])),
+        Times(_mm256_add_epi32(rows[2], rows[3]), w[2]));
+  } else {
+    constexpr int four = kPhase == 1 ? 0 : 5, one = 5 - four;  // the outer taps 4 and 1
+    static_assert(w[four] == 4 && w[one] == 1);
+    const __m256i outer = _mm256_add_epi32(_mm256_slli_epi32(rows[four], 2), rows[one]);
+    return _mm256_add_epi32(
+        _mm256_add_epi32(outer, _mm256_add_epi32(Times(rows[1], w[1]), Times(rows[2], w[2]))),
+        _mm256_add_epi32(Times(rows[3], w[3]), Times(rows[4], w[4])));
+  }
+}
+
+// VerticalSum for a phase known at run time.
+VIDMILL_AVX2 inline __m256i VerticalSumAt(int phase, const __m256i* rows) {
+  switch (phase) {
+    case 0:
+      return VerticalSum<0>(rows);
+    case 1:
+      return VerticalSum<1>(rows);
+    case 2:
+      return VerticalSum<2>(rows);
+    default:
+      return VerticalSum<3>(rows);
+  }
+}
+
 // mc128 at x, x + 2, …, x + 14 of row y (8 int32 lanes).
 VIDMILL_AVX2 inline __m256i WarpEven8(const PaddedPlane& prev, int x, int y, int dxq, int dyq) {
   const WarpTaps taps(x, y, dxq, dyq);
-  __m256i sum = _mm256_setzero_si256();
-  for (int j = 0; j < kTaps; ++j) {
-    if (taps.wy[j] == 0) continue;
-    sum = _mm256_add_epi32(
-        sum, _mm256_mullo_epi32(taps.Row(prev, taps.sy + j), _mm256_set1_epi32(taps.wy[j])));
-  }
-  return WarpTaps::Round(sum);
+  if ((dyq & 3) == 0) return WarpTaps::Round(_mm256_slli_epi32(taps.Row(prev, taps.sy + 2), 7));
+  __m256i rows[kTaps];
+  for (int j = 0; j < kTaps; ++j) rows[j] = taps.Row(prev, taps.sy + j);
+  return WarpTaps::Round(VerticalSumAt(dyq & 3, rows));
 }
 
 // The lanes of samples x0, x0 + 2, …, x0 + 14 that lie before x1 (all ones).
@@ -398,21 +437,33 @@ VIDMILL_AVX2 inline __m256i AddError(const uint16_t* current, __m256i warped, __
 }
 
 // The error of `lines` lines row_step apart from y_first, each line's warp
-// the vertical pass (taps wy) over six of the horizontally filtered source
-// rows, the first line's from rows[0].
-VIDMILL_AVX2 inline int64_t ErrorOverRows(const __m256i* rows, const int* wy,
-                                          const PaddedPlane& cur, int x0, int y_first, int lines,
-                                          int row_step, __m256i valid) {
+// the vertical pass (the taps of kPhase) over six of the horizontally
+// filtered source rows, the first line's from rows[0].
+template <int kPhase>
+VIDMILL_AVX2 inline int64_t ErrorOverRows(const __m256i* rows, const PaddedPlane& cur, int x0,
+                                          int y_first, int lines, int row_step, __m256i valid) {
   __m256i total = _mm256_setzero_si256();
   for (int k = 0; k < lines; ++k) {
-    const __m256i* first = rows + k * row_step;
-    __m256i sum = _mm256_setzero_si256();
-    for (int j = 0; j < kTaps; ++j) {
-      sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(first[j], _mm256_set1_epi32(wy[j])));
-    }
-    total = AddError(cur.Row(y_first + k * row_step) + x0, WarpTaps::Round(sum), valid, total);
+    const __m256i warped = WarpTaps::Round(VerticalSum<kPhase>(rows + k * row_step));
+    total = AddError(cur.Row(y_first + k * row_step) + x0, warped, valid, total);
   }
   return SumLanes(total);
+}
+
+// ErrorOverRows for a vertical phase known at run time.
+VIDMILL_AVX2 inline int64_t ErrorOverRowsAt(int phase, const __m256i* rows, const PaddedPlane& cur,
+                                            int x0, int y_first, int lines, int row_step,
+                                            __m256i valid) {
+  switch (phase) {
+    case 0:
+      return ErrorOverRows<0>(rows, cur, x0, y_first, lines, row_step, valid);
+    case 1:
+      return ErrorOverRows<1>(rows, cur, x0, y_first, lines, row_step, valid);
+    case 2:
+      return ErrorOverRows<2>(rows, cur, x0, y_first, lines, row_step, valid);
+    default:
+      return ErrorOverRows<3>(rows, cur, x0, y_first, lines, row_step, valid);
+  }
 }
 
 VIDMILL_AVX2 int64_t SparseErrorAvx2(const PaddedPlane& prev, const PaddedPlane& cur, int x0,
@@ -451,7 +502,7 @@ VIDMILL_AVX2 int64_t SparseErrorAvx2(const PaddedPlane& prev, const PaddedPlane&
   const WarpTaps taps(x0, y_first, dxq, dyq);
   __m256i rows[kMaxSourceRows];
   for (int r = 0; r < source_rows; ++r) rows[r] = taps.Row(prev, taps.sy + r);
-  return ErrorOverRows(rows, taps.wy, cur, x0, y_first, lines, row_step, valid);
+  return ErrorOverRowsAt(dyq & 3, rows, cur, x0, y_first, lines, row_step, valid);
 }
 
 // SparseErrorAvx2 for vectors that share dxq: the source rows of all of them
@@ -479,8 +530,8 @@ VIDMILL_AVX2 void SparseErrorsAvx2(const PaddedPlane& prev, const PaddedPlane& c
   __m256i rows[kMaxSourceRows];
   for (int r = 0; r < source_rows; ++r) rows[r] = taps.Row(prev, taps.sy + r);
   for (int i = 0; i < count; ++i) {
-    errors[i] = ErrorOverRows(rows + ((dyqs[i] >> 2) - lowest), kQuarterTaps[dyqs[i] & 3], cur, x0,
-                              y_first, lines, row_step, valid);
+    errors[i] = ErrorOverRowsAt(dyqs[i] & 3, rows + ((dyqs[i] >> 2) - lowest), cur, x0, y_first,
+                                lines, row_step, valid);
   }
 }
 
