@@ -190,12 +190,6 @@ Variant Best(const VariantErrors& e) {
   return e.edge <= e.cubic ? Variant::kEdge : Variant::kCubic;
 }
 
-// blend[i] = Blend(cubic[i], edge[i]) for i < count (no overlaps).
-void BlendRow(const uint16_t* __restrict cubic, const uint16_t* __restrict edge, int count,
-              uint16_t* __restrict blend) {
-  for (int i = 0; i < count; ++i) blend[i] = static_cast<uint16_t>(Blend(cubic[i], edge[i]));
-}
-
 // A field's luma spatial variants (see LumaHistory) and the blocks (16 × 16,
 // `blocks_x` per row) known to move, which take the free predictions.
 struct SpatialPlanes {
@@ -219,9 +213,9 @@ void DeinterlaceRows(const Kernels& kernels, const FieldSources& s, int kept_par
   const int width = s.cur.width;
   const int height = s.cur.height;
   const int max_value = (1 << s.cur.bit_depth) - 1;
-  // Luma's missing lines: the estimates (at T) and the free predictions.
-  std::vector<T> cubic_row(planes ? width : 0), edge_row(planes ? width : 0);
-  std::vector<uint16_t> free_cubic(planes ? width : 0), free_edge(planes ? width : 0);
+  // Luma: which samples of the current block row take the free predictions.
+  std::vector<uint8_t> free(planes ? width : 0);
+  int free_block_row = -1;
   for (int y = row_begin; y < row_end; ++y) {
     T* dst = reinterpret_cast<T*>(out.data + out.stride * y);
     const bool kept = (y & 1) == kept_parity || height < 2;
@@ -233,35 +227,29 @@ void DeinterlaceRows(const Kernels& kernels, const FieldSources& s, int kept_par
     const MaRows<T> rows = RowsFor<T>(s, y, kept_parity);
     if (planes == nullptr) {
       if constexpr (sizeof(T) == 1) {
-        kernels.ma_row8(rows, Spatial::kCubic, width, max_value, dst, nullptr);
+        kernels.ma_row8(rows, Spatial::kCubic, width, max_value, dst);
       } else {
-        kernels.ma_row16(rows, Spatial::kCubic, width, max_value, dst, nullptr);
+        kernels.ma_row16(rows, Spatial::kCubic, width, max_value, dst);
       }
       continue;
     }
-    if constexpr (sizeof(T) == 1) {
-      kernels.ma_row8(rows, Spatial::kCubic, width, max_value, cubic_row.data(), free_cubic.data());
-      kernels.ma_row8(rows, Spatial::kEdge, width, max_value, edge_row.data(), free_edge.data());
-    } else {
-      kernels.ma_row16(rows, Spatial::kCubic, width, max_value, cubic_row.data(),
-                       free_cubic.data());
-      kernels.ma_row16(rows, Spatial::kEdge, width, max_value, edge_row.data(), free_edge.data());
+    if (y / kBlock != free_block_row) {
+      free_block_row = y / kBlock;
+      const BlockChoice* choices =
+          planes->choices + static_cast<size_t>(free_block_row) * planes->blocks_x;
+      for (int bx = 0; bx < planes->blocks_x; ++bx) {
+        const int x0 = bx * kBlock, x1 = std::min(x0 + kBlock, width);
+        std::fill(free.begin() + x0, free.begin() + x1, choices[bx].free ? 1 : 0);
+      }
     }
     uint16_t* cubic = planes->cubic->Row(y);
     uint16_t* edge = planes->edge->Row(y);
-    const BlockChoice* choices =
-        planes->choices + static_cast<size_t>(y / kBlock) * planes->blocks_x;
-    for (int bx = 0; bx < planes->blocks_x; ++bx) {
-      const int x0 = bx * kBlock, x1 = std::min(x0 + kBlock, width);
-      if (choices[bx].free) {
-        std::copy(free_cubic.begin() + x0, free_cubic.begin() + x1, cubic + x0);
-        std::copy(free_edge.begin() + x0, free_edge.begin() + x1, edge + x0);
-      } else {
-        std::copy(cubic_row.begin() + x0, cubic_row.begin() + x1, cubic + x0);
-        std::copy(edge_row.begin() + x0, edge_row.begin() + x1, edge + x0);
-      }
+    uint16_t* blend = planes->blend->Row(y);
+    if constexpr (sizeof(T) == 1) {
+      kernels.luma_row8(rows, width, max_value, free.data(), cubic, edge, blend);
+    } else {
+      kernels.luma_row16(rows, width, max_value, free.data(), cubic, edge, blend);
     }
-    BlendRow(cubic, edge, width, planes->blend->Row(y));
   }
 }
 

@@ -42,14 +42,6 @@ void PaddedPlane::ExtendTopBottom() {
 
 namespace {
 
-// bwdif's 4-tap vertical cubic (×8192): the near taps' weight and the far
-// taps' (negative) one.
-constexpr int kCubicNear = 5077;
-constexpr int kCubicFar = 981;
-// The cubic from the sums of the near and of the far samples, rounded.
-inline int Cubic(int near_sum, int far_sum) {
-  return (kCubicNear * near_sum - kCubicFar * far_sum + 4096) >> 13;
-}
 
 // The edge-directed prediction at x between the lines `up` and `down`
 // (sample accessors): yadif's rule, the best of the directions −2…2 (times
@@ -138,11 +130,26 @@ T MaPixel(const MaRows<T>& r, Spatial spatial, int x, int width, int max_value, 
 }
 
 template <typename T>
-void MaRowPortable(const MaRows<T>& rows, Spatial spatial, int width, int max_value, T* dst,
-                   uint16_t* free) {
-  for (int x = 0; x < width; ++x) {
-    dst[x] = MaPixel(rows, spatial, x, width, max_value, free ? free + x : nullptr);
-  }
+void MaRowPortable(const MaRows<T>& rows, Spatial spatial, int width, int max_value, T* dst) {
+  for (int x = 0; x < width; ++x) dst[x] = MaPixel(rows, spatial, x, width, max_value, nullptr);
+}
+
+// One sample of luma_row*.
+template <typename T>
+void LumaPixel(const MaRows<T>& rows, int x, int width, int max_value, const uint8_t* free,
+               uint16_t* cubic, uint16_t* edge, uint16_t* blend) {
+  uint16_t cubic_free, edge_free;
+  const int cubic_limited = MaPixel(rows, Spatial::kCubic, x, width, max_value, &cubic_free);
+  const int edge_limited = MaPixel(rows, Spatial::kEdge, x, width, max_value, &edge_free);
+  cubic[x] = static_cast<uint16_t>(free[x] ? cubic_free : cubic_limited);
+  edge[x] = static_cast<uint16_t>(free[x] ? edge_free : edge_limited);
+  blend[x] = static_cast<uint16_t>(Blend(cubic[x], edge[x]));
+}
+
+template <typename T>
+void LumaRowPortable(const MaRows<T>& rows, int width, int max_value, const uint8_t* free,
+                     uint16_t* cubic, uint16_t* edge, uint16_t* blend) {
+  for (int x = 0; x < width; ++x) LumaPixel(rows, x, width, max_value, free, cubic, edge, blend);
 }
 
 // mc128 at one position: the horizontal pass (scale 128) on four rows, the
@@ -231,88 +238,156 @@ VIDMILL_AVX2 inline __m256i EdgeWindow(const T* up, const T* down, int k) {
                           AbsDiff(Load16(up + 1 + k), Load16(down + 1 - k)));
 }
 
+// The motion-adaptive band of 16 samples from x (c and e: the kept lines
+// above and below): the temporal prediction, the band's half width and the
+// samples that are still (which take the temporal prediction).
+struct MaBand {
+  __m256i temporal, diff, still;
+};
+
 template <typename T>
-VIDMILL_AVX2 void MaRowAvx2(const MaRows<T>& r, Spatial spatial, int width, int max_value, T* dst,
-                            uint16_t* free) {
+VIDMILL_AVX2 inline MaBand MaBandAt(const MaRows<T>& r, int x, __m256i c, __m256i e) {
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i a = Load16(r.prev_line + x);
+  const __m256i b = Load16(r.next_line + x);
+  MaBand band;
+  band.temporal = _mm256_avg_epu16(a, b);
+  const __m256i diff0 = _mm256_srli_epi16(AbsDiff(a, b), 1);
+  const __m256i diff1 = _mm256_srli_epi16(
+      _mm256_add_epi16(AbsDiff(Load16(r.sb_up + x), c), AbsDiff(Load16(r.sb_down + x), e)), 1);
+  const __m256i diff2 = _mm256_srli_epi16(
+      _mm256_add_epi16(AbsDiff(Load16(r.sa_up + x), c), AbsDiff(Load16(r.sa_down + x), e)), 1);
+  const __m256i diff = _mm256_max_epi16(diff0, _mm256_max_epi16(diff1, diff2));
+  band.still = _mm256_cmpeq_epi16(diff, zero);
+  const __m256i b2 = _mm256_avg_epu16(Load16(r.prev2_up + x), Load16(r.next2_up + x));
+  const __m256i f2 = _mm256_avg_epu16(Load16(r.prev2_down + x), Load16(r.next2_down + x));
+  const __m256i t_minus_e = _mm256_sub_epi16(band.temporal, e);
+  const __m256i t_minus_c = _mm256_sub_epi16(band.temporal, c);
+  const __m256i b2_minus_c = _mm256_sub_epi16(b2, c);
+  const __m256i f2_minus_e = _mm256_sub_epi16(f2, e);
+  const __m256i max_v = _mm256_max_epi16(_mm256_max_epi16(t_minus_e, t_minus_c),
+                                         _mm256_min_epi16(b2_minus_c, f2_minus_e));
+  const __m256i min_v = _mm256_min_epi16(_mm256_min_epi16(t_minus_e, t_minus_c),
+                                         _mm256_max_epi16(b2_minus_c, f2_minus_e));
+  band.diff = _mm256_max_epi16(_mm256_max_epi16(diff, min_v), _mm256_sub_epi16(zero, max_v));
+  return band;
+}
+
+// A spatial prediction held to the band, then to 0…max.
+VIDMILL_AVX2 inline __m256i Limited(__m256i value, const MaBand& band, __m256i max) {
+  value = _mm256_max_epi16(value, _mm256_sub_epi16(band.temporal, band.diff));
+  value = _mm256_min_epi16(value, _mm256_add_epi16(band.temporal, band.diff));
+  value = _mm256_min_epi16(_mm256_max_epi16(value, _mm256_setzero_si256()), max);
+  return _mm256_blendv_epi8(value, band.temporal, band.still);
+}
+
+VIDMILL_AVX2 inline __m256i Clamped(__m256i value, __m256i max) {
+  return _mm256_min_epi16(_mm256_max_epi16(value, _mm256_setzero_si256()), max);
+}
+
+template <typename T>
+VIDMILL_AVX2 inline __m256i CubicAt(const MaRows<T>& r, int x, __m256i c, __m256i e) {
+  const __m256i cubic_weights = _mm256_set1_epi32((-kCubicFar << 16) | kCubicNear);
+  const __m256i round = _mm256_set1_epi32(4096);
+  const __m256i near = _mm256_add_epi16(c, e);
+  const __m256i far = _mm256_add_epi16(Load16(r.up3 + x), Load16(r.down3 + x));
+  const __m256i lo = _mm256_madd_epi16(_mm256_unpacklo_epi16(near, far), cubic_weights);
+  const __m256i hi = _mm256_madd_epi16(_mm256_unpackhi_epi16(near, far), cubic_weights);
+  return _mm256_packs_epi32(_mm256_srai_epi32(_mm256_add_epi32(lo, round), 13),
+                            _mm256_srai_epi32(_mm256_add_epi32(hi, round), 13));
+}
+
+// The edge-directed rule at x (3 samples either side are read).
+template <typename T>
+VIDMILL_AVX2 inline __m256i EdgeAt(const MaRows<T>& r, int x, __m256i c, __m256i e) {
+  __m256i score = _mm256_sub_epi16(EdgeWindow(r.up + x, r.down + x, 0), _mm256_set1_epi16(1));
+  __m256i value = HalfSum(c, e);
+  // Each side: the second step only where the first one improved.
+  for (int sign = -1; sign <= 1; sign += 2) {
+    __m256i improved = _mm256_set1_epi16(-1);
+    for (int k = sign; std::abs(k) <= 2; k += sign) {
+      const __m256i candidate = EdgeWindow(r.up + x, r.down + x, k);
+      improved = _mm256_and_si256(improved, _mm256_cmpgt_epi16(score, candidate));
+      score = _mm256_blendv_epi8(score, candidate, improved);
+      value = _mm256_blendv_epi8(value, HalfSum(Load16(r.up + x + k), Load16(r.down + x - k)),
+                                 improved);
+    }
+  }
+  return value;
+}
+
+template <typename T>
+VIDMILL_AVX2 void MaRowAvx2(const MaRows<T>& r, Spatial spatial, int width, int max_value,
+                            T* dst) {
   // The edge-directed search reads 3 samples either side.
   const int begin = spatial == Spatial::kEdge ? 3 : 0;
   const int end = spatial == Spatial::kEdge ? width - 3 : width;
   for (int x = 0; x < std::min(begin, width); ++x)
-    dst[x] = MaPixel(r, spatial, x, width, max_value, free ? free + x : nullptr);
-  const __m256i cubic_weights = _mm256_set1_epi32((-kCubicFar << 16) | kCubicNear);
-  const __m256i round = _mm256_set1_epi32(4096);
-  const __m256i one = _mm256_set1_epi16(1);
-  const __m256i zero = _mm256_setzero_si256();
+    dst[x] = MaPixel(r, spatial, x, width, max_value, nullptr);
   const __m256i max = _mm256_set1_epi16(static_cast<int16_t>(max_value));
   int x = begin;
   for (; x + 16 <= end; x += 16) {
     const __m256i c = Load16(r.up + x);
     const __m256i e = Load16(r.down + x);
-    const __m256i a = Load16(r.prev_line + x);
-    const __m256i b = Load16(r.next_line + x);
-    const __m256i temporal = _mm256_avg_epu16(a, b);
-    const __m256i diff0 = _mm256_srli_epi16(AbsDiff(a, b), 1);
-    const __m256i diff1 = _mm256_srli_epi16(
-        _mm256_add_epi16(AbsDiff(Load16(r.sb_up + x), c), AbsDiff(Load16(r.sb_down + x), e)), 1);
-    const __m256i diff2 = _mm256_srli_epi16(
-        _mm256_add_epi16(AbsDiff(Load16(r.sa_up + x), c), AbsDiff(Load16(r.sa_down + x), e)), 1);
-    __m256i diff = _mm256_max_epi16(diff0, _mm256_max_epi16(diff1, diff2));
-    const __m256i still = _mm256_cmpeq_epi16(diff, zero);
-
-    __m256i spatial_value;
-    if (spatial == Spatial::kCubic) {
-      const __m256i near = _mm256_add_epi16(c, e);
-      const __m256i far = _mm256_add_epi16(Load16(r.up3 + x), Load16(r.down3 + x));
-      const __m256i lo = _mm256_madd_epi16(_mm256_unpacklo_epi16(near, far), cubic_weights);
-      const __m256i hi = _mm256_madd_epi16(_mm256_unpackhi_epi16(near, far), cubic_weights);
-      spatial_value = _mm256_packs_epi32(_mm256_srai_epi32(_mm256_add_epi32(lo, round), 13),
-                                         _mm256_srai_epi32(_mm256_add_epi32(hi, round), 13));
-    } else {
-      __m256i score = _mm256_sub_epi16(EdgeWindow(r.up + x, r.down + x, 0), one);
-      spatial_value = HalfSum(c, e);
-      // Each side: the second step only where the first one improved.
-      for (int sign = -1; sign <= 1; sign += 2) {
-        __m256i improved = _mm256_set1_epi16(-1);
-        for (int k = sign; std::abs(k) <= 2; k += sign) {
-          const __m256i candidate = EdgeWindow(r.up + x, r.down + x, k);
-          improved = _mm256_and_si256(improved, _mm256_cmpgt_epi16(score, candidate));
-          score = _mm256_blendv_epi8(score, candidate, improved);
-          spatial_value = _mm256_blendv_epi8(
-              spatial_value, HalfSum(Load16(r.up + x + k), Load16(r.down + x - k)), improved);
-        }
-      }
-    }
-
-    if (free != nullptr) {
-      Store16(free + x, _mm256_min_epi16(_mm256_max_epi16(spatial_value, zero), max));
-    }
-    const __m256i b2 = _mm256_avg_epu16(Load16(r.prev2_up + x), Load16(r.next2_up + x));
-    const __m256i f2 = _mm256_avg_epu16(Load16(r.prev2_down + x), Load16(r.next2_down + x));
-    const __m256i t_minus_e = _mm256_sub_epi16(temporal, e);
-    const __m256i t_minus_c = _mm256_sub_epi16(temporal, c);
-    const __m256i b2_minus_c = _mm256_sub_epi16(b2, c);
-    const __m256i f2_minus_e = _mm256_sub_epi16(f2, e);
-    const __m256i max_v = _mm256_max_epi16(_mm256_max_epi16(t_minus_e, t_minus_c),
-                                           _mm256_min_epi16(b2_minus_c, f2_minus_e));
-    const __m256i min_v = _mm256_min_epi16(_mm256_min_epi16(t_minus_e, t_minus_c),
-                                           _mm256_max_epi16(b2_minus_c, f2_minus_e));
-    diff = _mm256_max_epi16(_mm256_max_epi16(diff, min_v), _mm256_sub_epi16(zero, max_v));
-    __m256i value = _mm256_max_epi16(spatial_value, _mm256_sub_epi16(temporal, diff));
-    value = _mm256_min_epi16(value, _mm256_add_epi16(temporal, diff));
-    value = _mm256_min_epi16(_mm256_max_epi16(value, zero), max);
-    Store16(dst + x, _mm256_blendv_epi8(value, temporal, still));
+    const __m256i value = spatial == Spatial::kCubic ? CubicAt(r, x, c, e) : EdgeAt(r, x, c, e);
+    Store16(dst + x, Limited(value, MaBandAt(r, x, c, e), max));
   }
-  for (; x < width; ++x)
-    dst[x] = MaPixel(r, spatial, x, width, max_value, free ? free + x : nullptr);
+  for (; x < width; ++x) dst[x] = MaPixel(r, spatial, x, width, max_value, nullptr);
 }
 
 VIDMILL_AVX2 void MaRow8Avx2(const MaRows<uint8_t>& rows, Spatial spatial, int width, int max_value,
-                             uint8_t* dst, uint16_t* free) {
-  MaRowAvx2(rows, spatial, width, max_value, dst, free);
+                             uint8_t* dst) {
+  MaRowAvx2(rows, spatial, width, max_value, dst);
 }
 VIDMILL_AVX2 void MaRow16Avx2(const MaRows<uint16_t>& rows, Spatial spatial, int width,
-                              int max_value, uint16_t* dst, uint16_t* free) {
-  MaRowAvx2(rows, spatial, width, max_value, dst, free);
+                              int max_value, uint16_t* dst) {
+  MaRowAvx2(rows, spatial, width, max_value, dst);
+}
+
+// Both rules share the band: one pass makes the cubic, the edge-directed
+// and the blend row.
+template <typename T>
+VIDMILL_AVX2 void LumaRowAvx2(const MaRows<T>& r, int width, int max_value, const uint8_t* free,
+                              uint16_t* cubic, uint16_t* edge, uint16_t* blend) {
+  const int end = width - 3;  // the edge-directed search reads 3 samples either side
+  int x = 0;
+  for (; x < std::min(3, width); ++x) LumaPixel(r, x, width, max_value, free, cubic, edge, blend);
+  const __m256i max = _mm256_set1_epi16(static_cast<int16_t>(max_value));
+  const __m256i zero = _mm256_setzero_si256();
+  for (; x < end; x += 16) {
+    // The last 16 end at `end`, again over samples already made (the same
+    // values), rather than one at a time.
+    if (x + 16 > end) {
+      if (end - 16 < 3) break;
+      x = end - 16;
+    }
+    const __m256i c = Load16(r.up + x);
+    const __m256i e = Load16(r.down + x);
+    const MaBand band = MaBandAt(r, x, c, e);
+    const __m256i cubic_value = CubicAt(r, x, c, e);
+    const __m256i edge_value = EdgeAt(r, x, c, e);
+    const __m256i unlimited = _mm256_cmpgt_epi16(
+        _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(free + x))), zero);
+    const __m256i cubic_out = _mm256_blendv_epi8(Limited(cubic_value, band, max),
+                                                 Clamped(cubic_value, max), unlimited);
+    const __m256i edge_out = _mm256_blendv_epi8(Limited(edge_value, band, max),
+                                                Clamped(edge_value, max), unlimited);
+    Store16(cubic + x, cubic_out);
+    Store16(edge + x, edge_out);
+    Store16(blend + x, _mm256_avg_epu16(cubic_out, edge_out));
+  }
+  for (; x < width; ++x) LumaPixel(r, x, width, max_value, free, cubic, edge, blend);
+}
+
+VIDMILL_AVX2 void LumaRow8Avx2(const MaRows<uint8_t>& rows, int width, int max_value,
+                               const uint8_t* free, uint16_t* cubic, uint16_t* edge,
+                               uint16_t* blend) {
+  LumaRowAvx2(rows, width, max_value, free, cubic, edge, blend);
+}
+VIDMILL_AVX2 void LumaRow16Avx2(const MaRows<uint16_t>& rows, int width, int max_value,
+                                const uint8_t* free, uint16_t* cubic, uint16_t* edge,
+                                uint16_t* blend) {
+  LumaRowAvx2(rows, width, max_value, free, cubic, edge, blend);
 }
 
 // An int32 lane pair (w0, w1) for _mm256_madd_epi16.
@@ -693,6 +768,8 @@ VIDMILL_AVX2 void EdgeErrors16Avx2(const KeptRows<uint16_t>& rows, int x0, int x
 const Kernels& PortableKernels() {
   static const Kernels kernels{&MaRowPortable<uint8_t>,
                                &MaRowPortable<uint16_t>,
+                               &LumaRowPortable<uint8_t>,
+                               &LumaRowPortable<uint16_t>,
                                &SparseErrorPortable,
                                &SparseErrorsPortable,
                                &Warp16Portable,
@@ -703,8 +780,10 @@ const Kernels& PortableKernels() {
 }
 
 const Kernels* Avx2Kernels() {
-  static const Kernels kernels{&MaRow8Avx2, &MaRow16Avx2, &SparseErrorAvx2, &SparseErrorsAvx2,
-                               &Warp16Avx2, &MixAvx2,     &EdgeErrors8Avx2, &EdgeErrors16Avx2};
+  static const Kernels kernels{&MaRow8Avx2,      &MaRow16Avx2,      &LumaRow8Avx2,
+                               &LumaRow16Avx2,    &SparseErrorAvx2,  &SparseErrorsAvx2,
+                               &Warp16Avx2,       &MixAvx2,          &EdgeErrors8Avx2,
+                               &EdgeErrors16Avx2};
   static const bool supported = __builtin_cpu_supports("avx2");
   return supported ? &kernels : nullptr;
 }

@@ -103,19 +103,35 @@ enum class Spatial {
   kEdge,   // the best of 5 directions (−2…+2) by 3-pixel window SAD, linear
 };
 
+// bwdif's 4-tap vertical cubic (×8192): the near taps' weight and the far
+// taps' (negative) one.
+inline constexpr int kCubicNear = 5077;
+inline constexpr int kCubicFar = 981;
+// The cubic from the sums of the near and of the far samples, rounded.
+inline int Cubic(int near_sum, int far_sum) {
+  return (kCubicNear * near_sum - kCubicFar * far_sum + 4096) >> 13;
+}
+
 // deint's spatial variants of a block's missing lines: the cubic, the
 // edge-directed rule, or their blend: the mean of the two, rounded.
 enum class Variant { kCubic, kEdge, kBlend };
 inline int Blend(int cubic, int edge) { return (cubic + edge + 1) >> 1; }
 
 struct Kernels {
-  // The motion-adaptive estimate of one missing line, `width` samples; and,
-  // where `free` is not null, the spatial prediction before the
-  // motion-adaptive limits (clamped to 0…max_value).
+  // The motion-adaptive estimate of one missing line, `width` samples.
   void (*ma_row8)(const MaRows<uint8_t>& rows, Spatial spatial, int width, int max_value,
-                  uint8_t* dst, uint16_t* free);
+                  uint8_t* dst);
   void (*ma_row16)(const MaRows<uint16_t>& rows, Spatial spatial, int width, int max_value,
-                   uint16_t* dst, uint16_t* free);
+                   uint16_t* dst);
+  // Luma's missing line in the three variants: the cubic and the
+  // edge-directed estimates (ma_row's) and their Blend; where free[x] is 1
+  // (it is 0 or 1) the cubic and the edge-directed rule instead take their
+  // spatial predictions before the motion-adaptive limits (clamped to
+  // 0…max_value). One pass for both rules, which share the limits.
+  void (*luma_row8)(const MaRows<uint8_t>& rows, int width, int max_value, const uint8_t* free,
+                    uint16_t* cubic, uint16_t* edge, uint16_t* blend);
+  void (*luma_row16)(const MaRows<uint16_t>& rows, int width, int max_value, const uint8_t* free,
+                     uint16_t* cubic, uint16_t* edge, uint16_t* blend);
   // Σ |128·cur(x, y) − mc128(x, y)| over x = x0, x0 + 2, … < x1 (x1 − x0 ≤ 16)
   // and y = y_first, y_first + row_step, … < y1, where mc128 is `prev`
   // displaced by (dxq, dyq) quarter pixels. `cur` rows must be readable 16

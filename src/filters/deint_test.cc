@@ -624,20 +624,46 @@ TEST(DeintKernelsTest, Avx2MatchesPortableBitForBit) {
             same_errors(portable.edge_errors16, avx2->edge_errors16, kept(rows16));
             if (depth == 8) same_errors(portable.edge_errors8, avx2->edge_errors8, kept(rows8));
           }
-        // The estimate and the spatial prediction before its limits.
+        // The estimates.
+        std::vector<uint16_t> estimates[2];  // AVX2, cubic and edge-directed
         for (Spatial spatial : {Spatial::kCubic, Spatial::kEdge}) {
-          std::vector<uint16_t> a16(width), b16(width), free_a(width), free_b(width);
-          portable.ma_row16(make(rows16), spatial, width, max_value, a16.data(), free_a.data());
-          avx2->ma_row16(make(rows16), spatial, width, max_value, b16.data(), free_b.data());
+          std::vector<uint16_t> a16(width), b16(width);
+          portable.ma_row16(make(rows16), spatial, width, max_value, a16.data());
+          avx2->ma_row16(make(rows16), spatial, width, max_value, b16.data());
           ASSERT_EQ(a16, b16) << "depth " << depth << " width " << width;
-          ASSERT_EQ(free_a, free_b) << "depth " << depth << " width " << width;
+          estimates[spatial == Spatial::kEdge] = b16;
           if (depth == 8) {
             std::vector<uint8_t> a8(width), b8(width);
-            portable.ma_row8(make(rows8), spatial, width, 255, a8.data(), free_a.data());
-            avx2->ma_row8(make(rows8), spatial, width, 255, b8.data(), free_b.data());
+            portable.ma_row8(make(rows8), spatial, width, 255, a8.data());
+            avx2->ma_row8(make(rows8), spatial, width, 255, b8.data());
             ASSERT_EQ(a8, b8) << "width " << width;
-            ASSERT_EQ(free_a, free_b) << "width " << width;
           }
+        }
+        // Luma's three variants, free samples at random: the estimates where
+        // not free, the cubic before its limits where free, their blend.
+        std::vector<uint8_t> free(width);
+        for (uint8_t& f : free) f = static_cast<uint8_t>(rng() & 1);
+        auto luma_rows = [&](auto luma_row, const auto& rows, int max) {
+          std::vector<std::vector<uint16_t>> variants(3, std::vector<uint16_t>(width));
+          luma_row(rows, width, max, free.data(), variants[0].data(), variants[1].data(),
+                   variants[2].data());
+          return variants;
+        };
+        const auto luma_a = luma_rows(portable.luma_row16, make(rows16), max_value);
+        const auto luma_b = luma_rows(avx2->luma_row16, make(rows16), max_value);
+        ASSERT_EQ(luma_a, luma_b) << "depth " << depth << " width " << width;
+        if (depth == 8) {
+          ASSERT_EQ(luma_rows(portable.luma_row8, make(rows8), 255), luma_a) << "width " << width;
+          ASSERT_EQ(luma_rows(avx2->luma_row8, make(rows8), 255), luma_a) << "width " << width;
+        }
+        for (int x = 0; x < width; ++x) {
+          const int near = rows16[0][x] + rows16[1][x], far = rows16[2][x] + rows16[3][x];
+          const int cubic_free = std::clamp(Cubic(near, far), 0, max_value);
+          ASSERT_EQ(luma_b[0][x], free[x] ? cubic_free : estimates[0][x]) << "x " << x;
+          if (!free[x]) {
+            ASSERT_EQ(luma_b[1][x], estimates[1][x]) << "x " << x;
+          }
+          ASSERT_EQ(luma_b[2][x], Blend(luma_b[0][x], luma_b[1][x])) << "x " << x;
         }
       }
     }
