@@ -42,7 +42,6 @@ void PaddedPlane::ExtendTopBottom() {
 
 namespace {
 
-
 // The edge-directed prediction at x between the lines `up` and `down`
 // (sample accessors): yadif's rule, the best of the directions −2…2 (times
 // `step`) by 3-sample window SAD, the second step on a side only if the first
@@ -317,8 +316,7 @@ VIDMILL_AVX2 inline __m256i EdgeAt(const MaRows<T>& r, int x, __m256i c, __m256i
 }
 
 template <typename T>
-VIDMILL_AVX2 void MaRowAvx2(const MaRows<T>& r, Spatial spatial, int width, int max_value,
-                            T* dst) {
+VIDMILL_AVX2 void MaRowAvx2(const MaRows<T>& r, Spatial spatial, int width, int max_value, T* dst) {
   // The edge-directed search reads 3 samples either side.
   const int begin = spatial == Spatial::kEdge ? 3 : 0;
   const int end = spatial == Spatial::kEdge ? width - 3 : width;
@@ -368,10 +366,10 @@ VIDMILL_AVX2 void LumaRowAvx2(const MaRows<T>& r, int width, int max_value, cons
     const __m256i edge_value = EdgeAt(r, x, c, e);
     const __m256i unlimited = _mm256_cmpgt_epi16(
         _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(free + x))), zero);
-    const __m256i cubic_out = _mm256_blendv_epi8(Limited(cubic_value, band, max),
-                                                 Clamped(cubic_value, max), unlimited);
-    const __m256i edge_out = _mm256_blendv_epi8(Limited(edge_value, band, max),
-                                                Clamped(edge_value, max), unlimited);
+    const __m256i cubic_out =
+        _mm256_blendv_epi8(Limited(cubic_value, band, max), Clamped(cubic_value, max), unlimited);
+    const __m256i edge_out =
+        _mm256_blendv_epi8(Limited(edge_value, band, max), Clamped(edge_value, max), unlimited);
     Store16(cubic + x, cubic_out);
     Store16(edge + x, edge_out);
     Store16(blend + x, _mm256_avg_epu16(cubic_out, edge_out));
@@ -449,10 +447,9 @@ VIDMILL_AVX2 inline __m256i VerticalSum(const __m256i* rows) {
     return _mm256_slli_epi32(rows[2], 7);
   } else if constexpr (kPhase == 2) {
     static_assert(w[0] == w[5] && w[1] == w[4] && w[2] == w[3]);
-    return _mm256_add_epi32(
-        _mm256_add_epi32(Times(_mm256_add_epi32(rows[0], rows[5]), w[0]),
-                         Times(_mm256_add_epi32(rows[1], rows[4]), w[1])),
-        Times(_mm256_add_epi32(rows[2], rows[3]), w[2]));
+    return _mm256_add_epi32(_mm256_add_epi32(Times(_mm256_add_epi32(rows[0], rows[5]), w[0]),
+                                             Times(_mm256_add_epi32(rows[1], rows[4]), w[1])),
+                            Times(_mm256_add_epi32(rows[2], rows[3]), w[2]));
   } else {
     constexpr int four = kPhase == 1 ? 0 : 5, one = 5 - four;  // the outer taps 4 and 1
     static_assert(w[four] == 4 && w[one] == 1);
@@ -688,19 +685,33 @@ template <typename T, int kStep>
 VIDMILL_AVX2 inline void EdgeErrorsAvx2(const KeptRows<T>& rows, int x0, int x1, int width,
                                         int64_t* cubic_error, int64_t* edge_error,
                                         int64_t* blend_error) {
-  if (x0 < 5 || x0 + 21 > width || x1 - x0 > 16) {
+  if (x1 - x0 > 16) {
     EdgeErrorsPortable(rows, x0, x1, width, kStep, cubic_error, edge_error, blend_error);
     return;
   }
-  __m256i u[11], d[11];
-  for (int i = 0; i < 11; ++i) {
-    u[i] = Even8(rows.up + x0 + i - 5);
-    d[i] = Even8(rows.down + x0 + i - 5);
+  // The samples read are [x0 − 5, x0 + 21); near the line's ends, a copy of
+  // them with the end samples replicated, as the contract says.
+  constexpr int kReach = 5, kSpan = 16 + 2 * kReach;
+  if (x0 < kReach || x0 + 16 + kReach > width) {
+    T copies[5][kSpan];
+    const T* sources[5] = {rows.up3, rows.up, rows.line, rows.down, rows.down3};
+    const int first = x0 - kReach;
+    const int begin = std::max(first, 0), end = std::min(first + kSpan, width);
+    for (int r = 0; r < 5; ++r) {
+      std::fill(copies[r], copies[r] + (begin - first), sources[r][0]);
+      std::copy(sources[r] + begin, sources[r] + end, copies[r] + (begin - first));
+      std::fill(copies[r] + (end - first), copies[r] + kSpan, sources[r][width - 1]);
+    }
+    const KeptRows<T> near{copies[0], copies[1], copies[2], copies[3], copies[4]};
+    EdgeErrorsAvx2<T, kStep>(near, kReach, kReach + x1 - x0, kSpan, cubic_error, edge_error,
+                             blend_error);
+    return;
   }
+  const __m256i up = Even8(rows.up + x0), down = Even8(rows.down + x0);
   const __m256i cubic = _mm256_srai_epi32(
       _mm256_add_epi32(
           _mm256_sub_epi32(
-              _mm256_mullo_epi32(_mm256_set1_epi32(kCubicNear), _mm256_add_epi32(u[5], d[5])),
+              _mm256_mullo_epi32(_mm256_set1_epi32(kCubicNear), _mm256_add_epi32(up, down)),
               _mm256_mullo_epi32(_mm256_set1_epi32(kCubicFar),
                                  _mm256_add_epi32(Even8(rows.up3 + x0), Even8(rows.down3 + x0)))),
           _mm256_set1_epi32(4096)),
@@ -712,6 +723,11 @@ VIDMILL_AVX2 inline void EdgeErrorsAvx2(const KeptRows<T>& rows, int x0, int x1,
         SumLanes(_mm256_and_si256(_mm256_abs_epi32(_mm256_sub_epi32(line, cubic)), valid));
   }
   if (edge_error == nullptr && blend_error == nullptr) return;
+  __m256i u[11], d[11];
+  for (int i = 0; i < 11; ++i) {
+    u[i] = Even8(rows.up + x0 + i - 5);
+    d[i] = Even8(rows.down + x0 + i - 5);
+  }
   __m256i score = _mm256_sub_epi32(Sad3(u, d, 0, 0), _mm256_set1_epi32(1));
   __m256i edge = _mm256_srai_epi32(_mm256_add_epi32(u[5], d[5]), 1);
   // A direction is tried only where the one before it on its side won.
@@ -780,10 +796,9 @@ const Kernels& PortableKernels() {
 }
 
 const Kernels* Avx2Kernels() {
-  static const Kernels kernels{&MaRow8Avx2,      &MaRow16Avx2,      &LumaRow8Avx2,
-                               &LumaRow16Avx2,    &SparseErrorAvx2,  &SparseErrorsAvx2,
-                               &Warp16Avx2,       &MixAvx2,          &EdgeErrors8Avx2,
-                               &EdgeErrors16Avx2};
+  static const Kernels kernels{&MaRow8Avx2,      &MaRow16Avx2,      &LumaRow8Avx2, &LumaRow16Avx2,
+                               &SparseErrorAvx2, &SparseErrorsAvx2, &Warp16Avx2,   &MixAvx2,
+                               &EdgeErrors8Avx2, &EdgeErrors16Avx2};
   static const bool supported = __builtin_cpu_supports("avx2");
   return supported ? &kernels : nullptr;
 }
