@@ -107,6 +107,20 @@ constexpr float kFlicker = 0.01f;
 // Frames smaller than this are processed on the calling thread only.
 constexpr int64_t kThreadedPixels = 200000;
 
+// A field is made in chunks of this many block rows (the last may be
+// shorter), which the two threads take in turn (RunInChunks). A chunk's
+// search takes no predictor from the chunk above, and its back-projection
+// reads no row of another chunk, so the pictures depend on the chunks, and
+// the chunks on the picture's height alone.
+constexpr int kChunkBlockRows = 4;
+
+// The block rows [begin, end) of chunk `chunk` of `blocks_y`.
+std::pair<int, int> ChunkBlockRows(int chunk, int blocks_y) {
+  return {chunk * kChunkBlockRows, std::min((chunk + 1) * kChunkBlockRows, blocks_y)};
+}
+
+int Chunks(int blocks_y) { return (blocks_y + kChunkBlockRows - 1) / kChunkBlockRows; }
+
 // The nearest row of parity `parity` to `y` inside [0, height).
 int ClampRow(int y, int parity, int height) {
   while (y < 0) y += 2;
@@ -289,8 +303,8 @@ VariantErrors KeptFieldErrorsOf(const Kernels& kernels, const PlaneView& kept, i
 // back-projection): each sampled kept line (the rows of `kept_lines`) is
 // predicted from the variant's own missing lines 1 and 3 away, by the rule
 // that made them (the blend: the blend of both rules on the blend's lines).
-// Rows outside [row_begin, row_end), which another thread may be writing,
-// are clamped into it. Adds to `errors` (nothing when the rows hold no
+// Rows outside [row_begin, row_end) (the chunk's), which another thread may
+// be writing, are clamped into it. Adds to `errors` (nothing when the rows hold no
 // missing line).
 void AddBackProjectionErrors(const Kernels& kernels, const PaddedPlane& cubic,
                              const PaddedPlane& edge, const PaddedPlane& blend,
@@ -445,8 +459,6 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
   const int width = config_.input.width;
   const int height = config_.input.height;
   const int blocks_y = (height + kBlock - 1) / kBlock;
-  // The two halves (threads) split the picture at a block row.
-  const int luma_split = blocks_y / 2 * kBlock;
   const bool threaded = static_cast<int64_t>(width) * height >= kThreadedPixels;
   if (!history_) {
     history_ = std::make_unique<LumaHistory>();
@@ -479,14 +491,13 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
       sources[plane] =
           SourcesFor(prev, cur, next, plane, field, first_field, role == FieldRole::kLast);
     }
-    // Each half: its luma, then its chroma, which follows its luma's choices.
-    auto half = [&](int index) {
-      const int block_row_begin = index == 0 ? 0 : luma_split / kBlock;
-      const int block_row_end = index == 0 ? luma_split / kBlock : blocks_y;
+    // Each chunk: its luma, then its chroma, which follows its luma's choices.
+    auto part = [&](int chunk) {
+      const auto [block_row_begin, block_row_end] = ChunkBlockRows(chunk, blocks_y);
       for (int plane = 1; plane < 3; ++plane) {
-        const int split = luma_split >> ChromaShiftY(config_.input.chroma);
-        const int begin = index == 0 ? 0 : split;
-        const int end = index == 0 ? split : dst.planes[plane].height;
+        const int shift = ChromaShiftY(config_.input.chroma);
+        const int begin = (block_row_begin * kBlock) >> shift;
+        const int end = std::min((block_row_end * kBlock) >> shift, dst.planes[plane].height);
         if (config_.input.wide()) {
           DeinterlaceRows<uint16_t>(*kernels_, sources[plane], kept, dst.planes[plane], begin, end,
                                     nullptr);
@@ -496,7 +507,7 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
         }
       }
       Luma(sources[0], dst.planes[0], kept, role, block_row_begin, block_row_end);
-      next_history_->ExtendRows(index == 0 ? 0 : luma_split, index == 0 ? luma_split : height);
+      next_history_->ExtendRows(block_row_begin * kBlock, std::min(block_row_end * kBlock, height));
       CompensateChroma(dst, kept, block_row_begin, block_row_end);
     };
     // Flicker and fades: a previous output whose brightness differs from this
@@ -507,7 +518,8 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
       const float ratio = HistoryBrightnessRatio(sources[0].cur, kept);
       if (std::abs(ratio - 1) > kFlicker) history_->Scale(ratio, config_.input.max_value());
     }
-    RunInHalves(2, threaded, [&](int index, int) { half(index); });
+    field_start_vectors_ = vectors_;
+    RunInChunks(Chunks(blocks_y), threaded, part);
     for (int plane = 0; plane < 2; ++plane) {
       next_chroma_history_[plane].ExtendTopBottom();
       std::swap(chroma_history_[plane], next_chroma_history_[plane]);
@@ -519,13 +531,13 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
   }
   if (revisit_first) {
     RevisitFirstField(SourcesFor(prev, cur, next, 0, 0, true, false), results[0].view().planes[0],
-                      first_parity, luma_split, threaded);
+                      first_parity, threaded);
     // Its chroma follows the revisit's choices, from the second field's
     // chroma (the chroma history now; what CompensateChroma writes into the
     // next one is overwritten by the next field).
-    RunInHalves(2, threaded, [&](int index, int) {
-      CompensateChroma(results[0].view(), first_parity, index == 0 ? 0 : luma_split / kBlock,
-                       index == 0 ? luma_split / kBlock : blocks_y);
+    RunInChunks(Chunks(blocks_y), threaded, [&](int chunk) {
+      const auto [block_row_begin, block_row_end] = ChunkBlockRows(chunk, blocks_y);
+      CompensateChroma(results[0].view(), first_parity, block_row_begin, block_row_end);
     });
   }
   if (!config_.field_rate) results.pop_back();  // the first field's picture only
@@ -533,7 +545,7 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
 }
 
 void Deinterlacer::RevisitFirstField(const FieldSources& sources, const PlaneView& out,
-                                     int kept_parity, int luma_split, bool threaded) {
+                                     int kept_parity, bool threaded) {
   const PlaneView& kept = sources.cur;
   // Flicker and fades as for any field, but on a copy: history_ stays what
   // the next field will look back at.
@@ -547,10 +559,11 @@ void Deinterlacer::RevisitFirstField(const FieldSources& sources, const PlaneVie
   // back for the next field.
   const std::vector<MotionVector> forward = vectors_;
   for (MotionVector& v : vectors_) v = MotionVector{-v.dxq, -v.dyq};
+  field_start_vectors_ = vectors_;
   const int blocks_y = (out.height + kBlock - 1) / kBlock;
-  RunInHalves(2, threaded, [&](int index, int) {
-    Luma(sources, out, kept_parity, FieldRole::kFirstRevisited,
-         index == 0 ? 0 : luma_split / kBlock, index == 0 ? luma_split / kBlock : blocks_y);
+  RunInChunks(Chunks(blocks_y), threaded, [&](int chunk) {
+    const auto [block_row_begin, block_row_end] = ChunkBlockRows(chunk, blocks_y);
+    Luma(sources, out, kept_parity, FieldRole::kFirstRevisited, block_row_begin, block_row_end);
   });
   vectors_ = forward;
   if (unscaled) history_ = std::move(unscaled);
@@ -644,8 +657,11 @@ void Deinterlacer::DecideLuma(const PlaneView& kept, int kept_parity, FieldRole 
       };
       consider(whole(vector));
       if (bx > 0) consider(whole(vectors_[static_cast<size_t>(by) * blocks_x + bx - 1]));
-      if (by > block_row_begin)
+      if (by > block_row_begin) {
         consider(whole(vectors_[static_cast<size_t>(by - 1) * blocks_x + bx]));
+      } else if (by > 0) {
+        consider(whole(field_start_vectors_[static_cast<size_t>(by - 1) * blocks_x + bx]));
+      }
       for (int step : {4, 2, 1}) {
         for (int iteration = 0; iteration < (step == 4 ? 8 : 1); ++iteration) {
           const MotionVector center = best;

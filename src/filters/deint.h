@@ -73,9 +73,10 @@
 // one frame per input frame (first field kept) or, with field_rate, two
 // (pts × 2 and pts × 2 + 1). One frame of look-ahead.
 //
-// Thread safety: one instance per pipeline; the rows are split across two
-// threads inside Push() and Flush(), always at the same rows, so the output
-// does not depend on whether the second thread runs.
+// Thread safety: one instance per pipeline; inside Push() and Flush() two
+// threads share a field's chunks of rows, always the same chunks, so the
+// output does not depend on which thread makes which chunk, or on whether
+// the second thread runs.
 
 #include <deque>
 #include <memory>
@@ -102,7 +103,7 @@ struct BlockChoice {
   // The look-back could not rank the spatial variants: the stream's first
   // field, or a free block at odd vertical motion.
   bool tied = false;
-  int weight = 0;        // the compensated value's weight in the mix (×256)
+  int weight = 0;  // the compensated value's weight in the mix (×256)
 };
 
 // The planes one motion-adaptive pass reads (deint.cc).
@@ -164,7 +165,7 @@ class Deinterlacer final : public VideoFilter {
   // next pictures; letting the revisit also change the spatial
   // choice cost the unit test's first picture 0.15 of error.
   void RevisitFirstField(const FieldSources& sources, const PlaneView& out, int kept_parity,
-                         int luma_split, bool threaded);
+                         bool threaded);
   // The missing lines of one block: `adaptive` (a motion-adaptive variant),
   // or, with `previous`, its mix with `previous` moved along `vector` (that
   // one weighted `weight` / 256; both unused without `previous`), which is
@@ -197,6 +198,9 @@ class Deinterlacer final : public VideoFilter {
   bool last_frame_ = false;  // Flush is emitting the last frame
   deint_internal::PaddedPlane current_;
   std::vector<MotionVector> vectors_;
+  // vectors_ as the field began: the predictor from the block above, for a
+  // chunk's first block row (the chunk above may not be done yet).
+  std::vector<MotionVector> field_start_vectors_;
   // Per luma block, what DecideLuma chose for this field's output.
   std::vector<BlockChoice> choices_;
   // The previous output's chroma planes (U, V), and this field's.

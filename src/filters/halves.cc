@@ -1,6 +1,7 @@
 #include "filters/halves.h"
 
 #include <condition_variable>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -64,6 +65,8 @@ class Helper {
 };
 
 }  // namespace
+
+bool HelperThreadsAllowed() { return std::getenv("VIDMILL_ONE_THREAD") == nullptr; }
 
 void RunBesideHelper(void (*call)(const void*), const void* context, void (*own)(const void*),
                      const void* own_context) {

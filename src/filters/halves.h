@@ -4,6 +4,8 @@
 #ifndef VIDMILL_FILTERS_HALVES_H_
 #define VIDMILL_FILTERS_HALVES_H_
 
+#include <atomic>
+
 namespace vidmill::filters {
 
 // Runs call(context) on the calling thread's helper thread while the caller
@@ -14,6 +16,12 @@ namespace vidmill::filters {
 // RunBesideHelper again (it then gets a second helper).
 void RunBesideHelper(void (*call)(const void*), const void* context, void (*own)(const void*),
                      const void* own_context);
+
+// False when the environment sets VIDMILL_ONE_THREAD (read at each call): then
+// RunInHalves and RunInChunks run everything on the calling thread, as with
+// `threaded` false, to measure one thread's speed or to check that the
+// results do not depend on the threads.
+bool HelperThreadsAllowed();
 
 // Runs fn(begin, end) on [0, count / 2) and [count / 2, count): the second
 // half on the helper thread when `threaded`, else right after the first. The
@@ -27,7 +35,7 @@ void RunInHalves(int count, bool threaded, const Fn& fn) {
     fn(0, count);
     return;
   }
-  if (!threaded) {
+  if (!threaded || !HelperThreadsAllowed()) {
     fn(0, middle);
     fn(middle, count);
     return;
@@ -47,6 +55,26 @@ void RunInHalves(int count, bool threaded, const Fn& fn) {
         h.fn(0, h.middle);
       },
       &halves);
+}
+
+// Runs fn(chunk) for every chunk in [0, count) once, on the calling thread
+// and, when `threaded`, its helper thread too, each taking the next chunk
+// not yet taken: work whose cost varies from chunk to chunk (or whose
+// threads get unequal shares of the machine) keeps both threads busy to the
+// end, where fixed halves leave one waiting. Which thread runs a chunk, and
+// when, depends on timing: fn must give the same result whatever the order,
+// so chunks must not depend on one another. fn must not throw.
+template <typename Fn>
+void RunInChunks(int count, bool threaded, const Fn& fn) {
+  std::atomic<int> next{0};
+  auto take = [&] {
+    for (int chunk = next.fetch_add(1); chunk < count; chunk = next.fetch_add(1)) fn(chunk);
+  };
+  if (!threaded || count < 2 || !HelperThreadsAllowed()) {
+    take();
+    return;
+  }
+  RunInHalves(2, true, [&](int, int) { take(); });
 }
 
 }  // namespace vidmill::filters

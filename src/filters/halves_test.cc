@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -30,6 +32,47 @@ TEST(RunInHalvesTest, CoversEveryIndexOnceWithAFixedSplit) {
         EXPECT_EQ(ranges[1], std::make_pair(count / 2, count));
       } else {
         EXPECT_EQ(calls, 1);
+      }
+    }
+  }
+}
+
+// Every chunk once; threaded, both threads take chunks (chunk 0 waits until
+// a thread other than its own has run one); not threaded, the caller runs all.
+TEST(RunInChunksTest, RunsEveryChunkOnceOnBothThreads) {
+  for (bool threaded : {false, true}) {
+    for (int count : {0, 1, 2, 9}) {
+      std::vector<std::atomic<int>> runs(static_cast<size_t>(count));
+      std::vector<std::thread::id> runner(static_cast<size_t>(count));
+      std::mutex mutex;
+      std::set<std::thread::id> threads;
+      RunInChunks(count, threaded, [&](int chunk) {
+        ++runs[static_cast<size_t>(chunk)];
+        runner[static_cast<size_t>(chunk)] = std::this_thread::get_id();
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          threads.insert(std::this_thread::get_id());
+        }
+        if (chunk != 0 || !threaded || count < 2) return;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        for (;;) {
+          {
+            std::lock_guard<std::mutex> lock(mutex);
+            if (threads.size() >= 2 || std::chrono::steady_clock::now() > deadline) break;
+          }
+          std::this_thread::sleep_for(std::chrono::microseconds(100));
+        }
+      });
+      for (int chunk = 0; chunk < count; ++chunk) {
+        EXPECT_EQ(runs[static_cast<size_t>(chunk)], 1) << count << " " << chunk;
+      }
+      int by_caller = 0;
+      for (const std::thread::id& id : runner) by_caller += id == std::this_thread::get_id();
+      if (threaded && count >= 2) {
+        EXPECT_EQ(threads.size(), 2u) << count;
+        EXPECT_GT(by_caller, 0) << count;
+      } else {
+        EXPECT_EQ(by_caller, count) << count;
       }
     }
   }
