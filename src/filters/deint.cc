@@ -329,16 +329,17 @@ void AddBackProjectionErrors(const Kernels& kernels, const PaddedPlane& cubic,
   }
 }
 
-// The brightness ratio of the kept lines of `kept` (parity `kept_parity`) to
-// the same lines of `previous` (the last output): the median over 16×16 blocks
-// (their kept lines) of the ratio of their sums, blocks at the same place
-// (motion of a few pixels moves a block's mean little, the median ignores the
-// blocks it does move); 1 with fewer than 16 blocks that are not black.
+// The ratios of the sums of the kept lines of `kept` (parity `kept_parity`)
+// to the same lines of `previous` (the last output), over the 16×16 blocks
+// (their kept lines) of block rows [block_row_begin, block_row_end) that lie
+// wholly inside the picture and are not black in `previous`; appended to
+// `ratios`. (See Deinterlacer::HistoryBrightnessRatio.)
 template <typename T>
-float BrightnessRatio(const PlaneView& kept, int kept_parity, const PaddedPlane& previous) {
-  std::vector<float> ratios;
+void AddBrightnessRatios(const PlaneView& kept, int kept_parity, const PaddedPlane& previous,
+                         int block_row_begin, int block_row_end, std::vector<float>* ratios) {
   const int black = 8 * (kept.bit_depth > 8 ? 1 << (kept.bit_depth - 8) : 1);
-  for (int y0 = 0; y0 + 16 <= kept.height; y0 += 16) {
+  for (int y0 = block_row_begin * kBlock; y0 < block_row_end * kBlock && y0 + 16 <= kept.height;
+       y0 += 16) {
     for (int x0 = 0; x0 + 16 <= kept.width; x0 += 16) {
       int64_t sum_kept = 0, sum_previous = 0;
       for (int y = y0 + ((y0 & 1) != kept_parity); y < y0 + 16; y += 2) {
@@ -350,11 +351,10 @@ float BrightnessRatio(const PlaneView& kept, int kept_parity, const PaddedPlane&
         }
       }
       if (sum_previous > 128 * black) {
-        ratios.push_back(static_cast<float>(sum_kept) / static_cast<float>(sum_previous));
+        ratios->push_back(static_cast<float>(sum_kept) / static_cast<float>(sum_previous));
       }
     }
   }
-  return ratios.size() < 16 ? 1.0f : Median(std::move(ratios));
 }
 
 }  // namespace
@@ -515,7 +515,7 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
     // that the search, the look-back and the compensation compare and copy
     // like with like. Below 1 % nothing changes.
     if (have_history_) {
-      const float ratio = HistoryBrightnessRatio(sources[0].cur, kept);
+      const float ratio = HistoryBrightnessRatio(sources[0].cur, kept, threaded);
       if (std::abs(ratio - 1) > kFlicker) history_->Scale(ratio, config_.input.max_value());
     }
     field_start_vectors_ = vectors_;
@@ -549,7 +549,7 @@ void Deinterlacer::RevisitFirstField(const FieldSources& sources, const PlaneVie
   const PlaneView& kept = sources.cur;
   // Flicker and fades as for any field, but on a copy: history_ stays what
   // the next field will look back at.
-  const float ratio = HistoryBrightnessRatio(kept, kept_parity);
+  const float ratio = HistoryBrightnessRatio(kept, kept_parity, threaded);
   std::unique_ptr<LumaHistory> unscaled;
   if (std::abs(ratio - 1) > kFlicker) {
     unscaled = std::make_unique<LumaHistory>(*history_);
@@ -569,9 +569,26 @@ void Deinterlacer::RevisitFirstField(const FieldSources& sources, const PlaneVie
   if (unscaled) history_ = std::move(unscaled);
 }
 
-float Deinterlacer::HistoryBrightnessRatio(const PlaneView& kept, int kept_parity) const {
-  return config_.input.wide() ? BrightnessRatio<uint16_t>(kept, kept_parity, history_->output)
-                              : BrightnessRatio<uint8_t>(kept, kept_parity, history_->output);
+float Deinterlacer::HistoryBrightnessRatio(const PlaneView& kept, int kept_parity,
+                                           bool threaded) const {
+  const int blocks_y = (kept.height + kBlock - 1) / kBlock;
+  std::vector<std::vector<float>> chunk_ratios(static_cast<size_t>(Chunks(blocks_y)));
+  RunInChunks(Chunks(blocks_y), threaded, [&](int chunk) {
+    const auto [block_row_begin, block_row_end] = ChunkBlockRows(chunk, blocks_y);
+    std::vector<float>* ratios = &chunk_ratios[static_cast<size_t>(chunk)];
+    if (config_.input.wide()) {
+      AddBrightnessRatios<uint16_t>(kept, kept_parity, history_->output, block_row_begin,
+                                    block_row_end, ratios);
+    } else {
+      AddBrightnessRatios<uint8_t>(kept, kept_parity, history_->output, block_row_begin,
+                                   block_row_end, ratios);
+    }
+  });
+  std::vector<float> ratios;
+  for (const std::vector<float>& some : chunk_ratios) {
+    ratios.insert(ratios.end(), some.begin(), some.end());
+  }
+  return ratios.size() < 16 ? 1.0f : Median(std::move(ratios));
 }
 
 void Deinterlacer::Luma(const FieldSources& sources, const PlaneView& out, int kept_parity,

@@ -150,8 +150,13 @@ class Deinterlacer final : public VideoFilter {
   // first field, only the blocks that take compensation.
   void WriteLuma(const PlaneView& out, int kept_parity, FieldRole role, int block_row_begin,
                  int block_row_end);
-  // The brightness of `kept`'s kept lines over history_'s output's.
-  float HistoryBrightnessRatio(const PlaneView& kept, int kept_parity) const;
+  // The brightness of `kept`'s kept lines over history_'s output's: the
+  // median over 16×16 blocks (their kept lines) of the ratio of their sums,
+  // blocks at the same place (motion of a few pixels moves a block's mean
+  // little, the median ignores the blocks it does move); 1 with fewer than 16
+  // blocks that are not black. Made in chunks, on both threads when
+  // `threaded`.
+  float HistoryBrightnessRatio(const PlaneView& kept, int kept_parity, bool threaded) const;
   // The stream's first field, which had no previous output, compensated
   // once the second field is done, the other way round: the second field's
   // variants (history_) invented exactly the lines the first field kept, so
