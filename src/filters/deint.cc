@@ -649,7 +649,8 @@ void Deinterlacer::DecideLuma(const PlaneView& kept, int kept_parity, FieldRole 
         continue;
       }
       // Predictive search on the previous output: last field's vector here, the
-      // neighbours' vectors found this field, zero; then integer steps, then
+      // neighbours' vectors found this field (in a chunk's first block row,
+      // the block above's as the field began), zero; then integer steps, then
       // half and quarter pixels. Scored on the block's kept (real) lines.
       auto cost = [&](const PaddedPlane& from, MotionVector v) {
         return kernels.sparse_error(from, current_, x0, x1, first_kept, y1, kCostStepY, v.dxq,
