@@ -1,6 +1,7 @@
 // Two-way row parallelism for the filters: the machines Vidmill targets have
 // few cores and several filters run per frame, so each splits its work in two
-// fixed halves rather than sizing a pool.
+// fixed halves, or in fixed chunks that two threads take in turn, rather than
+// sizing a pool.
 #ifndef VIDMILL_FILTERS_HALVES_H_
 #define VIDMILL_FILTERS_HALVES_H_
 
