@@ -13,6 +13,8 @@
 //    of the artefacts while it scales; at the same size it runs
 //    its 1× model (restoration only). Property "temporal" = 0 skips the
 //    first stage (single-picture dvres, no delay).
+//  * pabsr1's 2× refinement network (refine_net.h) follows the 2× filters of
+//    both; property "refine" = 0 leaves it out.
 //
 // Any output size: pabsr1's learned scale s is the smallest of 2 and 4 whose
 // s × input covers the output in both directions (4 beyond that); dvres has a
