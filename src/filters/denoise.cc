@@ -1697,7 +1697,7 @@ void ChooseNeighbours(const Image& center, const std::vector<Image>& aligned,
 void Denoiser::EmitCurrent() {
   const Picture& cur = *window_[current_];
   const std::vector<Neighbour> neighbours = FindNeighbours(cur);
-  OwnedFrame output(config_.input);
+  OwnedFrame output = OwnedFrame::ForOverwrite(config_.input);  // WritePlane writes every sample
   output.pts = cur.pts;
   // The neighbours the planes use (all for the luma until ChooseNeighbours
   // has seen it) and the one the noise model comes from.
