@@ -272,16 +272,17 @@ VIDMILL_AVX2 inline MaBand MaBandAt(const MaRows<T>& r, int x, __m256i c, __m256
   return band;
 }
 
-// A spatial prediction held to the band, then to 0…max.
+// A prediction held to 0…max.
+VIDMILL_AVX2 inline __m256i Clamped(__m256i value, __m256i max) {
+  return _mm256_min_epi16(_mm256_max_epi16(value, _mm256_setzero_si256()), max);
+}
+
+// A spatial prediction held to the band, then to 0…max; the still samples
+// take the temporal prediction.
 VIDMILL_AVX2 inline __m256i Limited(__m256i value, const MaBand& band, __m256i max) {
   value = _mm256_max_epi16(value, _mm256_sub_epi16(band.temporal, band.diff));
   value = _mm256_min_epi16(value, _mm256_add_epi16(band.temporal, band.diff));
-  value = _mm256_min_epi16(_mm256_max_epi16(value, _mm256_setzero_si256()), max);
-  return _mm256_blendv_epi8(value, band.temporal, band.still);
-}
-
-VIDMILL_AVX2 inline __m256i Clamped(__m256i value, __m256i max) {
-  return _mm256_min_epi16(_mm256_max_epi16(value, _mm256_setzero_si256()), max);
+  return _mm256_blendv_epi8(Clamped(value, max), band.temporal, band.still);
 }
 
 template <typename T>
