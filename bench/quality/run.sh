@@ -129,10 +129,10 @@ median() {
   sorted_fps "$1" |
     awk '{ v[NR] = $1 } END { if (NR) printf "%.1f", (v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2 }'
 }
-# median_run COMMAND...: runs one of our filters' speed commands ("fps F cpu_ms_per_frame
-# C") three times and prints "F/Cms" of the run with the middle fps. A clip
-# is a second or less of work, and on this shared machine one run in a few
-# loses a core for all of it (a 576 clip once ran at 87 fps, 0.7 cores, its
+# median_run COMMAND...: runs one of our filters' speed commands (printing
+# "fps F cpu_ms_per_frame C") three times and prints "F/Cms" of the run with
+# the middle fps. A clip is a second or less of work, and on this shared
+# machine one run in a few loses a core for all of it (a 576 clip once ran at 87 fps, 0.7 cores, its
 # neighbours at 210–260); the median of three is the clip's speed, not the
 # best of them. Each run writes the same output.
 median_run() {

@@ -304,8 +304,8 @@ VariantErrors KeptFieldErrorsOf(const Kernels& kernels, const PlaneView& kept, i
 // predicted from the variant's own missing lines 1 and 3 away, by the rule
 // that made them (the blend: the blend of both rules on the blend's lines).
 // Rows outside [row_begin, row_end) (the chunk's), which another thread may
-// be writing, are clamped into it. Adds to `errors` (nothing when the rows hold no
-// missing line).
+// be writing, are clamped into it. Adds to `errors` (nothing when the rows
+// hold no missing line).
 void AddBackProjectionErrors(const Kernels& kernels, const PaddedPlane& cubic,
                              const PaddedPlane& edge, const PaddedPlane& blend,
                              const PaddedPlane& kept_lines, int kept_parity, int x0, int x1,

@@ -669,6 +669,14 @@ VIDMILL_AVX2 inline __m256i Even8(const uint16_t* p) {
                           _mm256_set1_epi32(0xffff));
 }
 
+// *sum += Σ |line − prediction| over the lanes of `valid`; nothing when `sum`
+// is null (that error is not wanted).
+VIDMILL_AVX2 inline void AddAbsErrors(__m256i line, __m256i prediction, __m256i valid,
+                                      int64_t* sum) {
+  if (sum == nullptr) return;
+  *sum += SumLanes(_mm256_and_si256(_mm256_abs_epi32(_mm256_sub_epi32(line, prediction)), valid));
+}
+
 // |up(x − 1 + a) − down(x − 1 + b)| + … + |up(x + 1 + a) − down(x + 1 + b)|,
 // with u[5 + o] = up(x + o) and d[5 + o] = down(x + o).
 VIDMILL_AVX2 inline __m256i Sad3(const __m256i* u, const __m256i* d, int a, int b) {
@@ -719,10 +727,7 @@ VIDMILL_AVX2 inline void EdgeErrorsAvx2(const KeptRows<T>& rows, int x0, int x1,
       13);
   const __m256i valid = EvenLanesBefore(x0, x1);
   const __m256i line = Even8(rows.line + x0);
-  if (cubic_error != nullptr) {
-    *cubic_error +=
-        SumLanes(_mm256_and_si256(_mm256_abs_epi32(_mm256_sub_epi32(line, cubic)), valid));
-  }
+  AddAbsErrors(line, cubic, valid, cubic_error);
   if (edge_error == nullptr && blend_error == nullptr) return;
   __m256i u[11], d[11];
   for (int i = 0; i < 11; ++i) {
@@ -743,16 +748,10 @@ VIDMILL_AVX2 inline void EdgeErrorsAvx2(const KeptRows<T>& rows, int x0, int x1,
           edge, _mm256_srai_epi32(_mm256_add_epi32(u[5 + shift], d[5 - shift]), 1), won);
     }
   }
-  if (edge_error != nullptr) {
-    *edge_error +=
-        SumLanes(_mm256_and_si256(_mm256_abs_epi32(_mm256_sub_epi32(line, edge)), valid));
-  }
-  if (blend_error != nullptr) {
-    const __m256i blend =
-        _mm256_srai_epi32(_mm256_add_epi32(_mm256_add_epi32(cubic, edge), _mm256_set1_epi32(1)), 1);
-    *blend_error +=
-        SumLanes(_mm256_and_si256(_mm256_abs_epi32(_mm256_sub_epi32(line, blend)), valid));
-  }
+  AddAbsErrors(line, edge, valid, edge_error);
+  const __m256i blend =
+      _mm256_srai_epi32(_mm256_add_epi32(_mm256_add_epi32(cubic, edge), _mm256_set1_epi32(1)), 1);
+  AddAbsErrors(line, blend, valid, blend_error);
 }
 
 // The direction step as a template argument (its shifts index registers).

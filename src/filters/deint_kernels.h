@@ -85,9 +85,10 @@ struct MaRows {
 };
 
 // The lines one sampled kept line is predicted from when a block's spatial
-// rule is judged (ChooseOnKeptLines in deint.cc): on the kept field alone 6
-// and 2 lines above, the line itself, 2 and 6 below; on a spatial variant's
-// output 3 and 1 above, the line, 1 and 3 below.
+// rule is judged (edge_errors; KeptFieldErrors and AddBackProjectionErrors in
+// deint.cc): on the kept field alone 6 and 2 lines above, the line itself, 2
+// and 6 below; on a spatial variant's output 3 and 1 above, the line, 1 and
+// 3 below.
 template <typename T>
 struct KeptRows {
   const T* up3;
