@@ -45,6 +45,21 @@ std::vector<OwnedFrame> RunDeint(const FilterConfig& config, const OwnedFrame& i
   return out;
 }
 
+// `a` and `b` hold as many pictures, the same in every sample of every plane.
+void ExpectSamePictures(const std::vector<OwnedFrame>& a, const std::vector<OwnedFrame>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t index = 0; index < a.size(); ++index) {
+    for (int plane = 0; plane < 3; ++plane) {
+      const PlaneView pa = a[index].plane(plane), pb = b[index].plane(plane);
+      for (int y = 0; y < pa.height; ++y) {
+        for (int x = 0; x < pa.width; ++x) {
+          ASSERT_EQ(pa.At(x, y), pb.At(x, y)) << index << " " << plane << " " << x << "," << y;
+        }
+      }
+    }
+  }
+}
+
 TEST(DeintTest, StaticWovenImageIsReproducedAtFieldRate) {
   for (Chroma chroma : {Chroma::k420, Chroma::k422, Chroma::k444}) {
     for (int depth : {8, 10, 12, 16}) {
@@ -500,17 +515,7 @@ TEST(DeintTest, ChunksGiveTheSamePicturesOnOneThreadOrTwo) {
   const std::vector<OwnedFrame> one = DeinterlaceWoven(4, truth, true, format);
   unsetenv("VIDMILL_ONE_THREAD");
   ASSERT_EQ(two.size(), 8u);
-  ASSERT_EQ(one.size(), 8u);
-  for (size_t index = 0; index < two.size(); ++index) {
-    for (int plane = 0; plane < 3; ++plane) {
-      const PlaneView a = two[index].plane(plane), b = one[index].plane(plane);
-      for (int y = 0; y < a.height; ++y) {
-        for (int x = 0; x < a.width; ++x) {
-          ASSERT_EQ(a.At(x, y), b.At(x, y)) << index << " " << plane << " " << x << "," << y;
-        }
-      }
-    }
-  }
+  ExpectSamePictures(two, one);
 }
 
 TEST(DeintTest, PortableAndAvx2KernelsGiveTheSamePictures) {
@@ -544,18 +549,7 @@ TEST(DeintTest, PortableAndAvx2KernelsGiveTheSamePictures) {
   std::vector<OwnedFrame> fast = run(false);
   std::vector<OwnedFrame> portable = run(true);
   ASSERT_EQ(fast.size(), 10u);
-  ASSERT_EQ(portable.size(), 10u);
-  for (size_t index = 0; index < fast.size(); ++index) {
-    for (int plane = 0; plane < 3; ++plane) {
-      const PlaneView a = fast[index].plane(plane);
-      const PlaneView b = portable[index].plane(plane);
-      for (int y = 0; y < a.height; ++y) {
-        for (int x = 0; x < a.width; ++x) {
-          ASSERT_EQ(a.At(x, y), b.At(x, y)) << index << " " << plane << " " << x << "," << y;
-        }
-      }
-    }
-  }
+  ExpectSamePictures(fast, portable);
 }
 
 TEST(DeintTest, FrameRateOutputIsDeterministic) {
