@@ -1,5 +1,7 @@
 #include "filters/halves.h"
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <memory>
@@ -7,8 +9,37 @@
 #include <thread>
 #include <vector>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 namespace vidmill::filters {
 namespace {
+
+// How long a thread that waits for the other (the helper for its next task,
+// the caller for the helper's half) polls before it sleeps. Waking a sleeping
+// thread took 50–150 µs on the 2-core VMs measured (the idle virtual CPU is
+// halted), and a filter hands work over a dozen times or more per picture:
+// denoise lost about a tenth of its time at 576p that way. Polling costs
+// nothing while the other core is idle anyway, and the poll yields the CPU
+// to any other thread that wants it.
+constexpr std::chrono::microseconds kPoll{200};
+
+// True once ready() is; false if it was not within kPoll.
+template <typename Ready>
+bool PollFor(const Ready& ready) {
+  const auto until = std::chrono::steady_clock::now() + kPoll;
+  do {
+    for (int i = 0; i < 32; ++i) {
+      if (ready()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+      _mm_pause();
+#endif
+    }
+    std::this_thread::yield();
+  } while (std::chrono::steady_clock::now() < until);
+  return ready();
+}
 
 // One helper thread, fed one task at a time by the thread that owns it.
 class Helper {
@@ -26,40 +57,47 @@ class Helper {
   void Start(void (*call)(const void*), const void* context) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      call_ = call;
       context_ = context;
-      busy_ = true;
+      busy_.store(true, std::memory_order_relaxed);
+      call_.store(call, std::memory_order_release);
     }
     wake_.notify_one();
   }
 
   void Wait() {
+    auto done = [this] { return !busy_.load(std::memory_order_acquire); };
+    if (PollFor(done)) return;
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return !busy_; });
+    done_.wait(lock, done);
   }
 
  private:
   void Loop() {
-    std::unique_lock<std::mutex> lock(mutex_);
+    auto posted = [this] { return call_.load(std::memory_order_acquire) != nullptr; };
     for (;;) {
-      wake_.wait(lock, [this] { return stop_ || call_ != nullptr; });
-      if (call_ == nullptr) return;  // stop_, nothing left to run
-      auto* call = call_;
-      const void* context = context_;
-      call_ = nullptr;
-      lock.unlock();
+      if (!PollFor(posted)) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return stop_ || posted(); });
+        if (!posted()) return;  // stop_, nothing left to run
+      }
+      auto* call = call_.load(std::memory_order_acquire);
+      const void* context = context_;  // written before call_ was
+      call_.store(nullptr, std::memory_order_relaxed);
       call(context);
-      lock.lock();
-      busy_ = false;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        busy_.store(false, std::memory_order_release);
+      }
       done_.notify_one();
     }
   }
 
   std::mutex mutex_;
   std::condition_variable wake_, done_;
-  void (*call_)(const void*) = nullptr;
+  // Set under mutex_, read by the polls without it.
+  std::atomic<void (*)(const void*)> call_{nullptr};
+  std::atomic<bool> busy_{false};
   const void* context_ = nullptr;
-  bool busy_ = false;
   bool stop_ = false;
   std::thread thread_;  // last: started once the members above exist
 };

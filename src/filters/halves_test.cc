@@ -127,6 +127,28 @@ TEST(RunInHalvesTest, NestsAndRunsFromManyCallers) {
   EXPECT_EQ(wrong, 0);
 }
 
+// Hand-offs work whether the other thread is still polling or has gone to
+// sleep: calls back to back and 2 ms apart (past the poll), with the helper's
+// half quick or 2 ms long (the caller then sleeps in its wait). Each call
+// sees what the helper's half wrote.
+TEST(RunInHalvesTest, HandsOverWhetherTheOtherThreadPollsOrSleeps) {
+  using std::chrono::milliseconds;
+  for (int gap_ms : {0, 2}) {
+    for (int helper_ms : {0, 2}) {
+      for (int round = 0; round < 20; ++round) {
+        std::this_thread::sleep_for(milliseconds(gap_ms));
+        int written[2] = {0, 0};
+        RunInHalves(2, true, [&](int begin, int) {
+          if (begin == 1) std::this_thread::sleep_for(milliseconds(helper_ms));
+          written[begin] = round + 1;
+        });
+        EXPECT_EQ(written[0], round + 1);
+        EXPECT_EQ(written[1], round + 1) << gap_ms << " " << helper_ms;
+      }
+    }
+  }
+}
+
 // When the caller's half throws, the exception leaves only after the
 // helper's half has finished (it may still be using the caller's data).
 TEST(RunInHalvesTest, AnExceptionWaitsForTheHelper) {
