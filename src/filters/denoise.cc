@@ -439,6 +439,35 @@ namespace {
 
 using Picture = Denoiser::Picture;
 
+// value(k, x0, y0) for k in [0, count) and each whole 8×8 block of a plane of
+// width × height: values[k], the blocks row by row. The two halves of the
+// block rows are computed on two threads (these per-picture statistics
+// otherwise ran on one while the other waited).
+template <typename Value>
+std::vector<std::vector<float>> BlockValues(size_t count, int width, int height,
+                                            const Value& value) {
+  const int across = width / 8, down = height / 8;
+  std::vector<std::vector<float>> values(count,
+                                         std::vector<float>(static_cast<size_t>(across) * down));
+  RunInHalves(down, true, [&](int begin, int end) {
+    for (size_t k = 0; k < count; ++k) {
+      for (int by = begin; by < end; ++by) {
+        for (int bx = 0; bx < across; ++bx) {
+          values[k][static_cast<size_t>(by) * across + bx] = value(k, bx * 8, by * 8);
+        }
+      }
+    }
+  });
+  return values;
+}
+
+// The same for one value per block.
+template <typename Value>
+std::vector<float> BlockValues(int width, int height, const Value& value) {
+  return std::move(
+      BlockValues(1, width, height, [&](size_t, int x0, int y0) { return value(x0, y0); })[0]);
+}
+
 // The sums of `a` and of `b` over the 8×8 block at (x0, y0).
 void BlockSums(const Image& a, const Image& b, int x0, int y0, float* sum_a, float* sum_b) {
   *sum_a = 0;
@@ -459,14 +488,13 @@ void BlockSums(const Image& a, const Image& b, int x0, int y0, float* sum_a, flo
 // moves a block's mean little, and the median ignores the blocks it does
 // move); 1 with fewer than 16 blocks that are not black.
 float BrightnessRatio(const Image& cur, const Image& ref) {
-  std::vector<float> ratios;
-  for (int y0 = 0; y0 + 8 <= cur.height; y0 += 8) {
-    for (int x0 = 0; x0 + 8 <= cur.width; x0 += 8) {
-      float sum_c, sum_r;
-      BlockSums(cur, ref, x0, y0, &sum_c, &sum_r);
-      if (sum_r > 8 * 8 * 8) ratios.push_back(sum_c / sum_r);  // mean above 8: not black
-    }
-  }
+  constexpr float kBlack = -1;
+  std::vector<float> ratios = BlockValues(cur.width, cur.height, [&](int x0, int y0) {
+    float sum_c, sum_r;
+    BlockSums(cur, ref, x0, y0, &sum_c, &sum_r);
+    return sum_r > 8 * 8 * 8 ? sum_c / sum_r : kBlack;  // mean above 8: not black
+  });
+  std::erase(ratios, kBlack);
   return ratios.size() < kMinBlocks ? 1.0f : Median(std::move(ratios));
 }
 
@@ -1002,24 +1030,24 @@ void EstimateDrift(const Image& center, const Image& aligned, bool is_luma, cons
   }
 }
 
-// kVarianceFactor × the median of block_value(x0, y0) over the 8×8 blocks of
-// a plane of width × height; −1 when the plane has fewer than kMinBlocks.
-template <typename BlockValue>
-float LevelOverBlocks(int width, int height, const BlockValue& block_value) {
-  std::vector<float> values;
-  for (int y0 = 0; y0 + 8 <= height; y0 += 8) {
-    for (int x0 = 0; x0 + 8 <= width; x0 += 8) values.push_back(block_value(x0, y0));
-  }
+// kVarianceFactor × the median of a plane's per-block values (BlockValues);
+// −1 when the plane has fewer than kMinBlocks.
+float LevelOverBlocks(std::vector<float> values) {
   if (values.size() < kMinBlocks) return -1;
   return kVarianceFactor * Median(std::move(values));
 }
 
-// How well `aligned` matches `center`: over the blocks, their mean squared
-// difference (LevelOverBlocks), the noise variance it would imply
+// How well each of `aligned` matches `center`: over the blocks, their mean
+// squared difference (LevelOverBlocks), the noise variance it would imply
 // (EstimateNoiseModel's overall level).
-float MatchLevel(const Image& center, const Image& aligned) {
-  return LevelOverBlocks(center.width, center.height,
-                         [&](int x0, int y0) { return BlockMsd(center, aligned, x0, y0); });
+std::vector<float> MatchLevels(const Image& center, const std::vector<Image>& aligned,
+                               size_t count) {
+  std::vector<std::vector<float>> msd =
+      BlockValues(count, center.width, center.height,
+                  [&](size_t k, int x0, int y0) { return BlockMsd(center, aligned[k], x0, y0); });
+  std::vector<float> levels;
+  for (std::vector<float>& values : msd) levels.push_back(LevelOverBlocks(std::move(values)));
+  return levels;
 }
 
 // The same for the difference's detail: per block the variance of
@@ -1028,7 +1056,7 @@ float MatchLevel(const Image& center, const Image& aligned) {
 // noise: not at all where they scaled the noise with the picture (a fade made
 // in editing), by (1 + gain²) / 2 where the noise came after them.
 float DetailLevel(const Image& center, const Image& aligned, float gain) {
-  return LevelOverBlocks(center.width, center.height, [&](int x0, int y0) {
+  return LevelOverBlocks(BlockValues(center.width, center.height, [&](int x0, int y0) {
     float sum = 0, squares = 0;
     for (int j = 0; j < 8; ++j) {
       const float* c = center.Row(y0 + j) + x0;
@@ -1041,7 +1069,7 @@ float DetailLevel(const Image& center, const Image& aligned, float gain) {
     }
     const float mean = sum / 64;
     return squares / 64 - mean * mean;
-  });
+  }));
 }
 
 // Estimates the noise of `center` from its difference to `aligned` (the
@@ -1057,53 +1085,59 @@ float DetailLevel(const Image& center, const Image& aligned, float gain) {
 bool EstimateNoiseModel(const Image& center, const Image& aligned, const Image& luma, int shift_x,
                         int shift_y, NoiseModel* out) {
   NoiseModel& model = *out;
-  struct Block {
-    int x0, y0, bin;
-    float msd;
-  };
-  std::vector<Block> blocks;
-  for (int y0 = 0; y0 + 8 <= center.height; y0 += 8) {
-    for (int x0 = 0; x0 + 8 <= center.width; x0 += 8) {
-      const float intensity = luma.Clamped(((x0 + 4) << shift_x), ((y0 + 4) << shift_y));
-      const int bin = std::clamp(static_cast<int>(intensity / model.bin_width), 0, kBins - 1);
-      blocks.push_back(Block{x0, y0, bin, BlockMsd(center, aligned, x0, y0)});
-    }
+  const std::vector<float> msd = BlockValues(center.width, center.height, [&](int x0, int y0) {
+    return BlockMsd(center, aligned, x0, y0);
+  });
+  if (msd.size() < kMinBlocks) return false;
+  const int across = center.width / 8;
+  std::vector<int> bins(msd.size());
+  std::vector<float> per_bin[kBins];
+  for (size_t b = 0; b < msd.size(); ++b) {
+    const int x0 = static_cast<int>(b % across) * 8, y0 = static_cast<int>(b / across) * 8;
+    const float intensity = luma.Clamped(((x0 + 4) << shift_x), ((y0 + 4) << shift_y));
+    bins[b] = std::clamp(static_cast<int>(intensity / model.bin_width), 0, kBins - 1);
+    per_bin[bins[b]].push_back(msd[b]);
   }
-  if (blocks.size() < kMinBlocks) return false;
-  std::vector<float> all, per_bin[kBins];
-  for (const Block& block : blocks) {
-    all.push_back(block.msd);
-    per_bin[block.bin].push_back(block.msd);
-  }
-  const float overall = Median(all);
+  const float overall = Median(msd);
   float bin_median[kBins];
   for (int bin = 0; bin < kBins; ++bin) {
     bin_median[bin] = per_bin[bin].size() >= kMinBlocks ? Median(per_bin[bin]) : overall;
     model.variance[bin] = kVarianceFactor * bin_median[bin];
   }
-  double power[8][8] = {};
-  size_t used = 0;
-  for (const Block& block : blocks) {
-    if (block.msd > bin_median[block.bin]) continue;
-    float diff[8][8], coef[8][8];
-    for (int j = 0; j < 8; ++j) {
-      const float* c = center.Row(block.y0 + j) + block.x0;
-      const float* a = aligned.Row(block.y0 + j) + block.x0;
-      for (int i = 0; i < 8; ++i) diff[j][i] = c[i] - a[i];
+  // The DCT power of the blocks at or below their bin's median, summed by
+  // each half of the block rows on its own thread, then the two sums added.
+  double power[2][8][8] = {};
+  size_t used[2] = {};
+  const int down = center.height / 8;
+  RunInHalves(down, true, [&](int begin, int end) {
+    const int half = begin == 0 ? 0 : 1;
+    for (size_t b = static_cast<size_t>(begin) * across; b < static_cast<size_t>(end) * across;
+         ++b) {
+      if (msd[b] > bin_median[bins[b]]) continue;
+      const int x0 = static_cast<int>(b % across) * 8, y0 = static_cast<int>(b / across) * 8;
+      float diff[8][8], coef[8][8];
+      for (int j = 0; j < 8; ++j) {
+        const float* c = center.Row(y0 + j) + x0;
+        const float* a = aligned.Row(y0 + j) + x0;
+        for (int i = 0; i < 8; ++i) diff[j][i] = c[i] - a[i];
+      }
+      ForwardDct(diff, coef);
+      for (int v = 0; v < 8; ++v) {
+        for (int u = 0; u < 8; ++u) power[half][v][u] += coef[v][u] * coef[v][u];
+      }
+      ++used[half];
     }
-    ForwardDct(diff, coef);
-    for (int v = 0; v < 8; ++v) {
-      for (int u = 0; u < 8; ++u) power[v][u] += coef[v][u] * coef[v][u];
-    }
-    ++used;
-  }
+  });
   double total = 0;
-  for (auto& row : power) {
-    for (double p : row) total += p;
-  }
-  if (used < kMinBlocks || total <= 0) return false;
   for (int v = 0; v < 8; ++v) {
-    for (int u = 0; u < 8; ++u) model.shape[v][u] = static_cast<float>(64 * power[v][u] / total);
+    for (int u = 0; u < 8; ++u) {
+      power[0][v][u] += power[1][v][u];
+      total += power[0][v][u];
+    }
+  }
+  if (used[0] + used[1] < kMinBlocks || total <= 0) return false;
+  for (int v = 0; v < 8; ++v) {
+    for (int u = 0; u < 8; ++u) model.shape[v][u] = static_cast<float>(64 * power[0][v][u] / total);
   }
   return true;
 }
@@ -1644,10 +1678,9 @@ void ChooseNeighbours(const Image& center, const std::vector<Image>& aligned,
   // picture types, and dvres's temporal stage took such pictures for flashes.
   const float detail_excess = 4 * depth_scale * depth_scale;
   Denoiser::Workspace& ws = *workspace;
-  std::vector<float> level(neighbours.size());
+  const std::vector<float> level = MatchLevels(center, aligned, neighbours.size());
   size_t best = 0;  // neighbours[0] is a nearest one
   for (size_t k = 0; k < neighbours.size(); ++k) {
-    level[k] = MatchLevel(center, aligned[k]);
     if (level[k] < 0) return;  // too small a picture to tell: all neighbours
     const bool nearest = neighbours[k].slot == 1 || neighbours[k].slot == 2;
     if (nearest && level[k] < level[best]) best = k;
