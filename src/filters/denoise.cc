@@ -66,9 +66,9 @@ struct Image {
   }
 };
 
-void ToImage(const PlaneView& plane, Image* image) {
-  image->Resize(plane.width, plane.height);
-  for (int y = 0; y < plane.height; ++y) {
+// Rows [begin, end) of `plane` into `image` (already the plane's size).
+void ToImageRows(const PlaneView& plane, int begin, int end, Image* image) {
+  for (int y = begin; y < end; ++y) {
     float* dst = image->Row(y);
     if (plane.bit_depth > 8) {
       const uint16_t* src = plane.Row16(y);
@@ -78,6 +78,11 @@ void ToImage(const PlaneView& plane, Image* image) {
       for (int x = 0; x < plane.width; ++x) dst[x] = src[x];
     }
   }
+}
+
+void ToImage(const PlaneView& plane, Image* image) {
+  image->Resize(plane.width, plane.height);
+  ToImageRows(plane, 0, plane.height, image);
 }
 
 double EstimateSigma(const Image& image) {
@@ -94,14 +99,15 @@ double EstimateSigma(const Image& image) {
   return Median(std::move(details)) / 0.6745;
 }
 
-// [1 2 1] / 4 in both directions, edges clamped; `tmp` holds the rows
-// between the passes.
-void Smooth(const Image& in, Image* tmp, Image* out) {
-  tmp->Resize(in.width, in.height);
+// [1 2 1] / 4 in both directions, edges clamped, and the result at half size
+// (2×2 means), for the motion search. In two steps, each on rows that two
+// threads split: SmoothAcross (rows [begin, end) of `in` into `across`), then
+// SmoothDownAndHalve (rows [begin, end) of `half`, from all of `across`).
+void SmoothAcross(const Image& in, int begin, int end, Image* across) {
   const int last = in.width - 1;
-  for (int y = 0; y < in.height; ++y) {
+  for (int y = begin; y < end; ++y) {
     const float* src = in.Row(y);
-    float* dst = tmp->Row(y);
+    float* dst = across->Row(y);
     auto at = [&](int x, float left, float right) {
       dst[x] = 0.25f * (left + right) + 0.5f * src[x];
     };
@@ -109,24 +115,23 @@ void Smooth(const Image& in, Image* tmp, Image* out) {
     for (int x = 1; x < last; ++x) dst[x] = 0.25f * (src[x - 1] + src[x + 1]) + 0.5f * src[x];
     if (last > 0) at(last, src[last - 1], src[last]);
   }
-  out->Resize(in.width, in.height);
-  for (int y = 0; y < in.height; ++y) {
-    const float* up = tmp->Row(std::max(y - 1, 0));
-    const float* mid = tmp->Row(y);
-    const float* down = tmp->Row(std::min(y + 1, in.height - 1));
-    float* dst = out->Row(y);
-    for (int x = 0; x < in.width; ++x) dst[x] = 0.25f * (up[x] + down[x]) + 0.5f * mid[x];
-  }
 }
 
-void HalveSize(const Image& in, Image* out) {
-  out->Resize((in.width + 1) / 2, (in.height + 1) / 2);
-  for (int y = 0; y < out->height; ++y) {
-    const float* a = in.Row(2 * y);
-    const float* b = in.Row(std::min(2 * y + 1, in.height - 1));
-    float* dst = out->Row(y);
-    for (int x = 0; x < out->width; ++x) {
-      const int x1 = std::min(2 * x + 1, in.width - 1);
+void SmoothDownAndHalve(const Image& across, int begin, int end, Image* smooth, Image* half) {
+  const int height = across.height;
+  for (int y = 2 * begin; y < std::min(2 * end, height); ++y) {
+    const float* up = across.Row(std::max(y - 1, 0));
+    const float* mid = across.Row(y);
+    const float* down = across.Row(std::min(y + 1, height - 1));
+    float* dst = smooth->Row(y);
+    for (int x = 0; x < across.width; ++x) dst[x] = 0.25f * (up[x] + down[x]) + 0.5f * mid[x];
+  }
+  for (int y = begin; y < end; ++y) {
+    const float* a = smooth->Row(2 * y);
+    const float* b = smooth->Row(std::min(2 * y + 1, height - 1));
+    float* dst = half->Row(y);
+    for (int x = 0; x < half->width; ++x) {
+      const int x1 = std::min(2 * x + 1, smooth->width - 1);
       dst[x] = 0.25f * (a[2 * x] + a[x1] + b[2 * x] + b[x1]);
     }
   }
@@ -422,7 +427,7 @@ struct NoiseModel {
 struct Denoiser::Workspace {
   std::vector<Image> aligned, squares, distance;
   Image temporal, residual, result;
-  Image smooth_rows;  // Smooth's rows between its passes (used by Push)
+  Image smooth_rows;  // the luma smoothed across, before it is smoothed down (Push)
   // The spatial stage's sums, one pair per half of the rows.
   std::vector<float> accumulators[2], weights[2];
   // The previous picture's noise models (per plane) and its best neighbour's
@@ -1403,15 +1408,29 @@ Status Denoiser::Push(const FrameView& in, int64_t pts) {
   }
   picture->pts = pts;
   Picture* p = picture.get();
-  RunInHalves(2, true, [&](int half, int) {
-    if (half == 0) {
-      ToImage(in.planes[0], &p->planes[0]);
-      Smooth(p->planes[0], &workspace_->smooth_rows, &p->smooth);
-      HalveSize(p->smooth, &p->half);
-    } else {
-      ToImage(in.planes[1], &p->planes[1]);
-      ToImage(in.planes[2], &p->planes[2]);
+  for (int plane = 0; plane < 3; ++plane) {
+    p->planes[plane].Resize(in.planes[plane].width, in.planes[plane].height);
+  }
+  const int width = in.planes[0].width, height = in.planes[0].height;
+  Image& across = workspace_->smooth_rows;
+  across.Resize(width, height);
+  p->smooth.Resize(width, height);
+  p->half.Resize((width + 1) / 2, (height + 1) / 2);
+  // Each thread converts its half of every plane's rows and smooths its
+  // luma rows across; then each smooths down and halves its half of the
+  // half-size rows (the luma rows they need). Before, one thread had made
+  // the luma and the other the chroma, which is a third of the work.
+  RunInHalves(height, true, [&](int begin, int end) {
+    ToImageRows(in.planes[0], begin, end, &p->planes[0]);
+    SmoothAcross(p->planes[0], begin, end, &across);
+    for (int plane = 1; plane < 3; ++plane) {
+      const int rows = in.planes[plane].height;
+      ToImageRows(in.planes[plane], begin == 0 ? 0 : rows / 2, end == height ? rows : rows / 2,
+                  &p->planes[plane]);
     }
+  });
+  RunInHalves(p->half.height, true, [&](int begin, int end) {
+    SmoothDownAndHalve(across, begin, end, &p->smooth, &p->half);
   });
   window_.push_back(std::move(picture));
   while (current_ + kRadius < window_.size()) {
