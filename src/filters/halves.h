@@ -13,8 +13,10 @@ namespace vidmill::filters {
 // runs `own`, and returns when both are done. The helper is started on a
 // thread's first call and kept until that thread ends: a filter splits its
 // work a dozen times per picture, and starting a thread each time cost
-// 70–130 µs here (a few percent of denoise's time at 576p). `own` may call
-// RunBesideHelper again (it then gets a second helper).
+// 70–130 µs here (a few percent of denoise's time at 576p). Between tasks,
+// and while the caller waits for the helper's part, each polls briefly
+// before it sleeps (halves.cc). `own` may call RunBesideHelper again (it then
+// gets a second helper).
 void RunBesideHelper(void (*call)(const void*), const void* context, void (*own)(const void*),
                      const void* own_context);
 
