@@ -3,6 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #include "filters/halves.h"
 #include "filters/resample.h"
@@ -30,52 +35,135 @@ constexpr double kCutFloor = 3.0;
 constexpr int64_t kThreadedPixels = 60000;
 
 // The four source indices (edge-replicated) and weights of each output
-// position of one axis.
+// position of one axis, tap by tap (index[tap][pos]): eight positions' taps
+// load as one vector.
 struct Taps {
-  std::vector<std::array<int, 4>> index;
-  std::vector<std::array<float, 4>> weight;
+  std::array<std::vector<int>, 4> index;
+  std::array<std::vector<float>, 4> weight;
 };
 
 Taps MakeTaps(int size, double zoom, double offset) {
   Taps taps;
-  taps.index.resize(size);
-  taps.weight.resize(size);
+  for (int tap = 0; tap < 4; ++tap) {
+    taps.index[tap].resize(size);
+    taps.weight[tap].resize(size);
+  }
   const double centre = (size - 1) / 2.0;
   for (int pos = 0; pos < size; ++pos) {
     const double source = centre + (pos - centre) / zoom + offset;
     const int base = static_cast<int>(std::floor(source));
-    CatmullRomWeights(source - base, taps.weight[pos].data());
+    float weight[4];
+    CatmullRomWeights(source - base, weight);
     for (int tap = 0; tap < 4; ++tap) {
-      taps.index[pos][tap] = std::clamp(base - 1 + tap, 0, size - 1);
+      taps.index[tap][pos] = std::clamp(base - 1 + tap, 0, size - 1);
+      taps.weight[tap][pos] = weight[tap];
     }
   }
   return taps;
 }
 
+// Output row y of the warp: the four source rows blended into `line` (float),
+// then each output sample from four samples of `line`. Samples [x, width) —
+// the AVX2 version below does the first ones eight at a time, with the same
+// operations in the same order, so both give the same pictures.
+template <typename T>
+void WarpRowFrom(const T* const src[4], const float w[4], const Taps& columns, int width, int x,
+                 float max_value, float* line, T* dst) {
+  for (int i = x; i < width; ++i) {
+    line[i] = w[0] * src[0][i] + w[1] * src[1][i] + w[2] * src[2][i] + w[3] * src[3][i];
+  }
+  for (int i = x; i < width; ++i) {
+    const float value = columns.weight[0][i] * line[columns.index[0][i]] +
+                        columns.weight[1][i] * line[columns.index[1][i]] +
+                        columns.weight[2][i] * line[columns.index[2][i]] +
+                        columns.weight[3][i] * line[columns.index[3][i]];
+    dst[i] = static_cast<T>(std::clamp(value, 0.0f, max_value) + 0.5f);
+  }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#define VIDMILL_AVX2 __attribute__((target("avx2")))
+
+VIDMILL_AVX2 __m256 LoadSamples(const uint8_t* p) {
+  return _mm256_cvtepi32_ps(
+      _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+VIDMILL_AVX2 __m256 LoadSamples(const uint16_t* p) {
+  return _mm256_cvtepi32_ps(
+      _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+
+// Tap t's weight times its sample of `line`, for positions x … x + 7. (A
+// function: GCC does not give a lambda its enclosing function's target.)
+VIDMILL_AVX2 __m256 TapTimes(const Taps& taps, int t, int x, const float* line) {
+  const __m256i index =
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(taps.index[t].data() + x));
+  return _mm256_mul_ps(_mm256_loadu_ps(taps.weight[t].data() + x),
+                       _mm256_i32gather_ps(line, index, 4));
+}
+
+// The first multiple of eight samples of a row (the rest: WarpRowFrom); the
+// whole vertical pass runs before the horizontal one reads `line`.
+template <typename T>
+VIDMILL_AVX2 int WarpRowAvx2(const T* const src[4], const float w[4], const Taps& columns,
+                             int width, float max_value, float* line, T* dst) {
+  const int end = width / 8 * 8;
+  const __m256 w0 = _mm256_set1_ps(w[0]), w1 = _mm256_set1_ps(w[1]);
+  const __m256 w2 = _mm256_set1_ps(w[2]), w3 = _mm256_set1_ps(w[3]);
+  for (int x = 0; x < end; x += 8) {
+    __m256 sum = _mm256_add_ps(_mm256_mul_ps(w0, LoadSamples(src[0] + x)),
+                               _mm256_mul_ps(w1, LoadSamples(src[1] + x)));
+    sum = _mm256_add_ps(sum, _mm256_mul_ps(w2, LoadSamples(src[2] + x)));
+    sum = _mm256_add_ps(sum, _mm256_mul_ps(w3, LoadSamples(src[3] + x)));
+    _mm256_storeu_ps(line + x, sum);
+  }
+  for (int x = end; x < width; ++x) {  // the horizontal pass reads the whole line
+    line[x] = w[0] * src[0][x] + w[1] * src[1][x] + w[2] * src[2][x] + w[3] * src[3][x];
+  }
+  const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps(max_value);
+  const __m256 half = _mm256_set1_ps(0.5f);
+  for (int x = 0; x < end; x += 8) {
+    __m256 value = _mm256_add_ps(TapTimes(columns, 0, x, line), TapTimes(columns, 1, x, line));
+    value = _mm256_add_ps(value, TapTimes(columns, 2, x, line));
+    value = _mm256_add_ps(value, TapTimes(columns, 3, x, line));
+    value = _mm256_add_ps(_mm256_min_ps(_mm256_max_ps(value, zero), top), half);
+    alignas(32) int32_t rounded[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(rounded), _mm256_cvttps_epi32(value));
+    for (int i = 0; i < 8; ++i) dst[x + i] = static_cast<T>(rounded[i]);
+  }
+  return end;
+}
+#endif
+
+// Whether the AVX2 warp runs: the CPU has AVX2 and VIDMILL_NO_SIMD (which
+// selects the portable loops, for comparisons) is not set.
+bool WarpWithAvx2() {
+#if defined(__x86_64__) || defined(__i386__)
+  return __builtin_cpu_supports("avx2") && std::getenv("VIDMILL_NO_SIMD") == nullptr;
+#else
+  return false;
+#endif
+}
+
 template <typename T>
 void WarpRows(const PlaneView& in, const PlaneView& out, const Taps& columns, const Taps& rows,
-              int row_begin, int row_end) {
+              bool avx2, int row_begin, int row_end) {
   const int width = in.width;
   const float max_value = static_cast<float>((1 << in.bit_depth) - 1);
   std::vector<float> line(width);
   for (int y = row_begin; y < row_end; ++y) {
     const T* src[4];
+    float w[4];
     for (int tap = 0; tap < 4; ++tap) {
-      src[tap] = reinterpret_cast<const T*>(in.data + in.stride * rows.index[y][tap]);
-    }
-    const float w0 = rows.weight[y][0], w1 = rows.weight[y][1];
-    const float w2 = rows.weight[y][2], w3 = rows.weight[y][3];
-    for (int x = 0; x < width; ++x) {
-      line[x] = w0 * src[0][x] + w1 * src[1][x] + w2 * src[2][x] + w3 * src[3][x];
+      src[tap] = reinterpret_cast<const T*>(in.data + in.stride * rows.index[tap][y]);
+      w[tap] = rows.weight[tap][y];
     }
     T* dst = reinterpret_cast<T*>(out.data + out.stride * y);
-    for (int x = 0; x < width; ++x) {
-      const std::array<int, 4>& index = columns.index[x];
-      const std::array<float, 4>& weight = columns.weight[x];
-      const float value = weight[0] * line[index[0]] + weight[1] * line[index[1]] +
-                          weight[2] * line[index[2]] + weight[3] * line[index[3]];
-      dst[x] = static_cast<T>(std::clamp(value, 0.0f, max_value) + 0.5f);
-    }
+    int x = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    if (avx2) x = WarpRowAvx2(src, w, columns, width, max_value, line.data(), dst);
+#endif
+    WarpRowFrom(src, w, columns, width, x, max_value, line.data(), dst);
   }
 }
 
@@ -137,16 +225,18 @@ void GaussNewton(const std::vector<float>& previous, const std::vector<float>& n
   *overlap = 0;
   if (width < 8 || height < 8) return;
   // Central-difference gradients of the previous picture.
-  std::vector<float> grad_x(previous.size(), 0.0f), grad_y(previous.size(), 0.0f);
-  for (int y = 1; y < height - 1; ++y) {
-    for (int x = 1; x < width - 1; ++x) {
-      const size_t i = static_cast<size_t>(y) * width + x;
-      grad_x[i] = 0.5f * (previous[i + 1] - previous[i - 1]);
-      grad_y[i] = 0.5f * (previous[i + width] - previous[i - width]);
-    }
-  }
-  const double cx = (width - 1) / 2.0, cy = (height - 1) / 2.0;
   const bool threaded = static_cast<int64_t>(width) * height >= kThreadedPixels;
+  std::vector<float> grad_x(previous.size(), 0.0f), grad_y(previous.size(), 0.0f);
+  RunInHalves(height - 2, threaded, [&](int begin, int end) {
+    for (int y = begin + 1; y < end + 1; ++y) {
+      for (int x = 1; x < width - 1; ++x) {
+        const size_t i = static_cast<size_t>(y) * width + x;
+        grad_x[i] = 0.5f * (previous[i + 1] - previous[i - 1]);
+        grad_y[i] = 0.5f * (previous[i + width] - previous[i - width]);
+      }
+    }
+  });
+  const double cx = (width - 1) / 2.0, cy = (height - 1) / 2.0;
   for (int iteration = 0; iteration < iterations; ++iteration) {
     NormalEquations halves[2];
     auto accumulate = [&](int row_begin, int row_end) {
@@ -233,32 +323,38 @@ MotionPyramid BuildMotionPyramid(const PlaneView& luma) {
   pyramid.height0 = luma.height / f;
   const float scale = 1.0f / (static_cast<float>(f * f) * (1 << (luma.bit_depth - 8)));
   pyramid.level0.assign(static_cast<size_t>(pyramid.width0) * pyramid.height0, 0.0f);
-  std::vector<float> sums(pyramid.width0);
-  for (int y = 0; y < pyramid.height0; ++y) {
-    std::fill(sums.begin(), sums.end(), 0.0f);
-    for (int j = 0; j < f; ++j) {
-      const int row = y * f + j;
-      for (int x = 0; x < pyramid.width0; ++x) {
-        float sum = 0;
-        for (int i = 0; i < f; ++i) sum += static_cast<float>(luma.At(x * f + i, row));
-        sums[x] += sum;
-      }
-    }
-    for (int x = 0; x < pyramid.width0; ++x) {
-      pyramid.level0[static_cast<size_t>(y) * pyramid.width0 + x] = sums[x] * scale;
-    }
-  }
   pyramid.width1 = pyramid.width0 / 2;
   pyramid.height1 = pyramid.height0 / 2;
   pyramid.level1.assign(static_cast<size_t>(pyramid.width1) * pyramid.height1, 0.0f);
-  for (int y = 0; y < pyramid.height1; ++y) {
-    for (int x = 0; x < pyramid.width1; ++x) {
-      const float* top = &pyramid.level0[static_cast<size_t>(2 * y) * pyramid.width0 + 2 * x];
-      const float* bottom = top + pyramid.width0;
-      pyramid.level1[static_cast<size_t>(y) * pyramid.width1 + x] =
-          0.25f * (top[0] + top[1] + bottom[0] + bottom[1]);
+  // Two threads, each on half of level 1's rows and the level-0 rows they
+  // are made of (the last thread also on an odd level 0's last row).
+  const bool threaded = static_cast<int64_t>(luma.width) * luma.height >= kThreadedPixels;
+  RunInHalves(pyramid.height1, threaded, [&](int begin, int end) {
+    const int last0 = end == pyramid.height1 ? pyramid.height0 : 2 * end;
+    std::vector<float> sums(pyramid.width0);
+    for (int y = 2 * begin; y < last0; ++y) {
+      std::fill(sums.begin(), sums.end(), 0.0f);
+      for (int j = 0; j < f; ++j) {
+        const int row = y * f + j;
+        for (int x = 0; x < pyramid.width0; ++x) {
+          float sum = 0;
+          for (int i = 0; i < f; ++i) sum += static_cast<float>(luma.At(x * f + i, row));
+          sums[x] += sum;
+        }
+      }
+      for (int x = 0; x < pyramid.width0; ++x) {
+        pyramid.level0[static_cast<size_t>(y) * pyramid.width0 + x] = sums[x] * scale;
+      }
     }
-  }
+    for (int y = begin; y < end; ++y) {
+      for (int x = 0; x < pyramid.width1; ++x) {
+        const float* top = &pyramid.level0[static_cast<size_t>(2 * y) * pyramid.width0 + 2 * x];
+        const float* bottom = top + pyramid.width0;
+        pyramid.level1[static_cast<size_t>(y) * pyramid.width1 + x] =
+            0.25f * (top[0] + top[1] + bottom[0] + bottom[1]);
+      }
+    }
+  });
   return pyramid;
 }
 
@@ -296,11 +392,12 @@ void WarpPlane(const PlaneView& in, const PlaneView& out, double zoom, double of
   const Taps columns = MakeTaps(in.width, zoom, offset_x);
   const Taps rows = MakeTaps(in.height, zoom, offset_y);
   const bool threaded = static_cast<int64_t>(in.width) * in.height >= kThreadedPixels;
+  const bool avx2 = WarpWithAvx2();
   RunInHalves(in.height, threaded, [&](int begin, int end) {
     if (in.bit_depth > 8) {
-      WarpRows<uint16_t>(in, out, columns, rows, begin, end);
+      WarpRows<uint16_t>(in, out, columns, rows, avx2, begin, end);
     } else {
-      WarpRows<uint8_t>(in, out, columns, rows, begin, end);
+      WarpRows<uint8_t>(in, out, columns, rows, avx2, begin, end);
     }
   });
 }
