@@ -10,7 +10,7 @@
 # it, every method restores the same degraded file in the same run, and Y-PSNR
 # and SSIM against the ground truth come from quality_bench's `metrics` (one
 # implementation for all methods). fps: ours is timed around the filter calls
-# (deint and denoise: the median of three runs, see median_run); ffmpeg's is
+# (deint, denoise and dejit: the median of three runs, see median_run); ffmpeg's is
 # frames / ffmpeg's own `-benchmark` rtime (includes reading and writing
 # rawvideo, which is small next to the filters).
 #
@@ -283,7 +283,7 @@ run_dejit() {  # run_dejit NAME W H FRAMES SEED
     local out="$work/out.yuv" speed="" log t1 t2
     case $method in
       shaken) out="$work/shaken.yuv" ;;
-      dejit) speed=$(nice -n 10 "$tool" dejit "$work/shaken.yuv" "$w" "$h" "$out") ;;
+      dejit) speed="fps $(median_run nice -n 10 "$tool" dejit "$work/shaken.yuv" "$w" "$h" "$out")" ;;
       deshake)
         log=$(nice -n 10 ffmpeg -nostdin -benchmark -hide_banner -nostats -y $raw -i "$work/shaken.yuv" \
           -filter_threads 2 -vf deshake -f rawvideo "$out" 2>&1)
