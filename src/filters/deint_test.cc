@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "filters/deint_kernels.h"
+#include "filters/picture_test_util.h"
 
 namespace vidmill::filters {
 namespace {
@@ -46,20 +47,6 @@ std::vector<OwnedFrame> RunDeint(const FilterConfig& config, const OwnedFrame& i
 }
 
 // `a` and `b` hold as many pictures, the same in every sample of every plane.
-void ExpectSamePictures(const std::vector<OwnedFrame>& a, const std::vector<OwnedFrame>& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t index = 0; index < a.size(); ++index) {
-    for (int plane = 0; plane < 3; ++plane) {
-      const PlaneView pa = a[index].plane(plane), pb = b[index].plane(plane);
-      for (int y = 0; y < pa.height; ++y) {
-        for (int x = 0; x < pa.width; ++x) {
-          ASSERT_EQ(pa.At(x, y), pb.At(x, y)) << index << " " << plane << " " << x << "," << y;
-        }
-      }
-    }
-  }
-}
-
 TEST(DeintTest, StaticWovenImageIsReproducedAtFieldRate) {
   for (Chroma chroma : {Chroma::k420, Chroma::k422, Chroma::k444}) {
     for (int depth : {8, 10, 12, 16}) {
@@ -71,14 +58,7 @@ TEST(DeintTest, StaticWovenImageIsReproducedAtFieldRate) {
       ASSERT_EQ(out.size(), 8u);
       for (size_t index = 0; index < out.size(); ++index) {
         EXPECT_EQ(out[index].pts, static_cast<int64_t>(index / 2) * 20 + (index % 2));
-        EXPECT_EQ(out[index].format(), config.input);
-        for (int plane = 0; plane < 3; ++plane) {
-          const PlaneView a = out[index].plane(plane);
-          const PlaneView b = input.plane(plane);
-          for (int y = 0; y < a.height; ++y) {
-            for (int x = 0; x < a.width; ++x) ASSERT_EQ(a.At(x, y), b.At(x, y));
-          }
-        }
+        ExpectSamePicture(out[index], input, "picture " + std::to_string(index));
       }
     }
   }
@@ -364,12 +344,7 @@ TEST(DeintTest, FrameRateOutputIsTheFirstFieldsOfTheFieldRateOutput) {
   ASSERT_EQ(fields.size(), 16u);
   for (size_t n = 0; n < frames.size(); ++n) {
     EXPECT_EQ(frames[n].pts, static_cast<int64_t>(n));
-    for (int plane = 0; plane < 3; ++plane) {
-      const PlaneView a = frames[n].plane(plane), b = fields[2 * n].plane(plane);
-      for (int y = 0; y < a.height; ++y) {
-        for (int x = 0; x < a.width; ++x) ASSERT_EQ(a.At(x, y), b.At(x, y)) << n << " " << plane;
-      }
-    }
+    ExpectSamePicture(frames[n], fields[2 * n], "frame " + std::to_string(n));
   }
 }
 

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <random>
 
+#include "filters/picture_test_util.h"
+
 namespace vidmill::filters {
 namespace {
 
@@ -144,14 +146,7 @@ TEST(DejitTest, StillPictureWithoutZoomIsUnchanged) {
   for (int index = 0; index < 5; ++index) input.push_back(OwnedFrame::CopyOf(still.view()));
   std::vector<OwnedFrame> out = RunDejit(config, input);
   ASSERT_EQ(out.size(), 5u);
-  for (const OwnedFrame& frame : out) {
-    for (int plane = 0; plane < 3; ++plane) {
-      const PlaneView a = frame.plane(plane), b = still.plane(plane);
-      for (int y = 0; y < a.height; ++y) {
-        for (int x = 0; x < a.width; ++x) ASSERT_EQ(a.At(x, y), b.At(x, y));
-      }
-    }
-  }
+  for (const OwnedFrame& frame : out) ExpectSamePicture(frame, still);
 }
 
 TEST(DejitTest, BadPropertiesAreRefused) {
@@ -202,19 +197,6 @@ TEST(DejitTest, RemovesAKnownShakeFromAPan) {
   EXPECT_LT(jitter_out, 0.35 * jitter_in) << "in " << jitter_in << " out " << jitter_out;
   // The pan is kept: the output still moves 1.1 px per frame.
   EXPECT_NEAR((after.back() - after.front()) / (after.size() - 1), 1.1, 0.1);
-}
-
-void ExpectSamePictures(const std::vector<OwnedFrame>& first,
-                        const std::vector<OwnedFrame>& second) {
-  ASSERT_EQ(first.size(), second.size());
-  for (size_t n = 0; n < first.size(); ++n) {
-    for (int plane = 0; plane < 3; ++plane) {
-      const PlaneView a = first[n].plane(plane), b = second[n].plane(plane);
-      for (int y = 0; y < a.height; ++y) {
-        for (int x = 0; x < a.width; ++x) ASSERT_EQ(a.At(x, y), b.At(x, y)) << n << " " << plane;
-      }
-    }
-  }
 }
 
 TEST(DejitTest, IsDeterministic) {

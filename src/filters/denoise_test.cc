@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <random>
 
+#include "filters/picture_test_util.h"
+
 namespace vidmill::filters {
 namespace {
 
@@ -121,17 +123,7 @@ TEST(DenoiseTest, IsDeterministic) {
   FilterConfig config;
   config.input = PixelFormat{64, 48, 10, Chroma::k422};
   const std::vector<OwnedFrame> input = NoisyClip(config.input, 6, 1.3, 10, 3);
-  std::vector<OwnedFrame> first = RunDenoise(config, input);
-  std::vector<OwnedFrame> second = RunDenoise(config, input);
-  ASSERT_EQ(first.size(), second.size());
-  for (size_t index = 0; index < first.size(); ++index) {
-    for (int plane = 0; plane < 3; ++plane) {
-      const PlaneView a = first[index].plane(plane), b = second[index].plane(plane);
-      for (int y = 0; y < a.height; ++y) {
-        for (int x = 0; x < a.width; ++x) ASSERT_EQ(a.At(x, y), b.At(x, y));
-      }
-    }
-  }
+  ExpectSamePictures(RunDenoise(config, input), RunDenoise(config, input));
 }
 
 // The AVX2 loops and the portable ones (VIDMILL_NO_SIMD selects them) give
@@ -184,8 +176,8 @@ TEST(DenoiseTest, SceneChangesDoNotBlendShots) {
     for (size_t index = 0; index < other.size(); ++index) {
       // The other shot: the pattern's negative, or a part of it far away.
       const double shift = 1.5 * index + (other[index] && !negative ? 40 : 0);
-      input.push_back(MakeFrame(config.input, shift, sigma, &rng, &clean[index],
-                                other[index] && negative));
+      input.push_back(
+          MakeFrame(config.input, shift, sigma, &rng, &clean[index], other[index] && negative));
     }
     std::vector<OwnedFrame> out = RunDenoise(config, input);
     ASSERT_EQ(out.size(), input.size());
