@@ -1110,7 +1110,10 @@ bool EstimateNoiseModel(const Image& center, const Image& aligned, const Image& 
     model.variance[bin] = kVarianceFactor * bin_median[bin];
   }
   // The DCT power of the blocks at or below their bin's median, summed by
-  // each half of the block rows on its own thread, then the two sums added.
+  // each half of the block rows on its own thread, then the two sums added
+  // (an order that may change the shape's last bits against one running sum;
+  // no picture changed in the checks of docs/filters.md, "Both cores kept
+  // busy").
   double power[2][8][8] = {};
   size_t used[2] = {};
   const int down = center.height / 8;
