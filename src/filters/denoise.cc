@@ -428,6 +428,9 @@ struct Denoiser::Workspace {
   std::vector<Image> aligned, squares, distance;
   Image temporal, residual, result;
   Image smooth_rows;  // the luma smoothed across, before it is smoothed down (Push)
+  // A flickering neighbour's luma images brought to the current picture's
+  // brightness, for the search (FindNeighbours; one neighbour at a time).
+  Picture flicker_ref;
   // The spatial stage's sums, one pair per half of the rows.
   std::vector<float> accumulators[2], weights[2];
   // The previous picture's noise models (per plane) and its best neighbour's
@@ -444,33 +447,35 @@ namespace {
 
 using Picture = Denoiser::Picture;
 
-// value(k, x0, y0) for k in [0, count) and each whole 8×8 block of a plane of
-// width × height: values[k], the blocks row by row. The two halves of the
-// block rows are computed on two threads (these per-picture statistics
-// otherwise ran on one while the other waited).
-template <typename Value>
+// `count` values for each whole 8×8 block of a plane of width × height:
+// values(x0, y0, out) writes the block's out[0 … count − 1], which land in
+// result[0 … count − 1], the blocks row by row. The two halves of the block
+// rows are computed on two threads (these per-picture statistics otherwise
+// ran on one while the other waited).
+template <typename Values>
 std::vector<std::vector<float>> BlockValues(size_t count, int width, int height,
-                                            const Value& value) {
+                                            const Values& values) {
   const int across = width / 8, down = height / 8;
-  std::vector<std::vector<float>> values(count,
+  std::vector<std::vector<float>> result(count,
                                          std::vector<float>(static_cast<size_t>(across) * down));
   RunInHalves(down, true, [&](int begin, int end) {
-    for (size_t k = 0; k < count; ++k) {
-      for (int by = begin; by < end; ++by) {
-        for (int bx = 0; bx < across; ++bx) {
-          values[k][static_cast<size_t>(by) * across + bx] = value(k, bx * 8, by * 8);
-        }
+    std::vector<float> out(count);
+    for (int by = begin; by < end; ++by) {
+      for (int bx = 0; bx < across; ++bx) {
+        values(bx * 8, by * 8, out.data());
+        const size_t index = static_cast<size_t>(by) * across + bx;
+        for (size_t k = 0; k < count; ++k) result[k][index] = out[k];
       }
     }
   });
-  return values;
+  return result;
 }
 
-// The same for one value per block.
+// The same for one value per block, value(x0, y0).
 template <typename Value>
 std::vector<float> BlockValues(int width, int height, const Value& value) {
   return std::move(
-      BlockValues(1, width, height, [&](size_t, int x0, int y0) { return value(x0, y0); })[0]);
+      BlockValues(1, width, height, [&](int x0, int y0, float* out) { *out = value(x0, y0); })[0]);
 }
 
 // The sums of `a` and of `b` over the 8×8 block at (x0, y0).
@@ -485,6 +490,18 @@ void BlockSums(const Image& a, const Image& b, int x0, int y0, float* sum_a, flo
       *sum_b += row_b[i];
     }
   }
+}
+
+// `out` = `in` × ratio, rows split between the threads.
+void ScaledCopy(const Image& in, float ratio, Image* out) {
+  out->Resize(in.width, in.height);
+  RunInHalves(in.height, true, [&](int begin, int end) {
+    for (int y = begin; y < end; ++y) {
+      const float* src = in.Row(y);
+      float* dst = out->Row(y);
+      for (int x = 0; x < in.width; ++x) dst[x] = src[x] * ratio;
+    }
+  });
 }
 
 // The brightness ratio of `cur` to `ref` (flicker), on the half-resolution
@@ -998,23 +1015,25 @@ float BlockMsd(const Image& center, const Image& aligned, int x0, int y0) {
 // fewer than 16 blocks.
 void EstimateDrift(const Image& center, const Image& aligned, bool is_luma, const Image& luma,
                    int shift_x, int shift_y, float bin_width, float offset[kBins]) {
-  std::vector<float> all, per_bin[kBins];
-  for (int y0 = 0; y0 + 8 <= center.height; y0 += 8) {
-    for (int x0 = 0; x0 + 8 <= center.width; x0 += 8) {
-      float sum_c, sum_a;
-      BlockSums(center, aligned, x0, y0, &sum_c, &sum_a);
-      const float difference = sum_c - sum_a;
-      // The luma's blocks are binned by the mean of both pictures: binned by
-      // the current picture alone, its own noise would decide the bin (dark
-      // bins collect the blocks whose noise is negative) and the medians
-      // would see a drift that is not there.
-      const float intensity = is_luma ? (sum_c + sum_a) / 128
-                                      : luma.Clamped(((x0 + 4) << shift_x), ((y0 + 4) << shift_y));
-      const int bin = std::clamp(static_cast<int>(intensity / bin_width), 0, kBins - 1);
-      all.push_back(difference / 64);
-      per_bin[bin].push_back(difference / 64);
-    }
-  }
+  // Per block: the difference of the means, and its intensity bin.
+  std::vector<std::vector<float>> blocks =
+      BlockValues(2, center.width, center.height, [&](int x0, int y0, float* out) {
+        float sum_c, sum_a;
+        BlockSums(center, aligned, x0, y0, &sum_c, &sum_a);
+        // The luma's blocks are binned by the mean of both pictures: binned
+        // by the current picture alone, its own noise would decide the bin
+        // (dark bins collect the blocks whose noise is negative) and the
+        // medians would see a drift that is not there.
+        const float intensity = is_luma
+                                    ? (sum_c + sum_a) / 128
+                                    : luma.Clamped(((x0 + 4) << shift_x), ((y0 + 4) << shift_y));
+        out[0] = (sum_c - sum_a) / 64;
+        out[1] =
+            static_cast<float>(std::clamp(static_cast<int>(intensity / bin_width), 0, kBins - 1));
+      });
+  std::vector<float>& all = blocks[0];
+  std::vector<float> per_bin[kBins];
+  for (size_t b = 0; b < all.size(); ++b) per_bin[static_cast<int>(blocks[1][b])].push_back(all[b]);
   // A median is kept only when it stands out of its own uncertainty (3 ×
   // 1.4826 × the median absolute deviation / √n): without drift the estimate
   // is noise, which heavy or grainy noise made large enough to cost 0.1–0.2
@@ -1048,8 +1067,9 @@ float LevelOverBlocks(std::vector<float> values) {
 std::vector<float> MatchLevels(const Image& center, const std::vector<Image>& aligned,
                                size_t count) {
   std::vector<std::vector<float>> msd =
-      BlockValues(count, center.width, center.height,
-                  [&](size_t k, int x0, int y0) { return BlockMsd(center, aligned[k], x0, y0); });
+      BlockValues(count, center.width, center.height, [&](int x0, int y0, float* out) {
+        for (size_t k = 0; k < count; ++k) out[k] = BlockMsd(center, aligned[k], x0, y0);
+      });
   std::vector<float> levels;
   for (std::vector<float>& values : msd) levels.push_back(LevelOverBlocks(std::move(values)));
   return levels;
@@ -1493,15 +1513,13 @@ std::vector<Denoiser::Neighbour> Denoiser::FindNeighbours(const Picture& cur) {
     // to this picture's brightness (and the fusion takes out the remaining
     // drift, below). Below 1 % nothing changes.
     const Picture* search_ref = neighbour.picture;
-    Picture scaled;
     const float ratio = BrightnessRatio(cur.half, neighbour.picture->half);
     neighbour.flickers = std::abs(ratio - 1) > kFlicker;
     neighbour.ratio = ratio;
     if (neighbour.flickers) {
-      scaled.smooth = neighbour.picture->smooth;
-      scaled.half = neighbour.picture->half;
-      for (float& value : scaled.smooth.data) value *= ratio;
-      for (float& value : scaled.half.data) value *= ratio;
+      Picture& scaled = workspace_->flicker_ref;
+      ScaledCopy(neighbour.picture->smooth, ratio, &scaled.smooth);
+      ScaledCopy(neighbour.picture->half, ratio, &scaled.half);
       search_ref = &scaled;
     }
     EstimateMotion(cur, *search_ref, previous, twice ? *twice : std::vector<Vector>{}, blocks_x,
