@@ -135,9 +135,10 @@ VIDMILL_AVX2 int WarpRowAvx2(const T* const src[4], const float w[4], const Taps
 }
 #endif
 
-// Whether the AVX2 warp runs: the CPU has AVX2 and VIDMILL_NO_SIMD (which
-// selects the portable loops, for comparisons) is not set.
-bool WarpWithAvx2() {
+// Whether the AVX2 loops (the warp, the fit) run: the CPU has AVX2 and
+// VIDMILL_NO_SIMD (which selects the portable loops, for comparisons) is not
+// set.
+bool WithAvx2() {
 #if defined(__x86_64__) || defined(__i386__)
   return __builtin_cpu_supports("avx2") && std::getenv("VIDMILL_NO_SIMD") == nullptr;
 #else
@@ -216,6 +217,167 @@ struct NormalEquations {
   int64_t count = 0;
 };
 
+// What one Gauss-Newton pass reads: the previous picture and its gradients,
+// the next picture, and the parameters (as floats) of the current estimate.
+struct FitInputs {
+  const float* previous;
+  const float* grad_x;
+  const float* grad_y;
+  const float* next;
+  int width, height;
+  float cx, cy;
+  float p[4];
+};
+
+// One row's sums, eight pixels at a time in eight float lanes (lane i takes
+// the pixels x ≡ i mod 8): g (4), the lower triangle of h (10) and the
+// absolute residuals, then the count. The AVX2 loop and the portable one do
+// the same float operations in the same order on each lane, so they give
+// the same sums; a row's lanes are then added in order, in double.
+struct RowLanes {
+  float sums[15][8] = {};
+  int64_t count = 0;
+};
+
+// The portable lanes for pixels x0 … x0 + 7 of row y (those < width).
+void FitPixelsPortable(const FitInputs& in, int y, int x0, RowLanes* lanes) {
+  const float yf = static_cast<float>(y), ry = yf - in.cy;
+  const int w = in.width;
+  for (int lane = 0; lane < 8; ++lane) {
+    const int x = x0 + lane;
+    if (x >= w) break;
+    const float xf = static_cast<float>(x), rx = xf - in.cx;
+    float sx = ((xf + in.p[0]) + in.p[2] * rx) - in.p[3] * ry;
+    float sy = ((yf + in.p[1]) + in.p[3] * rx) + in.p[2] * ry;
+    const bool valid = sx >= 1 && sy >= 1 && sx < static_cast<float>(w - 2) &&
+                       sy < static_cast<float>(in.height - 2);
+    if (!valid) sx = sy = 1;  // a sample inside, whose terms get weight 0
+    const int ix = static_cast<int>(sx), iy = static_cast<int>(sy);
+    const float fx = sx - static_cast<float>(ix), fy = sy - static_cast<float>(iy);
+    const size_t i = static_cast<size_t>(iy) * w + ix;
+    auto bilinear = [&](const float* plane) {
+      const float top = plane[i] + fx * (plane[i + 1] - plane[i]);
+      const float bottom = plane[i + w] + fx * (plane[i + w + 1] - plane[i + w]);
+      return top + fy * (bottom - top);
+    };
+    const float residual = bilinear(in.previous) - in.next[static_cast<size_t>(y) * w + x];
+    const float gx = bilinear(in.grad_x), gy = bilinear(in.grad_y);
+    const float jacobian[4] = {gx, gy, gx * rx + gy * ry, gy * rx - gx * ry};
+    const float magnitude = std::abs(residual);
+    float weight =
+        magnitude <= static_cast<float>(kHuber) ? 1.0f : static_cast<float>(kHuber) / magnitude;
+    if (!valid) weight = 0;
+    float weighted[4];
+    for (int r = 0; r < 4; ++r) weighted[r] = weight * jacobian[r];
+    int k = 0;
+    for (int r = 0; r < 4; ++r) lanes->sums[k++][lane] += weighted[r] * residual;
+    for (int r = 0; r < 4; ++r) {
+      for (int c = 0; c <= r; ++c) lanes->sums[k++][lane] += weighted[r] * jacobian[c];
+    }
+    lanes->sums[k][lane] += valid ? magnitude : 0.0f;
+    lanes->count += valid;
+  }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+VIDMILL_AVX2 __m256 Bilinear8(const float* plane, __m256i i, int w, __m256 fx, __m256 fy) {
+  const __m256i one = _mm256_set1_epi32(1), down = _mm256_set1_epi32(w);
+  const __m256 a = _mm256_i32gather_ps(plane, i, 4);
+  const __m256 b = _mm256_i32gather_ps(plane, _mm256_add_epi32(i, one), 4);
+  const __m256i i_down = _mm256_add_epi32(i, down);
+  const __m256 c = _mm256_i32gather_ps(plane, i_down, 4);
+  const __m256 d = _mm256_i32gather_ps(plane, _mm256_add_epi32(i_down, one), 4);
+  const __m256 top = _mm256_add_ps(a, _mm256_mul_ps(fx, _mm256_sub_ps(b, a)));
+  const __m256 bottom = _mm256_add_ps(c, _mm256_mul_ps(fx, _mm256_sub_ps(d, c)));
+  return _mm256_add_ps(top, _mm256_mul_ps(fy, _mm256_sub_ps(bottom, top)));
+}
+
+// FitPixelsPortable for the whole groups of eight of row y; returns where it
+// stopped.
+VIDMILL_AVX2 int FitRowAvx2(const FitInputs& in, int y, RowLanes* lanes) {
+  const int w = in.width, end = w / 8 * 8;
+  const float yf = static_cast<float>(y), ry_scalar = yf - in.cy;
+  const __m256 ry = _mm256_set1_ps(ry_scalar), y_v = _mm256_set1_ps(yf);
+  const __m256 p0 = _mm256_set1_ps(in.p[0]), p1 = _mm256_set1_ps(in.p[1]);
+  const __m256 p2 = _mm256_set1_ps(in.p[2]), p3 = _mm256_set1_ps(in.p[3]);
+  const __m256 one = _mm256_set1_ps(1), cx = _mm256_set1_ps(in.cx);
+  const __m256 x_limit = _mm256_set1_ps(static_cast<float>(w - 2));
+  const __m256 y_limit = _mm256_set1_ps(static_cast<float>(in.height - 2));
+  const __m256 huber = _mm256_set1_ps(static_cast<float>(kHuber));
+  const __m256 sign = _mm256_set1_ps(-0.0f), zero = _mm256_setzero_ps();
+  __m256 sums[15];
+  for (int k = 0; k < 15; ++k) sums[k] = _mm256_loadu_ps(lanes->sums[k]);
+  const __m256 lane_offsets = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int x0 = 0; x0 < end; x0 += 8) {
+    const __m256 xf = _mm256_add_ps(_mm256_set1_ps(static_cast<float>(x0)), lane_offsets);
+    const __m256 rx = _mm256_sub_ps(xf, cx);
+    __m256 sx = _mm256_sub_ps(_mm256_add_ps(_mm256_add_ps(xf, p0), _mm256_mul_ps(p2, rx)),
+                              _mm256_mul_ps(p3, ry));
+    __m256 sy = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(y_v, p1), _mm256_mul_ps(p3, rx)),
+                              _mm256_mul_ps(p2, ry));
+    const __m256 valid = _mm256_and_ps(
+        _mm256_and_ps(_mm256_cmp_ps(sx, one, _CMP_GE_OQ), _mm256_cmp_ps(sy, one, _CMP_GE_OQ)),
+        _mm256_and_ps(_mm256_cmp_ps(sx, x_limit, _CMP_LT_OQ),
+                      _mm256_cmp_ps(sy, y_limit, _CMP_LT_OQ)));
+    sx = _mm256_blendv_ps(one, sx, valid);
+    sy = _mm256_blendv_ps(one, sy, valid);
+    const __m256i ix = _mm256_cvttps_epi32(sx), iy = _mm256_cvttps_epi32(sy);
+    const __m256 fx = _mm256_sub_ps(sx, _mm256_cvtepi32_ps(ix));
+    const __m256 fy = _mm256_sub_ps(sy, _mm256_cvtepi32_ps(iy));
+    const __m256i i = _mm256_add_epi32(_mm256_mullo_epi32(iy, _mm256_set1_epi32(w)), ix);
+    const __m256 residual =
+        _mm256_sub_ps(Bilinear8(in.previous, i, w, fx, fy),
+                      _mm256_loadu_ps(in.next + static_cast<size_t>(y) * w + x0));
+    const __m256 gx = Bilinear8(in.grad_x, i, w, fx, fy);
+    const __m256 gy = Bilinear8(in.grad_y, i, w, fx, fy);
+    const __m256 jacobian[4] = {gx, gy, _mm256_add_ps(_mm256_mul_ps(gx, rx), _mm256_mul_ps(gy, ry)),
+                                _mm256_sub_ps(_mm256_mul_ps(gy, rx), _mm256_mul_ps(gx, ry))};
+    const __m256 magnitude = _mm256_andnot_ps(sign, residual);
+    __m256 weight = _mm256_blendv_ps(_mm256_div_ps(huber, magnitude), one,
+                                     _mm256_cmp_ps(magnitude, huber, _CMP_LE_OQ));
+    weight = _mm256_and_ps(weight, valid);
+    __m256 weighted[4];
+    for (int r = 0; r < 4; ++r) weighted[r] = _mm256_mul_ps(weight, jacobian[r]);
+    int k = 0;
+    for (int r = 0; r < 4; ++r) {
+      sums[k] = _mm256_add_ps(sums[k], _mm256_mul_ps(weighted[r], residual));
+      ++k;
+    }
+    for (int r = 0; r < 4; ++r) {
+      for (int c = 0; c <= r; ++c) {
+        sums[k] = _mm256_add_ps(sums[k], _mm256_mul_ps(weighted[r], jacobian[c]));
+        ++k;
+      }
+    }
+    sums[k] = _mm256_add_ps(sums[k], _mm256_blendv_ps(zero, magnitude, valid));
+    lanes->count += __builtin_popcount(_mm256_movemask_ps(valid));
+  }
+  for (int k = 0; k < 15; ++k) _mm256_storeu_ps(lanes->sums[k], sums[k]);
+  return end;
+}
+#endif
+
+// Row y's terms added to `eq`.
+void FitRow(const FitInputs& in, int y, bool avx2, NormalEquations* eq) {
+  RowLanes lanes;
+  int x = 0;
+#if defined(__x86_64__) || defined(__i386__)
+  if (avx2) x = FitRowAvx2(in, y, &lanes);
+#endif
+  for (; x < in.width; x += 8) FitPixelsPortable(in, y, x, &lanes);
+  double total[15] = {};
+  for (int k = 0; k < 15; ++k) {
+    for (int lane = 0; lane < 8; ++lane) total[k] += lanes.sums[k][lane];
+  }
+  int k = 0;
+  for (int r = 0; r < 4; ++r) eq->g[r] += total[k++];
+  for (int r = 0; r < 4; ++r) {
+    for (int c = 0; c <= r; ++c) eq->h[r][c] += total[k++];
+  }
+  eq->abs_residual += total[k];
+  eq->count += lanes.count;
+}
+
 // Gauss-Newton on one level: refines p = (ux, uy, zoom, rotation) so that
 // next(q) ≈ previous(q + u + M (q − centre)). Returns the last mean absolute
 // residual and the fraction of the picture that overlapped.
@@ -237,38 +399,22 @@ void GaussNewton(const std::vector<float>& previous, const std::vector<float>& n
     }
   });
   const double cx = (width - 1) / 2.0, cy = (height - 1) / 2.0;
+  const bool avx2 = WithAvx2();
   for (int iteration = 0; iteration < iterations; ++iteration) {
     NormalEquations halves[2];
+    const FitInputs inputs{previous.data(),
+                           grad_x.data(),
+                           grad_y.data(),
+                           next.data(),
+                           width,
+                           height,
+                           static_cast<float>(cx),
+                           static_cast<float>(cy),
+                           {static_cast<float>(p[0]), static_cast<float>(p[1]),
+                            static_cast<float>(p[2]), static_cast<float>(p[3])}};
     auto accumulate = [&](int row_begin, int row_end) {
       NormalEquations& eq = halves[row_begin == 0 ? 0 : 1];
-      for (int y = row_begin; y < row_end; ++y) {
-        const double ry = y - cy;
-        for (int x = 0; x < width; ++x) {
-          const double rx = x - cx;
-          const double sx = x + p[0] + p[2] * rx - p[3] * ry;
-          const double sy = y + p[1] + p[3] * rx + p[2] * ry;
-          if (!(sx >= 1 && sy >= 1 && sx < width - 2 && sy < height - 2)) continue;
-          const int ix = static_cast<int>(sx), iy = static_cast<int>(sy);
-          const float fx = static_cast<float>(sx - ix), fy = static_cast<float>(sy - iy);
-          const size_t i = static_cast<size_t>(iy) * width + ix;
-          auto bilinear = [&](const std::vector<float>& plane) {
-            const float top = plane[i] + fx * (plane[i + 1] - plane[i]);
-            const float bottom = plane[i + width] + fx * (plane[i + width + 1] - plane[i + width]);
-            return top + fy * (bottom - top);
-          };
-          const double residual = bilinear(previous) - next[static_cast<size_t>(y) * width + x];
-          const double gx = bilinear(grad_x), gy = bilinear(grad_y);
-          const double jacobian[4] = {gx, gy, gx * rx + gy * ry, -gx * ry + gy * rx};
-          const double magnitude = std::abs(residual);
-          const double weight = magnitude <= kHuber ? 1.0 : kHuber / magnitude;
-          for (int r = 0; r < 4; ++r) {
-            eq.g[r] += weight * jacobian[r] * residual;
-            for (int c = 0; c <= r; ++c) eq.h[r][c] += weight * jacobian[r] * jacobian[c];
-          }
-          eq.abs_residual += magnitude;
-          ++eq.count;
-        }
-      }
+      for (int y = row_begin; y < row_end; ++y) FitRow(inputs, y, avx2, &eq);
     };
     RunInHalves(height, threaded, accumulate);
     NormalEquations eq;
@@ -392,7 +538,7 @@ void WarpPlane(const PlaneView& in, const PlaneView& out, double zoom, double of
   const Taps columns = MakeTaps(in.width, zoom, offset_x);
   const Taps rows = MakeTaps(in.height, zoom, offset_y);
   const bool threaded = static_cast<int64_t>(in.width) * in.height >= kThreadedPixels;
-  const bool avx2 = WarpWithAvx2();
+  const bool avx2 = WithAvx2();
   RunInHalves(in.height, threaded, [&](int begin, int end) {
     if (in.bit_depth > 8) {
       WarpRows<uint16_t>(in, out, columns, rows, avx2, begin, end);

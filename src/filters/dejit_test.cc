@@ -206,10 +206,11 @@ TEST(DejitTest, IsDeterministic) {
   ExpectSamePictures(RunDejit(config, pan.frames), RunDejit(config, pan.frames));
 }
 
-// The warp's AVX2 loop and the portable one (VIDMILL_NO_SIMD selects it) give
-// the same pictures, at 8 and 10 bits, on widths whose rows end in a partial
-// vector (314: luma 39 × 8 + 2, chroma 19 × 8 + 5), and on one thread or two.
-TEST(DejitTest, PortableAndAvx2WarpGiveTheSamePictures) {
+// dejit's AVX2 loops (the motion fit's sums, the warp) and the portable ones
+// (VIDMILL_NO_SIMD selects them) give the same pictures, at 8 and 10 bits,
+// on widths whose rows end in a partial vector (314: luma 39 × 8 + 2, chroma
+// 19 × 8 + 5; the fit's level 0 is 314 wide too), and on one thread or two.
+TEST(DejitTest, PortableAndAvx2LoopsGiveTheSamePictures) {
   for (int depth : {8, 10}) {
     FilterConfig config;
     config.input = PixelFormat{314, 200, depth, Chroma::k420};
