@@ -1006,6 +1006,24 @@ float BlockMsd(const Image& center, const Image& aligned, int x0, int y0) {
   return msd / 64;
 }
 
+// The intensity bin (bins `bin_width` wide) of `intensity`.
+int IntensityBin(float intensity, float bin_width) {
+  return std::clamp(static_cast<int>(intensity / bin_width), 0, kBins - 1);
+}
+
+// The luma (full resolution) at the centre of the 8×8 block at (x0, y0) of a
+// plane subsampled by (shift_x, shift_y).
+float BlockCentreLuma(const Image& luma, int x0, int y0, int shift_x, int shift_y) {
+  return luma.Clamped(((x0 + 4) << shift_x), ((y0 + 4) << shift_y));
+}
+
+// Each block's value (values[0]) into the list of its bin (values[1]).
+void SplitByBin(const std::vector<std::vector<float>>& values, std::vector<float> per_bin[kBins]) {
+  for (size_t b = 0; b < values[0].size(); ++b) {
+    per_bin[static_cast<int>(values[1][b])].push_back(values[0][b]);
+  }
+}
+
 // The brightness drift from `aligned` to `center` — film flicker, exposure
 // changes — per intensity bin: the median over the 8×8 blocks of the
 // difference of their means (blocks that motion did not explain are the
@@ -1024,16 +1042,14 @@ void EstimateDrift(const Image& center, const Image& aligned, bool is_luma, cons
         // by the current picture alone, its own noise would decide the bin
         // (dark bins collect the blocks whose noise is negative) and the
         // medians would see a drift that is not there.
-        const float intensity = is_luma
-                                    ? (sum_c + sum_a) / 128
-                                    : luma.Clamped(((x0 + 4) << shift_x), ((y0 + 4) << shift_y));
+        const float intensity =
+            is_luma ? (sum_c + sum_a) / 128 : BlockCentreLuma(luma, x0, y0, shift_x, shift_y);
         out[0] = (sum_c - sum_a) / 64;
-        out[1] =
-            static_cast<float>(std::clamp(static_cast<int>(intensity / bin_width), 0, kBins - 1));
+        out[1] = static_cast<float>(IntensityBin(intensity, bin_width));
       });
-  std::vector<float>& all = blocks[0];
+  const std::vector<float>& all = blocks[0];
   std::vector<float> per_bin[kBins];
-  for (size_t b = 0; b < all.size(); ++b) per_bin[static_cast<int>(blocks[1][b])].push_back(all[b]);
+  SplitByBin(blocks, per_bin);
   // A median is kept only when it stands out of its own uncertainty (3 ×
   // 1.4826 × the median absolute deviation / √n): without drift the estimate
   // is noise, which heavy or grainy noise made large enough to cost 0.1–0.2
@@ -1110,19 +1126,19 @@ float DetailLevel(const Image& center, const Image& aligned, float gain) {
 bool EstimateNoiseModel(const Image& center, const Image& aligned, const Image& luma, int shift_x,
                         int shift_y, NoiseModel* out) {
   NoiseModel& model = *out;
-  const std::vector<float> msd = BlockValues(center.width, center.height, [&](int x0, int y0) {
-    return BlockMsd(center, aligned, x0, y0);
-  });
+  // Per block: the mean squared difference, and the bin of its luma.
+  const std::vector<std::vector<float>> blocks =
+      BlockValues(2, center.width, center.height, [&](int x0, int y0, float* out) {
+        out[0] = BlockMsd(center, aligned, x0, y0);
+        out[1] = static_cast<float>(
+            IntensityBin(BlockCentreLuma(luma, x0, y0, shift_x, shift_y), model.bin_width));
+      });
+  const std::vector<float>& msd = blocks[0];
+  const std::vector<float>& bins = blocks[1];
   if (msd.size() < kMinBlocks) return false;
   const int across = center.width / 8;
-  std::vector<int> bins(msd.size());
   std::vector<float> per_bin[kBins];
-  for (size_t b = 0; b < msd.size(); ++b) {
-    const int x0 = static_cast<int>(b % across) * 8, y0 = static_cast<int>(b / across) * 8;
-    const float intensity = luma.Clamped(((x0 + 4) << shift_x), ((y0 + 4) << shift_y));
-    bins[b] = std::clamp(static_cast<int>(intensity / model.bin_width), 0, kBins - 1);
-    per_bin[bins[b]].push_back(msd[b]);
-  }
+  SplitByBin(blocks, per_bin);
   const float overall = Median(msd);
   float bin_median[kBins];
   for (int bin = 0; bin < kBins; ++bin) {
@@ -1141,7 +1157,7 @@ bool EstimateNoiseModel(const Image& center, const Image& aligned, const Image& 
     const int half = begin == 0 ? 0 : 1;
     for (size_t b = static_cast<size_t>(begin) * across; b < static_cast<size_t>(end) * across;
          ++b) {
-      if (msd[b] > bin_median[bins[b]]) continue;
+      if (msd[b] > bin_median[static_cast<int>(bins[b])]) continue;
       const int x0 = static_cast<int>(b % across) * 8, y0 = static_cast<int>(b / across) * 8;
       float diff[8][8], coef[8][8];
       for (int j = 0; j < 8; ++j) {
