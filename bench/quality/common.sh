@@ -44,18 +44,20 @@ training_work_dir() {
   fi
 }
 
-# code_clip CODEC IN.yuv W H OUT.yuv [SCRATCH_DIR]: the 25 fps rawvideo clip
-# coded the way the benchmark degrades archives — mpeg2: MPEG-2 at 600 kb/s;
-# h264: x264 veryfast at 150 kb/s — and decoded back to rawvideo.
+# code_clip CODEC IN.yuv W H OUT.yuv [SCRATCH_DIR] [RATE]: the 25 fps rawvideo
+# clip coded the way the benchmark degrades archives — mpeg2: MPEG-2 at 600
+# kb/s; h264: x264 veryfast at 150 kb/s; RATE (e.g. 300k) replaces the rate,
+# for dvres_rates.sh — and decoded back to rawvideo.
 code_clip() {
-  local codec=$1 in=$2 w=$3 h=$4 out=$5 scratch=${6:-$(dirname "$5")}
+  local codec=$1 in=$2 w=$3 h=$4 out=$5 scratch=${6:-$(dirname "$5")} rate=${7:-}
   local coded
   case $codec in
     mpeg2) coded="$scratch/coded.m2v"
-      raw -f rawvideo -pix_fmt yuv420p -s "${w}x$h" -r 25 -i "$in" -c:v mpeg2video -b:v 600k "$coded" ;;
+      raw -f rawvideo -pix_fmt yuv420p -s "${w}x$h" -r 25 -i "$in" -c:v mpeg2video -b:v "${rate:-600k}" \
+        "$coded" ;;
     h264) coded="$scratch/coded.mkv"
       raw -f rawvideo -pix_fmt yuv420p -s "${w}x$h" -r 25 -i "$in" -c:v libx264 -preset veryfast \
-        -b:v 150k "$coded" ;;
+        -b:v "${rate:-150k}" "$coded" ;;
     *) echo "code_clip: unknown codec $codec" >&2; return 1 ;;
   esac
   raw -i "$coded" -pix_fmt yuv420p -f rawvideo "$out"

@@ -30,8 +30,7 @@ for name in "${test[@]}"; do
   "$tool" render "$work/src" 1920 1080 "$work/gt.yuv" $W $H $coded $((seed + 50)) >/dev/null
   raw $(yuv_in ${W}x$H "$work/gt.yuv") -vf scale=$w:$h:flags=area -f rawvideo "$work/low.yuv"
   for rate in "${rates[@]}"; do
-    raw $(yuv_in ${w}x$h "$work/low.yuv") -c:v libx264 -preset veryfast -b:v "$rate" "$work/coded.mkv"
-    raw -i "$work/coded.mkv" -pix_fmt yuv420p -f rawvideo "$work/decoded.yuv"
+    code_clip h264 "$work/low.yuv" $w $h "$work/decoded.yuv" "$work" "$rate"
     up "hqdn3d,scale=$W:$H:flags=lanczos" "$work/stock.yuv"
     up "scale=$W:$H:flags=lanczos" "$work/lanczos.yuv"
     nice -n 10 "$tool" scale dvres "$work/decoded.yuv" $w $h $W $H "$work/dvres.yuv" >/dev/null
