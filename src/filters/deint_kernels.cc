@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "filters/simd.h"
+
 namespace vidmill::filters::deint_internal {
 
 void PaddedPlane::Resize(int width, int height) {
@@ -205,8 +207,6 @@ void Warp16Portable(const PaddedPlane& prev, int x, int y, int dxq, int dyq, int
 // ---------------------------------------------------------------------------
 // AVX2 kernels: the same arithmetic, 16 samples (int16 lanes) or 8 (int32) at
 // a time.
-
-#define VIDMILL_AVX2 __attribute__((target("avx2")))
 
 VIDMILL_AVX2 inline __m256i Load16(const uint8_t* p) {
   return _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
@@ -805,7 +805,7 @@ const Kernels* Avx2Kernels() {
 
 const Kernels& BestKernels(int bit_depth) {
   // Beyond 12 bits the int16 lanes and int32 sums could overflow.
-  if (bit_depth <= 12 && Avx2Kernels() != nullptr && std::getenv("VIDMILL_NO_SIMD") == nullptr) {
+  if (bit_depth <= 12 && Avx2Kernels() != nullptr && Avx2LoopsAllowed()) {
     return *Avx2Kernels();
   }
   return PortableKernels();

@@ -5,12 +5,9 @@
 #include <cmath>
 #include <cstdlib>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
-
 #include "filters/halves.h"
 #include "filters/resample.h"
+#include "filters/simd.h"
 
 namespace vidmill::filters {
 namespace {
@@ -82,7 +79,6 @@ void WarpRowFrom(const T* const src[4], const float w[4], const Taps& columns, i
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-#define VIDMILL_AVX2 __attribute__((target("avx2")))
 
 VIDMILL_AVX2 __m256 LoadSamples(const uint8_t* p) {
   return _mm256_cvtepi32_ps(
@@ -134,17 +130,6 @@ VIDMILL_AVX2 int WarpRowAvx2(const T* const src[4], const float w[4], const Taps
   return end;
 }
 #endif
-
-// Whether the AVX2 loops (the warp, the fit) run: the CPU has AVX2 and
-// VIDMILL_NO_SIMD (which selects the portable loops, for comparisons) is not
-// set.
-bool WithAvx2() {
-#if defined(__x86_64__) || defined(__i386__)
-  return __builtin_cpu_supports("avx2") && std::getenv("VIDMILL_NO_SIMD") == nullptr;
-#else
-  return false;
-#endif
-}
 
 template <typename T>
 void WarpRows(const PlaneView& in, const PlaneView& out, const Taps& columns, const Taps& rows,
@@ -399,7 +384,7 @@ void GaussNewton(const std::vector<float>& previous, const std::vector<float>& n
     }
   });
   const double cx = (width - 1) / 2.0, cy = (height - 1) / 2.0;
-  const bool avx2 = WithAvx2();
+  const bool avx2 = Avx2LoopsAllowed();
   for (int iteration = 0; iteration < iterations; ++iteration) {
     NormalEquations halves[2];
     const FitInputs inputs{previous.data(),
@@ -538,7 +523,7 @@ void WarpPlane(const PlaneView& in, const PlaneView& out, double zoom, double of
   const Taps columns = MakeTaps(in.width, zoom, offset_x);
   const Taps rows = MakeTaps(in.height, zoom, offset_y);
   const bool threaded = static_cast<int64_t>(in.width) * in.height >= kThreadedPixels;
-  const bool avx2 = WithAvx2();
+  const bool avx2 = Avx2LoopsAllowed();
   RunInHalves(in.height, threaded, [&](int begin, int end) {
     if (in.bit_depth > 8) {
       WarpRows<uint16_t>(in, out, columns, rows, avx2, begin, end);

@@ -8,13 +8,10 @@
 #include <limits>
 #include <numbers>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
-
 #include "filters/halves.h"
 #include "filters/median.h"
 #include "filters/resample.h"
+#include "filters/simd.h"
 
 namespace vidmill::filters {
 namespace {
@@ -198,23 +195,13 @@ inline Rect Clip(const Rect& rect, int dx, int dy, int extra, int width, int hei
 // and for baseline x86-64. Neither reorders a float operation, so both give
 // the same pictures bit for bit (denoise_test.cc compares them).
 #define VIDMILL_INLINE [[gnu::always_inline]] inline
-#if defined(__x86_64__) || defined(__i386__)
-#define VIDMILL_AVX2 __attribute__((target("avx2")))
-#else
-#define VIDMILL_AVX2
-#endif
 // Whether the AVX2 loops run: set when a denoiser is created, from the CPU
 // and VIDMILL_NO_SIMD (which selects the portable loops, for comparisons).
 // Both give the same pictures, so a change under a running filter is
 // harmless.
 std::atomic<bool> g_avx2{false};
 bool UseAvx2() { return g_avx2.load(std::memory_order_relaxed); }
-void ChooseLoops() {
-#if defined(__x86_64__) || defined(__i386__)
-  g_avx2.store(__builtin_cpu_supports("avx2") && std::getenv("VIDMILL_NO_SIMD") == nullptr,
-               std::memory_order_relaxed);
-#endif
-}
+void ChooseLoops() { g_avx2.store(Avx2LoopsAllowed(), std::memory_order_relaxed); }
 
 // Sum of absolute differences between `rect` of `cur` and of `ref` moved by an
 // integer vector (inside the plane), on every `row_step`-th row.
