@@ -116,16 +116,12 @@ VIDMILL_AVX2 int WarpRowAvx2(const T* const src[4], const float w[4], const Taps
   for (int x = end; x < width; ++x) {  // the horizontal pass reads the whole line
     line[x] = w[0] * src[0][x] + w[1] * src[1][x] + w[2] * src[2][x] + w[3] * src[3][x];
   }
-  const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps(max_value);
-  const __m256 half = _mm256_set1_ps(0.5f);
+  const __m256 top = _mm256_set1_ps(max_value);
   for (int x = 0; x < end; x += 8) {
     __m256 value = _mm256_add_ps(TapTimes(columns, 0, x, line), TapTimes(columns, 1, x, line));
     value = _mm256_add_ps(value, TapTimes(columns, 2, x, line));
     value = _mm256_add_ps(value, TapTimes(columns, 3, x, line));
-    value = _mm256_add_ps(_mm256_min_ps(_mm256_max_ps(value, zero), top), half);
-    alignas(32) int32_t rounded[8];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(rounded), _mm256_cvttps_epi32(value));
-    for (int i = 0; i < 8; ++i) dst[x + i] = static_cast<T>(rounded[i]);
+    StoreRounded8(value, top, dst + x);
   }
   return end;
 }

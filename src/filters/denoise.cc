@@ -1655,16 +1655,9 @@ void RoundRow(const float* src, int x, int width, float max_value, Sample* row) 
 // where it stopped.
 template <typename Sample>
 VIDMILL_AVX2 int RoundRowAvx2(const float* src, int width, float max_value, Sample* row) {
-  const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps(max_value);
-  const __m256 half = _mm256_set1_ps(0.5f);
+  const __m256 top = _mm256_set1_ps(max_value);
   int x = 0;
-  for (; x + 8 <= width; x += 8) {
-    const __m256 v =
-        _mm256_add_ps(_mm256_min_ps(_mm256_max_ps(_mm256_loadu_ps(src + x), zero), top), half);
-    alignas(32) int32_t values[8];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(values), _mm256_cvttps_epi32(v));
-    for (int i = 0; i < 8; ++i) row[x + i] = static_cast<Sample>(values[i]);
-  }
+  for (; x + 8 <= width; x += 8) StoreRounded8(_mm256_loadu_ps(src + x), top, row + x);
   return x;
 }
 #endif

@@ -3,6 +3,7 @@
 #ifndef VIDMILL_FILTERS_SIMD_H_
 #define VIDMILL_FILTERS_SIMD_H_
 
+#include <cstdint>
 #include <cstdlib>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -24,6 +25,20 @@ inline bool Avx2LoopsAllowed() {
   return false;
 #endif
 }
+
+#if defined(__x86_64__) || defined(__i386__)
+// Eight floats clamped to [0, top], plus ½, truncated and stored as samples:
+// the output rounding of the filters' float loops (the portable loops write
+// static_cast<Sample>(std::clamp(v, 0.0f, top) + 0.5f), the same values).
+template <typename Sample>
+VIDMILL_AVX2 inline void StoreRounded8(__m256 v, __m256 top, Sample* dst) {
+  v = _mm256_add_ps(_mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), top),
+                    _mm256_set1_ps(0.5f));
+  alignas(32) int32_t values[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(values), _mm256_cvttps_epi32(v));
+  for (int i = 0; i < 8; ++i) dst[i] = static_cast<Sample>(values[i]);
+}
+#endif
 
 }  // namespace vidmill::filters
 
