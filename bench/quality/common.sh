@@ -31,6 +31,17 @@ raw() { ffmpeg -nostdin -loglevel error -y "$@"; }
 # yuv_in SIZE FILE: ffmpeg's input options for a 25 fps yuv420p rawvideo clip.
 yuv_in() { echo -f rawvideo -pix_fmt yuv420p -s "$1" -r 25 -i "$2"; }
 
+# photo_source NAME OUT: photo NAME (a pick argument) scaled and cropped to
+# fill 1920 × 1080, as raw yuv444p: what `quality_bench render` moves over.
+photo_source() {
+  raw -i "$(pick "$1")" -vf "scale=1920:1080:force_original_aspect_ratio=increase,crop=1920:1080,format=yuv444p" \
+    -f rawvideo "$2"
+}
+
+# area_down IN SIZE W H OUT: the yuv420p rawvideo clip IN (SIZE = WxH) shrunk
+# to W × H with ffmpeg's AREA scaler, the benchmark's downscale.
+area_down() { raw $(yuv_in "$2" "$1") -vf "scale=$3:$4:flags=area" -f rawvideo "$5"; }
+
 # training_work_dir KEEP NAME: sets $work for the training scripts — KEEP
 # (created if missing, kept afterwards: for experiments) when given, else a
 # fresh /tmp/vidmill-NAME.* removed on exit.

@@ -25,10 +25,9 @@ up() { raw $(yuv_in ${w}x$h "$work/decoded.yuv") -vf "$1" -f rawvideo "$2"; }
 
 printf '%-22s %6s %15s %8s %8s %7s\n' photo rate hqdn3d+lanczos lanczos dvres margin
 for name in "${test[@]}"; do
-  raw -i "$(pick "$name")" -vf "scale=1920:1080:force_original_aspect_ratio=increase,crop=1920:1080,format=yuv444p" \
-    -f rawvideo "$work/src"
+  photo_source "$name" "$work/src"
   "$tool" render "$work/src" 1920 1080 "$work/gt.yuv" $W $H $coded $((seed + 50)) >/dev/null
-  raw $(yuv_in ${W}x$H "$work/gt.yuv") -vf scale=$w:$h:flags=area -f rawvideo "$work/low.yuv"
+  area_down "$work/gt.yuv" ${W}x$H $w $h "$work/low.yuv"
   for rate in "${rates[@]}"; do
     code_clip h264 "$work/low.yuv" $w $h "$work/decoded.yuv" "$work" "$rate"
     up "hqdn3d,scale=$W:$H:flags=lanczos" "$work/stock.yuv"

@@ -59,13 +59,12 @@ add() {  # add KEY "frames N psnr P ssim S" "fps F cpu_ms_per_frame C"
 W=1280 H=720
 seed=11
 for name in "${test[@]}"; do
-  raw -i "$(pick "$name")" -vf "scale=1920:1080:force_original_aspect_ratio=increase,crop=1920:1080,format=yuv444p" \
-    -f rawvideo "$work/src"
+  photo_source "$name" "$work/src"
   "$tool" render "$work/src" 1920 1080 "$work/gt.yuv" $W $H $frames $seed
   for s in 2 4; do
     w=$((W / s)) h=$((H / s))
     echo "sr${s}: $name ${w}x$h → ${W}x$H, $frames pictures" >&2
-    raw -f rawvideo -pix_fmt yuv420p -s ${W}x$H -i "$work/gt.yuv" -vf scale=$w:$h:flags=area -f rawvideo "$work/low.yuv"
+    area_down "$work/gt.yuv" ${W}x$H $w $h "$work/low.yuv"
     for flags in bicubic lanczos; do
       t=$(stock "$work/low.yuv" $w $h $W $H "scale=$W:$H:flags=$flags" "$work/out.yuv")
       add "$flags@sr$s" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" $W $H)" "$t"
@@ -77,8 +76,7 @@ for name in "${test[@]}"; do
   # Compressed low resolution: dvres against denoise + scale.
   "$tool" render "$work/src" 1920 1080 "$work/gt.yuv" $W $H $coded $((seed + 50))
   w=$((W / 2)) h=$((H / 2))
-  raw -f rawvideo -pix_fmt yuv420p -s ${W}x$H -r 25 -i "$work/gt.yuv" -vf scale=$w:$h:flags=area \
-    -f rawvideo "$work/low.yuv"
+  area_down "$work/gt.yuv" ${W}x$H $w $h "$work/low.yuv"
   for codec in mpeg2 h264; do
     code_clip "$codec" "$work/low.yuv" "$w" "$h" "$work/decoded.yuv"
     echo "dv-$codec: $name ${w}x$h coded → ${W}x$H, $coded pictures" >&2
@@ -101,8 +99,7 @@ for name in "${test[@]}"; do
 done
 
 # Speed at 720p → 1440p.
-raw -i "$(pick "${test[0]}")" -vf "scale=1920:1080:force_original_aspect_ratio=increase,crop=1920:1080,format=yuv444p" \
-  -f rawvideo "$work/src"
+photo_source "${test[0]}" "$work/src"
 "$tool" render "$work/src" 1920 1080 "$work/gt.yuv" $W $H 10 99
 echo "speed: ${W}x$H → $((2 * W))x$((2 * H)), 10 pictures" >&2
 speed_stock=$(stock "$work/gt.yuv" $W $H $((2 * W)) $((2 * H)) "scale=$((2 * W)):$((2 * H)):flags=lanczos" "$work/out.yuv")

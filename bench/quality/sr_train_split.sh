@@ -30,11 +30,9 @@ add() {
 }
 seed=701
 for name in "${train[@]}"; do
-  raw -i "$(pick "$name")" -vf "scale=1920:1080:force_original_aspect_ratio=increase,crop=1920:1080,format=yuv444p" \
-    -f rawvideo "$work/src"
+  photo_source "$name" "$work/src"
   "$tool" render "$work/src" 1920 1080 "$work/gt.yuv" $W $H $coded $seed
-  raw -f rawvideo -pix_fmt yuv420p -s ${W}x$H -r 25 -i "$work/gt.yuv" -vf scale=$w:$h:flags=area \
-    -f rawvideo "$work/low.yuv"
+  area_down "$work/gt.yuv" ${W}x$H $w $h "$work/low.yuv"
   for codec in mpeg2 h264; do
     code_clip "$codec" "$work/low.yuv" "$w" "$h" "$work/decoded.yuv"
     echo "$codec: $name" >&2

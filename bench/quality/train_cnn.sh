@@ -46,13 +46,12 @@ if [[ ! -s "$work/sr2.list" ]]; then
     name=${photo%.jpg}
     name=${name//\//_}
     echo "prepare: $name" >&2
-    raw -i "$(pick "$photo")" -vf "scale=1920:1080:force_original_aspect_ratio=increase,crop=1920:1080,format=yuv444p" \
-      -f rawvideo "$work/src"
+    photo_source "$photo" "$work/src"
     for clip in 1 2 3; do
       p="$work/$name.sr$clip"
       "$tool" render "$work/src" 1920 1080 "$p.all" $W $H 8 $((1000 + 10 * index + clip))
       every 2 "$p.all" ${W}x$H "$p.gt"
-      raw $(yuv_in ${W}x$H "$p.gt") -vf scale=$w:$h:flags=area -f rawvideo "$p.low"
+      area_down "$p.gt" ${W}x$H $w $h "$p.low"
       "$tool" chain "$p.low" $w $h $W $H "$p.base" pabsr1:refine=0 >/dev/null
       rm "$p.all"
       echo "$p.low $p.base $p.gt $W $H" >>"$work/sr2.list"

@@ -49,8 +49,7 @@ W=1280 H=720
 index=0
 for photo in "${train[@]}"; do
   name=$(file_name "$photo")
-  raw -i "$(pick "$photo")" -vf "scale=1920:1080:force_original_aspect_ratio=increase,crop=1920:1080,format=yuv444p" \
-    -f rawvideo "$work/$name.src"
+  photo_source "$photo" "$work/$name.src"
   # pabsr1: two short clips, pictures 0 and 5 of each.
   for clip in 1 2; do
     (( dvres_only || ${SR_TRAIN_PREP_ONLY:-0} )) && break
@@ -58,15 +57,15 @@ for photo in "${train[@]}"; do
     "$tool" render "$work/$name.src" 1920 1080 "$gt.all" $W $H 6 $((clip * 100 + 1 + index))
     raw $(yuv_in ${W}x$H "$gt.all") -vf "select='not(mod(n\,5))'" -fps_mode passthrough -f rawvideo "$gt"
     rm "$gt.all"
-    raw $(yuv_in ${W}x$H "$gt") -vf scale=$((W / 2)):$((H / 2)):flags=area -f rawvideo "$gt.2"
-    raw $(yuv_in ${W}x$H "$gt") -vf scale=$((W / 4)):$((H / 4)):flags=area -f rawvideo "$gt.4"
+    area_down "$gt" ${W}x$H $((W / 2)) $((H / 2)) "$gt.2"
+    area_down "$gt" ${W}x$H $((W / 4)) $((H / 4)) "$gt.4"
     echo "$gt.2 $gt $W $H" >>"$work/sr2.list"
     echo "$gt.4 $gt $W $H" >>"$work/sr4.list"
   done
   # dvres: a 12-picture clip, compressed at four settings.
   clip="$work/$name.dv.yuv"
   "$tool" render "$work/$name.src" 1920 1080 "$clip" $W $H 12 $((301 + index))
-  raw $(yuv_in ${W}x$H "$clip") -vf scale=$((W / 2)):$((H / 2)):flags=area -f rawvideo "$clip.low"
+  area_down "$clip" ${W}x$H $((W / 2)) $((H / 2)) "$clip.low"
   raw $(yuv_in ${W}x$H "$clip") -vf "select='not(mod(n\,3))'" -fps_mode passthrough -f rawvideo "$clip.gt"
   raw $(yuv_in $((W / 2))x$((H / 2)) "$clip.low") -vf "select='not(mod(n\,3))'" -fps_mode passthrough \
     -f rawvideo "$clip.lowgt"
