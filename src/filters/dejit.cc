@@ -196,6 +196,15 @@ struct NormalEquations {
   double g[4] = {};
   double abs_residual = 0;
   int64_t count = 0;
+
+  void Add(const NormalEquations& other) {
+    for (int r = 0; r < 4; ++r) {
+      g[r] += other.g[r];
+      for (int c = 0; c <= r; ++c) h[r][c] += other.h[r][c];
+    }
+    abs_residual += other.abs_residual;
+    count += other.count;
+  }
 };
 
 // What one Gauss-Newton pass reads: the previous picture and its gradients,
@@ -350,13 +359,15 @@ void FitRow(const FitInputs& in, int y, bool avx2, NormalEquations* eq) {
   for (int k = 0; k < 15; ++k) {
     for (int lane = 0; lane < 8; ++lane) total[k] += lanes.sums[k][lane];
   }
+  NormalEquations row;
   int k = 0;
-  for (int r = 0; r < 4; ++r) eq->g[r] += total[k++];
+  for (int r = 0; r < 4; ++r) row.g[r] = total[k++];
   for (int r = 0; r < 4; ++r) {
-    for (int c = 0; c <= r; ++c) eq->h[r][c] += total[k++];
+    for (int c = 0; c <= r; ++c) row.h[r][c] = total[k++];
   }
-  eq->abs_residual += total[k];
-  eq->count += lanes.count;
+  row.abs_residual = total[k];
+  row.count = lanes.count;
+  eq->Add(row);
 }
 
 // Gauss-Newton on one level: refines p = (ux, uy, zoom, rotation) so that
@@ -399,14 +410,7 @@ void GaussNewton(const std::vector<float>& previous, const std::vector<float>& n
     };
     RunInHalves(height, threaded, accumulate);
     NormalEquations eq;
-    for (const NormalEquations& half : halves) {
-      for (int r = 0; r < 4; ++r) {
-        eq.g[r] += half.g[r];
-        for (int c = 0; c <= r; ++c) eq.h[r][c] += half.h[r][c];
-      }
-      eq.abs_residual += half.abs_residual;
-      eq.count += half.count;
-    }
+    for (const NormalEquations& half : halves) eq.Add(half);
     *overlap = static_cast<double>(eq.count) / (static_cast<double>(width) * height);
     if (eq.count < 16) return;
     *mean_residual = eq.abs_residual / eq.count;
