@@ -7,6 +7,7 @@ extern "C" {
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
 #include <libavutil/mem.h>
+#include <libavutil/pixdesc.h>
 }
 
 #include "engine/av_error.h"
@@ -275,10 +276,20 @@ Result<std::unique_ptr<VideoFilterChain>> VideoFilterChain::Create(
       pending += step.filter;
       continue;
     }
-    RETURN_IF_ERROR(flush_graph());
     Segment segment;
-    segment.input = format;
     ASSIGN_OR_RETURN(segment.stage, MakeFilterStage(*step.stage));
+    const AVPixelFormat wanted = segment.stage->InputPixelFormat(format.pixel_format);
+    if (wanted != format.pixel_format) {
+      const char* name = av_get_pix_fmt_name(wanted);
+      if (name == nullptr) {
+        return Status::InvalidArgument("the '" + step.stage->name + "' filter takes no format " +
+                                       "the input can be converted to");
+      }
+      if (!pending.empty()) pending += ",";
+      pending += std::string("format=pix_fmts=") + name;
+    }
+    RETURN_IF_ERROR(flush_graph());
+    segment.input = format;
     Result<VideoFormat> configured = segment.stage->Configure(format);
     if (!configured.ok()) {
       return configured.status().Annotate("configuring the '" + step.stage->name + "' filter");

@@ -69,6 +69,10 @@ class FilterStage {
   using EmitFn = std::function<Status(FramePtr frame)>;
 
   virtual ~FilterStage() = default;
+  // The pixel format the stage wants, given the one the chain has (by default
+  // that one). Where they differ the chain converts before the stage
+  // (libavfilter's `format` filter), so Configure sees the wanted format.
+  virtual AVPixelFormat InputPixelFormat(AVPixelFormat offered) const { return offered; }
   virtual Result<VideoFormat> Configure(const VideoFormat& input) = 0;
   // `frame` is owned by the stage from here on; null at the end of the stream.
   virtual Status Filter(FramePtr frame, const EmitFn& emit) = 0;

@@ -39,11 +39,12 @@ struct FilmGrainOptions {
 class FilmGrain final : public engine::FilterStage {
  public:
   explicit FilmGrain(FilmGrainOptions options) : options_(options) {}
+  AVPixelFormat InputPixelFormat(AVPixelFormat offered) const override;
   Result<engine::VideoFormat> Configure(const engine::VideoFormat& input) override;
   Status Filter(engine::FramePtr frame, const EmitFn& emit) override;
 
   // Applies the grain of frame number `frame_index` to `frame` in place
-  // (planar YUV, 8 to 16 bits). Exposed for tests.
+  // (a format FilterPixelFormat takes). Exposed for tests.
   Status Apply(AVFrame* frame, int64_t frame_index);
 
  private:

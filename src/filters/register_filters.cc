@@ -1,52 +1,17 @@
 #include "filters/register_filters.h"
 
-#include <cstring>
 #include <memory>
 
 extern "C" {
 #include <libavutil/frame.h>
-#include <libavutil/pixdesc.h>
 }
 
+#include "filters/av_frame_format.h"
 #include "filters/film_grain.h"
 #include "filters/filter.h"
 
 namespace vidmill::filters {
 namespace {
-
-// The plain-plane format of an AVPixelFormat, or an error for what our filters
-// do not take (packed, RGB, float, big-endian, exotic subsampling).
-Result<PixelFormat> ToPixelFormat(AVPixelFormat av_format, int width, int height) {
-  const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(av_format);
-  const char* name = av_get_pix_fmt_name(av_format);
-  if (desc == nullptr || !(desc->flags & AV_PIX_FMT_FLAG_PLANAR) ||
-      (desc->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_FLOAT | AV_PIX_FMT_FLAG_BE)) ||
-      desc->nb_components < 3 || desc->comp[0].depth < 8 || desc->comp[0].depth > 16 ||
-      desc->log2_chroma_w > 1 || desc->log2_chroma_h > desc->log2_chroma_w) {
-    return Status::InvalidArgument(std::string("Vidmill's filters need planar Y'CbCr 4:2:0, "
-                                               "4:2:2 or 4:4:4 at 8-16 bits, got ") +
-                                   (name ? name : "unknown"));
-  }
-  PixelFormat format;
-  format.width = width;
-  format.height = height;
-  format.bit_depth = desc->comp[0].depth;
-  format.chroma = desc->log2_chroma_w == 0   ? Chroma::k444
-                  : desc->log2_chroma_h == 0 ? Chroma::k422
-                                             : Chroma::k420;
-  return format;
-}
-
-FrameView WrapFrame(const AVFrame* frame, const PixelFormat& format) {
-  FrameView view;
-  view.format = format;
-  for (int plane = 0; plane < 3; ++plane) {
-    view.planes[plane] =
-        PlaneView{frame->data[plane], format.PlaneWidth(plane), format.PlaneHeight(plane),
-                  frame->linesize[plane], format.bit_depth};
-  }
-  return view;
-}
 
 // Runs a VideoFilter as an engine FilterStage: wraps each AVFrame as a
 // FrameView, and copies each output into a fresh AVFrame.
@@ -54,10 +19,14 @@ class VideoFilterStage final : public engine::FilterStage {
  public:
   explicit VideoFilterStage(engine::FilterStageOptions options) : options_(std::move(options)) {}
 
+  AVPixelFormat InputPixelFormat(AVPixelFormat offered) const override {
+    return NearestFilterPixelFormat(offered);
+  }
+
   Result<engine::VideoFormat> Configure(const engine::VideoFormat& input) override {
     input_ = input;
     ASSIGN_OR_RETURN(PixelFormat format,
-                     ToPixelFormat(input.pixel_format, input.width, input.height));
+                     FilterPixelFormat(input.pixel_format, input.width, input.height));
     in_format_ = format;
     FilterConfig config;
     config.input = format;

@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/filter_graph.h"
 #include "engine/filter_stage.h"
+#include "filters/av_frame_format.h"
 
 extern "C" {
 #include <libavutil/frame.h>
+#include <libavutil/pixdesc.h>
 }
 
 namespace vidmill::filters {
@@ -146,6 +149,93 @@ TEST(RegisterFiltersTest, UnsupportedPixelFormatIsRefused) {
   input.height = 16;
   input.pixel_format = AV_PIX_FMT_RGB24;
   EXPECT_EQ((*stage)->Configure(input).status().code(), Code::kInvalidArgument);
+}
+
+TEST(RegisterFiltersTest, FormatsTheFiltersDoNotTakeMapToTheNearestOneTheyDo) {
+  // Taken as they are.
+  for (AVPixelFormat taken : {AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUV422P10LE, AV_PIX_FMT_YUV444P12LE,
+                              AV_PIX_FMT_YUVJ420P, AV_PIX_FMT_YUV420P16LE}) {
+    EXPECT_EQ(NearestFilterPixelFormat(taken), taken) << av_get_pix_fmt_name(taken);
+    EXPECT_TRUE(FilterPixelFormat(taken, 32, 16).ok()) << av_get_pix_fmt_name(taken);
+  }
+  // Converted without losing chroma resolution or depth.
+  const std::pair<AVPixelFormat, AVPixelFormat> nearest[] = {
+      {AV_PIX_FMT_YUV411P, AV_PIX_FMT_YUV422P},          // DV 525/60
+      {AV_PIX_FMT_UYVY422, AV_PIX_FMT_YUV422P},          // packed 4:2:2
+      {AV_PIX_FMT_NV12, AV_PIX_FMT_YUV420P},             // semi-planar
+      {AV_PIX_FMT_P010LE, AV_PIX_FMT_YUV420P10LE},       // semi-planar 10-bit
+      {AV_PIX_FMT_YUVA420P, AV_PIX_FMT_YUV420P},         // alpha dropped
+      {AV_PIX_FMT_YUV420P10BE, AV_PIX_FMT_YUV420P10LE},  // big-endian
+      {AV_PIX_FMT_RGB24, AV_PIX_FMT_YUV444P},
+  };
+  for (const auto& [offered, wanted] : nearest) {
+    EXPECT_FALSE(FilterPixelFormat(offered, 32, 16).ok()) << av_get_pix_fmt_name(offered);
+    EXPECT_EQ(NearestFilterPixelFormat(offered), wanted)
+        << av_get_pix_fmt_name(offered) << " → "
+        << av_get_pix_fmt_name(NearestFilterPixelFormat(offered));
+  }
+  // Grey keeps its depth.
+  const AVPixFmtDescriptor* grey10 =
+      av_pix_fmt_desc_get(NearestFilterPixelFormat(AV_PIX_FMT_GRAY10LE));
+  ASSERT_NE(grey10, nullptr);
+  EXPECT_EQ(grey10->comp[0].depth, 10);
+  EXPECT_TRUE(FilterPixelFormat(NearestFilterPixelFormat(AV_PIX_FMT_GRAY8), 32, 16).ok());
+}
+
+// A DV-like 4:1:1 source through a real own filter: the chain converts it to
+// 4:2:2 first (one libavfilter graph before the stage) and the pictures keep
+// their level; a format the filters take gets no conversion.
+TEST(RegisterFiltersTest, TheChainConvertsAFormatTheFiltersDoNotTake) {
+  RegisterBuiltInFilters();
+  for (const char* name : {"denoise", "filmgrain"}) {
+    for (AVPixelFormat source : {AV_PIX_FMT_YUV411P, AV_PIX_FMT_YUV422P}) {
+      engine::VideoFormat input;
+      input.width = 64;
+      input.height = 32;
+      input.pixel_format = source;
+      engine::FilterStageOptions options;
+      options.name = name;
+      auto chain = engine::VideoFilterChain::Create({engine::FilterStep{"", options}}, input, 1);
+      ASSERT_TRUE(chain.ok()) << name << ": " << chain.status().ToString();
+      EXPECT_EQ((*chain)->graph_count(), source == AV_PIX_FMT_YUV422P ? 0 : 1) << name;
+      EXPECT_EQ((*chain)->output_format().pixel_format, AV_PIX_FMT_YUV422P) << name;
+      int frames = 0;
+      double luma = 0, chroma = 0;
+      auto sink = [&](AVFrame* frame) {
+        EXPECT_EQ(frame->format, AV_PIX_FMT_YUV422P);
+        EXPECT_EQ(frame->width, 64);
+        for (int y = 0; y < frame->height; ++y) {
+          for (int x = 0; x < frame->width; ++x) luma += frame->data[0][y * frame->linesize[0] + x];
+          for (int x = 0; x < frame->width / 2; ++x) {
+            chroma += frame->data[1][y * frame->linesize[1] + x];
+          }
+        }
+        ++frames;
+        return Status::Ok();
+      };
+      for (int64_t pts = 0; pts < 4; ++pts) {
+        engine::FramePtr frame(av_frame_alloc());
+        frame->format = source;
+        frame->width = 64;
+        frame->height = 32;
+        frame->pts = pts;
+        ASSERT_EQ(av_frame_get_buffer(frame.get(), 0), 0);
+        const int chroma_width = source == AV_PIX_FMT_YUV411P ? 16 : 32;
+        for (int y = 0; y < 32; ++y) {
+          for (int x = 0; x < 64; ++x) frame->data[0][y * frame->linesize[0] + x] = 100;
+          for (int x = 0; x < chroma_width; ++x) {
+            frame->data[1][y * frame->linesize[1] + x] = 90;
+            frame->data[2][y * frame->linesize[2] + x] = 160;
+          }
+        }
+        ASSERT_TRUE((*chain)->Push(frame.get(), sink).ok());
+      }
+      ASSERT_TRUE((*chain)->Push(nullptr, sink).ok());
+      ASSERT_EQ(frames, 4) << name;
+      EXPECT_NEAR(luma / (frames * 64 * 32), 100, 1.0) << name;
+      EXPECT_NEAR(chroma / (frames * 32 * 32), 90, 1.0) << name;
+    }
+  }
 }
 
 }  // namespace

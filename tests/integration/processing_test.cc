@@ -397,6 +397,28 @@ TEST_F(ProcessingTest, VidmillsOwnDenoiseRunsInTheChainAndKeepsEveryFrame) {
   EXPECT_EQ(ProbeVideo(output, "width,height,nb_read_frames"), "320,240,50\n");
 }
 
+// Archives bring formats the own filters do not take as they are — DV 525/60
+// is 4:1:1 — and the chain converts them (here to 4:2:2) rather than failing
+// the job.
+TEST_F(ProcessingTest, VidmillsOwnFiltersTakeADvSource) {
+  const std::string clip = server_->data_dir() + "/tape.dv";
+  RunShell(
+      "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=720x480:rate=30000/1001 -frames:v 8 "
+      "-pix_fmt yuv411p -c:v dvvideo " +
+      clip);
+  ASSERT_EQ(ProbeVideo(clip, "pix_fmt"), "yuv411p\n");
+  const std::string dv = client_->CreateVideo();
+  ASSERT_EQ(client_->Upload(dv, ReadFile(clip), /*light=*/true, "tape.dv").status, 200);
+  object state = client_->WaitForIngestion(dv);
+  ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+  Processed processed =
+      ProcessToDone(object{{"denoiser", "denoise"}, {"postProcessor", "filmgrain"}}, dv);
+  ASSERT_FALSE(processed.video.empty());
+  const std::string output = Download(processed, "from-dv.mov");
+  ASSERT_FALSE(output.empty());
+  EXPECT_EQ(ProbeVideo(output, "width,height,nb_read_frames"), "720,480,8\n");
+}
+
 TEST_F(ProcessingTest, BadRequestsAreRefusedWithTheFieldNamed) {
   struct Case {
     object request;
