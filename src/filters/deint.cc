@@ -426,6 +426,13 @@ Status Deinterlacer::Push(const FrameView& in, int64_t pts) {
   return Status::Ok();
 }
 
+int64_t Deinterlacer::SecondFieldPts() const {
+  const int64_t cur = window_[1].pts;
+  if (!last_frame_ && window_[2].pts > cur) return cur + window_[2].pts;
+  const int64_t interval = cur - window_[0].pts;  // 0 for the first frame
+  return 2 * cur + (interval > 0 ? interval : std::max<int64_t>(config_.frame_duration, 1));
+}
+
 Status Deinterlacer::Flush() {
   if (flushed_) return Status::Ok();
   flushed_ = true;
@@ -527,7 +534,9 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
     next_history_->ExtendTopBottom();
     std::swap(history_, next_history_);
     have_history_ = true;
-    result.pts = config_.field_rate ? window_[1].pts * 2 + field : window_[1].pts;
+    result.pts = !config_.field_rate ? window_[1].pts
+                 : field == 0        ? window_[1].pts * 2
+                                     : SecondFieldPts();
   }
   if (revisit_first) {
     RevisitFirstField(SourcesFor(prev, cur, next, 0, 0, true, false), results[0].view().planes[0],

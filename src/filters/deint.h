@@ -71,7 +71,7 @@
 // Input: woven frames (both fields in one frame); 8–16 bits, any chroma (chroma
 // lines follow luma's field parity, as in yadif/bwdif). Output: the same format,
 // one frame per input frame (first field kept) or, with field_rate, two
-// (pts × 2 and pts × 2 + 1). One frame of look-ahead.
+// (the second field midway to the next frame: filter.h). One frame of look-ahead.
 //
 // Thread safety: one instance per pipeline; inside Push() and Flush() two
 // threads share a field's chunks of rows, always the same chunks, so the
@@ -124,6 +124,9 @@ class Deinterlacer final : public VideoFilter {
   struct LumaHistory;
 
   explicit Deinterlacer(const FilterConfig& config);
+  // The second field's pts at field rate (filter.h): midway to the next
+  // frame's, or after the last frame one interval on.
+  int64_t SecondFieldPts() const;
   // Emits the outputs of window_[1] (prev = window_[0], next = window_[2]).
   void EmitCurrent(std::vector<OwnedFrame>* out);
   // Where a field stands in the stream, for DecideLuma's choice.

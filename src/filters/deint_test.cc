@@ -57,11 +57,37 @@ TEST(DeintTest, StaticWovenImageIsReproducedAtFieldRate) {
       std::vector<OwnedFrame> out = RunDeint(config, input, 4);
       ASSERT_EQ(out.size(), 8u);
       for (size_t index = 0; index < out.size(); ++index) {
-        EXPECT_EQ(out[index].pts, static_cast<int64_t>(index / 2) * 20 + (index % 2));
+        // Frames 10 apart: fields 5 apart, in a time base of half the input's.
+        EXPECT_EQ(out[index].pts, static_cast<int64_t>(index) * 10);
         ExpectSamePicture(out[index], input, "picture " + std::to_string(index));
       }
     }
   }
+}
+
+// At field rate the second field sits midway between its frame and the next
+// (in the half time base: the sum of their pts), whatever the spacing; the
+// last frame's one interval on; a clip's only frame's config.frame_duration on.
+TEST(DeintTest, SecondFieldsSitMidwayToTheNextFrame) {
+  FilterConfig config;
+  config.input = PixelFormat{48, 32, 8, Chroma::k420};
+  config.field_rate = true;
+  config.frame_duration = 7;
+  const OwnedFrame input = MakeStatic(config.input);
+  auto pts_of = [&](const std::vector<int64_t>& in) {
+    auto filter = MakeFilter("deint", config);
+    EXPECT_TRUE(filter.ok());
+    std::vector<OwnedFrame> out;
+    for (int64_t pts : in) EXPECT_TRUE((*filter)->Push(input.view(), pts).ok());
+    EXPECT_TRUE((*filter)->Flush().ok());
+    EXPECT_TRUE((*filter)->Pull(&out).ok());
+    std::vector<int64_t> result;
+    for (const OwnedFrame& frame : out) result.push_back(frame.pts);
+    return result;
+  };
+  EXPECT_EQ(pts_of({0, 3600, 7200}), (std::vector<int64_t>{0, 3600, 7200, 10800, 14400, 18000}));
+  EXPECT_EQ(pts_of({0, 10, 30}), (std::vector<int64_t>{0, 10, 20, 40, 60, 80}));
+  EXPECT_EQ(pts_of({5}), (std::vector<int64_t>{10, 17}));
 }
 
 // A bright vertical bar moving right by 3 pixels per field period.

@@ -16,8 +16,10 @@
 //    filter fills its look-ahead, 1 per input normally, 2 per input for a
 //    field-rate deinterlacer) in presentation order, each with its pts.
 //    Output pts are in the input's time base; a field-rate deinterlacer emits
-//    pts*2 and pts*2+1, i.e. in a time base of half the input's, and says so
-//    via pts_scale() == 2.
+//    in a time base of half the input's, and says so via pts_scale() == 2: a
+//    frame's first field at pts*2, its second midway to the next frame's pts
+//    (pts + next pts), the last frame's second field one frame interval on
+//    (the last interval seen, else config.frame_duration).
 //  * Flush() declares the end of the stream; the following Pull() returns
 //    everything still held. Push after Flush is kInvalidArgument.
 //  * Determinism: the same config (including its "seed" property) and the same
@@ -50,6 +52,9 @@ struct FilterConfig {
   // frame per field (25i → 50p) rather than one per frame.
   bool top_field_first = true;
   bool field_rate = false;
+  // One frame's duration in pts units: where a field-rate deinterlacer places
+  // the second field of a clip's only frame (it has no interval to go by).
+  int64_t frame_duration = 1;
   ClarityBoost clarity_boost = ClarityBoost::kNone;
   // Free-form properties, e.g. {"strength", "0.5"}, {"seed", "42"}. Unknown
   // keys are kInvalidArgument, so a typo does not silently do nothing.
@@ -65,7 +70,7 @@ class VideoFilter {
   virtual Status Flush() = 0;
 
   virtual PixelFormat output_format() const = 0;
-  // Output pts = input pts × pts_scale() (+1 for the second field).
+  // Output pts are in the input time base divided by pts_scale() (above).
   virtual int pts_scale() const { return 1; }
 };
 

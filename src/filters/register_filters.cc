@@ -1,9 +1,11 @@
 #include "filters/register_filters.h"
 
+#include <algorithm>
 #include <memory>
 
 extern "C" {
 #include <libavutil/frame.h>
+#include <libavutil/mathematics.h>
 }
 
 #include "filters/av_frame_format.h"
@@ -32,6 +34,10 @@ class VideoFilterStage final : public engine::FilterStage {
     config.input = format;
     config.top_field_first = options_.top_field_first;
     config.field_rate = options_.field_rate;
+    if (input.frame_rate.num > 0 && input.time_base.num > 0) {
+      config.frame_duration =
+          std::max<int64_t>(1, av_rescale_q(1, av_inv_q(input.frame_rate), input.time_base));
+    }
     if (options_.name == "pabsr1" || options_.name == "dvres") {
       config.output_width = options_.width;
       config.output_height = options_.height;

@@ -75,6 +75,30 @@ TEST(RegisterFiltersTest, DeintRunsAsAnEngineStageAtFieldRate) {
   EXPECT_EQ(row[4], (4 * 13 + 5 * 7) % 1024);
 }
 
+// A one-frame clip in MPEG's 1/90000 time base at 25 frames/s: the second
+// field comes half a frame (3600 ticks of 1/180000) after the first.
+TEST(RegisterFiltersTest, DeintStageTimesALoneFramesSecondFieldByTheFrameRate) {
+  RegisterBuiltInFilters();
+  engine::FilterStageOptions options;
+  options.name = "deint";
+  options.field_rate = true;
+  auto stage = engine::MakeFilterStage(options);
+  ASSERT_TRUE(stage.ok()) << stage.status().ToString();
+  engine::VideoFormat input = Input32x16();
+  input.time_base = {1, 90000};
+  auto output = (*stage)->Configure(input);
+  ASSERT_TRUE(output.ok()) << output.status().ToString();
+  EXPECT_EQ(output->time_base.den, 180000);
+  std::vector<int64_t> pts;
+  auto emit = [&](engine::FramePtr frame) {
+    pts.push_back(frame->pts);
+    return Status::Ok();
+  };
+  ASSERT_TRUE((*stage)->Filter(MakeFrame(32, 16, 0), emit).ok());
+  ASSERT_TRUE((*stage)->Filter(nullptr, emit).ok());
+  EXPECT_EQ(pts, (std::vector<int64_t>{0, 3600}));
+}
+
 TEST(RegisterFiltersTest, DejitStageHoldsItsLookAheadUntilFlushOnInterlacedOutput) {
   RegisterBuiltInFilters();
   engine::FilterStageOptions options;

@@ -306,6 +306,31 @@ TEST_F(DeintProcessingTest, VidmillsOwnDeinterlacerRebuildsFieldRateFromAnInterl
   EXPECT_GT(deinterlaced_psnr, 36) << "weave " << weave_psnr;
 }
 
+// With a frame-rate step after it (here `fps` asked for explicitly), each
+// field's picture must keep its own instant: the second field half a frame
+// after the first, not one tick of the source's time base (the mp4's 1/12800),
+// which made fps keep every second-field picture twice and no first-field one.
+TEST_F(DeintProcessingTest, FieldRatePicturesKeepTheirInstantsThroughAFrameRateStep) {
+  const std::string output =
+      DeinterlacePan(object{{"frameRate", object{{"fps", 50}}}, {"frameRateConverter", "fps"}},
+                     "field_rate", "deint50fps.mov");
+  ASSERT_FALSE(output.empty());
+  EXPECT_EQ(ProbeVideo(output, "r_frame_rate,nb_read_frames"), "50/1,100\n");
+  // The pan moves in every picture: no two consecutive pictures are the same.
+  CommandResult hashes =
+      RunShell("ffmpeg -nostdin -v error -i '" + output + "' -map 0:v -f framemd5 -");
+  std::vector<std::string> frames;
+  std::istringstream lines(hashes.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("0,", 0) == 0) frames.push_back(line.substr(line.rfind(',') + 1));
+  }
+  ASSERT_EQ(frames.size(), 100u);
+  int repeated = 0;
+  for (size_t n = 1; n < frames.size(); ++n) repeated += frames[n] == frames[n - 1];
+  EXPECT_EQ(repeated, 0);
+  EXPECT_GT(LumaPsnr(output, pan_.truth), 36);
+}
+
 // At the source's frame rate (25i → 25p) deint emits the first field of each
 // frame, compensated like at field rate; against the truth at those instants
 // it must beat bwdif's send_frame on the same source.
