@@ -22,6 +22,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <vector>
 
 extern "C" {
@@ -68,6 +69,7 @@ class Pipeline {
             : 0.0;
     if (spec_.has_range) {
       spec_.clip_seconds = (spec_.end_ms - spec_.start_ms) / 1000.0;
+      range_end_ = start_time + spec_.end_ms / 1000.0;
     } else if (spec_.clip_seconds <= 0) {
       spec_.clip_seconds = video_in->duration > 0
                                ? video_in->duration * av_q2d(video_in->time_base)
@@ -207,13 +209,26 @@ class Pipeline {
     ASSIGN_OR_RETURN(PacketPtr packet, NewPacket());
     ASSIGN_OR_RETURN(FramePtr frame, NewFrame());
     bool eof = false;
-    while (!eof && !video_chain_->finished()) {
+    // Once the video has ended (a range's trim), the audio is read on to the
+    // range's end: a muxer may store it well after the video of the same
+    // instant (MPEG program streams do, by half a second).
+    double audio_read_to = -std::numeric_limits<double>::infinity();
+    auto audio_pending = [&] {
+      return audio_graph_.graph && spec_.has_range && audio_read_to < range_end_;
+    };
+    while (!eof && (!video_chain_->finished() || audio_pending())) {
       if (cancel_ && cancel_()) return Status::Cancelled("processing was cancelled");
       RETURN_IF_ERROR(input_->ReadPacket(packet.get(), &eof));
       if (eof) break;
       if (packet->stream_index == input_->video_stream_index()) {
-        RETURN_IF_ERROR(Decode(video_decoder_.get(), packet.get(), frame.get(), true));
+        if (!video_chain_->finished()) {
+          RETURN_IF_ERROR(Decode(video_decoder_.get(), packet.get(), frame.get(), true));
+        }
       } else if (audio_graph_.graph && packet->stream_index == input_->audio_stream_index()) {
+        if (packet->pts != AV_NOPTS_VALUE) {
+          audio_read_to =
+              (packet->pts + packet->duration) * av_q2d(input_->audio_stream()->time_base);
+        }
         RETURN_IF_ERROR(Decode(audio_decoder_.get(), packet.get(), frame.get(), false));
       }
       av_packet_unref(packet.get());
@@ -333,6 +348,7 @@ class Pipeline {
   int64_t frames_written_ = 0;
   int64_t audio_samples_ = 0;
   double expected_seconds_ = 1;
+  double range_end_ = 0;  // seconds, in the input's timestamps (with a range)
   std::chrono::steady_clock::time_point started_;
 };
 

@@ -354,18 +354,26 @@ TEST(TranscodeTest, FrameRateConvertersReachTheTargetRate) {
 
 TEST(TranscodeTest, RangeTrimsVideoAndAudioInSync) {
   test::TempDir dir;
-  TranscodeSpec spec = Base();
-  spec.has_range = true;
-  spec.start_ms = 520;
-  spec.end_ms = 1480;
-  auto probe = RunSpec(spec, Inputs::Get().progressive, "mov", dir);
-  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
-  EXPECT_NEAR(probe->frames * 0.04, 0.96, 0.04 + 1e-9);  // within one frame
-  std::string audio = Output(
-      "ffprobe -v error -select_streams a:0 -show_entries stream=duration "
-      "-of default=nw=1:nk=1 '" +
-      dir.path() + "/out.mov'");
-  EXPECT_NEAR(std::atof(audio.c_str()), 0.96, 0.03);
+  // Also as an MPEG program stream (.mpg, .vob), whose muxer stores a
+  // stream's audio well after the video of the same instant: reading had
+  // stopped at the range's last picture, and the audio ended 0.5 s early.
+  const std::string program_stream = dir.path() + "/source.mpg";
+  Ffmpeg("-i '" + Inputs::Get().progressive + "' -c:v mpeg2video -q:v 2 -c:a mp2 -b:a 192k '" +
+         program_stream + "'");
+  for (const std::string& input : {Inputs::Get().progressive, program_stream}) {
+    TranscodeSpec spec = Base();
+    spec.has_range = true;
+    spec.start_ms = 520;
+    spec.end_ms = 1480;
+    auto probe = RunSpec(spec, input, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << input << ": " << probe.status().ToString();
+    EXPECT_NEAR(probe->frames * 0.04, 0.96, 0.04 + 1e-9) << input;  // within one frame
+    std::string audio = Output(
+        "ffprobe -v error -select_streams a:0 -show_entries stream=duration "
+        "-of default=nw=1:nk=1 '" +
+        dir.path() + "/out.mov'");
+    EXPECT_NEAR(std::atof(audio.c_str()), 0.96, 0.03) << input;
+  }
 }
 
 // Seconds from the start of `path` to its first white video frame and to the
