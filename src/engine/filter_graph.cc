@@ -179,6 +179,13 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
         return Status::InvalidArgument("unknown frame-rate converter '" + converter + "'");
       }
       if (clip > 0) steps.push_back(Graph("trim=end=" + Seconds(clip)));
+    } else {
+      // The same rate: fps still puts each frame at its instant of the
+      // constant-rate output, repeating or dropping where the timestamps are
+      // irregular (variable-rate sources: phones, screen recordings), which
+      // keeps the duration and the sync with the audio. A constant-rate
+      // source's frames pass one for one.
+      steps.push_back(Graph("fps=fps=" + RateString(target)));
     }
   }
 

@@ -63,7 +63,7 @@ TEST(FilterGraphTest, OwnFiltersSitAtTheirPlaceInTheFixedOrder) {
   std::vector<Case> cases;
   {
     TranscodeSpec spec = Base();
-    cases.push_back({"nothing", spec, "setpts | setsar | setfield | format"});
+    cases.push_back({"nothing", spec, "setpts | setsar | fps | setfield | format"});
   }
   {
     TranscodeSpec spec = Base();
@@ -71,7 +71,8 @@ TEST(FilterGraphTest, OwnFiltersSitAtTheirPlaceInTheFixedOrder) {
     spec.deinterlacer = "deint";
     spec.deinterlace_field_rate = true;
     spec.fps = 50;
-    cases.push_back({"deint at field rate", spec, "setpts | [deint] | setsar | setfield | format"});
+    cases.push_back(
+        {"deint at field rate", spec, "setpts | [deint] | setsar | fps | setfield | format"});
   }
   {
     TranscodeSpec spec = Base();
