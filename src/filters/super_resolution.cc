@@ -100,13 +100,15 @@ class SuperResolution final : public VideoFilter {
   PixelFormat output_format() const override { return output_; }
 
  private:
+  // Field `parity` (0 = top) of every plane: its every other row. Where a
+  // plane has an odd number of rows the top field has one more.
   static FrameView FieldOf(const FrameView& frame, int parity) {
     FrameView field = frame;
-    field.format.height = frame.format.height / 2;
+    field.format.height = (frame.format.height + 1 - parity) / 2;
     for (int plane = 0; plane < 3; ++plane) {
       PlaneView& view = field.planes[plane];
       view.data += view.stride * parity;
-      view.height /= 2;
+      view.height = (view.height + 1 - parity) / 2;
       view.stride *= 2;
     }
     return field;
@@ -255,10 +257,9 @@ Result<std::unique_ptr<VideoFilter>> MakeSuperResolution(std::string_view family
   const std::string name(family);
   RETURN_IF_ERROR(config.input.Validate());
   const bool dvres = family == "dvres";
-  RETURN_IF_ERROR(CheckProperties(
-      config, name,
-      dvres ? std::vector<std::string>{"fields", "temporal", "refine"}
-            : std::vector<std::string>{"fields", "refine"}));
+  RETURN_IF_ERROR(CheckProperties(config, name,
+                                  dvres ? std::vector<std::string>{"fields", "temporal", "refine"}
+                                        : std::vector<std::string>{"fields", "refine"}));
   ASSIGN_OR_RETURN(double fields, DoubleProperty(config, name, "fields", 0, 0, 1));
   if (fields != 0 && fields != 1) return Status::InvalidArgument(name + ": fields must be 0 or 1");
   ASSIGN_OR_RETURN(double temporal, DoubleProperty(config, name, "temporal", 1, 0, 1));
@@ -266,7 +267,8 @@ Result<std::unique_ptr<VideoFilter>> MakeSuperResolution(std::string_view family
     return Status::InvalidArgument(name + ": temporal must be 0 or 1");
   }
   ASSIGN_OR_RETURN(double refine_on, DoubleProperty(config, name, "refine", 1, 0, 1));
-  if (refine_on != 0 && refine_on != 1) return Status::InvalidArgument(name + ": refine must be 0 or 1");
+  if (refine_on != 0 && refine_on != 1)
+    return Status::InvalidArgument(name + ": refine must be 0 or 1");
   PixelFormat output = config.input;
   if (config.output_width != 0 || config.output_height != 0) {
     output.width = config.output_width;
@@ -276,14 +278,10 @@ Result<std::unique_ptr<VideoFilter>> MakeSuperResolution(std::string_view family
   if (family == "dvres" && config.clarity_boost != ClarityBoost::kNone) {
     return Status::InvalidArgument("clarityBoost applies only with the pabsr1 scaler");
   }
-  if (fields == 1) {
-    // Every plane must split into two fields of equal height, in and out.
-    const int rows = config.input.chroma == Chroma::k420 ? 4 : 2;
-    if (config.input.height % rows != 0 || output.height % rows != 0) {
-      return Status::InvalidArgument(
-          name + ": scaling fields needs heights that are multiples of " + std::to_string(rows));
-    }
-  }
+  // Do both fields of every plane, in and out, have the same height? (Only
+  // dvres's temporal stage needs it; the scaling takes fields of any height.)
+  const int field_rows = config.input.chroma == Chroma::k420 ? 4 : 2;
+  const bool even_fields = config.input.height % field_rows == 0;
   int scale = LearnedScaleFor(family, config.input.width, config.input.height / (1 + fields),
                               output.width, output.height / (1 + fields));
   // The refinement network of pabsr1's 2× filters, where this build has one
@@ -313,7 +311,12 @@ Result<std::unique_ptr<VideoFilter>> MakeSuperResolution(std::string_view family
   }
   auto filter = std::make_unique<SuperResolution>(name, config, output, model, refine, passes);
   filter->set_fields(fields == 1);
-  if (!dvres || temporal == 0) return std::unique_ptr<VideoFilter>(std::move(filter));
+  // Fields that do not split evenly (a 574-line 4:2:0 frame: chroma fields of
+  // 144 and 143 rows) get the single-picture dvres: denoise's field mode
+  // takes equal fields only, and on the woven frame it would mix the two.
+  if (!dvres || temporal == 0 || (fields == 1 && !even_fields)) {
+    return std::unique_ptr<VideoFilter>(std::move(filter));
+  }
   FilterConfig denoise_config;
   denoise_config.input = config.input;
   denoise_config.properties["strength"] = kTemporalStrength;

@@ -25,9 +25,11 @@
 // straight from the input.
 //
 // Property "fields" = 1 (the engine sets it for interlaced material that stays
-// interlaced): each field is scaled on its own and woven back (heights must
-// then split evenly: multiples of 4 in 4:2:0, of 2 otherwise); dvres's
-// denoise then works on each field stream too (its "interlaced" mode).
+// interlaced): each field is scaled on its own and woven back (a plane with
+// an odd number of rows gives its top field one more); dvres's denoise then
+// works on each field stream too (its "interlaced" mode) where the fields of
+// every plane have the same height (in 4:2:0 a multiple of 4 rows; else
+// dvres is the single-picture one).
 //
 // Input: planar Y'CbCr 8–16 bits, any chroma; output: the same depth and
 // chroma at config.output_width × output_height (0 = input size). One output

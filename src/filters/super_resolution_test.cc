@@ -150,8 +150,38 @@ TEST(SuperResolutionTest, FieldsAreScaledApart) {
       }
     }
   }
-  config.input.height = 26;  // 4:2:0 fields of 13 rows cannot be split evenly
-  EXPECT_EQ(MakeFilter("pabsr1", config).status().code(), Code::kInvalidArgument);
+}
+
+// A 4:2:0 frame whose chroma has an odd number of rows (26 → 50 lines, as
+// 574-line PAL transfers): the top field has one chroma row more, in and out,
+// and every row of both fields is written from its own field. (Such heights
+// were refused, failing the job after the request had been accepted.)
+TEST(SuperResolutionTest, FieldsOfUnequalHeightAreScaledApart) {
+  FilterConfig config;
+  config.input = PixelFormat{32, 26, 8, Chroma::k420};
+  config.output_width = 48;
+  config.output_height = 50;
+  config.properties["fields"] = "1";
+  OwnedFrame input(config.input);
+  for (int plane = 0; plane < 3; ++plane) {
+    const PlaneView p = input.plane(plane);
+    for (int y = 0; y < p.height; ++y) {
+      for (int x = 0; x < p.width; ++x) p.Set(x, y, y % 2 ? 77 : 180);
+    }
+  }
+  for (const char* name : {"pabsr1", "dvres"}) {
+    std::vector<OwnedFrame> out = RunFilter(name, config, input);
+    ASSERT_EQ(out.size(), 1u) << name;
+    for (int plane = 0; plane < 3; ++plane) {
+      const PlaneView p = out[0].plane(plane);
+      ASSERT_EQ(p.height, plane ? 25 : 50);
+      for (int y = 0; y < p.height; ++y) {
+        for (int x = 0; x < p.width; ++x) {
+          ASSERT_NEAR(p.At(x, y), y % 2 ? 77 : 180, 1) << name << " plane " << plane << " " << y;
+        }
+      }
+    }
+  }
 }
 
 TEST(SuperResolutionTest, BadConfigurationsAreRefused) {
@@ -219,8 +249,9 @@ TEST(SuperResolutionTest, TemporalDvresHoldsLookAheadAndReleasesEveryFrameOnFlus
     for (int y = 0; y < y_plane.height; ++y) {
       for (int x = 0; x < y_plane.width; ++x) {
         const double u = x + n, v = y;
-        y_plane.Set(x, y, static_cast<int>(std::lround(
-                              128 + 50 * std::sin(u * 0.23 + v * 0.11) * std::cos(v * 0.17 - u * 0.05))));
+        y_plane.Set(x, y,
+                    static_cast<int>(std::lround(128 + 50 * std::sin(u * 0.23 + v * 0.11) *
+                                                           std::cos(v * 0.17 - u * 0.05))));
       }
     }
     noisy.emplace_back(config.input);
@@ -228,8 +259,8 @@ TEST(SuperResolutionTest, TemporalDvresHoldsLookAheadAndReleasesEveryFrameOnFlus
     const PlaneView noisy_y = noisy[n].plane(0);
     for (int y = 0; y < noisy_y.height; ++y) {
       for (int x = 0; x < noisy_y.width; ++x) {
-        noisy_y.Set(x, y, std::clamp(static_cast<int>(std::lround(noisy_y.At(x, y) + noise(rng))),
-                                     0, 255));
+        noisy_y.Set(
+            x, y, std::clamp(static_cast<int>(std::lround(noisy_y.At(x, y) + noise(rng))), 0, 255));
       }
     }
   }
@@ -433,7 +464,8 @@ TEST(SuperResolutionTest, RefinementNetworkWidthFollowsTheCpu) {
   for (const auto& net : built) candidates.push_back(net.get());
   ASSERT_EQ(candidates.size(), 2u);
   const long long wide = std::max(candidates[0]->macs_per_pixel(), candidates[1]->macs_per_pixel());
-  const long long narrow = std::min(candidates[0]->macs_per_pixel(), candidates[1]->macs_per_pixel());
+  const long long narrow =
+      std::min(candidates[0]->macs_per_pixel(), candidates[1]->macs_per_pixel());
   EXPECT_LT(narrow, wide);
   EXPECT_EQ(PickRefineNet(candidates, true)->macs_per_pixel(), wide);
   EXPECT_EQ(PickRefineNet(candidates, false)->macs_per_pixel(), narrow);
@@ -442,8 +474,8 @@ TEST(SuperResolutionTest, RefinementNetworkWidthFollowsTheCpu) {
   EXPECT_EQ(used->macs_per_pixel(), used->isa() == ConvNetIsa::kAmx ? wide : narrow)
       << ConvNetIsaName(used->isa());
   EXPECT_TRUE(RunsWideNetworks(ConvNetIsa::kAmx));
-  for (ConvNetIsa isa : {ConvNetIsa::kAvx512Fp16, ConvNetIsa::kAvx512, ConvNetIsa::kAvx2,
-                         ConvNetIsa::kPortable}) {
+  for (ConvNetIsa isa :
+       {ConvNetIsa::kAvx512Fp16, ConvNetIsa::kAvx512, ConvNetIsa::kAvx2, ConvNetIsa::kPortable}) {
     EXPECT_FALSE(RunsWideNetworks(isa)) << ConvNetIsaName(isa);
   }
 }
