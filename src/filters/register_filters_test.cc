@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include "engine/filter_graph.h"
 #include "engine/filter_stage.h"
 #include "filters/av_frame_format.h"
@@ -44,14 +46,21 @@ engine::VideoFormat Input32x16() {
   return input;
 }
 
-TEST(RegisterFiltersTest, DeintRunsAsAnEngineStageAtFieldRate) {
+// A registered deint stage at field rate.
+std::unique_ptr<engine::FilterStage> FieldRateDeint() {
   RegisterBuiltInFilters();
   engine::FilterStageOptions options;
   options.name = "deint";
   options.field_rate = true;
   auto stage = engine::MakeFilterStage(options);
-  ASSERT_TRUE(stage.ok()) << stage.status().ToString();
-  auto output = (*stage)->Configure(Input32x16());
+  EXPECT_TRUE(stage.ok()) << stage.status().ToString();
+  return stage.ok() ? std::move(*stage) : nullptr;
+}
+
+TEST(RegisterFiltersTest, DeintRunsAsAnEngineStageAtFieldRate) {
+  std::unique_ptr<engine::FilterStage> stage = FieldRateDeint();
+  ASSERT_NE(stage, nullptr);
+  auto output = stage->Configure(Input32x16());
   ASSERT_TRUE(output.ok()) << output.status().ToString();
   EXPECT_EQ(output->time_base.den, 50);
   EXPECT_EQ(output->frame_rate.num, 50);
@@ -61,9 +70,9 @@ TEST(RegisterFiltersTest, DeintRunsAsAnEngineStageAtFieldRate) {
     return Status::Ok();
   };
   for (int64_t pts = 0; pts < 3; ++pts) {
-    ASSERT_TRUE((*stage)->Filter(MakeFrame(32, 16, pts), emit).ok());
+    ASSERT_TRUE(stage->Filter(MakeFrame(32, 16, pts), emit).ok());
   }
-  ASSERT_TRUE((*stage)->Filter(nullptr, emit).ok());
+  ASSERT_TRUE(stage->Filter(nullptr, emit).ok());
   ASSERT_EQ(frames.size(), 6u);
   for (size_t index = 0; index < frames.size(); ++index) {
     EXPECT_EQ(frames[index]->pts, static_cast<int64_t>(index));
@@ -78,15 +87,11 @@ TEST(RegisterFiltersTest, DeintRunsAsAnEngineStageAtFieldRate) {
 // A one-frame clip in MPEG's 1/90000 time base at 25 frames/s: the second
 // field comes half a frame (3600 ticks of 1/180000) after the first.
 TEST(RegisterFiltersTest, DeintStageTimesALoneFramesSecondFieldByTheFrameRate) {
-  RegisterBuiltInFilters();
-  engine::FilterStageOptions options;
-  options.name = "deint";
-  options.field_rate = true;
-  auto stage = engine::MakeFilterStage(options);
-  ASSERT_TRUE(stage.ok()) << stage.status().ToString();
+  std::unique_ptr<engine::FilterStage> stage = FieldRateDeint();
+  ASSERT_NE(stage, nullptr);
   engine::VideoFormat input = Input32x16();
   input.time_base = {1, 90000};
-  auto output = (*stage)->Configure(input);
+  auto output = stage->Configure(input);
   ASSERT_TRUE(output.ok()) << output.status().ToString();
   EXPECT_EQ(output->time_base.den, 180000);
   std::vector<int64_t> pts;
@@ -94,8 +99,8 @@ TEST(RegisterFiltersTest, DeintStageTimesALoneFramesSecondFieldByTheFrameRate) {
     pts.push_back(frame->pts);
     return Status::Ok();
   };
-  ASSERT_TRUE((*stage)->Filter(MakeFrame(32, 16, 0), emit).ok());
-  ASSERT_TRUE((*stage)->Filter(nullptr, emit).ok());
+  ASSERT_TRUE(stage->Filter(MakeFrame(32, 16, 0), emit).ok());
+  ASSERT_TRUE(stage->Filter(nullptr, emit).ok());
   EXPECT_EQ(pts, (std::vector<int64_t>{0, 3600}));
 }
 

@@ -126,20 +126,31 @@ TEST(SuperResolutionTest, PortableCodeMatchesTheSimdCode) {
   }
 }
 
-TEST(SuperResolutionTest, FieldsAreScaledApart) {
-  // Field 0 a pattern, field 1 flat: woven scaling would smear one into the other.
-  FilterConfig config;
-  config.input = PixelFormat{32, 24, 8, Chroma::k420};
-  config.output_width = 64;
-  config.output_height = 48;
-  config.properties["fields"] = "1";
-  OwnedFrame input = MakePattern(config.input);
+// Sets every sample of field `parity` (0 = top: the even rows) of every plane.
+void FillField(OwnedFrame* frame, int parity, int value) {
   for (int plane = 0; plane < 3; ++plane) {
-    const PlaneView p = input.plane(plane);
-    for (int y = 1; y < p.height; y += 2) {
-      for (int x = 0; x < p.width; ++x) p.Set(x, y, 77);
+    const PlaneView p = frame->plane(plane);
+    for (int y = parity; y < p.height; y += 2) {
+      for (int x = 0; x < p.width; ++x) p.Set(x, y, value);
     }
   }
+}
+
+// A scaler's configuration for interlaced material kept interlaced.
+FilterConfig FieldsConfig(const PixelFormat& input, int out_width, int out_height) {
+  FilterConfig config;
+  config.input = input;
+  config.output_width = out_width;
+  config.output_height = out_height;
+  config.properties["fields"] = "1";
+  return config;
+}
+
+TEST(SuperResolutionTest, FieldsAreScaledApart) {
+  // Field 0 a pattern, field 1 flat: woven scaling would smear one into the other.
+  const FilterConfig config = FieldsConfig(PixelFormat{32, 24, 8, Chroma::k420}, 64, 48);
+  OwnedFrame input = MakePattern(config.input);
+  FillField(&input, 1, 77);
   for (const char* name : {"pabsr1", "dvres"}) {
     std::vector<OwnedFrame> out = RunFilter(name, config, input);
     ASSERT_EQ(out.size(), 1u);
@@ -157,18 +168,10 @@ TEST(SuperResolutionTest, FieldsAreScaledApart) {
 // and every row of both fields is written from its own field. (Such heights
 // were refused, failing the job after the request had been accepted.)
 TEST(SuperResolutionTest, FieldsOfUnequalHeightAreScaledApart) {
-  FilterConfig config;
-  config.input = PixelFormat{32, 26, 8, Chroma::k420};
-  config.output_width = 48;
-  config.output_height = 50;
-  config.properties["fields"] = "1";
+  const FilterConfig config = FieldsConfig(PixelFormat{32, 26, 8, Chroma::k420}, 48, 50);
   OwnedFrame input(config.input);
-  for (int plane = 0; plane < 3; ++plane) {
-    const PlaneView p = input.plane(plane);
-    for (int y = 0; y < p.height; ++y) {
-      for (int x = 0; x < p.width; ++x) p.Set(x, y, y % 2 ? 77 : 180);
-    }
-  }
+  FillField(&input, 0, 180);
+  FillField(&input, 1, 77);
   for (const char* name : {"pabsr1", "dvres"}) {
     std::vector<OwnedFrame> out = RunFilter(name, config, input);
     ASSERT_EQ(out.size(), 1u) << name;
