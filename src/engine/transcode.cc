@@ -211,10 +211,13 @@ class Pipeline {
     bool eof = false;
     // Once the video has ended (a range's trim), the audio is read on to the
     // range's end: a muxer may store it well after the video of the same
-    // instant (MPEG program streams do, by half a second).
+    // instant (MPEG program streams do, by half a second). Not further than
+    // the video 10 s past the range, should the audio have ended before it.
     double audio_read_to = -std::numeric_limits<double>::infinity();
+    double video_read_to = -std::numeric_limits<double>::infinity();
     auto audio_pending = [&] {
-      return audio_graph_.graph && spec_.has_range && audio_read_to < range_end_;
+      return audio_graph_.graph && spec_.has_range && audio_read_to < range_end_ &&
+             video_read_to < range_end_ + 10;
     };
     while (!eof && (!video_chain_->finished() || audio_pending())) {
       if (cancel_ && cancel_()) return Status::Cancelled("processing was cancelled");
@@ -223,6 +226,8 @@ class Pipeline {
       if (packet->stream_index == input_->video_stream_index()) {
         if (!video_chain_->finished()) {
           RETURN_IF_ERROR(Decode(video_decoder_.get(), packet.get(), frame.get(), true));
+        } else if (packet->dts != AV_NOPTS_VALUE) {
+          video_read_to = packet->dts * av_q2d(input_->video_stream()->time_base);
         }
       } else if (audio_graph_.graph && packet->stream_index == input_->audio_stream_index()) {
         if (packet->pts != AV_NOPTS_VALUE) {
