@@ -1324,27 +1324,18 @@ double EstimateNoiseSigma(const PlaneView& plane) {
 
 namespace {
 
-// One field (parity 0 = top) of a frame view, as a picture of half the height.
-FrameView FieldOf(const FrameView& frame, const PixelFormat& field_format, int parity) {
-  FrameView field;
-  field.format = field_format;
-  for (int plane = 0; plane < 3; ++plane) {
-    const PlaneView& p = frame.planes[plane];
-    field.planes[plane] = PlaneView{p.data + p.stride * parity, p.width,
-                                    field_format.PlaneHeight(plane), p.stride * 2, p.bit_depth};
-  }
-  return field;
-}
-
 // Interlaced video kept interlaced: each field is a picture of its own, and
 // the two field streams are denoised separately (a field's temporal
 // neighbours are the same-parity fields), so moving areas never mix the two
-// field times.
+// field times. Both field denoisers take pictures of the top field's size
+// (`field_format`); where a plane's height is odd its bottom field is a row
+// shorter, and goes in with its last row repeated (taken off again on the way
+// out).
 class FieldDenoiser final : public VideoFilter {
  public:
   FieldDenoiser(const FilterConfig& config, const PixelFormat& field_format,
                 std::unique_ptr<VideoFilter> top, std::unique_ptr<VideoFilter> bottom)
-      : config_(config), field_format_(field_format) {
+      : config_(config), field_format_(field_format), extended_(field_format) {
     fields_[0] = std::move(top);
     fields_[1] = std::move(bottom);
   }
@@ -1354,7 +1345,15 @@ class FieldDenoiser final : public VideoFilter {
       return Status::InvalidArgument("denoise: frame format differs from the configured input");
     }
     for (int parity = 0; parity < 2; ++parity) {
-      RETURN_IF_ERROR(fields_[parity]->Push(FieldOf(in, field_format_, parity), pts));
+      FrameView field = FieldOf(in, parity);
+      if (!FitsFieldFormat(field)) {
+        for (int plane = 0; plane < 3; ++plane) {
+          CopyRowsExtending(field.planes[plane], extended_.plane(plane));
+        }
+        field = extended_.view();
+      }
+      field.format = field_format_;
+      RETURN_IF_ERROR(fields_[parity]->Push(field, pts));
     }
     return Status::Ok();
   }
@@ -1366,11 +1365,13 @@ class FieldDenoiser final : public VideoFilter {
       return Status::Internal("denoise: the two field streams fell out of step");
     }
     for (size_t index = 0; index < fields[0].size(); ++index) {
-      OwnedFrame frame(config_.input);
+      OwnedFrame frame = OwnedFrame::ForOverwrite(config_.input);
       frame.pts = fields[0][index].pts;
       for (int parity = 0; parity < 2; ++parity) {
-        RETURN_IF_ERROR(
-            CopyFrame(fields[parity][index].view(), FieldOf(frame.view(), field_format_, parity)));
+        const FrameView field = FieldOf(frame.view(), parity);
+        for (int plane = 0; plane < 3; ++plane) {
+          CopyRowsExtending(fields[parity][index].plane(plane), field.planes[plane]);
+        }
       }
       out->push_back(std::move(frame));
     }
@@ -1383,8 +1384,16 @@ class FieldDenoiser final : public VideoFilter {
   PixelFormat output_format() const override { return config_.input; }
 
  private:
+  bool FitsFieldFormat(const FrameView& field) const {
+    for (int plane = 0; plane < 3; ++plane) {
+      if (field.planes[plane].height != field_format_.PlaneHeight(plane)) return false;
+    }
+    return true;
+  }
+
   FilterConfig config_;
   PixelFormat field_format_;
+  OwnedFrame extended_;  // a short bottom field, its last rows repeated
   std::unique_ptr<VideoFilter> fields_[2];
 };
 
@@ -1397,12 +1406,13 @@ Result<std::unique_ptr<VideoFilter>> Denoiser::Create(const FilterConfig& config
   ASSIGN_OR_RETURN(double sigma, DoubleProperty(config, "denoise", "sigma", 0.0, 0.0, 100.0));
   ASSIGN_OR_RETURN(double strength, DoubleProperty(config, "denoise", "strength", 1.0, 0.0, 4.0));
   ASSIGN_OR_RETURN(double interlaced, DoubleProperty(config, "denoise", "interlaced", 0, 0, 1));
-  // Field mode needs both fields of every plane to be the same height.
-  const int field_rows = ChromaShiftY(config.input.chroma) ? 4 : 2;
-  if (interlaced == 1 && config.input.height % field_rows == 0) {
+  // Field mode needs a row of each field in every plane (the field pictures
+  // take the top field's size).
+  const int min_height = ChromaShiftY(config.input.chroma) ? 3 : 2;
+  if (interlaced == 1 && config.input.height >= min_height) {
     FilterConfig field_config = config;
     field_config.properties.erase("interlaced");
-    field_config.input.height /= 2;
+    field_config.input.height = (config.input.height + 1) / 2;
     ASSIGN_OR_RETURN(auto top, Create(field_config));
     ASSIGN_OR_RETURN(auto bottom, Create(field_config));
     return std::unique_ptr<VideoFilter>(

@@ -67,8 +67,9 @@ class Denoiser final : public VideoFilter {
   // Properties: "sigma" (noise σ in 8-bit code values, 0–100; absent or 0 =
   // estimate per picture), "strength" (0–4, default 1: scales σ) and
   // "interlaced" (1: the frames are interlaced and stay so — each field
-  // stream is denoised on its own, with same-parity neighbours; needs a height
-  // that splits evenly into fields, else frames are denoised whole).
+  // stream is denoised on its own, with same-parity neighbours; where a
+  // plane's rows do not split evenly the top field has the extra row; frames
+  // too short to hold a row of each field in every plane are denoised whole).
   static Result<std::unique_ptr<VideoFilter>> Create(const FilterConfig& config);
   ~Denoiser() override;
 

@@ -270,23 +270,21 @@ TEST(DenoiseTest, StaticDetailSurvives) {
   EXPECT_GT(after, before + 4.0);
 }
 
-// Interlaced frames kept interlaced: the fields of a woven frame show the
-// pattern at two times. Denoised field by field, each gains; the output keeps
-// the format and the field structure (rows of each parity come from that
-// field's times).
-TEST(DenoiseTest, InterlacedModeDenoisesEachFieldOnItsOwn) {
-  FilterConfig config;
-  config.input = PixelFormat{96, 64, 8, Chroma::k420};
-  config.properties = {{"interlaced", "1"}};
+// `frames` interlaced frames of `format`: the pattern of MakeFrame moving 2
+// pixels per field, with noise of σ 10, each frame woven from two fields
+// (rows of parity p from field time 2 × index + p); the clean frames go to
+// `clean`.
+std::vector<OwnedFrame> WovenClip(const PixelFormat& format, int frames,
+                                  std::vector<OwnedFrame>* clean) {
   std::mt19937 rng(13);
-  std::vector<OwnedFrame> input, clean;
-  for (int index = 0; index < 6; ++index) {
+  std::vector<OwnedFrame> input;
+  for (int index = 0; index < frames; ++index) {
     OwnedFrame fields[2], clean_fields[2];
     for (int parity = 0; parity < 2; ++parity) {
       fields[parity] =
-          MakeFrame(config.input, 2.0 * (2 * index + parity), 10, &rng, &clean_fields[parity]);
+          MakeFrame(format, 2.0 * (2 * index + parity), 10, &rng, &clean_fields[parity]);
     }
-    OwnedFrame woven(config.input), woven_clean(config.input);
+    OwnedFrame woven(format), woven_clean(format);
     for (int plane = 0; plane < 3; ++plane) {
       for (int y = 0; y < woven.plane(plane).height; ++y) {
         for (int x = 0; x < woven.plane(plane).width; ++x) {
@@ -296,14 +294,77 @@ TEST(DenoiseTest, InterlacedModeDenoisesEachFieldOnItsOwn) {
       }
     }
     input.push_back(std::move(woven));
-    clean.push_back(std::move(woven_clean));
+    clean->push_back(std::move(woven_clean));
   }
+  return input;
+}
+
+// Interlaced frames kept interlaced: the fields of a woven frame show the
+// pattern at two times. Denoised field by field, each gains; the output keeps
+// the format and the field structure (rows of each parity come from that
+// field's times).
+TEST(DenoiseTest, InterlacedModeDenoisesEachFieldOnItsOwn) {
+  FilterConfig config;
+  config.input = PixelFormat{96, 64, 8, Chroma::k420};
+  config.properties = {{"interlaced", "1"}};
+  std::vector<OwnedFrame> clean;
+  const std::vector<OwnedFrame> input = WovenClip(config.input, 6, &clean);
   std::vector<OwnedFrame> out = RunDenoise(config, input);
   ASSERT_EQ(out.size(), input.size());
   for (size_t index = 2; index + 2 < out.size(); ++index) {
     EXPECT_EQ(out[index].format(), config.input);
     EXPECT_GT(LumaPsnr(out[index], clean[index]), LumaPsnr(input[index], clean[index]) + 4.0)
         << "frame " << index;
+  }
+}
+
+// Where a plane's rows do not split evenly into fields (4:2:0 at 62 rows: 31
+// chroma rows, 16 + 15), field mode still denoises each field stream on its
+// own: the top field (which has the extra row) is exactly the plain denoiser
+// run on the top fields, and the bottom field the same on the bottom fields
+// with their last row repeated to the top field's size.
+TEST(DenoiseTest, InterlacedModeTakesFieldsOfUnequalHeight) {
+  for (const PixelFormat format :
+       {PixelFormat{96, 62, 8, Chroma::k420}, PixelFormat{96, 61, 8, Chroma::k420},
+        PixelFormat{96, 61, 10, Chroma::k422}}) {
+    SCOPED_TRACE(std::to_string(format.height) + " rows, " +
+                 std::string(ChromaName(format.chroma)));
+    FilterConfig config;
+    config.input = format;
+    config.properties = {{"interlaced", "1"}};
+    std::vector<OwnedFrame> clean;
+    const std::vector<OwnedFrame> input = WovenClip(format, 5, &clean);
+    const std::vector<OwnedFrame> out = RunDenoise(config, input);
+    ASSERT_EQ(out.size(), input.size());
+
+    FilterConfig field_config;
+    field_config.input = format;
+    field_config.input.height = (format.height + 1) / 2;
+    for (int parity = 0; parity < 2; ++parity) {
+      std::vector<OwnedFrame> fields;
+      for (const OwnedFrame& frame : input) {
+        OwnedFrame field(field_config.input);
+        for (int plane = 0; plane < 3; ++plane) {
+          CopyRowsExtending(FieldOf(frame.view(), parity).planes[plane], field.plane(plane));
+        }
+        fields.push_back(std::move(field));
+      }
+      const std::vector<OwnedFrame> alone = RunDenoise(field_config, fields);
+      for (size_t index = 0; index < out.size(); ++index) {
+        const FrameView got = FieldOf(out[index].view(), parity);
+        for (int plane = 0; plane < 3; ++plane) {
+          const PlaneView g = got.planes[plane], want = alone[index].plane(plane);
+          ASSERT_EQ(g.height, parity == 0 ? want.height : (out[index].plane(plane).height) / 2);
+          for (int y = 0; y < g.height; ++y) {
+            for (int x = 0; x < g.width; ++x) {
+              ASSERT_EQ(g.At(x, y), want.At(x, y))
+                  << "field " << parity << " of frame " << index << ", plane " << plane << " at "
+                  << x << "," << y;
+            }
+          }
+        }
+      }
+    }
   }
 }
 

@@ -111,4 +111,22 @@ Status CopyFrame(const FrameView& from, const FrameView& to) {
   return Status::Ok();
 }
 
+FrameView FieldOf(const FrameView& frame, int parity) {
+  FrameView field = frame;
+  field.format.height = (frame.format.height + 1 - parity) / 2;
+  for (PlaneView& view : field.planes) {
+    view.data += view.stride * parity;
+    view.height = (view.height + 1 - parity) / 2;
+    view.stride *= 2;
+  }
+  return field;
+}
+
+void CopyRowsExtending(const PlaneView& from, const PlaneView& to) {
+  const size_t bytes = static_cast<size_t>(to.width) * (to.bit_depth > 8 ? 2 : 1);
+  for (int y = 0; y < to.height; ++y) {
+    std::memcpy(to.Row8(y), from.Row8(std::min(y, from.height - 1)), bytes);
+  }
+}
+
 }  // namespace vidmill::filters

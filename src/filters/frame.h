@@ -134,4 +134,15 @@ class OwnedFrame {
 // kInvalidArgument).
 Status CopyFrame(const FrameView& from, const FrameView& to);
 
+// Field `parity` (0 = top) of `frame`: every other row of each plane, from
+// row `parity`. Where a plane has an odd number of rows the top field has the
+// extra one; format.height is the luma field's height (for the bottom field
+// of a 4:2:0 frame, a chroma plane may then have a row fewer than the format
+// implies).
+FrameView FieldOf(const FrameView& frame, int parity);
+
+// Copies `to.height` rows of `to.width` samples from `from` (same depth, at
+// least as wide) into `to`; rows below `from`'s last repeat it.
+void CopyRowsExtending(const PlaneView& from, const PlaneView& to);
+
 }  // namespace vidmill::filters

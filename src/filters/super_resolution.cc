@@ -100,20 +100,6 @@ class SuperResolution final : public VideoFilter {
   PixelFormat output_format() const override { return output_; }
 
  private:
-  // Field `parity` (0 = top) of every plane: its every other row. Where a
-  // plane has an odd number of rows the top field has one more.
-  static FrameView FieldOf(const FrameView& frame, int parity) {
-    FrameView field = frame;
-    field.format.height = (frame.format.height + 1 - parity) / 2;
-    for (int plane = 0; plane < 3; ++plane) {
-      PlaneView& view = field.planes[plane];
-      view.data += view.stride * parity;
-      view.height = (view.height + 1 - parity) / 2;
-      view.stride *= 2;
-    }
-    return field;
-  }
-
   void Scale(const FrameView& in, const FrameView& dst) {
     ScaleLuma(in.planes[0], dst.planes[0]);
     for (int plane = 1; plane < 3; ++plane) {
@@ -278,10 +264,6 @@ Result<std::unique_ptr<VideoFilter>> MakeSuperResolution(std::string_view family
   if (family == "dvres" && config.clarity_boost != ClarityBoost::kNone) {
     return Status::InvalidArgument("clarityBoost applies only with the pabsr1 scaler");
   }
-  // Do both fields of every plane, in and out, have the same height? (Only
-  // dvres's temporal stage needs it; the scaling takes fields of any height.)
-  const int field_rows = config.input.chroma == Chroma::k420 ? 4 : 2;
-  const bool even_fields = config.input.height % field_rows == 0;
   int scale = LearnedScaleFor(family, config.input.width, config.input.height / (1 + fields),
                               output.width, output.height / (1 + fields));
   // The refinement network of pabsr1's 2× filters, where this build has one
@@ -311,10 +293,10 @@ Result<std::unique_ptr<VideoFilter>> MakeSuperResolution(std::string_view family
   }
   auto filter = std::make_unique<SuperResolution>(name, config, output, model, refine, passes);
   filter->set_fields(fields == 1);
-  // Fields that do not split evenly (a 574-line 4:2:0 frame: chroma fields of
-  // 144 and 143 rows) get the single-picture dvres: denoise's field mode
-  // takes equal fields only, and on the woven frame it would mix the two.
-  if (!dvres || temporal == 0 || (fields == 1 && !even_fields)) {
+  // Fields too short to hold a row of each in every plane (frames of under 4
+  // lines) get the single-picture dvres: denoise would take such frames whole,
+  // mixing the two fields.
+  if (!dvres || temporal == 0 || (fields == 1 && config.input.height < 4)) {
     return std::unique_ptr<VideoFilter>(std::move(filter));
   }
   FilterConfig denoise_config;

@@ -166,7 +166,8 @@ TEST(SuperResolutionTest, FieldsAreScaledApart) {
 // A 4:2:0 frame whose chroma has an odd number of rows (26 → 50 lines, as
 // 574-line PAL transfers): the top field has one chroma row more, in and out,
 // and every row of both fields is written from its own field. (Such heights
-// were refused, failing the job after the request had been accepted.)
+// were refused, failing the job after the request had been accepted.) dvres
+// keeps its temporal stage at such heights: two pictures of look-ahead.
 TEST(SuperResolutionTest, FieldsOfUnequalHeightAreScaledApart) {
   const FilterConfig config = FieldsConfig(PixelFormat{32, 26, 8, Chroma::k420}, 48, 50);
   OwnedFrame input(config.input);
@@ -184,6 +185,14 @@ TEST(SuperResolutionTest, FieldsOfUnequalHeightAreScaledApart) {
         }
       }
     }
+  }
+  auto dvres = MakeFilter("dvres", config);
+  ASSERT_TRUE(dvres.ok());
+  std::vector<OwnedFrame> out;
+  for (int n = 0; n < 3; ++n) {
+    ASSERT_TRUE((*dvres)->Push(input.view(), n).ok());
+    ASSERT_TRUE((*dvres)->Pull(&out).ok());
+    EXPECT_EQ(out.size(), n < 2 ? 0u : 1u) << "after push " << n;
   }
 }
 
