@@ -146,7 +146,10 @@ std::vector<std::vector<double>> Reference(const std::vector<LayerData>& net, co
     for (int co = 0; co < layer.out_channels; ++co) {
       for (int y = 0; y < h; ++y) {
         for (int x = 0; x < w; ++x) {
-          double sum = round(layer.bias[co]);
+          // The AMX path adds the float bias to its float sums; half rounds
+          // it like every other value.
+          double sum =
+              arithmetic == Arithmetic::kHalf ? RoundToHalf(layer.bias[co]) : layer.bias[co];
           for (int ci = 0; ci < layer.in_channels; ++ci) {
             for (int ky = 0; ky < layer.kernel; ++ky) {
               for (int kx = 0; kx < layer.kernel; ++kx) {
