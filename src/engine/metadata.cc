@@ -156,6 +156,16 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
   return count;
 }
 
+// VideoMetadata::nominal_framerate. An interlaced stream's r_frame_rate may
+// be its field rate, and a ratio of 1.5 or more is more likely such a count
+// of fields or ticks than dropped frames.
+double NominalFramerate(const AVStream& stream, double average, const Scanning& scanning) {
+  const AVRational r = stream.r_frame_rate;
+  if (average <= 0 || r.num <= 0 || r.den <= 0 || scanning.interlaced()) return average;
+  const double guess = av_q2d(r);
+  return guess > average * 1.01 && guess < average * 1.5 ? guess : average;
+}
+
 }  // namespace
 
 std::optional<Scanning> ScanningFromFieldOrder(AVFieldOrder order) {
@@ -254,6 +264,7 @@ boost::json::object VideoMetadata::ToJson() const {
   }
   out["scanning"] = std::move(scanning);
   out["averageFramerate"] = average_framerate;
+  out["nominalFramerate"] = nominal_framerate;
   out["durationInMillis"] = duration_millis;
   out["totalFrames"] = total_frames;
   out["totalFramesExact"] = total_frames_exact;
@@ -342,6 +353,7 @@ Result<VideoMetadata> ProbeMetadata(MediaInput& input, const ProbeOptions& optio
     }
   }
   meta.scanning_metadata = *scanning;
+  meta.nominal_framerate = NominalFramerate(*stream, meta.average_framerate, *scanning);
 
   meta.video_stream_size = count->bytes;
   meta.video_stream_size_exact = count->exact;

@@ -85,6 +85,12 @@ struct VideoMetadata {
   Rational display_aspect_ratio;       // picture shape: width·SAR : height, reduced
   Rational storage_aspect_ratio;       // width : height, reduced
   double average_framerate = 0;        // frames per second
+  // The rate the stream was shot at: the average, except for a progressive
+  // variable-rate stream (a phone dropping frames in low light) whose
+  // r_frame_rate (libavformat's guess from its shortest frame durations) is
+  // above the average but under 1.5 × it. Processing without a frameRate
+  // keeps this rate.
+  double nominal_framerate = 0;
   int64_t duration_millis = 0;
   int64_t total_frames = 0;
   bool total_frames_exact = false;
@@ -106,7 +112,8 @@ struct VideoMetadata {
   // heuristics (only when known)}, averageFramerate, durationInMillis,
   // totalFrames, size, videoStreamSize — plus Vidmill's additions
   // displayAspectRatio, sampleAspectRatio, storageAspectRatio, bitRate, audio
-  // {codecName, channels, sampleRate} or null, totalFramesExact.
+  // {codecName, channels, sampleRate} or null, totalFramesExact,
+  // nominalFramerate.
   boost::json::object ToJson() const;
 };
 

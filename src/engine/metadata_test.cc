@@ -69,6 +69,7 @@ TEST_F(MetadataTest, Mp4MatchesFfprobe) {
   EXPECT_EQ(meta->frame_height, 180);
   EXPECT_EQ(meta->display_aspect_ratio.ToString(), "16:9");
   EXPECT_DOUBLE_EQ(meta->average_framerate, 25.0);
+  EXPECT_DOUBLE_EQ(meta->nominal_framerate, 25.0);
   EXPECT_NEAR(meta->duration_millis, 2000, 30);
   EXPECT_EQ(meta->total_frames, FfprobePackets(path));
   EXPECT_EQ(meta->total_frames, 50);
@@ -86,10 +87,39 @@ TEST_F(MetadataTest, Mp4MatchesFfprobe) {
   EXPECT_TRUE(json.at("scanning").at("metadata").at("interlacedFieldOrder").is_null());
   EXPECT_FALSE(json.at("scanning").as_object().contains("heuristics"));
   EXPECT_EQ(json.at("totalFrames"), 50);
-  for (const char* key :
-       {"containerName", "longContainerName", "codecName", "longCodecName", "frameWidth",
-        "frameHeight", "averageFramerate", "durationInMillis", "size", "videoStreamSize"}) {
+  for (const char* key : {"containerName", "longContainerName", "codecName", "longCodecName",
+                          "frameWidth", "frameHeight", "averageFramerate", "nominalFramerate",
+                          "durationInMillis", "size", "videoStreamSize"}) {
     EXPECT_TRUE(json.contains(key)) << key;
+  }
+}
+
+// A phone's variable-rate clip: shot at 30 fps, with frames dropped (3 s, 70
+// of 90 frames left, average 23.3 fps). Its nominal rate is the 30 it was
+// shot at; the average stays the reference's averageFramerate. Not so when
+// half the frames are gone (r_frame_rate twice the average reads like a
+// field or tick count), nor for an interlaced stream.
+TEST_F(MetadataTest, AVariableRateStreamsNominalRateIsTheOneItWasShotAt) {
+  struct Case {
+    const char* keep;  // select's expression over the 30 fps frame number n
+    const char* x264;  // extra encoder options
+    int frames;
+    double nominal;
+  };
+  for (const Case& c : {Case{"not(eq(mod(n,7),3))*not(eq(mod(n,11),5))", "", 70, 30.0},
+                        Case{"not(eq(mod(n,2),1))+eq(n,89)", "", 46, 46 / 3.0},
+                        Case{"not(eq(mod(n,7),3))*not(eq(mod(n,11),5))",
+                             "-x264-params interlaced=1 ", 70, 70 / 3.0}}) {
+    SCOPED_TRACE(std::string(c.keep) + " " + c.x264);
+    const std::string path = Path("vfr.mp4");
+    Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=30:duration=3 -vf \"select='" +
+           std::string(c.keep) + "'\" -fps_mode vfr -c:v libx264 -preset ultrafast " + c.x264 +
+           path);
+    auto meta = Probe(path);
+    ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+    EXPECT_EQ(meta->total_frames, c.frames);
+    EXPECT_NEAR(meta->nominal_framerate, c.nominal, 0.01);
+    EXPECT_DOUBLE_EQ(meta->ToJson().at("nominalFramerate").as_double(), meta->nominal_framerate);
   }
 }
 

@@ -255,7 +255,10 @@ Result<SourceInfo> SourceFromMetadata(const object& metadata, const std::string&
   if (source.bits < 8) source.bits = 8;
   source.width = static_cast<int>(number(metadata.if_contains("frameWidth")));
   source.height = static_cast<int>(number(metadata.if_contains("frameHeight")));
-  source.fps = number(metadata.if_contains("averageFramerate"));
+  // The rate it was shot at (Vidmill's nominalFramerate; videos ingested
+  // before it was recorded have only the average).
+  source.fps = number(metadata.if_contains("nominalFramerate"));
+  if (source.fps <= 0) source.fps = number(metadata.if_contains("averageFramerate"));
   source.duration_ms = static_cast<int64_t>(number(metadata.if_contains("durationInMillis")));
   if (source.width <= 0 || source.height <= 0 || source.fps <= 0 || source.duration_ms <= 0) {
     return Status::Conflict(

@@ -402,6 +402,12 @@ TEST(ProcessingRequestTest, SourceFromIngestionMetadata) {
   EXPECT_NEAR(source->sample_aspect, 16.0 / 15.0, 1e-9);
   EXPECT_EQ(SourceFromMetadata(meta, "clip.mp4")->container, "mp4");
   EXPECT_FALSE(SourceFromMetadata(boost::json::object{}, "x").ok());
+  // The source's rate: the nominal one (a variable-rate clip's shooting
+  // rate) where ingestion recorded it, else the average.
+  EXPECT_DOUBLE_EQ(source->fps, 25.0);
+  meta["averageFramerate"] = 70 / 3.0;
+  meta["nominalFramerate"] = 30.0;
+  EXPECT_DOUBLE_EQ(SourceFromMetadata(meta, "vfr.mp4")->fps, 30.0);
 }
 
 }  // namespace

@@ -444,6 +444,27 @@ TEST_F(ProcessingTest, VidmillsOwnFiltersTakeADvSource) {
   EXPECT_EQ(ProbeVideo(output, "width,height,nb_read_frames"), "720,480,8\n");
 }
 
+// A phone's variable-rate clip (shot at 30 fps, 20 of 90 frames dropped:
+// average 23.3) processed with no frameRate comes out at the 30 it was shot
+// at, every instant filled, 3 s long (it came out at 23.3 fps before).
+TEST_F(ProcessingTest, AVariableRatePhoneClipKeepsTheRateItWasShotAt) {
+  const std::string clip = server_->data_dir() + "/phone.mp4";
+  RunShell(
+      "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=320x240:rate=30:duration=3 "
+      "-vf \"select='not(eq(mod(n,7),3))*not(eq(mod(n,11),5))'\" -fps_mode vfr "
+      "-c:v libx264 -preset ultrafast " +
+      clip);
+  const std::string phone = client_->CreateVideo();
+  ASSERT_EQ(client_->Upload(phone, ReadFile(clip), /*light=*/true, "phone.mp4").status, 200);
+  object state = client_->WaitForIngestion(phone);
+  ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+  Processed processed = ProcessToDone(object{}, phone);
+  ASSERT_FALSE(processed.video.empty());
+  const std::string output = Download(processed, "phone-out.mov");
+  ASSERT_FALSE(output.empty());
+  EXPECT_EQ(ProbeVideo(output, "avg_frame_rate,nb_read_frames"), "30/1,90\n");
+}
+
 TEST_F(ProcessingTest, BadRequestsAreRefusedWithTheFieldNamed) {
   struct Case {
     object request;
