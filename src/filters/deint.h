@@ -61,7 +61,10 @@
 // from the current and the next frame, the last from the previous and the
 // current; the first field, with nothing before it, is revisited from the
 // second once that is done (RevisitFirstField); the last field takes the
-// compensated lines wherever the vector matched.
+// compensated lines wherever the vector matched. A one-frame clip has no
+// motion to measure: every sample is judged by yadif's check of the kept
+// lines (the woven value unless it stands outside them), without the
+// revisit or the last field's rule.
 // Chroma takes the cubic motion-adaptive estimate, and where the luma took the
 // compensated lines the previous output's chroma moved along the same vector.
 // Frame-rate output is the same process with the second field's picture left

@@ -117,7 +117,7 @@ T MaPixel(const MaRows<T>& r, Spatial spatial, int x, int width, int max_value, 
   const int diff1 = (std::abs(r.sb_up[x] - c) + std::abs(r.sb_down[x] - e)) >> 1;
   const int diff2 = (std::abs(r.sa_up[x] - c) + std::abs(r.sa_down[x] - e)) >> 1;
   int diff = std::max({diff0, diff1, diff2});
-  if (diff == 0) return static_cast<T>(temporal);
+  if (diff == 0 && !r.lone) return static_cast<T>(temporal);
   // The temporal predictions of the kept lines above and below (b2, f2): where
   // the kept lines disagree with them the picture moves, however still the
   // missing line looked, and the band around the temporal value widens.
@@ -257,7 +257,7 @@ VIDMILL_AVX2 inline MaBand MaBandAt(const MaRows<T>& r, int x, __m256i c, __m256
   const __m256i diff2 = _mm256_srli_epi16(
       _mm256_add_epi16(AbsDiff(Load16(r.sa_up + x), c), AbsDiff(Load16(r.sa_down + x), e)), 1);
   const __m256i diff = _mm256_max_epi16(diff0, _mm256_max_epi16(diff1, diff2));
-  band.still = _mm256_cmpeq_epi16(diff, zero);
+  band.still = r.lone ? zero : _mm256_cmpeq_epi16(diff, zero);
   const __m256i b2 = _mm256_avg_epu16(Load16(r.prev2_up + x), Load16(r.next2_up + x));
   const __m256i f2 = _mm256_avg_epu16(Load16(r.prev2_down + x), Load16(r.next2_down + x));
   const __m256i t_minus_e = _mm256_sub_epi16(band.temporal, e);

@@ -82,6 +82,11 @@ struct MaRows {
   const T* sb_down;
   const T* sa_up;
   const T* sa_down;
+  // No other picture exists (a one-frame clip): the temporal differences are
+  // all zero and say nothing, so the kept lines' check (b2, f2 in
+  // DeinterlaceRows) judges every sample, as in yadif, where a still one
+  // would otherwise take the temporal (woven) value at once, as in bwdif.
+  bool lone = false;
 };
 
 // The lines one sampled kept line is predicted from when a block's spatial
