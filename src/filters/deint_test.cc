@@ -95,6 +95,19 @@ int Bar(int x, int field_time) {
   return (x >= 6 + 3 * field_time && x < 14 + 3 * field_time) ? 220 : 20;
 }
 
+// The mean absolute difference (in 8-bit units, `scale` code values each)
+// between `result`'s luma and the bar at `field_time`, over all but two rows
+// at the top and bottom.
+double BarError(const OwnedFrame& result, int field_time, int scale = 1) {
+  const PlaneView luma = result.plane(0);
+  double error = 0;
+  for (int y = 2; y < luma.height - 2; ++y) {
+    for (int x = 0; x < luma.width; ++x)
+      error += std::abs(luma.At(x, y) - scale * Bar(x, field_time));
+  }
+  return error / ((luma.height - 4) * luma.width * scale);
+}
+
 TEST(DeintTest, MovingContentIsInterpolatedNotCombed) {
   for (int depth : {8, 16}) {
     // Code values scale with the depth; the error bound is in 8-bit units.
@@ -123,13 +136,7 @@ TEST(DeintTest, MovingContentIsInterpolatedNotCombed) {
     // weaving would be wrong by 200 on 3 columns of every other line (≈ 19 on
     // average over the picture), a correct deinterlacer only on the bar's edges.
     for (int field_time = 1; field_time < 7; ++field_time) {
-      const PlaneView result = out[field_time].plane(0);
-      double error = 0;
-      for (int y = 2; y < result.height - 2; ++y) {
-        for (int x = 0; x < result.width; ++x)
-          error += std::abs(result.At(x, y) - scale * Bar(x, field_time));
-      }
-      error /= (result.height - 4) * result.width * scale;
+      const double error = BarError(out[field_time], field_time, scale);
       EXPECT_LT(error, 3.0) << "depth " << depth << " field " << field_time;
     }
   }
@@ -153,13 +160,7 @@ TEST(DeintTest, OneFrameClipIsJudgedOnItsKeptLines) {
   std::vector<OwnedFrame> out = RunDeint(config, woven, 1);
   ASSERT_EQ(out.size(), 2u);
   for (int field_time = 0; field_time < 2; ++field_time) {
-    const PlaneView result = out[field_time].plane(0);
-    double error = 0;
-    for (int y = 2; y < result.height - 2; ++y) {
-      for (int x = 0; x < result.width; ++x)
-        error += std::abs(result.At(x, y) - Bar(x, field_time));
-    }
-    EXPECT_LT(error / ((result.height - 4) * result.width), 3.0) << "field " << field_time;
+    EXPECT_LT(BarError(out[field_time], field_time), 3.0) << "field " << field_time;
   }
   const OwnedFrame still = MakeStatic(config.input);
   out = RunDeint(config, still, 1);

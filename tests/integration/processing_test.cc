@@ -19,24 +19,45 @@ namespace {
 
 using boost::json::object;
 
+// Uploads a local file as a new video (named `file_name`) and waits for its
+// (light) ingestion; the video's id, or "" after recording the failure.
+std::string UploadAndIngest(MediaClient& client, const std::string& path,
+                            const std::string& file_name = "clip.mp4") {
+  const std::string id = client.CreateVideo();
+  HttpResponse uploaded = client.Upload(id, ReadFile(path), /*light=*/true, file_name);
+  if (uploaded.status != 200) {
+    ADD_FAILURE() << "upload: " << uploaded.status << " " << uploaded.body;
+    return "";
+  }
+  object ingested = client.WaitForIngestion(id);
+  if (Str(ingested["ingestionStatus"]) != "DONE") {
+    ADD_FAILURE() << boost::json::serialize(ingested);
+    return "";
+  }
+  return id;
+}
+
 class ProcessingTest : public ::testing::Test {
  protected:
   void SetUp() override {
     server_ = std::make_unique<ServerHarness>(ServerHarness::Options{.workers = 1});
     client_ = std::make_unique<MediaClient>(*server_, "proc@example.com");
-    std::string clip = server_->data_dir() + "/source.mp4";
     // 2 s, 320x240, 25 fps, with sound: small enough to process in a moment.
-    RunShell(
-        "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi "
-        "-i sine=frequency=440:sample_rate=48000 -t 2 -c:v libx264 -preset ultrafast "
-        "-pix_fmt yuv420p -c:a aac -shortest " +
-        clip);
-    source_id_ = client_->CreateVideo();
-    HttpResponse uploaded =
-        client_->Upload(source_id_, ReadFile(clip), /*light=*/true, "tape 3.mp4");
-    ASSERT_EQ(uploaded.status, 200) << uploaded.body;
-    object state = client_->WaitForIngestion(source_id_);
-    ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+    source_id_ =
+        IngestClip("tape 3.mp4",
+                   "-f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi "
+                   "-i sine=frequency=440:sample_rate=48000 -t 2 -c:v libx264 -preset ultrafast "
+                   "-pix_fmt yuv420p -c:a aac -shortest");
+    ASSERT_FALSE(source_id_.empty());
+  }
+
+  // Makes `name` in the data directory with ffmpeg (`ffmpeg_args`: its
+  // inputs and options; the path is appended) and uploads it under that name
+  // (UploadAndIngest).
+  std::string IngestClip(const std::string& name, const std::string& ffmpeg_args) {
+    const std::string clip = server_->data_dir() + "/" + name;
+    RunShell("ffmpeg -nostdin -v error -y " + ffmpeg_args + " '" + clip + "'");
+    return UploadAndIngest(*client_, clip, name);
   }
 
   HttpResponse Process(const object& request, const std::string& id = "") {
@@ -226,23 +247,6 @@ double ConsecutiveDifference(const std::string& video, const std::string& scratc
   return count ? sum / count : 0;
 }
 
-// Uploads a local file as a new video and waits for its (light) ingestion; the
-// video's id, or "" after recording the failure.
-std::string UploadAndIngest(MediaClient& client, const std::string& path) {
-  const std::string id = client.CreateVideo();
-  HttpResponse uploaded = client.Upload(id, ReadFile(path), /*light=*/true);
-  if (uploaded.status != 200) {
-    ADD_FAILURE() << "upload: " << uploaded.status << " " << uploaded.body;
-    return "";
-  }
-  object ingested = client.WaitForIngestion(id);
-  if (Str(ingested["ingestionStatus"]) != "DONE") {
-    ADD_FAILURE() << boost::json::serialize(ingested);
-    return "";
-  }
-  return id;
-}
-
 // The ground truth for the deinterlacer tests: a 2 s pan over a photograph at
 // 50 progressive pictures/s, kept lossless (`truth`); the source: the same
 // pictures woven into 25i TFF, H.264 (`woven`).
@@ -426,16 +430,12 @@ TEST_F(ProcessingTest, VidmillsOwnDenoiseRunsInTheChainAndKeepsEveryFrame) {
 // is 4:1:1 — and the chain converts them (here to 4:2:2) rather than failing
 // the job.
 TEST_F(ProcessingTest, VidmillsOwnFiltersTakeADvSource) {
-  const std::string clip = server_->data_dir() + "/tape.dv";
-  RunShell(
-      "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=720x480:rate=30000/1001 -frames:v 8 "
-      "-pix_fmt yuv411p -c:v dvvideo " +
-      clip);
-  ASSERT_EQ(ProbeVideo(clip, "pix_fmt"), "yuv411p\n");
-  const std::string dv = client_->CreateVideo();
-  ASSERT_EQ(client_->Upload(dv, ReadFile(clip), /*light=*/true, "tape.dv").status, 200);
-  object state = client_->WaitForIngestion(dv);
-  ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+  const std::string dv =
+      IngestClip("tape.dv",
+                 "-f lavfi -i testsrc2=size=720x480:rate=30000/1001 -frames:v 8 -pix_fmt yuv411p "
+                 "-c:v dvvideo");
+  ASSERT_FALSE(dv.empty());
+  ASSERT_EQ(ProbeVideo(server_->data_dir() + "/tape.dv", "pix_fmt"), "yuv411p\n");
   Processed processed =
       ProcessToDone(object{{"denoiser", "denoise"}, {"postProcessor", "filmgrain"}}, dv);
   ASSERT_FALSE(processed.video.empty());
@@ -448,16 +448,12 @@ TEST_F(ProcessingTest, VidmillsOwnFiltersTakeADvSource) {
 // average 23.3) processed with no frameRate comes out at the 30 it was shot
 // at, every instant filled, 3 s long (it came out at 23.3 fps before).
 TEST_F(ProcessingTest, AVariableRatePhoneClipKeepsTheRateItWasShotAt) {
-  const std::string clip = server_->data_dir() + "/phone.mp4";
-  RunShell(
-      "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=320x240:rate=30:duration=3 "
-      "-vf \"select='not(eq(mod(n,7),3))*not(eq(mod(n,11),5))'\" -fps_mode vfr "
-      "-c:v libx264 -preset ultrafast " +
-      clip);
-  const std::string phone = client_->CreateVideo();
-  ASSERT_EQ(client_->Upload(phone, ReadFile(clip), /*light=*/true, "phone.mp4").status, 200);
-  object state = client_->WaitForIngestion(phone);
-  ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+  const std::string phone =
+      IngestClip("phone.mp4",
+                 "-f lavfi -i testsrc2=size=320x240:rate=30:duration=3 "
+                 "-vf \"select='not(eq(mod(n,7),3))*not(eq(mod(n,11),5))'\" -fps_mode vfr "
+                 "-c:v libx264 -preset ultrafast");
+  ASSERT_FALSE(phone.empty());
   Processed processed = ProcessToDone(object{}, phone);
   ASSERT_FALSE(processed.video.empty());
   const std::string output = Download(processed, "phone-out.mov");
@@ -602,15 +598,11 @@ TEST_F(ProcessingTest, EveryValidationRuleIsA400OverHttpAndCreatesNothing) {
 TEST_F(ProcessingTest, ResolutionTagsStayWithinTheLargestFrame) {
   // The reference allows output frames up to 7680x4320 (uhd_8k); 4x of a
   // 2000-pixel-wide source would be 8000 wide.
-  const std::string clip = server_->data_dir() + "/wide.mp4";
-  RunShell(
-      "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=2000x16:rate=25 -t 1 -c:v libx264 "
-      "-preset ultrafast -pix_fmt yuv420p " +
-      clip);
-  const std::string wide = client_->CreateVideo();
-  ASSERT_EQ(client_->Upload(wide, ReadFile(clip), /*light=*/true, "wide.mp4").status, 200);
-  object state = client_->WaitForIngestion(wide);
-  ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+  const std::string wide =
+      IngestClip("wide.mp4",
+                 "-f lavfi -i testsrc2=size=2000x16:rate=25 -t 1 -c:v libx264 -preset ultrafast "
+                 "-pix_fmt yuv420p");
+  ASSERT_FALSE(wide.empty());
 
   HttpResponse too_wide = Process(object{{"resolution", object{{"tag", "4x"}}}}, wide);
   EXPECT_EQ(too_wide.status, 400) << too_wide.body;
@@ -714,16 +706,11 @@ TEST_F(ProcessingTest, DnxhrBelowItsSmallestFrameIsRefusedNotFailed) {
 
 TEST_F(ProcessingTest, RateChangeOfKeptInterlacingNamesTheField) {
   // A 25i source (flagged interlaced; light ingestion reads the flags).
-  const std::string clip = server_->data_dir() + "/woven.mp4";
-  RunShell(
-      "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=320x240:rate=25 -t 1 "
-      "-vf setfield=tff -c:v libx264 -preset ultrafast -flags +ilme+ildct -x264opts tff=1 "
-      "-pix_fmt yuv420p " +
-      clip);
-  const std::string woven = client_->CreateVideo();
-  ASSERT_EQ(client_->Upload(woven, ReadFile(clip), /*light=*/true, "woven.mp4").status, 200);
-  object state = client_->WaitForIngestion(woven);
-  ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+  const std::string woven =
+      IngestClip("woven.mp4",
+                 "-f lavfi -i testsrc2=size=320x240:rate=25 -t 1 -vf setfield=tff -c:v libx264 "
+                 "-preset ultrafast -flags +ilme+ildct -x264opts tff=1 -pix_fmt yuv420p");
+  ASSERT_FALSE(woven.empty());
 
   HttpResponse refused = Process(object{{"frameRate", object{{"fps", 50}}}}, woven);
   EXPECT_EQ(refused.status, 400) << refused.body;
