@@ -263,7 +263,7 @@ Result<FilterGraph> MakeFilterGraph(const std::string& source_filter,
 
 Result<std::unique_ptr<VideoFilterChain>> VideoFilterChain::Create(
     const std::vector<FilterStep>& steps, const VideoFormat& input, int threads) {
-  std::unique_ptr<VideoFilterChain> chain(new VideoFilterChain());
+  std::unique_ptr<VideoFilterChain> chain(new VideoFilterChain(input));
   VideoFormat format = input;
   std::string pending;  // consecutive libavfilter steps, joined
   auto flush_graph = [&]() -> Status {
@@ -319,9 +319,45 @@ int VideoFilterChain::stage_count() const {
   return static_cast<int>(segments_.size()) - graph_count();
 }
 
+Status FrameConformer::Push(AVFrame* frame, const std::function<Status(AVFrame*)>& next) {
+  if (frame == nullptr || (frame->width == target_.width && frame->height == target_.height &&
+                           frame->format == target_.pixel_format)) {
+    return next(frame);
+  }
+  VideoFormat from = target_;
+  from.width = frame->width;
+  from.height = frame->height;
+  from.pixel_format = static_cast<AVPixelFormat>(frame->format);
+  if (frame->sample_aspect_ratio.num > 0) from.sample_aspect_ratio = frame->sample_aspect_ratio;
+  if (!graph_.graph || from.width != from_.width || from.height != from_.height ||
+      from.pixel_format != from_.pixel_format ||
+      av_cmp_q(from.sample_aspect_ratio, from_.sample_aspect_ratio) != 0) {
+    const char* format_name = av_get_pix_fmt_name(target_.pixel_format);
+    if (format_name == nullptr) return Status::Internal("the stream's first frames have no format");
+    // interl=-1: fields apart where the frame is flagged interlaced.
+    char chain[256];
+    std::snprintf(chain, sizeof(chain), "scale=w=%d:h=%d:interl=-1,format=pix_fmts=%s,setsar=%d/%d",
+                  target_.width, target_.height, format_name, target_.sample_aspect_ratio.num,
+                  target_.sample_aspect_ratio.den);
+    ASSIGN_OR_RETURN(graph_, MakeFilterGraph("buffer", BufferArgs(from), "buffersink", chain, 1));
+    from_ = from;
+  }
+  int ret = av_buffersrc_add_frame_flags(graph_.source, frame, AV_BUFFERSRC_FLAG_KEEP_REF);
+  if (ret < 0) return AvStatus(ret, "scaling a frame of another size to the stream's");
+  ASSIGN_OR_RETURN(FramePtr conformed, NewFrame());
+  while (true) {
+    ret = av_buffersink_get_frame(graph_.sink, conformed.get());
+    if (ret == AVERROR(EAGAIN)) return Status::Ok();
+    if (ret < 0) return AvStatus(ret, "scaling a frame of another size to the stream's");
+    Status status = next(conformed.get());
+    av_frame_unref(conformed.get());
+    RETURN_IF_ERROR(status);
+  }
+}
+
 Status VideoFilterChain::Push(AVFrame* frame, const SinkFn& sink) {
   if (finished_) return Status::Ok();
-  return PushAt(0, frame, sink);
+  return conformer_.Push(frame, [&](AVFrame* conformed) { return PushAt(0, conformed, sink); });
 }
 
 Status VideoFilterChain::PushAt(size_t index, AVFrame* frame, const SinkFn& sink) {

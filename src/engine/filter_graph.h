@@ -64,6 +64,28 @@ Result<FilterGraph> MakeFilterGraph(const std::string& source_filter,
                                     const std::string& source_args, const std::string& sink_filter,
                                     const std::string& chain, int threads);
 
+// Holds a stream's video frames to one size and pixel format. Streams may
+// change size or format mid-way (a broadcast capture switching between SD
+// and HD, say), and libavfilter's hqdn3d, yadif and others read past their
+// buffers when a frame's size changes under them (the worker died of it);
+// Vidmill's own filters refuse such frames. A frame of another size or format
+// is scaled and converted to the target's (fields apart where it is flagged
+// interlaced, the target's sample aspect ratio); the others pass untouched.
+class FrameConformer {
+ public:
+  explicit FrameConformer(const VideoFormat& target) : target_(target) {}
+
+  // Calls `next` with `frame` (borrowed), or with its conformed copy.
+  Status Push(AVFrame* frame, const std::function<Status(AVFrame*)>& next);
+
+ private:
+  VideoFormat target_;
+  // The graph for frames of from_'s size, format and sample aspect ratio
+  // (built at the first such frame, rebuilt when they change again).
+  FilterGraph graph_;
+  VideoFormat from_;
+};
+
 // The video chain at run time: libavfilter graphs and own stages in order.
 class VideoFilterChain {
  public:
@@ -76,7 +98,8 @@ class VideoFilterChain {
                                                           const VideoFormat& input, int threads);
 
   // Pushes one decoded frame (borrowed; null = end of stream) through the chain;
-  // frames that come out go to `sink`.
+  // frames that come out go to `sink`. Frames of another size or pixel format
+  // than the chain was built for are conformed to it first (FrameConformer).
   Status Push(AVFrame* frame, const SinkFn& sink);
 
   // True once the end of the stream has left the last segment (a trim can end
@@ -98,10 +121,11 @@ class VideoFilterChain {
     bool ended = false;
   };
 
-  VideoFilterChain() = default;
+  explicit VideoFilterChain(const VideoFormat& input) : conformer_(input) {}
   Status PushAt(size_t index, AVFrame* frame, const SinkFn& sink);
 
   std::vector<Segment> segments_;
+  FrameConformer conformer_;
   VideoFormat output_;
   bool finished_ = false;
 };

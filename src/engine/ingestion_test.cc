@@ -169,6 +169,28 @@ TEST_F(IngestionTest, WebPreviewIsAtMost720LinesAtTheDisplayAspect) {
   EXPECT_EQ(FfprobeVideo(outputs.thumbnail_paths[0], "height", "-f jpeg_pipe"), "360");
 }
 
+// A capture that changes size mid-stream (1 s at 640x480, then 1 s at
+// 320x240 4:2:2, one MPEG-TS) is ingested whole: the web preview shows every
+// picture at the first size (its filters failed on the smaller frames with
+// "Operation not permitted", failing the ingestion).
+TEST_F(IngestionTest, AStreamThatChangesSizeIsIngestedWhole) {
+  const std::string first = Path("first.ts"), second = Path("second.ts"), path = Path("switch.ts");
+  Ffmpeg("-f lavfi -i testsrc2=size=640x480:rate=25:duration=1 -c:v libx264 -preset ultrafast '" +
+         first + "'");
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 -c:v libx264 -preset ultrafast "
+      "-pix_fmt yuv422p -output_ts_offset 1 '" +
+      second + "'");
+  Output("cat '" + first + "' '" + second + "' > '" + path + "'");
+  IngestionOutputs outputs = Outputs(1);
+  auto result = RunIngestion(path, IngestionKind::kFull, outputs, limits_, nullptr, nullptr);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(Output("ffprobe -v error -f mp4 -count_frames -show_entries "
+                   "stream=width,height,nb_read_frames -of csv=p=0 '" +
+                   outputs.web_preview_path + "'"),
+            "640,480,50");
+}
+
 TEST_F(IngestionTest, LightIngestionIsMetadataOnlyAndFast) {
   std::string path = Path("long.ts");
   Ffmpeg("-f lavfi -i testsrc2=size=320x180:rate=25:duration=60 -c:v libx264 -preset ultrafast " +

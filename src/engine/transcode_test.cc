@@ -401,6 +401,47 @@ TEST(TranscodeTest, AVariableRateSourceKeepsItsDurationAndSync) {
   EXPECT_NEAR(std::atof(audio.c_str()), 3.0, 0.05);
 }
 
+// A broadcast capture that switches size and format mid-stream (here 1 s of
+// 320x240 4:2:0, then 1 s of 640x480 4:2:2 colour bars, one MPEG-TS) comes
+// out whole at the size it started with: the later frames are scaled to the
+// first ones' size and format before the filters. hqdn3d read past its
+// buffers on the larger frames and brought the worker down ("double free or
+// corruption"); yadif too is handed frames of one size only.
+TEST(TranscodeTest, AFrameSizeChangeMidStreamIsScaledToTheFirstSize) {
+  test::TempDir dir;
+  const std::string first = dir.path() + "/first.ts", second = dir.path() + "/second.ts";
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=320x240:rate=25 -t 1 -c:v libx264 -preset ultrafast "
+      "-pix_fmt yuv420p '" +
+      first + "'");
+  Ffmpeg(
+      "-f lavfi -i smptebars=size=640x480:rate=25 -t 1 -c:v libx264 -preset ultrafast "
+      "-pix_fmt yuv422p -output_ts_offset 1 '" +
+      second + "'");
+  const std::string input = dir.path() + "/switch.ts";
+  Output("cat '" + first + "' '" + second + "' > '" + input + "'");
+  for (const char* step : {"hqdn3d", "yadif", ""}) {
+    SCOPED_TRACE(step);
+    TranscodeSpec spec = Base();
+    if (std::string(step) == "hqdn3d") spec.denoiser = step;
+    if (std::string(step) == "yadif") spec.deinterlacer = step;
+    auto probe = RunSpec(spec, input, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    EXPECT_EQ(probe->width, 320);
+    EXPECT_EQ(probe->height, 240);
+    EXPECT_NEAR(probe->frames, 50, 1);
+    // The second half is the bars, scaled.
+    const std::string psnr =
+        Output("ffmpeg -nostdin -v info -i '" + dir.path() +
+               "/out.mov' -f lavfi -i smptebars=size=640x480:rate=25:duration=1 -lavfi "
+               "\"[0]trim=start=1.4:end=1.9,setpts=PTS-STARTPTS[a];"
+               "[1]scale=320:240,format=yuv420p,trim=end=0.5[b];[a][b]psnr\" -f null - 2>&1");
+    const size_t at = psnr.find("average:");
+    ASSERT_NE(at, std::string::npos) << psnr;
+    EXPECT_GT(std::atof(psnr.c_str() + at + 8), 30.0) << psnr.substr(at);
+  }
+}
+
 // Seconds from the start of `path` to its first white video frame and to the
 // onset of its first beep.
 std::pair<double, double> FlashAndBeep(const std::string& path) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "engine/av_error.h"
+#include "engine/filter_graph.h"
 
 extern "C" {
 #include <libavfilter/buffersink.h>
@@ -119,6 +120,8 @@ class PreviewWriter {
   bool has_audio_ = false;
   FramePtr decoded_;
   FramePtr filtered_;
+  // Holds the video to its first frames' size and format (FrameConformer).
+  std::unique_ptr<FrameConformer> conformer_;
   PacketPtr encoded_;
   int64_t video_duration_ = 0;  // input time base, for progress
   double progress_ = 0;
@@ -183,6 +186,13 @@ Status PreviewWriter::OpenVideo() {
   std::string description = deinterlace + "scale=" + std::to_string(width) + ":" +
                             std::to_string(height) + ":flags=bicubic,setsar=1,format=yuv420p";
   ASSIGN_OR_RETURN(video_.filters, BuildChain("buffer", source_args, description, "buffersink"));
+  VideoFormat source_format;
+  source_format.width = par->width;
+  source_format.height = par->height;
+  source_format.pixel_format = pix_fmt;
+  source_format.time_base = stream->time_base;
+  source_format.sample_aspect_ratio = sar;
+  conformer_ = std::make_unique<FrameConformer>(source_format);
 
   const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
   if (codec == nullptr) {
@@ -363,7 +373,10 @@ Status PreviewWriter::Decode(Lane& lane, const AVPacket* packet) {
     if (&lane == &video_ && video_duration_ > 0) {
       progress_ = std::clamp(static_cast<double>(decoded_->pts) / video_duration_, 0.0, 1.0);
     }
-    Status filtered = Filter(lane, decoded_.get());
+    Status filtered =
+        &lane == &video_
+            ? conformer_->Push(decoded_.get(), [&](AVFrame* frame) { return Filter(lane, frame); })
+            : Filter(lane, decoded_.get());
     av_frame_unref(decoded_.get());
     RETURN_IF_ERROR(filtered);
   }

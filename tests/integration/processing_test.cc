@@ -461,6 +461,33 @@ TEST_F(ProcessingTest, AVariableRatePhoneClipKeepsTheRateItWasShotAt) {
   EXPECT_EQ(ProbeVideo(output, "avg_frame_rate,nb_read_frames"), "30/1,90\n");
 }
 
+// A capture that switches size and format mid-stream (320x240 4:2:0, then
+// 640x480 4:2:2) through Vidmill's own filters: the later frames are scaled
+// to the first size before the filters, and every frame comes out (the job
+// failed with "frame format changed mid-stream" before).
+TEST_F(ProcessingTest, VidmillsOwnFiltersTakeAStreamThatChangesSize) {
+  const std::string dir = server_->data_dir();
+  RunShell(
+      "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=320x240:rate=25 -t 1 "
+      "-c:v libx264 -preset ultrafast -pix_fmt yuv420p '" +
+      dir + "/first.ts'");
+  RunShell(
+      "ffmpeg -nostdin -v error -y -f lavfi -i smptebars=size=640x480:rate=25 -t 1 "
+      "-c:v libx264 -preset ultrafast -pix_fmt yuv422p -output_ts_offset 1 '" +
+      dir + "/second.ts'");
+  RunShell("cat '" + dir + "/first.ts' '" + dir + "/second.ts' > '" + dir + "/switch.ts'");
+  const std::string source = UploadAndIngest(*client_, dir + "/switch.ts", "switch.ts");
+  ASSERT_FALSE(source.empty());
+  Processed processed = ProcessToDone(
+      object{{"denoiser", "denoise"}, {"scaler", "pabsr1"}, {"resolution", object{{"tag", "2x"}}}},
+      source);
+  ASSERT_FALSE(processed.video.empty());
+  const std::string output = Download(processed, "switch-out.ts");
+  ASSERT_FALSE(output.empty());
+  const std::string probed = ProbeVideo(output, "width,height,nb_read_frames");
+  EXPECT_EQ(probed.substr(0, probed.find('\n')), "640,480,50");  // MPEG-TS lists it twice
+}
+
 TEST_F(ProcessingTest, BadRequestsAreRefusedWithTheFieldNamed) {
   struct Case {
     object request;
