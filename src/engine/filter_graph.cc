@@ -6,6 +6,7 @@
 extern "C" {
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
+#include <libavutil/channel_layout.h>
 #include <libavutil/mem.h>
 #include <libavutil/pixdesc.h>
 }
@@ -319,6 +320,42 @@ int VideoFilterChain::stage_count() const {
   return static_cast<int>(segments_.size()) - graph_count();
 }
 
+namespace {
+
+// Sends `frame` (borrowed) into `graph` and each frame that comes out of it
+// to `next`; `what` names the work in errors.
+Status PassThrough(const FilterGraph& graph, AVFrame* frame, const char* what,
+                   const std::function<Status(AVFrame*)>& next) {
+  int ret = av_buffersrc_add_frame_flags(graph.source, frame, AV_BUFFERSRC_FLAG_KEEP_REF);
+  if (ret < 0) return AvStatus(ret, what);
+  ASSIGN_OR_RETURN(FramePtr out, NewFrame());
+  while (true) {
+    ret = av_buffersink_get_frame(graph.sink, out.get());
+    if (ret == AVERROR(EAGAIN)) return Status::Ok();
+    if (ret < 0) return AvStatus(ret, what);
+    Status status = next(out.get());
+    av_frame_unref(out.get());
+    RETURN_IF_ERROR(status);
+  }
+}
+
+// `layout` described ("stereo", "5.1(side)"); an unspecified order as the
+// default layout of its channel count.
+std::string DescribeLayout(const AVChannelLayout& layout) {
+  AVChannelLayout described{};
+  if (layout.order == AV_CHANNEL_ORDER_UNSPEC) {
+    av_channel_layout_default(&described, layout.nb_channels);
+  } else {
+    av_channel_layout_copy(&described, &layout);
+  }
+  char name[128] = {};
+  av_channel_layout_describe(&described, name, sizeof(name));
+  av_channel_layout_uninit(&described);
+  return name;
+}
+
+}  // namespace
+
 Status FrameConformer::Push(AVFrame* frame, const std::function<Status(AVFrame*)>& next) {
   if (frame == nullptr || (frame->width == target_.width && frame->height == target_.height &&
                            frame->format == target_.pixel_format)) {
@@ -342,17 +379,49 @@ Status FrameConformer::Push(AVFrame* frame, const std::function<Status(AVFrame*)
     ASSIGN_OR_RETURN(graph_, MakeFilterGraph("buffer", BufferArgs(from), "buffersink", chain, 1));
     from_ = from;
   }
-  int ret = av_buffersrc_add_frame_flags(graph_.source, frame, AV_BUFFERSRC_FLAG_KEEP_REF);
-  if (ret < 0) return AvStatus(ret, "scaling a frame of another size to the stream's");
-  ASSIGN_OR_RETURN(FramePtr conformed, NewFrame());
-  while (true) {
-    ret = av_buffersink_get_frame(graph_.sink, conformed.get());
-    if (ret == AVERROR(EAGAIN)) return Status::Ok();
-    if (ret < 0) return AvStatus(ret, "scaling a frame of another size to the stream's");
-    Status status = next(conformed.get());
-    av_frame_unref(conformed.get());
-    RETURN_IF_ERROR(status);
+  return PassThrough(graph_, frame, "scaling a frame of another size to the stream's", next);
+}
+
+AudioConformer::AudioConformer(int sample_rate, AVSampleFormat sample_format,
+                               const AVChannelLayout& layout, AVRational time_base)
+    : sample_rate_(sample_rate),
+      sample_format_(sample_format),
+      layout_(DescribeLayout(layout)),
+      channels_(layout.nb_channels),
+      time_base_(time_base) {}
+
+Status AudioConformer::Push(AVFrame* frame, const std::function<Status(AVFrame*)>& next) {
+  if (frame == nullptr) return next(frame);
+  const std::string layout = DescribeLayout(frame->ch_layout);
+  if (frame->sample_rate == sample_rate_ && frame->format == sample_format_ &&
+      frame->ch_layout.nb_channels == channels_ && layout == layout_) {
+    return next(frame);
   }
+  const char* format_name = av_get_sample_fmt_name(static_cast<AVSampleFormat>(frame->format));
+  const char* target_format = av_get_sample_fmt_name(sample_format_);
+  if (format_name == nullptr || target_format == nullptr || frame->sample_rate <= 0) {
+    return Status::CorruptMedia("an audio frame of unknown format");
+  }
+  const std::string from = std::to_string(frame->sample_rate) + ":" + format_name + ":" + layout;
+  if (!graph_.graph || from != from_) {
+    char args[512];
+    std::snprintf(args, sizeof(args),
+                  "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s", time_base_.num,
+                  time_base_.den, frame->sample_rate, format_name, layout.c_str());
+    const std::string chain = "aresample=" + std::to_string(sample_rate_) +
+                              ",aformat=sample_fmts=" + target_format +
+                              ":channel_layouts=" + layout_;
+    ASSIGN_OR_RETURN(graph_, MakeFilterGraph("abuffer", args, "abuffersink", chain, 1));
+    from_ = from;
+  }
+  const AVRational out_time_base = av_buffersink_get_time_base(graph_.sink);
+  return PassThrough(graph_, frame, "resampling audio of another format to the stream's",
+                     [&](AVFrame* resampled) {
+                       if (resampled->pts != AV_NOPTS_VALUE) {
+                         resampled->pts = av_rescale_q(resampled->pts, out_time_base, time_base_);
+                       }
+                       return next(resampled);
+                     });
 }
 
 Status VideoFilterChain::Push(AVFrame* frame, const SinkFn& sink) {

@@ -86,6 +86,30 @@ class FrameConformer {
   VideoFormat from_;
 };
 
+// FrameConformer's counterpart for audio: a stream's audio may change sample
+// rate, sample format or channel layout mid-way (transport streams cut
+// together: 48 kHz stereo, then 44.1 kHz 5.1), which an abuffer source
+// refuses ("Invalid argument"). A frame in another format is resampled
+// (aresample, downmixed or upmixed by libswresample's default matrix) to the
+// target's; the others pass untouched. Frames are stamped in `time_base`.
+class AudioConformer {
+ public:
+  AudioConformer(int sample_rate, AVSampleFormat sample_format, const AVChannelLayout& layout,
+                 AVRational time_base);
+
+  // Calls `next` with `frame` (borrowed), or with its resampled copy.
+  Status Push(AVFrame* frame, const std::function<Status(AVFrame*)>& next);
+
+ private:
+  int sample_rate_;
+  AVSampleFormat sample_format_;
+  std::string layout_;  // described, e.g. "stereo"
+  int channels_;
+  AVRational time_base_;
+  FilterGraph graph_;
+  std::string from_;  // the graph's input: "rate:format:layout"
+};
+
 // The video chain at run time: libavfilter graphs and own stages in order.
 class VideoFilterChain {
  public:

@@ -174,14 +174,13 @@ TEST_F(IngestionTest, WebPreviewIsAtMost720LinesAtTheDisplayAspect) {
 // picture at the first size (its filters failed on the smaller frames with
 // "Operation not permitted", failing the ingestion).
 TEST_F(IngestionTest, AStreamThatChangesSizeIsIngestedWhole) {
-  const std::string first = Path("first.ts"), second = Path("second.ts"), path = Path("switch.ts");
-  Ffmpeg("-f lavfi -i testsrc2=size=640x480:rate=25:duration=1 -c:v libx264 -preset ultrafast '" +
-         first + "'");
-  Ffmpeg(
-      "-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 -c:v libx264 -preset ultrafast "
-      "-pix_fmt yuv422p -output_ts_offset 1 '" +
-      second + "'");
-  Output("cat '" + first + "' '" + second + "' > '" + path + "'");
+  const std::string path = Path("switch.ts");
+  testing::SplicedTs(path,
+                     "-f lavfi -i testsrc2=size=640x480:rate=25:duration=1 -c:v libx264 "
+                     "-preset ultrafast",
+                     "-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 -c:v libx264 "
+                     "-preset ultrafast -pix_fmt yuv422p",
+                     1);
   IngestionOutputs outputs = Outputs(1);
   auto result = RunIngestion(path, IngestionKind::kFull, outputs, limits_, nullptr, nullptr);
   ASSERT_TRUE(result.ok()) << result.status().ToString();
@@ -189,6 +188,26 @@ TEST_F(IngestionTest, AStreamThatChangesSizeIsIngestedWhole) {
                    "stream=width,height,nb_read_frames -of csv=p=0 '" +
                    outputs.web_preview_path + "'"),
             "640,480,50");
+}
+
+// Transport streams cut together whose audio changes format at the cut (2 s
+// of 48 kHz stereo, then 2 s of 44.1 kHz 5.1) are ingested whole: the web
+// preview's audio is resampled to the first part's format at the cut and
+// lasts all 4 s (abuffer refused the new format, "Invalid argument", and the
+// parts' overlapping first and last audio frames then made the muxer refuse
+// time going back — retried without end).
+TEST_F(IngestionTest, AStreamWhoseAudioChangesFormatIsIngestedWhole) {
+  const std::string path = Path("cut.ts");
+  testing::SplicedTs(path, testing::kTwoSecondsOfStereo, testing::kTwoSecondsOf51, 2);
+  IngestionOutputs outputs = Outputs(1);
+  auto result = RunIngestion(path, IngestionKind::kFull, outputs, limits_, nullptr, nullptr);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  const std::string audio = Output(
+      "ffprobe -v error -f mp4 -select_streams a:0 -show_entries stream=channels,duration "
+      "-of csv=p=0 '" +
+      outputs.web_preview_path + "'");
+  EXPECT_EQ(audio.substr(0, 2), "2,") << audio;
+  EXPECT_NEAR(std::atof(audio.c_str() + 2), 4.0, 0.1) << audio;
 }
 
 TEST_F(IngestionTest, LightIngestionIsMetadataOnlyAndFast) {

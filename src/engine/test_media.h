@@ -43,6 +43,31 @@ inline std::string Output(const std::string& command) {
 
 // One ffprobe value of the first video stream, e.g. FfprobeVideo(path, "nb_read_packets",
 // "-count_packets").
+// ffmpeg inputs and options for 2 s of 320x240 25 fps H.264 with AAC audio:
+// a 440 Hz tone, 48 kHz stereo; and an 880 Hz one, 44.1 kHz 5.1 (audio that
+// changes format at a cut, with SplicedTs).
+inline constexpr char kTwoSecondsOfStereo[] =
+    "-f lavfi -i testsrc2=size=320x240:rate=25:duration=2 -f lavfi "
+    "-i sine=frequency=440:sample_rate=48000:duration=2 -ac 2 -c:v libx264 -preset ultrafast "
+    "-c:a aac -shortest";
+inline constexpr char kTwoSecondsOf51[] =
+    "-f lavfi -i testsrc2=size=320x240:rate=25:duration=2 -f lavfi "
+    "-i sine=frequency=880:sample_rate=44100:duration=2 -ac 6 -c:v libx264 -preset ultrafast "
+    "-c:a aac -shortest";
+
+// An MPEG-TS at `path` cut together from two clips that ffmpeg makes from
+// `first` and `second` (inputs and options), the second timed to follow the
+// first at `cut_seconds`: what broadcast captures and edited transport
+// streams look like where the format changes at a cut.
+inline void SplicedTs(const std::string& path, const std::string& first, const std::string& second,
+                      double cut_seconds) {
+  Ffmpeg(first + " -f mpegts '" + path + ".1'");
+  Ffmpeg(second + " -output_ts_offset " + std::to_string(cut_seconds) + " -f mpegts '" + path +
+         ".2'");
+  Output("cat '" + path + ".1' '" + path + ".2' > '" + path + "' && rm '" + path + ".1' '" + path +
+         ".2'");
+}
+
 inline std::string FfprobeVideo(const std::string& path, const std::string& entry,
                                 const std::string& extra = "") {
   return Output("ffprobe -v error -select_streams v:0 " + extra + " -show_entries stream=" + entry +

@@ -142,6 +142,9 @@ class Pipeline {
                      NewAudioEncoder(spec_.container, audio_decoder_->ch_layout.nb_channels));
     std::string chain;
     audio_time_base_ = AVRational{1, audio_decoder_->sample_rate};
+    audio_conformer_ =
+        std::make_unique<AudioConformer>(audio_decoder_->sample_rate, audio_decoder_->sample_fmt,
+                                         audio_decoder_->ch_layout, audio_time_base_);
     if (spec_.has_range) {
       chain = "atrim=start=" + Seconds(start_time + spec_.start_ms / 1000.0) +
               ":end=" + Seconds(start_time + spec_.end_ms / 1000.0) + ",";
@@ -293,6 +296,12 @@ class Pipeline {
       frame->pts = frame->pts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE
                                                 : av_rescale_q(frame->pts, tb, audio_time_base_);
     }
+    return audio_conformer_->Push(frame,
+                                  [this](AVFrame* conformed) { return FilterAudio(conformed); });
+  }
+
+  // Audio of the stream's first format (or null, the end) into the audio graph.
+  Status FilterAudio(AVFrame* frame) {
     int ret = av_buffersrc_add_frame_flags(audio_graph_.source, frame, AV_BUFFERSRC_FLAG_KEEP_REF);
     if (ret < 0 && ret != AVERROR_EOF) return AvStatus(ret, "filtering audio");
     ASSIGN_OR_RETURN(FramePtr filtered, NewFrame());
@@ -348,6 +357,7 @@ class Pipeline {
   FormatOutputPtr output_;
   AVRational output_rate_{25, 1};
   AVRational audio_time_base_{1, 48000};
+  std::unique_ptr<AudioConformer> audio_conformer_;  // to the first frames' format
   int video_stream_ = -1;
   int audio_stream_ = -1;
   int64_t frames_written_ = 0;

@@ -409,17 +409,14 @@ TEST(TranscodeTest, AVariableRateSourceKeepsItsDurationAndSync) {
 // corruption"); yadif too is handed frames of one size only.
 TEST(TranscodeTest, AFrameSizeChangeMidStreamIsScaledToTheFirstSize) {
   test::TempDir dir;
-  const std::string first = dir.path() + "/first.ts", second = dir.path() + "/second.ts";
-  Ffmpeg(
-      "-f lavfi -i testsrc2=size=320x240:rate=25 -t 1 -c:v libx264 -preset ultrafast "
-      "-pix_fmt yuv420p '" +
-      first + "'");
-  Ffmpeg(
-      "-f lavfi -i smptebars=size=640x480:rate=25 -t 1 -c:v libx264 -preset ultrafast "
-      "-pix_fmt yuv422p -output_ts_offset 1 '" +
-      second + "'");
   const std::string input = dir.path() + "/switch.ts";
-  Output("cat '" + first + "' '" + second + "' > '" + input + "'");
+  testing::SplicedTs(
+      input,
+      "-f lavfi -i testsrc2=size=320x240:rate=25 -t 1 -c:v libx264 -preset ultrafast "
+      "-pix_fmt yuv420p",
+      "-f lavfi -i smptebars=size=640x480:rate=25 -t 1 -c:v libx264 -preset "
+      "ultrafast -pix_fmt yuv422p",
+      1);
   for (const char* step : {"hqdn3d", "yadif", ""}) {
     SCOPED_TRACE(step);
     TranscodeSpec spec = Base();
@@ -440,6 +437,24 @@ TEST(TranscodeTest, AFrameSizeChangeMidStreamIsScaledToTheFirstSize) {
     ASSERT_NE(at, std::string::npos) << psnr;
     EXPECT_GT(std::atof(psnr.c_str() + at + 8), 30.0) << psnr.substr(at);
   }
+}
+
+// The same for audio: transport streams cut together whose audio changes
+// format at the cut (48 kHz stereo, then 44.1 kHz 5.1) keep all of it,
+// resampled to the first part's format (the audio graph refused the new
+// format: "filtering audio: Invalid argument", retried and failed).
+TEST(TranscodeTest, AudioThatChangesFormatMidStreamIsResampledToTheFirst) {
+  test::TempDir dir;
+  const std::string input = dir.path() + "/cut.ts";
+  testing::SplicedTs(input, testing::kTwoSecondsOfStereo, testing::kTwoSecondsOf51, 2);
+  auto probe = RunSpec(Base(), input, "mov", dir);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_NEAR(probe->frames, 100, 1);
+  const std::string audio = Output(
+      "ffprobe -v error -select_streams a:0 -show_entries stream=channels,duration -of csv=p=0 '" +
+      dir.path() + "/out.mov'");
+  EXPECT_EQ(audio.substr(0, 2), "2,") << audio;
+  EXPECT_NEAR(std::atof(audio.c_str() + 2), 4.0, 0.1) << audio;
 }
 
 // Seconds from the start of `path` to its first white video frame and to the

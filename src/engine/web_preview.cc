@@ -73,6 +73,7 @@ struct Lane {
   int64_t start_offset = 0;                 // subtracted from input timestamps (input time base)
   int64_t next_pts = 0;                     // for frames without a timestamp (input time base)
   int64_t last_video_pts = AV_NOPTS_VALUE;  // the last video frame sent on (input time base)
+  int64_t next_audio_pts = AV_NOPTS_VALUE;  // where the audio sent on so far ends (filter output)
   AVRational frame_rate{0, 1};              // video only
   CodecContextPtr decoder;
   FilterChain filters;
@@ -120,8 +121,9 @@ class PreviewWriter {
   bool has_audio_ = false;
   FramePtr decoded_;
   FramePtr filtered_;
-  // Holds the video to its first frames' size and format (FrameConformer).
+  // Hold the video and the audio to their first frames' formats.
   std::unique_ptr<FrameConformer> conformer_;
+  std::unique_ptr<AudioConformer> audio_conformer_;
   PacketPtr encoded_;
   int64_t video_duration_ = 0;  // input time base, for progress
   double progress_ = 0;
@@ -255,6 +257,9 @@ Status PreviewWriter::OpenAudio() {
                      std::to_string(stream->time_base.den) +
                      ":sample_rate=" + std::to_string(audio_.decoder->sample_rate) +
                      ":sample_fmt=" + sample_fmt + ":channel_layout=" + layout_name;
+  audio_conformer_ =
+      std::make_unique<AudioConformer>(audio_.decoder->sample_rate, audio_.decoder->sample_fmt,
+                                       audio_.decoder->ch_layout, stream->time_base);
   ASSIGN_OR_RETURN(audio_.filters, BuildChain("abuffer", args,
                                               "aresample=48000:async=1000,aformat=sample_fmts=fltp:"
                                               "sample_rates=48000:channel_layouts=stereo",
@@ -298,8 +303,9 @@ Status PreviewWriter::Write(Lane& lane) {
     AvLogCapture capture;
     ret = av_interleaved_write_frame(muxer_.get(), encoded_.get());
     if (ret < 0) {
-      Status status = AvStatus(ret, "web preview: writing", capture.first_error());
-      return status.code() == Code::kInternal ? Status::Unavailable(status.message()) : status;
+      // I/O faults (EIO, ENOSPC) come back as kUnavailable and are retried
+      // without limit; anything else the muxer refuses would be refused again.
+      return AvStatus(ret, "web preview: writing", capture.first_error());
     }
   }
 }
@@ -330,6 +336,18 @@ Status PreviewWriter::Filter(Lane& lane, AVFrame* frame) {
     }
     if (ret < 0) {
       return AvStatus(ret, "web preview: filtering");
+    }
+    if (&lane == &audio_ && filtered_->pts != AV_NOPTS_VALUE) {
+      // Streams spliced together can overlap by a few milliseconds at a cut
+      // (each part's audio starts with its encoder's priming); the muxer
+      // refuses time going back, so such audio follows on from the last.
+      if (lane.next_audio_pts != AV_NOPTS_VALUE && filtered_->pts < lane.next_audio_pts) {
+        filtered_->pts = lane.next_audio_pts;
+      }
+      lane.next_audio_pts =
+          filtered_->pts + av_rescale_q(filtered_->nb_samples,
+                                        AVRational{1, filtered_->sample_rate},
+                                        av_buffersink_get_time_base(lane.filters.sink));
     }
     Status encoded = Encode(lane, filtered_.get());
     av_frame_unref(filtered_.get());
@@ -376,7 +394,8 @@ Status PreviewWriter::Decode(Lane& lane, const AVPacket* packet) {
     Status filtered =
         &lane == &video_
             ? conformer_->Push(decoded_.get(), [&](AVFrame* frame) { return Filter(lane, frame); })
-            : Filter(lane, decoded_.get());
+            : audio_conformer_->Push(decoded_.get(),
+                                     [&](AVFrame* frame) { return Filter(lane, frame); });
     av_frame_unref(decoded_.get());
     RETURN_IF_ERROR(filtered);
   }
