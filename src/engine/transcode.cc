@@ -267,14 +267,39 @@ class Pipeline {
         return AvStatus(ret, video ? "decoding video" : "decoding audio");
       }
       frame->pts = frame->best_effort_timestamp;
+      if (video) StampVideo(frame);
       Status status = video ? PushVideo(frame) : PushAudio(frame);
       av_frame_unref(frame);
       RETURN_IF_ERROR(status);
     }
   }
 
+  // A video frame without a timestamp (raw elementary streams have none; an
+  // MPEG program stream's last frames may lack one) follows on from the frame
+  // before by its duration, or by one frame period: the filters time every
+  // frame (deint's field times, fps), and a missing one had made deint's
+  // field-rate output jump to a time without end (the job never finished) and
+  // fps drop the frames of a raw stream.
+  void StampVideo(AVFrame* frame) {
+    const AVStream* stream = input_->video_stream();
+    if (frame->pts == AV_NOPTS_VALUE) {
+      frame->pts = next_video_pts_ != AV_NOPTS_VALUE      ? next_video_pts_
+                   : stream->start_time != AV_NOPTS_VALUE ? stream->start_time
+                                                          : 0;
+    }
+    AVRational rate = av_guess_frame_rate(input_->format(), const_cast<AVStream*>(stream), frame);
+    if (rate.num <= 0 || rate.den <= 0) rate = RateRational(spec_.source_fps);
+    const int64_t duration = frame->pkt_duration > 0
+                                 ? frame->pkt_duration
+                                 : av_rescale_q(1, av_inv_q(rate), stream->time_base);
+    next_video_pts_ = frame->pts + std::max<int64_t>(duration, 1);
+  }
+
   Status PushVideo(AVFrame* frame) {
     return video_chain_->Push(frame, [this](AVFrame* filtered) -> Status {
+      // Also between the frames one input frame makes (a rate converter can
+      // make many), so a stop request is heard however the chain runs.
+      if (cancel_ && cancel_()) return Status::Cancelled("processing was cancelled");
       filtered->pts = frames_written_;  // constant-rate output
       filtered->pict_type = AV_PICTURE_TYPE_NONE;
       filtered->sample_aspect_ratio = AVRational{1, 1};
@@ -361,6 +386,7 @@ class Pipeline {
   int video_stream_ = -1;
   int audio_stream_ = -1;
   int64_t frames_written_ = 0;
+  int64_t next_video_pts_ = AV_NOPTS_VALUE;  // where the last decoded frame ends
   int64_t audio_samples_ = 0;
   double expected_seconds_ = 1;
   double range_end_ = 0;  // seconds, in the input's timestamps (with a range)

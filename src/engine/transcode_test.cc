@@ -457,6 +457,24 @@ TEST(TranscodeTest, AudioThatChangesFormatMidStreamIsResampledToTheFirst) {
   EXPECT_NEAR(std::atof(audio.c_str() + 2), 4.0, 0.1) << audio;
 }
 
+// A raw elementary stream carries no timestamps: each frame follows on from
+// the one before by a frame period (the fps step dropped every frame after
+// the first, and the job failed with "the file has no video stream").
+TEST(TranscodeTest, FramesWithoutTimestampsFollowOnByTheFrameRate) {
+  test::TempDir dir;
+  const std::string input = dir.path() + "/raw.h264";
+  Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -t 2 -c:v libx264 -preset ultrafast -f h264 '" +
+         input + "'");
+  for (const char* deinterlacer : {"", "yadif"}) {
+    SCOPED_TRACE(deinterlacer);
+    TranscodeSpec spec = Base();
+    spec.deinterlacer = deinterlacer;
+    auto probe = RunSpec(spec, input, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    EXPECT_EQ(probe->frames, 50);
+  }
+}
+
 // Seconds from the start of `path` to its first white video frame and to the
 // onset of its first beep.
 std::pair<double, double> FlashAndBeep(const std::string& path) {

@@ -488,6 +488,24 @@ TEST_F(ProcessingTest, VidmillsOwnFiltersTakeAStreamThatChangesSize) {
   EXPECT_EQ(probed.substr(0, probed.find('\n')), "640,480,50");  // MPEG-TS lists it twice
 }
 
+// A raw interlaced H.264 stream has no timestamps. Vidmill's deint at field
+// rate times each second field from its frame's; it had got the missing
+// timestamp itself, and 2 pictures came out instead of 100 (an MPEG program
+// stream whose last frames lack one ran without end).
+TEST_F(ProcessingTest, VidmillsOwnDeinterlacerTakesARawStreamWithoutTimestamps) {
+  const std::string source =
+      IngestClip("tape.h264",
+                 "-f lavfi -i testsrc2=size=320x240:rate=25 -t 2 -vf setfield=tff -c:v libx264 "
+                 "-preset ultrafast -flags +ilme+ildct -x264opts tff=1 -pix_fmt yuv420p -f h264");
+  ASSERT_FALSE(source.empty());
+  Processed processed =
+      ProcessToDone(object{{"deinterlacer", "deint"}, {"frameRate", object{{"fps", 50}}}}, source);
+  ASSERT_FALSE(processed.video.empty());
+  const std::string output = Download(processed, "raw-out.mov");
+  ASSERT_FALSE(output.empty());
+  EXPECT_EQ(ProbeVideo(output, "r_frame_rate,nb_read_frames"), "50/1,100\n");
+}
+
 TEST_F(ProcessingTest, BadRequestsAreRefusedWithTheFieldNamed) {
   struct Case {
     object request;
