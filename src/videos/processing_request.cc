@@ -593,7 +593,6 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   // --- resolution ---
   int width = source.width;
   int height = source.height;
-  bool size_requested = false;
   ASSIGN_OR_RETURN(const object* resolution, OptObject(request, "resolution"));
   if (resolution) {
     RETURN_IF_ERROR(
@@ -605,7 +604,6 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
                      OptNumber(*resolution, "height", "resolution.height"));
     ASSIGN_OR_RETURN(std::optional<std::string> aspect,
                      OptString(*resolution, "aspectRatioTag", "resolution.aspectRatioTag"));
-    size_requested = true;
     if (tag) {
       if (w || h || aspect) {
         return Status::InvalidArgument(
@@ -628,7 +626,7 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
                             ", larger than 7680x4320");
         }
       } else if (*tag == "no_scaling") {
-        size_requested = false;
+        // the source's size
       } else {
         return Refuse("resolution.tag", value(*tag),
                       "allowed: hd_1080p, uhd_4k, uhd_8k, 2x, 3x, 4x, no_scaling");
@@ -750,10 +748,8 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   plan.height = RoundTo(height, std::max(v_multiple, 2));
   bool size_changed = plan.width != source.width || plan.height != source.height;
   if (size_changed && plan.scaler.empty()) plan.scaler = "scale";
-  if (!size_requested && !plan.scaler.empty() && plan.scaler != "scale" && !size_changed) {
-    return Status::InvalidArgument("scaler '" + plan.scaler +
-                                   "' needs a target resolution (e.g. {\"tag\": \"2x\"})");
-  }
+  // pabsr1 or dvres at the source's size (no resolution, or no_scaling) run
+  // at 1x: dvres restores with its 1x model, pabsr1 applies its clarityBoost.
   if (plan.codec == "xdcam") {
     bool allowed =
         (plan.width == 1920 && plan.height == 1080) || (plan.width == 1280 && plan.height == 720);

@@ -97,7 +97,6 @@ TEST(ProcessingRequestTest, EveryRuleRefusesWithAMessageNamingTheField) {
       {R"({"resolution": {"width": 640, "aspectRatioTag": "21:9"}})", "aspectRatioTag"},
       {R"({"resolution": {"width": 7680, "aspectRatioTag": "4:3"}})", "derived size"},
       {R"({"resolution": {}})", "resolution"},
-      {R"({"scaler": "pabsr1"})", "target resolution"},
       {R"({"range": {"startPositionMilliseconds": -1}})", "range.startPositionMilliseconds"},
       {R"({"range": {"endPositionMilliseconds": 10001}})", "range.endPositionMilliseconds"},
       {R"({"range": {"startPositionMilliseconds": 5000, "endPositionMilliseconds": 5000}})",
@@ -212,6 +211,18 @@ TEST(ProcessingRequestTest, ResolutionFormsAndRounding) {
   auto none = Validate(R"({"resolution": {"tag": "no_scaling"}})");
   EXPECT_EQ(none->width, 720);
   EXPECT_TRUE(none->scaler.empty());
+  // pabsr1 and dvres at the source's size: dvres restores at 1x, pabsr1
+  // applies its clarityBoost (they were refused, against docs/processing.md).
+  for (const char* request :
+       {R"({"scaler": "dvres"})", R"({"scaler": "pabsr1", "clarityBoost": "high"})",
+        R"({"scaler": "dvres", "resolution": {"tag": "no_scaling"}})"}) {
+    auto same_size = Validate(request);
+    ASSERT_TRUE(same_size.ok()) << request << ": " << same_size.status().ToString();
+    EXPECT_EQ(same_size->width, 720) << request;
+    EXPECT_EQ(same_size->height, 576) << request;
+    EXPECT_NE(same_size->scaler, "scale") << request;
+    EXPECT_FALSE(same_size->scaler.empty()) << request;
+  }
 }
 
 TEST(ProcessingRequestTest, ScanningAndFrameRate) {

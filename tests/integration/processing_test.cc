@@ -589,7 +589,6 @@ TEST_F(ProcessingTest, EveryValidationRuleIsA400OverHttpAndCreatesNothing) {
       {R"({"scaler": "lanczos"})", "scaler"},
       {R"({"postProcessor": "sharpen"})", "postProcessor"},
       {R"({"clarityBoost": "low"})", "pabsr1"},
-      {R"({"scaler": "pabsr1"})", "target resolution"},
       {R"({"frameRateConverter": "mcinterpolate"})", "frameRate"},
       {R"({"frameRateConverter": "warp", "frameRate": {"fps": 30}})", "frameRateConverter"},
       {R"({"frameRate": {"fps": 0}})", "frameRate.fps"},
