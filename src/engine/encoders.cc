@@ -42,6 +42,13 @@ std::string VideoEncoderName(const std::string& codec) {
   return "mpeg2video";  // mpeg2, xdcam
 }
 
+AVRational OutputSampleAspect(const TranscodeSpec& spec) {
+  if (!(spec.sample_aspect > 0) || std::abs(spec.sample_aspect - 1.0) < 1e-9) {
+    return AVRational{1, 1};
+  }
+  return av_d2q(spec.sample_aspect, 1 << 16);
+}
+
 Result<CodecContextPtr> OpenVideoEncoder(const TranscodeSpec& spec, AVRational frame_rate,
                                          bool global_header) {
   const std::string encoder_name = VideoEncoderName(spec.codec);
@@ -56,7 +63,7 @@ Result<CodecContextPtr> OpenVideoEncoder(const TranscodeSpec& spec, AVRational f
   }
   ctx->time_base = av_inv_q(frame_rate);
   ctx->framerate = frame_rate;
-  ctx->sample_aspect_ratio = AVRational{1, 1};
+  ctx->sample_aspect_ratio = OutputSampleAspect(spec);
   ctx->thread_count = spec.threads;
   if (global_header) ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
   if (spec.interlaced_output) {
@@ -108,8 +115,9 @@ Result<CodecContextPtr> OpenVideoEncoder(const TranscodeSpec& spec, AVRational f
     ctx->rc_max_rate = spec.codec == "xdcam" ? bitrate : bitrate * 3 / 2;
     ctx->rc_min_rate = spec.codec == "xdcam" ? bitrate : 0;
     // One second of video, but an int: 2.1 Gb at most (bitrate.mbps goes to 4000).
-    ctx->rc_buffer_size =
-        spec.codec == "xdcam" ? 17'825'792 : static_cast<int>(std::min<int64_t>(bitrate, INT32_MAX));
+    ctx->rc_buffer_size = spec.codec == "xdcam"
+                              ? 17'825'792
+                              : static_cast<int>(std::min<int64_t>(bitrate, INT32_MAX));
     ctx->rc_initial_buffer_occupancy = ctx->rc_buffer_size * 3 / 4;
     ctx->gop_size = 12;
     ctx->max_b_frames = 2;

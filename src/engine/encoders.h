@@ -36,6 +36,9 @@ Result<ContainerFormat> ContainerFormatFor(const std::string& container);
 // The libavcodec encoder name for an API codec name ("prores" → "prores_ks").
 std::string VideoEncoderName(const std::string& codec);
 
+// spec.sample_aspect as the rational the output carries (1:1 when unset).
+AVRational OutputSampleAspect(const TranscodeSpec& spec);
+
 // Creates and opens the video encoder. `global_header` when the muxer wants
 // extradata (AVFMT_GLOBALHEADER). Interlaced output sets interlaced DCT and the
 // field order (x264 gets interlaced=1:tff=1 or bff=1).

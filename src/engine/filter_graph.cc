@@ -12,6 +12,7 @@ extern "C" {
 }
 
 #include "engine/av_error.h"
+#include "engine/encoders.h"
 
 namespace vidmill::engine {
 namespace {
@@ -146,7 +147,10 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
       return Status::InvalidArgument("unknown scaler '" + scaler + "'");
     }
   }
-  steps.push_back(Graph("setsar=1"));
+  const AVRational sar = OutputSampleAspect(spec);
+  steps.push_back(Graph(sar.num == sar.den
+                            ? std::string("setsar=1")
+                            : "setsar=" + std::to_string(sar.num) + "/" + std::to_string(sar.den)));
 
   // 6. Frame-rate conversion. A deinterlaced source going back to interlaced
   // output is made progressive at twice the frame rate (field rate) and woven

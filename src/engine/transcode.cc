@@ -182,7 +182,7 @@ class Pipeline {
     video_out->time_base = video_encoder_->time_base;
     video_out->avg_frame_rate = output_rate_;
     video_out->r_frame_rate = output_rate_;
-    video_out->sample_aspect_ratio = AVRational{1, 1};
+    video_out->sample_aspect_ratio = OutputSampleAspect(spec_);
     video_stream_ = video_out->index;
     if (audio) {
       if (global_header) audio_encoder_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
@@ -302,7 +302,7 @@ class Pipeline {
       if (cancel_ && cancel_()) return Status::Cancelled("processing was cancelled");
       filtered->pts = frames_written_;  // constant-rate output
       filtered->pict_type = AV_PICTURE_TYPE_NONE;
-      filtered->sample_aspect_ratio = AVRational{1, 1};
+      filtered->sample_aspect_ratio = OutputSampleAspect(spec_);
       if (spec_.interlaced_output) {
         filtered->interlaced_frame = 1;
         filtered->top_field_first = spec_.top_field_first ? 1 : 0;

@@ -27,6 +27,7 @@ struct TranscodeSpec {
   double source_fps = 25;
   int source_width = 0;
   int source_height = 0;
+  double sample_aspect = 1.0;  // of the output's pixels (ProcessingPlan::sample_aspect)
   // Filters; empty when unused. Names as in the API. Stock names run as
   // libavfilter filters; Vidmill's own names (deint, denoise, dejit, pabsr1,
   // dvres, filmgrain) run as registered FilterStages (engine/filter_stage.h)

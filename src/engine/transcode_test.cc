@@ -475,6 +475,24 @@ TEST(TranscodeTest, FramesWithoutTimestampsFollowOnByTheFrameRate) {
   }
 }
 
+// The output carries the pixel shape the plan gives it (an anamorphic 16:9
+// PAL frame: 64:45), in the stream and on every frame; by default square.
+TEST(TranscodeTest, TheOutputCarriesThePlansPixelShape) {
+  test::TempDir dir;
+  for (double sample_aspect : {64.0 / 45.0, 1.0}) {
+    TranscodeSpec spec = Base();
+    spec.sample_aspect = sample_aspect;
+    for (const char* container : {"mov", "mxf"}) {
+      spec.container = container;
+      auto probe = RunSpec(spec, Inputs::Get().progressive, container, dir);
+      ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+      EXPECT_EQ(FfprobeVideo(dir.path() + "/out." + container, "sample_aspect_ratio"),
+                sample_aspect == 1.0 ? "1:1" : "64:45")
+          << container;
+    }
+  }
+}
+
 // Seconds from the start of `path` to its first white video frame and to the
 // onset of its first beep.
 std::pair<double, double> FlashAndBeep(const std::string& path) {

@@ -746,6 +746,9 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   int v_multiple = v_factor * (plan.interlaced_output ? 2 : 1);
   plan.width = RoundTo(width, std::max(h_factor, 2));
   plan.height = RoundTo(height, std::max(v_multiple, 2));
+  if (int64_t{plan.width} * source.height == int64_t{plan.height} * source.width) {
+    plan.sample_aspect = source.sample_aspect;
+  }
   bool size_changed = plan.width != source.width || plan.height != source.height;
   if (size_changed && plan.scaler.empty()) plan.scaler = "scale";
   // pabsr1 or dvres at the source's size (no resolution, or no_scaling) run

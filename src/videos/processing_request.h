@@ -62,6 +62,10 @@ struct ProcessingPlan {
   bool bitrate_derived = false;        // computed, not requested
   int width = 0;
   int height = 0;
+  // Pixel width / height of the output: the source's where the frame keeps
+  // its shape (the source's size, or 2x/3x/4x), so an anamorphic 16:9 PAL
+  // frame stays 16:9 on screen; square pixels for any other size.
+  double sample_aspect = 1.0;
   // Scanning of the output.
   bool interlaced_output = false;
   bool top_field_first = true;

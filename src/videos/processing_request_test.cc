@@ -225,6 +225,30 @@ TEST(ProcessingRequestTest, ResolutionFormsAndRounding) {
   }
 }
 
+// An anamorphic 16:9 PAL source (720x576, pixels 64:45) keeps its pixel
+// shape wherever the frame keeps its shape, so it stays 16:9 on screen (it
+// came out with square pixels: 5:4, squeezed by 29 %); other sizes are
+// filled with square pixels.
+TEST(ProcessingRequestTest, TheFrameKeepsItsPixelShapeWhenItKeepsItsShape) {
+  SourceInfo anamorphic = Source();
+  anamorphic.sample_aspect = 64.0 / 45.0;
+  for (const char* request :
+       {R"({})", R"({"resolution": {"tag": "2x"}})", R"({"resolution": {"tag": "no_scaling"}})",
+        R"({"scaler": "pabsr1", "resolution": {"tag": "2x"}})"}) {
+    auto plan = Validate(request, anamorphic);
+    ASSERT_TRUE(plan.ok()) << request;
+    EXPECT_DOUBLE_EQ(plan->sample_aspect, 64.0 / 45.0) << request;
+  }
+  for (const char* request :
+       {R"({"resolution": {"tag": "hd_1080p"}})", R"({"resolution": {"width": 1024}})"}) {
+    auto plan = Validate(request, anamorphic);
+    ASSERT_TRUE(plan.ok()) << request;
+    EXPECT_DOUBLE_EQ(plan->sample_aspect, 1.0) << request;
+  }
+  EXPECT_EQ(Validate(R"({"resolution": {"width": 1024}})", anamorphic)->height, 576);
+  EXPECT_DOUBLE_EQ(Validate(R"({})")->sample_aspect, 1.0);
+}
+
 TEST(ProcessingRequestTest, ScanningAndFrameRate) {
   auto auto_interlaced = Validate("{}", Interlaced());
   EXPECT_TRUE(auto_interlaced->interlaced_output);
