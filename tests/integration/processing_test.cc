@@ -128,6 +128,14 @@ class ProcessingTest : public ::testing::Test {
     return path;
   }
 
+  // Processes `id` with `request`, waits, and downloads the result as `name`:
+  // its path, or "" after recording the failure.
+  std::string ProcessAndDownload(const object& request, const std::string& id,
+                                 const std::string& name) {
+    Processed processed = ProcessToDone(request, id);
+    return processed.video.empty() ? "" : Download(processed, name);
+  }
+
   // ffprobe's csv line for the first video stream's `entries` (decoding it to
   // count frames).
   static std::string ProbeVideo(const std::string& path, const std::string& entries) {
@@ -436,10 +444,8 @@ TEST_F(ProcessingTest, VidmillsOwnFiltersTakeADvSource) {
                  "-c:v dvvideo");
   ASSERT_FALSE(dv.empty());
   ASSERT_EQ(ProbeVideo(server_->data_dir() + "/tape.dv", "pix_fmt"), "yuv411p\n");
-  Processed processed =
-      ProcessToDone(object{{"denoiser", "denoise"}, {"postProcessor", "filmgrain"}}, dv);
-  ASSERT_FALSE(processed.video.empty());
-  const std::string output = Download(processed, "from-dv.mov");
+  const std::string output = ProcessAndDownload(
+      object{{"denoiser", "denoise"}, {"postProcessor", "filmgrain"}}, dv, "from-dv.mov");
   ASSERT_FALSE(output.empty());
   EXPECT_EQ(ProbeVideo(output, "width,height,nb_read_frames"), "720,480,8\n");
 }
@@ -454,9 +460,7 @@ TEST_F(ProcessingTest, AVariableRatePhoneClipKeepsTheRateItWasShotAt) {
                  "-vf \"select='not(eq(mod(n,7),3))*not(eq(mod(n,11),5))'\" -fps_mode vfr "
                  "-c:v libx264 -preset ultrafast");
   ASSERT_FALSE(phone.empty());
-  Processed processed = ProcessToDone(object{}, phone);
-  ASSERT_FALSE(processed.video.empty());
-  const std::string output = Download(processed, "phone-out.mov");
+  const std::string output = ProcessAndDownload(object{}, phone, "phone-out.mov");
   ASSERT_FALSE(output.empty());
   EXPECT_EQ(ProbeVideo(output, "avg_frame_rate,nb_read_frames"), "30/1,90\n");
 }
@@ -478,11 +482,9 @@ TEST_F(ProcessingTest, VidmillsOwnFiltersTakeAStreamThatChangesSize) {
   RunShell("cat '" + dir + "/first.ts' '" + dir + "/second.ts' > '" + dir + "/switch.ts'");
   const std::string source = UploadAndIngest(*client_, dir + "/switch.ts", "switch.ts");
   ASSERT_FALSE(source.empty());
-  Processed processed = ProcessToDone(
+  const std::string output = ProcessAndDownload(
       object{{"denoiser", "denoise"}, {"scaler", "pabsr1"}, {"resolution", object{{"tag", "2x"}}}},
-      source);
-  ASSERT_FALSE(processed.video.empty());
-  const std::string output = Download(processed, "switch-out.ts");
+      source, "switch-out.ts");
   ASSERT_FALSE(output.empty());
   const std::string probed = ProbeVideo(output, "width,height,nb_read_frames");
   EXPECT_EQ(probed.substr(0, probed.find('\n')), "640,480,50");  // MPEG-TS lists it twice
@@ -498,10 +500,8 @@ TEST_F(ProcessingTest, VidmillsOwnDeinterlacerTakesARawStreamWithoutTimestamps) 
                  "-f lavfi -i testsrc2=size=320x240:rate=25 -t 2 -vf setfield=tff -c:v libx264 "
                  "-preset ultrafast -flags +ilme+ildct -x264opts tff=1 -pix_fmt yuv420p -f h264");
   ASSERT_FALSE(source.empty());
-  Processed processed =
-      ProcessToDone(object{{"deinterlacer", "deint"}, {"frameRate", object{{"fps", 50}}}}, source);
-  ASSERT_FALSE(processed.video.empty());
-  const std::string output = Download(processed, "raw-out.mov");
+  const std::string output = ProcessAndDownload(
+      object{{"deinterlacer", "deint"}, {"frameRate", object{{"fps", 50}}}}, source, "raw-out.mov");
   ASSERT_FALSE(output.empty());
   EXPECT_EQ(ProbeVideo(output, "r_frame_rate,nb_read_frames"), "50/1,100\n");
 }
