@@ -746,6 +746,13 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   int v_multiple = v_factor * (plan.interlaced_output ? 2 : 1);
   plan.width = RoundTo(width, std::max(h_factor, 2));
   plan.height = RoundTo(height, std::max(v_multiple, 2));
+  if (plan.width < 16 || plan.height < 16) {
+    // The reference's smallest frame (resolution.width and .height from 16);
+    // encoders refuse some smaller ones only once the job runs.
+    return Status::InvalidArgument("resolution: the output frame would be " +
+                                   std::to_string(plan.width) + "x" + std::to_string(plan.height) +
+                                   ", smaller than 16x16; set a resolution of at least 16x16");
+  }
   if (int64_t{plan.width} * source.height == int64_t{plan.height} * source.width) {
     plan.sample_aspect = source.sample_aspect;
   }

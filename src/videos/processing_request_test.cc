@@ -249,6 +249,23 @@ TEST(ProcessingRequestTest, TheFrameKeepsItsPixelShapeWhenItKeepsItsShape) {
   EXPECT_DOUBLE_EQ(Validate(R"({})")->sample_aspect, 1.0);
 }
 
+// A frame smaller than the reference's smallest (16x16) is refused at the
+// request, not failed by the encoder when the job runs (a 2x2 source into
+// FFV1 was accepted, then failed).
+TEST(ProcessingRequestTest, OutputsBelowSixteenPixelsAreRefused) {
+  SourceInfo tiny = Source();
+  tiny.width = tiny.height = 2;
+  for (const char* request : {R"({})", R"({"resolution": {"tag": "2x"}})"}) {
+    auto plan = Validate(request, tiny);
+    ASSERT_FALSE(plan.ok()) << request;
+    EXPECT_EQ(plan.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(plan.status().message().find("16x16"), std::string::npos);
+  }
+  EXPECT_TRUE(Validate(R"({"resolution": {"width": 16, "height": 16}})", tiny).ok());
+  tiny.width = tiny.height = 16;
+  EXPECT_TRUE(Validate(R"({})", tiny).ok());
+}
+
 TEST(ProcessingRequestTest, ScanningAndFrameRate) {
   auto auto_interlaced = Validate("{}", Interlaced());
   EXPECT_TRUE(auto_interlaced->interlaced_output);
