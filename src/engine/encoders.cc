@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstring>
 
 extern "C" {
 #include <libavutil/channel_layout.h>
@@ -40,6 +41,16 @@ std::string VideoEncoderName(const std::string& codec) {
   if (codec == "dnxhd") return "dnxhd";
   if (codec == "ffv1") return "ffv1";
   return "mpeg2video";  // mpeg2, xdcam
+}
+
+Status CopyDisplayMatrix(const AVStream* in, AVStream* out) {
+  size_t size = 0;
+  const uint8_t* matrix = av_stream_get_side_data(in, AV_PKT_DATA_DISPLAYMATRIX, &size);
+  if (matrix == nullptr || size == 0) return Status::Ok();
+  uint8_t* copy = av_stream_new_side_data(out, AV_PKT_DATA_DISPLAYMATRIX, size);
+  if (copy == nullptr) return Status::Internal("out of memory copying the display matrix");
+  std::memcpy(copy, matrix, size);
+  return Status::Ok();
 }
 
 AVRational OutputSampleAspect(const TranscodeSpec& spec) {

@@ -36,6 +36,12 @@ Result<ContainerFormat> ContainerFormatFor(const std::string& container);
 // The libavcodec encoder name for an API codec name ("prores" → "prores_ks").
 std::string VideoEncoderName(const std::string& codec);
 
+// Gives `out` the display matrix (rotation) of `in`, where `in` has one:
+// phone video is stored landscape with a matrix that turns it upright, and
+// players turn it; without the matrix it came out sideways. Only MOV and MP4
+// carry it (their muxers write it; the others ignore it).
+Status CopyDisplayMatrix(const AVStream* in, AVStream* out);
+
 // spec.sample_aspect as the rational the output carries (1:1 when unset).
 AVRational OutputSampleAspect(const TranscodeSpec& spec);
 

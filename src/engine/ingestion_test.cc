@@ -210,6 +210,22 @@ TEST_F(IngestionTest, AStreamWhoseAudioChangesFormatIsIngestedWhole) {
   EXPECT_NEAR(std::atof(audio.c_str() + 2), 4.0, 0.1) << audio;
 }
 
+// Phone video stored landscape with a display matrix that turns it upright:
+// the web preview keeps the matrix, so the browser shows it upright.
+TEST_F(IngestionTest, TheWebPreviewKeepsTheDisplayMatrix) {
+  const std::string landscape = Path("landscape.mp4"), path = Path("phone.mp4");
+  Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 -c:v libx264 -preset ultrafast '" +
+         landscape + "'");
+  Ffmpeg("-i '" + landscape + "' -c copy -metadata:s:v:0 rotate=90 '" + path + "'");
+  IngestionOutputs outputs = Outputs(1);
+  auto result = RunIngestion(path, IngestionKind::kFull, outputs, limits_, nullptr, nullptr);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(Output("ffprobe -v error -f mp4 -select_streams v:0 -show_entries "
+                   "stream_side_data=rotation -of default=nw=1:nk=1 '" +
+                   outputs.web_preview_path + "'"),
+            "90");
+}
+
 TEST_F(IngestionTest, LightIngestionIsMetadataOnlyAndFast) {
   std::string path = Path("long.ts");
   Ffmpeg("-f lavfi -i testsrc2=size=320x180:rate=25:duration=60 -c:v libx264 -preset ultrafast " +

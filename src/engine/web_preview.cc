@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "engine/av_error.h"
+#include "engine/encoders.h"
 #include "engine/filter_graph.h"
 
 extern "C" {
@@ -220,6 +221,7 @@ Status PreviewWriter::OpenVideo() {
   encoder_options.Set("crf", options_.x264_crf);
   encoder_options.Set("profile", "high");
   RETURN_IF_ERROR(OpenEncoder(video_, codec, encoder_options));
+  RETURN_IF_ERROR(CopyDisplayMatrix(stream, video_.output));
 
   if (stream->duration != AV_NOPTS_VALUE && stream->duration > 0) {
     video_duration_ = stream->duration;
