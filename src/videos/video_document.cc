@@ -22,9 +22,11 @@ boost::json::value OptionalInt(const std::optional<int64_t>& number) {
 
 // Writers keep progress within 0–100; clamp anyway so a stray value never
 // reaches a client's progress bar as -3 or 250, and NaN reads as 0.
+// A progress in percent, to a hundredth (a fraction times 100 shows as
+// 51.480000000000004 otherwise).
 double Percent(double value) {
   if (!std::isfinite(value)) return 0;
-  return std::clamp(value, 0.0, 100.0);
+  return std::round(std::clamp(value, 0.0, 100.0) * 100) / 100;
 }
 
 void AddError(boost::json::object& state, const std::string& status,

@@ -436,7 +436,7 @@ TEST_P(VideoStoreTest, DocumentHasEveryBlockAndReportsFailures) {
                            "UPDATE videos SET upload_status = 'DONE', file_name = 'a.mp4', "
                            "file_size = 1234, ingestion_status = 'FAILED', "
                            "ingestion_error = 'cannot open input: moov atom not found', "
-                           "ingestion_progress = 42.5, ingestion_eta = 7, "
+                           "ingestion_progress = 42.500000000000004, ingestion_eta = 7, "
                            "thumbnail_count = 3, metadata = '{\"frameWidth\": 64}', "
                            "quality = 'not json', processing_updated_at = 99999000 "
                            "WHERE id = ?",
@@ -453,6 +453,7 @@ TEST_P(VideoStoreTest, DocumentHasEveryBlockAndReportsFailures) {
   const auto& state = doc["ingestion"].at("ingestionState").as_object();
   EXPECT_EQ(state.at("ingestionStatus"), "FAILED");
   EXPECT_EQ(state.at("errorMessage"), "cannot open input: moov atom not found");
+  // To a hundredth: 42.500000000000004 as stored.
   EXPECT_EQ(state.at("processingProgressPercent").as_double(), 42.5);
   EXPECT_EQ(state.at("etaSeconds"), 7);
   EXPECT_EQ(state.at("thumbnailsAvailable"), true);
