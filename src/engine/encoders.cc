@@ -126,9 +126,8 @@ Result<CodecContextPtr> OpenVideoEncoder(const TranscodeSpec& spec, AVRational f
     ctx->rc_max_rate = spec.codec == "xdcam" ? bitrate : bitrate * 3 / 2;
     ctx->rc_min_rate = spec.codec == "xdcam" ? bitrate : 0;
     // One second of video, but an int: 2.1 Gb at most (bitrate.mbps goes to 4000).
-    ctx->rc_buffer_size = spec.codec == "xdcam"
-                              ? 17'825'792
-                              : static_cast<int>(std::min<int64_t>(bitrate, INT32_MAX));
+    ctx->rc_buffer_size =
+        spec.codec == "xdcam" ? 17'825'792 : static_cast<int>(std::min<int64_t>(bitrate, INT32_MAX));
     ctx->rc_initial_buffer_occupancy = ctx->rc_buffer_size * 3 / 4;
     ctx->gop_size = 12;
     ctx->max_b_frames = 2;

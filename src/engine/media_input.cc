@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -373,6 +375,18 @@ Result<CodecContextPtr> OpenDecoder(const AVStream* stream, const MediaLimits& l
     return status;
   }
   return decoder;
+}
+
+int64_t FrameDuration(const AVFrame* frame, AVRational frame_rate, AVRational time_base) {
+  if (frame->pkt_duration > 0) return frame->pkt_duration;
+  if (frame->nb_samples > 0 && frame->sample_rate > 0) {
+    return std::max<int64_t>(
+        1, av_rescale_q(frame->nb_samples, AVRational{1, frame->sample_rate}, time_base));
+  }
+  if (frame_rate.num > 0 && frame_rate.den > 0) {
+    return std::max<int64_t>(1, av_rescale_q(1, av_inv_q(frame_rate), time_base));
+  }
+  return 1;
 }
 
 }  // namespace vidmill::engine

@@ -137,6 +137,10 @@ class MediaInput {
   int audio_stream_index_ = -1;
 };
 
+// How long decoded `frame` lasts in `time_base` (at least 1): its packet's
+// duration, else its samples' (audio), else one period of `frame_rate`.
+int64_t FrameDuration(const AVFrame* frame, AVRational frame_rate, AVRational time_base);
+
 // Opens a decoder for `stream` with the limits applied (max_pixels, thread
 // count: 0 = libavcodec's choice). The decoder's packet time base is the
 // stream's. Errors: kCorruptMedia when no decoder exists or it refuses the

@@ -121,6 +121,7 @@ class Pipeline {
                                      : AVRational{1, 1};
     format.frame_rate = av_guess_frame_rate(input_->format(), in, nullptr);
     if (format.frame_rate.num <= 0) format.frame_rate = RateRational(spec_.source_fps);
+    video_frame_rate_ = format.frame_rate;
     ASSIGN_OR_RETURN(video_chain_, VideoFilterChain::Create(steps, format, spec_.threads));
     return Status::Ok();
   }
@@ -288,12 +289,7 @@ class Pipeline {
                    : stream->start_time != AV_NOPTS_VALUE ? stream->start_time
                                                           : 0;
     }
-    AVRational rate = av_guess_frame_rate(input_->format(), const_cast<AVStream*>(stream), frame);
-    if (rate.num <= 0 || rate.den <= 0) rate = RateRational(spec_.source_fps);
-    const int64_t duration = frame->pkt_duration > 0
-                                 ? frame->pkt_duration
-                                 : av_rescale_q(1, av_inv_q(rate), stream->time_base);
-    next_video_pts_ = frame->pts + std::max<int64_t>(duration, 1);
+    next_video_pts_ = frame->pts + FrameDuration(frame, video_frame_rate_, stream->time_base);
   }
 
   Status PushVideo(AVFrame* frame) {
@@ -387,6 +383,7 @@ class Pipeline {
   int video_stream_ = -1;
   int audio_stream_ = -1;
   int64_t frames_written_ = 0;
+  AVRational video_frame_rate_{25, 1};       // the source's, as the chain was built for
   int64_t next_video_pts_ = AV_NOPTS_VALUE;  // where the last decoded frame ends
   int64_t audio_samples_ = 0;
   double expected_seconds_ = 1;

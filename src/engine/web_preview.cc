@@ -82,21 +82,6 @@ struct Lane {
   AVStream* output = nullptr;  // owned by the muxer
 };
 
-// How long `frame` lasts, in the lane's input time base (at least 1).
-int64_t FrameDuration(const Lane& lane, const AVFrame* frame) {
-  if (frame->pkt_duration > 0) {
-    return frame->pkt_duration;
-  }
-  if (frame->nb_samples > 0 && frame->sample_rate > 0) {
-    return std::max<int64_t>(1, av_rescale_q(frame->nb_samples, AVRational{1, frame->sample_rate},
-                                             lane.input_time_base));
-  }
-  if (lane.frame_rate.num > 0 && lane.frame_rate.den > 0) {
-    return std::max<int64_t>(1, av_rescale_q(1, av_inv_q(lane.frame_rate), lane.input_time_base));
-  }
-  return 1;
-}
-
 class PreviewWriter {
  public:
   PreviewWriter(MediaInput& input, const WebPreviewOptions& options)
@@ -389,7 +374,7 @@ Status PreviewWriter::Decode(Lane& lane, const AVPacket* packet) {
       lane.last_video_pts = pts;
     }
     decoded_->pts = pts;
-    lane.next_pts = pts + FrameDuration(lane, decoded_.get());
+    lane.next_pts = pts + FrameDuration(decoded_.get(), lane.frame_rate, lane.input_time_base);
     if (&lane == &video_ && video_duration_ > 0) {
       progress_ = std::clamp(static_cast<double>(decoded_->pts) / video_duration_, 0.0, 1.0);
     }

@@ -552,9 +552,8 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
                                      : SecondFieldPts();
   }
   if (revisit_first && !lone) {
-    FieldSources first_sources = SourcesFor(prev, cur, next, 0, 0, true, false);
-    first_sources.lone = lone;
-    RevisitFirstField(first_sources, results[0].view().planes[0], first_parity, threaded);
+    RevisitFirstField(SourcesFor(prev, cur, next, 0, 0, true, false), results[0].view().planes[0],
+                      first_parity, threaded);
     // Its chroma follows the revisit's choices, from the second field's
     // chroma (the chroma history now; what CompensateChroma writes into the
     // next one is overwritten by the next field).
