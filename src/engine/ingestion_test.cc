@@ -37,6 +37,15 @@ class IngestionTest : public ::testing::Test {
     return outputs;
   }
 
+  // Runs full ingestion of `path` with one thumbnail: the web preview's
+  // path, or "" after recording the failure.
+  std::string FullPreview(const std::string& path) {
+    IngestionOutputs outputs = Outputs(1);
+    auto result = RunIngestion(path, IngestionKind::kFull, outputs, limits_, nullptr, nullptr);
+    EXPECT_TRUE(result.ok()) << result.status().ToString();
+    return result.ok() ? outputs.web_preview_path : "";
+  }
+
   // A 3 s 640x360 pan over a photograph, woven from 50p to 25i TFF, with sound.
   std::string MakeInterlacedWithAudio() {
     std::string path = Path("tff.mp4");
@@ -181,12 +190,11 @@ TEST_F(IngestionTest, AStreamThatChangesSizeIsIngestedWhole) {
                      "-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 -c:v libx264 "
                      "-preset ultrafast -pix_fmt yuv422p",
                      1);
-  IngestionOutputs outputs = Outputs(1);
-  auto result = RunIngestion(path, IngestionKind::kFull, outputs, limits_, nullptr, nullptr);
-  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  const std::string preview = FullPreview(path);
+  ASSERT_FALSE(preview.empty());
   EXPECT_EQ(Output("ffprobe -v error -f mp4 -count_frames -show_entries "
                    "stream=width,height,nb_read_frames -of csv=p=0 '" +
-                   outputs.web_preview_path + "'"),
+                   preview + "'"),
             "640,480,50");
 }
 
@@ -199,13 +207,12 @@ TEST_F(IngestionTest, AStreamThatChangesSizeIsIngestedWhole) {
 TEST_F(IngestionTest, AStreamWhoseAudioChangesFormatIsIngestedWhole) {
   const std::string path = Path("cut.ts");
   testing::SplicedTs(path, testing::kTwoSecondsOfStereo, testing::kTwoSecondsOf51, 2);
-  IngestionOutputs outputs = Outputs(1);
-  auto result = RunIngestion(path, IngestionKind::kFull, outputs, limits_, nullptr, nullptr);
-  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  const std::string preview = FullPreview(path);
+  ASSERT_FALSE(preview.empty());
   const std::string audio = Output(
       "ffprobe -v error -f mp4 -select_streams a:0 -show_entries stream=channels,duration "
       "-of csv=p=0 '" +
-      outputs.web_preview_path + "'");
+      preview + "'");
   EXPECT_EQ(audio.substr(0, 2), "2,") << audio;
   EXPECT_NEAR(std::atof(audio.c_str() + 2), 4.0, 0.1) << audio;
 }
@@ -216,14 +223,10 @@ TEST_F(IngestionTest, TheWebPreviewKeepsTheDisplayMatrix) {
   const std::string landscape = Path("landscape.mp4"), path = Path("phone.mp4");
   Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 -c:v libx264 -preset ultrafast '" +
          landscape + "'");
-  Ffmpeg("-i '" + landscape + "' -c copy -metadata:s:v:0 rotate=90 '" + path + "'");
-  IngestionOutputs outputs = Outputs(1);
-  auto result = RunIngestion(path, IngestionKind::kFull, outputs, limits_, nullptr, nullptr);
-  ASSERT_TRUE(result.ok()) << result.status().ToString();
-  EXPECT_EQ(Output("ffprobe -v error -f mp4 -select_streams v:0 -show_entries "
-                   "stream_side_data=rotation -of default=nw=1:nk=1 '" +
-                   outputs.web_preview_path + "'"),
-            "90");
+  testing::RotatedCopy(landscape, path);
+  const std::string preview = FullPreview(path);
+  ASSERT_FALSE(preview.empty());
+  EXPECT_EQ(testing::Rotation(preview, "-f mp4"), "90");
 }
 
 TEST_F(IngestionTest, LightIngestionIsMetadataOnlyAndFast) {

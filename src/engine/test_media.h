@@ -74,6 +74,19 @@ inline std::string FfprobeVideo(const std::string& path, const std::string& entr
                 " -of default=nw=1:nk=1 '" + path + "'");
 }
 
+// `from` copied to `to` (MP4/MOV) with a display matrix that turns it 90°,
+// as phones store portrait video; Rotation reads it back ("90", or "" when
+// there is none). `extra`: ffprobe input options (e.g. "-f mp4").
+inline void RotatedCopy(const std::string& from, const std::string& to) {
+  Ffmpeg("-i '" + from + "' -c copy -metadata:s:v:0 rotate=90 '" + to + "'");
+}
+inline std::string Rotation(const std::string& path, const std::string& extra = "") {
+  return Output("ffprobe -v error " + extra +
+                " -select_streams v:0 -show_entries stream_side_data=rotation "
+                "-of default=nw=1:nk=1 '" +
+                path + "'");
+}
+
 // A photograph from the plasma-workspace-wallpapers package (installed by
 // scripts/install-deps.sh). Synthetic patterns mislead media analysis (idet
 // calls a progressive testsrc2 clip interlaced); pans over photographs do not.

@@ -498,22 +498,15 @@ TEST(TranscodeTest, TheOutputCarriesThePlansPixelShape) {
 // sideways).
 TEST(TranscodeTest, TheDisplayMatrixIsKept) {
   test::TempDir dir;
-  auto rotation = [](const std::string& path) {
-    return Output(
-        "ffprobe -v error -select_streams v:0 -show_entries stream_side_data=rotation "
-        "-of default=nw=1:nk=1 '" +
-        path + "'");
-  };
   const std::string input = dir.path() + "/phone.mp4";
-  Ffmpeg("-i '" + Inputs::Get().progressive + "' -c copy -metadata:s:v:0 rotate=90 '" + input +
-         "'");
-  ASSERT_EQ(rotation(input), "90");
+  testing::RotatedCopy(Inputs::Get().progressive, input);
+  ASSERT_EQ(testing::Rotation(input), "90");
   for (const char* container : {"mov", "mp4"}) {
     TranscodeSpec spec = Base();
     spec.container = container;
     auto probe = RunSpec(spec, input, container, dir);
     ASSERT_TRUE(probe.ok()) << probe.status().ToString();
-    EXPECT_EQ(rotation(dir.path() + "/out." + container), "90") << container;
+    EXPECT_EQ(testing::Rotation(dir.path() + "/out." + container), "90") << container;
   }
 }
 
