@@ -7,9 +7,10 @@
 // Timestamps: decoded frames keep the stream's time base through the chain;
 // frames that leave it are re-stamped with a running counter in 1/output-rate,
 // because every output is constant-rate (what mezzanine containers want), and
-// audio is re-stamped by its sample count, so both start at zero together. A
-// range is cut by trim/atrim at the same absolute instants; a range starting
-// more than 2 s in seeks to a keyframe ~1 s before it first.
+// audio is re-stamped by its sample count, so both start at zero together, at
+// the first picture shown (the audio waits until it is decoded). A range is
+// cut by trim/atrim; a range starting more than 2 s in seeks to a keyframe
+// ~1 s before it first.
 //
 // Failure: any error returns before the trailer; Transcode() then removes the
 // partial file.
@@ -78,13 +79,17 @@ class Pipeline {
     ASSIGN_OR_RETURN(std::vector<FilterStep> steps, BuildVideoSteps(spec_, start_time));
     RETURN_IF_ERROR(SetUpVideoChain(steps));
     bool audio = spec_.keep_audio && input_->audio_stream() != nullptr;
+    has_audio_ = audio;
     if (audio) {
-      // A range starts both streams at its start; a whole file starts them at
-      // the video's first frame (audio before it is dropped, a gap before the
-      // audio's start is filled with silence), so sources whose streams start
-      // apart (MPEG-TS) stay in sync.
-      double origin = spec_.has_range ? start_time + spec_.start_ms / 1000.0 : video_start;
-      Status audio_ok = SetUpAudio(start_time, origin, limits);
+      // Both streams start at the first picture the output shows: a range's
+      // first picture at or after its start, a whole file's first decoded
+      // picture (audio before it is dropped, a gap before the audio's start
+      // is filled with silence), so sources whose streams start apart
+      // (MPEG-TS) or whose range starts between two pictures stay in sync.
+      // Until that picture is decoded the audio waits (AudioOriginFrom).
+      audio_origin_fallback_ = spec_.has_range ? start_time + spec_.start_ms / 1000.0 : video_start;
+      range_start_ = start_time + spec_.start_ms / 1000.0;
+      Status audio_ok = SetUpAudio(start_time, limits);
       if (!audio_ok.ok()) return audio_ok;
     }
     RETURN_IF_ERROR(SetUpOutput(output_path, audio));
@@ -126,12 +131,28 @@ class Pipeline {
     return Status::Ok();
   }
 
-  Status SetUpAudio(double start_time, double origin, const MediaLimits& limits) {
+  Status SetUpAudio(double start_time, const MediaLimits& limits) {
     AVStream* in = input_->audio_stream();
     ASSIGN_OR_RETURN(audio_decoder_, OpenDecoder(in, limits, 1));
     if (audio_decoder_->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
       av_channel_layout_default(&audio_decoder_->ch_layout, audio_decoder_->ch_layout.nb_channels);
     }
+    ASSIGN_OR_RETURN(audio_encoder_,
+                     NewAudioEncoder(spec_.container, audio_decoder_->ch_layout.nb_channels));
+    audio_time_base_ = AVRational{1, audio_decoder_->sample_rate};
+    audio_conformer_ =
+        std::make_unique<AudioConformer>(audio_decoder_->sample_rate, audio_decoder_->sample_fmt,
+                                         audio_decoder_->ch_layout, audio_time_base_);
+    if (spec_.has_range) {
+      audio_trim_ = "atrim=start=" + Seconds(start_time + spec_.start_ms / 1000.0) +
+                    ":end=" + Seconds(start_time + spec_.end_ms / 1000.0) + ",";
+    }
+    return Status::Ok();
+  }
+
+  // The audio graph, once the instant the output starts at (`origin`, in the
+  // input's seconds) is known; the audio that waited for it goes in first.
+  Status StartAudio(double origin) {
     char layout[128];
     av_channel_layout_describe(&audio_decoder_->ch_layout, layout, sizeof(layout));
     char args[512];
@@ -139,27 +160,33 @@ class Pipeline {
                   "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s", 1,
                   audio_decoder_->sample_rate, audio_decoder_->sample_rate,
                   av_get_sample_fmt_name(audio_decoder_->sample_fmt), layout);
-    ASSIGN_OR_RETURN(audio_encoder_,
-                     NewAudioEncoder(spec_.container, audio_decoder_->ch_layout.nb_channels));
-    std::string chain;
-    audio_time_base_ = AVRational{1, audio_decoder_->sample_rate};
-    audio_conformer_ =
-        std::make_unique<AudioConformer>(audio_decoder_->sample_rate, audio_decoder_->sample_fmt,
-                                         audio_decoder_->ch_layout, audio_time_base_);
-    if (spec_.has_range) {
-      chain = "atrim=start=" + Seconds(start_time + spec_.start_ms / 1000.0) +
-              ":end=" + Seconds(start_time + spec_.end_ms / 1000.0) + ",";
-    }
     char out_layout[128];
     av_channel_layout_describe(&audio_encoder_->ch_layout, out_layout, sizeof(out_layout));
     // Stamped from the origin; aresample's first_pts=0 pads or trims the start.
-    chain += "asetpts=PTS-" + Seconds(origin) +
-             "/TB,aresample=48000:first_pts=0,aformat=sample_fmts=" +
-             std::string(av_get_sample_fmt_name(audio_encoder_->sample_fmt)) +
-             ":channel_layouts=" + out_layout;
+    const std::string chain = audio_trim_ + "asetpts=PTS-" + Seconds(origin) +
+                              "/TB,aresample=48000:first_pts=0,aformat=sample_fmts=" +
+                              std::string(av_get_sample_fmt_name(audio_encoder_->sample_fmt)) +
+                              ":channel_layouts=" + out_layout;
     // The buffer source's time base is 1/sample_rate; frames are stamped in it.
     ASSIGN_OR_RETURN(audio_graph_, MakeFilterGraph("abuffer", args, "abuffersink", chain, 1));
+    if (audio_encoder_->frame_size > 0 &&
+        !(audio_encoder_->codec->capabilities & AV_CODEC_CAP_VARIABLE_FRAME_SIZE)) {
+      av_buffersink_set_frame_size(audio_graph_.sink, audio_encoder_->frame_size);
+    }
+    std::vector<FramePtr> waiting = std::move(waiting_audio_);
+    for (FramePtr& frame : waiting) RETURN_IF_ERROR(FilterAudio(frame.get()));
     return Status::Ok();
+  }
+
+  // The first decoded picture the output shows fixes the audio's origin: the
+  // first at or after a range's start (trim drops those before), else the
+  // first of all. Taking the range's start instead had put the video up to a
+  // picture early against the audio when the range began between two.
+  Status AudioOriginFrom(const AVFrame* frame) {
+    if (audio_graph_.graph || !has_audio_) return Status::Ok();
+    const double seconds = frame->pts * av_q2d(input_->video_stream()->time_base);
+    if (spec_.has_range && seconds < range_start_ - 1e-6) return Status::Ok();
+    return StartAudio(seconds);
   }
 
   Status SetUpOutput(const std::string& path, bool audio) {
@@ -190,10 +217,6 @@ class Pipeline {
       if (global_header) audio_encoder_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
       ret = avcodec_open2(audio_encoder_.get(), audio_encoder_->codec, nullptr);
       if (ret < 0) return AvStatus(ret, "opening the audio encoder");
-      if (audio_encoder_->frame_size > 0 &&
-          !(audio_encoder_->codec->capabilities & AV_CODEC_CAP_VARIABLE_FRAME_SIZE)) {
-        av_buffersink_set_frame_size(audio_graph_.sink, audio_encoder_->frame_size);
-      }
       AVStream* audio_out = avformat_new_stream(output_.get(), nullptr);
       if (audio_out == nullptr) return Status::Internal("cannot add the audio stream");
       ret = avcodec_parameters_from_context(audio_out->codecpar, audio_encoder_.get());
@@ -221,7 +244,7 @@ class Pipeline {
     double audio_read_to = -std::numeric_limits<double>::infinity();
     double video_read_to = -std::numeric_limits<double>::infinity();
     auto audio_pending = [&] {
-      return audio_graph_.graph && spec_.has_range && audio_read_to < range_end_ &&
+      return has_audio_ && spec_.has_range && audio_read_to < range_end_ &&
              video_read_to < range_end_ + 10;
     };
     while (!eof && (!video_chain_->finished() || audio_pending())) {
@@ -234,7 +257,7 @@ class Pipeline {
         } else if (packet->dts != AV_NOPTS_VALUE) {
           video_read_to = packet->dts * av_q2d(input_->video_stream()->time_base);
         }
-      } else if (audio_graph_.graph && packet->stream_index == input_->audio_stream_index()) {
+      } else if (has_audio_ && packet->stream_index == input_->audio_stream_index()) {
         if (packet->pts != AV_NOPTS_VALUE) {
           audio_read_to =
               (packet->pts + packet->duration) * av_q2d(input_->audio_stream()->time_base);
@@ -247,7 +270,7 @@ class Pipeline {
     RETURN_IF_ERROR(Decode(video_decoder_.get(), nullptr, frame.get(), true));
     RETURN_IF_ERROR(PushVideo(nullptr));
     RETURN_IF_ERROR(Encode(video_encoder_.get(), nullptr, video_stream_));
-    if (audio_graph_.graph) {
+    if (has_audio_) {
       RETURN_IF_ERROR(Decode(audio_decoder_.get(), nullptr, frame.get(), false));
       RETURN_IF_ERROR(PushAudio(nullptr));
       RETURN_IF_ERROR(Encode(audio_encoder_.get(), nullptr, audio_stream_));
@@ -269,7 +292,10 @@ class Pipeline {
         return AvStatus(ret, video ? "decoding video" : "decoding audio");
       }
       frame->pts = frame->best_effort_timestamp;
-      if (video) StampVideo(frame);
+      if (video) {
+        StampVideo(frame);
+        RETURN_IF_ERROR(AudioOriginFrom(frame));
+      }
       Status status = video ? PushVideo(frame) : PushAudio(frame);
       av_frame_unref(frame);
       RETURN_IF_ERROR(status);
@@ -323,7 +349,21 @@ class Pipeline {
   }
 
   // Audio of the stream's first format (or null, the end) into the audio graph.
+  // Before the graph exists (its origin is not known yet) the audio waits, at
+  // most 10 s of it (a file that stores its audio far ahead of its video);
+  // then, or at the end, the origin is taken from the timestamps alone.
   Status FilterAudio(AVFrame* frame) {
+    if (!audio_graph_.graph) {
+      if (frame != nullptr && waiting_audio_samples_ < 10 * audio_decoder_->sample_rate) {
+        ASSIGN_OR_RETURN(FramePtr copy, NewFrame());
+        int ret = av_frame_ref(copy.get(), frame);
+        if (ret < 0) return AvStatus(ret, "keeping audio");
+        waiting_audio_samples_ += frame->nb_samples;
+        waiting_audio_.push_back(std::move(copy));
+        return Status::Ok();
+      }
+      RETURN_IF_ERROR(StartAudio(audio_origin_fallback_));
+    }
     int ret = av_buffersrc_add_frame_flags(audio_graph_.source, frame, AV_BUFFERSRC_FLAG_KEEP_REF);
     if (ret < 0 && ret != AVERROR_EOF) return AvStatus(ret, "filtering audio");
     ASSIGN_OR_RETURN(FramePtr filtered, NewFrame());
@@ -375,7 +415,13 @@ class Pipeline {
   CodecContextPtr video_encoder_;
   CodecContextPtr audio_encoder_;
   std::unique_ptr<VideoFilterChain> video_chain_;
-  FilterGraph audio_graph_;
+  bool has_audio_ = false;
+  FilterGraph audio_graph_;              // made by StartAudio
+  std::string audio_trim_;               // the range's atrim, if any
+  std::vector<FramePtr> waiting_audio_;  // decoded before the origin was known
+  int64_t waiting_audio_samples_ = 0;
+  double audio_origin_fallback_ = 0;  // the origin by the timestamps alone
+  double range_start_ = 0;            // seconds, in the input's timestamps
   FormatOutputPtr output_;
   AVRational output_rate_{25, 1};
   AVRational audio_time_base_{1, 48000};
