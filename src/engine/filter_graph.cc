@@ -13,6 +13,7 @@ extern "C" {
 
 #include "engine/av_error.h"
 #include "engine/encoders.h"
+#include "engine/media_input.h"
 
 namespace vidmill::engine {
 namespace {
@@ -105,6 +106,16 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
       return Status::InvalidArgument("unknown deinterlacer '" + spec.deinterlacer + "'");
     }
     if (spec.deinterlace_field_rate) rate *= 2;
+  }
+
+  // 2b. Turn the pictures upright (phones' portrait video is stored landscape
+  // with a display matrix); the fields are gone or were never there.
+  if (spec.source_rotation > 0) {
+    if (keep_fields) {
+      return Status::InvalidArgument(
+          "an interlaced source stored turned needs a deinterlacer to be turned upright");
+    }
+    steps.push_back(Graph(UprightFilter(spec.source_rotation)));
   }
 
   // 3. Denoise.

@@ -204,8 +204,10 @@ Result<IngestionReport> RunIngestion(const std::string& input_path, IngestionKin
       if (frame == nullptr) {
         return Status::CorruptMedia("no frame decoded for thumbnails");
       }
-      RETURN_IF_ERROR(
-          WriteJpegThumbnail(frame, scanning.interlaced(), outputs.thumbnail_paths[thumb_idx]));
+      ThumbnailOptions thumbnail;
+      thumbnail.rotation = report.metadata.rotation;
+      RETURN_IF_ERROR(WriteJpegThumbnail(frame, scanning.interlaced(),
+                                         outputs.thumbnail_paths[thumb_idx], thumbnail));
       ++report.thumbnails_written;
     }
   }

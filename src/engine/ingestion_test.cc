@@ -158,6 +158,41 @@ TEST_F(IngestionTest, FullIngestionOfAnInterlacedClipWithSound) {
   EXPECT_GE(progressive, 70) << idet;
 }
 
+// Thumbnails show the source's colours: a green field coded limited-range
+// BT.601 at a size the thumbnail keeps, and limited-range BT.709 in HD,
+// against the source decoded by its matrix. The first came out with
+// limited-range levels in the full-range JPEG (washed out: (41, 166, 69) for
+// (32, 176, 64)), the second with BT.709 colours read as BT.601 ((43, 194, …)).
+TEST_F(IngestionTest, ThumbnailsShowTheSourcesColours) {
+  struct Case {
+    std::string size, matrix, scale_matrix;
+  };
+  for (const Case& c : {Case{"320x240", "bt470bg", "bt601"}, Case{"1280x720", "bt709", "bt709"}}) {
+    SCOPED_TRACE(c.size);
+    const std::string path = Path("green" + c.size + ".mp4");
+    Ffmpeg("-f lavfi -i color=c=0x20B040:size=" + c.size +
+           ":rate=25:duration=1 -vf format=rgb24,scale=out_color_matrix=" + c.matrix +
+           ":out_range=tv,format=yuv420p -colorspace " + c.matrix +
+           " -color_range tv -c:v libx264 -preset ultrafast -qp 0 '" + path + "'");
+    IngestionOutputs outputs = Outputs(1);
+    auto result = RunIngestion(path, IngestionKind::kFull, outputs, limits_, nullptr, nullptr);
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    const std::string rgb =
+        Output("ffmpeg -nostdin -v error -f image2 -i '" + outputs.thumbnail_paths[0] +
+               "' -vf scale=1:1:flags=area -pix_fmt rgb24 -f rawvideo -");
+    const std::string source =
+        Output("ffmpeg -nostdin -v error -i '" + path + "' -frames:v 1 -vf scale=in_color_matrix=" +
+               c.scale_matrix + ":in_range=tv,format=rgb24,scale=1:1:flags=area -f rawvideo -");
+    ASSERT_EQ(rgb.size(), 3u);
+    ASSERT_EQ(source.size(), 3u);
+    for (int channel = 0; channel < 3; ++channel) {
+      EXPECT_NEAR(static_cast<unsigned char>(rgb[channel]),
+                  static_cast<unsigned char>(source[channel]), 5)
+          << "channel " << channel;
+    }
+  }
+}
+
 TEST_F(IngestionTest, WebPreviewIsAtMost720LinesAtTheDisplayAspect) {
   std::string path = Path("big.mkv");
   // Anamorphic 1440x1080 with 4:3 pixels is 16:9 on screen.
@@ -218,15 +253,30 @@ TEST_F(IngestionTest, AStreamWhoseAudioChangesFormatIsIngestedWhole) {
 }
 
 // Phone video stored landscape with a display matrix that turns it upright:
-// the web preview keeps the matrix, so the browser shows it upright.
-TEST_F(IngestionTest, TheWebPreviewKeepsTheDisplayMatrix) {
+// the metadata gives the upright size, and the web preview and thumbnails
+// are turned upright, as the ffmpeg command line shows the source.
+TEST_F(IngestionTest, PicturesStoredTurnedAreShownUpright) {
   const std::string landscape = Path("landscape.mp4"), path = Path("phone.mp4");
-  Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 -c:v libx264 -preset ultrafast '" +
-         landscape + "'");
+  // A still photograph, so every thumbnail shows the first picture.
+  Ffmpeg(
+      "-loop 1 -i '" + Photo() +
+      "' -t 1 -r 25 -vf scale=320:240,setsar=1 -c:v libx264 -preset ultrafast -pix_fmt yuv420p '" +
+      landscape + "'");
   testing::RotatedCopy(landscape, path);
-  const std::string preview = FullPreview(path);
-  ASSERT_FALSE(preview.empty());
-  EXPECT_EQ(testing::Rotation(preview, "-f mp4"), "90");
+  IngestionOutputs outputs = Outputs(1);
+  auto result = RunIngestion(path, IngestionKind::kFull, outputs, limits_, nullptr, nullptr);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->metadata.frame_width, 240);
+  EXPECT_EQ(result->metadata.frame_height, 320);
+  EXPECT_EQ(result->metadata.rotation, 270);  // ffprobe: 90 counter-clockwise
+  EXPECT_EQ(result->metadata.display_aspect_ratio.ToString(), "3:4");
+  const std::string& preview = outputs.web_preview_path;
+  EXPECT_EQ(testing::Rotation(preview, "-f mp4"), "");
+  EXPECT_EQ(FfprobeVideo(preview, "width,height", "-f mp4"), "240\n320");
+  EXPECT_GT(testing::UprightPsnr(preview, path, "-f mp4"), 30.0);
+  const std::string& thumbnail = outputs.thumbnail_paths[0];
+  EXPECT_EQ(FfprobeVideo(thumbnail, "width,height", "-f image2"), "240\n320");
+  EXPECT_GT(testing::UprightPsnr(thumbnail, path, "-f image2"), 30.0);
 }
 
 TEST_F(IngestionTest, LightIngestionIsMetadataOnlyAndFast) {

@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -14,6 +14,7 @@
 
 extern "C" {
 #include <libavutil/avutil.h>
+#include <libavutil/display.h>
 #include <libavutil/mem.h>
 }
 
@@ -387,6 +388,31 @@ int64_t FrameDuration(const AVFrame* frame, AVRational frame_rate, AVRational ti
     return std::max<int64_t>(1, av_rescale_q(1, av_inv_q(frame_rate), time_base));
   }
   return 1;
+}
+
+int UprightRotation(const AVStream* stream) {
+  size_t size = 0;
+  const uint8_t* matrix = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &size);
+  if (matrix == nullptr || size < 9 * sizeof(int32_t)) return 0;
+  // av_display_rotation_get gives the counter-clockwise angle the matrix
+  // turns by; the picture is shown turned that much the other way round.
+  const double angle = av_display_rotation_get(reinterpret_cast<const int32_t*>(matrix));
+  if (std::isnan(angle)) return 0;
+  const int quarter = static_cast<int>(std::lround(-angle / 90.0));
+  return ((quarter % 4) + 4) % 4 * 90;
+}
+
+std::string UprightFilter(int rotation) {
+  switch (rotation) {
+    case 90:
+      return "transpose=clock";
+    case 180:
+      return "hflip,vflip";
+    case 270:
+      return "transpose=cclock";
+    default:
+      return "";
+  }
 }
 
 }  // namespace vidmill::engine

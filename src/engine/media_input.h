@@ -141,6 +141,15 @@ class MediaInput {
 // duration, else its samples' (audio), else one period of `frame_rate`.
 int64_t FrameDuration(const AVFrame* frame, AVRational frame_rate, AVRational time_base);
 
+// How many degrees clockwise `stream`'s stored pictures are turned to stand
+// upright (0, 90, 180 or 270), from its display matrix: phones store portrait
+// video landscape with such a matrix. 0 without one; mirroring is ignored.
+int UprightRotation(const AVStream* stream);
+
+// The libavfilter steps that turn a picture `rotation` degrees clockwise
+// ("" for 0 or -1).
+std::string UprightFilter(int rotation);
+
 // Opens a decoder for `stream` with the limits applied (max_pixels, thread
 // count: 0 = libavcodec's choice). The decoder's packet time base is the
 // stream's. Errors: kCorruptMedia when no decoder exists or it refuses the

@@ -265,6 +265,7 @@ boost::json::object VideoMetadata::ToJson() const {
   out["scanning"] = std::move(scanning);
   out["averageFramerate"] = average_framerate;
   out["nominalFramerate"] = nominal_framerate;
+  out["rotation"] = rotation;
   out["durationInMillis"] = duration_millis;
   out["totalFrames"] = total_frames;
   out["totalFramesExact"] = total_frames_exact;
@@ -296,18 +297,20 @@ Result<VideoMetadata> ProbeMetadata(MediaInput& input, const ProbeOptions& optio
   const AVCodecDescriptor* codec_desc = avcodec_descriptor_get(par->codec_id);
   meta.long_codec_name = codec_desc && codec_desc->long_name ? codec_desc->long_name : "";
   meta.pixel_format = DescribePixelFormat(static_cast<AVPixelFormat>(par->format));
-  meta.frame_width = par->width;
-  meta.frame_height = par->height;
-
   AVRational sar =
       stream->sample_aspect_ratio.num > 0 ? stream->sample_aspect_ratio : par->sample_aspect_ratio;
   if (sar.num <= 0 || sar.den <= 0) {
     sar = AVRational{1, 1};
   }
+  meta.rotation = UprightRotation(stream);
+  const bool sideways = meta.rotation % 180 != 0;
+  meta.frame_width = sideways ? par->height : par->width;
+  meta.frame_height = sideways ? par->width : par->height;
+  if (sideways) sar = av_inv_q(sar);
   meta.sample_aspect_ratio = Reduced(sar.num, sar.den);
   meta.display_aspect_ratio =
-      Reduced(int64_t{par->width} * sar.num, int64_t{par->height} * sar.den);
-  meta.storage_aspect_ratio = Reduced(par->width, par->height);
+      Reduced(int64_t{meta.frame_width} * sar.num, int64_t{meta.frame_height} * sar.den);
+  meta.storage_aspect_ratio = Reduced(meta.frame_width, meta.frame_height);
 
   AVRational rate = stream->avg_frame_rate.num > 0 && stream->avg_frame_rate.den > 0
                         ? stream->avg_frame_rate

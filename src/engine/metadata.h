@@ -79,8 +79,12 @@ struct VideoMetadata {
   std::string codec_name;           // "h264"
   std::string long_codec_name;      // "H.264 / AVC / MPEG-4 AVC / MPEG-4 part 10"
   PixelFormatInfo pixel_format;
+  // The picture as shown: a stream stored turned (a display matrix, phones'
+  // portrait video) has its width and height, pixel shape and aspect ratios
+  // given upright, as processing turns its pictures.
   int frame_width = 0;
   int frame_height = 0;
+  int rotation = 0;                    // degrees clockwise the stored picture is turned
   Rational sample_aspect_ratio{1, 1};  // pixel shape; 1:1 when unknown
   Rational display_aspect_ratio;       // picture shape: width·SAR : height, reduced
   Rational storage_aspect_ratio;       // width : height, reduced
@@ -113,7 +117,7 @@ struct VideoMetadata {
   // totalFrames, size, videoStreamSize — plus Vidmill's additions
   // displayAspectRatio, sampleAspectRatio, storageAspectRatio, bitRate, audio
   // {codecName, channels, sampleRate} or null, totalFramesExact,
-  // nominalFramerate.
+  // nominalFramerate, rotation.
   boost::json::object ToJson() const;
 };
 

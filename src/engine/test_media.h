@@ -87,6 +87,19 @@ inline std::string Rotation(const std::string& path, const std::string& extra = 
                 path + "'");
 }
 
+// Y-PSNR in dB of `path`'s first picture against `reference`'s first picture
+// as the ffmpeg command line shows it (turned upright by its display matrix,
+// scaled to `path`'s size); 0 when the sizes differ or it cannot be measured.
+inline double UprightPsnr(const std::string& path, const std::string& reference,
+                          const std::string& extra = "") {
+  const std::string report =
+      Output("ffmpeg -nostdin -v info " + extra + " -i '" + path + "' -i '" + reference +
+             "' -lavfi \"[0:v]trim=end_frame=1,format=yuv420p[a];[1:v]trim=end_frame=1,"
+             "format=yuv420p[b];[a][b]psnr\" -f null - 2>&1");
+  const size_t at = report.find(" y:");
+  return at == std::string::npos ? 0 : std::atof(report.c_str() + at + 3);
+}
+
 // A photograph from the plasma-workspace-wallpapers package (installed by
 // scripts/install-deps.sh). Synthetic patterns mislead media analysis (idet
 // calls a progressive testsrc2 clip interlaced); pans over photographs do not.

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 #include "engine/av_error.h"
 
@@ -15,6 +16,65 @@ namespace {
 struct FileCloser {
   void operator()(std::FILE* file) const { std::fclose(file); }
 };
+
+// The SWS_CS_* matrix `frame`'s YUV was made with: its tag, else by size (HD
+// is BT.709, as FFmpeg's players assume).
+int SourceMatrix(const AVFrame* frame, int height) {
+  switch (frame->colorspace) {
+    case AVCOL_SPC_BT709:
+      return SWS_CS_ITU709;
+    case AVCOL_SPC_BT470BG:
+    case AVCOL_SPC_SMPTE170M:
+      return SWS_CS_ITU601;
+    case AVCOL_SPC_SMPTE240M:
+      return SWS_CS_SMPTE240M;
+    case AVCOL_SPC_FCC:
+      return SWS_CS_FCC;
+    case AVCOL_SPC_BT2020_NCL:
+    case AVCOL_SPC_BT2020_CL:
+      return SWS_CS_BT2020;
+    default:
+      return frame->width >= 1280 || height >= 720 ? SWS_CS_ITU709 : SWS_CS_ITU601;
+  }
+}
+
+// `in` (8-bit planar, even sizes) turned `rotation` degrees clockwise.
+Result<FramePtr> Turned(const AVFrame* in, int rotation) {
+  const bool sideways = rotation % 180 != 0;
+  ASSIGN_OR_RETURN(FramePtr out, NewFrame());
+  out->format = in->format;
+  out->color_range = in->color_range;
+  out->width = sideways ? in->height : in->width;
+  out->height = sideways ? in->width : in->height;
+  int ret = av_frame_get_buffer(out.get(), 0);
+  if (ret < 0) return AvStatus(ret, "thumbnail: allocating the picture");
+  for (int plane = 0; plane < 3; ++plane) {
+    const int w = plane == 0 ? in->width : in->width / 2;  // 4:2:0
+    const int h = plane == 0 ? in->height : in->height / 2;
+    const uint8_t* src = in->data[plane];
+    uint8_t* dst = out->data[plane];
+    const int src_stride = in->linesize[plane];
+    const int dst_stride = out->linesize[plane];
+    for (int y = 0; y < h; ++y) {
+      for (int x = 0; x < w; ++x) {
+        int dx = x;
+        int dy = y;
+        if (rotation == 90) {
+          dx = h - 1 - y;
+          dy = x;
+        } else if (rotation == 180) {
+          dx = w - 1 - x;
+          dy = h - 1 - y;
+        } else if (rotation == 270) {
+          dx = y;
+          dy = w - 1 - x;
+        }
+        dst[dy * dst_stride + dx] = src[y * src_stride + x];
+      }
+    }
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -31,28 +91,56 @@ void ThumbnailSize(int width, int height, AVRational sar, const ThumbnailOptions
 Status WriteJpegThumbnail(const AVFrame* frame, bool top_field_only, const std::string& path,
                           const ThumbnailOptions& options) {
   const int source_height = top_field_only ? frame->height / 2 : frame->height;
+  const int rotation = options.rotation == 90 || options.rotation == 180 || options.rotation == 270
+                           ? options.rotation
+                           : 0;
+  const bool sideways = rotation % 180 != 0;
   int width = 0;
   int height = 0;
-  // A field has half the lines of the picture it belongs to: size from the frame.
-  ThumbnailSize(frame->width, frame->height, frame->sample_aspect_ratio, options, &width, &height);
+  // A field has half the lines of the picture it belongs to: size from the
+  // frame, as shown (upright), then scaled to that size as stored.
+  ThumbnailSize(sideways ? frame->height : frame->width, sideways ? frame->width : frame->height,
+                sideways ? av_inv_q(frame->sample_aspect_ratio) : frame->sample_aspect_ratio,
+                options, &width, &height);
+  if (sideways) std::swap(width, height);
 
-  SwsContextPtr scaler(sws_getContext(frame->width, source_height,
+  // Scaled to RGB with the source's own matrix and range, then to full-range
+  // BT.601 YUV, which is what JPEG readers assume. (A single YUV → YUV pass
+  // changes neither matrix nor, at the same size, range: small sources' and
+  // HD thumbnails came out with limited-range levels or BT.709 colours in
+  // a full-range BT.601 file.)
+  SwsContextPtr to_rgb(sws_getContext(frame->width, source_height,
                                       static_cast<AVPixelFormat>(frame->format), width, height,
-                                      AV_PIX_FMT_YUV420P, SWS_BICUBIC, nullptr, nullptr, nullptr));
-  if (!scaler) {
+                                      AV_PIX_FMT_RGB24, SWS_BICUBIC | SWS_ACCURATE_RND, nullptr,
+                                      nullptr, nullptr));
+  SwsContextPtr to_yuv(sws_getContext(width, height, AV_PIX_FMT_RGB24, width, height,
+                                      AV_PIX_FMT_YUV420P, SWS_BICUBIC | SWS_ACCURATE_RND, nullptr,
+                                      nullptr, nullptr));
+  if (!to_rgb || !to_yuv) {
     return Status::Internal("thumbnail: cannot scale the frame");
   }
-  // JPEG is full range: expand limited-range sources while scaling.
-  const int* coefficients = sws_getCoefficients(SWS_CS_DEFAULT);
-  bool source_full = frame->color_range == AVCOL_RANGE_JPEG;
-  sws_setColorspaceDetails(scaler.get(), coefficients, source_full ? 1 : 0, coefficients, 1, 0,
-                           1 << 16, 1 << 16);
+  const bool source_full = frame->color_range == AVCOL_RANGE_JPEG ||
+                           frame->format == AV_PIX_FMT_YUVJ420P ||
+                           frame->format == AV_PIX_FMT_YUVJ422P ||
+                           frame->format == AV_PIX_FMT_YUVJ444P;
+  const int* bt601 = sws_getCoefficients(SWS_CS_ITU601);
+  sws_setColorspaceDetails(to_rgb.get(), sws_getCoefficients(SourceMatrix(frame, source_height)),
+                           source_full ? 1 : 0, bt601, 1, 0, 1 << 16, 1 << 16);
+  sws_setColorspaceDetails(to_yuv.get(), bt601, 1, bt601, 1, 0, 1 << 16, 1 << 16);
+  ASSIGN_OR_RETURN(FramePtr rgb, NewFrame());
+  rgb->format = AV_PIX_FMT_RGB24;
+  rgb->width = width;
+  rgb->height = height;
+  int ret = av_frame_get_buffer(rgb.get(), 0);
+  if (ret < 0) {
+    return AvStatus(ret, "thumbnail: allocating the picture");
+  }
   ASSIGN_OR_RETURN(FramePtr picture, NewFrame());
   picture->format = AV_PIX_FMT_YUV420P;
   picture->color_range = AVCOL_RANGE_JPEG;
   picture->width = width;
   picture->height = height;
-  int ret = av_frame_get_buffer(picture.get(), 0);
+  ret = av_frame_get_buffer(picture.get(), 0);
   if (ret < 0) {
     return AvStatus(ret, "thumbnail: allocating the picture");
   }
@@ -60,7 +148,13 @@ Status WriteJpegThumbnail(const AVFrame* frame, bool top_field_only, const std::
   for (int plane = 0; plane < 4; ++plane) {
     strides[plane] = top_field_only ? frame->linesize[plane] * 2 : frame->linesize[plane];
   }
-  sws_scale(scaler.get(), frame->data, strides, 0, source_height, picture->data, picture->linesize);
+  sws_scale(to_rgb.get(), frame->data, strides, 0, source_height, rgb->data, rgb->linesize);
+  sws_scale(to_yuv.get(), rgb->data, rgb->linesize, 0, height, picture->data, picture->linesize);
+  if (rotation != 0) {
+    ASSIGN_OR_RETURN(picture, Turned(picture.get(), rotation));
+    width = picture->width;
+    height = picture->height;
+  }
 
   const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
   if (codec == nullptr) {

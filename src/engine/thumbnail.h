@@ -5,7 +5,8 @@
 // The picture is scaled to fit a box (default 640×360) at its display aspect
 // ratio (the sample aspect ratio is applied, so anamorphic PAL becomes 4:3 with
 // square pixels), never enlarged. Interlaced content is read from its top field
-// only, so moving edges show no combing.
+// only, so moving edges show no combing. A picture stored turned (phones'
+// portrait video) is turned upright.
 //
 // Thread safety: reentrant.
 
@@ -20,6 +21,9 @@ struct ThumbnailOptions {
   int max_width = 640;
   int max_height = 360;
   int jpeg_qscale = 3;  // mjpeg quantiser scale: 2 (best) … 31 (worst)
+  // Degrees clockwise the picture is turned to stand upright (0, 90, 180,
+  // 270): the stream's display matrix (UprightRotation).
+  int rotation = 0;
 };
 
 // The thumbnail size of a `width`×`height` picture with sample aspect ratio `sar`

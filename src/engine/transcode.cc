@@ -211,7 +211,10 @@ class Pipeline {
     video_out->avg_frame_rate = output_rate_;
     video_out->r_frame_rate = output_rate_;
     video_out->sample_aspect_ratio = OutputSampleAspect(spec_);
-    RETURN_IF_ERROR(CopyDisplayMatrix(input_->video_stream(), video_out));
+    // Pictures not turned upright keep the source's display matrix instead.
+    if (spec_.source_rotation < 0) {
+      RETURN_IF_ERROR(CopyDisplayMatrix(input_->video_stream(), video_out));
+    }
     video_stream_ = video_out->index;
     if (audio) {
       if (global_header) audio_encoder_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;

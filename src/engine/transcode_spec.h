@@ -25,8 +25,12 @@ struct TranscodeSpec {
   bool source_interlaced = false;
   bool source_top_field_first = true;
   double source_fps = 25;
-  int source_width = 0;
+  int source_width = 0;  // the upright picture's (see source_rotation)
   int source_height = 0;
+  // Degrees clockwise the decoded pictures are turned, after deinterlacing,
+  // to stand upright (0, 90, 180, 270); -1: not turned, the display matrix is
+  // copied to the output instead (videos whose metadata has no rotation).
+  int source_rotation = -1;
   double sample_aspect = 1.0;  // of the output's pixels (ProcessingPlan::sample_aspect)
   // Filters; empty when unused. Names as in the API. Stock names run as
   // libavfilter filters; Vidmill's own names (deint, denoise, dejit, pabsr1,

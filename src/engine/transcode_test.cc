@@ -494,20 +494,43 @@ TEST(TranscodeTest, TheOutputCarriesThePlansPixelShape) {
 }
 
 // Phone video stored landscape with a display matrix that turns it upright
-// keeps the matrix in MOV and MP4, so players show it upright (it came out
-// sideways).
-TEST(TranscodeTest, TheDisplayMatrixIsKept) {
+// comes out upright in every container, as the ffmpeg command line shows it,
+// without a matrix (it came out sideways; then the matrix was kept in mov and
+// mp4 only, and mxf and mts stayed sideways). A plan without a rotation (a
+// video ingested before it was recorded) keeps the matrix instead.
+TEST(TranscodeTest, ThePicturesAreTurnedUpright) {
   test::TempDir dir;
   const std::string input = dir.path() + "/phone.mp4";
   testing::RotatedCopy(Inputs::Get().progressive, input);
   ASSERT_EQ(testing::Rotation(input), "90");
-  for (const char* container : {"mov", "mp4"}) {
+  MediaLimits limits;
+  auto opened = MediaInput::Open(input, limits, nullptr);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  const int rotation = UprightRotation((*opened)->video_stream());
+  EXPECT_EQ(rotation, 270);  // ffprobe: 90 counter-clockwise
+  for (const char* container : {"mov", "mp4", "mxf", "mts"}) {
+    SCOPED_TRACE(container);
     TranscodeSpec spec = Base();
     spec.container = container;
+    spec.codec = std::string(container) == "mxf" ? "mpeg2" : "h264";
+    spec.bitrate_mbps = 4;
+    spec.width = spec.source_width = 240;  // upright, as ingestion reports it
+    spec.height = spec.source_height = 320;
+    spec.source_rotation = rotation;
     auto probe = RunSpec(spec, input, container, dir);
     ASSERT_TRUE(probe.ok()) << probe.status().ToString();
-    EXPECT_EQ(testing::Rotation(dir.path() + "/out." + container), "90") << container;
+    const std::string out = dir.path() + "/out." + container;
+    EXPECT_EQ(probe->width, 240);
+    EXPECT_EQ(probe->height, 320);
+    EXPECT_EQ(testing::Rotation(out), "");
+    EXPECT_GT(testing::UprightPsnr(out, input), 30.0);
   }
+  TranscodeSpec unknown = Base();
+  unknown.source_rotation = -1;
+  auto probe = RunSpec(unknown, input, "mov", dir);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_EQ(probe->width, 320);
+  EXPECT_EQ(testing::Rotation(dir.path() + "/out.mov"), "90");
 }
 
 // Seconds from the start of `path` to its first white video frame and to the

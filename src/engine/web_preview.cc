@@ -148,9 +148,15 @@ Status PreviewWriter::OpenVideo() {
   if (sar.num <= 0 || sar.den <= 0) {
     sar = AVRational{1, 1};
   }
+  // Shown upright: a stream stored turned (a display matrix) is turned back.
+  const int rotation = UprightRotation(stream);
+  const bool sideways = rotation % 180 != 0;
   int width = 0;
   int height = 0;
-  WebPreviewSize(par->width, par->height, sar, options_.max_height, &width, &height);
+  WebPreviewSize(sideways ? par->height : par->width, sideways ? par->width : par->height,
+                 sideways ? av_inv_q(sar) : sar, options_.max_height, &width, &height);
+  std::string upright = UprightFilter(rotation);
+  if (!upright.empty()) upright += ",";
 
   std::string deinterlace;
   if (options_.scanning.interlaced()) {
@@ -171,7 +177,7 @@ Status PreviewWriter::OpenVideo() {
       ":pix_fmt=" + pix_fmt_name + ":time_base=" + std::to_string(stream->time_base.num) + "/" +
       std::to_string(stream->time_base.den) + ":pixel_aspect=" + std::to_string(sar.num) + "/" +
       std::to_string(sar.den);
-  std::string description = deinterlace + "scale=" + std::to_string(width) + ":" +
+  std::string description = deinterlace + upright + "scale=" + std::to_string(width) + ":" +
                             std::to_string(height) + ":flags=bicubic,setsar=1,format=yuv420p";
   ASSIGN_OR_RETURN(video_.filters, BuildChain("buffer", source_args, description, "buffersink"));
   VideoFormat source_format;
@@ -206,7 +212,6 @@ Status PreviewWriter::OpenVideo() {
   encoder_options.Set("crf", options_.x264_crf);
   encoder_options.Set("profile", "high");
   RETURN_IF_ERROR(OpenEncoder(video_, codec, encoder_options));
-  RETURN_IF_ERROR(CopyDisplayMatrix(stream, video_.output));
 
   if (stream->duration != AV_NOPTS_VALUE && stream->duration > 0) {
     video_duration_ = stream->duration;

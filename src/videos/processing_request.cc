@@ -255,6 +255,9 @@ Result<SourceInfo> SourceFromMetadata(const object& metadata, const std::string&
   if (source.bits < 8) source.bits = 8;
   source.width = static_cast<int>(number(metadata.if_contains("frameWidth")));
   source.height = static_cast<int>(number(metadata.if_contains("frameHeight")));
+  if (const value* rotation = metadata.if_contains("rotation"); rotation && rotation->is_number()) {
+    source.rotation = static_cast<int>(number(rotation));
+  }
   // The rate it was shot at (Vidmill's nominalFramerate; videos ingested
   // before it was recorded have only the average).
   source.fps = number(metadata.if_contains("nominalFramerate"));
@@ -365,6 +368,7 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   plan.source_fps = source.fps;
   plan.source_width = source.width;
   plan.source_height = source.height;
+  plan.source_rotation = source.rotation;
   plan.has_audio = source.has_audio;
 
   // --- container and codec ---
@@ -537,6 +541,14 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   plan.top_field_first = scan != "interlaced_bff";
   if (scan == "progressive" && source.interlaced && plan.deinterlacer.empty()) {
     plan.deinterlacer = "bwdif";  // progressive output of interlaced material needs one
+  }
+  if (plan.interlaced_output && plan.deinterlacer.empty() && source.interlaced &&
+      source.rotation > 0) {
+    // Its pictures are turned upright, which the fields cannot survive.
+    return Status::InvalidArgument(
+        "the source is interlaced and stored turned (a display matrix of " +
+        std::to_string(source.rotation) +
+        " degrees); interlaced output of it needs a deinterlacer");
   }
 
   // --- frame rate ---

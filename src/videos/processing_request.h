@@ -32,6 +32,11 @@ struct SourceInfo {
   int width = 0;
   int height = 0;
   double sample_aspect = 1.0;  // pixel width / pixel height
+  // Degrees clockwise the stored pictures are turned to stand upright (width,
+  // height and sample_aspect are the upright picture's); -1 when the metadata
+  // does not say (ingested before 2026-12-01: width and height are the stored
+  // picture's, and the pictures are not turned).
+  int rotation = -1;
   double fps = 25.0;
   int64_t duration_ms = 0;
   int64_t video_bit_rate = 0;  // bits/s; 0 when unknown
@@ -78,6 +83,7 @@ struct ProcessingPlan {
   double source_fps = 25.0;
   int source_width = 0;
   int source_height = 0;
+  int source_rotation = -1;  // SourceInfo::rotation
   bool has_audio = false;
   // Filters in pipeline order; each empty when not used.
   std::string deinterlacer;             // deint | yadif | bwdif | weston3f

@@ -465,6 +465,54 @@ TEST_F(ProcessingTest, AVariableRatePhoneClipKeepsTheRateItWasShotAt) {
   EXPECT_EQ(ProbeVideo(output, "avg_frame_rate,nb_read_frames"), "30/1,90\n");
 }
 
+// Phone video stored landscape with a display matrix that turns it upright
+// comes out upright whatever the container: MXF, and pabsr1 2x in mp4 (mxf
+// and mts were sideways; mov and mp4 kept the matrix), at the upright sizes
+// the metadata gives. An interlaced copy kept interlaced without a
+// deinterlacer is refused: its fields cannot be turned.
+TEST_F(ProcessingTest, PhoneVideoStoredTurnedComesOutUpright) {
+  // The matrix is set on a stream copy (ffmpeg drops it when encoding).
+  auto turned = [&](const std::string& name, const std::string& ffmpeg_args) {
+    const std::string dir = server_->data_dir();
+    RunShell("ffmpeg -nostdin -v error -y " + ffmpeg_args + " '" + dir + "/landscape.mp4'");
+    RunShell("ffmpeg -nostdin -v error -y -i '" + dir +
+             "/landscape.mp4' -c copy -metadata:s:v:0 rotate=90 '" + dir + "/" + name + "'");
+    return UploadAndIngest(*client_, dir + "/" + name, name);
+  };
+  const std::string phone =
+      turned("portrait.mp4",
+             "-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 -c:v libx264 -preset ultrafast");
+  ASSERT_FALSE(phone.empty());
+  const std::string mxf = ProcessAndDownload(
+      object{{"mediaContainerCodec", object{{"container", "mxf"}, {"codec", "h264"}}}}, phone,
+      "portrait.mxf");
+  ASSERT_FALSE(mxf.empty());
+  EXPECT_EQ(ProbeVideo(mxf, "width,height,nb_read_frames"), "240,320,25\n");
+  const std::string upscaled = ProcessAndDownload(
+      object{{"mediaContainerCodec", object{{"container", "mp4"}, {"codec", "h264"}}},
+             {"scaler", "pabsr1"},
+             {"resolution", object{{"tag", "2x"}}}},
+      phone, "portrait-2x.mp4");
+  ASSERT_FALSE(upscaled.empty());
+  EXPECT_EQ(ProbeVideo(upscaled, "width,height"), "480,640\n");
+  EXPECT_EQ(RunShell("ffprobe -v error -select_streams v:0 -show_entries "
+                     "stream_side_data=rotation -of csv=p=0 '" +
+                     upscaled + "'")
+                .out,
+            "\n");  // no matrix
+
+  const std::string interlaced =
+      turned("portrait-interlaced.mp4",
+             "-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 -vf "
+             "tinterlace=mode=interleave_top,setfield=tff -c:v libx264 -preset ultrafast "
+             "-flags +ilme+ildct");
+  ASSERT_FALSE(interlaced.empty());
+  HttpResponse refused =
+      Process(object{{"scanning", object{{"tag", "interlaced_tff"}}}}, interlaced);
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_NE(refused.body.find("needs a deinterlacer"), std::string::npos) << refused.body;
+}
+
 // A capture that switches size and format mid-stream (320x240 4:2:0, then
 // 640x480 4:2:2) through Vidmill's own filters: the later frames are scaled
 // to the first size before the filters, and every frame comes out (the job

@@ -32,6 +32,7 @@ engine::TranscodeSpec TranscodeSpecFromPlan(const videos::ProcessingPlan& plan) 
   spec.source_fps = plan.source_fps;
   spec.source_width = plan.source_width;
   spec.source_height = plan.source_height;
+  spec.source_rotation = plan.source_rotation;
   spec.sample_aspect = plan.sample_aspect;
   spec.deinterlacer = plan.deinterlacer;
   spec.deinterlace_field_rate = plan.deinterlace_field_rate;
