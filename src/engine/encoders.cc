@@ -75,6 +75,12 @@ Result<CodecContextPtr> OpenVideoEncoder(const TranscodeSpec& spec, AVRational f
   ctx->time_base = av_inv_q(frame_rate);
   ctx->framerate = frame_rate;
   ctx->sample_aspect_ratio = OutputSampleAspect(spec);
+  if (spec.output_colour.range != 0) {  // colour.h; the muxers write it too (mov's colr)
+    ctx->colorspace = static_cast<AVColorSpace>(spec.output_colour.matrix);
+    ctx->color_primaries = static_cast<AVColorPrimaries>(spec.output_colour.primaries);
+    ctx->color_trc = static_cast<AVColorTransferCharacteristic>(spec.output_colour.transfer);
+    ctx->color_range = static_cast<AVColorRange>(spec.output_colour.range);
+  }
   ctx->thread_count = spec.threads;
   if (global_header) ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
   if (spec.interlaced_output) {

@@ -12,6 +12,7 @@ extern "C" {
 }
 
 #include "engine/av_error.h"
+#include "engine/colour.h"
 #include "engine/encoders.h"
 #include "engine/media_input.h"
 
@@ -77,6 +78,13 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
                           ":end=" + Seconds(start_seconds + spec.end_ms / 1000.0)));
   }
   steps.push_back(Graph("setpts=PTS-STARTPTS"));
+  // Colour (colour.h): RGB sources become YUV first, since the filters work
+  // in YUV; YUV sources change matrix or range last, at the output's size.
+  const bool colour_known = spec.output_colour.range != 0;
+  if (colour_known && spec.source_colour.rgb) {
+    steps.push_back(Graph(ColourConversion(spec.source_colour, spec.output_colour,
+                                           spec.pixel_format, spec.source_interlaced)));
+  }
   // Interlaced in, interlaced out, no deinterlacer: the fields are kept as they
   // are, every later step treats them field-aware, and the rate cannot change.
   const bool keep_fields =
@@ -224,6 +232,10 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
   steps.push_back(Graph(spec.interlaced_output
                             ? std::string("setfield=") + (spec.top_field_first ? "tff" : "bff")
                             : std::string("setfield=prog")));
+  if (colour_known && !spec.source_colour.rgb) {
+    steps.push_back(Graph(ColourConversion(spec.source_colour, spec.output_colour,
+                                           spec.pixel_format, spec.interlaced_output)));
+  }
   steps.push_back(Graph("format=pix_fmts=" + spec.pixel_format));
   return steps;
 }

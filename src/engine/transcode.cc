@@ -35,6 +35,7 @@ extern "C" {
 }
 
 #include "engine/av_error.h"
+#include "engine/colour.h"
 #include "engine/encoders.h"
 
 namespace vidmill::engine {
@@ -76,6 +77,8 @@ class Pipeline {
                                ? video_in->duration * av_q2d(video_in->time_base)
                                : std::max(0.0, format_seconds - (video_start - start_time));
     }
+    spec_.source_colour = SourceColour(video_in->codecpar, video_decoder_->pix_fmt);
+    spec_.output_colour = OutputColour(spec_.source_colour, spec_.width, spec_.height);
     ASSIGN_OR_RETURN(std::vector<FilterStep> steps, BuildVideoSteps(spec_, start_time));
     RETURN_IF_ERROR(SetUpVideoChain(steps));
     bool audio = spec_.keep_audio && input_->audio_stream() != nullptr;
@@ -329,6 +332,10 @@ class Pipeline {
       filtered->pts = frames_written_;  // constant-rate output
       filtered->pict_type = AV_PICTURE_TYPE_NONE;
       filtered->sample_aspect_ratio = OutputSampleAspect(spec_);
+      filtered->colorspace = video_encoder_->colorspace;
+      filtered->color_primaries = video_encoder_->color_primaries;
+      filtered->color_trc = video_encoder_->color_trc;
+      filtered->color_range = video_encoder_->color_range;
       if (spec_.interlaced_output) {
         filtered->interlaced_frame = 1;
         filtered->top_field_first = spec_.top_field_first ? 1 : 0;

@@ -10,6 +10,18 @@
 
 namespace vidmill::engine {
 
+// A picture's colour: libavutil's AVColorSpace, AVColorPrimaries,
+// AVColorTransferCharacteristic and AVColorRange values (as ints: this
+// header has no libav types); 2 is "unspecified" in the first three, 0 in
+// range. engine/colour.h decides them.
+struct ColourDescription {
+  int matrix = 2;
+  int primaries = 2;
+  int transfer = 2;
+  int range = 0;  // 1 limited ("tv"), 2 full ("pc")
+  bool rgb = false;
+};
+
 struct TranscodeSpec {
   std::string container;               // mov | mxf | mp4 | mts
   std::string codec;                   // h264 | hevc | prores | dnxhd | xdcam | mpeg2 | ffv1
@@ -32,6 +44,10 @@ struct TranscodeSpec {
   // copied to the output instead (videos whose metadata has no rotation).
   int source_rotation = -1;
   double sample_aspect = 1.0;  // of the output's pixels (ProcessingPlan::sample_aspect)
+  // The source's colour and the output's (colour.h); Transcode() fills both
+  // from the input.
+  ColourDescription source_colour;
+  ColourDescription output_colour;
   // Filters; empty when unused. Names as in the API. Stock names run as
   // libavfilter filters; Vidmill's own names (deint, denoise, dejit, pabsr1,
   // dvres, filmgrain) run as registered FilterStages (engine/filter_stage.h)

@@ -608,6 +608,86 @@ TEST(TranscodeTest, AudioStaysInSyncWhenTheStreamsStartApart) {
   }
 }
 
+// The mean RGB of `path`'s first picture decoded by `matrix` (the scale
+// filter's name) from limited range: three bytes.
+std::string MeanRgb(const std::string& path, const std::string& matrix) {
+  return Output("ffmpeg -nostdin -v error -i '" + path +
+                "' -frames:v 1 -vf scale=in_color_matrix=" + matrix +
+                ":in_range=tv,format=rgb24,scale=1:1:flags=area -f rawvideo -");
+}
+
+// The output's colour is converted and tagged (colour.h): an SD BT.601
+// picture upscaled to HD becomes BT.709 (it kept BT.601's values, untagged,
+// and showed green as (-14, 161, -7) in HD players), HD goes to SD the other
+// way, an RGB source takes the HD matrix, a full-range 10-bit source becomes
+// limited range (it passed through untagged and was clipped), and an HLG
+// source keeps its BT.2020 tags. The mov files carry them in a colr atom.
+TEST(TranscodeTest, ColourIsConvertedToTheOutputsStandardAndTagged) {
+  test::TempDir dir;
+  struct Case {
+    std::string label, make, container, codec, pix_fmt;
+    int width, height;
+    std::string tags;    // ffprobe: color_range,color_space,color_transfer,color_primaries
+    std::string matrix;  // the output decoded by it shows the green field
+  };
+  const std::string green = "-f lavfi -i color=c=0x00BF00:rate=25:duration=0.4:size=";
+  const std::vector<Case> cases = {
+      {"SD BT.601 to HD",
+       green + "720x576 -vf format=rgb24,scale=out_color_matrix=bt601:out_range=tv,"
+               "format=yuv420p -colorspace bt470bg -color_primaries bt470bg "
+               "-color_trc smpte170m -c:v libx264 -qp 0",
+       "mov", "h264", "yuv420p", 1280, 720, "tv,bt709,bt709,bt709", "bt709"},
+      {"HD BT.709 to SD",
+       green + "1280x720 -vf format=rgb24,scale=out_color_matrix=bt709:out_range=tv,"
+               "format=yuv420p -colorspace bt709 -c:v libx264 -qp 0",
+       "mxf", "mpeg2", "yuv420p", 720, 576, "tv,bt470bg,smpte170m,bt470bg", "bt601"},
+      {"RGB at HD", green + "1280x720 -pix_fmt rgb24 -c:v qtrle", "mov", "h264", "yuv420p", 1280,
+       720, "tv,bt709,bt709,bt709", "bt709"},
+      {"full-range 10-bit",
+       green + "320x240 -vf format=rgb24,scale=out_color_matrix=bt601:out_range=pc,"
+               "format=yuv420p10le -color_range pc -colorspace smpte170m -c:v libx264 -qp 0",
+       "mov", "h264", "yuv420p10le", 320, 240, "tv,smpte170m,smpte170m,smpte170m", "bt601"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.label);
+    const std::string input = dir.path() + "/source.mov";
+    ASSERT_TRUE(Ffmpeg(c.make + " '" + input + "'"));
+    TranscodeSpec spec = Base();
+    spec.container = c.container;
+    spec.codec = c.codec;
+    spec.pixel_format = c.pix_fmt;
+    spec.bitrate_mbps = 8;
+    spec.width = c.width;
+    spec.height = c.height;
+    auto probe = RunSpec(spec, input, c.container, dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    const std::string out = dir.path() + "/out." + c.container;
+    EXPECT_EQ(FfprobeVideo(out, "color_range,color_space,color_transfer,color_primaries"),
+              Output("echo '" + c.tags + "' | tr , '\\n'"));
+    const std::string rgb = MeanRgb(out, c.matrix);
+    ASSERT_EQ(rgb.size(), 3u);
+    // Within rounding: the wrong matrix is 20 or more off in green.
+    EXPECT_NEAR(static_cast<unsigned char>(rgb[0]), 0, 8);
+    EXPECT_NEAR(static_cast<unsigned char>(rgb[1]), 191, 8);
+    EXPECT_NEAR(static_cast<unsigned char>(rgb[2]), 0, 8);
+  }
+  // HLG keeps its BT.2020 tags (and its values).
+  const std::string hlg = dir.path() + "/hlg.mov";
+  ASSERT_TRUE(Ffmpeg(
+      "-f lavfi -i testsrc2=size=320x240:rate=25:duration=0.4 -vf format=yuv420p10le -c:v libx265 "
+      "-x265-params log-level=error:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc "
+      "-color_primaries bt2020 -color_trc arib-std-b67 -colorspace bt2020nc '" +
+      hlg + "'"));
+  TranscodeSpec spec = Base();
+  spec.codec = "hevc";
+  spec.pixel_format = "yuv420p10le";
+  auto probe = RunSpec(spec, hlg, "mov", dir);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_EQ(FfprobeVideo(dir.path() + "/out.mov",
+                         "color_range,color_space,color_transfer,color_primaries"),
+            "tv\nbt2020nc\narib-std-b67\nbt2020");
+}
+
 TEST(TranscodeTest, BitrateIsHonouredWithinAQuarter) {
   test::TempDir dir;
   std::string input = dir.path() + "/noisy.mp4";

@@ -1,0 +1,129 @@
+#include "engine/colour.h"
+
+extern "C" {
+#include <libavutil/pixdesc.h>
+}
+
+namespace vidmill::engine {
+namespace {
+
+bool IsHd(int width, int height) { return width >= 1280 || height >= 720; }
+
+bool IsBt2020(const ColourDescription& colour) {
+  return colour.matrix == AVCOL_SPC_BT2020_NCL || colour.matrix == AVCOL_SPC_BT2020_CL ||
+         colour.primaries == AVCOL_PRI_BT2020;
+}
+
+bool IsBt601Matrix(int matrix) {
+  return matrix == AVCOL_SPC_BT470BG || matrix == AVCOL_SPC_SMPTE170M;
+}
+
+// The SD standard for a picture `height` lines high: NTSC's at 480/486.
+ColourDescription Bt601(int height) {
+  const bool ntsc = height == 480 || height == 486;
+  ColourDescription colour;
+  colour.matrix = ntsc ? AVCOL_SPC_SMPTE170M : AVCOL_SPC_BT470BG;
+  colour.primaries = ntsc ? AVCOL_PRI_SMPTE170M : AVCOL_PRI_BT470BG;
+  colour.transfer = AVCOL_TRC_SMPTE170M;
+  colour.range = AVCOL_RANGE_MPEG;
+  return colour;
+}
+
+ColourDescription Bt709() {
+  ColourDescription colour;
+  colour.matrix = AVCOL_SPC_BT709;
+  colour.primaries = AVCOL_PRI_BT709;
+  colour.transfer = AVCOL_TRC_BT709;
+  colour.range = AVCOL_RANGE_MPEG;
+  return colour;
+}
+
+// libswscale's name for a matrix (the scale filter's in/out_color_matrix).
+const char* MatrixName(int matrix) {
+  switch (matrix) {
+    case AVCOL_SPC_BT709:
+      return "bt709";
+    case AVCOL_SPC_FCC:
+      return "fcc";
+    case AVCOL_SPC_SMPTE240M:
+      return "smpte240m";
+    case AVCOL_SPC_BT2020_NCL:
+    case AVCOL_SPC_BT2020_CL:
+      return "bt2020";
+    default:
+      return "bt601";
+  }
+}
+
+}  // namespace
+
+ColourDescription SourceColour(const AVCodecParameters* par, AVPixelFormat decoded) {
+  ColourDescription colour;
+  const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(decoded);
+  colour.rgb = desc != nullptr && (desc->flags & AV_PIX_FMT_FLAG_RGB);
+  const ColourDescription by_size = IsHd(par->width, par->height) ? Bt709() : Bt601(par->height);
+  const bool matrix_tagged =
+      par->color_space != AVCOL_SPC_UNSPECIFIED && par->color_space != AVCOL_SPC_RESERVED;
+  colour.matrix = matrix_tagged ? par->color_space : by_size.matrix;
+  // Untagged primaries and transfer follow the matrix's standard.
+  const ColourDescription guess = colour.matrix == AVCOL_SPC_BT709       ? Bt709()
+                                  : colour.matrix == AVCOL_SPC_SMPTE170M ? Bt601(480)
+                                  : colour.matrix == AVCOL_SPC_BT470BG   ? Bt601(576)
+                                                                         : by_size;
+  if (colour.rgb) colour.matrix = AVCOL_SPC_RGB;
+  colour.primaries = par->color_primaries != AVCOL_PRI_UNSPECIFIED &&
+                             par->color_primaries != AVCOL_PRI_RESERVED &&
+                             par->color_primaries != AVCOL_PRI_RESERVED0
+                         ? par->color_primaries
+                         : guess.primaries;
+  colour.transfer = par->color_trc != AVCOL_TRC_UNSPECIFIED &&
+                            par->color_trc != AVCOL_TRC_RESERVED &&
+                            par->color_trc != AVCOL_TRC_RESERVED0
+                        ? par->color_trc
+                        : guess.transfer;
+  const bool jpeg_format = decoded == AV_PIX_FMT_YUVJ420P || decoded == AV_PIX_FMT_YUVJ422P ||
+                           decoded == AV_PIX_FMT_YUVJ444P || decoded == AV_PIX_FMT_YUVJ440P ||
+                           decoded == AV_PIX_FMT_YUVJ411P;
+  colour.range = colour.rgb || jpeg_format || par->color_range == AVCOL_RANGE_JPEG
+                     ? AVCOL_RANGE_JPEG
+                     : AVCOL_RANGE_MPEG;
+  return colour;
+}
+
+ColourDescription OutputColour(const ColourDescription& source, int width, int height) {
+  ColourDescription output;
+  if (IsBt2020(source) && !source.rgb) {
+    output = source;
+  } else if (IsHd(width, height)) {
+    output = source.matrix == AVCOL_SPC_BT709 ? source : Bt709();
+  } else {
+    output = IsBt601Matrix(source.matrix) ? source : Bt601(height);
+  }
+  output.rgb = false;
+  output.range = AVCOL_RANGE_MPEG;
+  return output;
+}
+
+std::string ColourConversion(const ColourDescription& source, const ColourDescription& output,
+                             const std::string& pixel_format, bool interlaced) {
+  const bool same_matrix =
+      std::string(MatrixName(source.matrix)) == MatrixName(output.matrix) && !source.rgb;
+  std::string steps;
+  if (!same_matrix || source.range != output.range) {
+    steps = std::string("scale=in_color_matrix=") + MatrixName(source.matrix) +
+            ":out_color_matrix=" + MatrixName(output.matrix) +
+            ":in_range=" + (source.range == AVCOL_RANGE_JPEG ? "pc" : "tv") + ":out_range=tv" +
+            (interlaced ? ":interl=1" : "");
+    if (source.rgb) steps += ",format=pix_fmts=" + pixel_format;
+    steps += ",";
+  }
+  // Tagged, so that each later step (and the encoder) knows what it has.
+  steps += std::string("setparams=range=tv:color_primaries=") +
+           av_color_primaries_name(static_cast<AVColorPrimaries>(output.primaries)) +
+           ":color_trc=" +
+           av_color_transfer_name(static_cast<AVColorTransferCharacteristic>(output.transfer)) +
+           ":colorspace=" + av_color_space_name(static_cast<AVColorSpace>(output.matrix));
+  return steps;
+}
+
+}  // namespace vidmill::engine

@@ -1,0 +1,46 @@
+#pragma once
+// The colour of the pictures a job writes: which YCbCr matrix, primaries,
+// transfer and range the output has, and the libavfilter step that gets the
+// source's pictures there.
+//
+// Policy (docs/processing.md, "Colour"):
+//  * The output is limited range ("tv"), and always tagged.
+//  * BT.2020 sources (HDR: HLG, PQ; wide-gamut SDR) keep their matrix,
+//    primaries and transfer; nothing is converted but the range.
+//  * Otherwise the output follows its size: HD (1280 wide or 720 lines and
+//    up) is BT.709, SD is BT.601 (SMPTE 170M at 480/486 lines, else the
+//    BT.470BG / PAL primaries). A source already of that family keeps its own
+//    tags; any other is converted (SD upscaled to HD: BT.601 → BT.709 and the
+//    reverse; RGB sources by the output's matrix). Untagged sources are read
+//    as players read them: BT.709 when HD, BT.601 when SD.
+//  * Primaries and transfer are retagged, not converted (BT.601 and BT.709
+//    share their transfer, and their primaries differ by little).
+//
+// Thread safety: pure functions.
+
+#include <string>
+
+extern "C" {
+#include <libavcodec/codec_par.h>
+#include <libavutil/pixfmt.h>
+}
+
+#include "engine/transcode_spec.h"
+
+namespace vidmill::engine {
+
+// The source's colour as coded: `par`'s tags, the decoder's pixel format
+// (RGB, and the full-range yuvj formats), and guesses for what is untagged.
+ColourDescription SourceColour(const AVCodecParameters* par, AVPixelFormat decoded);
+
+// The output's colour for `source` written at `width`×`height` (see above).
+ColourDescription OutputColour(const ColourDescription& source, int width, int height);
+
+// The libavfilter steps that turn pictures of `source` into `output`'s
+// matrix and range ("" when nothing changes), then tag them; `pixel_format`
+// is the YUV format RGB sources are converted to. `interlaced`: fields are
+// converted apart.
+std::string ColourConversion(const ColourDescription& source, const ColourDescription& output,
+                             const std::string& pixel_format, bool interlaced);
+
+}  // namespace vidmill::engine
