@@ -32,6 +32,7 @@ extern "C" {
 #include <libavutil/channel_layout.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
+#include <libavutil/timecode.h>
 }
 
 #include "engine/av_error.h"
@@ -218,6 +219,11 @@ class Pipeline {
     if (spec_.source_rotation < 0) {
       RETURN_IF_ERROR(CopyDisplayMatrix(input_->video_stream(), video_out));
     }
+    const std::string timecode = OutputTimecode();
+    if (!timecode.empty()) {
+      // mov and mp4 write a tmcd track for it, mxf its timecode track.
+      av_dict_set(&video_out->metadata, "timecode", timecode.c_str(), 0);
+    }
     video_stream_ = video_out->index;
     if (audio) {
       if (global_header) audio_encoder_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
@@ -237,6 +243,43 @@ class Pipeline {
     ret = avformat_write_header(output_.get(), options.address());
     if (ret < 0) return AvStatus(ret, "writing the output header");
     return Status::Ok();
+  }
+
+  // The source's start timecode (a mov/mp4 tmcd track, an MXF timecode
+  // track, …), moved on to the output's first picture (a range's first
+  // picture at or after its start) and counted at the output's rate; "" when
+  // the source has none. Post houses conform by it.
+  std::string OutputTimecode() const {
+    const AVFormatContext* format = input_->format();
+    const AVDictionaryEntry* entry =
+        av_dict_get(input_->video_stream()->metadata, "timecode", nullptr, 0);
+    if (entry == nullptr) entry = av_dict_get(format->metadata, "timecode", nullptr, 0);
+    for (unsigned i = 0; entry == nullptr && i < format->nb_streams; ++i) {
+      entry = av_dict_get(format->streams[i]->metadata, "timecode", nullptr, 0);
+    }
+    if (entry == nullptr) return "";
+    AVTimecode source;
+    if (av_timecode_init_from_string(&source, video_frame_rate_, entry->value, nullptr) < 0) {
+      return "";
+    }
+    const double source_fps = av_q2d(video_frame_rate_);
+    const int64_t skipped =
+        spec_.has_range
+            ? static_cast<int64_t>(std::ceil(spec_.start_ms / 1000.0 * source_fps - 1e-6))
+            : 0;
+    const int64_t source_frames = source.start + skipped;  // counted at the timecode's rate
+    AVTimecode output;
+    const bool drop = (source.flags & AV_TIMECODE_FLAG_DROPFRAME) &&
+                      (output_rate_.num == 30000 || output_rate_.num == 60000) &&
+                      output_rate_.den == 1001;
+    const int output_fps = static_cast<int>(std::lround(av_q2d(output_rate_)));
+    const int64_t output_frames = source_frames * output_fps / std::max(1u, source.fps);
+    if (av_timecode_init(&output, output_rate_, drop ? AV_TIMECODE_FLAG_DROPFRAME : 0,
+                         static_cast<int>(output_frames), nullptr) < 0) {
+      return "";
+    }
+    char text[AV_TIMECODE_STR_SIZE];
+    return av_timecode_make_string(&output, text, 0);
   }
 
   Status Pump() {

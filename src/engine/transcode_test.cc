@@ -688,6 +688,56 @@ TEST(TranscodeTest, ColourIsConvertedToTheOutputsStandardAndTagged) {
             "tv\nbt2020nc\narib-std-b67\nbt2020");
 }
 
+// The source's start timecode is kept, moved on by a range and counted at the
+// output's rate: a tmcd track in mov and mp4, the timecode track in mxf (mov
+// had none, mxf said 00:00:00:00).
+TEST(TranscodeTest, TheStartTimecodeFollowsTheSource) {
+  test::TempDir dir;
+  const std::string input = dir.path() + "/tc.mov";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=2 -c:v libx264 "
+             "-preset ultrafast -timecode 10:00:00:00 '" +
+             input + "'"));
+  struct Case {
+    std::string container, codec;
+    int64_t start_ms;  // -1: no range
+    double fps;
+    std::string timecode;
+  };
+  for (const Case& c :
+       {Case{"mov", "h264", -1, 25, "10:00:00:00"}, Case{"mov", "prores", 1000, 25, "10:00:01:00"},
+        Case{"mxf", "mpeg2", 520, 25, "10:00:00:13"},
+        Case{"mp4", "h264", 1000, 50, "10:00:01:00"}}) {
+    SCOPED_TRACE(c.container + " from " + std::to_string(c.start_ms));
+    TranscodeSpec spec = Base();
+    spec.container = c.container;
+    spec.codec = c.codec;
+    spec.fps = c.fps;
+    if (c.codec == "prores") {
+      spec.pixel_format = "yuv422p10le";
+      spec.profile = "hq";
+      spec.bitrate_mbps.reset();
+    }
+    spec.has_range = c.start_ms >= 0;
+    spec.start_ms = std::max<int64_t>(0, c.start_ms);
+    spec.end_ms = 2000;
+    auto probe = RunSpec(spec, input, c.container, dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    const std::string out = dir.path() + "/out." + c.container;
+    EXPECT_EQ(Output("ffprobe -v error -show_entries format_tags=timecode:stream_tags=timecode "
+                     "-of default=nw=1:nk=1 '" +
+                     out + "' | head -1"),
+              c.timecode);
+  }
+  // A source without one gets none (mxf: its muxer's 00:00:00:00).
+  TranscodeSpec spec = Base();
+  auto probe = RunSpec(spec, Inputs::Get().progressive, "mov", dir);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_EQ(Output("ffprobe -v error -show_entries stream_tags=timecode -of default=nw=1:nk=1 '" +
+                   dir.path() + "/out.mov'"),
+            "");
+}
+
 TEST(TranscodeTest, BitrateIsHonouredWithinAQuarter) {
   test::TempDir dir;
   std::string input = dir.path() + "/noisy.mp4";
