@@ -132,8 +132,9 @@ Result<CodecContextPtr> OpenVideoEncoder(const TranscodeSpec& spec, AVRational f
     ctx->rc_max_rate = spec.codec == "xdcam" ? bitrate : bitrate * 3 / 2;
     ctx->rc_min_rate = spec.codec == "xdcam" ? bitrate : 0;
     // One second of video, but an int: 2.1 Gb at most (bitrate.mbps goes to 4000).
-    ctx->rc_buffer_size =
-        spec.codec == "xdcam" ? 17'825'792 : static_cast<int>(std::min<int64_t>(bitrate, INT32_MAX));
+    ctx->rc_buffer_size = spec.codec == "xdcam"
+                              ? 17'825'792
+                              : static_cast<int>(std::min<int64_t>(bitrate, INT32_MAX));
     ctx->rc_initial_buffer_occupancy = ctx->rc_buffer_size * 3 / 4;
     ctx->gop_size = 12;
     ctx->max_b_frames = 2;
@@ -158,14 +159,28 @@ Result<CodecContextPtr> OpenVideoEncoder(const TranscodeSpec& spec, AVRational f
   return ctx;
 }
 
-Result<CodecContextPtr> NewAudioEncoder(const std::string& container, int channels) {
+Result<CodecContextPtr> NewAudioEncoder(const std::string& container,
+                                        const AVChannelLayout& layout) {
   ASSIGN_OR_RETURN(ContainerFormat format, ContainerFormatFor(container));
   const AVCodec* codec = avcodec_find_encoder_by_name(format.audio_encoder);
   if (codec == nullptr)
     return Status::Internal(std::string("no ") + format.audio_encoder + " encoder");
   ASSIGN_OR_RETURN(CodecContextPtr ctx, NewCodecContext(codec));
-  channels = std::clamp(channels, 1, 8);
-  av_channel_layout_default(&ctx->ch_layout, channels);
+  bool kept = false;
+  if (codec->ch_layouts == nullptr) {  // PCM: any layout
+    kept = layout.nb_channels >= 1 && layout.nb_channels <= 64;
+  } else {
+    for (const AVChannelLayout* known = codec->ch_layouts; known->nb_channels != 0; ++known) {
+      if (av_channel_layout_compare(known, &layout) == 0) kept = true;
+    }
+  }
+  if (kept) {
+    int ret = av_channel_layout_copy(&ctx->ch_layout, &layout);
+    if (ret < 0) return AvStatus(ret, "copying the channel layout");
+  } else {
+    av_channel_layout_default(&ctx->ch_layout, std::clamp(layout.nb_channels, 1, 8));
+  }
+  const int channels = ctx->ch_layout.nb_channels;
   ctx->sample_rate = 48000;
   ctx->sample_fmt = format.audio_sample_format;
   ctx->time_base = AVRational{1, 48000};

@@ -51,10 +51,14 @@ AVRational OutputSampleAspect(const TranscodeSpec& spec);
 Result<CodecContextPtr> OpenVideoEncoder(const TranscodeSpec& spec, AVRational frame_rate,
                                          bool global_header);
 
-// Creates the audio encoder for `container` with `channels` (≤ 8) at 48 kHz,
+// Creates the audio encoder for `container` for audio of `layout` at 48 kHz,
 // configured but not opened (the caller opens it once it knows whether the
-// muxer wants a global header). AAC: 96 kb/s for each of the first two
-// channels, 64 kb/s for each further one.
-Result<CodecContextPtr> NewAudioEncoder(const std::string& container, int channels);
+// muxer wants a global header). PCM (mov, mxf) keeps the layout as it is, up
+// to 64 channels; AAC (mp4, mts) keeps it where AAC has it, else takes its
+// own for the channel count (at most 8), into which the audio is mixed.
+// AAC: 96 kb/s for each of the first two channels, 64 kb/s for each further
+// one.
+Result<CodecContextPtr> NewAudioEncoder(const std::string& container,
+                                        const AVChannelLayout& layout);
 
 }  // namespace vidmill::engine

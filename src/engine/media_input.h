@@ -90,6 +90,9 @@ class MediaInput {
   AVStream* audio_stream() const {
     return audio_stream_index_ < 0 ? nullptr : format_->streams[audio_stream_index_];
   }
+  // Every audio stream with a known sample rate and channel count, in the
+  // file's order (broadcast MXF: one per channel), at most 16.
+  const std::vector<int>& audio_stream_indices() const { return audio_stream_indices_; }
   // Size of the file in bytes.
   int64_t file_size() const { return file_size_; }
   const MediaLimits& limits() const { return limits_; }
@@ -135,6 +138,7 @@ class MediaInput {
   FormatInputPtr format_;
   int video_stream_index_ = -1;
   int audio_stream_index_ = -1;
+  std::vector<int> audio_stream_indices_;
 };
 
 // How long decoded `frame` lasts in `time_base` (at least 1): its packet's

@@ -278,7 +278,8 @@ boost::json::object VideoMetadata::ToJson() const {
   if (has_audio) {
     out["audio"] = boost::json::object{{"codecName", audio_codec_name},
                                        {"channels", audio_channels},
-                                       {"sampleRate", audio_sample_rate}};
+                                       {"sampleRate", audio_sample_rate},
+                                       {"streams", audio_streams}};
   } else {
     out["audio"] = nullptr;
   }
@@ -330,6 +331,7 @@ Result<VideoMetadata> ProbeMetadata(MediaInput& input, const ProbeOptions& optio
     meta.audio_codec_name = avcodec_get_name(audio->codecpar->codec_id);
     meta.audio_channels = audio->codecpar->ch_layout.nb_channels;
     meta.audio_sample_rate = audio->codecpar->sample_rate;
+    meta.audio_streams = static_cast<int>(input.audio_stream_indices().size());
   }
 
   // Frame count and stream size.

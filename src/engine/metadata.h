@@ -106,6 +106,7 @@ struct VideoMetadata {
   std::string audio_codec_name;  // "" without audio
   int audio_channels = 0;
   int audio_sample_rate = 0;
+  int audio_streams = 0;  // all of them (processing keeps each); the fields above are the main one's
   Scanning scanning_metadata;
   // Filled by full ingestion (scanning.h); absent after light ingestion.
   std::optional<Scanning> scanning_heuristics;
@@ -116,7 +117,7 @@ struct VideoMetadata {
   // heuristics (only when known)}, averageFramerate, durationInMillis,
   // totalFrames, size, videoStreamSize — plus Vidmill's additions
   // displayAspectRatio, sampleAspectRatio, storageAspectRatio, bitRate, audio
-  // {codecName, channels, sampleRate} or null, totalFramesExact,
+  // {codecName, channels, sampleRate, streams} or null, totalFramesExact,
   // nominalFramerate, rotation.
   boost::json::object ToJson() const;
 };

@@ -78,6 +78,8 @@ TEST_F(MetadataTest, Mp4MatchesFfprobe) {
   EXPECT_EQ(meta->size, static_cast<int64_t>(std::filesystem::file_size(path)));
   EXPECT_TRUE(meta->has_audio);
   EXPECT_EQ(meta->audio_codec_name, "aac");
+  EXPECT_EQ(meta->audio_streams, 1);
+  EXPECT_EQ(meta->rotation, 0);
   EXPECT_EQ(meta->scanning_metadata.ToString(), "progressive");
   EXPECT_GT(meta->bit_rate, 0);
 
@@ -215,6 +217,40 @@ TEST_F(MetadataTest, AnamorphicPalHasFourByThreeDisplay) {
   EXPECT_EQ(meta->sample_aspect_ratio.ToString(), "16:15");
   EXPECT_EQ(meta->display_aspect_ratio.ToString(), "4:3");
   EXPECT_EQ(meta->storage_aspect_ratio.ToString(), "5:4");
+}
+
+// A stream stored turned (a display matrix; ffprobe's rotation 90 is 90°
+// counter-clockwise) is described upright: size, pixel shape and aspect.
+TEST_F(MetadataTest, AStreamStoredTurnedIsDescribedUpright) {
+  const std::string stored = Path("stored.mp4"), path = Path("turned.mp4");
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=720x576:rate=25:duration=1 -vf setsar=16/15 "
+      "-c:v libx264 -preset ultrafast " +
+      stored);
+  testing::RotatedCopy(stored, path);
+  auto meta = Probe(path);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->rotation, 270);
+  EXPECT_EQ(meta->frame_width, 576);
+  EXPECT_EQ(meta->frame_height, 720);
+  EXPECT_EQ(meta->sample_aspect_ratio.ToString(), "15:16");
+  EXPECT_EQ(meta->display_aspect_ratio.ToString(), "3:4");
+  EXPECT_EQ(meta->storage_aspect_ratio.ToString(), "4:5");
+  EXPECT_EQ(meta->ToJson().at("rotation"), 270);
+}
+
+// Every audio stream is counted (processing keeps each).
+TEST_F(MetadataTest, CountsEveryAudioStream) {
+  const std::string path = Path("two.mov");
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 -f lavfi -i sine=duration=1 "
+      "-f lavfi -i sine=frequency=300:duration=1 -map 0 -map 1 -map 2 -c:v libx264 "
+      "-preset ultrafast -c:a pcm_s16le " +
+      path);
+  auto meta = Probe(path);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->audio_streams, 2);
+  EXPECT_EQ(meta->ToJson().at("audio").at("streams"), 2);
 }
 
 TEST_F(MetadataTest, TruncatedFaststartMp4IsCorrupt) {

@@ -48,6 +48,22 @@ std::string Seconds(double seconds) {
   return buf;
 }
 
+// One audio stream of the source on its way to one of the output's.
+struct AudioLane {
+  AVStream* input = nullptr;
+  CodecContextPtr decoder;
+  CodecContextPtr encoder;
+  AVRational time_base{1, 48000};             // the decoder's 1/sample_rate
+  std::unique_ptr<AudioConformer> conformer;  // to the first frames' format
+  std::string trim;                           // the range's atrim, if any
+  FilterGraph graph;                          // made by StartAudio
+  std::vector<FramePtr> waiting;              // decoded before the origin was known
+  int64_t waiting_samples = 0;
+  int64_t samples = 0;  // written so far (the output's timestamps)
+  int output_index = -1;
+  double read_to = -std::numeric_limits<double>::infinity();  // seconds demuxed
+};
+
 class Pipeline {
  public:
   Pipeline(const TranscodeSpec& spec, const TranscodeProgressFn& progress, const CancelFn& cancel)
@@ -82,9 +98,7 @@ class Pipeline {
     spec_.output_colour = OutputColour(spec_.source_colour, spec_.width, spec_.height);
     ASSIGN_OR_RETURN(std::vector<FilterStep> steps, BuildVideoSteps(spec_, start_time));
     RETURN_IF_ERROR(SetUpVideoChain(steps));
-    bool audio = spec_.keep_audio && input_->audio_stream() != nullptr;
-    has_audio_ = audio;
-    if (audio) {
+    if (spec_.keep_audio) {
       // Both streams start at the first picture the output shows: a range's
       // first picture at or after its start, a whole file's first decoded
       // picture (audio before it is dropped, a gap before the audio's start
@@ -93,10 +107,14 @@ class Pipeline {
       // Until that picture is decoded the audio waits (AudioOriginFrom).
       audio_origin_fallback_ = spec_.has_range ? start_time + spec_.start_ms / 1000.0 : video_start;
       range_start_ = start_time + spec_.start_ms / 1000.0;
-      Status audio_ok = SetUpAudio(start_time, limits);
-      if (!audio_ok.ok()) return audio_ok;
+      // Every audio stream becomes one of the output's (8 mono tracks of a
+      // broadcast MXF stay 8; only the first was kept).
+      for (int index : input_->audio_stream_indices()) {
+        RETURN_IF_ERROR(SetUpAudio(index, start_time, limits));
+      }
     }
-    RETURN_IF_ERROR(SetUpOutput(output_path, audio));
+    const bool audio = !audio_.empty();
+    RETURN_IF_ERROR(SetUpOutput(output_path));
     expected_seconds_ =
         std::max(0.001, spec_.clip_seconds > 0 ? spec_.clip_seconds : format_seconds);
     if (spec_.has_range && spec_.start_ms > 2000) {
@@ -135,50 +153,53 @@ class Pipeline {
     return Status::Ok();
   }
 
-  Status SetUpAudio(double start_time, const MediaLimits& limits) {
-    AVStream* in = input_->audio_stream();
-    ASSIGN_OR_RETURN(audio_decoder_, OpenDecoder(in, limits, 1));
-    if (audio_decoder_->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
-      av_channel_layout_default(&audio_decoder_->ch_layout, audio_decoder_->ch_layout.nb_channels);
+  Status SetUpAudio(int stream_index, double start_time, const MediaLimits& limits) {
+    AudioLane& lane = *audio_.emplace_back(std::make_unique<AudioLane>());
+    lane.input = input_->format()->streams[stream_index];
+    ASSIGN_OR_RETURN(lane.decoder, OpenDecoder(lane.input, limits, 1));
+    if (lane.decoder->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
+      av_channel_layout_default(&lane.decoder->ch_layout, lane.decoder->ch_layout.nb_channels);
     }
-    ASSIGN_OR_RETURN(audio_encoder_,
-                     NewAudioEncoder(spec_.container, audio_decoder_->ch_layout.nb_channels));
-    audio_time_base_ = AVRational{1, audio_decoder_->sample_rate};
-    audio_conformer_ =
-        std::make_unique<AudioConformer>(audio_decoder_->sample_rate, audio_decoder_->sample_fmt,
-                                         audio_decoder_->ch_layout, audio_time_base_);
+    ASSIGN_OR_RETURN(lane.encoder, NewAudioEncoder(spec_.container, lane.decoder->ch_layout));
+    lane.time_base = AVRational{1, lane.decoder->sample_rate};
+    lane.conformer =
+        std::make_unique<AudioConformer>(lane.decoder->sample_rate, lane.decoder->sample_fmt,
+                                         lane.decoder->ch_layout, lane.time_base);
     if (spec_.has_range) {
-      audio_trim_ = "atrim=start=" + Seconds(start_time + spec_.start_ms / 1000.0) +
-                    ":end=" + Seconds(start_time + spec_.end_ms / 1000.0) + ",";
+      lane.trim = "atrim=start=" + Seconds(start_time + spec_.start_ms / 1000.0) +
+                  ":end=" + Seconds(start_time + spec_.end_ms / 1000.0) + ",";
     }
     return Status::Ok();
   }
 
-  // The audio graph, once the instant the output starts at (`origin`, in the
-  // input's seconds) is known; the audio that waited for it goes in first.
+  // Every audio graph, once the instant the output starts at (`origin`, in
+  // the input's seconds) is known; the audio that waited for it goes in first.
   Status StartAudio(double origin) {
-    char layout[128];
-    av_channel_layout_describe(&audio_decoder_->ch_layout, layout, sizeof(layout));
-    char args[512];
-    std::snprintf(args, sizeof(args),
-                  "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s", 1,
-                  audio_decoder_->sample_rate, audio_decoder_->sample_rate,
-                  av_get_sample_fmt_name(audio_decoder_->sample_fmt), layout);
-    char out_layout[128];
-    av_channel_layout_describe(&audio_encoder_->ch_layout, out_layout, sizeof(out_layout));
-    // Stamped from the origin; aresample's first_pts=0 pads or trims the start.
-    const std::string chain = audio_trim_ + "asetpts=PTS-" + Seconds(origin) +
-                              "/TB,aresample=48000:first_pts=0,aformat=sample_fmts=" +
-                              std::string(av_get_sample_fmt_name(audio_encoder_->sample_fmt)) +
-                              ":channel_layouts=" + out_layout;
-    // The buffer source's time base is 1/sample_rate; frames are stamped in it.
-    ASSIGN_OR_RETURN(audio_graph_, MakeFilterGraph("abuffer", args, "abuffersink", chain, 1));
-    if (audio_encoder_->frame_size > 0 &&
-        !(audio_encoder_->codec->capabilities & AV_CODEC_CAP_VARIABLE_FRAME_SIZE)) {
-      av_buffersink_set_frame_size(audio_graph_.sink, audio_encoder_->frame_size);
+    audio_started_ = true;
+    for (const std::unique_ptr<AudioLane>& lane : audio_) {
+      char layout[128];
+      av_channel_layout_describe(&lane->decoder->ch_layout, layout, sizeof(layout));
+      char args[512];
+      std::snprintf(args, sizeof(args),
+                    "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s", 1,
+                    lane->decoder->sample_rate, lane->decoder->sample_rate,
+                    av_get_sample_fmt_name(lane->decoder->sample_fmt), layout);
+      char out_layout[128];
+      av_channel_layout_describe(&lane->encoder->ch_layout, out_layout, sizeof(out_layout));
+      // Stamped from the origin; aresample's first_pts=0 pads or trims the start.
+      const std::string chain = lane->trim + "asetpts=PTS-" + Seconds(origin) +
+                                "/TB,aresample=48000:first_pts=0,aformat=sample_fmts=" +
+                                std::string(av_get_sample_fmt_name(lane->encoder->sample_fmt)) +
+                                ":channel_layouts=" + out_layout;
+      // The buffer source's time base is 1/sample_rate; frames are stamped in it.
+      ASSIGN_OR_RETURN(lane->graph, MakeFilterGraph("abuffer", args, "abuffersink", chain, 1));
+      if (lane->encoder->frame_size > 0 &&
+          !(lane->encoder->codec->capabilities & AV_CODEC_CAP_VARIABLE_FRAME_SIZE)) {
+        av_buffersink_set_frame_size(lane->graph.sink, lane->encoder->frame_size);
+      }
+      std::vector<FramePtr> waiting = std::move(lane->waiting);
+      for (FramePtr& frame : waiting) RETURN_IF_ERROR(FilterAudio(*lane, frame.get()));
     }
-    std::vector<FramePtr> waiting = std::move(waiting_audio_);
-    for (FramePtr& frame : waiting) RETURN_IF_ERROR(FilterAudio(frame.get()));
     return Status::Ok();
   }
 
@@ -187,13 +208,13 @@ class Pipeline {
   // first of all. Taking the range's start instead had put the video up to a
   // picture early against the audio when the range began between two.
   Status AudioOriginFrom(const AVFrame* frame) {
-    if (audio_graph_.graph || !has_audio_) return Status::Ok();
+    if (audio_started_ || audio_.empty()) return Status::Ok();
     const double seconds = frame->pts * av_q2d(input_->video_stream()->time_base);
     if (spec_.has_range && seconds < range_start_ - 1e-6) return Status::Ok();
     return StartAudio(seconds);
   }
 
-  Status SetUpOutput(const std::string& path, bool audio) {
+  Status SetUpOutput(const std::string& path) {
     ASSIGN_OR_RETURN(ContainerFormat format, ContainerFormatFor(spec_.container));
     AVFormatContext* raw = nullptr;
     int ret = avformat_alloc_output_context2(&raw, nullptr, format.muxer, path.c_str());
@@ -225,16 +246,20 @@ class Pipeline {
       av_dict_set(&video_out->metadata, "timecode", timecode.c_str(), 0);
     }
     video_stream_ = video_out->index;
-    if (audio) {
-      if (global_header) audio_encoder_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-      ret = avcodec_open2(audio_encoder_.get(), audio_encoder_->codec, nullptr);
+    for (const std::unique_ptr<AudioLane>& lane : audio_) {
+      if (global_header) lane->encoder->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+      ret = avcodec_open2(lane->encoder.get(), lane->encoder->codec, nullptr);
       if (ret < 0) return AvStatus(ret, "opening the audio encoder");
       AVStream* audio_out = avformat_new_stream(output_.get(), nullptr);
-      if (audio_out == nullptr) return Status::Internal("cannot add the audio stream");
-      ret = avcodec_parameters_from_context(audio_out->codecpar, audio_encoder_.get());
-      if (ret < 0) return AvStatus(ret, "describing the audio stream");
-      audio_out->time_base = audio_encoder_->time_base;
-      audio_stream_ = audio_out->index;
+      if (audio_out == nullptr) return Status::Internal("cannot add an audio stream");
+      ret = avcodec_parameters_from_context(audio_out->codecpar, lane->encoder.get());
+      if (ret < 0) return AvStatus(ret, "describing an audio stream");
+      audio_out->time_base = lane->encoder->time_base;
+      // The track's language and title (a broadcast MXF's or a film's tracks).
+      av_dict_copy(&audio_out->metadata, lane->input->metadata, 0);
+      av_dict_set(&audio_out->metadata, "timecode", nullptr, 0);
+      audio_out->disposition = lane->input->disposition;
+      lane->output_index = audio_out->index;
     }
     ret = avio_open(&output_->pb, path.c_str(), AVIO_FLAG_WRITE);
     if (ret < 0) return AvStatus(ret, "creating the output file");
@@ -290,11 +315,13 @@ class Pipeline {
     // range's end: a muxer may store it well after the video of the same
     // instant (MPEG program streams do, by half a second). Not further than
     // the video 10 s past the range, should the audio have ended before it.
-    double audio_read_to = -std::numeric_limits<double>::infinity();
     double video_read_to = -std::numeric_limits<double>::infinity();
     auto audio_pending = [&] {
-      return has_audio_ && spec_.has_range && audio_read_to < range_end_ &&
-             video_read_to < range_end_ + 10;
+      if (!spec_.has_range || video_read_to >= range_end_ + 10) return false;
+      for (const std::unique_ptr<AudioLane>& lane : audio_) {
+        if (lane->read_to < range_end_) return true;
+      }
+      return false;
     };
     while (!eof && (!video_chain_->finished() || audio_pending())) {
       if (cancel_ && cancel_()) return Status::Cancelled("processing was cancelled");
@@ -302,32 +329,40 @@ class Pipeline {
       if (eof) break;
       if (packet->stream_index == input_->video_stream_index()) {
         if (!video_chain_->finished()) {
-          RETURN_IF_ERROR(Decode(video_decoder_.get(), packet.get(), frame.get(), true));
+          RETURN_IF_ERROR(Decode(video_decoder_.get(), packet.get(), frame.get(), nullptr));
         } else if (packet->dts != AV_NOPTS_VALUE) {
           video_read_to = packet->dts * av_q2d(input_->video_stream()->time_base);
         }
-      } else if (has_audio_ && packet->stream_index == input_->audio_stream_index()) {
+      } else if (AudioLane* lane = LaneOf(packet->stream_index); lane != nullptr) {
         if (packet->pts != AV_NOPTS_VALUE) {
-          audio_read_to =
-              (packet->pts + packet->duration) * av_q2d(input_->audio_stream()->time_base);
+          lane->read_to = (packet->pts + packet->duration) * av_q2d(lane->input->time_base);
         }
-        RETURN_IF_ERROR(Decode(audio_decoder_.get(), packet.get(), frame.get(), false));
+        RETURN_IF_ERROR(Decode(lane->decoder.get(), packet.get(), frame.get(), lane));
       }
       av_packet_unref(packet.get());
     }
     // Drain decoders, graphs and encoders.
-    RETURN_IF_ERROR(Decode(video_decoder_.get(), nullptr, frame.get(), true));
+    RETURN_IF_ERROR(Decode(video_decoder_.get(), nullptr, frame.get(), nullptr));
     RETURN_IF_ERROR(PushVideo(nullptr));
     RETURN_IF_ERROR(Encode(video_encoder_.get(), nullptr, video_stream_));
-    if (has_audio_) {
-      RETURN_IF_ERROR(Decode(audio_decoder_.get(), nullptr, frame.get(), false));
-      RETURN_IF_ERROR(PushAudio(nullptr));
-      RETURN_IF_ERROR(Encode(audio_encoder_.get(), nullptr, audio_stream_));
+    for (const std::unique_ptr<AudioLane>& lane : audio_) {
+      RETURN_IF_ERROR(Decode(lane->decoder.get(), nullptr, frame.get(), lane.get()));
+      RETURN_IF_ERROR(PushAudio(*lane, nullptr));
+      RETURN_IF_ERROR(Encode(lane->encoder.get(), nullptr, lane->output_index));
     }
     return Status::Ok();
   }
 
-  Status Decode(AVCodecContext* decoder, AVPacket* packet, AVFrame* frame, bool video) {
+  AudioLane* LaneOf(int stream_index) const {
+    for (const std::unique_ptr<AudioLane>& lane : audio_) {
+      if (lane->input->index == stream_index) return lane.get();
+    }
+    return nullptr;
+  }
+
+  // Decodes into the video chain, or into `lane`'s audio graph.
+  Status Decode(AVCodecContext* decoder, AVPacket* packet, AVFrame* frame, AudioLane* lane) {
+    const bool video = lane == nullptr;
     int ret = avcodec_send_packet(decoder, packet);
     if (ret < 0 && ret != AVERROR_EOF && ret != AVERROR(EAGAIN)) {
       if (ret == AVERROR_INVALIDDATA) return Status::Ok();  // a damaged packet: skip it
@@ -345,7 +380,7 @@ class Pipeline {
         StampVideo(frame);
         RETURN_IF_ERROR(AudioOriginFrom(frame));
       }
-      Status status = video ? PushVideo(frame) : PushAudio(frame);
+      Status status = video ? PushVideo(frame) : PushAudio(*lane, frame);
       av_frame_unref(frame);
       RETURN_IF_ERROR(status);
     }
@@ -390,43 +425,43 @@ class Pipeline {
     });
   }
 
-  Status PushAudio(AVFrame* frame) {
+  Status PushAudio(AudioLane& lane, AVFrame* frame) {
     if (frame != nullptr) {
       // Stamp in 1/sample_rate (the abuffer's time base).
-      AVRational tb = input_->audio_stream()->time_base;
-      frame->pts = frame->pts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE
-                                                : av_rescale_q(frame->pts, tb, audio_time_base_);
+      frame->pts = frame->pts == AV_NOPTS_VALUE
+                       ? AV_NOPTS_VALUE
+                       : av_rescale_q(frame->pts, lane.input->time_base, lane.time_base);
     }
-    return audio_conformer_->Push(frame,
-                                  [this](AVFrame* conformed) { return FilterAudio(conformed); });
+    return lane.conformer->Push(
+        frame, [this, &lane](AVFrame* conformed) { return FilterAudio(lane, conformed); });
   }
 
-  // Audio of the stream's first format (or null, the end) into the audio graph.
-  // Before the graph exists (its origin is not known yet) the audio waits, at
-  // most 10 s of it (a file that stores its audio far ahead of its video);
+  // Audio of the stream's first format (or null, the end) into its graph.
+  // Before the graphs exist (their origin is not known yet) the audio waits,
+  // at most 10 s of it (a file that stores its audio far ahead of its video);
   // then, or at the end, the origin is taken from the timestamps alone.
-  Status FilterAudio(AVFrame* frame) {
-    if (!audio_graph_.graph) {
-      if (frame != nullptr && waiting_audio_samples_ < 10 * audio_decoder_->sample_rate) {
+  Status FilterAudio(AudioLane& lane, AVFrame* frame) {
+    if (!lane.graph.graph) {
+      if (frame != nullptr && lane.waiting_samples < 10 * lane.decoder->sample_rate) {
         ASSIGN_OR_RETURN(FramePtr copy, NewFrame());
         int ret = av_frame_ref(copy.get(), frame);
         if (ret < 0) return AvStatus(ret, "keeping audio");
-        waiting_audio_samples_ += frame->nb_samples;
-        waiting_audio_.push_back(std::move(copy));
+        lane.waiting_samples += frame->nb_samples;
+        lane.waiting.push_back(std::move(copy));
         return Status::Ok();
       }
       RETURN_IF_ERROR(StartAudio(audio_origin_fallback_));
     }
-    int ret = av_buffersrc_add_frame_flags(audio_graph_.source, frame, AV_BUFFERSRC_FLAG_KEEP_REF);
+    int ret = av_buffersrc_add_frame_flags(lane.graph.source, frame, AV_BUFFERSRC_FLAG_KEEP_REF);
     if (ret < 0 && ret != AVERROR_EOF) return AvStatus(ret, "filtering audio");
     ASSIGN_OR_RETURN(FramePtr filtered, NewFrame());
     while (true) {
-      ret = av_buffersink_get_frame(audio_graph_.sink, filtered.get());
+      ret = av_buffersink_get_frame(lane.graph.sink, filtered.get());
       if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return Status::Ok();
       if (ret < 0) return AvStatus(ret, "filtering audio");
-      filtered->pts = audio_samples_;
-      audio_samples_ += filtered->nb_samples;
-      Status status = Encode(audio_encoder_.get(), filtered.get(), audio_stream_);
+      filtered->pts = lane.samples;
+      lane.samples += filtered->nb_samples;
+      Status status = Encode(lane.encoder.get(), filtered.get(), lane.output_index);
       av_frame_unref(filtered.get());
       RETURN_IF_ERROR(status);
     }
@@ -464,27 +499,18 @@ class Pipeline {
   const CancelFn& cancel_;
   std::unique_ptr<MediaInput> input_;
   CodecContextPtr video_decoder_;
-  CodecContextPtr audio_decoder_;
   CodecContextPtr video_encoder_;
-  CodecContextPtr audio_encoder_;
   std::unique_ptr<VideoFilterChain> video_chain_;
-  bool has_audio_ = false;
-  FilterGraph audio_graph_;              // made by StartAudio
-  std::string audio_trim_;               // the range's atrim, if any
-  std::vector<FramePtr> waiting_audio_;  // decoded before the origin was known
-  int64_t waiting_audio_samples_ = 0;
-  double audio_origin_fallback_ = 0;  // the origin by the timestamps alone
-  double range_start_ = 0;            // seconds, in the input's timestamps
+  std::vector<std::unique_ptr<AudioLane>> audio_;  // one per audio stream kept
+  bool audio_started_ = false;                     // StartAudio has run
+  double audio_origin_fallback_ = 0;               // the origin by the timestamps alone
+  double range_start_ = 0;                         // seconds, in the input's timestamps
   FormatOutputPtr output_;
   AVRational output_rate_{25, 1};
-  AVRational audio_time_base_{1, 48000};
-  std::unique_ptr<AudioConformer> audio_conformer_;  // to the first frames' format
   int video_stream_ = -1;
-  int audio_stream_ = -1;
   int64_t frames_written_ = 0;
   AVRational video_frame_rate_{25, 1};       // the source's, as the chain was built for
   int64_t next_video_pts_ = AV_NOPTS_VALUE;  // where the last decoded frame ends
-  int64_t audio_samples_ = 0;
   double expected_seconds_ = 1;
   double range_end_ = 0;  // seconds, in the input's timestamps (with a range)
   std::chrono::steady_clock::time_point started_;

@@ -738,6 +738,79 @@ TEST(TranscodeTest, TheStartTimecodeFollowsTheSource) {
             "");
 }
 
+// The root mean square of `path`'s audio stream `index`, mixed to mono, as a
+// fraction of full scale.
+double AudioRms(const std::string& path, int index) {
+  const std::string pcm = Output("ffmpeg -nostdin -v error -i '" + path +
+                                 "' -map 0:a:" + std::to_string(index) + " -ac 1 -f s16le -");
+  double sum = 0;
+  const size_t samples = pcm.size() / 2;
+  for (size_t i = 0; i < samples; ++i) {
+    int16_t v;
+    std::memcpy(&v, pcm.data() + 2 * i, 2);
+    sum += static_cast<double>(v) * v;
+  }
+  return samples == 0 ? 0 : std::sqrt(sum / samples) / 32768.0;
+}
+
+// Every audio stream is kept, in order, each as it was: a broadcast MXF's 8
+// mono tracks (only the first was kept), in mxf and in mp4; and PCM keeps any
+// channel layout (quad had been mixed to 4.0, 16 channels into 7.1).
+TEST(TranscodeTest, EveryAudioStreamAndItsLayoutIsKept) {
+  test::TempDir dir;
+  const std::string tracks = dir.path() + "/tracks.mxf";
+  std::string args = "-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 ";
+  std::string maps = "-map 0:v ";
+  for (int k = 0; k < 8; ++k) {
+    char source[160];
+    std::snprintf(source, sizeof(source), "-f lavfi -i aevalsrc='%.2f*sin(2*PI*%d*t)':s=48000:d=1 ",
+                  0.05 * (k + 1), 300 + 100 * k);
+    args += source;
+    maps += "-map " + std::to_string(k + 1) + ":a ";
+  }
+  ASSERT_TRUE(Ffmpeg(args + maps + "-c:v mpeg2video -q:v 3 -c:a pcm_s24le '" + tracks + "'"));
+  for (const char* container : {"mxf", "mp4"}) {
+    SCOPED_TRACE(container);
+    TranscodeSpec spec = Base();
+    spec.container = container;
+    spec.codec = "h264";
+    auto probe = RunSpec(spec, tracks, container, dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    const std::string out = dir.path() + "/out." + container;
+    EXPECT_EQ(
+        Output("ffprobe -v error -select_streams a -show_entries stream=channels -of csv=p=0 '" +
+               out + "' | tr '\\n' ' '"),
+        "1 1 1 1 1 1 1 1 ");
+    for (int k = 0; k < 8; ++k) {
+      EXPECT_NEAR(AudioRms(out, k), 0.05 * (k + 1) / std::sqrt(2.0), 0.005) << "track " << k;
+    }
+  }
+  struct Layout {
+    std::string name, container, kept;
+  };
+  // (MXF stores no layout, only the channels.)
+  for (const Layout& l :
+       {Layout{"quad", "mov", "4,quad"}, Layout{"hexadecagonal", "mxf", "16,unknown"},
+        Layout{"quad", "mp4", "4,quad"}}) {
+    SCOPED_TRACE(l.name + " in " + l.container);
+    const std::string input = dir.path() + "/layout.mov";
+    ASSERT_TRUE(
+        Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 -f lavfi -i "
+               "sine=frequency=440:duration=1 -af aformat=channel_layouts=" +
+               l.name + " -c:v libx264 -preset ultrafast -c:a pcm_s24le '" + input + "'"));
+    TranscodeSpec spec = Base();
+    spec.container = l.container;
+    spec.codec = l.container == "mxf" ? "mpeg2" : "h264";
+    auto probe = RunSpec(spec, input, l.container, dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    EXPECT_EQ(
+        Output("ffprobe -v error -select_streams a -show_entries stream=channels,channel_layout "
+               "-of csv=p=0 '" +
+               dir.path() + "/out." + l.container + "'"),
+        l.kept);
+  }
+}
+
 TEST(TranscodeTest, BitrateIsHonouredWithinAQuarter) {
   test::TempDir dir;
   std::string input = dir.path() + "/noisy.mp4";
