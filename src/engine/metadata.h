@@ -106,7 +106,8 @@ struct VideoMetadata {
   std::string audio_codec_name;  // "" without audio
   int audio_channels = 0;
   int audio_sample_rate = 0;
-  int audio_streams = 0;  // all of them (processing keeps each); the fields above are the main one's
+  // All of them (processing keeps each); the fields above are the main one's.
+  int audio_streams = 0;
   Scanning scanning_metadata;
   // Filled by full ingestion (scanning.h); absent after light ingestion.
   std::optional<Scanning> scanning_heuristics;

@@ -109,20 +109,18 @@ Status WriteJpegThumbnail(const AVFrame* frame, bool top_field_only, const std::
   // changes neither matrix nor, at the same size, range: small sources' and
   // HD thumbnails came out with limited-range levels or BT.709 colours in
   // a full-range BT.601 file.)
-  SwsContextPtr to_rgb(sws_getContext(frame->width, source_height,
-                                      static_cast<AVPixelFormat>(frame->format), width, height,
-                                      AV_PIX_FMT_RGB24, SWS_BICUBIC | SWS_ACCURATE_RND, nullptr,
-                                      nullptr, nullptr));
+  SwsContextPtr to_rgb(sws_getContext(
+      frame->width, source_height, static_cast<AVPixelFormat>(frame->format), width, height,
+      AV_PIX_FMT_RGB24, SWS_BICUBIC | SWS_ACCURATE_RND, nullptr, nullptr, nullptr));
   SwsContextPtr to_yuv(sws_getContext(width, height, AV_PIX_FMT_RGB24, width, height,
                                       AV_PIX_FMT_YUV420P, SWS_BICUBIC | SWS_ACCURATE_RND, nullptr,
                                       nullptr, nullptr));
   if (!to_rgb || !to_yuv) {
     return Status::Internal("thumbnail: cannot scale the frame");
   }
-  const bool source_full = frame->color_range == AVCOL_RANGE_JPEG ||
-                           frame->format == AV_PIX_FMT_YUVJ420P ||
-                           frame->format == AV_PIX_FMT_YUVJ422P ||
-                           frame->format == AV_PIX_FMT_YUVJ444P;
+  const bool source_full =
+      frame->color_range == AVCOL_RANGE_JPEG || frame->format == AV_PIX_FMT_YUVJ420P ||
+      frame->format == AV_PIX_FMT_YUVJ422P || frame->format == AV_PIX_FMT_YUVJ444P;
   const int* bt601 = sws_getCoefficients(SWS_CS_ITU601);
   sws_setColorspaceDetails(to_rgb.get(), sws_getCoefficients(SourceMatrix(frame, source_height)),
                            source_full ? 1 : 0, bt601, 1, 0, 1 << 16, 1 << 16);

@@ -780,6 +780,21 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
           "codec xdcam (XDCAM HD422) needs a frame of 1920x1080 or 1280x720, got " +
           std::to_string(plan.width) + "x" + std::to_string(plan.height) + "; set resolution");
     }
+    // XDCAM HD422's progressive formats (its interlaced ones are checked with
+    // the scanning): 1080p at 23.98, 25, 29.97; 720p also at 50, 59.94. A
+    // 1080p50 stream is twice what MPEG-2 422P@HL allows.
+    std::vector<double> rates = {24000.0 / 1001, 25, 30000.0 / 1001};
+    if (plan.height == 720) rates.insert(rates.end(), {50, 60000.0 / 1001});
+    const bool rate_allowed = std::any_of(rates.begin(), rates.end(),
+                                          [&](double rate) { return SameRate(plan.fps, rate); });
+    if (!plan.interlaced_output && !rate_allowed) {
+      char got[32];
+      std::snprintf(got, sizeof(got), "%.3f", plan.fps);
+      return Status::InvalidArgument(std::string("codec xdcam (XDCAM HD422) is ") +
+                                     (plan.height == 720 ? "720p at 23.98, 25, 29.97, 50 or 59.94"
+                                                         : "1080p at 23.98, 25 or 29.97") +
+                                     " frames/s, got " + got + "; set frameRate");
+    }
   }
   if (IsDnxhr(plan) && (plan.width < 256 || plan.height < 120)) {
     // FFmpeg's DNxHR encoder refuses anything smaller.

@@ -160,6 +160,31 @@ TEST(ProcessingRequestTest, DefaultsFollowTheSource) {
   EXPECT_EQ(*xdcam->bitrate_mbps, 50);
 }
 
+// XDCAM HD422's progressive formats: 1080p at 23.98/25/29.97, 720p also at
+// 50/59.94. 1080p59.94 was accepted and written as 422P@HL at twice its rate.
+TEST(ProcessingRequestTest, XdcamTakesOnlyItsOwnFrameRates) {
+  struct Case {
+    std::string resolution, rate;
+    bool allowed;
+  };
+  const std::string hd = R"({"tag": "hd_1080p"})";
+  const std::string hd720 = R"({"width": 1280, "height": 720})";
+  for (const Case& c : {Case{hd, "25", true}, Case{hd, "29.97", true}, Case{hd, "23.976", true},
+                        Case{hd, "59.94", false}, Case{hd, "50", false}, Case{hd720, "59.94", true},
+                        Case{hd720, "30", false}}) {
+    const std::string json =
+        R"({"mediaContainerCodec": {"codec": "xdcam"}, "scanning": {"tag": "progressive"},
+            "resolution": )" +
+        c.resolution + R"(, "frameRate": {"fps": )" + c.rate + "}}";
+    auto plan = Validate(json);
+    EXPECT_EQ(plan.ok(), c.allowed) << json << " → " << plan.status().ToString();
+    if (!plan.ok()) {
+      EXPECT_EQ(plan.status().code(), Code::kInvalidArgument);
+      EXPECT_NE(plan.status().message().find("frameRate"), std::string::npos);
+    }
+  }
+}
+
 TEST(ProcessingRequestTest, ChromaIsInheritedAndMovedToTheNearestSupported) {
   auto prores =
       Validate(R"({"mediaContainerCodec": {"codec": "prores"}, "appleProresProfile": "hq"})");
