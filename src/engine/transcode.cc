@@ -186,9 +186,15 @@ class Pipeline {
                     av_get_sample_fmt_name(lane->decoder->sample_fmt), layout);
       char out_layout[128];
       av_channel_layout_describe(&lane->encoder->ch_layout, out_layout, sizeof(out_layout));
-      // Stamped from the origin; aresample's first_pts=0 pads or trims the start.
+      // Stamped from the origin; aresample's first_pts=0 pads or trims the
+      // start, atrim and apad the end: every track lasts as long as the
+      // pictures (mezzanine deliveries want them equal; a whole file's longer
+      // sound had run on under no picture in mov, a range's stopped short).
+      const std::string length = Seconds(spec_.clip_seconds);
+      const std::string ends =
+          spec_.clip_seconds > 0 ? "atrim=end=" + length + ",apad=whole_dur=" + length + "," : "";
       const std::string chain = lane->trim + "asetpts=PTS-" + Seconds(origin) +
-                                "/TB,aresample=48000:first_pts=0,aformat=sample_fmts=" +
+                                "/TB,aresample=48000:first_pts=0," + ends + "aformat=sample_fmts=" +
                                 std::string(av_get_sample_fmt_name(lane->encoder->sample_fmt)) +
                                 ":channel_layouts=" + out_layout;
       // The buffer source's time base is 1/sample_rate; frames are stamped in it.

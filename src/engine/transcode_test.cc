@@ -811,6 +811,42 @@ TEST(TranscodeTest, EveryAudioStreamAndItsLayoutIsKept) {
   }
 }
 
+// Every audio track lasts as long as the pictures: sound that runs on past
+// the last picture is cut (it ran on for a second in mov), sound that stops
+// early is padded with silence, and a range that starts between two pictures
+// ends its sound with its pictures (it stopped 20 ms short).
+TEST(TranscodeTest, EveryTrackLastsAsLongAsThePictures) {
+  test::TempDir dir;
+  struct Case {
+    std::string label;
+    double video_seconds, audio_seconds;
+    int64_t start_ms;  // -1: the whole file
+  };
+  for (const Case& c : {Case{"longer sound", 2, 3, -1}, Case{"shorter sound", 2, 1.5, -1},
+                        Case{"range between pictures", 3, 3, 500}}) {
+    SCOPED_TRACE(c.label);
+    const std::string input = dir.path() + "/source.mov";
+    char args[512];
+    std::snprintf(args, sizeof(args),
+                  "-f lavfi -i testsrc2=size=320x240:rate=25:duration=%g -f lavfi -i "
+                  "sine=duration=%g -c:v libx264 -preset ultrafast -c:a pcm_s16le '%s'",
+                  c.video_seconds, c.audio_seconds, input.c_str());
+    ASSERT_TRUE(Ffmpeg(args));
+    TranscodeSpec spec = Base();
+    spec.has_range = c.start_ms >= 0;
+    spec.start_ms = std::max<int64_t>(0, c.start_ms);
+    spec.end_ms = spec.start_ms + 2000;
+    auto probe = RunSpec(spec, input, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    const double video = probe->frames / 25.0;
+    EXPECT_NEAR(video, 2.0, 0.001);
+    const std::string audio =
+        Output("ffprobe -v error -select_streams a:0 -show_entries stream=duration -of csv=p=0 '" +
+               dir.path() + "/out.mov'");
+    EXPECT_NEAR(std::atof(audio.c_str()), video, 0.005) << audio;
+  }
+}
+
 TEST(TranscodeTest, BitrateIsHonouredWithinAQuarter) {
   test::TempDir dir;
   std::string input = dir.path() + "/noisy.mp4";
