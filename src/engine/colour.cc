@@ -90,7 +90,16 @@ ColourDescription SourceColour(const AVCodecParameters* par, AVPixelFormat decod
   return colour;
 }
 
-ColourDescription OutputColour(const ColourDescription& source, int width, int height) {
+ColourDescription OutputColour(const ColourDescription& source, int width, int height,
+                               const std::string& pixel_format) {
+  const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(av_get_pix_fmt(pixel_format.c_str()));
+  if (desc != nullptr && (desc->flags & AV_PIX_FMT_FLAG_RGB)) {
+    ColourDescription output = source;
+    output.rgb = true;
+    output.matrix = AVCOL_SPC_RGB;
+    output.range = AVCOL_RANGE_JPEG;
+    return output;
+  }
   ColourDescription output;
   if (IsBt2020(source) && !source.rgb) {
     output = source;
@@ -109,6 +118,14 @@ std::string ColourConversion(const ColourDescription& source, const ColourDescri
   const bool same_matrix =
       std::string(MatrixName(source.matrix)) == MatrixName(output.matrix) && !source.rgb;
   std::string steps;
+  if (output.rgb) {
+    // RGB kept RGB (filters that work in YUV convert there and back).
+    return std::string("setparams=range=pc:color_primaries=") +
+           av_color_primaries_name(static_cast<AVColorPrimaries>(output.primaries)) +
+           ":color_trc=" +
+           av_color_transfer_name(static_cast<AVColorTransferCharacteristic>(output.transfer)) +
+           ":colorspace=gbr";
+  }
   if (!same_matrix || source.range != output.range) {
     steps = std::string("scale=in_color_matrix=") + MatrixName(source.matrix) +
             ":out_color_matrix=" + MatrixName(output.matrix) +

@@ -4,7 +4,8 @@
 // source's pictures there.
 //
 // Policy (docs/processing.md, "Colour"):
-//  * The output is limited range ("tv"), and always tagged.
+//  * The output is limited range ("tv"), and always tagged. (RGB output, FFV1
+//    of an RGB source, stays RGB: nothing is converted.)
 //  * BT.2020 sources (HDR: HLG, PQ; wide-gamut SDR) keep their matrix,
 //    primaries and transfer; nothing is converted but the range.
 //  * Otherwise the output follows its size: HD (1280 wide or 720 lines and
@@ -33,8 +34,10 @@ namespace vidmill::engine {
 // (RGB, and the full-range yuvj formats), and guesses for what is untagged.
 ColourDescription SourceColour(const AVCodecParameters* par, AVPixelFormat decoded);
 
-// The output's colour for `source` written at `width`×`height` (see above).
-ColourDescription OutputColour(const ColourDescription& source, int width, int height);
+// The output's colour for `source` written at `width`×`height` (see above)
+// in `pixel_format`; an RGB one (FFV1 of an RGB source) stays full-range RGB.
+ColourDescription OutputColour(const ColourDescription& source, int width, int height,
+                               const std::string& pixel_format);
 
 // The libavfilter steps that turn pictures of `source` into `output`'s
 // matrix and range ("" when nothing changes), then tag them; `pixel_format`

@@ -81,7 +81,7 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
   // Colour (colour.h): RGB sources become YUV first, since the filters work
   // in YUV; YUV sources change matrix or range last, at the output's size.
   const bool colour_known = spec.output_colour.range != 0;
-  if (colour_known && spec.source_colour.rgb) {
+  if (colour_known && spec.source_colour.rgb && !spec.output_colour.rgb) {
     steps.push_back(Graph(ColourConversion(spec.source_colour, spec.output_colour,
                                            spec.pixel_format, spec.source_interlaced)));
   }
@@ -232,7 +232,7 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
   steps.push_back(Graph(spec.interlaced_output
                             ? std::string("setfield=") + (spec.top_field_first ? "tff" : "bff")
                             : std::string("setfield=prog")));
-  if (colour_known && !spec.source_colour.rgb) {
+  if (colour_known && (!spec.source_colour.rgb || spec.output_colour.rgb)) {
     steps.push_back(Graph(ColourConversion(spec.source_colour, spec.output_colour,
                                            spec.pixel_format, spec.interlaced_output)));
   }

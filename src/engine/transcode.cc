@@ -95,7 +95,8 @@ class Pipeline {
                                : std::max(0.0, format_seconds - (video_start - start_time));
     }
     spec_.source_colour = SourceColour(video_in->codecpar, video_decoder_->pix_fmt);
-    spec_.output_colour = OutputColour(spec_.source_colour, spec_.width, spec_.height);
+    spec_.output_colour =
+        OutputColour(spec_.source_colour, spec_.width, spec_.height, spec_.pixel_format);
     ASSIGN_OR_RETURN(std::vector<FilterStep> steps, BuildVideoSteps(spec_, start_time));
     RETURN_IF_ERROR(SetUpVideoChain(steps));
     if (spec_.keep_audio) {

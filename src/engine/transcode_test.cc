@@ -688,6 +688,30 @@ TEST(TranscodeTest, ColourIsConvertedToTheOutputsStandardAndTagged) {
             "tv\nbt2020nc\narib-std-b67\nbt2020");
 }
 
+// An RGB source written as RGB FFV1 is lossless, picture for picture (it was
+// made YUV 4:4:4 and came back off by a code value or more), and tagged RGB.
+TEST(TranscodeTest, AnRgbSourceStaysLosslessInRgbFfv1) {
+  test::TempDir dir;
+  const std::string input = dir.path() + "/rgb.mov";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=0.4 -pix_fmt rgb24 "
+             "-c:v qtrle '" +
+             input + "'"));
+  TranscodeSpec spec = Base();
+  spec.codec = "ffv1";
+  spec.pixel_format = "bgr0";
+  spec.bitrate_mbps.reset();
+  spec.keep_audio = false;
+  auto probe = RunSpec(spec, input, "mov", dir);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  const std::string out = dir.path() + "/out.mov";
+  EXPECT_EQ(FfprobeVideo(out, "color_space"), "gbr");
+  auto md5 = [](const std::string& path) {
+    return Output("ffmpeg -nostdin -v error -i '" + path + "' -map 0:v -pix_fmt rgb24 -f md5 -");
+  };
+  EXPECT_EQ(md5(out), md5(input));
+}
+
 // The source's start timecode is kept, moved on by a range and counted at the
 // output's rate: a tmcd track in mov and mp4, the timecode track in mxf (mov
 // had none, mxf said 00:00:00:00).

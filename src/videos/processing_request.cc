@@ -242,6 +242,13 @@ Result<SourceInfo> SourceFromMetadata(const object& metadata, const std::string&
   std::string codec = text("codecName");
   source.codec = codec == "mpeg2video" ? "mpeg2" : codec;
   if (const value* pf = metadata.if_contains("pixelFormat"); pf && pf->is_object()) {
+    if (const value* name = pf->as_object().if_contains("name"); name && name->is_string()) {
+      const std::string pixel_format(name->as_string());
+      for (const char* prefix :
+           {"rgb", "bgr", "gbr", "argb", "abgr", "0rgb", "0bgr", "x2rgb", "x2bgr"}) {
+        if (pixel_format.rfind(prefix, 0) == 0) source.rgb = true;
+      }
+    }
     if (const value* cs = pf->as_object().if_contains("chromaSubsampling"); cs && cs->is_object()) {
       if (const value* yuv = cs->as_object().if_contains("yuv"); yuv && yuv->is_string()) {
         source.chroma = std::string(yuv->as_string());
@@ -752,6 +759,10 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
     }
   }
   plan.pixel_format = PixelFormatName(plan.chroma, plan.bits);
+  if (plan.codec == "ffv1" && source.rgb && !yuv && plan.chroma == "4:4:4") {
+    // An RGB source stays RGB in FFV1, so the archive copy is lossless.
+    plan.pixel_format = plan.bits == 8 ? "bgr0" : "gbrp" + std::to_string(plan.bits) + "le";
+  }
 
   // --- size rounding: to the chroma grid, field-aware for interlaced output ---
   auto [h_factor, v_factor] = ChromaFactors(plan.chroma);

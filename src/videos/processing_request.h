@@ -29,6 +29,7 @@ struct SourceInfo {
   std::string codec;      // h264 | hevc | prores | dnxhd | mpeg2 | ffv1 | … (libav name mapped)
   std::string chroma = "4:2:0";
   int bits = 8;
+  bool rgb = false;  // stored as RGB (qtrle, PNG, FFV1 RGB, …): chroma is "4:4:4"
   int width = 0;
   int height = 0;
   double sample_aspect = 1.0;  // pixel width / pixel height

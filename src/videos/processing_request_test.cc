@@ -160,6 +160,29 @@ TEST(ProcessingRequestTest, DefaultsFollowTheSource) {
   EXPECT_EQ(*xdcam->bitrate_mbps, 50);
 }
 
+// An RGB source stays RGB in FFV1 (lossless) unless a YUV subsampling is
+// asked for; other codecs make it YUV.
+TEST(ProcessingRequestTest, AnRgbSourceStaysRgbInFfv1) {
+  SourceInfo rgb = Source();
+  rgb.rgb = true;
+  rgb.chroma = "4:4:4";
+  auto ffv1 = Validate(R"({"mediaContainerCodec": {"container": "mov", "codec": "ffv1"}})", rgb);
+  ASSERT_TRUE(ffv1.ok()) << ffv1.status().ToString();
+  EXPECT_EQ(ffv1->pixel_format, "bgr0");
+  rgb.bits = 10;
+  auto deep = Validate(R"({"mediaContainerCodec": {"container": "mov", "codec": "ffv1"}})", rgb);
+  ASSERT_TRUE(deep.ok()) << deep.status().ToString();
+  EXPECT_EQ(deep->pixel_format, "gbrp10le");
+  auto yuv = Validate(R"({"mediaContainerCodec": {"container": "mov", "codec": "ffv1"},
+                         "chromaSubsampling": {"yuv": "4:4:4"}})",
+                      rgb);
+  ASSERT_TRUE(yuv.ok()) << yuv.status().ToString();
+  EXPECT_EQ(yuv->pixel_format, "yuv444p10le");
+  auto h264 = Validate(R"({"mediaContainerCodec": {"container": "mov", "codec": "h264"}})", rgb);
+  ASSERT_TRUE(h264.ok()) << h264.status().ToString();
+  EXPECT_EQ(h264->pixel_format, "yuv444p10le");
+}
+
 // XDCAM HD422's progressive formats: 1080p at 23.98/25/29.97, 720p also at
 // 50/59.94. 1080p59.94 was accepted and written as 422P@HL at twice its rate.
 TEST(ProcessingRequestTest, XdcamTakesOnlyItsOwnFrameRates) {
