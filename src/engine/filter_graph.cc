@@ -236,7 +236,11 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
     steps.push_back(Graph(ColourConversion(spec.source_colour, spec.output_colour,
                                            spec.pixel_format, spec.interlaced_output)));
   }
-  steps.push_back(Graph("format=pix_fmts=" + spec.pixel_format));
+  // Interlaced output converts its chroma field by field (4:1:1 DV or 4:2:2
+  // to 4:2:0 had averaged the two fields' colours: red over blue came out
+  // purple in both).
+  steps.push_back(Graph(std::string(spec.interlaced_output ? "scale=interl=1," : "") +
+                        "format=pix_fmts=" + spec.pixel_format));
   return steps;
 }
 
@@ -321,6 +325,8 @@ Result<std::unique_ptr<VideoFilterChain>> VideoFilterChain::Create(
                                        "the input can be converted to");
       }
       if (!pending.empty()) pending += ",";
+      // Field by field for a filter that keeps the fields apart.
+      if (step.stage->field_aware) pending += "scale=interl=1,";
       pending += std::string("format=pix_fmts=") + name;
     }
     RETURN_IF_ERROR(flush_graph());

@@ -688,6 +688,54 @@ TEST(TranscodeTest, ColourIsConvertedToTheOutputsStandardAndTagged) {
             "tv\nbt2020nc\narib-std-b67\nbt2020");
 }
 
+// Interlaced pictures kept interlaced change chroma format field by field: a
+// red top field over a blue bottom one stays red over blue from 4:2:2 and
+// 4:1:1 (NTSC DV) to 4:2:0, and from 4:2:0 to 4:2:2 (both fields had come out
+// purple: U 165, V 175 in each).
+TEST(TranscodeTest, ChromaIsConvertedFieldByFieldWhenTheFieldsAreKept) {
+  test::TempDir dir;
+  struct Case {
+    std::string from, to;
+  };
+  for (const Case& c :
+       {Case{"yuv422p", "yuv420p"}, Case{"yuv411p", "yuv420p"}, Case{"yuv420p", "yuv422p"}}) {
+    SCOPED_TRACE(c.from + " to " + c.to);
+    const std::string input = dir.path() + "/fields.mkv";
+    ASSERT_TRUE(
+        Ffmpeg("-f lavfi -i color=c=red:s=320x240:r=25:d=0.4 -f lavfi -i "
+               "color=c=blue:s=320x240:r=25:d=0.4 -filter_complex "
+               "\"[0][1]interleave,format=" +
+               c.from +
+               "[v];[v]tinterlace=interleave_top,setfield=tff,fps=25[o]\" -map \"[o]\" "
+               "-c:v ffv1 -field_order tt '" +
+               input + "'"));
+    TranscodeSpec spec = Base();
+    spec.codec = "ffv1";
+    spec.pixel_format = c.to;
+    spec.bitrate_mbps.reset();
+    spec.keep_audio = false;
+    spec.source_interlaced = spec.interlaced_output = true;
+    auto probe = RunSpec(spec, input, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    // The first picture as 4:2:2, whose chroma rows alternate between the
+    // fields like its luma rows.
+    const std::string raw = Output("ffmpeg -nostdin -v error -i '" + dir.path() +
+                                   "/out.mov' -frames:v 1 -vf scale=interl=1,format=yuv422p "
+                                   "-f rawvideo -");
+    ASSERT_EQ(raw.size(), 320u * 240 * 2);
+    const size_t chroma_width = 160, u_plane = 320 * 240;
+    double u_top = 0, u_bottom = 0;
+    for (size_t row = 0; row < 240; ++row) {
+      for (size_t x = 0; x < chroma_width; ++x) {
+        const double u = static_cast<unsigned char>(raw[u_plane + row * chroma_width + x]);
+        (row % 2 == 0 ? u_top : u_bottom) += u / (120 * chroma_width);
+      }
+    }
+    EXPECT_NEAR(u_top, 90, 6);      // red
+    EXPECT_NEAR(u_bottom, 240, 6);  // blue
+  }
+}
+
 // An RGB source written as RGB FFV1 is lossless, picture for picture (it was
 // made YUV 4:4:4 and came back off by a code value or more), and tagged RGB.
 TEST(TranscodeTest, AnRgbSourceStaysLosslessInRgbFfv1) {

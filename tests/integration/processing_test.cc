@@ -513,6 +513,34 @@ TEST_F(ProcessingTest, PhoneVideoStoredTurnedComesOutUpright) {
   EXPECT_NE(refused.body.find("needs a deinterlacer"), std::string::npos) << refused.body;
 }
 
+// NTSC DV's 4:1:1 kept interlaced through Vidmill's denoise (which takes
+// 4:2:0) into H.264 4:2:0: each conversion works field by field, so a red top
+// field over a blue bottom one stays so (both came out purple).
+TEST_F(ProcessingTest, InterlacedChromaIsConvertedFieldByField) {
+  const std::string fields = IngestClip(
+      "fields.mkv",
+      "-f lavfi -i color=c=red:s=320x240:r=25:d=0.4 -f lavfi -i color=c=blue:s=320x240:r=25:d=0.4 "
+      "-filter_complex \"[0][1]interleave,format=yuv411p[v];[v]tinterlace=interleave_top,"
+      "setfield=tff,fps=25[o]\" -map \"[o]\" -c:v ffv1 -field_order tt");
+  ASSERT_FALSE(fields.empty());
+  const std::string output = ProcessAndDownload(
+      object{{"denoiser", "denoise"},
+             {"mediaContainerCodec", object{{"container", "mov"}, {"codec", "h264"}}},
+             {"chromaSubsampling", object{{"yuv", "4:2:0"}}}},
+      fields, "fields-out.mov");
+  ASSERT_FALSE(output.empty());
+  EXPECT_EQ(ProbeVideo(output, "pix_fmt,field_order"), "yuv420p,tt\n");
+  // U of each field (a flat colour: one sample tells).
+  for (const char* field : {"top", "bottom"}) {
+    const std::string u =
+        RunShell("ffmpeg -nostdin -v error -i '" + output + "' -frames:v 1 -vf field=" + field +
+                 ",extractplanes=u,crop=1:1:40:20 -f rawvideo - | od -An "
+                 "-tu1")
+            .out;
+    EXPECT_NEAR(std::atoi(u.c_str()), std::string(field) == "top" ? 90 : 240, 8) << field;
+  }
+}
+
 // A capture that switches size and format mid-stream (320x240 4:2:0, then
 // 640x480 4:2:2) through Vidmill's own filters: the later frames are scaled
 // to the first size before the filters, and every frame comes out (the job
