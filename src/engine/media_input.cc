@@ -257,8 +257,12 @@ Result<std::unique_ptr<MediaInput>> MediaInput::Open(const std::string& path,
     return input->ErrorStatus(ret, "cannot read stream information", capture.first_error());
   }
 
-  // The main video stream: the largest picture that is not cover art.
+  // The main video stream: the largest picture that is not cover art, and
+  // not a still picture (an image codec, or one frame) while a moving one is
+  // there: a poster JPEG muxed as an ordinary Matroska track, larger than the
+  // video, had been taken for it (one frame and the sound came out).
   int64_t best_area = -1;
+  bool best_moving = false;
   for (unsigned stream_idx = 0; stream_idx < input->format_->nb_streams; ++stream_idx) {
     const AVStream* stream = input->format_->streams[stream_idx];
     const AVCodecParameters* par = stream->codecpar;
@@ -266,9 +270,16 @@ Result<std::unique_ptr<MediaInput>> MediaInput::Open(const std::string& path,
         (stream->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
       continue;
     }
-    int64_t area = int64_t{par->width} * par->height;
-    if (area > best_area) {
+    const bool image_codec =
+        par->codec_id == AV_CODEC_ID_PNG || par->codec_id == AV_CODEC_ID_BMP ||
+        par->codec_id == AV_CODEC_ID_TIFF || par->codec_id == AV_CODEC_ID_WEBP ||
+        par->codec_id == AV_CODEC_ID_GIF || par->codec_id == AV_CODEC_ID_MJPEG ||
+        par->codec_id == AV_CODEC_ID_JPEG2000;
+    const bool moving = !image_codec && stream->nb_frames != 1;
+    const int64_t area = int64_t{par->width} * par->height;
+    if ((moving && !best_moving) || (moving == best_moving && area > best_area)) {
       best_area = area;
+      best_moving = moving;
       input->video_stream_index_ = static_cast<int>(stream_idx);
     }
   }

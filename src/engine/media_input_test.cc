@@ -61,6 +61,26 @@ TEST_F(MediaInputTest, OpensAnMp4AndFindsItsStreams) {
   ASSERT_TRUE(decoder.ok()) << decoder.status().ToString();
 }
 
+// A poster JPEG muxed as an ordinary (not attached-picture) track, larger
+// than the video, is not taken for the video (one frame had come out); an
+// MJPEG file on its own still is the video.
+TEST_F(MediaInputTest, AStillPictureTrackIsNotTakenForTheVideo) {
+  const std::string poster = Path("poster.mkv");
+  Ffmpeg(
+      "-f lavfi -i color=c=white:s=1280x720:d=0.04 -f lavfi -i "
+      "testsrc2=size=320x180:rate=25:duration=1 -map 0 -map 1 -frames:v:0 1 -c:v:0 mjpeg "
+      "-c:v:1 libx264 -preset ultrafast '" +
+      poster + "'");
+  auto input = MediaInput::Open(poster, limits_);
+  ASSERT_TRUE(input.ok()) << input.status().ToString();
+  EXPECT_EQ((*input)->video_stream()->codecpar->codec_id, AV_CODEC_ID_H264);
+  const std::string mjpeg = Path("camera.avi");
+  Ffmpeg("-f lavfi -i testsrc2=size=320x180:rate=25:duration=1 -c:v mjpeg '" + mjpeg + "'");
+  auto alone = MediaInput::Open(mjpeg, limits_);
+  ASSERT_TRUE(alone.ok()) << alone.status().ToString();
+  EXPECT_EQ((*alone)->video_stream()->codecpar->codec_id, AV_CODEC_ID_MJPEG);
+}
+
 TEST_F(MediaInputTest, ReportsTheDemuxersReasonForATruncatedMp4) {
   std::string full = MakeMp4("full.mp4", /*faststart=*/false);  // moov at the end
   std::string cut = Path("cut.mp4");
