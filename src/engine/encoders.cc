@@ -151,10 +151,18 @@ Result<CodecContextPtr> OpenVideoEncoder(const TranscodeSpec& spec, AVRational f
       ctx->profile = 0;
     }
   }
+  AvLogCapture capture;
   int ret = avcodec_open2(ctx.get(), codec, options.address());
   if (ret < 0) {
-    return AvStatus(ret, "opening the " + encoder_name + " encoder (" + std::to_string(spec.width) +
-                             "x" + std::to_string(spec.height) + ", " + spec.pixel_format + ")");
+    Status status =
+        AvStatus(ret,
+                 "opening the " + encoder_name + " encoder (" + std::to_string(spec.width) + "x" +
+                     std::to_string(spec.height) + ", " + spec.pixel_format + ")",
+                 capture.first_error());
+    // The encoder refusing these settings will refuse them every time: not
+    // retried (it had been, three times, as an internal error).
+    if (ret == AVERROR(EINVAL)) return Status::InvalidArgument(status.message());
+    return status;
   }
   return ctx;
 }

@@ -132,6 +132,23 @@ std::string PixelFormatName(const std::string& chroma, int bits) {
 
 bool SameRate(double a, double b) { return std::fabs(a - b) < 0.01; }
 
+// Whether MPEG-2 can code `fps`: one of its frame_rate_code rates times
+// (n + 1) / (d + 1), n < 4, d < 32 (frame_rate_extension), as FFmpeg's
+// encoder demands it exactly.
+bool Mpeg2CodesRate(double fps) {
+  static const double kRates[] = {24000.0 / 1001, 24, 25, 30000.0 / 1001, 30, 50,
+                                  60000.0 / 1001, 60};
+  for (double rate : kRates) {
+    for (int n = 0; n < 4; ++n) {
+      for (int d = 0; d < 32; ++d) {
+        // (29.97 as given in a request stands for 30000/1001, as for encoding.)
+        if (std::fabs(rate * (n + 1) / (d + 1) - fps) < 0.001) return true;
+      }
+    }
+  }
+  return false;
+}
+
 int RoundTo(double size, int multiple) {
   int rounded = static_cast<int>(std::lround(size / multiple)) * multiple;
   return std::max(rounded, multiple);
@@ -864,6 +881,15 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   }
   if (plan.codec == "mpeg2" && (plan.width > 4095 || plan.height > 4095)) {
     return Status::InvalidArgument("codec mpeg2 supports frames up to 4095x4095");
+  }
+  if (plan.codec == "mpeg2" && !Mpeg2CodesRate(plan.fps)) {
+    // The encoder refuses it; said here rather than by a failed job.
+    std::string field = plan.requested_fps ? "frameRate" : "mediaContainerCodec.codec";
+    value given = plan.requested_fps ? value(plan.fps) : value("mpeg2");
+    return Refuse(field, given,
+                  "codec mpeg2 codes 23.976, 24, 25, 29.97, 30, 50, 59.94 or 60 frames/s, and "
+                  "some fractions of them (e.g. 1, 12.5, 15), not " +
+                      std::to_string(plan.fps) + "; set frameRate");
   }
 
   // --- bitrate ---

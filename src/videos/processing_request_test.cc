@@ -183,6 +183,35 @@ TEST(ProcessingRequestTest, AnRgbSourceStaysRgbInFfv1) {
   EXPECT_EQ(h264->pixel_format, "yuv444p10le");
 }
 
+// MPEG-2 takes only the rates it can code (0.5 and 7 fps were accepted, and
+// the job failed three times on "Invalid argument").
+TEST(ProcessingRequestTest, Mpeg2TakesOnlyRatesItCanCode) {
+  struct Case {
+    std::string rate;
+    bool allowed;
+  };
+  for (const Case& c : {Case{"25", true}, Case{"29.97", true}, Case{"23.976", true},
+                        Case{"60", true}, Case{"1", true}, Case{"12.5", true}, Case{"0.5", false},
+                        Case{"7", false}, Case{"13", false}, Case{"48", true}}) {
+    const std::string json =
+        R"({"mediaContainerCodec": {"container": "mts", "codec": "mpeg2"}, "frameRate": {"fps": )" +
+        c.rate + "}}";
+    auto plan = Validate(json);
+    EXPECT_EQ(plan.ok(), c.allowed) << json << " → " << plan.status().ToString();
+    if (!plan.ok()) {
+      EXPECT_EQ(plan.status().code(), Code::kInvalidArgument);
+      EXPECT_NE(plan.status().message().find("frameRate"), std::string::npos);
+    }
+  }
+  SourceInfo slow = Source();
+  slow.fps = 0.5;
+  auto from_source =
+      Validate(R"({"mediaContainerCodec": {"container": "mts", "codec": "mpeg2"}})", slow);
+  ASSERT_FALSE(from_source.ok());
+  EXPECT_NE(from_source.status().message().find("mediaContainerCodec.codec"), std::string::npos)
+      << from_source.status().ToString();
+}
+
 // XDCAM HD422's progressive formats: 1080p at 23.98/25/29.97, 720p also at
 // 50/59.94. 1080p59.94 was accepted and written as 422P@HL at twice its rate.
 TEST(ProcessingRequestTest, XdcamTakesOnlyItsOwnFrameRates) {
