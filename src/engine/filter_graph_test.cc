@@ -101,7 +101,10 @@ TEST(FilterGraphTest, OwnFiltersSitAtTheirPlaceInTheFixedOrder) {
     spec.post_processor = "filmgrain";
     cases.push_back(
         {"grain before weaving", spec,
-         "setpts | yadif | setsar | fps | [filmgrain] | tinterlace | setfield | format"});
+         "setpts | yadif | setsar | fps | [filmgrain] | tinterlace | setfield | scale"});  // scale=interl=1,format:
+                                                                                           // field
+                                                                                           // by
+                                                                                           // field
   }
   {
     TranscodeSpec spec = Base();
@@ -112,7 +115,7 @@ TEST(FilterGraphTest, OwnFiltersSitAtTheirPlaceInTheFixedOrder) {
     spec.width = 640;
     spec.height = 480;
     cases.push_back(
-        {"kept fields", spec, "setpts | [dvres] | setsar | fieldorder | setfield | format"});
+        {"kept fields", spec, "setpts | [dvres] | setsar | fieldorder | setfield | scale"});
   }
   for (const Case& c : cases) {
     auto steps = BuildVideoSteps(c.spec, 0);
