@@ -99,12 +99,10 @@ TEST(FilterGraphTest, OwnFiltersSitAtTheirPlaceInTheFixedOrder) {
     spec.deinterlacer = "yadif";
     spec.interlaced_output = true;
     spec.post_processor = "filmgrain";
+    // Interlaced output ends with scale=interl=1,format: field by field.
     cases.push_back(
         {"grain before weaving", spec,
-         "setpts | yadif | setsar | fps | [filmgrain] | tinterlace | setfield | scale"});  // scale=interl=1,format:
-                                                                                           // field
-                                                                                           // by
-                                                                                           // field
+         "setpts | yadif | setsar | fps | [filmgrain] | tinterlace | setfield | scale"});
   }
   {
     TranscodeSpec spec = Base();
