@@ -784,6 +784,7 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   // --- size rounding: to the chroma grid, field-aware for interlaced output ---
   auto [h_factor, v_factor] = ChromaFactors(plan.chroma);
   int v_multiple = v_factor * (plan.interlaced_output ? 2 : 1);
+  const bool keeps_shape = int64_t{width} * source.height == int64_t{height} * source.width;
   plan.width = RoundTo(width, std::max(h_factor, 2));
   plan.height = RoundTo(height, std::max(v_multiple, 2));
   if (plan.width < 16 || plan.height < 16) {
@@ -793,8 +794,18 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
                                    std::to_string(plan.width) + "x" + std::to_string(plan.height) +
                                    ", smaller than 16x16; set a resolution of at least 16x16");
   }
-  if (int64_t{plan.width} * source.height == int64_t{plan.height} * source.width) {
-    plan.sample_aspect = source.sample_aspect;
+  if (keeps_shape) {
+    // The frame keeps the source's shape: so does the picture on screen. A
+    // size rounded to the chroma grid (NTSC's 486 lines to 488 for interlaced
+    // 4:2:0) takes the pixel shape that keeps the display aspect (it had
+    // fallen back to square: 4:3 became 90:61); a square-pixel source's
+    // rounding stays square.
+    const double sample_aspect = source.width * source.sample_aspect / source.height *
+                                 plan.height / plan.width;
+    plan.sample_aspect = std::fabs(source.sample_aspect - 1) < 1e-9 &&
+                                 std::fabs(sample_aspect - 1) < 0.005
+                             ? 1.0
+                             : sample_aspect;
   }
   bool size_changed = plan.width != source.width || plan.height != source.height;
   if (size_changed && plan.scaler.empty()) plan.scaler = "scale";

@@ -183,6 +183,32 @@ TEST(ProcessingRequestTest, AnRgbSourceStaysRgbInFfv1) {
   EXPECT_EQ(h264->pixel_format, "yuv444p10le");
 }
 
+// NTSC D1 (720x486, 4:3) kept interlaced in 4:2:0 is rounded to 488 lines
+// and keeps its 4:3 picture through the pixel shape (it became square: 90:61).
+TEST(ProcessingRequestTest, ASizeRoundedToTheChromaGridKeepsTheDisplayAspect) {
+  SourceInfo ntsc = Interlaced();
+  ntsc.width = 720;
+  ntsc.height = 486;
+  ntsc.sample_aspect = 0.9;
+  ntsc.chroma = "4:2:2";
+  ntsc.fps = 30000.0 / 1001;
+  auto plan = Validate(R"({"mediaContainerCodec": {"container": "mp4", "codec": "h264"},
+                           "chromaSubsampling": {"yuv": "4:2:0"}})",
+                       ntsc);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_TRUE(plan->interlaced_output);
+  EXPECT_EQ(plan->width, 720);
+  EXPECT_EQ(plan->height, 488);
+  EXPECT_NEAR(plan->width * plan->sample_aspect / plan->height, 4.0 / 3.0, 1e-9);
+  // A square-pixel source rounded by a line stays square.
+  SourceInfo odd = Source();
+  odd.width = 719;
+  odd.height = 575;
+  auto square = Validate("{}", odd);
+  ASSERT_TRUE(square.ok()) << square.status().ToString();
+  EXPECT_EQ(square->sample_aspect, 1.0);
+}
+
 // MPEG-2 takes only the rates it can code (0.5 and 7 fps were accepted, and
 // the job failed three times on "Invalid argument").
 TEST(ProcessingRequestTest, Mpeg2TakesOnlyRatesItCanCode) {
