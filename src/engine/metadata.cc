@@ -86,9 +86,13 @@ std::optional<StreamCount> CountFromIndex(MediaInput& input) {
   }
   StreamCount count;
   count.exact = true;
-  count.frames = entries;
+  // Frames an edit list hides (an MP4 trimmed without re-encoding keeps them
+  // back to the keyframe before its start) are stored but never shown: they
+  // are not counted (50 had been reported for 35 shown).
   for (int entry_idx = 0; entry_idx < entries; ++entry_idx) {
     const AVIndexEntry* entry = avformat_index_get_entry(stream, entry_idx);
+    if (entry->flags & AVINDEX_DISCARD_FRAME) continue;
+    count.frames++;
     count.bytes += entry->size;
   }
   return count;

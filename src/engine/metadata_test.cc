@@ -239,6 +239,27 @@ TEST_F(MetadataTest, AStreamStoredTurnedIsDescribedUpright) {
   EXPECT_EQ(meta->ToJson().at("rotation"), 270);
 }
 
+// An MP4 trimmed without re-encoding keeps the frames back to the keyframe
+// before its start, hidden by an edit list: they are not counted (50 had been
+// reported, exact, for the 35 shown).
+TEST_F(MetadataTest, FramesAnEditListHidesAreNotCounted) {
+  const std::string whole = Path("whole.mp4"), cut = Path("cut.mp4");
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=320x240:rate=25:duration=2 -c:v libx264 -preset ultrafast "
+      "-g 50 " +
+      whole);
+  Ffmpeg("-ss 0.6 -i " + whole + " -c copy " + cut);
+  auto meta = Probe(cut);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  const std::string shown = testing::Output(
+      "ffprobe -v error -select_streams v:0 -count_frames -show_entries stream=nb_read_frames "
+      "-of csv=p=0 " +
+      cut);
+  EXPECT_EQ(meta->total_frames, std::atoi(shown.c_str()));
+  EXPECT_EQ(meta->total_frames, 35);
+  EXPECT_TRUE(meta->total_frames_exact);
+}
+
 // Every audio stream is counted (processing keeps each).
 TEST_F(MetadataTest, CountsEveryAudioStream) {
   const std::string path = Path("two.mov");
