@@ -206,6 +206,10 @@ Result<IngestionReport> RunIngestion(const std::string& input_path, IngestionKin
       }
       ThumbnailOptions thumbnail;
       thumbnail.rotation = report.metadata.rotation;
+      // The container's pixel shape, as the metadata and the web preview
+      // take it (VP9/AV1 carry it only there; H.263's codec says 12:11).
+      thumbnail.sample_aspect = av_guess_sample_aspect_ratio(input->format(), input->video_stream(),
+                                                             const_cast<AVFrame*>(frame));
       RETURN_IF_ERROR(WriteJpegThumbnail(frame, scanning.interlaced(),
                                          outputs.thumbnail_paths[thumb_idx], thumbnail));
       ++report.thumbnails_written;

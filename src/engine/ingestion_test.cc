@@ -193,6 +193,21 @@ TEST_F(IngestionTest, ThumbnailsShowTheSourcesColours) {
   }
 }
 
+// The thumbnail takes the container's pixel shape, as the metadata does
+// (VP9 and AV1 carry it only there): 320x240 stored, 16:9 on screen by the
+// Matroska track, gives a 16:9 thumbnail (it came out 4:3).
+TEST_F(IngestionTest, ThumbnailsTakeTheContainersPixelShape) {
+  const std::string coded = Path("coded.mkv"), path = Path("wide.mkv");
+  Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 -c:v libx264 -preset ultrafast '" +
+         coded + "'");
+  Ffmpeg("-i '" + coded + "' -c copy -aspect 16:9 '" + path + "'");
+  IngestionOutputs outputs = Outputs(1);
+  auto result = RunIngestion(path, IngestionKind::kFull, outputs, limits_, nullptr, nullptr);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->metadata.display_aspect_ratio.ToString(), "16:9");
+  EXPECT_EQ(FfprobeVideo(outputs.thumbnail_paths[0], "width,height", "-f image2"), "426\n240");
+}
+
 TEST_F(IngestionTest, WebPreviewIsAtMost720LinesAtTheDisplayAspect) {
   std::string path = Path("big.mkv");
   // Anamorphic 1440x1080 with 4:3 pixels is 16:9 on screen.

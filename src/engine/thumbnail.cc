@@ -99,9 +99,10 @@ Status WriteJpegThumbnail(const AVFrame* frame, bool top_field_only, const std::
   int height = 0;
   // A field has half the lines of the picture it belongs to: size from the
   // frame, as shown (upright), then scaled to that size as stored.
+  const AVRational sar =
+      options.sample_aspect.num > 0 ? options.sample_aspect : frame->sample_aspect_ratio;
   ThumbnailSize(sideways ? frame->height : frame->width, sideways ? frame->width : frame->height,
-                sideways ? av_inv_q(frame->sample_aspect_ratio) : frame->sample_aspect_ratio,
-                options, &width, &height);
+                sideways ? av_inv_q(sar) : sar, options, &width, &height);
   if (sideways) std::swap(width, height);
 
   // Scaled to RGB with the source's own matrix and range, then to full-range

@@ -24,6 +24,9 @@ struct ThumbnailOptions {
   // Degrees clockwise the picture is turned to stand upright (0, 90, 180,
   // 270): the stream's display matrix (UprightRotation).
   int rotation = 0;
+  // The stored picture's pixel shape as the container gives it (VP9 and AV1
+  // carry it only there); 0/1: the frame's own.
+  AVRational sample_aspect{0, 1};
 };
 
 // The thumbnail size of a `width`×`height` picture with sample aspect ratio `sar`
