@@ -156,6 +156,26 @@ int64_t MediaInput::SeekCallback(void* opaque, int64_t offset, int whence) {
   return target;
 }
 
+namespace {
+
+// Whether the first 256 KiB of `fd` hold ten MPEG-TS packets in a row (a sync
+// byte every 188 bytes) somewhere.
+bool LooksLikeTransportStream(int fd) {
+  constexpr size_t kPacket = 188, kRun = 10, kWindow = 256 * 1024;
+  std::vector<uint8_t> head(kWindow);
+  const ssize_t got = pread(fd, head.data(), head.size(), 0);
+  if (got <= 0) return false;
+  const size_t size = static_cast<size_t>(got);
+  for (size_t start = 0; start + kPacket * kRun <= size; ++start) {
+    size_t run = 0;
+    while (run < kRun && head[start + run * kPacket] == 0x47) ++run;
+    if (run == kRun) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 int MediaInput::InterruptCallback(void* opaque) {
   return static_cast<const MediaInput*>(opaque)->Interrupted() ? 1 : 0;
 }
@@ -232,6 +252,12 @@ Result<std::unique_ptr<MediaInput>> MediaInput::Open(const std::string& path,
                                 "not a recognised media file");
     }
     return input->ErrorStatus(ret, "cannot open input", capture.first_error());
+  }
+  if (std::string_view(detected->name) == "mpeg" && LooksLikeTransportStream(input->fd_)) {
+    // A transport stream behind some junk (a capture that started mid-way,
+    // padding) scores as a program stream of audio alone; its packets say
+    // otherwise, and the mpegts demuxer finds its way in.
+    detected = av_find_input_format("mpegts");
   }
   if (!IsAllowedDemuxer(detected->name)) {
     return Status::CorruptMedia(std::string("cannot open input: '") + detected->name + "' (" +

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "engine/test_media.h"
@@ -79,6 +81,24 @@ TEST_F(MediaInputTest, AStillPictureTrackIsNotTakenForTheVideo) {
   auto alone = MediaInput::Open(mjpeg, limits_);
   ASSERT_TRUE(alone.ok()) << alone.status().ToString();
   EXPECT_EQ((*alone)->video_stream()->codecpar->codec_id, AV_CODEC_ID_MJPEG);
+}
+
+// A transport stream behind 20 kB of junk (a capture that started mid-way)
+// is read as one: it had been probed as an MPEG program stream of audio alone
+// ("the file has no video stream").
+TEST_F(MediaInputTest, ATransportStreamBehindJunkIsReadAsOne) {
+  const std::string ts = Path("clean.ts"), padded = Path("padded.ts");
+  // (This stream and 20 kB of zeros are what libavformat's probe misreads.)
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=720x576:rate=25:duration=2 -f lavfi -i sine=duration=2 "
+      "-c:v libx264 -preset veryfast -b:v 1M -c:a aac '" +
+      ts + "'");
+  std::ifstream in(ts, std::ios::binary);
+  WriteFile(padded, std::string(20000, '\0') + std::string(std::istreambuf_iterator<char>(in), {}));
+  auto input = MediaInput::Open(padded, limits_);
+  ASSERT_TRUE(input.ok()) << input.status().ToString();
+  EXPECT_STREQ((*input)->format()->iformat->name, "mpegts");
+  EXPECT_EQ((*input)->video_stream()->codecpar->codec_id, AV_CODEC_ID_H264);
 }
 
 TEST_F(MediaInputTest, ReportsTheDemuxersReasonForATruncatedMp4) {
