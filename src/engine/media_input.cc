@@ -320,7 +320,8 @@ Result<std::unique_ptr<MediaInput>> MediaInput::Open(const std::string& path,
   for (unsigned stream_idx = 0; stream_idx < input->format_->nb_streams; ++stream_idx) {
     const AVCodecParameters* par = input->format_->streams[stream_idx]->codecpar;
     if (par->codec_type == AVMEDIA_TYPE_AUDIO && par->sample_rate > 0 &&
-        par->ch_layout.nb_channels > 0 && input->audio_stream_indices_.size() < 16) {
+        par->ch_layout.nb_channels > 0 && avcodec_find_decoder(par->codec_id) != nullptr &&
+        input->audio_stream_indices_.size() < 16) {
       input->audio_stream_indices_.push_back(static_cast<int>(stream_idx));
     }
   }

@@ -90,8 +90,8 @@ class MediaInput {
   AVStream* audio_stream() const {
     return audio_stream_index_ < 0 ? nullptr : format_->streams[audio_stream_index_];
   }
-  // Every audio stream with a known sample rate and channel count, in the
-  // file's order (broadcast MXF: one per channel), at most 16.
+  // Every audio stream with a known sample rate and channel count and a
+  // decoder, in the file's order (broadcast MXF: one per channel), at most 16.
   const std::vector<int>& audio_stream_indices() const { return audio_stream_indices_; }
   // Size of the file in bytes.
   int64_t file_size() const { return file_size_; }
