@@ -72,6 +72,7 @@ struct StreamCount {
   int64_t frames = 0;
   int64_t bytes = 0;
   bool exact = false;
+  double seconds = 0;  // from the first packet's start to the last one's end; 0: unknown
 };
 
 // The sample tables of MP4/MOV list every frame: libavformat loads them into the
@@ -124,6 +125,7 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
   }
   ASSIGN_OR_RETURN(PacketPtr packet, NewPacket());
   StreamCount count;
+  int64_t first_pts = INT64_MAX, end_pts = INT64_MIN;
   auto start = std::chrono::steady_clock::now();
   int64_t packet_idx = 0;
   bool eof = false;
@@ -136,6 +138,10 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
     if (packet->stream_index == input.video_stream_index()) {
       ++count.frames;
       count.bytes += packet->size;
+      if (packet->pts != AV_NOPTS_VALUE) {
+        first_pts = std::min(first_pts, packet->pts);
+        end_pts = std::max(end_pts, packet->pts + std::max<int64_t>(packet->duration, 0));
+      }
     }
     if (++packet_idx % 256 == 0) {
       double read_fraction = input.file_size() > 0
@@ -156,6 +162,9 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
   }
   for (unsigned stream_idx = 0; stream_idx < format->nb_streams; ++stream_idx) {
     format->streams[stream_idx]->discard = AVDISCARD_DEFAULT;
+  }
+  if (count.exact && end_pts > first_pts) {
+    count.seconds = (end_pts - first_pts) * av_q2d(input.video_stream()->time_base);
   }
   return count;
 }
@@ -362,6 +371,15 @@ Result<VideoMetadata> ProbeMetadata(MediaInput& input, const ProbeOptions& optio
     }
   }
   meta.scanning_metadata = *scanning;
+  if (std::string_view(format->iformat->name) == "matroska,webm" && count->seconds > 0) {
+    // Matroska's avg_frame_rate is its default frame duration, whatever the
+    // frames do: a variable-rate WebM of 35 frames over 2 s said 25. Its
+    // packets are its frames, so the count over their span is the average.
+    const double measured = count->frames / count->seconds;
+    if (std::fabs(measured - meta.average_framerate) > 0.02 * measured) {
+      meta.average_framerate = measured;
+    }
+  }
   meta.nominal_framerate = NominalFramerate(*stream, meta.average_framerate, *scanning);
 
   meta.video_stream_size = count->bytes;

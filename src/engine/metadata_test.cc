@@ -125,6 +125,23 @@ TEST_F(MetadataTest, AVariableRateStreamsNominalRateIsTheOneItWasShotAt) {
   }
 }
 
+// Matroska's own average is its default frame duration: a variable-rate clip
+// (30 fps, 20 of 90 frames dropped) reported 30; its packets over their span
+// give 23.3, and the nominal rate stays 30.
+TEST_F(MetadataTest, AVariableRateMatroskaClipsAverageIsCounted) {
+  const std::string path = Path("vfr.mkv");
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=320x240:rate=30:duration=3 -vf "
+      "\"select='not(eq(mod(n,7),3))*not(eq(mod(n,11),5))'\" -fps_mode vfr -c:v libx264 "
+      "-preset ultrafast " +
+      path);
+  auto meta = Probe(path);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->total_frames, 70);
+  EXPECT_NEAR(meta->average_framerate, 70 / 3.0, 0.1);
+  EXPECT_NEAR(meta->nominal_framerate, 30.0, 0.01);
+}
+
 // Matroska and MPEG-TS carry no frame index: the demux-only pass counts packets.
 TEST_F(MetadataTest, CountsPacketsWhenTheContainerHasNoIndex) {
   for (const char* name : {"clip.mkv", "clip.ts", "clip.h264"}) {
