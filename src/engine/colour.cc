@@ -127,9 +127,12 @@ std::string ColourConversion(const ColourDescription& source, const ColourDescri
            ":colorspace=gbr";
   }
   if (!same_matrix || source.range != output.range) {
+    // The input range is the pictures' own tag: a resize before this step
+    // may already have made full range limited (and says so); naming the
+    // source's range here had expanded it twice (10-bit full-range HD to SD
+    // came out desaturated).
     steps = std::string("scale=in_color_matrix=") + MatrixName(source.matrix) +
-            ":out_color_matrix=" + MatrixName(output.matrix) +
-            ":in_range=" + (source.range == AVCOL_RANGE_JPEG ? "pc" : "tv") + ":out_range=tv" +
+            ":out_color_matrix=" + MatrixName(output.matrix) + ":out_range=tv" +
             (interlaced ? ":interl=1" : "");
     if (source.rgb) steps += ",format=pix_fmts=" + pixel_format;
     steps += ",";
