@@ -119,8 +119,10 @@ std::string ColourConversion(const ColourDescription& source, const ColourDescri
       std::string(MatrixName(source.matrix)) == MatrixName(output.matrix) && !source.rgb;
   std::string steps;
   if (output.rgb) {
-    // RGB kept RGB (filters that work in YUV convert there and back).
-    return std::string("setparams=range=pc:color_primaries=") +
+    // RGB kept RGB (filters that work in YUV convert there and back): back to
+    // RGB by the pictures' own tags first, then tagged (tagging first had
+    // read limited-range YUV as full range: black came back 15).
+    return "format=pix_fmts=" + pixel_format + ",setparams=range=pc:color_primaries=" +
            av_color_primaries_name(static_cast<AVColorPrimaries>(output.primaries)) +
            ":color_trc=" +
            av_color_transfer_name(static_cast<AVColorTransferCharacteristic>(output.transfer)) +

@@ -765,6 +765,28 @@ TEST(TranscodeTest, AnRgbSourceStaysLosslessInRgbFfv1) {
     return Output("ffmpeg -nostdin -v error -i '" + path + "' -map 0:v -pix_fmt rgb24 -f md5 -");
   };
   EXPECT_EQ(md5(out), md5(input));
+  // Through a filter that works in YUV (hqdn3d) it comes back to RGB at its
+  // levels: a flat green field stays so (black had come back 15, green 183).
+  const std::string flat = dir.path() + "/flat.mov";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i color=c=0x00BF00:size=320x240:rate=25:duration=0.4 -pix_fmt "
+             "rgb24 -c:v qtrle '" +
+             flat + "'"));
+  spec.denoiser = "hqdn3d";
+  probe = RunSpec(spec, flat, "mov", dir);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  auto pixel = [](const std::string& path) {
+    return Output("ffmpeg -nostdin -v error -i '" + path +
+                  "' -frames:v 1 -vf crop=1:1:100:100 -pix_fmt rgb24 -f rawvideo -");
+  };
+  const std::string rgb = pixel(out), source = pixel(flat);
+  ASSERT_EQ(rgb.size(), 3u);
+  ASSERT_EQ(source.size(), 3u);
+  for (int channel = 0; channel < 3; ++channel) {
+    EXPECT_NEAR(static_cast<unsigned char>(rgb[channel]),
+                static_cast<unsigned char>(source[channel]), 2)
+        << "channel " << channel;
+  }
 }
 
 // The source's start timecode is kept, moved on by a range and counted at the
