@@ -154,10 +154,21 @@ class Pipeline {
     return Status::Ok();
   }
 
+  // Adds the lane of audio stream `stream_index`, unless its decoder refuses
+  // it (a damaged configuration): that stream is left out, so one bad track
+  // does not make the video impossible to process (every job had failed).
   Status SetUpAudio(int stream_index, double start_time, const MediaLimits& limits) {
+    AVStream* input = input_->format()->streams[stream_index];
+    Result<CodecContextPtr> decoder = OpenDecoder(input, limits, 1);
+    if (!decoder.ok()) {
+      if (decoder.status().code() == Code::kUnavailable) return decoder.status();
+      av_log(nullptr, AV_LOG_WARNING, "audio stream %d left out: %s\n", stream_index,
+             decoder.status().ToString().c_str());
+      return Status::Ok();
+    }
     AudioLane& lane = *audio_.emplace_back(std::make_unique<AudioLane>());
-    lane.input = input_->format()->streams[stream_index];
-    ASSIGN_OR_RETURN(lane.decoder, OpenDecoder(lane.input, limits, 1));
+    lane.input = input;
+    lane.decoder = std::move(*decoder);
     if (lane.decoder->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
       av_channel_layout_default(&lane.decoder->ch_layout, lane.decoder->ch_layout.nb_channels);
     }

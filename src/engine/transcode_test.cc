@@ -9,6 +9,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 
@@ -946,6 +948,34 @@ TEST(TranscodeTest, EveryTrackLastsAsLongAsThePictures) {
                dir.path() + "/out.mov'");
     EXPECT_NEAR(std::atof(audio.c_str()), video, 0.005) << audio;
   }
+}
+
+// An audio stream whose decoder refuses it (a damaged AAC configuration) is
+// left out; the video and the other stream come through (every job on such a
+// file had failed: "invalid sampling rate index 15").
+TEST(TranscodeTest, AnAudioStreamThatCannotBeDecodedIsLeftOut) {
+  test::TempDir dir;
+  const std::string good = dir.path() + "/good.mkv", bad = dir.path() + "/bad.mkv";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 -f lavfi -i "
+             "sine=frequency=500:duration=1 -f lavfi -i sine=frequency=900:duration=1 "
+             "-map 0 -map 1 -map 2 -c:v libx264 -preset ultrafast -c:a aac '" +
+             good + "'"));
+  std::ifstream in(good, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The CodecPrivate of the first audio track (the second track's).
+  const size_t config = bytes.find("\x63\xA2", bytes.find("\x63\xA2") + 2);
+  ASSERT_NE(config, std::string::npos);
+  bytes[config + 3] = '\xFF';  // its sampling frequency index: 15, which AAC has not
+  bytes[config + 4] = '\xFF';
+  testing::WriteFile(bad, bytes);
+  TranscodeSpec spec = Base();
+  auto probe = RunSpec(spec, bad, "mov", dir);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_EQ(probe->frames, 25);
+  EXPECT_EQ(Output("ffprobe -v error -select_streams a -show_entries stream=index -of csv=p=0 '" +
+                   dir.path() + "/out.mov' | wc -l"),
+            "1");
 }
 
 TEST(TranscodeTest, BitrateIsHonouredWithinAQuarter) {
