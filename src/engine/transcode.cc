@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <limits>
 #include <vector>
@@ -59,7 +60,8 @@ struct AudioLane {
   FilterGraph graph;                          // made by StartAudio
   std::vector<FramePtr> waiting;              // decoded before the origin was known
   int64_t waiting_samples = 0;
-  int64_t samples = 0;  // written so far (the output's timestamps)
+  int64_t samples = 0;        // written so far (the output's timestamps)
+  std::deque<FramePtr> held;  // filtered, waiting for the pictures to reach them
   int output_index = -1;
   double read_to = -std::numeric_limits<double>::infinity();  // seconds demuxed
 };
@@ -199,14 +201,9 @@ class Pipeline {
       char out_layout[128];
       av_channel_layout_describe(&lane->encoder->ch_layout, out_layout, sizeof(out_layout));
       // Stamped from the origin; aresample's first_pts=0 pads or trims the
-      // start, atrim and apad the end: every track lasts as long as the
-      // pictures (mezzanine deliveries want them equal; a whole file's longer
-      // sound had run on under no picture in mov, a range's stopped short).
-      const std::string length = Seconds(spec_.clip_seconds);
-      const std::string ends =
-          spec_.clip_seconds > 0 ? "atrim=end=" + length + ",apad=whole_dur=" + length + "," : "";
+      // start (the end: WriteAudio).
       const std::string chain = lane->trim + "asetpts=PTS-" + Seconds(origin) +
-                                "/TB,aresample=48000:first_pts=0," + ends + "aformat=sample_fmts=" +
+                                "/TB,aresample=48000:first_pts=0,aformat=sample_fmts=" +
                                 std::string(av_get_sample_fmt_name(lane->encoder->sample_fmt)) +
                                 ":channel_layouts=" + out_layout;
       // The buffer source's time base is 1/sample_rate; frames are stamped in it.
@@ -366,6 +363,7 @@ class Pipeline {
     for (const std::unique_ptr<AudioLane>& lane : audio_) {
       RETURN_IF_ERROR(Decode(lane->decoder.get(), nullptr, frame.get(), lane.get()));
       RETURN_IF_ERROR(PushAudio(*lane, nullptr));
+      RETURN_IF_ERROR(WriteAudio(*lane, true));
       RETURN_IF_ERROR(Encode(lane->encoder.get(), nullptr, lane->output_index));
     }
     return Status::Ok();
@@ -438,6 +436,9 @@ class Pipeline {
       }
       RETURN_IF_ERROR(Encode(video_encoder_.get(), filtered, video_stream_));
       frames_written_++;
+      for (const std::unique_ptr<AudioLane>& lane : audio_) {
+        if (!lane->held.empty()) RETURN_IF_ERROR(WriteAudio(*lane, false));
+      }
       ReportProgress(frames_written_ / av_q2d(output_rate_));
       return Status::Ok();
     });
@@ -477,12 +478,74 @@ class Pipeline {
       ret = av_buffersink_get_frame(lane.graph.sink, filtered.get());
       if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return Status::Ok();
       if (ret < 0) return AvStatus(ret, "filtering audio");
-      filtered->pts = lane.samples;
-      lane.samples += filtered->nb_samples;
-      Status status = Encode(lane.encoder.get(), filtered.get(), lane.output_index);
+      lane.held.push_back(FramePtr(av_frame_clone(filtered.get())));
       av_frame_unref(filtered.get());
-      RETURN_IF_ERROR(status);
+      if (!lane.held.back()) return Status::Internal("out of memory keeping audio");
+      RETURN_IF_ERROR(WriteAudio(lane, false));
     }
+  }
+
+  // Every track lasts exactly as long as the pictures (mezzanine deliveries
+  // want them equal; a whole file's longer sound had run on under no picture
+  // in mov, a range's stopped short, and one cut to the range's length ran a
+  // second past a range's last picture): audio is written only as far as the
+  // pictures written so far reach; at the end (`last`), the rest is cut there
+  // and silence fills what is missing.
+  Status WriteAudio(AudioLane& lane, bool last) {
+    const int64_t rate = lane.encoder->sample_rate;
+    const int64_t video_samples =
+        av_rescale(frames_written_, rate * output_rate_.den, output_rate_.num);
+    while (!lane.held.empty()) {
+      AVFrame* frame = lane.held.front().get();
+      const int64_t room = video_samples - lane.samples;
+      if (room <= 0 && !last) return Status::Ok();
+      if (room < frame->nb_samples) {
+        if (!last) return Status::Ok();  // the pictures may still reach it
+        if (room <= 0) {
+          lane.held.clear();
+          break;
+        }
+        frame->nb_samples = static_cast<int>(room);  // the last, cut at the last picture's end
+      }
+      if (last && lane.held.size() == 1 && lane.encoder->frame_size > 0 &&
+          frame->nb_samples < lane.encoder->frame_size && room > frame->nb_samples) {
+        break;  // a short last frame that silence follows: filled below
+      }
+      RETURN_IF_ERROR(EncodeAudio(lane, frame));
+      lane.held.pop_front();
+    }
+    if (!last) return Status::Ok();
+    // Silence for what the sound lacks (after the short frame kept back, if
+    // any: fixed-size encoders take a short frame only at the end).
+    const int frame_size = lane.encoder->frame_size > 0 ? lane.encoder->frame_size : 1024;
+    while (lane.samples < video_samples) {
+      const AVFrame* tail = lane.held.empty() ? nullptr : lane.held.front().get();
+      ASSIGN_OR_RETURN(FramePtr out, NewFrame());
+      out->format = lane.encoder->sample_fmt;
+      out->sample_rate = static_cast<int>(rate);
+      int ret = av_channel_layout_copy(&out->ch_layout, &lane.encoder->ch_layout);
+      if (ret < 0) return AvStatus(ret, "making silence");
+      out->nb_samples =
+          static_cast<int>(std::min<int64_t>(frame_size, video_samples - lane.samples));
+      ret = av_frame_get_buffer(out.get(), 0);
+      if (ret < 0) return AvStatus(ret, "making silence");
+      const int channels = out->ch_layout.nb_channels;
+      const auto format = static_cast<AVSampleFormat>(out->format);
+      const int kept = tail != nullptr ? std::min(tail->nb_samples, out->nb_samples) : 0;
+      if (kept > 0)
+        av_samples_copy(out->extended_data, tail->extended_data, 0, 0, kept, channels, format);
+      av_samples_set_silence(out->extended_data, kept, out->nb_samples - kept, channels, format);
+      lane.held.clear();
+      RETURN_IF_ERROR(EncodeAudio(lane, out.get()));
+    }
+    lane.held.clear();
+    return Status::Ok();
+  }
+
+  Status EncodeAudio(AudioLane& lane, AVFrame* frame) {
+    frame->pts = lane.samples;
+    lane.samples += frame->nb_samples;
+    return Encode(lane.encoder.get(), frame, lane.output_index);
   }
 
   Status Encode(AVCodecContext* encoder, AVFrame* frame, int stream_index) {
