@@ -302,24 +302,36 @@ class Pipeline {
     if (av_timecode_init_from_string(&source, video_frame_rate_, entry->value, nullptr) < 0) {
       return "";
     }
-    const double source_fps = av_q2d(video_frame_rate_);
-    const int64_t skipped =
-        spec_.has_range
-            ? static_cast<int64_t>(std::ceil(spec_.start_ms / 1000.0 * source_fps - 1e-6))
-            : 0;
-    const int64_t source_frames = source.start + skipped;  // counted at the timecode's rate
-    AVTimecode output;
+    // The label is kept (01:00:00;00 at 29.97 is 01:00:00:00 at 25, not
+    // 3.6 s earlier), its frames counted at the output's rate; then the
+    // output's first picture's distance from the source's first moves it on.
+    char label[AV_TIMECODE_STR_SIZE];
+    av_timecode_make_string(&source, label, 0);
+    int hours = 0, minutes = 0, seconds = 0, frames = 0;
+    if (std::sscanf(label, "%d:%d:%d%*[:;.]%d", &hours, &minutes, &seconds, &frames) != 4) {
+      return "";
+    }
     const bool drop = (source.flags & AV_TIMECODE_FLAG_DROPFRAME) &&
                       (output_rate_.num == 30000 || output_rate_.num == 60000) &&
                       output_rate_.den == 1001;
     const int output_fps = static_cast<int>(std::lround(av_q2d(output_rate_)));
-    const int64_t output_frames = source_frames * output_fps / std::max(1u, source.fps);
-    if (av_timecode_init(&output, output_rate_, drop ? AV_TIMECODE_FLAG_DROPFRAME : 0,
-                         static_cast<int>(output_frames), nullptr) < 0) {
+    AVTimecode output;
+    const int output_frame = static_cast<int>(
+        std::min<int64_t>(output_fps - 1, int64_t{frames} * output_fps / std::max(1u, source.fps)));
+    if (av_timecode_init_from_components(
+            &output, output_rate_,
+            (drop ? AV_TIMECODE_FLAG_DROPFRAME : 0) | AV_TIMECODE_FLAG_24HOURSMAX, hours, minutes,
+            seconds, output_frame, nullptr) < 0) {
       return "";
     }
+    const double source_fps = av_q2d(video_frame_rate_);
+    const int64_t skipped =  // source pictures before the first shown
+        spec_.has_range
+            ? static_cast<int64_t>(std::ceil(spec_.start_ms / 1000.0 * source_fps - 1e-6))
+            : 0;
+    const int64_t moved_on = std::llround(skipped / source_fps * av_q2d(output_rate_));
     char text[AV_TIMECODE_STR_SIZE];
-    return av_timecode_make_string(&output, text, 0);
+    return av_timecode_make_string(&output, text, static_cast<int>(moved_on));
   }
 
   Status Pump() {

@@ -832,6 +832,37 @@ TEST(TranscodeTest, TheStartTimecodeFollowsTheSource) {
                      out + "' | head -1"),
               c.timecode);
   }
+  // Drop-frame 29.97 keeps its label at another rate (to 25 it had been 3.6 s
+  // early: 00:59:56:10), and a day's end wraps to 00 (it said 24:00:00:20).
+  struct Labelled {
+    std::string rate, timecode;
+    double fps;
+    int64_t start_ms;
+    std::string expected;
+  };
+  for (const Labelled& c :
+       {Labelled{"30000/1001", "01:00:00;00", 25, 0, "01:00:00:00"},
+        Labelled{"30000/1001", "01:00:00;00", 25, 1000, "01:00:01:00"},
+        Labelled{"30000/1001", "01:00:00;00", 30000.0 / 1001, 1000, "01:00:01;00"},
+        Labelled{"25", "23:59:59:20", 25, 1000, "00:00:00:20"}}) {
+    SCOPED_TRACE(c.timecode + " at " + std::to_string(c.fps) + " from " +
+                 std::to_string(c.start_ms));
+    const std::string labelled = dir.path() + "/labelled.mov";
+    ASSERT_TRUE(Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=" + c.rate +
+                       ":duration=2 -c:v libx264 -preset ultrafast -timecode '" + c.timecode +
+                       "' '" + labelled + "'"));
+    TranscodeSpec spec = Base();
+    spec.fps = c.fps;
+    spec.source_fps = c.rate == "25" ? 25 : 30000.0 / 1001;
+    spec.has_range = c.start_ms > 0;
+    spec.start_ms = c.start_ms;
+    spec.end_ms = 2000;
+    auto probe = RunSpec(spec, labelled, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    EXPECT_EQ(Output("ffprobe -v error -show_entries stream_tags=timecode -of default=nw=1:nk=1 '" +
+                     dir.path() + "/out.mov' | head -1"),
+              c.expected);
+  }
   // A source without one gets none (mxf: its muxer's 00:00:00:00).
   TranscodeSpec spec = Base();
   auto probe = RunSpec(spec, Inputs::Get().progressive, "mov", dir);
