@@ -553,7 +553,10 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   }
   *scanning_auto = scan == "auto";
   if (scan == "auto") {
-    if (auto_progressive || !plan.deinterlacer.empty() || !source.interlaced) {
+    // A source stored turned is turned upright, which its fields cannot
+    // survive: auto makes it progressive (bwdif) rather than a 400.
+    if (auto_progressive || !plan.deinterlacer.empty() || !source.interlaced ||
+        source.rotation > 0) {
       scan = "progressive";
     } else if (TopFieldFirstOnly(plan)) {
       scan = "interlaced_tff";

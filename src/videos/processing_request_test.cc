@@ -183,6 +183,20 @@ TEST(ProcessingRequestTest, AnRgbSourceStaysRgbInFfv1) {
   EXPECT_EQ(h264->pixel_format, "yuv444p10le");
 }
 
+// An interlaced source stored turned: scanning auto makes it progressive
+// with bwdif (a plain {} was a 400); interlaced output asked for is a 400.
+TEST(ProcessingRequestTest, AnInterlacedSourceStoredTurnedIsDeinterlacedByDefault) {
+  SourceInfo turned = Interlaced();
+  turned.rotation = 90;
+  auto plan = Validate("{}", turned);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_FALSE(plan->interlaced_output);
+  EXPECT_EQ(plan->deinterlacer, "bwdif");
+  auto refused = Validate(R"({"scanning": {"tag": "interlaced_tff"}})", turned);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kInvalidArgument);
+}
+
 // NTSC D1 (720x486, 4:3) kept interlaced in 4:2:0 is rounded to 488 lines
 // and keeps its 4:3 picture through the pixel shape (it became square: 90:61).
 TEST(ProcessingRequestTest, ASizeRoundedToTheChromaGridKeepsTheDisplayAspect) {
