@@ -379,7 +379,18 @@ Status MediaInput::SeekTo(int stream_index, int64_t timestamp) {
 
 Status MediaInput::Rewind() {
   AvLogCapture capture;
-  int ret = avformat_seek_file(format_.get(), -1, INT64_MIN, 0, 0, 0);
+  // By libavformat's default stream; when that is not the video (a poster
+  // picture track before it), by the video's own timestamps: by the poster's,
+  // Matroska had landed past the video's first packets (two of a hundred
+  // went uncounted).
+  int ret = 0;
+  if (av_find_default_stream_index(format_.get()) == video_stream_index_) {
+    ret = avformat_seek_file(format_.get(), -1, INT64_MIN, 0, 0, 0);
+  } else {
+    const AVStream* video = video_stream();
+    const int64_t start = video->start_time != AV_NOPTS_VALUE ? video->start_time : 0;
+    ret = avformat_seek_file(format_.get(), video_stream_index_, INT64_MIN, start, start, 0);
+  }
   if (ret < 0) {
     ret = av_seek_frame(format_.get(), -1, 0, AVSEEK_FLAG_BYTE);
   }

@@ -277,6 +277,24 @@ TEST_F(MetadataTest, FramesAnEditListHidesAreNotCounted) {
   EXPECT_TRUE(meta->total_frames_exact);
 }
 
+// A poster picture track before the video in Matroska does not hide the
+// video's first frames from the count (98 had been counted of 100).
+TEST_F(MetadataTest, APosterTrackFirstDoesNotHideFramesFromTheCount) {
+  const std::string clip = Path("clip.mp4"), path = Path("poster-first.mkv");
+  // (With B-frames, and a poster larger than the video, as a camera's.)
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=320x180:rate=25:duration=4 -f lavfi -i sine=duration=4 "
+      "-c:v libx264 -preset veryfast -c:a aac " +
+      clip);
+  Ffmpeg("-i /usr/share/wallpapers/Autumn/contents/images/2560x1600.jpg -i " + clip +
+         " -map 0 -map 1:v -map 1:a -c copy " + path);
+  auto meta = Probe(path);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->codec_name, "h264");
+  EXPECT_EQ(meta->total_frames, 100);
+  EXPECT_TRUE(meta->total_frames_exact);
+}
+
 // Every audio stream is counted (processing keeps each).
 TEST_F(MetadataTest, CountsEveryAudioStream) {
   const std::string path = Path("two.mov");
