@@ -128,6 +128,11 @@ class Pipeline {
     }
     started_ = std::chrono::steady_clock::now();
     RETURN_IF_ERROR(Pump());
+    if (frames_written_ == 0) {
+      // Said so, rather than an empty file the job's probe refuses.
+      return Status::CorruptMedia(
+          "no picture came out: the video (or the range of it) holds none that decodes");
+    }
     int ret = av_write_trailer(output_.get());
     if (ret < 0) return AvStatus(ret, "finishing the output file");
     if (output_->pb) avio_flush(output_->pb);

@@ -1016,6 +1016,27 @@ TEST(TranscodeTest, AnAudioStreamThatCannotBeDecodedIsLeftOut) {
             "1");
 }
 
+// A run that yields no picture (here a range after the last picture, where
+// only sound runs on) fails saying so, and leaves no file (an empty file had
+// been written, which the job's probe then refused: "no video stream").
+TEST(TranscodeTest, NoPictureIsAnErrorNotAnEmptyFile) {
+  test::TempDir dir;
+  const std::string input = dir.path() + "/short.mov";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 -f lavfi -i "
+             "sine=duration=2 -c:v libx264 -preset ultrafast -c:a pcm_s16le '" +
+             input + "'"));
+  TranscodeSpec spec = Base();
+  spec.has_range = true;
+  spec.start_ms = 1500;
+  spec.end_ms = 2000;
+  auto probe = RunSpec(spec, input, "mov", dir);
+  ASSERT_FALSE(probe.ok());
+  EXPECT_EQ(probe.status().code(), Code::kCorruptMedia);
+  EXPECT_NE(probe.status().message().find("no picture"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/out.mov"));
+}
+
 TEST(TranscodeTest, BitrateIsHonouredWithinAQuarter) {
   test::TempDir dir;
   std::string input = dir.path() + "/noisy.mp4";

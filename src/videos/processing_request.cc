@@ -287,6 +287,11 @@ Result<SourceInfo> SourceFromMetadata(const object& metadata, const std::string&
   source.fps = number(metadata.if_contains("nominalFramerate"));
   if (source.fps <= 0) source.fps = number(metadata.if_contains("averageFramerate"));
   source.duration_ms = static_cast<int64_t>(number(metadata.if_contains("durationInMillis")));
+  if (const double frames = number(metadata.if_contains("totalFrames")),
+      average = number(metadata.if_contains("averageFramerate"));
+      frames > 0 && average > 0) {
+    source.video_duration_ms = static_cast<int64_t>(std::ceil(frames / average * 1000));
+  }
   if (source.width <= 0 || source.height <= 0 || source.fps <= 0 || source.duration_ms <= 0) {
     return Status::Conflict(
         "the source video's metadata is incomplete (size, rate or duration "
@@ -961,6 +966,13 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
     if (plan.start_ms >= plan.end_ms) {
       return Status::InvalidArgument("range: start " + std::to_string(plan.start_ms) +
                                      " must be before end " + std::to_string(plan.end_ms));
+    }
+    if (source.video_duration_ms > 0 && plan.start_ms >= source.video_duration_ms) {
+      // Accepted, the job had failed once it ran ("no video stream").
+      return Refuse("range.startPositionMilliseconds", value(plan.start_ms),
+                    "the pictures end at " + std::to_string(source.video_duration_ms) +
+                        " ms (the sound runs on to " + std::to_string(source.duration_ms) +
+                        " ms); start the range before it");
     }
     plan.has_range = true;
   }

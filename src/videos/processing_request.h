@@ -40,6 +40,9 @@ struct SourceInfo {
   int rotation = -1;
   double fps = 25.0;
   int64_t duration_ms = 0;
+  // How long the pictures last (totalFrames over averageFramerate), which
+  // may end before duration_ms (sound that runs on); 0 when unknown.
+  int64_t video_duration_ms = 0;
   int64_t video_bit_rate = 0;  // bits/s; 0 when unknown
   bool interlaced = false;
   bool top_field_first = true;

@@ -223,6 +223,24 @@ TEST(ProcessingRequestTest, ASizeRoundedToTheChromaGridKeepsTheDisplayAspect) {
   EXPECT_EQ(square->sample_aspect, 1.0);
 }
 
+// A range that starts after the last picture (the sound runs on) is refused
+// (it was accepted, and the job failed: "no video stream").
+TEST(ProcessingRequestTest, ARangeAfterTheLastPictureIsRefused) {
+  SourceInfo longer_sound = Source();
+  longer_sound.duration_ms = 4000;
+  longer_sound.video_duration_ms = 3000;
+  auto refused =
+      Validate(R"({"range": {"startPositionMilliseconds": 3100, "endPositionMilliseconds": 4000}})",
+               longer_sound);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("range.startPositionMilliseconds"), std::string::npos)
+      << refused.status().ToString();
+  EXPECT_TRUE(Validate(R"({"range": {"startPositionMilliseconds": 2900,
+                                     "endPositionMilliseconds": 4000}})",
+                       longer_sound)
+                  .ok());
+}
+
 // MPEG-2 takes only the rates it can code (0.5 and 7 fps were accepted, and
 // the job failed three times on "Invalid argument").
 TEST(ProcessingRequestTest, Mpeg2TakesOnlyRatesItCanCode) {
