@@ -62,6 +62,7 @@ struct AudioLane {
   int64_t waiting_samples = 0;
   int64_t samples = 0;        // written so far (the output's timestamps)
   std::deque<FramePtr> held;  // filtered, waiting for the pictures to reach them
+  int64_t held_samples = 0;
   int output_index = -1;
   double read_to = -std::numeric_limits<double>::infinity();  // seconds demuxed
 };
@@ -498,6 +499,7 @@ class Pipeline {
       lane.held.push_back(FramePtr(av_frame_clone(filtered.get())));
       av_frame_unref(filtered.get());
       if (!lane.held.back()) return Status::Internal("out of memory keeping audio");
+      lane.held_samples += lane.held.back()->nb_samples;
       RETURN_IF_ERROR(WriteAudio(lane, false));
     }
   }
@@ -515,19 +517,25 @@ class Pipeline {
     while (!lane.held.empty()) {
       AVFrame* frame = lane.held.front().get();
       const int64_t room = video_samples - lane.samples;
-      if (room <= 0 && !last) return Status::Ok();
-      if (room < frame->nb_samples) {
-        if (!last) return Status::Ok();  // the pictures may still reach it
-        if (room <= 0) {
-          lane.held.clear();
-          break;
+      // More than 20 s ahead of the pictures (sound that runs on for long
+      // after the video's end): written anyway, so memory stays bounded.
+      const bool overflowing = !last && lane.held_samples > 20 * rate;
+      if (!overflowing) {
+        if (room <= 0 && !last) return Status::Ok();
+        if (room < frame->nb_samples) {
+          if (!last) return Status::Ok();  // the pictures may still reach it
+          if (room <= 0) {
+            lane.held.clear();
+            break;
+          }
+          frame->nb_samples = static_cast<int>(room);  // the last, cut at the last picture's end
         }
-        frame->nb_samples = static_cast<int>(room);  // the last, cut at the last picture's end
+        if (last && lane.held.size() == 1 && lane.encoder->frame_size > 0 &&
+            frame->nb_samples < lane.encoder->frame_size && room > frame->nb_samples) {
+          break;  // a short last frame that silence follows: filled below
+        }
       }
-      if (last && lane.held.size() == 1 && lane.encoder->frame_size > 0 &&
-          frame->nb_samples < lane.encoder->frame_size && room > frame->nb_samples) {
-        break;  // a short last frame that silence follows: filled below
-      }
+      lane.held_samples -= frame->nb_samples;
       RETURN_IF_ERROR(EncodeAudio(lane, frame));
       lane.held.pop_front();
     }

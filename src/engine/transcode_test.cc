@@ -1016,6 +1016,30 @@ TEST(TranscodeTest, AnAudioStreamThatCannotBeDecodedIsLeftOut) {
             "1");
 }
 
+// Sound that runs on far past a video's end is not all held in memory: more
+// than 20 s ahead of the pictures it is written (a 1 s video with 30 s of
+// sound keeps about 10 s of it past its picture).
+TEST(TranscodeTest, SoundFarAheadOfThePicturesIsWrittenNotHeld) {
+  test::TempDir dir;
+  const std::string input = dir.path() + "/talk.mov";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc2=size=160x120:rate=25:duration=1 -f lavfi -i "
+             "sine=duration=30 -c:v libx264 -preset ultrafast -c:a pcm_s16le '" +
+             input + "'"));
+  TranscodeSpec spec = Base();
+  spec.width = spec.source_width = 160;
+  spec.height = spec.source_height = 120;
+  auto probe = RunSpec(spec, input, "mov", dir);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_EQ(probe->frames, 25);
+  const double audio = std::atof(
+      Output("ffprobe -v error -select_streams a:0 -show_entries stream=duration -of csv=p=0 '" +
+             dir.path() + "/out.mov'")
+          .c_str());
+  EXPECT_GT(audio, 9.0);
+  EXPECT_LT(audio, 11.5);
+}
+
 // A run that yields no picture (here a range after the last picture, where
 // only sound runs on) fails saying so, and leaves no file (an empty file had
 // been written, which the job's probe then refused: "no video stream").
