@@ -55,6 +55,15 @@ const char* MatrixName(int matrix) {
   }
 }
 
+// The setparams step that tags pictures as `colour`.
+std::string Tags(const ColourDescription& colour) {
+  return std::string("setparams=range=") + (colour.range == AVCOL_RANGE_JPEG ? "pc" : "tv") +
+         ":color_primaries=" +
+         av_color_primaries_name(static_cast<AVColorPrimaries>(colour.primaries)) + ":color_trc=" +
+         av_color_transfer_name(static_cast<AVColorTransferCharacteristic>(colour.transfer)) +
+         ":colorspace=" + av_color_space_name(static_cast<AVColorSpace>(colour.matrix));
+}
+
 }  // namespace
 
 ColourDescription SourceColour(const AVCodecParameters* par, AVPixelFormat decoded) {
@@ -122,11 +131,7 @@ std::string ColourConversion(const ColourDescription& source, const ColourDescri
     // RGB kept RGB (filters that work in YUV convert there and back): back to
     // RGB by the pictures' own tags first, then tagged (tagging first had
     // read limited-range YUV as full range: black came back 15).
-    return "format=pix_fmts=" + pixel_format + ",setparams=range=pc:color_primaries=" +
-           av_color_primaries_name(static_cast<AVColorPrimaries>(output.primaries)) +
-           ":color_trc=" +
-           av_color_transfer_name(static_cast<AVColorTransferCharacteristic>(output.transfer)) +
-           ":colorspace=gbr";
+    return "format=pix_fmts=" + pixel_format + "," + Tags(output);
   }
   if (!same_matrix || source.range != output.range) {
     // The input range is the pictures' own tag: a resize before this step
@@ -140,12 +145,7 @@ std::string ColourConversion(const ColourDescription& source, const ColourDescri
     steps += ",";
   }
   // Tagged, so that each later step (and the encoder) knows what it has.
-  steps += std::string("setparams=range=tv:color_primaries=") +
-           av_color_primaries_name(static_cast<AVColorPrimaries>(output.primaries)) +
-           ":color_trc=" +
-           av_color_transfer_name(static_cast<AVColorTransferCharacteristic>(output.transfer)) +
-           ":colorspace=" + av_color_space_name(static_cast<AVColorSpace>(output.matrix));
-  return steps;
+  return steps + Tags(output);
 }
 
 }  // namespace vidmill::engine
