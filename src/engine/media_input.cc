@@ -458,6 +458,11 @@ int UprightRotation(const AVStream* stream) {
   return ((quarter % 4) + 4) % 4 * 90;
 }
 
+PictureShape Turned(int rotation, int width, int height, AVRational sar) {
+  if (rotation % 180 == 0) return PictureShape{width, height, sar};
+  return PictureShape{height, width, sar.num > 0 && sar.den > 0 ? av_inv_q(sar) : sar};
+}
+
 std::string UprightFilter(int rotation) {
   switch (rotation) {
     case 90:

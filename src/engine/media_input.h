@@ -150,6 +150,16 @@ int64_t FrameDuration(const AVFrame* frame, AVRational frame_rate, AVRational ti
 // video landscape with such a matrix. 0 without one; mirroring is ignored.
 int UprightRotation(const AVStream* stream);
 
+// A `width`×`height` picture with pixels `sar` as it stands after turning it
+// `rotation` degrees clockwise: width and height swapped and the pixel shape
+// inverted for a quarter turn.
+struct PictureShape {
+  int width = 0;
+  int height = 0;
+  AVRational sar{1, 1};
+};
+PictureShape Turned(int rotation, int width, int height, AVRational sar);
+
 // The libavfilter steps that turn a picture `rotation` degrees clockwise
 // ("" for 0 or -1).
 std::string UprightFilter(int rotation);

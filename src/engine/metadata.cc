@@ -317,10 +317,10 @@ Result<VideoMetadata> ProbeMetadata(MediaInput& input, const ProbeOptions& optio
     sar = AVRational{1, 1};
   }
   meta.rotation = UprightRotation(stream);
-  const bool sideways = meta.rotation % 180 != 0;
-  meta.frame_width = sideways ? par->height : par->width;
-  meta.frame_height = sideways ? par->width : par->height;
-  if (sideways) sar = av_inv_q(sar);
+  const PictureShape upright = Turned(meta.rotation, par->width, par->height, sar);
+  meta.frame_width = upright.width;
+  meta.frame_height = upright.height;
+  sar = upright.sar;
   meta.sample_aspect_ratio = Reduced(sar.num, sar.den);
   meta.display_aspect_ratio =
       Reduced(int64_t{meta.frame_width} * sar.num, int64_t{meta.frame_height} * sar.den);

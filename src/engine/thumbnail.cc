@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "engine/av_error.h"
+#include "engine/media_input.h"
 
 namespace vidmill::engine {
 namespace {
@@ -39,7 +40,7 @@ int SourceMatrix(const AVFrame* frame, int height) {
 }
 
 // `in` (8-bit planar, even sizes) turned `rotation` degrees clockwise.
-Result<FramePtr> Turned(const AVFrame* in, int rotation) {
+Result<FramePtr> TurnedPicture(const AVFrame* in, int rotation) {
   const bool sideways = rotation % 180 != 0;
   ASSIGN_OR_RETURN(FramePtr out, NewFrame());
   out->format = in->format;
@@ -94,16 +95,15 @@ Status WriteJpegThumbnail(const AVFrame* frame, bool top_field_only, const std::
   const int rotation = options.rotation == 90 || options.rotation == 180 || options.rotation == 270
                            ? options.rotation
                            : 0;
-  const bool sideways = rotation % 180 != 0;
   int width = 0;
   int height = 0;
   // A field has half the lines of the picture it belongs to: size from the
   // frame, as shown (upright), then scaled to that size as stored.
   const AVRational sar =
       options.sample_aspect.num > 0 ? options.sample_aspect : frame->sample_aspect_ratio;
-  ThumbnailSize(sideways ? frame->height : frame->width, sideways ? frame->width : frame->height,
-                sideways ? av_inv_q(sar) : sar, options, &width, &height);
-  if (sideways) std::swap(width, height);
+  const PictureShape upright = Turned(rotation, frame->width, frame->height, sar);
+  ThumbnailSize(upright.width, upright.height, upright.sar, options, &width, &height);
+  if (rotation % 180 != 0) std::swap(width, height);
 
   // Scaled to RGB with the source's own matrix and range, then to full-range
   // BT.601 YUV, which is what JPEG readers assume. (A single YUV → YUV pass
@@ -150,7 +150,7 @@ Status WriteJpegThumbnail(const AVFrame* frame, bool top_field_only, const std::
   sws_scale(to_rgb.get(), frame->data, strides, 0, source_height, rgb->data, rgb->linesize);
   sws_scale(to_yuv.get(), rgb->data, rgb->linesize, 0, height, picture->data, picture->linesize);
   if (rotation != 0) {
-    ASSIGN_OR_RETURN(picture, Turned(picture.get(), rotation));
+    ASSIGN_OR_RETURN(picture, TurnedPicture(picture.get(), rotation));
     width = picture->width;
     height = picture->height;
   }

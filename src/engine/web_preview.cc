@@ -150,11 +150,10 @@ Status PreviewWriter::OpenVideo() {
   }
   // Shown upright: a stream stored turned (a display matrix) is turned back.
   const int rotation = UprightRotation(stream);
-  const bool sideways = rotation % 180 != 0;
+  const PictureShape shown = Turned(rotation, par->width, par->height, sar);
   int width = 0;
   int height = 0;
-  WebPreviewSize(sideways ? par->height : par->width, sideways ? par->width : par->height,
-                 sideways ? av_inv_q(sar) : sar, options_.max_height, &width, &height);
+  WebPreviewSize(shown.width, shown.height, shown.sar, options_.max_height, &width, &height);
   std::string upright = UprightFilter(rotation);
   if (!upright.empty()) upright += ",";
 
