@@ -177,12 +177,8 @@ TEST_F(IngestionTest, ThumbnailsShowTheSourcesColours) {
     IngestionOutputs outputs = Outputs(1);
     auto result = RunIngestion(path, IngestionKind::kFull, outputs, limits_, nullptr, nullptr);
     ASSERT_TRUE(result.ok()) << result.status().ToString();
-    const std::string rgb =
-        Output("ffmpeg -nostdin -v error -f image2 -i '" + outputs.thumbnail_paths[0] +
-               "' -vf scale=1:1:flags=area -pix_fmt rgb24 -f rawvideo -");
-    const std::string source =
-        Output("ffmpeg -nostdin -v error -i '" + path + "' -frames:v 1 -vf scale=in_color_matrix=" +
-               c.scale_matrix + ":in_range=tv,format=rgb24,scale=1:1:flags=area -f rawvideo -");
+    const std::string rgb = testing::MeanRgb(outputs.thumbnail_paths[0], "", "-f image2");
+    const std::string source = testing::MeanRgb(path, c.scale_matrix);
     ASSERT_EQ(rgb.size(), 3u);
     ASSERT_EQ(source.size(), 3u);
     for (int channel = 0; channel < 3; ++channel) {

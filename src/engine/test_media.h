@@ -100,6 +100,17 @@ inline double UprightPsnr(const std::string& path, const std::string& reference,
   return at == std::string::npos ? 0 : std::atof(report.c_str() + at + 3);
 }
 
+// The mean RGB of `path`'s first picture, three bytes: decoded by `matrix`
+// (the scale filter's name) from limited range, or ("") as ffmpeg decodes it
+// by default (a JPEG: full-range BT.601). `input`: ffmpeg input options.
+inline std::string MeanRgb(const std::string& path, const std::string& matrix = "",
+                           const std::string& input = "") {
+  const std::string decode =
+      matrix.empty() ? "" : "scale=in_color_matrix=" + matrix + ":in_range=tv,format=rgb24,";
+  return Output("ffmpeg -nostdin -v error " + input + " -i '" + path + "' -frames:v 1 -vf " +
+                decode + "scale=1:1:flags=area -pix_fmt rgb24 -f rawvideo -");
+}
+
 // A photograph from the plasma-workspace-wallpapers package (installed by
 // scripts/install-deps.sh). Synthetic patterns mislead media analysis (idet
 // calls a progressive testsrc2 clip interlaced); pans over photographs do not.

@@ -610,14 +610,6 @@ TEST(TranscodeTest, AudioStaysInSyncWhenTheStreamsStartApart) {
   }
 }
 
-// The mean RGB of `path`'s first picture decoded by `matrix` (the scale
-// filter's name) from limited range: three bytes.
-std::string MeanRgb(const std::string& path, const std::string& matrix) {
-  return Output("ffmpeg -nostdin -v error -i '" + path +
-                "' -frames:v 1 -vf scale=in_color_matrix=" + matrix +
-                ":in_range=tv,format=rgb24,scale=1:1:flags=area -f rawvideo -");
-}
-
 // The output's colour is converted and tagged (colour.h): an SD BT.601
 // picture upscaled to HD becomes BT.709 (it kept BT.601's values, untagged,
 // and showed green as (-14, 161, -7) in HD players), HD goes to SD the other
@@ -672,7 +664,7 @@ TEST(TranscodeTest, ColourIsConvertedToTheOutputsStandardAndTagged) {
     const std::string out = dir.path() + "/out." + c.container;
     EXPECT_EQ(FfprobeVideo(out, "color_range,color_space,color_transfer,color_primaries"),
               Output("echo '" + c.tags + "' | tr , '\\n'"));
-    const std::string rgb = MeanRgb(out, c.matrix);
+    const std::string rgb = testing::MeanRgb(out, c.matrix);
     ASSERT_EQ(rgb.size(), 3u);
     // Within rounding: the wrong matrix is 20 or more off in green, a range
     // expanded twice 11 in red and blue.
