@@ -108,7 +108,7 @@ class Pipeline {
       // picture (audio before it is dropped, a gap before the audio's start
       // is filled with silence), so sources whose streams start apart
       // (MPEG-TS) or whose range starts between two pictures stay in sync.
-      // Until that picture is decoded the audio waits (AudioOriginFrom).
+      // Until that picture is decoded the audio waits (StartAudioAtTheFirstPicture).
       audio_origin_fallback_ = spec_.has_range ? start_time + spec_.start_ms / 1000.0 : video_start;
       range_start_ = start_time + spec_.start_ms / 1000.0;
       // Every audio stream becomes one of the output's (8 mono tracks of a
@@ -185,9 +185,12 @@ class Pipeline {
     lane.conformer =
         std::make_unique<AudioConformer>(lane.decoder->sample_rate, lane.decoder->sample_fmt,
                                          lane.decoder->ch_layout, lane.time_base);
+    // A range's sound is cut at its start only: its last picture may run up
+    // to a frame past the range's end (when the first falls after its start),
+    // and the sound goes on under it; WriteAudio cuts it at the pictures' end
+    // (cut at the range's end, the last 10-20 ms had been silence).
     if (spec_.has_range) {
-      lane.trim = "atrim=start=" + Seconds(start_time + spec_.start_ms / 1000.0) +
-                  ":end=" + Seconds(start_time + spec_.end_ms / 1000.0) + ",";
+      lane.trim = "atrim=start=" + Seconds(start_time + spec_.start_ms / 1000.0) + ",";
     }
     return Status::Ok();
   }
@@ -196,6 +199,7 @@ class Pipeline {
   // the input's seconds) is known; the audio that waited for it goes in first.
   Status StartAudio(double origin) {
     audio_started_ = true;
+    audio_origin_ = origin;
     for (const std::unique_ptr<AudioLane>& lane : audio_) {
       char layout[128];
       av_channel_layout_describe(&lane->decoder->ch_layout, layout, sizeof(layout));
@@ -224,15 +228,12 @@ class Pipeline {
     return Status::Ok();
   }
 
-  // The first decoded picture the output shows fixes the audio's origin: the
-  // first at or after a range's start (trim drops those before), else the
-  // first of all. Taking the range's start instead had put the video up to a
-  // picture early against the audio when the range began between two.
-  Status AudioOriginFrom(const AVFrame* frame) {
-    if (audio_started_ || audio_.empty()) return Status::Ok();
-    const double seconds = frame->pts * av_q2d(input_->video_stream()->time_base);
-    if (spec_.has_range && seconds < range_start_ - 1e-6) return Status::Ok();
-    return StartAudio(seconds);
+  // The first decoded picture the output shows (NoteVideoOrigin) fixes the
+  // audio's origin. Taking the range's start instead had put the video up to
+  // a picture early against the audio when the range began between two.
+  Status StartAudioAtTheFirstPicture() {
+    if (audio_started_ || audio_.empty() || !video_origin_set_) return Status::Ok();
+    return StartAudio(video_origin_);
   }
 
   Status SetUpOutput(const std::string& path) {
@@ -345,14 +346,16 @@ class Pipeline {
     ASSIGN_OR_RETURN(FramePtr frame, NewFrame());
     bool eof = false;
     // Once the video has ended (a range's trim), the audio is read on to the
-    // range's end: a muxer may store it well after the video of the same
-    // instant (MPEG program streams do, by half a second). Not further than
-    // the video 10 s past the range, should the audio have ended before it.
+    // last picture's end: a muxer may store it well after the video of the
+    // same instant (MPEG program streams do, by half a second). Not further
+    // than the video 10 s past the range, should the audio have ended before.
     double video_read_to = -std::numeric_limits<double>::infinity();
     auto audio_pending = [&] {
       if (!spec_.has_range || video_read_to >= range_end_ + 10) return false;
+      const double pictures_end =
+          audio_started_ ? audio_origin_ + frames_written_ / av_q2d(output_rate_) : range_end_;
       for (const std::unique_ptr<AudioLane>& lane : audio_) {
-        if (lane->read_to < range_end_) return true;
+        if (lane->read_to < pictures_end) return true;
       }
       return false;
     };
@@ -376,6 +379,7 @@ class Pipeline {
     }
     // Drain decoders, graphs and encoders.
     RETURN_IF_ERROR(Decode(video_decoder_.get(), nullptr, frame.get(), nullptr));
+    LimitToThePictures();
     RETURN_IF_ERROR(PushVideo(nullptr));
     RETURN_IF_ERROR(Encode(video_encoder_.get(), nullptr, video_stream_));
     for (const std::unique_ptr<AudioLane>& lane : audio_) {
@@ -412,7 +416,8 @@ class Pipeline {
       frame->pts = frame->best_effort_timestamp;
       if (video) {
         StampVideo(frame);
-        RETURN_IF_ERROR(AudioOriginFrom(frame));
+        NoteVideoOrigin(frame);
+        RETURN_IF_ERROR(StartAudioAtTheFirstPicture());
       }
       Status status = video ? PushVideo(frame) : PushAudio(*lane, frame);
       av_frame_unref(frame);
@@ -436,11 +441,36 @@ class Pipeline {
     next_video_pts_ = frame->pts + FrameDuration(frame, video_frame_rate_, stream->time_base);
   }
 
+  // The first picture the output shows: a range's first at or after its
+  // start (trim drops those before), else the first of all. The chain's
+  // clock starts there (setpts=PTS-STARTPTS).
+  void NoteVideoOrigin(const AVFrame* frame) {
+    if (video_origin_set_) return;
+    const double seconds = frame->pts * av_q2d(input_->video_stream()->time_base);
+    if (spec_.has_range && seconds < range_start_ - 1e-6) return;
+    video_origin_ = seconds;
+    video_origin_set_ = true;
+  }
+
+  // Once every picture is decoded, the output holds no more than they last.
+  // The rate converters' end padding (filter_graph.cc) is cut at the clip's
+  // length, which without a stream duration (Matroska) is the file's: where
+  // the sound ran on past the pictures, the last picture was held too long
+  // (104 frames for 2 s at 50 fps). Counted as trim counts: a picture that
+  // starts before the end is kept.
+  void LimitToThePictures() {
+    if (!video_origin_set_ || next_video_pts_ == AV_NOPTS_VALUE) return;
+    const double seconds =
+        next_video_pts_ * av_q2d(input_->video_stream()->time_base) - video_origin_;
+    max_frames_ = static_cast<int64_t>(std::ceil(seconds * av_q2d(output_rate_) - 1e-6));
+  }
+
   Status PushVideo(AVFrame* frame) {
     return video_chain_->Push(frame, [this](AVFrame* filtered) -> Status {
       // Also between the frames one input frame makes (a rate converter can
       // make many), so a stop request is heard however the chain runs.
       if (cancel_ && cancel_()) return Status::Cancelled("processing was cancelled");
+      if (frames_written_ >= max_frames_) return Status::Ok();
       filtered->pts = frames_written_;  // constant-rate output
       filtered->pict_type = AV_PICTURE_TYPE_NONE;
       filtered->sample_aspect_ratio = OutputSampleAspect(spec_);
@@ -609,12 +639,16 @@ class Pipeline {
   std::unique_ptr<VideoFilterChain> video_chain_;
   std::vector<std::unique_ptr<AudioLane>> audio_;  // one per audio stream kept
   bool audio_started_ = false;                     // StartAudio has run
+  double audio_origin_ = 0;                        // input seconds the output starts at
   double audio_origin_fallback_ = 0;               // the origin by the timestamps alone
   double range_start_ = 0;                         // seconds, in the input's timestamps
   FormatOutputPtr output_;
   AVRational output_rate_{25, 1};
   int video_stream_ = -1;
   int64_t frames_written_ = 0;
+  int64_t max_frames_ = std::numeric_limits<int64_t>::max();  // LimitToThePictures
+  double video_origin_ = 0;  // input seconds of the first picture shown
+  bool video_origin_set_ = false;
   AVRational video_frame_rate_{25, 1};       // the source's, as the chain was built for
   int64_t next_video_pts_ = AV_NOPTS_VALUE;  // where the last decoded frame ends
   double expected_seconds_ = 1;

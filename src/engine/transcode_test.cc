@@ -980,6 +980,16 @@ TEST(TranscodeTest, EveryTrackLastsAsLongAsThePictures) {
     const std::string pcm = Output("ffmpeg -nostdin -v error -i '" + dir.path() + "/out." +
                                    c.container + "' -map 0:a:0 -ac 1 -ar 48000 -f s16le -");
     EXPECT_NEAR(pcm.size() / 2 / 48000.0, video, c.container == "mp4" ? 1024 / 48000.0 : 0.001);
+    // Where the source sounds under the last picture, so does the output, to
+    // its last 10 ms (a range starting between pictures had ended in silence).
+    const double start = std::max<int64_t>(0, c.start_ms) / 1000.0;
+    if (start + video <= c.audio_seconds && pcm.size() >= 960) {
+      const auto* samples = reinterpret_cast<const int16_t*>(pcm.data());
+      const size_t count = pcm.size() / 2;
+      double energy = 0;
+      for (size_t i = count - 480; i < count; ++i) energy += double(samples[i]) * samples[i];
+      EXPECT_GT(std::sqrt(energy / 480), 1000) << "the last 10 ms are silent";
+    }
   }
 }
 
@@ -1129,6 +1139,29 @@ TEST(TranscodeTest, FilterChainIsExplicitAndOrdered) {
             "trim=end=1.000000,setfield=prog,format=pix_fmts=yuv420p");
   EXPECT_EQ(RateString(24000.0 / 1001), "24000/1001");
   EXPECT_EQ(RateString(25), "25");
+}
+
+// A rate change on a Matroska source (no stream duration; here its sound
+// runs 1 s past its 2 s of pictures) ends with the pictures: the converters'
+// end padding had been cut at the file's length, not the video's, and the
+// last picture was held 80 ms too long.
+TEST(TranscodeTest, ARateChangeEndsWithThePicturesWhenTheSoundRunsOn) {
+  test::TempDir dir;
+  const std::string input = dir.path() + "/longer-sound.mkv";
+  ASSERT_TRUE(
+      Ffmpeg("-t 2 -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine=duration=3 "
+             "-c:v libx264 -preset ultrafast -c:a pcm_s16le '" +
+             input + "'"));
+  for (const char* converter : {"fps", "fblend"}) {
+    SCOPED_TRACE(converter);
+    TranscodeSpec spec = Base();
+    spec.frame_rate_converter = converter;
+    spec.fps = 50;
+    auto probe = RunSpec(spec, input, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    EXPECT_EQ(probe->frames, 100);
+    EXPECT_NEAR(probe->duration, 2.0, 1e-3);
+  }
 }
 
 }  // namespace
