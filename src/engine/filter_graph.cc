@@ -211,6 +211,12 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
       // source's frames pass one for one.
       steps.push_back(Graph("fps=fps=" + RateString(target)));
     }
+  } else {
+    // Kept fields, at the source's rate: fps repeats whole frames over a gap
+    // in the timestamps (a dropped-frame capture), so each field keeps its
+    // order and the pictures their sync; passed one after another, a 1 s gap
+    // had put the pictures 1 s ahead of the sound.
+    steps.push_back(Graph("fps=fps=" + RateString(spec.fps)));
   }
 
   // 7. Film grain, on the frames as they will be shown (before weaving).

@@ -113,7 +113,7 @@ TEST(FilterGraphTest, OwnFiltersSitAtTheirPlaceInTheFixedOrder) {
     spec.width = 640;
     spec.height = 480;
     cases.push_back(
-        {"kept fields", spec, "setpts | [dvres] | setsar | fieldorder | setfield | scale"});
+        {"kept fields", spec, "setpts | [dvres] | setsar | fps | fieldorder | setfield | scale"});
   }
   for (const Case& c : cases) {
     auto steps = BuildVideoSteps(c.spec, 0);

@@ -610,6 +610,39 @@ TEST(TranscodeTest, AudioStaysInSyncWhenTheStreamsStartApart) {
   }
 }
 
+// Interlaced material kept interlaced, from a capture that dropped a second
+// of pictures (frames 1-2 s missing from an MPEG-TS; a flash and a beep at
+// 3 s): the gap is filled by repeating whole frames, so the output lasts as
+// long as the source and the flash stays on the beep. The frames had been
+// written one after another: 2.0 s for the flash, 1 s ahead of its beep.
+TEST(TranscodeTest, KeptFieldsKeepTheirSyncAcrossAGapInThePictures) {
+  test::TempDir dir;
+  const std::string input = dir.path() + "/gap.ts";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i color=c=black:s=320x240:r=25:d=4,"
+             "drawbox=c=white:t=fill:enable='between(t\\,2.99\\,3.01)' "
+             "-f lavfi -i aevalsrc='0.5*sin(2*PI*1000*t)*between(t\\,3\\,3.1)':s=48000:d=4 "
+             "-vf \"select='not(between(t\\,1\\,1.99))',setfield=tff\" -fps_mode passthrough "
+             "-c:v mpeg2video -q:v 2 -flags +ilme+ildct -top 1 -c:a mp2 -b:a 192k '" +
+             input + "'"));
+  for (const std::string container : {"mxf", "mov"}) {
+    SCOPED_TRACE(container);
+    TranscodeSpec spec = Base();
+    spec.container = container;
+    spec.codec = "mpeg2";
+    spec.bitrate_mbps = 4;
+    spec.pixel_format = container == "mxf" ? "yuv422p" : "yuv420p";
+    spec.source_interlaced = spec.interlaced_output = true;
+    spec.source_top_field_first = spec.top_field_first = true;
+    auto probe = RunSpec(spec, input, container, dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    EXPECT_NEAR(probe->frames, 100, 1);
+    auto [flash, beep] = FlashAndBeep(dir.path() + "/out." + container);
+    EXPECT_NEAR(flash, 3.0, 0.041);
+    EXPECT_NEAR(beep, flash, 0.041);
+  }
+}
+
 // The output's colour is converted and tagged (colour.h): an SD BT.601
 // picture upscaled to HD becomes BT.709 (it kept BT.601's values, untagged,
 // and showed green as (-14, 161, -7) in HD players), HD goes to SD the other
