@@ -66,6 +66,10 @@ std::string Tags(const ColourDescription& colour) {
 
 }  // namespace
 
+AVColorSpace UntaggedMatrix(int width, int height) {
+  return static_cast<AVColorSpace>(IsHd(width, height) ? Bt709().matrix : Bt601(height).matrix);
+}
+
 ColourDescription SourceColour(const AVCodecParameters* par, AVPixelFormat decoded) {
   ColourDescription colour;
   const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(decoded);
@@ -73,7 +77,7 @@ ColourDescription SourceColour(const AVCodecParameters* par, AVPixelFormat decod
   const ColourDescription by_size = IsHd(par->width, par->height) ? Bt709() : Bt601(par->height);
   const bool matrix_tagged =
       par->color_space != AVCOL_SPC_UNSPECIFIED && par->color_space != AVCOL_SPC_RESERVED;
-  colour.matrix = matrix_tagged ? par->color_space : by_size.matrix;
+  colour.matrix = matrix_tagged ? par->color_space : UntaggedMatrix(par->width, par->height);
   // Untagged primaries and transfer follow the matrix's standard.
   const ColourDescription guess = colour.matrix == AVCOL_SPC_BT709       ? Bt709()
                                   : colour.matrix == AVCOL_SPC_SMPTE170M ? Bt601(480)

@@ -30,6 +30,10 @@ extern "C" {
 
 namespace vidmill::engine {
 
+// The matrix an untagged `width`×`height` picture is read with, as players
+// read it: BT.709 when HD (1280 wide or 720 lines and up), else BT.601.
+AVColorSpace UntaggedMatrix(int width, int height);
+
 // The source's colour as coded: `par`'s tags, the decoder's pixel format
 // (RGB, and the full-range yuvj formats), and guesses for what is untagged.
 ColourDescription SourceColour(const AVCodecParameters* par, AVPixelFormat decoded);

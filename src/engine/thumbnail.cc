@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "engine/av_error.h"
+#include "engine/colour.h"
 #include "engine/media_input.h"
 
 namespace vidmill::engine {
@@ -18,8 +19,8 @@ struct FileCloser {
   void operator()(std::FILE* file) const { std::fclose(file); }
 };
 
-// The SWS_CS_* matrix `frame`'s YUV was made with: its tag, else by size (HD
-// is BT.709, as FFmpeg's players assume).
+// The SWS_CS_* matrix `frame`'s YUV was made with: its tag, else by size
+// (colour.h's UntaggedMatrix).
 int SourceMatrix(const AVFrame* frame, int height) {
   switch (frame->colorspace) {
     case AVCOL_SPC_BT709:
@@ -35,7 +36,8 @@ int SourceMatrix(const AVFrame* frame, int height) {
     case AVCOL_SPC_BT2020_CL:
       return SWS_CS_BT2020;
     default:
-      return frame->width >= 1280 || height >= 720 ? SWS_CS_ITU709 : SWS_CS_ITU601;
+      return UntaggedMatrix(frame->width, height) == AVCOL_SPC_BT709 ? SWS_CS_ITU709
+                                                                      : SWS_CS_ITU601;
   }
 }
 
