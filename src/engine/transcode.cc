@@ -119,8 +119,12 @@ class Pipeline {
     }
     const bool audio = !audio_.empty();
     RETURN_IF_ERROR(SetUpOutput(output_path));
-    expected_seconds_ =
-        std::max(0.001, spec_.clip_seconds > 0 ? spec_.clip_seconds : format_seconds);
+    // Progress: against the range, else the pictures' length where known
+    // (a Matroska file whose sound ran on had stopped at 75 %, then ended).
+    expected_seconds_ = std::max(0.001, !spec_.has_range && spec_.source_video_seconds > 0
+                                            ? spec_.source_video_seconds
+                                        : spec_.clip_seconds > 0 ? spec_.clip_seconds
+                                                                 : format_seconds);
     if (spec_.has_range && spec_.start_ms > 2000) {
       // Land on a keyframe a little before the clip; trim drops the rest.
       double seek_to = start_time + spec_.start_ms / 1000.0 - 1.0;

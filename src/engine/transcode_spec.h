@@ -69,6 +69,10 @@ struct TranscodeSpec {
   // duration when there is one; Transcode() fills it in from the input's video
   // stream otherwise.
   double clip_seconds = 0;
+  // How long the pictures of the whole source last, when the caller knows it
+  // (the ingestion counted them): progress is measured against it rather than
+  // the file's length, which includes sound that runs on. 0: unknown.
+  double source_video_seconds = 0;
   bool keep_audio = true;
   int threads = 0;  // 0: the libraries' choice (every core)
 };

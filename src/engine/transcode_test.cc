@@ -1195,6 +1195,17 @@ TEST(TranscodeTest, ARateChangeEndsWithThePicturesWhenTheSoundRunsOn) {
     EXPECT_EQ(probe->frames, 100);
     EXPECT_NEAR(probe->duration, 2.0, 1e-3);
   }
+  // Its progress is measured against the pictures' length, when the caller
+  // knows it (the ingestion counted them): it had stopped at two thirds.
+  TranscodeSpec spec = Base();
+  spec.source_video_seconds = 2;
+  double reached = 0;
+  const TranscodeProgressFn progress = [&](const TranscodeProgress& report) {
+    reached = std::max(reached, report.fraction);
+  };
+  ASSERT_TRUE(
+      Transcode(input, dir.path() + "/out.mov", spec, MediaLimits{}, progress, nullptr).ok());
+  EXPECT_NEAR(reached, 1.0, 1e-9);
 }
 
 }  // namespace

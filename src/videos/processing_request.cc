@@ -398,6 +398,7 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   plan.source_width = source.width;
   plan.source_height = source.height;
   plan.source_rotation = source.rotation;
+  plan.source_video_ms = source.video_duration_ms;
   plan.has_audio = source.has_audio;
 
   // --- container and codec ---

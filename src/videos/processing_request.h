@@ -88,6 +88,7 @@ struct ProcessingPlan {
   int source_width = 0;
   int source_height = 0;
   int source_rotation = -1;  // SourceInfo::rotation
+  int64_t source_video_ms = 0;  // SourceInfo::video_duration_ms
   bool has_audio = false;
   // Filters in pipeline order; each empty when not used.
   std::string deinterlacer;             // deint | yadif | bwdif | weston3f

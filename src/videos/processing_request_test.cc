@@ -235,6 +235,10 @@ TEST(ProcessingRequestTest, ARangeAfterTheLastPictureIsRefused) {
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("range.startPositionMilliseconds"), std::string::npos)
       << refused.status().ToString();
+  // The pictures' length goes to the job (its progress is measured by it).
+  auto whole = Validate("{}", longer_sound);
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_EQ(whole->source_video_ms, 3000);
   EXPECT_TRUE(Validate(R"({"range": {"startPositionMilliseconds": 2900,
                                      "endPositionMilliseconds": 4000}})",
                        longer_sound)

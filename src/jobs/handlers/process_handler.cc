@@ -33,6 +33,7 @@ engine::TranscodeSpec TranscodeSpecFromPlan(const videos::ProcessingPlan& plan) 
   spec.source_width = plan.source_width;
   spec.source_height = plan.source_height;
   spec.source_rotation = plan.source_rotation;
+  spec.source_video_seconds = static_cast<double>(plan.source_video_ms) / 1000.0;
   spec.sample_aspect = plan.sample_aspect;
   spec.deinterlacer = plan.deinterlacer;
   spec.deinterlace_field_rate = plan.deinterlace_field_rate;
