@@ -21,7 +21,16 @@ Result<http::Response> ProcessVideo(ApiContext& context, http::Request& request)
     ASSIGN_OR_RETURN(source, videos::GetVideo(session, principal.team_id, source_id));
     return Status::Ok();
   }));
-  if (source.upload_status != videos::kStatusDone) {
+  // A processed video is processed again from its own file (passes chained:
+  // denoise, then upscale), once that file is there.
+  if (source.is_processed() && source.processing_status != videos::kStatusDone) {
+    return Status::Conflict("video '" + source_id + "' is a processed video whose processing " +
+                            (source.processing_status == videos::kStatusFailed
+                                 ? std::string("failed")
+                                 : "has not finished (" + source.processing_status + ")") +
+                            "; only a processed video that is DONE can be processed again");
+  }
+  if (source.upload_status != videos::kStatusDone && !source.is_processed()) {
     return Status::Conflict("video '" + source_id + "' has no media yet; upload it first");
   }
   if (source.ingestion_status == videos::kStatusFailed) {
@@ -67,7 +76,10 @@ Result<http::Response> ProcessVideo(ApiContext& context, http::Request& request)
     fresh.parent_id = source.id;
     fresh.name = source.name;
     fresh.processing_parameters = parameters;
-    fresh.processing_status = std::string(videos::kStatusInitial);
+    // IN_PROGRESS at 0 % from the moment it is accepted, as ingestion is:
+    // INITIAL, which an original that was never sent keeps, had stayed until a
+    // worker took the job, and a client could not tell queued from not asked.
+    fresh.processing_status = std::string(videos::kStatusInProgress);
     ASSIGN_OR_RETURN(child, videos::InsertVideo(session, fresh, context.clock->NowMillis()));
     return jobs::Enqueue(session,
                          jobs::NewJob{std::string(jobs::kKindProcess), child.id, job_params},

@@ -840,6 +840,37 @@ TEST_F(ProcessingTest, RateChangeOfKeptInterlacingNamesTheField) {
   EXPECT_NE(refused.body.find("deinterlacer"), std::string::npos) << refused.body;
 }
 
+// A processed video can be processed again, from its own file (passes
+// chained: here a 2× upscale of a one-second cut). It was accepted, and the
+// job always failed: "the source video's media file is missing". While the
+// first pass runs, the second is refused with a reason that fits.
+TEST_F(ProcessingTest, AProcessedVideoCanBeProcessedAgain) {
+  HttpResponse first = Process(object{
+      {"range", object{{"startPositionMilliseconds", 0}, {"endPositionMilliseconds", 1000}}}});
+  ASSERT_EQ(first.status, 200) << first.body;
+  const std::string child = Str(first.Json().at("processedVideoId"));
+  // Accepted is IN_PROGRESS at once (it had read INITIAL until a worker took
+  // the job, like an original never sent for processing).
+  HttpResponse queued =
+      client_->http().Get("/videos/v1/check-process-video-progress/" + child, client_->token());
+  ASSERT_EQ(queued.status, 200);
+  const std::string early = Str(queued.Json().at("processingState").at("processingStatus"));
+  EXPECT_TRUE(early == "IN_PROGRESS" || early == "DONE") << queued.body;
+  if (early == "IN_PROGRESS") {
+    HttpResponse too_soon = Process(object{}, child);
+    EXPECT_EQ(too_soon.status, 409) << too_soon.body;
+    EXPECT_NE(too_soon.body.find("has not finished"), std::string::npos) << too_soon.body;
+  }
+  ASSERT_EQ(Str(WaitForProcessing(child)["processingStatus"]), "DONE");
+
+  Processed second = ProcessToDone(object{{"resolution", object{{"tag", "2x"}}}}, child);
+  ASSERT_FALSE(second.video.empty());
+  EXPECT_EQ(Str(second.video["parentId"]), child);
+  const std::string path = Download(second, "second-pass.mov");
+  ASSERT_FALSE(path.empty());
+  EXPECT_EQ(ProbeVideo(path, "width,height,nb_read_frames"), "640,480,25\n");
+}
+
 TEST_F(ProcessingTest, SourcesThatAreNotReadyOrNotYoursAreRefused) {
   std::string empty = client_->CreateVideo();
   HttpResponse not_uploaded = Process(object{}, empty);

@@ -96,7 +96,9 @@ Status ProcessHandler::Run(JobContext& context) {
   }));
   context.SetMediaDuration(plan.DurationSeconds());
 
-  Result<std::string> input = blobs_.LocalPath(source_id, storage::kOriginalBlob);
+  // A processed video's file is its processed blob (chained processing).
+  Result<std::string> input = blobs_.LocalPath(
+      source_id, source.is_processed() ? storage::kProcessedBlob : storage::kOriginalBlob);
   if (!input.ok()) return Status::NotFound("the source video's media file is missing");
   std::string extension = ExtensionFor(plan.container);
   std::string output = context.temp_dir() + "/processed." + extension;
