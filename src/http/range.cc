@@ -157,7 +157,11 @@ Response FileResponse(const Request& request, const FileRepresentation& rep,
     return response;
   }
 
-  std::optional<std::string> range_header = request.headers.Get("Range");
+  // Range is defined for GET only (RFC 9110 §14.2): a HEAD ignores it and
+  // gives the whole file's headers (it had answered 206 with the range's
+  // length, which a client probing the size read as the file's).
+  std::optional<std::string> range_header =
+      head ? std::nullopt : request.headers.Get("Range");
   if (range_header) {
     std::optional<std::string> if_range = request.headers.Get("If-Range");
     if (if_range && !IfRangeAllows(*if_range, rep.etag, rep.last_modified)) {

@@ -209,6 +209,15 @@ TEST_F(FileResponseTest, HeadKeepsHeadersAndLength) {
   EXPECT_EQ(response.headers.Get("ETag"), "\"deadbeef\"");
 }
 
+TEST_F(FileResponseTest, HeadIgnoresARange) {
+  Response response = Get({{"Range", "bytes=10-19"}}, "HEAD");
+  EXPECT_EQ(response.status, 200);
+  EXPECT_TRUE(response.omit_body);
+  EXPECT_EQ(response.BodyLength(), 1000u);
+  EXPECT_FALSE(response.headers.Has("Content-Range"));
+  EXPECT_EQ(response.headers.Get("Accept-Ranges"), "bytes");
+}
+
 TEST_F(FileResponseTest, SingleRange) {
   Response response = Get({{"Range", "bytes=10-19"}});
   EXPECT_EQ(response.status, 206);
