@@ -414,6 +414,21 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
     }
     if (codec) RETURN_IF_ERROR(OneOf("mediaContainerCodec.codec", *codec, kCodecs).status());
   }
+  // A profile names its codec when the request names none ("appleProresProfile":
+  // "hq" alone is ProRes HQ); with another codec named, it does not apply and
+  // is left out (the reference's own example sends both profiles with h264).
+  ASSIGN_OR_RETURN(std::optional<std::string> prores,
+                   OptString(request, "appleProresProfile", "appleProresProfile"));
+  ASSIGN_OR_RETURN(std::optional<std::string> dnx,
+                   OptString(request, "dnxhdHrProfile", "dnxhdHrProfile"));
+  if (prores) RETURN_IF_ERROR(OneOf("appleProresProfile", *prores, kProresProfiles).status());
+  if (dnx) RETURN_IF_ERROR(OneOf("dnxhdHrProfile", *dnx, kDnxProfiles).status());
+  if (!codec && prores && dnx) {
+    return Status::InvalidArgument(
+        "appleProresProfile and dnxhdHrProfile name two codecs; give mediaContainerCodec.codec");
+  }
+  if (!codec && prores) codec = "prores";
+  if (!codec && dnx) codec = "dnxhd";
   auto pair_allowed = [](const std::string& c, const std::string& k) {
     const auto& codecs = CodecsFor(c);
     return std::find(codecs.begin(), codecs.end(), k) != codecs.end();
@@ -446,26 +461,10 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   plan.container = *container;
   plan.codec = *codec;
 
-  // --- profiles ---
-  ASSIGN_OR_RETURN(std::optional<std::string> prores,
-                   OptString(request, "appleProresProfile", "appleProresProfile"));
-  ASSIGN_OR_RETURN(std::optional<std::string> dnx,
-                   OptString(request, "dnxhdHrProfile", "dnxhdHrProfile"));
-  if (prores) {
-    if (plan.codec != "prores") {
-      return Refuse("appleProresProfile", value(*prores),
-                    "it is allowed only with codec prores (codec is " + plan.codec + ")");
-    }
-    ASSIGN_OR_RETURN(plan.profile, OneOf("appleProresProfile", *prores, kProresProfiles));
-  } else if (plan.codec == "prores") {
-    plan.profile = "standard";
-  }
-  if (dnx) {
-    if (plan.codec != "dnxhd") {
-      return Refuse("dnxhdHrProfile", value(*dnx),
-                    "it is allowed only with codec dnxhd (codec is " + plan.codec + ")");
-    }
-    ASSIGN_OR_RETURN(plan.profile, OneOf("dnxhdHrProfile", *dnx, kDnxProfiles));
+  // --- profiles (the one of the codec used; see above) ---
+  if (plan.codec == "prores") plan.profile = prores.value_or("standard");
+  if (plan.codec == "dnxhd" && dnx) {
+    plan.profile = *dnx;
     if (plan.profile == "dnxhd_444") {
       // FFmpeg's DNxHD encoder takes 4:4:4 only with its dnxhr_444 profile, so
       // DNxHD 444 (CID 1256) cannot be made: refuse it rather than fail the job.
@@ -590,7 +589,6 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
     RETURN_IF_ERROR(CheckKeys(*rate, "frameRate", {"tag", "fps"}));
     ASSIGN_OR_RETURN(std::optional<std::string> tag, OptString(*rate, "tag", "frameRate.tag"));
     ASSIGN_OR_RETURN(std::optional<double> fps, OptNumber(*rate, "fps", "frameRate.fps"));
-    if (tag && fps) return Status::InvalidArgument("frameRate: give tag or fps, not both");
     if (tag) {
       auto it = FrameRateTags().find(*tag);
       if (it == FrameRateTags().end()) {
@@ -599,6 +597,16 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
         return Refuse("frameRate.tag", value(*tag), "allowed: " + Join(names));
       }
       plan.requested_fps = it->second;
+      // Both may be given when they agree, as the reference's example does
+      // ("film", 24.0); 23.976 names film_ntsc's 24000/1001 to the reference's
+      // own three decimals.
+      if (fps && std::fabs(*fps - it->second) > 0.0005) {
+        char rate[32];
+        std::snprintf(rate, sizeof(rate), "%.5g", it->second);
+        return Refuse(
+            "frameRate.fps", value(*fps),
+            "frameRate.tag " + *tag + " is " + rate + " fps; give fps equal to it, or one of them");
+      }
     } else if (fps) {
       if (*fps < 0.001 || *fps > 999)
         return Refuse("frameRate.fps", value(*fps), "allowed: 0.001 to 999");
@@ -952,15 +960,19 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
                                                             "range.startPositionMilliseconds"));
     ASSIGN_OR_RETURN(std::optional<double> end,
                      OptNumber(*range, "endPositionMilliseconds", "range.endPositionMilliseconds"));
-    std::string limits = "allowed: 0 <= start < end <= " + std::to_string(source.duration_ms) +
-                         " (the source duration)";
+    std::string limits =
+        "allowed: whole milliseconds, 0 <= start < end <= " + std::to_string(source.duration_ms) +
+        " (the source duration)";
+    // Whole milliseconds, as the reference's integers (0.5 had been taken as
+    // 0, and an end of 0.5 refused as "start 0 must be before end 0").
     if (start) {
-      if (*start < 0 || *start >= static_cast<double>(source.duration_ms))
+      if (*start < 0 || *start >= static_cast<double>(source.duration_ms) ||
+          *start != std::floor(*start))
         return Refuse("range.startPositionMilliseconds", value(*start), limits);
       plan.start_ms = static_cast<int64_t>(*start);
     }
     if (end) {
-      if (*end <= 0 || *end > static_cast<double>(source.duration_ms))
+      if (*end <= 0 || *end > static_cast<double>(source.duration_ms) || *end != std::floor(*end))
         return Refuse("range.endPositionMilliseconds", value(*end), limits);
       plan.end_ms = static_cast<int64_t>(*end);
     }

@@ -45,10 +45,8 @@ TEST(ProcessingRequestTest, EveryRuleRefusesWithAMessageNamingTheField) {
       {R"({"mediaContainerCodec": {"container": "mts", "codec": "ffv1"}})", "mts"},
       {R"({"mediaContainerCodec": {"container": "mxf", "codec": "hevc"}})", "mxf"},
       {R"({"mediaContainerCodec": {"contaner": "mov"}})", "mediaContainerCodec.contaner"},
-      {R"({"appleProresProfile": "hq"})", "appleProresProfile"},
       {R"({"mediaContainerCodec": {"codec": "prores"}, "appleProresProfile": "ultra"})",
        "appleProresProfile"},
-      {R"({"dnxhdHrProfile": "dnxhr_sq"})", "dnxhdHrProfile"},
       {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_xx"})",
        "dnxhdHrProfile"},
       {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "dnxhdHrProfile": "dnxhd_sq"})", "1920x1080"},
@@ -87,7 +85,11 @@ TEST(ProcessingRequestTest, EveryRuleRefusesWithAMessageNamingTheField) {
       {R"({"frameRate": {"fps": 0}})", "frameRate.fps"},
       {R"({"frameRate": {"fps": 1000}})", "frameRate.fps"},
       {R"({"frameRate": {"tag": "cinema"}})", "frameRate.tag"},
-      {R"({"frameRate": {"tag": "film", "fps": 24}})", "not both"},
+      {R"({"frameRate": {"tag": "film", "fps": 25}})", "frameRate.tag film is 24 fps"},
+      {R"({"frameRate": {"tag": "film_ntsc", "fps": 24}})", "is 23.976 fps"},
+      {R"({"mediaContainerCodec": {"codec": "dnxhd"}, "appleProresProfile": "ultra"})",
+       "appleProresProfile"},
+      {R"({"appleProresProfile": "hq", "dnxhdHrProfile": "dnxhr_sq"})", "two codecs"},
       {R"({"resolution": {"tag": "5x"}})", "resolution.tag"},
       {R"({"resolution": {"tag": "2x", "width": 100}})", "not both"},
       {R"({"resolution": {"width": 1920, "height": 1080, "aspectRatioTag": "16:9"}})", "together"},
@@ -102,6 +104,8 @@ TEST(ProcessingRequestTest, EveryRuleRefusesWithAMessageNamingTheField) {
       {R"({"range": {"startPositionMilliseconds": 5000, "endPositionMilliseconds": 5000}})",
        "before end"},
       {R"({"range": {"startPositionMilliseconds": "0"}})", "number"},
+      {R"({"range": {"endPositionMilliseconds": 0.5}})", "whole milliseconds"},
+      {R"({"range": {"startPositionMilliseconds": 0.5}})", "whole milliseconds"},
       {R"({"deinterlacer": 3})", "deinterlacer"},
       {R"({"mediaContainerCodec": {"container": "mxf"}, "frameRate": {"fps": 15}})",
        "container mxf takes frame rates 23.976, 24, 25"},
@@ -221,6 +225,33 @@ TEST(ProcessingRequestTest, ASizeRoundedToTheChromaGridKeepsTheDisplayAspect) {
   auto square = Validate("{}", odd);
   ASSERT_TRUE(square.ok()) << square.status().ToString();
   EXPECT_EQ(square->sample_aspect, 1.0);
+}
+
+// The reference's own example sends both profiles with codec h264, and a
+// frame-rate tag with the fps it names: accepted (both were 400s). A profile
+// that does not apply to the codec named is left out; with no codec named, a
+// profile names its codec.
+TEST(ProcessingRequestTest, TheReferencesExampleFieldsAreAccepted) {
+  auto example = Validate(R"({"mediaContainerCodec": {"container": "mov", "codec": "h264"},
+                              "appleProresProfile": "standard", "dnxhdHrProfile": "dnxhd_sq",
+                              "frameRate": {"tag": "film", "fps": 24.0}})");
+  ASSERT_TRUE(example.ok()) << example.status().ToString();
+  EXPECT_EQ(example->codec, "h264");
+  EXPECT_EQ(example->profile, "");
+  EXPECT_EQ(example->fps, 24.0);
+  auto ntsc = Validate(R"({"frameRate": {"tag": "film_ntsc", "fps": 23.976}})");
+  ASSERT_TRUE(ntsc.ok()) << ntsc.status().ToString();
+  EXPECT_DOUBLE_EQ(ntsc->fps, 24000.0 / 1001);
+  auto prores = Validate(R"({"appleProresProfile": "hq"})");
+  ASSERT_TRUE(prores.ok()) << prores.status().ToString();
+  EXPECT_EQ(prores->codec, "prores");
+  EXPECT_EQ(prores->container, "mov");
+  EXPECT_EQ(prores->profile, "hq");
+  auto dnx =
+      Validate(R"({"mediaContainerCodec": {"container": "mxf"}, "dnxhdHrProfile": "dnxhr_hq"})");
+  ASSERT_TRUE(dnx.ok()) << dnx.status().ToString();
+  EXPECT_EQ(dnx->codec, "dnxhd");
+  EXPECT_EQ(dnx->profile, "dnxhr_hq");
 }
 
 // A range that starts after the last picture (the sound runs on) is refused
