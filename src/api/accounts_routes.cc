@@ -108,29 +108,23 @@ class UncachedRoutes {
   explicit UncachedRoutes(http::Router& router) : router_(router) {}
 
   void Add(std::string method, std::string pattern, http::Handler handler) {
-    router_.Add(std::move(method), std::move(pattern),
-                [handler = std::move(handler)](http::Request& request) -> Result<http::Response> {
-                  Result<http::Response> result = handler(request);
-                  if (result.ok()) result->headers.Set("Cache-Control", "no-store");
-                  return result;
-                });
+    router_.Add(std::move(method), std::move(pattern), Uncached(std::move(handler)));
+  }
+  void AddGetWithoutHead(std::string pattern, http::Handler handler) {
+    router_.AddGetWithoutHead(std::move(pattern), Uncached(std::move(handler)));
   }
 
  private:
+  static http::Handler Uncached(http::Handler handler) {
+    return [handler = std::move(handler)](http::Request& request) -> Result<http::Response> {
+      Result<http::Response> result = handler(request);
+      if (result.ok()) result->headers.Set("Cache-Control", "no-store");
+      return result;
+    };
+  }
+
   http::Router& router_;
 };
-
-// The reference makes the two secret rotations GETs. The router answers HEAD
-// with a GET route's handler and drops the body, so a HEAD (a link checker, a
-// cautious integrator) would replace the secret and throw away the response
-// that carries the new one: these routes refuse HEAD instead.
-std::optional<http::Response> RefuseHead(const http::Request& request) {
-  if (request.method != "HEAD") return std::nullopt;
-  http::Response response = http::ErrorResponse(
-      Status(Code::kMethodNotAllowed, "HEAD would replace the secret without returning it; use GET"));
-  response.headers.Set("Allow", "GET");
-  return response;
-}
 
 http::Response UserDocument(const accounts::User& user) {
   return http::Response::Json(boost::json::object{{"user", AccountService::UserJson(user)}});
@@ -191,26 +185,28 @@ void RegisterAccountsRoutes(http::Router& router, ApiContext& context) {
                                                         {"team", AccountService::TeamJson(team)}});
       });
 
-  routes.Add("GET", "/accounts/v1/generate-auth-secret",
-             Challenging(
-                 Schemes::kBearerOrBasic,
-                 [accounts, caller](http::Request& request) -> Result<http::Response> {
-                   if (auto refused = RefuseHead(request)) return *std::move(refused);
-                   ASSIGN_OR_RETURN(Identity identity, caller->IdentifyAllowingBasic(request));
-                   ASSIGN_OR_RETURN(accounts::User user, accounts->RotateKeyPair(identity.user_id));
-                   return UserDocument(user);
-                 }));
+  // The reference makes the two secret rotations GETs. A HEAD (a link
+  // checker, a cautious integrator) would replace the secret and drop the
+  // response that carries the new one: these two refuse HEAD.
+  routes.AddGetWithoutHead(
+      "/accounts/v1/generate-auth-secret",
+      Challenging(Schemes::kBearerOrBasic,
+                  [accounts, caller](http::Request& request) -> Result<http::Response> {
+                    ASSIGN_OR_RETURN(Identity identity, caller->IdentifyAllowingBasic(request));
+                    ASSIGN_OR_RETURN(accounts::User user,
+                                     accounts->RotateKeyPair(identity.user_id));
+                    return UserDocument(user);
+                  }));
 
-  routes.Add("GET", "/accounts/v1/generate-signature-secret",
-             Challenging(Schemes::kBearerOrBasic,
-                         [accounts, caller](http::Request& request) -> Result<http::Response> {
-                           if (auto refused = RefuseHead(request)) return *std::move(refused);
-                           ASSIGN_OR_RETURN(Identity identity,
-                                            caller->IdentifyAllowingBasic(request));
-                           ASSIGN_OR_RETURN(accounts::User user,
-                                            accounts->NewSignatureSecret(identity.user_id));
-                           return UserDocument(user);
-                         }));
+  routes.AddGetWithoutHead(
+      "/accounts/v1/generate-signature-secret",
+      Challenging(Schemes::kBearerOrBasic,
+                  [accounts, caller](http::Request& request) -> Result<http::Response> {
+                    ASSIGN_OR_RETURN(Identity identity, caller->IdentifyAllowingBasic(request));
+                    ASSIGN_OR_RETURN(accounts::User user,
+                                     accounts->NewSignatureSecret(identity.user_id));
+                    return UserDocument(user);
+                  }));
 
   routes.Add("POST", "/accounts/v1/update-password",
              Challenging(

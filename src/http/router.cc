@@ -20,6 +20,10 @@ void Router::Add(std::string method, std::string pattern, Handler handler) {
   routes_.push_back({std::move(method), Split(pattern), std::move(handler), nullptr});
 }
 
+void Router::AddGetWithoutHead(std::string pattern, Handler handler) {
+  routes_.push_back({"GET", Split(pattern), std::move(handler), nullptr, false});
+}
+
 void Router::AddStream(std::string method, std::string pattern, StreamHandler handler) {
   routes_.push_back({std::move(method), Split(pattern), nullptr, std::move(handler)});
 }
@@ -41,11 +45,11 @@ Router::Match Router::Find(Request& request) const {
       }
     }
     if (!fits) continue;
-    bool method_fits =
-        route.method == request.method || (route.method == "GET" && request.method == "HEAD");
+    const bool head = route.method == "GET" && route.answers_head;
+    const bool method_fits = route.method == request.method || (head && request.method == "HEAD");
     if (!method_fits) {
       allowed.insert(route.method);
-      if (route.method == "GET") allowed.insert("HEAD");
+      if (head) allowed.insert("HEAD");
       continue;
     }
     request.params = std::move(params);

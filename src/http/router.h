@@ -29,7 +29,11 @@ using StreamHandler = std::function<Result<std::unique_ptr<BodySink>>(Request&)>
 
 class Router {
  public:
+  // A GET route also answers HEAD (the body dropped), unless added with
+  // AddGetWithoutHead: for a GET that changes something and whose body is the
+  // point (the reference's secret rotations), HEAD is a 405 with Allow: GET.
   void Add(std::string method, std::string pattern, Handler handler);
+  void AddGetWithoutHead(std::string pattern, Handler handler);
   void AddStream(std::string method, std::string pattern, StreamHandler handler);
 
   struct Match {
@@ -47,6 +51,7 @@ class Router {
     std::vector<std::string> segments;
     Handler handler;
     StreamHandler stream;
+    bool answers_head = true;  // a GET route's
   };
   static std::vector<std::string> Split(std::string_view path);
   std::vector<Route> routes_;

@@ -256,6 +256,12 @@ TEST_F(AccountsTest, HeadDoesNotRotateASecretItCannotReturn) {
       if (strcasecmp(name.c_str(), "Allow") == 0) allow_get = value == "GET";
     }
     EXPECT_TRUE(allow_get) << path;
+    // The 405 for another method names the same (it had said "GET, HEAD").
+    HttpResponse post = client_->Send("POST", path, {{"Authorization", Bearer(token)}});
+    EXPECT_EQ(post.status, 405) << path;
+    for (const auto& [name, value] : post.headers) {
+      if (strcasecmp(name.c_str(), "Allow") == 0) EXPECT_EQ(value, "GET") << path;
+    }
   }
   // Neither secret changed: the token still works and the signature secret is the same.
   EXPECT_EQ(secret(), before);
