@@ -643,6 +643,40 @@ TEST(TranscodeTest, KeptFieldsKeepTheirSyncAcrossAGapInThePictures) {
   }
 }
 
+// Progress counts pictures coded, not pictures handed to the encoder: x264
+// holds dozens back for its look-ahead, and a 1080p job had sat at "99 %,
+// 0 s left" for 8 s while it coded them. The stop check runs once per packet
+// read and once per picture handed over; just before the last picture goes
+// in, most of them are still to be coded.
+TEST(TranscodeTest, ProgressCountsPicturesCoded) {
+  test::TempDir dir;
+  TranscodeSpec spec = Base();
+  spec.keep_audio = false;
+  auto run = [&](int64_t watch_call, double* seen) {
+    int64_t calls = 0;
+    double last = 0;
+    const TranscodeProgressFn progress = [&](const TranscodeProgress& report) {
+      last = report.fraction;
+    };
+    const CancelFn count = [&] {
+      if (++calls == watch_call) *seen = last;
+      return false;
+    };
+    auto result = Transcode(Inputs::Get().progressive, dir.path() + "/out.mov", spec, MediaLimits{},
+                            progress, count);
+    EXPECT_TRUE(result.ok()) << result.status().ToString();
+    EXPECT_NEAR(last, 1.0, 1e-9);
+    return calls;
+  };
+  double unused = 0;
+  const int64_t calls = run(-1, &unused);
+  ASSERT_GT(calls, 50);
+  double near_the_end = -1;
+  run(calls - 2, &near_the_end);
+  EXPECT_GE(near_the_end, 0);
+  EXPECT_LT(near_the_end, 0.8);
+}
+
 // The output's colour is converted and tagged (colour.h): an SD BT.601
 // picture upscaled to HD becomes BT.709 (it kept BT.601's values, untagged,
 // and showed green as (-14, 161, -7) in HD players), HD goes to SD the other
