@@ -491,6 +491,14 @@ Status SweepMediaOrphans(ApiContext& context) {
   }));
   ASSIGN_OR_RETURN(storage::SweepStats stats,
                    context.blobs->SweepOrphans(known, context.clock->Now()));
+  if (stats.orphan_directories_kept > 0) {
+    LogWarning("media sweep: kept " + std::to_string(stats.orphan_directories_kept) + " of " +
+               std::to_string(stats.video_directories) +
+               " video directories that no row of this database names: the database does not "
+               "look like this media directory's (a fresh or wrong --database, or a restored "
+               "backup?), so nothing was removed. Check --database and --media-dir; once they "
+               "are right, directories no video row names can be deleted by hand");
+  }
   if (stats.orphan_directories_removed > 0 || stats.temp_files_removed > 0) {
     LogInfo("media sweep: removed " + std::to_string(stats.orphan_directories_removed) +
             " orphan video directories and " + std::to_string(stats.temp_files_removed) +

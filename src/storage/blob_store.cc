@@ -681,6 +681,9 @@ class FileBlobStore final : public BlobStore {
         std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
     const int64_t grace_ms = std::chrono::milliseconds(orphan_grace).count();
     const int64_t temp_age_ms = std::chrono::milliseconds(temp_max_age).count();
+    // First the directories, then whether the database is this store's.
+    std::vector<std::string> dirs, orphans;
+    int known = 0;
     for (; it != fs::directory_iterator(); it.increment(error)) {
       if (error) break;
       const std::string video_id = it->path().filename().string();
@@ -689,14 +692,33 @@ class FileBlobStore final : public BlobStore {
       const std::string dir = it->path().string();
       struct stat st {};
       if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
-      if (known_video_ids.count(video_id) == 0 && now_ms - MtimeMillis(st) >= grace_ms) {
-        std::error_code remove_error;
-        fs::remove_all(dir, remove_error);
-        if (!remove_error) {
-          ++stats.orphan_directories_removed;
-          continue;
-        }
+      if (known_video_ids.count(video_id) > 0) {
+        ++known;
+        dirs.push_back(dir);
+      } else if (now_ms - MtimeMillis(st) >= grace_ms) {
+        orphans.push_back(dir);
+      } else {
+        dirs.push_back(dir);
       }
+    }
+    if (error) return Status::Unavailable("cannot list " + root_ + ": " + error.message());
+    stats.video_directories = static_cast<int>(dirs.size() + orphans.size());
+    const size_t most = std::max<size_t>(16, static_cast<size_t>(stats.video_directories) / 4);
+    if (!orphans.empty() && (known == 0 || orphans.size() > most)) {
+      stats.orphan_directories_kept = static_cast<int>(orphans.size());
+      orphans.clear();
+    }
+    for (const std::string& dir : orphans) {
+      std::error_code remove_error;
+      fs::remove_all(dir, remove_error);
+      if (!remove_error) {
+        ++stats.orphan_directories_removed;
+      } else {
+        dirs.push_back(dir);
+      }
+    }
+    // Stale temporary files, in the directories that stay.
+    for (const std::string& dir : dirs) {
       std::error_code inner_error;
       for (fs::directory_iterator file(dir, inner_error);
            !inner_error && file != fs::directory_iterator(); file.increment(inner_error)) {
@@ -710,7 +732,6 @@ class FileBlobStore final : public BlobStore {
         if (!remove_error) ++stats.temp_files_removed;
       }
     }
-    if (error) return Status::Unavailable("cannot list " + root_ + ": " + error.message());
     return stats;
   }
 

@@ -123,6 +123,10 @@ class BlobReader {
 struct SweepStats {
   int orphan_directories_removed = 0;
   int temp_files_removed = 0;
+  // Orphans left in place because the database does not look like this
+  // store's (see SweepOrphans); 0 when the sweep removed what it found.
+  int orphan_directories_kept = 0;
+  int video_directories = 0;  // seen, known or not
 };
 
 class BlobStore {
@@ -169,6 +173,13 @@ class BlobStore {
   // modified within `orphan_grace` of `now` (so a video created while the
   // sweep runs is not lost), and every temporary file older than
   // `temp_max_age`.
+  //
+  // Orphans come from rare crash windows, so they are few. When the database
+  // knows none of the directories, or more than a quarter of them (at least
+  // 16) would go, it is taken to be another store's (a fresh or mistyped
+  // --database, a restored backup): no directory is removed, and the count is
+  // reported as orphan_directories_kept. A node started on an empty database
+  // had wiped every video's media.
   virtual Result<SweepStats> SweepOrphans(
       const std::set<std::string>& known_video_ids, TimePoint now,
       std::chrono::seconds orphan_grace = std::chrono::hours(1),

@@ -8,8 +8,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -450,6 +452,44 @@ TEST_F(BlobStoreTest, SweepRemovesOrphansAndStaleTemps) {
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->orphan_directories_removed, 1);
   EXPECT_FALSE(fs::exists(root_ + "/" + fresh_orphan));
+}
+
+// A database that knows none of the store's videos (fresh, mistyped, another
+// installation's), or whose rows would leave most of them orphans (a restored
+// backup), is not this store's: nothing is removed. An empty database had
+// wiped every video's media at start-up.
+TEST_F(BlobStoreTest, SweepKeepsEverythingForADatabaseThatIsNotTheStores) {
+  const TimePoint now = std::chrono::system_clock::now();
+  std::vector<std::string> videos;
+  for (int i = 0; i < 40; ++i) {
+    char id[40];
+    std::snprintf(id, sizeof(id), "00000000-0000-4000-8000-%012d", i);
+    videos.push_back(id);
+    auto writer = store_->Create(id, "original");
+    ASSERT_TRUE((*writer)->Append("media").ok());
+    ASSERT_TRUE((*writer)->Commit().ok());
+    SetMtime(root_ + "/" + id, now - std::chrono::hours(48));
+  }
+  auto stats = store_->SweepOrphans({}, now);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->orphan_directories_removed, 0);
+  EXPECT_EQ(stats->orphan_directories_kept, 40);
+  EXPECT_EQ(stats->video_directories, 40);
+  // A backup that knows 10 of the 40: 30 orphans are too many.
+  const std::set<std::string> backup(videos.begin(), videos.begin() + 10);
+  stats = store_->SweepOrphans(backup, now);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->orphan_directories_kept, 30);
+  for (const std::string& video : videos) EXPECT_TRUE(*store_->Exists(video, "original"));
+  // The store's own database, with a few orphans (rows deleted, files left
+  // by a crash): those go.
+  const std::set<std::string> own(videos.begin() + 3, videos.end());
+  stats = store_->SweepOrphans(own, now);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->orphan_directories_removed, 3);
+  EXPECT_EQ(stats->orphan_directories_kept, 0);
+  EXPECT_FALSE(*store_->Exists(videos[0], "original"));
+  EXPECT_TRUE(*store_->Exists(videos[3], "original"));
 }
 
 }  // namespace

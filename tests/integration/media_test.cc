@@ -1061,9 +1061,29 @@ TEST(MediaDiskFullTest, AReuploadThatCannotBeRecordedKeepsThePreviousFile) {
   EXPECT_EQ(download.body == second, true);
 }
 
+// A user of `server` with one uploaded video (light, so nothing ingests it):
+// its id.
+std::string UploadedVideo(ServerHarness& server, const std::string& email) {
+  const std::string token = server.CreateUserAndLogin(email, "correct horse battery", email);
+  HttpClient client(server.port());
+  HttpResponse created =
+      client.SendJson("PUT", "/videos/v1/video", boost::json::object{{"name", "clip"}}, token);
+  EXPECT_EQ(created.status, 200) << created.body;
+  const std::string video(created.Json().at("videoId").as_string());
+  HttpResponse uploaded =
+      client.Send("POST", "/media/v1/upload/light/" + video,
+                  {{"Authorization", "Bearer " + token}, {"Content-Type", MultipartType()}},
+                  MultipartBody("clip.mp4", "precious media"));
+  EXPECT_EQ(uploaded.status, 200) << uploaded.body;
+  return video;
+}
+
 // Its own server: restarts it.
 TEST(MediaSweepTest, OrphansAreSweptAtStartUp) {
   ServerHarness server;
+  // A video of this database's, so that the sweep sees the database is the
+  // media directory's (MediaSweepTest.AnotherDatabaseNeverEmptiesTheMediaDirectory).
+  const std::string video = UploadedVideo(server, "sweep@example.com");
   const fs::path media = fs::path(server.data_dir()) / "media";
   const fs::path orphan = media / NewId();
   fs::create_directories(orphan);
@@ -1081,6 +1101,24 @@ TEST(MediaSweepTest, OrphansAreSweptAtStartUp) {
   EXPECT_FALSE(fs::exists(orphan)) << server.ServerLog();
   EXPECT_TRUE(fs::exists(fresh_orphan)) << "within the grace period";
   EXPECT_TRUE(fs::exists(not_ours));
+  EXPECT_TRUE(fs::exists(media / video / "original"));
+}
+
+// A node started on a database that is not the media directory's (a fresh
+// one, a mistyped --database) removes nothing and says why: it had deleted
+// every video's media ("removed 88 orphan video directories").
+TEST(MediaSweepTest, AnotherDatabaseNeverEmptiesTheMediaDirectory) {
+  ServerHarness first;
+  const std::string video = UploadedVideo(first, "owner@example.com");
+  const fs::path media = fs::path(first.data_dir()) / "media";
+  fs::last_write_time(media / video, fs::file_time_type::clock::now() - std::chrono::hours(48));
+
+  ServerHarness second(ServerHarness::Options{.extra_flags = {"--media-dir", media.string()}});
+  HttpClient probe(second.port());
+  EXPECT_EQ(probe.Send("GET", "/healthz").status, 200);
+  EXPECT_TRUE(fs::exists(media / video / "original")) << second.ServerLog();
+  EXPECT_NE(second.ServerLog().find("nothing was removed"), std::string::npos)
+      << second.ServerLog();
 }
 
 }  // namespace
