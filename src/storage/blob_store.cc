@@ -58,6 +58,12 @@ Status ErrnoStatus(std::string_view what, const std::string& path, int err) {
     case EMFILE:
     case ENFILE:
     case ENOMEM:
+    // Storage that refuses writes (remounted read-only, permissions changed)
+    // is a fault of the installation, not of the request: 503, and jobs wait
+    // it out (it had been a 500).
+    case EROFS:
+    case EACCES:
+    case EPERM:
       return Status::Unavailable(std::move(message));
     default:
       return Status::Internal(std::move(message));

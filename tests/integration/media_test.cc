@@ -1002,6 +1002,33 @@ TEST(MediaDiskFullTest, AFullDiskIsA503AndLosesNothing) {
 // a re-upload whose file fits on the disk but whose database transaction then
 // cannot commit (the WAL cannot grow) must not destroy the previous upload.
 // The new file was already renamed over it; it is put back.
+// Media storage that refuses writes (remounted read-only) is a 503, like a
+// full disk: a fault of the installation, not of the request (it was a 500).
+// Once it is writable again, the same upload goes through.
+TEST(MediaDiskFullTest, ReadOnlyMediaStorageIsA503) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs";
+  TmpfsMount disk("8m");
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs: " << disk.error();
+  ServerHarness server(ServerHarness::Options{.extra_flags = {"--media-dir", disk.path()}});
+  std::string token = server.CreateUserAndLogin("ro@example.com", "correct horse battery", "ro");
+  HttpClient client(server.port());
+  const std::string id = CreateVideo(client, token);
+  ASSERT_FALSE(id.empty());
+  ASSERT_EQ(mount("tmpfs", disk.path().c_str(), "tmpfs", MS_REMOUNT | MS_RDONLY, nullptr), 0)
+      << std::strerror(errno);
+  auto upload = [&] {
+    return client.Send("POST", "/media/v1/upload/" + id,
+                       {{"Authorization", "Bearer " + token}, {"Content-Type", MultipartType()}},
+                       MultipartBody("clip.mp4", "some media"));
+  };
+  HttpResponse refused = upload();
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_NE(refused.body.find("errorMessage"), std::string::npos) << refused.body;
+  ASSERT_EQ(mount("tmpfs", disk.path().c_str(), "tmpfs", MS_REMOUNT, nullptr), 0)
+      << std::strerror(errno);
+  EXPECT_EQ(upload().status, 200);
+}
+
 TEST(MediaDiskFullTest, AReuploadThatCannotBeRecordedKeepsThePreviousFile) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs";
   TmpfsMount disk("8m");
