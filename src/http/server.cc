@@ -303,7 +303,17 @@ class Server::Impl {
                                                           asio::as_tuple(asio::use_awaitable));
       if (ec) {
         if (stopping_ || ec == asio::error::operation_aborted) break;
-        LogWarning("accept failed: " + ec.message());
+        // Out of file descriptors (or another fault that a retry at once
+        // meets again): the loop had spun at full CPU and logged ~1 GB in
+        // 16 s. It now waits 100 ms before the next accept, and logs once a
+        // second; open connections keep being served meanwhile.
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_accept_warning_ >= std::chrono::seconds(1)) {
+          LogWarning("accept failed: " + ec.message() + " (retrying every 100 ms)");
+          last_accept_warning_ = now;
+        }
+        asio::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds(100));
+        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
@@ -734,6 +744,7 @@ class Server::Impl {
   asio::steady_timer shutdown_timer_;
   std::atomic<bool> stopping_{false};
   std::atomic<int> live_sessions_{0};
+  std::chrono::steady_clock::time_point last_accept_warning_{};
   int bound_port_ = 0;
   std::string fallback_base_url_;
   std::mutex idle_mu_;

@@ -171,6 +171,55 @@ TEST(ServerTest, IdleConnectionsCostLittleMemory) {
   EXPECT_LT(grown, 24 * 1024) << "resident set grew by " << grown << " KiB";
 }
 
+// CPU seconds process `pid` has used (user + system), from /proc.
+double CpuSeconds(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::istringstream fields(text.substr(text.rfind(')') + 2));
+  std::string field;
+  long ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stol(field);  // utime, stime
+  }
+  return static_cast<double>(ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Out of file descriptors, the server waits between accepts instead of
+// spinning (it had run at full CPU and logged ~1 GB of "accept failed" in
+// 16 s), and serves again once connections close.
+TEST(ServerTest, RunningOutOfFileDescriptorsDoesNotSpin) {
+  ServerHarness server(ServerHarness::Options{.max_open_files = 64});
+  HttpClient client(server.port());
+  ASSERT_EQ(client.Get("/healthz").status, 200);
+  std::vector<int> fds;
+  for (int i = 0; i < 120; ++i) {
+    int fd = ConnectRaw(server.port());  // the kernel's backlog takes them
+    if (fd >= 0) fds.push_back(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const double before = CpuSeconds(server.pid());
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const double used = CpuSeconds(server.pid()) - before;
+  for (int fd : fds) close(fd);
+  EXPECT_LT(used, 0.5) << "CPU seconds in 2 s with no descriptor left";
+  const std::string log = server.ServerLog();
+  size_t warnings = 0;
+  for (size_t at = log.find("accept failed"); at != std::string::npos;
+       at = log.find("accept failed", at + 1)) {
+    ++warnings;
+  }
+  EXPECT_GT(warnings, 0u) << "the limit was not reached";
+  EXPECT_LT(warnings, 10u);
+  // Served again, once the idle connections are gone.
+  bool served = false;
+  for (int attempt = 0; attempt < 50 && !served; ++attempt) {
+    HttpClient again(server.port());
+    served = again.Get("/healthz").status == 200;
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(served);
+}
+
 TEST(ServerTest, MalformedRequestLineIsABadRequest) {
   ServerHarness server;
   int fd = ConnectRaw(server.port());

@@ -1,8 +1,10 @@
 #include "tests/support/server_harness.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,8 +13,6 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "common/ids.h"
 
@@ -149,6 +149,11 @@ void ServerHarness::Launch() {
     close(out_pipe[0]);
     close(out_pipe[1]);
     for (const auto& [name, value] : options_.env) setenv(name.c_str(), value.c_str(), 1);
+    if (options_.max_open_files > 0) {
+      const rlimit limit{static_cast<rlim_t>(options_.max_open_files),
+                         static_cast<rlim_t>(options_.max_open_files)};
+      setrlimit(RLIMIT_NOFILE, &limit);
+    }
     std::vector<char*> argv = ToArgv(args);
     execv(argv[0], argv.data());
     _exit(127);

@@ -37,6 +37,7 @@ class ServerHarness {
     int workers = 0;
     std::vector<std::string> extra_flags;
     std::map<std::string, std::string> env;
+    int max_open_files = 0;  // RLIMIT_NOFILE of the server process; 0: inherited
   };
 
   ServerHarness();
