@@ -7,12 +7,18 @@ void RegisterHealthRoutes(http::Router& router, ApiContext& context) {
   router.Add("GET", "/healthz", [](http::Request&) -> Result<http::Response> {
     return http::Response::Json(boost::json::object{{"status", "ok"}});
   });
-  // Readiness: the store answers too (503 while the database is down), so a
-  // load balancer can take an API node out during an outage.
+  // Readiness: the database and the media store answer too (503 while the
+  // database is down or the media share is gone), so a load balancer can take
+  // an API node out during an outage.
   router.Add("GET", "/readyz", [&context](http::Request&) -> Result<http::Response> {
     Status ping = context.db->Ping();
     if (!ping.ok()) {
       return Status::Unavailable("not ready: " + ping.message());
+    }
+    if (context.blobs != nullptr) {
+      if (Status media = context.blobs->CheckAvailable(); !media.ok()) {
+        return Status::Unavailable("not ready: " + media.message());
+      }
     }
     return http::Response::Json(boost::json::object{{"status", "ready"}});
   });

@@ -30,6 +30,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kTempPrefix = ".tmp-";
+// In the store's root, written by Init (CheckAvailable).
+constexpr std::string_view kMarkerName = ".vidmill-media";
 constexpr size_t kMaxSegment = 128;
 constexpr size_t kCopyBuffer = 1 << 20;
 // Buffer address, file offset and length alignment that O_DIRECT needs (the
@@ -622,6 +624,7 @@ class FileBlobStore final : public BlobStore {
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid()) {
       if (errno == ENOENT || errno == ENOTDIR) {
+        RETURN_IF_ERROR(CheckAvailable());
         return Status::NotFound("media '" + std::string(name) + "' of video '" +
                                 std::string(video_id) + "' not found");
       }
@@ -644,7 +647,11 @@ class FileBlobStore final : public BlobStore {
     RETURN_IF_ERROR(CheckSegments(video_id, name));
     std::string path = BlobPath(video_id, name);
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("cannot stat", path, errno);
+    if (::stat(path.c_str(), &st) != 0) {
+      const int err = errno;
+      if (err == ENOENT || err == ENOTDIR) RETURN_IF_ERROR(CheckAvailable());
+      return ErrnoStatus("cannot stat", path, err);
+    }
     if (!S_ISREG(st.st_mode)) return NotARegularFile(path);
     return static_cast<uint64_t>(st.st_size);
   }
@@ -745,7 +752,28 @@ class FileBlobStore final : public BlobStore {
     std::error_code error;
     fs::create_directories(root_, error);
     if (error) return Status::Unavailable("cannot create " + root_ + ": " + error.message());
+    const std::string marker = root_ + "/" + std::string(kMarkerName);
+    struct stat st {};
+    if (::stat(marker.c_str(), &st) == 0) return Status::Ok();
+    // A store made before the marker existed gets one too.
+    Fd fd(::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    if (!fd.valid()) return ErrnoStatus("cannot create", marker, errno);
+    static constexpr std::string_view kText =
+        "Vidmill's media store. Nodes check that this file is here before they write.\n";
+    if (::write(fd.get(), kText.data(), kText.size()) < 0) {
+      return ErrnoStatus("cannot write", marker, errno);
+    }
     return Status::Ok();
+  }
+
+  Status CheckAvailable() override {
+    const std::string marker = root_ + "/" + std::string(kMarkerName);
+    struct stat st {};
+    if (::stat(marker.c_str(), &st) == 0) return Status::Ok();
+    if (errno != ENOENT && errno != ENOTDIR) return ErrnoStatus("cannot stat", marker, errno);
+    return Status::Unavailable(
+        "the media directory " + root_ + " is not the media store now: its marker file " +
+        std::string(kMarkerName) + " is gone (a share unmounted, the directory moved?)");
   }
 
  private:
@@ -754,6 +782,7 @@ class FileBlobStore final : public BlobStore {
   }
 
   Result<std::string> EnsureVideoDir(std::string_view video_id) {
+    RETURN_IF_ERROR(CheckAvailable());  // not onto the disk under a mount point
     std::string dir = root_ + "/" + std::string(video_id);
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
       return ErrnoStatus("cannot create directory", dir, errno);

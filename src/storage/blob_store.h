@@ -168,6 +168,14 @@ class BlobStore {
   // treated as read-only. NotFound when the blob does not exist.
   virtual Result<std::string> LocalPath(std::string_view video_id, std::string_view name) = 0;
 
+  // OK while the store is there to read and write: Unavailable when its root
+  // no longer holds the store's marker file (a share unmounted under its
+  // mount point, a directory moved away). Every write checks it, and a read
+  // that finds nothing asks it before saying NotFound, so such a fault is a
+  // 503 and a retried job, never a file written to the wrong disk, a 404, or
+  // a job failed for good. /readyz asks it too.
+  virtual Status CheckAvailable() = 0;
+
   // Start-up housekeeping: removes every video directory whose id is not in
   // `known_video_ids` (the ids of all rows in the videos table) and was not
   // modified within `orphan_grace` of `now` (so a video created while the

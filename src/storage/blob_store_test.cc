@@ -416,6 +416,36 @@ TEST_F(BlobStoreTest, RefusesUnsafeNames) {
   EXPECT_TRUE(fs::exists(temp_.path())) << "Delete(\"..\") must not escape the root";
 }
 
+// The store's root loses its marker when a share is unmounted under its
+// mount point (simulated by moving the root away and leaving an empty
+// directory, as a bare mount point is): writes are refused as Unavailable
+// rather than landing on the wrong disk, and a blob not found there is
+// Unavailable, not NotFound (a job must wait, not fail for good).
+TEST_F(BlobStoreTest, AStoreWhoseRootIsGoneIsUnavailableNotEmpty) {
+  {
+    auto writer = store_->Create(kVideo, "original");
+    ASSERT_TRUE((*writer)->Append("media").ok());
+    ASSERT_TRUE((*writer)->Commit().ok());
+  }
+  EXPECT_TRUE(store_->CheckAvailable().ok());
+  fs::rename(root_, root_ + ".away");
+  fs::create_directories(root_);  // the bare mount point
+  EXPECT_EQ(store_->CheckAvailable().code(), Code::kUnavailable);
+  EXPECT_EQ(store_->Create("11111111-2222-4333-8444-555555555555", "original").status().code(),
+            Code::kUnavailable);
+  EXPECT_EQ(store_->Open(kVideo, "original").status().code(), Code::kUnavailable);
+  EXPECT_EQ(store_->Size(kVideo, "original").status().code(), Code::kUnavailable);
+  EXPECT_EQ(store_->LocalPath(kVideo, "original").status().code(), Code::kUnavailable);
+  EXPECT_EQ(store_->Exists(kVideo, "original").status().code(), Code::kUnavailable);
+  EXPECT_TRUE(fs::is_empty(root_)) << "nothing written under the mount point";
+  // The share is back.
+  fs::remove(root_);
+  fs::rename(root_ + ".away", root_);
+  EXPECT_TRUE(store_->CheckAvailable().ok());
+  EXPECT_TRUE(*store_->Exists(kVideo, "original"));
+  EXPECT_EQ(store_->Open(kVideo, "thumbnail-0.jpg").status().code(), Code::kNotFound);
+}
+
 TEST_F(BlobStoreTest, SweepRemovesOrphansAndStaleTemps) {
   const std::string known = kVideo;
   const std::string orphan = "11111111-2222-4333-8444-555555555555";

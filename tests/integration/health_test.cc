@@ -3,14 +3,14 @@
 // keep-alive and graceful shutdown.
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -78,6 +78,24 @@ TEST(ServerTest, ReadinessChecksTheStore) {
   HttpResponse response = client.Get("/readyz");
   EXPECT_EQ(response.status, 200) << response.body;
   EXPECT_EQ(response.body, R"({"status":"ready"})");
+}
+
+// A media directory that is no longer the store (a share unmounted, the
+// directory moved) takes the node out of readiness; it had stayed "ready"
+// while uploads went to the wrong disk and jobs failed for good.
+TEST(ServerTest, ReadinessChecksTheMediaStore) {
+  ServerHarness server;
+  HttpClient client(server.port());
+  EXPECT_EQ(client.Get("/readyz").status, 200);
+  const std::filesystem::path media = std::filesystem::path(server.data_dir()) / "media";
+  std::filesystem::rename(media, media.string() + ".away");
+  std::filesystem::create_directories(media);
+  HttpResponse away = client.Get("/readyz");
+  EXPECT_EQ(away.status, 503) << away.body;
+  EXPECT_NE(away.body.find("marker"), std::string::npos) << away.body;
+  std::filesystem::remove(media);
+  std::filesystem::rename(media.string() + ".away", media);
+  EXPECT_EQ(client.Get("/readyz").status, 200);
 }
 
 TEST(ServerTest, UnknownPathsAndMethodsGetTheErrorDocument) {

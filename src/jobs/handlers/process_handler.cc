@@ -99,7 +99,11 @@ Status ProcessHandler::Run(JobContext& context) {
   // A processed video's file is its processed blob (chained processing).
   Result<std::string> input = blobs_.LocalPath(
       source_id, source.is_processed() ? storage::kProcessedBlob : storage::kOriginalBlob);
-  if (!input.ok()) return Status::NotFound("the source video's media file is missing");
+  if (!input.ok()) {
+    // The store gone (Unavailable) is waited out; a missing file is final.
+    if (input.status().code() != Code::kNotFound) return input.status();
+    return Status::NotFound("the source video's media file is missing");
+  }
   std::string extension = ExtensionFor(plan.container);
   std::string output = context.temp_dir() + "/processed." + extension;
 
