@@ -136,7 +136,8 @@ int RunServe(int argc, char** argv) {
   context.config.data_dir = store->data_dir;
   context.config.media_dir = store->media_dir;
 
-  Result<std::unique_ptr<storage::Database>> db = storage::OpenDatabase(store->database_url);
+  Result<std::unique_ptr<storage::Database>> db =
+      OpenDatabaseWhenUp(store->database_url, "vidmill serve");
   if (!db.ok()) {
     std::fprintf(stderr, "vidmill serve: %s\n", db.status().message().c_str());
     return 1;

@@ -1,6 +1,10 @@
 #include "app/server_flags.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include "common/log.h"
 
@@ -37,6 +41,19 @@ Result<StoreConfig> ResolveStore(const Flags& flags) {
                                    ec.message());
   }
   return config;
+}
+
+Result<std::unique_ptr<storage::Database>> OpenDatabaseWhenUp(const std::string& url,
+                                                              const std::string& who) {
+  std::chrono::seconds pause(1);
+  while (true) {
+    Result<std::unique_ptr<storage::Database>> db = storage::OpenDatabase(url);
+    if (db.ok() || db.status().code() != Code::kUnavailable) return db;
+    std::fprintf(stderr, "%s: %s; retrying in %d s\n", who.c_str(), db.status().message().c_str(),
+                 static_cast<int>(pause.count()));
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::seconds(10));
+  }
 }
 
 Status CheckMediaDirMatchesDatabase(storage::Database& db, storage::BlobStore& blobs,

@@ -23,6 +23,13 @@ std::vector<FlagSpec> StoreFlags();
 // Creates the data and media directories when missing.
 Result<StoreConfig> ResolveStore(const Flags& flags);
 
+// Opens the database at `url`, waiting for it while it is unavailable (a
+// database host that boots after the API and worker machines): it retries
+// every 1, 2, 4 … 10 s and says so on stderr as `who`; other errors (a bad
+// URL, refused credentials) return at once. The nodes had exited 1.
+Result<std::unique_ptr<storage::Database>> OpenDatabaseWhenUp(const std::string& url,
+                                                              const std::string& who);
+
 // Checks that `media_dir` is the media directory of `db`: once the store
 // holds an uploaded original, at least one of the most recent few must be
 // found in `blobs`. A node pointed at another directory by mistake (a typo, the

@@ -97,7 +97,8 @@ int RunWorker(int argc, char** argv) {
                 2);
   }
 
-  Result<std::unique_ptr<storage::Database>> db = storage::OpenDatabase(store->database_url);
+  Result<std::unique_ptr<storage::Database>> db =
+      OpenDatabaseWhenUp(store->database_url, "vidmill worker");
   if (!db.ok()) return Fail(db.status(), 1);
 
   jobs::QueueOptions queue_options;

@@ -424,6 +424,31 @@ TEST(ScaleOutHttpTest, ANodeWhoseMediaDirLacksTheStoresUploadsRefusesToStart) {
   EXPECT_EQ(right.exit_code, 124) << right.err;  // still running when timeout stopped it
 }
 
+// A node started while PostgreSQL is down (its host boots later) waits for it
+// and then serves, as docs/scale-out.md says; it had exited 1 ("database
+// unavailable: cannot connect to the database server").
+TEST(ScaleOutHttpTest, ANodeStartedBeforePostgresWaitsForIt) {
+  if (storage::TestPostgresAdminUrl().empty()) {
+    GTEST_SKIP() << storage::kTestPostgresEnv << " is not set: no PostgreSQL to test against";
+  }
+  auto cluster = storage::PrivatePostgresCluster::Start();
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  Status paused = (*cluster)->Pause();
+  ASSERT_TRUE(paused.ok()) << paused.ToString();
+  std::thread later([&] {
+    std::this_thread::sleep_for(seconds(3));
+    Status resumed = (*cluster)->Resume();
+    EXPECT_TRUE(resumed.ok()) << resumed.ToString();
+  });
+  ServerHarness node(
+      ServerHarness::Options{.workers = 1, .extra_flags = {"--database", (*cluster)->admin_url()}});
+  later.join();
+  ASSERT_TRUE(node.running()) << node.ServerLog();
+  HttpClient client(node.port());
+  EXPECT_EQ(client.Get("/readyz").status, 200);
+  EXPECT_NE(node.ServerLog().find("retrying in"), std::string::npos) << node.ServerLog();
+}
+
 TEST(ScaleOutHttpTest, ApiAnswers503WhilePostgresRestartsThenEverythingResumes) {
   if (storage::TestPostgresAdminUrl().empty()) {
     GTEST_SKIP() << storage::kTestPostgresEnv << " is not set: no PostgreSQL to test against";
