@@ -249,4 +249,13 @@ std::string ProcessedFileName(std::string_view original_file_name, std::string_v
   return name;
 }
 
+Status RemoveMediaOfDeletedVideo(storage::Database& db, storage::BlobStore& blobs,
+                                 const std::string& video_id) {
+  Status found = db.Run([&](storage::Session& session) -> Status {
+    return GetVideoAnyTeam(session, video_id).status();
+  });
+  if (found.code() != Code::kNotFound) return found.ok() ? Status::Ok() : found;
+  return blobs.Delete(video_id);
+}
+
 }  // namespace vidmill::videos

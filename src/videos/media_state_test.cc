@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "common/ids.h"
 #include "storage/backend_test.h"
 #include "storage/scratch_database.h"
+#include "tests/support/temp_dir.h"
 #include "videos/project_store.h"
 
 namespace vidmill::videos {
@@ -142,6 +144,30 @@ TEST_P(MediaStateTest, RecordUploadSetsTheUploadBlock) {
   Status missing = db_->Transaction(
       [&](storage::Session& s) { return RecordProcessedMedia(s, NewId(), file, 1); });
   EXPECT_EQ(missing.code(), Code::kNotFound);
+}
+
+// A job refused at completion (its video deleted while it published) removes
+// what it published once the row is gone; while the row exists, nothing.
+TEST_P(MediaStateTest, TheMediaOfADeletedVideoIsRemovedAfterItsJob) {
+  test::TempDir media;
+  auto blobs = storage::OpenFileBlobStore(media.path() + "/media");
+  ASSERT_TRUE(blobs.ok()) << blobs.status().ToString();
+  Video video = Insert();
+  {
+    auto writer = (*blobs)->Create(video.id, storage::kProcessedBlob);
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->Append("published after the delete").ok());
+    ASSERT_TRUE((*writer)->Commit().ok());
+  }
+  EXPECT_TRUE(RemoveMediaOfDeletedVideo(*db_, **blobs, video.id).ok());
+  EXPECT_TRUE(*(*blobs)->Exists(video.id, storage::kProcessedBlob)) << "the row is there";
+  ASSERT_TRUE(db_->Transaction([&](storage::Session& s) {
+                   return DeleteVideoCascade(s, team_, video.id, 2000).status();
+                 })
+                  .ok());
+  EXPECT_TRUE(RemoveMediaOfDeletedVideo(*db_, **blobs, video.id).ok());
+  EXPECT_FALSE(*(*blobs)->Exists(video.id, storage::kProcessedBlob));
+  EXPECT_FALSE(std::filesystem::exists(media.path() + "/media/" + video.id));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MediaStateTest,

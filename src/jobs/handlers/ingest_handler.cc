@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "engine/ingestion.h"
+#include "videos/media_state.h"
 
 namespace vidmill::jobs {
 
@@ -90,9 +91,13 @@ Status IngestHandler::Run(JobContext& context) {
       result.web_video_available = true;
     }
   }
-  return context.Complete([&](storage::Session& session) {
+  Status completed = context.Complete([&](storage::Session& session) {
     return CommitIngestion(session, video_id, result, clock_.NowMillis());
   });
+  if (completed.code() == Code::kCancelled) {
+    (void)videos::RemoveMediaOfDeletedVideo(context.database(), blobs_, video_id);
+  }
+  return completed;
 }
 
 Status IngestHandler::OnProgress(storage::Session& session, const Job& job, double percent,

@@ -140,11 +140,15 @@ Status ProcessHandler::Run(JobContext& context) {
   file.container = probed->metadata.long_container_name;
   file.sha256_hex = published.sha256_hex;
   file.modified_at_ms = published.modified_at_ms;
-  return context.Complete([&](storage::Session& session) -> Status {
+  Status completed = context.Complete([&](storage::Session& session) -> Status {
     int64_t now = clock_.NowMillis();
     RETURN_IF_ERROR(videos::RecordProcessedMedia(session, child_id, file, now));
     return videos::CompleteProcessing(session, child_id, output_metadata, now);
   });
+  if (completed.code() == Code::kCancelled) {
+    (void)videos::RemoveMediaOfDeletedVideo(context.database(), blobs_, child_id);
+  }
+  return completed;
 }
 
 Status ProcessHandler::OnProgress(storage::Session& session, const Job& job, double percent,
