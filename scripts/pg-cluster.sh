@@ -10,6 +10,9 @@
 #   scripts/pg-cluster.sh pause    stops the server, keeps its data and port
 #   scripts/pg-cluster.sh resume   starts a paused server again (same port)
 #   scripts/pg-cluster.sh status   exit 0 when the server is up
+#   scripts/pg-cluster.sh freeze   stops its processes (SIGSTOP): connections
+#                                  stay open and nothing answers
+#   scripts/pg-cluster.sh thaw     lets them run again (SIGCONT)
 #
 # The state file (VIDMILL_PG_STATE, default build/pg-cluster.state under the
 # repository) records the data directory and port, so `stop` cleans up exactly
@@ -179,5 +182,12 @@ case "${1:-}" in
     load_state || die "no cluster recorded in $state"
     server_up || start_server
     ;;
-  *) die "usage: $0 start|stop|url|status|pause|resume" ;;
+  freeze | thaw)
+    load_state || die "no cluster recorded in $state"
+    postmaster=$(head -n 1 "$PG_DIR/data/postmaster.pid")
+    signal=$([[ "$1" == freeze ]] && echo STOP || echo CONT)
+    # The server and every backend it forked (the children first on freeze).
+    kill -s "$signal" $(pgrep -P "$postmaster") "$postmaster"
+    ;;
+  *) die "usage: $0 start|stop|url|status|pause|resume|freeze|thaw" ;;
 esac

@@ -1,10 +1,12 @@
 #include "storage/postgres_database.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
@@ -149,6 +151,13 @@ constexpr Oid kFloat8Oid = 701;
 constexpr Oid kNumericOid = 1700;
 
 constexpr int kDefaultPoolSize = 8;
+// How long a statement may wait for the server's answer by default (the
+// URL's answer_timeout, in seconds, overrides it). A server that stops
+// answering without closing the connection (frozen, its host stalled) had
+// held the caller — an API thread, a worker's heartbeat — until it woke up
+// (144 s in a test), and a node could not even stop. Past this the
+// connection is dropped as lost: 503 for requests, a retry for jobs.
+constexpr std::chrono::seconds kDefaultAnswerTimeout{30};
 constexpr int kMaxPreparedPerConnection = 512;
 constexpr int kMaxContentionAttempts = 10;
 constexpr int kMaxReconnectRetries = 2;
@@ -194,7 +203,8 @@ bool IsCacheable(std::string_view sql) {
 // so the database can decide whether a retry is safe.
 class PgConnection final : public Session {
  public:
-  explicit PgConnection(PgConnPtr conn) : conn_(std::move(conn)) {}
+  PgConnection(PgConnPtr conn, std::chrono::seconds answer_timeout)
+      : conn_(std::move(conn)), answer_timeout_(answer_timeout) {}
 
   Dialect dialect() const override { return Dialect::kPostgres; }
 
@@ -213,7 +223,7 @@ class PgConnection final : public Session {
   Status Command(const char* sql) {
     if (lost_) return Status::Unavailable("database unavailable: connection lost");
     ++statements_sent_;
-    PgResultPtr result(PQexec(conn_.get(), sql));
+    PgResultPtr result = Await(PQsendQuery(conn_.get(), sql) == 1);
     if (result && PQresultStatus(result.get()) == PGRES_COMMAND_OK) {
       return Status::Ok();
     }
@@ -241,6 +251,46 @@ class PgConnection final : public Session {
   }
 
  private:
+  // The answer to the command just sent (`sent`: libpq took it), as PQexec
+  // gives it (the last result), waiting at most answer_timeout_; null when
+  // there is none (Fail reads why). Past the deadline the connection is lost.
+  PgResultPtr Await(bool sent) {
+    if (!sent) return nullptr;
+    const auto deadline = std::chrono::steady_clock::now() + answer_timeout_;
+    auto wait_for = [&](short events) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd fd{PQsocket(conn_.get()), events, 0};
+      int ready;
+      do {
+        ready = ::poll(&fd, 1, static_cast<int>(left.count()));
+      } while (ready < 0 && errno == EINTR);
+      return ready != 0;  // an error is left to libpq to report
+    };
+    int flushed;
+    while ((flushed = PQflush(conn_.get())) == 1) {
+      if (!wait_for(POLLOUT | POLLIN)) return TimedOut();
+      if (PQconsumeInput(conn_.get()) == 0) return nullptr;
+    }
+    if (flushed < 0) return nullptr;
+    PgResultPtr last;
+    while (true) {
+      while (PQisBusy(conn_.get())) {
+        if (!wait_for(POLLIN)) return TimedOut();
+        if (PQconsumeInput(conn_.get()) == 0) return nullptr;
+      }
+      PGresult* next = PQgetResult(conn_.get());
+      if (next == nullptr) return last;
+      last.reset(next);
+    }
+  }
+
+  PgResultPtr TimedOut() {
+    timed_out_ = true;
+    return nullptr;
+  }
+
   Result<PgResultPtr> Exec(std::string_view sql, const std::vector<Value>& params) {
     if (lost_) return Status::Unavailable("database unavailable: connection lost");
     int count = 0;
@@ -287,19 +337,19 @@ class PgConnection final : public Session {
     if (cached == prepared_.end() && IsCacheable(statement) &&
         prepared_.size() < kMaxPreparedPerConnection) {
       std::string name = "vidmill_" + std::to_string(prepared_.size() + 1);
-      PgResultPtr prepared(
-          PQprepare(conn_.get(), name.c_str(), statement.c_str(), nparams, types.data()));
+      PgResultPtr prepared = Await(
+          PQsendPrepare(conn_.get(), name.c_str(), statement.c_str(), nparams, types.data()) == 1);
       if (!prepared || PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
         return Fail(prepared.get(), "preparing statement");
       }
       cached = prepared_.emplace(key, std::move(name)).first;
     }
     if (cached != prepared_.end()) {
-      result.reset(PQexecPrepared(conn_.get(), cached->second.c_str(), nparams, values.data(),
-                                  nullptr, nullptr, 0));
+      result = Await(PQsendQueryPrepared(conn_.get(), cached->second.c_str(), nparams,
+                                         values.data(), nullptr, nullptr, 0) == 1);
     } else {
-      result.reset(PQexecParams(conn_.get(), statement.c_str(), nparams, types.data(),
-                                values.data(), nullptr, nullptr, 0));
+      result = Await(PQsendQueryParams(conn_.get(), statement.c_str(), nparams, types.data(),
+                                       values.data(), nullptr, nullptr, 0) == 1);
     }
     ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
@@ -375,9 +425,12 @@ class PgConnection final : public Session {
     std::string_view state = state_field ? state_field : "";
     const char* primary = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
     std::string message = OneLine(primary ? primary : PQerrorMessage(conn_.get()));
+    if (timed_out_) {
+      message = "no answer from the server in " + std::to_string(answer_timeout_.count()) + " s";
+    }
     if (message.empty()) message = "no answer from the server";
 
-    bool connection_lost = PQstatus(conn_.get()) != CONNECTION_OK ||
+    bool connection_lost = timed_out_ || PQstatus(conn_.get()) != CONNECTION_OK ||
                            (StartsWith(state, "08") && state != "08P01") || state == "57P01" ||
                            state == "57P02" || state == "57P03";
     Status status;
@@ -405,6 +458,8 @@ class PgConnection final : public Session {
   PgConnPtr conn_;
   std::unordered_map<std::string, std::string> prepared_;  // key → statement name
   bool lost_ = false;
+  bool timed_out_ = false;  // an answer did not come in time (Await)
+  std::chrono::seconds answer_timeout_;
   int statements_sent_ = 0;
   int statements_ok_ = 0;
   int lost_at_ = 0;
@@ -417,8 +472,10 @@ enum class Retry { kNo, kContention, kReconnect };
 
 class PostgresDatabase final : public Database {
  public:
-  PostgresDatabase(std::string conninfo, int max_connections)
-      : conninfo_(std::move(conninfo)), max_connections_(max_connections) {}
+  PostgresDatabase(std::string conninfo, int max_connections, std::chrono::seconds answer_timeout)
+      : conninfo_(std::move(conninfo)),
+        max_connections_(max_connections),
+        answer_timeout_(answer_timeout) {}
 
   Dialect dialect() const override { return Dialect::kPostgres; }
 
@@ -494,7 +551,11 @@ class PostgresDatabase final : public Database {
     // Notices ("relation already exists, skipping") are not errors; libpq
     // would print them on stderr.
     PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
-    return std::make_unique<PgConnection>(std::move(conn));
+    // Statements wait for their answers with a deadline (PgConnection::Await).
+    if (PQsetnonblocking(conn.get(), 1) != 0) {
+      return Status::Unavailable("database unavailable: " + OneLine(PQerrorMessage(conn.get())));
+    }
+    return std::make_unique<PgConnection>(std::move(conn), answer_timeout_);
   }
 
  private:
@@ -618,6 +679,7 @@ class PostgresDatabase final : public Database {
   std::condition_variable available_;
   std::vector<std::unique_ptr<PgConnection>> idle_;
   int open_ = 0;  // idle plus checked out
+  std::chrono::seconds answer_timeout_;
   std::atomic<std::chrono::steady_clock::rep> last_connect_log_{0};  // steady ticks
 };
 
@@ -635,6 +697,19 @@ Result<std::unique_ptr<Database>> OpenPostgresDatabase(const std::string& url) {
       return Status::InvalidArgument("invalid database URL: pool_max_conns must be 1 to 1000");
     }
   }
+  std::string answer_timeout_text;
+  conninfo = TakeUrlParameter(conninfo, "answer_timeout", &answer_timeout_text);
+  int answer_timeout = static_cast<int>(kDefaultAnswerTimeout.count());
+  if (!answer_timeout_text.empty()) {
+    auto [end, ec] =
+        std::from_chars(answer_timeout_text.data(),
+                        answer_timeout_text.data() + answer_timeout_text.size(), answer_timeout);
+    if (ec != std::errc() || end != answer_timeout_text.data() + answer_timeout_text.size() ||
+        answer_timeout < 1 || answer_timeout > 3600) {
+      return Status::InvalidArgument(
+          "invalid database URL: answer_timeout must be 1 to 3600 (seconds)");
+    }
+  }
   char* raw_error = nullptr;
   std::unique_ptr<PQconninfoOption, ConninfoDeleter> parsed(
       PQconninfoParse(conninfo.c_str(), &raw_error));
@@ -643,7 +718,8 @@ Result<std::unique_ptr<Database>> OpenPostgresDatabase(const std::string& url) {
     return Status::InvalidArgument("invalid database URL: " +
                                    OneLine(error ? error.get() : "out of memory"));
   }
-  auto db = std::make_unique<PostgresDatabase>(std::move(conninfo), pool_size);
+  auto db = std::make_unique<PostgresDatabase>(std::move(conninfo), pool_size,
+                                               std::chrono::seconds(answer_timeout));
   RETURN_IF_ERROR(db->Ping());
   return std::unique_ptr<Database>(std::move(db));
 }

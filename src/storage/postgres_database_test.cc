@@ -623,5 +623,33 @@ TEST(PostgresRestartTest, UnavailableWhileDownThenRecovers) {
   EXPECT_EQ(updated_at, 3);
 }
 
+// A server that stops answering without closing its connections (frozen:
+// its host stalled) costs a caller at most the answer timeout, then a clear
+// Unavailable; afterwards the database is used again. A statement had waited
+// until the server woke up (144 s in the audit), holding an API thread.
+TEST(PostgresRestartTest, AFrozenServerCostsAtMostTheAnswerTimeout) {
+  if (TestPostgresAdminUrl().empty()) {
+    GTEST_SKIP() << kTestPostgresEnv << " is not set: no PostgreSQL to test against";
+  }
+  auto cluster = PrivatePostgresCluster::Start();
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  auto opened = OpenDatabase((*cluster)->admin_url() + "?answer_timeout=2");
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Database& db = **opened;
+  ASSERT_TRUE(db.Ping().ok());  // a pooled connection, open while the server freezes
+
+  Status frozen = (*cluster)->Freeze();
+  ASSERT_TRUE(frozen.ok()) << frozen.ToString();
+  auto start = std::chrono::steady_clock::now();
+  Status ping = db.Run([](Session& s) { return s.Query("SELECT 1", {}).status(); });
+  const auto waited = std::chrono::steady_clock::now() - start;
+  Status thawed = (*cluster)->Thaw();
+  ASSERT_TRUE(thawed.ok()) << thawed.ToString();
+  EXPECT_EQ(ping.code(), Code::kUnavailable) << ping.ToString();
+  // The answer timeout, then a reconnect that connect_timeout (5 s) ends.
+  EXPECT_LT(waited, std::chrono::seconds(12));
+  EXPECT_TRUE(db.Ping().ok());
+}
+
 }  // namespace
 }  // namespace vidmill::storage

@@ -109,6 +109,10 @@ Status PrivatePostgresCluster::Pause() { return Script("pause").status(); }
 
 Status PrivatePostgresCluster::Resume() { return Script("resume").status(); }
 
+Status PrivatePostgresCluster::Freeze() { return Script("freeze").status(); }
+
+Status PrivatePostgresCluster::Thaw() { return Script("thaw").status(); }
+
 Result<std::string> PrivatePostgresCluster::Script(const std::string& command) {
   std::string line = "VIDMILL_PG_STATE='" + state_dir_ + "/state' '" VIDMILL_SOURCE_DIR
                      "/scripts/pg-cluster.sh' " +

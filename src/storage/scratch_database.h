@@ -71,6 +71,10 @@ class PrivatePostgresCluster {
   Status Pause();
   // Starts it again on the same port.
   Status Resume();
+  // Stops its processes (SIGSTOP) so that nothing answers while connections
+  // stay open, as when its host stalls; Thaw lets them run again.
+  Status Freeze();
+  Status Thaw();
 
  private:
   explicit PrivatePostgresCluster(std::string state_dir) : state_dir_(std::move(state_dir)) {}
