@@ -5,25 +5,28 @@
 #include <signal.h>
 #include <strings.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "accounts/account_service.h"
 #include "api/account_authenticator.h"
 #include "api/accounts_routes.h"
 #include "api/api.h"
-#include "api/processing_routes.h"
 #include "api/media_routes.h"
+#include "api/processing_routes.h"
 #include "api/videos_routes.h"
 #include "app/commands.h"
-#include "engine/filter_stage.h"
-#include "filters/register_filters.h"
 #include "app/server_flags.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "engine/filter_stage.h"
+#include "filters/register_filters.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "jobs/supervisor.h"
@@ -48,6 +51,8 @@ std::vector<FlagSpec> ServeFlags() {
       {"http-threads", "16", "threads that run request handlers"},
       {"header-timeout", "10", "seconds a client has to send a request header"},
       {"idle-timeout", "60", "seconds an idle keep-alive connection is kept"},
+      {"media-sweep-seconds", "3600",
+       "seconds between sweeps of the media directory (orphans, stale temporary files)"},
       {"body-timeout", "30", "seconds of silence allowed while a request body streams in"},
       {"trusted-proxies", "",
        "reverse proxies whose forwarding header names the client: comma-separated IP "
@@ -104,10 +109,11 @@ int RunServe(int argc, char** argv) {
   auto header_timeout = flags->GetInt("header-timeout", 1, 3600);
   auto idle_timeout = flags->GetInt("idle-timeout", 1, 3600);
   auto body_timeout = flags->GetInt("body-timeout", 1, 3600);
+  auto sweep_seconds = flags->GetInt("media-sweep-seconds", 1, 7 * 24 * 3600);
   for (const Status& status :
        {ttl.status(), leeway.status(), max_upload.status(), max_uploads.status(), workers.status(),
         http_threads.status(), header_timeout.status(), idle_timeout.status(),
-        body_timeout.status()}) {
+        body_timeout.status(), sweep_seconds.status()}) {
     if (!status.ok()) {
       std::fprintf(stderr, "vidmill serve: %s\n", status.message().c_str());
       return 2;
@@ -229,6 +235,23 @@ int RunServe(int argc, char** argv) {
     return 1;
   }
 
+  // The media sweep again while serving, not only at start-up: what a crash
+  // or a cancelled job left behind had stayed until the next restart.
+  std::mutex sweep_mu;
+  std::condition_variable sweep_cv;
+  bool sweep_stop = false;
+  std::thread sweeper([&] {
+    std::unique_lock lock(sweep_mu);
+    while (!sweep_cv.wait_for(lock, std::chrono::seconds(*sweep_seconds),
+                              [&] { return sweep_stop; })) {
+      lock.unlock();
+      if (Status swept = api::SweepMediaOrphans(context); !swept.ok()) {
+        LogWarning("media sweep skipped: " + swept.ToString());
+      }
+      lock.lock();
+    }
+  });
+
   std::thread signal_watcher([&server, signals] {
     int received = 0;
     sigwait(&signals, &received);
@@ -240,6 +263,12 @@ int RunServe(int argc, char** argv) {
   // Run() returns only after Stop(); wake the watcher if Stop came from elsewhere.
   pthread_kill(signal_watcher.native_handle(), SIGTERM);
   signal_watcher.join();
+  {
+    std::lock_guard lock(sweep_mu);
+    sweep_stop = true;
+  }
+  sweep_cv.notify_all();
+  sweeper.join();
   supervisor.Stop();
   LogInfo("stopped");
   return 0;

@@ -76,9 +76,24 @@ Status Worker::Run() {
   for (int slot = 0; slot < options_.concurrency; ++slot) {
     slots.emplace_back([this, slot] { SlotLoop(slot); });
   }
+  std::thread sweeper([this] {
+    std::unique_lock lock(mu_);
+    while (!stop_cv_.wait_for(lock, options_.temp_sweep_interval,
+                              [this] { return stopping_.load(); })) {
+      lock.unlock();
+      SweepAbandonedTempDirs();
+      lock.lock();
+    }
+  });
   for (std::thread& thread : slots) {
     thread.join();
   }
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;  // the slots may also end without Stop()
+  }
+  stop_cv_.notify_all();
+  sweeper.join();
   LogInfo("worker " + owner_prefix_ + ": stopped");
   return Status::Ok();
 }

@@ -42,10 +42,13 @@ struct WorkerOptions {
   // Job temp dirs are made under this directory (created if missing): put it on
   // the media filesystem so outputs can be renamed into place.
   std::string temp_root;
-  // At start, job temp dirs under temp_root untouched for this long are
-  // removed (a running job's dir is touched at every heartbeat; the rest were
-  // left by crashed workers, on this machine or another sharing the media dir).
+  // At start and then every temp_sweep_interval, job temp dirs under
+  // temp_root untouched for this long are removed (a running job's dir is
+  // touched at every heartbeat; the rest were left by crashed workers, on this
+  // machine or another sharing the media dir). Only at start, they had stayed
+  // for good behind a job that was not claimed again (cancelled, failed).
   std::chrono::seconds temp_max_age{3600};
+  std::chrono::milliseconds temp_sweep_interval{3'600'000};
   TimeLimitPolicy time_limits;
   std::chrono::milliseconds stuck_grace{30'000};
   bool exit_when_stuck = false;

@@ -387,6 +387,23 @@ TEST_P(WorkerTest, StartUpRemovesTempDirsAbandonedByCrashedWorkers) {
   EXPECT_TRUE(fs::exists(options_.temp_root + "/not-a-job"));
 }
 
+// And while it runs: a dir abandoned later (a crashed attempt whose job was
+// then cancelled, so never claimed again) goes at the next sweep; it had
+// stayed until the worker restarted.
+TEST_P(WorkerTest, ARunningWorkerRemovesTempDirsAbandonedSinceItStarted) {
+  namespace fs = std::filesystem;
+  options_.temp_sweep_interval = milliseconds(100);
+  StartWorker();
+  const std::string abandoned = options_.temp_root + "/job-crashed-1-abcd";
+  fs::create_directories(abandoned + "/sub");
+  fs::last_write_time(abandoned, fs::file_time_type::clock::now() - std::chrono::hours(2));
+  const auto deadline = std::chrono::steady_clock::now() + seconds(5);
+  while (fs::exists(abandoned) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_FALSE(fs::exists(abandoned));
+}
+
 TEST_P(WorkerTest, ConcurrencyRunsJobsInParallel) {
   options_.concurrency = 3;
   std::atomic<int> running{0};

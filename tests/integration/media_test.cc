@@ -1131,6 +1131,31 @@ TEST(MediaSweepTest, OrphansAreSweptAtStartUp) {
   EXPECT_TRUE(fs::exists(media / video / "original"));
 }
 
+// And while it serves (--media-sweep-seconds): an orphan or a stale
+// temporary file left after start-up (a crashed upload, a job cancelled
+// mid-publish) had stayed until the next restart.
+TEST(MediaSweepTest, ARunningServerSweepsAgain) {
+  ServerHarness server(ServerHarness::Options{.extra_flags = {"--media-sweep-seconds", "1"}});
+  const std::string video = UploadedVideo(server, "sweeper@example.com");
+  const fs::path media = fs::path(server.data_dir()) / "media";
+  const fs::path orphan = media / NewId();
+  fs::create_directories(orphan);
+  std::ofstream(orphan / "original") << "no row owns this";
+  fs::last_write_time(orphan, fs::file_time_type::clock::now() - std::chrono::hours(2));
+  const fs::path stale = media / video / ".tmp-0123456789abcdef-original";
+  std::ofstream(stale) << "an upload cut off by a crash";
+  fs::last_write_time(stale, fs::file_time_type::clock::now() - std::chrono::hours(25));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((fs::exists(orphan) || fs::exists(stale)) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_FALSE(fs::exists(orphan)) << server.ServerLog();
+  EXPECT_FALSE(fs::exists(stale)) << server.ServerLog();
+  EXPECT_TRUE(fs::exists(media / video / "original"));
+  HttpClient client(server.port());
+  EXPECT_EQ(client.Send("GET", "/healthz").status, 200);
+}
+
 // A node started on a database that is not the media directory's (a fresh
 // one, a mistyped --database) removes nothing and says why: it had deleted
 // every video's media ("removed 88 orphan video directories").
