@@ -272,9 +272,10 @@ boost::json::object VideoMetadata::ToJson() const {
   out["frameHeight"] = frame_height;
   boost::json::object scanning;
   scanning["metadata"] = scanning_metadata.ToJson();
-  if (scanning_heuristics) {
-    scanning["heuristics"] = scanning_heuristics->ToJson();
-  }
+  // null without the deep analysis (light ingestion), so the document keeps
+  // the reference's shape (the key had been left out).
+  scanning["heuristics"] =
+      scanning_heuristics ? boost::json::value(scanning_heuristics->ToJson()) : nullptr;
   out["scanning"] = std::move(scanning);
   out["averageFramerate"] = average_framerate;
   out["nominalFramerate"] = nominal_framerate;
