@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "accounts/account_service.h"
@@ -28,7 +29,13 @@ struct Admin {
 Result<std::pair<Flags, Admin>> Open(const std::vector<FlagSpec>& own, int argc, char** argv) {
   std::vector<FlagSpec> specs = StoreFlags();
   specs.insert(specs.end(), own.begin(), own.end());
+  specs.push_back({"help", "", "print this help", true});
   ASSIGN_OR_RETURN(Flags flags, Flags::Parse(specs, argc, argv, 3));
+  if (flags.Has("help")) {
+    // Before the store is opened (it had said "unknown flag --help").
+    std::printf("usage: vidmill %s %s [flags]\n%s", argv[1], argv[2], Flags::Usage(specs).c_str());
+    std::exit(0);
+  }
   ASSIGN_OR_RETURN(StoreConfig store, ResolveStore(flags));
   Admin admin;
   ASSIGN_OR_RETURN(admin.db, storage::OpenDatabase(store.database_url));

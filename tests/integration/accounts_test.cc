@@ -111,6 +111,21 @@ TEST_F(AccountsTest, TokenAccountAndPostTokenHaveTheReferenceShapes) {
   EXPECT_EQ(verified.body.find("PRIVATE"), std::string::npos);
 }
 
+// The admin commands print their flags, as serve and worker do (`user add
+// --help` had said "unknown flag --help").
+TEST_F(AccountsTest, AdminCommandsPrintTheirFlags) {
+  for (const std::vector<std::string>& command :
+       std::vector<std::vector<std::string>>{{"user", "add"}, {"user", "ban"}, {"team", "add"}}) {
+    std::vector<std::string> args = command;
+    args.push_back("--help");
+    CommandResult help = server_->RunCli(args);
+    EXPECT_EQ(help.exit_code, 0) << help.err;
+    EXPECT_NE(help.out.find("usage: vidmill " + command[0] + " " + command[1]), std::string::npos)
+        << help.out;
+    EXPECT_NE(help.out.find("--data-dir"), std::string::npos) << help.out;
+  }
+}
+
 TEST_F(AccountsTest, ForgedAndTamperedTokensAreRefused) {
   std::string token = Token();
   size_t first_dot = token.find('.');
