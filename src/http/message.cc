@@ -163,7 +163,14 @@ Response ErrorResponse(const Status& status) {
     response.headers.Set("Retry-After", std::to_string(status.retry_after_seconds()));
   }
   if (status.code() == Code::kUnauthenticated) {
-    response.headers.Set("WWW-Authenticate", "Bearer realm=\"vidmill\"");
+    // RFC 6750 §3: a token that was sent but is expired, malformed or forged
+    // is named invalid_token, so a client knows to get a new one rather than
+    // to send one at all.
+    const bool bad_token =
+        exception == "InvalidJWTTokenFoundException" || exception == "ExpiredJWTTokenException";
+    response.headers.Set("WWW-Authenticate",
+                         bad_token ? "Bearer realm=\"vidmill\", error=\"invalid_token\""
+                                   : "Bearer realm=\"vidmill\"");
   }
   return response;
 }

@@ -139,7 +139,14 @@ TEST_F(AccountsTest, ForgedAndTamperedTokensAreRefused) {
   payload.as_object()["team"] = "00000000-0000-4000-8000-000000000000";
   std::string tampered =
       header + "." + accounts::Base64UrlEncode(boost::json::serialize(payload)) + "." + signature;
-  ExpectError(client_->Get("/accounts/v1/account", tampered), 401, "InvalidJWTTokenFoundException");
+  HttpResponse refused = client_->Get("/accounts/v1/account", tampered);
+  ExpectError(refused, 401, "InvalidJWTTokenFoundException");
+  // RFC 6750 §3: the challenge names the token invalid (it had no error).
+  EXPECT_EQ(refused.Header("WWW-Authenticate"),
+            "Bearer realm=\"vidmill\", error=\"invalid_token\"");
+  EXPECT_EQ(client_->Get("/accounts/v1/account").Header("WWW-Authenticate"),
+            "Bearer realm=\"vidmill\"")
+      << "no token sent: no error";
   // alg "none" with the user's kid and no signature.
   std::string kid(boost::json::parse(*accounts::Base64UrlDecode(header)).at("kid").as_string());
   std::string none_header = accounts::Base64UrlEncode(
