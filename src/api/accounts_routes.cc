@@ -188,25 +188,20 @@ void RegisterAccountsRoutes(http::Router& router, ApiContext& context) {
   // The reference makes the two secret rotations GETs. A HEAD (a link
   // checker, a cautious integrator) would replace the secret and drop the
   // response that carries the new one: these two refuse HEAD.
-  routes.AddGetWithoutHead(
-      "/accounts/v1/generate-auth-secret",
-      Challenging(Schemes::kBearerOrBasic,
-                  [accounts, caller](http::Request& request) -> Result<http::Response> {
-                    ASSIGN_OR_RETURN(Identity identity, caller->IdentifyAllowingBasic(request));
-                    ASSIGN_OR_RETURN(accounts::User user,
-                                     accounts->RotateKeyPair(identity.user_id));
-                    return UserDocument(user);
-                  }));
-
-  routes.AddGetWithoutHead(
-      "/accounts/v1/generate-signature-secret",
-      Challenging(Schemes::kBearerOrBasic,
-                  [accounts, caller](http::Request& request) -> Result<http::Response> {
-                    ASSIGN_OR_RETURN(Identity identity, caller->IdentifyAllowingBasic(request));
-                    ASSIGN_OR_RETURN(accounts::User user,
-                                     accounts->NewSignatureSecret(identity.user_id));
-                    return UserDocument(user);
-                  }));
+  auto rotation = [accounts, caller](Result<accounts::User> (AccountService::*replace)(
+                      const std::string&)) -> http::Handler {
+    return Challenging(
+        Schemes::kBearerOrBasic,
+        [accounts, caller, replace](http::Request& request) -> Result<http::Response> {
+          ASSIGN_OR_RETURN(Identity identity, caller->IdentifyAllowingBasic(request));
+          ASSIGN_OR_RETURN(accounts::User user, (accounts->*replace)(identity.user_id));
+          return UserDocument(user);
+        });
+  };
+  routes.AddGetWithoutHead("/accounts/v1/generate-auth-secret",
+                           rotation(&AccountService::RotateKeyPair));
+  routes.AddGetWithoutHead("/accounts/v1/generate-signature-secret",
+                           rotation(&AccountService::NewSignatureSecret));
 
   routes.Add("POST", "/accounts/v1/update-password",
              Challenging(
