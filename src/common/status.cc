@@ -15,6 +15,8 @@ std::string_view CodeName(Code code) {
     case Code::kPayloadTooLarge: return "PayloadTooLarge";
     case Code::kUnsupportedMedia: return "UnsupportedMediaType";
     case Code::kRangeNotSatisfiable: return "RangeNotSatisfiable";
+    case Code::kPreconditionFailed:
+      return "PreconditionFailed";
     case Code::kTooManyRequests: return "TooManyRequests";
     case Code::kInternal: return "Internal";
     case Code::kNotImplemented: return "NotImplemented";

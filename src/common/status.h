@@ -21,22 +21,23 @@ namespace vidmill {
 
 enum class Code {
   kOk,
-  kInvalidArgument,    // 400: the request is malformed or fails validation
-  kUnauthenticated,    // 401: no or bad credentials
-  kPermissionDenied,   // 403: credentials fine, not allowed (e.g. banned)
-  kNotFound,           // 404
-  kMethodNotAllowed,   // 405
-  kTimeout,            // 408: the client was too slow
-  kConflict,           // 409: the resource is in the wrong state for this
-  kPayloadTooLarge,    // 413
-  kUnsupportedMedia,   // 415
-  kRangeNotSatisfiable,// 416
-  kTooManyRequests,    // 429
-  kInternal,           // 500: a bug or an unexpected library failure
-  kNotImplemented,     // 501
-  kUnavailable,        // 503: a dependency (database, disk) is down; retry later
-  kCancelled,          // the operation was cancelled (job deleted, shutdown)
-  kCorruptMedia,       // the media cannot be decoded: retrying will not help
+  kInvalidArgument,      // 400: the request is malformed or fails validation
+  kUnauthenticated,      // 401: no or bad credentials
+  kPermissionDenied,     // 403: credentials fine, not allowed (e.g. banned)
+  kNotFound,             // 404
+  kMethodNotAllowed,     // 405
+  kTimeout,              // 408: the client was too slow
+  kConflict,             // 409: the resource is in the wrong state for this
+  kPreconditionFailed,   // 412: a conditional request's If-Match failed
+  kPayloadTooLarge,      // 413
+  kUnsupportedMedia,     // 415
+  kRangeNotSatisfiable,  // 416
+  kTooManyRequests,      // 429
+  kInternal,             // 500: a bug or an unexpected library failure
+  kNotImplemented,       // 501
+  kUnavailable,          // 503: a dependency (database, disk) is down; retry later
+  kCancelled,            // the operation was cancelled (job deleted, shutdown)
+  kCorruptMedia,         // the media cannot be decoded: retrying will not help
 };
 
 std::string_view CodeName(Code code);

@@ -114,6 +114,8 @@ int HttpStatusFor(Code code) {
     case Code::kPayloadTooLarge: return 413;
     case Code::kUnsupportedMedia: return 415;
     case Code::kRangeNotSatisfiable: return 416;
+    case Code::kPreconditionFailed:
+      return 412;
     case Code::kTooManyRequests: return 429;
     case Code::kNotImplemented: return 501;
     case Code::kUnavailable: return 503;
@@ -136,6 +138,8 @@ std::string DefaultExceptionFor(Code code) {
     case Code::kPayloadTooLarge: return "PayloadTooLargeException";
     case Code::kUnsupportedMedia: return "UnsupportedMediaTypeException";
     case Code::kRangeNotSatisfiable: return "RangeNotSatisfiableException";
+    case Code::kPreconditionFailed:
+      return "PreconditionFailedException";
     case Code::kTooManyRequests: return "TooManyRequestsException";
     case Code::kNotImplemented: return "NotImplementedException";
     case Code::kUnavailable: return "ServiceUnavailableException";

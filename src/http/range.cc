@@ -2,7 +2,9 @@
 
 #include <strings.h>
 
+#include <ctime>
 #include <limits>
+#include <optional>
 #include <string>
 
 #include "common/ids.h"
@@ -132,6 +134,32 @@ bool IfNoneMatchMatches(std::string_view if_none_match, std::string_view etag) {
   return false;
 }
 
+bool IfMatchMatches(std::string_view if_match, std::string_view etag) {
+  std::string_view value = TrimOws(if_match);
+  if (value == "*") return !etag.empty();
+  // Strong comparison: a weak tag never matches.
+  for (std::string_view tag : SplitList(value)) {
+    if (!tag.empty() && !IsWeak(tag) && !IsWeak(etag) && tag == etag) return true;
+  }
+  return false;
+}
+
+// An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") in seconds since the
+// epoch; nullopt when it is not one.
+std::optional<int64_t> HttpDateSeconds(std::string_view text) {
+  std::string value(TrimOws(text));
+  std::tm parsed{};
+  const char* end = ::strptime(value.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &parsed);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  return static_cast<int64_t>(::timegm(&parsed));
+}
+
+bool NotModifiedSince(std::string_view if_modified_since, std::string_view last_modified) {
+  std::optional<int64_t> since = HttpDateSeconds(if_modified_since);
+  std::optional<int64_t> modified = HttpDateSeconds(last_modified);
+  return since && modified && *modified <= *since;
+}
+
 bool IfRangeAllows(std::string_view if_range, std::string_view etag,
                    std::string_view last_modified) {
   std::string_view value = TrimOws(if_range);
@@ -150,8 +178,25 @@ Response FileResponse(const Request& request, const FileRepresentation& rep,
   const std::string content_type =
       rep.content_type.empty() ? std::string("application/octet-stream") : rep.content_type;
 
-  if (std::optional<std::string> inm = request.headers.Get("If-None-Match");
-      inm && !rep.etag.empty() && IfNoneMatchMatches(*inm, rep.etag)) {
+  // RFC 9110 §13.2.2's order: If-Match, then If-None-Match, else
+  // If-Modified-Since (the first two had been the only ones read).
+  if (std::optional<std::string> im = request.headers.Get("If-Match");
+      im && !IfMatchMatches(*im, rep.etag)) {
+    Response failed = ErrorResponse(
+        Status(Code::kPreconditionFailed, "If-Match names another version of this file than " +
+                                              (rep.etag.empty() ? std::string("none") : rep.etag)));
+    SetValidators(failed, rep);
+    failed.omit_body = head;
+    return failed;
+  }
+  std::optional<std::string> inm = request.headers.Get("If-None-Match");
+  if (inm && !rep.etag.empty() && IfNoneMatchMatches(*inm, rep.etag)) {
+    response.status = 304;
+    SetValidators(response, rep);
+    return response;
+  }
+  if (std::optional<std::string> ims = request.headers.Get("If-Modified-Since");
+      !inm && ims && NotModifiedSince(*ims, rep.last_modified)) {
     response.status = 304;
     SetValidators(response, rep);
     return response;

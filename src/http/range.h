@@ -60,6 +60,14 @@ RangeDecision EvaluateRange(std::optional<std::string_view> range_header, uint64
 // prefixes ignored) or is "*". `etag` is the quoted form ("\"abc\"").
 bool IfNoneMatchMatches(std::string_view if_none_match, std::string_view etag);
 
+// If-Match: true when the header lists `etag` by strong comparison, or is
+// "*" and there is a tag. FileResponse answers 412 otherwise.
+bool IfMatchMatches(std::string_view if_match, std::string_view etag);
+
+// If-Modified-Since: true when both are IMF-fixdates and `last_modified` is
+// not later (FileResponse answers 304 then, when there is no If-None-Match).
+bool NotModifiedSince(std::string_view if_modified_since, std::string_view last_modified);
+
 // If-Range: true when the Range header should be honoured — the value is the
 // current strong `etag` (strong comparison: a weak tag never matches), or an
 // HTTP-date equal to `last_modified` (the IMF-fixdate the response sends).
@@ -77,7 +85,8 @@ struct FileRepresentation {
 };
 
 // The response to a GET or HEAD of `representation`, honouring the request's
-// If-None-Match (304), If-Range and Range headers as described above. Sets
+// If-Match (412), If-None-Match and If-Modified-Since (304), If-Range and
+// Range headers as described above. Sets
 // Content-Type, ETag, Last-Modified, Accept-Ranges, Content-Disposition,
 // Content-Range, and omit_body for HEAD; the body is streamed from the file.
 Response FileResponse(const Request& request, const FileRepresentation& representation,

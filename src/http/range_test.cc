@@ -218,6 +218,27 @@ TEST_F(FileResponseTest, HeadIgnoresARange) {
   EXPECT_EQ(response.headers.Get("Accept-Ranges"), "bytes");
 }
 
+// RFC 9110's other preconditions: If-Match (412 on another version) and
+// If-Modified-Since (304 when not modified since, unless If-None-Match is
+// there); both had been ignored.
+TEST_F(FileResponseTest, IfMatchAndIfModifiedSince) {
+  EXPECT_EQ(Get({{"If-Match", "\"deadbeef\""}}).status, 200);
+  EXPECT_EQ(Get({{"If-Match", "*"}}).status, 200);
+  EXPECT_EQ(Get({{"If-Match", "\"other\", \"deadbeef\""}}).status, 200);
+  Response failed = Get({{"If-Match", "\"other\""}});
+  EXPECT_EQ(failed.status, 412);
+  EXPECT_EQ(failed.headers.Get("ETag"), "\"deadbeef\"");
+  EXPECT_EQ(Get({{"If-Match", "W/\"deadbeef\""}}).status, 412) << "strong comparison";
+
+  EXPECT_EQ(Get({{"If-Modified-Since", rep_.last_modified}}).status, 304);
+  EXPECT_EQ(Get({{"If-Modified-Since", "Fri, 31 Dec 2100 23:59:59 GMT"}}).status, 304);
+  EXPECT_EQ(Get({{"If-Modified-Since", "Thu, 01 Jan 1970 00:00:01 GMT"}}).status, 200);
+  EXPECT_EQ(Get({{"If-Modified-Since", "yesterday"}}).status, 200);
+  EXPECT_EQ(Get({{"If-Modified-Since", rep_.last_modified}, {"If-None-Match", "\"other\""}}).status,
+            200)
+      << "If-None-Match decides when present";
+}
+
 TEST_F(FileResponseTest, SingleRange) {
   Response response = Get({{"Range", "bytes=10-19"}});
   EXPECT_EQ(response.status, 206);
