@@ -1,5 +1,6 @@
 #include "api/media_routes.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 #include <chrono>
@@ -20,6 +21,7 @@
 #include "http/range.h"
 #include "jobs/ingestion_state.h"
 #include "storage/blob_store.h"
+#include "storage/migrations.h"
 #include "videos/media_state.h"
 #include "videos/video_store.h"
 
@@ -489,6 +491,39 @@ Status SweepMediaOrphans(ApiContext& context) {
     for (const storage::Row& row : rows) known.insert(row.Text(0));
     return Status::Ok();
   }));
+  // Only this installation's media is swept: the marker names the database
+  // that owns the directory. A node on a fresh or mistyped database had
+  // removed every video's media (and, after one upload of its own, a store
+  // of up to 17 directories got past the orphan-count guard below).
+  ASSIGN_OR_RETURN(std::string installation, storage::InstallationId(*context.db));
+  ASSIGN_OR_RETURN(std::string owner, context.blobs->MarkerOwner());
+  if (owner.empty()) {
+    // A store made before the marker named its owner is taken only when it
+    // is plainly this database's: every video directory in it has a row here
+    // (or there are none yet). Otherwise nothing is swept until an operator
+    // says whose it is.
+    ASSIGN_OR_RETURN(std::vector<std::string> ids, context.blobs->VideoIds());
+    const size_t unknown = static_cast<size_t>(std::count_if(
+        ids.begin(), ids.end(), [&](const std::string& id) { return known.count(id) == 0; }));
+    if (unknown > 0) {
+      LogWarning("media sweep: nothing removed: the media directory names no installation, and " +
+                 std::to_string(unknown) + " of its " + std::to_string(ids.size()) +
+                 " video directories have no row in this database (a fresh or wrong "
+                 "--database?). Once --database and --media-dir are right, delete the "
+                 "directories no video row names by hand and add the line \"installation " +
+                 installation + "\" to its .vidmill-media file");
+      return Status::Ok();
+    }
+    RETURN_IF_ERROR(context.blobs->SetMarkerOwner(installation));
+    LogInfo("media directory claimed by installation " + installation);
+    owner = installation;
+  }
+  if (owner != installation) {
+    LogWarning("media sweep: nothing removed: the media directory belongs to installation " +
+               owner + ", and this database is installation " + installation +
+               " (check --database and --media-dir)");
+    return Status::Ok();
+  }
   ASSIGN_OR_RETURN(storage::SweepStats stats,
                    context.blobs->SweepOrphans(known, context.clock->Now()));
   if (stats.orphan_directories_kept > 0) {

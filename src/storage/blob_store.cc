@@ -13,6 +13,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <new>
 #include <string>
@@ -30,8 +31,12 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kTempPrefix = ".tmp-";
-// In the store's root, written by Init (CheckAvailable).
+// In the store's root, written by Init (CheckAvailable); SetMarkerOwner adds
+// the owning installation's id on a line of its own.
 constexpr std::string_view kMarkerName = ".vidmill-media";
+constexpr std::string_view kMarkerText =
+    "Vidmill's media store. Nodes check that this file is here before they write.\n";
+constexpr std::string_view kOwnerPrefix = "installation ";
 constexpr size_t kMaxSegment = 128;
 constexpr size_t kCopyBuffer = 1 << 20;
 // Buffer address, file offset and length alignment that O_DIRECT needs (the
@@ -758,12 +763,52 @@ class FileBlobStore final : public BlobStore {
     // A store made before the marker existed gets one too.
     Fd fd(::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
     if (!fd.valid()) return ErrnoStatus("cannot create", marker, errno);
-    static constexpr std::string_view kText =
-        "Vidmill's media store. Nodes check that this file is here before they write.\n";
-    if (::write(fd.get(), kText.data(), kText.size()) < 0) {
+    if (::write(fd.get(), kMarkerText.data(), kMarkerText.size()) < 0) {
       return ErrnoStatus("cannot write", marker, errno);
     }
     return Status::Ok();
+  }
+
+  Result<std::string> MarkerOwner() override {
+    RETURN_IF_ERROR(CheckAvailable());
+    std::ifstream marker(root_ + "/" + std::string(kMarkerName));
+    std::string line;
+    while (std::getline(marker, line)) {
+      if (line.rfind(kOwnerPrefix, 0) == 0) return line.substr(kOwnerPrefix.size());
+    }
+    return std::string();
+  }
+
+  Status SetMarkerOwner(const std::string& installation_id) override {
+    RETURN_IF_ERROR(CheckAvailable());
+    const std::string marker = root_ + "/" + std::string(kMarkerName);
+    const std::string temp = root_ + "/" + NewTempName(kMarkerName);
+    {
+      std::ofstream out(temp, std::ios::trunc);
+      out << kMarkerText << kOwnerPrefix << installation_id << "\n";
+      if (!out.flush()) return ErrnoStatus("cannot write", temp, errno);
+    }
+    if (::rename(temp.c_str(), marker.c_str()) != 0) {
+      const int err = errno;
+      ::unlink(temp.c_str());
+      return ErrnoStatus("cannot publish", marker, err);
+    }
+    return Status::Ok();
+  }
+
+  Result<std::vector<std::string>> VideoIds() override {
+    std::vector<std::string> ids;
+    std::error_code error;
+    for (fs::directory_iterator it(root_, error); !error && it != fs::directory_iterator();
+         it.increment(error)) {
+      const std::string name = it->path().filename().string();
+      struct stat st {};
+      if (IsSafeBlobSegment(name) && ::lstat(it->path().c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        ids.push_back(name);
+      }
+    }
+    if (error) return Status::Unavailable("cannot list " + root_ + ": " + error.message());
+    return ids;
   }
 
   Status CheckAvailable() override {

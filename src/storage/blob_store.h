@@ -30,6 +30,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -175,6 +176,14 @@ class BlobStore {
   // 503 and a retried job, never a file written to the wrong disk, a 404, or
   // a job failed for good. /readyz asks it too.
   virtual Status CheckAvailable() = 0;
+
+  // The installation the store belongs to, as its marker names it ("" when it
+  // names none: made before ids were recorded), and naming it. The media
+  // sweep runs only for the installation the marker names (SweepMediaOrphans).
+  virtual Result<std::string> MarkerOwner() = 0;
+  virtual Status SetMarkerOwner(const std::string& installation_id) = 0;
+  // The ids of the video directories the store holds.
+  virtual Result<std::vector<std::string>> VideoIds() = 0;
 
   // Start-up housekeeping: removes every video directory whose id is not in
   // `known_video_ids` (the ids of all rows in the videos table) and was not

@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "common/ids.h"
+
 namespace vidmill::storage {
 namespace {
 
@@ -123,6 +125,13 @@ const std::vector<Migration>& Migrations() {
        {
            "ALTER TABLE users ADD COLUMN token_generation BIGINT NOT NULL DEFAULT 0",
        }},
+      // The installation's identity (one row), which its media directory's
+      // marker names: a node on another database never sweeps that media.
+      {3,
+       {
+           "CREATE TABLE installation (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), "
+           "id TEXT NOT NULL)",
+       }},
   };
   return migrations;
 }
@@ -130,6 +139,26 @@ const std::vector<Migration>& Migrations() {
 }  // namespace
 
 int LatestSchemaVersion() { return Migrations().back().version; }
+
+Result<std::string> InstallationId(Database& db) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::string id;
+    Status status = db.Transaction([&](Session& session) -> Status {
+      ASSIGN_OR_RETURN(Rows rows, session.Query("SELECT id FROM installation", {}));
+      if (!rows.empty()) {
+        id = rows[0].Text(0);
+        return Status::Ok();
+      }
+      id = NewId();
+      return session.Execute("INSERT INTO installation (singleton, id) VALUES (1, ?)", {id})
+          .status();
+    });
+    if (status.ok()) return id;
+    // Another node made it first: read theirs.
+    if (status.code() != Code::kConflict) return status;
+  }
+  return Status::Internal("the installation id could not be read");
+}
 
 Status ApplyMigrations(Database& db) {
   return db.Transaction([&](Session& session) -> Status {

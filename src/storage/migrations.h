@@ -15,4 +15,7 @@ Status ApplyMigrations(Database& db);
 // The highest migration version this binary knows.
 int LatestSchemaVersion();
 
+// This database's installation id (a UUID), made on first use.
+Result<std::string> InstallationId(Database& db);
+
 }  // namespace vidmill::storage

@@ -1158,19 +1158,35 @@ TEST(MediaSweepTest, ARunningServerSweepsAgain) {
 
 // A node started on a database that is not the media directory's (a fresh
 // one, a mistyped --database) removes nothing and says why: it had deleted
-// every video's media ("removed 88 orphan video directories").
+// every video's media ("removed 88 orphan video directories"), and, once it
+// had stored one upload of its own, still a store of up to 17 directories.
+// The marker names the installation that owns the directory; a store made
+// before it named one is taken only when every directory has a row.
 TEST(MediaSweepTest, AnotherDatabaseNeverEmptiesTheMediaDirectory) {
   ServerHarness first;
   const std::string video = UploadedVideo(first, "owner@example.com");
   const fs::path media = fs::path(first.data_dir()) / "media";
-  fs::last_write_time(media / video, fs::file_time_type::clock::now() - std::chrono::hours(48));
-
-  ServerHarness second(ServerHarness::Options{.extra_flags = {"--media-dir", media.string()}});
-  HttpClient probe(second.port());
-  EXPECT_EQ(probe.Send("GET", "/healthz").status, 200);
-  EXPECT_TRUE(fs::exists(media / video / "original")) << second.ServerLog();
-  EXPECT_NE(second.ServerLog().find("nothing was removed"), std::string::npos)
-      << second.ServerLog();
+  const fs::path marker = media / ".vidmill-media";
+  auto age = [&] {
+    for (const auto& entry : fs::directory_iterator(media)) {
+      if (entry.is_directory()) {
+        fs::last_write_time(entry.path(),
+                            fs::file_time_type::clock::now() - std::chrono::hours(48));
+      }
+    }
+  };
+  age();
+  for (const bool owned : {true, false}) {
+    SCOPED_TRACE(owned ? "a marker naming the first installation" : "a marker naming none");
+    if (!owned) std::ofstream(marker, std::ios::trunc) << "Vidmill's media store.\n";
+    ServerHarness second(ServerHarness::Options{
+        .extra_flags = {"--media-dir", media.string(), "--media-sweep-seconds", "1"}});
+    UploadedVideo(second, owned ? "second@example.com" : "third@example.com");
+    age();  // even the second node's own upload looks old to its sweeps
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // two sweeps
+    EXPECT_TRUE(fs::exists(media / video / "original")) << second.ServerLog();
+    EXPECT_NE(second.ServerLog().find("nothing removed"), std::string::npos) << second.ServerLog();
+  }
 }
 
 }  // namespace
