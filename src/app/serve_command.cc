@@ -146,7 +146,7 @@ int RunServe(int argc, char** argv) {
       OpenDatabaseWhenUp(store->database_url, "vidmill serve");
   if (!db.ok()) {
     std::fprintf(stderr, "vidmill serve: %s\n", db.status().message().c_str());
-    return 1;
+    return db.status().code() == Code::kCancelled ? 0 : 1;
   }
   context.db = db->get();
 

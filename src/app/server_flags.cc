@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
-#include <thread>
 
 #include "common/log.h"
 
@@ -51,7 +52,18 @@ Result<std::unique_ptr<storage::Database>> OpenDatabaseWhenUp(const std::string&
     if (db.ok() || db.status().code() != Code::kUnavailable) return db;
     std::fprintf(stderr, "%s: %s; retrying in %d s\n", who.c_str(), db.status().message().c_str(),
                  static_cast<int>(pause.count()));
-    std::this_thread::sleep_for(pause);
+    // The pause listens for SIGTERM and SIGINT (blocked by the callers for
+    // their own sigwait): a node told to stop while it waits stops (it had
+    // kept waiting, then started and stopped once the database was back).
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    const timespec wait{static_cast<time_t>(pause.count()), 0};
+    const int received = sigtimedwait(&stop, nullptr, &wait);
+    if (received == SIGTERM || received == SIGINT) {
+      return Status::Cancelled("stopped while waiting for the database");
+    }
     pause = std::min(pause * 2, std::chrono::seconds(10));
   }
 }

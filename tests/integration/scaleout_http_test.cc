@@ -435,6 +435,22 @@ TEST(ScaleOutHttpTest, ANodeStartedBeforePostgresWaitsForIt) {
   ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
   Status paused = (*cluster)->Pause();
   ASSERT_TRUE(paused.ok()) << paused.ToString();
+  // A worker told to stop while it waits stops, at once and cleanly (it had
+  // kept waiting, the signal pending until the database came back).
+  test::TempDir worker_dir;
+  WorkerProcess waiting((*cluster)->admin_url(), worker_dir.path(), worker_dir.path() + "/media",
+                        worker_dir.path() + "/worker.log");
+  std::this_thread::sleep_for(milliseconds(1500));
+  ASSERT_TRUE(waiting.Running()) << waiting.Log();
+  kill(waiting.pid(), SIGTERM);
+  int status = -1;
+  const auto asked = steady_clock::now();
+  while (waitpid(waiting.pid(), &status, WNOHANG) == 0 &&
+         steady_clock::now() - asked < seconds(3)) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << " " << waiting.Log();
+
   std::thread later([&] {
     std::this_thread::sleep_for(seconds(3));
     Status resumed = (*cluster)->Resume();
