@@ -450,9 +450,15 @@ class Pipeline {
   // clock starts there (setpts=PTS-STARTPTS).
   void NoteVideoOrigin(const AVFrame* frame) {
     if (video_origin_set_) return;
-    const double seconds = frame->pts * av_q2d(input_->video_stream()->time_base);
-    if (spec_.has_range && seconds < range_start_ - 1e-6) return;
-    video_origin_ = seconds;
+    const AVRational time_base = input_->video_stream()->time_base;
+    // As trim decides: its start rounded to the stream's time base, to the
+    // nearest tick. MXF counts in whole frames, so a start in a frame's first
+    // half keeps that frame; compared in exact seconds, the sound had started
+    // a frame after the pictures.
+    const int64_t start =
+        av_rescale_q(std::llround(range_start_ * AV_TIME_BASE), AV_TIME_BASE_Q, time_base);
+    if (spec_.has_range && frame->pts < start) return;
+    video_origin_ = frame->pts * av_q2d(time_base);
     video_origin_set_ = true;
   }
 

@@ -677,6 +677,31 @@ TEST(TranscodeTest, ProgressCountsPicturesCoded) {
   EXPECT_LT(near_the_end, 0.8);
 }
 
+// A range of an MXF source (its time base one frame) starting in the first
+// half of a frame: trim keeps that frame, so the sound starts there too. It
+// had started a frame later (40 ms behind the pictures at 1010 ms).
+TEST(TranscodeTest, AnMxfRangeStartingWithinAFrameStaysInSync) {
+  test::TempDir dir;
+  const std::string input = dir.path() + "/flash.mxf";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i color=c=black:s=320x240:r=25:d=4,"
+             "drawbox=c=white:t=fill:enable='between(t\\,1.99\\,2.01)' "
+             "-f lavfi -i aevalsrc='0.5*sin(2*PI*1000*t)*between(t\\,2\\,2.1)':s=48000:d=4 "
+             "-c:v mpeg2video -q:v 2 -c:a pcm_s16le '" +
+             input + "'"));
+  for (int64_t start_ms : {1000, 1010, 1019, 1020}) {
+    SCOPED_TRACE(start_ms);
+    TranscodeSpec spec = Base();
+    spec.has_range = true;
+    spec.start_ms = start_ms;
+    spec.end_ms = 3500;
+    auto probe = RunSpec(spec, input, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    auto [flash, beep] = FlashAndBeep(dir.path() + "/out.mov");
+    EXPECT_NEAR(beep, flash, 0.005);
+  }
+}
+
 // The output's colour is converted and tagged (colour.h): an SD BT.601
 // picture upscaled to HD becomes BT.709 (it kept BT.601's values, untagged,
 // and showed green as (-14, 161, -7) in HD players), HD goes to SD the other
