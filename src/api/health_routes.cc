@@ -16,7 +16,7 @@ void RegisterHealthRoutes(http::Router& router, ApiContext& context) {
       return Status::Unavailable("not ready: " + ping.message());
     }
     if (context.blobs != nullptr) {
-      if (Status media = context.blobs->CheckAvailable(); !media.ok()) {
+      if (Status media = context.blobs->CheckWritable(); !media.ok()) {
         return Status::Unavailable("not ready: " + media.message());
       }
     }

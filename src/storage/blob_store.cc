@@ -811,6 +811,12 @@ class FileBlobStore final : public BlobStore {
     return ids;
   }
 
+  Status CheckWritable() override {
+    RETURN_IF_ERROR(CheckAvailable());
+    if (::access(root_.c_str(), W_OK) != 0) return ErrnoStatus("cannot write to", root_, errno);
+    return Status::Ok();
+  }
+
   Status CheckAvailable() override {
     const std::string marker = root_ + "/" + std::string(kMarkerName);
     struct stat st {};

@@ -176,6 +176,9 @@ class BlobStore {
   // 503 and a retried job, never a file written to the wrong disk, a 404, or
   // a job failed for good. /readyz asks it too.
   virtual Status CheckAvailable() = 0;
+  // CheckAvailable, and the root takes writes (not remounted read-only):
+  // what /readyz asks.
+  virtual Status CheckWritable() = 0;
 
   // The installation the store belongs to, as its marker names it ("" when it
   // names none: made before ids were recorded), and naming it. The media

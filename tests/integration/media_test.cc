@@ -1024,9 +1024,11 @@ TEST(MediaDiskFullTest, ReadOnlyMediaStorageIsA503) {
   HttpResponse refused = upload();
   EXPECT_EQ(refused.status, 503) << refused.body;
   EXPECT_NE(refused.body.find("errorMessage"), std::string::npos) << refused.body;
+  EXPECT_EQ(client.Send("GET", "/readyz").status, 503) << "not ready while it takes no upload";
   ASSERT_EQ(mount("tmpfs", disk.path().c_str(), "tmpfs", MS_REMOUNT, nullptr), 0)
       << std::strerror(errno);
   EXPECT_EQ(upload().status, 200);
+  EXPECT_EQ(client.Send("GET", "/readyz").status, 200);
 }
 
 TEST(MediaDiskFullTest, AReuploadThatCannotBeRecordedKeepsThePreviousFile) {

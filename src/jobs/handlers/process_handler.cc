@@ -86,6 +86,9 @@ Status ProcessHandler::Run(JobContext& context) {
     return Status::Ok();
   }));
   if (!source.metadata) return Status::CorruptMedia("the source video has no metadata");
+  // A media store that is gone fails at publish; found out now, before the
+  // whole transcode is run again at every retry.
+  RETURN_IF_ERROR(blobs_.CheckAvailable());
   boost::json::value metadata = boost::json::parse(*source.metadata, ec);
   if (ec || !metadata.is_object()) return Status::CorruptMedia("the source metadata is malformed");
   ASSIGN_OR_RETURN(videos::SourceInfo info,
