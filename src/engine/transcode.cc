@@ -25,6 +25,7 @@
 #include <deque>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <vector>
 
 extern "C" {
@@ -367,6 +368,7 @@ class Pipeline {
       if (cancel_ && cancel_()) return Status::Cancelled("processing was cancelled");
       RETURN_IF_ERROR(input_->ReadPacket(packet.get(), &eof));
       if (eof) break;
+      MakeContinuous(packet.get());
       if (packet->stream_index == input_->video_stream_index()) {
         if (!video_chain_->finished()) {
           RETURN_IF_ERROR(Decode(video_decoder_.get(), packet.get(), frame.get(), nullptr));
@@ -393,6 +395,44 @@ class Pipeline {
       RETURN_IF_ERROR(Encode(lane->encoder.get(), nullptr, lane->output_index));
     }
     return Status::Ok();
+  }
+
+  // MPEG transport streams cut together (two .mts files joined with cat, a
+  // recorder's segments) start their clock again at each join: the second
+  // part's timestamps run backwards, and its pictures were dropped as
+  // duplicates (200 frames in, 100 out, the job DONE). Where the format says
+  // its timestamps may jump (AVFMT_TS_DISCONT), a stream going back more
+  // than 0.1 s, or any leap forward of more than 10 s, is taken as a join:
+  // every stream's timestamps are moved on from there, as ffmpeg's own tool
+  // does, so the parts follow one another.
+  void MakeContinuous(AVPacket* packet) {
+    if (!(input_->format()->iformat->flags & AVFMT_TS_DISCONT)) return;
+    const AVStream* stream = input_->format()->streams[packet->stream_index];
+    if (packet->dts == AV_NOPTS_VALUE) return;
+    int64_t dts = av_rescale_q(packet->dts, stream->time_base, AV_TIME_BASE_Q) + join_offset_;
+    auto [last, fresh] = last_dts_.try_emplace(packet->stream_index, dts);
+    if (!fresh) {
+      const int64_t back = last->second - dts;
+      const int64_t leap = dts - file_last_dts_;
+      if (back > AV_TIME_BASE / 10 || leap > 10 * int64_t{AV_TIME_BASE}) {
+        // On from the last timestamp read, by this packet's own duration.
+        const int64_t duration =
+            packet->duration > 0 ? av_rescale_q(packet->duration, stream->time_base, AV_TIME_BASE_Q)
+                                 : 0;
+        const int64_t shift = file_last_dts_ + duration - dts;
+        join_offset_ += shift;
+        dts += shift;
+        av_log(nullptr, AV_LOG_INFO, "timestamps jump at a join: moved on by %.3f s\n",
+               static_cast<double>(shift) / AV_TIME_BASE);
+      }
+      last->second = dts;
+    }
+    file_last_dts_ = std::max(file_last_dts_, dts);
+    if (join_offset_ != 0) {
+      const int64_t shift = av_rescale_q(join_offset_, AV_TIME_BASE_Q, stream->time_base);
+      packet->dts += shift;
+      if (packet->pts != AV_NOPTS_VALUE) packet->pts += shift;
+    }
   }
 
   AudioLane* LaneOf(int stream_index) const {
@@ -661,6 +701,9 @@ class Pipeline {
   AVRational output_rate_{25, 1};
   int video_stream_ = -1;
   int64_t frames_written_ = 0;
+  int64_t join_offset_ = 0;  // MakeContinuous, in AV_TIME_BASE units
+  int64_t file_last_dts_ = std::numeric_limits<int64_t>::min();
+  std::map<int, int64_t> last_dts_;                           // per stream, moved on
   int64_t video_packets_ = 0;                                 // coded pictures written (progress)
   int64_t max_frames_ = std::numeric_limits<int64_t>::max();  // LimitToThePictures
   double video_origin_ = 0;  // input seconds of the first picture shown

@@ -702,6 +702,41 @@ TEST(TranscodeTest, AnMxfRangeStartingWithinAFrameStaysInSync) {
   }
 }
 
+// Two transport streams joined with cat (each starts its clock again): both
+// parts come out, one after the other, with their sound. The second part's
+// pictures had been dropped as going back in time (100 of 200 frames).
+TEST(TranscodeTest, TransportStreamsJoinedTogetherComeOutWhole) {
+  test::TempDir dir;
+  const std::string part = dir.path() + "/part.ts", joined = dir.path() + "/joined.ts";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=2 -f lavfi -i sine=duration=2 "
+             "-c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac '" +
+             part + "'"));
+  ASSERT_EQ(std::system(("cat '" + part + "' '" + part + "' > '" + joined + "'").c_str()), 0);
+  for (const char* container : {"mov", "mts"}) {
+    SCOPED_TRACE(container);
+    TranscodeSpec spec = Base();
+    spec.container = container;
+    // The sound decoded from the output (in mts with AAC's priming), of one
+    // part alone and of the two joined.
+    auto seconds_of_sound = [&](const std::string& input) {
+      EXPECT_TRUE(RunSpec(spec, input, container, dir).ok());
+      return Output("ffmpeg -nostdin -v error -i '" + dir.path() + "/out." + container +
+                    "' -map 0:a:0 -ac 1 -ar 48000 -f s16le -")
+                 .size() /
+             2 / 48000.0;
+    };
+    const double one = seconds_of_sound(part);
+    const double two = seconds_of_sound(joined);
+    auto probe = RunSpec(spec, joined, container, dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    EXPECT_NEAR(probe->frames, 100, 1);
+    // Within a picture and an AAC frame: the join leaves no overlap, at most
+    // a picture repeated.
+    EXPECT_NEAR(two - one, 2.0, 0.04 + 1024 / 48000.0);
+  }
+}
+
 // The output's colour is converted and tagged (colour.h): an SD BT.601
 // picture upscaled to HD becomes BT.709 (it kept BT.601's values, untagged,
 // and showed green as (-14, 161, -7) in HD players), HD goes to SD the other
