@@ -409,6 +409,12 @@ class Pipeline {
     if (!(input_->format()->iformat->flags & AVFMT_TS_DISCONT)) return;
     const AVStream* stream = input_->format()->streams[packet->stream_index];
     if (packet->dts == AV_NOPTS_VALUE) return;
+    // Only the streams processed: a data stream's own clock (SCTE-35 cues,
+    // teletext) must not move the pictures and the sound.
+    if (packet->stream_index != input_->video_stream_index() &&
+        LaneOf(packet->stream_index) == nullptr) {
+      return;
+    }
     int64_t dts = av_rescale_q(packet->dts, stream->time_base, AV_TIME_BASE_Q) + join_offset_;
     auto [last, fresh] = last_dts_.try_emplace(packet->stream_index, dts);
     if (!fresh) {
