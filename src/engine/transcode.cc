@@ -92,6 +92,7 @@ class Pipeline {
             : 0.0;
     if (spec_.has_range) {
       spec_.clip_seconds = (spec_.end_ms - spec_.start_ms) / 1000.0;
+      range_start_ = start_time + spec_.start_ms / 1000.0;
       range_end_ = start_time + spec_.end_ms / 1000.0;
     } else if (spec_.clip_seconds <= 0) {
       spec_.clip_seconds = video_in->duration > 0
@@ -110,12 +111,11 @@ class Pipeline {
       // is filled with silence), so sources whose streams start apart
       // (MPEG-TS) or whose range starts between two pictures stay in sync.
       // Until that picture is decoded the audio waits (StartAudioAtTheFirstPicture).
-      audio_origin_fallback_ = spec_.has_range ? start_time + spec_.start_ms / 1000.0 : video_start;
-      range_start_ = start_time + spec_.start_ms / 1000.0;
+      audio_origin_fallback_ = spec_.has_range ? range_start_ : video_start;
       // Every audio stream becomes one of the output's (8 mono tracks of a
       // broadcast MXF stay 8; only the first was kept).
       for (int index : input_->audio_stream_indices()) {
-        RETURN_IF_ERROR(SetUpAudio(index, start_time, limits));
+        RETURN_IF_ERROR(SetUpAudio(index, limits));
       }
     }
     const bool audio = !audio_.empty();
@@ -128,7 +128,7 @@ class Pipeline {
                                                                  : format_seconds);
     if (spec_.has_range && spec_.start_ms > 2000) {
       // Land on a keyframe a little before the clip; trim drops the rest.
-      double seek_to = start_time + spec_.start_ms / 1000.0 - 1.0;
+      double seek_to = range_start_ - 1.0;
       int64_t ts = static_cast<int64_t>(seek_to / av_q2d(video_in->time_base));
       RETURN_IF_ERROR(input_->SeekTo(input_->video_stream_index(), ts));
     }
@@ -170,7 +170,7 @@ class Pipeline {
   // Adds the lane of audio stream `stream_index`, unless its decoder refuses
   // it (a damaged configuration): that stream is left out, so one bad track
   // does not make the video impossible to process (every job had failed).
-  Status SetUpAudio(int stream_index, double start_time, const MediaLimits& limits) {
+  Status SetUpAudio(int stream_index, const MediaLimits& limits) {
     AVStream* input = input_->format()->streams[stream_index];
     Result<CodecContextPtr> decoder = OpenDecoder(input, limits, 1);
     if (!decoder.ok()) {
@@ -195,7 +195,7 @@ class Pipeline {
     // and the sound goes on under it; WriteAudio cuts it at the pictures' end
     // (cut at the range's end, the last 10-20 ms had been silence).
     if (spec_.has_range) {
-      lane.trim = "atrim=start=" + Seconds(start_time + spec_.start_ms / 1000.0) + ",";
+      lane.trim = "atrim=start=" + Seconds(range_start_) + ",";
     }
     return Status::Ok();
   }
