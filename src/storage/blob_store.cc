@@ -692,24 +692,19 @@ class FileBlobStore final : public BlobStore {
                                   std::chrono::seconds orphan_grace,
                                   std::chrono::seconds temp_max_age) override {
     SweepStats stats;
-    std::error_code error;
-    fs::directory_iterator it(root_, error);
-    if (error) return Status::Unavailable("cannot list " + root_ + ": " + error.message());
     const int64_t now_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
     const int64_t grace_ms = std::chrono::milliseconds(orphan_grace).count();
     const int64_t temp_age_ms = std::chrono::milliseconds(temp_max_age).count();
     // First the directories, then whether the database is this store's.
+    // Only directories the store could have made; anything else is left alone.
+    ASSIGN_OR_RETURN(std::vector<std::string> video_ids, VideoIds());
     std::vector<std::string> dirs, orphans;
     int known = 0;
-    for (; it != fs::directory_iterator(); it.increment(error)) {
-      if (error) break;
-      const std::string video_id = it->path().filename().string();
-      // Only directories the store could have made; anything else is left alone.
-      if (!IsSafeBlobSegment(video_id)) continue;
-      const std::string dir = it->path().string();
+    for (const std::string& video_id : video_ids) {
+      const std::string dir = root_ + "/" + video_id;
       struct stat st {};
-      if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+      if (::lstat(dir.c_str(), &st) != 0) continue;
       if (known_video_ids.count(video_id) > 0) {
         ++known;
         dirs.push_back(dir);
@@ -719,7 +714,6 @@ class FileBlobStore final : public BlobStore {
         dirs.push_back(dir);
       }
     }
-    if (error) return Status::Unavailable("cannot list " + root_ + ": " + error.message());
     stats.video_directories = static_cast<int>(dirs.size() + orphans.size());
     const size_t most = std::max<size_t>(16, static_cast<size_t>(stats.video_directories) / 4);
     if (!orphans.empty() && (known == 0 || orphans.size() > most)) {
@@ -757,21 +751,14 @@ class FileBlobStore final : public BlobStore {
     std::error_code error;
     fs::create_directories(root_, error);
     if (error) return Status::Unavailable("cannot create " + root_ + ": " + error.message());
-    const std::string marker = root_ + "/" + std::string(kMarkerName);
     struct stat st {};
-    if (::stat(marker.c_str(), &st) == 0) return Status::Ok();
-    // A store made before the marker existed gets one too.
-    Fd fd(::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
-    if (!fd.valid()) return ErrnoStatus("cannot create", marker, errno);
-    if (::write(fd.get(), kMarkerText.data(), kMarkerText.size()) < 0) {
-      return ErrnoStatus("cannot write", marker, errno);
-    }
-    return Status::Ok();
+    if (::stat(MarkerPath().c_str(), &st) == 0) return Status::Ok();
+    return WriteMarker("");  // a store made before the marker existed gets one too
   }
 
   Result<std::string> MarkerOwner() override {
     RETURN_IF_ERROR(CheckAvailable());
-    std::ifstream marker(root_ + "/" + std::string(kMarkerName));
+    std::ifstream marker(MarkerPath());
     std::string line;
     while (std::getline(marker, line)) {
       if (line.rfind(kOwnerPrefix, 0) == 0) return line.substr(kOwnerPrefix.size());
@@ -781,19 +768,7 @@ class FileBlobStore final : public BlobStore {
 
   Status SetMarkerOwner(const std::string& installation_id) override {
     RETURN_IF_ERROR(CheckAvailable());
-    const std::string marker = root_ + "/" + std::string(kMarkerName);
-    const std::string temp = root_ + "/" + NewTempName(kMarkerName);
-    {
-      std::ofstream out(temp, std::ios::trunc);
-      out << kMarkerText << kOwnerPrefix << installation_id << "\n";
-      if (!out.flush()) return ErrnoStatus("cannot write", temp, errno);
-    }
-    if (::rename(temp.c_str(), marker.c_str()) != 0) {
-      const int err = errno;
-      ::unlink(temp.c_str());
-      return ErrnoStatus("cannot publish", marker, err);
-    }
-    return Status::Ok();
+    return WriteMarker(installation_id);
   }
 
   Result<std::vector<std::string>> VideoIds() override {
@@ -818,7 +793,7 @@ class FileBlobStore final : public BlobStore {
   }
 
   Status CheckAvailable() override {
-    const std::string marker = root_ + "/" + std::string(kMarkerName);
+    const std::string marker = MarkerPath();
     struct stat st {};
     if (::stat(marker.c_str(), &st) == 0) return Status::Ok();
     if (errno != ENOENT && errno != ENOTDIR) return ErrnoStatus("cannot stat", marker, errno);
@@ -828,6 +803,25 @@ class FileBlobStore final : public BlobStore {
   }
 
  private:
+  std::string MarkerPath() const { return root_ + "/" + std::string(kMarkerName); }
+
+  // The marker, naming `owner` when not empty, put in place by rename.
+  Status WriteMarker(const std::string& owner) {
+    const std::string temp = root_ + "/" + NewTempName(kMarkerName);
+    {
+      std::ofstream out(temp, std::ios::trunc);
+      out << kMarkerText;
+      if (!owner.empty()) out << kOwnerPrefix << owner << "\n";
+      if (!out.flush()) return ErrnoStatus("cannot write", temp, errno);
+    }
+    if (::rename(temp.c_str(), MarkerPath().c_str()) != 0) {
+      const int err = errno;
+      ::unlink(temp.c_str());
+      return ErrnoStatus("cannot publish", MarkerPath(), err);
+    }
+    return Status::Ok();
+  }
+
   std::string BlobPath(std::string_view video_id, std::string_view name) const {
     return root_ + "/" + std::string(video_id) + "/" + std::string(name);
   }
