@@ -685,31 +685,35 @@ class PostgresDatabase final : public Database {
 
 }  // namespace
 
+namespace {
+
+// Removes Vidmill's own integer parameter `key` from `*url` (libpq does not
+// know it): `fallback` when absent, InvalidArgument naming `range` when it is
+// not an integer from `low` to `high`.
+Result<int> TakeIntUrlParameter(std::string* url, std::string_view key, int fallback, int low,
+                                int high, std::string_view range) {
+  std::string text;
+  *url = TakeUrlParameter(*url, key, &text);
+  if (text.empty()) return fallback;
+  int value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < low || value > high) {
+    return Status::InvalidArgument("invalid database URL: " + std::string(key) + " must be " +
+                                   std::string(range));
+  }
+  return value;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Database>> OpenPostgresDatabase(const std::string& url) {
-  std::string pool_size_text;
-  std::string conninfo = TakeUrlParameter(url, "pool_max_conns", &pool_size_text);
-  int pool_size = kDefaultPoolSize;
-  if (!pool_size_text.empty()) {
-    auto [end, ec] = std::from_chars(pool_size_text.data(),
-                                     pool_size_text.data() + pool_size_text.size(), pool_size);
-    if (ec != std::errc() || end != pool_size_text.data() + pool_size_text.size() ||
-        pool_size < 1 || pool_size > 1000) {
-      return Status::InvalidArgument("invalid database URL: pool_max_conns must be 1 to 1000");
-    }
-  }
-  std::string answer_timeout_text;
-  conninfo = TakeUrlParameter(conninfo, "answer_timeout", &answer_timeout_text);
-  int answer_timeout = static_cast<int>(kDefaultAnswerTimeout.count());
-  if (!answer_timeout_text.empty()) {
-    auto [end, ec] =
-        std::from_chars(answer_timeout_text.data(),
-                        answer_timeout_text.data() + answer_timeout_text.size(), answer_timeout);
-    if (ec != std::errc() || end != answer_timeout_text.data() + answer_timeout_text.size() ||
-        answer_timeout < 1 || answer_timeout > 3600) {
-      return Status::InvalidArgument(
-          "invalid database URL: answer_timeout must be 1 to 3600 (seconds)");
-    }
-  }
+  std::string conninfo = url;
+  ASSIGN_OR_RETURN(int pool_size, TakeIntUrlParameter(&conninfo, "pool_max_conns", kDefaultPoolSize,
+                                                      1, 1000, "1 to 1000"));
+  ASSIGN_OR_RETURN(int answer_timeout,
+                   TakeIntUrlParameter(&conninfo, "answer_timeout",
+                                       static_cast<int>(kDefaultAnswerTimeout.count()), 1, 3600,
+                                       "1 to 3600 (seconds)"));
   char* raw_error = nullptr;
   std::unique_ptr<PQconninfoOption, ConninfoDeleter> parsed(
       PQconninfoParse(conninfo.c_str(), &raw_error));
