@@ -529,10 +529,9 @@ Status SweepMediaOrphans(ApiContext& context) {
   if (stats.orphan_directories_kept > 0) {
     LogWarning("media sweep: kept " + std::to_string(stats.orphan_directories_kept) + " of " +
                std::to_string(stats.video_directories) +
-               " video directories that no row of this database names: the database does not "
-               "look like this media directory's (a fresh or wrong --database, or a restored "
-               "backup?), so nothing was removed. Check --database and --media-dir; once they "
-               "are right, directories no video row names can be deleted by hand");
+               " video directories that no row of this database names: too many to be a "
+               "crash's leftovers (a database restored from an older backup?), so nothing was "
+               "removed. Directories no video row names can be deleted by hand");
   }
   if (stats.orphan_directories_removed > 0 || stats.temp_files_removed > 0) {
     LogInfo("media sweep: removed " + std::to_string(stats.orphan_directories_removed) +

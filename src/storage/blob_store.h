@@ -196,10 +196,10 @@ class BlobStore {
   //
   // Orphans come from rare crash windows, so they are few. When the database
   // knows none of the directories, or more than a quarter of them (at least
-  // 16) would go, it is taken to be another store's (a fresh or mistyped
-  // --database, a restored backup): no directory is removed, and the count is
-  // reported as orphan_directories_kept. A node started on an empty database
-  // had wiped every video's media.
+  // 16) would go (a database restored from an older backup), no directory is
+  // removed, and the count is reported as orphan_directories_kept. Whether the
+  // database is this store's at all is the caller's to check first (the
+  // marker's owner: SweepMediaOrphans).
   virtual Result<SweepStats> SweepOrphans(
       const std::set<std::string>& known_video_ids, TimePoint now,
       std::chrono::seconds orphan_grace = std::chrono::hours(1),
