@@ -6,12 +6,10 @@
 #include <strings.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <mutex>
 #include <thread>
 
 #include "accounts/account_service.h"
@@ -25,6 +23,7 @@
 #include "app/server_flags.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/periodic.h"
 #include "engine/filter_stage.h"
 #include "filters/register_filters.h"
 #include "http/router.h"
@@ -237,18 +236,9 @@ int RunServe(int argc, char** argv) {
 
   // The media sweep again while serving, not only at start-up: what a crash
   // or a cancelled job left behind had stayed until the next restart.
-  std::mutex sweep_mu;
-  std::condition_variable sweep_cv;
-  bool sweep_stop = false;
-  std::thread sweeper([&] {
-    std::unique_lock lock(sweep_mu);
-    while (!sweep_cv.wait_for(lock, std::chrono::seconds(*sweep_seconds),
-                              [&] { return sweep_stop; })) {
-      lock.unlock();
-      if (Status swept = api::SweepMediaOrphans(context); !swept.ok()) {
-        LogWarning("media sweep skipped: " + swept.ToString());
-      }
-      lock.lock();
+  PeriodicTask sweeper(std::chrono::seconds(*sweep_seconds), [&context] {
+    if (Status swept = api::SweepMediaOrphans(context); !swept.ok()) {
+      LogWarning("media sweep skipped: " + swept.ToString());
     }
   });
 
@@ -263,12 +253,7 @@ int RunServe(int argc, char** argv) {
   // Run() returns only after Stop(); wake the watcher if Stop came from elsewhere.
   pthread_kill(signal_watcher.native_handle(), SIGTERM);
   signal_watcher.join();
-  {
-    std::lock_guard lock(sweep_mu);
-    sweep_stop = true;
-  }
-  sweep_cv.notify_all();
-  sweeper.join();
+  sweeper.Stop();
   supervisor.Stop();
   LogInfo("stopped");
   return 0;

@@ -1,8 +1,13 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "common/clock.h"
 #include "common/flags.h"
 #include "common/ids.h"
+#include "common/periodic.h"
 #include "common/status.h"
 
 namespace vidmill {
@@ -63,6 +68,21 @@ TEST(FlagsTest, CommandLineBeatsEnvironmentBeatsDefault) {
   EXPECT_EQ(flags->Get("workers"), "2");
   unsetenv("VIDMILL_TOKEN_TTL");
   unsetenv("VIDMILL_WORKERS");
+}
+
+// Runs every interval until stopped; after Stop() returns no run starts.
+TEST(PeriodicTaskTest, RunsEveryIntervalUntilStopped) {
+  std::atomic<int> runs{0};
+  PeriodicTask task(std::chrono::milliseconds(20), [&] { ++runs; });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (runs.load() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GE(runs.load(), 3);
+  task.Stop();
+  const int after_stop = runs.load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(runs.load(), after_stop);
 }
 
 TEST(FlagsTest, UnknownFlagIsAnError) {

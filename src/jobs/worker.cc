@@ -10,6 +10,7 @@
 
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/periodic.h"
 
 namespace vidmill::jobs {
 namespace {
@@ -76,24 +77,11 @@ Status Worker::Run() {
   for (int slot = 0; slot < options_.concurrency; ++slot) {
     slots.emplace_back([this, slot] { SlotLoop(slot); });
   }
-  std::thread sweeper([this] {
-    std::unique_lock lock(mu_);
-    while (!stop_cv_.wait_for(lock, options_.temp_sweep_interval,
-                              [this] { return stopping_.load(); })) {
-      lock.unlock();
-      SweepAbandonedTempDirs();
-      lock.lock();
-    }
-  });
+  PeriodicTask sweeper(options_.temp_sweep_interval, [this] { SweepAbandonedTempDirs(); });
   for (std::thread& thread : slots) {
     thread.join();
   }
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;  // the slots may also end without Stop()
-  }
-  stop_cv_.notify_all();
-  sweeper.join();
+  sweeper.Stop();
   LogInfo("worker " + owner_prefix_ + ": stopped");
   return Status::Ok();
 }
