@@ -100,6 +100,15 @@ Result<std::string> RequiredName(const boost::json::object& body) {
   return videos::NormalizeName(*name, "name");
 }
 
+// A video's normalised name: a video may have none, so an absent, null or
+// blank name is the empty one (projects must be named: RequiredName).
+Result<std::string> VideoName(const std::optional<std::string>& raw_name) {
+  if (!raw_name || raw_name->find_first_not_of(" \t\r\n\f\v") == std::string::npos) {
+    return std::string();
+  }
+  return videos::NormalizeName(*raw_name, "name");
+}
+
 boost::json::object ProjectJson(const videos::Project& project) {
   return boost::json::object{
       {"id", project.id},
@@ -225,10 +234,7 @@ class VideosRoutes {
     ASSIGN_OR_RETURN(boost::json::object body, BodyObject(request, true));
     RETURN_IF_ERROR(OnlyFields(body, {"name", "projectId"}));
     ASSIGN_OR_RETURN(std::optional<std::string> raw_name, OptionalStringField(body, "name"));
-    std::string name;
-    if (raw_name && raw_name->find_first_not_of(" \t\r\n\f\v") != std::string::npos) {
-      ASSIGN_OR_RETURN(name, videos::NormalizeName(*raw_name, "name"));
-    }
+    ASSIGN_OR_RETURN(std::string name, VideoName(raw_name));
     ASSIGN_OR_RETURN(std::optional<std::string> project_id, OptionalStringField(body, "projectId"));
     if (project_id && !IsValidId(*project_id)) {
       return Status::InvalidArgument("projectId '" + *project_id + "' is not a valid id");
@@ -277,7 +283,9 @@ class VideosRoutes {
     ASSIGN_OR_RETURN(std::string id, PathId(request, "video"));
     ASSIGN_OR_RETURN(boost::json::object body, BodyObject(request, false));
     RETURN_IF_ERROR(OnlyFields(body, {"name"}));
-    ASSIGN_OR_RETURN(std::string name, RequiredName(body));
+    ASSIGN_OR_RETURN(std::optional<std::string> raw_name, OptionalStringField(body, "name"));
+    if (!raw_name) return Status::InvalidArgument("'name' is required");
+    ASSIGN_OR_RETURN(std::string name, VideoName(raw_name));
     ASSIGN_OR_RETURN(
         videos::Video video,
         InTransaction<videos::Video>(db(), [&](storage::Session& session) -> Result<videos::Video> {

@@ -682,8 +682,19 @@ TEST_F(VideosApiTest, RenameVideo) {
   ASSERT_EQ(response.status, 200) << response.body;
   EXPECT_EQ(response.Json().at("video").at("name"), "Better name");
   EXPECT_EQ(GetVideoDocument(id)["name"], "Better name");
+  // A blank name clears it, as a blank name at creation leaves it empty.
+  HttpResponse blank = client_->SendJson("POST", "/videos/v1/video/" + id,
+                                         boost::json::object{{"name", "  "}}, token_a_);
+  ASSERT_EQ(blank.status, 200) << blank.body;
+  EXPECT_EQ(blank.Json().at("video").at("name"), "");
+  EXPECT_EQ(GetVideoDocument(id)["name"], "");
+  // The name itself must be there, and still be a valid one.
+  HttpResponse missing =
+      client_->SendJson("POST", "/videos/v1/video/" + id, boost::json::object{}, token_a_);
+  EXPECT_EQ(missing.status, 400) << missing.body;
+  EXPECT_NE(Str(missing.Json().at("errorMessage")).find("'name' is required"), std::string::npos);
   EXPECT_EQ(client_
-                ->SendJson("POST", "/videos/v1/video/" + id, boost::json::object{{"name", "  "}},
+                ->SendJson("POST", "/videos/v1/video/" + id, boost::json::object{{"name", "a\nb"}},
                            token_a_)
                 .status,
             400);
