@@ -148,13 +148,17 @@ std::string_view ExtensionOf(std::string_view file_name) {
 
 Status WriteMediaColumns(storage::Session& session, const std::string& video_id,
                          const MediaFile& file, int64_t now_millis) {
+  // An upload without a file name (a multipart part with no filename) has an
+  // unknown one: NULL, shown as null like every other unknown file field.
+  std::string file_name = SanitizeFileName(file.file_name);
   ASSIGN_OR_RETURN(
       int64_t changed,
       session.Execute(
           "UPDATE videos SET upload_status = ?, upload_updated_at = ?, "
           "upload_error = NULL, file_name = ?, file_size = ?, file_type = ?, "
           "file_container = ?, file_sha256 = ?, file_modified_at = ? WHERE id = ?",
-          {std::string(kStatusDone), now_millis, SanitizeFileName(file.file_name), file.size,
+          {std::string(kStatusDone), now_millis,
+           file_name.empty() ? storage::Null() : storage::Value(file_name), file.size,
            file.file_type, file.container, file.sha256_hex, file.modified_at_ms, video_id}));
   if (changed == 0) return Status::NotFound("video", video_id);
   return Status::Ok();

@@ -723,6 +723,24 @@ TEST_F(MediaApiTest, HostileFileNamesAreStoredAndShownSafely) {
   EXPECT_EQ(download.Header("Content-Type"), "video/mp4");
 }
 
+TEST_F(MediaApiTest, AnUploadWithoutAnyNameHasANullFileName) {
+  // No filename in the part and no name on the video: the file name is
+  // unknown, null like every unknown file field, not "".
+  std::string id = NewVideo(*token_a_, "");
+  std::string body = std::string("--") + kBoundary +
+                     "\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n" + *clip_ +
+                     "\r\n--" + kBoundary + "--\r\n";
+  HttpResponse upload = Upload(id, body, *token_a_);
+  ASSERT_EQ(upload.status, 200) << upload.body;
+  boost::json::object video = VideoDocument(id);
+  EXPECT_TRUE(video["upload"].as_object()["fileName"].is_null()) << video["upload"];
+  EXPECT_EQ(video["upload"].as_object()["hasFinishedUploading"], true);
+  HttpResponse download = Download("/media/v1/download/original/" + id);
+  ASSERT_EQ(download.status, 200);
+  EXPECT_TRUE(download.body == *clip_);
+  EXPECT_NE(download.Header("Content-Disposition").find("attachment"), std::string::npos);
+}
+
 TEST_F(MediaApiTest, OtherTeamsAndMissingMediaGet404) {
   std::string id = UploadedVideo();
   EXPECT_EQ(Download("/media/v1/download/original/" + id, {}, "GET", token_b_).status, 404);
