@@ -68,9 +68,14 @@ Result<std::optional<double>> OptNumber(const object& obj, const std::string& ke
   return Refuse(field, v, "a number is expected");
 }
 
+// obj[key] as an object; nullptr when it is absent, null or empty — an empty
+// object asks for nothing, so every group takes its defaults from it alike.
 Result<const object*> OptObject(const object& obj, const std::string& key) {
   auto it = obj.find(key);
-  if (it == obj.end() || it->value().is_null()) return static_cast<const object*>(nullptr);
+  if (it == obj.end() || it->value().is_null() ||
+      (it->value().is_object() && it->value().as_object().empty())) {
+    return static_cast<const object*>(nullptr);
+  }
   if (!it->value().is_object()) return Refuse(key, it->value(), "an object is expected");
   return &it->value().as_object();
 }

@@ -98,7 +98,8 @@ TEST(ProcessingRequestTest, EveryRuleRefusesWithAMessageNamingTheField) {
       {R"({"resolution": {"width": 100.5}})", "resolution.width"},
       {R"({"resolution": {"width": 640, "aspectRatioTag": "21:9"}})", "aspectRatioTag"},
       {R"({"resolution": {"width": 7680, "aspectRatioTag": "4:3"}})", "derived size"},
-      {R"({"resolution": {}})", "resolution"},
+      {R"({"resolution": {"aspectRatioTag": "16:9"}})", "resolution"},
+      {R"({"bitrate": {"mbps": null}})", "bitrate"},
       {R"({"range": {"startPositionMilliseconds": -1}})", "range.startPositionMilliseconds"},
       {R"({"range": {"endPositionMilliseconds": 10001}})", "range.endPositionMilliseconds"},
       {R"({"range": {"startPositionMilliseconds": 5000, "endPositionMilliseconds": 5000}})",
@@ -162,6 +163,17 @@ TEST(ProcessingRequestTest, DefaultsFollowTheSource) {
   EXPECT_EQ(xdcam->container, "mxf");
   EXPECT_EQ(xdcam->pixel_format, "yuv422p");
   EXPECT_EQ(*xdcam->bitrate_mbps, 50);
+}
+
+TEST(ProcessingRequestTest, EveryEmptyGroupTakesItsDefaults) {
+  auto defaults = Validate("{}");
+  ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
+  for (const char* group : {"mediaContainerCodec", "scanning", "chromaSubsampling", "bitrate",
+                            "resolution", "frameRate", "range"}) {
+    auto plan = Validate(std::string(R"({")") + group + R"(": {}})");
+    ASSERT_TRUE(plan.ok()) << group << ": " << plan.status().ToString();
+    EXPECT_EQ(plan->ToProcessingParameters(), defaults->ToProcessingParameters()) << group;
+  }
 }
 
 // An RGB source stays RGB in FFV1 (lossless) unless a YUV subsampling is
