@@ -466,6 +466,7 @@ class Server::Impl {
 
       Response response;
       Status early = ParseTarget(request);
+      if (early.ok()) early = FieldsThatComeOnce(request.headers);
       if (early.ok() && header.find(bhttp::field::transfer_encoding) != header.end() &&
           !beast::iequals(header[bhttp::field::transfer_encoding], "chunked")) {
         // Beast reads a body it cannot frame (say "gzip" alone) as empty, so
@@ -599,6 +600,20 @@ class Server::Impl {
       return Status::InvalidArgument("request body ended before its declared length");
     }
     return Status::InvalidArgument("error reading request body: " + ec.message());
+  }
+
+  // Two Host fields are a 400 (RFC 9112 §3.2). So are two Authorization or
+  // Content-Type fields: whichever one a reader took would decide who the
+  // caller is or how the body reads, and a proxy may have taken the other.
+  static Status FieldsThatComeOnce(const Headers& headers) {
+    for (std::string_view name : {"Host", "Authorization", "Content-Type"}) {
+      size_t count = headers.GetAll(name).size();
+      if (count > 1) {
+        return Status::InvalidArgument("the request has " + std::to_string(count) + " " +
+                                       std::string(name) + " fields; send one");
+      }
+    }
+    return Status::Ok();
   }
 
   static Status ParseTarget(Request& request) {

@@ -266,6 +266,42 @@ TEST(ServerTest, ATransferEncodingOtherThanChunkedIsRefusedAndNotSmuggled) {
   EXPECT_EQ(answer.find("200 OK"), std::string::npos) << answer;
 }
 
+TEST(ServerTest, ARepeatedHostAuthorizationOrContentTypeIsABadRequest) {
+  ServerHarness server;
+  std::string token = server.CreateUserAndLogin("dora@example.com", "a long password", "team-d");
+  const std::string one_token = "Authorization: Bearer " + token + "\r\n";
+  struct Case {
+    std::string fields;
+    std::string named;
+  };
+  const std::vector<Case> cases = {
+      {"Host: x\r\nHost: y\r\n" + one_token, "Host"},
+      {"Host: x\r\n" + one_token + "Authorization: Bearer other\r\n", "Authorization"},
+      {"Host: x\r\n" + one_token + "Content-Type: application/json\r\nContent-Type: text/plain\r\n",
+       "Content-Type"},
+  };
+  for (const Case& c : cases) {
+    int fd = ConnectRaw(server.port());
+    ASSERT_GE(fd, 0);
+    std::string request =
+        "GET /videos/v1/videos HTTP/1.1\r\n" + c.fields + "Connection: close\r\n\r\n";
+    send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    std::string answer = ReadUntilClose(fd, 5);
+    close(fd);
+    EXPECT_EQ(answer.find("HTTP/1.1 400 Bad Request"), 0u) << c.named << ": " << answer;
+    EXPECT_NE(answer.find("2 " + c.named + " fields"), std::string::npos) << answer;
+  }
+  // One of each is served.
+  int fd = ConnectRaw(server.port());
+  ASSERT_GE(fd, 0);
+  std::string request =
+      "GET /videos/v1/videos HTTP/1.1\r\nHost: x\r\n" + one_token + "Connection: close\r\n\r\n";
+  send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string answer = ReadUntilClose(fd, 5);
+  close(fd);
+  EXPECT_EQ(answer.find("HTTP/1.1 200 OK"), 0u) << answer;
+}
+
 TEST(ServerTest, ControlCharactersInThePathCannotForgeAccessLogLines) {
   ServerHarness server;
   HttpClient client(server.port());
