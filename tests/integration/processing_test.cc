@@ -681,7 +681,7 @@ TEST_F(ProcessingTest, EveryValidationRuleIsA400OverHttpAndCreatesNothing) {
       {R"({"resolution": {"width": 100.5}})", "resolution.width"},
       {R"({"resolution": {"width": 640, "aspectRatioTag": "21:9"}})", "aspectRatioTag"},
       {R"({"resolution": {"width": 7680, "aspectRatioTag": "4:3"}})", "derived size"},
-      {R"({"resolution": {}})", "resolution"},
+      {R"({"resolution": {"aspectRatioTag": "4:3"}})", "resolution"},
       {R"({"range": {"startPositionMilliseconds": -1}})", "range.startPositionMilliseconds"},
       {R"({"range": {"endPositionMilliseconds": 2001}})", "range.endPositionMilliseconds"},
       {R"({"range": {"startPositionMilliseconds": 1000, "endPositionMilliseconds": 1000}})",
