@@ -797,8 +797,10 @@ class FileBlobStore final : public BlobStore {
     struct stat st {};
     if (::stat(marker.c_str(), &st) == 0) return Status::Ok();
     if (errno != ENOENT && errno != ENOTDIR) return ErrnoStatus("cannot stat", marker, errno);
+    // No server path: the message reaches API clients (503s, retry notes).
     return Status::Unavailable(
-        "the media directory " + root_ + " is not the media store now: its marker file " +
+        "media storage: the media directory is not the store now: its "
+        "marker file " +
         std::string(kMarkerName) + " is gone (a share unmounted, the directory moved?)");
   }
 
