@@ -63,7 +63,7 @@ class NoopHandler final : public jobs::JobHandler {
   jobs::Queue queue(**db, SystemClock::Instance());
   jobs::HandlerRegistry handlers;
   handlers.Register(std::string(jobs::kKindProcess), std::make_unique<NoopHandler>());
-  queue.SetFailureHook(handlers.MakeFailureHook());
+  handlers.InstallHooks(queue);
   jobs::WorkerOptions options;
   options.poll_interval = poll;
   options.temp_root = temp_root + "/w" + std::to_string(index);

@@ -120,7 +120,7 @@ int RunWorker(int argc, char** argv) {
                                 .max_frame_pixels = *max_pixels,
                                 .max_duration_seconds = static_cast<double>(*max_duration),
                             });
-  queue.SetFailureHook(handlers.MakeFailureHook());
+  handlers.InstallHooks(queue);
 
   jobs::WorkerOptions options;
   options.concurrency = static_cast<int>(*concurrency);

@@ -134,14 +134,18 @@ std::vector<std::string> HandlerRegistry::kinds() const {
   return kinds;
 }
 
-FailureHook HandlerRegistry::MakeFailureHook() const {
-  return [this](storage::Session& session, const Job& job, const std::string& message) -> Status {
-    JobHandler* handler = Find(job.kind);
-    if (handler == nullptr) {
-      return Status::Ok();
-    }
-    return handler->OnFailed(session, job, message);
+void HandlerRegistry::InstallHooks(Queue& queue) const {
+  using Method = Status (JobHandler::*)(storage::Session&, const Job&, const std::string&);
+  auto dispatch = [this](Method method) {
+    return [this, method](storage::Session& session, const Job& job,
+                          const std::string& message) -> Status {
+      JobHandler* handler = Find(job.kind);
+      if (handler == nullptr) return Status::Ok();
+      return (handler->*method)(session, job, message);
+    };
   };
+  queue.SetFailureHook(dispatch(&JobHandler::OnFailed));
+  queue.SetRetryHook(dispatch(&JobHandler::OnRetry));
 }
 
 }  // namespace vidmill::jobs

@@ -66,6 +66,13 @@ class JobHandler {
   virtual Status OnFailed(storage::Session& session, const Job& job, const std::string& message) {
     return Status::Ok();
   }
+
+  // Records that an attempt failed and the job waits for another, with a note
+  // for the user (what failed, when the next attempt starts). Runs inside the
+  // transaction that re-queues the job, also after an expired lease.
+  virtual Status OnRetry(storage::Session& session, const Job& job, const std::string& note) {
+    return Status::Ok();
+  }
 };
 
 // Why a context asks its handler to stop.
@@ -160,8 +167,9 @@ class HandlerRegistry {
   JobHandler* Find(const std::string& kind) const;
   std::vector<std::string> kinds() const;
 
-  // The failure hook for a Queue: dispatches to the handler of the job's kind.
-  FailureHook MakeFailureHook() const;
+  // Sets the queue's failure and retry hooks to dispatch to the handler of the
+  // job's kind (OnFailed, OnRetry).
+  void InstallHooks(Queue& queue) const;
 
  private:
   std::map<std::string, std::unique_ptr<JobHandler>> handlers_;

@@ -35,13 +35,15 @@ Result<std::string> EnqueueIngestion(storage::Session& session, const std::strin
 }
 
 Status MarkIngestionStarted(storage::Session& session, const std::string& video_id,
-                            IngestionKind kind, int64_t now_millis) {
+                            IngestionKind kind, int64_t now_millis, bool retry) {
   return ExpectOneRow(
-      session.Execute("UPDATE videos SET ingestion_status = 'IN_PROGRESS', ingestion_kind = ?, "
-                      "ingestion_progress = 0, ingestion_eta = NULL, ingestion_error = NULL, "
-                      "metadata_available = 0, metadata_committed = 0, metadata = NULL, "
-                      "quality = NULL, thumbnail_count = 0, web_video_available = 0, "
-                      "ingestion_updated_at = ? WHERE id = ?",
+      session.Execute(std::string("UPDATE videos SET ingestion_status = 'IN_PROGRESS', "
+                                  "ingestion_kind = ?, ingestion_progress = 0, "
+                                  "ingestion_eta = NULL, ") +
+                          (retry ? "" : "ingestion_error = NULL, ") +
+                          "metadata_available = 0, metadata_committed = 0, metadata = NULL, "
+                          "quality = NULL, thumbnail_count = 0, web_video_available = 0, "
+                          "ingestion_updated_at = ? WHERE id = ?",
                       {std::string(IngestionKindName(kind)), now_millis, video_id}),
       video_id);
 }
@@ -81,6 +83,16 @@ Status CommitIngestion(storage::Session& session, const std::string& video_id,
           {result.metadata_json, storage::OptionalText(result.quality_json), result.thumbnail_count,
            int64_t{result.web_video_available ? 1 : 0}, now_millis, video_id}),
       video_id);
+}
+
+Status MarkIngestionRetrying(storage::Session& session, const std::string& video_id,
+                             const std::string& note, int64_t now_millis) {
+  return session
+      .Execute(
+          "UPDATE videos SET ingestion_error = ?, ingestion_progress = 0, ingestion_eta = NULL, "
+          "ingestion_updated_at = ? WHERE id = ? AND ingestion_status = 'IN_PROGRESS'",
+          {note, now_millis, video_id})
+      .status();
 }
 
 Status MarkIngestionFailed(storage::Session& session, const std::string& video_id,

@@ -39,11 +39,12 @@ std::string_view IngestionKindName(IngestionKind kind);
 Result<std::string> EnqueueIngestion(storage::Session& session, const std::string& video_id,
                                      IngestionKind kind, const Clock& clock);
 
-// The worker started (or restarted) the ingestion: IN_PROGRESS, progress 0,
-// error cleared. Earlier partial results are cleared too, so a retry starts
-// from a clean slate.
+// The ingestion was queued, or a worker started an attempt of it: IN_PROGRESS,
+// progress 0. Earlier partial results are cleared, so a retry starts from a
+// clean slate. The error is cleared too, except a retry note at a later
+// attempt (`retry`): the user sees why it runs again.
 Status MarkIngestionStarted(storage::Session& session, const std::string& video_id,
-                            IngestionKind kind, int64_t now_millis);
+                            IngestionKind kind, int64_t now_millis, bool retry = false);
 
 // Progress of an IN_PROGRESS ingestion; a video in another state is left
 // alone (OK).
@@ -65,6 +66,12 @@ struct IngestionResult {
 // The ingestion finished: DONE at 100 %, metadata committed.
 Status CommitIngestion(storage::Session& session, const std::string& video_id,
                        const IngestionResult& result, int64_t now_millis);
+
+// An attempt failed and the job waits for another: still IN_PROGRESS, back at
+// 0 %, with `note` (what failed, when it runs again) shown as retryMessage
+// until the next attempt starts. OK when the video is gone or in another state.
+Status MarkIngestionRetrying(storage::Session& session, const std::string& video_id,
+                             const std::string& note, int64_t now_millis);
 
 // The ingestion failed for good: FAILED with `message` (for the user). OK when
 // the video no longer exists.

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <random>
 
+#include "common/clock.h"
 #include "common/ids.h"
 
 namespace vidmill::jobs {
@@ -293,10 +294,18 @@ Result<FailOutcome> Queue::EndAttempt(Session& session, const Job& job, const st
   int64_t run_after = now + Backoff(job.attempts).count();
   RETURN_IF_ERROR(session
                       .Execute("UPDATE jobs SET state = 'queued', error = ?, lease_owner = NULL, "
-                               "lease_expires_at = NULL, run_after = ?, eta_seconds = NULL, "
+                               "lease_expires_at = NULL, run_after = ?, progress = 0, "
+                               "eta_seconds = NULL, "
                                "updated_at = ? WHERE id = ?",
                                {queued_message, run_after, now, job.id})
                       .status());
+  if (retry_hook_) {
+    std::string note = spent ? queued_message
+                             : "attempt " + std::to_string(job.attempts) + " of " +
+                                   std::to_string(job.max_attempts) + " failed: " + message;
+    note += "; the next attempt starts at " + FormatApiDate(run_after) + " UTC";
+    RETURN_IF_ERROR(retry_hook_(session, job, note));
+  }
   return FailOutcome::kRetryScheduled;
 }
 

@@ -139,6 +139,11 @@ struct QueueOptions {
 using FailureHook =
     std::function<Status(storage::Session& session, const Job& job, const std::string& message)>;
 
+// Called inside the transaction that puts a job back in the queue after a
+// failed attempt (or an expired lease), with a note for the user: what went
+// wrong and when the next attempt starts. An error rolls the transition back.
+using RetryHook = FailureHook;
+
 // Called inside a fenced transaction with the job row's session.
 using SessionFn = std::function<Status(storage::Session& session)>;
 
@@ -151,6 +156,7 @@ class Queue {
 
   // Set before the queue is used; not synchronised.
   void SetFailureHook(FailureHook hook) { failure_hook_ = std::move(hook); }
+  void SetRetryHook(RetryHook hook) { retry_hook_ = std::move(hook); }
 
   const QueueOptions& options() const { return options_; }
   const Clock& clock() const { return clock_; }
@@ -218,6 +224,7 @@ class Queue {
   const Clock& clock_;
   QueueOptions options_;
   FailureHook failure_hook_;
+  RetryHook retry_hook_;
 };
 
 }  // namespace vidmill::jobs

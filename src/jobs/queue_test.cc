@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "common/clock.h"
 #include "storage/backend_test.h"
 #include "storage/scratch_database.h"
 
@@ -32,6 +33,10 @@ class QueueTest : public storage::BackendTest {
     queue_ = std::make_unique<Queue>(*db_, clock_, options);
     queue_->SetFailureHook([this](storage::Session&, const Job& job, const std::string& message) {
       failures_.push_back(job.id + ": " + message);
+      return Status::Ok();
+    });
+    queue_->SetRetryHook([this](storage::Session&, const Job& job, const std::string& note) {
+      retries_.push_back(job.id + ": " + note);
       return Status::Ok();
     });
   }
@@ -69,6 +74,7 @@ class QueueTest : public storage::BackendTest {
   double random_ = 0.0;
   std::unique_ptr<Queue> queue_;
   std::vector<std::string> failures_;
+  std::vector<std::string> retries_;  // the retry hook's notes
 };
 
 INSTANTIATE_TEST_SUITE_P(Backends, QueueTest,
@@ -183,6 +189,12 @@ TEST_P(QueueTest, ExpiredLeaseIsRequeuedWithBackoffAndTheOldOwnerIsFencedOut) {
   EXPECT_EQ(requeued.attempts, 1);
   EXPECT_EQ(requeued.run_after, clock_.NowMillis() + 1000);
   EXPECT_NE(requeued.error.value_or("").find("lease expired"), std::string::npos);
+  // The user is told, through the retry hook, and when it runs again.
+  EXPECT_EQ(retries_,
+            std::vector<std::string>{id +
+                                     ": attempt 1 of 3 failed: the worker running it stopped "
+                                     "responding (its lease expired); the next attempt starts at " +
+                                     FormatApiDate(clock_.NowMillis() + 1000) + " UTC"});
   EXPECT_TRUE(NothingToClaim());  // not before the backoff
   clock_.Advance(milliseconds(1000));
   Job second = MustClaim("w2");
@@ -337,6 +349,12 @@ TEST_P(QueueTest, TheMachinesFaultsAreRetriedPastTheLimitUntilTheyClear) {
               attempt < 3 ? std::string("disk full")
                           : "retrying until the fault clears (attempt " + std::to_string(attempt) +
                                 "): disk full");
+    ASSERT_EQ(retries_.size(), static_cast<size_t>(attempt));
+    EXPECT_EQ(retries_.back(),
+              id + ": " +
+                  (attempt < 3 ? "attempt " + std::to_string(attempt) + " of 3 failed: disk full"
+                               : stored.error.value_or("")) +
+                  "; the next attempt starts at " + FormatApiDate(stored.run_after) + " UTC");
     EXPECT_TRUE(NothingToClaim());  // not before its backoff
     clock_.Advance(queue_->Backoff(attempt));
   }

@@ -58,8 +58,8 @@ struct WorkerOptions {
 
 class Worker {
  public:
-  // `queue` and `handlers` must outlive the worker. The queue's failure hook
-  // should be handlers.MakeFailureHook().
+  // `queue` and `handlers` must outlive the worker. The queue's hooks
+  // should be set by handlers.InstallHooks(queue).
   Worker(Queue& queue, const HandlerRegistry& handlers, WorkerOptions options);
   ~Worker();
   Worker(const Worker&) = delete;

@@ -71,7 +71,7 @@ class WorkerTest : public storage::BackendTest {
     queue_options.backoff_base = milliseconds(100);
     queue_ = std::make_unique<Queue>(*db_, SystemClock::Instance(), queue_options);
     handlers_.Register(std::string(kKindProcess), std::make_unique<ScriptedHandler>(script_));
-    queue_->SetFailureHook(handlers_.MakeFailureHook());
+    handlers_.InstallHooks(*queue_);
     options_.concurrency = 1;
     options_.poll_interval = milliseconds(200);  // the production default
     options_.heartbeat_interval = milliseconds(100);
@@ -451,7 +451,7 @@ TEST(WorkerPostgresOutageTest, AJobThatEndsWhileTheDatabaseIsDownIsDoneInItsFirs
   };
   HandlerRegistry handlers;
   handlers.Register(std::string(kKindProcess), std::make_unique<ScriptedHandler>(script));
-  queue.SetFailureHook(handlers.MakeFailureHook());
+  handlers.InstallHooks(queue);
   test::TempDir temp;
   WorkerOptions options;
   options.poll_interval = milliseconds(50);

@@ -14,7 +14,7 @@ Status RequireRow(Result<int64_t> changed, const std::string& video_id) {
 Status MarkProcessingStarted(storage::Session& session, const std::string& video_id,
                              int64_t now_millis) {
   return RequireRow(session.Execute("UPDATE videos SET processing_status = 'IN_PROGRESS', "
-                                    "processing_error = NULL, processing_progress = 0, "
+                                    "processing_progress = 0, "
                                     "processing_eta = NULL, processing_updated_at = ?, "
                                     "updated_at = ? WHERE id = ?",
                                     {now_millis, now_millis, video_id}),
@@ -43,6 +43,17 @@ Status CompleteProcessing(storage::Session& session, const std::string& video_id
                       "updated_at = ? WHERE id = ?",
                       {now_millis, now_millis, metadata_json, now_millis, video_id}),
       video_id);
+}
+
+Status MarkProcessingRetrying(storage::Session& session, const std::string& video_id,
+                              const std::string& note, int64_t now_millis) {
+  return session
+      .Execute(
+          "UPDATE videos SET processing_error = ?, processing_progress = 0, "
+          "processing_eta = NULL, processing_updated_at = ? "
+          "WHERE id = ? AND processing_status = 'IN_PROGRESS'",
+          {note, now_millis, video_id})
+      .status();
 }
 
 Status MarkProcessingFailed(storage::Session& session, const std::string& video_id,

@@ -12,6 +12,8 @@
 
 namespace vidmill::videos {
 
+// An attempt of the process job started: IN_PROGRESS at 0 %. A retry note
+// from an attempt before stays (the user sees why it runs again).
 Status MarkProcessingStarted(storage::Session& session, const std::string& video_id,
                              int64_t now_millis);
 Status RecordProcessingProgress(storage::Session& session, const std::string& video_id,
@@ -21,6 +23,11 @@ Status RecordProcessingProgress(storage::Session& session, const std::string& vi
 // as the child's ingestion metadata.
 Status CompleteProcessing(storage::Session& session, const std::string& video_id,
                           const std::string& metadata_json, int64_t now_millis);
+// An attempt failed and the job waits for another: still IN_PROGRESS, back at
+// 0 %, with `note` shown as retryMessage until the next attempt starts. OK
+// when the video is gone or in another state.
+Status MarkProcessingRetrying(storage::Session& session, const std::string& video_id,
+                              const std::string& note, int64_t now_millis);
 Status MarkProcessingFailed(storage::Session& session, const std::string& video_id,
                             const std::string& message, int64_t now_millis);
 

@@ -29,11 +29,17 @@ double Percent(double value) {
   return std::round(std::clamp(value, 0.0, 100.0) * 100) / 100;
 }
 
+// FAILED: errorMessage says why. IN_PROGRESS after a failed attempt:
+// retryMessage says what failed and when the next attempt starts (cleared
+// when it starts).
 void AddError(boost::json::object& state, const std::string& status,
               const std::optional<std::string>& error, std::string_view what) {
-  if (status != kStatusFailed) return;
-  state["errorMessage"] =
-      error && !error->empty() ? *error : std::string(what) + " failed for an unknown reason";
+  if (status == kStatusFailed) {
+    state["errorMessage"] =
+        error && !error->empty() ? *error : std::string(what) + " failed for an unknown reason";
+  } else if (status == kStatusInProgress && error && !error->empty()) {
+    state["retryMessage"] = *error;
+  }
 }
 
 }  // namespace

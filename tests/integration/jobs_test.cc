@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "jobs/queue.h"
@@ -163,6 +164,81 @@ TEST_F(JobsTest, AWorkerKilledMidJobIsReplacedAndTheJobEndsDoneOnce) {
   // The retry removed what the killed attempt left behind (and its own).
   EXPECT_TRUE(JobTempRootEmptiesWithin(server_->data_dir(), seconds(10)));
   EXPECT_TRUE(second.running());
+}
+
+// A job that waits out a fault of the installation (here the media store is
+// not there: its marker is gone, as when a share is unmounted) says so through
+// the API: still IN_PROGRESS, with a retryMessage naming what failed and when
+// it runs again, kept through the next attempt. Once the store is back, the
+// job ends DONE and the message is gone. Ingestion, then processing.
+TEST_F(JobsTest, AJobWaitingOutAStorageFaultSaysWhy) {
+  const std::filesystem::path marker =
+      std::filesystem::path(server_->data_dir()) / "media" / ".vidmill-media";
+  const std::string marker_text = ReadFile(marker.string());
+  ASSERT_FALSE(marker_text.empty());
+  // Polls `read` until its state has a retryMessage; returns the last state.
+  auto wait_for_note = [](const std::function<boost::json::object()>& read) {
+    boost::json::object state;
+    auto deadline = steady_clock::now() + seconds(60);
+    while (steady_clock::now() < deadline && !state.contains("retryMessage")) {
+      state = read();
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    return state;
+  };
+
+  WorkerProcess& worker = StartWorker();
+  std::string id = UploadLongClip();
+  ASSERT_TRUE(WaitUntilMidJob(id, worker));
+  std::filesystem::remove(marker);  // the attempt cannot publish
+  boost::json::object waiting = wait_for_note([&] { return client_->IngestionState(id); });
+  ASSERT_TRUE(waiting.contains("retryMessage")) << boost::json::serialize(waiting);
+  EXPECT_EQ(Str(waiting["ingestionStatus"]), "IN_PROGRESS");
+  EXPECT_FALSE(waiting.contains("errorMessage"));
+  std::string message = Str(waiting["retryMessage"]);
+  EXPECT_EQ(message.rfind("attempt 1 of 3 failed: ", 0), 0u) << message;
+  EXPECT_NE(message.find("media"), std::string::npos) << message;
+  EXPECT_NE(message.find("; the next attempt starts at 20"), std::string::npos) << message;
+  EXPECT_EQ(message.find(server_->data_dir()), std::string::npos) << "names a server path";
+  EXPECT_EQ(Str(client_->VideoDocument(id)["ingestion"]
+                    .at("ingestionState")
+                    .as_object()
+                    .at("retryMessage")),
+            message);
+  // The second attempt runs with the note still shown.
+  ASSERT_TRUE(WaitUntilMidJob(id, worker, 1));
+  EXPECT_EQ(Str(client_->IngestionState(id)["retryMessage"]), message);
+  std::ofstream(marker) << marker_text;
+  boost::json::object done = client_->WaitForIngestion(id);
+  ASSERT_EQ(Str(done["ingestionStatus"]), "DONE") << boost::json::serialize(done);
+  EXPECT_FALSE(done.contains("retryMessage")) << boost::json::serialize(done);
+
+  std::filesystem::remove(marker);
+  HttpResponse accepted = client_->http().SendJson(
+      "POST", "/videos/v1/process-video/" + id,
+      boost::json::object{{"range", {{"endPositionMilliseconds", 1000}}}}, client_->token());
+  ASSERT_EQ(accepted.status, 200) << accepted.body;
+  std::string child = Str(accepted.Json().at("processedVideoId"));
+  auto processing_state = [&] {
+    HttpResponse response =
+        client_->http().Get("/videos/v1/check-process-video-progress/" + child, client_->token());
+    EXPECT_EQ(response.status, 200) << response.body;
+    return response.Json().at("processingState").as_object();
+  };
+  waiting = wait_for_note(processing_state);
+  ASSERT_TRUE(waiting.contains("retryMessage")) << boost::json::serialize(waiting);
+  EXPECT_EQ(Str(waiting["processingStatus"]), "IN_PROGRESS");
+  EXPECT_EQ(Str(waiting["retryMessage"]).rfind("attempt 1 of 3 failed: ", 0), 0u)
+      << Str(waiting["retryMessage"]);
+  std::ofstream(marker) << marker_text;
+  auto deadline = steady_clock::now() + seconds(90);
+  boost::json::object finished;
+  do {
+    std::this_thread::sleep_for(milliseconds(100));
+    finished = processing_state();
+  } while (steady_clock::now() < deadline && Str(finished["processingStatus"]) == "IN_PROGRESS");
+  ASSERT_EQ(Str(finished["processingStatus"]), "DONE") << boost::json::serialize(finished);
+  EXPECT_FALSE(finished.contains("retryMessage")) << boost::json::serialize(finished);
 }
 
 TEST_F(JobsTest, SigtermReleasesTheJobAndExitsCleanly) {

@@ -89,7 +89,7 @@ class EffectHandler final : public jobs::JobHandler {
   jobs::Queue queue(**db, SystemClock::Instance(), FastQueue());
   jobs::HandlerRegistry handlers;
   handlers.Register(std::string(jobs::kKindProcess), std::make_unique<EffectHandler>());
-  queue.SetFailureHook(handlers.MakeFailureHook());
+  handlers.InstallHooks(queue);
   jobs::WorkerOptions options;
   options.poll_interval = milliseconds(50);
   options.heartbeat_interval = milliseconds(100);

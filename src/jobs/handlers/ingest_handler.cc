@@ -16,7 +16,8 @@ IngestHandler::IngestHandler(IngestionKind kind, storage::BlobStore& blobs, cons
 Status IngestHandler::Run(JobContext& context) {
   const std::string& video_id = context.job().video_id;
   RETURN_IF_ERROR(context.FencedWrite([&](storage::Session& session) {
-    return MarkIngestionStarted(session, video_id, kind_, clock_.NowMillis());
+    return MarkIngestionStarted(session, video_id, kind_, clock_.NowMillis(),
+                                /*retry=*/context.job().attempts > 1);
   }));
 
   Result<std::string> input = blobs_.LocalPath(video_id, storage::kOriginalBlob);
@@ -103,6 +104,10 @@ Status IngestHandler::Run(JobContext& context) {
 Status IngestHandler::OnProgress(storage::Session& session, const Job& job, double percent,
                                  std::optional<int64_t> eta_seconds) {
   return RecordIngestionProgress(session, job.video_id, percent, eta_seconds, clock_.NowMillis());
+}
+
+Status IngestHandler::OnRetry(storage::Session& session, const Job& job, const std::string& note) {
+  return MarkIngestionRetrying(session, job.video_id, note, clock_.NowMillis());
 }
 
 Status IngestHandler::OnFailed(storage::Session& session, const Job& job,

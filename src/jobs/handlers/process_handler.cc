@@ -160,6 +160,10 @@ Status ProcessHandler::OnProgress(storage::Session& session, const Job& job, dou
                                           clock_.NowMillis());
 }
 
+Status ProcessHandler::OnRetry(storage::Session& session, const Job& job, const std::string& note) {
+  return videos::MarkProcessingRetrying(session, job.video_id, note, clock_.NowMillis());
+}
+
 Status ProcessHandler::OnFailed(storage::Session& session, const Job& job,
                                 const std::string& message) {
   return videos::MarkProcessingFailed(session, job.video_id, message, clock_.NowMillis());

@@ -33,6 +33,7 @@ class ProcessHandler final : public JobHandler {
   Status Run(JobContext& context) override;
   Status OnProgress(storage::Session& session, const Job& job, double percent,
                     std::optional<int64_t> eta_seconds) override;
+  Status OnRetry(storage::Session& session, const Job& job, const std::string& note) override;
   Status OnFailed(storage::Session& session, const Job& job, const std::string& message) override;
 
  private:
