@@ -81,10 +81,18 @@ Status CheckMediaDirMatchesDatabase(storage::Database& db, storage::BlobStore& b
   if (queried.code() == Code::kUnavailable) {
     // The database is away for now: a node must still start (and wait for it
     // as it does for everything else), so the check is skipped, not failed.
+    // Without its word only a root holding video directories is adopted; an
+    // empty one stays unmarked (503s, /readyz not ready) until a restart.
     LogWarning("media-dir check skipped: " + queried.ToString());
+    if (Status adopted = blobs.Adopt(/*database_has_media=*/true); !adopted.ok()) {
+      LogWarning("media store not in use: " + adopted.ToString());
+    }
     return Status::Ok();
   }
   RETURN_IF_ERROR(queried);
+  if (Status adopted = blobs.Adopt(/*database_has_media=*/!rows.empty()); !adopted.ok()) {
+    return Status::InvalidArgument("--media-dir " + media_dir + ": " + adopted.message());
+  }
   if (rows.empty()) return Status::Ok();
   for (const storage::Row& row : rows) {
     ASSIGN_OR_RETURN(bool found, blobs.Exists(row.Text(0), storage::kOriginalBlob));

@@ -37,7 +37,9 @@ Result<std::unique_ptr<storage::Database>> OpenDatabaseWhenUp(const std::string&
 // found in `blobs`. A node pointed at another directory by mistake (a typo, the
 // shared mount missing) would otherwise accept uploads no other node sees.
 // InvalidArgument naming the directory when it is not; an empty store passes,
-// and so does a database that is unavailable for now (logged).
+// and so does a database that is unavailable for now (logged). A directory
+// without its marker file is adopted here (BlobStore::Adopt): Unavailable when
+// it is empty but the database has media (the share not mounted).
 Status CheckMediaDirMatchesDatabase(storage::Database& db, storage::BlobStore& blobs,
                                     const std::string& media_dir);
 

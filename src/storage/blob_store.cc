@@ -31,7 +31,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kTempPrefix = ".tmp-";
-// In the store's root, written by Init (CheckAvailable); SetMarkerOwner adds
+// In the store's root, written by Init or Adopt (CheckAvailable); SetMarkerOwner adds
 // the owning installation's id on a line of its own.
 constexpr std::string_view kMarkerName = ".vidmill-media";
 constexpr std::string_view kMarkerText =
@@ -747,13 +747,30 @@ class FileBlobStore final : public BlobStore {
     return stats;
   }
 
+  // A root this call creates is a new store and gets its marker at once. A
+  // root that is there without one may be an unmounted share's mount point:
+  // Adopt decides, once the database has been asked.
   Status Init() {
     std::error_code error;
+    const bool existed = fs::exists(root_, error);
     fs::create_directories(root_, error);
     if (error) return Status::Unavailable("cannot create " + root_ + ": " + error.message());
+    if (existed) return Status::Ok();
+    return WriteMarker("");
+  }
+
+  Status Adopt(bool database_has_media) override {
     struct stat st {};
     if (::stat(MarkerPath().c_str(), &st) == 0) return Status::Ok();
-    return WriteMarker("");  // a store made before the marker existed gets one too
+    ASSIGN_OR_RETURN(std::vector<std::string> ids, VideoIds());
+    if (ids.empty() && database_has_media) {
+      return Status::Unavailable(
+          "the media directory is empty and has no marker file, but the database has uploaded "
+          "media: is the share mounted? (nothing is written there until it is)");
+    }
+    // An empty directory for a new installation, or a store from before the
+    // marker existed.
+    return WriteMarker("");
   }
 
   Result<std::string> MarkerOwner() override {

@@ -179,6 +179,14 @@ class BlobStore {
   // CheckAvailable, and the root takes writes (not remounted read-only):
   // what /readyz asks.
   virtual Status CheckWritable() = 0;
+  // Puts the marker into a root that has none when it plainly is the store:
+  // it holds video directories (a store from before the marker), or it is
+  // empty and the database has no media yet (a new installation). An empty
+  // root for a database with media is a share not mounted: Unavailable, and
+  // no marker goes onto the disk under the mount point, where it would make
+  // that disk pass for the store once the share is gone again. OK when the
+  // marker is there. (OpenFileBlobStore marks a root it creates itself.)
+  virtual Status Adopt(bool database_has_media) = 0;
 
   // The installation the store belongs to, as its marker names it ("" when it
   // names none: made before ids were recorded), and naming it. The media
@@ -207,7 +215,8 @@ class BlobStore {
 };
 
 // The filesystem implementation: <root>/<video-id>/<name>, with temporary files
-// as <root>/<video-id>/.tmp-<random>-<name>. Creates `root` if needed.
+// as <root>/<video-id>/.tmp-<random>-<name>. Creates `root` (and its marker)
+// if needed; a root that was there without a marker waits for Adopt.
 Result<std::unique_ptr<BlobStore>> OpenFileBlobStore(const std::string& root);
 
 }  // namespace vidmill::storage

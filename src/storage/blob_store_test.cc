@@ -446,6 +446,39 @@ TEST_F(BlobStoreTest, AStoreWhoseRootIsGoneIsUnavailableNotEmpty) {
   EXPECT_EQ(store_->Open(kVideo, "thumbnail-0.jpg").status().code(), Code::kNotFound);
 }
 
+// A store opened on a bare mount point (the share not mounted when the node
+// starts) must not put its marker there: the disk under the mount point would
+// pass for the store once the share is gone again. Adopt decides with the
+// database's word; a directory the store creates itself is marked at once.
+TEST_F(BlobStoreTest, AnUnmarkedRootIsAdoptedOnlyWhenItPlainlyIsTheStore) {
+  const std::string mount_point = root_ + "-mount";
+  fs::create_directories(mount_point);
+  auto store = OpenFileBlobStore(mount_point);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ((*store)->CheckAvailable().code(), Code::kUnavailable);
+  EXPECT_EQ((*store)->Adopt(/*database_has_media=*/true).code(), Code::kUnavailable);
+  EXPECT_TRUE(fs::is_empty(mount_point)) << "nothing written under the mount point";
+  EXPECT_EQ((*store)->Create(kVideo, "original").status().code(), Code::kUnavailable);
+  // A new installation (no media anywhere) takes the empty directory.
+  EXPECT_TRUE((*store)->Adopt(/*database_has_media=*/false).ok());
+  EXPECT_TRUE((*store)->CheckAvailable().ok());
+
+  // A store from before the marker: video directories, no marker.
+  const std::string old_store = root_ + "-old";
+  fs::create_directories(old_store + "/" + kVideo);
+  auto old = OpenFileBlobStore(old_store);
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ((*old)->CheckAvailable().code(), Code::kUnavailable);
+  EXPECT_TRUE((*old)->Adopt(/*database_has_media=*/true).ok());
+  EXPECT_TRUE((*old)->CheckAvailable().ok());
+
+  // A root the store creates is marked by opening it.
+  auto fresh = OpenFileBlobStore(root_ + "-new");
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_TRUE((*fresh)->CheckAvailable().ok());
+  for (const std::string& dir : {mount_point, old_store, root_ + "-new"}) fs::remove_all(dir);
+}
+
 TEST_F(BlobStoreTest, SweepRemovesOrphansAndStaleTemps) {
   const std::string known = kVideo;
   const std::string orphan = "11111111-2222-4333-8444-555555555555";

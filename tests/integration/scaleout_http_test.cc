@@ -416,6 +416,9 @@ TEST(ScaleOutHttpTest, ANodeWhoseMediaDirLacksTheStoresUploadsRefusesToStart) {
     EXPECT_NE(started.exit_code, 0) << command;
     EXPECT_NE(started.err.find("--media-dir"), std::string::npos) << command << ": " << started.err;
     EXPECT_NE(started.err.find(wrong_media), std::string::npos) << command << ": " << started.err;
+    // Nothing marks it as the store: it would pass for one if this were a
+    // mount point whose share is mounted later and lost again.
+    EXPECT_FALSE(std::filesystem::exists(wrong_media + "/.vidmill-media")) << command;
   }
   // The right directory still starts.
   CommandResult right = RunProgram({"timeout", "3", VIDMILL_BINARY, "worker", "--database",
