@@ -9,6 +9,7 @@
 #include "common/ids.h"
 #include "common/periodic.h"
 #include "common/status.h"
+#include "common/utf8.h"
 
 namespace vidmill {
 namespace {
@@ -89,6 +90,31 @@ TEST(FlagsTest, UnknownFlagIsAnError) {
   const char* argv[] = {"vidmill", "--nope", "1"};
   auto flags = Flags::Parse({{"a", "", ""}}, 3, const_cast<char**>(argv), 1);
   EXPECT_FALSE(flags.ok());
+}
+
+TEST(Utf8Test, Table) {
+  const std::vector<std::pair<std::string, bool>> cases = {
+      {"", true},
+      {"plain", true},
+      {"\xC3\xA9", true},
+      {"\xF0\x9F\x8E\xA5", true},   // U+1F3A5
+      {"\xC3", false},              // truncated
+      {"\xC0\xAF", false},          // overlong
+      {"\xE0\x80\xAF", false},      // overlong
+      {"\xED\xA0\x80", false},      // surrogate
+      {"\xF4\x90\x80\x80", false},  // > U+10FFFF
+      {"\xFF", false},
+  };
+  for (const auto& [text, valid] : cases) {
+    EXPECT_EQ(IsValidUtf8(text), valid) << testing::PrintToString(text);
+  }
+}
+
+TEST(Utf8Test, InvalidBytesAreReplaced) {
+  EXPECT_EQ(ValidUtf8("ok \xC3\xA9"), "ok \xC3\xA9");
+  EXPECT_EQ(ValidUtf8("/nope\xFF\xFE"), "/nope\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(ValidUtf8("\xC3"), "\xEF\xBF\xBD");
+  EXPECT_TRUE(IsValidUtf8(ValidUtf8("\xED\xA0\x80 \xF4\x90\x80\x80")));
 }
 
 }  // namespace

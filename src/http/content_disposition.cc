@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/utf8.h"
 #include "http/message.h"
 
 namespace vidmill::http {
@@ -24,26 +25,15 @@ int HexValue(char c) {
   return -1;
 }
 
-// Length of the well-formed UTF-8 sequence at the start of `text`, or 0.
-size_t Utf8SequenceLength(std::string_view text) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  const auto cont = [&](size_t i) { return i < text.size() && (byte(i) & 0xC0) == 0x80; };
-  unsigned char b0 = byte(0);
-  if (b0 < 0x80) return 1;
-  if (b0 >= 0xC2 && b0 <= 0xDF) return cont(1) ? 2 : 0;
-  if (b0 >= 0xE0 && b0 <= 0xEF) {
-    if (!cont(1) || !cont(2)) return 0;
-    if (b0 == 0xE0 && byte(1) < 0xA0) return 0;  // overlong
-    if (b0 == 0xED && byte(1) > 0x9F) return 0;  // surrogate
-    return 3;
-  }
-  if (b0 >= 0xF0 && b0 <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    if (b0 == 0xF0 && byte(1) < 0x90) return 0;  // overlong
-    if (b0 == 0xF4 && byte(1) > 0x8F) return 0;  // > U+10FFFF
-    return 4;
-  }
-  return 0;
+// U+061C, U+200E–U+200F, U+202A–U+202E, U+2066–U+2069: the marks that
+// reorder how the text around them is shown.
+bool IsBidiControl(std::string_view sequence) {
+  if (sequence == "\xD8\x9C") return true;
+  if (sequence.size() != 3 || sequence[0] != '\xE2') return false;
+  const auto b1 = static_cast<unsigned char>(sequence[1]);
+  const auto b2 = static_cast<unsigned char>(sequence[2]);
+  return (b1 == 0x80 && (b2 == 0x8E || b2 == 0x8F || (b2 >= 0xAA && b2 <= 0xAE))) ||
+         (b1 == 0x81 && b2 >= 0xA6 && b2 <= 0xA9);
 }
 
 // RFC 5987 attr-char: ALPHA / DIGIT / "!#$&+-.^_`|~".
@@ -187,32 +177,24 @@ Result<std::string> DecodeExtValue(std::string_view ext_value) {
   return utf8;
 }
 
-bool IsValidUtf8(std::string_view text) {
-  while (!text.empty()) {
-    size_t length = Utf8SequenceLength(text);
-    if (length == 0) return false;
-    text.remove_prefix(length);
-  }
-  return true;
-}
-
 std::string AttachmentDisposition(std::string_view filename, std::string_view fallback_name) {
   // Only the last path component: a client-supplied "C:\dir\x.mp4" or "a/../b".
   size_t slash = filename.find_last_of("/\\");
   if (slash != std::string_view::npos) filename.remove_prefix(slash + 1);
 
-  // Well-formed UTF-8 with control characters dropped to '_' and invalid
-  // sequences replaced by U+FFFD.
+  // Well-formed UTF-8 with control characters and bidirectional formatting
+  // marks dropped to '_' (U+202E would show "<U+202E>3pm.exe" as "exe.mp3"),
+  // and invalid sequences replaced by U+FFFD.
   std::string utf8;
   for (std::string_view rest = filename; !rest.empty();) {
     size_t length = Utf8SequenceLength(rest);
     if (length == 0) {
-      utf8 += "\xEF\xBF\xBD";
+      utf8 += kUtf8Replacement;
       rest.remove_prefix(1);
       continue;
     }
     unsigned char c = static_cast<unsigned char>(rest[0]);
-    if (length == 1 && (c < 0x20 || c == 0x7F)) {
+    if ((length == 1 && (c < 0x20 || c == 0x7F)) || IsBidiControl(rest.substr(0, length))) {
       utf8.push_back('_');
     } else {
       utf8.append(rest.substr(0, length));

@@ -42,9 +42,6 @@ Result<ParameterizedValue> ParseParameterizedValue(std::string_view value);
 // malformed value or bad percent escapes.
 Result<std::string> DecodeExtValue(std::string_view ext_value);
 
-// True when `text` is well-formed UTF-8 (no overlongs, no surrogates, ≤ U+10FFFF).
-bool IsValidUtf8(std::string_view text);
-
 // The header value for downloading `filename` as an attachment:
 //   attachment; filename="<ascii fallback>"; filename*=UTF-8''<percent-encoded>
 // The ASCII fallback keeps printable ASCII except '"', '\\', '/', '%' and ';',

@@ -37,6 +37,16 @@ TEST(AttachmentDispositionTest, Table) {
        "attachment; filename=\"bad__.mp4\"; filename*=UTF-8''bad%EF%BF%BD%EF%BF%BD.mp4"},
       {"\xC0\xAF.mp4",  // overlong '/'
        "attachment; filename=\"__.mp4\"; filename*=UTF-8''%EF%BF%BD%EF%BF%BD.mp4"},
+      // Marks that reorder the shown text (U+202E would show "exe.mp3") become '_'.
+      {"\xE2\x80\xAE"
+       "3pm.exe",
+       "attachment; filename=\"_3pm.exe\"; filename*=UTF-8''_3pm.exe"},
+      {"a\xE2\x81\xA6"
+       "b\xE2\x80\x8F"
+       "c\xD8\x9C.mp4",
+       "attachment; filename=\"a_b_c_.mp4\"; filename*=UTF-8''a_b_c_.mp4"},
+      // Other three-byte characters beside them are kept.
+      {"\xE2\x80\x94.mp4", "attachment; filename=\"_.mp4\"; filename*=UTF-8''%E2%80%94.mp4"},
   };
   for (const Case& c : cases) {
     std::string value = AttachmentDisposition(c.filename);
@@ -111,24 +121,6 @@ TEST(DecodeExtValueTest, Table) {
     if (decoded.ok() && c.ok) {
       EXPECT_EQ(*decoded, c.output) << c.input;
     }
-  }
-}
-
-TEST(Utf8Test, Table) {
-  const std::vector<std::pair<std::string, bool>> cases = {
-      {"", true},
-      {"plain", true},
-      {"\xC3\xA9", true},
-      {"\xF0\x9F\x8E\xA5", true},   // U+1F3A5
-      {"\xC3", false},              // truncated
-      {"\xC0\xAF", false},          // overlong
-      {"\xE0\x80\xAF", false},      // overlong
-      {"\xED\xA0\x80", false},      // surrogate
-      {"\xF4\x90\x80\x80", false},  // > U+10FFFF
-      {"\xFF", false},
-  };
-  for (const auto& [text, valid] : cases) {
-    EXPECT_EQ(IsValidUtf8(text), valid) << testing::PrintToString(text);
   }
 }
 

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "common/utf8.h"
+
 namespace vidmill::http {
 namespace {
 
@@ -162,7 +164,9 @@ Response ErrorResponse(const Status& status) {
       status.exception().empty() ? DefaultExceptionFor(status.code()) : status.exception();
   Response response = Response::Json(
       HttpStatusFor(status.code()),
-      boost::json::object{{"exception", exception}, {"errorMessage", status.message()}});
+      // Messages quote what clients sent (a path, a name): kept valid UTF-8,
+      // so the body is JSON (RFC 8259 §8.1) whatever bytes came in.
+      boost::json::object{{"exception", exception}, {"errorMessage", ValidUtf8(status.message())}});
   if (status.retry_after_seconds() > 0) {
     response.headers.Set("Retry-After", std::to_string(status.retry_after_seconds()));
   }
@@ -180,7 +184,14 @@ Response ErrorResponse(const Status& status) {
 }
 
 Result<boost::json::object> ParseJsonObject(const Request& request) {
-  if (auto type = request.headers.Get("Content-Type")) {
+  std::optional<std::string> type = request.headers.Get("Content-Type");
+  if (!type && !request.body.empty()) {
+    // A body of unknown type is not taken for JSON: a browser sends one
+    // without Content-Type, and without a preflight, from any page.
+    return Status(Code::kUnsupportedMedia,
+                  "a request body needs Content-Type: application/json; none was given");
+  }
+  if (type) {
     std::string_view media = *type;
     media = media.substr(0, media.find(';'));
     while (!media.empty() && media.back() == ' ') media.remove_suffix(1);

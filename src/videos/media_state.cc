@@ -5,33 +5,12 @@
 #include <cstring>
 #include <string>
 
+#include "common/utf8.h"
+
 namespace vidmill::videos {
 namespace {
 
 constexpr size_t kMaxFileName = 1024;
-constexpr char kReplacement[] = "\xEF\xBF\xBD";
-
-// Length of the well-formed UTF-8 sequence at the start of `text`, or 0.
-size_t Utf8SequenceLength(std::string_view text) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  const auto cont = [&](size_t i) { return i < text.size() && (byte(i) & 0xC0) == 0x80; };
-  unsigned char b0 = byte(0);
-  if (b0 < 0x80) return 1;
-  if (b0 >= 0xC2 && b0 <= 0xDF) return cont(1) ? 2 : 0;
-  if (b0 >= 0xE0 && b0 <= 0xEF) {
-    if (!cont(1) || !cont(2)) return 0;
-    if (b0 == 0xE0 && byte(1) < 0xA0) return 0;
-    if (b0 == 0xED && byte(1) > 0x9F) return 0;
-    return 3;
-  }
-  if (b0 >= 0xF0 && b0 <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    if (b0 == 0xF0 && byte(1) < 0x90) return 0;
-    if (b0 == 0xF4 && byte(1) > 0x8F) return 0;
-    return 4;
-  }
-  return 0;
-}
 
 std::string Lower(std::string_view text) {
   std::string out(text);
@@ -208,7 +187,7 @@ std::string SanitizeFileName(std::string_view file_name) {
     size_t length = Utf8SequenceLength(file_name);
     std::string_view piece;
     if (length == 0 || file_name[0] == '\0') {
-      piece = kReplacement;
+      piece = kUtf8Replacement;
       length = 1;
     } else {
       piece = file_name.substr(0, length);

@@ -227,6 +227,11 @@ TEST_F(VideosApiTest, ProjectNamesAreValidated) {
                     {{"Authorization", "Bearer " + token_a_}, {"Content-Type", "text/plain"}},
                     R"({"name": "x"})");
   EXPECT_EQ(wrong_type.status, 415);
+  // A body of no stated type is not taken for JSON (a browser sends one from
+  // any page, with no preflight).
+  HttpResponse no_type = client_->Send(
+      "PUT", "/videos/v1/project", {{"Authorization", "Bearer " + token_a_}}, R"({"name": "x"})");
+  EXPECT_EQ(no_type.status, 415) << no_type.body;
   // Nothing was created by any of them.
   HttpResponse list = client_->Get("/videos/v1/projects", token_a_);
   ASSERT_EQ(list.status, 200);
