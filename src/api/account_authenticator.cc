@@ -21,6 +21,21 @@ Result<Principal> AccountAuthenticator::Authenticate(const http::Request& reques
                    std::move(identity.pending_body_sha256)};
 }
 
+Status AccountAuthenticator::CheckBeforeBody(const http::Request& request) {
+  std::optional<std::string> authorization = request.headers.Get("Authorization");
+  if (authorization) {
+    if (authorization->size() < 7 || strncasecmp(authorization->c_str(), "Bearer ", 7) != 0) {
+      return Status::Ok();
+    }
+    return Identify(request).status();
+  }
+  if (request.headers.Has("Signature-Input") || request.headers.Has("Signature")) {
+    return Status::Ok();
+  }
+  return Status::Unauthenticated("no JWT token was supplied in the Authorization header")
+      .WithException("NoJWTTokenFoundException");
+}
+
 Result<accounts::Identity> AccountAuthenticator::Identify(const http::Request& request) {
   std::optional<std::string> authorization = request.headers.Get("Authorization");
   if (authorization && authorization->size() >= 7 &&

@@ -15,6 +15,11 @@ class AccountAuthenticator final : public Authenticator {
   // user (and, for a Bearer token, team) rows read while checking. Used by the
   // accounts routes so their hot path reads the store once.
   Result<accounts::Identity> Identify(const http::Request& request);
+  // For http::ServerOptions::check_before_body: a request with a body must
+  // carry credentials, and a Bearer token must be good, before the body is
+  // read. Basic credentials and signed requests (whose signature covers the
+  // body) are checked by the route as before.
+  Status CheckBeforeBody(const http::Request& request);
 
  private:
   accounts::AccountService* accounts_;

@@ -466,7 +466,7 @@ class Server::Impl {
 
       Response response;
       Status early = ParseTarget(request);
-      if (early.ok()) early = FieldsThatComeOnce(request.headers);
+      if (early.ok()) early = CheckFields(request.headers, header.version());
       if (early.ok() && header.find(bhttp::field::transfer_encoding) != header.end() &&
           !beast::iequals(header[bhttp::field::transfer_encoding], "chunked")) {
         // Beast reads a body it cannot frame (say "gzip" alone) as empty, so
@@ -489,11 +489,32 @@ class Server::Impl {
         if (has_body) keep_alive = false;  // the body is never read
       } else if (match.handler) {
         uint64_t declared = header_parser.content_length().value_or(0);
+        Status admitted = Status::Ok();
+        BodyReservation reservation(body_bytes_in_flight_);
         if (declared > options_.buffered_body_limit_bytes) {
-          response = ErrorResponse(Status::PayloadTooLarge(
-              "request body larger than " + std::to_string(options_.buffered_body_limit_bytes) +
-              " bytes"));
-          keep_alive = false;
+          admitted = Status::PayloadTooLarge("request body larger than " +
+                                             std::to_string(options_.buffered_body_limit_bytes) +
+                                             " bytes");
+        } else if (has_body && options_.check_before_body) {
+          const auto& check = options_.check_before_body;
+          Result<bool> checked = co_await OnPool<bool>(
+              [&check, &request]() -> Result<bool> {
+                RETURN_IF_ERROR(check(request));
+                return true;
+              },
+              request.request_id);
+          admitted = checked.status();
+        }
+        if (admitted.ok() && has_body &&
+            !reservation.Take(declared > 0 ? declared : options_.buffered_body_limit_bytes,
+                              options_.buffered_bodies_budget_bytes)) {
+          admitted = Status::Unavailable(
+                         "too many request bodies are being received at once; retry shortly")
+                         .WithRetryAfter(1);
+        }
+        if (!admitted.ok()) {
+          response = ErrorResponse(admitted);
+          if (has_body) keep_alive = false;  // the body is never read
         } else {
           bhttp::request_parser<bhttp::string_body> body_parser(std::move(header_parser));
           body_parser.body_limit(options_.buffered_body_limit_bytes);
@@ -585,6 +606,28 @@ class Server::Impl {
     stream.socket().close(ec);
   }
 
+  // Bytes of buffered bodies being received, against the budget; given back
+  // when the request is answered.
+  class BodyReservation {
+   public:
+    explicit BodyReservation(std::atomic<uint64_t>& in_flight) : in_flight_(in_flight) {}
+    ~BodyReservation() { in_flight_.fetch_sub(taken_); }
+    BodyReservation(const BodyReservation&) = delete;
+    BodyReservation& operator=(const BodyReservation&) = delete;
+    bool Take(uint64_t bytes, uint64_t budget) {
+      uint64_t now = in_flight_.load();
+      do {
+        if (now + bytes > budget) return false;
+      } while (!in_flight_.compare_exchange_weak(now, now + bytes));
+      taken_ += bytes;
+      return true;
+    }
+
+   private:
+    std::atomic<uint64_t>& in_flight_;
+    uint64_t taken_ = 0;
+  };
+
   static Status BodyReadError(const boost::system::error_code& ec) {
     if (ec == beast::error::timeout) {
       return Status(Code::kTimeout, "request body not received in time");
@@ -602,10 +645,19 @@ class Server::Impl {
     return Status::InvalidArgument("error reading request body: " + ec.message());
   }
 
-  // Two Host fields are a 400 (RFC 9112 §3.2). So are two Authorization or
-  // Content-Type fields: whichever one a reader took would decide who the
-  // caller is or how the body reads, and a proxy may have taken the other.
-  static Status FieldsThatComeOnce(const Headers& headers) {
+  // An HTTP/1.1 request without Host, or with two, or with one that is not a
+  // host name, is a 400 (RFC 9112 §3.2); absolute URLs are built from it. So
+  // are two Authorization or Content-Type fields: whichever one a reader took
+  // would decide who the caller is or how the body reads, and a proxy may
+  // have taken the other.
+  static Status CheckFields(const Headers& headers, unsigned version) {
+    std::optional<std::string> host = headers.Get("Host");
+    if (!host && version >= 11) {
+      return Status::InvalidArgument("an HTTP/1.1 request needs a Host field");
+    }
+    if (host && !host->empty() && !IsSafeHost(*host)) {
+      return Status::InvalidArgument("the Host field is not a host name (and port)");
+    }
     for (std::string_view name : {"Host", "Authorization", "Content-Type"}) {
       size_t count = headers.GetAll(name).size();
       if (count > 1) {
@@ -759,6 +811,7 @@ class Server::Impl {
   asio::steady_timer shutdown_timer_;
   std::atomic<bool> stopping_{false};
   std::atomic<int> live_sessions_{0};
+  std::atomic<uint64_t> body_bytes_in_flight_{0};
   std::chrono::steady_clock::time_point last_accept_warning_{};
   int bound_port_ = 0;
   std::string fallback_base_url_;

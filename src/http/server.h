@@ -20,6 +20,7 @@
 // watcher); the Router must not change after Start.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -36,6 +37,15 @@ struct ServerOptions {
   int handler_threads = 16;
   size_t header_limit_bytes = 16 * 1024;
   size_t buffered_body_limit_bytes = 1 << 20;
+  // What all buffered bodies being received at once may hold (each counts its
+  // Content-Length, a chunked one the limit above). A request that would pass
+  // it is a 503 with Retry-After, its body unread: thousands of connections
+  // each sending 1 MiB had held gigabytes.
+  size_t buffered_bodies_budget_bytes = 64 << 20;
+  // Asked (on the handler pool) before a buffered route's body is read; an
+  // error is the answer, the body unread. The API sets it to refuse a request
+  // with no credentials or a bad Bearer token before its body takes memory.
+  std::function<Status(const Request&)> check_before_body;
   int header_timeout_seconds = 10;
   int idle_timeout_seconds = 60;
   int body_chunk_timeout_seconds = 30;   // max silence while a body streams in

@@ -302,6 +302,126 @@ TEST(ServerTest, ARepeatedHostAuthorizationOrContentTypeIsABadRequest) {
   EXPECT_EQ(answer.find("HTTP/1.1 200 OK"), 0u) << answer;
 }
 
+// RFC 9112 §3.2: an HTTP/1.1 request must name its Host, once, as a host
+// name; absolute URLs in answers are built from it.
+TEST(ServerTest, AMissingOrMalformedHostIsABadRequest) {
+  ServerHarness server;
+  auto answer_to = [&](const std::string& request) {
+    int fd = ConnectRaw(server.port());
+    if (fd < 0) return std::string("no connection");
+    send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    std::string answer = ReadUntilClose(fd, 5);
+    close(fd);
+    return answer;
+  };
+  for (const std::string& fields :
+       {std::string(), std::string("Host: a b\r\n"), std::string("Host: x\"y<z>\r\n")}) {
+    std::string answer =
+        answer_to("GET /healthz HTTP/1.1\r\n" + fields + "Connection: close\r\n\r\n");
+    EXPECT_EQ(answer.rfind("HTTP/1.1 400 Bad Request", 0), 0u) << fields << answer;
+    EXPECT_NE(answer.find("Host"), std::string::npos) << answer;
+  }
+  // HTTP/1.0 needs none; a name with a port is fine.
+  EXPECT_EQ(answer_to("GET /healthz HTTP/1.0\r\n\r\n").rfind("HTTP/1.0 200 OK", 0), 0u);
+  EXPECT_EQ(answer_to("GET /healthz HTTP/1.1\r\nHost: media.example.com:8080\r\n"
+                      "Connection: close\r\n\r\n")
+                .rfind("HTTP/1.1 200 OK", 0),
+            0u);
+}
+
+// An error message quotes what the client sent; bytes that are not UTF-8
+// are replaced, so the error body stays JSON.
+TEST(ServerTest, ErrorBodiesAreValidUtf8WhateverThePathHeld) {
+  ServerHarness server;
+  HttpClient client(server.port());
+  HttpResponse response = client.Get("/nope%ff%fe");
+  EXPECT_EQ(response.status, 404);
+  EXPECT_NE(response.body.find("\xEF\xBF\xBD"), std::string::npos) << response.body;
+  EXPECT_EQ(response.body.find('\xff'), std::string::npos) << response.body;
+  boost::system::error_code ec;
+  boost::json::parse(response.body, ec);
+  EXPECT_FALSE(ec) << ec.message();
+}
+
+// Reads one response head from `fd` (up to its blank line), waiting at most
+// `timeout_ms` for each piece; the connection stays open.
+std::string ReadHead(int fd, int timeout_ms) {
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::string out;
+  char c;
+  while (out.find("\r\n\r\n") == std::string::npos && recv(fd, &c, 1, 0) == 1) out += c;
+  return out;
+}
+
+// The head of a JSON request that announces a 1 MiB body and waits for
+// 100 Continue before sending it.
+std::string AnnouncedBody(const std::string& authorization) {
+  return "PUT /videos/v1/video HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+         authorization + "Content-Length: 1048576\r\nExpect: 100-continue\r\n\r\n";
+}
+
+// A body is read only for a caller with credentials: without any, or with a
+// bad Bearer token, the answer is a 401 before a byte of it is read (no
+// 100 Continue). Thousands of such connections had held a gigabyte.
+TEST(ServerTest, ABodyWithoutGoodCredentialsIsRefusedBeforeItIsRead) {
+  ServerHarness server;
+  std::string token = server.CreateUserAndLogin("erin@example.com", "a long password", "team-e");
+  for (const std::string& authorization :
+       {std::string(), std::string("Authorization: Bearer not.a.token\r\n")}) {
+    int fd = ConnectRaw(server.port());
+    ASSERT_GE(fd, 0);
+    std::string head = AnnouncedBody(authorization);
+    send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+    std::string answer = ReadUntilClose(fd, 5);
+    close(fd);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 401 Unauthorized", 0), 0u) << authorization << answer;
+    EXPECT_EQ(answer.find("100 Continue"), std::string::npos) << answer;
+  }
+  int fd = ConnectRaw(server.port());
+  ASSERT_GE(fd, 0);
+  std::string head = AnnouncedBody("Authorization: Bearer " + token + "\r\n");
+  send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+  EXPECT_EQ(ReadHead(fd, 2000).rfind("HTTP/1.1 100 Continue", 0), 0u);
+  close(fd);
+}
+
+// Buffered bodies being received at once hold at most 64 MiB: the next is a
+// 503 with Retry-After before its body is read, and room comes back as the
+// others end.
+TEST(ServerTest, BufferedBodiesBeingReceivedHoldAtMostTheirBudget) {
+  ServerHarness server;
+  std::string token = server.CreateUserAndLogin("fred@example.com", "a long password", "team-f");
+  const std::string head = AnnouncedBody("Authorization: Bearer " + token + "\r\n");
+  std::vector<int> held;
+  for (int i = 0; i < 64; ++i) {
+    int fd = ConnectRaw(server.port());
+    ASSERT_GE(fd, 0);
+    held.push_back(fd);
+    send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+    ASSERT_EQ(ReadHead(fd, 2000).rfind("HTTP/1.1 100 Continue", 0), 0u) << "body " << i;
+  }
+  int refused = ConnectRaw(server.port());
+  ASSERT_GE(refused, 0);
+  send(refused, head.data(), head.size(), MSG_NOSIGNAL);
+  std::string answer = ReadUntilClose(refused, 5);
+  close(refused);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 503 Service Unavailable", 0), 0u) << answer;
+  EXPECT_NE(answer.find("Retry-After: 1"), std::string::npos) << answer;
+  EXPECT_EQ(answer.find("100 Continue"), std::string::npos) << answer;
+
+  for (int fd : held) close(fd);
+  bool admitted = false;
+  for (int attempt = 0; attempt < 50 && !admitted; ++attempt) {
+    int fd = ConnectRaw(server.port());
+    ASSERT_GE(fd, 0);
+    send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+    admitted = ReadHead(fd, 500).rfind("HTTP/1.1 100 Continue", 0) == 0;
+    close(fd);
+  }
+  EXPECT_TRUE(admitted) << "the budget was not given back";
+}
+
 TEST(ServerTest, ControlCharactersInThePathCannotForgeAccessLogLines) {
   ServerHarness server;
   HttpClient client(server.port());
