@@ -53,7 +53,12 @@ std::vector<FlagSpec> ServeFlags() {
       {"idle-timeout", "60", "seconds an idle keep-alive connection is kept"},
       {"media-sweep-seconds", "3600",
        "seconds between sweeps of the media directory (orphans, stale temporary files)"},
-      {"body-timeout", "30", "seconds of silence allowed while a request body streams in"},
+      {"body-timeout", "30",
+       "seconds a request body may bring less than 16 KiB (silence, or a slow drip) before it is "
+       "refused (408)"},
+      {"max-connections-per-client", "256",
+       "open connections one client address may hold (0: no limit; trusted proxies are not "
+       "limited); more are answered 503"},
       {"trusted-proxies", "",
        "reverse proxies whose forwarding header names the client: comma-separated IP "
        "addresses and CIDR ranges (default: none, the header is ignored)"},
@@ -114,11 +119,12 @@ int RunServe(int argc, char** argv) {
   auto header_timeout = flags->GetInt("header-timeout", 1, 3600);
   auto idle_timeout = flags->GetInt("idle-timeout", 1, 3600);
   auto body_timeout = flags->GetInt("body-timeout", 1, 3600);
+  auto per_client = flags->GetInt("max-connections-per-client", 0, 1'000'000);
   auto sweep_seconds = flags->GetInt("media-sweep-seconds", 1, 7 * 24 * 3600);
   for (const Status& status :
        {ttl.status(), leeway.status(), max_upload.status(), max_uploads.status(), workers.status(),
         http_threads.status(), header_timeout.status(), idle_timeout.status(),
-        body_timeout.status(), sweep_seconds.status()}) {
+        body_timeout.status(), per_client.status(), sweep_seconds.status()}) {
     if (!status.ok()) {
       std::fprintf(stderr, "vidmill serve: %s\n", status.message().c_str());
       return 2;
@@ -209,6 +215,7 @@ int RunServe(int argc, char** argv) {
   options.header_timeout_seconds = static_cast<int>(*header_timeout);
   options.idle_timeout_seconds = static_cast<int>(*idle_timeout);
   options.body_chunk_timeout_seconds = static_cast<int>(*body_timeout);
+  options.max_connections_per_client = static_cast<int>(*per_client);
   options.trusted_proxies = *trusted_proxies;
   options.rfc7239_forwarded = rfc7239;
   options.check_before_body = [&authenticator](const http::Request& request) {

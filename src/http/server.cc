@@ -23,6 +23,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 #include "common/ids.h"
 #include "common/log.h"
@@ -38,6 +39,9 @@ namespace {
 
 constexpr size_t kBodyChunkBytes = 64 * 1024;
 constexpr size_t kFileChunkBytes = 256 * 1024;
+// Buffered bodies larger than this (or chunked) are read only after
+// ServerOptions::check_before_body agrees.
+constexpr uint64_t kCheckedBodyBytes = 8 * 1024;
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -162,7 +166,9 @@ class Deadline {
 };
 
 // The idle timeout of a streamed body: cancels the pending read on `stream`
-// once no bytes have arrived for `timeout`. One timer serves the whole body —
+// once fewer than kMinProgressBytes have arrived for `timeout` (silence, or a
+// drip of a byte every few seconds that had held an upload slot for ever: at
+// the default 30 s that asks for about 0.5 KiB/s). One timer serves the whole body —
 // it wakes every quarter of the timeout and compares with the time of the last
 // read — because arming and cancelling a timer around every 64 KiB read (as
 // Deadline does) costs a posted completion and a thread wake-up per read,
@@ -179,8 +185,15 @@ class IdleWatchdog {
     state_->done = true;
     state_->timer.cancel();
   }
-  // Bytes arrived: the idle time starts again.
-  void Touch() { state_->last = std::chrono::steady_clock::now(); }
+  static constexpr size_t kMinProgressBytes = 16 * 1024;
+  // `bytes` arrived: once they add up to kMinProgressBytes the idle time
+  // starts again.
+  void Progress(size_t bytes) {
+    pending_ += bytes;
+    if (pending_ < kMinProgressBytes) return;
+    pending_ = 0;
+    state_->last = std::chrono::steady_clock::now();
+  }
   bool Fired() const { return state_->fired; }
 
  private:
@@ -208,6 +221,7 @@ class IdleWatchdog {
   }
 
   std::shared_ptr<State> state_;
+  size_t pending_ = 0;  // bytes since the idle time last started again
 };
 
 class Server::Impl {
@@ -317,10 +331,16 @@ class Server::Impl {
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
+      std::string client = CanonicalPeer(socket.remote_endpoint(ec).address().to_string());
+      if (!AdmitClient(client)) {
+        RefuseConnection(socket);
+        continue;
+      }
       auto executor = socket.get_executor();
       auto conn = std::make_shared<Connection>(std::move(socket));
       live_sessions_++;
-      asio::co_spawn(executor, Session(conn), [this](std::exception_ptr error) {
+      asio::co_spawn(executor, Session(conn), [this, client](std::exception_ptr error) {
+        ReleaseClient(client);
         if (error) {
           try {
             std::rethrow_exception(error);
@@ -331,6 +351,51 @@ class Server::Impl {
         live_sessions_--;
         asio::post(ioc_, [this] { CheckDrained(); });
       });
+    }
+  }
+
+  // Counts `client`'s connection; false (nothing counted) when it holds its
+  // limit already. Trusted proxies carry many clients and are not limited.
+  bool AdmitClient(const std::string& client) {
+    if (options_.max_connections_per_client <= 0 || options_.trusted_proxies.Contains(client)) {
+      return true;
+    }
+    std::lock_guard lock(clients_mu_);
+    int& open = connections_by_client_[client];
+    if (open >= options_.max_connections_per_client) {
+      if (open == 0) connections_by_client_.erase(client);
+      return false;
+    }
+    ++open;
+    return true;
+  }
+  void ReleaseClient(const std::string& client) {
+    std::lock_guard lock(clients_mu_);
+    auto it = connections_by_client_.find(client);
+    if (it != connections_by_client_.end() && --it->second <= 0) connections_by_client_.erase(it);
+  }
+  // A short 503 written without waiting (it fits the socket's buffer), then
+  // the connection is closed; logged at most once a second.
+  template <typename Socket>
+  void RefuseConnection(Socket& socket) {
+    static const std::string kAnswer = [] {
+      const std::string body =
+          "{\"exception\":\"ServiceUnavailableException\",\"errorMessage\":\"too many "
+          "connections from this address; close some and retry\"}";
+      return "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
+             "Content-Type: application/json\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n" + body;
+    }();
+    boost::system::error_code ec;
+    socket.non_blocking(true, ec);
+    socket.write_some(asio::buffer(kAnswer.data(), kAnswer.size()), ec);
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_refusal_warning_ >= std::chrono::seconds(1)) {
+      LogWarning("refused a connection: a client holds " +
+                 std::to_string(options_.max_connections_per_client) + " already");
+      last_refusal_warning_ = now;
     }
   }
 
@@ -495,7 +560,8 @@ class Server::Impl {
           admitted = Status::PayloadTooLarge("request body larger than " +
                                              std::to_string(options_.buffered_body_limit_bytes) +
                                              " bytes");
-        } else if (has_body && options_.check_before_body) {
+        } else if (has_body && options_.check_before_body &&
+                   (declared == 0 || declared > kCheckedBodyBytes)) {
           const auto& check = options_.check_before_body;
           Result<bool> checked = co_await OnPool<bool>(
               [&check, &request]() -> Result<bool> {
@@ -564,13 +630,13 @@ class Server::Impl {
             co_await bhttp::async_read_some(stream, buffer, body_parser,
                                             asio::redirect_error(asio::use_awaitable, ec));
             if (watchdog.Fired()) ec = beast::error::timeout;
-            watchdog.Touch();
             if (ec == bhttp::error::need_buffer) ec = {};
             if (ec) {
               status = BodyReadError(ec);
               break;
             }
             size_t got = chunk.size() - body_parser.get().body().size;
+            watchdog.Progress(got);
             if (got > 0) {
               status = (*sink)->Write(std::string_view(chunk.data(), got));
               if (!status.ok()) break;
@@ -812,6 +878,9 @@ class Server::Impl {
   std::atomic<bool> stopping_{false};
   std::atomic<int> live_sessions_{0};
   std::atomic<uint64_t> body_bytes_in_flight_{0};
+  std::mutex clients_mu_;
+  std::unordered_map<std::string, int> connections_by_client_;  // by CanonicalPeer address
+  std::chrono::steady_clock::time_point last_refusal_warning_{};
   std::chrono::steady_clock::time_point last_accept_warning_{};
   int bound_port_ = 0;
   std::string fallback_base_url_;

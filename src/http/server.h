@@ -42,16 +42,24 @@ struct ServerOptions {
   // it is a 503 with Retry-After, its body unread: thousands of connections
   // each sending 1 MiB had held gigabytes.
   size_t buffered_bodies_budget_bytes = 64 << 20;
-  // Asked (on the handler pool) before a buffered route's body is read; an
-  // error is the answer, the body unread. The API sets it to refuse a request
-  // with no credentials or a bad Bearer token before its body takes memory.
+  // Asked (on the handler pool) before a buffered route reads a body over
+  // 8 KiB (or a chunked one); an error is the answer, the body unread. The
+  // API sets it to refuse a request with no credentials or a bad Bearer token
+  // before its body takes memory. Smaller bodies are read and the route
+  // answers, with its own challenges, as before.
   std::function<Status(const Request&)> check_before_body;
   int header_timeout_seconds = 10;
   int idle_timeout_seconds = 60;
-  int body_chunk_timeout_seconds = 30;   // max silence while a body streams in
+  // A body that brings less than 16 KiB in this long times out: silence, or a
+  // drip of a byte every few seconds that would hold an upload slot for ever.
+  int body_chunk_timeout_seconds = 30;
   int write_timeout_seconds = 60;        // max time for one write to drain
   int shutdown_grace_seconds = 30;       // in-flight requests get this long on Stop
   bool access_log = true;
+  // Open connections one client address may hold (0: no limit); more are
+  // answered 503 and closed at once. Trusted proxies are not limited. One
+  // client had taken every file descriptor, and nobody else got an answer.
+  int max_connections_per_client = 256;
   // Peers whose forwarding header names the client (Request::remote_address);
   // empty: the header is ignored.
   TrustedProxies trusted_proxies;

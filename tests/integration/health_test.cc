@@ -166,7 +166,9 @@ TEST(ServerTest, IdleConnectionsAreClosedByTheIdleTimeout) {
 }
 
 TEST(ServerTest, IdleConnectionsCostLittleMemory) {
-  ServerHarness server;
+  // All from one address: past the default per-client limit of 256.
+  ServerHarness server(
+      ServerHarness::Options{.extra_flags = {"--max-connections-per-client", "0"}});
   HttpClient client(server.port());
   ASSERT_EQ(client.Get("/healthz").status, 200);
   long before = ResidentKib(server.pid());
@@ -343,6 +345,41 @@ TEST(ServerTest, ErrorBodiesAreValidUtf8WhateverThePathHeld) {
   EXPECT_FALSE(ec) << ec.message();
 }
 
+// One client address holds at most --max-connections-per-client open
+// connections; the next is answered 503 at once, and others are served. One
+// client had taken every file descriptor, and nobody else got an answer.
+TEST(ServerTest, OneClientHoldsAtMostItsShareOfConnections) {
+  ServerHarness::Options options;
+  options.extra_flags = {"--max-connections-per-client", "8"};
+  ServerHarness server(options);
+  std::vector<int> held;
+  for (int i = 0; i < 8; ++i) {
+    int fd = ConnectRaw(server.port());
+    ASSERT_GE(fd, 0);
+    held.push_back(fd);
+  }
+  int ninth = ConnectRaw(server.port());
+  ASSERT_GE(ninth, 0);
+  std::string answer = ReadUntilClose(ninth, 5);
+  close(ninth);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 503 Service Unavailable", 0), 0u) << answer;
+  EXPECT_NE(answer.find("Retry-After: 1"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("too many connections from this address"), std::string::npos) << answer;
+  // The held ones still work, and a slot comes back when one closes.
+  std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  send(held[0], request.data(), request.size(), MSG_NOSIGNAL);
+  EXPECT_EQ(ReadUntilClose(held[0], 5).rfind("HTTP/1.1 200 OK", 0), 0u);
+  close(held[0]);
+  bool served = false;
+  for (int attempt = 0; attempt < 50 && !served; ++attempt) {
+    HttpClient client(server.port());
+    served = client.Get("/healthz").status == 200;
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(served);
+  for (size_t i = 1; i < held.size(); ++i) close(held[i]);
+}
+
 // Reads one response head from `fd` (up to its blank line), waiting at most
 // `timeout_ms` for each piece; the connection stays open.
 std::string ReadHead(int fd, int timeout_ms) {
@@ -434,13 +471,15 @@ TEST(ServerTest, ControlCharactersInThePathCannotForgeAccessLogLines) {
 
 TEST(ServerTest, AnEndlessChunkHeaderIsRefusedWithBoundedMemory) {
   ServerHarness server;
+  // With credentials, so the body is read at all (check_before_body).
+  std::string token = server.CreateUserAndLogin("gail@example.com", "a long password", "team-g");
   long before = ResidentKib(server.pid());
   int fd = ConnectRaw(server.port());
   ASSERT_GE(fd, 0);
   // A chunk-size line whose extension never ends: the body limit counts body
   // bytes only, so this used to be buffered whole (hundreds of MiB).
-  std::string head =
-      "POST /accounts/v1/token HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;";
+  std::string head = "POST /accounts/v1/token HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                     token + "\r\nTransfer-Encoding: chunked\r\n\r\n1;";
   send(fd, head.data(), head.size(), MSG_NOSIGNAL);
   std::string filler(1 << 20, 'a');
   for (int i = 0; i < 64; ++i) {

@@ -21,6 +21,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <cerrno>
 #include <chrono>
@@ -571,6 +572,29 @@ TEST_F(MediaApiTest, SlowDripPastTheBodyTimeoutIs408) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(8));
   EXPECT_TRUE(WaitForMediaFiles(id, {}));
   EXPECT_EQ(VideoDocument(id)["upload"].as_object()["hasFinishedUploading"], false);
+}
+
+TEST_F(MediaApiTest, ADripOfABytePerSecondIsNoProgress) {
+  // A byte every 400 ms is never silence longer than --body-timeout (2 s),
+  // but it held an upload slot (threads, buffers) for ever: an upload must
+  // bring 16 KiB per timeout to stay open.
+  std::string id = NewVideo(*token_a_);
+  std::string body = MultipartBody("drip.mp4", *clip_);
+  std::unique_ptr<RawConnection> connection = StartUpload(id, body, *token_a_);
+  std::atomic<bool> answered{false};
+  std::thread drip([&] {
+    for (size_t at = 500; at < body.size() && !answered; ++at) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(400));
+      if (!connection->Send(body.substr(at, 1))) break;
+    }
+  });
+  auto started = std::chrono::steady_clock::now();
+  std::string reply = connection->ReadAll();
+  answered = true;
+  drip.join();
+  EXPECT_EQ(RawConnection::StatusOf(reply), 408) << reply.substr(0, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(8));
+  EXPECT_TRUE(WaitForMediaFiles(id, {}));
 }
 
 TEST_F(MediaApiTest, OneAccountCannotHoldMoreThanFourUploadsOpen) {
