@@ -68,6 +68,26 @@ std::string KindFilter(const std::vector<std::string>& kinds, std::vector<Value>
 
 }  // namespace
 
+Result<std::optional<int64_t>> QueuedAhead(Session& session, const std::string& video_id,
+                                           const std::vector<std::string_view>& kinds) {
+  std::string placeholders;
+  std::vector<Value> params = {video_id};
+  for (std::string_view kind : kinds) {
+    placeholders += placeholders.empty() ? "?" : ", ?";
+    params.emplace_back(std::string(kind));
+  }
+  ASSIGN_OR_RETURN(Rows own, session.Query("SELECT created_at, id FROM jobs WHERE video_id = ? "
+                                           "AND state = 'queued' AND kind IN (" +
+                                               placeholders + ") ORDER BY created_at LIMIT 1",
+                                           params));
+  if (own.empty()) return std::optional<int64_t>();
+  const int64_t created_at = own[0].Int(0);
+  ASSIGN_OR_RETURN(Rows ahead, session.Query("SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND "
+                                             "(created_at < ? OR (created_at = ? AND id < ?))",
+                                             {created_at, created_at, own[0].Text(1)}));
+  return std::optional<int64_t>(ahead[0].Int(0));
+}
+
 Result<std::string> Enqueue(Session& session, const NewJob& job, const Clock& clock) {
   if (!IsKnownKind(job.kind)) {
     return Status::InvalidArgument("unknown job kind '" + job.kind + "'");

@@ -86,6 +86,12 @@ struct NewJob {
 // errors as returned by the session.
 Result<std::string> Enqueue(storage::Session& session, const NewJob& job, const Clock& clock);
 
+// How many queued jobs workers take before `video_id`'s queued job of one of
+// `kinds` (claims go by creation order); nullopt when it has none waiting (it
+// runs, or is done). For the progress a user sees while a job waits.
+Result<std::optional<int64_t>> QueuedAhead(storage::Session& session, const std::string& video_id,
+                                           const std::vector<std::string_view>& kinds);
+
 // One row of the jobs table.
 struct Job {
   std::string id;

@@ -228,6 +228,14 @@ TEST_F(JobsTest, AJobWaitingOutAStorageFaultSaysWhy) {
   waiting = wait_for_note(processing_state);
   ASSERT_TRUE(waiting.contains("retryMessage")) << boost::json::serialize(waiting);
   EXPECT_EQ(Str(waiting["processingStatus"]), "IN_PROGRESS");
+  // Back in the queue between attempts, with nothing before it.
+  boost::json::object queued = waiting;
+  for (int poll = 0; poll < 200 && !queued.contains("jobsAhead"); ++poll) {
+    std::this_thread::sleep_for(milliseconds(20));
+    queued = processing_state();
+  }
+  ASSERT_TRUE(queued.contains("jobsAhead")) << boost::json::serialize(queued);
+  EXPECT_EQ(queued["jobsAhead"], 0);
   EXPECT_EQ(Str(waiting["retryMessage"]).rfind("attempt 1 of 3 failed: ", 0), 0u)
       << Str(waiting["retryMessage"]);
   std::ofstream(marker) << marker_text;
@@ -239,6 +247,30 @@ TEST_F(JobsTest, AJobWaitingOutAStorageFaultSaysWhy) {
   } while (steady_clock::now() < deadline && Str(finished["processingStatus"]) == "IN_PROGRESS");
   ASSERT_EQ(Str(finished["processingStatus"]), "DONE") << boost::json::serialize(finished);
   EXPECT_FALSE(finished.contains("retryMessage")) << boost::json::serialize(finished);
+}
+
+// A job waiting for a worker says how many queued jobs go first (it had read
+// IN_PROGRESS, 0 %, no ETA, for as long as the queue took), in the progress
+// endpoint and the video document; a running job says nothing of the kind.
+TEST_F(JobsTest, AWaitingJobSaysHowManyGoFirst) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(UploadLongClip());
+  for (int i = 0; i < 3; ++i) {
+    boost::json::object state = client_->IngestionState(ids[i]);
+    ASSERT_TRUE(state.contains("jobsAhead")) << boost::json::serialize(state);
+    EXPECT_EQ(state["jobsAhead"], i);
+  }
+  EXPECT_EQ(client_->VideoDocument(ids[2])["ingestion"].at("ingestionState").at("jobsAhead"), 2);
+  EXPECT_FALSE(client_->VideoDocument(ids[2])["processing"]
+                   .at("processingState")
+                   .as_object()
+                   .contains("jobsAhead"));  // INITIAL: no processing asked for
+
+  WorkerProcess& worker = StartWorker();
+  ASSERT_TRUE(WaitUntilMidJob(ids[0], worker));
+  EXPECT_FALSE(client_->IngestionState(ids[0]).contains("jobsAhead"));  // running
+  EXPECT_EQ(client_->IngestionState(ids[1])["jobsAhead"], 0);
+  EXPECT_EQ(client_->IngestionState(ids[2])["jobsAhead"], 1);
 }
 
 TEST_F(JobsTest, SigtermReleasesTheJobAndExitsCleanly) {
