@@ -3,8 +3,11 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <string_view>
+#include <utility>
 
 extern "C" {
 #include <libavutil/error.h>
@@ -44,9 +47,28 @@ void LogCallback(void* avcl, int level, const char* fmt, va_list args) {
   av_log_default_callback(avcl, level, fmt, args);
 }
 
+// libav's own INFO lines (libx264's closing statistics, "using cpu
+// capabilities", filter summaries) name no job and no time, and they filled
+// the serve log (audit 11): warnings and errors only, unless the environment
+// variable VIDMILL_LIBAV_LOG names another level for troubleshooting.
+int LibavLogLevel() {
+  const char* wanted = std::getenv("VIDMILL_LIBAV_LOG");
+  if (wanted == nullptr) return AV_LOG_WARNING;
+  static constexpr std::pair<std::string_view, int> kLevels[] = {
+      {"quiet", AV_LOG_QUIET}, {"error", AV_LOG_ERROR},     {"warning", AV_LOG_WARNING},
+      {"info", AV_LOG_INFO},   {"verbose", AV_LOG_VERBOSE}, {"debug", AV_LOG_DEBUG}};
+  for (const auto& [name, level] : kLevels) {
+    if (name == wanted) return level;
+  }
+  return AV_LOG_WARNING;
+}
+
 void InstallLogCallbackOnce() {
   static std::once_flag once;
-  std::call_once(once, [] { av_log_set_callback(LogCallback); });
+  std::call_once(once, [] {
+    av_log_set_level(LibavLogLevel());
+    av_log_set_callback(LogCallback);
+  });
 }
 
 std::string_view Trim(std::string_view text) {

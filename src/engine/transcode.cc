@@ -37,6 +37,7 @@ extern "C" {
 #include <libavutil/timecode.h>
 }
 
+#include "common/log.h"
 #include "engine/av_error.h"
 #include "engine/colour.h"
 #include "engine/encoders.h"
@@ -428,8 +429,9 @@ class Pipeline {
         const int64_t shift = file_last_dts_ + duration - dts;
         join_offset_ += shift;
         dts += shift;
-        av_log(nullptr, AV_LOG_INFO, "timestamps jump at a join: moved on by %.3f s\n",
-               static_cast<double>(shift) / AV_TIME_BASE);
+        char moved[32];
+        std::snprintf(moved, sizeof(moved), "%.3f", static_cast<double>(shift) / AV_TIME_BASE);
+        LogInfo(std::string("timestamps jump at a join: moved on by ") + moved + " s");
       }
       last->second = dts;
     }

@@ -39,8 +39,10 @@ std::string UploadAndIngest(MediaClient& client, const std::string& path,
 
 class ProcessingTest : public ::testing::Test {
  protected:
+  virtual ServerHarness::Options ServerOptions() { return {.workers = 1}; }
+
   void SetUp() override {
-    server_ = std::make_unique<ServerHarness>(ServerHarness::Options{.workers = 1});
+    server_ = std::make_unique<ServerHarness>(ServerOptions());
     client_ = std::make_unique<MediaClient>(*server_, "proc@example.com");
     // 2 s, 320x240, 25 fps, with sound: small enough to process in a moment.
     source_id_ =
@@ -211,6 +213,21 @@ TEST_F(ProcessingTest, DefaultsAndStockFiltersRunThroughTheWorker) {
   object metadata = processed.video["ingestion"].at("metadata").as_object();
   EXPECT_EQ(Str(metadata.at("codecName")), "h264");  // the source's pair mp4/h264 is kept
   EXPECT_NEAR(metadata.at("averageFramerate").to_number<double>(), 50.0, 0.01);
+  // libav's INFO lines (libx264's statistics …) name no job and no time: they
+  // stay out of the log unless asked for (LibavLogTest below).
+  EXPECT_EQ(server_->ServerLog().find("using cpu capabilities"), std::string::npos);
+}
+
+class LibavLogTest : public ProcessingTest {
+ protected:
+  ServerHarness::Options ServerOptions() override {
+    return {.workers = 1, .env = {{"VIDMILL_LIBAV_LOG", "info"}}};
+  }
+};
+
+TEST_F(LibavLogTest, VidmillLibavLogBringsLibavsOwnLinesBack) {
+  ASSERT_FALSE(ProcessToDone(object{}).video.empty());
+  EXPECT_NE(server_->ServerLog().find("using cpu capabilities"), std::string::npos);
 }
 
 TEST_F(ProcessingTest, VidmillsOwnFilmGrainRunsInTheChain) {
