@@ -25,6 +25,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/periodic.h"
+#include "common/thread_name.h"
 #include "engine/filter_stage.h"
 #include "filters/register_filters.h"
 #include "http/router.h"
@@ -259,6 +260,7 @@ int RunServe(int argc, char** argv) {
   });
 
   std::thread signal_watcher([&server, signals] {
+    NameThisThread("vm-signals");
     int received = 0;
     sigwait(&signals, &received);
     LogInfo(std::string("received ") + (received == SIGTERM ? "SIGTERM" : "SIGINT") +

@@ -13,10 +13,11 @@
 #include <thread>
 
 #include "app/commands.h"
-#include "filters/register_filters.h"
 #include "app/server_flags.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/thread_name.h"
+#include "filters/register_filters.h"
 #include "jobs/handler.h"
 #include "jobs/handlers/register_handlers.h"
 #include "jobs/queue.h"
@@ -56,6 +57,9 @@ int Fail(const Status& status, int code) {
 }  // namespace
 
 int RunWorker(int argc, char** argv) {
+  // Started as /proc/self/exe by serve, a worker would show as "exe" in top
+  // and ps, and so would every thread it starts.
+  NameThisThread("vidmill-worker");
   // Signals are taken by one watcher thread; every thread created later
   // inherits the blocked mask. First thing, so that a SIGTERM during start-up
   // is not lost either.
@@ -136,6 +140,7 @@ int RunWorker(int argc, char** argv) {
 
   std::atomic<bool> done{false};
   std::thread signal_watcher([&worker, &done, signals] {
+    NameThisThread("vm-signals");
     timespec wake{0, 200'000'000};
     while (!done.load()) {
       int received = sigtimedwait(&signals, nullptr, &wake);

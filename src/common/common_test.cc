@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <chrono>
@@ -9,6 +10,7 @@
 #include "common/ids.h"
 #include "common/periodic.h"
 #include "common/status.h"
+#include "common/thread_name.h"
 #include "common/utf8.h"
 
 namespace vidmill {
@@ -115,6 +117,18 @@ TEST(Utf8Test, InvalidBytesAreReplaced) {
   EXPECT_EQ(ValidUtf8("/nope\xFF\xFE"), "/nope\xEF\xBF\xBD\xEF\xBF\xBD");
   EXPECT_EQ(ValidUtf8("\xC3"), "\xEF\xBF\xBD");
   EXPECT_TRUE(IsValidUtf8(ValidUtf8("\xED\xA0\x80 \xF4\x90\x80\x80")));
+}
+
+TEST(ThreadNameTest, NamesTheCallingThreadWithinLinuxsFifteenBytes) {
+  std::string seen;
+  std::thread named([&] {
+    NameThisThread("vm-a-name-longer-than-fifteen");
+    char name[32] = {};
+    pthread_getname_np(pthread_self(), name, sizeof(name));
+    seen = name;
+  });
+  named.join();
+  EXPECT_EQ(seen, "vm-a-name-longe");
 }
 
 }  // namespace

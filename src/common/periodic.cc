@@ -2,10 +2,13 @@
 
 #include <utility>
 
+#include "common/thread_name.h"
+
 namespace vidmill {
 
 PeriodicTask::PeriodicTask(std::chrono::milliseconds interval, std::function<void()> task)
     : thread_([this, interval, task = std::move(task)] {
+        NameThisThread("vm-periodic");
         std::unique_lock lock(mu_);
         while (!wake_.wait_for(lock, interval, [this] { return stopping_; })) {
           lock.unlock();

@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/thread_name.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
@@ -44,7 +46,11 @@ bool PollFor(const Ready& ready) {
 // One helper thread, fed one task at a time by the thread that owns it.
 class Helper {
  public:
-  Helper() : thread_([this] { Loop(); }) {}
+  Helper()
+      : thread_([this] {
+          NameThisThread("vm-filter-half");
+          Loop();
+        }) {}
   ~Helper() {
     {
       std::lock_guard<std::mutex> lock(mutex_);

@@ -27,6 +27,7 @@
 
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace vidmill::http {
 
@@ -268,7 +269,10 @@ class Server::Impl {
   void Run() {
     std::vector<std::thread> threads;
     for (int i = 1; i < options_.io_threads; ++i) {
-      threads.emplace_back([this] { ioc_.run(); });
+      threads.emplace_back([this] {
+        NameThisThread("vm-http-io");
+        ioc_.run();
+      });
     }
     ioc_.run();
     for (auto& thread : threads) thread.join();
@@ -410,6 +414,8 @@ class Server::Impl {
           auto executor = asio::get_associated_executor(handler);
           asio::post(pool_, [handler = std::move(handler), executor, fn = std::move(fn),
                              request_id = std::move(request_id)]() mutable {
+            static thread_local const bool named = (NameThisThread("vm-http-handler"), true);
+            (void)named;
             std::optional<Result<T>> result;
             try {
               result.emplace(fn());

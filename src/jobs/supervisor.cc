@@ -12,6 +12,7 @@
 #include <future>
 
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace vidmill::jobs {
 namespace {
@@ -116,6 +117,7 @@ Status Supervisor::Start() {
   std::promise<Status> first_round;
   std::future<Status> first_round_done = first_round.get_future();
   watcher_ = std::thread([this, &first_round] {
+    NameThisThread("vm-supervisor");
     Status status;
     {
       std::lock_guard lock(mu_);

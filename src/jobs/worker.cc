@@ -12,6 +12,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/periodic.h"
+#include "common/thread_name.h"
 
 namespace vidmill::jobs {
 namespace {
@@ -76,7 +77,10 @@ Status Worker::Run() {
           " slot(s)");
   std::vector<std::thread> slots;
   for (int slot = 0; slot < options_.concurrency; ++slot) {
-    slots.emplace_back([this, slot] { SlotLoop(slot); });
+    slots.emplace_back([this, slot] {
+      NameThisThread("vm-slot-" + std::to_string(slot));
+      SlotLoop(slot);
+    });
   }
   PeriodicTask sweeper(options_.temp_sweep_interval, [this] { SweepAbandonedTempDirs(); });
   for (std::thread& thread : slots) {
@@ -194,7 +198,10 @@ void Worker::RunClaimed(Job job) {
     std::atomic<bool> done{false};
     std::mutex heartbeat_mu;
     std::condition_variable heartbeat_cv;
-    std::thread heartbeat([&] { HeartbeatLoop(context, done, heartbeat_mu, heartbeat_cv); });
+    std::thread heartbeat([&] {
+      NameThisThread("vm-heartbeat");
+      HeartbeatLoop(context, done, heartbeat_mu, heartbeat_cv);
+    });
     result = RunHandler(*handler, context);
     {
       std::lock_guard lock(heartbeat_mu);

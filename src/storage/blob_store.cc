@@ -24,6 +24,7 @@
 
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace vidmill::storage {
 namespace {
@@ -395,8 +396,14 @@ class FileBlobWriter final : public BlobWriter {
   // Hands the full staging buffer to the background stages.
   Status Submit() {
     if (!threads_[kHash].joinable()) {
-      threads_[kHash] = std::thread([this] { RunStage(kHash); });
-      threads_[kWrite] = std::thread([this] { RunStage(kWrite); });
+      threads_[kHash] = std::thread([this] {
+        NameThisThread("vm-blob-hash");
+        RunStage(kHash);
+      });
+      threads_[kWrite] = std::thread([this] {
+        NameThisThread("vm-blob-write");
+        RunStage(kWrite);
+      });
     }
     std::unique_lock<std::mutex> lock(mu_);
     space_cv_.wait(lock, [&] { return Queued() < kMaxQueuedBuffers || !error_.ok(); });

@@ -461,6 +461,8 @@ TEST_F(SupervisedJobsTest, TheDatabaseUrlStaysOffTheWorkersCommandLines) {
     std::string cmdline = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
     std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
     EXPECT_EQ(cmdline.find("--database"), std::string::npos) << cmdline;
+    // Named for top and ps (started as /proc/self/exe, it showed as "exe").
+    EXPECT_EQ(ReadFile("/proc/" + std::to_string(pid) + "/comm"), "vidmill-worker\n");
   }
   // They still work on the server's store.
   std::string id = UploadLongClip();
