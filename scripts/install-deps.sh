@@ -14,6 +14,7 @@ build_packages=(
 )
 test_packages=(
   ffmpeg curl postgresql plasma-workspace-wallpapers
+  mkvtoolnix  # mkvpropedit: HDR10 metadata in a Matroska container (transcode_test)
 )
 bench_packages=(
   wrk nginx-light libnginx-mod-http-dav-ext time

@@ -1,6 +1,7 @@
 #include "engine/colour.h"
 
 extern "C" {
+#include <libavutil/mathematics.h>
 #include <libavutil/pixdesc.h>
 }
 
@@ -150,6 +151,29 @@ std::string ColourConversion(const ColourDescription& source, const ColourDescri
   }
   // Tagged, so that each later step (and the encoder) knows what it has.
   return steps + Tags(output);
+}
+
+std::string X265Hdr10Params(const AVMasteringDisplayMetadata* mastering,
+                            const AVContentLightMetadata* light) {
+  std::string params;
+  if (mastering != nullptr && mastering->has_primaries && mastering->has_luminance) {
+    auto scaled = [](AVRational value, int scale) {
+      return std::to_string(av_rescale(value.num, scale, value.den > 0 ? value.den : 1));
+    };
+    auto point = [&](const AVRational xy[2]) {
+      return "(" + scaled(xy[0], 50000) + "," + scaled(xy[1], 50000) + ")";
+    };
+    // FFmpeg keeps the primaries as R, G, B; x265 takes G, B, R.
+    params = "master-display=G" + point(mastering->display_primaries[1]) + "B" +
+             point(mastering->display_primaries[2]) + "R" + point(mastering->display_primaries[0]) +
+             "WP" + point(mastering->white_point) + "L(" + scaled(mastering->max_luminance, 10000) +
+             "," + scaled(mastering->min_luminance, 10000) + ")";
+  }
+  if (light != nullptr && (light->MaxCLL > 0 || light->MaxFALL > 0)) {
+    if (!params.empty()) params += ":";
+    params += "max-cll=" + std::to_string(light->MaxCLL) + "," + std::to_string(light->MaxFALL);
+  }
+  return params;
 }
 
 }  // namespace vidmill::engine

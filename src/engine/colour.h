@@ -23,6 +23,7 @@
 
 extern "C" {
 #include <libavcodec/codec_par.h>
+#include <libavutil/mastering_display_metadata.h>
 #include <libavutil/pixfmt.h>
 }
 
@@ -49,5 +50,12 @@ ColourDescription OutputColour(const ColourDescription& source, int width, int h
 // converted apart.
 std::string ColourConversion(const ColourDescription& source, const ColourDescription& output,
                              const std::string& pixel_format, bool interlaced);
+
+// HDR10's static metadata as x265 parameters: "master-display=G(x,y)B(x,y)
+// R(x,y)WP(x,y)L(max,min)" (chromaticities in 1/50000, luminance in
+// 1/10000 cd/m²) and "max-cll=MaxCLL,MaxFALL", joined by ':'; either may be
+// null or incomplete and is then left out; "" when neither is there.
+std::string X265Hdr10Params(const AVMasteringDisplayMetadata* mastering,
+                            const AVContentLightMetadata* light);
 
 }  // namespace vidmill::engine

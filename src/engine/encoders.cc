@@ -105,7 +105,11 @@ Result<CodecContextPtr> OpenVideoEncoder(const TranscodeSpec& spec, AVRational f
       options.Set("x264-params",
                   spec.top_field_first ? "interlaced=1:tff=1" : "interlaced=1:bff=1");
     }
-    if (spec.codec == "hevc") options.Set("x265-params", "log-level=error");
+    if (spec.codec == "hevc") {
+      std::string params = "log-level=error";
+      if (!spec.hdr10_x265_params.empty()) params += ":hdr10=1:" + spec.hdr10_x265_params;
+      options.Set("x265-params", params.c_str());
+    }
   } else if (spec.codec == "prores") {
     options.Set("profile", std::to_string(ProresProfileIndex(spec.profile)).c_str());
     options.Set("vendor", "apl0");

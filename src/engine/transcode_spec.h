@@ -48,6 +48,10 @@ struct TranscodeSpec {
   // from the input.
   ColourDescription source_colour;
   ColourDescription output_colour;
+  // HDR10's static metadata of a PQ source, as x265 parameters
+  // (X265Hdr10Params); Transcode() fills it in for HEVC output, whose
+  // pictures then carry it (SEI). "" for none.
+  std::string hdr10_x265_params;
   // Filters; empty when unused. Names as in the API. Stock names run as
   // libavfilter filters; Vidmill's own names (deint, denoise, dejit, pabsr1,
   // dvres, filmgrain) run as registered FilterStages (engine/filter_stage.h)

@@ -737,6 +737,76 @@ TEST(TranscodeTest, TransportStreamsJoinedTogetherComeOutWhole) {
   }
 }
 
+// HDR10's static metadata (mastering display, content light level) of a PQ
+// source is carried to HEVC output, whose pictures carry it (SEI), whether
+// the source has it in its pictures (HEVC SEI) or in its container
+// (Matroska; mov's mdcv box is read the same way).
+// ProRes has nowhere to put it with FFmpeg 5.1's mov muxer: not carried.
+TEST(TranscodeTest, Hdr10StaticMetadataGoesToHevcOutput) {
+  test::TempDir dir;
+  const std::string hevc_source = dir.path() + "/hdr10.mp4";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -t 0.4 -pix_fmt yuv420p10le "
+             "-color_primaries bt2020 -color_trc smpte2084 -colorspace bt2020nc -c:v libx265 "
+             "-x265-params 'log-level=error:hdr10=1:master-display=G(13250,34500)B(7500,3000)"
+             "R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400' '" +
+             hevc_source + "'"));
+  // What the first picture of `path` carries: its side data, as ffprobe prints it.
+  auto first_picture = [](const std::string& path) {
+    return Output("ffprobe -v error -select_streams v:0 -read_intervals %+#1 -show_frames '" +
+                  path + "'");
+  };
+  // HEVC coded without it, in Matroska: the metadata in the container only
+  // (mkvpropedit), as a mastering tool or a camera's Matroska would carry it.
+  const std::string mkv_source = dir.path() + "/hdr10.mkv";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -t 0.4 -pix_fmt yuv420p10le "
+             "-color_primaries bt2020 -color_trc smpte2084 -colorspace bt2020nc -c:v libx265 "
+             "-x265-params log-level=error '" +
+             mkv_source + "'"));
+  ASSERT_EQ(
+      std::system(("mkvpropedit -q '" + mkv_source +
+                   "' --edit track:v1 --set max-content-light=1000 --set max-frame-light=400 "
+                   "--set chromaticity-coordinates-red-x=0.68 "
+                   "--set chromaticity-coordinates-red-y=0.32 "
+                   "--set chromaticity-coordinates-green-x=0.265 "
+                   "--set chromaticity-coordinates-green-y=0.69 "
+                   "--set chromaticity-coordinates-blue-x=0.15 "
+                   "--set chromaticity-coordinates-blue-y=0.06 --set white-coordinates-x=0.3127 "
+                   "--set white-coordinates-y=0.329 --set max-luminance=1000 "
+                   "--set min-luminance=0.0001")
+                      .c_str()),
+      0);
+  ASSERT_EQ(first_picture(mkv_source).find("Mastering display metadata"), std::string::npos);
+  ASSERT_NE(first_picture(hevc_source).find("max_content=1000"), std::string::npos);
+  for (const std::string& source : {hevc_source, mkv_source}) {
+    SCOPED_TRACE(source);
+    TranscodeSpec spec = Base();
+    spec.container = "mp4";
+    spec.codec = "hevc";
+    spec.pixel_format = "yuv420p10le";
+    const std::string out = dir.path() + "/out.mp4";
+    Result<TranscodeResult> result = Transcode(source, out, spec, MediaLimits{}, nullptr, nullptr);
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    const std::string side_data = first_picture(out);
+    EXPECT_NE(side_data.find("Mastering display metadata"), std::string::npos) << side_data;
+    EXPECT_NE(side_data.find("red_x=34000/50000"), std::string::npos) << side_data;
+    EXPECT_NE(side_data.find("green_y=34500/50000"), std::string::npos) << side_data;
+    EXPECT_NE(side_data.find("max_luminance=10000000/10000"), std::string::npos) << side_data;
+    EXPECT_NE(side_data.find("max_content=1000"), std::string::npos) << side_data;
+    EXPECT_NE(side_data.find("max_average=400"), std::string::npos) << side_data;
+    EXPECT_EQ(ProbeFile(out).frames, 10);  // the peek at the first picture lost none
+  }
+  // An SDR source gets none.
+  TranscodeSpec spec = Base();
+  spec.container = "mp4";
+  spec.codec = "hevc";
+  const std::string out = dir.path() + "/sdr.mp4";
+  ASSERT_TRUE(
+      Transcode(Inputs::Get().progressive, out, spec, MediaLimits{}, nullptr, nullptr).ok());
+  EXPECT_EQ(first_picture(out).find("Mastering display metadata"), std::string::npos);
+}
+
 // The output's colour is converted and tagged (colour.h): an SD BT.601
 // picture upscaled to HD becomes BT.709 (it kept BT.601's values, untagged,
 // and showed green as (-14, 161, -7) in HD players), HD goes to SD the other
