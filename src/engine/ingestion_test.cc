@@ -244,6 +244,33 @@ TEST_F(IngestionTest, AStreamThatChangesSizeIsIngestedWhole) {
             "640,480,50");
 }
 
+// Two transport streams joined with cat, each starting its clock again (a
+// recorder's segments): ingestion counts both parts. The metadata had said
+// 2 s (the header's span of one part) with 100 frames, and the web preview
+// had left the second part out.
+TEST_F(IngestionTest, TransportStreamsJoinedTogetherAreIngestedWhole) {
+  const std::string part = Path("part.ts"), path = Path("joined.ts");
+  Ffmpeg(std::string(testing::kTwoSecondsOfStereo) + " -f mpegts '" + part + "'");
+  Output("cat '" + part + "' '" + part + "' > '" + path + "'");
+  IngestionOutputs outputs = Outputs(1);
+  auto result = RunIngestion(path, IngestionKind::kFull, outputs, limits_, nullptr, nullptr);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  const VideoMetadata& meta = result->metadata;
+  EXPECT_EQ(meta.timestamp_joins, 1);
+  EXPECT_EQ(meta.total_frames, 100);
+  EXPECT_NEAR(meta.duration_millis, 4000, 80);
+  EXPECT_EQ(meta.ToJson().at("timestampJoins"), 1);
+  EXPECT_EQ(Output("ffprobe -v error -f mp4 -count_frames -show_entries stream=nb_read_frames "
+                   "-select_streams v:0 -of csv=p=0 '" +
+                   outputs.web_preview_path + "'"),
+            "100");
+  // One part alone has none.
+  auto single = RunIngestion(part, IngestionKind::kFull, Outputs(1), limits_, nullptr, nullptr);
+  ASSERT_TRUE(single.ok()) << single.status().ToString();
+  EXPECT_EQ(single->metadata.timestamp_joins, 0);
+  EXPECT_NEAR(single->metadata.duration_millis, 2000, 80);
+}
+
 // Transport streams cut together whose audio changes format at the cut (2 s
 // of 48 kHz stereo, then 2 s of 44.1 kHz 5.1) are ingested whole: the web
 // preview's audio is resampled to the first part's format at the cut and

@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
+#include "common/log.h"
 #include "engine/av_error.h"
 
 extern "C" {
@@ -348,6 +350,43 @@ Result<std::unique_ptr<MediaInput>> MediaInput::Open(const std::string& path,
                                 std::to_string(limits.max_duration_seconds) + " s");
   }
   return input;
+}
+
+TimestampJoiner::TimestampJoiner(const AVFormatContext* format)
+    : format_(format), enabled_(format->iformat->flags & AVFMT_TS_DISCONT) {}
+
+void TimestampJoiner::Apply(AVPacket* packet) {
+  if (!enabled_ || packet->dts == AV_NOPTS_VALUE) return;
+  const AVStream* stream = format_->streams[packet->stream_index];
+  int64_t dts = av_rescale_q(packet->dts, stream->time_base, AV_TIME_BASE_Q) + offset_;
+  auto last = std::find_if(last_dts_.begin(), last_dts_.end(),
+                           [&](const auto& entry) { return entry.first == packet->stream_index; });
+  if (last == last_dts_.end()) {
+    last_dts_.emplace_back(packet->stream_index, dts);
+  } else {
+    const int64_t back = last->second - dts;
+    const int64_t leap = dts - last_dts_of_file_;
+    if (back > AV_TIME_BASE / 10 || leap > 10 * int64_t{AV_TIME_BASE}) {
+      // On from the last timestamp read, by this packet's own duration.
+      const int64_t duration =
+          packet->duration > 0 ? av_rescale_q(packet->duration, stream->time_base, AV_TIME_BASE_Q)
+                               : 0;
+      const int64_t shift = last_dts_of_file_ + duration - dts;
+      offset_ += shift;
+      dts += shift;
+      ++joins_;
+      char moved[32];
+      std::snprintf(moved, sizeof(moved), "%.3f", static_cast<double>(shift) / AV_TIME_BASE);
+      LogInfo(std::string("timestamps jump at a join: moved on by ") + moved + " s");
+    }
+    last->second = dts;
+  }
+  last_dts_of_file_ = std::max(last_dts_of_file_, dts);
+  if (offset_ != 0) {
+    const int64_t shift = av_rescale_q(offset_, AV_TIME_BASE_Q, stream->time_base);
+    packet->dts += shift;
+    if (packet->pts != AV_NOPTS_VALUE) packet->pts += shift;
+  }
 }
 
 Status MediaInput::ReadPacket(AVPacket* packet, bool* eof) {

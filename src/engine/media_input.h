@@ -34,6 +34,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -67,6 +68,33 @@ const std::vector<std::string_view>& AllowedDemuxers();
 
 // True when `demuxer_name` (an AVInputFormat::name) is on the allow-list.
 bool IsAllowedDemuxer(std::string_view demuxer_name);
+
+// MPEG transport streams cut together (two .mts files joined with cat, a
+// recorder's segments) start their clock again at each join: the second
+// part's timestamps run backwards, and its pictures were dropped as
+// duplicates. Where the format says its timestamps may jump
+// (AVFMT_TS_DISCONT), a stream going back more than 0.1 s, or any leap
+// forward of more than 10 s, is taken as a join: the timestamps of every
+// packet given are moved on from there, as ffmpeg's own tool does, so the
+// parts follow one another. Give it only the streams used: a data stream's
+// own clock (SCTE-35 cues, teletext) must not move the pictures and sound.
+class TimestampJoiner {
+ public:
+  explicit TimestampJoiner(const AVFormatContext* format);
+  // Moves `packet` (of the format's stream `packet->stream_index`) on past
+  // the joins seen so far.
+  void Apply(AVPacket* packet);
+  // Joins found so far.
+  int joins() const { return joins_; }
+
+ private:
+  const AVFormatContext* format_;
+  bool enabled_;
+  int joins_ = 0;
+  int64_t offset_ = 0;  // in AV_TIME_BASE units
+  int64_t last_dts_of_file_ = INT64_MIN;
+  std::vector<std::pair<int, int64_t>> last_dts_;  // per stream, moved on
+};
 
 class MediaInput {
  public:

@@ -73,6 +73,7 @@ struct StreamCount {
   int64_t bytes = 0;
   bool exact = false;
   double seconds = 0;  // from the first packet's start to the last one's end; 0: unknown
+  int joins = 0;       // transport streams cut together (TimestampJoiner)
 };
 
 // The sample tables of MP4/MOV list every frame: libavformat loads them into the
@@ -126,6 +127,7 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
   ASSIGN_OR_RETURN(PacketPtr packet, NewPacket());
   StreamCount count;
   int64_t first_pts = INT64_MAX, end_pts = INT64_MIN;
+  TimestampJoiner joiner(format);
   auto start = std::chrono::steady_clock::now();
   int64_t packet_idx = 0;
   bool eof = false;
@@ -136,6 +138,7 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
       break;
     }
     if (packet->stream_index == input.video_stream_index()) {
+      joiner.Apply(packet.get());
       ++count.frames;
       count.bytes += packet->size;
       if (packet->pts != AV_NOPTS_VALUE) {
@@ -165,6 +168,7 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
   }
   if (count.exact && end_pts > first_pts) {
     count.seconds = (end_pts - first_pts) * av_q2d(input.video_stream()->time_base);
+    count.joins = joiner.joins();
   }
   return count;
 }
@@ -281,6 +285,7 @@ boost::json::object VideoMetadata::ToJson() const {
   out["nominalFramerate"] = nominal_framerate;
   out["rotation"] = rotation;
   out["durationInMillis"] = duration_millis;
+  out["timestampJoins"] = timestamp_joins;
   out["totalFrames"] = total_frames;
   out["totalFramesExact"] = total_frames_exact;
   out["size"] = size;
@@ -383,6 +388,12 @@ Result<VideoMetadata> ProbeMetadata(MediaInput& input, const ProbeOptions& optio
   }
   meta.nominal_framerate = NominalFramerate(*stream, meta.average_framerate, *scanning);
 
+  if (count->joins > 0 && count->seconds > 0) {
+    // A recording cut together: its header's duration spans one part.
+    meta.timestamp_joins = count->joins;
+    meta.duration_millis =
+        std::max(meta.duration_millis, static_cast<int64_t>(std::llround(count->seconds * 1000)));
+  }
   meta.video_stream_size = count->bytes;
   meta.video_stream_size_exact = count->exact;
   meta.total_frames_exact = count->exact;

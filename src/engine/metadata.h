@@ -96,6 +96,10 @@ struct VideoMetadata {
   // keeps this rate.
   double nominal_framerate = 0;
   int64_t duration_millis = 0;
+  // Joins found in a transport stream cut together (TimestampJoiner): its
+  // duration is then the parts' together, not its timestamps' span, and
+  // processing reads it from the start rather than seeking by timestamp.
+  int timestamp_joins = 0;
   int64_t total_frames = 0;
   bool total_frames_exact = false;
   int64_t size = 0;               // bytes in the file
@@ -119,7 +123,7 @@ struct VideoMetadata {
   // totalFrames, size, videoStreamSize — plus Vidmill's additions
   // displayAspectRatio, sampleAspectRatio, storageAspectRatio, bitRate, audio
   // {codecName, channels, sampleRate, streams} or null, totalFramesExact,
-  // nominalFramerate, rotation.
+  // nominalFramerate, rotation, timestampJoins.
   boost::json::object ToJson() const;
 };
 

@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <optional>
 #include <vector>
 
 extern "C" {
@@ -130,7 +131,7 @@ class Pipeline {
                                             ? spec_.source_video_seconds
                                         : spec_.clip_seconds > 0 ? spec_.clip_seconds
                                                                  : format_seconds);
-    if (spec_.has_range && spec_.start_ms > 2000) {
+    if (spec_.has_range && spec_.start_ms > 2000 && !spec_.source_timestamp_joins) {
       // Land on a keyframe a little before the clip; trim drops the rest.
       double seek_to = range_start_ - 1.0;
       int64_t ts = static_cast<int64_t>(seek_to / av_q2d(video_in->time_base));
@@ -440,49 +441,15 @@ class Pipeline {
     return Status::Ok();
   }
 
-  // MPEG transport streams cut together (two .mts files joined with cat, a
-  // recorder's segments) start their clock again at each join: the second
-  // part's timestamps run backwards, and its pictures were dropped as
-  // duplicates (200 frames in, 100 out, the job DONE). Where the format says
-  // its timestamps may jump (AVFMT_TS_DISCONT), a stream going back more
-  // than 0.1 s, or any leap forward of more than 10 s, is taken as a join:
-  // every stream's timestamps are moved on from there, as ffmpeg's own tool
-  // does, so the parts follow one another.
+  // A join of cut-together transport streams moves the later parts' packets
+  // on (TimestampJoiner); only the streams processed take part.
   void MakeContinuous(AVPacket* packet) {
-    if (!(input_->format()->iformat->flags & AVFMT_TS_DISCONT)) return;
-    const AVStream* stream = input_->format()->streams[packet->stream_index];
-    if (packet->dts == AV_NOPTS_VALUE) return;
-    // Only the streams processed: a data stream's own clock (SCTE-35 cues,
-    // teletext) must not move the pictures and the sound.
     if (packet->stream_index != input_->video_stream_index() &&
         LaneOf(packet->stream_index) == nullptr) {
       return;
     }
-    int64_t dts = av_rescale_q(packet->dts, stream->time_base, AV_TIME_BASE_Q) + join_offset_;
-    auto [last, fresh] = last_dts_.try_emplace(packet->stream_index, dts);
-    if (!fresh) {
-      const int64_t back = last->second - dts;
-      const int64_t leap = dts - file_last_dts_;
-      if (back > AV_TIME_BASE / 10 || leap > 10 * int64_t{AV_TIME_BASE}) {
-        // On from the last timestamp read, by this packet's own duration.
-        const int64_t duration =
-            packet->duration > 0 ? av_rescale_q(packet->duration, stream->time_base, AV_TIME_BASE_Q)
-                                 : 0;
-        const int64_t shift = file_last_dts_ + duration - dts;
-        join_offset_ += shift;
-        dts += shift;
-        char moved[32];
-        std::snprintf(moved, sizeof(moved), "%.3f", static_cast<double>(shift) / AV_TIME_BASE);
-        LogInfo(std::string("timestamps jump at a join: moved on by ") + moved + " s");
-      }
-      last->second = dts;
-    }
-    file_last_dts_ = std::max(file_last_dts_, dts);
-    if (join_offset_ != 0) {
-      const int64_t shift = av_rescale_q(join_offset_, AV_TIME_BASE_Q, stream->time_base);
-      packet->dts += shift;
-      if (packet->pts != AV_NOPTS_VALUE) packet->pts += shift;
-    }
+    if (!joiner_) joiner_.emplace(input_->format());
+    joiner_->Apply(packet);
   }
 
   AudioLane* LaneOf(int stream_index) const {
@@ -751,9 +718,7 @@ class Pipeline {
   AVRational output_rate_{25, 1};
   int video_stream_ = -1;
   int64_t frames_written_ = 0;
-  int64_t join_offset_ = 0;  // MakeContinuous, in AV_TIME_BASE units
-  int64_t file_last_dts_ = std::numeric_limits<int64_t>::min();
-  std::map<int, int64_t> last_dts_;                           // per stream, moved on
+  std::optional<TimestampJoiner> joiner_;                     // MakeContinuous
   int64_t video_packets_ = 0;                                 // coded pictures written (progress)
   int64_t max_frames_ = std::numeric_limits<int64_t>::max();  // LimitToThePictures
   double video_origin_ = 0;  // input seconds of the first picture shown

@@ -77,6 +77,10 @@ struct TranscodeSpec {
   // (the ingestion counted them): progress is measured against it rather than
   // the file's length, which includes sound that runs on. 0: unknown.
   double source_video_seconds = 0;
+  // The source is a transport stream cut together (ingestion found joins):
+  // a range is reached by reading from the start, since a seek by timestamp
+  // would find the first part's.
+  bool source_timestamp_joins = false;
   bool keep_audio = true;
   int threads = 0;  // 0: the libraries' choice (every core)
 };

@@ -735,6 +735,17 @@ TEST(TranscodeTest, TransportStreamsJoinedTogetherComeOutWhole) {
     // a picture repeated.
     EXPECT_NEAR(two - one, 2.0, 0.04 + 1024 / 48000.0);
   }
+  // A range in the second part (ingestion says the source has joins): read
+  // from the start, as a seek by timestamp would land in the first part.
+  TranscodeSpec range = Base();
+  range.source_timestamp_joins = true;
+  range.has_range = true;
+  range.start_ms = 2500;
+  range.end_ms = 3500;
+  auto clip = RunSpec(range, joined, "mov", dir);
+  ASSERT_TRUE(clip.ok()) << clip.status().ToString();
+  EXPECT_NEAR(clip->frames, 25, 1);
+  EXPECT_NEAR(clip->duration, 1.0, 0.05);
 }
 
 // HDR10's static metadata (mastering display, content light level) of a PQ

@@ -437,6 +437,9 @@ Status PreviewWriter::Run(const std::string& path, const std::function<void(doub
 
   ASSIGN_OR_RETURN(PacketPtr packet, NewPacket());
   int64_t packet_count = 0;
+  // Transport streams cut together: the parts follow one another (the
+  // second half of a cat-joined recording had been left out of the preview).
+  TimestampJoiner joiner(input_.format());
   while (true) {
     bool eof = false;
     RETURN_IF_ERROR(input_.ReadPacket(packet.get(), &eof));
@@ -444,8 +447,10 @@ Status PreviewWriter::Run(const std::string& path, const std::function<void(doub
       break;
     }
     if (packet->stream_index == video_.input_index) {
+      joiner.Apply(packet.get());
       RETURN_IF_ERROR(Decode(video_, packet.get()));
     } else if (has_audio_ && packet->stream_index == audio_.input_index) {
+      joiner.Apply(packet.get());
       RETURN_IF_ERROR(Decode(audio_, packet.get()));
     }
     if (on_progress && ++packet_count % 16 == 0) {

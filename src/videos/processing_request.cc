@@ -292,6 +292,7 @@ Result<SourceInfo> SourceFromMetadata(const object& metadata, const std::string&
   source.fps = number(metadata.if_contains("nominalFramerate"));
   if (source.fps <= 0) source.fps = number(metadata.if_contains("averageFramerate"));
   source.duration_ms = static_cast<int64_t>(number(metadata.if_contains("durationInMillis")));
+  source.timestamp_joins = number(metadata.if_contains("timestampJoins")) > 0;
   if (const double frames = number(metadata.if_contains("totalFrames")),
       average = number(metadata.if_contains("averageFramerate"));
       frames > 0 && average > 0) {
@@ -404,6 +405,7 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   plan.source_height = source.height;
   plan.source_rotation = source.rotation;
   plan.source_video_ms = source.video_duration_ms;
+  plan.source_timestamp_joins = source.timestamp_joins;
   plan.has_audio = source.has_audio;
 
   // --- container and codec ---

@@ -43,6 +43,9 @@ struct SourceInfo {
   // How long the pictures last (totalFrames over averageFramerate), which
   // may end before duration_ms (sound that runs on); 0 when unknown.
   int64_t video_duration_ms = 0;
+  // A transport stream cut together (metadata timestampJoins > 0): read from
+  // its start, its timestamps do not say where a range is.
+  bool timestamp_joins = false;
   int64_t video_bit_rate = 0;  // bits/s; 0 when unknown
   bool interlaced = false;
   bool top_field_first = true;
@@ -89,6 +92,7 @@ struct ProcessingPlan {
   int source_height = 0;
   int source_rotation = -1;  // SourceInfo::rotation
   int64_t source_video_ms = 0;  // SourceInfo::video_duration_ms
+  bool source_timestamp_joins = false;  // SourceInfo::timestamp_joins
   bool has_audio = false;
   // Filters in pipeline order; each empty when not used.
   std::string deinterlacer;             // deint | yadif | bwdif | weston3f

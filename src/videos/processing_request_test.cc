@@ -642,6 +642,15 @@ TEST(ProcessingRequestTest, SourceFromIngestionMetadata) {
   meta["averageFramerate"] = 70 / 3.0;
   meta["nominalFramerate"] = 30.0;
   EXPECT_DOUBLE_EQ(SourceFromMetadata(meta, "vfr.mp4")->fps, 30.0);
+  // A transport stream cut together: its ranges are found by reading.
+  EXPECT_FALSE(source->timestamp_joins);
+  meta["timestampJoins"] = 2;
+  auto joined = SourceFromMetadata(meta, "joined.ts");
+  ASSERT_TRUE(joined.ok());
+  EXPECT_TRUE(joined->timestamp_joins);
+  auto plan = ValidateProcessingRequest(boost::json::object{}, *joined);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_TRUE(plan->source_timestamp_joins);
 }
 
 }  // namespace

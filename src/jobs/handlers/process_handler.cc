@@ -34,6 +34,7 @@ engine::TranscodeSpec TranscodeSpecFromPlan(const videos::ProcessingPlan& plan) 
   spec.source_height = plan.source_height;
   spec.source_rotation = plan.source_rotation;
   spec.source_video_seconds = static_cast<double>(plan.source_video_ms) / 1000.0;
+  spec.source_timestamp_joins = plan.source_timestamp_joins;
   spec.sample_aspect = plan.sample_aspect;
   spec.deinterlacer = plan.deinterlacer;
   spec.deinterlace_field_rate = plan.deinterlace_field_rate;
