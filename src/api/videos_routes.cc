@@ -1,5 +1,7 @@
 #include "api/videos_routes.h"
 
+#include <sys/stat.h>
+
 #include <boost/json.hpp>
 #include <initializer_list>
 #include <optional>
@@ -355,10 +357,28 @@ class VideosRoutes {
   Result<Response> DeleteVideo(Request& request) {
     ASSIGN_OR_RETURN(Principal principal, Authenticate(request));
     ASSIGN_OR_RETURN(std::string id, PathId(request, "video"));
-    ASSIGN_OR_RETURN(std::vector<std::string> deleted,
-                     InTransaction<std::vector<std::string>>(db(), [&](storage::Session& s) {
-                       return videos::DeleteVideoCascade(s, principal.team_id, id, Now());
-                     }));
+    auto delete_rows = [&] {
+      return InTransaction<std::vector<std::string>>(db(), [&](storage::Session& s) {
+        return videos::DeleteVideoCascade(s, principal.team_id, id, Now());
+      });
+    };
+    Result<std::vector<std::string>> rows_deleted = delete_rows();
+    if (!rows_deleted.ok() && storage::IsDiskFull(rows_deleted.status()) &&
+        MediaSharesTheDatabasesDisk()) {
+      // The database cannot write the deletion for a full disk that it
+      // shares with the media (SQLite's default layout): users could not
+      // free space through the API (audit 7). The media they asked to delete
+      // goes first, to make the room; then the rows.
+      ASSIGN_OR_RETURN(std::vector<std::string> ids,
+                       InSession<std::vector<std::string>>(db(), [&](storage::Session& s) {
+                         return videos::VideoAndDescendants(s, principal.team_id, id);
+                       }));
+      LogWarning("deleting video " + id + " on a full disk: its media (" +
+                 std::to_string(ids.size()) + " videos) goes before its rows");
+      for (const std::string& video_id : ids) RemoveMedia(context_, video_id);
+      rows_deleted = delete_rows();
+    }
+    ASSIGN_OR_RETURN(std::vector<std::string> deleted, std::move(rows_deleted));
     // The rows are committed away; only now do their files go.
     boost::json::array list;
     for (const std::string& video_id : deleted) {
@@ -369,6 +389,17 @@ class VideosRoutes {
   }
 
  private:
+  // Whether the database is a local file on the media directory's
+  // filesystem, so that removing media makes room for its writes.
+  bool MediaSharesTheDatabasesDisk() {
+    std::optional<std::string> file = db().LocalFile();
+    struct stat database_st {
+    }, media_st{};
+    return file && ::stat(file->c_str(), &database_st) == 0 &&
+           ::stat(context_.config.media_dir.c_str(), &media_st) == 0 &&
+           database_st.st_dev == media_st.st_dev;
+  }
+
   inline static const std::vector<std::string_view> kIngestKinds = {jobs::kKindIngestFull,
                                                                     jobs::kKindIngestLight};
   inline static const std::vector<std::string_view> kProcessKinds = {jobs::kKindProcess};

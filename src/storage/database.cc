@@ -66,4 +66,8 @@ Result<std::unique_ptr<Database>> OpenDatabase(const std::string& url) {
   return db;
 }
 
+bool IsDiskFull(const Status& status) {
+  return status.code() == Code::kUnavailable && status.message().rfind(kDiskFullPrefix, 0) == 0;
+}
+
 }  // namespace vidmill::storage

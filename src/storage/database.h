@@ -85,7 +85,17 @@ class Database {
 
   // Checks that the database answers (used by the health endpoint).
   virtual Status Ping() = 0;
+
+  // The file the database lives in, for a local one (SQLite); nullopt for a
+  // server.
+  virtual std::optional<std::string> LocalFile() const { return std::nullopt; }
 };
+
+// Whether `status` is a write the database refused for a full disk (SQLite's
+// SQLITE_FULL, PostgreSQL's 53100): Unavailable, like any fault of the disk,
+// but one that freeing space on that disk cures.
+bool IsDiskFull(const Status& status);
+inline constexpr std::string_view kDiskFullPrefix = "database disk full: ";
 
 // Opens the database named by `url`:
 //   "postgresql://user:pass@host:port/db" (or "postgres://…") → PostgreSQL,

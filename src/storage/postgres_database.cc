@@ -443,6 +443,8 @@ class PgConnection final : public Session {
       status = Status::Unavailable("database busy: " + message);
     } else if (StartsWith(state, "23")) {
       status = Status::Conflict(message);
+    } else if (state == "53100") {
+      status = Status::Unavailable(std::string(kDiskFullPrefix) + message);
     } else if (StartsWith(state, "53")) {
       status = Status::Unavailable("database unavailable: " + message);
     } else if (StartsWith(state, "22")) {

@@ -32,8 +32,8 @@ bool IsStorageFault(int rc) {
   return primary == SQLITE_FULL || primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN;
 }
 
-Status SqliteError(sqlite3* db, int rc, std::string_view what) {
-  std::string message = std::string(what) + ": " + sqlite3_errmsg(db);
+// A failed call's result code as a Status; `message` says what failed.
+Status StatusFor(int rc, const std::string& message) {
   if (IsBusy(rc)) {
     return Status::Unavailable("database busy: " + message);
   }
@@ -41,10 +41,17 @@ Status SqliteError(sqlite3* db, int rc, std::string_view what) {
   if (primary == SQLITE_CONSTRAINT) {
     return Status::Conflict(message);
   }
+  if (primary == SQLITE_FULL) {  // often at COMMIT, where a WAL append meets it
+    return Status::Unavailable(std::string(kDiskFullPrefix) + message);
+  }
   if (IsStorageFault(rc)) {
     return Status::Unavailable(message);
   }
   return Status::Internal(message);
+}
+
+Status SqliteError(sqlite3* db, int rc, std::string_view what) {
+  return StatusFor(rc, std::string(what) + ": " + sqlite3_errmsg(db));
 }
 
 // One open connection with its prepared-statement cache.
@@ -71,10 +78,7 @@ class Connection final : public Session {
     if (rc != SQLITE_OK) {
       std::string message = error ? error : "unknown error";
       sqlite3_free(error);
-      if (IsBusy(rc)) return Status::Unavailable("database busy: " + message);
-      // COMMIT is where a WAL append meets a full disk.
-      if (IsStorageFault(rc)) return Status::Unavailable(std::string(sql) + ": " + message);
-      return Status::Internal(std::string(sql) + ": " + message);
+      return StatusFor(rc, std::string(sql) + ": " + message);
     }
     return Status::Ok();
   }
@@ -152,6 +156,7 @@ class SqliteDatabase final : public Database {
   explicit SqliteDatabase(std::string path) : path_(std::move(path)) {}
 
   Dialect dialect() const override { return Dialect::kSqlite; }
+  std::optional<std::string> LocalFile() const override { return path_; }
 
   Status Transaction(const std::function<Status(Session&)>& fn) override {
     return WithRetries([&]() -> Status {

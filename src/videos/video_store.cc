@@ -228,12 +228,10 @@ Status RenameVideo(storage::Session& session, const std::string& team_id,
   return Status::Ok();
 }
 
-Result<std::vector<std::string>> DeleteVideoCascade(storage::Session& session,
-                                                    const std::string& team_id,
-                                                    const std::string& video_id,
-                                                    int64_t now_millis) {
+Result<std::vector<std::string>> VideoAndDescendants(storage::Session& session,
+                                                     const std::string& team_id,
+                                                     const std::string& video_id) {
   RETURN_IF_ERROR(GetVideo(session, team_id, video_id).status());
-
   // Breadth-first over parent links; processed videos normally hang directly
   // off their original, but nothing below relies on that.
   std::vector<std::string> ids = {video_id};
@@ -249,6 +247,14 @@ Result<std::vector<std::string>> DeleteVideoCascade(storage::Session& session,
       }
     }
   }
+  return ids;
+}
+
+Result<std::vector<std::string>> DeleteVideoCascade(storage::Session& session,
+                                                    const std::string& team_id,
+                                                    const std::string& video_id,
+                                                    int64_t now_millis) {
+  ASSIGN_OR_RETURN(std::vector<std::string> ids, VideoAndDescendants(session, team_id, video_id));
 
   for (const std::string& id : ids) {
     RETURN_IF_ERROR(session

@@ -167,6 +167,12 @@ Result<std::vector<std::string>> DeleteVideoCascade(storage::Session& session,
                                                     const std::string& video_id,
                                                     int64_t now_millis);
 
+// The ids DeleteVideoCascade would delete, `video_id` first, read only.
+// NotFound as GetVideo.
+Result<std::vector<std::string>> VideoAndDescendants(storage::Session& session,
+                                                     const std::string& team_id,
+                                                     const std::string& video_id);
+
 // --- Helpers shared with project_store -------------------------------------
 
 // Serialises writers of one team's projects and videos for the rest of the

@@ -1040,6 +1040,45 @@ TEST(MediaDiskFullTest, AFullDiskIsA503AndLosesNothing) {
   EXPECT_EQ(client.SendJson("PUT", "/videos/v1/video", boost::json::object{}, token).status, 200);
 }
 
+// SQLite's default layout keeps the store and the media on one disk. When
+// it is full, every write was refused, DELETE included (503): users could not
+// free space through the API (audit 7). A DELETE now removes the media
+// first, which makes the room its rows need.
+TEST(MediaDiskFullTest, DeletingAVideoOnAFullDiskFreesIt) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs";
+  TmpfsMount disk("8m");
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs: " << disk.error();
+  std::unique_ptr<ServerHarness> server = ServerOn(disk);
+  if (server->uses_postgres()) GTEST_SKIP() << "the database is not on this disk";
+  std::string token = server->CreateUserAndLogin("del@example.com", "correct horse battery", "d");
+  ASSERT_FALSE(token.empty());
+  HttpClient client(server->port());
+  const std::string id = CreateVideo(client, token);
+  ASSERT_FALSE(id.empty());
+  HttpResponse uploaded =
+      client.Send("POST", "/media/v1/upload/" + id,
+                  {{"Authorization", "Bearer " + token}, {"Content-Type", MultipartType()}},
+                  MultipartBody("big.mp4", std::string(2 << 20, 'd')));
+  ASSERT_EQ(uploaded.status, 200) << uploaded.body;
+  const fs::path dir = fs::path(server->data_dir()) / "media" / id;
+  ASSERT_TRUE(fs::exists(dir));
+
+  FillDisk(disk.path() + "/filler");
+  int answered = 0;
+  for (; answered < 200; ++answered) {
+    if (client.SendJson("PUT", "/videos/v1/video", boost::json::object{}, token).status != 200) {
+      break;
+    }
+  }
+  ASSERT_LT(answered, 200) << "the database never ran out of space";
+
+  HttpResponse deleted = client.Delete("/videos/v1/video/" + id, token);
+  EXPECT_EQ(deleted.status, 200) << deleted.body;
+  EXPECT_FALSE(fs::exists(dir)) << "the media is still there";
+  EXPECT_EQ(client.Get("/videos/v1/video/" + id, token).status, 404);
+  EXPECT_NE(server->ServerLog().find("on a full disk: its media"), std::string::npos);
+}
+
 // Its own server on a small tmpfs (needs root; SQLite, whose file is on it):
 // a re-upload whose file fits on the disk but whose database transaction then
 // cannot commit (the WAL cannot grow) must not destroy the previous upload.
