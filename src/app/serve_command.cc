@@ -55,8 +55,8 @@ std::vector<FlagSpec> ServeFlags() {
       {"media-sweep-seconds", "3600",
        "seconds between sweeps of the media directory (orphans, stale temporary files)"},
       {"body-timeout", "30",
-       "seconds a request body may bring less than 16 KiB (silence, or a slow drip) before it is "
-       "refused (408)"},
+       "seconds an upload's body may bring less than 16 KiB (silence, or a slow drip), and a JSON "
+       "body's whole time, before it is refused (408)"},
       {"max-connections-per-client", "256",
        "open connections one client address may hold (0: no limit; trusted proxies are not "
        "limited); more are answered 503"},

@@ -14,6 +14,7 @@
 
 #include "http/server.h"
 
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -64,6 +65,17 @@ bool IsSafeHost(std::string_view host) {
 }
 
 std::string NewRequestId() { return HexEncode(RandomBytes(8)); }
+
+// What the per-client limits count by: an IPv4 address, or an IPv6 address's
+// /64 (one host's, as providers hand them out: its addresses are plenty).
+std::string ClientKey(const std::string& address) {
+  boost::system::error_code ec;
+  asio::ip::address parsed = asio::ip::make_address(address, ec);
+  if (ec || !parsed.is_v6() || parsed.to_v6().is_v4_mapped()) return address;
+  asio::ip::address_v6::bytes_type bytes = parsed.to_v6().to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return asio::ip::address_v6(bytes).to_string() + "/64";
+}
 
 // The decoded path goes into the one-line access log: control characters
 // (a %0d%0a in the URL) would forge log lines, so they are written as \xNN.
@@ -365,9 +377,9 @@ class Server::Impl {
       return true;
     }
     std::lock_guard lock(clients_mu_);
-    int& open = connections_by_client_[client];
+    int& open = connections_by_client_[ClientKey(client)];
     if (open >= options_.max_connections_per_client) {
-      if (open == 0) connections_by_client_.erase(client);
+      if (open == 0) connections_by_client_.erase(ClientKey(client));
       return false;
     }
     ++open;
@@ -375,7 +387,7 @@ class Server::Impl {
   }
   void ReleaseClient(const std::string& client) {
     std::lock_guard lock(clients_mu_);
-    auto it = connections_by_client_.find(client);
+    auto it = connections_by_client_.find(ClientKey(client));
     if (it != connections_by_client_.end() && --it->second <= 0) connections_by_client_.erase(it);
   }
   // A short 503 written without waiting (it fits the socket's buffer), then
@@ -462,6 +474,7 @@ class Server::Impl {
     // Allocated by the first streamed body only: every open connection would
     // otherwise hold 64 KiB, idle ones included.
     std::vector<char> chunk;
+    bool drain_before_close = false;  // an answer went out before its body was read
 
     while (!stopping_) {
       if (buffer.size() == 0) {
@@ -537,7 +550,7 @@ class Server::Impl {
 
       Response response;
       Status early = ParseTarget(request);
-      if (early.ok()) early = CheckFields(request.headers, header.version());
+      if (early.ok()) early = CheckFields(request, header.version());
       if (early.ok() && header.find(bhttp::field::transfer_encoding) != header.end() &&
           !beast::iequals(header[bhttp::field::transfer_encoding], "chunked")) {
         // Beast reads a body it cannot frame (say "gzip" alone) as empty, so
@@ -557,11 +570,14 @@ class Server::Impl {
       if (!early.ok()) {
         response = ErrorResponse(early);
         if (!match.allow.empty()) response.headers.Set("Allow", match.allow);
-        if (has_body) keep_alive = false;  // the body is never read
+        if (has_body) {  // the body is never read
+          keep_alive = false;
+          drain_before_close = true;
+        }
       } else if (match.handler) {
         uint64_t declared = header_parser.content_length().value_or(0);
         Status admitted = Status::Ok();
-        BodyReservation reservation(body_bytes_in_flight_);
+        BodyReservation reservation(*this);
         if (declared > options_.buffered_body_limit_bytes) {
           admitted = Status::PayloadTooLarge("request body larger than " +
                                              std::to_string(options_.buffered_body_limit_bytes) +
@@ -578,15 +594,18 @@ class Server::Impl {
           admitted = checked.status();
         }
         if (admitted.ok() && has_body &&
-            !reservation.Take(declared > 0 ? declared : options_.buffered_body_limit_bytes,
-                              options_.buffered_bodies_budget_bytes)) {
+            !reservation.Take(request.remote_address,
+                              declared > 0 ? declared : options_.buffered_body_limit_bytes)) {
           admitted = Status::Unavailable(
                          "too many request bodies are being received at once; retry shortly")
                          .WithRetryAfter(1);
         }
         if (!admitted.ok()) {
           response = ErrorResponse(admitted);
-          if (has_body) keep_alive = false;  // the body is never read
+          if (has_body) {  // the body is never read
+            keep_alive = false;
+            drain_before_close = true;
+          }
         } else {
           bhttp::request_parser<bhttp::string_body> body_parser(std::move(header_parser));
           body_parser.body_limit(options_.buffered_body_limit_bytes);
@@ -616,7 +635,10 @@ class Server::Impl {
             [opener, &request]() { return (*opener)(request); }, request.request_id);
         if (!sink.ok()) {
           response = ErrorResponse(sink.status());
-          if (has_body) keep_alive = false;
+          if (has_body) {
+            keep_alive = false;
+            drain_before_close = true;
+          }
         } else {
           bhttp::request_parser<bhttp::buffer_body> body_parser(std::move(header_parser));
           // Beast reads only into the buffer's spare capacity, which after a
@@ -674,31 +696,77 @@ class Server::Impl {
           co_await WriteResponse(stream, request, response, version, keep_alive, started);
       if (!written || !keep_alive) break;
     }
+    if (drain_before_close) co_await DrainBeforeClose(stream);
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream.socket().close(ec);
   }
 
-  // Bytes of buffered bodies being received, against the budget; given back
-  // when the request is answered.
+  // Bytes of buffered bodies being received, against the node's budget and
+  // the client's share of it; given back when the request is answered. A
+  // client alone had been able to take the whole budget (64 idle bodies of
+  // 1 MiB) and every other caller's JSON request got 503.
   class BodyReservation {
    public:
-    explicit BodyReservation(std::atomic<uint64_t>& in_flight) : in_flight_(in_flight) {}
-    ~BodyReservation() { in_flight_.fetch_sub(taken_); }
+    explicit BodyReservation(Impl& server) : server_(server) {}
+    ~BodyReservation() {
+      if (taken_ > 0) server_.ReturnBodyBytes(client_, taken_);
+    }
     BodyReservation(const BodyReservation&) = delete;
     BodyReservation& operator=(const BodyReservation&) = delete;
-    bool Take(uint64_t bytes, uint64_t budget) {
-      uint64_t now = in_flight_.load();
-      do {
-        if (now + bytes > budget) return false;
-      } while (!in_flight_.compare_exchange_weak(now, now + bytes));
-      taken_ += bytes;
+    bool Take(const std::string& client, uint64_t bytes) {
+      if (!server_.TakeBodyBytes(client, bytes)) return false;
+      client_ = client;
+      taken_ = bytes;
       return true;
     }
 
    private:
-    std::atomic<uint64_t>& in_flight_;
+    Impl& server_;
+    std::string client_;
     uint64_t taken_ = 0;
   };
+
+  bool TakeBodyBytes(const std::string& client, uint64_t bytes) {
+    const std::string key = ClientKey(client);
+    std::lock_guard lock(bodies_mu_);
+    uint64_t& of_client = body_bytes_by_client_[key];
+    if (body_bytes_in_flight_ + bytes > options_.buffered_bodies_budget_bytes ||
+        of_client + bytes > options_.buffered_bodies_per_client_bytes) {
+      if (of_client == 0) body_bytes_by_client_.erase(key);
+      return false;
+    }
+    body_bytes_in_flight_ += bytes;
+    of_client += bytes;
+    return true;
+  }
+  void ReturnBodyBytes(const std::string& client, uint64_t bytes) {
+    const std::string key = ClientKey(client);
+    std::lock_guard lock(bodies_mu_);
+    body_bytes_in_flight_ -= bytes;
+    auto it = body_bytes_by_client_.find(key);
+    if (it != body_bytes_by_client_.end() && (it->second -= bytes) == 0) {
+      body_bytes_by_client_.erase(it);
+    }
+  }
+
+  // A body left unread when the answer went out: the client may still be
+  // sending it, and closing at once resets the connection, and with it the
+  // answer waiting in the client's buffer (it saw "broken pipe", never the
+  // 401). So the sending side closes first, and what still arrives is read
+  // and dropped, for at most 2 s or 2 MiB.
+  asio::awaitable<void> DrainBeforeClose(beast::tcp_stream& stream) {
+    boost::system::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    std::array<char, 16 * 1024> scratch;
+    size_t drained = 0;
+    stream.expires_after(std::chrono::seconds(2));
+    while (drained < (size_t{2} << 20)) {
+      size_t got = co_await stream.async_read_some(asio::buffer(scratch),
+                                                   asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      drained += got;
+    }
+  }
 
   static Status BodyReadError(const boost::system::error_code& ec) {
     if (ec == beast::error::timeout) {
@@ -722,9 +790,13 @@ class Server::Impl {
   // are two Authorization or Content-Type fields: whichever one a reader took
   // would decide who the caller is or how the body reads, and a proxy may
   // have taken the other.
-  static Status CheckFields(const Headers& headers, unsigned version) {
+  // The health probes are answered without a Host: a load balancer's check
+  // written as a bare HTTP/1.1 request would otherwise take every node out.
+  static Status CheckFields(const Request& request, unsigned version) {
+    const Headers& headers = request.headers;
     std::optional<std::string> host = headers.Get("Host");
-    if (!host && version >= 11) {
+    const bool probe = request.path == "/healthz" || request.path == "/readyz";
+    if (!host && version >= 11 && !probe) {
       return Status::InvalidArgument("an HTTP/1.1 request needs a Host field");
     }
     if (host && !host->empty() && !IsSafeHost(*host)) {
@@ -883,7 +955,9 @@ class Server::Impl {
   asio::steady_timer shutdown_timer_;
   std::atomic<bool> stopping_{false};
   std::atomic<int> live_sessions_{0};
-  std::atomic<uint64_t> body_bytes_in_flight_{0};
+  std::mutex bodies_mu_;
+  uint64_t body_bytes_in_flight_ = 0;                               // guarded by bodies_mu_
+  std::unordered_map<std::string, uint64_t> body_bytes_by_client_;  // by ClientKey
   std::mutex clients_mu_;
   std::unordered_map<std::string, int> connections_by_client_;  // by CanonicalPeer address
   std::chrono::steady_clock::time_point last_refusal_warning_{};

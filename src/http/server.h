@@ -38,10 +38,12 @@ struct ServerOptions {
   size_t header_limit_bytes = 16 * 1024;
   size_t buffered_body_limit_bytes = 1 << 20;
   // What all buffered bodies being received at once may hold (each counts its
-  // Content-Length, a chunked one the limit above). A request that would pass
-  // it is a 503 with Retry-After, its body unread: thousands of connections
-  // each sending 1 MiB had held gigabytes.
-  size_t buffered_bodies_budget_bytes = 64 << 20;
+  // Content-Length, a chunked one the limit above), and what one client's
+  // may (an IPv4 address, an IPv6 /64). A request that would pass either is
+  // a 503 with Retry-After, its body unread: thousands of connections each
+  // sending 1 MiB had held gigabytes.
+  size_t buffered_bodies_budget_bytes = 256 << 20;
+  size_t buffered_bodies_per_client_bytes = 8 << 20;
   // Asked (on the handler pool) before a buffered route reads a body over
   // 8 KiB (or a chunked one); an error is the answer, the body unread. The
   // API sets it to refuse a request with no credentials or a bad Bearer token
