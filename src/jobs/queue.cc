@@ -320,9 +320,13 @@ Result<FailOutcome> Queue::EndAttempt(Session& session, const Job& job, const st
                                {queued_message, run_after, now, job.id})
                       .status());
   if (retry_hook_) {
-    std::string note = spent ? queued_message
-                             : "attempt " + std::to_string(job.attempts) + " of " +
-                                   std::to_string(job.max_attempts) + " failed: " + message;
+    // A fault of the installation is not counted against the job: its note
+    // says so, rather than "2 of 3", which read as about to fail for good.
+    std::string note = retry == Retry::kUnlimited
+                           ? "attempt " + std::to_string(job.attempts) + " failed: " + message +
+                                 " (a fault of the installation: retried until it clears)"
+                           : "attempt " + std::to_string(job.attempts) + " of " +
+                                 std::to_string(job.max_attempts) + " failed: " + message;
     note += "; the next attempt starts at " + FormatApiDate(run_after) + " UTC";
     RETURN_IF_ERROR(retry_hook_(session, job, note));
   }
@@ -346,13 +350,19 @@ Status Queue::Release(const Lease& lease) {
   return db_.Transaction([&](Session& session) -> Status {
     int64_t now = clock_.NowMillis();
     RETURN_IF_ERROR(Fence(session, lease, now));
-    return session
-        .Execute(
-            "UPDATE jobs SET state = 'queued', attempts = attempts - 1, "
-            "lease_owner = NULL, lease_expires_at = NULL, run_after = ?, "
-            "eta_seconds = NULL WHERE id = ?",
-            {now, lease.job_id})
-        .status();
+    RETURN_IF_ERROR(session
+                        .Execute("UPDATE jobs SET state = 'queued', attempts = attempts - 1, "
+                                 "lease_owner = NULL, lease_expires_at = NULL, run_after = ?, "
+                                 "progress = 0, eta_seconds = NULL WHERE id = ?",
+                                 {now, lease.job_id})
+                        .status());
+    if (!retry_hook_) return Status::Ok();
+    // The video had kept the stopped attempt's progress and ETA next to
+    // jobsAhead (audit 12).
+    ASSIGN_OR_RETURN(Job job, LoadJob(session, lease.job_id));
+    return retry_hook_(session, job,
+                       "the worker running it was stopped; it runs again from the start on the "
+                       "next free worker");
   });
 }
 

@@ -350,11 +350,10 @@ TEST_P(QueueTest, TheMachinesFaultsAreRetriedPastTheLimitUntilTheyClear) {
                           : "retrying until the fault clears (attempt " + std::to_string(attempt) +
                                 "): disk full");
     ASSERT_EQ(retries_.size(), static_cast<size_t>(attempt));
-    EXPECT_EQ(retries_.back(),
-              id + ": " +
-                  (attempt < 3 ? "attempt " + std::to_string(attempt) + " of 3 failed: disk full"
-                               : stored.error.value_or("")) +
-                  "; the next attempt starts at " + FormatApiDate(stored.run_after) + " UTC");
+    EXPECT_EQ(retries_.back(), id + ": attempt " + std::to_string(attempt) +
+                                   " failed: disk full (a fault of the installation: retried "
+                                   "until it clears); the next attempt starts at " +
+                                   FormatApiDate(stored.run_after) + " UTC");
     EXPECT_TRUE(NothingToClaim());  // not before its backoff
     clock_.Advance(queue_->Backoff(attempt));
   }
@@ -378,10 +377,17 @@ TEST_P(QueueTest, TheMachinesFaultsAreRetriedPastTheLimitUntilTheyClear) {
 TEST_P(QueueTest, ReleaseMakesTheJobRunnableAtOnceWithoutCountingTheAttempt) {
   std::string id = Add();
   Job job = MustClaim("w1");
+  ASSERT_TRUE(queue_->Heartbeat(LeaseOf(job), 71.5, 2).ok());
   ASSERT_TRUE(queue_->Release(LeaseOf(job)).ok());
   Job stored = MustGet(id);
   EXPECT_EQ(stored.state, kStateQueued);
   EXPECT_EQ(stored.attempts, 0);
+  // Nothing of the stopped attempt is shown as the job's: its progress goes,
+  // and the user is told why it starts again.
+  EXPECT_EQ(stored.progress, 0);
+  EXPECT_EQ(retries_,
+            std::vector<std::string>{id + ": the worker running it was stopped; it runs "
+                                          "again from the start on the next free worker"});
   EXPECT_EQ(MustClaim("w2").attempts, 1);
 }
 

@@ -30,8 +30,8 @@ double Percent(double value) {
 }
 
 // FAILED: errorMessage says why. IN_PROGRESS after a failed attempt:
-// retryMessage says what failed and when the next attempt starts (cleared
-// when it starts).
+// retryMessage says what failed and when the next attempt starts (kept while
+// it runs; gone once the job is DONE).
 void AddError(boost::json::object& state, const std::string& status,
               const std::optional<std::string>& error, std::string_view what) {
   if (status == kStatusFailed) {
