@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 #include "engine/av_error.h"
 
@@ -11,8 +12,10 @@ namespace {
 // Decodes the input's video stream one frame at a time.
 class Decoder {
  public:
-  Decoder(MediaInput& input, CodecContextPtr codec, PacketPtr packet)
-      : input_(input), codec_(std::move(codec)), packet_(std::move(packet)) {}
+  Decoder(MediaInput& input, CodecContextPtr codec, PacketPtr packet, bool join)
+      : input_(input), codec_(std::move(codec)), packet_(std::move(packet)) {
+    if (join) joiner_.emplace(input.format());
+  }
 
   // Next decoded frame into `frame`; `*eof` at the end of the stream.
   Status Next(AVFrame* frame, bool* eof) {
@@ -51,6 +54,7 @@ class Decoder {
       if (packet_->stream_index != input_.video_stream_index()) {
         continue;
       }
+      if (joiner_) joiner_->Apply(packet_.get());
       ret = avcodec_send_packet(codec_.get(), packet_.get());
       if (ret < 0 && ret != AVERROR(EAGAIN)) {
         RETURN_IF_ERROR(CountDamage());
@@ -80,6 +84,7 @@ class Decoder {
   MediaInput& input_;
   CodecContextPtr codec_;
   PacketPtr packet_;
+  std::optional<TimestampJoiner> joiner_;
   bool draining_ = false;
   int64_t damaged_ = 0;
   int64_t consecutive_damage_ = 0;
@@ -99,12 +104,14 @@ Result<int64_t> SampleFrames(MediaInput& input, const SamplingPlan& plan, const 
   ASSIGN_OR_RETURN(CodecContextPtr codec, OpenDecoder(stream, input.limits()));
   ASSIGN_OR_RETURN(PacketPtr packet, NewPacket());
   ASSIGN_OR_RETURN(FramePtr frame, NewFrame());
-  Decoder decoder(input, std::move(codec), std::move(packet));
+  Decoder decoder(input, std::move(codec), std::move(packet), plan.timestamps_joined);
 
   const AVRational time_base = stream->time_base;
   const int64_t start = stream->start_time != AV_NOPTS_VALUE ? stream->start_time : 0;
   int64_t duration = AV_NOPTS_VALUE;
-  if (stream->duration != AV_NOPTS_VALUE && stream->duration > 0) {
+  if (plan.timestamps_joined && plan.total_frames > 0) {
+    // by frame index (see SamplingPlan)
+  } else if (stream->duration != AV_NOPTS_VALUE && stream->duration > 0) {
     duration = stream->duration;
   } else if (format->duration != AV_NOPTS_VALUE && format->duration > 0) {
     duration = av_rescale_q(format->duration, AV_TIME_BASE_Q, time_base);

@@ -28,6 +28,12 @@ struct SamplingPlan {
   // The video's frame count, when known (metadata): spreads the windows by frame
   // index when the duration is unknown (raw elementary streams).
   int64_t total_frames = 0;
+  // A transport stream cut together (metadata timestamp_joins): its
+  // timestamps do not say where a window is, so the windows go by frame
+  // index, nothing is sought, and the later parts' timestamps are moved on
+  // (TimestampJoiner). Its thumbnails and quality had come from the first
+  // part only.
+  bool timestamps_joined = false;
 };
 
 // `frame` is valid only during the call (av_frame_ref/clone it to keep it).

@@ -96,6 +96,7 @@ Status Analyse(MediaInput& input, const VideoMetadata& metadata, size_t thumbnai
   SamplingPlan plan;
   plan.windows = kWindows;
   plan.total_frames = metadata.total_frames;
+  plan.timestamps_joined = metadata.timestamp_joins > 0;
   // Short videos: windows shrink so that they still spread over the whole video.
   plan.frames_per_window = static_cast<int>(
       std::clamp<int64_t>(metadata.total_frames / kWindows, 3, kMaxFramesPerWindow));

@@ -264,6 +264,27 @@ TEST_F(IngestionTest, TransportStreamsJoinedTogetherAreIngestedWhole) {
                    "-select_streams v:0 -of csv=p=0 '" +
                    outputs.web_preview_path + "'"),
             "100");
+  // Thumbnails spread over both parts: a red part then a blue one, the second
+  // thumbnail (three quarters in) is blue. It had come from the first part,
+  // whose timestamps the windows were planned on.
+  const std::string red = Path("red.ts"), blue = Path("blue.ts"), colours = Path("colours.ts");
+  for (const auto& [file, colour] : {std::pair{red, "red"}, std::pair{blue, "blue"}}) {
+    Ffmpeg("-f lavfi -i color=c=" + std::string(colour) +
+           ":size=320x240:rate=25:duration=2 -c:v libx264 -preset ultrafast -f mpegts '" + file +
+           "'");
+  }
+  Output("cat '" + red + "' '" + blue + "' > '" + colours + "'");
+  IngestionOutputs two = Outputs(2);
+  auto coloured = RunIngestion(colours, IngestionKind::kFull, two, limits_, nullptr, nullptr);
+  ASSERT_TRUE(coloured.ok()) << coloured.status().ToString();
+  const std::string first = testing::MeanRgb(two.thumbnail_paths[0], "", "-f image2");
+  const std::string second = testing::MeanRgb(two.thumbnail_paths[1], "", "-f image2");
+  ASSERT_EQ(first.size(), 3u);
+  ASSERT_EQ(second.size(), 3u);
+  EXPECT_GT(static_cast<unsigned char>(first[0]), 200);   // red
+  EXPECT_GT(static_cast<unsigned char>(second[2]), 200);  // blue
+  EXPECT_LT(static_cast<unsigned char>(second[0]), 60);
+
   // One part alone has none.
   auto single = RunIngestion(part, IngestionKind::kFull, Outputs(1), limits_, nullptr, nullptr);
   ASSERT_TRUE(single.ok()) << single.status().ToString();
