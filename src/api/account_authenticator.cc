@@ -15,6 +15,18 @@ accounts::SignedRequest ToSignedRequest(const http::Request& request) {
   return signed_request;
 }
 
+namespace {
+
+bool IsBearer(const std::string& authorization) {
+  return authorization.size() >= 7 && strncasecmp(authorization.c_str(), "Bearer ", 7) == 0;
+}
+
+bool IsSigned(const http::Request& request) {
+  return request.headers.Has("Signature-Input") || request.headers.Has("Signature");
+}
+
+}  // namespace
+
 Result<Principal> AccountAuthenticator::Authenticate(const http::Request& request) {
   ASSIGN_OR_RETURN(accounts::Identity identity, Identify(request));
   return Principal{std::move(identity.user_id), std::move(identity.team_id),
@@ -22,24 +34,15 @@ Result<Principal> AccountAuthenticator::Authenticate(const http::Request& reques
 }
 
 Status AccountAuthenticator::CheckBeforeBody(const http::Request& request) {
+  // Anything but a Bearer token (Basic, a signature) is the route's to check.
   std::optional<std::string> authorization = request.headers.Get("Authorization");
-  if (authorization) {
-    if (authorization->size() < 7 || strncasecmp(authorization->c_str(), "Bearer ", 7) != 0) {
-      return Status::Ok();
-    }
-    return Identify(request).status();
-  }
-  if (request.headers.Has("Signature-Input") || request.headers.Has("Signature")) {
-    return Status::Ok();
-  }
-  return Status::Unauthenticated("no JWT token was supplied in the Authorization header")
-      .WithException("NoJWTTokenFoundException");
+  if (authorization ? !IsBearer(*authorization) : IsSigned(request)) return Status::Ok();
+  return Identify(request).status();
 }
 
 Result<accounts::Identity> AccountAuthenticator::Identify(const http::Request& request) {
   std::optional<std::string> authorization = request.headers.Get("Authorization");
-  if (authorization && authorization->size() >= 7 &&
-      strncasecmp(authorization->c_str(), "Bearer ", 7) == 0) {
+  if (authorization && IsBearer(*authorization)) {
     std::string token = authorization->substr(7);
     while (!token.empty() && token.front() == ' ') token.erase(token.begin());
     while (!token.empty() && token.back() == ' ') token.pop_back();
@@ -49,7 +52,7 @@ Result<accounts::Identity> AccountAuthenticator::Identify(const http::Request& r
     }
     return accounts_->VerifyBearer(token);
   }
-  if (request.headers.Has("Signature-Input") || request.headers.Has("Signature")) {
+  if (IsSigned(request)) {
     accounts::SignedRequest signed_request = ToSignedRequest(request);
     // Buffered routes have the whole body; streaming routes have none yet.
     std::optional<std::string> body;
