@@ -400,15 +400,15 @@ class VideosRoutes {
            database_st.st_dev == media_st.st_dev;
   }
 
-  inline static const std::vector<std::string_view> kIngestKinds = {jobs::kKindIngestFull,
-                                                                    jobs::kKindIngestLight};
-  inline static const std::vector<std::string_view> kProcessKinds = {jobs::kKindProcess};
+  inline static const std::vector<std::string> kIngestKinds = {std::string(jobs::kKindIngestFull),
+                                                               std::string(jobs::kKindIngestLight)};
+  inline static const std::vector<std::string> kProcessKinds = {std::string(jobs::kKindProcess)};
 
   // An IN_PROGRESS state whose job still waits for a worker says how many
   // queued jobs go first (jobsAhead); it had read "0 %, ETA unknown" for as
   // long as the queue took (audit 11: 97 s for the 50th of 50 jobs).
   Status AddJobsAhead(boost::json::object& state, const videos::Video& video,
-                      const std::string& status, const std::vector<std::string_view>& kinds) {
+                      const std::string& status, const std::vector<std::string>& kinds) {
     if (status != videos::kStatusInProgress) return Status::Ok();
     ASSIGN_OR_RETURN(std::optional<int64_t> ahead,
                      InSession<std::optional<int64_t>>(db(), [&](storage::Session& session) {

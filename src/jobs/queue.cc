@@ -69,17 +69,13 @@ std::string KindFilter(const std::vector<std::string>& kinds, std::vector<Value>
 }  // namespace
 
 Result<std::optional<int64_t>> QueuedAhead(Session& session, const std::string& video_id,
-                                           const std::vector<std::string_view>& kinds) {
-  std::string placeholders;
+                                           const std::vector<std::string>& kinds) {
   std::vector<Value> params = {video_id};
-  for (std::string_view kind : kinds) {
-    placeholders += placeholders.empty() ? "?" : ", ?";
-    params.emplace_back(std::string(kind));
-  }
-  ASSIGN_OR_RETURN(Rows own, session.Query("SELECT created_at, id FROM jobs WHERE video_id = ? "
-                                           "AND state = 'queued' AND kind IN (" +
-                                               placeholders + ") ORDER BY created_at LIMIT 1",
-                                           params));
+  ASSIGN_OR_RETURN(Rows own,
+                   session.Query("SELECT created_at, id FROM jobs WHERE video_id = ? "
+                                 "AND state = 'queued'" +
+                                     KindFilter(kinds, params) + " ORDER BY created_at LIMIT 1",
+                                 params));
   if (own.empty()) return std::optional<int64_t>();
   const int64_t created_at = own[0].Int(0);
   ASSIGN_OR_RETURN(Rows ahead, session.Query("SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND "

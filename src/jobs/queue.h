@@ -90,7 +90,7 @@ Result<std::string> Enqueue(storage::Session& session, const NewJob& job, const 
 // `kinds` (claims go by creation order); nullopt when it has none waiting (it
 // runs, or is done). For the progress a user sees while a job waits.
 Result<std::optional<int64_t>> QueuedAhead(storage::Session& session, const std::string& video_id,
-                                           const std::vector<std::string_view>& kinds);
+                                           const std::vector<std::string>& kinds);
 
 // One row of the jobs table.
 struct Job {
