@@ -473,6 +473,30 @@ Result<CodecContextPtr> OpenDecoder(const AVStream* stream, const MediaLimits& l
   return decoder;
 }
 
+Result<FramePtr> FirstVideoFrame(MediaInput& input) {
+  ASSIGN_OR_RETURN(CodecContextPtr decoder, OpenDecoder(input.video_stream(), input.limits(), 1));
+  ASSIGN_OR_RETURN(PacketPtr packet, NewPacket());
+  ASSIGN_OR_RETURN(FramePtr frame, NewFrame());
+  bool eof = false;
+  for (int packet_idx = 0; packet_idx < 1000; ++packet_idx) {
+    RETURN_IF_ERROR(input.ReadPacket(packet.get(), &eof));
+    if (eof) {
+      avcodec_send_packet(decoder.get(), nullptr);
+    } else if (packet->stream_index != input.video_stream_index()) {
+      continue;
+    } else {
+      int ret = avcodec_send_packet(decoder.get(), packet.get());
+      if (ret < 0 && ret != AVERROR(EAGAIN)) {
+        continue;  // A damaged first packet; the next may decode.
+      }
+    }
+    int ret = avcodec_receive_frame(decoder.get(), frame.get());
+    if (ret == 0) return frame;
+    if (eof || (ret < 0 && ret != AVERROR(EAGAIN))) break;
+  }
+  return Status::CorruptMedia("cannot decode the first video frame");
+}
+
 int64_t FrameDuration(const AVFrame* frame, AVRational frame_rate, AVRational time_base) {
   if (frame->pkt_duration > 0) return frame->pkt_duration;
   if (frame->nb_samples > 0 && frame->sample_rate > 0) {

@@ -199,4 +199,9 @@ std::string UprightFilter(int rotation);
 Result<CodecContextPtr> OpenDecoder(const AVStream* stream, const MediaLimits& limits,
                                     int thread_count = 0);
 
+// The first video frame that decodes, read from wherever `input` is (a
+// damaged first packet is skipped; at most 1000 packets are read), with a
+// decoder of its own. kCorruptMedia when none decodes. The caller rewinds.
+Result<FramePtr> FirstVideoFrame(MediaInput& input);
+
 }  // namespace vidmill::engine

@@ -36,36 +36,13 @@ const char* FieldOrderName(FieldOrder order) {
 
 // Decodes the first video frame and reads its interlacing flags.
 Result<Scanning> ScanningFromFirstFrame(MediaInput& input) {
-  ASSIGN_OR_RETURN(CodecContextPtr decoder, OpenDecoder(input.video_stream(), input.limits(), 1));
-  ASSIGN_OR_RETURN(PacketPtr packet, NewPacket());
-  ASSIGN_OR_RETURN(FramePtr frame, NewFrame());
-  bool eof = false;
-  for (int packet_idx = 0; packet_idx < 1000; ++packet_idx) {
-    RETURN_IF_ERROR(input.ReadPacket(packet.get(), &eof));
-    if (eof) {
-      avcodec_send_packet(decoder.get(), nullptr);
-    } else if (packet->stream_index != input.video_stream_index()) {
-      continue;
-    } else {
-      int ret = avcodec_send_packet(decoder.get(), packet.get());
-      if (ret < 0 && ret != AVERROR(EAGAIN)) {
-        continue;  // A damaged first packet; the next may decode.
-      }
-    }
-    int ret = avcodec_receive_frame(decoder.get(), frame.get());
-    if (ret == 0) {
-      if (!frame->interlaced_frame) {
-        return Scanning{};
-      }
-      return Scanning{ScanningType::kInterlaced, frame->top_field_first
-                                                     ? FieldOrder::kTopFieldFirst
-                                                     : FieldOrder::kBottomFieldFirst};
-    }
-    if (eof || (ret < 0 && ret != AVERROR(EAGAIN))) {
-      break;
-    }
+  ASSIGN_OR_RETURN(FramePtr frame, FirstVideoFrame(input));
+  if (!frame->interlaced_frame) {
+    return Scanning{};
   }
-  return Status::CorruptMedia("cannot decode the first video frame");
+  return Scanning{ScanningType::kInterlaced, frame->top_field_first
+                                                 ? FieldOrder::kTopFieldFirst
+                                                 : FieldOrder::kBottomFieldFirst};
 }
 
 struct StreamCount {

@@ -105,7 +105,7 @@ class Pipeline {
     spec_.output_colour =
         OutputColour(spec_.source_colour, spec_.width, spec_.height, spec_.pixel_format);
     if (spec_.codec == "hevc" && spec_.output_colour.transfer == AVCOL_TRC_SMPTE2084) {
-      ASSIGN_OR_RETURN(spec_.hdr10_x265_params, SourceHdr10(limits));
+      ASSIGN_OR_RETURN(spec_.hdr10_x265_params, SourceHdr10());
     }
     ASSIGN_OR_RETURN(std::vector<FilterStep> steps, BuildVideoSteps(spec_, start_time));
     RETURN_IF_ERROR(SetUpVideoChain(steps));
@@ -249,7 +249,7 @@ class Pipeline {
   // HDR10's static metadata (as x265 parameters): from the stream, where the
   // container carries it (Matroska, mov/mp4 mdcv), else from the first
   // picture, where HEVC carries it (SEI); then the input is rewound.
-  Result<std::string> SourceHdr10(const MediaLimits& limits) {
+  Result<std::string> SourceHdr10() {
     const AVStream* stream = input_->video_stream();
     const auto* mastering = reinterpret_cast<const AVMasteringDisplayMetadata*>(
         av_stream_get_side_data(stream, AV_PKT_DATA_MASTERING_DISPLAY_METADATA, nullptr));
@@ -257,29 +257,20 @@ class Pipeline {
         av_stream_get_side_data(stream, AV_PKT_DATA_CONTENT_LIGHT_LEVEL, nullptr));
     std::string params = X265Hdr10Params(mastering, light);
     if (!params.empty()) return params;
-    ASSIGN_OR_RETURN(CodecContextPtr decoder, OpenDecoder(input_->video_stream(), limits, 1));
-    ASSIGN_OR_RETURN(PacketPtr packet, NewPacket());
-    ASSIGN_OR_RETURN(FramePtr frame, NewFrame());
-    bool eof = false;
-    for (int packet_idx = 0; packet_idx < 1000 && params.empty(); ++packet_idx) {
-      RETURN_IF_ERROR(input_->ReadPacket(packet.get(), &eof));
-      if (!eof && packet->stream_index != input_->video_stream_index()) continue;
-      avcodec_send_packet(decoder.get(), eof ? nullptr : packet.get());
-      int ret = avcodec_receive_frame(decoder.get(), frame.get());
-      if (ret == 0) {
-        const AVFrameSideData* frame_mastering =
-            av_frame_get_side_data(frame.get(), AV_FRAME_DATA_MASTERING_DISPLAY_METADATA);
-        const AVFrameSideData* frame_light =
-            av_frame_get_side_data(frame.get(), AV_FRAME_DATA_CONTENT_LIGHT_LEVEL);
-        params = X265Hdr10Params(
-            frame_mastering
-                ? reinterpret_cast<const AVMasteringDisplayMetadata*>(frame_mastering->data)
-                : nullptr,
-            frame_light ? reinterpret_cast<const AVContentLightMetadata*>(frame_light->data)
-                        : nullptr);
-        break;  // the first picture has it, or the source has none
-      }
-      if (eof || (ret < 0 && ret != AVERROR(EAGAIN))) break;
+    // A picture that does not decode is the transcode's to report.
+    if (Result<FramePtr> first = FirstVideoFrame(*input_); first.ok()) {
+      const AVFrameSideData* frame_mastering =
+          av_frame_get_side_data(first->get(), AV_FRAME_DATA_MASTERING_DISPLAY_METADATA);
+      const AVFrameSideData* frame_light =
+          av_frame_get_side_data(first->get(), AV_FRAME_DATA_CONTENT_LIGHT_LEVEL);
+      params = X265Hdr10Params(
+          frame_mastering
+              ? reinterpret_cast<const AVMasteringDisplayMetadata*>(frame_mastering->data)
+              : nullptr,
+          frame_light ? reinterpret_cast<const AVContentLightMetadata*>(frame_light->data)
+                      : nullptr);
+    } else if (first.status().code() != Code::kCorruptMedia) {
+      return first.status();
     }
     RETURN_IF_ERROR(input_->Rewind());
     return params;
