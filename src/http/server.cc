@@ -21,6 +21,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -76,6 +77,38 @@ std::string ClientKey(const std::string& address) {
   std::fill(bytes.begin() + 8, bytes.end(), 0);
   return asio::ip::address_v6(bytes).to_string() + "/64";
 }
+
+// What clients hold of something limited (connections, bytes of bodies being
+// received), counted by ClientKey, each client within its limit and all of
+// them within the total's; a client holding nothing has no entry.
+class ClientTally {
+ public:
+  // Adds `amount` to `client`'s; false, nothing added, when that would pass
+  // `per_client` or `total`.
+  bool Add(const std::string& client, uint64_t amount, uint64_t per_client,
+           uint64_t total = std::numeric_limits<uint64_t>::max()) {
+    std::lock_guard lock(mu_);
+    auto [held, fresh] = by_client_.try_emplace(ClientKey(client), 0);
+    if (held->second + amount > per_client || total_ + amount > total) {
+      if (held->second == 0) by_client_.erase(held);
+      return false;
+    }
+    held->second += amount;
+    total_ += amount;
+    return true;
+  }
+  void Remove(const std::string& client, uint64_t amount) {
+    std::lock_guard lock(mu_);
+    total_ -= amount;
+    auto held = by_client_.find(ClientKey(client));
+    if (held != by_client_.end() && (held->second -= amount) == 0) by_client_.erase(held);
+  }
+
+ private:
+  std::mutex mu_;
+  uint64_t total_ = 0;
+  std::unordered_map<std::string, uint64_t> by_client_;
+};
 
 // The decoded path goes into the one-line access log: control characters
 // (a %0d%0a in the URL) would forge log lines, so they are written as \xNN.
@@ -376,19 +409,13 @@ class Server::Impl {
     if (options_.max_connections_per_client <= 0 || options_.trusted_proxies.Contains(client)) {
       return true;
     }
-    std::lock_guard lock(clients_mu_);
-    int& open = connections_by_client_[ClientKey(client)];
-    if (open >= options_.max_connections_per_client) {
-      if (open == 0) connections_by_client_.erase(ClientKey(client));
-      return false;
-    }
-    ++open;
-    return true;
+    return connections_.Add(client, 1, options_.max_connections_per_client);
   }
   void ReleaseClient(const std::string& client) {
-    std::lock_guard lock(clients_mu_);
-    auto it = connections_by_client_.find(ClientKey(client));
-    if (it != connections_by_client_.end() && --it->second <= 0) connections_by_client_.erase(it);
+    if (options_.max_connections_per_client <= 0 || options_.trusted_proxies.Contains(client)) {
+      return;
+    }
+    connections_.Remove(client, 1);
   }
   // A short 503 written without waiting (it fits the socket's buffer), then
   // the connection is closed; logged at most once a second.
@@ -577,7 +604,7 @@ class Server::Impl {
       } else if (match.handler) {
         uint64_t declared = header_parser.content_length().value_or(0);
         Status admitted = Status::Ok();
-        BodyReservation reservation(*this);
+        BodyReservation reservation(bodies_);
         if (declared > options_.buffered_body_limit_bytes) {
           admitted = Status::PayloadTooLarge("request body larger than " +
                                              std::to_string(options_.buffered_body_limit_bytes) +
@@ -595,7 +622,9 @@ class Server::Impl {
         }
         if (admitted.ok() && has_body &&
             !reservation.Take(request.remote_address,
-                              declared > 0 ? declared : options_.buffered_body_limit_bytes)) {
+                              declared > 0 ? declared : options_.buffered_body_limit_bytes,
+                              options_.buffered_bodies_per_client_bytes,
+                              options_.buffered_bodies_budget_bytes)) {
           admitted = Status::Unavailable(
                          "too many request bodies are being received at once; retry shortly")
                          .WithRetryAfter(1);
@@ -707,47 +736,24 @@ class Server::Impl {
   // 1 MiB) and every other caller's JSON request got 503.
   class BodyReservation {
    public:
-    explicit BodyReservation(Impl& server) : server_(server) {}
+    explicit BodyReservation(ClientTally& tally) : tally_(tally) {}
     ~BodyReservation() {
-      if (taken_ > 0) server_.ReturnBodyBytes(client_, taken_);
+      if (taken_ > 0) tally_.Remove(client_, taken_);
     }
     BodyReservation(const BodyReservation&) = delete;
     BodyReservation& operator=(const BodyReservation&) = delete;
-    bool Take(const std::string& client, uint64_t bytes) {
-      if (!server_.TakeBodyBytes(client, bytes)) return false;
+    bool Take(const std::string& client, uint64_t bytes, uint64_t per_client, uint64_t total) {
+      if (!tally_.Add(client, bytes, per_client, total)) return false;
       client_ = client;
       taken_ = bytes;
       return true;
     }
 
    private:
-    Impl& server_;
+    ClientTally& tally_;
     std::string client_;
     uint64_t taken_ = 0;
   };
-
-  bool TakeBodyBytes(const std::string& client, uint64_t bytes) {
-    const std::string key = ClientKey(client);
-    std::lock_guard lock(bodies_mu_);
-    uint64_t& of_client = body_bytes_by_client_[key];
-    if (body_bytes_in_flight_ + bytes > options_.buffered_bodies_budget_bytes ||
-        of_client + bytes > options_.buffered_bodies_per_client_bytes) {
-      if (of_client == 0) body_bytes_by_client_.erase(key);
-      return false;
-    }
-    body_bytes_in_flight_ += bytes;
-    of_client += bytes;
-    return true;
-  }
-  void ReturnBodyBytes(const std::string& client, uint64_t bytes) {
-    const std::string key = ClientKey(client);
-    std::lock_guard lock(bodies_mu_);
-    body_bytes_in_flight_ -= bytes;
-    auto it = body_bytes_by_client_.find(key);
-    if (it != body_bytes_by_client_.end() && (it->second -= bytes) == 0) {
-      body_bytes_by_client_.erase(it);
-    }
-  }
 
   // A body left unread when the answer went out: the client may still be
   // sending it, and closing at once resets the connection, and with it the
@@ -789,9 +795,9 @@ class Server::Impl {
   // host name, is a 400 (RFC 9112 §3.2); absolute URLs are built from it. So
   // are two Authorization or Content-Type fields: whichever one a reader took
   // would decide who the caller is or how the body reads, and a proxy may
-  // have taken the other.
-  // The health probes are answered without a Host: a load balancer's check
-  // written as a bare HTTP/1.1 request would otherwise take every node out.
+  // have taken the other. The health probes are answered without a Host: a
+  // load balancer's check written as a bare HTTP/1.1 request would otherwise
+  // take every node out.
   static Status CheckFields(const Request& request, unsigned version) {
     const Headers& headers = request.headers;
     std::optional<std::string> host = headers.Get("Host");
@@ -955,11 +961,8 @@ class Server::Impl {
   asio::steady_timer shutdown_timer_;
   std::atomic<bool> stopping_{false};
   std::atomic<int> live_sessions_{0};
-  std::mutex bodies_mu_;
-  uint64_t body_bytes_in_flight_ = 0;                               // guarded by bodies_mu_
-  std::unordered_map<std::string, uint64_t> body_bytes_by_client_;  // by ClientKey
-  std::mutex clients_mu_;
-  std::unordered_map<std::string, int> connections_by_client_;  // by CanonicalPeer address
+  ClientTally bodies_;       // bytes of buffered bodies being received
+  ClientTally connections_;  // open connections (AdmitClient)
   std::chrono::steady_clock::time_point last_refusal_warning_{};
   std::chrono::steady_clock::time_point last_accept_warning_{};
   int bound_port_ = 0;
