@@ -767,8 +767,7 @@ class FileBlobStore final : public BlobStore {
   }
 
   Status Adopt(bool database_has_media) override {
-    struct stat st {};
-    if (::stat(MarkerPath().c_str(), &st) == 0) return Status::Ok();
+    if (CheckAvailable().ok()) return Status::Ok();
     ASSIGN_OR_RETURN(std::vector<std::string> ids, VideoIds());
     if (ids.empty() && database_has_media) {
       return Status::Unavailable(
