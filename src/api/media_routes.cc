@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "api/auth.h"
+#include "api/path_id.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -37,13 +38,6 @@ constexpr size_t kSniffBytes = 64;
 Result<Principal> Authenticate(const ApiContext& context, const Request& request) {
   if (context.auth == nullptr) return Status::Internal("no authenticator configured");
   return context.auth->Authenticate(request);
-}
-
-// A malformed id cannot name anything: 404 like an id the team does not have.
-Result<std::string> PathId(const Request& request) {
-  std::string id = request.Param("id");
-  if (!IsValidId(id)) return Status::NotFound("video", id.substr(0, 64));
-  return id;
 }
 
 Result<videos::Video> ReadVideo(storage::Database& db, const std::string& team_id,
@@ -298,7 +292,7 @@ class UploadSink final : public http::BodySink, private http::MultipartReceiver 
 Result<std::unique_ptr<http::BodySink>> OpenUpload(ApiContext& context, Request& request,
                                                    jobs::IngestionKind kind) {
   ASSIGN_OR_RETURN(Principal principal, Authenticate(context, request));
-  ASSIGN_OR_RETURN(std::string id, PathId(request));
+  ASSIGN_OR_RETURN(std::string id, PathId(request, "video"));
   std::optional<videos::Video> video;
   RETURN_IF_ERROR(context.db->Run([&](storage::Session& session) -> Status {
     ASSIGN_OR_RETURN(videos::Video found,
@@ -396,7 +390,7 @@ class MediaRoutes {
 
   Result<Response> DownloadOriginal(Request& request) {
     ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
-    ASSIGN_OR_RETURN(std::string id, PathId(request));
+    ASSIGN_OR_RETURN(std::string id, PathId(request, "video"));
     ASSIGN_OR_RETURN(videos::Video video, ReadVideo(*context_.db, principal.team_id, id));
     if (video.is_processed()) {
       return Status::NotFound("video '" + id +
@@ -413,7 +407,7 @@ class MediaRoutes {
 
   Result<Response> DownloadProcessed(Request& request) {
     ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
-    ASSIGN_OR_RETURN(std::string id, PathId(request));
+    ASSIGN_OR_RETURN(std::string id, PathId(request, "video"));
     ASSIGN_OR_RETURN(videos::Video video, ReadVideo(*context_.db, principal.team_id, id));
     if (!video.is_processed()) {
       return Status::NotFound("video '" + id +
@@ -446,7 +440,7 @@ class MediaRoutes {
 
   Result<Response> DownloadThumbnail(Request& request) {
     ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
-    ASSIGN_OR_RETURN(std::string id, PathId(request));
+    ASSIGN_OR_RETURN(std::string id, PathId(request, "video"));
     int64_t index = 0;
     if (std::optional<std::string> text = request.Query("index")) {
       auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), index);
@@ -468,7 +462,7 @@ class MediaRoutes {
 
   Result<Response> DownloadWeb(Request& request) {
     ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
-    ASSIGN_OR_RETURN(std::string id, PathId(request));
+    ASSIGN_OR_RETURN(std::string id, PathId(request, "video"));
     ASSIGN_OR_RETURN(videos::Video video, ReadVideo(*context_.db, principal.team_id, id));
     if (!video.web_video_available) {
       return Status::NotFound("video '" + id + "' has no web preview (yet)");

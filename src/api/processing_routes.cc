@@ -1,5 +1,6 @@
 #include "api/processing_routes.h"
 
+#include "api/path_id.h"
 #include "common/ids.h"
 #include "jobs/queue.h"
 #include "videos/processing_request.h"
@@ -10,8 +11,7 @@ namespace {
 
 Result<http::Response> ProcessVideo(ApiContext& context, http::Request& request) {
   ASSIGN_OR_RETURN(Principal principal, context.auth->Authenticate(request));
-  std::string source_id = request.Param("id");
-  if (!IsValidId(source_id)) return Status::NotFound("video", source_id);
+  ASSIGN_OR_RETURN(std::string source_id, PathId(request, "video"));
   boost::json::object body;
   if (!request.body.empty()) {
     ASSIGN_OR_RETURN(body, http::ParseJsonObject(request));

@@ -11,6 +11,7 @@
 
 #include "api/auth.h"
 #include "api/hal.h"
+#include "api/path_id.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -126,22 +127,12 @@ Response ProjectResponse(const videos::Project& project) {
   return Response::Json(boost::json::object{{"project", ProjectJson(project)}});
 }
 
-// An id taken from the path: malformed ids cannot name anything, so they are
-// 404 like any other id the team does not have.
-Result<std::string> PathId(const Request& request, std::string_view kind) {
-  std::string id = request.Param("id");
-  if (!IsValidId(id)) return Status::NotFound(kind, id);
-  return id;
-}
-
 // An id taken from a query parameter: malformed is a 400.
 Result<std::optional<std::string>> QueryId(const Request& request, const std::string& name) {
-  std::optional<std::string> id = request.Query(name);
-  if (!id) return std::optional<std::string>();
-  if (!IsValidId(*id)) {
-    return Status::InvalidArgument(name + " '" + *id + "' is not a valid id");
-  }
-  return id;
+  std::optional<std::string> raw = request.Query(name);
+  if (!raw) return std::optional<std::string>();
+  ASSIGN_OR_RETURN(std::string id, GivenId(name, *raw));
+  return std::optional<std::string>(std::move(id));
 }
 
 // Removes every media file of `video_id` from the blob store. Runs after the
@@ -239,8 +230,8 @@ class VideosRoutes {
     ASSIGN_OR_RETURN(std::optional<std::string> raw_name, OptionalStringField(body, "name"));
     ASSIGN_OR_RETURN(std::string name, VideoName(raw_name));
     ASSIGN_OR_RETURN(std::optional<std::string> project_id, OptionalStringField(body, "projectId"));
-    if (project_id && !IsValidId(*project_id)) {
-      return Status::InvalidArgument("projectId '" + *project_id + "' is not a valid id");
+    if (project_id) {
+      ASSIGN_OR_RETURN(project_id, GivenId("projectId", *project_id));
     }
 
     ASSIGN_OR_RETURN(

@@ -31,6 +31,18 @@ TEST(IdsTest, RejectsMalformedIds) {
   }
 }
 
+TEST(IdsTest, CanonicalIdLowerCasesAndRejectsMalformed) {
+  EXPECT_EQ(CanonicalId("3F2B0000-ABCD-4000-8000-00000000000E"),
+            "3f2b0000-abcd-4000-8000-00000000000e");
+  std::string id = NewId();
+  EXPECT_EQ(CanonicalId(id), id);
+  for (const char* bad :
+       {"", "3G2B0000-0000-4000-8000-000000000000", "3f2b0000-0000-4000-8000-00000000000",
+        "3f2b0000_0000-4000-8000-000000000000"}) {
+    EXPECT_FALSE(CanonicalId(bad)) << bad;
+  }
+}
+
 TEST(ClockTest, FormatsApiDateInUtc) {
   EXPECT_EQ(FormatApiDate(0), "1970-01-01 00:00:00");
   EXPECT_EQ(FormatApiDate(1625227200123), "2021-07-02 12:00:00");

@@ -55,4 +55,13 @@ bool IsValidId(std::string_view id) {
   return true;
 }
 
+std::optional<std::string> CanonicalId(std::string_view id) {
+  std::string lower(id);
+  for (char& c : lower) {
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+  }
+  if (!IsValidId(lower)) return std::nullopt;
+  return lower;
+}
+
 }  // namespace vidmill

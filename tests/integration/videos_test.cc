@@ -680,6 +680,44 @@ TEST_F(VideosApiTest, MalformedPathIdsAre404) {
   }
 }
 
+// RFC 9562 §4: UUIDs compare case-insensitively, so an id a client upper-cased
+// (some languages' UUID types print that way) names the same video or project.
+TEST_F(VideosApiTest, UpperCaseIdsNameTheSameResources) {
+  auto upper = [](std::string id) {
+    for (char& c : id) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return id;
+  };
+  std::string project_id = Str(CreateProject("Shouting", token_a_)["id"]);
+  boost::json::object created = CreateVideo({{"projectId", upper(project_id)}}, token_a_);
+  EXPECT_EQ(Str(created["projectId"]), project_id);
+  std::string video_id = Str(created["videoId"]);
+
+  HttpResponse video = client_->Get("/videos/v1/video/" + upper(video_id), token_a_);
+  ASSERT_EQ(video.status, 200) << video.body;
+  EXPECT_EQ(Str(video.Json().at("video").at("id")), video_id);
+  HttpResponse project = client_->Get("/videos/v1/project/" + upper(project_id), token_a_);
+  ASSERT_EQ(project.status, 200) << project.body;
+  EXPECT_EQ(Str(project.Json().at("project").at("id")), project_id);
+  HttpResponse listed = client_->Get("/videos/v1/videos?project-id=" + upper(project_id), token_a_);
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  EXPECT_NE(listed.body.find(video_id), std::string::npos) << listed.body;
+  HttpResponse progress =
+      client_->Get("/videos/v1/check-ingest-video-progress/" + upper(video_id), token_a_);
+  EXPECT_EQ(progress.status, 200) << progress.body;
+  // The media and processing routes find the video too: what they refuse is
+  // that it has no media yet, not its id.
+  for (std::string target : {"/media/v1/download/original/", "/videos/v1/process-video/"}) {
+    HttpResponse response = target.starts_with("/media")
+                                ? client_->Get(target + upper(video_id), token_a_)
+                                : client_->SendJson("POST", target + upper(video_id), {}, token_a_);
+    EXPECT_EQ(response.body.find("not found"), std::string::npos)
+        << target << " → " << response.body;
+    EXPECT_NE(response.status, 200) << target;
+  }
+  // Another team's id is still not found, whatever its case.
+  EXPECT_EQ(client_->Get("/videos/v1/video/" + upper(video_id), token_b_).status, 404);
+}
+
 TEST_F(VideosApiTest, RenameVideo) {
   std::string id = Str(CreateVideo({}, token_a_)["videoId"]);
   HttpResponse response = client_->SendJson("POST", "/videos/v1/video/" + id,
