@@ -382,7 +382,7 @@ class Server::Impl {
       socket.set_option(tcp::no_delay(true), ec);
       std::string client = CanonicalPeer(socket.remote_endpoint(ec).address().to_string());
       if (!AdmitClient(client)) {
-        RefuseConnection(socket);
+        RefuseConnection(socket, client);
         continue;
       }
       auto executor = socket.get_executor();
@@ -418,9 +418,10 @@ class Server::Impl {
     connections_.Remove(client, 1);
   }
   // A short 503 written without waiting (it fits the socket's buffer), then
-  // the connection is closed; logged at most once a second.
+  // the connection is closed; logged at most once a second, naming the
+  // client and how many were refused since the last line.
   template <typename Socket>
-  void RefuseConnection(Socket& socket) {
+  void RefuseConnection(Socket& socket, const std::string& client) {
     static const std::string kAnswer = [] {
       const std::string body =
           "{\"exception\":\"ServiceUnavailableException\",\"errorMessage\":\"too many "
@@ -434,11 +435,15 @@ class Server::Impl {
     socket.write_some(asio::buffer(kAnswer.data(), kAnswer.size()), ec);
     socket.shutdown(tcp::socket::shutdown_both, ec);
     socket.close(ec);
+    ++refused_since_warning_;
     const auto now = std::chrono::steady_clock::now();
     if (now - last_refusal_warning_ >= std::chrono::seconds(1)) {
-      LogWarning("refused a connection: a client holds " +
-                 std::to_string(options_.max_connections_per_client) + " already");
+      LogWarning("refused " + std::to_string(refused_since_warning_) +
+                 " connection(s) with 503: client=" + client + " holds " +
+                 std::to_string(options_.max_connections_per_client) +
+                 " already (--max-connections-per-client)");
       last_refusal_warning_ = now;
+      refused_since_warning_ = 0;
     }
   }
 
@@ -964,6 +969,7 @@ class Server::Impl {
   ClientTally bodies_;       // bytes of buffered bodies being received
   ClientTally connections_;  // open connections (AdmitClient)
   std::chrono::steady_clock::time_point last_refusal_warning_{};
+  int64_t refused_since_warning_ = 0;
   std::chrono::steady_clock::time_point last_accept_warning_{};
   int bound_port_ = 0;
   std::string fallback_base_url_;

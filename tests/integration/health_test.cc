@@ -387,6 +387,12 @@ TEST(ServerTest, OneClientHoldsAtMostItsShareOfConnections) {
   EXPECT_EQ(answer.rfind("HTTP/1.1 503 Service Unavailable", 0), 0u) << answer;
   EXPECT_NE(answer.find("Retry-After: 1"), std::string::npos) << answer;
   EXPECT_NE(answer.find("too many connections from this address"), std::string::npos) << answer;
+  // The operator learns who was refused.
+  const std::string refusal = "refused 1 connection(s) with 503: client=127.0.0.1 holds 8";
+  for (int i = 0; i < 50 && server.ServerLog().find(refusal) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(server.ServerLog().find(refusal), std::string::npos) << server.ServerLog();
   // The held ones still work, and a slot comes back when one closes.
   std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   send(held[0], request.data(), request.size(), MSG_NOSIGNAL);
