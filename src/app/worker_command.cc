@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -43,10 +44,39 @@ std::vector<FlagSpec> WorkerFlags() {
       {"max-frame-pixels", std::to_string(int64_t{7680} * 4320),
        "largest accepted width × height of an input video"},
       {"max-duration-seconds", "21600", "longest accepted input video"},
+      {"owner-tag", "", "set by serve: a token that tells this process's leases apart"},
+      {"lost-worker", "", "set by serve: PID:TAG of the worker process this one replaces"},
+      {"lost-worker-exit", "", "set by serve: how that process ended"},
       {"help", "", "print this help", true},
   };
   specs.insert(specs.end(), more.begin(), more.end());
   return specs;
+}
+
+// A worker started in place of one that died (`--lost-worker PID:TAG`, from
+// serve's supervisor) first ends the attempts that process held, so its jobs
+// are retried, and their users told why, now rather than once the leases
+// expire. A worker started by hand has no predecessor.
+void TakeBackJobsOfLostWorker(const Flags& flags, jobs::Queue& queue) {
+  const std::string lost = flags.Get("lost-worker");
+  const size_t colon = lost.find(':');
+  if (lost.empty() || colon == std::string::npos || colon == 0) return;
+  const std::string pid = lost.substr(0, colon);
+  int64_t pid_number = 0;
+  auto [end, error] = std::from_chars(pid.data(), pid.data() + pid.size(), pid_number);
+  if (error != std::errc() || end != pid.data() + pid.size()) return;
+  std::string how = flags.Get("lost-worker-exit");
+  if (how.empty()) how = "ended";
+  const std::string prefix = jobs::Worker::OwnerPrefix(pid_number, lost.substr(colon + 1));
+  Result<int> moved = queue.EndAttemptsOfOwner(
+      prefix + ":", "the worker process running it (pid " + pid + ") " + how);
+  if (!moved.ok()) {
+    LogWarning("cannot take back the jobs of worker pid " + pid +
+               " (their leases will expire): " + moved.status().ToString());
+  } else if (*moved > 0) {
+    LogInfo("took back " + std::to_string(*moved) + " job(s) of worker pid " + pid + ", which " +
+            how);
+  }
 }
 
 int Fail(const Status& status, int code) {
@@ -125,6 +155,7 @@ int RunWorker(int argc, char** argv) {
                                 .max_duration_seconds = static_cast<double>(*max_duration),
                             });
   handlers.InstallHooks(queue);
+  TakeBackJobsOfLostWorker(*flags, queue);
 
   jobs::WorkerOptions options;
   options.concurrency = static_cast<int>(*concurrency);
@@ -136,6 +167,7 @@ int RunWorker(int argc, char** argv) {
   options.time_limits.per_media_second = static_cast<double>(*limit_factor);
   options.stuck_grace = std::chrono::seconds(*stuck_grace);
   options.exit_when_stuck = true;
+  options.owner_tag = flags->Get("owner-tag");
   jobs::Worker worker(queue, handlers, options);
 
   std::atomic<bool> done{false};

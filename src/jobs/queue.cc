@@ -363,23 +363,33 @@ Status Queue::Release(const Lease& lease) {
 }
 
 Result<int> Queue::ReapExpired() {
+  return EndRunningAttempts("lease_expires_at <= ?", {clock_.NowMillis()},
+                            "the worker running it stopped responding (its lease expired)");
+}
+
+Result<int> Queue::EndAttemptsOfOwner(const std::string& owner_prefix, const std::string& message) {
+  if (owner_prefix.empty()) return Status::InvalidArgument("no lease owner named");
+  return EndRunningAttempts("substr(lease_owner, 1, length(?)) = ?", {owner_prefix, owner_prefix},
+                            message);
+}
+
+Result<int> Queue::EndRunningAttempts(const std::string& where, std::vector<Value> params,
+                                      const std::string& message) {
   int moved = 0;
   RETURN_IF_ERROR(db_.Transaction([&](Session& session) -> Status {
     moved = 0;
     int64_t now = clock_.NowMillis();
     std::string sql = std::string("SELECT ") + kJobColumns +
-                      " FROM jobs WHERE state = 'running' AND lease_expires_at <= ? "
-                      "ORDER BY lease_expires_at LIMIT 100";
+                      " FROM jobs WHERE state = 'running' AND " + where +
+                      " ORDER BY lease_expires_at LIMIT 100";
     if (session.dialect() == storage::Dialect::kPostgres) {
       sql += " FOR UPDATE SKIP LOCKED";
     }
-    ASSIGN_OR_RETURN(Rows rows, session.Query(sql, {now}));
+    ASSIGN_OR_RETURN(Rows rows, session.Query(sql, params));
     for (const Row& row : rows) {
       Job job = JobFromRow(row);
-      ASSIGN_OR_RETURN(
-          FailOutcome outcome,
-          EndAttempt(session, job, "the worker running it stopped responding (its lease expired)",
-                     Retry::kLimited, now));
+      ASSIGN_OR_RETURN(FailOutcome outcome,
+                       EndAttempt(session, job, message, Retry::kLimited, now));
       (void)outcome;
       ++moved;
     }

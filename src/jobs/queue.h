@@ -202,6 +202,12 @@ class Queue {
   // Returns how many jobs it moved.
   Result<int> ReapExpired();
 
+  // The same, at once, for every running job whose lease owner starts with
+  // `owner_prefix`: a worker process known to be gone (its supervisor reaped
+  // it), so its jobs need not wait out their leases. `message` says what
+  // became of it. Returns how many jobs it moved.
+  Result<int> EndAttemptsOfOwner(const std::string& owner_prefix, const std::string& message);
+
   // The job `job_id`. NotFound when absent.
   Result<Job> Get(const std::string& job_id);
 
@@ -221,6 +227,10 @@ class Queue {
     kUnlimited,   // the machine's fault (kUnavailable): retried past max_attempts
   };
   static Retry RetryFor(const Status& error);
+  // Ends the attempt of each running job `where` (an SQL condition on the
+  // jobs table, its parameters in `params`) selects, with `message`.
+  Result<int> EndRunningAttempts(const std::string& where, std::vector<storage::Value> params,
+                                 const std::string& message);
   // Moves the running job to failed or back to queued; the caller holds the fence.
   Result<FailOutcome> EndAttempt(storage::Session& session, const Job& job,
                                  const std::string& message, Retry retry, int64_t now);

@@ -176,6 +176,34 @@ TEST_P(QueueTest, HeartbeatRenewsTheLeaseAndRecordsProgress) {
   EXPECT_TRUE(queue_->Heartbeat(LeaseOf(job), 50, std::nullopt).ok());
 }
 
+// A worker process known to be gone: its attempts end at once, with what
+// became of it, long before its leases would expire; another process's jobs,
+// even one whose owner name merely starts the same way, are left alone.
+TEST_P(QueueTest, TheJobsOfALostWorkerAreTakenBackBeforeTheirLeasesExpire) {
+  std::string lost = Add();
+  std::string other = Add();
+  std::string similar = Add();
+  MustClaim("host:12:ab:0");
+  MustClaim("host:13:cd:0");
+  MustClaim("host:12:abc:0");
+  random_ = 0.0;
+  Result<int> moved =
+      queue_->EndAttemptsOfOwner("host:12:ab:", "the worker process running it was killed");
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  EXPECT_EQ(*moved, 1);
+  Job requeued = MustGet(lost);
+  EXPECT_EQ(requeued.state, kStateQueued);
+  EXPECT_EQ(requeued.error.value_or(""), "the worker process running it was killed");
+  EXPECT_EQ(retries_, std::vector<std::string>{
+                          lost +
+                          ": attempt 1 of 3 failed: the worker process running it was killed; "
+                          "the next attempt starts at " +
+                          FormatApiDate(clock_.NowMillis() + 1000) + " UTC"});
+  EXPECT_EQ(MustGet(other).state, kStateRunning);
+  EXPECT_EQ(MustGet(similar).state, kStateRunning);
+  EXPECT_FALSE(queue_->EndAttemptsOfOwner("", "x").ok());
+}
+
 TEST_P(QueueTest, ExpiredLeaseIsRequeuedWithBackoffAndTheOldOwnerIsFencedOut) {
   std::string id = Add();
   Job first = MustClaim("w1");

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <future>
 
+#include "common/ids.h"
 #include "common/log.h"
 #include "common/thread_name.h"
 
@@ -77,9 +78,15 @@ Supervisor::Supervisor(SupervisorOptions options) : options_(std::move(options))
 
 Supervisor::~Supervisor() { Stop(); }
 
-Result<pid_t> Supervisor::Spawn() {
+Result<pid_t> Supervisor::Spawn(Slot& slot) {
+  std::vector<std::string> args = argv_storage_;
+  const std::string tag = HexEncode(RandomBytes(4));
+  args.insert(args.end(), {"--owner-tag", tag});
+  if (!slot.lost.empty()) {
+    args.insert(args.end(), {"--lost-worker", slot.lost, "--lost-worker-exit", slot.lost_exit});
+  }
   std::vector<char*> argv;
-  for (std::string& arg : argv_storage_) {
+  for (std::string& arg : args) {
     argv.push_back(arg.data());
   }
   argv.push_back(nullptr);
@@ -93,6 +100,9 @@ Result<pid_t> Supervisor::Spawn() {
     ExecChild(options_.executable.c_str(), argv.data(), parent);
   }
   LogInfo("supervisor: started worker pid " + std::to_string(pid));
+  slot.tag = tag;
+  slot.lost.clear();
+  slot.lost_exit.clear();
   return pid;
 }
 
@@ -123,7 +133,7 @@ Status Supervisor::Start() {
       std::lock_guard lock(mu_);
       auto now = std::chrono::steady_clock::now();
       for (Slot& slot : slots_) {
-        Result<pid_t> pid = Spawn();
+        Result<pid_t> pid = Spawn(slot);
         if (!pid.ok()) {
           status = pid.status();
           slot.restart_at = now + options_.restart_backoff_initial;
@@ -156,11 +166,15 @@ void Supervisor::Watch() {
         slot.restart_at = now + slot.backoff;
         LogWarning("supervisor: worker pid " + std::to_string(slot.pid) + " " + how +
                    "; restarting it in " + std::to_string(slot.backoff.count()) + " ms");
+        if (reaped == slot.pid) {  // gone for certain: its jobs can be taken back
+          slot.lost = std::to_string(slot.pid) + ":" + slot.tag;
+          slot.lost_exit = how;
+        }
         slot.pid = 0;
         continue;
       }
       if (now >= slot.restart_at) {
-        Result<pid_t> pid = Spawn();
+        Result<pid_t> pid = Spawn(slot);
         if (pid.ok()) {
           slot.pid = *pid;
           slot.started = now;

@@ -13,8 +13,11 @@
 // than stdin/stdout/stderr are closed. A worker that exits while
 // the supervisor is running — a crash, a kill -9, an exit when stuck — is
 // restarted after a backoff that doubles while restarts come quickly (a worker
-// that lived at least a minute restarts at the initial delay); its job is
-// retried by the queue once its lease expires.
+// that lived at least a minute restarts at the initial delay). Each process
+// gets `--owner-tag <random>`; its replacement gets `--lost-worker pid:tag
+// --lost-worker-exit "<how it ended>"` and ends the dead one's attempts at
+// start (Queue::EndAttemptsOfOwner), so its jobs are retried without waiting
+// out their leases (which remain the fallback).
 //
 // Stop() sends SIGTERM to every worker (each finishes or releases its job and
 // exits 0), waits up to stop_grace, then sends SIGKILL to the rest and reaps
@@ -77,9 +80,15 @@ class Supervisor {
     std::chrono::steady_clock::time_point started;
     std::chrono::steady_clock::time_point restart_at;
     std::chrono::milliseconds backoff{0};
+    std::string tag;  // the running process's --owner-tag
+    // "pid:tag" of the process that died in this slot and how it ended,
+    // handed to its replacement (--lost-worker), which takes its jobs back.
+    std::string lost;
+    std::string lost_exit;
   };
 
-  Result<pid_t> Spawn();
+  // Starts the slot's next process (a fresh tag; the lost one, if any).
+  Result<pid_t> Spawn(Slot& slot);
   void Watch();
 
   SupervisorOptions options_;

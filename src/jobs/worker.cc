@@ -47,7 +47,7 @@ Status RunHandler(JobHandler& handler, JobContext& context) {
 
 Worker::Worker(Queue& queue, const HandlerRegistry& handlers, WorkerOptions options)
     : queue_(queue), handlers_(handlers), options_(std::move(options)) {
-  owner_prefix_ = options_.owner_prefix.empty() ? HostName() + ":" + std::to_string(getpid())
+  owner_prefix_ = options_.owner_prefix.empty() ? OwnerPrefix(getpid(), options_.owner_tag)
                                                 : options_.owner_prefix;
   if (options_.concurrency < 1) {
     options_.concurrency = 1;
@@ -58,6 +58,12 @@ Worker::Worker(Queue& queue, const HandlerRegistry& handlers, WorkerOptions opti
 }
 
 Worker::~Worker() { Stop(); }
+
+std::string Worker::OwnerPrefix(int64_t pid, const std::string& tag) {
+  std::string prefix = HostName() + ":" + std::to_string(pid);
+  if (!tag.empty()) prefix += ":" + tag;
+  return prefix;
+}
 
 std::string Worker::OwnerName(int slot) const {
   // A fresh suffix per claim would also do; per slot keeps logs readable, and

@@ -52,8 +52,13 @@ struct WorkerOptions {
   TimeLimitPolicy time_limits;
   std::chrono::milliseconds stuck_grace{30'000};
   bool exit_when_stuck = false;
-  // Prefix of this worker's lease owner names; "host:pid" when empty.
+  // Prefix of this worker's lease owner names; OwnerPrefix(getpid(),
+  // owner_tag) when empty.
   std::string owner_prefix;
+  // A token its supervisor gave this process, so that the supervisor can name
+  // its leases once it is gone (Queue::EndAttemptsOfOwner) without matching a
+  // process of the same pid and host name elsewhere (containers).
+  std::string owner_tag;
 };
 
 class Worker {
@@ -68,6 +73,10 @@ class Worker {
   // Runs the slots until Stop(). Returns OK after a clean stop (running jobs
   // finished or released).
   Status Run();
+
+  // "host:pid" or "host:pid:tag": what the lease owner names of the worker
+  // process `pid` on this machine start with; each slot adds ":slot".
+  static std::string OwnerPrefix(int64_t pid, const std::string& tag);
 
   // Asks Run to return: idle slots stop polling, running handlers are asked to
   // stop and their jobs released. Thread-safe, idempotent.

@@ -452,6 +452,46 @@ TEST_F(SupervisedJobsTest, ServeReplacesAWorkerKilledMidJobAndTheJobEndsDone) {
   EXPECT_EQ(client_->http().Get("/healthz").status, 200);
 }
 
+// With the default 30 s lease (here 60 s): serve's supervisor knows at once
+// that its worker died, and the replacement takes the job back at start, so
+// the user reads why within seconds, not once the lease has run out.
+class SupervisedLongLeaseJobsTest : public SupervisedJobsTest {
+ protected:
+  ServerHarness::Options ServerOptions() override {
+    return {.workers = 1, .env = {{"VIDMILL_LEASE_SECONDS", "60"}}};
+  }
+};
+
+TEST_F(SupervisedLongLeaseJobsTest, AKilledWorkersJobIsRetriedWithoutWaitingOutItsLease) {
+  std::vector<pid_t> workers = WaitForWorkers(1);
+  ASSERT_EQ(workers.size(), 1u);
+  std::string id = UploadLongClip();
+  ASSERT_TRUE(WaitUntilMidJob(id, workers[0]));
+  ASSERT_EQ(kill(workers[0], SIGKILL), 0);
+  const auto killed_at = steady_clock::now();
+
+  boost::json::object state;
+  while (steady_clock::now() - killed_at < seconds(20) && !state.contains("retryMessage")) {
+    state = client_->IngestionState(id);
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  ASSERT_TRUE(state.contains("retryMessage")) << boost::json::serialize(state);
+  EXPECT_EQ(Str(state["ingestionStatus"]), "IN_PROGRESS");
+  const std::string message = Str(state["retryMessage"]);
+  EXPECT_EQ(message.rfind("attempt 1 of 3 failed: the worker process running it (pid " +
+                              std::to_string(workers[0]) + ") was killed by signal 9",
+                          0),
+            0u)
+      << message;
+
+  state = WaitForStableIngestion(id);
+  ASSERT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+  EXPECT_LT(steady_clock::now() - killed_at, seconds(50));  // the lease was 60 s
+  std::vector<jobs::Job> jobs = JobsOf(id);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].attempts, 2);
+}
+
 // The database URL may carry a password: the operator keeps it out of `ps` by
 // setting VIDMILL_DATABASE, so the supervised workers inherit it from the
 // environment instead of getting it on their command lines.
