@@ -43,4 +43,8 @@ struct ApiContext {
 
 void RegisterHealthRoutes(http::Router& router, ApiContext& context);
 
+// What a node answers while it waits for its database at start-up: /healthz
+// 200 ({"status": "starting"}), /readyz and every other path 503.
+void RegisterStartingRoutes(http::Router& router);
+
 }  // namespace vidmill::api

@@ -24,4 +24,15 @@ void RegisterHealthRoutes(http::Router& router, ApiContext& context) {
   });
 }
 
+void RegisterStartingRoutes(http::Router& router) {
+  router.Add("GET", "/healthz", [](http::Request&) -> Result<http::Response> {
+    return http::Response::Json(boost::json::object{{"status", "starting"}});
+  });
+  router.Add("GET", "/readyz", [](http::Request&) -> Result<http::Response> {
+    return Status::Unavailable("not ready: waiting for the database").WithRetryAfter(5);
+  });
+  router.SetUnmatched(
+      Status::Unavailable("the server is starting: waiting for its database").WithRetryAfter(5));
+}
+
 }  // namespace vidmill::api

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <strings.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -154,8 +155,60 @@ int RunServe(int argc, char** argv) {
   context.config.data_dir = store->data_dir;
   context.config.media_dir = store->media_dir;
 
-  Result<std::unique_ptr<storage::Database>> db =
-      OpenDatabaseWhenUp(store->database_url, "vidmill serve");
+  http::ServerOptions options;
+  options.listen = flags->Get("listen");
+  options.public_url = flags->Get("public-url");
+  while (!options.public_url.empty() && options.public_url.back() == '/') {
+    options.public_url.pop_back();
+  }
+  options.handler_threads = static_cast<int>(*http_threads);
+  options.header_timeout_seconds = static_cast<int>(*header_timeout);
+  options.idle_timeout_seconds = static_cast<int>(*idle_timeout);
+  options.body_chunk_timeout_seconds = static_cast<int>(*body_timeout);
+  options.max_connections_per_client = static_cast<int>(*per_client);
+  options.trusted_proxies = *trusted_proxies;
+  options.rfc7239_forwarded = rfc7239;
+  // Set once the database is open; until then no route takes a body.
+  std::atomic<api::AccountAuthenticator*> body_checker{nullptr};
+  options.check_before_body = [&body_checker](const http::Request& request) -> Status {
+    api::AccountAuthenticator* checker = body_checker.load();
+    return checker == nullptr ? Status::Ok() : checker->CheckBeforeBody(request);
+  };
+
+  // A node whose database is not up yet listens anyway: /healthz answers (the
+  // process is alive: an orchestrator's liveness probe must not restart it in
+  // a loop), /readyz and every other route answer 503 until it is ready, when
+  // the full router replaces this one. The "listening on" line is printed then.
+  http::Router starting_router;
+  api::RegisterStartingRoutes(starting_router);
+  http::Router router;  // the full one, filled once the database is open
+  http::Server server(options, &starting_router);
+  std::thread early_runner;
+  int early_port = 0;
+  struct StopEarlyServer {
+    http::Server& server;
+    std::thread& runner;
+    ~StopEarlyServer() {
+      if (!runner.joinable()) return;
+      server.Stop();
+      runner.join();
+    }
+  } stop_early_server{server, early_runner};
+
+  Result<std::unique_ptr<storage::Database>> db = storage::OpenDatabase(store->database_url);
+  if (!db.ok() && db.status().code() == Code::kUnavailable) {
+    std::fprintf(stderr, "vidmill serve: %s\n", db.status().message().c_str());
+    Result<int> bound = server.Start();
+    if (!bound.ok()) {
+      std::fprintf(stderr, "vidmill serve: %s\n", bound.status().message().c_str());
+      return 1;
+    }
+    early_port = *bound;
+    LogInfo("waiting for the database; meanwhile /healthz answers on port " +
+            std::to_string(early_port) + " and every other route 503");
+    early_runner = std::thread([&server] { server.Run(); });
+    db = OpenDatabaseWhenUp(store->database_url, "vidmill serve");
+  }
   if (!db.ok()) {
     std::fprintf(stderr, "vidmill serve: %s\n", db.status().message().c_str());
     return db.status().code() == Code::kCancelled ? 0 : 1;
@@ -166,6 +219,7 @@ int RunServe(int argc, char** argv) {
       context.db, context.clock,
       accounts::AccountOptions{*ttl, *leeway, /*max_concurrent_hashes=*/2});
   api::AccountAuthenticator authenticator(&account_service);
+  body_checker.store(&authenticator);
   context.accounts = &account_service;
   context.auth = &authenticator;
   Result<std::optional<accounts::DemoUser>> demo = account_service.CreateDemoUserIfEmpty();
@@ -199,35 +253,31 @@ int RunServe(int argc, char** argv) {
     return engine::HasFilterStage(name);
   };
 
-  http::Router router;
   api::RegisterHealthRoutes(router, context);
   api::RegisterAccountsRoutes(router, context);
   api::RegisterProcessingRoutes(router, context);
   api::RegisterVideosRoutes(router, context);
   api::RegisterMediaRoutes(router, context);
 
-  http::ServerOptions options;
-  options.listen = flags->Get("listen");
-  options.public_url = flags->Get("public-url");
-  while (!options.public_url.empty() && options.public_url.back() == '/') {
-    options.public_url.pop_back();
+  // Media work happens in worker processes, never here.
+  jobs::SupervisorOptions supervisor_options;
+  supervisor_options.workers = static_cast<int>(*workers);
+  supervisor_options.worker_args = {"--media-dir", store->media_dir, "--data-dir", store->data_dir};
+  jobs::Supervisor supervisor(supervisor_options);
+  if (Status started = supervisor.Start(); !started.ok()) {
+    std::fprintf(stderr, "vidmill serve: cannot start workers: %s\n", started.message().c_str());
+    return 1;
   }
-  options.handler_threads = static_cast<int>(*http_threads);
-  options.header_timeout_seconds = static_cast<int>(*header_timeout);
-  options.idle_timeout_seconds = static_cast<int>(*idle_timeout);
-  options.body_chunk_timeout_seconds = static_cast<int>(*body_timeout);
-  options.max_connections_per_client = static_cast<int>(*per_client);
-  options.trusted_proxies = *trusted_proxies;
-  options.rfc7239_forwarded = rfc7239;
-  options.check_before_body = [&authenticator](const http::Request& request) {
-    return authenticator.CheckBeforeBody(request);
-  };
-  http::Server server(options, &router);
-  Result<int> port = server.Start();
+
+  Result<int> port = early_port > 0 ? Result<int>(early_port) : server.Start();
   if (!port.ok()) {
     std::fprintf(stderr, "vidmill serve: %s\n", port.status().message().c_str());
     return 1;
   }
+  // From here on the full routes answer (on a node that listened while it
+  // waited for the database, in place of the starting ones).
+  body_checker.store(&authenticator);
+  server.SetRouter(&router);
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
   std::printf("vidmill: listening on http://%s:%d\n", host.c_str(), *port);
   std::fflush(stdout);
@@ -238,17 +288,6 @@ int RunServe(int argc, char** argv) {
             (options.rfc7239_forwarded ? "Forwarded" : "X-Forwarded-For") +
             " when the peer is in " +
             options.trusted_proxies.ToString());
-  }
-
-  // Media work happens in worker processes, never here.
-  jobs::SupervisorOptions supervisor_options;
-  supervisor_options.workers = static_cast<int>(*workers);
-  supervisor_options.worker_args = {"--media-dir", store->media_dir, "--data-dir",
-                                    store->data_dir};
-  jobs::Supervisor supervisor(supervisor_options);
-  if (Status started = supervisor.Start(); !started.ok()) {
-    std::fprintf(stderr, "vidmill serve: cannot start workers: %s\n", started.message().c_str());
-    return 1;
   }
 
   // The media sweep again while serving, not only at start-up: what a crash
@@ -267,7 +306,11 @@ int RunServe(int argc, char** argv) {
             "; finishing in-flight requests");
     server.Stop();
   });
-  server.Run();
+  if (early_runner.joinable()) {
+    early_runner.join();  // serving since the wait for the database
+  } else {
+    server.Run();
+  }
   // Run() returns only after Stop(); wake the watcher if Stop came from elsewhere.
   pthread_kill(signal_watcher.native_handle(), SIGTERM);
   signal_watcher.join();

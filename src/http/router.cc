@@ -57,7 +57,9 @@ Router::Match Router::Find(Request& request) const {
     match.stream = route.stream ? &route.stream : nullptr;
     return match;
   }
-  if (allowed.empty()) {
+  if (allowed.empty() && unmatched_) {
+    match.error = *unmatched_;
+  } else if (allowed.empty()) {
     match.error = Status::NotFound("no such endpoint: " + request.path);
   } else {
     for (const std::string& method : allowed) {

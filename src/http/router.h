@@ -17,6 +17,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,10 @@ class Router {
   // Fills request.params on success.
   Match Find(Request& request) const;
 
+  // What a path no route takes answers instead of 404 (a server still
+  // starting answers 503 for the routes it does not have yet).
+  void SetUnmatched(Status status) { unmatched_ = std::move(status); }
+
  private:
   struct Route {
     std::string method;
@@ -55,6 +60,7 @@ class Router {
   };
   static std::vector<std::string> Split(std::string_view path);
   std::vector<Route> routes_;
+  std::optional<Status> unmatched_;
 };
 
 }  // namespace vidmill::http

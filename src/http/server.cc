@@ -324,6 +324,8 @@ class Server::Impl {
     pool_.join();
   }
 
+  void SetRouter(const Router* router) { router_.store(router); }
+
   void Stop() {
     asio::post(ioc_, [this] {
       if (stopping_.exchange(true)) return;
@@ -595,7 +597,7 @@ class Server::Impl {
       }
       Router::Match match;
       if (early.ok()) {
-        match = router_->Find(request);
+        match = router_.load()->Find(request);
         if (!match.handler && !match.stream) early = match.error;
       }
 
@@ -959,7 +961,7 @@ class Server::Impl {
   }
 
   ServerOptions options_;
-  const Router* router_;
+  std::atomic<const Router*> router_;
   asio::io_context ioc_;
   asio::thread_pool pool_;
   tcp::acceptor acceptor_;
@@ -983,5 +985,6 @@ Server::~Server() = default;
 Result<int> Server::Start() { return impl_->Start(); }
 void Server::Run() { impl_->Run(); }
 void Server::Stop() { impl_->Stop(); }
+void Server::SetRouter(const Router* router) { impl_->SetRouter(router); }
 
 }  // namespace vidmill::http

@@ -84,6 +84,10 @@ class Server {
   void Run();
   // Begins a graceful stop. Idempotent; safe from any thread.
   void Stop();
+  // Routes the requests read from now on with `router` (which must outlive
+  // the server): a server listening before it is ready (serve waiting for its
+  // database) swaps its health-only router for the full one. Any thread.
+  void SetRouter(const Router* router);
 
  private:
   class Impl;

@@ -180,12 +180,10 @@ TEST_P(QueueTest, HeartbeatRenewsTheLeaseAndRecordsProgress) {
 // became of it, long before its leases would expire; another process's jobs,
 // even one whose owner name merely starts the same way, are left alone.
 TEST_P(QueueTest, TheJobsOfALostWorkerAreTakenBackBeforeTheirLeasesExpire) {
-  std::string lost = Add();
-  std::string other = Add();
-  std::string similar = Add();
-  MustClaim("host:12:ab:0");
-  MustClaim("host:13:cd:0");
-  MustClaim("host:12:abc:0");
+  for (int i = 0; i < 3; ++i) Add();
+  const std::string lost = MustClaim("host:12:ab:0").id;
+  const std::string other = MustClaim("host:13:cd:0").id;
+  const std::string similar = MustClaim("host:12:abc:0").id;
   random_ = 0.0;
   Result<int> moved =
       queue_->EndAttemptsOfOwner("host:12:ab:", "the worker process running it was killed");

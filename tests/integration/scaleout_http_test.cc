@@ -427,6 +427,22 @@ TEST(ScaleOutHttpTest, ANodeWhoseMediaDirLacksTheStoresUploadsRefusesToStart) {
   EXPECT_EQ(right.exit_code, 124) << right.err;  // still running when timeout stopped it
 }
 
+// A loopback port nothing listens on now (bound, read, released).
+int FreeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof(address);
+  int port = -1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
 // A node started while PostgreSQL is down (its host boots later) waits for it
 // and then serves, as docs/scale-out.md says; it had exited 1 ("database
 // unavailable: cannot connect to the database server").
@@ -454,17 +470,42 @@ TEST(ScaleOutHttpTest, ANodeStartedBeforePostgresWaitsForIt) {
   }
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << " " << waiting.Log();
 
+  // While it waits it listens: /healthz says it is alive (a liveness probe
+  // must not restart it in a loop; there had been no listener at all), and
+  // /readyz and the API answer 503 with a JSON error.
+  const int port = FreeLoopbackPort();
+  ASSERT_GT(port, 0);
   std::thread later([&] {
-    std::this_thread::sleep_for(seconds(3));
+    HttpClient early(port);
+    HttpResponse health;
+    for (int i = 0; i < 100 && health.status != 200; ++i) {
+      std::this_thread::sleep_for(milliseconds(50));
+      health = early.Get("/healthz");
+    }
+    EXPECT_EQ(health.status, 200) << health.body;
+    EXPECT_NE(health.body.find("\"starting\""), std::string::npos) << health.body;
+    HttpResponse ready = early.Get("/readyz");
+    EXPECT_EQ(ready.status, 503) << ready.body;
+    EXPECT_NE(ready.body.find("waiting for the database"), std::string::npos) << ready.body;
+    HttpResponse api = early.Get("/videos/v1/videos");
+    EXPECT_EQ(api.status, 503) << api.body;
+    EXPECT_EQ(api.Header("Retry-After"), "5");
+    EXPECT_NE(api.body.find("\"exception\":\"ServiceUnavailableException\""), std::string::npos)
+        << api.body;
     Status resumed = (*cluster)->Resume();
     EXPECT_TRUE(resumed.ok()) << resumed.ToString();
   });
   ServerHarness node(
-      ServerHarness::Options{.workers = 1, .extra_flags = {"--database", (*cluster)->admin_url()}});
+      ServerHarness::Options{.workers = 1,
+                             .extra_flags = {"--database", (*cluster)->admin_url(), "--listen",
+                                             "127.0.0.1:" + std::to_string(port)}});
   later.join();
   ASSERT_TRUE(node.running()) << node.ServerLog();
+  EXPECT_EQ(node.port(), port);
   HttpClient client(node.port());
   EXPECT_EQ(client.Get("/readyz").status, 200);
+  EXPECT_NE(client.Get("/healthz").body.find("\"ok\""), std::string::npos);
+  EXPECT_EQ(client.Get("/videos/v1/videos").status, 401);  // the full routes now
   EXPECT_NE(node.ServerLog().find("retrying in"), std::string::npos) << node.ServerLog();
 }
 
