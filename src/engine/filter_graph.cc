@@ -148,6 +148,22 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
     return Status::InvalidArgument("clarityBoost applies only with the pabsr1 scaler");
   }
   const bool resize = spec.width != spec.source_width || spec.height != spec.source_height;
+  if (keep_fields && (!spec.scaler.empty() || resize) && spec.height % 4 != 0 &&
+      !spec.source_colour.rgb) {
+    // Fields of an odd number of lines: libswscale writes past its buffers
+    // when it scales into 4:2:0 fields whose chroma would be half a line
+    // (a 576i clip made 574 lines high killed the worker with a corrupted
+    // heap). The size rules allow such heights only for output whose chroma
+    // has every line (4:2:2, 4:4:4, 4:1:1), so the pictures take that format,
+    // field by field, before they are scaled.
+    const AVPixFmtDescriptor* output =
+        av_pix_fmt_desc_get(av_get_pix_fmt(spec.pixel_format.c_str()));
+    if (output == nullptr || output->log2_chroma_h != 0) {
+      return Status::InvalidArgument("interlaced " + spec.pixel_format +
+                                     " output needs a height that is a multiple of 4");
+    }
+    steps.push_back(Graph("scale=interl=1,format=pix_fmts=" + spec.pixel_format));
+  }
   if (!spec.scaler.empty() || resize) {
     const std::string scaler = spec.scaler.empty() ? "scale" : spec.scaler;
     if (scaler == "pabsr1" || scaler == "dvres") {

@@ -259,6 +259,47 @@ TEST(TranscodeTest, ScanningFormsSetTheFieldOrder) {
   EXPECT_EQ(kept->width, 640);
 }
 
+// Interlaced 4:2:0 kept interlaced, scaled to a height whose fields have an
+// odd number of lines (238: fields of 119), into 4:2:2. libswscale, scaling
+// fields straight into 4:2:0 of half a chroma line, corrupted the heap and
+// killed the worker ("malloc_consolidate(): invalid chunk size"); the
+// pictures now take the 4:2:2 format before they are scaled.
+TEST(TranscodeTest, FieldsOfAnOddNumberOfLinesFrom420AreScaledSafely) {
+  test::TempDir dir;
+  const std::string input = dir.path() + "/i420.mov";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=50 -t 0.4 "
+             "-vf tinterlace=mode=interleave_top,setfield=tff -c:v libx264 "
+             "-preset ultrafast -flags +ildct+ilme -pix_fmt yuv420p '" +
+             input + "'"));
+  // The own scalers: filters_test's OwnScalersMakeOddFieldsFrom420….
+  for (const std::string scaler : {"", "scale"}) {
+    SCOPED_TRACE("scaler '" + scaler + "'");
+    TranscodeSpec spec = Base();
+    spec.codec = "prores";
+    spec.profile = "standard";
+    spec.pixel_format = "yuv422p10le";
+    spec.source_interlaced = spec.interlaced_output = true;
+    spec.source_top_field_first = spec.top_field_first = true;
+    spec.scaler = scaler;
+    spec.height = 238;
+    auto probe = RunSpec(spec, input, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    EXPECT_EQ(probe->height, 238);
+    EXPECT_EQ(probe->pix_fmt, "yuv422p10le");
+    EXPECT_EQ(probe->field_order, "tt");
+    EXPECT_EQ(probe->frames, 10);
+  }
+  // 4:2:0 output cannot have such fields: refused, not attempted.
+  TranscodeSpec spec = Base();
+  spec.source_interlaced = spec.interlaced_output = true;
+  spec.height = 238;
+  auto refused = RunSpec(spec, input, "mov", dir);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("multiple of 4"), std::string::npos)
+      << refused.status().ToString();
+}
+
 TEST(TranscodeTest, InterlacedDnxhdAndXdcamAt1080i) {
   // 1080i25 bottom field first in; DNxHD and XDCAM 1080i are top field first,
   // so the fields are swapped (fieldorder) and kept interlaced.

@@ -267,5 +267,47 @@ TEST(RegisterFiltersTest, TheChainConvertsAFormatTheFiltersDoNotTake) {
   }
 }
 
+// Interlaced 4:2:0 kept interlaced and scaled by an own scaler to fields of
+// an odd number of lines (30: fields of 15) into 4:2:2: the chain converts to
+// 4:2:2 first, so the scaler never makes 4:2:0 fields of half a chroma line.
+TEST(RegisterFiltersTest, OwnScalersMakeOddFieldsFrom420ThroughTheOutputFormat) {
+  RegisterBuiltInFilters();
+  for (const char* scaler : {"pabsr1", "dvres"}) {
+    engine::TranscodeSpec spec;
+    spec.codec = "prores";
+    spec.pixel_format = "yuv422p10le";
+    spec.source_width = spec.width = 64;
+    spec.source_height = 32;
+    spec.height = 30;
+    spec.source_fps = spec.fps = 25;
+    spec.source_interlaced = spec.interlaced_output = true;
+    spec.source_top_field_first = spec.top_field_first = true;
+    spec.scaler = scaler;
+    auto steps = engine::BuildVideoSteps(spec, 0);
+    ASSERT_TRUE(steps.ok()) << scaler << ": " << steps.status().ToString();
+    engine::VideoFormat input = Input32x16();
+    input.width = 64;
+    input.height = 32;
+    auto chain = engine::VideoFilterChain::Create(*steps, input, 1);
+    ASSERT_TRUE(chain.ok()) << scaler << ": " << chain.status().ToString();
+    int frames = 0;
+    auto sink = [&](AVFrame* frame) {
+      EXPECT_EQ(frame->format, AV_PIX_FMT_YUV422P10LE) << scaler;
+      EXPECT_EQ(frame->width, 64) << scaler;
+      EXPECT_EQ(frame->height, 30) << scaler;
+      ++frames;
+      return Status::Ok();
+    };
+    for (int64_t pts = 0; pts < 4; ++pts) {
+      engine::FramePtr frame = MakeFrame(64, 32, pts);
+      frame->interlaced_frame = 1;
+      frame->top_field_first = 1;
+      ASSERT_TRUE((*chain)->Push(frame.get(), sink).ok()) << scaler;
+    }
+    ASSERT_TRUE((*chain)->Push(nullptr, sink).ok()) << scaler;
+    EXPECT_EQ(frames, 4) << scaler;
+  }
+}
+
 }  // namespace
 }  // namespace vidmill::filters
