@@ -575,8 +575,11 @@ class FileBlobStore final : public BlobStore {
 
   Result<BlobInfo> PutFile(std::string_view video_id, std::string_view name,
                            const std::string& source_path) override {
-    RETURN_IF_ERROR(CheckSegments(video_id, name));
-    ASSIGN_OR_RETURN(std::string dir, EnsureVideoDir(video_id));
+    ASSIGN_OR_RETURN(BlobInfo prepared, PrepareFile(source_path));
+    return PublishFile(video_id, name, source_path, prepared);
+  }
+
+  Result<BlobInfo> PrepareFile(const std::string& source_path) override {
     Fd fd(::open(source_path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid()) return ErrnoStatus("cannot open", source_path, errno);
     struct stat st {};
@@ -597,13 +600,38 @@ class FileBlobStore final : public BlobStore {
       sha.Update(std::string_view(buffer.data(), static_cast<size_t>(n)));
       total += static_cast<uint64_t>(n);
     }
-    std::string final_path = dir + "/" + std::string(name);
     if (::fsync(fd.get()) != 0) return ErrnoStatus("cannot sync", source_path, errno);
+    BlobInfo info;
+    info.size = total;
+    info.sha256_hex = sha.HexDigest();
+    info.modified_at_ms = MtimeMillis(st);
+    return info;
+  }
+
+  Result<BlobInfo> PublishFile(std::string_view video_id, std::string_view name,
+                               const std::string& source_path, const BlobInfo& prepared) override {
+    RETURN_IF_ERROR(CheckSegments(video_id, name));
+    ASSIGN_OR_RETURN(std::string dir, EnsureVideoDir(video_id));
+    std::string final_path = dir + "/" + std::string(name);
     if (::rename(source_path.c_str(), final_path.c_str()) != 0) {
-      if (errno != EXDEV) return ErrnoStatus("cannot publish", final_path, errno);
+      const int err = errno;
+      struct stat there {};
+      if (err == ENOENT && ::access(source_path.c_str(), F_OK) != 0 &&
+          ::stat(final_path.c_str(), &there) == 0 &&
+          static_cast<uint64_t>(there.st_size) == prepared.size) {
+        // Moved by an earlier try of the same publication (a completion
+        // retried after its transaction failed).
+        BlobInfo info = prepared;
+        info.modified_at_ms = MtimeMillis(there);
+        return info;
+      }
+      if (err != EXDEV) return ErrnoStatus("cannot publish", final_path, err);
       // Another filesystem: copy through a writer (which hashes and publishes
       // atomically), then drop the source.
+      Fd fd(::open(source_path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd.valid()) return ErrnoStatus("cannot open", source_path, errno);
       ASSIGN_OR_RETURN(std::unique_ptr<BlobWriter> writer, Create(video_id, name));
+      std::vector<char> buffer(kCopyBuffer);
       uint64_t offset = 0;
       while (true) {
         ssize_t n = ::pread(fd.get(), buffer.data(), buffer.size(), static_cast<off_t>(offset));
@@ -620,12 +648,9 @@ class FileBlobStore final : public BlobStore {
       return info;
     }
     RETURN_IF_ERROR(FsyncDir(dir));
-    BlobInfo info;
-    info.size = total;
-    info.sha256_hex = sha.HexDigest();
+    BlobInfo info = prepared;
     struct stat published {};
-    info.modified_at_ms =
-        ::stat(final_path.c_str(), &published) == 0 ? MtimeMillis(published) : MtimeMillis(st);
+    if (::stat(final_path.c_str(), &published) == 0) info.modified_at_ms = MtimeMillis(published);
     return info;
   }
 

@@ -150,6 +150,20 @@ class BlobStore {
   virtual Result<BlobInfo> PutFile(std::string_view video_id, std::string_view name,
                                    const std::string& source_path) = 0;
 
+  // PutFile in two halves, for a caller that must publish quickly — inside the
+  // database transaction that says the file is current (a job's completion,
+  // fenced on its lease), so that a worker that lost its lease cannot put
+  // files over a newer job's. PrepareFile is the slow half: it reads the file
+  // once for its size and SHA-256 and fsyncs it. PublishFile moves it into
+  // place (rename and directory fsync; a copy when on another filesystem)
+  // and returns `prepared` with the published file's mtime. Publishing again
+  // a file that is in place already (the source gone, the blob of its size
+  // there: a retried transaction) succeeds.
+  virtual Result<BlobInfo> PrepareFile(const std::string& source_path) = 0;
+  virtual Result<BlobInfo> PublishFile(std::string_view video_id, std::string_view name,
+                                       const std::string& source_path,
+                                       const BlobInfo& prepared) = 0;
+
   // Opens a blob for reading. NotFound when it does not exist.
   virtual Result<std::unique_ptr<BlobReader>> Open(std::string_view video_id,
                                                    std::string_view name) = 0;

@@ -386,6 +386,35 @@ TEST_F(BlobStoreTest, TempPathAndPutFile) {
             Code::kNotFound);
 }
 
+// PutFile's two halves: the slow one (hash, sync) leaves the file where it
+// is; the quick one moves it into place, and succeeds again for a file that
+// is in place already (a completion retried after its transaction failed).
+TEST_F(BlobStoreTest, PrepareThenPublishAndPublishAgain) {
+  auto temp = store_->TempPath(kVideo, "web.mp4");
+  ASSERT_TRUE(temp.ok());
+  { std::ofstream(*temp) << "abc"; }
+  auto prepared = store_->PrepareFile(*temp);
+  ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
+  EXPECT_EQ(prepared->size, 3u);
+  EXPECT_EQ(prepared->sha256_hex,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_TRUE(fs::exists(*temp));
+  EXPECT_FALSE(*store_->Exists(kVideo, "web.mp4"));
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto published = store_->PublishFile(kVideo, "web.mp4", *temp, *prepared);
+    ASSERT_TRUE(published.ok()) << attempt << ": " << published.status().ToString();
+    EXPECT_EQ(published->sha256_hex, prepared->sha256_hex);
+    EXPECT_FALSE(fs::exists(*temp));
+  }
+  auto reader = store_->Open(kVideo, "web.mp4");
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ(ReadAll(**reader), "abc");
+  // A missing source whose blob is not the prepared one is an error.
+  storage::BlobInfo other = *prepared;
+  other.size = 4;
+  EXPECT_FALSE(store_->PublishFile(kVideo, "web.mp4", *temp, other).ok());
+}
+
 TEST_F(BlobStoreTest, DeleteBlobAndVideo) {
   for (const char* name : {"original", "web.mp4"}) {
     auto writer = store_->Create(kVideo, name);

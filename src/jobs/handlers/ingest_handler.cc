@@ -76,23 +76,37 @@ Status IngestHandler::Run(JobContext& context) {
   if (report->quality) {
     result.quality_json = boost::json::serialize(report->quality->ToJson());
   }
+  // The files are read, hashed and synced now, and moved into place inside
+  // the completion's transaction, which is fenced on this attempt's lease: a
+  // worker that lost the job (a newer upload superseded it, its lease ran
+  // out while it stalled) never gets there. Renamed before, a stalled
+  // worker's thumbnails and web preview had replaced those of the newer
+  // upload, which then showed another clip (audit 13).
+  struct Prepared {
+    std::string name;
+    std::string path;
+    storage::BlobInfo info;
+  };
+  std::vector<Prepared> prepared;
   if (full) {
     for (int thumbnail_idx = 0; thumbnail_idx < report->thumbnails_written; ++thumbnail_idx) {
-      RETURN_IF_ERROR(context.CheckStop());
-      RETURN_IF_ERROR(blobs_
-                          .PutFile(video_id, storage::ThumbnailBlobName(thumbnail_idx),
-                                   outputs.thumbnail_paths[thumbnail_idx])
-                          .status());
+      prepared.push_back(
+          {storage::ThumbnailBlobName(thumbnail_idx), outputs.thumbnail_paths[thumbnail_idx], {}});
     }
     result.thumbnail_count = report->thumbnails_written;
     if (report->web_preview_written) {
-      RETURN_IF_ERROR(context.CheckStop());
-      RETURN_IF_ERROR(
-          blobs_.PutFile(video_id, storage::kWebPreviewBlob, outputs.web_preview_path).status());
+      prepared.push_back({std::string(storage::kWebPreviewBlob), outputs.web_preview_path, {}});
       result.web_video_available = true;
     }
   }
-  Status completed = context.Complete([&](storage::Session& session) {
+  for (Prepared& file : prepared) {
+    ASSIGN_OR_RETURN(file.info, blobs_.PrepareFile(file.path));
+  }
+  RETURN_IF_ERROR(context.CheckStop());
+  Status completed = context.Complete([&](storage::Session& session) -> Status {
+    for (const Prepared& file : prepared) {
+      RETURN_IF_ERROR(blobs_.PublishFile(video_id, file.name, file.path, file.info).status());
+    }
     return CommitIngestion(session, video_id, result, clock_.NowMillis());
   });
   if (completed.code() == Code::kCancelled) {

@@ -134,17 +134,21 @@ Status ProcessHandler::Run(JobContext& context) {
   if (!probed.ok()) return probed.status().Annotate("probing the processed file");
   std::string output_metadata = boost::json::serialize(probed->metadata.ToJson());
 
+  // Hashed and synced now, moved into place inside the completion's
+  // transaction (fenced on this attempt's lease), as ingestion does: a worker
+  // that lost the job cannot replace the file of the attempt that has it.
+  ASSIGN_OR_RETURN(storage::BlobInfo prepared, blobs_.PrepareFile(output));
   RETURN_IF_ERROR(context.CheckStop());
-  ASSIGN_OR_RETURN(storage::BlobInfo published,
-                   blobs_.PutFile(child_id, storage::kProcessedBlob, output));
   videos::MediaFile file;
   file.file_name = videos::ProcessedFileName(source.file_name.value_or(source.name), extension);
-  file.size = static_cast<int64_t>(published.size);
+  file.size = static_cast<int64_t>(prepared.size);
   file.file_type = MimeTypeFor(plan.container);
   file.container = probed->metadata.long_container_name;
-  file.sha256_hex = published.sha256_hex;
-  file.modified_at_ms = published.modified_at_ms;
+  file.sha256_hex = prepared.sha256_hex;
   Status completed = context.Complete([&](storage::Session& session) -> Status {
+    ASSIGN_OR_RETURN(storage::BlobInfo published,
+                     blobs_.PublishFile(child_id, storage::kProcessedBlob, output, prepared));
+    file.modified_at_ms = published.modified_at_ms;
     int64_t now = clock_.NowMillis();
     RETURN_IF_ERROR(videos::RecordProcessedMedia(session, child_id, file, now));
     return videos::CompleteProcessing(session, child_id, output_metadata, now);

@@ -1,0 +1,217 @@
+#include "jobs/handlers/ingest_handler.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+
+#include "common/ids.h"
+#include "engine/test_media.h"
+#include "jobs/ingestion_state.h"
+#include "jobs/queue.h"
+#include "storage/backend_test.h"
+#include "storage/blob_store.h"
+#include "storage/scratch_database.h"
+#include "tests/support/temp_dir.h"
+#include "videos/video_store.h"
+
+namespace vidmill::jobs {
+namespace {
+
+// The real file store, with a moment chosen by the test: `stall` runs once,
+// when the handler first hands a finished file to the store — the moment a
+// worker that stalls there (a GC or NFS pause, SIGSTOP) loses its job.
+class StallingBlobStore final : public storage::BlobStore {
+ public:
+  StallingBlobStore(storage::BlobStore& real, std::function<void()> stall)
+      : real_(real), stall_(std::move(stall)) {}
+
+  Result<storage::BlobInfo> PutFile(std::string_view video_id, std::string_view name,
+                                    const std::string& source_path) override {
+    Stall();
+    return real_.PutFile(video_id, name, source_path);
+  }
+  Result<storage::BlobInfo> PrepareFile(const std::string& source_path) override {
+    Stall();
+    return real_.PrepareFile(source_path);
+  }
+  Result<storage::BlobInfo> PublishFile(std::string_view video_id, std::string_view name,
+                                        const std::string& source_path,
+                                        const storage::BlobInfo& prepared) override {
+    return real_.PublishFile(video_id, name, source_path, prepared);
+  }
+  Result<std::unique_ptr<storage::BlobWriter>> Create(std::string_view video_id,
+                                                      std::string_view name) override {
+    return real_.Create(video_id, name);
+  }
+  Result<std::string> TempPath(std::string_view video_id, std::string_view name) override {
+    return real_.TempPath(video_id, name);
+  }
+  Result<std::unique_ptr<storage::BlobReader>> Open(std::string_view video_id,
+                                                    std::string_view name) override {
+    return real_.Open(video_id, name);
+  }
+  Result<bool> Exists(std::string_view video_id, std::string_view name) override {
+    return real_.Exists(video_id, name);
+  }
+  Result<uint64_t> Size(std::string_view video_id, std::string_view name) override {
+    return real_.Size(video_id, name);
+  }
+  Status DeleteBlob(std::string_view video_id, std::string_view name) override {
+    return real_.DeleteBlob(video_id, name);
+  }
+  Status Delete(std::string_view video_id) override { return real_.Delete(video_id); }
+  Result<std::string> LocalPath(std::string_view video_id, std::string_view name) override {
+    return real_.LocalPath(video_id, name);
+  }
+  Status CheckAvailable() override { return real_.CheckAvailable(); }
+  Status CheckWritable() override { return real_.CheckWritable(); }
+  Status Adopt(bool database_has_media) override { return real_.Adopt(database_has_media); }
+  Result<std::string> MarkerOwner() override { return real_.MarkerOwner(); }
+  Status SetMarkerOwner(const std::string& installation_id) override {
+    return real_.SetMarkerOwner(installation_id);
+  }
+  Result<std::vector<std::string>> VideoIds() override { return real_.VideoIds(); }
+  Result<storage::SweepStats> SweepOrphans(const std::set<std::string>& known_video_ids,
+                                           TimePoint now,
+                                           std::chrono::seconds orphan_grace,
+                                           std::chrono::seconds temp_max_age) override {
+    return real_.SweepOrphans(known_video_ids, now, orphan_grace, temp_max_age);
+  }
+
+ private:
+  void Stall() {
+    if (stall_) std::exchange(stall_, nullptr)();
+  }
+  storage::BlobStore& real_;
+  std::function<void()> stall_;
+};
+
+class IngestHandlerTest : public storage::BackendTest {
+ protected:
+  void SetUp() override {
+    OpenScratchDatabase();
+    if (IsSkipped() || HasFatalFailure()) return;
+    auto blobs = storage::OpenFileBlobStore(dir_.path() + "/media");
+    ASSERT_TRUE(blobs.ok()) << blobs.status().ToString();
+    blobs_ = std::move(*blobs);
+    Status status = db_->Transaction([&](storage::Session& s) -> Status {
+      const std::string team = NewId();
+      const std::string project = NewId();
+      RETURN_IF_ERROR(s.Execute("INSERT INTO teams (id, name, created_at, updated_at) "
+                                "VALUES (?, 'team', 1, 1)",
+                                {team})
+                          .status());
+      RETURN_IF_ERROR(s.Execute("INSERT INTO projects (id, team_id, name, is_default, "
+                                "created_at, updated_at) VALUES (?, ?, 'default', 1, 1, 1)",
+                                {project, team})
+                          .status());
+      ASSIGN_OR_RETURN(
+          videos::Video video,
+          videos::InsertVideo(
+              s,
+              videos::NewVideo{
+                  .team_id = team, .project_id = project, .user_id = NewId(), .name = "clip"},
+              clock_.NowMillis()));
+      video_id_ = video.id;
+      return Status::Ok();
+    });
+    ASSERT_TRUE(status.ok()) << status.ToString();
+  }
+
+  Status EnqueueFullIngestion() {
+    return db_->Transaction([&](storage::Session& s) -> Status {
+      return EnqueueIngestion(s, video_id_, IngestionKind::kFull, clock_).status();
+    });
+  }
+
+  std::string ReadBlob(const std::string& name) {
+    auto path = blobs_->LocalPath(video_id_, name);
+    if (!path.ok()) return "";
+    std::ifstream in(*path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  test::TempDir dir_;
+  FakeClock clock_{1'700'000'000'000};
+  std::unique_ptr<storage::BlobStore> blobs_;
+  std::string video_id_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, IngestHandlerTest,
+                         ::testing::Values(storage::Backend::kSqlite, storage::Backend::kPostgres),
+                         [](const auto& info) {
+                           return std::string(storage::BackendName(info.param));
+                         });
+
+// A worker that stalls with its thumbnails and web preview made, while the
+// user uploads again and that upload is ingested, must not put its files
+// over the newer ones when it wakes: its completion is refused (the job was
+// superseded), and nothing of it is published. The files had been renamed
+// into place before the completion, so the newer upload showed the older
+// clip's thumbnails and preview (audit 13).
+TEST_P(IngestHandlerTest, AWorkerThatLostItsJobPublishesNothing) {
+  const std::string clip = dir_.path() + "/clip.mp4";
+  ASSERT_TRUE(engine::testing::Ffmpeg("-f lavfi -i testsrc2=size=160x90:rate=25 -t 1 -pix_fmt yuv420p '" +
+                             clip + "'"));
+  ASSERT_TRUE(blobs_->PutFile(video_id_, storage::kOriginalBlob, clip).ok());
+  ASSERT_TRUE(EnqueueFullIngestion().ok());
+  Queue queue(*db_, clock_);
+  auto job = queue.Claim("host:1:stalled:0", {std::string(kKindIngestFull)});
+  ASSERT_TRUE(job.ok() && job->has_value());
+
+  // While it stalls: a new upload supersedes the job, and its own ingestion
+  // publishes the newer files.
+  const std::string newer_thumbnail = dir_.path() + "/newer.jpg";
+  const std::string newer_preview = dir_.path() + "/newer.mp4";
+  std::ofstream(newer_thumbnail) << "the newer upload's thumbnail";
+  std::ofstream(newer_preview) << "the newer upload's web preview";
+  StallingBlobStore stalling(*blobs_, [&] {
+    ASSERT_TRUE(EnqueueFullIngestion().ok());
+    ASSERT_TRUE(
+        blobs_->PutFile(video_id_, storage::ThumbnailBlobName(0), newer_thumbnail).ok());
+    ASSERT_TRUE(blobs_->PutFile(video_id_, storage::kWebPreviewBlob, newer_preview).ok());
+  });
+  IngestHandler handler(IngestionKind::kFull, stalling, clock_, IngestHandlerOptions{});
+  const std::string temp = dir_.path() + "/attempt";
+  std::filesystem::create_directories(temp);
+  JobContext context(queue, handler, **job, temp, TimeLimitPolicy{});
+  Status ran = handler.Run(context);
+
+  EXPECT_EQ(ran.code(), Code::kCancelled) << ran.ToString();
+  EXPECT_EQ(ReadBlob(storage::ThumbnailBlobName(0)), "the newer upload's thumbnail");
+  EXPECT_EQ(ReadBlob(std::string(storage::kWebPreviewBlob)), "the newer upload's web preview");
+  for (int thumbnail_idx = 1; thumbnail_idx < 5; ++thumbnail_idx) {
+    EXPECT_FALSE(*blobs_->Exists(video_id_, storage::ThumbnailBlobName(thumbnail_idx)))
+        << thumbnail_idx;
+  }
+}
+
+// The same attempt, not superseded, publishes every file and completes.
+TEST_P(IngestHandlerTest, AnAttemptThatKeepsItsJobPublishesEveryFile) {
+  const std::string clip = dir_.path() + "/clip.mp4";
+  ASSERT_TRUE(engine::testing::Ffmpeg("-f lavfi -i testsrc2=size=160x90:rate=25 -t 1 -pix_fmt yuv420p '" +
+                             clip + "'"));
+  ASSERT_TRUE(blobs_->PutFile(video_id_, storage::kOriginalBlob, clip).ok());
+  ASSERT_TRUE(EnqueueFullIngestion().ok());
+  Queue queue(*db_, clock_);
+  auto job = queue.Claim("host:1:steady:0", {std::string(kKindIngestFull)});
+  ASSERT_TRUE(job.ok() && job->has_value());
+  IngestHandler handler(IngestionKind::kFull, *blobs_, clock_, IngestHandlerOptions{});
+  const std::string temp = dir_.path() + "/attempt";
+  std::filesystem::create_directories(temp);
+  JobContext context(queue, handler, **job, temp, TimeLimitPolicy{});
+  Status ran = handler.Run(context);
+  ASSERT_TRUE(ran.ok()) << ran.ToString();
+  for (int thumbnail_idx = 0; thumbnail_idx < 5; ++thumbnail_idx) {
+    EXPECT_TRUE(*blobs_->Exists(video_id_, storage::ThumbnailBlobName(thumbnail_idx)))
+        << thumbnail_idx;
+  }
+  EXPECT_GT(ReadBlob(std::string(storage::kWebPreviewBlob)).size(), 1000u);
+  EXPECT_EQ(queue.Get((*job)->id)->state, kStateDone);
+}
+
+}  // namespace
+}  // namespace vidmill::jobs
