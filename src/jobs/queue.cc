@@ -153,11 +153,11 @@ std::chrono::milliseconds Queue::Backoff(int64_t attempt) const {
 }
 
 Status Queue::Fence(Session& session, const Lease& lease, int64_t now) {
-  ASSIGN_OR_RETURN(int64_t changed,
-                   session.Execute("UPDATE jobs SET updated_at = ? WHERE id = ? AND state = ? "
-                                   "AND lease_owner = ? AND attempts = ? AND lease_expires_at > ?",
-                                   {now, lease.job_id, std::string(kStateRunning), lease.owner,
-                                    lease.attempt, now}));
+  ASSIGN_OR_RETURN(
+      int64_t changed,
+      session.Execute("UPDATE jobs SET updated_at = ? WHERE id = ? AND state = ? "
+                      "AND lease_owner = ? AND attempts = ?",
+                      {now, lease.job_id, std::string(kStateRunning), lease.owner, lease.attempt}));
   if (changed == 1) {
     return Status::Ok();
   }
@@ -181,7 +181,7 @@ Result<std::optional<Job>> Queue::Claim(const std::string& owner,
   // A read first, so idle pollers do not take the write lock.
   bool runnable = false;
   bool expired = false;
-  RETURN_IF_ERROR(db_.Run([&](Session& session) -> Status {
+  Status looked = db_.Run([&](Session& session) -> Status {
     std::vector<Value> params = {now};
     std::string sql = "SELECT 1 FROM jobs WHERE state = 'queued' AND run_after <= ?" +
                       KindFilter(kinds, params) + " LIMIT 1";
@@ -192,9 +192,11 @@ Result<std::optional<Job>> Queue::Claim(const std::string& owner,
                                                {now}));
     expired = !stale.empty();
     return Status::Ok();
-  }));
+  });
+  NoteOutage(looked);
+  RETURN_IF_ERROR(looked);
   if (expired) {
-    ASSIGN_OR_RETURN(int reaped, ReapExpired());
+    ASSIGN_OR_RETURN(int reaped, ReapExpiredWhenDue());
     runnable = runnable || reaped > 0;
   }
   if (!runnable) {
@@ -237,7 +239,7 @@ Result<std::optional<Job>> Queue::Claim(const std::string& owner,
 
 Status Queue::Heartbeat(const Lease& lease, double progress, std::optional<int64_t> eta_seconds,
                         const SessionFn& also) {
-  return db_.Transaction([&](Session& session) -> Status {
+  Status beat = db_.Transaction([&](Session& session) -> Status {
     int64_t now = clock_.NowMillis();
     RETURN_IF_ERROR(Fence(session, lease, now));
     RETURN_IF_ERROR(
@@ -252,6 +254,23 @@ Status Queue::Heartbeat(const Lease& lease, double progress, std::optional<int64
     }
     return Status::Ok();
   });
+  NoteOutage(beat);
+  return beat;
+}
+
+void Queue::NoteOutage(const Status& status) {
+  if (status.code() != Code::kUnavailable) return;
+  const int64_t until = clock_.NowMillis() + options_.lease_duration.count();
+  int64_t seen = reap_not_before_.load();
+  while (seen < until && !reap_not_before_.compare_exchange_weak(seen, until)) {
+  }
+}
+
+Result<int> Queue::ReapExpiredWhenDue() {
+  if (clock_.NowMillis() < reap_not_before_.load()) return 0;
+  Result<int> reaped = ReapExpired();
+  NoteOutage(reaped.status());
+  return reaped;
 }
 
 Status Queue::FencedWrite(const Lease& lease, const SessionFn& fn) {

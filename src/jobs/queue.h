@@ -19,14 +19,22 @@
 //   at `lease_expires_at` unless renewed by Heartbeat.
 // * Fencing: every write a worker makes — heartbeat, progress, its domain rows
 //   (FencedWrite), completion, failure, release — runs in a transaction that
-//   first updates the job row WHERE id, owner and attempt match, the state is
-//   still 'running' and the lease has not expired. If that matches nothing the
+//   first updates the job row WHERE id, owner and attempt match and the state
+//   is still 'running' (a lease that expired but was not reaped yet is still
+//   its owner's: a worker that could not reach the database for longer than
+//   its lease renews it when it can, if no reaper was first). If that
+//   matches nothing the
 //   whole transaction is rolled back and the caller gets kCancelled, so a
 //   worker that lost its lease (paused past it, or the video was deleted)
 //   changes nothing and must discard its output. The fence's UPDATE also locks
 //   the job row (PostgreSQL) so a concurrent reaper or deletion waits for it.
 // * A lease that expires (its worker died or hung) is reaped by the next
-//   claimer: the job goes back to 'queued' with an exponential backoff plus
+//   claimer — unless this process could not reach the database itself within
+//   the last lease duration: after an outage every running job's lease has
+//   run out, and their workers get that long to renew them, so an outage
+//   longer than the lease does not cost each running job an attempt (three
+//   such outages had failed a healthy job). The reaped job goes back to
+//   'queued' with an exponential backoff plus
 //   jitter, or to 'failed' after its last attempt ("gave up after 3 attempts:
 //   …"). The attempt it used was counted when it was claimed.
 // * Errors end an attempt through Fail: permanent ones (IsPermanentError:
@@ -43,6 +51,7 @@
 // Thread safety: a Queue is safe to use from many threads and processes at once
 // (all coordination is in the database).
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -201,6 +210,9 @@ class Queue {
   // Re-queues (with backoff) or fails every running job whose lease expired.
   // Returns how many jobs it moved.
   Result<int> ReapExpired();
+  // ReapExpired, unless this queue saw the database unavailable within the
+  // last lease duration (then 0): what Claim and serve's reaper run.
+  Result<int> ReapExpiredWhenDue();
 
   // The same, at once, for every running job whose lease owner starts with
   // `owner_prefix`: a worker process known to be gone (its supervisor reaped
@@ -236,9 +248,13 @@ class Queue {
                                  const std::string& message, Retry retry, int64_t now);
   double Random() const;
 
+  // Notes an outage (`status` kUnavailable): reaping waits a lease duration.
+  void NoteOutage(const Status& status);
+
   storage::Database& db_;
   const Clock& clock_;
   QueueOptions options_;
+  std::atomic<int64_t> reap_not_before_{0};  // epoch millis
   FailureHook failure_hook_;
   RetryHook retry_hook_;
 };

@@ -279,8 +279,9 @@ void Worker::HeartbeatLoop(JobContext& context, std::atomic<bool>& done, std::mu
       std::error_code ignored;
       fs::last_write_time(context.temp_dir(), fs::file_time_type::clock::now(), ignored);
     } else {
-      // A database blip: keep trying; if it lasts past the lease, the next
-      // heartbeat reports the lease lost.
+      // A database blip: keep trying. Past the lease, the next heartbeat
+      // renews it if no reaper took the job meanwhile (reapers that saw the
+      // outage wait a lease duration), else it reports the lease lost.
       LogWarning(Describe(job) + ": heartbeat failed: " + status.ToString());
     }
   }

@@ -50,16 +50,19 @@ jobs::QueueOptions FastQueue() {
   return options;
 }
 
-// Reports progress for `params.ms` (default 200 ms), then completes the job
-// and records its effect in the same fenced transaction. A job whose params
-// say {"slow": true} runs for a minute on its first attempt: the victim of a
-// kill.
+// Reports progress for 200 ms, then completes the job and records its effect
+// in the same fenced transaction. A job whose params say {"slow": true} runs
+// for a minute on its first attempt: the victim of a kill; {"long": true}
+// runs for 4 s on every attempt: one that an outage interrupts.
 class EffectHandler final : public jobs::JobHandler {
  public:
   Status Run(jobs::JobContext& context) override {
     bool slow = context.params_json().find("\"slow\"") != std::string::npos &&
                 context.lease().attempt == 1;
-    auto duration = slow ? milliseconds(60'000) : milliseconds(200);
+    bool long_job = context.params_json().find("\"long\"") != std::string::npos;
+    auto duration = slow       ? milliseconds(60'000)
+                    : long_job ? milliseconds(4'000)
+                               : milliseconds(200);
     auto start = steady_clock::now();
     while (steady_clock::now() - start < duration) {
       double done = std::chrono::duration<double>(steady_clock::now() - start) / duration;
@@ -150,9 +153,11 @@ class WorkerProcesses {
   std::vector<pid_t> pids_;
 };
 
-// Creates the effects table and enqueues `count` jobs (the first `slow` ones
-// slow), with a connection closed again before any worker forks.
-void Prepare(const std::string& url, int count, int slow) {
+// Creates the effects table and enqueues `count` jobs (the first `special`
+// ones with `special_params`), with a connection closed again before any
+// worker forks.
+void Prepare(const std::string& url, int count, int special,
+             const char* special_params = R"({"slow": true})") {
   auto db = storage::OpenDatabase(url);
   ASSERT_TRUE(db.ok()) << db.status().ToString();
   Status status = (*db)->Transaction([&](Session& session) -> Status {
@@ -161,7 +166,7 @@ void Prepare(const std::string& url, int count, int slow) {
             .status());
     for (int job_idx = 0; job_idx < count; ++job_idx) {
       jobs::NewJob job{std::string(jobs::kKindProcess), "video-" + std::to_string(job_idx),
-                       job_idx < slow ? R"({"slow": true})" : "{}"};
+                       job_idx < special ? special_params : "{}"};
       RETURN_IF_ERROR(jobs::Enqueue(session, job, SystemClock::Instance()).status());
     }
     return Status::Ok();
@@ -327,6 +332,65 @@ TEST(ScaleOutPostgresTest, WorkersRideOutADatabaseRestartWithoutLosingOrRepeatin
   ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
   EXPECT_EQ(outcome->effects, kJobs);
   EXPECT_EQ(outcome->distinct_effects, kJobs);
+  EXPECT_TRUE(workers.StopAll());
+}
+
+// A database outage longer than the lease, while a job runs: every process
+// sees it, so none reaps the job when the database is back before its worker
+// has had a lease duration to renew it; the job finishes in its first
+// attempt. Each such outage had cost a running job an attempt — "the worker
+// running it stopped responding" — and three of them failed it (audit 13).
+TEST(ScaleOutPostgresTest, AnOutageLongerThanTheLeaseCostsARunningJobNoAttempt) {
+  if (storage::TestPostgresAdminUrl().empty()) {
+    GTEST_SKIP() << storage::kTestPostgresEnv << " is not set: no PostgreSQL to test against";
+  }
+  auto cluster = storage::PrivatePostgresCluster::Start();
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  const std::string url = (*cluster)->admin_url();
+  Prepare(url, 1, 1, R"({"long": true})");
+  if (HasFatalFailure()) return;
+  test::TempDir temp;
+  WorkerProcesses workers(url, 2, temp.path());  // one runs it, one idles and would reap
+  {
+    auto db = storage::OpenDatabase(url);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    bool running = false;
+    auto deadline = steady_clock::now() + seconds(30);
+    while (!running && steady_clock::now() < deadline) {
+      ASSERT_TRUE((*db)
+                      ->Run([&](Session& s) -> Status {
+                        ASSIGN_OR_RETURN(storage::Rows rows,
+                                         s.Query("SELECT 1 FROM jobs WHERE state = 'running' "
+                                                 "AND progress > 0",
+                                                 {}));
+                        running = !rows.empty();
+                        return Status::Ok();
+                      })
+                      .ok());
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    ASSERT_TRUE(running) << "the job never started";
+  }
+  Status paused = (*cluster)->Pause();
+  ASSERT_TRUE(paused.ok()) << paused.ToString();
+  std::this_thread::sleep_for(kLease * 2);
+  Status resumed = (*cluster)->Resume();
+  ASSERT_TRUE(resumed.ok()) << resumed.ToString();
+
+  auto db = storage::OpenDatabase(url);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ASSERT_TRUE(WaitFor(**db, seconds(60), [](const Outcome& o) { return o.jobs_done == 1; }));
+  ASSERT_TRUE((*db)
+                  ->Run([&](Session& s) -> Status {
+                    ASSIGN_OR_RETURN(storage::Row job,
+                                     s.QueryOne("SELECT attempts FROM jobs", {}, "job"));
+                    EXPECT_EQ(job.Int(0), 1);
+                    ASSIGN_OR_RETURN(storage::Row effects,
+                                     s.QueryOne("SELECT COUNT(*) FROM effects", {}, "effects"));
+                    EXPECT_EQ(effects.Int(0), 1);
+                    return Status::Ok();
+                  })
+                  .ok());
   EXPECT_TRUE(workers.StopAll());
 }
 
