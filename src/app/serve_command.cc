@@ -31,6 +31,9 @@
 #include "filters/register_filters.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "jobs/handler.h"
+#include "jobs/handlers/register_handlers.h"
+#include "jobs/queue.h"
 #include "jobs/supervisor.h"
 #include "storage/blob_store.h"
 #include "storage/database.h"
@@ -290,6 +293,24 @@ int RunServe(int argc, char** argv) {
             options.trusted_proxies.ToString());
   }
 
+  // Expired leases are reaped here too, not only when a worker looks for
+  // work: a job whose node died read as running, its progress and ETA
+  // frozen, until some worker was free — a minute and more when every worker
+  // was busy (audit 13). The handlers are registered for their hooks only
+  // (the retry note in the video's state); this process runs no job.
+  jobs::HandlerRegistry reap_hooks;
+  jobs::RegisterJobHandlers(
+      reap_hooks, jobs::JobHandlerConfig{
+                      .database = context.db, .blobs = context.blobs, .clock = context.clock});
+  jobs::Queue reap_queue(*context.db, *context.clock);
+  reap_hooks.InstallHooks(reap_queue);
+  PeriodicTask reaper(std::chrono::seconds(5), [&reap_queue] {
+    Result<int> reaped = reap_queue.ReapExpiredWhenDue();
+    if (!reaped.ok() && reaped.status().code() != Code::kUnavailable) {
+      LogWarning("reaping expired job leases: " + reaped.status().ToString());
+    }
+  });
+
   // The media sweep again while serving, not only at start-up: what a crash
   // or a cancelled job left behind had stayed until the next restart.
   PeriodicTask sweeper(std::chrono::seconds(*sweep_seconds), [&context] {
@@ -315,6 +336,7 @@ int RunServe(int argc, char** argv) {
   pthread_kill(signal_watcher.native_handle(), SIGTERM);
   signal_watcher.join();
   sweeper.Stop();
+  reaper.Stop();
   supervisor.Stop();
   LogInfo("stopped");
   return 0;

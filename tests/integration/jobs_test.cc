@@ -340,6 +340,33 @@ TEST_F(JobsTest, AWorkerPausedPastItsLeaseIsFencedOut) {
   EXPECT_TRUE(other.running());
 }
 
+// The only worker stops answering (SIGSTOP) mid-job, so no worker looks for
+// work and reaps its lease: the API node's own reaper does, within seconds,
+// and the user reads why and when it runs again instead of a frozen "running"
+// (audit 13: 60-90 s at 5 % with its old ETA, until a worker was free).
+TEST_F(JobsTest, TheApiNodeReapsTheLeaseOfAWorkerThatStoppedAnswering) {
+  WorkerProcess& worker = StartWorker();
+  std::string id = UploadLongClip();
+  ASSERT_TRUE(WaitUntilMidJob(id, worker));
+  worker.Signal(SIGSTOP);
+  const auto stopped_at = steady_clock::now();
+  boost::json::object state;
+  while (steady_clock::now() - stopped_at < seconds(20) && !state.contains("retryMessage")) {
+    state = client_->IngestionState(id);
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  ASSERT_TRUE(state.contains("retryMessage")) << boost::json::serialize(state);
+  EXPECT_NE(Str(state["retryMessage"]).find("stopped responding (its lease expired)"),
+            std::string::npos)
+      << Str(state["retryMessage"]);
+  EXPECT_EQ(Str(state["ingestionStatus"]), "IN_PROGRESS");
+  std::vector<jobs::Job> jobs = JobsOf(id);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].state, jobs::kStateQueued);
+  worker.Signal(SIGCONT);  // it finds its lease lost, and runs the job again
+  EXPECT_EQ(Str(WaitForStableIngestion(id)["ingestionStatus"]), "DONE");
+}
+
 TEST_F(JobsTest, DeletingAVideoCancelsItsRunningJob) {
   WorkerProcess& worker = StartWorker();
   std::string id = UploadLongClip();
