@@ -808,7 +808,13 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   // --- size rounding: to the chroma grid, field-aware for interlaced output ---
   auto [h_factor, v_factor] = ChromaFactors(plan.chroma);
   int v_multiple = v_factor * (plan.interlaced_output ? 2 : 1);
-  const bool keeps_shape = int64_t{width} * source.height == int64_t{height} * source.width;
+  // The frame keeps the source's shape when one side is the other's at the
+  // source's proportions, to within the pixel that a derived side is rounded
+  // by ("storage" from a height of 502 on 720x576 gives 627.5 → 628): such a
+  // frame had fallen back to square pixels, and 16:9 PAL showed at 1.25:1.
+  const double source_shape = static_cast<double>(source.width) / source.height;
+  const bool keeps_shape = std::fabs(width - height * source_shape) <= 1.0 ||
+                           std::fabs(height - width / source_shape) <= 1.0;
   plan.width = RoundTo(width, std::max(h_factor, 2));
   plan.height = RoundTo(height, std::max(v_multiple, 2));
   if (plan.width < 16 || plan.height < 16) {
@@ -826,10 +832,10 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
     // rounding stays square.
     const double sample_aspect = source.width * source.sample_aspect / source.height *
                                  plan.height / plan.width;
-    plan.sample_aspect = std::fabs(source.sample_aspect - 1) < 1e-9 &&
-                                 std::fabs(sample_aspect - 1) < 0.005
-                             ? 1.0
-                             : sample_aspect;
+    plan.sample_aspect =
+        std::fabs(source.sample_aspect - 1) < 1e-9 && std::fabs(sample_aspect - 1) < 0.01
+            ? 1.0
+            : sample_aspect;
   }
   bool size_changed = plan.width != source.width || plan.height != source.height;
   if (size_changed && plan.scaler.empty()) plan.scaler = "scale";

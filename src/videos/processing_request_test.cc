@@ -429,6 +429,22 @@ TEST(ProcessingRequestTest, TheFrameKeepsItsPixelShapeWhenItKeepsItsShape) {
   }
   EXPECT_EQ(Validate(R"({"resolution": {"width": 1024}})", anamorphic)->height, 576);
   EXPECT_DOUBLE_EQ(Validate(R"({})")->sample_aspect, 1.0);
+  // A side derived at the storage shape and rounded (502 lines: 627.5 → 628
+  // columns), or a size a pixel off it, still keeps the picture 16:9 on
+  // screen, by adjusting the pixel shape; it had fallen back to square pixels
+  // and showed 1.25:1 (audit 14).
+  for (const char* request : {R"({"resolution": {"height": 502, "aspectRatioTag": "storage"}})",
+                              R"({"resolution": {"width": 361, "height": 288}})",
+                              R"({"scanning": {"tag": "interlaced_tff"},
+                                  "resolution": {"height": 502, "aspectRatioTag": "storage"}})"}) {
+    auto plan = Validate(request, anamorphic);
+    ASSERT_TRUE(plan.ok()) << request << ": " << plan.status().ToString();
+    EXPECT_NEAR(plan->width * plan->sample_aspect / plan->height, 16.0 / 9.0, 1e-9) << request;
+    EXPECT_NE(plan->sample_aspect, 1.0) << request;
+  }
+  // A square-pixel source a pixel off its shape stays square.
+  EXPECT_DOUBLE_EQ(Validate(R"({"resolution": {"width": 361, "height": 288}})")->sample_aspect,
+                   1.0);
 }
 
 // A frame smaller than the reference's smallest (16x16) is refused at the
