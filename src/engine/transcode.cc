@@ -721,6 +721,58 @@ class Pipeline {
   std::chrono::steady_clock::time_point started_;
 };
 
+// FFmpeg 5.1's MXF muxer writes a DNxHR stream's display aspect as its
+// frame's, width:height, whatever the pixel shape (16:9 PAL at 720x576 came
+// out 5:4, shown about 30 % too narrow; DNxHD's fixed HD frames are 16:9 and
+// other codecs' aspect is read from their headers). The descriptor's
+// AspectRatio item (local tag 0x320E, length 8: numerator and denominator as
+// 32-bit big-endian integers) is rewritten in place, wherever the header
+// metadata sits (the first and last MiB of the file).
+Status CorrectMxfDisplayAspect(const std::string& path, const TranscodeSpec& spec) {
+  const AVRational sar = OutputSampleAspect(spec);
+  if (spec.container != "mxf" || spec.codec != "dnxhd" || !spec.profile.starts_with("dnxhr") ||
+      sar.num == sar.den) {
+    return Status::Ok();
+  }
+  auto item = [](int64_t num, int64_t den) {
+    int reduced_num = 0, reduced_den = 0;
+    av_reduce(&reduced_num, &reduced_den, num, den, INT32_MAX);
+    std::string bytes = {0x32, 0x0e, 0x00, 0x08};
+    for (int value : {reduced_num, reduced_den}) {
+      for (int shift = 24; shift >= 0; shift -= 8)
+        bytes += static_cast<char>((value >> shift) & 0xff);
+    }
+    return bytes;
+  };
+  const std::string written = item(spec.width, spec.height);
+  const std::string wanted = item(int64_t{spec.width} * sar.num, int64_t{spec.height} * sar.den);
+  std::FILE* file = std::fopen(path.c_str(), "r+b");
+  if (file == nullptr) return Status::Internal("cannot reopen " + path + " to set its aspect");
+  std::fseek(file, 0, SEEK_END);
+  const int64_t size = std::ftell(file);
+  constexpr int64_t kWindow = 1 << 20;
+  int patched = 0;
+  for (int64_t start : {int64_t{0}, std::max<int64_t>(kWindow, size - kWindow)}) {
+    if (start >= size) continue;
+    std::string window(static_cast<size_t>(std::min(kWindow, size - start)), '\0');
+    std::fseek(file, static_cast<long>(start), SEEK_SET);
+    window.resize(std::fread(window.data(), 1, window.size(), file));
+    for (size_t at = window.find(written); at != std::string::npos;
+         at = window.find(written, at + 1)) {
+      std::fseek(file, static_cast<long>(start + static_cast<int64_t>(at)), SEEK_SET);
+      std::fwrite(wanted.data(), 1, wanted.size(), file);
+      ++patched;
+    }
+  }
+  const bool closed = std::fclose(file) == 0;
+  if (!closed) return Status::Unavailable("cannot write the aspect ratio into " + path);
+  if (patched == 0) {
+    LogWarning("the MXF descriptor's aspect ratio was not found in " + path +
+               "; it may show the frame's shape");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<TranscodeResult> Transcode(const std::string& input_path, const std::string& output_path,
@@ -728,8 +780,12 @@ Result<TranscodeResult> Transcode(const std::string& input_path, const std::stri
                                   const TranscodeProgressFn& progress, const CancelFn& cancel) {
   AvLogCapture capture;
   Result<TranscodeResult> result = [&]() -> Result<TranscodeResult> {
-    Pipeline pipeline(spec, progress, cancel);
-    return pipeline.Run(input_path, output_path, limits);
+    Result<TranscodeResult> written = [&] {
+      Pipeline pipeline(spec, progress, cancel);
+      return pipeline.Run(input_path, output_path, limits);
+    }();  // the pipeline, and with it the file, closed
+    if (written.ok()) RETURN_IF_ERROR(CorrectMxfDisplayAspect(output_path, spec));
+    return written;
   }();
   if (!result.ok()) {
     std::error_code ignored;

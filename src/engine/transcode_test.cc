@@ -534,6 +534,25 @@ TEST(TranscodeTest, TheOutputCarriesThePlansPixelShape) {
           << container;
     }
   }
+  // DNxHR in MXF: FFmpeg's muxer records the frame's shape as the display
+  // aspect (720x576 at 64:45 showed 5:4); the written file is corrected.
+  for (const char* profile : {"dnxhr_hq", "dnxhr_444"}) {
+    TranscodeSpec spec = Base();
+    spec.width = 720;
+    spec.height = 576;
+    spec.sample_aspect = 64.0 / 45.0;
+    spec.container = "mxf";
+    spec.codec = "dnxhd";
+    spec.profile = profile;
+    spec.pixel_format = std::string(profile) == "dnxhr_444" ? "yuv444p10le" : "yuv422p";
+    spec.keep_audio = false;
+    auto probe = RunSpec(spec, Inputs::Get().progressive, "mxf", dir);
+    ASSERT_TRUE(probe.ok()) << profile << ": " << probe.status().ToString();
+    EXPECT_EQ(FfprobeVideo(dir.path() + "/out.mxf", "display_aspect_ratio"), "16:9") << profile;
+    EXPECT_EQ(FfprobeVideo(dir.path() + "/out.mxf", "sample_aspect_ratio"), "64:45") << profile;
+    EXPECT_EQ(Output("ffmpeg -v error -i '" + dir.path() + "/out.mxf' -f null - 2>&1"), "")
+        << profile;
+  }
 }
 
 // Phone video stored landscape with a display matrix that turns it upright
