@@ -151,6 +151,10 @@ Result<CodecContextPtr> OpenVideoEncoder(const TranscodeSpec& spec, AVRational f
       ctx->qmin = 1;
       ctx->qmax = 12;
       options.Set("intra_vlc", "1");
+      // A fixed GOP cadence, as XDCAM HD422 deliveries expect: mpeg2video's
+      // scene-change detection had put extra I-frames at cuts and flashes
+      // (GOPs of 3 among the 12s).
+      options.Set("sc_threshold", "1000000000");
     } else if (ctx->pix_fmt == AV_PIX_FMT_YUV422P) {
       ctx->profile = 0;
     }

@@ -136,6 +136,36 @@ struct PairCase {
   std::optional<double> mbps;
 };
 
+// XDCAM HD422 keeps its GOP cadence (an I-frame every 12 pictures) through
+// cuts: mpeg2video's scene-change detection had added I-frames at a flash.
+TEST(TranscodeTest, XdcamKeepsAFixedGopThroughCuts) {
+  test::TempDir dir;
+  const std::string input = dir.path() + "/cuts.mp4";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i \"color=c=black:s=320x240:r=50:d=1,"
+             "drawbox=c=white:t=fill:enable='between(t\\,0.3\\,0.5)'\" "
+             "-c:v libx264 -preset ultrafast -pix_fmt yuv420p '" +
+             input + "'"));
+  TranscodeSpec spec = Base();
+  spec.container = "mxf";
+  spec.codec = "xdcam";
+  spec.pixel_format = "yuv422p";
+  spec.bitrate_mbps = 50;
+  spec.width = 1280;
+  spec.height = 720;
+  spec.fps = spec.source_fps = 50;
+  spec.keep_audio = false;
+  auto probe = RunSpec(spec, input, "mxf", dir);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  const std::string types = Output(
+      "ffprobe -v error -select_streams v:0 -show_entries frame=pict_type -of default=nw=1:nk=1 '" +
+      dir.path() + "/out.mxf' | tr -d '\\n'");
+  ASSERT_EQ(types.size(), 50u) << types;
+  for (size_t picture = 0; picture < types.size(); ++picture) {
+    EXPECT_EQ(types[picture] == 'I', picture % 12 == 0) << picture << ": " << types;
+  }
+}
+
 TEST(TranscodeTest, EveryContainerCodecPairAndProfile) {
   const std::vector<PairCase> cases = {
       {"mov", "h264", "", "yuv420p", "h264", 320, 240, 1.0},
