@@ -557,9 +557,21 @@ class Server::Impl {
             : ec == bhttp::error::header_limit
                 ? Status::PayloadTooLarge("request header larger than " +
                                           std::to_string(options_.header_limit_bytes) + " bytes")
+                      .WithException("RequestHeaderFieldsTooLargeException")
                 : Status::InvalidArgument("malformed HTTP request: " + ec.message());
+        // The request line alone past the limit (no line end among the bytes
+        // read) is a URI too long (RFC 9110 §15.5.15), not a header.
+        const bool line_too_long =
+            ec == bhttp::error::header_limit &&
+            std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size())
+                    .find("\r\n") == std::string_view::npos;
+        if (line_too_long) {
+          status = Status::PayloadTooLarge("request target longer than " +
+                                           std::to_string(options_.header_limit_bytes) + " bytes")
+                       .WithException("URITooLongException");
+        }
         Response response = ErrorResponse(status);
-        if (ec == bhttp::error::header_limit) response.status = 431;
+        if (ec == bhttp::error::header_limit) response.status = line_too_long ? 414 : 431;
         co_await WriteResponse(stream, request, response, 11, false, started);
         break;
       }
@@ -569,6 +581,12 @@ class Server::Impl {
       request.target = std::string(header.target());
       for (const auto& field : header) {
         request.headers.Add(std::string(field.name_string()), std::string(field.value()));
+      }
+      // The absolute form ("GET http://host/path"), which a server must take
+      // (RFC 9112 §3.2.2): its authority stands for the Host field, its path
+      // for the target. It had been a 400.
+      if (std::optional<std::string> authority = TakeAbsoluteForm(request.target)) {
+        request.headers.Set("Host", *authority);
       }
       request.base_url = BaseUrl(request.headers);
       if (!options_.trusted_proxies.empty()) {
@@ -823,6 +841,25 @@ class Server::Impl {
       }
     }
     return Status::Ok();
+  }
+
+  // For an absolute-form target ("http://host:port/p?q"): leaves the origin
+  // form ("/p?q") in `target` and returns the authority ("host:port").
+  static std::optional<std::string> TakeAbsoluteForm(std::string& target) {
+    size_t scheme_end = 0;
+    for (std::string_view scheme : {"http://", "https://"}) {
+      if (target.size() >= scheme.size() &&
+          beast::iequals(std::string_view(target).substr(0, scheme.size()), scheme)) {
+        scheme_end = scheme.size();
+      }
+    }
+    if (scheme_end == 0) return std::nullopt;
+    const size_t path_start = target.find_first_of("/?", scheme_end);
+    std::string authority = target.substr(scheme_end, path_start - scheme_end);
+    std::string origin = path_start == std::string::npos ? "/" : target.substr(path_start);
+    if (origin.front() == '?') origin.insert(origin.begin(), '/');
+    target = std::move(origin);
+    return authority;
   }
 
   static Status ParseTarget(Request& request) {

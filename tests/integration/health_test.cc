@@ -149,9 +149,51 @@ TEST(ServerTest, OversizedHeaderIsRefused) {
   HttpClient client(server.port());
   HttpResponse response = client.Send("GET", "/healthz", {{"X-Big", std::string(20000, 'a')}});
   EXPECT_EQ(response.status, 431);
+  EXPECT_NE(response.body.find("RequestHeaderFieldsTooLargeException"), std::string::npos)
+      << response.body;
   // The server keeps serving.
   HttpClient other(server.port());
   EXPECT_EQ(other.Get("/healthz").status, 200);
+}
+
+// A request line too long is a 414, not a 431 (RFC 9110 §15.5.15).
+TEST(ServerTest, OversizedTargetIs414) {
+  ServerHarness server;
+  HttpClient client(server.port());
+  HttpResponse response = client.Get("/" + std::string(20000, 'a'));
+  EXPECT_EQ(response.status, 414) << response.body;
+  EXPECT_NE(response.body.find("URITooLongException"), std::string::npos) << response.body;
+  EXPECT_EQ(HttpClient(server.port()).Get("/healthz").status, 200);
+}
+
+// The absolute form of the target, which a server must take (RFC 9112
+// §3.2.2), is served like its path; its authority stands for Host in the
+// URLs the answer hands out. It had been a 400.
+TEST(ServerTest, AnAbsoluteFormTargetIsServed) {
+  ServerHarness server;
+  auto exchange = [&](const std::string& request) {
+    int fd = ConnectRaw(server.port());
+    EXPECT_GE(fd, 0);
+    send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    std::string answer = ReadUntilClose(fd, 5);
+    close(fd);
+    return answer;
+  };
+  std::string health = exchange(
+      "GET HTTP://127.0.0.1/healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Connection: close\r\n\r\n");
+  EXPECT_EQ(health.rfind("HTTP/1.1 200 OK", 0), 0u) << health;
+  EXPECT_NE(health.find("{\"status\":\"ok\"}"), std::string::npos) << health;
+  std::string token = server.CreateUserAndLogin("abs@example.com", "correct horse battery", "t");
+  std::string created = exchange(
+      "PUT http://media.example:8080/videos/v1/video HTTP/1.1\r\nHost: wrong\r\n"
+      "Authorization: Bearer " +
+      token +
+      "\r\nContent-Length: 0\r\n"
+      "Connection: close\r\n\r\n");
+  EXPECT_EQ(created.rfind("HTTP/1.1 200 OK", 0), 0u) << created;
+  EXPECT_NE(created.find("http://media.example:8080/media/v1/upload/"), std::string::npos)
+      << created;
 }
 
 TEST(ServerTest, SlowHeaderDripIsCutOffByTheHeaderTimeout) {
