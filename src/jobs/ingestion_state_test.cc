@@ -6,6 +6,7 @@
 #include "jobs/queue.h"
 #include "storage/backend_test.h"
 #include "storage/scratch_database.h"
+#include "tests/support/test_video.h"
 #include "videos/video_store.h"
 
 namespace vidmill::jobs {
@@ -16,25 +17,8 @@ class IngestionStateTest : public storage::BackendTest {
   void SetUp() override {
     OpenScratchDatabase();
     if (IsSkipped() || HasFatalFailure()) return;
-    std::string team = NewId();
-    std::string project = NewId();
     Status status = db_->Transaction([&](storage::Session& s) -> Status {
-      RETURN_IF_ERROR(s.Execute("INSERT INTO teams (id, name, created_at, updated_at) "
-                                "VALUES (?, 'team', 1, 1)",
-                                {team})
-                          .status());
-      RETURN_IF_ERROR(s.Execute("INSERT INTO projects (id, team_id, name, is_default, "
-                                "created_at, updated_at) VALUES (?, ?, 'default', 1, 1, 1)",
-                                {project, team})
-                          .status());
-      ASSIGN_OR_RETURN(
-          videos::Video video,
-          videos::InsertVideo(
-              s,
-              videos::NewVideo{
-                  .team_id = team, .project_id = project, .user_id = NewId(), .name = "clip"},
-              clock_.NowMillis()));
-      video_id_ = video.id;
+      ASSIGN_OR_RETURN(video_id_, test::InsertTestVideo(s, clock_.NowMillis()));
       return Status::Ok();
     });
     ASSERT_TRUE(status.ok()) << status.ToString();

@@ -73,6 +73,19 @@ class JobsTest : public ::testing::Test {
     return id;
   }
 
+  // Polls `read` (a video's ingestion or processing state) until it has a
+  // retryMessage, for at most `limit`; returns the last state read.
+  static boost::json::object WaitForRetryNote(const std::function<boost::json::object()>& read,
+                                              seconds limit = seconds(60)) {
+    boost::json::object state;
+    const auto deadline = steady_clock::now() + limit;
+    while (steady_clock::now() < deadline && !state.contains("retryMessage")) {
+      state = read();
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    return state;
+  }
+
   std::vector<jobs::Job> JobsOf(const std::string& video_id) {
     auto jobs = queue_->ListForVideo(video_id);
     EXPECT_TRUE(jobs.ok()) << jobs.status().ToString();
@@ -176,22 +189,11 @@ TEST_F(JobsTest, AJobWaitingOutAStorageFaultSaysWhy) {
       std::filesystem::path(server_->data_dir()) / "media" / ".vidmill-media";
   const std::string marker_text = ReadFile(marker.string());
   ASSERT_FALSE(marker_text.empty());
-  // Polls `read` until its state has a retryMessage; returns the last state.
-  auto wait_for_note = [](const std::function<boost::json::object()>& read) {
-    boost::json::object state;
-    auto deadline = steady_clock::now() + seconds(60);
-    while (steady_clock::now() < deadline && !state.contains("retryMessage")) {
-      state = read();
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-    return state;
-  };
-
   WorkerProcess& worker = StartWorker();
   std::string id = UploadLongClip();
   ASSERT_TRUE(WaitUntilMidJob(id, worker));
   std::filesystem::remove(marker);  // the attempt cannot publish
-  boost::json::object waiting = wait_for_note([&] { return client_->IngestionState(id); });
+  boost::json::object waiting = WaitForRetryNote([&] { return client_->IngestionState(id); });
   ASSERT_TRUE(waiting.contains("retryMessage")) << boost::json::serialize(waiting);
   EXPECT_EQ(Str(waiting["ingestionStatus"]), "IN_PROGRESS");
   EXPECT_FALSE(waiting.contains("errorMessage"));
@@ -226,7 +228,7 @@ TEST_F(JobsTest, AJobWaitingOutAStorageFaultSaysWhy) {
     EXPECT_EQ(response.status, 200) << response.body;
     return response.Json().at("processingState").as_object();
   };
-  waiting = wait_for_note(processing_state);
+  waiting = WaitForRetryNote(processing_state);
   ASSERT_TRUE(waiting.contains("retryMessage")) << boost::json::serialize(waiting);
   EXPECT_EQ(Str(waiting["processingStatus"]), "IN_PROGRESS");
   // Back in the queue between attempts, with nothing before it.
@@ -349,12 +351,8 @@ TEST_F(JobsTest, TheApiNodeReapsTheLeaseOfAWorkerThatStoppedAnswering) {
   std::string id = UploadLongClip();
   ASSERT_TRUE(WaitUntilMidJob(id, worker));
   worker.Signal(SIGSTOP);
-  const auto stopped_at = steady_clock::now();
-  boost::json::object state;
-  while (steady_clock::now() - stopped_at < seconds(20) && !state.contains("retryMessage")) {
-    state = client_->IngestionState(id);
-    std::this_thread::sleep_for(milliseconds(100));
-  }
+  boost::json::object state =
+      WaitForRetryNote([&] { return client_->IngestionState(id); }, seconds(20));
   ASSERT_TRUE(state.contains("retryMessage")) << boost::json::serialize(state);
   EXPECT_NE(Str(state["retryMessage"]).find("stopped responding (its lease expired)"),
             std::string::npos)
@@ -496,12 +494,8 @@ TEST_F(SupervisedLongLeaseJobsTest, AKilledWorkersJobIsRetriedWithoutWaitingOutI
   ASSERT_TRUE(WaitUntilMidJob(id, workers[0]));
   ASSERT_EQ(kill(workers[0], SIGKILL), 0);
   const auto killed_at = steady_clock::now();
-
-  boost::json::object state;
-  while (steady_clock::now() - killed_at < seconds(20) && !state.contains("retryMessage")) {
-    state = client_->IngestionState(id);
-    std::this_thread::sleep_for(milliseconds(50));
-  }
+  boost::json::object state =
+      WaitForRetryNote([&] { return client_->IngestionState(id); }, seconds(20));
   ASSERT_TRUE(state.contains("retryMessage")) << boost::json::serialize(state);
   EXPECT_EQ(Str(state["ingestionStatus"]), "IN_PROGRESS");
   const std::string message = Str(state["retryMessage"]);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <optional>
 
 #include "common/ids.h"
 #include "engine/test_media.h"
@@ -15,6 +16,7 @@
 #include "storage/blob_store.h"
 #include "storage/scratch_database.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_video.h"
 #include "videos/video_store.h"
 
 namespace vidmill::jobs {
@@ -98,33 +100,46 @@ class IngestHandlerTest : public storage::BackendTest {
     ASSERT_TRUE(blobs.ok()) << blobs.status().ToString();
     blobs_ = std::move(*blobs);
     Status status = db_->Transaction([&](storage::Session& s) -> Status {
-      const std::string team = NewId();
-      const std::string project = NewId();
-      RETURN_IF_ERROR(s.Execute("INSERT INTO teams (id, name, created_at, updated_at) "
-                                "VALUES (?, 'team', 1, 1)",
-                                {team})
-                          .status());
-      RETURN_IF_ERROR(s.Execute("INSERT INTO projects (id, team_id, name, is_default, "
-                                "created_at, updated_at) VALUES (?, ?, 'default', 1, 1, 1)",
-                                {project, team})
-                          .status());
-      ASSIGN_OR_RETURN(
-          videos::Video video,
-          videos::InsertVideo(
-              s,
-              videos::NewVideo{
-                  .team_id = team, .project_id = project, .user_id = NewId(), .name = "clip"},
-              clock_.NowMillis()));
-      video_id_ = video.id;
+      ASSIGN_OR_RETURN(video_id_, test::InsertTestVideo(s, clock_.NowMillis()));
       return Status::Ok();
     });
     ASSERT_TRUE(status.ok()) << status.ToString();
+    queue_ = std::make_unique<Queue>(*db_, clock_);
   }
 
   Status EnqueueFullIngestion() {
     return db_->Transaction([&](storage::Session& s) -> Status {
       return EnqueueIngestion(s, video_id_, IngestionKind::kFull, clock_).status();
     });
+  }
+
+  // Uploads a 1 s clip as the video's original, enqueues its full ingestion
+  // and claims the job for `owner`.
+  std::optional<Job> UploadAndClaim(const std::string& owner) {
+    const std::string clip = dir_.path() + "/clip.mp4";
+    if (!engine::testing::Ffmpeg("-f lavfi -i testsrc2=size=160x90:rate=25 -t 1 "
+                                 "-pix_fmt yuv420p '" +
+                                 clip + "'") ||
+        !blobs_->PutFile(video_id_, storage::kOriginalBlob, clip).ok() ||
+        !EnqueueFullIngestion().ok()) {
+      ADD_FAILURE() << "cannot upload and enqueue the clip";
+      return std::nullopt;
+    }
+    auto job = queue_->Claim(owner, {std::string(kKindIngestFull)});
+    if (!job.ok() || !job->has_value()) {
+      ADD_FAILURE() << "nothing to claim";
+      return std::nullopt;
+    }
+    return **job;
+  }
+
+  // Runs the full ingestion handler on `job` with the blob store `store`.
+  Status RunIngestion(storage::BlobStore& store, const Job& job) {
+    IngestHandler handler(IngestionKind::kFull, store, clock_, IngestHandlerOptions{});
+    const std::string temp = dir_.path() + "/attempt-" + std::to_string(job.attempts);
+    std::filesystem::create_directories(temp);
+    JobContext context(*queue_, handler, job, temp, TimeLimitPolicy{});
+    return handler.Run(context);
   }
 
   std::string ReadBlob(const std::string& name) {
@@ -137,6 +152,7 @@ class IngestHandlerTest : public storage::BackendTest {
   test::TempDir dir_;
   FakeClock clock_{1'700'000'000'000};
   std::unique_ptr<storage::BlobStore> blobs_;
+  std::unique_ptr<Queue> queue_;
   std::string video_id_;
 };
 
@@ -153,14 +169,8 @@ INSTANTIATE_TEST_SUITE_P(Backends, IngestHandlerTest,
 // into place before the completion, so the newer upload showed the older
 // clip's thumbnails and preview (audit 13).
 TEST_P(IngestHandlerTest, AWorkerThatLostItsJobPublishesNothing) {
-  const std::string clip = dir_.path() + "/clip.mp4";
-  ASSERT_TRUE(engine::testing::Ffmpeg("-f lavfi -i testsrc2=size=160x90:rate=25 -t 1 -pix_fmt yuv420p '" +
-                             clip + "'"));
-  ASSERT_TRUE(blobs_->PutFile(video_id_, storage::kOriginalBlob, clip).ok());
-  ASSERT_TRUE(EnqueueFullIngestion().ok());
-  Queue queue(*db_, clock_);
-  auto job = queue.Claim("host:1:stalled:0", {std::string(kKindIngestFull)});
-  ASSERT_TRUE(job.ok() && job->has_value());
+  std::optional<Job> job = UploadAndClaim("host:1:stalled:0");
+  ASSERT_TRUE(job);
 
   // While it stalls: a new upload supersedes the job, and its own ingestion
   // publishes the newer files.
@@ -174,11 +184,7 @@ TEST_P(IngestHandlerTest, AWorkerThatLostItsJobPublishesNothing) {
         blobs_->PutFile(video_id_, storage::ThumbnailBlobName(0), newer_thumbnail).ok());
     ASSERT_TRUE(blobs_->PutFile(video_id_, storage::kWebPreviewBlob, newer_preview).ok());
   });
-  IngestHandler handler(IngestionKind::kFull, stalling, clock_, IngestHandlerOptions{});
-  const std::string temp = dir_.path() + "/attempt";
-  std::filesystem::create_directories(temp);
-  JobContext context(queue, handler, **job, temp, TimeLimitPolicy{});
-  Status ran = handler.Run(context);
+  Status ran = RunIngestion(stalling, *job);
 
   EXPECT_EQ(ran.code(), Code::kCancelled) << ran.ToString();
   EXPECT_EQ(ReadBlob(storage::ThumbnailBlobName(0)), "the newer upload's thumbnail");
@@ -191,26 +197,16 @@ TEST_P(IngestHandlerTest, AWorkerThatLostItsJobPublishesNothing) {
 
 // The same attempt, not superseded, publishes every file and completes.
 TEST_P(IngestHandlerTest, AnAttemptThatKeepsItsJobPublishesEveryFile) {
-  const std::string clip = dir_.path() + "/clip.mp4";
-  ASSERT_TRUE(engine::testing::Ffmpeg("-f lavfi -i testsrc2=size=160x90:rate=25 -t 1 -pix_fmt yuv420p '" +
-                             clip + "'"));
-  ASSERT_TRUE(blobs_->PutFile(video_id_, storage::kOriginalBlob, clip).ok());
-  ASSERT_TRUE(EnqueueFullIngestion().ok());
-  Queue queue(*db_, clock_);
-  auto job = queue.Claim("host:1:steady:0", {std::string(kKindIngestFull)});
-  ASSERT_TRUE(job.ok() && job->has_value());
-  IngestHandler handler(IngestionKind::kFull, *blobs_, clock_, IngestHandlerOptions{});
-  const std::string temp = dir_.path() + "/attempt";
-  std::filesystem::create_directories(temp);
-  JobContext context(queue, handler, **job, temp, TimeLimitPolicy{});
-  Status ran = handler.Run(context);
+  std::optional<Job> job = UploadAndClaim("host:1:steady:0");
+  ASSERT_TRUE(job);
+  Status ran = RunIngestion(*blobs_, *job);
   ASSERT_TRUE(ran.ok()) << ran.ToString();
   for (int thumbnail_idx = 0; thumbnail_idx < 5; ++thumbnail_idx) {
     EXPECT_TRUE(*blobs_->Exists(video_id_, storage::ThumbnailBlobName(thumbnail_idx)))
         << thumbnail_idx;
   }
   EXPECT_GT(ReadBlob(std::string(storage::kWebPreviewBlob)).size(), 1000u);
-  EXPECT_EQ(queue.Get((*job)->id)->state, kStateDone);
+  EXPECT_EQ(queue_->Get(job->id)->state, kStateDone);
 }
 
 }  // namespace
