@@ -66,15 +66,16 @@ std::chrono::steady_clock::time_point JobContext::deadline() const {
 Status JobContext::FencedWrite(const SessionFn& fn) { return queue_.FencedWrite(lease_, fn); }
 
 Status JobContext::Complete(const SessionFn& fn) {
-  // The work is finished: a database blip now must not throw it away (the job
-  // would sit until its lease expired, then run again). Retrying is safe, the
-  // write being fenced, and ends with the lease: past it the job may be
-  // another worker's.
-  auto give_up = std::chrono::steady_clock::now() + queue_.options().lease_duration;
+  // The work is finished: a database outage now must not throw it away (the
+  // job would run again). Retrying is safe, the write being fenced: an
+  // expired lease is still this attempt's until a reaper takes the job, and
+  // reapers that saw the outage wait a lease after it, so the completion
+  // lands once the database is back. It had given up after one lease, and an
+  // outage longer than that had cost a finished job its attempt. The retries
+  // end when the attempt must stop (its lease lost, its time limit, shutdown).
   auto pause = std::chrono::milliseconds(100);
   Status status = queue_.Complete(lease_, fn);
-  while (status.code() == Code::kUnavailable && CheckStop().ok() &&
-         std::chrono::steady_clock::now() + pause < give_up) {
+  while (status.code() == Code::kUnavailable && CheckStop().ok()) {
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds(2000));
     status = queue_.Complete(lease_, fn);

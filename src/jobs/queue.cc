@@ -132,7 +132,14 @@ bool IsPermanentError(const Status& status) {
 }
 
 Queue::Queue(storage::Database& db, const Clock& clock, QueueOptions options)
-    : db_(db), clock_(clock), options_(std::move(options)) {}
+    : db_(db), clock_(clock), options_(std::move(options)) {
+  // A process that has just started cannot know whether the database was
+  // away until now (it may have waited for it itself), so it reaps nothing
+  // for its first lease duration either: a worker started during an outage
+  // had reaped, the moment the database came back, jobs whose healthy
+  // workers were about to renew their leases (audit 15).
+  reap_not_before_ = clock_.NowMillis() + options_.lease_duration.count();
+}
 
 double Queue::Random() const {
   if (options_.random) {

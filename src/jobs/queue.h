@@ -30,7 +30,8 @@
 //   the job row (PostgreSQL) so a concurrent reaper or deletion waits for it.
 // * A lease that expires (its worker died or hung) is reaped by the next
 //   claimer — unless this process could not reach the database itself within
-//   the last lease duration: after an outage every running job's lease has
+//   the last lease duration, or started less than a lease duration ago (it
+//   cannot know what came before): after an outage every running job's lease has
 //   run out, and their workers get that long to renew them, so an outage
 //   longer than the lease does not cost each running job an attempt (three
 //   such outages had failed a healthy job). The reaped job goes back to
@@ -211,7 +212,8 @@ class Queue {
   // Returns how many jobs it moved.
   Result<int> ReapExpired();
   // ReapExpired, unless this queue saw the database unavailable within the
-  // last lease duration (then 0): what Claim and serve's reaper run.
+  // last lease duration, or was made less than one ago (then 0): what Claim
+  // and serve's reaper run.
   Result<int> ReapExpiredWhenDue();
 
   // The same, at once, for every running job whose lease owner starts with

@@ -267,6 +267,25 @@ TEST_P(QueueTest, SameOwnerWithAnOlderAttemptIsFencedOut) {
   EXPECT_EQ(MustGet(id).state, kStateDone);
 }
 
+// A queue that has just been made (a worker or node starting, perhaps after
+// waiting for the database) reaps nothing for a lease duration: it cannot know
+// whether the database was away and the leases' owners are about to renew
+// them. A worker started during an outage had reaped healthy jobs (audit 15).
+TEST_P(QueueTest, AFreshQueueWaitsALeaseBeforeItReaps) {
+  std::string id = Add();
+  MustClaim("w1");
+  clock_.Advance(seconds(31));  // w1's lease has run out, unreaped
+  Queue fresh(*db_, clock_, queue_->options());
+  auto claimed = fresh.Claim("w2", {});
+  ASSERT_TRUE(claimed.ok()) << claimed.status().ToString();
+  EXPECT_FALSE(claimed->has_value());
+  EXPECT_EQ(MustGet(id).state, kStateRunning);
+  EXPECT_EQ(*fresh.ReapExpiredWhenDue(), 0);
+  clock_.Advance(seconds(30));
+  EXPECT_EQ(*fresh.ReapExpiredWhenDue(), 1);
+  EXPECT_EQ(MustGet(id).state, kStateQueued);
+}
+
 // A lease past its expiry that no reaper took yet is still its owner's: a
 // worker that could not reach the database for longer than its lease renews
 // it when it can. Once reaped, it is refused.
