@@ -262,6 +262,13 @@ int RunServe(int argc, char** argv) {
   api::RegisterVideosRoutes(router, context);
   api::RegisterMediaRoutes(router, context);
 
+  Result<int> port = early_port > 0 ? Result<int>(early_port) : server.Start();
+  if (!port.ok()) {
+    std::fprintf(stderr, "vidmill serve: %s\n", port.status().message().c_str());
+    return 1;
+  }
+  // Bound before any worker starts: a second serve on a port in use (a
+  // restart while the old process still runs) starts none.
   // Media work happens in worker processes, never here.
   jobs::SupervisorOptions supervisor_options;
   supervisor_options.workers = static_cast<int>(*workers);
@@ -272,11 +279,6 @@ int RunServe(int argc, char** argv) {
     return 1;
   }
 
-  Result<int> port = early_port > 0 ? Result<int>(early_port) : server.Start();
-  if (!port.ok()) {
-    std::fprintf(stderr, "vidmill serve: %s\n", port.status().message().c_str());
-    return 1;
-  }
   // From here on the full routes answer (on a node that listened while it
   // waited for the database, in place of the starting ones).
   body_checker.store(&authenticator);

@@ -156,6 +156,21 @@ TEST(ServerTest, OversizedHeaderIsRefused) {
   EXPECT_EQ(other.Get("/healthz").status, 200);
 }
 
+// A second serve on a port in use (a restart while the old process still
+// runs) fails before it starts any worker on the shared store; it had
+// started them first, then stopped them.
+TEST(ServerTest, AServeThatCannotListenStartsNoWorker) {
+  ServerHarness server;
+  CommandResult second =
+      RunProgram({"timeout", "30", VIDMILL_BINARY, "serve", "--data-dir", server.data_dir(),
+                  "--database", server.database_url(), "--listen",
+                  "127.0.0.1:" + std::to_string(server.port()), "--workers", "1"});
+  EXPECT_EQ(second.exit_code, 1) << second.err;
+  EXPECT_NE(second.err.find("Address already in use"), std::string::npos) << second.err;
+  EXPECT_EQ(second.err.find("started worker"), std::string::npos) << second.err;
+  EXPECT_EQ(HttpClient(server.port()).Get("/healthz").status, 200);
+}
+
 // A request line too long is a 414, not a 431 (RFC 9110 §15.5.15).
 TEST(ServerTest, OversizedTargetIs414) {
   ServerHarness server;
