@@ -8,12 +8,23 @@
 #include "accounts/jwt.h"
 #include "accounts/message_signature.h"
 #include "api/account_authenticator.h"
+#include "common/ids.h"
 
 namespace vidmill::api {
 namespace {
 
 using accounts::AccountService;
 using accounts::Identity;
+
+// The token's team-id parameter in canonical form, as the team's id is
+// stored (RFC 9562 compares UUIDs case-insensitively); anything else as sent,
+// for the refusal to quote.
+std::optional<std::string> TeamIdOf(const http::Request& request) {
+  std::optional<std::string> raw = request.Query("team-id");
+  if (!raw) return raw;
+  std::optional<std::string> canonical = CanonicalId(*raw);
+  return canonical ? canonical : raw;
+}
 
 struct BasicCredentials {
   std::string email;
@@ -150,7 +161,7 @@ void RegisterAccountsRoutes(http::Router& router, ApiContext& context) {
         ASSIGN_OR_RETURN(accounts::User user, accounts->CheckPassword(basic->email, basic->password,
                                                                       request.remote_address));
         ASSIGN_OR_RETURN(accounts::IssuedToken issued,
-                         accounts->IssueToken(user, request.Query("team-id")));
+                         accounts->IssueToken(user, TeamIdOf(request)));
         return http::Response::Json(boost::json::object{
             {"userId", issued.user.id}, {"teamId", issued.team.id}, {"jwtToken", issued.token}});
       }));

@@ -127,11 +127,13 @@ Response ProjectResponse(const videos::Project& project) {
   return Response::Json(boost::json::object{{"project", ProjectJson(project)}});
 }
 
-// An id taken from a query parameter: malformed is a 400.
-Result<std::optional<std::string>> QueryId(const Request& request, const std::string& name) {
+// An id taken from a query parameter: malformed is a 400. The canonical form
+// replaces the one sent, so the links an answer builds from the query carry it.
+Result<std::optional<std::string>> QueryId(Request& request, const std::string& name) {
   std::optional<std::string> raw = request.Query(name);
   if (!raw) return std::optional<std::string>();
   ASSIGN_OR_RETURN(std::string id, GivenId(name, *raw));
+  request.query[name] = id;
   return std::optional<std::string>(std::move(id));
 }
 

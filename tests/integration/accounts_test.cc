@@ -178,6 +178,12 @@ TEST_F(AccountsTest, TeamIdSelectsATeamAndOtherTeamsListsTheRest) {
   std::string token(login.Json().at("jwtToken").as_string());
   HttpResponse account = client_->Get("/accounts/v1/account", token);
   EXPECT_EQ(account.Json().at("team").at("name").as_string(), "Broadcast");
+  // The team's id in upper case names the same team (RFC 9562).
+  std::string shouted = broadcast;
+  for (char& c : shouted) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  HttpResponse upper = Login("ann@example.com", kPassword, "?team-id=" + shouted);
+  ASSERT_EQ(upper.status, 200) << upper.body;
+  EXPECT_EQ(upper.Json().at("teamId").as_string(), broadcast);
 
   // A team the user is not in.
   CommandResult other = server_->RunCli({"team", "add", "Elsewhere"});

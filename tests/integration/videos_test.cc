@@ -701,6 +701,9 @@ TEST_F(VideosApiTest, UpperCaseIdsNameTheSameResources) {
   HttpResponse listed = client_->Get("/videos/v1/videos?project-id=" + upper(project_id), token_a_);
   ASSERT_EQ(listed.status, 200) << listed.body;
   EXPECT_NE(listed.body.find(video_id), std::string::npos) << listed.body;
+  // The listing's links carry the id as stored, not as sent.
+  EXPECT_NE(listed.body.find("project-id=" + project_id), std::string::npos) << listed.body;
+  EXPECT_EQ(listed.body.find(upper(project_id)), std::string::npos) << listed.body;
   HttpResponse progress =
       client_->Get("/videos/v1/check-ingest-video-progress/" + upper(video_id), token_a_);
   EXPECT_EQ(progress.status, 200) << progress.body;
