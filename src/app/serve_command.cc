@@ -58,6 +58,9 @@ std::vector<FlagSpec> ServeFlags() {
       {"idle-timeout", "60", "seconds an idle keep-alive connection is kept"},
       {"media-sweep-seconds", "3600",
        "seconds between sweeps of the media directory (orphans, stale temporary files)"},
+      {"lease-seconds", "30",
+       "the job lease of the workers (the supervised ones get it): this node's reaper waits "
+       "one after it starts or loses the database"},
       {"body-timeout", "30",
        "seconds an upload's body may bring less than 16 KiB (silence, or a slow drip), and a JSON "
        "body's whole time, before it is refused (408)"},
@@ -126,10 +129,12 @@ int RunServe(int argc, char** argv) {
   auto body_timeout = flags->GetInt("body-timeout", 1, 3600);
   auto per_client = flags->GetInt("max-connections-per-client", 0, 1'000'000);
   auto sweep_seconds = flags->GetInt("media-sweep-seconds", 1, 7 * 24 * 3600);
+  auto lease_seconds = flags->GetInt("lease-seconds", 1, 3600);
   for (const Status& status :
        {ttl.status(), leeway.status(), max_upload.status(), max_uploads.status(), workers.status(),
         http_threads.status(), header_timeout.status(), idle_timeout.status(),
-        body_timeout.status(), per_client.status(), sweep_seconds.status()}) {
+        body_timeout.status(), per_client.status(), sweep_seconds.status(),
+        lease_seconds.status()}) {
     if (!status.ok()) {
       std::fprintf(stderr, "vidmill serve: %s\n", status.message().c_str());
       return 2;
@@ -272,7 +277,9 @@ int RunServe(int argc, char** argv) {
   // Media work happens in worker processes, never here.
   jobs::SupervisorOptions supervisor_options;
   supervisor_options.workers = static_cast<int>(*workers);
-  supervisor_options.worker_args = {"--media-dir", store->media_dir, "--data-dir", store->data_dir};
+  supervisor_options.worker_args = {"--media-dir",     store->media_dir,
+                                    "--data-dir",      store->data_dir,
+                                    "--lease-seconds", std::to_string(*lease_seconds)};
   jobs::Supervisor supervisor(supervisor_options);
   if (Status started = supervisor.Start(); !started.ok()) {
     std::fprintf(stderr, "vidmill serve: cannot start workers: %s\n", started.message().c_str());
@@ -304,7 +311,9 @@ int RunServe(int argc, char** argv) {
   jobs::RegisterJobHandlers(
       reap_hooks, jobs::JobHandlerConfig{
                       .database = context.db, .blobs = context.blobs, .clock = context.clock});
-  jobs::Queue reap_queue(*context.db, *context.clock);
+  jobs::QueueOptions reap_options;
+  reap_options.lease_duration = std::chrono::seconds(*lease_seconds);
+  jobs::Queue reap_queue(*context.db, *context.clock, reap_options);
   reap_hooks.InstallHooks(reap_queue);
   PeriodicTask reaper(std::chrono::seconds(5), [&reap_queue] {
     Result<int> reaped = reap_queue.ReapExpiredWhenDue();

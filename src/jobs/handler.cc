@@ -69,13 +69,19 @@ Status JobContext::Complete(const SessionFn& fn) {
   // The work is finished: a database outage now must not throw it away (the
   // job would run again). Retrying is safe, the write being fenced: an
   // expired lease is still this attempt's until a reaper takes the job, and
-  // reapers that saw the outage wait a lease after it, so the completion
-  // lands once the database is back. It had given up after one lease, and an
-  // outage longer than that had cost a finished job its attempt. The retries
-  // end when the attempt must stop (its lease lost, its time limit, shutdown).
+  // reapers that saw the outage wait a lease after it, so while the database
+  // is away the completion is retried until it lands (it had given up after
+  // one lease, and an outage longer than that had cost a finished job its
+  // attempt). Any other fault of the installation (the media store gone at
+  // publishing) is retried for one lease, then ends the attempt, which is
+  // retried with a note. The retries end too when the attempt must stop (its
+  // lease lost, its time limit, shutdown).
+  const auto give_up = std::chrono::steady_clock::now() + queue_.options().lease_duration;
   auto pause = std::chrono::milliseconds(100);
   Status status = queue_.Complete(lease_, fn);
-  while (status.code() == Code::kUnavailable && CheckStop().ok()) {
+  while (status.code() == Code::kUnavailable && CheckStop().ok() &&
+         (std::chrono::steady_clock::now() + pause < give_up ||
+          queue_.database().Ping().code() == Code::kUnavailable)) {
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds(2000));
     status = queue_.Complete(lease_, fn);

@@ -40,7 +40,10 @@ class JobsTest : public ::testing::Test {
     clip_dir_ = nullptr;
   }
 
-  virtual ServerHarness::Options ServerOptions() { return {.workers = 0}; }
+  // The node's own reaper uses the workers' lease (kFastLeases).
+  virtual ServerHarness::Options ServerOptions() {
+    return {.workers = 0, .extra_flags = {"--lease-seconds", "2"}};
+  }
 
   void SetUp() override {
     server_ = std::make_unique<ServerHarness>(ServerOptions());
