@@ -227,7 +227,6 @@ int RunServe(int argc, char** argv) {
       context.db, context.clock,
       accounts::AccountOptions{*ttl, *leeway, /*max_concurrent_hashes=*/2});
   api::AccountAuthenticator authenticator(&account_service);
-  body_checker.store(&authenticator);
   context.accounts = &account_service;
   context.auth = &authenticator;
   Result<std::optional<accounts::DemoUser>> demo = account_service.CreateDemoUserIfEmpty();
