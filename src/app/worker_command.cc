@@ -7,7 +7,6 @@
 #include <signal.h>
 
 #include <atomic>
-#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -45,7 +44,8 @@ std::vector<FlagSpec> WorkerFlags() {
        "largest accepted width × height of an input video"},
       {"max-duration-seconds", "21600", "longest accepted input video"},
       {"owner-tag", "", "set by serve: a token that tells this process's leases apart"},
-      {"lost-worker", "", "set by serve: PID:TAG of the worker process this one replaces"},
+      {"lost-worker", "", "set by serve: the pid of the worker process this one replaces"},
+      {"lost-worker-tag", "", "set by serve: that process's --owner-tag"},
       {"lost-worker-exit", "", "set by serve: how that process ended"},
       {"help", "", "print this help", true},
   };
@@ -53,29 +53,27 @@ std::vector<FlagSpec> WorkerFlags() {
   return specs;
 }
 
-// A worker started in place of one that died (`--lost-worker PID:TAG`, from
-// serve's supervisor) first ends the attempts that process held, so its jobs
-// are retried, and their users told why, now rather than once the leases
-// expire. A worker started by hand has no predecessor.
+// A worker started in place of one that died (`--lost-worker PID
+// --lost-worker-tag TAG`, from serve's supervisor) first ends the attempts
+// that process held, so its jobs are retried, and their users told why, now
+// rather than once the leases expire. A worker started by hand has no
+// predecessor.
 void TakeBackJobsOfLostWorker(const Flags& flags, jobs::Queue& queue) {
-  const std::string lost = flags.Get("lost-worker");
-  const size_t colon = lost.find(':');
-  if (lost.empty() || colon == std::string::npos || colon == 0) return;
-  const std::string pid = lost.substr(0, colon);
-  int64_t pid_number = 0;
-  auto [end, error] = std::from_chars(pid.data(), pid.data() + pid.size(), pid_number);
-  if (error != std::errc() || end != pid.data() + pid.size()) return;
+  if (flags.Get("lost-worker").empty()) return;
+  Result<int64_t> pid = flags.GetInt("lost-worker", 1, INT32_MAX);
+  if (!pid.ok()) return;
   std::string how = flags.Get("lost-worker-exit");
   if (how.empty()) how = "ended";
-  const std::string prefix = jobs::Worker::OwnerPrefix(pid_number, lost.substr(colon + 1));
-  Result<int> moved = queue.EndAttemptsOfOwner(
-      prefix + ":", "the worker process running it (pid " + pid + ") " + how);
+  const std::string pid_text = std::to_string(*pid);
+  Result<int> moved =
+      queue.EndAttemptsOfOwner(jobs::Worker::OwnerPrefix(*pid, flags.Get("lost-worker-tag")) + ":",
+                               "the worker process running it (pid " + pid_text + ") " + how);
   if (!moved.ok()) {
-    LogWarning("cannot take back the jobs of worker pid " + pid +
+    LogWarning("cannot take back the jobs of worker pid " + pid_text +
                " (their leases will expire): " + moved.status().ToString());
   } else if (*moved > 0) {
-    LogInfo("took back " + std::to_string(*moved) + " job(s) of worker pid " + pid + ", which " +
-            how);
+    LogInfo("took back " + std::to_string(*moved) + " job(s) of worker pid " + pid_text +
+            ", which " + how);
   }
 }
 

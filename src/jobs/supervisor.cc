@@ -82,8 +82,9 @@ Result<pid_t> Supervisor::Spawn(Slot& slot) {
   std::vector<std::string> args = argv_storage_;
   const std::string tag = HexEncode(RandomBytes(4));
   args.insert(args.end(), {"--owner-tag", tag});
-  if (!slot.lost.empty()) {
-    args.insert(args.end(), {"--lost-worker", slot.lost, "--lost-worker-exit", slot.lost_exit});
+  if (slot.lost_pid > 0) {
+    args.insert(args.end(), {"--lost-worker", std::to_string(slot.lost_pid), "--lost-worker-tag",
+                             slot.lost_tag, "--lost-worker-exit", slot.lost_exit});
   }
   std::vector<char*> argv;
   for (std::string& arg : args) {
@@ -101,8 +102,7 @@ Result<pid_t> Supervisor::Spawn(Slot& slot) {
   }
   LogInfo("supervisor: started worker pid " + std::to_string(pid));
   slot.tag = tag;
-  slot.lost.clear();
-  slot.lost_exit.clear();
+  slot.lost_pid = 0;
   return pid;
 }
 
@@ -167,7 +167,8 @@ void Supervisor::Watch() {
         LogWarning("supervisor: worker pid " + std::to_string(slot.pid) + " " + how +
                    "; restarting it in " + std::to_string(slot.backoff.count()) + " ms");
         if (reaped == slot.pid) {  // gone for certain: its jobs can be taken back
-          slot.lost = std::to_string(slot.pid) + ":" + slot.tag;
+          slot.lost_pid = slot.pid;
+          slot.lost_tag = slot.tag;
           slot.lost_exit = how;
         }
         slot.pid = 0;

@@ -14,8 +14,8 @@
 // the supervisor is running — a crash, a kill -9, an exit when stuck — is
 // restarted after a backoff that doubles while restarts come quickly (a worker
 // that lived at least a minute restarts at the initial delay). Each process
-// gets `--owner-tag <random>`; its replacement gets `--lost-worker pid:tag
-// --lost-worker-exit "<how it ended>"` and ends the dead one's attempts at
+// gets `--owner-tag <random>`; its replacement gets `--lost-worker <pid>
+// --lost-worker-tag <tag> --lost-worker-exit "<how it ended>"` and ends the dead one's attempts at
 // start (Queue::EndAttemptsOfOwner), so its jobs are retried without waiting
 // out their leases (which remain the fallback).
 //
@@ -81,9 +81,11 @@ class Supervisor {
     std::chrono::steady_clock::time_point restart_at;
     std::chrono::milliseconds backoff{0};
     std::string tag;  // the running process's --owner-tag
-    // "pid:tag" of the process that died in this slot and how it ended,
-    // handed to its replacement (--lost-worker), which takes its jobs back.
-    std::string lost;
+    // The process that died in this slot (pid, tag, how it ended), handed to
+    // its replacement (--lost-worker …), which takes its jobs back; pid 0:
+    // none.
+    pid_t lost_pid = 0;
+    std::string lost_tag;
     std::string lost_exit;
   };
 
