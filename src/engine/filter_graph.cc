@@ -201,13 +201,9 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
       // Converters stop at the last frame's timestamp, one source frame short
       // of the clip's end (25 → 60 fps would lose 2.4 frames): the last frame
       // is held for two source frames (minterpolate looks one frame further
-      // ahead), and the result is cut at the clip's end.
-      const double clip = spec.clip_seconds > 0 ? spec.clip_seconds
-                          : spec.has_range      ? (spec.end_ms - spec.start_ms) / 1000.0
-                                                : 0.0;
-      if (clip > 0) {
-        steps.push_back(Graph("tpad=stop_mode=clone:stop_duration=" + Seconds(2.0 / rate)));
-      }
+      // ahead), and the output is cut where the last picture ends (the
+      // transcoder counts that from the decoded pictures).
+      steps.push_back(Graph("tpad=stop_mode=clone:stop_duration=" + Seconds(2.0 / rate)));
       if (converter == "fps") {
         steps.push_back(Graph("fps=fps=" + r));
       } else if (converter == "fblend") {
@@ -218,7 +214,6 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
       } else {
         return Status::InvalidArgument("unknown frame-rate converter '" + converter + "'");
       }
-      if (clip > 0) steps.push_back(Graph("trim=end=" + Seconds(clip)));
     } else {
       // The same rate: fps still puts each frame at its instant of the
       // constant-rate output, repeating or dropping where the timestamps are

@@ -91,7 +91,7 @@ TEST(FilterGraphTest, OwnFiltersSitAtTheirPlaceInTheFixedOrder) {
     spec.post_processor = "filmgrain";
     cases.push_back({"everything", spec,
                      "trim | setpts | bwdif | [denoise] | [dejit] | [pabsr1] | setsar | tpad | "
-                     "minterpolate | trim | [filmgrain] | setfield | format"});
+                     "minterpolate | [filmgrain] | setfield | format"});
   }
   {
     TranscodeSpec spec = Base();
@@ -102,7 +102,7 @@ TEST(FilterGraphTest, OwnFiltersSitAtTheirPlaceInTheFixedOrder) {
     // Interlaced output ends with scale=interl=1,format: field by field.
     cases.push_back(
         {"grain before weaving", spec,
-         "setpts | yadif | setsar | fps | [filmgrain] | tinterlace | setfield | scale"});
+         "setpts | yadif | setsar | tpad | fps | [filmgrain] | tinterlace | setfield | scale"});
   }
   {
     TranscodeSpec spec = Base();
@@ -423,16 +423,17 @@ std::vector<double> RunSyntheticChain(const std::string& filters, int count) {
 }
 
 TEST(FilterGraphTest, TheStreamEndsWhereItsLastFrameEnds) {
-  // 2 s of 25 fps → 50 fps: the converters fill the clip to its end.
+  // 2 s of 25 fps → 50 fps: with the stream closed at its last frame's end
+  // and the last frame held, the converters fill the clip to its end (the
+  // transcoder cuts what the hold made past it).
   for (const char* converter :
        {"fps=fps=50", "framerate=fps=50:interp_start=15:interp_end=240:scene=8.2",
         "minterpolate=fps=50:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"}) {
     std::vector<double> times = RunSyntheticChain(
-        std::string("setpts=PTS-STARTPTS,tpad=stop_mode=clone:stop_duration=0.08,") + converter +
-            ",trim=end=2.000000",
+        std::string("setpts=PTS-STARTPTS,tpad=stop_mode=clone:stop_duration=0.08,") + converter,
         50);
-    ASSERT_EQ(times.size(), 100u) << converter;
-    EXPECT_NEAR(times.back(), 1.98, 1e-6) << converter;
+    ASSERT_GE(times.size(), 100u) << converter;
+    EXPECT_NEAR(times[99], 1.98, 1e-6) << converter;
   }
 }
 

@@ -420,7 +420,6 @@ class Pipeline {
     }
     // Drain decoders, graphs and encoders.
     RETURN_IF_ERROR(Decode(video_decoder_.get(), nullptr, frame.get(), nullptr));
-    LimitToThePictures();
     RETURN_IF_ERROR(PushVideo(nullptr));
     RETURN_IF_ERROR(Encode(video_encoder_.get(), nullptr, video_stream_));
     for (const std::unique_ptr<AudioLane>& lane : audio_) {
@@ -469,6 +468,7 @@ class Pipeline {
       if (video) {
         StampVideo(frame);
         NoteVideoOrigin(frame);
+        NotePictureEnd(frame);
         RETURN_IF_ERROR(StartAudioAtTheFirstPicture());
       }
       Status status = video ? PushVideo(frame) : PushAudio(*lane, frame);
@@ -498,29 +498,34 @@ class Pipeline {
   // clock starts there (setpts=PTS-STARTPTS).
   void NoteVideoOrigin(const AVFrame* frame) {
     if (video_origin_set_) return;
-    const AVRational time_base = input_->video_stream()->time_base;
     // As trim decides: its start rounded to the stream's time base, to the
     // nearest tick. MXF counts in whole frames, so a start in a frame's first
     // half keeps that frame; compared in exact seconds, the sound had started
     // a frame after the pictures.
-    const int64_t start =
-        av_rescale_q(std::llround(range_start_ * AV_TIME_BASE), AV_TIME_BASE_Q, time_base);
-    if (spec_.has_range && frame->pts < start) return;
-    video_origin_ = frame->pts * av_q2d(time_base);
+    if (spec_.has_range && frame->pts < RangeTick(range_start_)) return;
+    video_origin_ = frame->pts * av_q2d(input_->video_stream()->time_base);
     video_origin_set_ = true;
   }
 
-  // Once every picture is decoded, the output holds no more than they last.
-  // The rate converters' end padding (filter_graph.cc) is cut at the clip's
-  // length, which without a stream duration (Matroska) is the file's: where
-  // the sound ran on past the pictures, the last picture was held too long
-  // (104 frames for 2 s at 50 fps). Counted as trim counts: a picture that
-  // starts before the end is kept.
-  void LimitToThePictures() {
-    if (!video_origin_set_ || next_video_pts_ == AV_NOPTS_VALUE) return;
-    const double seconds =
-        next_video_pts_ * av_q2d(input_->video_stream()->time_base) - video_origin_;
-    max_frames_ = static_cast<int64_t>(std::ceil(seconds * av_q2d(output_rate_) - 1e-6));
+  // The output holds no more than the pictures it shows last: the rate
+  // converters' end padding (filter_graph.cc) is cut where the last of them
+  // ends, which only the decoded pictures tell. A stream or file duration can
+  // end at the last picture's start (a variable-rate MP4 had lost its last
+  // 40 ms), run on with the sound (Matroska), and a range's length counts
+  // from its start, not from its first picture (one held frame too many).
+  // Counted as trim counts: a picture that starts before the end is kept.
+  void NotePictureEnd(const AVFrame* frame) {
+    if (!video_origin_set_ || (spec_.has_range && frame->pts >= RangeTick(range_end_))) return;
+    const double end = next_video_pts_ * av_q2d(input_->video_stream()->time_base) - video_origin_;
+    const int64_t frames = static_cast<int64_t>(std::ceil(end * av_q2d(output_rate_) - 1e-6));
+    max_frames_ = std::max(max_frames_, frames);
+  }
+
+  // A time in the input's seconds as a tick of the video stream's time base,
+  // rounded to the nearest as trim rounds its bounds.
+  int64_t RangeTick(double seconds) const {
+    return av_rescale_q(std::llround(seconds * AV_TIME_BASE), AV_TIME_BASE_Q,
+                        input_->video_stream()->time_base);
   }
 
   Status PushVideo(AVFrame* frame) {
@@ -711,7 +716,7 @@ class Pipeline {
   int64_t frames_written_ = 0;
   std::optional<TimestampJoiner> joiner_;                     // MakeContinuous
   int64_t video_packets_ = 0;                                 // coded pictures written (progress)
-  int64_t max_frames_ = std::numeric_limits<int64_t>::max();  // LimitToThePictures
+  int64_t max_frames_ = 0;   // where the pictures shown so far end (NotePictureEnd)
   double video_origin_ = 0;  // input seconds of the first picture shown
   bool video_origin_set_ = false;
   AVRational video_frame_rate_{25, 1};       // the source's, as the chain was built for

@@ -68,10 +68,9 @@ struct TranscodeSpec {
   bool has_range = false;
   int64_t start_ms = 0;
   int64_t end_ms = 0;
-  // Duration of the clip in seconds, used to end a frame-rate conversion at
-  // the clip's end rather than at its last frame's timestamp. 0: the range's
-  // duration when there is one; Transcode() fills it in from the input's video
-  // stream otherwise.
+  // Duration of the clip in seconds, what progress is measured against when
+  // the pictures' length is unknown. 0: the range's duration when there is
+  // one; Transcode() fills it in from the input's video stream otherwise.
   double clip_seconds = 0;
   // How long the pictures of the whole source last, when the caller knows it
   // (the ingestion counted them): progress is measured against it rather than

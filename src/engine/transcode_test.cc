@@ -449,6 +449,30 @@ TEST(TranscodeTest, RangeTrimsVideoAndAudioInSync) {
   }
 }
 
+// A range that starts between two pictures (620–1600 ms on 25 fps: its
+// pictures are 0.64 … 1.56 s, lasting to 1.6 s) lasts as long at every output
+// rate: at 50 fps its 0.96 s are 48 frames. Cut at the range's length (0.98 s), the
+// converter's output had held the last picture one frame longer.
+TEST(TranscodeTest, ARangeBetweenPicturesLastsAsLongAtEveryRate) {
+  test::TempDir dir;
+  for (const auto& [fps, frames] : std::vector<std::pair<double, int>>{{25, 24}, {50, 48}}) {
+    SCOPED_TRACE(fps);
+    TranscodeSpec spec = Base();
+    spec.has_range = true;
+    spec.start_ms = 620;
+    spec.end_ms = 1600;
+    spec.fps = fps;
+    auto probe = RunSpec(spec, Inputs::Get().progressive, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    EXPECT_EQ(probe->frames, frames);
+    std::string audio = Output(
+        "ffprobe -v error -select_streams a:0 -show_entries stream=duration "
+        "-of default=nw=1:nk=1 '" +
+        dir.path() + "/out.mov'");
+    EXPECT_NEAR(std::atof(audio.c_str()), 0.96, 0.01);
+  }
+}
+
 // A variable-rate source (phones, screen recordings; here 61 pictures over 3 s
 // in Matroska, nominally 30 fps) keeps its duration and its sync with the
 // audio: each picture is shown at its instant of the constant-rate output,
@@ -472,6 +496,30 @@ TEST(TranscodeTest, AVariableRateSourceKeepsItsDurationAndSync) {
       "-of default=nw=1:nk=1 '" +
       dir.path() + "/out.mov'");
   EXPECT_NEAR(std::atof(audio.c_str()), 3.0, 0.05);
+
+  // Converted to another rate, it still ends where its last picture ends. In
+  // MP4 with B-frames (x264's default) the video stream's recorded duration
+  // ends where the last picture starts (2.967 s): cut there, the output had
+  // lost its last 40 ms, and the sound under them.
+  const std::string mp4 = dir.path() + "/vfr.mp4";
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=320x240:rate=30 -f lavfi -i sine=frequency=440:sample_rate=48000 "
+      "-t 3 -vf \"select='not(eq(mod(n\\,7)\\,3))'\" -fps_mode vfr "
+      "-c:v libx264 -pix_fmt yuv420p -c:a aac '" +
+      mp4 + "'");
+  ASSERT_EQ(Output("ffprobe -v error -select_streams v -show_entries stream=duration "
+                   "-of default=nw=1:nk=1 '" +
+                   mp4 + "'"),
+            "2.966667");
+  spec.fps = 25;
+  probe = RunSpec(spec, mp4, "mov", dir);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_EQ(probe->frames, 75);
+  audio = Output(
+      "ffprobe -v error -select_streams a:0 -show_entries stream=duration "
+      "-of default=nw=1:nk=1 '" +
+      dir.path() + "/out.mov'");
+  EXPECT_NEAR(std::atof(audio.c_str()), 3.0, 0.01);
 }
 
 // A broadcast capture that switches size and format mid-stream (here 1 s of
@@ -1434,7 +1482,7 @@ TEST(TranscodeTest, FilterChainIsExplicitAndOrdered) {
             "scale=w=640:h=480:flags=bicubic,setsar=1,"
             "tpad=stop_mode=clone:stop_duration=0.040000,"
             "minterpolate=fps=60:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1,"
-            "trim=end=1.000000,setfield=prog,format=pix_fmts=yuv420p");
+            "setfield=prog,format=pix_fmts=yuv420p");
   EXPECT_EQ(RateString(24000.0 / 1001), "24000/1001");
   EXPECT_EQ(RateString(25), "25");
 }
