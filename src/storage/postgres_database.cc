@@ -181,6 +181,23 @@ std::string OneLine(std::string_view text) {
   return out;
 }
 
+// Whether a connection libpq could not make was refused for a reason that
+// waiting cannot cure: the credentials, the role or the database name, or a
+// connection parameter libpq cannot read (a port that is not a number). libpq
+// gives no SQLSTATE for a failed connection, so its message is read (the
+// server's, in English unless its lc_messages says otherwise; in another
+// language the node just keeps retrying, as for an outage).
+bool RefusedByConfiguration(PGconn* conn) {
+  if (PQconnectionNeedsPassword(conn)) return true;  // none was given
+  const std::string_view message = PQerrorMessage(conn);
+  for (std::string_view sign :
+       {"authentication failed", "no pg_hba.conf entry", "does not exist", "invalid integer value",
+        "invalid port number", "invalid sslmode value", "invalid connection option"}) {
+    if (message.find(sign) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
 bool StartsWith(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
 }
@@ -525,6 +542,13 @@ class PostgresDatabase final : public Database {
     return Run([](Session& session) { return session.Query("SELECT 1", {}).status(); });
   }
 
+  // libpq's reason when the last connection was refused for its settings
+  // (RefusedByConfiguration), else empty.
+  std::string ConfigurationRefusal() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return refusal_;
+  }
+
   Result<std::unique_ptr<PgConnection>> Connect() {
     // Defaults first: the URL's own parameters override them (expand_dbname).
     const char* keys[] = {"connect_timeout",  "client_encoding", "application_name",
@@ -547,6 +571,10 @@ class PostgresDatabase final : public Database {
                           .count();
       if (now - last >= interval && last_connect_log_.compare_exchange_strong(last, now)) {
         LogWarning("cannot connect to PostgreSQL: " + OneLine(PQerrorMessage(conn.get())));
+      }
+      if (RefusedByConfiguration(conn.get())) {
+        std::lock_guard<std::mutex> lock(mu_);
+        refusal_ = OneLine(PQerrorMessage(conn.get()));
       }
       return Status::Unavailable("database unavailable: cannot connect to the database server");
     }
@@ -683,6 +711,7 @@ class PostgresDatabase final : public Database {
   int open_ = 0;  // idle plus checked out
   std::chrono::seconds answer_timeout_;
   std::atomic<std::chrono::steady_clock::rep> last_connect_log_{0};  // steady ticks
+  std::string refusal_;  // guarded by mu_; see ConfigurationRefusal
 };
 
 }  // namespace
@@ -726,7 +755,15 @@ Result<std::unique_ptr<Database>> OpenPostgresDatabase(const std::string& url) {
   }
   auto db = std::make_unique<PostgresDatabase>(std::move(conninfo), pool_size,
                                                std::chrono::seconds(answer_timeout));
-  RETURN_IF_ERROR(db->Ping());
+  if (Status ping = db->Ping(); !ping.ok()) {
+    // A node waits for a database that is down (OpenDatabaseWhenUp retries
+    // Unavailable), but not for one that refuses its settings: a mistyped
+    // password, role or database name exits at once, saying so.
+    if (std::string refusal = db->ConfigurationRefusal(); !refusal.empty()) {
+      return Status::InvalidArgument("the database refused the connection: " + refusal);
+    }
+    return ping;
+  }
   return std::unique_ptr<Database>(std::move(db));
 }
 

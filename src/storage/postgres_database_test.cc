@@ -123,12 +123,35 @@ TEST(OpenPostgresDatabaseTest, NoServerIsUnavailable) {
 }
 
 TEST(OpenPostgresDatabaseTest, BadUrlIsInvalidArgument) {
-  for (const char* url : {"postgresql://h/db?no_such_option=1", "postgresql://h/db?pool_max_conns=0",
-                          "postgresql://h/db?pool_max_conns=many"}) {
+  // The last only libpq's connection attempt reads (a node had waited for it
+  // for ever, as for a database that is down).
+  for (const char* url :
+       {"postgresql://h/db?no_such_option=1", "postgresql://h/db?pool_max_conns=0",
+        "postgresql://h/db?pool_max_conns=many", "postgresql://u@127.0.0.1:notaport/db"}) {
     auto db = OpenPostgresDatabase(url);
     ASSERT_FALSE(db.ok()) << url;
     EXPECT_EQ(db.status().code(), Code::kInvalidArgument) << url << ": " << db.status().ToString();
   }
+}
+
+// A role or a database the server does not know is a setting to correct, not
+// an outage to wait out: the node exits saying so (it had retried for ever,
+// its /healthz answering "starting").
+TEST(OpenPostgresDatabaseTest, ARoleOrDatabaseTheServerRefusesIsInvalidArgument) {
+  const std::string admin = TestPostgresAdminUrl();
+  if (admin.empty())
+    GTEST_SKIP() << kTestPostgresEnv << " is not set: no PostgreSQL to test against";
+  const std::string no_role = "postgresql://no_such_role@" + admin.substr(admin.find('@') + 1);
+  const std::string no_database = WithDatabaseName(admin, "no_such_database");
+  for (const std::string& url : {no_role, no_database}) {
+    auto db = OpenPostgresDatabase(url);
+    ASSERT_FALSE(db.ok()) << url;
+    EXPECT_EQ(db.status().code(), Code::kInvalidArgument) << url << ": " << db.status().ToString();
+    EXPECT_NE(db.status().message().find("does not exist"), std::string::npos)
+        << db.status().message();
+  }
+  auto db = OpenPostgresDatabase(admin);
+  EXPECT_TRUE(db.ok()) << db.status().ToString();
 }
 
 // ---- Against a real server (VIDMILL_TEST_POSTGRES). ----
