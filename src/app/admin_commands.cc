@@ -25,15 +25,18 @@ struct Admin {
   std::unique_ptr<accounts::AccountService> accounts;
 };
 
-// Parses the flags after `vidmill <noun> <verb>` and opens the store.
-Result<std::pair<Flags, Admin>> Open(const std::vector<FlagSpec>& own, int argc, char** argv) {
+// Parses the flags after `vidmill <noun> <verb> [operands]` and opens the
+// store.
+Result<std::pair<Flags, Admin>> Open(const std::vector<FlagSpec>& own, int argc, char** argv,
+                                     const char* operands = "") {
   std::vector<FlagSpec> specs = StoreFlags();
   specs.insert(specs.end(), own.begin(), own.end());
   specs.push_back({"help", "", "print this help", true});
   ASSIGN_OR_RETURN(Flags flags, Flags::Parse(specs, argc, argv, 3));
   if (flags.Has("help")) {
     // Before the store is opened (it had said "unknown flag --help").
-    std::printf("usage: vidmill %s %s [flags]\n%s", argv[1], argv[2], Flags::Usage(specs).c_str());
+    std::printf("usage: vidmill %s %s %s[flags]\n%s", argv[1], argv[2], operands,
+                Flags::Usage(specs).c_str());
     std::exit(0);
   }
   ASSIGN_OR_RETURN(StoreConfig store, ResolveStore(flags));
@@ -42,6 +45,19 @@ Result<std::pair<Flags, Admin>> Open(const std::vector<FlagSpec>& own, int argc,
   admin.accounts = std::make_unique<accounts::AccountService>(
       admin.db.get(), &SystemClock::Instance(), accounts::AccountOptions{});
   return std::make_pair(std::move(flags), std::move(admin));
+}
+
+// Open's failure: 2 for what the command line got wrong, 1 for a database
+// that cannot be reached (as for the store refusing the request).
+int FailOpen(const std::string& command, const Status& status) {
+  return Fail(command, status.message(), status.code() == Code::kUnavailable ? 1 : 2);
+}
+
+// `vidmill user --help`: the verbs, each with its own --help.
+bool AsksForHelp(int argc, char** argv) {
+  if (argc <= 2) return false;
+  const std::string verb = argv[2];
+  return verb == "--help" || verb == "-h" || verb == "help";
 }
 
 Status Require(const Flags& flags, std::initializer_list<const char*> names) {
@@ -55,6 +71,13 @@ Status Require(const Flags& flags, std::initializer_list<const char*> names) {
 }  // namespace
 
 int RunUser(int argc, char** argv) {
+  static constexpr char kUsage[] =
+      "usage: vidmill user add|ban|unban --email E [--password P] [--name N] [--team NAME] "
+      "[--reason R]\n(vidmill user VERB --help lists a verb's flags)";
+  if (AsksForHelp(argc, argv)) {
+    std::printf("%s\n", kUsage);
+    return 0;
+  }
   std::string verb = argc > 2 ? argv[2] : "";
   std::string command = "user " + verb;
   if (verb == "add") {
@@ -63,7 +86,7 @@ int RunUser(int argc, char** argv) {
                         {"name", "", "display name"},
                         {"team", "", "team to join; created when missing"}},
                        argc, argv);
-    if (!opened.ok()) return Fail(command, opened.status().message(), 2);
+    if (!opened.ok()) return FailOpen(command, opened.status());
     auto& [flags, admin] = *opened;
     if (Status s = Require(flags, {"email", "password"}); !s.ok())
       return Fail(command, s.message(), 2);
@@ -78,7 +101,7 @@ int RunUser(int argc, char** argv) {
   if (verb == "ban") {
     auto opened =
         Open({{"email", "", "the user's e-mail"}, {"reason", "", "shown to the user"}}, argc, argv);
-    if (!opened.ok()) return Fail(command, opened.status().message(), 2);
+    if (!opened.ok()) return FailOpen(command, opened.status());
     auto& [flags, admin] = *opened;
     if (Status s = Require(flags, {"email", "reason"}); !s.ok())
       return Fail(command, s.message(), 2);
@@ -92,7 +115,7 @@ int RunUser(int argc, char** argv) {
   }
   if (verb == "unban") {
     auto opened = Open({{"email", "", "the user's e-mail"}}, argc, argv);
-    if (!opened.ok()) return Fail(command, opened.status().message(), 2);
+    if (!opened.ok()) return FailOpen(command, opened.status());
     auto& [flags, admin] = *opened;
     if (Status s = Require(flags, {"email"}); !s.ok()) return Fail(command, s.message(), 2);
     if (Status s = admin.accounts->UnbanUser(flags.Get("email")); !s.ok()) {
@@ -103,19 +126,23 @@ int RunUser(int argc, char** argv) {
         boost::json::serialize(boost::json::object{{"unbanned", flags.Get("email")}}).c_str());
     return 0;
   }
-  return Fail("user",
-              "usage: vidmill user add|ban|unban --email E [--password P] [--name N] "
-              "[--team NAME] [--reason R]",
-              2);
+  return Fail("user", kUsage, 2);
 }
 
 int RunTeam(int argc, char** argv) {
+  static constexpr char kUsage[] =
+      "usage: vidmill team add NAME | vidmill team add-member --team NAME --email E\n"
+      "(vidmill team VERB --help lists a verb's flags)";
+  if (AsksForHelp(argc, argv)) {
+    std::printf("%s\n", kUsage);
+    return 0;
+  }
   std::string verb = argc > 2 ? argv[2] : "";
   std::string command = "team " + verb;
   if (verb == "add") {
     // `vidmill team add NAME`: the name is positional.
-    auto opened = Open({}, argc, argv);
-    if (!opened.ok()) return Fail(command, opened.status().message(), 2);
+    auto opened = Open({}, argc, argv, "NAME ");
+    if (!opened.ok()) return FailOpen(command, opened.status());
     auto& [flags, admin] = *opened;
     if (flags.positional().size() != 1) return Fail(command, "usage: vidmill team add NAME", 2);
     auto team = admin.accounts->AddTeam(flags.positional()[0]);
@@ -127,7 +154,7 @@ int RunTeam(int argc, char** argv) {
   }
   if (verb == "add-member") {
     auto opened = Open({{"team", "", "team name"}, {"email", "", "the user's e-mail"}}, argc, argv);
-    if (!opened.ok()) return Fail(command, opened.status().message(), 2);
+    if (!opened.ok()) return FailOpen(command, opened.status());
     auto& [flags, admin] = *opened;
     if (Status s = Require(flags, {"team", "email"}); !s.ok()) return Fail(command, s.message(), 2);
     if (Status s = admin.accounts->AddMember(flags.Get("team"), flags.Get("email")); !s.ok()) {
@@ -138,8 +165,7 @@ int RunTeam(int argc, char** argv) {
                             .c_str());
     return 0;
   }
-  return Fail("team",
-              "usage: vidmill team add NAME | vidmill team add-member --team NAME --email E", 2);
+  return Fail("team", kUsage, 2);
 }
 
 }  // namespace vidmill::app

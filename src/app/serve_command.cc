@@ -60,7 +60,7 @@ std::vector<FlagSpec> ServeFlags() {
        "seconds between sweeps of the media directory (orphans, stale temporary files)"},
       {"lease-seconds", "30",
        "the job lease of the workers (the supervised ones get it): this node's reaper waits "
-       "one after it starts or loses the database"},
+       "one after it starts or loses the database (2 to 3600)"},
       {"body-timeout", "30",
        "seconds an upload's body may bring less than 16 KiB (silence, or a slow drip), and a JSON "
        "body's whole time, before it is refused (408)"},
@@ -77,6 +77,12 @@ std::vector<FlagSpec> ServeFlags() {
   };
   specs.insert(specs.end(), more.begin(), more.end());
   return specs;
+}
+
+// A --listen that cannot be read is a usage error (2, as for other flags); a
+// port in use or refused is a failure to start (1).
+int ListenFailureExitCode(const Status& status) {
+  return status.code() == Code::kInvalidArgument ? 2 : 1;
 }
 
 }  // namespace
@@ -129,7 +135,8 @@ int RunServe(int argc, char** argv) {
   auto body_timeout = flags->GetInt("body-timeout", 1, 3600);
   auto per_client = flags->GetInt("max-connections-per-client", 0, 1'000'000);
   auto sweep_seconds = flags->GetInt("media-sweep-seconds", 1, 7 * 24 * 3600);
-  auto lease_seconds = flags->GetInt("lease-seconds", 1, 3600);
+  // Its workers renew their leases every second and need two renewals in one.
+  auto lease_seconds = flags->GetInt("lease-seconds", 2, 3600);
   for (const Status& status :
        {ttl.status(), leeway.status(), max_upload.status(), max_uploads.status(), workers.status(),
         http_threads.status(), header_timeout.status(), idle_timeout.status(),
@@ -209,7 +216,7 @@ int RunServe(int argc, char** argv) {
     Result<int> bound = server.Start();
     if (!bound.ok()) {
       std::fprintf(stderr, "vidmill serve: %s\n", bound.status().message().c_str());
-      return 1;
+      return ListenFailureExitCode(bound.status());
     }
     early_port = *bound;
     LogInfo("waiting for the database; meanwhile /healthz answers on port " +
@@ -269,7 +276,7 @@ int RunServe(int argc, char** argv) {
   Result<int> port = early_port > 0 ? Result<int>(early_port) : server.Start();
   if (!port.ok()) {
     std::fprintf(stderr, "vidmill serve: %s\n", port.status().message().c_str());
-    return 1;
+    return ListenFailureExitCode(port.status());
   }
   // Bound before any worker starts: a second serve on a port in use (a
   // restart while the old process still runs) starts none.
@@ -289,11 +296,10 @@ int RunServe(int argc, char** argv) {
   // waited for the database, in place of the starting ones).
   body_checker.store(&authenticator);
   server.SetRouter(&router);
-  std::string host = options.listen.substr(0, options.listen.rfind(':'));
-  std::printf("vidmill: listening on http://%s:%d\n", host.c_str(), *port);
+  const std::string url = server.ListeningUrl();
+  std::printf("vidmill: listening on %s\n", url.c_str());
   std::fflush(stdout);
-  LogInfo("serving on " + host + ":" + std::to_string(*port) + " with data in " +
-          store->data_dir);
+  LogInfo("serving on " + url.substr(url.find("//") + 2) + " with data in " + store->data_dir);
   if (!options.trusted_proxies.empty()) {
     LogInfo(std::string("client addresses from ") +
             (options.rfc7239_forwarded ? "Forwarded" : "X-Forwarded-For") +

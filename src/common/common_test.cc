@@ -85,6 +85,22 @@ TEST(FlagsTest, CommandLineBeatsEnvironmentBeatsDefault) {
   unsetenv("VIDMILL_WORKERS");
 }
 
+// A switch is asked for on the command line only: VIDMILL_HELP=0 in a
+// service's environment had replaced serve by its help.
+TEST(FlagsTest, SwitchesAreNotReadFromTheEnvironment) {
+  std::vector<FlagSpec> specs = {{"help", "", "print this help", true}, {"workers", "1", "n"}};
+  setenv("VIDMILL_HELP", "0", 1);
+  const char* argv[] = {"vidmill", "serve"};
+  auto flags = Flags::Parse(specs, 2, const_cast<char**>(argv), 2);
+  ASSERT_TRUE(flags.ok()) << flags.status().ToString();
+  EXPECT_FALSE(flags->Has("help"));
+  const char* asked[] = {"vidmill", "serve", "--help"};
+  flags = Flags::Parse(specs, 3, const_cast<char**>(asked), 2);
+  ASSERT_TRUE(flags.ok()) << flags.status().ToString();
+  EXPECT_TRUE(flags->Has("help"));
+  unsetenv("VIDMILL_HELP");
+}
+
 // Runs every interval until stopped; after Stop() returns no run starts.
 TEST(PeriodicTaskTest, RunsEveryIntervalUntilStopped) {
   std::atomic<int> runs{0};

@@ -2,8 +2,9 @@
 // Command-line flags with environment fallbacks.
 //
 // Every subcommand declares the flags it accepts; a flag `--token-ttl` may also
-// be given as the environment variable VIDMILL_TOKEN_TTL. Precedence: command
-// line, then environment, then the declared default. Unknown flags are an
+// be given as the environment variable VIDMILL_TOKEN_TTL (switches only on the
+// command line). Precedence: command line, then environment, then the declared
+// default. Unknown flags are an
 // error so a typo never silently does nothing.
 
 #include <cstdint>

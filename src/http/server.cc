@@ -20,6 +20,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <charconv>
 #include <chrono>
 #include <limits>
 #include <mutex>
@@ -289,11 +290,36 @@ class Server::Impl {
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
       host = host.substr(1, host.size() - 2);
     }
-    int port = std::atoi(options_.listen.c_str() + colon + 1);
+    // The port in full: "8o80" had listened on a port of the system's choice.
+    const std::string port_text = options_.listen.substr(colon + 1);
+    int port = -1;
+    auto [end, parsed] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (parsed != std::errc() || end != port_text.data() + port_text.size() || port < 0 ||
+        port > 65535) {
+      return Status::InvalidArgument("--listen: the port must be 0 to 65535, got '" + port_text +
+                                     "'");
+    }
     boost::system::error_code ec;
     asio::ip::address address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
     if (ec) {
-      return Status::InvalidArgument("--listen: '" + host + "' is not an IP address");
+      // A host name ("localhost"): its first address, IPv4 first.
+      tcp::resolver resolver(ioc_);
+      auto found = resolver.resolve(host, port_text, tcp::resolver::numeric_service, ec);
+      if (ec || found.empty()) {
+        return Status::InvalidArgument("--listen: '" + host +
+                                       "' is neither an IP address nor a host name this machine "
+                                       "resolves" +
+                                       (ec ? ": " + ec.message() : std::string()));
+      }
+      address = found.begin()->endpoint().address();
+      for (const auto& entry : found) {
+        if (entry.endpoint().address().is_v4()) {
+          address = entry.endpoint().address();
+          break;
+        }
+      }
+      ec.clear();
     }
     tcp::endpoint endpoint(address, static_cast<uint16_t>(port));
     acceptor_.open(endpoint.protocol(), ec);
@@ -347,6 +373,8 @@ class Server::Impl {
       CheckDrained();
     });
   }
+
+  const std::string& listening_url() const { return fallback_base_url_; }
 
  private:
   struct Connection {
@@ -424,17 +452,19 @@ class Server::Impl {
   // client and how many were refused since the last line.
   template <typename Socket>
   void RefuseConnection(Socket& socket, const std::string& client) {
-    static const std::string kAnswer = [] {
-      const std::string body =
-          "{\"exception\":\"ServiceUnavailableException\",\"errorMessage\":\"too many "
-          "connections from this address; close some and retry\"}";
-      return "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
-             "Content-Type: application/json\r\nContent-Length: " +
-             std::to_string(body.size()) + "\r\n\r\n" + body;
-    }();
+    static const std::string kBody =
+        "{\"exception\":\"ServiceUnavailableException\",\"errorMessage\":\"too many "
+        "connections from this address; close some and retry\"}";
+    // With the headers every answer carries (it had none: a client quoting
+    // its request id to support had nothing to quote).
+    const std::string answer =
+        "HTTP/1.1 503 Service Unavailable\r\nServer: vidmill\r\nX-Request-Id: " + NewRequestId() +
+        "\r\nRetry-After: 1\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        "Content-Length: " +
+        std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
     boost::system::error_code ec;
     socket.non_blocking(true, ec);
-    socket.write_some(asio::buffer(kAnswer.data(), kAnswer.size()), ec);
+    socket.write_some(asio::buffer(answer.data(), answer.size()), ec);
     socket.shutdown(tcp::socket::shutdown_both, ec);
     socket.close(ec);
     ++refused_since_warning_;
@@ -1020,6 +1050,7 @@ Server::Server(ServerOptions options, const Router* router)
     : impl_(std::make_unique<Impl>(std::move(options), router)) {}
 Server::~Server() = default;
 Result<int> Server::Start() { return impl_->Start(); }
+std::string Server::ListeningUrl() const { return impl_->listening_url(); }
 void Server::Run() { impl_->Run(); }
 void Server::Stop() { impl_->Stop(); }
 void Server::SetRouter(const Router* router) { impl_->SetRouter(router); }

@@ -80,6 +80,9 @@ class Server {
 
   // Binds and starts listening; returns the bound port (useful with port 0).
   Result<int> Start();
+  // After Start: "http://ADDRESS:PORT" as bound (":8080" gives 0.0.0.0, a host
+  // name its address, port 0 the port chosen).
+  std::string ListeningUrl() const;
   // Serves until Stop() has been called and in-flight requests finished.
   void Run();
   // Begins a graceful stop. Idempotent; safe from any thread.

@@ -124,6 +124,16 @@ TEST_F(AccountsTest, AdminCommandsPrintTheirFlags) {
         << help.out;
     EXPECT_NE(help.out.find("--data-dir"), std::string::npos) << help.out;
   }
+  EXPECT_NE(server_->RunCli({"team", "add", "--help"}).out.find("usage: vidmill team add NAME"),
+            std::string::npos);
+  // One level up, as `vidmill --help` suggests: the verbs (it had been a
+  // usage error, exit 2).
+  for (const char* noun : {"user", "team"}) {
+    CommandResult help = RunProgram({VIDMILL_BINARY, noun, "--help"});
+    EXPECT_EQ(help.exit_code, 0) << help.err;
+    EXPECT_NE(help.out.find(std::string("usage: vidmill ") + noun + " add"), std::string::npos)
+        << help.out;
+  }
 }
 
 TEST_F(AccountsTest, ForgedAndTamperedTokensAreRefused) {

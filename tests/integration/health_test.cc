@@ -171,6 +171,34 @@ TEST(ServerTest, AServeThatCannotListenStartsNoWorker) {
   EXPECT_EQ(HttpClient(server.port()).Get("/healthz").status, 200);
 }
 
+// --listen takes a host name ("localhost" had been refused), and ":PORT"
+// (every interface) says which address it bound; a port that is not a number
+// is a usage error (it had listened on a port of the system's choice), as is
+// a host nobody resolves.
+TEST(ServerTest, ListenTakesHostNamesAndRefusesWhatItCannotRead) {
+  {
+    ServerHarness server(ServerHarness::Options{.extra_flags = {"--listen", "localhost:0"}});
+    ASSERT_GT(server.port(), 0) << server.ServerLog();
+    EXPECT_EQ(HttpClient(server.port()).Get("/healthz").status, 200);
+    EXPECT_NE(server.ServerLog().find("serving on 127.0.0.1:"), std::string::npos)
+        << server.ServerLog();
+  }
+  {
+    ServerHarness server(ServerHarness::Options{.extra_flags = {"--listen", ":0"}});
+    ASSERT_GT(server.port(), 0) << server.ServerLog();
+    EXPECT_EQ(HttpClient(server.port()).Get("/healthz").status, 200);
+    EXPECT_NE(server.ServerLog().find("serving on 0.0.0.0:"), std::string::npos)
+        << server.ServerLog();
+  }
+  TempDir dir;
+  for (const char* listen : {"127.0.0.1:8o80", "127.0.0.1:70000", "no-such-host.invalid:0"}) {
+    CommandResult refused = RunProgram({"timeout", "30", VIDMILL_BINARY, "serve", "--data-dir",
+                                        dir.path(), "--listen", listen, "--workers", "0"});
+    EXPECT_EQ(refused.exit_code, 2) << listen << ": " << refused.err;
+    EXPECT_NE(refused.err.find("--listen"), std::string::npos) << refused.err;
+  }
+}
+
 // A request line too long is a 414, not a 431 (RFC 9110 §15.5.15).
 TEST(ServerTest, OversizedTargetIs414) {
   ServerHarness server;
@@ -444,6 +472,7 @@ TEST(ServerTest, OneClientHoldsAtMostItsShareOfConnections) {
   EXPECT_EQ(answer.rfind("HTTP/1.1 503 Service Unavailable", 0), 0u) << answer;
   EXPECT_NE(answer.find("Retry-After: 1"), std::string::npos) << answer;
   EXPECT_NE(answer.find("too many connections from this address"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("\r\nX-Request-Id: "), std::string::npos) << answer;  // as every answer
   // The operator learns who was refused.
   const std::string refusal = "refused 1 connection(s) with 503: client=127.0.0.1 holds 8";
   for (int i = 0; i < 50 && server.ServerLog().find(refusal) == std::string::npos; ++i) {
