@@ -24,6 +24,24 @@ int ProresProfileIndex(const std::string& profile) {
   return 2;  // standard
 }
 
+// FFV1's slice count: 4 (2 × 2) where a slice fits the encoder's limit of
+// 8 × 2²⁴ for its pixels × (bits + 1) × planes, else the fewest of its grids
+// (v × h slices, v ≤ h < 2v) that fit: 8K frames, 6000×4000 in 8 bits and 5K
+// in 12 had failed to open the encoder with 4. Counted with 3 planes (the
+// most a frame without alpha has), so the count chosen always opens.
+int Ffv1Slices(int width, int height, AVPixelFormat format) {
+  const AVPixFmtDescriptor* descriptor = av_pix_fmt_desc_get(format);
+  const int64_t bits = descriptor != nullptr ? descriptor->comp[0].depth : 16;
+  for (int rows = 2; rows <= 16; ++rows) {
+    for (int columns = rows; columns < 2 * rows; ++columns) {
+      const int64_t slice_pixels =
+          static_cast<int64_t>((width + columns - 1) / columns) * ((height + rows - 1) / rows);
+      if (slice_pixels * (bits + 1) * 3 <= (int64_t{8} << 24)) return rows * columns;
+    }
+  }
+  return 256;
+}
+
 }  // namespace
 
 Result<ContainerFormat> ContainerFormatFor(const std::string& container) {
@@ -127,7 +145,7 @@ Result<CodecContextPtr> OpenVideoEncoder(const TranscodeSpec& spec, AVRational f
   } else if (spec.codec == "ffv1") {
     options.Set("level", "3");
     options.Set("slicecrc", "1");
-    options.Set("slices", "4");
+    options.Set("slices", int64_t{Ffv1Slices(spec.width, spec.height, ctx->pix_fmt)});
     options.Set("coder", "range_def");
     options.Set("context", "1");
     ctx->gop_size = 1;
@@ -135,10 +153,14 @@ Result<CodecContextPtr> OpenVideoEncoder(const TranscodeSpec& spec, AVRational f
     ctx->bit_rate = bitrate;
     ctx->rc_max_rate = spec.codec == "xdcam" ? bitrate : bitrate * 3 / 2;
     ctx->rc_min_rate = spec.codec == "xdcam" ? bitrate : 0;
-    // One second of video, but an int: 2.1 Gb at most (bitrate.mbps goes to 4000).
-    ctx->rc_buffer_size = spec.codec == "xdcam"
-                              ? 17'825'792
-                              : static_cast<int>(std::min<int64_t>(bitrate, INT32_MAX));
+    // One second of video, or one frame where a frame lasts longer (below
+    // 1 frame/s the encoder had refused "VBV buffer too small for bitrate"),
+    // but an int: 2.1 Gb at most (bitrate.mbps goes to 4000).
+    const double buffer_seconds = std::max(1.0, av_q2d(ctx->time_base));
+    ctx->rc_buffer_size =
+        spec.codec == "xdcam"
+            ? 17'825'792
+            : static_cast<int>(std::min<double>(std::ceil(bitrate * buffer_seconds), INT32_MAX));
     ctx->rc_initial_buffer_occupancy = ctx->rc_buffer_size * 3 / 4;
     ctx->gop_size = 12;
     ctx->max_b_frames = 2;

@@ -232,11 +232,7 @@ TEST(TranscodeTest, EveryChromaAndBitDepthEachCodecSupports) {
   test::TempDir dir;
   for (const std::string codec : {"h264", "hevc", "mpeg2", "ffv1"}) {
     for (const std::string& chroma : videos::ChromaFor(codec, "")) {
-      std::vector<int> depths = videos::BitsFor(codec, "");
-      if (codec == "ffv1" && chroma != "4:2:0" && chroma != "4:2:2" && chroma != "4:4:4") {
-        depths = {8};
-      }
-      for (int bits : depths) {
+      for (int bits : videos::BitsFor(codec, "", chroma)) {
         TranscodeSpec spec = Base();
         spec.codec = codec;
         spec.pixel_format = PixelFormatFor(chroma, bits);
@@ -252,6 +248,38 @@ TEST(TranscodeTest, EveryChromaAndBitDepthEachCodecSupports) {
       }
     }
   }
+}
+
+// FFV1 at frames too large for 4 slices (the encoder's limit per slice):
+// 6000x4000 in 8 bits had failed to open the encoder ("Unsupported number 4
+// of slices"), as had 8K at any depth.
+TEST(TranscodeTest, Ffv1TakesFramesTooLargeForFourSlices) {
+  test::TempDir dir;
+  TranscodeSpec spec = Base();
+  spec.codec = "ffv1";
+  spec.bitrate_mbps.reset();
+  spec.width = 6000;
+  spec.height = 4000;
+  spec.has_range = true;
+  spec.end_ms = 40;
+  spec.keep_audio = false;
+  auto probe = RunSpec(spec, Inputs::Get().progressive, "mov", dir);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_EQ(probe->width, 6000);
+  EXPECT_EQ(probe->frames, 1);
+}
+
+// MPEG-2 below one frame a second: its buffer holds a frame (one second's
+// bits had been less, and the encoder refused to open).
+TEST(TranscodeTest, Mpeg2BelowOneFrameASecond) {
+  test::TempDir dir;
+  TranscodeSpec spec = Base();
+  spec.codec = "mpeg2";
+  spec.fps = 0.75;
+  spec.keep_audio = false;
+  auto probe = RunSpec(spec, Inputs::Get().progressive, "mov", dir);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_EQ(probe->frames, 2);  // 2 s at 0.75 frames/s
 }
 
 TEST(TranscodeTest, ScanningFormsSetTheFieldOrder) {

@@ -21,14 +21,33 @@ std::string Join(const std::vector<std::string>& items) {
   return out;
 }
 
-std::string Describe(const value& v) {
-  // Numbers as the client wrote them (4000.5, not Boost's 4.0005E3).
+// JSON as the client wrote it: numbers plainly (4000.5 and 0.001, not
+// Boost's 4.0005E3 and 1E-3), inside objects and arrays too.
+std::string PlainJson(const value& v) {
   if (v.is_double()) {
     char number[32];
     std::snprintf(number, sizeof(number), "%.15g", v.as_double());
     return number;
   }
-  std::string text = boost::json::serialize(v);
+  std::string text;
+  if (v.is_object()) {
+    for (const auto& [key, member] : v.as_object()) {
+      text +=
+          (text.empty() ? "{" : ",") + boost::json::serialize(value(key)) + ":" + PlainJson(member);
+    }
+    return text.empty() ? "{}" : text + "}";
+  }
+  if (v.is_array()) {
+    for (const value& element : v.as_array()) {
+      text += (text.empty() ? "[" : ",") + PlainJson(element);
+    }
+    return text.empty() ? "[]" : text + "]";
+  }
+  return boost::json::serialize(v);
+}
+
+std::string Describe(const value& v) {
+  std::string text = PlainJson(v);
   return text.size() > 80 ? text.substr(0, 77) + "..." : text;
 }
 
@@ -196,7 +215,8 @@ std::vector<std::string> ChromaFor(const std::string& codec, const std::string& 
   return {};
 }
 
-std::vector<int> BitsFor(const std::string& codec, const std::string& profile) {
+std::vector<int> BitsFor(const std::string& codec, const std::string& profile,
+                         const std::string& chroma) {
   if (codec == "h264") return {8, 10};
   if (codec == "hevc") return {8, 10, 12};
   if (codec == "prores") return {10};
@@ -206,7 +226,13 @@ std::vector<int> BitsFor(const std::string& codec, const std::string& profile) {
     return ten ? std::vector<int>{10} : std::vector<int>{8};
   }
   if (codec == "xdcam" || codec == "mpeg2") return {8};
-  if (codec == "ffv1") return {8, 10, 12, 16};
+  if (codec == "ffv1") {
+    // FFmpeg's encoder: 4:4:0 to 12 bits (yuv440p10le, yuv440p12le); 4:1:0
+    // and 4:1:1 in 8 bits only.
+    if (chroma == "4:4:0") return {8, 10, 12};
+    if (chroma == "4:1:0" || chroma == "4:1:1") return {8};
+    return {8, 10, 12, 14, 16};
+  }
   return {};
 }
 
@@ -340,9 +366,12 @@ bool IsDnxhr(const ProcessingPlan& plan) {
 }
 
 // DNxHD (not HR) and XDCAM HD422 are interlaced only as 1080i, top field
-// first (FFmpeg's MXF muxer labels a bottom-first XDCAM stream "tb").
+// first; and FFmpeg's MXF muxer cannot label bottom-first pictures of any
+// codec (H.264 reads back "tt", MPEG-2 and XDCAM "tb"), so a later pass, or
+// any tool trusting the file, would take their fields in the wrong order.
 bool TopFieldFirstOnly(const ProcessingPlan& plan) {
-  return (plan.codec == "dnxhd" && !IsDnxhr(plan)) || plan.codec == "xdcam";
+  return (plan.codec == "dnxhd" && !IsDnxhr(plan)) || plan.codec == "xdcam" ||
+         plan.container == "mxf";
 }
 
 // Why the plan's interlaced output cannot be made in its format, or "" when it
@@ -383,6 +412,11 @@ std::string InterlacedOutputRefusal(const ProcessingPlan& plan) {
   if (plan.codec == "hevc" && plan.container == "mts") {
     return "HEVC in MPEG-TS cannot be marked interlaced; use container mov or mp4, or codec h264 "
            "or mpeg2";
+  }
+  if (plan.container == "mxf" && !plan.top_field_first) {
+    return "MXF output is interlaced top field first only (interlaced_tff; a bottom-first source "
+           "is turned top-first): FFmpeg's MXF muxer labels bottom-first pictures top-first; use "
+           "container mov, mp4 or mts for bottom field first";
   }
   return "";
 }
@@ -737,7 +771,6 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
 
   // --- chroma and bits ---
   std::vector<std::string> chromas = ChromaFor(plan.codec, plan.profile);
-  std::vector<int> bit_depths = BitsFor(plan.codec, plan.profile);
   std::string codec_label = plan.codec + (plan.profile.empty() ? "" : " " + plan.profile);
   ASSIGN_OR_RETURN(const object* chroma, OptObject(request, "chromaSubsampling"));
   std::optional<std::string> yuv;
@@ -777,10 +810,7 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
       }
     }
   }
-  if (plan.codec == "ffv1" && plan.chroma != "4:2:0" && plan.chroma != "4:2:2" &&
-      plan.chroma != "4:4:4") {
-    bit_depths = {8};
-  }
+  const std::vector<int> bit_depths = BitsFor(plan.codec, plan.profile, plan.chroma);
   if (bits) {
     int b = static_cast<int>(*bits);
     if (std::find(bit_depths.begin(), bit_depths.end(), b) == bit_depths.end()) {
@@ -898,13 +928,12 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
         {72000.0 / 1001, "71.928"},
         {72, "72"},
         {75, "75"},
-        {90000.0 / 1001, "89.91"},
-        {90, "90"},
         {96000.0 / 1001, "95.904"},
         {96, "96"},
         {100, "100"},
-        {120000.0 / 1001, "119.88"},
         {120, "120"}};
+    // (89.91, 90 and 119.88 are SMPTE rates too, but FFmpeg 5.1's muxer
+    // writes them wrongly: they read back as 80 and 120 frames/s.)
     bool rate_ok = false;
     std::vector<std::string> names;
     for (const auto& [rate, name] : mxf_rates) {
@@ -921,7 +950,14 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
     }
   }
   if (plan.codec == "mpeg2" && (plan.width > 4095 || plan.height > 4095)) {
-    return Status::InvalidArgument("codec mpeg2 supports frames up to 4095x4095");
+    const std::string size = std::to_string(plan.width) + "x" + std::to_string(plan.height);
+    if (request.contains("resolution")) {
+      return Refuse("resolution", request.at("resolution"),
+                    "codec mpeg2 codes frames up to 4095x4095 (this gives " + size + ")");
+    }
+    return Refuse(
+        "mediaContainerCodec.codec", value("mpeg2"),
+        "codec mpeg2 codes frames up to 4095x4095, and the output keeps the source's " + size);
   }
   if (plan.codec == "mpeg2" && !Mpeg2CodesRate(plan.fps)) {
     // The encoder refuses it; said here rather than by a failed job.

@@ -121,9 +121,11 @@ Result<ProcessingPlan> ValidateProcessingRequest(const boost::json::object& requ
 
 // The containers a codec may go in, and the codecs a container takes.
 const std::vector<std::string>& CodecsFor(const std::string& container);
-// Chroma subsamplings and bit depths each codec supports (with its profile).
+// Chroma subsamplings each codec supports (with its profile), and the bit
+// depths it supports with one of them.
 std::vector<std::string> ChromaFor(const std::string& codec, const std::string& profile);
-std::vector<int> BitsFor(const std::string& codec, const std::string& profile);
+std::vector<int> BitsFor(const std::string& codec, const std::string& profile,
+                         const std::string& chroma);
 
 // DNxHD (not HR): the bitrate in Mb/s for a profile at a size and rate, or
 // nullopt where the format defines none.

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 namespace vidmill::videos {
 namespace {
 
@@ -110,6 +112,18 @@ TEST(ProcessingRequestTest, EveryRuleRefusesWithAMessageNamingTheField) {
       {R"({"deinterlacer": 3})", "deinterlacer"},
       {R"({"mediaContainerCodec": {"container": "mxf"}, "frameRate": {"fps": 15}})",
        "container mxf takes frame rates 23.976, 24, 25"},
+      // SMPTE rates FFmpeg's MXF muxer writes wrongly (read back as 80 and 120).
+      {R"({"mediaContainerCodec": {"container": "mxf"}, "frameRate": {"fps": 119.88}})",
+       "frameRate: 119.88 is not allowed"},
+      {R"({"mediaContainerCodec": {"container": "mxf"}, "frameRate": {"fps": 90}})",
+       "frameRate: 90 is not allowed"},
+      {R"({"mediaContainerCodec": {"codec": "mpeg2"}, "resolution": {"tag": "uhd_8k"}})",
+       "resolution: {\"tag\":\"uhd_8k\"} is not allowed; codec mpeg2 codes frames up to 4095x4095 "
+       "(this gives 7680x4320)"},
+      // Numbers inside the value quoted as written, not as Boost's 1E-3.
+      {R"({"frameRate": {"fps": 0.001}})", "{\"fps\":0.001}"},
+      {R"({"mediaContainerCodec": {"codec": "ffv1"}, "chromaSubsampling": {"yuv": "4:1:1", "bits": 10}})",
+       "ffv1 with 4:1:1 supports: 8"},
   };
   for (const BadCase& c : cases) {
     auto plan = Validate(c.json);
@@ -197,6 +211,25 @@ TEST(ProcessingRequestTest, AnRgbSourceStaysRgbInFfv1) {
   auto h264 = Validate(R"({"mediaContainerCodec": {"container": "mov", "codec": "h264"}})", rgb);
   ASSERT_TRUE(h264.ok()) << h264.status().ToString();
   EXPECT_EQ(h264->pixel_format, "yuv444p10le");
+}
+
+// FFV1 takes every depth FFmpeg's encoder writes: 14 bits (the reference
+// lists it; it had been refused for every codec) and 4:4:0 in 10 and 12.
+TEST(ProcessingRequestTest, Ffv1TakesEveryDepthItsEncoderWrites) {
+  for (const auto& [yuv, bits, format] :
+       std::vector<std::tuple<std::string, int, std::string>>{{"4:2:0", 14, "yuv420p14le"},
+                                                              {"4:2:2", 14, "yuv422p14le"},
+                                                              {"4:4:4", 14, "yuv444p14le"},
+                                                              {"4:4:0", 10, "yuv440p10le"},
+                                                              {"4:4:0", 12, "yuv440p12le"}}) {
+    auto plan =
+        Validate(R"({"mediaContainerCodec": {"codec": "ffv1"}, "chromaSubsampling": {"yuv": ")" +
+                 yuv + R"(", "bits": )" + std::to_string(bits) + "}}");
+    ASSERT_TRUE(plan.ok()) << yuv << " " << bits << ": " << plan.status().ToString();
+    EXPECT_EQ(plan->pixel_format, format);
+  }
+  auto h264 = Validate(R"({"chromaSubsampling": {"bits": 14}})");
+  EXPECT_EQ(h264.status().code(), Code::kInvalidArgument);
 }
 
 // An interlaced source stored turned: scanning auto makes it progressive
@@ -536,6 +569,13 @@ TEST(ProcessingRequestTest, InterlacedOutputOnlyWhereTheFormatCarriesIt) {
       {R"({"mediaContainerCodec": {"container": "mts", "codec": "hevc"},
            "scanning": {"tag": "interlaced_tff"}})",
        "MPEG-TS"},
+      // FFmpeg's MXF muxer labels bottom-first H.264 "tt" and MPEG-2 "tb".
+      {R"({"mediaContainerCodec": {"container": "mxf", "codec": "h264"},
+           "scanning": {"tag": "interlaced_bff"}})",
+       "MXF output is interlaced top field first only"},
+      {R"({"mediaContainerCodec": {"container": "mxf", "codec": "mpeg2"},
+           "scanning": {"scanningType": "interlaced", "interlacedFieldOrder": "bottom_field"}})",
+       "MXF output is interlaced top field first only"},
   };
   for (const BadCase& c : refused) {
     auto plan = Validate(c.json, hd);
@@ -571,6 +611,10 @@ TEST(ProcessingRequestTest, InterlacedOutputOnlyWhereTheFormatCarriesIt) {
       {R"({"mediaContainerCodec": {"codec": "xdcam"}})", hd_bff, true, true, ""},
       {R"({"mediaContainerCodec": {"codec": "xdcam"}, "resolution": {"width": 1280, "height": 720}})",
        hd, false, true, "bwdif"},
+      {R"({"mediaContainerCodec": {"container": "mxf", "codec": "h264"}})", hd_bff, true, true,
+       ""},  // fields swapped to top first
+      {R"({"mediaContainerCodec": {"container": "mov", "codec": "h264"}})", hd_bff, true, false,
+       ""},
   };
   for (const AutoCase& c : autos) {
     auto plan = Validate(c.json, c.source);
