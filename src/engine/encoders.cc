@@ -190,8 +190,10 @@ Result<CodecContextPtr> OpenVideoEncoder(const TranscodeSpec& spec, AVRational f
                      std::to_string(spec.height) + ", " + spec.pixel_format + ")",
                  capture.first_error());
     // The encoder refusing these settings will refuse them every time: not
-    // retried (it had been, three times, as an internal error).
-    if (ret == AVERROR(EINVAL)) return Status::InvalidArgument(status.message());
+    // retried (it had been, three times, as an internal error), and not the
+    // source's fault (FFV1's "Unsupported number of slices", ENOSYS, had been
+    // logged as corrupt media). Only running out of memory may pass.
+    if (ret != AVERROR(ENOMEM)) return Status::InvalidArgument(status.message());
     return status;
   }
   return ctx;

@@ -1473,6 +1473,16 @@ TEST(TranscodeTest, ResizeAndErrors) {
                            nullptr, nullptr);
   EXPECT_EQ(refused.status().code(), Code::kNotImplemented);
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/x.mov"));
+  // An encoder refusing its settings in its own words (libx264's 4:2:0 of an
+  // odd width: AVERROR_EXTERNAL) is a permanent refusal, not an internal
+  // error a job would retry.
+  TranscodeSpec odd = Base();
+  odd.width = 321;
+  odd.keep_audio = false;
+  auto unopened = Transcode(Inputs::Get().progressive, dir.path() + "/w.mov", odd, MediaLimits{},
+                            nullptr, nullptr);
+  EXPECT_EQ(unopened.status().code(), Code::kInvalidArgument) << unopened.status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/w.mov"));
   // A truncated input fails cleanly and leaves no output.
   std::string truncated = dir.path() + "/truncated.mp4";
   std::filesystem::copy_file(Inputs::Get().progressive, truncated);
