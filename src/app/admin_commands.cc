@@ -53,11 +53,14 @@ int FailOpen(const std::string& command, const Status& status) {
   return Fail(command, status.message(), status.code() == Code::kUnavailable ? 1 : 2);
 }
 
-// `vidmill user --help`: the verbs, each with its own --help.
-bool AsksForHelp(int argc, char** argv) {
+// `vidmill user --help`: prints `usage` (the verbs, each with its own --help)
+// and says so.
+bool PrintedHelp(int argc, char** argv, const char* usage) {
   if (argc <= 2) return false;
   const std::string verb = argv[2];
-  return verb == "--help" || verb == "-h" || verb == "help";
+  if (verb != "--help" && verb != "-h" && verb != "help") return false;
+  std::printf("%s\n", usage);
+  return true;
 }
 
 Status Require(const Flags& flags, std::initializer_list<const char*> names) {
@@ -74,10 +77,7 @@ int RunUser(int argc, char** argv) {
   static constexpr char kUsage[] =
       "usage: vidmill user add|ban|unban --email E [--password P] [--name N] [--team NAME] "
       "[--reason R]\n(vidmill user VERB --help lists a verb's flags)";
-  if (AsksForHelp(argc, argv)) {
-    std::printf("%s\n", kUsage);
-    return 0;
-  }
+  if (PrintedHelp(argc, argv, kUsage)) return 0;
   std::string verb = argc > 2 ? argv[2] : "";
   std::string command = "user " + verb;
   if (verb == "add") {
@@ -133,10 +133,7 @@ int RunTeam(int argc, char** argv) {
   static constexpr char kUsage[] =
       "usage: vidmill team add NAME | vidmill team add-member --team NAME --email E\n"
       "(vidmill team VERB --help lists a verb's flags)";
-  if (AsksForHelp(argc, argv)) {
-    std::printf("%s\n", kUsage);
-    return 0;
-  }
+  if (PrintedHelp(argc, argv, kUsage)) return 0;
   std::string verb = argc > 2 ? argv[2] : "";
   std::string command = "team " + verb;
   if (verb == "add") {
