@@ -239,6 +239,10 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
 
   // 8. Interlace for output: weave, or swap the field order of kept fields.
   if (reinterlace) {
+    // Woven in pairs: an odd last picture is paired with a copy of itself
+    // (tinterlace had dropped it, and the sound under it was cut to match);
+    // an even count's spare copy is cut with the pictures' end.
+    steps.push_back(Graph("tpad=stop_mode=clone:stop=1"));
     steps.push_back(Graph(std::string("tinterlace=mode=") +
                           (spec.top_field_first ? "interleave_top" : "interleave_bottom")));
   } else if (keep_fields && spec.source_top_field_first != spec.top_field_first) {

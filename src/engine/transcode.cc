@@ -513,11 +513,23 @@ class Pipeline {
   // end at the last picture's start (a variable-rate MP4 had lost its last
   // 40 ms), run on with the sound (Matroska), and a range's length counts
   // from its start, not from its first picture (one held frame too many).
-  // Counted as trim counts: a picture that starts before the end is kept.
+  // A picture lasts at least one period of the stream's rate, as the filter
+  // graph's end counts it: muxers record a last sample of one tick (FFmpeg's
+  // variable-rate MP4 without B-frames), which had cut the last picture short.
+  // Counted as trim counts, a picture that starts before the end is kept; an
+  // end past a frame boundary by less than a millisecond (the rounding of
+  // timestamps to their time base) adds no frame.
   void NotePictureEnd(const AVFrame* frame) {
     if (!video_origin_set_ || (spec_.has_range && frame->pts >= RangeTick(range_end_))) return;
-    const double end = next_video_pts_ * av_q2d(input_->video_stream()->time_base) - video_origin_;
-    const int64_t frames = static_cast<int64_t>(std::ceil(end * av_q2d(output_rate_) - 1e-6));
+    const AVRational time_base = input_->video_stream()->time_base;
+    const int64_t period =
+        video_frame_rate_.num > 0 ? av_rescale_q(1, av_inv_q(video_frame_rate_), time_base) : 0;
+    const int64_t end_pts =
+        frame->pts + std::max(FrameDuration(frame, video_frame_rate_, time_base), period);
+    const double end = end_pts * av_q2d(time_base) - video_origin_;
+    const double rate = av_q2d(output_rate_);
+    const double slack = std::min(0.001, 0.25 / rate);
+    const int64_t frames = static_cast<int64_t>(std::ceil((end - slack) * rate));
     max_frames_ = std::max(max_frames_, frames);
   }
 

@@ -539,15 +539,90 @@ TEST(TranscodeTest, AVariableRateSourceKeepsItsDurationAndSync) {
                    "-of default=nw=1:nk=1 '" +
                    mp4 + "'"),
             "2.966667");
-  spec.fps = 25;
-  probe = RunSpec(spec, mp4, "mov", dir);
-  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
-  EXPECT_EQ(probe->frames, 75);
-  audio = Output(
-      "ffprobe -v error -select_streams a:0 -show_entries stream=duration "
-      "-of default=nw=1:nk=1 '" +
-      dir.path() + "/out.mov'");
-  EXPECT_NEAR(std::atof(audio.c_str()), 3.0, 0.01);
+  // At 50 fps too: the last picture's end, rounded to the stream's ticks,
+  // falls 0.3 ms past 3 s, which had added a held frame and 20 ms of silence.
+  for (const auto& [fps, frames] : std::vector<std::pair<double, int>>{{25, 75}, {50, 150}}) {
+    SCOPED_TRACE(fps);
+    spec.fps = fps;
+    probe = RunSpec(spec, mp4, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    EXPECT_EQ(probe->frames, frames);
+    audio = Output(
+        "ffprobe -v error -select_streams a:0 -show_entries stream=duration "
+        "-of default=nw=1:nk=1 '" +
+        dir.path() + "/out.mov'");
+    EXPECT_NEAR(std::atof(audio.c_str()), 3.0, 0.01);
+  }
+}
+
+// Progressive pictures woven into interlaced frames (a deinterlacer and
+// interlaced output): an odd count's last picture fills the last frame's two
+// fields. 99 pictures at 50p had given 49 frames at 25i, and sound to match.
+TEST(TranscodeTest, WeavingAnOddNumberOfPicturesKeepsTheLast) {
+  test::TempDir dir;
+  const std::string input = dir.path() + "/p50.mov";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=50 -f lavfi -i sine=sample_rate=48000 "
+             "-frames:v 99 -t 1.98 -c:v libx264 -preset ultrafast -c:a pcm_s16le '" +
+             input + "'"));
+  for (bool odd : {true, false}) {
+    SCOPED_TRACE(odd);
+    TranscodeSpec spec = Base();
+    spec.source_fps = 50;
+    spec.fps = 25;
+    spec.deinterlacer = "bwdif";
+    spec.interlaced_output = true;
+    spec.top_field_first = true;
+    spec.codec = "mpeg2";
+    spec.has_range = !odd;  // 98 pictures
+    spec.end_ms = 1960;
+    auto probe = RunSpec(spec, input, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    EXPECT_EQ(probe->frames, odd ? 50 : 49);
+    std::string audio = Output(
+        "ffprobe -v error -select_streams a:0 -show_entries stream=duration "
+        "-of default=nw=1:nk=1 '" +
+        dir.path() + "/out.mov'");
+    EXPECT_NEAR(std::atof(audio.c_str()), odd ? 2.0 : 1.96, 0.01);
+  }
+}
+
+// A last sample recorded shorter than the rest (an MP4 remuxed from Matroska,
+// whose last block has no duration: 19 ms of a 40 ms picture; FFmpeg's
+// variable-rate MP4 without B-frames writes 1 ms) still lasts a period of the
+// stream's rate: cut at its recorded end, 25 → 50 fps had lost a frame and
+// the sound under it. And an end that the millisecond timestamps put a
+// fraction of a millisecond past a frame (30 fps: 1.967 s + 1/30) adds no
+// held frame.
+TEST(TranscodeTest, TheLastPictureLastsAtLeastAPeriod) {
+  test::TempDir dir;
+  for (int source_rate : {25, 30}) {
+    const std::string mkv = dir.path() + "/cut" + std::to_string(source_rate) + ".mkv";
+    const std::string mp4 = dir.path() + "/remuxed" + std::to_string(source_rate) + ".mp4";
+    ASSERT_TRUE(Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=" + std::to_string(source_rate) +
+                       " -f lavfi -i sine=sample_rate=48000 -t 2 -c:v libx264 -preset ultrafast "
+                       "-bf 0 -c:a aac '" +
+                       mkv + "'"));
+    ASSERT_TRUE(Ffmpeg("-i '" + mkv + "' -c copy '" + mp4 + "'"));
+    const std::string last = Output(
+        "ffprobe -v error -select_streams v -show_entries packet=duration_time -of csv=p=0 '" +
+        mp4 + "' | tail -1");
+    ASSERT_LT(std::atof(last.c_str()), 0.9 / source_rate) << "the last sample is recorded short";
+    for (const auto& [fps, frames] : std::vector<std::pair<double, int>>{{50, 100}, {60, 120}}) {
+      SCOPED_TRACE(std::to_string(source_rate) + " → " + std::to_string(fps));
+      TranscodeSpec spec = Base();
+      spec.source_fps = source_rate;
+      spec.fps = fps;
+      auto probe = RunSpec(spec, mp4, "mov", dir);
+      ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+      EXPECT_EQ(probe->frames, frames);
+      std::string audio = Output(
+          "ffprobe -v error -select_streams a:0 -show_entries stream=duration "
+          "-of default=nw=1:nk=1 '" +
+          dir.path() + "/out.mov'");
+      EXPECT_NEAR(std::atof(audio.c_str()), 2.0, 0.01);
+    }
+  }
 }
 
 // A broadcast capture that switches size and format mid-stream (here 1 s of
