@@ -102,7 +102,8 @@ TEST(FilterGraphTest, OwnFiltersSitAtTheirPlaceInTheFixedOrder) {
     // Interlaced output ends with scale=interl=1,format: field by field.
     cases.push_back(
         {"grain before weaving", spec,
-         "setpts | yadif | setsar | tpad | fps | [filmgrain] | tinterlace | setfield | scale"});
+         "setpts | yadif | setsar | tpad | fps | [filmgrain] | tpad | tinterlace | setfield | "
+         "scale"});
   }
   {
     TranscodeSpec spec = Base();
