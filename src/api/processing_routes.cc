@@ -9,18 +9,11 @@
 namespace vidmill::api {
 namespace {
 
-Result<http::Response> ProcessVideo(ApiContext& context, http::Request& request) {
-  ASSIGN_OR_RETURN(Principal principal, context.auth->Authenticate(request));
-  ASSIGN_OR_RETURN(std::string source_id, PathId(request, "video"));
-  boost::json::object body;
-  if (!request.body.empty()) {
-    ASSIGN_OR_RETURN(body, http::ParseJsonObject(request));
-  }
-  videos::Video source;
-  RETURN_IF_ERROR(context.db->Run([&](storage::Session& session) -> Status {
-    ASSIGN_OR_RETURN(source, videos::GetVideo(session, principal.team_id, source_id));
-    return Status::Ok();
-  }));
+// What a processing request makes of `source`: its plan's document (the
+// child's processingParameters), or why it cannot be processed.
+Result<std::string> PlanParameters(const ApiContext& context, const videos::Video& source,
+                                   const boost::json::object& body) {
+  const std::string& source_id = source.id;
   // A processed video is processed again from its own file (passes chained:
   // denoise, then upscale), once that file is there.
   if (source.is_processed() && source.processing_status != videos::kStatusDone) {
@@ -63,19 +56,37 @@ Result<http::Response> ProcessVideo(ApiContext& context, http::Request& request)
                                   ") are not built into this server yet; choose stock filters "
                                   "(yadif, bwdif, weston3f, hqdn3d, scale)");
   }
+  return boost::json::serialize(plan.ToProcessingParameters());
+}
 
-  std::string parameters = boost::json::serialize(plan.ToProcessingParameters());
-  std::string job_params = boost::json::serialize(
-      boost::json::object{{"sourceVideoId", source.id}, {"request", body}});
+Result<http::Response> ProcessVideo(ApiContext& context, http::Request& request) {
+  ASSIGN_OR_RETURN(Principal principal, context.auth->Authenticate(request));
+  ASSIGN_OR_RETURN(std::string source_id, PathId(request, "video"));
+  boost::json::object body;
+  if (!request.body.empty()) {
+    ASSIGN_OR_RETURN(body, http::ParseJsonObject(request));
+  }
+  const std::string job_params =
+      boost::json::serialize(boost::json::object{{"sourceVideoId", source_id}, {"request", body}});
+  videos::Video source;
   videos::Video child;
   RETURN_IF_ERROR(context.db->Transaction([&](storage::Session& session) -> Status {
+    // The source is read, checked and planned under the team's lock, which a
+    // re-upload's publication takes too: the child is made from the media it
+    // was planned on, and once it exists the media can no longer be replaced.
+    // Read before the lock, a re-upload publishing in between had been
+    // accepted as well; the child described the old file, and was made from
+    // the new one (or failed on a range the API had accepted).
+    RETURN_IF_ERROR(videos::LockTeam(session, principal.team_id));
+    ASSIGN_OR_RETURN(source, videos::GetVideo(session, principal.team_id, source_id));
+    ASSIGN_OR_RETURN(std::string parameters, PlanParameters(context, source, body));
     videos::NewVideo fresh;
     fresh.team_id = principal.team_id;
     fresh.project_id = source.project_id;
     fresh.user_id = principal.user_id;
     fresh.parent_id = source.id;
     fresh.name = source.name;
-    fresh.processing_parameters = parameters;
+    fresh.processing_parameters = std::move(parameters);
     // IN_PROGRESS at 0 % from the moment it is accepted, as ingestion is:
     // INITIAL, which an original that was never sent keeps, had stayed until a
     // worker took the job, and a client could not tell queued from not asked.
