@@ -225,6 +225,15 @@ class UploadSink final : public http::BodySink, private http::MultipartReceiver 
   // the lock cannot be had, downloads notice the size mismatch and answer 503
   // until the next successful upload.
   void RevertPublication(const Status& failure) {
+    if (failure.code() == Code::kNotFound) {
+      // The video (or its team) was deleted meanwhile: its media goes with
+      // it. Putting the replaced file back had restored a deleted video's
+      // original into the directory its deletion was emptying.
+      Status removed = context_.blobs->Delete(video_.id);
+      LogInfo("upload to video " + video_.id + " not recorded (" + failure.ToString() +
+              "); its media removed" + (removed.ok() ? "" : ": " + removed.ToString()));
+      return;
+    }
     std::optional<Status> reverted;
     Status locked = context_.db->Transaction([&](storage::Session& session) -> Status {
       RETURN_IF_ERROR(videos::LockTeam(session, principal_.team_id));

@@ -707,12 +707,29 @@ class FileBlobStore final : public BlobStore {
       return Status::InvalidArgument("invalid video id for the blob store");
     }
     std::string dir = root_ + "/" + std::string(video_id);
-    std::error_code error;
-    fs::remove_all(dir, error);
-    if (error) {
-      return Status::Unavailable("cannot delete " + dir + ": " + error.message());
+    // Entry by entry, a vanished one being no error: remove_all gave up at a
+    // file that went while the directory was emptied (an upload to the
+    // deleted video dropping its temporary file) and left the rest, once a
+    // whole original, for the hourly sweep.
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      std::error_code error;
+      fs::directory_iterator entry(dir, error);
+      if (error == std::errc::no_such_file_or_directory) return Status::Ok();
+      for (; !error && entry != fs::directory_iterator(); entry.increment(error)) {
+        std::error_code removed;
+        fs::remove_all(entry->path(), removed);
+        if (removed && removed != std::errc::no_such_file_or_directory) {
+          return Status::Unavailable("cannot delete " + entry->path().string() + ": " +
+                                     removed.message());
+        }
+      }
+      if (error && error != std::errc::no_such_file_or_directory) {
+        return Status::Unavailable("cannot delete " + dir + ": " + error.message());
+      }
+      if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return Status::Ok();
+      if (errno != ENOTEMPTY && errno != EEXIST) return ErrnoStatus("cannot delete", dir, errno);
     }
-    return Status::Ok();
+    return Status::Unavailable("cannot delete " + dir + ": files kept appearing in it");
   }
 
   Result<std::string> LocalPath(std::string_view video_id, std::string_view name) override {

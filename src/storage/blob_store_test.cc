@@ -7,12 +7,14 @@
 #include <sys/time.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/temp_dir.h"
@@ -429,6 +431,37 @@ TEST_F(BlobStoreTest, DeleteBlobAndVideo) {
   EXPECT_FALSE(*store_->Exists(kVideo, "original"));
   EXPECT_TRUE(store_->Delete(kVideo).ok()) << "deleting twice is fine";
   EXPECT_EQ(store_->Size(kVideo, "original").status().code(), Code::kNotFound);
+}
+
+// Files vanishing while a video's directory is emptied (an upload to the
+// deleted video dropping its temporary file) do not stop the deletion: it had
+// given up at the first one (ENOENT) and left the rest for the hourly sweep.
+TEST_F(BlobStoreTest, DeleteFinishesWhileFilesVanishFromTheDirectory) {
+  for (int round = 0; round < 30; ++round) {
+    SCOPED_TRACE(round);
+    auto writer = store_->Create(kVideo, "original");
+    ASSERT_TRUE((*writer)->Append("abc").ok());
+    ASSERT_TRUE((*writer)->Commit().ok());
+    const fs::path dir = fs::path(root_) / kVideo;
+    // Many small files that another thread unlinks as the deletion runs.
+    std::vector<fs::path> files;
+    for (int i = 0; i < 400; ++i) {
+      files.push_back(dir / (".tmp-" + std::to_string(i)));
+      std::ofstream(files.back()) << "x";
+    }
+    ASSERT_TRUE(fs::exists(files.back()));
+    std::atomic<bool> go{false};
+    std::thread churn([&] {
+      while (!go.load()) {
+      }
+      for (auto it = files.rbegin(); it != files.rend(); ++it) ::unlink(it->c_str());
+    });
+    go.store(true);
+    Status deleted = store_->Delete(kVideo);
+    churn.join();
+    EXPECT_TRUE(deleted.ok()) << deleted.ToString();
+    EXPECT_FALSE(fs::exists(dir));
+  }
 }
 
 TEST_F(BlobStoreTest, RefusesUnsafeNames) {

@@ -254,6 +254,13 @@ Result<std::vector<std::string>> DeleteVideoCascade(storage::Session& session,
                                                     const std::string& team_id,
                                                     const std::string& video_id,
                                                     int64_t now_millis) {
+  // The team's lock first, as every other writer of its videos takes it (an
+  // upload's publication, a processing request): on PostgreSQL a deletion
+  // that cancelled jobs before it waited for a re-upload's row missed the
+  // ingestion job that upload queued (it ran, then failed NotFound), and the
+  // two transactions, locking in opposite orders, could deadlock; the upload's
+  // retry then restored its replaced file into the deleted directory.
+  RETURN_IF_ERROR(LockTeam(session, team_id));
   ASSIGN_OR_RETURN(std::vector<std::string> ids, VideoAndDescendants(session, team_id, video_id));
 
   for (const std::string& id : ids) {

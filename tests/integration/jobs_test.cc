@@ -446,6 +446,42 @@ TEST_F(JobsTest, AProcessingRequestSeesAReUploadThatCommittedWhileItWaited) {
   EXPECT_EQ(children.body.find("\"parentId\""), std::string::npos) << children.body;
 }
 
+// A deletion committing after a re-upload it waited for cancels the
+// ingestion job that upload queued. On PostgreSQL it had cancelled the jobs it
+// could see before waiting for the upload's row, and the new job ran and
+// failed NotFound (audit 19 F4). The upload's transaction is played here by
+// the test: the team's lock, the row written, a job queued.
+TEST_F(JobsTest, ADeletionWaitingForAReUploadCancelsItsJob) {
+  std::string id = client_->CreateVideo();
+  std::promise<void> locked;
+  std::thread reupload([&] {
+    Status committed = db_->Transaction([&](storage::Session& session) -> Status {
+      ASSIGN_OR_RETURN(storage::Rows team,
+                       session.Query("SELECT team_id FROM videos WHERE id = ?", {id}));
+      if (team.empty()) return Status::NotFound("video", id);
+      RETURN_IF_ERROR(
+          session
+              .Execute("UPDATE teams SET updated_at = updated_at WHERE id = ?", {team[0].Text(0)})
+              .status());
+      RETURN_IF_ERROR(
+          session.Execute("UPDATE videos SET upload_status = 'DONE' WHERE id = ?", {id}).status());
+      locked.set_value();
+      std::this_thread::sleep_for(milliseconds(800));  // the deletion is waiting by now
+      return jobs::Enqueue(session, jobs::NewJob{std::string(jobs::kKindIngestFull), id, "{}"},
+                           SystemClock::Instance())
+          .status();
+    });
+    EXPECT_TRUE(committed.ok()) << committed.ToString();
+  });
+  locked.get_future().wait();
+  HttpResponse deleted = client_->http().Delete("/videos/v1/video/" + id, client_->token());
+  reupload.join();
+  ASSERT_EQ(deleted.status, 200) << deleted.body;
+  std::vector<jobs::Job> jobs = JobsOf(id);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].state, jobs::kStateCancelled);
+}
+
 // The processes whose parent is `parent` and whose command line contains
 // "vidmill worker" (from /proc).
 std::vector<pid_t> WorkerChildren(pid_t parent) {
