@@ -242,14 +242,36 @@ Result<User> AccountService::CheckPassword(const std::string& raw_email,
                                            const std::string& client_address) {
   std::string email = NormalizeEmail(raw_email);
   int64_t now = clock_->NowMillis();
-  int64_t wait = std::max(account_limiter_.RetryAfterSeconds(email, now),
-                          address_limiter_.RetryAfterSeconds(client_address, now));
+  // Both keys take the attempt before the hash, and learn its outcome after:
+  // counted only after it, parallel guesses had all been checked.
+  int64_t wait = account_limiter_.Begin(email, now);
+  if (wait == 0) {
+    wait = address_limiter_.Begin(client_address, now);
+    if (wait > 0) account_limiter_.Finish(email, now, LoginRateLimiter::Outcome::kNotChecked);
+  }
   if (wait > 0) {
     return Status(Code::kTooManyRequests,
                   "too many failed logins; retry in " + std::to_string(wait) + " s")
         .WithException("TooManyLoginAttemptsException")
         .WithRetryAfter(static_cast<int>(wait));
   }
+  LoginRateLimiter::Outcome outcome = LoginRateLimiter::Outcome::kNotChecked;
+  struct FinishAttempt {
+    AccountService& service;
+    const std::string& email;
+    const std::string& address;
+    const LoginRateLimiter::Outcome& outcome;
+    ~FinishAttempt() {
+      const int64_t end = service.clock_->NowMillis();
+      service.account_limiter_.Finish(email, end, outcome);
+      // One valid login of the account's own must not let an address reset
+      // its guessing budget against other accounts.
+      service.address_limiter_.Finish(address, end,
+                                      outcome == LoginRateLimiter::Outcome::kSucceeded
+                                          ? LoginRateLimiter::Outcome::kNotChecked
+                                          : outcome);
+    }
+  } finish{*this, email, client_address, outcome};
   std::optional<User> user;
   RETURN_IF_ERROR(db_->Run([&](Session& session) -> Status {
     Result<User> found = LoadUser(session, "email", email);
@@ -263,13 +285,10 @@ Result<User> AccountService::CheckPassword(const std::string& raw_email,
   ASSIGN_OR_RETURN(bool matches,
                    hasher_.Verify(password, user ? user->password_hash : std::string()));
   if (!matches || !user) {
-    account_limiter_.RecordFailure(email, now);
-    address_limiter_.RecordFailure(client_address, now);
+    outcome = LoginRateLimiter::Outcome::kFailed;
     return Status::Unauthenticated("wrong e-mail or password").WithException("AuthException");
   }
-  // Only the account's count is cleared: one valid login of their own must
-  // not let an address reset its guessing budget against other accounts.
-  account_limiter_.RecordSuccess(email);
+  outcome = LoginRateLimiter::Outcome::kSucceeded;
   if (user->banned) return BannedStatus(user->banned_reason.value_or(""));
   return std::move(*user);
 }

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <latch>
+#include <thread>
+#include <vector>
+
 #include "storage/scratch_database.h"
 
 namespace vidmill::accounts {
@@ -156,6 +161,37 @@ TEST_P(AccountServiceTest, RepeatedFailuresAreRateLimited) {
   EXPECT_GT(limited.status().retry_after_seconds(), 0);
   clock_.Advance(std::chrono::seconds(2));
   EXPECT_TRUE(service_->CheckPassword("ann@example.com", "password-123", "10.0.0.1").ok());
+}
+
+// Parallel guesses at one account (from as many addresses) get no more
+// password checks than its free failures: counted only after the hash, ten of
+// a burst had been checked (audit 19 F3).
+TEST_P(AccountServiceTest, ParallelGuessesGetNoMoreChecksThanTheFreeFailures) {
+  Add("ann@example.com");
+  constexpr int kThreads = 12;
+  std::latch start(kThreads);
+  std::vector<Code> codes(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      codes[i] =
+          service_
+              ->CheckPassword("ann@example.com", "wrong-password", "10.0.1." + std::to_string(i))
+              .status()
+              .code();
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  const int checked =
+      static_cast<int>(std::count(codes.begin(), codes.end(), Code::kUnauthenticated));
+  EXPECT_GE(checked, 1);
+  EXPECT_LE(checked, LoginRateLimiter::kDefaultFreeFailures);
+  for (Code code : codes) {
+    EXPECT_TRUE(code == Code::kUnauthenticated || code == Code::kTooManyRequests ||
+                code == Code::kUnavailable)  // the hashing gate's 503
+        << static_cast<int>(code);
+  }
 }
 
 TEST_P(AccountServiceTest, AnAddressGuessingAcrossAccountsIsRateLimitedToo) {

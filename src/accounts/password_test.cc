@@ -103,6 +103,26 @@ TEST(RateLimiterTest, FreeFailuresAreConfigurable) {
   EXPECT_EQ(limiter.RetryAfterSeconds("10.0.0.1", 0), 1);
 }
 
+// Checks in flight count against the free failures left, and past them one
+// runs at a time; a lock refuses them all (parallel guesses had all been
+// checked before the first failure was counted).
+TEST(RateLimiterTest, ChecksInFlightCountAgainstTheFreeFailures) {
+  using Outcome = LoginRateLimiter::Outcome;
+  LoginRateLimiter limiter(3);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(limiter.Begin("k", 0), 0) << i;
+  EXPECT_EQ(limiter.Begin("k", 0), 1) << "three checks in flight use up the three free failures";
+  for (int i = 0; i < 3; ++i) limiter.Finish("k", 0, Outcome::kFailed);
+  EXPECT_EQ(limiter.Begin("k", 0), 0) << "past the free failures, one at a time";
+  EXPECT_EQ(limiter.Begin("k", 0), 1);
+  limiter.Finish("k", 0, Outcome::kFailed);  // the fourth failure locks for 1 s
+  EXPECT_EQ(limiter.Begin("k", 500), 1);
+  EXPECT_EQ(limiter.Begin("k", 1000), 0);
+  limiter.Finish("k", 1000, Outcome::kSucceeded);  // clears the key
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(limiter.Begin("k", 1000), 0) << i;
+  for (int i = 0; i < 3; ++i) limiter.Finish("k", 1000, Outcome::kNotChecked);
+  EXPECT_EQ(limiter.RetryAfterSeconds("k", 1000), 0);
+}
+
 TEST(RateLimiterTest, FailuresAreForgottenAfterAQuietHour) {
   LoginRateLimiter limiter;
   for (int i = 0; i < 10; ++i) limiter.RecordFailure("k", 0);

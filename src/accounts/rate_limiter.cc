@@ -14,7 +14,36 @@ int64_t LoginRateLimiter::RetryAfterSeconds(const std::string& key, int64_t now_
 void LoginRateLimiter::RecordFailure(const std::string& key, int64_t now_ms) {
   std::lock_guard lock(mu_);
   if (entries_.size() >= kMaxKeys) PruneLocked(now_ms);
+  CountFailureLocked(entries_[key], now_ms);
+}
+
+int64_t LoginRateLimiter::Begin(const std::string& key, int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  if (entries_.size() >= kMaxKeys) PruneLocked(now_ms);
   Entry& entry = entries_[key];
+  if (entry.locked_until_ms > now_ms) return (entry.locked_until_ms - now_ms + 999) / 1000;
+  if (now_ms - entry.last_failure_ms > kForgetAfterSeconds * 1000) entry.failures = 0;
+  if (entry.in_flight >= std::max(1, free_failures_ - entry.failures)) return 1;
+  entry.in_flight++;
+  return 0;
+}
+
+void LoginRateLimiter::Finish(const std::string& key, int64_t now_ms, Outcome outcome) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return;  // forgotten under a flood of keys (PruneLocked)
+  Entry& entry = it->second;
+  if (entry.in_flight > 0) entry.in_flight--;
+  if (outcome == Outcome::kFailed) {
+    CountFailureLocked(entry, now_ms);
+  } else if (outcome == Outcome::kSucceeded) {
+    entry.failures = 0;
+    entry.locked_until_ms = 0;
+  }
+  if (entry.in_flight == 0 && entry.failures == 0) entries_.erase(it);
+}
+
+void LoginRateLimiter::CountFailureLocked(Entry& entry, int64_t now_ms) {
   if (now_ms - entry.last_failure_ms > kForgetAfterSeconds * 1000) entry.failures = 0;
   entry.failures++;
   entry.last_failure_ms = now_ms;
@@ -33,7 +62,7 @@ void LoginRateLimiter::RecordSuccess(const std::string& key) {
 void LoginRateLimiter::PruneLocked(int64_t now_ms) {
   std::erase_if(entries_, [&](const auto& item) {
     return now_ms - item.second.last_failure_ms > kForgetAfterSeconds * 1000 &&
-           item.second.locked_until_ms <= now_ms;
+           item.second.locked_until_ms <= now_ms && item.second.in_flight == 0;
   });
   if (entries_.size() >= kMaxKeys) entries_.clear();  // under attack: forget, stay bounded
 }

@@ -31,12 +31,24 @@ class LoginRateLimiter {
   void RecordFailure(const std::string& key, int64_t now_ms);
   void RecordSuccess(const std::string& key);
 
+  // A password check for `key`, counted while it runs: Begin answers 0 when
+  // it may run now, else the seconds to wait. Checks in flight count against
+  // the free failures left, and past them one runs at a time: parallel
+  // guesses had all passed the lock before the first of them failed (ten
+  // checked per lock window instead of one). Every Begin that answered 0 is
+  // followed by one Finish.
+  enum class Outcome { kFailed, kSucceeded, kNotChecked };
+  int64_t Begin(const std::string& key, int64_t now_ms);
+  void Finish(const std::string& key, int64_t now_ms, Outcome outcome);
+
  private:
   struct Entry {
     int failures = 0;
+    int in_flight = 0;
     int64_t last_failure_ms = 0;
     int64_t locked_until_ms = 0;
   };
+  void CountFailureLocked(Entry& entry, int64_t now_ms);
   void PruneLocked(int64_t now_ms);
 
   const int free_failures_;
