@@ -320,7 +320,11 @@ void Worker::EndAttempt(JobContext& context, const Status& result) {
               error.ToString());
     }
   }
-  if (!status.ok()) {
+  if (status.code() == Code::kCancelled) {
+    // Cancelled meanwhile (its video deleted): nothing is wrong, as for a
+    // cancellation heard while it ran.
+    LogInfo(Describe(job) + ": output discarded: " + status.message());
+  } else if (!status.ok()) {
     // Lost lease or database outage: the lease expires and the queue retries.
     LogWarning(Describe(job) + ": could not end the attempt: " + status.ToString());
   }
