@@ -46,6 +46,16 @@ std::string PlainJson(const value& v) {
   return boost::json::serialize(v);
 }
 
+// A frame rate as people write it: 25, 29.97, 0.75, 119.88 (not 25.000000).
+std::string Rate(double fps) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.3f", fps);
+  std::string out = text;
+  out.erase(out.find_last_not_of('0') + 1);
+  if (!out.empty() && out.back() == '.') out.pop_back();
+  return out;
+}
+
 std::string Describe(const value& v) {
   std::string text = PlainJson(v);
   return text.size() > 80 ? text.substr(0, 77) + "..." : text;
@@ -389,9 +399,8 @@ std::string InterlacedOutputRefusal(const ProcessingPlan& plan) {
     bool size_ok = plan.width == 1920 && plan.height == 1080;
     bool rate_ok = SameRate(plan.fps, 25) || SameRate(plan.fps, 30000.0 / 1001);
     if (!profile_ok || !size_ok || !rate_ok) {
-      char got[128];
-      std::snprintf(got, sizeof(got), "%s at %dx%d, %.3f frames/s", plan.profile.c_str(),
-                    plan.width, plan.height, plan.fps);
+      const std::string got = plan.profile + " at " + std::to_string(plan.width) + "x" +
+                              std::to_string(plan.height) + ", " + Rate(plan.fps) + " frames/s";
       return std::string(
                  "interlaced DNxHD exists only as 1080i: dnxhd_sq, dnxhd_hq or dnxhd_hqx "
                  "at 1920x1080 and 25 or 29.97 frames/s (got ") +
@@ -887,8 +896,7 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
     const bool rate_allowed = std::any_of(rates.begin(), rates.end(),
                                           [&](double rate) { return SameRate(plan.fps, rate); });
     if (!plan.interlaced_output && !rate_allowed) {
-      char got[32];
-      std::snprintf(got, sizeof(got), "%.3f", plan.fps);
+      const std::string got = Rate(plan.fps);
       return Status::InvalidArgument(std::string("codec xdcam (XDCAM HD422) is ") +
                                      (plan.height == 720 ? "720p at 23.98, 25, 29.97, 50 or 59.94"
                                                          : "1080p at 23.98, 25 or 29.97") +
@@ -908,8 +916,8 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
           "dnxhdHrProfile " + plan.profile +
           " is defined only at 1920x1080 (23.976, 24, 25, 29.97, 50, 59.94 fps; hqx not at 29.97; "
           "lb and 444 only at 1080) and 1280x720 (sq, hq, hqx), got " +
-          std::to_string(plan.width) + "x" + std::to_string(plan.height) + " at " +
-          std::to_string(plan.fps) + " fps; use a dnxhr_ profile for other sizes");
+          std::to_string(plan.width) + "x" + std::to_string(plan.height) + " at " + Rate(plan.fps) +
+          " fps; use a dnxhr_ profile for other sizes");
     }
   }
   if (plan.container == "mxf") {
@@ -945,8 +953,7 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
       value given = plan.requested_fps ? value(plan.fps) : value("mxf");
       return Refuse(field, given,
                     "container mxf takes frame rates " + Join(names) + " (the output would be " +
-                        std::to_string(plan.fps) +
-                        " frames/s); set frameRate or another container");
+                        Rate(plan.fps) + " frames/s); set frameRate or another container");
     }
   }
   if (plan.codec == "mpeg2" && (plan.width > 4095 || plan.height > 4095)) {
@@ -966,7 +973,7 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
     return Refuse(field, given,
                   "codec mpeg2 codes 23.976, 24, 25, 29.97, 30, 50, 59.94 or 60 frames/s, and "
                   "some fractions of them (e.g. 1, 12.5, 15), not " +
-                      std::to_string(plan.fps) + "; set frameRate");
+                      Rate(plan.fps) + "; set frameRate");
   }
 
   // --- bitrate ---
@@ -996,6 +1003,20 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
     double derived = source_bps * pixel_ratio * CodecCost(plan.codec) / CodecCost(source.codec);
     plan.bitrate_mbps = std::clamp(derived / 1e6, 0.1, 400.0);
     plan.bitrate_derived = true;
+  }
+  // MPEG-2's buffer holds a frame, and FFmpeg counts it in an int: above
+  // 2³¹ − 1 bits a frame the encoder refuses to open (the job had failed).
+  if (plan.codec == "mpeg2" && plan.bitrate_mbps &&
+      *plan.bitrate_mbps * 1e6 / plan.fps > INT32_MAX) {
+    char limit[64];
+    std::snprintf(limit, sizeof(limit), "%.6g", INT32_MAX * plan.fps / 1e6);
+    const std::string why = std::string("codec mpeg2 takes at most 2147483647 bits a frame: at ") +
+                            Rate(plan.fps) + " frames/s at most " + limit + " Mb/s";
+    if (plan.bitrate_derived || !request.contains("bitrate")) {
+      return Refuse("frameRate",
+                    request.contains("frameRate") ? request.at("frameRate") : value(plan.fps), why);
+    }
+    return Refuse("bitrate.mbps", value(*plan.bitrate_mbps), why);
   }
 
   // --- range ---

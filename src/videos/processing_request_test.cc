@@ -116,7 +116,14 @@ TEST(ProcessingRequestTest, EveryRuleRefusesWithAMessageNamingTheField) {
       {R"({"mediaContainerCodec": {"container": "mxf"}, "frameRate": {"fps": 119.88}})",
        "frameRate: 119.88 is not allowed"},
       {R"({"mediaContainerCodec": {"container": "mxf"}, "frameRate": {"fps": 90}})",
-       "frameRate: 90 is not allowed"},
+       "(the output would be 90 frames/s)"},
+      {R"({"mediaContainerCodec": {"codec": "mpeg2"}, "frameRate": {"fps": 12.34}})",
+       "not 12.34; set frameRate"},
+      // More than an int of bits a frame: the encoder's buffer cannot hold it.
+      {R"({"mediaContainerCodec": {"codec": "mpeg2"}, "frameRate": {"fps": 0.75},
+           "bitrate": {"mbps": 2000}})",
+       "bitrate.mbps: 2000 is not allowed; codec mpeg2 takes at most 2147483647 bits a frame: at "
+       "0.75 frames/s at most 1610.61 Mb/s"},
       {R"({"mediaContainerCodec": {"codec": "mpeg2"}, "resolution": {"tag": "uhd_8k"}})",
        "resolution: {\"tag\":\"uhd_8k\"} is not allowed; codec mpeg2 codes frames up to 4095x4095 "
        "(this gives 7680x4320)"},
