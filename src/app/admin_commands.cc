@@ -47,10 +47,11 @@ Result<std::pair<Flags, Admin>> Open(const std::vector<FlagSpec>& own, int argc,
   return std::make_pair(std::move(flags), std::move(admin));
 }
 
-// Open's failure: 2 for what the command line got wrong, 1 for a database
-// that cannot be reached (as for the store refusing the request).
+// Open's failure: 2 for what the command line got wrong (a flag, the
+// database URL), 1 for a database that cannot be reached or refuses the
+// connection, as for the store refusing the request.
 int FailOpen(const std::string& command, const Status& status) {
-  return Fail(command, status.message(), status.code() == Code::kUnavailable ? 1 : 2);
+  return Fail(command, status.message(), status.code() == Code::kInvalidArgument ? 2 : 1);
 }
 
 // `vidmill user --help`: prints `usage` (the verbs, each with its own --help)

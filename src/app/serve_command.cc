@@ -103,6 +103,12 @@ int RunServe(int argc, char** argv) {
     std::printf("usage: vidmill serve [flags]\n%s", Flags::Usage(specs).c_str());
     return 0;
   }
+  // Before anything is made on disk: a mistyped --listen had already made the
+  // store and printed the demo user's password.
+  if (Status listen = http::CheckListenSyntax(flags->Get("listen")); !listen.ok()) {
+    std::fprintf(stderr, "vidmill serve: %s\n", listen.message().c_str());
+    return 2;
+  }
   Result<StoreConfig> store = ResolveStore(*flags);
   if (!store.ok()) {
     std::fprintf(stderr, "vidmill serve: %s\n", store.status().message().c_str());
@@ -226,7 +232,7 @@ int RunServe(int argc, char** argv) {
   }
   if (!db.ok()) {
     std::fprintf(stderr, "vidmill serve: %s\n", db.status().message().c_str());
-    return db.status().code() == Code::kCancelled ? 0 : 1;
+    return DatabaseOpenExitCode(db.status());
   }
   context.db = db->get();
 

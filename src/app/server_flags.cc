@@ -68,6 +68,11 @@ Result<std::unique_ptr<storage::Database>> OpenDatabaseWhenUp(const std::string&
   }
 }
 
+int DatabaseOpenExitCode(const Status& status) {
+  if (status.code() == Code::kCancelled) return 0;
+  return status.code() == Code::kInvalidArgument ? 2 : 1;
+}
+
 Status CheckMediaDirMatchesDatabase(storage::Database& db, storage::BlobStore& blobs,
                                     const std::string& media_dir) {
   storage::Rows rows;

@@ -32,6 +32,11 @@ Result<StoreConfig> ResolveStore(const Flags& flags);
 Result<std::unique_ptr<storage::Database>> OpenDatabaseWhenUp(const std::string& url,
                                                               const std::string& who);
 
+// The exit status of a node whose database did not open: 0 when it was told
+// to stop while it waited, 2 for a URL it cannot read (a usage error, as for
+// other flags), 1 otherwise (refused, failing).
+int DatabaseOpenExitCode(const Status& status);
+
 // Checks that `media_dir` is the media directory of `db`: once the store
 // holds an uploaded original, at least one of the most recent few must be
 // found in `blobs`. A node pointed at another directory by mistake (a typo, the

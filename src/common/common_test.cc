@@ -99,6 +99,10 @@ TEST(FlagsTest, SwitchesAreNotReadFromTheEnvironment) {
   ASSERT_TRUE(flags.ok()) << flags.status().ToString();
   EXPECT_TRUE(flags->Has("help"));
   unsetenv("VIDMILL_HELP");
+  // And the usage does not offer the variable.
+  const std::string usage = Flags::Usage(specs);
+  EXPECT_EQ(usage.find("VIDMILL_HELP"), std::string::npos) << usage;
+  EXPECT_NE(usage.find("VIDMILL_WORKERS"), std::string::npos) << usage;
 }
 
 // Runs every interval until stopped; after Stop() returns no run starts.

@@ -21,7 +21,8 @@ std::string Flags::Usage(const std::vector<FlagSpec>& specs) {
     if (!spec.is_switch) out += " VALUE";
     out += "\n      " + spec.help;
     if (!spec.default_value.empty()) out += " (default: " + spec.default_value + ")";
-    out += "; env " + EnvName(spec.name) + "\n";
+    // A switch is read from the command line only (Parse).
+    out += spec.is_switch ? std::string("\n") : "; env " + EnvName(spec.name) + "\n";
   }
   return out;
 }

@@ -282,24 +282,14 @@ class Server::Impl {
         shutdown_timer_(ioc_) {}
 
   Result<int> Start() {
-    size_t colon = options_.listen.rfind(':');
-    if (colon == std::string::npos) {
-      return Status::InvalidArgument("--listen must be HOST:PORT, got '" + options_.listen + "'");
-    }
+    RETURN_IF_ERROR(CheckListenSyntax(options_.listen));
+    const size_t colon = options_.listen.rfind(':');
     std::string host = options_.listen.substr(0, colon);
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
       host = host.substr(1, host.size() - 2);
     }
-    // The port in full: "8o80" had listened on a port of the system's choice.
     const std::string port_text = options_.listen.substr(colon + 1);
-    int port = -1;
-    auto [end, parsed] =
-        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (parsed != std::errc() || end != port_text.data() + port_text.size() || port < 0 ||
-        port > 65535) {
-      return Status::InvalidArgument("--listen: the port must be 0 to 65535, got '" + port_text +
-                                     "'");
-    }
+    const int port = std::stoi(port_text);
     boost::system::error_code ec;
     asio::ip::address address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
     if (ec) {
@@ -1049,6 +1039,23 @@ class Server::Impl {
 Server::Server(ServerOptions options, const Router* router)
     : impl_(std::make_unique<Impl>(std::move(options), router)) {}
 Server::~Server() = default;
+Status CheckListenSyntax(std::string_view listen) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string_view::npos) {
+    return Status::InvalidArgument("--listen must be HOST:PORT, got '" + std::string(listen) + "'");
+  }
+  // The port in full: "8o80" had listened on a port of the system's choice.
+  const std::string_view port_text = listen.substr(colon + 1);
+  int port = -1;
+  auto [end, parsed] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (parsed != std::errc() || end != port_text.data() + port_text.size() || port < 0 ||
+      port > 65535) {
+    return Status::InvalidArgument("--listen: the port must be 0 to 65535, got '" +
+                                   std::string(port_text) + "'");
+  }
+  return Status::Ok();
+}
+
 Result<int> Server::Start() { return impl_->Start(); }
 std::string Server::ListeningUrl() const { return impl_->listening_url(); }
 void Server::Run() { impl_->Run(); }

@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 #include "http/client_address.h"
@@ -96,6 +97,10 @@ class Server {
   class Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Whether `listen` reads as --listen HOST:PORT (a port 0 to 65535; the host
+// is resolved only when the server starts): InvalidArgument saying why not.
+Status CheckListenSyntax(std::string_view listen);
 
 // Percent-decodes a URL path or query component ('+' is a space only in
 // queries). Returns InvalidArgument for malformed escapes or NUL bytes.

@@ -181,21 +181,31 @@ std::string OneLine(std::string_view text) {
   return out;
 }
 
-// Whether a connection libpq could not make was refused for a reason that
-// waiting cannot cure: the credentials, the role or the database name, or a
-// connection parameter libpq cannot read (a port that is not a number). libpq
-// gives no SQLSTATE for a failed connection, so its message is read (the
-// server's, in English unless its lc_messages says otherwise; in another
-// language the node just keeps retrying, as for an outage).
-bool RefusedByConfiguration(PGconn* conn) {
-  if (PQconnectionNeedsPassword(conn)) return true;  // none was given
-  const std::string_view message = PQerrorMessage(conn);
-  for (std::string_view sign :
-       {"authentication failed", "no pg_hba.conf entry", "does not exist", "invalid integer value",
-        "invalid port number", "invalid sslmode value", "invalid connection option"}) {
-    if (message.find(sign) != std::string_view::npos) return true;
+// Why a connection libpq could not make will not be made by waiting:
+// InvalidArgument for a connection parameter libpq cannot read (a port that
+// is not a number: the URL is wrong), PermissionDenied for the server refusing
+// the credentials, the role or the database name; OK when it may be an
+// outage. libpq gives no SQLSTATE for a failed connection, so its message is
+// read (the server's, in English unless its lc_messages says otherwise; in
+// another language the node just keeps retrying, as for an outage).
+Status WhyWaitingWillNotHelp(PGconn* conn) {
+  const std::string message = OneLine(PQerrorMessage(conn));
+  for (std::string_view sign : {"invalid integer value", "invalid port number",
+                                "invalid sslmode value", "invalid connection option"}) {
+    if (message.find(sign) != std::string::npos) {
+      return Status::InvalidArgument("invalid database URL: " + message);
+    }
   }
-  return false;
+  if (PQconnectionNeedsPassword(conn)) {  // none was given
+    return Status::PermissionDenied("the database refused the connection: " + message);
+  }
+  for (std::string_view sign :
+       {"authentication failed", "no pg_hba.conf entry", "does not exist"}) {
+    if (message.find(sign) != std::string::npos) {
+      return Status::PermissionDenied("the database refused the connection: " + message);
+    }
+  }
+  return Status::Ok();
 }
 
 bool StartsWith(std::string_view text, std::string_view prefix) {
@@ -542,9 +552,9 @@ class PostgresDatabase final : public Database {
     return Run([](Session& session) { return session.Query("SELECT 1", {}).status(); });
   }
 
-  // libpq's reason when the last connection was refused for its settings
-  // (RefusedByConfiguration), else empty.
-  std::string ConfigurationRefusal() {
+  // Why the last connection that failed will not succeed by waiting
+  // (WhyWaitingWillNotHelp), else OK.
+  Status ConfigurationRefusal() {
     std::lock_guard<std::mutex> lock(mu_);
     return refusal_;
   }
@@ -572,9 +582,9 @@ class PostgresDatabase final : public Database {
       if (now - last >= interval && last_connect_log_.compare_exchange_strong(last, now)) {
         LogWarning("cannot connect to PostgreSQL: " + OneLine(PQerrorMessage(conn.get())));
       }
-      if (RefusedByConfiguration(conn.get())) {
+      if (Status refusal = WhyWaitingWillNotHelp(conn.get()); !refusal.ok()) {
         std::lock_guard<std::mutex> lock(mu_);
-        refusal_ = OneLine(PQerrorMessage(conn.get()));
+        refusal_ = std::move(refusal);
       }
       return Status::Unavailable("database unavailable: cannot connect to the database server");
     }
@@ -711,7 +721,7 @@ class PostgresDatabase final : public Database {
   int open_ = 0;  // idle plus checked out
   std::chrono::seconds answer_timeout_;
   std::atomic<std::chrono::steady_clock::rep> last_connect_log_{0};  // steady ticks
-  std::string refusal_;  // guarded by mu_; see ConfigurationRefusal
+  Status refusal_;  // guarded by mu_; see ConfigurationRefusal
 };
 
 }  // namespace
@@ -759,9 +769,7 @@ Result<std::unique_ptr<Database>> OpenPostgresDatabase(const std::string& url) {
     // A node waits for a database that is down (OpenDatabaseWhenUp retries
     // Unavailable), but not for one that refuses its settings: a mistyped
     // password, role or database name exits at once, saying so.
-    if (std::string refusal = db->ConfigurationRefusal(); !refusal.empty()) {
-      return Status::InvalidArgument("the database refused the connection: " + refusal);
-    }
+    if (Status refusal = db->ConfigurationRefusal(); !refusal.ok()) return refusal;
     return ping;
   }
   return std::unique_ptr<Database>(std::move(db));

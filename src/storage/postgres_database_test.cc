@@ -137,7 +137,7 @@ TEST(OpenPostgresDatabaseTest, BadUrlIsInvalidArgument) {
 // A role or a database the server does not know is a setting to correct, not
 // an outage to wait out: the node exits saying so (it had retried for ever,
 // its /healthz answering "starting").
-TEST(OpenPostgresDatabaseTest, ARoleOrDatabaseTheServerRefusesIsInvalidArgument) {
+TEST(OpenPostgresDatabaseTest, ARoleOrDatabaseTheServerRefusesIsPermissionDenied) {
   const std::string admin = TestPostgresAdminUrl();
   if (admin.empty())
     GTEST_SKIP() << kTestPostgresEnv << " is not set: no PostgreSQL to test against";
@@ -146,7 +146,7 @@ TEST(OpenPostgresDatabaseTest, ARoleOrDatabaseTheServerRefusesIsInvalidArgument)
   for (const std::string& url : {no_role, no_database}) {
     auto db = OpenPostgresDatabase(url);
     ASSERT_FALSE(db.ok()) << url;
-    EXPECT_EQ(db.status().code(), Code::kInvalidArgument) << url << ": " << db.status().ToString();
+    EXPECT_EQ(db.status().code(), Code::kPermissionDenied) << url << ": " << db.status().ToString();
     EXPECT_NE(db.status().message().find("does not exist"), std::string::npos)
         << db.status().message();
   }

@@ -446,6 +446,38 @@ int FreeLoopbackPort() {
 // A node started while PostgreSQL is down (its host boots later) waits for it
 // and then serves, as docs/scale-out.md says; it had exited 1 ("database
 // unavailable: cannot connect to the database server").
+// A database that refuses the node's settings is not waited for as an
+// outage is: serve, worker and the admin commands exit 1 at once, saying why;
+// a URL they cannot read is a usage error, 2 (audit 16, audit 18).
+TEST(ScaleOutHttpTest, ARefusedOrUnreadableDatabaseUrlEndsTheCommandAtOnce) {
+  const std::string admin = storage::TestPostgresAdminUrl();
+  if (admin.empty()) {
+    GTEST_SKIP() << storage::kTestPostgresEnv << " is not set: no PostgreSQL to test against";
+  }
+  TempDir dir;
+  const std::string refused = "postgresql://no_such_role@" + admin.substr(admin.find('@') + 1);
+  const std::string unreadable = "postgresql://u@127.0.0.1:notaport/db";
+  for (const auto& [url, code] :
+       std::vector<std::pair<std::string, int>>{{refused, 1}, {unreadable, 2}}) {
+    for (const std::vector<std::string>& command : std::vector<std::vector<std::string>>{
+             {"serve", "--listen", "127.0.0.1:0", "--workers", "0"},
+             {"worker"},
+             {"user", "add", "--email", "x@example.com", "--password", "long enough"}}) {
+      std::vector<std::string> argv = {"timeout", "20", VIDMILL_BINARY};
+      argv.insert(argv.end(), command.begin(), command.end());
+      argv.insert(argv.end(), {"--database", url, "--data-dir", dir.path()});
+      const auto started = std::chrono::steady_clock::now();
+      CommandResult result = RunProgram(argv);
+      EXPECT_EQ(result.exit_code, code) << command[0] << " " << url << ": " << result.err;
+      EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10)) << command[0];
+      EXPECT_NE(result.err.find(code == 1 ? "the database refused the connection"
+                                          : "invalid database URL"),
+                std::string::npos)
+          << result.err;
+    }
+  }
+}
+
 TEST(ScaleOutHttpTest, ANodeStartedBeforePostgresWaitsForIt) {
   if (storage::TestPostgresAdminUrl().empty()) {
     GTEST_SKIP() << storage::kTestPostgresEnv << " is not set: no PostgreSQL to test against";
