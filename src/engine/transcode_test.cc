@@ -130,6 +130,14 @@ Result<Probe> RunSpec(const TranscodeSpec& spec, const std::string& input, const
   return ProbeFile(out);
 }
 
+// The first audio stream's duration in `dir`'s out.mov (RunSpec's output).
+double OutputAudioSeconds(const test::TempDir& dir) {
+  return std::atof(Output("ffprobe -v error -select_streams a:0 -show_entries stream=duration "
+                          "-of default=nw=1:nk=1 '" +
+                          dir.path() + "/out.mov'")
+                       .c_str());
+}
+
 struct PairCase {
   std::string container, codec, profile, pix_fmt, probe_codec;
   int width, height;
@@ -469,11 +477,7 @@ TEST(TranscodeTest, RangeTrimsVideoAndAudioInSync) {
     auto probe = RunSpec(spec, input, "mov", dir);
     ASSERT_TRUE(probe.ok()) << input << ": " << probe.status().ToString();
     EXPECT_NEAR(probe->frames * 0.04, 0.96, 0.04 + 1e-9) << input;  // within one frame
-    std::string audio = Output(
-        "ffprobe -v error -select_streams a:0 -show_entries stream=duration "
-        "-of default=nw=1:nk=1 '" +
-        dir.path() + "/out.mov'");
-    EXPECT_NEAR(std::atof(audio.c_str()), 0.96, 0.03) << input;
+    EXPECT_NEAR(OutputAudioSeconds(dir), 0.96, 0.03) << input;
   }
 }
 
@@ -493,11 +497,7 @@ TEST(TranscodeTest, ARangeBetweenPicturesLastsAsLongAtEveryRate) {
     auto probe = RunSpec(spec, Inputs::Get().progressive, "mov", dir);
     ASSERT_TRUE(probe.ok()) << probe.status().ToString();
     EXPECT_EQ(probe->frames, frames);
-    std::string audio = Output(
-        "ffprobe -v error -select_streams a:0 -show_entries stream=duration "
-        "-of default=nw=1:nk=1 '" +
-        dir.path() + "/out.mov'");
-    EXPECT_NEAR(std::atof(audio.c_str()), 0.96, 0.01);
+    EXPECT_NEAR(OutputAudioSeconds(dir), 0.96, 0.01);
   }
 }
 
@@ -519,11 +519,7 @@ TEST(TranscodeTest, AVariableRateSourceKeepsItsDurationAndSync) {
   auto probe = RunSpec(spec, input, "mov", dir);
   ASSERT_TRUE(probe.ok()) << probe.status().ToString();
   EXPECT_NEAR(probe->frames / 30.0, 3.0, 1 / 30.0 + 1e-9);  // within one frame
-  std::string audio = Output(
-      "ffprobe -v error -select_streams a:0 -show_entries stream=duration "
-      "-of default=nw=1:nk=1 '" +
-      dir.path() + "/out.mov'");
-  EXPECT_NEAR(std::atof(audio.c_str()), 3.0, 0.05);
+  EXPECT_NEAR(OutputAudioSeconds(dir), 3.0, 0.05);
 
   // Converted to another rate, it still ends where its last picture ends. In
   // MP4 with B-frames (x264's default) the video stream's recorded duration
@@ -547,11 +543,7 @@ TEST(TranscodeTest, AVariableRateSourceKeepsItsDurationAndSync) {
     probe = RunSpec(spec, mp4, "mov", dir);
     ASSERT_TRUE(probe.ok()) << probe.status().ToString();
     EXPECT_EQ(probe->frames, frames);
-    audio = Output(
-        "ffprobe -v error -select_streams a:0 -show_entries stream=duration "
-        "-of default=nw=1:nk=1 '" +
-        dir.path() + "/out.mov'");
-    EXPECT_NEAR(std::atof(audio.c_str()), 3.0, 0.01);
+    EXPECT_NEAR(OutputAudioSeconds(dir), 3.0, 0.01);
   }
 }
 
@@ -579,11 +571,7 @@ TEST(TranscodeTest, WeavingAnOddNumberOfPicturesKeepsTheLast) {
     auto probe = RunSpec(spec, input, "mov", dir);
     ASSERT_TRUE(probe.ok()) << probe.status().ToString();
     EXPECT_EQ(probe->frames, odd ? 50 : 49);
-    std::string audio = Output(
-        "ffprobe -v error -select_streams a:0 -show_entries stream=duration "
-        "-of default=nw=1:nk=1 '" +
-        dir.path() + "/out.mov'");
-    EXPECT_NEAR(std::atof(audio.c_str()), odd ? 2.0 : 1.96, 0.01);
+    EXPECT_NEAR(OutputAudioSeconds(dir), odd ? 2.0 : 1.96, 0.01);
   }
 }
 
@@ -616,11 +604,7 @@ TEST(TranscodeTest, TheLastPictureLastsAtLeastAPeriod) {
       auto probe = RunSpec(spec, mp4, "mov", dir);
       ASSERT_TRUE(probe.ok()) << probe.status().ToString();
       EXPECT_EQ(probe->frames, frames);
-      std::string audio = Output(
-          "ffprobe -v error -select_streams a:0 -show_entries stream=duration "
-          "-of default=nw=1:nk=1 '" +
-          dir.path() + "/out.mov'");
-      EXPECT_NEAR(std::atof(audio.c_str()), 2.0, 0.01);
+      EXPECT_NEAR(OutputAudioSeconds(dir), 2.0, 0.01);
     }
   }
 }

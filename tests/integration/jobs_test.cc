@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <sstream>
 #include <thread>
@@ -69,6 +70,31 @@ class JobsTest : public ::testing::Test {
   WorkerProcess& StartWorker(std::vector<std::string> flags = kFastLeases) {
     workers_.push_back(std::make_unique<WorkerProcess>(*server_, std::move(flags)));
     return *workers_.back();
+  }
+
+  // Plays a writer of the team's videos (an upload's publication) in a
+  // thread: takes the team's lock, runs `before`, says so through `locked`,
+  // gives the request under test 800 ms to queue behind it, runs `after` and
+  // commits.
+  std::thread HoldTheTeamLock(const std::string& video_id, std::promise<void>& locked,
+                              std::function<Status(storage::Session&)> before,
+                              std::function<Status(storage::Session&)> after) {
+    return std::thread([this, video_id, &locked, before, after] {
+      Status committed = db_->Transaction([&](storage::Session& session) -> Status {
+        ASSIGN_OR_RETURN(storage::Rows team,
+                         session.Query("SELECT team_id FROM videos WHERE id = ?", {video_id}));
+        if (team.empty()) return Status::NotFound("video", video_id);
+        RETURN_IF_ERROR(
+            session
+                .Execute("UPDATE teams SET updated_at = updated_at WHERE id = ?", {team[0].Text(0)})
+                .status());
+        if (before) RETURN_IF_ERROR(before(session));
+        locked.set_value();
+        std::this_thread::sleep_for(milliseconds(800));
+        return after(session);
+      });
+      EXPECT_TRUE(committed.ok()) << committed.ToString();
+    });
   }
 
   std::string UploadLongClip() {
@@ -414,25 +440,11 @@ TEST_F(JobsTest, AProcessingRequestSeesAReUploadThatCommittedWhileItWaited) {
   ASSERT_EQ(Str(client_->WaitForIngestion(id)["ingestionStatus"]), "DONE");
 
   std::promise<void> locked;
-  std::thread reupload([&] {
-    Status committed = db_->Transaction([&](storage::Session& session) -> Status {
-      ASSIGN_OR_RETURN(storage::Rows team,
-                       session.Query("SELECT team_id FROM videos WHERE id = ?", {id}));
-      if (team.empty()) return Status::NotFound("video", id);
-      RETURN_IF_ERROR(
-          session
-              .Execute("UPDATE teams SET updated_at = updated_at WHERE id = ?", {team[0].Text(0)})
-              .status());
-      locked.set_value();
-      std::this_thread::sleep_for(milliseconds(800));  // the request is waiting by now
-      return session
-          .Execute(
-              "UPDATE videos SET ingestion_status = 'IN_PROGRESS', file_sha256 = ? "
-              "WHERE id = ?",
-              {std::string(64, 'a'), id})
-          .status();
-    });
-    EXPECT_TRUE(committed.ok()) << committed.ToString();
+  std::thread reupload = HoldTheTeamLock(id, locked, nullptr, [&](storage::Session& session) {
+    return session
+        .Execute("UPDATE videos SET ingestion_status = 'IN_PROGRESS', file_sha256 = ? WHERE id = ?",
+                 {std::string(64, 'a'), id})
+        .status();
   });
   locked.get_future().wait();
   HttpResponse processed = client_->http().SendJson("POST", "/videos/v1/process-video/" + id,
@@ -454,25 +466,17 @@ TEST_F(JobsTest, AProcessingRequestSeesAReUploadThatCommittedWhileItWaited) {
 TEST_F(JobsTest, ADeletionWaitingForAReUploadCancelsItsJob) {
   std::string id = client_->CreateVideo();
   std::promise<void> locked;
-  std::thread reupload([&] {
-    Status committed = db_->Transaction([&](storage::Session& session) -> Status {
-      ASSIGN_OR_RETURN(storage::Rows team,
-                       session.Query("SELECT team_id FROM videos WHERE id = ?", {id}));
-      if (team.empty()) return Status::NotFound("video", id);
-      RETURN_IF_ERROR(
-          session
-              .Execute("UPDATE teams SET updated_at = updated_at WHERE id = ?", {team[0].Text(0)})
-              .status());
-      RETURN_IF_ERROR(
-          session.Execute("UPDATE videos SET upload_status = 'DONE' WHERE id = ?", {id}).status());
-      locked.set_value();
-      std::this_thread::sleep_for(milliseconds(800));  // the deletion is waiting by now
-      return jobs::Enqueue(session, jobs::NewJob{std::string(jobs::kKindIngestFull), id, "{}"},
-                           SystemClock::Instance())
-          .status();
-    });
-    EXPECT_TRUE(committed.ok()) << committed.ToString();
-  });
+  std::thread reupload = HoldTheTeamLock(
+      id, locked,
+      [&](storage::Session& session) {
+        return session.Execute("UPDATE videos SET upload_status = 'DONE' WHERE id = ?", {id})
+            .status();
+      },
+      [&](storage::Session& session) {
+        return jobs::Enqueue(session, jobs::NewJob{std::string(jobs::kKindIngestFull), id, "{}"},
+                             SystemClock::Instance())
+            .status();
+      });
   locked.get_future().wait();
   HttpResponse deleted = client_->http().Delete("/videos/v1/video/" + id, client_->token());
   reupload.join();
