@@ -513,9 +513,12 @@ class Pipeline {
   // end at the last picture's start (a variable-rate MP4 had lost its last
   // 40 ms), run on with the sound (Matroska), and a range's length counts
   // from its start, not from its first picture (one held frame too many).
-  // A picture lasts at least one period of the stream's rate, as the filter
-  // graph's end counts it: muxers record a last sample of one tick (FFmpeg's
-  // variable-rate MP4 without B-frames), which had cut the last picture short.
+  // A picture lasts one period of the stream's rate, as the filter graph's
+  // end counts it, or the interval from the picture before where that is
+  // shorter (a rate guessed too low must not stretch the end); not what its
+  // packet says: muxers record a last sample of one tick (FFmpeg's
+  // variable-rate MP4 without B-frames), which had cut the last picture
+  // short, and Matroska a default duration that may be anything.
   // Counted as trim counts, a picture that starts before the end is kept; an
   // end past a frame boundary by less than a millisecond (the rounding of
   // timestamps to their time base) adds no frame.
@@ -524,8 +527,13 @@ class Pipeline {
     const AVRational time_base = input_->video_stream()->time_base;
     const int64_t period =
         video_frame_rate_.num > 0 ? av_rescale_q(1, av_inv_q(video_frame_rate_), time_base) : 0;
+    const int64_t interval = last_picture_pts_ != AV_NOPTS_VALUE && frame->pts > last_picture_pts_
+                                 ? frame->pts - last_picture_pts_
+                                 : period;
+    last_picture_pts_ = frame->pts;
     const int64_t end_pts =
-        frame->pts + std::max(FrameDuration(frame, video_frame_rate_, time_base), period);
+        frame->pts + (period > 0 ? std::min(period, interval)
+                                 : FrameDuration(frame, video_frame_rate_, time_base));
     const double end = end_pts * av_q2d(time_base) - video_origin_;
     const double rate = av_q2d(output_rate_);
     const double slack = std::min(0.001, 0.25 / rate);
@@ -729,6 +737,7 @@ class Pipeline {
   std::optional<TimestampJoiner> joiner_;                     // MakeContinuous
   int64_t video_packets_ = 0;                                 // coded pictures written (progress)
   int64_t max_frames_ = 0;   // where the pictures shown so far end (NotePictureEnd)
+  int64_t last_picture_pts_ = AV_NOPTS_VALUE;  // of the last picture NotePictureEnd saw
   double video_origin_ = 0;  // input seconds of the first picture shown
   bool video_origin_set_ = false;
   AVRational video_frame_rate_{25, 1};       // the source's, as the chain was built for

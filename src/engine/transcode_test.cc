@@ -581,9 +581,26 @@ TEST(TranscodeTest, WeavingAnOddNumberOfPicturesKeepsTheLast) {
 // stream's rate: cut at its recorded end, 25 → 50 fps had lost a frame and
 // the sound under it. And an end that the millisecond timestamps put a
 // fraction of a millisecond past a frame (30 fps: 1.967 s + 1/30) adds no
-// held frame.
-TEST(TranscodeTest, TheLastPictureLastsAtLeastAPeriod) {
+// held frame. Nor does a packet that says it lasts longer (a Matroska
+// default duration of 0.5 s on 25 fps pictures had held the last one for
+// two more frames).
+TEST(TranscodeTest, TheLastPictureLastsAPeriod) {
   test::TempDir dir;
+  const std::string slow = dir.path() + "/slow.mkv";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine=sample_rate=48000 "
+             "-t 2 -c:v libx264 -preset ultrafast -bf 0 -c:a aac '" +
+             slow + "'"));
+  ASSERT_EQ(
+      std::system(("mkvpropedit -q '" + slow + "' --edit track:v1 --set default-duration=500000000")
+                      .c_str()),
+      0);
+  TranscodeSpec slow_spec = Base();
+  slow_spec.fps = 50;
+  auto slow_probe = RunSpec(slow_spec, slow, "mov", dir);
+  ASSERT_TRUE(slow_probe.ok()) << slow_probe.status().ToString();
+  EXPECT_EQ(slow_probe->frames, 100);
+
   for (int source_rate : {25, 30}) {
     const std::string mkv = dir.path() + "/cut" + std::to_string(source_rate) + ".mkv";
     const std::string mp4 = dir.path() + "/remuxed" + std::to_string(source_rate) + ".mp4";
