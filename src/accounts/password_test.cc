@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <latch>
 #include <thread>
@@ -108,7 +109,7 @@ TEST(RateLimiterTest, FreeFailuresAreConfigurable) {
 // checked before the first failure was counted).
 TEST(RateLimiterTest, ChecksInFlightCountAgainstTheFreeFailures) {
   using Outcome = LoginRateLimiter::Outcome;
-  LoginRateLimiter limiter(3);
+  LoginRateLimiter limiter(3, std::chrono::milliseconds(0));  // no waiting for a turn
   for (int i = 0; i < 3; ++i) EXPECT_EQ(limiter.Begin("k", 0), 0) << i;
   EXPECT_EQ(limiter.Begin("k", 0), 1) << "three checks in flight use up the three free failures";
   for (int i = 0; i < 3; ++i) limiter.Finish("k", 0, Outcome::kFailed);
@@ -121,6 +122,24 @@ TEST(RateLimiterTest, ChecksInFlightCountAgainstTheFreeFailures) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(limiter.Begin("k", 1000), 0) << i;
   for (int i = 0; i < 3; ++i) limiter.Finish("k", 1000, Outcome::kNotChecked);
   EXPECT_EQ(limiter.RetryAfterSeconds("k", 1000), 0);
+}
+
+// A check over the count in flight waits for its turn rather than being
+// refused: parallel logins with the right password all go through.
+TEST(RateLimiterTest, ACheckOverTheCountWaitsForItsTurn) {
+  using Outcome = LoginRateLimiter::Outcome;
+  LoginRateLimiter limiter(2, std::chrono::milliseconds(5000));
+  EXPECT_EQ(limiter.Begin("k", 0), 0);
+  EXPECT_EQ(limiter.Begin("k", 0), 0);
+  std::atomic<int64_t> waited{-1};
+  std::thread third([&] { waited = limiter.Begin("k", 0); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(waited.load(), -1) << "it waits while two are in flight";
+  limiter.Finish("k", 0, Outcome::kSucceeded);
+  third.join();
+  EXPECT_EQ(waited.load(), 0);
+  limiter.Finish("k", 0, Outcome::kSucceeded);
+  limiter.Finish("k", 0, Outcome::kSucceeded);
 }
 
 TEST(RateLimiterTest, FailuresAreForgottenAfterAQuietHour) {

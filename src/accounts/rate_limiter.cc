@@ -18,14 +18,26 @@ void LoginRateLimiter::RecordFailure(const std::string& key, int64_t now_ms) {
 }
 
 int64_t LoginRateLimiter::Begin(const std::string& key, int64_t now_ms) {
-  std::lock_guard lock(mu_);
-  if (entries_.size() >= kMaxKeys) PruneLocked(now_ms);
-  Entry& entry = entries_[key];
-  if (entry.locked_until_ms > now_ms) return (entry.locked_until_ms - now_ms + 999) / 1000;
-  if (now_ms - entry.last_failure_ms > kForgetAfterSeconds * 1000) entry.failures = 0;
-  if (entry.in_flight >= std::max(1, free_failures_ - entry.failures)) return 1;
-  entry.in_flight++;
-  return 0;
+  std::unique_lock lock(mu_);
+  const auto deadline = std::chrono::steady_clock::now() + turn_wait_;
+  bool waited = false;
+  while (true) {
+    if (entries_.size() >= kMaxKeys) PruneLocked(now_ms);
+    Entry& entry = entries_[key];
+    if (waited && entry.waiting > 0) entry.waiting--;
+    if (entry.locked_until_ms > now_ms) return (entry.locked_until_ms - now_ms + 999) / 1000;
+    if (now_ms - entry.last_failure_ms > kForgetAfterSeconds * 1000) entry.failures = 0;
+    if (entry.in_flight < std::max(1, free_failures_ - entry.failures)) {
+      entry.in_flight++;
+      return 0;
+    }
+    if (entry.waiting >= kMaxWaitingPerKey || std::chrono::steady_clock::now() >= deadline) {
+      return 1;
+    }
+    entry.waiting++;
+    waited = true;
+    turn_.wait_until(lock, deadline);
+  }
 }
 
 void LoginRateLimiter::Finish(const std::string& key, int64_t now_ms, Outcome outcome) {
@@ -40,7 +52,8 @@ void LoginRateLimiter::Finish(const std::string& key, int64_t now_ms, Outcome ou
     entry.failures = 0;
     entry.locked_until_ms = 0;
   }
-  if (entry.in_flight == 0 && entry.failures == 0) entries_.erase(it);
+  if (entry.in_flight == 0 && entry.waiting == 0 && entry.failures == 0) entries_.erase(it);
+  turn_.notify_all();
 }
 
 void LoginRateLimiter::CountFailureLocked(Entry& entry, int64_t now_ms) {
@@ -62,7 +75,8 @@ void LoginRateLimiter::RecordSuccess(const std::string& key) {
 void LoginRateLimiter::PruneLocked(int64_t now_ms) {
   std::erase_if(entries_, [&](const auto& item) {
     return now_ms - item.second.last_failure_ms > kForgetAfterSeconds * 1000 &&
-           item.second.locked_until_ms <= now_ms && item.second.in_flight == 0;
+           item.second.locked_until_ms <= now_ms && item.second.in_flight == 0 &&
+           item.second.waiting == 0;
   });
   if (entries_.size() >= kMaxKeys) entries_.clear();  // under attack: forget, stay bounded
 }

@@ -7,6 +7,8 @@
 // process (each API node limits on its own). Thread-safe; memory bounded by
 // kMaxKeys.
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -21,8 +23,14 @@ class LoginRateLimiter {
   static constexpr int64_t kForgetAfterSeconds = 3600;
   static constexpr size_t kMaxKeys = 100000;
 
-  explicit LoginRateLimiter(int free_failures = kDefaultFreeFailures)
-      : free_failures_(free_failures) {}
+  // How long a check waits for its turn behind the checks of its key in
+  // flight, and how many may wait so.
+  static constexpr std::chrono::milliseconds kDefaultTurnWait{3000};
+  static constexpr int kMaxWaitingPerKey = 8;
+
+  explicit LoginRateLimiter(int free_failures = kDefaultFreeFailures,
+                            std::chrono::milliseconds turn_wait = kDefaultTurnWait)
+      : free_failures_(free_failures), turn_wait_(turn_wait) {}
 
   int free_failures() const { return free_failures_; }
 
@@ -35,8 +43,10 @@ class LoginRateLimiter {
   // it may run now, else the seconds to wait. Checks in flight count against
   // the free failures left, and past them one runs at a time: parallel
   // guesses had all passed the lock before the first of them failed (ten
-  // checked per lock window instead of one). Every Begin that answered 0 is
-  // followed by one Finish.
+  // checked per lock window instead of one). A check over that count waits
+  // for its turn (up to the turn wait, kMaxWaitingPerKey of them), so
+  // parallel logins with the right password all go through. Every Begin that
+  // answered 0 is followed by one Finish.
   enum class Outcome { kFailed, kSucceeded, kNotChecked };
   int64_t Begin(const std::string& key, int64_t now_ms);
   void Finish(const std::string& key, int64_t now_ms, Outcome outcome);
@@ -45,6 +55,7 @@ class LoginRateLimiter {
   struct Entry {
     int failures = 0;
     int in_flight = 0;
+    int waiting = 0;
     int64_t last_failure_ms = 0;
     int64_t locked_until_ms = 0;
   };
@@ -52,7 +63,9 @@ class LoginRateLimiter {
   void PruneLocked(int64_t now_ms);
 
   const int free_failures_;
+  const std::chrono::milliseconds turn_wait_;
   std::mutex mu_;
+  std::condition_variable turn_;  // a check of some key finished
   std::unordered_map<std::string, Entry> entries_;
 };
 

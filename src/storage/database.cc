@@ -59,7 +59,16 @@ Result<std::unique_ptr<Database>> OpenDatabase(const std::string& url) {
     ASSIGN_OR_RETURN(db, OpenPostgresDatabase(url));
   } else {
     std::string path = url;
-    if (path.rfind("sqlite://", 0) == 0) path = path.substr(9);
+    if (path.rfind("sqlite://", 0) == 0) {
+      path = path.substr(9);
+    } else if (size_t scheme = path.find("://");
+               scheme != std::string::npos && path.find('/') > scheme) {
+      // Another scheme (mysql://…) is not a file name: it had been opened as
+      // a SQLite path relative to the working directory, or waited on for ever.
+      return Status::InvalidArgument("invalid database URL: the scheme '" + path.substr(0, scheme) +
+                                     "' is not supported; use postgresql://…, sqlite://PATH or "
+                                     "a file path");
+    }
     ASSIGN_OR_RETURN(db, OpenSqliteDatabase(path));
   }
   RETURN_IF_ERROR(ApplyMigrations(*db));

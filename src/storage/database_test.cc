@@ -29,6 +29,18 @@ class DatabaseTest : public testing::TestWithParam<Backend> {
   std::unique_ptr<ScratchDatabase> scratch_;
 };
 
+// A URL of a scheme Vidmill does not speak is refused as a usage error: it
+// had been opened as a SQLite file of that name (or waited on for ever).
+TEST(OpenDatabaseTest, AnUnsupportedSchemeIsInvalidArgument) {
+  for (const char* url : {"mysql://user@host/db", "redis://host"}) {
+    auto db = OpenDatabase(url);
+    ASSERT_FALSE(db.ok()) << url;
+    EXPECT_EQ(db.status().code(), Code::kInvalidArgument) << db.status().ToString();
+    EXPECT_NE(db.status().message().find("is not supported"), std::string::npos);
+  }
+  EXPECT_FALSE(std::filesystem::exists("mysql:"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, DatabaseTest,
                          testing::Values(Backend::kSqlite, Backend::kPostgres),
                          [](const auto& info) { return std::string(BackendName(info.param)); });
