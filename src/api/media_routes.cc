@@ -201,7 +201,17 @@ class UploadSink final : public http::BodySink, private http::MultipartReceiver 
       return jobs::EnqueueIngestion(session, video_.id, kind_, *context_.clock).status();
     });
     if (!status.ok()) {
-      if (published) RevertPublication(status);
+      if (published) {
+        RevertPublication(status);
+      } else if (status.code() == Code::kNotFound) {
+        // The video was deleted while its file arrived: the part had made its
+        // directory again after the deletion removed it. It goes too (it had
+        // stayed, empty, for the hourly sweep).
+        writer_->Discard();
+        if (Status removed = context_.blobs->Delete(video_.id); !removed.ok()) {
+          LogWarning("upload to deleted video " + video_.id + ": " + removed.ToString());
+        }
+      }
       writer_.reset();
       return status;
     }
@@ -403,11 +413,12 @@ class MediaRoutes {
     ASSIGN_OR_RETURN(std::string id, PathId(request, "video"));
     // A re-upload publishes its file a moment before its row commits; in that
     // moment the row and the file disagree (ServeRecordedFile's 503). Read
-    // again a few times over ~300 ms before answering so: one download in
-    // sixteen had been told to come back in 5 s (audit 19).
+    // again three times over ~140 ms before answering so: one download in
+    // sixteen had been told to come back in 5 s (audit 19). Not longer: the
+    // wait holds a handler thread.
     for (int attempt = 0;; ++attempt) {
       Result<Response> served = ServeOriginal(request, principal, id);
-      if (served.ok() || served.status().code() != Code::kUnavailable || attempt == 4) {
+      if (served.ok() || served.status().code() != Code::kUnavailable || attempt == 3) {
         return served;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20 << attempt));

@@ -14,6 +14,8 @@
 
 #include "http/server.h"
 
+#include <netdb.h>
+
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -1052,6 +1054,33 @@ Status CheckListenSyntax(std::string_view listen) {
       port > 65535) {
     return Status::InvalidArgument("--listen: the port must be 0 to 65535, got '" +
                                    std::string(port_text) + "'");
+  }
+  // The host: an IP address ("[v6]" bracketed), empty (every interface), or a
+  // name this machine resolves. Checked here too, so that serve refuses it
+  // before it makes its store ("256.1.1.1" had made it first).
+  std::string host(listen.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos || host.find('[') != std::string::npos ||
+             host.find(']') != std::string::npos) {
+    return Status::InvalidArgument("--listen: '" + host +
+                                   "' is not a host; write an IPv6 address in brackets, "
+                                   "[::1]:8080");
+  }
+  if (host.empty()) return Status::Ok();
+  boost::system::error_code ec;
+  asio::ip::make_address(host, ec);
+  if (!ec) return Status::Ok();
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const int err = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+  if (found != nullptr) ::freeaddrinfo(found);
+  if (err != 0) {
+    return Status::InvalidArgument("--listen: '" + host +
+                                   "' is neither an IP address nor a host name this machine "
+                                   "resolves: " +
+                                   gai_strerror(err));
   }
   return Status::Ok();
 }

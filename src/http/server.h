@@ -98,8 +98,9 @@ class Server {
   std::unique_ptr<Impl> impl_;
 };
 
-// Whether `listen` reads as --listen HOST:PORT (a port 0 to 65535; the host
-// is resolved only when the server starts): InvalidArgument saying why not.
+// Whether `listen` reads as --listen HOST:PORT (a port 0 to 65535; an IP
+// address, "[v6]", nothing, or a host name that resolves): InvalidArgument
+// saying why not.
 Status CheckListenSyntax(std::string_view listen);
 
 // Percent-decodes a URL path or query component ('+' is a space only in
