@@ -140,6 +140,26 @@ TEST(RateLimiterTest, ACheckOverTheCountWaitsForItsTurn) {
   EXPECT_EQ(waited.load(), 0);
   limiter.Finish("k", 0, Outcome::kSucceeded);
   limiter.Finish("k", 0, Outcome::kSucceeded);
+
+  // Waiting holds a request thread: past kMaxWaiting in all, the next is
+  // answered at once.
+  EXPECT_EQ(limiter.Begin("k", 0), 0);
+  EXPECT_EQ(limiter.Begin("k", 0), 0);
+  std::vector<std::thread> waiters;
+  std::atomic<int> admitted{0};
+  for (int i = 0; i < LoginRateLimiter::kMaxWaiting; ++i) {
+    waiters.emplace_back([&] { admitted += limiter.Begin("k", 0) == 0 ? 1 : 0; });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto asked = std::chrono::steady_clock::now();
+  EXPECT_EQ(limiter.Begin("k", 0), 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::milliseconds(100));
+  for (int i = 0; i < 2 + LoginRateLimiter::kMaxWaiting; ++i) {
+    limiter.Finish("k", 0, Outcome::kSucceeded);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (std::thread& waiter : waiters) waiter.join();
+  EXPECT_EQ(admitted.load(), LoginRateLimiter::kMaxWaiting);
 }
 
 TEST(RateLimiterTest, FailuresAreForgottenAfterAQuietHour) {

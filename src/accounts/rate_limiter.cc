@@ -24,17 +24,23 @@ int64_t LoginRateLimiter::Begin(const std::string& key, int64_t now_ms) {
   while (true) {
     if (entries_.size() >= kMaxKeys) PruneLocked(now_ms);
     Entry& entry = entries_[key];
-    if (waited && entry.waiting > 0) entry.waiting--;
+    if (waited) {
+      if (entry.waiting > 0) entry.waiting--;
+      waiting_--;
+      waited = false;
+    }
     if (entry.locked_until_ms > now_ms) return (entry.locked_until_ms - now_ms + 999) / 1000;
     if (now_ms - entry.last_failure_ms > kForgetAfterSeconds * 1000) entry.failures = 0;
     if (entry.in_flight < std::max(1, free_failures_ - entry.failures)) {
       entry.in_flight++;
       return 0;
     }
-    if (entry.waiting >= kMaxWaitingPerKey || std::chrono::steady_clock::now() >= deadline) {
+    if (entry.waiting >= kMaxWaitingPerKey || waiting_ >= kMaxWaiting ||
+        std::chrono::steady_clock::now() >= deadline) {
       return 1;
     }
     entry.waiting++;
+    waiting_++;
     waited = true;
     turn_.wait_until(lock, deadline);
   }

@@ -24,9 +24,11 @@ class LoginRateLimiter {
   static constexpr size_t kMaxKeys = 100000;
 
   // How long a check waits for its turn behind the checks of its key in
-  // flight, and how many may wait so.
-  static constexpr std::chrono::milliseconds kDefaultTurnWait{3000};
+  // flight, and how many may wait so, per key and in all (each holds a
+  // request thread: a flood of guesses at many keys must not take them all).
+  static constexpr std::chrono::milliseconds kDefaultTurnWait{2000};
   static constexpr int kMaxWaitingPerKey = 8;
+  static constexpr int kMaxWaiting = 4;
 
   explicit LoginRateLimiter(int free_failures = kDefaultFreeFailures,
                             std::chrono::milliseconds turn_wait = kDefaultTurnWait)
@@ -44,8 +46,9 @@ class LoginRateLimiter {
   // the free failures left, and past them one runs at a time: parallel
   // guesses had all passed the lock before the first of them failed (ten
   // checked per lock window instead of one). A check over that count waits
-  // for its turn (up to the turn wait, kMaxWaitingPerKey of them), so
-  // parallel logins with the right password all go through. Every Begin that
+  // for its turn (up to the turn wait; kMaxWaitingPerKey of a key,
+  // kMaxWaiting in all), so parallel logins with the right password go
+  // through. Every Begin that
   // answered 0 is followed by one Finish.
   enum class Outcome { kFailed, kSucceeded, kNotChecked };
   int64_t Begin(const std::string& key, int64_t now_ms);
@@ -66,6 +69,7 @@ class LoginRateLimiter {
   const std::chrono::milliseconds turn_wait_;
   std::mutex mu_;
   std::condition_variable turn_;  // a check of some key finished
+  int waiting_ = 0;               // checks waiting for their turn, all keys
   std::unordered_map<std::string, Entry> entries_;
 };
 
