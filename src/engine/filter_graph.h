@@ -125,6 +125,10 @@ class VideoFilterChain {
   // frames that come out go to `sink`. Frames of another size or pixel format
   // than the chain was built for are conformed to it first (FrameConformer).
   Status Push(AVFrame* frame, const SinkFn& sink);
+  // Where the input stream ends, in the input's time base, when its caller
+  // knows better than its last frame's start plus one period (a last picture
+  // that lasts a second): the first graph is closed there. Before Push(null).
+  void SetInputEnd(int64_t pts) { input_end_ = pts; }
 
   // True once the end of the stream has left the last segment (a trim can end
   // the chain before the input does).
@@ -149,6 +153,7 @@ class VideoFilterChain {
   Status PushAt(size_t index, AVFrame* frame, const SinkFn& sink);
 
   std::vector<Segment> segments_;
+  int64_t input_end_ = AV_NOPTS_VALUE;  // SetInputEnd
   FrameConformer conformer_;
   VideoFormat output_;
   bool finished_ = false;

@@ -92,6 +92,12 @@ class Pipeline {
         input_->format()->duration > 0
             ? static_cast<double>(input_->format()->duration) / AV_TIME_BASE
             : 0.0;
+    // Where the file says its pictures end (NotePictureEnd): the video
+    // stream's recorded end, else the file's; unknown (0) without either.
+    recorded_end_ = video_in->duration > 0
+                        ? video_start + video_in->duration * av_q2d(video_in->time_base)
+                    : format_seconds > 0 ? start_time + format_seconds
+                                         : 0.0;
     if (spec_.has_range) {
       spec_.clip_seconds = (spec_.end_ms - spec_.start_ms) / 1000.0;
       range_start_ = start_time + spec_.start_ms / 1000.0;
@@ -420,6 +426,12 @@ class Pipeline {
     }
     // Drain decoders, graphs and encoders.
     RETURN_IF_ERROR(Decode(video_decoder_.get(), nullptr, frame.get(), nullptr));
+    if (pictures_end_ > 0) {
+      // The converters fill to where the last picture ends, not one period
+      // past its start (a last picture of one second had lost its sound).
+      video_chain_->SetInputEnd(
+          std::llround(pictures_end_ / av_q2d(input_->video_stream()->time_base)));
+    }
     RETURN_IF_ERROR(PushVideo(nullptr));
     RETURN_IF_ERROR(Encode(video_encoder_.get(), nullptr, video_stream_));
     for (const std::unique_ptr<AudioLane>& lane : audio_) {
@@ -513,15 +525,17 @@ class Pipeline {
   // end at the last picture's start (a variable-rate MP4 had lost its last
   // 40 ms), run on with the sound (Matroska), and a range's length counts
   // from its start, not from its first picture (one held frame too many).
-  // A picture lasts one period of the stream's rate, as the filter graph's
-  // end counts it, or the interval from the picture before where that is
-  // shorter (a rate guessed too low must not stretch the end); not what its
-  // packet says: muxers record a last sample of one tick (FFmpeg's
-  // variable-rate MP4 without B-frames), which had cut the last picture
-  // short, and Matroska a default duration that may be anything.
-  // Counted as trim counts, a picture that starts before the end is kept; an
-  // end past a frame boundary by less than a millisecond (the rounding of
-  // timestamps to their time base) adds no frame.
+  // A picture lasts what its packet says as far as the file's recorded end
+  // confirms it, and at least one period of the stream's rate, or the
+  // interval from the picture before where that is shorter (a rate guessed
+  // too high must not shorten the end, one guessed too low not stretch it).
+  // Muxers record a last sample of one tick (FFmpeg's variable-rate MP4
+  // without B-frames), which had cut the last picture short; a Matroska
+  // default duration may be anything (0.5 s had held the last picture two
+  // frames longer), but not past the file's end. Counted as trim counts, a
+  // picture that starts before the end is kept; an end past a frame
+  // boundary by less than a millisecond (the rounding of timestamps to their
+  // time base) adds no frame.
   void NotePictureEnd(const AVFrame* frame) {
     if (!video_origin_set_ || (spec_.has_range && frame->pts >= RangeTick(range_end_))) return;
     const AVRational time_base = input_->video_stream()->time_base;
@@ -530,11 +544,23 @@ class Pipeline {
     const int64_t interval = last_picture_pts_ != AV_NOPTS_VALUE && frame->pts > last_picture_pts_
                                  ? frame->pts - last_picture_pts_
                                  : period;
+    if (last_picture_pts_ != AV_NOPTS_VALUE && frame->pts > last_picture_pts_) {
+      last_interval_ = interval;
+    }
     last_picture_pts_ = frame->pts;
-    const int64_t end_pts =
-        frame->pts + (period > 0 ? std::min(period, interval)
-                                 : FrameDuration(frame, video_frame_rate_, time_base));
-    const double end = end_pts * av_q2d(time_base) - video_origin_;
+    const double start = frame->pts * av_q2d(time_base);
+    const double least = start + (period > 0 ? std::min(period, interval)
+                                             : FrameDuration(frame, video_frame_rate_, time_base)) *
+                                     av_q2d(time_base);
+    // Without a packet duration (B-frames), the interval from the picture
+    // before is the better guess than the nominal rate.
+    const int64_t said = frame->pkt_duration > 0 ? frame->pkt_duration
+                         : last_interval_ > 0    ? last_interval_
+                                                 : std::max<int64_t>(period, 1);
+    const double recorded = start + said * av_q2d(time_base);
+    const double limit = recorded_end_ > 0 ? std::max(recorded_end_, least) : least;
+    pictures_end_ = std::max(pictures_end_, std::max(least, std::min(recorded, limit)));
+    const double end = pictures_end_ - video_origin_;
     const double rate = av_q2d(output_rate_);
     const double slack = std::min(0.001, 0.25 / rate);
     const int64_t frames = static_cast<int64_t>(std::ceil((end - slack) * rate));
@@ -738,12 +764,15 @@ class Pipeline {
   int64_t video_packets_ = 0;                                 // coded pictures written (progress)
   int64_t max_frames_ = 0;   // where the pictures shown so far end (NotePictureEnd)
   int64_t last_picture_pts_ = AV_NOPTS_VALUE;  // of the last picture NotePictureEnd saw
+  int64_t last_interval_ = 0;                  // from the picture before it
+  double pictures_end_ = 0;                    // input seconds where they end (NotePictureEnd)
   double video_origin_ = 0;  // input seconds of the first picture shown
   bool video_origin_set_ = false;
   AVRational video_frame_rate_{25, 1};       // the source's, as the chain was built for
   int64_t next_video_pts_ = AV_NOPTS_VALUE;  // where the last decoded frame ends
   double expected_seconds_ = 1;
   double range_end_ = 0;  // seconds, in the input's timestamps (with a range)
+  double recorded_end_ = 0;  // input seconds where the file says the video ends; 0: unknown
   std::chrono::steady_clock::time_point started_;
 };
 

@@ -547,6 +547,33 @@ TEST(TranscodeTest, AVariableRateSourceKeepsItsDurationAndSync) {
   }
 }
 
+// A last picture that really lasts a second (a slide at the end: its MP4
+// sample says so, and the file's recorded end agrees) is held that second at
+// any output rate, and its sound kept. Cut one period after it started, it
+// had lost the second and the sound under it.
+TEST(TranscodeTest, ALastPictureThatLastsASecondKeepsItsSecond) {
+  test::TempDir dir;
+  const std::string made = dir.path() + "/made.mp4";
+  const std::string input = dir.path() + "/slide.mp4";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine=sample_rate=48000 "
+             "-t 2 -frames:v 26 -c:v libx264 -preset ultrafast -bf 0 -c:a aac '" +
+             made + "'"));
+  ASSERT_TRUE(
+      Ffmpeg("-i '" + made +
+             "' -c copy -bsf:v \"setts=duration=if(eq(N\\,25)\\,25*DURATION\\,DURATION)\" '" +
+             input + "'"));
+  for (const auto& [fps, frames] : std::vector<std::pair<double, int>>{{25, 50}, {50, 100}}) {
+    SCOPED_TRACE(fps);
+    TranscodeSpec spec = Base();
+    spec.fps = fps;
+    auto probe = RunSpec(spec, input, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    EXPECT_EQ(probe->frames, frames);
+    EXPECT_NEAR(OutputAudioSeconds(dir), 2.0, 0.03);
+  }
+}
+
 // Progressive pictures woven into interlaced frames (a deinterlacer and
 // interlaced output): an odd count's last picture fills the last frame's two
 // fields. 99 pictures at 50p had given 49 frames at 25i, and sound to match.
