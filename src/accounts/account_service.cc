@@ -247,7 +247,14 @@ Result<User> AccountService::CheckPassword(const std::string& raw_email,
   int64_t wait = account_limiter_.Begin(email, now);
   if (wait == 0) {
     wait = address_limiter_.Begin(client_address, now);
-    if (wait > 0) account_limiter_.Finish(email, now, LoginRateLimiter::Outcome::kNotChecked);
+    if (wait != 0) account_limiter_.Finish(email, now, LoginRateLimiter::Outcome::kNotChecked);
+  }
+  if (wait == LoginRateLimiter::kBusy) {
+    // Busy, not locked: no failed login is to blame.
+    return Status::Unavailable(
+               "too many logins of this account or address are being checked at once; retry "
+               "in 1 s")
+        .WithRetryAfter(1);
   }
   if (wait > 0) {
     return Status(Code::kTooManyRequests,

@@ -111,10 +111,11 @@ TEST(RateLimiterTest, ChecksInFlightCountAgainstTheFreeFailures) {
   using Outcome = LoginRateLimiter::Outcome;
   LoginRateLimiter limiter(3, std::chrono::milliseconds(0));  // no waiting for a turn
   for (int i = 0; i < 3; ++i) EXPECT_EQ(limiter.Begin("k", 0), 0) << i;
-  EXPECT_EQ(limiter.Begin("k", 0), 1) << "three checks in flight use up the three free failures";
+  EXPECT_EQ(limiter.Begin("k", 0), LoginRateLimiter::kBusy)
+      << "three checks in flight use up the three free failures";
   for (int i = 0; i < 3; ++i) limiter.Finish("k", 0, Outcome::kFailed);
   EXPECT_EQ(limiter.Begin("k", 0), 0) << "past the free failures, one at a time";
-  EXPECT_EQ(limiter.Begin("k", 0), 1);
+  EXPECT_EQ(limiter.Begin("k", 0), LoginRateLimiter::kBusy);
   limiter.Finish("k", 0, Outcome::kFailed);  // the fourth failure locks for 1 s
   EXPECT_EQ(limiter.Begin("k", 500), 1);
   EXPECT_EQ(limiter.Begin("k", 1000), 0);
@@ -152,7 +153,7 @@ TEST(RateLimiterTest, ACheckOverTheCountWaitsForItsTurn) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const auto asked = std::chrono::steady_clock::now();
-  EXPECT_EQ(limiter.Begin("k", 0), 1);
+  EXPECT_EQ(limiter.Begin("k", 0), LoginRateLimiter::kBusy);
   EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::milliseconds(100));
   for (int i = 0; i < 2 + LoginRateLimiter::kMaxWaiting; ++i) {
     limiter.Finish("k", 0, Outcome::kSucceeded);

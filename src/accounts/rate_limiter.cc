@@ -37,7 +37,7 @@ int64_t LoginRateLimiter::Begin(const std::string& key, int64_t now_ms) {
     }
     if (entry.waiting >= kMaxWaitingPerKey || waiting_ >= kMaxWaiting ||
         std::chrono::steady_clock::now() >= deadline) {
-      return 1;
+      return kBusy;
     }
     entry.waiting++;
     waiting_++;

@@ -21,6 +21,8 @@ std::vector<FlagSpec> StoreFlags() {
 
 Result<StoreConfig> ResolveStore(const Flags& flags) {
   StoreConfig config;
+  // Before anything is made on disk: `mysql://…` had made the directories.
+  RETURN_IF_ERROR(storage::CheckDatabaseUrlScheme(flags.Get("database")));
   config.data_dir = flags.Get("data-dir");
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);

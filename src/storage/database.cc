@@ -53,22 +53,26 @@ Result<Row> Session::QueryOne(std::string_view sql, const std::vector<Value>& pa
   return std::move(rows.front());
 }
 
+Status CheckDatabaseUrlScheme(const std::string& url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos || url.find('/') < scheme) return Status::Ok();  // a path
+  const std::string name = url.substr(0, scheme);
+  if (name == "postgresql" || name == "postgres" || name == "sqlite") return Status::Ok();
+  // Another scheme (mysql://…) is not a file name: it had been opened as a
+  // SQLite path relative to the working directory, or waited on for ever.
+  return Status::InvalidArgument("invalid database URL: the scheme '" + name +
+                                 "' is not supported; use postgresql://…, sqlite://PATH or a "
+                                 "file path");
+}
+
 Result<std::unique_ptr<Database>> OpenDatabase(const std::string& url) {
   std::unique_ptr<Database> db;
   if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
     ASSIGN_OR_RETURN(db, OpenPostgresDatabase(url));
   } else {
     std::string path = url;
-    if (path.rfind("sqlite://", 0) == 0) {
-      path = path.substr(9);
-    } else if (size_t scheme = path.find("://");
-               scheme != std::string::npos && path.find('/') > scheme) {
-      // Another scheme (mysql://…) is not a file name: it had been opened as
-      // a SQLite path relative to the working directory, or waited on for ever.
-      return Status::InvalidArgument("invalid database URL: the scheme '" + path.substr(0, scheme) +
-                                     "' is not supported; use postgresql://…, sqlite://PATH or "
-                                     "a file path");
-    }
+    RETURN_IF_ERROR(CheckDatabaseUrlScheme(url));
+    if (path.rfind("sqlite://", 0) == 0) path = path.substr(9);
     ASSIGN_OR_RETURN(db, OpenSqliteDatabase(path));
   }
   RETURN_IF_ERROR(ApplyMigrations(*db));

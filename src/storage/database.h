@@ -97,6 +97,10 @@ class Database {
 bool IsDiskFull(const Status& status);
 inline constexpr std::string_view kDiskFullPrefix = "database disk full: ";
 
+// InvalidArgument for a URL of a scheme other than postgresql://,
+// postgres:// or sqlite:// (anything without "://" is a SQLite path).
+Status CheckDatabaseUrlScheme(const std::string& url);
+
 // Opens the database named by `url`:
 //   "postgresql://user:pass@host:port/db" (or "postgres://…") → PostgreSQL,
 //   "sqlite:///path/to/file.db" or a plain path                → SQLite.

@@ -203,6 +203,26 @@ TEST(ServerTest, ListenTakesHostNamesAndRefusesWhatItCannotRead) {
   }
 }
 
+// A database URL of a scheme Vidmill does not speak is a usage error, found
+// before anything is made on disk (it had been opened as a SQLite file name,
+// then the media directory made before the refusal).
+TEST(ServerTest, AnUnsupportedDatabaseSchemeIsRefusedBeforeAnythingIsMade) {
+  TempDir dir;
+  for (const std::vector<std::string>& command : std::vector<std::vector<std::string>>{
+           {"serve", "--listen", "127.0.0.1:0", "--workers", "0"},
+           {"worker"},
+           {"user", "add", "--email", "x@example.com", "--password", "long enough"}}) {
+    std::vector<std::string> argv = {"timeout", "20", VIDMILL_BINARY};
+    argv.insert(argv.end(), command.begin(), command.end());
+    argv.insert(argv.end(),
+                {"--database", "mysql://user@host/db", "--data-dir", dir.path() + "/data"});
+    CommandResult result = RunProgram(argv);
+    EXPECT_EQ(result.exit_code, 2) << command[0] << ": " << result.err;
+    EXPECT_NE(result.err.find("is not supported"), std::string::npos) << result.err;
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data")) << command[0];
+  }
+}
+
 // A request line too long is a 414, not a 431 (RFC 9110 §15.5.15).
 TEST(ServerTest, OversizedTargetIs414) {
   ServerHarness server;
