@@ -138,6 +138,21 @@ double OutputAudioSeconds(const test::TempDir& dir) {
                        .c_str());
 }
 
+// `spec` at each output rate of `frames_at` (rate, frames): the frame count,
+// and the sound lasting `seconds` (within `tolerance`).
+void ExpectFramesAndSoundAtEachRate(TranscodeSpec spec, const std::string& input,
+                                    const std::vector<std::pair<double, int>>& frames_at,
+                                    double seconds, double tolerance, test::TempDir& dir) {
+  for (const auto& [fps, frames] : frames_at) {
+    SCOPED_TRACE(fps);
+    spec.fps = fps;
+    auto probe = RunSpec(spec, input, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    EXPECT_EQ(probe->frames, frames);
+    EXPECT_NEAR(OutputAudioSeconds(dir), seconds, tolerance);
+  }
+}
+
 struct PairCase {
   std::string container, codec, profile, pix_fmt, probe_codec;
   int width, height;
@@ -487,18 +502,12 @@ TEST(TranscodeTest, RangeTrimsVideoAndAudioInSync) {
 // converter's output had held the last picture one frame longer.
 TEST(TranscodeTest, ARangeBetweenPicturesLastsAsLongAtEveryRate) {
   test::TempDir dir;
-  for (const auto& [fps, frames] : std::vector<std::pair<double, int>>{{25, 24}, {50, 48}}) {
-    SCOPED_TRACE(fps);
-    TranscodeSpec spec = Base();
-    spec.has_range = true;
-    spec.start_ms = 620;
-    spec.end_ms = 1600;
-    spec.fps = fps;
-    auto probe = RunSpec(spec, Inputs::Get().progressive, "mov", dir);
-    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
-    EXPECT_EQ(probe->frames, frames);
-    EXPECT_NEAR(OutputAudioSeconds(dir), 0.96, 0.01);
-  }
+  TranscodeSpec spec = Base();
+  spec.has_range = true;
+  spec.start_ms = 620;
+  spec.end_ms = 1600;
+  ExpectFramesAndSoundAtEachRate(spec, Inputs::Get().progressive, {{25, 24}, {50, 48}}, 0.96, 0.01,
+                                 dir);
 }
 
 // A variable-rate source (phones, screen recordings; here 61 pictures over 3 s
@@ -537,14 +546,7 @@ TEST(TranscodeTest, AVariableRateSourceKeepsItsDurationAndSync) {
             "2.966667");
   // At 50 fps too: the last picture's end, rounded to the stream's ticks,
   // falls 0.3 ms past 3 s, which had added a held frame and 20 ms of silence.
-  for (const auto& [fps, frames] : std::vector<std::pair<double, int>>{{25, 75}, {50, 150}}) {
-    SCOPED_TRACE(fps);
-    spec.fps = fps;
-    probe = RunSpec(spec, mp4, "mov", dir);
-    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
-    EXPECT_EQ(probe->frames, frames);
-    EXPECT_NEAR(OutputAudioSeconds(dir), 3.0, 0.01);
-  }
+  ExpectFramesAndSoundAtEachRate(spec, mp4, {{25, 75}, {50, 150}}, 3.0, 0.01, dir);
 }
 
 // A last picture that really lasts a second (a slide at the end: its MP4
@@ -563,15 +565,7 @@ TEST(TranscodeTest, ALastPictureThatLastsASecondKeepsItsSecond) {
       Ffmpeg("-i '" + made +
              "' -c copy -bsf:v \"setts=duration=if(eq(N\\,25)\\,25*DURATION\\,DURATION)\" '" +
              input + "'"));
-  for (const auto& [fps, frames] : std::vector<std::pair<double, int>>{{25, 50}, {50, 100}}) {
-    SCOPED_TRACE(fps);
-    TranscodeSpec spec = Base();
-    spec.fps = fps;
-    auto probe = RunSpec(spec, input, "mov", dir);
-    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
-    EXPECT_EQ(probe->frames, frames);
-    EXPECT_NEAR(OutputAudioSeconds(dir), 2.0, 0.03);
-  }
+  ExpectFramesAndSoundAtEachRate(Base(), input, {{25, 50}, {50, 100}}, 2.0, 0.03, dir);
 }
 
 // Progressive pictures woven into interlaced frames (a deinterlacer and
@@ -640,16 +634,10 @@ TEST(TranscodeTest, TheLastPictureLastsAPeriod) {
         "ffprobe -v error -select_streams v -show_entries packet=duration_time -of csv=p=0 '" +
         mp4 + "' | tail -1");
     ASSERT_LT(std::atof(last.c_str()), 0.9 / source_rate) << "the last sample is recorded short";
-    for (const auto& [fps, frames] : std::vector<std::pair<double, int>>{{50, 100}, {60, 120}}) {
-      SCOPED_TRACE(std::to_string(source_rate) + " → " + std::to_string(fps));
-      TranscodeSpec spec = Base();
-      spec.source_fps = source_rate;
-      spec.fps = fps;
-      auto probe = RunSpec(spec, mp4, "mov", dir);
-      ASSERT_TRUE(probe.ok()) << probe.status().ToString();
-      EXPECT_EQ(probe->frames, frames);
-      EXPECT_NEAR(OutputAudioSeconds(dir), 2.0, 0.01);
-    }
+    SCOPED_TRACE(source_rate);
+    TranscodeSpec spec = Base();
+    spec.source_fps = source_rate;
+    ExpectFramesAndSoundAtEachRate(spec, mp4, {{50, 100}, {60, 120}}, 2.0, 0.01, dir);
   }
 }
 

@@ -208,15 +208,8 @@ TEST(ServerTest, ListenTakesHostNamesAndRefusesWhatItCannotRead) {
 // then the media directory made before the refusal).
 TEST(ServerTest, AnUnsupportedDatabaseSchemeIsRefusedBeforeAnythingIsMade) {
   TempDir dir;
-  for (const std::vector<std::string>& command : std::vector<std::vector<std::string>>{
-           {"serve", "--listen", "127.0.0.1:0", "--workers", "0"},
-           {"worker"},
-           {"user", "add", "--email", "x@example.com", "--password", "long enough"}}) {
-    std::vector<std::string> argv = {"timeout", "20", VIDMILL_BINARY};
-    argv.insert(argv.end(), command.begin(), command.end());
-    argv.insert(argv.end(),
-                {"--database", "mysql://user@host/db", "--data-dir", dir.path() + "/data"});
-    CommandResult result = RunProgram(argv);
+  for (const std::vector<std::string>& command : StoreOpeningCommands()) {
+    CommandResult result = RunWithDatabase(command, "mysql://user@host/db", dir.path() + "/data");
     EXPECT_EQ(result.exit_code, 2) << command[0] << ": " << result.err;
     EXPECT_NE(result.err.find("is not supported"), std::string::npos) << result.err;
     EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data")) << command[0];

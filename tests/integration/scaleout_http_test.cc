@@ -459,15 +459,9 @@ TEST(ScaleOutHttpTest, ARefusedOrUnreadableDatabaseUrlEndsTheCommandAtOnce) {
   const std::string unreadable = "postgresql://u@127.0.0.1:notaport/db";
   for (const auto& [url, code] :
        std::vector<std::pair<std::string, int>>{{refused, 1}, {unreadable, 2}}) {
-    for (const std::vector<std::string>& command : std::vector<std::vector<std::string>>{
-             {"serve", "--listen", "127.0.0.1:0", "--workers", "0"},
-             {"worker"},
-             {"user", "add", "--email", "x@example.com", "--password", "long enough"}}) {
-      std::vector<std::string> argv = {"timeout", "20", VIDMILL_BINARY};
-      argv.insert(argv.end(), command.begin(), command.end());
-      argv.insert(argv.end(), {"--database", url, "--data-dir", dir.path()});
+    for (const std::vector<std::string>& command : StoreOpeningCommands()) {
       const auto started = std::chrono::steady_clock::now();
-      CommandResult result = RunProgram(argv);
+      CommandResult result = RunWithDatabase(command, url, dir.path());
       EXPECT_EQ(result.exit_code, code) << command[0] << " " << url << ": " << result.err;
       EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10)) << command[0];
       EXPECT_NE(result.err.find(code == 1 ? "the database refused the connection"

@@ -83,6 +83,22 @@ CommandResult RunProgram(const std::vector<std::string>& argv_in,
   return result;
 }
 
+const std::vector<std::vector<std::string>>& StoreOpeningCommands() {
+  static const std::vector<std::vector<std::string>> commands = {
+      {"serve", "--listen", "127.0.0.1:0", "--workers", "0"},
+      {"worker"},
+      {"user", "add", "--email", "x@example.com", "--password", "long enough"}};
+  return commands;
+}
+
+CommandResult RunWithDatabase(const std::vector<std::string>& command, const std::string& url,
+                              const std::string& data_dir) {
+  std::vector<std::string> argv = {"timeout", "20", VIDMILL_BINARY};
+  argv.insert(argv.end(), command.begin(), command.end());
+  argv.insert(argv.end(), {"--database", url, "--data-dir", data_dir});
+  return RunProgram(argv);
+}
+
 CommandResult RunShell(const std::string& command) {
   return RunProgram({"/bin/sh", "-c", command});
 }

@@ -31,6 +31,15 @@ CommandResult RunProgram(const std::vector<std::string>& argv,
 // returns its exit code and output.
 CommandResult RunShell(const std::string& command);
 
+// The commands that open a store (serve on a free port with no workers, a
+// worker, `user add`), to check how each treats a database URL.
+const std::vector<std::vector<std::string>>& StoreOpeningCommands();
+
+// Runs `vidmill <command> --database <url> --data-dir <data_dir>` (at most
+// 20 s).
+CommandResult RunWithDatabase(const std::vector<std::string>& command, const std::string& url,
+                              const std::string& data_dir);
+
 class ServerHarness {
  public:
   struct Options {
