@@ -47,11 +47,10 @@ Result<std::pair<Flags, Admin>> Open(const std::vector<FlagSpec>& own, int argc,
   return std::make_pair(std::move(flags), std::move(admin));
 }
 
-// Open's failure: 2 for what the command line got wrong (a flag, the
-// database URL), 1 for a database that cannot be reached or refuses the
-// connection, as for the store refusing the request.
+// Open's failure, with StartFailureExitCode's status: the database refusing
+// or away is 1, as for the store refusing the request.
 int FailOpen(const std::string& command, const Status& status) {
-  return Fail(command, status.message(), status.code() == Code::kInvalidArgument ? 2 : 1);
+  return Fail(command, status.message(), StartFailureExitCode(status));
 }
 
 // `vidmill user --help`: prints `usage` (the verbs, each with its own --help)

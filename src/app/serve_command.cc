@@ -79,12 +79,6 @@ std::vector<FlagSpec> ServeFlags() {
   return specs;
 }
 
-// A --listen that cannot be read is a usage error (2, as for other flags); a
-// port in use or refused is a failure to start (1).
-int ListenFailureExitCode(const Status& status) {
-  return status.code() == Code::kInvalidArgument ? 2 : 1;
-}
-
 }  // namespace
 
 int RunServe(int argc, char** argv) {
@@ -222,7 +216,7 @@ int RunServe(int argc, char** argv) {
     Result<int> bound = server.Start();
     if (!bound.ok()) {
       std::fprintf(stderr, "vidmill serve: %s\n", bound.status().message().c_str());
-      return ListenFailureExitCode(bound.status());
+      return StartFailureExitCode(bound.status());
     }
     early_port = *bound;
     LogInfo("waiting for the database; meanwhile /healthz answers on port " +
@@ -232,7 +226,7 @@ int RunServe(int argc, char** argv) {
   }
   if (!db.ok()) {
     std::fprintf(stderr, "vidmill serve: %s\n", db.status().message().c_str());
-    return DatabaseOpenExitCode(db.status());
+    return StartFailureExitCode(db.status());
   }
   context.db = db->get();
 
@@ -282,7 +276,7 @@ int RunServe(int argc, char** argv) {
   Result<int> port = early_port > 0 ? Result<int>(early_port) : server.Start();
   if (!port.ok()) {
     std::fprintf(stderr, "vidmill serve: %s\n", port.status().message().c_str());
-    return ListenFailureExitCode(port.status());
+    return StartFailureExitCode(port.status());
   }
   // Bound before any worker starts: a second serve on a port in use (a
   // restart while the old process still runs) starts none.

@@ -70,7 +70,7 @@ Result<std::unique_ptr<storage::Database>> OpenDatabaseWhenUp(const std::string&
   }
 }
 
-int DatabaseOpenExitCode(const Status& status) {
+int StartFailureExitCode(const Status& status) {
   if (status.code() == Code::kCancelled) return 0;
   return status.code() == Code::kInvalidArgument ? 2 : 1;
 }

@@ -32,10 +32,11 @@ Result<StoreConfig> ResolveStore(const Flags& flags);
 Result<std::unique_ptr<storage::Database>> OpenDatabaseWhenUp(const std::string& url,
                                                               const std::string& who);
 
-// The exit status of a node whose database did not open: 0 when it was told
-// to stop while it waited, 2 for a URL it cannot read (a usage error, as for
-// other flags), 1 otherwise (refused, failing).
-int DatabaseOpenExitCode(const Status& status);
+// The exit status of a command that could not start for `status`: 0 when it
+// was told to stop while it waited (for its database), 2 for what its command
+// line got wrong (a flag, a database URL, --listen: InvalidArgument), 1
+// otherwise (a database refusing or away, a port in use).
+int StartFailureExitCode(const Status& status);
 
 // Checks that `media_dir` is the media directory of `db`: once the store
 // holds an uploaded original, at least one of the most recent few must be

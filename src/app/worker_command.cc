@@ -131,7 +131,7 @@ int RunWorker(int argc, char** argv) {
 
   Result<std::unique_ptr<storage::Database>> db =
       OpenDatabaseWhenUp(store->database_url, "vidmill worker");
-  if (!db.ok()) return Fail(db.status(), DatabaseOpenExitCode(db.status()));
+  if (!db.ok()) return Fail(db.status(), StartFailureExitCode(db.status()));
 
   jobs::QueueOptions queue_options;
   queue_options.lease_duration = std::chrono::seconds(*lease_seconds);
