@@ -14,8 +14,6 @@
 
 #include "http/server.h"
 
-#include <netdb.h>
-
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -273,6 +271,10 @@ class IdleWatchdog {
   size_t pending_ = 0;  // bytes since the idle time last started again
 };
 
+// --listen as an endpoint: its port, and its host as an IP address or the
+// first address of the name (IPv4 first); InvalidArgument saying why not.
+Result<asio::ip::tcp::endpoint> ResolveListen(std::string_view listen);
+
 class Server::Impl {
  public:
   Impl(ServerOptions options, const Router* router)
@@ -284,36 +286,9 @@ class Server::Impl {
         shutdown_timer_(ioc_) {}
 
   Result<int> Start() {
-    RETURN_IF_ERROR(CheckListenSyntax(options_.listen));
-    const size_t colon = options_.listen.rfind(':');
-    std::string host = options_.listen.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-      host = host.substr(1, host.size() - 2);
-    }
-    const std::string port_text = options_.listen.substr(colon + 1);
-    const int port = std::stoi(port_text);
+    ASSIGN_OR_RETURN(const tcp::endpoint endpoint, ResolveListen(options_.listen));
+    const asio::ip::address address = endpoint.address();
     boost::system::error_code ec;
-    asio::ip::address address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
-    if (ec) {
-      // A host name ("localhost"): its first address, IPv4 first.
-      tcp::resolver resolver(ioc_);
-      auto found = resolver.resolve(host, port_text, tcp::resolver::numeric_service, ec);
-      if (ec || found.empty()) {
-        return Status::InvalidArgument("--listen: '" + host +
-                                       "' is neither an IP address nor a host name this machine "
-                                       "resolves" +
-                                       (ec ? ": " + ec.message() : std::string()));
-      }
-      address = found.begin()->endpoint().address();
-      for (const auto& entry : found) {
-        if (entry.endpoint().address().is_v4()) {
-          address = entry.endpoint().address();
-          break;
-        }
-      }
-      ec.clear();
-    }
-    tcp::endpoint endpoint(address, static_cast<uint16_t>(port));
     acceptor_.open(endpoint.protocol(), ec);
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(endpoint, ec);
@@ -1041,49 +1016,54 @@ class Server::Impl {
 Server::Server(ServerOptions options, const Router* router)
     : impl_(std::make_unique<Impl>(std::move(options), router)) {}
 Server::~Server() = default;
-Status CheckListenSyntax(std::string_view listen) {
+Result<asio::ip::tcp::endpoint> ResolveListen(std::string_view listen) {
   const size_t colon = listen.rfind(':');
   if (colon == std::string_view::npos) {
     return Status::InvalidArgument("--listen must be HOST:PORT, got '" + std::string(listen) + "'");
   }
   // The port in full: "8o80" had listened on a port of the system's choice.
-  const std::string_view port_text = listen.substr(colon + 1);
+  const std::string port_text(listen.substr(colon + 1));
   int port = -1;
   auto [end, parsed] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (parsed != std::errc() || end != port_text.data() + port_text.size() || port < 0 ||
       port > 65535) {
-    return Status::InvalidArgument("--listen: the port must be 0 to 65535, got '" +
-                                   std::string(port_text) + "'");
+    return Status::InvalidArgument("--listen: the port must be 0 to 65535, got '" + port_text +
+                                   "'");
   }
   // The host: an IP address ("[v6]" bracketed), empty (every interface), or a
-  // name this machine resolves. Checked here too, so that serve refuses it
-  // before it makes its store ("256.1.1.1" had made it first).
+  // name this machine resolves (its first address, IPv4 first).
   std::string host(listen.substr(0, colon));
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
-  } else if (host.find(':') != std::string::npos || host.find('[') != std::string::npos ||
-             host.find(']') != std::string::npos) {
+  } else if (host.find_first_of(":[]") != std::string::npos) {
     return Status::InvalidArgument("--listen: '" + host +
                                    "' is not a host; write an IPv6 address in brackets, "
                                    "[::1]:8080");
   }
-  if (host.empty()) return Status::Ok();
   boost::system::error_code ec;
-  asio::ip::make_address(host, ec);
-  if (!ec) return Status::Ok();
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  const int err = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
-  if (found != nullptr) ::freeaddrinfo(found);
-  if (err != 0) {
-    return Status::InvalidArgument("--listen: '" + host +
-                                   "' is neither an IP address nor a host name this machine "
-                                   "resolves: " +
-                                   gai_strerror(err));
+  asio::ip::address address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
+  if (ec) {
+    asio::io_context io;
+    tcp::resolver resolver(io);
+    auto found = resolver.resolve(host, port_text, tcp::resolver::numeric_service, ec);
+    if (ec || found.empty()) {
+      return Status::InvalidArgument("--listen: '" + host +
+                                     "' is neither an IP address nor a host name this machine "
+                                     "resolves" +
+                                     (ec ? ": " + ec.message() : std::string()));
+    }
+    address = found.begin()->endpoint().address();
+    for (const auto& entry : found) {
+      if (entry.endpoint().address().is_v4()) {
+        address = entry.endpoint().address();
+        break;
+      }
+    }
   }
-  return Status::Ok();
+  return tcp::endpoint(address, static_cast<uint16_t>(port));
 }
+
+Status CheckListenSyntax(std::string_view listen) { return ResolveListen(listen).status(); }
 
 Result<int> Server::Start() { return impl_->Start(); }
 std::string Server::ListeningUrl() const { return impl_->listening_url(); }
