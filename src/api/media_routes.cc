@@ -201,16 +201,18 @@ class UploadSink final : public http::BodySink, private http::MultipartReceiver 
       return jobs::EnqueueIngestion(session, video_.id, kind_, *context_.clock).status();
     });
     if (!status.ok()) {
-      if (published) {
-        RevertPublication(status);
-      } else if (status.code() == Code::kNotFound) {
-        // The video was deleted while its file arrived: the part had made its
-        // directory again after the deletion removed it. It goes too (it had
-        // stayed, empty, for the hourly sweep).
+      if (status.code() == Code::kNotFound) {
+        // The video (or its team) was deleted while its file arrived: its
+        // media goes with it, published or not. The part had made its
+        // directory again after the deletion removed it (left, empty, for the
+        // hourly sweep), and putting a replaced file back had restored a
+        // deleted video's original into the directory being emptied.
         writer_->Discard();
-        if (Status removed = context_.blobs->Delete(video_.id); !removed.ok()) {
-          LogWarning("upload to deleted video " + video_.id + ": " + removed.ToString());
-        }
+        Status removed = context_.blobs->Delete(video_.id);
+        LogInfo("upload to video " + video_.id + " not recorded (" + status.ToString() +
+                "); its media removed" + (removed.ok() ? "" : ": " + removed.ToString()));
+      } else if (published) {
+        RevertPublication(status);
       }
       writer_.reset();
       return status;
@@ -236,15 +238,6 @@ class UploadSink final : public http::BodySink, private http::MultipartReceiver 
   // the lock cannot be had, downloads notice the size mismatch and answer 503
   // until the next successful upload.
   void RevertPublication(const Status& failure) {
-    if (failure.code() == Code::kNotFound) {
-      // The video (or its team) was deleted meanwhile: its media goes with
-      // it. Putting the replaced file back had restored a deleted video's
-      // original into the directory its deletion was emptying.
-      Status removed = context_.blobs->Delete(video_.id);
-      LogInfo("upload to video " + video_.id + " not recorded (" + failure.ToString() +
-              "); its media removed" + (removed.ok() ? "" : ": " + removed.ToString()));
-      return;
-    }
     std::optional<Status> reverted;
     Status locked = context_.db->Transaction([&](storage::Session& session) -> Status {
       RETURN_IF_ERROR(videos::LockTeam(session, principal_.team_id));
