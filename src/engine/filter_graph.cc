@@ -148,8 +148,13 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
   if (spec.clarity_boost != "none" && !spec.clarity_boost.empty() && spec.scaler != "pabsr1") {
     return Status::InvalidArgument("clarityBoost applies only with the pabsr1 scaler");
   }
-  const bool resize = spec.width != spec.source_width || spec.height != spec.source_height;
-  if (keep_fields && (!spec.scaler.empty() || resize) && spec.height % 4 != 0 &&
+  // The picture fills the frame, or sits in it at its own aspect (step 7b).
+  const bool boxed = spec.picture_width > 0 &&
+                     (spec.picture_width != spec.width || spec.picture_height != spec.height);
+  const int picture_width = boxed ? spec.picture_width : spec.width;
+  const int picture_height = boxed ? spec.picture_height : spec.height;
+  const bool resize = picture_width != spec.source_width || picture_height != spec.source_height;
+  if (keep_fields && (!spec.scaler.empty() || resize) && picture_height % 4 != 0 &&
       !spec.source_colour.rgb) {
     // Fields of an odd number of lines: libswscale writes past its buffers
     // when it scales into 4:2:0 fields whose chroma would be half a line
@@ -170,14 +175,14 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
     if (scaler == "pabsr1" || scaler == "dvres") {
       FilterStageOptions options;
       options.name = scaler;
-      options.width = spec.width;
-      options.height = spec.height;
+      options.width = picture_width;
+      options.height = picture_height;
       options.clarity_boost = scaler == "pabsr1" ? spec.clarity_boost : "none";
       options.field_aware = keep_fields;
       steps.push_back(Stage(options));
     } else if (scaler == "scale") {
-      steps.push_back(Graph("scale=w=" + std::to_string(spec.width) +
-                            ":h=" + std::to_string(spec.height) + ":flags=bicubic" +
+      steps.push_back(Graph("scale=w=" + std::to_string(picture_width) +
+                            ":h=" + std::to_string(picture_height) + ":flags=bicubic" +
                             (keep_fields ? ":interl=1" : "")));
     } else {
       return Status::InvalidArgument("unknown scaler '" + scaler + "'");
@@ -236,6 +241,14 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
     steps.push_back(Stage(FilterStageOptions{.name = "filmgrain", .field_aware = keep_fields}));
   } else if (!spec.post_processor.empty()) {
     return Status::InvalidArgument("unknown post-processor '" + spec.post_processor + "'");
+  }
+
+  // 7b. Black around a picture of another shape than the frame, added after
+  // the grain so the bars stay clean; the offsets are on whole field pairs.
+  if (boxed) {
+    steps.push_back(Graph("pad=w=" + std::to_string(spec.width) + ":h=" +
+                          std::to_string(spec.height) + ":x=" + std::to_string(spec.picture_x) +
+                          ":y=" + std::to_string(spec.picture_y) + ":color=black"));
   }
 
   // 8. Interlace for output: weave, or swap the field order of kept fields.

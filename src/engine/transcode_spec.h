@@ -44,6 +44,12 @@ struct TranscodeSpec {
   // copied to the output instead (videos whose metadata has no rotation).
   int source_rotation = -1;
   double sample_aspect = 1.0;  // of the output's pixels (ProcessingPlan::sample_aspect)
+  // The picture's rectangle in the frame (ProcessingPlan::picture_*); a width
+  // of 0 is the whole frame. The rest of the frame is black.
+  int picture_width = 0;
+  int picture_height = 0;
+  int picture_x = 0;
+  int picture_y = 0;
   // The source's colour and the output's (colour.h); Transcode() fills both
   // from the input.
   ColourDescription source_colour;

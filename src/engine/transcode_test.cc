@@ -752,6 +752,73 @@ TEST(TranscodeTest, TheOutputCarriesThePlansPixelShape) {
   }
 }
 
+// A picture of another shape than the frame sits in it at its own aspect,
+// centred, with black around it (a 4:3 source at hd_1080p had been stretched
+// to 16:9): white 4:3 pictures in a 16:9 frame leave black columns at both
+// sides; kept fields letterboxed keep their parity (red top fields, blue
+// bottom ones, from the picture's first line on).
+TEST(TranscodeTest, APictureOfAnotherShapeSitsInTheFrameAtItsAspect) {
+  test::TempDir dir;
+  const std::string white = dir.path() + "/white.mkv";
+  ASSERT_TRUE(Ffmpeg("-f lavfi -i color=c=white:s=320x240:r=25:d=0.4 -c:v ffv1 '" + white + "'"));
+  TranscodeSpec spec = Base();
+  spec.codec = "ffv1";
+  spec.bitrate_mbps.reset();
+  spec.keep_audio = false;
+  spec.width = 640;
+  spec.height = 360;
+  spec.picture_width = 480;
+  spec.picture_height = 360;
+  spec.picture_x = 80;
+  auto probe = RunSpec(spec, white, "mov", dir);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_EQ(probe->width, 640);
+  EXPECT_EQ(probe->height, 360);
+  // The Y plane as coded (format=gray would stretch it to full range).
+  const std::string luma =
+      Output("ffmpeg -nostdin -v error -i '" + dir.path() + "/out.mov' -frames:v 1 -f rawvideo -");
+  ASSERT_EQ(luma.size(), 640u * 360 * 3 / 2);
+  for (int row : {0, 180, 359}) {
+    for (int x : {0, 79, 560, 639}) {
+      EXPECT_EQ(static_cast<unsigned char>(luma[row * 640 + x]), 16) << row << "," << x;
+    }
+    for (int x : {80, 320, 559}) {
+      EXPECT_GE(static_cast<unsigned char>(luma[row * 640 + x]), 230) << row << "," << x;
+    }
+  }
+
+  const std::string fields = dir.path() + "/fields.mkv";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i color=c=red:s=320x240:r=25:d=0.4 -f lavfi -i "
+             "color=c=blue:s=320x240:r=25:d=0.4 -filter_complex "
+             "\"[0][1]interleave,format=yuv420p[v];[v]tinterlace=interleave_top,setfield=tff,"
+             "fps=25[o]\" -map \"[o]\" -c:v ffv1 -field_order tt '" +
+             fields + "'"));
+  spec = Base();
+  spec.codec = "ffv1";
+  spec.bitrate_mbps.reset();
+  spec.keep_audio = false;
+  spec.source_interlaced = spec.interlaced_output = true;
+  spec.width = 320;
+  spec.height = 400;
+  spec.picture_width = 320;
+  spec.picture_height = 240;
+  spec.picture_y = 80;
+  probe = RunSpec(spec, fields, "mov", dir);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  const std::string picture =
+      Output("ffmpeg -nostdin -v error -i '" + dir.path() + "/out.mov' -frames:v 1 -f rawvideo -");
+  ASSERT_EQ(picture.size(), 320u * 400 * 3 / 2);
+  auto row_luma = [&](int row) { return static_cast<unsigned char>(picture[row * 320 + 160]); };
+  EXPECT_EQ(row_luma(0), 16);
+  EXPECT_EQ(row_luma(79), 16);
+  EXPECT_EQ(row_luma(320), 16);
+  EXPECT_EQ(row_luma(399), 16);
+  for (int row = 82; row < 318; row += 2) {  // red Y 81, blue Y 41
+    ASSERT_GT(row_luma(row), row_luma(row + 1) + 20) << row;
+  }
+}
+
 // Phone video stored landscape with a display matrix that turns it upright
 // comes out upright in every container, as the ffmpeg command line shows it,
 // without a matrix (it came out sideways; then the matrix was kept in mov and

@@ -876,6 +876,25 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
             ? 1.0
             : sample_aspect;
   }
+  plan.picture_width = plan.width;
+  plan.picture_height = plan.height;
+  if (!keeps_shape) {
+    // A frame of another shape (hd_1080p from 4:3, or from 2.39:1 film) gets
+    // the picture at its display aspect, centred, rather than stretched to
+    // fill: a face stays a face. Within 3 % it fills (ITU-R BT.601's 4:3
+    // pixels, 12:11 or 16:15, differ by 2.3 %).
+    const double display = source.width * source.sample_aspect / source.height;
+    const double frame = static_cast<double>(plan.width) / plan.height;
+    const int h_grid = std::max(h_factor, 2);
+    const int v_grid = std::max(v_multiple, 2);
+    if (frame > display * 1.03) {
+      plan.picture_width = std::min(plan.width, RoundTo(plan.height * display, h_grid));
+      plan.picture_x = (plan.width - plan.picture_width) / 2 / h_grid * h_grid;
+    } else if (frame < display / 1.03) {
+      plan.picture_height = std::min(plan.height, RoundTo(plan.width / display, v_grid));
+      plan.picture_y = (plan.height - plan.picture_height) / 2 / v_grid * v_grid;
+    }
+  }
   bool size_changed = plan.width != source.width || plan.height != source.height;
   if (size_changed && plan.scaler.empty()) plan.scaler = "scale";
   // pabsr1 or dvres at the source's size (no resolution, or no_scaling) run
@@ -1123,13 +1142,18 @@ object ProcessingPlan::ToProcessingParameters() const {
   add(deinterlacer, object{{"output", deinterlace_field_rate ? "field_rate" : "frame_rate"}});
   add(denoiser, object{});
   add(stabilizer, object{});
-  object scaler_properties{{"width", width}, {"height", height}};
+  const bool boxed = picture_width > 0 && (picture_width != width || picture_height != height);
+  object scaler_properties{{"width", boxed ? picture_width : width},
+                           {"height", boxed ? picture_height : height}};
   if (scaler == "pabsr1") scaler_properties["clarityBoost"] = clarity_boost;
   add(scaler, scaler_properties);
   object rate_properties;
   if (requested_fps) rate_properties["fps"] = *requested_fps;
   add(frame_rate_converter, rate_properties);
   add(post_processor, object{});
+  if (boxed) {
+    add("pad", object{{"width", width}, {"height", height}, {"x", picture_x}, {"y", picture_y}});
+  }
   object target{
       {"preset", object{{"name", "custom"}}},
       {"container", object{{"name", container}, {"properties", object{}}}},

@@ -487,6 +487,59 @@ TEST(ProcessingRequestTest, TheFrameKeepsItsPixelShapeWhenItKeepsItsShape) {
                    1.0);
 }
 
+// A frame whose shape differs from the source's display aspect by more than
+// 3 % gets the picture at that aspect, centred, in square pixels: pillarbox
+// for 4:3 PAL (pixels 16:15) at hd_1080p, letterbox for 2.39:1 film; it had
+// been stretched to fill. Offsets are on the chroma grid, on field pairs for
+// interlaced output; a frame within 3 % (12:11 pixels into 768x576) fills.
+TEST(ProcessingRequestTest, APictureOfAnotherShapeIsBoxedNotStretched) {
+  SourceInfo pal = Source();
+  pal.sample_aspect = 16.0 / 15.0;
+  auto hd = Validate(R"({"resolution": {"tag": "hd_1080p"}})", pal);
+  ASSERT_TRUE(hd.ok()) << hd.status().ToString();
+  EXPECT_EQ(hd->width, 1920);
+  EXPECT_EQ(hd->height, 1080);
+  EXPECT_EQ(hd->picture_width, 1440);
+  EXPECT_EQ(hd->picture_height, 1080);
+  EXPECT_EQ(hd->picture_x, 240);
+  EXPECT_EQ(hd->picture_y, 0);
+  EXPECT_DOUBLE_EQ(hd->sample_aspect, 1.0);
+  const boost::json::object params = hd->ToProcessingParameters();
+  const boost::json::array& filters = params.at("targetVideo").at("videoFilters").as_array();
+  EXPECT_EQ(filters.front().at("properties").at("width"), 1440);
+  EXPECT_EQ(filters.back().at("name"), "pad");
+  EXPECT_EQ(filters.back().at("properties").at("x"), 240);
+
+  SourceInfo film = Source();
+  film.width = 1920;
+  film.height = 804;  // 2.39:1
+  auto letterbox = Validate(R"({"resolution": {"width": 1280, "height": 720}})", film);
+  ASSERT_TRUE(letterbox.ok()) << letterbox.status().ToString();
+  EXPECT_EQ(letterbox->picture_width, 1280);
+  EXPECT_EQ(letterbox->picture_height, 536);
+  EXPECT_EQ(letterbox->picture_y, 92);
+  auto interlaced = Validate(
+      R"({"resolution": {"tag": "hd_1080p"}, "scanning": {"tag": "interlaced_tff"}})", film);
+  ASSERT_TRUE(interlaced.ok()) << interlaced.status().ToString();
+  EXPECT_EQ(interlaced->picture_height % 4, 0);
+  EXPECT_EQ(interlaced->picture_y % 4, 0);
+  EXPECT_NEAR(interlaced->picture_y * 2 + interlaced->picture_height, 1080, 4);
+
+  SourceInfo square = Source();  // 720x576, 5:4 on screen
+  auto pillar = Validate(R"({"resolution": {"width": 1024, "height": 576}})", square);
+  EXPECT_EQ(pillar->picture_width, 720);
+  EXPECT_EQ(pillar->picture_x, 152);
+
+  SourceInfo itu = Source();
+  itu.sample_aspect = 12.0 / 11.0;
+  auto fills = Validate(R"({"resolution": {"width": 768, "height": 576}})", itu);
+  EXPECT_EQ(fills->picture_width, 768);
+  EXPECT_EQ(fills->picture_height, 576);
+  auto same_shape = Validate(R"({"resolution": {"tag": "2x"}})", pal);
+  EXPECT_EQ(same_shape->picture_width, same_shape->width);
+  EXPECT_EQ(same_shape->picture_height, same_shape->height);
+}
+
 // A frame smaller than the reference's smallest (16x16) is refused at the
 // request, not failed by the encoder when the job runs (a 2x2 source into
 // FFV1 was accepted, then failed).

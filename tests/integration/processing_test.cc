@@ -406,6 +406,47 @@ TEST_F(ProcessingTest, VidmillsOwnDeepRestorationScalesToAnArbitrarySize) {
   EXPECT_NE(filters.find("dvres"), std::string::npos) << filters;
 }
 
+// The fixture's 4:3 source in a 16:9 frame: super-resolved to a 480x360
+// picture in the middle of 640x360, black at both sides, and the film grain
+// stays off the bars (the picture had been stretched to fill the frame).
+TEST_F(ProcessingTest, AFourThreeSourceInAWideFrameIsPillarboxed) {
+  Processed processed = ProcessToDone(object{
+      {"mediaContainerCodec", object{{"container", "mov"}, {"codec", "ffv1"}}},
+      {"scaler", "pabsr1"},
+      {"postProcessor", "filmgrain"},
+      {"resolution", object{{"width", 640}, {"height", 360}}},
+      {"range", object{{"startPositionMilliseconds", 0}, {"endPositionMilliseconds", 400}}}});
+  ASSERT_FALSE(processed.video.empty());
+  boost::json::array filters = VideoFilters(processed.video);
+  ASSERT_EQ(filters.size(), 3u) << boost::json::serialize(filters);
+  EXPECT_EQ(Str(filters[0].at("name")), "pabsr1");
+  EXPECT_EQ(filters[0].at("properties").at("width"), 480);
+  EXPECT_EQ(filters[0].at("properties").at("height"), 360);
+  EXPECT_EQ(Str(filters[2].at("name")), "pad");
+  EXPECT_EQ(filters[2].at("properties").at("x"), 80);
+  const std::string path = Download(processed, "boxed.mov");
+  ASSERT_FALSE(path.empty());
+  EXPECT_EQ(ProbeVideo(path, "width,height"), "640,360\n");
+  // The first picture's Y plane as coded.
+  const std::string raw =
+      RunShell("ffmpeg -nostdin -v error -i '" + path + "' -frames:v 1 -f rawvideo -").out;
+  ASSERT_GE(raw.size(), 640u * 360);
+  int bar_off_black = 0;
+  double picture_luma = 0;
+  for (int row = 0; row < 360; ++row) {
+    for (int x = 0; x < 640; ++x) {
+      const int luma = static_cast<unsigned char>(raw[row * 640 + x]);
+      if (x < 80 || x >= 560) {
+        bar_off_black += luma != 16;
+      } else {
+        picture_luma += luma / (480.0 * 360);
+      }
+    }
+  }
+  EXPECT_EQ(bar_off_black, 0);
+  EXPECT_GT(picture_luma, 40);
+}
+
 TEST_F(ProcessingTest, VidmillsOwnStabiliserSteadiesAShakenPan) {
   // A slow pan over a photograph with a known shake (3 pixels left and right
   // on alternate frames, 2 up and down every other pair), kept lossless.

@@ -11,9 +11,6 @@
 #include "videos/video_store.h"
 
 namespace vidmill::jobs {
-namespace {
-
-}  // namespace
 
 engine::TranscodeSpec TranscodeSpecFromPlan(const videos::ProcessingPlan& plan) {
   engine::TranscodeSpec spec;
@@ -36,6 +33,10 @@ engine::TranscodeSpec TranscodeSpecFromPlan(const videos::ProcessingPlan& plan) 
   spec.source_video_seconds = static_cast<double>(plan.source_video_ms) / 1000.0;
   spec.source_timestamp_joins = plan.source_timestamp_joins;
   spec.sample_aspect = plan.sample_aspect;
+  spec.picture_width = plan.picture_width;
+  spec.picture_height = plan.picture_height;
+  spec.picture_x = plan.picture_x;
+  spec.picture_y = plan.picture_y;
   spec.deinterlacer = plan.deinterlacer;
   spec.deinterlace_field_rate = plan.deinterlace_field_rate;
   spec.denoiser = plan.denoiser;
