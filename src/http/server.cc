@@ -1042,6 +1042,12 @@ Result<asio::ip::tcp::endpoint> ResolveListen(std::string_view listen) {
   }
   boost::system::error_code ec;
   asio::ip::address address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
+  if (ec && !host.empty() && host.find_first_not_of("0123456789.") == std::string::npos) {
+    // "1.2.3" is no address; the resolver would read it as 1.2.0.3.
+    return Status::InvalidArgument("--listen: '" + host +
+                                   "' is not an IPv4 address (four numbers 0 to 255, "
+                                   "127.0.0.1)");
+  }
   if (ec) {
     asio::io_context io;
     tcp::resolver resolver(io);
