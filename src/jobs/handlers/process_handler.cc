@@ -74,13 +74,22 @@ ProcessHandler::ProcessHandler(storage::BlobStore& blobs, const Clock& clock,
 Status ProcessHandler::Run(JobContext& context) {
   const std::string& child_id = context.job().video_id;
   boost::system::error_code ec;
+  // The job's row is read like any stored input: a malformed one fails the
+  // job once, with a message, rather than throwing into a retried internal
+  // error.
   boost::json::value params = boost::json::parse(context.params_json(), ec);
-  if (ec || !params.is_object() || !params.as_object().contains("sourceVideoId") ||
-      !params.as_object().at("request").is_object()) {
-    return Status::CorruptMedia("the processing job's parameters are malformed");
+  const boost::json::value* source_field =
+      !ec && params.is_object() ? params.as_object().if_contains("sourceVideoId") : nullptr;
+  const boost::json::value* request_field =
+      !ec && params.is_object() ? params.as_object().if_contains("request") : nullptr;
+  if (source_field == nullptr || !source_field->is_string() || request_field == nullptr ||
+      !request_field->is_object()) {
+    return Status::InvalidArgument(
+        "the processing job's parameters are malformed (they need a string sourceVideoId and "
+        "an object request)");
   }
-  std::string source_id(params.as_object().at("sourceVideoId").as_string());
-  const boost::json::object& request = params.as_object().at("request").as_object();
+  const std::string source_id(source_field->as_string());
+  const boost::json::object& request = request_field->as_object();
 
   videos::Video source;
   RETURN_IF_ERROR(context.database().Run([&](storage::Session& session) -> Status {

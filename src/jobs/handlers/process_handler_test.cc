@@ -1,0 +1,80 @@
+#include "jobs/handlers/process_handler.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "jobs/queue.h"
+#include "storage/backend_test.h"
+#include "storage/blob_store.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_video.h"
+
+namespace vidmill::jobs {
+namespace {
+
+class ProcessHandlerTest : public storage::BackendTest {
+ protected:
+  void SetUp() override {
+    OpenScratchDatabase();
+    if (IsSkipped() || HasFatalFailure()) return;
+    auto blobs = storage::OpenFileBlobStore(dir_.path() + "/media");
+    ASSERT_TRUE(blobs.ok()) << blobs.status().ToString();
+    blobs_ = std::move(*blobs);
+    queue_ = std::make_unique<Queue>(*db_, clock_);
+    Status inserted = db_->Transaction([&](storage::Session& s) -> Status {
+      ASSIGN_OR_RETURN(video_id_, test::InsertTestVideo(s, clock_.NowMillis()));
+      return Status::Ok();
+    });
+    ASSERT_TRUE(inserted.ok()) << inserted.ToString();
+  }
+
+  // Runs the handler on a claimed process job whose stored parameters are
+  // `params_json`.
+  Status RunWithParams(const std::string& params_json) {
+    Status enqueued = db_->Transaction([&](storage::Session& s) -> Status {
+      return Enqueue(s, NewJob{std::string(kKindProcess), video_id_, params_json}, clock_)
+          .status();
+    });
+    if (!enqueued.ok()) return enqueued;
+    auto job = queue_->Claim("host:1:test:0", {std::string(kKindProcess)});
+    if (!job.ok()) return job.status();
+    if (!job->has_value()) return Status::Internal("nothing to claim");
+    ProcessHandler handler(*blobs_, clock_, ProcessHandlerOptions{});
+    const std::string temp = dir_.path() + "/attempt";
+    std::filesystem::create_directories(temp);
+    JobContext context(*queue_, handler, **job, temp, TimeLimitPolicy{});
+    return handler.Run(context);
+  }
+
+  test::TempDir dir_;
+  FakeClock clock_{1'700'000'000'000};
+  std::unique_ptr<storage::BlobStore> blobs_;
+  std::unique_ptr<Queue> queue_;
+  std::string video_id_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, ProcessHandlerTest,
+                         ::testing::Values(storage::Backend::kSqlite, storage::Backend::kPostgres),
+                         [](const auto& info) {
+                           return std::string(storage::BackendName(info.param));
+                         });
+
+// A job row whose parameters lack a field, or hold one of the wrong type,
+// fails once with a permanent error that says so; it had thrown out of the
+// handler (a missing "request" after a present "sourceVideoId") and was
+// retried as an internal error.
+TEST_P(ProcessHandlerTest, MalformedParametersFailTheJobOnceWithAMessage) {
+  for (const char* params :
+       {R"({"sourceVideoId": "v1"})", R"({"sourceVideoId": 7, "request": {}})",
+        R"({"request": {}})", R"({"sourceVideoId": "v1", "request": []})", "not json",
+        "[]"}) {
+    Status ran = RunWithParams(params);
+    EXPECT_EQ(ran.code(), Code::kInvalidArgument) << params << ": " << ran.ToString();
+    EXPECT_TRUE(IsPermanentError(ran)) << params;
+    EXPECT_NE(ran.message().find("parameters are malformed"), std::string::npos) << params;
+  }
+}
+
+}  // namespace
+}  // namespace vidmill::jobs
