@@ -119,6 +119,18 @@ Status AvStatus(int averror, std::string_view context, std::string_view detail) 
   }
 }
 
+Status AvOutputStatus(int averror, std::string_view context, std::string_view detail) {
+  Status status = AvStatus(averror, context, detail);
+  if (status.code() == Code::kCancelled) return status;
+  return Status::Unavailable(status.message());
+}
+
+Status AvEncoderOpenStatus(int averror, std::string_view context, std::string_view detail) {
+  Status status = AvStatus(averror, context, detail);
+  if (averror == AVERROR(ENOMEM)) return status;
+  return Status::InvalidArgument(status.message());
+}
+
 AvLogCapture::AvLogCapture() : previous_(t_capture) {
   InstallLogCallbackOnce();
   t_capture = this;

@@ -11,6 +11,8 @@
 //  * kNotFound     — ENOENT.
 //  * kInternal     — anything else (ENOMEM, AVERROR_BUG, EINVAL from our own
 //                    misuse of an API).
+// Two contexts classify differently, each in its own function below: our own
+// output files (AvOutputStatus) and an encoder's settings (AvEncoderOpenStatus).
 //
 // Messages are for operators: "<context>: <detail>", where detail is the most
 // specific text available — the error line libav logged while the call ran
@@ -27,6 +29,17 @@ namespace vidmill::engine {
 // Converts `averror` (< 0) into a Status. `detail`, when not empty, replaces
 // libav's generic description of the code.
 Status AvStatus(int averror, std::string_view context, std::string_view detail = {});
+
+// The same for creating, writing or closing one of our own output files (in
+// the attempt's temporary directory): whatever the code (ENOENT, EACCES,
+// EROFS, ENOSPC, EIO), the fault is the machine's, not the media's, so it is
+// kUnavailable and waited out; AVERROR_EXIT stays kCancelled.
+Status AvOutputStatus(int averror, std::string_view context, std::string_view detail = {});
+
+// The same for an encoder that refuses to open with the settings a plan
+// chose: it will refuse them every time, and the source is not at fault, so
+// kInvalidArgument (permanent); only ENOMEM keeps AvStatus's kInternal.
+Status AvEncoderOpenStatus(int averror, std::string_view context, std::string_view detail = {});
 
 // Filter instances given this name log only warnings and errors (their
 // informational statistics are dropped once an AvLogCapture has installed the

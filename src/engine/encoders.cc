@@ -184,17 +184,13 @@ Result<CodecContextPtr> OpenVideoEncoder(const TranscodeSpec& spec, AVRational f
   AvLogCapture capture;
   int ret = avcodec_open2(ctx.get(), codec, options.address());
   if (ret < 0) {
-    Status status =
-        AvStatus(ret,
-                 "opening the " + encoder_name + " encoder (" + std::to_string(spec.width) + "x" +
-                     std::to_string(spec.height) + ", " + spec.pixel_format + ")",
-                 capture.first_error());
-    // The encoder refusing these settings will refuse them every time: not
-    // retried (it had been, three times, as an internal error), and not the
-    // source's fault (FFV1's "Unsupported number of slices", ENOSYS, had been
-    // logged as corrupt media). Only running out of memory may pass.
-    if (ret != AVERROR(ENOMEM)) return Status::InvalidArgument(status.message());
-    return status;
+    // Not retried, and not the source's fault (FFV1's ENOSYS for too few
+    // slices would otherwise read as corrupt media).
+    return AvEncoderOpenStatus(ret,
+                               "opening the " + encoder_name + " encoder (" +
+                                   std::to_string(spec.width) + "x" + std::to_string(spec.height) +
+                                   ", " + spec.pixel_format + ")",
+                               capture.first_error());
   }
   return ctx;
 }

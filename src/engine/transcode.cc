@@ -330,7 +330,7 @@ class Pipeline {
       lane->output_index = audio_out->index;
     }
     ret = avio_open(&output_->pb, path.c_str(), AVIO_FLAG_WRITE);
-    if (ret < 0) return AvStatus(ret, "creating the output file");
+    if (ret < 0) return AvOutputStatus(ret, "creating the output file");
     AvDictionary options;
     if (spec_.container == "mp4" || spec_.container == "mov") options.Set("movflags", "+faststart");
     ret = avformat_write_header(output_.get(), options.address());

@@ -426,7 +426,7 @@ Status PreviewWriter::Run(const std::string& path, const std::function<void(doub
   AvLogCapture capture;
   ret = avio_open2(&muxer_->pb, path.c_str(), AVIO_FLAG_WRITE, nullptr, nullptr);
   if (ret < 0) {
-    return Status::Unavailable("web preview: cannot create the file: " + AvErrorText(ret));
+    return AvOutputStatus(ret, "web preview: creating the file");
   }
   AvDictionary mux_options;
   mux_options.Set("movflags", "+faststart");
@@ -467,7 +467,7 @@ Status PreviewWriter::Run(const std::string& path, const std::function<void(doub
   }
   ret = avio_closep(&muxer_->pb);
   if (ret < 0) {
-    return Status::Unavailable("web preview: closing the file: " + AvErrorText(ret));
+    return AvOutputStatus(ret, "web preview: closing the file");
   }
   if (on_progress) {
     on_progress(1.0);
