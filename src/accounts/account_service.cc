@@ -519,26 +519,6 @@ Result<Team> AccountService::GetTeam(const std::string& team_id) {
   return std::move(*team);
 }
 
-Result<std::pair<User, Team>> AccountService::GetUserAndTeam(const std::string& user_id,
-                                                             const std::string& team_id) {
-  std::optional<std::pair<User, Team>> found;
-  RETURN_IF_ERROR(db_->Run([&](Session& session) -> Status {
-    // One statement, so SQLite takes one read snapshot instead of two.
-    ASSIGN_OR_RETURN(Rows rows, session.Query(std::string("SELECT ") + kQualifiedUserColumns +
-                                                  ", t.id, t.name, t.created_at, t.updated_at "
-                                                  "FROM users u, teams t WHERE u.id = ? AND "
-                                                  "t.id = ?",
-                                              {user_id, team_id}));
-    if (rows.empty()) return Status::NotFound("user or team not found");
-    const Row& row = rows[0];
-    constexpr size_t kTeamColumn = kUserColumnCount;
-    found.emplace(UserFromRow(row), Team{row.Text(kTeamColumn), row.Text(kTeamColumn + 1),
-                                         row.Int(kTeamColumn + 2), row.Int(kTeamColumn + 3)});
-    return Status::Ok();
-  }));
-  return std::move(*found);
-}
-
 Result<std::vector<Team>> AccountService::TeamsOf(const std::string& user_id) {
   std::vector<Team> teams;
   RETURN_IF_ERROR(db_->Run([&](Session& session) -> Status {

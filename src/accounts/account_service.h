@@ -133,10 +133,6 @@ class AccountService {
   // --- account operations ---
   Result<User> GetUser(const std::string& user_id);
   Result<Team> GetTeam(const std::string& team_id);
-  // The user and one team in a single query (GET /accounts/v1/account, a hot
-  // path). NotFound when either is missing.
-  Result<std::pair<User, Team>> GetUserAndTeam(const std::string& user_id,
-                                               const std::string& team_id);
   Result<std::vector<Team>> TeamsOf(const std::string& user_id);
   Result<User> RotateKeyPair(const std::string& user_id);
   Result<User> NewSignatureSecret(const std::string& user_id);

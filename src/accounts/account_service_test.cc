@@ -113,26 +113,6 @@ TEST_P(AccountServiceTest, BanPasswordChangeAndRotationEndTokensAtOnce) {
   EXPECT_TRUE(other_node.VerifyBearer(Token(user)).ok());
 }
 
-TEST_P(AccountServiceTest, GetUserAndTeamReadsBothOrNeither) {
-  auto [ann, annes_team] = Add("ann@example.com", "A");
-  auto [bob, bobs_team] = Add("bob@example.com", "B");
-  auto both = service_->GetUserAndTeam(ann.id, bobs_team.id);
-  ASSERT_TRUE(both.ok()) << both.status().ToString();
-  EXPECT_EQ(both->first.id, ann.id);
-  EXPECT_EQ(both->first.email, "ann@example.com");
-  EXPECT_EQ(both->first.jwt_key_id, ann.jwt_key_id);
-  EXPECT_EQ(both->first.updated_at, ann.updated_at);
-  EXPECT_EQ(both->second.id, bobs_team.id);
-  EXPECT_EQ(both->second.name, "B");
-  EXPECT_EQ(
-      service_->GetUserAndTeam(ann.id, "00000000-0000-4000-8000-000000000000").status().code(),
-      Code::kNotFound);
-  EXPECT_EQ(service_->GetUserAndTeam("00000000-0000-4000-8000-000000000000", annes_team.id)
-                .status()
-                .code(),
-            Code::kNotFound);
-}
-
 TEST_P(AccountServiceTest, CachedTokenStillExpires) {
   auto [user, team] = Add("ann@example.com");
   std::string token = Token(user);

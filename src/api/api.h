@@ -21,11 +21,8 @@ namespace vidmill::api {
 
 // Settings from `vidmill serve` flags that the routes honour.
 struct ApiConfig {
-  int64_t token_ttl_seconds = 900;
-  int64_t jwt_leeway_seconds = 5;
   int64_t max_upload_bytes = int64_t{50} << 30;
   int max_concurrent_uploads = 64;  // uploads streaming at once, all accounts
-  std::string data_dir;   // --data-dir
   std::string media_dir;  // --media-dir (defaults to <data-dir>/media)
 };
 

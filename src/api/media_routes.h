@@ -28,10 +28,11 @@ namespace vidmill::api {
 
 void RegisterMediaRoutes(http::Router& router, ApiContext& context);
 
-// Start-up housekeeping of the media storage: removes the directories of
-// videos that have no row (older than an hour, so a video created meanwhile by
-// another node is spared) and temporary files older than a day. Logs what it
-// removed; errors are returned for the caller to log (serving may go on).
+// Housekeeping of the media storage, run at start-up and every
+// --media-sweep-seconds: removes the directories of videos that have no row
+// (older than an hour, so a video created meanwhile by another node is
+// spared) and temporary files older than a day. Logs what it removed; errors
+// are returned for the caller to log (serving may go on).
 Status SweepMediaOrphans(ApiContext& context);
 
 }  // namespace vidmill::api

@@ -163,11 +163,8 @@ int RunServe(int argc, char** argv) {
                  forwarded_header.c_str());
     return 2;
   }
-  context.config.token_ttl_seconds = *ttl;
-  context.config.jwt_leeway_seconds = *leeway;
   context.config.max_upload_bytes = *max_upload;
   context.config.max_concurrent_uploads = static_cast<int>(*max_uploads);
-  context.config.data_dir = store->data_dir;
   context.config.media_dir = store->media_dir;
 
   http::ServerOptions options;

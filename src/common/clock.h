@@ -32,7 +32,6 @@ class FakeClock final : public Clock {
   explicit FakeClock(int64_t start_millis) : millis_(start_millis) {}
   TimePoint Now() const override;
   void Advance(std::chrono::milliseconds by) { millis_ += by.count(); }
-  void SetMillis(int64_t millis) { millis_ = millis; }
 
  private:
   std::atomic<int64_t> millis_;

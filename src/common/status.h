@@ -3,7 +3,7 @@
 //
 // A Status is either OK or carries a Code and an operator-facing message. The
 // Code decides the HTTP status and the API's "exception" name in exactly one
-// place (http/error_response.cc); the message becomes "errorMessage".
+// place (http::ErrorResponse, http/message.cc); the message becomes "errorMessage".
 // Functions that can fail for reasons outside the program's control (input,
 // I/O, the database, media) return Status or Result<T>; exceptions are kept for
 // bugs and for libraries that throw.

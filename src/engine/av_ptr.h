@@ -30,7 +30,6 @@ extern "C" {
 #include <libavformat/avio.h>
 #include <libavutil/dict.h>
 #include <libavutil/frame.h>
-#include <libswresample/swresample.h>
 #include <libswscale/swscale.h>
 }
 
@@ -79,12 +78,6 @@ struct FilterInOutDeleter {
 struct SwsContextDeleter {
   void operator()(SwsContext* ctx) const { sws_freeContext(ctx); }
 };
-struct SwrContextDeleter {
-  void operator()(SwrContext* ctx) const { swr_free(&ctx); }
-};
-struct DictionaryDeleter {
-  void operator()(AVDictionary* dict) const { av_dict_free(&dict); }
-};
 // For buffers from av_malloc() and strings from av_strdup().
 struct AvFreeDeleter {
   void operator()(void* ptr) const { av_free(ptr); }
@@ -99,7 +92,6 @@ using PacketPtr = std::unique_ptr<AVPacket, PacketDeleter>;
 using FilterGraphPtr = std::unique_ptr<AVFilterGraph, FilterGraphDeleter>;
 using FilterInOutPtr = std::unique_ptr<AVFilterInOut, FilterInOutDeleter>;
 using SwsContextPtr = std::unique_ptr<SwsContext, SwsContextDeleter>;
-using SwrContextPtr = std::unique_ptr<SwrContext, SwrContextDeleter>;
 using AvFreePtr = std::unique_ptr<void, AvFreeDeleter>;
 
 // Allocation helpers: an Internal status ("out of memory allocating a frame")

@@ -193,7 +193,6 @@ Result<IngestionReport> RunIngestion(const std::string& input_path, IngestionKin
     Analysis analysis;
     RETURN_IF_ERROR(
         Analyse(*input, report.metadata, outputs.thumbnail_paths.size(), tracker, analysis));
-    report.idet_counts = analysis.idet.counts();
     report.frames_analysed = analysis.frames;
     scanning = ClassifyScanning(analysis.idet.counts(), report.metadata.scanning_metadata);
     report.metadata.scanning_heuristics = scanning;

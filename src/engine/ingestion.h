@@ -86,7 +86,6 @@ struct IngestionReport {
   VideoMetadata metadata;
   // Full ingestion only.
   std::optional<QualityAssessment> quality;
-  IdetCounts idet_counts;
   int64_t frames_analysed = 0;
   int thumbnails_written = 0;
   bool web_preview_written = false;

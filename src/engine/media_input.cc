@@ -214,17 +214,17 @@ Result<std::unique_ptr<MediaInput>> MediaInput::Open(const std::string& path,
     return Status::CorruptMedia("cannot open input: the file is empty");
   }
 
-  auto* buffer = static_cast<uint8_t*>(av_malloc(kIoBufferSize));
+  AvFreePtr buffer(av_malloc(kIoBufferSize));
   if (buffer == nullptr) {
     return Status::Internal("out of memory allocating the input buffer");
   }
-  input->avio_.reset(avio_alloc_context(buffer, kIoBufferSize, /*write_flag=*/0, input.get(),
-                                        &MediaInput::ReadCallback, nullptr,
-                                        &MediaInput::SeekCallback));
+  input->avio_.reset(avio_alloc_context(static_cast<uint8_t*>(buffer.get()), kIoBufferSize,
+                                        /*write_flag=*/0, input.get(), &MediaInput::ReadCallback,
+                                        nullptr, &MediaInput::SeekCallback));
   if (!input->avio_) {
-    av_free(buffer);
     return Status::Internal("out of memory allocating the input context");
   }
+  buffer.release();  // the context owns it now (AvioContextDeleter frees it)
 
   FormatInputPtr format(avformat_alloc_context());
   if (!format) {

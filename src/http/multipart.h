@@ -80,9 +80,6 @@ class MultipartParser {
   Status Feed(std::string_view chunk);
   // The body has ended: InvalidArgument unless the closing delimiter was seen.
   Status Finish();
-  // True once the closing delimiter has been seen.
-  bool done() const { return state_ == State::kEpilogue; }
-  int parts_seen() const { return parts_; }
 
  private:
   enum class State { kPreamble, kDelimiterLine, kHeaders, kContent, kEpilogue, kFailed };

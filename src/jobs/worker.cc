@@ -223,7 +223,6 @@ void Worker::RunClaimed(Job job) {
   }
   fs::remove_all(temp_dir, ec);
   EndAttempt(context, result);
-  attempts_finished_.fetch_add(1);
   // A job's frames, codec and filter buffers are freed now, but glibc keeps
   // freed pages in its arenas, and an idle worker held 240–320 MB after its
   // jobs (audit 11; a fresh one holds 42 MB). Handing them back takes a part:

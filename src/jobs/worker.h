@@ -86,9 +86,6 @@ class Worker {
   // job was claimed. For tests and tools.
   Result<bool> RunOne(int slot = 0);
 
-  // Jobs whose attempt this worker finished (any outcome), for tests.
-  int64_t attempts_finished() const { return attempts_finished_.load(); }
-
  private:
   void SlotLoop(int slot);
   void RunClaimed(Job job);
@@ -109,7 +106,6 @@ class Worker {
   std::condition_variable stop_cv_;
   std::mutex contexts_mu_;
   std::vector<JobContext*> running_;  // guarded by contexts_mu_
-  std::atomic<int64_t> attempts_finished_{0};
 };
 
 }  // namespace vidmill::jobs

@@ -57,11 +57,6 @@ struct SourceInfo {
 Result<SourceInfo> SourceFromMetadata(const boost::json::object& metadata,
                                       const std::string& file_name);
 
-struct FilterChoice {
-  std::string name;  // the request's value: "yadif", "deint", "hqdn3d", …
-  boost::json::object properties;
-};
-
 struct ProcessingPlan {
   // Output format.
   std::string container;  // mov | mxf | mp4 | mts
