@@ -430,16 +430,8 @@ std::string InterlacedOutputRefusal(const ProcessingPlan& plan) {
   return "";
 }
 
-// The whole validation. `auto_progressive`: scanning auto resolves to
-// progressive (the source's interlacing cannot be kept in the output format).
-// `*scanning_auto` tells whether scanning was auto.
-Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& source,
-                                   bool auto_progressive, bool* scanning_auto) {
-  RETURN_IF_ERROR(CheckKeys(
-      request, "",
-      {"mediaContainerCodec", "appleProresProfile", "dnxhdHrProfile", "scanning",
-       "chromaSubsampling", "bitrate", "deinterlacer", "denoiser", "stabilizer", "scaler",
-       "resolution", "clarityBoost", "frameRateConverter", "frameRate", "postProcessor", "range"}));
+// The source facts the pipeline needs, in an otherwise undecided plan.
+ProcessingPlan PlanFromSource(const SourceInfo& source) {
   ProcessingPlan plan;
   plan.source_interlaced = source.interlaced;
   plan.source_top_field_first = source.top_field_first;
@@ -450,8 +442,25 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   plan.source_video_ms = source.video_duration_ms;
   plan.source_timestamp_joins = source.timestamp_joins;
   plan.has_audio = source.has_audio;
+  return plan;
+}
 
-  // --- container and codec ---
+bool TakesCodec(const std::string& container, const std::string& codec) {
+  const auto& codecs = CodecsFor(container);
+  return std::find(codecs.begin(), codecs.end(), codec) != codecs.end();
+}
+
+// The profiles the request names (appleProresProfile, dnxhdHrProfile), each one of its list.
+struct RequestedProfiles {
+  std::optional<std::string> prores;
+  std::optional<std::string> dnx;
+};
+
+// Decides the container and codec: as requested, the codec named by a profile, the other
+// completed from the source or the first that fits, and the source's pair (else mov/h264) when
+// none is named. Returns the profiles requested, for ResolveProfile.
+Result<RequestedProfiles> ResolveContainerAndCodec(const object& request, const SourceInfo& source,
+                                                   ProcessingPlan& plan) {
   std::optional<std::string> container;
   std::optional<std::string> codec;
   ASSIGN_OR_RETURN(const object* media, OptObject(request, "mediaContainerCodec"));
@@ -479,29 +488,25 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   }
   if (!codec && prores) codec = "prores";
   if (!codec && dnx) codec = "dnxhd";
-  auto pair_allowed = [](const std::string& c, const std::string& k) {
-    const auto& codecs = CodecsFor(c);
-    return std::find(codecs.begin(), codecs.end(), k) != codecs.end();
-  };
   if (container && codec) {
-    if (!pair_allowed(*container, *codec)) {
+    if (!TakesCodec(*container, *codec)) {
       return Refuse("mediaContainerCodec", value(*container + "/" + *codec),
                     "container " + *container + " takes codecs: " + Join(CodecsFor(*container)));
     }
   } else if (container) {
-    codec = pair_allowed(*container, source.codec) ? source.codec : CodecsFor(*container).front();
+    codec = TakesCodec(*container, source.codec) ? source.codec : CodecsFor(*container).front();
   } else if (codec) {
-    if (pair_allowed(source.container, *codec)) {
+    if (TakesCodec(source.container, *codec)) {
       container = source.container;
     } else {
       for (const std::string& c : kContainers) {
-        if (pair_allowed(c, *codec)) {
+        if (TakesCodec(c, *codec)) {
           container = c;
           break;
         }
       }
     }
-  } else if (!source.container.empty() && pair_allowed(source.container, source.codec)) {
+  } else if (!source.container.empty() && TakesCodec(source.container, source.codec)) {
     container = source.container;
     codec = source.codec;
   } else {
@@ -510,22 +515,30 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   }
   plan.container = *container;
   plan.codec = *codec;
+  return RequestedProfiles{prores, dnx};
+}
 
-  // --- profiles (the one of the codec used; see above) ---
-  if (plan.codec == "prores") plan.profile = prores.value_or("standard");
-  if (plan.codec == "dnxhd" && dnx) {
-    plan.profile = *dnx;
+// Decides the profile of the codec used (the one requested for it, else ProRes standard or
+// DNxHR SQ); the other codec's profile does not apply.
+Status ResolveProfile(const RequestedProfiles& requested, ProcessingPlan& plan) {
+  if (plan.codec == "prores") plan.profile = requested.prores.value_or("standard");
+  if (plan.codec == "dnxhd" && requested.dnx) {
+    plan.profile = *requested.dnx;
     if (plan.profile == "dnxhd_444") {
       // FFmpeg's DNxHD encoder takes 4:4:4 only with its dnxhr_444 profile, so
       // DNxHD 444 (CID 1256) cannot be made: refuse it rather than fail the job.
-      return Refuse("dnxhdHrProfile", value(*dnx),
+      return Refuse("dnxhdHrProfile", value(*requested.dnx),
                     "FFmpeg's DNxHD encoder cannot write DNxHD 444; use dnxhr_444 (4:4:4 10-bit)");
     }
   } else if (plan.codec == "dnxhd") {
     plan.profile = "dnxhr_sq";
   }
+  return Status::Ok();
+}
 
-  // --- filters (names) ---
+// Decides the filters the request names, each one of its field's list; clarityBoost applies
+// only with scaler pabsr1.
+Status ResolveFilters(const object& request, ProcessingPlan& plan) {
   struct Named {
     const char* field;
     std::vector<std::string> allowed;
@@ -552,8 +565,13 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
       return Refuse("clarityBoost", value(*clarity), "it applies only with scaler pabsr1");
     }
   }
+  return Status::Ok();
+}
 
-  // --- scanning ---
+// The scanning the request asks for, from its tag or from scanningType and
+// interlacedFieldOrder (which must agree with a tag given too): auto when it gives none,
+// else progressive, interlaced_tff or interlaced_bff.
+Result<std::string> RequestedScanning(const object& request) {
   std::optional<std::string> scan_tag;
   std::optional<std::string> scan_type;
   std::optional<std::string> field_order;
@@ -606,6 +624,15 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
            : *field_order == "top_field" ? "interlaced_tff"
                                          : "interlaced_bff";
   }
+  return scan;
+}
+
+// Decides the output's scanning and field order (auto keeps the source's where it can), and
+// the deinterlacer that progressive output of interlaced material needs. `auto_progressive`
+// and `*scanning_auto` as for ResolvePlan.
+Status ResolveScanning(const object& request, const SourceInfo& source, bool auto_progressive,
+                       ProcessingPlan& plan, bool* scanning_auto) {
+  ASSIGN_OR_RETURN(std::string scan, RequestedScanning(request));
   *scanning_auto = scan == "auto";
   if (scan == "auto") {
     // A source stored turned is turned upright, which its fields cannot
@@ -632,39 +659,48 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
         std::to_string(source.rotation) +
         " degrees); interlaced output of it needs a deinterlacer");
   }
+  return Status::Ok();
+}
 
-  // --- frame rate ---
+// The frame rate the request asks for, by frameRate's tag or fps; nullopt when it gives none.
+Result<std::optional<double>> RequestedFrameRate(const object& request) {
   ASSIGN_OR_RETURN(const object* rate, OptObject(request, "frameRate"));
-  if (rate) {
-    RETURN_IF_ERROR(CheckKeys(*rate, "frameRate", {"tag", "fps"}));
-    ASSIGN_OR_RETURN(std::optional<std::string> tag, OptString(*rate, "tag", "frameRate.tag"));
-    ASSIGN_OR_RETURN(std::optional<double> fps, OptNumber(*rate, "fps", "frameRate.fps"));
-    if (tag) {
-      auto it = FrameRateTags().find(*tag);
-      if (it == FrameRateTags().end()) {
-        std::vector<std::string> names;
-        for (const auto& [name, unused] : FrameRateTags()) names.push_back(name);
-        return Refuse("frameRate.tag", value(*tag), "allowed: " + Join(names));
-      }
-      plan.requested_fps = it->second;
-      // Both may be given when they agree, as the reference's example does
-      // ("film", 24.0); 23.976 names film_ntsc's 24000/1001 to the reference's
-      // own three decimals.
-      if (fps && std::fabs(*fps - it->second) > 0.0005) {
-        char rate[32];
-        std::snprintf(rate, sizeof(rate), "%.5g", it->second);
-        return Refuse(
-            "frameRate.fps", value(*fps),
-            "frameRate.tag " + *tag + " is " + rate + " fps; give fps equal to it, or one of them");
-      }
-    } else if (fps) {
-      if (*fps < 0.001 || *fps > 999)
-        return Refuse("frameRate.fps", value(*fps), "allowed: 0.001 to 999");
-      plan.requested_fps = *fps;
-    } else {
-      return Status::InvalidArgument("frameRate needs tag or fps");
+  if (!rate) return std::optional<double>();
+  RETURN_IF_ERROR(CheckKeys(*rate, "frameRate", {"tag", "fps"}));
+  ASSIGN_OR_RETURN(std::optional<std::string> tag, OptString(*rate, "tag", "frameRate.tag"));
+  ASSIGN_OR_RETURN(std::optional<double> fps, OptNumber(*rate, "fps", "frameRate.fps"));
+  if (tag) {
+    auto it = FrameRateTags().find(*tag);
+    if (it == FrameRateTags().end()) {
+      std::vector<std::string> names;
+      for (const auto& [name, unused] : FrameRateTags()) names.push_back(name);
+      return Refuse("frameRate.tag", value(*tag), "allowed: " + Join(names));
     }
+    // Both may be given when they agree, as the reference's example does
+    // ("film", 24.0); 23.976 names film_ntsc's 24000/1001 to the reference's
+    // own three decimals.
+    if (fps && std::fabs(*fps - it->second) > 0.0005) {
+      char tag_rate[32];
+      std::snprintf(tag_rate, sizeof(tag_rate), "%.5g", it->second);
+      return Refuse("frameRate.fps", value(*fps),
+                    "frameRate.tag " + *tag + " is " + tag_rate +
+                        " fps; give fps equal to it, or one of them");
+    }
+    return std::optional<double>(it->second);
   }
+  if (fps) {
+    if (*fps < 0.001 || *fps > 999) {
+      return Refuse("frameRate.fps", value(*fps), "allowed: 0.001 to 999");
+    }
+    return fps;
+  }
+  return Status::InvalidArgument("frameRate needs tag or fps");
+}
+
+// Decides the output's frame rate (the requested one, else the source's) and how it is
+// reached: one frame per field from the deinterlacer, and a converter where rates still differ.
+Status ResolveFrameRate(const object& request, const SourceInfo& source, ProcessingPlan& plan) {
+  ASSIGN_OR_RETURN(plan.requested_fps, RequestedFrameRate(request));
   if (!plan.frame_rate_converter.empty() && !plan.requested_fps) {
     return Status::InvalidArgument("frameRateConverter '" + plan.frame_rate_converter +
                                    "' needs a target frameRate (tag or fps)");
@@ -692,93 +728,143 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
                   "the source is interlaced and stays interlaced (no deinterlacer), so its rate "
                   "cannot change; choose a deinterlacer, or leave frameRate out");
   }
+  return Status::Ok();
+}
 
-  // --- resolution ---
+struct FrameSize {
+  int width = 0;
+  int height = 0;
+};
+
+// The frame a resolution tag names: a fixed size, 2x/3x/4x the source's (up to 7680x4320),
+// or the source's own.
+Result<FrameSize> SizeFromTag(const std::string& tag, const SourceInfo& source) {
+  static const std::map<std::string, std::pair<int, int>> fixed = {
+      {"hd_1080p", {1920, 1080}}, {"uhd_4k", {3840, 2160}}, {"uhd_8k", {7680, 4320}}};
   int width = source.width;
   int height = source.height;
+  if (auto it = fixed.find(tag); it != fixed.end()) {
+    width = it->second.first;
+    height = it->second.second;
+  } else if (tag == "2x" || tag == "3x" || tag == "4x") {
+    int factor = tag[0] - '0';
+    width = source.width * factor;
+    height = source.height * factor;
+    if (width > 7680 || height > 4320) {
+      return Refuse("resolution.tag", value(tag),
+                    "the source's " + std::to_string(source.width) + "x" +
+                        std::to_string(source.height) + " times " + std::to_string(factor) +
+                        " is " + std::to_string(width) + "x" + std::to_string(height) +
+                        ", larger than 7680x4320");
+    }
+  } else if (tag == "no_scaling") {
+    // the source's size
+  } else {
+    return Refuse("resolution.tag", value(tag),
+                  "allowed: hd_1080p, uhd_4k, uhd_8k, 2x, 3x, 4x, no_scaling");
+  }
+  return FrameSize{width, height};
+}
+
+// The frame resolution's width and/or height give; a side left out follows from the other
+// at the aspectRatioTag's ratio (the source's display aspect by default).
+Result<FrameSize> SizeFromSides(const std::optional<double>& w, const std::optional<double>& h,
+                                const std::optional<std::string>& aspect,
+                                const SourceInfo& source) {
+  if (!w && !h) return Status::InvalidArgument("resolution needs a tag, or width and/or height");
+  if (w && h && aspect) {
+    return Status::InvalidArgument(
+        "resolution: width, height and aspectRatioTag together are a bad request; give two of "
+        "them");
+  }
+  if (w && (*w < 16 || *w > 7680 || *w != std::floor(*w))) {
+    return Refuse("resolution.width", value(*w), "allowed: integers 16 to 7680");
+  }
+  if (h && (*h < 16 || *h > 4320 || *h != std::floor(*h))) {
+    return Refuse("resolution.height", value(*h), "allowed: integers 16 to 4320");
+  }
+  double ratio = 0;
+  std::string aspect_tag = aspect.value_or("display");
+  if (aspect_tag == "display") {
+    ratio = source.width * source.sample_aspect / source.height;
+  } else if (aspect_tag == "storage") {
+    ratio = static_cast<double>(source.width) / source.height;
+  } else if (aspect_tag == "16:9") {
+    ratio = 16.0 / 9.0;
+  } else if (aspect_tag == "4:3") {
+    ratio = 4.0 / 3.0;
+  } else {
+    return Refuse("resolution.aspectRatioTag", value(aspect_tag),
+                  "allowed: display, storage, 16:9, 4:3");
+  }
+  int width = 0;
+  int height = 0;
+  if (w && h) {
+    width = static_cast<int>(*w);
+    height = static_cast<int>(*h);
+  } else if (w) {
+    width = static_cast<int>(*w);
+    height = static_cast<int>(std::lround(*w / ratio));
+  } else {
+    height = static_cast<int>(*h);
+    width = static_cast<int>(std::lround(*h * ratio));
+  }
+  if (width > 7680 || height > 4320 || width < 16 || height < 16) {
+    return Status::InvalidArgument("resolution: the derived size " + std::to_string(width) + "x" +
+                                   std::to_string(height) + " is outside 16x16 to 7680x4320");
+  }
+  return FrameSize{width, height};
+}
+
+// Decides the frame size the request asks for, before it is rounded to the chroma grid: by
+// tag, or by width/height; the source's when resolution is left out.
+Result<FrameSize> ResolveRequestedSize(const object& request, const SourceInfo& source) {
   ASSIGN_OR_RETURN(const object* resolution, OptObject(request, "resolution"));
-  if (resolution) {
-    RETURN_IF_ERROR(
-        CheckKeys(*resolution, "resolution", {"tag", "width", "height", "aspectRatioTag"}));
-    ASSIGN_OR_RETURN(std::optional<std::string> tag,
-                     OptString(*resolution, "tag", "resolution.tag"));
-    ASSIGN_OR_RETURN(std::optional<double> w, OptNumber(*resolution, "width", "resolution.width"));
-    ASSIGN_OR_RETURN(std::optional<double> h,
-                     OptNumber(*resolution, "height", "resolution.height"));
-    ASSIGN_OR_RETURN(std::optional<std::string> aspect,
-                     OptString(*resolution, "aspectRatioTag", "resolution.aspectRatioTag"));
-    if (tag) {
-      if (w || h || aspect) {
-        return Status::InvalidArgument(
-            "resolution: give a tag, or width/height (with aspectRatioTag), not both");
-      }
-      static const std::map<std::string, std::pair<int, int>> fixed = {
-          {"hd_1080p", {1920, 1080}}, {"uhd_4k", {3840, 2160}}, {"uhd_8k", {7680, 4320}}};
-      if (auto it = fixed.find(*tag); it != fixed.end()) {
-        width = it->second.first;
-        height = it->second.second;
-      } else if (*tag == "2x" || *tag == "3x" || *tag == "4x") {
-        int factor = (*tag)[0] - '0';
-        width = source.width * factor;
-        height = source.height * factor;
-        if (width > 7680 || height > 4320) {
-          return Refuse("resolution.tag", value(*tag),
-                        "the source's " + std::to_string(source.width) + "x" +
-                            std::to_string(source.height) + " times " + std::to_string(factor) +
-                            " is " + std::to_string(width) + "x" + std::to_string(height) +
-                            ", larger than 7680x4320");
-        }
-      } else if (*tag == "no_scaling") {
-        // the source's size
-      } else {
-        return Refuse("resolution.tag", value(*tag),
-                      "allowed: hd_1080p, uhd_4k, uhd_8k, 2x, 3x, 4x, no_scaling");
-      }
-    } else {
-      if (!w && !h)
-        return Status::InvalidArgument("resolution needs a tag, or width and/or height");
-      if (w && h && aspect) {
-        return Status::InvalidArgument(
-            "resolution: width, height and aspectRatioTag together are a bad request; give two of "
-            "them");
-      }
-      if (w && (*w < 16 || *w > 7680 || *w != std::floor(*w)))
-        return Refuse("resolution.width", value(*w), "allowed: integers 16 to 7680");
-      if (h && (*h < 16 || *h > 4320 || *h != std::floor(*h)))
-        return Refuse("resolution.height", value(*h), "allowed: integers 16 to 4320");
-      double ratio = 0;
-      std::string aspect_tag = aspect.value_or("display");
-      if (aspect_tag == "display") {
-        ratio = source.width * source.sample_aspect / source.height;
-      } else if (aspect_tag == "storage") {
-        ratio = static_cast<double>(source.width) / source.height;
-      } else if (aspect_tag == "16:9") {
-        ratio = 16.0 / 9.0;
-      } else if (aspect_tag == "4:3") {
-        ratio = 4.0 / 3.0;
-      } else {
-        return Refuse("resolution.aspectRatioTag", value(aspect_tag),
-                      "allowed: display, storage, 16:9, 4:3");
-      }
-      if (w && h) {
-        width = static_cast<int>(*w);
-        height = static_cast<int>(*h);
-      } else if (w) {
-        width = static_cast<int>(*w);
-        height = static_cast<int>(std::lround(*w / ratio));
-      } else {
-        height = static_cast<int>(*h);
-        width = static_cast<int>(std::lround(*h * ratio));
-      }
-      if (width > 7680 || height > 4320 || width < 16 || height < 16) {
-        return Status::InvalidArgument("resolution: the derived size " + std::to_string(width) +
-                                       "x" + std::to_string(height) +
-                                       " is outside 16x16 to 7680x4320");
+  if (!resolution) return FrameSize{source.width, source.height};
+  RETURN_IF_ERROR(
+      CheckKeys(*resolution, "resolution", {"tag", "width", "height", "aspectRatioTag"}));
+  ASSIGN_OR_RETURN(std::optional<std::string> tag, OptString(*resolution, "tag", "resolution.tag"));
+  ASSIGN_OR_RETURN(std::optional<double> w, OptNumber(*resolution, "width", "resolution.width"));
+  ASSIGN_OR_RETURN(std::optional<double> h, OptNumber(*resolution, "height", "resolution.height"));
+  ASSIGN_OR_RETURN(std::optional<std::string> aspect,
+                   OptString(*resolution, "aspectRatioTag", "resolution.aspectRatioTag"));
+  if (tag) {
+    if (w || h || aspect) {
+      return Status::InvalidArgument(
+          "resolution: give a tag, or width/height (with aspectRatioTag), not both");
+    }
+    return SizeFromTag(*tag, source);
+  }
+  return SizeFromSides(w, h, aspect, source);
+}
+
+// Of a codec's `chromas`, the source's own, else the one keeping the least chroma that is at
+// least the source's, else the codec's last.
+std::string NearestChroma(const std::vector<std::string>& chromas,
+                          const std::string& source_chroma) {
+  std::string chosen = chromas.back();
+  for (const std::string& candidate : chromas) {
+    if (candidate == source_chroma) {
+      chosen = candidate;
+      break;
+    }
+  }
+  if (chosen != source_chroma) {
+    int best = 99;
+    for (const std::string& candidate : chromas) {
+      int rank = ChromaRank(candidate);
+      if (rank >= ChromaRank(source_chroma) && rank < best) {
+        best = rank;
+        chosen = candidate;
       }
     }
   }
+  return chosen;
+}
 
-  // --- chroma and bits ---
+// Decides chroma subsampling, bit depth and pixel format: as requested when the codec (and
+// profile) supports it, else the nearest supported one that keeps at least the source's.
+Status ResolveChromaAndBits(const object& request, const SourceInfo& source, ProcessingPlan& plan) {
   std::vector<std::string> chromas = ChromaFor(plan.codec, plan.profile);
   std::string codec_label = plan.codec + (plan.profile.empty() ? "" : " " + plan.profile);
   ASSIGN_OR_RETURN(const object* chroma, OptObject(request, "chromaSubsampling"));
@@ -801,23 +887,7 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
     }
     plan.chroma = *yuv;
   } else {
-    plan.chroma = chromas.back();
-    for (const std::string& candidate : chromas) {  // nearest with at least the source's chroma
-      if (candidate == source.chroma) {
-        plan.chroma = candidate;
-        break;
-      }
-    }
-    if (plan.chroma != source.chroma) {
-      int best = 99;
-      for (const std::string& candidate : chromas) {
-        int rank = ChromaRank(candidate);
-        if (rank >= ChromaRank(source.chroma) && rank < best) {
-          best = rank;
-          plan.chroma = candidate;
-        }
-      }
-    }
+    plan.chroma = NearestChroma(chromas, source.chroma);
   }
   const std::vector<int> bit_depths = BitsFor(plan.codec, plan.profile, plan.chroma);
   if (bits) {
@@ -843,19 +913,42 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
     // An RGB source stays RGB in FFV1, so the archive copy is lossless.
     plan.pixel_format = plan.bits == 8 ? "bgr0" : "gbrp" + std::to_string(plan.bits) + "le";
   }
+  return Status::Ok();
+}
 
-  // --- size rounding: to the chroma grid, field-aware for interlaced output ---
+// Pillarboxes or letterboxes the picture in the plan's frame, on the `h_grid` x `v_grid` grid.
+void BoxPicture(const SourceInfo& source, int h_grid, int v_grid, ProcessingPlan& plan) {
+  // A frame of another shape (hd_1080p from 4:3, or from 2.39:1 film) gets
+  // the picture at its display aspect, centred, rather than stretched to
+  // fill: a face stays a face. Within 3 % it fills (ITU-R BT.601's 4:3
+  // pixels, 12:11 or 16:15, differ by 2.3 %).
+  const double display = source.width * source.sample_aspect / source.height;
+  const double frame = static_cast<double>(plan.width) / plan.height;
+  if (frame > display * 1.03) {
+    plan.picture_width = std::min(plan.width, RoundTo(plan.height * display, h_grid));
+    plan.picture_x = (plan.width - plan.picture_width) / 2 / h_grid * h_grid;
+  } else if (frame < display / 1.03) {
+    plan.picture_height = std::min(plan.height, RoundTo(plan.width / display, v_grid));
+    plan.picture_y = (plan.height - plan.picture_height) / 2 / v_grid * v_grid;
+  }
+}
+
+// Decides the output frame (`requested` rounded to the chroma grid, field-aware for
+// interlaced output), its sample aspect, where the picture sits in it, and the scaler a size
+// change needs.
+Status PlaceFrameAndPicture(const FrameSize& requested, const SourceInfo& source,
+                            ProcessingPlan& plan) {
   auto [h_factor, v_factor] = ChromaFactors(plan.chroma);
   int v_multiple = v_factor * (plan.interlaced_output ? 2 : 1);
   // The frame keeps the source's shape when one side is the other's at the
   // source's proportions, to within the pixel that a derived side is rounded
-  // by ("storage" from a height of 502 on 720x576 gives 627.5 → 628): such a
-  // frame had fallen back to square pixels, and 16:9 PAL showed at 1.25:1.
+  // by ("storage" from a height of 502 on 720x576 gives 627.5 → 628), so that
+  // 16:9 PAL stays 16:9 rather than showing at 1.25:1.
   const double source_shape = static_cast<double>(source.width) / source.height;
-  const bool keeps_shape = std::fabs(width - height * source_shape) <= 1.0 ||
-                           std::fabs(height - width / source_shape) <= 1.0;
-  plan.width = RoundTo(width, std::max(h_factor, 2));
-  plan.height = RoundTo(height, std::max(v_multiple, 2));
+  const bool keeps_shape = std::fabs(requested.width - requested.height * source_shape) <= 1.0 ||
+                           std::fabs(requested.height - requested.width / source_shape) <= 1.0;
+  plan.width = RoundTo(requested.width, std::max(h_factor, 2));
+  plan.height = RoundTo(requested.height, std::max(v_multiple, 2));
   if (plan.width < 16 || plan.height < 16) {
     // The reference's smallest frame (resolution.width and .height from 16);
     // encoders refuse some smaller ones only once the job runs.
@@ -866,9 +959,9 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   if (keeps_shape) {
     // The frame keeps the source's shape: so does the picture on screen. A
     // size rounded to the chroma grid (NTSC's 486 lines to 488 for interlaced
-    // 4:2:0) takes the pixel shape that keeps the display aspect (it had
-    // fallen back to square: 4:3 became 90:61); a square-pixel source's
-    // rounding stays square.
+    // 4:2:0) takes the pixel shape that keeps the display aspect (square
+    // pixels would turn 4:3 into 90:61); a square-pixel source's rounding
+    // stays square.
     const double sample_aspect = source.width * source.sample_aspect / source.height *
                                  plan.height / plan.width;
     plan.sample_aspect =
@@ -878,50 +971,43 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
   }
   plan.picture_width = plan.width;
   plan.picture_height = plan.height;
-  if (!keeps_shape) {
-    // A frame of another shape (hd_1080p from 4:3, or from 2.39:1 film) gets
-    // the picture at its display aspect, centred, rather than stretched to
-    // fill: a face stays a face. Within 3 % it fills (ITU-R BT.601's 4:3
-    // pixels, 12:11 or 16:15, differ by 2.3 %).
-    const double display = source.width * source.sample_aspect / source.height;
-    const double frame = static_cast<double>(plan.width) / plan.height;
-    const int h_grid = std::max(h_factor, 2);
-    const int v_grid = std::max(v_multiple, 2);
-    if (frame > display * 1.03) {
-      plan.picture_width = std::min(plan.width, RoundTo(plan.height * display, h_grid));
-      plan.picture_x = (plan.width - plan.picture_width) / 2 / h_grid * h_grid;
-    } else if (frame < display / 1.03) {
-      plan.picture_height = std::min(plan.height, RoundTo(plan.width / display, v_grid));
-      plan.picture_y = (plan.height - plan.picture_height) / 2 / v_grid * v_grid;
-    }
-  }
-  bool size_changed = plan.width != source.width || plan.height != source.height;
-  if (size_changed && plan.scaler.empty()) plan.scaler = "scale";
+  if (!keeps_shape) BoxPicture(source, std::max(h_factor, 2), std::max(v_multiple, 2), plan);
   // pabsr1 or dvres at the source's size (no resolution, or no_scaling) run
   // at 1x: dvres restores with its 1x model, pabsr1 applies its clarityBoost.
-  if (plan.codec == "xdcam") {
-    bool allowed =
-        (plan.width == 1920 && plan.height == 1080) || (plan.width == 1280 && plan.height == 720);
-    if (!allowed) {
-      return Status::InvalidArgument(
-          "codec xdcam (XDCAM HD422) needs a frame of 1920x1080 or 1280x720, got " +
-          std::to_string(plan.width) + "x" + std::to_string(plan.height) + "; set resolution");
-    }
-    // XDCAM HD422's progressive formats (its interlaced ones are checked with
-    // the scanning): 1080p at 23.98, 25, 29.97; 720p also at 50, 59.94. A
-    // 1080p50 stream is twice what MPEG-2 422P@HL allows.
-    std::vector<double> rates = {24000.0 / 1001, 25, 30000.0 / 1001};
-    if (plan.height == 720) rates.insert(rates.end(), {50, 60000.0 / 1001});
-    const bool rate_allowed = std::any_of(rates.begin(), rates.end(),
-                                          [&](double rate) { return SameRate(plan.fps, rate); });
-    if (!plan.interlaced_output && !rate_allowed) {
-      const std::string got = Rate(plan.fps);
-      return Status::InvalidArgument(std::string("codec xdcam (XDCAM HD422) is ") +
-                                     (plan.height == 720 ? "720p at 23.98, 25, 29.97, 50 or 59.94"
-                                                         : "1080p at 23.98, 25 or 29.97") +
-                                     " frames/s, got " + got + "; set frameRate");
-    }
+  bool size_changed = plan.width != source.width || plan.height != source.height;
+  if (size_changed && plan.scaler.empty()) plan.scaler = "scale";
+  return Status::Ok();
+}
+
+// XDCAM HD422's frame sizes and progressive rates.
+Status CheckXdcamFormat(const ProcessingPlan& plan) {
+  if (plan.codec != "xdcam") return Status::Ok();
+  bool allowed =
+      (plan.width == 1920 && plan.height == 1080) || (plan.width == 1280 && plan.height == 720);
+  if (!allowed) {
+    return Status::InvalidArgument(
+        "codec xdcam (XDCAM HD422) needs a frame of 1920x1080 or 1280x720, got " +
+        std::to_string(plan.width) + "x" + std::to_string(plan.height) + "; set resolution");
   }
+  // XDCAM HD422's progressive formats (its interlaced ones are checked with
+  // the scanning): 1080p at 23.98, 25, 29.97; 720p also at 50, 59.94. A
+  // 1080p50 stream is twice what MPEG-2 422P@HL allows.
+  std::vector<double> rates = {24000.0 / 1001, 25, 30000.0 / 1001};
+  if (plan.height == 720) rates.insert(rates.end(), {50, 60000.0 / 1001});
+  const bool rate_allowed = std::any_of(rates.begin(), rates.end(),
+                                        [&](double rate) { return SameRate(plan.fps, rate); });
+  if (!plan.interlaced_output && !rate_allowed) {
+    const std::string got = Rate(plan.fps);
+    return Status::InvalidArgument(std::string("codec xdcam (XDCAM HD422) is ") +
+                                   (plan.height == 720 ? "720p at 23.98, 25, 29.97, 50 or 59.94"
+                                                       : "1080p at 23.98, 25 or 29.97") +
+                                   " frames/s, got " + got + "; set frameRate");
+  }
+  return Status::Ok();
+}
+
+// DNxHR's smallest frame, and the sizes and rates of DNxHD's table.
+Status CheckDnxFormat(const ProcessingPlan& plan) {
   if (IsDnxhr(plan) && (plan.width < 256 || plan.height < 120)) {
     // FFmpeg's DNxHR encoder refuses anything smaller.
     return Status::InvalidArgument("dnxhdHrProfile " + plan.profile +
@@ -939,43 +1025,52 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
           " fps; use a dnxhr_ profile for other sizes");
     }
   }
-  if (plan.container == "mxf") {
-    // The MXF muxer writes only the SMPTE content-package rates.
-    static const std::vector<std::pair<double, const char*>> mxf_rates = {
-        {24000.0 / 1001, "23.976"},
-        {24, "24"},
-        {25, "25"},
-        {30000.0 / 1001, "29.97"},
-        {30, "30"},
-        {48000.0 / 1001, "47.952"},
-        {48, "48"},
-        {50, "50"},
-        {60000.0 / 1001, "59.94"},
-        {60, "60"},
-        {72000.0 / 1001, "71.928"},
-        {72, "72"},
-        {75, "75"},
-        {96000.0 / 1001, "95.904"},
-        {96, "96"},
-        {100, "100"},
-        {120, "120"}};
-    // (89.91, 90 and 119.88 are SMPTE rates too, but FFmpeg 5.1's muxer
-    // writes them wrongly: they read back as 80 and 120 frames/s.)
-    bool rate_ok = false;
-    std::vector<std::string> names;
-    for (const auto& [rate, name] : mxf_rates) {
-      rate_ok = rate_ok || std::fabs(rate - plan.fps) < 0.001;
-      names.push_back(name);
-    }
-    if (!rate_ok) {
-      std::string field = plan.requested_fps ? "frameRate" : "mediaContainerCodec.container";
-      value given = plan.requested_fps ? value(plan.fps) : value("mxf");
-      return Refuse(field, given,
-                    "container mxf takes frame rates " + Join(names) + " (the output would be " +
-                        Rate(plan.fps) + " frames/s); set frameRate or another container");
-    }
+  return Status::Ok();
+}
+
+// The frame rates an MXF container takes.
+Status CheckMxfRate(const ProcessingPlan& plan) {
+  if (plan.container != "mxf") return Status::Ok();
+  // The MXF muxer writes only the SMPTE content-package rates.
+  static const std::vector<std::pair<double, const char*>> mxf_rates = {{24000.0 / 1001, "23.976"},
+                                                                        {24, "24"},
+                                                                        {25, "25"},
+                                                                        {30000.0 / 1001, "29.97"},
+                                                                        {30, "30"},
+                                                                        {48000.0 / 1001, "47.952"},
+                                                                        {48, "48"},
+                                                                        {50, "50"},
+                                                                        {60000.0 / 1001, "59.94"},
+                                                                        {60, "60"},
+                                                                        {72000.0 / 1001, "71.928"},
+                                                                        {72, "72"},
+                                                                        {75, "75"},
+                                                                        {96000.0 / 1001, "95.904"},
+                                                                        {96, "96"},
+                                                                        {100, "100"},
+                                                                        {120, "120"}};
+  // (89.91, 90 and 119.88 are SMPTE rates too, but FFmpeg 5.1's muxer
+  // writes them wrongly: they read back as 80 and 120 frames/s.)
+  bool rate_ok = false;
+  std::vector<std::string> names;
+  for (const auto& [rate, name] : mxf_rates) {
+    rate_ok = rate_ok || std::fabs(rate - plan.fps) < 0.001;
+    names.push_back(name);
   }
-  if (plan.codec == "mpeg2" && (plan.width > 4095 || plan.height > 4095)) {
+  if (!rate_ok) {
+    std::string field = plan.requested_fps ? "frameRate" : "mediaContainerCodec.container";
+    value given = plan.requested_fps ? value(plan.fps) : value("mxf");
+    return Refuse(field, given,
+                  "container mxf takes frame rates " + Join(names) + " (the output would be " +
+                      Rate(plan.fps) + " frames/s); set frameRate or another container");
+  }
+  return Status::Ok();
+}
+
+// The frame sizes and rates MPEG-2 codes.
+Status CheckMpeg2Format(const object& request, const ProcessingPlan& plan) {
+  if (plan.codec != "mpeg2") return Status::Ok();
+  if (plan.width > 4095 || plan.height > 4095) {
     const std::string size = std::to_string(plan.width) + "x" + std::to_string(plan.height);
     if (request.contains("resolution")) {
       return Refuse("resolution", request.at("resolution"),
@@ -985,7 +1080,7 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
         "mediaContainerCodec.codec", value("mpeg2"),
         "codec mpeg2 codes frames up to 4095x4095, and the output keeps the source's " + size);
   }
-  if (plan.codec == "mpeg2" && !Mpeg2CodesRate(plan.fps)) {
+  if (!Mpeg2CodesRate(plan.fps)) {
     // The encoder refuses it; said here rather than by a failed job.
     std::string field = plan.requested_fps ? "frameRate" : "mediaContainerCodec.codec";
     value given = plan.requested_fps ? value(plan.fps) : value("mpeg2");
@@ -994,8 +1089,21 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
                   "some fractions of them (e.g. 1, 12.5, 15), not " +
                       Rate(plan.fps) + "; set frameRate");
   }
+  return Status::Ok();
+}
 
-  // --- bitrate ---
+// Refuses a frame size or rate that the output's codec or container cannot make, rather than
+// leave the encoder or muxer to fail the job.
+Status CheckFormatLimits(const object& request, const ProcessingPlan& plan) {
+  RETURN_IF_ERROR(CheckXdcamFormat(plan));
+  RETURN_IF_ERROR(CheckDnxFormat(plan));
+  RETURN_IF_ERROR(CheckMxfRate(plan));
+  return CheckMpeg2Format(request, plan);
+}
+
+// Decides the bitrate: as requested (not for codecs whose rate is fixed or that are
+// lossless), XDCAM's 50 Mb/s, DNxHD's from its table, else derived from the source's.
+Status ResolveBitrate(const object& request, const SourceInfo& source, ProcessingPlan& plan) {
   ASSIGN_OR_RETURN(const object* bitrate, OptObject(request, "bitrate"));
   bool fixed_rate = plan.codec == "prores" || plan.codec == "dnxhd" || plan.codec == "xdcam" ||
                     plan.codec == "ffv1";
@@ -1008,8 +1116,9 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
                     "codec " + plan.codec +
                         " has its rate fixed by its profile or is lossless; leave bitrate out");
     }
-    if (*mbps < 0.01 || *mbps > 4000)
+    if (*mbps < 0.01 || *mbps > 4000) {
       return Refuse("bitrate.mbps", value(*mbps), "allowed: 0.01 to 4000");
+    }
     plan.bitrate_mbps = *mbps;
   } else if (plan.codec == "xdcam") {
     plan.bitrate_mbps = 50;
@@ -1023,8 +1132,13 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
     plan.bitrate_mbps = std::clamp(derived / 1e6, 0.1, 400.0);
     plan.bitrate_derived = true;
   }
+  return Status::Ok();
+}
+
+// Refuses an MPEG-2 bitrate above what its encoder takes at the plan's frame rate.
+Status CheckMpeg2BitsPerFrame(const object& request, const ProcessingPlan& plan) {
   // MPEG-2's buffer holds a frame, and FFmpeg counts it in an int: above
-  // 2³¹ − 1 bits a frame the encoder refuses to open (the job had failed).
+  // 2³¹ − 1 bits a frame the encoder refuses to open.
   if (plan.codec == "mpeg2" && plan.bitrate_mbps &&
       *plan.bitrate_mbps * 1e6 / plan.fps > INT32_MAX) {
     char limit[64];
@@ -1037,66 +1151,106 @@ Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& sour
     }
     return Refuse("bitrate.mbps", value(*plan.bitrate_mbps), why);
   }
+  return Status::Ok();
+}
 
-  // --- range ---
+// Decides the clip: the requested range, in whole milliseconds within the source and
+// starting before its pictures end; the whole source when no range is given.
+Status ResolveRange(const object& request, const SourceInfo& source, ProcessingPlan& plan) {
   plan.start_ms = 0;
   plan.end_ms = source.duration_ms;
   ASSIGN_OR_RETURN(const object* range, OptObject(request, "range"));
-  if (range) {
-    RETURN_IF_ERROR(
-        CheckKeys(*range, "range", {"startPositionMilliseconds", "endPositionMilliseconds"}));
-    ASSIGN_OR_RETURN(std::optional<double> start, OptNumber(*range, "startPositionMilliseconds",
-                                                            "range.startPositionMilliseconds"));
-    ASSIGN_OR_RETURN(std::optional<double> end,
-                     OptNumber(*range, "endPositionMilliseconds", "range.endPositionMilliseconds"));
-    std::string limits =
-        "allowed: whole milliseconds, 0 <= start < end <= " + std::to_string(source.duration_ms) +
-        " (the source duration)";
-    // Whole milliseconds, as the reference's integers (0.5 had been taken as
-    // 0, and an end of 0.5 refused as "start 0 must be before end 0").
-    if (start) {
-      if (*start < 0 || *start >= static_cast<double>(source.duration_ms) ||
-          *start != std::floor(*start))
-        return Refuse("range.startPositionMilliseconds", value(*start), limits);
-      plan.start_ms = static_cast<int64_t>(*start);
+  if (!range) return Status::Ok();
+  RETURN_IF_ERROR(
+      CheckKeys(*range, "range", {"startPositionMilliseconds", "endPositionMilliseconds"}));
+  ASSIGN_OR_RETURN(std::optional<double> start, OptNumber(*range, "startPositionMilliseconds",
+                                                          "range.startPositionMilliseconds"));
+  ASSIGN_OR_RETURN(std::optional<double> end,
+                   OptNumber(*range, "endPositionMilliseconds", "range.endPositionMilliseconds"));
+  std::string limits =
+      "allowed: whole milliseconds, 0 <= start < end <= " + std::to_string(source.duration_ms) +
+      " (the source duration)";
+  // Whole milliseconds, as the reference's integers: truncated, 0.5 would be
+  // taken as 0, and an end of 0.5 refused as "start 0 must be before end 0".
+  if (start) {
+    if (*start < 0 || *start >= static_cast<double>(source.duration_ms) ||
+        *start != std::floor(*start)) {
+      return Refuse("range.startPositionMilliseconds", value(*start), limits);
     }
-    if (end) {
-      if (*end <= 0 || *end > static_cast<double>(source.duration_ms) || *end != std::floor(*end))
-        return Refuse("range.endPositionMilliseconds", value(*end), limits);
-      plan.end_ms = static_cast<int64_t>(*end);
-    }
-    if (plan.start_ms >= plan.end_ms) {
-      return Status::InvalidArgument("range: start " + std::to_string(plan.start_ms) +
-                                     " must be before end " + std::to_string(plan.end_ms));
-    }
-    if (source.video_duration_ms > 0 && plan.start_ms >= source.video_duration_ms) {
-      // Accepted, the job had failed once it ran ("no video stream").
-      return Refuse("range.startPositionMilliseconds", value(plan.start_ms),
-                    "the pictures end at " + std::to_string(source.video_duration_ms) +
-                        " ms (the sound runs on to " + std::to_string(source.duration_ms) +
-                        " ms); start the range before it");
-    }
-    plan.has_range = true;
+    plan.start_ms = static_cast<int64_t>(*start);
   }
+  if (end) {
+    if (*end <= 0 || *end > static_cast<double>(source.duration_ms) || *end != std::floor(*end)) {
+      return Refuse("range.endPositionMilliseconds", value(*end), limits);
+    }
+    plan.end_ms = static_cast<int64_t>(*end);
+  }
+  if (plan.start_ms >= plan.end_ms) {
+    return Status::InvalidArgument("range: start " + std::to_string(plan.start_ms) +
+                                   " must be before end " + std::to_string(plan.end_ms));
+  }
+  if (source.video_duration_ms > 0 && plan.start_ms >= source.video_duration_ms) {
+    // Accepted, the job would fail once it ran ("no video stream").
+    return Refuse("range.startPositionMilliseconds", value(plan.start_ms),
+                  "the pictures end at " + std::to_string(source.video_duration_ms) +
+                      " ms (the sound runs on to " + std::to_string(source.duration_ms) +
+                      " ms); start the range before it");
+  }
+  plan.has_range = true;
+  return Status::Ok();
+}
+
+// Refuses a clip too short to hold a source frame or an output frame.
+Status CheckClipHoldsAFrame(const object& request, const SourceInfo& source,
+                            const ProcessingPlan& plan) {
   // The output must hold a picture: a span shorter than one source frame
   // selects none, and one shorter than an output frame period makes none
   // (the job would fail after its attempts instead of being refused here).
   const double span_ms = static_cast<double>(plan.end_ms - plan.start_ms);
   const auto period_ms = [](double fps) { return 1000.0 / fps; };
-  if (range && source.fps > 0 && span_ms < period_ms(source.fps)) {
+  if (plan.has_range && source.fps > 0 && span_ms < period_ms(source.fps)) {
     return Refuse("range", request.at("range"),
                   "the range is " + std::to_string(plan.end_ms - plan.start_ms) +
-                      " ms, shorter than one source frame (" + Describe(value(period_ms(source.fps))) +
-                      " ms); select at least one frame");
+                      " ms, shorter than one source frame (" +
+                      Describe(value(period_ms(source.fps))) + " ms); select at least one frame");
   }
   if (plan.fps > 0 && span_ms < period_ms(plan.fps)) {
     const std::string frames = "at " + Describe(value(plan.fps)) + " fps an output frame lasts " +
                                Describe(value(period_ms(plan.fps))) + " ms, longer than the " +
                                std::to_string(plan.end_ms - plan.start_ms) + " ms processed";
     if (plan.requested_fps) return Refuse("frameRate", request.at("frameRate"), frames);
-    if (range) return Refuse("range", request.at("range"), frames);
+    if (plan.has_range) return Refuse("range", request.at("range"), frames);
     return Status::InvalidArgument("the source is too short for one output frame: " + frames);
   }
+  return Status::Ok();
+}
+
+// The whole validation, step by step; the first refusal is the one returned, so the steps
+// keep their order. `auto_progressive`: scanning auto resolves to progressive (the source's
+// interlacing cannot be kept in the output format). `*scanning_auto` tells whether scanning
+// was auto.
+Result<ProcessingPlan> ResolvePlan(const object& request, const SourceInfo& source,
+                                   bool auto_progressive, bool* scanning_auto) {
+  RETURN_IF_ERROR(CheckKeys(
+      request, "",
+      {"mediaContainerCodec", "appleProresProfile", "dnxhdHrProfile", "scanning",
+       "chromaSubsampling", "bitrate", "deinterlacer", "denoiser", "stabilizer", "scaler",
+       "resolution", "clarityBoost", "frameRateConverter", "frameRate", "postProcessor", "range"}));
+  ProcessingPlan plan = PlanFromSource(source);
+  ASSIGN_OR_RETURN(const RequestedProfiles profiles,
+                   ResolveContainerAndCodec(request, source, plan));
+  RETURN_IF_ERROR(ResolveProfile(profiles, plan));
+  RETURN_IF_ERROR(ResolveFilters(request, plan));
+  RETURN_IF_ERROR(ResolveScanning(request, source, auto_progressive, plan, scanning_auto));
+  RETURN_IF_ERROR(ResolveFrameRate(request, source, plan));
+  ASSIGN_OR_RETURN(const FrameSize requested_size, ResolveRequestedSize(request, source));
+  RETURN_IF_ERROR(ResolveChromaAndBits(request, source, plan));
+  RETURN_IF_ERROR(PlaceFrameAndPicture(requested_size, source, plan));
+  RETURN_IF_ERROR(CheckFormatLimits(request, plan));
+  RETURN_IF_ERROR(ResolveBitrate(request, source, plan));
+  RETURN_IF_ERROR(CheckMpeg2BitsPerFrame(request, plan));
+  RETURN_IF_ERROR(ResolveRange(request, source, plan));
+  RETURN_IF_ERROR(CheckClipHoldsAFrame(request, source, plan));
   return plan;
 }
 
