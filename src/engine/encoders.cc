@@ -27,8 +27,8 @@ int ProresProfileIndex(const std::string& profile) {
 // FFV1's slice count: 4 (2 × 2) where a slice fits the encoder's limit of
 // 8 × 2²⁴ for its pixels × (bits + 1) × planes, else the fewest of its grids
 // (v × h slices, v ≤ h < 2v) that fit: 8K frames, 6000×4000 in 8 bits and 5K
-// in 12 had failed to open the encoder with 4. Counted with 3 planes (the
-// most a frame without alpha has), so the count chosen always opens.
+// in 12 fail to open the encoder with 4. Counted with 3 planes (the most a
+// frame without alpha has), so the count chosen always opens.
 int Ffv1Slices(int width, int height, AVPixelFormat format) {
   const AVPixFmtDescriptor* descriptor = av_pix_fmt_desc_get(format);
   const int64_t bits = descriptor != nullptr ? descriptor->comp[0].depth : 16;
@@ -153,9 +153,9 @@ Result<CodecContextPtr> OpenVideoEncoder(const TranscodeSpec& spec, AVRational f
     ctx->bit_rate = bitrate;
     ctx->rc_max_rate = spec.codec == "xdcam" ? bitrate : bitrate * 3 / 2;
     ctx->rc_min_rate = spec.codec == "xdcam" ? bitrate : 0;
-    // One second of video, or one frame where a frame lasts longer (below
-    // 1 frame/s the encoder had refused "VBV buffer too small for bitrate"),
-    // but an int: 2.1 Gb at most (bitrate.mbps goes to 4000).
+    // One second of video, or one frame where a frame lasts longer (below 1
+    // frame/s the encoder refuses a one-second buffer: "VBV buffer too small
+    // for bitrate"), but an int: 2.1 Gb at most (bitrate.mbps goes to 4000).
     const double buffer_seconds = std::max(1.0, av_q2d(ctx->time_base));
     ctx->rc_buffer_size =
         spec.codec == "xdcam"
@@ -174,7 +174,7 @@ Result<CodecContextPtr> OpenVideoEncoder(const TranscodeSpec& spec, AVRational f
       ctx->qmax = 12;
       options.Set("intra_vlc", "1");
       // A fixed GOP cadence, as XDCAM HD422 deliveries expect: mpeg2video's
-      // scene-change detection had put extra I-frames at cuts and flashes
+      // scene-change detection would put extra I-frames at cuts and flashes
       // (GOPs of 3 among the 12s).
       options.Set("sc_threshold", "1000000000");
     } else if (ctx->pix_fmt == AV_PIX_FMT_YUV422P) {
@@ -189,10 +189,11 @@ Result<CodecContextPtr> OpenVideoEncoder(const TranscodeSpec& spec, AVRational f
                  "opening the " + encoder_name + " encoder (" + std::to_string(spec.width) + "x" +
                      std::to_string(spec.height) + ", " + spec.pixel_format + ")",
                  capture.first_error());
-    // The encoder refusing these settings will refuse them every time: not
-    // retried (it had been, three times, as an internal error), and not the
-    // source's fault (FFV1's "Unsupported number of slices", ENOSYS, had been
-    // logged as corrupt media). Only running out of memory may pass.
+    // The encoder refusing these settings will refuse them every time, so
+    // this is not an internal error (those are retried, three times); nor is
+    // it the source's fault (FFV1's "Unsupported number of slices" is ENOSYS,
+    // which AvStatus reads as corrupt media). Only running out of memory may
+    // pass.
     if (ret != AVERROR(ENOMEM)) return Status::InvalidArgument(status.message());
     return status;
   }
