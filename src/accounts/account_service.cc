@@ -243,7 +243,7 @@ Result<User> AccountService::CheckPassword(const std::string& raw_email,
   std::string email = NormalizeEmail(raw_email);
   int64_t now = clock_->NowMillis();
   // Both keys take the attempt before the hash, and learn its outcome after:
-  // counted only after it, parallel guesses had all been checked.
+  // counted only after it, parallel guesses would all be checked.
   int64_t wait = account_limiter_.Begin(email, now);
   if (wait == 0) {
     wait = address_limiter_.Begin(client_address, now);

@@ -42,13 +42,13 @@ class LoginRateLimiter {
   void RecordSuccess(const std::string& key);
 
   // A password check for `key`, counted while it runs: Begin answers 0 when
-  // it may run now, the seconds to wait when the key is locked, or kBusy. Checks in flight count
-  // against the free failures left, and past them one runs at a time: parallel guesses had all
-  // passed the lock before the first of them failed (ten checked per lock window instead of one). A
-  // check over that count waits for its turn (up to the turn wait; kMaxWaitingPerKey of a key,
-  // kMaxWaiting in all), so parallel logins with the right password go
-  // through. Every Begin that
-  // answered 0 is followed by one Finish.
+  // it may run now, the seconds to wait when the key is locked, or kBusy.
+  // Checks in flight count against the free failures left, and past them one
+  // runs at a time: otherwise parallel guesses would all pass the lock before
+  // the first of them fails (ten checked per lock window, not one). A check
+  // over that count waits for its turn (up to the turn wait; kMaxWaitingPerKey
+  // of a key, kMaxWaiting in all), so parallel logins with the right password
+  // go through. Every Begin that answered 0 is followed by one Finish.
   // Begin's answer when no turn came (the key's checks stayed busy): not a
   // lock, so not "too many failed logins".
   static constexpr int64_t kBusy = -1;

@@ -203,9 +203,9 @@ class UploadSink final : public http::BodySink, private http::MultipartReceiver 
     if (!status.ok()) {
       if (status.code() == Code::kNotFound) {
         // The video (or its team) was deleted while its file arrived: its
-        // media goes with it, published or not. The part had made its
+        // media goes with it, published or not. Kept, the part would make its
         // directory again after the deletion removed it (left, empty, for the
-        // hourly sweep), and putting a replaced file back had restored a
+        // hourly sweep), and putting a replaced file back would restore a
         // deleted video's original into the directory being emptied.
         writer_->Discard();
         Status removed = context_.blobs->Delete(video_.id);
@@ -406,9 +406,9 @@ class MediaRoutes {
     ASSIGN_OR_RETURN(std::string id, PathId(request, "video"));
     // A re-upload publishes its file a moment before its row commits; in that
     // moment the row and the file disagree (ServeRecordedFile's 503). Read
-    // again three times over ~140 ms before answering so: one download in
-    // sixteen had been told to come back in 5 s (audit 19). Not longer: the
-    // wait holds a handler thread.
+    // again three times over ~140 ms before answering so: without the
+    // re-reads, one download in sixteen would be told to come back later. Not
+    // longer: the wait holds a handler thread.
     for (int attempt = 0;; ++attempt) {
       Result<Response> served = ServeOriginal(request, principal, id);
       if (served.ok() || served.status().code() != Code::kUnavailable || attempt == 3) {
@@ -515,9 +515,9 @@ Status SweepMediaOrphans(ApiContext& context) {
     return Status::Ok();
   }));
   // Only this installation's media is swept: the marker names the database
-  // that owns the directory. A node on a fresh or mistyped database had
-  // removed every video's media (and, after one upload of its own, a store
-  // of up to 17 directories got past the orphan-count guard below).
+  // that owns the directory. A node on a fresh or mistyped database would
+  // otherwise remove every video's media (and, after one upload of its own, a
+  // store of up to 17 directories would get past the orphan-count guard below).
   ASSIGN_OR_RETURN(std::string installation, storage::InstallationId(*context.db));
   ASSIGN_OR_RETURN(std::string owner, context.blobs->MarkerOwner());
   if (owner.empty()) {

@@ -74,9 +74,9 @@ Result<http::Response> ProcessVideo(ApiContext& context, http::Request& request)
     // The source is read, checked and planned under the team's lock, which a
     // re-upload's publication takes too: the child is made from the media it
     // was planned on, and once it exists the media can no longer be replaced.
-    // Read before the lock, a re-upload publishing in between had been
-    // accepted as well; the child described the old file, and was made from
-    // the new one (or failed on a range the API had accepted).
+    // Read before the lock, a re-upload publishing in between would be
+    // accepted as well; the child would describe the old file, and be made
+    // from the new one (or fail on a range the API accepted).
     RETURN_IF_ERROR(videos::LockTeam(session, principal.team_id));
     ASSIGN_OR_RETURN(source, videos::GetVideo(session, principal.team_id, source_id));
     ASSIGN_OR_RETURN(std::string parameters, PlanParameters(context, source, body));
@@ -88,8 +88,8 @@ Result<http::Response> ProcessVideo(ApiContext& context, http::Request& request)
     fresh.name = source.name;
     fresh.processing_parameters = std::move(parameters);
     // IN_PROGRESS at 0 % from the moment it is accepted, as ingestion is:
-    // INITIAL, which an original that was never sent keeps, had stayed until a
-    // worker took the job, and a client could not tell queued from not asked.
+    // INITIAL, which an original that was never sent keeps, would last until a
+    // worker takes the job, and a client could not tell queued from not asked.
     fresh.processing_status = std::string(videos::kStatusInProgress);
     ASSIGN_OR_RETURN(child, videos::InsertVideo(session, fresh, context.clock->NowMillis()));
     return jobs::Enqueue(session,

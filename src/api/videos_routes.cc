@@ -359,8 +359,8 @@ class VideosRoutes {
     if (!rows_deleted.ok() && storage::IsDiskFull(rows_deleted.status()) &&
         MediaSharesTheDatabasesDisk()) {
       // The database cannot write the deletion for a full disk that it
-      // shares with the media (SQLite's default layout): users could not
-      // free space through the API (audit 7). The media they asked to delete
+      // shares with the media (SQLite's default layout), and users must still
+      // be able to free space through the API: the media they asked to delete
       // goes first, to make the room; then the rows.
       ASSIGN_OR_RETURN(std::vector<std::string> ids,
                        InSession<std::vector<std::string>>(db(), [&](storage::Session& s) {
@@ -398,8 +398,8 @@ class VideosRoutes {
   inline static const std::vector<std::string> kProcessKinds = {std::string(jobs::kKindProcess)};
 
   // An IN_PROGRESS state whose job still waits for a worker says how many
-  // queued jobs go first (jobsAhead); it had read "0 %, ETA unknown" for as
-  // long as the queue took (audit 11: 97 s for the 50th of 50 jobs).
+  // queued jobs go first (jobsAhead); otherwise it would read
+  // "0 %, ETA unknown" for as long as the queue takes (97 s for the 50th of 50 jobs).
   Status AddJobsAhead(boost::json::object& state, const videos::Video& video,
                       const std::string& status, const std::vector<std::string>& kinds) {
     if (status != videos::kStatusInProgress) return Status::Ok();

@@ -34,7 +34,7 @@ Result<std::pair<Flags, Admin>> Open(const std::vector<FlagSpec>& own, int argc,
   specs.push_back({"help", "", "print this help", true});
   ASSIGN_OR_RETURN(Flags flags, Flags::Parse(specs, argc, argv, 3));
   if (flags.Has("help")) {
-    // Before the store is opened (it had said "unknown flag --help").
+    // Before the store is opened: the usage needs no database or media dir.
     std::printf("usage: vidmill %s %s %s[flags]\n%s", argv[1], argv[2], operands,
                 Flags::Usage(specs).c_str());
     std::exit(0);

@@ -84,8 +84,8 @@ std::vector<FlagSpec> ServeFlags() {
 int RunServe(int argc, char** argv) {
   // Request bodies of up to 1 MiB come and go by the thousand under load. A
   // fixed mmap threshold hands each large buffer back to the system when it is
-  // freed; glibc's adaptive one had raised itself past them, and a burst of
-  // bodies left over a gigabyte held after its connections closed.
+  // freed; glibc's adaptive one raises itself past them, and a burst of
+  // bodies would leave over a gigabyte held after its connections close.
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   std::vector<FlagSpec> specs = ServeFlags();
   Result<Flags> flags = Flags::Parse(specs, argc, argv, 2);
@@ -97,8 +97,8 @@ int RunServe(int argc, char** argv) {
     std::printf("usage: vidmill serve [flags]\n%s", Flags::Usage(specs).c_str());
     return 0;
   }
-  // Before anything is made on disk: a mistyped --listen had already made the
-  // store and printed the demo user's password.
+  // Before anything is made on disk: a mistyped --listen must not make the
+  // store or print the demo user's password.
   if (Status listen = http::CheckListenSyntax(flags->Get("listen")); !listen.ok()) {
     std::fprintf(stderr, "vidmill serve: %s\n", listen.message().c_str());
     return 2;
@@ -305,9 +305,9 @@ int RunServe(int argc, char** argv) {
   }
 
   // Expired leases are reaped here too, not only when a worker looks for
-  // work: a job whose node died read as running, its progress and ETA
-  // frozen, until some worker was free — a minute and more when every worker
-  // was busy (audit 13). The handlers are registered for their hooks only
+  // work: a job whose node died would read as running, its progress and ETA
+  // frozen, until some worker is free — a minute and more when every worker
+  // is busy. The handlers are registered for their hooks only
   // (the retry note in the video's state); this process runs no job.
   jobs::HandlerRegistry reap_hooks;
   jobs::RegisterJobHandlers(
@@ -325,7 +325,8 @@ int RunServe(int argc, char** argv) {
   });
 
   // The media sweep again while serving, not only at start-up: what a crash
-  // or a cancelled job left behind had stayed until the next restart.
+  // or a cancelled job leaves behind would otherwise stay until the next
+  // restart.
   PeriodicTask sweeper(std::chrono::seconds(*sweep_seconds), [&context] {
     if (Status swept = api::SweepMediaOrphans(context); !swept.ok()) {
       LogWarning("media sweep skipped: " + swept.ToString());

@@ -21,7 +21,7 @@ std::vector<FlagSpec> StoreFlags() {
 
 Result<StoreConfig> ResolveStore(const Flags& flags) {
   StoreConfig config;
-  // Before anything is made on disk: `mysql://…` had made the directories.
+  // Before anything is made on disk: `mysql://…` must not make the directories.
   RETURN_IF_ERROR(storage::CheckDatabaseUrlScheme(flags.Get("database")));
   config.data_dir = flags.Get("data-dir");
   std::error_code ec;
@@ -55,8 +55,8 @@ Result<std::unique_ptr<storage::Database>> OpenDatabaseWhenUp(const std::string&
     std::fprintf(stderr, "%s: %s; retrying in %d s\n", who.c_str(), db.status().message().c_str(),
                  static_cast<int>(pause.count()));
     // The pause listens for SIGTERM and SIGINT (blocked by the callers for
-    // their own sigwait): a node told to stop while it waits stops (it had
-    // kept waiting, then started and stopped once the database was back).
+    // their own sigwait): a node told to stop while it waits stops (rather
+    // than waiting on, then starting and stopping once the database is back).
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);

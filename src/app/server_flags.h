@@ -26,7 +26,8 @@ Result<StoreConfig> ResolveStore(const Flags& flags);
 // Opens the database at `url`, waiting for it while it is unavailable (a
 // database host that boots after the API and worker machines): it retries
 // every 1, 2, 4 … 10 s and says so on stderr as `who`; other errors (a bad
-// URL, refused credentials) return at once. The nodes had exited 1.
+// URL, refused credentials) return at once. Without the wait the nodes would
+// exit 1.
 // Cancelled when SIGTERM or SIGINT arrives meanwhile (the caller blocks
 // them).
 Result<std::unique_ptr<storage::Database>> OpenDatabaseWhenUp(const std::string& url,

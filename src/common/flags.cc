@@ -66,8 +66,9 @@ Result<Flags> Flags::Parse(const std::vector<FlagSpec>& specs, int argc, char** 
   }
   for (const FlagSpec& spec : specs) {
     if (flags.values_.count(spec.name)) continue;
-    // A switch (--help) is asked for on the command line only: VIDMILL_HELP,
-    // whatever its value, had turned a command into its help.
+    // A switch (--help) is asked for on the command line only: read from the
+    // environment, VIDMILL_HELP, whatever its value, would turn a command into
+    // its help.
     if (use_environment && !spec.is_switch) {
       if (const char* env = std::getenv(EnvName(spec.name).c_str()); env != nullptr) {
         flags.values_[spec.name] = env;

@@ -48,8 +48,8 @@ void LogCallback(void* avcl, int level, const char* fmt, va_list args) {
 }
 
 // libav's own INFO lines (libx264's closing statistics, "using cpu
-// capabilities", filter summaries) name no job and no time, and they filled
-// the serve log (audit 11): warnings and errors only, unless the environment
+// capabilities", filter summaries) name no job and no time, and they would
+// fill the serve log: warnings and errors only, unless the environment
 // variable VIDMILL_LIBAV_LOG names another level for troubleshooting.
 int LibavLogLevel() {
   const char* wanted = std::getenv("VIDMILL_LIBAV_LOG");

@@ -134,15 +134,15 @@ std::string ColourConversion(const ColourDescription& source, const ColourDescri
   std::string steps;
   if (output.rgb) {
     // RGB kept RGB (filters that work in YUV convert there and back): back to
-    // RGB by the pictures' own tags first, then tagged (tagging first had
-    // read limited-range YUV as full range: black came back 15).
+    // RGB by the pictures' own tags first, then tagged (tagging first would
+    // read limited-range YUV as full range: black would come back 15).
     return "format=pix_fmts=" + pixel_format + "," + Tags(output);
   }
   if (!same_matrix || source.range != output.range) {
     // The input range is the pictures' own tag: a resize before this step
     // may already have made full range limited (and says so); naming the
-    // source's range here had expanded it twice (10-bit full-range HD to SD
-    // came out desaturated).
+    // source's range here would expand it twice (10-bit full-range HD to SD
+    // would come out desaturated).
     steps = std::string("scale=in_color_matrix=") + MatrixName(source.matrix) +
             ":out_color_matrix=" + MatrixName(output.matrix) + ":out_range=tv" +
             (interlaced ? ":interl=1" : "");

@@ -38,7 +38,7 @@ std::string VideoEncoderName(const std::string& codec);
 
 // Gives `out` the display matrix (rotation) of `in`, where `in` has one:
 // phone video is stored landscape with a matrix that turns it upright, and
-// players turn it; without the matrix it came out sideways. Only MOV and MP4
+// players turn it; without the matrix it comes out sideways. Only MOV and MP4
 // carry it (their muxers write it; the others ignore it).
 Status CopyDisplayMatrix(const AVStream* in, AVStream* out);
 

@@ -231,8 +231,8 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
   } else {
     // Kept fields, at the source's rate: fps repeats whole frames over a gap
     // in the timestamps (a dropped-frame capture), so each field keeps its
-    // order and the pictures their sync; passed one after another, a 1 s gap
-    // had put the pictures 1 s ahead of the sound.
+    // order and the pictures their sync: passed one after another, the frames
+    // after a 1 s gap would be shown 1 s early, ahead of the sound.
     steps.push_back(Graph("fps=fps=" + RateString(spec.fps)));
   }
 
@@ -254,8 +254,8 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
   // 8. Interlace for output: weave, or swap the field order of kept fields.
   if (reinterlace) {
     // Woven in pairs: an odd last picture is paired with a copy of itself
-    // (tinterlace had dropped it, and the sound under it was cut to match);
-    // an even count's spare copy is cut with the pictures' end.
+    // (tinterlace alone drops it, and the sound under it would be cut to
+    // match); an even count's spare copy is cut with the pictures' end.
     steps.push_back(Graph("tpad=stop_mode=clone:stop=1"));
     steps.push_back(Graph(std::string("tinterlace=mode=") +
                           (spec.top_field_first ? "interleave_top" : "interleave_bottom")));
@@ -272,8 +272,8 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
                                            spec.pixel_format, spec.interlaced_output)));
   }
   // Interlaced output converts its chroma field by field (4:1:1 DV or 4:2:2
-  // to 4:2:0 had averaged the two fields' colours: red over blue came out
-  // purple in both).
+  // to 4:2:0 converted as one picture averages the two fields' colours: red
+  // over blue comes out purple in both).
   steps.push_back(Graph(std::string(spec.interlaced_output ? "scale=interl=1," : "") +
                         "format=pix_fmts=" + spec.pixel_format));
   return steps;

@@ -31,8 +31,8 @@ struct SamplingPlan {
   // A transport stream cut together (metadata timestamp_joins): its
   // timestamps do not say where a window is, so the windows go by frame
   // index, nothing is sought, and the later parts' timestamps are moved on
-  // (TimestampJoiner). Its thumbnails and quality had come from the first
-  // part only.
+  // (TimestampJoiner), so its thumbnails and quality come from every part,
+  // not the first only.
   bool timestamps_joined = false;
 };
 

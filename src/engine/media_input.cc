@@ -288,7 +288,8 @@ Result<std::unique_ptr<MediaInput>> MediaInput::Open(const std::string& path,
   // The main video stream: the largest picture that is not cover art, and
   // not a still picture (an image codec, or one frame) while a moving one is
   // there: a poster JPEG muxed as an ordinary Matroska track, larger than the
-  // video, had been taken for it (one frame and the sound came out).
+  // video, would otherwise be taken for it (only one frame and the sound
+  // would come out).
   int64_t best_area = -1;
   bool best_moving = false;
   for (unsigned stream_idx = 0; stream_idx < input->format_->nb_streams; ++stream_idx) {
@@ -420,8 +421,8 @@ Status MediaInput::Rewind() {
   AvLogCapture capture;
   // By libavformat's default stream; when that is not the video (a poster
   // picture track before it), by the video's own timestamps: by the poster's,
-  // Matroska had landed past the video's first packets (two of a hundred
-  // went uncounted).
+  // Matroska lands past the video's first packets (two of a hundred would go
+  // uncounted).
   int ret = 0;
   if (av_find_default_stream_index(format_.get()) == video_stream_index_) {
     ret = avformat_seek_file(format_.get(), -1, INT64_MIN, 0, 0, 0);

@@ -71,7 +71,7 @@ bool IsAllowedDemuxer(std::string_view demuxer_name);
 
 // MPEG transport streams cut together (two .mts files joined with cat, a
 // recorder's segments) start their clock again at each join: the second
-// part's timestamps run backwards, and its pictures were dropped as
+// part's timestamps run backwards, and its pictures would be dropped as
 // duplicates. Where the format says its timestamps may jump
 // (AVFMT_TS_DISCONT), a stream going back more than 0.1 s, or any leap
 // forward of more than 10 s, is taken as a join: the timestamps of every

@@ -67,7 +67,8 @@ std::optional<StreamCount> CountFromIndex(MediaInput& input) {
   count.exact = true;
   // Frames an edit list hides (an MP4 trimmed without re-encoding keeps them
   // back to the keyframe before its start) are stored but never shown: they
-  // are not counted (50 had been reported for 35 shown).
+  // are not counted (counting them, an MP4 would report 50 frames for 35
+  // shown).
   for (int entry_idx = 0; entry_idx < entries; ++entry_idx) {
     const AVIndexEntry* entry = avformat_index_get_entry(stream, entry_idx);
     if (entry->flags & AVINDEX_DISCARD_FRAME) continue;
@@ -254,7 +255,7 @@ boost::json::object VideoMetadata::ToJson() const {
   boost::json::object scanning;
   scanning["metadata"] = scanning_metadata.ToJson();
   // null without the deep analysis (light ingestion), so the document keeps
-  // the reference's shape (the key had been left out).
+  // the reference's shape (the key is there either way).
   scanning["heuristics"] =
       scanning_heuristics ? boost::json::value(scanning_heuristics->ToJson()) : nullptr;
   out["scanning"] = std::move(scanning);
@@ -356,7 +357,7 @@ Result<VideoMetadata> ProbeMetadata(MediaInput& input, const ProbeOptions& optio
   meta.scanning_metadata = *scanning;
   if (std::string_view(format->iformat->name) == "matroska,webm" && count->seconds > 0) {
     // Matroska's avg_frame_rate is its default frame duration, whatever the
-    // frames do: a variable-rate WebM of 35 frames over 2 s said 25. Its
+    // frames do: a variable-rate WebM of 35 frames over 2 s says 25. Its
     // packets are its frames, so the count over their span is the average.
     const double measured = count->frames / count->seconds;
     if (std::fabs(measured - meta.average_framerate) > 0.02 * measured) {

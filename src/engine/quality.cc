@@ -310,7 +310,7 @@ Result<FrameQuality> QualityAnalyzer::Measure(const AVFrame* frame, bool top_fie
 
   // Widths follow the frame's storage aspect, also for a field: a field of
   // 720x576 is the 720x576 picture at half the lines, not a 2.5:1 picture
-  // (scaled to 900x360 it was enlarged both ways and read as blurred).
+  // (scaled to 900x360 it would be enlarged both ways and read as blurred).
   const int detail_width = EvenWidthFor(frame->width, frame->height, kDetailHeight);
   RETURN_IF_ERROR(Convert(to_gray_small_[top_field], frame, top_field, AV_PIX_FMT_GRAY8,
                           detail_width, kDetailHeight, 1, gray_small_));

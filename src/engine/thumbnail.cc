@@ -110,8 +110,8 @@ Status WriteJpegThumbnail(const AVFrame* frame, bool top_field_only, const std::
   // Scaled to RGB with the source's own matrix and range, then to full-range
   // BT.601 YUV, which is what JPEG readers assume. (A single YUV → YUV pass
   // changes neither matrix nor, at the same size, range: small sources' and
-  // HD thumbnails came out with limited-range levels or BT.709 colours in
-  // a full-range BT.601 file.)
+  // HD thumbnails would come out with limited-range levels or BT.709 colours
+  // in a full-range BT.601 file.)
   SwsContextPtr to_rgb(sws_getContext(
       frame->width, source_height, static_cast<AVPixelFormat>(frame->format), width, height,
       AV_PIX_FMT_RGB24, SWS_BICUBIC | SWS_ACCURATE_RND, nullptr, nullptr, nullptr));

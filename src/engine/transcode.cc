@@ -124,7 +124,7 @@ class Pipeline {
       // Until that picture is decoded the audio waits (StartAudioAtTheFirstPicture).
       audio_origin_fallback_ = spec_.has_range ? range_start_ : video_start;
       // Every audio stream becomes one of the output's (8 mono tracks of a
-      // broadcast MXF stay 8; only the first was kept).
+      // broadcast MXF stay 8, not just the first).
       for (int index : input_->audio_stream_indices()) {
         RETURN_IF_ERROR(SetUpAudio(index, limits));
       }
@@ -132,7 +132,8 @@ class Pipeline {
     const bool audio = !audio_.empty();
     RETURN_IF_ERROR(SetUpOutput(output_path));
     // Progress: against the range, else the pictures' length where known
-    // (a Matroska file whose sound ran on had stopped at 75 %, then ended).
+    // (against the file's, a Matroska file whose sound runs on would stop at
+    // 75 %, then end).
     expected_seconds_ = std::max(0.001, !spec_.has_range && spec_.source_video_seconds > 0
                                             ? spec_.source_video_seconds
                                         : spec_.clip_seconds > 0 ? spec_.clip_seconds
@@ -180,7 +181,7 @@ class Pipeline {
 
   // Adds the lane of audio stream `stream_index`, unless its decoder refuses
   // it (a damaged configuration): that stream is left out, so one bad track
-  // does not make the video impossible to process (every job had failed).
+  // does not make the video impossible to process (every job would fail).
   Status SetUpAudio(int stream_index, const MediaLimits& limits) {
     AVStream* input = input_->format()->streams[stream_index];
     Result<CodecContextPtr> decoder = OpenDecoder(input, limits, 1);
@@ -204,7 +205,7 @@ class Pipeline {
     // A range's sound is cut at its start only: its last picture may run up
     // to a frame past the range's end (when the first falls after its start),
     // and the sound goes on under it; WriteAudio cuts it at the pictures' end
-    // (cut at the range's end, the last 10-20 ms had been silence).
+    // (cut at the range's end, the last 10-20 ms would be silence).
     if (spec_.has_range) {
       lane.trim = "atrim=start=" + Seconds(range_start_) + ",";
     }
@@ -245,8 +246,8 @@ class Pipeline {
   }
 
   // The first decoded picture the output shows (NoteVideoOrigin) fixes the
-  // audio's origin. Taking the range's start instead had put the video up to
-  // a picture early against the audio when the range began between two.
+  // audio's origin. Taking the range's start instead would put the video up
+  // to a picture early against the audio when the range begins between two.
   Status StartAudioAtTheFirstPicture() {
     if (audio_started_ || audio_.empty() || !video_origin_set_) return Status::Ok();
     return StartAudio(video_origin_);
@@ -428,7 +429,7 @@ class Pipeline {
     RETURN_IF_ERROR(Decode(video_decoder_.get(), nullptr, frame.get(), nullptr));
     if (pictures_end_ > 0) {
       // The converters fill to where the last picture ends, not one period
-      // past its start (a last picture of one second had lost its sound).
+      // past its start (a last picture of one second would lose its sound).
       video_chain_->SetInputEnd(
           std::llround(pictures_end_ / av_q2d(input_->video_stream()->time_base)));
     }
@@ -492,9 +493,9 @@ class Pipeline {
   // A video frame without a timestamp (raw elementary streams have none; an
   // MPEG program stream's last frames may lack one) follows on from the frame
   // before by its duration, or by one frame period: the filters time every
-  // frame (deint's field times, fps), and a missing one had made deint's
-  // field-rate output jump to a time without end (the job never finished) and
-  // fps drop the frames of a raw stream.
+  // frame (deint's field times, fps), and a missing one would make deint's
+  // field-rate output jump to a time without end (the job would never finish)
+  // and fps drop the frames of a raw stream.
   void StampVideo(AVFrame* frame) {
     const AVStream* stream = input_->video_stream();
     if (frame->pts == AV_NOPTS_VALUE) {
@@ -512,7 +513,7 @@ class Pipeline {
     if (video_origin_set_) return;
     // As trim decides: its start rounded to the stream's time base, to the
     // nearest tick. MXF counts in whole frames, so a start in a frame's first
-    // half keeps that frame; compared in exact seconds, the sound had started
+    // half keeps that frame; compared in exact seconds, the sound would start
     // a frame after the pictures.
     if (spec_.has_range && frame->pts < RangeTick(range_start_)) return;
     video_origin_ = frame->pts * av_q2d(input_->video_stream()->time_base);
@@ -522,7 +523,7 @@ class Pipeline {
   // The output holds no more than the pictures it shows last: the rate
   // converters' end padding (filter_graph.cc) is cut where the last of them
   // ends, which only the decoded pictures tell. A stream or file duration can
-  // end at the last picture's start (a variable-rate MP4 had lost its last
+  // end at the last picture's start (a variable-rate MP4 would lose its last
   // 40 ms), run on with the sound (Matroska), and a range's length counts
   // from its start, not from its first picture (one held frame too many).
   // A picture lasts what its packet says as far as the file's recorded end
@@ -530,8 +531,8 @@ class Pipeline {
   // interval from the picture before where that is shorter (a rate guessed
   // too high must not shorten the end, one guessed too low not stretch it).
   // Muxers record a last sample of one tick (FFmpeg's variable-rate MP4
-  // without B-frames), which had cut the last picture short; a Matroska
-  // default duration may be anything (0.5 s had held the last picture two
+  // without B-frames), which would cut the last picture short; a Matroska
+  // default duration may be anything (0.5 s would hold the last picture two
   // frames longer), but not past the file's end. Counted as trim counts, a
   // picture that starts before the end is kept; an end past a frame
   // boundary by less than a millisecond (the rounding of timestamps to their
@@ -643,11 +644,11 @@ class Pipeline {
   }
 
   // Every track lasts exactly as long as the pictures (mezzanine deliveries
-  // want them equal; a whole file's longer sound had run on under no picture
-  // in mov, a range's stopped short, and one cut to the range's length ran a
-  // second past a range's last picture): audio is written only as far as the
-  // pictures written so far reach; at the end (`last`), the rest is cut there
-  // and silence fills what is missing.
+  // want them equal; otherwise a whole file's longer sound would run on under
+  // no picture in mov, a range's would stop short, and one cut to the range's
+  // length would run a second past a range's last picture): audio is written
+  // only as far as the pictures written so far reach; at the end (`last`),
+  // the rest is cut there and silence fills what is missing.
   Status WriteAudio(AudioLane& lane, bool last) {
     const int64_t rate = lane.encoder->sample_rate;
     const int64_t video_samples =
@@ -725,8 +726,9 @@ class Pipeline {
       ret = av_interleaved_write_frame(output_.get(), packet.get());
       if (ret < 0) return AvStatus(ret, "writing the output file");
       // Progress counts pictures coded, not pictures handed to the encoder:
-      // x264 holds dozens back (its look-ahead), and at 1080p the last of
-      // them had taken 8 s at "99 %, 0 s left".
+      // x264 holds dozens back (its look-ahead), and at 1080p coding the last
+      // of them takes 8 s: counted when handed over, the progress would read
+      // "99 %, 0 s left" all that time.
       if (stream_index == video_stream_) {
         ReportProgress(static_cast<double>(++video_packets_) / av_q2d(output_rate_));
       }
@@ -777,7 +779,7 @@ class Pipeline {
 };
 
 // FFmpeg 5.1's MXF muxer writes a DNxHR stream's display aspect as its
-// frame's, width:height, whatever the pixel shape (16:9 PAL at 720x576 came
+// frame's, width:height, whatever the pixel shape (16:9 PAL at 720x576 comes
 // out 5:4, shown about 30 % too narrow; DNxHD's fixed HD frames are 16:9 and
 // other codecs' aspect is read from their headers). The descriptor's
 // AspectRatio item (local tag 0x320E, length 8: numerator and denominator as

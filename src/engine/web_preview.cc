@@ -283,8 +283,8 @@ Status PreviewWriter::Write(Lane& lane) {
     }
     encoded_->stream_index = lane.output->index;
     // libx264 (before FFmpeg 6) leaves packet durations at 0, and the MP4
-    // muxer then gives the last sample no duration: the preview ended one frame
-    // early, and a one-frame video's preview lasted 0 s.
+    // muxer then gives the last sample no duration: the preview would end one
+    // frame early, and a one-frame video's preview would last 0 s.
     if (encoded_->duration <= 0 && &lane == &video_ && lane.frame_rate.num > 0 &&
         lane.frame_rate.den > 0) {
       encoded_->duration =
@@ -437,8 +437,8 @@ Status PreviewWriter::Run(const std::string& path, const std::function<void(doub
 
   ASSIGN_OR_RETURN(PacketPtr packet, NewPacket());
   int64_t packet_count = 0;
-  // Transport streams cut together: the parts follow one another (the
-  // second half of a cat-joined recording had been left out of the preview).
+  // Transport streams cut together: the parts follow one another, so the
+  // second half of a cat-joined recording is in the preview too.
   TimestampJoiner joiner(input_.format());
   while (true) {
     bool eof = false;

@@ -86,7 +86,7 @@ int CompensatedWeight(int64_t compensated, int64_t spatial) {
 
 // The block-matching error (and the look-back, and the spatial rule's verdict
 // on the kept lines) is taken on every 2nd pixel of every kept line. Against
-// every other kept line, as before 2026-11-30, the 5 training photos' 576
+// every 2nd pixel of every other kept line, the 5 training photos' 576
 // clips gain 0.31 dB on the mean (41.42 → 41.73), and 24 more training
 // photographs (bench/quality/run.sh's train_more) 0.46 (44.12 → 44.58; the
 // margin over bwdif rises on every one of them).
@@ -492,8 +492,8 @@ void Deinterlacer::EmitCurrent(std::vector<OwnedFrame>* out) {
   // first field's own reconstruction), and the first is not revisited from
   // it. On three training photos at 576, one frame of a pan / of a still
   // photo, both pictures: 31.3–41.1 / 49.6–58.9 dB (yadif 30.0–37.5 /
-  // 50.0–59.0). Before, every sample took the woven value: a still photo
-  // came out perfect, a pan combed wherever it moved (15.6–25.7 dB).
+  // 50.0–59.0). With the woven value for every sample, a still photo would
+  // come out perfect, but a pan comb wherever it moves (15.6–25.7 dB).
   const bool lone = revisit_first && last_frame_;
   std::vector<OwnedFrame> results;
   results.reserve(fields);

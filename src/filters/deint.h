@@ -48,12 +48,12 @@
 // motion-adaptive limits around their mean are dropped: its spatial variants
 // are the cubic and edge-directed predictions themselves ("free") and their
 // blend. At one line per field, where every field samples the same picture
-// lines and no field holds the missing ones, the limits had flattened the
+// lines and no field holds the missing ones, the limits would flatten the
 // cubic to nearly a linear interpolation. The blend and the free predictions
 // gained 0.41 dB on the mean of the 37 training clips, none lost
 // (docs/filters.md, deint step 9).
-// Before this choice the smooth and graphic training photos (IceCold, Grey,
-// ColorfulCups) lost 4–9 dB to yadif (cubic jaggies on shallow edges,
+// Without this choice the smooth and graphic training photos (IceCold, Grey,
+// ColorfulCups) lose 4–9 dB to yadif (cubic jaggies on shallow edges,
 // compensated lines copying reconstructions); with it every training photo
 // beats the best stock filter (bench/quality).
 // The stream's ends: the missing frame beyond them is a copy of the current

@@ -49,7 +49,7 @@ struct Image {
   // The samples are left as they were: every user overwrites all of them.
   // The storage only grows: the workspace's images go from luma to chroma
   // size and back every picture, and growing a vector again zeroes its new
-  // part (18 MB a 576p picture, a tenth of denoise's time, before this).
+  // part (18 MB a 576p picture, a tenth of denoise's time).
   void Resize(int w, int h) {
     width = w;
     height = h;
@@ -1454,8 +1454,9 @@ Status Denoiser::Push(const FrameView& in, int64_t pts) {
   p->half.Resize((width + 1) / 2, (height + 1) / 2);
   // Each thread converts its half of every plane's rows and smooths its
   // luma rows across; then each smooths down and halves its half of the
-  // half-size rows (the luma rows they need). Before, one thread had made
-  // the luma and the other the chroma, which is a third of the work.
+  // half-size rows (the luma rows they need). Split by plane instead, one
+  // thread would make the luma and the other only the chroma, a third of the
+  // work.
   RunInHalves(height, true, [&](int begin, int end) {
     ToImageRows(in.planes[0], begin, end, &p->planes[0]);
     SmoothAcross(p->planes[0], begin, end, &across);
@@ -1697,7 +1698,7 @@ void WritePlane(const Image& result, float max_value, const PlaneView& dst) {
 // narrows `used` and picks the neighbour the noise model comes from). A
 // neighbour from another shot matches far worse than the nearest one of the
 // same shot: it is left out, and the noise model comes from the better of
-// the two nearest. Taken for noise, the other shot's difference had made the
+// the two nearest. Taken for noise, the other shot's difference would make the
 // fusion blend that shot in (the first picture after a cut, 25 dB against 28
 // for the noisy input). A picture that matches neither nearest neighbour (a
 // flash, a one-picture shot) — its best match far worse than the previous
@@ -1706,7 +1707,7 @@ void WritePlane(const Image& result, float max_value, const PlaneView& dst) {
 // keeps the previous picture's noise model. The detail level tells a flash
 // under heavy noise, where the other shot's difference adds little to the
 // noise's (σ = 10: 3.3 × the previous level, σ = 20: 1.7 ×; detail 1.6 × and
-// 1.3 ×; taken for noise, it had blended the shots to 6 dB below the noisy
+// 1.3 ×; taken for noise, it would blend the shots to 6 dB below the noisy
 // input), and flicker does not move it (steady pictures: within 2 %). Four
 // pictures, because the levels of coded video swing with the picture type.
 void ChooseNeighbours(const Image& center, const std::vector<Image>& aligned,

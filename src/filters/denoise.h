@@ -15,7 +15,7 @@
 //     neighbours are moved along their vectors with six separable taps, a
 //     blend of Lanczos-3 and Catmull-Rom set by the noise level: Lanczos
 //     where the noise is weak (σ ≤ 6), since Catmull-Rom's blur of the
-//     neighbours was taken for noise and smoothed clean video; Catmull-Rom
+//     neighbours is taken for noise and smooths clean video; Catmull-Rom
 //     where it is strong (σ ≥ 14), since its blur also smooths the
 //     neighbours' noise. Chroma follows luma's vectors.
 //  2. Noise model, per plane and picture, from the difference between the

@@ -33,7 +33,7 @@ void ToFloat(const PlaneView& plane, float* out, ptrdiff_t out_stride) {
 }
 
 // Writes floats in 8-bit code units into a plane: rounded, clamped; the two
-// halves of the rows on two threads (at 2560 × 1440 on one thread it was 8 %
+// halves of the rows on two threads (at 2560 × 1440 on one thread it is 8 %
 // of pabsr1 2×'s CPU time, all of it wall time).
 void FromFloat(const float* in, ptrdiff_t in_stride, const PlaneView& plane) {
   const int max_value = (1 << plane.bit_depth) - 1;

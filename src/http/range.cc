@@ -179,7 +179,7 @@ Response FileResponse(const Request& request, const FileRepresentation& rep,
       rep.content_type.empty() ? std::string("application/octet-stream") : rep.content_type;
 
   // RFC 9110 §13.2.2's order: If-Match, then If-None-Match, else
-  // If-Modified-Since (the first two had been the only ones read).
+  // If-Modified-Since (each one is read, not only the first two).
   if (std::optional<std::string> im = request.headers.Get("If-Match");
       im && !IfMatchMatches(*im, rep.etag)) {
     Response failed = ErrorResponse(
@@ -203,8 +203,8 @@ Response FileResponse(const Request& request, const FileRepresentation& rep,
   }
 
   // Range is defined for GET only (RFC 9110 §14.2): a HEAD ignores it and
-  // gives the whole file's headers (it had answered 206 with the range's
-  // length, which a client probing the size read as the file's).
+  // gives the whole file's headers (a 206 with the range's length would be
+  // read as the file's by a client probing the size).
   std::optional<std::string> range_header =
       head ? std::nullopt : request.headers.Get("Range");
   if (range_header) {

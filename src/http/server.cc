@@ -214,12 +214,12 @@ class Deadline {
 
 // The idle timeout of a streamed body: cancels the pending read on `stream`
 // once fewer than kMinProgressBytes have arrived for `timeout` (silence, or a
-// drip of a byte every few seconds that had held an upload slot for ever: at
+// drip of a byte every few seconds that would hold an upload slot for ever: at
 // the default 30 s that asks for about 0.5 KiB/s). One timer serves the whole body —
 // it wakes every quarter of the timeout and compares with the time of the last
 // read — because arming and cancelling a timer around every 64 KiB read (as
 // Deadline does) costs a posted completion and a thread wake-up per read,
-// which was a tenth of an upload's CPU. So a stalled body is refused between
+// which is a tenth of an upload's CPU. So a stalled body is refused between
 // 1 and 1.25 timeouts after its last byte. Lives on the session's strand.
 class IdleWatchdog {
  public:
@@ -364,9 +364,9 @@ class Server::Impl {
       if (ec) {
         if (stopping_ || ec == asio::error::operation_aborted) break;
         // Out of file descriptors (or another fault that a retry at once
-        // meets again): the loop had spun at full CPU and logged ~1 GB in
-        // 16 s. It now waits 100 ms before the next accept, and logs once a
-        // second; open connections keep being served meanwhile.
+        // meets again): retrying at once, the loop would spin at full CPU and
+        // log ~1 GB in 16 s. So it waits 100 ms before the next accept, and
+        // logs once a second; open connections keep being served meanwhile.
         const auto now = std::chrono::steady_clock::now();
         if (now - last_accept_warning_ >= std::chrono::seconds(1)) {
           LogWarning("accept failed: " + ec.message() + " (retrying every 100 ms)");
@@ -422,8 +422,8 @@ class Server::Impl {
     static const std::string kBody =
         "{\"exception\":\"ServiceUnavailableException\",\"errorMessage\":\"too many "
         "connections from this address; close some and retry\"}";
-    // With the headers every answer carries (it had none: a client quoting
-    // its request id to support had nothing to quote).
+    // With the headers every answer carries, the request id among them: a
+    // client reporting this refusal to support needs one to quote.
     const std::string answer =
         "HTTP/1.1 503 Service Unavailable\r\nServer: vidmill\r\nX-Request-Id: " + NewRequestId() +
         "\r\nRetry-After: 1\r\nConnection: close\r\nContent-Type: application/json\r\n"
@@ -580,8 +580,8 @@ class Server::Impl {
         request.headers.Add(std::string(field.name_string()), std::string(field.value()));
       }
       // The absolute form ("GET http://host/path"), which a server must take
-      // (RFC 9112 §3.2.2): its authority stands for the Host field, its path
-      // for the target. It had been a 400.
+      // (RFC 9112 §3.2.2), not refuse with a 400: its authority stands for the
+      // Host field, its path for the target.
       if (std::optional<std::string> authority = TakeAbsoluteForm(request.target)) {
         request.headers.Set("Host", *authority);
       }
@@ -753,9 +753,9 @@ class Server::Impl {
   }
 
   // Bytes of buffered bodies being received, against the node's budget and
-  // the client's share of it; given back when the request is answered. A
-  // client alone had been able to take the whole budget (64 idle bodies of
-  // 1 MiB) and every other caller's JSON request got 503.
+  // the client's share of it; given back when the request is answered.
+  // Without the share, a client alone could take the whole budget (64 idle
+  // bodies of 1 MiB) and every other caller's JSON request would get 503.
   class BodyReservation {
    public:
     explicit BodyReservation(ClientTally& tally) : tally_(tally) {}
@@ -1021,7 +1021,7 @@ Result<asio::ip::tcp::endpoint> ResolveListen(std::string_view listen) {
   if (colon == std::string_view::npos) {
     return Status::InvalidArgument("--listen must be HOST:PORT, got '" + std::string(listen) + "'");
   }
-  // The port in full: "8o80" had listened on a port of the system's choice.
+  // The port in full: "8o80" must be refused, not listen on a port of the system's choice.
   const std::string port_text(listen.substr(colon + 1));
   int port = -1;
   auto [end, parsed] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);

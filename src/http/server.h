@@ -41,8 +41,8 @@ struct ServerOptions {
   // What all buffered bodies being received at once may hold (each counts its
   // Content-Length, a chunked one the limit above), and what one client's
   // may (an IPv4 address, an IPv6 /64). A request that would pass either is
-  // a 503 with Retry-After, its body unread: thousands of connections each
-  // sending 1 MiB had held gigabytes.
+  // a 503 with Retry-After, its body unread: otherwise thousands of
+  // connections each sending 1 MiB would hold gigabytes.
   size_t buffered_bodies_budget_bytes = 256 << 20;
   size_t buffered_bodies_per_client_bytes = 8 << 20;
   // Asked (on the handler pool) before a buffered route reads a body over
@@ -60,8 +60,9 @@ struct ServerOptions {
   int shutdown_grace_seconds = 30;       // in-flight requests get this long on Stop
   bool access_log = true;
   // Open connections one client address may hold (0: no limit); more are
-  // answered 503 and closed at once. Trusted proxies are not limited. One
-  // client had taken every file descriptor, and nobody else got an answer.
+  // answered 503 and closed at once. Trusted proxies are not limited. Without
+  // the limit one client could take every file descriptor, and nobody else
+  // would get an answer.
   int max_connections_per_client = 256;
   // Peers whose forwarding header names the client (Request::remote_address);
   // empty: the header is ignored.

@@ -70,9 +70,9 @@ Status JobContext::Complete(const SessionFn& fn) {
   // job would run again). Retrying is safe, the write being fenced: an
   // expired lease is still this attempt's until a reaper takes the job, and
   // reapers that saw the outage wait a lease after it, so while the database
-  // is away the completion is retried until it lands (it had given up after
-  // one lease, and an outage longer than that had cost a finished job its
-  // attempt). Any other fault of the installation (the media store gone at
+  // is away the completion is retried until it lands (giving up after one
+  // lease, an outage longer than that would cost a finished job its attempt).
+  // Any other fault of the installation (the media store gone at
   // publishing) is retried for one lease, then ends the attempt, which is
   // retried with a note. The retries end too when the attempt must stop (its
   // lease lost, its time limit, shutdown).

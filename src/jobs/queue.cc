@@ -136,8 +136,8 @@ Queue::Queue(storage::Database& db, const Clock& clock, QueueOptions options)
   // A process that has just started cannot know whether the database was
   // away until now (it may have waited for it itself), so it reaps nothing
   // for its first lease duration either: a worker started during an outage
-  // had reaped, the moment the database came back, jobs whose healthy
-  // workers were about to renew their leases (audit 15).
+  // would otherwise reap, the moment the database comes back, jobs whose
+  // healthy workers are about to renew their leases.
   reap_not_before_ = clock_.NowMillis() + options_.lease_duration.count();
 }
 
@@ -379,8 +379,8 @@ Status Queue::Release(const Lease& lease) {
                                  {now, lease.job_id})
                         .status());
     if (!retry_hook_) return Status::Ok();
-    // The video had kept the stopped attempt's progress and ETA next to
-    // jobsAhead (audit 12).
+    // The retry hook updates the video's state too: otherwise it would keep
+    // the stopped attempt's progress and ETA next to jobsAhead.
     ASSIGN_OR_RETURN(Job job, LoadJob(session, lease.job_id));
     return retry_hook_(session, job,
                        "the worker running it was stopped; it runs again from the start on the "

@@ -34,7 +34,7 @@
 //   cannot know what came before): after an outage every running job's lease has
 //   run out, and their workers get that long to renew them, so an outage
 //   longer than the lease does not cost each running job an attempt (three
-//   such outages had failed a healthy job). The reaped job goes back to
+//   such outages would fail a healthy job). The reaped job goes back to
 //   'queued' with an exponential backoff plus
 //   jitter, or to 'failed' after its last attempt ("gave up after 3 attempts:
 //   …"). The attempt it used was counted when it was claimed.

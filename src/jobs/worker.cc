@@ -224,8 +224,8 @@ void Worker::RunClaimed(Job job) {
   fs::remove_all(temp_dir, ec);
   EndAttempt(context, result);
   // A job's frames, codec and filter buffers are freed now, but glibc keeps
-  // freed pages in its arenas, and an idle worker held 240–320 MB after its
-  // jobs (audit 11; a fresh one holds 42 MB). Handing them back takes a part:
+  // freed pages in its arenas, and an idle worker would hold 240–320 MB after
+  // its jobs (a fresh one holds 42 MB). Handing them back takes a part:
   // after two 1080p ProRes jobs 127 MB instead of 148 MB (the rest is not
   // free memory: codec tables, thread stacks, filter state).
   malloc_trim(0);

@@ -45,8 +45,9 @@ struct WorkerOptions {
   // At start and then every temp_sweep_interval, job temp dirs under
   // temp_root untouched for this long are removed (a running job's dir is
   // touched at every heartbeat; the rest were left by crashed workers, on this
-  // machine or another sharing the media dir). Only at start, they had stayed
-  // for good behind a job that was not claimed again (cancelled, failed).
+  // machine or another sharing the media dir). Swept only at start, they
+  // would stay for good behind a job that is not claimed again (cancelled,
+  // failed).
   std::chrono::seconds temp_max_age{3600};
   std::chrono::milliseconds temp_sweep_interval{3'600'000};
   TimeLimitPolicy time_limits;

@@ -67,8 +67,8 @@ Status ErrnoStatus(std::string_view what, const std::string& path, int err) {
     case ENFILE:
     case ENOMEM:
     // Storage that refuses writes (remounted read-only, permissions changed)
-    // is a fault of the installation, not of the request: 503, and jobs wait
-    // it out (it had been a 500).
+    // is a fault of the installation, not of the request: 503, not 500, and
+    // jobs wait it out.
     case EROFS:
     case EACCES:
     case EPERM:
@@ -707,9 +707,9 @@ class FileBlobStore final : public BlobStore {
       return Status::InvalidArgument("invalid video id for the blob store");
     }
     std::string dir = root_ + "/" + std::string(video_id);
-    // Entry by entry, a vanished one being no error: remove_all gave up at a
-    // file that went while the directory was emptied (an upload to the
-    // deleted video dropping its temporary file) and left the rest, once a
+    // Entry by entry, a vanished one being no error: remove_all gives up at a
+    // file that goes while the directory is emptied (an upload to the
+    // deleted video dropping its temporary file) and leaves the rest, up to a
     // whole original, for the hourly sweep.
     for (int attempt = 0; attempt < 10; ++attempt) {
       std::error_code error;

@@ -203,8 +203,9 @@ class BlobStore {
   virtual Status Adopt(bool database_has_media) = 0;
 
   // The installation the store belongs to, as its marker names it ("" when it
-  // names none: made before ids were recorded), and naming it. The media
-  // sweep runs only for the installation the marker names (SweepMediaOrphans).
+  // names none: made by an older Vidmill, which recorded no id), and naming
+  // it. The media sweep runs only for the installation the marker names
+  // (SweepMediaOrphans).
   virtual Result<std::string> MarkerOwner() = 0;
   virtual Status SetMarkerOwner(const std::string& installation_id) = 0;
   // The ids of the video directories the store holds.

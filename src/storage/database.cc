@@ -58,8 +58,9 @@ Status CheckDatabaseUrlScheme(const std::string& url) {
   if (scheme == std::string::npos || url.find('/') < scheme) return Status::Ok();  // a path
   const std::string name = url.substr(0, scheme);
   if (name == "postgresql" || name == "postgres" || name == "sqlite") return Status::Ok();
-  // Another scheme (mysql://…) is not a file name: it had been opened as a
-  // SQLite path relative to the working directory, or waited on for ever.
+  // Another scheme (mysql://…) is not a file name: taken for one, it would be
+  // opened as a SQLite path relative to the working directory, or waited on
+  // for ever.
   return Status::InvalidArgument("invalid database URL: the scheme '" + name +
                                  "' is not supported; use postgresql://…, sqlite://PATH or a "
                                  "file path");

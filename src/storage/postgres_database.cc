@@ -153,9 +153,9 @@ constexpr Oid kNumericOid = 1700;
 constexpr int kDefaultPoolSize = 8;
 // How long a statement may wait for the server's answer by default (the
 // URL's answer_timeout, in seconds, overrides it). A server that stops
-// answering without closing the connection (frozen, its host stalled) had
-// held the caller — an API thread, a worker's heartbeat — until it woke up
-// (144 s in a test), and a node could not even stop. Past this the
+// answering without closing the connection (frozen, its host stalled) would
+// otherwise hold the caller — an API thread, a worker's heartbeat — until it
+// wakes up (144 s in a test), and a node could not even stop. Past this the
 // connection is dropped as lost: 503 for requests, a retry for jobs.
 constexpr std::chrono::seconds kDefaultAnswerTimeout{30};
 constexpr int kMaxPreparedPerConnection = 512;

@@ -94,9 +94,9 @@ std::string ProcessedFileName(std::string_view original_file_name, std::string_v
 // For a job whose completion was refused (kCancelled) after it had published
 // files for `video_id`: when the video's row is gone (deleted while the job
 // published: the DELETE removed the directory, then the job made it again),
-// its media directory is removed. Nothing is done while the row exists. (A
-// processed file of 58 MB had stayed behind in 4 of 10 such deletes, until
-// a restart's sweep.)
+// its media directory is removed. Nothing is done while the row exists.
+// (Without this, a processed file of 58 MB would stay behind in 4 of 10 such
+// deletes, until a restart's sweep.)
 Status RemoveMediaOfDeletedVideo(storage::Database& db, storage::BlobStore& blobs,
                                  const std::string& video_id);
 

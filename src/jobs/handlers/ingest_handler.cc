@@ -79,9 +79,9 @@ Status IngestHandler::Run(JobContext& context) {
   // The files are read, hashed and synced now, and moved into place inside
   // the completion's transaction, which is fenced on this attempt's lease: a
   // worker that lost the job (a newer upload superseded it, its lease ran
-  // out while it stalled) never gets there. Renamed before, a stalled
-  // worker's thumbnails and web preview had replaced those of the newer
-  // upload, which then showed another clip (audit 13).
+  // out while it stalled) never gets there. Renamed earlier, a stalled
+  // worker's thumbnails and web preview would replace those of the newer
+  // upload, which would then show another clip.
   struct Prepared {
     std::string name;
     std::string path;
