@@ -127,6 +127,18 @@ ColourDescription OutputColour(const ColourDescription& source, int width, int h
   return output;
 }
 
+std::string YuvConversionOptions(const ColourDescription& source, const ColourDescription& output) {
+  if (source.rgb || output.rgb) return "";
+  if (std::string(MatrixName(source.matrix)) == MatrixName(output.matrix) &&
+      source.range == output.range) {
+    return "";
+  }
+  return std::string("in_color_matrix=") + MatrixName(source.matrix) +
+         ":out_color_matrix=" + MatrixName(output.matrix) + ":out_range=tv";
+}
+
+std::string ColourTags(const ColourDescription& colour) { return Tags(colour); }
+
 std::string ColourConversion(const ColourDescription& source, const ColourDescription& output,
                              const std::string& pixel_format, bool interlaced) {
   const bool same_matrix =
@@ -144,8 +156,8 @@ std::string ColourConversion(const ColourDescription& source, const ColourDescri
     // source's range here would expand it twice (10-bit full-range HD to SD
     // would come out desaturated).
     steps = std::string("scale=in_color_matrix=") + MatrixName(source.matrix) +
-            ":out_color_matrix=" + MatrixName(output.matrix) + ":out_range=tv" +
-            (interlaced ? ":interl=1" : "");
+            ":out_color_matrix=" + MatrixName(output.matrix) +
+            ":out_range=tv:flags=" + kExactConversionFlags + (interlaced ? ":interl=1" : "");
     if (source.rgb) steps += ",format=pix_fmts=" + pixel_format;
     steps += ",";
   }

@@ -1221,6 +1221,80 @@ TEST(TranscodeTest, ColourIsConvertedToTheOutputsStandardAndTagged) {
             "tv\nbt2020nc\narib-std-b67\nbt2020");
 }
 
+// A matrix conversion keeps the neutral axis exactly: white and grey stay
+// at their code values with Cb and Cr at the middle, whether the conversion
+// rides in a resize (SD to HD), runs on its own (HD 960x540 written at its
+// size is SD's BT.601), or goes to 10 bits. libswscale's default rounding
+// had put 8-bit Cb and Cr at 127 (a green cast) and 10-bit white at 937.
+TEST(TranscodeTest, NeutralGreysStayNeutralThroughAMatrixConversion) {
+  test::TempDir dir;
+  struct Case {
+    std::string label, matrix_args;
+    int source_width, source_height, width, height;
+    std::string pixel_format;
+  };
+  const std::vector<Case> cases = {
+      {"SD BT.601 to HD, in the resize",
+       "-colorspace bt470bg -color_primaries bt470bg "
+       "-color_trc smpte170m",
+       720, 576, 1280, 720, "yuv420p"},
+      {"HD BT.709 at its size to BT.601",
+       "-colorspace bt709 -color_primaries bt709 "
+       "-color_trc bt709",
+       960, 540, 960, 540, "yuv420p"},
+      {"SD BT.601 to 10-bit HD",
+       "-colorspace bt470bg -color_primaries bt470bg "
+       "-color_trc smpte170m",
+       720, 576, 1280, 720, "yuv422p10le"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.label);
+    const std::string size =
+        std::to_string(c.source_width) + "x" + std::to_string(c.source_height / 2);
+    const std::string input = dir.path() + "/neutral.mkv";
+    // White over 70 % grey (Y 235 and 171, Cb = Cr = 128).
+    ASSERT_TRUE(Ffmpeg("-f lavfi -i color=c=white:s=" + size + ":r=25:d=0.2 -f lavfi -i " +
+                       "color=c=0xb4b4b4:s=" + size + ":r=25:d=0.2 -filter_complex " +
+                       "\"[0][1]vstack,format=yuv420p\" " + c.matrix_args + " -c:v ffv1 '" + input +
+                       "'"));
+    TranscodeSpec spec = Base();
+    spec.codec = "ffv1";
+    spec.bitrate_mbps.reset();
+    spec.keep_audio = false;
+    spec.pixel_format = c.pixel_format;
+    spec.source_width = c.source_width;
+    spec.source_height = c.source_height;
+    spec.width = c.width;
+    spec.height = c.height;
+    auto probe = RunSpec(spec, input, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    // The first picture in its own format: Y, then Cb and Cr.
+    const bool deep = c.pixel_format != "yuv420p";
+    const std::string raw = Output("ffmpeg -nostdin -v error -i '" + dir.path() +
+                                   "/out.mov' -frames:v 1 -f rawvideo -");
+    const int chroma_width = c.width / 2;
+    const int chroma_height = deep ? c.height : c.height / 2;
+    const size_t sample = deep ? 2 : 1;
+    ASSERT_EQ(raw.size(),
+              sample * (size_t{1} * c.width * c.height + 2 * chroma_width * chroma_height));
+    auto at = [&](size_t index) {
+      const auto* bytes = reinterpret_cast<const unsigned char*>(raw.data());
+      return deep ? bytes[2 * index] | bytes[2 * index + 1] << 8 : bytes[index];
+    };
+    const int scale = deep ? 4 : 1;
+    for (const auto& [row_fraction, luma] : {std::pair{0.25, 235}, std::pair{0.75, 171}}) {
+      const int row = static_cast<int>(c.height * row_fraction);
+      const int chroma_row = static_cast<int>(chroma_height * row_fraction);
+      const size_t cb =
+          size_t{1} * c.width * c.height + chroma_row * chroma_width + chroma_width / 2;
+      const size_t cr = cb + size_t{1} * chroma_width * chroma_height;
+      EXPECT_EQ(at(size_t{1} * row * c.width + c.width / 2), luma * scale) << luma;
+      EXPECT_EQ(at(cb), 128 * scale) << luma;
+      EXPECT_EQ(at(cr), 128 * scale) << luma;
+    }
+  }
+}
+
 // Interlaced pictures kept interlaced change chroma format field by field: a
 // red top field over a blue bottom one stays red over blue from 4:2:2 and
 // 4:1:1 (NTSC DV) to 4:2:0, and from 4:2:0 to 4:2:2 (both fields had come out
