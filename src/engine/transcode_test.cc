@@ -1221,6 +1221,47 @@ TEST(TranscodeTest, ColourIsConvertedToTheOutputsStandardAndTagged) {
             "tv\nbt2020nc\narib-std-b67\nbt2020");
 }
 
+// Interlaced kept interlaced at twice its size: the plan makes it
+// progressive at field rate (bwdif), scales and weaves it again, so each
+// output field is sampled where it lies. On still horizontal stripes the
+// output then matches the source scaled as one picture; scaled field by
+// field (the kept-fields path), the fields land ±0.4 lines off and the
+// stripes comb.
+TEST(TranscodeTest, InterlacedScaledKeepsEachFieldInItsPlace) {
+  test::TempDir dir;
+  const std::string input = dir.path() + "/stripes.mkv";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i \"color=c=gray:s=320x240:r=25:d=0.4,format=yuv420p,"
+             "geq=lum='128+90*sin(Y/3)':cb=128:cr=128,setfield=tff\" -c:v ffv1 -field_order tt '" +
+             input + "'"));
+  auto psnr_against_progressive_scale = [&](bool through_progressive) {
+    TranscodeSpec spec = Base();
+    spec.codec = "ffv1";
+    spec.bitrate_mbps.reset();
+    spec.keep_audio = false;
+    spec.source_interlaced = spec.interlaced_output = true;
+    spec.width = 640;
+    spec.height = 480;
+    spec.scaler = "scale";
+    if (through_progressive) {
+      spec.deinterlacer = "bwdif";
+      spec.deinterlace_field_rate = true;
+    }
+    auto probe = RunSpec(spec, input, "mov", dir);
+    EXPECT_TRUE(probe.ok()) << probe.status().ToString();
+    const std::string report =
+        Output("ffmpeg -nostdin -v info -i '" + dir.path() + "/out.mov' -i '" + input +
+               "' -lavfi \"[0:v]select=eq(n\\,4),format=yuv420p[a];[1:v]select=eq(n\\,4),"
+               "scale=640:480:flags=bicubic,format=yuv420p[b];[a][b]psnr\" -f null - 2>&1");
+    const size_t at = report.find(" y:");
+    return at == std::string::npos ? 0.0 : std::atof(report.c_str() + at + 3);
+  };
+  const double through_progressive = psnr_against_progressive_scale(true);
+  const double field_by_field = psnr_against_progressive_scale(false);
+  EXPECT_GT(through_progressive, 40.0) << field_by_field;
+  EXPECT_GT(through_progressive, field_by_field + 10) << field_by_field;
+}
+
 // A matrix conversion keeps the neutral axis exactly: white and grey stay
 // at their code values with Cb and Cr at the middle, whether the conversion
 // rides in a resize (SD to HD), runs on its own (HD 960x540 written at its

@@ -976,6 +976,15 @@ Status PlaceFrameAndPicture(const FrameSize& requested, const SourceInfo& source
   // at 1x: dvres restores with its 1x model, pabsr1 applies its clarityBoost.
   bool size_changed = plan.width != source.width || plan.height != source.height;
   if (size_changed && plan.scaler.empty()) plan.scaler = "scale";
+  if (size_changed && plan.interlaced_output && source.interlaced && plan.deinterlacer.empty()) {
+    // Scaled as pictures of their own, the two fields of a frame would land
+    // half an output line off their places, in opposite directions (±0.4
+    // lines at 2x): still horizontal edges would twitter at field rate. Made
+    // progressive at field rate, scaled, and woven again, each output field
+    // is sampled where it lies.
+    plan.deinterlacer = "bwdif";
+    plan.deinterlace_field_rate = true;
+  }
   return Status::Ok();
 }
 

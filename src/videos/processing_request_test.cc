@@ -540,6 +540,28 @@ TEST(ProcessingRequestTest, APictureOfAnotherShapeIsBoxedNotStretched) {
   EXPECT_EQ(same_shape->picture_height, same_shape->height);
 }
 
+// Interlaced kept interlaced at another size goes through progressive at
+// field rate (bwdif), so each field is scaled where it lies; at its own size
+// the fields are kept as they are, and a deinterlacer asked for is kept.
+TEST(ProcessingRequestTest, InterlacedScaledGoesThroughFieldRatePictures) {
+  auto scaled = Validate(R"({"resolution": {"tag": "2x"}, "scanning": {"tag": "interlaced_tff"}})",
+                         Interlaced());
+  ASSERT_TRUE(scaled.ok()) << scaled.status().ToString();
+  EXPECT_EQ(scaled->deinterlacer, "bwdif");
+  EXPECT_TRUE(scaled->deinterlace_field_rate);
+  EXPECT_TRUE(scaled->interlaced_output);
+  EXPECT_DOUBLE_EQ(scaled->fps, 25);
+  auto kept = Validate(R"({"scanning": {"tag": "interlaced_tff"}})", Interlaced());
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_TRUE(kept->deinterlacer.empty());
+  auto own = Validate(
+      R"({"resolution": {"tag": "2x"}, "deinterlacer": "deint",
+          "scanning": {"tag": "interlaced_tff"}})",
+      Interlaced());
+  ASSERT_TRUE(own.ok()) << own.status().ToString();
+  EXPECT_EQ(own->deinterlacer, "deint");
+}
+
 // A frame smaller than the reference's smallest (16x16) is refused at the
 // request, not failed by the encoder when the job runs (a 2x2 source into
 // FFV1 was accepted, then failed).
