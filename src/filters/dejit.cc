@@ -560,6 +560,8 @@ Status Dejitter::Push(const FrameView& in, int64_t pts) {
   OwnedFrame frame = OwnedFrame::CopyOf(in);
   frame.pts = pts;
   MotionPyramid pyramid = BuildMotionPyramid(frame.plane(0));
+  const int64_t index = path_base_ + static_cast<int64_t>(path_.size());
+  if (anchor_index_ >= 0 && index - anchor_index_ > kBridgeFrames + 1) anchor_index_ = -1;
   PathPoint point;
   if (!path_.empty()) {
     const PathPoint& last = path_.back();
@@ -568,8 +570,10 @@ Status Dejitter::Push(const FrameView& in, int64_t pts) {
     if (motion.matched) {
       point.x += motion.ux;
       point.y += motion.uy;
-    } else {
+    } else if (!BridgeDropout(pyramid, index, &point)) {
       ++point.segment;
+      anchor_pyramid_ = previous_pyramid_;
+      anchor_index_ = index - 1;
     }
   }
   path_.push_back(point);
@@ -578,6 +582,27 @@ Status Dejitter::Push(const FrameView& in, int64_t pts) {
   const int64_t newest = path_base_ + static_cast<int64_t>(path_.size()) - 1;
   while (!pending_.empty() && newest - first_pending_ >= kRadius) EmitOldest();
   return Status::Ok();
+}
+
+bool Dejitter::BridgeDropout(const MotionPyramid& pyramid, int64_t index, PathPoint* point) {
+  if (anchor_index_ < 0 || anchor_index_ < path_base_) return false;
+  const GlobalMotion across = EstimateGlobalMotion(anchor_pyramid_, pyramid);
+  if (!across.matched) return false;
+  const PathPoint anchor = path_[static_cast<size_t>(anchor_index_ - path_base_)];
+  point->x = anchor.x + across.ux;
+  point->y = anchor.y + across.uy;
+  point->segment = anchor.segment;
+  // The frames of the dropout lie on the way, where the camera was then.
+  const double steps = static_cast<double>(index - anchor_index_);
+  for (int64_t k = anchor_index_ + 1; k < index; ++k) {
+    PathPoint& between = path_[static_cast<size_t>(k - path_base_)];
+    const double t = static_cast<double>(k - anchor_index_) / steps;
+    between.x = anchor.x + t * across.ux;
+    between.y = anchor.y + t * across.uy;
+    between.segment = anchor.segment;
+  }
+  anchor_index_ = -1;
+  return true;
 }
 
 Status Dejitter::Flush() {

@@ -12,7 +12,11 @@
 //    cover a minority of the picture. Only u is used: the zoom/rotation terms
 //    keep the translation unbiased when the camera also zooms or turns.
 //    A pair that does not match (mean residual too large: a cut) starts a new
-//    segment of the camera path.
+//    segment of the camera path, unless a frame within the next
+//    kBridgeFrames + 1 matches the last frame before it: then the frames
+//    between were a dropout (a photographer's flash, a black frame of a bad
+//    splice), and the path is bridged across them, their positions
+//    interpolated, so the shot does not jolt after a flash.
 //  * Path: the camera position Q(n) is the sum of the translations. Its
 //    intended part S(n) is a Gaussian-weighted local linear fit of Q over
 //    ±kRadius frames of the same segment (non-causal: the filter holds
@@ -83,16 +87,22 @@ class Dejitter final : public VideoFilter {
 
   // Frames of look-ahead (and of history) the path smoothing uses.
   static constexpr int kRadius = 20;
+  // The longest dropout bridged, in frames.
+  static constexpr int kBridgeFrames = 2;
 
  private:
   explicit Dejitter(const FilterConfig& config) : config_(config) {}
-  // Warps the oldest pending frame into ready_.
-  void EmitOldest();
-
   struct PathPoint {
     double x = 0, y = 0;  // camera position Q(n), input pixels
     int segment = 0;
   };
+
+  // Warps the oldest pending frame into ready_.
+  void EmitOldest();
+  // Frame `index` (`pyramid`) did not match the frame before it: when it
+  // matches the anchor, the frames between were a dropout; sets `point` and
+  // puts them on the path between the two. False when it does not match.
+  bool BridgeDropout(const MotionPyramid& pyramid, int64_t index, PathPoint* point);
 
   FilterConfig config_;
   double zoom_ = 1.025;
@@ -103,6 +113,10 @@ class Dejitter final : public VideoFilter {
   std::deque<PathPoint> path_;  // frames path_base_ …
   int64_t path_base_ = 0;
   MotionPyramid previous_pyramid_;
+  // The last frame before an unmatched pair, while a dropout may still end
+  // (anchor_index_ < 0: none).
+  MotionPyramid anchor_pyramid_;
+  int64_t anchor_index_ = -1;
   std::vector<OwnedFrame> ready_;
   bool flushed_ = false;
 };

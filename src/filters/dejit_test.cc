@@ -269,6 +269,39 @@ TEST(DejitTest, ACutStartsANewPathInsteadOfSmearingAFalseMotion) {
   }
 }
 
+// A one- or two-frame flash in a shaken pan is a dropout, not a cut: the path
+// is bridged across it, so the frames around it sit where they would without
+// the flash. Taken for a cut, each side's path was fitted from one side only,
+// and the shot jolted at the flash.
+TEST(DejitTest, AFlashIsBridgedNotTakenForACut) {
+  FilterConfig config;
+  config.input = PixelFormat{480, 272, 8, Chroma::k420};  // a margin of 5.9 px across
+  const ShakenPan pan = MakeShakenPan(config.input, 50, 2.5, 13);
+  const std::vector<OwnedFrame> steady = RunDejit(config, pan.frames);
+  for (int flash_frames : {1, 2}) {
+    SCOPED_TRACE(std::to_string(flash_frames) + " flash frames");
+    std::vector<OwnedFrame> flashed;
+    for (const OwnedFrame& frame : pan.frames) flashed.push_back(OwnedFrame::CopyOf(frame.view()));
+    for (int n = 25; n < 25 + flash_frames; ++n) {
+      for (int plane = 0; plane < 3; ++plane) {
+        const PlaneView p = flashed[n].plane(plane);
+        for (int y = 0; y < p.height; ++y) {
+          for (int x = 0; x < p.width; ++x) p.Set(x, y, plane == 0 ? 250 : 128);
+        }
+      }
+    }
+    const std::vector<OwnedFrame> out = RunDejit(config, flashed);
+    ASSERT_EQ(out.size(), steady.size());
+    double worst = 0;
+    for (int n = 15; n < 35 + flash_frames; ++n) {
+      if (n >= 25 && n < 25 + flash_frames) continue;
+      const double where = LocateX(steady[n].plane(0), 1.025, 1.1 * n, 255);
+      worst = std::max(worst, std::abs(LocateX(out[n].plane(0), 1.025, where, 255) - where));
+    }
+    EXPECT_LT(worst, 0.5);
+  }
+}
+
 TEST(DejitTest, InterlacedFramesKeepTheirFieldsApart) {
   // Top field: a shaken pan; bottom field: flat 200. Warped per field, the
   // bottom field stays exactly flat; warped as one picture, it would not.
