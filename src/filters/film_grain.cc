@@ -26,7 +26,7 @@ Status FilmGrain::Apply(AVFrame* frame, int64_t frame_index) {
   ASSIGN_OR_RETURN(PixelFormat format, FilterPixelFormat(static_cast<AVPixelFormat>(frame->format),
                                                          frame->width, frame->height));
   return AddFilmGrain(WrapFrame(frame, format), options_.strength, options_.seed, frame_index,
-                      &noise_, &blurred_);
+                      frame->color_range == AVCOL_RANGE_JPEG, &noise_, &blurred_);
 }
 
 AVPixelFormat FilmGrain::InputPixelFormat(AVPixelFormat offered) const {

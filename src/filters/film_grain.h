@@ -11,12 +11,16 @@
 //  * A 3×3 box blur gives the grain a size of about two pixels, as film grain
 //    has, and is renormalised to unit variance.
 //  * The grain is scaled by an intensity response 4·y·(1−y) of the pixel's
-//    normalised luma y: strongest in the mid-tones, fading to nothing in deep
-//    shadows and bright highlights, as silver-halide grain is most visible in
-//    mid-densities. Chroma gets 30 % of the luma grain, modulated by luma too.
+//    luma y, normalised between the frame's black and white (16 and 235 in
+//    limited range, scaled to the depth; 0 and the maximum in full range):
+//    strongest in the mid-tones, nothing at black and white, as
+//    silver-halide grain is most visible in mid-densities. Black bars and
+//    peak white stay exactly as they were. Chroma gets 30 % of the luma
+//    grain, modulated by luma too.
 //  * The grain field of each plane is made exactly zero-mean before it is
-//    added, and its amplitude vanishes where clipping could occur, so the
-//    frame's mean is kept (within 0.5 % in the tests).
+//    added, its mean taken out in proportion to the response, and its
+//    amplitude vanishes where clipping could occur, so the frame's mean is
+//    kept (within 0.5 % in the tests).
 //
 // Properties: `strength` 0–1 (σ of the grain at mid-grey = 16 × strength
 // code values at 8 bits, scaled for deeper formats; default 0.35) and `seed`.

@@ -26,14 +26,16 @@ float GaussianFromHash(uint64_t h) {
 }  // namespace
 
 Status AddFilmGrain(const FrameView& frame, double strength, uint64_t seed, int64_t frame_index,
-                    std::vector<float>* noise, std::vector<float>* blurred) {
+                    bool full_range, std::vector<float>* noise, std::vector<float>* blurred) {
   RETURN_IF_ERROR(frame.format.Validate());
-  const int depth = frame.format.bit_depth;
   const float max_value = static_cast<float>(frame.format.max_value());
   const float sigma = static_cast<float>(strength) * 16.0f * (max_value / 255.0f);
   if (sigma <= 0) return Status::Ok();
   const PlaneView& luma_plane = frame.planes[0];
-  (void)depth;
+  // The luma's black and white, where the response is zero: in limited range
+  // the grain leaves black bars at 16 and peak white at 235 untouched.
+  const float black = full_range ? 0.0f : 16.0f * (max_value + 1) / 256.0f;
+  const float white = full_range ? max_value : 235.0f * (max_value + 1) / 256.0f;
 
   for (int plane = 0; plane < 3; ++plane) {
     const bool chroma = plane > 0;
@@ -67,25 +69,37 @@ Status AddFilmGrain(const FrameView& frame, double strength, uint64_t seed, int6
         out[x] = sum * (3.0f / 9.0f);
       }
     }
-    // Modulate by intensity, then make the field exactly zero-mean.
-    double total = 0;
+    // Modulate by intensity, then make the field exactly zero-mean, taking
+    // the mean out where the grain is (in proportion to the response), so a
+    // pixel with no response stays exactly as it was.
+    double total = 0, total_response = 0;
     const float plane_sigma = sigma * (chroma ? 0.3f : 1.0f);
+    std::vector<float>& response = *noise;  // the white noise is used up
     for (int y = 0; y < height; ++y) {
       for (int x = 0; x < width; ++x) {
-        float luma = luma_plane.At(std::min(x << shift_x, luma_plane.width - 1),
-                                   std::min(y << shift_y, luma_plane.height - 1)) /
-                     max_value;
-        float response = 4.0f * luma * (1.0f - luma);
-        float& value = (*blurred)[static_cast<size_t>(y) * width + x];
-        value *= plane_sigma * response;
+        const float luma =
+            std::clamp((luma_plane.At(std::min(x << shift_x, luma_plane.width - 1),
+                                      std::min(y << shift_y, luma_plane.height - 1)) -
+                        black) /
+                           (white - black),
+                       0.0f, 1.0f);
+        const size_t at = static_cast<size_t>(y) * width + x;
+        response[at] = 4.0f * luma * (1.0f - luma);
+        float& value = (*blurred)[at];
+        value *= plane_sigma * response[at];
         total += value;
+        total_response += response[at];
       }
     }
-    const float mean = static_cast<float>(total / static_cast<double>(count));
+    const float mean_per_response =
+        total_response > 0 ? static_cast<float>(total / total_response) : 0.0f;
     for (int y = 0; y < height; ++y) {
       const float* grain = &(*blurred)[static_cast<size_t>(y) * width];
+      const float* weight = &response[static_cast<size_t>(y) * width];
       for (int x = 0; x < width; ++x) {
-        float value = std::clamp(target.At(x, y) + grain[x] - mean, 0.0f, max_value);
+        if (weight[x] <= 0) continue;
+        float value =
+            std::clamp(target.At(x, y) + grain[x] - mean_per_response * weight[x], 0.0f, max_value);
         target.Set(x, y, static_cast<int>(std::lround(value)));
       }
     }

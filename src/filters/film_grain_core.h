@@ -12,8 +12,10 @@
 namespace vidmill::filters {
 
 // Adds the grain of frame number `frame_index` to `frame` in place. `strength`
-// 0–1; `scratch` is reused between calls (two float buffers).
+// 0–1; `full_range`: the luma's black and white are 0 and the maximum, not
+// 16 and 235 (scaled to the depth); `noise` and `blurred` are scratch reused
+// between calls.
 Status AddFilmGrain(const FrameView& frame, double strength, uint64_t seed, int64_t frame_index,
-                    std::vector<float>* noise, std::vector<float>* blurred);
+                    bool full_range, std::vector<float>* noise, std::vector<float>* blurred);
 
 }  // namespace vidmill::filters

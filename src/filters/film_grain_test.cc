@@ -126,6 +126,32 @@ TEST(FilmGrainTest, LessGrainInShadowsAndHighlights) {
   EXPECT_GT(mid, 4.0);
 }
 
+// Limited-range black (16) and white (235) — letterbox bars, peak white —
+// are left exactly as they were, at 8 and 10 bits; full-range frames keep
+// 0 and the maximum. The response had been taken on the full scale, so the
+// bars got grain (σ 0.2) and were lifted by 0.2 code values.
+TEST(FilmGrainTest, BlackAndWhiteStayUntouched) {
+  for (AVPixelFormat format : {AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUV422P10LE}) {
+    const int scale = format == AV_PIX_FMT_YUV420P ? 1 : 4;
+    for (bool full_range : {false, true}) {
+      SCOPED_TRACE(std::string(av_get_pix_fmt_name(format)) + (full_range ? " full" : " limited"));
+      const int black = full_range ? 0 : 16 * scale;
+      const int white = full_range ? 255 * scale + (scale - 1) : 235 * scale;
+      auto bands = [&](int x, int) { return x < 100 ? black : (x < 200 ? 128 * scale : white); };
+      engine::FramePtr source = MakeFrame(format, 300, 100, bands);
+      source->color_range = full_range ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;
+      engine::FramePtr grained = Grained(source.get(), {1.0, 4}, 0);
+      const Stats bars = Difference(source.get(), grained.get(), 0, 0, 100, 100);
+      const Stats peak = Difference(source.get(), grained.get(), 200, 0, 300, 100);
+      EXPECT_EQ(bars.mean, 0.0);
+      EXPECT_EQ(bars.stddev, 0.0);
+      EXPECT_EQ(peak.mean, 0.0);
+      EXPECT_EQ(peak.stddev, 0.0);
+      EXPECT_GT(Difference(source.get(), grained.get(), 105, 0, 195, 100).stddev, 5.0 * scale);
+    }
+  }
+}
+
 TEST(FilmGrainTest, TemporallyIndependentAndScaledByStrength) {
   engine::FramePtr source = MakeFrame(AV_PIX_FMT_YUV420P, 200, 200, [](int, int) { return 128; });
   engine::FramePtr first = Grained(source.get(), {0.5, 9}, 0);

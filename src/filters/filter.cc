@@ -30,8 +30,8 @@ class FilmGrainFilter final : public VideoFilter {
     }
     OwnedFrame frame = OwnedFrame::CopyOf(in);
     frame.pts = pts;
-    RETURN_IF_ERROR(
-        AddFilmGrain(frame.view(), strength_, seed_, frame_index_++, &noise_, &blurred_));
+    RETURN_IF_ERROR(AddFilmGrain(frame.view(), strength_, seed_, frame_index_++,
+                                 /*full_range=*/false, &noise_, &blurred_));
     ready_.push_back(std::move(frame));
     return Status::Ok();
   }
