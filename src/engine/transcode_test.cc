@@ -78,6 +78,16 @@ TranscodeSpec Base() {
   return spec;
 }
 
+// Base() written losslessly (FFV1), pictures only: what a test that reads the
+// output's code values back needs.
+TranscodeSpec Lossless() {
+  TranscodeSpec spec = Base();
+  spec.codec = "ffv1";
+  spec.bitrate_mbps.reset();
+  spec.keep_audio = false;
+  return spec;
+}
+
 struct Probe {
   std::string codec, pix_fmt, field_order, rate, profile;
   int width = 0, height = 0;
@@ -761,10 +771,7 @@ TEST(TranscodeTest, APictureOfAnotherShapeSitsInTheFrameAtItsAspect) {
   test::TempDir dir;
   const std::string white = dir.path() + "/white.mkv";
   ASSERT_TRUE(Ffmpeg("-f lavfi -i color=c=white:s=320x240:r=25:d=0.4 -c:v ffv1 '" + white + "'"));
-  TranscodeSpec spec = Base();
-  spec.codec = "ffv1";
-  spec.bitrate_mbps.reset();
-  spec.keep_audio = false;
+  TranscodeSpec spec = Lossless();
   spec.width = 640;
   spec.height = 360;
   spec.picture_width = 480;
@@ -794,10 +801,7 @@ TEST(TranscodeTest, APictureOfAnotherShapeSitsInTheFrameAtItsAspect) {
              "\"[0][1]interleave,format=yuv420p[v];[v]tinterlace=interleave_top,setfield=tff,"
              "fps=25[o]\" -map \"[o]\" -c:v ffv1 -field_order tt '" +
              fields + "'"));
-  spec = Base();
-  spec.codec = "ffv1";
-  spec.bitrate_mbps.reset();
-  spec.keep_audio = false;
+  spec = Lossless();
   spec.source_interlaced = spec.interlaced_output = true;
   spec.width = 320;
   spec.height = 400;
@@ -1235,10 +1239,7 @@ TEST(TranscodeTest, InterlacedScaledKeepsEachFieldInItsPlace) {
              "geq=lum='128+90*sin(Y/3)':cb=128:cr=128,setfield=tff\" -c:v ffv1 -field_order tt '" +
              input + "'"));
   auto psnr_against_progressive_scale = [&](bool through_progressive) {
-    TranscodeSpec spec = Base();
-    spec.codec = "ffv1";
-    spec.bitrate_mbps.reset();
-    spec.keep_audio = false;
+    TranscodeSpec spec = Lossless();
     spec.source_interlaced = spec.interlaced_output = true;
     spec.width = 640;
     spec.height = 480;
@@ -1298,10 +1299,7 @@ TEST(TranscodeTest, NeutralGreysStayNeutralThroughAMatrixConversion) {
                        "color=c=0xb4b4b4:s=" + size + ":r=25:d=0.2 -filter_complex " +
                        "\"[0][1]vstack,format=yuv420p\" " + c.matrix_args + " -c:v ffv1 '" + input +
                        "'"));
-    TranscodeSpec spec = Base();
-    spec.codec = "ffv1";
-    spec.bitrate_mbps.reset();
-    spec.keep_audio = false;
+    TranscodeSpec spec = Lossless();
     spec.pixel_format = c.pixel_format;
     spec.source_width = c.source_width;
     spec.source_height = c.source_height;
@@ -1357,11 +1355,8 @@ TEST(TranscodeTest, ChromaIsConvertedFieldByFieldWhenTheFieldsAreKept) {
                "[v];[v]tinterlace=interleave_top,setfield=tff,fps=25[o]\" -map \"[o]\" "
                "-c:v ffv1 -field_order tt '" +
                input + "'"));
-    TranscodeSpec spec = Base();
-    spec.codec = "ffv1";
+    TranscodeSpec spec = Lossless();
     spec.pixel_format = c.to;
-    spec.bitrate_mbps.reset();
-    spec.keep_audio = false;
     spec.source_interlaced = spec.interlaced_output = true;
     auto probe = RunSpec(spec, input, "mov", dir);
     ASSERT_TRUE(probe.ok()) << probe.status().ToString();
@@ -1393,11 +1388,8 @@ TEST(TranscodeTest, AnRgbSourceStaysLosslessInRgbFfv1) {
       Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=0.4 -pix_fmt rgb24 "
              "-c:v qtrle '" +
              input + "'"));
-  TranscodeSpec spec = Base();
-  spec.codec = "ffv1";
+  TranscodeSpec spec = Lossless();
   spec.pixel_format = "bgr0";
-  spec.bitrate_mbps.reset();
-  spec.keep_audio = false;
   auto probe = RunSpec(spec, input, "mov", dir);
   ASSERT_TRUE(probe.ok()) << probe.status().ToString();
   const std::string out = dir.path() + "/out.mov";

@@ -10,6 +10,7 @@
 
 #include "common/ids.h"
 #include "engine/test_media.h"
+#include "jobs/handlers/handler_test_fixture.h"
 #include "jobs/ingestion_state.h"
 #include "jobs/queue.h"
 #include "storage/backend_test.h"
@@ -91,22 +92,8 @@ class StallingBlobStore final : public storage::BlobStore {
   std::function<void()> stall_;
 };
 
-class IngestHandlerTest : public storage::BackendTest {
+class IngestHandlerTest : public HandlerTest {
  protected:
-  void SetUp() override {
-    OpenScratchDatabase();
-    if (IsSkipped() || HasFatalFailure()) return;
-    auto blobs = storage::OpenFileBlobStore(dir_.path() + "/media");
-    ASSERT_TRUE(blobs.ok()) << blobs.status().ToString();
-    blobs_ = std::move(*blobs);
-    Status status = db_->Transaction([&](storage::Session& s) -> Status {
-      ASSIGN_OR_RETURN(video_id_, test::InsertTestVideo(s, clock_.NowMillis()));
-      return Status::Ok();
-    });
-    ASSERT_TRUE(status.ok()) << status.ToString();
-    queue_ = std::make_unique<Queue>(*db_, clock_);
-  }
-
   Status EnqueueFullIngestion() {
     return db_->Transaction([&](storage::Session& s) -> Status {
       return EnqueueIngestion(s, video_id_, IngestionKind::kFull, clock_).status();
@@ -148,12 +135,6 @@ class IngestHandlerTest : public storage::BackendTest {
     std::ifstream in(*path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
-
-  test::TempDir dir_;
-  FakeClock clock_{1'700'000'000'000};
-  std::unique_ptr<storage::BlobStore> blobs_;
-  std::unique_ptr<Queue> queue_;
-  std::string video_id_;
 };
 
 INSTANTIATE_TEST_SUITE_P(Backends, IngestHandlerTest,

@@ -4,31 +4,13 @@
 
 #include <filesystem>
 
-#include "jobs/queue.h"
-#include "storage/backend_test.h"
-#include "storage/blob_store.h"
-#include "tests/support/temp_dir.h"
-#include "tests/support/test_video.h"
+#include "jobs/handlers/handler_test_fixture.h"
 
 namespace vidmill::jobs {
 namespace {
 
-class ProcessHandlerTest : public storage::BackendTest {
+class ProcessHandlerTest : public HandlerTest {
  protected:
-  void SetUp() override {
-    OpenScratchDatabase();
-    if (IsSkipped() || HasFatalFailure()) return;
-    auto blobs = storage::OpenFileBlobStore(dir_.path() + "/media");
-    ASSERT_TRUE(blobs.ok()) << blobs.status().ToString();
-    blobs_ = std::move(*blobs);
-    queue_ = std::make_unique<Queue>(*db_, clock_);
-    Status inserted = db_->Transaction([&](storage::Session& s) -> Status {
-      ASSIGN_OR_RETURN(video_id_, test::InsertTestVideo(s, clock_.NowMillis()));
-      return Status::Ok();
-    });
-    ASSERT_TRUE(inserted.ok()) << inserted.ToString();
-  }
-
   // Runs the handler on a claimed process job whose stored parameters are
   // `params_json`.
   Status RunWithParams(const std::string& params_json) {
@@ -46,12 +28,6 @@ class ProcessHandlerTest : public storage::BackendTest {
     JobContext context(*queue_, handler, **job, temp, TimeLimitPolicy{});
     return handler.Run(context);
   }
-
-  test::TempDir dir_;
-  FakeClock clock_{1'700'000'000'000};
-  std::unique_ptr<storage::BlobStore> blobs_;
-  std::unique_ptr<Queue> queue_;
-  std::string video_id_;
 };
 
 INSTANTIATE_TEST_SUITE_P(Backends, ProcessHandlerTest,
