@@ -96,12 +96,37 @@ TEST(PasswordTest, TheHashingGateRefusesBeyondItsQueue) {
   EXPECT_TRUE(hasher.Hash("after the flood").ok());
 }
 
+// One failed password check of `key` at `now_ms`, made as the account service
+// makes it (Begin, then Finish); false when the key was locked or busy.
+bool FailCheck(LoginRateLimiter& limiter, const std::string& key, int64_t now_ms) {
+  if (limiter.Begin(key, now_ms) != 0) return false;
+  limiter.Finish(key, now_ms, LoginRateLimiter::Outcome::kFailed);
+  return true;
+}
+
+// The seconds `key` is locked for at `now_ms` (0: a check may run now).
+int64_t LockedFor(LoginRateLimiter& limiter, const std::string& key, int64_t now_ms) {
+  const int64_t answer = limiter.Begin(key, now_ms);
+  if (answer == 0) limiter.Finish(key, now_ms, LoginRateLimiter::Outcome::kNotChecked);
+  return answer;
+}
+
+// Fails checks of `key` one after another, each as soon as the lock of the
+// one before has passed; the time after the last.
+int64_t FailInTurn(LoginRateLimiter& limiter, const std::string& key, int64_t now_ms, int count) {
+  for (int check = 0; check < count; ++check) {
+    now_ms += LockedFor(limiter, key, now_ms) * 1000;
+    EXPECT_TRUE(FailCheck(limiter, key, now_ms)) << check;
+  }
+  return now_ms;
+}
+
 TEST(RateLimiterTest, FreeFailuresAreConfigurable) {
   LoginRateLimiter limiter(20);
-  for (int i = 0; i < 20; ++i) limiter.RecordFailure("10.0.0.1", 0);
-  EXPECT_EQ(limiter.RetryAfterSeconds("10.0.0.1", 0), 0);
-  limiter.RecordFailure("10.0.0.1", 0);
-  EXPECT_EQ(limiter.RetryAfterSeconds("10.0.0.1", 0), 1);
+  for (int i = 0; i < 20; ++i) EXPECT_TRUE(FailCheck(limiter, "10.0.0.1", 0)) << i;
+  EXPECT_EQ(LockedFor(limiter, "10.0.0.1", 0), 0);
+  EXPECT_TRUE(FailCheck(limiter, "10.0.0.1", 0));
+  EXPECT_EQ(LockedFor(limiter, "10.0.0.1", 0), 1);
 }
 
 // Checks in flight count against the free failures left, and past them one
@@ -122,7 +147,7 @@ TEST(RateLimiterTest, ChecksInFlightCountAgainstTheFreeFailures) {
   limiter.Finish("k", 1000, Outcome::kSucceeded);  // clears the key
   for (int i = 0; i < 3; ++i) EXPECT_EQ(limiter.Begin("k", 1000), 0) << i;
   for (int i = 0; i < 3; ++i) limiter.Finish("k", 1000, Outcome::kNotChecked);
-  EXPECT_EQ(limiter.RetryAfterSeconds("k", 1000), 0);
+  EXPECT_EQ(LockedFor(limiter, "k", 1000), 0);
 }
 
 // A check over the count in flight waits for its turn rather than being
@@ -165,33 +190,40 @@ TEST(RateLimiterTest, ACheckOverTheCountWaitsForItsTurn) {
 
 TEST(RateLimiterTest, FailuresAreForgottenAfterAQuietHour) {
   LoginRateLimiter limiter;
-  for (int i = 0; i < 10; ++i) limiter.RecordFailure("k", 0);
-  int64_t later = (LoginRateLimiter::kForgetAfterSeconds + 1) * 1000;
-  EXPECT_EQ(limiter.RetryAfterSeconds("k", later), 0);
-  limiter.RecordFailure("k", later);  // counts from one again: no delay
-  EXPECT_EQ(limiter.RetryAfterSeconds("k", later), 0);
+  const int64_t last = FailInTurn(limiter, "k", 0, 10);
+  const int64_t later = last + (LoginRateLimiter::kForgetAfterSeconds + 1) * 1000;
+  EXPECT_EQ(LockedFor(limiter, "k", later), 0);
+  EXPECT_TRUE(FailCheck(limiter, "k", later));  // counts from one again: no delay
+  EXPECT_EQ(LockedFor(limiter, "k", later), 0);
 }
 
 TEST(RateLimiterTest, GrowingDelaysAfterFreeFailuresAndNoPermanentLock) {
   LoginRateLimiter limiter;
   int64_t now = 1'000'000;
   for (int i = 0; i < LoginRateLimiter::kDefaultFreeFailures; ++i) {
-    EXPECT_EQ(limiter.RetryAfterSeconds("k", now), 0);
-    limiter.RecordFailure("k", now);
+    EXPECT_EQ(LockedFor(limiter, "k", now), 0);
+    EXPECT_TRUE(FailCheck(limiter, "k", now));
   }
-  EXPECT_EQ(limiter.RetryAfterSeconds("k", now), 0);
-  limiter.RecordFailure("k", now);  // 6th: 1 s
-  EXPECT_EQ(limiter.RetryAfterSeconds("k", now), 1);
-  limiter.RecordFailure("k", now);  // 7th: 2 s
-  EXPECT_EQ(limiter.RetryAfterSeconds("k", now), 2);
-  limiter.RecordFailure("k", now);  // 8th: 4 s
-  EXPECT_EQ(limiter.RetryAfterSeconds("k", now), 4);
-  for (int i = 0; i < 30; ++i) limiter.RecordFailure("k", now);
-  EXPECT_EQ(limiter.RetryAfterSeconds("k", now), LoginRateLimiter::kMaxDelaySeconds);
-  EXPECT_EQ(limiter.RetryAfterSeconds("k", now + LoginRateLimiter::kMaxDelaySeconds * 1000), 0);
-  EXPECT_EQ(limiter.RetryAfterSeconds("other", now), 0);
-  limiter.RecordSuccess("k");
-  EXPECT_EQ(limiter.RetryAfterSeconds("k", now), 0);
+  EXPECT_EQ(LockedFor(limiter, "k", now), 0);
+  EXPECT_TRUE(FailCheck(limiter, "k", now));  // 6th: 1 s
+  EXPECT_EQ(LockedFor(limiter, "k", now), 1);
+  EXPECT_FALSE(FailCheck(limiter, "k", now)) << "no check while locked";
+  now += 1000;
+  EXPECT_TRUE(FailCheck(limiter, "k", now));  // 7th: 2 s
+  EXPECT_EQ(LockedFor(limiter, "k", now), 2);
+  now += 2000;
+  EXPECT_TRUE(FailCheck(limiter, "k", now));  // 8th: 4 s
+  EXPECT_EQ(LockedFor(limiter, "k", now), 4);
+  now = FailInTurn(limiter, "k", now, 30);
+  EXPECT_EQ(LockedFor(limiter, "k", now), LoginRateLimiter::kMaxDelaySeconds);
+  EXPECT_EQ(LockedFor(limiter, "k", now + LoginRateLimiter::kMaxDelaySeconds * 1000), 0);
+  EXPECT_EQ(LockedFor(limiter, "other", now), 0);
+  // A success clears the key: the next failure is free again.
+  now += LoginRateLimiter::kMaxDelaySeconds * 1000;
+  ASSERT_EQ(limiter.Begin("k", now), 0);
+  limiter.Finish("k", now, LoginRateLimiter::Outcome::kSucceeded);
+  EXPECT_TRUE(FailCheck(limiter, "k", now));
+  EXPECT_EQ(LockedFor(limiter, "k", now), 0);
 }
 
 }  // namespace

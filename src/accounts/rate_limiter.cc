@@ -4,19 +4,6 @@
 
 namespace vidmill::accounts {
 
-int64_t LoginRateLimiter::RetryAfterSeconds(const std::string& key, int64_t now_ms) {
-  std::lock_guard lock(mu_);
-  auto it = entries_.find(key);
-  if (it == entries_.end() || it->second.locked_until_ms <= now_ms) return 0;
-  return (it->second.locked_until_ms - now_ms + 999) / 1000;
-}
-
-void LoginRateLimiter::RecordFailure(const std::string& key, int64_t now_ms) {
-  std::lock_guard lock(mu_);
-  if (entries_.size() >= kMaxKeys) PruneLocked(now_ms);
-  CountFailureLocked(entries_[key], now_ms);
-}
-
 int64_t LoginRateLimiter::Begin(const std::string& key, int64_t now_ms) {
   std::unique_lock lock(mu_);
   const auto deadline = std::chrono::steady_clock::now() + turn_wait_;
@@ -71,11 +58,6 @@ void LoginRateLimiter::CountFailureLocked(Entry& entry, int64_t now_ms) {
     int64_t delay = std::min<int64_t>(int64_t{1} << excess, kMaxDelaySeconds);
     entry.locked_until_ms = now_ms + delay * 1000;
   }
-}
-
-void LoginRateLimiter::RecordSuccess(const std::string& key) {
-  std::lock_guard lock(mu_);
-  entries_.erase(key);
 }
 
 void LoginRateLimiter::PruneLocked(int64_t now_ms) {

@@ -3,9 +3,9 @@
 // e-mail, a client address). The first `free_failures` cost nothing; each one
 // after locks the key for a delay that doubles (1, 2, 4 … s), up to
 // kMaxDelaySeconds — never a permanent lock-out. A key with no failure for
-// kForgetAfterSeconds is forgotten, and RecordSuccess clears it. State is per
-// process (each API node limits on its own). Thread-safe; memory bounded by
-// kMaxKeys.
+// kForgetAfterSeconds is forgotten, and a successful check clears it. State
+// is per process (each API node limits on its own). Thread-safe; memory
+// bounded by kMaxKeys.
 
 #include <chrono>
 #include <condition_variable>
@@ -33,13 +33,6 @@ class LoginRateLimiter {
   explicit LoginRateLimiter(int free_failures = kDefaultFreeFailures,
                             std::chrono::milliseconds turn_wait = kDefaultTurnWait)
       : free_failures_(free_failures), turn_wait_(turn_wait) {}
-
-  int free_failures() const { return free_failures_; }
-
-  // Seconds the caller must still wait, or 0 when the key may try now.
-  int64_t RetryAfterSeconds(const std::string& key, int64_t now_ms);
-  void RecordFailure(const std::string& key, int64_t now_ms);
-  void RecordSuccess(const std::string& key);
 
   // A password check for `key`, counted while it runs: Begin answers 0 when
   // it may run now, the seconds to wait when the key is locked, or kBusy.
