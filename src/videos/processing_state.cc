@@ -24,12 +24,15 @@ Status MarkProcessingStarted(storage::Session& session, const std::string& video
 Status RecordProcessingProgress(storage::Session& session, const std::string& video_id,
                                 double percent, std::optional<int64_t> eta_seconds,
                                 int64_t now_millis) {
-  return RequireRow(
-      session.Execute("UPDATE videos SET processing_progress = ?, processing_eta = ?, "
-                      "processing_updated_at = ? WHERE id = ? AND processing_status = 'IN_PROGRESS'",
-                      {percent, eta_seconds ? storage::Value(*eta_seconds) : storage::Null(),
-                       now_millis, video_id}),
-      video_id);
+  // Runs inside heartbeats: a row gone or in another state is left alone, not
+  // an error (an error would roll the lease renewal back).
+  return session
+      .Execute(
+          "UPDATE videos SET processing_progress = ?, processing_eta = ?, "
+          "processing_updated_at = ? WHERE id = ? AND processing_status = 'IN_PROGRESS'",
+          {percent, eta_seconds ? storage::Value(*eta_seconds) : storage::Null(), now_millis,
+           video_id})
+      .status();
 }
 
 Status CompleteProcessing(storage::Session& session, const std::string& video_id,
@@ -58,11 +61,14 @@ Status MarkProcessingRetrying(storage::Session& session, const std::string& vide
 
 Status MarkProcessingFailed(storage::Session& session, const std::string& video_id,
                             const std::string& message, int64_t now_millis) {
-  return RequireRow(session.Execute("UPDATE videos SET processing_status = 'FAILED', "
-                                    "processing_error = ?, processing_eta = NULL, "
-                                    "processing_updated_at = ?, updated_at = ? WHERE id = ?",
-                                    {message, now_millis, now_millis, video_id}),
-                    video_id);
+  // Runs inside the transaction that fails the job: a video deleted meanwhile
+  // leaves nothing to mark, and must not keep the job from failing.
+  return session
+      .Execute(
+          "UPDATE videos SET processing_status = 'FAILED', processing_error = ?, "
+          "processing_eta = NULL, processing_updated_at = ?, updated_at = ? WHERE id = ?",
+          {message, now_millis, now_millis, video_id})
+      .status();
 }
 
 }  // namespace vidmill::videos

@@ -16,6 +16,8 @@ namespace vidmill::videos {
 // from an attempt before stays (the user sees why it runs again).
 Status MarkProcessingStarted(storage::Session& session, const std::string& video_id,
                              int64_t now_millis);
+// Progress of a running attempt (percent as JobContext clamps it). OK when
+// the video is gone or no longer IN_PROGRESS.
 Status RecordProcessingProgress(storage::Session& session, const std::string& video_id,
                                 double percent, std::optional<int64_t> eta_seconds,
                                 int64_t now_millis);
@@ -28,6 +30,7 @@ Status CompleteProcessing(storage::Session& session, const std::string& video_id
 // when the video is gone or in another state.
 Status MarkProcessingRetrying(storage::Session& session, const std::string& video_id,
                               const std::string& note, int64_t now_millis);
+// The job failed for good: FAILED with `message`. OK when the video is gone.
 Status MarkProcessingFailed(storage::Session& session, const std::string& video_id,
                             const std::string& message, int64_t now_millis);
 

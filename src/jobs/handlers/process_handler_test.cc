@@ -52,5 +52,23 @@ TEST_P(ProcessHandlerTest, MalformedParametersFailTheJobOnceWithAMessage) {
   }
 }
 
+// The queue's hooks run inside its own transactions (a heartbeat's lease
+// renewal, a job's failure): a video deleted meanwhile, or one no longer
+// being processed, is left alone rather than an error that would roll the
+// renewal or the failure back.
+TEST_P(ProcessHandlerTest, HooksOnAVideoGoneOrNotProcessingLeaveIt) {
+  ProcessHandler handler(*blobs_, clock_, ProcessHandlerOptions{});
+  for (const std::string video_id :
+       {std::string("00000000-0000-4000-8000-000000000000"), video_id_}) {
+    Job job;
+    job.video_id = video_id;
+    Status hooks = db_->Transaction([&](storage::Session& session) -> Status {
+      RETURN_IF_ERROR(handler.OnProgress(session, job, 50, 10));
+      return video_id == video_id_ ? Status::Ok() : handler.OnFailed(session, job, "gone");
+    });
+    EXPECT_TRUE(hooks.ok()) << video_id << ": " << hooks.ToString();
+  }
+}
+
 }  // namespace
 }  // namespace vidmill::jobs
