@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "common/utf8.h"
+#include "http/content_disposition.h"
 
 namespace vidmill::http {
 namespace {
@@ -192,10 +193,10 @@ Result<boost::json::object> ParseJsonObject(const Request& request) {
                   "a request body needs Content-Type: application/json; none was given");
   }
   if (type) {
-    std::string_view media = *type;
-    media = media.substr(0, media.find(';'));
-    while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
-    if (!EqualsIgnoreCase(media, "application/json")) {
+    // Read as uploads read theirs: optional white space around the type and
+    // its parameters, the type case-insensitive.
+    Result<ParameterizedValue> media = ParseParameterizedValue(*type);
+    if (!media.ok() || media->token != "application/json") {
       return Status(Code::kUnsupportedMedia,
                     "Content-Type must be application/json, got '" + *type + "'");
     }

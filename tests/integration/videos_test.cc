@@ -236,6 +236,15 @@ TEST_F(VideosApiTest, ProjectNamesAreValidated) {
   HttpResponse list = client_->Get("/videos/v1/projects", token_a_);
   ASSERT_EQ(list.status, 200);
   EXPECT_TRUE(list.Json().at("_embedded").at("projects").as_array().empty());
+  // The media type is read as HTTP writes it: any case, white space around
+  // the parameters (a tab before the ';' had been a 415).
+  for (const char* type : {"Application/JSON", "application/json; charset=utf-8",
+                           "application/json\t;charset=\"utf-8\""}) {
+    HttpResponse typed = client_->Send(
+        "PUT", "/videos/v1/project",
+        {{"Authorization", "Bearer " + token_a_}, {"Content-Type", type}}, R"({"name": "typed"})");
+    EXPECT_EQ(typed.status, 200) << type << " → " << typed.body;
+  }
 
   // 255 characters exactly is fine, and so is renaming to it.
   boost::json::object project = CreateProject(std::string(255, 'y'), token_a_);
