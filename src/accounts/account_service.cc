@@ -257,8 +257,8 @@ Result<User> AccountService::CheckPassword(const std::string& raw_email,
         .WithRetryAfter(1);
   }
   if (wait > 0) {
-    return Status(Code::kTooManyRequests,
-                  "too many failed logins; retry in " + std::to_string(wait) + " s")
+    return Status::TooManyRequests("too many failed logins; retry in " + std::to_string(wait) +
+                                   " s")
         .WithException("TooManyLoginAttemptsException")
         .WithRetryAfter(static_cast<int>(wait));
   }

@@ -80,16 +80,16 @@ class UploadSlot {
   static Result<std::unique_ptr<UploadSlot>> Take(const std::string& user_id, int server_limit) {
     std::lock_guard lock(mu_);
     if (total_ >= server_limit) {
-      return Status(Code::kUnavailable, "the server has " + std::to_string(server_limit) +
-                                            " uploads in progress; retry shortly")
+      return Status::Unavailable("the server has " + std::to_string(server_limit) +
+                                 " uploads in progress; retry shortly")
           .WithRetryAfter(5);
     }
     int& in_use = in_use_[user_id];
     if (in_use >= kMaxUploadsPerUser) {
       if (in_use == 0) in_use_.erase(user_id);
-      return Status(Code::kTooManyRequests,
-                    "this account already has " + std::to_string(kMaxUploadsPerUser) +
-                        " uploads in progress; retry when one has finished")
+      return Status::TooManyRequests("this account already has " +
+                                     std::to_string(kMaxUploadsPerUser) +
+                                     " uploads in progress; retry when one has finished")
           .WithRetryAfter(5);
     }
     ++in_use;

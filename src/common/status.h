@@ -78,6 +78,22 @@ class [[nodiscard]] Status {
   static Status NotImplemented(std::string message) {
     return Status(Code::kNotImplemented, std::move(message));
   }
+  static Status Timeout(std::string message) { return Status(Code::kTimeout, std::move(message)); }
+  static Status MethodNotAllowed(std::string message) {
+    return Status(Code::kMethodNotAllowed, std::move(message));
+  }
+  static Status PreconditionFailed(std::string message) {
+    return Status(Code::kPreconditionFailed, std::move(message));
+  }
+  static Status UnsupportedMedia(std::string message) {
+    return Status(Code::kUnsupportedMedia, std::move(message));
+  }
+  static Status RangeNotSatisfiable(std::string message) {
+    return Status(Code::kRangeNotSatisfiable, std::move(message));
+  }
+  static Status TooManyRequests(std::string message) {
+    return Status(Code::kTooManyRequests, std::move(message));
+  }
 
   Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
 

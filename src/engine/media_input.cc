@@ -97,7 +97,7 @@ bool MediaInput::Interrupted() const {
 
 Status MediaInput::CheckInterrupt() const {
   if (std::chrono::steady_clock::now() >= limits_.deadline) {
-    return Status(Code::kTimeout, "deadline exceeded");
+    return Status::Timeout("deadline exceeded");
   }
   if (cancel_ && cancel_()) {
     return Status::Cancelled("cancelled");

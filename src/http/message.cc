@@ -189,16 +189,15 @@ Result<boost::json::object> ParseJsonObject(const Request& request) {
   if (!type && !request.body.empty()) {
     // A body of unknown type is not taken for JSON: a browser sends one
     // without Content-Type, and without a preflight, from any page.
-    return Status(Code::kUnsupportedMedia,
-                  "a request body needs Content-Type: application/json; none was given");
+    return Status::UnsupportedMedia(
+        "a request body needs Content-Type: application/json; none was given");
   }
   if (type) {
     // Read as uploads read theirs: optional white space around the type and
     // its parameters, the type case-insensitive.
     Result<ParameterizedValue> media = ParseParameterizedValue(*type);
     if (!media.ok() || media->token != "application/json") {
-      return Status(Code::kUnsupportedMedia,
-                    "Content-Type must be application/json, got '" + *type + "'");
+      return Status::UnsupportedMedia("Content-Type must be application/json, got '" + *type + "'");
     }
   }
   boost::system::error_code ec;

@@ -22,16 +22,16 @@ bool IsBoundaryChar(char c) {
 
 Result<std::string> FormDataBoundary(std::optional<std::string_view> content_type) {
   if (!content_type || TrimOws(*content_type).empty()) {
-    return Status(Code::kUnsupportedMedia,
-                  "an upload must be sent as multipart/form-data (no Content-Type given)");
+    return Status::UnsupportedMedia(
+        "an upload must be sent as multipart/form-data (no Content-Type given)");
   }
   Result<ParameterizedValue> parsed = ParseParameterizedValue(*content_type);
   if (!parsed.ok()) {
     return Status::InvalidArgument("malformed Content-Type: " + parsed.status().message());
   }
   if (parsed->token != "multipart/form-data") {
-    return Status(Code::kUnsupportedMedia,
-                  "an upload must be sent as multipart/form-data, not " + parsed->token);
+    return Status::UnsupportedMedia("an upload must be sent as multipart/form-data, not " +
+                                    parsed->token);
   }
   std::optional<std::string> boundary = parsed->Get("boundary");
   if (!boundary || boundary->empty()) {

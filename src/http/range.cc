@@ -183,8 +183,8 @@ Response FileResponse(const Request& request, const FileRepresentation& rep,
   if (std::optional<std::string> im = request.headers.Get("If-Match");
       im && !IfMatchMatches(*im, rep.etag)) {
     Response failed = ErrorResponse(
-        Status(Code::kPreconditionFailed, "If-Match names another version of this file than " +
-                                              (rep.etag.empty() ? std::string("none") : rep.etag)));
+        Status::PreconditionFailed("If-Match names another version of this file than " +
+                                   (rep.etag.empty() ? std::string("none") : rep.etag)));
     SetValidators(failed, rep);
     failed.omit_body = head;
     return failed;
@@ -223,8 +223,7 @@ Response FileResponse(const Request& request, const FileRepresentation& rep,
 
   switch (decision.outcome) {
     case RangeOutcome::kUnsatisfiable: {
-      Response error = ErrorResponse(Status(
-          Code::kRangeNotSatisfiable,
+      Response error = ErrorResponse(Status::RangeNotSatisfiable(
           "no requested range starts within the file of " + std::to_string(rep.size) + " bytes"));
       error.headers.Set("Content-Range", "bytes */" + std::to_string(rep.size));
       SetValidators(error, rep);

@@ -66,9 +66,8 @@ Router::Match Router::Find(Request& request) const {
       if (!match.allow.empty()) match.allow += ", ";
       match.allow += method;
     }
-    match.error = Status(Code::kMethodNotAllowed, "method " + request.method +
-                                                      " is not allowed on " + request.path +
-                                                      " (allowed: " + match.allow + ")");
+    match.error = Status::MethodNotAllowed("method " + request.method + " is not allowed on " +
+                                           request.path + " (allowed: " + match.allow + ")");
   }
   return match;
 }

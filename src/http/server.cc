@@ -549,8 +549,7 @@ class Server::Impl {
       }
       if (ec) {
         Status status =
-            ec == beast::error::timeout
-                ? Status(Code::kTimeout, "request header not received in time")
+            ec == beast::error::timeout ? Status::Timeout("request header not received in time")
             : ec == bhttp::error::header_limit
                 ? Status::PayloadTooLarge("request header larger than " +
                                           std::to_string(options_.header_limit_bytes) + " bytes")
@@ -798,7 +797,7 @@ class Server::Impl {
 
   static Status BodyReadError(const boost::system::error_code& ec) {
     if (ec == beast::error::timeout) {
-      return Status(Code::kTimeout, "request body not received in time");
+      return Status::Timeout("request body not received in time");
     }
     if (ec == bhttp::error::body_limit) {
       return Status::PayloadTooLarge("request body too large");

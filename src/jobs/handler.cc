@@ -38,7 +38,7 @@ Status JobContext::CheckStop() const {
     return Status::Ok();
   }
   if (reason == StopReason::kTimeLimit) {
-    return Status(Code::kTimeout, stop_message());
+    return Status::Timeout(stop_message());
   }
   return Status::Cancelled(stop_message());
 }
