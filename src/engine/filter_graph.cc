@@ -194,7 +194,13 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
                                         YuvConversionOptions(spec.source_colour, spec.output_colour)
                                   : std::string()) +
                 (keep_fields ? ":interl=1" : "")));
-      if (colour_converted) steps.push_back(Graph(ColourTags(spec.output_colour)));
+      if (colour_converted) {
+        // Straight into the output's format: a full-range (yuvj) source would
+        // otherwise keep its yuvj format here, and an own stage or pad
+        // after it would read the converted pictures as full range.
+        steps.push_back(Graph("format=pix_fmts=" + spec.pixel_format));
+        steps.push_back(Graph(ColourTags(spec.output_colour)));
+      }
     } else {
       return Status::InvalidArgument("unknown scaler '" + scaler + "'");
     }

@@ -447,6 +447,43 @@ TEST_F(ProcessingTest, AFourThreeSourceInAWideFrameIsPillarboxed) {
   EXPECT_GT(picture_luma, 40);
 }
 
+// A full-range source (MJPEG) scaled by the stock scaler, with film grain
+// after it, comes out limited range like any other: black 16, white 235, and
+// black bars at 16. The range conversion rode in the resize and left the
+// pictures in the source's full-range format, so the grain stage and the pad
+// after it kept black at 0 and white at 255 in a file tagged limited.
+TEST_F(ProcessingTest, AFullRangeSourceComesOutLimitedThroughAnOwnStage) {
+  const std::string id = IngestClip(
+      "full range.mov",
+      "-f lavfi -i color=c=black:s=320x120:r=25:d=1 -f lavfi -i color=c=white:s=320x120:r=25:d=1 "
+      "-filter_complex \"[0][1]vstack,format=yuvj420p\" -c:v mjpeg -q:v 1 -qmin 1");
+  ASSERT_FALSE(id.empty());
+  for (const object& resolution :
+       {object{{"tag", "no_scaling"}}, object{{"width", 480}, {"height", 240}}}) {
+    SCOPED_TRACE(boost::json::serialize(resolution));
+    const std::string path = ProcessAndDownload(
+        object{
+            {"mediaContainerCodec", object{{"container", "mov"}, {"codec", "ffv1"}}},
+            {"chromaSubsampling", object{{"yuv", "4:2:0"}}},
+            {"scaler", "scale"},
+            {"resolution", resolution},
+            {"postProcessor", "filmgrain"},
+            {"range", object{{"startPositionMilliseconds", 0}, {"endPositionMilliseconds", 200}}}},
+        id, "full range out.mov");
+    ASSERT_FALSE(path.empty());
+    const std::string size = ProbeVideo(path, "width,height");
+    const int width = std::atoi(size.c_str());
+    const int height = std::atoi(size.c_str() + size.find(',') + 1);
+    const std::string raw =
+        RunShell("ffmpeg -nostdin -v error -i '" + path + "' -frames:v 1 -f rawvideo -").out;
+    ASSERT_GE(raw.size(), static_cast<size_t>(width) * height);
+    auto luma = [&](int x, int y) { return static_cast<unsigned char>(raw[y * width + x]); };
+    EXPECT_EQ(luma(width / 2, height / 4), 16);                // the black half
+    EXPECT_EQ(luma(width / 2, height * 3 / 4), 235);           // the white half
+    if (width == 480) EXPECT_EQ(luma(0, height * 3 / 4), 16);  // the pillarbox's bar
+  }
+}
+
 TEST_F(ProcessingTest, VidmillsOwnStabiliserSteadiesAShakenPan) {
   // A slow pan over a photograph with a known shake (3 pixels left and right
   // on alternate frames, 2 up and down every other pair), kept lossless.
