@@ -572,8 +572,12 @@ Status Dejitter::Push(const FrameView& in, int64_t pts) {
       point.y += motion.uy;
     } else if (!BridgeDropout(pyramid, index, &point)) {
       ++point.segment;
-      anchor_pyramid_ = previous_pyramid_;
-      anchor_index_ = index - 1;
+      // The anchor stays the last frame before the dropout while one may
+      // still end (a flash followed by a black frame matches neither).
+      if (anchor_index_ < 0) {
+        anchor_pyramid_ = previous_pyramid_;
+        anchor_index_ = index - 1;
+      }
     }
   }
   path_.push_back(point);

@@ -269,10 +269,10 @@ TEST(DejitTest, ACutStartsANewPathInsteadOfSmearingAFalseMotion) {
   }
 }
 
-// A one- or two-frame flash in a shaken pan is a dropout, not a cut: the path
-// is bridged across it, so the frames around it sit where they would without
-// the flash. Taken for a cut, each side's path was fitted from one side only,
-// and the shot jolted at the flash.
+// A one- or two-frame dropout in a shaken pan (a flash, a flash and a black
+// frame) is not a cut: the path is bridged across it, so the frames around it
+// sit where they would without it. Taken for a cut, each side's path was
+// fitted from one side only, and the shot jolted at the flash.
 TEST(DejitTest, AFlashIsBridgedNotTakenForACut) {
   FilterConfig config;
   config.input = PixelFormat{480, 272, 8, Chroma::k420};  // a margin of 5.9 px across
@@ -282,11 +282,13 @@ TEST(DejitTest, AFlashIsBridgedNotTakenForACut) {
     SCOPED_TRACE(std::to_string(flash_frames) + " flash frames");
     std::vector<OwnedFrame> flashed;
     for (const OwnedFrame& frame : pan.frames) flashed.push_back(OwnedFrame::CopyOf(frame.view()));
+    // A white flash, then (for two) a black frame: the two match neither the
+    // shot nor each other.
     for (int n = 25; n < 25 + flash_frames; ++n) {
       for (int plane = 0; plane < 3; ++plane) {
         const PlaneView p = flashed[n].plane(plane);
         for (int y = 0; y < p.height; ++y) {
-          for (int x = 0; x < p.width; ++x) p.Set(x, y, plane == 0 ? 250 : 128);
+          for (int x = 0; x < p.width; ++x) p.Set(x, y, plane > 0 ? 128 : n == 25 ? 250 : 16);
         }
       }
     }
