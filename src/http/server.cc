@@ -1015,6 +1015,30 @@ class Server::Impl {
 Server::Server(ServerOptions options, const Router* router)
     : impl_(std::make_unique<Impl>(std::move(options), router)) {}
 Server::~Server() = default;
+namespace {
+
+// A host whose every dot-separated part is a number as inet_aton reads one
+// (decimal, 0x hexadecimal, 0 octal), so no name: "1.2.3", "0x7f.1".
+bool LooksNumeric(std::string_view host) {
+  size_t start = 0;
+  while (start <= host.size()) {
+    size_t end = host.find('.', start);
+    if (end == std::string_view::npos) end = host.size();
+    std::string_view part = host.substr(start, end - start);
+    if (part.size() > 1 && part[0] == '0' && (part[1] == 'x' || part[1] == 'X')) {
+      if (part.substr(2).find_first_not_of("0123456789abcdefABCDEF") != std::string_view::npos) {
+        return false;
+      }
+    } else if (part.empty() || part.find_first_not_of("0123456789") != std::string_view::npos) {
+      return false;
+    }
+    start = end + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<asio::ip::tcp::endpoint> ResolveListen(std::string_view listen) {
   const size_t colon = listen.rfind(':');
   if (colon == std::string_view::npos) {
@@ -1041,8 +1065,9 @@ Result<asio::ip::tcp::endpoint> ResolveListen(std::string_view listen) {
   }
   boost::system::error_code ec;
   asio::ip::address address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
-  if (ec && !host.empty() && host.find_first_not_of("0123456789.") == std::string::npos) {
-    // "1.2.3" is no address; the resolver would read it as 1.2.0.3.
+  if (ec && !host.empty() && LooksNumeric(host)) {
+    // "1.2.3" or "0x7f.1" is no address; the resolver would read them by
+    // inet_aton's rules, as 1.2.0.3 and 127.0.0.1.
     return Status::InvalidArgument("--listen: '" + host +
                                    "' is not an IPv4 address (four numbers 0 to 255, "
                                    "127.0.0.1)");

@@ -174,8 +174,8 @@ TEST(ServerTest, AServeThatCannotListenStartsNoWorker) {
 // --listen takes a host name ("localhost" had been refused), and ":PORT"
 // (every interface) says which address it bound; a port that is not a number
 // is a usage error (it had listened on a port of the system's choice), as is
-// a host nobody resolves, or an address of three numbers (the resolver had
-// read "1.2.3" as 1.2.0.3).
+// a host nobody resolves, or a numeric host that is no dotted quad (the
+// resolver had read "1.2.3" as 1.2.0.3, "0x7f.1" as 127.0.0.1).
 TEST(ServerTest, ListenTakesHostNamesAndRefusesWhatItCannotRead) {
   {
     ServerHarness server(ServerHarness::Options{.extra_flags = {"--listen", "localhost:0"}});
@@ -193,7 +193,7 @@ TEST(ServerTest, ListenTakesHostNamesAndRefusesWhatItCannotRead) {
   }
   TempDir dir;
   for (const char* listen : {"127.0.0.1:8o80", "127.0.0.1:70000", "no-such-host.invalid:0",
-                             "256.1.1.1:0", "[::1:0", "1.2.3:0"}) {
+                             "256.1.1.1:0", "[::1:0", "1.2.3:0", "0x7f.1:0", "0x7f.0.0.1:0"}) {
     CommandResult refused = RunProgram({"timeout", "30", VIDMILL_BINARY, "serve", "--data-dir",
                                         dir.path(), "--listen", listen, "--workers", "0"});
     EXPECT_EQ(refused.exit_code, 2) << listen << ": " << refused.err;
