@@ -296,6 +296,50 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
   return steps;
 }
 
+Status PaintBarsBlack(AVFrame* frame, const TranscodeSpec& spec) {
+  const bool boxed = spec.picture_width > 0 &&
+                     (spec.picture_width != spec.width || spec.picture_height != spec.height);
+  const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(frame->format));
+  if (!boxed || desc == nullptr || (desc->flags & AV_PIX_FMT_FLAG_RGB) ||
+      !(desc->flags & AV_PIX_FMT_FLAG_PLANAR) || desc->nb_components < 3) {
+    return Status::Ok();
+  }
+  if (av_frame_make_writable(frame) < 0) {
+    return Status::Internal("out of memory making a frame writable for its bars");
+  }
+  const int depth = desc->comp[0].depth;
+  for (int plane = 0; plane < 3; ++plane) {
+    const int shift_x = plane == 0 ? 0 : desc->log2_chroma_w;
+    const int shift_y = plane == 0 ? 0 : desc->log2_chroma_h;
+    const int width = AV_CEIL_RSHIFT(frame->width, shift_x);
+    const int height = AV_CEIL_RSHIFT(frame->height, shift_y);
+    const int left = spec.picture_x >> shift_x;
+    const int right = (spec.picture_x + spec.picture_width) >> shift_x;
+    const int top = spec.picture_y >> shift_y;
+    const int bottom = (spec.picture_y + spec.picture_height) >> shift_y;
+    const int black = (plane == 0 ? 16 : 128) << (depth - 8);
+    for (int row = 0; row < height; ++row) {
+      uint8_t* line = frame->data[plane] + static_cast<ptrdiff_t>(row) * frame->linesize[plane];
+      auto fill = [&](int from, int to) {
+        for (int x = from; x < to; ++x) {
+          if (depth > 8) {
+            reinterpret_cast<uint16_t*>(line)[x] = static_cast<uint16_t>(black);
+          } else {
+            line[x] = static_cast<uint8_t>(black);
+          }
+        }
+      };
+      if (row < top || row >= bottom) {
+        fill(0, width);
+      } else {
+        fill(0, std::min(left, width));
+        fill(std::min(right, width), width);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Result<std::string> BuildVideoFilters(const TranscodeSpec& spec, double start_seconds) {
   ASSIGN_OR_RETURN(std::vector<FilterStep> steps, BuildVideoSteps(spec, start_seconds));
   std::string joined;

@@ -41,6 +41,13 @@ struct FilterStep {
 // (VideoFilterChain::Create refuses unregistered ones).
 Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, double start_seconds);
 
+// Writes exact limited-range black (Y 16, Cb and Cr 128, scaled to the
+// depth) into `frame` outside the picture's rectangle of `spec` (its bars;
+// nothing when the picture fills the frame or the frame is RGB). libavfilter's
+// pad writes the chroma of black at more than 8 bits as 514 of 1023, not
+// 512. Makes the frame writable first (a copy when its buffers are shared).
+Status PaintBarsBlack(AVFrame* frame, const TranscodeSpec& spec);
+
 // The chain as one libavfilter description (what `ffmpeg -vf` would take).
 // kNotImplemented when the spec uses one of Vidmill's own filters: those are not
 // libavfilter filters.

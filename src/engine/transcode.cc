@@ -588,6 +588,7 @@ class Pipeline {
       filtered->color_primaries = video_encoder_->color_primaries;
       filtered->color_trc = video_encoder_->color_trc;
       filtered->color_range = video_encoder_->color_range;
+      RETURN_IF_ERROR(PaintBarsBlack(filtered, spec_));
       if (spec_.interlaced_output) {
         filtered->interlaced_frame = 1;
         filtered->top_field_first = spec_.top_field_first ? 1 : 0;

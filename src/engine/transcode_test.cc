@@ -821,6 +821,32 @@ TEST(TranscodeTest, APictureOfAnotherShapeSitsInTheFrameAtItsAspect) {
   for (int row = 82; row < 318; row += 2) {  // red Y 81, blue Y 41
     ASSERT_GT(row_luma(row), row_luma(row + 1) + 20) << row;
   }
+
+  // At 10 bits the bars are exactly black too: Y 64, Cb and Cr 512 (pad's
+  // own black has chroma 514).
+  spec = Lossless();
+  spec.pixel_format = "yuv422p10le";
+  spec.width = 640;
+  spec.height = 360;
+  spec.picture_width = 480;
+  spec.picture_height = 360;
+  spec.picture_x = 80;
+  probe = RunSpec(spec, white, "mov", dir);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  const std::string deep =
+      Output("ffmpeg -nostdin -v error -i '" + dir.path() + "/out.mov' -frames:v 1 -f rawvideo -");
+  ASSERT_EQ(deep.size(), 2u * (640 * 360 + 2 * 320 * 360));
+  auto sample = [&](size_t index) {
+    return static_cast<unsigned char>(deep[2 * index]) |
+           static_cast<unsigned char>(deep[2 * index + 1]) << 8;
+  };
+  const size_t cb = 640 * 360, cr = cb + 320 * 360;
+  for (int row : {0, 359}) {
+    EXPECT_EQ(sample(row * 640 + 5), 64) << row;
+    EXPECT_EQ(sample(cb + row * 320 + 5), 512) << row;
+    EXPECT_EQ(sample(cr + row * 320 + 300), 512) << row;
+    EXPECT_EQ(sample(cb + row * 320 + 160), 512) << row;  // the white picture's own chroma
+  }
 }
 
 // Phone video stored landscape with a display matrix that turns it upright
