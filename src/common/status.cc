@@ -15,6 +15,10 @@ std::string_view CodeName(Code code) {
     case Code::kPayloadTooLarge: return "PayloadTooLarge";
     case Code::kUnsupportedMedia: return "UnsupportedMediaType";
     case Code::kRangeNotSatisfiable: return "RangeNotSatisfiable";
+    case Code::kUriTooLong:
+      return "UriTooLong";
+    case Code::kHeaderFieldsTooLarge:
+      return "HeaderFieldsTooLarge";
     case Code::kPreconditionFailed:
       return "PreconditionFailed";
     case Code::kTooManyRequests: return "TooManyRequests";

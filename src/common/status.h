@@ -21,23 +21,25 @@ namespace vidmill {
 
 enum class Code {
   kOk,
-  kInvalidArgument,      // 400: the request is malformed or fails validation
-  kUnauthenticated,      // 401: no or bad credentials
-  kPermissionDenied,     // 403: credentials fine, not allowed (e.g. banned)
-  kNotFound,             // 404
-  kMethodNotAllowed,     // 405
-  kTimeout,              // 408: the client was too slow
-  kConflict,             // 409: the resource is in the wrong state for this
-  kPreconditionFailed,   // 412: a conditional request's If-Match failed
-  kPayloadTooLarge,      // 413
-  kUnsupportedMedia,     // 415
-  kRangeNotSatisfiable,  // 416
-  kTooManyRequests,      // 429
-  kInternal,             // 500: a bug or an unexpected library failure
-  kNotImplemented,       // 501
-  kUnavailable,          // 503: a dependency (database, disk) is down; retry later
-  kCancelled,            // the operation was cancelled (job deleted, shutdown)
-  kCorruptMedia,         // the media cannot be decoded: retrying will not help
+  kInvalidArgument,       // 400: the request is malformed or fails validation
+  kUnauthenticated,       // 401: no or bad credentials
+  kPermissionDenied,      // 403: credentials fine, not allowed (e.g. banned)
+  kNotFound,              // 404
+  kMethodNotAllowed,      // 405
+  kTimeout,               // 408: the client was too slow
+  kConflict,              // 409: the resource is in the wrong state for this
+  kPreconditionFailed,    // 412: a conditional request's If-Match failed
+  kPayloadTooLarge,       // 413
+  kUriTooLong,            // 414: the request line alone is over the header limit
+  kUnsupportedMedia,      // 415
+  kRangeNotSatisfiable,   // 416
+  kTooManyRequests,       // 429
+  kHeaderFieldsTooLarge,  // 431: the request's header is over the limit
+  kInternal,              // 500: a bug or an unexpected library failure
+  kNotImplemented,        // 501
+  kUnavailable,           // 503: a dependency (database, disk) is down; retry later
+  kCancelled,             // the operation was cancelled (job deleted, shutdown)
+  kCorruptMedia,          // the media cannot be decoded: retrying will not help
 };
 
 std::string_view CodeName(Code code);
@@ -93,6 +95,12 @@ class [[nodiscard]] Status {
   }
   static Status TooManyRequests(std::string message) {
     return Status(Code::kTooManyRequests, std::move(message));
+  }
+  static Status UriTooLong(std::string message) {
+    return Status(Code::kUriTooLong, std::move(message));
+  }
+  static Status HeaderFieldsTooLarge(std::string message) {
+    return Status(Code::kHeaderFieldsTooLarge, std::move(message));
   }
 
   Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}

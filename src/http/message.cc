@@ -117,6 +117,10 @@ int HttpStatusFor(Code code) {
     case Code::kPayloadTooLarge: return 413;
     case Code::kUnsupportedMedia: return 415;
     case Code::kRangeNotSatisfiable: return 416;
+    case Code::kUriTooLong:
+      return 414;
+    case Code::kHeaderFieldsTooLarge:
+      return 431;
     case Code::kPreconditionFailed:
       return 412;
     case Code::kTooManyRequests: return 429;
@@ -141,6 +145,10 @@ std::string DefaultExceptionFor(Code code) {
     case Code::kPayloadTooLarge: return "PayloadTooLargeException";
     case Code::kUnsupportedMedia: return "UnsupportedMediaTypeException";
     case Code::kRangeNotSatisfiable: return "RangeNotSatisfiableException";
+    case Code::kUriTooLong:
+      return "URITooLongException";
+    case Code::kHeaderFieldsTooLarge:
+      return "RequestHeaderFieldsTooLargeException";
     case Code::kPreconditionFailed:
       return "PreconditionFailedException";
     case Code::kTooManyRequests: return "TooManyRequestsException";

@@ -420,8 +420,9 @@ class Server::Impl {
   template <typename Socket>
   void RefuseConnection(Socket& socket, const std::string& client) {
     static const std::string kBody =
-        "{\"exception\":\"ServiceUnavailableException\",\"errorMessage\":\"too many "
-        "connections from this address; close some and retry\"}";
+        ErrorResponse(
+            Status::Unavailable("too many connections from this address; close some and retry"))
+            .body;
     // With the headers every answer carries, the request id among them: a
     // client reporting this refusal to support needs one to quote.
     const std::string answer =
@@ -551,9 +552,9 @@ class Server::Impl {
         Status status =
             ec == beast::error::timeout ? Status::Timeout("request header not received in time")
             : ec == bhttp::error::header_limit
-                ? Status::PayloadTooLarge("request header larger than " +
-                                          std::to_string(options_.header_limit_bytes) + " bytes")
-                      .WithException("RequestHeaderFieldsTooLargeException")
+                ? Status::HeaderFieldsTooLarge("request header larger than " +
+                                               std::to_string(options_.header_limit_bytes) +
+                                               " bytes")
                 : Status::InvalidArgument("malformed HTTP request: " + ec.message());
         // The request line alone past the limit (no line end among the bytes
         // read) is a URI too long (RFC 9110 §15.5.15), not a header.
@@ -562,12 +563,10 @@ class Server::Impl {
             std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size())
                     .find("\r\n") == std::string_view::npos;
         if (line_too_long) {
-          status = Status::PayloadTooLarge("request target longer than " +
-                                           std::to_string(options_.header_limit_bytes) + " bytes")
-                       .WithException("URITooLongException");
+          status = Status::UriTooLong("request target longer than " +
+                                      std::to_string(options_.header_limit_bytes) + " bytes");
         }
         Response response = ErrorResponse(status);
-        if (ec == bhttp::error::header_limit) response.status = line_too_long ? 414 : 431;
         co_await WriteResponse(stream, request, response, 11, false, started);
         break;
       }
