@@ -38,6 +38,13 @@ struct ApiContext {
   ApiConfig config;
 };
 
+// The request's caller, as every authenticated route asks for it first
+// (Internal when the app configured no authenticator: a bug).
+inline Result<Principal> Authenticate(const ApiContext& context, const http::Request& request) {
+  if (context.auth == nullptr) return Status::Internal("no authenticator configured");
+  return context.auth->Authenticate(request);
+}
+
 void RegisterHealthRoutes(http::Router& router, ApiContext& context);
 
 // What a node answers while it waits for its database at start-up: /healthz

@@ -36,11 +36,6 @@ using http::Response;
 // Bytes of the file kept to recognise its container (videos::GuessContainer).
 constexpr size_t kSniffBytes = 64;
 
-Result<Principal> Authenticate(const ApiContext& context, const Request& request) {
-  if (context.auth == nullptr) return Status::Internal("no authenticator configured");
-  return context.auth->Authenticate(request);
-}
-
 Result<videos::Video> ReadVideo(storage::Database& db, const std::string& team_id,
                                 const std::string& video_id) {
   std::optional<videos::Video> out;

@@ -60,7 +60,7 @@ Result<std::string> PlanParameters(const ApiContext& context, const videos::Vide
 }
 
 Result<http::Response> ProcessVideo(ApiContext& context, http::Request& request) {
-  ASSIGN_OR_RETURN(Principal principal, context.auth->Authenticate(request));
+  ASSIGN_OR_RETURN(Principal principal, Authenticate(context, request));
   ASSIGN_OR_RETURN(std::string source_id, PathId(request, "video"));
   boost::json::object body;
   if (!request.body.empty()) {

@@ -159,7 +159,7 @@ class VideosRoutes {
   // --- Projects -------------------------------------------------------------
 
   Result<Response> CreateProject(Request& request) {
-    ASSIGN_OR_RETURN(Principal principal, Authenticate(request));
+    ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
     ASSIGN_OR_RETURN(boost::json::object body, BodyObject(request, false));
     RETURN_IF_ERROR(OnlyFields(body, {"name"}));
     ASSIGN_OR_RETURN(std::string name, RequiredName(body));
@@ -171,7 +171,7 @@ class VideosRoutes {
   }
 
   Result<Response> GetProject(Request& request) {
-    ASSIGN_OR_RETURN(Principal principal, Authenticate(request));
+    ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
     ASSIGN_OR_RETURN(std::string id, PathId(request, "project"));
     ASSIGN_OR_RETURN(videos::Project project,
                      InSession<videos::Project>(db(), [&](storage::Session& session) {
@@ -181,7 +181,7 @@ class VideosRoutes {
   }
 
   Result<Response> RenameProject(Request& request) {
-    ASSIGN_OR_RETURN(Principal principal, Authenticate(request));
+    ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
     ASSIGN_OR_RETURN(std::string id, PathId(request, "project"));
     ASSIGN_OR_RETURN(boost::json::object body, BodyObject(request, false));
     RETURN_IF_ERROR(OnlyFields(body, {"name"}));
@@ -194,7 +194,7 @@ class VideosRoutes {
   }
 
   Result<Response> DeleteProject(Request& request) {
-    ASSIGN_OR_RETURN(Principal principal, Authenticate(request));
+    ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
     ASSIGN_OR_RETURN(std::string id, PathId(request, "project"));
     ASSIGN_OR_RETURN(videos::Project project,
                      InTransaction<videos::Project>(db(), [&](storage::Session& session) {
@@ -204,7 +204,7 @@ class VideosRoutes {
   }
 
   Result<Response> ListProjects(Request& request) {
-    ASSIGN_OR_RETURN(Principal principal, Authenticate(request));
+    ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
     ASSIGN_OR_RETURN(videos::PageRequest page_request, ParsePageRequest(request));
     ASSIGN_OR_RETURN(videos::Page<videos::Project> page,
                      InSession<videos::Page<videos::Project>>(db(), [&](storage::Session& s) {
@@ -226,7 +226,7 @@ class VideosRoutes {
   // --- Videos ---------------------------------------------------------------
 
   Result<Response> CreateVideo(Request& request) {
-    ASSIGN_OR_RETURN(Principal principal, Authenticate(request));
+    ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
     ASSIGN_OR_RETURN(boost::json::object body, BodyObject(request, true));
     RETURN_IF_ERROR(OnlyFields(body, {"name", "projectId"}));
     ASSIGN_OR_RETURN(std::optional<std::string> raw_name, OptionalStringField(body, "name"));
@@ -265,7 +265,7 @@ class VideosRoutes {
   }
 
   Result<Response> GetVideo(Request& request) {
-    ASSIGN_OR_RETURN(Principal principal, Authenticate(request));
+    ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
     ASSIGN_OR_RETURN(std::string id, PathId(request, "video"));
     ASSIGN_OR_RETURN(videos::Video video,
                      InSession<videos::Video>(db(), [&](storage::Session& session) {
@@ -280,7 +280,7 @@ class VideosRoutes {
   }
 
   Result<Response> RenameVideo(Request& request) {
-    ASSIGN_OR_RETURN(Principal principal, Authenticate(request));
+    ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
     ASSIGN_OR_RETURN(std::string id, PathId(request, "video"));
     ASSIGN_OR_RETURN(boost::json::object body, BodyObject(request, false));
     RETURN_IF_ERROR(OnlyFields(body, {"name"}));
@@ -297,7 +297,7 @@ class VideosRoutes {
   }
 
   Result<Response> ListVideos(Request& request) {
-    ASSIGN_OR_RETURN(Principal principal, Authenticate(request));
+    ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
     ASSIGN_OR_RETURN(videos::PageRequest page_request, ParsePageRequest(request));
     videos::VideoFilter filter;
     ASSIGN_OR_RETURN(filter.project_id, QueryId(request, "project-id"));
@@ -348,7 +348,7 @@ class VideosRoutes {
   }
 
   Result<Response> DeleteVideo(Request& request) {
-    ASSIGN_OR_RETURN(Principal principal, Authenticate(request));
+    ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
     ASSIGN_OR_RETURN(std::string id, PathId(request, "video"));
     auto delete_rows = [&] {
       return InTransaction<std::vector<std::string>>(db(), [&](storage::Session& s) {
@@ -411,13 +411,8 @@ class VideosRoutes {
     return Status::Ok();
   }
 
-  Result<Principal> Authenticate(const Request& request) {
-    if (context_.auth == nullptr) return Status::Internal("no authenticator configured");
-    return context_.auth->Authenticate(request);
-  }
-
   Result<videos::Video> ProgressOf(const Request& request) {
-    ASSIGN_OR_RETURN(Principal principal, Authenticate(request));
+    ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
     ASSIGN_OR_RETURN(std::string id, PathId(request, "video"));
     return InSession<videos::Video>(db(), [&](storage::Session& session) {
       return videos::GetVideoProgress(session, principal.team_id, id);
