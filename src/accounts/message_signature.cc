@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "common/ids.h"
 
@@ -242,7 +243,8 @@ Result<ParsedSignature> ParseSignature(const SignedRequest& request) {
           (end < text.size() && text[end] != ';')) {
         return BadSignature("Signature-Input parameter '" + name + "' is malformed");
       }
-      int64_t number = std::stoll(std::string(text.substr(pos, end - pos)));
+      int64_t number = 0;
+      std::from_chars(text.data() + pos, text.data() + end, number);
       if (name == "created") parsed.created = number;
       if (name == "expires") parsed.expires = number;
       pos = end;

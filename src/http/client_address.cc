@@ -1,8 +1,9 @@
 #include "http/client_address.h"
 
 #include <algorithm>
-#include <cctype>
 #include <boost/asio/ip/address.hpp>
+#include <cctype>
+#include <charconv>
 
 #include "http/message.h"
 
@@ -149,7 +150,7 @@ Result<TrustedProxies> TrustedProxies::Parse(std::string_view list) {
       if (!numeric) {
         return InvalidEntry(entry, "has no valid prefix length after '/'");
       }
-      prefix_bits = std::stoi(std::string(digits));
+      std::from_chars(digits.data(), digits.data() + digits.size(), prefix_bits);
       if (prefix_bits > max_bits) {
         return InvalidEntry(entry,
                             "has a prefix longer than " + std::to_string(max_bits) + " bits");

@@ -1,6 +1,7 @@
 #include "videos/processing_request.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -341,9 +342,15 @@ Result<SourceInfo> SourceFromMetadata(const object& metadata, const std::string&
   }
   std::string sar = text("sampleAspectRatio");
   if (size_t colon = sar.find(':'); colon != std::string::npos) {
-    double num = std::atof(sar.substr(0, colon).c_str());
-    double den = std::atof(sar.substr(colon + 1).c_str());
-    if (num > 0 && den > 0) source.sample_aspect = num / den;
+    // Stored by ingestion as "N:D"; anything else leaves square pixels.
+    double num = 0, den = 0;
+    const auto [num_end, num_error] = std::from_chars(sar.data(), sar.data() + colon, num);
+    const auto [den_end, den_error] =
+        std::from_chars(sar.data() + colon + 1, sar.data() + sar.size(), den);
+    if (num_error == std::errc() && den_error == std::errc() && num_end == sar.data() + colon &&
+        den_end == sar.data() + sar.size() && num > 0 && den > 0) {
+      source.sample_aspect = num / den;
+    }
   }
   double duration_s = static_cast<double>(source.duration_ms) / 1000.0;
   double stream_size = number(metadata.if_contains("videoStreamSize"));
