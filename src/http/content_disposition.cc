@@ -18,13 +18,6 @@ std::string ToLower(std::string_view text) {
   return out;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // U+061C, U+200E–U+200F, U+202A–U+202E, U+2066–U+2069: the marks that
 // reorder how the text around them is shown.
 bool IsBidiControl(std::string_view sequence) {

@@ -168,6 +168,13 @@ std::string_view TrimOws(std::string_view text) {
   return text;
 }
 
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 Response ErrorResponse(const Status& status) {
   std::string exception =
       status.exception().empty() ? DefaultExceptionFor(status.code()) : status.exception();

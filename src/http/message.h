@@ -124,6 +124,10 @@ std::string SerializeJson(const boost::json::value& value);
 // around it, as header values and their list items are read.
 std::string_view TrimOws(std::string_view text);
 
+// The value of a hexadecimal digit (0–15), or -1 for any other character: for
+// the %XX escapes of targets and of RFC 8187 parameters.
+int HexValue(char c);
+
 // The error document of the API: {"exception": …, "errorMessage": …} with the
 // status that fits the Status code (the one place that mapping lives).
 Response ErrorResponse(const Status& status);

@@ -47,13 +47,6 @@ constexpr size_t kFileChunkBytes = 256 * 1024;
 // ServerOptions::check_before_body agrees.
 constexpr uint64_t kCheckedBodyBytes = 8 * 1024;
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // The Host header is echoed into absolute URLs: accept only what a host and
 // port may contain, so nothing can be injected into a response.
 bool IsSafeHost(std::string_view host) {
