@@ -573,12 +573,6 @@ class FileBlobStore final : public BlobStore {
     return dir + "/" + NewTempName(name);
   }
 
-  Result<BlobInfo> PutFile(std::string_view video_id, std::string_view name,
-                           const std::string& source_path) override {
-    ASSIGN_OR_RETURN(BlobInfo prepared, PrepareFile(source_path));
-    return PublishFile(video_id, name, source_path, prepared);
-  }
-
   Result<BlobInfo> PrepareFile(const std::string& source_path) override {
     Fd fd(::open(source_path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid()) return ErrnoStatus("cannot open", source_path, errno);
@@ -691,15 +685,6 @@ class FileBlobStore final : public BlobStore {
     }
     if (!S_ISREG(st.st_mode)) return NotARegularFile(path);
     return static_cast<uint64_t>(st.st_size);
-  }
-
-  Status DeleteBlob(std::string_view video_id, std::string_view name) override {
-    RETURN_IF_ERROR(CheckSegments(video_id, name));
-    std::string path = BlobPath(video_id, name);
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
-      return ErrnoStatus("cannot delete", path, errno);
-    }
-    return Status::Ok();
   }
 
   Status Delete(std::string_view video_id) override {
@@ -954,6 +939,12 @@ std::string Sha256::HexDigest() const {
     throw std::bad_alloc();
   }
   return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), length));
+}
+
+Result<BlobInfo> PutFile(BlobStore& store, std::string_view video_id, std::string_view name,
+                         const std::string& source_path) {
+  ASSIGN_OR_RETURN(BlobInfo prepared, store.PrepareFile(source_path));
+  return store.PublishFile(video_id, name, source_path, prepared);
 }
 
 Result<std::unique_ptr<BlobStore>> OpenFileBlobStore(const std::string& root) {

@@ -139,26 +139,22 @@ class BlobStore {
                                                      std::string_view name) = 0;
 
   // A fresh path for a temporary file that a tool (libav, a worker) writes
-  // itself, on the same filesystem as the blobs so PutFile can rename it. The
-  // file does not exist yet. Temporary files left behind are swept after a day.
+  // itself, on the same filesystem as the blobs so PublishFile can rename it.
+  // The file does not exist yet. Temporary files left behind are swept after
+  // a day.
   virtual Result<std::string> TempPath(std::string_view video_id, std::string_view name) = 0;
 
-  // Publishes the complete file at `source_path` as blob `name` (the source is
-  // moved, not copied, when it is on the store's filesystem; copied then
-  // removed otherwise). Reads it once to compute the SHA-256, fsyncs it, renames
-  // it into place and fsyncs the directory.
-  virtual Result<BlobInfo> PutFile(std::string_view video_id, std::string_view name,
-                                   const std::string& source_path) = 0;
-
-  // PutFile in two halves, for a caller that must publish quickly — inside the
-  // database transaction that says the file is current (a job's completion,
-  // fenced on its lease), so that a worker that lost its lease cannot put
-  // files over a newer job's. PrepareFile is the slow half: it reads the file
-  // once for its size and SHA-256 and fsyncs it. PublishFile moves it into
-  // place (rename and directory fsync; a copy when on another filesystem)
-  // and returns `prepared` with the published file's mtime. Publishing again
-  // a file that is in place already (the source gone, the blob of its size
-  // there: a retried transaction) succeeds.
+  // Publishing a complete file at `source_path` as blob `name`, in two halves,
+  // so a caller can publish quickly — inside the database transaction that
+  // says the file is current (a job's completion, fenced on its lease), so
+  // that a worker that lost its lease cannot put files over a newer job's.
+  // PrepareFile is the slow half: it reads the file once for its size and
+  // SHA-256 and fsyncs it. PublishFile moves it into place (rename and
+  // directory fsync; a copy, then the source removed, when on another
+  // filesystem) and returns `prepared` with the published file's mtime.
+  // Publishing again a file that is in place already (the source gone, the
+  // blob of its size there: a retried transaction) succeeds. PutFile below
+  // does both at once.
   virtual Result<BlobInfo> PrepareFile(const std::string& source_path) = 0;
   virtual Result<BlobInfo> PublishFile(std::string_view video_id, std::string_view name,
                                        const std::string& source_path,
@@ -172,8 +168,6 @@ class BlobStore {
   // Size in bytes. NotFound when it does not exist.
   virtual Result<uint64_t> Size(std::string_view video_id, std::string_view name) = 0;
 
-  // Removes one blob; OK if it did not exist.
-  virtual Status DeleteBlob(std::string_view video_id, std::string_view name) = 0;
   // Removes every blob and temporary file of a video; OK if there were none.
   // A writer still open for that video then fails at Commit.
   virtual Status Delete(std::string_view video_id) = 0;
@@ -228,6 +222,11 @@ class BlobStore {
       std::chrono::seconds orphan_grace = std::chrono::hours(1),
       std::chrono::seconds temp_max_age = std::chrono::hours(24)) = 0;
 };
+
+// PrepareFile and PublishFile at once, for a caller that need not publish
+// inside a transaction.
+Result<BlobInfo> PutFile(BlobStore& store, std::string_view video_id, std::string_view name,
+                         const std::string& source_path);
 
 // The filesystem implementation: <root>/<video-id>/<name>, with temporary files
 // as <root>/<video-id>/.tmp-<random>-<name>. Creates `root` (and its marker)

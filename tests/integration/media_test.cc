@@ -900,12 +900,13 @@ TEST_F(MediaApiTest, ThumbnailsAndWebPreview) {
   for (size_t i = 0; i < thumbnails.size(); ++i) {
     std::string temp = *Blobs().TempPath(id, storage::ThumbnailBlobName(static_cast<int>(i)));
     std::ofstream(temp, std::ios::binary) << thumbnails[i];
-    ASSERT_TRUE(Blobs().PutFile(id, storage::ThumbnailBlobName(static_cast<int>(i)), temp).ok());
+    ASSERT_TRUE(
+        storage::PutFile(Blobs(), id, storage::ThumbnailBlobName(static_cast<int>(i)), temp).ok());
   }
   std::string web = *clip_ + "web";
   std::string temp = *Blobs().TempPath(id, storage::kWebPreviewBlob);
   std::ofstream(temp, std::ios::binary) << web;
-  ASSERT_TRUE(Blobs().PutFile(id, storage::kWebPreviewBlob, temp).ok());
+  ASSERT_TRUE(storage::PutFile(Blobs(), id, storage::kWebPreviewBlob, temp).ok());
   Sql("UPDATE videos SET thumbnail_count = 2, web_video_available = 1 WHERE id = ?", {id});
 
   HttpResponse first = Download("/media/v1/download/thumbnail/" + id);
@@ -938,7 +939,7 @@ TEST_F(MediaApiTest, ThumbnailsAndWebPreview) {
   // A re-published preview gets a new validator.
   temp = *Blobs().TempPath(id, storage::kWebPreviewBlob);
   std::ofstream(temp, std::ios::binary) << "new preview";
-  ASSERT_TRUE(Blobs().PutFile(id, storage::kWebPreviewBlob, temp).ok());
+  ASSERT_TRUE(storage::PutFile(Blobs(), id, storage::kWebPreviewBlob, temp).ok());
   HttpResponse republished = Download(target_web, {{"If-None-Match", etag}});
   EXPECT_EQ(republished.status, 200);
   EXPECT_EQ(republished.body, "new preview");

@@ -31,11 +31,6 @@ class StallingBlobStore final : public storage::BlobStore {
   StallingBlobStore(storage::BlobStore& real, std::function<void()> stall)
       : real_(real), stall_(std::move(stall)) {}
 
-  Result<storage::BlobInfo> PutFile(std::string_view video_id, std::string_view name,
-                                    const std::string& source_path) override {
-    Stall();
-    return real_.PutFile(video_id, name, source_path);
-  }
   Result<storage::BlobInfo> PrepareFile(const std::string& source_path) override {
     Stall();
     return real_.PrepareFile(source_path);
@@ -61,9 +56,6 @@ class StallingBlobStore final : public storage::BlobStore {
   }
   Result<uint64_t> Size(std::string_view video_id, std::string_view name) override {
     return real_.Size(video_id, name);
-  }
-  Status DeleteBlob(std::string_view video_id, std::string_view name) override {
-    return real_.DeleteBlob(video_id, name);
   }
   Status Delete(std::string_view video_id) override { return real_.Delete(video_id); }
   Result<std::string> LocalPath(std::string_view video_id, std::string_view name) override {
@@ -107,7 +99,7 @@ class IngestHandlerTest : public HandlerTest {
     if (!engine::testing::Ffmpeg("-f lavfi -i testsrc2=size=160x90:rate=25 -t 1 "
                                  "-pix_fmt yuv420p '" +
                                  clip + "'") ||
-        !blobs_->PutFile(video_id_, storage::kOriginalBlob, clip).ok() ||
+        !storage::PutFile(*blobs_, video_id_, storage::kOriginalBlob, clip).ok() ||
         !EnqueueFullIngestion().ok()) {
       ADD_FAILURE() << "cannot upload and enqueue the clip";
       return std::nullopt;
@@ -162,8 +154,8 @@ TEST_P(IngestHandlerTest, AWorkerThatLostItsJobPublishesNothing) {
   StallingBlobStore stalling(*blobs_, [&] {
     ASSERT_TRUE(EnqueueFullIngestion().ok());
     ASSERT_TRUE(
-        blobs_->PutFile(video_id_, storage::ThumbnailBlobName(0), newer_thumbnail).ok());
-    ASSERT_TRUE(blobs_->PutFile(video_id_, storage::kWebPreviewBlob, newer_preview).ok());
+        storage::PutFile(*blobs_, video_id_, storage::ThumbnailBlobName(0), newer_thumbnail).ok());
+    ASSERT_TRUE(storage::PutFile(*blobs_, video_id_, storage::kWebPreviewBlob, newer_preview).ok());
   });
   Status ran = RunIngestion(stalling, *job);
 
