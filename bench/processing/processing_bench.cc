@@ -12,7 +12,9 @@
 // `plan` prints the spec as shell-readable `key=value` lines, including the
 // filter graph BuildVideoFilters makes, so the script can give the ffmpeg
 // command line the same graph and encoder settings. The graph is printed with
-// a source start time of 0: ffmpeg re-bases input timestamps to zero.
+// a source start time of 0: ffmpeg re-bases input timestamps to zero, and
+// with the source's and output's colour filled in as Transcode fills them, so
+// that the colour conversion Vidmill makes is in the ffmpeg graph too.
 //
 // `run` transcodes and prints one JSON line: the seconds spent in ingestion +
 // validation and in engine::Transcode, and the frames written.
@@ -25,12 +27,14 @@
 #include <sstream>
 #include <string>
 
+#include "engine/colour.h"
 #include "engine/ingestion.h"
 #include "engine/transcode.h"
 #include "jobs/handlers/process_handler.h"
 #include "videos/processing_request.h"
 
 extern "C" {
+#include <libavformat/avformat.h>
 #include <libavutil/log.h>
 }
 
@@ -57,6 +61,28 @@ Result<TranscodeSpec> SpecFor(const std::string& input, const std::string& reque
   auto plan = vidmill::videos::ValidateProcessingRequest(request.as_object(), *source);
   if (!plan.ok()) return plan.status();
   return vidmill::jobs::TranscodeSpecFromPlan(*plan);
+}
+
+// The source's colour as its stream says it (SourceColour on the decoded
+// format, which for these sources is the stream's), and the output's.
+vidmill::Status FillColour(const std::string& input, TranscodeSpec& spec) {
+  AVFormatContext* format = nullptr;
+  if (avformat_open_input(&format, input.c_str(), nullptr, nullptr) < 0) {
+    return vidmill::Status::InvalidArgument("cannot open " + input);
+  }
+  const int stream = avformat_find_stream_info(format, nullptr) < 0
+                         ? -1
+                         : av_find_best_stream(format, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+  if (stream >= 0) {
+    const AVCodecParameters* par = format->streams[stream]->codecpar;
+    spec.source_colour =
+        vidmill::engine::SourceColour(par, static_cast<AVPixelFormat>(par->format));
+    spec.output_colour = vidmill::engine::OutputColour(spec.source_colour, spec.width,
+                                                       spec.height, spec.pixel_format);
+  }
+  avformat_close_input(&format);
+  return stream >= 0 ? vidmill::Status::Ok()
+                     : vidmill::Status::InvalidArgument("no video stream in " + input);
 }
 
 int PrintPlan(const TranscodeSpec& spec) {
@@ -104,7 +130,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "request: %s\n", spec.status().ToString().c_str());
     return 1;
   }
-  if (mode == "plan") return PrintPlan(*spec);
+  if (mode == "plan") {
+    if (vidmill::Status colour = FillColour(input, *spec); !colour.ok()) {
+      std::fprintf(stderr, "colour: %s\n", colour.ToString().c_str());
+      return 1;
+    }
+    return PrintPlan(*spec);
+  }
 
   auto planned = std::chrono::steady_clock::now();
   auto result = vidmill::engine::Transcode(input, argv[4], *spec, {}, nullptr, nullptr);

@@ -56,6 +56,21 @@ const char* MatrixName(int matrix) {
   }
 }
 
+// BT.601 (either standard's tag) or BT.709: the matrices vf_colorspace
+// converts between here.
+bool IsSdOrHdMatrix(int matrix) { return matrix == AVCOL_SPC_BT709 || IsBt601Matrix(matrix); }
+
+// vf_colorspace's name for an output format it writes, "" for the others.
+std::string ColorspaceFormat(const std::string& pixel_format) {
+  for (const char* chroma : {"420", "422", "444"}) {
+    const std::string base = std::string("yuv") + chroma + "p";
+    if (pixel_format == base) return base;
+    if (pixel_format == base + "10le") return base + "10";
+    if (pixel_format == base + "12le") return base + "12";
+  }
+  return "";
+}
+
 // The setparams step that tags pictures as `colour`.
 std::string Tags(const ColourDescription& colour) {
   return std::string("setparams=range=") + (colour.range == AVCOL_RANGE_JPEG ? "pc" : "tv") +
@@ -127,18 +142,6 @@ ColourDescription OutputColour(const ColourDescription& source, int width, int h
   return output;
 }
 
-std::string YuvConversionOptions(const ColourDescription& source, const ColourDescription& output) {
-  if (source.rgb || output.rgb) return "";
-  if (std::string(MatrixName(source.matrix)) == MatrixName(output.matrix) &&
-      source.range == output.range) {
-    return "";
-  }
-  return std::string("in_color_matrix=") + MatrixName(source.matrix) +
-         ":out_color_matrix=" + MatrixName(output.matrix) + ":out_range=tv";
-}
-
-std::string ColourTags(const ColourDescription& colour) { return Tags(colour); }
-
 std::string ColourConversion(const ColourDescription& source, const ColourDescription& output,
                              const std::string& pixel_format, bool interlaced) {
   const bool same_matrix =
@@ -155,11 +158,36 @@ std::string ColourConversion(const ColourDescription& source, const ColourDescri
     // may already have made full range limited (and says so); naming the
     // source's range here would expand it twice (10-bit full-range HD to SD
     // would come out desaturated).
-    steps = std::string("scale=in_color_matrix=") + MatrixName(source.matrix) +
-            ":out_color_matrix=" + MatrixName(output.matrix) +
-            ":out_range=tv:flags=" + kExactConversionFlags + (interlaced ? ":interl=1" : "");
-    if (source.rgb) steps += ",format=pix_fmts=" + pixel_format;
-    steps += ",";
+    const std::string colorspace_format = ColorspaceFormat(pixel_format);
+    const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(av_get_pix_fmt(pixel_format.c_str()));
+    // vf_colorspace reads 4:2:0 as progressive: fields of interlaced 4:2:0
+    // would share their chroma, so those go through libswscale field by field.
+    const bool fields_share_chroma = interlaced && (desc == nullptr || desc->log2_chroma_h > 0);
+    if (!source.rgb && IsSdOrHdMatrix(source.matrix) && IsSdOrHdMatrix(output.matrix) &&
+        !colorspace_format.empty() && !fields_share_chroma) {
+      // Matrix and range only (fast=1): the primaries and transfer are
+      // retagged, not converted, so the filter is told they stay the output's.
+      const char* primaries =
+          av_color_primaries_name(static_cast<AVColorPrimaries>(output.primaries));
+      const char* transfer =
+          av_color_transfer_name(static_cast<AVColorTransferCharacteristic>(output.transfer));
+      steps =
+          std::string(interlaced ? "scale=interl=1,format=pix_fmts=" + pixel_format + "," : "") +
+          "colorspace=ispace=" + av_color_space_name(static_cast<AVColorSpace>(source.matrix)) +
+          ":iprimaries=" + primaries + ":itrc=" + transfer +
+          // A limited-range source stays limited through any resize; a
+          // full-range one's pictures say which they are by now.
+          (source.range == AVCOL_RANGE_MPEG ? ":irange=tv" : "") +
+          ":space=" + av_color_space_name(static_cast<AVColorSpace>(output.matrix)) +
+          ":primaries=" + primaries + ":trc=" + transfer +
+          ":range=tv:fast=1:format=" + colorspace_format + ",";
+    } else {
+      steps = std::string("scale=in_color_matrix=") + MatrixName(source.matrix) +
+              ":out_color_matrix=" + MatrixName(output.matrix) +
+              ":out_range=tv:flags=" + kExactConversionFlags + (interlaced ? ":interl=1" : "");
+      if (source.rgb) steps += ",format=pix_fmts=" + pixel_format;
+      steps += ",";
+    }
   }
   // Tagged, so that each later step (and the encoder) knows what it has.
   return steps + Tags(output);

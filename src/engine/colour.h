@@ -44,28 +44,21 @@ ColourDescription SourceColour(const AVCodecParameters* par, AVPixelFormat decod
 ColourDescription OutputColour(const ColourDescription& source, int width, int height,
                                const std::string& pixel_format);
 
-// libswscale's flags for every conversion of matrix or range. Its default
-// rounding moves the neutral axis: 8-bit grey and white came out with Cb and
-// Cr at 127 (a green cast) and one luma code low, 10-bit white at 937 for
-// 940.
+// libswscale's flags for a conversion of matrix or range it makes (formats
+// vf_colorspace does not write). Its default rounding moves the neutral
+// axis: 8-bit grey and white came out with Cb and Cr at 127 (a green cast)
+// and one luma code low, 10-bit white at 937 for 940.
 inline constexpr char kExactConversionFlags[] = "accurate_rnd+full_chroma_int";
 
 // The libavfilter steps that turn pictures of `source` into `output`'s
 // matrix and range ("" when nothing changes), then tag them; `pixel_format`
-// is the YUV format RGB sources are converted to. `interlaced`: fields are
-// converted apart.
+// is the output's format (the YUV format RGB sources are converted to).
+// `interlaced`: fields are converted apart. Between BT.601 and BT.709
+// (SD ↔ HD) in the formats it writes (4:2:0, 4:2:2, 4:4:4 at 8, 10, 12
+// bits) vf_colorspace converts, exact on the neutral axis and about 1 ms a
+// 1080p picture; otherwise libswscale with kExactConversionFlags.
 std::string ColourConversion(const ColourDescription& source, const ColourDescription& output,
                              const std::string& pixel_format, bool interlaced);
-
-// For YUV pictures of `source` going to YUV `output`: the scale filter's
-// options that convert matrix and range ("in_color_matrix=…:out_color_matrix
-// =…:out_range=tv"), for a scale step that resizes anyway and so converts in
-// the same pass; "" when there is nothing to convert. Its flags must include
-// kExactConversionFlags.
-std::string YuvConversionOptions(const ColourDescription& source, const ColourDescription& output);
-
-// The step that tags pictures as `colour` (setparams).
-std::string ColourTags(const ColourDescription& colour);
 
 // HDR10's static metadata as x265 parameters: "master-display=G(x,y)B(x,y)
 // R(x,y)WP(x,y)L(max,min)" (chromaticities in 1/50000, luminance in

@@ -82,7 +82,6 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
   // Colour (colour.h): RGB sources become YUV first, since the filters work
   // in YUV; YUV sources change matrix or range last, at the output's size.
   const bool colour_known = spec.output_colour.range != 0;
-  bool colour_converted = false;  // YUV matrix and range, in the resize (step 5)
   if (colour_known && spec.source_colour.rgb && !spec.output_colour.rgb) {
     steps.push_back(Graph(ColourConversion(spec.source_colour, spec.output_colour,
                                            spec.pixel_format, spec.source_interlaced)));
@@ -182,25 +181,9 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
       options.field_aware = keep_fields;
       steps.push_back(Stage(options));
     } else if (scaler == "scale") {
-      // A matrix or range conversion rides along in the resize: one pass
-      // instead of two, and exact where the resize's own rounding would not
-      // be (colour.h).
-      colour_converted =
-          colour_known && !YuvConversionOptions(spec.source_colour, spec.output_colour).empty();
-      steps.push_back(
-          Graph("scale=w=" + std::to_string(picture_width) +
-                ":h=" + std::to_string(picture_height) + ":flags=bicubic" +
-                (colour_converted ? std::string("+") + kExactConversionFlags + ":" +
-                                        YuvConversionOptions(spec.source_colour, spec.output_colour)
-                                  : std::string()) +
-                (keep_fields ? ":interl=1" : "")));
-      if (colour_converted) {
-        // Straight into the output's format: a full-range (yuvj) source would
-        // otherwise keep its yuvj format here, and an own stage or pad
-        // after it would read the converted pictures as full range.
-        steps.push_back(Graph("format=pix_fmts=" + spec.pixel_format));
-        steps.push_back(Graph(ColourTags(spec.output_colour)));
-      }
+      steps.push_back(Graph("scale=w=" + std::to_string(picture_width) +
+                            ":h=" + std::to_string(picture_height) + ":flags=bicubic" +
+                            (keep_fields ? ":interl=1" : "")));
     } else {
       return Status::InvalidArgument("unknown scaler '" + scaler + "'");
     }
@@ -284,7 +267,7 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
   steps.push_back(Graph(spec.interlaced_output
                             ? std::string("setfield=") + (spec.top_field_first ? "tff" : "bff")
                             : std::string("setfield=prog")));
-  if (colour_known && !colour_converted && (!spec.source_colour.rgb || spec.output_colour.rgb)) {
+  if (colour_known && (!spec.source_colour.rgb || spec.output_colour.rgb)) {
     steps.push_back(Graph(ColourConversion(spec.source_colour, spec.output_colour,
                                            spec.pixel_format, spec.interlaced_output)));
   }
