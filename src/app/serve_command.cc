@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include "accounts/account_service.h"
@@ -79,82 +81,99 @@ std::vector<FlagSpec> ServeFlags() {
   return specs;
 }
 
-}  // namespace
+// What the flags of `vidmill serve` set, read and checked.
+struct ServeSettings {
+  StoreConfig store;
+  // All but check_before_body, which the Listener sets: it asks the
+  // authenticator, made once the database is open.
+  http::ServerOptions server;
+  int64_t workers = 0;
+  int64_t token_ttl = 0;
+  int64_t jwt_leeway = 0;
+  int64_t max_upload_bytes = 0;
+  int64_t max_concurrent_uploads = 0;
+  int64_t media_sweep_seconds = 0;
+  int64_t lease_seconds = 0;
+};
 
-int RunServe(int argc, char** argv) {
-  // Request bodies of up to 1 MiB come and go by the thousand under load. A
-  // fixed mmap threshold hands each large buffer back to the system when it is
-  // freed; glibc's adaptive one raises itself past them, and a burst of
-  // bodies would leave over a gigabyte held after its connections close.
-  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+// Prints serve's one-line error for `status`; returns `exit_code`.
+int Fail(const Status& status, int exit_code) {
+  std::fprintf(stderr, "vidmill serve: %s\n", status.message().c_str());
+  return exit_code;
+}
+
+// Parses the command line, answers --help, and resolves the store (making its
+// directories). Returns the exit code when serve ends here.
+std::optional<int> ParseFlagsAndResolveStore(int argc, char** argv, Flags& flags,
+                                             StoreConfig& store) {
   std::vector<FlagSpec> specs = ServeFlags();
-  Result<Flags> flags = Flags::Parse(specs, argc, argv, 2);
-  if (!flags.ok()) {
-    std::fprintf(stderr, "vidmill serve: %s\n", flags.status().message().c_str());
-    return 2;
-  }
-  if (flags->Has("help")) {
+  Result<Flags> parsed = Flags::Parse(specs, argc, argv, 2);
+  if (!parsed.ok()) return Fail(parsed.status(), 2);
+  if (parsed->Has("help")) {
     std::printf("usage: vidmill serve [flags]\n%s", Flags::Usage(specs).c_str());
     return 0;
   }
   // Before anything is made on disk: a mistyped --listen must not make the
   // store or print the demo user's password.
-  if (Status listen = http::CheckListenSyntax(flags->Get("listen")); !listen.ok()) {
-    std::fprintf(stderr, "vidmill serve: %s\n", listen.message().c_str());
-    return 2;
+  if (Status listen = http::CheckListenSyntax(parsed->Get("listen")); !listen.ok()) {
+    return Fail(listen, 2);
   }
-  Result<StoreConfig> store = ResolveStore(*flags);
-  if (!store.ok()) {
-    std::fprintf(stderr, "vidmill serve: %s\n", store.status().message().c_str());
-    return 2;
-  }
+  Result<StoreConfig> resolved = ResolveStore(*parsed);
+  if (!resolved.ok()) return Fail(resolved.status(), 2);
+  flags = std::move(parsed).value();
+  store = std::move(resolved).value();
+  return std::nullopt;
+}
+
+// What is set while this process has one thread, for every thread and
+// process it makes later to inherit. Returns the signals that stop serve.
+sigset_t PrepareForThreads(const StoreConfig& store) {
   // The supervised workers take the database URL from the environment they
   // inherit, which keeps a password in it off their command lines (`ps`).
-  // Set while this process has one thread.
-  setenv("VIDMILL_DATABASE", store->database_url.c_str(), 1);
+  setenv("VIDMILL_DATABASE", store.database_url.c_str(), 1);
 
-  // Signals are taken by one watcher thread; every other thread (created
-  // below) inherits the blocked mask.
+  // Signals are taken by one watcher thread; every other thread inherits the
+  // blocked mask.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
 
-  api::ApiContext context;
-  context.clock = &SystemClock::Instance();
-  auto ttl = flags->GetInt("token-ttl", 1, 86400 * 30);
-  auto leeway = flags->GetInt("jwt-leeway", 0, 3600);
-  auto max_upload = flags->GetInt("max-upload-bytes", 1, int64_t{1} << 50);
-  auto max_uploads = flags->GetInt("max-concurrent-uploads", 1, 100000);
-  auto workers = flags->GetInt("workers", 0, 256);
-  auto http_threads = flags->GetInt("http-threads", 1, 1024);
-  auto header_timeout = flags->GetInt("header-timeout", 1, 3600);
-  auto idle_timeout = flags->GetInt("idle-timeout", 1, 3600);
-  auto body_timeout = flags->GetInt("body-timeout", 1, 3600);
-  auto per_client = flags->GetInt("max-connections-per-client", 0, 1'000'000);
-  auto sweep_seconds = flags->GetInt("media-sweep-seconds", 1, 7 * 24 * 3600);
+// Reads the flags that set limits, timeouts, the job lease and the client
+// address into `settings`. Returns the exit code (2) when one is wrong.
+std::optional<int> ReadServeSettings(const Flags& flags, ServeSettings& settings) {
+  auto ttl = flags.GetInt("token-ttl", 1, 86400 * 30);
+  auto leeway = flags.GetInt("jwt-leeway", 0, 3600);
+  auto max_upload = flags.GetInt("max-upload-bytes", 1, int64_t{1} << 50);
+  auto max_uploads = flags.GetInt("max-concurrent-uploads", 1, 100000);
+  auto workers = flags.GetInt("workers", 0, 256);
+  auto http_threads = flags.GetInt("http-threads", 1, 1024);
+  auto header_timeout = flags.GetInt("header-timeout", 1, 3600);
+  auto idle_timeout = flags.GetInt("idle-timeout", 1, 3600);
+  auto body_timeout = flags.GetInt("body-timeout", 1, 3600);
+  auto per_client = flags.GetInt("max-connections-per-client", 0, 1'000'000);
+  auto sweep_seconds = flags.GetInt("media-sweep-seconds", 1, 7 * 24 * 3600);
   // Its workers renew their leases every second and need two renewals in one.
-  auto lease_seconds = flags->GetInt("lease-seconds", 2, 3600);
+  auto lease_seconds = flags.GetInt("lease-seconds", 2, 3600);
   for (const Status& status :
        {ttl.status(), leeway.status(), max_upload.status(), max_uploads.status(), workers.status(),
         http_threads.status(), header_timeout.status(), idle_timeout.status(),
         body_timeout.status(), per_client.status(), sweep_seconds.status(),
         lease_seconds.status()}) {
-    if (!status.ok()) {
-      std::fprintf(stderr, "vidmill serve: %s\n", status.message().c_str());
-      return 2;
-    }
+    if (!status.ok()) return Fail(status, 2);
   }
   Result<http::TrustedProxies> trusted_proxies =
-      http::TrustedProxies::Parse(flags->Get("trusted-proxies"));
+      http::TrustedProxies::Parse(flags.Get("trusted-proxies"));
   if (!trusted_proxies.ok()) {
     std::fprintf(stderr, "vidmill serve: --trusted-proxies: %s\n",
                  trusted_proxies.status().message().c_str());
     return 2;
   }
-  const std::string forwarded_header = flags->Get("forwarded-header");
+  const std::string forwarded_header = flags.Get("forwarded-header");
   const bool rfc7239 = strcasecmp(forwarded_header.c_str(), "Forwarded") == 0;
   if (!rfc7239 && strcasecmp(forwarded_header.c_str(), "X-Forwarded-For") != 0) {
     std::fprintf(stderr,
@@ -163,13 +182,17 @@ int RunServe(int argc, char** argv) {
                  forwarded_header.c_str());
     return 2;
   }
-  context.config.max_upload_bytes = *max_upload;
-  context.config.max_concurrent_uploads = static_cast<int>(*max_uploads);
-  context.config.media_dir = store->media_dir;
+  settings.workers = *workers;
+  settings.token_ttl = *ttl;
+  settings.jwt_leeway = *leeway;
+  settings.max_upload_bytes = *max_upload;
+  settings.max_concurrent_uploads = *max_uploads;
+  settings.media_sweep_seconds = *sweep_seconds;
+  settings.lease_seconds = *lease_seconds;
 
-  http::ServerOptions options;
-  options.listen = flags->Get("listen");
-  options.public_url = flags->Get("public-url");
+  http::ServerOptions& options = settings.server;
+  options.listen = flags.Get("listen");
+  options.public_url = flags.Get("public-url");
   while (!options.public_url.empty() && options.public_url.back() == '/') {
     options.public_url.pop_back();
   }
@@ -180,60 +203,121 @@ int RunServe(int argc, char** argv) {
   options.max_connections_per_client = static_cast<int>(*per_client);
   options.trusted_proxies = *trusted_proxies;
   options.rfc7239_forwarded = rfc7239;
+  return std::nullopt;
+}
+
+// The routes' context as the flags set it; the store's parts join it once it
+// is open.
+api::ApiContext ApiContextFor(const ServeSettings& settings) {
+  api::ApiContext context;
+  context.clock = &SystemClock::Instance();
+  context.config.max_upload_bytes = settings.max_upload_bytes;
+  context.config.max_concurrent_uploads = static_cast<int>(settings.max_concurrent_uploads);
+  context.config.media_dir = settings.store.media_dir;
+  return context;
+}
+
+// The HTTP server and the two routers it answers with. A node whose database
+// is not up yet listens anyway: /healthz answers (the process is alive: an
+// orchestrator's liveness probe must not restart it in a loop), /readyz and
+// every other route answer 503 until it is ready, when the full router
+// replaces the starting one. The "listening on" line is printed then.
+// Made in place and never moved: the server's body check points into it.
+struct Listener {
+  explicit Listener(http::ServerOptions options);
+  // Stops a server that runs since the wait for the database, when serve ends
+  // before it serves the full routes.
+  ~Listener();
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
   // Set once the database is open; until then no route takes a body.
   std::atomic<api::AccountAuthenticator*> body_checker{nullptr};
-  options.check_before_body = [&body_checker](const http::Request& request) -> Status {
-    api::AccountAuthenticator* checker = body_checker.load();
-    return checker == nullptr ? Status::Ok() : checker->CheckBeforeBody(request);
-  };
-
-  // A node whose database is not up yet listens anyway: /healthz answers (the
-  // process is alive: an orchestrator's liveness probe must not restart it in
-  // a loop), /readyz and every other route answer 503 until it is ready, when
-  // the full router replaces this one. The "listening on" line is printed then.
-  http::Router starting_router;
-  api::RegisterStartingRoutes(starting_router);
+  http::Router starting_router = StartingRouter();
   http::Router router;  // the full one, filled once the database is open
-  http::Server server(options, &starting_router);
-  std::thread early_runner;
+  http::Server server;
+  std::thread early_runner;  // runs `server` when it listened while the database was away
   int early_port = 0;
-  struct StopEarlyServer {
-    http::Server& server;
-    std::thread& runner;
-    ~StopEarlyServer() {
-      if (!runner.joinable()) return;
-      server.Stop();
-      runner.join();
-    }
-  } stop_early_server{server, early_runner};
 
-  Result<std::unique_ptr<storage::Database>> db = storage::OpenDatabase(store->database_url);
+ private:
+  static http::Router StartingRouter();
+  static http::ServerOptions WithBodyCheck(http::ServerOptions options,
+                                           const std::atomic<api::AccountAuthenticator*>& checker);
+};
+
+Listener::Listener(http::ServerOptions options)
+    : server(WithBodyCheck(std::move(options), body_checker), &starting_router) {}
+
+Listener::~Listener() {
+  if (!early_runner.joinable()) return;
+  server.Stop();
+  early_runner.join();
+}
+
+http::Router Listener::StartingRouter() {
+  http::Router router;
+  api::RegisterStartingRoutes(router);
+  return router;
+}
+
+http::ServerOptions Listener::WithBodyCheck(
+    http::ServerOptions options, const std::atomic<api::AccountAuthenticator*>& checker) {
+  options.check_before_body = [&checker](const http::Request& request) -> Status {
+    api::AccountAuthenticator* authenticator = checker.load();
+    return authenticator == nullptr ? Status::Ok() : authenticator->CheckBeforeBody(request);
+  };
+  return options;
+}
+
+// Opens the database at `url` into `database`. One that is unavailable is
+// waited for, and meanwhile `listener` listens with the starting routes on its
+// early runner. Returns the exit code when serve ends here.
+std::optional<int> OpenDatabaseWhileStarting(const std::string& url, Listener& listener,
+                                             std::unique_ptr<storage::Database>& database) {
+  Result<std::unique_ptr<storage::Database>> db = storage::OpenDatabase(url);
   if (!db.ok() && db.status().code() == Code::kUnavailable) {
     std::fprintf(stderr, "vidmill serve: %s\n", db.status().message().c_str());
-    Result<int> bound = server.Start();
-    if (!bound.ok()) {
-      std::fprintf(stderr, "vidmill serve: %s\n", bound.status().message().c_str());
-      return StartFailureExitCode(bound.status());
-    }
-    early_port = *bound;
+    Result<int> bound = listener.server.Start();
+    if (!bound.ok()) return Fail(bound.status(), StartFailureExitCode(bound.status()));
+    listener.early_port = *bound;
     LogInfo("waiting for the database; meanwhile /healthz answers on port " +
-            std::to_string(early_port) + " and every other route 503");
-    early_runner = std::thread([&server] { server.Run(); });
-    db = OpenDatabaseWhenUp(store->database_url, "vidmill serve");
+            std::to_string(listener.early_port) + " and every other route 503");
+    listener.early_runner = std::thread([&server = listener.server] { server.Run(); });
+    db = OpenDatabaseWhenUp(url, "vidmill serve");
   }
-  if (!db.ok()) {
-    std::fprintf(stderr, "vidmill serve: %s\n", db.status().message().c_str());
-    return StartFailureExitCode(db.status());
-  }
-  context.db = db->get();
+  if (!db.ok()) return Fail(db.status(), StartFailureExitCode(db.status()));
+  database = std::move(db).value();
+  return std::nullopt;
+}
 
-  accounts::AccountService account_service(
-      context.db, context.clock,
-      accounts::AccountOptions{*ttl, *leeway, /*max_concurrent_hashes=*/2});
-  api::AccountAuthenticator authenticator(&account_service);
-  context.accounts = &account_service;
-  context.auth = &authenticator;
-  Result<std::optional<accounts::DemoUser>> demo = account_service.CreateDemoUserIfEmpty();
+// What the full routes serve from, once it is open. Made in place and never
+// moved: its parts point at each other.
+struct Store {
+  std::unique_ptr<storage::Database> db;
+  std::optional<accounts::AccountService> accounts;
+  std::optional<api::AccountAuthenticator> authenticator;
+  std::unique_ptr<storage::BlobStore> blobs;
+};
+
+// Opens the store into `store` and points `context` at it: the database (see
+// OpenDatabaseWhileStarting), the accounts with a demo user when there is
+// none, and the media directory, checked against the database and swept.
+// Returns the exit code when serve ends here.
+std::optional<int> OpenStoreWhileStarting(const ServeSettings& settings, Listener& listener,
+                                          Store& store, api::ApiContext& context) {
+  if (std::optional<int> exit_code =
+          OpenDatabaseWhileStarting(settings.store.database_url, listener, store.db)) {
+    return exit_code;
+  }
+  context.db = store.db.get();
+
+  store.accounts.emplace(context.db, context.clock,
+                         accounts::AccountOptions{settings.token_ttl, settings.jwt_leeway,
+                                                  /*max_concurrent_hashes=*/2});
+  store.authenticator.emplace(&*store.accounts);
+  context.accounts = &*store.accounts;
+  context.auth = &*store.authenticator;
+  Result<std::optional<accounts::DemoUser>> demo = store.accounts->CreateDemoUserIfEmpty();
   if (!demo.ok()) {
     std::fprintf(stderr, "vidmill serve: cannot create the demo user: %s\n",
                  demo.status().message().c_str());
@@ -243,21 +327,24 @@ int RunServe(int argc, char** argv) {
     std::printf("vidmill: created demo user %s with password %s\n", (*demo)->email.c_str(),
                 (*demo)->password.c_str());
   }
-  Result<std::unique_ptr<storage::BlobStore>> blobs = storage::OpenFileBlobStore(store->media_dir);
-  if (!blobs.ok()) {
-    std::fprintf(stderr, "vidmill serve: %s\n", blobs.status().message().c_str());
-    return 1;
-  }
-  context.blobs = blobs->get();
-  if (Status checked = CheckMediaDirMatchesDatabase(*context.db, *context.blobs, store->media_dir);
+  Result<std::unique_ptr<storage::BlobStore>> blobs =
+      storage::OpenFileBlobStore(settings.store.media_dir);
+  if (!blobs.ok()) return Fail(blobs.status(), 1);
+  store.blobs = std::move(blobs).value();
+  context.blobs = store.blobs.get();
+  if (Status checked =
+          CheckMediaDirMatchesDatabase(*context.db, *context.blobs, settings.store.media_dir);
       !checked.ok()) {
-    std::fprintf(stderr, "vidmill serve: %s\n", checked.message().c_str());
-    return 2;
+    return Fail(checked, 2);
   }
   if (Status swept = api::SweepMediaOrphans(context); !swept.ok()) {
     LogWarning("media sweep skipped: " + swept.ToString());
   }
+  return std::nullopt;
+}
 
+// Fills the full router with every route of the API.
+void RegisterRoutes(api::ApiContext& context, http::Router& router) {
   // The process-video route answers 501 for an own filter this build lacks.
   filters::RegisterBuiltInFilters();
   context.own_filter_available = [](const std::string& name) {
@@ -269,55 +356,76 @@ int RunServe(int argc, char** argv) {
   api::RegisterProcessingRoutes(router, context);
   api::RegisterVideosRoutes(router, context);
   api::RegisterMediaRoutes(router, context);
+}
 
-  Result<int> port = early_port > 0 ? Result<int>(early_port) : server.Start();
-  if (!port.ok()) {
-    std::fprintf(stderr, "vidmill serve: %s\n", port.status().message().c_str());
-    return StartFailureExitCode(port.status());
-  }
-  // Bound before any worker starts: a second serve on a port in use (a
-  // restart while the old process still runs) starts none.
-  // Media work happens in worker processes, never here.
-  jobs::SupervisorOptions supervisor_options;
-  supervisor_options.workers = static_cast<int>(*workers);
-  supervisor_options.worker_args = {"--media-dir",     store->media_dir,
-                                    "--data-dir",      store->data_dir,
-                                    "--lease-seconds", std::to_string(*lease_seconds)};
-  jobs::Supervisor supervisor(supervisor_options);
-  if (Status started = supervisor.Start(); !started.ok()) {
-    std::fprintf(stderr, "vidmill serve: cannot start workers: %s\n", started.message().c_str());
-    return 1;
-  }
+// Binds the server's port, unless it listens already (since the wait for the
+// database). Returns the port.
+Result<int> BindUnlessListening(Listener& listener) {
+  return listener.early_port > 0 ? Result<int>(listener.early_port) : listener.server.Start();
+}
 
-  // From here on the full routes answer (on a node that listened while it
-  // waited for the database, in place of the starting ones).
-  body_checker.store(&authenticator);
-  server.SetRouter(&router);
-  const std::string url = server.ListeningUrl();
+// The supervised workers: how many, and the store and lease they are given.
+jobs::SupervisorOptions WorkerOptions(const ServeSettings& settings) {
+  jobs::SupervisorOptions options;
+  options.workers = static_cast<int>(settings.workers);
+  options.worker_args = {"--media-dir",     settings.store.media_dir,
+                         "--data-dir",      settings.store.data_dir,
+                         "--lease-seconds", std::to_string(settings.lease_seconds)};
+  return options;
+}
+
+// From here on the full routes answer (on a node that listened while it
+// waited for the database, in place of the starting ones). Says where.
+void ServeFullRoutes(Listener& listener, api::AccountAuthenticator& authenticator,
+                     const ServeSettings& settings) {
+  listener.body_checker.store(&authenticator);
+  listener.server.SetRouter(&listener.router);
+  const std::string url = listener.server.ListeningUrl();
   std::printf("vidmill: listening on %s\n", url.c_str());
   std::fflush(stdout);
-  LogInfo("serving on " + url.substr(url.find("//") + 2) + " with data in " + store->data_dir);
+  LogInfo("serving on " + url.substr(url.find("//") + 2) + " with data in " +
+          settings.store.data_dir);
+  const http::ServerOptions& options = settings.server;
   if (!options.trusted_proxies.empty()) {
     LogInfo(std::string("client addresses from ") +
             (options.rfc7239_forwarded ? "Forwarded" : "X-Forwarded-For") +
-            " when the peer is in " +
-            options.trusted_proxies.ToString());
+            " when the peer is in " + options.trusted_proxies.ToString());
   }
+}
 
+// What serve does in the background while it serves: the reaper of expired
+// job leases and the media sweeper. Made in place and never moved: the tasks
+// point into it. `context` must outlive it.
+class BackgroundTasks {
+ public:
+  BackgroundTasks(api::ApiContext& context, const ServeSettings& settings);
+  BackgroundTasks(const BackgroundTasks&) = delete;
+  BackgroundTasks& operator=(const BackgroundTasks&) = delete;
+
+  // Waits for runs in progress; none starts after it returns.
+  void Stop();
+
+ private:
+  jobs::HandlerRegistry reap_hooks_;
+  std::optional<jobs::Queue> reap_queue_;
+  std::optional<PeriodicTask> reaper_;
+  std::optional<PeriodicTask> sweeper_;
+};
+
+BackgroundTasks::BackgroundTasks(api::ApiContext& context, const ServeSettings& settings) {
   // Expired leases are reaped here too, not only when a worker looks for
   // work: a job whose node died would read as running, its progress and ETA
   // frozen, until some worker is free — a minute and more when every worker
   // is busy. The handlers are registered for their hooks only
   // (the retry note in the video's state); this process runs no job.
-  jobs::HandlerRegistry reap_hooks;
   jobs::RegisterJobHandlers(
-      reap_hooks, jobs::JobHandlerConfig{
-                      .database = context.db, .blobs = context.blobs, .clock = context.clock});
+      reap_hooks_, jobs::JobHandlerConfig{
+                       .database = context.db, .blobs = context.blobs, .clock = context.clock});
   jobs::QueueOptions reap_options;
-  reap_options.lease_duration = std::chrono::seconds(*lease_seconds);
-  jobs::Queue reap_queue(*context.db, *context.clock, reap_options);
-  reap_hooks.InstallHooks(reap_queue);
-  PeriodicTask reaper(std::chrono::seconds(5), [&reap_queue] {
+  reap_options.lease_duration = std::chrono::seconds(settings.lease_seconds);
+  jobs::Queue& reap_queue = reap_queue_.emplace(*context.db, *context.clock, reap_options);
+  reap_hooks_.InstallHooks(reap_queue);
+  reaper_.emplace(std::chrono::seconds(5), [&reap_queue] {
     Result<int> reaped = reap_queue.ReapExpiredWhenDue();
     if (!reaped.ok() && reaped.status().code() != Code::kUnavailable) {
       LogWarning("reaping expired job leases: " + reaped.status().ToString());
@@ -327,13 +435,23 @@ int RunServe(int argc, char** argv) {
   // The media sweep again while serving, not only at start-up: what a crash
   // or a cancelled job leaves behind would otherwise stay until the next
   // restart.
-  PeriodicTask sweeper(std::chrono::seconds(*sweep_seconds), [&context] {
+  sweeper_.emplace(std::chrono::seconds(settings.media_sweep_seconds), [&context] {
     if (Status swept = api::SweepMediaOrphans(context); !swept.ok()) {
       LogWarning("media sweep skipped: " + swept.ToString());
     }
   });
+}
 
-  std::thread signal_watcher([&server, signals] {
+void BackgroundTasks::Stop() {
+  sweeper_->Stop();
+  reaper_->Stop();
+}
+
+// Serves until SIGTERM or SIGINT (one of `stop_signals`, blocked in every
+// thread) or another Stop, and returns once in-flight requests have finished.
+void RunUntilSignalled(Listener& listener, const sigset_t& stop_signals) {
+  http::Server& server = listener.server;
+  std::thread signal_watcher([&server, signals = stop_signals] {
     NameThisThread("vm-signals");
     int received = 0;
     sigwait(&signals, &received);
@@ -341,16 +459,58 @@ int RunServe(int argc, char** argv) {
             "; finishing in-flight requests");
     server.Stop();
   });
-  if (early_runner.joinable()) {
-    early_runner.join();  // serving since the wait for the database
+  if (listener.early_runner.joinable()) {
+    listener.early_runner.join();  // serving since the wait for the database
   } else {
     server.Run();
   }
   // Run() returns only after Stop(); wake the watcher if Stop came from elsewhere.
   pthread_kill(signal_watcher.native_handle(), SIGTERM);
   signal_watcher.join();
-  sweeper.Stop();
-  reaper.Stop();
+}
+
+}  // namespace
+
+int RunServe(int argc, char** argv) {
+  // Request bodies of up to 1 MiB come and go by the thousand under load. A
+  // fixed mmap threshold hands each large buffer back to the system when it is
+  // freed; glibc's adaptive one raises itself past them, and a burst of
+  // bodies would leave over a gigabyte held after its connections close.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  Flags flags;
+  ServeSettings settings;
+  if (std::optional<int> exit_code = ParseFlagsAndResolveStore(argc, argv, flags, settings.store)) {
+    return *exit_code;
+  }
+  const sigset_t stop_signals = PrepareForThreads(settings.store);
+  if (std::optional<int> exit_code = ReadServeSettings(flags, settings)) {
+    return *exit_code;
+  }
+
+  api::ApiContext context = ApiContextFor(settings);
+  Listener listener(settings.server);
+  Store store;
+  if (std::optional<int> exit_code = OpenStoreWhileStarting(settings, listener, store, context)) {
+    return *exit_code;
+  }
+  RegisterRoutes(context, listener.router);
+
+  if (Result<int> port = BindUnlessListening(listener); !port.ok()) {
+    return Fail(port.status(), StartFailureExitCode(port.status()));
+  }
+  // Bound before any worker starts: a second serve on a port in use (a
+  // restart while the old process still runs) starts none.
+  // Media work happens in worker processes, never here.
+  jobs::Supervisor supervisor(WorkerOptions(settings));
+  if (Status started = supervisor.Start(); !started.ok()) {
+    std::fprintf(stderr, "vidmill serve: cannot start workers: %s\n", started.message().c_str());
+    return 1;
+  }
+
+  ServeFullRoutes(listener, *store.authenticator, settings);
+  BackgroundTasks background(context, settings);
+  RunUntilSignalled(listener, stop_signals);
+  background.Stop();
   supervisor.Stop();
   LogInfo("stopped");
   return 0;
