@@ -5,7 +5,8 @@
 # (vidmill, ffmpeg, vidmill, ffmpeg, …) in the same run:
 #   a  deinterlace: bwdif at field rate → 1080p50, H.264 (libx264) at 20 Mb/s, mp4 + AAC
 #   b  scale to UHD 3840x2160, ProRes HQ (prores_ks, quantiser 6), mov + PCM; the
-#      source stays interlaced (scanning auto), so the scale is field-aware
+#      source stays interlaced (scanning auto), so it is scaled through bwdif at
+#      field rate and woven again
 #   c  25 → 50 fps with mcinterpolate (minterpolate mci), HEVC (libx265), mp4 + AAC,
 #      on the first PROC_C_SECONDS (default 2) seconds only (a range in the request):
 #      minterpolate + x265 run at about one frame per second at 1080p50 here.

@@ -6,7 +6,6 @@
 #include <cmath>
 
 #include "common/utf8.h"
-#include "http/content_disposition.h"
 
 namespace vidmill::http {
 namespace {
@@ -208,10 +207,11 @@ Result<boost::json::object> ParseJsonObject(const Request& request) {
         "a request body needs Content-Type: application/json; none was given");
   }
   if (type) {
-    // Read as uploads read theirs: optional white space around the type and
-    // its parameters, the type case-insensitive.
-    Result<ParameterizedValue> media = ParseParameterizedValue(*type);
-    if (!media.ok() || media->token != "application/json") {
+    // The media type as HTTP writes it: optional white space around it, any
+    // case. Its parameters are not ours to judge (JSON has no charset but
+    // UTF-8), so a malformed one ("; charset") does not refuse the body.
+    const std::string_view media = TrimOws(std::string_view(*type).substr(0, type->find(';')));
+    if (!EqualsIgnoreCase(media, "application/json")) {
       return Status::UnsupportedMedia("Content-Type must be application/json, got '" + *type + "'");
     }
   }

@@ -239,7 +239,7 @@ TEST_F(VideosApiTest, ProjectNamesAreValidated) {
   // The media type is read as HTTP writes it: any case, white space around
   // the parameters (a tab before the ';' had been a 415).
   for (const char* type : {"Application/JSON", "application/json; charset=utf-8",
-                           "application/json\t;charset=\"utf-8\""}) {
+                           "application/json\t;charset=\"utf-8\"", "application/json; charset"}) {
     HttpResponse typed = client_->Send(
         "PUT", "/videos/v1/project",
         {{"Authorization", "Bearer " + token_a_}, {"Content-Type", type}}, R"({"name": "typed"})");
