@@ -78,6 +78,13 @@ TranscodeSpec Base() {
   return spec;
 }
 
+// The first picture of `dir`'s out.mov (RunSpec's output) in its own format,
+// as raw planes: the code values the encoder was given.
+std::string FirstPicture(const test::TempDir& dir) {
+  return Output("ffmpeg -nostdin -v error -i '" + dir.path() +
+                "/out.mov' -frames:v 1 -f rawvideo -");
+}
+
 // Base() written losslessly (FFV1), pictures only: what a test that reads the
 // output's code values back needs.
 TranscodeSpec Lossless() {
@@ -85,6 +92,19 @@ TranscodeSpec Lossless() {
   spec.codec = "ffv1";
   spec.bitrate_mbps.reset();
   spec.keep_audio = false;
+  return spec;
+}
+
+// Lossless() into a `width`x`height` frame with the picture at (`x`, `y`),
+// `picture_width`x`picture_height`.
+TranscodeSpec Boxed(int width, int height, int x, int y, int picture_width, int picture_height) {
+  TranscodeSpec spec = Lossless();
+  spec.width = width;
+  spec.height = height;
+  spec.picture_x = x;
+  spec.picture_y = y;
+  spec.picture_width = picture_width;
+  spec.picture_height = picture_height;
   return spec;
 }
 
@@ -771,19 +791,13 @@ TEST(TranscodeTest, APictureOfAnotherShapeSitsInTheFrameAtItsAspect) {
   test::TempDir dir;
   const std::string white = dir.path() + "/white.mkv";
   ASSERT_TRUE(Ffmpeg("-f lavfi -i color=c=white:s=320x240:r=25:d=0.4 -c:v ffv1 '" + white + "'"));
-  TranscodeSpec spec = Lossless();
-  spec.width = 640;
-  spec.height = 360;
-  spec.picture_width = 480;
-  spec.picture_height = 360;
-  spec.picture_x = 80;
+  TranscodeSpec spec = Boxed(640, 360, 80, 0, 480, 360);
   auto probe = RunSpec(spec, white, "mov", dir);
   ASSERT_TRUE(probe.ok()) << probe.status().ToString();
   EXPECT_EQ(probe->width, 640);
   EXPECT_EQ(probe->height, 360);
   // The Y plane as coded (format=gray would stretch it to full range).
-  const std::string luma =
-      Output("ffmpeg -nostdin -v error -i '" + dir.path() + "/out.mov' -frames:v 1 -f rawvideo -");
+  const std::string luma = FirstPicture(dir);
   ASSERT_EQ(luma.size(), 640u * 360 * 3 / 2);
   for (int row : {0, 180, 359}) {
     for (int x : {0, 79, 560, 639}) {
@@ -801,17 +815,11 @@ TEST(TranscodeTest, APictureOfAnotherShapeSitsInTheFrameAtItsAspect) {
              "\"[0][1]interleave,format=yuv420p[v];[v]tinterlace=interleave_top,setfield=tff,"
              "fps=25[o]\" -map \"[o]\" -c:v ffv1 -field_order tt '" +
              fields + "'"));
-  spec = Lossless();
+  spec = Boxed(320, 400, 0, 80, 320, 240);
   spec.source_interlaced = spec.interlaced_output = true;
-  spec.width = 320;
-  spec.height = 400;
-  spec.picture_width = 320;
-  spec.picture_height = 240;
-  spec.picture_y = 80;
   probe = RunSpec(spec, fields, "mov", dir);
   ASSERT_TRUE(probe.ok()) << probe.status().ToString();
-  const std::string picture =
-      Output("ffmpeg -nostdin -v error -i '" + dir.path() + "/out.mov' -frames:v 1 -f rawvideo -");
+  const std::string picture = FirstPicture(dir);
   ASSERT_EQ(picture.size(), 320u * 400 * 3 / 2);
   auto row_luma = [&](int row) { return static_cast<unsigned char>(picture[row * 320 + 160]); };
   EXPECT_EQ(row_luma(0), 16);
@@ -824,17 +832,11 @@ TEST(TranscodeTest, APictureOfAnotherShapeSitsInTheFrameAtItsAspect) {
 
   // At 10 bits the bars are exactly black too: Y 64, Cb and Cr 512 (pad's
   // own black has chroma 514).
-  spec = Lossless();
+  spec = Boxed(640, 360, 80, 0, 480, 360);
   spec.pixel_format = "yuv422p10le";
-  spec.width = 640;
-  spec.height = 360;
-  spec.picture_width = 480;
-  spec.picture_height = 360;
-  spec.picture_x = 80;
   probe = RunSpec(spec, white, "mov", dir);
   ASSERT_TRUE(probe.ok()) << probe.status().ToString();
-  const std::string deep =
-      Output("ffmpeg -nostdin -v error -i '" + dir.path() + "/out.mov' -frames:v 1 -f rawvideo -");
+  const std::string deep = FirstPicture(dir);
   ASSERT_EQ(deep.size(), 2u * (640 * 360 + 2 * 320 * 360));
   auto sample = [&](size_t index) {
     return static_cast<unsigned char>(deep[2 * index]) |
@@ -1335,8 +1337,7 @@ TEST(TranscodeTest, NeutralGreysStayNeutralThroughAMatrixConversion) {
     ASSERT_TRUE(probe.ok()) << probe.status().ToString();
     // The first picture in its own format: Y, then Cb and Cr.
     const bool deep = c.pixel_format != "yuv420p";
-    const std::string raw = Output("ffmpeg -nostdin -v error -i '" + dir.path() +
-                                   "/out.mov' -frames:v 1 -f rawvideo -");
+    const std::string raw = FirstPicture(dir);
     const int chroma_width = c.width / 2;
     const int chroma_height = deep ? c.height : c.height / 2;
     const size_t sample = deep ? 2 : 1;
