@@ -484,6 +484,22 @@ TEST_F(ProcessingTest, AFullRangeSourceComesOutLimitedThroughAnOwnStage) {
   }
 }
 
+// SD to HD (a BT.601 → BT.709 conversion) into a format the conversion
+// filter does not write (4:1:1), with film grain after the resize: the job
+// finishes. (With the conversion in the resize, the grain stage had been
+// configured for the format before it and refused 4:1:1.)
+TEST_F(ProcessingTest, AMatrixConversionInto411WithGrainFinishes) {
+  const std::string path = ProcessAndDownload(
+      object{{"mediaContainerCodec", object{{"container", "mov"}, {"codec", "ffv1"}}},
+             {"chromaSubsampling", object{{"yuv", "4:1:1"}, {"bits", 8}}},
+             {"postProcessor", "filmgrain"},
+             {"resolution", object{{"width", 1280}, {"height", 720}}},
+             {"range", object{{"startPositionMilliseconds", 0}, {"endPositionMilliseconds", 200}}}},
+      source_id_, "grain 411.mov");
+  ASSERT_FALSE(path.empty());
+  EXPECT_EQ(ProbeVideo(path, "width,height,pix_fmt,color_space"), "1280,720,yuv411p,bt709\n");
+}
+
 TEST_F(ProcessingTest, VidmillsOwnStabiliserSteadiesAShakenPan) {
   // A slow pan over a photograph with a known shake (3 pixels left and right
   // on alternate frames, 2 up and down every other pair), kept lossless.
