@@ -1061,8 +1061,8 @@ Result<asio::ip::tcp::endpoint> ResolveListen(std::string_view listen) {
     // "1.2.3" or "0x7f.1" is no address; the resolver would read them by
     // inet_aton's rules, as 1.2.0.3 and 127.0.0.1.
     return Status::InvalidArgument("--listen: '" + host +
-                                   "' is not an IPv4 address (four numbers 0 to 255, "
-                                   "127.0.0.1)");
+                                   "' is not an IPv4 address (four decimal numbers 0 to 255 "
+                                   "without leading zeros, 127.0.0.1)");
   }
   if (ec) {
     asio::io_context io;
