@@ -172,7 +172,14 @@ std::string ColourConversion(const ColourDescription& source, const ColourDescri
       const char* transfer =
           av_color_transfer_name(static_cast<AVColorTransferCharacteristic>(output.transfer));
       steps =
-          std::string(interlaced ? "scale=interl=1,format=pix_fmts=" + pixel_format + "," : "") +
+          // Fields apart into the output's format first, keeping a full
+          // range (the range is colorspace's to convert).
+          std::string(
+              interlaced
+                  ? std::string("scale=interl=1") +
+                        (source.range == AVCOL_RANGE_JPEG ? ":in_range=pc:out_range=pc" : "") +
+                        ",format=pix_fmts=" + pixel_format + ","
+                  : "") +
           "colorspace=ispace=" + av_color_space_name(static_cast<AVColorSpace>(source.matrix)) +
           ":iprimaries=" + primaries + ":itrc=" + transfer +
           // A limited-range source stays limited through any resize; a

@@ -181,8 +181,14 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
       options.field_aware = keep_fields;
       steps.push_back(Stage(options));
     } else if (scaler == "scale") {
+      // A full-range YUV source stays full range through the resize; the
+      // colour step converts the range, exactly (libswscale's own range
+      // conversion takes 10-bit white as 1020: 1023 came out 943, not 940).
+      const bool full_range =
+          colour_known && !spec.source_colour.rgb && spec.source_colour.range == AVCOL_RANGE_JPEG;
       steps.push_back(Graph("scale=w=" + std::to_string(picture_width) +
                             ":h=" + std::to_string(picture_height) + ":flags=bicubic" +
+                            (full_range ? ":in_range=pc:out_range=pc" : "") +
                             (keep_fields ? ":interl=1" : "")));
     } else {
       return Status::InvalidArgument("unknown scaler '" + scaler + "'");

@@ -1361,6 +1361,38 @@ TEST(TranscodeTest, NeutralGreysStayNeutralThroughAMatrixConversion) {
   }
 }
 
+// A 10-bit full-range source resized (or not) comes out limited exactly:
+// white 1023 → 940, black 0 → 64, Cb = Cr = 512. The resize had converted
+// the range itself, taking white as 1020, and 1023 came out 943.
+TEST(TranscodeTest, FullRangeTenBitComesOutLimitedExactly) {
+  test::TempDir dir;
+  const std::string input = dir.path() + "/full10.mkv";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i \"color=c=black:s=320x240:r=25:d=0.2,format=yuv422p10le,"
+             "geq=lum='if(lt(Y,H/2),1023,0)':cb=512:cr=512\" -color_range pc -colorspace bt709 "
+             "-color_primaries bt709 -color_trc bt709 -c:v ffv1 '" +
+             input + "'"));
+  for (const auto& [width, height] : {std::pair{320, 240}, std::pair{640, 480}}) {
+    SCOPED_TRACE(std::to_string(width) + "x" + std::to_string(height));
+    TranscodeSpec spec = Lossless();
+    spec.pixel_format = "yuv422p10le";
+    spec.width = width;
+    spec.height = height;
+    auto probe = RunSpec(spec, input, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    const std::string raw = FirstPicture(dir);
+    ASSERT_EQ(raw.size(), 2u * (width * height + 2 * (width / 2) * height));
+    auto sample = [&](size_t index) {
+      return static_cast<unsigned char>(raw[2 * index]) |
+             static_cast<unsigned char>(raw[2 * index + 1]) << 8;
+    };
+    const size_t cb = static_cast<size_t>(width) * height;
+    EXPECT_EQ(sample(width * (height / 4) + width / 2), 940);
+    EXPECT_EQ(sample(width * (height * 3 / 4) + width / 2), 64);
+    EXPECT_EQ(sample(cb + (width / 2) * (height / 4) + width / 4), 512);
+  }
+}
+
 // Interlaced pictures kept interlaced change chroma format field by field: a
 // red top field over a blue bottom one stays red over blue from 4:2:2 and
 // 4:1:1 (NTSC DV) to 4:2:0, and from 4:2:0 to 4:2:2 (both fields had come out
