@@ -46,8 +46,8 @@ ColourDescription OutputColour(const ColourDescription& source, int width, int h
 
 // libswscale's flags for a conversion of matrix or range it makes (formats
 // vf_colorspace does not write). Its default rounding moves the neutral
-// axis: 8-bit grey and white came out with Cb and Cr at 127 (a green cast)
-// and one luma code low, 10-bit white at 937 for 940.
+// axis: 8-bit grey and white would come out with Cb and Cr at 127 (a green
+// cast) and one luma code low, 10-bit white at 937 for 940.
 inline constexpr char kExactConversionFlags[] = "accurate_rnd+full_chroma_int";
 
 // The libavfilter steps that turn pictures of `source` into `output`'s

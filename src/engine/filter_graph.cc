@@ -183,7 +183,7 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
     } else if (scaler == "scale") {
       // A full-range YUV source stays full range through the resize; the
       // colour step converts the range, exactly (libswscale's own range
-      // conversion takes 10-bit white as 1020: 1023 came out 943, not 940).
+      // conversion takes 10-bit white as 1020: 1023 would come out 943).
       const bool full_range =
           colour_known && !spec.source_colour.rgb && spec.source_colour.range == AVCOL_RANGE_JPEG;
       steps.push_back(Graph("scale=w=" + std::to_string(picture_width) +
