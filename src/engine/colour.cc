@@ -142,6 +142,10 @@ ColourDescription OutputColour(const ColourDescription& source, int width, int h
   return output;
 }
 
+std::string KeepFullRange(const ColourDescription& source) {
+  return !source.rgb && source.range == AVCOL_RANGE_JPEG ? ":in_range=pc:out_range=pc" : "";
+}
+
 std::string ColourConversion(const ColourDescription& source, const ColourDescription& output,
                              const std::string& pixel_format, bool interlaced) {
   const bool same_matrix =
@@ -174,12 +178,9 @@ std::string ColourConversion(const ColourDescription& source, const ColourDescri
       steps =
           // Fields apart into the output's format first, keeping a full
           // range (the range is colorspace's to convert).
-          std::string(
-              interlaced
-                  ? std::string("scale=interl=1") +
-                        (source.range == AVCOL_RANGE_JPEG ? ":in_range=pc:out_range=pc" : "") +
-                        ",format=pix_fmts=" + pixel_format + ","
-                  : "") +
+          std::string(interlaced ? std::string("scale=interl=1") + KeepFullRange(source) +
+                                       ",format=pix_fmts=" + pixel_format + ","
+                                 : "") +
           "colorspace=ispace=" + av_color_space_name(static_cast<AVColorSpace>(source.matrix)) +
           ":iprimaries=" + primaries + ":itrc=" + transfer +
           // A limited-range source stays limited through any resize; a

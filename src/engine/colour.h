@@ -60,6 +60,12 @@ inline constexpr char kExactConversionFlags[] = "accurate_rnd+full_chroma_int";
 std::string ColourConversion(const ColourDescription& source, const ColourDescription& output,
                              const std::string& pixel_format, bool interlaced);
 
+// The scale filter's options that keep a full-range YUV source full range
+// through a resize or a format change (":in_range=pc:out_range=pc"; "" for
+// limited range and RGB): the range is converted once, by ColourConversion,
+// exactly (libswscale's own range conversion takes 10-bit white as 1020).
+std::string KeepFullRange(const ColourDescription& source);
+
 // HDR10's static metadata as x265 parameters: "master-display=G(x,y)B(x,y)
 // R(x,y)WP(x,y)L(max,min)" (chromaticities in 1/50000, luminance in
 // 1/10000 cd/m²) and "max-cll=MaxCLL,MaxFALL", joined by ':'; either may be

@@ -149,8 +149,7 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
     return Status::InvalidArgument("clarityBoost applies only with the pabsr1 scaler");
   }
   // The picture fills the frame, or sits in it at its own aspect (step 7b).
-  const bool boxed = spec.picture_width > 0 &&
-                     (spec.picture_width != spec.width || spec.picture_height != spec.height);
+  const bool boxed = spec.boxed();
   const int picture_width = boxed ? spec.picture_width : spec.width;
   const int picture_height = boxed ? spec.picture_height : spec.height;
   const bool resize = picture_width != spec.source_width || picture_height != spec.source_height;
@@ -181,14 +180,10 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
       options.field_aware = keep_fields;
       steps.push_back(Stage(options));
     } else if (scaler == "scale") {
-      // A full-range YUV source stays full range through the resize; the
-      // colour step converts the range, exactly (libswscale's own range
-      // conversion takes 10-bit white as 1020: 1023 would come out 943).
-      const bool full_range =
-          colour_known && !spec.source_colour.rgb && spec.source_colour.range == AVCOL_RANGE_JPEG;
+      // A full-range source stays full range here (colour.h, KeepFullRange).
       steps.push_back(Graph("scale=w=" + std::to_string(picture_width) +
                             ":h=" + std::to_string(picture_height) + ":flags=bicubic" +
-                            (full_range ? ":in_range=pc:out_range=pc" : "") +
+                            (colour_known ? KeepFullRange(spec.source_colour) : "") +
                             (keep_fields ? ":interl=1" : "")));
     } else {
       return Status::InvalidArgument("unknown scaler '" + scaler + "'");
@@ -286,10 +281,8 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
 }
 
 Status PaintBarsBlack(AVFrame* frame, const TranscodeSpec& spec) {
-  const bool boxed = spec.picture_width > 0 &&
-                     (spec.picture_width != spec.width || spec.picture_height != spec.height);
   const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(frame->format));
-  if (!boxed || desc == nullptr || (desc->flags & AV_PIX_FMT_FLAG_RGB) ||
+  if (!spec.boxed() || desc == nullptr || (desc->flags & AV_PIX_FMT_FLAG_RGB) ||
       !(desc->flags & AV_PIX_FMT_FLAG_PLANAR) || desc->nb_components < 3) {
     return Status::Ok();
   }

@@ -50,6 +50,10 @@ struct TranscodeSpec {
   int picture_height = 0;
   int picture_x = 0;
   int picture_y = 0;
+  // The picture sits in the frame with bars around it.
+  bool boxed() const {
+    return picture_width > 0 && (picture_width != width || picture_height != height);
+  }
   // The source's colour and the output's (colour.h); Transcode() fills both
   // from the input.
   ColourDescription source_colour;

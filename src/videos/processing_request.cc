@@ -1312,7 +1312,7 @@ object ProcessingPlan::ToProcessingParameters() const {
   add(deinterlacer, object{{"output", deinterlace_field_rate ? "field_rate" : "frame_rate"}});
   add(denoiser, object{});
   add(stabilizer, object{});
-  const bool boxed = picture_width > 0 && (picture_width != width || picture_height != height);
+  const bool boxed = this->boxed();
   object scaler_properties{{"width", boxed ? picture_width : width},
                            {"height", boxed ? picture_height : height}};
   if (scaler == "pabsr1") scaler_properties["clarityBoost"] = clarity_boost;

@@ -82,6 +82,10 @@ struct ProcessingPlan {
   int picture_height = 0;
   int picture_x = 0;
   int picture_y = 0;
+  // The picture sits in the frame with bars around it.
+  bool boxed() const {
+    return picture_width > 0 && (picture_width != width || picture_height != height);
+  }
   // Scanning of the output.
   bool interlaced_output = false;
   bool top_field_first = true;
