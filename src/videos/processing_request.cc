@@ -923,21 +923,38 @@ Status ResolveChromaAndBits(const object& request, const SourceInfo& source, Pro
   return Status::Ok();
 }
 
-// Pillarboxes or letterboxes the picture in the plan's frame, on the `h_grid` x `v_grid` grid.
+// Pillarboxes or letterboxes the picture in the plan's frame (of the plan's pixel shape), on
+// the `h_grid` x `v_grid` grid.
 void BoxPicture(const SourceInfo& source, int h_grid, int v_grid, ProcessingPlan& plan) {
   // A frame of another shape (hd_1080p from 4:3, or from 2.39:1 film) gets
   // the picture at its display aspect, centred, rather than stretched to
   // fill: a face stays a face. Within 3 % it fills (ITU-R BT.601's 4:3
   // pixels, 12:11 or 16:15, differ by 2.3 %).
   const double display = source.width * source.sample_aspect / source.height;
-  const double frame = static_cast<double>(plan.width) / plan.height;
+  const double frame = plan.width * plan.sample_aspect / plan.height;
   if (frame > display * 1.03) {
-    plan.picture_width = std::min(plan.width, RoundTo(plan.height * display, h_grid));
+    plan.picture_width =
+        std::min(plan.width, RoundTo(plan.height * display / plan.sample_aspect, h_grid));
     plan.picture_x = (plan.width - plan.picture_width) / 2 / h_grid * h_grid;
   } else if (frame < display / 1.03) {
-    plan.picture_height = std::min(plan.height, RoundTo(plan.width / display, v_grid));
+    plan.picture_height =
+        std::min(plan.height, RoundTo(plan.width * plan.sample_aspect / display, v_grid));
     plan.picture_y = (plan.height - plan.picture_height) / 2 / v_grid * v_grid;
   }
+}
+
+// Whether `size` is one of ITU-R BT.601's standard-definition frames: 720 or 704 columns by
+// 480, 486 or 576 lines.
+bool IsStandardDefinitionFrame(const FrameSize& size) {
+  return (size.width == 720 || size.width == 704) &&
+         (size.height == 480 || size.height == 486 || size.height == 576);
+}
+
+// The display aspect a standard-definition frame is shown at for `source`: 16:9 for a source
+// wider than the geometric mean of 16:9 and 4:3 (about 1.54:1), else 4:3.
+double StandardDefinitionAspect(const SourceInfo& source) {
+  const double display = source.width * source.sample_aspect / source.height;
+  return display * display > 16.0 / 9.0 * 4.0 / 3.0 ? 16.0 / 9.0 : 4.0 / 3.0;
 }
 
 // Decides the output frame (`requested` rounded to the chroma grid, field-aware for
@@ -975,6 +992,13 @@ Status PlaceFrameAndPicture(const FrameSize& requested, const SourceInfo& source
         std::fabs(source.sample_aspect - 1) < 1e-9 && std::fabs(sample_aspect - 1) < 0.01
             ? 1.0
             : sample_aspect;
+  }
+  if (!keeps_shape && IsStandardDefinitionFrame(requested)) {
+    // Standard-definition frames are shown at 4:3 or 16:9 whatever their
+    // pixel count: broadcast chains and players stretch them so. Square
+    // pixels would show 16:9 PAL converted to 720x480 at 3:2, and a 16:9 HD
+    // downconversion letterboxed into a 5:4 frame rather than anamorphic.
+    plan.sample_aspect = StandardDefinitionAspect(source) * plan.height / plan.width;
   }
   plan.picture_width = plan.width;
   plan.picture_height = plan.height;

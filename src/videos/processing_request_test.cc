@@ -540,6 +540,60 @@ TEST(ProcessingRequestTest, APictureOfAnotherShapeIsBoxedNotStretched) {
   EXPECT_EQ(same_shape->picture_height, same_shape->height);
 }
 
+// A standard-definition frame (720 or 704 by 480, 486 or 576) is shown at 4:3
+// or 16:9, as the source's shape suggests, with the pixels that give it: 16:9
+// PAL converted to 720x480 shows 16:9, not 3:2 in square pixels (audit 23
+// F8), and an HD downconversion is anamorphic, not letterboxed in a 5:4 frame.
+TEST(ProcessingRequestTest, AStandardDefinitionFrameIsShownAtFourThreeOrSixteenNine) {
+  SourceInfo wide_pal = Source();
+  wide_pal.sample_aspect = 64.0 / 45.0;
+  SourceInfo pal = Source();
+  pal.sample_aspect = 16.0 / 15.0;
+  SourceInfo hd = Source();
+  hd.width = 1920;
+  hd.height = 1080;
+  struct Case {
+    const SourceInfo& source;
+    const char* request;
+    double sample_aspect;
+  };
+  for (const Case& c :
+       {Case{wide_pal, R"({"resolution": {"width": 720, "height": 480}})", 32.0 / 27.0},
+        Case{pal, R"({"resolution": {"width": 720, "height": 480}})", 8.0 / 9.0},
+        Case{pal, R"({"resolution": {"width": 704, "height": 480}})", 10.0 / 11.0},
+        Case{hd, R"({"resolution": {"width": 720, "height": 576}})", 64.0 / 45.0},
+        Case{wide_pal, R"({"resolution": {"width": 720, "height": 486},
+                           "scanning": {"tag": "interlaced_bff"}})",
+             16.0 / 9.0 * 488 / 720}}) {
+    auto plan = Validate(c.request, c.source);
+    ASSERT_TRUE(plan.ok()) << c.request << ": " << plan.status().ToString();
+    EXPECT_NEAR(plan->sample_aspect, c.sample_aspect, 1e-9) << c.request;
+    EXPECT_EQ(plan->picture_width, plan->width) << c.request;
+    EXPECT_EQ(plan->picture_height, plan->height) << c.request;
+  }
+  // Film wider than 16:9 is letterboxed in the 16:9 frame, a square picture
+  // pillarboxed in the 4:3 one, each at its own shape on screen.
+  SourceInfo film = Source();
+  film.width = 1920;
+  film.height = 804;
+  auto letterbox = Validate(R"({"resolution": {"width": 720, "height": 576}})", film);
+  ASSERT_TRUE(letterbox.ok()) << letterbox.status().ToString();
+  EXPECT_NEAR(letterbox->sample_aspect, 64.0 / 45.0, 1e-9);
+  EXPECT_EQ(letterbox->picture_width, 720);
+  EXPECT_NEAR(720 * 64.0 / 45.0 / letterbox->picture_height, 1920.0 / 804, 0.02);
+  SourceInfo square = Source();
+  square.width = 480;
+  square.height = 480;
+  auto pillar = Validate(R"({"resolution": {"width": 720, "height": 480}})", square);
+  ASSERT_TRUE(pillar.ok()) << pillar.status().ToString();
+  EXPECT_NEAR(pillar->sample_aspect, 8.0 / 9.0, 1e-9);
+  EXPECT_EQ(pillar->picture_width, 540);
+  EXPECT_EQ(pillar->picture_x, 90);
+  // Other sizes keep square pixels.
+  EXPECT_DOUBLE_EQ(Validate(R"({"resolution": {"width": 640, "height": 480}})", pal)->sample_aspect,
+                   1.0);
+}
+
 // Interlaced kept interlaced at another size goes through progressive at
 // field rate (bwdif), so each field is scaled where it lies; at its own size
 // the fields are kept as they are, and a deinterlacer asked for is kept.

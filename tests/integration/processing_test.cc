@@ -447,6 +447,26 @@ TEST_F(ProcessingTest, AFourThreeSourceInAWideFrameIsPillarboxed) {
   EXPECT_GT(picture_luma, 40);
 }
 
+// 16:9 PAL converted to NTSC's 720x480 (a standards conversion archives ask
+// for) is written with 32:27 pixels, so it shows 16:9; it had square pixels
+// and showed 3:2 (audit 23 F8).
+TEST_F(ProcessingTest, WidePalToNtscDefinitionStaysWide) {
+  const std::string id =
+      IngestClip("wide pal.mov",
+                 "-f lavfi -i testsrc2=size=720x576:rate=25:duration=0.4,setsar=64/45 -c:v ffv1");
+  ASSERT_FALSE(id.empty());
+  const std::string path = ProcessAndDownload(
+      object{{"mediaContainerCodec", object{{"container", "mov"}, {"codec", "mpeg2"}}},
+             {"resolution", object{{"width", 720}, {"height", 480}}},
+             {"frameRate", object{{"tag", "video_ntsc"}}}},
+      id, "wide ntsc.mov");
+  ASSERT_FALSE(path.empty());
+  // MPEG-2's side data follows on the line: the stream's own fields lead it.
+  const std::string shape =
+      ProbeVideo(path, "width,height,sample_aspect_ratio,display_aspect_ratio");
+  EXPECT_EQ(shape.substr(0, shape.find_first_of("\n")), "720,480,32:27,16:9,");
+}
+
 // A full-range source (MJPEG) scaled by the stock scaler, with film grain
 // after it, comes out limited range like any other: black 16, white 235, and
 // black bars at 16. The range conversion rode in the resize and left the
