@@ -427,6 +427,7 @@ class Pipeline {
     }
     // Drain decoders, graphs and encoders.
     RETURN_IF_ERROR(Decode(video_decoder_.get(), nullptr, frame.get(), nullptr));
+    RETURN_IF_ERROR(ShowThePictureBeforeAnEmptyRange(nullptr));
     if (pictures_end_ > 0) {
       // The converters fill to where the last picture ends, not one period
       // past its start (a last picture of one second would lose its sound).
@@ -480,6 +481,7 @@ class Pipeline {
       frame->pts = frame->best_effort_timestamp;
       if (video) {
         StampVideo(frame);
+        RETURN_IF_ERROR(ShowThePictureBeforeAnEmptyRange(frame));
         NoteVideoOrigin(frame);
         NotePictureEnd(frame);
         RETURN_IF_ERROR(StartAudioAtTheFirstPicture());
@@ -561,11 +563,59 @@ class Pipeline {
     const double recorded = start + said * av_q2d(time_base);
     const double limit = recorded_end_ > 0 ? std::max(recorded_end_, least) : least;
     pictures_end_ = std::max(pictures_end_, std::max(least, std::min(recorded, limit)));
+    CountFramesToThePicturesEnd();
+  }
+
+  // The output frames that fill from the first picture shown to
+  // `pictures_end_`, at the output's rate.
+  void CountFramesToThePicturesEnd() {
     const double end = pictures_end_ - video_origin_;
     const double rate = av_q2d(output_rate_);
     const double slack = std::min(0.001, 0.25 / rate);
     const int64_t frames = static_cast<int64_t>(std::ceil((end - slack) * rate));
     max_frames_ = std::max(max_frames_, frames);
+  }
+
+  // A range inside a gap of a variable-rate source (a screen recording's
+  // still screen) holds no picture of its own: the one before it is on screen
+  // throughout. Until the range's first picture is decoded, the last one
+  // before its start is kept (`next` is the picture decoded now, null at the
+  // input's end). Once a picture at or past the range's end shows the range
+  // empty, the kept one is shown from the range's start to its end; at the
+  // input's end, to where it ends itself if that is sooner (the sound may run
+  // on past the pictures).
+  Status ShowThePictureBeforeAnEmptyRange(const AVFrame* next) {
+    if (!spec_.has_range || video_origin_set_) return Status::Ok();
+    if (next != nullptr && next->pts < RangeTick(range_start_)) {
+      if (!before_range_) {
+        ASSIGN_OR_RETURN(before_range_, NewFrame());
+      }
+      av_frame_unref(before_range_.get());
+      const int ret = av_frame_ref(before_range_.get(), next);
+      return ret < 0 ? AvStatus(ret, "keeping the picture before the range") : Status::Ok();
+    }
+    if (next != nullptr && next->pts < RangeTick(range_end_)) {
+      before_range_.reset();  // the range has pictures of its own
+      return Status::Ok();
+    }
+    if (!before_range_ || before_range_->buf[0] == nullptr) return Status::Ok();
+    FramePtr held = std::move(before_range_);
+    double end = range_end_;
+    if (next == nullptr) {
+      const AVRational time_base = input_->video_stream()->time_base;
+      double own_end =
+          (held->pts + FrameDuration(held.get(), video_frame_rate_, time_base)) * av_q2d(time_base);
+      if (recorded_end_ > 0) own_end = std::min(own_end, std::max(recorded_end_, range_start_));
+      end = std::min(end, own_end);
+      if (end <= range_start_) return Status::Ok();
+    }
+    held->pts = RangeTick(range_start_);
+    NoteVideoOrigin(held.get());
+    last_picture_pts_ = held->pts;
+    pictures_end_ = std::max(pictures_end_, end);
+    CountFramesToThePicturesEnd();
+    RETURN_IF_ERROR(StartAudioAtTheFirstPicture());
+    return PushVideo(held.get());
   }
 
   // A time in the input's seconds as a tick of the video stream's time base,
@@ -770,6 +820,7 @@ class Pipeline {
   int64_t last_interval_ = 0;                  // from the picture before it
   double pictures_end_ = 0;                    // input seconds where they end (NotePictureEnd)
   double video_origin_ = 0;  // input seconds of the first picture shown
+  FramePtr before_range_;    // the last picture before the range (ShowThePictureBeforeAnEmptyRange)
   bool video_origin_set_ = false;
   AVRational video_frame_rate_{25, 1};       // the source's, as the chain was built for
   int64_t next_video_pts_ = AV_NOPTS_VALUE;  // where the last decoded frame ends

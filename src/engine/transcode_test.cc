@@ -579,6 +579,48 @@ TEST(TranscodeTest, AVariableRateSourceKeepsItsDurationAndSync) {
   ExpectFramesAndSoundAtEachRate(spec, mp4, {{25, 75}, {50, 150}}, 3.0, 0.01, dir);
 }
 
+// A range that lies inside a gap of a variable-rate source (a picture at
+// 0.96 s held until 2 s, as a screen recording holds a still screen) shows
+// the picture on screen then, for the range's length, with its sound. No
+// picture starts inside it, so the job had failed ("no picture came out").
+TEST(TranscodeTest, ARangeInsideAGapShowsThePictureOnScreen) {
+  test::TempDir dir;
+  const std::string input = dir.path() + "/gap.mp4";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine=sample_rate=48000 -t 3 "
+             "-vf \"select='not(between(t\\,1\\,1.99))'\" -fps_mode vfr -c:v libx264 "
+             "-preset ultrafast -pix_fmt yuv420p -c:a aac '" +
+             input + "'"));
+  TranscodeSpec spec = Base();
+  spec.source_fps = 25;
+  spec.has_range = true;
+  spec.start_ms = 1200;
+  spec.end_ms = 1600;
+  ExpectFramesAndSoundAtEachRate(spec, input, {{25, 10}, {50, 20}}, 0.4, 0.03, dir);
+  // The picture shown is the one from 0.96 s.
+  TranscodeSpec lossless = Lossless();
+  lossless.has_range = true;
+  lossless.start_ms = spec.start_ms;
+  lossless.end_ms = spec.end_ms;
+  auto probe = RunSpec(lossless, input, "mov", dir);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_EQ(FirstPicture(dir), Output("ffmpeg -nostdin -v error -i '" + input +
+                                      "' -vf \"select='eq(n\\,24)'\" -frames:v 1 -f rawvideo -"));
+
+  // Further in, where the range is reached by seeking (from 2 s on), and at
+  // the last picture (2.48 s, lasting to 2.52) while the sound runs on to
+  // 4 s: it is shown as long as it lasts itself, and the sound with it.
+  const std::string late = dir.path() + "/late gap.mp4";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=2.5 -f lavfi -i "
+             "sine=sample_rate=48000:duration=4 -c:v libx264 -preset ultrafast -pix_fmt yuv420p "
+             "-c:a aac '" +
+             late + "'"));
+  spec.start_ms = 2500;
+  spec.end_ms = 3400;
+  ExpectFramesAndSoundAtEachRate(spec, late, {{25, 1}, {50, 1}}, 0.02, 0.021, dir);
+}
+
 // A last picture that really lasts a second (a slide at the end: its MP4
 // sample says so, and the file's recorded end agrees) is held that second at
 // any output rate, and its sound kept. Cut one period after it started, it

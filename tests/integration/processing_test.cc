@@ -467,6 +467,26 @@ TEST_F(ProcessingTest, WidePalToNtscDefinitionStaysWide) {
   EXPECT_EQ(shape.substr(0, shape.find_first_of("\n")), "720,480,32:27,16:9,");
 }
 
+// A range inside a gap of a variable-rate recording (its picture at 0.96 s
+// lasts until 2 s) is accepted and shows that picture for the range's length;
+// the job had failed with "no picture came out" (audit 18).
+TEST_F(ProcessingTest, ARangeInsideAGapOfTheRecordingFinishes) {
+  const std::string id =
+      IngestClip("gap.mp4",
+                 "-f lavfi -i testsrc2=size=320x240:rate=25:duration=3 -f lavfi -i "
+                 "sine=sample_rate=48000:duration=3 -vf \"select='not(between(t\\,1\\,1.99))'\" "
+                 "-fps_mode vfr -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac");
+  ASSERT_FALSE(id.empty());
+  const std::string path = ProcessAndDownload(
+      object{{"mediaContainerCodec", object{{"container", "mp4"}, {"codec", "h264"}}},
+             {"frameRate", object{{"tag", "video_pal"}}},
+             {"range",
+              object{{"startPositionMilliseconds", 1200}, {"endPositionMilliseconds", 1600}}}},
+      id, "gap out.mp4");
+  ASSERT_FALSE(path.empty());
+  EXPECT_EQ(ProbeVideo(path, "nb_read_frames"), "10\n");
+}
+
 // A full-range source (MJPEG) scaled by the stock scaler, with film grain
 // after it, comes out limited range like any other: black 16, white 235, and
 // black bars at 16. The range conversion rode in the resize and left the
