@@ -261,6 +261,11 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
     steps.push_back(Graph(std::string("tinterlace=mode=") +
                           (spec.top_field_first ? "interleave_top" : "interleave_bottom")));
   } else if (keep_fields && spec.source_top_field_first != spec.top_field_first) {
+    // fieldorder moves only frames flagged interlaced in the other order, and
+    // archive flags lie (woven fields flagged progressive, or the wrong
+    // order): the order ingestion found is stamped first.
+    steps.push_back(
+        Graph(std::string("setfield=") + (spec.source_top_field_first ? "tff" : "bff")));
     steps.push_back(Graph(std::string("fieldorder=") + (spec.top_field_first ? "tff" : "bff")));
   }
 

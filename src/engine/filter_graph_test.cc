@@ -113,8 +113,8 @@ TEST(FilterGraphTest, OwnFiltersSitAtTheirPlaceInTheFixedOrder) {
     spec.scaler = "dvres";
     spec.width = 640;
     spec.height = 480;
-    cases.push_back(
-        {"kept fields", spec, "setpts | [dvres] | setsar | fps | fieldorder | setfield | scale"});
+    cases.push_back({"kept fields", spec,
+                     "setpts | [dvres] | setsar | fps | setfield | fieldorder | setfield | scale"});
   }
   for (const Case& c : cases) {
     auto steps = BuildVideoSteps(c.spec, 0);

@@ -462,6 +462,35 @@ TEST(TranscodeTest, InterlacedDnxhdAndXdcamAt1080i) {
   }
 }
 
+// Bottom-first fields whose frames are flagged progressive (or top-first), as
+// archive files' flags lie, are still turned top-first when asked: the output's
+// top field is the one shown first. fieldorder had left such frames alone, so
+// a file labelled top-first carried bottom-first pictures (audit 27 F1).
+TEST(TranscodeTest, FieldsAreSwappedWhateverTheFramesAreFlagged) {
+  test::TempDir dir;
+  for (const char* flag : {"prog", "tff"}) {
+    SCOPED_TRACE(flag);
+    // White first in time, in the bottom field; black after it, in the top.
+    const std::string input = dir.path() + "/bff-" + flag + ".mkv";
+    ASSERT_TRUE(Ffmpeg(
+        "-f lavfi -i color=c=white:s=320x240:r=25:d=0.4 -f lavfi -i color=c=black:s=320x240:r=25:"
+        "d=0.4 -filter_complex \"[0][1]interleave,tinterlace=interleave_bottom,setfield=" +
+        std::string(flag) + ",fps=25\" -c:v ffv1 '" + input + "'"));
+    TranscodeSpec spec = Lossless();
+    spec.source_interlaced = spec.interlaced_output = true;
+    spec.source_top_field_first = false;
+    spec.top_field_first = true;
+    auto probe = RunSpec(spec, input, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    const std::string picture = FirstPicture(dir);
+    ASSERT_GE(picture.size(), 320u * 240);
+    for (int row : {20, 21, 100, 101}) {
+      const int luma = static_cast<unsigned char>(picture[row * 320 + 160]);
+      EXPECT_EQ(luma, row % 2 == 0 ? 235 : 16) << "row " << row;
+    }
+  }
+}
+
 TEST(TranscodeTest, DeinterlacersAtFrameAndFieldRate) {
   test::TempDir dir;
   for (const char* deinterlacer : {"yadif", "bwdif", "weston3f"}) {
