@@ -1348,6 +1348,14 @@ object ProcessingPlan::ToProcessingParameters() const {
   if (boxed) {
     add("pad", object{{"width", width}, {"height", height}, {"x", picture_x}, {"y", picture_y}});
   }
+  // Interlaced output is woven from progressive pictures, or the kept fields
+  // are turned to the other order.
+  const char* field_order = top_field_first ? "top_field" : "bottom_field";
+  if (interlaced_output && !deinterlacer.empty()) {
+    add("interlace", object{{"fieldOrder", field_order}});
+  } else if (interlaced_output && source_interlaced && source_top_field_first != top_field_first) {
+    add("fieldorder", object{{"fieldOrder", field_order}});
+  }
   object target{
       {"preset", object{{"name", "custom"}}},
       {"container", object{{"name", container}, {"properties", object{}}}},

@@ -71,13 +71,14 @@ struct ProcessingPlan {
   int height = 0;
   // Pixel width / height of the output: the source's where the frame keeps
   // its shape (the source's size, or 2x/3x/4x), so an anamorphic 16:9 PAL
-  // frame stays 16:9 on screen; square pixels for any other size.
+  // frame stays 16:9 on screen; a standard-definition frame's (720 or 704 by
+  // 480, 486 or 576) shows 4:3 or 16:9; square pixels for any other size.
   double sample_aspect = 1.0;
   // Where the picture sits in the frame: the whole frame, or, when the frame's
   // shape differs from the source's display aspect by more than 3 %, the
   // largest rectangle of that aspect, centred (pillarbox or letterbox), with
-  // black around it. Square pixels then; offsets on the chroma grid, and on
-  // whole field pairs for interlaced output.
+  // black around it. Offsets on the chroma grid, and on whole field pairs
+  // for interlaced output.
   int picture_width = 0;
   int picture_height = 0;
   int picture_x = 0;

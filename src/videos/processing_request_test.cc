@@ -616,6 +616,31 @@ TEST(ProcessingRequestTest, InterlacedScaledGoesThroughFieldRatePictures) {
   EXPECT_EQ(own->deinterlacer, "deint");
 }
 
+// processingParameters lists how interlaced output is made: woven again from
+// progressive pictures, or the kept fields turned to the other order. Neither
+// had been listed, so a client could not tell whether fields were swapped.
+TEST(ProcessingRequestTest, TheParametersListTheWeaveAndTheFieldSwap) {
+  auto last_filter = [](const ProcessingPlan& plan) {
+    const boost::json::object params = plan.ToProcessingParameters();
+    const boost::json::array& filters = params.at("targetVideo").at("videoFilters").as_array();
+    return filters.empty() ? std::string() : boost::json::serialize(filters.back());
+  };
+  SourceInfo bottom_first = Interlaced();
+  bottom_first.top_field_first = false;
+  auto swapped = Validate(R"({"scanning": {"tag": "interlaced_tff"}})", bottom_first);
+  ASSERT_TRUE(swapped.ok()) << swapped.status().ToString();
+  EXPECT_EQ(last_filter(*swapped),
+            R"({"name":"fieldorder","properties":{"fieldOrder":"top_field"}})");
+  auto woven = Validate(R"({"resolution": {"tag": "2x"}, "scanning": {"tag": "interlaced_bff"}})",
+                        Interlaced());
+  ASSERT_TRUE(woven.ok()) << woven.status().ToString();
+  EXPECT_EQ(last_filter(*woven),
+            R"({"name":"interlace","properties":{"fieldOrder":"bottom_field"}})");
+  auto kept = Validate(R"({"scanning": {"tag": "interlaced_tff"}})", Interlaced());
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_EQ(last_filter(*kept), "");
+}
+
 // A frame smaller than the reference's smallest (16x16) is refused at the
 // request, not failed by the encoder when the job runs (a 2x2 source into
 // FFV1 was accepted, then failed).
