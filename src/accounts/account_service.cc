@@ -168,7 +168,8 @@ Status AccountService::BanUser(const std::string& email, const std::string& reas
     ASSIGN_OR_RETURN(
         int64_t changed,
         session.Execute("UPDATE users SET banned = 1, banned_reason = ?, banned_at = ?, "
-                        "token_generation = token_generation + 1, updated_at = ? "
+                        "token_generation = token_generation + 1, signature_method = NULL, "
+                        "signature_secret = NULL, updated_at = ? "
                         "WHERE email = ?",
                         {reason, now, now, NormalizeEmail(email)}));
     if (changed == 0) return Status::NotFound("no user with e-mail " + email);
@@ -576,7 +577,7 @@ Result<User> AccountService::UpdatePassword(const std::string& user_id,
     return session
         .Execute(
             "UPDATE users SET password_hash = ?, token_generation = token_generation + 1, "
-            "updated_at = ? WHERE id = ?",
+            "signature_method = NULL, signature_secret = NULL, updated_at = ? WHERE id = ?",
             {hash, now, user_id})
         .status();
   }));

@@ -106,6 +106,8 @@ class AccountService {
   // default. Conflict for a duplicate e-mail.
   Result<std::pair<User, Team>> AddUser(const std::string& email, const std::string& password,
                                         const std::string& name, const std::string& team_name);
+  // A ban, like a password change, ends every credential issued before it:
+  // tokens, and the request-signing secret (a new one must be generated).
   Status BanUser(const std::string& email, const std::string& reason);
   Status UnbanUser(const std::string& email);
   Result<Team> AddTeam(const std::string& name);

@@ -246,6 +246,39 @@ TEST_P(AccountServiceTest, SignedRequestsVerifyOnceAndNeedTheSecret) {
   EXPECT_NE(replayed.status().message().find("replay"), std::string::npos);
 }
 
+// A password change or a ban ends the request-signing secret as it ends
+// tokens: locking out a compromised account (ban, new password, unban) had
+// left the secret it had handed out working (audit 27 F2).
+TEST_P(AccountServiceTest, APasswordChangeOrABanEndsTheSigningSecret) {
+  auto [user, team] = Add("ann@example.com");
+  auto sign_with_secret = [&](const std::string& secret) {
+    SignedRequest request;
+    request.method = "GET";
+    request.target_uri = "http://127.0.0.1:1/accounts/v1/account";
+    auto [input, signature] =
+        SignRequest(request, {"@method", "@target-uri"}, user.id, secret, clock_.NowSeconds());
+    request.headers = {{"Signature-Input", input}, {"Signature", signature}};
+    return service_->VerifySignedRequest(request, "").status();
+  };
+  auto before = service_->NewSignatureSecret(user.id);
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(sign_with_secret(*before->signature_secret).ok());
+  auto changed = service_->UpdatePassword(user.id, "password-456");
+  ASSERT_TRUE(changed.ok()) << changed.status().ToString();
+  EXPECT_FALSE(changed->signature_secret.has_value());
+  clock_.Advance(std::chrono::seconds(1));  // a new signature, not a replay
+  EXPECT_EQ(sign_with_secret(*before->signature_secret).code(), Code::kUnauthenticated);
+
+  auto again = service_->NewSignatureSecret(user.id);
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(service_->BanUser("ann@example.com", "compromised").ok());
+  ASSERT_TRUE(service_->UnbanUser("ann@example.com").ok());
+  EXPECT_EQ(sign_with_secret(*again->signature_secret).code(), Code::kUnauthenticated);
+  auto fresh = service_->NewSignatureSecret(user.id);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_TRUE(sign_with_secret(*fresh->signature_secret).ok());
+}
+
 TEST_P(AccountServiceTest, DemoUserOnlyOnAnEmptyStore) {
   auto demo = service_->CreateDemoUserIfEmpty();
   ASSERT_TRUE(demo.ok());
