@@ -168,8 +168,7 @@ Status AccountService::BanUser(const std::string& email, const std::string& reas
     ASSIGN_OR_RETURN(
         int64_t changed,
         session.Execute("UPDATE users SET banned = 1, banned_reason = ?, banned_at = ?, "
-                        "token_generation = token_generation + 1, signature_method = NULL, "
-                        "signature_secret = NULL, updated_at = ? "
+                        "token_generation = token_generation + 1, updated_at = ? "
                         "WHERE email = ?",
                         {reason, now, now, NormalizeEmail(email)}));
     if (changed == 0) return Status::NotFound("no user with e-mail " + email);
@@ -180,10 +179,13 @@ Status AccountService::BanUser(const std::string& email, const std::string& reas
 Status AccountService::UnbanUser(const std::string& email) {
   int64_t now = clock_->NowMillis();
   return db_->Run([&](Session& session) -> Status {
-    ASSIGN_OR_RETURN(int64_t changed,
-                     session.Execute("UPDATE users SET banned = 0, banned_reason = NULL, "
-                                     "banned_at = NULL, updated_at = ? WHERE email = ?",
-                                     {now, NormalizeEmail(email)}));
+    ASSIGN_OR_RETURN(
+        int64_t changed,
+        session.Execute("UPDATE users SET signature_method = CASE WHEN banned = 1 THEN NULL "
+                        "ELSE signature_method END, signature_secret = CASE WHEN banned = 1 "
+                        "THEN NULL ELSE signature_secret END, banned = 0, banned_reason = NULL, "
+                        "banned_at = NULL, updated_at = ? WHERE email = ?",
+                        {now, NormalizeEmail(email)}));
     if (changed == 0) return Status::NotFound("no user with e-mail " + email);
     return Status::Ok();
   });

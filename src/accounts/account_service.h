@@ -106,8 +106,9 @@ class AccountService {
   // default. Conflict for a duplicate e-mail.
   Result<std::pair<User, Team>> AddUser(const std::string& email, const std::string& password,
                                         const std::string& name, const std::string& team_name);
-  // A ban, like a password change, ends every credential issued before it:
-  // tokens, and the request-signing secret (a new one must be generated).
+  // A ban ends every token issued before it; signed requests are refused as
+  // banned while it lasts, and the unban ends the signing secret (a new one
+  // must be generated), as a password change does.
   Status BanUser(const std::string& email, const std::string& reason);
   Status UnbanUser(const std::string& email);
   Result<Team> AddTeam(const std::string& name);

@@ -246,9 +246,10 @@ TEST_P(AccountServiceTest, SignedRequestsVerifyOnceAndNeedTheSecret) {
   EXPECT_NE(replayed.status().message().find("replay"), std::string::npos);
 }
 
-// A password change or a ban ends the request-signing secret as it ends
-// tokens: locking out a compromised account (ban, new password, unban) had
-// left the secret it had handed out working (audit 27 F2).
+// A password change ends the request-signing secret as it ends tokens, and so
+// does the end of a ban (during it, signed requests are refused as banned):
+// locking out a compromised account (ban, new password, unban) had left the
+// secret it had handed out working (audit 27 F2).
 TEST_P(AccountServiceTest, APasswordChangeOrABanEndsTheSigningSecret) {
   auto [user, team] = Add("ann@example.com");
   auto sign_with_secret = [&](const std::string& secret) {
@@ -272,10 +273,16 @@ TEST_P(AccountServiceTest, APasswordChangeOrABanEndsTheSigningSecret) {
   auto again = service_->NewSignatureSecret(user.id);
   ASSERT_TRUE(again.ok());
   ASSERT_TRUE(service_->BanUser("ann@example.com", "compromised").ok());
+  EXPECT_EQ(sign_with_secret(*again->signature_secret).code(), Code::kPermissionDenied);
+  clock_.Advance(std::chrono::seconds(1));
   ASSERT_TRUE(service_->UnbanUser("ann@example.com").ok());
   EXPECT_EQ(sign_with_secret(*again->signature_secret).code(), Code::kUnauthenticated);
   auto fresh = service_->NewSignatureSecret(user.id);
   ASSERT_TRUE(fresh.ok());
+  EXPECT_TRUE(sign_with_secret(*fresh->signature_secret).ok());
+  // Unbanning a user who is not banned changes nothing.
+  clock_.Advance(std::chrono::seconds(1));
+  ASSERT_TRUE(service_->UnbanUser("ann@example.com").ok());
   EXPECT_TRUE(sign_with_secret(*fresh->signature_secret).ok());
 }
 
