@@ -143,6 +143,32 @@ sigset_t PrepareForThreads(const StoreConfig& store) {
   return signals;
 }
 
+// --public-url is the base of every absolute URL the responses hand out, so
+// it must be one: http:// or https://, a host, and at most a path (without it
+// a client following uploadMediaUrl gets "video.example.com/media/…").
+Status CheckPublicUrl(std::string_view url) {
+  if (url.empty()) return Status::Ok();
+  std::string_view rest;
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (url.size() > scheme.size() && strncasecmp(url.data(), scheme.data(), scheme.size()) == 0) {
+      rest = url.substr(scheme.size());
+    }
+  }
+  const std::string shown = "'" + std::string(url) + "'";
+  if (rest.empty() || rest.front() == '/') {
+    return Status::InvalidArgument(shown +
+                                   " is not an http:// or https:// URL with a host, such as "
+                                   "https://video.example.com");
+  }
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f || c == '?' || c == '#') {
+      return Status::InvalidArgument(
+          shown + " holds white space, a control character, a query or a fragment");
+    }
+  }
+  return Status::Ok();
+}
+
 // Reads the flags that set limits, timeouts, the job lease and the client
 // address into `settings`. Returns the exit code (2) when one is wrong.
 std::optional<int> ReadServeSettings(const Flags& flags, ServeSettings& settings) {
@@ -193,6 +219,10 @@ std::optional<int> ReadServeSettings(const Flags& flags, ServeSettings& settings
   http::ServerOptions& options = settings.server;
   options.listen = flags.Get("listen");
   options.public_url = flags.Get("public-url");
+  if (Status status = CheckPublicUrl(options.public_url); !status.ok()) {
+    std::fprintf(stderr, "vidmill serve: --public-url: %s\n", status.message().c_str());
+    return 2;
+  }
   while (!options.public_url.empty() && options.public_url.back() == '/') {
     options.public_url.pop_back();
   }

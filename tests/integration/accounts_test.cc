@@ -444,6 +444,23 @@ TEST(AccountsProxyFlagTest, AnUnknownForwardedHeaderStopsTheServerNamingIt) {
   EXPECT_EQ(serve.out.find("listening"), std::string::npos) << serve.out;
 }
 
+// --public-url is the base of the absolute URLs responses hand out: one
+// without a scheme or a host stops the server, as other wrong flags do. It
+// had been taken as it was, and every uploadMediaUrl lacked its scheme.
+TEST(AccountsProxyFlagTest, APublicUrlThatIsNoUrlStopsTheServer) {
+  TempDir dir;
+  for (const char* url : {"video.example.com", "not a url", "ftp://video.example.com", "https://",
+                          "https:///media", "https://video.example.com/?x=1"}) {
+    SCOPED_TRACE(url);
+    CommandResult serve =
+        RunProgram({"timeout", "20", VIDMILL_BINARY, "serve", "--listen", "127.0.0.1:0",
+                    "--data-dir", dir.path(), "--workers", "0", "--public-url", url});
+    EXPECT_EQ(serve.exit_code, 2) << serve.err;
+    EXPECT_NE(serve.err.find("--public-url: '"), std::string::npos) << serve.err;
+    EXPECT_EQ(serve.out.find("listening"), std::string::npos) << serve.out;
+  }
+}
+
 TEST_F(AccountsTest, BanAndUnbanFromTheCliWhileServing) {
   std::string token = Token();
   ASSERT_EQ(client_->Get("/accounts/v1/account", token).status, 200);
