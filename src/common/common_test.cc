@@ -87,6 +87,23 @@ TEST(FlagsTest, CommandLineBeatsEnvironmentBeatsDefault) {
 
 // A switch is asked for on the command line only: VIDMILL_HELP=0 in a
 // service's environment had replaced serve by its help.
+// VIDMILL_ONE_THREAD=0 turns the switch off; it had turned it on, as any
+// value did (audit 27 F7).
+TEST(FlagsTest, AnEnvironmentSwitchIsOnlyOnForAnAffirmativeValue) {
+  const char* name = "VIDMILL_TEST_SWITCH";
+  unsetenv(name);
+  EXPECT_FALSE(EnvironmentSwitchOn(name));
+  for (const char* off : {"", "0", "false", "No", "OFF"}) {
+    setenv(name, off, 1);
+    EXPECT_FALSE(EnvironmentSwitchOn(name)) << off;
+  }
+  for (const char* on : {"1", "yes", "true", "on"}) {
+    setenv(name, on, 1);
+    EXPECT_TRUE(EnvironmentSwitchOn(name)) << on;
+  }
+  unsetenv(name);
+}
+
 TEST(FlagsTest, SwitchesAreNotReadFromTheEnvironment) {
   std::vector<FlagSpec> specs = {{"help", "", "print this help", true}, {"workers", "1", "n"}};
   setenv("VIDMILL_HELP", "0", 1);

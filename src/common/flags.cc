@@ -103,4 +103,12 @@ Result<int64_t> Flags::GetInt(const std::string& name, int64_t min, int64_t max)
   return value;
 }
 
+bool EnvironmentSwitchOn(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr) return false;
+  std::string lower(value);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return !(lower.empty() || lower == "0" || lower == "false" || lower == "no" || lower == "off");
+}
+
 }  // namespace vidmill

@@ -43,4 +43,9 @@ class Flags {
   std::vector<std::string> positional_;
 };
 
+// Whether the environment variable `name` turns its switch on: set to
+// anything but empty, 0, false, no or off (in any case), so that
+// VIDMILL_ONE_THREAD=0 means what it says.
+bool EnvironmentSwitchOn(const char* name);
+
 }  // namespace vidmill

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/flags.h"
 #include "common/thread_name.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -110,7 +111,7 @@ class Helper {
 
 }  // namespace
 
-bool HelperThreadsAllowed() { return std::getenv("VIDMILL_ONE_THREAD") == nullptr; }
+bool HelperThreadsAllowed() { return !EnvironmentSwitchOn("VIDMILL_ONE_THREAD"); }
 
 void RunBesideHelper(void (*call)(const void*), const void* context, void (*own)(const void*),
                      const void* own_context) {

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "common/flags.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define VIDMILL_AVX2 __attribute__((target("avx2")))
@@ -15,12 +17,12 @@
 
 namespace vidmill::filters {
 
-// True when the CPU has AVX2 and the environment does not set
+// True when the CPU has AVX2 and the environment does not switch on
 // VIDMILL_NO_SIMD, which selects the portable loops (to compare them with the
 // AVX2 ones: every filter's two give the same pictures). Read at each call.
 inline bool Avx2LoopsAllowed() {
 #if defined(__x86_64__) || defined(__i386__)
-  return __builtin_cpu_supports("avx2") && std::getenv("VIDMILL_NO_SIMD") == nullptr;
+  return __builtin_cpu_supports("avx2") && !EnvironmentSwitchOn("VIDMILL_NO_SIMD");
 #else
   return false;
 #endif

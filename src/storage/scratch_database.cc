@@ -8,6 +8,7 @@
 #include <random>
 #include <sstream>
 
+#include "common/flags.h"
 #include "storage/postgres_database.h"
 
 namespace vidmill::storage {
@@ -70,7 +71,7 @@ Result<std::unique_ptr<ScratchDatabase>> ScratchDatabase::Create(Backend backend
 }
 
 ScratchDatabase::~ScratchDatabase() {
-  if (std::getenv("VIDMILL_KEEP_TEMP") != nullptr) return;
+  if (EnvironmentSwitchOn("VIDMILL_KEEP_TEMP")) return;
   if (backend_ == Backend::kSqlite) {
     std::error_code ignored;
     std::filesystem::remove_all(name_, ignored);
