@@ -462,6 +462,16 @@ class MediaRoutes {
     return ServeRecordedFile(context_, request, video, storage::kProcessedBlob, name);
   }
 
+  // Why `video` has no thumbnails or web preview: only a full ingestion of an
+  // upload draws them, so a processed video or a light one never gets them.
+  static std::string WhyNoPreviews(const videos::Video& video) {
+    if (video.is_processed()) {
+      return ": a processed video gets none (its source's are at its parentId)";
+    }
+    if (video.ingestion_kind == "light") return ": light ingestion draws none";
+    return " (yet): they come with its full ingestion";
+  }
+
   Result<Response> DownloadThumbnail(Request& request) {
     ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
     ASSIGN_OR_RETURN(std::string id, PathId(request, "video"));
@@ -476,7 +486,7 @@ class MediaRoutes {
     if (index >= video.thumbnail_count) {
       return Status::NotFound(
           video.thumbnail_count == 0
-              ? "video '" + id + "' has no thumbnails (yet)"
+              ? "video '" + id + "' has no thumbnails" + WhyNoPreviews(video)
               : "video '" + id + "' has " + std::to_string(video.thumbnail_count) +
                     " thumbnails; index " + std::to_string(index) + " does not exist");
     }
@@ -489,7 +499,7 @@ class MediaRoutes {
     ASSIGN_OR_RETURN(std::string id, PathId(request, "video"));
     ASSIGN_OR_RETURN(videos::Video video, ReadVideo(*context_.db, principal.team_id, id));
     if (!video.web_video_available) {
-      return Status::NotFound("video '" + id + "' has no web preview (yet)");
+      return Status::NotFound("video '" + id + "' has no web preview" + WhyNoPreviews(video));
     }
     return ServeArtifact(context_, request, id, storage::kWebPreviewBlob, "web preview",
                          "video/mp4");

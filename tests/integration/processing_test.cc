@@ -236,6 +236,15 @@ TEST_F(ProcessingTest, VidmillsOwnFilmGrainRunsInTheChain) {
   boost::json::array filters = VideoFilters(processed.video);
   ASSERT_EQ(filters.size(), 1u);
   EXPECT_EQ(Str(filters[0].at("name")), "filmgrain");
+  // A processed video gets no previews, and the 404 says so rather than
+  // "(yet)", which had kept clients waiting.
+  const std::string child = Str(processed.video.at("id"));
+  for (const char* kind : {"thumbnail", "web"}) {
+    HttpResponse none = client_->http().Get("/media/v1/download/" + std::string(kind) + "/" + child,
+                                            client_->token());
+    EXPECT_EQ(none.status, 404) << kind;
+    EXPECT_NE(none.body.find("a processed video gets none"), std::string::npos) << none.body;
+  }
 }
 
 // Y-PSNR (dB, average over frames) of `test` against `reference`, by ffmpeg.
