@@ -61,6 +61,11 @@ bool IsSafeHost(std::string_view host) {
 
 std::string NewRequestId() { return HexEncode(RandomBytes(8)); }
 
+std::string PeerAddress(beast::tcp_stream& stream) {
+  boost::system::error_code ec;
+  return CanonicalPeer(stream.socket().remote_endpoint(ec).address().to_string());
+}
+
 // What the per-client limits count by: an IPv4 address, or an IPv6 address's
 // /64 (one host's, as providers hand them out: its addresses are plenty).
 std::string ClientKey(const std::string& address) {
@@ -488,261 +493,6 @@ class Server::Impl {
     return fallback_base_url_;
   }
 
-  asio::awaitable<void> Session(std::shared_ptr<Connection> conn) {
-    beast::tcp_stream& stream = conn->stream;
-    // Bounded: the body limits count body bytes only, so without a cap a
-    // chunk header (its extensions) that never ends would be buffered whole.
-    beast::flat_buffer buffer(options_.header_limit_bytes + 2 * kBodyChunkBytes);
-    boost::system::error_code ec;
-    const std::string peer =
-        CanonicalPeer(stream.socket().remote_endpoint(ec).address().to_string());
-    // Allocated by the first streamed body only: every open connection would
-    // otherwise hold 64 KiB, idle ones included.
-    std::vector<char> chunk;
-    bool drain_before_close = false;  // an answer went out before its body was read
-
-    while (!stopping_) {
-      if (buffer.size() == 0) {
-        // Idle between requests: the only state in which a stop may cancel us.
-        RegisterIdle(conn, true);
-        if (stopping_) {
-          RegisterIdle(conn, false);
-          break;
-        }
-        {
-          // socket().async_wait bypasses the tcp_stream's own expiry, so the
-          // idle timeout needs a timer of its own.
-          Deadline deadline(stream, std::chrono::seconds(options_.idle_timeout_seconds));
-          co_await stream.socket().async_wait(tcp::socket::wait_read,
-                                              asio::redirect_error(asio::use_awaitable, ec));
-        }
-        RegisterIdle(conn, false);
-        if (ec || stopping_) break;
-      }
-
-      auto started = std::chrono::steady_clock::now();
-      Request request;
-      request.request_id = NewRequestId();
-      request.peer_address = peer;
-      request.remote_address = peer;
-
-      bhttp::request_parser<bhttp::empty_body> header_parser;
-      header_parser.header_limit(static_cast<uint32_t>(options_.header_limit_bytes));
-      header_parser.body_limit(std::numeric_limits<uint64_t>::max());
-      {
-        // A deadline that cancels the read but keeps the socket open, so the
-        // client still gets its 408.
-        Deadline deadline(stream, std::chrono::seconds(options_.header_timeout_seconds));
-        co_await bhttp::async_read_header(stream, buffer, header_parser,
-                                          asio::redirect_error(asio::use_awaitable, ec));
-        if (deadline.Fired()) ec = beast::error::timeout;
-      }
-      if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
-          ec == asio::error::connection_reset) {
-        break;
-      }
-      if (ec) {
-        Status status =
-            ec == beast::error::timeout ? Status::Timeout("request header not received in time")
-            : ec == bhttp::error::header_limit
-                ? Status::HeaderFieldsTooLarge("request header larger than " +
-                                               std::to_string(options_.header_limit_bytes) +
-                                               " bytes")
-                : Status::InvalidArgument("malformed HTTP request: " + ec.message());
-        // The request line alone past the limit (no line end among the bytes
-        // read) is a URI too long (RFC 9110 §15.5.15), not a header.
-        const bool line_too_long =
-            ec == bhttp::error::header_limit &&
-            std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size())
-                    .find("\r\n") == std::string_view::npos;
-        if (line_too_long) {
-          status = Status::UriTooLong("request target longer than " +
-                                      std::to_string(options_.header_limit_bytes) + " bytes");
-        }
-        Response response = ErrorResponse(status);
-        co_await WriteResponse(stream, request, response, 11, false, started);
-        break;
-      }
-
-      const auto& header = header_parser.get();
-      request.method = std::string(header.method_string());
-      request.target = std::string(header.target());
-      for (const auto& field : header) {
-        request.headers.Add(std::string(field.name_string()), std::string(field.value()));
-      }
-      // The absolute form ("GET http://host/path"), which a server must take
-      // (RFC 9112 §3.2.2), not refuse with a 400: its authority stands for the
-      // Host field, its path for the target.
-      if (std::optional<std::string> authority = TakeAbsoluteForm(request.target)) {
-        request.headers.Set("Host", *authority);
-      }
-      request.base_url = BaseUrl(request.headers);
-      if (!options_.trusted_proxies.empty()) {
-        request.remote_address = ClientAddress(
-            peer,
-            options_.rfc7239_forwarded ? ForwardedForNodes(request.headers.GetAll("Forwarded"))
-                                       : request.headers.GetAll("X-Forwarded-For"),
-            options_.trusted_proxies);
-      }
-      bool keep_alive = header.keep_alive() && !stopping_;
-      unsigned version = header.version();
-      bool has_body = header_parser.content_length().value_or(0) > 0 || header_parser.chunked();
-
-      Response response;
-      Status early = ParseTarget(request);
-      if (early.ok()) early = CheckFields(request, header.version());
-      if (early.ok() && header.find(bhttp::field::transfer_encoding) != header.end() &&
-          !beast::iequals(header[bhttp::field::transfer_encoding], "chunked")) {
-        // Beast reads a body it cannot frame (say "gzip" alone) as empty, so
-        // its bytes would be taken for the next request (request smuggling
-        // behind a proxy); a coding other than chunked is not decoded either.
-        early = Status::InvalidArgument("unsupported Transfer-Encoding '" +
-                                        std::string(header[bhttp::field::transfer_encoding]) +
-                                        "'; only chunked is accepted");
-        has_body = true;  // refuse and close: the body's end is unknown
-      }
-      Router::Match match;
-      if (early.ok()) {
-        match = router_.load()->Find(request);
-        if (!match.handler && !match.stream) early = match.error;
-      }
-
-      if (!early.ok()) {
-        response = ErrorResponse(early);
-        if (!match.allow.empty()) response.headers.Set("Allow", match.allow);
-        if (has_body) {  // the body is never read
-          keep_alive = false;
-          drain_before_close = true;
-        }
-      } else if (match.handler) {
-        uint64_t declared = header_parser.content_length().value_or(0);
-        Status admitted = Status::Ok();
-        BodyReservation reservation(bodies_);
-        if (declared > options_.buffered_body_limit_bytes) {
-          admitted = Status::PayloadTooLarge("request body larger than " +
-                                             std::to_string(options_.buffered_body_limit_bytes) +
-                                             " bytes");
-        } else if (has_body && options_.check_before_body &&
-                   (declared == 0 || declared > kCheckedBodyBytes)) {
-          const auto& check = options_.check_before_body;
-          Result<bool> checked = co_await OnPool<bool>(
-              [&check, &request]() -> Result<bool> {
-                RETURN_IF_ERROR(check(request));
-                return true;
-              },
-              request.request_id);
-          admitted = checked.status();
-        }
-        if (admitted.ok() && has_body &&
-            !reservation.Take(request.remote_address,
-                              declared > 0 ? declared : options_.buffered_body_limit_bytes,
-                              options_.buffered_bodies_per_client_bytes,
-                              options_.buffered_bodies_budget_bytes)) {
-          admitted = Status::Unavailable(
-                         "too many request bodies are being received at once; retry shortly")
-                         .WithRetryAfter(1);
-        }
-        if (!admitted.ok()) {
-          response = ErrorResponse(admitted);
-          if (has_body) {  // the body is never read
-            keep_alive = false;
-            drain_before_close = true;
-          }
-        } else {
-          bhttp::request_parser<bhttp::string_body> body_parser(std::move(header_parser));
-          body_parser.body_limit(options_.buffered_body_limit_bytes);
-          if (has_body) {
-            co_await MaybeContinue(stream, request, version);
-          }
-          {
-            Deadline deadline(stream, std::chrono::seconds(options_.body_chunk_timeout_seconds));
-            co_await bhttp::async_read(stream, buffer, body_parser,
-                                       asio::redirect_error(asio::use_awaitable, ec));
-            if (deadline.Fired()) ec = beast::error::timeout;
-          }
-          if (ec) {
-            keep_alive = false;
-            response = ErrorResponse(BodyReadError(ec));
-          } else {
-            request.body = std::move(body_parser.get().body());
-            const Handler* handler = match.handler;
-            Result<Response> result = co_await OnPool<Response>(
-                [handler, &request]() { return (*handler)(request); }, request.request_id);
-            response = result.ok() ? std::move(result).value() : ErrorResponse(result.status());
-          }
-        }
-      } else {
-        const StreamHandler* opener = match.stream;
-        Result<std::unique_ptr<BodySink>> sink = co_await OnPool<std::unique_ptr<BodySink>>(
-            [opener, &request]() { return (*opener)(request); }, request.request_id);
-        if (!sink.ok()) {
-          response = ErrorResponse(sink.status());
-          if (has_body) {
-            keep_alive = false;
-            drain_before_close = true;
-          }
-        } else {
-          bhttp::request_parser<bhttp::buffer_body> body_parser(std::move(header_parser));
-          // Beast reads only into the buffer's spare capacity, which after a
-          // header is a few hundred bytes: without room, a large body would
-          // arrive in ~1 KiB reads (one syscall, timer and handoff each).
-          buffer.reserve(kBodyChunkBytes);
-          body_parser.body_limit(std::numeric_limits<uint64_t>::max());
-          if (has_body) {
-            co_await MaybeContinue(stream, request, version);
-          }
-          if (chunk.empty()) chunk.resize(kBodyChunkBytes);
-          Status status;
-          IdleWatchdog watchdog(stream, std::chrono::seconds(options_.body_chunk_timeout_seconds));
-          while (!body_parser.is_done()) {
-            body_parser.get().body().data = chunk.data();
-            body_parser.get().body().size = chunk.size();
-            co_await bhttp::async_read_some(stream, buffer, body_parser,
-                                            asio::redirect_error(asio::use_awaitable, ec));
-            if (watchdog.Fired()) ec = beast::error::timeout;
-            if (ec == bhttp::error::need_buffer) ec = {};
-            if (ec) {
-              status = BodyReadError(ec);
-              break;
-            }
-            size_t got = chunk.size() - body_parser.get().body().size;
-            watchdog.Progress(got);
-            if (got > 0) {
-              status = (*sink)->Write(std::string_view(chunk.data(), got));
-              if (!status.ok()) break;
-            }
-            if (stopping_ && !body_parser.is_done() &&
-                std::chrono::steady_clock::now() - started >
-                    std::chrono::seconds(options_.shutdown_grace_seconds)) {
-              status = Status::Unavailable("server is shutting down");
-              break;
-            }
-          }
-          if (status.ok()) {
-            std::unique_ptr<BodySink> owned = std::move(sink).value();
-            BodySink* raw = owned.get();
-            Result<Response> result = co_await OnPool<Response>(
-                [raw, &request]() { return raw->Finish(request); }, request.request_id);
-            response = result.ok() ? std::move(result).value() : ErrorResponse(result.status());
-          } else {
-            (*sink)->Abort();
-            keep_alive = false;
-            response = ErrorResponse(status);
-          }
-        }
-      }
-
-      if (request.method == "HEAD") response.omit_body = true;
-      if (stopping_) keep_alive = false;
-      bool written =
-          co_await WriteResponse(stream, request, response, version, keep_alive, started);
-      if (!written || !keep_alive) break;
-    }
-    if (drain_before_close) co_await DrainBeforeClose(stream);
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream.socket().close(ec);
-  }
-
   // Bytes of buffered bodies being received, against the node's budget and
   // the client's share of it; given back when the request is answered.
   // Without the share, a client alone could take the whole budget (64 idle
@@ -767,6 +517,379 @@ class Server::Impl {
     std::string client_;
     uint64_t taken_ = 0;
   };
+
+  // What a session keeps from one request to the next.
+  struct SessionState {
+    SessionState(beast::tcp_stream& stream, size_t buffer_limit)
+        : stream(stream), buffer(buffer_limit), peer(PeerAddress(stream)) {}
+    beast::tcp_stream& stream;
+    // Bounded: the body limits count body bytes only, so without a cap a
+    // chunk header (its extensions) that never ends would be buffered whole.
+    beast::flat_buffer buffer;
+    std::string peer;
+    // Allocated by the first streamed body only: every open connection would
+    // otherwise hold 64 KiB, idle ones included.
+    std::vector<char> body_chunk;
+    bool drain_before_close = false;  // an answer went out before its body was read
+  };
+
+  // One request on its way through the session's steps, and its answer.
+  struct Exchange {
+    explicit Exchange(const std::string& peer) {
+      request.request_id = NewRequestId();
+      request.peer_address = peer;
+      request.remote_address = peer;
+    }
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    Request request;
+    Response response;
+    unsigned version = 11;
+    bool keep_alive = false;
+    bool has_body = false;
+  };
+
+  using HeadParser = bhttp::request_parser<bhttp::empty_body>;
+
+  // Serves the connection's requests one after another, as the design
+  // comment at the top of this file draws it, until one of them ends it.
+  asio::awaitable<void> Session(std::shared_ptr<Connection> conn) {
+    SessionState session(conn->stream, options_.header_limit_bytes + 2 * kBodyChunkBytes);
+    while (!stopping_) {
+      // A request already in the buffer (pipelined) is read without waiting.
+      if (session.buffer.size() == 0) {
+        const bool arrived = co_await WaitForRequest(conn);
+        if (!arrived) break;
+      }
+      Exchange exchange(session.peer);
+      HeadParser head;
+      const boost::system::error_code ec = co_await ReadHead(session, head);
+      if (ClientLeft(ec)) break;
+      if (ec) {
+        // Where the next request would start is unknown: answer, then close.
+        co_await AnswerUnreadableHead(session, exchange, ec);
+        break;
+      }
+      TakeHead(head, exchange);
+      Router::Match match;
+      Status refusal = CheckHead(head.get(), exchange);
+      if (refusal.ok()) refusal = FindRoute(exchange.request, match);
+      if (!refusal.ok()) {
+        RefuseUnread(session, exchange, refusal);
+        if (!match.allow.empty()) exchange.response.headers.Set("Allow", match.allow);
+      } else if (match.handler) {
+        co_await AnswerBuffered(session, exchange, head, match.handler);
+      } else {
+        co_await AnswerStreamed(session, exchange, head, match.stream);
+      }
+      const bool stays_open = co_await Respond(session, exchange);
+      if (!stays_open) break;
+    }
+    co_await Close(session);
+  }
+
+  // Waits, idle, for the next request's first bytes; false when the
+  // connection ends instead (the client closed it or stayed silent past the
+  // idle timeout, or the server is stopping).
+  asio::awaitable<bool> WaitForRequest(const std::shared_ptr<Connection>& conn) {
+    // Idle between requests: the only state in which a stop may cancel us.
+    RegisterIdle(conn, true);
+    if (stopping_) {
+      RegisterIdle(conn, false);
+      co_return false;
+    }
+    boost::system::error_code ec;
+    {
+      // socket().async_wait bypasses the tcp_stream's own expiry, so the
+      // idle timeout needs a timer of its own.
+      Deadline deadline(conn->stream, std::chrono::seconds(options_.idle_timeout_seconds));
+      co_await conn->stream.socket().async_wait(tcp::socket::wait_read,
+                                                asio::redirect_error(asio::use_awaitable, ec));
+    }
+    RegisterIdle(conn, false);
+    co_return !ec && !stopping_;
+  }
+
+  // Reads the request's head into `head`. The deadline cancels the read but
+  // keeps the socket open, so the client still gets its 408.
+  asio::awaitable<boost::system::error_code> ReadHead(SessionState& session, HeadParser& head) {
+    head.header_limit(static_cast<uint32_t>(options_.header_limit_bytes));
+    head.body_limit(std::numeric_limits<uint64_t>::max());
+    boost::system::error_code ec;
+    Deadline deadline(session.stream, std::chrono::seconds(options_.header_timeout_seconds));
+    co_await bhttp::async_read_header(session.stream, session.buffer, head,
+                                      asio::redirect_error(asio::use_awaitable, ec));
+    if (deadline.Fired()) ec = beast::error::timeout;
+    co_return ec;
+  }
+
+  // The client closed or reset the connection: nobody is left to answer.
+  static bool ClientLeft(const boost::system::error_code& ec) {
+    return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+           ec == asio::error::connection_reset;
+  }
+
+  asio::awaitable<void> AnswerUnreadableHead(SessionState& session, Exchange& exchange,
+                                             const boost::system::error_code& ec) {
+    exchange.response = ErrorResponse(HeadReadError(ec, session.buffer));
+    co_await WriteResponse(session.stream, exchange.request, exchange.response, 11, false,
+                           exchange.started);
+  }
+
+  // Why the head could not be read: 408, 414, 431 or 400.
+  Status HeadReadError(const boost::system::error_code& ec,
+                       const beast::flat_buffer& buffer) const {
+    if (ec == beast::error::timeout) return Status::Timeout("request header not received in time");
+    if (ec != bhttp::error::header_limit) {
+      return Status::InvalidArgument("malformed HTTP request: " + ec.message());
+    }
+    // The request line alone past the limit (no line end among the bytes
+    // read) is a URI too long (RFC 9110 §15.5.15), not a header.
+    const std::string_view read(static_cast<const char*>(buffer.data().data()), buffer.size());
+    if (read.find("\r\n") == std::string_view::npos) {
+      return Status::UriTooLong("request target longer than " +
+                                std::to_string(options_.header_limit_bytes) + " bytes");
+    }
+    return Status::HeaderFieldsTooLarge("request header larger than " +
+                                        std::to_string(options_.header_limit_bytes) + " bytes");
+  }
+
+  // Fills the exchange from the head: the request as routes see it (target,
+  // fields, the base of absolute URLs, the client's address), the HTTP
+  // version, whether the connection may stay open, and whether a body follows.
+  void TakeHead(const HeadParser& head, Exchange& exchange) const {
+    const auto& header = head.get();
+    Request& request = exchange.request;
+    request.method = std::string(header.method_string());
+    request.target = std::string(header.target());
+    for (const auto& field : header) {
+      request.headers.Add(std::string(field.name_string()), std::string(field.value()));
+    }
+    // The absolute form ("GET http://host/path"), which a server must take
+    // (RFC 9112 §3.2.2), not refuse with a 400: its authority stands for the
+    // Host field, its path for the target.
+    if (std::optional<std::string> authority = TakeAbsoluteForm(request.target)) {
+      request.headers.Set("Host", *authority);
+    }
+    request.base_url = BaseUrl(request.headers);
+    if (!options_.trusted_proxies.empty()) {
+      request.remote_address = ClientAddress(
+          request.peer_address,
+          options_.rfc7239_forwarded ? ForwardedForNodes(request.headers.GetAll("Forwarded"))
+                                     : request.headers.GetAll("X-Forwarded-For"),
+          options_.trusted_proxies);
+    }
+    exchange.keep_alive = header.keep_alive() && !stopping_;
+    exchange.version = header.version();
+    exchange.has_body = head.content_length().value_or(0) > 0 || head.chunked();
+  }
+
+  // Refuses what no route may see: a target that does not parse, fields that
+  // are missing, repeated or unsafe, or a body that cannot be framed.
+  static Status CheckHead(const bhttp::request<bhttp::empty_body>& header, Exchange& exchange) {
+    RETURN_IF_ERROR(ParseTarget(exchange.request));
+    RETURN_IF_ERROR(CheckFields(exchange.request, header.version()));
+    if (header.find(bhttp::field::transfer_encoding) != header.end() &&
+        !beast::iequals(header[bhttp::field::transfer_encoding], "chunked")) {
+      // Beast reads a body it cannot frame (say "gzip" alone) as empty, so
+      // its bytes would be taken for the next request (request smuggling
+      // behind a proxy); a coding other than chunked is not decoded either.
+      exchange.has_body = true;  // refuse and close: the body's end is unknown
+      return Status::InvalidArgument("unsupported Transfer-Encoding '" +
+                                     std::string(header[bhttp::field::transfer_encoding]) +
+                                     "'; only chunked is accepted");
+    }
+    return Status::Ok();
+  }
+
+  // The route for the request in `match`; when there is none, the error that
+  // answers it (404, or 405 with match.allow).
+  Status FindRoute(Request& request, Router::Match& match) const {
+    match = router_.load()->Find(request);
+    if (!match.handler && !match.stream) return match.error;
+    return Status::Ok();
+  }
+
+  // Answers `status` without reading the body. A body that follows ends the
+  // connection, drained first so that the client reads the answer.
+  static void RefuseUnread(SessionState& session, Exchange& exchange, const Status& status) {
+    exchange.response = ErrorResponse(status);
+    if (exchange.has_body) {
+      exchange.keep_alive = false;
+      session.drain_before_close = true;
+    }
+  }
+
+  // A route that takes its body whole: the body is admitted, read into the
+  // request, and the handler answers on the pool.
+  asio::awaitable<void> AnswerBuffered(SessionState& session, Exchange& exchange, HeadParser& head,
+                                       const Handler* handler) {
+    // Holds the body's bytes against the budgets until the handler returns.
+    BodyReservation reservation(bodies_);
+    const Status admitted =
+        co_await AdmitBody(exchange, head.content_length().value_or(0), reservation);
+    if (!admitted.ok()) {
+      RefuseUnread(session, exchange, admitted);
+      co_return;
+    }
+    Result<std::string> body = co_await ReadBody(session, exchange, head);
+    if (!body.ok()) {
+      exchange.keep_alive = false;
+      exchange.response = ErrorResponse(body.status());
+      co_return;
+    }
+    Request& request = exchange.request;
+    request.body = std::move(body).value();
+    exchange.response =
+        co_await Handle([handler, &request]() { return (*handler)(request); }, request.request_id);
+  }
+
+  // Whether a buffered body of `declared` bytes (0: chunked, or none) may be
+  // read: within the size limit, agreed by check_before_body, and with room
+  // in the node's and the client's budgets, taken into `reservation`.
+  asio::awaitable<Status> AdmitBody(const Exchange& exchange, uint64_t declared,
+                                    BodyReservation& reservation) {
+    if (declared > options_.buffered_body_limit_bytes) {
+      co_return Status::PayloadTooLarge("request body larger than " +
+                                        std::to_string(options_.buffered_body_limit_bytes) +
+                                        " bytes");
+    }
+    if (exchange.has_body && options_.check_before_body &&
+        (declared == 0 || declared > kCheckedBodyBytes)) {
+      const Status checked = co_await CheckBeforeBody(exchange.request);
+      if (!checked.ok()) co_return checked;
+    }
+    if (exchange.has_body &&
+        !reservation.Take(exchange.request.remote_address,
+                          declared > 0 ? declared : options_.buffered_body_limit_bytes,
+                          options_.buffered_bodies_per_client_bytes,
+                          options_.buffered_bodies_budget_bytes)) {
+      co_return Status::Unavailable(
+          "too many request bodies are being received at once; retry shortly")
+          .WithRetryAfter(1);
+    }
+    co_return Status::Ok();
+  }
+
+  // ServerOptions::check_before_body, asked on the handler pool.
+  asio::awaitable<Status> CheckBeforeBody(const Request& request) {
+    const auto& check = options_.check_before_body;
+    Result<bool> checked = co_await OnPool<bool>(
+        [&check, &request]() -> Result<bool> {
+          RETURN_IF_ERROR(check(request));
+          return true;
+        },
+        request.request_id);
+    co_return checked.status();
+  }
+
+  // Reads a buffered body whole, within its limit, each chunk in time.
+  asio::awaitable<Result<std::string>> ReadBody(SessionState& session, const Exchange& exchange,
+                                                HeadParser& head) {
+    bhttp::request_parser<bhttp::string_body> parser(std::move(head));
+    parser.body_limit(options_.buffered_body_limit_bytes);
+    if (exchange.has_body) {
+      co_await MaybeContinue(session.stream, exchange.request, exchange.version);
+    }
+    boost::system::error_code ec;
+    Deadline deadline(session.stream, std::chrono::seconds(options_.body_chunk_timeout_seconds));
+    co_await bhttp::async_read(session.stream, session.buffer, parser,
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (deadline.Fired()) ec = beast::error::timeout;
+    if (ec) co_return BodyReadError(ec);
+    co_return std::move(parser.get().body());
+  }
+
+  // A route that takes its body as a stream: its sink is opened on the pool
+  // before any body byte is read, the body is written into it as it arrives,
+  // and the sink's Finish answers.
+  asio::awaitable<void> AnswerStreamed(SessionState& session, Exchange& exchange, HeadParser& head,
+                                       const StreamHandler* opener) {
+    Request& request = exchange.request;
+    Result<std::unique_ptr<BodySink>> opened = co_await OnPool<std::unique_ptr<BodySink>>(
+        [opener, &request]() { return (*opener)(request); }, request.request_id);
+    if (!opened.ok()) {
+      RefuseUnread(session, exchange, opened.status());
+      co_return;
+    }
+    const std::unique_ptr<BodySink> sink = std::move(opened).value();
+    const Status streamed = co_await StreamBody(session, exchange, head, *sink);
+    if (!streamed.ok()) {
+      sink->Abort();
+      exchange.keep_alive = false;
+      exchange.response = ErrorResponse(streamed);
+      co_return;
+    }
+    BodySink* raw = sink.get();
+    exchange.response =
+        co_await Handle([raw, &request]() { return raw->Finish(request); }, request.request_id);
+  }
+
+  // Writes the body into `sink` as it arrives; what ends it early: a read that
+  // fails or stalls, the sink's refusal, or a stop whose grace period the
+  // body outlasts.
+  asio::awaitable<Status> StreamBody(SessionState& session, const Exchange& exchange,
+                                     HeadParser& head, BodySink& sink) {
+    bhttp::request_parser<bhttp::buffer_body> parser(std::move(head));
+    // Beast reads only into the buffer's spare capacity, which after a
+    // header is a few hundred bytes: without room, a large body would
+    // arrive in ~1 KiB reads (one syscall, timer and handoff each).
+    session.buffer.reserve(kBodyChunkBytes);
+    parser.body_limit(std::numeric_limits<uint64_t>::max());
+    if (exchange.has_body) {
+      co_await MaybeContinue(session.stream, exchange.request, exchange.version);
+    }
+    std::vector<char>& chunk = session.body_chunk;
+    if (chunk.empty()) chunk.resize(kBodyChunkBytes);
+    IdleWatchdog watchdog(session.stream,
+                          std::chrono::seconds(options_.body_chunk_timeout_seconds));
+    boost::system::error_code ec;
+    while (!parser.is_done()) {
+      parser.get().body().data = chunk.data();
+      parser.get().body().size = chunk.size();
+      co_await bhttp::async_read_some(session.stream, session.buffer, parser,
+                                      asio::redirect_error(asio::use_awaitable, ec));
+      if (watchdog.Fired()) ec = beast::error::timeout;
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) co_return BodyReadError(ec);
+      const size_t got = chunk.size() - parser.get().body().size;
+      watchdog.Progress(got);
+      if (got > 0) {
+        Status written = sink.Write(std::string_view(chunk.data(), got));
+        if (!written.ok()) co_return written;
+      }
+      if (stopping_ && !parser.is_done() &&
+          std::chrono::steady_clock::now() - exchange.started >
+              std::chrono::seconds(options_.shutdown_grace_seconds)) {
+        co_return Status::Unavailable("server is shutting down");
+      }
+    }
+    co_return Status::Ok();
+  }
+
+  // The answer `handler` gives on the handler pool, or its error's answer.
+  asio::awaitable<Response> Handle(std::function<Result<Response>()> handler,
+                                   std::string request_id) {
+    Result<Response> result = co_await OnPool<Response>(std::move(handler), std::move(request_id));
+    co_return result.ok() ? std::move(result).value() : ErrorResponse(result.status());
+  }
+
+  // Writes the answer; true when the connection stays open for the next request.
+  asio::awaitable<bool> Respond(SessionState& session, Exchange& exchange) {
+    if (exchange.request.method == "HEAD") exchange.response.omit_body = true;
+    if (stopping_) exchange.keep_alive = false;
+    const bool written =
+        co_await WriteResponse(session.stream, exchange.request, exchange.response,
+                               exchange.version, exchange.keep_alive, exchange.started);
+    co_return written ? exchange.keep_alive : false;
+  }
+
+  // Ends the connection, draining a body left unread first.
+  asio::awaitable<void> Close(SessionState& session) {
+    if (session.drain_before_close) co_await DrainBeforeClose(session.stream);
+    boost::system::error_code ec;
+    session.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    session.stream.socket().close(ec);
+  }
 
   // A body left unread when the answer went out: the client may still be
   // sending it, and closing at once resets the connection, and with it the

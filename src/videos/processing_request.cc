@@ -165,7 +165,29 @@ std::string PixelFormatName(const std::string& chroma, int bits) {
   return name;
 }
 
-bool SameRate(double a, double b) { return std::fabs(a - b) < 0.01; }
+// Rates closer than this are one rate: written to two decimals (23.98, 29.97,
+// 59.94), a rate names the broadcast rate n×1000/1001, and a format's table of
+// rates takes what is within it for its entry (DNxHD's treats 24.995 as 25). Rates
+// this close need no converter between them.
+constexpr double kSameRateFps = 0.01;
+
+bool SameRate(double a, double b) { return std::fabs(a - b) < kSameRateFps; }
+
+// Whether `a` is a faster rate than `b`, not the same one by SameRate.
+bool FasterRate(double a, double b) { return a > b + kSameRateFps; }
+
+// Where an encoder or muxer codes only certain rates (MPEG-2's frame_rate_code,
+// MXF's content packages), a rate given must be one of them as written to three
+// decimals: 23.976, 29.97 and 59.94 name n×1000/1001, which the engine's
+// RateRational turns into that exact fraction; 23.98 is none of them.
+constexpr double kCodedRateFps = 0.001;
+
+bool CodedRate(double given, double coded) { return std::fabs(given - coded) < kCodedRateFps; }
+
+// frameRate.fps agrees with frameRate.tag when it is the tag's rate as the
+// reference writes it, to three decimals (film_ntsc's 24000/1001 as 23.976):
+// rounding to three decimals moves a rate by at most half a thousandth.
+constexpr double kTagFpsAgreement = 0.0005;
 
 // Whether MPEG-2 can code `fps`: one of its frame_rate_code rates times
 // (n + 1) / (d + 1), n < 4, d < 32 (frame_rate_extension), as FFmpeg's
@@ -176,8 +198,7 @@ bool Mpeg2CodesRate(double fps) {
   for (double rate : kRates) {
     for (int n = 0; n < 4; ++n) {
       for (int d = 0; d < 32; ++d) {
-        // (29.97 as given in a request stands for 30000/1001, as for encoding.)
-        if (std::fabs(rate * (n + 1) / (d + 1) - fps) < 0.001) return true;
+        if (CodedRate(fps, rate * (n + 1) / (d + 1))) return true;
       }
     }
   }
@@ -684,9 +705,8 @@ Result<std::optional<double>> RequestedFrameRate(const object& request) {
       return Refuse("frameRate.tag", value(*tag), "allowed: " + Join(names));
     }
     // Both may be given when they agree, as the reference's example does
-    // ("film", 24.0); 23.976 names film_ntsc's 24000/1001 to the reference's
-    // own three decimals.
-    if (fps && std::fabs(*fps - it->second) > 0.0005) {
+    // ("film", 24.0).
+    if (fps && std::fabs(*fps - it->second) > kTagFpsAgreement) {
       char tag_rate[32];
       std::snprintf(tag_rate, sizeof(tag_rate), "%.5g", it->second);
       return Refuse("frameRate.fps", value(*fps),
@@ -722,7 +742,7 @@ Status ResolveFrameRate(const object& request, const SourceInfo& source, Process
   bool interpolating =
       plan.frame_rate_converter == "fblend" || plan.frame_rate_converter == "mcinterpolate";
   if (!plan.deinterlacer.empty() && source.interlaced && !interpolating) {
-    plan.deinterlace_field_rate = progressive_rate > source.fps + 0.01;
+    plan.deinterlace_field_rate = FasterRate(progressive_rate, source.fps);
   }
   double deinterlaced_rate = plan.deinterlace_field_rate ? 2 * source.fps : source.fps;
   if (plan.requested_fps && plan.frame_rate_converter.empty() &&
@@ -1094,7 +1114,7 @@ Status CheckMxfRate(const ProcessingPlan& plan) {
   bool rate_ok = false;
   std::vector<std::string> names;
   for (const auto& [rate, name] : mxf_rates) {
-    rate_ok = rate_ok || std::fabs(rate - plan.fps) < 0.001;
+    rate_ok = rate_ok || CodedRate(plan.fps, rate);
     names.push_back(name);
   }
   if (!rate_ok) {

@@ -382,6 +382,41 @@ TEST(ProcessingRequestTest, XdcamTakesOnlyItsOwnFrameRates) {
   }
 }
 
+// Each check's idea of one rate: a format's table takes a rate within 0.01 of
+// its entry (DNxHD's 24.995 is 25); where the encoder or muxer codes a rate
+// exactly, a rate must be within 0.001 of one (29.971 is MPEG-2's 30000/1001,
+// 23.98 is none of MXF's); an fps given with a tag must be within 0.0005 of it.
+TEST(ProcessingRequestTest, EachCheckHasItsToleranceForOneRate) {
+  struct Case {
+    std::string format, rate;
+    bool allowed;
+  };
+  const std::string dnxhd = R"("mediaContainerCodec": {"codec": "dnxhd"},
+      "dnxhdHrProfile": "dnxhd_sq", "resolution": {"tag": "hd_1080p"})";
+  const std::string mpeg2 = R"("mediaContainerCodec": {"container": "mts", "codec": "mpeg2"})";
+  const std::string mxf = R"("mediaContainerCodec": {"container": "mxf", "codec": "h264"})";
+  const std::string film_ntsc = R"("frameRate": {"tag": "film_ntsc", "fps": )";
+  for (const Case& c :
+       {Case{dnxhd, "24.995", true}, Case{dnxhd, "24.985", false}, Case{mpeg2, "29.971", true},
+        Case{mpeg2, "29.972", false}, Case{mxf, "23.976", true}, Case{mxf, "23.98", false}}) {
+    const std::string json = "{" + c.format + R"(, "frameRate": {"fps": )" + c.rate + "}}";
+    auto plan = Validate(json);
+    EXPECT_EQ(plan.ok(), c.allowed) << json << " → " << plan.status().ToString();
+  }
+  EXPECT_TRUE(Validate("{" + film_ntsc + "23.9764}}").ok());
+  EXPECT_FALSE(Validate("{" + film_ntsc + "23.977}}").ok());
+  // A deinterlacer gives a frame per field only for a rate faster than the
+  // source's by more than 0.01; within 0.01 no converter runs.
+  auto same = Validate(R"({"deinterlacer": "yadif", "frameRate": {"fps": 25.005}})", Interlaced());
+  ASSERT_TRUE(same.ok()) << same.status().ToString();
+  EXPECT_FALSE(same->deinterlace_field_rate);
+  EXPECT_EQ(same->frame_rate_converter, "");
+  auto faster = Validate(R"({"deinterlacer": "yadif", "frameRate": {"fps": 25.02}})", Interlaced());
+  ASSERT_TRUE(faster.ok()) << faster.status().ToString();
+  EXPECT_TRUE(faster->deinterlace_field_rate);
+  EXPECT_EQ(faster->frame_rate_converter, "fps");
+}
+
 TEST(ProcessingRequestTest, ChromaIsInheritedAndMovedToTheNearestSupported) {
   auto prores =
       Validate(R"({"mediaContainerCodec": {"codec": "prores"}, "appleProresProfile": "hq"})");
