@@ -189,20 +189,26 @@ bool CodedRate(double given, double coded) { return std::fabs(given - coded) < k
 // rounding to three decimals moves a rate by at most half a thousandth.
 constexpr double kTagFpsAgreement = 0.0005;
 
-// Whether MPEG-2 can code `fps`: one of its frame_rate_code rates times
-// (n + 1) / (d + 1), n < 4, d < 32 (frame_rate_extension), as FFmpeg's
-// encoder demands it exactly.
-bool Mpeg2CodesRate(double fps) {
+// The rate MPEG-2 codes for `fps`, if any: the nearest of its frame_rate_code
+// rates times (n + 1) / (d + 1), n < 4, d < 32 (frame_rate_extension), which
+// FFmpeg's encoder demands exactly. (Below 1 frame/s they lie closer together
+// than CodedRate's tolerance: 0.75 is 24 / 32, not 24000/1001 / 32.)
+std::optional<double> Mpeg2CodedRate(double fps) {
   static const double kRates[] = {24000.0 / 1001, 24, 25, 30000.0 / 1001, 30, 50,
                                   60000.0 / 1001, 60};
+  std::optional<double> nearest;
   for (double rate : kRates) {
     for (int n = 0; n < 4; ++n) {
       for (int d = 0; d < 32; ++d) {
-        if (CodedRate(fps, rate * (n + 1) / (d + 1))) return true;
+        const double coded = rate * (n + 1) / (d + 1);
+        if (CodedRate(fps, coded) &&
+            (!nearest || std::fabs(coded - fps) < std::fabs(*nearest - fps))) {
+          nearest = coded;
+        }
       }
     }
   }
-  return false;
+  return nearest;
 }
 
 int RoundTo(double size, int multiple) {
@@ -441,7 +447,7 @@ std::string InterlacedOutputRefusal(const ProcessingPlan& plan) {
       return "XDCAM HD422 at 1280x720 is 720p, progressive only; interlaced XDCAM HD422 is "
              "1920x1080";
     }
-    if (!SameRate(plan.fps, 25) && !SameRate(plan.fps, 30000.0 / 1001)) {
+    if (!CodedRate(plan.fps, 25) && !CodedRate(plan.fps, 30000.0 / 1001)) {
       return "interlaced XDCAM HD422 is 1080i at 25 or 29.97 frames/s";
     }
     if (!plan.top_field_first) return "XDCAM HD422 1080i is top field first (interlaced_tff)";
@@ -1050,17 +1056,18 @@ Status CheckXdcamFormat(const ProcessingPlan& plan) {
         std::to_string(plan.width) + "x" + std::to_string(plan.height) + "; set resolution");
   }
   // XDCAM HD422's progressive formats (its interlaced ones are checked with
-  // the scanning): 1080p at 23.98, 25, 29.97; 720p also at 50, 59.94. A
-  // 1080p50 stream is twice what MPEG-2 422P@HL allows.
+  // the scanning): 1080p at 23.976, 25, 29.97; 720p also at 50, 59.94. A
+  // 1080p50 stream is twice what MPEG-2 422P@HL allows. Its rates are coded
+  // as MXF's are (CheckMxfRate), to three decimals.
   std::vector<double> rates = {24000.0 / 1001, 25, 30000.0 / 1001};
   if (plan.height == 720) rates.insert(rates.end(), {50, 60000.0 / 1001});
   const bool rate_allowed = std::any_of(rates.begin(), rates.end(),
-                                        [&](double rate) { return SameRate(plan.fps, rate); });
+                                        [&](double rate) { return CodedRate(plan.fps, rate); });
   if (!plan.interlaced_output && !rate_allowed) {
     const std::string got = Rate(plan.fps);
     return Status::InvalidArgument(std::string("codec xdcam (XDCAM HD422) is ") +
-                                   (plan.height == 720 ? "720p at 23.98, 25, 29.97, 50 or 59.94"
-                                                       : "1080p at 23.98, 25 or 29.97") +
+                                   (plan.height == 720 ? "720p at 23.976, 25, 29.97, 50 or 59.94"
+                                                       : "1080p at 23.976, 25 or 29.97") +
                                    " frames/s, got " + got + "; set frameRate");
   }
   return Status::Ok();
@@ -1088,8 +1095,9 @@ Status CheckDnxFormat(const ProcessingPlan& plan) {
   return Status::Ok();
 }
 
-// The frame rates an MXF container takes.
-Status CheckMxfRate(const ProcessingPlan& plan) {
+// The frame rates an MXF container takes; a rate given to three decimals
+// becomes the one it names.
+Status CheckMxfRate(ProcessingPlan& plan) {
   if (plan.container != "mxf") return Status::Ok();
   // The MXF muxer writes only the SMPTE content-package rates.
   static const std::vector<std::pair<double, const char*>> mxf_rates = {{24000.0 / 1001, "23.976"},
@@ -1111,13 +1119,17 @@ Status CheckMxfRate(const ProcessingPlan& plan) {
                                                                         {120, "120"}};
   // (89.91, 90 and 119.88 are SMPTE rates too, but FFmpeg 5.1's muxer
   // writes them wrongly: they read back as 80 and 120 frames/s.)
-  bool rate_ok = false;
+  std::optional<double> coded;
   std::vector<std::string> names;
   for (const auto& [rate, name] : mxf_rates) {
-    rate_ok = rate_ok || CodedRate(plan.fps, rate);
+    if (CodedRate(plan.fps, rate)) coded = rate;
     names.push_back(name);
   }
-  if (!rate_ok) {
+  if (coded) {
+    // Passed on as given, 25.0005 would reach the muxer as 50001/2000,
+    // which it refuses when the job runs.
+    plan.fps = *coded;
+  } else {
     std::string field = plan.requested_fps ? "frameRate" : "mediaContainerCodec.container";
     value given = plan.requested_fps ? value(plan.fps) : value("mxf");
     return Refuse(field, given,
@@ -1127,8 +1139,9 @@ Status CheckMxfRate(const ProcessingPlan& plan) {
   return Status::Ok();
 }
 
-// The frame sizes and rates MPEG-2 codes.
-Status CheckMpeg2Format(const object& request, const ProcessingPlan& plan) {
+// The frame sizes and rates MPEG-2 codes; a rate given to three decimals
+// becomes the one it names.
+Status CheckMpeg2Format(const object& request, ProcessingPlan& plan) {
   if (plan.codec != "mpeg2") return Status::Ok();
   if (plan.width > 4095 || plan.height > 4095) {
     const std::string size = std::to_string(plan.width) + "x" + std::to_string(plan.height);
@@ -1140,7 +1153,11 @@ Status CheckMpeg2Format(const object& request, const ProcessingPlan& plan) {
         "mediaContainerCodec.codec", value("mpeg2"),
         "codec mpeg2 codes frames up to 4095x4095, and the output keeps the source's " + size);
   }
-  if (!Mpeg2CodesRate(plan.fps)) {
+  if (std::optional<double> coded = Mpeg2CodedRate(plan.fps)) {
+    // Passed on as given, 24.0005 would reach the encoder as 48001/2000,
+    // which it refuses when the job runs.
+    plan.fps = *coded;
+  } else {
     // The encoder refuses it; said here rather than by a failed job.
     std::string field = plan.requested_fps ? "frameRate" : "mediaContainerCodec.codec";
     value given = plan.requested_fps ? value(plan.fps) : value("mpeg2");
@@ -1153,8 +1170,8 @@ Status CheckMpeg2Format(const object& request, const ProcessingPlan& plan) {
 }
 
 // Refuses a frame size or rate that the output's codec or container cannot make, rather than
-// leave the encoder or muxer to fail the job.
-Status CheckFormatLimits(const object& request, const ProcessingPlan& plan) {
+// leave the encoder or muxer to fail the job; a rate it codes is taken exactly.
+Status CheckFormatLimits(const object& request, ProcessingPlan& plan) {
   RETURN_IF_ERROR(CheckXdcamFormat(plan));
   RETURN_IF_ERROR(CheckDnxFormat(plan));
   RETURN_IF_ERROR(CheckMxfRate(plan));

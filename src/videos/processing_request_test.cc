@@ -405,6 +405,29 @@ TEST(ProcessingRequestTest, EachCheckHasItsToleranceForOneRate) {
   }
   EXPECT_TRUE(Validate("{" + film_ntsc + "23.9764}}").ok());
   EXPECT_FALSE(Validate("{" + film_ntsc + "23.977}}").ok());
+  // A rate taken as one the format codes becomes exactly that rate: passed on
+  // as given, 24.0005 reached MPEG-2's encoder as 48001/2000 and 25.0005 the
+  // MXF muxer as 50001/2000, and both refused it when the job ran.
+  struct Snapped {
+    std::string format, rate;
+    double fps;
+  };
+  for (const Snapped& c : {Snapped{mpeg2, "24.0005", 24}, Snapped{mxf, "25.0005", 25},
+                           Snapped{mpeg2, "29.971", 30000.0 / 1001},
+                           Snapped{mpeg2, "12.4995", 12.5}, Snapped{mpeg2, "0.75", 0.75}}) {
+    const std::string json = "{" + c.format + R"(, "frameRate": {"fps": )" + c.rate + "}}";
+    auto plan = Validate(json);
+    ASSERT_TRUE(plan.ok()) << json << " → " << plan.status().ToString();
+    EXPECT_EQ(plan->fps, c.fps) << json;
+  }
+  // XDCAM, always in MXF, names and takes MXF's rates: 23.98 is refused by
+  // XDCAM's own check, which had let it pass for MXF's to refuse.
+  auto xdcam = Validate(R"({"mediaContainerCodec": {"codec": "xdcam"},
+      "resolution": {"tag": "hd_1080p"}, "frameRate": {"fps": 23.98}})");
+  ASSERT_FALSE(xdcam.ok());
+  EXPECT_NE(xdcam.status().message().find("xdcam (XDCAM HD422) is 1080p at 23.976"),
+            std::string::npos)
+      << xdcam.status().ToString();
   // A deinterlacer gives a frame per field only for a rate faster than the
   // source's by more than 0.01; within 0.01 no converter runs.
   auto same = Validate(R"({"deinterlacer": "yadif", "frameRate": {"fps": 25.005}})", Interlaced());
