@@ -4,11 +4,15 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 #include "http/message.h"
 
 namespace vidmill::api {
+
+// Whether `path` is one of the health routes, which take no credentials.
+inline bool IsHealthPath(std::string_view path) { return path == "/healthz" || path == "/readyz"; }
 
 // The authenticated caller: a user acting for one of its teams.
 struct Principal {

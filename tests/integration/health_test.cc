@@ -96,6 +96,27 @@ TEST(ServerTest, HealthAnswersWithoutAuthentication) {
   EXPECT_EQ(response.Header("X-Request-Id").size(), 16u);
 }
 
+// A body sent to a health route, which takes no credentials, is read like any
+// other: a malformed chunk is a 400, a well-formed one is answered. The early
+// credential check had answered 401 NoJWTTokenFoundException (audit 27 F6).
+TEST(ServerTest, HealthRoutesTakeBodiesWithoutCredentials) {
+  ServerHarness server;
+  for (const auto& [chunk, status] : std::vector<std::pair<std::string, std::string>>{
+           {"zz\r\n", " 400 "}, {"2\r\nok\r\n0\r\n\r\n", " 200 "}}) {
+    int fd = ConnectRaw(server.port());
+    ASSERT_GE(fd, 0);
+    const std::string request =
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n" +
+        chunk;
+    send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    const std::string answer = ReadUntilClose(fd, 10);
+    close(fd);
+    EXPECT_EQ(answer.substr(8, status.size()), status) << answer;
+    EXPECT_EQ(answer.find("NoJWTTokenFoundException"), std::string::npos) << answer;
+  }
+}
+
 TEST(ServerTest, ReadinessChecksTheStore) {
   ServerHarness server;
   HttpClient client(server.port());
