@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/av_error.h"
 
@@ -121,7 +122,9 @@ namespace {
 constexpr int kBlockWidth = 32;
 constexpr int kBlockHeight = 16;
 constexpr int kGridSize = 8;
-constexpr int kPairEvery = 8;
+// One frame pair in seven: a step prime to the 5-frame cadence of 3:2
+// pulldown, so that a run of 15 frames or more measures its combed frames too.
+constexpr int kPairEvery = 7;
 // The patch read around a block: room for the gradients, the bilinear
 // neighbour and a shift of up to kPad - 2 px.
 constexpr int kPad = 5;
@@ -330,11 +333,19 @@ BlockPhase MeasureBlock(const LumaPlane& current, const LumaPlane& next, int x, 
     return BlockPhase::kUnreliable;
   }
   // The bottom field's lines lie half a field line below the top field's, so
-  // a still picture shows up as a shift of -0.5 lines.
-  const Reference::Alignment field = top.Align(bottom_patch, {0, -0.5f});
-  if (!field.converged) {
+  // a still picture shows up as a shift of -0.5 lines. The search starts from
+  // both ends of the range of interest — one instant (0) and a field from the
+  // next picture (the frame's motion) — and keeps the better match.
+  const Reference::Alignment from_still = top.Align(bottom_patch, {0, -0.5f});
+  const Reference::Alignment from_next =
+      top.Align(bottom_patch, {frame.shift.x, frame.shift.y - 0.5f});
+  if (!from_still.converged && !from_next.converged) {
     return BlockPhase::kUnreliable;
   }
+  const Reference::Alignment& field =
+      !from_next.converged || (from_still.converged && from_still.error <= from_next.error)
+          ? from_still
+          : from_next;
   phase = field.shift.x / frame.shift.x;
   return BlockPhase::kMeasured;
 }
@@ -346,10 +357,16 @@ void CountPhase(float phase, FieldPhaseCounts& counts) {
     ++counts.bff;
   } else if (std::abs(phase) <= 0.1f) {
     ++counts.progressive;
+  } else if (std::abs(phase) > 0.8f && std::abs(phase) <= 1.25f) {
+    ++counts.shifted;
   } else {
     ++counts.other;
   }
 }
+
+// Pairs with fewer moving blocks than this (or than 10% of the textured ones)
+// count as still: a few blocks may be a passing object or noise.
+constexpr size_t kMinMovingBlocks = 8;
 
 void MeasurePair(const LumaPlane& current, const LumaPlane& next, FieldPhaseCounts& counts) {
   // Blocks keep kPad + 1 pixels (and field lines) from the edges.
@@ -357,6 +374,9 @@ void MeasurePair(const LumaPlane& current, const LumaPlane& next, FieldPhaseCoun
   const int field_lines = current.height / 2;
   const int columns = std::min(kGridSize, (current.width - 2 * margin) / kBlockWidth);
   const int rows = std::min(kGridSize, (field_lines - 2 * margin) / kBlockHeight);
+  std::vector<float> phases;
+  phases.reserve(kGridSize * kGridSize);
+  size_t textured = 0;
   for (int row_idx = 0; row_idx < rows; ++row_idx) {
     const int line =
         margin + (rows > 1 ? row_idx * (field_lines - 2 * margin - kBlockHeight) / (rows - 1) : 0);
@@ -368,13 +388,20 @@ void MeasurePair(const LumaPlane& current, const LumaPlane& next, FieldPhaseCoun
       float phase = 0;
       const BlockPhase result = MeasureBlock(current, next, x, line, phase);
       if (result != BlockPhase::kUntextured) {
-        ++counts.textured;
+        ++textured;
       }
       if (result == BlockPhase::kMeasured) {
-        CountPhase(phase, counts);
+        phases.push_back(phase);
       }
     }
   }
+  if (phases.size() < kMinMovingBlocks || phases.size() * 10 < textured) {
+    ++counts.still;
+    return;
+  }
+  auto middle = phases.begin() + phases.size() / 2;
+  std::nth_element(phases.begin(), middle, phases.end());
+  CountPhase(*middle, counts);
 }
 
 }  // namespace
@@ -427,17 +454,19 @@ std::optional<Scanning> IdetVerdict(const IdetCounts& counts, const Scanning& me
   return Scanning{ScanningType::kInterlaced, order};
 }
 
-// The field phase's verdict, or nothing where too little moved measurably or
-// the blocks disagree.
+// The field phase's verdict, or nothing where too few pairs moved measurably
+// or they disagree. Shifted pairs in 1 of 10 or more mean pulldown or
+// field-shifted pictures, whose combed frames a progressive verdict would
+// scale as pictures.
 std::optional<Scanning> PhaseVerdict(const FieldPhaseCounts& counts) {
   const int64_t moving = counts.moving();
-  if (moving < 50 || moving * 10 < counts.textured) {
+  if (moving < 4) {
     return std::nullopt;
   }
   const auto clear = [&](int64_t band, int64_t others) {
     return 2 * band >= moving && band >= 2 * others;
   };
-  if (clear(counts.progressive, counts.tff + counts.bff)) {
+  if (clear(counts.progressive, counts.tff + counts.bff) && 10 * counts.shifted < moving) {
     return Scanning{};
   }
   if (clear(counts.tff, counts.bff + counts.progressive)) {

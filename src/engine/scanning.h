@@ -20,7 +20,9 @@
 // segmented (PsF) frame are one instant, so it is about 0. The fraction holds
 // at any speed the blocks can be followed at (up to 3 px per frame), so it
 // answers for slow pans, where idet often finds neither combing nor its
-// absence; it has nothing to say about still pictures or faster motion.
+// absence; it has nothing to say about still pictures or faster motion. Each
+// frame pair gives one answer (the median over its blocks), so noise in single
+// blocks does not count.
 //
 // ClassifyScanning() turns both into a verdict (thresholds documented in
 // docs/ingestion.md):
@@ -31,10 +33,12 @@
 //    between → no answer. Field order: the larger of tff and bff when it is at
 //    least 1.5 × the other; otherwise the metadata's order if the metadata says
 //    interlaced, else tff.
-//  * field phase: no answer unless at least 50 blocks, and 10% of the textured
-//    blocks measured, moved measurably. The answer is the band (tff, bff,
-//    progressive) holding at least half of the moving blocks and at least
-//    twice as many as the other two bands together.
+//  * field phase: no answer from fewer than 4 moving pairs. The answer is the
+//    band (tff, bff, progressive) holding at least half of the moving pairs
+//    and at least twice as many as the other two bands together; progressive
+//    only while under 1 in 10 moving pairs is shifted (telecined film is
+//    mostly whole pictures, but its combed frames must keep their fields
+//    apart).
 //  * idet's answer stands, unless the field phase and the metadata agree on
 //    another one: two against one. Without an answer from idet, the field
 //    phase's stands; without either, the metadata's.
@@ -83,16 +87,19 @@ class IdetAnalyzer {
   IdetCounts counts_;
 };
 
-// Blocks of the measured frame pairs, by the fraction of their motion between
-// frames that they show between the frame's two fields (its field phase).
+// Measured frame pairs by their field phase: the median, over the pair's
+// moving blocks, of the fraction of a block's motion between the frames that
+// it shows between the first frame's two fields.
 struct FieldPhaseCounts {
   int64_t tff = 0;          // +0.2 to +0.8: the top field is the earlier one
   int64_t bff = 0;          // −0.8 to −0.2: the bottom field is the earlier one
   int64_t progressive = 0;  // −0.1 to +0.1: both fields show one instant
-  int64_t other = 0;        // moving, but in none of those bands
-  int64_t textured = 0;     // blocks with enough detail to be followed, moving or not
+  int64_t shifted = 0;      // ±0.8 to ±1.25: the bottom field is a neighbouring
+                            // picture's (pulldown, field-shifted pictures)
+  int64_t other = 0;        // in none of those bands
+  int64_t still = 0;        // fewer than 8 blocks, or 10% of the textured ones, moved
 
-  int64_t moving() const { return tff + bff + progressive + other; }
+  int64_t moving() const { return tff + bff + progressive + shifted + other; }
 };
 
 class FieldPhaseAnalyzer {
@@ -100,9 +107,10 @@ class FieldPhaseAnalyzer {
   FieldPhaseAnalyzer() = default;
 
   // Feeds one frame of the current run; `new_run` as for IdetAnalyzer. One
-  // pair of consecutive frames in eight is measured, up to 64 blocks of each
-  // (about half the CPU time idet takes). Frames without a planar luma plane of
-  // 8 to 16 bits (RGB, palettes) and pairs that change size are not measured.
+  // pair of consecutive frames in seven is measured (from the run's first
+  // frame), up to 64 blocks of each: on 720x576 about the CPU time idet takes.
+  // Frames without a planar luma plane of 8 to 16 bits (RGB, palettes) and
+  // pairs that change size are not measured.
   Status AddFrame(const AVFrame* frame, bool new_run);
 
   const FieldPhaseCounts& counts() const { return counts_; }

@@ -64,9 +64,10 @@ class ScanningTest : public ::testing::Test {
     return "idet tff/bff/progressive/undetermined " + std::to_string(verdict.counts.tff) + "/" +
            std::to_string(verdict.counts.bff) + "/" + std::to_string(verdict.counts.progressive) +
            "/" + std::to_string(verdict.counts.undetermined) +
-           ", phase tff/bff/progressive/other " + std::to_string(phase.tff) + "/" +
-           std::to_string(phase.bff) + "/" + std::to_string(phase.progressive) + "/" +
-           std::to_string(phase.other) + " of " + std::to_string(phase.textured) + " textured";
+           ", phase pairs tff/bff/progressive/shifted/other/still " + std::to_string(phase.tff) +
+           "/" + std::to_string(phase.bff) + "/" + std::to_string(phase.progressive) + "/" +
+           std::to_string(phase.shifted) + "/" + std::to_string(phase.other) + "/" +
+           std::to_string(phase.still);
   }
 
   // A 4 s 320x180 pan: 25p progressive, or 50p woven into 25i with `weave`
@@ -87,8 +88,9 @@ class ScanningTest : public ::testing::Test {
   // A 3 s pan over a photograph at `pixels_per_picture` (horizontal), moving
   // smoothly by fractions of a pixel: each picture is cropped from the photograph
   // at twice the size and scaled down. `rate` pictures per second ("50",
-  // "60000/1001") are woven with `weave` into frames of two fields, or with no
-  // weave are the frames (of segmented frames when `flags` say interlaced).
+  // "60000/1001") are woven by the filter `weave` into frames of two fields, or
+  // with no weave are the frames (of segmented frames when `flags` say
+  // interlaced).
   // `codec`: the encoder's options ("-c:v libx264 …", or DV's).
   std::string MakeSlowPan(const std::string& name, int width, int height, const std::string& rate,
                           double pixels_per_picture, const std::string& weave,
@@ -102,7 +104,7 @@ class ScanningTest : public ::testing::Test {
                          "':y=32:exact=1,scale=" + std::to_string(width) + ":" +
                          std::to_string(height) + ":flags=bicubic";
     if (!weave.empty()) {
-      filter += ",tinterlace=mode=" + weave;
+      filter += "," + weave;
     }
     Ffmpeg("-framerate " + rate + " -i '" + Photo() + "' -vf \"" + filter + "," + flags + " " +
            codec + " -t 3 " + path);
@@ -169,8 +171,8 @@ TEST_F(ScanningTest, BottomFirstContentFlaggedTopFirst) {
 // give idet little combing to see. The field phase measures the fields' timing
 // instead: each test checks it on its own as well as the verdict.
 TEST_F(ScanningTest, SlowPanWovenTopFieldFirst) {
-  auto verdict =
-      Analyze(MakeSlowPan("slow-tff.mp4", 720, 576, "50", 0.5, "interleave_top", kFlagTff, kX264));
+  auto verdict = Analyze(MakeSlowPan("slow-tff.mp4", 720, 576, "50", 0.5,
+                                     "tinterlace=mode=interleave_top", kFlagTff, kX264));
   ASSERT_TRUE(verdict.ok()) << verdict.status().ToString();
   EXPECT_EQ(verdict->metadata.ToString(), "interlaced top_field");
   EXPECT_EQ(verdict->heuristics.ToString(), "interlaced top_field") << Describe(*verdict);
@@ -179,8 +181,8 @@ TEST_F(ScanningTest, SlowPanWovenTopFieldFirst) {
 
 // NTSC DV as the camera records it: 720x480, bottom field first, 1 px per field.
 TEST_F(ScanningTest, SlowPanWovenBottomFieldFirstDv) {
-  auto verdict = Analyze(MakeSlowPan("slow-bff.dv", 720, 480, "60000/1001", 1, "interleave_bottom",
-                                     "setfield=bff\"", kDv));
+  auto verdict = Analyze(MakeSlowPan("slow-bff.dv", 720, 480, "60000/1001", 1,
+                                     "tinterlace=mode=interleave_bottom", "setfield=bff\"", kDv));
   ASSERT_TRUE(verdict.ok()) << verdict.status().ToString();
   EXPECT_EQ(verdict->metadata.ToString(), "interlaced bottom_field");
   EXPECT_EQ(verdict->heuristics.ToString(), "interlaced bottom_field") << Describe(*verdict);
@@ -191,7 +193,7 @@ TEST_F(ScanningTest, SlowPanWovenBottomFieldFirstDv) {
 // together, so the measured phase is nearer −0.3 than −0.5.
 TEST_F(ScanningTest, SlowerPanWovenBottomFieldFirstDv) {
   auto verdict = Analyze(MakeSlowPan("slower-bff.dv", 720, 480, "60000/1001", 0.5,
-                                     "interleave_bottom", "setfield=bff\"", kDv));
+                                     "tinterlace=mode=interleave_bottom", "setfield=bff\"", kDv));
   ASSERT_TRUE(verdict.ok()) << verdict.status().ToString();
   EXPECT_EQ(verdict->heuristics.ToString(), "interlaced bottom_field") << Describe(*verdict);
   EXPECT_EQ(PhaseAlone(*verdict), "interlaced bottom_field") << Describe(*verdict);
@@ -215,6 +217,19 @@ TEST_F(ScanningTest, SlowPanSegmentedFramesDvAreProgressive) {
   EXPECT_EQ(verdict->metadata.ToString(), "interlaced bottom_field");
   EXPECT_EQ(verdict->heuristics.ToString(), "progressive") << Describe(*verdict);
   EXPECT_EQ(PhaseAlone(*verdict), "progressive") << Describe(*verdict);
+}
+
+// Film telecined to 29.97 (3:2 pulldown) and flagged progressive: most frames
+// are whole pictures, but two in five weave two pictures, so the fields must
+// stay apart. idet's interlaced verdict stands against the flags and the
+// mostly-progressive phase: its shifted blocks keep the phase from answering.
+TEST_F(ScanningTest, TelecinedFilmFlaggedProgressiveStaysInterlaced) {
+  auto verdict = Analyze(MakeSlowPan("telecine.mp4", 720, 480, "24000/1001", 2.5,
+                                     "telecine=first_field=t:pattern=23", kFlagProgressive, kX264));
+  ASSERT_TRUE(verdict.ok()) << verdict.status().ToString();
+  EXPECT_EQ(verdict->metadata.ToString(), "progressive");
+  EXPECT_EQ(verdict->heuristics.ToString(), "interlaced top_field") << Describe(*verdict);
+  EXPECT_GE(10 * verdict->phase.shifted, verdict->phase.moving()) << Describe(*verdict);
 }
 
 // A still picture shows neither combing nor motion: the flags stand.
@@ -272,41 +287,43 @@ TEST(ClassifyScanningTest, FieldPhase) {
   const IdetCounts idet_tff{90, 0, 10, 0};
   struct Case {
     IdetCounts counts;
-    FieldPhaseCounts phase;  // tff, bff, progressive, other, textured
+    FieldPhaseCounts phase;  // pairs: tff, bff, progressive, shifted, other, still
     Scanning metadata;
     Scanning expected;
   };
   const Case cases[] = {
       // Without an answer from idet, the phase decides...
-      {idet_none, {20, 20, 400, 60, 600}, tff, progressive},  // slow PsF
-      {idet_none, {400, 20, 20, 60, 600}, progressive, tff},
-      {idet_none, {20, 400, 20, 60, 600}, tff, bff},
-      // ... when enough moved measurably:
-      {idet_none, {0, 0, 49, 0, 100}, tff, tff},  // fewer than 50 blocks
-      {idet_none, {0, 0, 50, 0, 100}, tff, progressive},
-      {idet_none, {0, 0, 59, 0, 600}, tff, tff},  // under 10% of the textured ones
-      {idet_none, {0, 0, 60, 0, 600}, tff, progressive},
+      {idet_none, {1, 0, 10, 0, 1, 36}, tff, progressive},  // slow PsF
+      {idet_none, {10, 0, 1, 0, 1, 36}, progressive, tff},
+      {idet_none, {0, 10, 1, 0, 1, 36}, tff, bff},
+      // ... when enough pairs moved measurably:
+      {idet_none, {0, 0, 3, 0, 0, 45}, tff, tff},
+      {idet_none, {0, 0, 4, 0, 0, 44}, tff, progressive},
       // ... and they agree:
-      {idet_none, {0, 0, 200, 201, 500}, tff, tff},  // under half in the band
-      {idet_none, {0, 0, 200, 200, 500}, tff, progressive},
-      {idet_none, {51, 50, 200, 0, 500}, tff, tff},  // under twice the others
-      {idet_none, {50, 50, 200, 0, 500}, tff, progressive},
-      {idet_none, {200, 150, 0, 0, 500}, progressive, progressive},  // unclear order
+      {idet_none, {0, 0, 5, 0, 6, 37}, tff, tff},  // under half in the band
+      {idet_none, {0, 0, 5, 0, 5, 38}, tff, progressive},
+      {idet_none, {3, 2, 9, 0, 0, 34}, tff, tff},  // under twice the others
+      {idet_none, {2, 2, 8, 0, 0, 36}, tff, progressive},
+      {idet_none, {6, 5, 0, 0, 0, 37}, progressive, progressive},  // unclear order
+      // ... and, for progressive, under 1 in 10 pairs shows pulldown:
+      {idet_none, {0, 0, 18, 2, 0, 28}, tff, tff},
+      {idet_none, {0, 0, 19, 2, 0, 27}, tff, progressive},
       // Against a clear idet answer, the phase wins only with the flags:
-      {idet_progressive, {0, 400, 20, 30, 600}, bff, bff},
-      {idet_progressive, {0, 400, 20, 30, 600}, progressive, progressive},
-      {idet_progressive, {0, 400, 20, 30, 600}, tff, progressive},
-      {idet_tff, {20, 20, 400, 60, 600}, progressive, progressive},
-      {idet_tff, {20, 20, 400, 60, 600}, tff, tff},
-      {idet_tff, {20, 400, 20, 60, 600}, bff, bff},
-      {idet_tff, {20, 400, 20, 60, 600}, tff, tff},
+      {idet_progressive, {0, 10, 1, 0, 1, 36}, bff, bff},
+      {idet_progressive, {0, 10, 1, 0, 1, 36}, progressive, progressive},
+      {idet_progressive, {0, 10, 1, 0, 1, 36}, tff, progressive},
+      {idet_tff, {1, 0, 10, 0, 1, 36}, progressive, progressive},
+      {idet_tff, {1, 0, 10, 0, 1, 36}, tff, tff},
+      {idet_tff, {0, 0, 8, 4, 0, 36}, progressive, tff},  // telecined film
+      {idet_tff, {0, 10, 1, 0, 1, 36}, bff, bff},
+      {idet_tff, {0, 10, 1, 0, 1, 36}, tff, tff},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(ClassifyScanning(c.counts, c.phase, c.metadata), c.expected)
         << "idet " << c.counts.tff << "/" << c.counts.bff << "/" << c.counts.progressive << "/"
         << c.counts.undetermined << " phase " << c.phase.tff << "/" << c.phase.bff << "/"
-        << c.phase.progressive << "/" << c.phase.other << " of " << c.phase.textured << " metadata "
-        << c.metadata.ToString();
+        << c.phase.progressive << "/" << c.phase.shifted << "/" << c.phase.other << "/"
+        << c.phase.still << " metadata " << c.metadata.ToString();
   }
 }
 
