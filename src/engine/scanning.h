@@ -10,7 +10,6 @@
 // fields of the previous and next frame; its "multiple frame" verdict (a
 // hysteresis over several frames) is the one used. Each run (sampling window)
 // gets a fresh graph, since frames of different windows are not neighbours.
-// It reads combing, so it needs detail that moves by whole lines or pixels.
 //
 // FieldPhaseAnalyzer measures when each field was taken: the horizontal shift
 // of picture blocks from a frame's top field to its bottom field, as a
@@ -19,10 +18,11 @@
 // first) or −½ (bottom field first); the two fields of a progressive or
 // segmented (PsF) frame are one instant, so it is about 0. The fraction holds
 // at any speed the blocks can be followed at (up to 3 px per frame), so it
-// answers for slow pans, where idet often finds neither combing nor its
-// absence; it has nothing to say about still pictures or faster motion. Each
-// frame pair gives one answer (the median over its blocks), so noise in single
-// blocks does not count.
+// answers for slow pans of segmented frames, where idet finds neither combing
+// nor its absence; it has nothing to say about still pictures (the flags
+// stand) or faster motion (idet answers alone). Each frame pair gives one
+// answer (the median over its blocks), so noise in single blocks does not
+// count.
 //
 // ClassifyScanning() turns both into a verdict (thresholds documented in
 // docs/ingestion.md):
