@@ -85,6 +85,7 @@ double SecondsSince(Clock::time_point start) {
 // Everything the analysis pass keeps.
 struct Analysis {
   IdetAnalyzer idet;
+  FieldPhaseAnalyzer phase;
   QualityAnalyzer quality;
   std::vector<FramePtr> thumbnails;  // one per wanted thumbnail, may stay empty
   FramePtr last_frame;               // fallback for thumbnails of windows never reached
@@ -112,6 +113,7 @@ Status Analyse(MediaInput& input, const VideoMetadata& metadata, size_t thumbnai
   auto sink = [&](const AVFrame* frame, int window_idx, int index) -> Status {
     RETURN_IF_ERROR(input.CheckInterrupt());
     RETURN_IF_ERROR(analysis.idet.AddFrame(frame, time_base, index == 0));
+    RETURN_IF_ERROR(analysis.phase.AddFrame(frame, index == 0));
     if (index % kQualityEvery == quality_offset) {
       RETURN_IF_ERROR(analysis.quality.AddFrame(frame));
     }
@@ -194,7 +196,8 @@ Result<IngestionReport> RunIngestion(const std::string& input_path, IngestionKin
     RETURN_IF_ERROR(
         Analyse(*input, report.metadata, outputs.thumbnail_paths.size(), tracker, analysis));
     report.frames_analysed = analysis.frames;
-    scanning = ClassifyScanning(analysis.idet.counts(), report.metadata.scanning_metadata);
+    scanning = ClassifyScanning(analysis.idet.counts(), analysis.phase.counts(),
+                                report.metadata.scanning_metadata);
     report.metadata.scanning_heuristics = scanning;
     report.quality = analysis.quality.Assess(scanning.interlaced());
     for (size_t thumb_idx = 0; thumb_idx < outputs.thumbnail_paths.size(); ++thumb_idx) {

@@ -30,6 +30,7 @@ class ScanningTest : public ::testing::Test {
     Scanning metadata;
     Scanning heuristics;
     IdetCounts counts;
+    FieldPhaseCounts phase;
   };
 
   Result<Verdict> Analyze(const std::string& path) {
@@ -38,16 +39,35 @@ class ScanningTest : public ::testing::Test {
     ASSIGN_OR_RETURN(VideoMetadata meta, ProbeMetadata(*input));
     ASSIGN_OR_RETURN(auto sampled, MediaInput::Open(path, limits));
     IdetAnalyzer idet;
+    FieldPhaseAnalyzer phase;
     AVRational time_base = sampled->video_stream()->time_base;
     ASSIGN_OR_RETURN(int64_t frames,
                      SampleFrames(*sampled, SamplingPlan{4, 20},
                                   [&](const AVFrame* frame, int window_idx, int index) {
+                                    RETURN_IF_ERROR(phase.AddFrame(frame, index == 0));
                                     return idet.AddFrame(frame, time_base, index == 0);
                                   }));
     RETURN_IF_ERROR(idet.Finish());
     EXPECT_EQ(idet.counts().total(), frames);
-    return Verdict{meta.scanning_metadata, ClassifyScanning(idet.counts(), meta.scanning_metadata),
-                   idet.counts()};
+    return Verdict{meta.scanning_metadata,
+                   ClassifyScanning(idet.counts(), phase.counts(), meta.scanning_metadata),
+                   idet.counts(), phase.counts()};
+  }
+
+  // What the field phase alone says (no idet answer, progressive flags).
+  static std::string PhaseAlone(const Verdict& verdict) {
+    return ClassifyScanning(IdetCounts{}, verdict.phase, Scanning{}).ToString();
+  }
+
+  static std::string Describe(const Verdict& verdict) {
+    const FieldPhaseCounts& phase = verdict.phase;
+    return "idet tff/bff/progressive/undetermined " + std::to_string(verdict.counts.tff) + "/" +
+           std::to_string(verdict.counts.bff) + "/" + std::to_string(verdict.counts.progressive) +
+           "/" + std::to_string(verdict.counts.undetermined) +
+           ", phase pairs tff/bff/progressive/shifted/other/still " + std::to_string(phase.tff) +
+           "/" + std::to_string(phase.bff) + "/" + std::to_string(phase.progressive) + "/" +
+           std::to_string(phase.shifted) + "/" + std::to_string(phase.other) + "/" +
+           std::to_string(phase.still);
   }
 
   // A 4 s 320x180 pan: 25p progressive, or 50p woven into 25i with `weave`
@@ -65,8 +85,38 @@ class ScanningTest : public ::testing::Test {
     return path;
   }
 
+  // A 3 s pan over a photograph at `pixels_per_picture` (horizontal), moving
+  // smoothly by fractions of a pixel: each picture is cropped from the photograph
+  // at twice the size and scaled down. `rate` pictures per second ("50",
+  // "60000/1001") are woven by the filter `weave` into frames of two fields, or
+  // with no weave are the frames (of segmented frames when `flags` say
+  // interlaced).
+  // `codec`: the encoder's options ("-c:v libx264 …", or DV's).
+  std::string MakeSlowPan(const std::string& name, int width, int height, const std::string& rate,
+                          double pixels_per_picture, const std::string& weave,
+                          const std::string& flags, const std::string& codec) {
+    std::string path = Path(name);
+    std::string filter = "scale=-2:" + std::to_string(2 * height + 64) +
+                         ",format=yuv444p,loop=loop=-1:size=1:start=0,setpts=N/((" + rate +
+                         ")*TB),crop=w=" + std::to_string(2 * width) +
+                         ":h=" + std::to_string(2 * height) + ":x='n*" +
+                         std::to_string(2 * pixels_per_picture) +
+                         "':y=32:exact=1,scale=" + std::to_string(width) + ":" +
+                         std::to_string(height) + ":flags=bicubic";
+    if (!weave.empty()) {
+      filter += "," + weave;
+    }
+    Ffmpeg("-framerate " + rate + " -i '" + Photo() + "' -vf \"" + filter + "," + flags + " " +
+           codec + " -t 3 " + path);
+    return path;
+  }
+
   test::TempDir dir_;
 };
+
+constexpr char kX264[] = "-c:v libx264 -preset veryfast -crf 18 -pix_fmt yuv420p";
+// NTSC DV: 720x480, 29.97 frames/s, 4:1:1; the codec stores bottom field first.
+constexpr char kDv[] = "-c:v dvvideo -pix_fmt yuv411p";
 
 constexpr char kFlagTff[] = "setfield=tff\" -flags +ilme+ildct -x264opts tff=1";
 constexpr char kFlagBff[] = "setfield=bff\" -flags +ilme+ildct -x264opts bff=1";
@@ -117,6 +167,84 @@ TEST_F(ScanningTest, BottomFirstContentFlaggedTopFirst) {
   EXPECT_EQ(verdict->heuristics.ToString(), "interlaced bottom_field");
 }
 
+// Slow pans (half a pixel to a pixel per field: a camera panning at 25–60 px/s)
+// give idet little combing to see. The field phase measures the fields' timing
+// instead: each test checks it on its own as well as the verdict.
+TEST_F(ScanningTest, SlowPanWovenTopFieldFirst) {
+  auto verdict = Analyze(MakeSlowPan("slow-tff.mp4", 720, 576, "50", 0.5,
+                                     "tinterlace=mode=interleave_top", kFlagTff, kX264));
+  ASSERT_TRUE(verdict.ok()) << verdict.status().ToString();
+  EXPECT_EQ(verdict->metadata.ToString(), "interlaced top_field");
+  EXPECT_EQ(verdict->heuristics.ToString(), "interlaced top_field") << Describe(*verdict);
+  EXPECT_EQ(PhaseAlone(*verdict), "interlaced top_field") << Describe(*verdict);
+}
+
+// NTSC DV as the camera records it: 720x480, bottom field first, 1 px per field.
+TEST_F(ScanningTest, SlowPanWovenBottomFieldFirstDv) {
+  auto verdict = Analyze(MakeSlowPan("slow-bff.dv", 720, 480, "60000/1001", 1,
+                                     "tinterlace=mode=interleave_bottom", "setfield=bff\"", kDv));
+  ASSERT_TRUE(verdict.ok()) << verdict.status().ToString();
+  EXPECT_EQ(verdict->metadata.ToString(), "interlaced bottom_field");
+  EXPECT_EQ(verdict->heuristics.ToString(), "interlaced bottom_field") << Describe(*verdict);
+  EXPECT_EQ(PhaseAlone(*verdict), "interlaced bottom_field") << Describe(*verdict);
+}
+
+// Half a pixel per field; DV's field-difference coding pulls the fields
+// together, so the measured phase is nearer −0.3 than −0.5.
+TEST_F(ScanningTest, SlowerPanWovenBottomFieldFirstDv) {
+  auto verdict = Analyze(MakeSlowPan("slower-bff.dv", 720, 480, "60000/1001", 0.5,
+                                     "tinterlace=mode=interleave_bottom", "setfield=bff\"", kDv));
+  ASSERT_TRUE(verdict.ok()) << verdict.status().ToString();
+  EXPECT_EQ(verdict->heuristics.ToString(), "interlaced bottom_field") << Describe(*verdict);
+  EXPECT_EQ(PhaseAlone(*verdict), "interlaced bottom_field") << Describe(*verdict);
+}
+
+// Segmented frames (PsF): progressive pictures stored as two fields and
+// flagged interlaced. Both fields show one instant, however slow the pan; at
+// 1 px per frame idet finds nothing either way, so the flags had decided.
+TEST_F(ScanningTest, SlowPanSegmentedFramesAreProgressive) {
+  auto verdict = Analyze(MakeSlowPan("slow-psf.mp4", 720, 576, "25", 1, "", kFlagTff, kX264));
+  ASSERT_TRUE(verdict.ok()) << verdict.status().ToString();
+  EXPECT_EQ(verdict->metadata.ToString(), "interlaced top_field");
+  EXPECT_EQ(verdict->heuristics.ToString(), "progressive") << Describe(*verdict);
+  EXPECT_EQ(PhaseAlone(*verdict), "progressive") << Describe(*verdict);
+}
+
+TEST_F(ScanningTest, SlowPanSegmentedFramesDvAreProgressive) {
+  auto verdict =
+      Analyze(MakeSlowPan("slow-psf.dv", 720, 480, "30000/1001", 2, "", "setfield=bff\"", kDv));
+  ASSERT_TRUE(verdict.ok()) << verdict.status().ToString();
+  EXPECT_EQ(verdict->metadata.ToString(), "interlaced bottom_field");
+  EXPECT_EQ(verdict->heuristics.ToString(), "progressive") << Describe(*verdict);
+  EXPECT_EQ(PhaseAlone(*verdict), "progressive") << Describe(*verdict);
+}
+
+// Film telecined to 29.97 (3:2 pulldown) and flagged progressive: most frames
+// are whole pictures, but two in five weave two pictures, so the fields must
+// stay apart. idet's interlaced verdict stands against the flags and the
+// mostly-progressive phase: its shifted blocks keep the phase from answering.
+TEST_F(ScanningTest, TelecinedFilmFlaggedProgressiveStaysInterlaced) {
+  auto verdict = Analyze(MakeSlowPan("telecine.mp4", 720, 480, "24000/1001", 2.5,
+                                     "telecine=first_field=t:pattern=23", kFlagProgressive, kX264));
+  ASSERT_TRUE(verdict.ok()) << verdict.status().ToString();
+  EXPECT_EQ(verdict->metadata.ToString(), "progressive");
+  EXPECT_EQ(verdict->heuristics.ToString(), "interlaced top_field") << Describe(*verdict);
+  EXPECT_GE(10 * verdict->phase.shifted, verdict->phase.moving()) << Describe(*verdict);
+}
+
+// A still picture shows neither combing nor motion: the flags stand.
+TEST_F(ScanningTest, StillPictureKeepsTheFlags) {
+  auto interlaced =
+      Analyze(MakeSlowPan("still.dv", 720, 480, "30000/1001", 0, "", "setfield=bff\"", kDv));
+  ASSERT_TRUE(interlaced.ok()) << interlaced.status().ToString();
+  EXPECT_EQ(interlaced->heuristics.ToString(), "interlaced bottom_field") << Describe(*interlaced);
+  EXPECT_EQ(interlaced->phase.moving(), 0);
+  auto progressive =
+      Analyze(MakeSlowPan("still.mp4", 720, 576, "25", 0, "", kFlagProgressive, kX264));
+  ASSERT_TRUE(progressive.ok()) << progressive.status().ToString();
+  EXPECT_EQ(progressive->heuristics.ToString(), "progressive") << Describe(*progressive);
+}
+
 TEST(ClassifyScanningTest, Thresholds) {
   const Scanning progressive{};
   const Scanning tff{ScanningType::kInterlaced, FieldOrder::kTopFieldFirst};
@@ -126,6 +254,7 @@ TEST(ClassifyScanningTest, Thresholds) {
     Scanning metadata;
     Scanning expected;
   };
+  const FieldPhaseCounts no_motion{};
   const Case cases[] = {
       {{0, 0, 100, 0}, tff, progressive},        // clear progressive beats the flags
       {{90, 0, 10, 0}, progressive, tff},        // clear interlaced beats the flags
@@ -141,9 +270,60 @@ TEST(ClassifyScanningTest, Thresholds) {
       {{25, 0, 0, 101}, progressive, progressive},  // under 20% determined
   };
   for (const Case& c : cases) {
-    EXPECT_EQ(ClassifyScanning(c.counts, c.metadata), c.expected)
+    EXPECT_EQ(ClassifyScanning(c.counts, no_motion, c.metadata), c.expected)
         << c.counts.tff << "/" << c.counts.bff << "/" << c.counts.progressive << "/"
         << c.counts.undetermined << " metadata " << c.metadata.ToString();
+  }
+}
+
+// The field phase: its thresholds, and how it is weighed against idet and the
+// flags.
+TEST(ClassifyScanningTest, FieldPhase) {
+  const Scanning progressive{};
+  const Scanning tff{ScanningType::kInterlaced, FieldOrder::kTopFieldFirst};
+  const Scanning bff{ScanningType::kInterlaced, FieldOrder::kBottomFieldFirst};
+  const IdetCounts idet_none{3, 0, 4, 200};
+  const IdetCounts idet_progressive{0, 0, 100, 0};
+  const IdetCounts idet_tff{90, 0, 10, 0};
+  struct Case {
+    IdetCounts counts;
+    FieldPhaseCounts phase;  // pairs: tff, bff, progressive, shifted, other, still
+    Scanning metadata;
+    Scanning expected;
+  };
+  const Case cases[] = {
+      // Without an answer from idet, the phase decides...
+      {idet_none, {1, 0, 10, 0, 1, 36}, tff, progressive},  // slow PsF
+      {idet_none, {10, 0, 1, 0, 1, 36}, progressive, tff},
+      {idet_none, {0, 10, 1, 0, 1, 36}, tff, bff},
+      // ... when enough pairs moved measurably:
+      {idet_none, {0, 0, 3, 0, 0, 45}, tff, tff},
+      {idet_none, {0, 0, 4, 0, 0, 44}, tff, progressive},
+      // ... and they agree:
+      {idet_none, {0, 0, 5, 0, 6, 37}, tff, tff},  // under half in the band
+      {idet_none, {0, 0, 5, 0, 5, 38}, tff, progressive},
+      {idet_none, {3, 2, 9, 0, 0, 34}, tff, tff},  // under twice the others
+      {idet_none, {2, 2, 8, 0, 0, 36}, tff, progressive},
+      {idet_none, {6, 5, 0, 0, 0, 37}, progressive, progressive},  // unclear order
+      // ... and, for progressive, under 1 in 10 pairs shows pulldown:
+      {idet_none, {0, 0, 18, 2, 0, 28}, tff, tff},
+      {idet_none, {0, 0, 19, 2, 0, 27}, tff, progressive},
+      // Against a clear idet answer, the phase wins only with the flags:
+      {idet_progressive, {0, 10, 1, 0, 1, 36}, bff, bff},
+      {idet_progressive, {0, 10, 1, 0, 1, 36}, progressive, progressive},
+      {idet_progressive, {0, 10, 1, 0, 1, 36}, tff, progressive},
+      {idet_tff, {1, 0, 10, 0, 1, 36}, progressive, progressive},
+      {idet_tff, {1, 0, 10, 0, 1, 36}, tff, tff},
+      {idet_tff, {0, 0, 8, 4, 0, 36}, progressive, tff},  // telecined film
+      {idet_tff, {0, 10, 1, 0, 1, 36}, bff, bff},
+      {idet_tff, {0, 10, 1, 0, 1, 36}, tff, tff},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(ClassifyScanning(c.counts, c.phase, c.metadata), c.expected)
+        << "idet " << c.counts.tff << "/" << c.counts.bff << "/" << c.counts.progressive << "/"
+        << c.counts.undetermined << " phase " << c.phase.tff << "/" << c.phase.bff << "/"
+        << c.phase.progressive << "/" << c.phase.shifted << "/" << c.phase.other << "/"
+        << c.phase.still << " metadata " << c.metadata.ToString();
   }
 }
 
