@@ -2,13 +2,81 @@
 
 #include <strings.h>
 
+#include <boost/json/basic_parser_impl.hpp>
 #include <charconv>
 #include <cmath>
+#include <unordered_set>
+#include <vector>
 
 #include "common/utf8.h"
 
 namespace vidmill::http {
 namespace {
+
+// A SAX handler for boost::json::basic_parser that stops at the first key an
+// object repeats, and remembers it. JSON leaves such a text's meaning open
+// (RFC 8259 §4), and boost::json::parse keeps the last value silently.
+class DuplicateKeyFinder {
+ public:
+  static constexpr std::size_t max_object_size = boost::json::object::max_size();
+  static constexpr std::size_t max_array_size = boost::json::array::max_size();
+  static constexpr std::size_t max_key_size = boost::json::string::max_size();
+  static constexpr std::size_t max_string_size = boost::json::string::max_size();
+
+  const std::string& duplicate() const { return duplicate_; }
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_object_begin(boost::system::error_code&) {
+    objects_.emplace_back();
+    return true;
+  }
+  bool on_object_end(std::size_t, boost::system::error_code&) {
+    objects_.pop_back();
+    return true;
+  }
+  bool on_array_begin(boost::system::error_code&) { return true; }
+  bool on_array_end(std::size_t, boost::system::error_code&) { return true; }
+  bool on_key_part(boost::json::string_view part, std::size_t, boost::system::error_code&) {
+    key_.append(part.data(), part.size());
+    return true;
+  }
+  bool on_key(boost::json::string_view part, std::size_t, boost::system::error_code& ec) {
+    key_.append(part.data(), part.size());
+    if (!objects_.back().insert(key_).second) {
+      duplicate_ = key_;
+      ec = std::make_error_code(std::errc::invalid_argument);
+      return false;
+    }
+    key_.clear();
+    return true;
+  }
+  bool on_string_part(boost::json::string_view, std::size_t, boost::system::error_code&) {
+    return true;
+  }
+  bool on_string(boost::json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_number_part(boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(int64_t, boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_uint64(uint64_t, boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_double(double, boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_bool(bool, boost::system::error_code&) { return true; }
+  bool on_null(boost::system::error_code&) { return true; }
+  bool on_comment_part(boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
+
+ private:
+  std::vector<std::unordered_set<std::string>> objects_;  // the keys of each open object
+  std::string key_;                                       // the key being read
+  std::string duplicate_;
+};
+
+// The first key that an object of the JSON text `text` repeats, or "".
+std::string RepeatedKey(std::string_view text) {
+  boost::json::basic_parser<DuplicateKeyFinder> parser{boost::json::parse_options{}};
+  boost::system::error_code ec;
+  parser.write_some(false, text.data(), text.size(), ec);
+  return parser.handler().duplicate();
+}
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
@@ -222,6 +290,10 @@ Result<boost::json::object> ParseJsonObject(const Request& request) {
   }
   if (!value.is_object()) {
     return Status::InvalidArgument("request body must be a JSON object");
+  }
+  if (const std::string key = RepeatedKey(request.body); !key.empty()) {
+    return Status::InvalidArgument("request body has the key '" + key +
+                                   "' twice in one object; give each key once");
   }
   return std::move(value.as_object());
 }

@@ -212,6 +212,9 @@ TEST_F(VideosApiTest, ProjectNamesAreValidated) {
       {R"({"name": "a\nb"})", 400, "control characters"},
       {R"(["name"])", 400, "JSON object"},
       {R"({"name": )", 400, "not valid JSON"},
+      // A key given twice has no one meaning; the last had won silently.
+      {R"({"name": "a", "name": "b"})", 400, "the key 'name' twice"},
+      {R"({"name": "a", "x": {"k": 1, "k": 2}})", 400, "the key 'k' twice"},
   };
   for (const Case& c : cases) {
     HttpResponse response = client_->Send(
