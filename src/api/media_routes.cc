@@ -469,6 +469,10 @@ class MediaRoutes {
       return ": a processed video gets none (its source's are at its parentId)";
     }
     if (video.ingestion_kind == "light") return ": light ingestion draws none";
+    if (video.ingestion_status == videos::kStatusFailed) {
+      return ": its ingestion failed" +
+             (video.ingestion_error ? " (" + *video.ingestion_error + ")" : std::string());
+    }
     return " (yet): they come with its full ingestion";
   }
 

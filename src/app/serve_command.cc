@@ -7,6 +7,8 @@
 #include <strings.h>
 
 #include <atomic>
+#include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -144,29 +146,60 @@ sigset_t PrepareForThreads(const StoreConfig& store) {
 }
 
 // --public-url is the base of every absolute URL the responses hand out, so
-// it must be one: http:// or https://, a host, and at most a path (without it
-// a client following uploadMediaUrl gets "video.example.com/media/…").
-Status CheckPublicUrl(std::string_view url) {
-  if (url.empty()) return Status::Ok();
-  std::string_view rest;
-  for (std::string_view scheme : {"http://", "https://"}) {
-    if (url.size() > scheme.size() && strncasecmp(url.data(), scheme.data(), scheme.size()) == 0) {
-      rest = url.substr(scheme.size());
-    }
-  }
+// it must be one: http:// or https://, a host (a name, a dotted quad or a
+// bracketed IPv6 address) with an optional port, and at most a path. Without
+// it a client following uploadMediaUrl gets "video.example.com/media/…", and
+// credentials in it would be handed to every client. The scheme and host are
+// lower-cased, as clients write them when they sign a request's URL.
+Result<std::string> NormalizePublicUrl(std::string_view url) {
+  if (url.empty()) return std::string();
   const std::string shown = "'" + std::string(url) + "'";
-  if (rest.empty() || rest.front() == '/') {
-    return Status::InvalidArgument(shown +
-                                   " is not an http:// or https:// URL with a host, such as "
+  const auto refuse = [&](const std::string& why) {
+    return Status::InvalidArgument(shown + " " + why +
+                                   "; give an http:// or https:// URL such as "
                                    "https://video.example.com");
-  }
+  };
   for (char c : url) {
     if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f || c == '?' || c == '#') {
-      return Status::InvalidArgument(
-          shown + " holds white space, a control character, a query or a fragment");
+      return refuse("holds white space, a control character, a query or a fragment");
     }
   }
-  return Status::Ok();
+  std::string lowered(url);
+  for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  size_t scheme_end = 0;
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (lowered.starts_with(scheme)) scheme_end = scheme.size();
+  }
+  if (scheme_end == 0) return refuse("is not an http:// or https:// URL");
+  const size_t path = std::min(url.find('/', scheme_end), url.size());
+  const std::string_view authority = url.substr(scheme_end, path - scheme_end);
+  if (authority.find('@') != std::string_view::npos) return refuse("holds credentials");
+  std::string_view host = authority;
+  std::string_view port;
+  if (authority.starts_with('[')) {
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) return refuse("opens an IPv6 address it does not close");
+    host = authority.substr(0, close + 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return refuse("has something after its IPv6 address");
+      port = authority.substr(close + 2);
+    }
+  } else if (const size_t colon = authority.find(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty() || host == "[]") return refuse("has no host");
+  if (authority.size() > host.size()) {
+    int number = 0;
+    const auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
+    if (port.empty() || error != std::errc() || end != port.data() + port.size() || number < 1 ||
+        number > 65535) {
+      return refuse("has a port that is not a number from 1 to 65535");
+    }
+  }
+  std::string normalized = lowered.substr(0, path) + std::string(url.substr(path));
+  while (!normalized.empty() && normalized.back() == '/') normalized.pop_back();
+  return normalized;
 }
 
 // Reads the flags that set limits, timeouts, the job lease and the client
@@ -218,14 +251,13 @@ std::optional<int> ReadServeSettings(const Flags& flags, ServeSettings& settings
 
   http::ServerOptions& options = settings.server;
   options.listen = flags.Get("listen");
-  options.public_url = flags.Get("public-url");
-  if (Status status = CheckPublicUrl(options.public_url); !status.ok()) {
-    std::fprintf(stderr, "vidmill serve: --public-url: %s\n", status.message().c_str());
+  Result<std::string> public_url = NormalizePublicUrl(flags.Get("public-url"));
+  if (!public_url.ok()) {
+    std::fprintf(stderr, "vidmill serve: --public-url: %s\n",
+                 public_url.status().message().c_str());
     return 2;
   }
-  while (!options.public_url.empty() && options.public_url.back() == '/') {
-    options.public_url.pop_back();
-  }
+  options.public_url = *public_url;
   options.handler_threads = static_cast<int>(*http_threads);
   options.header_timeout_seconds = static_cast<int>(*header_timeout);
   options.idle_timeout_seconds = static_cast<int>(*idle_timeout);

@@ -1095,6 +1095,13 @@ Status CheckDnxFormat(const ProcessingPlan& plan) {
   return Status::Ok();
 }
 
+// The output's rate becomes `coded`, the rate a format codes that the plan's
+// rate was taken for, and so does the rate processingParameters shows.
+void TakeCodedRate(double coded, ProcessingPlan& plan) {
+  plan.fps = coded;
+  if (plan.requested_fps) plan.requested_fps = coded;
+}
+
 // The frame rates an MXF container takes; a rate given to three decimals
 // becomes the one it names.
 Status CheckMxfRate(ProcessingPlan& plan) {
@@ -1128,7 +1135,7 @@ Status CheckMxfRate(ProcessingPlan& plan) {
   if (coded) {
     // Passed on as given, 25.0005 would reach the muxer as 50001/2000,
     // which it refuses when the job runs.
-    plan.fps = *coded;
+    TakeCodedRate(*coded, plan);
   } else {
     std::string field = plan.requested_fps ? "frameRate" : "mediaContainerCodec.container";
     value given = plan.requested_fps ? value(plan.fps) : value("mxf");
@@ -1156,7 +1163,7 @@ Status CheckMpeg2Format(const object& request, ProcessingPlan& plan) {
   if (std::optional<double> coded = Mpeg2CodedRate(plan.fps)) {
     // Passed on as given, 24.0005 would reach the encoder as 48001/2000,
     // which it refuses when the job runs.
-    plan.fps = *coded;
+    TakeCodedRate(*coded, plan);
   } else {
     // The encoder refuses it; said here rather than by a failed job.
     std::string field = plan.requested_fps ? "frameRate" : "mediaContainerCodec.codec";

@@ -419,6 +419,7 @@ TEST(ProcessingRequestTest, EachCheckHasItsToleranceForOneRate) {
     auto plan = Validate(json);
     ASSERT_TRUE(plan.ok()) << json << " → " << plan.status().ToString();
     EXPECT_EQ(plan->fps, c.fps) << json;
+    EXPECT_EQ(plan->requested_fps, c.fps) << json;  // what processingParameters shows
   }
   // XDCAM, always in MXF, names and takes MXF's rates: 23.98 is refused by
   // XDCAM's own check, which had let it pass for MXF's to refuse.

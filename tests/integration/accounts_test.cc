@@ -449,8 +449,10 @@ TEST(AccountsProxyFlagTest, AnUnknownForwardedHeaderStopsTheServerNamingIt) {
 // had been taken as it was, and every uploadMediaUrl lacked its scheme.
 TEST(AccountsProxyFlagTest, APublicUrlThatIsNoUrlStopsTheServer) {
   TempDir dir;
-  for (const char* url : {"video.example.com", "not a url", "ftp://video.example.com", "https://",
-                          "https:///media", "https://video.example.com/?x=1"}) {
+  for (const char* url :
+       {"video.example.com", "not a url", "ftp://video.example.com", "https://", "https:///media",
+        "https://video.example.com/?x=1", "http://[::1", "http://[::1]x", "http://h:abc",
+        "http://h:99999", "http://h:", "https://user:pw@video.example.com"}) {
     SCOPED_TRACE(url);
     CommandResult serve =
         RunProgram({"timeout", "20", VIDMILL_BINARY, "serve", "--listen", "127.0.0.1:0",

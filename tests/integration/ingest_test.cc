@@ -177,6 +177,11 @@ TEST_F(IngestTest, BadMediaFailsWithAMessageAndEverythingKeepsWorking) {
     EXPECT_EQ(message.find("unknown reason"), std::string::npos) << message;
     EXPECT_EQ(message.find("gave up"), std::string::npos)
         << "corrupt media must fail at once, not after retries: " << message;
+    // Its previews never come, and the 404 says why rather than "(yet)".
+    HttpResponse thumbnail =
+        client_->http().Get("/media/v1/download/thumbnail/" + id, client_->token());
+    EXPECT_EQ(thumbnail.status, 404);
+    EXPECT_NE(thumbnail.body.find("its ingestion failed"), std::string::npos) << thumbnail.body;
   }
   // The server still serves and the same worker ingests the next good file.
   EXPECT_EQ(client_->http().Get("/healthz").status, 200);

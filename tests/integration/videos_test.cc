@@ -758,9 +758,11 @@ TEST_F(VideosApiTest, RenameVideo) {
             400);
 }
 
+// The scheme and host of --public-url are lower-cased (clients sign URLs so),
+// its port and path prefix kept, and a trailing slash dropped.
 TEST(VideosPublicUrlTest, AbsoluteUrlsUseThePublicUrl) {
   ServerHarness::Options options;
-  options.extra_flags = {"--public-url", "https://videos.example.com/"};
+  options.extra_flags = {"--public-url", "HTTPS://Videos.Example.com:8443/vm/"};
   ServerHarness server(options);
   std::string token = server.CreateUserAndLogin("carol@example.com", "a long password", "team-c");
   HttpClient client(server.port());
@@ -768,17 +770,18 @@ TEST(VideosPublicUrlTest, AbsoluteUrlsUseThePublicUrl) {
   ASSERT_EQ(created.status, 200) << created.body;
   std::string id = Str(created.Json().at("videoId"));
   EXPECT_EQ(Str(created.Json().at("uploadMediaUrl")),
-            "https://videos.example.com/media/v1/upload/" + id);
+            "https://videos.example.com:8443/vm/media/v1/upload/" + id);
   HttpResponse list = client.Get("/videos/v1/videos", token);
   ASSERT_EQ(list.status, 200) << list.body;
   boost::json::value doc = list.Json();
   EXPECT_EQ(
       Str(doc.at("_links").at("first").at("href"))
-          .rfind("https://videos.example.com/videos/v1/videos?page=1&page-size=20&anchor=", 0),
+          .rfind("https://videos.example.com:8443/vm/videos/v1/videos?page=1&page-size=20&anchor=",
+                 0),
       0u)
       << list.body;
   EXPECT_EQ(Str(doc.at("_embedded").at("videos").at(0).at("_links").at("self").at("href")),
-            "https://videos.example.com/videos/v1/video/" + id);
+            "https://videos.example.com:8443/vm/videos/v1/video/" + id);
 }
 
 }  // namespace
