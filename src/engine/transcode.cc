@@ -427,7 +427,7 @@ class Pipeline {
     }
     // Drain decoders, graphs and encoders.
     RETURN_IF_ERROR(Decode(video_decoder_.get(), nullptr, frame.get(), nullptr));
-    RETURN_IF_ERROR(ShowThePictureBeforeAnEmptyRange(nullptr));
+    RETURN_IF_ERROR(ShowThePictureOnScreenAtTheRangeStart(nullptr));
     if (pictures_end_ > 0) {
       // The converters fill to where the last picture ends, not one period
       // past its start (a last picture of one second would lose its sound).
@@ -481,7 +481,7 @@ class Pipeline {
       frame->pts = frame->best_effort_timestamp;
       if (video) {
         StampVideo(frame);
-        RETURN_IF_ERROR(ShowThePictureBeforeAnEmptyRange(frame));
+        RETURN_IF_ERROR(ShowThePictureOnScreenAtTheRangeStart(frame));
         NoteVideoOrigin(frame);
         NotePictureEnd(frame);
         RETURN_IF_ERROR(StartAudioAtTheFirstPicture());
@@ -562,7 +562,11 @@ class Pipeline {
                                                  : std::max<int64_t>(period, 1);
     const double recorded = start + said * av_q2d(time_base);
     const double limit = recorded_end_ > 0 ? std::max(recorded_end_, least) : least;
-    pictures_end_ = std::max(pictures_end_, std::max(least, std::min(recorded, limit)));
+    double picture_end = std::max(least, std::min(recorded, limit));
+    // Within a range, a picture held longer than a period (a variable-rate
+    // source's still screen) ends with the range.
+    if (spec_.has_range) picture_end = std::min(picture_end, std::max(range_end_, least));
+    pictures_end_ = std::max(pictures_end_, picture_end);
     CountFramesToThePicturesEnd();
   }
 
@@ -576,17 +580,19 @@ class Pipeline {
     max_frames_ = std::max(max_frames_, frames);
   }
 
-  // A range inside a gap of a variable-rate source (a screen recording's
-  // still screen) holds no picture of its own: the one before it is on screen
-  // throughout. Until the range's first picture is decoded, the last one
-  // before its start is kept (`next` is the picture decoded now, null at the
-  // input's end). Once a picture at or past the range's end shows the range
-  // empty, the kept one is shown from the range's start to its end; at the
-  // input's end, to where it ends itself if that is sooner (the sound may run
-  // on past the pictures).
-  Status ShowThePictureBeforeAnEmptyRange(const AVFrame* next) {
+  // A range that starts inside a gap of a variable-rate source (a screen
+  // recording's still screen) shows from its start the picture then on
+  // screen, the last one before it: until the range's first picture, or to
+  // its end when none starts in it. The last picture before the range is
+  // kept until the range's first picture is decoded (`next`; null at the
+  // input's end, where the kept one lasts no longer than it does itself: the
+  // sound may run on past the pictures). A range between two pictures of a
+  // constant-rate source, its first within a period of its start, starts at
+  // that picture, as trim cuts it.
+  Status ShowThePictureOnScreenAtTheRangeStart(const AVFrame* next) {
     if (!spec_.has_range || video_origin_set_) return Status::Ok();
-    if (next != nullptr && next->pts < RangeTick(range_start_)) {
+    const int64_t start = RangeTick(range_start_);
+    if (next != nullptr && next->pts < start) {
       if (!before_range_) {
         ASSIGN_OR_RETURN(before_range_, NewFrame());
       }
@@ -594,28 +600,42 @@ class Pipeline {
       const int ret = av_frame_ref(before_range_.get(), next);
       return ret < 0 ? AvStatus(ret, "keeping the picture before the range") : Status::Ok();
     }
-    if (next != nullptr && next->pts < RangeTick(range_end_)) {
-      before_range_.reset();  // the range has pictures of its own
+    const AVRational time_base = input_->video_stream()->time_base;
+    const int64_t period =
+        video_frame_rate_.num > 0 ? av_rescale_q(1, av_inv_q(video_frame_rate_), time_base) : 0;
+    const bool starts_with_its_own =
+        next != nullptr && next->pts < RangeTick(range_end_) && next->pts - start <= period;
+    if (starts_with_its_own || !before_range_ || before_range_->buf[0] == nullptr) {
+      before_range_.reset();
       return Status::Ok();
     }
-    if (!before_range_ || before_range_->buf[0] == nullptr) return Status::Ok();
     FramePtr held = std::move(before_range_);
-    double end = range_end_;
-    if (next == nullptr) {
-      const AVRational time_base = input_->video_stream()->time_base;
+    double until = range_end_;
+    if (next != nullptr) {
+      until = std::min(until, next->pts * av_q2d(time_base));
+    } else {
       double own_end =
           (held->pts + FrameDuration(held.get(), video_frame_rate_, time_base)) * av_q2d(time_base);
       if (recorded_end_ > 0) own_end = std::min(own_end, std::max(recorded_end_, range_start_));
-      end = std::min(end, own_end);
-      if (end <= range_start_) return Status::Ok();
+      until = std::min(until, own_end);
+      if (until <= range_start_) return Status::Ok();
     }
-    held->pts = RangeTick(range_start_);
+    held->pts = start;
     NoteVideoOrigin(held.get());
-    last_picture_pts_ = held->pts;
-    pictures_end_ = std::max(pictures_end_, end);
+    last_picture_pts_ = start;
+    pictures_end_ = std::max(pictures_end_, until);
     CountFramesToThePicturesEnd();
     RETURN_IF_ERROR(StartAudioAtTheFirstPicture());
-    return PushVideo(held.get());
+    // Pushed once a period: a graph after an own filter ends its stream one
+    // period after the last picture it got, so one push would last a period.
+    const int64_t until_tick = std::llround(until / av_q2d(time_base));
+    for (int64_t pts = start; pts == start || (period > 0 && pts < until_tick); pts += period) {
+      FramePtr copy(av_frame_clone(held.get()));
+      if (!copy) return Status::Internal("out of memory repeating the picture on screen");
+      copy->pts = pts;
+      RETURN_IF_ERROR(PushVideo(copy.get()));
+    }
+    return Status::Ok();
   }
 
   // A time in the input's seconds as a tick of the video stream's time base,
@@ -820,7 +840,8 @@ class Pipeline {
   int64_t last_interval_ = 0;                  // from the picture before it
   double pictures_end_ = 0;                    // input seconds where they end (NotePictureEnd)
   double video_origin_ = 0;  // input seconds of the first picture shown
-  FramePtr before_range_;    // the last picture before the range (ShowThePictureBeforeAnEmptyRange)
+  FramePtr
+      before_range_;  // the last picture before the range (ShowThePictureOnScreenAtTheRangeStart)
   bool video_origin_set_ = false;
   AVRational video_frame_rate_{25, 1};       // the source's, as the chain was built for
   int64_t next_video_pts_ = AV_NOPTS_VALUE;  // where the last decoded frame ends

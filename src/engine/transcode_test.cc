@@ -636,6 +636,20 @@ TEST(TranscodeTest, ARangeInsideAGapShowsThePictureOnScreen) {
   EXPECT_EQ(FirstPicture(dir), Output("ffmpeg -nostdin -v error -i '" + input +
                                       "' -vf \"select='eq(n\\,24)'\" -frames:v 1 -f rawvideo -"));
 
+  // A range that ends inside the gap ends there, whether it starts on the
+  // held picture (960–1200 ms) or in the gap; one that starts in the gap and
+  // reaches the next picture (1200–2040) shows the held picture until it.
+  // The first had run on to the held picture's end at 2 s, with its sound
+  // (1.04 s), the last had started at the next picture (40 ms; audit 28 F3).
+  for (const auto& [start_ms, end_ms, frames] :
+       std::vector<std::tuple<int, int, int>>{{960, 1200, 6}, {1000, 1200, 5}, {1200, 2040, 21}}) {
+    SCOPED_TRACE(std::to_string(start_ms) + "-" + std::to_string(end_ms));
+    TranscodeSpec cut = spec;
+    cut.start_ms = start_ms;
+    cut.end_ms = end_ms;
+    ExpectFramesAndSoundAtEachRate(cut, input, {{25, frames}}, frames * 0.04, 0.03, dir);
+  }
+
   // Further in, where the range is reached by seeking (from 2 s on), and at
   // the last picture (2.48 s, lasting to 2.52) while the sound runs on to
   // 4 s: it is shown as long as it lasts itself, and the sound with it.

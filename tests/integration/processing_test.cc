@@ -494,6 +494,18 @@ TEST_F(ProcessingTest, ARangeInsideAGapOfTheRecordingFinishes) {
       id, "gap out.mp4");
   ASSERT_FALSE(path.empty());
   EXPECT_EQ(ProbeVideo(path, "nb_read_frames"), "10\n");
+  // With an own filter in the chain too: the picture is passed on once a
+  // period, so the graph after the filter does not end its stream a period
+  // after it (it had come out 4 frames long; audit 28 F1).
+  const std::string own = ProcessAndDownload(
+      object{{"mediaContainerCodec", object{{"container", "mp4"}, {"codec", "h264"}}},
+             {"frameRate", object{{"tag", "video_pal"}}},
+             {"denoiser", "denoise"},
+             {"range",
+              object{{"startPositionMilliseconds", 1200}, {"endPositionMilliseconds", 1600}}}},
+      id, "gap denoised.mp4");
+  ASSERT_FALSE(own.empty());
+  EXPECT_EQ(ProbeVideo(own, "nb_read_frames"), "10\n");
 }
 
 // A full-range source (MJPEG) scaled by the stock scaler, with film grain
