@@ -577,7 +577,13 @@ Status VideoFilterChain::PushAt(size_t index, AVFrame* frame, const SinkFn& sink
     // converters and tpad time their last frames from this (as ffmpeg does).
     int64_t end = segment.last_pts +
                   av_rescale_q(1, av_inv_q(segment.input.frame_rate), segment.input.time_base);
-    if (index == 0 && input_end_ != AV_NOPTS_VALUE) end = std::max(end, input_end_);
+    if (index == 0 && input_end_ != AV_NOPTS_VALUE) {
+      end = std::max(end, input_end_);
+    } else if (input_end_ != AV_NOPTS_VALUE) {
+      // Past the first graph the clock starts at the origin (setpts=PTS-STARTPTS).
+      end = std::max(end, av_rescale_q(input_end_ - input_origin_, segments_[0].input.time_base,
+                                       segment.input.time_base));
+    }
     ret = av_buffersrc_close(segment.graph.source, end, AV_BUFFERSRC_FLAG_PUSH);
   } else {
     ret = av_buffersrc_add_frame_flags(segment.graph.source, nullptr, 0);

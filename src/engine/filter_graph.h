@@ -134,8 +134,15 @@ class VideoFilterChain {
   Status Push(AVFrame* frame, const SinkFn& sink);
   // Where the input stream ends, in the input's time base, when its caller
   // knows better than its last frame's start plus one period (a last picture
-  // that lasts a second): the first graph is closed there. Before Push(null).
-  void SetInputEnd(int64_t pts) { input_end_ = pts; }
+  // that lasts a second), and where the first frame the chain passes on
+  // starts (`origin`: the chain starts its clock there). Every graph is
+  // closed there, also those after an own filter; a trim that ends the first
+  // graph ends the others when its end passes through, so this is set as
+  // soon as it is known, and may grow.
+  void SetInputEnd(int64_t pts, int64_t origin) {
+    input_end_ = pts;
+    input_origin_ = origin;
+  }
 
   // True once the end of the stream has left the last segment (a trim can end
   // the chain before the input does).
@@ -161,6 +168,7 @@ class VideoFilterChain {
 
   std::vector<Segment> segments_;
   int64_t input_end_ = AV_NOPTS_VALUE;  // SetInputEnd
+  int64_t input_origin_ = 0;            // SetInputEnd
   FrameConformer conformer_;
   VideoFormat output_;
   bool finished_ = false;

@@ -428,12 +428,6 @@ class Pipeline {
     // Drain decoders, graphs and encoders.
     RETURN_IF_ERROR(Decode(video_decoder_.get(), nullptr, frame.get(), nullptr));
     RETURN_IF_ERROR(ShowThePictureOnScreenAtTheRangeStart(nullptr));
-    if (pictures_end_ > 0) {
-      // The converters fill to where the last picture ends, not one period
-      // past its start (a last picture of one second would lose its sound).
-      video_chain_->SetInputEnd(
-          std::llround(pictures_end_ / av_q2d(input_->video_stream()->time_base)));
-    }
     RETURN_IF_ERROR(PushVideo(nullptr));
     RETURN_IF_ERROR(Encode(video_encoder_.get(), nullptr, video_stream_));
     for (const std::unique_ptr<AudioLane>& lane : audio_) {
@@ -540,8 +534,19 @@ class Pipeline {
   // boundary by less than a millisecond (the rounding of timestamps to their
   // time base) adds no frame.
   void NotePictureEnd(const AVFrame* frame) {
-    if (!video_origin_set_ || (spec_.has_range && frame->pts >= RangeTick(range_end_))) return;
+    if (!video_origin_set_) return;
     const AVRational time_base = input_->video_stream()->time_base;
+    if (spec_.has_range && frame->pts >= RangeTick(range_end_)) {
+      // The first picture past the range tells where the range's last one
+      // ends, which its packet may not say (Matroska, MPEG-TS, B-frames): a
+      // still screen held into the range's end lasts to it.
+      if (last_picture_pts_ != AV_NOPTS_VALUE && frame->pts > last_picture_pts_) {
+        pictures_end_ =
+            std::max(pictures_end_, std::min(range_end_, frame->pts * av_q2d(time_base)));
+        CountFramesToThePicturesEnd();
+      }
+      return;
+    }
     const int64_t period =
         video_frame_rate_.num > 0 ? av_rescale_q(1, av_inv_q(video_frame_rate_), time_base) : 0;
     const int64_t interval = last_picture_pts_ != AV_NOPTS_VALUE && frame->pts > last_picture_pts_
@@ -571,13 +576,18 @@ class Pipeline {
   }
 
   // The output frames that fill from the first picture shown to
-  // `pictures_end_`, at the output's rate.
+  // `pictures_end_`, at the output's rate; and the chain's end there, so
+  // that the converters fill to where the last picture ends, not one period
+  // past its start (a last picture of one second would lose its sound).
   void CountFramesToThePicturesEnd() {
     const double end = pictures_end_ - video_origin_;
     const double rate = av_q2d(output_rate_);
     const double slack = std::min(0.001, 0.25 / rate);
     const int64_t frames = static_cast<int64_t>(std::ceil((end - slack) * rate));
     max_frames_ = std::max(max_frames_, frames);
+    const double tick = av_q2d(input_->video_stream()->time_base);
+    video_chain_->SetInputEnd(std::llround(pictures_end_ / tick),
+                              std::llround(video_origin_ / tick));
   }
 
   // A range that starts inside a gap of a variable-rate source (a screen

@@ -649,6 +649,15 @@ TEST(TranscodeTest, ARangeInsideAGapShowsThePictureOnScreen) {
     cut.end_ms = end_ms;
     ExpectFramesAndSoundAtEachRate(cut, input, {{25, frames}}, frames * 0.04, 0.03, dir);
   }
+  // The same in Matroska, whose packets do not say how long the held picture
+  // lasts: the first picture past the range does. It had lasted one period
+  // (800-1600 ms gave 0.2 s; audit 29 F1).
+  const std::string matroska = dir.path() + "/gap.mkv";
+  ASSERT_TRUE(Ffmpeg("-i '" + input + "' -c copy '" + matroska + "'"));
+  TranscodeSpec into_gap = spec;
+  into_gap.start_ms = 800;
+  into_gap.end_ms = 1600;
+  ExpectFramesAndSoundAtEachRate(into_gap, matroska, {{25, 20}}, 0.8, 0.03, dir);
 
   // Further in, where the range is reached by seeking (from 2 s on), and at
   // the last picture (2.48 s, lasting to 2.52) while the sound runs on to

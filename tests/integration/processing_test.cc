@@ -506,6 +506,45 @@ TEST_F(ProcessingTest, ARangeInsideAGapOfTheRecordingFinishes) {
       id, "gap denoised.mp4");
   ASSERT_FALSE(own.empty());
   EXPECT_EQ(ProbeVideo(own, "nb_read_frames"), "10\n");
+  // A range that ends inside the gap, in Matroska, through an own filter: the
+  // picture at 0.96 s lasts to the range's end in every graph of the chain.
+  // The graph after denoise had ended a period after it (audit 29 F2).
+  const std::string matroska =
+      IngestClip("gap.mkv", "-i '" + server_->data_dir() + "/gap.mp4' -c copy");
+  ASSERT_FALSE(matroska.empty());
+  const std::string held = ProcessAndDownload(
+      object{
+          {"mediaContainerCodec", object{{"container", "mp4"}, {"codec", "h264"}}},
+          {"frameRate", object{{"tag", "video_pal"}}},
+          {"denoiser", "denoise"},
+          {"range", object{{"startPositionMilliseconds", 800}, {"endPositionMilliseconds", 1600}}}},
+      matroska, "gap held.mp4");
+  ASSERT_FALSE(held.empty());
+  EXPECT_EQ(ProbeVideo(held, "nb_read_frames"), "20\n");
+}
+
+// A closing slide whose MP4 sample lasts a second keeps its second through an
+// own filter too: the graph after the filter is closed where the slide ends.
+// It had closed a period after the slide's start (30 frames of the 50).
+TEST_F(ProcessingTest, ALastPictureKeepsItsLengthThroughAnOwnFilter) {
+  const std::string made = server_->data_dir() + "/made.mp4";
+  RunShell(
+      "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i "
+      "sine=sample_rate=48000 -t 2 -frames:v 26 -c:v libx264 -preset ultrafast -bf 0 "
+      "-c:a aac '" +
+      made + "'");
+  const std::string id =
+      IngestClip("slide.mp4", "-i '" + made +
+                                  "' -c copy -bsf:v \"setts=duration=if(eq(N\\,25)\\,25*DURATION\\,"
+                                  "DURATION)\"");
+  ASSERT_FALSE(id.empty());
+  const std::string path = ProcessAndDownload(
+      object{{"mediaContainerCodec", object{{"container", "mp4"}, {"codec", "h264"}}},
+             {"frameRate", object{{"tag", "video_pal"}}},
+             {"denoiser", "denoise"}},
+      id, "slide out.mp4");
+  ASSERT_FALSE(path.empty());
+  EXPECT_EQ(ProbeVideo(path, "nb_read_frames"), "50\n");
 }
 
 // A full-range source (MJPEG) scaled by the stock scaler, with film grain
