@@ -409,12 +409,45 @@ Status MediaInput::ReadPacket(AVPacket* packet, bool* eof) {
 }
 
 Status MediaInput::SeekTo(int stream_index, int64_t timestamp) {
+  // Demuxers without an index (MPEG-TS, MPEG-PS) seek by the timestamps of
+  // any packet and may land after the keyframe that the pictures from
+  // `timestamp` need: nothing would decode until the next keyframe (seconds
+  // later in broadcast streams). So the landing is checked, and the seek goes
+  // further back (1, 2, 4 … s) until the first keyframe read is at or before
+  // `timestamp`, or to the start.
+  const AVStream* stream = format_->streams[stream_index];
+  const int64_t start = stream->start_time != AV_NOPTS_VALUE ? stream->start_time : 0;
+  const int64_t second = std::max<int64_t>(1, av_rescale_q(1, AVRational{1, 1}, stream->time_base));
+  int64_t target = timestamp;
+  for (int64_t back = second;; back *= 2) {
+    RETURN_IF_ERROR(SeekBackward(stream_index, target));
+    ASSIGN_OR_RETURN(const bool landed, KeyframeComesBy(stream_index, timestamp));
+    if (landed) return SeekBackward(stream_index, target);
+    if (target <= start) return Rewind();
+    target = std::max(start, timestamp - back);
+  }
+}
+
+Status MediaInput::SeekBackward(int stream_index, int64_t timestamp) {
   AvLogCapture capture;
   int ret = av_seek_frame(format_.get(), stream_index, timestamp, AVSEEK_FLAG_BACKWARD);
   if (ret < 0) {
     return ErrorStatus(ret, "seeking input", capture.first_error());
   }
   return Status::Ok();
+}
+
+Result<bool> MediaInput::KeyframeComesBy(int stream_index, int64_t timestamp) {
+  ASSIGN_OR_RETURN(PacketPtr packet, NewPacket());
+  bool eof = false;
+  while (true) {
+    RETURN_IF_ERROR(ReadPacket(packet.get(), &eof));
+    if (eof) return true;  // nothing later to decode: no earlier landing helps
+    if (packet->stream_index != stream_index) continue;
+    const int64_t when = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
+    if (packet->flags & AV_PKT_FLAG_KEY) return when == AV_NOPTS_VALUE || when <= timestamp;
+    if (packet->dts != AV_NOPTS_VALUE && packet->dts > timestamp) return false;
+  }
 }
 
 Status MediaInput::Rewind() {

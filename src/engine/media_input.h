@@ -131,7 +131,8 @@ class MediaInput {
   Status ReadPacket(AVPacket* packet, bool* eof);
 
   // Seeks so that the next packets of `stream_index` start at the keyframe at or
-  // before `timestamp` (in that stream's time base). Errors as ReadPacket.
+  // before `timestamp` (in that stream's time base), checked by reading (see
+  // media_input.cc). Errors as ReadPacket.
   Status SeekTo(int stream_index, int64_t timestamp);
 
   // Goes back to the first packet: a timestamp seek to the start, or a byte seek
@@ -147,6 +148,13 @@ class MediaInput {
   Status CheckInterrupt() const;
 
  private:
+  // av_seek_frame backwards to `timestamp` of `stream_index`.
+  Status SeekBackward(int stream_index, int64_t timestamp);
+  // Reads on to the first keyframe of `stream_index`: whether it starts at or
+  // before `timestamp` (true at the end of the input too), false as soon as a
+  // later packet of that stream comes first.
+  Result<bool> KeyframeComesBy(int stream_index, int64_t timestamp);
+
   MediaInput(const MediaLimits& limits, CancelFn cancel);
   static int ReadCallback(void* opaque, uint8_t* buf, int size);
   static int64_t SeekCallback(void* opaque, int64_t offset, int whence);

@@ -673,6 +673,33 @@ TEST(TranscodeTest, ARangeInsideAGapShowsThePictureOnScreen) {
   ExpectFramesAndSoundAtEachRate(spec, late, {{25, 1}, {50, 1}}, 0.02, 0.021, dir);
 }
 
+// A range in an MPEG-TS file whose keyframes are 5 s apart, past the 2 s
+// from which the transcoder seeks: the seek lands wherever a packet has the
+// time, so it is checked and taken back until a keyframe precedes the range.
+// It had landed after the keyframe, and nothing decoded until the next one
+// ("no picture came out"; audit 29 F3).
+TEST(TranscodeTest, ASeekIntoALongGroupOfPicturesStartsAtItsKeyframe) {
+  test::TempDir dir;
+  const std::string input = dir.path() + "/long gop.ts";
+  ASSERT_TRUE(Ffmpeg(
+      "-f lavfi -i testsrc2=size=320x240:rate=25:duration=8 -f lavfi -i "
+      "sine=sample_rate=48000:duration=8 -c:v libx264 -preset ultrafast -g 125 -keyint_min 125 "
+      "-sc_threshold 0 -pix_fmt yuv420p -c:a aac '" +
+      input + "'"));
+  TranscodeSpec spec = Lossless();
+  spec.keep_audio = true;
+  spec.has_range = true;
+  spec.start_ms = 3000;
+  spec.end_ms = 4000;
+  auto probe = RunSpec(spec, input, "mov", dir);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_EQ(probe->frames, 25);
+  EXPECT_NEAR(OutputAudioSeconds(dir), 1.0, 0.03);
+  // Its first picture is the source's at 3 s.
+  EXPECT_EQ(FirstPicture(dir), Output("ffmpeg -nostdin -v error -i '" + input +
+                                      "' -vf \"select='eq(n\\,75)'\" -frames:v 1 -f rawvideo -"));
+}
+
 // A last picture that really lasts a second (a slide at the end: its MP4
 // sample says so, and the file's recorded end agrees) is held that second at
 // any output rate, and its sound kept. Cut one period after it started, it
