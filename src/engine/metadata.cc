@@ -355,10 +355,12 @@ Result<VideoMetadata> ProbeMetadata(MediaInput& input, const ProbeOptions& optio
     }
   }
   meta.scanning_metadata = *scanning;
-  if (std::string_view(format->iformat->name) == "matroska,webm" && count->seconds > 0) {
-    // Matroska's avg_frame_rate is its default frame duration, whatever the
-    // frames do: a variable-rate WebM of 35 frames over 2 s says 25. Its
-    // packets are its frames, so the count over their span is the average.
+  const std::string_view demuxer = format->iformat->name;
+  if ((demuxer == "matroska,webm" || demuxer == "mpegts") && count->seconds > 0) {
+    // Matroska's avg_frame_rate is its default frame duration, and MPEG-TS's
+    // the stream's rate, whatever the frames do: a variable-rate WebM of 35
+    // frames over 2 s says 25. Their packets are their frames, so the count
+    // over their span is the average.
     const double measured = count->frames / count->seconds;
     if (std::fabs(measured - meta.average_framerate) > 0.02 * measured) {
       meta.average_framerate = measured;
