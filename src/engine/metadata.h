@@ -96,6 +96,10 @@ struct VideoMetadata {
   // keeps this rate.
   double nominal_framerate = 0;
   int64_t duration_millis = 0;
+  // How long the pictures last: their counted span where the packets were
+  // counted (Matroska, MPEG-TS), else total frames ÷ average. Processing
+  // refuses a range that starts after it.
+  int64_t video_duration_millis = 0;
   // Joins found in a transport stream cut together (TimestampJoiner): its
   // duration is then the parts' together, not its timestamps' span, and
   // processing reads it from the start rather than seeking by timestamp.

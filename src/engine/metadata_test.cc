@@ -94,6 +94,7 @@ TEST_F(MetadataTest, Mp4MatchesFfprobe) {
                           "durationInMillis", "size", "videoStreamSize"}) {
     EXPECT_TRUE(json.contains(key)) << key;
   }
+  EXPECT_EQ(json.at("videoDurationInMillis"), 2000);  // 50 frames at 25
 }
 
 // A phone's variable-rate clip: shot at 30 fps, with frames dropped (3 s, 70
@@ -145,6 +146,26 @@ TEST_F(MetadataTest, AVariableRateMatroskaClipsAverageIsCounted) {
     EXPECT_EQ(meta->total_frames, 70);
     EXPECT_NEAR(meta->average_framerate, 70 / 3.0, 0.1);
     EXPECT_NEAR(meta->nominal_framerate, 30.0, 0.01);
+  }
+}
+
+// A recording that drops one frame in sixty (1.7 %, within the 2 % that keeps
+// the header's 25 as its average) lasts as long as its pictures' counted span,
+// not frames ÷ 25: processing refuses ranges that start after it, and the
+// last 80 ms of 6 s had been refused (72 s of an hour; audit 30 F1).
+TEST_F(MetadataTest, APicturesSpanIsCountedWhereFramesAreDropped) {
+  for (const char* name : {"drops.ts", "drops.mkv"}) {
+    SCOPED_TRACE(name);
+    const std::string path = Path(name);
+    Ffmpeg(
+        "-f lavfi -i testsrc2=size=320x240:rate=25:duration=6 -vf "
+        "\"select='not(eq(mod(n,60),59))'\" -fps_mode vfr -c:v libx264 -preset ultrafast " +
+        path);
+    auto meta = Probe(path);
+    ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+    EXPECT_EQ(meta->total_frames, 148);
+    EXPECT_NEAR(meta->average_framerate, 25, 0.01);
+    EXPECT_EQ(meta->video_duration_millis, 6000);  // 148 frames ÷ 25 had said 5920
   }
 }
 

@@ -357,9 +357,12 @@ Result<SourceInfo> SourceFromMetadata(const object& metadata, const std::string&
   if (source.fps <= 0) source.fps = number(metadata.if_contains("averageFramerate"));
   source.duration_ms = static_cast<int64_t>(number(metadata.if_contains("durationInMillis")));
   source.timestamp_joins = number(metadata.if_contains("timestampJoins")) > 0;
-  if (const double frames = number(metadata.if_contains("totalFrames")),
-      average = number(metadata.if_contains("averageFramerate"));
-      frames > 0 && average > 0) {
+  if (const double video_ms = number(metadata.if_contains("videoDurationInMillis")); video_ms > 0) {
+    source.video_duration_ms = static_cast<int64_t>(video_ms);
+  } else if (const double frames = number(metadata.if_contains("totalFrames")),
+             average = number(metadata.if_contains("averageFramerate"));
+             frames > 0 && average > 0) {
+    // Metadata recorded before videoDurationInMillis.
     source.video_duration_ms = static_cast<int64_t>(std::ceil(frames / average * 1000));
   }
   if (source.width <= 0 || source.height <= 0 || source.fps <= 0 || source.duration_ms <= 0) {

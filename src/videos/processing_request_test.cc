@@ -922,6 +922,13 @@ TEST(ProcessingRequestTest, SourceFromIngestionMetadata) {
   meta["averageFramerate"] = 70 / 3.0;
   meta["nominalFramerate"] = 30.0;
   EXPECT_DOUBLE_EQ(SourceFromMetadata(meta, "vfr.mp4")->fps, 30.0);
+  // The pictures' end: the counted span where ingestion recorded one, else
+  // (older metadata) frames ÷ average.
+  meta["totalFrames"] = 148;
+  meta["averageFramerate"] = 25.0;
+  EXPECT_EQ(SourceFromMetadata(meta, "drops.ts")->video_duration_ms, 5920);
+  meta["videoDurationInMillis"] = 6000;
+  EXPECT_EQ(SourceFromMetadata(meta, "drops.ts")->video_duration_ms, 6000);
   // A transport stream cut together: its ranges are found by reading.
   EXPECT_FALSE(source->timestamp_joins);
   meta["timestampJoins"] = 2;
