@@ -636,16 +636,10 @@ class Pipeline {
     pictures_end_ = std::max(pictures_end_, until);
     CountFramesToThePicturesEnd();
     RETURN_IF_ERROR(StartAudioAtTheFirstPicture());
-    // Pushed once a period: a graph after an own filter ends its stream one
-    // period after the last picture it got, so one push would last a period.
-    const int64_t until_tick = std::llround(until / av_q2d(time_base));
-    for (int64_t pts = start; pts == start || (period > 0 && pts < until_tick); pts += period) {
-      FramePtr copy(av_frame_clone(held.get()));
-      if (!copy) return Status::Internal("out of memory repeating the picture on screen");
-      copy->pts = pts;
-      RETURN_IF_ERROR(PushVideo(copy.get()));
-    }
-    return Status::Ok();
+    // Once: the chain's end (CountFramesToThePicturesEnd) holds it until
+    // `until` in every graph, and an own filter need not work a still screen
+    // over at every period.
+    return PushVideo(held.get());
   }
 
   // A time in the input's seconds as a tick of the video stream's time base,
@@ -850,8 +844,7 @@ class Pipeline {
   int64_t last_interval_ = 0;                  // from the picture before it
   double pictures_end_ = 0;                    // input seconds where they end (NotePictureEnd)
   double video_origin_ = 0;  // input seconds of the first picture shown
-  FramePtr
-      before_range_;  // the last picture before the range (ShowThePictureOnScreenAtTheRangeStart)
+  FramePtr before_range_;    // the last picture before a range (kept until its first)
   bool video_origin_set_ = false;
   AVRational video_frame_rate_{25, 1};       // the source's, as the chain was built for
   int64_t next_video_pts_ = AV_NOPTS_VALUE;  // where the last decoded frame ends
