@@ -11,8 +11,12 @@
 
 namespace vidmill::api {
 
-// Whether `path` is one of the health routes, which take no credentials.
-inline bool IsHealthPath(std::string_view path) { return path == "/healthz" || path == "/readyz"; }
+// The health routes (health_routes.cc), which take no credentials.
+inline constexpr std::string_view kLivenessPath = "/healthz";
+inline constexpr std::string_view kReadinessPath = "/readyz";
+inline bool IsHealthPath(std::string_view path) {
+  return path == kLivenessPath || path == kReadinessPath;
+}
 
 // The authenticated caller: a user acting for one of its teams.
 struct Principal {

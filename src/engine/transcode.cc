@@ -543,12 +543,11 @@ class Pipeline {
       if (last_picture_pts_ != AV_NOPTS_VALUE && frame->pts > last_picture_pts_) {
         pictures_end_ =
             std::max(pictures_end_, std::min(range_end_, frame->pts * av_q2d(time_base)));
-        CountFramesToThePicturesEnd();
+        FollowThePicturesEnd();
       }
       return;
     }
-    const int64_t period =
-        video_frame_rate_.num > 0 ? av_rescale_q(1, av_inv_q(video_frame_rate_), time_base) : 0;
+    const int64_t period = SourcePeriod();
     const int64_t interval = last_picture_pts_ != AV_NOPTS_VALUE && frame->pts > last_picture_pts_
                                  ? frame->pts - last_picture_pts_
                                  : period;
@@ -572,14 +571,14 @@ class Pipeline {
     // source's still screen) ends with the range.
     if (spec_.has_range) picture_end = std::min(picture_end, std::max(range_end_, least));
     pictures_end_ = std::max(pictures_end_, picture_end);
-    CountFramesToThePicturesEnd();
+    FollowThePicturesEnd();
   }
 
-  // The output frames that fill from the first picture shown to
-  // `pictures_end_`, at the output's rate; and the chain's end there, so
+  // Follows `pictures_end_`: the output frames that fill from the first
+  // picture shown to it, at the output's rate, and the chain's end there, so
   // that the converters fill to where the last picture ends, not one period
   // past its start (a last picture of one second would lose its sound).
-  void CountFramesToThePicturesEnd() {
+  void FollowThePicturesEnd() {
     const double end = pictures_end_ - video_origin_;
     const double rate = av_q2d(output_rate_);
     const double slack = std::min(0.001, 0.25 / rate);
@@ -611,8 +610,7 @@ class Pipeline {
       return ret < 0 ? AvStatus(ret, "keeping the picture before the range") : Status::Ok();
     }
     const AVRational time_base = input_->video_stream()->time_base;
-    const int64_t period =
-        video_frame_rate_.num > 0 ? av_rescale_q(1, av_inv_q(video_frame_rate_), time_base) : 0;
+    const int64_t period = SourcePeriod();
     const bool starts_with_its_own =
         next != nullptr && next->pts < RangeTick(range_end_) && next->pts - start <= period;
     if (starts_with_its_own || !before_range_ || before_range_->buf[0] == nullptr) {
@@ -634,12 +632,20 @@ class Pipeline {
     NoteVideoOrigin(held.get());
     last_picture_pts_ = start;
     pictures_end_ = std::max(pictures_end_, until);
-    CountFramesToThePicturesEnd();
+    FollowThePicturesEnd();
     RETURN_IF_ERROR(StartAudioAtTheFirstPicture());
-    // Once: the chain's end (CountFramesToThePicturesEnd) holds it until
+    // Once: the chain's end (FollowThePicturesEnd) holds it until
     // `until` in every graph, and an own filter need not work a still screen
     // over at every period.
     return PushVideo(held.get());
+  }
+
+  // One frame period of the source's rate in the video stream's time base; 0
+  // when the rate is unknown.
+  int64_t SourcePeriod() const {
+    return video_frame_rate_.num > 0
+               ? av_rescale_q(1, av_inv_q(video_frame_rate_), input_->video_stream()->time_base)
+               : 0;
   }
 
   // A time in the input's seconds as a tick of the video stream's time base,

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <string>
 
+#include "common/flags.h"
+
 namespace vidmill::test {
 
 class TempDir {
@@ -19,7 +21,7 @@ class TempDir {
     path_ = made;
   }
   ~TempDir() {
-    if (std::getenv("VIDMILL_KEEP_TEMP") == nullptr) {
+    if (!EnvironmentSwitchOn("VIDMILL_KEEP_TEMP")) {
       std::error_code ignored;
       std::filesystem::remove_all(path_, ignored);
     }
