@@ -566,7 +566,7 @@ class Server::Impl {
       if (ClientLeft(ec)) break;
       if (ec) {
         // Where the next request would start is unknown: answer, then close.
-        co_await AnswerUnreadableHead(session, exchange, ec);
+        co_await AnswerUnreadableHead(session, exchange, head, ec);
         break;
       }
       TakeHead(head, exchange);
@@ -629,23 +629,25 @@ class Server::Impl {
   }
 
   asio::awaitable<void> AnswerUnreadableHead(SessionState& session, Exchange& exchange,
+                                             const HeadParser& head,
                                              const boost::system::error_code& ec) {
-    exchange.response = ErrorResponse(HeadReadError(ec, session.buffer));
+    exchange.response = ErrorResponse(HeadReadError(ec, head));
     co_await WriteResponse(session.stream, exchange.request, exchange.response, 11, false,
                            exchange.started);
   }
 
   // Why the head could not be read: 408, 414, 431 or 400.
-  Status HeadReadError(const boost::system::error_code& ec,
-                       const beast::flat_buffer& buffer) const {
+  Status HeadReadError(const boost::system::error_code& ec, const HeadParser& head) const {
     if (ec == beast::error::timeout) return Status::Timeout("request header not received in time");
     if (ec != bhttp::error::header_limit) {
       return Status::InvalidArgument("malformed HTTP request: " + ec.message());
     }
-    // The request line alone past the limit (no line end among the bytes
-    // read) is a URI too long (RFC 9110 §15.5.15), not a header.
-    const std::string_view read(static_cast<const char*>(buffer.data().data()), buffer.size());
-    if (read.find("\r\n") == std::string_view::npos) {
+    // The request line alone past the limit (the parser has not taken it:
+    // no method yet) is a URI too long (RFC 9110 §15.5.15), not a header.
+    // The bytes left in the buffer cannot tell: the parser consumes the
+    // request line and each whole field as it goes, so a long field past
+    // the limit had left no line end there either.
+    if (head.get().method_string().empty()) {
       return Status::UriTooLong("request target longer than " +
                                 std::to_string(options_.header_limit_bytes) + " bytes");
     }
