@@ -155,10 +155,14 @@ std::optional<std::string> Base64Decode(std::string_view text) {
 Result<ParsedSignature> ParseSignature(const SignedRequest& request) {
   std::optional<std::string> input = HeaderValue(request, "Signature-Input");
   std::optional<std::string> signature = HeaderValue(request, "Signature");
-  if (!input || !signature) {
+  if (!input && !signature) {
     return Status::Unauthenticated("no JWT token in the Authorization header and no signature")
         .WithException("NoJWTTokenFoundException");
   }
+  // One of the two: the client meant to sign, and half a signature is a bad
+  // one (it had been answered as no credentials at all).
+  if (!input) return BadSignature("Signature without Signature-Input");
+  if (!signature) return BadSignature("Signature-Input without Signature");
   ParsedSignature parsed;
   auto input_members = SplitDictionary(*input);
   if (!input_members || input_members->empty()) {

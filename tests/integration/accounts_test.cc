@@ -582,6 +582,19 @@ TEST_F(AccountsTest, SignedRequestsOnAccountEndpointsAndTheirFailures) {
               "InvalidRequestSignatureException");  // wrong key
   ExpectError(signed_get("/accounts/v1/account", shared, now + 3, {"@method"}), 401,
               "InvalidRequestSignatureException");  // @target-uri not covered
+  // Half a signature is a bad signature, not "no credentials" (audit 32 F2).
+  {
+    accounts::SignedRequest half;
+    half.method = "GET";
+    half.target_uri = server_->base_url() + "/accounts/v1/account";
+    auto [input, signature] =
+        accounts::SignRequest(half, {"@method", "@target-uri"}, user_id_, shared, now + 3);
+    ExpectError(client_->Send("GET", "/accounts/v1/account", {{"Signature-Input", input}}), 401,
+                "InvalidRequestSignatureException");
+    ExpectError(client_->Send("GET", "/accounts/v1/account", {{"Signature", signature}}), 401,
+                "InvalidRequestSignatureException");
+    ExpectError(client_->Get("/accounts/v1/account"), 401, "NoJWTTokenFoundException");
+  }
   // Signed for one path, sent to another.
   accounts::SignedRequest request;
   request.method = "GET";
