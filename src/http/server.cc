@@ -171,7 +171,14 @@ Result<std::map<std::string, std::string>> ParseQuery(std::string_view query) {
       std::string_view raw_value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
       ASSIGN_OR_RETURN(std::string name, PercentDecode(raw_name, true));
       ASSIGN_OR_RETURN(std::string value, PercentDecode(raw_value, true));
-      params.emplace(std::move(name), std::move(value));  // first value wins
+      // A parameter given twice is refused, as a JSON key given twice is:
+      // which of two `project-id` or `team-id` values was meant is the
+      // client's to say (the first had been taken silently, even where the
+      // other was malformed).
+      if (params.contains(name)) {
+        return Status::InvalidArgument("query parameter '" + name + "' is given more than once");
+      }
+      params.emplace(std::move(name), std::move(value));
     }
     start = amp + 1;
   }

@@ -108,7 +108,7 @@ Status CheckListenSyntax(std::string_view listen);
 // queries). Returns InvalidArgument for malformed escapes or NUL bytes.
 Result<std::string> PercentDecode(std::string_view text, bool is_query);
 
-// Splits "a=1&b=x%20y" into decoded pairs (the first value of a repeated name wins).
+// Splits "a=1&b=x%20y" into decoded pairs; a name given twice is InvalidArgument.
 Result<std::map<std::string, std::string>> ParseQuery(std::string_view query);
 
 }  // namespace vidmill::http

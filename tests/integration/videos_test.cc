@@ -325,6 +325,21 @@ TEST_F(VideosApiTest, BadPagingParametersAre400) {
   EXPECT_EQ(client_->Get("/videos/v1/projects?page-size=100", token_a_).status, 200);
 }
 
+// A query parameter given twice is a 400 naming it, as a JSON key given twice
+// is; the first value had been taken silently, even where the second was
+// malformed (audit 32 F4).
+TEST_F(VideosApiTest, AQueryParameterGivenTwiceIs400) {
+  for (std::string target :
+       {"/videos/v1/projects?page=1&page=abc", "/videos/v1/projects?page-size=3&page-size=4",
+        "/videos/v1/videos?page=1&page=1", "/videos/v1/videos?project-id=a&project-id=b"}) {
+    HttpResponse response = client_->Get(target, token_a_);
+    EXPECT_EQ(response.status, 400) << target << " → " << response.body;
+    EXPECT_EQ(response.Json().at("exception"), "BadRequestException");
+    EXPECT_NE(response.body.find("is given more than once"), std::string::npos) << response.body;
+  }
+  EXPECT_EQ(client_->Get("/videos/v1/projects?page=1&page-size=3", token_a_).status, 200);
+}
+
 TEST_F(VideosApiTest, PagingWalkSeesEachProjectOnceWhileProjectsAreAdded) {
   std::set<std::string> existing;
   for (int i = 0; i < 23; ++i)
