@@ -17,13 +17,15 @@ using accounts::AccountService;
 using accounts::Identity;
 
 // The token's team-id parameter in canonical form, as the team's id is
-// stored (RFC 9562 compares UUIDs case-insensitively); anything else as sent,
-// for the refusal to quote.
-std::optional<std::string> TeamIdOf(const http::Request& request) {
+// stored (RFC 9562 compares UUIDs case-insensitively); one that is not a UUID
+// is a 400, as malformed ids are everywhere else (it had been a 403 "not a
+// member of team …").
+Result<std::optional<std::string>> TeamIdOf(const http::Request& request) {
   std::optional<std::string> raw = request.Query("team-id");
   if (!raw) return raw;
   std::optional<std::string> canonical = CanonicalId(*raw);
-  return canonical ? canonical : raw;
+  if (!canonical) return Status::InvalidArgument("team-id '" + *raw + "' is not a team id (a UUID)");
+  return canonical;
 }
 
 struct BasicCredentials {
@@ -160,8 +162,8 @@ void RegisterAccountsRoutes(http::Router& router, ApiContext& context) {
         }
         ASSIGN_OR_RETURN(accounts::User user, accounts->CheckPassword(basic->email, basic->password,
                                                                       request.remote_address));
-        ASSIGN_OR_RETURN(accounts::IssuedToken issued,
-                         accounts->IssueToken(user, TeamIdOf(request)));
+        ASSIGN_OR_RETURN(std::optional<std::string> team_id, TeamIdOf(request));
+        ASSIGN_OR_RETURN(accounts::IssuedToken issued, accounts->IssueToken(user, team_id));
         return http::Response::Json(boost::json::object{
             {"userId", issued.user.id}, {"teamId", issued.team.id}, {"jwtToken", issued.token}});
       }));

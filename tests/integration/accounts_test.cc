@@ -201,6 +201,11 @@ TEST_F(AccountsTest, TeamIdSelectsATeamAndOtherTeamsListsTheRest) {
   std::string elsewhere(boost::json::parse(other.out).at("teamId").as_string());
   HttpResponse refused = Login("ann@example.com", kPassword, "?team-id=" + elsewhere);
   EXPECT_EQ(refused.status, 403) << refused.body;
+  // Not a team id at all: a 400, as malformed ids are elsewhere (it had been
+  // a 403 "not a member of team ''"; audit 32 F5).
+  for (std::string query : {"?team-id=", "?team-id=not-a-uuid"}) {
+    ExpectError(Login("ann@example.com", kPassword, query), 400, "BadRequestException");
+  }
 }
 
 TEST_F(AccountsTest, BadCredentialsAndMissingTokens) {
