@@ -192,7 +192,7 @@ class UploadSink final : public http::BodySink, private http::MultipartReceiver 
       file.modified_at_ms = published->modified_at_ms;
       file.sha256_hex = published->sha256_hex;
       const int64_t now = context_.clock->NowMillis();
-      RETURN_IF_ERROR(videos::RecordUpload(session, video_.id, file, now));
+      RETURN_IF_ERROR(videos::RecordUpload(session, video_.id, file, principal_.user_id, now));
       return jobs::EnqueueIngestion(session, video_.id, kind_, *context_.clock).status();
     });
     if (!status.ok()) {

@@ -171,8 +171,10 @@ Result<Video> CheckUploadAllowed(storage::Session& session, const std::string& t
 }
 
 Status RecordUpload(storage::Session& session, const std::string& video_id, const MediaFile& file,
-                    int64_t now_millis) {
-  return WriteMediaColumns(session, video_id, file, now_millis);
+                    const std::string& uploader_id, int64_t now_millis) {
+  RETURN_IF_ERROR(WriteMediaColumns(session, video_id, file, now_millis));
+  return session.Execute("UPDATE videos SET user_id = ? WHERE id = ?", {uploader_id, video_id})
+      .status();
 }
 
 Status RecordProcessedMedia(storage::Session& session, const std::string& video_id,

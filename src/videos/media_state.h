@@ -48,11 +48,14 @@ Status UploadAllowed(storage::Session& session, const Video& video);
 Result<Video> CheckUploadAllowed(storage::Session& session, const std::string& team_id,
                                  const std::string& video_id);
 
-// Records a complete upload of the original: upload_status DONE, upload_error
-// cleared, the file_* columns set, upload_updated_at = now. NotFound when the
+// Records a complete upload of the original by user `uploader_id`:
+// upload_status DONE, upload_error cleared, the file_* columns set,
+// upload_updated_at = now, and the video's user the uploader (the
+// reference's userId is the "user id that uploaded or processed this video";
+// a team member may upload to an item another one made). NotFound when the
 // row is gone.
 Status RecordUpload(storage::Session& session, const std::string& video_id, const MediaFile& file,
-                    int64_t now_millis);
+                    const std::string& uploader_id, int64_t now_millis);
 
 // Records the processed media of a processed (child) video, the same columns
 // as RecordUpload (so the child reads hasFinishedUploading with its own file

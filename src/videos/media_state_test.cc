@@ -115,10 +115,12 @@ TEST_P(MediaStateTest, RecordUploadSetsTheUploadBlock) {
   EXPECT_EQ(video.upload_status, kStatusInitial);
   MediaFile file{"../tape \x01 03\xff.mov", 1234, "video/quicktime", "QuickTime / MOV",
                  std::string(64, 'a'),      5555};
-  ASSERT_TRUE(
-      db_->Transaction([&](storage::Session& s) { return RecordUpload(s, video.id, file, 7777); })
-          .ok());
+  ASSERT_TRUE(db_->Transaction([&](storage::Session& s) {
+                   return RecordUpload(s, video.id, file, "user-1", 7777);
+                 })
+                  .ok());
   Video stored = Read(video.id);
+  EXPECT_EQ(stored.user_id, "user-1");
   EXPECT_EQ(stored.upload_status, kStatusDone);
   EXPECT_TRUE(stored.has_finished_uploading());
   EXPECT_EQ(stored.upload_updated_at, 7777);
@@ -130,13 +132,16 @@ TEST_P(MediaStateTest, RecordUploadSetsTheUploadBlock) {
   EXPECT_EQ(stored.file_sha256, std::string(64, 'a'));
   EXPECT_EQ(stored.file_modified_at, 5555);
 
-  // A second upload replaces every column.
+  // A second upload, by another member of the team, replaces every column,
+  // and the video's user is now that uploader.
   file.file_name = "second.mp4";
   file.size = 99;
-  ASSERT_TRUE(
-      db_->Transaction([&](storage::Session& s) { return RecordUpload(s, video.id, file, 8888); })
-          .ok());
+  ASSERT_TRUE(db_->Transaction([&](storage::Session& s) {
+                   return RecordUpload(s, video.id, file, "user-2", 8888);
+                 })
+                  .ok());
   stored = Read(video.id);
+  EXPECT_EQ(stored.user_id, "user-2");
   EXPECT_EQ(stored.file_name, "second.mp4");
   EXPECT_EQ(stored.file_size, 99);
   EXPECT_EQ(stored.upload_updated_at, 8888);

@@ -379,6 +379,32 @@ TEST_F(MediaApiTest, UploadThenDownloadIsByteExact) {
   EXPECT_FALSE(download.HasHeader("Content-Range"));
 }
 
+// An original's userId names the team member who uploaded its media (the
+// reference: "user id that uploaded or processed this video"), not the one
+// who made the item: it had stayed the item's maker (audit 32 F3).
+TEST_F(MediaApiTest, AnOriginalsUserIsTheMemberWhoUploadedIt) {
+  const std::string password = "horse staple battery";
+  server_->CreateUserAndLogin("media-c@example.com", password, "media-c");
+  ASSERT_EQ(
+      server_->RunCli({"team", "add-member", "--team", "media-a", "--email", "media-c@example.com"})
+          .exit_code,
+      0);
+  boost::json::object maker = client_->Get("/accounts/v1/account", *token_a_).Json().as_object();
+  const std::string team_a(maker["team"].as_object()["id"].as_string());
+  const std::string user_a(maker["user"].as_object()["id"].as_string());
+  HttpResponse login =
+      client_->Send("GET", "/accounts/v1/token?team-id=" + team_a,
+                    {{"Authorization", test::BasicAuth("media-c@example.com", password)}});
+  ASSERT_EQ(login.status, 200) << login.body;
+  const std::string token_c(login.Json().at("jwtToken").as_string());
+  const std::string user_c(login.Json().at("userId").as_string());
+
+  std::string id = NewVideo(*token_a_);
+  EXPECT_EQ(VideoDocument(id)["userId"].as_string(), user_a);  // made, nothing uploaded yet
+  ASSERT_EQ(Upload(id, MultipartBody("c.mp4", *clip_, "video/mp4", true), token_c).status, 200);
+  EXPECT_EQ(VideoDocument(id)["userId"].as_string(), user_c);
+}
+
 TEST_F(MediaApiTest, LightUploadQueuesLightIngestionAndReuploadReplaces) {
   std::string id = NewVideo(*token_a_);
   HttpResponse first =
