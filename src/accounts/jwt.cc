@@ -257,6 +257,18 @@ Result<TokenClaims> VerifyToken(std::string_view token, const VerifyOptions& opt
     return Invalid("token signature does not verify");
   }
 
+  auto inconsistent = [](std::string message) {
+    return Status::Unauthenticated(std::move(message))
+        .WithException("InconsistentJWTClaimsException");
+  };
+  // A time claim that is there but is not a number (RFC 7519's NumericDate)
+  // is inconsistent, not missing: a string 'exp' had been answered "no
+  // expiry", and a string 'nbf' ignored.
+  for (const char* name : {"exp", "iat", "nbf"}) {
+    if (payload.contains(name) && !IntClaim(payload, name)) {
+      return inconsistent(std::string("token's '") + name + "' is not a number of seconds");
+    }
+  }
   std::optional<int64_t> exp = IntClaim(payload, "exp");
   std::optional<int64_t> iat = IntClaim(payload, "iat");
   std::optional<int64_t> nbf = IntClaim(payload, "nbf");
@@ -264,10 +276,6 @@ Result<TokenClaims> VerifyToken(std::string_view token, const VerifyOptions& opt
     return Status::Unauthenticated("token has no expiry time ('exp')")
         .WithException("EternalJWTTokenException");
   }
-  auto inconsistent = [](std::string message) {
-    return Status::Unauthenticated(std::move(message))
-        .WithException("InconsistentJWTClaimsException");
-  };
   if (!iat) return inconsistent("token has no issue time ('iat')");
   if (*exp - *iat > options.max_ttl_seconds) {
     return inconsistent("token lifetime exceeds the server's limit of " +

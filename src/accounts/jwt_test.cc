@@ -128,6 +128,22 @@ TEST_F(JwtTest, ClaimsThatDoNotFitAreInconsistent) {
   ExpectException(Verify(*token), "InconsistentJWTClaimsException");
 }
 
+// A time claim that is not a number is inconsistent, not missing (a string
+// 'exp' had been "no expiry", a string 'nbf' ignored; audit 32 F6).
+TEST_F(JwtTest, TimeClaimsThatAreNotNumbersAreInconsistent) {
+  boost::json::object header{{"alg", "ES256"}, {"kid", keys_.key_id}};
+  for (const char* name : {"exp", "iat", "nbf"}) {
+    boost::json::object payload{
+        {"sub", "user-1"}, {"team", "team-1"}, {"iat", kNow}, {"exp", kNow + 60}};
+    payload[name] = std::to_string(kNow + 30);
+    auto token =
+        SignJws(boost::json::serialize(header), boost::json::serialize(payload), keys_.private_pem);
+    ASSERT_TRUE(token.ok());
+    ExpectException(Verify(*token), "InconsistentJWTClaimsException");
+    EXPECT_NE(Verify(*token).status().message().find(name), std::string::npos);
+  }
+}
+
 TEST_F(JwtTest, AlgNoneAndHs256WithPublicKeyAreRefused) {
   std::string payload = Payload(Claims());
   std::string none_header =
