@@ -14,12 +14,14 @@
 
 #include "http/server.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <limits>
@@ -49,14 +51,50 @@ constexpr uint64_t kCheckedBodyBytes = 8 * 1024;
 
 // The Host header is echoed into absolute URLs: accept only what a host and
 // port may contain, so nothing can be injected into a response.
+// Whether a Host field is uri-host [":" port] (RFC 9110 §7.2): a name of
+// letters, digits, '.', '-' and '_', or a bracketed IPv6 literal, and a port
+// of at most 65535. Absolute URLs in answers are built from it: a port of
+// 99999 (or "a:b:c") had been accepted and copied into them.
 bool IsSafeHost(std::string_view host) {
   if (host.empty() || host.size() > 255) return false;
-  for (char c : host) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || c == '_';
-    if (!ok) return false;
+  auto all_of = [](std::string_view text, auto accepted) {
+    return std::all_of(text.begin(), text.end(), accepted);
+  };
+  std::string_view name = host;
+  std::string_view port;
+  bool has_port = false;
+  if (host.front() == '[') {
+    const size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    name = host.substr(1, close - 1);
+    const std::string_view rest = host.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return false;
+    has_port = !rest.empty();
+    if (has_port) port = rest.substr(1);
+    if (name.empty() || !all_of(name, [](char c) {
+          return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+        })) {
+      return false;
+    }
+  } else {
+    const size_t colon = host.find(':');
+    has_port = colon != std::string_view::npos;
+    if (has_port) {
+      name = host.substr(0, colon);
+      port = host.substr(colon + 1);
+    }
+    if (name.empty() || !all_of(name, [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
+        })) {
+      return false;
+    }
   }
-  return true;
+  if (!has_port) return true;
+  if (port.empty() || port.size() > 5 ||
+      !all_of(port, [](char c) { return c >= '0' && c <= '9'; })) {
+    return false;
+  }
+  return std::stoi(std::string(port)) <= 65535;
 }
 
 std::string NewRequestId() { return HexEncode(RandomBytes(8)); }
