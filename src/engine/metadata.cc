@@ -264,6 +264,7 @@ boost::json::object VideoMetadata::ToJson() const {
   out["rotation"] = rotation;
   out["durationInMillis"] = duration_millis;
   out["videoDurationInMillis"] = video_duration_millis;
+  out["videoStartInMillis"] = video_start_millis;
   out["timestampJoins"] = timestamp_joins;
   out["totalFrames"] = total_frames;
   out["totalFramesExact"] = total_frames_exact;
@@ -320,6 +321,11 @@ Result<VideoMetadata> ProbeMetadata(MediaInput& input, const ProbeOptions& optio
     meta.duration_millis = av_rescale(format->duration, 1000, AV_TIME_BASE);
   } else if (stream->duration != AV_NOPTS_VALUE && stream->duration > 0) {
     meta.duration_millis = av_rescale_q(stream->duration, stream->time_base, AVRational{1, 1000});
+  }
+  if (stream->start_time != AV_NOPTS_VALUE) {
+    const int64_t file_start = format->start_time != AV_NOPTS_VALUE ? format->start_time : 0;
+    const int64_t video_start = av_rescale_q(stream->start_time, stream->time_base, AV_TIME_BASE_Q);
+    meta.video_start_millis = std::max<int64_t>(0, (video_start - file_start) / 1000);
   }
   meta.size = input.file_size();
   meta.bit_rate = format->bit_rate > 0 ? format->bit_rate : 0;

@@ -98,8 +98,13 @@ struct VideoMetadata {
   int64_t duration_millis = 0;
   // How long the pictures last: their counted span where the packets were
   // counted (Matroska, MPEG-TS), else total frames ÷ average. Processing
-  // refuses a range that starts after it.
+  // refuses a range that starts after the pictures end (at
+  // video_start_millis + this).
   int64_t video_duration_millis = 0;
+  // Where the first picture is, after the file's start (the origin of a
+  // processing range): 0 for most files; in an MPEG-TS whose video starts
+  // after its sound, the gap. Processing refuses a range that ends before it.
+  int64_t video_start_millis = 0;
   // Joins found in a transport stream cut together (TimestampJoiner): its
   // duration is then the parts' together, not its timestamps' span, and
   // processing reads it from the start rather than seeking by timestamp.

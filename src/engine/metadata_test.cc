@@ -95,6 +95,7 @@ TEST_F(MetadataTest, Mp4MatchesFfprobe) {
     EXPECT_TRUE(json.contains(key)) << key;
   }
   EXPECT_EQ(json.at("videoDurationInMillis"), 2000);  // 50 frames at 25
+  EXPECT_EQ(json.at("videoStartInMillis"), 0);
 }
 
 // A phone's variable-rate clip: shot at 30 fps, with frames dropped (3 s, 70
@@ -167,6 +168,23 @@ TEST_F(MetadataTest, APicturesSpanIsCountedWhereFramesAreDropped) {
     EXPECT_NEAR(meta->average_framerate, 25, 0.01);
     EXPECT_EQ(meta->video_duration_millis, 6000);  // 148 frames ÷ 25 had said 5920
   }
+}
+
+// An MPEG-TS whose video starts a second after its sound: its pictures start
+// and end a second after the file's start, where ranges are measured from.
+TEST_F(MetadataTest, PicturesThatStartAfterTheSoundSayWhere) {
+  const std::string path = Path("late.ts");
+  Ffmpeg(
+      "-f lavfi -i sine=duration=4 -itsoffset 1 -f lavfi "
+      "-i testsrc2=size=320x240:rate=25:duration=3 -map 1:v -map 0:a -c:v libx264 "
+      "-preset ultrafast -c:a mp2 " +
+      path);
+  auto meta = Probe(path);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_GE(meta->video_start_millis, 1000);  // ffmpeg's muxer adds about 10 ms
+  EXPECT_LE(meta->video_start_millis, 1020);
+  EXPECT_EQ(meta->video_duration_millis, 3000);
+  EXPECT_EQ(meta->ToJson().at("videoStartInMillis"), meta->video_start_millis);
 }
 
 // Matroska and MPEG-TS carry no frame index: the demux-only pass counts packets.

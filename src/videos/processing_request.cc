@@ -357,6 +357,8 @@ Result<SourceInfo> SourceFromMetadata(const object& metadata, const std::string&
   if (source.fps <= 0) source.fps = number(metadata.if_contains("averageFramerate"));
   source.duration_ms = static_cast<int64_t>(number(metadata.if_contains("durationInMillis")));
   source.timestamp_joins = number(metadata.if_contains("timestampJoins")) > 0;
+  source.video_start_ms = std::max<int64_t>(
+      0, static_cast<int64_t>(number(metadata.if_contains("videoStartInMillis"))));
   if (const double video_ms = number(metadata.if_contains("videoDurationInMillis")); video_ms > 0) {
     source.video_duration_ms = static_cast<int64_t>(video_ms);
   } else if (const double frames = number(metadata.if_contains("totalFrames")),
@@ -1276,10 +1278,17 @@ Status ResolveRange(const object& request, const SourceInfo& source, ProcessingP
     return Status::InvalidArgument("range: start " + std::to_string(plan.start_ms) +
                                    " must be before end " + std::to_string(plan.end_ms));
   }
-  if (source.video_duration_ms > 0 && plan.start_ms >= source.video_duration_ms) {
-    // Accepted, the job would fail once it ran ("no video stream").
+  // Ranges that hold no picture: accepted, the job would fail once it ran
+  // ("no picture came out").
+  if (source.video_start_ms > 0 && plan.end_ms <= source.video_start_ms) {
+    return Refuse("range.endPositionMilliseconds", value(plan.end_ms),
+                  "the pictures start at " + std::to_string(source.video_start_ms) +
+                      " ms (the sound starts before them); end the range after it");
+  }
+  const int64_t pictures_end = source.video_start_ms + source.video_duration_ms;
+  if (source.video_duration_ms > 0 && plan.start_ms >= pictures_end) {
     return Refuse("range.startPositionMilliseconds", value(plan.start_ms),
-                  "the pictures end at " + std::to_string(source.video_duration_ms) +
+                  "the pictures end at " + std::to_string(pictures_end) +
                       " ms (the sound runs on to " + std::to_string(source.duration_ms) +
                       " ms); start the range before it");
   }

@@ -40,9 +40,13 @@ struct SourceInfo {
   int rotation = -1;
   double fps = 25.0;
   int64_t duration_ms = 0;
-  // How long the pictures last (totalFrames over averageFramerate), which
-  // may end before duration_ms (sound that runs on); 0 when unknown.
+  // How long the pictures last (metadata videoDurationInMillis, else
+  // totalFrames over averageFramerate), which may end before duration_ms
+  // (sound that runs on); 0 when unknown.
   int64_t video_duration_ms = 0;
+  // Where the first picture is after the file's start (metadata
+  // videoStartInMillis: video that starts after its sound); 0 when unknown.
+  int64_t video_start_ms = 0;
   // A transport stream cut together (metadata timestampJoins > 0): read from
   // its start, its timestamps do not say where a range is.
   bool timestamp_joins = false;

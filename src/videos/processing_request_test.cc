@@ -328,6 +328,36 @@ TEST(ProcessingRequestTest, ARangeAfterTheLastPictureIsRefused) {
                   .ok());
 }
 
+// Video that starts after its sound (an MPEG-TS): a range that ends before
+// the first picture is refused (it was accepted, and the job failed: "no
+// picture came out"), and the pictures end their length after their start.
+TEST(ProcessingRequestTest, ARangeBeforeTheFirstPictureIsRefused) {
+  SourceInfo late_video = Source();
+  late_video.duration_ms = 4000;
+  late_video.video_start_ms = 1010;
+  late_video.video_duration_ms = 2990;
+  auto range = [&](int start, int end) {
+    return Validate(R"({"range": {"startPositionMilliseconds": )" + std::to_string(start) +
+                        R"(, "endPositionMilliseconds": )" + std::to_string(end) + "}}",
+                    late_video);
+  };
+  auto before = range(0, 1010);
+  ASSERT_FALSE(before.ok());
+  EXPECT_NE(before.status().message().find("range.endPositionMilliseconds"), std::string::npos)
+      << before.status().ToString();
+  EXPECT_NE(before.status().message().find("the pictures start at 1010 ms"), std::string::npos)
+      << before.status().ToString();
+  EXPECT_TRUE(range(0, 1011).ok());
+  EXPECT_TRUE(range(3900, 4000).ok());  // the pictures end at 4000, not 2990
+  SourceInfo ended = late_video;
+  ended.duration_ms = 5000;
+  auto after = Validate(
+      R"({"range": {"startPositionMilliseconds": 4000, "endPositionMilliseconds": 5000}})", ended);
+  ASSERT_FALSE(after.ok());
+  EXPECT_NE(after.status().message().find("the pictures end at 4000 ms"), std::string::npos)
+      << after.status().ToString();
+}
+
 // MPEG-2 takes only the rates it can code (0.5 and 7 fps were accepted, and
 // the job failed three times on "Invalid argument").
 TEST(ProcessingRequestTest, Mpeg2TakesOnlyRatesItCanCode) {
@@ -929,6 +959,10 @@ TEST(ProcessingRequestTest, SourceFromIngestionMetadata) {
   EXPECT_EQ(SourceFromMetadata(meta, "drops.ts")->video_duration_ms, 5920);
   meta["videoDurationInMillis"] = 6000;
   EXPECT_EQ(SourceFromMetadata(meta, "drops.ts")->video_duration_ms, 6000);
+  // Where the pictures start (0 in metadata recorded before it).
+  EXPECT_EQ(SourceFromMetadata(meta, "drops.ts")->video_start_ms, 0);
+  meta["videoStartInMillis"] = 1010;
+  EXPECT_EQ(SourceFromMetadata(meta, "late.ts")->video_start_ms, 1010);
   // A transport stream cut together: its ranges are found by reading.
   EXPECT_FALSE(source->timestamp_joins);
   meta["timestampJoins"] = 2;

@@ -523,6 +523,32 @@ TEST_F(ProcessingTest, ARangeInsideAGapOfTheRecordingFinishes) {
   EXPECT_EQ(ProbeVideo(held, "nb_read_frames"), "20\n");
 }
 
+// An MPEG-TS whose video starts a second after its sound: a range that ends
+// before the first picture is refused with a 400 saying where the pictures
+// start (it was accepted, and the job failed: "no picture came out"); a range
+// across the first picture runs.
+TEST_F(ProcessingTest, ARangeBeforeTheFirstPictureIsRefused) {
+  const std::string id =
+      IngestClip("late.ts",
+                 "-f lavfi -i sine=duration=3 -itsoffset 1 -f lavfi -i "
+                 "testsrc2=size=320x240:rate=25:duration=2 -map 1:v -map 0:a -c:v libx264 "
+                 "-preset ultrafast -pix_fmt yuv420p -c:a mp2");
+  ASSERT_FALSE(id.empty());
+  const object range_before{
+      {"range", object{{"startPositionMilliseconds", 0}, {"endPositionMilliseconds", 900}}}};
+  HttpResponse refused = Process(range_before, id);
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_NE(refused.body.find("the pictures start at 10"), std::string::npos) << refused.body;
+  const std::string path = ProcessAndDownload(
+      object{
+          {"mediaContainerCodec", object{{"container", "mp4"}, {"codec", "h264"}}},
+          {"frameRate", object{{"tag", "video_pal"}}},
+          {"range", object{{"startPositionMilliseconds", 500}, {"endPositionMilliseconds", 1600}}}},
+      id, "late out.mp4");
+  ASSERT_FALSE(path.empty());
+  EXPECT_GT(std::stoi(ProbeVideo(path, "nb_read_frames")), 0);
+}
+
 // A closing slide whose MP4 sample lasts a second keeps its second through an
 // own filter too: the graph after the filter is closed where the slide ends.
 // It had closed a period after the slide's start (30 frames of the 50).
