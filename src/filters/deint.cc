@@ -627,6 +627,29 @@ void Deinterlacer::Luma(const FieldSources& sources, const PlaneView& out, int k
   }
   RankTiedVariants(sources.cur, kept_parity, block_row_begin, block_row_end);
   WriteLuma(out, kept_parity, role, block_row_begin, block_row_end);
+  if (role != FieldRole::kFirstRevisited) {
+    TakeStillSamples(sources, out, kept_parity, row_begin, row_end);
+  }
+}
+
+void Deinterlacer::TakeStillSamples(const FieldSources& sources, const PlaneView& out,
+                                    int kept_parity, int row_begin, int row_end) {
+  if (sources.lone) return;  // nothing to compare with (MaRows::lone)
+  LumaHistory& next = *next_history_;
+  for (int y = row_begin + ((row_begin & 1) == kept_parity); y < row_end; y += 2) {
+    uint16_t* output = next.output.Row(y);
+    if (out.bit_depth > 8) {
+      const MaRows<uint16_t> rows = RowsFor<uint16_t>(sources, y, kept_parity);
+      kernels_->take_still16(rows, out.width, output);
+      kernels_->take_still16(rows, out.width, next.compensated.Row(y));
+      std::copy(output, output + out.width, out.Row16(y));
+    } else {
+      const MaRows<uint8_t> rows = RowsFor<uint8_t>(sources, y, kept_parity);
+      kernels_->take_still8(rows, out.width, output);
+      kernels_->take_still8(rows, out.width, next.compensated.Row(y));
+      std::copy(output, output + out.width, out.Row8(y));
+    }
+  }
 }
 
 void Deinterlacer::DecideLuma(const PlaneView& kept, int kept_parity, FieldRole role,

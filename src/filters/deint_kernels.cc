@@ -130,6 +130,22 @@ T MaPixel(const MaRows<T>& r, Spatial spatial, int x, int width, int max_value, 
   return static_cast<T>(std::clamp(value, 0, max_value));
 }
 
+// One sample of take_still*.
+template <typename T>
+void TakeStillPixel(const MaRows<T>& r, int x, uint16_t* samples) {
+  const int c = r.up[x];
+  const int e = r.down[x];
+  if (r.prev_line[x] == r.next_line[x] && r.sb_up[x] == c && r.sb_down[x] == e && r.sa_up[x] == c &&
+      r.sa_down[x] == e) {
+    samples[x] = r.prev_line[x];
+  }
+}
+
+template <typename T>
+void TakeStillPortable(const MaRows<T>& r, int width, uint16_t* samples) {
+  for (int x = 0; x < width; ++x) TakeStillPixel(r, x, samples);
+}
+
 template <typename T>
 void MaRowPortable(const MaRows<T>& rows, Spatial spatial, int width, int max_value, T* dst) {
   for (int x = 0; x < width; ++x) dst[x] = MaPixel(rows, spatial, x, width, max_value, nullptr);
@@ -387,6 +403,33 @@ VIDMILL_AVX2 void LumaRow16Avx2(const MaRows<uint16_t>& rows, int width, int max
                                 const uint8_t* free, uint16_t* cubic, uint16_t* edge,
                                 uint16_t* blend) {
   LumaRowAvx2(rows, width, max_value, free, cubic, edge, blend);
+}
+
+template <typename T>
+VIDMILL_AVX2 void TakeStillAvx2(const MaRows<T>& r, int width, uint16_t* samples) {
+  if (width < 16) {
+    TakeStillPortable(r, width, samples);
+    return;
+  }
+  for (int x = 0; x < width; x += 16) {
+    x = std::min(x, width - 16);  // the last 16 end at width (taking twice changes nothing)
+    const __m256i a = Load16(r.prev_line + x);
+    const __m256i c = Load16(r.up + x);
+    const __m256i e = Load16(r.down + x);
+    __m256i still = _mm256_cmpeq_epi16(a, Load16(r.next_line + x));
+    still = _mm256_and_si256(still, _mm256_cmpeq_epi16(c, Load16(r.sb_up + x)));
+    still = _mm256_and_si256(still, _mm256_cmpeq_epi16(e, Load16(r.sb_down + x)));
+    still = _mm256_and_si256(still, _mm256_cmpeq_epi16(c, Load16(r.sa_up + x)));
+    still = _mm256_and_si256(still, _mm256_cmpeq_epi16(e, Load16(r.sa_down + x)));
+    __m256i* out = reinterpret_cast<__m256i*>(samples + x);
+    _mm256_storeu_si256(out, _mm256_blendv_epi8(_mm256_loadu_si256(out), a, still));
+  }
+}
+VIDMILL_AVX2 void TakeStill8Avx2(const MaRows<uint8_t>& rows, int width, uint16_t* samples) {
+  TakeStillAvx2(rows, width, samples);
+}
+VIDMILL_AVX2 void TakeStill16Avx2(const MaRows<uint16_t>& rows, int width, uint16_t* samples) {
+  TakeStillAvx2(rows, width, samples);
 }
 
 // An int32 lane pair (w0, w1) for _mm256_madd_epi16.
@@ -786,6 +829,8 @@ const Kernels& PortableKernels() {
                                &MaRowPortable<uint16_t>,
                                &LumaRowPortable<uint8_t>,
                                &LumaRowPortable<uint16_t>,
+                               &TakeStillPortable<uint8_t>,
+                               &TakeStillPortable<uint16_t>,
                                &SparseErrorPortable,
                                &SparseErrorsPortable,
                                &Warp16Portable,
@@ -796,9 +841,10 @@ const Kernels& PortableKernels() {
 }
 
 const Kernels* Avx2Kernels() {
-  static const Kernels kernels{&MaRow8Avx2,      &MaRow16Avx2,      &LumaRow8Avx2, &LumaRow16Avx2,
-                               &SparseErrorAvx2, &SparseErrorsAvx2, &Warp16Avx2,   &MixAvx2,
-                               &EdgeErrors8Avx2, &EdgeErrors16Avx2};
+  static const Kernels kernels{&MaRow8Avx2,      &MaRow16Avx2,      &LumaRow8Avx2,
+                               &LumaRow16Avx2,   &TakeStill8Avx2,   &TakeStill16Avx2,
+                               &SparseErrorAvx2, &SparseErrorsAvx2, &Warp16Avx2,
+                               &MixAvx2,         &EdgeErrors8Avx2,  &EdgeErrors16Avx2};
   static const bool supported = __builtin_cpu_supports("avx2");
   return supported ? &kernels : nullptr;
 }
