@@ -51,6 +51,10 @@ struct StreamCount {
   bool exact = false;
   double seconds = 0;  // from the first packet's start to the last one's end; 0: unknown
   int joins = 0;       // transport streams cut together (TimestampJoiner)
+  // The frames and seconds the average rate is counted over (CountPackets):
+  // between keyframes where there are enough, else `frames` over `seconds`.
+  int64_t rate_frames = 0;
+  double rate_seconds = 0;
 };
 
 // The sample tables of MP4/MOV list every frame: libavformat loads them into the
@@ -105,6 +109,8 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
   ASSIGN_OR_RETURN(PacketPtr packet, NewPacket());
   StreamCount count;
   int64_t first_pts = INT64_MAX, end_pts = INT64_MIN;
+  std::vector<int64_t> pts_list;  // every picture's, for the rate between keyframes
+  std::vector<int64_t> key_pts;   // the keyframes', in decoding order
   TimestampJoiner joiner(format);
   auto start = std::chrono::steady_clock::now();
   int64_t packet_idx = 0;
@@ -122,6 +128,8 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
       if (packet->pts != AV_NOPTS_VALUE) {
         first_pts = std::min(first_pts, packet->pts);
         end_pts = std::max(end_pts, packet->pts + std::max<int64_t>(packet->duration, 0));
+        pts_list.push_back(packet->pts);
+        if (packet->flags & AV_PKT_FLAG_KEY) key_pts.push_back(packet->pts);
       }
     }
     if (++packet_idx % 256 == 0) {
@@ -145,8 +153,27 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
     format->streams[stream_idx]->discard = AVDISCARD_DEFAULT;
   }
   if (count.exact && end_pts > first_pts) {
-    count.seconds = (end_pts - first_pts) * av_q2d(input.video_stream()->time_base);
+    const double time_base = av_q2d(input.video_stream()->time_base);
+    count.seconds = (end_pts - first_pts) * time_base;
     count.joins = joiner.joins();
+    count.rate_frames = count.frames;
+    count.rate_seconds = count.seconds;
+    // A stream cut at either end lacks pictures there: before its first
+    // keyframe (a capture that starts mid-GOP), and the B-frames shown before
+    // its last keyframe, which come after it. Between the first keyframe and
+    // the last but one no picture is missing, and where that holds 10
+    // pictures or more the rate is counted there: the whole span's count had
+    // made a 25i MPEG-2 stream cut at its end 23.98 frames/s, and one cut at
+    // its start 24.49 (audit 31 F1).
+    if (key_pts.size() >= 3) {
+      const int64_t from = key_pts.front(), to = key_pts[key_pts.size() - 2];
+      const int64_t pictures = std::count_if(pts_list.begin(), pts_list.end(),
+                                             [&](int64_t pts) { return pts >= from && pts < to; });
+      if (to > from && pictures >= 10) {
+        count.rate_frames = pictures;
+        count.rate_seconds = (to - from) * time_base;
+      }
+    }
   }
   return count;
 }
@@ -363,12 +390,12 @@ Result<VideoMetadata> ProbeMetadata(MediaInput& input, const ProbeOptions& optio
   }
   meta.scanning_metadata = *scanning;
   const std::string_view demuxer = format->iformat->name;
-  if ((demuxer == "matroska,webm" || demuxer == "mpegts") && count->seconds > 0) {
+  if ((demuxer == "matroska,webm" || demuxer == "mpegts") && count->rate_seconds > 0) {
     // Matroska's avg_frame_rate is its default frame duration, and MPEG-TS's
     // the stream's rate, whatever the frames do: a variable-rate WebM of 35
     // frames over 2 s says 25. Their packets are their frames, so the count
-    // over their span is the average.
-    const double measured = count->frames / count->seconds;
+    // over their span is the average (between keyframes: CountPackets).
+    const double measured = count->rate_frames / count->rate_seconds;
     if (std::fabs(measured - meta.average_framerate) > 0.02 * measured) {
       meta.average_framerate = measured;
     }

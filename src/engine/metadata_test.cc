@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <sstream>
 #include <string>
 
@@ -185,6 +186,33 @@ TEST_F(MetadataTest, PicturesThatStartAfterTheSoundSayWhere) {
   EXPECT_LE(meta->video_start_millis, 1020);
   EXPECT_EQ(meta->video_duration_millis, 3000);
   EXPECT_EQ(meta->ToJson().at("videoStartInMillis"), meta->video_start_millis);
+}
+
+// A 25i MPEG-2 transport stream cut at its end (its last I-frame without the
+// B-frames shown before it) or at its start (mid-GOP, as off-air captures
+// begin) is still 25 frames/s: the packets' count over their whole span had
+// said 23.98 and 24.49, and processing re-timed the interlaced pictures,
+// dropping some (audit 31 F1). The rate is counted between keyframes, where
+// no picture is missing.
+TEST_F(MetadataTest, ATransportStreamCutAtEitherEndKeepsItsRate) {
+  const std::string full = Path("full.ts");
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=352x288:rate=50 -f lavfi -i sine=duration=3 -vf "
+      "tinterlace=mode=interleave_top,setfield=tff -t 3 -c:v mpeg2video -b:v 4M "
+      "-flags +ilme+ildct -top 1 -g 12 -bf 2 -c:a mp2 -f mpegts " +
+      full);
+  const auto size = static_cast<int64_t>(std::filesystem::file_size(full));
+  const std::string tail = Path("tail.ts"), head = Path("head.ts");
+  testing::Output("head -c " + std::to_string(size * 6 / 10) + " '" + full + "' > '" + tail + "'");
+  testing::Output("tail -c +" + std::to_string(size * 35 / 100 / 188 * 188 + 188 * 3 + 1) + " '" +
+                  full + "' > '" + head + "'");
+  for (const std::string& path : {full, tail, head}) {
+    SCOPED_TRACE(path);
+    auto meta = Probe(path);
+    ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+    EXPECT_NEAR(meta->average_framerate, 25, 0.01);
+    EXPECT_NEAR(meta->nominal_framerate, 25, 0.01);
+  }
 }
 
 // Matroska and MPEG-TS carry no frame index: the demux-only pass counts packets.
