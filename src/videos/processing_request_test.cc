@@ -328,6 +328,42 @@ TEST(ProcessingRequestTest, ARangeAfterTheLastPictureIsRefused) {
                   .ok());
 }
 
+// A derived MPEG-2 rate stays within the level the encoder writes: DV
+// (28.8 Mb/s at 4:1:1) into SD MPEG-2 had been 57.5 Mb/s flagged Main Level
+// (limit 15), v210 into 4:2:2 MPEG-2 442 Mb/s flagged 4:2:2 Main Level (limit
+// 50; audit 31 F4). An asked rate is written as asked.
+TEST(ProcessingRequestTest, ADerivedMpeg2RateStaysWithinItsLevel) {
+  SourceInfo dv = Source();
+  dv.codec = "dvvideo";
+  dv.chroma = "4:1:1";
+  dv.width = 720;
+  dv.height = 480;
+  dv.fps = 30000 / 1001.0;
+  dv.video_bit_rate = 28'800'000;
+  const std::string mpeg2 = R"({"mediaContainerCodec": {"container": "mxf", "codec": "mpeg2"})";
+  auto main_level = Validate(mpeg2 + "}", dv);
+  ASSERT_TRUE(main_level.ok()) << main_level.status().ToString();
+  EXPECT_EQ(*main_level->bitrate_mbps, 15);
+  SourceInfo v210 = Source();
+  v210.codec = "v210";
+  v210.chroma = "4:2:2";
+  v210.bits = 10;
+  v210.video_bit_rate = 220'000'000;
+  auto four_two_two = Validate(mpeg2 + R"(, "chromaSubsampling": {"yuv": "4:2:2"}})", v210);
+  ASSERT_TRUE(four_two_two.ok()) << four_two_two.status().ToString();
+  EXPECT_EQ(four_two_two->chroma, "4:2:2");
+  EXPECT_EQ(*four_two_two->bitrate_mbps, 50);
+  auto hd = Validate(mpeg2 + R"(, "resolution": {"tag": "hd_1080p"}})", v210);
+  ASSERT_TRUE(hd.ok()) << hd.status().ToString();
+  EXPECT_LE(*hd->bitrate_mbps, 300);
+  auto low = Validate(mpeg2 + "}");  // 5 Mb/s H.264 → 10 Mb/s MPEG-2, under the limit
+  ASSERT_TRUE(low.ok());
+  EXPECT_NEAR(*low->bitrate_mbps, 10, 0.01);
+  auto asked = Validate(mpeg2 + R"(, "bitrate": {"mbps": 40}})", dv);
+  ASSERT_TRUE(asked.ok());
+  EXPECT_EQ(*asked->bitrate_mbps, 40);
+}
+
 // Video that starts after its sound (an MPEG-TS): a range that ends before
 // the first picture is refused (it was accepted, and the job failed: "no
 // picture came out"), and the pictures end their length after their start.
