@@ -324,7 +324,7 @@ Result<std::unique_ptr<MediaInput>> MediaInput::Open(const std::string& path,
     const AVCodecParameters* par = input->format_->streams[stream_idx]->codecpar;
     if (par->codec_type == AVMEDIA_TYPE_AUDIO && par->sample_rate > 0 &&
         par->ch_layout.nb_channels > 0 && avcodec_find_decoder(par->codec_id) != nullptr &&
-        input->audio_stream_indices_.size() < 16) {
+        ++input->audio_streams_found_ <= kMaxAudioStreams) {
       input->audio_stream_indices_.push_back(static_cast<int>(stream_idx));
     }
   }

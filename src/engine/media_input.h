@@ -119,8 +119,14 @@ class MediaInput {
     return audio_stream_index_ < 0 ? nullptr : format_->streams[audio_stream_index_];
   }
   // Every audio stream with a known sample rate and channel count and a
-  // decoder, in the file's order (broadcast MXF: one per channel), at most 16.
+  // decoder, in the file's order (broadcast MXF: one per channel), at most
+  // kMaxAudioStreams; audio_streams_found() counts them all.
   const std::vector<int>& audio_stream_indices() const { return audio_stream_indices_; }
+  int audio_streams_found() const { return audio_streams_found_; }
+  // More than a recording holds (broadcast MXF 8 or 16, a mixing desk's
+  // QuickTime 32 or 48), and a bound on the decoders and encoders a job
+  // opens. It had been 16, and a 20-track QuickTime lost 4 tracks silently.
+  static constexpr int kMaxAudioStreams = 64;
   // Size of the file in bytes.
   int64_t file_size() const { return file_size_; }
   const MediaLimits& limits() const { return limits_; }
@@ -175,6 +181,7 @@ class MediaInput {
   int video_stream_index_ = -1;
   int audio_stream_index_ = -1;
   std::vector<int> audio_stream_indices_;
+  int audio_streams_found_ = 0;
 };
 
 // How long decoded `frame` lasts in `time_base` (at least 1): its packet's

@@ -362,7 +362,7 @@ Result<VideoMetadata> ProbeMetadata(MediaInput& input, const ProbeOptions& optio
     meta.audio_codec_name = avcodec_get_name(audio->codecpar->codec_id);
     meta.audio_channels = audio->codecpar->ch_layout.nb_channels;
     meta.audio_sample_rate = audio->codecpar->sample_rate;
-    meta.audio_streams = static_cast<int>(input.audio_stream_indices().size());
+    meta.audio_streams = input.audio_streams_found();
   }
 
   // Frame count and stream size.

@@ -368,18 +368,21 @@ TEST_F(MetadataTest, APosterTrackFirstDoesNotHideFramesFromTheCount) {
   EXPECT_TRUE(meta->total_frames_exact);
 }
 
-// Every audio stream is counted (processing keeps each).
+// Every audio stream is counted (processing keeps each): 20 tracks are 20
+// (it had said 16, and processing kept 16; audit 31 F2).
 TEST_F(MetadataTest, CountsEveryAudioStream) {
-  const std::string path = Path("two.mov");
-  Ffmpeg(
-      "-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 -f lavfi -i sine=duration=1 "
-      "-f lavfi -i sine=frequency=300:duration=1 -map 0 -map 1 -map 2 -c:v libx264 "
-      "-preset ultrafast -c:a pcm_s16le " +
-      path);
+  const std::string path = Path("twenty.mov");
+  std::string args = "-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 ";
+  std::string maps = "-map 0 ";
+  for (int k = 1; k <= 20; ++k) {
+    args += "-f lavfi -i sine=frequency=" + std::to_string(200 + 50 * k) + ":duration=1 ";
+    maps += "-map " + std::to_string(k) + " ";
+  }
+  Ffmpeg(args + maps + "-c:v libx264 -preset ultrafast -c:a pcm_s16le " + path);
   auto meta = Probe(path);
   ASSERT_TRUE(meta.ok()) << meta.status().ToString();
-  EXPECT_EQ(meta->audio_streams, 2);
-  EXPECT_EQ(meta->ToJson().at("audio").at("streams"), 2);
+  EXPECT_EQ(meta->audio_streams, 20);
+  EXPECT_EQ(meta->ToJson().at("audio").at("streams"), 20);
 }
 
 TEST_F(MetadataTest, TruncatedFaststartMp4IsCorrupt) {

@@ -1714,6 +1714,26 @@ TEST(TranscodeTest, EveryAudioStreamAndItsLayoutIsKept) {
     maps += "-map " + std::to_string(k + 1) + ":a ";
   }
   ASSERT_TRUE(Ffmpeg(args + maps + "-c:v mpeg2video -q:v 3 -c:a pcm_s24le '" + tracks + "'"));
+  // More than 16 tracks too (only 16 had been kept; audit 31 F2).
+  const std::string twenty = dir.path() + "/twenty.mov";
+  std::string more = "-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 ";
+  std::string more_maps = "-map 0:v ";
+  for (int k = 1; k <= 20; ++k) {
+    more += "-f lavfi -i sine=frequency=" + std::to_string(200 + 50 * k) + ":duration=1 ";
+    more_maps += "-map " + std::to_string(k) + ":a ";
+  }
+  ASSERT_TRUE(
+      Ffmpeg(more + more_maps + "-c:v libx264 -preset ultrafast -c:a pcm_s16le '" + twenty + "'"));
+  {
+    TranscodeSpec spec = Base();
+    spec.container = "mov";
+    spec.codec = "h264";
+    auto probe = RunSpec(spec, twenty, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    EXPECT_EQ(Output("ffprobe -v error -select_streams a -show_entries stream=index -of csv=p=0 '" +
+                     dir.path() + "/out.mov' | wc -l"),
+              "20");
+  }
   for (const char* container : {"mxf", "mp4"}) {
     SCOPED_TRACE(container);
     TranscodeSpec spec = Base();

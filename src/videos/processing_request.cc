@@ -405,6 +405,18 @@ Result<SourceInfo> SourceFromMetadata(const object& metadata, const std::string&
   }
   const value* audio = metadata.if_contains("audio");
   source.has_audio = audio && audio->is_object();
+  // The engine keeps at most 64 audio streams (engine::MediaInput::
+  // kMaxAudioStreams): a source with more is refused rather than processed
+  // into a file without some of them.
+  constexpr int kMostAudioStreams = 64;
+  if (const double streams =
+          source.has_audio ? number(audio->as_object().if_contains("streams")) : 0;
+      streams > kMostAudioStreams) {
+    return Status::Conflict("the source has " + std::to_string(static_cast<int>(streams)) +
+                            " audio streams; processing keeps at most " +
+                            std::to_string(kMostAudioStreams) +
+                            ", so it cannot be processed without losing some");
+  }
   return source;
 }
 

@@ -999,6 +999,16 @@ TEST(ProcessingRequestTest, SourceFromIngestionMetadata) {
   EXPECT_EQ(SourceFromMetadata(meta, "drops.ts")->video_start_ms, 0);
   meta["videoStartInMillis"] = 1010;
   EXPECT_EQ(SourceFromMetadata(meta, "late.ts")->video_start_ms, 1010);
+  // More audio streams than processing keeps: refused, not processed without
+  // some of them.
+  boost::json::object many = meta;
+  many["audio"] = boost::json::object{{"codecName", "pcm_s24le"}, {"streams", 64}};
+  EXPECT_TRUE(SourceFromMetadata(many, "64.mov").ok());
+  many["audio"].as_object()["streams"] = 65;
+  auto refused = SourceFromMetadata(many, "65.mov");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kConflict);
+  EXPECT_NE(refused.status().message().find("65 audio streams"), std::string::npos);
   // A transport stream cut together: its ranges are found by reading.
   EXPECT_FALSE(source->timestamp_joins);
   meta["timestampJoins"] = 2;
