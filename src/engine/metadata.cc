@@ -130,6 +130,12 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
         end_pts = std::max(end_pts, packet->pts + std::max<int64_t>(packet->duration, 0));
         pts_list.push_back(packet->pts);
         if (packet->flags & AV_PKT_FLAG_KEY) key_pts.push_back(packet->pts);
+      } else if (packet->dts != AV_NOPTS_VALUE) {
+        // An MXF cut short, whose index went with its end, gives its I- and
+        // P-pictures no pts: their dts stands for it in the span, which had
+        // ended two pictures early and started two late (audit 31 F5).
+        first_pts = std::min(first_pts, packet->dts);
+        end_pts = std::max(end_pts, packet->dts + std::max<int64_t>(packet->duration, 0));
       }
     }
     if (++packet_idx % 256 == 0) {
@@ -427,7 +433,8 @@ Result<VideoMetadata> ProbeMetadata(MediaInput& input, const ProbeOptions& optio
   // within 2 % of the header's keeps the header's, and 2 % of an hour is
   // 72 s of pictures a range could not start in (audit 30).
   if (count->exact && count->seconds > 0) {
-    meta.video_duration_millis = static_cast<int64_t>(std::ceil(count->seconds * 1000));
+    // (Less a microsecond: 47 × 0.04 s is 1.8800000000000001 in floats.)
+    meta.video_duration_millis = static_cast<int64_t>(std::ceil(count->seconds * 1000 - 1e-3));
   } else if (meta.average_framerate > 0) {
     meta.video_duration_millis =
         static_cast<int64_t>(std::ceil(meta.total_frames * 1000.0 / meta.average_framerate));

@@ -215,6 +215,22 @@ TEST_F(MetadataTest, ATransportStreamCutAtEitherEndKeepsItsRate) {
   }
 }
 
+// An MXF cut short loses its index: its I- and P-pictures come without a pts,
+// and the pictures' span is still theirs (audit 31 F5: it had been 1760 ms
+// for 47 pictures of 25 frames/s, starting two late and ending two early).
+TEST_F(MetadataTest, ACutShortMxfsPicturesEndWithItsLastPicture) {
+  const std::string full = Path("full.mxf"), cut = Path("cut.mxf");
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=720x576:rate=25 -t 3 -c:v mpeg2video -pix_fmt yuv422p "
+      "-b:v 30M -g 12 -bf 2 " +
+      full);
+  testing::Truncate(full, cut, std::filesystem::file_size(full) * 6 / 10);
+  auto meta = Probe(cut);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  ASSERT_GT(meta->total_frames, 10);
+  EXPECT_EQ(meta->video_duration_millis, meta->total_frames * 40);
+}
+
 // Matroska and MPEG-TS carry no frame index: the demux-only pass counts packets.
 TEST_F(MetadataTest, CountsPacketsWhenTheContainerHasNoIndex) {
   for (const char* name : {"clip.mkv", "clip.ts", "clip.h264"}) {

@@ -1315,7 +1315,7 @@ Status ResolveRange(const object& request, const SourceInfo& source, ProcessingP
   if (source.video_duration_ms > 0 && plan.start_ms >= pictures_end) {
     return Refuse("range.startPositionMilliseconds", value(plan.start_ms),
                   "the pictures end at " + std::to_string(pictures_end) +
-                      " ms (the sound runs on to " + std::to_string(source.duration_ms) +
+                      " ms (the file's duration is " + std::to_string(source.duration_ms) +
                       " ms); start the range before it");
   }
   plan.has_range = true;
