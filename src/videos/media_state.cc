@@ -24,7 +24,7 @@ struct KnownContainer {
   std::string_view container;
 };
 
-constexpr std::array<KnownContainer, 16> kContainers = {{
+constexpr std::array<KnownContainer, 17> kContainers = {{
     {"mp4", "video/mp4", "QuickTime / MOV"},
     {"m4v", "video/x-m4v", "QuickTime / MOV"},
     {"mov", "video/quicktime", "QuickTime / MOV"},
@@ -41,12 +41,14 @@ constexpr std::array<KnownContainer, 16> kContainers = {{
     {"asf", "video/x-ms-asf", "ASF (Advanced / Active Streaming Format)"},
     {"ogv", "video/ogg", "Ogg"},
     {"m2ts", "video/mp2t", "MPEG-TS (MPEG-2 Transport Stream)"},
+    {"dv", "video/x-dv", "DV (Digital Video)"},
 }};
 
 const KnownContainer* ByExtension(std::string_view extension) {
   std::string lower = Lower(extension);
   if (lower == "mpeg" || lower == "vob") lower = "mpg";
-  if (lower == "mts") lower = "m2ts";
+  if (lower == "mts" || lower == "m2t") lower = "m2ts";  // AVCHD, HDV
+  if (lower == "dif") lower = "dv";
   for (const KnownContainer& known : kContainers) {
     if (known.extension == lower) return &known;
   }
@@ -90,6 +92,12 @@ const KnownContainer* BySignature(std::string_view head) {
   if (StartsWith(head, "\x06\x0E\x2B\x34\x02\x05\x01\x01")) return ByExtension("mxf");
   if (StartsWith(head, "\x30\x26\xB2\x75\x8E\x66\xCF\x11")) return ByExtension("asf");
   if (StartsWith(head, "OggS")) return ByExtension("ogv");
+  // Raw DV, as tape capture writes it: a DIF header block (libavformat's
+  // dv_probe looks for the same).
+  if (head.size() >= 4 && StartsWith(head, std::string_view("\x1F\x07\x00", 3)) &&
+      (static_cast<unsigned char>(head[3]) & 0x7F) == 0x3F) {
+    return ByExtension("dv");
+  }
   // MPEG-TS: a sync byte every 188 bytes; with only 64 bytes, one sync byte
   // and a plausible header (transport error bit clear) is all there is to see.
   if (!head.empty() && static_cast<unsigned char>(head[0]) == 0x47 && head.size() >= 4 &&

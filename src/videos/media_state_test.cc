@@ -229,6 +229,11 @@ TEST(GuessContainerTest, Table) {
       {bytes("\x00\x00\x01\xBA\x44"), "", "", "video/mpeg", "MPEG-PS (MPEG-2 Program Stream)"},
       {bytes("\x47\x40\x00\x10"), "", "", "video/mp2t", "MPEG-TS (MPEG-2 Transport Stream)"},
       {"FLV\x01\x05", "", "", "video/x-flv", "FLV (Flash Video)"},
+      // Raw DV (tape capture), by its DIF header block or its extension
+      // (audit 31 F8: it had been octet-stream), and HDV's .m2t.
+      {bytes("\x1F\x07\x00\xBF\xF8\x78\x78\x78"), "", "", "video/x-dv", "DV (Digital Video)"},
+      {"garbage", "tape 1.dif", "", "video/x-dv", "DV (Digital Video)"},
+      {"garbage", "hdv.m2t", "", "video/mp2t", "MPEG-TS (MPEG-2 Transport Stream)"},
       // Unrecognised bytes: the extension, then a declared video/* type.
       {"garbage", "clip.MKV", "", "video/x-matroska", "Matroska / WebM"},
       {"garbage", "clip", "video/mp4; codecs=avc1", "video/mp4", "QuickTime / MOV"},
