@@ -202,16 +202,45 @@ Result<CodecContextPtr> NewAudioEncoder(const std::string& container,
   if (codec == nullptr)
     return Status::Internal(std::string("no ") + format.audio_encoder + " encoder");
   ASSIGN_OR_RETURN(CodecContextPtr ctx, NewCodecContext(codec));
+  // AAC's 5.0 and 5.1 (channel configurations 5 and 6) have their surround
+  // pair at the back; AC-3 (DVD, broadcast) and FFmpeg's defaults at the
+  // side. The encoder takes the side layouts too, but only described by a
+  // program config element (channel configuration 0), which players show as
+  // an unknown layout (audit 31 F6); the conversion moves the side pair to
+  // the back.
+  const AVChannelLayout side51 = AV_CHANNEL_LAYOUT_5POINT1, side50 = AV_CHANNEL_LAYOUT_5POINT0;
+  const AVChannelLayout back51 = AV_CHANNEL_LAYOUT_5POINT1_BACK;
+  const AVChannelLayout back50 = AV_CHANNEL_LAYOUT_5POINT0_BACK;
+  const AVChannelLayout* wanted = &layout;
+  if (std::string_view(codec->name) == "aac") {
+    if (av_channel_layout_compare(&layout, &side51) == 0) wanted = &back51;
+    if (av_channel_layout_compare(&layout, &side50) == 0) wanted = &back50;
+  }
   bool kept = false;
   if (codec->ch_layouts == nullptr) {  // PCM: any layout
     kept = layout.nb_channels >= 1 && layout.nb_channels <= 64;
   } else {
     for (const AVChannelLayout* known = codec->ch_layouts; known->nb_channels != 0; ++known) {
-      if (av_channel_layout_compare(known, &layout) == 0) kept = true;
+      if (av_channel_layout_compare(known, wanted) == 0) kept = true;
     }
   }
-  if (kept) {
-    int ret = av_channel_layout_copy(&ctx->ch_layout, &layout);
+  // Else the encoder's own layout for the channel count (at most 8), which
+  // the conversion maps the channels into: FFmpeg's default for 6 channels,
+  // 5.1(side) — what AC-3 from a DVD or broadcast carries — is not AAC's,
+  // whose encoder then wrote channel configuration 0, a layout players call
+  // unknown (audit 31 F6); its 5.1 takes the side pair as the back pair.
+  const AVChannelLayout* own = nullptr;
+  if (!kept && codec->ch_layouts != nullptr) {
+    const int wanted = std::clamp(layout.nb_channels, 1, 8);
+    for (const AVChannelLayout* known = codec->ch_layouts; known->nb_channels != 0; ++known) {
+      if (known->nb_channels <= wanted &&
+          (own == nullptr || known->nb_channels > own->nb_channels)) {
+        own = known;
+      }
+    }
+  }
+  if (kept || own != nullptr) {
+    int ret = av_channel_layout_copy(&ctx->ch_layout, kept ? wanted : own);
     if (ret < 0) return AvStatus(ret, "copying the channel layout");
   } else {
     av_channel_layout_default(&ctx->ch_layout, std::clamp(layout.nb_channels, 1, 8));

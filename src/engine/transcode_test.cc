@@ -1756,13 +1756,15 @@ TEST(TranscodeTest, EveryAudioStreamAndItsLayoutIsKept) {
   // (MXF stores no layout, only the channels.)
   for (const Layout& l :
        {Layout{"quad", "mov", "4,quad"}, Layout{"hexadecagonal", "mxf", "16,unknown"},
-        Layout{"quad", "mp4", "4,quad"}}) {
+        Layout{"quad", "mp4", "4,quad"},
+        // AC-3's 5.1(side) is AAC's 5.1 (it had come out with no layout).
+        Layout{"5.1(side)", "mp4", "6,5.1"}}) {
     SCOPED_TRACE(l.name + " in " + l.container);
     const std::string input = dir.path() + "/layout.mov";
     ASSERT_TRUE(
         Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=1 -f lavfi -i "
-               "sine=frequency=440:duration=1 -af aformat=channel_layouts=" +
-               l.name + " -c:v libx264 -preset ultrafast -c:a pcm_s24le '" + input + "'"));
+               "sine=frequency=440:duration=1 -af 'aformat=channel_layouts=" +
+               l.name + "' -c:v libx264 -preset ultrafast -c:a pcm_s24le '" + input + "'"));
     TranscodeSpec spec = Base();
     spec.container = l.container;
     spec.codec = l.container == "mxf" ? "mpeg2" : "h264";
