@@ -561,10 +561,27 @@ class PostgresDatabase final : public Database {
 
   Result<std::unique_ptr<PgConnection>> Connect() {
     // Defaults first: the URL's own parameters override them (expand_dbname).
-    const char* keys[] = {"connect_timeout",  "client_encoding", "application_name",
-                          "keepalives",       "keepalives_idle", "keepalives_interval",
-                          "keepalives_count", "dbname",          nullptr};
-    const char* values[] = {"5", "UTF8", "vidmill", "1", "30", "10", "3", conninfo_.c_str(),
+    // A session left idle inside a transaction for a minute is ended by the
+    // server: its process stalled there (stopped, or waiting on a hung
+    // share while it publishes a file) holds its rows' locks, and the
+    // reapers, which skip locked rows, never took its job over, however long
+    // its lease had expired (audit 33 F2). Vidmill's transactions send their
+    // statements back to back; the slow work (copying, fsync of files) is
+    // done before they begin.
+    const char* keys[] = {"connect_timeout",  "client_encoding",
+                          "application_name", "keepalives",
+                          "keepalives_idle",  "keepalives_interval",
+                          "keepalives_count", "options",
+                          "dbname",           nullptr};
+    const char* values[] = {"5",
+                            "UTF8",
+                            "vidmill",
+                            "1",
+                            "30",
+                            "10",
+                            "3",
+                            "-c idle_in_transaction_session_timeout=60s",
+                            conninfo_.c_str(),
                             nullptr};
     PgConnPtr conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
     if (!conn) {

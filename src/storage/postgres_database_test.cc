@@ -524,6 +524,22 @@ TEST_F(PostgresTest, ReconnectsAfterItsConnectionsAreTerminated) {
   EXPECT_EQ(Count(*db, "SELECT COUNT(*) FROM teams"), 1);
 }
 
+// A session idle inside a transaction for a minute is ended by the server,
+// releasing its locks (a stalled worker had held its job's row, and with it
+// the job, for as long as it stalled; audit 33 F2).
+TEST_F(PostgresTest, ASessionIdleInATransactionIsEndedAfterAMinute) {
+  auto db = Open();
+  ASSERT_NE(db, nullptr);
+  std::string setting;
+  ASSERT_TRUE(db->Run([&](Session& s) -> Status {
+                  ASSIGN_OR_RETURN(storage::Row row,
+                                   s.QueryOne("SHOW idle_in_transaction_session_timeout", {}, "x"));
+                  setting = row.Text(0);
+                  return Status::Ok();
+                }).ok());
+  EXPECT_EQ(setting, "1min");
+}
+
 TEST_F(PostgresTest, TransactionWhoseConnectionDiesMidwayRunsAgainOnce) {
   auto db = Open();
   auto admin = Admin();
