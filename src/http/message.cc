@@ -252,6 +252,11 @@ Response ErrorResponse(const Status& status) {
       boost::json::object{{"exception", exception}, {"errorMessage", ValidUtf8(status.message())}});
   if (status.retry_after_seconds() > 0) {
     response.headers.Set("Retry-After", std::to_string(status.retry_after_seconds()));
+  } else if (status.code() == Code::kUnavailable) {
+    // Every 503 says when to try again: the database or the media store
+    // away had answered without it, where the overload limits say 1 s
+    // (audit 33 F6). Their faults last longer than an overload.
+    response.headers.Set("Retry-After", "5");
   }
   if (status.code() == Code::kUnauthenticated) {
     // RFC 6750 §3: a token that was sent but is expired, malformed or forged

@@ -1085,6 +1085,7 @@ TEST(MediaDiskFullTest, AFullDiskIsA503AndLosesNothing) {
   HttpResponse refused = upload();
   EXPECT_EQ(refused.status, 503) << refused.body;
   EXPECT_EQ(refused.Json().as_object()["exception"], "ServiceUnavailableException") << refused.body;
+  EXPECT_EQ(refused.Header("Retry-After"), "5");  // it had none (audit 33 F6)
   // It says why, and names no server path.
   EXPECT_NE(refused.body.find("No space left on device"), std::string::npos) << refused.body;
   EXPECT_EQ(refused.body.find(disk.path()), std::string::npos) << refused.body;
@@ -1103,6 +1104,7 @@ TEST(MediaDiskFullTest, AFullDiskIsA503AndLosesNothing) {
     ASSERT_LT(answered, 200) << "the database never ran out of space";
     EXPECT_EQ(write.status, 503) << write.body;
     EXPECT_EQ(write.Json().as_object()["exception"], "ServiceUnavailableException") << write.body;
+    EXPECT_EQ(write.Header("Retry-After"), "5");
   }
 
   fs::remove(filler);

@@ -563,6 +563,7 @@ TEST(ScaleOutHttpTest, ApiAnswers503WhilePostgresRestartsThenEverythingResumes) 
     HttpResponse response = node->http().Get("/videos/v1/video/" + ids[0], node->token());
     EXPECT_LT(steady_clock::now() - start, seconds(5));  // no waiting on a dead server
     EXPECT_EQ(response.status, 503) << response.body;
+    EXPECT_EQ(response.Header("Retry-After"), "5");  // it had none (audit 33 F6)
     boost::json::value doc = response.Json();
     ASSERT_TRUE(doc.is_object()) << response.body;
     EXPECT_TRUE(doc.as_object().contains("exception")) << response.body;
