@@ -209,6 +209,15 @@ void Worker::RunClaimed(Job job) {
       HeartbeatLoop(context, done, heartbeat_mu, heartbeat_cv);
     });
     result = RunHandler(*handler, context);
+    if (!result.ok() && result.code() != Code::kUnavailable && result.code() != Code::kCancelled &&
+        !context.ShouldStop() && !fs::exists(temp_dir, ec)) {
+      // Its work directory was removed under it (a cleaner, an operator):
+      // what failed was the installation, not the media, and the attempt is
+      // retried as such. It had failed the job for good ("finishing the
+      // output file: No such file or directory"; audit 33 F4).
+      result = Status::Unavailable("the job's work directory " + temp_dir +
+                                   " was removed while it ran (" + result.message() + ")");
+    }
     {
       std::lock_guard lock(heartbeat_mu);
       done = true;

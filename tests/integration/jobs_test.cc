@@ -210,6 +210,38 @@ TEST_F(JobsTest, AWorkerKilledMidJobIsReplacedAndTheJobEndsDoneOnce) {
   EXPECT_TRUE(second.running());
 }
 
+// A job whose work directory is removed under it (a cleaner, an operator) is
+// retried as a fault of the installation and ends DONE: it had failed for
+// good, as if its media were corrupt ("finishing the output file: No such
+// file or directory"; audit 33 F4).
+TEST_F(JobsTest, AJobWhoseWorkDirectoryIsRemovedIsRetried) {
+  WorkerProcess& worker = StartWorker();
+  std::string id = UploadLongClip();
+  ASSERT_EQ(Str(client_->WaitForIngestion(id)["ingestionStatus"]), "DONE");
+  HttpResponse accepted = client_->http().SendJson(
+      "POST", "/videos/v1/process-video/" + id,
+      boost::json::object{{"mediaContainerCodec", {{"container", "mov"}, {"codec", "h264"}}}},
+      client_->token());
+  ASSERT_EQ(accepted.status, 200) << accepted.body;
+  std::string child = Str(accepted.Json().at("processedVideoId"));
+  ASSERT_TRUE(WaitUntilMidJob(child, worker));
+  std::error_code ec;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(server_->data_dir() + "/media/.tmp/jobs", ec)) {
+    std::filesystem::remove_all(entry.path(), ec);
+  }
+  boost::json::object state;
+  const auto deadline = steady_clock::now() + seconds(120);
+  do {
+    std::this_thread::sleep_for(milliseconds(100));
+    HttpResponse response =
+        client_->http().Get("/videos/v1/check-process-video-progress/" + child, client_->token());
+    state = response.Json().at("processingState").as_object();
+  } while (steady_clock::now() < deadline && Str(state["processingStatus"]) == "IN_PROGRESS");
+  EXPECT_EQ(Str(state["processingStatus"]), "DONE") << boost::json::serialize(state);
+  EXPECT_TRUE(worker.running());
+}
+
 // A job that waits out a fault of the installation (here the media store is
 // not there: its marker is gone, as when a share is unmounted) says so through
 // the API: still IN_PROGRESS, with a retryMessage naming what failed and when
