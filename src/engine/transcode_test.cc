@@ -1698,6 +1698,68 @@ double AudioRms(const std::string& path, int index) {
   return samples == 0 ? 0 : std::sqrt(sum / samples) / 32768.0;
 }
 
+// The bit rate and the VBV buffer an MPEG-2 stream's sequence header
+// declares (with its extension's high bits), from the first sequence header
+// in `path`.
+std::pair<int64_t, int64_t> Mpeg2DeclaredRateAndBuffer(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t header = data.find(std::string("\x00\x00\x01\xB3", 4));
+  if (header == std::string::npos || header + 12 > data.size()) return {-1, -1};
+  auto byte = [&](size_t i) { return static_cast<uint8_t>(data[i]); };
+  const size_t b = header + 4;  // width 12, height 12, aspect 4, rate 4, then these
+  int64_t rate = (int64_t{byte(b + 4)} << 10) | (byte(b + 5) << 2) | (byte(b + 6) >> 6);
+  int64_t vbv = ((byte(b + 6) & 0x1F) << 5) | (byte(b + 7) >> 3);
+  // The sequence extension: bit_rate_extension (12 bits after profile and
+  // level 8, progressive 1, chroma 2, sizes 2 + 2), vbv_buffer_size_extension.
+  const size_t extension = data.find(std::string("\x00\x00\x01\xB5", 4), header);
+  if (extension != std::string::npos && (byte(extension + 4) >> 4) == 1) {
+    const size_t e = extension + 4;
+    const int64_t rate_high = ((byte(e + 2) & 0x1F) << 7) | (byte(e + 3) >> 1);
+    const int64_t vbv_high = byte(e + 4);
+    rate |= rate_high << 18;
+    vbv |= vbv_high << 10;
+  }
+  return {rate * 400, vbv * 16384};
+}
+
+// MPEG-2 declares no more than the level FFmpeg's encoder writes allows: its
+// peak rate had been 1.5 × the average and its buffer a second of it (SD at
+// 15 Mb/s declared 22.5 Mb/s and 15 Mbit at Main Level: 15 and 1.8; audit 34
+// F1).
+TEST(TranscodeTest, AnMpeg2StreamDeclaresNoMoreThanItsLevel) {
+  test::TempDir dir;
+  struct Case {
+    int width, height;
+    std::string pixel_format;
+    double mbps;
+    int64_t rate_limit, buffer_limit;
+  };
+  for (const Case& c : {Case{720, 576, "yuv420p", 15, 15'000'000, 1'835'008},
+                        Case{720, 576, "yuv422p", 45, 50'000'000, 9'437'184},
+                        Case{1920, 1080, "yuv420p", 70, 80'000'000, 9'781'248}}) {
+    SCOPED_TRACE(std::to_string(c.width) + "x" + std::to_string(c.height) + " " + c.pixel_format);
+    const std::string input = dir.path() + "/in.mov";
+    ASSERT_TRUE(Ffmpeg("-f lavfi -i testsrc2=size=" + std::to_string(c.width) + "x" +
+                       std::to_string(c.height) +
+                       ":rate=25:duration=0.5 -c:v libx264 -preset ultrafast '" + input + "'"));
+    TranscodeSpec spec = Base();
+    spec.container = "mxf";
+    spec.codec = "mpeg2";
+    spec.pixel_format = c.pixel_format;
+    spec.bitrate_mbps = c.mbps;
+    spec.width = spec.source_width = c.width;
+    spec.height = spec.source_height = c.height;
+    auto probe = RunSpec(spec, input, "mxf", dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    const auto [rate, buffer] = Mpeg2DeclaredRateAndBuffer(dir.path() + "/out.mxf");
+    EXPECT_GE(rate, static_cast<int64_t>(c.mbps * 1e6));
+    EXPECT_LE(rate, c.rate_limit);
+    EXPECT_GT(buffer, 0);
+    EXPECT_LE(buffer, c.buffer_limit);
+  }
+}
+
 // Every audio stream is kept, in order, each as it was: a broadcast MXF's 8
 // mono tracks (only the first was kept), in mxf and in mp4; and PCM keeps any
 // channel layout (quad had been mixed to 4.0, 16 channels into 7.1).

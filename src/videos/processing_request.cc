@@ -7,6 +7,8 @@
 #include <map>
 #include <set>
 
+#include "common/mpeg2_levels.h"
+
 namespace vidmill::videos {
 namespace {
 
@@ -1202,17 +1204,6 @@ Status CheckFormatLimits(const object& request, ProcessingPlan& plan) {
   return CheckMpeg2Format(request, plan);
 }
 
-// The largest bit rate (Mb/s) of the MPEG-2 profile and level FFmpeg's
-// encoder writes for the plan's frames (it picks them from the chroma and
-// the size: 4:2:2 profile at Main Level up to 720 × 608, else High Level;
-// Main profile at Main Level up to 720 × 576, High-1440 up to 1440 wide,
-// else High Level), after ISO/IEC 13818-2's table of level limits.
-double Mpeg2LevelMaxMbps(const ProcessingPlan& plan) {
-  if (plan.chroma == "4:2:2") return plan.width <= 720 && plan.height <= 608 ? 50 : 300;
-  if (plan.width <= 720 && plan.height <= 576) return 15;
-  return plan.width <= 1440 ? 60 : 80;
-}
-
 // Decides the bitrate: as requested (not for codecs whose rate is fixed or that are
 // lossless), XDCAM's 50 Mb/s, DNxHD's from its table, else derived from the source's
 // (for MPEG-2 at most its level's: a DV source had given 57.5 Mb/s flagged
@@ -1243,7 +1234,10 @@ Status ResolveBitrate(const object& request, const SourceInfo& source, Processin
     double pixel_ratio = (static_cast<double>(plan.width) * plan.height * plan.fps) /
                          (static_cast<double>(source.width) * source.height * source.fps);
     double derived = source_bps * pixel_ratio * CodecCost(plan.codec) / CodecCost(source.codec);
-    const double most = plan.codec == "mpeg2" ? Mpeg2LevelMaxMbps(plan) : 400.0;
+    const double most =
+        plan.codec == "mpeg2"
+            ? Mpeg2LevelFor(plan.width, plan.height, plan.chroma == "4:2:2").max_bit_rate / 1e6
+            : 400.0;
     plan.bitrate_mbps = std::clamp(derived / 1e6, 0.1, most);
     plan.bitrate_derived = true;
   }
