@@ -170,14 +170,22 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
     // the last but one no picture is missing, and where that holds 10
     // pictures or more the rate is counted there: the whole span's count had
     // made a 25i MPEG-2 stream cut at its end 23.98 frames/s, and one cut at
-    // its start 24.49 (audit 31 F1).
+    // its start 24.49 (audit 31 F1). Only where that rate explains the whole
+    // span but for a few pictures (4, or 5 % of them: what a cut takes at
+    // the ends): a variable-rate recording whose keyframes gather where it
+    // is busy has another rate there (a screen recording of 13.2 frames/s
+    // had read 30; audit 34 F3).
     if (key_pts.size() >= 3) {
       const int64_t from = key_pts.front(), to = key_pts[key_pts.size() - 2];
       const int64_t pictures = std::count_if(pts_list.begin(), pts_list.end(),
                                              [&](int64_t pts) { return pts >= from && pts < to; });
       if (to > from && pictures >= 10) {
-        count.rate_frames = pictures;
-        count.rate_seconds = (to - from) * time_base;
+        const double seconds = (to - from) * time_base;
+        const double unexplained = std::fabs(count.frames - pictures / seconds * count.seconds);
+        if (unexplained <= std::max(4.0, 0.05 * count.frames)) {
+          count.rate_frames = pictures;
+          count.rate_seconds = seconds;
+        }
       }
     }
   }

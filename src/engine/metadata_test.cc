@@ -213,6 +213,23 @@ TEST_F(MetadataTest, ATransportStreamCutAtEitherEndKeepsItsRate) {
     EXPECT_NEAR(meta->average_framerate, 25, 0.01);
     EXPECT_NEAR(meta->nominal_framerate, 25, 0.01);
   }
+  // Not where the keyframes gather in the busy part of a variable-rate
+  // recording: 100 pictures at 50 frames/s for 2 s, then 5 frames/s for 8 s,
+  // keyframes at 0, 2 and 9 s, is 140 pictures over 9.82 s (it had read 50,
+  // and processing made 491 frames of it; audit 34 F3).
+  for (const char* name : {"vfr.mkv", "vfr.ts"}) {
+    SCOPED_TRACE(name);
+    const std::string path = Path(name);
+    Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=50:duration=10 -vf "
+           "\"select='lt(t\\,2)+not(mod(n\\,10))'\" -fps_mode vfr -c:v libx264 -preset ultrafast "
+           "-force_key_frames 0,2,9 " +
+           path);
+    auto meta = Probe(path);
+    ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+    EXPECT_EQ(meta->total_frames, 140);
+    EXPECT_NEAR(meta->average_framerate, 140 / 9.82, 0.1);
+    EXPECT_LT(meta->nominal_framerate, 20);
+  }
 }
 
 // An MXF cut short loses its index: its I- and P-pictures come without a pts,
