@@ -636,17 +636,18 @@ void Deinterlacer::TakeStillSamples(const FieldSources& sources, const PlaneView
                                     int kept_parity, int row_begin, int row_end) {
   if (sources.lone) return;  // nothing to compare with (MaRows::lone)
   LumaHistory& next = *next_history_;
+  const int max_value = (1 << out.bit_depth) - 1;
   for (int y = row_begin + ((row_begin & 1) == kept_parity); y < row_end; y += 2) {
     uint16_t* output = next.output.Row(y);
     if (out.bit_depth > 8) {
       const MaRows<uint16_t> rows = RowsFor<uint16_t>(sources, y, kept_parity);
-      kernels_->take_still16(rows, out.width, output);
-      kernels_->take_still16(rows, out.width, next.compensated.Row(y));
+      kernels_->take_still16(rows, out.width, max_value, output);
+      kernels_->take_still16(rows, out.width, max_value, next.compensated.Row(y));
       std::copy(output, output + out.width, out.Row16(y));
     } else {
       const MaRows<uint8_t> rows = RowsFor<uint8_t>(sources, y, kept_parity);
-      kernels_->take_still8(rows, out.width, output);
-      kernels_->take_still8(rows, out.width, next.compensated.Row(y));
+      kernels_->take_still8(rows, out.width, max_value, output);
+      kernels_->take_still8(rows, out.width, max_value, next.compensated.Row(y));
       std::copy(output, output + out.width, out.Row8(y));
     }
   }

@@ -132,18 +132,20 @@ T MaPixel(const MaRows<T>& r, Spatial spatial, int x, int width, int max_value, 
 
 // One sample of take_still*.
 template <typename T>
-void TakeStillPixel(const MaRows<T>& r, int x, uint16_t* samples) {
+void TakeStillPixel(const MaRows<T>& r, int x, int slack, uint16_t* samples) {
+  const int a = r.prev_line[x];
   const int c = r.up[x];
   const int e = r.down[x];
-  if (r.prev_line[x] == r.next_line[x] && r.sb_up[x] == c && r.sb_down[x] == e && r.sa_up[x] == c &&
-      r.sa_down[x] == e) {
-    samples[x] = r.prev_line[x];
+  const int margin = std::abs(c - e) / 2 + slack;
+  if (a == r.next_line[x] && r.sb_up[x] == c && r.sb_down[x] == e && r.sa_up[x] == c &&
+      r.sa_down[x] == e && a >= std::min(c, e) - margin && a <= std::max(c, e) + margin) {
+    samples[x] = static_cast<uint16_t>(a);
   }
 }
 
 template <typename T>
-void TakeStillPortable(const MaRows<T>& r, int width, uint16_t* samples) {
-  for (int x = 0; x < width; ++x) TakeStillPixel(r, x, samples);
+void TakeStillPortable(const MaRows<T>& r, int width, int max_value, uint16_t* samples) {
+  for (int x = 0; x < width; ++x) TakeStillPixel(r, x, max_value / 128, samples);
 }
 
 template <typename T>
@@ -406,11 +408,12 @@ VIDMILL_AVX2 void LumaRow16Avx2(const MaRows<uint16_t>& rows, int width, int max
 }
 
 template <typename T>
-VIDMILL_AVX2 void TakeStillAvx2(const MaRows<T>& r, int width, uint16_t* samples) {
+VIDMILL_AVX2 void TakeStillAvx2(const MaRows<T>& r, int width, int max_value, uint16_t* samples) {
   if (width < 16) {
-    TakeStillPortable(r, width, samples);
+    TakeStillPortable(r, width, max_value, samples);
     return;
   }
+  const __m256i slack = _mm256_set1_epi16(static_cast<int16_t>(max_value / 128));
   for (int x = 0; x < width; x += 16) {
     x = std::min(x, width - 16);  // the last 16 end at width (taking twice changes nothing)
     const __m256i a = Load16(r.prev_line + x);
@@ -421,15 +424,23 @@ VIDMILL_AVX2 void TakeStillAvx2(const MaRows<T>& r, int width, uint16_t* samples
     still = _mm256_and_si256(still, _mm256_cmpeq_epi16(e, Load16(r.sb_down + x)));
     still = _mm256_and_si256(still, _mm256_cmpeq_epi16(c, Load16(r.sa_up + x)));
     still = _mm256_and_si256(still, _mm256_cmpeq_epi16(e, Load16(r.sa_down + x)));
+    // Between the kept lines, give or take (int16 lanes: samples ≤ 12 bits).
+    const __m256i margin = _mm256_add_epi16(_mm256_srli_epi16(AbsDiff(c, e), 1), slack);
+    const __m256i low = _mm256_sub_epi16(_mm256_min_epi16(c, e), margin);
+    const __m256i high = _mm256_add_epi16(_mm256_max_epi16(c, e), margin);
+    still = _mm256_andnot_si256(
+        _mm256_or_si256(_mm256_cmpgt_epi16(low, a), _mm256_cmpgt_epi16(a, high)), still);
     __m256i* out = reinterpret_cast<__m256i*>(samples + x);
     _mm256_storeu_si256(out, _mm256_blendv_epi8(_mm256_loadu_si256(out), a, still));
   }
 }
-VIDMILL_AVX2 void TakeStill8Avx2(const MaRows<uint8_t>& rows, int width, uint16_t* samples) {
-  TakeStillAvx2(rows, width, samples);
+VIDMILL_AVX2 void TakeStill8Avx2(const MaRows<uint8_t>& rows, int width, int max_value,
+                                 uint16_t* samples) {
+  TakeStillAvx2(rows, width, max_value, samples);
 }
-VIDMILL_AVX2 void TakeStill16Avx2(const MaRows<uint16_t>& rows, int width, uint16_t* samples) {
-  TakeStillAvx2(rows, width, samples);
+VIDMILL_AVX2 void TakeStill16Avx2(const MaRows<uint16_t>& rows, int width, int max_value,
+                                  uint16_t* samples) {
+  TakeStillAvx2(rows, width, max_value, samples);
 }
 
 // An int32 lane pair (w0, w1) for _mm256_madd_epi16.

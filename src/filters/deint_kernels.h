@@ -140,10 +140,12 @@ struct Kernels {
                      uint16_t* cubic, uint16_t* edge, uint16_t* blend);
   // Where the missing line's sample x (< width) is exactly still —
   // prev_line = next_line there, and the kept lines above and below equal to
-  // sb_* and sa_* — samples[x] becomes the temporal mean (then prev_line's
-  // sample); other samples are left.
-  void (*take_still8)(const MaRows<uint8_t>& rows, int width, uint16_t* samples);
-  void (*take_still16)(const MaRows<uint16_t>& rows, int width, uint16_t* samples);
+  // sb_* and sa_* — and that value lies between the kept lines above and
+  // below, give or take half their difference and max_value / 128,
+  // samples[x] becomes the temporal mean (then prev_line's sample); other
+  // samples are left.
+  void (*take_still8)(const MaRows<uint8_t>& rows, int width, int max_value, uint16_t* samples);
+  void (*take_still16)(const MaRows<uint16_t>& rows, int width, int max_value, uint16_t* samples);
   // Σ |128·cur(x, y) − mc128(x, y)| over x = x0, x0 + 2, … < x1 (x1 − x0 ≤ 16)
   // and y = y_first, y_first + row_step, … < y1, where mc128 is `prev`
   // displaced by (dxq, dyq) quarter pixels. `cur` rows must be readable 16
