@@ -179,8 +179,10 @@ class Deinterlacer final : public VideoFilter {
                          bool threaded);
   // Where a missing line's sample is exactly still — the missing line the
   // same one field before and after, the kept lines the same two field
-  // periods before and after — its temporal mean is exact, and the
-  // motion-adaptive estimate takes it (all three variants). So do the output
+  // periods before and after — and its value lies near the kept lines
+  // above and below (two flashes a field apart also look still; Kernels::
+  // take_still), its temporal mean is exact, and the motion-adaptive
+  // estimate takes it (all three variants). So do the output
   // and the compensated variant of rows [row_begin, row_end), after
   // WriteLuma: compensation leans on the previous output, and a moving
   // block's free predictions ignore the temporal mean. After a flash over a
