@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "common/log.h"
@@ -273,8 +274,17 @@ Result<std::unique_ptr<MediaInput>> MediaInput::Open(const std::string& path,
   options.Set("protocol_whitelist", "none");
   capture.Clear();
   AVFormatContext* raw = format.release();  // avformat_open_input frees it on failure.
+  // More streams than the limit: the demuxer says so in its log and fails
+  // with EINVAL, which reads as a fault worth retrying; it is the file's.
+  auto too_many_streams = [&]() -> std::optional<Status> {
+    if (capture.first_error().find("max_streams") == std::string::npos) return std::nullopt;
+    return Status::CorruptMedia("the file has more than " + std::to_string(limits.max_streams) +
+                                " streams; Vidmill reads files of at most " +
+                                std::to_string(limits.max_streams));
+  };
   ret = avformat_open_input(&raw, path.c_str(), detected, options.address());
   if (ret < 0) {
+    if (std::optional<Status> refusal = too_many_streams()) return *refusal;
     return input->ErrorStatus(ret, "cannot open input", capture.first_error());
   }
   input->format_.reset(raw);
@@ -282,6 +292,7 @@ Result<std::unique_ptr<MediaInput>> MediaInput::Open(const std::string& path,
   capture.Clear();
   ret = avformat_find_stream_info(input->format_.get(), nullptr);
   if (ret < 0) {
+    if (std::optional<Status> refusal = too_many_streams()) return *refusal;
     return input->ErrorStatus(ret, "cannot read stream information", capture.first_error());
   }
 

@@ -57,7 +57,9 @@ struct MediaLimits {
   // Every read and every interruptible call fails with kTimeout after this.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   // Demuxer limits.
-  int max_streams = 64;
+  // Streams a file may hold (all kinds): room for MediaInput::kMaxAudioStreams
+  // audio streams, the video and data or timecode tracks.
+  int max_streams = 128;
   int64_t probesize_bytes = 10'000'000;
   int64_t analyzeduration_us = 10'000'000;
 };

@@ -416,6 +416,25 @@ TEST_F(MetadataTest, CountsEveryAudioStream) {
   ASSERT_TRUE(meta.ok()) << meta.status().ToString();
   EXPECT_EQ(meta->audio_streams, 20);
   EXPECT_EQ(meta->ToJson().at("audio").at("streams"), 20);
+  // 65 with the video: counted (processing refuses more than 64, with a
+  // 409); they had passed the demuxer's limit of 64 streams, and ingestion
+  // failed three times on a cryptic error (audit 34 F2). Past 128 streams the
+  // file is refused, saying why.
+  auto tracks = [&](int count, const std::string& name) {
+    std::string maps = "-map 0:v ";
+    for (int k = 0; k < count; ++k) maps += "-map 1:a ";
+    Ffmpeg("-f lavfi -i testsrc2=size=160x120:rate=25:duration=0.4 -f lavfi -i sine=duration=0.4 " +
+           maps + "-c:v libx264 -preset ultrafast -c:a pcm_s16le " + Path(name));
+    return Probe(Path(name));
+  };
+  auto many = tracks(65, "sixty-five.mov");
+  ASSERT_TRUE(many.ok()) << many.status().ToString();
+  EXPECT_EQ(many->audio_streams, 65);
+  auto too_many = tracks(130, "hundred-thirty.mov");
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_EQ(too_many.status().code(), Code::kCorruptMedia) << too_many.status().ToString();
+  EXPECT_NE(too_many.status().message().find("more than 128 streams"), std::string::npos)
+      << too_many.status().ToString();
 }
 
 TEST_F(MetadataTest, TruncatedFaststartMp4IsCorrupt) {
