@@ -676,23 +676,27 @@ class Server::Impl {
   asio::awaitable<void> AnswerUnreadableHead(SessionState& session, Exchange& exchange,
                                              const HeadParser& head,
                                              const boost::system::error_code& ec) {
-    exchange.response = ErrorResponse(HeadReadError(ec, head));
+    exchange.response = ErrorResponse(HeadReadError(ec, head, session.buffer));
     co_await WriteResponse(session.stream, exchange.request, exchange.response, 11, false,
                            exchange.started);
   }
 
   // Why the head could not be read: 408, 414, 431 or 400.
-  Status HeadReadError(const boost::system::error_code& ec, const HeadParser& head) const {
+  Status HeadReadError(const boost::system::error_code& ec, const HeadParser& head,
+                       const beast::flat_buffer& buffer) const {
     if (ec == beast::error::timeout) return Status::Timeout("request header not received in time");
     if (ec != bhttp::error::header_limit) {
       return Status::InvalidArgument("malformed HTTP request: " + ec.message());
     }
-    // The request line alone past the limit (the parser has not taken it:
-    // no method yet) is a URI too long (RFC 9110 §15.5.15), not a header.
-    // The bytes left in the buffer cannot tell: the parser consumes the
-    // request line and each whole field as it goes, so a long field past
-    // the limit had left no line end there either.
-    if (head.get().method_string().empty()) {
+    // The request line alone past the limit is a URI too long (RFC 9110
+    // §15.5.15), not a header: the parser has not taken it (no method yet)
+    // and no line end is among the bytes it left. Either alone misleads:
+    // the parser may have consumed the request line and the fields it
+    // finished (a long field past the limit then leaves no line end; audit
+    // 32 F1), or not have taken even a short request line yet, when the
+    // head came in several pieces (audit 34 F5).
+    const std::string_view left(static_cast<const char*>(buffer.data().data()), buffer.size());
+    if (head.get().method_string().empty() && left.find("\r\n") == std::string_view::npos) {
       return Status::UriTooLong("request target longer than " +
                                 std::to_string(options_.header_limit_bytes) + " bytes");
     }
