@@ -484,8 +484,9 @@ TEST(ServerTest, AMissingOrMalformedHostIsABadRequest) {
   for (const std::string& fields :
        {std::string(), std::string("Host: a b\r\n"), std::string("Host: x\"y<z>\r\n"),
         std::string("Host: evil.example:99999\r\n"), std::string("Host: a:b:c\r\n"),
-        std::string("Host: [::1\r\n"), std::string("Host: []:80\r\n"),
-        std::string("Host: host:\r\n"), std::string("Host: host:80x\r\n")}) {
+        std::string("Host: [::1\r\n"), std::string("Host: []:80\r\n"), std::string("Host: [:]\r\n"),
+        std::string("Host: [1.2.3.4]:80\r\n"), std::string("Host: host:\r\n"),
+        std::string("Host: host:80x\r\n")}) {
     std::string answer =
         answer_to("GET /videos/v1/videos HTTP/1.1\r\n" + fields + "Connection: close\r\n\r\n");
     EXPECT_EQ(answer.rfind("HTTP/1.1 400 Bad Request", 0), 0u) << fields << answer;
@@ -497,12 +498,19 @@ TEST(ServerTest, AMissingOrMalformedHostIsABadRequest) {
   EXPECT_EQ(
       answer_to("GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n").rfind("HTTP/1.1 200 OK", 0),
       0u);
-  for (const std::string& host : {"media.example.com:8080", "[::1]:65535", "[::1]", "10.0.0.7"}) {
-    EXPECT_EQ(answer_to("GET /healthz HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")
-                  .rfind("HTTP/1.1 200 OK", 0),
+  for (const std::string& host :
+       {"media.example.com:8080", "[::1]:65535", "[::1]", "10.0.0.7", "host:000065535"}) {
+    // Past the Host check, to the credentials' (401).
+    EXPECT_EQ(answer_to("GET /videos/v1/videos HTTP/1.1\r\nHost: " + host +
+                        "\r\nConnection: close\r\n\r\n")
+                  .rfind("HTTP/1.1 401", 0),
               0u)
         << host;
   }
+  // The probes take any Host, as they take none (their answers hold no URL).
+  EXPECT_EQ(answer_to("GET /healthz HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n")
+                .rfind("HTTP/1.1 200 OK", 0),
+            0u);
 }
 
 // An error message quotes what the client sent; bytes that are not UTF-8
