@@ -49,12 +49,11 @@ constexpr size_t kFileChunkBytes = 256 * 1024;
 // ServerOptions::check_before_body agrees.
 constexpr uint64_t kCheckedBodyBytes = 8 * 1024;
 
-// The Host header is echoed into absolute URLs: accept only what a host and
-// port may contain, so nothing can be injected into a response.
 // Whether a Host field is uri-host [":" port] (RFC 9110 §7.2): a name of
-// letters, digits, '.', '-' and '_', or a bracketed IPv6 literal, and a port
-// of at most 65535. Absolute URLs in answers are built from it: a port of
-// 99999 (or "a:b:c") had been accepted and copied into them.
+// letters, digits, '.', '-' and '_', or a bracketed IPv6 address, and a port
+// of at most 65535. The Host header is echoed into absolute URLs, so nothing
+// else may pass: a port of 99999 (or "a:b:c") had been accepted and copied
+// into them (audit 32 F7).
 bool IsSafeHost(std::string_view host) {
   if (host.empty() || host.size() > 255) return false;
   auto all_of = [](std::string_view text, auto accepted) {
