@@ -70,9 +70,18 @@ bool IsSafeHost(std::string_view host) {
     if (!rest.empty() && rest.front() != ':') return false;
     has_port = !rest.empty();
     if (has_port) port = rest.substr(1);
+    // Hex digits, ':' and '.' only (no zone: "[::1%@evil.example?]" parses
+    // as an address with a zone, and a client reads evil.example as the
+    // host; audit 35 F1), and an address ("[:]", "[1.2.3.4]" are not;
+    // audit 34 F8).
+    if (name.empty() || !all_of(name, [](char c) {
+          return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+        })) {
+      return false;
+    }
     boost::system::error_code ec;
     asio::ip::make_address_v6(std::string(name), ec);
-    if (ec) return false;  // "[:]", "[1.2.3.4]" had passed (audit 34 F8)
+    if (ec) return false;
   } else {
     const size_t colon = host.find(':');
     has_port = colon != std::string_view::npos;

@@ -485,7 +485,8 @@ TEST(ServerTest, AMissingOrMalformedHostIsABadRequest) {
        {std::string(), std::string("Host: a b\r\n"), std::string("Host: x\"y<z>\r\n"),
         std::string("Host: evil.example:99999\r\n"), std::string("Host: a:b:c\r\n"),
         std::string("Host: [::1\r\n"), std::string("Host: []:80\r\n"), std::string("Host: [:]\r\n"),
-        std::string("Host: [1.2.3.4]:80\r\n"), std::string("Host: host:\r\n"),
+        std::string("Host: [1.2.3.4]:80\r\n"), std::string("Host: [::1%@evil.example?]\r\n"),
+        std::string("Host: [fe80::1%eth0]\r\n"), std::string("Host: host:\r\n"),
         std::string("Host: host:80x\r\n")}) {
     std::string answer =
         answer_to("GET /videos/v1/videos HTTP/1.1\r\n" + fields + "Connection: close\r\n\r\n");
