@@ -24,6 +24,16 @@ extern "C" {
 namespace vidmill::engine {
 namespace {
 
+// More streams than the limit: the demuxer says so in its log and fails
+// (EINVAL, ENOMEM), which would read as a fault worth retrying; it is the
+// file's, for good.
+std::optional<Status> TooManyStreams(const AvLogCapture& capture, const MediaLimits& limits) {
+  if (capture.first_error().find("max_streams") == std::string::npos) return std::nullopt;
+  return Status::CorruptMedia("the file has more than " + std::to_string(limits.max_streams) +
+                              " streams; Vidmill reads files of at most " +
+                              std::to_string(limits.max_streams));
+}
+
 constexpr int kIoBufferSize = 64 * 1024;
 
 std::string JoinedAllowList() {
@@ -274,17 +284,9 @@ Result<std::unique_ptr<MediaInput>> MediaInput::Open(const std::string& path,
   options.Set("protocol_whitelist", "none");
   capture.Clear();
   AVFormatContext* raw = format.release();  // avformat_open_input frees it on failure.
-  // More streams than the limit: the demuxer says so in its log and fails
-  // with EINVAL, which reads as a fault worth retrying; it is the file's.
-  auto too_many_streams = [&]() -> std::optional<Status> {
-    if (capture.first_error().find("max_streams") == std::string::npos) return std::nullopt;
-    return Status::CorruptMedia("the file has more than " + std::to_string(limits.max_streams) +
-                                " streams; Vidmill reads files of at most " +
-                                std::to_string(limits.max_streams));
-  };
   ret = avformat_open_input(&raw, path.c_str(), detected, options.address());
   if (ret < 0) {
-    if (std::optional<Status> refusal = too_many_streams()) return *refusal;
+    if (std::optional<Status> refusal = TooManyStreams(capture, limits)) return *refusal;
     return input->ErrorStatus(ret, "cannot open input", capture.first_error());
   }
   input->format_.reset(raw);
@@ -292,7 +294,7 @@ Result<std::unique_ptr<MediaInput>> MediaInput::Open(const std::string& path,
   capture.Clear();
   ret = avformat_find_stream_info(input->format_.get(), nullptr);
   if (ret < 0) {
-    if (std::optional<Status> refusal = too_many_streams()) return *refusal;
+    if (std::optional<Status> refusal = TooManyStreams(capture, limits)) return *refusal;
     return input->ErrorStatus(ret, "cannot read stream information", capture.first_error());
   }
 
@@ -414,6 +416,8 @@ Status MediaInput::ReadPacket(AVPacket* packet, bool* eof) {
     return Status::Ok();
   }
   if (ret < 0) {
+    // (A transport stream announces its streams as its packets come.)
+    if (std::optional<Status> refusal = TooManyStreams(capture, limits_)) return *refusal;
     return ErrorStatus(ret, "reading input", capture.first_error());
   }
   return Status::Ok();
