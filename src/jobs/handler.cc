@@ -84,10 +84,13 @@ Status JobContext::Complete(const SessionFn& fn) {
   const auto give_up = std::chrono::steady_clock::now() + queue_.options().lease_duration;
   auto pause = std::chrono::milliseconds(100);
   Status status = queue_.Complete(lease_, fn);
-  bool last_try = false;
-  while (status.code() == Code::kUnavailable && CheckStop().ok() && !last_try) {
-    if (std::chrono::steady_clock::now() + pause >= give_up) {
-      last_try = queue_.database().Ping().code() != Code::kUnavailable;
+  while (status.code() == Code::kUnavailable && CheckStop().ok()) {
+    if (std::chrono::steady_clock::now() + pause >= give_up &&
+        queue_.database().Ping().code() != Code::kUnavailable) {
+      // Back: the last try, at once (a reaper that saw the outage takes the
+      // job a lease after it, and the lease may be shorter than a pause).
+      status = queue_.Complete(lease_, fn);
+      break;
     }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds(2000));

@@ -499,10 +499,36 @@ class PgConnection final : public Session {
 // Why a transaction attempt may be run again.
 enum class Retry { kNo, kContention, kReconnect };
 
+// Every session's server options. A session left idle inside a transaction
+// for a minute is ended by the server: its process stalled there (stopped,
+// or waiting on a hung share while it publishes a file) holds its rows'
+// locks, and the reapers, which skip locked rows, never took its job over,
+// however long its lease had expired (audit 33 F2). Vidmill's transactions
+// send their statements back to back; the slow work (copying, fsync of
+// files) is done before they begin. Then the `options` the URL gives, if
+// any (a setting of its own wins): given before the URL, this one had been
+// replaced by them (audit 35 F4).
+std::string SessionOptions(const std::string& conninfo) {
+  std::string options = "-c idle_in_transaction_session_timeout=60s";
+  char* error = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &error);
+  if (error != nullptr) PQfreemem(error);
+  if (parsed == nullptr) return options;  // Connect reports what is wrong
+  for (const PQconninfoOption* option = parsed; option->keyword != nullptr; ++option) {
+    if (std::string_view(option->keyword) == "options" && option->val != nullptr &&
+        option->val[0] != '\0') {
+      options += std::string(" ") + option->val;
+    }
+  }
+  PQconninfoFree(parsed);
+  return options;
+}
+
 class PostgresDatabase final : public Database {
  public:
   PostgresDatabase(std::string conninfo, int max_connections, std::chrono::seconds answer_timeout)
       : conninfo_(std::move(conninfo)),
+        options_(SessionOptions(conninfo_)),
         max_connections_(max_connections),
         answer_timeout_(answer_timeout) {}
 
@@ -561,28 +587,14 @@ class PostgresDatabase final : public Database {
 
   Result<std::unique_ptr<PgConnection>> Connect() {
     // Defaults first: the URL's own parameters override them (expand_dbname).
-    // A session left idle inside a transaction for a minute is ended by the
-    // server: its process stalled there (stopped, or waiting on a hung
-    // share while it publishes a file) holds its rows' locks, and the
-    // reapers, which skip locked rows, never took its job over, however long
-    // its lease had expired (audit 33 F2). Vidmill's transactions send their
-    // statements back to back; the slow work (copying, fsync of files) is
-    // done before they begin.
+    // `options` comes after the URL and holds its own (SessionOptions).
     const char* keys[] = {"connect_timeout",  "client_encoding",
                           "application_name", "keepalives",
                           "keepalives_idle",  "keepalives_interval",
-                          "keepalives_count", "options",
-                          "dbname",           nullptr};
-    const char* values[] = {"5",
-                            "UTF8",
-                            "vidmill",
-                            "1",
-                            "30",
-                            "10",
-                            "3",
-                            "-c idle_in_transaction_session_timeout=60s",
-                            conninfo_.c_str(),
-                            nullptr};
+                          "keepalives_count", "dbname",
+                          "options",          nullptr};
+    const char* values[] = {
+        "5", "UTF8", "vidmill", "1", "30", "10", "3", conninfo_.c_str(), options_.c_str(), nullptr};
     PgConnPtr conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
     if (!conn) {
       return Status::Unavailable("database unavailable: out of memory connecting");
@@ -731,6 +743,7 @@ class PostgresDatabase final : public Database {
   }
 
   const std::string conninfo_;
+  const std::string options_;  // the sessions' `options` (SessionOptions)
   const int max_connections_;
   std::mutex mu_;
   std::condition_variable available_;

@@ -538,6 +538,24 @@ TEST_F(PostgresTest, ASessionIdleInATransactionIsEndedAfterAMinute) {
                   return Status::Ok();
                 }).ok());
   EXPECT_EQ(setting, "1min");
+  // With options of the URL's own, both hold (the URL's had replaced it;
+  // audit 35 F4).
+  auto own = Open(std::string(url().find('?') == std::string::npos ? "?" : "&") +
+                  "options=-c%20statement_timeout%3D77s");
+  ASSERT_NE(own, nullptr);
+  std::string idle, statement;
+  ASSERT_TRUE(own->Run([&](Session& s) -> Status {
+                   ASSIGN_OR_RETURN(
+                       storage::Row a,
+                       s.QueryOne("SHOW idle_in_transaction_session_timeout", {}, "x"));
+                   ASSIGN_OR_RETURN(storage::Row b, s.QueryOne("SHOW statement_timeout", {}, "x"));
+                   idle = a.Text(0);
+                   statement = b.Text(0);
+                   return Status::Ok();
+                 })
+                  .ok());
+  EXPECT_EQ(idle, "1min");
+  EXPECT_EQ(statement, "77s");
 }
 
 TEST_F(PostgresTest, TransactionWhoseConnectionDiesMidwayRunsAgainOnce) {
