@@ -3,10 +3,12 @@
 namespace vidmill::api {
 
 void RegisterHealthRoutes(http::Router& router, ApiContext& context) {
-  // Liveness: the process answers. No database, no authentication.
-  router.Add("GET", std::string(kLivenessPath), [](http::Request&) -> Result<http::Response> {
-    return http::Response::Json(boost::json::object{{"status", "ok"}});
-  });
+  // Liveness: the process answers. No database, no authentication, and not
+  // queued behind handlers that wait on the database (Router::AddNonBlocking).
+  router.AddNonBlocking("GET", std::string(kLivenessPath),
+                        [](http::Request&) -> Result<http::Response> {
+                          return http::Response::Json(boost::json::object{{"status", "ok"}});
+                        });
   // Readiness: the database and the media store answer too (503 while the
   // database is down or the media share is gone), so a load balancer can take
   // an API node out during an outage.
@@ -26,9 +28,10 @@ void RegisterHealthRoutes(http::Router& router, ApiContext& context) {
 }
 
 void RegisterStartingRoutes(http::Router& router) {
-  router.Add("GET", std::string(kLivenessPath), [](http::Request&) -> Result<http::Response> {
-    return http::Response::Json(boost::json::object{{"status", "starting"}});
-  });
+  router.AddNonBlocking("GET", std::string(kLivenessPath),
+                        [](http::Request&) -> Result<http::Response> {
+                          return http::Response::Json(boost::json::object{{"status", "starting"}});
+                        });
   router.Add("GET", std::string(kReadinessPath), [](http::Request&) -> Result<http::Response> {
     return Status::Unavailable("not ready: waiting for the database").WithRetryAfter(5);
   });

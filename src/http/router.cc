@@ -24,6 +24,10 @@ void Router::AddGetWithoutHead(std::string pattern, Handler handler) {
   routes_.push_back({"GET", Split(pattern), std::move(handler), nullptr, false});
 }
 
+void Router::AddNonBlocking(std::string method, std::string pattern, Handler handler) {
+  routes_.push_back({std::move(method), Split(pattern), std::move(handler), nullptr, true, false});
+}
+
 void Router::AddStream(std::string method, std::string pattern, StreamHandler handler) {
   routes_.push_back({std::move(method), Split(pattern), nullptr, std::move(handler)});
 }
@@ -55,6 +59,7 @@ Router::Match Router::Find(Request& request) const {
     request.params = std::move(params);
     match.handler = route.handler ? &route.handler : nullptr;
     match.stream = route.stream ? &route.stream : nullptr;
+    match.blocks = route.blocks;
     return match;
   }
   if (allowed.empty() && unmatched_) {

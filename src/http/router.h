@@ -35,11 +35,17 @@ class Router {
   // point (the reference's secret rotations), HEAD is a 405 with Allow: GET.
   void Add(std::string method, std::string pattern, Handler handler);
   void AddGetWithoutHead(std::string pattern, Handler handler);
+  // A route whose handler never blocks (no database, no disk): the server
+  // runs it on the connection's own thread, not queued behind handlers that
+  // wait on a stalled database (a liveness probe had taken 5–10 s while
+  // PostgreSQL was frozen; audit 33 F5).
+  void AddNonBlocking(std::string method, std::string pattern, Handler handler);
   void AddStream(std::string method, std::string pattern, StreamHandler handler);
 
   struct Match {
     const Handler* handler = nullptr;
     const StreamHandler* stream = nullptr;
+    bool blocks = true;  // false: AddNonBlocking's
     Status error;  // NotFound / MethodNotAllowed when neither is set
     std::string allow;  // for 405
   };
@@ -57,6 +63,7 @@ class Router {
     Handler handler;
     StreamHandler stream;
     bool answers_head = true;  // a GET route's
+    bool blocks = true;
   };
   static std::vector<std::string> Split(std::string_view path);
   std::vector<Route> routes_;

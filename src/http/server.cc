@@ -629,7 +629,7 @@ class Server::Impl {
         RefuseUnread(session, exchange, refusal);
         if (!match.allow.empty()) exchange.response.headers.Set("Allow", match.allow);
       } else if (match.handler) {
-        co_await AnswerBuffered(session, exchange, head, match.handler);
+        co_await AnswerBuffered(session, exchange, head, match.handler, match.blocks);
       } else {
         co_await AnswerStreamed(session, exchange, head, match.stream);
       }
@@ -780,7 +780,7 @@ class Server::Impl {
   // A route that takes its body whole: the body is admitted, read into the
   // request, and the handler answers on the pool.
   asio::awaitable<void> AnswerBuffered(SessionState& session, Exchange& exchange, HeadParser& head,
-                                       const Handler* handler) {
+                                       const Handler* handler, bool blocks) {
     // Holds the body's bytes against the budgets until the handler returns.
     BodyReservation reservation(bodies_);
     const Status admitted =
@@ -797,6 +797,11 @@ class Server::Impl {
     }
     Request& request = exchange.request;
     request.body = std::move(body).value();
+    if (!blocks) {  // Router::AddNonBlocking: here, not behind the pool's queue
+      Result<Response> result = (*handler)(request);
+      exchange.response = result.ok() ? std::move(result).value() : ErrorResponse(result.status());
+      co_return;
+    }
     exchange.response =
         co_await Handle([handler, &request]() { return (*handler)(request); }, request.request_id);
   }

@@ -535,6 +535,38 @@ TEST(ScaleOutHttpTest, ANodeStartedBeforePostgresWaitsForIt) {
   EXPECT_NE(node.ServerLog().find("retrying in"), std::string::npos) << node.ServerLog();
 }
 
+// The liveness probe is answered at once while every handler thread waits on
+// a frozen database: it had queued behind them, 5–10 s, and a probe with a
+// 1 s timeout would have had a healthy node restarted (audit 33 F5).
+TEST(ScaleOutHttpTest, TheLivenessProbeAnswersAtOnceWhilePostgresIsFrozen) {
+  if (storage::TestPostgresAdminUrl().empty()) {
+    GTEST_SKIP() << storage::kTestPostgresEnv << " is not set: no PostgreSQL to test against";
+  }
+  auto cluster = storage::PrivatePostgresCluster::Start();
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  const std::string url = (*cluster)->admin_url();
+  ServerHarness::Options options;
+  options.workers = 0;
+  options.extra_flags = {"--database", url, "--http-threads", "2"};
+  ServerHarness server(options);
+  CreateUser(url, server.data_dir(), "ops@example.com");
+  ApiClient client(server.port(), "ops@example.com");
+  const std::string token = client.token();
+  ASSERT_TRUE((*cluster)->Freeze().ok());
+  std::vector<std::thread> waiting;
+  for (int request = 0; request < 6; ++request) {
+    waiting.emplace_back([&] { HttpClient(server.port()).Get("/videos/v1/videos", token); });
+  }
+  std::this_thread::sleep_for(milliseconds(500));  // both handler threads wait now
+  const auto start = steady_clock::now();
+  HttpResponse health = HttpClient(server.port()).Get("/healthz");
+  const auto took = steady_clock::now() - start;
+  EXPECT_TRUE((*cluster)->Thaw().ok());
+  for (std::thread& thread : waiting) thread.join();
+  EXPECT_EQ(health.status, 200) << health.body;
+  EXPECT_LT(took, milliseconds(1000));
+}
+
 TEST(ScaleOutHttpTest, ApiAnswers503WhilePostgresRestartsThenEverythingResumes) {
   if (storage::TestPostgresAdminUrl().empty()) {
     GTEST_SKIP() << storage::kTestPostgresEnv << " is not set: no PostgreSQL to test against";
