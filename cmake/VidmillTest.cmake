@@ -1,11 +1,13 @@
 include(GoogleTest)
 
-# vidmill_test(NAME name SOURCES a_test.cc … LIBS lib …)
+# vidmill_test(NAME name SOURCES a_test.cc … LIBS lib … [SERIAL])
 # Builds one GoogleTest binary and registers each of its tests with CTest, so
 # `ctest -j` runs them in parallel. Tests find the built tools through
-# VIDMILL_BINARY (the server binary) and VIDMILL_SOURCE_DIR.
+# VIDMILL_BINARY (the server binary) and VIDMILL_SOURCE_DIR. SERIAL: each of
+# its tests runs alone (tests that stop and restart a private PostgreSQL
+# cluster: while it is stopped, a test beside it may take its port).
 function(vidmill_test)
-  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "SERIAL" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
@@ -21,7 +23,11 @@ function(vidmill_test)
   if(NOT in_integration EQUAL -1)
     list(APPEND labels integration postgres)
   endif()
+  set(serial FALSE)
+  if(T_SERIAL)
+    set(serial TRUE)
+  endif()
   gtest_discover_tests(${T_NAME}
     DISCOVERY_TIMEOUT 60
-    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${labels}")
+    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${labels}" RUN_SERIAL ${serial})
 endfunction()
