@@ -37,6 +37,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/audio_streams.h"
 #include "common/status.h"
 #include "engine/av_ptr.h"
 
@@ -57,7 +58,7 @@ struct MediaLimits {
   // Every read and every interruptible call fails with kTimeout after this.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   // Demuxer limits.
-  // Streams a file may hold (all kinds): room for MediaInput::kMaxAudioStreams
+  // Streams a file may hold (all kinds): room for kMaxAudioStreams
   // audio streams, the video and data or timecode tracks.
   int max_streams = 128;
   int64_t probesize_bytes = 10'000'000;
@@ -122,13 +123,10 @@ class MediaInput {
   }
   // Every audio stream with a known sample rate and channel count and a
   // decoder, in the file's order (broadcast MXF: one per channel), at most
-  // kMaxAudioStreams; audio_streams_found() counts them all.
+  // kMaxAudioStreams (common/audio_streams.h); audio_streams_found() counts
+  // them all.
   const std::vector<int>& audio_stream_indices() const { return audio_stream_indices_; }
   int audio_streams_found() const { return audio_streams_found_; }
-  // More than a recording holds (broadcast MXF 8 or 16, a mixing desk's
-  // QuickTime 32 or 48), and a bound on the decoders and encoders a job
-  // opens. It had been 16, and a 20-track QuickTime lost 4 tracks silently.
-  static constexpr int kMaxAudioStreams = 64;
   // Size of the file in bytes.
   int64_t file_size() const { return file_size_; }
   const MediaLimits& limits() const { return limits_; }

@@ -798,8 +798,7 @@ class Server::Impl {
     Request& request = exchange.request;
     request.body = std::move(body).value();
     if (!blocks) {  // Router::AddNonBlocking: here, not behind the pool's queue
-      Result<Response> result = (*handler)(request);
-      exchange.response = result.ok() ? std::move(result).value() : ErrorResponse(result.status());
+      exchange.response = AnswerOf((*handler)(request));
       co_return;
     }
     exchange.response =
@@ -933,7 +932,12 @@ class Server::Impl {
   asio::awaitable<Response> Handle(std::function<Result<Response>()> handler,
                                    std::string request_id) {
     Result<Response> result = co_await OnPool<Response>(std::move(handler), std::move(request_id));
-    co_return result.ok() ? std::move(result).value() : ErrorResponse(result.status());
+    co_return AnswerOf(std::move(result));
+  }
+
+  // A handler's answer, or its error's.
+  static Response AnswerOf(Result<Response> result) {
+    return result.ok() ? std::move(result).value() : ErrorResponse(result.status());
   }
 
   // Writes the answer; true when the connection stays open for the next request.

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "common/audio_streams.h"
 #include "common/mpeg2_levels.h"
 
 namespace vidmill::videos {
@@ -407,16 +408,14 @@ Result<SourceInfo> SourceFromMetadata(const object& metadata, const std::string&
   }
   const value* audio = metadata.if_contains("audio");
   source.has_audio = audio && audio->is_object();
-  // The engine keeps at most 64 audio streams (engine::MediaInput::
-  // kMaxAudioStreams): a source with more is refused rather than processed
-  // into a file without some of them.
-  constexpr int kMostAudioStreams = 64;
+  // The engine keeps at most kMaxAudioStreams: a source with more is refused
+  // rather than processed into a file without some of them.
   if (const double streams =
           source.has_audio ? number(audio->as_object().if_contains("streams")) : 0;
-      streams > kMostAudioStreams) {
+      streams > kMaxAudioStreams) {
     return Status::Conflict("the source has " + std::to_string(static_cast<int>(streams)) +
                             " audio streams; processing keeps at most " +
-                            std::to_string(kMostAudioStreams) +
+                            std::to_string(kMaxAudioStreams) +
                             ", so it cannot be processed without losing some");
   }
   return source;
