@@ -17,17 +17,24 @@ function(vidmill_test)
   target_compile_definitions(${T_NAME} PRIVATE
     VIDMILL_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     VIDMILL_BINARY="$<TARGET_FILE:vidmill>")
-  # Tests that talk to the store run a second time on PostgreSQL (label "postgres").
+  # Tests that talk to the store run a second time on PostgreSQL (label
+  # "postgres"); every integration test does.
   set(labels ${T_LABELS})
   string(FIND "${CMAKE_CURRENT_SOURCE_DIR}" "/tests/integration" in_integration)
-  if(NOT in_integration EQUAL -1)
-    list(APPEND labels integration postgres)
+  if(NOT in_integration EQUAL -1 AND NOT "postgres" IN_LIST labels)
+    list(APPEND labels postgres)
   endif()
-  set(serial FALSE)
+  # gtest_discover_tests flattens its PROPERTIES into one argument list, so a
+  # second label, or an empty one, would shift the names and values after it.
+  set(properties TIMEOUT ${T_TIMEOUT})
+  list(LENGTH labels label_count)
+  if(label_count GREATER 1)
+    message(FATAL_ERROR "${T_NAME}: one label at most (got ${labels})")
+  elseif(label_count EQUAL 1)
+    list(APPEND properties LABELS ${labels})
+  endif()
   if(T_SERIAL)
-    set(serial TRUE)
+    list(APPEND properties RUN_SERIAL TRUE)
   endif()
-  gtest_discover_tests(${T_NAME}
-    DISCOVERY_TIMEOUT 60
-    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${labels}" RUN_SERIAL ${serial})
+  gtest_discover_tests(${T_NAME} DISCOVERY_TIMEOUT 60 PROPERTIES ${properties})
 endfunction()
