@@ -701,9 +701,13 @@ class Server::Impl {
     // the parser may have consumed the request line and the fields it
     // finished (a long field past the limit then leaves no line end; audit
     // 32 F1), or not have taken even a short request line yet, when the
-    // head came in several pieces (audit 34 F5).
+    // head came in several pieces (audit 34 F5). A request pipelined behind
+    // another may have arrived whole, its line end past the limit (audit 35
+    // F2).
     const std::string_view left(static_cast<const char*>(buffer.data().data()), buffer.size());
-    if (head.get().method_string().empty() && left.find("\r\n") == std::string_view::npos) {
+    const size_t line_end = left.find("\r\n");
+    if (head.get().method_string().empty() &&
+        (line_end == std::string_view::npos || line_end >= options_.header_limit_bytes)) {
       return Status::UriTooLong("request target longer than " +
                                 std::to_string(options_.header_limit_bytes) + " bytes");
     }
