@@ -160,6 +160,7 @@ int RunWorker(int argc, char** argv) {
   options.poll_interval = std::chrono::milliseconds(*poll_ms);
   options.heartbeat_interval = std::chrono::milliseconds(*heartbeat_ms);
   options.temp_root = (std::filesystem::path(store->media_dir) / ".tmp" / "jobs").string();
+  options.storage_check = [media = blobs->get()] { return media->CheckAvailable(); };
   options.time_limits.initial = std::chrono::seconds(*limit_initial);
   options.time_limits.base = std::chrono::seconds(*limit_base);
   options.time_limits.per_media_second = static_cast<double>(*limit_factor);

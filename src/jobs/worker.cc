@@ -156,6 +156,21 @@ void Worker::RemoveStaleTempDirs(const Job& job) const {
   }
 }
 
+Status Worker::MakeWorkDir(const std::string& temp_dir) const {
+  if (options_.storage_check) {
+    if (Status storage = options_.storage_check(); !storage.ok()) {
+      return Status::Unavailable("no work directory made: " + storage.message());
+    }
+  }
+  std::error_code ec;
+  fs::create_directories(temp_dir, ec);
+  if (ec) {
+    return Status::Unavailable("cannot create the job temp directory " + temp_dir + ": " +
+                               ec.message());
+  }
+  return Status::Ok();
+}
+
 void Worker::SweepAbandonedTempDirs() const {
   std::error_code ec;
   auto now = fs::file_time_type::clock::now();
@@ -183,8 +198,7 @@ void Worker::RunClaimed(Job job) {
       (fs::path(options_.temp_root) /
        ("job-" + job.id + "-" + std::to_string(job.attempts) + "-" + NewId().substr(0, 8)))
           .string();
-  std::error_code ec;
-  fs::create_directories(temp_dir, ec);
+  const Status made = MakeWorkDir(temp_dir);
   LogInfo(Describe(job) + ": started by " + lease.owner);
 
   JobContext context(queue_, *handler, job, temp_dir, options_.time_limits);
@@ -196,11 +210,9 @@ void Worker::RunClaimed(Job job) {
     }
   }
 
-  Status result;
-  if (ec) {
-    result = Status::Unavailable("cannot create the job temp directory " + temp_dir + ": " +
-                                 ec.message());
-  } else {
+  Status result = made;
+  std::error_code ec;
+  if (made.ok()) {
     std::atomic<bool> done{false};
     std::mutex heartbeat_mu;
     std::condition_variable heartbeat_cv;

@@ -26,6 +26,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -42,6 +43,11 @@ struct WorkerOptions {
   // Job temp dirs are made under this directory (created if missing): put it on
   // the media filesystem so outputs can be renamed into place.
   std::string temp_root;
+  // Asked before a job's work directory is made (and temp_root with it, when
+  // missing); a failure is the attempt's result, retried as unavailable. The
+  // media store's check: a share unmounted under a running worker must not
+  // get temp_root made again on the bare mount point's disk (audit 33 F7).
+  std::function<Status()> storage_check;
   // At start and then every temp_sweep_interval, job temp dirs under
   // temp_root untouched for this long are removed (a running job's dir is
   // touched at every heartbeat; the rest were left by crashed workers, on this
@@ -95,6 +101,7 @@ class Worker {
   void EndAttempt(JobContext& context, const Status& result);
   std::string OwnerName(int slot) const;
   void RemoveStaleTempDirs(const Job& job) const;
+  Status MakeWorkDir(const std::string& temp_dir) const;
   void SweepAbandonedTempDirs() const;
 
   Queue& queue_;

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "storage/backend_test.h"
+#include "storage/blob_store.h"
 #include "storage/scratch_database.h"
 #include "tests/support/temp_dir.h"
 
@@ -402,6 +403,43 @@ TEST_P(WorkerTest, ARunningWorkerRemovesTempDirsAbandonedSinceItStarted) {
     std::this_thread::sleep_for(milliseconds(20));
   }
   EXPECT_FALSE(fs::exists(abandoned));
+}
+
+// A media share unmounted under a running worker leaves the bare mount point:
+// the worker makes no work directory there (it had made `.tmp/jobs` again on
+// the mount point's own disk; audit 33 F7), retries the job as unavailable,
+// and runs it once the share is back.
+TEST_P(WorkerTest, NoWorkDirectoryIsMadeWhileTheMediaStoreIsGone) {
+  namespace fs = std::filesystem;
+  const std::string media = temp_.path() + "/media";
+  auto blobs = storage::OpenFileBlobStore(media);
+  ASSERT_TRUE(blobs.ok()) << blobs.status().ToString();
+  options_.temp_root = media + "/.tmp/jobs";
+  options_.storage_check = [store = blobs->get()] { return store->CheckAvailable(); };
+  script_.run = [](JobContext&) { return Status::Ok(); };
+  StartWorker();
+  for (auto deadline = steady_clock::now() + seconds(5);
+       !fs::exists(options_.temp_root) && steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(milliseconds(10));  // the worker has started
+  }
+  fs::rename(media, temp_.path() + "/share");  // unmounted: an empty mount point
+  fs::create_directory(media);
+  const std::string id = Add();
+  Job waiting = Get(id);
+  for (auto deadline = steady_clock::now() + seconds(5);
+       waiting.attempts < 4 && steady_clock::now() < deadline; waiting = Get(id)) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_GE(waiting.attempts, 4);  // tried again past max_attempts (3), not failed
+  EXPECT_NE(waiting.state, kStateFailed);
+  EXPECT_NE(waiting.error.value_or("").find("marker"), std::string::npos)
+      << waiting.error.value_or("");
+  EXPECT_EQ(script_.runs.load(), 0);
+  EXPECT_FALSE(fs::exists(media + "/.tmp")) << "made on the bare mount point";
+  fs::remove(media);
+  fs::rename(temp_.path() + "/share", media);  // mounted again
+  WaitForState(id, kStateDone, seconds(15));
+  EXPECT_EQ(script_.runs.load(), 1);
 }
 
 TEST_P(WorkerTest, ConcurrencyRunsJobsInParallel) {
