@@ -55,6 +55,9 @@ struct StreamCount {
   // between keyframes where there are enough, else `frames` over `seconds`.
   int64_t rate_frames = 0;
   double rate_seconds = 0;
+  // Where the first picture shown starts (time base of the stream), when
+  // pictures before it were not counted: a stream cut at its start.
+  std::optional<int64_t> shown_start;
 };
 
 // The sample tables of MP4/MOV list every frame: libavformat loads them into the
@@ -82,6 +85,32 @@ std::optional<StreamCount> CountFromIndex(MediaInput& input) {
   return count;
 }
 
+// The video packets CountPackets has read of one kind (shown, or not).
+struct PacketTally {
+  int64_t frames = 0;
+  int64_t bytes = 0;
+  int64_t first = INT64_MAX;  // the span's start and end, in the stream's time base
+  int64_t end = INT64_MIN;
+
+  void Add(const AVPacket& packet) {
+    ++frames;
+    bytes += packet.size;
+    // An MXF cut short, whose index went with its end, gives its I- and
+    // P-pictures no pts: their dts stands for it in the span, which had
+    // ended two pictures early and started two late (audit 31 F5).
+    const int64_t when = packet.pts != AV_NOPTS_VALUE ? packet.pts : packet.dts;
+    if (when == AV_NOPTS_VALUE) return;
+    first = std::min(first, when);
+    end = std::max(end, when + std::max<int64_t>(packet.duration, 0));
+  }
+  void Merge(const PacketTally& other) {
+    frames += other.frames;
+    bytes += other.bytes;
+    first = std::min(first, other.first);
+    end = std::max(end, other.end);
+  }
+};
+
 // Returns an error when the index points past the end of the file.
 Status CheckIndexWithinFile(MediaInput& input) {
   AVStream* stream = input.video_stream();
@@ -108,13 +137,21 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
   }
   ASSIGN_OR_RETURN(PacketPtr packet, NewPacket());
   StreamCount count;
-  int64_t first_pts = INT64_MAX, end_pts = INT64_MIN;
   std::vector<int64_t> pts_list;  // every picture's, for the rate between keyframes
   std::vector<int64_t> key_pts;   // the keyframes', in decoding order
   TimestampJoiner joiner(format);
+  // A stream cut at its start (an off-air capture begins mid-GOP) holds
+  // pictures no decoder shows: those before its first keyframe, and those
+  // after it shown before it (an open GOP's leading B-pictures). They are
+  // not counted, and the span starts at the first picture shown: totalFrames
+  // had said 48 where 39 decode (audit 31 F7). A stream without keyframe
+  // flags is counted whole.
+  std::optional<int64_t> first_key;
+  PacketTally counted, skipped;
   auto start = std::chrono::steady_clock::now();
   int64_t packet_idx = 0;
   bool eof = false;
+  double read_share = 1;  // of the file, when the budget ends the count
   while (true) {
     RETURN_IF_ERROR(input.ReadPacket(packet.get(), &eof));
     if (eof) {
@@ -123,19 +160,15 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
     }
     if (packet->stream_index == input.video_stream_index()) {
       joiner.Apply(packet.get());
-      ++count.frames;
-      count.bytes += packet->size;
-      if (packet->pts != AV_NOPTS_VALUE) {
-        first_pts = std::min(first_pts, packet->pts);
-        end_pts = std::max(end_pts, packet->pts + std::max<int64_t>(packet->duration, 0));
+      const int64_t when = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
+      if (!first_key && (packet->flags & AV_PKT_FLAG_KEY) && when != AV_NOPTS_VALUE) {
+        first_key = when;
+      }
+      const bool shown = first_key && (packet->pts == AV_NOPTS_VALUE || packet->pts >= *first_key);
+      (shown ? counted : skipped).Add(*packet);
+      if (shown && packet->pts != AV_NOPTS_VALUE) {
         pts_list.push_back(packet->pts);
         if (packet->flags & AV_PKT_FLAG_KEY) key_pts.push_back(packet->pts);
-      } else if (packet->dts != AV_NOPTS_VALUE) {
-        // An MXF cut short, whose index went with its end, gives its I- and
-        // P-pictures no pts: their dts stands for it in the span, which had
-        // ended two pictures early and started two late (audit 31 F5).
-        first_pts = std::min(first_pts, packet->dts);
-        end_pts = std::max(end_pts, packet->dts + std::max<int64_t>(packet->duration, 0));
       }
     }
     if (++packet_idx % 256 == 0) {
@@ -147,10 +180,7 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
       }
       if (options.count_policy == CountPolicy::kBudgeted &&
           std::chrono::steady_clock::now() - start >= options.count_budget) {
-        // Extrapolate the bytes; the frame estimate comes from duration × rate.
-        if (read_fraction > 0) {
-          count.bytes = static_cast<int64_t>(std::llround(count.bytes / read_fraction));
-        }
+        read_share = read_fraction;
         break;
       }
     }
@@ -158,6 +188,15 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
   for (unsigned stream_idx = 0; stream_idx < format->nb_streams; ++stream_idx) {
     format->streams[stream_idx]->discard = AVDISCARD_DEFAULT;
   }
+  if (!first_key) counted.Merge(skipped);
+  count.frames = counted.frames;
+  count.bytes = counted.bytes;
+  if (read_share > 0 && read_share < 1) {
+    // Extrapolate the bytes; the frame estimate comes from duration × rate.
+    count.bytes = static_cast<int64_t>(std::llround(count.bytes / read_share));
+  }
+  const int64_t first_pts = counted.first, end_pts = counted.end;
+  if (first_key && skipped.frames > 0 && counted.frames > 0) count.shown_start = first_pts;
   if (count.exact && end_pts > first_pts) {
     const double time_base = av_q2d(input.video_stream()->time_base);
     count.seconds = (end_pts - first_pts) * time_base;
@@ -363,10 +402,14 @@ Result<VideoMetadata> ProbeMetadata(MediaInput& input, const ProbeOptions& optio
   } else if (stream->duration != AV_NOPTS_VALUE && stream->duration > 0) {
     meta.duration_millis = av_rescale_q(stream->duration, stream->time_base, AVRational{1, 1000});
   }
-  if (stream->start_time != AV_NOPTS_VALUE) {
+  // Milliseconds from the file's start to `pts` of the video stream.
+  const auto since_file_start = [format, stream](int64_t pts) {
     const int64_t file_start = format->start_time != AV_NOPTS_VALUE ? format->start_time : 0;
-    const int64_t video_start = av_rescale_q(stream->start_time, stream->time_base, AV_TIME_BASE_Q);
-    meta.video_start_millis = std::max<int64_t>(0, (video_start - file_start) / 1000);
+    const int64_t at = av_rescale_q(pts, stream->time_base, AV_TIME_BASE_Q);
+    return std::max<int64_t>(0, (at - file_start) / 1000);
+  };
+  if (stream->start_time != AV_NOPTS_VALUE) {
+    meta.video_start_millis = since_file_start(stream->start_time);
   }
   meta.size = input.file_size();
   meta.bit_rate = format->bit_rate > 0 ? format->bit_rate : 0;
@@ -421,6 +464,10 @@ Result<VideoMetadata> ProbeMetadata(MediaInput& input, const ProbeOptions& optio
     meta.timestamp_joins = count->joins;
     meta.duration_millis =
         std::max(meta.duration_millis, static_cast<int64_t>(std::llround(count->seconds * 1000)));
+  }
+  if (count->exact && count->shown_start) {
+    // The pictures before the first one shown are not the video's.
+    meta.video_start_millis = since_file_start(*count->shown_start);
   }
   meta.video_stream_size = count->bytes;
   meta.video_stream_size_exact = count->exact;

@@ -232,6 +232,51 @@ TEST_F(MetadataTest, ATransportStreamCutAtEitherEndKeepsItsRate) {
   }
 }
 
+// A transport stream cut at its start (an off-air capture) begins with
+// pictures no decoder shows: those before the first keyframe, and an open
+// GOP's leading B-pictures. totalFrames counts what decodes (it had counted
+// every packet: 48 where 39 decode; audit 31 F7), and the video starts at its
+// first picture shown.
+TEST_F(MetadataTest, AStreamCutAtItsStartCountsThePicturesThatDecode) {
+  const std::string mpeg2 = Path("mpeg2.ts"), h264 = Path("h264.ts");
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine=duration=4 -t 4 "
+      "-c:v mpeg2video -g 12 -bf 2 -b:v 2M -c:a mp2 -f mpegts " +
+      mpeg2);
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine=duration=4 -t 4 "
+      "-c:v libx264 -preset ultrafast -bf 2 -x264-params "
+      "open-gop=1:keyint=12:min-keyint=12:scenecut=0 -c:a mp2 -f mpegts " +
+      h264);
+  for (const std::string& whole : {mpeg2, h264}) {
+    SCOPED_TRACE(whole);
+    const std::string cut = whole + ".cut.ts";
+    const auto size = static_cast<int64_t>(std::filesystem::file_size(whole));
+    testing::Output("tail -c +" + std::to_string(size / 3 / 188 * 188 + 1) + " '" + whole +
+                    "' > '" + cut + "'");
+    // What FFmpeg's decoders give, and where the first of it is shown.
+    const std::string frames = testing::Output(
+        "ffprobe -v quiet -select_streams v -show_entries frame=pts_time -of csv=p=0 '" + cut +
+        "' | grep -c .");
+    const std::string first = testing::Output(
+        "ffprobe -v quiet -select_streams v -show_entries frame=pts_time -of csv=p=0 '" + cut +
+        "' | head -1");
+    const std::string file_start = testing::Output(
+        "ffprobe -v quiet -show_entries format=start_time -of csv=p=0 '" + cut + "'");
+    const std::string packets = testing::Output(
+        "ffprobe -v quiet -select_streams v -count_packets -show_entries "
+        "stream=nb_read_packets -of csv=p=0 '" +
+        cut + "' | head -1");
+    ASSERT_LT(std::stoll(frames), std::stoll(packets)) << "the cut left no undecodable picture";
+    auto meta = Probe(cut);
+    ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+    EXPECT_EQ(meta->total_frames, std::stoll(frames)) << packets << " packets";
+    EXPECT_NEAR(meta->video_start_millis, (std::stod(first) - std::stod(file_start)) * 1000, 1);
+    EXPECT_EQ(meta->video_duration_millis, meta->total_frames * 40);
+    EXPECT_NEAR(meta->average_framerate, 25, 0.01);
+  }
+}
+
 // An MXF cut short loses its index: its I- and P-pictures come without a pts,
 // and the pictures' span is still theirs (audit 31 F5: it had been 1760 ms
 // for 47 pictures of 25 frames/s, starting two late and ending two early).
