@@ -350,12 +350,11 @@ void AddCommonHeaders(Response& response) {
   response.headers.Set("X-Content-Type-Options", "nosniff");
 }
 
-// The original or processed file of `video`, as recorded in its file_* columns.
-Result<Response> ServeRecordedFile(ApiContext& context, const Request& request,
-                                   const videos::Video& video, std::string_view blob_name,
+// The original or processed file of `video`, opened as `reader`, as recorded
+// in its file_* columns.
+Result<Response> ServeRecordedFile(const Request& request, const videos::Video& video,
+                                   std::unique_ptr<storage::BlobReader> reader,
                                    const std::string& download_name) {
-  ASSIGN_OR_RETURN(std::unique_ptr<storage::BlobReader> reader,
-                   OpenBlob(context, video.id, blob_name, "media"));
   if (!video.file_size || static_cast<uint64_t>(*video.file_size) != reader->size() ||
       !video.file_sha256) {
     return Status::Unavailable("the media of video '" + video.id +
@@ -399,34 +398,31 @@ class MediaRoutes {
   Result<Response> DownloadOriginal(Request& request) {
     ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
     ASSIGN_OR_RETURN(std::string id, PathId(request, "video"));
-    // A re-upload publishes its file a moment before its row commits; in that
-    // moment the row and the file disagree (ServeRecordedFile's 503). Read
-    // again three times over ~140 ms before answering so: without the
-    // re-reads, one download in sixteen would be told to come back later. Not
-    // longer: the wait holds a handler thread.
-    for (int attempt = 0;; ++attempt) {
-      Result<Response> served = ServeOriginal(request, principal, id);
-      if (served.ok() || served.status().code() != Code::kUnavailable || attempt == 3) {
-        return served;
+    // A re-upload puts its file in place a moment before its row commits,
+    // both under the team's lock. The row is read and the file opened under
+    // that lock too, so they belong to the same upload: read apart, a
+    // replacement of the same size had been served under the previous
+    // upload's ETag and name (and an If-Range resume spliced the two files;
+    // audit 36 F1). The open file is read after the lock is let go.
+    std::optional<videos::Video> video;
+    std::unique_ptr<storage::BlobReader> reader;
+    RETURN_IF_ERROR(context_.db->Transaction([&](storage::Session& session) -> Status {
+      RETURN_IF_ERROR(videos::HoldTeam(session, principal.team_id));
+      ASSIGN_OR_RETURN(video, videos::GetVideo(session, principal.team_id, id));
+      if (video->is_processed()) {
+        return Status::NotFound("video '" + id +
+                                "' is a processed video; download its media from "
+                                "/media/v1/download/processed/" +
+                                id);
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20 << attempt));
-    }
-  }
-
-  Result<Response> ServeOriginal(const Request& request, const Principal& principal,
-                                 const std::string& id) {
-    ASSIGN_OR_RETURN(videos::Video video, ReadVideo(*context_.db, principal.team_id, id));
-    if (video.is_processed()) {
-      return Status::NotFound("video '" + id +
-                              "' is a processed video; download its media from "
-                              "/media/v1/download/processed/" +
-                              id);
-    }
-    if (!video.has_finished_uploading()) {
-      return Status::NotFound("video '" + id + "' has no media: nothing has been uploaded yet");
-    }
-    return ServeRecordedFile(context_, request, video, storage::kOriginalBlob,
-                             video.file_name.value_or(video.name));
+      if (!video->has_finished_uploading()) {
+        return Status::NotFound("video '" + id + "' has no media: nothing has been uploaded yet");
+      }
+      ASSIGN_OR_RETURN(reader, OpenBlob(context_, id, storage::kOriginalBlob, "media"));
+      return Status::Ok();
+    }));
+    return ServeRecordedFile(request, *video, std::move(reader),
+                             video->file_name.value_or(video->name));
   }
 
   Result<Response> DownloadProcessed(Request& request) {
@@ -459,7 +455,9 @@ class MediaRoutes {
       name = videos::ProcessedFileName(original,
                                        videos::ExtensionForMimeType(video.file_type.value_or("")));
     }
-    return ServeRecordedFile(context_, request, video, storage::kProcessedBlob, name);
+    ASSIGN_OR_RETURN(std::unique_ptr<storage::BlobReader> reader,
+                     OpenBlob(context_, id, storage::kProcessedBlob, "media"));
+    return ServeRecordedFile(request, video, std::move(reader), name);
   }
 
   // Why `video` has no thumbnails or web preview: only a full ingestion of an

@@ -175,6 +175,14 @@ Status LockTeam(storage::Session& session, const std::string& team_id) {
   return Status::Ok();
 }
 
+Status HoldTeam(storage::Session& session, const std::string& team_id) {
+  std::string sql = "SELECT id FROM teams WHERE id = ?";
+  if (session.dialect() == storage::Dialect::kPostgres) sql += " FOR SHARE";
+  ASSIGN_OR_RETURN(storage::Rows rows, session.Query(sql, {team_id}));
+  if (rows.empty()) return Status::NotFound("team", team_id);
+  return Status::Ok();
+}
+
 Result<int64_t> NextCreationTime(storage::Session& session, std::string_view table,
                                  const std::string& team_id, int64_t now_millis) {
   if (table != "videos" && table != "projects") {

@@ -181,6 +181,14 @@ Result<std::vector<std::string>> VideoAndDescendants(storage::Session& session,
 // team does not exist.
 Status LockTeam(storage::Session& session, const std::string& team_id);
 
+// Waits for the team's writers (LockTeam) to commit and keeps them out until
+// the current transaction ends, while letting other readers in: a row read
+// and a media file opened under it belong to the same upload, which publishes
+// its file under LockTeam (a row lock FOR SHARE on PostgreSQL; a SQLite
+// transaction holds the write lock already). NotFound when the team does not
+// exist.
+Status HoldTeam(storage::Session& session, const std::string& team_id);
+
 // A creation time for a new row of `table` ("videos" or "projects") of the
 // team: `now_millis`, or one past the team's newest row when the clock has not
 // moved past it. Together with LockTeam this makes (team, created_at) unique
