@@ -75,9 +75,10 @@ class UploadSlot {
   static Result<std::unique_ptr<UploadSlot>> Take(const std::string& user_id, int server_limit) {
     std::lock_guard lock(mu_);
     if (total_ >= server_limit) {
+      // An overload limit: a slot comes back as soon as any upload ends.
       return Status::Unavailable("the server has " + std::to_string(server_limit) +
                                  " uploads in progress; retry shortly")
-          .WithRetryAfter(5);
+          .WithRetryAfter(1);
     }
     int& in_use = in_use_[user_id];
     if (in_use >= kMaxUploadsPerUser) {
