@@ -687,6 +687,15 @@ class FileBlobStore final : public BlobStore {
     return static_cast<uint64_t>(st.st_size);
   }
 
+  Status Remove(std::string_view video_id, std::string_view name) override {
+    RETURN_IF_ERROR(CheckSegments(video_id, name));
+    const std::string path = BlobPath(video_id, name);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
+      return ErrnoStatus("cannot remove", path, errno);
+    }
+    return Status::Ok();
+  }
+
   Status Delete(std::string_view video_id) override {
     if (!IsSafeBlobSegment(video_id)) {
       return Status::InvalidArgument("invalid video id for the blob store");

@@ -168,6 +168,9 @@ class BlobStore {
   // Size in bytes. NotFound when it does not exist.
   virtual Result<uint64_t> Size(std::string_view video_id, std::string_view name) = 0;
 
+  // Removes one blob of a video; OK if it was not there.
+  virtual Status Remove(std::string_view video_id, std::string_view name) = 0;
+
   // Removes every blob and temporary file of a video; OK if there were none.
   // A writer still open for that video then fails at Commit.
   virtual Status Delete(std::string_view video_id) = 0;

@@ -4,10 +4,34 @@
 #include <cmath>
 #include <filesystem>
 
+#include "common/log.h"
 #include "engine/ingestion.h"
 #include "videos/media_state.h"
 
 namespace vidmill::jobs {
+namespace {
+
+// Removes the video's thumbnails from number `first` on and, unless
+// `keep_web_preview`, its web preview: what an earlier upload's full
+// ingestion left and this ingestion did not write over. A light re-upload
+// had left them on disk (never served) for the life of the video (audit 36
+// F2). `drawn` is how many a full ingestion draws; files past it (a build
+// that drew more) go too.
+Status RemoveStaleArtifacts(storage::BlobStore& blobs, const std::string& video_id, int first,
+                            int drawn, bool keep_web_preview) {
+  for (int index = first;; ++index) {
+    const std::string name = storage::ThumbnailBlobName(index);
+    if (index >= drawn) {
+      ASSIGN_OR_RETURN(bool exists, blobs.Exists(video_id, name));
+      if (!exists) break;
+    }
+    RETURN_IF_ERROR(blobs.Remove(video_id, name));
+  }
+  if (keep_web_preview) return Status::Ok();
+  return blobs.Remove(video_id, storage::kWebPreviewBlob);
+}
+
+}  // namespace
 
 IngestHandler::IngestHandler(IngestionKind kind, storage::BlobStore& blobs, const Clock& clock,
                              IngestHandlerOptions options)
@@ -107,6 +131,8 @@ Status IngestHandler::Run(JobContext& context) {
     for (const Prepared& file : prepared) {
       RETURN_IF_ERROR(blobs_.PublishFile(video_id, file.name, file.path, file.info).status());
     }
+    RETURN_IF_ERROR(RemoveStaleArtifacts(blobs_, video_id, result.thumbnail_count,
+                                         options_.thumbnail_count, result.web_video_available));
     return CommitIngestion(session, video_id, result, clock_.NowMillis());
   });
   if (completed.code() == Code::kCancelled) {
@@ -126,6 +152,15 @@ Status IngestHandler::OnRetry(storage::Session& session, const Job& job, const s
 
 Status IngestHandler::OnFailed(storage::Session& session, const Job& job,
                                const std::string& message) {
+  // The row says the video has no thumbnails or preview now; an earlier
+  // upload's go too, where the store lets them (the failure is recorded
+  // whatever: the hourly sweep does not know them, but nothing serves them).
+  if (Status removed =
+          RemoveStaleArtifacts(blobs_, job.video_id, 0, options_.thumbnail_count, false);
+      !removed.ok()) {
+    LogWarning("video " + job.video_id +
+               ": an earlier upload's previews stay: " + removed.ToString());
+  }
   return MarkIngestionFailed(session, job.video_id, message, clock_.NowMillis());
 }
 

@@ -57,6 +57,9 @@ class StallingBlobStore final : public storage::BlobStore {
   Result<uint64_t> Size(std::string_view video_id, std::string_view name) override {
     return real_.Size(video_id, name);
   }
+  Status Remove(std::string_view video_id, std::string_view name) override {
+    return real_.Remove(video_id, name);
+  }
   Status Delete(std::string_view video_id) override { return real_.Delete(video_id); }
   Result<std::string> LocalPath(std::string_view video_id, std::string_view name) override {
     return real_.LocalPath(video_id, name);
@@ -112,9 +115,10 @@ class IngestHandlerTest : public HandlerTest {
     return **job;
   }
 
-  // Runs the full ingestion handler on `job` with the blob store `store`.
-  Status RunIngestion(storage::BlobStore& store, const Job& job) {
-    IngestHandler handler(IngestionKind::kFull, store, clock_, IngestHandlerOptions{});
+  // Runs the ingestion handler of `kind` on `job` with the blob store `store`.
+  Status RunIngestion(storage::BlobStore& store, const Job& job,
+                      IngestionKind kind = IngestionKind::kFull) {
+    IngestHandler handler(kind, store, clock_, IngestHandlerOptions{});
     const std::string temp = dir_.path() + "/attempt-" + std::to_string(job.attempts);
     std::filesystem::create_directories(temp);
     JobContext context(*queue_, handler, job, temp, TimeLimitPolicy{});
@@ -180,6 +184,31 @@ TEST_P(IngestHandlerTest, AnAttemptThatKeepsItsJobPublishesEveryFile) {
   }
   EXPECT_GT(ReadBlob(std::string(storage::kWebPreviewBlob)).size(), 1000u);
   EXPECT_EQ(queue_->Get(job->id)->state, kStateDone);
+}
+
+// A light re-upload's ingestion draws no thumbnails or preview, and removes
+// those of the earlier upload's full ingestion: nothing served them, but they
+// had stayed on disk for the life of the video (audit 36 F2).
+TEST_P(IngestHandlerTest, ALightReUploadRemovesTheEarlierUploadsPreviews) {
+  std::optional<Job> full = UploadAndClaim("host:1:full:0");
+  ASSERT_TRUE(full);
+  ASSERT_TRUE(RunIngestion(*blobs_, *full).ok());
+  ASSERT_TRUE(*blobs_->Exists(video_id_, storage::kWebPreviewBlob));
+  ASSERT_TRUE(db_->Transaction([&](storage::Session& s) -> Status {
+                   return EnqueueIngestion(s, video_id_, IngestionKind::kLight, clock_).status();
+                 })
+                  .ok());
+  auto light = queue_->Claim("host:1:light:0", {std::string(kKindIngestLight)});
+  ASSERT_TRUE(light.ok() && light->has_value());
+  Status ran = RunIngestion(*blobs_, **light, IngestionKind::kLight);
+  ASSERT_TRUE(ran.ok()) << ran.ToString();
+  EXPECT_EQ(queue_->Get((*light)->id)->state, kStateDone);
+  EXPECT_TRUE(*blobs_->Exists(video_id_, storage::kOriginalBlob));
+  EXPECT_FALSE(*blobs_->Exists(video_id_, storage::kWebPreviewBlob));
+  for (int thumbnail_idx = 0; thumbnail_idx < 5; ++thumbnail_idx) {
+    EXPECT_FALSE(*blobs_->Exists(video_id_, storage::ThumbnailBlobName(thumbnail_idx)))
+        << thumbnail_idx;
+  }
 }
 
 }  // namespace
