@@ -147,6 +147,7 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
   // had said 48 where 39 decode (audit 31 F7). A stream without keyframe
   // flags is counted whole.
   std::optional<int64_t> first_key;
+  bool first_key_timed = false;  // it has a pts (an elementary stream's have none)
   PacketTally counted, skipped;
   auto start = std::chrono::steady_clock::now();
   int64_t packet_idx = 0;
@@ -163,6 +164,7 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
       const int64_t when = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
       if (!first_key && (packet->flags & AV_PKT_FLAG_KEY) && when != AV_NOPTS_VALUE) {
         first_key = when;
+        first_key_timed = packet->pts != AV_NOPTS_VALUE;
       }
       const bool shown = first_key && (packet->pts == AV_NOPTS_VALUE || packet->pts >= *first_key);
       (shown ? counted : skipped).Add(*packet);
@@ -196,7 +198,11 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
     count.bytes = static_cast<int64_t>(std::llround(count.bytes / read_share));
   }
   const int64_t first_pts = counted.first, end_pts = counted.end;
-  if (first_key && skipped.frames > 0 && counted.frames > 0) count.shown_start = first_pts;
+  // Where pictures have no pts (a raw MPEG-2 stream's decoding times stand
+  // in), the video keeps the demuxer's start, as the decoder's timeline does:
+  // moved to the first keyframe's dts, a cut .m2v's start and span had run
+  // past its duration (audit 37 F4).
+  if (first_key_timed && skipped.frames > 0 && counted.frames > 0) count.shown_start = first_pts;
   if (count.exact && end_pts > first_pts) {
     const double time_base = av_q2d(input.video_stream()->time_base);
     count.seconds = (end_pts - first_pts) * time_base;
