@@ -1,14 +1,17 @@
 #include "api/media_routes.h"
 
 #include <algorithm>
+#include <array>
 #include <boost/json.hpp>
 #include <charconv>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -58,6 +61,20 @@ class BlobFile final : public http::OpenFile {
  private:
   std::unique_ptr<storage::BlobReader> reader_;
 };
+
+// --- The original's publication lock ------------------------------------------
+
+// The in-memory half of videos::LockOriginal, for SQLite, whose one API
+// process is the only publisher of originals: a SQLite transaction would
+// take the database's one write lock, and every download of an original
+// would wait for every writer (audit 37 F1, F2). Striped by video id.
+std::shared_timed_mutex& LocalOriginalLock(const std::string& video_id) {
+  static std::array<std::shared_timed_mutex, 64> stripes;
+  return stripes[std::hash<std::string>{}(video_id) % stripes.size()];
+}
+
+// How long a download waits for a publication of the same original.
+constexpr auto kOriginalLockWait = std::chrono::seconds(5);
 
 // --- Upload ------------------------------------------------------------------
 
@@ -178,6 +195,10 @@ class UploadSink final : public http::BodySink, private http::MultipartReceiver 
     // The transaction may run more than once (contention retries); the blob
     // is published by the first run that gets that far.
     std::optional<storage::BlobInfo> published;
+    // Readers of the original wait from the rename until the row commits.
+    std::unique_lock<std::shared_timed_mutex> publishing(LocalOriginalLock(video_.id),
+                                                         std::defer_lock);
+    const bool lock_in_memory = context_.db->dialect() == storage::Dialect::kSqlite;
     Status status = context_.db->Transaction([&](storage::Session& session) -> Status {
       // Serialises with other writers of the team's videos (deletion,
       // processing requests, a concurrent upload), so the order in which
@@ -186,6 +207,8 @@ class UploadSink final : public http::BodySink, private http::MultipartReceiver 
       ASSIGN_OR_RETURN(videos::Video current,
                        videos::CheckUploadAllowed(session, principal_.team_id, video_.id));
       video_ = std::move(current);
+      RETURN_IF_ERROR(videos::LockOriginal(session, video_.id, /*shared=*/false));
+      if (lock_in_memory && !publishing.owns_lock()) publishing.lock();
       if (!published) {
         ASSIGN_OR_RETURN(storage::BlobInfo info, writer_->Commit());
         published = info;
@@ -237,6 +260,7 @@ class UploadSink final : public http::BodySink, private http::MultipartReceiver 
     std::optional<Status> reverted;
     Status locked = context_.db->Transaction([&](storage::Session& session) -> Status {
       RETURN_IF_ERROR(videos::LockTeam(session, principal_.team_id));
+      RETURN_IF_ERROR(videos::LockOriginal(session, video_.id, /*shared=*/false));
       if (!reverted) reverted = writer_->Revert();
       return Status::Ok();
     });
@@ -400,15 +424,15 @@ class MediaRoutes {
     ASSIGN_OR_RETURN(Principal principal, Authenticate(context_, request));
     ASSIGN_OR_RETURN(std::string id, PathId(request, "video"));
     // A re-upload puts its file in place a moment before its row commits,
-    // both under the team's lock. The row is read and the file opened under
-    // that lock too, so they belong to the same upload: read apart, a
-    // replacement of the same size had been served under the previous
-    // upload's ETag and name (and an If-Range resume spliced the two files;
-    // audit 36 F1). The open file is read after the lock is let go.
+    // holding the original's lock meanwhile. The row is read and the file
+    // opened under that lock too (shared), so they belong to the same upload:
+    // read apart, a replacement of the same size had been served under the
+    // previous upload's ETag and name (and an If-Range resume spliced the two
+    // files; audit 36 F1). The open file is read after the lock is let go.
     std::optional<videos::Video> video;
     std::unique_ptr<storage::BlobReader> reader;
-    RETURN_IF_ERROR(context_.db->Transaction([&](storage::Session& session) -> Status {
-      RETURN_IF_ERROR(videos::HoldTeam(session, principal.team_id));
+    auto read = [&](storage::Session& session) -> Status {
+      RETURN_IF_ERROR(videos::LockOriginal(session, id, /*shared=*/true));
       ASSIGN_OR_RETURN(video, videos::GetVideo(session, principal.team_id, id));
       if (video->is_processed()) {
         return Status::NotFound("video '" + id +
@@ -421,7 +445,18 @@ class MediaRoutes {
       }
       ASSIGN_OR_RETURN(reader, OpenBlob(context_, id, storage::kOriginalBlob, "media"));
       return Status::Ok();
-    }));
+    };
+    if (context_.db->dialect() == storage::Dialect::kPostgres) {
+      RETURN_IF_ERROR(context_.db->Transaction(read));  // for the advisory lock
+    } else {
+      std::shared_lock<std::shared_timed_mutex> held(LocalOriginalLock(id), kOriginalLockWait);
+      if (!held.owns_lock()) {
+        return Status::Unavailable("the media of video '" + id +
+                                   "' is being replaced; retry shortly")
+            .WithRetryAfter(1);
+      }
+      RETURN_IF_ERROR(context_.db->Run(read));
+    }
     return ServeRecordedFile(request, *video, std::move(reader),
                              video->file_name.value_or(video->name));
   }

@@ -468,6 +468,8 @@ class PgConnection final : public Session {
     } else if (state == "40001" || state == "40P01") {
       if (retryable_at_ == 0) retryable_at_ = statements_sent_;
       status = Status::Unavailable("database busy: " + message);
+    } else if (state == "55P03") {
+      status = Status::Unavailable("database busy: " + message);  // lock_timeout
     } else if (StartsWith(state, "23")) {
       status = Status::Conflict(message);
     } else if (state == "53100") {

@@ -175,12 +175,23 @@ Status LockTeam(storage::Session& session, const std::string& team_id) {
   return Status::Ok();
 }
 
-Status HoldTeam(storage::Session& session, const std::string& team_id) {
-  std::string sql = "SELECT id FROM teams WHERE id = ?";
-  if (session.dialect() == storage::Dialect::kPostgres) sql += " FOR SHARE";
-  ASSIGN_OR_RETURN(storage::Rows rows, session.Query(sql, {team_id}));
-  if (rows.empty()) return Status::NotFound("team", team_id);
-  return Status::Ok();
+Status LockOriginal(storage::Session& session, const std::string& video_id, bool shared) {
+  if (session.dialect() != storage::Dialect::kPostgres) return Status::Ok();
+  if (shared) {
+    // A reader does not wait out a publication stalled on the media disk.
+    RETURN_IF_ERROR(session.Execute("SET LOCAL lock_timeout = '5s'", {}).status());
+  }
+  const std::string sql = std::string("SELECT 1 FROM ") +
+                          (shared ? "pg_advisory_xact_lock_shared" : "pg_advisory_xact_lock") +
+                          "(hashtextextended(?, 0))";
+  Status locked = session.Query(sql, {"vidmill original " + video_id}).status();
+  if (shared && locked.code() == Code::kUnavailable &&
+      locked.message().rfind("database busy", 0) == 0) {
+    return Status::Unavailable("the media of video '" + video_id +
+                               "' is being replaced; retry shortly")
+        .WithRetryAfter(1);
+  }
+  return locked;
 }
 
 Result<int64_t> NextCreationTime(storage::Session& session, std::string_view table,

@@ -181,13 +181,15 @@ Result<std::vector<std::string>> VideoAndDescendants(storage::Session& session,
 // team does not exist.
 Status LockTeam(storage::Session& session, const std::string& team_id);
 
-// Waits for the team's writers (LockTeam) to commit and keeps them out until
-// the current transaction ends, while letting other readers in: a row read
-// and a media file opened under it belong to the same upload, which publishes
-// its file under LockTeam (a row lock FOR SHARE on PostgreSQL; a SQLite
-// transaction holds the write lock already). NotFound when the team does not
-// exist.
-Status HoldTeam(storage::Session& session, const std::string& team_id);
+// Keeps a video's original file and its row together for a reader that
+// needs both (a download): a publication holds it exclusively from its
+// file's rename until its row commits, a reader shared while it reads the
+// row and opens the file, waiting at most 5 s (then Unavailable). On
+// PostgreSQL a transaction-scoped advisory lock on the video id, so it holds
+// across API nodes, and takes no transaction id or row lock. On SQLite it
+// does nothing: the one API process, the only publisher of originals there,
+// locks in memory (api/media_routes.cc).
+Status LockOriginal(storage::Session& session, const std::string& video_id, bool shared);
 
 // A creation time for a new row of `table` ("videos" or "projects") of the
 // team: `now_millis`, or one past the team's newest row when the clock has not
