@@ -76,6 +76,12 @@ std::shared_timed_mutex& LocalOriginalLock(const std::string& video_id) {
 // How long a download waits for a publication of the same original.
 constexpr auto kOriginalLockWait = std::chrono::seconds(5);
 
+Status BeingReplaced(const std::string& video_id) {
+  return Status::Unavailable("the media of video '" + video_id +
+                             "' is being replaced; retry shortly")
+      .WithRetryAfter(1);
+}
+
 // --- Upload ------------------------------------------------------------------
 
 // Uploads one user may have streaming at once. Each costs a blob writer (two
@@ -382,9 +388,7 @@ Result<Response> ServeRecordedFile(const Request& request, const videos::Video& 
                                    const std::string& download_name) {
   if (!video.file_size || static_cast<uint64_t>(*video.file_size) != reader->size() ||
       !video.file_sha256) {
-    return Status::Unavailable("the media of video '" + video.id +
-                               "' is being replaced; retry shortly")
-        .WithRetryAfter(1);
+    return BeingReplaced(video.id);
   }
   http::FileRepresentation rep;
   rep.size = reader->size();
@@ -450,11 +454,7 @@ class MediaRoutes {
       RETURN_IF_ERROR(context_.db->Transaction(read));  // for the advisory lock
     } else {
       std::shared_lock<std::shared_timed_mutex> held(LocalOriginalLock(id), kOriginalLockWait);
-      if (!held.owns_lock()) {
-        return Status::Unavailable("the media of video '" + id +
-                                   "' is being replaced; retry shortly")
-            .WithRetryAfter(1);
-      }
+      if (!held.owns_lock()) return BeingReplaced(id);
       RETURN_IF_ERROR(context_.db->Run(read));
     }
     return ServeRecordedFile(request, *video, std::move(reader),
