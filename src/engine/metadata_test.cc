@@ -277,6 +277,29 @@ TEST_F(MetadataTest, AStreamCutAtItsStartCountsThePicturesThatDecode) {
   }
 }
 
+// A raw MPEG-2 stream has no pts: its decoding times stand in, and cut at
+// its start it keeps the demuxer's start, as the decoder's timeline does.
+// Moved to its first keyframe's dts (the first version of the count above),
+// its pictures had started at 40 ms and ended past its duration (audit 37 F4).
+TEST_F(MetadataTest, ACutElementaryStreamKeepsItsStart) {
+  const std::string whole = Path("raw.m2v"), cut = Path("cut.m2v");
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=320x180:rate=25:duration=3 -c:v mpeg2video -b:v 2M "
+      "-f mpeg2video " +
+      whole);
+  const auto size = static_cast<int64_t>(std::filesystem::file_size(whole));
+  testing::Output("tail -c +" + std::to_string(size * 3 / 10) + " '" + whole + "' > '" + cut + "'");
+  auto meta = Probe(cut);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  const std::string frames = testing::Output(
+      "ffprobe -v quiet -select_streams v -count_frames -show_entries stream=nb_read_frames "
+      "-of csv=p=0 '" +
+      cut + "' | head -1");
+  EXPECT_EQ(meta->total_frames, std::stoll(frames));
+  EXPECT_EQ(meta->video_start_millis, 0);
+  EXPECT_LE(meta->video_start_millis + meta->video_duration_millis, meta->duration_millis);
+}
+
 // An MXF cut short loses its index: its I- and P-pictures come without a pts,
 // and the pictures' span is still theirs (audit 31 F5: it had been 1760 ms
 // for 47 pictures of 25 frames/s, starting two late and ending two early).
