@@ -1301,8 +1301,10 @@ Status ResolveRange(const object& request, const SourceInfo& source, ProcessingP
   // ("no picture came out").
   if (source.video_start_ms > 0 && plan.end_ms <= source.video_start_ms) {
     return Refuse("range.endPositionMilliseconds", value(plan.end_ms),
-                  "the pictures start at " + std::to_string(source.video_start_ms) +
-                      " ms (the sound starts before them); end the range after it");
+                  "the pictures start at " + std::to_string(source.video_start_ms) + " ms (" +
+                      (source.has_audio ? "the sound starts before them"
+                                        : "the file's first pictures do not decode") +
+                      "); end the range after it");
   }
   const int64_t pictures_end = source.video_start_ms + source.video_duration_ms;
   if (source.video_duration_ms > 0 && plan.start_ms >= pictures_end) {
