@@ -1,13 +1,14 @@
 include(GoogleTest)
 
-# vidmill_test(NAME name SOURCES a_test.cc … LIBS lib … [SERIAL])
+# vidmill_test(NAME name SOURCES a_test.cc … LIBS lib … [LABELS label] [TIMEOUT s])
 # Builds one GoogleTest binary and registers each of its tests with CTest, so
 # `ctest -j` runs them in parallel. Tests find the built tools through
-# VIDMILL_BINARY (the server binary) and VIDMILL_SOURCE_DIR. SERIAL: each of
-# its tests runs alone (tests that stop and restart a private PostgreSQL
-# cluster: while it is stopped, a test beside it may take its port).
+# VIDMILL_BINARY (the server binary) and VIDMILL_SOURCE_DIR. Tests that stop
+# and restart a private PostgreSQL cluster run beside the others: its port is
+# below the kernel's ephemeral range (scripts/pg-cluster.sh), so nothing
+# beside it takes the port while it is stopped.
 function(vidmill_test)
-  cmake_parse_arguments(T "SERIAL" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
@@ -32,9 +33,6 @@ function(vidmill_test)
     message(FATAL_ERROR "${T_NAME}: one label at most (got ${labels})")
   elseif(label_count EQUAL 1)
     list(APPEND properties LABELS ${labels})
-  endif()
-  if(T_SERIAL)
-    list(APPEND properties RUN_SERIAL TRUE)
   endif()
   gtest_discover_tests(${T_NAME} DISCOVERY_TIMEOUT 60 PROPERTIES ${properties})
 endfunction()
