@@ -484,8 +484,12 @@ TEST_F(MediaApiTest, ADownloadDuringAReUploadsPublicationGetsThatUploadWhole) {
 // the original's lock) is a 503 with Retry-After: 1, not a wait without end.
 TEST_F(MediaApiTest, ADownloadWaitsForItsOriginalsPublicationOnly) {
   const std::string id = UploadedVideo();
-  auto hold = [&](bool original, std::chrono::seconds length, std::atomic<bool>& holding) {
-    return std::thread([&, original, length] {
+  // Downloads the original while a test transaction holds the original's
+  // lock or (not `original`) the team's, for `length`; the answer and how
+  // long it took.
+  auto download_while_held = [&](bool original, std::chrono::seconds length) {
+    std::atomic<bool> holding{false};
+    std::thread holder([&] {
       Status held = Db().Transaction([&](storage::Session& session) -> Status {
         ASSIGN_OR_RETURN(videos::Video video, videos::GetVideoAnyTeam(session, id));
         RETURN_IF_ERROR(original ? videos::LockOriginal(session, id, /*shared=*/false)
@@ -496,26 +500,20 @@ TEST_F(MediaApiTest, ADownloadWaitsForItsOriginalsPublicationOnly) {
       });
       EXPECT_TRUE(held.ok()) << held.ToString();
     });
-  };
-  {
-    std::atomic<bool> holding{false};
-    std::thread writer = hold(false, std::chrono::seconds(4), holding);
     while (!holding) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     const auto started = std::chrono::steady_clock::now();
     HttpResponse download = Download("/media/v1/download/original/" + id);
     const auto took = std::chrono::steady_clock::now() - started;
-    writer.join();
+    holder.join();
+    return std::make_pair(download, took);
+  };
+  {
+    auto [download, took] = download_while_held(false, std::chrono::seconds(4));
     EXPECT_EQ(download.status, 200) << download.body;
     EXPECT_LT(took, std::chrono::seconds(2));
   }
   if (Db().dialect() == storage::Dialect::kPostgres) {
-    std::atomic<bool> holding{false};
-    std::thread publisher = hold(true, std::chrono::seconds(8), holding);
-    while (!holding) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    const auto started = std::chrono::steady_clock::now();
-    HttpResponse download = Download("/media/v1/download/original/" + id);
-    const auto took = std::chrono::steady_clock::now() - started;
-    publisher.join();
+    auto [download, took] = download_while_held(true, std::chrono::seconds(8));
     EXPECT_EQ(download.status, 503) << download.body;
     EXPECT_EQ(download.Header("Retry-After"), "1");
     EXPECT_GE(took, std::chrono::milliseconds(4500));
