@@ -891,6 +891,37 @@ TEST(TranscodeTest, FramesWithoutTimestampsFollowOnByTheFrameRate) {
   }
 }
 
+// A raw MPEG-2 stream with B-pictures has no presentation times; the
+// decoder's guess is a frame late. A range counts from the first picture, as
+// the metadata does: [0, 3000] of 75 pictures had given 74, and [0, 40]
+// ended with none ("no picture came out").
+TEST(TranscodeTest, ARangeOfARawStreamStartsAtItsFirstPicture) {
+  test::TempDir dir;
+  const std::string input = dir.path() + "/raw.m2v";
+  ASSERT_TRUE(Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -t 3 -c:v mpeg2video -bf 2 '" +
+                     input + "'"));
+  const std::string source_pictures =
+      Output("ffmpeg -nostdin -v error -i '" + input + "' -frames:v 3 -f rawvideo -");
+  const size_t picture = 320 * 240 * 3 / 2;
+  ASSERT_EQ(source_pictures.size(), 3 * picture);
+  struct Case {
+    int start_ms, end_ms;
+    int64_t frames;
+    int first;  // the source picture the output starts with
+  };
+  for (const Case& c : {Case{0, 3000, 75, 0}, Case{0, 40, 1, 0}, Case{40, 120, 2, 1}}) {
+    SCOPED_TRACE(std::to_string(c.start_ms) + ".." + std::to_string(c.end_ms));
+    TranscodeSpec spec = Lossless();
+    spec.has_range = true;
+    spec.start_ms = c.start_ms;
+    spec.end_ms = c.end_ms;
+    auto probe = RunSpec(spec, input, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    EXPECT_EQ(probe->frames, c.frames);
+    EXPECT_TRUE(FirstPicture(dir) == source_pictures.substr(c.first * picture, picture));
+  }
+}
+
 // The output carries the pixel shape the plan gives it (an anamorphic 16:9
 // PAL frame: 64:45), in the stream and on every frame; by default square.
 TEST(TranscodeTest, TheOutputCarriesThePlansPixelShape) {
