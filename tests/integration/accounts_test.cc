@@ -303,7 +303,9 @@ TEST_F(AccountsTest, HeadDoesNotRotateASecretItCannotReturn) {
     HttpResponse post = client_->Send("POST", path, {{"Authorization", Bearer(token)}});
     EXPECT_EQ(post.status, 405) << path;
     for (const auto& [name, value] : post.headers) {
-      if (strcasecmp(name.c_str(), "Allow") == 0) EXPECT_EQ(value, "GET") << path;
+      if (strcasecmp(name.c_str(), "Allow") == 0) {
+        EXPECT_EQ(value, "GET") << path;
+      }
     }
   }
   // Neither secret changed: the token still works and the signature secret is the same.

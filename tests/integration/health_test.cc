@@ -515,7 +515,7 @@ TEST(ServerTest, AMissingOrMalformedHostIsABadRequest) {
   EXPECT_EQ(
       answer_to("GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n").rfind("HTTP/1.1 200 OK", 0),
       0u);
-  for (const std::string& host :
+  for (const std::string host :
        {"media.example.com:8080", "[::1]:65535", "[::1]", "10.0.0.7", "host:000065535"}) {
     // Past the Host check, to the credentials' (401).
     EXPECT_EQ(answer_to("GET /videos/v1/videos HTTP/1.1\r\nHost: " + host +

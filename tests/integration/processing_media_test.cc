@@ -365,7 +365,9 @@ TEST_F(ProcessingTest, AFullRangeSourceComesOutLimitedThroughAnOwnStage) {
     auto luma = [&](int x, int y) { return static_cast<unsigned char>(raw[y * width + x]); };
     EXPECT_EQ(luma(width / 2, height / 4), 16);                // the black half
     EXPECT_EQ(luma(width / 2, height * 3 / 4), 235);           // the white half
-    if (width == 480) EXPECT_EQ(luma(0, height * 3 / 4), 16);  // the pillarbox's bar
+    if (width == 480) {
+      EXPECT_EQ(luma(0, height * 3 / 4), 16);  // the pillarbox's bar
+    }
   }
 }
 

@@ -58,7 +58,7 @@ TEST_P(ProcessHandlerTest, MalformedParametersFailTheJobOnceWithAMessage) {
 // renewal or the failure back.
 TEST_P(ProcessHandlerTest, HooksOnAVideoGoneOrNotProcessingLeaveIt) {
   ProcessHandler handler(*blobs_, clock_, ProcessHandlerOptions{});
-  for (const std::string video_id :
+  for (const std::string& video_id :
        {std::string("00000000-0000-4000-8000-000000000000"), video_id_}) {
     Job job;
     job.video_id = video_id;
