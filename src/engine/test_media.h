@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace vidmill::engine::testing {
@@ -133,6 +134,11 @@ inline std::string PanFilter(int width, int height, int rate, double seconds) {
          ":size=1:start=0,setpts=N/(" + std::to_string(rate) +
          "*TB),crop=" + std::to_string(width) + ":" + std::to_string(height) +
          ":x='(iw-ow)/2*(1+sin(t*0.7))':y='(ih-oh)/2*(1+sin(t*0.5))',format=yuv420p";
+}
+
+inline std::string ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 inline void WriteFile(const std::string& path, const std::string& content) {

@@ -138,12 +138,17 @@ class Pipeline {
                                             ? spec_.source_video_seconds
                                         : spec_.clip_seconds > 0 ? spec_.clip_seconds
                                                                  : format_seconds);
-    if (spec_.has_range && spec_.start_ms > 2000 && !spec_.source_timestamp_joins) {
+    // A raw stream (no start time: .m2v, .h264, .hevc) has no times but
+    // libavformat's guesses from the decoding order, a frame late where
+    // pictures are reordered, and none at all in raw H.264 and HEVC, so that
+    // a seek fails. It is read from its start, every picture following on
+    // from 0 (StampVideo), where the metadata puts the first.
+    untimed_ = video_in->start_time == AV_NOPTS_VALUE;
+    if (spec_.has_range && spec_.start_ms > 2000 && !spec_.source_timestamp_joins && !untimed_) {
       // Land on a keyframe a little before the clip; trim drops the rest.
       double seek_to = range_start_ - 1.0;
       int64_t ts = static_cast<int64_t>(seek_to / av_q2d(video_in->time_base));
       RETURN_IF_ERROR(input_->SeekTo(input_->video_stream_index(), ts));
-      timing_read_ = true;  // after a seek the guesses are all there is
     }
     started_ = std::chrono::steady_clock::now();
     RETURN_IF_ERROR(Pump());
@@ -413,11 +418,6 @@ class Pipeline {
       if (eof) break;
       MakeContinuous(packet.get());
       if (packet->stream_index == input_->video_stream_index()) {
-        if (!timing_read_) {
-          timing_read_ = true;
-          untimed_ =
-              packet->pts == AV_NOPTS_VALUE && input_->video_stream()->start_time == AV_NOPTS_VALUE;
-        }
         if (!video_chain_->finished()) {
           RETURN_IF_ERROR(Decode(video_decoder_.get(), packet.get(), frame.get(), nullptr));
         } else if (packet->dts != AV_NOPTS_VALUE) {
@@ -498,12 +498,9 @@ class Pipeline {
   // frame (deint's field times, fps), and a missing one would make deint's
   // field-rate output jump to a time without end (the job would never finish)
   // and fps drop the frames of a raw stream.
-  // A raw stream (MPEG-2, H.264 with B-pictures: no start time, its first
-  // packet without a pts) has only libavformat's guesses from the decoding
-  // order, a frame late where pictures are reordered: read from its start,
-  // every frame follows on from 0, where the metadata puts the first picture
-  // (a range from 0 of a raw MPEG-2 stream had lost it, and [0, 40] had ended
-  // without a picture).
+  // In a raw stream (untimed_) every frame follows on so, from 0: a range
+  // from 0 of a raw MPEG-2 stream had lost its first picture, and [0, 40]
+  // had ended without a picture.
   void StampVideo(AVFrame* frame) {
     const AVStream* stream = input_->video_stream();
     if (frame->pts == AV_NOPTS_VALUE || untimed_) {
@@ -866,8 +863,7 @@ class Pipeline {
   bool video_origin_set_ = false;
   AVRational video_frame_rate_{25, 1};       // the source's, as the chain was built for
   int64_t next_video_pts_ = AV_NOPTS_VALUE;  // where the last decoded frame ends
-  bool timing_read_ = false;                 // untimed_ is known
-  bool untimed_ = false;                     // a raw stream read from its start
+  bool untimed_ = false;                     // a raw stream, read from its start
   double expected_seconds_ = 1;
   double range_end_ = 0;  // seconds, in the input's timestamps (with a range)
   double recorded_end_ = 0;  // input seconds where the file says the video ends; 0: unknown

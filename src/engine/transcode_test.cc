@@ -29,6 +29,8 @@ namespace {
 using testing::Ffmpeg;
 using testing::FfprobeVideo;
 using testing::Output;
+using testing::ReadBytes;
+using testing::WriteFile;
 
 // Shared inputs, made once per test binary.
 class Inputs {
@@ -894,22 +896,24 @@ TEST(TranscodeTest, FramesWithoutTimestampsFollowOnByTheFrameRate) {
 // A raw MPEG-2 stream with B-pictures has no presentation times; the
 // decoder's guess is a frame late. A range counts from the first picture, as
 // the metadata does: [0, 3000] of 75 pictures had given 74, and [0, 40]
-// ended with none ("no picture came out").
+// ended with none ("no picture came out"). A range past 2 s is read from the
+// start too (a seek gave it one picture early, and its last was lost).
 TEST(TranscodeTest, ARangeOfARawStreamStartsAtItsFirstPicture) {
   test::TempDir dir;
   const std::string input = dir.path() + "/raw.m2v";
   ASSERT_TRUE(Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -t 3 -c:v mpeg2video -bf 2 '" +
                      input + "'"));
   const std::string source_pictures =
-      Output("ffmpeg -nostdin -v error -i '" + input + "' -frames:v 3 -f rawvideo -");
+      Output("ffmpeg -nostdin -v error -i '" + input + "' -f rawvideo -");
   const size_t picture = 320 * 240 * 3 / 2;
-  ASSERT_EQ(source_pictures.size(), 3 * picture);
+  ASSERT_EQ(source_pictures.size(), 75 * picture);
   struct Case {
     int start_ms, end_ms;
     int64_t frames;
     int first;  // the source picture the output starts with
   };
-  for (const Case& c : {Case{0, 3000, 75, 0}, Case{0, 40, 1, 0}, Case{40, 120, 2, 1}}) {
+  for (const Case& c :
+       {Case{0, 3000, 75, 0}, Case{0, 40, 1, 0}, Case{40, 120, 2, 1}, Case{2960, 3000, 1, 74}}) {
     SCOPED_TRACE(std::to_string(c.start_ms) + ".." + std::to_string(c.end_ms));
     TranscodeSpec spec = Lossless();
     spec.has_range = true;
@@ -919,6 +923,44 @@ TEST(TranscodeTest, ARangeOfARawStreamStartsAtItsFirstPicture) {
     ASSERT_TRUE(probe.ok()) << probe.status().ToString();
     EXPECT_EQ(probe->frames, c.frames);
     EXPECT_TRUE(FirstPicture(dir) == source_pictures.substr(c.first * picture, picture));
+  }
+}
+
+// Raw H.264 and HEVC carry no timestamps at all, so a seek fails: a range
+// past 2 s had failed three attempts ("seeking input: Operation not
+// permitted"). A raw stream cut mid-stream (an off-air capture) whose first
+// packet is an undecodable B-picture is raw all the same: [0, 40] had ended
+// with no picture, and its last pictures were out of every range's reach.
+TEST(TranscodeTest, RawStreamsAreReadFromTheirStart) {
+  test::TempDir dir;
+  const std::string h264 = dir.path() + "/raw.h264";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -t 3 -c:v libx264 -bf 2 '" + h264 + "'"));
+  const std::string whole = dir.path() + "/whole.m2v";
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -t 4 -c:v mpeg2video -bf 2 -g 12 "
+             "-b:v 1M '" +
+             whole + "'"));
+  const std::string cut = dir.path() + "/cut.m2v";
+  const std::string bytes = ReadBytes(whole);
+  WriteFile(cut, bytes.substr(bytes.size() * 37 / 100));
+  const int64_t decoded = std::stoll(FfprobeVideo(cut, "nb_read_frames", "-count_frames"));
+  ASSERT_GT(decoded, 50);
+  struct Case {
+    std::string input;
+    int start_ms, end_ms;
+    int64_t frames;
+  };
+  for (const Case& c : {Case{h264, 2500, 3000, 12}, Case{cut, 0, 40, 1},
+                        Case{cut, 0, 4000, decoded}, Case{cut, 1000, 4000, decoded - 25}}) {
+    SCOPED_TRACE(c.input + " " + std::to_string(c.start_ms) + ".." + std::to_string(c.end_ms));
+    TranscodeSpec spec = Lossless();
+    spec.has_range = true;
+    spec.start_ms = c.start_ms;
+    spec.end_ms = c.end_ms;
+    auto probe = RunSpec(spec, c.input, "mov", dir);
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    EXPECT_EQ(probe->frames, c.frames);
   }
 }
 
