@@ -708,11 +708,13 @@ class Server::Impl {
     const size_t line_end = left.find("\r\n");
     if (head.get().method_string().empty() &&
         (line_end == std::string_view::npos || line_end >= options_.header_limit_bytes)) {
-      return Status::UriTooLong("request target longer than " +
-                                std::to_string(options_.header_limit_bytes) + " bytes");
+      return Status::UriTooLong("request line (method, target, version) longer than the " +
+                                std::to_string(options_.header_limit_bytes) +
+                                " bytes a request's line and header fields may take together");
     }
-    return Status::HeaderFieldsTooLarge("request header larger than " +
-                                        std::to_string(options_.header_limit_bytes) + " bytes");
+    return Status::HeaderFieldsTooLarge("request line and header fields longer than " +
+                                        std::to_string(options_.header_limit_bytes) +
+                                        " bytes together");
   }
 
   // Fills the exchange from the head: the request as routes see it (target,

@@ -1105,7 +1105,7 @@ Status CheckDnxFormat(const ProcessingPlan& plan) {
       return Status::InvalidArgument(
           "dnxhdHrProfile " + plan.profile +
           " is defined only at 1920x1080 (23.976, 24, 25, 29.97, 50, 59.94 fps; hqx not at 29.97; "
-          "lb and 444 only at 1080) and 1280x720 (sq, hq, hqx), got " +
+          "lb only at 1080) and 1280x720 (sq, hq, hqx), got " +
           std::to_string(plan.width) + "x" + std::to_string(plan.height) + " at " + Rate(plan.fps) +
           " fps; use a dnxhr_ profile for other sizes");
     }
