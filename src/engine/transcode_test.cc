@@ -102,6 +102,15 @@ TranscodeSpec Lossless() {
   return spec;
 }
 
+// Lossless() of the range [`start_ms`, `end_ms`].
+TranscodeSpec LosslessRange(int start_ms, int end_ms) {
+  TranscodeSpec spec = Lossless();
+  spec.has_range = true;
+  spec.start_ms = start_ms;
+  spec.end_ms = end_ms;
+  return spec;
+}
+
 // Lossless() into a `width`x`height` frame with the picture at (`x`, `y`),
 // `picture_width`x`picture_height`.
 TranscodeSpec Boxed(int width, int height, int x, int y, int picture_width, int picture_height) {
@@ -654,11 +663,7 @@ TEST(TranscodeTest, ARangeInsideAGapShowsThePictureOnScreen) {
   spec.end_ms = 1600;
   ExpectFramesAndSoundAtEachRate(spec, input, {{25, 10}, {50, 20}}, 0.4, 0.03, dir);
   // The picture shown is the one from 0.96 s.
-  TranscodeSpec lossless = Lossless();
-  lossless.has_range = true;
-  lossless.start_ms = spec.start_ms;
-  lossless.end_ms = spec.end_ms;
-  auto probe = RunSpec(lossless, input, "mov", dir);
+  auto probe = RunSpec(LosslessRange(spec.start_ms, spec.end_ms), input, "mov", dir);
   ASSERT_TRUE(probe.ok()) << probe.status().ToString();
   EXPECT_EQ(FirstPicture(dir), Output("ffmpeg -nostdin -v error -i '" + input +
                                       "' -vf \"select='eq(n\\,24)'\" -frames:v 1 -f rawvideo -"));
@@ -713,11 +718,8 @@ TEST(TranscodeTest, ASeekIntoALongGroupOfPicturesStartsAtItsKeyframe) {
       "sine=sample_rate=48000:duration=8 -c:v libx264 -preset ultrafast -g 125 -keyint_min 125 "
       "-sc_threshold 0 -pix_fmt yuv420p -c:a aac '" +
       input + "'"));
-  TranscodeSpec spec = Lossless();
+  TranscodeSpec spec = LosslessRange(3000, 4000);
   spec.keep_audio = true;
-  spec.has_range = true;
-  spec.start_ms = 3000;
-  spec.end_ms = 4000;
   auto probe = RunSpec(spec, input, "mov", dir);
   ASSERT_TRUE(probe.ok()) << probe.status().ToString();
   EXPECT_EQ(probe->frames, 25);
@@ -915,11 +917,7 @@ TEST(TranscodeTest, ARangeOfARawStreamStartsAtItsFirstPicture) {
   for (const Case& c :
        {Case{0, 3000, 75, 0}, Case{0, 40, 1, 0}, Case{40, 120, 2, 1}, Case{2960, 3000, 1, 74}}) {
     SCOPED_TRACE(std::to_string(c.start_ms) + ".." + std::to_string(c.end_ms));
-    TranscodeSpec spec = Lossless();
-    spec.has_range = true;
-    spec.start_ms = c.start_ms;
-    spec.end_ms = c.end_ms;
-    auto probe = RunSpec(spec, input, "mov", dir);
+    auto probe = RunSpec(LosslessRange(c.start_ms, c.end_ms), input, "mov", dir);
     ASSERT_TRUE(probe.ok()) << probe.status().ToString();
     EXPECT_EQ(probe->frames, c.frames);
     EXPECT_TRUE(FirstPicture(dir) == source_pictures.substr(c.first * picture, picture));
@@ -954,11 +952,7 @@ TEST(TranscodeTest, RawStreamsAreReadFromTheirStart) {
   for (const Case& c : {Case{h264, 2500, 3000, 12}, Case{cut, 0, 40, 1},
                         Case{cut, 0, 4000, decoded}, Case{cut, 1000, 4000, decoded - 25}}) {
     SCOPED_TRACE(c.input + " " + std::to_string(c.start_ms) + ".." + std::to_string(c.end_ms));
-    TranscodeSpec spec = Lossless();
-    spec.has_range = true;
-    spec.start_ms = c.start_ms;
-    spec.end_ms = c.end_ms;
-    auto probe = RunSpec(spec, c.input, "mov", dir);
+    auto probe = RunSpec(LosslessRange(c.start_ms, c.end_ms), c.input, "mov", dir);
     ASSERT_TRUE(probe.ok()) << probe.status().ToString();
     EXPECT_EQ(probe->frames, c.frames);
   }
