@@ -1,6 +1,7 @@
 #include "engine/metadata.h"
 
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "engine/av_error.h"
@@ -148,6 +149,10 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
   // flags is counted whole.
   std::optional<int64_t> first_key;
   bool first_key_timed = false;  // it has a pts (an elementary stream's have none)
+  // A raw stream (no start time) may have no times at all (H.264, HEVC): its
+  // first keyframe counts all the same (a cut .h264 had counted 61 pictures
+  // where 50 decode, those before the keyframe lacking their parameter sets).
+  const bool untimed = input.video_stream()->start_time == AV_NOPTS_VALUE;
   PacketTally counted, skipped;
   auto start = std::chrono::steady_clock::now();
   int64_t packet_idx = 0;
@@ -162,8 +167,8 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
     if (packet->stream_index == input.video_stream_index()) {
       joiner.Apply(packet.get());
       const int64_t when = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
-      if (!first_key && (packet->flags & AV_PKT_FLAG_KEY) && when != AV_NOPTS_VALUE) {
-        first_key = when;
+      if (!first_key && (packet->flags & AV_PKT_FLAG_KEY) && (when != AV_NOPTS_VALUE || untimed)) {
+        first_key = when != AV_NOPTS_VALUE ? when : std::numeric_limits<int64_t>::min();
         first_key_timed = packet->pts != AV_NOPTS_VALUE;
       }
       const bool shown = first_key && (packet->pts == AV_NOPTS_VALUE || packet->pts >= *first_key);

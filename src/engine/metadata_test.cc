@@ -281,23 +281,38 @@ TEST_F(MetadataTest, AStreamCutAtItsStartCountsThePicturesThatDecode) {
 // its start it keeps the demuxer's start, as the decoder's timeline does.
 // Moved to its first keyframe's dts (the first version of the count above),
 // its pictures had started at 40 ms and ended past its duration (audit 37 F4).
+// Raw H.264 has no times at all; cut before a keyframe, the pictures before
+// it (without their parameter sets) do not decode and are not counted: it had
+// counted 61 where 50 decode (audit 38 F4).
 TEST_F(MetadataTest, ACutElementaryStreamKeepsItsStart) {
-  const std::string whole = Path("raw.m2v"), cut = Path("cut.m2v");
   Ffmpeg(
       "-f lavfi -i testsrc2=size=320x180:rate=25:duration=3 -c:v mpeg2video -b:v 2M "
       "-f mpeg2video " +
-      whole);
-  const auto size = static_cast<int64_t>(std::filesystem::file_size(whole));
-  testing::Output("tail -c +" + std::to_string(size * 3 / 10) + " '" + whole + "' > '" + cut + "'");
-  auto meta = Probe(cut);
-  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
-  const std::string frames = testing::Output(
-      "ffprobe -v quiet -select_streams v -count_frames -show_entries stream=nb_read_frames "
-      "-of csv=p=0 '" +
-      cut + "' | head -1");
-  EXPECT_EQ(meta->total_frames, std::stoll(frames));
-  EXPECT_EQ(meta->video_start_millis, 0);
-  EXPECT_LE(meta->video_start_millis + meta->video_duration_millis, meta->duration_millis);
+      Path("raw.m2v"));
+  Ffmpeg(
+      "-f lavfi -i testsrc2=size=320x180:rate=25:duration=4 -c:v libx264 -preset ultrafast -g 25 "
+      "-bf 2 -f h264 " +
+      Path("raw.h264"));
+  for (const char* name : {"raw.m2v", "raw.h264"}) {
+    SCOPED_TRACE(name);
+    const std::string whole = Path(name), cut = Path(std::string("cut-") + name);
+    const auto size = static_cast<int64_t>(std::filesystem::file_size(whole));
+    testing::Output("tail -c +" + std::to_string(size * 37 / 100) + " '" + whole + "' > '" + cut +
+                    "'");
+    auto meta = Probe(cut);
+    ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+    const std::string frames = testing::Output(
+        "ffprobe -v quiet -select_streams v -count_frames -show_entries stream=nb_read_frames "
+        "-of csv=p=0 '" +
+        cut + "' | head -1");
+    const std::string packets = testing::Output(
+        "ffprobe -v quiet -select_streams v -count_packets -show_entries stream=nb_read_packets "
+        "-of csv=p=0 '" +
+        cut + "' | head -1");
+    EXPECT_EQ(meta->total_frames, std::stoll(frames)) << packets << " packets";
+    EXPECT_EQ(meta->video_start_millis, 0);
+    EXPECT_LE(meta->video_start_millis + meta->video_duration_millis, meta->duration_millis);
+  }
 }
 
 // An MXF cut short loses its index: its I- and P-pictures come without a pts,
