@@ -116,6 +116,11 @@ class MediaInput {
   // The main video stream (never an attached picture / cover art).
   int video_stream_index() const { return video_stream_index_; }
   AVStream* video_stream() const { return format_->streams[video_stream_index_]; }
+  // A raw stream (.m2v, .h264, .hevc): its video has no start time, and its
+  // packets no times but libavformat's guesses from the decoding order, a
+  // frame late where pictures are reordered, or none at all (H.264, HEVC).
+  // The metadata and the transcoder time its pictures from 0 by count.
+  bool untimed() const { return video_stream()->start_time == AV_NOPTS_VALUE; }
   // The best audio stream, or -1.
   int audio_stream_index() const { return audio_stream_index_; }
   AVStream* audio_stream() const {

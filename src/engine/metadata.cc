@@ -149,10 +149,10 @@ Result<StreamCount> CountPackets(MediaInput& input, const ProbeOptions& options)
   // flags is counted whole.
   std::optional<int64_t> first_key;
   bool first_key_timed = false;  // it has a pts (an elementary stream's have none)
-  // A raw stream (no start time) may have no times at all (H.264, HEVC): its
-  // first keyframe counts all the same (a cut .h264 had counted 61 pictures
-  // where 50 decode, those before the keyframe lacking their parameter sets).
-  const bool untimed = input.video_stream()->start_time == AV_NOPTS_VALUE;
+  // A raw stream's first keyframe counts though it has no time (a cut .h264
+  // had counted 61 pictures where 50 decode, those before the keyframe
+  // lacking their parameter sets).
+  const bool untimed = input.untimed();
   PacketTally counted, skipped;
   auto start = std::chrono::steady_clock::now();
   int64_t packet_idx = 0;

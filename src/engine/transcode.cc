@@ -138,12 +138,10 @@ class Pipeline {
                                             ? spec_.source_video_seconds
                                         : spec_.clip_seconds > 0 ? spec_.clip_seconds
                                                                  : format_seconds);
-    // A raw stream (no start time: .m2v, .h264, .hevc) has no times but
-    // libavformat's guesses from the decoding order, a frame late where
-    // pictures are reordered, and none at all in raw H.264 and HEVC, so that
-    // a seek fails. It is read from its start, every picture following on
+    // A raw stream cannot be seeked by time (raw H.264 and HEVC have none:
+    // the seek fails). It is read from its start, every picture following on
     // from 0 (StampVideo), where the metadata puts the first.
-    untimed_ = video_in->start_time == AV_NOPTS_VALUE;
+    untimed_ = input_->untimed();
     if (spec_.has_range && spec_.start_ms > 2000 && !spec_.source_timestamp_joins && !untimed_) {
       // Land on a keyframe a little before the clip; trim drops the rest.
       double seek_to = range_start_ - 1.0;
