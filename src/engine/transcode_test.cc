@@ -13,8 +13,6 @@ extern "C" {
 
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <mutex>
 
@@ -1794,8 +1792,7 @@ double AudioRms(const std::string& path, int index) {
 // declares (with its extension's high bits), from the first sequence header
 // in `path`.
 std::pair<int64_t, int64_t> Mpeg2DeclaredRateAndBuffer(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string data = ReadBytes(path);
   const size_t header = data.find(std::string("\x00\x00\x01\xB3", 4));
   if (header == std::string::npos || header + 12 > data.size()) return {-1, -1};
   auto byte = [&](size_t i) { return static_cast<uint8_t>(data[i]); };
@@ -1996,14 +1993,13 @@ TEST(TranscodeTest, AnAudioStreamThatCannotBeDecodedIsLeftOut) {
              "sine=frequency=500:duration=1 -f lavfi -i sine=frequency=900:duration=1 "
              "-map 0 -map 1 -map 2 -c:v libx264 -preset ultrafast -c:a aac '" +
              good + "'"));
-  std::ifstream in(good, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string bytes = ReadBytes(good);
   // The CodecPrivate of the first audio track (the second track's).
   const size_t config = bytes.find("\x63\xA2", bytes.find("\x63\xA2") + 2);
   ASSERT_NE(config, std::string::npos);
   bytes[config + 3] = '\xFF';  // its sampling frequency index: 15, which AAC has not
   bytes[config + 4] = '\xFF';
-  testing::WriteFile(bad, bytes);
+  WriteFile(bad, bytes);
   TranscodeSpec spec = Base();
   auto probe = RunSpec(spec, bad, "mov", dir);
   ASSERT_TRUE(probe.ok()) << probe.status().ToString();
