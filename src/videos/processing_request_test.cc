@@ -386,20 +386,16 @@ TEST(ProcessingRequestTest, ARangeBeforeTheFirstPictureIsRefused) {
   // Why, as far as the metadata tells: a file without sound that starts
   // later is a stream cut at its start (it had said "the sound starts before
   // them" of a file without sound; audit 37 F4).
-  EXPECT_NE(before.status().message().find(late_video.has_audio
-                                               ? "the sound starts before them"
-                                               : "the file's first pictures do not decode"),
-            std::string::npos)
+  ASSERT_TRUE(late_video.has_audio);
+  EXPECT_NE(before.status().message().find("the sound starts before them"), std::string::npos)
       << before.status().ToString();
   SourceInfo silent = late_video;
-  silent.has_audio = !late_video.has_audio;
+  silent.has_audio = false;
   auto other = Validate(
       R"({"range": {"startPositionMilliseconds": 0, "endPositionMilliseconds": 1000}})", silent);
   ASSERT_FALSE(other.ok());
-  EXPECT_NE(
-      other.status().message().find(silent.has_audio ? "the sound starts before them"
-                                                     : "the file's first pictures do not decode"),
-      std::string::npos)
+  EXPECT_NE(other.status().message().find("the file's first pictures do not decode"),
+            std::string::npos)
       << other.status().ToString();
   EXPECT_TRUE(range(0, 1011).ok());
   EXPECT_TRUE(range(3900, 4000).ok());  // the pictures end at 4000, not 2990
