@@ -37,7 +37,7 @@ function(vidmill_test)
   # same for every request, and other integration tests run it on both).
   set(labels ${T_LABELS})
   string(FIND "${CMAKE_CURRENT_SOURCE_DIR}" "/tests/integration" in_integration)
-  if(NOT in_integration EQUAL -1 AND NOT labels)
+  if(NOT in_integration EQUAL -1 AND NOT "postgres" IN_LIST labels AND NOT "media" IN_LIST labels)
     list(APPEND labels postgres)
   endif()
   # gtest_discover_tests flattens its PROPERTIES into one argument list, so a
