@@ -32,6 +32,8 @@ FilterStep Graph(std::string filter) { return FilterStep{std::move(filter), std:
 
 FilterStep Stage(FilterStageOptions options) { return FilterStep{"", std::move(options)}; }
 
+FilterStep RestartClock() { return FilterStep{"setpts=PTS-STARTPTS", std::nullopt, true}; }
+
 std::string BufferArgs(const VideoFormat& format) {
   char args[512];
   std::snprintf(args, sizeof(args),
@@ -73,12 +75,21 @@ std::string RateString(double fps) {
 
 Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, double start_seconds) {
   std::vector<FilterStep> steps;
-  // 1. Range: cut at absolute timestamps, then start the clip at zero.
+  // 1. Range: cut at absolute timestamps, then start the clip at zero. A
+  // deinterlacer makes the last picture's second field from the picture
+  // after it (and yadif, bwdif and w3fdif, flushed after a lone picture,
+  // time its copy at the picture's own time: a one-picture range gave the
+  // second field twice). So with a deinterlacer the cut lets one more
+  // picture in (1.5 periods past the end), and the range's end is cut again
+  // after the deinterlacer, which drops that picture's fields.
+  const double range_end = start_seconds + spec.end_ms / 1000.0;
+  const bool look_past_end = spec.has_range && !spec.deinterlacer.empty() && spec.source_fps > 0;
   if (spec.has_range) {
-    steps.push_back(Graph("trim=start=" + Seconds(start_seconds + spec.start_ms / 1000.0) +
-                          ":end=" + Seconds(start_seconds + spec.end_ms / 1000.0)));
+    steps.push_back(
+        Graph("trim=start=" + Seconds(start_seconds + spec.start_ms / 1000.0) +
+              ":end=" + Seconds(range_end + (look_past_end ? 1.5 / spec.source_fps : 0))));
   }
-  steps.push_back(Graph("setpts=PTS-STARTPTS"));
+  if (!look_past_end) steps.push_back(RestartClock());
   // Colour (colour.h): RGB sources become YUV first, since the filters work
   // in YUV; YUV sources change matrix or range last, at the output's size.
   const bool colour_known = spec.output_colour.range != 0;
@@ -115,6 +126,10 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
       return Status::InvalidArgument("unknown deinterlacer '" + spec.deinterlacer + "'");
     }
     if (spec.deinterlace_field_rate) rate *= 2;
+  }
+  if (look_past_end) {
+    steps.push_back(Graph("trim=end=" + Seconds(range_end)));
+    steps.push_back(RestartClock());
   }
 
   // 2b. Turn the pictures upright (phones' portrait video is stored landscape
@@ -381,21 +396,27 @@ Result<std::unique_ptr<VideoFilterChain>> VideoFilterChain::Create(
   std::unique_ptr<VideoFilterChain> chain(new VideoFilterChain(input));
   VideoFormat format = input;
   std::string pending;  // consecutive libavfilter steps, joined
+  bool clock_restarted = false;         // by a step of an earlier segment
+  bool pending_restarts_clock = false;  // by one of the pending steps
   auto flush_graph = [&]() -> Status {
     if (pending.empty()) return Status::Ok();
     Segment segment;
     segment.input = format;
+    segment.clock_restarted = clock_restarted;
     ASSIGN_OR_RETURN(segment.graph,
                      MakeFilterGraph("buffer", BufferArgs(format), "buffersink", pending, threads));
     format = SinkFormat(segment.graph.sink);
     chain->segments_.push_back(std::move(segment));
     pending.clear();
+    clock_restarted = clock_restarted || pending_restarts_clock;
+    pending_restarts_clock = false;
     return Status::Ok();
   };
   for (const FilterStep& step : steps) {
     if (!step.stage) {
       if (!pending.empty()) pending += ",";
       pending += step.filter;
+      pending_restarts_clock = pending_restarts_clock || step.restarts_clock;
       continue;
     }
     Segment segment;
@@ -414,6 +435,7 @@ Result<std::unique_ptr<VideoFilterChain>> VideoFilterChain::Create(
     }
     RETURN_IF_ERROR(flush_graph());
     segment.input = format;
+    segment.clock_restarted = clock_restarted;
     Result<VideoFormat> configured = segment.stage->Configure(format);
     if (!configured.ok()) {
       return configured.status().Annotate("configuring the '" + step.stage->name + "' filter");
@@ -577,12 +599,11 @@ Status VideoFilterChain::PushAt(size_t index, AVFrame* frame, const SinkFn& sink
     // converters and tpad time their last frames from this (as ffmpeg does).
     int64_t end = segment.last_pts +
                   av_rescale_q(1, av_inv_q(segment.input.frame_rate), segment.input.time_base);
-    if (index == 0 && input_end_ != AV_NOPTS_VALUE) {
-      end = std::max(end, input_end_);
-    } else if (input_end_ != AV_NOPTS_VALUE) {
-      // Past the first graph the clock starts at the origin (setpts=PTS-STARTPTS).
-      end = std::max(end, av_rescale_q(input_end_ - input_origin_, segments_[0].input.time_base,
-                                       segment.input.time_base));
+    if (input_end_ != AV_NOPTS_VALUE) {
+      // Once the clock has restarted (setpts=PTS-STARTPTS), it counts from the origin.
+      const int64_t input_end = segment.clock_restarted ? input_end_ - input_origin_ : input_end_;
+      end = std::max(
+          end, av_rescale_q(input_end, segments_[0].input.time_base, segment.input.time_base));
     }
     ret = av_buffersrc_close(segment.graph.source, end, AV_BUFFERSRC_FLAG_PUSH);
   } else {

@@ -33,6 +33,9 @@ namespace vidmill::engine {
 struct FilterStep {
   std::string filter;                       // libavfilter; empty for a stage
   std::optional<FilterStageOptions> stage;  // set for an own filter
+  // The step after which frames are timed from the first one that passes
+  // (setpts=PTS-STARTPTS); before it they keep the input's timestamps.
+  bool restarts_clock = false;
 };
 
 // The chain for `spec`. `start_seconds` is the source's start time, so a range is
@@ -161,6 +164,7 @@ class VideoFilterChain {
     VideoFormat input;                   // of the frames it receives
     int64_t last_pts = AV_NOPTS_VALUE;   // of the last frame it received
     bool ended = false;
+    bool clock_restarted = false;  // its input is timed from the origin (FilterStep)
   };
 
   explicit VideoFilterChain(const VideoFormat& input) : conformer_(input) {}

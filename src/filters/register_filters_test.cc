@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <vector>
 
 #include "engine/filter_graph.h"
 #include "engine/filter_stage.h"
@@ -307,6 +308,80 @@ TEST(RegisterFiltersTest, OwnScalersMakeOddFieldsFrom420ThroughTheOutputFormat) 
     ASSERT_TRUE((*chain)->Push(nullptr, sink).ok()) << scaler;
     EXPECT_EQ(frames, 4) << scaler;
   }
+}
+
+// A range of one picture (40–80 ms at 25 frames/s) deinterlaced by deint at
+// field rate through the engine's chain: the chain lets the deinterlacer see
+// the pictures after the range and cuts after it, so the picture's two fields
+// come out, timed from 0, as deint makes them with the next picture there.
+TEST(RegisterFiltersTest, ARangeIsCutAgainAfterDeintWhichSeesThePictureAfterIt) {
+  RegisterBuiltInFilters();
+  engine::TranscodeSpec spec;
+  spec.codec = "ffv1";
+  spec.pixel_format = "yuv420p10le";
+  spec.source_width = spec.width = 32;
+  spec.source_height = spec.height = 16;
+  spec.source_fps = 25;
+  spec.fps = 50;
+  spec.source_interlaced = true;
+  spec.source_top_field_first = true;
+  spec.deinterlacer = "deint";
+  spec.deinterlace_field_rate = true;
+  spec.has_range = true;
+  spec.start_ms = 40;
+  spec.end_ms = 80;
+  auto steps = engine::BuildVideoSteps(spec, 0);
+  ASSERT_TRUE(steps.ok()) << steps.status().ToString();
+  auto chain = engine::VideoFilterChain::Create(*steps, Input32x16(), 1);
+  ASSERT_TRUE(chain.ok()) << chain.status().ToString();
+  // Pictures that change from one to the next, so each field differs.
+  auto picture = [](int64_t pts) {
+    engine::FramePtr frame = MakeFrame(32, 16, pts);
+    for (int y = 0; y < 16; ++y) {
+      auto* row = reinterpret_cast<uint16_t*>(frame->data[0] + y * frame->linesize[0]);
+      for (int x = 0; x < 32; ++x) row[x] = static_cast<uint16_t>((row[x] + pts * 97) % 1024);
+    }
+    frame->interlaced_frame = 1;
+    frame->top_field_first = 1;
+    return frame;
+  };
+  auto luma = [](const AVFrame& frame) {
+    std::vector<uint16_t> values;
+    for (int y = 0; y < frame.height; ++y) {
+      auto* row = reinterpret_cast<const uint16_t*>(frame.data[0] + y * frame.linesize[0]);
+      values.insert(values.end(), row, row + frame.width);
+    }
+    return values;
+  };
+  std::vector<int64_t> pts;
+  std::vector<std::vector<uint16_t>> pictures;
+  auto sink = [&](AVFrame* frame) {
+    pts.push_back(frame->pts);
+    pictures.push_back(luma(*frame));
+    return Status::Ok();
+  };
+  for (int64_t index = 0; index < 5; ++index) {
+    engine::FramePtr frame = picture(index);
+    ASSERT_TRUE((*chain)->Push(frame.get(), sink).ok());
+  }
+  ASSERT_TRUE((*chain)->Push(nullptr, sink).ok());
+  EXPECT_EQ(pts, (std::vector<int64_t>{0, 1}));
+
+  // deint itself, given the range's picture and the two the chain let in.
+  std::unique_ptr<engine::FilterStage> stage = FieldRateDeint();
+  ASSERT_NE(stage, nullptr);
+  ASSERT_TRUE(stage->Configure(Input32x16()).ok());
+  std::vector<std::vector<uint16_t>> expected;
+  auto emit = [&](engine::FramePtr frame) {
+    expected.push_back(luma(*frame));
+    return Status::Ok();
+  };
+  for (int64_t index = 1; index < 4; ++index) ASSERT_TRUE(stage->Filter(picture(index), emit).ok());
+  ASSERT_TRUE(stage->Filter(nullptr, emit).ok());
+  ASSERT_EQ(pictures.size(), 2u);
+  EXPECT_EQ(pictures[0], expected[0]);
+  EXPECT_EQ(pictures[1], expected[1]);
+  EXPECT_NE(pictures[0], pictures[1]);
 }
 
 }  // namespace
