@@ -547,6 +547,68 @@ class MediaRoutes {
   ApiContext& context_;
 };
 
+// An upload whose API process stopped between putting its file in place and
+// recording it (a crash, a kill -9) left the new file under the previous
+// upload's row, and the previous file kept aside by its writer for a revert:
+// downloads would serve the new bytes under the recorded name and ETag (or a
+// 503 where the sizes differ), and the sweep would remove the recorded file
+// with the stale temporary files after a day. Each original's kept version
+// is settled under the upload's own locks, so no upload publishes meanwhile
+// and no download reads between: the recorded file is put back, or, where
+// the row was recorded after all (the process stopped before its clean-up),
+// the kept copy goes.
+void SettleInterruptedUploads(ApiContext& context) {
+  Result<std::vector<storage::KeptVersion>> kept =
+      context.blobs->KeptVersions(storage::kOriginalBlob);
+  if (!kept.ok()) {
+    LogWarning("media sweep: cannot look for interrupted uploads: " + kept.status().ToString());
+    return;
+  }
+  const bool lock_in_memory = context.db->dialect() == storage::Dialect::kSqlite;
+  for (const storage::KeptVersion& version : *kept) {
+    std::optional<storage::KeptVersionOutcome> outcome;
+    std::optional<videos::Video> video;
+    std::unique_lock<std::shared_timed_mutex> publishing(LocalOriginalLock(version.video_id),
+                                                         std::defer_lock);
+    Status status = context.db->Transaction([&](storage::Session& session) -> Status {
+      ASSIGN_OR_RETURN(video, videos::GetVideoAnyTeam(session, version.video_id));
+      RETURN_IF_ERROR(videos::LockTeam(session, video->team_id));
+      RETURN_IF_ERROR(videos::LockOriginal(session, version.video_id, /*shared=*/false));
+      if (lock_in_memory && !publishing.owns_lock()) publishing.lock();
+      ASSIGN_OR_RETURN(video, videos::GetVideoAnyTeam(session, version.video_id));  // locked
+      if (!video->file_size || !video->file_sha256) return Status::Ok();  // nothing recorded
+      storage::BlobInfo recorded;
+      recorded.size = static_cast<uint64_t>(*video->file_size);
+      recorded.sha256_hex = *video->file_sha256;
+      recorded.modified_at_ms = video->file_modified_at.value_or(0);
+      ASSIGN_OR_RETURN(outcome, context.blobs->SettleKeptVersion(version, recorded));
+      return Status::Ok();
+    });
+    const std::string about = "video " + version.video_id + ": ";
+    if (!status.ok()) {
+      // A video deleted meanwhile takes its directory with it.
+      if (status.code() != Code::kNotFound) {
+        LogWarning("media sweep: " + about + "cannot settle the interrupted upload's " +
+                   version.file_name + ": " + status.ToString());
+      }
+      continue;
+    }
+    if (outcome == storage::KeptVersionOutcome::kRestored) {
+      LogWarning("media sweep: " + about +
+                 "an upload's file had been put in place but never recorded (its API process "
+                 "stopped between the two); the recorded file is back");
+    } else if (outcome == storage::KeptVersionOutcome::kRecorded) {
+      LogInfo("media sweep: " + about + "removed " + version.file_name +
+              ", the previous file an upload kept aside (its API process stopped after "
+              "recording it)");
+    } else if (outcome != storage::KeptVersionOutcome::kGone) {
+      LogWarning("media sweep: " + about + "neither its original nor " + version.file_name +
+                 " (the previous file an interrupted upload kept aside) is the file its row "
+                 "records; both are left as they are");
+    }
+  }
+}
+
 }  // namespace
 
 Status SweepMediaOrphans(ApiContext& context) {
@@ -590,6 +652,7 @@ Status SweepMediaOrphans(ApiContext& context) {
                " (check --database and --media-dir)");
     return Status::Ok();
   }
+  SettleInterruptedUploads(context);
   ASSIGN_OR_RETURN(storage::SweepStats stats,
                    context.blobs->SweepOrphans(known, context.clock->Now()));
   if (stats.orphan_directories_kept > 0) {

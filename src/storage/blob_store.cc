@@ -32,6 +32,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kTempPrefix = ".tmp-";
+// Appended to a writer's temporary name for the version its Commit replaced.
+constexpr std::string_view kKeptSuffix = ".previous";
 // In the store's root, written by Init or Adopt (CheckAvailable); SetMarkerOwner adds
 // the owning installation's id on a line of its own.
 constexpr std::string_view kMarkerName = ".vidmill-media";
@@ -125,6 +127,42 @@ class Fd {
 
 int64_t MtimeMillis(const struct stat& st) {
   return int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+}
+
+// The SHA-256 (hex) of what `fd` (opened on `path`) reads to its end, and
+// how many bytes that was.
+Result<std::pair<std::string, uint64_t>> HashFile(int fd, const std::string& path) {
+  Sha256 sha;
+  std::vector<char> buffer(kCopyBuffer);
+  uint64_t total = 0;
+  while (true) {
+    ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("cannot read", path, errno);
+    }
+    if (n == 0) break;
+    sha.Update(std::string_view(buffer.data(), static_cast<size_t>(n)));
+    total += static_cast<uint64_t>(n);
+  }
+  return std::make_pair(sha.HexDigest(), total);
+}
+
+// Whether the file at `path` holds `recorded`'s content (SettleKeptVersion);
+// NotFound when there is no file.
+Result<bool> HoldsContent(const std::string& path, const BlobInfo& recorded) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOENT) return Status::NotFound(path + " is not there");
+    return ErrnoStatus("cannot open", path, errno);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("cannot stat", path, errno);
+  if (static_cast<uint64_t>(st.st_size) != recorded.size) return false;
+  if (MtimeMillis(st) == recorded.modified_at_ms) return true;
+  if (recorded.sha256_hex.empty()) return false;
+  ASSIGN_OR_RETURN(auto hashed, HashFile(fd.get(), path));
+  return hashed.first == recorded.sha256_hex;
 }
 
 Status FsyncDir(const std::string& dir) {
@@ -278,7 +316,7 @@ class FileBlobWriter final : public BlobWriter {
     // Keeps the version being replaced, under a temporary name, for Revert.
     // Without the link (no previous version, or the link failed) Revert can
     // only remove the new one.
-    previous_path_ = temp_path_ + ".previous";
+    previous_path_ = temp_path_ + std::string(kKeptSuffix);
     if (::link(final_path_.c_str(), previous_path_.c_str()) != 0) previous_path_.clear();
     if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
       // ENOENT here means the video's directory was deleted meanwhile.
@@ -581,23 +619,11 @@ class FileBlobStore final : public BlobStore {
     if (!S_ISREG(st.st_mode)) {
       return Status::InvalidArgument("not a regular file: " + source_path);
     }
-    Sha256 sha;
-    std::vector<char> buffer(kCopyBuffer);
-    uint64_t total = 0;
-    while (true) {
-      ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return ErrnoStatus("cannot read", source_path, errno);
-      }
-      if (n == 0) break;
-      sha.Update(std::string_view(buffer.data(), static_cast<size_t>(n)));
-      total += static_cast<uint64_t>(n);
-    }
+    ASSIGN_OR_RETURN(auto hashed, HashFile(fd.get(), source_path));
     if (::fsync(fd.get()) != 0) return ErrnoStatus("cannot sync", source_path, errno);
     BlobInfo info;
-    info.size = total;
-    info.sha256_hex = sha.HexDigest();
+    info.size = hashed.second;
+    info.sha256_hex = std::move(hashed.first);
     info.modified_at_ms = MtimeMillis(st);
     return info;
   }
@@ -788,6 +814,62 @@ class FileBlobStore final : public BlobStore {
       }
     }
     return stats;
+  }
+
+  Result<std::vector<KeptVersion>> KeptVersions(std::string_view name) override {
+    RETURN_IF_ERROR(CheckSegments("kept", name));
+    RETURN_IF_ERROR(CheckAvailable());
+    const std::string suffix = "-" + std::string(name) + std::string(kKeptSuffix);
+    ASSIGN_OR_RETURN(std::vector<std::string> video_ids, VideoIds());
+    std::vector<KeptVersion> kept;
+    for (const std::string& video_id : video_ids) {
+      std::error_code error;
+      for (fs::directory_iterator file(root_ + "/" + video_id, error);
+           !error && file != fs::directory_iterator(); file.increment(error)) {
+        std::string file_name = file->path().filename().string();
+        if (file_name.size() > kTempPrefix.size() + suffix.size() &&
+            file_name.rfind(kTempPrefix, 0) == 0 &&
+            file_name.compare(file_name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+          kept.push_back(KeptVersion{video_id, std::string(name), std::move(file_name)});
+        }
+      }
+    }
+    return kept;
+  }
+
+  Result<KeptVersionOutcome> SettleKeptVersion(const KeptVersion& kept,
+                                               const BlobInfo& recorded) override {
+    RETURN_IF_ERROR(CheckSegments(kept.video_id, kept.name));
+    if (kept.file_name.rfind(kTempPrefix, 0) != 0 ||
+        kept.file_name.find('/') != std::string::npos) {
+      return Status::InvalidArgument("not a kept version's name: " + kept.file_name);
+    }
+    RETURN_IF_ERROR(CheckAvailable());
+    const std::string dir = root_ + "/" + kept.video_id;
+    const std::string kept_path = dir + "/" + kept.file_name;
+    const std::string blob_path = dir + "/" + kept.name;
+    Result<bool> blob_holds = HoldsContent(blob_path, recorded);
+    if (!blob_holds.ok() && blob_holds.status().code() != Code::kNotFound) {
+      return blob_holds.status();
+    }
+    if (blob_holds.ok() && *blob_holds) {
+      if (::unlink(kept_path.c_str()) != 0) {
+        if (errno == ENOENT) return KeptVersionOutcome::kGone;
+        return ErrnoStatus("cannot remove", kept_path, errno);
+      }
+      return KeptVersionOutcome::kRecorded;
+    }
+    Result<bool> kept_holds = HoldsContent(kept_path, recorded);
+    if (!kept_holds.ok()) {
+      if (kept_holds.status().code() == Code::kNotFound) return KeptVersionOutcome::kGone;
+      return kept_holds.status();
+    }
+    if (!*kept_holds) return KeptVersionOutcome::kUndecided;
+    if (::rename(kept_path.c_str(), blob_path.c_str()) != 0) {
+      return ErrnoStatus("cannot restore", blob_path, errno);
+    }
+    RETURN_IF_ERROR(FsyncDir(dir));
+    return KeptVersionOutcome::kRestored;
   }
 
   // A root this call creates is a new store and gets its marker at once. A

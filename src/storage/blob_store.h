@@ -130,6 +130,24 @@ struct SweepStats {
   int video_directories = 0;  // seen, known or not
 };
 
+// A version of a blob that a writer's Commit kept aside (linked under a
+// temporary name, for Revert) and no writer removed: the process stopped
+// between publishing the new version and recording it, or between recording
+// it and cleaning up (BlobStore::KeptVersions).
+struct KeptVersion {
+  std::string video_id;
+  std::string name;       // of the blob it was
+  std::string file_name;  // its temporary name in the video's directory
+};
+
+// What BlobStore::SettleKeptVersion did.
+enum class KeptVersionOutcome {
+  kGone,       // no longer there (its writer removed it meanwhile)
+  kRecorded,   // the blob is the recorded content: the kept version was removed
+  kRestored,   // the kept version is: it was put back as the blob
+  kUndecided,  // neither is: nothing changed
+};
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
@@ -170,6 +188,20 @@ class BlobStore {
 
   // Removes one blob of a video; OK if it was not there.
   virtual Status Remove(std::string_view video_id, std::string_view name) = 0;
+
+  // Every version of blob `name` (of any video) that a Commit kept aside and
+  // no writer removed (see KeptVersion).
+  virtual Result<std::vector<KeptVersion>> KeptVersions(std::string_view name) = 0;
+  // Settles `kept` against the content the database records for its blob
+  // (`recorded`: size, SHA-256 and modification time): when the blob holds
+  // that content, the kept version goes; when the kept version does, it is put
+  // back as the blob (the version that replaced it was never recorded);
+  // otherwise nothing changes. Content is compared by size, then by
+  // modification time (renames and links keep it), and where the times
+  // differ (a copy restored from a backup) by SHA-256. Call it under the lock
+  // that serialises the blob's publishers.
+  virtual Result<KeptVersionOutcome> SettleKeptVersion(const KeptVersion& kept,
+                                                       const BlobInfo& recorded) = 0;
 
   // Removes every blob and temporary file of a video; OK if there were none.
   // A writer still open for that video then fails at Commit.

@@ -343,6 +343,118 @@ TEST_F(BlobStoreTest, RevertLeavesAVersionPublishedSinceInPlace) {
   EXPECT_EQ(ListDir(root_ + "/" + kVideo), std::vector<std::string>{"original"});
 }
 
+// What a publication leaves when its process stops after Commit, before the
+// writer is destroyed: the version it replaced, kept under the writer's
+// temporary name + ".previous". Here the version in place is linked so by
+// hand; then `replacement` is published over it.
+class KeptVersionTest : public BlobStoreTest {
+ protected:
+  // Publishes `content` as the original of `video`.
+  BlobInfo Publish(const std::string& content, const std::string& video = kVideo) {
+    auto writer = store_->Create(video, "original");
+    EXPECT_TRUE(writer.ok());
+    EXPECT_TRUE((*writer)->Append(content).ok());
+    Result<BlobInfo> info = (*writer)->Commit();
+    EXPECT_TRUE(info.ok()) << info.status().ToString();
+    return info.ok() ? *info : BlobInfo{};
+  }
+
+  // The original `recorded` is replaced by `replacement`, its kept version left.
+  KeptVersion Interrupted(const std::string& replacement) {
+    const std::string dir = root_ + "/" + kVideo;
+    EXPECT_EQ(::link((dir + "/original").c_str(), (dir + "/" + kKeptName).c_str()), 0);
+    Publish(replacement);
+    return KeptVersion{kVideo, "original", kKeptName};
+  }
+
+  std::string Original() {
+    auto reader = store_->Open(kVideo, "original");
+    EXPECT_TRUE(reader.ok());
+    return reader.ok() ? ReadAll(**reader) : "";
+  }
+
+  static std::string Sha256Hex(const std::string& content) {
+    Sha256 sha;
+    sha.Update(content);
+    return sha.HexDigest();
+  }
+
+  static constexpr char kKeptName[] = ".tmp-0123456789abcdef-original.previous";
+};
+
+TEST_F(KeptVersionTest, TheKeptVersionsOfABlobAreListed) {
+  Publish("first");
+  Interrupted("second");
+  const std::string other = "1c1d2e3f-0000-4000-8000-000000000001";
+  Publish("x", other);
+  std::ofstream(root_ + "/" + other + "/.tmp-00000000000000aa-original.previous") << "x";
+  std::ofstream(root_ + "/" + other + "/.tmp-00000000000000bb-original") << "an upload";
+  std::ofstream(root_ + "/" + other + "/.tmp-00000000000000cc-processed.previous") << "y";
+  Result<std::vector<KeptVersion>> kept = store_->KeptVersions("original");
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  std::vector<std::string> found;
+  for (const KeptVersion& version : *kept) {
+    EXPECT_EQ(version.name, "original");
+    found.push_back(version.video_id + "/" + version.file_name);
+  }
+  std::sort(found.begin(), found.end());
+  EXPECT_EQ(found, (std::vector<std::string>{std::string(kVideo) + "/" + kKeptName,
+                                             other + "/.tmp-00000000000000aa-original.previous"}));
+}
+
+TEST_F(KeptVersionTest, AnUnrecordedReplacementMakesWayForTheRecordedVersion) {
+  const BlobInfo recorded = Publish("first version");
+  const KeptVersion kept = Interrupted("other version");  // the same size
+  auto settled = store_->SettleKeptVersion(kept, recorded);
+  ASSERT_TRUE(settled.ok()) << settled.status().ToString();
+  EXPECT_EQ(*settled, KeptVersionOutcome::kRestored);
+  EXPECT_EQ(Original(), "first version");
+  EXPECT_EQ(ListDir(root_ + "/" + kVideo), std::vector<std::string>{"original"});
+  settled = store_->SettleKeptVersion(kept, recorded);
+  ASSERT_TRUE(settled.ok());
+  EXPECT_EQ(*settled, KeptVersionOutcome::kGone);
+}
+
+TEST_F(KeptVersionTest, ARecordedReplacementDropsTheKeptVersion) {
+  Publish("first version");
+  const KeptVersion kept = Interrupted("other version");
+  auto reader = store_->Open(kVideo, "original");
+  ASSERT_TRUE(reader.ok());
+  const BlobInfo recorded{13, Sha256Hex("other version"), (*reader)->modified_at_ms()};
+  auto settled = store_->SettleKeptVersion(kept, recorded);
+  ASSERT_TRUE(settled.ok()) << settled.status().ToString();
+  EXPECT_EQ(*settled, KeptVersionOutcome::kRecorded);
+  EXPECT_EQ(Original(), "other version");
+  EXPECT_EQ(ListDir(root_ + "/" + kVideo), std::vector<std::string>{"original"});
+}
+
+// Copied from a backup without its times: the content decides.
+TEST_F(KeptVersionTest, AKeptVersionWithOtherTimesIsKnownByItsContent) {
+  const BlobInfo recorded = Publish("first version");
+  const std::string dir = root_ + "/" + kVideo;
+  fs::copy_file(dir + "/original", dir + "/" + kKeptName);
+  SetMtime(dir + "/" + kKeptName, TimePoint(std::chrono::hours(24 * 365 * 30)));
+  Publish("other version");
+  auto settled = store_->SettleKeptVersion(KeptVersion{kVideo, "original", kKeptName}, recorded);
+  ASSERT_TRUE(settled.ok()) << settled.status().ToString();
+  EXPECT_EQ(*settled, KeptVersionOutcome::kRestored);
+  EXPECT_EQ(Original(), "first version");
+}
+
+TEST_F(KeptVersionTest, NeitherVersionRecordedChangesNothing) {
+  BlobInfo recorded = Publish("first version");
+  const KeptVersion kept = Interrupted("other version");
+  recorded.sha256_hex = Sha256Hex("third version");
+  recorded.modified_at_ms -= 1000;
+  auto settled = store_->SettleKeptVersion(kept, recorded);
+  ASSERT_TRUE(settled.ok()) << settled.status().ToString();
+  EXPECT_EQ(*settled, KeptVersionOutcome::kUndecided);
+  EXPECT_EQ(Original(), "other version");
+  EXPECT_EQ(ListDir(root_ + "/" + kVideo),
+            (std::vector<std::string>{std::string(kKeptName), "original"}));
+  EXPECT_FALSE(store_->SettleKeptVersion(KeptVersion{kVideo, "original", "../x"}, recorded).ok());
+}
+
 TEST_F(BlobStoreTest, RevertBeforeCommitDoesNothing) {
   auto first = store_->Create(kVideo, "original");
   ASSERT_TRUE((*first)->Append("first").ok());

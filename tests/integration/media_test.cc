@@ -1371,9 +1371,11 @@ TEST(MediaDiskFullTest, AReuploadThatCannotBeRecordedKeepsThePreviousFile) {
 }
 
 // A user of `server` with one uploaded video (light, so nothing ingests it):
-// its id.
-std::string UploadedVideo(ServerHarness& server, const std::string& email) {
+// its id. The user's token goes to `token_out` when given.
+std::string UploadedVideo(ServerHarness& server, const std::string& email,
+                          std::string* token_out = nullptr) {
   const std::string token = server.CreateUserAndLogin(email, "correct horse battery", email);
+  if (token_out != nullptr) *token_out = token;
   HttpClient client(server.port());
   HttpResponse created =
       client.SendJson("PUT", "/videos/v1/video", boost::json::object{{"name", "clip"}}, token);
@@ -1411,6 +1413,52 @@ TEST(MediaSweepTest, OrphansAreSweptAtStartUp) {
   EXPECT_TRUE(fs::exists(fresh_orphan)) << "within the grace period";
   EXPECT_TRUE(fs::exists(not_ours));
   EXPECT_TRUE(fs::exists(media / video / "original"));
+}
+
+// An API process stopped (kill -9) between putting an upload's file in place
+// and recording it: the new file stood under the previous upload's row, and
+// a file of the same size was served under its name and ETag; the recorded
+// file, kept aside by the writer, went with the stale temporary files a day
+// later. At start-up the recorded file is put back. Where the row had been
+// recorded (the process stopped before its clean-up), the kept copy goes.
+TEST(MediaSweepTest, AnUploadCutOffBeforeItsRecordIsUndoneAtStartUp) {
+  ServerHarness server;
+  std::string token;
+  const std::string cut_off = UploadedVideo(server, "cut@example.com", &token);
+  HttpClient client(server.port());
+  HttpResponse created =
+      client.SendJson("PUT", "/videos/v1/video", boost::json::object{{"name", "clip"}}, token);
+  ASSERT_EQ(created.status, 200) << created.body;
+  const std::string recorded(created.Json().at("videoId").as_string());
+  ASSERT_EQ(client
+                .Send("POST", "/media/v1/upload/light/" + recorded,
+                      {{"Authorization", "Bearer " + token}, {"Content-Type", MultipartType()}},
+                      MultipartBody("clip.mp4", "recorded media"))
+                .status,
+            200);
+  server.Stop();
+
+  const fs::path media = fs::path(server.data_dir()) / "media";
+  const std::string kept_name = ".tmp-0123456789abcdef-original.previous";
+  // What the stopped publication left: the recorded file kept aside, and the
+  // new one (of the same size) in its place.
+  fs::create_hard_link(media / cut_off / "original", media / cut_off / kept_name);
+  std::ofstream(media / cut_off / ".tmp-new") << "replaced media";
+  fs::rename(media / cut_off / ".tmp-new", media / cut_off / "original");
+  // And a kept copy whose replacement was recorded.
+  std::ofstream(media / recorded / kept_name) << "earlier upload";
+
+  server.Restart();
+  HttpClient again(server.port());
+  HttpResponse download = again.Get("/media/v1/download/original/" + cut_off, token);
+  EXPECT_EQ(download.status, 200) << download.body;
+  EXPECT_EQ(download.body, "precious media") << server.ServerLog();
+  EXPECT_EQ(download.Header("ETag"), "\"" + Sha256Hex("precious media") + "\"");
+  EXPECT_FALSE(fs::exists(media / cut_off / kept_name));
+  EXPECT_NE(server.ServerLog().find("the recorded file is back"), std::string::npos);
+  download = again.Get("/media/v1/download/original/" + recorded, token);
+  EXPECT_EQ(download.body, "recorded media");
+  EXPECT_FALSE(fs::exists(media / recorded / kept_name)) << server.ServerLog();
 }
 
 // And while it serves (--media-sweep-seconds): an orphan or a stale

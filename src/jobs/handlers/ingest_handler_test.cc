@@ -61,6 +61,13 @@ class StallingBlobStore final : public storage::BlobStore {
     return real_.Remove(video_id, name);
   }
   Status Delete(std::string_view video_id) override { return real_.Delete(video_id); }
+  Result<std::vector<storage::KeptVersion>> KeptVersions(std::string_view name) override {
+    return real_.KeptVersions(name);
+  }
+  Result<storage::KeptVersionOutcome> SettleKeptVersion(
+      const storage::KeptVersion& kept, const storage::BlobInfo& recorded) override {
+    return real_.SettleKeptVersion(kept, recorded);
+  }
   Result<std::string> LocalPath(std::string_view video_id, std::string_view name) override {
     return real_.LocalPath(video_id, name);
   }
