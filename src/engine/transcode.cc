@@ -461,20 +461,27 @@ class Pipeline {
     return nullptr;
   }
 
-  // Decodes into the video chain, or into `lane`'s audio graph.
+  // Decodes into the video chain, or into `lane`'s audio graph. A packet or
+  // frame the decoder refuses is damaged and skipped, as players and the web
+  // preview do, whatever the error says: a bit error in an AAC frame reads
+  // as a feature FFmpeg lacks ("Gain control", AVERROR_PATCHWELCOME), and
+  // had failed the whole job for good (audit 40 F2). Only running out of
+  // memory stops the job.
   Status Decode(AVCodecContext* decoder, AVPacket* packet, AVFrame* frame, AudioLane* lane) {
     const bool video = lane == nullptr;
     int ret = avcodec_send_packet(decoder, packet);
     if (ret < 0 && ret != AVERROR_EOF && ret != AVERROR(EAGAIN)) {
-      if (ret == AVERROR_INVALIDDATA) return Status::Ok();  // a damaged packet: skip it
-      return AvStatus(ret, video ? "decoding video" : "decoding audio");
+      if (ret == AVERROR(ENOMEM)) return AvStatus(ret, video ? "decoding video" : "decoding audio");
+      return Status::Ok();
     }
     while (true) {
       ret = avcodec_receive_frame(decoder, frame);
       if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return Status::Ok();
       if (ret < 0) {
-        if (ret == AVERROR_INVALIDDATA) continue;
-        return AvStatus(ret, video ? "decoding video" : "decoding audio");
+        if (ret == AVERROR(ENOMEM)) {
+          return AvStatus(ret, video ? "decoding video" : "decoding audio");
+        }
+        continue;
       }
       frame->pts = frame->best_effort_timestamp;
       if (video) {
