@@ -121,7 +121,15 @@ Status MediaInput::ErrorStatus(int averror, std::string_view context,
   if (Status interrupted = CheckInterrupt(); !interrupted.ok()) {
     return interrupted.Annotate(context);
   }
-  return AvStatus(averror, context, detail);
+  Status status = AvStatus(averror, context, detail);
+  // An error the demuxer finds with every read succeeding is the file's: the
+  // same bytes give it again, so it fails at once, not as an internal fault
+  // retried three times (a Y4M header of 30000x30000 is EINVAL, old demuxers
+  // say -1; audit 40 F3). A failed read keeps its class (EIO: unavailable).
+  if (status.code() == Code::kInternal && !read_failed_ && averror != AVERROR(ENOMEM)) {
+    return Status::CorruptMedia(status.message());
+  }
+  return status;
 }
 
 int MediaInput::ReadCallback(void* opaque, uint8_t* buf, int size) {
@@ -134,6 +142,7 @@ int MediaInput::ReadCallback(void* opaque, uint8_t* buf, int size) {
     got = pread(self->fd_, buf, static_cast<size_t>(size), self->position_);
   } while (got < 0 && errno == EINTR);
   if (got < 0) {
+    self->read_failed_ = true;
     return AVERROR(errno);
   }
   if (got == 0) {
@@ -326,6 +335,16 @@ Result<std::unique_ptr<MediaInput>> MediaInput::Open(const std::string& path,
     }
   }
   if (input->video_stream_index_ < 0) {
+    // No stream of a codec it knows: a header cut short, as in the first
+    // bytes of a faststart MP4 (a track without its handler).
+    bool known = false;
+    for (unsigned stream_idx = 0; stream_idx < input->format_->nb_streams; ++stream_idx) {
+      known = known || input->format_->streams[stream_idx]->codecpar->codec_id != AV_CODEC_ID_NONE;
+    }
+    if (!known) {
+      return Status::CorruptMedia(
+          "the file has no stream it can read: its header is cut short (a truncated file?)");
+    }
     return Status::CorruptMedia("the file has no video stream");
   }
   input->audio_stream_index_ =

@@ -111,6 +111,20 @@ TEST_F(MediaInputTest, ReportsTheDemuxersReasonForATruncatedMp4) {
   EXPECT_EQ(input.status().message(), "cannot open input: moov atom not found");
 }
 
+// A faststart MP4 cut inside its header opens with no stream of a codec
+// libavformat knows: it is said to be cut short, not to lack a video stream
+// (audit 40 F7).
+TEST_F(MediaInputTest, AHeaderCutShortSaysTheFileMayBeTruncated) {
+  std::string full = MakeMp4("header.mp4", /*faststart=*/true);
+  std::string cut = Path("header cut.mp4");
+  testing::Truncate(full, cut, 200);
+  auto input = MediaInput::Open(cut, limits_);
+  ASSERT_FALSE(input.ok());
+  EXPECT_EQ(input.status().code(), Code::kCorruptMedia);
+  EXPECT_EQ(input.status().message(),
+            "the file has no stream it can read: its header is cut short (a truncated file?)");
+}
+
 TEST_F(MediaInputTest, RefusesGarbage) {
   std::string path = Path("garbage.mp4");
   std::string bytes;
@@ -218,6 +232,20 @@ TEST_F(MediaInputTest, EnforcesFrameSizeAndDurationLimits) {
   exact.max_frame_pixels = 320 * 180;
   exact.max_duration_seconds = 1.5;
   EXPECT_TRUE(MediaInput::Open(path, exact).ok());
+}
+
+// A header that libavformat itself refuses (EINVAL: "Picture size
+// 30000x30000 is invalid") is the file's fault, as the limits are: it had
+// been an internal error, and ingestion tried it three times (audit 40 F3).
+TEST_F(MediaInputTest, AHeaderTheDemuxerRefusesIsCorruptMedia) {
+  std::string path = Path("huge.y4m");
+  WriteFile(path, "YUV4MPEG2 W30000 H30000 F25:1 Ip A1:1 C420jpeg\nFRAME\n" +
+                      std::string(100000, '\x80'));
+  auto input = MediaInput::Open(path, limits_);
+  ASSERT_FALSE(input.ok());
+  EXPECT_EQ(input.status().code(), Code::kCorruptMedia) << input.status().ToString();
+  EXPECT_NE(input.status().message().find("30000x30000"), std::string::npos)
+      << input.status().message();
 }
 
 TEST_F(MediaInputTest, DecoderRefusesFramesOverMaxPixels) {

@@ -122,8 +122,11 @@ Status CheckIndexWithinFile(MediaInput& input) {
     end = std::max<int64_t>(end, entry->pos + entry->size);
   }
   if (end > input.file_size()) {
-    return Status::CorruptMedia("the file is truncated: the video needs " + std::to_string(end) +
-                                " bytes, the file has " + std::to_string(input.file_size()));
+    // A whole file whose index was damaged says the same (audit 40 F7).
+    return Status::CorruptMedia(
+        "the file is truncated or its index damaged: the video's index "
+        "reaches byte " +
+        std::to_string(end) + ", the file has " + std::to_string(input.file_size()));
   }
   return Status::Ok();
 }
