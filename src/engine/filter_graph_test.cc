@@ -90,8 +90,8 @@ TEST(FilterGraphTest, OwnFiltersSitAtTheirPlaceInTheFixedOrder) {
     spec.frame_rate_converter = "mcinterpolate";
     spec.post_processor = "filmgrain";
     cases.push_back({"everything", spec,
-                     "trim | setpts | bwdif | [denoise] | [dejit] | [pabsr1] | setsar | tpad | "
-                     "minterpolate | [filmgrain] | setfield | format"});
+                     "trim | bwdif | trim | setpts | [denoise] | [dejit] | [pabsr1] | setsar | "
+                     "tpad | minterpolate | [filmgrain] | setfield | format"});
   }
   {
     TranscodeSpec spec = Base();
@@ -124,7 +124,7 @@ TEST(FilterGraphTest, OwnFiltersSitAtTheirPlaceInTheFixedOrder) {
   // The options a stage is given.
   TranscodeSpec spec = cases[2].spec;
   auto steps = BuildVideoSteps(spec, 0);
-  const FilterStageOptions& pabsr1 = *(*steps)[5].stage;
+  const FilterStageOptions& pabsr1 = *(*steps)[6].stage;
   EXPECT_EQ(pabsr1.width, 640);
   EXPECT_EQ(pabsr1.height, 480);
   EXPECT_EQ(pabsr1.clarity_boost, "high");
