@@ -463,10 +463,10 @@ class Pipeline {
 
   // Decodes into the video chain, or into `lane`'s audio graph. A packet or
   // frame the decoder refuses is damaged and skipped, as players and the web
-  // preview do, whatever the error says: a bit error in an AAC frame reads
-  // as a feature FFmpeg lacks ("Gain control", AVERROR_PATCHWELCOME), and
-  // had failed the whole job for good (audit 40 F2). Only running out of
-  // memory stops the job.
+  // preview do, whatever the error says: a bit error in an AAC frame can
+  // read as a feature FFmpeg lacks (AVERROR_PATCHWELCOME) or give the ADTS
+  // parser's own codes, and had failed the whole job (audit 40 F2). Only
+  // running out of memory stops the job.
   Status Decode(AVCodecContext* decoder, AVPacket* packet, AVFrame* frame, AudioLane* lane) {
     const bool video = lane == nullptr;
     int ret = avcodec_send_packet(decoder, packet);
