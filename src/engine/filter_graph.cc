@@ -34,6 +34,13 @@ FilterStep Stage(FilterStageOptions options) { return FilterStep{"", std::move(o
 
 FilterStep RestartClock() { return FilterStep{"setpts=PTS-STARTPTS", std::nullopt, true}; }
 
+// A range's second cut, after the deinterlacer (BuildVideoSteps, step 1).
+FilterStep CutAtPicturesEnd(double range_end) {
+  FilterStep step{"trim=end=" + Seconds(range_end), std::nullopt};
+  step.cut_at_pictures_end = true;
+  return step;
+}
+
 std::string BufferArgs(const VideoFormat& format) {
   char args[512];
   std::snprintf(args, sizeof(args),
@@ -80,8 +87,11 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
   // after it (and yadif, bwdif and w3fdif, flushed after a lone picture,
   // time its copy at the picture's own time: a one-picture range gave the
   // second field twice). So with a deinterlacer the cut lets one more
-  // picture in (1.5 periods past the end), and the range's end is cut again
-  // after the deinterlacer, which drops that picture's fields.
+  // picture in (1.5 periods past the end), and the chain cuts again after
+  // the deinterlacer where the range's pictures end, which drops that
+  // picture's fields. Not at the range's end: the last picture's second
+  // field may start after it (a range ending in the picture's second half),
+  // and belongs to the range as the picture does.
   const double range_end = start_seconds + spec.end_ms / 1000.0;
   const bool look_past_end = spec.has_range && !spec.deinterlacer.empty() && spec.source_fps > 0;
   if (spec.has_range) {
@@ -128,7 +138,7 @@ Result<std::vector<FilterStep>> BuildVideoSteps(const TranscodeSpec& spec, doubl
     if (spec.deinterlace_field_rate) rate *= 2;
   }
   if (look_past_end) {
-    steps.push_back(Graph("trim=end=" + Seconds(range_end)));
+    steps.push_back(CutAtPicturesEnd(range_end));
     steps.push_back(RestartClock());
   }
 
@@ -413,6 +423,15 @@ Result<std::unique_ptr<VideoFilterChain>> VideoFilterChain::Create(
     return Status::Ok();
   };
   for (const FilterStep& step : steps) {
+    if (step.cut_at_pictures_end) {
+      RETURN_IF_ERROR(flush_graph());
+      Segment segment;
+      segment.input = format;
+      segment.clock_restarted = clock_restarted;
+      segment.cut = true;
+      chain->segments_.push_back(std::move(segment));
+      continue;
+    }
     if (!step.stage) {
       if (!pending.empty()) pending += ",";
       pending += step.filter;
@@ -450,12 +469,14 @@ Result<std::unique_ptr<VideoFilterChain>> VideoFilterChain::Create(
 
 int VideoFilterChain::graph_count() const {
   int count = 0;
-  for (const Segment& segment : segments_) count += segment.stage ? 0 : 1;
+  for (const Segment& segment : segments_) count += segment.stage || segment.cut ? 0 : 1;
   return count;
 }
 
 int VideoFilterChain::stage_count() const {
-  return static_cast<int>(segments_.size()) - graph_count();
+  int count = 0;
+  for (const Segment& segment : segments_) count += segment.stage ? 1 : 0;
+  return count;
 }
 
 namespace {
@@ -577,6 +598,19 @@ Status VideoFilterChain::PushAt(size_t index, AVFrame* frame, const SinkFn& sink
   }
   Segment& segment = segments_[index];
   if (segment.ended) return Status::Ok();  // e.g. frames after a trim's end
+  if (segment.cut) {
+    if (frame == nullptr) {
+      segment.ended = true;
+      return PushAt(index + 1, nullptr, sink);
+    }
+    if (input_end_ != AV_NOPTS_VALUE && frame->pts != AV_NOPTS_VALUE &&
+        av_compare_ts(frame->pts, segment.input.time_base,
+                      segment.clock_restarted ? input_end_ - input_origin_ : input_end_,
+                      segments_[0].input.time_base) >= 0) {
+      return Status::Ok();  // past the pictures' end
+    }
+    return PushAt(index + 1, frame, sink);
+  }
   if (segment.stage) {
     FramePtr owned;
     if (frame != nullptr) {

@@ -36,6 +36,11 @@ struct FilterStep {
   // The step after which frames are timed from the first one that passes
   // (setpts=PTS-STARTPTS); before it they keep the input's timestamps.
   bool restarts_clock = false;
+  // Not run as `filter`: drops every frame from where the input's pictures
+  // end (VideoFilterChain::SetInputEnd), which only the decoded pictures
+  // tell. `filter` is its nearest libavfilter description, a trim at the
+  // range's end (BuildVideoFilters).
+  bool cut_at_pictures_end = false;
 };
 
 // The chain for `spec`. `start_seconds` is the source's start time, so a range is
@@ -53,7 +58,10 @@ Status PaintBarsBlack(AVFrame* frame, const TranscodeSpec& spec);
 
 // The chain as one libavfilter description (what `ffmpeg -vf` would take).
 // kNotImplemented when the spec uses one of Vidmill's own filters: those are not
-// libavfilter filters.
+// libavfilter filters. A range with a deinterlacer is cut after it where the
+// range's pictures end, which the description writes as a trim at the
+// range's end: the same cut where the range ends on a picture or in its first
+// half, one field earlier where it ends in its second half.
 Result<std::string> BuildVideoFilters(const TranscodeSpec& spec, double start_seconds);
 
 // "25", "30000/1001": the exact rational for a frame rate given as a double
@@ -165,6 +173,7 @@ class VideoFilterChain {
     int64_t last_pts = AV_NOPTS_VALUE;   // of the last frame it received
     bool ended = false;
     bool clock_restarted = false;  // its input is timed from the origin (FilterStep)
+    bool cut = false;              // a FilterStep::cut_at_pictures_end (no graph, no stage)
   };
 
   explicit VideoFilterChain(const VideoFormat& input) : conformer_(input) {}

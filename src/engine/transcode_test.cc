@@ -586,6 +586,14 @@ TEST(TranscodeTest, ARangesLastPictureIsDeinterlacedWithTheNext) {
     const std::vector<std::string> one = cut(1000, 1040);
     ASSERT_EQ(one.size(), 2u);
     EXPECT_NE(one[0], one[1]);
+    // Ending in its last picture's second half (1480 + 20 ms > 1490): that
+    // picture's second field still belongs to the range, made with the next
+    // (the first version of the second cut, at the range's end, dropped it:
+    // 49 frames; audit 41 F1).
+    const std::vector<std::string> late = cut(500, 1490);
+    ASSERT_EQ(late.size(), 50u);
+    EXPECT_EQ(late[48], whole[74]);
+    EXPECT_EQ(late[49], whole[75]);
   }
 }
 

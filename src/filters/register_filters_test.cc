@@ -312,8 +312,9 @@ TEST(RegisterFiltersTest, OwnScalersMakeOddFieldsFrom420ThroughTheOutputFormat) 
 
 // A range of one picture (40–80 ms at 25 frames/s) deinterlaced by deint at
 // field rate through the engine's chain: the chain lets the deinterlacer see
-// the pictures after the range and cuts after it, so the picture's two fields
-// come out, timed from 0, as deint makes them with the next picture there.
+// the pictures after the range and cuts after it where the range's pictures
+// end, so the picture's two fields come out, timed from 0, as deint makes
+// them with the next picture there.
 TEST(RegisterFiltersTest, ARangeIsCutAgainAfterDeintWhichSeesThePictureAfterIt) {
   RegisterBuiltInFilters();
   engine::TranscodeSpec spec;
@@ -360,6 +361,9 @@ TEST(RegisterFiltersTest, ARangeIsCutAgainAfterDeintWhichSeesThePictureAfterIt) 
     pictures.push_back(luma(*frame));
     return Status::Ok();
   };
+  // As the transcoder says once it has decoded the picture at 80 ms: the
+  // range's pictures end there, and the first shown starts at 40 ms.
+  (*chain)->SetInputEnd(2, 1);
   for (int64_t index = 0; index < 5; ++index) {
     engine::FramePtr frame = picture(index);
     ASSERT_TRUE((*chain)->Push(frame.get(), sink).ok());
