@@ -121,12 +121,20 @@ Status MediaInput::ErrorStatus(int averror, std::string_view context,
   if (Status interrupted = CheckInterrupt(); !interrupted.ok()) {
     return interrupted.Annotate(context);
   }
+  // A read that failed with an I/O fault (EIO from a disk or a network share)
+  // is the error, whatever the demuxer made of the missing bytes: the probe
+  // of a file it could not read had said "not a recognised media file", and
+  // failed the video for good (audit 41 F2).
+  if (read_error_ != 0) {
+    Status io = AvStatus(read_error_, context);
+    if (io.code() == Code::kUnavailable) return io;
+  }
   Status status = AvStatus(averror, context, detail);
   // An error the demuxer finds with every read succeeding is the file's: the
   // same bytes give it again, so it fails at once, not as an internal fault
   // retried three times (a Y4M header of 30000x30000 is EINVAL, old demuxers
-  // say -1; audit 40 F3). A failed read keeps its class (EIO: unavailable).
-  if (status.code() == Code::kInternal && !read_failed_ && averror != AVERROR(ENOMEM)) {
+  // say -1; audit 40 F3).
+  if (status.code() == Code::kInternal && read_error_ == 0 && averror != AVERROR(ENOMEM)) {
     return Status::CorruptMedia(status.message());
   }
   return status;
@@ -142,8 +150,8 @@ int MediaInput::ReadCallback(void* opaque, uint8_t* buf, int size) {
     got = pread(self->fd_, buf, static_cast<size_t>(size), self->position_);
   } while (got < 0 && errno == EINTR);
   if (got < 0) {
-    self->read_failed_ = true;
-    return AVERROR(errno);
+    self->read_error_ = AVERROR(errno);
+    return self->read_error_;
   }
   if (got == 0) {
     return AVERROR_EOF;

@@ -151,9 +151,11 @@ class MediaInput {
   Status Rewind();
 
   // Converts a libav error from a call on this input into a Status, reporting
-  // kTimeout/kCancelled when the interrupt callback caused it, and
-  // kCorruptMedia for an error AvStatus calls internal while no read of the
-  // file has failed (the demuxer refused the bytes).
+  // kTimeout/kCancelled when the interrupt callback caused it, the read's own
+  // error when a read of the file failed with an I/O fault (kUnavailable:
+  // retried, whatever the demuxer made of it), and kCorruptMedia for an error
+  // AvStatus calls internal while no read has failed (the demuxer refused the
+  // bytes).
   Status ErrorStatus(int averror, std::string_view context, std::string_view detail = {}) const;
 
   // The Status the interrupt callback would report now (OK if none). Loops that
@@ -181,7 +183,7 @@ class MediaInput {
   int fd_ = -1;
   int64_t file_size_ = 0;
   int64_t position_ = 0;
-  bool read_failed_ = false;  // a read of the file failed (ReadCallback)
+  int read_error_ = 0;  // the AVERROR of the last read of the file that failed (ReadCallback)
   // Declaration order is destruction order reversed: the demuxer goes first,
   // then the AVIOContext it reads through; the fd is closed in ~MediaInput.
   AvioContextPtr avio_;

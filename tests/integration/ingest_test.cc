@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -196,6 +198,39 @@ TEST_F(IngestTest, BadMediaFailsWithAMessageAndEverythingKeepsWorking) {
 // must ingestion and processing. The concealing decoder repeats and steps
 // back timestamps there; a web preview encoder fed those used to fail the job
 // three times over with a muxer error, which left the video unprocessable.
+// A read of the uploaded file that fails (EIO: a failing disk, a network
+// share gone away) while the worker opens it is the storage's fault, not the
+// file's: the attempt is retried until the fault clears. The probe had
+// failed the video for good as "not a recognised media file" (audit 41 F2).
+// The worker runs with tests/support/eio_shim.cc preloaded.
+TEST_F(IngestTest, AReadErrorWhileTheFileIsOpenedIsRetried) {
+  std::string clip = clips_ + "/eio.mp4";
+  MakePanClip(clip, 320, 240, 1.0, /*audio=*/false);
+  const std::string trigger = server_.data_dir() + "/eio-on";
+  std::ofstream(trigger) << "on";
+  ::setenv("LD_PRELOAD", VIDMILL_EIO_SHIM, 1);
+  ::setenv("VIDMILL_TEST_EIO_TRIGGER", trigger.c_str(), 1);
+  StartWorker();  // inherits both
+  ::unsetenv("LD_PRELOAD");
+  ::unsetenv("VIDMILL_TEST_EIO_TRIGGER");
+  std::string id = UploadNew(clip);
+
+  boost::json::object state;
+  const auto deadline = steady_clock::now() + seconds(30);
+  while (steady_clock::now() < deadline && !state.contains("retryMessage") &&
+         Str(state["ingestionStatus"]) != "FAILED") {
+    std::this_thread::sleep_for(milliseconds(50));
+    state = client_->IngestionState(id);
+  }
+  ASSERT_TRUE(state.contains("retryMessage")) << boost::json::serialize(state);
+  EXPECT_EQ(Str(state["ingestionStatus"]), "IN_PROGRESS");
+  EXPECT_NE(Str(state["retryMessage"]).find("Input/output error"), std::string::npos)
+      << Str(state["retryMessage"]);
+  std::filesystem::remove(trigger);
+  state = client_->WaitForIngestion(id);
+  EXPECT_EQ(Str(state["ingestionStatus"]), "DONE") << boost::json::serialize(state);
+}
+
 TEST_F(IngestTest, AVideoDamagedMidwayIsIngestedAndProcessed) {
   std::string clip = clips_ + "/damaged.mp4";
   Ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25 -t 2 -c:v libx264 -pix_fmt yuv420p " + clip);
