@@ -218,6 +218,12 @@ class UploadSink final : public http::BodySink, private http::MultipartReceiver 
       if (!published) {
         ASSIGN_OR_RETURN(storage::BlobInfo info, writer_->Commit());
         published = info;
+      } else {
+        // A run after the first (the transaction retried): between the two
+        // the locks were let go, and the media sweep may have taken the file
+        // for a crashed upload's and put the previous one back. Recorded
+        // anyway, the row had named a file that was not there (audit 42 F1).
+        RETURN_IF_ERROR(writer_->StillPublished());
       }
       file.modified_at_ms = published->modified_at_ms;
       file.sha256_hex = published->sha256_hex;

@@ -125,6 +125,10 @@ class Fd {
   int fd_ = -1;
 };
 
+bool EndsWith(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
 int64_t MtimeMillis(const struct stat& st) {
   return int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1'000'000;
 }
@@ -334,6 +338,17 @@ class FileBlobWriter final : public BlobWriter {
     info.sha256_hex = sha_.HexDigest();
     info.modified_at_ms = MtimeMillis(st);
     return info;
+  }
+
+  Status StillPublished() override {
+    if (!published_) return Status::Internal("blob writer: nothing published");
+    struct stat st {};
+    if (::stat(final_path_.c_str(), &st) == 0 && st.st_dev == published_dev_ &&
+        st.st_ino == published_ino_) {
+      return Status::Ok();
+    }
+    return Status::Unavailable("the file was replaced after it was put in place; send it again")
+        .WithRetryAfter(1);
   }
 
   Status Revert() override {
@@ -798,16 +813,29 @@ class FileBlobStore final : public BlobStore {
         dirs.push_back(dir);
       }
     }
-    // Stale temporary files, in the directories that stay.
+    // Stale temporary files, in the directories that stay. A version a
+    // Commit kept aside is a link to an older file, so its modification time
+    // is that file's: it is as old as its change time (the link) says. An
+    // original's kept version is never removed here: SettleKeptVersion
+    // decides about it (one it cannot place is left for an operator). Taken
+    // by its old time, a kept original had gone the moment a live re-upload
+    // of a day-old video made it, and with it the file to put back should
+    // the upload fail (audit 42 F2).
+    const std::string kept_original = "-" + std::string(kOriginalBlob) + std::string(kKeptSuffix);
     for (const std::string& dir : dirs) {
       std::error_code inner_error;
       for (fs::directory_iterator file(dir, inner_error);
            !inner_error && file != fs::directory_iterator(); file.increment(inner_error)) {
         const std::string file_name = file->path().filename().string();
         if (file_name.rfind(kTempPrefix, 0) != 0) continue;
+        if (EndsWith(file_name, kept_original)) continue;
         struct stat file_st {};
         if (::lstat(file->path().c_str(), &file_st) != 0) continue;
-        if (now_ms - MtimeMillis(file_st) < temp_age_ms) continue;
+        const int64_t changed_ms =
+            EndsWith(file_name, kKeptSuffix)
+                ? int64_t{file_st.st_ctim.tv_sec} * 1000 + file_st.st_ctim.tv_nsec / 1'000'000
+                : MtimeMillis(file_st);
+        if (now_ms - changed_ms < temp_age_ms) continue;
         std::error_code remove_error;
         fs::remove_all(file->path(), remove_error);
         if (!remove_error) ++stats.temp_files_removed;
@@ -828,8 +856,7 @@ class FileBlobStore final : public BlobStore {
            !error && file != fs::directory_iterator(); file.increment(error)) {
         std::string file_name = file->path().filename().string();
         if (file_name.size() > kTempPrefix.size() + suffix.size() &&
-            file_name.rfind(kTempPrefix, 0) == 0 &&
-            file_name.compare(file_name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+            file_name.rfind(kTempPrefix, 0) == 0 && EndsWith(file_name, suffix)) {
           kept.push_back(KeptVersion{video_id, std::string(name), std::move(file_name)});
         }
       }

@@ -96,6 +96,12 @@ class BlobWriter {
   // After Commit (successful or not) the writer accepts no more calls but
   // Revert. The previous version is kept aside until the writer is destroyed.
   virtual Result<BlobInfo> Commit() = 0;
+  // OK while the blob is still the version this writer's Commit published;
+  // Unavailable once it is not (a later publication, or the media sweep
+  // putting back the version Commit replaced: BlobStore::SettleKeptVersion,
+  // which can run while the caller's transaction is being retried). A caller
+  // that records the publication again checks this first.
+  virtual Status StillPublished() = 0;
   // Undoes a successful Commit whose publication the caller could not record
   // (its database transaction failed): when the blob is still the version this
   // writer published, the previous version is put back, or the blob removed

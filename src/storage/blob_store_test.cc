@@ -441,6 +441,56 @@ TEST_F(KeptVersionTest, AKeptVersionWithOtherTimesIsKnownByItsContent) {
   EXPECT_EQ(Original(), "first version");
 }
 
+// A live upload whose transaction is retried lets its locks go between the
+// runs; a sweep may then take its kept version for a crashed upload's and
+// put it back. The writer sees it before recording again (audit 42 F1).
+TEST_F(KeptVersionTest, AWriterKnowsWhenItsPublicationWasPutBack) {
+  const BlobInfo recorded = Publish("first version");
+  auto live = store_->Create(kVideo, "original");
+  ASSERT_TRUE((*live)->Append("other version").ok());
+  ASSERT_TRUE((*live)->Commit().ok());
+  EXPECT_TRUE((*live)->StillPublished().ok());
+  Result<std::vector<KeptVersion>> kept = store_->KeptVersions("original");
+  ASSERT_TRUE(kept.ok());
+  ASSERT_EQ(kept->size(), 1u);
+  auto settled = store_->SettleKeptVersion(kept->front(), recorded);
+  ASSERT_TRUE(settled.ok()) << settled.status().ToString();
+  EXPECT_EQ(*settled, KeptVersionOutcome::kRestored);
+  Status still = (*live)->StillPublished();
+  EXPECT_EQ(still.code(), Code::kUnavailable) << still.ToString();
+  EXPECT_TRUE((*live)->Revert().ok());
+  live->reset();
+  EXPECT_EQ(Original(), "first version");
+  EXPECT_EQ(ListDir(root_ + "/" + kVideo), std::vector<std::string>{"original"});
+}
+
+// The temporary-file sweep goes by age, and a kept version is a link to an
+// older file: by its modification time, a re-upload of a video first
+// uploaded more than a day ago made a "stale" file, and the sweep removed
+// the version the upload would have put back (audit 42 F2). A kept version's
+// age is its link's (change time); an original's is never swept.
+TEST_F(KeptVersionTest, TheSweepLeavesKeptVersionsByTheirLinksAge) {
+  Publish("first version");
+  const std::string dir = root_ + "/" + kVideo;
+  const TimePoint now = std::chrono::system_clock::now();
+  SetMtime(dir + "/original", now - std::chrono::hours(48));
+  Interrupted("other version");
+  const std::string kept_processed = dir + "/.tmp-00000000000000aa-processed.previous";
+  std::ofstream(kept_processed) << "an older processed file";
+  SetMtime(kept_processed, now - std::chrono::hours(48));
+  auto stats = store_->SweepOrphans({kVideo}, now);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->temp_files_removed, 0);
+  EXPECT_TRUE(fs::exists(dir + "/" + kKeptName));
+  EXPECT_TRUE(fs::exists(kept_processed));
+  // A day after the link was made, a kept processed file goes; the original's stays.
+  stats = store_->SweepOrphans({kVideo}, now + std::chrono::hours(25));
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->temp_files_removed, 1);
+  EXPECT_FALSE(fs::exists(kept_processed));
+  EXPECT_TRUE(fs::exists(dir + "/" + kKeptName));
+}
+
 TEST_F(KeptVersionTest, NeitherVersionRecordedChangesNothing) {
   BlobInfo recorded = Publish("first version");
   const KeptVersion kept = Interrupted("other version");
