@@ -601,8 +601,9 @@ void SettleInterruptedUploads(ApiContext& context) {
     }
     if (outcome == storage::KeptVersionOutcome::kRestored) {
       LogWarning("media sweep: " + about +
-                 "an upload's file had been put in place but never recorded (its API process "
-                 "stopped between the two); the recorded file is back");
+                 "an upload's file had been put in place but not recorded (its API process "
+                 "stopped between the two, or its transaction was being retried); the recorded "
+                 "file is back");
     } else if (outcome == storage::KeptVersionOutcome::kRecorded) {
       LogInfo("media sweep: " + about + "removed " + version.file_name +
               ", the previous file an upload kept aside (its API process stopped after "
