@@ -133,6 +133,11 @@ int64_t MtimeMillis(const struct stat& st) {
   return int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1'000'000;
 }
 
+// When the inode last changed (a link made or removed, as well as a write).
+int64_t CtimeMillis(const struct stat& st) {
+  return int64_t{st.st_ctim.tv_sec} * 1000 + st.st_ctim.tv_nsec / 1'000'000;
+}
+
 // The SHA-256 (hex) of what `fd` (opened on `path`) reads to its end, and
 // how many bytes that was.
 Result<std::pair<std::string, uint64_t>> HashFile(int fd, const std::string& path) {
@@ -832,9 +837,7 @@ class FileBlobStore final : public BlobStore {
         struct stat file_st {};
         if (::lstat(file->path().c_str(), &file_st) != 0) continue;
         const int64_t changed_ms =
-            EndsWith(file_name, kKeptSuffix)
-                ? int64_t{file_st.st_ctim.tv_sec} * 1000 + file_st.st_ctim.tv_nsec / 1'000'000
-                : MtimeMillis(file_st);
+            EndsWith(file_name, kKeptSuffix) ? CtimeMillis(file_st) : MtimeMillis(file_st);
         if (now_ms - changed_ms < temp_age_ms) continue;
         std::error_code remove_error;
         fs::remove_all(file->path(), remove_error);
@@ -845,7 +848,10 @@ class FileBlobStore final : public BlobStore {
   }
 
   Result<std::vector<KeptVersion>> KeptVersions(std::string_view name) override {
-    RETURN_IF_ERROR(CheckSegments("kept", name));
+    if (!IsSafeBlobSegment(name)) {
+      return Status::InvalidArgument("invalid blob name: '" + std::string(name.substr(0, 64)) +
+                                     "'");
+    }
     RETURN_IF_ERROR(CheckAvailable());
     const std::string suffix = "-" + std::string(name) + std::string(kKeptSuffix);
     ASSIGN_OR_RETURN(std::vector<std::string> video_ids, VideoIds());
