@@ -125,10 +125,6 @@ class Fd {
   int fd_ = -1;
 };
 
-bool EndsWith(std::string_view text, std::string_view suffix) {
-  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
-}
-
 int64_t MtimeMillis(const struct stat& st) {
   return int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1'000'000;
 }
@@ -833,11 +829,11 @@ class FileBlobStore final : public BlobStore {
            !inner_error && file != fs::directory_iterator(); file.increment(inner_error)) {
         const std::string file_name = file->path().filename().string();
         if (file_name.rfind(kTempPrefix, 0) != 0) continue;
-        if (EndsWith(file_name, kept_original)) continue;
+        if (file_name.ends_with(kept_original)) continue;
         struct stat file_st {};
         if (::lstat(file->path().c_str(), &file_st) != 0) continue;
         const int64_t changed_ms =
-            EndsWith(file_name, kKeptSuffix) ? CtimeMillis(file_st) : MtimeMillis(file_st);
+            file_name.ends_with(kKeptSuffix) ? CtimeMillis(file_st) : MtimeMillis(file_st);
         if (now_ms - changed_ms < temp_age_ms) continue;
         std::error_code remove_error;
         fs::remove_all(file->path(), remove_error);
@@ -862,7 +858,7 @@ class FileBlobStore final : public BlobStore {
            !error && file != fs::directory_iterator(); file.increment(error)) {
         std::string file_name = file->path().filename().string();
         if (file_name.size() > kTempPrefix.size() + suffix.size() &&
-            file_name.rfind(kTempPrefix, 0) == 0 && EndsWith(file_name, suffix)) {
+            file_name.starts_with(kTempPrefix) && file_name.ends_with(suffix)) {
           kept.push_back(KeptVersion{video_id, std::string(name), std::move(file_name)});
         }
       }
