@@ -604,8 +604,7 @@ Status VideoFilterChain::PushAt(size_t index, AVFrame* frame, const SinkFn& sink
       return PushAt(index + 1, nullptr, sink);
     }
     if (input_end_ != AV_NOPTS_VALUE && frame->pts != AV_NOPTS_VALUE &&
-        av_compare_ts(frame->pts, segment.input.time_base,
-                      segment.clock_restarted ? input_end_ - input_origin_ : input_end_,
+        av_compare_ts(frame->pts, segment.input.time_base, InputEndFor(segment),
                       segments_[0].input.time_base) >= 0) {
       return Status::Ok();  // past the pictures' end
     }
@@ -634,10 +633,8 @@ Status VideoFilterChain::PushAt(size_t index, AVFrame* frame, const SinkFn& sink
     int64_t end = segment.last_pts +
                   av_rescale_q(1, av_inv_q(segment.input.frame_rate), segment.input.time_base);
     if (input_end_ != AV_NOPTS_VALUE) {
-      // Once the clock has restarted (setpts=PTS-STARTPTS), it counts from the origin.
-      const int64_t input_end = segment.clock_restarted ? input_end_ - input_origin_ : input_end_;
-      end = std::max(
-          end, av_rescale_q(input_end, segments_[0].input.time_base, segment.input.time_base));
+      end = std::max(end, av_rescale_q(InputEndFor(segment), segments_[0].input.time_base,
+                                       segment.input.time_base));
     }
     ret = av_buffersrc_close(segment.graph.source, end, AV_BUFFERSRC_FLAG_PUSH);
   } else {

@@ -178,6 +178,12 @@ class VideoFilterChain {
 
   explicit VideoFilterChain(const VideoFormat& input) : conformer_(input) {}
   Status PushAt(size_t index, AVFrame* frame, const SinkFn& sink);
+  // Where the input ends (SetInputEnd) in `segment`'s clock, in the first
+  // segment's time base: from the origin once the clock has restarted
+  // (setpts=PTS-STARTPTS), else in the input's own timestamps.
+  int64_t InputEndFor(const Segment& segment) const {
+    return segment.clock_restarted ? input_end_ - input_origin_ : input_end_;
+  }
 
   std::vector<Segment> segments_;
   int64_t input_end_ = AV_NOPTS_VALUE;  // SetInputEnd
