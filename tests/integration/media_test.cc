@@ -1370,12 +1370,10 @@ TEST(MediaDiskFullTest, AReuploadThatCannotBeRecordedKeepsThePreviousFile) {
   EXPECT_EQ(download.body == second, true);
 }
 
-// A user of `server` with one uploaded video (light, so nothing ingests it):
-// its id. The user's token goes to `token_out` when given.
-std::string UploadedVideo(ServerHarness& server, const std::string& email,
-                          std::string* token_out = nullptr) {
-  const std::string token = server.CreateUserAndLogin(email, "correct horse battery", email);
-  if (token_out != nullptr) *token_out = token;
+// A new video of the user of `token` on `server` with `content` uploaded
+// (light, so nothing ingests it): its id.
+std::string VideoUploadedBy(ServerHarness& server, const std::string& token,
+                            const std::string& content) {
   HttpClient client(server.port());
   HttpResponse created =
       client.SendJson("PUT", "/videos/v1/video", boost::json::object{{"name", "clip"}}, token);
@@ -1384,9 +1382,18 @@ std::string UploadedVideo(ServerHarness& server, const std::string& email,
   HttpResponse uploaded =
       client.Send("POST", "/media/v1/upload/light/" + video,
                   {{"Authorization", "Bearer " + token}, {"Content-Type", MultipartType()}},
-                  MultipartBody("clip.mp4", "precious media"));
+                  MultipartBody("clip.mp4", content));
   EXPECT_EQ(uploaded.status, 200) << uploaded.body;
   return video;
+}
+
+// A user of `server` with one uploaded video: its id. The user's token goes
+// to `token_out` when given.
+std::string UploadedVideo(ServerHarness& server, const std::string& email,
+                          std::string* token_out = nullptr) {
+  const std::string token = server.CreateUserAndLogin(email, "correct horse battery", email);
+  if (token_out != nullptr) *token_out = token;
+  return VideoUploadedBy(server, token, "precious media");
 }
 
 // Its own server: restarts it.
@@ -1425,17 +1432,8 @@ TEST(MediaSweepTest, AnUploadCutOffBeforeItsRecordIsUndoneAtStartUp) {
   ServerHarness server;
   std::string token;
   const std::string cut_off = UploadedVideo(server, "cut@example.com", &token);
-  HttpClient client(server.port());
-  HttpResponse created =
-      client.SendJson("PUT", "/videos/v1/video", boost::json::object{{"name", "clip"}}, token);
-  ASSERT_EQ(created.status, 200) << created.body;
-  const std::string recorded(created.Json().at("videoId").as_string());
-  ASSERT_EQ(client
-                .Send("POST", "/media/v1/upload/light/" + recorded,
-                      {{"Authorization", "Bearer " + token}, {"Content-Type", MultipartType()}},
-                      MultipartBody("clip.mp4", "recorded media"))
-                .status,
-            200);
+  const std::string recorded = VideoUploadedBy(server, token, "recorded media");
+  ASSERT_FALSE(HasFailure());
   server.Stop();
 
   const fs::path media = fs::path(server.data_dir()) / "media";
