@@ -250,7 +250,9 @@ class BlobStore {
   // `known_video_ids` (the ids of all rows in the videos table) and was not
   // modified within `orphan_grace` of `now` (so a video created while the
   // sweep runs is not lost), and every temporary file older than
-  // `temp_max_age`.
+  // `temp_max_age`: by its modification time, or for a kept version (see
+  // KeptVersion) by its change time, when it was linked. An original's kept
+  // version is never removed here (SettleKeptVersion decides about it).
   //
   // Orphans come from rare crash windows, so they are few. When the database
   // knows none of the directories, or more than a quarter of them (at least
