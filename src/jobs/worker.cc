@@ -19,9 +19,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// "attempt 2/3"; an attempt past the limit (a fault of the installation is
+// retried until it clears) says so rather than "4/3" (audit 42 F3).
 std::string Describe(const Job& job) {
-  return "job " + job.id + " (" + job.kind + ", video " + job.video_id + ", attempt " +
-         std::to_string(job.attempts) + "/" + std::to_string(job.max_attempts) + ")";
+  std::string text = "job " + job.id + " (" + job.kind + ", video " + job.video_id + ", attempt ";
+  text += std::to_string(job.attempts);
+  text += job.attempts <= job.max_attempts ? "/" : ", past the ";
+  text += std::to_string(job.max_attempts);
+  if (job.attempts > job.max_attempts) {
+    text += " counted: retried until the installation's fault clears";
+  }
+  return text + ")";
 }
 
 std::string HostName() {
