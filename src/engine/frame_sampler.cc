@@ -120,11 +120,19 @@ Result<int64_t> SampleFrames(MediaInput& input, const SamplingPlan& plan, const 
   const int64_t frame_step = rate.num > 0 && rate.den > 0
                                  ? std::max<int64_t>(1, av_rescale_q(1, av_inv_q(rate), time_base))
                                  : 1;
+  if (duration != AV_NOPTS_VALUE && plan.total_frames_exact && plan.total_frames > 0 &&
+      rate.num > 0 && duration / frame_step > plan.total_frames * 5 / 4) {
+    duration = plan.total_frames * frame_step;  // a file cut short (see SamplingPlan)
+  }
   // Windows closer than this are reached by decoding forward instead of seeking.
   const int64_t seek_threshold = av_rescale_q(2, AVRational{1, 1}, time_base);
 
   int64_t last_pts = std::numeric_limits<int64_t>::min();
   int64_t handed_out = 0;
+  // Whether the next frame decoded follows the last one handed out: no seek,
+  // and no frame decoded and passed over, or skipped as damaged, since.
+  bool in_sequence = false;
+  int64_t damaged_before = 0;
   int64_t decoded_index = 0;  // frames decoded so far (meaningful while not seeking)
   bool can_seek = duration != AV_NOPTS_VALUE;
   bool eof = false;
@@ -137,6 +145,7 @@ Result<int64_t> SampleFrames(MediaInput& input, const SamplingPlan& plan, const 
     if (window_idx > 0 && can_seek && target > last_pts + seek_threshold) {
       if (input.SeekTo(input.video_stream_index(), target).ok()) {
         decoder.Flush();
+        in_sequence = false;
         accept_from = std::numeric_limits<int64_t>::min();  // take frames from the keyframe on
       } else {
         RETURN_IF_ERROR(input.CheckInterrupt());
@@ -153,6 +162,8 @@ Result<int64_t> SampleFrames(MediaInput& input, const SamplingPlan& plan, const 
       if (eof) {
         break;
       }
+      const bool follows = in_sequence && decoder.damaged() == damaged_before;
+      in_sequence = false;
       if (decoded_index++ < first_index) {
         av_frame_unref(frame.get());
         continue;
@@ -167,9 +178,11 @@ Result<int64_t> SampleFrames(MediaInput& input, const SamplingPlan& plan, const 
       }
       last_pts = pts;
       frame->pts = pts;
-      Status sunk = sink(frame.get(), window_idx, taken);
+      Status sunk = sink(frame.get(), window_idx, taken, follows);
       av_frame_unref(frame.get());
       RETURN_IF_ERROR(sunk);
+      in_sequence = true;
+      damaged_before = decoder.damaged();
       ++taken;
       ++handed_out;
       if (on_progress) {

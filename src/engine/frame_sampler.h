@@ -12,6 +12,12 @@
 // videos are simply decoded once, front to back. Damaged frames (decode errors,
 // AV_FRAME_FLAG_CORRUPT) are skipped.
 //
+// Each frame is handed out with `follows`: it is the very next picture after
+// the one handed out before (decoded next, with no seek, skipped or damaged
+// frame between), so an analysis that compares neighbours (idet, the field
+// phase) can go on across a window's start instead of starting again. A short
+// video whose windows touch is then one run.
+//
 // Errors: from the input (kTimeout, kCancelled, kCorruptMedia), from the sink
 // (returned as is), and kCorruptMedia when not a single frame decodes.
 
@@ -26,8 +32,12 @@ struct SamplingPlan {
   int windows = 12;
   int frames_per_window = 24;
   // The video's frame count, when known (metadata): spreads the windows by frame
-  // index when the duration is unknown (raw elementary streams).
+  // index when the duration is unknown (raw elementary streams). When
+  // `total_frames_exact` (every packet counted) and the pictures fill less of
+  // the stream's duration than it says (a file cut short, whose header still
+  // gives the whole length), the windows spread over the pictures there are.
   int64_t total_frames = 0;
+  bool total_frames_exact = false;
   // A transport stream cut together (metadata timestamp_joins): its
   // timestamps do not say where a window is, so the windows go by frame
   // index, nothing is sought, and the later parts' timestamps are moved on
@@ -37,7 +47,8 @@ struct SamplingPlan {
 };
 
 // `frame` is valid only during the call (av_frame_ref/clone it to keep it).
-using FrameSink = std::function<Status(const AVFrame* frame, int window_idx, int index_in_window)>;
+using FrameSink =
+    std::function<Status(const AVFrame* frame, int window_idx, int index_in_window, bool follows)>;
 
 // Decodes the sampled frames of `input`'s video stream and passes them to
 // `sink`, in order. Reads `input` from wherever it is (call Rewind() first if

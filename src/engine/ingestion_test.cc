@@ -395,6 +395,34 @@ TEST_F(IngestionTest, RawElementaryStreamWithoutTimestamps) {
   EXPECT_NEAR(seconds, 16.0, 0.1);
 }
 
+// A progressive MXF cut short keeps its verdict (audit 40 F4). Made like the
+// audit's: a pan over Plasma's Altai, a render whose long straight diagonal
+// edges make the field phase read a few progressive pairs as top field first.
+// The cut file's header still gives the whole duration, so the sampler's
+// windows had spread over pictures that are not there, 3 frames each: idet
+// then had no answer, and four such pairs made the file interlaced.
+TEST_F(IngestionTest, AProgressiveFileCutShortIsStillReadAsProgressive) {
+  const std::string whole = Path("whole.mxf");
+  Ffmpeg(
+      "-framerate 25 -i /usr/share/wallpapers/Altai/contents/images/5120x2880.png -vf "
+      "\"scale=1600:900,loop=loop=74:size=1:start=0,setpts=N/(25*TB),"
+      "crop=640:480:x='mod(t*60,600)':y='mod(t*20,200)',scale=320:240,format=yuv422p\" "
+      "-c:v mpeg2video -b:v 4M -g 12 " +
+      whole);
+  const std::string cut = Path("cut.mxf");
+  testing::Truncate(whole, cut, std::filesystem::file_size(whole) * 6 / 10);
+  for (const std::string& path : {whole, cut}) {
+    IngestionOutputs outputs = Outputs(1);
+    auto result = RunIngestion(path, IngestionKind::kFull, outputs, limits_, nullptr, nullptr);
+    ASSERT_TRUE(result.ok()) << path << ": " << result.status().ToString();
+    ASSERT_TRUE(result->metadata.scanning_heuristics.has_value());
+    EXPECT_EQ(result->metadata.scanning_heuristics->ToString(), "progressive") << path;
+    if (path == cut) {
+      EXPECT_LT(result->metadata.total_frames, 60);  // really cut short
+    }
+  }
+}
+
 TEST_F(IngestionTest, BadMediaFailsWithClearErrors) {
   std::string good = Path("good.mp4");
   Ffmpeg("-f lavfi -i testsrc2=size=320x180:rate=25:duration=2 -c:v libx264 -preset ultrafast " +

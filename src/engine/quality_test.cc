@@ -25,7 +25,7 @@ Result<QualityAssessment> Assess(const std::string& path, bool interlaced = fals
   QualityAnalyzer analyzer;
   ASSIGN_OR_RETURN(
       int64_t frames,
-      SampleFrames(*input, SamplingPlan{4, 12}, [&](const AVFrame* frame, int, int index) {
+      SampleFrames(*input, SamplingPlan{4, 12}, [&](const AVFrame* frame, int, int index, bool) {
         return index % 4 == 2 ? analyzer.AddFrame(frame) : Status::Ok();
       }));
   (void)frames;

@@ -8,8 +8,9 @@
 // buffersink) over runs of consecutive decoded frames and accumulates its
 // per-frame verdicts. idet compares each frame's lines with the neighbouring
 // fields of the previous and next frame; its "multiple frame" verdict (a
-// hysteresis over several frames) is the one used. Each run (sampling window)
-// gets a fresh graph, since frames of different windows are not neighbours.
+// hysteresis over several frames) is the one used. Each run of consecutive
+// frames (the sampler's `follows`) gets a fresh graph, since frames of
+// different runs are not neighbours.
 //
 // FieldPhaseAnalyzer measures when each field was taken: the horizontal shift
 // of picture blocks from a frame's top field to its bottom field, as a

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "engine/frame_sampler.h"
 #include "engine/test_media.h"
@@ -43,9 +44,9 @@ class ScanningTest : public ::testing::Test {
     AVRational time_base = sampled->video_stream()->time_base;
     ASSIGN_OR_RETURN(int64_t frames,
                      SampleFrames(*sampled, SamplingPlan{4, 20},
-                                  [&](const AVFrame* frame, int window_idx, int index) {
-                                    RETURN_IF_ERROR(phase.AddFrame(frame, index == 0));
-                                    return idet.AddFrame(frame, time_base, index == 0);
+                                  [&](const AVFrame* frame, int, int, bool follows) {
+                                    RETURN_IF_ERROR(phase.AddFrame(frame, !follows));
+                                    return idet.AddFrame(frame, time_base, !follows);
                                   }));
     RETURN_IF_ERROR(idet.Finish());
     EXPECT_EQ(idet.counts().total(), frames);
@@ -113,6 +114,61 @@ class ScanningTest : public ::testing::Test {
 
   test::TempDir dir_;
 };
+
+// The sampler says which frames follow the one handed out before, so that
+// idet and the field phase run on across windows that touch (plumbing only:
+// testsrc2 is fine here).
+struct SampledFrame {
+  int64_t pts;
+  int window;
+  int index;
+  bool follows;
+};
+
+std::vector<SampledFrame> Sample(const std::string& path, const SamplingPlan& plan) {
+  std::vector<SampledFrame> frames;
+  auto input = MediaInput::Open(path, MediaLimits{});
+  EXPECT_TRUE(input.ok()) << input.status().ToString();
+  if (!input.ok()) return frames;
+  auto count =
+      SampleFrames(**input, plan, [&](const AVFrame* frame, int window, int index, bool follows) {
+        frames.push_back({frame->pts, window, index, follows});
+        return Status::Ok();
+      });
+  EXPECT_TRUE(count.ok()) << count.status().ToString();
+  return frames;
+}
+
+TEST_F(ScanningTest, AShortClipWhoseWindowsTouchIsOneRun) {
+  const std::string path = Path("short.mp4");
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc2=size=160x120:rate=25:duration=3 -c:v libx264 "
+             "-preset ultrafast -g 25 " +
+             path));
+  std::vector<SampledFrame> frames = Sample(path, SamplingPlan{12, 7});
+  ASSERT_EQ(frames.size(), 75u);  // every frame, each once
+  EXPECT_FALSE(frames[0].follows);
+  for (size_t i = 1; i < frames.size(); ++i) {
+    EXPECT_TRUE(frames[i].follows) << "frame " << i << ", window " << frames[i].window;
+    EXPECT_EQ(frames[i].pts, frames[i - 1].pts + 512) << "frame " << i;  // 1/12800
+  }
+  EXPECT_GT(frames.back().window, 8);  // the windows did go on
+}
+
+TEST_F(ScanningTest, AWindowReachedBySeekingStartsANewRun) {
+  const std::string path = Path("long.mp4");
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc2=size=160x120:rate=25:duration=12 -c:v libx264 "
+             "-preset ultrafast -g 25 " +
+             path));
+  std::vector<SampledFrame> frames = Sample(path, SamplingPlan{3, 5});
+  ASSERT_EQ(frames.size(), 15u);
+  for (const SampledFrame& frame : frames) {
+    EXPECT_EQ(frame.follows, frame.index > 0)
+        << "window " << frame.window << ", index " << frame.index << ", pts " << frame.pts;
+  }
+  EXPECT_EQ(frames[5].pts, 4 * 12800);  // the windows are 4 s apart
+}
 
 constexpr char kX264[] = "-c:v libx264 -preset veryfast -crf 18 -pix_fmt yuv420p";
 // NTSC DV: 720x480, 29.97 frames/s, 4:1:1; the codec stores bottom field first.
