@@ -121,7 +121,7 @@ Result<int64_t> SampleFrames(MediaInput& input, const SamplingPlan& plan, const 
                                  ? std::max<int64_t>(1, av_rescale_q(1, av_inv_q(rate), time_base))
                                  : 1;
   if (duration != AV_NOPTS_VALUE && plan.total_frames_exact && plan.total_frames > 0 &&
-      rate.num > 0 && duration / frame_step > plan.total_frames * 5 / 4) {
+      rate.num > 0 && 2 * (duration / frame_step) > 3 * plan.total_frames) {
     duration = plan.total_frames * frame_step;  // a file cut short (see SamplingPlan)
   }
   // Windows closer than this are reached by decoding forward instead of seeking.

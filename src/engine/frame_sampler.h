@@ -33,9 +33,11 @@ struct SamplingPlan {
   int frames_per_window = 24;
   // The video's frame count, when known (metadata): spreads the windows by frame
   // index when the duration is unknown (raw elementary streams). When
-  // `total_frames_exact` (every packet counted) and the pictures fill less of
-  // the stream's duration than it says (a file cut short, whose header still
-  // gives the whole length), the windows spread over the pictures there are.
+  // `total_frames_exact` (every packet counted) and the pictures fill less
+  // than ⅔ of the stream's duration (a file cut short, whose header still
+  // gives the whole length; the margin is wide so that frames counted at
+  // another rate than they are timed, as soft telecine's could be, are not
+  // taken for a cut), the windows spread over the pictures there are.
   int64_t total_frames = 0;
   bool total_frames_exact = false;
   // A transport stream cut together (metadata timestamp_joins): its
