@@ -170,6 +170,21 @@ TEST_F(ScanningTest, AWindowReachedBySeekingStartsANewRun) {
   EXPECT_EQ(frames[5].pts, 4 * 12800);  // the windows are 4 s apart
 }
 
+TEST_F(ScanningTest, AWindowReachedByDecodingPastFramesStartsANewRun) {
+  const std::string path = Path("gaps.mp4");
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc2=size=160x120:rate=25:duration=3 -c:v libx264 "
+             "-preset ultrafast -g 250 " +
+             path));
+  std::vector<SampledFrame> frames = Sample(path, SamplingPlan{3, 5});  // 1 s apart
+  ASSERT_EQ(frames.size(), 15u);
+  for (const SampledFrame& frame : frames) {
+    EXPECT_EQ(frame.follows, frame.index > 0)
+        << "window " << frame.window << ", index " << frame.index << ", pts " << frame.pts;
+  }
+  EXPECT_EQ(frames[5].pts, 12800);  // decoded forward past frames 5 to 24
+}
+
 constexpr char kX264[] = "-c:v libx264 -preset veryfast -crf 18 -pix_fmt yuv420p";
 // NTSC DV: 720x480, 29.97 frames/s, 4:1:1; the codec stores bottom field first.
 constexpr char kDv[] = "-c:v dvvideo -pix_fmt yuv411p";
