@@ -139,6 +139,14 @@ std::vector<SampledFrame> Sample(const std::string& path, const SamplingPlan& pl
   return frames;
 }
 
+// Every window's first frame starts a run, and the others follow it.
+void ExpectEachWindowARun(const std::vector<SampledFrame>& frames) {
+  for (const SampledFrame& frame : frames) {
+    EXPECT_EQ(frame.follows, frame.index > 0)
+        << "window " << frame.window << ", index " << frame.index << ", pts " << frame.pts;
+  }
+}
+
 TEST_F(ScanningTest, AShortClipWhoseWindowsTouchIsOneRun) {
   const std::string path = Path("short.mp4");
   ASSERT_TRUE(
@@ -163,10 +171,7 @@ TEST_F(ScanningTest, AWindowReachedBySeekingStartsANewRun) {
              path));
   std::vector<SampledFrame> frames = Sample(path, SamplingPlan{3, 5});
   ASSERT_EQ(frames.size(), 15u);
-  for (const SampledFrame& frame : frames) {
-    EXPECT_EQ(frame.follows, frame.index > 0)
-        << "window " << frame.window << ", index " << frame.index << ", pts " << frame.pts;
-  }
+  ExpectEachWindowARun(frames);
   EXPECT_EQ(frames[5].pts, 4 * 12800);  // the windows are 4 s apart
 }
 
@@ -178,10 +183,7 @@ TEST_F(ScanningTest, AWindowReachedByDecodingPastFramesStartsANewRun) {
              path));
   std::vector<SampledFrame> frames = Sample(path, SamplingPlan{3, 5});  // 1 s apart
   ASSERT_EQ(frames.size(), 15u);
-  for (const SampledFrame& frame : frames) {
-    EXPECT_EQ(frame.follows, frame.index > 0)
-        << "window " << frame.window << ", index " << frame.index << ", pts " << frame.pts;
-  }
+  ExpectEachWindowARun(frames);
   EXPECT_EQ(frames[5].pts, 12800);  // decoded forward past frames 5 to 24
 }
 
