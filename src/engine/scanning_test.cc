@@ -139,6 +139,15 @@ std::vector<SampledFrame> Sample(const std::string& path, const SamplingPlan& pl
   return frames;
 }
 
+// A 160x120 25 fps test pattern of `seconds`, a keyframe every `gop` frames;
+// "" if ffmpeg failed.
+std::string PatternClip(const std::string& path, int seconds, int gop) {
+  return Ffmpeg("-f lavfi -i testsrc2=size=160x120:rate=25:duration=" + std::to_string(seconds) +
+                " -c:v libx264 -preset ultrafast -g " + std::to_string(gop) + " " + path)
+             ? path
+             : "";
+}
+
 // Every window's first frame starts a run, and the others follow it.
 void ExpectEachWindowARun(const std::vector<SampledFrame>& frames) {
   for (const SampledFrame& frame : frames) {
@@ -148,11 +157,8 @@ void ExpectEachWindowARun(const std::vector<SampledFrame>& frames) {
 }
 
 TEST_F(ScanningTest, AShortClipWhoseWindowsTouchIsOneRun) {
-  const std::string path = Path("short.mp4");
-  ASSERT_TRUE(
-      Ffmpeg("-f lavfi -i testsrc2=size=160x120:rate=25:duration=3 -c:v libx264 "
-             "-preset ultrafast -g 25 " +
-             path));
+  const std::string path = PatternClip(Path("short.mp4"), 3, 25);
+  ASSERT_FALSE(path.empty());
   std::vector<SampledFrame> frames = Sample(path, SamplingPlan{12, 7});
   ASSERT_EQ(frames.size(), 75u);  // every frame, each once
   EXPECT_FALSE(frames[0].follows);
@@ -164,11 +170,8 @@ TEST_F(ScanningTest, AShortClipWhoseWindowsTouchIsOneRun) {
 }
 
 TEST_F(ScanningTest, AWindowReachedBySeekingStartsANewRun) {
-  const std::string path = Path("long.mp4");
-  ASSERT_TRUE(
-      Ffmpeg("-f lavfi -i testsrc2=size=160x120:rate=25:duration=12 -c:v libx264 "
-             "-preset ultrafast -g 25 " +
-             path));
+  const std::string path = PatternClip(Path("long.mp4"), 12, 25);
+  ASSERT_FALSE(path.empty());
   std::vector<SampledFrame> frames = Sample(path, SamplingPlan{3, 5});
   ASSERT_EQ(frames.size(), 15u);
   ExpectEachWindowARun(frames);
@@ -176,11 +179,8 @@ TEST_F(ScanningTest, AWindowReachedBySeekingStartsANewRun) {
 }
 
 TEST_F(ScanningTest, AWindowReachedByDecodingPastFramesStartsANewRun) {
-  const std::string path = Path("gaps.mp4");
-  ASSERT_TRUE(
-      Ffmpeg("-f lavfi -i testsrc2=size=160x120:rate=25:duration=3 -c:v libx264 "
-             "-preset ultrafast -g 250 " +
-             path));
+  const std::string path = PatternClip(Path("gaps.mp4"), 3, 250);
+  ASSERT_FALSE(path.empty());
   std::vector<SampledFrame> frames = Sample(path, SamplingPlan{3, 5});  // 1 s apart
   ASSERT_EQ(frames.size(), 15u);
   ExpectEachWindowARun(frames);
