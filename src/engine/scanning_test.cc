@@ -44,8 +44,9 @@ class ScanningTest : public ::testing::Test {
     AVRational time_base = sampled->video_stream()->time_base;
     ASSIGN_OR_RETURN(int64_t frames,
                      SampleFrames(*sampled, SamplingPlan{4, 20},
-                                  [&](const AVFrame* frame, int, int, bool follows) {
-                                    RETURN_IF_ERROR(phase.AddFrame(frame, !follows));
+                                  [&](const AVFrame* frame, int, int index, bool follows) {
+                                    // As ingestion.cc does.
+                                    RETURN_IF_ERROR(phase.AddFrame(frame, index == 0 || !follows));
                                     return idet.AddFrame(frame, time_base, !follows);
                                   }));
     RETURN_IF_ERROR(idet.Finish());
