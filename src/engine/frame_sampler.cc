@@ -120,9 +120,9 @@ Result<int64_t> SampleFrames(MediaInput& input, const SamplingPlan& plan, const 
   const int64_t frame_step = rate.num > 0 && rate.den > 0
                                  ? std::max<int64_t>(1, av_rescale_q(1, av_inv_q(rate), time_base))
                                  : 1;
-  if (duration != AV_NOPTS_VALUE && plan.total_frames_exact && plan.total_frames > 0 &&
-      rate.num > 0 && 2 * (duration / frame_step) > 3 * plan.total_frames) {
-    duration = plan.total_frames * frame_step;  // a file cut short (see SamplingPlan)
+  if (duration != AV_NOPTS_VALUE && plan.pictures_millis > 0) {
+    const int64_t pictures = av_rescale_q(plan.pictures_millis, AVRational{1, 1000}, time_base);
+    if (2 * duration > 3 * pictures) duration = pictures;  // a file cut short (see SamplingPlan)
   }
   // Windows closer than this are reached by decoding forward instead of seeking.
   const int64_t seek_threshold = av_rescale_q(2, AVRational{1, 1}, time_base);

@@ -32,14 +32,16 @@ struct SamplingPlan {
   int windows = 12;
   int frames_per_window = 24;
   // The video's frame count, when known (metadata): spreads the windows by frame
-  // index when the duration is unknown (raw elementary streams). When
-  // `total_frames_exact` (every packet counted) and the pictures fill less
-  // than ⅔ of the stream's duration (a file cut short, whose header still
-  // gives the whole length; the margin is wide so that frames counted at
-  // another rate than they are timed, as soft telecine's could be, are not
-  // taken for a cut), the windows spread over the pictures there are.
+  // index when the duration is unknown (raw elementary streams).
   int64_t total_frames = 0;
-  bool total_frames_exact = false;
+  // How long the counted pictures last (metadata video_duration_millis, when
+  // every packet was counted; else 0). When they fill less than ⅔ of the
+  // stream's duration (a file cut short, whose header still gives the whole
+  // length), the windows spread over the pictures there are. A Matroska or
+  // TS stream's counted span is its pictures' timestamps, so a gap or a
+  // variable rate is not taken for a cut (audit 43 F2: a frame count times
+  // the average period was).
+  int64_t pictures_millis = 0;
   // A transport stream cut together (metadata timestamp_joins): its
   // timestamps do not say where a window is, so the windows go by frame
   // index, nothing is sought, and the later parts' timestamps are moved on

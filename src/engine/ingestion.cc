@@ -97,7 +97,7 @@ Status Analyse(MediaInput& input, const VideoMetadata& metadata, size_t thumbnai
   SamplingPlan plan;
   plan.windows = kWindows;
   plan.total_frames = metadata.total_frames;
-  plan.total_frames_exact = metadata.total_frames_exact;
+  if (metadata.total_frames_exact) plan.pictures_millis = metadata.video_duration_millis;
   plan.timestamps_joined = metadata.timestamp_joins > 0;
   // Short videos: windows shrink so that they still spread over the whole
   // video, and touch, so that its frames are one run for idet (3-frame runs

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -186,6 +187,57 @@ TEST_F(ScanningTest, AWindowReachedByDecodingPastFramesStartsANewRun) {
   ASSERT_EQ(frames.size(), 15u);
   ExpectEachWindowARun(frames);
   EXPECT_EQ(frames[5].pts, 12800);  // decoded forward past frames 5 to 24
+}
+
+// The plan ingestion makes: 12 windows, the counted pictures' span.
+SamplingPlan PlanFor(const std::string& path, int frames_per_window) {
+  SamplingPlan plan{12, frames_per_window};
+  auto input = MediaInput::Open(path, MediaLimits{});
+  if (!input.ok()) return plan;
+  auto meta = ProbeMetadata(**input);
+  if (!meta.ok()) return plan;
+  plan.total_frames = meta->total_frames;
+  if (meta->total_frames_exact) plan.pictures_millis = meta->video_duration_millis;
+  return plan;
+}
+
+// An MXF cut short still says 3 s in its header: the windows spread over the
+// 1.8 s of pictures it has, so the last window is reached (audit 40 F4).
+TEST_F(ScanningTest, TheWindowsOfAFileCutShortSpreadOverThePicturesItHas) {
+  const std::string whole = Path("whole.mxf");
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc2=size=160x120:rate=25:duration=3 -c:v mpeg2video "
+             "-b:v 2M -g 12 " +
+             whole));
+  const std::string cut = Path("cut.mxf");
+  testing::Truncate(whole, cut, std::filesystem::file_size(whole) * 6 / 10);
+  const SamplingPlan plan = PlanFor(cut, 2);
+  ASSERT_GT(plan.pictures_millis, 0);
+  EXPECT_LT(plan.pictures_millis, 2200);
+  std::vector<SampledFrame> frames = Sample(cut, plan);
+  ASSERT_FALSE(frames.empty());
+  EXPECT_EQ(frames.back().window, 11);
+}
+
+// A Matroska file with a gap in its timestamps is not cut short: its counted
+// span covers the gap, and the windows reach the end of the pictures after
+// it (audit 43 F2, its layout: 12 s, a 90 s gap, 24 s). Counted frames times
+// the average period had confined the windows to the first 36 s of 126.
+TEST_F(ScanningTest, TheWindowsOfAFileWithATimestampGapReachPastIt) {
+  const std::string path = Path("gap.mkv");
+  ASSERT_TRUE(
+      Ffmpeg("-f lavfi -i testsrc2=size=160x120:rate=25:duration=36 -vf "
+             "\"settb=1/25,setpts='N+gte(N\\,300)*2250'\" -fps_mode passthrough "
+             "-c:v libx264 -preset ultrafast -g 250 " +
+             path));
+  const SamplingPlan plan = PlanFor(path, 24);
+  ASSERT_EQ(plan.total_frames, 900);
+  std::vector<SampledFrame> frames = Sample(path, plan);
+  ASSERT_FALSE(frames.empty());
+  // The last window is sought near its target (115.5 s): from the keyframe
+  // at 110 s. Confined to 36 s, the windows only ran on from the gap's end
+  // (the last frame analysed at 107.6 s).
+  EXPECT_GE(frames.back().pts, 110000) << "ms";
 }
 
 constexpr char kX264[] = "-c:v libx264 -preset veryfast -crf 18 -pix_fmt yuv420p";
