@@ -37,6 +37,12 @@ class IngestionTest : public ::testing::Test {
     return outputs;
   }
 
+  // Full ingestion of `path` with one thumbnail.
+  Result<IngestionReport> Ingest(const std::string& path) {
+    IngestionOutputs outputs = Outputs(1);
+    return RunIngestion(path, IngestionKind::kFull, outputs, limits_, nullptr, nullptr);
+  }
+
   // Runs full ingestion of `path` with one thumbnail: the web preview's
   // path, or "" after recording the failure.
   std::string FullPreview(const std::string& path) {
@@ -412,8 +418,7 @@ TEST_F(IngestionTest, AProgressiveFileCutShortIsStillReadAsProgressive) {
   const std::string cut = Path("cut.mxf");
   testing::Truncate(whole, cut, std::filesystem::file_size(whole) * 6 / 10);
   for (const std::string& path : {whole, cut}) {
-    IngestionOutputs outputs = Outputs(1);
-    auto result = RunIngestion(path, IngestionKind::kFull, outputs, limits_, nullptr, nullptr);
+    auto result = Ingest(path);
     ASSERT_TRUE(result.ok()) << path << ": " << result.status().ToString();
     ASSERT_TRUE(result->metadata.scanning_heuristics.has_value());
     EXPECT_EQ(result->metadata.scanning_heuristics->ToString(), "progressive") << path;
@@ -436,8 +441,7 @@ TEST_F(IngestionTest, AShortClipOfSegmentedFramesIsReadAsProgressive) {
          "format=yuv420p,setfield=tff\" -c:v libx264 -preset veryfast -crf 18 "
          "-flags +ilme+ildct -x264opts tff=1 " +
          path);
-  IngestionOutputs outputs = Outputs(1);
-  auto result = RunIngestion(path, IngestionKind::kFull, outputs, limits_, nullptr, nullptr);
+  auto result = Ingest(path);
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   EXPECT_EQ(result->metadata.total_frames, 30);
   EXPECT_EQ(result->metadata.scanning_metadata.ToString(), "interlaced top_field");
