@@ -177,15 +177,19 @@ Status FsyncDir(const std::string& dir) {
   return Status::Ok();
 }
 
+Status CheckBlobName(std::string_view name) {
+  if (!IsSafeBlobSegment(name)) {
+    return Status::InvalidArgument("invalid blob name: '" + std::string(name.substr(0, 64)) + "'");
+  }
+  return Status::Ok();
+}
+
 Status CheckSegments(std::string_view video_id, std::string_view name) {
   if (!IsSafeBlobSegment(video_id)) {
     return Status::InvalidArgument("invalid video id for the blob store: '" +
                                    std::string(video_id.substr(0, 64)) + "'");
   }
-  if (!IsSafeBlobSegment(name)) {
-    return Status::InvalidArgument("invalid blob name: '" + std::string(name.substr(0, 64)) + "'");
-  }
-  return Status::Ok();
+  return CheckBlobName(name);
 }
 
 // A staging buffer whose start is aligned for O_DIRECT. Move-only.
@@ -844,10 +848,7 @@ class FileBlobStore final : public BlobStore {
   }
 
   Result<std::vector<KeptVersion>> KeptVersions(std::string_view name) override {
-    if (!IsSafeBlobSegment(name)) {
-      return Status::InvalidArgument("invalid blob name: '" + std::string(name.substr(0, 64)) +
-                                     "'");
-    }
+    RETURN_IF_ERROR(CheckBlobName(name));
     RETURN_IF_ERROR(CheckAvailable());
     const std::string suffix = "-" + std::string(name) + std::string(kKeptSuffix);
     ASSIGN_OR_RETURN(std::vector<std::string> video_ids, VideoIds());
