@@ -92,6 +92,18 @@ class Decoder {
 
 }  // namespace
 
+SamplingPlan SamplingPlanFor(const VideoMetadata& metadata, int windows,
+                             int max_frames_per_window) {
+  SamplingPlan plan;
+  plan.windows = windows;
+  plan.total_frames = metadata.total_frames;
+  if (metadata.total_frames_exact) plan.pictures_millis = metadata.video_duration_millis;
+  plan.timestamps_joined = metadata.timestamp_joins > 0;
+  plan.frames_per_window = static_cast<int>(std::clamp<int64_t>(
+      (metadata.total_frames + windows - 1) / windows, 3, max_frames_per_window));
+  return plan;
+}
+
 Result<int64_t> SampleFrames(MediaInput& input, const SamplingPlan& plan, const FrameSink& sink,
                              const std::function<void(double)>& on_progress) {
   AVStream* stream = input.video_stream();

@@ -25,6 +25,7 @@
 
 #include "common/status.h"
 #include "engine/media_input.h"
+#include "engine/metadata.h"
 
 namespace vidmill::engine {
 
@@ -49,6 +50,14 @@ struct SamplingPlan {
   // not the first only.
   bool timestamps_joined = false;
 };
+
+// The plan for `metadata`'s video (ProbeMetadata): `windows` windows of up
+// to `max_frames_per_window` frames, its frame count, the counted pictures'
+// span and whether its timestamps were joined. Short videos' windows shrink
+// so that they still spread over the whole video, and touch, so that its
+// frames are one run for idet (3-frame runs left idet undetermined; audit 40
+// F4); at least 3 frames each.
+SamplingPlan SamplingPlanFor(const VideoMetadata& metadata, int windows, int max_frames_per_window);
 
 // `frame` is valid only during the call (av_frame_ref/clone it to keep it).
 using FrameSink =

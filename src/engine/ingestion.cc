@@ -94,16 +94,7 @@ struct Analysis {
 
 Status Analyse(MediaInput& input, const VideoMetadata& metadata, size_t thumbnail_count,
                ProgressTracker& tracker, Analysis& analysis) {
-  SamplingPlan plan;
-  plan.windows = kWindows;
-  plan.total_frames = metadata.total_frames;
-  if (metadata.total_frames_exact) plan.pictures_millis = metadata.video_duration_millis;
-  plan.timestamps_joined = metadata.timestamp_joins > 0;
-  // Short videos: windows shrink so that they still spread over the whole
-  // video, and touch, so that its frames are one run for idet (3-frame runs
-  // left idet undetermined; audit 40 F4).
-  plan.frames_per_window = static_cast<int>(std::clamp<int64_t>(
-      (metadata.total_frames + kWindows - 1) / kWindows, 3, kMaxFramesPerWindow));
+  const SamplingPlan plan = SamplingPlanFor(metadata, kWindows, kMaxFramesPerWindow);
   const int quality_offset = std::min(kQualityEvery / 2, plan.frames_per_window / 2);
   const int thumbnail_index = plan.frames_per_window / 2;
   std::vector<int> thumbnail_windows;

@@ -189,15 +189,15 @@ TEST_F(ScanningTest, AWindowReachedByDecodingPastFramesStartsANewRun) {
   EXPECT_EQ(frames[5].pts, 12800);  // decoded forward past frames 5 to 24
 }
 
-// The plan ingestion makes: 12 windows, the counted pictures' span.
+// The plan ingestion makes (12 windows), with `frames_per_window`.
 SamplingPlan PlanFor(const std::string& path, int frames_per_window) {
   SamplingPlan plan{12, frames_per_window};
   auto input = MediaInput::Open(path, MediaLimits{});
   if (!input.ok()) return plan;
   auto meta = ProbeMetadata(**input);
   if (!meta.ok()) return plan;
-  plan.total_frames = meta->total_frames;
-  if (meta->total_frames_exact) plan.pictures_millis = meta->video_duration_millis;
+  plan = SamplingPlanFor(*meta, 12, 24);
+  plan.frames_per_window = frames_per_window;
   return plan;
 }
 
