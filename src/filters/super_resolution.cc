@@ -7,6 +7,7 @@
 
 #include "filters/clarity.h"
 #include "filters/denoise.h"
+#include "filters/fusion.h"
 #include "filters/halves.h"
 #include "filters/raisr.h"
 #include "filters/refine_net.h"
@@ -185,12 +186,16 @@ class SuperResolution final : public VideoFilter {
 constexpr char kTemporalStrength[] = "1.5";
 
 // dvres: the temporal stage, then the single-picture learned filters on its
-// output. Holds the temporal stage's look-ahead (two pictures) until Flush.
+// output, then (where there is one) picture fusion on theirs. Holds the
+// temporal stage's look-ahead (two pictures) and the fusion's until Flush.
 class TemporalRestoration final : public VideoFilter {
  public:
   TemporalRestoration(PixelFormat input, std::unique_ptr<VideoFilter> temporal,
-                      std::unique_ptr<VideoFilter> spatial)
-      : input_(input), temporal_(std::move(temporal)), spatial_(std::move(spatial)) {}
+                      std::unique_ptr<VideoFilter> spatial, std::unique_ptr<VideoFilter> fusion)
+      : input_(input),
+        temporal_(std::move(temporal)),
+        spatial_(std::move(spatial)),
+        fusion_(std::move(fusion)) {}
 
   Status Push(const FrameView& in, int64_t pts) override {
     if (flushed_) return Status::InvalidArgument("dvres: Push after Flush");
@@ -200,29 +205,43 @@ class TemporalRestoration final : public VideoFilter {
     RETURN_IF_ERROR(temporal_->Push(in, pts));
     return Forward();
   }
-  Status Pull(std::vector<OwnedFrame>* out) override { return spatial_->Pull(out); }
+  Status Pull(std::vector<OwnedFrame>* out) override {
+    return (fusion_ ? fusion_ : spatial_)->Pull(out);
+  }
   Status Flush() override {
     if (flushed_) return Status::Ok();
     flushed_ = true;
     RETURN_IF_ERROR(temporal_->Flush());
     RETURN_IF_ERROR(Forward());
-    return spatial_->Flush();
+    RETURN_IF_ERROR(spatial_->Flush());
+    if (!fusion_) return Status::Ok();
+    RETURN_IF_ERROR(ForwardScaled());
+    return fusion_->Flush();
   }
   PixelFormat output_format() const override { return spatial_->output_format(); }
 
  private:
-  // Hands what the temporal stage released to the spatial one.
+  // Hands what the temporal stage released to the spatial one (and what that
+  // released to the fusion).
   Status Forward() {
     restored_.clear();
     RETURN_IF_ERROR(temporal_->Pull(&restored_));
     for (const OwnedFrame& frame : restored_)
       RETURN_IF_ERROR(spatial_->Push(frame.view(), frame.pts));
+    return fusion_ ? ForwardScaled() : Status::Ok();
+  }
+  Status ForwardScaled() {
+    restored_.clear();
+    RETURN_IF_ERROR(spatial_->Pull(&restored_));
+    for (const OwnedFrame& frame : restored_)
+      RETURN_IF_ERROR(fusion_->Push(frame.view(), frame.pts));
     return Status::Ok();
   }
 
   PixelFormat input_;
   std::unique_ptr<VideoFilter> temporal_;
   std::unique_ptr<VideoFilter> spatial_;
+  std::unique_ptr<VideoFilter> fusion_;  // null: none
   std::vector<OwnedFrame> restored_;
   bool flushed_ = false;
 };
@@ -243,15 +262,19 @@ Result<std::unique_ptr<VideoFilter>> MakeSuperResolution(std::string_view family
   const std::string name(family);
   RETURN_IF_ERROR(config.input.Validate());
   const bool dvres = family == "dvres";
-  RETURN_IF_ERROR(CheckProperties(config, name,
-                                  dvres ? std::vector<std::string>{"fields", "temporal", "refine"}
-                                        : std::vector<std::string>{"fields", "refine"}));
+  RETURN_IF_ERROR(
+      CheckProperties(config, name,
+                      dvres ? std::vector<std::string>{"fields", "temporal", "refine", "fusion"}
+                            : std::vector<std::string>{"fields", "refine"}));
   ASSIGN_OR_RETURN(double fields, DoubleProperty(config, name, "fields", 0, 0, 1));
   if (fields != 0 && fields != 1) return Status::InvalidArgument(name + ": fields must be 0 or 1");
   ASSIGN_OR_RETURN(double temporal, DoubleProperty(config, name, "temporal", 1, 0, 1));
   if (temporal != 0 && temporal != 1) {
     return Status::InvalidArgument(name + ": temporal must be 0 or 1");
   }
+  ASSIGN_OR_RETURN(double fusion_on, DoubleProperty(config, name, "fusion", 1, 0, 1));
+  if (fusion_on != 0 && fusion_on != 1)
+    return Status::InvalidArgument(name + ": fusion must be 0 or 1");
   ASSIGN_OR_RETURN(double refine_on, DoubleProperty(config, name, "refine", 1, 0, 1));
   if (refine_on != 0 && refine_on != 1)
     return Status::InvalidArgument(name + ": refine must be 0 or 1");
@@ -304,8 +327,15 @@ Result<std::unique_ptr<VideoFilter>> MakeSuperResolution(std::string_view family
   denoise_config.properties["strength"] = kTemporalStrength;
   if (fields == 1) denoise_config.properties["interlaced"] = "1";
   ASSIGN_OR_RETURN(auto temporal_stage, Denoiser::Create(denoise_config));
+  // Picture fusion works on whole pictures (not on interlaced material that
+  // stays interlaced) large enough to measure their motion.
+  std::unique_ptr<VideoFilter> fusion;
+  if (fusion_on == 1 && fields == 0 && output.width >= kFusionMinSize &&
+      output.height >= kFusionMinSize) {
+    ASSIGN_OR_RETURN(fusion, PictureFusion::Create(output));
+  }
   return std::unique_ptr<VideoFilter>(std::make_unique<TemporalRestoration>(
-      config.input, std::move(temporal_stage), std::move(filter)));
+      config.input, std::move(temporal_stage), std::move(filter), std::move(fusion)));
 }
 
 }  // namespace vidmill::filters

@@ -4,15 +4,18 @@
 //  * pabsr1 (Super Resolution): luma through the RAISR filters learned on
 //    clean pictures (AREA-downscaled → original), then clarityBoost
 //    (clarity.h).
-//  * dvres (Deep Restoration): temporal, then spatial. First Vidmill's
-//    motion-compensated denoise (denoise.h; five pictures, its noise
-//    estimate × 1.5 for coding noise), which averages out coding artefacts
-//    that differ from picture to picture; then the same engine as pabsr1 with
-//    filters learned on compressed low-resolution pictures (low-bitrate
-//    MPEG-2 and H.264) → clean high resolution, so it removes what is left
-//    of the artefacts while it scales; at the same size it runs
-//    its 1× model (restoration only). Property "temporal" = 0 skips the
-//    first stage (single-picture dvres, no delay).
+//  * dvres (Deep Restoration): temporal, spatial, then temporal again. First
+//    Vidmill's motion-compensated denoise (denoise.h; five pictures, its
+//    noise estimate × 1.5 for coding noise), which averages out coding
+//    artefacts that differ from picture to picture; then the same engine as
+//    pabsr1 with filters learned on compressed low-resolution pictures
+//    (low-bitrate MPEG-2 and H.264) → clean high resolution, so it removes
+//    what is left of the artefacts while it scales; at the same size it runs
+//    its 1× model (restoration only). Last, picture fusion (fusion.h) on the
+//    output: each picture takes detail from neighbours that kept more of it,
+//    moved onto it by the camera's global motion. Property "temporal" = 0
+//    skips the first and last stages (single-picture dvres, no delay);
+//    "fusion" = 0 only the last.
 //  * pabsr1's 2× refinement network (refine_net.h) follows the 2× filters of
 //    both; property "refine" = 0 leaves it out.
 //
@@ -29,13 +32,15 @@
 // an odd number of rows gives its top field one more); dvres's denoise then
 // works on each field stream too (its "interlaced" mode) where the fields of
 // every plane have the same height (in 4:2:0 a multiple of 4 rows; else
-// dvres is the single-picture one).
+// dvres is the single-picture one); its picture fusion is left out.
 //
 // Input: planar Y'CbCr 8–16 bits, any chroma; output: the same depth and
 // chroma at config.output_width × output_height (0 = input size). One output
 // per input with the input's pts; pabsr1 (and dvres with "temporal" = 0) with
-// no delay, dvres two pictures late (Pull returns nothing for the first two
-// Pushes; Flush releases the rest). Deterministic; two threads per frame.
+// no delay, dvres two pictures late, 2 + kFusionRadius with its fusion
+// (outputs of at least kFusionMinSize in both directions, whole pictures):
+// Pull returns nothing while the look-ahead fills; Flush releases the rest.
+// Deterministic; two threads per frame.
 //
 // Thread safety: one instance per pipeline.
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "filters/fusion.h"
 #include "filters/raisr.h"
 #include "filters/refine_net.h"
 #include "filters/resample.h"
@@ -226,22 +227,24 @@ TEST(SuperResolutionTest, TemporalDvresHoldsLookAheadAndReleasesEveryFrameOnFlus
   ASSERT_TRUE(filter.ok()) << filter.status().ToString();
   EXPECT_EQ((*filter)->output_format(), (PixelFormat{256, 192, 8, Chroma::k420}));
   const OwnedFrame input = MakePattern(config.input);
-  const int64_t pts[] = {100, 140, 180, 220, 260};
+  const int64_t pts[] = {100, 140, 180, 220, 260, 300, 340, 380};
   std::vector<OwnedFrame> out;
-  for (int n = 0; n < 5; ++n) {
+  // denoise's look-ahead, then the picture fusion's.
+  const int delay = 2 + kFusionRadius;
+  for (int n = 0; n < 8; ++n) {
     ASSERT_TRUE((*filter)->Push(input.view(), pts[n]).ok());
     ASSERT_TRUE((*filter)->Pull(&out).ok());
-    // Nothing for the first two pictures, then one per picture.
-    EXPECT_EQ(out.size(), static_cast<size_t>(std::max(0, n - 1))) << "after push " << n;
+    // Nothing while the look-ahead fills, then one per picture.
+    EXPECT_EQ(out.size(), static_cast<size_t>(std::max(0, n + 1 - delay))) << "after push " << n;
   }
   ASSERT_TRUE((*filter)->Flush().ok());
   ASSERT_TRUE((*filter)->Pull(&out).ok());
-  ASSERT_EQ(out.size(), 5u);
-  for (int n = 0; n < 5; ++n) {
+  ASSERT_EQ(out.size(), 8u);
+  for (int n = 0; n < 8; ++n) {
     EXPECT_EQ(out[n].pts, pts[n]);
     EXPECT_EQ(out[n].format(), (PixelFormat{256, 192, 8, Chroma::k420}));
   }
-  EXPECT_EQ((*filter)->Push(input.view(), 300).code(), Code::kInvalidArgument);
+  EXPECT_EQ((*filter)->Push(input.view(), 400).code(), Code::kInvalidArgument);
   std::vector<OwnedFrame> after;
   ASSERT_TRUE((*filter)->Pull(&after).ok());
   EXPECT_TRUE(after.empty());
@@ -301,6 +304,18 @@ TEST(SuperResolutionTest, TemporalDvresHoldsLookAheadAndReleasesEveryFrameOnFlus
       << "temporal " << temporal_mse << ", single picture " << single_mse;
   config.properties["temporal"] = "2";
   EXPECT_EQ(MakeFilter("dvres", config).status().code(), Code::kInvalidArgument);
+  config.properties.clear();
+  config.properties["fusion"] = "2";
+  EXPECT_EQ(MakeFilter("dvres", config).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(MakeFilter("pabsr1", config).status().code(), Code::kInvalidArgument);
+  // Without the picture fusion: denoise's two pictures of look-ahead only.
+  config.properties["fusion"] = "0";
+  auto without_fusion = MakeFilter("dvres", config);
+  ASSERT_TRUE(without_fusion.ok());
+  std::vector<OwnedFrame> early;
+  for (int n = 0; n < 3; ++n) ASSERT_TRUE((*without_fusion)->Push(input.view(), n).ok());
+  ASSERT_TRUE((*without_fusion)->Pull(&early).ok());
+  EXPECT_EQ(early.size(), 1u);
   config.properties.clear();
   config.properties["temporal"] = "0";
   EXPECT_EQ(MakeFilter("pabsr1", config).status().code(), Code::kInvalidArgument);

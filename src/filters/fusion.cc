@@ -1,0 +1,451 @@
+#include "filters/fusion.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+#include <vector>
+
+#include "filters/halves.h"
+
+namespace vidmill::filters {
+namespace {
+
+// The weights (fusion.h), chosen on the training photos (docs/filters.md).
+constexpr float kLowPassSigma = 2.0f;  // G_2: what "low-pass" means
+constexpr float kLocalSigma = 3.0f;    // G_3: the neighbourhood of a measure
+// Disagreement (squared low-pass difference, 8-bit units) at which a
+// neighbour's weight falls to 1/e.
+constexpr float kAgreement = 300.0f;
+// A neighbour with more detail than the picture counts up to kDetailCap²
+// times more; one with less, down to 1/kDetailCap² times.
+constexpr float kDetailCap = 4.0f;
+// The moving-object gate (MovingBlocks): a shift must leave at most this
+// share of the unshifted squared difference, which must exceed kMovingFloor
+// per pixel (8-bit units²).
+constexpr float kMovingRatio = 0.3f;
+constexpr float kMovingFloor = 4.0f;
+constexpr int64_t kThreadedPixels = 60000;
+
+using Affine = PictureFusion::Affine;
+
+Affine Compose(const Affine& outer, const Affine& inner) {  // outer ∘ inner
+  return {outer.a * inner.a + outer.b * inner.d,
+          outer.a * inner.b + outer.b * inner.e,
+          outer.a * inner.c + outer.b * inner.f + outer.c,
+          outer.d * inner.a + outer.e * inner.d,
+          outer.d * inner.b + outer.e * inner.e,
+          outer.d * inner.c + outer.e * inner.f + outer.f};
+}
+
+Affine Inverse(const Affine& m) {
+  const double det = m.a * m.e - m.b * m.d;
+  const double a = m.e / det, b = -m.b / det, d = -m.d / det, e = m.a / det;
+  return {a, b, -(a * m.c + b * m.f), d, e, -(d * m.c + e * m.f)};
+}
+
+// dejit's motion (next(p) ≈ previous(p + u + M (p − centre)), measured on a
+// box-downscaled pyramid) as an affine map of full-size coordinates.
+Affine ToPrevious(const GlobalMotion& motion, const MotionPyramid& pyramid) {
+  // Level-0 pixel x covers full-size pixels f·x … f·x + f − 1, so its centre
+  // (f − 1) / 2 further on; the estimator's centre is level 0's middle.
+  const double f = pyramid.factor;
+  const double cx = (f * pyramid.width0 - 1) / 2.0, cy = (f * pyramid.height0 - 1) / 2.0;
+  const double zoom = motion.zoom, rotation = motion.rotation;
+  return {1 + zoom, -rotation, motion.ux - (zoom * cx - rotation * cy),
+          rotation, 1 + zoom,  motion.uy - (rotation * cx + zoom * cy)};
+}
+
+std::vector<float> GaussianKernel(float sigma) {
+  const int radius = static_cast<int>(std::ceil(3 * sigma));
+  std::vector<float> kernel(2 * radius + 1);
+  float sum = 0;
+  for (int k = -radius; k <= radius; ++k) {
+    kernel[k + radius] = std::exp(-(k * k) / (2 * sigma * sigma));
+    sum += kernel[k + radius];
+  }
+  for (float& value : kernel) value /= sum;
+  return kernel;
+}
+
+// `in` (width × height) through a Gaussian of σ = `sigma`: separable, edges
+// replicated, rows into `scratch`, then columns into `out`.
+void GaussianBlur(const std::vector<float>& in, int w, int h, float sigma, std::vector<float>* out,
+                  std::vector<float>* scratch) {
+  const std::vector<float> kernel = GaussianKernel(sigma);
+  const int radius = static_cast<int>(kernel.size() / 2);
+  out->resize(in.size());
+  scratch->resize(in.size());
+  const bool threaded = static_cast<int64_t>(w) * h >= kThreadedPixels;
+  RunInHalves(h, threaded, [&](int begin, int end) {
+    std::vector<float> padded(w + 2 * radius);
+    for (int y = begin; y < end; ++y) {
+      const float* row = &in[static_cast<size_t>(y) * w];
+      std::copy(row, row + w, padded.begin() + radius);
+      std::fill(padded.begin(), padded.begin() + radius, row[0]);
+      std::fill(padded.end() - radius, padded.end(), row[w - 1]);
+      float* dst = &(*scratch)[static_cast<size_t>(y) * w];
+      std::fill(dst, dst + w, 0.0f);
+      for (int k = 0; k <= 2 * radius; ++k) {
+        const float weight = kernel[k];
+        const float* src = padded.data() + k;
+        for (int x = 0; x < w; ++x) dst[x] += weight * src[x];
+      }
+    }
+  });
+  RunInHalves(h, threaded, [&](int begin, int end) {
+    for (int y = begin; y < end; ++y) {
+      float* dst = &(*out)[static_cast<size_t>(y) * w];
+      std::fill(dst, dst + w, 0.0f);
+      for (int k = -radius; k <= radius; ++k) {
+        const float* src = &(*scratch)[static_cast<size_t>(std::clamp(y + k, 0, h - 1)) * w];
+        const float weight = kernel[k + radius];
+        for (int x = 0; x < w; ++x) dst[x] += weight * src[x];
+      }
+    }
+  });
+}
+
+void CatmullRom(float t, float w[4]) {
+  const float t2 = t * t, t3 = t2 * t;
+  w[0] = 0.5f * (-t3 + 2 * t2 - t);
+  w[1] = 0.5f * (3 * t3 - 5 * t2 + 2);
+  w[2] = 0.5f * (-3 * t3 + 4 * t2 + t);
+  w[3] = 0.5f * (t3 - t2);
+}
+
+// Bilinear sample of `plane` (width × height) at (x, y), clamped to it.
+inline float Bilinear(const float* plane, int width, int height, float x, float y) {
+  x = std::clamp(x, 0.0f, static_cast<float>(width - 1));
+  y = std::clamp(y, 0.0f, static_cast<float>(height - 1));
+  const int ix = std::min(static_cast<int>(x), std::max(width - 2, 0));
+  const int iy = std::min(static_cast<int>(y), std::max(height - 2, 0));
+  const float fx = x - static_cast<float>(ix), fy = y - static_cast<float>(iy);
+  const float* p = plane + static_cast<size_t>(iy) * width + ix;
+  const int right = width > 1 ? 1 : 0;
+  const ptrdiff_t down = height > 1 ? width : 0;
+  const float top = p[0] + fx * (p[right] - p[0]);
+  const float bottom = p[down] + fx * (p[down + right] - p[down]);
+  return top + fy * (bottom - top);
+}
+
+// Catmull-Rom sample of `plane` at (x, y), which lies within it.
+inline float Bicubic(const float* plane, int width, int height, float x, float y) {
+  const int ix = static_cast<int>(x), iy = static_cast<int>(y);
+  float wx[4], wy[4];
+  CatmullRom(x - static_cast<float>(ix), wx);
+  CatmullRom(y - static_cast<float>(iy), wy);
+  float sum = 0;
+  if (ix >= 1 && iy >= 1 && ix + 2 < width && iy + 2 < height) {
+    const float* p = plane + static_cast<size_t>(iy - 1) * width + ix - 1;
+    for (int j = 0; j < 4; ++j, p += width)
+      sum += wy[j] * (wx[0] * p[0] + wx[1] * p[1] + wx[2] * p[2] + wx[3] * p[3]);
+    return sum;
+  }
+  int cols[4];
+  for (int k = 0; k < 4; ++k) cols[k] = std::clamp(ix - 1 + k, 0, width - 1);
+  for (int j = 0; j < 4; ++j) {
+    const float* row = plane + static_cast<size_t>(std::clamp(iy - 1 + j, 0, height - 1)) * width;
+    sum += wy[j] * (wx[0] * row[cols[0]] + wx[1] * row[cols[1]] + wx[2] * row[cols[2]] +
+                    wx[3] * row[cols[3]]);
+  }
+  return sum;
+}
+
+// 2 × 2 box average (an odd last row or column dropped).
+std::vector<float> HalfOf(const std::vector<float>& in, int width, int height) {
+  const int w = width / 2, h = height / 2;
+  std::vector<float> out(static_cast<size_t>(w) * h);
+  for (int y = 0; y < h; ++y) {
+    const float* top = &in[static_cast<size_t>(2 * y) * width];
+    const float* bottom = top + width;
+    for (int x = 0; x < w; ++x) {
+      out[static_cast<size_t>(y) * w + x] =
+          0.25f * (top[2 * x] + top[2 * x + 1] + bottom[2 * x] + bottom[2 * x + 1]);
+    }
+  }
+  return out;
+}
+
+// The map of full-size coordinates `map` on a grid `factor` times coarser
+// (pixel x of it covers full-size pixels factor·x … factor·x + factor − 1).
+Affine Coarser(const Affine& map, double factor) {
+  const Affine to_full{factor, 0, (factor - 1) / 2, 0, factor, (factor - 1) / 2};
+  return Compose(Inverse(to_full), Compose(map, to_full));
+}
+
+constexpr int kQuarter = 4;  // the gate works on quarter-size pictures
+constexpr int kBlock = 4;    // quarter-size pixels (16 × 16 full-size pixels)
+constexpr int kWindow = 2;   // the match window: the block and this many pixels around it
+constexpr int kSearch = 4;   // ± quarter-size pixels (± 16 full-size pixels)
+
+// Where the moved neighbour differs from the picture by a displacement (an
+// object moving on its own): per kBlock × kBlock block of the quarter-size
+// low-pass pictures, 0 when shifting the neighbour by 1 to kSearch pixels
+// (4 to 16 full-size pixels) matches the picture much better than no shift,
+// and also in the block the shift points to (where the neighbour's object
+// sits), and in the blocks around both (an object's edge reaches into
+// them); else 1. The coder's own errors are not displacements this large (no
+// such shift explains them), so they leave the gate open.
+struct Gate {
+  int blocks_x = 0, blocks_y = 0;
+  std::vector<float> open;  // per block, 0 or 1
+
+  // The gate at full-size pixel (x, y): bilinear between block centres.
+  float At(int x, int y) const {
+    const float span = kQuarter * kBlock;
+    const float bx = (static_cast<float>(x) + 0.5f) / span - 0.5f;
+    const float by = (static_cast<float>(y) + 0.5f) / span - 0.5f;
+    return Bilinear(open.data(), blocks_x, blocks_y, bx, by);
+  }
+};
+
+Gate MovingBlocks(const std::vector<float>& own, const std::vector<float>& other, int w, int h) {
+  Gate gate;
+  const int bx_count = (w + kBlock - 1) / kBlock, by_count = (h + kBlock - 1) / kBlock;
+  gate.blocks_x = bx_count;
+  gate.blocks_y = by_count;
+  std::vector<uint8_t> moving(static_cast<size_t>(bx_count) * by_count, 0);
+  // `other` with a border of kSearch replicated samples: no clamping inside.
+  const int pw = w + 2 * kSearch;
+  std::vector<float> padded(static_cast<size_t>(pw) * (h + 2 * kSearch));
+  for (int y = 0; y < h + 2 * kSearch; ++y) {
+    const float* row = &other[static_cast<size_t>(std::clamp(y - kSearch, 0, h - 1)) * w];
+    for (int x = 0; x < pw; ++x)
+      padded[static_cast<size_t>(y) * pw + x] = row[std::clamp(x - kSearch, 0, w - 1)];
+  }
+  // Each block writes its own flag and the one its shift points to: the
+  // second may be another block's, so each half of the rows collects its
+  // targets and they are set after both halves.
+  std::vector<size_t> targets[2];
+  RunInHalves(
+      by_count, static_cast<int64_t>(w) * h * 16 >= kThreadedPixels, [&](int begin, int end) {
+        std::vector<size_t>& pointed = targets[begin == 0 ? 0 : 1];
+        for (int by = begin; by < end; ++by) {
+          for (int bx = 0; bx < bx_count; ++bx) {
+            const int x0 = std::max(bx * kBlock - kWindow, 0),
+                      y0 = std::max(by * kBlock - kWindow, 0);
+            const int x1 = std::min(bx * kBlock + kBlock + kWindow, w);
+            const int y1 = std::min(by * kBlock + kBlock + kWindow, h);
+            float still = 0, best = 0;
+            int best_dx = 0, best_dy = 0;
+            bool first = true;
+            for (int dy = -kSearch; dy <= kSearch; ++dy) {
+              for (int dx = -kSearch; dx <= kSearch; ++dx) {
+                float cost = 0;
+                for (int y = y0; y < y1; ++y) {
+                  const float* a = &own[static_cast<size_t>(y) * w];
+                  const float* b =
+                      &padded[static_cast<size_t>(y + dy + kSearch) * pw + dx + kSearch];
+                  for (int x = x0; x < x1; ++x) cost += (b[x] - a[x]) * (b[x] - a[x]);
+                }
+                if (dx == 0 && dy == 0) {
+                  still = cost;
+                } else if (first || cost < best) {
+                  best = cost;
+                  best_dx = dx;
+                  best_dy = dy;
+                  first = false;
+                }
+              }
+            }
+            const float pixels = static_cast<float>((x1 - x0) * (y1 - y0));
+            if (still > kMovingFloor * pixels && best < kMovingRatio * still) {
+              moving[static_cast<size_t>(by) * bx_count + bx] = 1;
+              const int tx =
+                  std::clamp((bx * kBlock + best_dx + kBlock / 2) / kBlock, 0, bx_count - 1);
+              const int ty =
+                  std::clamp((by * kBlock + best_dy + kBlock / 2) / kBlock, 0, by_count - 1);
+              pointed.push_back(static_cast<size_t>(ty) * bx_count + tx);
+            }
+          }
+        }
+      });
+  for (const auto& pointed : targets) {
+    for (size_t block : pointed) moving[block] = 1;
+  }
+  gate.open.assign(moving.size(), 1.0f);
+  for (int by = 0; by < by_count; ++by) {
+    for (int bx = 0; bx < bx_count; ++bx) {
+      bool near = false;
+      for (int j = std::max(by - 1, 0); j <= std::min(by + 1, by_count - 1); ++j)
+        for (int i = std::max(bx - 1, 0); i <= std::min(bx + 1, bx_count - 1); ++i)
+          near = near || moving[static_cast<size_t>(j) * bx_count + i];
+      if (near) gate.open[static_cast<size_t>(by) * bx_count + bx] = 0;
+    }
+  }
+  return gate;
+}
+
+// Luma as floats in 8-bit code units.
+std::vector<float> LumaOf(const OwnedFrame& frame) {
+  const PlaneView luma = frame.plane(0);
+  const float scale = 1.0f / static_cast<float>(1 << (luma.bit_depth - 8));
+  std::vector<float> out(static_cast<size_t>(luma.width) * luma.height);
+  for (int y = 0; y < luma.height; ++y) {
+    for (int x = 0; x < luma.width; ++x) {
+      out[static_cast<size_t>(y) * luma.width + x] = static_cast<float>(luma.At(x, y)) * scale;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<VideoFilter>> PictureFusion::Create(const PixelFormat& format) {
+  RETURN_IF_ERROR(format.Validate());
+  return std::unique_ptr<VideoFilter>(new PictureFusion(format));
+}
+
+Status PictureFusion::Push(const FrameView& in, int64_t pts) {
+  if (flushed_) return Status::InvalidArgument("dvres: Push after Flush");
+  if (!(in.format == format_)) {
+    return Status::InvalidArgument("dvres: frame format differs from the configured input");
+  }
+  Picture picture;
+  picture.frame = OwnedFrame::CopyOf(in);
+  picture.frame.pts = pts;
+  const int w = format_.width, h = format_.height;
+  if (w >= kFusionMinSize && h >= kFusionMinSize) {
+    // What every neighbour's weights read of this picture, made once.
+    picture.luma = LumaOf(picture.frame);
+    std::vector<float> low, detail(picture.luma.size()), local_detail, scratch;
+    GaussianBlur(picture.luma, w, h, kLowPassSigma, &low, &scratch);
+    for (size_t i = 0; i < detail.size(); ++i) {
+      const float high = picture.luma[i] - low[i];
+      detail[i] = high * high;
+    }
+    GaussianBlur(detail, w, h, kLocalSigma, &local_detail, &scratch);
+    picture.low = HalfOf(low, w, h);
+    picture.detail = HalfOf(local_detail, w, h);
+    picture.quarter = HalfOf(picture.low, w / 2, h / 2);
+    MotionPyramid pyramid = BuildMotionPyramid(in.planes[0]);
+    if (pushed_ > 0) {
+      const GlobalMotion motion = EstimateGlobalMotion(last_pyramid_, pyramid);
+      picture.to_previous = ToPrevious(motion, pyramid);
+      picture.run = held_.back().run + (motion.matched ? 0 : 1);
+    }
+    last_pyramid_ = std::move(pyramid);
+  }
+  held_.push_back(std::move(picture));
+  ++pushed_;
+  while (next_out_ + kFusionRadius < pushed_) EmitNext();
+  return Status::Ok();
+}
+
+Status PictureFusion::Flush() {
+  if (flushed_) return Status::Ok();
+  flushed_ = true;
+  while (next_out_ < pushed_) EmitNext();
+  return Status::Ok();
+}
+
+Status PictureFusion::Pull(std::vector<OwnedFrame>* out) { return MoveReadyFrames(&ready_, out); }
+
+PictureFusion::Affine PictureFusion::MapTo(int64_t n, int64_t m) const {
+  auto to_previous = [&](int64_t k) {
+    return held_[static_cast<size_t>(k - first_held_)].to_previous;
+  };
+  Affine map;  // n → m
+  if (m < n) {
+    for (int64_t k = n; k > m; --k) map = Compose(to_previous(k), map);
+    return map;
+  }
+  for (int64_t k = m; k > n; --k) map = Compose(to_previous(k), map);  // m → n
+  return Inverse(map);
+}
+
+void PictureFusion::EmitNext() {
+  const int64_t n = next_out_++;
+  const Picture& self = held_[static_cast<size_t>(n - first_held_)];
+  OwnedFrame out = OwnedFrame::CopyOf(self.frame.view());
+  out.pts = self.frame.pts;
+  const int w = format_.width, h = format_.height;
+  if (w >= kFusionMinSize && h >= kFusionMinSize) FuseLuma(n, out.plane(0));
+  ready_.push_back(std::move(out));
+  // Drop what no later picture needs.
+  while (first_held_ < next_out_ - kFusionRadius) {
+    held_.pop_front();
+    ++first_held_;
+  }
+}
+
+void PictureFusion::FuseLuma(int64_t n, const PlaneView& luma) {
+  const Picture& self = held_[static_cast<size_t>(n - first_held_)];
+  const int w = format_.width, h = format_.height;
+  const int hw = w / 2, hh = h / 2, qw = hw / 2, qh = hh / 2;
+  const size_t size = self.luma.size(), half_size = static_cast<size_t>(hw) * hh;
+  // The picture's own sample, weight 1.
+  Scratch& s = scratch_;
+  s.numerator = self.luma;
+  s.denominator.assign(size, 1.0f);
+  s.disagreement.resize(half_size);
+  s.weight.resize(half_size);
+  s.quarter.resize(static_cast<size_t>(qw) * qh);
+  const bool threaded = static_cast<int64_t>(w) * h >= kThreadedPixels;
+  const int64_t last = std::min(pushed_ - 1, n + kFusionRadius);
+  for (int64_t m = std::max(first_held_, n - kFusionRadius); m <= last; ++m) {
+    const Picture& other = held_[static_cast<size_t>(m - first_held_)];
+    if (m == n || other.run != self.run) continue;
+    const Affine map = MapTo(n, m);
+    // The gate, on quarter-size low-pass pictures.
+    const Affine quarter = Coarser(map, 4);
+    for (int y = 0; y < qh; ++y) {
+      for (int x = 0; x < qw; ++x) {
+        s.quarter[static_cast<size_t>(y) * qw + x] =
+            Bilinear(other.quarter.data(), qw, qh,
+                     static_cast<float>(quarter.a * x + quarter.b * y + quarter.c),
+                     static_cast<float>(quarter.d * x + quarter.e * y + quarter.f));
+      }
+    }
+    const Gate gate = MovingBlocks(self.quarter, s.quarter, qw, qh);
+    // The weights, on half-size pictures (every measure in them is smooth):
+    // the neighbour's low-pass picture and detail moved onto the picture's.
+    const Affine half = Coarser(map, 2);
+    RunInHalves(hh, threaded, [&](int begin, int end) {
+      for (int y = begin; y < end; ++y) {
+        for (int x = 0; x < hw; ++x) {
+          const size_t i = static_cast<size_t>(y) * hw + x;
+          const float sx = static_cast<float>(half.a * x + half.b * y + half.c);
+          const float sy = static_cast<float>(half.d * x + half.e * y + half.f);
+          const float apart = Bilinear(other.low.data(), hw, hh, sx, sy) - self.low[i];
+          s.disagreement[i] = apart * apart;
+          const float ratio = std::clamp(
+              (Bilinear(other.detail.data(), hw, hh, sx, sy) + 1.0f) / (self.detail[i] + 1.0f),
+              1.0f / kDetailCap, kDetailCap);
+          s.weight[i] = ratio * ratio * gate.At(2 * x, 2 * y);
+        }
+      }
+    });
+    GaussianBlur(s.disagreement, hw, hh, kLocalSigma / 2, &s.local_disagreement, &s.blur_scratch);
+    for (size_t i = 0; i < half_size; ++i)
+      s.weight[i] *= std::exp(-s.local_disagreement[i] / kAgreement);
+    // The neighbour's luma moved onto the picture (Catmull-Rom), weighted.
+    RunInHalves(h, threaded, [&](int begin, int end) {
+      for (int y = begin; y < end; ++y) {
+        const float hy = 0.5f * static_cast<float>(y) - 0.25f;  // half-size row
+        const double row_x = map.b * y + map.c, row_y = map.e * y + map.f;
+        for (int x = 0; x < w; ++x) {
+          const float sx = static_cast<float>(map.a * x + row_x);
+          const float sy = static_cast<float>(map.d * x + row_y);
+          if (!(sx >= 0 && sy >= 0 && sx <= w - 1 && sy <= h - 1)) continue;
+          const float weight =
+              Bilinear(s.weight.data(), hw, hh, 0.5f * static_cast<float>(x) - 0.25f, hy);
+          const size_t i = static_cast<size_t>(y) * w + x;
+          s.numerator[i] += weight * Bicubic(other.luma.data(), w, h, sx, sy);
+          s.denominator[i] += weight;
+        }
+      }
+    });
+  }
+  const float scale = static_cast<float>(1 << (luma.bit_depth - 8));
+  const int max_value = (1 << luma.bit_depth) - 1;
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      const size_t i = static_cast<size_t>(y) * w + x;
+      const float value = s.numerator[i] / s.denominator[i] * scale;
+      luma.Set(x, y, std::clamp(static_cast<int>(std::lround(value)), 0, max_value));
+    }
+  }
+}
+
+}  // namespace vidmill::filters

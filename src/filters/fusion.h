@@ -1,0 +1,99 @@
+#pragma once
+// Picture fusion: dvres's last stage. Each output picture's luma becomes a
+// weighted mean of itself and its neighbours (kFusionRadius before and after),
+// each moved onto it by the camera's global motion, weighted towards the
+// neighbours that kept more detail where they agree with the picture.
+//
+// Why. A low-bitrate coder spends its bits unevenly: x264 at 150 kb/s gives a
+// B picture 17–342 bytes against 344–2158 for a P picture, so a B picture is
+// the previous picture pushed along by motion vectors, blurred by the
+// codec's own sub-pixel interpolation, often 2–4 dB below the picture it came
+// from. Under a camera move, the better picture moved onto the worse one
+// with a precise global motion and a sharp interpolator restores much of
+// what the worse picture lost; denoise's block vectors and bilinear
+// interpolation (dvres's first stage) did not (docs/filters.md).
+//
+// Design, per output picture n:
+//  * Motion: the global motion between consecutive pictures (dejit.h's
+//    estimator: translation, zoom and rotation, robust to objects that
+//    move on their own over a minority of the picture), chained to each
+//    neighbour m. A pair that does not match (a cut) ends the run: pictures
+//    across a cut are never mixed.
+//  * Each neighbour's luma is resampled onto picture n (Catmull-Rom).
+//  * Weights, per pixel and neighbour (8-bit code units; G_s a Gaussian of
+//    σ = s pixels): detail E = G_3((W − G_2 W)²) + 1, disagreement D =
+//    G_3((G_2 W − G_2 Y_n)²); w = E² · exp(−D / kFusionAgreement), 0 where
+//    the neighbour's sample falls outside it. Low-pass disagreement marks
+//    what global motion does not explain (objects moving on their own,
+//    parallax, a flash), so there picture n keeps its own samples; where
+//    the pictures agree, the one with more detail counts more.
+//  * Chroma is picture n's own.
+// Frames smaller than kFusionMinSize in either direction pass unchanged.
+//
+// Input/output: any planar format of filter.h, same size; one output per
+// input with its pts, kFusionRadius pictures late (Flush releases the rest).
+// Deterministic; rows split across two threads.
+//
+// Thread safety: one instance per pipeline.
+
+#include <deque>
+#include <memory>
+
+#include "filters/dejit.h"
+#include "filters/filter.h"
+
+namespace vidmill::filters {
+
+constexpr int kFusionRadius = 3;
+constexpr int kFusionMinSize = 64;
+
+class PictureFusion final : public VideoFilter {
+ public:
+  static Result<std::unique_ptr<VideoFilter>> Create(const PixelFormat& format);
+
+  Status Push(const FrameView& in, int64_t pts) override;
+  Status Pull(std::vector<OwnedFrame>* out) override;
+  Status Flush() override;
+  PixelFormat output_format() const override { return format_; }
+
+  // Picture → neighbour coordinates: (x, y) ↦ (a x + b y + c, d x + e y + f).
+  struct Affine {
+    double a = 1, b = 0, c = 0, d = 0, e = 1, f = 0;
+  };
+
+ private:
+  explicit PictureFusion(const PixelFormat& format) : format_(format) {}
+
+  struct Picture {
+    OwnedFrame frame;
+    // Where the frame is fused (8-bit code units): its luma; at half size,
+    // G_2 of it and the detail measure G_3((luma − G_2 luma)²); G_2 at
+    // quarter size.
+    std::vector<float> luma, low, detail, quarter;
+    Affine to_previous;  // this picture's coordinates → the previous one's
+    int run = 0;         // pictures of one run (no cut between them) share it
+  };
+
+  // Emits the oldest picture not yet emitted, fused with what is held.
+  void EmitNext();
+  // Writes picture n's fused luma into `luma`.
+  void FuseLuma(int64_t n, const PlaneView& luma);
+  // Picture n's coordinates → picture m's (both held, in one run).
+  Affine MapTo(int64_t n, int64_t m) const;
+
+  PixelFormat format_;
+  std::deque<Picture> held_;  // pictures first_held_ … , in order
+  int64_t first_held_ = 0;
+  int64_t next_out_ = 0;  // index of the next picture to emit
+  int64_t pushed_ = 0;
+  MotionPyramid last_pyramid_;
+  std::vector<OwnedFrame> ready_;
+  bool flushed_ = false;
+  // FuseLuma's buffers, kept from picture to picture.
+  struct Scratch {
+    std::vector<float> numerator, denominator, disagreement, local_disagreement, weight, quarter,
+        blur_scratch;
+  } scratch_;
+};
+
+}  // namespace vidmill::filters

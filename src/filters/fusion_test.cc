@@ -1,0 +1,257 @@
+#include "filters/fusion.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "filters/picture_test_util.h"
+#include "filters/sr_test_util.h"
+
+namespace vidmill::filters {
+namespace {
+
+constexpr int kWidth = 192, kHeight = 144;
+
+// A camera pan over a photo crop (a real photograph: synthetic patterns
+// mislead motion and detail measures): picture n is the 2 × 2 box average of
+// the crop from (4 + 3n, 4 + n), i.e. 1.5 and 0.5 pixels per picture, each
+// picture sampled at another sub-pixel phase, as a camera's are.
+std::vector<std::vector<float>> Pan(const std::vector<float>& photo, int photo_size, int count) {
+  std::vector<std::vector<float>> pictures;
+  for (int n = 0; n < count; ++n) {
+    std::vector<float> window(static_cast<size_t>(2 * kWidth) * 2 * kHeight);
+    for (int y = 0; y < 2 * kHeight; ++y) {
+      for (int x = 0; x < 2 * kWidth; ++x) {
+        window[static_cast<size_t>(y) * 2 * kWidth + x] =
+            photo[static_cast<size_t>(4 + n + y) * photo_size + 4 + 3 * n + x];
+      }
+    }
+    pictures.push_back(BoxDownscale(window, 2 * kWidth, 2 * kHeight, 2));
+  }
+  return pictures;
+}
+
+// What a starved B picture looks like: the picture blurred ([1 2 1] / 4
+// twice in each direction, about σ = 1 pixel).
+std::vector<float> Blurred(const std::vector<float>& in) {
+  std::vector<float> out = in, tmp = in;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int y = 0; y < kHeight; ++y) {
+      for (int x = 0; x < kWidth; ++x) {
+        const int l = std::max(x - 1, 0), r = std::min(x + 1, kWidth - 1);
+        tmp[y * kWidth + x] =
+            0.25f * out[y * kWidth + l] + 0.5f * out[y * kWidth + x] + 0.25f * out[y * kWidth + r];
+      }
+    }
+    for (int y = 0; y < kHeight; ++y) {
+      const int u = std::max(y - 1, 0), d = std::min(y + 1, kHeight - 1);
+      for (int x = 0; x < kWidth; ++x) {
+        out[y * kWidth + x] =
+            0.25f * tmp[u * kWidth + x] + 0.5f * tmp[y * kWidth + x] + 0.25f * tmp[d * kWidth + x];
+      }
+    }
+  }
+  return out;
+}
+
+OwnedFrame FrameOf(const std::vector<float>& luma) {
+  OwnedFrame frame(PixelFormat{kWidth, kHeight, 8, Chroma::k420});
+  frame.Fill(0, 128);
+  const PlaneView y_plane = frame.plane(0);
+  for (int y = 0; y < kHeight; ++y) {
+    for (int x = 0; x < kWidth; ++x) {
+      y_plane.Set(x, y, std::clamp(static_cast<int>(std::lround(luma[y * kWidth + x])), 0, 255));
+    }
+  }
+  return frame;
+}
+
+std::vector<float> LumaOf(const OwnedFrame& frame) {
+  const PlaneView y_plane = frame.plane(0);
+  std::vector<float> out(static_cast<size_t>(y_plane.width) * y_plane.height);
+  for (int y = 0; y < y_plane.height; ++y) {
+    for (int x = 0; x < y_plane.width; ++x) out[y * y_plane.width + x] = y_plane.At(x, y);
+  }
+  return out;
+}
+
+std::vector<OwnedFrame> Fuse(const std::vector<OwnedFrame>& pictures) {
+  auto fusion = PictureFusion::Create(pictures.at(0).format());
+  EXPECT_TRUE(fusion.ok());
+  if (!fusion.ok()) return {};
+  std::vector<OwnedFrame> out;
+  for (size_t n = 0; n < pictures.size(); ++n) {
+    EXPECT_TRUE((*fusion)->Push(pictures[n].view(), 40 * static_cast<int64_t>(n)).ok());
+    EXPECT_TRUE((*fusion)->Pull(&out).ok());
+  }
+  EXPECT_TRUE((*fusion)->Flush().ok());
+  EXPECT_TRUE((*fusion)->Pull(&out).ok());
+  EXPECT_EQ(out.size(), pictures.size());
+  return out;
+}
+
+// The PSNR of `test` against `truth` over the pictures' inner part (4
+// pixels in from each edge), or over the rectangle [x0, x1) × [y0, y1).
+double InnerPsnr(const std::vector<float>& truth, const std::vector<float>& test, int x0 = 4,
+                 int y0 = 4, int x1 = kWidth - 4, int y1 = kHeight - 4) {
+  std::vector<float> a, b;
+  for (int y = y0; y < y1; ++y) {
+    for (int x = x0; x < x1; ++x) {
+      a.push_back(std::round(truth[y * kWidth + x]));
+      b.push_back(test[y * kWidth + x]);
+    }
+  }
+  return PsnrOf(a, b);
+}
+
+class FusionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!LoadPhotoCrop("ColorfulCups", kPhotoSize, &photo_)) {
+      GTEST_SKIP() << "needs plasma-workspace-wallpapers and ffmpeg (make test installs them)";
+    }
+  }
+  static constexpr int kPhotoSize = 420;
+  std::vector<float> photo_;
+};
+
+TEST_F(FusionTest, ABlurredPictureTakesDetailFromItsSharpNeighbours) {
+  const std::vector<std::vector<float>> truth = Pan(photo_, kPhotoSize, 7);
+  std::vector<OwnedFrame> pictures;
+  for (int n = 0; n < 7; ++n) pictures.push_back(FrameOf(n % 2 ? Blurred(truth[n]) : truth[n]));
+  const std::vector<OwnedFrame> fused = Fuse(pictures);
+  ASSERT_EQ(fused.size(), 7u);
+  for (int n = 0; n < 7; ++n) {
+    const double before = InnerPsnr(truth[n], LumaOf(pictures[n]));
+    const double after = InnerPsnr(truth[n], LumaOf(fused[n]));
+    if (n % 2) {
+      EXPECT_GT(after, before + 3.0) << "blurred picture " << n;
+    } else {  // untouched but for rounding (a sharp neighbour adds what it has)
+      EXPECT_GT(after, 45.0) << "sharp picture " << n;
+    }
+    std::printf("picture %d: %.2f -> %.2f dB\n", n, before, after);
+    EXPECT_EQ(fused[n].pts, 40 * n);
+    for (int plane = 1; plane < 3; ++plane) {
+      EXPECT_EQ(fused[n].plane(plane).At(5, 5), 128);
+    }
+  }
+}
+
+// An object that moves on its own (against the pan) is not smeared by the
+// neighbours, whose global motion does not follow it: in the rectangle it
+// crosses in picture n (with a margin), the fused picture is no worse than the
+// input.
+void ExpectObjectNotSmeared(const std::vector<float>& photo, int photo_size, int speed_x,
+                            int speed_y) {
+  std::vector<std::vector<float>> truth = Pan(photo, photo_size, 7);
+  constexpr int kSide = 36;
+  auto corner = [&](int n) { return std::pair{100 + speed_x * (n - 3), 50 + speed_y * (n - 3)}; };
+  for (int n = 0; n < 7; ++n) {
+    const auto [ox, oy] = corner(n);
+    for (int y = 0; y < kSide; ++y) {
+      for (int x = 0; x < kSide; ++x) {  // the photo's texture from elsewhere, inverted
+        truth[n][(oy + y) * kWidth + ox + x] =
+            255 - photo[static_cast<size_t>(300 + y) * photo_size + 20 + x];
+      }
+    }
+  }
+  std::vector<OwnedFrame> pictures;
+  for (int n = 0; n < 7; ++n) pictures.push_back(FrameOf(n % 2 ? Blurred(truth[n]) : truth[n]));
+  const std::vector<OwnedFrame> fused = Fuse(pictures);
+  ASSERT_EQ(fused.size(), 7u);
+  for (int n = 1; n < 6; ++n) {
+    const auto [ox, oy] = corner(n);
+    const int x0 = ox - 6, y0 = oy - 6, x1 = ox + kSide + 6, y1 = oy + kSide + 6;
+    const double before = InnerPsnr(truth[n], LumaOf(pictures[n]), x0, y0, x1, y1);
+    const double after = InnerPsnr(truth[n], LumaOf(fused[n]), x0, y0, x1, y1);
+    std::printf("object in picture %d: %.2f -> %.2f dB\n", n, before, after);
+    EXPECT_GT(after, std::min(before - 0.5, 40.0)) << "picture " << n;
+  }
+}
+
+TEST_F(FusionTest, AnObjectMovingOnItsOwnIsNotSmeared) {
+  ExpectObjectNotSmeared(photo_, kPhotoSize, -5, 4);
+}
+
+// Faster than the block search reaches (about 8 pixels): the low-pass
+// disagreement keeps it.
+TEST_F(FusionTest, AFastObjectIsNotSmeared) { ExpectObjectNotSmeared(photo_, kPhotoSize, -12, 9); }
+
+// Pictures across a cut are never mixed: each side comes out as it would on
+// its own.
+TEST_F(FusionTest, PicturesAcrossACutAreNotMixed) {
+  std::vector<float> other;
+  ASSERT_TRUE(LoadPhotoCrop("Autumn", kPhotoSize, &other));
+  const std::vector<std::vector<float>> first = Pan(photo_, kPhotoSize, 4);
+  const std::vector<std::vector<float>> second = Pan(other, kPhotoSize, 4);
+  std::vector<OwnedFrame> before, after, both;
+  for (int n = 0; n < 4; ++n) {
+    before.push_back(FrameOf(n % 2 ? Blurred(first[n]) : first[n]));
+    after.push_back(FrameOf(n % 2 ? Blurred(second[n]) : second[n]));
+  }
+  for (const auto* part : {&before, &after}) {
+    for (const OwnedFrame& picture : *part) both.push_back(OwnedFrame::CopyOf(picture.view()));
+  }
+  const std::vector<OwnedFrame> fused = Fuse(both);
+  const std::vector<OwnedFrame> alone_before = Fuse(before), alone_after = Fuse(after);
+  ASSERT_EQ(fused.size(), 8u);
+  for (int n = 0; n < 4; ++n) {
+    ExpectSamePicture(fused[n], alone_before[n], "before the cut, picture " + std::to_string(n));
+    ExpectSamePicture(fused[4 + n], alone_after[n], "after the cut, picture " + std::to_string(n));
+  }
+}
+
+// Any depth and chroma: the luma is fused in the input's depth, the chroma
+// is the picture's own; the output is the same on one thread and on two;
+// frames too small for motion measurement pass unchanged.
+TEST_F(FusionTest, KeepsFormatChromaAndIsDeterministic) {
+  const std::vector<std::vector<float>> truth = Pan(photo_, kPhotoSize, 5);
+  std::vector<OwnedFrame> pictures;
+  for (int n = 0; n < 5; ++n) {
+    const OwnedFrame eight = FrameOf(n % 2 ? Blurred(truth[n]) : truth[n]);
+    OwnedFrame wide(PixelFormat{kWidth, kHeight, 10, Chroma::k422});
+    for (int plane = 0; plane < 3; ++plane) {
+      const PlaneView to = wide.plane(plane);
+      for (int y = 0; y < to.height; ++y) {
+        for (int x = 0; x < to.width; ++x) {
+          to.Set(x, y, plane == 0 ? 4 * eight.plane(0).At(x, y) + 1 : 300 + plane * 50 + x % 7);
+        }
+      }
+    }
+    pictures.push_back(std::move(wide));
+  }
+  const std::vector<OwnedFrame> fused = Fuse(pictures);
+  ASSERT_EQ(fused.size(), 5u);
+  int changed = 0;
+  for (int n = 0; n < 5; ++n) {
+    ASSERT_EQ(fused[n].format(), pictures[n].format());
+    for (int plane = 1; plane < 3; ++plane) {
+      const PlaneView a = fused[n].plane(plane), b = pictures[n].plane(plane);
+      for (int y = 0; y < a.height; ++y) {
+        for (int x = 0; x < a.width; ++x) ASSERT_EQ(a.At(x, y), b.At(x, y));
+      }
+    }
+    const PlaneView a = fused[n].plane(0), b = pictures[n].plane(0);
+    for (int y = 0; y < a.height; ++y) {
+      for (int x = 0; x < a.width; ++x) changed += a.At(x, y) != b.At(x, y);
+    }
+  }
+  EXPECT_GT(changed, kWidth * kHeight);  // the blurred pictures' luma, at least
+  setenv("VIDMILL_ONE_THREAD", "1", 1);
+  const std::vector<OwnedFrame> one_thread = Fuse(pictures);
+  unsetenv("VIDMILL_ONE_THREAD");
+  ExpectSamePictures(fused, one_thread);
+
+  std::vector<OwnedFrame> small;
+  for (int n = 0; n < 5; ++n) {
+    small.emplace_back(PixelFormat{kFusionMinSize - 1, 80, 8, Chroma::k420});
+    small.back().Fill(20 + 30 * n, 128);
+  }
+  ExpectSamePictures(Fuse(small), small);
+}
+
+}  // namespace
+}  // namespace vidmill::filters
