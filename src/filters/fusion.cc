@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "filters/halves.h"
+#include "filters/resample.h"
 
 namespace vidmill::filters {
 namespace {
@@ -105,13 +106,6 @@ void GaussianBlur(const std::vector<float>& in, int w, int h, float sigma, std::
   });
 }
 
-void CatmullRom(float t, float w[4]) {
-  const float t2 = t * t, t3 = t2 * t;
-  w[0] = 0.5f * (-t3 + 2 * t2 - t);
-  w[1] = 0.5f * (3 * t3 - 5 * t2 + 2);
-  w[2] = 0.5f * (-3 * t3 + 4 * t2 + t);
-  w[3] = 0.5f * (t3 - t2);
-}
 
 // Bilinear sample of `plane` (width × height) at (x, y), clamped to it.
 inline float Bilinear(const float* plane, int width, int height, float x, float y) {
@@ -132,8 +126,8 @@ inline float Bilinear(const float* plane, int width, int height, float x, float 
 inline float Bicubic(const float* plane, int width, int height, float x, float y) {
   const int ix = static_cast<int>(x), iy = static_cast<int>(y);
   float wx[4], wy[4];
-  CatmullRom(x - static_cast<float>(ix), wx);
-  CatmullRom(y - static_cast<float>(iy), wy);
+  CatmullRomWeights(x - static_cast<float>(ix), wx);
+  CatmullRomWeights(y - static_cast<float>(iy), wy);
   float sum = 0;
   if (ix >= 1 && iy >= 1 && ix + 2 < width && iy + 2 < height) {
     const float* p = plane + static_cast<size_t>(iy - 1) * width + ix - 1;
