@@ -106,7 +106,6 @@ void GaussianBlur(const std::vector<float>& in, int w, int h, float sigma, std::
   });
 }
 
-
 // Bilinear sample of `plane` (width × height) at (x, y), clamped to it.
 inline float Bilinear(const float* plane, int width, int height, float x, float y) {
   x = std::clamp(x, 0.0f, static_cast<float>(width - 1));
@@ -220,30 +219,35 @@ Gate MovingBlocks(const std::vector<float>& own, const std::vector<float>& other
                       y0 = std::max(by * kBlock - kWindow, 0);
             const int x1 = std::min(bx * kBlock + kBlock + kWindow, w);
             const int y1 = std::min(by * kBlock + kBlock + kWindow, h);
-            float still = 0, best = 0;
+            // The squared difference with the neighbour shifted by (dx, dy).
+            auto cost = [&](int dx, int dy) {
+              float sum = 0;
+              for (int y = y0; y < y1; ++y) {
+                const float* a = &own[static_cast<size_t>(y) * w];
+                const float* b = &padded[static_cast<size_t>(y + dy + kSearch) * pw + dx + kSearch];
+                for (int x = x0; x < x1; ++x) sum += (b[x] - a[x]) * (b[x] - a[x]);
+              }
+              return sum;
+            };
+            const float pixels = static_cast<float>((x1 - x0) * (y1 - y0));
+            const float still = cost(0, 0);
+            if (still <= kMovingFloor * pixels) continue;  // agrees unshifted: no search
+            float best = 0;
             int best_dx = 0, best_dy = 0;
             bool first = true;
             for (int dy = -kSearch; dy <= kSearch; ++dy) {
               for (int dx = -kSearch; dx <= kSearch; ++dx) {
-                float cost = 0;
-                for (int y = y0; y < y1; ++y) {
-                  const float* a = &own[static_cast<size_t>(y) * w];
-                  const float* b =
-                      &padded[static_cast<size_t>(y + dy + kSearch) * pw + dx + kSearch];
-                  for (int x = x0; x < x1; ++x) cost += (b[x] - a[x]) * (b[x] - a[x]);
-                }
-                if (dx == 0 && dy == 0) {
-                  still = cost;
-                } else if (first || cost < best) {
-                  best = cost;
+                if (dx == 0 && dy == 0) continue;
+                const float shifted = cost(dx, dy);
+                if (first || shifted < best) {
+                  best = shifted;
                   best_dx = dx;
                   best_dy = dy;
                   first = false;
                 }
               }
             }
-            const float pixels = static_cast<float>((x1 - x0) * (y1 - y0));
-            if (still > kMovingFloor * pixels && best < kMovingRatio * still) {
+            if (best < kMovingRatio * still) {
               moving[static_cast<size_t>(by) * bx_count + bx] = 1;
               const int tx =
                   std::clamp((bx * kBlock + best_dx + kBlock / 2) / kBlock, 0, bx_count - 1);
@@ -302,15 +306,16 @@ Status PictureFusion::Push(const FrameView& in, int64_t pts) {
   if (w >= kFusionMinSize && h >= kFusionMinSize) {
     // What every neighbour's weights read of this picture, made once.
     picture.luma = LumaOf(picture.frame);
-    std::vector<float> low, detail(picture.luma.size()), local_detail, scratch;
-    GaussianBlur(picture.luma, w, h, kLowPassSigma, &low, &scratch);
-    for (size_t i = 0; i < detail.size(); ++i) {
-      const float high = picture.luma[i] - low[i];
-      detail[i] = high * high;
+    Scratch& s = scratch_;  // full-size buffers kept from picture to picture
+    GaussianBlur(picture.luma, w, h, kLowPassSigma, &s.low, &s.blur_scratch);
+    s.detail.resize(picture.luma.size());
+    for (size_t i = 0; i < s.detail.size(); ++i) {
+      const float high = picture.luma[i] - s.low[i];
+      s.detail[i] = high * high;
     }
-    GaussianBlur(detail, w, h, kLocalSigma, &local_detail, &scratch);
-    picture.low = HalfOf(low, w, h);
-    picture.detail = HalfOf(local_detail, w, h);
+    GaussianBlur(s.detail, w, h, kLocalSigma, &s.local_detail, &s.blur_scratch);
+    picture.low = HalfOf(s.low, w, h);
+    picture.detail = HalfOf(s.local_detail, w, h);
     picture.quarter = HalfOf(picture.low, w / 2, h / 2);
     MotionPyramid pyramid = BuildMotionPyramid(in.planes[0]);
     if (pushed_ > 0) {
@@ -410,23 +415,37 @@ void PictureFusion::FuseLuma(int64_t n, const PlaneView& luma) {
         }
       }
     });
-    GaussianBlur(s.disagreement, hw, hh, kLocalSigma / 2, &s.local_disagreement, &s.blur_scratch);
+    GaussianBlur(s.disagreement, hw, hh, kLocalSigma / 2, &s.local_disagreement, &s.half_scratch);
     for (size_t i = 0; i < half_size; ++i)
       s.weight[i] *= std::exp(-s.local_disagreement[i] / kAgreement);
-    // The neighbour's luma moved onto the picture (Catmull-Rom), weighted.
+    // The neighbour's luma moved onto the picture (Catmull-Rom), weighted;
+    // the weights brought to full size a row at a time (bilinear).
     RunInHalves(h, threaded, [&](int begin, int end) {
+      std::vector<float> column(hw), weights(w);
       for (int y = begin; y < end; ++y) {
-        const float hy = 0.5f * static_cast<float>(y) - 0.25f;  // half-size row
+        const float hy =
+            std::clamp(0.5f * static_cast<float>(y) - 0.25f, 0.0f, static_cast<float>(hh - 1));
+        const int iy = std::min(static_cast<int>(hy), std::max(hh - 2, 0));
+        const float fy = hy - static_cast<float>(iy);
+        const float* top = &s.weight[static_cast<size_t>(iy) * hw];
+        const float* bottom = hh > 1 ? top + hw : top;
+        for (int x = 0; x < hw; ++x) column[x] = top[x] + fy * (bottom[x] - top[x]);
+        for (int x = 0; x < w; ++x) {
+          const float hx =
+              std::clamp(0.5f * static_cast<float>(x) - 0.25f, 0.0f, static_cast<float>(hw - 1));
+          const int ix = std::min(static_cast<int>(hx), std::max(hw - 2, 0));
+          const float right = hw > 1 ? column[ix + 1] : column[ix];
+          weights[x] = column[ix] + (hx - static_cast<float>(ix)) * (right - column[ix]);
+        }
         const double row_x = map.b * y + map.c, row_y = map.e * y + map.f;
+        float* numerator = &s.numerator[static_cast<size_t>(y) * w];
+        float* denominator = &s.denominator[static_cast<size_t>(y) * w];
         for (int x = 0; x < w; ++x) {
           const float sx = static_cast<float>(map.a * x + row_x);
           const float sy = static_cast<float>(map.d * x + row_y);
-          if (!(sx >= 0 && sy >= 0 && sx <= w - 1 && sy <= h - 1)) continue;
-          const float weight =
-              Bilinear(s.weight.data(), hw, hh, 0.5f * static_cast<float>(x) - 0.25f, hy);
-          const size_t i = static_cast<size_t>(y) * w + x;
-          s.numerator[i] += weight * Bicubic(other.luma.data(), w, h, sx, sy);
-          s.denominator[i] += weight;
+          if (weights[x] == 0 || !(sx >= 0 && sy >= 0 && sx <= w - 1 && sy <= h - 1)) continue;
+          numerator[x] += weights[x] * Bicubic(other.luma.data(), w, h, sx, sy);
+          denominator[x] += weights[x];
         }
       }
     });

@@ -89,10 +89,11 @@ class PictureFusion final : public VideoFilter {
   MotionPyramid last_pyramid_;
   std::vector<OwnedFrame> ready_;
   bool flushed_ = false;
-  // FuseLuma's buffers, kept from picture to picture.
+  // Buffers kept from picture to picture (a 1440p plane is 15 MB).
   struct Scratch {
+    std::vector<float> low, detail, local_detail, blur_scratch;  // Push's
     std::vector<float> numerator, denominator, disagreement, local_disagreement, weight, quarter,
-        blur_scratch;
+        half_scratch;  // FuseLuma's
   } scratch_;
 };
 
