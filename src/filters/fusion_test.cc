@@ -205,8 +205,9 @@ TEST_F(FusionTest, PicturesAcrossACutAreNotMixed) {
 }
 
 // Any depth and chroma: the luma is fused in the input's depth, the chroma
-// is the picture's own; the output is the same on one thread and on two;
-// frames too small for motion measurement pass unchanged.
+// is the picture's own; the output is the same on one thread and on two, and
+// with the AVX2 loops and without; frames too small for motion measurement
+// pass unchanged.
 TEST_F(FusionTest, KeepsFormatChromaAndIsDeterministic) {
   const std::vector<std::vector<float>> truth = Pan(photo_, kPhotoSize, 5);
   std::vector<OwnedFrame> pictures;
@@ -244,6 +245,11 @@ TEST_F(FusionTest, KeepsFormatChromaAndIsDeterministic) {
   const std::vector<OwnedFrame> one_thread = Fuse(pictures);
   unsetenv("VIDMILL_ONE_THREAD");
   ExpectSamePictures(fused, one_thread);
+  // The portable loops give the same pictures as the AVX2 ones.
+  setenv("VIDMILL_NO_SIMD", "1", 1);
+  const std::vector<OwnedFrame> portable = Fuse(pictures);
+  unsetenv("VIDMILL_NO_SIMD");
+  ExpectSamePictures(fused, portable);
 
   std::vector<OwnedFrame> small;
   for (int n = 0; n < 5; ++n) {
