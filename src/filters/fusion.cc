@@ -145,19 +145,19 @@ inline float Bicubic(const float* plane, int width, int height, float x, float y
   return sum;
 }
 
-// 2 × 2 box average (an odd last row or column dropped).
-std::vector<float> HalfOf(const std::vector<float>& in, int width, int height) {
+// 2 × 2 box average (an odd last row or column dropped), into `out` (its
+// memory reused).
+void HalfInto(const std::vector<float>& in, int width, int height, std::vector<float>* out) {
   const int w = width / 2, h = height / 2;
-  std::vector<float> out(static_cast<size_t>(w) * h);
+  out->resize(static_cast<size_t>(w) * h);
   for (int y = 0; y < h; ++y) {
     const float* top = &in[static_cast<size_t>(2 * y) * width];
     const float* bottom = top + width;
+    float* row = out->data() + static_cast<size_t>(y) * w;
     for (int x = 0; x < w; ++x) {
-      out[static_cast<size_t>(y) * w + x] =
-          0.25f * (top[2 * x] + top[2 * x + 1] + bottom[2 * x] + bottom[2 * x + 1]);
+      row[x] = 0.25f * (top[2 * x] + top[2 * x + 1] + bottom[2 * x] + bottom[2 * x + 1]);
     }
   }
-  return out;
 }
 
 // The map of full-size coordinates `map` on a grid `factor` times coarser
@@ -359,17 +359,15 @@ VIDMILL_AVX2 int AccumulateRowAvx2(const float* plane, int w, int h, const float
 }
 #endif
 
-// Luma as floats in 8-bit code units.
-std::vector<float> LumaOf(const OwnedFrame& frame) {
+// Luma as floats in 8-bit code units, into `out` (its memory reused).
+void LumaInto(const OwnedFrame& frame, std::vector<float>* out) {
   const PlaneView luma = frame.plane(0);
   const float scale = 1.0f / static_cast<float>(1 << (luma.bit_depth - 8));
-  std::vector<float> out(static_cast<size_t>(luma.width) * luma.height);
+  out->resize(static_cast<size_t>(luma.width) * luma.height);
   for (int y = 0; y < luma.height; ++y) {
-    for (int x = 0; x < luma.width; ++x) {
-      out[static_cast<size_t>(y) * luma.width + x] = static_cast<float>(luma.At(x, y)) * scale;
-    }
+    float* row = out->data() + static_cast<size_t>(y) * luma.width;
+    for (int x = 0; x < luma.width; ++x) row[x] = static_cast<float>(luma.At(x, y)) * scale;
   }
-  return out;
 }
 
 }  // namespace
@@ -384,13 +382,19 @@ Status PictureFusion::Push(const FrameView& in, int64_t pts) {
   if (!(in.format == format_)) {
     return Status::InvalidArgument("dvres: frame format differs from the configured input");
   }
+  // A picture dropped earlier lends its buffers (a 1440p plane is 15 MB;
+  // fresh ones cost page faults each time).
   Picture picture;
+  if (!spare_.empty()) {
+    picture = std::move(spare_.back());
+    spare_.pop_back();
+  }
   picture.frame = OwnedFrame::CopyOf(in);
   picture.frame.pts = pts;
   const int w = format_.width, h = format_.height;
   if (w >= kFusionMinSize && h >= kFusionMinSize) {
     // What every neighbour's weights read of this picture, made once.
-    picture.luma = LumaOf(picture.frame);
+    LumaInto(picture.frame, &picture.luma);
     Scratch& s = scratch_;  // full-size buffers kept from picture to picture
     GaussianBlur(picture.luma, w, h, kLowPassSigma, &s.low, &s.blur_scratch);
     s.detail.resize(picture.luma.size());
@@ -399,9 +403,9 @@ Status PictureFusion::Push(const FrameView& in, int64_t pts) {
       s.detail[i] = high * high;
     }
     GaussianBlur(s.detail, w, h, kLocalSigma, &s.local_detail, &s.blur_scratch);
-    picture.low = HalfOf(s.low, w, h);
-    picture.detail = HalfOf(s.local_detail, w, h);
-    picture.quarter = HalfOf(picture.low, w / 2, h / 2);
+    HalfInto(s.low, w, h, &picture.low);
+    HalfInto(s.local_detail, w, h, &picture.detail);
+    HalfInto(picture.low, w / 2, h / 2, &picture.quarter);
     MotionPyramid pyramid = BuildMotionPyramid(in.planes[0]);
     if (pushed_ > 0) {
       const GlobalMotion motion = EstimateGlobalMotion(last_pyramid_, pyramid);
@@ -440,14 +444,15 @@ PictureFusion::Affine PictureFusion::MapTo(int64_t n, int64_t m) const {
 
 void PictureFusion::EmitNext() {
   const int64_t n = next_out_++;
-  const Picture& self = held_[static_cast<size_t>(n - first_held_)];
-  OwnedFrame out = OwnedFrame::CopyOf(self.frame.view());
-  out.pts = self.frame.pts;
+  // The frame itself goes out (its chroma is the output's); the neighbours
+  // read only the float pictures.
+  OwnedFrame out = std::move(held_[static_cast<size_t>(n - first_held_)].frame);
   const int w = format_.width, h = format_.height;
   if (w >= kFusionMinSize && h >= kFusionMinSize) FuseLuma(n, out.plane(0));
   ready_.push_back(std::move(out));
-  // Drop what no later picture needs.
+  // Drop what no later picture needs, keeping its buffers for the next Push.
   while (first_held_ < next_out_ - kFusionRadius) {
+    spare_.push_back(std::move(held_.front()));
     held_.pop_front();
     ++first_held_;
   }

@@ -82,7 +82,8 @@ class PictureFusion final : public VideoFilter {
   Affine MapTo(int64_t n, int64_t m) const;
 
   PixelFormat format_;
-  std::deque<Picture> held_;  // pictures first_held_ … , in order
+  std::deque<Picture> held_;    // pictures first_held_ … , in order
+  std::vector<Picture> spare_;  // dropped pictures, whose buffers Push reuses
   int64_t first_held_ = 0;
   int64_t next_out_ = 0;  // index of the next picture to emit
   int64_t pushed_ = 0;
