@@ -388,6 +388,8 @@ Status PictureFusion::Push(const FrameView& in, int64_t pts) {
   if (!spare_.empty()) {
     picture = std::move(spare_.back());
     spare_.pop_back();
+    picture.to_previous = Affine{};
+    picture.run = 0;
   }
   picture.frame = OwnedFrame::CopyOf(in);
   picture.frame.pts = pts;
