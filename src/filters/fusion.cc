@@ -495,6 +495,7 @@ void PictureFusion::FuseLuma(int64_t n, const PlaneView& luma) {
   s.numerator = self.luma;
   s.denominator.assign(size, 1.0f);
   s.disagreement.resize(half_size);
+  s.unmoved.resize(half_size);
   s.weight.resize(half_size);
   s.quarter.resize(static_cast<size_t>(qw) * qh);
   const bool threaded = static_cast<int64_t>(w) * h >= kThreadedPixels;
@@ -526,6 +527,8 @@ void PictureFusion::FuseLuma(int64_t n, const PlaneView& luma) {
           const float sy = static_cast<float>(half.d * x + half.e * y + half.f);
           const float apart = Bilinear(other.low.data(), hw, hh, sx, sy) - self.low[i];
           s.disagreement[i] = apart * apart;
+          const float unmoved = other.low[i] - self.low[i];
+          s.unmoved[i] = unmoved * unmoved;
           const float ratio = std::clamp(
               (Bilinear(other.detail.data(), hw, hh, sx, sy) + 1.0f) / (self.detail[i] + 1.0f),
               1.0f / kDetailCap, kDetailCap);
@@ -538,8 +541,15 @@ void PictureFusion::FuseLuma(int64_t n, const PlaneView& luma) {
     const float aligned = AlignedShare(s.disagreement, hw, hh, half, &s.sample);
     if (aligned == 0) continue;
     GaussianBlur(s.disagreement, hw, hh, kLocalSigma / 2, &s.local_disagreement, &s.half_scratch);
-    for (size_t i = 0; i < half_size; ++i)
-      s.weight[i] *= aligned * std::exp(-s.local_disagreement[i] / kAgreement);
+    // Content that stays put on the screen while the camera moves (a
+    // timecode, subtitles, a logo): there the neighbour unmoved matches the
+    // picture better than moved, and it is left out.
+    GaussianBlur(s.unmoved, hw, hh, kLocalSigma / 2, &s.local_unmoved, &s.half_scratch);
+    for (size_t i = 0; i < half_size; ++i) {
+      const float moved = s.local_disagreement[i];
+      const bool on_screen = moved > kMovingFloor && s.local_unmoved[i] < kMovingRatio * moved;
+      s.weight[i] *= on_screen ? 0.0f : aligned * std::exp(-moved / kAgreement);
+    }
     // The neighbour's luma moved onto the picture (Catmull-Rom), weighted;
     // the weights brought to full size a row at a time (bilinear).
     RunInHalves(h, threaded, [&](int begin, int end) {

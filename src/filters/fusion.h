@@ -94,7 +94,7 @@ class PictureFusion final : public VideoFilter {
   struct Scratch {
     std::vector<float> low, detail, local_detail, blur_scratch;  // Push's
     std::vector<float> numerator, denominator, disagreement, local_disagreement, weight, quarter,
-        half_scratch, sample;  // FuseLuma's
+        half_scratch, sample, unmoved, local_unmoved;  // FuseLuma's
   } scratch_;
 };
 
