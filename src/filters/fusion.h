@@ -21,12 +21,21 @@
 //    across a cut are never mixed.
 //  * Each neighbour's luma is resampled onto picture n (Catmull-Rom).
 //  * Weights, per pixel and neighbour (8-bit code units; G_s a Gaussian of
-//    σ = s pixels): detail E = G_3((W − G_2 W)²) + 1, disagreement D =
-//    G_3((G_2 W − G_2 Y_n)²); w = E² · exp(−D / kFusionAgreement), 0 where
-//    the neighbour's sample falls outside it. Low-pass disagreement marks
-//    what global motion does not explain (objects moving on their own,
-//    parallax, a flash), so there picture n keeps its own samples; where
-//    the pictures agree, the one with more detail counts more.
+//    σ = s pixels; measured on half-size pictures, the gate on quarter-size
+//    ones; constants in fusion.cc):
+//    - detail: G_3((W − G_2 W)²) + 1 over the picture's, clamped to ¼ … 4,
+//      squared: the neighbour that kept more detail counts more;
+//    - agreement: exp(−D / 300), D = G_3((G_2 W − G_2 Y_n)²): what global
+//      motion does not explain keeps picture n's own samples;
+//    - a moving-object gate: 0 in blocks where shifting the neighbour by 4
+//      to 16 pixels matches much better than no shift (MovingBlocks);
+//    - on-screen content: 0 where the neighbour unmoved matches better than
+//      moved (a timecode, subtitles, a logo while the camera moves);
+//    - alignment: the median of (G_2 W − G_2 Y_n)² over the picture: a
+//      neighbour the global motion does not align (a pan too fast for the
+//      fit, a fade, flicker) counts less or not at all;
+//    - 0 where the neighbour's sample falls outside it. Picture n's own
+//      sample has weight 1.
 //  * Chroma is picture n's own.
 // Frames smaller than kFusionMinSize in either direction pass unchanged.
 //
