@@ -316,6 +316,15 @@ TEST(SuperResolutionTest, TemporalDvresHoldsLookAheadAndReleasesEveryFrameOnFlus
   for (int n = 0; n < 3; ++n) ASSERT_TRUE((*without_fusion)->Push(input.view(), n).ok());
   ASSERT_TRUE((*without_fusion)->Pull(&early).ok());
   EXPECT_EQ(early.size(), 1u);
+  // Nor at 1× (restoration at the same size), where it blurred clean input.
+  config.properties.clear();
+  config.output_width = config.output_height = 0;
+  auto same_size = MakeFilter("dvres", config);
+  ASSERT_TRUE(same_size.ok());
+  std::vector<OwnedFrame> restored_early;
+  for (int n = 0; n < 3; ++n) ASSERT_TRUE((*same_size)->Push(input.view(), n).ok());
+  ASSERT_TRUE((*same_size)->Pull(&restored_early).ok());
+  EXPECT_EQ(restored_early.size(), 1u);
   config.properties.clear();
   config.properties["temporal"] = "0";
   EXPECT_EQ(MakeFilter("pabsr1", config).status().code(), Code::kInvalidArgument);
