@@ -11,9 +11,10 @@
 //    pabsr1 with filters learned on compressed low-resolution pictures
 //    (low-bitrate MPEG-2 and H.264) → clean high resolution, so it removes
 //    what is left of the artefacts while it scales; at the same size it runs
-//    its 1× model (restoration only). Last, picture fusion (fusion.h) on the
-//    output: each picture takes detail from neighbours that kept more of it,
-//    moved onto it by the camera's global motion. Property "temporal" = 0
+//    its 1× model (restoration only). Last, when it scales up, picture
+//    fusion (fusion.h) on the output: each picture takes detail from
+//    neighbours that kept more of it, moved onto it by the camera's global
+//    motion. Property "temporal" = 0
 //    skips the first and last stages (single-picture dvres, no delay);
 //    "fusion" = 0 only the last.
 //  * pabsr1's 2× refinement network (refine_net.h) follows the 2× filters of
@@ -38,7 +39,8 @@
 // chroma at config.output_width × output_height (0 = input size). One output
 // per input with the input's pts; pabsr1 (and dvres with "temporal" = 0) with
 // no delay, dvres two pictures late, 2 + kFusionRadius with its fusion
-// (outputs of at least kFusionMinSize in both directions, whole pictures):
+// (scaling up, whole pictures, outputs of at least kFusionMinSize in both
+// directions):
 // Pull returns nothing while the look-ahead fills; Flush releases the rest.
 // Deterministic; two threads per frame.
 //
