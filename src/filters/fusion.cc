@@ -419,7 +419,7 @@ Status PictureFusion::Push(const FrameView& in, int64_t pts) {
   picture.frame = OwnedFrame::CopyOf(in);
   picture.frame.pts = pts;
   const int w = format_.width, h = format_.height;
-  if (w >= kFusionMinSize && h >= kFusionMinSize) {
+  if (fuses()) {
     // What every neighbour's weights read of this picture, made once.
     LumaInto(picture.frame, &picture.luma);
     Scratch& s = scratch_;  // full-size buffers kept from picture to picture
@@ -474,8 +474,7 @@ void PictureFusion::EmitNext() {
   // The frame itself goes out (its chroma is the output's); the neighbours
   // read only the float pictures.
   OwnedFrame out = std::move(held_[static_cast<size_t>(n - first_held_)].frame);
-  const int w = format_.width, h = format_.height;
-  if (w >= kFusionMinSize && h >= kFusionMinSize) FuseLuma(n, out.plane(0));
+  if (fuses()) FuseLuma(n, out.plane(0));
   ready_.push_back(std::move(out));
   // Drop what no later picture needs, keeping its buffers for the next Push.
   while (first_held_ < next_out_ - kFusionRadius) {
@@ -506,7 +505,7 @@ void PictureFusion::FuseLuma(int64_t n, const PlaneView& luma) {
     if (m == n || other.run != self.run) continue;
     const Affine map = MapTo(n, m);
     // The gate, on quarter-size low-pass pictures.
-    const Affine quarter = Coarser(map, 4);
+    const Affine quarter = Coarser(map, kQuarter);
     for (int y = 0; y < qh; ++y) {
       for (int x = 0; x < qw; ++x) {
         s.quarter[static_cast<size_t>(y) * qw + x] =

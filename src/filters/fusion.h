@@ -73,6 +73,9 @@ class PictureFusion final : public VideoFilter {
  private:
   explicit PictureFusion(const PixelFormat& format) : format_(format) {}
 
+  // Large enough to measure motion on; smaller frames pass unchanged.
+  bool fuses() const { return format_.width >= kFusionMinSize && format_.height >= kFusionMinSize; }
+
   struct Picture {
     OwnedFrame frame;
     // Where the frame is fused (8-bit code units): its luma; at half size,
