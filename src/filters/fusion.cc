@@ -300,6 +300,230 @@ float AlignedShare(const std::vector<float>& disagreement, int hw, int hh, const
   return std::clamp(2.0f - median / kAlignedMedian, 0.0f, 1.0f);
 }
 
+// The texture match (TextureMatch): a window of (2 r + 1)² half-size
+// pixels; the neighbour shifted by up to ± kTextureShift half-size pixels; a
+// floor (8-bit units², per pixel) added to the window's energies and to their
+// product, so that two flat windows match; the weight ramps from 0 at
+// correlation kTextureLow to 1 at kTextureHigh.
+constexpr int kTextureRadius = 3;
+constexpr int kTextureShift = 2;
+constexpr float kTextureFloor = 0.5f;
+constexpr float kTextureLow = 0.5f, kTextureHigh = 0.8f;
+constexpr int kTextureWindow = 2 * kTextureRadius + 1;
+// The floor for window sums (the window's pixel count times the floor).
+constexpr float kTextureSumFloor = kTextureFloor * kTextureWindow * kTextureWindow;
+
+// The row kernels of the texture match, pixels [begin, end): the portable
+// loops, and AVX2 ones that do the same operations per pixel in the same
+// order (so give the same values) and return where they stopped.
+void MultiplyRow(const float* a, const float* b, float* out, int begin, int end) {
+  for (int x = begin; x < end; ++x) out[x] = a[x] * b[x];
+}
+// out = rows[0] + rows[1] + … + rows[count − 1], added in that order.
+void SumRows(const float* const* rows, int count, float* out, int begin, int end) {
+  for (int x = begin; x < end; ++x) {
+    float sum = rows[0][x];
+    for (int k = 1; k < count; ++k) sum += rows[k][x];
+    out[x] = sum;
+  }
+}
+// out = previous + added − removed: a window slid down one row.
+void SlideRow(const float* previous, const float* added, const float* removed, float* out,
+              int begin, int end) {
+  for (int x = begin; x < end; ++x) out[x] = previous[x] + added[x] - removed[x];
+}
+// best = max(best, (cross + floor) · scale).
+void KeepBestMatch(const float* cross, const float* scale, float* best, int begin, int end) {
+  for (int x = begin; x < end; ++x)
+    best[x] = std::max(best[x], (cross[x] + kTextureSumFloor) * scale[x]);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+VIDMILL_AVX2 int MultiplyRowAvx2(const float* a, const float* b, float* out, int begin, int end) {
+  int x = begin;
+  for (; x + 8 <= end; x += 8) {
+    _mm256_storeu_ps(out + x, _mm256_mul_ps(_mm256_loadu_ps(a + x), _mm256_loadu_ps(b + x)));
+  }
+  return x;
+}
+VIDMILL_AVX2 int SumRowsAvx2(const float* const* rows, int count, float* out, int begin, int end) {
+  int x = begin;
+  for (; x + 8 <= end; x += 8) {
+    __m256 sum = _mm256_loadu_ps(rows[0] + x);
+    for (int k = 1; k < count; ++k) sum = _mm256_add_ps(sum, _mm256_loadu_ps(rows[k] + x));
+    _mm256_storeu_ps(out + x, sum);
+  }
+  return x;
+}
+VIDMILL_AVX2 int SlideRowAvx2(const float* previous, const float* added, const float* removed,
+                              float* out, int begin, int end) {
+  int x = begin;
+  for (; x + 8 <= end; x += 8) {
+    const __m256 sum = _mm256_add_ps(_mm256_loadu_ps(previous + x), _mm256_loadu_ps(added + x));
+    _mm256_storeu_ps(out + x, _mm256_sub_ps(sum, _mm256_loadu_ps(removed + x)));
+  }
+  return x;
+}
+VIDMILL_AVX2 int KeepBestMatchAvx2(const float* cross, const float* scale, float* best, int begin,
+                                   int end) {
+  const __m256 floor = _mm256_set1_ps(kTextureSumFloor);
+  int x = begin;
+  for (; x + 8 <= end; x += 8) {
+    const __m256 match =
+        _mm256_mul_ps(_mm256_add_ps(_mm256_loadu_ps(cross + x), floor), _mm256_loadu_ps(scale + x));
+    // std::max(best, match) keeps best unless best < match.
+    const __m256 old = _mm256_loadu_ps(best + x);
+    _mm256_storeu_ps(best + x, _mm256_blendv_ps(old, match, _mm256_cmp_ps(old, match, _CMP_LT_OQ)));
+  }
+  return x;
+}
+#endif
+
+// The row kernels, through AVX2 when `avx2`.
+struct TextureKernels {
+  bool avx2;
+  void Multiply(const float* a, const float* b, float* out, int begin, int end) const {
+#if defined(__x86_64__) || defined(__i386__)
+    if (avx2) begin = MultiplyRowAvx2(a, b, out, begin, end);
+#endif
+    MultiplyRow(a, b, out, begin, end);
+  }
+  void Sum(const float* const* rows, int count, float* out, int begin, int end) const {
+#if defined(__x86_64__) || defined(__i386__)
+    if (avx2) begin = SumRowsAvx2(rows, count, out, begin, end);
+#endif
+    SumRows(rows, count, out, begin, end);
+  }
+  void Slide(const float* previous, const float* added, const float* removed, float* out, int begin,
+             int end) const {
+#if defined(__x86_64__) || defined(__i386__)
+    if (avx2) begin = SlideRowAvx2(previous, added, removed, out, begin, end);
+#endif
+    SlideRow(previous, added, removed, out, begin, end);
+  }
+  void KeepBest(const float* cross, const float* scale, float* best, int begin, int end) const {
+#if defined(__x86_64__) || defined(__i386__)
+    if (avx2) begin = KeepBestMatchAvx2(cross, scale, best, begin, end);
+#endif
+    KeepBestMatch(cross, scale, best, begin, end);
+  }
+};
+
+// Sums of `in` (w × h) over the kTextureWindow² window around each pixel of
+// rows [begin, end) (edges replicated), into the same rows of `out`; `rows`
+// is scratch. The first row is summed, the next ones slid down from it, so
+// a row's sums depend on `begin`: callers split rows by RunInHalves, whose
+// split never depends on the threads.
+void WindowSumRows(const TextureKernels& kernels, const float* in, int w, int h, int begin, int end,
+                   float* out, std::vector<float>* rows) {
+  constexpr int r = kTextureRadius, n = kTextureWindow;
+  const int first = std::max(begin - r - 1, 0), last = std::min(end + r, h);  // rows read
+  rows->resize(static_cast<size_t>(last - first) * w);
+  const float* taps[n];
+  for (int y = first; y < last; ++y) {  // along the row
+    const float* src = in + static_cast<size_t>(y) * w;
+    float* dst = rows->data() + static_cast<size_t>(y - first) * w;
+    auto clamped_sum = [&](int x) {
+      float sum = src[std::clamp(x - r, 0, w - 1)];
+      for (int k = 1 - r; k <= r; ++k) sum += src[std::clamp(x + k, 0, w - 1)];
+      return sum;
+    };
+    // Pixels r … w − r − 1 read no edge: pixel r + j sums src[j … j + 2 r].
+    const int inside_begin = std::min(r, w), inside_end = std::max(w - r, inside_begin);
+    for (int x = 0; x < inside_begin; ++x) dst[x] = clamped_sum(x);
+    for (int k = 0; k < n; ++k) taps[k] = src + k;
+    kernels.Sum(taps, n, dst + inside_begin, 0, inside_end - inside_begin);
+    for (int x = inside_end; x < w; ++x) dst[x] = clamped_sum(x);
+  }
+  auto row = [&](int y) {
+    return rows->data() + static_cast<size_t>(std::clamp(y, 0, h - 1) - first) * w;
+  };
+  for (int y = begin; y < end; ++y) {  // across rows
+    float* dst = out + static_cast<size_t>(y) * w;
+    if (y == begin) {
+      for (int k = -r; k <= r; ++k) taps[k + r] = row(y + k);
+      kernels.Sum(taps, n, dst, 0, w);
+    } else {
+      kernels.Slide(dst - w, row(y + r), row(y - r - 1), dst, 0, w);
+    }
+  }
+}
+
+// The local energy of a band-pass picture: window sums of its square.
+void BandEnergy(const std::vector<float>& band, int w, int h, std::vector<float>* energy,
+                std::vector<float>* square, std::vector<float>* rows) {
+  const TextureKernels kernels{Avx2LoopsAllowed()};
+  square->resize(band.size());
+  kernels.Multiply(band.data(), band.data(), square->data(), 0, static_cast<int>(band.size()));
+  energy->resize(band.size());
+  WindowSumRows(kernels, square->data(), w, h, 0, h, energy->data(), rows);
+}
+
+// Multiplies `weight` by how well the moved neighbour's fine texture matches
+// the picture's (the texture match): the best normalised correlation of
+// their band-pass pictures `moved` and `own` over a window, the neighbour
+// shifted by up to ± kTextureShift half-size pixels (a coder's pictures may
+// sit a pixel or two off), ramped between kTextureLow and kTextureHigh. The
+// low-pass agreement and the gate cannot see a neighbour that brings another
+// texture of the same mean brightness (an object passing over the place), or
+// noise of its own; this can.
+void TextureMatch(const std::vector<float>& own, const std::vector<float>& own_energy,
+                  const std::vector<float>& moved, int w, int h, bool threaded,
+                  PictureFusion::TextureBuffers* buffers, std::vector<float>* weight) {
+  const TextureKernels kernels{Avx2LoopsAllowed()};
+  // 1 / √(energy + floor) of the moved neighbour, per pixel.
+  std::vector<float>& scale = buffers->moved_scale;
+  BandEnergy(moved, w, h, &scale, &buffers->square, &buffers->rows[0]);
+  for (float& value : scale) value = 1.0f / std::sqrt(value + kTextureSumFloor);
+  buffers->best.assign(own.size(), -1.0f);
+  RunInHalves(h, threaded, [&](int begin, int end) {
+    const int half = begin == 0 ? 0 : 1;
+    std::vector<float>& product = buffers->product[half];
+    std::vector<float>& local = buffers->local[half];
+    product.resize(own.size());
+    local.resize(own.size());
+    float* best = buffers->best.data();
+    // Rows the window reads around [begin, end).
+    const int first = std::max(begin - kTextureRadius - 1, 0);
+    const int last = std::min(end + kTextureRadius, h);
+    for (int dy = -kTextureShift; dy <= kTextureShift; ++dy) {
+      for (int dx = -kTextureShift; dx <= kTextureShift; ++dx) {
+        // Columns [x0, x1) read the shifted neighbour inside it.
+        const int x0 = std::max(-dx, 0), x1 = std::min(w - dx, w);
+        for (int y = first; y < last; ++y) {
+          const float* m = &moved[static_cast<size_t>(std::clamp(y + dy, 0, h - 1)) * w];
+          const float* o = &own[static_cast<size_t>(y) * w];
+          float* p = &product[static_cast<size_t>(y) * w];
+          for (int x = 0; x < x0; ++x) p[x] = m[0] * o[x];
+          kernels.Multiply(m + dx, o, p, x0, x1);
+          for (int x = x1; x < w; ++x) p[x] = m[w - 1] * o[x];
+        }
+        WindowSumRows(kernels, product.data(), w, h, begin, end, local.data(),
+                      &buffers->rows[half]);
+        for (int y = begin; y < end; ++y) {
+          const size_t row = static_cast<size_t>(y) * w;
+          const float* e = &scale[static_cast<size_t>(std::clamp(y + dy, 0, h - 1)) * w];
+          const float* c = &local[row];
+          auto keep_edge = [&](int x, float edge_scale) {  // KeepBestMatch, edge replicated
+            best[row + x] = std::max(best[row + x], (c[x] + kTextureSumFloor) * edge_scale);
+          };
+          for (int x = 0; x < x0; ++x) keep_edge(x, e[0]);
+          kernels.KeepBest(c, e + dx, best + row, x0, x1);
+          for (int x = x1; x < w; ++x) keep_edge(x, e[w - 1]);
+        }
+      }
+    }
+    for (int y = begin; y < end; ++y) {
+      for (int x = 0; x < w; ++x) {
+        const size_t i = static_cast<size_t>(y) * w + x;
+        const float match = best[i] / std::sqrt(own_energy[i] + kTextureSumFloor);
+        (*weight)[i] *=
+            std::clamp((match - kTextureLow) / (kTextureHigh - kTextureLow), 0.0f, 1.0f);
+      }
+    }
+  });
+}
+
 // Where a row of moved samples goes: numerator += weight · sample and
 // denominator += weight, per pixel.
 struct RowTarget {
@@ -425,14 +649,19 @@ Status PictureFusion::Push(const FrameView& in, int64_t pts) {
     Scratch& s = scratch_;  // full-size buffers kept from picture to picture
     GaussianBlur(picture.luma, w, h, kLowPassSigma, &s.low, &s.blur_scratch);
     s.detail.resize(picture.luma.size());
+    s.high.resize(picture.luma.size());
     for (size_t i = 0; i < s.detail.size(); ++i) {
       const float high = picture.luma[i] - s.low[i];
+      s.high[i] = high;
       s.detail[i] = high * high;
     }
     GaussianBlur(s.detail, w, h, kLocalSigma, &s.local_detail, &s.blur_scratch);
     HalfInto(s.low, w, h, &picture.low);
     HalfInto(s.local_detail, w, h, &picture.detail);
     HalfInto(picture.low, w / 2, h / 2, &picture.quarter);
+    HalfInto(s.high, w, h, &picture.band);
+    BandEnergy(picture.band, w / 2, h / 2, &picture.band_energy, &s.band_square,
+               &s.texture.rows[0]);
     MotionPyramid pyramid = BuildMotionPyramid(in.planes[0]);
     if (pushed_ > 0) {
       const GlobalMotion motion = EstimateGlobalMotion(last_pyramid_, pyramid);
@@ -496,6 +725,7 @@ void PictureFusion::FuseLuma(int64_t n, const PlaneView& luma) {
   s.disagreement.resize(half_size);
   s.unmoved.resize(half_size);
   s.weight.resize(half_size);
+  s.moved_band.resize(half_size);
   s.quarter.resize(static_cast<size_t>(qw) * qh);
   const bool threaded = static_cast<int64_t>(w) * h >= kThreadedPixels;
   const bool avx2 = Avx2LoopsAllowed();
@@ -532,6 +762,7 @@ void PictureFusion::FuseLuma(int64_t n, const PlaneView& luma) {
               (Bilinear(other.detail.data(), hw, hh, sx, sy) + 1.0f) / (self.detail[i] + 1.0f),
               1.0f / kDetailCap, kDetailCap);
           s.weight[i] = ratio * ratio * gate.At(2 * x, 2 * y);
+          s.moved_band[i] = Bilinear(other.band.data(), hw, hh, sx, sy);
         }
       }
     });
@@ -544,6 +775,8 @@ void PictureFusion::FuseLuma(int64_t n, const PlaneView& luma) {
     // timecode, subtitles, a logo): there the neighbour unmoved matches the
     // picture better than moved, and it is left out.
     GaussianBlur(s.unmoved, hw, hh, kLocalSigma / 2, &s.local_unmoved, &s.half_scratch);
+    TextureMatch(self.band, self.band_energy, s.moved_band, hw, hh, threaded, &s.texture,
+                 &s.weight);
     for (size_t i = 0; i < half_size; ++i) {
       const float moved = s.local_disagreement[i];
       const bool on_screen = moved > kMovingFloor && s.local_unmoved[i] < kMovingRatio * moved;

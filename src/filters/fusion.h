@@ -29,6 +29,14 @@
 //      motion does not explain keeps picture n's own samples;
 //    - a moving-object gate: 0 in blocks where shifting the neighbour by 4
 //      to 16 pixels matches much better than no shift (MovingBlocks);
+//    - texture match: the best normalised correlation (Σ B_n B_m + f) /
+//      √((Σ B_n² + f)(Σ B_m² + f)) of the band-pass pictures B = W − G_2 W
+//      over a 7 × 7 window, the neighbour shifted by up to 2 half-size
+//      pixels (a coder's pictures sit a pixel or two off), f a floor of 0.5
+//      per pixel; ramped from 0 at 0.5 to 1 at 0.8. A neighbour that brings
+//      another fine texture than the picture's (an object of the
+//      background's brightness passing over the place) or noise of its own
+//      counts for nothing there;
 //    - on-screen content: 0 where the neighbour unmoved matches better than
 //      moved (a timecode, subtitles, a logo while the camera moves);
 //    - alignment: the median of (G_2 W − G_2 Y_n)² over the picture: a
@@ -69,6 +77,11 @@ class PictureFusion final : public VideoFilter {
   struct Affine {
     double a = 1, b = 0, c = 0, d = 0, e = 1, f = 0;
   };
+  // The texture match's buffers (fusion.cc), kept from picture to picture.
+  struct TextureBuffers {
+    std::vector<float> moved_scale, square, best;
+    std::vector<float> product[2], local[2], rows[2];  // per half of the rows
+  };
 
  private:
   explicit PictureFusion(const PixelFormat& format) : format_(format) {}
@@ -79,9 +92,10 @@ class PictureFusion final : public VideoFilter {
   struct Picture {
     OwnedFrame frame;
     // Where the frame is fused (8-bit code units): its luma; at half size,
-    // G_2 of it and the detail measure G_3((luma − G_2 luma)²); G_2 at
-    // quarter size.
-    std::vector<float> luma, low, detail, quarter;
+    // G_2 of it, the detail measure G_3((luma − G_2 luma)²), the band-pass
+    // picture luma − G_2 luma and its window energy (the texture match's);
+    // G_2 at quarter size.
+    std::vector<float> luma, low, detail, quarter, band, band_energy;
     Affine to_previous;  // this picture's coordinates → the previous one's
     int run = 0;         // pictures of one run (no cut between them) share it
   };
@@ -104,9 +118,10 @@ class PictureFusion final : public VideoFilter {
   bool flushed_ = false;
   // Buffers kept from picture to picture (a 1440p plane is 15 MB).
   struct Scratch {
-    std::vector<float> low, detail, local_detail, blur_scratch;  // Push's
+    std::vector<float> low, detail, local_detail, blur_scratch, high, band_square;  // Push's
     std::vector<float> numerator, denominator, disagreement, local_disagreement, weight, quarter,
-        half_scratch, sample, unmoved, local_unmoved;  // FuseLuma's
+        half_scratch, sample, unmoved, local_unmoved, moved_band;  // FuseLuma's
+    TextureBuffers texture;
   } scratch_;
 };
 
