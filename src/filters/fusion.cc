@@ -309,6 +309,13 @@ constexpr int kTextureRadius = 3;
 constexpr int kTextureShift = 2;
 constexpr float kTextureFloor = 0.5f;
 constexpr float kTextureLow = 0.5f, kTextureHigh = 0.8f;
+// Strong fine detail that the neighbour unmoved matches better than moved
+// (correlation above kStillMatch, and above the moved neighbour's at no
+// shift; the picture's band-pass energy above kStillEnergy per pixel, about
+// 16 code values RMS) stays put on the screen: thin strokes of a timecode or
+// subtitles, which the low-pass on-screen test cannot see.
+constexpr float kStillMatch = 0.3f;
+constexpr float kStillEnergy = 250.0f;
 constexpr int kTextureWindow = 2 * kTextureRadius + 1;
 // The floor for window sums (the window's pixel count times the floor).
 constexpr float kTextureSumFloor = kTextureFloor * kTextureWindow * kTextureWindow;
@@ -466,10 +473,15 @@ void BandEnergy(const std::vector<float>& band, int w, int h, std::vector<float>
 // sit a pixel or two off), ramped between kTextureLow and kTextureHigh. The
 // low-pass agreement and the gate cannot see a neighbour that brings another
 // texture of the same mean brightness (an object passing over the place), or
-// noise of its own; this can.
+// noise of its own; this can. Also 0 where strong detail stays put on the
+// screen (kStillMatch): `unmoved` is the neighbour where it is, with its
+// window energy `unmoved_energy`.
 void TextureMatch(const std::vector<float>& own, const std::vector<float>& own_energy,
-                  const std::vector<float>& moved, int w, int h, bool threaded,
+                  const std::vector<float>& moved, const std::vector<float>& unmoved,
+                  const std::vector<float>& unmoved_energy, int w, int h, bool threaded,
                   PictureFusion::TextureBuffers* buffers, std::vector<float>* weight) {
+  buffers->unshifted.resize(own.size());
+  float* unshifted = buffers->unshifted.data();
   const TextureKernels kernels{Avx2LoopsAllowed()};
   // 1 / √(energy + floor) of the moved neighbour, per pixel.
   std::vector<float>& scale = buffers->moved_scale;
@@ -510,13 +522,30 @@ void TextureMatch(const std::vector<float>& own, const std::vector<float>& own_e
           for (int x = 0; x < x0; ++x) keep_edge(x, e[0]);
           kernels.KeepBest(c, e + dx, best + row, x0, x1);
           for (int x = x1; x < w; ++x) keep_edge(x, e[w - 1]);
+          if (dx == 0 && dy == 0) {  // kept for the on-screen test
+            for (int x = 0; x < w; ++x) unshifted[row + x] = (c[x] + kTextureSumFloor) * e[x];
+          }
         }
       }
     }
+    // The neighbour unmoved against the picture.
+    for (int y = first; y < last; ++y) {
+      const size_t row = static_cast<size_t>(y) * w;
+      kernels.Multiply(&unmoved[row], &own[row], &product[row], 0, w);
+    }
+    WindowSumRows(kernels, product.data(), w, h, begin, end, local.data(), &buffers->rows[half]);
     for (int y = begin; y < end; ++y) {
       for (int x = 0; x < w; ++x) {
         const size_t i = static_cast<size_t>(y) * w + x;
-        const float match = best[i] / std::sqrt(own_energy[i] + kTextureSumFloor);
+        const float own_scale = 1.0f / std::sqrt(own_energy[i] + kTextureSumFloor);
+        const float still = (local[i] + kTextureSumFloor) /
+                            std::sqrt(unmoved_energy[i] + kTextureSumFloor) * own_scale;
+        if (still > kStillMatch && still > unshifted[i] * own_scale &&
+            own_energy[i] > kStillEnergy * kTextureWindow * kTextureWindow) {
+          (*weight)[i] = 0;
+          continue;
+        }
+        const float match = best[i] * own_scale;
         (*weight)[i] *=
             std::clamp((match - kTextureLow) / (kTextureHigh - kTextureLow), 0.0f, 1.0f);
       }
@@ -775,8 +804,8 @@ void PictureFusion::FuseLuma(int64_t n, const PlaneView& luma) {
     // timecode, subtitles, a logo): there the neighbour unmoved matches the
     // picture better than moved, and it is left out.
     GaussianBlur(s.unmoved, hw, hh, kLocalSigma / 2, &s.local_unmoved, &s.half_scratch);
-    TextureMatch(self.band, self.band_energy, s.moved_band, hw, hh, threaded, &s.texture,
-                 &s.weight);
+    TextureMatch(self.band, self.band_energy, s.moved_band, other.band, other.band_energy, hw, hh,
+                 threaded, &s.texture, &s.weight);
     for (size_t i = 0; i < half_size; ++i) {
       const float moved = s.local_disagreement[i];
       const bool on_screen = moved > kMovingFloor && s.local_unmoved[i] < kMovingRatio * moved;

@@ -38,7 +38,9 @@
 //      background's brightness passing over the place) or noise of its own
 //      counts for nothing there;
 //    - on-screen content: 0 where the neighbour unmoved matches better than
-//      moved (a timecode, subtitles, a logo while the camera moves);
+//      moved (a timecode, subtitles, a logo while the camera moves): on the
+//      low-pass pictures, and for strong fine detail (thin strokes) on the
+//      band-pass ones;
 //    - alignment: the median of (G_2 W − G_2 Y_n)² over the picture: a
 //      neighbour the global motion does not align (a pan too fast for the
 //      fit, a fade, flicker) counts less or not at all;
@@ -79,7 +81,7 @@ class PictureFusion final : public VideoFilter {
   };
   // The texture match's buffers (fusion.cc), kept from picture to picture.
   struct TextureBuffers {
-    std::vector<float> moved_scale, square, best;
+    std::vector<float> moved_scale, square, best, unshifted;
     std::vector<float> product[2], local[2], rows[2];  // per half of the rows
   };
 
