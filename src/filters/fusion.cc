@@ -800,12 +800,14 @@ void PictureFusion::FuseLuma(int64_t n, const PlaneView& luma) {
     const float aligned = AlignedShare(s.disagreement, hw, hh, half, &s.sample);
     if (aligned == 0) continue;
     GaussianBlur(s.disagreement, hw, hh, kLocalSigma / 2, &s.local_disagreement, &s.half_scratch);
+    // Another fine texture than the picture's (an object passing, noise of
+    // the neighbour's own), or thin strokes that stay on the screen: out.
+    TextureMatch(self.band, self.band_energy, s.moved_band, other.band, other.band_energy, hw, hh,
+                 threaded, &s.texture, &s.weight);
     // Content that stays put on the screen while the camera moves (a
     // timecode, subtitles, a logo): there the neighbour unmoved matches the
     // picture better than moved, and it is left out.
     GaussianBlur(s.unmoved, hw, hh, kLocalSigma / 2, &s.local_unmoved, &s.half_scratch);
-    TextureMatch(self.band, self.band_energy, s.moved_band, other.band, other.band_energy, hw, hh,
-                 threaded, &s.texture, &s.weight);
     for (size_t i = 0; i < half_size; ++i) {
       const float moved = s.local_disagreement[i];
       const bool on_screen = moved > kMovingFloor && s.local_unmoved[i] < kMovingRatio * moved;
