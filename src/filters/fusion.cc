@@ -300,6 +300,193 @@ float AlignedShare(const std::vector<float>& disagreement, int hw, int hh, const
   return std::clamp(2.0f - median / kAlignedMedian, 0.0f, 1.0f);
 }
 
+// The local refinement of the global motion (LocalShifts). The global
+// motion fits one camera move; where the scene has layers at different
+// depths (parallax: a near layer passes faster than a far one) it fits
+// neither exactly, and its fit bends (a false zoom or rotation) to explain
+// the difference. Per block of kRefineBlock × kRefineBlock half-size pixels
+// (16 × 16 full-size), the neighbour is shifted by up to ± kRefineSearch
+// half-size pixels from where the global motion put it, the shift that best
+// matches its half-size luma to the picture's over the block and
+// kRefineMargin pixels around it is kept, refined to a fraction of a pixel
+// (a parabola through the neighbouring shifts). Every weight is then
+// measured where the refined motion samples the neighbour.
+constexpr int kRefineBlock = 8;
+constexpr int kRefineMargin = 2;
+constexpr int kRefineSearch = 2;
+// A block is refined only when the global motion leaves it a squared
+// difference above kRefineFloor per pixel (8-bit units², about 7 code values
+// RMS: a coder's own differences stay below it; refining them moved
+// MPEG-2's flat areas after its block edges), and
+//  * a whole-pixel shift leaves at most kRefineRatio of it, or
+//  * less than half a pixel off: the parabolas through the unshifted
+//    difference and the four nearest shifts predict at most
+//    kRefineSubRatio of it;
+// and not when the neighbour unmoved leaves less than kRefineStill times it
+// (content that stays put on the screen, such as thin strokes of a
+// timecode, is the on-screen tests' to leave out; refined, it was half
+// aligned instead).
+constexpr float kRefineFloor = 50.0f;
+constexpr float kRefineRatio = 0.5f;
+constexpr float kRefineSubRatio = 0.6f;
+constexpr float kRefineStill = 2.0f;
+
+// Per block, the shift (half-size pixels) to add to the global motion.
+struct Displacement {
+  int blocks_x = 1, blocks_y = 1;
+  std::vector<float> dx{0.0f}, dy{0.0f};
+  bool none = true;  // every shift is 0
+
+  // Where the positions x_i = step · i + start (half-size pixels, i <
+  // count) fall between block centres: the left one and the share of the
+  // way to the next (edges held). The same for every row: made once.
+  struct Columns {
+    std::vector<int> left;
+    std::vector<float> share;
+  };
+  Columns ColumnsOf(int count, float step, float start) const {
+    Columns columns;
+    columns.left.resize(count);
+    columns.share.resize(count);
+    for (int i = 0; i < count; ++i) {
+      const float bx =
+          std::clamp((step * static_cast<float>(i) + start + 0.5f) / kRefineBlock - 0.5f, 0.0f,
+                     static_cast<float>(blocks_x - 1));
+      columns.left[i] = std::min(static_cast<int>(bx), std::max(blocks_x - 2, 0));
+      columns.share[i] = bx - static_cast<float>(columns.left[i]);
+    }
+    return columns;
+  }
+
+  // The shifts along the row at half-size y, at `columns`' positions, times
+  // `scale`, into sx and sy (bilinear between block centres); `scratch`
+  // holds the row between the block rows.
+  void Row(float y, const Columns& columns, float scale, float* sx, float* sy,
+           std::vector<float>* scratch) const {
+    const size_t count = columns.left.size();
+    if (none) {
+      std::fill(sx, sx + count, 0.0f);
+      std::fill(sy, sy + count, 0.0f);
+      return;
+    }
+    const float by =
+        std::clamp((y + 0.5f) / kRefineBlock - 0.5f, 0.0f, static_cast<float>(blocks_y - 1));
+    const int iy = std::min(static_cast<int>(by), std::max(blocks_y - 2, 0));
+    const float fy = by - static_cast<float>(iy);
+    const int down = blocks_y > 1 ? blocks_x : 0;
+    scratch->resize(2 * static_cast<size_t>(blocks_x) + 2);
+    float* row_x = scratch->data();
+    float* row_y = row_x + blocks_x + 1;
+    for (int bx = 0; bx < blocks_x; ++bx) {
+      const size_t top = static_cast<size_t>(iy) * blocks_x + bx;
+      row_x[bx] = scale * (dx[top] + fy * (dx[top + down] - dx[top]));
+      row_y[bx] = scale * (dy[top] + fy * (dy[top + down] - dy[top]));
+    }
+    row_x[blocks_x] = row_x[blocks_x - 1];  // read as `left + 1` with one block column
+    row_y[blocks_x] = row_y[blocks_x - 1];
+    for (size_t i = 0; i < count; ++i) {
+      const int left = columns.left[i];
+      const float share = columns.share[i];
+      sx[i] = row_x[left] + share * (row_x[left + 1] - row_x[left]);
+      sy[i] = row_y[left] + share * (row_y[left + 1] - row_y[left]);
+    }
+  }
+};
+
+// Where the minimum of the parabola through (−1, before), (0, at), (1,
+// after) lies, within ± ½.
+float ParabolaMinimum(float before, float at, float after) {
+  const float curvature = before - 2 * at + after;
+  if (!(curvature > 0)) return 0;
+  return std::clamp(0.5f * (before - after) / curvature, -0.5f, 0.5f);
+}
+
+// The squared difference of the w × h pictures `a` and `b` (row strides
+// `a_stride`, `b_stride`) over the window [x0, x1) × [y0, y1), `b` read at
+// (x + dx, y + dy).
+float WindowDifference(const float* a, int a_stride, const float* b, int b_stride, int x0, int x1,
+                       int y0, int y1, int dx, int dy) {
+  float sum = 0;
+  for (int y = y0; y < y1; ++y) {
+    const float* p = a + static_cast<ptrdiff_t>(y) * a_stride;
+    const float* q = b + static_cast<ptrdiff_t>(y + dy) * b_stride + dx;
+    for (int x = x0; x < x1; ++x) sum += (q[x] - p[x]) * (q[x] - p[x]);
+  }
+  return sum;
+}
+
+// The local refinement's shifts of the neighbour `moved` (moved by the
+// global motion) onto the picture `own`; `unmoved` is the neighbour where
+// it is. All w × h half-size pictures.
+Displacement LocalShifts(const std::vector<float>& own, const std::vector<float>& moved,
+                         const std::vector<float>& unmoved, int w, int h, bool threaded,
+                         std::vector<float>* padded) {
+  constexpr int r = kRefineSearch + 1;  // the parabola reads one beyond the search
+  Displacement field;
+  field.blocks_x = (w + kRefineBlock - 1) / kRefineBlock;
+  field.blocks_y = (h + kRefineBlock - 1) / kRefineBlock;
+  const size_t blocks = static_cast<size_t>(field.blocks_x) * field.blocks_y;
+  field.dx.assign(blocks, 0.0f);
+  field.dy.assign(blocks, 0.0f);
+  // `moved` with a border of r replicated samples: no clamping inside.
+  const int pw = w + 2 * r;
+  padded->resize(static_cast<size_t>(pw) * (h + 2 * r));
+  for (int y = 0; y < h + 2 * r; ++y) {
+    const float* row = &moved[static_cast<size_t>(std::clamp(y - r, 0, h - 1)) * w];
+    float* dst = &(*padded)[static_cast<size_t>(y) * pw];
+    for (int x = 0; x < pw; ++x) dst[x] = row[std::clamp(x - r, 0, w - 1)];
+  }
+  const float* shifted = padded->data() + static_cast<size_t>(r) * pw + r;  // (0, 0)
+  RunInHalves(field.blocks_y, threaded, [&](int begin, int end) {
+    for (int by = begin; by < end; ++by) {
+      for (int bx = 0; bx < field.blocks_x; ++bx) {
+        const int x0 = std::max(bx * kRefineBlock - kRefineMargin, 0);
+        const int x1 = std::min((bx + 1) * kRefineBlock + kRefineMargin, w);
+        const int y0 = std::max(by * kRefineBlock - kRefineMargin, 0);
+        const int y1 = std::min((by + 1) * kRefineBlock + kRefineMargin, h);
+        auto at = [&](int dx, int dy) {
+          return WindowDifference(own.data(), w, shifted, pw, x0, x1, y0, y1, dx, dy);
+        };
+        const float still = at(0, 0);
+        if (still <= kRefineFloor * static_cast<float>((x1 - x0) * (y1 - y0))) continue;
+        // Content that stays put on the screen (a timecode, subtitles)
+        // matches the neighbour unmoved: left to the on-screen tests.
+        if (WindowDifference(own.data(), w, unmoved.data(), w, x0, x1, y0, y1, 0, 0) <
+            kRefineStill * still) {
+          continue;
+        }
+        float cost[2 * r + 1][2 * r + 1];
+        for (int dy = -r; dy <= r; ++dy)
+          for (int dx = -r; dx <= r; ++dx) cost[dy + r][dx + r] = dx || dy ? at(dx, dy) : still;
+        auto c = [&](int dx, int dy) { return cost[dy + r][dx + r]; };
+        int best_x = 0, best_y = 0;
+        for (int dy = -kRefineSearch; dy <= kRefineSearch; ++dy)
+          for (int dx = -kRefineSearch; dx <= kRefineSearch; ++dx)
+            if (c(dx, dy) < c(best_x, best_y)) best_x = dx, best_y = dy;
+        if (best_x == 0 && best_y == 0) {
+          // Less than half a pixel off: the parabolas' predicted minimum.
+          const float cx = c(-1, 0) - 2 * still + c(1, 0), cy = c(0, -1) - 2 * still + c(0, 1);
+          if (!(cx > 0 && cy > 0)) continue;
+          const float gx = 0.5f * (c(-1, 0) - c(1, 0)), gy = 0.5f * (c(0, -1) - c(0, 1));
+          if (still - 0.5f * (gx * gx / cx + gy * gy / cy) > kRefineSubRatio * still) continue;
+        } else if (c(best_x, best_y) > kRefineRatio * still) {
+          continue;
+        }
+        const size_t i = static_cast<size_t>(by) * field.blocks_x + bx;
+        field.dx[i] =
+            static_cast<float>(best_x) +
+            ParabolaMinimum(c(best_x - 1, best_y), c(best_x, best_y), c(best_x + 1, best_y));
+        field.dy[i] =
+            static_cast<float>(best_y) +
+            ParabolaMinimum(c(best_x, best_y - 1), c(best_x, best_y), c(best_x, best_y + 1));
+      }
+    }
+  });
+  for (size_t i = 0; i < field.dx.size(); ++i)
+    field.none = field.none && field.dx[i] == 0 && field.dy[i] == 0;
+  return field;
+}
+
 // The texture match (TextureMatch): a window of (2 r + 1)² half-size
 // pixels; the neighbour shifted by up to ± kTextureShift half-size pixels; a
 // floor (8-bit units², per pixel) added to the window's energies and to their
@@ -685,6 +872,7 @@ Status PictureFusion::Push(const FrameView& in, int64_t pts) {
       s.detail[i] = high * high;
     }
     GaussianBlur(s.detail, w, h, kLocalSigma, &s.local_detail, &s.blur_scratch);
+    HalfInto(picture.luma, w, h, &picture.half);
     HalfInto(s.low, w, h, &picture.low);
     HalfInto(s.local_detail, w, h, &picture.detail);
     HalfInto(picture.low, w / 2, h / 2, &picture.quarter);
@@ -758,31 +946,52 @@ void PictureFusion::FuseLuma(int64_t n, const PlaneView& luma) {
   s.quarter.resize(static_cast<size_t>(qw) * qh);
   const bool threaded = static_cast<int64_t>(w) * h >= kThreadedPixels;
   const bool avx2 = Avx2LoopsAllowed();
+  s.moved_half.resize(half_size);
   const int64_t last = std::min(pushed_ - 1, n + kFusionRadius);
   for (int64_t m = std::max(first_held_, n - kFusionRadius); m <= last; ++m) {
     const Picture& other = held_[static_cast<size_t>(m - first_held_)];
     if (m == n || other.run != self.run) continue;
     const Affine map = MapTo(n, m);
+    const Affine half = Coarser(map, 2);
+    // The global motion refined per block (LocalShifts), on the half-size
+    // pictures: where a layer moves otherwise than the fit (parallax).
+    RunInHalves(hh, threaded, [&](int begin, int end) {
+      for (int y = begin; y < end; ++y) {
+        for (int x = 0; x < hw; ++x) {
+          s.moved_half[static_cast<size_t>(y) * hw + x] = Bilinear(
+              other.half.data(), hw, hh, static_cast<float>(half.a * x + half.b * y + half.c),
+              static_cast<float>(half.d * x + half.e * y + half.f));
+        }
+      }
+    });
+    const Displacement field =
+        LocalShifts(self.half, s.moved_half, other.half, hw, hh, threaded, &s.refine_padded);
     // The gate, on quarter-size low-pass pictures.
     const Affine quarter = Coarser(map, kQuarter);
+    const Displacement::Columns quarter_columns = field.ColumnsOf(qw, 2, 0.5f);
+    std::vector<float> shift_x(qw), shift_y(qw), field_row;
     for (int y = 0; y < qh; ++y) {
+      field.Row(2 * static_cast<float>(y) + 0.5f, quarter_columns, 0.5f, shift_x.data(),
+                shift_y.data(), &field_row);
       for (int x = 0; x < qw; ++x) {
         s.quarter[static_cast<size_t>(y) * qw + x] =
             Bilinear(other.quarter.data(), qw, qh,
-                     static_cast<float>(quarter.a * x + quarter.b * y + quarter.c),
-                     static_cast<float>(quarter.d * x + quarter.e * y + quarter.f));
+                     static_cast<float>(quarter.a * x + quarter.b * y + quarter.c) + shift_x[x],
+                     static_cast<float>(quarter.d * x + quarter.e * y + quarter.f) + shift_y[x]);
       }
     }
     const Gate gate = MovingBlocks(self.quarter, s.quarter, qw, qh);
     // The weights, on half-size pictures (every measure in them is smooth):
     // the neighbour's low-pass picture and detail moved onto the picture's.
-    const Affine half = Coarser(map, 2);
+    const Displacement::Columns half_columns = field.ColumnsOf(hw, 1, 0);
     RunInHalves(hh, threaded, [&](int begin, int end) {
+      std::vector<float> row_x(hw), row_y(hw), row_scratch;
       for (int y = begin; y < end; ++y) {
+        field.Row(static_cast<float>(y), half_columns, 1, row_x.data(), row_y.data(), &row_scratch);
         for (int x = 0; x < hw; ++x) {
           const size_t i = static_cast<size_t>(y) * hw + x;
-          const float sx = static_cast<float>(half.a * x + half.b * y + half.c);
-          const float sy = static_cast<float>(half.d * x + half.e * y + half.f);
+          const float sx = static_cast<float>(half.a * x + half.b * y + half.c) + row_x[x];
+          const float sy = static_cast<float>(half.d * x + half.e * y + half.f) + row_y[x];
           const float apart = Bilinear(other.low.data(), hw, hh, sx, sy) - self.low[i];
           s.disagreement[i] = apart * apart;
           const float unmoved = other.low[i] - self.low[i];
@@ -813,10 +1022,11 @@ void PictureFusion::FuseLuma(int64_t n, const PlaneView& luma) {
       const bool on_screen = moved > kMovingFloor && s.local_unmoved[i] < kMovingRatio * moved;
       s.weight[i] *= on_screen ? 0.0f : aligned * std::exp(-moved / kAgreement);
     }
+    const Displacement::Columns full_columns = field.ColumnsOf(w, 0.5f, -0.25f);
     // The neighbour's luma moved onto the picture (Catmull-Rom), weighted;
     // the weights brought to full size a row at a time (bilinear).
     RunInHalves(h, threaded, [&](int begin, int end) {
-      std::vector<float> column(hw), weights(w), xs(w), ys(w);
+      std::vector<float> column(hw), weights(w), xs(w), ys(w), shift_xs(w), shift_ys(w), field_row;
       for (int y = begin; y < end; ++y) {
         const float hy =
             std::clamp(0.5f * static_cast<float>(y) - 0.25f, 0.0f, static_cast<float>(hh - 1));
@@ -833,9 +1043,11 @@ void PictureFusion::FuseLuma(int64_t n, const PlaneView& luma) {
           weights[x] = column[ix] + (hx - static_cast<float>(ix)) * (right - column[ix]);
         }
         const double row_x = map.b * y + map.c, row_y = map.e * y + map.f;
+        field.Row(0.5f * static_cast<float>(y) - 0.25f, full_columns, 2, shift_xs.data(),
+                  shift_ys.data(), &field_row);
         for (int x = 0; x < w; ++x) {
-          xs[x] = static_cast<float>(map.a * x + row_x);
-          ys[x] = static_cast<float>(map.d * x + row_y);
+          xs[x] = static_cast<float>(map.a * x + row_x) + shift_xs[x];
+          ys[x] = static_cast<float>(map.d * x + row_y) + shift_ys[x];
         }
         const RowTarget target{&s.numerator[static_cast<size_t>(y) * w],
                                &s.denominator[static_cast<size_t>(y) * w]};

@@ -19,6 +19,11 @@
 //    move on their own over a minority of the picture), chained to each
 //    neighbour m. A pair that does not match (a cut) ends the run: pictures
 //    across a cut are never mixed.
+//  * Local refinement: per 16 × 16 block, the global motion corrected by a
+//    shift of up to ± 4 pixels (to a fraction of a pixel) where that
+//    matches the neighbour much better (LocalShifts in fusion.cc): a layer
+//    that moves otherwise than the camera's fit (parallax). Every measure
+//    below reads the neighbour where the refined motion puts it.
 //  * Each neighbour's luma is resampled onto picture n (Catmull-Rom).
 //  * Weights, per pixel and neighbour (8-bit code units; G_s a Gaussian of
 //    σ = s pixels; measured on half-size pictures, the gate on quarter-size
@@ -94,10 +99,10 @@ class PictureFusion final : public VideoFilter {
   struct Picture {
     OwnedFrame frame;
     // Where the frame is fused (8-bit code units): its luma; at half size,
-    // G_2 of it, the detail measure G_3((luma − G_2 luma)²), the band-pass
-    // picture luma − G_2 luma and its window energy (the texture match's);
-    // G_2 at quarter size.
-    std::vector<float> luma, low, detail, quarter, band, band_energy;
+    // the luma (the local refinement's), G_2 of it, the detail measure
+    // G_3((luma − G_2 luma)²), the band-pass picture luma − G_2 luma and its
+    // window energy (the texture match's); G_2 at quarter size.
+    std::vector<float> luma, half, low, detail, quarter, band, band_energy;
     Affine to_previous;  // this picture's coordinates → the previous one's
     int run = 0;         // pictures of one run (no cut between them) share it
   };
@@ -122,7 +127,8 @@ class PictureFusion final : public VideoFilter {
   struct Scratch {
     std::vector<float> low, detail, local_detail, blur_scratch, high, band_square;  // Push's
     std::vector<float> numerator, denominator, disagreement, local_disagreement, weight, quarter,
-        half_scratch, sample, unmoved, local_unmoved, moved_band;  // FuseLuma's
+        half_scratch, sample, unmoved, local_unmoved, moved_band, moved_half,
+        refine_padded;  // FuseLuma's
     TextureBuffers texture;
   } scratch_;
 };

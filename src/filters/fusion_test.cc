@@ -20,14 +20,19 @@ constexpr int kWidth = 192, kHeight = 144;
 // mislead motion and detail measures): picture n is the 2 × 2 box average of
 // the crop from (4 + 3n, 4 + n), i.e. 1.5 and 0.5 pixels per picture, each
 // picture sampled at another sub-pixel phase, as a camera's are.
-std::vector<std::vector<float>> Pan(const std::vector<float>& photo, int photo_size, int count) {
+// With `near_speed` (photo pixels per picture) the rows from `near_row` on
+// are a nearer layer, which passes faster: the crop from (4 + near_speed·n,
+// 4 + n) there (parallax).
+std::vector<std::vector<float>> Pan(const std::vector<float>& photo, int photo_size, int count,
+                                    int near_row = kHeight, int near_speed = 3) {
   std::vector<std::vector<float>> pictures;
   for (int n = 0; n < count; ++n) {
     std::vector<float> window(static_cast<size_t>(2 * kWidth) * 2 * kHeight);
     for (int y = 0; y < 2 * kHeight; ++y) {
+      const int speed = y < 2 * near_row ? 3 : near_speed;
       for (int x = 0; x < 2 * kWidth; ++x) {
         window[static_cast<size_t>(y) * 2 * kWidth + x] =
-            photo[static_cast<size_t>(4 + n + y) * photo_size + 4 + 3 * n + x];
+            photo[static_cast<size_t>(4 + n + y) * photo_size + 4 + speed * n + x];
       }
     }
     pictures.push_back(BoxDownscale(window, 2 * kWidth, 2 * kHeight, 2));
@@ -174,6 +179,40 @@ void ExpectObjectNotSmeared(const std::vector<float>& photo, int photo_size, int
   }
 }
 
+// Parallax: the lower half of the picture is a nearer layer that passes
+// 1 pixel per picture faster than the rest. The global motion fits neither
+// layer (it bends into a false zoom and rotation); refined per block, each
+// layer's neighbours are moved nearer to where they belong. Measured: the
+// blurred pictures gain 4.99 dB on the mean over both layers (4.10 without
+// the refinement), the sharp ones keep 39.24 dB (38.31 without).
+TEST_F(FusionTest, TwoLayersAtDifferentSpeedsAreEachMovedNearerToWhereTheyBelong) {
+  constexpr int kNearRow = 72;
+  const std::vector<std::vector<float>> truth = Pan(photo_, kPhotoSize, 7, kNearRow, 5);
+  std::vector<OwnedFrame> pictures;
+  for (int n = 0; n < 7; ++n) pictures.push_back(FrameOf(n % 2 ? Blurred(truth[n]) : truth[n]));
+  const std::vector<OwnedFrame> fused = Fuse(pictures);
+  ASSERT_EQ(fused.size(), 7u);
+  double blurred_gain = 0, sharp = 0;
+  for (int n = 0; n < 7; ++n) {
+    // Each layer, 4 pixels away from the edge between them.
+    for (const auto& [y0, y1] :
+         {std::pair{4, kNearRow - 4}, std::pair{kNearRow + 4, kHeight - 4}}) {
+      const double before = InnerPsnr(truth[n], LumaOf(pictures[n]), 4, y0, kWidth - 4, y1);
+      const double after = InnerPsnr(truth[n], LumaOf(fused[n]), 4, y0, kWidth - 4, y1);
+      std::printf("picture %d, rows %d-%d: %.2f -> %.2f dB\n", n, y0, y1, before, after);
+      if (n % 2) {
+        EXPECT_GT(after, before + 3.5) << "blurred picture " << n << ", rows " << y0;
+        blurred_gain += (after - before) / 6;
+      } else {
+        EXPECT_GT(after, 37.0) << "sharp picture " << n << ", rows " << y0;
+        sharp += after / 8;
+      }
+    }
+  }
+  EXPECT_GT(blurred_gain, 4.6);
+  EXPECT_GT(sharp, 38.8);
+}
+
 TEST_F(FusionTest, AnObjectMovingOnItsOwnIsNotSmeared) {
   ExpectObjectNotSmeared(photo_, kPhotoSize, -5, 4);
 }
@@ -286,9 +325,12 @@ TEST_F(FusionTest, ANoisyPictureDoesNotSpreadItsNoise) {
 // pans (a burnt-in timecode, subtitles): neighbours moved by the camera's
 // motion bring them a pixel or two off, close enough for the texture match's
 // shifts and too thin for the low-pass on-screen test; the band-pass
-// on-screen test leaves those neighbours out there. In the strokes' rectangle
-// (plus 4 pixels) the fused pictures stay above 33 dB: measured 36.2–48.8,
-// without the band-pass test 24.0–29.8.
+// on-screen test leaves those neighbours out there. The strokes pull the
+// global motion off the pan, so the local refinement acts here too; it
+// leaves alone blocks that the neighbour unmoved matches. In the strokes'
+// rectangle (plus 4 pixels) the fused pictures stay above 35 dB: measured
+// 36.1–48.8; without the band-pass test 24.0–29.8; refining the blocks that
+// the neighbour unmoved matches, 33.7–40.2.
 TEST_F(FusionTest, StrokesThatStayOnTheScreenAreNotDoubled) {
   std::vector<std::vector<float>> truth = Pan(photo_, kPhotoSize, 7);
   constexpr int kLeft = 40, kTop = 100, kRight = 150, kBottom = 124;
@@ -317,7 +359,7 @@ TEST_F(FusionTest, StrokesThatStayOnTheScreenAreNotDoubled) {
     const double strokes =
         InnerPsnr(truth[n], LumaOf(fused[n]), kLeft - 4, kTop - 4, kRight + 4, kBottom + 4);
     std::printf("strokes in picture %d: %.2f dB\n", n, strokes);
-    EXPECT_GT(strokes, 33.0) << "picture " << n;
+    EXPECT_GT(strokes, 35.0) << "picture " << n;
   }
 }
 
