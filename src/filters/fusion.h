@@ -20,7 +20,7 @@
 //    neighbour m. A pair that does not match (a cut) ends the run: pictures
 //    across a cut are never mixed.
 //  * Local refinement: per 16 × 16 block, the global motion corrected by a
-//    shift of up to ± 4 pixels (to a fraction of a pixel) where that
+//    shift of up to ± 4 pixels and a fraction of a pixel where that
 //    matches the neighbour much better (LocalShifts in fusion.cc): a layer
 //    that moves otherwise than the camera's fit (parallax). Every measure
 //    below reads the neighbour where the refined motion puts it.
