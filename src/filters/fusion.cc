@@ -177,6 +177,35 @@ constexpr int kBlock = 4;    // quarter-size pixels (16 × 16 full-size pixels)
 constexpr int kWindow = 2;   // the match window: the block and this many pixels around it
 constexpr int kSearch = 4;   // ± quarter-size pixels (± 16 full-size pixels)
 
+// The squared difference of the w × h pictures `a` and `b` (row strides
+// `a_stride`, `b_stride`) over the window [x0, x1) × [y0, y1), `b` read at
+// (x + dx, y + dy).
+float WindowDifference(const float* a, int a_stride, const float* b, int b_stride, int x0, int x1,
+                       int y0, int y1, int dx, int dy) {
+  float sum = 0;
+  for (int y = y0; y < y1; ++y) {
+    const float* p = a + static_cast<ptrdiff_t>(y) * a_stride;
+    const float* q = b + static_cast<ptrdiff_t>(y + dy) * b_stride + dx;
+    for (int x = x0; x < x1; ++x) sum += (q[x] - p[x]) * (q[x] - p[x]);
+  }
+  return sum;
+}
+
+// `in` (w × h) with a border of `border` replicated samples on each side,
+// into `out` (its memory reused; rows w + 2 · border apart), so that shifts
+// of up to `border` read it without clamping. Returns where (0, 0) is.
+const float* PadReplicated(const std::vector<float>& in, int w, int h, int border,
+                           std::vector<float>* out) {
+  const int pw = w + 2 * border;
+  out->resize(static_cast<size_t>(pw) * (h + 2 * border));
+  for (int y = 0; y < h + 2 * border; ++y) {
+    const float* row = &in[static_cast<size_t>(std::clamp(y - border, 0, h - 1)) * w];
+    float* dst = &(*out)[static_cast<size_t>(y) * pw];
+    for (int x = 0; x < pw; ++x) dst[x] = row[std::clamp(x - border, 0, w - 1)];
+  }
+  return out->data() + static_cast<size_t>(border) * pw + border;
+}
+
 // Where the moved neighbour differs from the picture by a displacement (an
 // object moving on its own): per kBlock × kBlock block of the quarter-size
 // low-pass pictures, 0 when shifting the neighbour by 1 to kSearch pixels
@@ -204,14 +233,9 @@ Gate MovingBlocks(const std::vector<float>& own, const std::vector<float>& other
   gate.blocks_x = bx_count;
   gate.blocks_y = by_count;
   std::vector<uint8_t> moving(static_cast<size_t>(bx_count) * by_count, 0);
-  // `other` with a border of kSearch replicated samples: no clamping inside.
+  std::vector<float> padded;
+  const float* shifted = PadReplicated(other, w, h, kSearch, &padded);
   const int pw = w + 2 * kSearch;
-  std::vector<float> padded(static_cast<size_t>(pw) * (h + 2 * kSearch));
-  for (int y = 0; y < h + 2 * kSearch; ++y) {
-    const float* row = &other[static_cast<size_t>(std::clamp(y - kSearch, 0, h - 1)) * w];
-    for (int x = 0; x < pw; ++x)
-      padded[static_cast<size_t>(y) * pw + x] = row[std::clamp(x - kSearch, 0, w - 1)];
-  }
   // Each block writes its own flag and the one its shift points to: the
   // second may be another block's, so each half of the rows collects its
   // targets and they are set after both halves.
@@ -227,13 +251,7 @@ Gate MovingBlocks(const std::vector<float>& own, const std::vector<float>& other
             const int y1 = std::min(by * kBlock + kBlock + kWindow, h);
             // The squared difference with the neighbour shifted by (dx, dy).
             auto cost = [&](int dx, int dy) {
-              float sum = 0;
-              for (int y = y0; y < y1; ++y) {
-                const float* a = &own[static_cast<size_t>(y) * w];
-                const float* b = &padded[static_cast<size_t>(y + dy + kSearch) * pw + dx + kSearch];
-                for (int x = x0; x < x1; ++x) sum += (b[x] - a[x]) * (b[x] - a[x]);
-              }
-              return sum;
+              return WindowDifference(own.data(), w, shifted, pw, x0, x1, y0, y1, dx, dy);
             };
             const float pixels = static_cast<float>((x1 - x0) * (y1 - y0));
             const float still = cost(0, 0);
@@ -401,20 +419,6 @@ float ParabolaMinimum(float before, float at, float after) {
   return std::clamp(0.5f * (before - after) / curvature, -0.5f, 0.5f);
 }
 
-// The squared difference of the w × h pictures `a` and `b` (row strides
-// `a_stride`, `b_stride`) over the window [x0, x1) × [y0, y1), `b` read at
-// (x + dx, y + dy).
-float WindowDifference(const float* a, int a_stride, const float* b, int b_stride, int x0, int x1,
-                       int y0, int y1, int dx, int dy) {
-  float sum = 0;
-  for (int y = y0; y < y1; ++y) {
-    const float* p = a + static_cast<ptrdiff_t>(y) * a_stride;
-    const float* q = b + static_cast<ptrdiff_t>(y + dy) * b_stride + dx;
-    for (int x = x0; x < x1; ++x) sum += (q[x] - p[x]) * (q[x] - p[x]);
-  }
-  return sum;
-}
-
 // The local refinement's shifts of the neighbour `moved` (moved by the
 // global motion) onto the picture `own`; `unmoved` is the neighbour where
 // it is. All w × h half-size pictures.
@@ -428,15 +432,8 @@ Displacement LocalShifts(const std::vector<float>& own, const std::vector<float>
   const size_t blocks = static_cast<size_t>(field.blocks_x) * field.blocks_y;
   field.dx.assign(blocks, 0.0f);
   field.dy.assign(blocks, 0.0f);
-  // `moved` with a border of r replicated samples: no clamping inside.
+  const float* shifted = PadReplicated(moved, w, h, r, padded);
   const int pw = w + 2 * r;
-  padded->resize(static_cast<size_t>(pw) * (h + 2 * r));
-  for (int y = 0; y < h + 2 * r; ++y) {
-    const float* row = &moved[static_cast<size_t>(std::clamp(y - r, 0, h - 1)) * w];
-    float* dst = &(*padded)[static_cast<size_t>(y) * pw];
-    for (int x = 0; x < pw; ++x) dst[x] = row[std::clamp(x - r, 0, w - 1)];
-  }
-  const float* shifted = padded->data() + static_cast<size_t>(r) * pw + r;  // (0, 0)
   RunInHalves(field.blocks_y, threaded, [&](int begin, int end) {
     for (int by = begin; by < end; ++by) {
       for (int bx = 0; bx < field.blocks_x; ++bx) {
