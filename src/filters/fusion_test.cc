@@ -23,13 +23,14 @@ constexpr int kWidth = 192, kHeight = 144;
 // With `near_speed` (photo pixels per picture) the rows from `near_row` on
 // are a nearer layer, which passes faster: the crop from (4 + near_speed·n,
 // 4 + n) there (parallax).
+constexpr int kPanSpeed = 3;  // photo pixels per picture, across
 std::vector<std::vector<float>> Pan(const std::vector<float>& photo, int photo_size, int count,
-                                    int near_row = kHeight, int near_speed = 3) {
+                                    int near_row = kHeight, int near_speed = kPanSpeed) {
   std::vector<std::vector<float>> pictures;
   for (int n = 0; n < count; ++n) {
     std::vector<float> window(static_cast<size_t>(2 * kWidth) * 2 * kHeight);
     for (int y = 0; y < 2 * kHeight; ++y) {
-      const int speed = y < 2 * near_row ? 3 : near_speed;
+      const int speed = y < 2 * near_row ? kPanSpeed : near_speed;
       for (int x = 0; x < 2 * kWidth; ++x) {
         window[static_cast<size_t>(y) * 2 * kWidth + x] =
             photo[static_cast<size_t>(4 + n + y) * photo_size + 4 + speed * n + x];
