@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <utility>
 #include <vector>
 
@@ -452,10 +453,17 @@ Displacement LocalShifts(const std::vector<float>& own, const std::vector<float>
             kRefineStill * still) {
           continue;
         }
-        float cost[2 * r + 1][2 * r + 1];
-        for (int dy = -r; dy <= r; ++dy)
-          for (int dx = -r; dx <= r; ++dx) cost[dy + r][dx + r] = dx || dy ? at(dx, dy) : still;
-        auto c = [&](int dx, int dy) { return cost[dy + r][dx + r]; };
+        // The searched shifts; the parabola's one step beyond them, at the
+        // search's edge, is measured when it is read.
+        constexpr int search = kRefineSearch;
+        float cost[2 * search + 1][2 * search + 1];
+        for (int dy = -search; dy <= search; ++dy)
+          for (int dx = -search; dx <= search; ++dx)
+            cost[dy + search][dx + search] = dx || dy ? at(dx, dy) : still;
+        auto c = [&](int dx, int dy) {
+          return std::abs(dx) <= search && std::abs(dy) <= search ? cost[dy + search][dx + search]
+                                                                  : at(dx, dy);
+        };
         int best_x = 0, best_y = 0;
         for (int dy = -kRefineSearch; dy <= kRefineSearch; ++dy)
           for (int dx = -kRefineSearch; dx <= kRefineSearch; ++dx)
