@@ -228,12 +228,21 @@ struct Gate {
   }
 };
 
-Gate MovingBlocks(const std::vector<float>& own, const std::vector<float>& other, int w, int h) {
+Gate MovingBlocks(const std::vector<float>& own, const std::vector<float>& other, int w, int h,
+                  const std::vector<uint8_t>& own_motion, int own_motion_x) {
   Gate gate;
   const int bx_count = (w + kBlock - 1) / kBlock, by_count = (h + kBlock - 1) / kBlock;
   gate.blocks_x = bx_count;
   gate.blocks_y = by_count;
   std::vector<uint8_t> moving(static_cast<size_t>(bx_count) * by_count, 0);
+  // The local refinement's blocks are the gate's (16 full-size pixels);
+  // an odd half-size width or height can give it one more.
+  for (size_t i = 0; i < own_motion.size(); ++i) {
+    if (!own_motion[i]) continue;
+    const int bx = std::min(static_cast<int>(i % own_motion_x), bx_count - 1);
+    const int by = std::min(static_cast<int>(i / own_motion_x), by_count - 1);
+    moving[static_cast<size_t>(by) * bx_count + bx] = 1;
+  }
   std::vector<float> padded;
   const float* shifted = PadReplicated(other, w, h, kSearch, &padded);
   const int pw = w + 2 * kSearch;
@@ -349,12 +358,40 @@ constexpr float kRefineFloor = 50.0f;
 constexpr float kRefineRatio = 0.5f;
 constexpr float kRefineSubRatio = 0.6f;
 constexpr float kRefineStill = 2.0f;
+// Content that moves on its own slowly (a drift of a few pixels a picture
+// against the camera) falls between the gate, which reaches displacements
+// of 4 pixels and more, and the texture match, which forgives up to 4; the
+// refinement's blocks find it. A block is suspected of it in a neighbour
+// when its shift lies more than kObjectOffScreen from where the screen
+// holds still (strokes that stay put are the on-screen tests'), and
+//  * not refined, its best whole-pixel shift leaves at most kObjectRatio
+//    of both the unshifted difference (above kObjectFloor per pixel) and
+//    the neighbour unmoved's; or
+//  * refined, with such a match, its shift differs by more than
+//    kObjectJump from a neighbouring block's: the bilinear field between
+//    their centres aligns neither side.
+// It moves on its own (OwnMotion) where at least kObjectAgreeing other
+// neighbours suspect it at the same velocity (shift per picture apart,
+// within kObjectVelocity): a coder's misplaced block keeps none. The gate
+// leaves it, and the blocks around it, out.
+constexpr float kObjectFloor = 8.0f;
+constexpr float kObjectRatio = 0.25f;
+constexpr float kObjectOffScreen = 0.75f;
+constexpr float kObjectJump = 0.75f;
+constexpr float kObjectVelocity = 0.35f;
+constexpr int kObjectAgreeing = 2;
 
 // Per block, the shift (half-size pixels) to add to the global motion.
 struct Displacement {
   int blocks_x = 1, blocks_y = 1;
   std::vector<float> dx{0.0f}, dy{0.0f};
   bool none = true;  // every shift is 0
+  // Per block, 1 where content may move on its own (LocalShifts), and the
+  // shift that matched it.
+  std::vector<uint8_t> suspect{0};
+  std::vector<float> suspect_dx{0.0f}, suspect_dy{0.0f};
+  // Per block, 1 where it does (OwnMotion): the gate's to leave out.
+  std::vector<uint8_t> own_motion{0};
 
   // Where the positions x_i = step · i + start (half-size pixels, i <
   // count) fall between block centres: the left one and the share of the
@@ -424,8 +461,8 @@ float ParabolaMinimum(float before, float at, float after) {
 // global motion) onto the picture `own`; `unmoved` is the neighbour where
 // it is. All w × h half-size pictures.
 Displacement LocalShifts(const std::vector<float>& own, const std::vector<float>& moved,
-                         const std::vector<float>& unmoved, int w, int h, bool threaded,
-                         std::vector<float>* padded) {
+                         const std::vector<float>& unmoved, const Affine& to_unmoved, int w, int h,
+                         bool threaded, std::vector<float>* padded) {
   constexpr int r = kRefineSearch + 1;  // the parabola reads one beyond the search
   Displacement field;
   field.blocks_x = (w + kRefineBlock - 1) / kRefineBlock;
@@ -433,6 +470,14 @@ Displacement LocalShifts(const std::vector<float>& own, const std::vector<float>
   const size_t blocks = static_cast<size_t>(field.blocks_x) * field.blocks_y;
   field.dx.assign(blocks, 0.0f);
   field.dy.assign(blocks, 0.0f);
+  field.own_motion.assign(blocks, 0);
+  field.suspect.assign(blocks, 0);
+  field.suspect_dx.assign(blocks, 0.0f);
+  field.suspect_dy.assign(blocks, 0.0f);
+  // Per block: where the neighbour unmoved sits (as a shift, x and y), and
+  // whether the best shift matches far better than both it and none.
+  std::vector<float> screen(2 * blocks, 0.0f);
+  std::vector<uint8_t> strong(blocks, 0);
   const float* shifted = PadReplicated(moved, w, h, r, padded);
   const int pw = w + 2 * r;
   RunInHalves(field.blocks_y, threaded, [&](int begin, int end) {
@@ -445,14 +490,9 @@ Displacement LocalShifts(const std::vector<float>& own, const std::vector<float>
         auto at = [&](int dx, int dy) {
           return WindowDifference(own.data(), w, shifted, pw, x0, x1, y0, y1, dx, dy);
         };
+        const float pixels = static_cast<float>((x1 - x0) * (y1 - y0));
         const float still = at(0, 0);
-        if (still <= kRefineFloor * static_cast<float>((x1 - x0) * (y1 - y0))) continue;
-        // Content that stays put on the screen (a timecode, subtitles)
-        // matches the neighbour unmoved: left to the on-screen tests.
-        if (WindowDifference(own.data(), w, unmoved.data(), w, x0, x1, y0, y1, 0, 0) <
-            kRefineStill * still) {
-          continue;
-        }
+        if (still <= kObjectFloor * pixels) continue;
         // The searched shifts; the parabola's one step beyond them, at the
         // search's edge, is measured when it is read.
         constexpr int search = kRefineSearch;
@@ -468,16 +508,41 @@ Displacement LocalShifts(const std::vector<float>& own, const std::vector<float>
         for (int dy = -kRefineSearch; dy <= kRefineSearch; ++dy)
           for (int dx = -kRefineSearch; dx <= kRefineSearch; ++dx)
             if (c(dx, dy) < c(best_x, best_y)) best_x = dx, best_y = dy;
-        if (best_x == 0 && best_y == 0) {
+        const float left_out =
+            WindowDifference(own.data(), w, unmoved.data(), w, x0, x1, y0, y1, 0, 0);
+        // Where the neighbour unmoved sits, as a shift of the moved one.
+        const double mid_x = 0.5 * (x0 + x1 - 1), mid_y = 0.5 * (y0 + y1 - 1);
+        const float screen_x = static_cast<float>(
+            mid_x - (to_unmoved.a * mid_x + to_unmoved.b * mid_y + to_unmoved.c));
+        const float screen_y = static_cast<float>(
+            mid_y - (to_unmoved.d * mid_x + to_unmoved.e * mid_y + to_unmoved.f));
+        const size_t i = static_cast<size_t>(by) * field.blocks_x + bx;
+        // Whether the global motion is off here and a shift corrects it.
+        const bool refined = [&] {
+          if (still <= kRefineFloor * pixels) return false;
+          // Content that stays put on the screen (a timecode, subtitles)
+          // matches the neighbour unmoved: left to the on-screen tests.
+          if (left_out < kRefineStill * still) return false;
+          if (best_x || best_y) return c(best_x, best_y) <= kRefineRatio * still;
           // Less than half a pixel off: the parabolas' predicted minimum.
           const float cx = c(-1, 0) - 2 * still + c(1, 0), cy = c(0, -1) - 2 * still + c(0, 1);
-          if (!(cx > 0 && cy > 0)) continue;
+          if (!(cx > 0 && cy > 0)) return false;
           const float gx = 0.5f * (c(-1, 0) - c(1, 0)), gy = 0.5f * (c(0, -1) - c(0, 1));
-          if (still - 0.5f * (gx * gx / cx + gy * gy / cy) > kRefineSubRatio * still) continue;
-        } else if (c(best_x, best_y) > kRefineRatio * still) {
+          return still - 0.5f * (gx * gx / cx + gy * gy / cy) <= kRefineSubRatio * still;
+        }();
+        screen[2 * i] = screen_x;
+        screen[2 * i + 1] = screen_y;
+        strong[i] = c(best_x, best_y) <= kObjectRatio * std::min(still, left_out);
+        if (!refined) {
+          if ((best_x || best_y) && strong[i] &&
+              std::max(std::abs(static_cast<float>(best_x) - screen_x),
+                       std::abs(static_cast<float>(best_y) - screen_y)) > kObjectOffScreen) {
+            field.suspect[i] = 1;
+            field.suspect_dx[i] = static_cast<float>(best_x);
+            field.suspect_dy[i] = static_cast<float>(best_y);
+          }
           continue;
         }
-        const size_t i = static_cast<size_t>(by) * field.blocks_x + bx;
         field.dx[i] =
             static_cast<float>(best_x) +
             ParabolaMinimum(c(best_x - 1, best_y), c(best_x, best_y), c(best_x + 1, best_y));
@@ -487,9 +552,61 @@ Displacement LocalShifts(const std::vector<float>& own, const std::vector<float>
       }
     }
   });
+  // Refined blocks whose shift jumps from a neighbouring block's.
+  auto off_screen = [&](size_t k) {
+    return strong[k] && (field.dx[k] != 0 || field.dy[k] != 0) &&
+           std::max(std::abs(field.dx[k] - screen[2 * k]),
+                    std::abs(field.dy[k] - screen[2 * k + 1])) > kObjectOffScreen;
+  };
+  auto suspect = [&](size_t k) {
+    if (field.suspect[k] || !off_screen(k)) return;
+    field.suspect[k] = 1;
+    field.suspect_dx[k] = field.dx[k];
+    field.suspect_dy[k] = field.dy[k];
+  };
+  for (int by = 0; by < field.blocks_y; ++by) {
+    for (int bx = 0; bx < field.blocks_x; ++bx) {
+      const size_t i = static_cast<size_t>(by) * field.blocks_x + bx;
+      for (const auto& [nx, ny] : {std::pair{bx + 1, by}, std::pair{bx, by + 1}}) {
+        if (nx >= field.blocks_x || ny >= field.blocks_y) continue;
+        const size_t j = static_cast<size_t>(ny) * field.blocks_x + nx;
+        if (std::max(std::abs(field.dx[i] - field.dx[j]), std::abs(field.dy[i] - field.dy[j])) >
+            kObjectJump) {
+          suspect(i);
+          suspect(j);
+        }
+      }
+    }
+  }
   for (size_t i = 0; i < field.dx.size(); ++i)
     field.none = field.none && field.dx[i] == 0 && field.dy[i] == 0;
   return field;
+}
+
+// Confirms the suspects of LocalShifts: fields[k] is the displacement
+// towards the neighbour k − kFusionRadius pictures away, where present[k].
+void OwnMotion(std::vector<Displacement>* fields, const std::vector<uint8_t>& present) {
+  const int count = static_cast<int>(fields->size());
+  for (int a = 0; a < count; ++a) {
+    if (!present[a]) continue;
+    Displacement& first = (*fields)[a];
+    std::vector<uint8_t> agreeing(first.suspect.size(), 0);
+    for (int b = 0; b < count; ++b) {
+      if (b == a || !present[b]) continue;
+      const Displacement& second = (*fields)[b];
+      const float apart_a = static_cast<float>(a - kFusionRadius);
+      const float apart_b = static_cast<float>(b - kFusionRadius);
+      for (size_t i = 0; i < first.suspect.size(); ++i) {
+        agreeing[i] +=
+            first.suspect[i] && second.suspect[i] &&
+            std::max(std::abs(first.suspect_dx[i] / apart_a - second.suspect_dx[i] / apart_b),
+                     std::abs(first.suspect_dy[i] / apart_a - second.suspect_dy[i] / apart_b)) <=
+                kObjectVelocity;
+      }
+    }
+    for (size_t i = 0; i < agreeing.size(); ++i)
+      first.own_motion[i] = agreeing[i] >= kObjectAgreeing;
+  }
 }
 
 // The texture match (TextureMatch): a window of (2 r + 1)² half-size
@@ -953,11 +1070,13 @@ void PictureFusion::FuseLuma(int64_t n, const PlaneView& luma) {
   const bool avx2 = Avx2LoopsAllowed();
   s.moved_half.resize(half_size);
   const int64_t last = std::min(pushed_ - 1, n + kFusionRadius);
-  for (int64_t m = std::max(first_held_, n - kFusionRadius); m <= last; ++m) {
+  const int64_t first = std::max(first_held_, n - kFusionRadius);
+  std::vector<Displacement> fields(2 * kFusionRadius + 1);
+  std::vector<uint8_t> present(2 * kFusionRadius + 1, 0);
+  for (int64_t m = first; m <= last; ++m) {
     const Picture& other = held_[static_cast<size_t>(m - first_held_)];
     if (m == n || other.run != self.run) continue;
-    const Affine map = MapTo(n, m);
-    const Affine half = Coarser(map, 2);
+    const Affine half = Coarser(MapTo(n, m), 2);
     // The global motion refined per block (LocalShifts), on the half-size
     // pictures: where a layer moves otherwise than the fit (parallax).
     RunInHalves(hh, threaded, [&](int begin, int end) {
@@ -969,8 +1088,19 @@ void PictureFusion::FuseLuma(int64_t n, const PlaneView& luma) {
         }
       }
     });
-    const Displacement field =
-        LocalShifts(self.half, s.moved_half, other.half, hw, hh, threaded, &s.refine_padded);
+    const size_t k = static_cast<size_t>(m - n + kFusionRadius);
+    fields[k] =
+        LocalShifts(self.half, s.moved_half, other.half, half, hw, hh, threaded, &s.refine_padded);
+    present[k] = 1;
+  }
+  // Content moving on its own, slowly: confirmed across the neighbours.
+  OwnMotion(&fields, present);
+  for (int64_t m = first; m <= last; ++m) {
+    const Picture& other = held_[static_cast<size_t>(m - first_held_)];
+    if (m == n || other.run != self.run) continue;
+    const Affine map = MapTo(n, m);
+    const Affine half = Coarser(map, 2);
+    const Displacement& field = fields[static_cast<size_t>(m - n + kFusionRadius)];
     // The gate, on quarter-size low-pass pictures.
     const Affine quarter = Coarser(map, kQuarter);
     const Displacement::Columns quarter_columns = field.ColumnsOf(qw, 2, 0.5f);
@@ -985,7 +1115,8 @@ void PictureFusion::FuseLuma(int64_t n, const PlaneView& luma) {
                      static_cast<float>(quarter.d * x + quarter.e * y + quarter.f) + shift_y[x]);
       }
     }
-    const Gate gate = MovingBlocks(self.quarter, s.quarter, qw, qh);
+    const Gate gate =
+        MovingBlocks(self.quarter, s.quarter, qw, qh, field.own_motion, field.blocks_x);
     // The weights, on half-size pictures (every measure in them is smooth):
     // the neighbour's low-pass picture and detail moved onto the picture's.
     const Displacement::Columns half_columns = field.ColumnsOf(hw, 1, 0);
