@@ -373,13 +373,16 @@ constexpr float kRefineStill = 2.0f;
 // It moves on its own (OwnMotion) where at least kObjectAgreeing other
 // neighbours suspect it at the same velocity (shift per picture apart,
 // within kObjectVelocity): a coder's misplaced block keeps none. The gate
-// leaves it, and the blocks around it, out.
+// leaves it, and the blocks around it, out of those neighbours and of every
+// other one its velocity displaces it in by kObjectReach or more (the
+// nearest neighbours, where it has moved too little to be suspected).
 constexpr float kObjectFloor = 8.0f;
 constexpr float kObjectRatio = 0.25f;
 constexpr float kObjectOffScreen = 0.75f;
 constexpr float kObjectJump = 0.75f;
 constexpr float kObjectVelocity = 0.35f;
 constexpr int kObjectAgreeing = 2;
+constexpr float kObjectReach = 0.5f;
 
 // Per block, the shift (half-size pixels) to add to the global motion.
 struct Displacement {
@@ -606,6 +609,35 @@ void OwnMotion(std::vector<Displacement>* fields, const std::vector<uint8_t>& pr
     }
     for (size_t i = 0; i < agreeing.size(); ++i)
       first.own_motion[i] = agreeing[i] >= kObjectAgreeing;
+  }
+  // A confirmed block's velocity (the mean over the neighbours that
+  // confirm it) displaces it in the others too, nearer ones by less.
+  size_t blocks = 0;
+  for (int a = 0; a < count; ++a) {
+    if (present[a]) blocks = (*fields)[a].suspect.size();
+  }
+  std::vector<float> sum_x(blocks, 0.0f), sum_y(blocks, 0.0f), confirmed(blocks, 0.0f);
+  for (int a = 0; a < count; ++a) {
+    if (!present[a]) continue;
+    const Displacement& field = (*fields)[a];
+    const float apart = static_cast<float>(a - kFusionRadius);
+    for (size_t i = 0; i < blocks; ++i) {
+      if (!field.own_motion[i]) continue;
+      sum_x[i] += field.suspect_dx[i] / apart;
+      sum_y[i] += field.suspect_dy[i] / apart;
+      confirmed[i] += 1;
+    }
+  }
+  for (int a = 0; a < count; ++a) {
+    if (!present[a]) continue;
+    Displacement& field = (*fields)[a];
+    const float apart = std::abs(static_cast<float>(a - kFusionRadius));
+    for (size_t i = 0; i < blocks; ++i) {
+      if (confirmed[i] > 0 &&
+          std::max(std::abs(sum_x[i]), std::abs(sum_y[i])) / confirmed[i] * apart >= kObjectReach) {
+        field.own_motion[i] = 1;
+      }
+    }
   }
 }
 
