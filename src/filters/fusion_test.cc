@@ -148,24 +148,34 @@ TEST_F(FusionTest, ABlurredPictureTakesDetailFromItsSharpNeighbours) {
   }
 }
 
+// Pan's 7 pictures with a side × side patch pasted into picture n at
+// corner(n) (a pair x, y): patch(x, y) gives its values.
+template <typename Corner, typename Patch>
+std::vector<std::vector<float>> PanWithPatch(const std::vector<float>& photo, int photo_size,
+                                             int side, Corner corner, Patch patch) {
+  std::vector<std::vector<float>> truth = Pan(photo, photo_size, 7);
+  for (int n = 0; n < 7; ++n) {
+    const auto [ox, oy] = corner(n);
+    for (int y = 0; y < side; ++y) {
+      for (int x = 0; x < side; ++x) truth[n][(oy + y) * kWidth + ox + x] = patch(x, y);
+    }
+  }
+  return truth;
+}
+
 // An object that moves on its own (against the pan) is not smeared by the
 // neighbours, whose global motion does not follow it: in the rectangle it
 // crosses in picture n (with a margin), the fused picture is no worse than the
 // input.
 void ExpectObjectNotSmeared(const std::vector<float>& photo, int photo_size, int speed_x,
                             int speed_y) {
-  std::vector<std::vector<float>> truth = Pan(photo, photo_size, 7);
   constexpr int kSide = 36;
   auto corner = [&](int n) { return std::pair{100 + speed_x * (n - 3), 50 + speed_y * (n - 3)}; };
-  for (int n = 0; n < 7; ++n) {
-    const auto [ox, oy] = corner(n);
-    for (int y = 0; y < kSide; ++y) {
-      for (int x = 0; x < kSide; ++x) {  // the photo's texture from elsewhere, inverted
-        truth[n][(oy + y) * kWidth + ox + x] =
-            255 - photo[static_cast<size_t>(300 + y) * photo_size + 20 + x];
-      }
-    }
-  }
+  // The photo's texture from elsewhere, inverted.
+  std::vector<std::vector<float>> truth =
+      PanWithPatch(photo, photo_size, kSide, corner, [&](int x, int y) {
+        return 255 - photo[static_cast<size_t>(300 + y) * photo_size + 20 + x];
+      });
   std::vector<OwnedFrame> pictures;
   for (int n = 0; n < 7; ++n) pictures.push_back(FrameOf(n % 2 ? Blurred(truth[n]) : truth[n]));
   const std::vector<OwnedFrame> fused = Fuse(pictures);
@@ -232,18 +242,12 @@ TEST_F(FusionTest, AnObjectMovingOnItsOwnIsNotSmeared) {
 // neighbours on one side only.
 void ExpectSlowDriftKept(const std::vector<float>& photo, int photo_size, int speed_x,
                          int speed_y) {
-  std::vector<std::vector<float>> truth = Pan(photo, photo_size, 7);
   constexpr int kSide = 40;
   auto corner = [&](int n) { return std::pair{76 + speed_x * (n - 3), 52 + speed_y * (n - 3)}; };
-  for (int n = 0; n < 7; ++n) {
-    const auto [ox, oy] = corner(n);
-    for (int y = 0; y < kSide; ++y) {
-      for (int x = 0; x < kSide; ++x) {  // the photo's texture from elsewhere
-        truth[n][(oy + y) * kWidth + ox + x] =
-            photo[static_cast<size_t>(300 + y) * photo_size + 300 + x];
-      }
-    }
-  }
+  // The photo's texture from elsewhere.
+  std::vector<std::vector<float>> truth = PanWithPatch(
+      photo, photo_size, kSide, corner,
+      [&](int x, int y) { return photo[static_cast<size_t>(300 + y) * photo_size + 300 + x]; });
   std::vector<OwnedFrame> pictures;
   for (int n = 0; n < 7; ++n) {
     truth[n] = Blurred(truth[n]);
