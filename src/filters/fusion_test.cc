@@ -101,6 +101,17 @@ std::vector<OwnedFrame> Fuse(const std::vector<OwnedFrame>& pictures) {
   return out;
 }
 
+// The pictures made soft, as dvres's 2× outputs are (the fusion's input;
+// `truth` becomes them: the input is the truth), and fused.
+std::vector<OwnedFrame> FuseSoft(std::vector<std::vector<float>>* truth) {
+  std::vector<OwnedFrame> pictures;
+  for (std::vector<float>& picture : *truth) {
+    picture = Blurred(picture);
+    pictures.push_back(FrameOf(picture));
+  }
+  return Fuse(pictures);
+}
+
 // The PSNR of `test` against `truth` over the pictures' inner part (4
 // pixels in from each edge), or over the rectangle [x0, x1) × [y0, y1).
 double InnerPsnr(const std::vector<float>& truth, const std::vector<float>& test, int x0 = 4,
@@ -248,12 +259,7 @@ void ExpectSlowDriftKept(const std::vector<float>& photo, int photo_size, int sp
   std::vector<std::vector<float>> truth = PanWithPatch(
       photo, photo_size, kSide, corner,
       [&](int x, int y) { return photo[static_cast<size_t>(300 + y) * photo_size + 300 + x]; });
-  std::vector<OwnedFrame> pictures;
-  for (int n = 0; n < 7; ++n) {
-    truth[n] = Blurred(truth[n]);
-    pictures.push_back(FrameOf(truth[n]));
-  }
-  const std::vector<OwnedFrame> fused = Fuse(pictures);
+  const std::vector<OwnedFrame> fused = FuseSoft(&truth);
   ASSERT_EQ(fused.size(), 7u);
   double sum = 0;
   for (int n = 0; n < 7; ++n) {
@@ -322,12 +328,7 @@ TEST_F(FusionTest, AFineTexturedObjectIsNotGhostedAlongItsPath) {
         truth[n][(oy + y) * kWidth + ox + x] = static_cast<float>(mean) + texture[y * kSide + x];
     }
   }
-  std::vector<OwnedFrame> pictures;
-  for (int n = 0; n < 7; ++n) {
-    truth[n] = Blurred(truth[n]);
-    pictures.push_back(FrameOf(truth[n]));
-  }
-  const std::vector<OwnedFrame> fused = Fuse(pictures);
+  const std::vector<OwnedFrame> fused = FuseSoft(&truth);
   ASSERT_EQ(fused.size(), 7u);
   // The path: from where the object is in picture 0 to where it is in 6.
   const int x0 = corner(0).first - 4, x1 = corner(6).first + kSide + 4;
