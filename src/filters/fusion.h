@@ -33,7 +33,11 @@
 //    - agreement: exp(−D / 300), D = G_3((G_2 W − G_2 Y_n)²): what global
 //      motion does not explain keeps picture n's own samples;
 //    - a moving-object gate: 0 in blocks where shifting the neighbour by 4
-//      to 16 pixels matches much better than no shift (MovingBlocks);
+//      to 16 pixels matches much better than no shift (MovingBlocks), and
+//      in blocks whose content the local refinement finds drifting on its
+//      own at one velocity in at least three neighbours (OwnMotion: a slow
+//      object, which the gate's 4 pixels miss), with the blocks around
+//      both;
 //    - texture match: the best normalised correlation (Σ B_n B_m + f) /
 //      √((Σ B_n² + f)(Σ B_m² + f)) of the band-pass pictures B = W − G_2 W
 //      over a 7 × 7 window, the neighbour shifted by up to 2 half-size
