@@ -372,7 +372,10 @@ constexpr float kRefineStill = 2.0f;
 //    their centres aligns neither side.
 // It moves on its own (OwnMotion) where at least kObjectAgreeing other
 // neighbours suspect it at the same velocity (shift per picture apart,
-// within kObjectVelocity): a coder's misplaced block keeps none. The gate
+// within kObjectVelocity): a coder's misplaced block keeps none. A picture
+// with neighbours on one side only (a run's first and last pictures) needs
+// kObjectAgreeingAtEnds: its farther neighbours see the object beyond the
+// search's reach, so fewer can agree. The gate
 // leaves it, and the blocks around it, out of those neighbours and of every
 // other one its velocity displaces it in by kObjectReach or more (the
 // nearest neighbours, where it has moved too little to be suspected).
@@ -382,6 +385,7 @@ constexpr float kObjectOffScreen = 0.75f;
 constexpr float kObjectJump = 0.75f;
 constexpr float kObjectVelocity = 0.35f;
 constexpr int kObjectAgreeing = 2;
+constexpr int kObjectAgreeingAtEnds = 1;
 constexpr float kObjectReach = 0.5f;
 
 // Per block, the shift (half-size pixels) to add to the global motion.
@@ -590,6 +594,13 @@ Displacement LocalShifts(const std::vector<float>& own, const std::vector<float>
 // towards the neighbour k − kFusionRadius pictures away, where present[k].
 void OwnMotion(std::vector<Displacement>* fields, const std::vector<uint8_t>& present) {
   const int count = static_cast<int>(fields->size());
+  // The first and last pictures of a run have neighbours on one side only.
+  bool before = false, after = false;
+  for (int a = 0; a < count; ++a) {
+    before = before || (present[a] && a < kFusionRadius);
+    after = after || (present[a] && a > kFusionRadius);
+  }
+  const int need = before && after ? kObjectAgreeing : kObjectAgreeingAtEnds;
   for (int a = 0; a < count; ++a) {
     if (!present[a]) continue;
     Displacement& first = (*fields)[a];
@@ -607,8 +618,7 @@ void OwnMotion(std::vector<Displacement>* fields, const std::vector<uint8_t>& pr
                 kObjectVelocity;
       }
     }
-    for (size_t i = 0; i < agreeing.size(); ++i)
-      first.own_motion[i] = agreeing[i] >= kObjectAgreeing;
+    for (size_t i = 0; i < agreeing.size(); ++i) first.own_motion[i] = agreeing[i] >= need;
   }
   // A confirmed block's velocity (the mean over the neighbours that
   // confirm it) displaces it in the others too, nearer ones by less.

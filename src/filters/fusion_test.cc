@@ -246,11 +246,11 @@ TEST_F(FusionTest, AnObjectMovingOnItsOwnIsNotSmeared) {
 // outputs are (the fusion's input); the input is the truth. In the
 // object's rectangle (plus 4 pixels), for drifts of (0, 2), (−3, −2) and
 // (−4, 0) pixels a picture against the pan's (−1.5, −0.5), every picture
-// stays above 36.5 dB and the mean above 43: measured 36.9 to 51.1 dB, and
-// in 4 of the 21 pictures the object comes out as it went in, its
-// neighbours left out wholly (with stop 40's fusion 33.7 to 44.0, means
-// 36.9 to 38.5). The first and last pictures gain least: they have
-// neighbours on one side only.
+// stays above 40 dB and the mean above 45: measured 41.5 to 69.0 dB, and in
+// 5 of the 21 pictures the object comes out as it went in, its neighbours
+// left out wholly. With stop 40's fusion 33.7 to 44.0, means 36.9 to 38.5;
+// without the rule for the first and last pictures (which have neighbours
+// on one side only) those stayed at 36.9 to 44.0.
 void ExpectSlowDriftKept(const std::vector<float>& photo, int photo_size, int speed_x,
                          int speed_y) {
   constexpr int kSide = 40;
@@ -267,10 +267,10 @@ void ExpectSlowDriftKept(const std::vector<float>& photo, int photo_size, int sp
     const double kept =
         InnerPsnr(truth[n], LumaOf(fused[n]), ox - 4, oy - 4, ox + kSide + 4, oy + kSide + 4);
     std::printf("drift (%d, %d), object in picture %d: %.2f dB\n", speed_x, speed_y, n, kept);
-    EXPECT_GT(kept, 36.5) << "drift (" << speed_x << ", " << speed_y << "), picture " << n;
+    EXPECT_GT(kept, 40.0) << "drift (" << speed_x << ", " << speed_y << "), picture " << n;
     sum += kept;
   }
-  EXPECT_GT(sum / 7, 43.0) << "drift (" << speed_x << ", " << speed_y << ")";
+  EXPECT_GT(sum / 7, 45.0) << "drift (" << speed_x << ", " << speed_y << ")";
 }
 
 TEST_F(FusionTest, ASlowlyDriftingObjectIsNotSmeared) {
