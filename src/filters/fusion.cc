@@ -388,6 +388,9 @@ constexpr int kObjectAgreeing = 2;
 constexpr int kObjectAgreeingAtEnds = 1;
 constexpr float kObjectReach = 0.5f;
 
+// How far the shift (dx, dy) reaches: the larger of |dx| and |dy|.
+inline float Reach(float dx, float dy) { return std::max(std::abs(dx), std::abs(dy)); }
+
 // Per block, the shift (half-size pixels) to add to the global motion.
 struct Displacement {
   int blocks_x = 1, blocks_y = 1;
@@ -542,8 +545,8 @@ Displacement LocalShifts(const std::vector<float>& own, const std::vector<float>
         strong[i] = c(best_x, best_y) <= kObjectRatio * std::min(still, left_out);
         if (!refined) {
           if ((best_x || best_y) && strong[i] &&
-              std::max(std::abs(static_cast<float>(best_x) - screen_x),
-                       std::abs(static_cast<float>(best_y) - screen_y)) > kObjectOffScreen) {
+              Reach(static_cast<float>(best_x) - screen_x, static_cast<float>(best_y) - screen_y) >
+                  kObjectOffScreen) {
             field.suspect[i] = 1;
             field.suspect_dx[i] = static_cast<float>(best_x);
             field.suspect_dy[i] = static_cast<float>(best_y);
@@ -562,11 +565,10 @@ Displacement LocalShifts(const std::vector<float>& own, const std::vector<float>
   // Refined blocks whose shift jumps from a neighbouring block's.
   auto off_screen = [&](size_t k) {
     return strong[k] && (field.dx[k] != 0 || field.dy[k] != 0) &&
-           std::max(std::abs(field.dx[k] - screen[2 * k]),
-                    std::abs(field.dy[k] - screen[2 * k + 1])) > kObjectOffScreen;
+           Reach(field.dx[k] - screen[2 * k], field.dy[k] - screen[2 * k + 1]) > kObjectOffScreen;
   };
-  auto suspect = [&](size_t k) {
-    if (field.suspect[k] || !off_screen(k)) return;
+  auto suspect = [&](size_t k) {  // refined blocks only: the others' shifts are 0
+    if (!off_screen(k)) return;
     field.suspect[k] = 1;
     field.suspect_dx[k] = field.dx[k];
     field.suspect_dy[k] = field.dy[k];
@@ -577,8 +579,7 @@ Displacement LocalShifts(const std::vector<float>& own, const std::vector<float>
       for (const auto& [nx, ny] : {std::pair{bx + 1, by}, std::pair{bx, by + 1}}) {
         if (nx >= field.blocks_x || ny >= field.blocks_y) continue;
         const size_t j = static_cast<size_t>(ny) * field.blocks_x + nx;
-        if (std::max(std::abs(field.dx[i] - field.dx[j]), std::abs(field.dy[i] - field.dy[j])) >
-            kObjectJump) {
+        if (Reach(field.dx[i] - field.dx[j], field.dy[i] - field.dy[j]) > kObjectJump) {
           suspect(i);
           suspect(j);
         }
@@ -611,11 +612,10 @@ void OwnMotion(std::vector<Displacement>* fields, const std::vector<uint8_t>& pr
       const float apart_a = static_cast<float>(a - kFusionRadius);
       const float apart_b = static_cast<float>(b - kFusionRadius);
       for (size_t i = 0; i < first.suspect.size(); ++i) {
-        agreeing[i] +=
-            first.suspect[i] && second.suspect[i] &&
-            std::max(std::abs(first.suspect_dx[i] / apart_a - second.suspect_dx[i] / apart_b),
-                     std::abs(first.suspect_dy[i] / apart_a - second.suspect_dy[i] / apart_b)) <=
-                kObjectVelocity;
+        agreeing[i] += first.suspect[i] && second.suspect[i] &&
+                       Reach(first.suspect_dx[i] / apart_a - second.suspect_dx[i] / apart_b,
+                             first.suspect_dy[i] / apart_a - second.suspect_dy[i] / apart_b) <=
+                           kObjectVelocity;
       }
     }
     for (size_t i = 0; i < agreeing.size(); ++i) first.own_motion[i] = agreeing[i] >= need;
@@ -626,7 +626,8 @@ void OwnMotion(std::vector<Displacement>* fields, const std::vector<uint8_t>& pr
   for (int a = 0; a < count; ++a) {
     if (present[a]) blocks = (*fields)[a].suspect.size();
   }
-  std::vector<float> sum_x(blocks, 0.0f), sum_y(blocks, 0.0f), confirmed(blocks, 0.0f);
+  std::vector<float> sum_x(blocks, 0.0f), sum_y(blocks, 0.0f);
+  std::vector<int> confirmed(blocks, 0);
   for (int a = 0; a < count; ++a) {
     if (!present[a]) continue;
     const Displacement& field = (*fields)[a];
@@ -635,7 +636,7 @@ void OwnMotion(std::vector<Displacement>* fields, const std::vector<uint8_t>& pr
       if (!field.own_motion[i]) continue;
       sum_x[i] += field.suspect_dx[i] / apart;
       sum_y[i] += field.suspect_dy[i] / apart;
-      confirmed[i] += 1;
+      ++confirmed[i];
     }
   }
   for (int a = 0; a < count; ++a) {
@@ -644,7 +645,7 @@ void OwnMotion(std::vector<Displacement>* fields, const std::vector<uint8_t>& pr
     const float apart = std::abs(static_cast<float>(a - kFusionRadius));
     for (size_t i = 0; i < blocks; ++i) {
       if (confirmed[i] > 0 &&
-          std::max(std::abs(sum_x[i]), std::abs(sum_y[i])) / confirmed[i] * apart >= kObjectReach) {
+          Reach(sum_x[i], sum_y[i]) / static_cast<float>(confirmed[i]) * apart >= kObjectReach) {
         field.own_motion[i] = 1;
       }
     }
