@@ -79,6 +79,32 @@ struct RowKernels {
   void (*to_float)(const T* in, float* out, int count);
 };
 
+// One group of 4 output rows of one 3 × 3 layer, all tiles, for the Winograd
+// kernel (conv_net_winograd.inc; the layout is described there).
+struct WinogradJob {
+  // Tile 0 of phase 0 of channel 0 of input rows y − 1 … y + 4, clamped to
+  // the frame.
+  const float* in_rows[6];
+  std::ptrdiff_t channel_stride;  // floats from a row's channel to the next
+  int in_channels;
+  int out_channels;
+  int tiles;             // a multiple of the path's lanes, in chunks
+  const float* weights;  // U = G g Gᵀ: [36][in][out]
+  const float* bias;     // [out]
+  const float* prelu;    // [out] negative-side slopes; 1 = no activation
+  float* out_rows[4];    // rows y … y + 3 (same strides); rows not kept may share one
+  float* scratch;        // WinogradKernels::scratch_floats(in, out) floats
+};
+
+// One float path's Winograd kernel.
+struct WinogradKernels {
+  void (*group)(const WinogradJob&);
+  size_t (*scratch_floats)(int in_channels, int out_channels);
+  int lanes;
+  int chunk_tiles;   // tiles per chunk of a row
+  int phase_stride;  // floats from a chunk's phase to the next
+};
+
 void CopyFloats(const float* in, float* out, int count) {
   std::memcpy(out, in, sizeof(float) * count);
 }
@@ -103,6 +129,8 @@ inline Vec Load(const float* p) {
 inline void Store(float* p, Vec a) { std::memcpy(p, &a, sizeof(a)); }
 inline Vec Set1(float x) { return Vec{} + x; }
 inline Vec Fma(Vec a, Vec b, Vec c) { return a * b + c; }
+inline Vec Add(Vec a, Vec b) { return a + b; }
+inline Vec Sub(Vec a, Vec b) { return a - b; }
 inline Vec PRelu(Vec x, Vec slope) { return x >= 0.0f ? x : slope * x; }
 #else
 struct Vec {
@@ -126,6 +154,16 @@ inline Vec Fma(const Vec& a, const Vec& b, const Vec& c) {
   for (int i = 0; i < kLanes; ++i) r.v[i] = a.v[i] * b.v[i] + c.v[i];
   return r;
 }
+inline Vec Add(const Vec& a, const Vec& b) {
+  Vec r;
+  for (int i = 0; i < kLanes; ++i) r.v[i] = a.v[i] + b.v[i];
+  return r;
+}
+inline Vec Sub(const Vec& a, const Vec& b) {
+  Vec r;
+  for (int i = 0; i < kLanes; ++i) r.v[i] = a.v[i] - b.v[i];
+  return r;
+}
 inline Vec PRelu(const Vec& x, const Vec& slope) {
   Vec r;
   for (int i = 0; i < kLanes; ++i) r.v[i] = x.v[i] >= 0.0f ? x.v[i] : slope.v[i] * x.v[i];
@@ -134,6 +172,7 @@ inline Vec PRelu(const Vec& x, const Vec& slope) {
 #endif
 
 #include "filters/conv_net_kernel.inc"
+#include "filters/conv_net_winograd.inc"
 
 }  // namespace portable
 
@@ -151,11 +190,14 @@ inline Vec Load(const float* p) { return _mm256_loadu_ps(p); }
 inline void Store(float* p, Vec a) { _mm256_storeu_ps(p, a); }
 inline Vec Set1(float x) { return _mm256_set1_ps(x); }
 inline Vec Fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+inline Vec Add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
+inline Vec Sub(Vec a, Vec b) { return _mm256_sub_ps(a, b); }
 inline Vec PRelu(Vec x, Vec slope) {
   return _mm256_blendv_ps(x, _mm256_mul_ps(x, slope), x);  // sign bit set: slope·x
 }
 
 #include "filters/conv_net_kernel.inc"
+#include "filters/conv_net_winograd.inc"
 
 }  // namespace avx2
 #pragma GCC pop_options
@@ -174,12 +216,15 @@ inline Vec Load(const float* p) { return _mm512_loadu_ps(p); }
 inline void Store(float* p, Vec a) { _mm512_storeu_ps(p, a); }
 inline Vec Set1(float x) { return _mm512_set1_ps(x); }
 inline Vec Fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+inline Vec Add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
+inline Vec Sub(Vec a, Vec b) { return _mm512_sub_ps(a, b); }
 inline Vec PRelu(Vec x, Vec slope) {
   const __mmask16 negative = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
   return _mm512_mask_mul_ps(x, negative, x, slope);
 }
 
 #include "filters/conv_net_kernel.inc"
+#include "filters/conv_net_winograd.inc"
 
 }  // namespace avx512
 #pragma GCC pop_options
@@ -235,12 +280,111 @@ RowKernels<float> FloatKernelsFor(ConvNetIsa isa) {
       return {&avx512::ConvRow, &CopyFloats, &CopyFloats};
     case ConvNetIsa::kAvx2:
       return {&avx2::ConvRow, &CopyFloats, &CopyFloats};
-    case ConvNetIsa::kAmx:  // Run calls RunRowsAmx instead
+    case ConvNetIsa::kAmx:         // Run calls RunRowsAmx instead
     case ConvNetIsa::kAvx512Fp16:  // and RunRows<_Float16>
     case ConvNetIsa::kPortable:
       break;
   }
   return {&portable::ConvRow, &CopyFloats, &CopyFloats};
+}
+
+WinogradKernels WinogradKernelsFor(ConvNetIsa isa) {
+  switch (isa) {
+    case ConvNetIsa::kAvx512:
+      return {&avx512::winograd::Group, &avx512::winograd::ScratchFloats, avx512::kLanes,
+              avx512::winograd::kChunkTiles, avx512::winograd::kPhaseStride};
+    case ConvNetIsa::kAvx2:
+      return {&avx2::winograd::Group, &avx2::winograd::ScratchFloats, avx2::kLanes,
+              avx2::winograd::kChunkTiles, avx2::winograd::kPhaseStride};
+    case ConvNetIsa::kAmx:
+    case ConvNetIsa::kAvx512Fp16:
+    case ConvNetIsa::kPortable:
+      break;
+  }
+  return {&portable::winograd::Group, &portable::winograd::ScratchFloats, portable::kLanes,
+          portable::winograd::kChunkTiles, portable::winograd::kPhaseStride};
+}
+
+// Buffer `index` of RunRowsWinograd, at least `floats` long (it writes every
+// value before reading it), kept by the thread for its next call: a call's
+// few megabytes would otherwise be mapped and zeroed afresh for every frame.
+// Each of the filters' threads (the caller and its helper, filters/halves.h)
+// keeps its own. Separate allocations rather than one: the kernel was 3–5 %
+// slower with its rings and scratch packed into one buffer.
+constexpr bool kFresh = false;
+float* WinogradBuffer(int index, size_t floats) {
+  struct Buffer {
+    std::unique_ptr<conv_net_internal::AlignedBuffer<float>> data;
+    size_t capacity = 0;
+  };
+  thread_local std::vector<Buffer> buffers;
+  if (static_cast<int>(buffers.size()) <= index) buffers.resize(index + 1);
+  Buffer& buffer = buffers[index];
+  if (floats > buffer.capacity || kFresh) {
+    buffer.data.reset();
+    buffer.data = std::make_unique<conv_net_internal::AlignedBuffer<float>>(floats);
+    buffer.capacity = floats;
+  }
+  return buffer.data->get();
+}
+
+// Pixels [0, width) of a row into the Winograd layout's four phases (pixel x
+// at phase x % 4, position x / 4), and back.
+void ToPhases(const float* row, int width, float* phases, std::ptrdiff_t phase_stride) {
+  int x = 0;
+  for (; x + 16 <= width; x += 16) {  // four tiles, transposed
+    __m128 a = _mm_loadu_ps(row + x), b = _mm_loadu_ps(row + x + 4);
+    __m128 c = _mm_loadu_ps(row + x + 8), d = _mm_loadu_ps(row + x + 12);
+    _MM_TRANSPOSE4_PS(a, b, c, d);
+    _mm_storeu_ps(phases + x / 4, a);
+    _mm_storeu_ps(phases + phase_stride + x / 4, b);
+    _mm_storeu_ps(phases + 2 * phase_stride + x / 4, c);
+    _mm_storeu_ps(phases + 3 * phase_stride + x / 4, d);
+  }
+  for (; x < width; ++x) phases[(x & 3) * phase_stride + (x >> 2)] = row[x];
+}
+
+void FromPhases(const float* phases, std::ptrdiff_t phase_stride, int width, float* row) {
+  int x = 0;
+  for (; x + 16 <= width; x += 16) {
+    __m128 a = _mm_loadu_ps(phases + x / 4), b = _mm_loadu_ps(phases + phase_stride + x / 4);
+    __m128 c = _mm_loadu_ps(phases + 2 * phase_stride + x / 4);
+    __m128 d = _mm_loadu_ps(phases + 3 * phase_stride + x / 4);
+    _MM_TRANSPOSE4_PS(a, b, c, d);
+    _mm_storeu_ps(row + x, a);
+    _mm_storeu_ps(row + x + 4, b);
+    _mm_storeu_ps(row + x + 8, c);
+    _mm_storeu_ps(row + x + 12, d);
+  }
+  for (; x < width; ++x) row[x] = phases[(x & 3) * phase_stride + (x >> 2)];
+}
+
+// U = G g Gᵀ of F(4 × 4, 3 × 3) for every kernel of a 3 × 3 layer, computed in
+// double, as [36][in][out] (the order the kernel reads them).
+std::vector<float> WinogradWeights(const ConvLayer& layer) {
+  static constexpr double kG[6][3] = {{1.0 / 4, 0, 0},
+                                      {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                      {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                      {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                      {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                      {0, 0, 1}};
+  const int ins = layer.in_channels, outs = layer.out_channels;
+  std::vector<float> u(static_cast<size_t>(36) * ins * outs);
+  for (int co = 0; co < outs; ++co) {
+    for (int ci = 0; ci < ins; ++ci) {
+      const float* g = layer.weights + (static_cast<size_t>(co) * ins + ci) * 9;
+      for (int s = 0; s < 6; ++s) {
+        for (int t = 0; t < 6; ++t) {
+          double sum = 0;
+          for (int a = 0; a < 3; ++a) {
+            for (int b = 0; b < 3; ++b) sum += kG[s][a] * g[a * 3 + b] * kG[t][b];
+          }
+          u[((static_cast<size_t>(s) * 6 + t) * ins + ci) * outs + co] = static_cast<float>(sum);
+        }
+      }
+    }
+  }
+  return u;
 }
 
 template <typename Elem>
@@ -308,6 +452,13 @@ ConvNet::ConvNet(std::vector<ConvLayer> layers) {
     if (layer.prelu != nullptr) {
       single.prelu.assign(layer.prelu, layer.prelu + layer.out_channels);
     }
+    if (layer.kernel == 3) {
+      packed.winograd = WinogradWeights(layer);
+      packed.winograd_slopes.assign(layer.out_channels, 1.0f);
+      if (layer.prelu != nullptr) {
+        std::copy(layer.prelu, layer.prelu + layer.out_channels, packed.winograd_slopes.begin());
+      }
+    }
     if (IsaSupported(ConvNetIsa::kAvx512Fp16)) {
       const auto to_half = [](const std::vector<float>& values) {
         std::vector<_Float16> half(values.size());
@@ -322,6 +473,13 @@ ConvNet::ConvNet(std::vector<ConvLayer> layers) {
     amx_ = conv_net_internal::PackForAmx(layers);
   }
   isa_ = SupportedIsas().front();
+  winograd_ = std::all_of(layers_.begin(), layers_.end(),
+                          [](const PackedLayer& layer) { return layer.kernel == 3; });
+  // VIDMILL_CONV_NET_WINOGRAD=0 computes 3 × 3 networks directly instead
+  // (benchmarks compare the two).
+  if (const char* winograd = std::getenv("VIDMILL_CONV_NET_WINOGRAD")) {
+    if (std::string_view(winograd) == "0") winograd_ = false;
+  }
   // VIDMILL_CONV_NET_ISA names a path to use instead (benchmarks compare
   // them end to end); a name this CPU cannot run is ignored.
   if (const char* forced = std::getenv("VIDMILL_CONV_NET_ISA")) {
@@ -388,6 +546,19 @@ void ConvNet::ForceIsaForTesting(ConvNetIsa isa) {
   isa_ = isa;
 }
 
+bool ConvNet::winograd() const {
+  return winograd_ && isa_ != ConvNetIsa::kAmx && isa_ != ConvNetIsa::kAvx512Fp16;
+}
+
+void ConvNet::UseWinogradForTesting(bool on) {
+  const bool all_3x3 = std::all_of(layers_.begin(), layers_.end(),
+                                   [](const PackedLayer& layer) { return layer.kernel == 3; });
+  if (on && !all_3x3) {
+    throw std::invalid_argument("ConvNet: Winograd needs every layer 3 × 3");
+  }
+  winograd_ = on;
+}
+
 void ConvNet::Run(const float* in, std::ptrdiff_t in_row_stride, std::ptrdiff_t in_plane_stride,
                   int width, int height, float* out, std::ptrdiff_t out_row_stride,
                   std::ptrdiff_t out_plane_stride, bool threaded) const {
@@ -403,6 +574,11 @@ void ConvNet::Run(const float* in, std::ptrdiff_t in_row_stride, std::ptrdiff_t 
     if (isa_ == ConvNetIsa::kAvx512Fp16) {
       RunRows<_Float16>(in, in_row_stride, in_plane_stride, width, height, out, out_row_stride,
                         out_plane_stride, row_begin, row_end);
+      return;
+    }
+    if (winograd()) {
+      RunRowsWinograd(in, in_row_stride, in_plane_stride, width, height, out, out_row_stride,
+                      out_plane_stride, row_begin, row_end);
       return;
     }
     RunRows<float>(in, in_row_stride, in_plane_stride, width, height, out, out_row_stride,
@@ -485,6 +661,170 @@ void ConvNet::RunRows(const float* in, std::ptrdiff_t in_row_stride, std::ptrdif
     }
   };
   PullRows(kernels, height, row_begin, row_end, load_input, compute_row);
+}
+
+// The Winograd pipeline: as RunRows, each layer's rows are computed when the
+// next layer needs them, but four at a time (a tile is 4 × 4 pixels), on a
+// grid of rows fixed by the frame alone — layer l's groups start at the rows
+// y ≡ (layers − 1 − l) mod 4, so a group of layer l + 1 at rows y … y + 3
+// reads rows y − 1 … y + 4 of layer l, exactly the rows of two of layer l's
+// groups — and so every row is computed by the same arithmetic whichever
+// half of the frame asks for it (Run's threaded and unthreaded outputs stay
+// bit-identical). Each layer keeps the 6 rows a group reads, in the phase
+// layout of conv_net_winograd.inc (row y in slot y % 6).
+void ConvNet::RunRowsWinograd(const float* in, std::ptrdiff_t in_row_stride,
+                              std::ptrdiff_t in_plane_stride, int width, int height, float* out,
+                              std::ptrdiff_t out_row_stride, std::ptrdiff_t out_plane_stride,
+                              int row_begin, int row_end) const {
+  constexpr int kGroup = 4, kSlots = kGroup + 2;
+  const WinogradKernels kernels = WinogradKernelsFor(isa_);
+  const int layer_count = static_cast<int>(layers_.size());
+  // Tiles per row, rounded up to whole vectors, in chunks (the layout of
+  // conv_net_winograd.inc): chunk c holds tiles [c·chunk_tiles, …) as four
+  // phases phase_stride apart, with a vector of margin on either side whose
+  // tile −1 and tile chunk_tiles repeat the neighbouring chunks' pixels (or,
+  // at the ends of the row, the edge pixels).
+  const int lanes = kernels.lanes;
+  const int tiles = ((width + kGroup - 1) / kGroup + lanes - 1) / lanes * lanes;
+  const int chunk_tiles = kernels.chunk_tiles;
+  const int chunks = (tiles + chunk_tiles - 1) / chunk_tiles;
+  const std::ptrdiff_t phase_stride = kernels.phase_stride;
+  const std::ptrdiff_t chunk_stride = kGroup * phase_stride;
+  const std::ptrdiff_t channel_stride = chunks * chunk_stride;
+
+  // Buffers: each layer's ring of rows (region l), the last layer's group
+  // before it is interleaved into the output planes, and the kernel's
+  // scratch.
+  int max_channels = 0;
+  std::vector<float*> rings;
+  for (const PackedLayer& layer : layers_) {
+    rings.push_back(
+        WinogradBuffer(static_cast<int>(rings.size()),
+                       static_cast<size_t>(kSlots) * layer.in_channels * channel_stride));
+    max_channels = std::max({max_channels, layer.in_channels, layer.out_channels});
+  }
+  float* const last_rows =
+      WinogradBuffer(layer_count, static_cast<size_t>(kGroup) * out_channels() * channel_stride);
+  float* const scratch =
+      WinogradBuffer(layer_count + 1, kernels.scratch_floats(max_channels, max_channels));
+  // Where the kernel writes the rows of a group outside the frame (or, in
+  // the last layer, outside [row_begin, row_end)), so that it need not check.
+  float* const discarded_row =
+      WinogradBuffer(layer_count + 2, static_cast<size_t>(max_channels) * channel_stride) + lanes;
+  auto ring_row = [&](int layer_idx, int y) {
+    return rings[layer_idx] +
+           static_cast<std::ptrdiff_t>(y % kSlots) * layers_[layer_idx].in_channels *
+               channel_stride +
+           lanes;
+  };
+  // Pixel x, −1 ≤ x < 4 · tiles + 4, of a channel's row: in its chunk, or
+  // beyond the row's ends in the first or last chunk's margin.
+  auto pixel = [&](float* channel_row, int x) -> float& {
+    const int tile = x >> 2;
+    const int chunk = std::clamp(tile / chunk_tiles, 0, chunks - 1);
+    return channel_row[chunk * chunk_stride + (x & 3) * phase_stride + tile - chunk * chunk_tiles];
+  };
+  // Replicate padding: pixel −1 repeats pixel 0 and the pixels past the
+  // width that a tile reads repeat the last one; then each chunk's margins
+  // get the neighbouring chunks' pixels its tiles read (tile −1's phase 3,
+  // tile chunk_tiles's phase 0).
+  auto replicate_edges = [&](float* row, int channels) {
+    for (int c = 0; c < channels; ++c) {
+      float* channel_row = row + c * channel_stride;
+      pixel(channel_row, -1) = pixel(channel_row, 0);
+      const float last = pixel(channel_row, width - 1);
+      for (int x = width; x <= kGroup * tiles + kGroup - 1; ++x) pixel(channel_row, x) = last;
+      for (int chunk = 1; chunk < chunks; ++chunk) {
+        float* start = channel_row + chunk * chunk_stride;
+        start[3 * phase_stride - 1] = start[-chunk_stride + 3 * phase_stride + chunk_tiles - 1];
+        start[-chunk_stride + chunk_tiles] = start[0];
+      }
+    }
+  };
+  // Pixels [0, width) of a frame row into a channel's row, and back.
+  auto to_phases = [&](const float* frame_row, float* channel_row) {
+    for (int chunk = 0; chunk < chunks; ++chunk) {
+      const int x = chunk * chunk_tiles * kGroup;
+      ToPhases(frame_row + x, std::min(width - x, chunk_tiles * kGroup),
+               channel_row + chunk * chunk_stride, phase_stride);
+    }
+  };
+  auto from_phases = [&](const float* channel_row, float* frame_row) {
+    for (int chunk = 0; chunk < chunks; ++chunk) {
+      const int x = chunk * chunk_tiles * kGroup;
+      FromPhases(channel_row + chunk * chunk_stride, phase_stride,
+                 std::min(width - x, chunk_tiles * kGroup), frame_row + x);
+    }
+  };
+  auto load_input = [&](int y) {
+    float* row = ring_row(0, y);
+    for (int c = 0; c < in_channels(); ++c) {
+      to_phases(in + c * in_plane_stride + y * in_row_stride, row + c * channel_stride);
+    }
+    replicate_edges(row, in_channels());
+  };
+
+  // Layer l's groups start at rows ≡ first_offset[l] (mod 4); next_group[l]
+  // is the next one to compute, next_input the next frame row to load.
+  std::vector<int> next_group(layer_count);
+  const auto floor_to_grid = [&](int y, int layer_idx) {
+    const int offset = (layer_count - 1 - layer_idx) % kGroup;
+    return y - (((y - offset) % kGroup) + kGroup) % kGroup;
+  };
+  int lowest = row_begin;
+  for (int layer_idx = layer_count - 1; layer_idx >= 0; --layer_idx) {
+    next_group[layer_idx] = floor_to_grid(lowest, layer_idx);
+    lowest = std::max(0, next_group[layer_idx] - 1);
+  }
+  int next_input = lowest;
+
+  auto compute = [&](auto& self, int layer_idx, int y) -> void {
+    const PackedLayer& layer = layers_[layer_idx];
+    const int last_needed = std::min(y + kGroup, height - 1);
+    if (layer_idx == 0) {
+      while (next_input <= last_needed) load_input(next_input++);
+    } else {
+      while (next_group[layer_idx - 1] <= last_needed) {
+        self(self, layer_idx - 1, next_group[layer_idx - 1]);
+        next_group[layer_idx - 1] += kGroup;
+      }
+    }
+    const bool last = layer_idx == layer_count - 1;
+    WinogradJob job;
+    for (int r = 0; r < kSlots; ++r) {
+      job.in_rows[r] = ring_row(layer_idx, std::clamp(y - 1 + r, 0, height - 1));
+    }
+    job.channel_stride = channel_stride;
+    job.in_channels = layer.in_channels;
+    job.out_channels = layer.out_channels;
+    job.tiles = tiles;
+    job.weights = layer.winograd.data();
+    job.bias = layer.single.bias.data();
+    job.prelu = layer.winograd_slopes.data();
+    job.scratch = scratch;
+    for (int r = 0; r < kGroup; ++r) {
+      const int row = y + r;
+      const bool kept = last ? row >= row_begin && row < row_end : row >= 0 && row < height;
+      job.out_rows[r] = !kept  ? discarded_row
+                        : last ? last_rows + r * out_channels() * channel_stride + lanes
+                               : ring_row(layer_idx + 1, row);
+    }
+    kernels.group(job);
+    for (int r = 0; r < kGroup; ++r) {
+      if (job.out_rows[r] == discarded_row) continue;
+      if (!last) {
+        replicate_edges(job.out_rows[r], layer.out_channels);
+        continue;
+      }
+      for (int c = 0; c < layer.out_channels; ++c) {
+        from_phases(job.out_rows[r] + c * channel_stride,
+                    out + c * out_plane_stride + (y + r) * out_row_stride);
+      }
+    }
+  };
+  for (int y = next_group[layer_count - 1]; y < row_end; y += kGroup) {
+    compute(compute, layer_count - 1, y);
+  }
 }
 
 }  // namespace vidmill::filters

@@ -90,6 +90,16 @@ class ConvNet {
   // supported. Not thread-safe against a concurrent Run.
   void ForceIsaForTesting(ConvNetIsa isa);
 
+  // Whether Run computes by Winograd's F(4 × 4, 3 × 3) (conv_net_winograd.inc):
+  // on the float paths (AVX-512, AVX2 + FMA, portable) when every layer is
+  // 3 × 3, with a quarter of the multiply-adds of the direct convolution and
+  // the same results within float rounding. Set VIDMILL_CONV_NET_WINOGRAD=0
+  // to compute directly instead.
+  bool winograd() const;
+  // Turns Winograd off or back on (tests compare the two); on needs every
+  // layer 3 × 3. Not thread-safe against a concurrent Run.
+  void UseWinogradForTesting(bool on);
+
  private:
   // A layer's parameters in one precision: weights repacked as
   // [in][ky][kx][out], the order the kernel reads them (for one input channel
@@ -105,7 +115,9 @@ class ConvNet {
     int out_channels = 0;
     int kernel = 0;
     Params<float> single;
-    Params<_Float16> half;  // filled when the CPU can run kAvx512Fp16
+    Params<_Float16> half;               // filled when the CPU can run kAvx512Fp16
+    std::vector<float> winograd;         // 3 × 3 layers: U = G g Gᵀ, [36][in][out]
+    std::vector<float> winograd_slopes;  // PReLU slopes, 1 where none
   };
 
   // The row pipeline of the vector paths, in float or _Float16 (conv_net.cc).
@@ -114,9 +126,16 @@ class ConvNet {
                int width, int height, float* out, std::ptrdiff_t out_row_stride,
                std::ptrdiff_t out_plane_stride, int row_begin, int row_end) const;
 
+  // The same in F(4 × 4, 3 × 3) tiles, four rows at a time (conv_net.cc).
+  void RunRowsWinograd(const float* in, std::ptrdiff_t in_row_stride,
+                       std::ptrdiff_t in_plane_stride, int width, int height, float* out,
+                       std::ptrdiff_t out_row_stride, std::ptrdiff_t out_plane_stride,
+                       int row_begin, int row_end) const;
+
   std::vector<PackedLayer> layers_;
   std::shared_ptr<const conv_net_internal::AmxNet> amx_;  // when the CPU has AMX
   ConvNetIsa isa_ = ConvNetIsa::kPortable;
+  bool winograd_ = false;  // every layer 3 × 3, and not turned off
 };
 
 }  // namespace vidmill::filters

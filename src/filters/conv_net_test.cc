@@ -9,6 +9,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace vidmill::filters {
@@ -155,11 +156,11 @@ std::vector<std::vector<double>> Reference(const std::vector<LayerData>& net, co
               for (int kx = 0; kx < layer.kernel; ++kx) {
                 const int sy = std::clamp(y + ky - r, 0, h - 1);
                 const int sx = std::clamp(x + kx - r, 0, w - 1);
-                sum = add(sum, round(layer.weights[((co * layer.in_channels + ci) * layer.kernel +
-                                                     ky) *
-                                                        layer.kernel +
-                                                    kx]) *
-                                   planes[ci][sy * w + sx]);
+                sum = add(sum,
+                          round(layer.weights[((co * layer.in_channels + ci) * layer.kernel + ky) *
+                                                  layer.kernel +
+                                              kx]) *
+                              planes[ci][sy * w + sx]);
               }
             }
           }
@@ -183,6 +184,18 @@ Planes RunNet(const ConvNet& net, const Planes& in, bool threaded) {
   return out;
 }
 
+// Every path this CPU has, each with and without Winograd where it computes
+// so (float paths, networks of 3 × 3 layers only).
+std::vector<std::pair<ConvNetIsa, bool>> Algorithms(bool all_3x3) {
+  std::vector<std::pair<ConvNetIsa, bool>> algorithms;
+  for (ConvNetIsa isa : ConvNet::SupportedIsas()) {
+    algorithms.emplace_back(isa, false);
+    const bool in_float = isa != ConvNetIsa::kAmx && isa != ConvNetIsa::kAvx512Fp16;
+    if (all_3x3 && in_float) algorithms.emplace_back(isa, true);
+  }
+  return algorithms;
+}
+
 struct Shape {
   std::vector<int> channels;
   std::vector<int> kernels;
@@ -203,13 +216,20 @@ TEST(ConvNetTest, MatchesDirectConvolutionOnEveryPath) {
       {{3, 33, 3}, {3, 3}, 70, 2},
       {{6, 8, 8}, {5, 5}, 17, 1},
       {{5, 16, 16, 4}, {3, 3, 3}, 301, 13},  // several pixel tiles per row
-      {{11, 20, 3}, {3, 5}, 37, 6},           // more than 8 input channels
+      {{11, 20, 3}, {3, 5}, 37, 6},          // more than 8 input channels
       // Wide rows for 1×1 and 5×5 kernels; a one-layer net writes the frame
       // directly from its whole blocks.
       {{3, 9, 2}, {5, 1}, 333, 7},
       {{2, 6, 3}, {1, 3}, 250, 5},
       {{4, 5}, {3}, 411, 3},
       {{4, 5}, {5}, 1000, 2},
+      // Winograd: rows over several chunks (192 pixels with AVX2, 384 with
+      // AVX-512, 96 portable) and heights that cut groups of 4 rows anywhere,
+      // the halves' boundary too.
+      {{5, 16, 16, 16, 4}, {3, 3, 3, 3}, 385, 10},
+      {{5, 16, 4}, {3, 3}, 193, 7},
+      {{3, 8, 8, 2}, {3, 3, 3}, 97, 1},
+      {{2, 9, 3}, {3, 3}, 770, 5},
   };
   std::mt19937 rng(7);
   for (const Shape& shape : shapes) {
@@ -223,8 +243,12 @@ TEST(ConvNetTest, MatchesDirectConvolutionOnEveryPath) {
       for (double v : plane) scale = std::max(scale, std::abs(v));
     }
     ConvNet net(Layers(data));
-    for (ConvNetIsa isa : ConvNet::SupportedIsas()) {
+    const bool all_3x3 = std::all_of(shape.kernels.begin(), shape.kernels.end(),
+                                     [](int kernel) { return kernel == 3; });
+    for (const auto& [isa, winograd] : Algorithms(all_3x3)) {
       net.ForceIsaForTesting(isa);
+      net.UseWinogradForTesting(winograd);
+      ASSERT_EQ(net.winograd(), winograd);
       // AMX against the reference with its roundings. Where a hidden
       // activation's float and double sums round to neighbouring bfloat16
       // values (0.4 % apart), the outputs that see it differ by up to about
@@ -234,9 +258,9 @@ TEST(ConvNetTest, MatchesDirectConvolutionOnEveryPath) {
       const bool fp16 = isa == ConvNetIsa::kAvx512Fp16;
       const std::vector<std::vector<double>>& want = amx ? bf16 : fp16 ? half : exact;
       for (bool threaded : {false, true}) {
-        SCOPED_TRACE(std::string(ConvNetIsaName(isa)) + (threaded ? " threaded " : " ") +
-                     std::to_string(shape.width) + "x" + std::to_string(shape.height) + " layers " +
-                     std::to_string(data.size()));
+        SCOPED_TRACE(std::string(ConvNetIsaName(isa)) + (winograd ? " winograd" : "") +
+                     (threaded ? " threaded " : " ") + std::to_string(shape.width) + "x" +
+                     std::to_string(shape.height) + " layers " + std::to_string(data.size()));
         const Planes got = RunNet(net, in, threaded);
         double worst = 0;
         int off = 0;  // outputs beyond float precision
@@ -272,9 +296,10 @@ TEST(ConvNetTest, ThreadedIsBitIdenticalAndDeterministic) {
   const std::vector<LayerData> data = RandomNet({5, 16, 16, 16, 4}, {3, 3, 3, 3}, rng);
   const Planes in = RandomInput(5, 37, 23, rng);
   ConvNet net(Layers(data));
-  for (ConvNetIsa isa : ConvNet::SupportedIsas()) {
-    SCOPED_TRACE(ConvNetIsaName(isa));
+  for (const auto& [isa, winograd] : Algorithms(true)) {
+    SCOPED_TRACE(std::string(ConvNetIsaName(isa)) + (winograd ? " winograd" : ""));
     net.ForceIsaForTesting(isa);
+    net.UseWinogradForTesting(winograd);
     const Planes single = RunNet(net, in, false);
     const Planes threaded = RunNet(net, in, true);
     const Planes again = RunNet(net, in, true);
@@ -363,6 +388,35 @@ TEST(ConvNetTest, TheEnvironmentCanForceASupportedPath) {
   }
   ASSERT_EQ(0, unsetenv("VIDMILL_CONV_NET_ISA"));
   EXPECT_EQ(ConvNet(layers).isa(), best);
+}
+
+TEST(ConvNetTest, WinogradComputesNetworksOf3x3LayersOnTheFloatPaths) {
+  const std::vector<float> w(3 * 3 * 4 * 4, 0.1f);
+  const std::vector<ConvLayer> all_3x3 = {ConvLayer{2, 4, 3, w.data()},
+                                          ConvLayer{4, 2, 3, w.data()}};
+  const std::vector<ConvLayer> mixed = {ConvLayer{2, 4, 3, w.data()}, ConvLayer{4, 2, 1, w.data()}};
+  ConvNet net(all_3x3);
+  for (ConvNetIsa isa : ConvNet::SupportedIsas()) {
+    net.ForceIsaForTesting(isa);
+    const bool in_float = isa != ConvNetIsa::kAmx && isa != ConvNetIsa::kAvx512Fp16;
+    EXPECT_EQ(net.winograd(), in_float) << ConvNetIsaName(isa);
+  }
+  net.ForceIsaForTesting(ConvNetIsa::kPortable);
+  net.UseWinogradForTesting(false);
+  EXPECT_FALSE(net.winograd());
+  ConvNet other(mixed);
+  other.ForceIsaForTesting(ConvNetIsa::kPortable);
+  EXPECT_FALSE(other.winograd());
+  EXPECT_THROW(other.UseWinogradForTesting(true), std::invalid_argument);
+  // The environment turns it off (benchmarks compare the two).
+  ASSERT_EQ(0, setenv("VIDMILL_CONV_NET_WINOGRAD", "0", 1));
+  ConvNet direct(all_3x3);
+  direct.ForceIsaForTesting(ConvNetIsa::kPortable);
+  EXPECT_FALSE(direct.winograd());
+  ASSERT_EQ(0, unsetenv("VIDMILL_CONV_NET_WINOGRAD"));
+  ConvNet again(all_3x3);
+  again.ForceIsaForTesting(ConvNetIsa::kPortable);
+  EXPECT_TRUE(again.winograd());
 }
 
 TEST(ConvNetTest, RejectsLayersThatDoNotChain) {

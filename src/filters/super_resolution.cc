@@ -1,5 +1,9 @@
 #include "filters/super_resolution.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -49,7 +53,22 @@ void FromFloat(const float* in, ptrdiff_t in_stride, const PlaneView& plane) {
         }
       } else {
         uint8_t* row = plane.Row8(y);
-        for (int x = 0; x < plane.width; ++x) {
+        int x = 0;
+#if defined(__SSE2__)
+        // 16 at a time, the same values as the loop below: x + ½ clamped to
+        // [0, 255], then truncated (which for values ≥ 0 is floor).
+        const __m128 half = _mm_set1_ps(0.5f), zero = _mm_setzero_ps(), top = _mm_set1_ps(255.0f);
+        const auto four = [&](int at) {
+          const __m128 v = _mm_add_ps(_mm_loadu_ps(src + at), half);
+          return _mm_cvttps_epi32(_mm_min_ps(_mm_max_ps(v, zero), top));
+        };
+        for (; x + 16 <= plane.width; x += 16) {
+          const __m128i low = _mm_packs_epi32(four(x), four(x + 4));
+          const __m128i high = _mm_packs_epi32(four(x + 8), four(x + 12));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(row + x), _mm_packus_epi16(low, high));
+        }
+#endif
+        for (; x < plane.width; ++x) {
           row[x] = static_cast<uint8_t>(std::clamp(src[x] + 0.5f, 0.0f, 255.0f));
         }
       }
