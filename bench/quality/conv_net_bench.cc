@@ -10,7 +10,10 @@
 //   core (independent register-only float AVX-512, or AVX2, FMAs, per thread
 //   CPU second); of_peak is GMAC per CPU-second against it (amx, which does
 //   not use the FMA units, and avx512fp16, whose vectors hold twice as many
-//   values, can exceed 100 %). The load average is printed before and after;
+//   values, can exceed 100 %; so can the float paths by Winograd, the
+//   default for these all-3×3 networks, whose multiply-adds are counted as
+//   the direct convolution's: a quarter of them are done; "-direct" rows
+//   compute directly, in the same run). The load average is printed before and after;
 //   other work on the machine lowers the wall numbers but hardly the CPU ones.
 //   ONLY, if given, keeps the cases whose "net size isa" label contains it
 //   (e.g. "16x3-4 1280x720 avx512", for profiling). Not part of ctest.
@@ -25,6 +28,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "filters/conv_net.h"
@@ -166,7 +170,16 @@ int Main(int argc, char** argv) {
   nets.push_back(MakeNet(24, 3, rng));
   nets.push_back(MakeNet(24, 4, rng));
   const std::pair<int, int> sizes[] = {{640, 360}, {1280, 720}, {1920, 1080}};
-  const std::vector<ConvNetIsa> isas = ConvNet::SupportedIsas();
+  // Every path, the float ones by Winograd (their default for these
+  // networks) and directly ("-direct").
+  const auto float_path = [](ConvNetIsa isa) {
+    return isa != ConvNetIsa::kAmx && isa != ConvNetIsa::kAvx512Fp16;
+  };
+  std::vector<std::pair<ConvNetIsa, bool>> algorithms;
+  for (ConvNetIsa isa : ConvNet::SupportedIsas()) {
+    algorithms.emplace_back(isa, float_path(isa));
+    if (float_path(isa)) algorithms.emplace_back(isa, false);
+  }
   for (const Net& spec : nets) {
     ConvNet net(spec.layers);
     for (const auto& [width, height] : sizes) {
@@ -176,13 +189,16 @@ int Main(int argc, char** argv) {
       for (float& v : in) v = value(rng);
       std::vector<float> out(plane * net.out_channels());
       const double macs = static_cast<double>(net.macs_per_pixel()) * plane;
-      for (ConvNetIsa isa : isas) {
+      for (const auto& [isa, winograd] : algorithms) {
         // The portable path is only a fallback; one size shows its speed.
         if (isa == ConvNetIsa::kPortable && width != 640) continue;
-        const std::string label = spec.name + " " + std::to_string(width) + "x" +
-                                  std::to_string(height) + " " + ConvNetIsaName(isa);
+        const std::string isa_name =
+            std::string(ConvNetIsaName(isa)) + (winograd || !float_path(isa) ? "" : "-direct");
+        const std::string label =
+            spec.name + " " + std::to_string(width) + "x" + std::to_string(height) + " " + isa_name;
         if (label.find(only) == std::string::npos) continue;
         net.ForceIsaForTesting(isa);
+        net.UseWinogradForTesting(winograd);
         for (bool threaded : {false, true}) {
           auto run = [&] {
             net.Run(in.data(), width, plane, width, height, out.data(), width, plane, threaded);
@@ -203,7 +219,7 @@ int Main(int argc, char** argv) {
           const double gmacs = macs / wall * 1e-9;
           const double gmacs_per_cpu = macs / cpu_ms * 1e-6;
           std::printf("%-10s %4dx%-4d %-10s %-7d %8.2f %8.2f %8.1f %10.1f %6.0f%%\n",
-                      spec.name.c_str(), width, height, ConvNetIsaName(isa), threaded ? 2 : 1,
+                      spec.name.c_str(), width, height, isa_name.c_str(), threaded ? 2 : 1,
                       wall * 1e3, cpu_ms, gmacs, gmacs_per_cpu,
                       peak > 0 ? 100 * gmacs_per_cpu * 1e9 / peak : 0.0);
           std::fflush(stdout);
