@@ -76,6 +76,29 @@ void SplitRows(int rows, int threads, int64_t work, const Fn& fn) {
   *angle = FastAtan2(2 * b, diff);
 }
 
+// Stage 2's parts as loops over separate (restrict) arrays, which the
+// compiler vectorises: with the fifteen row pointers of one loop it would
+// have had to check more of them for overlap than it does, and kept the
+// loop scalar. raisr.cc is compiled with -fno-math-errno, so std::sqrt
+// vectorises too.
+[[gnu::always_inline]] inline void BinomialColumn(int width, const float* plane,
+                                                  const size_t rows[5], float* __restrict out) {
+  const float* __restrict r0 = plane + rows[0];
+  const float* __restrict r1 = plane + rows[1];
+  const float* __restrict r2 = plane + rows[2];
+  const float* __restrict r3 = plane + rows[3];
+  const float* __restrict r4 = plane + rows[4];
+  for (int x = 0; x < width; ++x) out[x] = r0[x] + 4 * r1[x] + 6 * r2[x] + 4 * r3[x] + r4[x];
+}
+
+[[gnu::always_inline]] inline void FeatureRow(int width, const float* __restrict a,
+                                              const float* __restrict b, const float* __restrict c,
+                                              float* __restrict angle, float* __restrict strength,
+                                              float* __restrict coherence) {
+  for (int x = 0; x < width; ++x)
+    Features(a[x], b[x], c[x], &angle[x], &strength[x], &coherence[x]);
+}
+
 // Stage 1 of the hash: horizontal tensor sums of every row into three planes.
 [[gnu::always_inline]] inline void TensorRowsImpl(const PaddedPlane& plane, float* xx, float* xy,
                                                   float* yy, int begin, int end) {
@@ -92,24 +115,18 @@ void SplitRows(int rows, int threads, int64_t work, const Fn& fn) {
                                                   const RaisrHash& hash, uint16_t* buckets,
                                                   float* strength_out, float* coherence_out,
                                                   int begin, int end) {
-  std::vector<float> angle(width), strength(width), coherence(width);
+  std::vector<float> a(width), b(width), c(width), angle(width), strength(width), coherence(width);
   const float angle_scale = hash.angles / 6.28318531f;
   for (int y = begin; y < end; ++y) {
-    const float* rx[5];
-    const float* rxy[5];
-    const float* ry[5];
+    size_t rows[5];
     for (int k = 0; k < 5; ++k) {
-      const size_t row = static_cast<size_t>(std::clamp(y - 2 + k, 0, height - 1)) * width;
-      rx[k] = xx + row;
-      rxy[k] = xy + row;
-      ry[k] = yy + row;
+      rows[k] = static_cast<size_t>(std::clamp(y - 2 + k, 0, height - 1)) * width;
     }
-    for (int x = 0; x < width; ++x) {
-      const float a = rx[0][x] + 4 * rx[1][x] + 6 * rx[2][x] + 4 * rx[3][x] + rx[4][x];
-      const float b = rxy[0][x] + 4 * rxy[1][x] + 6 * rxy[2][x] + 4 * rxy[3][x] + rxy[4][x];
-      const float c = ry[0][x] + 4 * ry[1][x] + 6 * ry[2][x] + 4 * ry[3][x] + ry[4][x];
-      Features(a, b, c, &angle[x], &strength[x], &coherence[x]);
-    }
+    BinomialColumn(width, xx, rows, a.data());
+    BinomialColumn(width, xy, rows, b.data());
+    BinomialColumn(width, yy, rows, c.data());
+    FeatureRow(width, a.data(), b.data(), c.data(), angle.data(), strength.data(),
+               coherence.data());
     const size_t offset = static_cast<size_t>(y) * width;
     if (strength_out != nullptr) {
       std::copy(strength.begin(), strength.end(), strength_out + offset);

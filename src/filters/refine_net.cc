@@ -56,7 +56,7 @@ const ConvNet* PickRefineNet(const std::vector<const ConvNet*>& candidates, bool
   const ConvNet* chosen = candidates.front();
   for (const ConvNet* net : candidates) {
     if (wide ? net->macs_per_pixel() > chosen->macs_per_pixel()
-            : net->macs_per_pixel() < chosen->macs_per_pixel()) {
+             : net->macs_per_pixel() < chosen->macs_per_pixel()) {
       chosen = net;
     }
   }
@@ -76,18 +76,24 @@ void RefineUpscale(const ConvNet& net, const float* low, std::ptrdiff_t low_stri
   // network's input is the relative channels; the mean is kept in row
   // buffers of each half, since the corrections need no mean.
   RunInHalves(height, threaded, [&](int begin, int end) {
-    std::vector<float> mean(width);
+    // Written as plain loops over x without clamps, which the compiler
+    // vectorizes; the edge columns are patched after.
+    std::vector<float> column(width), mean(width);
     for (int y = begin; y < end; ++y) {
-      const float* rows[3] = {low + std::max(y - 1, 0) * low_stride, low + y * low_stride,
-                              low + std::min(y + 1, height - 1) * low_stride};
-      for (int x = 0; x < width; ++x) {
-        const int left = std::max(x - 1, 0), right = std::min(x + 1, width - 1);
-        float sum = 0;
-        for (const float* row : rows) sum += row[left] + row[x] + row[right];
-        mean[x] = sum * (1.0f / 9.0f);
+      const float* above = low + std::max(y - 1, 0) * low_stride;
+      const float* row = low + y * low_stride;
+      const float* below = low + std::min(y + 1, height - 1) * low_stride;
+      for (int x = 0; x < width; ++x) column[x] = above[x] + row[x] + below[x];
+      for (int x = 1; x + 1 < width; ++x) {
+        mean[x] = (column[x - 1] + column[x] + column[x + 1]) * (1.0f / 9.0f);
+      }
+      mean[0] = (column[0] + column[0] + column[std::min(1, width - 1)]) * (1.0f / 9.0f);
+      if (width > 1) {
+        mean[width - 1] =
+            (column[width - 2] + column[width - 1] + column[width - 1]) * (1.0f / 9.0f);
       }
       float* in0 = in + y * width;
-      for (int x = 0; x < width; ++x) in0[x] = rows[1][x] - mean[x];
+      for (int x = 0; x < width; ++x) in0[x] = row[x] - mean[x];
       for (int dy = 0; dy < 2; ++dy) {
         const float* up = base + (2 * y + dy) * base_stride;
         float* even = in + (1 + 2 * dy) * plane + y * width;

@@ -96,7 +96,8 @@ class SuperResolution final : public VideoFilter {
     if (!(in.format == config_.input)) {
       return Status::InvalidArgument(family_ + ": frame format differs from the configured input");
     }
-    OwnedFrame result(output_);
+    // Every sample is written below (both fields' rows when by fields).
+    OwnedFrame result = OwnedFrame::ForOverwrite(output_);
     result.pts = pts;
     if (fields_) {
       // Each field on its own: views of every other row, in and out.
