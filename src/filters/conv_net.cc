@@ -756,8 +756,13 @@ void ConvNet::RunRowsWinograd(const float* in, std::ptrdiff_t in_row_stride,
     for (int c = 0; c < channels; ++c) {
       float* channel_row = row + c * channel_stride;
       pixel(channel_row, -1) = pixel(channel_row, 0);
+      // Pixels width … 4 · tiles + 3 all lie in the last chunk (its margin
+      // included), so its start is found once rather than per pixel.
       const float last = pixel(channel_row, width - 1);
-      for (int x = width; x <= kGroup * tiles + kGroup - 1; ++x) pixel(channel_row, x) = last;
+      float* last_chunk = channel_row + (chunks - 1) * (chunk_stride - chunk_tiles);
+      for (int x = width; x <= kGroup * tiles + kGroup - 1; ++x) {
+        last_chunk[(x & 3) * phase_stride + (x >> 2)] = last;
+      }
       for (int chunk = 1; chunk < chunks; ++chunk) {
         float* start = channel_row + chunk * chunk_stride;
         start[3 * phase_stride - 1] = start[-chunk_stride + 3 * phase_stride + chunk_tiles - 1];
