@@ -214,9 +214,10 @@ inline Vec PRelu(Vec x, Vec slope) {
 
 #include "filters/conv_net_kernel.inc"
 // Winograd: output channels per pass × vectors of tiles per block: 12
-// accumulators, 3 pixel vectors and a weight in the 16 registers (2 × 5 and
-// 2 × 6, fewer weight broadcasts per multiply-add, were 8–19 % slower on AMD
-// Zen 1).
+// accumulators, 3 pixel vectors and a weight in the 16 registers. On AMD
+// Zen 1, 2 × 5 and 2 × 6 (fewer weight broadcasts) measured slower, and
+// 4 × 2 2–3 % slower when builds were alternated; 6 × 2, 7 × 2 and 8 × 1
+// gave nothing (docs/filters.md, "Winograd").
 constexpr int kWinogradPass = 4;
 constexpr int kWinogradVectors = 3;
 #include "filters/conv_net_winograd.inc"
