@@ -334,9 +334,9 @@ WinogradKernels WinogradKernelsFor(ConvNetIsa isa) {
 // value before reading it), kept by the thread for its next call: a call's
 // few megabytes would otherwise be mapped and zeroed afresh for every frame.
 // Each of the filters' threads (the caller and its helper, filters/halves.h)
-// keeps its own. Separate allocations rather than one: the kernel was 3–5 %
-// slower with its rings and scratch packed into one buffer.
-constexpr bool kFresh = false;
+// keeps its own. Separate allocations rather than one: with its rings and
+// scratch packed into one buffer the kernel measured 3–5 % slower (in
+// sequence, on a machine whose speed drifts; not confirmed alternated).
 float* WinogradBuffer(int index, size_t floats) {
   struct Buffer {
     std::unique_ptr<conv_net_internal::AlignedBuffer<float>> data;
@@ -345,7 +345,7 @@ float* WinogradBuffer(int index, size_t floats) {
   thread_local std::vector<Buffer> buffers;
   if (static_cast<int>(buffers.size()) <= index) buffers.resize(index + 1);
   Buffer& buffer = buffers[index];
-  if (floats > buffer.capacity || kFresh) {
+  if (floats > buffer.capacity) {
     buffer.data.reset();
     buffer.data = std::make_unique<conv_net_internal::AlignedBuffer<float>>(floats);
     buffer.capacity = floats;
@@ -498,8 +498,7 @@ ConvNet::ConvNet(std::vector<ConvLayer> layers) {
     amx_ = conv_net_internal::PackForAmx(layers);
   }
   isa_ = SupportedIsas().front();
-  winograd_ = std::all_of(layers_.begin(), layers_.end(),
-                          [](const PackedLayer& layer) { return layer.kernel == 3; });
+  winograd_ = EveryLayerIs3x3();
   // VIDMILL_CONV_NET_WINOGRAD=0 computes 3 × 3 networks directly instead
   // (benchmarks compare the two).
   if (const char* winograd = std::getenv("VIDMILL_CONV_NET_WINOGRAD")) {
@@ -575,10 +574,13 @@ bool ConvNet::winograd() const {
   return winograd_ && isa_ != ConvNetIsa::kAmx && isa_ != ConvNetIsa::kAvx512Fp16;
 }
 
+bool ConvNet::EveryLayerIs3x3() const {
+  return std::all_of(layers_.begin(), layers_.end(),
+                     [](const PackedLayer& layer) { return layer.kernel == 3; });
+}
+
 void ConvNet::UseWinogradForTesting(bool on) {
-  const bool all_3x3 = std::all_of(layers_.begin(), layers_.end(),
-                                   [](const PackedLayer& layer) { return layer.kernel == 3; });
-  if (on && !all_3x3) {
+  if (on && !EveryLayerIs3x3()) {
     throw std::invalid_argument("ConvNet: Winograd needs every layer 3 × 3");
   }
   winograd_ = on;

@@ -127,6 +127,8 @@ class ConvNet {
                int width, int height, float* out, std::ptrdiff_t out_row_stride,
                std::ptrdiff_t out_plane_stride, int row_begin, int row_end) const;
 
+  // Whether Winograd can compute this network.
+  bool EveryLayerIs3x3() const;
   // The same in F(4 × 4, 3 × 3) tiles, four rows at a time (conv_net.cc).
   void RunRowsWinograd(const float* in, std::ptrdiff_t in_row_stride,
                        std::ptrdiff_t in_plane_stride, int width, int height, float* out,

@@ -79,8 +79,9 @@ void SplitRows(int rows, int threads, int64_t work, const Fn& fn) {
 // Stage 2's parts as loops over separate (restrict) arrays, which the
 // compiler vectorises: with the fifteen row pointers of one loop it would
 // have had to check more of them for overlap than it does, and kept the
-// loop scalar. raisr.cc is compiled with -fno-math-errno, so std::sqrt
-// vectorises too.
+// loop scalar. raisr.cc is compiled with -fno-math-errno and
+// -fno-trapping-math (CMakeLists.txt), so std::sqrt and FastAtan2's selects
+// vectorise too.
 [[gnu::always_inline]] inline void BinomialColumn(int width, const float* plane,
                                                   const size_t rows[5], float* __restrict out) {
   const float* __restrict r0 = plane + rows[0];

@@ -76,21 +76,20 @@ void RefineUpscale(const ConvNet& net, const float* low, std::ptrdiff_t low_stri
   // network's input is the relative channels; the mean is kept in row
   // buffers of each half, since the corrections need no mean.
   RunInHalves(height, threaded, [&](int begin, int end) {
-    // Written as plain loops over x without clamps, which the compiler
-    // vectorizes; the edge columns are patched after.
-    std::vector<float> column(width), mean(width);
+    // Vertical sums of 3 rows, then horizontal sums of 3 columns: plain
+    // loops over x without clamps, which the compiler vectorizes. The
+    // column sums carry one replicated column on either side.
+    std::vector<float> padded(width + 2), mean(width);
+    float* const column = padded.data() + 1;
     for (int y = begin; y < end; ++y) {
       const float* above = low + std::max(y - 1, 0) * low_stride;
       const float* row = low + y * low_stride;
       const float* below = low + std::min(y + 1, height - 1) * low_stride;
       for (int x = 0; x < width; ++x) column[x] = above[x] + row[x] + below[x];
-      for (int x = 1; x + 1 < width; ++x) {
+      column[-1] = column[0];
+      column[width] = column[width - 1];
+      for (int x = 0; x < width; ++x) {
         mean[x] = (column[x - 1] + column[x] + column[x + 1]) * (1.0f / 9.0f);
-      }
-      mean[0] = (column[0] + column[0] + column[std::min(1, width - 1)]) * (1.0f / 9.0f);
-      if (width > 1) {
-        mean[width - 1] =
-            (column[width - 2] + column[width - 1] + column[width - 1]) * (1.0f / 9.0f);
       }
       float* in0 = in + y * width;
       for (int x = 0; x < width; ++x) in0[x] = row[x] - mean[x];
