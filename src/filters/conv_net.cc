@@ -687,18 +687,18 @@ void ConvNet::RunRows(const float* in, std::ptrdiff_t in_row_stride, std::ptrdif
       }
     }
   };
-  PullRows(kernels, height, row_begin, row_end, load_input, compute_row);
+  PullRows(kernels, 1, height, row_begin, row_end, load_input, compute_row);
 }
 
 // The Winograd pipeline: as RunRows, each layer's rows are computed when the
-// next layer needs them, but four at a time (a tile is 4 × 4 pixels), on a
-// grid of rows fixed by the frame alone — layer l's groups start at the rows
-// y ≡ (layers − 1 − l) mod 4, so a group of layer l + 1 at rows y … y + 3
-// reads rows y − 1 … y + 4 of layer l, exactly the rows of two of layer l's
-// groups — and so every row is computed by the same arithmetic whichever
-// half of the frame asks for it (Run's threaded and unthreaded outputs stay
-// bit-identical). Each layer keeps the 6 rows a group reads, in the phase
-// layout of conv_net_winograd.inc (row y in slot y % 6).
+// next layer needs them, but four at a time (a tile is 4 × 4 pixels), on
+// PullRows' grid of rows fixed by the frame alone — layer l's groups start
+// at the rows y ≡ (layers − 1 − l) mod 4, so a group of layer l + 1 at rows
+// y … y + 3 reads rows y − 1 … y + 4 of layer l, exactly the rows of two of
+// layer l's groups — and so every row is computed by the same arithmetic
+// whichever half of the frame asks for it (Run's threaded and unthreaded
+// outputs stay bit-identical). Each layer keeps the 6 rows a group reads, in
+// the phase layout of conv_net_winograd.inc (row y in slot y % 6).
 void ConvNet::RunRowsWinograd(const float* in, std::ptrdiff_t in_row_stride,
                               std::ptrdiff_t in_plane_stride, int width, int height, float* out,
                               std::ptrdiff_t out_row_stride, std::ptrdiff_t out_plane_stride,
@@ -796,36 +796,13 @@ void ConvNet::RunRowsWinograd(const float* in, std::ptrdiff_t in_row_stride,
     replicate_edges(row, in_channels());
   };
 
-  // Layer l's groups start at rows ≡ first_offset[l] (mod 4); next_group[l]
-  // is the next one to compute, next_input the next frame row to load.
-  std::vector<int> next_group(layer_count);
-  const auto floor_to_grid = [&](int y, int layer_idx) {
-    const int offset = (layer_count - 1 - layer_idx) % kGroup;
-    return y - (((y - offset) % kGroup) + kGroup) % kGroup;
-  };
-  int lowest = row_begin;
-  for (int layer_idx = layer_count - 1; layer_idx >= 0; --layer_idx) {
-    next_group[layer_idx] = floor_to_grid(lowest, layer_idx);
-    lowest = std::max(0, next_group[layer_idx] - 1);
-  }
-  int next_input = lowest;
-
-  auto compute = [&](auto& self, int layer_idx, int y) -> void {
+  // PullRows (conv_net_rows.h) schedules the groups of 4 rows on the grid
+  // described there; rows[0 … 5] are the input rows y − 1 … y + 4.
+  auto compute_rows = [&](int layer_idx, int y, const int* rows) {
     const PackedLayer& layer = layers_[layer_idx];
-    const int last_needed = std::min(y + kGroup, height - 1);
-    if (layer_idx == 0) {
-      while (next_input <= last_needed) load_input(next_input++);
-    } else {
-      while (next_group[layer_idx - 1] <= last_needed) {
-        self(self, layer_idx - 1, next_group[layer_idx - 1]);
-        next_group[layer_idx - 1] += kGroup;
-      }
-    }
     const bool last = layer_idx == layer_count - 1;
     WinogradJob job;
-    for (int r = 0; r < kSlots; ++r) {
-      job.in_rows[r] = ring_row(layer_idx, std::clamp(y - 1 + r, 0, height - 1));
-    }
+    for (int r = 0; r < kSlots; ++r) job.in_rows[r] = ring_row(layer_idx, rows[r]);
     job.channel_stride = channel_stride;
     job.in_channels = layer.in_channels;
     job.out_channels = layer.out_channels;
@@ -854,9 +831,8 @@ void ConvNet::RunRowsWinograd(const float* in, std::ptrdiff_t in_row_stride,
       }
     }
   };
-  for (int y = next_group[layer_count - 1]; y < row_end; y += kGroup) {
-    compute(compute, layer_count - 1, y);
-  }
+  PullRows(std::vector<int>(layer_count, 3), kGroup, height, row_begin, row_end, load_input,
+           compute_rows);
 }
 
 }  // namespace vidmill::filters

@@ -356,7 +356,7 @@ void RunRowsAmx(const AmxNet& net, const float* in, std::ptrdiff_t in_row_stride
     config.rows[t] = kTileRows;
   }
   _tile_loadconfig(&config);
-  PullRows(kernels, height, row_begin, row_end, load_input, compute_row);
+  PullRows(kernels, 1, height, row_begin, row_end, load_input, compute_row);
   _tile_release();
 }
 
