@@ -172,13 +172,10 @@ int Main(int argc, char** argv) {
   const std::pair<int, int> sizes[] = {{640, 360}, {1280, 720}, {1920, 1080}};
   // Every path, the float ones by Winograd (their default for these
   // networks) and directly ("-direct").
-  const auto float_path = [](ConvNetIsa isa) {
-    return isa != ConvNetIsa::kAmx && isa != ConvNetIsa::kAvx512Fp16;
-  };
   std::vector<std::pair<ConvNetIsa, bool>> algorithms;
   for (ConvNetIsa isa : ConvNet::SupportedIsas()) {
-    algorithms.emplace_back(isa, float_path(isa));
-    if (float_path(isa)) algorithms.emplace_back(isa, false);
+    algorithms.emplace_back(isa, ComputesInFloat(isa));
+    if (ComputesInFloat(isa)) algorithms.emplace_back(isa, false);
   }
   for (const Net& spec : nets) {
     ConvNet net(spec.layers);
@@ -193,7 +190,7 @@ int Main(int argc, char** argv) {
         // The portable path is only a fallback; one size shows its speed.
         if (isa == ConvNetIsa::kPortable && width != 640) continue;
         const std::string isa_name =
-            std::string(ConvNetIsaName(isa)) + (winograd || !float_path(isa) ? "" : "-direct");
+            std::string(ConvNetIsaName(isa)) + (winograd || !ComputesInFloat(isa) ? "" : "-direct");
         const std::string label =
             spec.name + " " + std::to_string(width) + "x" + std::to_string(height) + " " + isa_name;
         if (label.find(only) == std::string::npos) continue;

@@ -570,9 +570,7 @@ void ConvNet::ForceIsaForTesting(ConvNetIsa isa) {
   isa_ = isa;
 }
 
-bool ConvNet::winograd() const {
-  return winograd_ && isa_ != ConvNetIsa::kAmx && isa_ != ConvNetIsa::kAvx512Fp16;
-}
+bool ConvNet::winograd() const { return winograd_ && ComputesInFloat(isa_); }
 
 bool ConvNet::EveryLayerIs3x3() const {
   return std::all_of(layers_.begin(), layers_.end(),

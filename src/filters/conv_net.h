@@ -47,6 +47,12 @@ inline constexpr ConvNetIsa kConvNetIsas[] = {ConvNetIsa::kAmx, ConvNetIsa::kAvx
                                               ConvNetIsa::kAvx512, ConvNetIsa::kAvx2,
                                               ConvNetIsa::kPortable};
 
+// Whether `isa` computes in single precision (AVX-512, AVX2, portable: the
+// paths that take Winograd for networks of 3 × 3 layers).
+constexpr bool ComputesInFloat(ConvNetIsa isa) {
+  return isa != ConvNetIsa::kAmx && isa != ConvNetIsa::kAvx512Fp16;
+}
+
 // "portable", "avx2", "avx512", "avx512fp16", "amx": for test traces and
 // benchmark tables.
 const char* ConvNetIsaName(ConvNetIsa isa);

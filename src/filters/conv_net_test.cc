@@ -190,8 +190,7 @@ std::vector<std::pair<ConvNetIsa, bool>> Algorithms(bool all_3x3) {
   std::vector<std::pair<ConvNetIsa, bool>> algorithms;
   for (ConvNetIsa isa : ConvNet::SupportedIsas()) {
     algorithms.emplace_back(isa, false);
-    const bool in_float = isa != ConvNetIsa::kAmx && isa != ConvNetIsa::kAvx512Fp16;
-    if (all_3x3 && in_float) algorithms.emplace_back(isa, true);
+    if (all_3x3 && ComputesInFloat(isa)) algorithms.emplace_back(isa, true);
   }
   return algorithms;
 }
@@ -398,8 +397,7 @@ TEST(ConvNetTest, WinogradComputesNetworksOf3x3LayersOnTheFloatPaths) {
   ConvNet net(all_3x3);
   for (ConvNetIsa isa : ConvNet::SupportedIsas()) {
     net.ForceIsaForTesting(isa);
-    const bool in_float = isa != ConvNetIsa::kAmx && isa != ConvNetIsa::kAvx512Fp16;
-    EXPECT_EQ(net.winograd(), in_float) << ConvNetIsaName(isa);
+    EXPECT_EQ(net.winograd(), ComputesInFloat(isa)) << ConvNetIsaName(isa);
   }
   net.ForceIsaForTesting(ConvNetIsa::kPortable);
   net.UseWinogradForTesting(false);
