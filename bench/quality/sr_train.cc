@@ -379,7 +379,8 @@ int Eval(int argc, char** argv) {
   for (const Pair& pair : pairs) {
     const PaddedPlane plane = Pad(pair.low);
     std::vector<float> up(pair.high.luma.size());
-    RaisrUpscale(plane, model, up.data(), pair.high.width, 2);
+    RaisrScratch scratch;
+    RaisrUpscale(plane, model, up.data(), pair.high.width, 2, &scratch);
     ours += Psnr(pair.high.luma, up);
     ResamplePlane(pair.low.luma.data(), pair.low.width, pair.low.height, pair.low.width, up.data(),
                   pair.high.width, pair.high.height, pair.high.width, 2);

@@ -178,10 +178,17 @@ bool HasAvx2() {
 }
 
 void HashPlane(const PaddedPlane& plane, const RaisrHash& hash, uint16_t* buckets, float* strength,
-               float* coherence, int threads) {
+               float* coherence, int threads, RaisrScratch* scratch) {
   const int width = plane.width, height = plane.height;
   const size_t size = static_cast<size_t>(width) * height;
-  std::vector<float> xx(size), xy(size), yy(size);
+  // Every sample is written before it is read: no zeroing when the size is
+  // the previous picture's.
+  std::vector<float>& xx = scratch->xx;
+  std::vector<float>& xy = scratch->xy;
+  std::vector<float>& yy = scratch->yy;
+  xx.resize(size);
+  xy.resize(size);
+  yy.resize(size);
   const bool avx2 = HasAvx2();
   const int64_t work = static_cast<int64_t>(size);
   SplitRows(height, threads, work, [&](int begin, int end) {
@@ -238,6 +245,47 @@ __attribute__((target("avx2,fma"))) inline __m128 Sum4(__m256 a0, __m256 a1, __m
   return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
 }
 
+// Scale 2, kPixels pixels of row y at a time, from x = 0 while they fit;
+// returns the first x not done. The patch rows are the outer loop, so the
+// 4 · kPixels sums (four phases a pixel) are as many independent chains in
+// flight at once, where Dot7 runs one chain of seven dependent multiply-adds
+// after another. Each sum still takes Dot7's terms in Dot7's order, so the
+// results are the same to the bit. Three pixels: 12 accumulators and 3 patch
+// rows in the 16 registers, the weights read from memory by the FMAs. On AMD
+// Zen 1, 1280 × 720 → 2560 × 1440 on two cores: 10.6 → 8.2 ms a picture
+// (20 → 16 CPU-ms); two pixels at a time were about 1 % slower, four spill.
+template <int kPixels>
+__attribute__((target("avx2,fma"))) int UpscaleRow2Avx2(const PaddedPlane& in,
+                                                        const RaisrModel& model,
+                                                        const uint16_t* bucket_row, int y,
+                                                        float* out_row, ptrdiff_t out_stride) {
+  int x = 0;
+  for (; x + kPixels <= in.width; x += kPixels) {
+    const float* w[kPixels];
+    for (int k = 0; k < kPixels; ++k) w[k] = model.Filter(bucket_row[x + k], 0);
+    const float* patch = in.Row(y - 3) + x - 3;
+    __m256 acc[kPixels][4];
+    for (int row = 0; row < kRaisrRows; ++row) {
+      const float* p = patch + static_cast<ptrdiff_t>(row) * in.stride;
+      __m256 pixel[kPixels];
+      for (int k = 0; k < kPixels; ++k) pixel[k] = _mm256_loadu_ps(p + k);
+      for (int k = 0; k < kPixels; ++k) {
+        for (int phase = 0; phase < 4; ++phase) {
+          const __m256 weights = _mm256_loadu_ps(w[k] + phase * kRaisrTaps + row * kRaisrCols);
+          acc[k][phase] = row == 0 ? _mm256_mul_ps(pixel[k], weights)
+                                   : _mm256_fmadd_ps(pixel[k], weights, acc[k][phase]);
+        }
+      }
+    }
+    for (int k = 0; k < kPixels; ++k) {
+      const __m128 s = Sum4(acc[k][0], acc[k][1], acc[k][2], acc[k][3]);
+      _mm_storel_pi(reinterpret_cast<__m64*>(out_row + 2 * (x + k)), s);
+      _mm_storeh_pi(reinterpret_cast<__m64*>(out_row + out_stride + 2 * (x + k)), s);
+    }
+  }
+  return x;
+}
+
 // The filters with AVX2: a patch row is one register, 7 FMAs per phase.
 __attribute__((target("avx2,fma"))) void UpscaleRowsAvx2(const PaddedPlane& in,
                                                          const RaisrModel& model,
@@ -247,7 +295,11 @@ __attribute__((target("avx2,fma"))) void UpscaleRowsAvx2(const PaddedPlane& in,
   const int phases = scale * scale;
   for (int y = begin; y < end; ++y) {
     float* out_row = out + static_cast<ptrdiff_t>(y) * scale * out_stride;
-    for (int x = 0; x < in.width; ++x) {
+    const int first =
+        scale == 2 ? UpscaleRow2Avx2<3>(in, model, buckets + static_cast<size_t>(y) * in.width, y,
+                                        out_row, out_stride)
+                   : 0;
+    for (int x = first; x < in.width; ++x) {
       const int bucket = buckets[static_cast<size_t>(y) * in.width + x];
       const float* patch = in.Row(y - 3) + x - 3;
       __m256 p[kRaisrRows];
@@ -293,7 +345,9 @@ void PaddedPlane::Resize(int new_width, int new_height) {
   width = new_width;
   height = new_height;
   stride = (new_width + 2 * kRaisrBorder + 7) / 8 * 8;
-  data.assign(static_cast<size_t>(stride) * (new_height + 2 * kRaisrBorder), 0.0f);
+  // Not zeroed: the caller writes the interior and FillBorder the rest, so a
+  // plane resized to its previous size keeps its storage as it is.
+  data.resize(static_cast<size_t>(stride) * (new_height + 2 * kRaisrBorder));
 }
 
 void PaddedPlane::FillBorder() {
@@ -303,7 +357,9 @@ void PaddedPlane::FillBorder() {
       row[-k] = row[0];
       row[width - 1 + k] = row[width - 1];
     }
-    // The alignment padding on the right stays as it is (never read by filters).
+    // The alignment padding on the right is never read by the filters; it
+    // is zeroed so that the whole plane is a function of its picture.
+    std::fill(row + width + kRaisrBorder, row - kRaisrBorder + stride, 0.0f);
   }
   const size_t row_floats = static_cast<size_t>(stride);
   float* first = data.data() + static_cast<size_t>(kRaisrBorder) * stride;
@@ -317,7 +373,8 @@ void PaddedPlane::FillBorder() {
 void ComputeBuckets(const PaddedPlane& plane, const RaisrHash& hash, std::vector<uint16_t>* buckets,
                     int threads) {
   buckets->resize(static_cast<size_t>(plane.width) * plane.height);
-  HashPlane(plane, hash, buckets->data(), nullptr, nullptr, threads);
+  RaisrScratch scratch;
+  HashPlane(plane, hash, buckets->data(), nullptr, nullptr, threads, &scratch);
 }
 
 void ComputeFeatures(const PaddedPlane& plane, std::vector<float>* strength,
@@ -326,13 +383,15 @@ void ComputeFeatures(const PaddedPlane& plane, std::vector<float>* strength,
   strength->resize(size);
   coherence->resize(size);
   RaisrHash unused;
-  HashPlane(plane, unused, nullptr, strength->data(), coherence->data(), 1);
+  RaisrScratch scratch;
+  HashPlane(plane, unused, nullptr, strength->data(), coherence->data(), 1, &scratch);
 }
 
 void RaisrUpscale(const PaddedPlane& in, const RaisrModel& model, float* out, ptrdiff_t out_stride,
-                  int threads) {
-  std::vector<uint16_t> buckets;
-  ComputeBuckets(in, model.hash, &buckets, threads);
+                  int threads, RaisrScratch* scratch) {
+  std::vector<uint16_t>& buckets = scratch->buckets;
+  buckets.resize(static_cast<size_t>(in.width) * in.height);
+  HashPlane(in, model.hash, buckets.data(), nullptr, nullptr, threads, scratch);
   const bool avx2 = HasAvx2();
   const int64_t work = static_cast<int64_t>(in.width) * in.height * model.phases() * 8;
   SplitRows(in.height, threads, work, [&](int begin, int end) {

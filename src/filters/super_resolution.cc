@@ -22,19 +22,22 @@ namespace {
 
 constexpr int kThreads = 2;
 
-// Reads a plane into floats in 8-bit code units.
+// Reads a plane into floats in 8-bit code units; the two halves of the rows
+// on two threads, as FromFloat.
 void ToFloat(const PlaneView& plane, float* out, ptrdiff_t out_stride) {
   const float scale = 255.0f / ((1 << plane.bit_depth) - 1);
-  for (int y = 0; y < plane.height; ++y) {
-    float* dst = out + y * out_stride;
-    if (plane.bit_depth > 8) {
-      const uint16_t* row = plane.Row16(y);
-      for (int x = 0; x < plane.width; ++x) dst[x] = row[x] * scale;
-    } else {
-      const uint8_t* row = plane.Row8(y);
-      for (int x = 0; x < plane.width; ++x) dst[x] = row[x];
+  RunInHalves(plane.height, kThreads > 1, [&](int begin, int end) {
+    for (int y = begin; y < end; ++y) {
+      float* dst = out + y * out_stride;
+      if (plane.bit_depth > 8) {
+        const uint16_t* row = plane.Row16(y);
+        for (int x = 0; x < plane.width; ++x) dst[x] = row[x] * scale;
+      } else {
+        const uint8_t* row = plane.Row8(y);
+        for (int x = 0; x < plane.width; ++x) dst[x] = row[x];
+      }
     }
-  }
+  });
 }
 
 // Writes floats in 8-bit code units into a plane: rounded, clamped; the two
@@ -166,7 +169,7 @@ class SuperResolution final : public VideoFilter {
           luma_.resize(static_cast<size_t>(up_w) * up_h);
           up = luma_.data();
         }
-        RaisrUpscale(in, *model_, up, up_stride, kThreads);
+        RaisrUpscale(in, *model_, up, up_stride, kThreads, &raisr_scratch_);
         if (refine_ != nullptr) {
           RefineUpscale(*refine_, in.Row(0), in.stride, in.width, in.height, up, up_stride,
                         kThreads > 1, &refine_scratch_);
@@ -189,6 +192,7 @@ class SuperResolution final : public VideoFilter {
   const RaisrModel* model_;
   const ConvNet* refine_;  // null: the learned filters alone
   int passes_;
+  RaisrScratch raisr_scratch_;
   RefineScratch refine_scratch_;
   bool flushed_ = false;
   bool fields_ = false;

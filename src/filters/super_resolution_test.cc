@@ -105,25 +105,36 @@ TEST(SuperResolutionTest, AnyOutputSizeDepthAndChromaIsProducedDeterministically
 }
 
 TEST(SuperResolutionTest, PortableCodeMatchesTheSimdCode) {
-  FilterConfig config;
-  config.input = PixelFormat{64, 40, 8, Chroma::k420};
-  const OwnedFrame input = MakePattern(config.input);
-  for (int factor : {2, 4}) {
-    config.output_width = 64 * factor;
-    config.output_height = 40 * factor;
-    std::vector<OwnedFrame> fast = RunFilter("pabsr1", config, input);
-    AllowRaisrAvx2(false);
-    std::vector<OwnedFrame> portable = RunFilter("pabsr1", config, input);
-    AllowRaisrAvx2(true);
-    ASSERT_EQ(fast.size(), 1u);
-    ASSERT_EQ(portable.size(), 1u);
-    const PlaneView a = fast[0].plane(0), b = portable[0].plane(0);
-    int worst = 0;
-    for (int y = 0; y < a.height; ++y) {
-      for (int x = 0; x < a.width; ++x) worst = std::max(worst, std::abs(a.At(x, y) - b.At(x, y)));
+  // Widths 64, 65 and 66: the AVX2 2× filters take three pixels at a time,
+  // and one pixel at a time for the one or two left at a row's end.
+  for (int width : {64, 65, 66}) {
+    FilterConfig config;
+    config.input = PixelFormat{width, 40, 8, Chroma::k420};
+    const OwnedFrame input = MakePattern(config.input);
+    for (int factor : {2, 4}) {
+      config.output_width = width * factor;
+      config.output_height = 40 * factor;
+      std::vector<OwnedFrame> fast = RunFilter("pabsr1", config, input);
+      AllowRaisrAvx2(false);
+      std::vector<OwnedFrame> portable = RunFilter("pabsr1", config, input);
+      AllowRaisrAvx2(true);
+      ASSERT_EQ(fast.size(), 1u);
+      ASSERT_EQ(portable.size(), 1u);
+      const PlaneView a = fast[0].plane(0), b = portable[0].plane(0);
+      int worst = 0, differing = 0;
+      for (int y = 0; y < a.height; ++y) {
+        for (int x = 0; x < a.width; ++x) {
+          const int difference = std::abs(a.At(x, y) - b.At(x, y));
+          worst = std::max(worst, difference);
+          differing += difference > 0;
+        }
+      }
+      // Rounding differs (FMA), and a pixel on a bucket edge may take the
+      // neighbour's filter: a few samples (measured: at most 1, by 1). A
+      // pixel given another pixel's filters changes about a fifth of them.
+      EXPECT_LE(worst, 3) << factor << "x, width " << width;
+      EXPECT_LE(differing, a.width * a.height / 1000) << factor << "x, width " << width;
     }
-    // Rounding differs (FMA), and a pixel on a bucket edge may take the neighbour's filter.
-    EXPECT_LE(worst, 3) << factor << "x";
   }
 }
 
