@@ -373,12 +373,16 @@ constexpr float kRefineStill = 2.0f;
 // It moves on its own (OwnMotion) where at least kObjectAgreeing other
 // neighbours suspect it at the same velocity (shift per picture apart,
 // within kObjectVelocity): a coder's misplaced block keeps none. A picture
-// with neighbours on one side only (a run's first and last pictures) needs
-// kObjectAgreeingAtEnds: its farther neighbours see the object beyond the
-// search's reach, so fewer can agree. The gate
-// leaves it, and the blocks around it, out of those neighbours and of every
-// other one its velocity displaces it in by kObjectReach or more (the
-// nearest neighbours, where it has moved too little to be suspected).
+// with fewer than kObjectSidesForAgreeing neighbours on one side (a run's
+// first two and last two pictures) needs kObjectAgreeingAtEnds: its farther
+// neighbours see the object beyond the search's reach, so fewer can agree.
+// The gate leaves it, and the blocks around it, out of those neighbours and
+// of every other one its velocity displaces it in by kObjectReach or more
+// (the nearest neighbours, where it has moved too little to be suspected);
+// kObjectReachNearEnds where the picture lacks a neighbour on one side (a
+// run's first three and last three pictures): with the neighbours on one
+// side only, what a near one leaves misaligned is not balanced by the other
+// side's, and shows as a ghost rather than a slight blur.
 constexpr float kObjectFloor = 8.0f;
 constexpr float kObjectRatio = 0.25f;
 constexpr float kObjectOffScreen = 0.75f;
@@ -386,7 +390,9 @@ constexpr float kObjectJump = 0.75f;
 constexpr float kObjectVelocity = 0.35f;
 constexpr int kObjectAgreeing = 2;
 constexpr int kObjectAgreeingAtEnds = 1;
+constexpr int kObjectSidesForAgreeing = 2;
 constexpr float kObjectReach = 0.5f;
+constexpr float kObjectReachNearEnds = 0.3f;
 
 // How far the shift (dx, dy) reaches: the larger of |dx| and |dy|.
 inline float Reach(float dx, float dy) { return std::max(std::abs(dx), std::abs(dy)); }
@@ -595,13 +601,15 @@ Displacement LocalShifts(const std::vector<float>& own, const std::vector<float>
 // towards the neighbour k − kFusionRadius pictures away, where present[k].
 void OwnMotion(std::vector<Displacement>* fields, const std::vector<uint8_t>& present) {
   const int count = static_cast<int>(fields->size());
-  // The first and last pictures of a run have neighbours on one side only.
-  bool before = false, after = false;
+  // Near a run's ends a picture has fewer neighbours on one side.
+  int before = 0, after = 0;
   for (int a = 0; a < count; ++a) {
-    before = before || (present[a] && a < kFusionRadius);
-    after = after || (present[a] && a > kFusionRadius);
+    before += present[a] && a < kFusionRadius;
+    after += present[a] && a > kFusionRadius;
   }
-  const int need = before && after ? kObjectAgreeing : kObjectAgreeingAtEnds;
+  const int fewer = std::min(before, after);
+  const int need = fewer >= kObjectSidesForAgreeing ? kObjectAgreeing : kObjectAgreeingAtEnds;
+  const float reach = fewer >= kFusionRadius ? kObjectReach : kObjectReachNearEnds;
   for (int a = 0; a < count; ++a) {
     if (!present[a]) continue;
     Displacement& first = (*fields)[a];
@@ -645,7 +653,7 @@ void OwnMotion(std::vector<Displacement>* fields, const std::vector<uint8_t>& pr
     const float apart = std::abs(static_cast<float>(a - kFusionRadius));
     for (size_t i = 0; i < blocks; ++i) {
       if (confirmed[i] > 0 &&
-          Reach(sum_x[i], sum_y[i]) / static_cast<float>(confirmed[i]) * apart >= kObjectReach) {
+          Reach(sum_x[i], sum_y[i]) / static_cast<float>(confirmed[i]) * apart >= reach) {
         field.own_motion[i] = 1;
       }
     }

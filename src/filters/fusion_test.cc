@@ -250,9 +250,14 @@ TEST_F(FusionTest, AnObjectMovingOnItsOwnIsNotSmeared) {
 // 5 of the 21 pictures the object comes out as it went in, its neighbours
 // left out wholly. With stop 40's fusion 33.7 to 44.0, means 36.9 to 38.5;
 // without the rule for the first and last pictures (which have neighbours
-// on one side only) those stayed at 36.9 to 44.0.
-void ExpectSlowDriftKept(const std::vector<float>& photo, int photo_size, int speed_x,
-                         int speed_y) {
+// on one side only) those stayed at 36.9 to 44.0. Since the rules for the
+// pictures near a run's end (one agreeing neighbour for the first two and
+// last two, a shorter reach for the first three and last three) 41.5 to
+// 148.1 (6 of 21 as they went in). A drift of (−3, 0) has the mean above
+// 43 only, but every picture above 40 too: measured 43.0 to 43.9, where
+// the rule for the ends alone left pictures 1 and 5 at 39.2 and 35.9.
+void ExpectSlowDriftKept(const std::vector<float>& photo, int photo_size, int speed_x, int speed_y,
+                         double min_mean = 45.0) {
   constexpr int kSide = 40;
   auto corner = [&](int n) { return std::pair{76 + speed_x * (n - 3), 52 + speed_y * (n - 3)}; };
   // The photo's texture from elsewhere.
@@ -270,12 +275,13 @@ void ExpectSlowDriftKept(const std::vector<float>& photo, int photo_size, int sp
     EXPECT_GT(kept, 40.0) << "drift (" << speed_x << ", " << speed_y << "), picture " << n;
     sum += kept;
   }
-  EXPECT_GT(sum / 7, 45.0) << "drift (" << speed_x << ", " << speed_y << ")";
+  EXPECT_GT(sum / 7, min_mean) << "drift (" << speed_x << ", " << speed_y << ")";
 }
 
 TEST_F(FusionTest, ASlowlyDriftingObjectIsNotSmeared) {
   for (const auto& [x, y] : {std::pair{0, 2}, std::pair{-3, -2}, std::pair{-4, 0}})
     ExpectSlowDriftKept(photo_, kPhotoSize, x, y);
+  ExpectSlowDriftKept(photo_, kPhotoSize, -3, 0, 43.0);
 }
 
 // Faster than the block search reaches (about 8 pixels): the low-pass
