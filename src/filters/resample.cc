@@ -50,7 +50,7 @@ Taps MakeTaps(int in_size, int out_size) {
 // that P. Else 0.
 constexpr int kMaxPeriod = 4;
 int Period(const Taps& taps, int in_size, int out_size) {
-  if (out_size % in_size != 0 || out_size / in_size > kMaxPeriod) return 0;
+  if (in_size <= 0 || out_size % in_size != 0 || out_size / in_size > kMaxPeriod) return 0;
   const int period = out_size / in_size;
   for (int o = period; o < out_size; ++o) {
     const float* w = &taps.weights[static_cast<size_t>(o) * taps.count];

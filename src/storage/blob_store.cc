@@ -154,8 +154,10 @@ Result<std::pair<std::string, uint64_t>> HashFile(int fd, const std::string& pat
 }
 
 // Whether the file at `path` holds `recorded`'s content (SettleKeptVersion);
-// NotFound when there is no file.
-Result<bool> HoldsContent(const std::string& path, const BlobInfo& recorded) {
+// NotFound when there is no file. By its size and modification time, which
+// renames and links keep; with `by_time` false, or where the times differ
+// (a copy restored from a backup), by its SHA-256.
+Result<bool> HoldsContent(const std::string& path, const BlobInfo& recorded, bool by_time = true) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
     if (errno == ENOENT) return Status::NotFound(path + " is not there");
@@ -164,10 +166,16 @@ Result<bool> HoldsContent(const std::string& path, const BlobInfo& recorded) {
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("cannot stat", path, errno);
   if (static_cast<uint64_t>(st.st_size) != recorded.size) return false;
-  if (MtimeMillis(st) == recorded.modified_at_ms) return true;
+  if (by_time && MtimeMillis(st) == recorded.modified_at_ms) return true;
   if (recorded.sha256_hex.empty()) return false;
   ASSIGN_OR_RETURN(auto hashed, HashFile(fd.get(), path));
   return hashed.first == recorded.sha256_hex;
+}
+
+// Whether the file at `path` is there with `size` bytes (a stat, no reading).
+bool HasSize(const std::string& path, uint64_t size) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) == size;
 }
 
 Status FsyncDir(const std::string& dir) {
@@ -881,6 +889,17 @@ class FileBlobStore final : public BlobStore {
     Result<bool> blob_holds = HoldsContent(blob_path, recorded);
     if (!blob_holds.ok() && blob_holds.status().code() != Code::kNotFound) {
       return blob_holds.status();
+    }
+    // File times come from a clock that ticks every few milliseconds: a
+    // replacement of the recorded version's size, published within a tick
+    // of it, has its time too, and would pass for it (the recorded version,
+    // kept aside, would then be removed). So where the kept version has that
+    // size as well, the blob's content decides.
+    if (blob_holds.ok() && *blob_holds && HasSize(kept_path, recorded.size)) {
+      blob_holds = HoldsContent(blob_path, recorded, /*by_time=*/false);
+      if (!blob_holds.ok() && blob_holds.status().code() != Code::kNotFound) {
+        return blob_holds.status();
+      }
     }
     if (blob_holds.ok() && *blob_holds) {
       if (::unlink(kept_path.c_str()) != 0) {

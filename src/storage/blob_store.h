@@ -203,9 +203,11 @@ class BlobStore {
   // that content, the kept version goes; when the kept version does, it is put
   // back as the blob (the version that replaced it was never recorded);
   // otherwise nothing changes. Content is compared by size, then by
-  // modification time (renames and links keep it), and where the times
-  // differ (a copy restored from a backup) by SHA-256. Call it under the lock
-  // that serialises the blob's publishers.
+  // modification time (renames and links keep it), and by SHA-256 where the
+  // times differ (a copy restored from a backup) or where the kept version
+  // has the blob's size too (a replacement published within a tick of the
+  // file system's clock has the recorded time). Call it under the lock that
+  // serialises the blob's publishers.
   virtual Result<KeptVersionOutcome> SettleKeptVersion(const KeptVersion& kept,
                                                        const BlobInfo& recorded) = 0;
 
