@@ -125,6 +125,12 @@ class ConvNet {
     Params<_Float16> half;               // filled when the CPU can run kAvx512Fp16
     std::vector<float> winograd;         // 3 × 3 layers: U = G g Gᵀ, [36][in][out]
     std::vector<float> winograd_slopes;  // PReLU slopes, 1 where none
+    // What the Winograd kernel's output transform may leave out: the bias
+    // where every one is 0, the activation where every slope is 1; and
+    // whether every slope is at most 1 (then PReLU(x) = max(x, slope · x)).
+    bool winograd_bias = false;
+    bool winograd_activation = false;
+    bool winograd_slopes_at_most_one = false;
   };
 
   // The row pipeline of the vector paths, in float or _Float16 (conv_net.cc).

@@ -346,6 +346,51 @@ TEST(ConvNetTest, PReluScalesOnlyTheNegativeSide) {
   }
 }
 
+// The Winograd kernel's output transform leaves out a bias of zeros and an
+// activation of slopes 1, and takes PReLU as a maximum where every slope is
+// at most 1: each case, through a 3 × 3 identity layer, against its
+// definition (Winograd's transforms round, hence the tolerance).
+TEST(ConvNetTest, WinogradBiasesAndActivationsMatchTheirDefinition) {
+  Planes in(2, 23, 9, 0, 0);
+  for (int c = 0; c < 2; ++c) {
+    for (int y = 0; y < 9; ++y) {
+      for (int x = 0; x < 23; ++x) in.at(c, y, x) = (x - 11) * 0.25f + (y - 4) * 0.125f + c;
+    }
+  }
+  std::vector<float> identity(2 * 2 * 9, 0.0f);
+  for (int c = 0; c < 2; ++c) identity[(c * 2 + c) * 9 + 4] = 1.0f;
+  const float zeros[] = {0.0f, 0.0f}, biases[] = {0.5f, -0.75f};
+  const float at_most_one[] = {-2.0f, 1.0f}, above_one[] = {0.25f, 2.0f}, relu[] = {0.0f, 0.0f};
+  struct Case {
+    const float* bias;
+    const float* slopes;
+  };
+  const Case cases[] = {{nullptr, nullptr},   {zeros, nullptr},     {biases, nullptr},
+                        {nullptr, relu},      {zeros, at_most_one}, {biases, at_most_one},
+                        {nullptr, above_one}, {biases, above_one}};
+  for (ConvNetIsa isa : ConvNet::SupportedIsas()) {
+    if (!ComputesInFloat(isa)) continue;
+    for (const Case& test : cases) {
+      SCOPED_TRACE(
+          std::string(ConvNetIsaName(isa)) + (test.bias == biases ? " bias" : "") +
+          (test.slopes == nullptr ? " linear" : " slopes " + std::to_string(test.slopes[1])));
+      ConvNet net({ConvLayer{2, 2, 3, identity.data(), test.bias, test.slopes}});
+      net.ForceIsaForTesting(isa);
+      ASSERT_TRUE(net.winograd());
+      const Planes got = RunNet(net, in, false);
+      for (int c = 0; c < 2; ++c) {
+        for (int y = 0; y < 9; ++y) {
+          for (int x = 0; x < 23; ++x) {
+            float want = in.at(c, y, x) + (test.bias != nullptr ? test.bias[c] : 0.0f);
+            if (test.slopes != nullptr && want < 0) want *= test.slopes[c];
+            ASSERT_NEAR(got.at(c, y, x), want, 1e-5f) << c << " " << x << " " << y;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(ConvNetTest, ReplicatesEdgesAtEveryLayer) {
   // Two 3×3 filters of 1/8s (exact in bfloat16 too) on a frame that is 1 in
   // its top-left pixel only. With replicate padding the corner pixel is
