@@ -618,12 +618,43 @@ void ConvNet::Run(const float* in, std::ptrdiff_t in_row_stride, std::ptrdiff_t 
       return;
     }
     if (winograd()) {
-      RunRowsWinograd(in, in_row_stride, in_plane_stride, width, height, out, out_row_stride,
-                      out_plane_stride, row_begin, row_end);
+      RowsIo io;
+      io.in = in;
+      io.in_row_stride = in_row_stride;
+      io.in_plane_stride = in_plane_stride;
+      io.out = out;
+      io.out_row_stride = out_row_stride;
+      io.out_plane_stride = out_plane_stride;
+      RunRowsWinograd(io, width, height, row_begin, row_end);
       return;
     }
     RunRows<float>(in, in_row_stride, in_plane_stride, width, height, out, out_row_stride,
                    out_plane_stride, row_begin, row_end);
+  });
+}
+
+void ConvNet::RunByRows(const LoadRow& load, const StoreRow& store, int width, int height,
+                        bool threaded) const {
+  if (width <= 0 || height <= 0) {
+    return;
+  }
+  if (winograd()) {
+    RowsIo io;
+    io.load = &load;
+    io.store = &store;
+    RunInHalves(height, threaded, [&](int row_begin, int row_end) {
+      RunRowsWinograd(io, width, height, row_begin, row_end);
+    });
+    return;
+  }
+  const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(width) * height;
+  std::vector<float> in(in_channels() * plane), out(out_channels() * plane);
+  RunInHalves(height, threaded, [&](int row_begin, int row_end) {
+    for (int y = row_begin; y < row_end; ++y) load(y, in.data() + y * width, plane);
+  });
+  Run(in.data(), width, plane, width, height, out.data(), width, plane, threaded);
+  RunInHalves(height, threaded, [&](int row_begin, int row_end) {
+    for (int y = row_begin; y < row_end; ++y) store(y, out.data() + y * width, plane);
   });
 }
 
@@ -713,10 +744,8 @@ void ConvNet::RunRows(const float* in, std::ptrdiff_t in_row_stride, std::ptrdif
 // whichever half of the frame asks for it (Run's threaded and unthreaded
 // outputs stay bit-identical). Each layer keeps the 6 rows a group reads, in
 // the phase layout of conv_net_winograd.inc (row y in slot y % 6).
-void ConvNet::RunRowsWinograd(const float* in, std::ptrdiff_t in_row_stride,
-                              std::ptrdiff_t in_plane_stride, int width, int height, float* out,
-                              std::ptrdiff_t out_row_stride, std::ptrdiff_t out_plane_stride,
-                              int row_begin, int row_end) const {
+void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_begin,
+                              int row_end) const {
   constexpr int kGroup = 4, kSlots = kGroup + 2;
   const WinogradKernels kernels = WinogradKernelsFor(isa_);
   const int layer_count = static_cast<int>(layers_.size());
@@ -802,10 +831,23 @@ void ConvNet::RunRowsWinograd(const float* in, std::ptrdiff_t in_row_stride,
                  std::min(width - x, chunk_tiles * kGroup), frame_row + x);
     }
   };
+  // With RunByRows's functions, a row of every channel goes through these.
+  float* const loaded =
+      io.load == nullptr
+          ? nullptr
+          : WinogradBuffer(layer_count + 3, static_cast<size_t>(in_channels()) * width);
+  float* const stored =
+      io.store == nullptr
+          ? nullptr
+          : WinogradBuffer(layer_count + 4, static_cast<size_t>(out_channels()) * width);
   auto load_input = [&](int y) {
     float* row = ring_row(0, y);
+    if (loaded != nullptr) (*io.load)(y, loaded, width);
     for (int c = 0; c < in_channels(); ++c) {
-      to_phases(in + c * in_plane_stride + y * in_row_stride, row + c * channel_stride);
+      const float* frame_row = loaded != nullptr
+                                   ? loaded + c * width
+                                   : io.in + c * io.in_plane_stride + y * io.in_row_stride;
+      to_phases(frame_row, row + c * channel_stride);
     }
     replicate_edges(row, in_channels());
   };
@@ -844,8 +886,11 @@ void ConvNet::RunRowsWinograd(const float* in, std::ptrdiff_t in_row_stride,
       }
       for (int c = 0; c < layer.out_channels; ++c) {
         from_phases(job.out_rows[r] + c * channel_stride,
-                    out + c * out_plane_stride + (y + r) * out_row_stride);
+                    stored != nullptr
+                        ? stored + c * width
+                        : io.out + c * io.out_plane_stride + (y + r) * io.out_row_stride);
       }
+      if (stored != nullptr) (*io.store)(y + r, stored, width);
     }
   };
   PullRows(std::vector<int>(layer_count, 3), kGroup, height, row_begin, row_end, load_input,

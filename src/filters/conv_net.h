@@ -9,6 +9,7 @@
 // ConvNet is shared by every frame and, being immutable, by every thread.
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -86,6 +87,19 @@ class ConvNet {
            int height, float* out, std::ptrdiff_t out_row_stride, std::ptrdiff_t out_plane_stride,
            bool threaded) const;
 
+  // The same, for a caller that makes the input a row at a time and uses the
+  // output as it comes, instead of planes (RefineUpscale): the planes' memory
+  // and traffic are saved on the Winograd path; the other paths gather the
+  // rows into planes and run as Run. `load(y, rows, stride)` writes input row
+  // y, channel c at rows + c · stride (width values). It may be called more
+  // than once for a row (the halves share a few), from either thread, so what
+  // it writes must depend on y alone. `store(y, rows, stride)` gets output
+  // row y the same way, once per row; it must not change what `load` reads.
+  using LoadRow = std::function<void(int y, float* rows, std::ptrdiff_t stride)>;
+  using StoreRow = std::function<void(int y, const float* rows, std::ptrdiff_t stride)>;
+  void RunByRows(const LoadRow& load, const StoreRow& store, int width, int height,
+                 bool threaded) const;
+
   // Whether this CPU can run `isa` (kPortable always).
   static bool IsaSupported(ConvNetIsa isa);
   // Every path this CPU can run, the best first.
@@ -141,11 +155,18 @@ class ConvNet {
 
   // Whether Winograd can compute this network.
   bool EveryLayerIs3x3() const;
+  // Where RunRowsWinograd reads its input and puts its output: planes, as
+  // Run's arguments, or (load and store not null) RunByRows's functions.
+  struct RowsIo {
+    const float* in = nullptr;
+    std::ptrdiff_t in_row_stride = 0, in_plane_stride = 0;
+    float* out = nullptr;
+    std::ptrdiff_t out_row_stride = 0, out_plane_stride = 0;
+    const LoadRow* load = nullptr;
+    const StoreRow* store = nullptr;
+  };
   // The same in F(4 × 4, 3 × 3) tiles, four rows at a time (conv_net.cc).
-  void RunRowsWinograd(const float* in, std::ptrdiff_t in_row_stride,
-                       std::ptrdiff_t in_plane_stride, int width, int height, float* out,
-                       std::ptrdiff_t out_row_stride, std::ptrdiff_t out_plane_stride,
-                       int row_begin, int row_end) const;
+  void RunRowsWinograd(const RowsIo& io, int width, int height, int row_begin, int row_end) const;
 
   std::vector<PackedLayer> layers_;
   std::shared_ptr<const conv_net_internal::AmxNet> amx_;  // when the CPU has AMX

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -306,6 +307,60 @@ TEST(ConvNetTest, ThreadedIsBitIdenticalAndDeterministic) {
                              single.data.size() * sizeof(float)));
     EXPECT_EQ(0, std::memcmp(threaded.data.data(), again.data.data(),
                              single.data.size() * sizeof(float)));
+  }
+}
+
+// RunByRows gives Run's output to the bit, on every path, threaded or not,
+// stores each row once, and loads no row outside the frame.
+TEST(ConvNetTest, RunByRowsMatchesRun) {
+  std::mt19937 rng(13);
+  const std::vector<Shape> shapes = {
+      {{5, 16, 16, 4}, {3, 3, 3}, 201, 23},  // Winograd on the float paths
+      {{3, 8, 2}, {5, 1}, 45, 11},           // direct everywhere
+  };
+  for (const Shape& shape : shapes) {
+    const std::vector<LayerData> data = RandomNet(shape.channels, shape.kernels, rng);
+    const Planes in = RandomInput(shape.channels.front(), shape.width, shape.height, rng);
+    ConvNet net(Layers(data));
+    const bool all_3x3 = shape.kernels.front() == 3;
+    for (const auto& [isa, winograd] : Algorithms(all_3x3)) {
+      net.ForceIsaForTesting(isa);
+      net.UseWinogradForTesting(winograd);
+      for (bool threaded : {false, true}) {
+        SCOPED_TRACE(std::string(ConvNetIsaName(isa)) + (winograd ? " winograd" : "") +
+                     (threaded ? " threaded" : ""));
+        const Planes want = RunNet(net, in, threaded);
+        Planes got(net.out_channels(), in.width, in.height, 0, 0);
+        std::vector<std::atomic<int>> stores(in.height);
+        std::atomic<bool> outside{false};
+        const ConvNet::LoadRow load = [&](int y, float* rows, std::ptrdiff_t stride) {
+          if (y < 0 || y >= in.height) {
+            outside = true;
+            return;
+          }
+          for (int c = 0; c < in.channels; ++c) {
+            for (int x = 0; x < in.width; ++x) rows[c * stride + x] = in.at(c, y, x);
+          }
+        };
+        const ConvNet::StoreRow store = [&](int y, const float* rows, std::ptrdiff_t stride) {
+          ASSERT_TRUE(y >= 0 && y < in.height) << y;
+          ++stores[y];
+          for (int c = 0; c < got.channels; ++c) {
+            for (int x = 0; x < in.width; ++x) got.at(c, y, x) = rows[c * stride + x];
+          }
+        };
+        net.RunByRows(load, store, in.width, in.height, threaded);
+        EXPECT_FALSE(outside);
+        for (int y = 0; y < in.height; ++y) EXPECT_EQ(stores[y], 1) << y;
+        for (int c = 0; c < got.channels; ++c) {
+          for (int y = 0; y < in.height; ++y) {
+            for (int x = 0; x < in.width; ++x) {
+              ASSERT_EQ(got.at(c, y, x), want.at(c, y, x)) << c << " " << x << " " << y;
+            }
+          }
+        }
+      }
+    }
   }
 }
 

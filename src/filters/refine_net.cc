@@ -3,8 +3,7 @@
 #include <algorithm>
 #include <memory>
 #include <string>
-
-#include "filters/halves.h"
+#include <vector>
 
 namespace vidmill::filters {
 
@@ -64,60 +63,54 @@ const ConvNet* PickRefineNet(const std::vector<const ConvNet*>& candidates, bool
 }
 
 void RefineUpscale(const ConvNet& net, const float* low, std::ptrdiff_t low_stride, int width,
-                   int height, float* base, std::ptrdiff_t base_stride, bool threaded,
-                   RefineScratch* scratch) {
-  const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(width) * height;
-  scratch->in.resize(5 * plane);
-  scratch->out.resize(4 * plane);
-  float* in = scratch->in.data();
+                   int height, const float* base, std::ptrdiff_t base_stride, float* dest,
+                   std::ptrdiff_t dest_stride, bool threaded) {
   // Every channel is taken relative to the 3 × 3 mean of the input (edge
   // replicated), as in training: channel 0 the input, channel 1 + 2·dy + dx
   // output pixel (2x + dx, 2y + dy) — PyTorch's pixel_unshuffle order. The
-  // network's input is the relative channels; the mean is kept in row
-  // buffers of each half, since the corrections need no mean.
-  RunInHalves(height, threaded, [&](int begin, int end) {
+  // corrections need no mean.
+  const ConvNet::LoadRow load = [&](int y, float* rows, std::ptrdiff_t stride) {
     // Vertical sums of 3 rows, then horizontal sums of 3 columns: plain
     // loops over x without clamps, which the compiler vectorizes. The
-    // column sums carry one replicated column on either side.
-    std::vector<float> padded(width + 2), mean(width);
+    // column sums carry one replicated column on either side. Each thread
+    // keeps its own.
+    thread_local std::vector<float> padded, mean;
+    padded.resize(width + 2);
+    mean.resize(width);
     float* const column = padded.data() + 1;
-    for (int y = begin; y < end; ++y) {
-      const float* above = low + std::max(y - 1, 0) * low_stride;
-      const float* row = low + y * low_stride;
-      const float* below = low + std::min(y + 1, height - 1) * low_stride;
-      for (int x = 0; x < width; ++x) column[x] = above[x] + row[x] + below[x];
-      column[-1] = column[0];
-      column[width] = column[width - 1];
+    const float* above = low + std::max(y - 1, 0) * low_stride;
+    const float* row = low + y * low_stride;
+    const float* below = low + std::min(y + 1, height - 1) * low_stride;
+    for (int x = 0; x < width; ++x) column[x] = above[x] + row[x] + below[x];
+    column[-1] = column[0];
+    column[width] = column[width - 1];
+    for (int x = 0; x < width; ++x) {
+      mean[x] = (column[x - 1] + column[x] + column[x + 1]) * (1.0f / 9.0f);
+    }
+    for (int x = 0; x < width; ++x) rows[x] = row[x] - mean[x];
+    for (int dy = 0; dy < 2; ++dy) {
+      const float* up = base + (2 * y + dy) * base_stride;
+      float* even = rows + (1 + 2 * dy) * stride;
+      float* odd = even + stride;
       for (int x = 0; x < width; ++x) {
-        mean[x] = (column[x - 1] + column[x] + column[x + 1]) * (1.0f / 9.0f);
-      }
-      float* in0 = in + y * width;
-      for (int x = 0; x < width; ++x) in0[x] = row[x] - mean[x];
-      for (int dy = 0; dy < 2; ++dy) {
-        const float* up = base + (2 * y + dy) * base_stride;
-        float* even = in + (1 + 2 * dy) * plane + y * width;
-        float* odd = even + plane;
-        for (int x = 0; x < width; ++x) {
-          even[x] = up[2 * x] - mean[x];
-          odd[x] = up[2 * x + 1] - mean[x];
-        }
+        even[x] = up[2 * x] - mean[x];
+        odd[x] = up[2 * x + 1] - mean[x];
       }
     }
-  });
-  net.Run(in, width, plane, width, height, scratch->out.data(), width, plane, threaded);
-  RunInHalves(height, threaded, [&](int begin, int end) {
-    for (int y = begin; y < end; ++y) {
-      for (int dy = 0; dy < 2; ++dy) {
-        float* up = base + (2 * y + dy) * base_stride;
-        const float* even = scratch->out.data() + (2 * dy) * plane + y * width;
-        const float* odd = even + plane;
-        for (int x = 0; x < width; ++x) {
-          up[2 * x] += even[x];
-          up[2 * x + 1] += odd[x];
-        }
+  };
+  const ConvNet::StoreRow store = [&](int y, const float* rows, std::ptrdiff_t stride) {
+    for (int dy = 0; dy < 2; ++dy) {
+      const float* up = base + (2 * y + dy) * base_stride;
+      float* out = dest + (2 * y + dy) * dest_stride;
+      const float* even = rows + (2 * dy) * stride;
+      const float* odd = even + stride;
+      for (int x = 0; x < width; ++x) {
+        out[2 * x] = up[2 * x] + even[x];
+        out[2 * x + 1] = up[2 * x + 1] + odd[x];
       }
     }
-  });
+  };
+  net.RunByRows(load, store, width, height, threaded);
 }
 
 }  // namespace vidmill::filters

@@ -60,17 +60,15 @@ bool RunsWideNetworks(ConvNetIsa isa);
 // multiply-adds per pixel when `wide`, the fewest otherwise.
 const ConvNet* PickRefineNet(const std::vector<const ConvNet*>& candidates, bool wide);
 
-// Per-filter buffers, reused from picture to picture.
-struct RefineScratch {
-  std::vector<float> in, out;
-};
-
-// Adds the network's correction to `base`, the 2·width × 2·height upscale
-// (row stride base_stride floats) of `low` (width × height, row stride
-// low_stride). Samples in 8-bit code units.
+// Writes to `dest` (row stride dest_stride floats) `base`, the 2·width ×
+// 2·height upscale (row stride base_stride) of `low` (width × height, row
+// stride low_stride), plus the network's correction. Samples in 8-bit code
+// units. `dest` must not overlap `base` or `low`: the two halves read rows of
+// `base` the other half's corrections are written to. The network's input
+// is made, and its output added, a row at a time (ConvNet::RunByRows).
 void RefineUpscale(const ConvNet& net, const float* low, std::ptrdiff_t low_stride, int width,
-                   int height, float* base, std::ptrdiff_t base_stride, bool threaded,
-                   RefineScratch* scratch);
+                   int height, const float* base, std::ptrdiff_t base_stride, float* dest,
+                   std::ptrdiff_t dest_stride, bool threaded);
 
 }  // namespace vidmill::filters
 

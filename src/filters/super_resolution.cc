@@ -169,10 +169,14 @@ class SuperResolution final : public VideoFilter {
           luma_.resize(static_cast<size_t>(up_w) * up_h);
           up = luma_.data();
         }
-        RaisrUpscale(in, *model_, up, up_stride, kThreads, &raisr_scratch_);
         if (refine_ != nullptr) {
-          RefineUpscale(*refine_, in.Row(0), in.stride, in.width, in.height, up, up_stride,
-                        kThreads > 1, &refine_scratch_);
+          // The learned filters' upscale, then it corrected into `up`.
+          unrefined_.resize(static_cast<size_t>(up_w) * up_h);
+          RaisrUpscale(in, *model_, unrefined_.data(), up_w, kThreads, &raisr_scratch_);
+          RefineUpscale(*refine_, in.Row(0), in.stride, in.width, in.height, unrefined_.data(),
+                        up_w, up, up_stride, kThreads > 1);
+        } else {
+          RaisrUpscale(in, *model_, up, up_stride, kThreads, &raisr_scratch_);
         }
         if (!last) {
           padded_[pass + 1].FillBorder();
@@ -193,7 +197,7 @@ class SuperResolution final : public VideoFilter {
   const ConvNet* refine_;  // null: the learned filters alone
   int passes_;
   RaisrScratch raisr_scratch_;
-  RefineScratch refine_scratch_;
+  std::vector<float> unrefined_;  // the learned filters' output, before the network
   bool flushed_ = false;
   bool fields_ = false;
   std::vector<OwnedFrame> ready_;

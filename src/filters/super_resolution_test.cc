@@ -494,10 +494,11 @@ TEST(SuperResolutionTest, RefinementNetworkRunsTheSameOnOneThreadAndTwo) {
   for (int y = 0; y < height; ++y) {
     for (int x = 0; x < width; ++x) low[y * width + x] = pattern.plane(0).At(2 * x, 2 * y);
   }
-  std::vector<float> one = base, two = base;
-  RefineScratch scratch;
-  RefineUpscale(*net, low.data(), width, width, height, one.data(), 2 * width, false, &scratch);
-  RefineUpscale(*net, low.data(), width, width, height, two.data(), 2 * width, true, &scratch);
+  std::vector<float> one(base.size()), two(base.size());
+  RefineUpscale(*net, low.data(), width, width, height, base.data(), 2 * width, one.data(),
+                2 * width, false);
+  RefineUpscale(*net, low.data(), width, width, height, base.data(), 2 * width, two.data(),
+                2 * width, true);
   EXPECT_EQ(one, two);
   EXPECT_NE(one, base);  // it did correct something
 }
@@ -546,9 +547,9 @@ struct RefineCrop {
   }
   // The base corrected by `net` as refine_net runs it.
   std::vector<float> Refine(const ConvNet& net) const {
-    std::vector<float> out = base;
-    RefineScratch scratch;
-    RefineUpscale(net, input.quantised.data(), kLow, kLow, kLow, out.data(), kSize, true, &scratch);
+    std::vector<float> out(base.size());
+    RefineUpscale(net, input.quantised.data(), kLow, kLow, kLow, base.data(), kSize, out.data(),
+                  kSize, true);
     return out;
   }
 };
