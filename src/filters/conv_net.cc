@@ -618,13 +618,12 @@ void ConvNet::Run(const float* in, std::ptrdiff_t in_row_stride, std::ptrdiff_t 
       return;
     }
     if (winograd()) {
-      RowsIo io;
-      io.in = in;
-      io.in_row_stride = in_row_stride;
-      io.in_plane_stride = in_plane_stride;
-      io.out = out;
-      io.out_row_stride = out_row_stride;
-      io.out_plane_stride = out_plane_stride;
+      const RowsIo io{.in = in,
+                      .in_row_stride = in_row_stride,
+                      .in_plane_stride = in_plane_stride,
+                      .out = out,
+                      .out_row_stride = out_row_stride,
+                      .out_plane_stride = out_plane_stride};
       RunRowsWinograd(io, width, height, row_begin, row_end);
       return;
     }
@@ -639,9 +638,7 @@ void ConvNet::RunByRows(const LoadRow& load, const StoreRow& store, int width, i
     return;
   }
   if (winograd()) {
-    RowsIo io;
-    io.load = &load;
-    io.store = &store;
+    const RowsIo io{.load = &load, .store = &store};
     RunInHalves(height, threaded, [&](int row_begin, int row_end) {
       RunRowsWinograd(io, width, height, row_begin, row_end);
     });
