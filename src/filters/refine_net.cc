@@ -63,8 +63,8 @@ const ConvNet* PickRefineNet(const std::vector<const ConvNet*>& candidates, bool
 }
 
 void RefineUpscale(const ConvNet& net, const float* low, std::ptrdiff_t low_stride, int width,
-                   int height, const float* base, std::ptrdiff_t base_stride, float* dest,
-                   std::ptrdiff_t dest_stride, bool threaded) {
+                   int height, const float* base, std::ptrdiff_t base_stride,
+                   const RefinedRowSink& emit, bool threaded) {
   // Every channel is taken relative to the 3 × 3 mean of the input (edge
   // replicated), as in training: channel 0 the input, channel 1 + 2·dy + dx
   // output pixel (2x + dx, 2y + dy) — PyTorch's pixel_unshuffle order. The
@@ -99,15 +99,18 @@ void RefineUpscale(const ConvNet& net, const float* low, std::ptrdiff_t low_stri
     }
   };
   const ConvNet::StoreRow store = [&](int y, const float* rows, std::ptrdiff_t stride) {
+    thread_local std::vector<float> corrected;
+    corrected.resize(2 * width);
+    float* const out = corrected.data();
     for (int dy = 0; dy < 2; ++dy) {
       const float* up = base + (2 * y + dy) * base_stride;
-      float* out = dest + (2 * y + dy) * dest_stride;
       const float* even = rows + (2 * dy) * stride;
       const float* odd = even + stride;
       for (int x = 0; x < width; ++x) {
         out[2 * x] = up[2 * x] + even[x];
         out[2 * x + 1] = up[2 * x + 1] + odd[x];
       }
+      emit(2 * y + dy, out);
     }
   };
   net.RunByRows(load, store, width, height, threaded);

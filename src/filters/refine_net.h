@@ -17,6 +17,7 @@
 #define VIDMILL_FILTERS_REFINE_NET_H_
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -60,15 +61,18 @@ bool RunsWideNetworks(ConvNetIsa isa);
 // multiply-adds per pixel when `wide`, the fewest otherwise.
 const ConvNet* PickRefineNet(const std::vector<const ConvNet*>& candidates, bool wide);
 
-// Writes to `dest` (row stride dest_stride floats) `base`, the 2·width ×
-// 2·height upscale (row stride base_stride) of `low` (width × height, row
-// stride low_stride), plus the network's correction. Samples in 8-bit code
-// units. `dest` must not overlap `base` or `low`: the two halves read rows of
-// `base` the other half's corrections are written to. The network's input
-// is made, and its output added, a row at a time (ConvNet::RunByRows).
+// Gives `emit` each row of `base`, the 2·width × 2·height upscale (row
+// stride base_stride floats) of `low` (width × height, row stride
+// low_stride), plus the network's correction: emit(y, row) with row y's
+// 2·width values, once per row, from either thread. Samples in 8-bit code
+// units. `emit` must not change `base` or `low`: the two halves read rows of
+// `base` the other half's corrected rows are made from. The network's input
+// is made, and its output added, a row at a time (ConvNet::RunByRows), so the
+// corrected picture need not be stored as floats at all.
+using RefinedRowSink = std::function<void(int y, const float* row)>;
 void RefineUpscale(const ConvNet& net, const float* low, std::ptrdiff_t low_stride, int width,
-                   int height, const float* base, std::ptrdiff_t base_stride, float* dest,
-                   std::ptrdiff_t dest_stride, bool threaded);
+                   int height, const float* base, std::ptrdiff_t base_stride,
+                   const RefinedRowSink& emit, bool threaded);
 
 }  // namespace vidmill::filters
 

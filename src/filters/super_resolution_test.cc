@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -495,12 +496,67 @@ TEST(SuperResolutionTest, RefinementNetworkRunsTheSameOnOneThreadAndTwo) {
     for (int x = 0; x < width; ++x) low[y * width + x] = pattern.plane(0).At(2 * x, 2 * y);
   }
   std::vector<float> one(base.size()), two(base.size());
-  RefineUpscale(*net, low.data(), width, width, height, base.data(), 2 * width, one.data(),
-                2 * width, false);
-  RefineUpscale(*net, low.data(), width, width, height, base.data(), 2 * width, two.data(),
-                2 * width, true);
+  std::vector<std::atomic<int>> emitted(2 * height);
+  const auto into = [&](std::vector<float>* out) -> RefinedRowSink {
+    return [&emitted, out, width](int y, const float* row) {
+      ++emitted[y];
+      std::copy(row, row + 2 * width, out->begin() + y * 2 * width);
+    };
+  };
+  RefineUpscale(*net, low.data(), width, width, height, base.data(), 2 * width, into(&one), false);
+  RefineUpscale(*net, low.data(), width, width, height, base.data(), 2 * width, into(&two), true);
+  for (int y = 0; y < 2 * height; ++y) EXPECT_EQ(emitted[y], 2) << y;  // once per run
   EXPECT_EQ(one, two);
   EXPECT_NE(one, base);  // it did correct something
+}
+
+// pabsr1 at exactly 2× with no clarityBoost corrects each row straight
+// into the output (super_resolution.cc): the samples must be those of the
+// learned filters and network computed into a float picture and rounded as
+// every other path rounds, at 8 and 10 bits.
+TEST(SuperResolutionTest, CorrectingStraightIntoTheOutputGivesTheFloatPictureRounded) {
+  const RaisrModel* model = FindRaisrModel("pabsr1", 2);
+  const ConvNet* net = FindRefineNet("pabsr1", 2);
+  ASSERT_NE(model, nullptr);
+  ASSERT_NE(net, nullptr);
+  const int width = 37, height = 21;
+  for (int depth : {8, 10}) {
+    SCOPED_TRACE(depth);
+    FilterConfig config;
+    config.input = PixelFormat{width, height, depth, Chroma::k420};
+    config.output_width = 2 * width;
+    config.output_height = 2 * height;
+    const OwnedFrame input = MakePattern(config.input);
+    const std::vector<OwnedFrame> out = RunFilter("pabsr1", config, input);
+    ASSERT_EQ(out.size(), 1u);
+    const int max_value = (1 << depth) - 1;
+    PaddedPlane low;
+    low.Resize(width, height);
+    for (int y = 0; y < height; ++y) {
+      for (int x = 0; x < width; ++x) {
+        low.Row(y)[x] = input.plane(0).At(x, y) * (255.0f / max_value);
+      }
+    }
+    low.FillBorder();
+    std::vector<float> learned(4 * width * height), refined(4 * width * height);
+    RaisrScratch scratch;
+    RaisrUpscale(low, *model, learned.data(), 2 * width, 1, &scratch);
+    RefineUpscale(
+        *net, low.Row(0), low.stride, width, height, learned.data(), 2 * width,
+        [&](int y, const float* row) {
+          std::copy(row, row + 2 * width, refined.begin() + y * 2 * width);
+        },
+        false);
+    int differing = 0;
+    for (int y = 0; y < 2 * height; ++y) {
+      for (int x = 0; x < 2 * width; ++x) {
+        const float v = refined[y * 2 * width + x] * (max_value / 255.0f) + 0.5f;
+        const int want = static_cast<int>(std::clamp(v, 0.0f, static_cast<float>(max_value)));
+        differing += out[0].plane(0).At(x, y) != want;
+      }
+    }
+    EXPECT_EQ(differing, 0);
+  }
 }
 
 // pabsr1 2x has a wide network for CPUs with AMX and a narrow one for the
@@ -548,8 +604,10 @@ struct RefineCrop {
   // The base corrected by `net` as refine_net runs it.
   std::vector<float> Refine(const ConvNet& net) const {
     std::vector<float> out(base.size());
-    RefineUpscale(net, input.quantised.data(), kLow, kLow, kLow, base.data(), kSize, out.data(),
-                  kSize, true);
+    RefineUpscale(
+        net, input.quantised.data(), kLow, kLow, kLow, base.data(), kSize,
+        [&](int y, const float* row) { std::copy(row, row + kSize, out.begin() + y * kSize); },
+        true);
     return out;
   }
 };
