@@ -142,11 +142,16 @@ class SuperResolution final : public VideoFilter {
 
   void ScaleLuma(const PlaneView& src, const PlaneView& dst) {
     const int out_w = dst.width, out_h = dst.height;
-    final_.resize(static_cast<size_t>(out_w) * out_h);
+    // The output in floats, sized when first needed: not at all when the
+    // corrected rows go straight into `dst`.
+    const auto final_plane = [&] {
+      final_.resize(static_cast<size_t>(out_w) * out_h);
+      return final_.data();
+    };
     if (model_ == nullptr) {
       luma_.resize(static_cast<size_t>(src.width) * src.height);
       ToFloat(src, luma_.data(), src.width);
-      ResamplePlane(luma_.data(), src.width, src.height, src.width, final_.data(), out_w, out_h,
+      ResamplePlane(luma_.data(), src.width, src.height, src.width, final_plane(), out_w, out_h,
                     out_w, kThreads);
     } else {
       padded_[0].Resize(src.width, src.height);
@@ -159,14 +164,18 @@ class SuperResolution final : public VideoFilter {
         const int up_w = in.width * model_->scale, up_h = in.height * model_->scale;
         const bool last = pass + 1 == passes_;
         const bool exact = last && up_w == out_w && up_h == out_h;
-        float* up;
+        // Nothing left to do after the network: its rows go straight into
+        // the output.
+        const bool straight =
+            exact && refine_ != nullptr && ClarityAmount(config_.clarity_boost) == 0.0f;
+        float* up = nullptr;
         std::ptrdiff_t up_stride = up_w;
         if (!last) {
           padded_[pass + 1].Resize(up_w, up_h);
           up = padded_[pass + 1].Row(0);
           up_stride = padded_[pass + 1].stride;
         } else if (exact) {
-          up = final_.data();
+          if (!straight) up = final_plane();
         } else {
           luma_.resize(static_cast<size_t>(up_w) * up_h);
           up = luma_.data();
@@ -176,7 +185,6 @@ class SuperResolution final : public VideoFilter {
           // when nothing else is left to do, straight into the output.
           unrefined_.resize(static_cast<size_t>(up_w) * up_h);
           RaisrUpscale(in, *model_, unrefined_.data(), up_w, kThreads, &raisr_scratch_);
-          const bool straight = exact && ClarityAmount(config_.clarity_boost) == 0.0f;
           const RefinedRowSink emit = [&](int y, const float* row) {
             if (straight) {
               FromFloatRow(row, dst, y);
@@ -193,12 +201,12 @@ class SuperResolution final : public VideoFilter {
         if (!last) {
           padded_[pass + 1].FillBorder();
         } else if (!exact) {
-          ResamplePlane(luma_.data(), up_w, up_h, up_w, final_.data(), out_w, out_h, out_w,
+          ResamplePlane(luma_.data(), up_w, up_h, up_w, final_plane(), out_w, out_h, out_w,
                         kThreads);
         }
       }
     }
-    ApplyClarity(final_.data(), out_w, out_h, out_w, config_.clarity_boost, kThreads);
+    ApplyClarity(final_plane(), out_w, out_h, out_w, config_.clarity_boost, kThreads);
     FromFloat(final_.data(), out_w, dst);
   }
 
