@@ -40,10 +40,8 @@ void ToFloat(const PlaneView& plane, float* out, ptrdiff_t out_stride) {
   });
 }
 
-// Writes floats in 8-bit code units into a plane: rounded, clamped; the two
-// halves of the rows on two threads (at 2560 × 1440 on one thread it is 8 %
-// of pabsr1 2×'s CPU time, all of it wall time).
-// Row y of `plane` from `src`, as FromFloat below.
+// Writes a row of floats in 8-bit code units into row y of `plane`: rounded,
+// clamped.
 void FromFloatRow(const float* src, const PlaneView& plane, int y) {
   const int max_value = (1 << plane.bit_depth) - 1;
   const float scale = max_value / 255.0f;
@@ -75,6 +73,9 @@ void FromFloatRow(const float* src, const PlaneView& plane, int y) {
   }
 }
 
+// The same for every row, the two halves of the rows on two threads (at
+// 2560 × 1440 on one thread it is 8 % of pabsr1 2×'s CPU time, all of it
+// wall time).
 void FromFloat(const float* in, ptrdiff_t in_stride, const PlaneView& plane) {
   RunInHalves(plane.height, kThreads > 1, [&](int begin, int end) {
     for (int y = begin; y < end; ++y) FromFloatRow(in + y * in_stride, plane, y);

@@ -157,7 +157,7 @@ Result<std::pair<std::string, uint64_t>> HashFile(int fd, const std::string& pat
 // NotFound when there is no file. By its size and modification time, which
 // renames and links keep; with `by_time` false, or where the times differ
 // (a copy restored from a backup), by its SHA-256.
-Result<bool> HoldsContent(const std::string& path, const BlobInfo& recorded, bool by_time = true) {
+Result<bool> HoldsContent(const std::string& path, const BlobInfo& recorded, bool by_time) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
     if (errno == ENOENT) return Status::NotFound(path + " is not there");
@@ -886,20 +886,15 @@ class FileBlobStore final : public BlobStore {
     const std::string dir = root_ + "/" + kept.video_id;
     const std::string kept_path = dir + "/" + kept.file_name;
     const std::string blob_path = dir + "/" + kept.name;
-    Result<bool> blob_holds = HoldsContent(blob_path, recorded);
-    if (!blob_holds.ok() && blob_holds.status().code() != Code::kNotFound) {
-      return blob_holds.status();
-    }
     // File times come from a clock that ticks every few milliseconds: a
     // replacement of the recorded version's size, published within a tick
     // of it, has its time too, and would pass for it (the recorded version,
     // kept aside, would then be removed). So where the kept version has that
     // size as well, the blob's content decides.
-    if (blob_holds.ok() && *blob_holds && HasSize(kept_path, recorded.size)) {
-      blob_holds = HoldsContent(blob_path, recorded, /*by_time=*/false);
-      if (!blob_holds.ok() && blob_holds.status().code() != Code::kNotFound) {
-        return blob_holds.status();
-      }
+    const bool by_time = !HasSize(kept_path, recorded.size);
+    Result<bool> blob_holds = HoldsContent(blob_path, recorded, by_time);
+    if (!blob_holds.ok() && blob_holds.status().code() != Code::kNotFound) {
+      return blob_holds.status();
     }
     if (blob_holds.ok() && *blob_holds) {
       if (::unlink(kept_path.c_str()) != 0) {
@@ -908,7 +903,7 @@ class FileBlobStore final : public BlobStore {
       }
       return KeptVersionOutcome::kRecorded;
     }
-    Result<bool> kept_holds = HoldsContent(kept_path, recorded);
+    Result<bool> kept_holds = HoldsContent(kept_path, recorded, /*by_time=*/true);
     if (!kept_holds.ok()) {
       if (kept_holds.status().code() == Code::kNotFound) return KeptVersionOutcome::kGone;
       return kept_holds.status();
