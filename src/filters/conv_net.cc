@@ -443,6 +443,38 @@ void ReplicateEdges(T* row, std::ptrdiff_t channel_stride, int channels, int wid
   }
 }
 
+// A vertical stripe of a frame for the Winograd path: pixels [begin, end)
+// computed, [keep_begin, keep_end) kept.
+struct WinogradStripe {
+  int begin, end, keep_begin, keep_end;
+};
+
+// Stripes of `stripe` pixels (rounded up to `granule`, the kernel's block
+// of tiles, so that only the last stripe ends in a partial block) over a row
+// `width` wide, each computed over a margin of `reach` pixels (rounded up to
+// a tile) on either side that it does not keep, except at the frame's ends;
+// the last takes what is left, up to 1.5 stripes. A stripe begins on a
+// tile, so its tiles are the frame's. One stripe, the whole row, where
+// `stripe` is 0 or the row is not wider than 1.5 stripes.
+std::vector<WinogradStripe> PlanWinogradStripes(int width, int stripe, int reach, int granule) {
+  const int margin = (reach + 3) / 4 * 4;
+  const auto round_up = [&](int pixels) { return (pixels + granule - 1) / granule * granule; };
+  if (stripe <= 0) return {{0, width, 0, width}};
+  stripe = std::max(round_up(stripe), round_up(2 * margin + 4));
+  if (2 * width <= 3 * stripe) return {{0, width, 0, width}};
+  std::vector<WinogradStripe> stripes;
+  for (int keep = 0;;) {
+    const int begin = keep == 0 ? 0 : keep - margin;
+    if (2 * (width - begin) <= 3 * stripe) {
+      stripes.push_back({begin, width, keep, width});
+      return stripes;
+    }
+    const int end = begin + stripe;
+    stripes.push_back({begin, end, keep, end - margin});
+    keep = end - margin;
+  }
+}
+
 }  // namespace
 
 ConvNet::ConvNet(std::vector<ConvLayer> layers) {
@@ -519,6 +551,11 @@ ConvNet::ConvNet(std::vector<ConvLayer> layers) {
   // (benchmarks compare the two).
   if (const char* winograd = std::getenv("VIDMILL_CONV_NET_WINOGRAD")) {
     if (std::string_view(winograd) == "0") winograd_ = false;
+  }
+  // VIDMILL_CONV_NET_STRIPE sets the Winograd path's stripe width in pixels
+  // (0: whole rows; benchmarks compare them).
+  if (const char* stripe = std::getenv("VIDMILL_CONV_NET_STRIPE")) {
+    if (*stripe != '\0') winograd_stripe_ = std::max(0, std::atoi(stripe));
   }
   // VIDMILL_CONV_NET_ISA names a path to use instead (benchmarks compare
   // them end to end); a name this CPU cannot run is ignored.
@@ -647,11 +684,11 @@ void ConvNet::RunByRows(const LoadRow& load, const StoreRow& store, int width, i
   const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(width) * height;
   std::vector<float> in(in_channels() * plane), out(out_channels() * plane);
   RunInHalves(height, threaded, [&](int row_begin, int row_end) {
-    for (int y = row_begin; y < row_end; ++y) load(y, in.data() + y * width, plane);
+    for (int y = row_begin; y < row_end; ++y) load(y, 0, width, in.data() + y * width, plane);
   });
   Run(in.data(), width, plane, width, height, out.data(), width, plane, threaded);
   RunInHalves(height, threaded, [&](int row_begin, int row_end) {
-    for (int y = row_begin; y < row_end; ++y) store(y, out.data() + y * width, plane);
+    for (int y = row_begin; y < row_end; ++y) store(y, 0, width, out.data() + y * width, plane);
   });
 }
 
@@ -741,125 +778,167 @@ void ConvNet::RunRows(const float* in, std::ptrdiff_t in_row_stride, std::ptrdif
 // whichever half of the frame asks for it (Run's threaded and unthreaded
 // outputs stay bit-identical). Each layer keeps the 6 rows a group reads, in
 // the phase layout of conv_net_winograd.inc (row y in slot y % 6).
+//
+// Wide frames are cut into vertical stripes (PlanWinogradStripes), each
+// with its own rings, computed over a margin of as many pixels on either
+// side as the layers reach (rounded up to a tile) and kept only inside;
+// the stripes take turns, a band of rows each. A stripe's tiles lie on the
+// frame's grid of tiles, so its rows are the frame's, to the bit except
+// near its ends: a tile there reads the stripe's repeated edge pixels,
+// which the exact convolution would not weigh but Winograd's transforms
+// leave a rounding of (within float precision; tested). The point is the
+// working set: the rows a group of a layer reads are a fraction of the
+// whole width's, about 0.5 MB per layer at 1280 pixels, which on a machine
+// whose other tenants take the shared cache made whole rows up to 1.7 ×
+// slower (docs/filters.md, "Stripes").
 void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_begin,
                               int row_end) const {
   constexpr int kGroup = 4, kSlots = kGroup + 2;
   const WinogradKernels kernels = WinogradKernelsFor(isa_);
   const int layer_count = static_cast<int>(layers_.size());
-  // Tiles per row, rounded up to whole vectors, in chunks (the layout of
-  // conv_net_winograd.inc): chunk c holds tiles [c·chunk_tiles, …) as four
-  // phases phase_stride apart, with a vector of margin on either side whose
-  // tile −1 and tile chunk_tiles repeat the neighbouring chunks' pixels (or,
-  // at the ends of the row, the edge pixels).
   const int lanes = kernels.lanes;
-  const int tiles = ((width + kGroup - 1) / kGroup + lanes - 1) / lanes * lanes;
   const int chunk_tiles = kernels.chunk_tiles;
-  const int chunks = (tiles + chunk_tiles - 1) / chunk_tiles;
   const std::ptrdiff_t phase_stride = kernels.phase_stride;
   const std::ptrdiff_t chunk_stride = kGroup * phase_stride;
-  const std::ptrdiff_t channel_stride = chunks * chunk_stride;
-
-  // Buffers: each layer's ring of rows (region l), the last layer's group
-  // before it is interleaved into the output planes, and the kernel's
-  // scratch.
   int max_channels = 0;
-  std::vector<float*> rings;
   for (const PackedLayer& layer : layers_) {
-    rings.push_back(
-        WinogradBuffer(static_cast<int>(rings.size()),
-                       static_cast<size_t>(kSlots) * layer.in_channels * channel_stride));
     max_channels = std::max({max_channels, layer.in_channels, layer.out_channels});
   }
+
+  // One stripe: pixels [begin, end) of the frame computed, [keep_begin,
+  // keep_end) kept; tiles per row rounded up to whole vectors, in chunks
+  // (the layout of conv_net_winograd.inc): chunk c holds tiles
+  // [c·chunk_tiles, …) as four phases phase_stride apart, with a vector of
+  // margin on either side whose tile −1 and tile chunk_tiles repeat the
+  // neighbouring chunks' pixels (or, at the ends of the row, the edge
+  // pixels).
+  struct Stripe {
+    int begin, end, keep_begin, keep_end;
+    int width, tiles, chunks;
+    std::ptrdiff_t channel_stride;
+    std::vector<float*> rings;  // each layer's input rows
+  };
+  std::vector<Stripe> stripes;
+  // Buffers: the last layer's group before it is interleaved into the
+  // output, the kernel's scratch, where rows not kept go, RunByRows' input
+  // and output pixels of a stripe's row, then each stripe's rings.
+  enum { kLastRows, kScratch, kDiscarded, kLoaded, kStored, kRings };
+  size_t widest_stride = 0;
+  for (const WinogradStripe& plan :
+       PlanWinogradStripes(width, winograd_stripe_, layer_count, kGroup * chunk_tiles / 2)) {
+    const int stripe_width = plan.end - plan.begin;
+    const int tiles = ((stripe_width + kGroup - 1) / kGroup + lanes - 1) / lanes * lanes;
+    const int chunks = (tiles + chunk_tiles - 1) / chunk_tiles;
+    Stripe stripe{.begin = plan.begin,
+                  .end = plan.end,
+                  .keep_begin = plan.keep_begin,
+                  .keep_end = plan.keep_end,
+                  .width = stripe_width,
+                  .tiles = tiles,
+                  .chunks = chunks,
+                  .channel_stride = chunks * chunk_stride,
+                  .rings = {}};
+    widest_stride = std::max(widest_stride, static_cast<size_t>(stripe.channel_stride));
+    for (const PackedLayer& layer : layers_) {
+      const int index = kRings + static_cast<int>(stripes.size()) * layer_count +
+                        static_cast<int>(stripe.rings.size());
+      stripe.rings.push_back(WinogradBuffer(
+          index, static_cast<size_t>(kSlots) * layer.in_channels * stripe.channel_stride));
+    }
+    stripes.push_back(std::move(stripe));
+  }
   float* const last_rows =
-      WinogradBuffer(layer_count, static_cast<size_t>(kGroup) * out_channels() * channel_stride);
+      WinogradBuffer(kLastRows, static_cast<size_t>(kGroup) * out_channels() * widest_stride);
   float* const scratch =
-      WinogradBuffer(layer_count + 1, kernels.scratch_floats(max_channels, max_channels));
+      WinogradBuffer(kScratch, kernels.scratch_floats(max_channels, max_channels));
   // Where the kernel writes the rows of a group outside the frame (or, in
   // the last layer, outside [row_begin, row_end)), so that it need not check.
   float* const discarded_row =
-      WinogradBuffer(layer_count + 2, static_cast<size_t>(max_channels) * channel_stride) + lanes;
-  auto ring_row = [&](int layer_idx, int y) {
-    return rings[layer_idx] +
+      WinogradBuffer(kDiscarded, static_cast<size_t>(max_channels) * widest_stride) + lanes;
+
+  auto ring_row = [&](const Stripe& stripe, int layer_idx, int y) {
+    return stripe.rings[layer_idx] +
            static_cast<std::ptrdiff_t>(y % kSlots) * layers_[layer_idx].in_channels *
-               channel_stride +
+               stripe.channel_stride +
            lanes;
   };
   // Pixel x, −1 ≤ x < 4 · tiles + 4, of a channel's row: in its chunk, or
   // beyond the row's ends in the first or last chunk's margin.
-  auto pixel = [&](float* channel_row, int x) -> float& {
+  auto pixel = [&](const Stripe& stripe, float* channel_row, int x) -> float& {
     const int tile = x >> 2;
-    const int chunk = std::clamp(tile / chunk_tiles, 0, chunks - 1);
+    const int chunk = std::clamp(tile / chunk_tiles, 0, stripe.chunks - 1);
     return channel_row[chunk * chunk_stride + (x & 3) * phase_stride + tile - chunk * chunk_tiles];
   };
   // Replicate padding: pixel −1 repeats pixel 0 and the pixels past the
   // width that a tile reads repeat the last one; then each chunk's margins
   // get the neighbouring chunks' pixels its tiles read (tile −1's phase 3,
-  // tile chunk_tiles's phase 0).
-  auto replicate_edges = [&](float* row, int channels) {
+  // tile chunk_tiles's phase 0). Inside the frame a stripe's ends repeat
+  // pixels too, but only its margin sees them.
+  auto replicate_edges = [&](const Stripe& stripe, float* row, int channels) {
     for (int c = 0; c < channels; ++c) {
-      float* channel_row = row + c * channel_stride;
-      pixel(channel_row, -1) = pixel(channel_row, 0);
+      float* channel_row = row + c * stripe.channel_stride;
+      pixel(stripe, channel_row, -1) = pixel(stripe, channel_row, 0);
       // Pixels width … 4 · tiles + 3 all lie in the last chunk (its margin
       // included), so its start is found once rather than per pixel.
-      const float last = pixel(channel_row, width - 1);
-      float* last_chunk = channel_row + (chunks - 1) * (chunk_stride - chunk_tiles);
-      for (int x = width; x <= kGroup * tiles + kGroup - 1; ++x) {
+      const float last = pixel(stripe, channel_row, stripe.width - 1);
+      float* last_chunk = channel_row + (stripe.chunks - 1) * (chunk_stride - chunk_tiles);
+      for (int x = stripe.width; x <= kGroup * stripe.tiles + kGroup - 1; ++x) {
         last_chunk[(x & 3) * phase_stride + (x >> 2)] = last;
       }
-      for (int chunk = 1; chunk < chunks; ++chunk) {
+      for (int chunk = 1; chunk < stripe.chunks; ++chunk) {
         float* start = channel_row + chunk * chunk_stride;
         start[3 * phase_stride - 1] = start[-chunk_stride + 3 * phase_stride + chunk_tiles - 1];
         start[-chunk_stride + chunk_tiles] = start[0];
       }
     }
   };
-  // Pixels [0, width) of a frame row into a channel's row, and back.
-  auto to_phases = [&](const float* frame_row, float* channel_row) {
-    for (int chunk = 0; chunk < chunks; ++chunk) {
+  // A stripe's pixels (from x = begin) into a channel's row, and its kept
+  // pixels back (to x = keep_begin).
+  auto to_phases = [&](const Stripe& stripe, const float* stripe_row, float* channel_row) {
+    for (int chunk = 0; chunk < stripe.chunks; ++chunk) {
       const int x = chunk * chunk_tiles * kGroup;
-      ToPhases(frame_row + x, std::min(width - x, chunk_tiles * kGroup),
+      ToPhases(stripe_row + x, std::min(stripe.width - x, chunk_tiles * kGroup),
                channel_row + chunk * chunk_stride, phase_stride);
     }
   };
-  auto from_phases = [&](const float* channel_row, float* frame_row) {
-    for (int chunk = 0; chunk < chunks; ++chunk) {
-      const int x = chunk * chunk_tiles * kGroup;
-      FromPhases(channel_row + chunk * chunk_stride, phase_stride,
-                 std::min(width - x, chunk_tiles * kGroup), frame_row + x);
+  auto from_phases = [&](const Stripe& stripe, const float* channel_row, float* kept_row) {
+    // From keep_begin, which is on a tile's first pixel.
+    const int first = stripe.keep_begin - stripe.begin;
+    for (int chunk = first / (chunk_tiles * kGroup); chunk < stripe.chunks; ++chunk) {
+      const int x = std::max(chunk * chunk_tiles * kGroup, first);
+      const int count =
+          std::min((chunk + 1) * chunk_tiles * kGroup, stripe.keep_end - stripe.begin) - x;
+      if (count <= 0) break;
+      FromPhases(channel_row + chunk * chunk_stride + (x - chunk * chunk_tiles * kGroup) / kGroup,
+                 phase_stride, count, kept_row + x - first);
     }
   };
-  // With RunByRows's functions, a row of every channel goes through these.
-  float* const loaded =
-      io.load == nullptr
-          ? nullptr
-          : WinogradBuffer(layer_count + 3, static_cast<size_t>(in_channels()) * width);
+  // With RunByRows's functions, a stripe's pixels of every channel go
+  // through these.
+  int widest = 0, widest_kept = 0;
+  for (const Stripe& stripe : stripes) {
+    widest = std::max(widest, stripe.width);
+    widest_kept = std::max(widest_kept, stripe.keep_end - stripe.keep_begin);
+  }
+  float* const loaded = io.load == nullptr
+                            ? nullptr
+                            : WinogradBuffer(kLoaded, static_cast<size_t>(in_channels()) * widest);
   float* const stored =
       io.store == nullptr
           ? nullptr
-          : WinogradBuffer(layer_count + 4, static_cast<size_t>(out_channels()) * width);
-  auto load_input = [&](int y) {
-    float* row = ring_row(0, y);
-    if (loaded != nullptr) (*io.load)(y, loaded, width);
-    for (int c = 0; c < in_channels(); ++c) {
-      const float* frame_row = loaded != nullptr
-                                   ? loaded + c * width
-                                   : io.in + c * io.in_plane_stride + y * io.in_row_stride;
-      to_phases(frame_row, row + c * channel_stride);
-    }
-    replicate_edges(row, in_channels());
-  };
+          : WinogradBuffer(kStored, static_cast<size_t>(out_channels()) * widest_kept);
 
   // PullRows (conv_net_rows.h) schedules the groups of 4 rows on the grid
   // described there; rows[0 … 5] are the input rows y − 1 … y + 4.
-  auto compute_rows = [&](int layer_idx, int y, const int* rows) {
+  auto compute_rows = [&](const Stripe& stripe, int layer_idx, int y, const int* rows) {
     const PackedLayer& layer = layers_[layer_idx];
     const bool last = layer_idx == layer_count - 1;
     WinogradJob job;
-    for (int r = 0; r < kSlots; ++r) job.in_rows[r] = ring_row(layer_idx, rows[r]);
-    job.channel_stride = channel_stride;
+    for (int r = 0; r < kSlots; ++r) job.in_rows[r] = ring_row(stripe, layer_idx, rows[r]);
+    job.channel_stride = stripe.channel_stride;
     job.in_channels = layer.in_channels;
     job.out_channels = layer.out_channels;
-    job.tiles = tiles;
+    job.tiles = stripe.tiles;
     job.weights = layer.winograd.data();
     job.bias = layer.single.bias.data();
     job.prelu = layer.winograd_slopes.data();
@@ -871,27 +950,69 @@ void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_b
       const int row = y + r;
       const bool kept = last ? row >= row_begin && row < row_end : row >= 0 && row < height;
       job.out_rows[r] = !kept  ? discarded_row
-                        : last ? last_rows + r * out_channels() * channel_stride + lanes
-                               : ring_row(layer_idx + 1, row);
+                        : last ? last_rows + r * out_channels() * stripe.channel_stride + lanes
+                               : ring_row(stripe, layer_idx + 1, row);
     }
     kernels.group(job);
     for (int r = 0; r < kGroup; ++r) {
       if (job.out_rows[r] == discarded_row) continue;
       if (!last) {
-        replicate_edges(job.out_rows[r], layer.out_channels);
+        replicate_edges(stripe, job.out_rows[r], layer.out_channels);
         continue;
       }
+      const int kept = stripe.keep_end - stripe.keep_begin;
       for (int c = 0; c < layer.out_channels; ++c) {
-        from_phases(job.out_rows[r] + c * channel_stride,
-                    stored != nullptr
-                        ? stored + c * width
-                        : io.out + c * io.out_plane_stride + (y + r) * io.out_row_stride);
+        from_phases(stripe, job.out_rows[r] + c * stripe.channel_stride,
+                    stored != nullptr ? stored + c * kept
+                                      : io.out + c * io.out_plane_stride +
+                                            (y + r) * io.out_row_stride + stripe.keep_begin);
       }
-      if (stored != nullptr) (*io.store)(y + r, stored, width);
+      if (stored != nullptr) {
+        (*io.store)(y + r, stripe.keep_begin, stripe.keep_end, stored, kept);
+      }
     }
   };
-  PullRows(std::vector<int>(layer_count, 3), kGroup, height, row_begin, row_end, load_input,
-           compute_rows);
+  auto load_input = [&](const Stripe& stripe, int y) {
+    if (loaded != nullptr) (*io.load)(y, stripe.begin, stripe.end, loaded, stripe.width);
+    float* row = ring_row(stripe, 0, y);
+    for (int c = 0; c < in_channels(); ++c) {
+      to_phases(stripe,
+                loaded != nullptr
+                    ? loaded + c * stripe.width
+                    : io.in + c * io.in_plane_stride + y * io.in_row_stride + stripe.begin,
+                row + c * stripe.channel_stride);
+    }
+    replicate_edges(stripe, row, in_channels());
+  };
+
+  // One puller per stripe.
+  const std::vector<int> kernel_sizes(layer_count, 3);
+  using Load = std::function<void(int)>;
+  using Compute = std::function<void(int, int, const int*)>;
+  std::vector<Load> loads;
+  std::vector<Compute> computes;
+  loads.reserve(stripes.size());
+  computes.reserve(stripes.size());
+  std::vector<conv_net_internal::RowPuller<Load, Compute>> pullers;
+  pullers.reserve(stripes.size());
+  for (const Stripe& stripe : stripes) {
+    loads.emplace_back([&, s = &stripe](int y) { load_input(*s, y); });
+    computes.emplace_back([&, s = &stripe](int layer_idx, int y, const int* rows) {
+      compute_rows(*s, layer_idx, y, rows);
+    });
+    pullers.emplace_back(kernel_sizes, kGroup, height, row_begin, row_end, loads.back(),
+                         computes.back());
+  }
+  // The stripes take turns a band of rows each: long enough that bringing a
+  // stripe's rings back into the cache costs little against its work. The
+  // last layer's groups start on multiples of 4 (conv_net_rows.h), so
+  // advancing to a multiple of the band makes exactly the rows before it.
+  constexpr int kBand = 32;
+  for (int done = row_begin; done < row_end;) {
+    const int until = std::min((done / kBand + 1) * kBand, row_end);
+    for (auto& puller : pullers) puller.Advance(until);
+    done = until;
+  }
 }
 
 }  // namespace vidmill::filters

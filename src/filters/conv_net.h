@@ -90,13 +90,18 @@ class ConvNet {
   // The same, for a caller that makes the input a row at a time and uses the
   // output as it comes, instead of planes (RefineUpscale): the planes' memory
   // and traffic are saved on the Winograd path; the other paths gather the
-  // rows into planes and run as Run. `load(y, rows, stride)` writes input row
-  // y, channel c at rows + c · stride (width values). It may be called more
-  // than once for a row (the halves share a few), from either thread, so what
-  // it writes must depend on y alone. `store(y, rows, stride)` gets output
-  // row y the same way, once per row; it must not change what `load` reads.
-  using LoadRow = std::function<void(int y, float* rows, std::ptrdiff_t stride)>;
-  using StoreRow = std::function<void(int y, const float* rows, std::ptrdiff_t stride)>;
+  // rows into planes and run as Run. `load(y, x_begin, x_end, rows, stride)`
+  // writes pixels [x_begin, x_end) of input row y, channel c's pixel x at
+  // rows[c · stride + x − x_begin]. The Winograd path asks for a row a stripe
+  // at a time (conv_net.cc), and for some pixels more than once (the
+  // stripes' margins, the rows the halves share), from either thread, so
+  // what it writes must depend on y and x alone. `store(y, x_begin, x_end,
+  // rows, stride)` gets output pixels the same way, each once; it must not
+  // change what `load` reads.
+  using LoadRow =
+      std::function<void(int y, int x_begin, int x_end, float* rows, std::ptrdiff_t stride)>;
+  using StoreRow =
+      std::function<void(int y, int x_begin, int x_end, const float* rows, std::ptrdiff_t stride)>;
   void RunByRows(const LoadRow& load, const StoreRow& store, int width, int height,
                  bool threaded) const;
 
@@ -120,6 +125,13 @@ class ConvNet {
   // Turns Winograd off or back on (tests compare the two); on needs every
   // layer 3 × 3. Not thread-safe against a concurrent Run.
   void UseWinogradForTesting(bool on);
+  // The Winograd path cuts frames wider than 1.5 × this many pixels into
+  // vertical stripes (conv_net.cc, RunRowsWinograd); 0 computes whole rows.
+  // Default kWinogradStripe, or VIDMILL_CONV_NET_STRIPE. The outputs differ
+  // only within float rounding, near the stripes' ends. Not thread-safe
+  // against a concurrent Run.
+  static constexpr int kWinogradStripe = 384;
+  void SetWinogradStripeForTesting(int pixels) { winograd_stripe_ = pixels; }
 
  private:
   // A layer's parameters in one precision: weights repacked as
@@ -165,13 +177,15 @@ class ConvNet {
     const LoadRow* load = nullptr;
     const StoreRow* store = nullptr;
   };
-  // The same in F(4 × 4, 3 × 3) tiles, four rows at a time (conv_net.cc).
+  // The same in F(4 × 4, 3 × 3) tiles, four rows at a time, in stripes
+  // (conv_net.cc).
   void RunRowsWinograd(const RowsIo& io, int width, int height, int row_begin, int row_end) const;
 
   std::vector<PackedLayer> layers_;
   std::shared_ptr<const conv_net_internal::AmxNet> amx_;  // when the CPU has AMX
   ConvNetIsa isa_ = ConvNetIsa::kPortable;
   bool winograd_ = false;  // every layer 3 × 3, and not turned off
+  int winograd_stripe_ = kWinogradStripe;
 };
 
 }  // namespace vidmill::filters

@@ -44,45 +44,77 @@ class AlignedBuffer {
 // reach[l] sums the radii of the layers after l: a grid fixed by the frame,
 // so every row is computed by the same arithmetic whichever rows were asked
 // for, and a group of layer l + 1 reads whole groups of layer l (which is
-// why the ring above suffices). next_row[l] is the start of layer l's next
-// group to compute, next_input the next frame row to load.
+// why the ring above suffices). RowPuller does the same in steps: Advance(y)
+// computes the last layer's rows up to y (ConvNet's Winograd path runs
+// several pullers side by side, one per stripe of the frame).
 template <typename LoadInput, typename ComputeRows>
-void PullRows(const std::vector<int>& kernels, int group, int height, int row_begin, int row_end,
-              const LoadInput& load_input, const ComputeRows& compute_rows) {
-  const int layer_count = static_cast<int>(kernels.size());
-  std::vector<int> next_row(layer_count);
-  // From the last layer down: the first group holding the lowest row the
-  // layer after needs.
-  int lowest = row_begin, reach = 0;
-  for (int layer_idx = layer_count - 1; layer_idx >= 0; --layer_idx) {
-    next_row[layer_idx] = lowest - (((lowest - reach) % group) + group) % group;
-    const int radius = kernels[layer_idx] / 2;
-    lowest = std::max(0, next_row[layer_idx] - radius);
-    reach += radius;
+class RowPuller {
+ public:
+  RowPuller(const std::vector<int>& kernels, int group, int height, int row_begin, int row_end,
+            const LoadInput& load_input, const ComputeRows& compute_rows)
+      : kernels_(kernels),
+        group_(group),
+        height_(height),
+        row_end_(row_end),
+        load_input_(load_input),
+        compute_rows_(compute_rows),
+        next_row_(kernels.size()) {
+    // From the last layer down: the first group holding the lowest row the
+    // layer after needs.
+    int lowest = row_begin, reach = 0;
+    for (int layer_idx = static_cast<int>(kernels_.size()) - 1; layer_idx >= 0; --layer_idx) {
+      next_row_[layer_idx] = lowest - (((lowest - reach) % group) + group) % group;
+      const int radius = kernels_[layer_idx] / 2;
+      lowest = std::max(0, next_row_[layer_idx] - radius);
+      reach += radius;
+    }
+    next_input_ = lowest;
   }
-  int next_input = lowest;
-  auto compute = [&](auto& self, int layer_idx, int y) -> void {
-    const int radius = kernels[layer_idx] / 2;
-    const int last_needed = std::min(y + group - 1 + radius, height - 1);
+
+  // Computes the last layer's groups that start before `until` (and before
+  // row_end), with whatever they need of the layers before.
+  void Advance(int until) {
+    const int last = static_cast<int>(kernels_.size()) - 1;
+    for (; next_row_[last] < std::min(until, row_end_); next_row_[last] += group_) {
+      Compute(last, next_row_[last]);
+    }
+  }
+
+ private:
+  void Compute(int layer_idx, int y) {
+    const int radius = kernels_[layer_idx] / 2;
+    const int last_needed = std::min(y + group_ - 1 + radius, height_ - 1);
     if (layer_idx == 0) {
-      while (next_input <= last_needed) {
-        load_input(next_input++);
+      while (next_input_ <= last_needed) {
+        load_input_(next_input_++);
       }
     } else {
-      while (next_row[layer_idx - 1] <= last_needed) {
-        self(self, layer_idx - 1, next_row[layer_idx - 1]);
-        next_row[layer_idx - 1] += group;
+      while (next_row_[layer_idx - 1] <= last_needed) {
+        Compute(layer_idx - 1, next_row_[layer_idx - 1]);
+        next_row_[layer_idx - 1] += group_;
       }
     }
     int rows[8];  // kernel + group − 1 ≤ 8: 5 × 5 kernels a row at a time, 3 × 3 four
-    for (int k = 0; k < kernels[layer_idx] + group - 1; ++k) {
-      rows[k] = std::clamp(y + k - radius, 0, height - 1);
+    for (int k = 0; k < kernels_[layer_idx] + group_ - 1; ++k) {
+      rows[k] = std::clamp(y + k - radius, 0, height_ - 1);
     }
-    compute_rows(layer_idx, y, rows);
-  };
-  for (int y = next_row[layer_count - 1]; y < row_end; y += group) {
-    compute(compute, layer_count - 1, y);
+    compute_rows_(layer_idx, y, rows);
   }
+
+  const std::vector<int>& kernels_;
+  const int group_, height_, row_end_;
+  const LoadInput& load_input_;
+  const ComputeRows& compute_rows_;
+  std::vector<int> next_row_;  // the start of each layer's next group to compute
+  int next_input_;             // the next frame row to load
+};
+
+template <typename LoadInput, typename ComputeRows>
+void PullRows(const std::vector<int>& kernels, int group, int height, int row_begin, int row_end,
+              const LoadInput& load_input, const ComputeRows& compute_rows) {
+  RowPuller<LoadInput, ComputeRows>(kernels, group, height, row_begin, row_end, load_input,
+                                    compute_rows)
+      .Advance(row_end);
 }
 
 }  // namespace vidmill::filters::conv_net_internal

@@ -69,48 +69,53 @@ void RefineUpscale(const ConvNet& net, const float* low, std::ptrdiff_t low_stri
   // replicated), as in training: channel 0 the input, channel 1 + 2·dy + dx
   // output pixel (2x + dx, 2y + dy) — PyTorch's pixel_unshuffle order. The
   // corrections need no mean.
-  const ConvNet::LoadRow load = [&](int y, float* rows, std::ptrdiff_t stride) {
+  const ConvNet::LoadRow load = [&](int y, int x_begin, int x_end, float* rows,
+                                    std::ptrdiff_t stride) {
     // Vertical sums of 3 rows, then horizontal sums of 3 columns: plain
     // loops over x without clamps, which the compiler vectorizes. The
-    // column sums carry one replicated column on either side. Each thread
-    // keeps its own.
+    // column sums carry one column on either side, replicated at the
+    // picture's edges. Each thread keeps its own.
     thread_local std::vector<float> padded, mean;
-    padded.resize(width + 2);
-    mean.resize(width);
-    float* const column = padded.data() + 1;
+    const int count = x_end - x_begin;
+    padded.resize(count + 2);
+    mean.resize(count);
+    float* const column = padded.data() + 1;  // pixel x_begin + i at i, −1 ≤ i ≤ count
     const float* above = low + std::max(y - 1, 0) * low_stride;
     const float* row = low + y * low_stride;
     const float* below = low + std::min(y + 1, height - 1) * low_stride;
-    for (int x = 0; x < width; ++x) column[x] = above[x] + row[x] + below[x];
-    column[-1] = column[0];
-    column[width] = column[width - 1];
-    for (int x = 0; x < width; ++x) {
-      mean[x] = (column[x - 1] + column[x] + column[x + 1]) * (1.0f / 9.0f);
+    const int first = std::max(x_begin - 1, 0), last = std::min(x_end, width - 1);
+    for (int x = first; x <= last; ++x) column[x - x_begin] = above[x] + row[x] + below[x];
+    if (x_begin == 0) column[-1] = column[0];
+    if (x_end == width) column[count] = column[count - 1];
+    for (int i = 0; i < count; ++i) {
+      mean[i] = (column[i - 1] + column[i] + column[i + 1]) * (1.0f / 9.0f);
     }
-    for (int x = 0; x < width; ++x) rows[x] = row[x] - mean[x];
+    for (int i = 0; i < count; ++i) rows[i] = row[x_begin + i] - mean[i];
     for (int dy = 0; dy < 2; ++dy) {
-      const float* up = base + (2 * y + dy) * base_stride;
+      const float* up = base + (2 * y + dy) * base_stride + 2 * x_begin;
       float* even = rows + (1 + 2 * dy) * stride;
       float* odd = even + stride;
-      for (int x = 0; x < width; ++x) {
-        even[x] = up[2 * x] - mean[x];
-        odd[x] = up[2 * x + 1] - mean[x];
+      for (int i = 0; i < count; ++i) {
+        even[i] = up[2 * i] - mean[i];
+        odd[i] = up[2 * i + 1] - mean[i];
       }
     }
   };
-  const ConvNet::StoreRow store = [&](int y, const float* rows, std::ptrdiff_t stride) {
+  const ConvNet::StoreRow store = [&](int y, int x_begin, int x_end, const float* rows,
+                                      std::ptrdiff_t stride) {
     thread_local std::vector<float> corrected;
-    corrected.resize(2 * width);
+    const int count = x_end - x_begin;
+    corrected.resize(2 * count);
     float* const out = corrected.data();
     for (int dy = 0; dy < 2; ++dy) {
-      const float* up = base + (2 * y + dy) * base_stride;
+      const float* up = base + (2 * y + dy) * base_stride + 2 * x_begin;
       const float* even = rows + (2 * dy) * stride;
       const float* odd = even + stride;
-      for (int x = 0; x < width; ++x) {
-        out[2 * x] = up[2 * x] + even[x];
-        out[2 * x + 1] = up[2 * x + 1] + odd[x];
+      for (int i = 0; i < count; ++i) {
+        out[2 * i] = up[2 * i] + even[i];
+        out[2 * i + 1] = up[2 * i + 1] + odd[i];
       }
-      emit(2 * y + dy, out);
+      emit(2 * y + dy, 2 * x_begin, 2 * x_end, out);
     }
   };
   net.RunByRows(load, store, width, height, threaded);

@@ -40,18 +40,19 @@ void ToFloat(const PlaneView& plane, float* out, ptrdiff_t out_stride) {
   });
 }
 
-// Writes a row of floats in 8-bit code units into row y of `plane`: rounded,
-// clamped.
-void FromFloatRow(const float* src, const PlaneView& plane, int y) {
+// Writes floats in 8-bit code units into pixels [x_begin, x_end) of row y of
+// `plane` (src[x − x_begin]): rounded, clamped.
+void FromFloatRow(const float* src, const PlaneView& plane, int y, int x_begin, int x_end) {
   const int max_value = (1 << plane.bit_depth) - 1;
   const float scale = max_value / 255.0f;
+  const int count = x_end - x_begin;
   if (plane.bit_depth > 8) {
-    uint16_t* row = plane.Row16(y);
-    for (int x = 0; x < plane.width; ++x) {
+    uint16_t* row = plane.Row16(y) + x_begin;
+    for (int x = 0; x < count; ++x) {
       row[x] = static_cast<uint16_t>(std::clamp(src[x] * scale + 0.5f, 0.0f, float(max_value)));
     }
   } else {
-    uint8_t* row = plane.Row8(y);
+    uint8_t* row = plane.Row8(y) + x_begin;
     int x = 0;
 #if defined(__SSE2__)
     // 16 at a time, the same values as the loop below: x + ½ clamped to
@@ -61,13 +62,13 @@ void FromFloatRow(const float* src, const PlaneView& plane, int y) {
       const __m128 v = _mm_add_ps(_mm_loadu_ps(src + at), half);
       return _mm_cvttps_epi32(_mm_min_ps(_mm_max_ps(v, zero), top));
     };
-    for (; x + 16 <= plane.width; x += 16) {
+    for (; x + 16 <= count; x += 16) {
       const __m128i low = _mm_packs_epi32(four(x), four(x + 4));
       const __m128i high = _mm_packs_epi32(four(x + 8), four(x + 12));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(row + x), _mm_packus_epi16(low, high));
     }
 #endif
-    for (; x < plane.width; ++x) {
+    for (; x < count; ++x) {
       row[x] = static_cast<uint8_t>(std::clamp(src[x] + 0.5f, 0.0f, 255.0f));
     }
   }
@@ -78,7 +79,7 @@ void FromFloatRow(const float* src, const PlaneView& plane, int y) {
 // wall time).
 void FromFloat(const float* in, ptrdiff_t in_stride, const PlaneView& plane) {
   RunInHalves(plane.height, kThreads > 1, [&](int begin, int end) {
-    for (int y = begin; y < end; ++y) FromFloatRow(in + y * in_stride, plane, y);
+    for (int y = begin; y < end; ++y) FromFloatRow(in + y * in_stride, plane, y, 0, plane.width);
   });
 }
 
@@ -186,11 +187,11 @@ class SuperResolution final : public VideoFilter {
           // when nothing else is left to do, straight into the output.
           unrefined_.resize(static_cast<size_t>(up_w) * up_h);
           RaisrUpscale(in, *model_, unrefined_.data(), up_w, kThreads, &raisr_scratch_);
-          const RefinedRowSink emit = [&](int y, const float* row) {
+          const RefinedRowSink emit = [&](int y, int x_begin, int x_end, const float* row) {
             if (straight) {
-              FromFloatRow(row, dst, y);
+              FromFloatRow(row, dst, y, x_begin, x_end);
             } else {
-              std::copy(row, row + up_w, up + y * up_stride);
+              std::copy(row, row + (x_end - x_begin), up + y * up_stride + x_begin);
             }
           };
           RefineUpscale(*refine_, in.Row(0), in.stride, in.width, in.height, unrefined_.data(),

@@ -483,6 +483,51 @@ TEST(SuperResolutionTest, RefinementNetworkLeavesFlatPicturesFlat) {
   }
 }
 
+// Where the network runs in stripes (ConvNet::RunByRows on the Winograd
+// path), RefineUpscale makes its input and takes its output a stripe at a
+// time: the 3 × 3 mean at a stripe's ends must be the whole row's. The
+// corrections agree with whole rows' within float rounding, every pixel
+// once, on one thread and two.
+TEST(SuperResolutionTest, RefinementNetworkCorrectsAlikeInStripesAndWholeRows) {
+  const ConvNet* found = FindRefineNet("pabsr1", 2);
+  ASSERT_NE(found, nullptr);
+  if (!found->winograd()) GTEST_SKIP() << "stripes are the Winograd path's";
+  const int width = 300, height = 21;
+  const OwnedFrame pattern = MakePattern(PixelFormat{width * 2, height * 2, 8, Chroma::k444});
+  std::vector<float> low(width * height), base(4 * width * height);
+  for (int y = 0; y < 2 * height; ++y) {
+    for (int x = 0; x < 2 * width; ++x) base[y * 2 * width + x] = pattern.plane(0).At(x, y);
+  }
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) low[y * width + x] = pattern.plane(0).At(2 * x, 2 * y);
+  }
+  ConvNet net = *found;
+  for (bool threaded : {false, true}) {
+    std::vector<std::vector<float>> outs;
+    for (int stripe : {0, 96}) {
+      net.SetWinogradStripeForTesting(stripe);
+      std::vector<float> out(base.size());
+      std::vector<std::atomic<int>> emitted(base.size());
+      RefineUpscale(
+          net, low.data(), width, width, height, base.data(), 2 * width,
+          [&](int y, int x_begin, int x_end, const float* row) {
+            for (int x = x_begin; x < x_end; ++x) ++emitted[y * 2 * width + x];
+            std::copy(row, row + (x_end - x_begin), out.begin() + y * 2 * width + x_begin);
+          },
+          threaded);
+      for (size_t p = 0; p < emitted.size(); ++p) ASSERT_EQ(emitted[p], 1) << p;
+      outs.push_back(std::move(out));
+    }
+    double worst = 0, corrected = 0;
+    for (size_t p = 0; p < base.size(); ++p) {
+      worst = std::max(worst, std::abs(static_cast<double>(outs[1][p]) - outs[0][p]));
+      corrected = std::max(corrected, std::abs(static_cast<double>(outs[0][p]) - base[p]));
+    }
+    EXPECT_LT(worst, 1e-3) << threaded;  // code values
+    EXPECT_GT(corrected, 1.0);
+  }
+}
+
 TEST(SuperResolutionTest, RefinementNetworkRunsTheSameOnOneThreadAndTwo) {
   const ConvNet* net = FindRefineNet("pabsr1", 2);
   ASSERT_NE(net, nullptr);
@@ -496,16 +541,16 @@ TEST(SuperResolutionTest, RefinementNetworkRunsTheSameOnOneThreadAndTwo) {
     for (int x = 0; x < width; ++x) low[y * width + x] = pattern.plane(0).At(2 * x, 2 * y);
   }
   std::vector<float> one(base.size()), two(base.size());
-  std::vector<std::atomic<int>> emitted(2 * height);
+  std::vector<std::atomic<int>> emitted(4 * width * height);
   const auto into = [&](std::vector<float>* out) -> RefinedRowSink {
-    return [&emitted, out, width](int y, const float* row) {
-      ++emitted[y];
-      std::copy(row, row + 2 * width, out->begin() + y * 2 * width);
+    return [&emitted, out, width](int y, int x_begin, int x_end, const float* row) {
+      for (int x = x_begin; x < x_end; ++x) ++emitted[y * 2 * width + x];
+      std::copy(row, row + (x_end - x_begin), out->begin() + y * 2 * width + x_begin);
     };
   };
   RefineUpscale(*net, low.data(), width, width, height, base.data(), 2 * width, into(&one), false);
   RefineUpscale(*net, low.data(), width, width, height, base.data(), 2 * width, into(&two), true);
-  for (int y = 0; y < 2 * height; ++y) EXPECT_EQ(emitted[y], 2) << y;  // once per run
+  for (size_t p = 0; p < emitted.size(); ++p) EXPECT_EQ(emitted[p], 2) << p;  // once per run
   EXPECT_EQ(one, two);
   EXPECT_NE(one, base);  // it did correct something
 }
@@ -543,8 +588,8 @@ TEST(SuperResolutionTest, CorrectingStraightIntoTheOutputGivesTheFloatPictureRou
     RaisrUpscale(low, *model, learned.data(), 2 * width, 1, &scratch);
     RefineUpscale(
         *net, low.Row(0), low.stride, width, height, learned.data(), 2 * width,
-        [&](int y, const float* row) {
-          std::copy(row, row + 2 * width, refined.begin() + y * 2 * width);
+        [&](int y, int x_begin, int x_end, const float* row) {
+          std::copy(row, row + (x_end - x_begin), refined.begin() + y * 2 * width + x_begin);
         },
         false);
     int differing = 0;
@@ -606,7 +651,9 @@ struct RefineCrop {
     std::vector<float> out(base.size());
     RefineUpscale(
         net, input.quantised.data(), kLow, kLow, kLow, base.data(), kSize,
-        [&](int y, const float* row) { std::copy(row, row + kSize, out.begin() + y * kSize); },
+        [&](int y, int x_begin, int x_end, const float* row) {
+          std::copy(row, row + (x_end - x_begin), out.begin() + y * kSize + x_begin);
+        },
         true);
     return out;
   }
