@@ -483,6 +483,20 @@ TEST(SuperResolutionTest, RefinementNetworkLeavesFlatPicturesFlat) {
   }
 }
 
+// RefineUpscale's input from the test pattern: `base` the pattern at
+// 2·width × 2·height in floats, `low` its even pixels.
+std::pair<std::vector<float>, std::vector<float>> PatternToRefine(int width, int height) {
+  const OwnedFrame pattern = MakePattern(PixelFormat{width * 2, height * 2, 8, Chroma::k444});
+  std::vector<float> low(width * height), base(4 * width * height);
+  for (int y = 0; y < 2 * height; ++y) {
+    for (int x = 0; x < 2 * width; ++x) base[y * 2 * width + x] = pattern.plane(0).At(x, y);
+  }
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) low[y * width + x] = pattern.plane(0).At(2 * x, 2 * y);
+  }
+  return {low, base};
+}
+
 // Where the network runs in stripes (ConvNet::RunByRows on the Winograd
 // path), RefineUpscale makes its input and takes its output a stripe at a
 // time: the 3 × 3 mean at a stripe's ends must be the whole row's. The
@@ -493,14 +507,7 @@ TEST(SuperResolutionTest, RefinementNetworkCorrectsAlikeInStripesAndWholeRows) {
   ASSERT_NE(found, nullptr);
   if (!found->winograd()) GTEST_SKIP() << "stripes are the Winograd path's";
   const int width = 300, height = 21;
-  const OwnedFrame pattern = MakePattern(PixelFormat{width * 2, height * 2, 8, Chroma::k444});
-  std::vector<float> low(width * height), base(4 * width * height);
-  for (int y = 0; y < 2 * height; ++y) {
-    for (int x = 0; x < 2 * width; ++x) base[y * 2 * width + x] = pattern.plane(0).At(x, y);
-  }
-  for (int y = 0; y < height; ++y) {
-    for (int x = 0; x < width; ++x) low[y * width + x] = pattern.plane(0).At(2 * x, 2 * y);
-  }
+  const auto [low, base] = PatternToRefine(width, height);
   ConvNet net = *found;
   for (bool threaded : {false, true}) {
     std::vector<std::vector<float>> outs;
@@ -532,14 +539,7 @@ TEST(SuperResolutionTest, RefinementNetworkRunsTheSameOnOneThreadAndTwo) {
   const ConvNet* net = FindRefineNet("pabsr1", 2);
   ASSERT_NE(net, nullptr);
   const int width = 70, height = 45;
-  const OwnedFrame pattern = MakePattern(PixelFormat{width * 2, height * 2, 8, Chroma::k444});
-  std::vector<float> low(width * height), base(4 * width * height);
-  for (int y = 0; y < 2 * height; ++y) {
-    for (int x = 0; x < 2 * width; ++x) base[y * 2 * width + x] = pattern.plane(0).At(x, y);
-  }
-  for (int y = 0; y < height; ++y) {
-    for (int x = 0; x < width; ++x) low[y * width + x] = pattern.plane(0).At(2 * x, 2 * y);
-  }
+  const auto [low, base] = PatternToRefine(width, height);
   std::vector<float> one(base.size()), two(base.size());
   std::vector<std::atomic<int>> emitted(4 * width * height);
   const auto into = [&](std::vector<float>* out) -> RefinedRowSink {
