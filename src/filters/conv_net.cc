@@ -989,19 +989,14 @@ void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_b
   const std::vector<int> kernel_sizes(layer_count, 3);
   using Load = std::function<void(int)>;
   using Compute = std::function<void(int, int, const int*)>;
-  std::vector<Load> loads;
-  std::vector<Compute> computes;
-  loads.reserve(stripes.size());
-  computes.reserve(stripes.size());
   std::vector<conv_net_internal::RowPuller<Load, Compute>> pullers;
-  pullers.reserve(stripes.size());
   for (const Stripe& stripe : stripes) {
-    loads.emplace_back([&, s = &stripe](int y) { load_input(*s, y); });
-    computes.emplace_back([&, s = &stripe](int layer_idx, int y, const int* rows) {
-      compute_rows(*s, layer_idx, y, rows);
-    });
-    pullers.emplace_back(kernel_sizes, kGroup, height, row_begin, row_end, loads.back(),
-                         computes.back());
+    pullers.emplace_back(
+        kernel_sizes, kGroup, height, row_begin, row_end,
+        [&, s = &stripe](int y) { load_input(*s, y); },
+        [&, s = &stripe](int layer_idx, int y, const int* rows) {
+          compute_rows(*s, layer_idx, y, rows);
+        });
   }
   // The stripes take turns a band of rows each: long enough that bringing a
   // stripe's rings back into the cache costs little against its work. The
