@@ -185,6 +185,52 @@ Planes RunNet(const ConvNet& net, const Planes& in, bool threaded) {
   return out;
 }
 
+// The same through RunByRows: input pixels loaded from `in`, output pixels
+// stored into `out`, with what the functions saw: the pixels loaded, each
+// output pixel's stores, and whether any pixel asked for or given lay
+// outside the frame.
+struct ByRows {
+  Planes out;
+  std::vector<int> stores;
+  int loaded = 0;
+  bool outside = false;
+};
+
+ByRows RunNetByRows(const ConvNet& net, const Planes& in, bool threaded) {
+  ByRows result{Planes(net.out_channels(), in.width, in.height, 0, 0), {}, 0, false};
+  std::vector<std::atomic<int>> stores(in.width * in.height);
+  std::atomic<int> loaded{0};
+  std::atomic<bool> outside{false};
+  const auto inside = [&](int y, int x_begin, int x_end) {
+    const bool ok = y >= 0 && y < in.height && x_begin >= 0 && x_end <= in.width && x_begin < x_end;
+    if (!ok) outside = true;
+    return ok;
+  };
+  const ConvNet::LoadRow load = [&](int y, int x_begin, int x_end, float* rows,
+                                    std::ptrdiff_t stride) {
+    if (!inside(y, x_begin, x_end)) return;
+    loaded += x_end - x_begin;
+    for (int c = 0; c < in.channels; ++c) {
+      for (int x = x_begin; x < x_end; ++x) rows[c * stride + x - x_begin] = in.at(c, y, x);
+    }
+  };
+  const ConvNet::StoreRow store = [&](int y, int x_begin, int x_end, const float* rows,
+                                      std::ptrdiff_t stride) {
+    if (!inside(y, x_begin, x_end)) return;
+    for (int x = x_begin; x < x_end; ++x) ++stores[y * in.width + x];
+    for (int c = 0; c < result.out.channels; ++c) {
+      for (int x = x_begin; x < x_end; ++x) {
+        result.out.at(c, y, x) = rows[c * stride + x - x_begin];
+      }
+    }
+  };
+  net.RunByRows(load, store, in.width, in.height, threaded);
+  result.stores.assign(stores.begin(), stores.end());
+  result.loaded = loaded;
+  result.outside = outside;
+  return result;
+}
+
 // Every path this CPU has, each with and without Winograd where it computes
 // so (float paths, networks of 3 × 3 layers only).
 std::vector<std::pair<ConvNetIsa, bool>> Algorithms(bool all_3x3) {
@@ -330,30 +376,10 @@ TEST(ConvNetTest, RunByRowsMatchesRun) {
         SCOPED_TRACE(std::string(ConvNetIsaName(isa)) + (winograd ? " winograd" : "") +
                      (threaded ? " threaded" : ""));
         const Planes want = RunNet(net, in, threaded);
-        Planes got(net.out_channels(), in.width, in.height, 0, 0);
-        std::vector<std::atomic<int>> stores(in.width * in.height);
-        std::atomic<bool> outside{false};
-        const ConvNet::LoadRow load = [&](int y, int x_begin, int x_end, float* rows,
-                                          std::ptrdiff_t stride) {
-          if (y < 0 || y >= in.height || x_begin < 0 || x_end > in.width || x_begin >= x_end) {
-            outside = true;
-            return;
-          }
-          for (int c = 0; c < in.channels; ++c) {
-            for (int x = x_begin; x < x_end; ++x) rows[c * stride + x - x_begin] = in.at(c, y, x);
-          }
-        };
-        const ConvNet::StoreRow store = [&](int y, int x_begin, int x_end, const float* rows,
-                                            std::ptrdiff_t stride) {
-          ASSERT_TRUE(y >= 0 && y < in.height && x_begin >= 0 && x_end <= in.width) << y;
-          for (int x = x_begin; x < x_end; ++x) ++stores[y * in.width + x];
-          for (int c = 0; c < got.channels; ++c) {
-            for (int x = x_begin; x < x_end; ++x) got.at(c, y, x) = rows[c * stride + x - x_begin];
-          }
-        };
-        net.RunByRows(load, store, in.width, in.height, threaded);
-        EXPECT_FALSE(outside);
-        for (size_t p = 0; p < stores.size(); ++p) EXPECT_EQ(stores[p], 1) << p;
+        const ByRows by_rows = RunNetByRows(net, in, threaded);
+        const Planes& got = by_rows.out;
+        EXPECT_FALSE(by_rows.outside);
+        for (size_t p = 0; p < by_rows.stores.size(); ++p) EXPECT_EQ(by_rows.stores[p], 1) << p;
         for (int c = 0; c < got.channels; ++c) {
           for (int y = 0; y < in.height; ++y) {
             for (int x = 0; x < in.width; ++x) {
@@ -408,35 +434,17 @@ TEST(ConvNetTest, StripesComputeTheRowsOfWholeRows) {
                        std::to_string(stripe));
           net.SetWinogradStripeForTesting(stripe);
           const Planes run = RunNet(net, in, threaded);
-          Planes by_rows(net.out_channels(), in.width, in.height, 0, 0);
-          std::vector<std::atomic<int>> stores(in.width * in.height);
-          std::atomic<int> loaded{0};  // pixels
-          const ConvNet::LoadRow load = [&](int y, int x_begin, int x_end, float* rows,
-                                            std::ptrdiff_t stride) {
-            loaded += x_end - x_begin;
-            for (int c = 0; c < in.channels; ++c) {
-              for (int x = x_begin; x < x_end; ++x) {
-                rows[c * stride + x - x_begin] = in.at(c, y, x);
-              }
-            }
-          };
-          const ConvNet::StoreRow store = [&](int y, int x_begin, int x_end, const float* rows,
-                                              std::ptrdiff_t stride) {
-            for (int x = x_begin; x < x_end; ++x) ++stores[y * in.width + x];
-            for (int c = 0; c < by_rows.channels; ++c) {
-              for (int x = x_begin; x < x_end; ++x) {
-                by_rows.at(c, y, x) = rows[c * stride + x - x_begin];
-              }
-            }
-          };
-          net.RunByRows(load, store, in.width, in.height, threaded);
+          const ByRows rows = RunNetByRows(net, in, threaded);
+          const Planes& by_rows = rows.out;
+          const int loaded = rows.loaded;
+          EXPECT_FALSE(rows.outside);
           if (stripe == 0) whole_row_loads = loaded;
           // Only the margins are loaded twice: 8 pixels a row per boundary
           // between stripes (at most one per stripe − 8 pixels).
           const int boundaries = stripe == 0 ? 0 : shape.width / (stripe - 8);
           EXPECT_GE(loaded, whole_row_loads);
           EXPECT_LE(loaded, whole_row_loads * (1.0 + 8.0 * boundaries / shape.width));
-          for (size_t p = 0; p < stores.size(); ++p) EXPECT_EQ(stores[p], 1) << p;
+          for (size_t p = 0; p < rows.stores.size(); ++p) EXPECT_EQ(rows.stores[p], 1) << p;
           double from_whole = 0, from_exact = 0;
           for (int c = 0; c < whole.channels; ++c) {
             for (int y = 0; y < in.height; ++y) {
