@@ -55,10 +55,11 @@ OwnedFrame::OwnedFrame(const PixelFormat& format, std::optional<uint8_t> fill) :
     const int height = format.PlaneHeight(plane);
     const size_t size = static_cast<size_t>(strides_[plane]) * height;
     if (fill) {
-      storage_[plane].assign(size, *fill);
+      storage_[plane].assign(size + kPlanePadding, *fill);
       continue;
     }
-    storage_[plane].resize(size);
+    storage_[plane].resize(size + kPlanePadding);
+    std::memset(storage_[plane].data() + size, 0, kPlanePadding);
     if (row == strides_[plane]) continue;
     for (int y = 0; y < height; ++y) {
       std::memset(storage_[plane].data() + strides_[plane] * y + row, 0,

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <utility>
@@ -78,9 +79,16 @@ struct FrameView {
 
 // A frame that owns its samples, with its presentation timestamp (in the
 // caller's time base; filters that emit at field rate halve the duration and
-// say so in their header).
+// say so in their header). Each plane's samples start on a 64-byte boundary,
+// its stride is a multiple of 64 bytes and its last row is followed by
+// kPlanePadding bytes: what FFmpeg asks of a frame's buffers, so that an
+// AVFrame may take the planes over without copying them (register_filters.cc).
+// Moving the frame keeps them where they are.
 class OwnedFrame {
  public:
+  static constexpr size_t kAlignment = 64;
+  static constexpr size_t kPlanePadding = 64;
+
   OwnedFrame() = default;
   // Allocates a frame of `format`, samples zero (chroma too: call Fill for grey).
   explicit OwnedFrame(const PixelFormat& format);
@@ -104,8 +112,8 @@ class OwnedFrame {
   // Allocates with each byte set to `fill`, or not set when none.
   OwnedFrame(const PixelFormat& format, std::optional<uint8_t> fill);
 
-  // std::allocator whose resize leaves bytes unset (construct with no
-  // arguments default-initialises).
+  // An allocator of kAlignment-aligned storage whose resize leaves bytes
+  // unset (construct with no arguments default-initialises).
   template <typename T>
   struct UnsetAllocator : std::allocator<T> {
     template <typename U>
@@ -115,6 +123,10 @@ class OwnedFrame {
     UnsetAllocator() = default;
     template <typename U>
     UnsetAllocator(const UnsetAllocator<U>&) noexcept {}
+    T* allocate(size_t count) {
+      return static_cast<T*>(::operator new(count * sizeof(T), std::align_val_t(kAlignment)));
+    }
+    void deallocate(T* p, size_t) noexcept { ::operator delete(p, std::align_val_t(kAlignment)); }
     template <typename U>
     void construct(U* p) noexcept {
       ::new (static_cast<void*>(p)) U;

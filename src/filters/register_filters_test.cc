@@ -2,12 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/filter_graph.h"
 #include "engine/filter_stage.h"
 #include "filters/av_frame_format.h"
+#include "filters/filter.h"
+#include "filters/frame.h"
 
 extern "C" {
 #include <libavutil/frame.h>
@@ -386,6 +390,84 @@ TEST(RegisterFiltersTest, ARangeIsCutAgainAfterDeintWhichSeesThePictureAfterIt) 
   EXPECT_EQ(pictures[0], expected[0]);
   EXPECT_EQ(pictures[1], expected[1]);
   EXPECT_NE(pictures[0], pictures[1]);
+}
+
+// The stage hands each output on without copying it: the AVFrame's planes
+// are the filter's own, in reference-counted buffers that keep them alive
+// after the stage is gone, laid out as FFmpeg lays out its own frames.
+TEST(RegisterFiltersTest, OutputsAreHandedOnWithoutACopyAndOutliveTheStage) {
+  RegisterBuiltInFilters();
+  engine::FilterStageOptions options;
+  options.name = "pabsr1";
+  options.width = 64;
+  options.height = 32;
+  auto stage = engine::MakeFilterStage(options);
+  ASSERT_TRUE(stage.ok()) << stage.status().ToString();
+  ASSERT_TRUE((*stage)->Configure(Input32x16()).ok());
+  std::vector<engine::FramePtr> frames;
+  auto emit = [&](engine::FramePtr frame) {
+    frames.push_back(std::move(frame));
+    return Status::Ok();
+  };
+  for (int64_t pts = 0; pts < 2; ++pts) {
+    ASSERT_TRUE((*stage)->Filter(MakeFrame(32, 16, pts), emit).ok());
+  }
+  ASSERT_TRUE((*stage)->Filter(nullptr, emit).ok());
+  ASSERT_EQ(frames.size(), 2u);
+  stage->reset();
+
+  // The same filter run directly gives the samples to expect.
+  FilterConfig config;
+  auto format = FilterPixelFormat(AV_PIX_FMT_YUV420P10LE, 32, 16);
+  ASSERT_TRUE(format.ok());
+  config.input = *format;
+  config.output_width = 64;
+  config.output_height = 32;
+  auto filter = MakeFilter("pabsr1", config);
+  ASSERT_TRUE(filter.ok()) << filter.status().ToString();
+  std::vector<OwnedFrame> expected;
+  for (int64_t pts = 0; pts < 2; ++pts) {
+    engine::FramePtr input = MakeFrame(32, 16, pts);
+    ASSERT_TRUE((*filter)->Push(WrapFrame(input.get(), *format), pts).ok());
+  }
+  ASSERT_TRUE((*filter)->Flush().ok());
+  ASSERT_TRUE((*filter)->Pull(&expected).ok());
+  ASSERT_EQ(expected.size(), 2u);
+
+  for (size_t index = 0; index < frames.size(); ++index) {
+    AVFrame* frame = frames[index].get();
+    const FrameView want = expected[index].view();
+    for (int plane = 0; plane < 3; ++plane) {
+      SCOPED_TRACE("frame " + std::to_string(index) + " plane " + std::to_string(plane));
+      // A buffer of the stage's making (av_frame_get_buffer's have none of
+      // this opaque), holding the plane, and this frame's alone.
+      ASSERT_NE(frame->buf[plane], nullptr);
+      EXPECT_NE(av_buffer_get_opaque(frame->buf[plane]), nullptr);
+      EXPECT_EQ(av_frame_get_plane_buffer(frame, plane), frame->buf[plane]);
+      EXPECT_TRUE(av_buffer_is_writable(frame->buf[plane]));
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(frame->data[plane]) % 64, 0u);
+      EXPECT_EQ(frame->linesize[plane] % 64, 0);
+      const PlaneView& w = want.planes[plane];
+      EXPECT_GE(static_cast<size_t>(frame->buf[plane]->size),
+                static_cast<size_t>(frame->linesize[plane]) * w.height + 64)
+          << "FFmpeg's padding after the last row";
+      for (int y = 0; y < w.height; ++y) {
+        ASSERT_EQ(std::memcmp(frame->data[plane] + y * frame->linesize[plane], w.Row8(y),
+                              static_cast<size_t>(w.width) * 2),
+                  0)
+            << "row " << y;
+      }
+    }
+    // Writable in place: no copy is made to write to it.
+    uint8_t* const luma = frame->data[0];
+    ASSERT_EQ(av_frame_make_writable(frame), 0);
+    EXPECT_EQ(frame->data[0], luma);
+  }
+  // A reference outlives the frame it was taken from.
+  engine::FramePtr clone(av_frame_clone(frames[0].get()));
+  ASSERT_NE(clone, nullptr);
+  frames.clear();
+  EXPECT_EQ(std::memcmp(clone->data[0], expected[0].view().planes[0].Row8(0), 64 * 2), 0);
 }
 
 }  // namespace
