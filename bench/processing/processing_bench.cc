@@ -30,6 +30,7 @@
 #include "engine/colour.h"
 #include "engine/ingestion.h"
 #include "engine/transcode.h"
+#include "filters/register_filters.h"
 #include "jobs/handlers/process_handler.h"
 #include "videos/processing_request.h"
 
@@ -122,6 +123,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   av_log_set_level(AV_LOG_ERROR);  // encoder statistics are not results
+  vidmill::filters::RegisterBuiltInFilters();  // Vidmill's own filters, as the worker has them
   const std::string mode = argv[1];
   const std::string input = argv[2];
   auto start = std::chrono::steady_clock::now();
