@@ -780,17 +780,17 @@ void ConvNet::RunRows(const float* in, std::ptrdiff_t in_row_stride, std::ptrdif
 // the phase layout of conv_net_winograd.inc (row y in slot y % 6).
 //
 // Wide frames are cut into vertical stripes (PlanWinogradStripes), each
-// with its own rings, computed over a margin of as many pixels on either
-// side as the layers reach (rounded up to a tile) and kept only inside;
-// the stripes take turns, a band of rows each. A stripe's tiles lie on the
-// frame's grid of tiles, so its rows are the frame's, to the bit except
-// near its ends: a tile there reads the stripe's repeated edge pixels,
-// which the exact convolution would not weigh but Winograd's transforms
-// leave a rounding of (within float precision; tested). The point is the
-// working set: the rows a group of a layer reads are a fraction of the
-// whole width's, about 0.5 MB per layer at 1280 pixels, which on a machine
-// whose other tenants take the shared cache made whole rows up to 1.7 ×
-// slower (docs/filters.md, "Stripes").
+// computed over a margin of as many pixels on either side as the layers
+// reach (rounded up to a tile) and kept only inside, one stripe after
+// another, each through all its rows, in the same rings. A stripe's tiles
+// lie on the frame's grid of tiles, so its rows are the frame's, to the bit
+// except near its ends: a tile there reads the stripe's repeated edge
+// pixels, which the exact convolution would not weigh but Winograd's
+// transforms leave a rounding of (within float precision; tested). The
+// point is the working set: the rows a group of a layer reads are a
+// fraction of the whole width's, about 0.5 MB per layer at 1280 pixels,
+// which on a machine whose other tenants take the shared cache made whole
+// rows up to 1.7 × slower (docs/filters.md, "Stripes").
 void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_begin,
                               int row_end) const {
   constexpr int kGroup = 4, kSlots = kGroup + 2;
@@ -816,12 +816,12 @@ void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_b
     int begin, end, keep_begin, keep_end;
     int width, tiles, chunks;
     std::ptrdiff_t channel_stride;
-    std::vector<float*> rings;  // each layer's input rows
   };
   std::vector<Stripe> stripes;
   // Buffers: the last layer's group before it is interleaved into the
   // output, the kernel's scratch, where rows not kept go, RunByRows' input
-  // and output pixels of a stripe's row, then each stripe's rings.
+  // and output pixels of a stripe's row, then each layer's ring of input
+  // rows (for the widest stripe: the stripes run one after another).
   enum { kLastRows, kScratch, kDiscarded, kLoaded, kStored, kRings };
   size_t widest_stride = 0;
   for (const WinogradStripe& plan :
@@ -836,16 +836,15 @@ void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_b
                   .width = stripe_width,
                   .tiles = tiles,
                   .chunks = chunks,
-                  .channel_stride = chunks * chunk_stride,
-                  .rings = {}};
+                  .channel_stride = chunks * chunk_stride};
     widest_stride = std::max(widest_stride, static_cast<size_t>(stripe.channel_stride));
-    for (const PackedLayer& layer : layers_) {
-      const int index = kRings + static_cast<int>(stripes.size()) * layer_count +
-                        static_cast<int>(stripe.rings.size());
-      stripe.rings.push_back(WinogradBuffer(
-          index, static_cast<size_t>(kSlots) * layer.in_channels * stripe.channel_stride));
-    }
-    stripes.push_back(std::move(stripe));
+    stripes.push_back(stripe);
+  }
+  std::vector<float*> rings;
+  for (const PackedLayer& layer : layers_) {
+    rings.push_back(
+        WinogradBuffer(kRings + static_cast<int>(rings.size()),
+                       static_cast<size_t>(kSlots) * layer.in_channels * widest_stride));
   }
   float* const last_rows =
       WinogradBuffer(kLastRows, static_cast<size_t>(kGroup) * out_channels() * widest_stride);
@@ -857,7 +856,7 @@ void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_b
       WinogradBuffer(kDiscarded, static_cast<size_t>(max_channels) * widest_stride) + lanes;
 
   auto ring_row = [&](const Stripe& stripe, int layer_idx, int y) {
-    return stripe.rings[layer_idx] +
+    return rings[layer_idx] +
            static_cast<std::ptrdiff_t>(y % kSlots) * layers_[layer_idx].in_channels *
                stripe.channel_stride +
            lanes;
@@ -985,28 +984,16 @@ void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_b
     replicate_edges(stripe, row, in_channels());
   };
 
-  // One puller per stripe.
+  // One stripe after another, each through all its rows, so that its rings
+  // stay in the core's cache (L2) for its whole run. Taking turns in bands
+  // of 32 rows, as first built, brought each stripe's rings (about 0.5 MB
+  // at 384 pixels) back from the shared cache at every turn, which cost
+  // pabsr1 about 4 % more CPU time on AMD Zen 1 (docs/filters.md, "Stripes").
   const std::vector<int> kernel_sizes(layer_count, 3);
-  using Load = std::function<void(int)>;
-  using Compute = std::function<void(int, int, const int*)>;
-  std::vector<conv_net_internal::RowPuller<Load, Compute>> pullers;
   for (const Stripe& stripe : stripes) {
-    pullers.emplace_back(
-        kernel_sizes, kGroup, height, row_begin, row_end,
-        [&, s = &stripe](int y) { load_input(*s, y); },
-        [&, s = &stripe](int layer_idx, int y, const int* rows) {
-          compute_rows(*s, layer_idx, y, rows);
-        });
-  }
-  // The stripes take turns a band of rows each: long enough that bringing a
-  // stripe's rings back into the cache costs little against its work. The
-  // last layer's groups start on multiples of 4 (conv_net_rows.h), so
-  // advancing to a multiple of the band makes exactly the rows before it.
-  constexpr int kBand = 32;
-  for (int done = row_begin; done < row_end;) {
-    const int until = std::min((done / kBand + 1) * kBand, row_end);
-    for (auto& puller : pullers) puller.Advance(until);
-    done = until;
+    PullRows(
+        kernel_sizes, kGroup, height, row_begin, row_end, [&](int y) { load_input(stripe, y); },
+        [&](int layer_idx, int y, const int* rows) { compute_rows(stripe, layer_idx, y, rows); });
   }
 }
 

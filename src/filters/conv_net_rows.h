@@ -46,8 +46,7 @@ class AlignedBuffer {
 // so every row is computed by the same arithmetic whichever rows were asked
 // for, and a group of layer l + 1 reads whole groups of layer l (which is
 // why the ring above suffices). RowPuller does the same in steps: Advance(y)
-// computes the last layer's rows up to y (ConvNet's Winograd path runs
-// several pullers side by side, one per stripe of the frame).
+// computes the last layer's rows up to y (PullRows advances it to the end).
 template <typename LoadInput, typename ComputeRows>
 class RowPuller {
  public:

@@ -401,8 +401,8 @@ TEST(ConvNetTest, RunByRowsMatchesRun) {
 // stripe's end reads the stripe's repeated edge pixels, which the exact
 // convolution would not weigh but Winograd's transforms leave a rounding of.
 // Stripes of 64 pixels and more on rows of 70 to 1000 (the last stripe
-// up to 1.5 wide, and rows that are one stripe); 3 and 4 layers; heights
-// that cut bands of 32 rows.
+// up to 1.5 wide, and rows that are one stripe; the stripes share their
+// rings, one after another); 3 and 4 layers; 5 to 70 rows.
 TEST(ConvNetTest, StripesComputeTheRowsOfWholeRows) {
   std::mt19937 rng(17);
   const std::vector<Shape> shapes = {
