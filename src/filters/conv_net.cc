@@ -984,11 +984,12 @@ void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_b
     replicate_edges(stripe, row, in_channels());
   };
 
-  // One stripe after another, each through all its rows, so that its rings
-  // stay in the core's cache (L2) for its whole run. Taking turns in bands
-  // of 32 rows, as first built, brought each stripe's rings (about 0.5 MB
-  // at 384 pixels) back from the shared cache at every turn, which cost
-  // pabsr1 about 4 % more CPU time on AMD Zen 1 (docs/filters.md, "Stripes").
+  // One stripe after another, each through all its rows, so that the rings
+  // stay in the core's caches as far as they fit, from one stripe to the
+  // next too. Taking turns in bands of 32 rows, each stripe with rings of
+  // its own, as first built, brought the rings (0.6–1 MB a stripe) back
+  // from the shared cache at every turn: pabsr1 took about 7 % more CPU
+  // time for it on AMD Zen 1 (docs/filters.md, "One stripe after another").
   const std::vector<int> kernel_sizes(layer_count, 3);
   for (const Stripe& stripe : stripes) {
     PullRows(
