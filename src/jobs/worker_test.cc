@@ -359,7 +359,11 @@ TEST_P(WorkerTest, AWorkerThatLostItsLeaseDiscardsItsOutput) {
   std::this_thread::sleep_for(milliseconds(400));
   options_.owner_prefix = "fast";
   StartWorker();  // reaps the expired lease and takes the job over
-  Job done = WaitForState(id, kStateDone, seconds(5));
+  // Not before its queue's first lease duration (5 s) since the fixture made
+  // it (Queue reaps nothing until then): the wait covers that and a margin.
+  // With 5 s it had about half a second to spare, and once, on a loaded
+  // machine, missed it.
+  Job done = WaitForState(id, kStateDone, seconds(10));
   EXPECT_EQ(done.attempts, 2);
   EXPECT_EQ(done.params_json, "{\"by\":\"fast\"}");
   slow_may_finish = true;
