@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace vidmill::filters {
@@ -57,6 +58,37 @@ TEST(OwnedFrameTest, CopiesAndFramesForOverwriteHaveTheLayoutAndZeroPadding) {
       EXPECT_EQ(Padding(blank, index), padding) << index;
     }
     EXPECT_GT(Padding(copy, 0).size(), 0u);  // the layouts above have padding
+  }
+}
+
+// What lets an AVFrame take the planes over (register_filters.cc): each
+// starts on a 64-byte boundary, its stride is a multiple of 64, and
+// kPlanePadding zero bytes follow its last row, however it was made; a move
+// leaves the samples where they are.
+TEST(OwnedFrameTest, PlanesAreAlignedAndPaddedAsFfmpegAsks) {
+  for (const PixelFormat format :
+       {PixelFormat{45, 7, 8, Chroma::k420}, PixelFormat{33, 6, 10, Chroma::k422},
+        PixelFormat{1, 1, 8, Chroma::k444}}) {
+    const OwnedFrame zeroed(format);
+    OwnedFrame source(format);
+    source.Fill(200, 100);
+    const OwnedFrame blank = OwnedFrame::ForOverwrite(format);
+    const OwnedFrame copy = OwnedFrame::CopyOf(source.view());
+    const OwnedFrame* const frames[] = {&zeroed, &source, &blank, &copy};
+    for (const OwnedFrame* frame : frames) {
+      for (int index = 0; index < 3; ++index) {
+        const PlaneView p = frame->plane(index);
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(p.data) % OwnedFrame::kAlignment, 0u);
+        EXPECT_EQ(p.stride % 64, 0);
+        const uint8_t* end = p.Row8(p.height - 1) + p.stride;
+        for (size_t k = 0; k < OwnedFrame::kPlanePadding; ++k) {
+          ASSERT_EQ(end[k], 0) << index << " " << k;
+        }
+      }
+    }
+    uint8_t* const luma = source.plane(0).data;
+    const OwnedFrame moved = std::move(source);
+    EXPECT_EQ(moved.plane(0).data, luma);
   }
 }
 
