@@ -8,7 +8,6 @@
 #include <cstddef>
 #include <memory>
 #include <new>
-#include <utility>
 #include <vector>
 
 namespace vidmill::filters::conv_net_internal {
@@ -51,13 +50,13 @@ template <typename LoadInput, typename ComputeRows>
 class RowPuller {
  public:
   RowPuller(const std::vector<int>& kernels, int group, int height, int row_begin, int row_end,
-            LoadInput load_input, ComputeRows compute_rows)
+            const LoadInput& load_input, const ComputeRows& compute_rows)
       : kernels_(kernels),
         group_(group),
         height_(height),
         row_end_(row_end),
-        load_input_(std::move(load_input)),
-        compute_rows_(std::move(compute_rows)),
+        load_input_(load_input),
+        compute_rows_(compute_rows),
         next_row_(kernels.size()) {
     // From the last layer down: the first group holding the lowest row the
     // layer after needs.
@@ -103,8 +102,8 @@ class RowPuller {
 
   const std::vector<int>& kernels_;
   const int group_, height_, row_end_;
-  LoadInput load_input_;
-  ComputeRows compute_rows_;
+  const LoadInput& load_input_;
+  const ComputeRows& compute_rows_;
   std::vector<int> next_row_;  // the start of each layer's next group to compute
   int next_input_;             // the next frame row to load
 };
@@ -112,12 +111,9 @@ class RowPuller {
 template <typename LoadInput, typename ComputeRows>
 void PullRows(const std::vector<int>& kernels, int group, int height, int row_begin, int row_end,
               const LoadInput& load_input, const ComputeRows& compute_rows) {
-  // The puller calls the caller's functions through references.
-  const auto load = [&](int y) { load_input(y); };
-  const auto compute = [&](int layer_idx, int y, const int* rows) {
-    compute_rows(layer_idx, y, rows);
-  };
-  RowPuller(kernels, group, height, row_begin, row_end, load, compute).Advance(row_end);
+  RowPuller<LoadInput, ComputeRows>(kernels, group, height, row_begin, row_end, load_input,
+                                    compute_rows)
+      .Advance(row_end);
 }
 
 }  // namespace vidmill::filters::conv_net_internal
