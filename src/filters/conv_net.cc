@@ -34,6 +34,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -108,6 +109,10 @@ struct WinogradJob {
   bool add_bias;         // false: every bias is 0
   bool activate;         // false: every slope is 1
   bool slopes_at_most_one;
+  // One flag per block of kernel.block_tiles tiles, in the order the kernel
+  // takes them (chunk by chunk): nonzero = the block's inputs are all
+  // negligible, its outputs are zeros instead. nullptr: none is.
+  const unsigned char* skip;
 };
 
 // One float path's Winograd kernel.
@@ -116,6 +121,7 @@ struct WinogradKernels {
   size_t (*scratch_floats)(int in_channels, int out_channels);
   int lanes;
   int chunk_tiles;   // tiles per chunk of a row
+  int block_tiles;   // tiles per block (the last of a chunk may be fewer)
   int phase_stride;  // floats from a chunk's phase to the next
 };
 
@@ -325,18 +331,30 @@ RowKernels<float> FloatKernelsFor(ConvNetIsa isa) {
 WinogradKernels WinogradKernelsFor(ConvNetIsa isa) {
   switch (isa) {
     case ConvNetIsa::kAvx512:
-      return {&avx512::winograd::Group, &avx512::winograd::ScratchFloats, avx512::kLanes,
-              avx512::winograd::kChunkTiles, avx512::winograd::kPhaseStride};
+      return {&avx512::winograd::Group,
+              &avx512::winograd::ScratchFloats,
+              avx512::kLanes,
+              avx512::winograd::kChunkTiles,
+              avx512::winograd::kBlockTiles,
+              avx512::winograd::kPhaseStride};
     case ConvNetIsa::kAvx2:
-      return {&avx2::winograd::Group, &avx2::winograd::ScratchFloats, avx2::kLanes,
-              avx2::winograd::kChunkTiles, avx2::winograd::kPhaseStride};
+      return {&avx2::winograd::Group,
+              &avx2::winograd::ScratchFloats,
+              avx2::kLanes,
+              avx2::winograd::kChunkTiles,
+              avx2::winograd::kBlockTiles,
+              avx2::winograd::kPhaseStride};
     case ConvNetIsa::kAmx:
     case ConvNetIsa::kAvx512Fp16:
     case ConvNetIsa::kPortable:
       break;
   }
-  return {&portable::winograd::Group, &portable::winograd::ScratchFloats, portable::kLanes,
-          portable::winograd::kChunkTiles, portable::winograd::kPhaseStride};
+  return {&portable::winograd::Group,
+          &portable::winograd::ScratchFloats,
+          portable::kLanes,
+          portable::winograd::kChunkTiles,
+          portable::winograd::kBlockTiles,
+          portable::winograd::kPhaseStride};
 }
 
 // Buffer `index` of RunRowsWinograd, at least `floats` long (it writes every
@@ -670,14 +688,23 @@ void ConvNet::Run(const float* in, std::ptrdiff_t in_row_stride, std::ptrdiff_t 
 }
 
 void ConvNet::RunByRows(const LoadRow& load, const StoreRow& store, int width, int height,
-                        bool threaded) const {
+                        bool threaded, float negligible) const {
   if (width <= 0 || height <= 0) {
     return;
   }
   if (winograd()) {
-    const RowsIo io{.load = &load, .store = &store};
-    RunInHalves(height, threaded, [&](int row_begin, int row_end) {
-      RunRowsWinograd(io, width, height, row_begin, row_end);
+    const RowsIo io{.load = &load, .store = &store, .negligible = negligible};
+    // Each stripe of each half of the rows is one piece of work, taken by
+    // the two threads in turn: where negligible inputs leave blocks out, one
+    // half of a picture (a sky) can cost far less than the other.
+    const int stripes = WinogradStripeCount(width);
+    const int middle = height / 2;
+    const int bands = middle == 0 ? 1 : 2;
+    RunInChunks(bands * stripes, threaded, [&](int piece) {
+      const int band = piece / stripes;
+      const int row_begin = band == 0 ? 0 : middle;
+      const int row_end = bands == 1 || band == 1 ? height : middle;
+      RunRowsWinograd(io, width, height, row_begin, row_end, piece % stripes);
     });
     return;
   }
@@ -769,6 +796,13 @@ void ConvNet::RunRows(const float* in, std::ptrdiff_t in_row_stride, std::ptrdif
   PullRows(kernels, 1, height, row_begin, row_end, load_input, compute_row);
 }
 
+int ConvNet::WinogradStripeCount(int width) const {
+  return static_cast<int>(PlanWinogradStripes(width, winograd_stripe_,
+                                              static_cast<int>(layers_.size()),
+                                              4 * WinogradKernelsFor(isa_).block_tiles)
+                              .size());
+}
+
 // The Winograd pipeline: as RunRows, each layer's rows are computed when the
 // next layer needs them, but four at a time (a tile is 4 × 4 pixels), on
 // PullRows' grid of rows fixed by the frame alone — layer l's groups start
@@ -791,8 +825,8 @@ void ConvNet::RunRows(const float* in, std::ptrdiff_t in_row_stride, std::ptrdif
 // fraction of the whole width's, about 0.5 MB per layer at 1280 pixels,
 // which on a machine whose other tenants take the shared cache made whole
 // rows up to 1.7 × slower (docs/filters.md, "Stripes").
-void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_begin,
-                              int row_end) const {
+void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_begin, int row_end,
+                              int only_stripe) const {
   constexpr int kGroup = 4, kSlots = kGroup + 2;
   const WinogradKernels kernels = WinogradKernelsFor(isa_);
   const int layer_count = static_cast<int>(layers_.size());
@@ -816,6 +850,8 @@ void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_b
     int begin, end, keep_begin, keep_end;
     int width, tiles, chunks;
     std::ptrdiff_t channel_stride;
+    // The kernel's blocks (WinogradJob::skip's order): tiles [first, end).
+    std::vector<std::pair<int, int>> blocks;
   };
   std::vector<Stripe> stripes;
   // Buffers: the last layer's group before it is interleaved into the
@@ -824,8 +860,10 @@ void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_b
   // rows (for the widest stripe: the stripes run one after another).
   enum { kLastRows, kScratch, kDiscarded, kLoaded, kStored, kRings };
   size_t widest_stride = 0;
-  for (const WinogradStripe& plan :
-       PlanWinogradStripes(width, winograd_stripe_, layer_count, kGroup * chunk_tiles / 2)) {
+  std::vector<WinogradStripe> plans =
+      PlanWinogradStripes(width, winograd_stripe_, layer_count, kGroup * kernels.block_tiles);
+  if (only_stripe >= 0) plans = {plans[only_stripe]};
+  for (const WinogradStripe& plan : plans) {
     const int stripe_width = plan.end - plan.begin;
     const int tiles = ((stripe_width + kGroup - 1) / kGroup + lanes - 1) / lanes * lanes;
     const int chunks = (tiles + chunk_tiles - 1) / chunk_tiles;
@@ -836,7 +874,14 @@ void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_b
                   .width = stripe_width,
                   .tiles = tiles,
                   .chunks = chunks,
-                  .channel_stride = chunks * chunk_stride};
+                  .channel_stride = chunks * chunk_stride,
+                  .blocks = {}};
+    for (int first = 0; first < tiles; first += chunk_tiles) {
+      const int chunk_end = std::min(first + chunk_tiles, tiles);
+      for (int j = first; j < chunk_end; j += kernels.block_tiles) {
+        stripe.blocks.emplace_back(j, std::min(j + kernels.block_tiles, chunk_end));
+      }
+    }
     widest_stride = std::max(widest_stride, static_cast<size_t>(stripe.channel_stride));
     stripes.push_back(stripe);
   }
@@ -927,6 +972,63 @@ void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_b
           ? nullptr
           : WinogradBuffer(kStored, static_cast<size_t>(out_channels()) * widest_kept);
 
+  // Negligible inputs (io.negligible > 0): for each input row a stripe has
+  // loaded, the largest magnitude of any channel in each of its blocks'
+  // tiles and `reach_tiles` tiles on either side — every tile an output of
+  // the block can depend on, at any layer — in a ring of rows (the rows
+  // a group reads lie well within it; a row found missing, which the tags
+  // would show, only means no block is skipped).
+  constexpr int kMagnitudeRows = 32;
+  const bool skipping = io.negligible > 0;
+  const int reach_tiles = (layer_count + kGroup - 1) / kGroup;
+  size_t most_blocks = 0;
+  for (const Stripe& stripe : stripes) most_blocks = std::max(most_blocks, stripe.blocks.size());
+  std::vector<float> block_magnitudes(skipping ? kMagnitudeRows * most_blocks : 0);
+  std::vector<int> magnitude_rows(kMagnitudeRows, -1);
+  std::vector<float> tile_magnitudes;
+  std::vector<unsigned char> skip(most_blocks);
+  auto measure_row = [&](const Stripe& stripe, int y, const float* row) {
+    tile_magnitudes.assign(stripe.tiles, 0.0f);
+    for (int c = 0; c < in_channels(); ++c) {
+      for (int chunk = 0; chunk < stripe.chunks; ++chunk) {
+        const int first = chunk * chunk_tiles, count = std::min(chunk_tiles, stripe.tiles - first);
+        float* magnitude = tile_magnitudes.data() + first;
+        for (int phase = 0; phase < kGroup; ++phase) {
+          const float* values =
+              row + c * stripe.channel_stride + chunk * chunk_stride + phase * phase_stride;
+          for (int t = 0; t < count; ++t)
+            magnitude[t] = std::max(magnitude[t], std::abs(values[t]));
+        }
+      }
+    }
+    float* blocks = block_magnitudes.data() + (y % kMagnitudeRows) * most_blocks;
+    for (size_t b = 0; b < stripe.blocks.size(); ++b) {
+      const int first = std::max(stripe.blocks[b].first - reach_tiles, 0);
+      const int end = std::min(stripe.blocks[b].second + reach_tiles, stripe.tiles);
+      blocks[b] = *std::max_element(tile_magnitudes.begin() + first, tile_magnitudes.begin() + end);
+    }
+    magnitude_rows[y % kMagnitudeRows] = y;
+  };
+  // Layer l's outputs in rows y … y + 3 depend on the input rows l + 1 above
+  // and below them (and as many pixels on either side, within reach_tiles).
+  auto negligible_blocks = [&](const Stripe& stripe, int layer_idx, int y) -> const unsigned char* {
+    const int top = std::max(y - layer_idx - 1, 0);
+    const int bottom = std::min(y + kGroup + layer_idx, height - 1);
+    for (int r = top; r <= bottom; ++r) {
+      if (magnitude_rows[r % kMagnitudeRows] != r) return nullptr;
+    }
+    bool any = false;
+    for (size_t b = 0; b < stripe.blocks.size(); ++b) {
+      float largest = 0.0f;
+      for (int r = top; r <= bottom; ++r) {
+        largest = std::max(largest, block_magnitudes[(r % kMagnitudeRows) * most_blocks + b]);
+      }
+      skip[b] = largest < io.negligible;
+      any = any || skip[b];
+    }
+    return any ? skip.data() : nullptr;
+  };
+
   // PullRows (conv_net_rows.h) schedules the groups of 4 rows on the grid
   // described there; rows[0 … 5] are the input rows y − 1 … y + 4.
   auto compute_rows = [&](const Stripe& stripe, int layer_idx, int y, const int* rows) {
@@ -945,6 +1047,7 @@ void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_b
     job.add_bias = layer.winograd_bias;
     job.activate = layer.winograd_activation;
     job.slopes_at_most_one = layer.winograd_slopes_at_most_one;
+    job.skip = skipping ? negligible_blocks(stripe, layer_idx, y) : nullptr;
     for (int r = 0; r < kGroup; ++r) {
       const int row = y + r;
       const bool kept = last ? row >= row_begin && row < row_end : row >= 0 && row < height;
@@ -982,6 +1085,7 @@ void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_b
                 row + c * stripe.channel_stride);
     }
     replicate_edges(stripe, row, in_channels());
+    if (skipping) measure_row(stripe, y, row);
   };
 
   // One stripe after another, each through all its rows, so that the rings
@@ -992,6 +1096,7 @@ void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_b
   // time for it on AMD Zen 1 (docs/filters.md, "One stripe after another").
   const std::vector<int> kernel_sizes(layer_count, 3);
   for (const Stripe& stripe : stripes) {
+    std::fill(magnitude_rows.begin(), magnitude_rows.end(), -1);
     PullRows(
         kernel_sizes, kGroup, height, row_begin, row_end, [&](int y) { load_input(stripe, y); },
         [&](int layer_idx, int y, const int* rows) { compute_rows(stripe, layer_idx, y, rows); });

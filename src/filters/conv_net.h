@@ -102,8 +102,18 @@ class ConvNet {
       std::function<void(int y, int x_begin, int x_end, float* rows, std::ptrdiff_t stride)>;
   using StoreRow =
       std::function<void(int y, int x_begin, int x_end, const float* rows, std::ptrdiff_t stride)>;
-  void RunByRows(const LoadRow& load, const StoreRow& store, int width, int height,
-                 bool threaded) const;
+  //
+  // `negligible` > 0 lets the Winograd path leave out work where the input
+  // is too weak to matter: a block of tiles of a layer (4 rows, 96
+  // pixels wide with AVX2, 192 with AVX-512, 48 in plain C++) whose outputs depend only on inputs
+  // smaller in magnitude than `negligible` is not computed, and its outputs are taken as 0 — what a
+  // network without biases gives for an input of 0 — at every layer. Outputs elsewhere that read
+  // such a block see those zeros. For a network without biases whose activations are PReLUs (which
+  // scale with their input), the outputs left out are at most `negligible` times the network's
+  // gain. The decision depends on the input alone, so the output is still the same threaded or not.
+  // The other paths compute everything.
+  void RunByRows(const LoadRow& load, const StoreRow& store, int width, int height, bool threaded,
+                 float negligible = 0) const;
 
   // Whether this CPU can run `isa` (kPortable always).
   static bool IsaSupported(ConvNetIsa isa);
@@ -176,10 +186,15 @@ class ConvNet {
     std::ptrdiff_t out_row_stride = 0, out_plane_stride = 0;
     const LoadRow* load = nullptr;
     const StoreRow* store = nullptr;
+    float negligible = 0;  // RunByRows's
   };
   // The same in F(4 × 4, 3 × 3) tiles, four rows at a time, in stripes
   // (conv_net.cc).
-  void RunRowsWinograd(const RowsIo& io, int width, int height, int row_begin, int row_end) const;
+  // `only_stripe` ≥ 0: that stripe alone.
+  void RunRowsWinograd(const RowsIo& io, int width, int height, int row_begin, int row_end,
+                       int only_stripe = -1) const;
+  // The stripes RunRowsWinograd cuts a frame `width` pixels wide into.
+  int WinogradStripeCount(int width) const;
 
   std::vector<PackedLayer> layers_;
   std::shared_ptr<const conv_net_internal::AmxNet> amx_;  // when the CPU has AMX

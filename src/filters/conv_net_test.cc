@@ -196,7 +196,7 @@ struct ByRows {
   bool outside = false;
 };
 
-ByRows RunNetByRows(const ConvNet& net, const Planes& in, bool threaded) {
+ByRows RunNetByRows(const ConvNet& net, const Planes& in, bool threaded, float negligible = 0) {
   ByRows result{Planes(net.out_channels(), in.width, in.height, 0, 0), {}, 0, false};
   std::vector<std::atomic<int>> stores(in.width * in.height);
   std::atomic<int> loaded{0};
@@ -224,7 +224,7 @@ ByRows RunNetByRows(const ConvNet& net, const Planes& in, bool threaded) {
       }
     }
   };
-  net.RunByRows(load, store, in.width, in.height, threaded);
+  net.RunByRows(load, store, in.width, in.height, threaded, negligible);
   result.stores.assign(stores.begin(), stores.end());
   result.loaded = loaded;
   result.outside = outside;
@@ -389,6 +389,75 @@ TEST(ConvNetTest, RunByRowsMatchesRun) {
         }
       }
     }
+  }
+}
+
+// RunByRows's `negligible`: on the Winograd path, blocks of tiles whose
+// outputs depend on weak inputs only are left out at every layer and read as
+// zeros. A frame of weak noise (|v| < 0.5) with a rectangle of strong values:
+// far from the rectangle every output is exactly 0 (the full computation's
+// are not), deep inside it every output is the full computation's (its whole
+// cone of inputs is strong, so every block under it is computed) within
+// float rounding — a tile's transforms mix every pixel of its patch into the
+// rounding, the zeros in place of weak values too, as with the stripes'
+// repeated edges below — and threaded and not to the bit; a threshold above every input leaves
+// nothing, one below every input leaves out nothing, and the paths that do
+// not compute by Winograd compute everything.
+TEST(ConvNetTest, NegligibleInputsLeaveBlocksOutAsZeros) {
+  std::mt19937 rng(23);
+  std::vector<LayerData> data = RandomNet({5, 16, 16, 16, 4}, {3, 3, 3, 3}, rng);
+  for (LayerData& layer : data) layer.has_bias = false;
+  constexpr int kWidth = 900, kHeight = 72;
+  constexpr int kLeft = 300, kRight = 600, kTop = 24, kBottom = 48;  // the strong rectangle
+  Planes in(5, kWidth, kHeight, 0, 0);
+  std::uniform_real_distribution<float> weak(-0.5f, 0.5f), strong(-10.0f, 10.0f);
+  for (int c = 0; c < 5; ++c) {
+    for (int y = 0; y < kHeight; ++y) {
+      for (int x = 0; x < kWidth; ++x) {
+        const bool inside = x >= kLeft && x < kRight && y >= kTop && y < kBottom;
+        in.at(c, y, x) = inside ? strong(rng) : weak(rng);
+      }
+    }
+  }
+  ConvNet net(Layers(data));
+  for (const auto& [isa, winograd] : Algorithms(true)) {
+    net.ForceIsaForTesting(isa);
+    net.UseWinogradForTesting(winograd);
+    SCOPED_TRACE(std::string(ConvNetIsaName(isa)) + (winograd ? " winograd" : ""));
+    const Planes full = RunNetByRows(net, in, true).out;
+    const Planes left_out = RunNetByRows(net, in, false, 1.0f).out;
+    const Planes threaded = RunNetByRows(net, in, true, 1.0f).out;
+    ASSERT_EQ(threaded.data, left_out.data);
+    if (!winograd) {
+      EXPECT_EQ(left_out.data, full.data);
+      continue;
+    }
+    // A block is at most 192 pixels wide (AVX-512) and 4 rows high; the
+    // layers reach 4 pixels.
+    int far = 0, far_nonzero = 0, deep = 0;
+    double deep_error = 0;
+    for (int c = 0; c < 4; ++c) {
+      for (int y = 0; y < kHeight; ++y) {
+        for (int x = 0; x < kWidth; ++x) {
+          if (x < kLeft - 200 || x >= kRight + 200 || y < kTop - 12 || y >= kBottom + 12) {
+            ++far;
+            far_nonzero += full.at(c, y, x) != 0.0f;
+            ASSERT_EQ(left_out.at(c, y, x), 0.0f) << c << " " << x << " " << y;
+          } else if (x >= kLeft + 5 && x < kRight - 5 && y >= kTop + 5 && y < kBottom - 5) {
+            ++deep;
+            deep_error = std::max(
+                deep_error, static_cast<double>(std::abs(left_out.at(c, y, x) - full.at(c, y, x))));
+          }
+        }
+      }
+    }
+    EXPECT_GT(far, kWidth * kHeight);
+    EXPECT_EQ(far_nonzero, far);
+    EXPECT_GT(deep, 1000);
+    EXPECT_LT(deep_error, 1e-3);  // outputs of up to about 30 here
+    const Planes nothing = RunNetByRows(net, in, true, 1e9f).out;
+    for (float v : nothing.data) ASSERT_EQ(v, 0.0f);
+    EXPECT_EQ(RunNetByRows(net, in, true, 1e-6f).out.data, full.data);
   }
 }
 

@@ -1,6 +1,7 @@
 #include "filters/refine_net.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -62,9 +63,17 @@ const ConvNet* PickRefineNet(const std::vector<const ConvNet*>& candidates, bool
   return chosen;
 }
 
+float RefineNegligible() {
+  static const float negligible = [] {
+    const char* value = std::getenv("VIDMILL_REFINE_NEGLIGIBLE");
+    return value != nullptr ? std::strtof(value, nullptr) : kRefineNegligible;
+  }();
+  return negligible;
+}
+
 void RefineUpscale(const ConvNet& net, const float* low, std::ptrdiff_t low_stride, int width,
                    int height, const float* base, std::ptrdiff_t base_stride,
-                   const RefinedRowSink& emit, bool threaded) {
+                   const RefinedRowSink& emit, bool threaded, float negligible) {
   // Every channel is taken relative to the 3 × 3 mean of the input (edge
   // replicated), as in training: channel 0 the input, channel 1 + 2·dy + dx
   // output pixel (2x + dx, 2y + dy) — PyTorch's pixel_unshuffle order. The
@@ -118,7 +127,7 @@ void RefineUpscale(const ConvNet& net, const float* low, std::ptrdiff_t low_stri
       emit(2 * y + dy, 2 * x_begin, 2 * x_end, out);
     }
   };
-  net.RunByRows(load, store, width, height, threaded);
+  net.RunByRows(load, store, width, height, threaded, negligible);
 }
 
 }  // namespace vidmill::filters

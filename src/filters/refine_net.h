@@ -71,10 +71,21 @@ const ConvNet* PickRefineNet(const std::vector<const ConvNet*>& candidates, bool
 // and its output added, a row (or a stripe of a row) at a time
 // (ConvNet::RunByRows), so the corrected picture need not be stored as
 // floats at all.
+// Where every input of the network's outputs in a block is smaller than
+// this (8-bit code units, relative to the 3 × 3 mean: low-contrast areas —
+// sky, out-of-focus backgrounds, smooth surfaces), the block is not computed
+// and the correction there is 0 (ConvNet::RunByRows's `negligible`;
+// docs/filters.md, "Leaving out the weak inputs"). The environment variable
+// VIDMILL_REFINE_NEGLIGIBLE replaces it (0: compute everything);
+// RefineNegligible() is the value in force.
+inline constexpr float kRefineNegligible = 6;
+float RefineNegligible();
+
 using RefinedRowSink = std::function<void(int y, int x_begin, int x_end, const float* row)>;
 void RefineUpscale(const ConvNet& net, const float* low, std::ptrdiff_t low_stride, int width,
                    int height, const float* base, std::ptrdiff_t base_stride,
-                   const RefinedRowSink& emit, bool threaded);
+                   const RefinedRowSink& emit, bool threaded,
+                   float negligible = RefineNegligible());
 
 }  // namespace vidmill::filters
 
