@@ -996,8 +996,9 @@ void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_b
         for (int phase = 0; phase < kGroup; ++phase) {
           const float* values =
               row + c * stripe.channel_stride + chunk * chunk_stride + phase * phase_stride;
-          for (int t = 0; t < count; ++t)
+          for (int t = 0; t < count; ++t) {
             magnitude[t] = std::max(magnitude[t], std::abs(values[t]));
+          }
         }
       }
     }

@@ -104,14 +104,16 @@ class ConvNet {
       std::function<void(int y, int x_begin, int x_end, const float* rows, std::ptrdiff_t stride)>;
   //
   // `negligible` > 0 lets the Winograd path leave out work where the input
-  // is too weak to matter: a block of tiles of a layer (4 rows, 96
-  // pixels wide with AVX2, 192 with AVX-512, 48 in plain C++) whose outputs depend only on inputs
-  // smaller in magnitude than `negligible` is not computed, and its outputs are taken as 0 — what a
-  // network without biases gives for an input of 0 — at every layer. Outputs elsewhere that read
-  // such a block see those zeros. For a network without biases whose activations are PReLUs (which
-  // scale with their input), the outputs left out are at most `negligible` times the network's
-  // gain. The decision depends on the input alone, so the output is still the same threaded or not.
-  // The other paths compute everything.
+  // is too weak to matter: a block of tiles of a layer (4 rows; 96 pixels
+  // wide with AVX2, 192 with AVX-512, 48 in plain C++) whose outputs depend
+  // only on inputs smaller in magnitude than `negligible` is not computed,
+  // and its outputs are taken as 0 — what a network without biases gives
+  // for an input of 0 — at every layer. Outputs elsewhere that read such a
+  // block see those zeros. For a network without biases whose activations
+  // are PReLUs (which scale with their input), an output left out is at
+  // most `negligible` times the network's gain. The decision depends on the
+  // input alone, so the output is still the same threaded or not. The other
+  // paths compute everything.
   void RunByRows(const LoadRow& load, const StoreRow& store, int width, int height, bool threaded,
                  float negligible = 0) const;
 

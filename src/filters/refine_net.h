@@ -61,16 +61,6 @@ bool RunsWideNetworks(ConvNetIsa isa);
 // multiply-adds per pixel when `wide`, the fewest otherwise.
 const ConvNet* PickRefineNet(const std::vector<const ConvNet*>& candidates, bool wide);
 
-// Gives `emit` each row of `base`, the 2·width × 2·height upscale (row
-// stride base_stride floats) of `low` (width × height, row stride
-// low_stride), plus the network's correction, in pieces: emit(y, x_begin,
-// x_end, row) with pixels [x_begin, x_end) of row y (row[x − x_begin]),
-// each pixel once, from either thread. Samples in 8-bit code units. `emit`
-// must not change `base` or `low`: the two halves read rows of `base` the
-// other half's corrected rows are made from. The network's input is made,
-// and its output added, a row (or a stripe of a row) at a time
-// (ConvNet::RunByRows), so the corrected picture need not be stored as
-// floats at all.
 // Where every input of the network's outputs in a block is smaller than
 // this (8-bit code units, relative to the 3 × 3 mean: low-contrast areas —
 // sky, out-of-focus backgrounds, smooth surfaces), the block is not computed
@@ -81,6 +71,17 @@ const ConvNet* PickRefineNet(const std::vector<const ConvNet*>& candidates, bool
 inline constexpr float kRefineNegligible = 6;
 float RefineNegligible();
 
+// Gives `emit` each row of `base`, the 2·width × 2·height upscale (row
+// stride base_stride floats) of `low` (width × height, row stride
+// low_stride), plus the network's correction, in pieces: emit(y, x_begin,
+// x_end, row) with pixels [x_begin, x_end) of row y (row[x − x_begin]),
+// each pixel once, from either thread. Samples in 8-bit code units. `emit`
+// must not change `base` or `low`: the two halves read rows of `base` the
+// other half's corrected rows are made from. The network's input is made,
+// and its output added, a row (or a stripe of a row) at a time
+// (ConvNet::RunByRows), so the corrected picture need not be stored as
+// floats at all. Where the network's inputs are all below `negligible`, it
+// is left out and the correction is 0 (above).
 using RefinedRowSink = std::function<void(int y, int x_begin, int x_end, const float* row)>;
 void RefineUpscale(const ConvNet& net, const float* low, std::ptrdiff_t low_stride, int width,
                    int height, const float* base, std::ptrdiff_t base_stride,
