@@ -195,8 +195,9 @@ class ConvNet {
   // `only_stripe` ≥ 0: that stripe alone.
   void RunRowsWinograd(const RowsIo& io, int width, int height, int row_begin, int row_end,
                        int only_stripe = -1) const;
-  // The stripes RunRowsWinograd cuts a frame `width` pixels wide into.
-  int WinogradStripeCount(int width) const;
+  // The widths of the stripes RunRowsWinograd cuts a frame `width` pixels
+  // wide into, in order.
+  std::vector<int> WinogradStripeWidths(int width) const;
 
   std::vector<PackedLayer> layers_;
   std::shared_ptr<const conv_net_internal::AmxNet> amx_;  // when the CPU has AMX
