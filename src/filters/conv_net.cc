@@ -110,9 +110,10 @@ struct WinogradJob {
   bool add_bias;         // false: every bias is 0
   bool activate;         // false: every slope is 1
   bool slopes_at_most_one;
-  // One flag per block of kernel.block_tiles tiles, in the order the kernel
-  // takes them (chunk by chunk): nonzero = the block's inputs are all
-  // negligible, its outputs are zeros instead. nullptr: none is.
+  // One flag per vector of tiles (tiles [v · lanes, (v + 1) · lanes) for
+  // flag v): nonzero = every input its outputs depend on is negligible, so
+  // they are zeros instead (where a block's first or last vectors are, the
+  // kernel computes the rest as a smaller block). nullptr: none is.
   const unsigned char* skip;
 };
 
@@ -696,7 +697,7 @@ void ConvNet::RunByRows(const LoadRow& load, const StoreRow& store, int width, i
   if (winograd()) {
     const RowsIo io{.load = &load, .store = &store, .negligible = negligible};
     // Each stripe of each half of the rows is one piece of work, taken by
-    // the two threads in turn: where negligible inputs leave blocks out, one
+    // the two threads in turn: where negligible inputs leave work out, one
     // half of a picture (a sky) can cost far less than the other. The widest
     // stripes (the last is up to 1.5 wide) go first, so that the pieces left
     // at the end are small: taken in the stripes' order, the 1.5-wide last
@@ -862,8 +863,6 @@ void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_b
     int begin, end, keep_begin, keep_end;
     int width, tiles, chunks;
     std::ptrdiff_t channel_stride;
-    // The kernel's blocks (WinogradJob::skip's order): tiles [first, end).
-    std::vector<std::pair<int, int>> blocks;
   };
   std::vector<Stripe> stripes;
   // Buffers: the last layer's group before it is interleaved into the
@@ -886,14 +885,7 @@ void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_b
                   .width = stripe_width,
                   .tiles = tiles,
                   .chunks = chunks,
-                  .channel_stride = chunks * chunk_stride,
-                  .blocks = {}};
-    for (int first = 0; first < tiles; first += chunk_tiles) {
-      const int chunk_end = std::min(first + chunk_tiles, tiles);
-      for (int j = first; j < chunk_end; j += kernels.block_tiles) {
-        stripe.blocks.emplace_back(j, std::min(j + kernels.block_tiles, chunk_end));
-      }
-    }
+                  .channel_stride = chunks * chunk_stride};
     widest_stride = std::max(widest_stride, static_cast<size_t>(stripe.channel_stride));
     stripes.push_back(stripe);
   }
@@ -985,20 +977,20 @@ void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_b
           : WinogradBuffer(kStored, static_cast<size_t>(out_channels()) * widest_kept);
 
   // Negligible inputs (io.negligible > 0): for each input row a stripe has
-  // loaded, the largest magnitude of any channel in each of its blocks'
-  // tiles and `reach_tiles` tiles on either side — every tile an output of
-  // the block can depend on, at any layer — in a ring of rows (the rows
-  // a group reads lie well within it; a row found missing, which the tags
-  // would show, only means no block is skipped).
+  // loaded, the largest magnitude of any channel in each vector of tiles
+  // and `reach_tiles` tiles on either side — every tile an output of the
+  // vector can depend on, at any layer — in a ring of rows (the rows a
+  // group reads lie well within it; a row found missing, which the tags
+  // would show, only means nothing is left out).
   constexpr int kMagnitudeRows = 32;
   const bool skipping = io.negligible > 0;
   const int reach_tiles = (layer_count + kGroup - 1) / kGroup;
-  size_t most_blocks = 0;
-  for (const Stripe& stripe : stripes) most_blocks = std::max(most_blocks, stripe.blocks.size());
-  std::vector<float> block_magnitudes(skipping ? kMagnitudeRows * most_blocks : 0);
+  int most_vectors = 0;
+  for (const Stripe& stripe : stripes) most_vectors = std::max(most_vectors, stripe.tiles / lanes);
+  std::vector<float> vector_magnitudes(skipping ? kMagnitudeRows * most_vectors : 0);
   std::vector<int> magnitude_rows(kMagnitudeRows, -1);
   std::vector<float> tile_magnitudes;
-  std::vector<unsigned char> skip(most_blocks);
+  std::vector<unsigned char> skip(most_vectors);
   auto measure_row = [&](const Stripe& stripe, int y, const float* row) {
     tile_magnitudes.assign(stripe.tiles, 0.0f);
     for (int c = 0; c < in_channels(); ++c) {
@@ -1014,30 +1006,32 @@ void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_b
         }
       }
     }
-    float* blocks = block_magnitudes.data() + (y % kMagnitudeRows) * most_blocks;
-    for (size_t b = 0; b < stripe.blocks.size(); ++b) {
-      const int first = std::max(stripe.blocks[b].first - reach_tiles, 0);
-      const int end = std::min(stripe.blocks[b].second + reach_tiles, stripe.tiles);
-      blocks[b] = *std::max_element(tile_magnitudes.begin() + first, tile_magnitudes.begin() + end);
+    float* vectors = vector_magnitudes.data() + (y % kMagnitudeRows) * most_vectors;
+    for (int v = 0; v < stripe.tiles / lanes; ++v) {
+      const int first = std::max(v * lanes - reach_tiles, 0);
+      const int end = std::min((v + 1) * lanes + reach_tiles, stripe.tiles);
+      vectors[v] =
+          *std::max_element(tile_magnitudes.begin() + first, tile_magnitudes.begin() + end);
     }
     magnitude_rows[y % kMagnitudeRows] = y;
   };
   // Layer l's outputs in rows y … y + 3 depend on the input rows l + 1 above
   // and below them (and as many pixels on either side, within reach_tiles).
-  auto negligible_blocks = [&](const Stripe& stripe, int layer_idx, int y) -> const unsigned char* {
+  auto negligible_vectors = [&](const Stripe& stripe, int layer_idx,
+                                int y) -> const unsigned char* {
     const int top = std::max(y - layer_idx - 1, 0);
     const int bottom = std::min(y + kGroup + layer_idx, height - 1);
     for (int r = top; r <= bottom; ++r) {
       if (magnitude_rows[r % kMagnitudeRows] != r) return nullptr;
     }
     bool any = false;
-    for (size_t b = 0; b < stripe.blocks.size(); ++b) {
+    for (int v = 0; v < stripe.tiles / lanes; ++v) {
       float largest = 0.0f;
       for (int r = top; r <= bottom; ++r) {
-        largest = std::max(largest, block_magnitudes[(r % kMagnitudeRows) * most_blocks + b]);
+        largest = std::max(largest, vector_magnitudes[(r % kMagnitudeRows) * most_vectors + v]);
       }
-      skip[b] = largest < io.negligible;
-      any = any || skip[b];
+      skip[v] = largest < io.negligible;
+      any = any || skip[v];
     }
     return any ? skip.data() : nullptr;
   };
@@ -1060,7 +1054,7 @@ void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_b
     job.add_bias = layer.winograd_bias;
     job.activate = layer.winograd_activation;
     job.slopes_at_most_one = layer.winograd_slopes_at_most_one;
-    job.skip = skipping ? negligible_blocks(stripe, layer_idx, y) : nullptr;
+    job.skip = skipping ? negligible_vectors(stripe, layer_idx, y) : nullptr;
     for (int r = 0; r < kGroup; ++r) {
       const int row = y + r;
       const bool kept = last ? row >= row_begin && row < row_end : row >= 0 && row < height;

@@ -104,12 +104,12 @@ class ConvNet {
       std::function<void(int y, int x_begin, int x_end, const float* rows, std::ptrdiff_t stride)>;
   //
   // `negligible` > 0 lets the Winograd path leave out work where the input
-  // is too weak to matter: a block of tiles of a layer (4 rows; 96 pixels
-  // wide with AVX2, 192 with AVX-512, 48 in plain C++) whose outputs depend
+  // is too weak to matter: a vector of tiles of a layer (4 rows; 32 pixels
+  // wide with AVX2, 64 with AVX-512, 16 in plain C++) whose outputs depend
   // only on inputs smaller in magnitude than `negligible` is not computed,
   // and its outputs are taken as 0 — what a network without biases gives
-  // for an input of 0 — at every layer. Outputs elsewhere that read such a
-  // block see those zeros. For a network without biases whose activations
+  // for an input of 0 — at every layer. Outputs elsewhere that read such
+  // tiles see those zeros. For a network without biases whose activations
   // are PReLUs (which scale with their input), an output left out is at
   // most `negligible` times the network's gain. The decision depends on the
   // input alone, so the output is still the same threaded or not. The other

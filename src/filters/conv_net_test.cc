@@ -392,18 +392,18 @@ TEST(ConvNetTest, RunByRowsMatchesRun) {
   }
 }
 
-// RunByRows's `negligible`: on the Winograd path, blocks of tiles whose
+// RunByRows's `negligible`: on the Winograd path, vectors of tiles whose
 // outputs depend on weak inputs only are left out at every layer and read as
 // zeros. A frame of weak noise (|v| < 0.5) with a rectangle of strong values:
 // far from the rectangle every output is exactly 0 (the full computation's
 // are not), deep inside it every output is the full computation's (its whole
-// cone of inputs is strong, so every block under it is computed) within
+// cone of inputs is strong, so every tile under it is computed) within
 // float rounding — a tile's transforms mix every pixel of its patch into the
 // rounding, the zeros in place of weak values too, as with the stripes'
-// repeated edges below — and threaded and not to the bit; a threshold above every input leaves
-// nothing, one below every input leaves out nothing, and the paths that do
-// not compute by Winograd compute everything.
-TEST(ConvNetTest, NegligibleInputsLeaveBlocksOutAsZeros) {
+// repeated edges below — and threaded and not to the bit; a threshold above
+// every input leaves nothing, one below every input leaves out nothing, and
+// the paths that do not compute by Winograd compute everything.
+TEST(ConvNetTest, NegligibleInputsLeaveTilesOutAsZeros) {
   std::mt19937 rng(23);
   std::vector<LayerData> data = RandomNet({5, 16, 16, 16, 4}, {3, 3, 3, 3}, rng);
   for (LayerData& layer : data) layer.has_bias = false;
@@ -432,8 +432,8 @@ TEST(ConvNetTest, NegligibleInputsLeaveBlocksOutAsZeros) {
       EXPECT_EQ(left_out.data, full.data);
       continue;
     }
-    // A block is at most 192 pixels wide (AVX-512) and 4 rows high; the
-    // layers reach 4 pixels.
+    // A vector of tiles is at most 64 pixels wide (AVX-512) and 4 rows
+    // high, and the layers reach 4 pixels: 200 pixels and 12 rows are far.
     int far = 0, far_nonzero = 0, deep = 0;
     double deep_error = 0;
     for (int c = 0; c < 4; ++c) {

@@ -61,11 +61,12 @@ bool RunsWideNetworks(ConvNetIsa isa);
 // multiply-adds per pixel when `wide`, the fewest otherwise.
 const ConvNet* PickRefineNet(const std::vector<const ConvNet*>& candidates, bool wide);
 
-// Where every input of the network's outputs in a block is smaller than
-// this (8-bit code units, relative to the 3 × 3 mean: low-contrast areas —
-// sky, out-of-focus backgrounds, smooth surfaces), the block is not computed
-// and the correction there is 0 (ConvNet::RunByRows's `negligible`;
-// docs/filters.md, "Leaving out the weak inputs"). The environment variable
+// Where every input of the network's outputs in a vector of tiles is
+// smaller than this (8-bit code units, relative to the 3 × 3 mean:
+// low-contrast areas — sky, out-of-focus backgrounds, smooth surfaces), the
+// network is not computed and the correction there is 0
+// (ConvNet::RunByRows's `negligible`; docs/filters.md, "Leaving out the
+// weak inputs"). The environment variable
 // VIDMILL_REFINE_NEGLIGIBLE replaces it (0: compute everything);
 // RefineNegligible() is the value in force.
 inline constexpr float kRefineNegligible = 6;

@@ -538,7 +538,7 @@ TEST(SuperResolutionTest, RefinementNetworkCorrectsAlikeInStripesAndWholeRows) {
 // Where the network's inputs are weak (refine_net.h, kRefineNegligible), it
 // is left out and the correction is 0: on a real photograph's crop, the
 // picture's quality is that of the network computed everywhere within
-// 0.01 dB (measured: −0.0006 dB), while a share of it is left out. On one
+// 0.01 dB (measured: −0.0001 dB), while a share of it is left out. On one
 // thread and two alike.
 TEST(SuperResolutionTest, RefinementLeavesOutWeakInputsAtNoCostInQuality) {
   const RaisrModel* model = FindRaisrModel("pabsr1", 2);
@@ -577,7 +577,7 @@ TEST(SuperResolutionTest, RefinementLeavesOutWeakInputsAtNoCostInQuality) {
   const double full_db = PsnrOf(photo, full), left_out_db = PsnrOf(photo, left_out);
   EXPECT_NEAR(left_out_db, full_db, 0.01);
   EXPECT_GT(full_db, PsnrOf(photo, learned) + 0.5);             // the network does work here
-  EXPECT_GT(uncorrected, static_cast<int>(photo.size() / 25));  // measured: 6.7 %
+  EXPECT_GT(uncorrected, static_cast<int>(photo.size() / 6));  // measured: 26.9 %
   EXPECT_LT(uncorrected_in_full, static_cast<int>(photo.size() / 100));
 }
 
