@@ -122,8 +122,7 @@ struct WinogradKernels {
   void (*group)(const WinogradJob&);
   size_t (*scratch_floats)(int in_channels, int out_channels);
   int lanes;
-  int chunk_tiles;   // tiles per chunk of a row
-  int block_tiles;   // tiles per block (the last of a chunk may be fewer)
+  int chunk_tiles;   // tiles per chunk of a row (two of the kernel's blocks)
   int phase_stride;  // floats from a chunk's phase to the next
 };
 
@@ -333,30 +332,18 @@ RowKernels<float> FloatKernelsFor(ConvNetIsa isa) {
 WinogradKernels WinogradKernelsFor(ConvNetIsa isa) {
   switch (isa) {
     case ConvNetIsa::kAvx512:
-      return {&avx512::winograd::Group,
-              &avx512::winograd::ScratchFloats,
-              avx512::kLanes,
-              avx512::winograd::kChunkTiles,
-              avx512::winograd::kBlockTiles,
-              avx512::winograd::kPhaseStride};
+      return {&avx512::winograd::Group, &avx512::winograd::ScratchFloats, avx512::kLanes,
+              avx512::winograd::kChunkTiles, avx512::winograd::kPhaseStride};
     case ConvNetIsa::kAvx2:
-      return {&avx2::winograd::Group,
-              &avx2::winograd::ScratchFloats,
-              avx2::kLanes,
-              avx2::winograd::kChunkTiles,
-              avx2::winograd::kBlockTiles,
-              avx2::winograd::kPhaseStride};
+      return {&avx2::winograd::Group, &avx2::winograd::ScratchFloats, avx2::kLanes,
+              avx2::winograd::kChunkTiles, avx2::winograd::kPhaseStride};
     case ConvNetIsa::kAmx:
     case ConvNetIsa::kAvx512Fp16:
     case ConvNetIsa::kPortable:
       break;
   }
-  return {&portable::winograd::Group,
-          &portable::winograd::ScratchFloats,
-          portable::kLanes,
-          portable::winograd::kChunkTiles,
-          portable::winograd::kBlockTiles,
-          portable::winograd::kPhaseStride};
+  return {&portable::winograd::Group, &portable::winograd::ScratchFloats, portable::kLanes,
+          portable::winograd::kChunkTiles, portable::winograd::kPhaseStride};
 }
 
 // Buffer `index` of RunRowsWinograd, at least `floats` long (it writes every
@@ -493,6 +480,13 @@ std::vector<WinogradStripe> PlanWinogradStripes(int width, int stripe, int reach
     stripes.push_back({begin, end, keep, end - margin});
     keep = end - margin;
   }
+}
+
+// PlanWinogradStripes for `isa`'s kernel: the granule is its block, half a
+// chunk.
+std::vector<WinogradStripe> PlanWinogradStripesFor(ConvNetIsa isa, int width, int stripe,
+                                                   int reach) {
+  return PlanWinogradStripes(width, stripe, reach, 4 * WinogradKernelsFor(isa).chunk_tiles / 2);
 }
 
 }  // namespace
@@ -809,8 +803,7 @@ void ConvNet::RunRows(const float* in, std::ptrdiff_t in_row_stride, std::ptrdif
 std::vector<int> ConvNet::WinogradStripeWidths(int width) const {
   std::vector<int> widths;
   for (const WinogradStripe& stripe :
-       PlanWinogradStripes(width, winograd_stripe_, static_cast<int>(layers_.size()),
-                           4 * WinogradKernelsFor(isa_).block_tiles)) {
+       PlanWinogradStripesFor(isa_, width, winograd_stripe_, static_cast<int>(layers_.size()))) {
     widths.push_back(stripe.end - stripe.begin);
   }
   return widths;
@@ -872,7 +865,7 @@ void ConvNet::RunRowsWinograd(const RowsIo& io, int width, int height, int row_b
   enum { kLastRows, kScratch, kDiscarded, kLoaded, kStored, kRings };
   size_t widest_stride = 0;
   std::vector<WinogradStripe> plans =
-      PlanWinogradStripes(width, winograd_stripe_, layer_count, kGroup * kernels.block_tiles);
+      PlanWinogradStripesFor(isa_, width, winograd_stripe_, layer_count);
   if (only_stripe >= 0) plans = {plans[only_stripe]};
   for (const WinogradStripe& plan : plans) {
     const int stripe_width = plan.end - plan.begin;

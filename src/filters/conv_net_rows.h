@@ -44,8 +44,8 @@ class AlignedBuffer {
 // reach[l] sums the radii of the layers after l: a grid fixed by the frame,
 // so every row is computed by the same arithmetic whichever rows were asked
 // for, and a group of layer l + 1 reads whole groups of layer l (which is
-// why the ring above suffices). RowPuller does the same in steps: Advance(y)
-// computes the last layer's rows up to y (PullRows advances it to the end).
+// why the ring above suffices). PullRows runs a RowPuller, which keeps the
+// next group of each layer.
 template <typename LoadInput, typename ComputeRows>
 class RowPuller {
  public:
@@ -70,11 +70,11 @@ class RowPuller {
     next_input_ = lowest;
   }
 
-  // Computes the last layer's groups that start before `until` (and before
-  // row_end), with whatever they need of the layers before.
-  void Advance(int until) {
+  // Computes the last layer's groups that start before row_end, with
+  // whatever they need of the layers before.
+  void Run() {
     const int last = static_cast<int>(kernels_.size()) - 1;
-    for (; next_row_[last] < std::min(until, row_end_); next_row_[last] += group_) {
+    for (; next_row_[last] < row_end_; next_row_[last] += group_) {
       Compute(last, next_row_[last]);
     }
   }
@@ -113,7 +113,7 @@ void PullRows(const std::vector<int>& kernels, int group, int height, int row_be
               const LoadInput& load_input, const ComputeRows& compute_rows) {
   RowPuller<LoadInput, ComputeRows>(kernels, group, height, row_begin, row_end, load_input,
                                     compute_rows)
-      .Advance(row_end);
+      .Run();
 }
 
 }  // namespace vidmill::filters::conv_net_internal

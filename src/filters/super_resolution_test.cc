@@ -521,7 +521,7 @@ TEST(SuperResolutionTest, RefinementNetworkCorrectsAlikeInStripesAndWholeRows) {
             for (int x = x_begin; x < x_end; ++x) ++emitted[y * 2 * width + x];
             std::copy(row, row + (x_end - x_begin), out.begin() + y * 2 * width + x_begin);
           },
-          threaded, 0);  // everywhere: the blocks left out are cut by the stripes
+          threaded, 0);  // everywhere: what is left out depends on the stripes
       for (size_t p = 0; p < emitted.size(); ++p) ASSERT_EQ(emitted[p], 1) << p;
       outs.push_back(std::move(out));
     }
