@@ -539,7 +539,7 @@ TEST(SuperResolutionTest, RefinementNetworkCorrectsAlikeInStripesAndWholeRows) {
 // is left out and the correction is 0: on a real photograph's crop, the
 // picture's quality is that of the network computed everywhere within
 // 0.01 dB (measured: −0.0001 dB) and no sample moves by 2 code values,
-// while a share of it is left out. On one thread and two alike.
+// while a tenth of it or more is left out. On one thread and two alike.
 TEST(SuperResolutionTest, RefinementLeavesOutWeakInputsAtNoCostInQuality) {
   const RaisrModel* model = FindRaisrModel("pabsr1", 2);
   const ConvNet* net = FindRefineNet("pabsr1", 2);
@@ -580,7 +580,9 @@ TEST(SuperResolutionTest, RefinementLeavesOutWeakInputsAtNoCostInQuality) {
   EXPECT_NEAR(left_out_db, full_db, 0.01);
   EXPECT_LT(largest_change, 2.0);  // code values; measured: 1.10 — no seam to see
   EXPECT_GT(full_db, PsnrOf(photo, learned) + 0.5);            // the network does work here
-  EXPECT_GT(uncorrected, static_cast<int>(photo.size() / 6));  // measured: 26.9 %
+  // Measured: 26.9 % with AVX2's vectors of 32 px, 11.9 % with AVX-512's of
+  // 64 px (a vector is left out only when all of it and its reach are weak).
+  EXPECT_GT(uncorrected, static_cast<int>(photo.size() / 10));
   EXPECT_LT(uncorrected_in_full, static_cast<int>(photo.size() / 100));
 }
 
