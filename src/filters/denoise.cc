@@ -44,12 +44,17 @@ constexpr int kStride = 4;
 struct Image {
   int width = 0;
   int height = 0;
-  std::vector<float> data;
+  std::vector<float, SampleAllocator<float>> data;
 
   // The samples are left as they were: every user overwrites all of them.
   // The storage only grows: the workspace's images go from luma to chroma
-  // size and back every picture, and growing a vector again zeroes its new
-  // part (18 MB a 576p picture, a tenth of denoise's time).
+  // size and back every picture (regrowing had cost a tenth of denoise's time
+  // at 576p). New storage is not zeroed either (SampleAllocator): a
+  // std::allocator's zeroing ran on one thread and touched each new page
+  // first, and the first pictures of a 1080p clip allocate about 260 MB, so
+  // an 8-picture clip spent a third of its CPU time there while the other
+  // thread waited. Left unset, the pages are first touched by the threads
+  // that write them.
   void Resize(int w, int h) {
     width = w;
     height = h;

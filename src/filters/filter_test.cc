@@ -4,6 +4,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -68,7 +71,7 @@ TEST(OwnedFrameTest, CopiesAndFramesForOverwriteHaveTheLayoutAndZeroPadding) {
 TEST(OwnedFrameTest, PlanesAreAlignedAndPaddedAsFfmpegAsks) {
   for (const PixelFormat format :
        {PixelFormat{45, 7, 8, Chroma::k420}, PixelFormat{33, 6, 10, Chroma::k422},
-        PixelFormat{1, 1, 8, Chroma::k444}}) {
+        PixelFormat{1, 1, 8, Chroma::k444}, PixelFormat{2560, 1440, 8, Chroma::k420}}) {
     const OwnedFrame zeroed(format);
     OwnedFrame source(format);
     source.Fill(200, 100);
@@ -90,6 +93,58 @@ TEST(OwnedFrameTest, PlanesAreAlignedAndPaddedAsFfmpegAsks) {
     const OwnedFrame moved = std::move(source);
     EXPECT_EQ(moved.plane(0).data, luma);
   }
+}
+
+// The VmFlags of the mapping of this process that holds `address`, from
+// /proc/self/smaps ("" when none does).
+std::string MappingFlags(const void* address) {
+  std::ifstream smaps("/proc/self/smaps");
+  const uintptr_t at = reinterpret_cast<uintptr_t>(address);
+  bool inside = false;
+  std::string line;
+  while (std::getline(smaps, line)) {
+    uintptr_t begin = 0, end = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &begin, &end) == 2 && line.find('-') < 17) {
+      inside = begin <= at && at < end;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line;
+    }
+  }
+  return "";
+}
+
+// Small blocks are 64-byte aligned; blocks of 2 MiB or more are mapped on
+// their own, 2 MiB aligned and advised for huge pages; every byte asked for
+// can be written and read back, and a vector that grows keeps its samples.
+TEST(SampleAllocatorTest, BlocksAreAlignedUsableAndLargeOnesAdvisedForHugePages) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  for (const size_t bytes : {size_t{1}, size_t{100}, kHuge - 1, kHuge, 3 * kHuge + 5}) {
+    uint8_t* block = static_cast<uint8_t*>(AllocateSamples(bytes));
+    ASSERT_NE(block, nullptr);
+    const uintptr_t at = reinterpret_cast<uintptr_t>(block);
+    EXPECT_EQ(at % 64, 0u) << bytes;
+    for (size_t k = 0; k < bytes; ++k) block[k] = static_cast<uint8_t>(k * 7);
+    size_t wrong = 0;
+    for (size_t k = 0; k < bytes; ++k) wrong += block[k] != static_cast<uint8_t>(k * 7);
+    EXPECT_EQ(wrong, 0u) << bytes;
+    const std::string flags = MappingFlags(block);
+    if (bytes >= kHuge) {
+      EXPECT_EQ(at % kHuge, 0u) << bytes;
+      EXPECT_NE(flags.find(" hg"), std::string::npos) << bytes << ": " << flags;
+    } else {
+      EXPECT_EQ(flags.find(" hg"), std::string::npos) << bytes << ": " << flags;
+    }
+    FreeSamples(block, bytes);
+  }
+  std::vector<float, SampleAllocator<float>> samples;
+  for (size_t size : {size_t{10}, size_t{1} << 19, size_t{3} << 20}) {
+    const size_t old_size = samples.size();
+    samples.resize(size);
+    for (size_t k = old_size; k < size; ++k) samples[k] = static_cast<float>(k);
+  }
+  size_t wrong = 0;
+  for (size_t k = 0; k < samples.size(); ++k) wrong += samples[k] != static_cast<float>(k);
+  EXPECT_EQ(wrong, 0u);
 }
 
 TEST(MakeFilterTest, EveryKnownNameMakesAFilter) {

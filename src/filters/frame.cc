@@ -1,9 +1,48 @@
 #include "filters/frame.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 namespace vidmill::filters {
+
+namespace {
+
+constexpr size_t kSampleAlignment = 64;
+constexpr size_t kHugePage = size_t{2} << 20;
+
+size_t RoundUpToHugePage(size_t bytes) { return (bytes + kHugePage - 1) / kHugePage * kHugePage; }
+
+}  // namespace
+
+void* AllocateSamples(size_t bytes) {
+  if (bytes < kHugePage) return ::operator new(bytes, std::align_val_t(kSampleAlignment));
+  // Map a huge page more than needed and unmap the ends around an aligned
+  // block: mmap itself aligns only to 4 KiB.
+  const size_t size = RoundUpToHugePage(bytes);
+  void* mapped =
+      mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mapped == MAP_FAILED) throw std::bad_alloc();
+  const uintptr_t start = reinterpret_cast<uintptr_t>(mapped);
+  const uintptr_t block = (start + kHugePage - 1) / kHugePage * kHugePage;
+  if (block > start) munmap(mapped, block - start);
+  const uintptr_t end = start + size + kHugePage;
+  if (end > block + size) munmap(reinterpret_cast<void*>(block + size), end - (block + size));
+  // Advice only: where the kernel has no huge pages to give, 4 KiB ones.
+  madvise(reinterpret_cast<void*>(block), size, MADV_HUGEPAGE);
+  return reinterpret_cast<void*>(block);
+}
+
+void FreeSamples(void* block, size_t bytes) noexcept {
+  if (block == nullptr) return;
+  if (bytes < kHugePage) {
+    ::operator delete(block, std::align_val_t(kSampleAlignment));
+    return;
+  }
+  munmap(block, RoundUpToHugePage(bytes));
+}
 
 int ChromaShiftX(Chroma chroma) { return chroma == Chroma::k444 ? 0 : 1; }
 int ChromaShiftY(Chroma chroma) { return chroma == Chroma::k420 ? 1 : 0; }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "filters/frame.h"
 #include "filters/halves.h"
 
 namespace vidmill::filters {
@@ -130,8 +131,9 @@ void ResamplePlane(const float* in, int in_width, int in_height, ptrdiff_t in_st
                    int out_width, int out_height, ptrdiff_t out_stride, int threads) {
   const Taps horizontal = MakeTaps(in_width, out_width);
   const Taps vertical = MakeTaps(in_height, out_height);
-  // Horizontal pass into a temporary of out_width × in_height.
-  std::vector<float> temp(static_cast<size_t>(out_width) * in_height);
+  // Horizontal pass into a temporary of out_width × in_height, every sample
+  // written (left unset by SampleAllocator).
+  std::vector<float, SampleAllocator<float>> temp(static_cast<size_t>(out_width) * in_height);
   const int period = Period(horizontal, in_width, out_width);
   RunInHalves(in_height, threads >= 2 && in_height >= 64, [&](int begin, int end) {
     for (int y = begin; y < end; ++y) {

@@ -219,12 +219,15 @@ class SuperResolution final : public VideoFilter {
   const ConvNet* refine_;  // null: the learned filters alone
   int passes_;
   RaisrScratch raisr_scratch_;
-  std::vector<float> unrefined_;  // the learned filters' output, before the network
+  // Planes of float samples; each user writes every sample (SampleAllocator
+  // leaves them unset).
+  using Floats = std::vector<float, SampleAllocator<float>>;
+  Floats unrefined_;  // the learned filters' output, before the network
   bool flushed_ = false;
   bool fields_ = false;
   std::vector<OwnedFrame> ready_;
   PaddedPlane padded_[kMaxPasses];
-  std::vector<float> luma_, final_, chroma_in_, chroma_out_;
+  Floats luma_, final_, chroma_in_, chroma_out_;
 };
 
 // dvres's temporal stage: Vidmill's denoise (motion-compensated, five
