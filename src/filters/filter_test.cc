@@ -147,6 +147,28 @@ TEST(SampleAllocatorTest, BlocksAreAlignedUsableAndLargeOnesAdvisedForHugePages)
   EXPECT_EQ(wrong, 0u);
 }
 
+// A freed large block is kept and given to the next allocation of its
+// (rounded) size; beyond 128 MiB kept, freed blocks are unmapped.
+TEST(SampleAllocatorTest, FreedLargeBlocksAreKeptForTheirSizeUpToABound) {
+  constexpr size_t kHuge = size_t{2} << 20, kBound = size_t{128} << 20;
+  void* first = AllocateSamples(5 * kHuge);
+  const size_t kept = KeptSampleBytes();
+  FreeSamples(first, 5 * kHuge);
+  EXPECT_EQ(KeptSampleBytes(), kept + 5 * kHuge);
+  void* again = AllocateSamples(5 * kHuge - 100);
+  EXPECT_EQ(again, first);
+  EXPECT_EQ(KeptSampleBytes(), kept);
+  void* other = AllocateSamples(7 * kHuge);
+  EXPECT_NE(other, first);
+  FreeSamples(other, 7 * kHuge);
+  FreeSamples(again, 5 * kHuge - 100);
+  std::vector<void*> many;
+  for (int k = 0; k < 40; ++k) many.push_back(AllocateSamples(5 * kHuge));
+  for (void* block : many) FreeSamples(block, 5 * kHuge);
+  EXPECT_LE(KeptSampleBytes(), kBound);
+  EXPECT_GT(KeptSampleBytes(), kBound - 5 * kHuge);
+}
+
 TEST(MakeFilterTest, EveryKnownNameMakesAFilter) {
   for (const char* name : {"deint", "denoise", "dejit", "filmgrain", "pabsr1", "dvres"}) {
     ASSERT_TRUE(IsKnownFilterName(name)) << name;

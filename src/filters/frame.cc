@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 namespace vidmill::filters {
 
@@ -12,16 +16,27 @@ namespace {
 
 constexpr size_t kSampleAlignment = 64;
 constexpr size_t kHugePage = size_t{2} << 20;
+// Freed large blocks kept for the next allocation of their size, up to this
+// many bytes in all: a filter frees an output picture and allocates the next
+// one of the same size every picture, and a block kept has its pages mapped.
+constexpr size_t kKeptBytes = size_t{128} << 20;
 
 size_t RoundUpToHugePage(size_t bytes) { return (bytes + kHugePage - 1) / kHugePage * kHugePage; }
 
-}  // namespace
+struct KeptBlocks {
+  std::mutex mu;
+  std::vector<std::pair<size_t, void*>> blocks;  // (mapped size, block), newest last
+  size_t bytes = 0;
+};
 
-void* AllocateSamples(size_t bytes) {
-  if (bytes < kHugePage) return ::operator new(bytes, std::align_val_t(kSampleAlignment));
+KeptBlocks& Kept() {
+  static KeptBlocks* const kept = new KeptBlocks;  // never destroyed: freed into at exit
+  return *kept;
+}
+
+void* MapBlock(size_t size) {
   // Map a huge page more than needed and unmap the ends around an aligned
   // block: mmap itself aligns only to 4 KiB.
-  const size_t size = RoundUpToHugePage(bytes);
   void* mapped =
       mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mapped == MAP_FAILED) throw std::bad_alloc();
@@ -35,13 +50,52 @@ void* AllocateSamples(size_t bytes) {
   return reinterpret_cast<void*>(block);
 }
 
+}  // namespace
+
+void* AllocateSamples(size_t bytes) {
+  if (bytes < kHugePage) return ::operator new(bytes, std::align_val_t(kSampleAlignment));
+  const size_t size = RoundUpToHugePage(bytes);
+  {
+    KeptBlocks& kept = Kept();
+    std::lock_guard lock(kept.mu);
+    for (auto it = kept.blocks.rbegin(); it != kept.blocks.rend(); ++it) {
+      if (it->first != size) continue;
+      void* block = it->second;
+      kept.blocks.erase(std::next(it).base());
+      kept.bytes -= size;
+      return block;
+    }
+  }
+  return MapBlock(size);
+}
+
 void FreeSamples(void* block, size_t bytes) noexcept {
   if (block == nullptr) return;
   if (bytes < kHugePage) {
     ::operator delete(block, std::align_val_t(kSampleAlignment));
     return;
   }
-  munmap(block, RoundUpToHugePage(bytes));
+  const size_t size = RoundUpToHugePage(bytes);
+  {
+    KeptBlocks& kept = Kept();
+    std::lock_guard lock(kept.mu);
+    if (kept.bytes + size <= kKeptBytes) {
+      try {
+        kept.blocks.emplace_back(size, block);
+        kept.bytes += size;
+        return;
+      } catch (const std::bad_alloc&) {
+        // Not kept: unmapped below.
+      }
+    }
+  }
+  munmap(block, size);
+}
+
+size_t KeptSampleBytes() {
+  KeptBlocks& kept = Kept();
+  std::lock_guard lock(kept.mu);
+  return kept.bytes;
 }
 
 int ChromaShiftX(Chroma chroma) { return chroma == Chroma::k444 ? 0 : 1; }

@@ -32,8 +32,13 @@ namespace vidmill::filters {
 // transparent huge pages (madvise): where faulting memory in is slow (on one
 // virtual machine kind measured, a third of pabsr1's time went to the page
 // faults of its output frames), one fault then maps 2 MiB instead of 4 KiB.
+// A freed large block is kept, up to 128 MiB in all, for the next block of
+// its size: a filter's output pictures are freed and allocated again every
+// picture, and a kept block's pages stay mapped. Thread-safe.
 void* AllocateSamples(size_t bytes);
 void FreeSamples(void* block, size_t bytes) noexcept;
+// The bytes of freed large blocks kept for reuse (for tests).
+size_t KeptSampleBytes();
 
 template <typename T>
 struct SampleAllocator : std::allocator<T> {
