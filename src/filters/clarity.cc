@@ -46,8 +46,10 @@ void ApplyClarity(float* plane, int width, int height, ptrdiff_t stride, Clarity
   }
   for (float& weight : kernel) weight /= sum;
   const size_t size = static_cast<size_t>(width) * height;
-  // Horizontal passes: blur, min and max of each row.
-  std::vector<float> blur_h(size), min_h(size), max_h(size);
+  // Horizontal passes: blur, min and max of each row. Every sample of these
+  // planes is written before it is read (SampleAllocator leaves them unset).
+  using Floats = std::vector<float, SampleAllocator<float>>;
+  Floats blur_h(size), min_h(size), max_h(size);
   RunInHalves(height, threads >= 2 && height >= 64, [&](int begin, int end) {
     for (int y = begin; y < end; ++y) {
       const float* row = plane + y * stride;
@@ -70,7 +72,7 @@ void ApplyClarity(float* plane, int width, int height, ptrdiff_t stride, Clarity
     }
   });
   // Vertical passes, and the limited boost; the rows written are not read again.
-  std::vector<float> result(size);
+  Floats result(size);
   RunInHalves(height, threads >= 2 && height >= 64, [&](int begin, int end) {
     for (int y = begin; y < end; ++y) {
       const float* row = plane + y * stride;
