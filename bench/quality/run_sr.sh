@@ -9,6 +9,8 @@
 #  * sr2, sr4: 1280×720 ground truth, ffmpeg AREA downscale by 2 (640×360)
 #    and by 4 (320×180), back to 1280×720 with ffmpeg's `scale` bicubic and
 #    lanczos, and with pabsr1 (clarityBoost none).
+#  * sr2-bicubic (a report beside the targets): the same with the ÷2 made by
+#    ffmpeg's bicubic instead of AREA.
 #  * dv-mpeg2, dv-h264: the 640×360 AREA downscale encoded at a low bitrate
 #    (MPEG-2 600 kb/s; H.264 x264 veryfast 150 kb/s), decoded, then back to
 #    1280×720 with lanczos, hqdn3d (default and 8:6:12:9) + lanczos, pabsr1,
@@ -72,6 +74,17 @@ for name in "${test[@]}"; do
     t=$(ours pabsr1 "$work/low.yuv" $w $h $W $H "$work/out.yuv")
     add "pabsr1@sr$s" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" $W $H)" "$t"
   done
+  # Beside the targets (which are on AREA downscales): the ÷2 made by
+  # ffmpeg's bicubic instead, sharper and with some aliasing.
+  w=$((W / 2)) h=$((H / 2))
+  echo "sr2-bicubic: $name ${w}x$h → ${W}x$H, $frames pictures" >&2
+  raw $(yuv_in ${W}x$H "$work/gt.yuv") -vf "scale=$w:$h:flags=bicubic" -f rawvideo "$work/low.yuv"
+  for flags in bicubic lanczos; do
+    t=$(stock "$work/low.yuv" $w $h $W $H "scale=$W:$H:flags=$flags" "$work/out.yuv")
+    add "$flags@sr2-bicubic" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" $W $H)" "$t"
+  done
+  t=$(ours pabsr1 "$work/low.yuv" $w $h $W $H "$work/out.yuv")
+  add "pabsr1@sr2-bicubic" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" $W $H)" "$t"
 
   # Compressed low resolution: dvres against denoise + scale.
   "$tool" render "$work/src" 1920 1080 "$work/gt.yuv" $W $H $coded $((seed + 50))
