@@ -59,6 +59,17 @@ add() {  # add KEY "frames N psnr P ssim S" "fps F cpu_ms_per_frame C"
 }
 
 W=1280 H=720
+# upscale_case CASE W H: $work/low.yuv (W × H) back to ${W}x$H by ffmpeg's
+# bicubic and lanczos and by pabsr1, each measured against $work/gt.yuv.
+upscale_case() {
+  local t flags
+  for flags in bicubic lanczos; do
+    t=$(stock "$work/low.yuv" "$2" "$3" $W $H "scale=$W:$H:flags=$flags" "$work/out.yuv")
+    add "$flags@$1" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" $W $H)" "$t"
+  done
+  t=$(ours pabsr1 "$work/low.yuv" "$2" "$3" $W $H "$work/out.yuv")
+  add "pabsr1@$1" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" $W $H)" "$t"
+}
 seed=11
 for name in "${test[@]}"; do
   photo_source "$name" "$work/src"
@@ -67,24 +78,14 @@ for name in "${test[@]}"; do
     w=$((W / s)) h=$((H / s))
     echo "sr${s}: $name ${w}x$h → ${W}x$H, $frames pictures" >&2
     area_down "$work/gt.yuv" ${W}x$H $w $h "$work/low.yuv"
-    for flags in bicubic lanczos; do
-      t=$(stock "$work/low.yuv" $w $h $W $H "scale=$W:$H:flags=$flags" "$work/out.yuv")
-      add "$flags@sr$s" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" $W $H)" "$t"
-    done
-    t=$(ours pabsr1 "$work/low.yuv" $w $h $W $H "$work/out.yuv")
-    add "pabsr1@sr$s" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" $W $H)" "$t"
+    upscale_case "sr$s" $w $h
   done
   # Beside the targets (which are on AREA downscales): the ÷2 made by
   # ffmpeg's bicubic instead, sharper and with some aliasing.
   w=$((W / 2)) h=$((H / 2))
   echo "sr2-bicubic: $name ${w}x$h → ${W}x$H, $frames pictures" >&2
   raw $(yuv_in ${W}x$H "$work/gt.yuv") -vf "scale=$w:$h:flags=bicubic" -f rawvideo "$work/low.yuv"
-  for flags in bicubic lanczos; do
-    t=$(stock "$work/low.yuv" $w $h $W $H "scale=$W:$H:flags=$flags" "$work/out.yuv")
-    add "$flags@sr2-bicubic" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" $W $H)" "$t"
-  done
-  t=$(ours pabsr1 "$work/low.yuv" $w $h $W $H "$work/out.yuv")
-  add "pabsr1@sr2-bicubic" "$("$tool" metrics "$work/gt.yuv" "$work/out.yuv" $W $H)" "$t"
+  upscale_case sr2-bicubic $w $h
 
   # Compressed low resolution: dvres against denoise + scale.
   "$tool" render "$work/src" 1920 1080 "$work/gt.yuv" $W $H $coded $((seed + 50))
