@@ -14,7 +14,6 @@ namespace vidmill::filters {
 
 namespace {
 
-constexpr size_t kSampleAlignment = 64;
 constexpr size_t kHugePage = size_t{2} << 20;
 // Freed large blocks kept for the next allocation of their size, up to this
 // many bytes in all: a filter frees an output picture and allocates the next
@@ -41,7 +40,7 @@ void* MapBlock(size_t size) {
       mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mapped == MAP_FAILED) throw std::bad_alloc();
   const uintptr_t start = reinterpret_cast<uintptr_t>(mapped);
-  const uintptr_t block = (start + kHugePage - 1) / kHugePage * kHugePage;
+  const uintptr_t block = RoundUpToHugePage(start);
   if (block > start) munmap(mapped, block - start);
   const uintptr_t end = start + size + kHugePage;
   if (end > block + size) munmap(reinterpret_cast<void*>(block + size), end - (block + size));
@@ -53,7 +52,7 @@ void* MapBlock(size_t size) {
 }  // namespace
 
 void* AllocateSamples(size_t bytes) {
-  if (bytes < kHugePage) return ::operator new(bytes, std::align_val_t(kSampleAlignment));
+  if (bytes < kHugePage) return ::operator new(bytes, std::align_val_t(OwnedFrame::kAlignment));
   const size_t size = RoundUpToHugePage(bytes);
   {
     KeptBlocks& kept = Kept();
@@ -72,7 +71,7 @@ void* AllocateSamples(size_t bytes) {
 void FreeSamples(void* block, size_t bytes) noexcept {
   if (block == nullptr) return;
   if (bytes < kHugePage) {
-    ::operator delete(block, std::align_val_t(kSampleAlignment));
+    ::operator delete(block, std::align_val_t(OwnedFrame::kAlignment));
     return;
   }
   const size_t size = RoundUpToHugePage(bytes);
