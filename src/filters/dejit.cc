@@ -4,8 +4,10 @@
 #include <array>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 
 #include "filters/halves.h"
+#include "filters/line_jitter.h"
 #include "filters/resample.h"
 #include "filters/simd.h"
 
@@ -444,6 +446,29 @@ void GaussNewton(const std::vector<float>& previous, const std::vector<float>& n
   }
 }
 
+// Rows parity, parity + count, … of `plane` (count 1: the plane itself).
+PlaneView FieldOf(const PlaneView& plane, int parity, int count) {
+  PlaneView field = plane;
+  field.data += plane.stride * parity;
+  field.stride *= count;
+  field.height = (plane.height - parity + count - 1) / count;
+  return field;
+}
+
+// The map q ↦ A q + t from a frame's pixels to the previous frame's that
+// `motion` measured: A = I + M, t = u − M·centre.
+AffineMap MapOf(const GlobalMotion& motion, int width, int height) {
+  const double cx = (width - 1) / 2.0, cy = (height - 1) / 2.0;
+  AffineMap map;
+  map.a[0][0] = 1 + motion.zoom;
+  map.a[0][1] = -motion.rotation;
+  map.a[1][0] = motion.rotation;
+  map.a[1][1] = 1 + motion.zoom;
+  map.t[0] = motion.ux - (motion.zoom * cx - motion.rotation * cy);
+  map.t[1] = motion.uy - (motion.rotation * cx + motion.zoom * cy);
+  return map;
+}
+
 }  // namespace
 
 MotionPyramid BuildMotionPyramid(const PlaneView& luma) {
@@ -535,7 +560,7 @@ void WarpPlane(const PlaneView& in, const PlaneView& out, double zoom, double of
 
 Result<std::unique_ptr<VideoFilter>> Dejitter::Create(const FilterConfig& config) {
   RETURN_IF_ERROR(config.input.Validate());
-  RETURN_IF_ERROR(CheckProperties(config, "dejit", {"zoom", "smoothing", "fields"}));
+  RETURN_IF_ERROR(CheckProperties(config, "dejit", {"zoom", "smoothing", "fields", "lines"}));
   if (config.output_width != 0 || config.output_height != 0) {
     return Status::InvalidArgument("dejit does not scale: output size must be unset");
   }
@@ -545,8 +570,11 @@ Result<std::unique_ptr<VideoFilter>> Dejitter::Create(const FilterConfig& config
                    DoubleProperty(config, "dejit", "smoothing", 5.0, 0.5, kRadius / 2.0));
   ASSIGN_OR_RETURN(double fields, DoubleProperty(config, "dejit", "fields", 0, 0, 1));
   if (fields != 0 && fields != 1) return Status::InvalidArgument("dejit: fields must be 0 or 1");
+  ASSIGN_OR_RETURN(double lines, DoubleProperty(config, "dejit", "lines", 1, 0, 1));
+  if (lines != 0 && lines != 1) return Status::InvalidArgument("dejit: lines must be 0 or 1");
   auto filter = std::unique_ptr<Dejitter>(new Dejitter(config));
   filter->fields_ = fields == 1;
+  filter->lines_ = lines == 1;
   filter->zoom_ = zoom;
   filter->sigma_ = smoothing;
   return std::unique_ptr<VideoFilter>(std::move(filter));
@@ -563,9 +591,11 @@ Status Dejitter::Push(const FrameView& in, int64_t pts) {
   const int64_t index = path_base_ + static_cast<int64_t>(path_.size());
   if (anchor_index_ >= 0 && index - anchor_index_ > kBridgeFrames + 1) anchor_index_ = -1;
   PathPoint point;
+  GlobalMotion motion;
+  motion.matched = false;
   if (!path_.empty()) {
     const PathPoint& last = path_.back();
-    const GlobalMotion motion = EstimateGlobalMotion(previous_pyramid_, pyramid);
+    motion = EstimateGlobalMotion(previous_pyramid_, pyramid);
     point = last;
     if (motion.matched) {
       point.x += motion.ux;
@@ -579,6 +609,11 @@ Status Dejitter::Push(const FrameView& in, int64_t pts) {
         anchor_index_ = index - 1;
       }
     }
+  }
+  if (lines_) {
+    const bool has_reference = motion.matched && !pending_.empty();
+    RemoveLineJitter(&frame, has_reference ? &pending_.back() : nullptr,
+                     MapOf(motion, in.format.width, in.format.height));
   }
   path_.push_back(point);
   previous_pyramid_ = std::move(pyramid);
@@ -607,6 +642,52 @@ bool Dejitter::BridgeDropout(const MotionPyramid& pyramid, int64_t index, PathPo
   }
   anchor_index_ = -1;
   return true;
+}
+
+void Dejitter::RemoveLineJitter(OwnedFrame* frame, const OwnedFrame* previous,
+                                const AffineMap& map) {
+  const PixelFormat& format = config_.input;
+  const PlaneView luma = frame->plane(0);
+  // Each field's lines are one sequence when the fields stay apart; the
+  // temporal reference is for whole frames only.
+  const int parities = fields_ && luma.height >= 6 ? 2 : 1;
+  std::vector<float> shifts(luma.height, 0.0f);
+  for (int parity = 0; parity < parities; ++parity) {
+    const PlaneView field = FieldOf(luma, parity, parities);
+    std::function<void(float*)> fill_reference;
+    if (previous != nullptr && parities == 1) {
+      fill_reference = [&](float* reference) { WarpReference(previous->plane(0), map, reference); };
+    }
+    const std::vector<float> field_shifts = EstimateLineShifts(field, fill_reference);
+    for (int k = 0; k < field.height; ++k) shifts[k * parities + parity] = field_shifts[k];
+  }
+  if (std::all_of(shifts.begin(), shifts.end(), [](float shift) { return shift == 0.0f; })) {
+    return;  // no line jitter found
+  }
+  ShiftLines(luma, shifts);
+  for (int plane = 1; plane < 3; ++plane) {
+    const PlaneView chroma = frame->plane(plane);
+    const int shift_x = ChromaShiftX(format.chroma), shift_y = ChromaShiftY(format.chroma);
+    // A chroma line covers 1 << shift_y luma lines of its own field.
+    std::vector<float> chroma_shifts(chroma.height, 0.0f);
+    for (int parity = 0; parity < parities; ++parity) {
+      const PlaneView field = FieldOf(chroma, parity, parities);
+      for (int k = 0; k < field.height; ++k) {
+        double sum = 0;
+        int count = 0;
+        for (int j = 0; j < (1 << shift_y); ++j) {
+          const int luma_line = ((k << shift_y) + j) * parities + parity;
+          if (luma_line < luma.height) {
+            sum += shifts[luma_line];
+            ++count;
+          }
+        }
+        chroma_shifts[k * parities + parity] =
+            count ? static_cast<float>(sum / count / (1 << shift_x)) : 0.0f;
+      }
+    }
+    ShiftLines(chroma, chroma_shifts);
+  }
 }
 
 Status Dejitter::Flush() {

@@ -1,8 +1,14 @@
 #pragma once
 // dejit: Vidmill's video stabiliser (removes frame jitter, keeps the intended
-// camera move).
+// camera move) and time-base corrector (removes line jitter).
 //
-// Design. Three steps per frame:
+// Design. First, as each frame arrives, its line jitter — lines shifted
+// horizontally one by one, as an analogue player's time-base error leaves
+// them — is measured and removed (line_jitter.h), with the frame before it
+// (already corrected) warped by the global motion below as the temporal
+// reference. A frame whose first, picture-only estimate finds less than
+// 0.1 px RMS of line jitter is left as it is, so clean video is untouched.
+// Property "lines" = 0 switches this step off. Then three steps per frame:
 //  * Motion: the global motion between consecutive frames, measured on luma
 //    box-downscaled to about 480 pixels wide (level 0) and once more by 2
 //    (level 1). An exhaustive integer translation search on level 1 gives the
@@ -30,7 +36,8 @@
 //    the subsampling).
 // Interlaced frames that stay interlaced (property "fields" = 1, set by the
 // engine stage when the output keeps its fields): each field is warped from
-// the same field of the input, so the fields never mix.
+// the same field of the input, so the fields never mix, and each field's
+// lines are measured on their own (without the temporal reference).
 // Input/output: any planar format of filter.h (8–16 bits, 4:2:0/4:2:2/4:4:4),
 // same size; one output per input, delayed by kRadius frames (Pull returns
 // nothing while the look-ahead fills; Flush releases the rest).
@@ -45,6 +52,7 @@
 #include <vector>
 
 #include "filters/filter.h"
+#include "filters/line_jitter.h"
 
 namespace vidmill::filters {
 
@@ -103,11 +111,17 @@ class Dejitter final : public VideoFilter {
   // matches the anchor, the frames between were a dropout; sets `point` and
   // puts them on the path between the two. False when it does not match.
   bool BridgeDropout(const MotionPyramid& pyramid, int64_t index, PathPoint* point);
+  // Measures and removes the line jitter of `frame` (line_jitter.h), with
+  // `previous` (when not null: the frame before, its line jitter removed)
+  // warped by `map` (this frame's pixels to previous's) as the temporal
+  // reference.
+  void RemoveLineJitter(OwnedFrame* frame, const OwnedFrame* previous, const AffineMap& map);
 
   FilterConfig config_;
   double zoom_ = 1.025;
   double sigma_ = 5.0;
   bool fields_ = false;
+  bool lines_ = true;
   std::deque<OwnedFrame> pending_;  // frames first_pending_ … first_pending_ + size − 1
   int64_t first_pending_ = 0;
   std::deque<PathPoint> path_;  // frames path_base_ …
