@@ -455,6 +455,17 @@ PlaneView FieldOf(const PlaneView& plane, int parity, int count) {
   return field;
 }
 
+// `map` (between frames) as a map between the fields of parity `parity`
+// (of `count`; 1: the frames): field row k is frame row count·k + parity.
+AffineMap FieldMap(const AffineMap& map, int parity, int count) {
+  AffineMap field = map;
+  field.a[0][1] = map.a[0][1] * count;
+  field.t[0] = map.t[0] + map.a[0][1] * parity;
+  field.a[1][0] = map.a[1][0] / count;
+  field.t[1] = (map.t[1] + (map.a[1][1] - 1) * parity) / count;
+  return field;
+}
+
 // The map q ↦ A q + t from a frame's pixels to the previous frame's that
 // `motion` measured: A = I + M, t = u − M·centre.
 AffineMap MapOf(const GlobalMotion& motion, int width, int height) {
@@ -648,15 +659,18 @@ void Dejitter::RemoveLineJitter(OwnedFrame* frame, const OwnedFrame* previous,
                                 const AffineMap& map) {
   const PixelFormat& format = config_.input;
   const PlaneView luma = frame->plane(0);
-  // Each field's lines are one sequence when the fields stay apart; the
-  // temporal reference is for whole frames only.
+  // Each field's lines are one sequence when the fields stay apart, with
+  // the previous frame's same field as the reference.
   const int parities = fields_ && luma.height >= 6 ? 2 : 1;
   std::vector<float> shifts(luma.height, 0.0f);
   for (int parity = 0; parity < parities; ++parity) {
     const PlaneView field = FieldOf(luma, parity, parities);
     std::function<void(float*)> fill_reference;
-    if (previous != nullptr && parities == 1) {
-      fill_reference = [&](float* reference) { WarpReference(previous->plane(0), map, reference); };
+    if (previous != nullptr) {
+      fill_reference = [&](float* reference) {
+        WarpReference(FieldOf(previous->plane(0), parity, parities),
+                      FieldMap(map, parity, parities), reference);
+      };
     }
     const std::vector<float> field_shifts = EstimateLineShifts(field, fill_reference);
     for (int k = 0; k < field.height; ++k) shifts[k * parities + parity] = field_shifts[k];

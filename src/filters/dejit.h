@@ -37,7 +37,7 @@
 // Interlaced frames that stay interlaced (property "fields" = 1, set by the
 // engine stage when the output keeps its fields): each field is warped from
 // the same field of the input, so the fields never mix, and each field's
-// lines are measured on their own (without the temporal reference).
+// lines are measured on their own, against the previous frame's same field.
 // Input/output: any planar format of filter.h (8–16 bits, 4:2:0/4:2:2/4:4:4),
 // same size; one output per input, delayed by kRadius frames (Pull returns
 // nothing while the look-ahead fills; Flush releases the rest).
