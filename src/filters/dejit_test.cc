@@ -45,17 +45,7 @@ OwnedFrame Render(const PixelFormat& format, double px, double py) {
 }
 
 std::vector<OwnedFrame> RunDejit(const FilterConfig& config, const std::vector<OwnedFrame>& input) {
-  auto filter = MakeFilter("dejit", config);
-  EXPECT_TRUE(filter.ok()) << filter.status().ToString();
-  std::vector<OwnedFrame> out;
-  for (size_t index = 0; index < input.size(); ++index) {
-    EXPECT_TRUE((*filter)->Push(input[index].view(), static_cast<int64_t>(index) * 3).ok());
-    EXPECT_TRUE((*filter)->Pull(&out).ok());
-  }
-  EXPECT_TRUE((*filter)->Flush().ok());
-  EXPECT_TRUE((*filter)->Pull(&out).ok());
-  EXPECT_FALSE((*filter)->Push(input[0].view(), 99).ok());
-  return out;
+  return RunFilterOver("dejit", config, input, 3);
 }
 
 // Where a luma plane shows the texture: the x of its centre column, found by
@@ -216,14 +206,7 @@ TEST(DejitTest, PortableAndAvx2LoopsGiveTheSamePictures) {
     FilterConfig config;
     config.input = PixelFormat{314, 200, depth, Chroma::k420};
     const ShakenPan pan = MakeShakenPan(config.input, 8, 2.0, 5);
-    setenv("VIDMILL_NO_SIMD", "1", 1);
-    const std::vector<OwnedFrame> portable = RunDejit(config, pan.frames);
-    unsetenv("VIDMILL_NO_SIMD");
-    ExpectSamePictures(portable, RunDejit(config, pan.frames));
-    setenv("VIDMILL_ONE_THREAD", "1", 1);
-    const std::vector<OwnedFrame> one_thread = RunDejit(config, pan.frames);
-    unsetenv("VIDMILL_ONE_THREAD");
-    ExpectSamePictures(portable, one_thread);
+    ExpectSameOnEveryPath([&] { return RunDejit(config, pan.frames); });
   }
 }
 

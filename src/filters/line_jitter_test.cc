@@ -177,16 +177,7 @@ TEST(LineJitterTest, ShiftLinesMovesEachRowByItsShift) {
 
 std::vector<OwnedFrame> RunDejitOn(const FilterConfig& config,
                                    const std::vector<OwnedFrame>& input) {
-  auto filter = MakeFilter("dejit", config);
-  EXPECT_TRUE(filter.ok()) << filter.status().ToString();
-  std::vector<OwnedFrame> out;
-  for (size_t index = 0; index < input.size(); ++index) {
-    EXPECT_TRUE((*filter)->Push(input[index].view(), static_cast<int64_t>(index)).ok());
-    EXPECT_TRUE((*filter)->Pull(&out).ok());
-  }
-  EXPECT_TRUE((*filter)->Flush().ok());
-  EXPECT_TRUE((*filter)->Pull(&out).ok());
-  return out;
+  return RunFilterOver("dejit", config, input);
 }
 
 // The horizontal shift of each row of `test` against the same row of
@@ -285,14 +276,8 @@ TEST(LineJitterTest, PortableAndAvx2LoopsGiveTheSamePictures) {
       config.input = PixelFormat{314, 200, depth, Chroma::k420};
       config.properties["fields"] = fields;
       const LinePan pan = MakeLinePan(photo, config.input, 4, 0.6, 9);
-      setenv("VIDMILL_NO_SIMD", "1", 1);
-      const std::vector<OwnedFrame> portable = RunDejitOn(config, pan.frames);
-      unsetenv("VIDMILL_NO_SIMD");
-      ExpectSamePictures(portable, RunDejitOn(config, pan.frames));
-      setenv("VIDMILL_ONE_THREAD", "1", 1);
-      const std::vector<OwnedFrame> one_thread = RunDejitOn(config, pan.frames);
-      unsetenv("VIDMILL_ONE_THREAD");
-      ExpectSamePictures(portable, one_thread);
+      const std::vector<OwnedFrame> portable =
+          ExpectSameOnEveryPath([&] { return RunDejitOn(config, pan.frames); });
       // And it did correct lines: the output differs from that with "lines" 0.
       config.properties["lines"] = "0";
       const std::vector<OwnedFrame> off = RunDejitOn(config, pan.frames);

@@ -387,6 +387,12 @@ TEST_F(ProcessingTest, AMatrixConversionInto411WithGrainFinishes) {
   EXPECT_EQ(ProbeVideo(path, "width,height,pix_fmt,color_space"), "1280,720,yuv411p,bt709\n");
 }
 
+// The request of the stabiliser tests: dejit, kept lossless (FFV1 in MOV).
+object DejitIntoFfv1() {
+  return object{{"stabilizer", "dejit"},
+                {"mediaContainerCodec", object{{"container", "mov"}, {"codec", "ffv1"}}}};
+}
+
 TEST_F(ProcessingTest, VidmillsOwnStabiliserSteadiesAShakenPan) {
   // A slow pan over a photograph with a known shake (3 pixels left and right
   // on alternate frames, 2 up and down every other pair), kept lossless.
@@ -400,10 +406,7 @@ TEST_F(ProcessingTest, VidmillsOwnStabiliserSteadiesAShakenPan) {
   const std::string source = UploadAndIngest(*client_, shaken);
   ASSERT_FALSE(source.empty());
 
-  Processed processed = ProcessToDone(
-      object{{"stabilizer", "dejit"},
-             {"mediaContainerCodec", object{{"container", "mov"}, {"codec", "ffv1"}}}},
-      source);
+  Processed processed = ProcessToDone(DejitIntoFfv1(), source);
   ASSERT_FALSE(processed.video.empty());
   boost::json::array filters = VideoFilters(processed.video);
   ASSERT_EQ(filters.size(), 1u);
@@ -445,9 +448,11 @@ double LineRoughness(const std::string& video, const std::string& scratch, int w
 }
 
 // Line jitter (each line of each picture shifted by its own pseudo-random
-// offset, ±1 px: a tape's time-base error) on a pan over a photograph: dejit
-// takes most of it out. Measured against the same pan without line jitter
-// through the same job, by how much line jitter raises the lines' roughness.
+// whole-pixel offset, −1, 0 or +1: a tape's time-base error) on a pan over a
+// photograph: dejit takes it out. Measured against the same pan without line
+// jitter through the same job, by how much line jitter raises the lines'
+// roughness. The clip is flagged progressive: to a field detector line
+// jitter looks like combing, and the job would keep the fields apart.
 TEST_F(ProcessingTest, VidmillsOwnStabiliserStraightensJitteredLines) {
   namespace media = vidmill::engine::testing;
   const std::string pan =
@@ -470,10 +475,7 @@ TEST_F(ProcessingTest, VidmillsOwnStabiliserStraightensJitteredLines) {
   for (const std::string& file : {clean, jittered}) {
     const std::string source = UploadAndIngest(*client_, file);
     ASSERT_FALSE(source.empty());
-    Processed processed = ProcessToDone(
-        object{{"stabilizer", "dejit"},
-               {"mediaContainerCodec", object{{"container", "mov"}, {"codec", "ffv1"}}}},
-        source);
+    Processed processed = ProcessToDone(DejitIntoFfv1(), source);
     ASSERT_FALSE(processed.video.empty());
     const std::string output = Download(processed, "straightened.mov");
     ASSERT_FALSE(output.empty());
@@ -482,7 +484,7 @@ TEST_F(ProcessingTest, VidmillsOwnStabiliserStraightensJitteredLines) {
   }
   const double added_in = roughness[1] - roughness[0], added_out = roughness[3] - roughness[2];
   EXPECT_GT(added_in, 0.5) << "clean " << roughness[0] << " jittered " << roughness[1];
-  EXPECT_LT(added_out, 0.4 * added_in)
+  EXPECT_LT(added_out, 0.4 * added_in)  // measured 0.01
       << "out: clean " << roughness[2] << " jittered " << roughness[3];
 }
 
