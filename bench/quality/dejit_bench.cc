@@ -245,6 +245,81 @@ bool HasBlackEdge(const PlaneView& ref, const PlaneView& test) {
   return false;
 }
 
+// Row shifts: for each row of `warped` (REF aligned to TEST, whose pixel
+// (x0, y0) is warped's (0, 0)), the horizontal displacement d with
+// test(x0 + x, y0 + y) ≈ warped(x + d, y): an integer search over ±4 px, then
+// Gauss-Newton with Catmull-Rom interpolation. NaN where the row has too
+// little horizontal detail (mean |gradient| under 1 code value) to tell.
+std::vector<double> RowShifts(const Luma& warped, const Luma& test, int x0, int y0) {
+  const int w = warped.width;
+  const int margin = 8;  // columns left out at each end, so shifted samples stay inside
+  std::vector<double> shifts(warped.height, std::nan(""));
+  for (int y = 0; y < warped.height; ++y) {
+    const float* row = &warped.data[static_cast<size_t>(y) * w];
+    auto ref_at = [&](double x) {  // Catmull-Rom along the row
+      const int i = static_cast<int>(std::floor(x));
+      const double t = x - i;
+      auto at = [&](int k) { return static_cast<double>(row[std::clamp(k, 0, w - 1)]); };
+      const double a = at(i - 1), b = at(i), c = at(i + 1), e = at(i + 2);
+      return b + 0.5 * t * (c - a + t * (2 * a - 5 * b + 4 * c - e + t * (3 * (b - c) + e - a)));
+    };
+    double detail = 0;
+    for (int x = margin; x < w - margin; ++x) {
+      detail += std::abs(warped.At(x + 1, y) - warped.At(x - 1, y)) / 2;
+    }
+    if (detail / (w - 2 * margin) < 1.0) continue;
+    double best = 1e300, d = 0;
+    for (int dx = -4; dx <= 4; ++dx) {
+      double cost = 0;
+      for (int x = margin; x < w - margin; ++x) {
+        const double e = test.At(x0 + x, y0 + y) - warped.At(x + dx, y);
+        cost += e * e;
+      }
+      if (cost < best) {
+        best = cost;
+        d = dx;
+      }
+    }
+    for (int iteration = 0; iteration < 8; ++iteration) {
+      double gr = 0, gg = 0;
+      for (int x = margin; x < w - margin; ++x) {
+        const double g = ref_at(x + d + 0.5) - ref_at(x + d - 0.5);
+        const double r = test.At(x0 + x, y0 + y) - ref_at(x + d);
+        gr += g * r;
+        gg += g * g;
+      }
+      if (gg <= 0) break;
+      const double step = std::clamp(gr / gg, -0.5, 0.5);
+      d += step;
+      if (std::abs(step) < 0.001) break;
+    }
+    shifts[y] = d;
+  }
+  return shifts;
+}
+
+// Adds one picture's line jitter — each measured row shift minus the mean of
+// the measured shifts within ±7 rows (the slow part: a skew or bend the
+// similarity did not take up), where at least 8 rows of that window were
+// measured — to the squared sum and count.
+void AddLineJitter(const std::vector<double>& shifts, double* sum, int64_t* count) {
+  const int rows = static_cast<int>(shifts.size());
+  for (int y = 0; y < rows; ++y) {
+    if (std::isnan(shifts[y])) continue;
+    double mean = 0;
+    int n = 0;
+    for (int k = std::max(0, y - 7); k <= std::min(rows - 1, y + 7); ++k) {
+      if (std::isnan(shifts[k])) continue;
+      mean += shifts[k];
+      ++n;
+    }
+    if (n < 8) continue;
+    mean /= n;
+    *sum += (shifts[y] - mean) * (shifts[y] - mean);
+    ++*count;
+  }
+}
+
 }  // namespace
 
 int DejitCommand(int argc, char** argv) {
@@ -256,6 +331,8 @@ int DejitCommand(int argc, char** argv) {
   if (const char* smoothing = std::getenv("DEJIT_SMOOTHING")) {
     config.properties["smoothing"] = smoothing;
   }
+  if (const char* lines = std::getenv("DEJIT_LINES")) config.properties["lines"] = lines;
+  if (const char* fields = std::getenv("DEJIT_FIELDS")) config.properties["fields"] = fields;
   return RunFilterOverFile("dejit", config, in, argv[5]);
 }
 
@@ -268,7 +345,8 @@ int JitterCommand(int argc, char** argv) {
   std::vector<Similarity> fits;
   std::vector<double> crops;
   int black = 0;
-  double psnr_sum = 0;
+  double psnr_sum = 0, line_sum = 0;
+  int64_t line_count = 0;
   for (size_t n = 0; n < frames; ++n) {
     const PlaneView ref_plane = ViewAt(ref, width, height, n).planes[0];
     const PlaneView test_plane = ViewAt(test, width, height, n).planes[0];
@@ -280,20 +358,28 @@ int JitterCommand(int argc, char** argv) {
     fits.push_back(fit);
     crops.push_back(1 - fit.s * fit.s);
     if (HasBlackEdge(ref_plane, test_plane)) ++black;
+    // REF warped by the fitted similarity onto TEST's pixels, central 90 %.
     const double cx = (width - 1) / 2.0, cy = (height - 1) / 2.0;
+    const int x0 = width / 20, x1 = width - width / 20, y0 = height / 20, y1 = height - height / 20;
+    Luma warped;
+    warped.width = x1 - x0;
+    warped.height = y1 - y0;
+    warped.data.resize(static_cast<size_t>(warped.width) * warped.height);
     double sse = 0;
     int64_t count = 0;
-    for (int y = height / 20; y < height - height / 20; ++y) {
-      for (int x = width / 20; x < width - width / 20; ++x) {
+    for (int y = y0; y < y1; ++y) {
+      for (int x = x0; x < x1; ++x) {
         const double px = x - cx, py = y - cy;
-        const double value = std::clamp(ref_luma.Cubic(cx + fit.tx + fit.s * px - fit.r * py,
-                                                       cy + fit.ty + fit.r * px + fit.s * py),
-                                        0.0f, 255.0f);
+        const float value = std::clamp(ref_luma.Cubic(cx + fit.tx + fit.s * px - fit.r * py,
+                                                      cy + fit.ty + fit.r * px + fit.s * py),
+                                       0.0f, 255.0f);
+        warped.data[static_cast<size_t>(y - y0) * warped.width + x - x0] = value;
         const double d = test_luma.At(x, y) - value;
         sse += d * d;
         ++count;
       }
     }
+    AddLineJitter(RowShifts(warped, test_luma, x0, y0), &line_sum, &line_count);
     psnr_sum += 10 * std::log10(255.0 * 255.0 / std::max(sse / count, 1e-10));
   }
   // The jitter: the translation minus its centred 15-frame moving average, on
@@ -313,9 +399,10 @@ int JitterCommand(int argc, char** argv) {
     ++count;
   }
   std::nth_element(crops.begin(), crops.begin() + crops.size() / 2, crops.end());
-  std::printf("frames %zu jitter %.3f crop %.4f black %d psnr %.3f\n", frames,
+  std::printf("frames %zu jitter %.3f crop %.4f black %d psnr %.3f lines %.3f\n", frames,
               count ? std::sqrt(sum / count) : 0.0, crops.empty() ? 0.0 : crops[crops.size() / 2],
-              black, frames ? psnr_sum / frames : 0.0);
+              black, frames ? psnr_sum / frames : 0.0,
+              line_count ? std::sqrt(line_sum / static_cast<double>(line_count)) : 0.0);
   return 0;
 }
 

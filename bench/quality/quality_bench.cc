@@ -9,6 +9,12 @@
 //       The same camera move (same SEED, same path) plus frame jitter: each
 //       picture's view is shifted by an independent Gaussian offset of SHAKE
 //       output pixels RMS per axis (clamped to ±3 SHAKE), drawn from SHAKE_SEED.
+//   render SRC.yuv SW SH OUT.yuv W H FRAMES SEED SHAKE SHAKE_SEED LINES
+//       The same plus line jitter (an analogue player's time-base error): each
+//       output line of each picture is shifted horizontally by an independent
+//       Gaussian offset of LINES output pixels RMS (clamped to ±3 LINES), drawn
+//       from its own generator (seeded from SHAKE_SEED), so the frame shake is
+//       the same with or without it. SHAKE may be 0.
 //   weave IN.yuv W H OUT.yuv
 //       Progressive pictures 2n and 2n+1 → one top-field-first woven frame n.
 //   deint IN.yuv W H OUT.yuv [KEY=VALUE...]
@@ -88,12 +94,17 @@ float SampleBicubic(const uint8_t* plane, int width, int height, float x, float 
 }
 
 int Render(int argc, char** argv) {
-  if (argc != 10 && argc != 12) return 1;
+  if (argc != 10 && argc != 12 && argc != 13) return 1;
   std::vector<uint8_t> src = ReadFile(argv[2]);
   // The shake has its own generator, so the smooth path is the same with or without it.
-  const float shake = argc == 12 ? static_cast<float>(std::atof(argv[10])) : 0.0f;
-  std::mt19937 shake_rng(static_cast<uint32_t>(argc == 12 ? std::atoi(argv[11]) : 0));
+  const float shake = argc >= 12 ? static_cast<float>(std::atof(argv[10])) : 0.0f;
+  const uint32_t shake_seed = static_cast<uint32_t>(argc >= 12 ? std::atoi(argv[11]) : 0);
+  std::mt19937 shake_rng(shake_seed);
   std::normal_distribution<float> shake_normal(0.0f, 1.0f);
+  // And the line jitter its own.
+  const float line_jitter = argc == 13 ? static_cast<float>(std::atof(argv[12])) : 0.0f;
+  std::mt19937 line_rng(shake_seed + 0x9e3779b9u);
+  std::normal_distribution<float> line_normal(0.0f, 1.0f);  // (a distribution caches draws)
   const int sw = std::atoi(argv[3]), sh = std::atoi(argv[4]);
   const int width = std::atoi(argv[6]), height = std::atoi(argv[7]);
   const int frames = std::atoi(argv[8]);
@@ -127,13 +138,19 @@ int Render(int argc, char** argv) {
       ex = shake * std::clamp(shake_normal(shake_rng), -3.0f, 3.0f);
       ey = shake * std::clamp(shake_normal(shake_rng), -3.0f, 3.0f);
     }
+    std::vector<float> line_shift(height, 0.0f);  // this picture's line jitter, output pixels
+    if (line_jitter > 0) {
+      for (float& shift : line_shift) {
+        shift = line_jitter * std::clamp(line_normal(line_rng), -3.0f, 3.0f);
+      }
+    }
     for (int plane = 0; plane < 3; ++plane) {
       full[plane].assign(static_cast<size_t>(width) * height, 0);
       for (int y = 0; y < height; ++y) {
         for (int x = 0; x < width; ++x) {
           float sum = 0;
           for (int s = 0; s < 4; ++s) {
-            float ox = x + 0.25f + 0.5f * (s & 1) - width / 2.0f + ex;
+            float ox = x + 0.25f + 0.5f * (s & 1) - width / 2.0f + ex + line_shift[y];
             float oy = y + 0.25f + 0.5f * (s >> 1) - height / 2.0f + ey;
             float sx = cx + cs * ox - sn * oy;
             float sy = cy + sn * ox + cs * oy;

@@ -20,7 +20,10 @@
 // decides what the picture alone cannot: a shift common to many lines (a
 // skew, or the whole picture) is left to the frame stabiliser. Residuals are
 // Huber-weighted, so moving objects and occlusions pull the fit little.
-// Three passes, each resampling the lines by the shifts so far.
+// A first pass uses the picture alone: when the line jitter it finds
+// (LineJitterRms) is under 0.1 px the picture is taken to have none and
+// all shifts are 0. Otherwise three more passes with the reference follow,
+// each resampling the lines by the shifts so far.
 //
 // Correction: each line resampled by its shift, Catmull-Rom, edge samples
 // replicated; chroma lines by the mean shift of the luma lines they cover,
@@ -33,10 +36,12 @@
 
 namespace vidmill::filters {
 
-// The shifts (pixels) of the lines of `luma` (8–16 bits). `reference`, when
-// not null, holds luma.width × luma.height samples (rows packed) in 8-bit
-// units, NaN where there is no reference sample. Deterministic, and the same
-// with the AVX2 loops or the portable ones; two threads on large planes.
+// The shifts (pixels) of the lines of `luma` (8–16 bits): each line is
+// corrected by resampling it at x + shift. `fill_reference`, when set, is
+// called (only when line jitter was found) to write the reference:
+// luma.width × luma.height samples (rows packed) in 8-bit units, NaN where
+// there is none. Deterministic, and the same with the AVX2 loops or the
+// portable ones; two threads on large planes.
 std::vector<float> EstimateLineShifts(const PlaneView& luma,
                                       const std::function<void(float*)>& fill_reference);
 
