@@ -391,14 +391,13 @@ void ShiftLines(const PlaneView& plane, const std::vector<float>& shifts) {
 namespace {
 
 // Row y of the reference: out[x] = bilinear sample of `plane` (floats, width
-// × height, unscaled) at map(x, y), times `scale`; NaN outside. Columns [x,
+// × height, in 8-bit units) at map(x, y); NaN outside. Columns [x,
 // width) — the AVX2 loop below does the first groups of eight with the same
 // operations in the same order.
 struct WarpInputs {
   const float* plane;
   int width, height;
   float a00, a01, a10, a11, t0, t1;
-  float scale;
 };
 
 void WarpReferenceRow(const WarpInputs& in, int y, int x, float* out) {
@@ -419,7 +418,7 @@ void WarpReferenceRow(const WarpInputs& in, int y, int x, float* out) {
     const float* b = a + in.width;
     const float top = a[0] + fx * (a[1] - a[0]);
     const float bottom = b[0] + fx * (b[1] - b[0]);
-    out[x] = (top + fy * (bottom - top)) * in.scale;
+    out[x] = top + fy * (bottom - top);
   }
 }
 
@@ -433,7 +432,6 @@ VIDMILL_AVX2 int WarpReferenceRowAvx2(const WarpInputs& in, int y, float* out) {
   const __m256 x_limit = _mm256_set1_ps(static_cast<float>(in.width - 1));
   const __m256 y_limit = _mm256_set1_ps(static_cast<float>(in.height - 1));
   const __m256 zero = _mm256_setzero_ps(), nan = _mm256_set1_ps(std::nanf(""));
-  const __m256 scale = _mm256_set1_ps(in.scale);
   const __m256i one = _mm256_set1_epi32(1), down = _mm256_set1_epi32(in.width);
   const __m256i stride = _mm256_set1_epi32(in.width);
   const __m256 lanes = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
@@ -458,8 +456,7 @@ VIDMILL_AVX2 int WarpReferenceRowAvx2(const WarpInputs& in, int y, float* out) {
     const __m256 b1 = _mm256_i32gather_ps(in.plane, _mm256_add_epi32(i_down, one), 4);
     const __m256 top = _mm256_add_ps(a0, _mm256_mul_ps(fx, _mm256_sub_ps(a1, a0)));
     const __m256 bottom = _mm256_add_ps(b0, _mm256_mul_ps(fx, _mm256_sub_ps(b1, b0)));
-    const __m256 value =
-        _mm256_mul_ps(_mm256_add_ps(top, _mm256_mul_ps(fy, _mm256_sub_ps(bottom, top))), scale);
+    const __m256 value = _mm256_add_ps(top, _mm256_mul_ps(fy, _mm256_sub_ps(bottom, top)));
     _mm256_storeu_ps(out + x, _mm256_blendv_ps(nan, value, valid));
   }
   return end;
@@ -479,21 +476,11 @@ void WarpReference(const PlaneView& plane, const AffineMap& map, float* out) {
                           static_cast<float>(map.a[1][0]),
                           static_cast<float>(map.a[1][1]),
                           static_cast<float>(map.t[0]),
-                          static_cast<float>(map.t[1]),
-                          1.0f / static_cast<float>(1 << (plane.bit_depth - 8))};
+                          static_cast<float>(map.t[1])};
   const bool threaded = static_cast<int64_t>(width) * height >= kThreadedPixels;
   const bool avx2 = Avx2LoopsAllowed();
   RunInHalves(height, threaded, [&](int begin, int end) {
-    for (int y = begin; y < end; ++y) {
-      float* row = &samples[static_cast<size_t>(y) * width];
-      if (plane.bit_depth > 8) {
-        const uint16_t* from = plane.Row16(y);
-        for (int x = 0; x < width; ++x) row[x] = from[x];
-      } else {
-        const uint8_t* from = plane.Row8(y);
-        for (int x = 0; x < width; ++x) row[x] = from[x];
-      }
-    }
+    for (int y = begin; y < end; ++y) LoadRow(plane, y, &samples[static_cast<size_t>(y) * width]);
   });
   RunInHalves(height, threaded, [&](int begin, int end) {
     for (int y = begin; y < end; ++y) {
